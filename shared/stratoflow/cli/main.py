@@ -1,0 +1,46 @@
+"""`strato`: the command group. Each command lives in its own module and is imported only when used,
+so `strato run` does not pay for the imports of `strato deploy`."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+# command name -> "module:attribute" of a click.Command
+COMMANDS: dict[str, str] = {
+    "validate": "stratoflow.cli.validate_cmd:validate",
+    "schema": "stratoflow.cli.validate_cmd:schema",
+    "render": "stratoflow.cli.render_cmd:render",
+    "compile": "stratoflow.cli.compile_cmd:compile_",
+    "graph": "stratoflow.cli.compile_cmd:graph",
+    "run": "stratoflow.cli.run_cmd:run",
+    "executions": "stratoflow.cli.history_cmd:executions",
+    "logs": "stratoflow.cli.history_cmd:logs",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="stratoflow")
+def cli() -> None:
+    """Stratoflow: Kestra-style YAML flows on AWS Step Functions, and on your laptop."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return cli.main(args=argv, prog_name="strato")

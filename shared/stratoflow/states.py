@@ -1,0 +1,88 @@
+"""Execution and task-run states, as data: the enum, the terminal set and the allowed transitions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    CREATED = "CREATED"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    RETRYING = "RETRYING"
+    RETRIED = "RETRIED"
+    SUCCESS = "SUCCESS"
+    WARNING = "WARNING"
+    FAILED = "FAILED"
+    KILLING = "KILLING"
+    KILLED = "KILLED"
+    CANCELLED = "CANCELLED"
+    SKIPPED = "SKIPPED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    @property
+    def is_failure(self) -> bool:
+        return self in FAILURE_STATES
+
+
+TERMINAL_STATES: frozenset[State] = frozenset(
+    {
+        State.SUCCESS,
+        State.WARNING,
+        State.FAILED,
+        State.KILLED,
+        State.CANCELLED,
+        State.SKIPPED,
+        State.RETRIED,
+    }
+)
+
+FAILURE_STATES: frozenset[State] = frozenset({State.FAILED, State.KILLED, State.CANCELLED})
+
+# Which state may follow which. Terminal states only move on through an explicit restart
+# (FAILED/KILLED -> RUNNING), which the execution-control commands perform.
+ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
+    State.CREATED: frozenset({State.QUEUED, State.RUNNING, State.CANCELLED, State.FAILED, State.KILLED}),
+    State.QUEUED: frozenset({State.RUNNING, State.CANCELLED, State.FAILED, State.KILLED}),
+    State.RUNNING: frozenset(
+        {
+            State.PAUSED,
+            State.RETRYING,
+            State.SUCCESS,
+            State.WARNING,
+            State.FAILED,
+            State.KILLING,
+            State.KILLED,
+            State.SKIPPED,
+            State.RETRIED,
+        }
+    ),
+    State.PAUSED: frozenset({State.RUNNING, State.FAILED, State.KILLING, State.KILLED, State.SUCCESS}),
+    State.RETRYING: frozenset({State.RUNNING, State.FAILED, State.KILLED, State.WARNING, State.SUCCESS}),
+    State.KILLING: frozenset({State.KILLED}),
+    State.SUCCESS: frozenset(),
+    State.WARNING: frozenset(),
+    State.FAILED: frozenset({State.RUNNING}),
+    State.KILLED: frozenset({State.RUNNING}),
+    State.CANCELLED: frozenset(),
+    State.SKIPPED: frozenset(),
+    State.RETRIED: frozenset(),
+}
+
+
+def can_transition(current: State, new: State) -> bool:
+    """True when `new` may follow `current` (staying in the same state is always allowed)."""
+    return current == new or new in ALLOWED_TRANSITIONS[current]
+
+
+def worst(states: list[State]) -> State:
+    """The combined outcome of finished children: FAILED over WARNING over SUCCESS (SKIPPED counts as success)."""
+    if any(s.is_failure for s in states):
+        return State.FAILED
+    if any(s == State.WARNING for s in states):
+        return State.WARNING
+    return State.SUCCESS

@@ -1,0 +1,40 @@
+"""What a runnable task sees while it runs: the contract between task types and the task runner."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class RunContext(Protocol):
+    """Given to `RunnableTask.run`; implemented by the task runner (`stratoflow.runner`)."""
+
+    execution_id: str
+    namespace: str
+    flow_id: str
+    task_run_id: str
+    attempt: int
+
+    def render(self, value: Any) -> Any:
+        """Render expressions inside `value` (strings, and strings nested in lists and dicts)."""
+
+    def log(self, level: str, message: str) -> None:
+        """Record one log line of this task run (level: TRACE, DEBUG, INFO, WARN, ERROR)."""
+
+    def add_labels(self, labels: dict[str, str]) -> None:
+        """Add or replace labels on the execution."""
+
+    def kv_set(self, key: str, value: Any, namespace: str | None = None, ttl_seconds: int | None = None) -> None: ...
+
+    def kv_get(self, key: str, namespace: str | None = None) -> Any:
+        """The stored value, or None when the key does not exist."""
+
+    def kv_delete(self, key: str, namespace: str | None = None) -> bool:
+        """True when the key existed."""
+
+    def put_file(self, name: str, data: bytes) -> str:
+        """Store a file for this task run in blob storage; returns its storage URI."""
+
+    def read_file(self, uri: str) -> bytes: ...
+
+    def secret(self, name: str) -> str:
+        """A secret's value; registered for masking in logs and outputs."""
