@@ -1,0 +1,46 @@
+"""Execution store and blob storage: SQLite + a local folder (embedded default), DynamoDB + S3 (cloud).
+
+`DynamoExecutionStore` and `S3BlobStore` are imported on first use, so the local path never pays for
+boto3's start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from stratoflow.store.base import BlobStore, ExecutionStore, FlowHead
+from stratoflow.store.local import LocalBlobStore, open_local_store
+from stratoflow.store.rules import ItemTooLargeError
+from stratoflow.store.sqlite import SqliteExecutionStore
+
+if TYPE_CHECKING:
+    from stratoflow.store.dynamo import DynamoExecutionStore
+    from stratoflow.store.s3 import S3BlobStore
+
+    def _conforms(
+        sqlite: SqliteExecutionStore, dynamo: DynamoExecutionStore, local: LocalBlobStore, s3: S3BlobStore
+    ) -> tuple[ExecutionStore, ExecutionStore, BlobStore, BlobStore]:
+        """Never called: mypy checks here that every implementation matches its protocol."""
+        return sqlite, dynamo, local, s3
+
+
+_CLOUD = {"DynamoExecutionStore": "stratoflow.store.dynamo", "S3BlobStore": "stratoflow.store.s3"}
+
+__all__ = [
+    "BlobStore",
+    "DynamoExecutionStore",
+    "ExecutionStore",
+    "FlowHead",
+    "ItemTooLargeError",
+    "LocalBlobStore",
+    "S3BlobStore",
+    "SqliteExecutionStore",
+    "open_local_store",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLOUD:
+        return getattr(importlib.import_module(_CLOUD[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,164 @@
+"""The contracts of the stores: what the runner, the CLI and the handlers code against.
+
+Flows have two kinds of records:
+
+* revisions (`FlowRecord`): immutable, one per (namespace, flow_id, revision); a revision number is
+  never reused and revisions only grow: `put_flow` refuses a revision that is not above every
+  existing one (ConflictError), so a deployer that lost a race re-reads and retries;
+* the flow head (`FlowHead`): one small mutable record per flow saying what is live. It holds the
+  live (`deployed_revision`) and highest revision numbers, and the status and errors of the last
+  upload. An invalid upload is recorded on the head with `set_flow_status(..., "INVALID", errors)`;
+  the live revision stays and keeps running.
+
+`put_flow` moves the head in the same atomic write: the head takes the revision's status and errors,
+and a DEPLOYED revision becomes the live one; an INVALID or DELETED revision leaves the live one.
+Deleting a flow is `set_flow_status(ns, id, "DELETED")`; `set_flow_status(ns, id, "DEPLOYED")` makes
+the kept live revision live again (an upload identical to it, after a deletion or an invalid upload).
+`get_flow(ns, id)` (no revision) returns the live revision, or None when the flow was never deployed
+or its head is DELETED. `get_flow(ns, id, n)` returns revision n whatever its status.
+
+Times: `since` is inclusive and `until` exclusive. Execution lists are newest first by start date.
+Logs come back in timestamp order; entries with equal timestamps keep the order one writer wrote them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import Field
+
+from stratoflow.domain import Execution, FlowRecord, LogEntry, Record, TaskRun, utcnow
+from stratoflow.states import State
+
+
+class FlowHead(Record):
+    """What is live for one flow, and how its last upload went."""
+
+    namespace: str
+    flow_id: str
+    status: str  # DEPLOYED | INVALID | DELETED: the outcome of the last upload or deletion
+    errors: list[str] = Field(default_factory=list)
+    deployed_revision: int | None = None  # the live revision; kept (not live) while DELETED
+    latest_revision: int = 0  # highest revision stored, whatever its status
+    updated: datetime = Field(default_factory=utcnow)
+
+
+@runtime_checkable
+class ExecutionStore(Protocol):
+    """Flows, executions, task runs, logs and the per-namespace KV store."""
+
+    # --- flows ---
+    def put_flow(self, record: FlowRecord) -> None:
+        """Store a new revision and move the head (ConflictError if the revision is not the highest)."""
+
+    def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> FlowRecord | None:
+        """Revision `revision`, or the live revision when it is None."""
+
+    def list_flows(self, namespace: str | None = None) -> list[FlowRecord]:
+        """The live revision of every flow that has one (DELETED flows excluded), by namespace and id."""
+
+    def get_flow_head(self, namespace: str, flow_id: str) -> FlowHead | None: ...
+
+    def list_flow_heads(self, namespace: str | None = None) -> list[FlowHead]:
+        """Every flow head, INVALID and DELETED ones included, by namespace and id."""
+
+    def set_flow_status(
+        self, namespace: str, flow_id: str, status: str, errors: Sequence[str] = ()
+    ) -> FlowHead:
+        """Record the outcome of an upload on the head without touching revisions.
+
+        DEPLOYED (e.g. an upload identical to the live revision) needs a live revision: NotFoundError.
+        """
+
+    # --- executions ---
+    def create_execution(self, execution: Execution) -> None:
+        """Store a new execution; ConflictError if the id exists (deduplicates trigger deliveries)."""
+
+    def get_execution(self, execution_id: str) -> Execution | None: ...
+
+    def update_execution(
+        self,
+        execution_id: str,
+        *,
+        state: State | None = None,
+        outputs: dict[str, Any] | None = None,
+        labels: dict[str, str] | None = None,
+        error: str | None = None,
+        end_date: datetime | None = None,
+        exit_state: State | None = None,
+        expected_states: Collection[State] | None = None,
+    ) -> Execution:
+        """Change an execution atomically and return it; `labels` are merged into the existing ones.
+
+        A state change appends a StateChange. ConflictError when the transition is not allowed or the
+        current state is outside `expected_states`; NotFoundError when the execution does not exist.
+        """
+
+    def list_executions(
+        self,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: State | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Execution]:
+        """Executions newest first (by start date); `flow_id` needs `namespace`."""
+
+    # --- task runs ---
+    def save_task_run(self, task_run: TaskRun) -> TaskRun:
+        """Insert or replace by (execution_id, id); `seq` is assigned on insert and kept on updates.
+
+        The execution must exist (NotFoundError). Pass back the record this returned on later saves.
+        """
+
+    def get_task_run(self, execution_id: str, task_run_id: str) -> TaskRun | None: ...
+
+    def list_task_runs(self, execution_id: str, task_id: str | None = None) -> list[TaskRun]:
+        """Task runs in creation order (`seq`)."""
+
+    # --- logs ---
+    def append_logs(self, entries: Sequence[LogEntry]) -> None:
+        """Store log lines (messages over MAX_LOG_MESSAGE_BYTES are cut)."""
+
+    def list_logs(
+        self,
+        execution_id: str,
+        task_id: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[LogEntry]:
+        """The first `limit` log lines at or after `since`, in timestamp then write order."""
+
+    # --- KV ---
+    def kv_set(self, namespace: str, key: str, value: Any, ttl_seconds: int | None = None) -> None:
+        """Store a JSON-serialisable value, expiring after `ttl_seconds` when given."""
+
+    def kv_get(self, namespace: str, key: str) -> tuple[bool, Any]:
+        """(found, value); an expired entry is not found even before the backend purges it."""
+
+    def kv_delete(self, namespace: str, key: str) -> bool:
+        """True when a live entry existed."""
+
+    def kv_list(self, namespace: str) -> list[str]:
+        """Keys of the live entries of a namespace, sorted."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """Bytes under '/'-separated keys, addressed by `strato:///<key>` URIs."""
+
+    def put(self, key: str, data: bytes) -> str:
+        """Store `data` under `key` (replacing it) and return its URI; ValueError for a bad key."""
+
+    def get(self, uri: str) -> bytes:
+        """The stored bytes; NotFoundError when nothing is stored there."""
+
+    def exists(self, uri: str) -> bool: ...
+
+    def delete(self, uri: str) -> None:
+        """Remove the data; deleting a missing key is not an error."""

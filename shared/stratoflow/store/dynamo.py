@@ -1,0 +1,365 @@
+"""The cloud execution store: one DynamoDB table (item layout in `dynamo_items`).
+
+Every guarded change is a single conditional write (or a transaction): an execution's state moves
+under `#state IN (<states the transition table allows>)`, never after a read of the state.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+
+from stratoflow.domain import Execution, FlowRecord, LogEntry, StateChange, TaskRun, utcnow
+from stratoflow.errors import ConflictError, NotFoundError
+from stratoflow.states import State
+from stratoflow.store import dynamo_items as items
+from stratoflow.store import rules
+from stratoflow.store.base import FlowHead
+from stratoflow.store.dynamo_executions import ExecutionLister
+from stratoflow.store.dynamo_table import ITEM_ABSENT, ITEM_EXISTS, ConditionFailed, Expression, Table
+
+_UPDATE_ATTEMPTS = 4
+_NAMESPACE_CACHE = 10_000
+
+
+class DynamoExecutionStore:
+    """ExecutionStore on one DynamoDB table; the boto3 client is injected or created."""
+
+    def __init__(self, table_name: str, client: Any = None, clock: Callable[[], datetime] = utcnow) -> None:
+        if client is None:
+            import boto3  # type: ignore[import-untyped]
+
+            client = boto3.client("dynamodb")
+        self._table = Table(table_name, client)
+        self._clock = clock
+        self._lister = ExecutionLister(self._table)
+        # Log sort keys: a random token per store and a counter keep concurrent writers apart.
+        self._writer = secrets.token_hex(4)
+        self._log_counter = itertools.count()
+        # Namespace of each execution this process touched: immutable, needed for the gsi2 key.
+        self._namespaces: dict[str, str] = {}
+
+    def close(self) -> None:
+        """Nothing to release: the boto3 client may be shared with its creator."""
+
+    # --- flows ---------------------------------------------------------------------------------
+
+    def put_flow(self, record: FlowRecord) -> None:
+        data = rules.check_flow_record(record)
+        head = {
+            "namespace": record.namespace,
+            "flowId": record.flow_id,
+            "status": record.status,
+            "errors": record.errors,
+            "latestRevision": record.revision,
+            "updated": self._clock().isoformat(),
+        }
+        if record.status == "DEPLOYED":
+            head["deployedRevision"] = record.revision
+        ex = Expression()
+        update = "SET " + ", ".join(ex.assign(head))
+        latest = ex.name("latestRevision")
+        condition = f"attribute_not_exists({latest}) OR {latest} < {ex.value(record.revision)}"
+        head_update = {
+            "Key": items.head_key(record.namespace, record.flow_id),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            **ex.params(),
+        }
+        revision_put = {"Item": items.flow_item(record, data), "ConditionExpression": ITEM_ABSENT}
+        try:
+            self._table.transact([("Put", revision_put), ("Update", head_update)])
+        except ConditionFailed:
+            raise ConflictError(
+                f"flow {record.namespace}.{record.flow_id}: revision {record.revision} is not above "
+                "the latest revision"
+            ) from None
+
+    def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> FlowRecord | None:
+        if revision is None:
+            head = self.get_flow_head(namespace, flow_id)
+            if head is None or head.status == "DELETED" or head.deployed_revision is None:
+                return None
+            revision = head.deployed_revision
+        item = self._table.get(items.revision_key(namespace, flow_id, revision))
+        return items.flow_record(item) if item else None
+
+    def list_flows(self, namespace: str | None = None) -> list[FlowRecord]:
+        live = [
+            items.revision_key(h.namespace, h.flow_id, h.deployed_revision)
+            for h in self.list_flow_heads(namespace)
+            if h.status != "DELETED" and h.deployed_revision is not None
+        ]
+        records = [items.flow_record(item) for item in self._table.batch_get(live)]
+        return sorted(records, key=lambda r: (r.namespace, r.flow_id))
+
+    def get_flow_head(self, namespace: str, flow_id: str) -> FlowHead | None:
+        item = self._table.get(items.head_key(namespace, flow_id))
+        return items.flow_head(item) if item else None
+
+    def list_flow_heads(self, namespace: str | None = None) -> list[FlowHead]:
+        ex = Expression()
+        condition = f"{ex.name('pk')} = {ex.value(items.FLOW_HEADS)}"
+        if namespace is not None:
+            condition += f" AND begins_with({ex.name('sk')}, {ex.value(namespace + '#')})"
+        return [items.flow_head(item) for item in self._table.query(condition, ex)]
+
+    def set_flow_status(
+        self, namespace: str, flow_id: str, status: str, errors: Sequence[str] = ()
+    ) -> FlowHead:
+        rules.check_flow_key(namespace, flow_id)
+        rules.check_flow_status(status)
+        ex = Expression()
+        values = {
+            "namespace": namespace,
+            "flowId": flow_id,
+            "status": status,
+            "errors": list(errors),
+            "updated": self._clock().isoformat(),
+        }
+        latest = ex.name("latestRevision")
+        update = "SET " + ", ".join(
+            [*ex.assign(values), f"{latest} = if_not_exists({latest}, {ex.value(0)})"]
+        )
+        condition = f"attribute_exists({ex.name('deployedRevision')})" if status == "DEPLOYED" else None
+        try:
+            item = self._table.update(items.head_key(namespace, flow_id), update, ex, condition)
+        except ConditionFailed:
+            raise NotFoundError(f"flow {namespace}.{flow_id} has no deployed revision") from None
+        return items.flow_head(item)
+
+    # --- executions ----------------------------------------------------------------------------
+
+    def create_execution(self, execution: Execution) -> None:
+        rules.check_flow_key(execution.namespace, execution.flow_id)
+        rules.check_size("execution", execution.id, execution.model_dump_json(by_alias=True))
+        try:
+            self._table.put(items.execution_item(execution), ITEM_ABSENT)
+        except ConditionFailed:
+            raise ConflictError(f"execution {execution.id} already exists") from None
+        self._remember(execution.id, execution.namespace)
+        self._lister.add_namespace(execution.namespace)
+
+    def get_execution(self, execution_id: str) -> Execution | None:
+        item = self._table.get(items.execution_key(execution_id))
+        return items.execution(item) if item else None
+
+    def update_execution(
+        self,
+        execution_id: str,
+        *,
+        state: State | None = None,
+        outputs: dict[str, Any] | None = None,
+        labels: dict[str, str] | None = None,
+        error: str | None = None,
+        end_date: datetime | None = None,
+        exit_state: State | None = None,
+        expected_states: Collection[State] | None = None,
+    ) -> Execution:
+        state, expected_states = rules.as_states(state, expected_states)
+        fields: dict[str, Any] = {}
+        if outputs is not None:
+            fields["outputs"] = rules.dump_json(outputs)
+            rules.check_size("execution outputs", execution_id, fields["outputs"])
+        if error is not None:
+            fields["error"] = error
+        if end_date is not None:
+            fields["endDate"] = to_jsonable_python(end_date)
+        if exit_state is not None:
+            fields["exitState"] = State(exit_state).value
+        labels = rules.check_labels(labels or {})
+        moving = state is not None  # optimistic: most updates move the state
+        for _ in range(_UPDATE_ATTEMPTS):
+            try:
+                if moving and state is not None:
+                    sources = rules.states_before(state, expected_states)
+                    if sources:
+                        return self._write_execution(execution_id, fields, labels, sources, new_state=state)
+                staying = _staying_states(state, expected_states)
+                if (fields or labels) and staying != frozenset():
+                    return self._write_execution(execution_id, fields, labels, staying)
+                # Nothing to write: check the request against the record as it is.
+                execution = self.get_execution(execution_id)
+                if execution is None:
+                    raise NotFoundError(f"execution {execution_id} does not exist")
+                moving = rules.check_update(execution_id, execution.state, state, expected_states)
+                if not moving:
+                    return execution
+            except ConditionFailed as failed:
+                if failed.current is None:
+                    raise NotFoundError(f"execution {execution_id} does not exist") from None
+                current = State(failed.current["state"]["S"])
+                # Raises the ConflictError the rules give. When they allow the update after all, the
+                # state moved between our attempt and its condition: try again from the new state.
+                moving = rules.check_update(execution_id, current, state, expected_states)
+        raise ConflictError(f"execution {execution_id} kept changing; update not applied")
+
+    def _write_execution(
+        self,
+        execution_id: str,
+        fields: dict[str, Any],
+        labels: dict[str, str],
+        current_in: frozenset[State] | None,
+        new_state: State | None = None,
+    ) -> Execution:
+        ex = Expression()
+        sets = ex.assign(fields)
+        sets += [f"{ex.name('labels', name)} = {ex.value(value)}" for name, value in labels.items()]
+        if new_state is not None:
+            namespace = self._namespace_of(execution_id)
+            change = StateChange(state=new_state, date=self._clock()).to_json_dict()
+            history = ex.name("stateHistory")
+            sets += ex.assign({"state": new_state.value, "gsi2pk": items.by_state_pk(namespace, new_state)})
+            sets.append(f"{history} = list_append({history}, {ex.value([change])})")
+        condition = ITEM_EXISTS
+        if current_in is not None:
+            allowed = ", ".join(ex.value(s.value) for s in sorted(current_in))
+            condition += f" AND {ex.name('state')} IN ({allowed})"
+        item = self._table.update(items.execution_key(execution_id), "SET " + ", ".join(sets), ex, condition)
+        return items.execution(item)
+
+    def _namespace_of(self, execution_id: str) -> str:
+        """The execution's namespace (immutable, so reading it cannot race with the conditional write)."""
+        namespace = self._namespaces.get(execution_id)
+        if namespace is None:
+            item = self._table.get(items.execution_key(execution_id), projection=["namespace"])
+            if item is None:
+                raise ConditionFailed(None)
+            namespace = item["namespace"]["S"]
+            self._remember(execution_id, namespace)
+        return namespace
+
+    def _remember(self, execution_id: str, namespace: str) -> None:
+        if len(self._namespaces) >= _NAMESPACE_CACHE:
+            self._namespaces.clear()
+        self._namespaces[execution_id] = namespace
+
+    def list_executions(
+        self,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: State | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Execution]:
+        found = self._lister.find(namespace, flow_id, state, since, until, limit)
+        return [items.execution(item) for item in found]
+
+    # --- task runs -----------------------------------------------------------------------------
+
+    def save_task_run(self, task_run: TaskRun) -> TaskRun:
+        data = items.task_run_data(task_run)
+        key = items.task_run_key(task_run.execution_id, task_run.id)
+        # A record read back from the store carries its seq: update it in one write. Otherwise read
+        # first, so that saving a fresh object for an existing id does not spend a seq number.
+        known = task_run.seq > 0 or self._table.get(key, projection=["seq"]) is not None
+        if known:
+            try:
+                return self._update_task_run(key, task_run, data)
+            except ConditionFailed:
+                pass  # not there after all: insert it
+        seq = self._next_seq(task_run.execution_id)
+        item = {**key, "seq": {"N": str(seq)}, "taskId": {"S": task_run.task_id}, "data": {"S": data}}
+        try:
+            self._table.put(item, ITEM_ABSENT)
+        except ConditionFailed:
+            # Another writer inserted this task run first: `seq` is spent (a gap), theirs is kept.
+            return self._update_task_run(key, task_run, data)
+        return task_run.model_copy(update={"seq": seq})
+
+    def _update_task_run(self, key: items.Item, task_run: TaskRun, data: str) -> TaskRun:
+        ex = Expression()
+        update = "SET " + ", ".join(ex.assign({"taskId": task_run.task_id, "data": data}))
+        item = self._table.update(key, update, ex, ITEM_EXISTS)
+        return items.task_run(item)
+
+    def _next_seq(self, execution_id: str) -> int:
+        ex = Expression()
+        update = f"ADD {ex.name('taskRunSeq')} {ex.value(1)}"
+        try:
+            item = self._table.update(
+                items.execution_key(execution_id), update, ex, ITEM_EXISTS, "UPDATED_NEW"
+            )
+        except ConditionFailed:
+            raise NotFoundError(f"execution {execution_id} does not exist") from None
+        return int(item["taskRunSeq"]["N"])
+
+    def get_task_run(self, execution_id: str, task_run_id: str) -> TaskRun | None:
+        item = self._table.get(items.task_run_key(execution_id, task_run_id))
+        return items.task_run(item) if item else None
+
+    def list_task_runs(self, execution_id: str, task_id: str | None = None) -> list[TaskRun]:
+        ex = Expression()
+        condition = f"{ex.name('pk')} = {ex.value(f'EXEC#{execution_id}')} AND begins_with({ex.name('sk')}, {ex.value('TR#')})"
+        filter_ = f"{ex.name('taskId')} = {ex.value(task_id)}" if task_id is not None else None
+        runs = [items.task_run(item) for item in self._table.query(condition, ex, filter_=filter_)]
+        return sorted(runs, key=lambda run: run.seq)
+
+    # --- logs ----------------------------------------------------------------------------------
+
+    def append_logs(self, entries: Sequence[LogEntry]) -> None:
+        batch = [items.log_item(entry, f"{self._writer}#{next(self._log_counter):012d}") for entry in entries]
+        self._table.batch_put(batch)
+
+    def list_logs(
+        self,
+        execution_id: str,
+        task_id: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[LogEntry]:
+        ex = Expression()
+        condition = f"{ex.name('pk')} = {ex.value(items.logs_pk(execution_id))}"
+        if since is not None:
+            condition += f" AND {ex.name('sk')} >= {ex.value(rules.sortable_time(since))}"
+        filter_ = f"{ex.name('taskId')} = {ex.value(task_id)}" if task_id is not None else None
+        return [
+            items.log_entry(item) for item in self._table.query(condition, ex, filter_=filter_, limit=limit)
+        ]
+
+    # --- KV ------------------------------------------------------------------------------------
+
+    def kv_set(self, namespace: str, key: str, value: Any, ttl_seconds: int | None = None) -> None:
+        rules.check_kv_key(namespace, key)
+        data = rules.dump_json(value)
+        rules.check_size("KV value", f"{namespace}/{key}", data)
+        item = {**items.kv_key(namespace, key), "value": {"S": data}}
+        expires = rules.kv_expiry(self._clock(), ttl_seconds)
+        if expires is not None:
+            item["ttl"] = {"N": str(expires)}
+        self._table.put(item)
+
+    def kv_get(self, namespace: str, key: str) -> tuple[bool, Any]:
+        item = self._table.get(items.kv_key(namespace, key))
+        if item is None or self._expired(item):
+            return False, None
+        return True, json.loads(item["value"]["S"])
+
+    def kv_delete(self, namespace: str, key: str) -> bool:
+        old = self._table.delete(items.kv_key(namespace, key))
+        return old is not None and not self._expired(old)
+
+    def kv_list(self, namespace: str) -> list[str]:
+        ex = Expression()
+        condition = f"{ex.name('pk')} = {ex.value(f'KV#{namespace}')}"
+        found = self._table.query(condition, ex, projection=f"{ex.name('sk')}, {ex.name('ttl')}")
+        return [item["sk"]["S"] for item in found if not self._expired(item)]
+
+    def _expired(self, item: items.Item) -> bool:
+        """DynamoDB deletes expired items lazily (up to days later): check `ttl` on every read."""
+        expires = int(item["ttl"]["N"]) if "ttl" in item else None
+        return rules.kv_expired(expires, self._clock())
+
+
+def _staying_states(state: State | None, expected: Collection[State] | None) -> frozenset[State] | None:
+    """States the execution must be in for an update that keeps its state (None: any state)."""
+    if state is None:
+        return None if expected is None else frozenset(expected)
+    return frozenset({state}) if expected is None or state in expected else frozenset()

@@ -1,0 +1,104 @@
+"""Execution listings on DynamoDB: each filter is planned onto gsi1/gsi2 queries (never a Scan).
+
+| filter                       | queries                                                                 |
+| ---------------------------- | ----------------------------------------------------------------------- |
+| namespace + state (+ flow)   | gsi2 `STATEEXECS#<ns>#<state>` (flow as a filter: active states are few) |
+| namespace + flow             | gsi1 `FLOWEXECS#<ns>#<flow>` (a terminal state as a filter)             |
+| namespace                    | gsi2, one query per state, merged                                      |
+| none                         | the above for every namespace marker, merged                           |
+
+Each query reads newest first and stops after `limit` matches; the merge keeps the newest `limit`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+from stratoflow.states import State
+from stratoflow.store import dynamo_items as items
+from stratoflow.store import rules
+from stratoflow.store.dynamo_table import Expression, Table
+
+
+class _Query(NamedTuple):
+    gsi: str
+    partition: str
+    filter_name: str | None = None
+    filter_value: str | None = None
+
+
+class ExecutionLister:
+    """Lists executions of one table; also keeps the namespace markers the global listing walks."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+        self._marked: set[str] = set()
+
+    def add_namespace(self, namespace: str) -> None:
+        """Write the namespace marker once per process: it makes namespace-less listings possible."""
+        if namespace not in self._marked:
+            self._table.put(items.key(items.NAMESPACES, namespace))
+            self._marked.add(namespace)
+
+    def namespaces(self) -> list[str]:
+        ex = Expression()
+        found = self._table.query(f"{ex.name('pk')} = {ex.value(items.NAMESPACES)}", ex)
+        return [item["sk"]["S"] for item in found]
+
+    def find(
+        self,
+        namespace: str | None,
+        flow_id: str | None,
+        state: State | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+    ) -> list[items.Item]:
+        if flow_id is not None and namespace is None:
+            raise ValueError("list_executions: flow_id needs namespace")
+        if limit <= 0:
+            return []
+        namespaces = [namespace] if namespace is not None else self.namespaces()
+        found: list[items.Item] = []
+        for name in namespaces:
+            for query in _plan(name, flow_id, state):
+                found.extend(self._run(query, since, until, limit))
+        # gsi1sk is `<start>#<id>` on every execution item, whichever index found it.
+        found.sort(key=lambda item: item["gsi1sk"]["S"], reverse=True)
+        return found[:limit]
+
+    def _run(
+        self, query: _Query, since: datetime | None, until: datetime | None, limit: int
+    ) -> list[items.Item]:
+        ex = Expression()
+        condition = f"{ex.name(f'{query.gsi}pk')} = {ex.value(query.partition)}"
+        sort_key = f"{query.gsi}sk"  # a plain name: expressions refuse unused placeholders
+        # Sort keys are `<start>#<id>`: `<until>` sorts before every key starting at `until`.
+        if since is not None and until is not None:
+            low, high = ex.value(rules.sortable_time(since)), ex.value(rules.sortable_time(until))
+            condition += f" AND {sort_key} BETWEEN {low} AND {high}"
+        elif since is not None:
+            condition += f" AND {sort_key} >= {ex.value(rules.sortable_time(since))}"
+        elif until is not None:
+            condition += f" AND {sort_key} < {ex.value(rules.sortable_time(until))}"
+        filter_ = None
+        if query.filter_name is not None:
+            filter_ = f"{ex.name(query.filter_name)} = {ex.value(query.filter_value)}"
+        return list(
+            self._table.query(condition, ex, index=query.gsi, newest_first=True, filter_=filter_, limit=limit)
+        )
+
+
+def _plan(namespace: str, flow_id: str | None, state: State | None) -> list[_Query]:
+    if state is not None and (flow_id is None or not state.is_terminal):
+        by_state = items.by_state_pk(namespace, state)
+        if flow_id is None:
+            return [_Query("gsi2", by_state)]
+        return [_Query("gsi2", by_state, "flowId", flow_id)]
+    if flow_id is not None:
+        by_flow = items.by_flow_pk(namespace, flow_id)
+        if state is None:
+            return [_Query("gsi1", by_flow)]
+        return [_Query("gsi1", by_flow, "state", state.value)]
+    return [_Query("gsi2", items.by_state_pk(namespace, each)) for each in State]

@@ -1,0 +1,183 @@
+"""The item layout of the DynamoDB execution store: one table, keys, and record <-> item codecs.
+
+Table (created by the CDK stack, fixed): partition key `pk` (S), sort key `sk` (S); GSI `gsi1`
+(`gsi1pk`, `gsi1sk`) and GSI `gsi2` (`gsi2pk`, `gsi2sk`), both projecting ALL; TTL attribute `ttl`.
+
+| item             | pk                      | sk                          | index keys                                  |
+| ---------------- | ----------------------- | --------------------------- | ------------------------------------------- |
+| flow head        | `FLOWS`                 | `<ns>#<flow_id>`            |                                             |
+| flow revision    | `FLOW#<ns>#<flow_id>`   | `REV#<revision, 10 digits>` |                                             |
+| execution        | `EXEC#<id>`             | `META`                      | gsi1: `FLOWEXECS#<ns>#<flow_id>` / `<start>#<id>` |
+|                  |                         |                             | gsi2: `STATEEXECS#<ns>#<state>` / `<start>#<id>`  |
+| task run         | `EXEC#<execution_id>`   | `TR#<task_run_id>`          |                                             |
+| log line         | `LOGS#<execution_id>`   | `<time>#<writer>#<n>`       |                                             |
+| namespace marker | `NAMESPACES`            | `<ns>`                      |                                             |
+| KV entry         | `KV#<ns>`               | `<key>`                     | `ttl` (epoch seconds) when it expires       |
+
+* `<start>` and `<time>` are fixed-width UTC text (`rules.sortable_time`), so key order is time order.
+* The flow heads of all flows share one partition: they are few, small and rarely written, and
+  listing them is one Query. A head carries `latestRevision`, which `put_flow` raises in the same
+  transaction as the revision's conditional put.
+* An execution's `state` is a plain attribute so updates are guarded by a condition on it (the
+  transition table turned into `#state IN (...)`); `gsi2pk` moves with the state. The item also holds
+  the task-run counter `taskRunSeq` (UpdateItem ADD on a task run's first insert). User data (inputs,
+  outputs, trigger, variables) is stored as JSON text: no float/Decimal round trip, no nesting limit.
+* Executions are listed by flow on gsi1 and by namespace and state on gsi2, newest first; a listing
+  without a namespace walks the namespace markers (written once per namespace per process).
+* Log sort keys add a random writer token and a per-writer counter to the timestamp, so concurrent
+  writers never collide and one writer's lines keep their order.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer  # type: ignore[import-untyped]
+
+from stratoflow.domain import Execution, FlowRecord, LogEntry, TaskRun
+from stratoflow.states import State
+from stratoflow.store import rules
+from stratoflow.store.base import FlowHead
+
+Item = dict[str, Any]  # a low-level DynamoDB item: {"name": {"S": "..."}}
+
+FLOW_HEADS = "FLOWS"
+NAMESPACES = "NAMESPACES"
+META = "META"
+# Execution fields holding arbitrary user data, stored as JSON text.
+JSON_FIELDS = ("inputs", "outputs", "trigger", "variables")
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def dump(values: dict[str, Any]) -> Item:
+    return {name: _serializer.serialize(value) for name, value in values.items()}
+
+
+def load(item: Item) -> dict[str, Any]:
+    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """Decimals from DynamoDB numbers back to int (or float when fractional)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def key(pk: str, sk: str) -> Item:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+# --- flows -------------------------------------------------------------------------------------
+
+
+def head_key(namespace: str, flow_id: str) -> Item:
+    return key(FLOW_HEADS, f"{namespace}#{flow_id}")
+
+
+def revision_key(namespace: str, flow_id: str, revision: int) -> Item:
+    return key(f"FLOW#{namespace}#{flow_id}", f"REV#{revision:010d}")
+
+
+def flow_item(record: FlowRecord, data: str) -> Item:
+    """The revision item; `data` is the record's JSON (checked by `rules.check_flow_record`)."""
+    return {**revision_key(record.namespace, record.flow_id, record.revision), "data": {"S": data}}
+
+
+def flow_record(item: Item) -> FlowRecord:
+    return FlowRecord.model_validate_json(item["data"]["S"])
+
+
+def flow_head(item: Item) -> FlowHead:
+    return FlowHead.model_validate(load(item))
+
+
+# --- executions --------------------------------------------------------------------------------
+
+
+def execution_key(execution_id: str) -> Item:
+    return key(f"EXEC#{execution_id}", META)
+
+
+def by_flow_pk(namespace: str, flow_id: str) -> str:
+    return f"FLOWEXECS#{namespace}#{flow_id}"
+
+
+def by_state_pk(namespace: str, state: State) -> str:
+    return f"STATEEXECS#{namespace}#{state.value}"
+
+
+def execution_item(execution: Execution) -> Item:
+    values = execution.to_json_dict()
+    for name in JSON_FIELDS:
+        if name in values:
+            values[name] = rules.dump_json(values[name])
+    start = f"{rules.sortable_time(execution.start_date)}#{execution.id}"
+    values.update(
+        gsi1pk=by_flow_pk(execution.namespace, execution.flow_id),
+        gsi1sk=start,
+        gsi2pk=by_state_pk(execution.namespace, execution.state),
+        gsi2sk=start,
+        taskRunSeq=0,
+    )
+    return {**execution_key(execution.id), **dump(values)}
+
+
+def execution(item: Item) -> Execution:
+    values = load(item)
+    for name in JSON_FIELDS:
+        if name in values:
+            values[name] = json.loads(values[name])
+    return Execution.model_validate(values)
+
+
+# --- task runs and logs ------------------------------------------------------------------------
+
+
+def task_run_key(execution_id: str, task_run_id: str) -> Item:
+    return key(f"EXEC#{execution_id}", f"TR#{task_run_id}")
+
+
+def task_run_data(task_run: TaskRun) -> str:
+    """The record as JSON, without `seq`: the item's own `seq` attribute is the truth."""
+    data = task_run.model_dump_json(by_alias=True, exclude={"seq"})
+    rules.check_size("task run", task_run.id, data)
+    return data
+
+
+def task_run(item: Item) -> TaskRun:
+    return TaskRun.model_validate({**json.loads(item["data"]["S"]), "seq": int(item["seq"]["N"])})
+
+
+def logs_pk(execution_id: str) -> str:
+    return f"LOGS#{execution_id}"
+
+
+def log_item(entry: LogEntry, writer_key: str) -> Item:
+    entry = entry.model_copy(update={"message": rules.truncate_message(entry.message)})
+    item = {
+        **key(logs_pk(entry.execution_id), f"{rules.sortable_time(entry.timestamp)}#{writer_key}"),
+        "data": {"S": entry.model_dump_json(by_alias=True)},
+    }
+    if entry.task_id is not None:
+        item["taskId"] = {"S": entry.task_id}
+    return item
+
+
+def log_entry(item: Item) -> LogEntry:
+    return LogEntry.model_validate_json(item["data"]["S"])
+
+
+# --- KV ----------------------------------------------------------------------------------------
+
+
+def kv_key(namespace: str, name: str) -> Item:
+    return key(f"KV#{namespace}", name)

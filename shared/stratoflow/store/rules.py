@@ -1,0 +1,189 @@
+"""Rules every store applies the same way, kept pure so the SQLite and DynamoDB stores cannot drift.
+
+Both stores enforce the same limits: a flow that runs locally must fit in the cloud store too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic_core import PydanticSerializationError, to_jsonable_python
+
+from stratoflow.domain import FlowRecord
+from stratoflow.errors import ConflictError, StratoflowError
+from stratoflow.states import ALLOWED_TRANSITIONS, State, can_transition
+
+FLOW_STATUSES = frozenset({"DEPLOYED", "INVALID", "DELETED"})
+
+# DynamoDB refuses items over 400 KB; records are checked against a lower bound on their JSON size so
+# that keys, index attributes and attribute names always fit in the margin.
+MAX_RECORD_BYTES = 350 * 1024
+# A log line longer than this is cut (a task that logs a whole file must not fail for it).
+MAX_LOG_MESSAGE_BYTES = 64 * 1024
+
+URI_SCHEME = "strato:///"
+
+
+class ItemTooLargeError(StratoflowError):
+    """A record is too large for the execution store: large data belongs in blob storage."""
+
+
+def check_name(value: str, what: str) -> str:
+    """Refuse an empty namespace/flow id or one holding '#', the separator of DynamoDB keys."""
+    if not value or "#" in value:
+        raise ValueError(f"invalid {what} {value!r}: must be non-empty and must not contain '#'")
+    return value
+
+
+def check_flow_key(namespace: str, flow_id: str) -> None:
+    check_name(namespace, "namespace")
+    check_name(flow_id, "flow id")
+
+
+def check_flow_record(record: FlowRecord) -> str:
+    """Validate a revision before it is stored; returns its JSON (what the size limit applies to)."""
+    check_flow_key(record.namespace, record.flow_id)
+    check_flow_status(record.status)
+    if record.revision < 1:
+        raise ValueError(f"flow revisions start at 1, got {record.revision}")
+    data = record.model_dump_json(by_alias=True)
+    check_size("flow", f"{record.namespace}.{record.flow_id}", data)
+    return data
+
+
+def check_labels(labels: dict[str, str]) -> dict[str, str]:
+    if any(not name for name in labels):
+        raise ValueError("label names must not be empty")
+    return labels
+
+
+def check_flow_status(status: str) -> str:
+    if status not in FLOW_STATUSES:
+        raise ValueError(f"invalid flow status {status!r}: expected one of {sorted(FLOW_STATUSES)}")
+    return status
+
+
+def check_size(kind: str, ident: str, encoded: str | bytes) -> None:
+    """Raise ItemTooLargeError when a record's encoded form exceeds MAX_RECORD_BYTES."""
+    size = len(encoded.encode() if isinstance(encoded, str) else encoded)
+    if size > MAX_RECORD_BYTES:
+        raise ItemTooLargeError(
+            f"{kind} {ident!r} is {size // 1024} KiB; the execution store keeps records under "
+            f"{MAX_RECORD_BYTES // 1024} KiB: store large data in blob storage and keep a reference"
+        )
+
+
+def truncate_message(message: str) -> str:
+    """Cut a log message to MAX_LOG_MESSAGE_BYTES (UTF-8), saying how much was dropped."""
+    data = message.encode()
+    if len(data) <= MAX_LOG_MESSAGE_BYTES:
+        return message
+    kept = data[:MAX_LOG_MESSAGE_BYTES].decode(errors="ignore")
+    return f"{kept}... [truncated {len(data) - len(kept.encode())} bytes]"
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON of a user value (datetimes and other pydantic-known types become strings)."""
+    try:
+        return json.dumps(value, separators=(",", ":"), default=to_jsonable_python)
+    except PydanticSerializationError as error:
+        raise TypeError(f"value cannot be stored as JSON: {error}") from None
+
+
+# --- time --------------------------------------------------------------------------------------
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Naive datetimes are taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def sortable_time(moment: datetime) -> str:
+    """Fixed-width UTC text whose string order is time order (used in sort keys and indexed columns)."""
+    # isoformat, unlike strftime("%Y"), pads years before 1000 to four digits.
+    return as_utc(moment).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+# --- execution state transitions ---------------------------------------------------------------
+
+
+def as_states(
+    state: State | str | None, expected: Collection[State | str] | None
+) -> tuple[State | None, frozenset[State] | None]:
+    """Accept state names as well as State members (callers pass "RUNNING" too)."""
+    return (
+        None if state is None else State(state),
+        None if expected is None else frozenset(State(s) for s in expected),
+    )
+
+
+def check_update(
+    execution_id: str, current: State, new: State | None, expected: Collection[State] | None
+) -> bool:
+    """Check an execution update against the current state; True when the state changes.
+
+    Raises ConflictError when the current state is outside `expected` or the transition is not allowed.
+    """
+    if expected is not None and current not in expected:
+        wanted = ", ".join(sorted(expected))
+        raise ConflictError(f"execution {execution_id} is {current}, expected one of: {wanted}")
+    if new is None or new == current:
+        return False
+    if not can_transition(current, new):
+        raise ConflictError(f"execution {execution_id} cannot move from {current} to {new}")
+    return True
+
+
+def states_before(new: State, expected: Collection[State] | None) -> frozenset[State]:
+    """The states an execution may be in for an update to move it to a *different* state `new`."""
+    sources = frozenset(s for s, targets in ALLOWED_TRANSITIONS.items() if s != new and new in targets)
+    return sources if expected is None else sources & frozenset(expected)
+
+
+# --- KV ----------------------------------------------------------------------------------------
+
+
+def check_kv_key(namespace: str, key: str) -> None:
+    check_name(namespace, "namespace")
+    if not key or len(key.encode()) > 1024:
+        raise ValueError(f"invalid KV key {key!r}: must be 1 to 1024 bytes")
+
+
+def kv_expiry(now: datetime, ttl_seconds: int | None) -> int | None:
+    """Epoch second at which a KV entry expires (DynamoDB's TTL attribute format), or None."""
+    if ttl_seconds is None:
+        return None
+    if ttl_seconds <= 0:
+        raise ValueError(f"ttl_seconds must be positive, got {ttl_seconds}")
+    return math.ceil(as_utc(now).timestamp()) + ttl_seconds
+
+
+def kv_expired(expires: int | None, now: datetime) -> bool:
+    return expires is not None and as_utc(now).timestamp() >= expires
+
+
+# --- blob keys ---------------------------------------------------------------------------------
+
+
+def check_blob_key(key: str) -> str:
+    """Refuse keys that could escape the storage root: absolute, '..', '.', empty segments, backslashes."""
+    if not key or key.startswith("/") or "\\" in key or "\x00" in key:
+        raise ValueError(f"invalid storage key {key!r}: must be a relative '/'-separated path")
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise ValueError(f"invalid storage key {key!r}: empty, '.' and '..' segments are not allowed")
+    return key
+
+
+def uri_for(key: str) -> str:
+    return URI_SCHEME + check_blob_key(key)
+
+
+def key_of(uri: str) -> str:
+    """The storage key of a `strato:///<key>` URI."""
+    if not uri.startswith(URI_SCHEME):
+        raise ValueError(f"not a storage URI: {uri!r} (expected {URI_SCHEME}<key>)")
+    return check_blob_key(uri[len(URI_SCHEME) :])

@@ -1,0 +1,50 @@
+"""The cloud blob store: objects in an S3 bucket, under an optional key prefix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stratoflow.errors import NotFoundError
+from stratoflow.store import rules
+
+
+class S3BlobStore:
+    """BlobStore on S3: key `a/b.json` is the object `<prefix>a/b.json` of `bucket`."""
+
+    def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
+        if client is None:
+            import boto3  # type: ignore[import-untyped]
+
+            client = boto3.client("s3")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self._client = client
+
+    def _object_key(self, uri: str) -> str:
+        return self.prefix + rules.key_of(uri)
+
+    def put(self, key: str, data: bytes) -> str:
+        uri = rules.uri_for(key)
+        self._client.put_object(Bucket=self.bucket, Key=self._object_key(uri), Body=data)
+        return uri
+
+    def get(self, uri: str) -> bytes:
+        try:
+            response = self._client.get_object(Bucket=self.bucket, Key=self._object_key(uri))
+        except self._client.exceptions.NoSuchKey:
+            raise NotFoundError(f"nothing stored at {uri}") from None
+        body: bytes = response["Body"].read()
+        return body
+
+    def exists(self, uri: str) -> bool:
+        try:
+            self._client.head_object(Bucket=self.bucket, Key=self._object_key(uri))
+        except self._client.exceptions.ClientError as error:
+            # HEAD responses have no body: a missing object shows only as status 404.
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return False
+            raise
+        return True
+
+    def delete(self, uri: str) -> None:
+        self._client.delete_object(Bucket=self.bucket, Key=self._object_key(uri))

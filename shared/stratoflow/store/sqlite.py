@@ -1,0 +1,377 @@
+"""The embedded execution store: one SQLite file (WAL), safe from many threads and processes.
+
+Records are stored as their JSON (camelCase, as the API shows them) next to the few columns that are
+filtered or sorted on. One connection is shared behind a lock; every read-modify-write runs in a
+`BEGIN IMMEDIATE` transaction, so two processes using the same file cannot interleave either.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from stratoflow.domain import Execution, FlowRecord, LogEntry, StateChange, TaskRun, utcnow
+from stratoflow.errors import ConflictError, NotFoundError
+from stratoflow.states import State
+from stratoflow.store import rules
+from stratoflow.store.base import FlowHead
+from stratoflow.store.sqlite_schema import migrate
+
+_HEAD_COLUMNS = "namespace, flow_id, status, errors, deployed_revision, latest_revision, updated"
+
+
+class SqliteExecutionStore:
+    """ExecutionStore on a SQLite file; `clock` is injectable so KV expiry can be tested."""
+
+    def __init__(self, path: str | Path, clock: Callable[[], datetime] = utcnow) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._lock = threading.RLock()
+        # Autocommit mode: transactions are opened explicitly where a change spans statements.
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._write():
+            migrate(self._db)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SqliteExecutionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _one(self, sql: str, params: Sequence[Any]) -> Any:
+        with self._lock:
+            return self._db.execute(sql, params).fetchone()
+
+    def _all(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # --- flows ---------------------------------------------------------------------------------
+
+    def put_flow(self, record: FlowRecord) -> None:
+        data = rules.check_flow_record(record)
+        key = (record.namespace, record.flow_id)
+        with self._write() as db:
+            head = self._head_row(db, *key)
+            latest = head.latest_revision if head else 0
+            if record.revision <= latest:
+                raise ConflictError(
+                    f"flow {record.namespace}.{record.flow_id}: revision {record.revision} is not above "
+                    f"the latest revision {latest}"
+                )
+            db.execute("INSERT INTO flows VALUES (?, ?, ?, ?)", (*key, record.revision, data))
+            live = head.deployed_revision if head else None
+            if record.status == "DEPLOYED":
+                live = record.revision
+            self._write_head(db, *key, record.status, record.errors, live, record.revision)
+
+    def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> FlowRecord | None:
+        if revision is None:
+            head = self.get_flow_head(namespace, flow_id)
+            if head is None or head.status == "DELETED" or head.deployed_revision is None:
+                return None
+            revision = head.deployed_revision
+        row = self._one(
+            "SELECT data FROM flows WHERE namespace = ? AND flow_id = ? AND revision = ?",
+            (namespace, flow_id, revision),
+        )
+        return FlowRecord.model_validate_json(row[0]) if row else None
+
+    def list_flows(self, namespace: str | None = None) -> list[FlowRecord]:
+        sql = (
+            "SELECT f.data FROM flow_heads h JOIN flows f ON f.namespace = h.namespace"
+            " AND f.flow_id = h.flow_id AND f.revision = h.deployed_revision WHERE h.status != 'DELETED'"
+        )
+        params: list[Any] = []
+        if namespace is not None:
+            sql += " AND h.namespace = ?"
+            params.append(namespace)
+        rows = self._all(sql + " ORDER BY h.namespace, h.flow_id", params)
+        return [FlowRecord.model_validate_json(row[0]) for row in rows]
+
+    def get_flow_head(self, namespace: str, flow_id: str) -> FlowHead | None:
+        with self._lock:
+            return self._head_row(self._db, namespace, flow_id)
+
+    def list_flow_heads(self, namespace: str | None = None) -> list[FlowHead]:
+        where, params = ("WHERE namespace = ?", [namespace]) if namespace is not None else ("", [])
+        rows = self._all(
+            f"SELECT {_HEAD_COLUMNS} FROM flow_heads {where} ORDER BY namespace, flow_id", params
+        )
+        return [_head(row) for row in rows]
+
+    def set_flow_status(
+        self, namespace: str, flow_id: str, status: str, errors: Sequence[str] = ()
+    ) -> FlowHead:
+        rules.check_flow_key(namespace, flow_id)
+        rules.check_flow_status(status)
+        with self._write() as db:
+            head = self._head_row(db, namespace, flow_id)
+            live = head.deployed_revision if head else None
+            if status == "DEPLOYED" and live is None:
+                raise NotFoundError(f"flow {namespace}.{flow_id} has no deployed revision")
+            latest = head.latest_revision if head else 0
+            self._write_head(db, namespace, flow_id, status, list(errors), live, latest)
+            result = self._head_row(db, namespace, flow_id)
+        assert result is not None
+        return result
+
+    def _head_row(self, db: sqlite3.Connection, namespace: str, flow_id: str) -> FlowHead | None:
+        row = db.execute(
+            f"SELECT {_HEAD_COLUMNS} FROM flow_heads WHERE namespace = ? AND flow_id = ?",
+            (namespace, flow_id),
+        ).fetchone()
+        return _head(row) if row else None
+
+    def _write_head(
+        self,
+        db: sqlite3.Connection,
+        namespace: str,
+        flow_id: str,
+        status: str,
+        errors: list[str],
+        live: int | None,
+        latest: int,
+    ) -> None:
+        db.execute(
+            f"INSERT OR REPLACE INTO flow_heads ({_HEAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (namespace, flow_id, status, json.dumps(errors), live, latest, self._clock().isoformat()),
+        )
+
+    # --- executions ----------------------------------------------------------------------------
+
+    def create_execution(self, execution: Execution) -> None:
+        rules.check_flow_key(execution.namespace, execution.flow_id)
+        data = execution.model_dump_json(by_alias=True)
+        rules.check_size("execution", execution.id, data)
+        row = (
+            execution.id,
+            execution.namespace,
+            execution.flow_id,
+            execution.state.value,
+            rules.sortable_time(execution.start_date),
+            data,
+        )
+        try:
+            with self._write() as db:
+                db.execute("INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?)", row)
+        except sqlite3.IntegrityError:
+            raise ConflictError(f"execution {execution.id} already exists") from None
+
+    def get_execution(self, execution_id: str) -> Execution | None:
+        row = self._one("SELECT data FROM executions WHERE id = ?", (execution_id,))
+        return Execution.model_validate_json(row[0]) if row else None
+
+    def update_execution(
+        self,
+        execution_id: str,
+        *,
+        state: State | None = None,
+        outputs: dict[str, Any] | None = None,
+        labels: dict[str, str] | None = None,
+        error: str | None = None,
+        end_date: datetime | None = None,
+        exit_state: State | None = None,
+        expected_states: Collection[State] | None = None,
+    ) -> Execution:
+        state, expected_states = rules.as_states(state, expected_states)
+        with self._write() as db:
+            row = db.execute("SELECT data FROM executions WHERE id = ?", (execution_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"execution {execution_id} does not exist")
+            execution = Execution.model_validate_json(row[0])
+            if rules.check_update(execution_id, execution.state, state, expected_states):
+                assert state is not None
+                execution.state = state
+                execution.state_history.append(StateChange(state=state, date=self._clock()))
+            if outputs is not None:
+                execution.outputs = outputs
+            if labels:
+                execution.labels = {**execution.labels, **rules.check_labels(labels)}
+            if error is not None:
+                execution.error = error
+            if end_date is not None:
+                execution.end_date = end_date
+            if exit_state is not None:
+                execution.exit_state = State(exit_state)
+            data = execution.model_dump_json(by_alias=True)
+            rules.check_size("execution", execution_id, data)
+            db.execute(
+                "UPDATE executions SET state = ?, data = ? WHERE id = ?",
+                (execution.state.value, data, execution_id),
+            )
+        return execution
+
+    def list_executions(
+        self,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: State | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Execution]:
+        if flow_id is not None and namespace is None:
+            raise ValueError("list_executions: flow_id needs namespace")
+        clauses: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("namespace = ?", namespace),
+            ("flow_id = ?", flow_id),
+            ("state = ?", state.value if state else None),
+            ("start_key >= ?", rules.sortable_time(since) if since else None),
+            ("start_key < ?", rules.sortable_time(until) if until else None),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._all(
+            f"SELECT data FROM executions {where} ORDER BY start_key DESC, id DESC LIMIT ?", [*params, limit]
+        )
+        return [Execution.model_validate_json(row[0]) for row in rows]
+
+    # --- task runs -----------------------------------------------------------------------------
+
+    def save_task_run(self, task_run: TaskRun) -> TaskRun:
+        key = (task_run.execution_id, task_run.id)
+        with self._write() as db:
+            row = db.execute("SELECT seq FROM task_runs WHERE execution_id = ? AND id = ?", key).fetchone()
+            if row is not None:
+                stored = task_run.model_copy(update={"seq": row[0]})
+                data = _task_run_json(stored)
+                db.execute(
+                    "UPDATE task_runs SET task_id = ?, data = ? WHERE execution_id = ? AND id = ?",
+                    (stored.task_id, data, *key),
+                )
+                return stored
+            if db.execute("SELECT 1 FROM executions WHERE id = ?", key[:1]).fetchone() is None:
+                raise NotFoundError(f"execution {task_run.execution_id} does not exist")
+            (last,) = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM task_runs WHERE execution_id = ?", key[:1]
+            ).fetchone()
+            stored = task_run.model_copy(update={"seq": last + 1})
+            db.execute(
+                "INSERT INTO task_runs VALUES (?, ?, ?, ?, ?)",
+                (*key, stored.seq, stored.task_id, _task_run_json(stored)),
+            )
+            return stored
+
+    def get_task_run(self, execution_id: str, task_run_id: str) -> TaskRun | None:
+        row = self._one(
+            "SELECT data FROM task_runs WHERE execution_id = ? AND id = ?", (execution_id, task_run_id)
+        )
+        return TaskRun.model_validate_json(row[0]) if row else None
+
+    def list_task_runs(self, execution_id: str, task_id: str | None = None) -> list[TaskRun]:
+        sql, params = "SELECT data FROM task_runs WHERE execution_id = ?", [execution_id]
+        if task_id is not None:
+            sql += " AND task_id = ?"
+            params.append(task_id)
+        return [TaskRun.model_validate_json(row[0]) for row in self._all(sql + " ORDER BY seq", params)]
+
+    # --- logs ----------------------------------------------------------------------------------
+
+    def append_logs(self, entries: Sequence[LogEntry]) -> None:
+        rows = []
+        for entry in entries:
+            entry = entry.model_copy(update={"message": rules.truncate_message(entry.message)})
+            time_key = rules.sortable_time(entry.timestamp)
+            rows.append((entry.execution_id, entry.task_id, time_key, entry.model_dump_json(by_alias=True)))
+        if rows:
+            with self._write() as db:
+                db.executemany(
+                    "INSERT INTO logs (execution_id, task_id, time_key, data) VALUES (?, ?, ?, ?)", rows
+                )
+
+    def list_logs(
+        self,
+        execution_id: str,
+        task_id: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[LogEntry]:
+        sql = "SELECT data FROM logs WHERE execution_id = ?"
+        params: list[Any] = [execution_id]
+        if task_id is not None:
+            sql += " AND task_id = ?"
+            params.append(task_id)
+        if since is not None:
+            sql += " AND time_key >= ?"
+            params.append(rules.sortable_time(since))
+        sql += " ORDER BY time_key, id LIMIT ?"
+        params.append(-1 if limit is None else limit)
+        return [LogEntry.model_validate_json(row[0]) for row in self._all(sql, params)]
+
+    # --- KV ------------------------------------------------------------------------------------
+
+    def kv_set(self, namespace: str, key: str, value: Any, ttl_seconds: int | None = None) -> None:
+        rules.check_kv_key(namespace, key)
+        data = rules.dump_json(value)
+        rules.check_size("KV value", f"{namespace}/{key}", data)
+        expires = rules.kv_expiry(self._clock(), ttl_seconds)
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?)", (namespace, key, data, expires))
+
+    def kv_get(self, namespace: str, key: str) -> tuple[bool, Any]:
+        row = self._one("SELECT value, expires FROM kv WHERE namespace = ? AND key = ?", (namespace, key))
+        if row is None or rules.kv_expired(row[1], self._clock()):
+            return False, None
+        return True, json.loads(row[0])
+
+    def kv_delete(self, namespace: str, key: str) -> bool:
+        with self._write() as db:
+            row = db.execute(
+                "DELETE FROM kv WHERE namespace = ? AND key = ? RETURNING expires", (namespace, key)
+            ).fetchone()
+        return row is not None and not rules.kv_expired(row[0], self._clock())
+
+    def kv_list(self, namespace: str) -> list[str]:
+        now = rules.as_utc(self._clock()).timestamp()
+        rows = self._all(
+            "SELECT key FROM kv WHERE namespace = ? AND (expires IS NULL OR expires > ?) ORDER BY key",
+            (namespace, now),
+        )
+        return [row[0] for row in rows]
+
+
+def _task_run_json(task_run: TaskRun) -> str:
+    data = task_run.model_dump_json(by_alias=True)
+    rules.check_size("task run", task_run.id, data)
+    return data
+
+
+def _head(row: tuple[Any, ...]) -> FlowHead:
+    namespace, flow_id, status, errors, live, latest, updated = row
+    return FlowHead(
+        namespace=namespace,
+        flow_id=flow_id,
+        status=status,
+        errors=json.loads(errors),
+        deployed_revision=live,
+        latest_revision=latest,
+        updated=datetime.fromisoformat(updated),
+    )

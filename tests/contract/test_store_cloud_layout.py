@@ -1,0 +1,192 @@
+"""Cloud-only: the DynamoDB item layout and the requests each operation makes, and S3 object keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from stratoflow.domain import Execution, FlowRecord, LogEntry, TaskRun
+from stratoflow.errors import NotFoundError
+from stratoflow.states import State
+from stratoflow.store.dynamo import DynamoExecutionStore
+from stratoflow.store.s3 import S3BlobStore
+
+
+class Calls:
+    """The DynamoDB operations a client made, with their parameters."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        self.made.append((model.name, params))
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.made]
+
+    def clear(self) -> None:
+        self.made.clear()
+
+
+@pytest.fixture
+def calls(dynamo_client: Any) -> Iterator[Calls]:
+    recorder = Calls()
+    dynamo_client.meta.events.register("provide-client-params.dynamodb", recorder)
+    yield recorder
+    dynamo_client.meta.events.unregister("provide-client-params.dynamodb", recorder)
+
+
+@pytest.fixture
+def dynamo(dynamo_client: Any, table: str, clock: Any) -> DynamoExecutionStore:
+    return DynamoExecutionStore(table, client=dynamo_client, clock=clock)
+
+
+def readable_condition(params: dict[str, Any]) -> str:
+    """A request's ConditionExpression with its placeholders replaced (string values only)."""
+    condition: str = params["ConditionExpression"]
+    names = params.get("ExpressionAttributeNames", {})
+    values = {k: v["S"] for k, v in params.get("ExpressionAttributeValues", {}).items() if "S" in v}
+    for placeholder, text in sorted({**names, **values}.items(), key=lambda kv: -len(kv[0])):
+        condition = condition.replace(placeholder, text)
+    return condition
+
+
+def raw(client: Any, table: str, pk: str, sk: str) -> dict[str, Any]:
+    item: dict[str, Any] = client.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}})["Item"]
+    return item
+
+
+def test_item_layout(dynamo: DynamoExecutionStore, dynamo_client: Any, table: str, clock: Any) -> None:
+    # Given one record of each kind
+    dynamo.put_flow(FlowRecord(namespace="team", flow_id="etl", revision=1, source="s", source_hash="h"))
+    dynamo.create_execution(
+        Execution(id="e1", namespace="team", flow_id="etl", revision=1, start_date=clock.start)
+    )
+    dynamo.update_execution("e1", state=State.RUNNING)
+    dynamo.save_task_run(TaskRun(id="tr1", execution_id="e1", task_id="extract"))
+    dynamo.append_logs([LogEntry(execution_id="e1", message="hi", timestamp=clock.start)])
+    dynamo.kv_set("team", "token", "abc", ttl_seconds=60)
+
+    # Then the items sit under the documented keys
+    head = raw(dynamo_client, table, "FLOWS", "team#etl")
+    assert (head["deployedRevision"], head["latestRevision"]) == ({"N": "1"}, {"N": "1"})
+    assert raw(dynamo_client, table, "FLOW#team#etl", "REV#0000000001")
+    execution = raw(dynamo_client, table, "EXEC#e1", "META")
+    start = "2024-05-01T12:00:00.000000Z#e1"
+    assert execution["gsi1pk"] == {"S": "FLOWEXECS#team#etl"} and execution["gsi1sk"] == {"S": start}
+    assert execution["gsi2pk"] == {"S": "STATEEXECS#team#RUNNING"} and execution["gsi2sk"] == {"S": start}
+    assert execution["state"] == {"S": "RUNNING"} and execution["taskRunSeq"] == {"N": "1"}
+    assert execution["inputs"] == {"S": "{}"}
+    assert raw(dynamo_client, table, "EXEC#e1", "TR#tr1")["seq"] == {"N": "1"}
+    assert raw(dynamo_client, table, "NAMESPACES", "team")
+    kv = raw(dynamo_client, table, "KV#team", "token")
+    assert kv["ttl"] == {"N": str(int((clock.start + timedelta(seconds=60)).timestamp()))}
+    logs = dynamo_client.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "LOGS#e1"}},
+    )["Items"]
+    assert logs[0]["sk"]["S"].startswith("2024-05-01T12:00:00.000000Z#")
+
+
+def test_state_change_is_one_conditional_update(
+    dynamo: DynamoExecutionStore, dynamo_client: Any, table: str, calls: Calls
+) -> None:
+    # Given an execution created by this store (its namespace is known)
+    dynamo.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1))
+    calls.clear()
+
+    # When its state changes
+    dynamo.update_execution("e1", state=State.RUNNING)
+
+    # Then that is one UpdateItem guarded by the states the table allows, without reading first
+    assert calls.names == ["UpdateItem"]
+    assert readable_condition(calls.made[0][1]) == (
+        "attribute_exists(pk) AND state IN (CREATED, FAILED, KILLED, PAUSED, QUEUED, RETRYING)"
+    )
+
+    # And another store (another Lambda) reads the immutable namespace once, then only updates
+    other = DynamoExecutionStore(table, client=dynamo_client)
+    calls.clear()
+    other.update_execution("e1", state=State.SUCCESS)
+    assert calls.names == ["GetItem", "UpdateItem"]
+    assert calls.made[0][1]["ProjectionExpression"] == "#n0"
+
+
+def test_task_run_writes(dynamo: DynamoExecutionStore, calls: Calls) -> None:
+    dynamo.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1))
+    calls.clear()
+
+    # A new task run: a read, then two writes (counter, conditional put)
+    saved = dynamo.save_task_run(TaskRun(id="tr1", execution_id="e1", task_id="extract"))
+    assert calls.names == ["GetItem", "UpdateItem", "PutItem"]
+    assert calls.made[1][1]["UpdateExpression"].startswith("ADD ")
+    assert calls.made[2][1]["ConditionExpression"] == "attribute_not_exists(pk)"
+
+    # Saving the record the store returned: one write
+    calls.clear()
+    dynamo.save_task_run(saved.model_copy(update={"state": State.RUNNING}))
+    assert calls.names == ["UpdateItem"]
+
+
+def test_listings_query_and_never_scan(dynamo: DynamoExecutionStore, calls: Calls) -> None:
+    dynamo.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1))
+    calls.clear()
+
+    filters: dict[str, Any]
+    for filters in (
+        {},
+        {"namespace": "team"},
+        {"namespace": "team", "flow_id": "etl"},
+        {"namespace": "team", "flow_id": "etl", "state": State.SUCCESS},
+        {"namespace": "team", "flow_id": "etl", "state": State.RUNNING},
+        {"state": State.CREATED},
+    ):
+        assert [e.id for e in dynamo.list_executions(**filters)] in (["e1"], [])
+    dynamo.list_flows()
+    dynamo.list_flow_heads()
+    dynamo.list_task_runs("e1")
+    dynamo.list_logs("e1")
+    dynamo.kv_list("team")
+
+    assert "Scan" not in calls.names
+    assert set(calls.names) <= {"Query", "BatchGetItem"}
+    by_flow = [p for n, p in calls.made if p.get("IndexName") == "gsi1"]
+    assert len(by_flow) == 2  # the flow listing and the flow + terminal state one
+
+
+def test_first_task_run_of_a_missing_execution_creates_no_item(
+    dynamo: DynamoExecutionStore, dynamo_client: Any, table: str
+) -> None:
+    with pytest.raises(NotFoundError):
+        dynamo.save_task_run(TaskRun(id="tr1", execution_id="ghost", task_id="t"))
+
+    assert "Item" not in dynamo_client.get_item(
+        TableName=table, Key={"pk": {"S": "EXEC#ghost"}, "sk": {"S": "META"}}
+    )
+
+
+def test_clients_are_created_when_not_given(table: str, s3_client: Any) -> None:
+    s3_client.create_bucket(Bucket="own-client")
+    store, blobs = DynamoExecutionStore(table), S3BlobStore("own-client")
+
+    store.kv_set("team", "k", 1)
+    uri = blobs.put("a/b", b"x")
+
+    assert store.kv_get("team", "k") == (True, 1)
+    assert blobs.get(uri) == b"x"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "object_key"), [("", "a/b.json"), ("/stratoflow/data/", "stratoflow/data/a/b.json")]
+)
+def test_s3_objects_sit_under_the_prefix(s3_client: Any, prefix: str, object_key: str) -> None:
+    s3_client.create_bucket(Bucket="prefixed")
+    S3BlobStore("prefixed", prefix=prefix, client=s3_client).put("a/b.json", b"{}")
+
+    listed = s3_client.list_objects_v2(Bucket="prefixed")["Contents"]
+    assert [o["Key"] for o in listed] == [object_key]
+    s3_client.delete_object(Bucket="prefixed", Key=object_key)

@@ -1,0 +1,124 @@
+"""Task runs: upsert, creation order (`seq`) and concurrency, on every ExecutionStore."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from stratoflow.domain import Attempt, Execution, TaskRun
+from stratoflow.errors import NotFoundError
+from stratoflow.states import State
+from stratoflow.store import ExecutionStore, ItemTooLargeError
+
+NewExecution = Callable[..., Execution]
+
+
+def task_run(run_id: str, task_id: str = "extract", execution_id: str = "e1", **fields: Any) -> TaskRun:
+    return TaskRun(id=run_id, execution_id=execution_id, task_id=task_id, **fields)
+
+
+def test_first_save_assigns_seq_and_updates_keep_it(
+    store: ExecutionStore, new_execution: NewExecution
+) -> None:
+    # Given an execution
+    new_execution("e1")
+
+    # When task runs are saved, then saved again with changes
+    first = store.save_task_run(task_run("tr-a", task_type="Log"))
+    second = store.save_task_run(task_run("tr-b", task_id="load"))
+    finished = store.save_task_run(
+        first.model_copy(
+            update={
+                "state": State.SUCCESS,
+                "outputs": {"rows": 10, "ratio": 0.5},
+                "attempts": [Attempt(state=State.SUCCESS)],
+            }
+        )
+    )
+
+    # Then seq follows creation order and survives the update
+    assert (first.seq, second.seq, finished.seq) == (1, 2, 1)
+    stored = store.get_task_run("e1", "tr-a")
+    assert stored == finished
+    assert stored is not None and stored.outputs == {"rows": 10, "ratio": 0.5} and stored.task_type == "Log"
+    assert store.get_task_run("e1", "missing") is None
+    assert store.get_task_run("other", "tr-a") is None
+
+
+def test_saving_a_fresh_object_for_an_existing_id_keeps_seq(
+    store: ExecutionStore, new_execution: NewExecution
+) -> None:
+    new_execution("e1")
+    store.save_task_run(task_run("tr-a"))
+    store.save_task_run(task_run("tr-b"))
+
+    # A fresh TaskRun (seq 0) with an id that exists is an update, not an insert
+    again = store.save_task_run(task_run("tr-a", state=State.RUNNING))
+    third = store.save_task_run(task_run("tr-c"))
+
+    assert (again.seq, third.seq) == (1, 3)
+    assert [(r.id, r.seq, r.state) for r in store.list_task_runs("e1")] == [
+        ("tr-a", 1, State.RUNNING),
+        ("tr-b", 2, State.CREATED),
+        ("tr-c", 3, State.CREATED),
+    ]
+
+
+def test_list_in_seq_order_with_task_filter(store: ExecutionStore, new_execution: NewExecution) -> None:
+    new_execution("e1")
+    new_execution("e2")
+    # ids chosen so that id order is not creation order
+    for run_id, task_id in [("z", "each"), ("m", "log"), ("a", "log"), ("k", "each")]:
+        store.save_task_run(task_run(run_id, task_id=task_id, value=run_id, scope_values=["x", run_id]))
+    store.save_task_run(task_run("other", execution_id="e2"))
+
+    assert [r.id for r in store.list_task_runs("e1")] == ["z", "m", "a", "k"]
+    assert [r.id for r in store.list_task_runs("e1", task_id="log")] == ["m", "a"]
+    assert [r.id for r in store.list_task_runs("e2")] == ["other"]
+    assert store.list_task_runs("e1", task_id="none") == []
+    assert store.list_task_runs("missing") == []
+    loop_run = store.get_task_run("e1", "k")
+    assert loop_run is not None and loop_run.scope_values == ["x", "k"] and loop_run.value == "k"
+
+
+def test_task_run_of_missing_execution_is_refused(store: ExecutionStore) -> None:
+    with pytest.raises(NotFoundError):
+        store.save_task_run(task_run("tr-a", execution_id="missing"))
+    assert store.get_execution("missing") is None
+    assert store.list_task_runs("missing") == []
+
+
+def test_oversized_task_run_is_refused_clearly(store: ExecutionStore, new_execution: NewExecution) -> None:
+    new_execution("e1")
+    saved = store.save_task_run(task_run("tr-a"))
+
+    with pytest.raises(ItemTooLargeError, match="blob storage"):
+        store.save_task_run(saved.model_copy(update={"outputs": {"data": "x" * 400_000}}))
+    with pytest.raises(ItemTooLargeError):
+        store.save_task_run(task_run("tr-b", outputs={"data": "x" * 400_000}))
+
+    assert store.get_task_run("e1", "tr-a") == saved
+    assert [r.id for r in store.list_task_runs("e1")] == ["tr-a"]
+
+
+def test_concurrent_inserts_get_unique_dense_seqs(store: ExecutionStore, new_execution: NewExecution) -> None:
+    # Given one execution and 50 threads, each inserting then updating its own task run
+    new_execution("e1")
+
+    def run(n: int) -> int:
+        saved = store.save_task_run(task_run(f"tr-{n:02d}", task_id=f"t{n % 5}"))
+        done = store.save_task_run(saved.model_copy(update={"state": State.SUCCESS}))
+        assert done.seq == saved.seq
+        return saved.seq
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        seqs = list(pool.map(run, range(50)))
+
+    # Then every seq is distinct and together they are 1..50
+    assert sorted(seqs) == list(range(1, 51))
+    stored = store.list_task_runs("e1")
+    assert [r.seq for r in stored] == list(range(1, 51))
+    assert all(r.state == State.SUCCESS for r in stored)
+    assert {r.id: r.seq for r in stored} == {f"tr-{n:02d}": seq for n, seq in enumerate(seqs)}

@@ -1,0 +1,90 @@
+"""SQLite specifics: schema versioning, pragmas, reopening, the local store layout."""
+
+from __future__ import annotations
+
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from stratoflow.domain import Execution, TaskRun
+from stratoflow.errors import StratoflowError
+from stratoflow.store import LocalBlobStore, SqliteExecutionStore, open_local_store
+from stratoflow.store.sqlite_schema import SCHEMA_VERSION
+
+
+def test_schema_version_is_recorded_and_data_survives_reopening(tmp_path: Path) -> None:
+    # Given a store with one execution, closed
+    path = tmp_path / "s.db"
+    with SqliteExecutionStore(path) as store:
+        store.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1))
+
+    # When it is opened again
+    with SqliteExecutionStore(path) as store:
+        stored = store.get_execution("e1")
+
+    # Then the data is there and the version is recorded once
+    assert stored is not None and stored.id == "e1"
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    SqliteExecutionStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+
+    with pytest.raises(StratoflowError, match="newer Stratoflow"):
+        SqliteExecutionStore(path)
+
+
+def test_a_failed_write_leaves_no_partial_change(tmp_path: Path) -> None:
+    with SqliteExecutionStore(tmp_path / "s.db") as store:
+        store.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1))
+        with pytest.raises(StratoflowError):
+            store.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=2))
+        # The connection is usable afterwards (no transaction left open)
+        store.kv_set("team", "k", 1)
+        assert store.kv_get("team", "k") == (True, 1)
+
+
+def test_open_local_store_creates_its_layout(tmp_path: Path) -> None:
+    root = tmp_path / ".stratoflow"
+
+    store, blobs = open_local_store(root)
+    uri = blobs.put("team/etl/file.txt", b"x")
+    store.close()
+
+    assert (root / "stratoflow.db").is_file()
+    assert (root / "storage" / "team" / "etl" / "file.txt").read_bytes() == b"x"
+    assert isinstance(blobs, LocalBlobStore) and uri == "strato:///team/etl/file.txt"
+
+
+def test_local_blob_writes_leave_no_temporary_files(tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path)
+    for n in range(3):
+        blobs.put("a/b.bin", bytes([n]) * 1000)
+
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["b.bin"]
+
+
+def test_two_connections_to_one_file_keep_seq_dense(tmp_path: Path) -> None:
+    # Given two stores on one file, as two processes would have (each its own connection and lock)
+    path = tmp_path / "s.db"
+    first, second = SqliteExecutionStore(path), SqliteExecutionStore(path)
+    first.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1))
+
+    # When 40 threads insert task runs through either of them
+    def insert(n: int) -> int:
+        store = first if n % 2 else second
+        return store.save_task_run(TaskRun(id=f"tr{n}", execution_id="e1", task_id="t")).seq
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        seqs = list(pool.map(insert, range(40)))
+
+    # Then BEGIN IMMEDIATE serialised them: every seq once
+    assert sorted(seqs) == list(range(1, 41))
+    first.close()
+    second.close()
