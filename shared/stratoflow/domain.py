@@ -56,6 +56,8 @@ class Execution(Record):
     parent_execution_id: str | None = None
     original_execution_id: str | None = None  # replay/retry: the execution this one was made from
     error: str | None = None
+    # The state an Exit task asked the execution to end in (it wins over the engine's verdict).
+    exit_state: State | None = None
     start_date: datetime = Field(default_factory=utcnow)
     end_date: datetime | None = None
     state_history: list[StateChange] = Field(default_factory=list)
@@ -89,6 +91,8 @@ class TaskRun(Record):
     attempts: list[Attempt] = Field(default_factory=list)
     outputs: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    # Callback token of a Step Functions state waiting on this task run (Pause, Dag dependencies).
+    task_token: str | None = None
     seq: int = 0  # creation order within the execution, assigned by the store
     start_date: datetime = Field(default_factory=utcnow)
     end_date: datetime | None = None

@@ -1,0 +1,54 @@
+"""`strato compile` (the ASL definition) and `strato graph` (a Mermaid flowchart)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from stratoflow.errors import CompileError, FlowValidationError
+
+
+def _load(flow_file: Path):  # type: ignore[no-untyped-def]
+    from stratoflow.flow import load_flow
+
+    try:
+        return load_flow(flow_file.read_text(), str(flow_file))
+    except FlowValidationError as error:
+        for diagnostic in error.diagnostics:
+            click.echo(str(diagnostic), err=True)
+        sys.exit(1)
+
+
+@click.command("compile")
+@click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the ASL to a file.")
+def compile_(flow_file: Path, output: Path | None) -> None:
+    """Print the Step Functions definition (ASL, JSONPath) of FLOW_FILE and the placeholders it needs."""
+    from stratoflow.compiler import compile_flow
+
+    flow = _load(flow_file)
+    try:
+        compiled = compile_flow(flow)
+    except CompileError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    text = json.dumps(compiled.definition, indent=2) + "\n"
+    if output is not None:
+        output.write_text(text)
+    else:
+        click.echo(text, nl=False)
+    for warning in compiled.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo("placeholders: " + (", ".join(compiled.placeholders) or "none"), err=True)
+
+
+@click.command()
+@click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def graph(flow_file: Path) -> None:
+    """Print a Mermaid flowchart of FLOW_FILE: tasks, branches, loops and error paths."""
+    from stratoflow.compiler.graph import flow_mermaid
+
+    click.echo(flow_mermaid(_load(flow_file)), nl=False)

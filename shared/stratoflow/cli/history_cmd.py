@@ -1,0 +1,101 @@
+"""`strato executions list|show` and `strato logs`: the local history."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stratoflow.cli.options import home_option
+
+
+def _store(home: Path) -> Any:
+    from stratoflow.store import open_local_store
+
+    if not (home / "stratoflow.db").exists():
+        click.echo(f"no local history under {home} (run a flow first)", err=True)
+        sys.exit(1)
+    store, _ = open_local_store(home)
+    return store
+
+
+@click.group()
+def executions() -> None:
+    """List and inspect executions."""
+
+
+@executions.command("list")
+@click.option("--namespace", help="Only this namespace.")
+@click.option("--flow", "flow_id", help="Only this flow id.")
+@click.option("--state", help="Only executions in this state.")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@home_option
+def list_(namespace: str | None, flow_id: str | None, state: str | None, limit: int, as_json: bool, home: Path) -> None:
+    """Newest executions first."""
+    store = _store(home)
+    found = store.list_executions(namespace=namespace, flow_id=flow_id, state=state, limit=limit)
+    if as_json:
+        click.echo(json.dumps([e.to_json_dict() for e in found], indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in ("id", "flow", "rev", "state", "started", "duration"):
+        table.add_column(column)
+    for e in found:
+        duration = f"{(e.end_date - e.start_date).total_seconds():.2f}s" if e.end_date else ""
+        table.add_row(
+            e.id, f"{e.namespace}.{e.flow_id}", str(e.revision), str(e.state), f"{e.start_date:%Y-%m-%d %H:%M:%S}",
+            duration,
+        )
+    Console().print(table)
+
+
+@executions.command("show")
+@click.argument("execution_id")
+@click.option("--json", "as_json", is_flag=True)
+@home_option
+def show(execution_id: str, as_json: bool, home: Path) -> None:
+    """One execution and its task runs."""
+    store = _store(home)
+    execution = store.get_execution(execution_id)
+    if execution is None:
+        click.echo(f"error: execution {execution_id} does not exist", err=True)
+        sys.exit(1)
+    runs = store.list_task_runs(execution_id)
+    if as_json:
+        document = execution.to_json_dict()
+        document["taskRuns"] = [r.to_json_dict() for r in runs]
+        click.echo(json.dumps(document, indent=2, default=str))
+        return
+    from rich.console import Console
+
+    from stratoflow.cli.live import _depths, _table
+
+    console = Console()
+    console.print(f"[bold]{execution.namespace}.{execution.flow_id}[/] rev {execution.revision}  {execution.id}")
+    console.print(f"state {execution.state}  inputs {json.dumps(execution.inputs, default=str)}", markup=False)
+    console.print(_table(runs, _depths(runs)))
+    if execution.outputs:
+        console.print("outputs:", json.dumps(execution.outputs, indent=2, default=str), markup=False)
+    if execution.error:
+        console.print(f"error: {execution.error}", markup=False)
+
+
+@click.command()
+@click.argument("execution_id")
+@click.option("--task", "task_id", help="Only this task's logs.")
+@home_option
+def logs(execution_id: str, task_id: str | None, home: Path) -> None:
+    """The logs of an execution, in the order they were written."""
+    store = _store(home)
+    if store.get_execution(execution_id) is None:
+        click.echo(f"error: execution {execution_id} does not exist", err=True)
+        sys.exit(1)
+    for entry in store.list_logs(execution_id, task_id=task_id):
+        click.echo(f"{entry.timestamp:%Y-%m-%d %H:%M:%S} {entry.level:<5} {entry.task_id}: {entry.message}")

@@ -1,0 +1,108 @@
+"""The live view of `strato run`: task runs as their states change, then the outputs."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+STATE_STYLES = {
+    "SUCCESS": "green",
+    "WARNING": "yellow",
+    "FAILED": "red",
+    "KILLED": "red",
+    "RUNNING": "cyan",
+    "RETRYING": "magenta",
+    "PAUSED": "blue",
+    "SKIPPED": "dim",
+    "CREATED": "dim",
+}
+
+
+def _table(runs: list[Any], depth_of: dict[str, int]) -> Table:
+    table = Table(show_header=True, header_style="bold", box=None)
+    table.add_column("task")
+    table.add_column("value")
+    table.add_column("state")
+    table.add_column("attempts", justify="right")
+    table.add_column("duration", justify="right")
+    for run in runs:
+        depth = depth_of.get(run.id, 0)
+        style = STATE_STYLES.get(str(run.state), "")
+        duration = ""
+        if run.end_date is not None:
+            duration = f"{(run.end_date - run.start_date).total_seconds():.2f}s"
+        table.add_row(
+            "  " * depth + run.task_id,
+            run.value or "",
+            f"[{style}]{run.state}[/]" if style else str(run.state),
+            str(len(run.attempts)),
+            duration,
+        )
+    return table
+
+
+def _depths(runs: list[Any]) -> dict[str, int]:
+    parents = {r.id: r.parent_task_run_id for r in runs}
+    depths: dict[str, int] = {}
+    for run in runs:
+        depth, parent = 0, parents.get(run.id)
+        while parent is not None and depth < 50:
+            depth += 1
+            parent = parents.get(parent)
+        depths[run.id] = depth
+    return depths
+
+
+def watch(platform: Any, execution: Any, running: Any, flow: Any) -> Any:
+    """Show the task runs while the execution runs; print the outcome at the end."""
+    console = Console()
+    console.print(f"[bold]{flow.namespace}.{flow.id}[/] execution [bold]{execution.id}[/]")
+    done = threading.Event()
+    result: list[Any] = []
+
+    def finish() -> None:
+        try:
+            result.append(platform.finish(execution, running))
+        finally:
+            done.set()
+
+    threading.Thread(target=finish, daemon=True).start()
+    if console.is_terminal:
+        with Live(console=console, refresh_per_second=10, transient=False) as live:
+            while not done.wait(0.1):
+                runs = platform.store.list_task_runs(execution.id)
+                live.update(_table(runs, _depths(runs)))
+            runs = platform.store.list_task_runs(execution.id)
+            live.update(_table(runs, _depths(runs)))
+    else:
+        done.wait()
+    outcome = result[0] if result else None
+    if outcome is None:
+        raise RuntimeError("the execution did not finish")
+    if not console.is_terminal:
+        console.print(_table(outcome.task_runs, _depths(outcome.task_runs)))
+    for entry in platform.store.list_logs(execution.id):
+        console.print(
+            f"{entry.timestamp:%H:%M:%S} {entry.level:<5} {entry.task_id}: {entry.message}",
+            highlight=False,
+            markup=False,
+        )
+    state = str(outcome.execution.state)
+    style = STATE_STYLES.get(state, "")
+    if outcome.execution.outputs:
+        console.print("outputs:", json.dumps(outcome.execution.outputs, indent=2, default=str), markup=False)
+    console.print(f"[{style}]{state}[/] in {_duration(outcome.execution)}")
+    if outcome.execution.error:
+        console.print(f"[red]error:[/] {outcome.execution.error}", highlight=False)
+    return outcome
+
+
+def _duration(execution: Any) -> str:
+    if execution.end_date is None:
+        return "?"
+    return f"{(execution.end_date - execution.start_date).total_seconds():.2f}s"

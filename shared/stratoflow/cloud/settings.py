@@ -1,0 +1,32 @@
+"""Settings of the Lambda functions: one model, read from environment variables at cold start.
+
+The field names are the variable names (upper-cased) that the CDK stack sets.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel
+
+
+class Settings(BaseModel):
+    stratoflow_table_name: str
+    stratoflow_data_bucket: str
+    stratoflow_flows_bucket: str = ""
+    stratoflow_stack_name: str = "Stratoflow"
+    stratoflow_task_runner_arn: str = ""
+    stratoflow_admission_arn: str = ""
+    stratoflow_state_machine_role_arn: str = ""
+    stratoflow_scheduler_role_arn: str = ""
+    stratoflow_schedule_group: str = ""
+    stratoflow_alert_topic_arn: str = ""
+    stratoflow_event_bus_name: str = "default"
+    stratoflow_dlq_arn: str = ""
+    stratoflow_events_rule_prefix: str = ""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read every field from the variable of the same name; a missing required one is a clear error."""
+        values = {name: os.environ[name.upper()] for name in cls.model_fields if name.upper() in os.environ}
+        return cls.model_validate(values)

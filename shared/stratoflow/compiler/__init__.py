@@ -1,0 +1,60 @@
+"""The compiler: flow -> Amazon States Language (JSONPath), checked before it leaves.
+
+Stages, each callable alone: `stratoflow.flow.load_flow` (parse + validate) -> `lower_flow` (ASL via
+typed state models) -> `check_definition` (the compiler's own checks) -> `substitute` (deploy time).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stratoflow.compiler.flow import CompiledFlow, lower_flow, placeholders_of
+from stratoflow.compiler.lowering import state_machine_placeholder
+from stratoflow.errors import CompileError
+
+MAX_DEFINITION_BYTES = 1_048_576
+
+
+def compile_flow(flow: Any) -> CompiledFlow:
+    """Compile a validated flow to its state machine definition."""
+    definition, warnings = lower_flow(flow)
+    problems = check_definition(definition)
+    if problems:
+        raise CompileError(
+            f"flow {flow.namespace}.{flow.id}: the compiled state machine is invalid: " + "; ".join(problems)
+        )
+    return CompiledFlow(definition=definition, placeholders=placeholders_of(definition), warnings=warnings)
+
+
+def check_definition(definition: dict[str, Any]) -> list[str]:
+    """Structural checks on a definition: targets exist, states reachable, names unique and short, size."""
+    from stratoflow.engine import validate_definition
+
+    problems = list(validate_definition(definition))
+    size = len(json.dumps(definition, separators=(",", ":")).encode())
+    if size > MAX_DEFINITION_BYTES:
+        problems.append(f"the definition is {size} bytes, over Step Functions' limit of {MAX_DEFINITION_BYTES}")
+    return problems
+
+
+def substitute(definition: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+    """The definition with `${Placeholders}` replaced; raises CompileError naming any left unresolved."""
+    missing = [p for p in placeholders_of(definition) if p not in values]
+    if missing:
+        raise CompileError("unresolved placeholders: " + ", ".join(missing))
+    text = json.dumps(definition)
+    for key, value in values.items():
+        text = text.replace("${" + key + "}", value)
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+__all__ = [
+    "CompiledFlow",
+    "check_definition",
+    "compile_flow",
+    "lower_flow",
+    "state_machine_placeholder",
+    "substitute",
+]

@@ -1,0 +1,163 @@
+"""The state-graph builder: unique state names, runner calls, catch routing.
+
+A flow is lowered block by block, from the last task to the first, so that each task knows the state
+that follows it. A `Scope` says where a failure inside the block goes: the `Next` of a Catch, or
+nowhere (the error propagates out of the enclosing Parallel branch or Map iteration, whose own Catch
+takes it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from stratoflow.compiler.asl import (
+    DISCARD,
+    LAMBDA_INVOKE,
+    LAMBDA_INVOKE_CALLBACK,
+    Catcher,
+    FailState,
+    Retrier,
+    State,
+    TaskState,
+    dump_state,
+)
+from stratoflow.compiler.retry import PLATFORM_RETRIER
+
+TASK_RUNNER = "${TaskRunnerFunctionArn}"
+MAX_STATE_NAME = 80
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where the tasks of one block read their loop scope from, and where their failures go."""
+
+    scope_path: str = "$.scope"
+    on_error: str | None = None
+    on_exit: str | None = None
+
+    def with_error(self, on_error: str | None) -> Scope:
+        return replace(self, on_error=on_error)
+
+
+@dataclass
+class Names:
+    """State names are unique across the whole state machine (nested branches included)."""
+
+    used: set[str] = field(default_factory=set)
+
+    def claim(self, base: str) -> str:
+        name = base if len(base) <= MAX_STATE_NAME else _shorten(base)
+        candidate, n = name, 2
+        while candidate in self.used:
+            suffix = f"~{n}"
+            candidate = name[: MAX_STATE_NAME - len(suffix)] + suffix
+            n += 1
+        self.used.add(candidate)
+        return candidate
+
+
+def _shorten(name: str) -> str:
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_STATE_NAME - 9]}~{digest}"
+
+
+@dataclass
+class Builder:
+    """Collects the states of one state machine scope (the top level, a branch or a Map processor)."""
+
+    names: Names
+    warnings: list[str]
+    states: dict[str, State] = field(default_factory=dict)
+    counter: list[int] = field(default_factory=lambda: [0])
+    _exit: str | None = None
+
+    def branch(self) -> Builder:
+        """A builder for a nested state machine (Parallel branch, Map processor) sharing the names."""
+        return Builder(self.names, self.warnings, counter=self.counter)
+
+    def next_id(self) -> int:
+        self.counter[0] += 1
+        return self.counter[0]
+
+    def add(self, name: str, state: State) -> str:
+        self.states[name] = state
+        return name
+
+    def is_referenced(self, name: str) -> bool:
+        """True when a state of this builder goes to `name` (Next, Default, a Choice rule or a Catch)."""
+        for state in self.states.values():
+            data = dump_state(state)
+            if data.get("Next") == name or data.get("Default") == name:
+                return True
+            if any(rule.get("Next") == name for rule in data.get("Choices", [])):
+                return True
+            if any(catcher["Next"] == name for catcher in data.get("Catch", [])):
+                return True
+        return False
+
+    def rethrow_exit(self) -> str:
+        """A Fail state that re-raises ExitExecution out of this branch (created once per branch)."""
+        if self._exit is None:
+            self._exit = self.names.claim("exit.rethrow")
+            self.add(self._exit, FailState(Error="ExitExecution", Cause="An Exit task ended the execution."))
+        return self._exit
+
+    def catchers(self, scope: Scope) -> list[Catcher] | None:
+        if scope.on_error is None:
+            return None
+        on_exit = scope.on_exit or self.rethrow_exit()
+        return [
+            Catcher(ErrorEquals=["ExitExecution"], Next=on_exit, ResultPath="$.exit"),
+            Catcher(ErrorEquals=["States.ALL"], Next=scope.on_error, ResultPath="$.error"),
+        ]
+
+    def runner_call(
+        self,
+        name: str,
+        action: str,
+        task_id: str,
+        scope: Scope,
+        next_: str | None,
+        *,
+        extra: dict[str, Any] | None = None,
+        result_path: str = DISCARD,
+        select_result: bool = False,
+        retry: list[Retrier] | None = None,
+        timeout: int | None = None,
+        callback: bool = False,
+        comment: str | None = None,
+    ) -> str:
+        """A Task state that invokes the task runner with one action for one task."""
+        payload: dict[str, Any] = {
+            "action": action,
+            "taskId": task_id,
+            "execution.$": "$.execution",
+            "scope.$": scope.scope_path,
+        }
+        if callback:
+            payload["taskToken.$"] = "$$.Task.Token"
+        if extra:
+            payload.update(extra)
+        state = TaskState(
+            Comment=comment,
+            Resource=LAMBDA_INVOKE_CALLBACK if callback else LAMBDA_INVOKE,
+            Parameters={"FunctionName": TASK_RUNNER, "Payload": payload},
+            ResultSelector={"result.$": "$.Payload"} if select_result and not callback else None,
+            ResultPath=result_path,
+            TimeoutSeconds=timeout,
+            Retry=retry or [PLATFORM_RETRIER],
+            Catch=self.catchers(scope),
+            Next=next_,
+            End=True if next_ is None else None,
+        )
+        return self.add(name, state)
+
+    def definition(self, start: str, comment: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if comment:
+            body["Comment"] = comment
+        body["StartAt"] = start
+        body["States"] = {name: dump_state(state) for name, state in self.states.items()}
+        return body

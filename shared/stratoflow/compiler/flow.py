@@ -1,0 +1,105 @@
+"""Flow-level structure: main tasks, flow outputs, `errors`, `finally`, and how the execution ends.
+
+    main tasks ──────────────► [flow.outputs] ─► finally tasks ─► flow.end (Choice) ─► flow.succeeded
+       │ any failure (Catch)                         ▲                     └──────────► flow.failed (Fail)
+       ▼                                             │
+    flow.failure (Pass: $.failed = true) ─► errors tasks
+    ExitExecution anywhere ─► flow.exit (Succeed; the Exit task recorded the execution's state)
+
+`$.failed` is only ever set to true, so the final Choice tests its presence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from stratoflow.compiler.asl import ChoiceState, FailState, PassState, SucceedState
+from stratoflow.compiler.builder import Builder, Names, Scope
+from stratoflow.compiler.lowering import lower_block, lower_task
+from stratoflow.tasks.base import Task
+
+PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+
+
+@dataclass(frozen=True)
+class CompiledFlow:
+    """A flow's state machine definition and what it needs to be deployed."""
+
+    definition: dict[str, Any]
+    placeholders: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def lower_flow(flow: Any) -> tuple[dict[str, Any], list[str]]:
+    """The ASL definition of a flow, and the compiler's warnings."""
+    builder = Builder(Names(), [])
+    names = builder.names
+    succeeded = names.claim("flow.succeeded")
+    failed = names.claim("flow.failed")
+    exit_ = names.claim("flow.exit")
+    failure = names.claim("flow.failure")
+
+    finally_tasks = [t for t in flow.finally_ if not t.disabled]
+    if finally_tasks:
+        end = names.claim("flow.end")
+        builder.add(
+            end,
+            ChoiceState(
+                Choices=[{"Variable": "$.failed", "IsPresent": True, "Next": failed}],
+                Default=succeeded,
+            ),
+        )
+        after_success = after_failure = _lower_finally(builder, finally_tasks, end, exit_)
+    else:
+        after_success, after_failure = succeeded, failed
+
+    errors_entry = lower_block(
+        builder, flow.errors, Scope(on_error=after_failure, on_exit=exit_), after_failure
+    )
+    builder.add(failure, PassState(Result=True, ResultPath="$.failed", Next=errors_entry or after_failure))
+    main_scope = Scope(on_error=failure, on_exit=exit_)
+
+    next_ = after_success
+    if flow.outputs:
+        outputs = names.claim("flow.outputs")
+        builder.runner_call(outputs, "outputs", "", main_scope, after_success, comment="flow outputs")
+        next_ = outputs
+    start = lower_block(builder, flow.tasks, main_scope, next_) or next_
+
+    builder.add(succeeded, SucceedState())
+    builder.add(failed, FailState(Error="FlowFailed", Cause="A task of the flow failed; see its task runs."))
+    builder.add(exit_, SucceedState(Comment="An Exit task ended the execution with the state it recorded."))
+    comment = f"Stratoflow flow {flow.namespace}.{flow.id}"
+    if flow.revision is not None:
+        comment += f" revision {flow.revision}"
+    return builder.definition(start, comment=comment), builder.warnings
+
+
+def _lower_finally(builder: Builder, tasks: list[Task], end: str, exit_: str) -> str:
+    """Finally tasks run one after another whatever happens; a failure is remembered, not fatal."""
+    entry = end
+    for task in reversed(tasks):
+        marker = builder.names.claim(f"{task.id}.failed")
+        builder.add(marker, PassState(Result=True, ResultPath="$.failed", Next=entry))
+        entry = lower_task(builder, task, Scope(on_error=marker, on_exit=exit_), entry)
+    return entry
+
+
+def placeholders_of(definition: dict[str, Any]) -> list[str]:
+    """Every `${Name}` the definition needs substituted before it is deployed, sorted."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.update(PLACEHOLDER.findall(value))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(definition)
+    return sorted(found)

@@ -1,0 +1,85 @@
+"""Kestra retry policies -> ASL Retriers.
+
+Kestra counts the first attempt in `maxAttempts`; ASL's `MaxAttempts` counts retries only. ASL
+intervals are whole seconds >= 1, so shorter or fractional intervals are rounded up with a warning.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+from stratoflow.compiler.asl import Retrier
+
+# Errors raised by the Lambda service itself (the task never ran): retried always, as AWS recommends.
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+PLATFORM_RETRIER = Retrier(
+    ErrorEquals=LAMBDA_SERVICE_ERRORS, IntervalSeconds=1, MaxAttempts=3, BackoffRate=2.0, JitterStrategy="FULL"
+)
+# Errors that must never be retried whatever the task's policy says.
+NOT_RETRIED = ["ExitExecution", "RetriesExhausted", "TaskSkipped"]
+
+
+def _seconds(value: timedelta | None, what: str, task_id: str, warnings: list[str]) -> int | None:
+    if value is None:
+        return None
+    seconds = value.total_seconds()
+    whole = max(1, math.ceil(seconds))
+    if whole != seconds:
+        warnings.append(
+            f"task '{task_id}': retry {what} {seconds:g}s rounded up to {whole}s "
+            "(Step Functions retries in whole seconds, at least 1)"
+        )
+    return whole
+
+
+def retriers(retry: Any, task_id: str, warnings: list[str]) -> list[Retrier]:
+    """The Retry list of a task state: platform errors, never-retried errors, then the task's policy."""
+    rules = [PLATFORM_RETRIER]
+    if retry is None:
+        return rules
+    max_attempts = retry.max_attempts
+    if max_attempts is None:
+        if retry.max_duration is None:
+            return rules
+        # Only a duration bound: let Step Functions retry up to its ceiling; the runner stops at maxDuration.
+        max_attempts = 100
+    if max_attempts <= 1:
+        return rules
+    rules.append(Retrier(ErrorEquals=NOT_RETRIED, MaxAttempts=0))
+    kind = retry.type
+    if kind == "random":
+        interval = _seconds(retry.min_interval, "minInterval", task_id, warnings) or 1
+        max_delay = _seconds(retry.max_interval, "maxInterval", task_id, warnings)
+        rules.append(
+            Retrier(
+                ErrorEquals=["States.ALL"],
+                IntervalSeconds=max_delay or interval,
+                MaxAttempts=max_attempts - 1,
+                BackoffRate=1.0,
+                JitterStrategy="FULL",
+            )
+        )
+        return rules
+    interval = _seconds(retry.interval, "interval", task_id, warnings) or 1
+    if kind == "exponential":
+        rules.append(
+            Retrier(
+                ErrorEquals=["States.ALL"],
+                IntervalSeconds=interval,
+                MaxAttempts=max_attempts - 1,
+                BackoffRate=float(retry.delay_factor or 2.0),
+                MaxDelaySeconds=_seconds(retry.max_interval, "maxInterval", task_id, warnings),
+            )
+        )
+        return rules
+    rules.append(
+        Retrier(ErrorEquals=["States.ALL"], IntervalSeconds=interval, MaxAttempts=max_attempts - 1, BackoffRate=1.0)
+    )
+    return rules

@@ -1,0 +1,41 @@
+"""Deploying a flow into a store: a new revision only when the source changed."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from stratoflow.compiler import compile_flow
+from stratoflow.domain import FlowRecord
+from stratoflow.errors import ConflictError
+
+
+def source_hash(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def deploy_flow(store: Any, flow: Any, source: str) -> FlowRecord:
+    """Record `flow` (already validated) as its next revision, unless the same source is deployed."""
+    digest = source_hash(source)
+    for _ in range(5):  # another writer may take the revision number first: try the next one
+        live: FlowRecord | None = store.get_flow(flow.namespace, flow.id)
+        if live is not None and live.source_hash == digest:
+            return live
+        head = store.get_flow_head(flow.namespace, flow.id)
+        # After a deletion there is no live revision, but revision numbers are never reused.
+        revision = (head.latest_revision if head else 0) + 1
+        versioned = flow.model_copy(update={"revision": revision})
+        record = FlowRecord(
+            namespace=flow.namespace,
+            flow_id=flow.id,
+            revision=revision,
+            source=source,
+            source_hash=digest,
+            definition=compile_flow(versioned).definition,
+        )
+        try:
+            store.put_flow(record)
+        except ConflictError:
+            continue
+        return record
+    raise ConflictError(f"could not record a new revision of {flow.namespace}.{flow.id}: too many concurrent deploys")

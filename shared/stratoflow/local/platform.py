@@ -1,0 +1,186 @@
+"""The local platform: deploy flows into the SQLite store, admit executions, run them on the local engine.
+
+The engine runs the same compiled definition the cloud runs; its Lambda Task states call the task
+runner in-process, and `states:startExecution` (subflows) runs the child flow on a nested engine.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stratoflow.admission import admit, execution_input
+from stratoflow.domain import Execution, FlowRecord, TaskRun
+from stratoflow.engine import (
+    Clock,
+    ExecutionResult,
+    LambdaIntegration,
+    LocalEngine,
+    LocalExecution,
+    RealClock,
+    Resources,
+    TaskCall,
+    TaskError,
+)
+from stratoflow.errors import NotFoundError
+from stratoflow.finalize import finalize_execution
+from stratoflow.flow import Flow, load_flow
+from stratoflow.local.deploy import deploy_flow
+from stratoflow.runner import TaskRunner
+from stratoflow.store import open_local_store
+
+TASK_RUNNER = "${TaskRunnerFunctionArn}"
+STATE_MACHINE_PREFIX = "${StateMachine."
+
+
+@dataclass
+class RunOutcome:
+    """A finished local execution: its record, its task runs and what the engine counted."""
+
+    execution: Execution
+    task_runs: list[TaskRun]
+    result: ExecutionResult
+    flow_revision: int
+    warnings: list[str] = field(default_factory=list)
+
+
+class LocalCallbacks:
+    """SendTaskSuccess for local executions: finds the running execution that issued the token."""
+
+    def __init__(self) -> None:
+        self._executions: dict[str, LocalExecution] = {}
+        self._lock = threading.Lock()
+
+    def track(self, name: str, execution: LocalExecution) -> None:
+        with self._lock:
+            self._executions[name] = execution
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            self._executions.pop(name, None)
+
+    def send_success(self, token: str, output: Any) -> None:
+        with self._lock:
+            executions = list(self._executions.values())
+        for execution in executions:
+            if execution.owns_token(token):
+                execution.send_task_success(token, output)
+                return
+        raise NotFoundError("no running execution is waiting on this task token")
+
+
+class LocalPlatform:
+    def __init__(self, root: Path | str = ".stratoflow", clock: Clock | None = None):
+        self.store, self.blobs = open_local_store(Path(root))
+        self.clock = clock or RealClock()
+        self.callbacks = LocalCallbacks()
+        self.runner = TaskRunner(self.store, self.blobs, callbacks=self.callbacks)
+        self._definitions: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self.resources = Resources(
+            {
+                "arn:aws:states:::lambda:invoke": LambdaIntegration({TASK_RUNNER: self._invoke_runner}),
+                "arn:aws:states:::states:startExecution": _SubflowIntegration(self),
+            }
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- deploy ---------------------------------------------------------------------------------
+
+    def deploy_source(self, source: str, file: str) -> tuple[Flow, FlowRecord]:
+        """Validate (raises FlowValidationError), compile and record a flow; same source = same revision."""
+        flow = load_flow(source, file)
+        record = deploy_flow(self.store, flow, source)
+        flow = flow.model_copy(update={"revision": record.revision})
+        self.runner.remember_flow(flow, record.revision)
+        return flow, record
+
+    def deploy_file(self, path: Path | str) -> tuple[Flow, FlowRecord]:
+        path = Path(path)
+        return self.deploy_source(path.read_text(), str(path))
+
+    def deploy_dir(self, folder: Path | str) -> list[str]:
+        """Deploy every valid flow under a folder (for subflows); returns the problems of the others."""
+        problems: list[str] = []
+        for path in sorted(Path(folder).rglob("*.y*ml")):
+            try:
+                self.deploy_file(path)
+            except Exception as error:  # one bad flow in the folder must not stop the others
+                problems.append(f"{path}: {error}")
+        return problems
+
+    def definition(self, namespace: str, flow_id: str, revision: int) -> dict[str, Any]:
+        key = (namespace, flow_id, revision)
+        if key not in self._definitions:
+            record = self.store.get_flow(namespace, flow_id, revision)
+            if record is None or record.definition is None:
+                raise NotFoundError(f"flow {namespace}.{flow_id} revision {revision} is not deployed")
+            self._definitions[key] = record.definition
+        return self._definitions[key]
+
+    # --- run ------------------------------------------------------------------------------------
+
+    def admit(self, flow: Flow, record: FlowRecord, inputs: dict[str, Any], **kwargs: Any) -> Execution:
+        execution, _ = admit(self.store, flow, record.revision, inputs, **kwargs)
+        return execution
+
+    def start(self, execution: Execution) -> LocalExecution:
+        definition = self.definition(execution.namespace, execution.flow_id, execution.revision)
+        self.store.update_execution(execution.id, state="RUNNING")
+        engine = LocalEngine(definition, self.resources, self.clock)
+        running = engine.start(execution_input(execution), name=execution.id)
+        self.callbacks.track(execution.id, running)
+        return running
+
+    def finish(self, execution: Execution, running: LocalExecution) -> RunOutcome:
+        result = running.wait()
+        self.callbacks.forget(execution.id)
+        final = finalize_execution(self.store, execution.id, result.status, _engine_error(result))
+        return RunOutcome(final, self.store.list_task_runs(execution.id), result, execution.revision)
+
+    def run(self, execution: Execution) -> RunOutcome:
+        return self.finish(execution, self.start(execution))
+
+    def _invoke_runner(self, event: Any, context: Any) -> Any:
+        return self.runner.handle(event)
+
+
+def _engine_error(result: ExecutionResult) -> str | None:
+    if result.error is None:
+        return None
+    return f"{result.error}: {result.cause}" if result.cause else result.error
+
+
+class _SubflowIntegration:
+    """`states:startExecution(.sync:2)` on the local engine: the child runs on a nested engine."""
+
+    def __init__(self, platform: LocalPlatform):
+        self.platform = platform
+
+    def invoke(self, resource: str, parameters: Any, call: TaskCall) -> Any:
+        arn = str(parameters["StateMachineArn"])
+        if not arn.startswith(STATE_MACHINE_PREFIX):
+            raise TaskError("States.Runtime", f"unknown state machine {arn}")
+        name = str(parameters["Name"])
+        execution = self.platform.store.get_execution(name)
+        if execution is None:
+            raise TaskError("States.Runtime", f"execution {name} was not admitted")
+        running = self.platform.start(execution)
+        if not resource.endswith(".sync:2") and not resource.endswith(".sync"):
+            threading.Thread(target=self.platform.finish, args=(execution, running), daemon=True).start()
+            return {"ExecutionArn": f"local:{name}", "StartDate": execution.start_date.isoformat()}
+        outcome = self.platform.finish(execution, running)
+        if outcome.execution.state.is_failure:
+            raise TaskError(
+                "States.TaskFailed",
+                f"subflow {execution.namespace}.{execution.flow_id} execution {name} ended {outcome.execution.state}",
+            )
+        return {
+            "ExecutionArn": f"local:{name}",
+            "Name": name,
+            "Status": outcome.result.status,
+            "Output": outcome.result.output,
+        }

@@ -1,0 +1,165 @@
+"""What expressions and tasks see while a task runs: the render context and the RunContext."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from stratoflow.domain import Execution, LogEntry, TaskRun
+from stratoflow.expressions import render
+from stratoflow.runner.ids import Scope, loop_value, scope_chain, scope_values
+from stratoflow.runner.outputs import ExecutionOutputs
+from stratoflow.store.base import BlobStore, ExecutionStore
+
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+
+
+def render_context(
+    flow: Any,
+    execution: Execution,
+    outputs: ExecutionOutputs,
+    task: Any | None = None,
+    task_run: TaskRun | None = None,
+    scope: Scope = None,
+) -> dict[str, Any]:
+    """The variables of FLOW_LANGUAGE.md, as Kestra names them."""
+    context: dict[str, Any] = {
+        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": execution.revision},
+        "execution": {
+            "id": execution.id,
+            "startDate": execution.start_date.isoformat(),
+            "state": str(execution.state),
+            "originalId": execution.original_execution_id or execution.id,
+        },
+        "inputs": execution.inputs,
+        "vars": flow.variables or {},
+        "labels": execution.labels,
+        "outputs": outputs,
+    }
+    if execution.trigger is not None:
+        context["trigger"] = execution.trigger
+    if task is not None:
+        context["task"] = {"id": task.id, "type": task.type}
+    if task_run is not None:
+        context["taskrun"] = {
+            "id": task_run.id,
+            "startDate": task_run.start_date.isoformat(),
+            "attemptsCount": len(task_run.attempts),
+            "value": task_run.value,
+            "iteration": task_run.iteration,
+            "parentId": task_run.parent_task_run_id,
+        }
+    chain = [e for e in scope_chain(scope) if e.get("value") is not None]
+    if chain:
+        # Kestra's `parent` is the enclosing loop's own task run, whose value is the iteration *it* is
+        # in: for nested loops, `taskrun.value` is the inner value and `parent.taskrun.value` the outer.
+        values: list[str | None] = [None, *(loop_value(e["value"]) for e in chain)]
+        parents = [
+            {"taskrun": {"value": values[depth], "iteration": chain[depth - 1].get("iteration") if depth else None},
+             "taskId": chain[depth]["taskId"]}
+            for depth in reversed(range(len(chain)))
+        ]
+        context["parents"] = parents
+        context["parent"] = parents[0]
+        context["_loop_values"] = scope_values(scope)
+    return context
+
+
+@dataclass
+class TaskRunContext:
+    """The RunContext a runnable task is given (see `stratoflow.tasks.context`)."""
+
+    store: ExecutionStore
+    blobs: BlobStore
+    execution: Execution
+    task_run: TaskRun
+    variables: dict[str, Any]
+    attempt: int
+    logs: list[LogEntry] = field(default_factory=list)
+    secrets: set[str] = field(default_factory=set)
+
+    @property
+    def execution_id(self) -> str:
+        return self.execution.id
+
+    @property
+    def namespace(self) -> str:
+        return self.execution.namespace
+
+    @property
+    def flow_id(self) -> str:
+        return self.execution.flow_id
+
+    @property
+    def task_run_id(self) -> str:
+        return self.task_run.id
+
+    def render(self, value: Any) -> Any:
+        return render(value, self.variables, self)
+
+    def log(self, level: str, message: str) -> None:
+        level = level.upper()
+        level = "WARN" if level == "WARNING" else level
+        self.logs.append(
+            LogEntry(
+                execution_id=self.execution.id,
+                task_run_id=self.task_run.id,
+                task_id=self.task_run.task_id,
+                attempt=self.attempt,
+                level=level if level in LEVELS else "INFO",
+                message=self.mask(message),
+            )
+        )
+
+    def mask(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret:
+                text = text.replace(secret, "******")
+        return text
+
+    def add_labels(self, labels: dict[str, str]) -> None:
+        merged = {**self.execution.labels, **{str(k): str(v) for k, v in labels.items()}}
+        self.execution = self.store.update_execution(self.execution.id, labels=merged)
+        self.variables["labels"] = merged
+
+    def kv_set(self, key: str, value: Any, namespace: str | None = None, ttl_seconds: int | None = None) -> None:
+        self.store.kv_set(namespace or self.namespace, key, value, ttl_seconds)
+
+    def kv_get(self, key: str, namespace: str | None = None) -> Any:
+        found, value = self.store.kv_get(namespace or self.namespace, key)
+        return value if found else None
+
+    def kv_delete(self, key: str, namespace: str | None = None) -> bool:
+        return self.store.kv_delete(namespace or self.namespace, key)
+
+    def put_file(self, name: str, data: bytes) -> str:
+        key = "/".join(
+            [self.namespace, self.flow_id, "executions", self.execution.id, self.task_run.task_id, self.task_run.id]
+        )
+        return self.blobs.put(f"{key}/{name}", data)
+
+    def read_file(self, uri: str) -> bytes:
+        return self.blobs.get(uri)
+
+    def secret(self, name: str) -> str:
+        """Locally, secrets come from environment variables `SECRET_<NAME>` (as Kestra's open-source edition)."""
+        value = os.environ.get(f"SECRET_{name.upper()}")
+        if value is None:
+            raise KeyError(f"secret '{name}' is not defined (set the environment variable SECRET_{name.upper()})")
+        self.secrets.add(value)
+        return value
+
+    # RuntimeFunctions, for expressions
+    def kv(self, key: str, namespace: str | None = None) -> Any:
+        found, value = self.store.kv_get(namespace or self.namespace, key)
+        if not found:
+            raise KeyError(f"kv key '{key}' does not exist in namespace '{namespace or self.namespace}'")
+        return value
+
+    def read(self, uri: str) -> str:
+        return self.read_file(uri).decode()
+
+    def error_logs(self) -> list[dict[str, Any]]:
+        failed = [r for r in self.store.list_task_runs(self.execution.id) if r.state == "FAILED"]
+        return [{"taskId": r.task_id, "taskRunId": r.id, "message": r.error or ""} for r in failed]

@@ -1,0 +1,297 @@
+"""Runner actions of flowable tasks: what their compiled structure asks the runner for.
+
+`start` returns the data the state machine routes on (`skip`, `branch`, `values`, `branches`, the
+subflow's name and input, a WaitFor's first scope); `end` closes the parent task run.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from stratoflow.domain import Attempt, Execution
+from stratoflow.errors import ConflictError, InputError, NotFoundError
+from stratoflow.expressions import ExpressionError, is_truthy, render
+from stratoflow.runner.ids import loop_value, task_run_id
+from stratoflow.states import State
+from stratoflow.tasks.errors import TaskFailed
+
+if TYPE_CHECKING:
+    from stratoflow.runner.runner import Call
+
+SUBFLOW_NAMESPACE = uuid.UUID("5f0e6d6c-2b1a-4c36-9d59-7f3c1f7a9b10")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def action_start(call: Call) -> dict[str, Any]:
+    existing = call.task_run
+    if existing.state.is_terminal and existing.state != State.FAILED:
+        return {"skip": True}
+    call.save(state=State.RUNNING, attempts=[Attempt(state=State.RUNNING)], start_date=_now())
+    try:
+        if call.should_skip():
+            return {"skip": True}
+        evaluate = STARTS.get(type(call.task).type_name)
+        result = evaluate(call) if evaluate else {}
+    except (ExpressionError, InputError, NotFoundError, ValueError) as error:
+        return _start_failed(call, str(error))
+    except TaskFailed as error:
+        return _start_failed(call, error.message)
+    result.setdefault("skip", False)
+    return result
+
+
+def _start_failed(call: Call, message: str) -> dict[str, Any]:
+    if call.task.allow_failure:
+        call.fail(message, State.WARNING)
+        return {"skip": True}
+    call.fail(message)
+    raise TaskFailed(f"task '{call.task.id}': {message}")
+
+
+def _values(call: Call, raw: Any) -> dict[str, Any]:
+    values = render(raw, call.context())
+    if isinstance(values, str):
+        try:
+            values = json.loads(values)
+        except json.JSONDecodeError as error:
+            raise TaskFailed(f"values is not a list nor a JSON array: {values!r}") from error
+    if not isinstance(values, list):
+        raise TaskFailed(f"values must be a list, got {type(values).__name__}")
+    if any(v is None for v in values):
+        raise TaskFailed("values contains a null: ForEach cannot iterate over null values")
+    return {"values": [loop_value(v) for v in values]}
+
+
+def _start_if(call: Call) -> dict[str, Any]:
+    result = is_truthy(render(call.task.condition, call.context()))  # type: ignore[attr-defined]
+    call.save(outputs={"evaluationResult": result})
+    return {"branch": "then" if result else "else"}
+
+
+def _start_switch(call: Call) -> dict[str, Any]:
+    value = render(call.task.value, call.context())  # type: ignore[attr-defined]
+    key = value if isinstance(value, str) else json.dumps(value)
+    call.save(outputs={"value": key})
+    for index, case in enumerate(call.task.cases):  # type: ignore[attr-defined]
+        if str(case) == key:
+            return {"branch": f"case{index}"}
+    if not call.task.defaults:  # type: ignore[attr-defined]
+        raise TaskFailed(f"no case matches the value {key!r} and there are no defaults")
+    return {"branch": "defaults"}
+
+
+def _start_parallel(call: Call) -> dict[str, Any]:
+    children = [t for t in call.task.tasks if not t.disabled]  # type: ignore[attr-defined]
+    return {"branches": list(range(len(children)))}
+
+
+def _start_wait_for(call: Call) -> dict[str, Any]:
+    return {"scope": _loop_scope(call, 0), "done": False, "startedAt": _now().isoformat()}
+
+
+def _loop_scope(call: Call, iteration: int) -> dict[str, Any]:
+    return {"taskId": call.task.id, "value": None, "iteration": iteration, "parent": call.scope}
+
+
+def _start_subflow(call: Call) -> dict[str, Any]:
+    """Admission of the child execution: inputs resolved and the execution recorded before it starts."""
+    from stratoflow.flow import resolve_inputs
+
+    task: Any = call.task
+    record = call.store.get_flow(task.namespace, task.flow_id, task.revision)
+    if record is None:
+        raise NotFoundError(f"subflow {task.namespace}.{task.flow_id} is not deployed")
+    from stratoflow.flow import load_flow
+
+    child_flow = load_flow(record.source, f"{task.namespace}.{task.flow_id}")
+    context = call.context()
+    inputs = resolve_inputs(child_flow, render(task.inputs or {}, context))
+    labels = {**{str(k): str(v) for k, v in render(task.labels or {}, context).items()}}
+    child_id = str(uuid.uuid5(SUBFLOW_NAMESPACE, f"{call.execution.id}/{call.id}"))
+    child = Execution(
+        id=child_id,
+        namespace=task.namespace,
+        flow_id=task.flow_id,
+        revision=record.revision,
+        inputs=inputs,
+        labels={**child_flow.labels, **labels},
+        parent_execution_id=call.execution.id,
+        trigger={"executionId": call.execution.id, "namespace": call.execution.namespace,
+                 "flowId": call.execution.flow_id, "taskRunId": call.id},
+    )
+    try:
+        call.store.create_execution(child)
+    except ConflictError:
+        pass  # a retried start: the child was admitted already
+    call.save(outputs={"executionId": child_id})
+    ref = {"id": child_id, "namespace": task.namespace, "flowId": task.flow_id, "revision": record.revision}
+    return {"name": child_id, "input": {"execution": ref, "scope": None}}
+
+
+STARTS = {
+    "ForEach": lambda call: _values(call, call.task.values),
+    "EachSequential": lambda call: _values(call, call.task.value),
+    "EachParallel": lambda call: _values(call, call.task.value),
+    "If": _start_if,
+    "Switch": _start_switch,
+    "Parallel": _start_parallel,
+    "WaitFor": _start_wait_for,
+    "Subflow": _start_subflow,
+}
+
+
+def action_end(call: Call) -> dict[str, Any]:
+    task_run = call.task_run
+    if task_run.state in (State.SKIPPED, State.SUCCESS, State.WARNING):
+        return {"state": str(task_run.state)}
+    error = call.event.get("error")
+    type_name = type(call.task).type_name
+    if error is not None:
+        message = _error_message(error)
+        if type_name == "Subflow" and not call.task.transmit_failed:  # type: ignore[attr-defined]
+            call.finished_ok(State.SUCCESS, _subflow_outputs(call))
+            return {"state": "SUCCESS"}
+        if call.task.allow_failure or type_name == "AllowFailure":
+            call.fail(message, State.WARNING)
+            wake_dependents(call)
+            return {"state": "WARNING"}
+        if task_run.state != State.FAILED:
+            call.fail(message)
+        raise TaskFailed(f"task '{call.task.id}' failed: {message}")
+    outputs: dict[str, Any] | None = None
+    state = call.children_state()
+    if type_name == "Subflow":
+        outputs = _subflow_outputs(call)
+        if call.task.wait and outputs.get("state") == "WARNING":  # type: ignore[attr-defined]
+            state = State.WARNING
+    elif type_name == "Pause":
+        resume = call.event.get("resume")
+        outputs = {"onResume": resume} if resume else {}
+    elif type_name in ("If", "Switch"):
+        outputs = dict(task_run.outputs)
+    if state.is_failure:
+        call.fail("a child task failed")
+        raise TaskFailed(f"task '{call.task.id}' failed: a child task failed")
+    call.finished_ok(state, outputs)
+    return {"state": str(state)}
+
+
+def _error_message(error: Any) -> str:
+    """The message inside a caught error: Lambda's Cause is a JSON document with `errorMessage`."""
+    if not isinstance(error, dict):
+        return str(error)
+    cause = error.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+        if isinstance(parsed, dict) and "errorMessage" in parsed:
+            return str(parsed["errorMessage"])
+    except (TypeError, json.JSONDecodeError):
+        pass
+    return f"{error.get('Error', 'Error')}: {cause}" if cause else str(error.get("Error", "error"))
+
+
+def _subflow_outputs(call: Call) -> dict[str, Any]:
+    child_id = call.task_run.outputs.get("executionId")
+    child = call.store.get_execution(child_id) if child_id else None
+    if child is None:
+        return {"executionId": child_id}
+    return {"executionId": child.id, "state": str(child.state), "outputs": child.outputs}
+
+
+def action_check(call: Call) -> dict[str, Any]:
+    """After one WaitFor iteration: done when the condition is truthy, or when a bound is reached."""
+    task: Any = call.task
+    loop = call.event.get("loop") or {}
+    scope = loop.get("scope") or _loop_scope(call, 0)
+    iteration = int(scope.get("iteration", 0)) + 1
+    frequency = task.check_frequency
+    context = call.context()
+    try:
+        done = is_truthy(render(task.condition, context))
+    except ExpressionError as error:
+        call.fail(f"condition: {error}")
+        raise TaskFailed(f"task '{task.id}': condition: {error}") from error
+    interval = 1
+    if frequency is not None and frequency.interval is not None:
+        interval = max(0, int(frequency.interval.total_seconds()))
+    if not done:
+        started = datetime.fromisoformat(loop.get("startedAt") or call.task_run.start_date.isoformat())
+        max_iterations = frequency.max_iterations if frequency else None
+        max_duration: timedelta | None = frequency.max_duration if frequency else None
+        reached = (max_iterations is not None and iteration >= max_iterations) or (
+            max_duration is not None and _now() - started >= max_duration
+        )
+        if reached:
+            if task.fail_on_max_reached:
+                call.fail(f"the condition was still false after {iteration} iterations")
+                raise TaskFailed(f"task '{task.id}': maximum iterations or duration reached")
+            done = True
+    call.save(outputs={"iterationCount": iteration})
+    return {
+        "done": done,
+        "scope": _loop_scope(call, iteration),
+        "interval": interval,
+        "startedAt": loop.get("startedAt"),
+    }
+
+
+def action_pause(call: Call) -> dict[str, Any]:
+    call.save(state=State.PAUSED, task_token=call.event.get("taskToken"))
+    return {"state": "PAUSED"}
+
+
+def action_await(call: Call) -> dict[str, Any]:
+    """A Dag task registers its callback token first, then checks: no wake-up can slip between the two."""
+    call.save(task_token=call.event.get("taskToken"), state=State.CREATED)
+    if _dependencies_done(call, call.task.id):
+        _wake(call, call.task_run.task_token)
+    return {"state": "WAITING"}
+
+
+def _dag_of(call: Call, task_id: str) -> Any | None:
+    parents = call.flow.task_parents(task_id)
+    if parents and type(parents[-1]).type_name == "Dag":
+        return parents[-1]
+    return None
+
+
+def _dependencies_done(call: Call, task_id: str) -> bool:
+    dag = _dag_of(call, task_id)
+    if dag is None:
+        return True
+    node = next(n for n in dag.tasks if n.task.id == task_id)
+    for dependency in node.depends_on:
+        dep_task = call.flow.find_task(dependency)
+        if dep_task is None or dep_task.disabled:
+            continue
+        run = call.store.get_task_run(call.execution.id, task_run_id(call.execution.id, dependency, call.scope))
+        if run is None or run.state not in (State.SUCCESS, State.WARNING, State.SKIPPED):
+            return False
+    return True
+
+
+def wake_dependents(call: Call) -> None:
+    """When a Dag task ends well, complete the waits of the tasks whose dependencies are now all done."""
+    dag = _dag_of(call, call.task.id)
+    if dag is None or call.runner.callbacks is None:
+        return
+    for node in dag.tasks:
+        if call.task.id not in node.depends_on:
+            continue
+        run = call.store.get_task_run(call.execution.id, task_run_id(call.execution.id, node.task.id, call.scope))
+        if run is not None and run.task_token and _dependencies_done(call, node.task.id):
+            _wake(call, run.task_token)
+
+
+def _wake(call: Call, token: str | None) -> None:
+    if token and call.runner.callbacks is not None:
+        try:
+            call.runner.callbacks.send_success(token, {})
+        except Exception:  # already completed by the other side of the race: harmless
+            pass

@@ -1,0 +1,51 @@
+"""Deterministic identities: the same task instance always gets the same task-run id.
+
+A Step Functions retry, a duplicate Lambda delivery or a restart therefore lands on the task run
+that already exists (adding an attempt) instead of creating a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+Scope = dict[str, Any] | None
+
+
+def scope_chain(scope: Scope) -> list[dict[str, Any]]:
+    """The loop iterations enclosing a task, outermost first."""
+    chain: list[dict[str, Any]] = []
+    while scope:
+        chain.append(scope)
+        scope = scope.get("parent")
+    chain.reverse()
+    return chain
+
+
+def task_run_id(execution_id: str, task_id: str, scope: Scope) -> str:
+    """A short stable id from the execution, the task and the iteration of every enclosing loop."""
+    path = [f"{entry['taskId']}#{entry.get('iteration')}" for entry in scope_chain(scope)]
+    digest = hashlib.blake2b(
+        json.dumps([execution_id, task_id, path]).encode(), digest_size=10
+    ).hexdigest()
+    return digest
+
+
+def loop_value(value: Any) -> str:
+    """Kestra's `taskrun.value`: always a string; other values as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
+
+
+def scope_values(scope: Scope) -> list[str]:
+    """Values of the enclosing ForEach iterations, outermost first (WaitFor iterations carry none)."""
+    return [loop_value(e["value"]) for e in scope_chain(scope) if e.get("value") is not None]
+
+
+def parent_scope(scope: Scope, parent_task_id: str) -> Scope:
+    """The scope of a task's parent: a loop's own task run sits outside the iterations it creates."""
+    if scope and scope.get("taskId") == parent_task_id:
+        return scope.get("parent")
+    return scope
