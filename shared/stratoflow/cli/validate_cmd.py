@@ -1,0 +1,86 @@
+"""`strato validate` (every problem of flow files, one per line) and `strato schema`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from stratoflow.errors import Diagnostic
+
+
+def _check(file: Path) -> list[Diagnostic]:
+    """The file's problems; a crash of the validator is reported as a problem, never a traceback."""
+    from stratoflow.flow import validate_file
+
+    try:
+        return validate_file(file)
+    except Exception as err:  # the report must go on for the other files
+        message = f"internal error while validating ({type(err).__name__}: {err}); please report it"
+        return [Diagnostic(str(file), 1, 1, "", message)]
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: FILE:LINE:COL: path: message per problem; json: one document for tools.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print the problems only, without the summary line.")
+def validate(paths: tuple[Path, ...], output_format: str, quiet: bool) -> None:
+    """Check flow files (or every *.yaml / *.yml under folders) and report every problem.
+
+    Exit status: 0 all flows are valid, 1 at least one is not, 2 usage error.
+    """
+    from stratoflow.flow import flow_files
+
+    files: list[Path] = []
+    for path in paths:
+        files.extend(flow_files(path) if path.is_dir() else [path])
+    if not files:
+        raise click.UsageError(f"no .yaml or .yml flow files under {', '.join(map(str, paths))}")
+    results = {str(file): _check(file) for file in dict.fromkeys(files)}
+    invalid = [file for file, problems in results.items() if problems]
+    if output_format == "json":
+        document = {
+            "valid": not invalid,
+            "files": {file: [asdict(d) for d in problems] for file, problems in results.items()},
+        }
+        click.echo(json.dumps(document, indent=2))
+    else:
+        for problems in results.values():
+            for problem in problems:
+                click.echo(str(problem))
+        if not quiet:
+            count = sum(len(problems) for problems in results.values())
+            summary = f"{len(results)} flow file(s) checked: {len(results) - len(invalid)} valid"
+            if invalid:
+                summary += f", {len(invalid)} invalid ({count} problem(s))"
+            click.echo(summary, err=True)
+    raise SystemExit(1 if invalid else 0)
+
+
+@click.command("schema")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of stdout.",
+)
+@click.option("--indent", type=click.IntRange(0, 8), default=2, show_default=True)
+def schema(output: Path | None, indent: int) -> None:
+    """Print the JSON Schema (draft 2020-12) of flow files, for editors and CI."""
+    from stratoflow.flow import flow_json_schema
+
+    text = json.dumps(flow_json_schema(), indent=indent or None)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,72 @@
+"""The flow language: pydantic models, YAML loading with line numbers, validation, JSON Schema."""
+
+from stratoflow.errors import Diagnostic, FlowValidationError, InputError
+from stratoflow.flow.inputs import Input, input_types, resolve_inputs
+from stratoflow.flow.loader import (
+    analyse,
+    flow_files,
+    flow_locations,
+    load_flow,
+    load_flow_file,
+    task_location,
+    validate_file,
+    validate_path,
+    validate_text,
+)
+from stratoflow.flow.model import Concurrency, Flow, FlowOutput, FlowSource, PluginDefault
+from stratoflow.flow.triggers import (
+    TRIGGER_TYPES,
+    EventBridgeTrigger,
+    FlowTrigger,
+    S3Trigger,
+    Schedule,
+    SqsTrigger,
+    Trigger,
+    Webhook,
+)
+from stratoflow.tasks.base import FlowableTask, RunnableTask, Task
+from stratoflow.tasks.retry import Retry
+
+
+def flow_json_schema() -> dict[str, object]:
+    """JSON Schema (draft 2020-12) of flow files, generated from the models."""
+    from stratoflow.flow.schema import flow_json_schema as build
+
+    return build()
+
+
+__all__ = [
+    "TRIGGER_TYPES",
+    "Concurrency",
+    "Diagnostic",
+    "EventBridgeTrigger",
+    "Flow",
+    "FlowOutput",
+    "FlowSource",
+    "FlowTrigger",
+    "FlowValidationError",
+    "FlowableTask",
+    "Input",
+    "InputError",
+    "PluginDefault",
+    "Retry",
+    "RunnableTask",
+    "S3Trigger",
+    "Schedule",
+    "SqsTrigger",
+    "Task",
+    "Trigger",
+    "Webhook",
+    "analyse",
+    "flow_files",
+    "flow_json_schema",
+    "flow_locations",
+    "input_types",
+    "load_flow",
+    "load_flow_file",
+    "resolve_inputs",
+    "task_location",
+    "validate_file",
+    "validate_path",
+    "validate_text",
+]

@@ -1,0 +1,144 @@
+"""Typed flow inputs: the common model, dispatch on `type`, and `resolve_inputs`, which turns what a
+caller gave into the execution's inputs. One class per type lives in `input_types`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, TypeVar
+
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SerializeAsAny,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from stratoflow.errors import InputError
+from stratoflow.flow import coercion as c
+from stratoflow.tasks.fields import InputId, StrictModel, describe, hint, located_error
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+INPUT_SCHEMA_PLACEHOLDER: dict[str, Any] = {"x-stratoflow-ref": "Input"}
+_INPUT_TYPES: dict[str, type[Input]] = {}
+
+_InputClass = TypeVar("_InputClass", bound="type[Input]")
+
+
+def input_type(cls: _InputClass) -> _InputClass:
+    """Class decorator: make an input class resolvable by its `type_name` and aliases."""
+    for name in (cls.type_name, *cls.aliases):
+        _INPUT_TYPES[name] = cls
+    return cls
+
+
+def input_types() -> dict[str, type[Input]]:
+    """Input classes by type name (Kestra's legacy names included)."""
+    if not _INPUT_TYPES:
+        # Imported on first use: 16 model classes are not worth building for `import stratoflow.flow`.
+        import stratoflow.flow.input_types  # noqa: F401
+    return _INPUT_TYPES
+
+
+class Input(StrictModel):
+    """Common properties of every input; `coerce` turns a given value into the execution's value."""
+
+    type_name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+
+    # `name` is what Kestra called the id before 0.15.
+    id: InputId = Field(validation_alias=AliasChoices("id", "name"))
+    type: str
+    description: str | None = None
+    display_name: str | None = None
+    required: bool = True
+    defaults: Any = None
+
+    def convert(self, raw: Any) -> Any:
+        """Coerce a non-null value; raises ValueError naming the rule broken."""
+        raise NotImplementedError
+
+    def coerce(self, raw: Any) -> Any:
+        """The JSON-friendly value of this input for `raw` (CLI text or a native value)."""
+        if raw is None:
+            if self.required:
+                raise InputError(self.id, "a value is required")
+            return None
+        try:
+            return self.convert(raw)
+        except ValueError as err:
+            raise InputError(self.id, str(err)) from None
+
+    @model_validator(mode="after")
+    def _check_defaults(self) -> Input:
+        if self.defaults is not None and not c.is_template(self.defaults):
+            try:
+                self.convert(self.defaults)
+            except ValueError as err:
+                raise located_error(("defaults",), f"invalid default: {err}", self.defaults) from None
+        return self
+
+
+def _validate_input(value: Any) -> Any:
+    """Pick the input class from `type` (Kestra's legacy names included)."""
+    if isinstance(value, Input):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError(
+            "input", "an input must be a mapping with 'id' and 'type', got {kind}", {"kind": describe(value)}
+        )
+    name = value.get("type")
+    if name is None:
+        raise located_error(("type",), "missing required property 'type'", value, "missing")
+    cls = input_types().get(name) if isinstance(name, str) else None
+    if cls is None:
+        shown = name if isinstance(name, str) else describe(name)
+        raise located_error(
+            ("type",), f"unknown input type '{shown}'{hint(str(name), input_types())}", name, "unknown_input"
+        )
+    return cls.model_validate({**value, "type": cls.type_name})
+
+
+InputItem = Annotated[
+    SerializeAsAny[Input], BeforeValidator(_validate_input), WithJsonSchema(INPUT_SCHEMA_PLACEHOLDER)
+]
+
+
+class _HasInputs(Protocol):
+    @property
+    def inputs(self) -> Sequence[Input]: ...
+
+
+def resolve_inputs(flow: _HasInputs, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The execution's inputs: given values coerced, defaults applied, every problem collected.
+
+    A default that is an expression is returned unrendered; the caller renders it. An optional input
+    without a value is present as None, so `{{ inputs.x ?? 'fallback' }}` works.
+    """
+    known = {item.id: item for item in flow.inputs}
+    problems: list[tuple[str, str]] = []
+    values: dict[str, Any] = {}
+    for item in flow.inputs:
+        raw = given.get(item.id)
+        if raw is None and item.defaults is not None:
+            if c.is_template(item.defaults):
+                values[item.id] = item.defaults
+                continue
+            raw = item.defaults
+        if raw is None and item.required:
+            problems.append((item.id, "is required and has no default"))
+            continue
+        try:
+            values[item.id] = item.coerce(raw)
+        except InputError as err:
+            problems.append((item.id, str(err).removeprefix(f"input '{item.id}': ")))
+    for name in given:
+        if name not in known:
+            problems.append((name, f"unknown input{hint(name, known)}"))
+    if problems:
+        (first, message), rest = problems[0], problems[1:]
+        raise InputError(first, message + "".join(f"; input '{i}': {m}" for i, m in rest))
+    return values

@@ -1,0 +1,134 @@
+"""Loading and validating flow files: YAML -> model -> whole-flow checks, every problem located."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from stratoflow.errors import Diagnostic, FlowValidationError
+from stratoflow.flow.diagnostics import diagnostics_from_error
+from stratoflow.flow.model import Flow, FlowSource
+from stratoflow.flow.rules import check_expressions, check_structure, raw_tasks, task_paths
+from stratoflow.flow.yaml_source import format_path, read_yaml
+from stratoflow.tasks.fields import describe
+
+FLOW_SUFFIXES = (".yaml", ".yml")
+# Folders never searched for flows when validating a directory.
+_SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "cdk.out"})
+
+
+@dataclass
+class Analysis:
+    """What validating one flow text found: the flow when valid, else every problem."""
+
+    flow: Flow | None
+    diagnostics: list[Diagnostic]
+
+
+def analyse(text: str, file: str = "<flow>") -> Analysis:
+    """Parse and validate; never raises for a problem in the flow."""
+    document = read_yaml(text, file)
+    diagnostics = list(document.problems)
+    data = document.data
+    if not isinstance(data, dict):
+        if not diagnostics:
+            message = f"a flow must be a YAML mapping with id, namespace and tasks, not {describe(data)}"
+            diagnostics.append(Diagnostic(file, 1, 1, "", message))
+        return Analysis(None, diagnostics)
+    flow: Flow | None = None
+    try:
+        flow = Flow.model_validate(data)
+    except ValidationError as err:
+        diagnostics.extend(diagnostics_from_error(err, data, document.source_map, file))
+    except RecursionError:
+        diagnostics.append(Diagnostic(file, 1, 1, "", "the flow is nested too deeply to validate"))
+    tasks = raw_tasks(data)
+    diagnostics.extend(check_structure(data, document.source_map, file, tasks))
+    # Unknown ids can only be told apart when every task (and so every child) was found.
+    task_ids = tasks.ids if tasks.complete else None
+    diagnostics.extend(check_expressions(data, document.source_map, file, task_ids))
+    if diagnostics:
+        return Analysis(None, sorted(set(diagnostics)))
+    assert flow is not None
+    flow.attach_source(FlowSource(file, text, document.source_map))
+    return Analysis(flow, [])
+
+
+def validate_text(text: str, file: str = "<flow>") -> list[Diagnostic]:
+    """Every problem of a flow text, sorted; empty when the flow is valid."""
+    return analyse(text, file).diagnostics
+
+
+def load_flow(text: str, file: str = "<flow>") -> Flow:
+    """The flow of a YAML text; raises `FlowValidationError` with every problem found."""
+    result = analyse(text, file)
+    if result.flow is None:
+        raise FlowValidationError(result.diagnostics)
+    return result.flow
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise FlowValidationError(
+            [Diagnostic(str(path), 1, 1, "", f"the file is not UTF-8 text: {err.reason}")]
+        ) from None
+    except OSError as err:
+        raise FlowValidationError(
+            [Diagnostic(str(path), 1, 1, "", f"cannot read the file: {err.strerror}")]
+        ) from None
+
+
+def load_flow_file(path: str | os.PathLike[str]) -> Flow:
+    """The flow of a YAML file; raises `FlowValidationError`, located in that file."""
+    file = Path(path)
+    return load_flow(_read(file), str(file))
+
+
+def validate_file(path: str | os.PathLike[str]) -> list[Diagnostic]:
+    file = Path(path)
+    try:
+        text = _read(file)
+    except FlowValidationError as err:
+        return err.diagnostics
+    return validate_text(text, str(file))
+
+
+def flow_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The *.yaml / *.yml files under a folder, recursively, skipping hidden and tool folders."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS)
+        found.extend(Path(root, name) for name in sorted(files) if name.endswith(FLOW_SUFFIXES))
+    return found
+
+
+def validate_path(path: str | os.PathLike[str]) -> dict[str, list[Diagnostic]]:
+    """{file: problems} for a flow file or every flow file under a folder."""
+    target = Path(path)
+    if not target.exists():
+        raise FileNotFoundError(f"no such file or folder: {target}")
+    files = flow_files(target) if target.is_dir() else [target]
+    return {str(file): validate_file(file) for file in files}
+
+
+def flow_locations(flow: Flow) -> dict[str, tuple[int, int]]:
+    """{YAML path (`tasks[0].message`): (line, column)} of a flow loaded from YAML; empty otherwise."""
+    if flow.source is None:
+        return {}
+    return {format_path(path): position for path, position in flow.source.source_map.keys.items()}
+
+
+def task_location(flow: Flow, task_id: str) -> tuple[str, int, int] | None:
+    """(file, line, column) where a task is defined, for a flow loaded from YAML."""
+    if flow.source is None:
+        return None
+    for path, task in task_paths(flow):
+        if task.id == task_id:
+            line, column = flow.source.source_map.locate(path)
+            return (flow.source.file, line, column)
+    return None

@@ -1,0 +1,230 @@
+"""The `Flow` model: a flow file's top level, and how to walk its tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from stratoflow.flow.inputs import Input, InputItem, input_types
+from stratoflow.flow.triggers import Trigger, TriggerItem
+from stratoflow.flow.yaml_source import SourceMap
+from stratoflow.tasks import registry
+from stratoflow.tasks.base import (
+    DefaultValues,
+    FlowableTask,
+    NonEmptyTaskList,
+    Task,
+    TaskList,
+    plugin_defaults,
+)
+from stratoflow.tasks.fields import (
+    FlowId,
+    InputId,
+    LabelMap,
+    Namespace,
+    StrictModel,
+    hint,
+    located_error,
+    property_names,
+)
+from stratoflow.tasks.retry import Retry
+
+
+class FlowOutput(StrictModel):
+    """A value the execution exposes when it ends; `value` is an expression rendered then."""
+
+    id: InputId
+    type: str
+    value: Any
+    description: str | None = None
+    display_name: str | None = None
+    required: bool = True
+
+    def coerce(self, rendered: Any) -> Any:
+        """The rendered `value` converted to the output's `type` (as an input of that type would be);
+        raises `InputError` naming the output. Types that need more settings (SELECT, ARRAY, ...)
+        are kept as rendered."""
+        try:
+            spec = input_types()[self.type].model_validate(
+                {"id": self.id, "type": self.type, "required": self.required}
+            )
+        except ValidationError:
+            return rendered
+        return spec.coerce(rendered)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, name: str) -> str:
+        input_class = input_types().get(name)
+        if input_class is None:
+            raise PydanticCustomError(
+                "unknown_output", f"unknown output type '{name}'{hint(name, input_types())}"
+            )
+        return input_class.type_name
+
+
+class Concurrency(StrictModel):
+    """At most `limit` running executions of the flow; what to do with one more."""
+
+    limit: int = Field(ge=1)
+    behavior: Literal["QUEUE", "CANCEL", "FAIL"] = "QUEUE"
+
+
+class PluginDefault(StrictModel):
+    """Default properties for every task of a type (or of a package prefix, Kestra-style)."""
+
+    type: str
+    values: dict[str, Any] = Field(default_factory=dict)
+    forced: bool = False
+
+    @model_validator(mode="after")
+    def _known_target(self) -> PluginDefault:
+        cls = registry.resolve(self.type)
+        if cls is None:
+            if not any(name.startswith(self.type + ".") for name in registry.all_names()):
+                suggestion = registry.suggest(self.type)
+                message = f"unknown task type '{self.type}'" + (
+                    f" (did you mean {suggestion}?)" if suggestion else ""
+                )
+                raise located_error(("type",), message, self.type, "unknown_task")
+            return self
+        known = property_names(cls)
+        unknown = [key for key in self.values if key not in known]
+        yaml_names = property_names(cls, python_names=False)
+        if unknown:
+            raise ValidationError.from_exception_data(
+                "PluginDefault",
+                [
+                    {
+                        "type": PydanticCustomError(
+                            "unknown_property",
+                            f"unknown property '{key}' of {cls.type_name}{hint(key, yaml_names)}",
+                        ),
+                        "loc": ("values", key),
+                        "input": key,
+                    }
+                    for key in unknown
+                ],
+            )
+        return self
+
+    def as_default(self) -> DefaultValues:
+        return DefaultValues(self.type, dict(self.values), self.forced)
+
+
+def _raw_defaults(data: dict[str, Any]) -> list[DefaultValues]:
+    """The plugin defaults of unvalidated flow data, skipping malformed entries (reported elsewhere)."""
+    entries: list[Any] = []
+    for key in ("pluginDefaults", "plugin_defaults", "taskDefaults", "task_defaults"):
+        value = data.get(key)
+        if isinstance(value, list):
+            entries.extend(value)
+    defaults = []
+    for entry in entries:
+        if isinstance(entry, dict) and isinstance(entry.get("type"), str):
+            values = entry.get("values") or {}
+            if isinstance(values, dict):
+                defaults.append(DefaultValues(entry["type"], values, entry.get("forced") is True))
+    return defaults
+
+
+@dataclass(frozen=True)
+class FlowSource:
+    """Where a loaded flow came from: its file, text and the position of every YAML path."""
+
+    file: str
+    text: str
+    source_map: SourceMap
+
+
+class Flow(StrictModel):
+    """One flow file."""
+
+    id: FlowId
+    namespace: Namespace
+    revision: int | None = Field(default=None, ge=1)
+    description: str | None = None
+    labels: LabelMap = Field(default_factory=dict)
+    inputs: list[InputItem] = Field(default_factory=list)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    tasks: NonEmptyTaskList
+    errors: TaskList = Field(default_factory=list)
+    finally_: TaskList = Field(default_factory=list, alias="finally")
+    outputs: list[FlowOutput] = Field(default_factory=list)
+    triggers: list[TriggerItem] = Field(default_factory=list)
+    concurrency: Concurrency | None = None
+    retry: Retry | None = None
+    disabled: bool = False
+    plugin_defaults: list[PluginDefault] = Field(default_factory=list)
+    # Kestra's name for pluginDefaults before 0.18; merged into `plugin_defaults`.
+    task_defaults: list[PluginDefault] = Field(default_factory=list, exclude=True)
+
+    _source: FlowSource | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _apply_plugin_defaults(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Tasks are validated with the flow's plugin defaults already merged into them."""
+        if not isinstance(data, dict):
+            return handler(data)
+        with plugin_defaults(_raw_defaults(data)):
+            return handler(data)
+
+    @model_validator(mode="after")
+    def _merge_task_defaults(self) -> Flow:
+        if self.task_defaults:
+            self.plugin_defaults = [*self.plugin_defaults, *self.task_defaults]
+            self.task_defaults = []
+        return self
+
+    # --- walking tasks ---------------------------------------------------------------------------
+
+    def _walk(self) -> Iterator[tuple[Task, tuple[Task, ...]]]:
+        """(task, enclosing flowable tasks outermost first), depth-first in YAML order."""
+        stack: list[tuple[Task, tuple[Task, ...]]] = [
+            (task, ()) for task in reversed([*self.tasks, *self.errors, *self.finally_])
+        ]
+        while stack:
+            task, parents = stack.pop()
+            yield task, parents
+            if isinstance(task, FlowableTask):
+                children = [child for _, tasks in task.child_lists() for child in tasks]
+                stack.extend((child, (*parents, task)) for child in reversed(children))
+
+    def all_tasks(self) -> list[Task]:
+        """Every task, depth-first: tasks, errors, finally, and every nested child list."""
+        return [task for task, _ in self._walk()]
+
+    def find_task(self, task_id: str) -> Task | None:
+        return next((task for task, _ in self._walk() if task.id == task_id), None)
+
+    def task_parents(self, task_id: str) -> list[Task]:
+        """The flowable tasks enclosing `task_id`, outermost first (empty for a top-level task)."""
+        return next((list(parents) for task, parents in self._walk() if task.id == task_id), [])
+
+    def input(self, input_id: str) -> Input | None:
+        return next((item for item in self.inputs if item.id == input_id), None)
+
+    def trigger(self, trigger_id: str) -> Trigger | None:
+        return next((item for item in self.triggers if item.id == trigger_id), None)
+
+    # --- where it came from ----------------------------------------------------------------------
+
+    @property
+    def source(self) -> FlowSource | None:
+        """File, text and positions when the flow was loaded from YAML (None when built in Python)."""
+        return self._source
+
+    def attach_source(self, source: FlowSource) -> None:
+        self._source = source

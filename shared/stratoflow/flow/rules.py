@@ -1,0 +1,220 @@
+"""Checks that need the whole flow: unique ids, trigger inputs, and the expressions in every
+templated property (syntax, and `outputs.<id>` naming a task that exists).
+
+They run on the raw YAML data, guided by the models' annotations, so they report their problems
+even when pydantic found others in the same file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, BeforeValidator
+
+from stratoflow.errors import Diagnostic
+from stratoflow.flow.model import Flow
+from stratoflow.flow.yaml_source import SourceMap, YamlPath, format_path
+from stratoflow.tasks import registry
+from stratoflow.tasks.base import Task, validate_task
+from stratoflow.tasks.fields import hint
+
+# Keys whose strings are never rendered as templates.
+_NOT_RENDERED = frozenset({"description"})
+_NOT_RENDERED_TOP = frozenset({"variables", "description"})
+
+
+def task_paths(flow: Flow) -> list[tuple[YamlPath, Task]]:
+    """Every task with its YAML path (`("tasks", 0, "then", 1)`), depth-first in file order."""
+    found: list[tuple[YamlPath, Task]] = []
+
+    def visit(value: Any, path: YamlPath) -> None:
+        if isinstance(value, Task):
+            found.append((path, value))
+        if isinstance(value, BaseModel):
+            for name, field in type(value).model_fields.items():
+                child = getattr(value, name)
+                if isinstance(child, BaseModel | list | dict):
+                    visit(child, (*path, field.alias or name))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                visit(item, (*path, index))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, BaseModel | list):
+                    visit(item, (*path, key))
+
+    for key, tasks in (("tasks", flow.tasks), ("errors", flow.errors), ("finally", flow.finally_)):
+        visit(tasks, (key,))
+    return found
+
+
+class _Report:
+    def __init__(self, file: str, source_map: SourceMap):
+        self.file, self.source_map = file, source_map
+        self.items: list[Diagnostic] = []
+
+    def add(self, path: YamlPath, message: str) -> None:
+        line, column = self.source_map.locate(path)
+        self.items.append(Diagnostic(self.file, line, column, format_path(path), message))
+
+
+@dataclass
+class RawTasks:
+    """The task mappings of unvalidated flow data, with their paths; `complete` is False when a
+    task's type is unknown, so its children (and their ids) could not be found."""
+
+    found: list[tuple[YamlPath, dict[str, Any]]] = field(default_factory=list)
+    complete: bool = True
+
+    @property
+    def ids(self) -> set[str]:
+        return {task["id"] for _, task in self.found if isinstance(task.get("id"), str)}
+
+
+def _is_task_item(annotation: Any) -> bool:
+    return get_origin(annotation) is Annotated and any(
+        isinstance(meta, BeforeValidator) and meta.func is validate_task for meta in annotation.__metadata__
+    )
+
+
+def _walk(value: Any, annotation: Any, path: YamlPath, out: RawTasks) -> None:
+    """Follow the model's annotations through raw data, collecting every task mapping."""
+    origin = get_origin(annotation)
+    if _is_task_item(annotation):
+        if isinstance(value, dict):
+            out.found.append((path, value))
+            name = value.get("type")
+            cls = registry.resolve(name) if isinstance(name, str) else None
+            if cls is None:
+                out.complete = False
+            else:
+                _walk_model(value, cls, path, out)
+    elif origin is Annotated:
+        _walk(value, get_args(annotation)[0], path, out)
+    elif origin is list and isinstance(value, list):
+        for index, item in enumerate(value):
+            _walk(item, get_args(annotation)[0], (*path, index), out)
+    elif origin is dict and isinstance(value, dict):
+        for key, item in value.items():
+            _walk(item, get_args(annotation)[1], (*path, key), out)
+    elif origin in (Union, UnionType):
+        for option in get_args(annotation):
+            _walk(value, option, path, out)
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(value, dict):
+        _walk_model(value, annotation, path, out)
+
+
+def _walk_model(value: dict[str, Any], model: type[BaseModel], path: YamlPath, out: RawTasks) -> None:
+    for name, info in model.model_fields.items():
+        key = next((k for k in (info.alias, name) if k and k in value), None)
+        if key is not None:
+            # rebuild_annotation puts back the metadata pydantic moved off a field's annotation.
+            _walk(value[key], info.rebuild_annotation(), (*path, key), out)
+
+
+def raw_tasks(data: dict[str, Any]) -> RawTasks:
+    """Every task mapping of a flow's raw data (nested ones included), valid or not."""
+    out = RawTasks()
+    _walk_model(data, Flow, (), out)
+    return out
+
+
+def _duplicates(report: _Report, kind: str, entries: list[tuple[YamlPath, Any]]) -> None:
+    first_seen: dict[str, YamlPath] = {}
+    for path, identifier in entries:
+        if not isinstance(identifier, str):
+            continue
+        if identifier in first_seen:
+            first_line = report.source_map.locate(first_seen[identifier])[0]
+            report.add(
+                (*path, "id"), f"duplicate {kind} id '{identifier}' (first defined at line {first_line})"
+            )
+        else:
+            first_seen[identifier] = path
+
+
+def _entries(data: dict[str, Any], key: str) -> list[tuple[YamlPath, dict[str, Any]]]:
+    items = data.get(key)
+    if not isinstance(items, list):
+        return []
+    return [((key, index), item) for index, item in enumerate(items) if isinstance(item, dict)]
+
+
+def check_structure(
+    data: dict[str, Any], source_map: SourceMap, file: str, tasks: RawTasks
+) -> list[Diagnostic]:
+    """Unique ids (tasks anywhere, inputs, outputs, triggers) and triggers' inputs, on raw data, so
+    these problems are reported even when other parts of the flow are invalid."""
+    report = _Report(file, source_map)
+    _duplicates(report, "task", [(path, task.get("id")) for path, task in tasks.found])
+    for kind, key in (("input", "inputs"), ("output", "outputs"), ("trigger", "triggers")):
+        _duplicates(report, kind, [(path, item.get("id")) for path, item in _entries(data, key)])
+    input_ids = [item["id"] for _, item in _entries(data, "inputs") if isinstance(item.get("id"), str)]
+    for path, trigger in _entries(data, "triggers"):
+        given = trigger.get("inputs")
+        for name in given if isinstance(given, dict) else ():
+            if name not in input_ids:
+                report.add((*path, "inputs", name), f"the flow has no input '{name}'{hint(name, input_ids)}")
+    return report.items
+
+
+# --- expressions ---------------------------------------------------------------------------------
+
+
+def _templated_strings(value: Any, path: YamlPath) -> Iterator[tuple[YamlPath, str]]:
+    if isinstance(value, str):
+        if "{{" in value or "{%" in value or "{#" in value:
+            yield path, value
+    elif isinstance(value, dict):
+        skipped = _NOT_RENDERED_TOP if not path else _NOT_RENDERED
+        for key, item in value.items():
+            if key not in skipped:
+                yield from _templated_strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _templated_strings(item, (*path, index))
+
+
+def _expression_api() -> tuple[Callable[[str], list[Any]] | None, Callable[[str], set[str]] | None]:
+    try:
+        import stratoflow.expressions as expressions
+    except ImportError:
+        return None, None
+    return getattr(expressions, "syntax_errors", None), getattr(expressions, "referenced_outputs", None)
+
+
+def check_expressions(
+    data: Any, source_map: SourceMap, file: str, task_ids: set[str] | None
+) -> list[Diagnostic]:
+    """Syntax errors in every templated string, and `outputs.<id>` references to unknown tasks
+    (only when `task_ids` is known, i.e. the flow's structure is valid)."""
+    syntax_errors, referenced_outputs = _expression_api()
+    if syntax_errors is None:
+        return []
+    diagnostics: list[Diagnostic] = []
+    for path, template in _templated_strings(data, ()):
+        line, column, style = source_map.value_start(path)
+        try:
+            errors = syntax_errors(template)
+        except Exception as err:  # a bug in the checker must not hide the rest of the report
+            message = f"could not check this expression ({type(err).__name__}: {err})"
+            diagnostics.append(Diagnostic(file, line, column, format_path(path), message))
+            continue
+        for error in errors:
+            lineno = int(getattr(error, "lineno", None) or 1)
+            offset = lineno if style in ("|", ">") else lineno - 1
+            message = f"expression syntax error: {getattr(error, 'message', None) or error}"
+            diagnostics.append(Diagnostic(file, line + offset, column, format_path(path), message))
+        if errors or task_ids is None or referenced_outputs is None:
+            continue
+        try:
+            references = referenced_outputs(template)
+        except Exception:  # already reported as a syntax problem, or nothing to check
+            continue
+        for reference in sorted(references - task_ids):
+            message = f"'outputs.{reference}' refers to no task of this flow{hint(reference, task_ids)}"
+            diagnostics.append(Diagnostic(file, line, column, format_path(path), message))
+    return diagnostics

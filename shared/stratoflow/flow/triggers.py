@@ -1,0 +1,215 @@
+"""Triggers: what starts a flow's executions besides a manual start."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+from pydantic import BeforeValidator, Field, SerializeAsAny, WithJsonSchema, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from stratoflow.states import State
+from stratoflow.tasks.fields import Duration, LabelMap, StrictModel, TaskId, describe, hint, located_error
+
+TRIGGER_SCHEMA_PLACEHOLDER: dict[str, Any] = {"x-stratoflow-ref": "Trigger"}
+TRIGGER_TYPES: dict[str, type[Trigger]] = {}
+
+_TriggerClass = TypeVar("_TriggerClass", bound="type[Trigger]")
+
+# Cron nicknames, as the 5-field expressions they stand for.
+CRON_NICKNAMES: dict[str, str] = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+def _trigger_type(cls: _TriggerClass) -> _TriggerClass:
+    for name in (cls.type_name, *cls.aliases):
+        TRIGGER_TYPES[name] = cls
+    return cls
+
+
+class Trigger(StrictModel):
+    """Properties every trigger has."""
+
+    type_name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+
+    id: TaskId
+    type: str
+    description: str | None = None
+    disabled: bool = False
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    labels: LabelMap = Field(default_factory=dict)
+    conditions: list[dict[str, Any]] = Field(default_factory=list)
+    stop_after: list[State] = Field(default_factory=list)
+
+
+class Backfill(StrictModel):
+    """Run the schedule's past dates from `start` (to `end`, or now) once, when the flow is deployed."""
+
+    start: datetime
+    end: datetime | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    labels: LabelMap = Field(default_factory=dict)
+
+
+def cron_expression(cron: str) -> str:
+    """The 5-field form of a cron expression or nickname; raises ValueError when it is not valid."""
+    text = " ".join(cron.split())
+    text = CRON_NICKNAMES.get(text.lower(), text)
+    if text.startswith("@"):
+        raise ValueError(f"unknown cron nickname '{cron}'{hint(cron, CRON_NICKNAMES)}")
+    if len(text.split(" ")) != 5:
+        raise ValueError(f"'{cron}' must have 5 fields (minute hour day-of-month month day-of-week)")
+    from croniter import croniter
+
+    if not croniter.is_valid(text):
+        raise ValueError(f"'{cron}' is not a valid cron expression")
+    return text
+
+
+@_trigger_type
+class Schedule(Trigger):
+    """Start an execution at every time the cron expression matches, in `timezone`."""
+
+    type_name: ClassVar[str] = "Schedule"
+    aliases: ClassVar[tuple[str, ...]] = (
+        "io.kestra.plugin.core.trigger.Schedule",
+        "io.kestra.core.models.triggers.types.Schedule",
+    )
+
+    cron: str
+    timezone: str = "UTC"
+    recover_missed_schedules: Literal["ALL", "LAST", "NONE"] = "ALL"
+    backfill: Backfill | None = None
+    late_maximum_delay: Duration | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, cron: str) -> str:
+        cron_expression(cron)
+        return cron
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{name}' (use an IANA name such as Europe/Paris)") from None
+        return name
+
+    @property
+    def cron_fields(self) -> str:
+        """The 5-field cron expression (nicknames expanded)."""
+        return cron_expression(self.cron)
+
+
+@_trigger_type
+class FlowTrigger(Trigger):
+    """Start when an execution of another flow ends in one of `states` (any terminal state if empty)."""
+
+    type_name: ClassVar[str] = "Flow"
+    aliases: ClassVar[tuple[str, ...]] = (
+        "io.kestra.plugin.core.trigger.Flow",
+        "io.kestra.core.models.triggers.types.Flow",
+    )
+
+    states: list[State] = Field(default_factory=list)
+
+
+@_trigger_type
+class Webhook(Trigger):
+    """Start on an HTTP request to the webhook URL carrying `key`."""
+
+    type_name: ClassVar[str] = "Webhook"
+    aliases: ClassVar[tuple[str, ...]] = (
+        "io.kestra.plugin.core.trigger.Webhook",
+        "io.kestra.core.models.triggers.types.Webhook",
+    )
+
+    key: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._~-]+$")
+
+
+@_trigger_type
+class EventBridgeTrigger(Trigger):
+    """Start on every EventBridge event matching `pattern` on `bus` (the default bus if not set)."""
+
+    type_name: ClassVar[str] = "aws.eventbridge.Trigger"
+
+    pattern: dict[str, Any] = Field(min_length=1)
+    bus: str | None = None
+
+
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+@_trigger_type
+class S3Trigger(Trigger):
+    """Start when an object is created in `bucket` under `prefix` and ending with `suffix`."""
+
+    type_name: ClassVar[str] = "aws.s3.Trigger"
+
+    bucket: str
+    prefix: str | None = None
+    suffix: str | None = None
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, bucket: str) -> str:
+        if not _BUCKET_RE.fullmatch(bucket):
+            raise ValueError(
+                f"'{bucket}' is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')"
+            )
+        return bucket
+
+
+@_trigger_type
+class SqsTrigger(Trigger):
+    """Start one execution per batch of messages received on an SQS queue."""
+
+    type_name: ClassVar[str] = "aws.sqs.Trigger"
+
+    queue_url: str | None = None
+    queue_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:sqs:")
+    batch_size: int = Field(default=10, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _one_queue(self) -> SqsTrigger:
+        if (self.queue_url is None) == (self.queue_arn is None):
+            raise ValueError("set exactly one of 'queueUrl' and 'queueArn'")
+        return self
+
+
+def _validate_trigger(value: Any) -> Any:
+    if isinstance(value, Trigger):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError(
+            "trigger",
+            "a trigger must be a mapping with 'id' and 'type', got {kind}",
+            {"kind": describe(value)},
+        )
+    name = value.get("type")
+    if name is None:
+        raise located_error(("type",), "missing required property 'type'", value, "missing")
+    cls = TRIGGER_TYPES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        shown = name if isinstance(name, str) else describe(name)
+        message = f"unknown trigger type '{shown}'{hint(str(name), TRIGGER_TYPES)}"
+        raise located_error(("type",), message, name, "unknown_trigger")
+    return cls.model_validate({**value, "type": cls.type_name})
+
+
+TriggerItem = Annotated[
+    SerializeAsAny[Trigger], BeforeValidator(_validate_trigger), WithJsonSchema(TRIGGER_SCHEMA_PLACEHOLDER)
+]

@@ -1,0 +1,79 @@
+"""Key-value store tasks (per namespace; the flow's namespace by default)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from stratoflow.tasks.base import RunnableTask
+from stratoflow.tasks.context import RunContext
+from stratoflow.tasks.core import as_text
+from stratoflow.tasks.errors import TaskFailed
+from stratoflow.tasks.fields import Duration
+from stratoflow.tasks.registry import kestra_aliases, register
+
+
+class _KeyTask(RunnableTask):
+    key: str
+    namespace: str | None = None
+
+    def target(self, ctx: RunContext) -> tuple[str, str | None]:
+        """The rendered key and namespace (None: the flow's own namespace)."""
+        key = as_text(ctx.render(self.key))
+        if not key:
+            raise TaskFailed("the key rendered to an empty string")
+        namespace = as_text(ctx.render(self.namespace)) if self.namespace is not None else None
+        return key, namespace or None
+
+
+@register
+class Set(_KeyTask):
+    """Store `value` under `key`, optionally for `ttl` only."""
+
+    type_name: ClassVar[str] = "kv.Set"
+    aliases: ClassVar[tuple[str, ...]] = kestra_aliases("kv", "Set")
+
+    value: Any
+    overwrite: bool = True
+    ttl: Duration | None = None
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        key, namespace = self.target(ctx)
+        if not self.overwrite and ctx.kv_get(key, namespace) is not None:
+            raise TaskFailed(f"key '{key}' already exists and 'overwrite' is false")
+        ttl_seconds = max(1, int(self.ttl.total_seconds())) if self.ttl is not None else None
+        ctx.kv_set(key, ctx.render(self.value), namespace, ttl_seconds)
+        return {}
+
+
+@register
+class Get(_KeyTask):
+    """Output `value`: the value stored under `key` (null when missing, unless `errorOnMissing`)."""
+
+    type_name: ClassVar[str] = "kv.Get"
+    aliases: ClassVar[tuple[str, ...]] = kestra_aliases("kv", "Get")
+
+    error_on_missing: bool = False
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        key, namespace = self.target(ctx)
+        value = ctx.kv_get(key, namespace)
+        if value is None and self.error_on_missing:
+            raise TaskFailed(f"no value for key '{key}'")
+        return {"value": value}
+
+
+@register
+class Delete(_KeyTask):
+    """Delete `key`; output `deleted` tells whether it existed."""
+
+    type_name: ClassVar[str] = "kv.Delete"
+    aliases: ClassVar[tuple[str, ...]] = kestra_aliases("kv", "Delete")
+
+    error_on_missing: bool = False
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        key, namespace = self.target(ctx)
+        deleted = ctx.kv_delete(key, namespace)
+        if not deleted and self.error_on_missing:
+            raise TaskFailed(f"no value for key '{key}'")
+        return {"deleted": deleted}

@@ -1,0 +1,70 @@
+"""Leaf tasks that compile to native Step Functions states instead of a task-runner call:
+waiting, pausing, and starting another flow."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import AliasChoices, Field, model_validator
+from stratoflow.flow.inputs import InputItem
+from stratoflow.tasks.base import Task
+from stratoflow.tasks.fields import Duration, FlowId, LabelMap, Namespace
+from stratoflow.tasks.registry import kestra_aliases, register
+
+
+@register
+class Sleep(Task):
+    """Wait for `duration`."""
+
+    type_name: ClassVar[str] = "Sleep"
+    aliases: ClassVar[tuple[str, ...]] = kestra_aliases("flow", "Sleep", "flows")
+
+    duration: Duration
+
+
+@register
+class Pause(Task):
+    """Pause the execution: for `delay` (it resumes by itself), or until resumed, failing when
+    `timeout` expires. `onResume` declares the typed inputs a resume may carry."""
+
+    type_name: ClassVar[str] = "Pause"
+    aliases: ClassVar[tuple[str, ...]] = kestra_aliases("flow", "Pause", "flows")
+
+    delay: Duration | None = Field(default=None, validation_alias=AliasChoices("delay", "pauseDuration"))
+    on_resume: list[InputItem] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _delay_or_timeout(self) -> Pause:
+        if self.delay is not None and self.timeout is not None:
+            raise ValueError("set 'delay' (resume by itself) or 'timeout' (wait for a resume), not both")
+        if self.delay is not None and self.on_resume:
+            raise ValueError("'onResume' needs a manual resume: it cannot be used with 'delay'")
+        return self
+
+
+@register
+class Subflow(Task):
+    """Start an execution of another flow; outputs `executionId`, `state` and `outputs`."""
+
+    type_name: ClassVar[str] = "Subflow"
+    aliases: ClassVar[tuple[str, ...]] = (
+        *kestra_aliases("flow", "Subflow", "flows"),
+        "io.kestra.core.tasks.flows.Flow",
+    )
+
+    namespace: Namespace
+    flow_id: FlowId
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    labels: LabelMap = Field(default_factory=dict)
+    wait: bool = True
+    transmit_failed: bool = True
+    inherit_labels: bool = False
+    revision: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _transmit_needs_wait(self) -> Subflow:
+        if self.transmit_failed and not self.wait and "transmit_failed" in self.model_fields_set:
+            raise ValueError(
+                "'transmitFailed' needs 'wait: true': a subflow that is not waited for cannot fail the parent"
+            )
+        return self

@@ -1,0 +1,123 @@
+"""Task types by name: the one place the flow model looks a `type:` up.
+
+Modules add task types with `@register`; the flow model never lists them. The built-in modules are
+imported on the first lookup, not when this module is imported, so loading the registry is cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stratoflow.tasks.base import Task
+
+# Imported on the first lookup: the core task types.
+BUILTIN_MODULES: tuple[str, ...] = (
+    "stratoflow.tasks.core",
+    "stratoflow.tasks.flowable",
+    "stratoflow.tasks.native",
+    "stratoflow.tasks.kv",
+    "stratoflow.tasks.http",
+)
+# Imported only when a name is not a core type (or for the full list): task families that may be
+# installed or not, and whose imports are heavier.
+EXTENSION_MODULES: tuple[str, ...] = (
+    "stratoflow.tasks.aws",
+    "stratoflow.tasks.scripts",
+)
+
+_by_name: dict[str, type[Task]] = {}
+_canonical: dict[str, type[Task]] = {}
+_loaded: set[str] = set()
+_families_loaded = {"builtin": False, "extension": False}
+
+
+def kestra_aliases(group: str, name: str, legacy_group: str | None = None) -> tuple[str, ...]:
+    """Kestra's full names of a core task: `io.kestra.plugin.core.<group>.<Name>` and the legacy form."""
+    legacy = legacy_group or group
+    return (f"io.kestra.plugin.core.{group}.{name}", f"io.kestra.core.tasks.{legacy}.{name}")
+
+
+def register(cls: type[Task]) -> type[Task]:
+    """Class decorator: make `cls` resolvable by its `type_name` and every alias."""
+    for name in (cls.type_name, *cls.aliases):
+        existing = _by_name.get(name)
+        if existing is not None and existing.__qualname__ != cls.__qualname__:
+            raise ValueError(
+                f"task type '{name}' is already registered by {existing.__module__}.{existing.__qualname__}"
+            )
+        _by_name[name] = cls
+    _canonical[cls.type_name] = cls
+    return cls
+
+
+def _load(modules: tuple[str, ...]) -> None:
+    for module in modules:
+        if module in _loaded:
+            continue
+        _loaded.add(module)
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            # An extension family that is not installed is simply absent; any other missing module
+            # is a real bug in the family and must surface.
+            if err.name != module:
+                raise
+
+
+def _load_family(family: str) -> None:
+    if not _families_loaded[family]:
+        _families_loaded[family] = True
+        _load(BUILTIN_MODULES if family == "builtin" else EXTENSION_MODULES)
+
+
+def load_all() -> None:
+    """Import every known task family, so `names()` and the JSON Schema see all types."""
+    _load_family("builtin")
+    _load_family("extension")
+
+
+def resolve(name: str) -> type[Task] | None:
+    """The task class registered under a canonical name or alias, or None."""
+    for family in ("builtin", "extension"):
+        cls = _by_name.get(name)
+        if cls is not None:
+            return cls
+        _load_family(family)
+    return _by_name.get(name)
+
+
+def canonical_name(name: str) -> str | None:
+    cls = resolve(name)
+    return cls.type_name if cls is not None else None
+
+
+def names() -> list[str]:
+    """Canonical names of every registered task type, sorted."""
+    load_all()
+    return sorted(_canonical)
+
+
+def all_names() -> list[str]:
+    """Canonical names and aliases, sorted."""
+    load_all()
+    return sorted(_by_name)
+
+
+def task_classes() -> list[type[Task]]:
+    """Every registered task class, in canonical-name order."""
+    load_all()
+    return [_canonical[name] for name in sorted(_canonical)]
+
+
+def suggest(name: str) -> str | None:
+    """The registered name closest to a misspelled one (canonical names preferred), or None."""
+    from stratoflow.tasks.fields import did_you_mean
+
+    load_all()
+    canonical, every = sorted(_canonical), sorted(_by_name)
+    if name.startswith("io."):
+        # A Kestra-style full name: answer in the same style.
+        return did_you_mean(name, every) or did_you_mean(name, canonical)
+    return did_you_mean(name, canonical) or did_you_mean(name, every)

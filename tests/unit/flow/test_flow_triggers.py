@@ -1,0 +1,145 @@
+"""Triggers: types and aliases, cron and time zone checks, and each trigger's own rules."""
+
+from __future__ import annotations
+
+import pytest
+from stratoflow.flow import (
+    EventBridgeTrigger,
+    FlowTrigger,
+    S3Trigger,
+    Schedule,
+    SqsTrigger,
+    Webhook,
+    load_flow,
+)
+from stratoflow.states import State
+
+from tests.unit.flow.flow_test_helpers import flow_text, messages
+
+TASKS = "tasks: [{id: t, type: Log, message: m}]\n"
+
+
+def triggers(yaml: str) -> str:
+    return TASKS + "triggers:\n" + yaml
+
+
+def test_every_trigger_type_loads() -> None:
+    # Given
+    text = flow_text(
+        triggers(
+            """\
+  - id: nightly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 2 * * *"
+    timezone: Europe/Paris
+    recoverMissedSchedules: LAST
+    lateMaximumDelay: PT1H
+    backfill: {start: "2024-01-01T00:00:00Z"}
+    stopAfter: [FAILED]
+    labels: {source: schedule}
+  - id: after_upstream
+    type: Flow
+    states: [SUCCESS, WARNING]
+    conditions:
+      - {type: io.kestra.plugin.core.condition.ExecutionFlow, namespace: up, flowId: producer}
+  - {id: hook, type: Webhook, key: s3cr3t-key}
+  - id: events
+    type: aws.eventbridge.Trigger
+    pattern: {source: [my.app]}
+    bus: orders
+  - {id: files, type: aws.s3.Trigger, bucket: my-bucket, prefix: in/, suffix: .csv}
+  - {id: queue, type: aws.sqs.Trigger, queueArn: "arn:aws:sqs:eu-west-1:123456789012:q", batchSize: 5}
+"""
+        )
+    )
+
+    # When
+    flow = load_flow(text)
+
+    # Then
+    kinds = [type(t) for t in flow.triggers]
+    assert kinds == [Schedule, FlowTrigger, Webhook, EventBridgeTrigger, S3Trigger, SqsTrigger]
+    schedule = flow.triggers[0]
+    assert isinstance(schedule, Schedule)
+    assert schedule.type == "Schedule" and schedule.timezone == "Europe/Paris"
+    assert schedule.recover_missed_schedules == "LAST"
+    assert schedule.stop_after == [State.FAILED] and schedule.labels == {"source": "schedule"}
+    assert schedule.backfill is not None and schedule.backfill.start.year == 2024
+    flow_trigger = flow.triggers[1]
+    assert isinstance(flow_trigger, FlowTrigger) and flow_trigger.states == [State.SUCCESS, State.WARNING]
+    assert flow.trigger("queue") is flow.triggers[5]
+
+
+def test_schedule_defaults() -> None:
+    flow = load_flow(flow_text(triggers("  - {id: s, type: Schedule, cron: '@hourly'}\n")))
+
+    schedule = flow.triggers[0]
+    assert isinstance(schedule, Schedule)
+    assert (schedule.timezone, schedule.recover_missed_schedules, schedule.disabled) == ("UTC", "ALL", False)
+    assert schedule.cron_fields == "0 * * * *"
+
+
+@pytest.mark.parametrize(
+    ("cron", "fields"),
+    [
+        ("@daily", "0 0 * * *"),
+        ("@midnight", "0 0 * * *"),
+        ("@hourly", "0 * * * *"),
+        ("@weekly", "0 0 * * 0"),
+        ("@monthly", "0 0 1 * *"),
+        ("@yearly", "0 0 1 1 *"),
+        ("@annually", "0 0 1 1 *"),
+        ("*/15  9-17 * * MON-FRI", "*/15 9-17 * * MON-FRI"),
+    ],
+)
+def test_cron_nicknames_and_expressions(cron: str, fields: str) -> None:
+    schedule = load_flow(flow_text(triggers(f"  - {{id: s, type: Schedule, cron: '{cron}'}}\n"))).triggers[0]
+
+    assert isinstance(schedule, Schedule) and schedule.cron_fields == fields
+
+
+@pytest.mark.parametrize(
+    ("trigger", "expected"),
+    [
+        (
+            "{id: s, type: Schedule, cron: '61 * * * *'}",
+            "triggers[0].cron: '61 * * * *' is not a valid cron expression",
+        ),
+        (
+            "{id: s, type: Schedule, cron: '* * * * * *'}",
+            "triggers[0].cron: '* * * * * *' must have 5 fields",
+        ),
+        (
+            "{id: s, type: Schedule, cron: '@dayly'}",
+            "triggers[0].cron: unknown cron nickname '@dayly' (did you mean @daily?)",
+        ),
+        (
+            "{id: s, type: Schedule, cron: '@daily', timezone: Mars/Olympus}",
+            "triggers[0].timezone: unknown time zone 'Mars/Olympus'",
+        ),
+        (
+            "{id: s, type: Schedule, cron: '@daily', timezone: ../../etc/passwd}",
+            "triggers[0].timezone: unknown time zone '../../etc/passwd'",
+        ),
+        ("{id: s, type: Schedule}", "triggers[0]: missing required property 'cron'"),
+        (
+            "{id: s, type: Shedule, cron: '@daily'}",
+            "triggers[0].type: unknown trigger type 'Shedule' (did you mean Schedule?)",
+        ),
+        ("{id: s, cron: '@daily'}", "triggers[0]: missing required property 'type'"),
+        ("{id: w, type: Webhook}", "triggers[0]: missing required property 'key'"),
+        ("{id: w, type: Webhook, key: 'has space'}", "triggers[0].key: String should match pattern"),
+        ("{id: q, type: aws.sqs.Trigger}", "triggers[0]: set exactly one of 'queueUrl' and 'queueArn'"),
+        (
+            "{id: b, type: aws.s3.Trigger, bucket: Bad_Bucket}",
+            "triggers[0].bucket: 'Bad_Bucket' is not a valid S3 bucket name",
+        ),
+        ("{id: e, type: aws.eventbridge.Trigger, pattern: {}}", "triggers[0].pattern: must not be empty"),
+        ("{id: f, type: Flow, states: [DONE]}", "triggers[0].states[0]: Input should be"),
+    ],
+)
+def test_trigger_problems(trigger: str, expected: str) -> None:
+    found = messages(triggers(f"  - {trigger}\n"))
+
+    assert len(found) == 1, found
+    assert found[0].startswith(expected)
