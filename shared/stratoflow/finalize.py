@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from stratoflow.domain import Execution
+from stratoflow.domain import Execution, TaskRun
 from stratoflow.states import State
 
 ENGINE_STATES = {
@@ -53,8 +53,19 @@ def finalize_execution(store: Any, execution_id: str, status: str, error: str | 
     state = final_state(execution, status, [r.state for r in runs])
     message = execution.error
     if state.is_failure and message is None:
-        failed = [r for r in runs if r.state == State.FAILED and r.error]
+        failed = [r for r in runs if r.state == State.FAILED and r.error and not _tolerated(r, runs)]
         message = f"{failed[0].task_id}: {failed[0].error}" if failed else error
     if execution.state in (State.CREATED, State.QUEUED):
         store.update_execution(execution_id, state=State.RUNNING)
     return store.update_execution(execution_id, state=state, end_date=now, error=message)  # type: ignore[no-any-return]
+
+
+def _tolerated(run: TaskRun, runs: list[TaskRun]) -> bool:
+    """A failure under a WARNING ancestor (AllowFailure, allowFailure) did not fail the execution."""
+    by_id = {r.id: r for r in runs}
+    parent = by_id.get(run.parent_task_run_id or "")
+    while parent is not None:
+        if parent.state == State.WARNING:
+            return True
+        parent = by_id.get(parent.parent_task_run_id or "")
+    return False

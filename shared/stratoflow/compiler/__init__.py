@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stratoflow.compiler.flow import CompiledFlow, lower_flow, placeholders_of
+from stratoflow.compiler.flow import CompiledFlow, lower_flow, permissions_of, placeholders_of
 from stratoflow.compiler.lowering import state_machine_placeholder
 from stratoflow.errors import CompileError
 
@@ -24,7 +24,12 @@ def compile_flow(flow: Any) -> CompiledFlow:
         raise CompileError(
             f"flow {flow.namespace}.{flow.id}: the compiled state machine is invalid: " + "; ".join(problems)
         )
-    return CompiledFlow(definition=definition, placeholders=placeholders_of(definition), warnings=warnings)
+    return CompiledFlow(
+        definition=definition,
+        placeholders=placeholders_of(definition),
+        warnings=warnings,
+        permissions=permissions_of(flow),
+    )
 
 
 def check_definition(definition: dict[str, Any]) -> list[str]:
@@ -45,7 +50,7 @@ def substitute(definition: dict[str, Any], values: dict[str, str]) -> dict[str, 
         raise CompileError("unresolved placeholders: " + ", ".join(missing))
     text = json.dumps(definition)
     for key, value in values.items():
-        text = text.replace("${" + key + "}", value)
+        text = text.replace("${" + key + "}", json.dumps(value)[1:-1])  # escaped inside a JSON string
     result: dict[str, Any] = json.loads(text)
     return result
 

@@ -30,6 +30,22 @@ class CompiledFlow:
     definition: dict[str, Any]
     placeholders: list[str]
     warnings: list[str] = field(default_factory=list)
+    # IAM statements the flow's tasks need ({"Action": [...], "Resource": [...]}): the deployer gives the
+    # flow's state machine (native integrations) and task runs exactly these.
+    permissions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def permissions_of(flow: Any) -> list[dict[str, Any]]:
+    """Every IAM statement the flow's tasks declare (`Task.iam_statements()`), without duplicates."""
+    statements: list[dict[str, Any]] = []
+    for task in flow.all_tasks():
+        declare = getattr(task, "iam_statements", None)
+        if declare is None or task.disabled:
+            continue
+        for statement in declare():
+            if statement not in statements:
+                statements.append(statement)
+    return statements
 
 
 def lower_flow(flow: Any) -> tuple[dict[str, Any], list[str]]:

@@ -192,11 +192,13 @@ def lower_parallel(builder: Builder, task: Any, scope: Scope, next_: str | None)
         # ASL Parallel has no concurrency limit: a Map over branch numbers does, with a Choice per branch.
         processor = builder.branch()
         dispatch = builder.names.claim(f"{task.id}.branch")
-        rules = []
-        for index, child in enumerate(children):
-            entry = lower_block(processor, [child], Scope(scope_path="$.scope"), None)
-            rules.append({"Variable": "$.branch", "NumericEquals": index, "Next": entry})
-        processor.add(dispatch, ChoiceState(Choices=rules))
+        entries = [lower_block(processor, [child], Scope(scope_path="$.scope"), None) for child in children]
+        rules = [
+            {"Variable": "$.branch", "NumericEquals": index, "Next": entry}
+            for index, entry in enumerate(entries[:-1])
+        ]
+        # The last branch is the Default: a Choice always needs one (moto fails without it).
+        processor.add(dispatch, ChoiceState(Choices=rules, Default=entries[-1]))
         name = builder.names.claim(f"{task.id}.map")
         builder.add(
             name,

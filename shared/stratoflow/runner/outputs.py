@@ -37,18 +37,16 @@ class LoopOutputs(Mapping[str, Any]):
     """`outputs.t[value]`: one level of loop values over task runs of the same task."""
 
     def __init__(self, runs: list[TaskRun], depth: int, blobs: BlobStore):
-        self._runs, self._depth, self._blobs = runs, depth, blobs
-
-    def _keys(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for run in self._runs:
-            if len(run.scope_values) > self._depth:
-                seen[run.scope_values[self._depth]] = None
-        return list(seen)
+        self._depth, self._blobs = depth, blobs
+        # Indexed once: `outputs.t | values` over a 1,000-item loop must not rescan the runs per key.
+        self._by_value: dict[str, list[TaskRun]] = {}
+        for run in runs:
+            if len(run.scope_values) > depth:
+                self._by_value.setdefault(run.scope_values[depth], []).append(run)
 
     def __getitem__(self, key: str) -> Any:
         key = key if isinstance(key, str) else json.dumps(key)
-        runs = [r for r in self._runs if len(r.scope_values) > self._depth and r.scope_values[self._depth] == key]
+        runs = self._by_value.get(key)
         if not runs:
             raise KeyError(key)
         if all(len(r.scope_values) == self._depth + 1 for r in runs):
@@ -56,10 +54,10 @@ class LoopOutputs(Mapping[str, Any]):
         return LoopOutputs(runs, self._depth + 1, self._blobs)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._keys())
+        return iter(self._by_value)
 
     def __len__(self) -> int:
-        return len(self._keys())
+        return len(self._by_value)
 
 
 class ExecutionOutputs(Mapping[str, Any]):

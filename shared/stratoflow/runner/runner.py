@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from stratoflow.domain import Attempt, Execution, TaskRun
-from stratoflow.errors import NotFoundError
+from stratoflow.errors import InputError, NotFoundError
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.flow import Flow, load_flow
 from stratoflow.runner import flowables
@@ -108,8 +108,8 @@ class TaskRunner:
         values: dict[str, Any] = {}
         try:
             for output in flow.outputs:
-                values[output.id] = render(output.value, context)
-        except ExpressionError as error:
+                values[output.id] = output.coerce(render(output.value, context))
+        except (ExpressionError, InputError) as error:
             self.store.update_execution(execution.id, error=f"flow output: {error}")
             raise TaskFailed(f"flow output: {error}") from error
         self.store.update_execution(execution.id, outputs=values)

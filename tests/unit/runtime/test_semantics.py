@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 from stratoflow.errors import InputError
+from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from tests.unit.runtime.conftest import RunFlow, by_task
 
@@ -647,3 +651,37 @@ outputs:
     )
     assert outcome.execution.state == State.FAILED
     assert "nope" in (outcome.execution.error or "")
+
+
+def test_pause_without_delay_waits_for_a_resume_with_inputs(tmp_path: Path) -> None:
+    # Given a flow that pauses for an approval (real clock: a virtual one would expire the timeout at once)
+    platform = LocalPlatform(tmp_path / "home")
+    flow, record = platform.deploy_source(
+        HEADER
+        + """
+tasks:
+  - id: approve
+    type: Pause
+    timeout: PT1H
+  - id: after
+    type: Return
+    format: "{{ outputs.approve.onResume.approved }}"
+""",
+        "flow.yaml",
+    )
+    execution = platform.admit(flow, record, {})
+    running = platform.start(execution)
+    # When it is paused and then resumed with an input
+    deadline = time.monotonic() + 10
+    paused = None
+    while paused is None and time.monotonic() < deadline:
+        runs = [r for r in platform.store.list_task_runs(execution.id) if r.state == State.PAUSED]
+        paused = runs[0] if runs else None
+        time.sleep(0.01)
+    assert paused is not None and paused.task_token
+    platform.callbacks.send_success(paused.task_token, {"approved": True})
+    outcome = platform.finish(execution, running)
+    # Then the flow goes on with the resume inputs as the Pause task's outputs
+    assert outcome.execution.state == State.SUCCESS
+    assert by_task(outcome)["after"][0].outputs == {"value": True}
+    platform.close()

@@ -1,0 +1,65 @@
+"""Golden files: each example's compiled ASL is checked in; a change to it is a reviewed change.
+
+`make golden` (STRATOFLOW_UPDATE_GOLDEN=1) regenerates them on purpose; CI only compares. Every
+compiled example also passes the npm `asl-validator`, an independent reading of the ASL spec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from stratoflow.compiler import compile_flow
+from stratoflow.flow import load_flow
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = sorted((ROOT / "examples").rglob("*.yaml"))
+GOLDEN = ROOT / "tests" / "fixtures" / "golden"
+
+
+def compiled_text(example: Path) -> str:
+    flow = load_flow(example.read_text(), str(example))
+    return json.dumps(compile_flow(flow).definition, indent=2, sort_keys=False) + "\n"
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_compiled_example_matches_its_golden_file(example: Path) -> None:
+    golden = GOLDEN / f"{example.stem}.asl.json"
+    text = compiled_text(example)
+    if os.environ.get("STRATOFLOW_UPDATE_GOLDEN") == "1":
+        golden.write_text(text)
+    assert golden.exists(), f"no golden file for {example.name}: run `make golden`"
+    assert text == golden.read_text(), f"{example.name} compiles differently: review, then `make golden`"
+
+
+def _validator() -> str:
+    local = ROOT / ".tools" / "node_modules" / ".bin" / "asl-validator"
+    found = str(local) if local.exists() else shutil.which("asl-validator")
+    if found is None:
+        pytest.fail("asl-validator is not installed: `make install-dev` installs it under .tools/")
+    return found
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_compiled_example_passes_asl_validator(example: Path, tmp_path: Path) -> None:
+    definition = tmp_path / f"{example.stem}.json"
+    # asl-validator checks Resource ARNs: give it the shape a deployed definition has.
+    text = compiled_text(example).replace(
+        "${TaskRunnerFunctionArn}", "arn:aws:lambda:us-east-1:123456789012:function:runner"
+    )
+    text = re.sub(
+        r"\$\{StateMachine\.([^}]+)\}",
+        lambda m: "arn:aws:states:us-east-1:123456789012:stateMachine:Stratoflow-" + m.group(1).replace(".", "-"),
+        text,
+    )
+    definition.write_text(text)
+    result = subprocess.run(
+        [_validator(), "--json-path", str(definition)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
