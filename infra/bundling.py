@@ -1,0 +1,133 @@
+"""Builds the Lambda layer (the `stratoflow` library and its runtime dependencies) without Docker.
+
+CDK calls `LayerBundler.try_bundle` during synthesis; it installs the pinned wheels for the Lambda
+platform (Python 3.12 on arm64) with `pip --platform`, which downloads binary wheels and never builds
+or runs anything, so it works from any machine. The Docker image CDK requires in `BundlingOptions`
+is a placeholder: `LayerBundler` bundles or raises, so Docker never runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_lambda as lambda_
+
+LAMBDA_PLATFORM = "manylinux2014_aarch64"
+LAMBDA_PYTHON_VERSION = "3.12"
+PIP_OPTIONS = (
+    "--platform",
+    LAMBDA_PLATFORM,
+    "--implementation",
+    "cp",
+    "--python-version",
+    LAMBDA_PYTHON_VERSION,
+    "--only-binary=:all:",
+    # The requirements file lists the whole closure; without --no-deps pip would also pull
+    # boto3/botocore (the runtime provides them) through aws-xray-sdk.
+    "--no-deps",
+    # Byte code compiled here would be for this machine's Python, not the Lambda runtime's.
+    "--no-compile",
+)
+
+Runner = Callable[[Sequence[str]], Any]
+
+
+def _run_checked(command: Sequence[str]) -> Any:
+    return subprocess.run(command, check=True)
+
+
+@jsii.implements(cdk.ILocalBundling)
+class LayerBundler:
+    """`pip install --target` of the pinned requirements, then a copy of the library package."""
+
+    def __init__(
+        self,
+        requirements: Path,
+        package_dir: Path,
+        *,
+        python: str = sys.executable,
+        run: Runner = _run_checked,
+    ) -> None:
+        self.requirements = requirements
+        self.package_dir = package_dir
+        self.python = python
+        self._run = run
+
+    def pip_command(self, output_dir: str) -> list[str]:
+        """The pip invocation that installs the layer's third-party packages under `<output_dir>/python`."""
+        return [
+            self.python,
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--quiet",
+            "--target",
+            str(Path(output_dir) / "python"),
+            *PIP_OPTIONS,
+            "--requirement",
+            str(self.requirements),
+        ]
+
+    def try_bundle(self, output_dir: str, options: cdk.BundlingOptions | None = None) -> bool:
+        """Build the layer into `output_dir`; a failure raises rather than falling back to Docker.
+
+        jsii calls this with the bundling options as one positional struct (the interface's Python
+        signature spells them out as keywords).
+        """
+        self._run(self.pip_command(output_dir))
+        target = Path(output_dir) / "python" / self.package_dir.name
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(
+            self.package_dir,
+            target,
+            ignore=lambda _folder, names: {name for name in names if _is_litter(name)},
+        )
+        return True
+
+
+def layer_asset_hash(requirements: Path, package_dir: Path) -> str:
+    """A hash of everything that goes into the layer: the pins, the pip options and the library's files.
+
+    Computed from the sources, so an unchanged layer keeps its version without running pip.
+    """
+    digest = hashlib.sha256()
+    digest.update(requirements.read_bytes())
+    digest.update(" ".join(PIP_OPTIONS).encode())
+    for path in sorted(package_dir.rglob("*")):
+        relative = path.relative_to(package_dir)
+        if path.is_dir() or any(_is_litter(part) for part in relative.parts):
+            continue
+        digest.update(relative.as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _is_litter(name: str) -> bool:
+    """Byte code, caches and hidden files: never part of the layer, nor of its hash."""
+    return name == "__pycache__" or name.startswith(".") or name.endswith((".pyc", ".pyo"))
+
+
+def layer_code(requirements: Path, package_dir: Path) -> lambda_.Code:
+    """The layer's asset: bundled locally with `LayerBundler`, hashed with `layer_asset_hash`."""
+    return lambda_.Code.from_asset(
+        str(package_dir.parent),
+        asset_hash_type=cdk.AssetHashType.CUSTOM,
+        asset_hash=layer_asset_hash(requirements, package_dir),
+        bundling=cdk.BundlingOptions(
+            # Placeholder required by CDK: LayerBundler always bundles locally or raises.
+            image=lambda_.Runtime.PYTHON_3_12.bundling_image,
+            local=LayerBundler(requirements, package_dir),  # type: ignore[arg-type]  # see try_bundle
+        ),
+    )

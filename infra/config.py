@@ -1,0 +1,132 @@
+"""The stack's settings, read from CDK context (`cdk.json` or `cdk deploy -c key=value`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
+from constructs import Node
+
+DEFAULT_STACK_NAME = "Stratoflow"
+
+# No hyphen inside the name: the deployer owns every resource whose name starts with "<StackName>-", so
+# a stack "Stratoflow" must not own the resources of a stack "Stratoflow-dev" in the same account.
+STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# CloudWatch Logs accepts only these retention periods.
+RETENTION_DAYS: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+class ConfigError(ValueError):
+    """A context value the stack cannot use; the message names the context key."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stack_name: str = DEFAULT_STACK_NAME
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    data_retention_days: int = 30
+    log_retention_days: int = 30
+    alert_email: str | None = None
+    log_level: str = "INFO"
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return RETENTION_DAYS[self.log_retention_days]
+
+    @property
+    def destroy_on_delete(self) -> bool:
+        return self.removal_policy == RemovalPolicy.DESTROY
+
+    @classmethod
+    def from_context(cls, node: Node) -> StackConfig:
+        """Read and check every context key; an unset key keeps its default."""
+        return cls.from_mapping({key: node.try_get_context(key) for key in _CONTEXT_KEYS})
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> StackConfig:
+        defaults = cls()
+        stack_name = _text(values.get("stackName"), defaults.stack_name)
+        if not STACK_NAME_PATTERN.match(stack_name):
+            raise ConfigError(
+                f"stackName {stack_name!r}: use 1-40 letters and digits, starting with a letter "
+                "(no hyphen: resources are owned by the prefix '<stackName>-')"
+            )
+        removal = _text(values.get("removalPolicy"), "retain").lower()
+        if removal not in ("retain", "destroy"):
+            raise ConfigError(f"removalPolicy {removal!r}: expected 'retain' or 'destroy'")
+        log_retention = _positive_int("logRetentionDays", values.get("logRetentionDays"), 30)
+        if log_retention not in RETENTION_DAYS:
+            allowed = ", ".join(str(days) for days in RETENTION_DAYS)
+            raise ConfigError(f"logRetentionDays {log_retention}: CloudWatch Logs accepts {allowed}")
+        alert_email = _text(values.get("alertEmail"), "") or None
+        if alert_email is not None and not EMAIL_PATTERN.match(alert_email):
+            raise ConfigError(f"alertEmail {alert_email!r} is not an e-mail address")
+        log_level = _text(values.get("logLevel"), defaults.log_level).upper()
+        if log_level not in LOG_LEVELS:
+            raise ConfigError(f"logLevel {log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
+        return cls(
+            stack_name=stack_name,
+            removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
+            data_retention_days=_positive_int("dataRetentionDays", values.get("dataRetentionDays"), 30),
+            log_retention_days=log_retention,
+            alert_email=alert_email,
+            log_level=log_level,
+        )
+
+
+_CONTEXT_KEYS = (
+    "stackName",
+    "removalPolicy",
+    "dataRetentionDays",
+    "logRetentionDays",
+    "alertEmail",
+    "logLevel",
+)
+
+
+def _text(value: Any, default: str) -> str:
+    return default if value is None else str(value).strip()
+
+
+def _positive_int(key: str, value: Any, default: int) -> int:
+    # `-c key=value` on the command line gives strings, cdk.json gives numbers: accept both.
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise ConfigError(f"{key} {value!r}: expected a whole number of days")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{key} {value!r}: expected a whole number of days") from None
+    if number < 1:
+        raise ConfigError(f"{key} {number}: expected at least 1 day")
+    return number

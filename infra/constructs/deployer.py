@@ -1,0 +1,211 @@
+"""The deployer's wiring: flow uploads start it, and it may manage only what the stack owns.
+
+The deployer turns a flow into a state machine (run by `state_machine_role`), schedules, rules and
+alarms. Everything it creates is named `<StackName>-...` (schedules live in the stack's group), and
+its IAM statements are scoped to those names, so a bug in it cannot touch another stack's resources.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.config import StackConfig
+from infra.constructs.functions import PlatformFunctions
+from infra.constructs.queues import dead_letter_queue
+from infra.constructs.storage import Storage
+from infra.constructs.triggers import TriggerSupport
+from infra.constructs.workflow_role import StateMachineRole
+from infra.nag import acknowledge, wildcard_actions, wildcard_resource
+from infra.naming import owned_alarms_arn, owned_state_machines_arn, platform_name
+
+FLOW_FILE_SUFFIXES = (".yaml", ".yml")
+# Retries of an event whose delivery to the deployer failed; failed invocations are retried by Lambda.
+EVENT_RETRY_ATTEMPTS = 4
+EVENT_MAX_AGE = Duration.hours(2)
+
+
+class DeployerWiring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        storage: Storage,
+        functions: PlatformFunctions,
+        triggers: TriggerSupport,
+        alerts_topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        deployer = functions.deployer
+
+        self.state_machine_logs = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            retention=config.log_retention,
+            removal_policy=config.removal_policy,
+        )
+        self.state_machine_role = StateMachineRole(
+            self, "StateMachineRole", invoked_functions=[functions.task_runner, functions.admission]
+        )
+
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", config=config)
+        self.flow_changes_rule = events.Rule(
+            self,
+            "FlowChangesRule",
+            rule_name=platform_name(self, "flow-changes"),
+            description="Flow files created or deleted in the flows bucket: deploy or retire the flow",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created", "Object Deleted"],
+                detail={
+                    "bucket": {"name": [storage.flows_bucket.bucket_name]},
+                    "object": {"key": [{"suffix": suffix} for suffix in FLOW_FILE_SUFFIXES]},
+                },
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    deployer,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=EVENT_RETRY_ATTEMPTS,
+                    max_event_age=EVENT_MAX_AGE,
+                )
+            ],
+        )
+        deployer.configure_async_invoke(
+            on_failure=destinations.SqsDestination(self.dead_letter_queue), retry_attempts=2
+        )
+
+        environment = {
+            "STRATOFLOW_TASK_RUNNER_ARN": functions.task_runner.function_arn,
+            "STRATOFLOW_ADMISSION_ARN": functions.admission.function_arn,
+            "STRATOFLOW_STATE_MACHINE_ROLE_ARN": self.state_machine_role.role.role_arn,
+            "STRATOFLOW_STATE_MACHINE_LOG_GROUP_ARN": self.state_machine_logs.log_group_arn,
+            "STRATOFLOW_SCHEDULER_ROLE_ARN": triggers.scheduler_role.role_arn,
+            "STRATOFLOW_SCHEDULE_GROUP": triggers.schedule_group.schedule_group_name,
+            "STRATOFLOW_DLQ_ARN": triggers.dead_letter_queue.queue_arn,
+            "STRATOFLOW_EVENT_BUS_NAME": triggers.event_bus_name,
+            "STRATOFLOW_EVENTS_RULE_PREFIX": triggers.events_rule_prefix,
+            "STRATOFLOW_ALERT_TOPIC_ARN": alerts_topic.topic_arn,
+        }
+        for name, value in environment.items():
+            deployer.add_environment(name, value)
+        role = functions.roles["deployer"]
+        # Invalid flows are reported on the alerts topic.
+        alerts_topic.grant_publish(role)
+        acknowledge(
+            role,
+            "Publishing to the KMS-encrypted alerts topic needs a data key for each message.",
+            *wildcard_actions("kms:GenerateDataKey*"),
+        )
+        self._grant_management(role, triggers)
+
+    def _grant_management(self, role: iam.IRole, triggers: TriggerSupport) -> None:
+        state_machines = owned_state_machines_arn(self)
+        alarms = owned_alarms_arn(self)
+        schedules = Stack.of(self).format_arn(
+            service="scheduler",
+            resource="schedule",
+            resource_name=f"{triggers.schedule_group.schedule_group_name}/*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="ManageFlowStateMachines",
+                actions=[
+                    "states:CreateStateMachine",
+                    "states:UpdateStateMachine",
+                    "states:DeleteStateMachine",
+                    "states:DescribeStateMachine",
+                    "states:PublishStateMachineVersion",
+                    "states:ListStateMachineVersions",
+                    "states:DeleteStateMachineVersion",
+                    "states:TagResource",
+                    "states:UntagResource",
+                    "states:ListTagsForResource",
+                ],
+                resources=[state_machines],
+            ),
+            iam.PolicyStatement(
+                sid="ManageFlowSchedules",
+                actions=[
+                    "scheduler:CreateSchedule",
+                    "scheduler:UpdateSchedule",
+                    "scheduler:DeleteSchedule",
+                    "scheduler:GetSchedule",
+                ],
+                resources=[schedules],
+            ),
+            iam.PolicyStatement(
+                sid="ManageFlowTriggerRules",
+                actions=[
+                    "events:PutRule",
+                    "events:DeleteRule",
+                    "events:DescribeRule",
+                    "events:EnableRule",
+                    "events:DisableRule",
+                    "events:PutTargets",
+                    "events:RemoveTargets",
+                    "events:ListTargetsByRule",
+                    "events:TagResource",
+                    "events:UntagResource",
+                    "events:ListTagsForResource",
+                ],
+                resources=[triggers.trigger_rules_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ListTriggers",
+                # List calls take no resource; they return names only, used to remove stale triggers.
+                actions=["scheduler:ListSchedules", "events:ListRules"],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="ManageFlowAlarms",
+                actions=[
+                    "cloudwatch:PutMetricAlarm",
+                    "cloudwatch:DeleteAlarms",
+                    "cloudwatch:DescribeAlarms",
+                    "cloudwatch:TagResource",
+                    "cloudwatch:UntagResource",
+                    "cloudwatch:ListTagsForResource",
+                ],
+                resources=[alarms],
+            ),
+            iam.PolicyStatement(
+                sid="PassStateMachineRole",
+                actions=["iam:PassRole"],
+                resources=[self.state_machine_role.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "states.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(
+                sid="PassSchedulerRole",
+                actions=["iam:PassRole"],
+                resources=[triggers.scheduler_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            ),
+        ]
+        for statement in statements:
+            role.add_to_principal_policy(statement)
+        acknowledge(
+            role,
+            "The deployer manages one state machine, alarm and rule per flow or trigger, named "
+            "'<StackName>-...' when the flow is deployed, and the schedules of the stack's own group; "
+            "the wildcards are those name prefixes.",
+            wildcard_resource(role, state_machines),
+            wildcard_resource(role, schedules),
+            wildcard_resource(role, triggers.trigger_rules_arn),
+            wildcard_resource(role, alarms),
+        )
+        acknowledge(
+            role,
+            "scheduler:ListSchedules and events:ListRules take no resource; they return names only, "
+            "which the deployer uses to remove the triggers of deleted flows.",
+            wildcard_resource(role, "*"),
+        )

@@ -1,0 +1,31 @@
+"""Dead-letter queues: where events and invocations go when every retry failed."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import StackConfig
+from infra.nag import acknowledge
+
+# The longest SQS keeps a message: time to notice the alarm and replay.
+DLQ_RETENTION = Duration.days(14)
+
+
+def dead_letter_queue(scope: Construct, construct_id: str, *, config: StackConfig) -> sqs.Queue:
+    """An encrypted, TLS-only queue that keeps failed events for 14 days."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=DLQ_RETENTION,
+        removal_policy=config.removal_policy,
+    )
+    acknowledge(
+        queue,
+        "This queue is itself a dead-letter queue; an alarm on its depth reports every message in it.",
+        "AwsSolutions-SQS3",
+    )
+    return queue

@@ -1,0 +1,103 @@
+"""Where Stratoflow keeps things: the flows bucket, the data bucket and the one DynamoDB table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.config import StackConfig
+
+# The execution store depends on this exact key schema (stratoflow.store's DynamoDB adapter).
+PARTITION_KEY = "pk"
+SORT_KEY = "sk"
+GLOBAL_INDEXES = {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
+TTL_ATTRIBUTE = "ttl"
+
+
+class Storage(Construct):
+    """Flows bucket (uploads deploy flows), data bucket (large outputs, files) and the records table."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+
+        # cdk-nag accepts that this bucket logs nowhere: it is where the other buckets log.
+        self.access_logs_bucket = self._bucket(
+            "AccessLogsBucket",
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(config.log_retention_days))],
+        )
+        self.flows_bucket = self._bucket(
+            "FlowsBucket",
+            versioned=True,  # every uploaded revision of a flow stays recoverable
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="flows-bucket/",
+        )
+        _send_events_to_eventbridge(self.flows_bucket)
+        self.data_bucket = self._bucket(
+            "DataBucket",
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="data-bucket/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=Duration.days(config.data_retention_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+        )
+        self.table = self._table()
+
+    def _bucket(self, construct_id: str, **props: Any) -> s3.Bucket:
+        destroy = self._config.destroy_on_delete
+        return s3.Bucket(
+            self,
+            construct_id,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            removal_policy=self._config.removal_policy,
+            auto_delete_objects=destroy,  # a bucket that still holds objects cannot be deleted
+            **props,
+        )
+
+    def _table(self) -> dynamodb.Table:
+        table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=SORT_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            removal_policy=self._config.removal_policy,
+            deletion_protection=not self._config.destroy_on_delete,
+        )
+        for index_name, (partition, sort) in GLOBAL_INDEXES.items():
+            table.add_global_secondary_index(
+                index_name=index_name,
+                partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.STRING),
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
+        return table
+
+
+def _send_events_to_eventbridge(bucket: s3.Bucket) -> None:
+    """Turn on EventBridge notifications ("Object Created/Deleted" start the deployer).
+
+    Set on the CloudFormation bucket itself rather than with `event_bridge_enabled=True`, which CDK
+    implements with a custom-resource Lambda function (and its managed-policy role) for a setting
+    that CloudFormation supports natively.
+    """
+    resource = bucket.node.default_child
+    assert isinstance(resource, s3.CfnBucket)
+    resource.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+        event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+    )

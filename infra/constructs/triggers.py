@@ -1,0 +1,87 @@
+"""What the triggers the deployer creates need: a schedule group, a role for the scheduler, a
+dead-letter queue, permission for the stack's rules to invoke admission, and the webhook URL."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from constructs import Construct
+
+from infra.config import StackConfig
+from infra.constructs.functions import PlatformFunctions
+from infra.constructs.queues import dead_letter_queue
+from infra.grants import grant_invoke
+from infra.naming import owned_prefix, owned_rules_arn
+
+# Stratoflow's rules and the flow-trigger rules live on the account's default bus: S3 and Step
+# Functions deliver their events only there.
+EVENT_BUS_NAME = "default"
+
+
+class TriggerSupport(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StackConfig, functions: PlatformFunctions
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.events_rule_prefix = owned_prefix(self)
+        self.event_bus_name = EVENT_BUS_NAME
+        self.trigger_rules_arn = owned_rules_arn(self)
+
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", config=config)
+        self.schedule_group = scheduler.ScheduleGroup(
+            self,
+            "ScheduleGroup",
+            schedule_group_name=stack.stack_name,
+            # Deleting the group deletes its schedules; kept, they would fire at a deleted function.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.scheduler_role = self._scheduler_role(functions.admission)
+        self._let_rules_start_executions(functions.admission)
+
+        self.webhook_url = functions.webhook.add_function_url(
+            # The flow's webhook key in the URL is the secret, as in Kestra.
+            auth_type=lambda_.FunctionUrlAuthType.NONE,
+        )
+
+    def _scheduler_role(self, admission: lambda_.IFunction) -> iam.Role:
+        """The role EventBridge Scheduler assumes to run the stack's schedules."""
+        stack = Stack.of(self)
+        role = iam.Role(
+            self,
+            "SchedulerRole",
+            description="EventBridge Scheduler: start Stratoflow executions through admission",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": self.schedule_group.schedule_group_arn},
+                },
+            ),
+        )
+        grant_invoke(admission, role)
+        # Scheduler delivers undeliverable events to the schedule's DLQ with this role.
+        self.dead_letter_queue.grant_send_messages(role)
+        return role
+
+    def _let_rules_start_executions(self, admission: lambda_.Function) -> None:
+        # The deployer creates one rule per event or flow trigger; one permission for all of them
+        # (by name prefix) means the deployer needs no lambda:AddPermission.
+        stack = Stack.of(self)
+        admission.add_permission(
+            "InvokeFromTriggerRules",
+            principal=iam.ServicePrincipal("events.amazonaws.com"),
+            source_arn=self.trigger_rules_arn,
+            source_account=stack.account,
+        )
+        self.dead_letter_queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="TriggerRulesDeadLetters",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.dead_letter_queue.queue_arn],
+                conditions={"ArnLike": {"aws:SourceArn": self.trigger_rules_arn}},
+            )
+        )

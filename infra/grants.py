@@ -1,0 +1,60 @@
+"""Acknowledgements of the wildcards that CDK's own `grant_*` methods write, with their reasons.
+
+A grant is the least privilege CDK offers for the access it names; its wildcards are the object
+keys of one bucket, the indexes of one table or the versions of one function.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+
+from infra.nag import acknowledge, wildcard_actions, wildcard_resource
+
+BUCKET_READ_ACTIONS = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")
+BUCKET_WRITE_ACTIONS = ("s3:Abort*", "s3:DeleteObject*")
+
+
+def grant_table(table: dynamodb.ITable, role: iam.IRole, *, write: bool) -> None:
+    if write:
+        table.grant_read_write_data(role)
+    else:
+        table.grant_read_data(role)
+    acknowledge(
+        role,
+        "Access to the table includes its global secondary indexes (gsi1, gsi2), which the store queries.",
+        wildcard_resource(role, f"{table.table_arn}/index/*"),
+    )
+
+
+def grant_bucket(bucket: s3.IBucket, role: iam.IRole, *, write: bool) -> None:
+    actions = BUCKET_READ_ACTIONS + (BUCKET_WRITE_ACTIONS if write else ())
+    if write:
+        bucket.grant_read_write(role)
+    else:
+        bucket.grant_read(role)
+    acknowledge(
+        role,
+        "Objects of the stack's own bucket, keyed by flow and execution ids that exist only at run time.",
+        wildcard_resource(role, bucket.arn_for_objects("*")),
+        *wildcard_actions(*actions),
+    )
+
+
+def grant_invoke(function: lambda_.IFunction, role: iam.IRole) -> None:
+    function.grant_invoke(role)
+    acknowledge(
+        role,
+        "Invoking one function, any of its versions or aliases (the ':*' is the qualifier).",
+        wildcard_resource(role, f"{function.function_arn}:*"),
+    )
+
+
+def acknowledge_tracing(role: iam.IRole) -> None:
+    acknowledge(
+        role,
+        "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource: active tracing needs '*'.",
+        wildcard_resource(role, "*"),
+    )

@@ -1,0 +1,44 @@
+"""Names the stack owns. Everything the deployer creates at run time starts with `<StackName>-`;
+the platform's own named resources use `<StackName>.` so that they never fall under that prefix."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Stack
+from constructs import IConstruct
+
+
+def owned_prefix(scope: IConstruct) -> str:
+    """Names that start with this belong to the deployer: state machines, trigger rules, alarms."""
+    return f"{Stack.of(scope).stack_name}-"
+
+
+def platform_name(scope: IConstruct, name: str) -> str:
+    """The name of one of the platform's own rules or alarms, outside the deployer's prefix."""
+    return f"{Stack.of(scope).stack_name}.{name}"
+
+
+def owned_state_machines_arn(scope: IConstruct) -> str:
+    return _arn(scope, "states", "stateMachine", f"{owned_prefix(scope)}*", ArnFormat.COLON_RESOURCE_NAME)
+
+
+def owned_executions_arn(scope: IConstruct) -> str:
+    return _arn(scope, "states", "execution", f"{owned_prefix(scope)}*", ArnFormat.COLON_RESOURCE_NAME)
+
+
+def owned_rules_arn(scope: IConstruct) -> str:
+    return _arn(scope, "events", "rule", f"{owned_prefix(scope)}*", ArnFormat.SLASH_RESOURCE_NAME)
+
+
+def owned_alarms_arn(scope: IConstruct) -> str:
+    return _arn(scope, "cloudwatch", "alarm", f"{owned_prefix(scope)}*", ArnFormat.COLON_RESOURCE_NAME)
+
+
+def state_machine_arn_prefix(scope: IConstruct) -> str:
+    """The ARN every owned state machine's ARN starts with (for event pattern `prefix` matching)."""
+    return _arn(scope, "states", "stateMachine", owned_prefix(scope), ArnFormat.COLON_RESOURCE_NAME)
+
+
+def _arn(scope: IConstruct, service: str, resource: str, name: str, arn_format: ArnFormat) -> str:
+    return Stack.of(scope).format_arn(
+        service=service, resource=resource, resource_name=name, arn_format=arn_format
+    )

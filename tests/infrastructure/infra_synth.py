@@ -1,0 +1,99 @@
+"""Synthesis of the Stratoflow app for tests, and readers of the synthesized template.
+
+Synthesis skips asset bundling (`aws:cdk:bundling-stacks: []`), so no pip and no network; cdk-nag runs
+as at deploy time and fails the synthesis on any unacknowledged finding.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Node 20 is what this machine has; jsii's end-of-life warning would only add noise.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from aws_cdk import App  # noqa: E402
+from aws_cdk.assertions import Template  # noqa: E402
+
+from infra.app import create_app  # noqa: E402
+from infra.nag import render_cfn  # noqa: E402
+from infra.stack import StratoflowStack  # noqa: E402
+
+SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
+# Every option set away from its default, for the second synthesis.
+CUSTOM_CONTEXT = {
+    "stackName": "StratoDev",
+    "removalPolicy": "destroy",
+    "dataRetentionDays": "7",
+    "logRetentionDays": "14",
+    "alertEmail": "ops@example.com",
+    "logLevel": "debug",
+}
+
+
+def cdk_json_context() -> dict[str, Any]:
+    context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+@dataclass
+class Synthesized:
+    app: App
+    stack: StratoflowStack
+    template: Template
+    cfn: dict[str, Any]
+    outdir: Path
+
+    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.cfn["Resources"].items()
+            if resource["Type"] == resource_type
+        }
+
+    def logical_id(self, construct: Any) -> str:
+        resource = construct.node.default_child
+        return str(self.stack.resolve(self.stack.get_logical_id(resource)))
+
+    def resource(self, construct: Any) -> dict[str, Any]:
+        resource: dict[str, Any] = self.cfn["Resources"][self.logical_id(construct)]
+        return resource
+
+    def statements(self, role: Any) -> list[dict[str, Any]]:
+        """Every statement of the policies attached to `role`, with actions always as a list."""
+        role_ref = {"Ref": self.logical_id(role)}
+        found = []
+        for policy in self.resources("AWS::IAM::Policy").values():
+            if role_ref in policy["Properties"].get("Roles", []):
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                    actions = statement["Action"]
+                    found.append({**statement, "Action": [actions] if isinstance(actions, str) else actions})
+        return found
+
+    def resources_allowed(self, role: Any, action: str) -> list[str]:
+        """The resources (rendered as cdk-nag writes them) on which `role` may perform `action`."""
+        rendered = []
+        for statement in self.statements(role):
+            if statement["Effect"] == "Allow" and action in statement["Action"]:
+                resources = statement["Resource"]
+                for resource in resources if isinstance(resources, list) else [resources]:
+                    rendered.append(render_cfn(resource))
+        return rendered
+
+    def environment(self, function: Any) -> dict[str, Any]:
+        variables: dict[str, Any] = self.resource(function)["Properties"]["Environment"]["Variables"]
+        return variables
+
+
+def synthesize(tmp: Path, **context: Any) -> Synthesized:
+    app, stack = create_app({**cdk_json_context(), **SKIP_BUNDLING, **context}, outdir=str(tmp))
+    template = Template.from_stack(stack)
+    return Synthesized(app, stack, template, dict(template.to_json()), tmp)

@@ -1,0 +1,172 @@
+"""The five platform functions: runtime, code, layer, limits, observability and settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from infra_synth import REPO_ROOT, Synthesized
+
+from infra.constructs.functions import FUNCTION_SPECS
+
+NAMES = ("task_runner", "deployer", "admission", "execution_events", "webhook")
+
+# The settings each function reads (stratoflow.cloud.settings.Settings); the stack sets exactly these.
+COMMON = {
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "LOG_LEVEL",
+    "STRATOFLOW_STACK_NAME",
+    "STRATOFLOW_TABLE_NAME",
+    "STRATOFLOW_DATA_BUCKET",
+}
+EXPECTED_ENVIRONMENT = {
+    "task_runner": COMMON | {"STRATOFLOW_ADMISSION_ARN"},
+    "deployer": COMMON
+    | {
+        "STRATOFLOW_FLOWS_BUCKET",
+        "STRATOFLOW_TASK_RUNNER_ARN",
+        "STRATOFLOW_ADMISSION_ARN",
+        "STRATOFLOW_STATE_MACHINE_ROLE_ARN",
+        "STRATOFLOW_STATE_MACHINE_LOG_GROUP_ARN",
+        "STRATOFLOW_SCHEDULER_ROLE_ARN",
+        "STRATOFLOW_SCHEDULE_GROUP",
+        "STRATOFLOW_ALERT_TOPIC_ARN",
+        "STRATOFLOW_EVENT_BUS_NAME",
+        "STRATOFLOW_DLQ_ARN",
+        "STRATOFLOW_EVENTS_RULE_PREFIX",
+    },
+    "admission": COMMON,
+    "execution_events": COMMON | {"STRATOFLOW_EVENT_BUS_NAME"},
+    "webhook": COMMON | {"STRATOFLOW_ADMISSION_ARN"},
+}
+
+
+def test_there_is_one_function_per_handler_folder(synth: Synthesized) -> None:
+    assert [spec.name for spec in FUNCTION_SPECS] == list(NAMES)
+    assert set(synth.stack.functions.by_name) == set(NAMES)
+    synth.template.resource_count_is("AWS::Lambda::Function", len(NAMES))
+    for name in NAMES:
+        assert (REPO_ROOT / "functions" / name / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_function_runs_the_thin_handler_on_python_312_arm64(synth: Synthesized, name: str) -> None:
+    function = synth.stack.functions.by_name[name]
+    properties = synth.resource(function)["Properties"]
+
+    assert properties["Runtime"] == "python3.12"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["Handler"] == "handler.lambda_handler"
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    assert properties["Layers"] == [{"Ref": synth.logical_id(synth.stack.functions.layer)}]
+    assert "ReservedConcurrentExecutions" not in properties
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_function_code_is_its_folder_without_build_litter(synth: Synthesized, name: str) -> None:
+    # Given the asset CDK staged for the function
+    code = synth.resource(synth.stack.functions.by_name[name])["Properties"]["Code"]
+    staged = synth.outdir / f"asset.{code['S3Key'].removesuffix('.zip')}"
+    source = REPO_ROOT / "functions" / name
+
+    # Then it holds the files of functions/<name>/, and no byte code
+    def files(root: Path) -> set[str]:
+        return {
+            path.relative_to(root).as_posix()
+            for path in root.rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+        }
+
+    assert files(staged) == files(source)
+    assert not list(staged.rglob("__pycache__"))
+
+
+def test_limits_fit_each_function(synth: Synthesized) -> None:
+    limits = {
+        name: (
+            synth.resource(function)["Properties"]["Timeout"],
+            synth.resource(function)["Properties"]["MemorySize"],
+        )
+        for name, function in synth.stack.functions.by_name.items()
+    }
+    assert limits["task_runner"] == (900, 1024)
+    for name, (timeout, memory) in limits.items():
+        assert 10 <= timeout <= 900 and memory >= 256, name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_function_gets_the_settings_it_reads(synth: Synthesized, name: str) -> None:
+    environment = synth.environment(synth.stack.functions.by_name[name])
+
+    assert set(environment) == EXPECTED_ENVIRONMENT[name]
+    assert environment["POWERTOOLS_SERVICE_NAME"] == "stratoflow-" + name.replace("_", "-")
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "Stratoflow"
+    assert environment["LOG_LEVEL"] == "INFO"
+    assert environment["STRATOFLOW_STACK_NAME"] == "Stratoflow"
+    assert environment["STRATOFLOW_TABLE_NAME"] == {"Ref": synth.logical_id(synth.stack.storage.table)}
+    assert environment["STRATOFLOW_DATA_BUCKET"] == {"Ref": synth.logical_id(synth.stack.storage.data_bucket)}
+
+
+def test_deployer_settings_point_at_the_stack_resources(synth: Synthesized) -> None:
+    stack = synth.stack
+    environment = synth.environment(stack.functions.deployer)
+
+    assert environment["STRATOFLOW_FLOWS_BUCKET"] == {"Ref": synth.logical_id(stack.storage.flows_bucket)}
+    assert environment["STRATOFLOW_TASK_RUNNER_ARN"] == {
+        "Fn::GetAtt": [synth.logical_id(stack.functions.task_runner), "Arn"]
+    }
+    assert environment["STRATOFLOW_ADMISSION_ARN"] == {
+        "Fn::GetAtt": [synth.logical_id(stack.functions.admission), "Arn"]
+    }
+    assert environment["STRATOFLOW_STATE_MACHINE_ROLE_ARN"] == {
+        "Fn::GetAtt": [synth.logical_id(stack.deployer.state_machine_role.role), "Arn"]
+    }
+    assert environment["STRATOFLOW_SCHEDULER_ROLE_ARN"] == {
+        "Fn::GetAtt": [synth.logical_id(stack.triggers.scheduler_role), "Arn"]
+    }
+    assert environment["STRATOFLOW_DLQ_ARN"] == {
+        "Fn::GetAtt": [synth.logical_id(stack.triggers.dead_letter_queue), "Arn"]
+    }
+    assert environment["STRATOFLOW_ALERT_TOPIC_ARN"] == {"Ref": synth.logical_id(stack.alerts.topic)}
+    assert environment["STRATOFLOW_SCHEDULE_GROUP"] == "Stratoflow"
+    assert environment["STRATOFLOW_EVENT_BUS_NAME"] == "default"
+    assert environment["STRATOFLOW_EVENTS_RULE_PREFIX"] == "Stratoflow-"
+
+
+def test_each_function_logs_to_its_own_group_with_the_retention_from_context(
+    synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    for synthesized, days in ((synth, 30), (custom_synth, 14)):
+        groups = synthesized.resources("AWS::Logs::LogGroup")
+        used = []
+        for function in synthesized.stack.functions.by_name.values():
+            group_ref = synthesized.resource(function)["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+            assert groups[group_ref]["Properties"]["RetentionInDays"] == days
+            used.append(group_ref)
+        assert len(set(used)) == len(NAMES)
+
+
+def test_context_sets_log_level_and_stack_name(custom_synth: Synthesized) -> None:
+    environment = custom_synth.environment(custom_synth.stack.functions.deployer)
+
+    assert environment["LOG_LEVEL"] == "DEBUG"
+    assert environment["STRATOFLOW_STACK_NAME"] == "StratoDev"
+    assert environment["STRATOFLOW_EVENTS_RULE_PREFIX"] == "StratoDev-"
+    assert environment["STRATOFLOW_SCHEDULE_GROUP"] == "StratoDev"
+
+
+def test_layer_is_built_for_the_functions_platform(synth: Synthesized) -> None:
+    properties = synth.resource(synth.stack.functions.layer)["Properties"]
+
+    assert properties["CompatibleRuntimes"] == ["python3.12"]
+    assert properties["CompatibleArchitectures"] == ["arm64"]
+
+
+def test_webhook_has_a_public_function_url(synth: Synthesized) -> None:
+    webhook = {"Fn::GetAtt": [synth.logical_id(synth.stack.functions.webhook), "Arn"]}
+
+    synth.template.has_resource_properties(
+        "AWS::Lambda::Url", {"AuthType": "NONE", "TargetFunctionArn": webhook}
+    )
+    synth.template.resource_count_is("AWS::Lambda::Url", 1)

@@ -1,0 +1,233 @@
+"""Least privilege: what each role may do, and that the deployer stays inside the stack's names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from infra_synth import Synthesized
+
+from infra.nag import render_cfn
+
+ARN = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+STATE_MACHINES = ARN.format(service="states", resource="stateMachine:Stratoflow-*")
+EXECUTIONS = ARN.format(service="states", resource="execution:Stratoflow-*")
+RULES = ARN.format(service="events", resource="rule/Stratoflow-*")
+ALARMS = ARN.format(service="cloudwatch", resource="alarm:Stratoflow-*")
+SCHEDULES = ARN.format(service="scheduler", resource="schedule/Stratoflow/*")
+
+
+def _arn_of(synth: Synthesized, construct: Any) -> str:
+    return f"<{synth.logical_id(construct)}.Arn>"
+
+
+def _trust(synth: Synthesized, role: Any) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = synth.resource(role)["Properties"]["AssumeRolePolicyDocument"][
+        "Statement"
+    ]
+    return statements
+
+
+def _role(synth: Synthesized, name: str) -> Any:
+    return synth.stack.functions.roles[name]
+
+
+def test_deployer_manages_only_what_the_stack_owns(synth: Synthesized) -> None:
+    deployer = _role(synth, "deployer")
+    owned = {
+        "states:CreateStateMachine": STATE_MACHINES,
+        "states:UpdateStateMachine": STATE_MACHINES,
+        "states:DeleteStateMachine": STATE_MACHINES,
+        "states:PublishStateMachineVersion": STATE_MACHINES,
+        "states:TagResource": STATE_MACHINES,
+        "scheduler:CreateSchedule": SCHEDULES,
+        "scheduler:UpdateSchedule": SCHEDULES,
+        "scheduler:DeleteSchedule": SCHEDULES,
+        "events:PutRule": RULES,
+        "events:PutTargets": RULES,
+        "events:DeleteRule": RULES,
+        "events:RemoveTargets": RULES,
+        "events:TagResource": RULES,
+        "cloudwatch:PutMetricAlarm": ALARMS,
+        "cloudwatch:DeleteAlarms": ALARMS,
+        "cloudwatch:TagResource": ALARMS,
+    }
+    for action, resource in owned.items():
+        assert synth.resources_allowed(deployer, action) == [resource], action
+
+
+def test_deployer_passes_only_the_two_roles_each_to_its_service(synth: Synthesized) -> None:
+    stack = synth.stack
+    passes = [
+        statement
+        for statement in synth.statements(_role(synth, "deployer"))
+        if "iam:PassRole" in statement["Action"]
+    ]
+    by_role = {
+        statement["Resource"]["Fn::GetAtt"][0]: statement["Condition"]["StringEquals"]["iam:PassedToService"]
+        for statement in passes
+    }
+
+    assert all(statement["Action"] == ["iam:PassRole"] for statement in passes)
+    assert by_role == {
+        synth.logical_id(stack.deployer.state_machine_role.role): "states.amazonaws.com",
+        synth.logical_id(stack.triggers.scheduler_role): "scheduler.amazonaws.com",
+    }
+
+
+def test_no_role_may_pass_roles_but_the_deployer(synth: Synthesized) -> None:
+    deployer_policy_roles = {"Ref": synth.logical_id(_role(synth, "deployer"))}
+    for logical_id, policy in synth.resources("AWS::IAM::Policy").items():
+        if deployer_policy_roles in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert not any(action.startswith("iam:") for action in actions), logical_id
+
+
+def test_deployer_wildcard_resource_is_only_for_listing(synth: Synthesized) -> None:
+    unscoped = [
+        statement["Action"]
+        for statement in synth.statements(_role(synth, "deployer"))
+        if statement["Resource"] == "*"
+    ]
+    assert sorted(action for actions in unscoped for action in actions) == sorted(
+        ["events:ListRules", "scheduler:ListSchedules", "xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    )
+
+
+def test_no_statement_grants_a_whole_service(synth: Synthesized) -> None:
+    for logical_id, policy in synth.resources("AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert not any(action == "*" or action.endswith(":*") for action in actions), logical_id
+
+
+def test_state_machine_role(synth: Synthesized) -> None:
+    stack = synth.stack
+    role = stack.deployer.state_machine_role.role
+    (trust,) = _trust(synth, role)
+
+    assert trust["Principal"] == {"Service": "states.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert render_cfn(trust["Condition"]["ArnLike"]["aws:SourceArn"]) == STATE_MACHINES
+    task_runner, admission = (
+        _arn_of(synth, stack.functions.task_runner),
+        _arn_of(synth, stack.functions.admission),
+    )
+    assert sorted(synth.resources_allowed(role, "lambda:InvokeFunction")) == sorted(
+        [task_runner, f"{task_runner}:*", admission, f"{admission}:*"]
+    )
+    assert synth.resources_allowed(role, "states:StartExecution") == [STATE_MACHINES]
+    assert synth.resources_allowed(role, "states:DescribeExecution") == [EXECUTIONS]
+    assert synth.resources_allowed(role, "states:StopExecution") == [EXECUTIONS]
+    sync_rule = ARN.format(
+        service="events", resource="rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
+    )
+    for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule"):
+        assert synth.resources_allowed(role, action) == [sync_rule]
+    for action in ("xray:PutTraceSegments", "logs:CreateLogDelivery", "logs:PutResourcePolicy"):
+        assert synth.resources_allowed(role, action) == ["*"]
+
+
+def test_scheduler_role_only_invokes_admission(synth: Synthesized) -> None:
+    stack = synth.stack
+    role = stack.triggers.scheduler_role
+    (trust,) = _trust(synth, role)
+    admission = _arn_of(synth, stack.functions.admission)
+
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert trust["Condition"]["ArnLike"] == {
+        "aws:SourceArn": {"Fn::GetAtt": [synth.logical_id(stack.triggers.schedule_group), "Arn"]}
+    }
+    assert sorted(synth.resources_allowed(role, "lambda:InvokeFunction")) == [admission, f"{admission}:*"]
+    assert synth.resources_allowed(role, "sqs:SendMessage") == [
+        _arn_of(synth, stack.triggers.dead_letter_queue)
+    ]
+    assert {action for statement in synth.statements(role) for action in statement["Action"]} == {
+        "lambda:InvokeFunction",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    }
+
+
+def test_only_admission_and_state_machines_start_executions(synth: Synthesized) -> None:
+    stack = synth.stack
+    starters = {
+        logical_id
+        for logical_id, policy in synth.resources("AWS::IAM::Policy").items()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "states:StartExecution" in statement["Action"]
+    }
+    assert synth.resources_allowed(_role(synth, "admission"), "states:StartExecution") == [STATE_MACHINES]
+    assert len(starters) == 2, starters
+    assert synth.resources_allowed(stack.deployer.state_machine_role.role, "states:StartExecution")
+
+
+def test_task_runner_completes_waiting_states_of_the_stack_only(synth: Synthesized) -> None:
+    for action in ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"):
+        assert synth.resources_allowed(_role(synth, "task_runner"), action) == [STATE_MACHINES]
+
+
+def test_execution_events_publishes_on_the_default_bus(synth: Synthesized) -> None:
+    role = _role(synth, "execution_events")
+
+    assert synth.resources_allowed(role, "events:PutEvents") == [
+        ARN.format(service="events", resource="event-bus/default")
+    ]
+    assert synth.resources_allowed(role, "states:StopExecution") == [EXECUTIONS]
+
+
+@pytest.mark.parametrize(
+    ("name", "writes_table", "data_bucket_access"),
+    [
+        ("task_runner", True, "write"),
+        ("deployer", True, None),
+        ("admission", True, "write"),
+        ("execution_events", True, None),
+        ("webhook", False, None),
+    ],
+)
+def test_storage_access_per_function(
+    synth: Synthesized, name: str, writes_table: bool, data_bucket_access: str | None
+) -> None:
+    storage = synth.stack.storage
+    role = _role(synth, name)
+    table = _arn_of(synth, storage.table)
+    data_bucket = _arn_of(synth, storage.data_bucket)
+
+    assert table in synth.resources_allowed(role, "dynamodb:Query")
+    assert (table in synth.resources_allowed(role, "dynamodb:PutItem")) is writes_table
+    assert (f"{data_bucket}/*" in synth.resources_allowed(role, "s3:PutObject")) is (
+        data_bucket_access == "write"
+    )
+    flows_bucket = _arn_of(synth, storage.flows_bucket)
+    assert (f"{flows_bucket}/*" in synth.resources_allowed(role, "s3:GetObject*")) is (name == "deployer")
+    assert f"{flows_bucket}/*" not in synth.resources_allowed(role, "s3:PutObject")
+
+
+def test_functions_write_logs_only_to_their_own_group(synth: Synthesized) -> None:
+    for name, function in synth.stack.functions.by_name.items():
+        group = synth.resource(function)["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert synth.resources_allowed(_role(synth, name), "logs:PutLogEvents") == [f"<{group}.Arn>"]
+    assert not [
+        role
+        for role in synth.resources("AWS::IAM::Role").values()
+        if role["Properties"].get("ManagedPolicyArns")
+    ]
+
+
+def test_rules_of_the_stack_may_invoke_admission(synth: Synthesized) -> None:
+    admission = {"Fn::GetAtt": [synth.logical_id(synth.stack.functions.admission), "Arn"]}
+    permissions = [
+        permission["Properties"]
+        for permission in synth.resources("AWS::Lambda::Permission").values()
+        if permission["Properties"]["FunctionName"] == admission
+    ]
+    (from_rules,) = permissions
+
+    assert from_rules["Principal"] == "events.amazonaws.com"
+    assert from_rules["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert render_cfn(from_rules["SourceArn"]) == RULES

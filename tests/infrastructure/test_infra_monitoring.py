@@ -1,0 +1,139 @@
+"""Alerts topic, alarms, dashboard and stack outputs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from infra_synth import Synthesized
+
+from infra.constructs.functions import FUNCTION_SPECS
+from infra.nag import render_cfn
+
+
+def _alarms(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    return {
+        alarm["Properties"]["AlarmName"]: alarm["Properties"]
+        for alarm in synth.resources("AWS::CloudWatch::Alarm").values()
+    }
+
+
+def test_alerts_topic_is_encrypted_with_a_key_cloudwatch_may_use(synth: Synthesized) -> None:
+    alerts = synth.stack.alerts
+    topic = synth.resource(alerts.topic)["Properties"]
+    key = synth.resource(alerts.key)["Properties"]
+
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [synth.logical_id(alerts.key), "Arn"]}
+    assert key["EnableKeyRotation"] is True
+    cloudwatch = [
+        statement
+        for statement in key["KeyPolicy"]["Statement"]
+        if statement.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert cloudwatch and set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+def test_alerts_topic_refuses_plain_http(synth: Synthesized) -> None:
+    topic_ref = {"Ref": synth.logical_id(synth.stack.alerts.topic)}
+    (policy,) = [
+        policy["Properties"]["PolicyDocument"]["Statement"]
+        for policy in synth.resources("AWS::SNS::TopicPolicy").values()
+        if topic_ref in policy["Properties"]["Topics"]
+    ]
+    assert any(
+        statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for statement in policy
+    )
+
+
+def test_alert_email_subscription_only_when_configured(synth: Synthesized, custom_synth: Synthesized) -> None:
+    synth.template.resource_count_is("AWS::SNS::Subscription", 0)
+    custom_synth.template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {
+            "Protocol": "email",
+            "Endpoint": "ops@example.com",
+            "TopicArn": {"Ref": custom_synth.logical_id(custom_synth.stack.alerts.topic)},
+        },
+    )
+
+
+def test_every_function_has_error_and_throttle_alarms(synth: Synthesized) -> None:
+    alarms = _alarms(synth)
+    for spec in FUNCTION_SPECS:
+        function = {"Ref": synth.logical_id(synth.stack.functions.by_name[spec.name])}
+        for metric in ("Errors", "Throttles"):
+            alarm = alarms[f"Stratoflow.{spec.name.replace('_', '-')}-{metric.lower()}"]
+            assert alarm["Namespace"] == "AWS/Lambda"
+            assert alarm["MetricName"] == metric
+            assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": function}]
+            assert alarm["Statistic"] == "Sum"
+
+
+def test_every_dead_letter_queue_has_a_depth_alarm(synth: Synthesized) -> None:
+    alarms = _alarms(synth)
+    depth = [
+        alarm for alarm in alarms.values() if alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    ]
+    queues = {
+        alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in depth if alarm["Namespace"] == "AWS/SQS"
+    }
+
+    assert queues == set(synth.resources("AWS::SQS::Queue"))
+
+
+def test_every_alarm_notifies_the_topic_and_ignores_missing_data(synth: Synthesized) -> None:
+    alarms = _alarms(synth)
+    topic = {"Ref": synth.logical_id(synth.stack.alerts.topic)}
+
+    assert len(alarms) == 2 * len(FUNCTION_SPECS) + 3
+    for name, alarm in alarms.items():
+        assert alarm["AlarmActions"] == [topic], name
+        assert alarm["TreatMissingData"] == "notBreaching", name
+        assert alarm["Threshold"] == 1
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_dashboard_shows_flow_metrics_function_health_and_dlq_depth(synth: Synthesized) -> None:
+    (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
+    widgets = json.loads(render_cfn(dashboard["Properties"]["DashboardBody"]))["widgets"]
+    lines = [line for widget in widgets for line in widget["properties"]["metrics"]]
+    searches = [line[0]["expression"] for line in lines if isinstance(line[0], dict)]
+    plain = {(line[0], line[1]) for line in lines if isinstance(line[0], str)}
+
+    assert dashboard["Properties"]["DashboardName"] == "Stratoflow"
+    for metric in (
+        "ExecutionsStarted",
+        "ExecutionsSucceeded",
+        "ExecutionsFailed",
+        "ExecutionDuration",
+        "TaskFailures",
+    ):
+        assert any(f'Namespace="Stratoflow" MetricName="{metric}"' in search for search in searches), metric
+    assert all(line[0]["label"] == "${PROP('Dim.Flow')}" for line in lines if isinstance(line[0], dict))
+    assert plain == {
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    }
+    functions = {line[3] for line in lines if line[:2] == ["AWS/Lambda", "Errors"]}
+    assert functions == {
+        f"<{synth.logical_id(function)}>" for function in synth.stack.functions.by_name.values()
+    }
+
+
+def test_stack_outputs(synth: Synthesized) -> None:
+    assert set(synth.cfn["Outputs"]) == {
+        "FlowsBucketName",
+        "DataBucketName",
+        "TableName",
+        "AlertTopicArn",
+        "WebhookUrl",
+        "AdmissionFunctionArn",
+        "TaskRunnerFunctionArn",
+    }
+    outputs = synth.cfn["Outputs"]
+    assert outputs["WebhookUrl"]["Value"] == {
+        "Fn::GetAtt": [synth.logical_id(synth.stack.triggers.webhook_url), "FunctionUrl"]
+    }
+    assert outputs["TableName"]["Value"] == {"Ref": synth.logical_id(synth.stack.storage.table)}

@@ -1,0 +1,133 @@
+"""Buckets and the table: protections, key schema, retention and removal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Match
+from infra_synth import Synthesized
+
+
+def _bucket(synth: Synthesized, name: str) -> dict[str, Any]:
+    return synth.resource(getattr(synth.stack.storage, name))
+
+
+def _denies_insecure_transport(synth: Synthesized, bucket: Any) -> bool:
+    bucket_ref = {"Ref": synth.logical_id(bucket)}
+    for policy in synth.resources("AWS::S3::BucketPolicy").values():
+        if policy["Properties"]["Bucket"] != bucket_ref:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Deny" and statement.get("Condition") == {
+                "Bool": {"aws:SecureTransport": "false"}
+            }:
+                return True
+    return False
+
+
+def test_every_bucket_is_encrypted_private_and_tls_only(synth: Synthesized) -> None:
+    storage = synth.stack.storage
+    for bucket in (storage.flows_bucket, storage.data_bucket, storage.access_logs_bucket):
+        properties = synth.resource(bucket)["Properties"]
+        assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+        ]
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert _denies_insecure_transport(synth, bucket), bucket.node.path
+
+
+def test_flows_bucket_is_versioned_and_sends_events_to_eventbridge(synth: Synthesized) -> None:
+    properties = _bucket(synth, "flows_bucket")["Properties"]
+
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert properties["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    # Set natively: no custom-resource Lambda function for bucket notifications.
+    assert not synth.resources("Custom::S3BucketNotifications")
+
+
+def test_flows_and_data_buckets_log_access_to_the_logs_bucket(synth: Synthesized) -> None:
+    logs_bucket = {"Ref": synth.logical_id(synth.stack.storage.access_logs_bucket)}
+    for name in ("flows_bucket", "data_bucket"):
+        logging = _bucket(synth, name)["Properties"]["LoggingConfiguration"]
+        assert logging["DestinationBucketName"] == logs_bucket
+        assert logging["LogFilePrefix"]
+
+
+def test_data_expires_after_the_retention_from_context(synth: Synthesized, custom_synth: Synthesized) -> None:
+    # Given the default context (30 days) and a custom one (7 days)
+    # Then each data bucket expires objects after its retention
+    for synthesized, days in ((synth, 30), (custom_synth, 7)):
+        rules = _bucket(synthesized, "data_bucket")["Properties"]["LifecycleConfiguration"]["Rules"]
+        assert {
+            "ExpirationInDays": days,
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }.items() <= (rules[0].items())
+        assert rules[0]["Status"] == "Enabled"
+
+
+def test_table_key_schema_is_the_one_the_store_uses(synth: Synthesized) -> None:
+    synth.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": Match.array_equals(
+                [
+                    {"AttributeName": name, "AttributeType": "S"}
+                    for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+                ]
+            ),
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": f"gsi{n}",
+                    "KeySchema": [
+                        {"AttributeName": f"gsi{n}pk", "KeyType": "HASH"},
+                        {"AttributeName": f"gsi{n}sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for n in (1, 2)
+            ],
+            "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+        },
+    )
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 1)
+
+
+def test_data_is_retained_by_default(synth: Synthesized) -> None:
+    storage = synth.stack.storage
+    for construct in (storage.table, storage.flows_bucket, storage.data_bucket, storage.access_logs_bucket):
+        resource = synth.resource(construct)
+        assert resource["DeletionPolicy"] == "Retain", construct.node.path
+        assert resource["UpdateReplacePolicy"] == "Retain", construct.node.path
+    assert synth.resource(storage.table)["Properties"]["DeletionProtectionEnabled"] is True
+    assert not synth.resources("Custom::S3AutoDeleteObjects")
+
+
+def test_destroy_context_lets_a_dev_stack_be_deleted(custom_synth: Synthesized) -> None:
+    # Given removalPolicy=destroy
+    storage = custom_synth.stack.storage
+    # Then the table and buckets are deleted with the stack, buckets emptied first
+    for construct in (storage.table, storage.flows_bucket, storage.data_bucket):
+        assert custom_synth.resource(construct)["DeletionPolicy"] == "Delete", construct.node.path
+    assert custom_synth.resource(storage.table)["Properties"]["DeletionProtectionEnabled"] is False
+    assert len(custom_synth.resources("Custom::S3AutoDeleteObjects")) == 3
+
+
+def test_what_holds_no_data_is_always_removed_with_the_stack(synth: Synthesized) -> None:
+    # A retained schedule group would keep firing at deleted functions; a retained key would bill.
+    stack = synth.stack
+    for construct in (stack.triggers.schedule_group, stack.alerts.key, stack.functions.layer):
+        assert synth.resource(construct)["DeletionPolicy"] == "Delete", construct.node.path
