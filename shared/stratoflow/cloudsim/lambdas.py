@@ -1,0 +1,90 @@
+"""Answer Lambda `Invoke` calls made under moto with in-process Python handlers.
+
+moto cannot run Lambda code without Docker. `in_process_lambdas` registers a `before-send` hook,
+first, on boto3's default session, so every client created afterwards (including the ones moto's
+Step Functions interpreter creates for each Lambda task) gets Invoke answered by a Python handler:
+its return value as the payload, or - when it raises - a Lambda function error
+(`X-Amz-Function-Error: Unhandled` and the `{"errorMessage", "errorType", "requestId",
+"stackTrace"}` document), so Step Functions sees the same error name and cause as on AWS.
+
+Enter it after the moto mock has started (the mock replaces the default session) and before the
+clients are created. Invocations of functions not in the mapping go on to moto.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+
+from stratoflow.engine.lambdas import LambdaContext, error_document, function_name_candidates
+
+Handler = Callable[[Any, Any], Any]
+EVENT = "before-send.lambda.Invoke"
+
+
+class _RawBody:
+    """The minimal raw HTTP body botocore reads a response from."""
+
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **_kwargs: Any) -> Iterator[bytes]:
+        yield self._body
+
+    def read(self, *_args: Any) -> bytes:
+        body, self._body = self._body, b""
+        return body
+
+
+class InProcessLambdas:
+    """The `before-send` hook: finds the handler named in the request URL and runs it."""
+
+    def __init__(self, functions: Mapping[str, Handler]):
+        self.functions = dict(functions)
+        self.invocations: list[tuple[str, Any]] = []
+
+    def __call__(self, request: AWSPreparedRequest, **_kwargs: Any) -> AWSResponse | None:
+        name = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
+        handler, found = self._lookup(name)
+        if handler is None:
+            return None  # not ours: let moto answer
+        body = request.body or b"{}"
+        event = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
+        self.invocations.append((found, event))
+        request_id = str(uuid.uuid4())
+        arn = name if name.startswith("arn:") else f"arn:aws:lambda:us-east-1:123456789012:function:{found}"
+        context = LambdaContext(function_name=found, invoked_function_arn=arn, aws_request_id=request_id)
+        headers = {"X-Amz-Executed-Version": "$LATEST", "x-amzn-RequestId": request_id}
+        try:
+            payload = json.dumps(handler(event, context))
+        except Exception as error:  # the function failed: answer as Lambda does for an unhandled error
+            headers["X-Amz-Function-Error"] = "Unhandled"
+            payload = error_document(error, request_id)
+        if request.headers.get("X-Amz-Invocation-Type") in ("Event", b"Event"):
+            return AWSResponse(request.url, 202, {"x-amzn-RequestId": request_id}, _RawBody(b""))
+        return AWSResponse(request.url, 200, headers, _RawBody(payload.encode("utf-8")))
+
+    def _lookup(self, name: str) -> tuple[Handler | None, str]:
+        for candidate in function_name_candidates(name):
+            if candidate in self.functions:
+                return self.functions[candidate], candidate
+        return None, name
+
+
+@contextmanager
+def in_process_lambdas(functions: Mapping[str, Handler]) -> Iterator[InProcessLambdas]:
+    """Answer Lambda Invoke with `functions` (name -> handler(event, context)) while inside the block."""
+    hook = InProcessLambdas(functions)
+    events = boto3._get_default_session().events
+    events.register_first(EVENT, hook)
+    try:
+        yield hook
+    finally:
+        events.unregister(EVENT, hook)
