@@ -53,7 +53,9 @@ def summary(store: Any, execution_id: str) -> dict[str, Any]:
                 r.iteration if r.iteration is not None else -1,
                 str(r.state),
                 len(r.attempts),
-                json.dumps({k: v for k, v in r.outputs.items() if k != "__stratoflow_blob__"}, sort_keys=True),
+                json.dumps(
+                    {k: v for k, v in r.outputs.items() if k != "__stratoflow_blob__"}, sort_keys=True
+                ),
             )
             for r in runs
         ),

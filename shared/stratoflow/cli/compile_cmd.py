@@ -24,7 +24,9 @@ def _load(flow_file: Path):  # type: ignore[no-untyped-def]
 
 @click.command("compile")
 @click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the ASL to a file.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the ASL to a file."
+)
 def compile_(flow_file: Path, output: Path | None) -> None:
     """Print the Step Functions definition (ASL, JSONPath) of FLOW_FILE and the placeholders it needs."""
     from stratoflow.compiler import compile_flow

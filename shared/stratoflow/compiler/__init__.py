@@ -39,7 +39,9 @@ def check_definition(definition: dict[str, Any]) -> list[str]:
     problems = list(validate_definition(definition))
     size = len(json.dumps(definition, separators=(",", ":")).encode())
     if size > MAX_DEFINITION_BYTES:
-        problems.append(f"the definition is {size} bytes, over Step Functions' limit of {MAX_DEFINITION_BYTES}")
+        problems.append(
+            f"the definition is {size} bytes, over Step Functions' limit of {MAX_DEFINITION_BYTES}"
+        )
     return problems
 
 

@@ -101,7 +101,7 @@ class Builder:
         """A Fail state that re-raises ExitExecution out of this branch (created once per branch)."""
         if self._exit is None:
             self._exit = self.names.claim("exit.rethrow")
-            self.add(self._exit, FailState(Error="ExitExecution", Cause="An Exit task ended the execution."))
+            self.add(self._exit, FailState(error="ExitExecution", cause="An Exit task ended the execution."))
         return self._exit
 
     def catchers(self, scope: Scope) -> list[Catcher] | None:
@@ -109,8 +109,8 @@ class Builder:
             return None
         on_exit = scope.on_exit or self.rethrow_exit()
         return [
-            Catcher(ErrorEquals=["ExitExecution"], Next=on_exit, ResultPath="$.exit"),
-            Catcher(ErrorEquals=["States.ALL"], Next=scope.on_error, ResultPath="$.error"),
+            Catcher(error_equals=["ExitExecution"], next=on_exit, result_path="$.exit"),
+            Catcher(error_equals=["States.ALL"], next=scope.on_error, result_path="$.error"),
         ]
 
     def runner_call(
@@ -141,16 +141,16 @@ class Builder:
         if extra:
             payload.update(extra)
         state = TaskState(
-            Comment=comment,
-            Resource=LAMBDA_INVOKE_CALLBACK if callback else LAMBDA_INVOKE,
-            Parameters={"FunctionName": TASK_RUNNER, "Payload": payload},
-            ResultSelector={"result.$": "$.Payload"} if select_result and not callback else None,
-            ResultPath=result_path,
-            TimeoutSeconds=timeout,
-            Retry=retry or [PLATFORM_RETRIER],
-            Catch=self.catchers(scope),
-            Next=next_,
-            End=True if next_ is None else None,
+            comment=comment,
+            resource=LAMBDA_INVOKE_CALLBACK if callback else LAMBDA_INVOKE,
+            parameters={"FunctionName": TASK_RUNNER, "Payload": payload},
+            result_selector={"result.$": "$.Payload"} if select_result and not callback else None,
+            result_path=result_path,
+            timeout_seconds=timeout,
+            retry=retry or [PLATFORM_RETRIER],
+            catch=self.catchers(scope),
+            next=next_,
+            end=True if next_ is None else None,
         )
         return self.add(name, state)
 

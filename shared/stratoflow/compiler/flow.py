@@ -63,8 +63,8 @@ def lower_flow(flow: Any) -> tuple[dict[str, Any], list[str]]:
         builder.add(
             end,
             ChoiceState(
-                Choices=[{"Variable": "$.failed", "IsPresent": True, "Next": failed}],
-                Default=succeeded,
+                choices=[{"Variable": "$.failed", "IsPresent": True, "Next": failed}],
+                default=succeeded,
             ),
         )
         after_success = after_failure = _lower_finally(builder, finally_tasks, end, exit_)
@@ -74,7 +74,7 @@ def lower_flow(flow: Any) -> tuple[dict[str, Any], list[str]]:
     errors_entry = lower_block(
         builder, flow.errors, Scope(on_error=after_failure, on_exit=exit_), after_failure
     )
-    builder.add(failure, PassState(Result=True, ResultPath="$.failed", Next=errors_entry or after_failure))
+    builder.add(failure, PassState(result=True, result_path="$.failed", next=errors_entry or after_failure))
     main_scope = Scope(on_error=failure, on_exit=exit_)
 
     next_ = after_success
@@ -85,8 +85,8 @@ def lower_flow(flow: Any) -> tuple[dict[str, Any], list[str]]:
     start = lower_block(builder, flow.tasks, main_scope, next_) or next_
 
     builder.add(succeeded, SucceedState())
-    builder.add(failed, FailState(Error="FlowFailed", Cause="A task of the flow failed; see its task runs."))
-    builder.add(exit_, SucceedState(Comment="An Exit task ended the execution with the state it recorded."))
+    builder.add(failed, FailState(error="FlowFailed", cause="A task of the flow failed; see its task runs."))
+    builder.add(exit_, SucceedState(comment="An Exit task ended the execution with the state it recorded."))
     comment = f"Stratoflow flow {flow.namespace}.{flow.id}"
     if flow.revision is not None:
         comment += f" revision {flow.revision}"
@@ -98,7 +98,7 @@ def _lower_finally(builder: Builder, tasks: list[Task], end: str, exit_: str) ->
     entry = end
     for task in reversed(tasks):
         marker = builder.names.claim(f"{task.id}.failed")
-        builder.add(marker, PassState(Result=True, ResultPath="$.failed", Next=entry))
+        builder.add(marker, PassState(result=True, result_path="$.failed", next=entry))
         entry = lower_task(builder, task, Scope(on_error=marker, on_exit=exit_), entry)
     return entry
 

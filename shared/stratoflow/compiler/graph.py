@@ -15,7 +15,7 @@ def _node_id(task_id: str) -> str:
 
 
 def _label(task: Task) -> str:
-    return f'{task.id}<br/><small>{type(task).type_name}</small>'.replace('"', "'")
+    return f"{task.id}<br/><small>{type(task).type_name}</small>".replace('"', "'")
 
 
 class Mermaid:
@@ -53,12 +53,12 @@ class Mermaid:
             return [node], [node]
         if name in LOOPS:
             self.lines.append(f'{indent}subgraph {node}_loop["{task.id} ({name})"]')
-            entries, exits = self.block(getattr(task, "tasks", []), indent + "  ")
+            entries, loop_exits = self.block(getattr(task, "tasks", []), indent + "  ")
             self.lines.append(f"{indent}end")
             self.node(task, indent)
             for target in entries:
                 self.edge(node, target)
-            return [node], exits or [node]
+            return [node], loop_exits or [node]
         self.node(task, indent)
         exits: list[str] = []
         if name == "Dag":

@@ -98,11 +98,13 @@ class Flowable:
         """The start call, then a Choice that routes to the body (or a branch, or past a skip)."""
         rules = list(choices or [])
         if self.can_skip:
-            rules.insert(0, {"Variable": SKIP_RULE_VARIABLE, "BooleanEquals": True, "Next": self.next_or_end()})
+            rules.insert(
+                0, {"Variable": SKIP_RULE_VARIABLE, "BooleanEquals": True, "Next": self.next_or_end()}
+            )
         after_start = body_entry
         if rules:
             after_start = self.builder.names.claim(f"{self.task.id}.choice")
-            self.builder.add(after_start, ChoiceState(Choices=rules, Default=body_entry))
+            self.builder.add(after_start, ChoiceState(choices=rules, default=body_entry))
         self.builder.runner_call(
             self.start,
             "start",
@@ -182,10 +184,10 @@ def lower_parallel(builder: Builder, task: Any, scope: Scope, next_: str | None)
         builder.add(
             name,
             ParallelState(
-                Branches=[b for b in branches if b is not None],
-                ResultPath=DISCARD,
-                Catch=_outer_catch(builder, frame),
-                Next=frame.end,
+                branches=[b for b in branches if b is not None],
+                result_path=DISCARD,
+                catch=_outer_catch(builder, frame),
+                next=frame.end,
             ),
         )
     else:
@@ -198,22 +200,22 @@ def lower_parallel(builder: Builder, task: Any, scope: Scope, next_: str | None)
             for index, entry in enumerate(entries[:-1])
         ]
         # The last branch is the Default: a Choice always needs one (moto fails without it).
-        processor.add(dispatch, ChoiceState(Choices=rules, Default=entries[-1]))
+        processor.add(dispatch, ChoiceState(choices=rules, default=entries[-1]))
         name = builder.names.claim(f"{task.id}.map")
         builder.add(
             name,
             MapState(
-                ItemsPath="$.eval.result.branches",
-                ItemSelector={
+                items_path="$.eval.result.branches",
+                item_selector={
                     "execution.$": "$.execution",
                     "scope.$": scope.scope_path,
                     "branch.$": "$$.Map.Item.Value",
                 },
-                ItemProcessor={"ProcessorConfig": {"Mode": "INLINE"}, **processor.definition(dispatch)},
-                MaxConcurrency=concurrent,
-                ResultPath=DISCARD,
-                Catch=_outer_catch(builder, frame),
-                Next=frame.end,
+                item_processor={"ProcessorConfig": {"Mode": "INLINE"}, **processor.definition(dispatch)},
+                max_concurrency=concurrent,
+                result_path=DISCARD,
+                catch=_outer_catch(builder, frame),
+                next=frame.end,
             ),
         )
     frame.emit_end()
@@ -238,8 +240,8 @@ def lower_each(builder: Builder, task: Any, scope: Scope, next_: str | None) -> 
     builder.add(
         name,
         MapState(
-            ItemsPath="$.eval.result.values",
-            ItemSelector={
+            items_path="$.eval.result.values",
+            item_selector={
                 "execution.$": "$.execution",
                 "scope": {
                     "taskId": task.id,
@@ -248,11 +250,11 @@ def lower_each(builder: Builder, task: Any, scope: Scope, next_: str | None) -> 
                     "parent.$": scope.scope_path,
                 },
             },
-            ItemProcessor={"ProcessorConfig": {"Mode": "INLINE"}, **processor.definition(entry)},
-            MaxConcurrency=max_concurrency,
-            ResultPath=DISCARD,
-            Catch=_outer_catch(builder, frame),
-            Next=frame.end,
+            item_processor={"ProcessorConfig": {"Mode": "INLINE"}, **processor.definition(entry)},
+            max_concurrency=max_concurrency,
+            result_path=DISCARD,
+            catch=_outer_catch(builder, frame),
+            next=frame.end,
         ),
     )
     frame.emit_end()
@@ -287,7 +289,7 @@ def lower_sleep(builder: Builder, task: Any, scope: Scope, next_: str | None) ->
     frame = Flowable(builder, task, scope, next_)
     delay = task.duration if type(task).type_name == "Sleep" else task.delay
     wait = builder.names.claim(f"{task.id}.wait")
-    builder.add(wait, WaitState(Seconds=_wait_seconds(delay), Next=frame.end))
+    builder.add(wait, WaitState(seconds=_wait_seconds(delay), next=frame.end))
     frame.emit_end()
     return frame.emit_start(wait)
 
@@ -322,16 +324,16 @@ def lower_subflow(builder: Builder, task: Any, scope: Scope, next_: str | None) 
     builder.add(
         call,
         TaskState(
-            Resource=START_EXECUTION_SYNC if task.wait else START_EXECUTION,
-            Parameters={
+            resource=START_EXECUTION_SYNC if task.wait else START_EXECUTION,
+            parameters={
                 "StateMachineArn": state_machine_placeholder(task.namespace, task.flow_id),
                 "Name.$": "$.eval.result.name",
                 "Input.$": "$.eval.result.input",
             },
-            ResultPath=DISCARD,
-            Retry=[PLATFORM_RETRIER],
-            Catch=_outer_catch(builder, frame),
-            Next=frame.end,
+            result_path=DISCARD,
+            retry=[PLATFORM_RETRIER],
+            catch=_outer_catch(builder, frame),
+            next=frame.end,
         ),
     )
     frame.emit_end()
@@ -360,11 +362,11 @@ def lower_wait_for(builder: Builder, task: Any, scope: Scope, next_: str | None)
     builder.add(
         again,
         ChoiceState(
-            Choices=[{"Variable": f"{slot}.result.done", "BooleanEquals": True, "Next": frame.end}],
-            Default=wait,
+            choices=[{"Variable": f"{slot}.result.done", "BooleanEquals": True, "Next": frame.end}],
+            default=wait,
         ),
     )
-    builder.add(wait, WaitState(SecondsPath=f"{slot}.result.interval", Next=body))
+    builder.add(wait, WaitState(seconds_path=f"{slot}.result.interval", next=body))
     frame.emit_end()
     # The start call's result is the first iteration's scope: store it where the body reads it.
     builder.runner_call(
@@ -383,8 +385,10 @@ def lower_wait_for(builder: Builder, task: Any, scope: Scope, next_: str | None)
         builder.add(
             skip,
             ChoiceState(
-                Choices=[{"Variable": f"{slot}.result.skip", "BooleanEquals": True, "Next": frame.next_or_end()}],
-                Default=body,
+                choices=[
+                    {"Variable": f"{slot}.result.skip", "BooleanEquals": True, "Next": frame.next_or_end()}
+                ],
+                default=body,
             ),
         )
         builder.states[frame.start] = builder.states[frame.start].model_copy(update={"next": skip})
@@ -418,7 +422,9 @@ def lower_dag(builder: Builder, task: Any, scope: Scope, next_: str | None) -> s
     name = builder.names.claim(f"{task.id}.parallel")
     builder.add(
         name,
-        ParallelState(Branches=branches, ResultPath=DISCARD, Catch=_outer_catch(builder, frame), Next=frame.end),
+        ParallelState(
+            branches=branches, result_path=DISCARD, catch=_outer_catch(builder, frame), next=frame.end
+        ),
     )
     frame.emit_end()
     return frame.emit_start(name)

@@ -20,7 +20,11 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 PLATFORM_RETRIER = Retrier(
-    ErrorEquals=LAMBDA_SERVICE_ERRORS, IntervalSeconds=1, MaxAttempts=3, BackoffRate=2.0, JitterStrategy="FULL"
+    error_equals=LAMBDA_SERVICE_ERRORS,
+    interval_seconds=1,
+    max_attempts=3,
+    backoff_rate=2.0,
+    jitter_strategy="FULL",
 )
 # Errors that must never be retried whatever the task's policy says.
 NOT_RETRIED = ["ExitExecution", "RetriesExhausted", "TaskSkipped"]
@@ -52,18 +56,18 @@ def retriers(retry: Any, task_id: str, warnings: list[str]) -> list[Retrier]:
         max_attempts = 100
     if max_attempts <= 1:
         return rules
-    rules.append(Retrier(ErrorEquals=NOT_RETRIED, MaxAttempts=0))
+    rules.append(Retrier(error_equals=NOT_RETRIED, max_attempts=0))
     kind = retry.type
     if kind == "random":
         interval = _seconds(retry.min_interval, "minInterval", task_id, warnings) or 1
         max_delay = _seconds(retry.max_interval, "maxInterval", task_id, warnings)
         rules.append(
             Retrier(
-                ErrorEquals=["States.ALL"],
-                IntervalSeconds=max_delay or interval,
-                MaxAttempts=max_attempts - 1,
-                BackoffRate=1.0,
-                JitterStrategy="FULL",
+                error_equals=["States.ALL"],
+                interval_seconds=max_delay or interval,
+                max_attempts=max_attempts - 1,
+                backoff_rate=1.0,
+                jitter_strategy="FULL",
             )
         )
         return rules
@@ -71,15 +75,20 @@ def retriers(retry: Any, task_id: str, warnings: list[str]) -> list[Retrier]:
     if kind == "exponential":
         rules.append(
             Retrier(
-                ErrorEquals=["States.ALL"],
-                IntervalSeconds=interval,
-                MaxAttempts=max_attempts - 1,
-                BackoffRate=float(retry.delay_factor or 2.0),
-                MaxDelaySeconds=_seconds(retry.max_interval, "maxInterval", task_id, warnings),
+                error_equals=["States.ALL"],
+                interval_seconds=interval,
+                max_attempts=max_attempts - 1,
+                backoff_rate=float(retry.delay_factor or 2.0),
+                max_delay_seconds=_seconds(retry.max_interval, "maxInterval", task_id, warnings),
             )
         )
         return rules
     rules.append(
-        Retrier(ErrorEquals=["States.ALL"], IntervalSeconds=interval, MaxAttempts=max_attempts - 1, BackoffRate=1.0)
+        Retrier(
+            error_equals=["States.ALL"],
+            interval_seconds=interval,
+            max_attempts=max_attempts - 1,
+            backoff_rate=1.0,
+        )
     )
     return rules

@@ -38,4 +38,6 @@ def deploy_flow(store: Any, flow: Any, source: str) -> FlowRecord:
         except ConflictError:
             continue
         return record
-    raise ConflictError(f"could not record a new revision of {flow.namespace}.{flow.id}: too many concurrent deploys")
+    raise ConflictError(
+        f"could not record a new revision of {flow.namespace}.{flow.id}: too many concurrent deploys"
+    )

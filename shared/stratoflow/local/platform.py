@@ -29,6 +29,7 @@ from stratoflow.finalize import finalize_execution
 from stratoflow.flow import Flow, load_flow
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.runner import TaskRunner
+from stratoflow.states import State
 from stratoflow.store import open_local_store
 
 TASK_RUNNER = "${TaskRunnerFunctionArn}"
@@ -129,7 +130,7 @@ class LocalPlatform:
 
     def start(self, execution: Execution) -> LocalExecution:
         definition = self.definition(execution.namespace, execution.flow_id, execution.revision)
-        self.store.update_execution(execution.id, state="RUNNING")
+        self.store.update_execution(execution.id, state=State.RUNNING)
         engine = LocalEngine(definition, self.resources, self.clock)
         running = engine.start(execution_input(execution), name=execution.id)
         self.callbacks.track(execution.id, running)

@@ -56,8 +56,13 @@ def render_context(
         # in: for nested loops, `taskrun.value` is the inner value and `parent.taskrun.value` the outer.
         values: list[str | None] = [None, *(loop_value(e["value"]) for e in chain)]
         parents = [
-            {"taskrun": {"value": values[depth], "iteration": chain[depth - 1].get("iteration") if depth else None},
-             "taskId": chain[depth]["taskId"]}
+            {
+                "taskrun": {
+                    "value": values[depth],
+                    "iteration": chain[depth - 1].get("iteration") if depth else None,
+                },
+                "taskId": chain[depth]["taskId"],
+            }
             for depth in reversed(range(len(chain)))
         ]
         context["parents"] = parents
@@ -123,7 +128,9 @@ class TaskRunContext:
         self.execution = self.store.update_execution(self.execution.id, labels=merged)
         self.variables["labels"] = merged
 
-    def kv_set(self, key: str, value: Any, namespace: str | None = None, ttl_seconds: int | None = None) -> None:
+    def kv_set(
+        self, key: str, value: Any, namespace: str | None = None, ttl_seconds: int | None = None
+    ) -> None:
         self.store.kv_set(namespace or self.namespace, key, value, ttl_seconds)
 
     def kv_get(self, key: str, namespace: str | None = None) -> Any:
@@ -135,7 +142,14 @@ class TaskRunContext:
 
     def put_file(self, name: str, data: bytes) -> str:
         key = "/".join(
-            [self.namespace, self.flow_id, "executions", self.execution.id, self.task_run.task_id, self.task_run.id]
+            [
+                self.namespace,
+                self.flow_id,
+                "executions",
+                self.execution.id,
+                self.task_run.task_id,
+                self.task_run.id,
+            ]
         )
         return self.blobs.put(f"{key}/{name}", data)
 
@@ -146,7 +160,9 @@ class TaskRunContext:
         """Locally, secrets come from environment variables `SECRET_<NAME>` (as Kestra's open-source edition)."""
         value = os.environ.get(f"SECRET_{name.upper()}")
         if value is None:
-            raise KeyError(f"secret '{name}' is not defined (set the environment variable SECRET_{name.upper()})")
+            raise KeyError(
+                f"secret '{name}' is not defined (set the environment variable SECRET_{name.upper()})"
+            )
         self.secrets.add(value)
         return value
 

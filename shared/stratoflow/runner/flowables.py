@@ -6,6 +6,7 @@ subflow's name and input, a WaitFor's first scope); `end` closes the parent task
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -122,13 +123,15 @@ def _start_subflow(call: Call) -> dict[str, Any]:
         inputs=inputs,
         labels={**child_flow.labels, **labels},
         parent_execution_id=call.execution.id,
-        trigger={"executionId": call.execution.id, "namespace": call.execution.namespace,
-                 "flowId": call.execution.flow_id, "taskRunId": call.id},
+        trigger={
+            "executionId": call.execution.id,
+            "namespace": call.execution.namespace,
+            "flowId": call.execution.flow_id,
+            "taskRunId": call.id,
+        },
     )
-    try:
+    with contextlib.suppress(ConflictError):  # a retried start: the child was admitted already
         call.store.create_execution(child)
-    except ConflictError:
-        pass  # a retried start: the child was admitted already
     call.save(outputs={"executionId": child_id})
     ref = {"id": child_id, "namespace": task.namespace, "flowId": task.flow_id, "revision": record.revision}
     return {"name": child_id, "input": {"execution": ref, "scope": None}}
@@ -270,7 +273,9 @@ def _dependencies_done(call: Call, task_id: str) -> bool:
         dep_task = call.flow.find_task(dependency)
         if dep_task is None or dep_task.disabled:
             continue
-        run = call.store.get_task_run(call.execution.id, task_run_id(call.execution.id, dependency, call.scope))
+        run = call.store.get_task_run(
+            call.execution.id, task_run_id(call.execution.id, dependency, call.scope)
+        )
         if run is None or run.state not in (State.SUCCESS, State.WARNING, State.SKIPPED):
             return False
     return True
@@ -284,14 +289,15 @@ def wake_dependents(call: Call) -> None:
     for node in dag.tasks:
         if call.task.id not in node.depends_on:
             continue
-        run = call.store.get_task_run(call.execution.id, task_run_id(call.execution.id, node.task.id, call.scope))
+        run = call.store.get_task_run(
+            call.execution.id, task_run_id(call.execution.id, node.task.id, call.scope)
+        )
         if run is not None and run.task_token and _dependencies_done(call, node.task.id):
             _wake(call, run.task_token)
 
 
 def _wake(call: Call, token: str | None) -> None:
     if token and call.runner.callbacks is not None:
-        try:
+        # Raises when the other side of the race completed the wait already: harmless.
+        with contextlib.suppress(Exception):
             call.runner.callbacks.send_success(token, {})
-        except Exception:  # already completed by the other side of the race: harmless
-            pass

@@ -26,9 +26,7 @@ def scope_chain(scope: Scope) -> list[dict[str, Any]]:
 def task_run_id(execution_id: str, task_id: str, scope: Scope) -> str:
     """A short stable id from the execution, the task and the iteration of every enclosing loop."""
     path = [f"{entry['taskId']}#{entry.get('iteration')}" for entry in scope_chain(scope)]
-    digest = hashlib.blake2b(
-        json.dumps([execution_id, task_id, path]).encode(), digest_size=10
-    ).hexdigest()
+    digest = hashlib.blake2b(json.dumps([execution_id, task_id, path]).encode(), digest_size=10).hexdigest()
     return digest
 
 

@@ -120,7 +120,13 @@ class Call:
     """One action on one task instance: its task run, its context, and how it ends."""
 
     def __init__(
-        self, runner: TaskRunner, flow: Flow, execution: Execution, task: Task, scope: Scope, event: dict[str, Any]
+        self,
+        runner: TaskRunner,
+        flow: Flow,
+        execution: Execution,
+        task: Task,
+        scope: Scope,
+        event: dict[str, Any],
     ):
         self.runner, self.flow, self.execution, self.task, self.scope, self.event = (
             runner,
@@ -200,7 +206,9 @@ class Call:
         """Record a successful end, then wake Dag tasks that were waiting for this one."""
         changes: dict[str, Any] = {"state": state, "end_date": now()}
         if outputs is not None:
-            key = "/".join([self.execution.namespace, self.execution.flow_id, "executions", self.execution.id])
+            key = "/".join(
+                [self.execution.namespace, self.execution.flow_id, "executions", self.execution.id]
+            )
             changes["outputs"] = offload_large(outputs, self.runner.blobs, f"{key}/{self.id}/outputs.json")
         if self.task_run.attempts:
             attempts = list(self.task_run.attempts)
@@ -210,7 +218,9 @@ class Call:
         flowables.wake_dependents(self)
 
     def children_state(self) -> State:
-        children = [r.state for r in self.store.list_task_runs(self.execution.id) if r.parent_task_run_id == self.id]
+        children = [
+            r.state for r in self.store.list_task_runs(self.execution.id) if r.parent_task_run_id == self.id
+        ]
         return worst([State(s) for s in children])
 
 

@@ -8,11 +8,21 @@ from typing import Any, Protocol
 class RunContext(Protocol):
     """Given to `RunnableTask.run`; implemented by the task runner (`stratoflow.runner`)."""
 
-    execution_id: str
-    namespace: str
-    flow_id: str
-    task_run_id: str
-    attempt: int
+    @property
+    def execution_id(self) -> str: ...
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def flow_id(self) -> str: ...
+
+    @property
+    def task_run_id(self) -> str: ...
+
+    @property
+    def attempt(self) -> int:
+        """1 for the first attempt of the task run."""
 
     def render(self, value: Any) -> Any:
         """Render expressions inside `value` (strings, and strings nested in lists and dicts)."""
@@ -23,7 +33,9 @@ class RunContext(Protocol):
     def add_labels(self, labels: dict[str, str]) -> None:
         """Add or replace labels on the execution."""
 
-    def kv_set(self, key: str, value: Any, namespace: str | None = None, ttl_seconds: int | None = None) -> None: ...
+    def kv_set(
+        self, key: str, value: Any, namespace: str | None = None, ttl_seconds: int | None = None
+    ) -> None: ...
 
     def kv_get(self, key: str, namespace: str | None = None) -> Any:
         """The stored value, or None when the key does not exist."""

@@ -19,7 +19,9 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 
 def test_run_json_document_for_hello(tmp_path: Path) -> None:
-    code, out, _ = invoke("run", str(EXAMPLES / "hello.yaml"), "--input", "name=Ada", "--json", "--home", str(tmp_path))
+    code, out, _ = invoke(
+        "run", str(EXAMPLES / "hello.yaml"), "--input", "name=Ada", "--json", "--home", str(tmp_path)
+    )
     assert code == 0
     document = json.loads(out)
     assert document["state"] == "SUCCESS"
@@ -29,7 +31,15 @@ def test_run_json_document_for_hello(tmp_path: Path) -> None:
         ("greet", "SUCCESS", 1),
         ("greeting", "SUCCESS", 1),
     ]
-    assert set(document["taskRuns"][0]) == {"id", "taskId", "parentTaskRunId", "value", "state", "attempts", "outputs"}
+    assert set(document["taskRuns"][0]) == {
+        "id",
+        "taskId",
+        "parentTaskRunId",
+        "value",
+        "state",
+        "attempts",
+        "outputs",
+    }
 
 
 def test_run_examples_end_to_end(tmp_path: Path) -> None:
@@ -37,8 +47,14 @@ def test_run_examples_end_to_end(tmp_path: Path) -> None:
     expected = {"hello": "SUCCESS", "etl": "SUCCESS", "retries": "WARNING", "subflow_parent": "SUCCESS"}
     for name, state in expected.items():
         code, out, err = invoke(
-            "run", str(EXAMPLES / f"{name}.yaml"), "--json", "--skip-waits", "--flows-dir", str(EXAMPLES),
-            "--home", str(tmp_path),
+            "run",
+            str(EXAMPLES / f"{name}.yaml"),
+            "--json",
+            "--skip-waits",
+            "--flows-dir",
+            str(EXAMPLES),
+            "--home",
+            str(tmp_path),
         )
         assert json.loads(out)["state"] == state, (name, err)
         assert code == 0

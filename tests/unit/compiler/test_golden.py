@@ -55,7 +55,9 @@ def test_compiled_example_passes_asl_validator(example: Path, tmp_path: Path) ->
     )
     text = re.sub(
         r"\$\{StateMachine\.([^}]+)\}",
-        lambda m: "arn:aws:states:us-east-1:123456789012:stateMachine:Stratoflow-" + m.group(1).replace(".", "-"),
+        lambda m: (
+            "arn:aws:states:us-east-1:123456789012:stateMachine:Stratoflow-" + m.group(1).replace(".", "-")
+        ),
         text,
     )
     definition.write_text(text)

@@ -13,8 +13,11 @@ from stratoflow.flow import load_flow
 
 
 def compile_yaml(tasks: str, extra: str = "") -> Any:
-    source = "id: f\nnamespace: tests\n" + textwrap.dedent(extra) + "tasks:\n" + textwrap.indent(
-        textwrap.dedent(tasks), "  "
+    source = (
+        "id: f\nnamespace: tests\n"
+        + textwrap.dedent(extra)
+        + "tasks:\n"
+        + textwrap.indent(textwrap.dedent(tasks), "  ")
     )
     return compile_flow(load_flow(source, "flow.yaml"))
 
@@ -91,7 +94,9 @@ def test_kestra_retry_maps_to_asl_retry(retry: str, expected: dict[str, Any]) ->
 
 
 def test_sub_second_retry_intervals_round_up_with_a_warning() -> None:
-    compiled = compile_yaml("- id: t\n  type: Log\n  message: hi\n  retry: {type: constant, interval: PT0.2S, maxAttempts: 2}\n")
+    compiled = compile_yaml(
+        "- id: t\n  type: Log\n  message: hi\n  retry: {type: constant, interval: PT0.2S, maxAttempts: 2}\n"
+    )
     assert compiled.definition["States"]["t"]["Retry"][2]["IntervalSeconds"] == 1
     assert any("rounded up to 1s" in w for w in compiled.warnings)
 
@@ -239,11 +244,17 @@ def test_errors_and_finally_shape_the_end_of_the_flow() -> None:
         """,
     )
     states = compiled.definition["States"]
-    assert states["a"]["Catch"][-1] == {"ErrorEquals": ["States.ALL"], "Next": "flow.failure", "ResultPath": "$.error"}
+    assert states["a"]["Catch"][-1] == {
+        "ErrorEquals": ["States.ALL"],
+        "Next": "flow.failure",
+        "ResultPath": "$.error",
+    }
     assert states["flow.failure"]["Next"] == "alert"
     assert states["alert"]["Next"] == "cleanup"
     assert states["a"]["Next"] == "cleanup"
-    assert states["flow.end"]["Choices"] == [{"Variable": "$.failed", "IsPresent": True, "Next": "flow.failed"}]
+    assert states["flow.end"]["Choices"] == [
+        {"Variable": "$.failed", "IsPresent": True, "Next": "flow.failed"}
+    ]
 
 
 def test_long_task_ids_give_state_names_within_80_characters() -> None:

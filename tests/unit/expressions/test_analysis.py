@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from stratoflow.expressions import ExpressionSyntaxError, referenced_outputs, syntax_errors
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from stratoflow.expressions import ExpressionEvaluationError, render_string
 from stratoflow.expressions.javatime import format_datetime, parse_datetime, tokenize
 

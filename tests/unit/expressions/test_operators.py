@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from stratoflow.expressions import ExpressionSyntaxError, UndefinedError, render_string
 
 CONTEXT: dict[str, Any] = {

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from stratoflow.expressions import UndefinedError, render, render_string
 from stratoflow.expressions.environment import compile_template
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from stratoflow.expressions import ExpressionError, ExpressionSyntaxError, render_string, syntax_errors
 from stratoflow.expressions import environment as environment_module
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import jinja2
 import pytest
-import stratoflow
 
+import stratoflow
 from tests.unit.flow.flow_test_helpers import FakeContext
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from stratoflow.cli.main import cli
 
 VALID = "id: ok\nnamespace: tests\ntasks:\n  - {id: t, type: Log, message: hi}\n"

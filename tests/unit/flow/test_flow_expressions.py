@@ -8,9 +8,9 @@ import sys
 import types
 
 import pytest
+
 import stratoflow
 from stratoflow.flow import validate_text
-
 from tests.unit.flow.flow_test_helpers import flow_text, messages, problems
 
 

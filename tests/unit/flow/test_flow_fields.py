@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from stratoflow.tasks.fields import (
     did_you_mean,
     format_iso_duration,

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from stratoflow.errors import Diagnostic
 from stratoflow.flow import load_flow, validate_text
 from stratoflow.flow.yaml_source import read_yaml

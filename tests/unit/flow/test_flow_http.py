@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
 from stratoflow.flow import load_flow
 from stratoflow.tasks.errors import HttpError, TaskFailed
-
 from tests.unit.flow.flow_test_helpers import FakeContext, flow_text
 
 

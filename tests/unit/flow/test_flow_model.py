@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from stratoflow.errors import FlowValidationError
 from stratoflow.flow import Flow, flow_locations, load_flow, task_location
 from stratoflow.tasks.core import Log, Return
 from stratoflow.tasks.flowable import Dag, ForEach, If, Parallel, Sequential, Switch
-
 from tests.unit.flow.flow_test_helpers import flow_text
 
 NESTED = flow_text(

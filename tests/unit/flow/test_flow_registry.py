@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+
 from stratoflow.flow import RunnableTask, load_flow
 from stratoflow.tasks import registry
 from stratoflow.tasks.context import RunContext

@@ -7,6 +7,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+
 from stratoflow.flow import flow_json_schema, load_flow_file, validate_path
 from stratoflow.flow.yaml_source import read_yaml
 from stratoflow.tasks import registry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from stratoflow.flow import (
     EventBridgeTrigger,
     FlowTrigger,
@@ -13,7 +14,6 @@ from stratoflow.flow import (
     load_flow,
 )
 from stratoflow.states import State
-
 from tests.unit.flow.flow_test_helpers import flow_text, messages
 
 TASKS = "tasks: [{id: t, type: Log, message: m}]\n"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from stratoflow.errors import Diagnostic
 from stratoflow.flow import validate_text
-
 from tests.unit.flow.flow_test_helpers import flow_text, messages, problems
 
 LOG = "{id: t, type: Log, message: m}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from stratoflow.flow.yaml_source import MAX_DEPTH, format_path, parse_yaml_value, read_yaml
 
 

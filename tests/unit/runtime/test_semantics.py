@@ -48,7 +48,9 @@ outputs:
     assert all(r.state == State.SUCCESS and len(r.attempts) == 1 for r in outcome.task_runs)
 
 
-def test_foreach_creates_a_task_run_per_iteration_child_and_addresses_outputs_by_value(run_flow: RunFlow) -> None:
+def test_foreach_creates_a_task_run_per_iteration_child_and_addresses_outputs_by_value(
+    run_flow: RunFlow,
+) -> None:
     outcome = run_flow(
         HEADER
         + """
@@ -187,7 +189,10 @@ tasks:
 """
     )
     assert skipped.execution.state == State.SUCCESS
-    assert [(r.task_id, r.state) for r in skipped.task_runs] == [("maybe", State.SKIPPED), ("loop", State.SKIPPED)]
+    assert [(r.task_id, r.state) for r in skipped.task_runs] == [
+        ("maybe", State.SKIPPED),
+        ("loop", State.SKIPPED),
+    ]
 
     broken = run_flow(
         HEADER
