@@ -87,6 +87,8 @@ class TaskRun(Record):
     iteration: int | None = None
     # Loop values of every enclosing ForEach, outermost first: addresses outputs.t[v1][v2].
     scope_values: list[str] = Field(default_factory=list)
+    # Enclosing loop iterations as `loopTaskId#iteration`: with the task id, what the run's id derives from.
+    scope_path: list[str] = Field(default_factory=list)
     state: State = State.CREATED
     attempts: list[Attempt] = Field(default_factory=list)
     outputs: dict[str, Any] = Field(default_factory=dict)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from stratoflow.cli.options import home_option
+
+FOLLOW_POLL_SECONDS = 0.5
 
 
 def _store(home: Path) -> Any:
@@ -31,13 +35,28 @@ def executions() -> None:
 @click.option("--namespace", help="Only this namespace.")
 @click.option("--flow", "flow_id", help="Only this flow id.")
 @click.option("--state", help="Only executions in this state.")
+@click.option("--since", type=click.DateTime(), help="Only executions started at or after this time (UTC).")
 @click.option("--limit", default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @home_option
-def list_(namespace: str | None, flow_id: str | None, state: str | None, limit: int, as_json: bool, home: Path) -> None:
+def list_(
+    namespace: str | None,
+    flow_id: str | None,
+    state: str | None,
+    since: datetime | None,
+    limit: int,
+    as_json: bool,
+    home: Path,
+) -> None:
     """Newest executions first."""
     store = _store(home)
-    found = store.list_executions(namespace=namespace, flow_id=flow_id, state=state, limit=limit)
+    found = store.list_executions(
+        namespace=namespace,
+        flow_id=flow_id,
+        state=state,
+        since=since.replace(tzinfo=UTC) if since else None,
+        limit=limit,
+    )
     if as_json:
         click.echo(json.dumps([e.to_json_dict() for e in found], indent=2, default=str))
         return
@@ -50,7 +69,11 @@ def list_(namespace: str | None, flow_id: str | None, state: str | None, limit: 
     for e in found:
         duration = f"{(e.end_date - e.start_date).total_seconds():.2f}s" if e.end_date else ""
         table.add_row(
-            e.id, f"{e.namespace}.{e.flow_id}", str(e.revision), str(e.state), f"{e.start_date:%Y-%m-%d %H:%M:%S}",
+            e.id,
+            f"{e.namespace}.{e.flow_id}",
+            str(e.revision),
+            str(e.state),
+            f"{e.start_date:%Y-%m-%d %H:%M:%S}",
             duration,
         )
     Console().print(table)
@@ -78,9 +101,13 @@ def show(execution_id: str, as_json: bool, home: Path) -> None:
     from stratoflow.cli.live import _depths, _table
 
     console = Console()
-    console.print(f"[bold]{execution.namespace}.{execution.flow_id}[/] rev {execution.revision}  {execution.id}")
-    console.print(f"state {execution.state}  inputs {json.dumps(execution.inputs, default=str)}", markup=False)
-    console.print(_table(runs, _depths(runs)))
+    console.print(
+        f"[bold]{execution.namespace}.{execution.flow_id}[/] rev {execution.revision}  {execution.id}"
+    )
+    console.print(
+        f"state {execution.state}  inputs {json.dumps(execution.inputs, default=str)}", markup=False
+    )
+    console.print(_table(runs, _depths(runs), execution))
     if execution.outputs:
         console.print("outputs:", json.dumps(execution.outputs, indent=2, default=str), markup=False)
     if execution.error:
@@ -90,12 +117,22 @@ def show(execution_id: str, as_json: bool, home: Path) -> None:
 @click.command()
 @click.argument("execution_id")
 @click.option("--task", "task_id", help="Only this task's logs.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the execution ends.")
 @home_option
-def logs(execution_id: str, task_id: str | None, home: Path) -> None:
+def logs(execution_id: str, task_id: str | None, follow: bool, home: Path) -> None:
     """The logs of an execution, in the order they were written."""
     store = _store(home)
     if store.get_execution(execution_id) is None:
         click.echo(f"error: execution {execution_id} does not exist", err=True)
         sys.exit(1)
-    for entry in store.list_logs(execution_id, task_id=task_id):
-        click.echo(f"{entry.timestamp:%Y-%m-%d %H:%M:%S} {entry.level:<5} {entry.task_id}: {entry.message}")
+    printed = 0
+    while True:
+        entries = store.list_logs(execution_id, task_id=task_id)
+        for entry in entries[printed:]:
+            click.echo(
+                f"{entry.timestamp:%Y-%m-%d %H:%M:%S} {entry.level:<5} {entry.task_id}: {entry.message}"
+            )
+        printed = len(entries)
+        if not follow or store.get_execution(execution_id).state.is_terminal:
+            return
+        time.sleep(FOLLOW_POLL_SECONDS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -23,26 +24,49 @@ STATE_STYLES = {
 }
 
 
-def _table(runs: list[Any], depth_of: dict[str, int]) -> Table:
+TIMELINE_WIDTH = 30
+
+
+def timeline_bar(start: datetime, end: datetime | None, origin: datetime, total: float) -> str:
+    """A Gantt-like bar: where a task run sits within the execution's duration."""
+    if total <= 0:
+        return "█" if end is not None else "…"
+    first = int((start - origin).total_seconds() / total * TIMELINE_WIDTH)
+    last = int(((end or origin) - origin).total_seconds() / total * TIMELINE_WIDTH) if end else TIMELINE_WIDTH
+    first = min(max(first, 0), TIMELINE_WIDTH - 1)
+    last = min(max(last, first + 1), TIMELINE_WIDTH)
+    return " " * first + "█" * (last - first) + " " * (TIMELINE_WIDTH - last)
+
+
+def _table(runs: list[Any], depth_of: dict[str, int], execution: Any | None = None) -> Table:
     table = Table(show_header=True, header_style="bold", box=None)
     table.add_column("task")
     table.add_column("value")
     table.add_column("state")
     table.add_column("attempts", justify="right")
     table.add_column("duration", justify="right")
+    origin, total = None, 0.0
+    if execution is not None and runs:
+        origin = execution.start_date
+        finish = execution.end_date or max((r.end_date or r.start_date) for r in runs)
+        total = (finish - origin).total_seconds()
+        table.add_column("timeline")
     for run in runs:
         depth = depth_of.get(run.id, 0)
         style = STATE_STYLES.get(str(run.state), "")
         duration = ""
         if run.end_date is not None:
-            duration = f"{(run.end_date - run.start_date).total_seconds():.2f}s"
-        table.add_row(
+            duration = format_duration((run.end_date - run.start_date).total_seconds())
+        cells = [
             "  " * depth + run.task_id,
             run.value or "",
             f"[{style}]{run.state}[/]" if style else str(run.state),
             str(len(run.attempts)),
             duration,
-        )
+        ]
+        if origin is not None:
+            cells.append(f"[{style}]{timeline_bar(run.start_date, run.end_date, origin, total)}[/]")
+        table.add_row(*cells)
     return table
 
 
@@ -105,4 +129,8 @@ def watch(platform: Any, execution: Any, running: Any, flow: Any) -> Any:
 def _duration(execution: Any) -> str:
     if execution.end_date is None:
         return "?"
-    return f"{(execution.end_date - execution.start_date).total_seconds():.2f}s"
+    return format_duration((execution.end_date - execution.start_date).total_seconds())
+
+
+def format_duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.2f}s"

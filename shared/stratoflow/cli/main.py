@@ -18,6 +18,10 @@ COMMANDS: dict[str, str] = {
     "run": "stratoflow.cli.run_cmd:run",
     "executions": "stratoflow.cli.history_cmd:executions",
     "logs": "stratoflow.cli.history_cmd:logs",
+    "kill": "stratoflow.cli.control_cmd:kill",
+    "restart": "stratoflow.cli.control_cmd:restart",
+    "replay": "stratoflow.cli.control_cmd:replay",
+    "resume": "stratoflow.cli.control_cmd:resume",
 }
 
 

@@ -28,6 +28,7 @@ from stratoflow.errors import NotFoundError
 from stratoflow.finalize import finalize_execution
 from stratoflow.flow import Flow, load_flow
 from stratoflow.local.deploy import deploy_flow
+from stratoflow.local.watcher import ControlWatcher
 from stratoflow.runner import TaskRunner
 from stratoflow.states import State
 from stratoflow.store import open_local_store
@@ -78,6 +79,7 @@ class LocalPlatform:
         self.clock = clock or RealClock()
         self.callbacks = LocalCallbacks()
         self.runner = TaskRunner(self.store, self.blobs, callbacks=self.callbacks)
+        self.watcher = ControlWatcher(self.store, self.callbacks)
         self._definitions: dict[tuple[str, str, int], dict[str, Any]] = {}
         self.resources = Resources(
             {
@@ -87,6 +89,7 @@ class LocalPlatform:
         )
 
     def close(self) -> None:
+        self.watcher.close()
         self.store.close()
 
     # --- deploy ---------------------------------------------------------------------------------
@@ -134,11 +137,13 @@ class LocalPlatform:
         engine = LocalEngine(definition, self.resources, self.clock)
         running = engine.start(execution_input(execution), name=execution.id)
         self.callbacks.track(execution.id, running)
+        self.watcher.watch(execution.id, running)
         return running
 
     def finish(self, execution: Execution, running: LocalExecution) -> RunOutcome:
         result = running.wait()
         self.callbacks.forget(execution.id)
+        self.watcher.forget(execution.id)
         final = finalize_execution(self.store, execution.id, result.status, _engine_error(result))
         return RunOutcome(final, self.store.list_task_runs(execution.id), result, execution.revision)
 

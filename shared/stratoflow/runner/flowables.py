@@ -174,6 +174,9 @@ def action_end(call: Call) -> dict[str, Any]:
         if call.task.wait and outputs.get("state") == "WARNING":  # type: ignore[attr-defined]
             state = State.WARNING
     elif type_name == "Pause":
+        current = call.store.get_execution(call.execution.id)
+        if current is not None and current.state == State.PAUSED:
+            call.store.update_execution(call.execution.id, state=State.RUNNING)
         resume = call.event.get("resume")
         outputs = {"onResume": resume} if resume else {}
     elif type_name in ("If", "Switch"):
@@ -246,6 +249,7 @@ def action_check(call: Call) -> dict[str, Any]:
 
 def action_pause(call: Call) -> dict[str, Any]:
     call.save(state=State.PAUSED, task_token=call.event.get("taskToken"))
+    call.store.update_execution(call.execution.id, state=State.PAUSED)
     return {"state": "PAUSED"}
 
 

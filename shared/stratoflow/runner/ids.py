@@ -23,11 +23,19 @@ def scope_chain(scope: Scope) -> list[dict[str, Any]]:
     return chain
 
 
+def scope_path(scope: Scope) -> list[str]:
+    """The enclosing loop iterations as `loopTaskId#iteration`, outermost first (kept on each task run)."""
+    return [f"{entry['taskId']}#{entry.get('iteration')}" for entry in scope_chain(scope)]
+
+
 def task_run_id(execution_id: str, task_id: str, scope: Scope) -> str:
     """A short stable id from the execution, the task and the iteration of every enclosing loop."""
-    path = [f"{entry['taskId']}#{entry.get('iteration')}" for entry in scope_chain(scope)]
-    digest = hashlib.blake2b(json.dumps([execution_id, task_id, path]).encode(), digest_size=10).hexdigest()
-    return digest
+    return task_run_id_at(execution_id, task_id, scope_path(scope))
+
+
+def task_run_id_at(execution_id: str, task_id: str, path: list[str]) -> str:
+    """The id of a task instance at a scope path: a replay re-derives ids in the new execution."""
+    return hashlib.blake2b(json.dumps([execution_id, task_id, path]).encode(), digest_size=10).hexdigest()
 
 
 def loop_value(value: Any) -> str:

@@ -27,7 +27,7 @@ from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.flow import Flow, load_flow
 from stratoflow.runner import flowables
 from stratoflow.runner.context import TaskRunContext, render_context
-from stratoflow.runner.ids import Scope, parent_scope, scope_chain, scope_values, task_run_id
+from stratoflow.runner.ids import Scope, parent_scope, scope_chain, scope_path, scope_values, task_run_id
 from stratoflow.runner.outputs import ExecutionOutputs, offload_large
 from stratoflow.states import State, worst
 from stratoflow.store.base import BlobStore, ExecutionStore
@@ -164,6 +164,7 @@ class Call:
             value=values[-1] if values else None,
             iteration=innermost.get("iteration") if innermost else None,
             scope_values=values,
+            scope_path=scope_path(self.scope),
         )
 
     def save(self, **changes: Any) -> TaskRun:

@@ -129,3 +129,36 @@ def test_compile_prints_asl_and_graph_prints_mermaid(tmp_path: Path) -> None:
     assert code == 0
     assert out.startswith("flowchart TD")
     assert "t_per_region" in out and "t_transform" in out
+
+
+def test_control_commands_refuse_what_makes_no_sense_and_restart_runs_here(tmp_path: Path) -> None:
+    flow = tmp_path / "f.yaml"
+    flow.write_text(
+        "id: f\nnamespace: t\ntasks:\n"
+        "  - {id: a, type: Return, format: kept}\n"
+        "  - {id: b, type: Fail, condition: '{{ taskrun.attemptsCount < 2 }}'}\n"
+    )
+    home = str(tmp_path / "h")
+    code, out, _ = invoke("run", str(flow), "--json", "--home", home)
+    execution_id = json.loads(out)["executionId"]
+    assert code == 1
+    code, _, err = invoke("resume", execution_id, "--home", home)
+    assert code == 1 and "nothing to resume" in err
+    code, _, err = invoke("kill", execution_id, "--home", home)
+    assert code == 1 and "FAILED" in err
+    code, out, _ = invoke("restart", execution_id, "--json", "--home", home)
+    assert code == 0
+    document = json.loads(out)
+    assert document["executionId"] == execution_id and document["state"] == "SUCCESS"
+    assert [r["attempts"] for r in document["taskRuns"]] == [1, 2]
+    code, _, err = invoke("restart", execution_id, "--home", home)
+    assert code == 1 and "only a FAILED or KILLED" in err
+    code, out, err = invoke("replay", execution_id, "--from", "b", "--json", "--home", home)
+    replayed = json.loads(out)
+    # b fails on its first attempt again in the new execution; a was reused, not re-run
+    assert code == 1 and replayed["executionId"] != execution_id
+    assert replayed["labels"]["system.replayOf"] == execution_id
+    first = replayed["taskRuns"][0]
+    assert (first["taskId"], first["attempts"], first["outputs"]) == ("a", 1, {"value": "kept"})
+    code, out, _ = invoke("logs", execution_id, "--follow", "--home", home)
+    assert code == 0

@@ -1,0 +1,180 @@
+"""kill, restart, replay and resume on the local platform, as an on-call engineer uses them."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from stratoflow.control import ControlError, prepare_replay, prepare_restart, request_kill, request_resume
+from stratoflow.errors import InputError
+from stratoflow.local import LocalPlatform
+from stratoflow.states import State
+
+
+@pytest.fixture
+def real_platform(tmp_path: Path) -> Iterator[LocalPlatform]:
+    # Real clock: these tests wait on other threads, which a virtual clock would not.
+    platform = LocalPlatform(tmp_path / "home")
+    yield platform
+    platform.close()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+def deploy(platform: LocalPlatform, source: str) -> tuple[object, object]:
+    return platform.deploy_source(textwrap.dedent(source), "flow.yaml")
+
+
+CHILD = """
+id: child
+namespace: tests
+tasks:
+  - id: long
+    type: Sleep
+    duration: PT1H
+"""
+
+
+def test_kill_stops_the_execution_and_its_subflow(real_platform: LocalPlatform) -> None:
+    deploy(real_platform, CHILD)
+    flow, record = deploy(
+        real_platform,
+        """
+        id: parent
+        namespace: tests
+        tasks:
+          - id: call
+            type: Subflow
+            namespace: tests
+            flowId: child
+        """,
+    )
+    execution = real_platform.admit(flow, record, {})  # type: ignore[arg-type]
+    running = real_platform.start(execution)
+    store = real_platform.store
+
+    def child_running() -> bool:
+        runs = [r for r in store.list_task_runs(execution.id) if r.outputs.get("executionId")]
+        child = store.get_execution(runs[0].outputs["executionId"]) if runs else None
+        return child is not None and child.state == State.RUNNING
+
+    wait_until(child_running)
+    killed = request_kill(store, execution.id)
+    outcome = real_platform.finish(execution, running)
+    assert len(killed) == 2
+    assert outcome.execution.state == State.KILLED
+    assert store.get_execution(killed[1]).state == State.KILLED  # type: ignore[union-attr]
+    with pytest.raises(ControlError, match="only a created, queued, running or paused"):
+        request_kill(store, execution.id)
+
+
+def test_restart_reruns_only_failed_task_runs_in_the_same_execution(real_platform: LocalPlatform) -> None:
+    flow, record = deploy(
+        real_platform,
+        """
+        id: f
+        namespace: tests
+        tasks:
+          - id: extract
+            type: Return
+            format: rows
+          - id: load
+            type: Fail
+            condition: "{{ taskrun.attemptsCount < 2 }}"
+            errorMessage: the warehouse is down
+          - id: report
+            type: Return
+            format: "{{ outputs.extract.value }} loaded"
+        """,
+    )
+    execution = real_platform.admit(flow, record, {})  # type: ignore[arg-type]
+    first = real_platform.run(execution)
+    assert first.execution.state == State.FAILED
+    # When the on-call engineer restarts it
+    restarted = real_platform.run(prepare_restart(real_platform.store, execution.id))
+    # Then the successful task kept its single attempt and outputs; the failed one got a new attempt
+    runs = {r.task_id: r for r in restarted.task_runs}
+    assert restarted.execution.id == execution.id
+    assert restarted.execution.state == State.SUCCESS
+    assert len(runs["extract"].attempts) == 1
+    assert [a.state for a in runs["load"].attempts] == [State.FAILED, State.SUCCESS]
+    assert runs["report"].outputs == {"value": "rows loaded"}
+    with pytest.raises(ControlError, match="only a FAILED or KILLED"):
+        prepare_restart(real_platform.store, execution.id)
+
+
+def test_replay_starts_a_linked_execution_from_a_task_reusing_earlier_outputs(
+    real_platform: LocalPlatform,
+) -> None:
+    flow, record = deploy(
+        real_platform,
+        """
+        id: f
+        namespace: tests
+        tasks:
+          - id: extract
+            type: Return
+            format: "{{ execution.id }}"
+          - id: each
+            type: ForEach
+            values: [1, 2]
+            tasks:
+              - id: transform
+                type: Return
+                format: "{{ outputs.extract.value }}-{{ taskrun.value }}"
+        """,
+    )
+    original = real_platform.run(real_platform.admit(flow, record, {}))  # type: ignore[arg-type]
+    replay = prepare_replay(real_platform.store, flow, original.execution.id, "each")
+    outcome = real_platform.run(replay)
+    runs = {(r.task_id, r.value): r for r in outcome.task_runs}
+    assert outcome.execution.original_execution_id == original.execution.id
+    assert outcome.execution.state == State.SUCCESS
+    # extract was reused (its output is still the original execution's id); the loop ran again
+    assert runs[("extract", None)].outputs == {"value": original.execution.id}
+    assert runs[("transform", "2")].outputs == {"value": f"{original.execution.id}-2"}
+    with pytest.raises(ControlError, match="not in flow"):
+        prepare_replay(real_platform.store, flow, original.execution.id, "nope")
+
+
+def test_resume_a_paused_execution_with_typed_inputs(real_platform: LocalPlatform) -> None:
+    flow, record = deploy(
+        real_platform,
+        """
+        id: f
+        namespace: tests
+        tasks:
+          - id: approve
+            type: Pause
+            onResume:
+              - id: approved
+                type: BOOLEAN
+              - id: note
+                type: STRING
+                defaults: none
+          - id: after
+            type: Return
+            format: "{{ outputs.approve.onResume.approved }} {{ outputs.approve.onResume.note }}"
+        """,
+    )
+    execution = real_platform.admit(flow, record, {})  # type: ignore[arg-type]
+    store = real_platform.store
+    with pytest.raises(ControlError, match="nothing to resume"):
+        request_resume(store, flow, execution.id, {})
+    running = real_platform.start(execution)
+    wait_until(lambda: store.get_execution(execution.id).state == State.PAUSED)  # type: ignore[union-attr]
+    with pytest.raises(InputError, match="approved"):
+        request_resume(store, flow, execution.id, {"approved": "maybe"})
+    request_resume(store, flow, execution.id, {"approved": "true"})
+    outcome = real_platform.finish(execution, running)
+    assert outcome.execution.state == State.SUCCESS
+    assert {r.task_id: r for r in outcome.task_runs}["after"].outputs == {"value": "true none"}
