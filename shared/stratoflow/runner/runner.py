@@ -233,7 +233,7 @@ def action_run(call: Call) -> dict[str, Any]:
     if existing.state in (State.SUCCESS, State.WARNING, State.SKIPPED):
         return {"state": str(existing.state)}  # already done: a duplicate delivery or a restart
     attempt_number = len(existing.attempts) + 1
-    retry_count = int(call.event.get("retryCount") or 0)
+    retry_count = retries_so_far(existing)
     call.save(
         state=State.RUNNING,
         attempts=[*existing.attempts, Attempt(state=State.RUNNING)],
@@ -259,6 +259,19 @@ def action_run(call: Call) -> dict[str, Any]:
     call.finished_ok(state, json.loads(json.dumps(outputs or {}, default=str)))
     _flush_logs(call, ctx)
     return {"state": str(state)}
+
+
+def retries_so_far(task_run: TaskRun) -> int:
+    """Attempts already made in this run of the task: the trailing RETRYING ones (and a RUNNING one a
+    crashed invocation left behind). Counted from the record, not from `$$.State.RetryCount`, so that
+    Lambda service errors retried by Step Functions do not use up the task's attempts, and a restart
+    starts a fresh series after the FAILED attempt that ended the previous one."""
+    count = 0
+    for attempt in reversed(task_run.attempts):
+        if attempt.state not in (State.RETRYING, State.RUNNING):
+            break
+        count += 1
+    return count
 
 
 def _flush_logs(call: Call, ctx: TaskRunContext, error: BaseException | None = None) -> None:
