@@ -75,7 +75,6 @@ def lower_runnable(builder: Builder, task: Task, scope: Scope, next_: str | None
         task.id,
         scope,
         next_,
-        extra={"retryCount.$": "$$.State.RetryCount"},
         retry=retriers(task.retry, task.id, builder.warnings),
         timeout=timeout_seconds(task),
         comment=f"{type(task).type_name}",

@@ -44,7 +44,6 @@ def test_a_runnable_task_invokes_the_task_runner_with_a_reference_payload() -> N
         "taskId": "hello",
         "execution.$": "$.execution",
         "scope.$": "$.scope",
-        "retryCount.$": "$$.State.RetryCount",
     }
     assert state["ResultPath"] is None
     assert compiled.placeholders == ["TaskRunnerFunctionArn"]
