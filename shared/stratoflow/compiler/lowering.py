@@ -200,25 +200,39 @@ def lower_parallel(builder: Builder, task: Any, scope: Scope, next_: str | None)
         ]
         # The last branch is the Default: a Choice always needs one (moto fails without it).
         processor.add(dispatch, ChoiceState(choices=rules, default=entries[-1]))
-        name = builder.names.claim(f"{task.id}.map")
-        builder.add(
-            name,
-            MapState(
-                items_path="$.eval.result.branches",
-                item_selector={
-                    "execution.$": "$.execution",
-                    "scope.$": scope.scope_path,
-                    "branch.$": "$$.Map.Item.Value",
-                },
-                item_processor={"ProcessorConfig": {"Mode": "INLINE"}, **processor.definition(dispatch)},
-                max_concurrency=concurrent,
-                result_path=DISCARD,
-                catch=_outer_catch(builder, frame),
-                next=frame.end,
-            ),
-        )
+        item_selector = {
+            "execution.$": "$.execution",
+            "scope.$": scope.scope_path,
+            "branch.$": "$$.Map.Item.Value",
+        }
+        name = _inline_map(frame, "$.eval.result.branches", item_selector, processor, dispatch, concurrent)
     frame.emit_end()
     return frame.emit_start(name)
+
+
+def _inline_map(
+    frame: Flowable,
+    items_path: str,
+    item_selector: dict[str, Any],
+    processor: Builder,
+    start: str,
+    max_concurrency: int,
+) -> str:
+    """The Map state of a flowable: items from its start call, failures to its fail call."""
+    name = frame.builder.names.claim(f"{frame.task.id}.map")
+    frame.builder.add(
+        name,
+        MapState(
+            items_path=items_path,
+            item_selector=item_selector,
+            item_processor={"ProcessorConfig": {"Mode": "INLINE"}, **processor.definition(start)},
+            max_concurrency=max_concurrency,
+            result_path=DISCARD,
+            catch=_outer_catch(frame.builder, frame),
+            next=frame.end,
+        ),
+    )
+    return name
 
 
 def lower_each(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
@@ -235,27 +249,16 @@ def lower_each(builder: Builder, task: Any, scope: Scope, next_: str | None) -> 
     if entry is None:
         frame.emit_end()
         return frame.emit_start(frame.end)
-    name = builder.names.claim(f"{task.id}.map")
-    builder.add(
-        name,
-        MapState(
-            items_path="$.eval.result.values",
-            item_selector={
-                "execution.$": "$.execution",
-                "scope": {
-                    "taskId": task.id,
-                    "value.$": "$$.Map.Item.Value",
-                    "iteration.$": "$$.Map.Item.Index",
-                    "parent.$": scope.scope_path,
-                },
-            },
-            item_processor={"ProcessorConfig": {"Mode": "INLINE"}, **processor.definition(entry)},
-            max_concurrency=max_concurrency,
-            result_path=DISCARD,
-            catch=_outer_catch(builder, frame),
-            next=frame.end,
-        ),
-    )
+    item_selector = {
+        "execution.$": "$.execution",
+        "scope": {
+            "taskId": task.id,
+            "value.$": "$$.Map.Item.Value",
+            "iteration.$": "$$.Map.Item.Index",
+            "parent.$": scope.scope_path,
+        },
+    }
+    name = _inline_map(frame, "$.eval.result.values", item_selector, processor, entry, max_concurrency)
     frame.emit_end()
     return frame.emit_start(name)
 

@@ -23,14 +23,20 @@ EXAMPLES = sorted((ROOT / "examples").rglob("*.yaml"))
 GOLDEN = ROOT / "tests" / "fixtures" / "golden"
 
 
+def golden_file(example: Path) -> Path:
+    """examples/triggers/schedule.yaml -> tests/fixtures/golden/triggers__schedule.asl.json"""
+    relative = example.relative_to(ROOT / "examples").with_suffix("")
+    return GOLDEN / ("__".join(relative.parts) + ".asl.json")
+
+
 def compiled_text(example: Path) -> str:
     flow = load_flow(example.read_text(), str(example))
     return json.dumps(compile_flow(flow).definition, indent=2, sort_keys=False) + "\n"
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: golden_file(p).name.removesuffix(".asl.json"))
 def test_compiled_example_matches_its_golden_file(example: Path) -> None:
-    golden = GOLDEN / f"{example.stem}.asl.json"
+    golden = golden_file(example)
     text = compiled_text(example)
     if os.environ.get("STRATOFLOW_UPDATE_GOLDEN") == "1":
         golden.write_text(text)
@@ -46,7 +52,7 @@ def _validator() -> str:
     return found
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: golden_file(p).name.removesuffix(".asl.json"))
 def test_compiled_example_passes_asl_validator(example: Path, tmp_path: Path) -> None:
     definition = tmp_path / f"{example.stem}.json"
     # asl-validator checks Resource ARNs: give it the shape a deployed definition has.
