@@ -17,6 +17,7 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 from moto import mock_aws
 from moto.core.models import botocore_stubber
+
 from stratoflow.domain import Execution
 from stratoflow.store import BlobStore, ExecutionStore, LocalBlobStore, SqliteExecutionStore
 from stratoflow.store.dynamo import DynamoExecutionStore

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from stratoflow.errors import NotFoundError
 from stratoflow.store import BlobStore
 

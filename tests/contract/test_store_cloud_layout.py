@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+
 from stratoflow.domain import Execution, FlowRecord, LogEntry, TaskRun
 from stratoflow.errors import NotFoundError
 from stratoflow.states import State

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+
 from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.states import State

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from stratoflow.domain import FlowRecord
 from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.store import ExecutionStore, ItemTooLargeError

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+
 from stratoflow.domain import Attempt, Execution, TaskRun
 from stratoflow.errors import NotFoundError
 from stratoflow.states import State

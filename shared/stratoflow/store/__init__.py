@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from stratoflow.store.base import BlobStore, ExecutionStore, FlowHead
+from stratoflow.store.base import BlobStore, ExecutionStore, FlowHead, SlotOutcome, TriggerState
 from stratoflow.store.local import LocalBlobStore, open_local_store
 from stratoflow.store.rules import ItemTooLargeError
 from stratoflow.store.sqlite import SqliteExecutionStore
@@ -35,7 +35,9 @@ __all__ = [
     "ItemTooLargeError",
     "LocalBlobStore",
     "S3BlobStore",
+    "SlotOutcome",
     "SqliteExecutionStore",
+    "TriggerState",
     "open_local_store",
 ]
 

@@ -19,12 +19,24 @@ or its head is DELETED. `get_flow(ns, id, n)` returns revision n whatever its st
 
 Times: `since` is inclusive and `until` exclusive. Execution lists are newest first by start date.
 Logs come back in timestamp order; entries with equal timestamps keep the order one writer wrote them.
+
+Concurrency (a flow's `concurrency.limit`): a flow has slots, one per execution holding one, and a
+queue of waiting executions ordered by start date then id. `take_slot` is one atomic write: it counts
+the holders against the limit, adds the execution, and (`from_queue`) removes it from the queue, so
+two admissions can never both take the last slot and two promoters can never both promote the same
+queued execution: with `from_queue`, only the caller that removes the queue entry gets TAKEN.
+Without it, taking a slot the execution already holds is TAKEN again, without counting it twice.
+
+Trigger state: one small record per (flow, trigger) that triggers keep between deliveries (disabled
+by `stopAfter`, the last date a schedule fired, ...). Writes are optimistic: `put_trigger_state` with
+`expected_version` refuses (ConflictError) when the stored version is another one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import Field
@@ -42,6 +54,29 @@ class FlowHead(Record):
     errors: list[str] = Field(default_factory=list)
     deployed_revision: int | None = None  # the live revision; kept (not live) while DELETED
     latest_revision: int = 0  # highest revision stored, whatever its status
+    updated: datetime = Field(default_factory=utcnow)
+
+
+class SlotOutcome(StrEnum):
+    """What `take_slot` did."""
+
+    TAKEN = "TAKEN"  # the execution holds a slot (it may have held it already)
+    FULL = "FULL"  # `limit` executions hold a slot: nothing changed
+    NOT_QUEUED = "NOT_QUEUED"  # `from_queue`, but the execution is not (or no longer) queued
+
+
+class TriggerState(Record):
+    """What one trigger of one flow remembers between deliveries."""
+
+    namespace: str
+    flow_id: str
+    trigger_id: str
+    disabled: bool = False
+    reason: str | None = None  # why it is disabled (e.g. stopAfter reached)
+    last_date: datetime | None = None  # the last date it fired for (a schedule's scheduled date)
+    last_execution_id: str | None = None
+    values: dict[str, Any] = Field(default_factory=dict)  # trigger-specific state
+    version: int = 0  # set by the store: 1 on the first write, +1 on every write
     updated: datetime = Field(default_factory=utcnow)
 
 
@@ -144,6 +179,40 @@ class ExecutionStore(Protocol):
 
     def kv_list(self, namespace: str) -> list[str]:
         """Keys of the live entries of a namespace, sorted."""
+
+    # --- concurrency slots ---
+    def take_slot(self, execution: Execution, limit: int, *, from_queue: bool = False) -> SlotOutcome:
+        """Take one of the flow's `limit` slots for `execution` in one atomic write (see above)."""
+
+    def release_slot(self, namespace: str, flow_id: str, execution_id: str) -> bool:
+        """Free the execution's slot; True when it held one."""
+
+    def slot_holders(self, namespace: str, flow_id: str) -> list[str]:
+        """Ids of the executions holding a slot of the flow, sorted."""
+
+    def enqueue_execution(self, execution: Execution) -> None:
+        """Put the execution in its flow's queue (a no-op when it is there already)."""
+
+    def queued_executions(self, namespace: str, flow_id: str, limit: int = 100) -> list[str]:
+        """Ids of the flow's queued executions, oldest first (by start date, then id)."""
+
+    # --- trigger state ---
+    def get_trigger_state(self, namespace: str, flow_id: str, trigger_id: str) -> TriggerState | None: ...
+
+    def put_trigger_state(self, state: TriggerState, expected_version: int | None = None) -> TriggerState:
+        """Store the state and return it with its new version.
+
+        With `expected_version` the write happens only if the stored version is that one (0: no state
+        stored yet), else ConflictError.
+        """
+
+    def list_trigger_states(
+        self, namespace: str | None = None, flow_id: str | None = None
+    ) -> list[TriggerState]:
+        """Trigger states by namespace, flow id and trigger id; `flow_id` needs `namespace`."""
+
+    def delete_trigger_state(self, namespace: str, flow_id: str, trigger_id: str) -> bool:
+        """True when a state existed."""
 
     def close(self) -> None: ...
 

@@ -20,7 +20,8 @@ from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.states import State
 from stratoflow.store import dynamo_items as items
 from stratoflow.store import rules
-from stratoflow.store.base import FlowHead
+from stratoflow.store.base import FlowHead, SlotOutcome, TriggerState
+from stratoflow.store.dynamo_coordination import DynamoCoordination
 from stratoflow.store.dynamo_executions import ExecutionLister
 from stratoflow.store.dynamo_table import ITEM_ABSENT, ITEM_EXISTS, ConditionFailed, Expression, Table
 
@@ -33,12 +34,13 @@ class DynamoExecutionStore:
 
     def __init__(self, table_name: str, client: Any = None, clock: Callable[[], datetime] = utcnow) -> None:
         if client is None:
-            import boto3  # type: ignore[import-untyped]
+            import boto3
 
             client = boto3.client("dynamodb")
         self._table = Table(table_name, client)
         self._clock = clock
         self._lister = ExecutionLister(self._table)
+        self._coordination = DynamoCoordination(self._table, clock)
         # Log sort keys: a random token per store and a counter keep concurrent writers apart.
         self._writer = secrets.token_hex(4)
         self._log_counter = itertools.count()
@@ -351,6 +353,37 @@ class DynamoExecutionStore:
         condition = f"{ex.name('pk')} = {ex.value(f'KV#{namespace}')}"
         found = self._table.query(condition, ex, projection=f"{ex.name('sk')}, {ex.name('ttl')}")
         return [item["sk"]["S"] for item in found if not self._expired(item)]
+
+    # --- concurrency slots and trigger state (dynamo_coordination) ----------------------------
+
+    def take_slot(self, execution: Execution, limit: int, *, from_queue: bool = False) -> SlotOutcome:
+        return self._coordination.take_slot(execution, limit, from_queue)
+
+    def release_slot(self, namespace: str, flow_id: str, execution_id: str) -> bool:
+        return self._coordination.release_slot(namespace, flow_id, execution_id)
+
+    def slot_holders(self, namespace: str, flow_id: str) -> list[str]:
+        return self._coordination.slot_holders(namespace, flow_id)
+
+    def enqueue_execution(self, execution: Execution) -> None:
+        self._coordination.enqueue(execution)
+
+    def queued_executions(self, namespace: str, flow_id: str, limit: int = 100) -> list[str]:
+        return self._coordination.queued(namespace, flow_id, limit)
+
+    def get_trigger_state(self, namespace: str, flow_id: str, trigger_id: str) -> TriggerState | None:
+        return self._coordination.get_trigger_state(namespace, flow_id, trigger_id)
+
+    def put_trigger_state(self, state: TriggerState, expected_version: int | None = None) -> TriggerState:
+        return self._coordination.put_trigger_state(state, expected_version)
+
+    def list_trigger_states(
+        self, namespace: str | None = None, flow_id: str | None = None
+    ) -> list[TriggerState]:
+        return self._coordination.list_trigger_states(namespace, flow_id)
+
+    def delete_trigger_state(self, namespace: str, flow_id: str, trigger_id: str) -> bool:
+        return self._coordination.delete_trigger_state(namespace, flow_id, trigger_id)
 
     def _expired(self, item: items.Item) -> bool:
         """DynamoDB deletes expired items lazily (up to days later): check `ttl` on every read."""

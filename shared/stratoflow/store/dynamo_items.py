@@ -13,6 +13,9 @@ Table (created by the CDK stack, fixed): partition key `pk` (S), sort key `sk` (
 | log line         | `LOGS#<execution_id>`   | `<time>#<writer>#<n>`       |                                             |
 | namespace marker | `NAMESPACES`            | `<ns>`                      |                                             |
 | KV entry         | `KV#<ns>`               | `<key>`                     | `ttl` (epoch seconds) when it expires       |
+| slots            | `CONC#<ns>#<flow_id>`   | `SLOTS`                     | `holders`: string set of execution ids      |
+| queue entry      | `CONC#<ns>#<flow_id>`   | `QUEUE#<start>#<id>`        | `executionId`                               |
+| trigger state    | `TRIGGERS`              | `<ns>#<flow_id>#<trigger>`  | `version`, `data` (the record's JSON)       |
 
 * `<start>` and `<time>` are fixed-width UTC text (`rules.sortable_time`), so key order is time order.
 * The flow heads of all flows share one partition: they are few, small and rarely written, and
@@ -24,6 +27,11 @@ Table (created by the CDK stack, fixed): partition key `pk` (S), sort key `sk` (
   outputs, trigger, variables) is stored as JSON text: no float/Decimal round trip, no nesting limit.
 * Executions are listed by flow on gsi1 and by namespace and state on gsi2, newest first; a listing
   without a namespace walks the namespace markers (written once per namespace per process).
+* A flow's concurrency items share one partition. The holders of its slots are one string set, so a
+  slot is taken by one conditional UpdateItem (`ADD holders :id` under `size(holders) < :limit AND
+  NOT contains(holders, :id)`) and released by one (`DELETE holders :id`); a promotion adds the
+  deletion of the queue entry to that update in one transaction. Reads of the queue and the slots
+  are strongly consistent (a query of the partition, a GetItem), never a GSI.
 * Log sort keys add a random writer token and a per-writer counter to the timestamp, so concurrent
   writers never collide and one writer's lines keep their order.
 """
@@ -34,7 +42,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer  # type: ignore[import-untyped]
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from stratoflow.domain import Execution, FlowRecord, LogEntry, TaskRun
 from stratoflow.states import State
@@ -181,3 +189,18 @@ def log_entry(item: Item) -> LogEntry:
 
 def kv_key(namespace: str, name: str) -> Item:
     return key(f"KV#{namespace}", name)
+
+
+# --- concurrency and trigger state -------------------------------------------------------------
+
+SLOTS = "SLOTS"
+QUEUE = "QUEUE#"
+TRIGGER_STATES = "TRIGGERS"
+
+
+def concurrency_pk(namespace: str, flow_id: str) -> str:
+    return f"CONC#{namespace}#{flow_id}"
+
+
+def trigger_state_key(namespace: str, flow_id: str, trigger_id: str) -> Item:
+    return key(TRIGGER_STATES, f"{namespace}#{flow_id}#{trigger_id}")

@@ -16,6 +16,7 @@ from stratoflow.store.dynamo_items import Item, dump
 # Named condition clauses.
 ITEM_EXISTS = "attribute_exists(pk)"
 ITEM_ABSENT = "attribute_not_exists(pk)"
+CONDITION_CHECK_FAILED = "ConditionalCheckFailed"
 
 _BATCH_WRITE = 25  # DynamoDB's limits per BatchWriteItem / BatchGetItem call
 _BATCH_GET = 100
@@ -23,10 +24,12 @@ _RETRIES = 8
 
 
 class ConditionFailed(ConflictError):
-    """A conditional write lost; `current` is the item as it was, when DynamoDB returned it."""
+    """A conditional write lost; `current` is the item as it was, when DynamoDB returned it. For a
+    transaction, `reasons` holds the cancellation code of each action, in order, when DynamoDB gave them."""
 
-    def __init__(self, current: Item | None) -> None:
+    def __init__(self, current: Item | None, reasons: Sequence[str] = ()) -> None:
         self.current = current
+        self.reasons = tuple(reasons)
         super().__init__("conditional write failed")
 
 
@@ -110,11 +113,13 @@ class Table:
         attributes: Item = self._write(self.client.update_item, params, expression).get("Attributes", {})
         return attributes
 
-    def delete(self, key: Item) -> Item | None:
-        """Delete an item and return it as it was (None when there was none)."""
-        old: Item | None = self.client.delete_item(TableName=self.name, Key=key, ReturnValues="ALL_OLD").get(
-            "Attributes"
-        )
+    def delete(self, key: Item, condition: str | None = None) -> Item | None:
+        """Delete an item and return it as it was (None when there was none); ConditionFailed if the
+        `condition` does not hold."""
+        params: dict[str, Any] = {"TableName": self.name, "Key": key, "ReturnValues": "ALL_OLD"}
+        if condition:
+            params["ConditionExpression"] = condition
+        old: Item | None = self._write(self.client.delete_item, params, None).get("Attributes")
         return old
 
     def _write(self, call: Any, params: dict[str, Any], expression: Expression | None) -> dict[str, Any]:
@@ -127,15 +132,23 @@ class Table:
         return response
 
     def transact(self, actions: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        """TransactWriteItems of ("Put" | "Update" | ..., params) pairs; ConditionFailed if any condition fails."""
+        """TransactWriteItems of ("Put" | "Update" | ..., params) pairs; ConditionFailed if any condition fails.
+
+        A transaction cancelled only because another one was writing the same items is retried.
+        """
         items = [{kind: {"TableName": self.name, **params}} for kind, params in actions]
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except self._cancelled as cancelled:
-            reasons = cancelled.response.get("CancellationReasons", [])
-            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
-                raise ConditionFailed(None) from None
-            raise
+        for attempt in range(_RETRIES):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return
+            except self._cancelled as cancelled:
+                reasons = [str(r.get("Code")) for r in cancelled.response.get("CancellationReasons", [])]
+                codes = set(reasons)
+                if CONDITION_CHECK_FAILED in codes:
+                    raise ConditionFailed(None, reasons if len(reasons) == len(items) else ()) from None
+                if "TransactionConflict" not in codes or attempt == _RETRIES - 1:
+                    raise
+            _backoff(attempt)
 
     def query(
         self,

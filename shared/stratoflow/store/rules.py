@@ -144,6 +144,31 @@ def states_before(new: State, expected: Collection[State] | None) -> frozenset[S
     return sources if expected is None else sources & frozenset(expected)
 
 
+# --- concurrency and trigger state ------------------------------------------------------------
+
+
+def queue_key(start_date: datetime, execution_id: str) -> str:
+    """An execution's place in its flow's queue: start date, then id (string order is queue order)."""
+    return f"{sortable_time(start_date)}#{execution_id}"
+
+
+def check_limit(limit: int) -> int:
+    if limit < 1:
+        raise ValueError(f"a concurrency limit is at least 1, got {limit}")
+    return limit
+
+
+def check_trigger_key(namespace: str, flow_id: str, trigger_id: str) -> None:
+    check_flow_key(namespace, flow_id)
+    check_name(trigger_id, "trigger id")
+
+
+def check_version(kind: str, ident: str, stored: int, expected: int | None) -> None:
+    """ConflictError when an optimistic write expected another version than the stored one (0: none)."""
+    if expected is not None and stored != expected:
+        raise ConflictError(f"{kind} {ident} is at version {stored}, expected {expected}")
+
+
 # --- KV ----------------------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ class S3BlobStore:
 
     def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
         if client is None:
-            import boto3  # type: ignore[import-untyped]
+            import boto3
 
             client = boto3.client("s3")
         self.bucket = bucket

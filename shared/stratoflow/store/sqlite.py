@@ -20,7 +20,8 @@ from stratoflow.domain import Execution, FlowRecord, LogEntry, StateChange, Task
 from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.states import State
 from stratoflow.store import rules
-from stratoflow.store.base import FlowHead
+from stratoflow.store import sqlite_coordination as coordination
+from stratoflow.store.base import FlowHead, SlotOutcome, TriggerState
 from stratoflow.store.sqlite_schema import migrate
 
 _HEAD_COLUMNS = "namespace, flow_id, status, errors, deployed_revision, latest_revision, updated"
@@ -356,6 +357,48 @@ class SqliteExecutionStore:
             (namespace, now),
         )
         return [row[0] for row in rows]
+
+    # --- concurrency slots (sqlite_coordination) ---------------------------------------------
+
+    def take_slot(self, execution: Execution, limit: int, *, from_queue: bool = False) -> SlotOutcome:
+        with self._write() as db:
+            return coordination.take_slot(db, execution, limit, from_queue, self._clock())
+
+    def release_slot(self, namespace: str, flow_id: str, execution_id: str) -> bool:
+        with self._write() as db:
+            return coordination.release_slot(db, namespace, flow_id, execution_id)
+
+    def slot_holders(self, namespace: str, flow_id: str) -> list[str]:
+        with self._lock:
+            return coordination.slot_holders(self._db, namespace, flow_id)
+
+    def enqueue_execution(self, execution: Execution) -> None:
+        with self._write() as db:
+            coordination.enqueue(db, execution)
+
+    def queued_executions(self, namespace: str, flow_id: str, limit: int = 100) -> list[str]:
+        with self._lock:
+            return coordination.queued(self._db, namespace, flow_id, limit)
+
+    # --- trigger state -------------------------------------------------------------------------
+
+    def get_trigger_state(self, namespace: str, flow_id: str, trigger_id: str) -> TriggerState | None:
+        with self._lock:
+            return coordination.get_trigger_state(self._db, namespace, flow_id, trigger_id)
+
+    def put_trigger_state(self, state: TriggerState, expected_version: int | None = None) -> TriggerState:
+        with self._write() as db:
+            return coordination.put_trigger_state(db, state, expected_version, self._clock())
+
+    def list_trigger_states(
+        self, namespace: str | None = None, flow_id: str | None = None
+    ) -> list[TriggerState]:
+        with self._lock:
+            return coordination.list_trigger_states(self._db, namespace, flow_id)
+
+    def delete_trigger_state(self, namespace: str, flow_id: str, trigger_id: str) -> bool:
+        with self._write() as db:
+            return coordination.delete_trigger_state(db, namespace, flow_id, trigger_id)
 
 
 def _task_run_json(task_run: TaskRun) -> str:

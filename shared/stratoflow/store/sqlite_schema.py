@@ -43,6 +43,21 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (namespace, key)
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE concurrency_slots (
+        namespace TEXT NOT NULL, flow_id TEXT NOT NULL, execution_id TEXT NOT NULL, taken TEXT NOT NULL,
+        PRIMARY KEY (namespace, flow_id, execution_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE concurrency_queue (
+        namespace TEXT NOT NULL, flow_id TEXT NOT NULL, queue_key TEXT NOT NULL, execution_id TEXT NOT NULL,
+        PRIMARY KEY (namespace, flow_id, queue_key)
+    ) WITHOUT ROWID;
+    CREATE TABLE trigger_states (
+        namespace TEXT NOT NULL, flow_id TEXT NOT NULL, trigger_id TEXT NOT NULL, version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (namespace, flow_id, trigger_id)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import StratoflowError
 from stratoflow.store import LocalBlobStore, SqliteExecutionStore, open_local_store

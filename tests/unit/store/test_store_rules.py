@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from stratoflow.errors import ConflictError
 from stratoflow.states import State, can_transition
 from stratoflow.store import rules
