@@ -4,15 +4,26 @@ Step Functions says SUCCEEDED, FAILED, TIMED_OUT or ABORTED; Stratoflow's states
 task's requested state wins; a success with a WARNING task run is a WARNING; an abort is KILLED. Task
 runs left unfinished (a state timed out by Step Functions, an abort) are closed so that no record stays
 RUNNING.
+
+Whatever the end (success, failure, kill, timeout, abort), the execution's concurrency slot is freed
+and the trigger that started it is disabled when the end is one of its `stopAfter` states.
+`finish_execution` also moves the oldest queued executions of the flow into the free slots and
+returns them: its caller (the local platform, the cloud's execution-events handler) starts them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from stratoflow.admission import release_and_promote
 from stratoflow.domain import Execution, TaskRun
+from stratoflow.errors import ConflictError
 from stratoflow.states import State
+from stratoflow.store.base import TriggerState
+
+_STATE_WRITE_ATTEMPTS = 5
 
 ENGINE_STATES = {
     "SUCCEEDED": State.SUCCESS,
@@ -31,8 +42,70 @@ def final_state(execution: Execution, status: str, task_states: list[State]) -> 
     return state
 
 
+@dataclass(frozen=True)
+class Finished:
+    """An execution that ended, and the queued executions its slot let in (RUNNING: start them)."""
+
+    execution: Execution
+    promoted: list[Execution] = field(default_factory=list)
+
+
+def finish_execution(
+    store: Any, execution_id: str, status: str, error: str | None = None, *, promote: bool = True
+) -> Finished:
+    """Record the end of an execution, free its slot and promote the queued executions that fit now.
+
+    `promote=False` (a platform shutting down) leaves the queue as it is, for the next start.
+    """
+    execution = _record_end(store, execution_id, status, error)
+    apply_stop_after(store, execution)
+    if not promote:
+        store.release_slot(execution.namespace, execution.flow_id, execution.id)
+        return Finished(execution)
+    return Finished(execution, release_and_promote(store, execution))
+
+
 def finalize_execution(store: Any, execution_id: str, status: str, error: str | None = None) -> Execution:
-    """Record the final state of an execution and close its unfinished task runs."""
+    """Record the final state of an execution, close its unfinished task runs and free its slot.
+
+    Queued executions of the flow are not promoted: a caller of a flow with a concurrency limit uses
+    `finish_execution`, which returns them to start.
+    """
+    execution = _record_end(store, execution_id, status, error)
+    apply_stop_after(store, execution)
+    store.release_slot(execution.namespace, execution.flow_id, execution.id)
+    return execution
+
+
+def apply_stop_after(store: Any, execution: Execution) -> bool:
+    """Disable the trigger that started `execution` if it ended in one of the trigger's `stopAfter`
+    states; True when it did."""
+    from stratoflow.triggers.events import flow_of
+
+    trigger_id = (execution.trigger or {}).get("id")
+    if not isinstance(trigger_id, str) or not execution.state.is_terminal:
+        return False
+    record = store.get_flow(execution.namespace, execution.flow_id, execution.revision)
+    model = flow_of(record).trigger(trigger_id) if record is not None else None
+    if model is None or execution.state not in model.stop_after:
+        return False
+    reason = f"stopAfter: execution {execution.id} ended {execution.state}"
+    key = (execution.namespace, execution.flow_id, trigger_id)
+    for _ in range(_STATE_WRITE_ATTEMPTS):
+        current = store.get_trigger_state(*key)
+        state = current or TriggerState(namespace=key[0], flow_id=key[1], trigger_id=key[2])
+        changed = state.model_copy(
+            update={"disabled": True, "reason": reason, "last_execution_id": execution.id}
+        )
+        try:  # against the version read: a schedule may be recording its last date meanwhile
+            store.put_trigger_state(changed, expected_version=state.version)
+            return True
+        except ConflictError:
+            continue
+    raise ConflictError(f"trigger {'.'.join(key)}: its state keeps changing; stopAfter not recorded")
+
+
+def _record_end(store: Any, execution_id: str, status: str, error: str | None) -> Execution:
     execution: Execution = store.get_execution(execution_id)
     if execution.state.is_terminal:
         return execution
@@ -41,13 +114,20 @@ def finalize_execution(store: Any, execution_id: str, status: str, error: str | 
     closing = State.KILLED if status == "ABORTED" else State.FAILED
     for run in runs:
         if not run.state.is_terminal:
-            reason = "the execution was killed" if closing == State.KILLED else f"the execution ended ({status})"
+            reason = (
+                "the execution was killed" if closing == State.KILLED else f"the execution ended ({status})"
+            )
             attempts = list(run.attempts)
             if attempts and not attempts[-1].state.is_terminal:
                 attempts[-1] = attempts[-1].model_copy(update={"state": closing, "end_date": now})
             store.save_task_run(
                 run.model_copy(
-                    update={"state": closing, "end_date": now, "attempts": attempts, "error": run.error or reason}
+                    update={
+                        "state": closing,
+                        "end_date": now,
+                        "attempts": attempts,
+                        "error": run.error or reason,
+                    }
                 )
             )
     state = final_state(execution, status, [r.state for r in runs])

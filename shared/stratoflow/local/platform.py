@@ -6,7 +6,9 @@ runner in-process, and `states:startExecution` (subflows) runs the child flow on
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from stratoflow.engine import (
     TaskError,
 )
 from stratoflow.errors import NotFoundError
-from stratoflow.finalize import finalize_execution
+from stratoflow.finalize import finish_execution
 from stratoflow.flow import Flow, load_flow
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.local.watcher import ControlWatcher
@@ -35,6 +37,10 @@ from stratoflow.store import open_local_store
 
 TASK_RUNNER = "${TaskRunnerFunctionArn}"
 STATE_MACHINE_PREFIX = "${StateMachine."
+# What `start` runs: an admitted execution, a promoted one, a restart. A QUEUED one waits for its slot.
+STARTABLE = (State.CREATED, State.RUNNING)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,6 +69,11 @@ class LocalCallbacks:
         with self._lock:
             self._executions.pop(name, None)
 
+    def running(self) -> dict[str, LocalExecution]:
+        """The executions running now, by id."""
+        with self._lock:
+            return dict(self._executions)
+
     def send_success(self, token: str, output: Any) -> None:
         with self._lock:
             executions = list(self._executions.values())
@@ -81,6 +92,11 @@ class LocalPlatform:
         self.runner = TaskRunner(self.store, self.blobs, callbacks=self.callbacks)
         self.watcher = ControlWatcher(self.store, self.callbacks)
         self._definitions: dict[tuple[str, str, int], dict[str, Any]] = {}
+        # Called with every execution that ended (the server runs Flow triggers from here).
+        self.finished_hooks: list[Callable[[Execution], None]] = []
+        self._launched: list[threading.Thread] = []
+        self._launched_lock = threading.Lock()
+        self._stopping = False  # set by stop_all: queued executions stay queued
         self.resources = Resources(
             {
                 "arn:aws:states:::lambda:invoke": LambdaIntegration({TASK_RUNNER: self._invoke_runner}),
@@ -89,8 +105,21 @@ class LocalPlatform:
         )
 
     def close(self) -> None:
+        """Wait for the executions launched in the background (promoted ones), then release the store."""
+        self.join()
         self.watcher.close()
         self.store.close()
+
+    def join(self) -> None:
+        """Wait until every execution launched in the background (and each one they launch) has ended."""
+        while True:
+            with self._launched_lock:
+                pending = [thread for thread in self._launched if thread.is_alive()]
+                self._launched = pending
+            if not pending:
+                break
+            for thread in pending:
+                thread.join()
 
     # --- deploy ---------------------------------------------------------------------------------
 
@@ -133,7 +162,7 @@ class LocalPlatform:
 
     def start(self, execution: Execution) -> LocalExecution:
         definition = self.definition(execution.namespace, execution.flow_id, execution.revision)
-        self.store.update_execution(execution.id, state=State.RUNNING)
+        self.store.update_execution(execution.id, state=State.RUNNING, expected_states=STARTABLE)
         engine = LocalEngine(definition, self.resources, self.clock)
         running = engine.start(execution_input(execution), name=execution.id)
         self.callbacks.track(execution.id, running)
@@ -144,11 +173,47 @@ class LocalPlatform:
         result = running.wait()
         self.callbacks.forget(execution.id)
         self.watcher.forget(execution.id)
-        final = finalize_execution(self.store, execution.id, result.status, _engine_error(result))
-        return RunOutcome(final, self.store.list_task_runs(execution.id), result, execution.revision)
+        finished = finish_execution(
+            self.store, execution.id, result.status, _engine_error(result), promote=not self._stopping
+        )
+        for promoted in finished.promoted:  # queued executions its concurrency slot lets in
+            self.launch(promoted)
+        for hook in self.finished_hooks:
+            try:
+                hook(finished.execution)
+            except Exception:  # a failing hook must not fail the execution that ended
+                logger.exception("a hook on the end of execution %s failed", execution.id)
+        return RunOutcome(
+            finished.execution, self.store.list_task_runs(execution.id), result, execution.revision
+        )
 
     def run(self, execution: Execution) -> RunOutcome:
         return self.finish(execution, self.start(execution))
+
+    def stop_all(self, cause: str) -> list[str]:
+        """Stop every execution this platform runs (each then ends KILLED) and promote no queued
+        execution into the slots they free: the queue waits for the next start. Returns their ids."""
+        self._stopping = True
+        running = self.callbacks.running()
+        for execution in running.values():
+            execution.stop(error="Killed", cause=cause)
+        return sorted(running)
+
+    def launch(self, execution: Execution) -> threading.Thread:
+        """Run an execution to its end on a background thread; `close` waits for it."""
+        thread = threading.Thread(
+            target=self._run_logged, args=(execution,), name=f"stratoflow-{execution.id}", daemon=True
+        )
+        with self._launched_lock:
+            self._launched.append(thread)
+        thread.start()
+        return thread
+
+    def _run_logged(self, execution: Execution) -> None:
+        try:
+            self.run(execution)
+        except Exception:  # a background execution has nobody to raise to
+            logger.exception("execution %s could not run", execution.id)
 
     def _invoke_runner(self, event: Any, context: Any) -> Any:
         return self.runner.handle(event)

@@ -1,0 +1,42 @@
+"""Webhook Lambda: `GET|POST /webhook/{namespace}/{flowId}/{key}` on the function URL starts an execution.
+
+Thin by design: the function URL event -> `Webhooks.handle` (stratoflow.triggers.webhooks: key check,
+body limit, `?wait=true`) -> the HTTP response. Starts go through the admission Lambda.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stratoflow.cloud.settings import Settings
+from stratoflow.store.dynamo import DynamoExecutionStore
+from stratoflow.triggers.webhooks import (
+    Webhooks,
+    admission_start,
+    function_url_response,
+    request_from_function_url,
+)
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+settings = Settings.from_env()
+store = DynamoExecutionStore(settings.stratoflow_table_name)
+webhooks = Webhooks(store, admission_start(boto3.client("lambda"), settings.stratoflow_admission_arn, store))
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = request_from_function_url(event)
+    response = webhooks.handle(request)
+    # The path holds the key: log the status only.
+    logger.info("webhook answered", extra={"status": response.status, "method": request.method})
+    metrics.add_metric(name=f"Webhook{response.status // 100}xx", unit=MetricUnit.Count, value=1)
+    return function_url_response(response)

@@ -1,0 +1,350 @@
+"""`strato server`: the local platform as a long-running process.
+
+It watches a folder of flow files (polling every second; a file is re-read when its modification
+time or size changes, and redeployed when its content hash does), serves webhooks on 127.0.0.1 with
+the logic the Lambda uses, fires schedules, starts Flow triggers when an execution ends, applies
+concurrency limits and keeps every execution's history in the local store. An invalid file is
+reported and its flow's last good revision keeps running; a deleted file retires its flow.
+
+Stopping it (Ctrl-C, or `stop.set()` on `serve`) closes the HTTP server, stops the running
+executions (they end KILLED) and leaves queued ones queued for the next start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+from stratoflow.admission import admit, should_start, sweep_slots
+from stratoflow.domain import Execution
+from stratoflow.engine import Clock
+from stratoflow.errors import FlowValidationError, NotFoundError, StratoflowError
+from stratoflow.flow import Flow
+from stratoflow.local.platform import LocalPlatform
+from stratoflow.triggers.events import TriggerSkipped, event_execution_id, flow_of
+from stratoflow.triggers.flow_triggers import matching_flow_triggers, trigger_problems
+from stratoflow.triggers.webhooks import WebhookRequest, WebhookResponse, Webhooks
+
+POLL_SECONDS = 1.0
+SWEEP_SECONDS = 10.0
+FLOW_SUFFIXES = (".yaml", ".yml")
+
+logger = logging.getLogger(__name__)
+Report = Callable[[str], None]
+
+
+@dataclass
+class _File:
+    """What the server knows of one flow file."""
+
+    signature: tuple[int, int]  # (mtime_ns, size): cheap to compare every second
+    digest: str
+    flow: tuple[str, str] | None  # (namespace, flow id) it holds, once it was valid
+
+
+class StratoServer:
+    """The folder watcher, the webhook endpoint and the trigger loop around one LocalPlatform."""
+
+    def __init__(
+        self,
+        flows_dir: Path | str,
+        home: Path | str = ".stratoflow",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        clock: Clock | None = None,
+        report: Report | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        poll_seconds: float = POLL_SECONDS,
+        sweep_seconds: float = SWEEP_SECONDS,
+    ) -> None:
+        self.flows_dir = Path(flows_dir)
+        self.platform = LocalPlatform(home, clock)
+        self.platform.finished_hooks.append(self._run_flow_triggers)
+        self.webhooks = Webhooks(self.platform.store, self.start)
+        self.host, self.port = host, port
+        self.report: Report = report or logger.info
+        self.poll_seconds, self.sweep_seconds = poll_seconds, sweep_seconds
+        self._now = now
+        self._files: dict[Path, _File] = {}
+        self._schedule_marks: dict[tuple[str, str, str], datetime] = {}
+        self._last_sweep = float("-inf")
+        self._stopping = threading.Event()
+        self._http: ThreadingHTTPServer | None = None
+        self._http_thread: threading.Thread | None = None
+
+    # --- running ---------------------------------------------------------------------------------
+
+    def serve(self, stop: threading.Event) -> None:
+        """Serve until `stop` is set, then shut down cleanly (opens the endpoint unless `open` did)."""
+        if self._http is None:
+            self.open()
+        try:
+            while not stop.is_set():
+                self.tick()
+                stop.wait(self.poll_seconds)
+        finally:
+            self.close()
+
+    def open(self) -> None:
+        """Bind the HTTP endpoint (port 0: any free port, then `self.port` says which)."""
+        self._http = ThreadingHTTPServer((self.host, self.port), _handler(self))
+        self._http.daemon_threads = True
+        self.port = self._http.server_address[1]
+        self._http_thread = threading.Thread(target=self._http.serve_forever, name="strato-http", daemon=True)
+        self._http_thread.start()
+        self.report(f"webhooks on http://{self.host}:{self.port}/webhook/<namespace>/<flowId>/<key>")
+
+    def tick(self) -> None:
+        """One round: redeploy changed files, fire due schedules, give back slots now and then."""
+        self.sync_flows()
+        self.fire_schedules(self._now())
+        if time.monotonic() - self._last_sweep >= self.sweep_seconds:
+            self._last_sweep = time.monotonic()
+            self.sweep()
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        stopped = self.platform.stop_all("the server stopped")
+        if stopped:
+            self.report(f"stopped {len(stopped)} running execution(s): {', '.join(stopped)}")
+        self.platform.close()
+
+    # --- starting executions ---------------------------------------------------------------------
+
+    def start(
+        self,
+        namespace: str,
+        flow_id: str,
+        inputs: dict[str, Any],
+        trigger: dict[str, Any] | None,
+        execution_id: str | None,
+        labels: dict[str, str] | None = None,
+    ) -> Execution:
+        """Admit an execution of the live flow and run it in the background when admission says so."""
+        record = self.platform.store.get_flow(namespace, flow_id)
+        if record is None:
+            raise NotFoundError(f"flow {namespace}.{flow_id} is not deployed")
+        flow = flow_of(record)
+        execution, new = admit(
+            self.platform.store,
+            flow,
+            record.revision,
+            inputs,
+            labels=labels,
+            trigger=trigger,
+            execution_id=execution_id,
+        )
+        if new and should_start(execution) and not self._stopping.is_set():
+            self.platform.launch(execution)
+        if new:
+            self.report(
+                f"{namespace}.{flow_id}: execution {execution.id} {execution.state}" + _why(execution)
+            )
+        return execution
+
+    def _run_flow_triggers(self, finished: Execution) -> None:
+        if self._stopping.is_set():
+            return
+        self.report(
+            f"{finished.namespace}.{finished.flow_id}: execution {finished.id} ended {finished.state}"
+        )
+        for flow, trigger in matching_flow_triggers(finished, self.live_flows()):
+            execution_id = event_execution_id(flow.namespace, flow.id, trigger.id, finished.id)
+            delivery = {"id": trigger.id, "type": trigger.type_name, "executionId": finished.id}
+            self._start_quietly(flow, delivery, execution_id, f"trigger '{trigger.id}'")
+
+    def _start_quietly(
+        self,
+        flow: Flow,
+        trigger: dict[str, Any],
+        execution_id: str,
+        what: str,
+        inputs: dict[str, Any] | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        """Start from a trigger: a refusal is reported, never raised into the loop that fired it."""
+        try:
+            self.start(flow.namespace, flow.id, inputs or {}, trigger, execution_id, labels)
+        except TriggerSkipped as skipped:
+            logger.debug("%s", skipped)
+        except StratoflowError as error:
+            self.report(f"{flow.namespace}.{flow.id}: {what} could not start an execution: {error}")
+
+    def live_flows(self) -> list[Flow]:
+        return [flow_of(record) for record in self.platform.store.list_flows()]
+
+    def fire_schedules(self, now: datetime) -> None:
+        """Start the slots that came due since the last round (after a restart: the missed ones)."""
+        from stratoflow.triggers.backfill import schedule_triggers, starts_of
+        from stratoflow.triggers.recovery import get_last_fired, missed_starts, set_last_fired
+        from stratoflow.triggers.schedules import CronSchedule
+
+        store = self.platform.store
+        for flow in self.live_flows():
+            if flow.disabled:
+                for trigger in schedule_triggers(flow):
+                    self._schedule_marks.pop((flow.namespace, flow.id, trigger.id), None)
+                continue
+            for trigger in schedule_triggers(flow):
+                key = (flow.namespace, flow.id, trigger.id)
+                if trigger.disabled:  # when enabled again, what it missed is recovered by its policy
+                    self._schedule_marks.pop(key, None)
+                    continue
+                since = self._schedule_marks.get(key)
+                self._schedule_marks[key] = now
+                if since is None:  # first round for this trigger: what it missed while nobody ran it
+                    starts = missed_starts(flow, trigger, get_last_fired(store, *key), now)
+                else:
+                    starts = starts_of(flow, trigger, list(CronSchedule.of(trigger).fire_times(since, now)))
+                for start in starts:
+                    what = f"schedule '{trigger.id}'"
+                    self._start_quietly(
+                        flow, start.trigger, start.execution_id, what, start.inputs, start.labels
+                    )
+                    set_last_fired(store, *key, start.instant, start.execution_id)
+
+    def sweep(self) -> None:
+        """Give back the slots of executions that ended without releasing them; start what fits."""
+        for flow in self.live_flows():
+            if flow.concurrency is None:
+                continue
+            for execution in sweep_slots(self.platform.store, flow.namespace, flow.id):
+                if not self._stopping.is_set():
+                    self.platform.launch(execution)
+
+    # --- the folder ------------------------------------------------------------------------------
+
+    def sync_flows(self) -> None:
+        """Deploy new and changed flow files; retire the flows of deleted ones."""
+        present = set()
+        for path in sorted(p for p in self.flows_dir.rglob("*") if p.suffix in FLOW_SUFFIXES and p.is_file()):
+            present.add(path)
+            try:
+                stat = path.stat()
+                signature = (stat.st_mtime_ns, stat.st_size)
+                known = self._files.get(path)
+                if known is not None and known.signature == signature:
+                    continue
+                text = path.read_text()
+            except OSError as error:  # deleted or unreadable between the listing and the read
+                self.report(f"{path}: cannot read: {error}")
+                continue
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            if known is not None and known.digest == digest:
+                known.signature = signature  # touched, not changed
+                continue
+            self._files[path] = _File(signature, digest, self._deploy(path, text, known))
+        for path in sorted(set(self._files) - present):
+            gone = self._files.pop(path)
+            self._retire(gone.flow, path)
+
+    def _deploy(self, path: Path, text: str, known: _File | None) -> tuple[str, str] | None:
+        store = self.platform.store
+        try:
+            flow, record = self.platform.deploy_source(text, str(path))
+        except FlowValidationError as invalid:
+            lines = [str(d) for d in invalid.diagnostics]
+            self.report(f"{path}: invalid, not deployed:\n  " + "\n  ".join(lines))
+            identity = _identity(text) or (known.flow if known else None)
+            if identity is not None and store.get_flow_head(*identity) is not None:
+                store.set_flow_status(*identity, "INVALID", lines)
+                live = store.get_flow(*identity)
+                if live is not None:
+                    self.report(f"{identity[0]}.{identity[1]}: revision {live.revision} keeps running")
+            return known.flow if known else None
+        identity = (flow.namespace, flow.id)
+        head = store.get_flow_head(*identity)
+        if head is not None and head.status != "DEPLOYED":
+            store.set_flow_status(*identity, "DEPLOYED")  # back to the live revision's source
+        self.report(f"{path}: {flow.namespace}.{flow.id} revision {record.revision} deployed")
+        for problem in trigger_problems(flow):
+            self.report(f"{path}: warning: {problem}")
+        if known is not None and known.flow not in (None, identity):
+            self._retire(known.flow, path)
+        return identity
+
+    def _retire(self, identity: tuple[str, str] | None, path: Path) -> None:
+        """Retire a flow whose file went away, unless another file still holds it."""
+        if identity is None or any(f.flow == identity for f in self._files.values()):
+            return
+        if self.platform.store.get_flow_head(*identity) is not None:
+            self.platform.store.set_flow_status(*identity, "DELETED")
+            self.report(f"{path}: gone, {identity[0]}.{identity[1]} retired")
+
+    # --- HTTP ------------------------------------------------------------------------------------
+
+    def handle_http(self, request: WebhookRequest) -> WebhookResponse:
+        return self.webhooks.handle(request)
+
+
+def _identity(text: str) -> tuple[str, str] | None:
+    """(namespace, id) of a flow file that does not validate, when its top level still says them."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    if isinstance(data, dict) and isinstance(data.get("namespace"), str) and isinstance(data.get("id"), str):
+        return data["namespace"], data["id"]
+    return None
+
+
+def _why(execution: Execution) -> str:
+    return f" ({execution.error})" if execution.error else ""
+
+
+def _handler(server: StratoServer) -> type[BaseHTTPRequestHandler]:
+    class WebhookHandler(BaseHTTPRequestHandler):
+        """Turns HTTP requests into WebhookRequests; everything else is the webhook logic's."""
+
+        server_version = "strato-server"
+
+        def _respond(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("content-length") or 0)
+            if length > server.webhooks.max_body_bytes:
+                self.close_connection = True  # the body stays unread: the connection cannot be reused
+                self._send(server.webhooks.too_large())
+                return
+            headers: dict[str, list[str]] = {}
+            for name, value in self.headers.items():
+                headers.setdefault(name.lower(), []).append(value)
+            request = WebhookRequest(
+                method=self.command,
+                path=url.path,
+                parameters=parse_qs(url.query, keep_blank_values=True),
+                headers=headers,
+                body=self.rfile.read(length) if length > 0 else b"",
+            )
+            self._send(server.handle_http(request))
+
+        def _send(self, response: WebhookResponse) -> None:
+            data = response.text().encode()
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _respond
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # The path holds the webhook key: log the method and status only.
+            logger.debug("%s %s", self.command, args[1] if len(args) > 1 else "")
+
+    return WebhookHandler
