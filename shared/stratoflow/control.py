@@ -54,6 +54,9 @@ def request_kill(store: Any, execution_id: str) -> list[str]:
         current = _execution(store, pending.pop())
         if current.state in (State.CREATED, State.QUEUED):
             store.update_execution(current.id, state=State.KILLED, error="killed before it started")
+            # It never ran, so no finalize frees its slot: free it here (queued ones then start in turn
+            # when whoever runs the flow's executions sweeps its slots).
+            store.release_slot(current.namespace, current.flow_id, current.id)
         elif current.state in (State.RUNNING, State.PAUSED):
             store.update_execution(current.id, state=State.KILLING)
         else:

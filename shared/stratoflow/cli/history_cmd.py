@@ -1,4 +1,4 @@
-"""`strato executions list|show` and `strato logs`: the local history."""
+"""`strato executions list|show` and `strato logs`: the local history, or a deployed stack's (`--remote`)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,21 @@ from typing import Any
 
 import click
 
+from stratoflow.cli.cloud_cmd import StackChoice, stack_options
 from stratoflow.cli.options import home_option
 
 FOLLOW_POLL_SECONDS = 0.5
 
+remote_option = click.option(
+    "--remote",
+    is_flag=True,
+    help="Read the history of the deployed stack (--stack) instead of the local one.",
+)
 
-def _store(home: Path) -> Any:
+
+def _store(home: Path, remote: bool = False, stack: StackChoice | None = None) -> Any:
+    if remote and stack is not None:
+        return stack.store()
     from stratoflow.store import open_local_store
 
     if not (home / "stratoflow.db").exists():
@@ -39,6 +48,8 @@ def executions() -> None:
 @click.option("--limit", default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @home_option
+@remote_option
+@stack_options
 def list_(
     namespace: str | None,
     flow_id: str | None,
@@ -47,9 +58,11 @@ def list_(
     limit: int,
     as_json: bool,
     home: Path,
+    remote: bool,
+    stack: StackChoice,
 ) -> None:
     """Newest executions first."""
-    store = _store(home)
+    store = _store(home, remote, stack)
     found = store.list_executions(
         namespace=namespace,
         flow_id=flow_id,
@@ -83,9 +96,11 @@ def list_(
 @click.argument("execution_id")
 @click.option("--json", "as_json", is_flag=True)
 @home_option
-def show(execution_id: str, as_json: bool, home: Path) -> None:
+@remote_option
+@stack_options
+def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: StackChoice) -> None:
     """One execution and its task runs."""
-    store = _store(home)
+    store = _store(home, remote, stack)
     execution = store.get_execution(execution_id)
     if execution is None:
         click.echo(f"error: execution {execution_id} does not exist", err=True)
@@ -119,9 +134,13 @@ def show(execution_id: str, as_json: bool, home: Path) -> None:
 @click.option("--task", "task_id", help="Only this task's logs.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the execution ends.")
 @home_option
-def logs(execution_id: str, task_id: str | None, follow: bool, home: Path) -> None:
+@remote_option
+@stack_options
+def logs(
+    execution_id: str, task_id: str | None, follow: bool, home: Path, remote: bool, stack: StackChoice
+) -> None:
     """The logs of an execution, in the order they were written."""
-    store = _store(home)
+    store = _store(home, remote, stack)
     if store.get_execution(execution_id) is None:
         click.echo(f"error: execution {execution_id} does not exist", err=True)
         sys.exit(1)

@@ -11,20 +11,33 @@ import click
 
 from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.errors import FlowValidationError, InputError, StratoflowError
+from stratoflow.states import State
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 
 
 @click.command()
 @click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="An input value (repeatable).")
+@click.option(
+    "--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="An input value (repeatable)."
+)
 @click.option(
     "--flows-dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of other flows (for Subflow tasks).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document at the end instead of the live view.")
-@click.option("--skip-waits", is_flag=True, help="Do not really wait: Sleep, Wait and retry delays pass at once.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document at the end instead of the live view."
+)
+@click.option(
+    "--skip-waits", is_flag=True, help="Do not really wait: Sleep, Wait and retry delays pass at once."
+)
+@click.option(
+    "--cloud-sim",
+    is_flag=True,
+    help="Run through the deployed code path (deployer, admission, Step Functions, status events) on moto, "
+    "in-process; nothing is kept.",
+)
 @home_option
 def run(
     flow_file: Path,
@@ -32,9 +45,15 @@ def run(
     flows_dir: Path | None,
     as_json: bool,
     skip_waits: bool,
+    cloud_sim: bool,
     home: Path,
 ) -> None:
     """Run FLOW_FILE on the local engine and record its history under --home."""
+    if cloud_sim:
+        for option, given in (("--skip-waits", skip_waits), ("--flows-dir", flows_dir is not None)):
+            if given:
+                click.echo(f"warning: {option} has no effect with --cloud-sim", err=True)
+        run_on_cloud_sim(flow_file, parse_pairs(inputs), as_json)
     from stratoflow.engine import VirtualClock
     from stratoflow.local import LocalPlatform
 
@@ -53,6 +72,16 @@ def run(
         except (InputError, StratoflowError) as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_REFUSED)
+        if execution.state in (State.QUEUED, State.CANCELLED, State.FAILED):
+            # The flow's concurrency limit is reached: queued (another process's execution ending will
+            # start it), or refused by `behavior: CANCEL | FAIL`.
+            click.echo(
+                f"execution {execution.id} is {execution.state}: {execution.error or 'concurrency limit'}",
+                err=True,
+            )
+            if as_json:
+                click.echo(json.dumps(execution.to_json_dict(), indent=2, default=str))
+            sys.exit(EXIT_OK if execution.state == State.QUEUED else EXIT_FAILED)
         running = platform.start(execution)
         if as_json:
             outcome = platform.finish(execution, running)
@@ -64,6 +93,50 @@ def run(
         sys.exit(EXIT_OK if outcome.execution.state in ("SUCCESS", "WARNING") else EXIT_FAILED)
     finally:
         platform.close()
+
+
+def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> None:
+    """`--cloud-sim`: the flow through the deployed code path on moto; exits like a local run."""
+    from stratoflow.cloudsim.platform import (
+        CloudSimulation,
+        DeployRefused,
+        StartRefused,
+        SubflowNotSupported,
+        refuse_subflows,
+    )
+
+    try:
+        refuse_subflows(flow_file.read_text(encoding="utf-8"), str(flow_file))  # before starting moto
+        with CloudSimulation() as simulation:
+            outcome = simulation.run_flow(flow_file, inputs)
+    except DeployRefused as error:
+        for line in error.verdict.errors:
+            # The deployer names the object (the file's name): point at the file as the user gave it.
+            name = flow_file.name
+            click.echo(str(flow_file) + line[len(name) :] if line.startswith(name) else line, err=True)
+        sys.exit(EXIT_REFUSED)
+    except (StartRefused, SubflowNotSupported) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_REFUSED)
+    if as_json:
+        click.echo(json.dumps(run_document(outcome), indent=2, default=str))
+    else:
+        from rich.console import Console
+
+        from stratoflow.cli.live import _depths, _table
+
+        console = Console()
+        execution = outcome.execution
+        console.print(
+            f"[bold]{execution.namespace}.{execution.flow_id}[/] on the cloud simulation  {execution.id}"
+        )
+        console.print(_table(outcome.task_runs, _depths(outcome.task_runs), execution))
+        console.print(f"state {execution.state}", markup=False)
+        if execution.outputs:
+            console.print("outputs:", json.dumps(execution.outputs, indent=2, default=str), markup=False)
+        if execution.error:
+            console.print(f"error: {execution.error}", markup=False)
+    sys.exit(EXIT_OK if outcome.execution.state in ("SUCCESS", "WARNING") else EXIT_FAILED)
 
 
 def run_document(outcome: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ class Settings(BaseModel):
     stratoflow_task_runner_arn: str = ""
     stratoflow_admission_arn: str = ""
     stratoflow_state_machine_role_arn: str = ""
+    stratoflow_state_machine_log_group_arn: str = ""
     stratoflow_scheduler_role_arn: str = ""
     stratoflow_schedule_group: str = ""
     stratoflow_alert_topic_arn: str = ""

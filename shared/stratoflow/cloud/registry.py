@@ -1,0 +1,155 @@
+"""What the deployer knows beyond the flow records: version ARNs, and which object holds which flow.
+
+Kept in the execution store's KV under the reserved namespace `_deployer` (flow namespaces start with
+a letter or digit, so no flow can share it), which works on every store without a schema change:
+
+- `version/<namespace>/<flowId>/<revision>/<sourceHash>`: the state machine version that runs that revision
+  (admission starts that version, so an execution runs exactly the revision it was admitted with);
+- `object/<key>`: the flow the object last deployed, and the deployer's verdict on its last upload;
+- `verdict/<hash of key and upload>`: the verdict on one upload (object version), what `strato deploy`
+  waits for; kept a week;
+- `flow/<namespace>/<flowId>`: the object the flow's live revision came from (deleting that object
+  retires the flow; deleting another file that once held it does not).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+NAMESPACE = "_deployer"
+_LONGEST_KEY = 900
+VERDICT_TTL = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The deployer's answer to one upload of a flow file."""
+
+    status: str  # DEPLOYED | INVALID | SKIPPED
+    namespace: str
+    flow_id: str
+    source_hash: str
+    version_id: str | None = None
+    revision: int | None = None
+    errors: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "namespace": self.namespace,
+            "flowId": self.flow_id,
+            "sourceHash": self.source_hash,
+            "versionId": self.version_id,
+            "revision": self.revision,
+            "errors": list(self.errors),
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Verdict:
+        return cls(
+            status=str(data["status"]),
+            namespace=str(data["namespace"]),
+            flow_id=str(data["flowId"]),
+            source_hash=str(data.get("sourceHash", "")),
+            version_id=data.get("versionId"),
+            revision=data.get("revision"),
+            errors=list(data.get("errors", [])),
+            message=str(data.get("message", "")),
+        )
+
+
+class DeploymentRegistry:
+    """The deployer's bookkeeping on an ExecutionStore's KV."""
+
+    def __init__(self, store: Any):
+        self.store = store
+
+    # --- state machine versions ---
+
+    def record_version(
+        self, namespace: str, flow_id: str, revision: int, source_hash: str, version_arn: str
+    ) -> None:
+        """Written before the revision is recorded, so a live revision always has its version.
+
+        Keyed by the content as well: a deployer that loses the race for a revision number writes
+        a key nobody reads, instead of overwriting the winner's version.
+        """
+        key = _version_key(namespace, flow_id, revision, source_hash)
+        self.store.kv_set(NAMESPACE, key, {"versionArn": version_arn})
+
+    def version_arn(self, namespace: str, flow_id: str, revision: int, source_hash: str) -> str | None:
+        found, value = self.store.kv_get(NAMESPACE, _version_key(namespace, flow_id, revision, source_hash))
+        return str(value["versionArn"]) if found else None
+
+    # --- objects and flows ---
+
+    def object_flow(self, key: str) -> tuple[str, str] | None:
+        """The flow the object last deployed, if it ever deployed one."""
+        found, value = self.store.kv_get(NAMESPACE, _object_key(key))
+        if not found or value.get("flow") is None:
+            return None
+        return str(value["flow"]["namespace"]), str(value["flow"]["flowId"])
+
+    def verdict(self, key: str, upload: str | None = None) -> Verdict | None:
+        """The verdict on one upload of the object (its version id, or its content hash when the bucket
+        is unversioned), or on its last upload when `upload` is None."""
+        if upload is not None:
+            found, value = self.store.kv_get(NAMESPACE, _verdict_key(key, upload))
+            return Verdict.from_json(value) if found else None
+        found, value = self.store.kv_get(NAMESPACE, _object_key(key))
+        if not found or value.get("verdict") is None:
+            return None
+        return Verdict.from_json(value["verdict"])
+
+    def record_verdict(self, key: str, verdict: Verdict) -> None:
+        """Store the verdict on this upload; unless SKIPPED it is also the object's last verdict, and a
+        DEPLOYED one makes the object the source of its flow."""
+        upload = verdict.version_id or verdict.source_hash
+        if upload:
+            # One key per upload (no read-modify-write to lose), kept long enough for `strato deploy`.
+            self.store.kv_set(
+                NAMESPACE, _verdict_key(key, upload), verdict.to_json(), ttl_seconds=VERDICT_TTL
+            )
+        if verdict.status == "SKIPPED":
+            return
+        found, value = self.store.kv_get(NAMESPACE, _object_key(key))
+        entry = dict(value) if found else {}
+        entry["verdict"] = verdict.to_json()
+        if verdict.status == "DEPLOYED":
+            entry["flow"] = {"namespace": verdict.namespace, "flowId": verdict.flow_id}
+            self.store.kv_set(NAMESPACE, _flow_key(verdict.namespace, verdict.flow_id), {"objectKey": key})
+        self.store.kv_set(NAMESPACE, _object_key(key), entry)
+
+    def flow_object(self, namespace: str, flow_id: str) -> str | None:
+        """The object key the flow's live revision came from."""
+        found, value = self.store.kv_get(NAMESPACE, _flow_key(namespace, flow_id))
+        return str(value["objectKey"]) if found else None
+
+    def forget_object(self, key: str) -> None:
+        self.store.kv_delete(NAMESPACE, _object_key(key))
+
+    def forget_flow(self, namespace: str, flow_id: str) -> None:
+        self.store.kv_delete(NAMESPACE, _flow_key(namespace, flow_id))
+
+
+def _version_key(namespace: str, flow_id: str, revision: int, source_hash: str) -> str:
+    return f"version/{namespace}/{flow_id}/{revision}/{source_hash}"
+
+
+def _object_key(key: str) -> str:
+    # KV keys hold at most 1024 bytes and S3 keys as many: a very long object key is stored by its hash.
+    if len(key.encode()) > _LONGEST_KEY:
+        return "object-sha256/" + hashlib.sha256(key.encode()).hexdigest()
+    return f"object/{key}"
+
+
+def _verdict_key(key: str, upload: str) -> str:
+    return "verdict/" + hashlib.sha256(f"{key}\n{upload}".encode()).hexdigest()
+
+
+def _flow_key(namespace: str, flow_id: str) -> str:
+    return f"flow/{namespace}/{flow_id}"

@@ -1,0 +1,201 @@
+"""The cloud start path: every execution (CLI, schedules, rules, webhooks) starts here.
+
+`{namespace, flowId, inputs, labels, trigger, executionId?}` -> the live revision of the flow ->
+`admit` (inputs typed and validated, the execution recorded; a bad input refuses the start and
+records nothing) -> StartExecution on the state machine *version* of that revision, named by the
+execution id, so the execution runs exactly the revision it was admitted with and a duplicate
+delivery of one start (same execution id) starts one execution.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stratoflow.admission import admit, execution_input
+from stratoflow.cloud.clients import error_code
+from stratoflow.cloud.registry import DeploymentRegistry
+from stratoflow.domain import Execution
+from stratoflow.errors import ConflictError, InputError, StratoflowError
+from stratoflow.flow import Flow, load_flow
+from stratoflow.states import State
+
+log = logging.getLogger("stratoflow.admission")
+
+REFUSED = "REFUSED"
+# Admission leaves an execution to start CREATED, or RUNNING when it was queued and promoted at once.
+STARTABLE = frozenset({State.CREATED, State.RUNNING})
+# Step Functions execution names: 1-80 characters; these are safe in ARNs, logs and URLs.
+EXECUTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+class StartRequest(BaseModel):
+    """The admission function's event."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    namespace: str
+    flow_id: str = Field(alias="flowId")
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    trigger: dict[str, Any] | None = None
+    execution_id: str | None = Field(default=None, alias="executionId")
+    parent_execution_id: str | None = Field(default=None, alias="parentExecutionId")
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> StartRequest:
+        """A start from any source; a schedule's delivery gets its trigger context and deterministic id."""
+        from stratoflow.cloud.schedules import admission_trigger_context, is_scheduled_event
+
+        if is_scheduled_event(event):
+            event = admission_trigger_context(event)
+        return cls.model_validate(event)
+
+
+class StartResponse(BaseModel):
+    """What admission answers: the execution and its state, or REFUSED with the reason."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    execution_id: str | None = Field(default=None, alias="executionId")
+    state: str
+    namespace: str
+    flow_id: str = Field(alias="flowId")
+    revision: int | None = None
+    execution_arn: str | None = Field(default=None, alias="executionArn")
+    new: bool = False
+    error: str | None = None
+    input: str | None = None  # the refused input, when an input was the reason
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class Starter:
+    """Admits and starts executions; the store and the Step Functions client are injected."""
+
+    def __init__(self, store: Any, stepfunctions: Any):
+        self.store = store
+        self.stepfunctions = stepfunctions
+        self.registry = DeploymentRegistry(store)
+        self._flows: dict[tuple[str, str, int], Flow] = {}  # a container parses each revision once
+
+    def start(self, request: StartRequest) -> StartResponse:
+        def refuse(reason: str, input_id: str | None = None) -> StartResponse:
+            log.info("refused a start of %s.%s: %s", request.namespace, request.flow_id, reason)
+            return StartResponse(
+                state=REFUSED,
+                namespace=request.namespace,
+                flow_id=request.flow_id,
+                error=reason,
+                input=input_id,
+            )
+
+        if request.execution_id is not None and not EXECUTION_ID.match(request.execution_id):
+            return refuse(f"execution id {request.execution_id!r}: use 1-80 letters, digits, '-' or '_'")
+        record = self.store.get_flow(request.namespace, request.flow_id)
+        if record is None:
+            return refuse(f"flow {request.namespace}.{request.flow_id} is not deployed")
+        try:
+            flow = self._flow(record.namespace, record.flow_id, record.revision, record.source)
+            execution, new = admit(
+                self.store,
+                flow,
+                record.revision,
+                request.inputs,
+                labels=request.labels,
+                trigger=request.trigger,
+                execution_id=request.execution_id,
+                parent_execution_id=request.parent_execution_id,
+            )
+        except InputError as error:
+            return refuse(str(error), error.input_id)
+        except StratoflowError as error:  # a disabled flow, a trigger delivery that starts nothing, ...
+            return refuse(str(error))
+        if execution.state not in STARTABLE:
+            # Queued for a concurrency slot, or refused by the flow's concurrency limit.
+            return _response(execution, new)
+        return self.launch(execution, new, record.source_hash)
+
+    def launch(self, execution: Execution, new: bool = True, source_hash: str | None = None) -> StartResponse:
+        """StartExecution for a recorded execution (just admitted, or promoted from the queue).
+
+        Idempotent: the execution id is the Step Functions execution name, so starting an execution
+        that already runs (a duplicate delivery) starts nothing new.
+        """
+        if source_hash is None:
+            record = self.store.get_flow(execution.namespace, execution.flow_id, execution.revision)
+            source_hash = record.source_hash if record is not None else ""
+        version = self.registry.version_arn(
+            execution.namespace, execution.flow_id, execution.revision, source_hash
+        )
+        if version is None:
+            return self._fail(
+                execution, new, "its revision has no deployed state machine version (redeploy the flow)"
+            )
+        try:
+            response = self.stepfunctions.start_execution(
+                stateMachineArn=version, name=execution.id, input=json.dumps(execution_input(execution))
+            )
+        except Exception as error:
+            if error_code(error) != "ExecutionAlreadyExists":
+                return self._fail(execution, new, f"Step Functions refused to start it: {error}")
+            arn = None  # it ran already: an earlier delivery of this start
+        else:
+            arn = str(response["executionArn"])
+        try:
+            execution = self.store.update_execution(
+                execution.id, state=State.RUNNING, expected_states={State.CREATED}
+            )
+        except ConflictError:
+            # RUNNING already (promoted, or a duplicate delivery), or the status events got there first.
+            execution = self.store.get_execution(execution.id)
+        log.info("started %s.%s execution %s", execution.namespace, execution.flow_id, execution.id)
+        return _response(execution, new, arn)
+
+    def _flow(self, namespace: str, flow_id: str, revision: int, source: str) -> Flow:
+        key = (namespace, flow_id, revision)
+        if key not in self._flows:
+            flow = load_flow(source, f"{namespace}.{flow_id}")
+            self._flows[key] = flow.model_copy(update={"revision": revision})
+        return self._flows[key]
+
+    def _fail(self, execution: Execution, new: bool, reason: str) -> StartResponse:
+        """The execution was recorded but could not start: it ends FAILED, saying why.
+
+        A duplicate delivery (`new` False) of an execution that may already run is left as it is.
+        """
+        message = f"could not start: {reason}"
+        log.error("execution %s %s", execution.id, message)
+        try:
+            failed = self.store.update_execution(
+                execution.id,
+                state=State.FAILED,
+                error=message,
+                end_date=datetime.now(UTC),
+                expected_states=STARTABLE if new else {State.CREATED},
+            )
+        except ConflictError:
+            failed = self.store.get_execution(execution.id)
+        response = _response(failed, new)
+        response.error = message
+        return response
+
+
+def _response(execution: Execution, new: bool, arn: str | None = None) -> StartResponse:
+    return StartResponse(
+        execution_id=execution.id,
+        state=str(execution.state),
+        namespace=execution.namespace,
+        flow_id=execution.flow_id,
+        revision=execution.revision,
+        execution_arn=arn,
+        new=new,
+        error=execution.error,
+    )

@@ -1,0 +1,225 @@
+"""The cloud simulation: a flow through the deployed code path, on moto, in one process.
+
+Inside `CloudSimulation()`: the stack's resources exist on moto (flows and data buckets, the table,
+the alerts topic, the state machine role); an upload to the flows bucket runs the deployer's logic
+with the S3 event EventBridge would deliver; the admission and task-runner Lambda functions are
+answered in-process by their real logic (DynamoDB and S3 stores); executions run on moto's ASL
+interpreter; their status events feed the execution-events logic. `strato run FLOW --cloud-sim`
+is `run_flow` on a fresh simulation.
+
+Subflows cannot run here: moto 5.2.5 does not implement `states:startExecution` inside a state
+machine, so `run_flow` refuses a flow that uses Subflow (SubflowNotSupported) instead of failing
+half-way. Wait and Retry intervals are real seconds on moto.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+
+from stratoflow.cloud.callbacks import StepFunctionsCallbacks
+from stratoflow.cloud.clients import AwsClients
+from stratoflow.cloud.deployer import Deployer
+from stratoflow.cloud.event_models import FlowObjectEvent, StatusChange
+from stratoflow.cloud.events import ExecutionEvents
+from stratoflow.cloud.registry import DeploymentRegistry, Verdict
+from stratoflow.cloud.starter import REFUSED, Starter, StartRequest, StartResponse
+from stratoflow.cloudsim.delivery import FlowUploads, StatusEvents, start_latest_versions
+from stratoflow.cloudsim.stack import ADMISSION, TASK_RUNNER, atomic_dynamodb_client, create_stack
+from stratoflow.cloudsim.stepfunctions import moto_stepfunctions
+from stratoflow.domain import Execution, TaskRun
+from stratoflow.errors import StratoflowError
+from stratoflow.runner import TaskRunner
+from stratoflow.store.dynamo import DynamoExecutionStore
+from stratoflow.store.s3 import S3BlobStore
+
+log = logging.getLogger("stratoflow.cloudsim")
+
+
+class SubflowNotSupported(StratoflowError):
+    """The flow starts subflows, which moto cannot run."""
+
+
+class DeployRefused(StratoflowError):
+    """The deployer refused the flow; carries its verdict (errors with file and line)."""
+
+    def __init__(self, verdict: Verdict):
+        self.verdict = verdict
+        super().__init__("\n".join(verdict.errors) or verdict.message)
+
+
+class StartRefused(StratoflowError):
+    """Admission refused the start (an invalid input, a disabled flow)."""
+
+    def __init__(self, response: StartResponse):
+        self.response = response
+        super().__init__(response.error or "the start was refused")
+
+
+@dataclass
+class SimulatedRun:
+    """A finished execution of the simulation, shaped as `strato run` reports a local one."""
+
+    execution: Execution
+    task_runs: list[TaskRun]
+    execution_arn: str
+
+
+class CloudSimulation:
+    """The stack's code path on moto; use as a context manager (it owns the moto mock)."""
+
+    def __init__(self, stack_name: str = "Stratoflow", quiet: bool = True):
+        self.stack_name = stack_name
+        self.quiet = quiet
+        self._moto: Any = None
+
+    def __enter__(self) -> CloudSimulation:
+        self._moto = moto_stepfunctions(quiet=self.quiet)
+        sfn = self._moto.__enter__()
+        try:
+            self._wire(sfn)
+        except BaseException:
+            self._moto.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.status_events.stop()
+        self.uploads.uninstall()
+        self._moto.__exit__(kind, error, traceback)
+
+    def _wire(self, sfn: Any) -> None:
+        self.stack = create_stack(self.stack_name)
+        self.settings = self.stack.settings
+        # Before any client exists: clients copy the session's event handlers when they are created.
+        self.uploads = FlowUploads(self.settings.stratoflow_flows_bucket, self._deliver_object_event)
+        self.uploads.install()
+        self.clients = AwsClients(
+            dynamodb=atomic_dynamodb_client(),
+            stepfunctions=boto3.client("stepfunctions"),
+            s3=boto3.client("s3"),
+            cloudwatch=boto3.client("cloudwatch"),
+            sns=boto3.client("sns"),
+            events=boto3.client("events"),
+        )
+        start_latest_versions(self.clients.stepfunctions)
+        self.store = DynamoExecutionStore(self.settings.stratoflow_table_name, client=self.clients.dynamodb)
+        self.blobs = S3BlobStore(self.settings.stratoflow_data_bucket, client=self.clients.s3)
+        self.registry = DeploymentRegistry(self.store)
+        self.deployer = Deployer(self.store, self.settings, self.clients)
+        self.starter = Starter(self.store, self.clients.stepfunctions)
+        self.execution_events = ExecutionEvents(
+            self.store,
+            self.clients.events,
+            self.settings.stratoflow_event_bus_name,
+            stepfunctions=self.clients.stepfunctions,
+            stack_name=self.stack_name,
+        )
+        self.runner = TaskRunner(
+            self.store, self.blobs, callbacks=StepFunctionsCallbacks(self.clients.stepfunctions)
+        )
+        self.lambdas = sfn.lambdas
+        self.lambdas.functions[TASK_RUNNER] = lambda event, _context: self.runner.handle(event)
+        self.lambdas.functions[ADMISSION] = lambda event, _context: self.admit(event)
+        self.status_events = StatusEvents(self.clients.stepfunctions, self._deliver_status_event)
+        self.status_events.start()
+
+    # --- the functions, as EventBridge and Lambda invoke them --------------------------------------
+
+    def _deliver_object_event(self, event: dict[str, Any]) -> Verdict:
+        return self.deployer.handle(FlowObjectEvent.from_eventbridge(event))
+
+    def _deliver_status_event(self, event: dict[str, Any]) -> Any:
+        return self.execution_events.handle(StatusChange.from_eventbridge(event))
+
+    def admit(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The admission function: starts the execution, and follows its status events."""
+        response = self.starter.start(StartRequest.from_event(event))
+        if response.execution_arn:
+            self.status_events.track(response.execution_arn)
+        return response.to_json()
+
+    # --- what a user does ------------------------------------------------------------------------
+
+    def upload(self, key: str, source: str) -> Verdict:
+        """Put a flow file in the flows bucket; returns the deployer's verdict on it."""
+        s3 = self.clients.s3
+        before = len(self.uploads.results)
+        s3.put_object(Bucket=self.settings.stratoflow_flows_bucket, Key=key, Body=source.encode())
+        verdict: Verdict = self.uploads.results[before]
+        return verdict
+
+    def delete(self, key: str) -> Verdict:
+        before = len(self.uploads.results)
+        self.clients.s3.delete_object(Bucket=self.settings.stratoflow_flows_bucket, Key=key)
+        verdict: Verdict = self.uploads.results[before]
+        return verdict
+
+    def start(
+        self, namespace: str, flow_id: str, inputs: dict[str, Any] | None = None, **fields: Any
+    ) -> StartResponse:
+        """Start through the admission function (Lambda Invoke, answered in-process)."""
+        payload = {"namespace": namespace, "flowId": flow_id, "inputs": inputs or {}, **fields}
+        response = boto3.client("lambda").invoke(
+            FunctionName=self.settings.stratoflow_admission_arn, Payload=json.dumps(payload).encode()
+        )
+        document = json.loads(response["Payload"].read())
+        if response.get("FunctionError"):
+            raise StratoflowError(
+                f"admission failed: {document.get('errorType')}: {document.get('errorMessage')}"
+            )
+        return StartResponse.model_validate(document)
+
+    def wait(self, execution_arn: str, timeout: float = 60.0) -> SimulatedRun:
+        """Wait until the execution ended and its final status event was recorded."""
+        if not self.status_events.wait(execution_arn, timeout):
+            raise TimeoutError(f"execution {execution_arn} did not finish within {timeout} s")
+        if self.status_events.errors:
+            raise self.status_events.errors[0]
+        name = execution_arn.rsplit(":", 1)[1]
+        execution = self.store.get_execution(name)
+        if execution is None:
+            raise StratoflowError(f"execution {name} has no record")
+        return SimulatedRun(execution, self.store.list_task_runs(name), execution_arn)
+
+    def run_flow(
+        self, path: Path, inputs: dict[str, Any] | None = None, timeout: float = 120.0
+    ) -> SimulatedRun:
+        """Upload a flow file, start it through admission and wait for its recorded end."""
+        source = path.read_text(encoding="utf-8")
+        refuse_subflows(source, str(path))
+        verdict = self.upload(path.name, source)
+        if verdict.status != "DEPLOYED":
+            raise DeployRefused(verdict)
+        response = self.start(verdict.namespace, verdict.flow_id, inputs or {})
+        if response.state == REFUSED:
+            raise StartRefused(response)
+        if response.execution_arn is None:
+            raise StratoflowError(f"execution {response.execution_id} did not start: {response.error}")
+        return self.wait(response.execution_arn, timeout)
+
+
+def refuse_subflows(source: str, file: str) -> None:
+    """Raise SubflowNotSupported when a (valid) flow uses Subflow; an invalid one is the deployer's to report."""
+    from stratoflow.errors import FlowValidationError
+    from stratoflow.flow import load_flow
+
+    try:
+        flow = load_flow(source, file)
+    except FlowValidationError:
+        return
+    subflows = [task.id for task in flow.all_tasks() if type(task).type_name == "Subflow"]
+    if subflows:
+        raise SubflowNotSupported(
+            f"{file}: task(s) {', '.join(subflows)} start subflows, which the cloud simulation cannot run: "
+            "moto 5.2.5 does not implement states:startExecution inside a state machine. Run the flow "
+            "locally (`strato run FLOW --flows-dir DIR`) or on a deployed stack."
+        )

@@ -1,0 +1,134 @@
+"""The stack's resources that matter to its code path, created on a running moto mock.
+
+The table has exactly the key schema of infra/constructs/storage.py (the integration tests compare
+them), the flows bucket is versioned as on AWS, and the functions' ARNs are names the in-process
+Lambda hook answers. Everything else (functions, rules, queues) is played by the simulation itself.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto.core.models import botocore_stubber
+
+from stratoflow.cloud.settings import Settings
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+# The table as infra/constructs/storage.py declares it.
+PARTITION_KEY = "pk"
+SORT_KEY = "sk"
+GLOBAL_INDEXES = {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
+TTL_ATTRIBUTE = "ttl"
+
+TASK_RUNNER = "stratoflow-task-runner"
+ADMISSION = "stratoflow-admission"
+_STATES_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+@dataclass(frozen=True)
+class SimulatedStack:
+    """Names and ARNs of the simulated stack's resources, as the functions' settings carry them."""
+
+    settings: Settings
+
+    @property
+    def admission_arn(self) -> str:
+        return self.settings.stratoflow_admission_arn
+
+    @property
+    def task_runner_arn(self) -> str:
+        return self.settings.stratoflow_task_runner_arn
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
+    """Create the buckets, table, topic, role and log group of a stack on moto; returns their settings."""
+    prefix = stack_name.lower()
+    flows_bucket, data_bucket = f"{prefix}-flows-bucket", f"{prefix}-data-bucket"
+    table = f"{stack_name}-Table"
+    s3 = boto3.client("s3")
+    for bucket in (flows_bucket, data_bucket):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=flows_bucket, VersioningConfiguration={"Status": "Enabled"})
+    create_table(boto3.client("dynamodb"), table)
+    topic = boto3.client("sns").create_topic(Name=f"{stack_name}-Alerts")["TopicArn"]
+    role = boto3.client("iam").create_role(
+        RoleName=f"{stack_name}-StateMachineRole", AssumeRolePolicyDocument=json.dumps(_STATES_TRUST)
+    )["Role"]["Arn"]
+    log_group = f"/aws/vendedlogs/states/{stack_name}"
+    boto3.client("logs").create_log_group(logGroupName=log_group)
+    settings = Settings(
+        stratoflow_table_name=table,
+        stratoflow_data_bucket=data_bucket,
+        stratoflow_flows_bucket=flows_bucket,
+        stratoflow_stack_name=stack_name,
+        stratoflow_task_runner_arn=function_arn(TASK_RUNNER),
+        stratoflow_admission_arn=function_arn(ADMISSION),
+        stratoflow_state_machine_role_arn=role,
+        stratoflow_state_machine_log_group_arn=f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group}:*",
+        stratoflow_alert_topic_arn=topic,
+        stratoflow_event_bus_name="default",
+        stratoflow_events_rule_prefix=f"{stack_name}-",
+    )
+    return SimulatedStack(settings)
+
+
+def create_table(client: Any, name: str) -> None:
+    """The execution store's table, exactly as the CDK stack declares it."""
+    attributes = [PARTITION_KEY, SORT_KEY, *(name for pair in GLOBAL_INDEXES.values() for name in pair)]
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attributes],
+        KeySchema=[
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": partition, "KeyType": "HASH"},
+                    {"AttributeName": sort, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, (partition, sort) in GLOBAL_INDEXES.items()
+        ],
+    )
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
+
+
+def atomic_dynamodb_client() -> Any:
+    """A DynamoDB client whose requests moto applies one at a time, as DynamoDB applies each atomically.
+
+    moto's in-memory backend is not atomic across threads (two task runs of a Parallel could both
+    read a counter before either writes it); serialising requests restores DynamoDB's guarantee
+    while the store's multi-request sequences still interleave.
+    """
+    client = boto3.client("dynamodb")
+    lock = threading.Lock()
+
+    def one_request_at_a_time(event_name: str, request: Any, **kwargs: Any) -> Any:
+        with lock:
+            return botocore_stubber(event_name, request, **kwargs)
+
+    client.meta.events.unregister("before-send", botocore_stubber)
+    client.meta.events.register("before-send.dynamodb", one_request_at_a_time)
+    return client
