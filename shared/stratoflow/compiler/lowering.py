@@ -62,10 +62,15 @@ def lower_task(builder: Builder, task: Task, scope: Scope, next_: str | None) ->
     raise TypeError(f"no lowering for task type {type(task).type_name}")
 
 
+# Step Functions' own timeout is a backstop a little after the task's: the runner enforces `timeout`
+# itself so that it can record the timed-out attempt (a state timed out by Step Functions cannot).
+TIMEOUT_BACKSTOP_SECONDS = 10
+
+
 def timeout_seconds(task: Task) -> int | None:
     if task.timeout is None:
         return None
-    return max(1, math.ceil(task.timeout.total_seconds()))
+    return max(1, math.ceil(task.timeout.total_seconds())) + TIMEOUT_BACKSTOP_SECONDS
 
 
 def lower_runnable(builder: Builder, task: Task, scope: Scope, next_: str | None) -> str:

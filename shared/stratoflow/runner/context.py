@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from stratoflow.cloud.secrets import SecretSource, secrets_from_environment
 from stratoflow.domain import Execution, LogEntry, TaskRun
 from stratoflow.expressions import render
 from stratoflow.runner.ids import Scope, loop_value, scope_chain, scope_values
@@ -13,6 +13,7 @@ from stratoflow.runner.outputs import ExecutionOutputs
 from stratoflow.store.base import BlobStore, ExecutionStore
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+MASK = "******"
 
 
 def render_context(
@@ -83,6 +84,7 @@ class TaskRunContext:
     attempt: int
     logs: list[LogEntry] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
+    secret_source: SecretSource | None = None
 
     @property
     def execution_id(self) -> str:
@@ -118,10 +120,24 @@ class TaskRunContext:
         )
 
     def mask(self, text: str) -> str:
-        for secret in self.secrets:
+        """`text` with every secret value read during this task run replaced by `******`."""
+        # Longest first: a secret that contains another is hidden whole.
+        for secret in sorted(self.secrets, key=len, reverse=True):
             if secret:
-                text = text.replace(secret, "******")
+                text = text.replace(secret, MASK)
         return text
+
+    def mask_value(self, value: Any) -> Any:
+        """`mask` applied to every string inside a value (outputs: maps and lists, keys included)."""
+        if not self.secrets:
+            return value
+        if isinstance(value, str):
+            return self.mask(value)
+        if isinstance(value, dict):
+            return {self.mask_value(k): self.mask_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.mask_value(item) for item in value]
+        return value
 
     def add_labels(self, labels: dict[str, str]) -> None:
         merged = {**self.execution.labels, **{str(k): str(v) for k, v in labels.items()}}
@@ -157,21 +173,22 @@ class TaskRunContext:
         return self.blobs.get(uri)
 
     def secret(self, name: str) -> str:
-        """Locally, secrets come from environment variables `SECRET_<NAME>` (as Kestra's open-source edition)."""
-        value = os.environ.get(f"SECRET_{name.upper()}")
-        if value is None:
-            raise KeyError(
-                f"secret '{name}' is not defined (set the environment variable SECRET_{name.upper()})"
-            )
-        self.secrets.add(value)
+        """The secret's value from the configured source (see `stratoflow.cloud.secrets`); from now on
+        it is masked in this task run's logs, those already written included."""
+        source = self.secret_source or secrets_from_environment()
+        value = source.get(self.namespace, name)
+        if value and value not in self.secrets:
+            self.secrets.add(value)
+            self.logs[:] = [
+                entry.model_copy(update={"message": self.mask(entry.message)}) for entry in self.logs
+            ]
         return value
 
     # RuntimeFunctions, for expressions
     def kv(self, key: str, namespace: str | None = None) -> Any:
-        found, value = self.store.kv_get(namespace or self.namespace, key)
-        if not found:
-            raise KeyError(f"kv key '{key}' does not exist in namespace '{namespace or self.namespace}'")
-        return value
+        """The value, or None when the key does not exist: `kv()` itself decides whether that is an
+        error (`errorOnMissing`)."""
+        return self.kv_get(key, namespace)
 
     def read(self, uri: str) -> str:
         return self.read_file(uri).decode()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -32,7 +33,7 @@ from stratoflow.runner.outputs import ExecutionOutputs, offload_large
 from stratoflow.states import State, worst
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.tasks.base import RunnableTask, Task
-from stratoflow.tasks.errors import ExitExecution, TaskError, TaskFailed
+from stratoflow.tasks.errors import ExitExecution, TaskError, TaskFailed, TaskTimeout
 
 log = logging.getLogger("stratoflow.runner")
 
@@ -243,7 +244,7 @@ def action_run(call: Call) -> dict[str, Any]:
     try:
         if retry_count == 0 and call.should_skip(ctx):
             return {"state": "SKIPPED"}
-        outputs = task.run(ctx)
+        outputs = run_within_timeout(task, ctx)
     except ExitExecution as exit_:
         ctx.log("INFO", f"Exit: the execution ends {exit_.state}")
         call.store.update_execution(call.execution.id, exit_state=State(exit_.state))
@@ -252,13 +253,43 @@ def action_run(call: Call) -> dict[str, Any]:
         raise
     except Exception as error:  # every task failure is recorded before Step Functions sees it
         _flush_logs(call, ctx, error)
-        raise _failed_attempt(call, error, retry_count) from error
+        raise _failed_attempt(call, error, retry_count, ctx.mask) from error
     state = State.SUCCESS
     if retry_count > 0 and task.retry is not None and task.retry.warning_on_retry:
         state = State.WARNING
-    call.finished_ok(state, json.loads(json.dumps(outputs or {}, default=str)))
+    # Secret values read during the run never reach the stored outputs.
+    call.finished_ok(state, ctx.mask_value(json.loads(json.dumps(outputs or {}, default=str))))
     _flush_logs(call, ctx)
     return {"state": str(state)}
+
+
+def run_within_timeout(task: RunnableTask, ctx: TaskRunContext) -> dict[str, Any]:
+    """Run a task, failing it with TaskTimeout when it outlives its `timeout` (per attempt).
+
+    Tasks that own a subprocess (scripts) kill it themselves at the same deadline; for the others the
+    attempt is abandoned, as Step Functions abandons a Lambda call, and recorded as timed out.
+    """
+    if task.timeout is None or task.enforces_timeout:
+        return task.run(ctx)
+    seconds = task.timeout.total_seconds()
+    outcome: list[Any] = []
+
+    def work() -> None:
+        try:
+            outcome.append(("ok", task.run(ctx)))
+        except BaseException as error:
+            outcome.append(("error", error))
+
+    worker = threading.Thread(target=work, name=f"task-{task.id}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not outcome:
+        raise TaskTimeout(f"task '{task.id}' timed out after {task.timeout} (timeout {seconds:g}s)")
+    kind, value = outcome[0]
+    if kind == "error":
+        raise value
+    result: dict[str, Any] = value
+    return result
 
 
 def retries_so_far(task_run: TaskRun) -> int:
@@ -281,10 +312,12 @@ def _flush_logs(call: Call, ctx: TaskRunContext, error: BaseException | None = N
         call.store.append_logs(ctx.logs)
 
 
-def _failed_attempt(call: Call, error: Exception, retry_count: int) -> Exception:
+def _failed_attempt(
+    call: Call, error: Exception, retry_count: int, mask: Callable[[str], str] = str
+) -> Exception:
     """Record a failed attempt; decide whether Step Functions retries, the flow fails, or it is a warning."""
     task = call.task
-    message = str(error) or type(error).__name__
+    message = mask(str(error) or type(error).__name__)
     retry = task.retry
     final = True
     if retry is not None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, SerializeAsAny, ValidationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
+
 from stratoflow.tasks import registry
 from stratoflow.tasks.fields import Duration, StrictModel, TaskId, describe, located_error, property_names
 from stratoflow.tasks.retry import Retry
@@ -44,6 +45,10 @@ class Task(StrictModel):
 
 class RunnableTask(Task):
     """A task that does work in the task runner and returns its outputs."""
+
+    # True for tasks that stop themselves at `timeout` (scripts kill their process tree); the runner
+    # then lets them, instead of abandoning the attempt at the deadline.
+    enforces_timeout: ClassVar[bool] = False
 
     @abstractmethod
     def run(self, ctx: RunContext) -> dict[str, Any]:

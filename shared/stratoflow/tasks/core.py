@@ -6,6 +6,7 @@ import json
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
+
 from stratoflow.tasks.base import LogLevel, RunnableTask
 from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.errors import ExitExecution, TaskFailed

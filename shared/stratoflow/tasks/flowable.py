@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
+
 from stratoflow.tasks.base import FlowableTask, NonEmptyTaskList, Task, TaskItem, TaskList
 from stratoflow.tasks.fields import Duration, StrictModel
 from stratoflow.tasks.registry import kestra_aliases, register

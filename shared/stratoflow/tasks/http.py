@@ -1,39 +1,69 @@
-"""`http.Request`: one HTTP call with the standard library; outputs `code`, `headers` and `body`."""
+"""`http.Request` and `http.Download`: one HTTP exchange with the standard library.
+
+`Request` outputs `code`, `headers` and `body` (text, as Kestra gives it: parse it with `fromJson`);
+`Download` stores the body as a file and outputs its `uri`. A non-2xx status raises `HttpError`
+(unless `allowFailed`), a timeout raises `TaskTimeout`, and a connection that cannot be made raises
+`HttpError` without a code.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
+import posixpath
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from datetime import timedelta
 from email.message import Message
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
+
 from stratoflow.tasks.base import RunnableTask
 from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.core import as_text
-from stratoflow.tasks.errors import HttpError, TaskFailed
+from stratoflow.tasks.errors import HttpError, TaskFailed, TaskTimeout
 from stratoflow.tasks.fields import Duration, StrictModel
+from stratoflow.tasks.files import safe_file_name
 from stratoflow.tasks.registry import kestra_aliases, register
 
 DEFAULT_TIMEOUT = timedelta(seconds=60)
+# A Request's body is a task output: keep it small enough for the execution store by default.
+REQUEST_MAX_CONTENT = 10 * 1024 * 1024
+CHUNK = 64 * 1024
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+class HttpAuth(StrictModel):
+    """Credentials sent with the request: BASIC (`username`, `password`) or BEARER (`token`)."""
+
+    type: Literal["BASIC", "BEARER"] = "BASIC"
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
 
 
 class RequestOptions(StrictModel):
-    """Client options; `timeout` bounds the whole exchange, the others are accepted as its parts."""
+    """Client options. `timeout` bounds the whole exchange; `connectTimeout`/`readTimeout` each socket
+    operation (urllib has one socket timeout: the larger of the two is used)."""
 
     timeout: Duration | None = None
     connect_timeout: Duration | None = None
     read_timeout: Duration | None = None
     follow_redirects: bool = True
-    # Responses are task outputs: keep them small enough for the execution store.
-    max_content_length: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_content_length: int | None = Field(default=None, ge=1)
+    auth: HttpAuth | None = None
+    # Kestra 0.x spelling of BASIC auth.
+    basic_auth_user: str | None = None
+    basic_auth_password: str | None = None
 
-    def seconds(self) -> float:
-        chosen = self.timeout or max(
-            (t for t in (self.connect_timeout, self.read_timeout) if t is not None), default=DEFAULT_TIMEOUT
+    def socket_seconds(self) -> float:
+        chosen = max(
+            (t for t in (self.connect_timeout, self.read_timeout) if t is not None),
+            default=self.timeout or DEFAULT_TIMEOUT,
         )
         return chosen.total_seconds()
 
@@ -51,24 +81,48 @@ def _headers(message: Message) -> dict[str, list[str]]:
     return headers
 
 
-@register
-class Request(RunnableTask):
-    """Send an HTTP request; a non-2xx status fails the task unless `allowFailed`."""
+@dataclass
+class Response:
+    code: int
+    headers: Message
+    data: bytes
 
-    type_name: ClassVar[str] = "http.Request"
-    aliases: ClassVar[tuple[str, ...]] = (
-        *kestra_aliases("http", "Request"),
-        "io.kestra.plugin.fs.http.Request",
-    )
+    def text(self) -> str:
+        charset = self.headers.get_content_charset() or "utf-8"
+        try:
+            return self.data.decode(charset, errors="replace")
+        except LookupError:  # a charset name Python does not know
+            return self.data.decode("utf-8", errors="replace")
+
+
+def _read_body(stream: Any, limit: int | None, deadline: float | None) -> bytes:
+    """The whole body, in chunks, checking the size limit and the exchange's deadline as it goes."""
+    read = getattr(stream, "read1", stream.read)
+    buffer = bytearray()
+    while True:
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError("the response took longer than the timeout")
+        chunk = read(CHUNK)
+        if not chunk:
+            return bytes(buffer)
+        buffer.extend(chunk)
+        if limit is not None and len(buffer) > limit:
+            raise TaskFailed(f"the response is larger than maxContentLength ({limit} bytes)")
+
+
+class HttpTask(RunnableTask):
+    """What `http.Request` and `http.Download` share: the request and how it is sent."""
 
     uri: str
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
+    method: Method = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | dict[str, Any] | list[Any] | None = None
     content_type: str | None = None
     form_data: dict[str, Any] | None = None
     allow_failed: bool = False
     options: RequestOptions = Field(default_factory=RequestOptions)
+
+    default_max_content: ClassVar[int | None] = None
 
     def _payload(self, ctx: RunContext, headers: dict[str, str]) -> bytes | None:
         if self.form_data is not None:
@@ -83,40 +137,120 @@ class Request(RunnableTask):
             return json.dumps(body).encode()
         return as_text(body).encode()
 
-    def run(self, ctx: RunContext) -> dict[str, Any]:
+    def _auth_header(self, ctx: RunContext) -> str | None:
+        options = self.options
+        auth = options.auth
+        if auth is None and options.basic_auth_user is not None:
+            auth = HttpAuth(username=options.basic_auth_user, password=options.basic_auth_password)
+        if auth is None:
+            return None
+        if auth.type == "BEARER":
+            return "Bearer " + as_text(ctx.render(auth.token))
+        pair = f"{as_text(ctx.render(auth.username))}:{as_text(ctx.render(auth.password))}"
+        return "Basic " + base64.b64encode(pair.encode()).decode()
+
+    def _deadline(self) -> float | None:
+        bounds = [t.total_seconds() for t in (self.options.timeout, self.timeout) if t is not None]
+        return time.monotonic() + min(bounds) if bounds else None
+
+    def exchange(self, ctx: RunContext) -> tuple[str, Response]:
+        """Send the request; returns the rendered URI and the response (non-2xx only with allowFailed)."""
         uri = as_text(ctx.render(self.uri))
         if urllib.parse.urlsplit(uri).scheme not in ("http", "https"):
             raise TaskFailed(f"'{uri}' is not an http or https URI")
         headers = {as_text(k): as_text(v) for k, v in ctx.render(self.headers).items()}
         if self.content_type is not None:
             headers["Content-Type"] = as_text(ctx.render(self.content_type))
+        authorization = self._auth_header(ctx)
+        if authorization is not None:
+            headers["Authorization"] = authorization
         data = self._payload(ctx, headers)
         request = urllib.request.Request(uri, data=data, headers=headers, method=self.method)
-        handlers = [] if self.options.follow_redirects else [_NoRedirect()]
-        opener = urllib.request.build_opener(*handlers)
+        opener = urllib.request.build_opener(*([] if self.options.follow_redirects else [_NoRedirect()]))
+        limit = self.options.max_content_length or self.default_max_content
+        deadline = self._deadline()
+        seconds = self.options.socket_seconds()
+        if deadline is not None:
+            seconds = min(seconds, max(0.001, deadline - time.monotonic()))
         try:
-            with opener.open(request, timeout=self.options.seconds()) as response:
-                return self._outputs(response.status, response.headers, response)
-        except urllib.error.HTTPError as err:
-            outputs = self._outputs(err.code, err.headers, err)
-            if self.allow_failed:
-                return outputs
-            raise HttpError(
-                f"{self.method} {uri} failed with status {err.code}: {outputs['body'][:500]}", err.code
-            ) from None
-        except (urllib.error.URLError, TimeoutError, OSError) as err:
-            reason = getattr(err, "reason", err)
-            raise HttpError(f"{self.method} {uri} failed: {reason}") from None
+            try:
+                with opener.open(request, timeout=seconds) as answer:
+                    return uri, Response(answer.status, answer.headers, _read_body(answer, limit, deadline))
+            except urllib.error.HTTPError as err:
+                response = Response(err.code, err.headers, _read_body(err, limit, deadline))
+        except TimeoutError:
+            raise TaskTimeout(f"{self.method} {uri} timed out") from None
+        except urllib.error.URLError as err:
+            if isinstance(err.reason, TimeoutError):
+                raise TaskTimeout(f"{self.method} {uri} timed out while connecting") from None
+            raise HttpError(f"{self.method} {uri} failed: {err.reason}") from None
+        except OSError as err:
+            raise HttpError(f"{self.method} {uri} failed: {err}") from None
+        if self.allow_failed:
+            return uri, response
+        raise HttpError(
+            f"{self.method} {uri} failed with status {response.code}: {response.text()[:500]}", response.code
+        )
 
-    def _outputs(self, status: int, headers: Message, stream: Any) -> dict[str, Any]:
-        raw = stream.read(self.options.max_content_length + 1) if stream is not None else b""
-        if len(raw) > self.options.max_content_length:
-            raise TaskFailed(
-                f"the response is larger than maxContentLength ({self.options.max_content_length} bytes)"
-            )
-        charset = headers.get_content_charset() or "utf-8"
-        try:
-            body = raw.decode(charset, errors="replace")
-        except LookupError:  # a charset name Python does not know
-            body = raw.decode("utf-8", errors="replace")
-        return {"code": status, "headers": _headers(headers), "body": body}
+
+@register
+class Request(HttpTask):
+    """Send an HTTP request; outputs `code`, `headers` and `body` (text). A non-2xx status fails the
+    task unless `allowFailed`."""
+
+    type_name: ClassVar[str] = "http.Request"
+    aliases: ClassVar[tuple[str, ...]] = (
+        *kestra_aliases("http", "Request"),
+        "io.kestra.plugin.fs.http.Request",
+    )
+    output_fields: ClassVar[dict[str, str]] = {
+        "code": "the HTTP status code",
+        "headers": "response headers: each name with the list of its values",
+        "body": "the response body as text (parse JSON with `fromJson`)",
+    }
+    default_max_content: ClassVar[int | None] = REQUEST_MAX_CONTENT
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        _, response = self.exchange(ctx)
+        return {"code": response.code, "headers": _headers(response.headers), "body": response.text()}
+
+
+def download_name(uri: str, headers: Message) -> str:
+    """The file name of a download: Content-Disposition's, else the URI path's last segment."""
+    disposition = headers.get_filename()
+    if disposition:
+        return safe_file_name(disposition, "download")
+    path = urllib.parse.unquote(urllib.parse.urlsplit(uri).path)
+    return safe_file_name(posixpath.basename(path), "download")
+
+
+@register
+class Download(HttpTask):
+    """Download a file over HTTP into storage; outputs its `uri`, `code`, `headers` and `length`."""
+
+    type_name: ClassVar[str] = "http.Download"
+    aliases: ClassVar[tuple[str, ...]] = (
+        *kestra_aliases("http", "Download"),
+        "io.kestra.plugin.fs.http.Download",
+    )
+    output_fields: ClassVar[dict[str, str]] = {
+        "uri": "storage URI of the downloaded file",
+        "code": "the HTTP status code",
+        "headers": "response headers: each name with the list of its values",
+        "length": "size of the file in bytes",
+    }
+
+    fail_on_empty_response: bool = True
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        uri, response = self.exchange(ctx)
+        if not response.data and self.fail_on_empty_response:
+            raise TaskFailed(f"{self.method} {uri} returned an empty body (failOnEmptyResponse is true)")
+        stored = ctx.put_file(download_name(uri, response.headers), response.data)
+        ctx.log("INFO", f"downloaded {len(response.data)} bytes from {uri}")
+        return {
+            "uri": stored,
+            "code": response.code,
+            "headers": _headers(response.headers),
+            "length": len(response.data),
+        }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pydantic import AliasChoices, Field, model_validator
+
 from stratoflow.flow.inputs import InputItem
 from stratoflow.tasks.base import Task
 from stratoflow.tasks.fields import Duration, FlowId, LabelMap, Namespace

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
+
 from stratoflow.tasks.fields import Duration, StrictModel
 
 

@@ -100,9 +100,9 @@ def test_sub_second_retry_intervals_round_up_with_a_warning() -> None:
     assert any("rounded up to 1s" in w for w in compiled.warnings)
 
 
-def test_timeout_becomes_timeout_seconds() -> None:
+def test_timeout_becomes_timeout_seconds_with_a_backstop_after_the_runners_own() -> None:
     compiled = compile_yaml("- id: t\n  type: Log\n  message: hi\n  timeout: PT90S\n")
-    assert compiled.definition["States"]["t"]["TimeoutSeconds"] == 90
+    assert compiled.definition["States"]["t"]["TimeoutSeconds"] == 100
 
 
 def test_foreach_is_a_map_with_the_concurrency_limit_and_a_loop_scope() -> None:

@@ -1,0 +1,192 @@
+"""Where `secret('NAME')` finds its value, chosen by `STRATOFLOW_SECRETS_BACKEND`.
+
+- `local` (the default, on a laptop): the environment variable `SECRET_<NAME>` (name upper-cased), then
+  the same variable in a dotenv file: `STRATOFLOW_SECRETS_FILE`, by default `.stratoflow/secrets.env`
+  in the current directory. Values are plain text; Kestra's open-source edition wants them base64
+  encoded instead: set `STRATOFLOW_SECRETS_ENCODING=base64` to read such an environment unchanged.
+- `aws` (set by the cloud wiring): AWS Secrets Manager, secret id `<prefix>/<namespace>/<NAME>`, then
+  SSM Parameter Store, parameter `/<prefix>/<namespace>/<NAME>` (decrypted); the flow's namespace
+  first, then each parent namespace (`company.team` -> `company`). `<prefix>` is
+  `STRATOFLOW_SECRETS_PREFIX` (default `stratoflow`). Values are cached for a few minutes per
+  Lambda container.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from stratoflow.errors import NotFoundError, StratoflowError
+
+DEFAULT_FILE = Path(".stratoflow") / "secrets.env"
+DEFAULT_PREFIX = "stratoflow"
+CACHE_SECONDS = 300.0
+
+
+class SecretNotFound(NotFoundError):
+    """No value for the secret in any place the backend looks."""
+
+
+class SecretUnavailable(StratoflowError):
+    """The backend could not be asked (access denied, throttled, malformed value...)."""
+
+
+class SecretSource(Protocol):
+    def get(self, namespace: str, name: str) -> str:
+        """The secret's value; raises SecretNotFound naming where it looked."""
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`KEY=value` lines of a dotenv file (`#` comments, optional `export`, optional quotes)."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+class EnvironmentSecrets:
+    """Secrets from `SECRET_<NAME>` variables, then from a dotenv file holding the same variables."""
+
+    def __init__(
+        self,
+        environ: Mapping[str, str] | None = None,
+        file: Path | None = None,
+        base64_values: bool = False,
+    ):
+        self.environ = os.environ if environ is None else environ
+        self.file = file
+        self.base64_values = base64_values
+
+    def get(self, namespace: str, name: str) -> str:
+        variable = f"SECRET_{name.upper()}"
+        value = self.environ.get(variable)
+        if value is None and self.file is not None and self.file.is_file():
+            value = read_env_file(self.file).get(variable)
+        if value is None:
+            where = f" or add it to {self.file}" if self.file is not None else ""
+            raise SecretNotFound(
+                f"secret '{name}' is not defined (set the environment variable {variable}{where})"
+            )
+        if not self.base64_values:
+            return value
+        try:
+            return base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise SecretUnavailable(
+                f"secret '{name}': {variable} is not base64 text (STRATOFLOW_SECRETS_ENCODING=base64)"
+            ) from None
+
+
+def namespace_chain(namespace: str) -> list[str]:
+    """`a.b.c` -> `["a.b.c", "a.b", "a"]`: where a namespace's secrets are looked up, nearest first."""
+    parts = namespace.split(".")
+    return [".".join(parts[:size]) for size in range(len(parts), 0, -1)]
+
+
+class AwsSecrets:
+    """Secrets from AWS Secrets Manager, falling back to SSM Parameter Store; cached for a while."""
+
+    def __init__(
+        self,
+        prefix: str = DEFAULT_PREFIX,
+        secretsmanager: Any | None = None,
+        ssm: Any | None = None,
+        cache_seconds: float = CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.prefix = prefix.strip("/")
+        self._secretsmanager, self._ssm = secretsmanager, ssm
+        self.cache_seconds, self._clock = cache_seconds, clock
+        self._cache: dict[tuple[str, str], tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, service: str) -> Any:
+        import boto3
+
+        if service == "secretsmanager":
+            self._secretsmanager = self._secretsmanager or boto3.client("secretsmanager")
+            return self._secretsmanager
+        self._ssm = self._ssm or boto3.client("ssm")
+        return self._ssm
+
+    def get(self, namespace: str, name: str) -> str:
+        with self._lock:
+            cached = self._cache.get((namespace, name))
+        if cached is not None and self._clock() < cached[0]:
+            return cached[1]
+        for scope in namespace_chain(namespace):
+            value = self._secret(f"{self.prefix}/{scope}/{name}")
+            if value is None:
+                value = self._parameter(f"/{self.prefix}/{scope}/{name}")
+            if value is not None:
+                with self._lock:
+                    self._cache[(namespace, name)] = (self._clock() + self.cache_seconds, value)
+                return value
+        raise SecretNotFound(
+            f"secret '{name}' not found: no Secrets Manager secret {self.prefix}/<namespace>/{name} "
+            f"nor SSM parameter /{self.prefix}/<namespace>/{name} for namespace '{namespace}' or its parents"
+        )
+
+    def _secret(self, secret_id: str) -> str | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._client("secretsmanager").get_secret_value(SecretId=secret_id)
+        except ClientError as error:
+            if _code(error) == "ResourceNotFoundException":
+                return None
+            raise SecretUnavailable(f"Secrets Manager {secret_id}: {_code(error)}: {error}") from None
+        if "SecretString" in response:
+            return str(response["SecretString"])
+        return bytes(response["SecretBinary"]).decode()
+
+    def _parameter(self, name: str) -> str | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._client("ssm").get_parameter(Name=name, WithDecryption=True)
+        except ClientError as error:
+            if _code(error) in ("ParameterNotFound", "ParameterVersionNotFound"):
+                return None
+            raise SecretUnavailable(f"SSM parameter {name}: {_code(error)}: {error}") from None
+        return str(response["Parameter"]["Value"])
+
+
+def _code(error: Any) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+_aws_sources: dict[str, AwsSecrets] = {}
+_sources_lock = threading.Lock()
+
+
+def secrets_from_environment(environ: Mapping[str, str] | None = None) -> SecretSource:
+    """The secret source the environment selects; one instance per configuration, so that the AWS
+    cache lives as long as the Lambda container."""
+    env = os.environ if environ is None else environ
+    backend = env.get("STRATOFLOW_SECRETS_BACKEND", "local").strip().lower() or "local"
+    if backend in ("local", "env"):
+        # Reads the variables live: cheap, and a shell or a test may change them between runs.
+        file = Path(env.get("STRATOFLOW_SECRETS_FILE", str(DEFAULT_FILE)))
+        encoding = env.get("STRATOFLOW_SECRETS_ENCODING", "plain").strip().lower()
+        return EnvironmentSecrets(environ, file, base64_values=encoding == "base64")
+    if backend != "aws":
+        raise ValueError(f"STRATOFLOW_SECRETS_BACKEND must be 'local' or 'aws', got '{backend}'")
+    prefix = env.get("STRATOFLOW_SECRETS_PREFIX", DEFAULT_PREFIX)
+    with _sources_lock:
+        if prefix not in _aws_sources:
+            _aws_sources[prefix] = AwsSecrets(prefix=prefix)
+        return _aws_sources[prefix]

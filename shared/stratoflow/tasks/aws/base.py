@@ -1,0 +1,110 @@
+"""What every AWS task shares: region, endpoint and credentials, a boto3 client made on demand, AWS
+errors turned into typed failures, and helpers that narrow IAM statements to what the flow names.
+
+boto3 is imported inside `client()`, when a task runs: loading a flow that uses AWS tasks needs no
+AWS SDK.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import abstractmethod
+from typing import Any, ClassVar
+
+from stratoflow.tasks.aws.errors import aws_failure
+from stratoflow.tasks.base import RunnableTask
+from stratoflow.tasks.context import RunContext
+from stratoflow.tasks.core import as_text
+from stratoflow.tasks.errors import TaskError
+
+KESTRA_AWS = "io.kestra.plugin.aws"
+_EXPRESSION = re.compile(r"\{\{|\{%")
+
+Statement = dict[str, list[str]]
+
+
+def statement(actions: list[str], resources: list[str]) -> Statement:
+    """One IAM statement as `CompiledFlow.permissions` holds it (duplicates removed, order kept)."""
+    return {"Action": list(dict.fromkeys(actions)), "Resource": list(dict.fromkeys(resources))}
+
+
+def is_static(value: str | None) -> bool:
+    """True when the value holds no expression: it is known when the flow is compiled."""
+    return value is not None and _EXPRESSION.search(value) is None
+
+
+def static_prefix(value: str | None) -> str:
+    """The part of a value before its first expression (`raw/{{ execution.id }}.json` -> `raw/`)."""
+    if value is None:
+        return ""
+    found = _EXPRESSION.search(value)
+    return value if found is None else value[: found.start()]
+
+
+def pattern(value: str | None) -> str:
+    """The value for an ARN: itself when static, else its static prefix followed by `*`."""
+    return value if value is not None and is_static(value) else static_prefix(value) + "*"
+
+
+def regional_arn(service: str, region: str | None, resource: str) -> str:
+    """`arn:aws:<service>:<region or *>:*:<resource>`: the account is the deploying one, unknown here."""
+    return f"arn:aws:{service}:{pattern(region) if region else '*'}:*:{resource}"
+
+
+class AwsTask(RunnableTask):
+    """An AWS API call from the task runner, with the runner's role unless credentials are given."""
+
+    region: str | None = None
+    endpoint_override: str | None = None
+    access_key_id: str | None = None
+    secret_key_id: str | None = None
+    session_token: str | None = None
+
+    service: ClassVar[str] = ""
+
+    def client(self, ctx: RunContext) -> Any:
+        """A boto3 client of the task's service, with its region, endpoint and credentials rendered."""
+        import boto3
+        from botocore.config import Config
+
+        def text(value: str | None) -> str | None:
+            return (as_text(ctx.render(value)) or None) if value is not None else None
+
+        options: dict[str, Any] = {
+            "region_name": text(self.region),
+            "endpoint_url": text(self.endpoint_override),
+            # botocore retries throttling and 5xx a few times before a failure reaches the flow.
+            "config": Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="stratoflow"),
+        }
+        if self.access_key_id is None:
+            # The default session: the task runner's role in Lambda, the usual chain on a laptop.
+            return boto3.client(self.service, **options)
+        session = boto3.session.Session(
+            aws_access_key_id=text(self.access_key_id),
+            aws_secret_access_key=text(self.secret_key_id),
+            aws_session_token=text(self.session_token),
+        )
+        return session.client(self.service, **options)
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        try:
+            return self.call(ctx)
+        except TaskError:
+            raise
+        except Exception as error:
+            failure = aws_failure(error, self.type_name)
+            if failure is None:
+                raise
+            raise failure from error
+
+    @abstractmethod
+    def call(self, ctx: RunContext) -> dict[str, Any]:
+        """Do the AWS calls; botocore errors raised here become typed failures."""
+
+    @abstractmethod
+    def iam_statements(self) -> list[Statement]:
+        """Exactly the actions this task uses, on the resources the flow names (`*` where it cannot)."""
+
+
+def render_text(ctx: RunContext, value: str) -> str:
+    return as_text(ctx.render(value))

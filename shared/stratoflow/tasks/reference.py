@@ -1,0 +1,168 @@
+"""The task reference, generated from the registry: `python -m stratoflow.tasks.reference > docs/tasks.md`.
+
+Each task type gets its description (the class docstring), its Kestra aliases, its own properties
+(type and default, read from the model) and its outputs (the class's `output_fields`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+from datetime import timedelta
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from stratoflow.tasks import registry
+from stratoflow.tasks.base import Task
+from stratoflow.tasks.fields import format_iso_duration
+
+# Outputs of task types whose modules do not declare `output_fields` (control flow, core tasks).
+KNOWN_OUTPUTS: dict[str, dict[str, str]] = {
+    "Return": {"value": "the rendered `format`"},
+    "OutputValues": {"values": "the rendered `values` map"},
+    "If": {"evaluationResult": "the condition's truthiness"},
+    "Switch": {"value": "the rendered value the cases were compared with"},
+    "Subflow": {
+        "executionId": "the child execution's id",
+        "state": "its final state (with `wait`)",
+        "outputs": "its flow outputs (with `wait`)",
+    },
+    "WaitFor": {"iterationCount": "iterations run"},
+    "Pause": {"onResume": "the inputs given when it was resumed"},
+    "kv.Get": {"value": "the stored value, or null"},
+    "kv.Delete": {"deleted": "true when the key existed"},
+}
+
+PREAMBLE = """\
+# Task reference
+
+Generated from the task registry by `python -m stratoflow.tasks.reference > docs/tasks.md`; a test
+fails when this file is out of date. Every task also has the common properties `id`, `type`,
+`description`, `retry`, `timeout` (ISO-8601 duration, per attempt), `disabled`, `allowFailure`,
+`runIf` and `logLevel`.
+
+Notes:
+
+- **Files** are storage URIs (`strato:///...`): a task that produces a file outputs its URI; other
+  tasks take it as input (`aws.s3.Upload` `from`, scripts' `inputFiles`) or read it with `read()`.
+- **Secrets**: `{{ secret('NAME') }}`. Locally the environment variable `SECRET_<NAME>` (plain text;
+  `STRATOFLOW_SECRETS_ENCODING=base64` reads Kestra's base64 values) or the same variable in
+  `.stratoflow/secrets.env` (`STRATOFLOW_SECRETS_FILE`). In the cloud
+  (`STRATOFLOW_SECRETS_BACKEND=aws`): the Secrets Manager secret `stratoflow/<namespace>/<NAME>`, else
+  the SSM parameter `/stratoflow/<namespace>/<NAME>`, in the namespace then its parents. Secret values
+  are shown as `******` in logs and outputs.
+- **Scripts** run in a subprocess of the task runner, in a temporary directory removed afterwards;
+  `timeout` kills the whole process tree. Lines `::{"outputs": {...}}::` set the output `vars`.
+  `SECRET_*` variables are not passed to scripts: give them through `env`.
+- **AWS tasks** use the task runner's role (or `accessKeyId`/`secretKeyId`/`sessionToken`), `region`
+  and `endpointOverride`. AWS errors fail the task with a typed error that `retry` and `errors` can
+  tell apart: `AwsAccessDenied`, `AwsThrottled`, `AwsNotFound`, `AwsInvalidRequest`, `AwsConflict`,
+  `AwsUnavailable`, else `AwsError`. Each task declares the IAM statements it needs
+  (`CompiledFlow.permissions`), narrowed to the buckets, keys, tables, queues, topics and functions
+  the flow names.
+- **`aws.ecs.RunTask` and `aws.batch.SubmitJob`** compile to Step Functions `.sync` integrations, so
+  they can run longer than Lambda's 15 minutes. Their properties must be static (no expressions) and
+  they need a deployed stack: the local engine has no ECS or Batch, and fails such a flow with
+  States.Runtime.
+"""
+
+
+def _annotation_text(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _annotation_text(get_args(annotation)[0])
+    if origin is Literal:
+        return " \\| ".join(f"`{value}`" for value in get_args(annotation))
+    if origin in (Union, types.UnionType):
+        parts = [_annotation_text(a) for a in get_args(annotation) if a is not type(None)]
+        return " or ".join(dict.fromkeys(parts))
+    if origin is list:
+        args = get_args(annotation)
+        return f"list of {_annotation_text(args[0])}" if args else "list"
+    if origin is dict or annotation is dict:
+        return "map"
+    if isinstance(annotation, type):
+        if issubclass(annotation, Task):
+            return "task"
+        if issubclass(annotation, BaseModel):
+            names = [_property_name(n, f) for n, f in annotation.model_fields.items()]
+            return "object (" + ", ".join(f"`{name}`" for name in names) + ")"
+        simple = {str: "string", bool: "boolean", int: "integer", float: "number", timedelta: "duration"}
+        if annotation in simple:
+            return simple[annotation]
+    return "any"
+
+
+def _property_name(name: str, field: FieldInfo) -> str:
+    return field.alias or name
+
+
+def _default_text(field: FieldInfo) -> str:
+    if field.is_required():
+        return "**required**"
+    value = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
+    if value is None or value is PydanticUndefined:
+        return ""
+    if isinstance(value, timedelta):
+        return f"`{format_iso_duration(value)}`"
+    if isinstance(value, BaseModel):
+        value = value.model_dump(by_alias=True, exclude_none=True)
+        if not any(value.values()):
+            return ""
+    return f"`{json.dumps(value, default=str)}`"
+
+
+def _description(cls: type[Task]) -> str:
+    text = (cls.__doc__ or "").strip()
+    return re.sub(r"\s+", " ", text.split("\n\n", 1)[0])
+
+
+def _outputs(cls: type[Task]) -> dict[str, str]:
+    declared: dict[str, str] | None = getattr(cls, "output_fields", None)
+    return declared if declared is not None else KNOWN_OUTPUTS.get(cls.type_name, {})
+
+
+def task_section(cls: type[Task]) -> str:
+    """The markdown of one task type."""
+    lines = [f"## `{cls.type_name}`", "", _description(cls), ""]
+    if cls.aliases:
+        lines += ["Aliases: " + ", ".join(f"`{alias}`" for alias in cls.aliases), ""]
+    own = [(n, f) for n, f in cls.model_fields.items() if n not in Task.model_fields]
+    if own:
+        lines += ["| property | type | default |", "| --- | --- | --- |"]
+        for name, field in own:
+            lines.append(
+                f"| `{_property_name(name, field)}` | {_annotation_text(field.annotation)} | {_default_text(field)} |"
+            )
+        lines.append("")
+    outputs = _outputs(cls)
+    if outputs:
+        lines += ["| output | description |", "| --- | --- |"]
+        lines += [f"| `{name}` | {text} |" for name, text in outputs.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def markdown() -> str:
+    """The whole reference: an index of the task types, then one section per type."""
+    classes = registry.task_classes()
+    index = ["| type | description |", "| --- | --- |"]
+    index += [f"| [`{c.type_name}`](#{_anchor(c.type_name)}) | {_description(c)} |" for c in classes]
+    return "\n".join([PREAMBLE, *index, "", *(task_section(c) for c in classes)]).rstrip("\n") + "\n"
+
+
+def _anchor(name: str) -> str:
+    """GitHub's heading anchor of "`name`": lower case, dots dropped."""
+    return re.sub(r"[^a-z0-9_-]", "", name.lower())
+
+
+def main() -> None:
+    print(markdown(), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""docs/tasks.md is generated from the registry and kept up to date."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from stratoflow.tasks import registry
+from stratoflow.tasks.reference import markdown, task_section
+
+ROOT = Path(__file__).resolve().parents[3]
+DOCS = ROOT / "docs" / "tasks.md"
+
+
+def test_docs_tasks_md_is_up_to_date() -> None:
+    assert DOCS.read_text() == markdown(), (
+        "docs/tasks.md is out of date: python -m stratoflow.tasks.reference > docs/tasks.md"
+    )
+
+
+def test_every_registered_task_type_has_a_section() -> None:
+    text = markdown()
+
+    for name in registry.names():
+        assert f"## `{name}`" in text
+
+
+def test_a_section_lists_aliases_properties_with_defaults_and_outputs() -> None:
+    section = task_section(registry.resolve("http.Download"))  # type: ignore[arg-type]
+
+    assert "Aliases: `io.kestra.plugin.core.http.Download`" in section
+    assert "| `uri` | string | **required** |" in section
+    assert "| `failOnEmptyResponse` | boolean | `true` |" in section
+    assert "| `method` | `GET` \\| `POST`" in section
+    assert "| `length` | size of the file in bytes |" in section
+    assert "| `id` |" not in section  # the common properties are listed once, at the top
+
+
+def test_the_module_prints_the_reference() -> None:
+    printed = subprocess.run(
+        [sys.executable, "-m", "stratoflow.tasks.reference"], capture_output=True, text=True, check=True
+    ).stdout
+
+    assert printed == markdown()
