@@ -18,10 +18,17 @@ COMMANDS: dict[str, str] = {
     "run": "stratoflow.cli.run_cmd:run",
     "executions": "stratoflow.cli.history_cmd:executions",
     "logs": "stratoflow.cli.history_cmd:logs",
+    "cost": "stratoflow.cli.cost_cmd:cost",
     "kill": "stratoflow.cli.control_cmd:kill",
     "restart": "stratoflow.cli.control_cmd:restart",
     "replay": "stratoflow.cli.control_cmd:replay",
     "resume": "stratoflow.cli.control_cmd:resume",
+    "server": "stratoflow.cli.server_cmd:server",
+    "schedule": "stratoflow.cli.schedule_cmd:schedule",
+    "backfill": "stratoflow.cli.schedule_cmd:backfill",
+    "deploy": "stratoflow.cli.cloud_cmd:deploy",
+    "flows": "stratoflow.cli.cloud_cmd:flows",
+    "execute": "stratoflow.cli.cloud_cmd:execute",
 }
 
 

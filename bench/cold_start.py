@@ -1,0 +1,212 @@
+"""Cold start of the Lambda functions: handler import time, and the size of what each function carries.
+
+    .venv/bin/python -m bench.cold_start            # 5 counted imports per handler + the layer's size
+    .venv/bin/python -m bench.cold_start --quick    # 1 import per handler, no layer download
+
+Import time: `python -X importtime` of `functions/<name>/handler.py` in a fresh process, with the
+settings variables set to dummy values (nothing is called: boto3 clients are created, no request is
+sent, moto is not involved). The figure is the `handler` module's cumulative time, which includes
+everything it imports (Powertools, pydantic, the library, boto3) and its module-level set-up. This
+machine runs CPython 3.11 on x86-64; Lambda runs 3.12 on arm64, so the figure is indicative.
+
+Size: the layer's third-party packages, installed exactly as the CDK bundling does
+(`infra.bundling.LayerBundler.pip_command`: manylinux2014_aarch64, CPython 3.12, binary wheels only;
+cached under --cache-dir), plus the `stratoflow` library and the function's own folder. The run fails
+loudly (exit 1) when CDK, moto or a CLI-only package would be in a function's package, or is imported
+by a handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTIONS = ROOT / "functions"
+LIBRARY = ROOT / "shared" / "stratoflow"
+REQUIREMENTS = ROOT / "infra" / "lambda-requirements.txt"
+DEFAULT_CACHE = Path("/tmp/stratoflow-peers/lambda-layer")
+HANDLERS = ("task_runner", "admission")
+IMPORT_TARGET_MS = 300.0
+# Distribution top-level names that must never reach a function: CDK, test tools, CLI-only packages.
+FORBIDDEN_IMPORTS = ("aws_cdk", "constructs", "jsii", "cdk_nag", "moto", "click", "rich", "pytest")
+# The Lambda runtime provides boto3 and botocore: a package carrying them would shadow the runtime's.
+FORBIDDEN = (*FORBIDDEN_IMPORTS, "boto3", "botocore")
+LAMBDA_UNZIPPED_LIMIT_MB = 250.0
+LINE = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
+
+
+class Refused(RuntimeError):
+    """A function package or import would carry something it must not."""
+
+
+@dataclass(frozen=True)
+class ImportProfile:
+    handler_ms: float  # the handler module's cumulative import time
+    total_ms: float  # every top-level import of the process (interpreter start-up included)
+    modules: frozenset[str]
+
+
+def handler_env() -> dict[str, str]:
+    """What the handler needs at import: Settings from dummy variables, a region, Powertools names."""
+    from stratoflow.cloud.settings import Settings
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update({name.upper(): f"dummy-{name}" for name in Settings.model_fields})
+    env.update(
+        {
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "dummy",
+            "AWS_SECRET_ACCESS_KEY": "dummy",
+            "POWERTOOLS_SERVICE_NAME": "stratoflow-bench",
+            "POWERTOOLS_METRICS_NAMESPACE": "Stratoflow",
+        }
+    )
+    return env
+
+
+def profile_import(function: str, env: dict[str, str]) -> ImportProfile:
+    folder = FUNCTIONS / function
+    code = f"import sys; sys.path.insert(0, {str(folder)!r}); import handler"
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{function}: the handler does not import:\n{done.stderr[-2000:]}")
+    handler_us, total_us, modules = 0, 0, set()
+    for match in LINE.finditer(done.stderr):
+        _self, cumulative, indent, name = match.groups()
+        modules.add(name)
+        if len(indent) == 1:  # a top-level import of the process
+            total_us += int(cumulative)
+            if name == "handler":
+                handler_us = int(cumulative)
+    return ImportProfile(handler_us / 1000, total_us / 1000, frozenset(modules))
+
+
+def forbidden_imports(modules: frozenset[str]) -> list[str]:
+    return sorted({m.split(".")[0] for m in modules if m.split(".")[0] in FORBIDDEN_IMPORTS})
+
+
+def layer_dir(cache: Path) -> Path:
+    """The layer's third-party packages for Lambda (arm64, 3.12), installed once per set of pins."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # infra imports aws_cdk
+    from infra.bundling import PIP_OPTIONS, LayerBundler
+
+    key = hashlib.sha256(REQUIREMENTS.read_bytes() + " ".join(PIP_OPTIONS).encode()).hexdigest()[:16]
+    target = cache / key
+    if not (target / "python").is_dir():
+        partial = Path(tempfile.mkdtemp(dir=cache.parent if cache.exists() else None, prefix="layer-"))
+        cache.mkdir(parents=True, exist_ok=True)
+        command = LayerBundler(REQUIREMENTS, LIBRARY).pip_command(str(partial))
+        subprocess.run(command, check=True)
+        partial.rename(target)
+    return target / "python"
+
+
+def _files(folder: Path) -> list[Path]:
+    litter = ("__pycache__",)
+    return [
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part in litter for part in p.parts) and p.suffix != ".pyc"
+    ]
+
+
+def sizes(folder: Path) -> tuple[float, float]:
+    """(unzipped MB, zipped MB) of a folder's files."""
+    files = _files(folder)
+    unzipped = sum(p.stat().st_size for p in files)
+    with tempfile.TemporaryFile() as handle:
+        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in files:
+                archive.write(path, path.relative_to(folder))
+        zipped = handle.tell()
+    return unzipped / 1e6, zipped / 1e6
+
+
+def packaged_forbidden(folder: Path) -> list[str]:
+    names = {p.name.split("-")[0].lower() for p in folder.iterdir()}
+    return sorted(n for n in FORBIDDEN if n in names)
+
+
+def biggest(folder: Path, count: int = 6) -> list[tuple[str, float]]:
+    by_top: dict[str, int] = {}
+    for path in _files(folder):
+        top = path.relative_to(folder).parts[0]
+        by_top[top] = by_top.get(top, 0) + path.stat().st_size
+    return [(name, size / 1e6) for name, size in sorted(by_top.items(), key=lambda kv: -kv[1])[:count]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="one import per handler; no layer download")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--functions", nargs="*", default=list(HANDLERS))
+    args = parser.parse_args(argv)
+    runs = 1 if args.quick else args.runs
+    env = handler_env()
+    problems: list[str] = []
+    lines = ["| handler | import ms (median) | range ms | process imports ms | target | verdict |"]
+    lines.append("| --- | ---: | ---: | ---: | ---: | --- |")
+    for function in args.functions:
+        if not args.quick:
+            profile_import(function, env)  # warm-up: writes the byte-code caches
+        profiles = [profile_import(function, env) for _ in range(runs)]
+        handler = [p.handler_ms for p in profiles]
+        median = statistics.median(handler)
+        verdict = "PASS" if median < IMPORT_TARGET_MS else "FAIL"
+        lines.append(
+            f"| {function} | {median:.0f} | {min(handler):.0f}-{max(handler):.0f} "
+            f"| {statistics.median(p.total_ms for p in profiles):.0f} | < {IMPORT_TARGET_MS:.0f} | {verdict} |"
+        )
+        imported = forbidden_imports(profiles[0].modules)
+        if imported:
+            problems.append(f"{function} imports {', '.join(imported)}")
+    lines.append("")
+    library = sizes(LIBRARY)
+    lines += ["| part | unzipped MB | zipped MB |", "| --- | ---: | ---: |"]
+    lines.append(f"| stratoflow library (in the layer) | {library[0]:.2f} | {library[1]:.2f} |")
+    lines += [
+        f"| functions/{name} | {s[0]:.3f} | {s[1]:.3f} |"
+        for name in args.functions
+        if (s := sizes(FUNCTIONS / name))
+    ]
+    if not args.quick:
+        layer = layer_dir(args.cache_dir)
+        third = sizes(layer)
+        lines.append(f"| layer third-party packages (arm64, 3.12) | {third[0]:.2f} | {third[1]:.2f} |")
+        total = third[0] + library[0] + max(sizes(FUNCTIONS / n)[0] for n in args.functions)
+        lines.append(
+            f"| largest function, all in (limit {LAMBDA_UNZIPPED_LIMIT_MB:.0f} MB) | {total:.2f} | |"
+        )
+        lines += [
+            "",
+            "Largest parts of the layer: " + ", ".join(f"{n} {s:.1f} MB" for n, s in biggest(layer)),
+        ]
+        packaged = packaged_forbidden(layer)
+        if packaged:
+            problems.append(f"the layer would carry {', '.join(packaged)}")
+    cli = sizes(LIBRARY / "cli")
+    lines.append(f"(stratoflow/cli, which no function imports, is {cli[0] * 1000:.0f} KB of the library.)")
+    print("\n".join(lines))
+    if problems:
+        print("REFUSED: " + "; ".join(problems), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The benchmark's report: per-workload tables, ratios against the peers, and the issue's targets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bench.harness import Series
+
+STRATOFLOW = "stratoflow"
+FLOOR = "plain"
+# Issue 8's targets for Stratoflow's local engine (whole-process median wall time).
+WALL_TARGETS_S = {"w1_hello": 0.4, "w2_chain100": 0.5, "w3_fanout1000": 1.5}
+RSS_TARGET_MB = 80.0  # megabytes (10^6 bytes), compared against the largest peak of every run
+RATIO_TARGET = 0.3  # Stratoflow / fastest peer, per workload
+MIB = 1024 * 1024
+
+Results = Mapping[str, Mapping[str, Series]]  # workload -> variant -> series
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    value: str
+    limit: str
+    passed: bool | None  # None: could not be evaluated (no peer measured)
+
+    @property
+    def verdict(self) -> str:
+        return "n/a" if self.passed is None else ("PASS" if self.passed else "FAIL")
+
+
+def peers_of(variants: Mapping[str, Series]) -> dict[str, Series]:
+    return {name: series for name, series in variants.items() if name not in (STRATOFLOW, FLOOR)}
+
+
+def fastest_peer(variants: Mapping[str, Series]) -> str | None:
+    peers = peers_of(variants)
+    return min(peers, key=lambda name: peers[name].median_s) if peers else None
+
+
+def workload_table(workload: str, variants: Mapping[str, Series]) -> list[str]:
+    """A Markdown table: one row per variant, with Stratoflow's ratio against each peer."""
+    strato = variants.get(STRATOFLOW)
+    fastest = fastest_peer(variants)
+    lines = [
+        f"#### {workload}",
+        "",
+        "| variant | runs | median s | range s | peak RSS MiB (median, range) | Stratoflow / variant |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, series in variants.items():
+        ratio = "" if strato is None or name == STRATOFLOW else f"{strato.median_s / series.median_s:.3f}"
+        label = f"{name} (fastest peer)" if name == fastest else name
+        lines.append(
+            f"| {label} | {len(series.runs)} | {series.median_s:.3f} | {series.min_s:.3f}-{series.max_s:.3f} "
+            f"| {series.median_rss:.1f} ({series.min_rss:.1f}-{series.max_rss:.1f}) | {ratio} |"
+        )
+    return [*lines, ""]
+
+
+def targets(results: Results) -> list[Target]:
+    found: list[Target] = []
+    for workload, limit in WALL_TARGETS_S.items():
+        series = results.get(workload, {}).get(STRATOFLOW)
+        if series is not None:
+            found.append(
+                Target(
+                    f"{workload} wall", f"{series.median_s:.3f} s", f"< {limit} s", series.median_s < limit
+                )
+            )
+    peaks = [s.max_rss for variants in results.values() if (s := variants.get(STRATOFLOW)) is not None]
+    if peaks:
+        peak_mb = max(peaks) * MIB / 1e6
+        found.append(
+            Target("peak RSS", f"{peak_mb:.1f} MB", f"< {RSS_TARGET_MB:g} MB", peak_mb < RSS_TARGET_MB)
+        )
+    for workload, variants in results.items():
+        strato, fastest = variants.get(STRATOFLOW), fastest_peer(variants)
+        if strato is None:
+            continue
+        if fastest is None:
+            found.append(Target(f"{workload} vs fastest peer", "no peer measured", f"< {RATIO_TARGET}", None))
+            continue
+        ratio = strato.median_s / variants[fastest].median_s
+        found.append(
+            Target(
+                f"{workload} vs fastest peer ({fastest})",
+                f"{ratio:.3f}",
+                f"< {RATIO_TARGET}",
+                ratio < RATIO_TARGET,
+            )
+        )
+    return found
+
+
+def targets_table(found: list[Target]) -> list[str]:
+    lines = ["| target | measured | limit | verdict |", "| --- | ---: | ---: | --- |"]
+    lines += [f"| {t.name} | {t.value} | {t.limit} | {t.verdict} |" for t in found]
+    return [*lines, ""]
+
+
+def derived(results: Results) -> list[str]:
+    """Per-task and per-mapped-item overheads, as bench/peers/README.md derives them."""
+    lines = []
+    for variant in {name for variants in results.values() for name in variants}:
+        w1, w2, w3 = (results.get(w, {}).get(variant) for w in ("w1_hello", "w2_chain100", "w3_fanout1000"))
+        if w1 is None or w2 is None or w3 is None:
+            continue
+        per_task = (w2.median_s - w1.median_s) / 99 * 1000
+        per_item = (w3.median_s - w1.median_s) / 1000 * 1000
+        lines.append(f"| {variant} | {per_task:.2f} | {per_item:.2f} |")
+    if not lines:
+        return []
+    header = ["| variant | per-task overhead ms | per-mapped-item overhead ms |", "| --- | ---: | ---: |"]
+    return [*header, *sorted(lines), ""]

@@ -1,0 +1,32 @@
+"""Public list prices (us-east-1, on-demand) and the always-free tiers the estimate can subtract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Prices:
+    """US dollars; per-unit prices, not per-million, so that arithmetic stays plain."""
+
+    standard_transition: float = 0.025 / 1_000
+    express_request: float = 1.00 / 1_000_000
+    express_gb_second: float = 0.00001667
+    lambda_request: float = 0.20 / 1_000_000
+    lambda_gb_second_arm64: float = 0.0000133334
+    dynamodb_write_unit: float = 1.25 / 1_000_000
+    dynamodb_read_unit: float = 0.25 / 1_000_000
+    region: str = "us-east-1"
+
+
+@dataclass(frozen=True)
+class FreeTier:
+    """Monthly always-free allowances (applied only with `--free-tier`); on-demand DynamoDB has none."""
+
+    standard_transitions: float = 4_000
+    lambda_requests: float = 1_000_000
+    lambda_gb_seconds: float = 400_000
+
+
+LIST_PRICES = Prices()
+FREE_TIER = FreeTier()

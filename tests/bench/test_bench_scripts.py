@@ -1,0 +1,128 @@
+"""The benchmark scripts keep working: quick modes run once, incorrect runs are refused, targets judged."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import cold_start, report
+from bench.compare_peers import _stratoflow_check
+from bench.harness import IncorrectRun, Measurement, Series, measure, result_line_check
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_module(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_quick_peer_benchmark_runs_every_workload(tmp_path: Path) -> None:
+    # When the quick mode runs (Stratoflow and the plain floor, one run each)
+    done = run_module("bench.compare_peers", "--quick", "--peers-dir", str(tmp_path))
+
+    # Then every workload is reported for both, and the targets are judged
+    assert done.returncode == 0, done.stderr
+    for workload in ("w1_hello", "w2_chain100", "w3_fanout1000", "w4_retry"):
+        assert f"#### {workload}" in done.stdout
+    assert done.stdout.count("| stratoflow | 1 |") == 4
+    assert done.stdout.count("| plain | 1 |") == 4
+    assert "| peak RSS |" in done.stdout
+    assert "no peer measured" in done.stdout
+
+
+def test_a_full_run_needs_five_runs() -> None:
+    done = run_module("bench.compare_peers", "--runs", "3")
+
+    assert done.returncode == 2
+    assert "at least 5 runs" in done.stderr
+
+
+def test_measure_refuses_a_run_without_its_result_line() -> None:
+    check = result_line_check("w1_hello", "plain")
+    command = [sys.executable, "-c", "print('RESULT w1_hello plain failed')"]
+
+    with pytest.raises(IncorrectRun, match="no 'RESULT w1_hello plain ok' line"):
+        measure(command, check)
+
+
+def test_measure_refuses_a_non_zero_exit() -> None:
+    check = result_line_check("w1_hello", "plain")
+    command = [sys.executable, "-c", "print('RESULT w1_hello plain ok'); raise SystemExit(3)"]
+
+    with pytest.raises(IncorrectRun, match="exit 3"):
+        measure(command, check)
+
+
+def test_measure_reports_wall_time_and_peak_rss_of_a_correct_run() -> None:
+    command = [sys.executable, "-c", "x = bytearray(40 * 2**20); print('RESULT w1_hello plain ok')"]
+
+    m = measure(command, result_line_check("w1_hello", "plain"))
+
+    assert m.wall_s > 0
+    assert m.peak_rss_mib > 40  # the 40 MiB buffer is in the child's peak
+
+
+def test_stratoflow_runs_are_checked_by_their_json_document() -> None:
+    check = _stratoflow_check("w2_chain100")
+    good = '{"outputs": {"result": 100}, "taskRuns": [' + ",".join(["{}"] * 100) + "]}"
+
+    assert check(0, good) is None
+    assert check(0, '{"outputs": {"result": 99}, "taskRuns": []}') == "wrong outputs or task runs"
+    assert check(0, "Traceback") == "no JSON document"
+    assert check(1, good) == "non-zero exit"
+
+
+def series(*walls: float, rss: float = 40.0) -> Series:
+    return Series(tuple(Measurement(w, rss) for w in walls))
+
+
+def test_targets_compare_stratoflow_with_the_fastest_peer() -> None:
+    # Given W1 where Stratoflow takes 0.3 s, the fastest peer 2 s and another 8 s
+    results = {
+        "w1_hello": {
+            "stratoflow": series(0.3, 0.31, 0.29),
+            "plain": series(0.02),
+            "dagster-memory": series(2.0, 2.1, 1.9),
+            "prefect": series(8.0),
+        }
+    }
+
+    found = {t.name: t for t in report.targets(results)}
+
+    assert found["w1_hello wall"].passed is True  # 0.3 < 0.4
+    ratio = found["w1_hello vs fastest peer (dagster-memory)"]
+    assert ratio.value == "0.150" and ratio.passed is True
+    assert found["peak RSS"].passed is True
+
+
+def test_targets_fail_honestly() -> None:
+    results = {"w2_chain100": {"stratoflow": series(0.9, rss=90.0), "dagster-memory": series(2.0)}}
+
+    found = {t.name: t for t in report.targets(results)}
+
+    assert found["w2_chain100 wall"].verdict == "FAIL"
+    assert found["peak RSS"].verdict == "FAIL"  # 90 MiB = 94 MB
+    assert found["w2_chain100 vs fastest peer (dagster-memory)"].verdict == "FAIL"  # 0.45
+
+
+def test_quick_cold_start_imports_both_handlers_cleanly() -> None:
+    done = run_module("bench.cold_start", "--quick")
+
+    assert done.returncode == 0, done.stderr  # exit 1 would mean a forbidden import
+    assert "| task_runner |" in done.stdout
+    assert "| admission |" in done.stdout
+
+
+def test_cold_start_refuses_cli_and_test_packages(tmp_path: Path) -> None:
+    for name in ("pydantic", "click", "moto-5.2.5.dist-info", "aws_cdk", "boto3"):
+        (tmp_path / name).mkdir()
+
+    assert cold_start.packaged_forbidden(tmp_path) == ["aws_cdk", "boto3", "click", "moto"]
+    assert cold_start.forbidden_imports(frozenset({"rich.console", "pydantic", "boto3"})) == ["rich"]

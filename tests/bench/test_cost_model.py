@@ -1,0 +1,231 @@
+"""The cost model counts what the local engine counts, and prices it at the list prices."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from stratoflow.cli.main import cli
+from stratoflow.compiler import compile_flow
+from stratoflow.cost import Assumptions, count, estimate
+from stratoflow.engine import VirtualClock
+from stratoflow.flow import load_flow
+from stratoflow.local import LocalPlatform
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_FLOWS = ROOT / "bench" / "flows"
+
+
+def compiled(path: Path) -> tuple[dict[str, Any], Any]:
+    flow = load_flow(path.read_text(), str(path))
+    return compile_flow(flow).definition, flow
+
+
+def engine_run(path: Path, home: Path) -> tuple[int, int, str]:
+    """(transitions, task runs, state) of one local execution, waits skipped."""
+    platform = LocalPlatform(home, clock=VirtualClock())
+    try:
+        flow, record = platform.deploy_file(path)
+        outcome = platform.run(platform.admit(flow, record, {}))
+        return outcome.result.transitions, len(outcome.task_runs), str(outcome.execution.state)
+    finally:
+        platform.close()
+
+
+def flow_text(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "flow.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("path", "assumptions"),
+    [
+        (BENCH_FLOWS / "w1_hello.yaml", Assumptions()),
+        (BENCH_FLOWS / "w2_chain100.yaml", Assumptions()),
+        (BENCH_FLOWS / "w3_fanout1000.yaml", Assumptions(items=1000)),
+        (BENCH_FLOWS / "w4_retry.yaml", Assumptions(failed_attempts=2)),
+        (ROOT / "examples" / "hello.yaml", Assumptions()),
+        (ROOT / "examples" / "etl.yaml", Assumptions(items=3)),  # 3 regions by default
+        (ROOT / "tests" / "fixtures" / "flows" / "branches.yaml", Assumptions()),
+        (ROOT / "tests" / "fixtures" / "flows" / "loops.yaml", Assumptions()),  # literal values: counted
+    ],
+    ids=lambda value: value.name if isinstance(value, Path) else "",
+)
+def test_transitions_and_task_runs_equal_the_local_engine(
+    path: Path, assumptions: Assumptions, tmp_path: Path
+) -> None:
+    # Given a flow whose path the assumptions describe exactly
+    definition, flow = compiled(path)
+
+    # When the model counts it and the engine runs it
+    usage = count(definition, flow, assumptions)
+    transitions, task_runs, state = engine_run(path, tmp_path)
+
+    # Then both count the same transitions and task runs
+    assert state == "SUCCESS"
+    assert (usage.transitions, usage.task_runs) == (transitions, task_runs)
+
+
+def test_an_if_is_priced_at_its_most_expensive_branch(tmp_path: Path) -> None:
+    # Given an If whose `then` (taken) has three tasks and whose `else` has one
+    path = flow_text(
+        tmp_path,
+        """
+id: branchy
+namespace: tests.cost
+tasks:
+  - id: check
+    type: If
+    condition: "{{ 1 == 1 }}"
+    then:
+      - {id: a, type: Return, format: "1"}
+      - {id: b, type: Return, format: "2"}
+      - {id: c, type: Return, format: "3"}
+    else:
+      - {id: d, type: Return, format: "4"}
+""",
+    )
+    definition, flow = compiled(path)
+
+    # When it is counted
+    usage = count(definition, flow)
+
+    # Then the count is the `then` path's, which is the path the engine takes
+    transitions, task_runs, _ = engine_run(path, tmp_path / "home")
+    assert (usage.transitions, usage.task_runs) == (transitions, task_runs)
+    assert usage.runnable_task_runs == 3
+
+
+def test_loop_counts_scale_with_the_assumed_items() -> None:
+    # Given W3 (a ForEach over dynamic values)
+    definition, flow = compiled(BENCH_FLOWS / "w3_fanout1000.yaml")
+
+    # When it is counted with 10 and with 20 items
+    ten, twenty = (count(definition, flow, Assumptions(items=n)) for n in (10, 20))
+
+    # Then each extra item adds one transition, one invocation and one task run
+    assert twenty.transitions - ten.transitions == 10
+    assert twenty.runner_invocations - ten.runner_invocations == 10
+    assert twenty.task_runs - ten.task_runs == 10
+
+
+def test_runner_dynamodb_writes_per_task_run() -> None:
+    # Given W2: 100 runnable tasks, no logs
+    definition, flow = compiled(BENCH_FLOWS / "w2_chain100.yaml")
+
+    # When it is counted
+    usage = count(definition, flow)
+
+    # Then each task run costs 3 write requests (task-run counter, insert, end), and the execution 6
+    # (create, RUNNING twice: admission and its status event, outputs, final state, slot release)
+    assert usage.dynamo.write_requests == 100 * 3 + 6
+    assert usage.dynamo.log_write_requests == 0
+
+
+def test_standard_cost_is_transitions_times_the_list_price() -> None:
+    definition, flow = compiled(BENCH_FLOWS / "w2_chain100.yaml")
+
+    result = estimate(definition, flow, 1_000_000)
+
+    transitions = next(i for i in result.standard if i.what == "state transitions")
+    assert transitions.per_execution == 102
+    assert transitions.monthly_cost == pytest.approx(102 * 1_000_000 * 0.025 / 1000)
+    assert result.standard_total == pytest.approx(sum(i.monthly_cost for i in result.standard))
+
+
+def test_lambda_gb_seconds_follow_the_assumed_duration() -> None:
+    definition, flow = compiled(BENCH_FLOWS / "w1_hello.yaml")
+
+    result = estimate(definition, flow, 1000, Assumptions(runner_duration_ms=200, platform_invocations=0))
+
+    gbs = next(i for i in result.standard if i.what == "GB-seconds (arm64)")
+    assert gbs.per_execution == pytest.approx(3 * 0.2 * 1.0)  # 3 invocations x 0.2 s x 1 GB
+    assert gbs.monthly_cost == pytest.approx(3 * 0.2 * 1000 * 0.0000133334)
+
+
+def test_free_tier_is_subtracted_only_when_asked() -> None:
+    definition, flow = compiled(BENCH_FLOWS / "w1_hello.yaml")
+
+    paid = estimate(definition, flow, 1000)
+    free = estimate(definition, flow, 1000, Assumptions(free_tier=True))
+
+    assert paid.standard_total > 0
+    step_functions = next(i for i in free.standard if i.service.startswith("Step Functions"))
+    assert step_functions.monthly_cost == 0  # 4 transitions x 1000 executions, within the 4,000 free
+    assert free.standard_total < paid.standard_total
+
+
+def test_a_flow_without_callbacks_or_long_waits_fits_express() -> None:
+    definition, flow = compiled(BENCH_FLOWS / "w2_chain100.yaml")
+
+    result = estimate(definition, flow, 1000)
+
+    assert result.express_blockers == []
+    assert result.express_total is not None
+    assert result.express_total < result.standard_total
+
+
+@pytest.mark.parametrize(
+    ("task", "reason"),
+    [
+        ("{id: wait, type: Pause}", "callback"),
+        ("{id: nap, type: Sleep, duration: PT10M}", "over 5 minutes"),
+        ("{id: child, type: Subflow, namespace: tests.cost, flowId: other}", ".sync"),
+    ],
+)
+def test_what_keeps_a_flow_off_express(task: str, reason: str, tmp_path: Path) -> None:
+    path = flow_text(tmp_path, f"id: slow\nnamespace: tests.cost\ntasks:\n  - {task}\n")
+    definition, flow = compiled(path)
+
+    result = estimate(definition, flow, 1000)
+
+    assert result.express is None
+    assert any(reason in blocker for blocker in result.express_blockers), result.express_blockers
+
+
+def test_a_long_running_flow_is_off_express_by_duration(tmp_path: Path) -> None:
+    # Given 40 tasks of 10 s each (400 s in all, over Express's 5 minutes)
+    tasks = "".join(f"  - {{id: t{i}, type: Return, format: '{i}'}}\n" for i in range(40))
+    definition, flow = compiled(flow_text(tmp_path, f"id: long\nnamespace: tests.cost\ntasks:\n{tasks}"))
+
+    result = estimate(definition, flow, 1000, Assumptions(runner_duration_ms=10_000))
+
+    assert result.express is None
+    assert "takes about" in result.express_blockers[0]
+
+
+def test_cli_prints_the_estimate_and_its_assumptions() -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["cost", str(BENCH_FLOWS / "w3_fanout1000.yaml"), "--items", "1000", "--executions-per-month", "500"],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "1007 state transitions" in result.output
+    assert "ForEach items per loop: 1000" in result.output
+    assert "Express workflow" in result.output
+
+
+def test_cli_json_document() -> None:
+    result = CliRunner().invoke(cli, ["cost", str(BENCH_FLOWS / "w1_hello.yaml"), "--json", "-n", "100"])
+
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["perExecution"]["transitions"] == 4
+    assert document["executionsPerMonth"] == 100
+    assert document["standard"]["monthlyTotal"] == pytest.approx(
+        sum(item["monthly_cost"] for item in document["standard"]["items"])
+    )
+
+
+def test_cli_reports_an_invalid_flow(tmp_path: Path) -> None:
+    path = flow_text(tmp_path, "id: bad\nnamespace: tests.cost\ntasks: []\n")
+
+    result = CliRunner().invoke(cli, ["cost", str(path)])
+
+    assert result.exit_code == 1
