@@ -155,12 +155,42 @@ def markdown() -> str:
     return "\n".join([PREAMBLE, *index, "", *(task_section(c) for c in classes)]).rstrip("\n") + "\n"
 
 
+README_START = "<!-- task-reference:start (generated: python -m stratoflow.tasks.reference --readme) -->"
+README_END = "<!-- task-reference:end -->"
+
+
+def summary_table() -> str:
+    """One row per task type: its own properties and its outputs (the README's reference table)."""
+    rows = ["| type | properties | outputs |", "| --- | --- | --- |"]
+    for cls in registry.task_classes():
+        own = [_property_name(n, f) for n, f in cls.model_fields.items() if n not in Task.model_fields]
+        required = {_property_name(n, f) for n, f in cls.model_fields.items() if f.is_required()}
+        props = ", ".join(f"`{p}`" + ("*" if p in required else "") for p in own) or "—"
+        outputs = ", ".join(f"`{o}`" for o in _outputs(cls)) or "—"
+        link = f"[`{cls.type_name}`](docs/tasks.md#{_anchor(cls.type_name)})"
+        rows.append(f"| {link} | {props} | {outputs} |")
+    return "\n".join(rows) + "\n"
+
+
+def with_readme_table(readme: str) -> str:
+    """The README with its generated task table replaced by the registry's current one."""
+    start, end = readme.index(README_START) + len(README_START), readme.index(README_END)
+    return readme[:start] + "\n" + summary_table() + readme[end:]
+
+
 def _anchor(name: str) -> str:
     """GitHub's heading anchor of "`name`": lower case, dots dropped."""
     return re.sub(r"[^a-z0-9_-]", "", name.lower())
 
 
 def main() -> None:
+    import sys
+    from pathlib import Path
+
+    if sys.argv[1:] == ["--readme"]:
+        readme = Path("README.md")
+        readme.write_text(with_readme_table(readme.read_text()))
+        return
     print(markdown(), end="")
 
 

@@ -43,3 +43,12 @@ def test_the_module_prints_the_reference() -> None:
     ).stdout
 
     assert printed == markdown()
+
+
+def test_readme_task_table_is_up_to_date() -> None:
+    from stratoflow.tasks.reference import with_readme_table
+
+    readme = (ROOT / "README.md").read_text()
+    assert with_readme_table(readme) == readme, (
+        "README's task table is stale: run `python -m stratoflow.tasks.reference --readme`"
+    )
