@@ -16,7 +16,8 @@ START_EXECUTION = "arn:aws:states:::states:startExecution"
 
 
 class AslModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    # Built on first use: a run of an unchanged flow never compiles, so never needs these schemas.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
     def dump(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 from jinja2 import nodes
 
 from stratoflow.expressions.environment import ENVIRONMENT, compile_template, parse
 from stratoflow.expressions.errors import ExpressionError, ExpressionSyntaxError
+
+# The trees are only read here, so one parse serves both checks of a template.
+_tree = functools.lru_cache(maxsize=1024)(parse)
 
 # Names Jinja defines inside templates, callable without being in the functions.
 _TEMPLATE_CALLABLES = frozenset({"caller", "loop", "self", "super", "varargs", "kwargs"})
@@ -35,7 +40,7 @@ def syntax_errors(template: str) -> list[ExpressionSyntaxError]:
         return []
     try:
         compile_template(template)
-        tree = parse(template)
+        tree = _tree(template)
     except ExpressionSyntaxError as error:
         return [error]
     except ExpressionError as error:
@@ -57,7 +62,7 @@ def referenced_outputs(template: str) -> set[str]:
     if "outputs" not in template:
         return set()
     try:
-        tree = parse(template)
+        tree = _tree(template)
     except ExpressionError:
         return set()
     referenced: set[str] = set()

@@ -171,6 +171,8 @@ class Flow(StrictModel):
     task_defaults: list[PluginDefault] = Field(default_factory=list, exclude=True)
 
     _source: FlowSource | None = PrivateAttr(default=None)
+    # task id -> (task, enclosing flowables): the runner looks tasks up on every task run.
+    _index: dict[str, tuple[Task, tuple[Task, ...]]] | None = PrivateAttr(default=None)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -206,12 +208,22 @@ class Flow(StrictModel):
         """Every task, depth-first: tasks, errors, finally, and every nested child list."""
         return [task for task, _ in self._walk()]
 
+    def _indexed(self) -> dict[str, tuple[Task, tuple[Task, ...]]]:
+        if self._index is None:
+            index: dict[str, tuple[Task, tuple[Task, ...]]] = {}
+            for task, parents in self._walk():
+                index.setdefault(task.id, (task, parents))  # ids are unique in a valid flow
+            self._index = index
+        return self._index
+
     def find_task(self, task_id: str) -> Task | None:
-        return next((task for task, _ in self._walk() if task.id == task_id), None)
+        found = self._indexed().get(task_id)
+        return found[0] if found else None
 
     def task_parents(self, task_id: str) -> list[Task]:
         """The flowable tasks enclosing `task_id`, outermost first (empty for a top-level task)."""
-        return next((list(parents) for task, parents in self._walk() if task.id == task_id), [])
+        found = self._indexed().get(task_id)
+        return list(found[1]) if found else []
 
     def input(self, input_id: str) -> Input | None:
         return next((item for item in self.inputs if item.id == input_id), None)

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from stratoflow.domain import TaskRun
+from stratoflow.runner.ids import task_run_id
 from stratoflow.store.base import BlobStore, ExecutionStore
 
 BLOB_REF = "__stratoflow_blob__"
@@ -60,18 +61,28 @@ class LoopOutputs(Mapping[str, Any]):
         return len(self._by_value)
 
 
-class ExecutionOutputs(Mapping[str, Any]):
-    """`outputs`: every task's outputs in one execution, read from the store on first access."""
+LOOPS = frozenset({"ForEach", "EachSequential", "EachParallel", "WaitFor"})
 
-    def __init__(self, store: ExecutionStore, blobs: BlobStore, execution_id: str, task_ids: list[str]):
-        self._store, self._blobs, self._execution_id = store, blobs, execution_id
-        self._task_ids = task_ids
+
+class ExecutionOutputs(Mapping[str, Any]):
+    """`outputs`: every task's outputs in one execution, read from the store on first access.
+
+    A task outside loops has one task run whose id is known (deterministic), so it is one read by
+    key; a task inside loops has one run per iteration, listed by task id.
+    """
+
+    def __init__(self, store: ExecutionStore, blobs: BlobStore, execution_id: str, flow: Any):
+        self._store, self._blobs, self._execution_id, self._flow = store, blobs, execution_id, flow
         self._cache: dict[str, Any] = {}
 
     def __getitem__(self, task_id: str) -> Any:
         if task_id in self._cache:
             return self._cache[task_id]
-        runs = [r for r in self._store.list_task_runs(self._execution_id, task_id) if r.outputs]
+        if not any(type(parent).type_name in LOOPS for parent in self._flow.task_parents(task_id)):
+            run = self._store.get_task_run(self._execution_id, task_run_id(self._execution_id, task_id, None))
+            runs = [run] if run is not None and run.outputs else []
+        else:
+            runs = [r for r in self._store.list_task_runs(self._execution_id, task_id) if r.outputs]
         if not runs:
             raise KeyError(task_id)
         if all(not r.scope_values for r in runs):
@@ -82,7 +93,7 @@ class ExecutionOutputs(Mapping[str, Any]):
         return value
 
     def __iter__(self) -> Iterator[str]:
-        return iter([t for t in self._task_ids if t in self])
+        return iter([t.id for t in self._flow.all_tasks() if t.id in self])
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

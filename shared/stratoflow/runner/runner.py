@@ -104,7 +104,7 @@ class TaskRunner:
         return handler(call)
 
     def _flow_outputs(self, flow: Flow, execution: Execution) -> dict[str, Any]:
-        outputs = ExecutionOutputs(self.store, self.blobs, execution.id, [t.id for t in flow.all_tasks()])
+        outputs = ExecutionOutputs(self.store, self.blobs, execution.id, flow)
         context = render_context(flow, execution, outputs)
         values: dict[str, Any] = {}
         try:
@@ -174,9 +174,7 @@ class Call:
         return self._task_run
 
     def context(self) -> dict[str, Any]:
-        outputs = ExecutionOutputs(
-            self.store, self.runner.blobs, self.execution.id, [t.id for t in self.flow.all_tasks()]
-        )
+        outputs = ExecutionOutputs(self.store, self.runner.blobs, self.execution.id, self.flow)
         return render_context(self.flow, self.execution, outputs, self.task, self.task_run, self.scope)
 
     def run_context(self, attempt: int) -> TaskRunContext:
