@@ -73,7 +73,8 @@ def prepare_restart(store: Any, execution_id: str) -> Execution:
         raise ControlError(
             f"execution {execution_id} is {execution.state}: only a FAILED or KILLED execution can be restarted"
         )
-    restarted: Execution = store.update_execution(execution_id, state=State.RUNNING)
+    # The error of the run being restarted no longer applies ("" clears it: None means "unchanged").
+    restarted: Execution = store.update_execution(execution_id, state=State.RUNNING, error="")
     return restarted
 
 

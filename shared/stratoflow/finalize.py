@@ -132,7 +132,7 @@ def _record_end(store: Any, execution_id: str, status: str, error: str | None) -
             )
     state = final_state(execution, status, [r.state for r in runs])
     message = execution.error
-    if state.is_failure and message is None:
+    if state.is_failure and not message:
         failed = [r for r in runs if r.state == State.FAILED and r.error and not _tolerated(r, runs)]
         message = f"{failed[0].task_id}: {failed[0].error}" if failed else error
     if execution.state in (State.CREATED, State.QUEUED):

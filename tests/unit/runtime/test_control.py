@@ -106,6 +106,7 @@ def test_restart_reruns_only_failed_task_runs_in_the_same_execution(real_platfor
     runs = {r.task_id: r for r in restarted.task_runs}
     assert restarted.execution.id == execution.id
     assert restarted.execution.state == State.SUCCESS
+    assert not restarted.execution.error  # the first run's error is gone
     assert len(runs["extract"].attempts) == 1
     assert [a.state for a in runs["load"].attempts] == [State.FAILED, State.SUCCESS]
     assert runs["report"].outputs == {"value": "rows loaded"}
