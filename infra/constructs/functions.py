@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -17,6 +17,9 @@ from infra.constructs.storage import Storage
 from infra.grants import acknowledge_tracing, grant_bucket, grant_invoke, grant_table
 from infra.nag import acknowledge, wildcard_resource
 from infra.naming import owned_state_machines_arn
+
+# Where flows' secrets live in Secrets Manager and SSM Parameter Store (stratoflow.cloud.secrets).
+SECRETS_PREFIX = "stratoflow"
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -91,6 +94,7 @@ class PlatformFunctions(Construct):
         self.webhook = self.by_name["webhook"]
         self._use_storage(storage)
         self._use_step_functions()
+        self._use_secrets()
 
     def _function(self, spec: FunctionSpec) -> lambda_.Function:
         log_group = logs.LogGroup(
@@ -183,3 +187,36 @@ class PlatformFunctions(Construct):
                 "is that prefix (versions included), so no other state machine is reachable.",
                 wildcard_resource(self, state_machines),
             )
+
+    def _use_secrets(self) -> None:
+        """`secret('NAME')` in the cloud: Secrets Manager `stratoflow/<namespace>/NAME`, else SSM."""
+        self.task_runner.add_environment("STRATOFLOW_SECRETS_BACKEND", "aws")
+        self.task_runner.add_environment("STRATOFLOW_SECRETS_PREFIX", SECRETS_PREFIX)
+        stack = Stack.of(self)
+        secrets = stack.format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{SECRETS_PREFIX}/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        parameters = stack.format_arn(
+            service="ssm", resource="parameter", resource_name=f"{SECRETS_PREFIX}/*"
+        )
+        role = self.roles["task_runner"]
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadFlowSecrets", actions=["secretsmanager:GetSecretValue"], resources=[secrets]
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadFlowParameters", actions=["ssm:GetParameter"], resources=[parameters]
+            )
+        )
+        acknowledge(
+            role,
+            f"Flow secrets live under the '{SECRETS_PREFIX}/' prefix, one per namespace and name, created by "
+            "the user: the wildcard is that prefix, nothing else is readable.",
+            wildcard_resource(self, secrets),
+            wildcard_resource(self, parameters),
+        )

@@ -171,6 +171,18 @@ def test_task_runner_completes_waiting_states_of_the_stack_only(synth: Synthesiz
         assert synth.resources_allowed(_role(synth, "task_runner"), action) == [STATE_MACHINES]
 
 
+def test_task_runner_reads_only_the_flow_secrets_prefix(synth: Synthesized) -> None:
+    role = _role(synth, "task_runner")
+    assert synth.resources_allowed(role, "secretsmanager:GetSecretValue") == [
+        ARN.format(service="secretsmanager", resource="secret:stratoflow/*")
+    ]
+    assert synth.resources_allowed(role, "ssm:GetParameter") == [
+        ARN.format(service="ssm", resource="parameter/stratoflow/*")
+    ]
+    for other in ("deployer", "admission", "execution_events", "webhook"):
+        assert synth.resources_allowed(_role(synth, other), "secretsmanager:GetSecretValue") == []
+
+
 def test_execution_events_publishes_on_the_default_bus(synth: Synthesized) -> None:
     role = _role(synth, "execution_events")
 
