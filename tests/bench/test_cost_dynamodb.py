@@ -8,21 +8,20 @@ Task state (the local engine calls it in-process), and the status-change handler
 from __future__ import annotations
 
 import itertools
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
 import pytest
 from moto import mock_aws
-from moto.core.models import botocore_stubber
 
 from stratoflow.cloud.event_models import StatusChange
 from stratoflow.cloud.events import record_status_change
 from stratoflow.cloud.registry import DeploymentRegistry
 from stratoflow.cloud.starter import Starter, StartRequest
+from stratoflow.cloudsim.stack import atomic_dynamodb_client
+from stratoflow.cloudsim.stack import create_table as create_stack_table
 from stratoflow.compiler import compile_flow
 from stratoflow.cost import Assumptions, count
 from stratoflow.engine import LambdaIntegration, LocalEngine, Resources, VirtualClock
@@ -116,43 +115,15 @@ def dynamodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         }.items():
             patch.setenv(name, value)
         with mock_aws():
-            client = boto3.client("dynamodb")
-            # moto's backend is not atomic per request as DynamoDB is (Parallel branches write from
-            # threads): one request at a time, as the store contract suite does.
-            lock = threading.Lock()
-
-            def one_request_at_a_time(event_name: str, request: Any, **kwargs: Any) -> Any:
-                with lock:
-                    return botocore_stubber(event_name, request, **kwargs)
-
-            client.meta.events.unregister("before-send", botocore_stubber)
-            client.meta.events.register("before-send.dynamodb", one_request_at_a_time)
+            # moto's backend is not atomic per request as DynamoDB is: one request at a time.
+            client = atomic_dynamodb_client()
             yield client
 
 
 def create_table(client: Any) -> str:
-    """The table as the CDK stack declares it: pk/sk, GSIs gsi1 and gsi2 projecting ALL."""
+    """A fresh table as the CDK stack declares it."""
     name = f"cost-{next(_tables)}"
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": a, "AttributeType": "S"}
-            for a in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": f"{index}pk", "KeyType": "HASH"},
-                    {"AttributeName": f"{index}sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index in ("gsi1", "gsi2")
-        ],
-    )
+    create_stack_table(client, name)
     return name
 
 

@@ -7,7 +7,6 @@ stack deploys; `blobs` is a local folder or an S3 bucket on moto.
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,8 +15,8 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 from moto import mock_aws
-from moto.core.models import botocore_stubber
 
+from stratoflow.cloudsim.stack import atomic_dynamodb_client, create_table
 from stratoflow.domain import Execution
 from stratoflow.store import BlobStore, ExecutionStore, LocalBlobStore, SqliteExecutionStore
 from stratoflow.store.dynamo import DynamoExecutionStore
@@ -59,18 +58,8 @@ def aws() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def dynamo_client(aws: None) -> Any:
     """One client per module (creating one costs ~80 ms); each test gets a table of its own."""
-    client = boto3.client("dynamodb")
-    # DynamoDB applies each request atomically; moto's in-memory backend does not (two threads can
-    # read the same counter before either writes it). One request at a time restores that, while
-    # the store's multi-request sequences still interleave across threads.
-    lock = threading.Lock()
-
-    def one_request_at_a_time(event_name: str, request: Any, **kwargs: Any) -> Any:
-        with lock:
-            return botocore_stubber(event_name, request, **kwargs)
-
-    client.meta.events.unregister("before-send", botocore_stubber)
-    client.meta.events.register("before-send.dynamodb", one_request_at_a_time)
+    # DynamoDB applies each request atomically; moto's in-memory backend does not: one at a time.
+    client = atomic_dynamodb_client()
     return client
 
 
@@ -88,34 +77,6 @@ def table(dynamo_client: Any) -> str:
     name = f"stratoflow-{next(_names)}"
     create_table(dynamo_client, name)
     return name
-
-
-def create_table(client: Any, name: str) -> None:
-    """The table exactly as the CDK stack declares it."""
-    string = "S"
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": string}
-            for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": f"{index}pk", "KeyType": "HASH"},
-                    {"AttributeName": f"{index}sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index in ("gsi1", "gsi2")
-        ],
-    )
-    client.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
-    )
 
 
 @pytest.fixture
