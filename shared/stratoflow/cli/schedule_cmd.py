@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from stratoflow.cli.cloud_cmd import StackChoice, split_flow, stack_options
 from stratoflow.cli.options import home_option
 from stratoflow.errors import FlowValidationError, StratoflowError
 
@@ -186,17 +187,33 @@ def _print_previews(flow: Flow, previews: list[Any]) -> None:
 @click.option(
     "--skip-waits", is_flag=True, help="Do not really wait: Sleep, Wait and retry delays pass at once."
 )
+@click.option(
+    "--remote", is_flag=True, help="On the deployed stack: each slot starts through its admission function."
+)
 @home_option
+@stack_options
 def backfill(
-    flow_ref: str, trigger_id: str | None, start: str, end: str, dry_run: bool, skip_waits: bool, home: Path
+    flow_ref: str,
+    trigger_id: str | None,
+    start: str,
+    end: str,
+    dry_run: bool,
+    skip_waits: bool,
+    remote: bool,
+    home: Path,
+    stack: StackChoice,
 ) -> None:
     """Start one execution per slot of a Schedule trigger in [T1, T2), on the local engine, one at a time.
 
     Each slot's execution has `trigger.date` = the slot and an id derived from (flow, trigger, slot):
-    running the same backfill again starts nothing twice.
+    running the same backfill again starts nothing twice. With --remote, FLOW is NAMESPACE.FLOW_ID
+    deployed on the stack, and each slot starts there (concurrently, as the flow's concurrency allows).
     """
     from stratoflow.triggers import plan_backfill, schedule_trigger
 
+    if remote:
+        _remote_backfill(stack, flow_ref, trigger_id, start, end, dry_run)
+        return
     platform = None if dry_run else _platform(home, skip_waits)
     try:
         try:
@@ -258,7 +275,10 @@ def _existing_state(home: Path, execution_ids: list[str]) -> dict[str, str]:
 
 
 def _dry_run(plan: list[ScheduledStart], home: Path, title: str) -> None:
-    states = _existing_state(home, [start.execution_id for start in plan])
+    _print_dry_run(plan, _existing_state(home, [start.execution_id for start in plan]), title)
+
+
+def _print_dry_run(plan: list[ScheduledStart], states: dict[str, str], title: str) -> None:
     for start in plan:
         state = states.get(start.execution_id)
         what = f"already done ({state})" if state else "would start"
@@ -291,3 +311,72 @@ def _run_plan(
         f"{title}: {len(plan)} slot(s): {started} started, {done} already done, {failed} failed", err=True
     )
     return failed
+
+
+# --- strato backfill --remote -------------------------------------------------------------------------
+
+
+def _remote_backfill(
+    stack: StackChoice, flow_ref: str, trigger_id: str | None, start: str, end: str, dry_run: bool
+) -> None:
+    """Plan on the stack's live revision; start each slot through admission, as `strato execute` does."""
+    from stratoflow.flow import load_flow
+    from stratoflow.triggers import plan_backfill, schedule_trigger
+
+    resources = stack.resources("table") if dry_run else stack.resources("admission_arn", "table")
+    store = stack.store()
+    namespace, flow_id = split_flow(flow_ref, store)
+    record = store.get_flow(namespace, flow_id)
+    try:
+        if record is None:
+            raise StratoflowError(f"flow {namespace}.{flow_id} is not deployed on the stack")
+        flow = load_flow(record.source, f"{namespace}.{flow_id}")
+        trigger = schedule_trigger(flow, trigger_id)
+        plan = plan_backfill(
+            flow, trigger.id, _instant(start, trigger, "--from"), _instant(end, trigger, "--to")
+        )
+    except StratoflowError as error:
+        _refuse(str(error))
+    title = f"backfill of {namespace}.{flow_id} trigger {trigger.id} on the stack"
+    if dry_run:
+        found = (store.get_execution(s.execution_id) for s in plan)
+        states = {execution.id: str(execution.state) for execution in found if execution is not None}
+        _print_dry_run(plan, states, title)
+        return
+    counts = {"started": 0, "already started": 0, "refused": 0, "failed": 0}
+    for slot in plan:
+        answer = _invoke_admission(resources.admission_arn, namespace, flow_id, slot)
+        state = str(answer.get("state"))
+        if state == "REFUSED":
+            what = "refused"
+        elif state == "FAILED":
+            what = "failed"
+        else:
+            what = "started" if answer.get("new") else "already started"
+        counts[what] += 1
+        detail = f"{state}: {answer['error']}" if answer.get("error") else state
+        click.echo(f"{slot.trigger['date']}  {what:<16}  {slot.execution_id}  {detail}")
+    summary = ", ".join(f"{count} {what}" for what, count in counts.items())
+    click.echo(f"{title}: {len(plan)} slot(s): {summary}", err=True)
+    sys.exit(EXIT_FAILED if counts["refused"] or counts["failed"] else EXIT_OK)
+
+
+def _invoke_admission(arn: str, namespace: str, flow_id: str, slot: ScheduledStart) -> dict[str, Any]:
+    """The admission function's answer to the start of one slot (its deterministic execution id)."""
+    import boto3
+
+    payload = {
+        "namespace": namespace,
+        "flowId": flow_id,
+        "inputs": slot.inputs,
+        "labels": slot.labels,
+        "trigger": slot.trigger,
+        "executionId": slot.execution_id,
+    }
+    response = boto3.client("lambda").invoke(FunctionName=arn, Payload=json.dumps(payload).encode())
+    answer: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")
+    if response.get("FunctionError"):
+        raise click.ClickException(
+            f"admission failed: {answer.get('errorType')}: {answer.get('errorMessage')}"
+        )
+    return answer

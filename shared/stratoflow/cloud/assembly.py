@@ -25,12 +25,13 @@ def cloud_deployer(settings: Settings, clients: AwsClients | None = None) -> Dep
     from stratoflow.cloud.schedules import SchedulesStep
 
     clients = clients or AwsClients()
+    store = cloud_store(settings, clients)
     steps = [
         *default_steps(clients, settings),
         RulesStep(clients.events, settings),
-        SchedulesStep(clients.scheduler, settings),
+        SchedulesStep(clients.scheduler, settings, store, clients.stepfunctions),
     ]
-    return Deployer(cloud_store(settings, clients), settings, clients, steps=steps)
+    return Deployer(store, settings, clients, steps=steps)
 
 
 def cloud_starter(settings: Settings, clients: AwsClients | None = None) -> Starter:

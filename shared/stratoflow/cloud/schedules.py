@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -365,13 +366,27 @@ def admission_trigger_context(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class SchedulesStep:
-    """The deployer step of Schedule triggers: one EventBridge Scheduler schedule per trigger."""
+    """The deployer step of Schedule triggers: one EventBridge Scheduler schedule per trigger.
+
+    Given the store and a Step Functions client, it also starts the slots each enabled schedule
+    missed while nothing fired it (the flow or trigger was disabled), per `recoverMissedSchedules`.
+    """
 
     name = "schedules"
 
-    def __init__(self, scheduler_client: Any, settings: Settings) -> None:
+    def __init__(
+        self,
+        scheduler_client: Any,
+        settings: Settings,
+        store: Any = None,
+        stepfunctions: Any = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.client = scheduler_client
         self.settings = settings
+        self.store = store
+        self.stepfunctions = stepfunctions
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     def deploy(self, deployment: Any) -> None:
         changes = sync_schedules(deployment.flow, deployment.previous, self.settings, self.client)
@@ -380,6 +395,44 @@ class SchedulesStep:
                 f"schedules: {len(changes.created)} created, {len(changes.updated)} updated, "
                 f"{len(changes.deleted)} deleted"
             )
+        if self.store is not None and self.stepfunctions is not None:
+            self._recover(deployment)
+
+    def _recover(self, deployment: Any) -> None:
+        """Start the missed slots of each schedule that fired before (a first deploy recovers nothing)."""
+        from stratoflow.cloud.starter import REFUSED, Starter, StartRequest
+        from stratoflow.triggers.recovery import get_last_fired, missed_starts
+
+        flow: Flow = deployment.flow
+        if flow.disabled or deployment.version_arn is None:
+            return
+        starter, now = Starter(self.store, self.stepfunctions), self.clock()
+        for trigger in _schedules(flow):
+            if trigger.disabled:
+                continue
+            last_fired = get_last_fired(self.store, flow.namespace, flow.id, trigger.id)
+            starts = missed_starts(flow, trigger, last_fired, now)
+            if not starts:
+                continue
+            # The revision is not live yet: start on it (and its version), not on the one it replaces.
+            responses = [
+                starter.start_revision(
+                    StartRequest.of_slot(flow.namespace, flow.id, start),
+                    flow,
+                    deployment.revision,
+                    deployment.version_arn,
+                )
+                for start in starts
+            ]
+            refused = [r.error for r in responses if r.state == REFUSED]
+            started = sum(1 for r in responses if r.state != REFUSED and r.new)
+            note = (
+                f"schedules: trigger {trigger.id} missed {len(starts)} slot(s) "
+                f"(recoverMissedSchedules {trigger.recover_missed_schedules}): {started} started"
+            )
+            if refused:
+                note += f", {len(refused)} refused ({refused[0]})"
+            deployment.notes.append(note)
 
     def retire(self, retirement: Any) -> None:
         target = retirement.target

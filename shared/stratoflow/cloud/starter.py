@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from stratoflow.admission import admit, execution_input
 from stratoflow.cloud.clients import error_code
@@ -25,6 +25,8 @@ from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, InputError, StratoflowError
 from stratoflow.flow import Flow, load_flow
 from stratoflow.states import State
+from stratoflow.triggers.backfill import ScheduledStart
+from stratoflow.triggers.schedules import parse_instant
 
 log = logging.getLogger("stratoflow.admission")
 
@@ -47,15 +49,48 @@ class StartRequest(BaseModel):
     trigger: dict[str, Any] | None = None
     execution_id: str | None = Field(default=None, alias="executionId")
     parent_execution_id: str | None = Field(default=None, alias="parentExecutionId")
+    # Set only by a Scheduler delivery or a recovered slot, never by the event: a backfill's
+    # `trigger.date` (an old slot, or one ahead of time) must not move the trigger's last fired slot.
+    _fires_schedule: bool = PrivateAttr(default=False)
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> StartRequest:
         """A start from any source; a schedule's delivery gets its trigger context and deterministic id."""
         from stratoflow.cloud.schedules import admission_trigger_context, is_scheduled_event
 
-        if is_scheduled_event(event):
+        scheduled = is_scheduled_event(event)
+        if scheduled:
             event = admission_trigger_context(event)
-        return cls.model_validate(event)
+        request = cls.model_validate(event)
+        request._fires_schedule = scheduled
+        return request
+
+    @classmethod
+    def of_slot(cls, namespace: str, flow_id: str, start: ScheduledStart) -> StartRequest:
+        """The start of a schedule's slot fired now (a recovered missed slot): it moves the last fired slot."""
+        request = cls(
+            namespace=namespace,
+            flow_id=flow_id,
+            inputs=dict(start.inputs),
+            labels=dict(start.labels),
+            trigger=start.trigger,
+            execution_id=start.execution_id,
+        )
+        request._fires_schedule = True
+        return request
+
+    def fired_slot(self) -> tuple[str, datetime] | None:
+        """(trigger id, slot instant) of a start that fires a schedule's slot; None for any other start."""
+        trigger = self.trigger or {}
+        trigger_id, date = trigger.get("id"), trigger.get("date")
+        if not self._fires_schedule or trigger.get("type") != "schedule":
+            return None
+        if not isinstance(trigger_id, str) or not isinstance(date, str):
+            return None
+        try:
+            return trigger_id, parse_instant(date)
+        except ValueError:
+            return None
 
 
 class StartResponse(BaseModel):
@@ -87,27 +122,38 @@ class Starter:
         self._flows: dict[tuple[str, str, int], Flow] = {}  # a container parses each revision once
 
     def start(self, request: StartRequest) -> StartResponse:
-        def refuse(reason: str, input_id: str | None = None) -> StartResponse:
-            log.info("refused a start of %s.%s: %s", request.namespace, request.flow_id, reason)
-            return StartResponse(
-                state=REFUSED,
-                namespace=request.namespace,
-                flow_id=request.flow_id,
-                error=reason,
-                input=input_id,
-            )
-
         if request.execution_id is not None and not EXECUTION_ID.match(request.execution_id):
-            return refuse(f"execution id {request.execution_id!r}: use 1-80 letters, digits, '-' or '_'")
+            return _refuse(
+                request, f"execution id {request.execution_id!r}: use 1-80 letters, digits, '-' or '_'"
+            )
         record = self.store.get_flow(request.namespace, request.flow_id)
         if record is None:
-            return refuse(f"flow {request.namespace}.{request.flow_id} is not deployed")
+            return _refuse(request, f"flow {request.namespace}.{request.flow_id} is not deployed")
         try:
             flow = self._flow(record.namespace, record.flow_id, record.revision, record.source)
+        except StratoflowError as error:
+            return _refuse(request, str(error))
+        return self._admit(request, flow, record.revision, record.source_hash, None)
+
+    def start_revision(
+        self, request: StartRequest, flow: Flow, revision: int, version_arn: str
+    ) -> StartResponse:
+        """Start on a revision being deployed (not live yet): its flow and state machine version given."""
+        return self._admit(request, flow, revision, None, version_arn)
+
+    def _admit(
+        self,
+        request: StartRequest,
+        flow: Flow,
+        revision: int,
+        source_hash: str | None,
+        version_arn: str | None,
+    ) -> StartResponse:
+        try:
             execution, new = admit(
                 self.store,
                 flow,
-                record.revision,
+                revision,
                 request.inputs,
                 labels=request.labels,
                 trigger=request.trigger,
@@ -115,26 +161,47 @@ class Starter:
                 parent_execution_id=request.parent_execution_id,
             )
         except InputError as error:
-            return refuse(str(error), error.input_id)
+            return _refuse(request, str(error), error.input_id)
         except StratoflowError as error:  # a disabled flow, a trigger delivery that starts nothing, ...
-            return refuse(str(error))
+            return _refuse(request, str(error))
+        self._record_fired(request, execution.id)
         if execution.state not in STARTABLE:
             # Queued for a concurrency slot, or refused by the flow's concurrency limit.
             return _response(execution, new)
-        return self.launch(execution, new, record.source_hash)
+        return self.launch(execution, new, source_hash, version_arn)
 
-    def launch(self, execution: Execution, new: bool = True, source_hash: str | None = None) -> StartResponse:
+    def _record_fired(self, request: StartRequest, execution_id: str) -> None:
+        """A schedule's slot was admitted: missed-schedule recovery resumes after it."""
+        from stratoflow.triggers.recovery import set_last_fired
+
+        slot = request.fired_slot()
+        if slot is None:
+            return
+        try:
+            set_last_fired(self.store, request.namespace, request.flow_id, slot[0], slot[1], execution_id)
+        except ConflictError as error:  # the start matters more than the bookkeeping: keep going
+            log.warning("could not record the last fired slot of %s: %s", slot[0], error)
+
+    def launch(
+        self,
+        execution: Execution,
+        new: bool = True,
+        source_hash: str | None = None,
+        version_arn: str | None = None,
+    ) -> StartResponse:
         """StartExecution for a recorded execution (just admitted, or promoted from the queue).
 
         Idempotent: the execution id is the Step Functions execution name, so starting an execution
         that already runs (a duplicate delivery) starts nothing new.
         """
-        if source_hash is None:
-            record = self.store.get_flow(execution.namespace, execution.flow_id, execution.revision)
-            source_hash = record.source_hash if record is not None else ""
-        version = self.registry.version_arn(
-            execution.namespace, execution.flow_id, execution.revision, source_hash
-        )
+        version = version_arn
+        if version is None:
+            if source_hash is None:
+                record = self.store.get_flow(execution.namespace, execution.flow_id, execution.revision)
+                source_hash = record.source_hash if record is not None else ""
+            version = self.registry.version_arn(
+                execution.namespace, execution.flow_id, execution.revision, source_hash
+            )
         if version is None:
             return self._fail(
                 execution, new, "its revision has no deployed state machine version (redeploy the flow)"
@@ -186,6 +253,17 @@ class Starter:
         response = _response(failed, new)
         response.error = message
         return response
+
+
+def _refuse(request: StartRequest, reason: str, input_id: str | None = None) -> StartResponse:
+    log.info("refused a start of %s.%s: %s", request.namespace, request.flow_id, reason)
+    return StartResponse(
+        state=REFUSED,
+        namespace=request.namespace,
+        flow_id=request.flow_id,
+        error=reason,
+        input=input_id,
+    )
 
 
 def _response(execution: Execution, new: bool, arn: str | None = None) -> StartResponse:
