@@ -150,11 +150,17 @@ class Starter:
         version_arn: str | None,
     ) -> StartResponse:
         try:
+            inputs = request.inputs
+            if request.trigger and request.trigger.get("type") == "schedule":
+                # A schedule's inputs may use `trigger.date` & co., as every trigger's may.
+                inputs = render_trigger_variables(
+                    flow, str(request.trigger.get("id")), inputs, request.trigger
+                )
             execution, new = admit(
                 self.store,
                 flow,
                 revision,
-                request.inputs,
+                inputs,
                 labels=request.labels,
                 trigger=request.trigger,
                 execution_id=request.execution_id,
@@ -264,6 +270,25 @@ def _refuse(request: StartRequest, reason: str, input_id: str | None = None) -> 
         error=reason,
         input=input_id,
     )
+
+
+def render_trigger_variables(
+    flow: Flow, trigger_id: str, inputs: dict[str, Any], trigger: dict[str, Any]
+) -> dict[str, Any]:
+    """Inputs rendered with `trigger.*` and `flow.*`; InputError names an input that fails to render."""
+    from stratoflow.expressions import ExpressionError, render
+
+    variables = {
+        "trigger": trigger,
+        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+    }
+    rendered: dict[str, Any] = {}
+    for name, value in inputs.items():
+        try:
+            rendered[name] = render(value, variables)
+        except ExpressionError as error:
+            raise InputError(name, f"trigger '{trigger_id}' could not render it: {error}") from None
+    return rendered
 
 
 def _response(execution: Execution, new: bool, arn: str | None = None) -> StartResponse:

@@ -129,13 +129,19 @@ def starts_of(
     before = schedule.previous_fire(instants[0])
     after = schedule.next_fire(instants[-1])
     neighbours = [before, *instants, after]
-    return [
-        ScheduledStart(
-            instant=instant,
-            execution_id=schedule_execution_id(flow.namespace, flow.id, trigger.id, instant),
-            trigger=slot_context(trigger.id, schedule, instant, neighbours[i + 2], neighbours[i]),
-            inputs=dict(trigger.inputs),
-            labels=dict(trigger.labels),
+    from stratoflow.triggers.events import render_trigger_inputs
+
+    starts = []
+    for i, instant in enumerate(instants):
+        context = slot_context(trigger.id, schedule, instant, neighbours[i + 2], neighbours[i])
+        starts.append(
+            ScheduledStart(
+                instant=instant,
+                execution_id=schedule_execution_id(flow.namespace, flow.id, trigger.id, instant),
+                trigger=context,
+                # A schedule's inputs may use `trigger.date` & co., as every trigger's may.
+                inputs=render_trigger_inputs(flow, trigger, context),
+                labels=dict(trigger.labels),
+            )
         )
-        for i, instant in enumerate(instants)
-    ]
+    return starts

@@ -223,3 +223,28 @@ def test_the_last_fired_slot_is_kept_in_the_store_and_only_moves_forward(store: 
     assert state is not None
     assert (state.disabled, state.values, state.last_execution_id) == (True, {"k": 1}, "exec-1")
     assert get_last_fired(store, "team", "report", "other") is None
+
+
+def test_a_schedules_inputs_are_rendered_with_the_slots_trigger_variables() -> None:
+    # Given a schedule whose input uses trigger.date, as Kestra flows often do
+    subject = load_flow(
+        FLOW.format(disabled="false", trigger_disabled="false", recover="ALL").replace(
+            "inputs: {scope: nightly}", "inputs: {scope: \"day {{ trigger.date | date('yyyy-MM-dd') }}\"}"
+        )
+    )
+    # When its slots are planned (backfill, recovery and the local server all plan this way)
+    starts = plan_backfill(subject, "nightly", paris("2026-04-01T00:00"), paris("2026-04-03T00:00"))
+    # Then each start's input carries its own slot's date
+    assert [s.inputs["scope"] for s in starts] == ["day 2026-04-01", "day 2026-04-02"]
+
+
+def test_the_cloud_admission_renders_a_schedule_delivery_inputs_and_names_a_broken_one() -> None:
+    from stratoflow.cloud.starter import render_trigger_variables
+    from stratoflow.errors import InputError
+
+    subject = flow()
+    trigger = {"type": "schedule", "id": "nightly", "date": "2026-03-29T02:30:00+02:00"}
+    rendered = render_trigger_variables(subject, "nightly", {"scope": "{{ trigger.date }}"}, trigger)
+    assert rendered == {"scope": "2026-03-29T02:30:00+02:00"}
+    with pytest.raises(InputError, match="scope"):
+        render_trigger_variables(subject, "nightly", {"scope": "{{ trigger.nope }}"}, trigger)
