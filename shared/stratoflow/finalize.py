@@ -133,11 +133,16 @@ def _record_end(store: Any, execution_id: str, status: str, error: str | None) -
     state = final_state(execution, status, [r.state for r in runs])
     message = execution.error
     if state.is_failure and not message:
-        failed = [r for r in runs if r.state == State.FAILED and r.error and not _tolerated(r, runs)]
-        message = f"{failed[0].task_id}: {failed[0].error}" if failed else error
+        failed = first_failure(runs)
+        message = f"{failed.task_id}: {failed.error}" if failed is not None and failed.error else error
     if execution.state in (State.CREATED, State.QUEUED):
         store.update_execution(execution_id, state=State.RUNNING)
     return store.update_execution(execution_id, state=state, end_date=now, error=message)  # type: ignore[no-any-return]
+
+
+def first_failure(runs: list[TaskRun]) -> TaskRun | None:
+    """The first task run (in creation order) whose failure failed the execution."""
+    return next((r for r in runs if r.state == State.FAILED and not _tolerated(r, runs)), None)
 
 
 def _tolerated(run: TaskRun, runs: list[TaskRun]) -> bool:

@@ -21,7 +21,7 @@ from stratoflow.cloud.naming import AccountRegion, state_machine_name
 from stratoflow.control import subflow_executions
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import ConflictError
-from stratoflow.finalize import finish_execution
+from stratoflow.finalize import finish_execution, first_failure
 from stratoflow.states import State
 
 log = logging.getLogger("stratoflow.execution_events")
@@ -109,16 +109,8 @@ def finished_detail(execution: Execution, runs: list[TaskRun]) -> dict[str, Any]
 
 def first_failed_task(runs: list[TaskRun]) -> str | None:
     """The id of the first task (in creation order) whose failure failed the execution."""
-    by_id = {run.id: run for run in runs}
-    for run in runs:
-        if run.state != State.FAILED:
-            continue
-        parent = by_id.get(run.parent_task_run_id or "")
-        while parent is not None and parent.state != State.WARNING:  # allowFailure / AllowFailure
-            parent = by_id.get(parent.parent_task_run_id or "")
-        if parent is None:
-            return run.task_id
-    return None
+    failed = first_failure(runs)
+    return failed.task_id if failed is not None else None
 
 
 class ExecutionEvents:
