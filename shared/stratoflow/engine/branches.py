@@ -25,7 +25,7 @@ from typing import Any
 from stratoflow.engine.errors import Cancelled, StateFailure
 from stratoflow.engine.machine import Machine, run_machine
 from stratoflow.engine.paths import compile_path
-from stratoflow.engine.recovery import Recovery
+from stratoflow.engine.recovery import RecoverableState, Recovery
 from stratoflow.engine.runtime import CancelScope, Run, StateContext
 from stratoflow.engine.states import ResultPlacement, StateNode, selector, template
 
@@ -147,7 +147,7 @@ class ParallelState(StateNode):
         return output, next_state
 
 
-class MapState(StateNode):
+class MapState(RecoverableState):
     kind = "Map"
 
     def __init__(self, name: str, spec: dict[str, Any], compile_machine: Callable[[dict[str, Any]], Machine]):
@@ -162,19 +162,6 @@ class MapState(StateNode):
         self.result_selector = template(spec, "ResultSelector")
         self.placement = ResultPlacement(spec)
         self.recovery = Recovery(spec)
-
-    def execute(self, raw: Any, run: Run, scope: CancelScope) -> tuple[Any, str | None]:
-        entered_id = run.emit(self.entered_type, self.name, input=raw)
-        entered = run.clock.now()
-
-        def attempt(retry_count: int) -> Any:
-            return self._attempt(
-                raw, run, scope, entered_id, StateContext(run, self.name, entered, retry_count)
-            )
-
-        output, next_state = self.recovery.run(self, raw, run, scope, entered_id, attempt)
-        run.emit(self.exited_type, self.name, output=output)
-        return output, next_state
 
     def _attempt(self, raw: Any, run: Run, scope: CancelScope, entered_id: int, context: StateContext) -> Any:
         data = self.select(self.input_path, raw, context, entered_id)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stratoflow.engine.errors import StateFailure, error_matches
-from stratoflow.engine.runtime import CancelScope, Run
+from stratoflow.engine.runtime import CancelScope, Run, StateContext
 from stratoflow.engine.states import ResultPlacement, StateNode
 
 
@@ -88,3 +88,25 @@ class Recovery:
                         run.check_size(output, state.name, "output")
                         return output, catcher.next
                 raise
+
+
+class RecoverableState(StateNode):
+    """A state with Retry and Catch (Task, Map): each attempt is `_attempt`, the recovery wraps them."""
+
+    recovery: Recovery
+
+    def execute(self, raw: Any, run: Run, scope: CancelScope) -> tuple[Any, str | None]:
+        entered_id = run.emit(self.entered_type, self.name, input=raw)
+        entered = run.clock.now()
+
+        def attempt(retry_count: int) -> Any:
+            return self._attempt(
+                raw, run, scope, entered_id, StateContext(run, self.name, entered, retry_count)
+            )
+
+        output, next_state = self.recovery.run(self, raw, run, scope, entered_id, attempt)
+        run.emit(self.exited_type, self.name, output=output)
+        return output, next_state
+
+    def _attempt(self, raw: Any, run: Run, scope: CancelScope, entered_id: int, context: StateContext) -> Any:
+        raise NotImplementedError

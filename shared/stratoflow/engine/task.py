@@ -31,14 +31,14 @@ from stratoflow.engine.errors import (
     UnknownResource,
 )
 from stratoflow.engine.paths import compile_path
-from stratoflow.engine.recovery import Recovery
+from stratoflow.engine.recovery import RecoverableState, Recovery
 from stratoflow.engine.resources import WAIT_FOR_TASK_TOKEN, TaskCall
 from stratoflow.engine.runtime import CancelScope, Run, StateContext
-from stratoflow.engine.states import ResultPlacement, StateNode, template
+from stratoflow.engine.states import ResultPlacement, template
 from stratoflow.engine.waiter import TaskWaiter
 
 
-class TaskState(StateNode):
+class TaskState(RecoverableState):
     kind = "Task"
 
     def __init__(self, name: str, spec: dict[str, Any]):
@@ -60,19 +60,6 @@ class TaskState(StateNode):
             f"{prefix}{e}" for e in ("Scheduled", "Started", "Succeeded")
         )
         self.failed, self.timed_out = f"{prefix}Failed", f"{prefix}TimedOut"
-
-    def execute(self, raw: Any, run: Run, scope: CancelScope) -> tuple[Any, str | None]:
-        entered_id = run.emit(self.entered_type, self.name, input=raw)
-        entered = run.clock.now()
-
-        def attempt(retry_count: int) -> Any:
-            return self._attempt(
-                raw, run, scope, entered_id, StateContext(run, self.name, entered, retry_count)
-            )
-
-        output, next_state = self.recovery.run(self, raw, run, scope, entered_id, attempt)
-        run.emit(self.exited_type, self.name, output=output)
-        return output, next_state
 
     def _attempt(self, raw: Any, run: Run, scope: CancelScope, entered_id: int, context: StateContext) -> Any:
         data = self.select(self.input_path, raw, context, entered_id)
