@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import StackConfig
 from infra.constructs.functions import PlatformFunctions
-from infra.constructs.queues import dead_letter_queue
+from infra.constructs.queues import dead_letter_queue, rule_target
 from infra.constructs.storage import Storage
 from infra.constructs.triggers import TriggerSupport
 from infra.constructs.workflow_role import StateMachineRole
@@ -71,16 +69,13 @@ class DeployerWiring(Construct):
                 },
             ),
             targets=[
-                targets.LambdaFunction(
+                rule_target(
                     deployer,
-                    dead_letter_queue=self.dead_letter_queue,
+                    self.dead_letter_queue,
                     retry_attempts=EVENT_RETRY_ATTEMPTS,
                     max_event_age=EVENT_MAX_AGE,
                 )
             ],
-        )
-        deployer.configure_async_invoke(
-            on_failure=destinations.SqsDestination(self.dead_letter_queue), retry_attempts=2
         )
 
         environment = {

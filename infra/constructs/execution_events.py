@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda_destinations as destinations
 from constructs import Construct
 
 from infra.config import StackConfig
 from infra.constructs.functions import PlatformFunctions
-from infra.constructs.queues import dead_letter_queue
+from infra.constructs.queues import dead_letter_queue, rule_target
 from infra.constructs.triggers import TriggerSupport
 from infra.nag import acknowledge, wildcard_resource
 from infra.naming import owned_executions_arn, platform_name, state_machine_arn_prefix
@@ -51,16 +49,13 @@ class ExecutionEvents(Construct):
                 detail={"stateMachineArn": [{"prefix": self.state_machine_arn_prefix}]},
             ),
             targets=[
-                targets.LambdaFunction(
+                rule_target(
                     handler,
-                    dead_letter_queue=self.dead_letter_queue,
+                    self.dead_letter_queue,
                     retry_attempts=EVENT_RETRY_ATTEMPTS,
                     max_event_age=EVENT_MAX_AGE,
                 )
             ],
-        )
-        handler.configure_async_invoke(
-            on_failure=destinations.SqsDestination(self.dead_letter_queue), retry_attempts=2
         )
 
         handler.add_environment("STRATOFLOW_EVENT_BUS_NAME", triggers.event_bus_name)

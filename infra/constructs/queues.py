@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -29,3 +32,22 @@ def dead_letter_queue(scope: Construct, construct_id: str, *, config: StackConfi
         "AwsSolutions-SQS3",
     )
     return queue
+
+
+def rule_target(
+    function: lambda_.Function, dead_letter_queue: sqs.IQueue, *, retry_attempts: int, max_event_age: Duration
+) -> targets.LambdaFunction:
+    """An EventBridge rule's Lambda target that loses no event.
+
+    EventBridge retries delivery and dead-letters what it cannot deliver; the function's own
+    asynchronous invocation dead-letters what it keeps failing on, to the same queue.
+    """
+    function.configure_async_invoke(
+        on_failure=destinations.SqsDestination(dead_letter_queue), retry_attempts=2
+    )
+    return targets.LambdaFunction(
+        function,
+        dead_letter_queue=dead_letter_queue,
+        retry_attempts=retry_attempts,
+        max_event_age=max_event_age,
+    )
