@@ -24,7 +24,6 @@ from stratoflow.compiler.asl import (
     ChoiceState,
     MapState,
     ParallelState,
-    PassState,
     TaskState,
     WaitState,
 )
@@ -122,11 +121,8 @@ class Flowable:
         return self.start
 
     def next_or_end(self) -> str:
-        return self.next if self.next is not None else self.end_terminal()
-
-    def end_terminal(self) -> str:
-        # A skip at the very end of a branch needs a state to go to: the end call itself is fine.
-        return self.end
+        """Where a skip goes: the next state, or (at the very end of a branch) the end call itself."""
+        return self.next if self.next is not None else self.end
 
     def emit_end(self, extra: dict[str, Any] | None = None) -> None:
         self.builder.runner_call(
@@ -453,4 +449,4 @@ LOWERERS: dict[str, Lowerer] = {
     "Dag": lower_dag,
 }
 
-__all__ = ["LOWERERS", "PassState", "lower_block", "lower_task", "state_machine_placeholder"]
+__all__ = ["LOWERERS", "lower_block", "lower_task", "state_machine_placeholder"]
