@@ -94,8 +94,9 @@ class LocalPlatform:
         self._definitions: dict[tuple[str, str, int], dict[str, Any]] = {}
         # Called with every execution that ended (the server runs Flow triggers from here).
         self.finished_hooks: list[Callable[[Execution], None]] = []
-        self._launched: list[threading.Thread] = []
-        self._launched_lock = threading.Lock()
+        # Executions launched in the background and not ended yet (counted before their thread starts).
+        self._launched = 0
+        self._launched_changed = threading.Condition()
         self._stopping = False  # set by stop_all: queued executions stay queued
         self.resources = Resources(
             {
@@ -112,14 +113,8 @@ class LocalPlatform:
 
     def join(self) -> None:
         """Wait until every execution launched in the background (and each one they launch) has ended."""
-        while True:
-            with self._launched_lock:
-                pending = [thread for thread in self._launched if thread.is_alive()]
-                self._launched = pending
-            if not pending:
-                break
-            for thread in pending:
-                thread.join()
+        with self._launched_changed:
+            self._launched_changed.wait_for(lambda: self._launched == 0)
 
     # --- deploy ---------------------------------------------------------------------------------
 
@@ -176,13 +171,14 @@ class LocalPlatform:
         finished = finish_execution(
             self.store, execution.id, result.status, _engine_error(result), promote=not self._stopping
         )
-        for promoted in finished.promoted:  # queued executions its concurrency slot lets in
-            self.launch(promoted)
+        # Hooks first, so they see executions end in the order they ended (a promoted one can be quick).
         for hook in self.finished_hooks:
             try:
                 hook(finished.execution)
             except Exception:  # a failing hook must not fail the execution that ended
                 logger.exception("a hook on the end of execution %s failed", execution.id)
+        for promoted in finished.promoted:  # queued executions its concurrency slot lets in
+            self.launch(promoted)
         return RunOutcome(
             finished.execution, self.store.list_task_runs(execution.id), result, execution.revision
         )
@@ -204,8 +200,8 @@ class LocalPlatform:
         thread = threading.Thread(
             target=self._run_logged, args=(execution,), name=f"stratoflow-{execution.id}", daemon=True
         )
-        with self._launched_lock:
-            self._launched.append(thread)
+        with self._launched_changed:
+            self._launched += 1
         thread.start()
         return thread
 
@@ -214,6 +210,10 @@ class LocalPlatform:
             self.run(execution)
         except Exception:  # a background execution has nobody to raise to
             logger.exception("execution %s could not run", execution.id)
+        finally:  # after `run`, which launches what this execution's end promoted
+            with self._launched_changed:
+                self._launched -= 1
+                self._launched_changed.notify_all()
 
     def _invoke_runner(self, event: Any, context: Any) -> Any:
         return self.runner.handle(event)
