@@ -60,14 +60,27 @@ class Backfill(StrictModel):
     labels: LabelMap = Field(default_factory=dict)
 
 
+_LAST_WEEKDAY = re.compile(r"\b(\d|[A-Za-z]{3})L\b")
+_WEEKDAY_NUMBERS = {name: str(n) for n, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+
+
+def _croniter_last_weekday(match: re.Match[str]) -> str:
+    day = match.group(1)
+    return "L" + _WEEKDAY_NUMBERS.get(day.lower(), day)  # an unknown name stays, croniter refuses it
+
+
 def cron_expression(cron: str) -> str:
     """The 5-field form of a cron expression or nickname; raises ValueError when it is not valid."""
     text = " ".join(cron.split())
     text = CRON_NICKNAMES.get(text.lower(), text)
     if text.startswith("@"):
         raise ValueError(f"unknown cron nickname '{cron}'{hint(cron, CRON_NICKNAMES)}")
-    if len(text.split(" ")) != 5:
+    fields = text.split(" ")
+    if len(fields) != 5:
         raise ValueError(f"'{cron}' must have 5 fields (minute hour day-of-month month day-of-week)")
+    # cron-utils (Kestra) writes "the last Friday" `5L` or `FRIL`; croniter reads only `L5`.
+    fields[4] = _LAST_WEEKDAY.sub(_croniter_last_weekday, fields[4])
+    text = " ".join(fields)
     from croniter import croniter
 
     if not croniter.is_valid(text):

@@ -3,6 +3,7 @@ a property: the Scheduler expressions, read back as Unix crons, fire exactly whe
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from stratoflow.flow import load_flow
 from stratoflow.triggers import CronTranslationError, schedule_diagnostics, scheduler_crons
 from stratoflow.triggers import cron as cron_module
+from stratoflow.triggers.schedules import CronSchedule
 
 # Unix cron -> what Scheduler runs. The plain forms are AWS's own examples ("Cron expressions
 # reference", EventBridge Scheduler user guide): `cron(0 18 ? * MON-FRI *)`, `cron(0/5 8-17 ? * MON-FRI *)`,
@@ -37,6 +39,8 @@ TRANSLATIONS = [
     ("0 0 * * 5-1", ["cron(0 0 ? * SUN-MON,FRI-SAT *)"]),  # Friday to Monday
     ("0 0 * * */2", ["cron(0 0 ? * SUN,TUE,THU,SAT *)"]),  # Scheduler has no step in day-of-week
     ("0 10 * * L5", ["cron(0 10 ? * 6L *)"]),  # croniter's "last Friday"
+    ("0 10 * * 5L", ["cron(0 10 ? * 6L *)"]),  # cron-utils' (Kestra's) "last Friday"
+    ("0 10 * * FRIL", ["cron(0 10 ? * 6L *)"]),
     ("0 9 * * 2#2", ["cron(0 9 ? * 3#2 *)"]),
     ("0 9 * * 5#3,1#1", ["cron(0 9 ? * 2#1 *)", "cron(0 9 ? * 6#3 *)"]),
     # Day-of-month specials stand alone in Scheduler.
@@ -221,3 +225,14 @@ triggers:
     ]
     assert "one trigger per day rule" in problems[0].message
     assert "never fires" in problems[1].message
+
+
+def test_the_cron_utils_last_weekday_fires_on_the_last_friday_of_each_month() -> None:
+    # Given Kestra's spelling of "10:00 on the last Friday"
+    schedule = CronSchedule("0 10 * * 5L")
+
+    # When the next fire times are listed from the start of 2026
+    fires = list(itertools.islice(schedule.fire_times(datetime(2026, 1, 1, tzinfo=UTC)), 3))
+
+    # Then they are the last Fridays of January, February and March
+    assert [f.date().isoformat() for f in fires] == ["2026-01-30", "2026-02-27", "2026-03-27"]
