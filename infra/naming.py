@@ -29,6 +29,12 @@ def owned_rules_arn(scope: IConstruct) -> str:
     return _arn(scope, "events", "rule", f"{owned_prefix(scope)}*", ArnFormat.SLASH_RESOURCE_NAME)
 
 
+def owned_custom_bus_rules_arn(scope: IConstruct) -> str:
+    """Owned rules on a custom event bus: their ARNs are `rule/<bus>/<name>`, which `rule/<prefix>*`
+    does not match."""
+    return _arn(scope, "events", "rule", f"*/{owned_prefix(scope)}*", ArnFormat.SLASH_RESOURCE_NAME)
+
+
 def owned_alarms_arn(scope: IConstruct) -> str:
     return _arn(scope, "cloudwatch", "alarm", f"{owned_prefix(scope)}*", ArnFormat.COLON_RESOURCE_NAME)
 

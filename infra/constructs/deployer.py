@@ -153,7 +153,7 @@ class DeployerWiring(Construct):
                     "events:UntagResource",
                     "events:ListTagsForResource",
                 ],
-                resources=[triggers.trigger_rules_arn],
+                resources=triggers.trigger_rules_arns,
             ),
             iam.PolicyStatement(
                 sid="ListTriggers",
@@ -195,7 +195,7 @@ class DeployerWiring(Construct):
             "the wildcards are those name prefixes.",
             wildcard_resource(role, state_machines),
             wildcard_resource(role, schedules),
-            wildcard_resource(role, triggers.trigger_rules_arn),
+            *(wildcard_resource(role, arn) for arn in triggers.trigger_rules_arns),
             wildcard_resource(role, alarms),
         )
         acknowledge(

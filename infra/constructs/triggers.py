@@ -13,7 +13,7 @@ from infra.config import StackConfig
 from infra.constructs.functions import PlatformFunctions
 from infra.constructs.queues import dead_letter_queue
 from infra.grants import grant_invoke
-from infra.naming import owned_prefix, owned_rules_arn
+from infra.naming import owned_custom_bus_rules_arn, owned_prefix, owned_rules_arn
 
 # Stratoflow's rules and the flow-trigger rules live on the account's default bus: S3 and Step
 # Functions deliver their events only there.
@@ -28,7 +28,8 @@ class TriggerSupport(Construct):
         stack = Stack.of(self)
         self.events_rule_prefix = owned_prefix(self)
         self.event_bus_name = EVENT_BUS_NAME
-        self.trigger_rules_arn = owned_rules_arn(self)
+        # EventBridge triggers may name a custom bus (`bus:`): their rules' ARNs have the bus in them.
+        self.trigger_rules_arns = [owned_rules_arn(self), owned_custom_bus_rules_arn(self)]
 
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", config=config)
         self.schedule_group = scheduler.ScheduleGroup(
@@ -68,20 +69,26 @@ class TriggerSupport(Construct):
 
     def _let_rules_start_executions(self, admission: lambda_.Function) -> None:
         # The deployer creates one rule per event or flow trigger; one permission for all of them
-        # (by name prefix) means the deployer needs no lambda:AddPermission.
+        # (by name prefix, on the default bus and on custom ones) means the deployer needs no
+        # lambda:AddPermission.
         stack = Stack.of(self)
-        admission.add_permission(
-            "InvokeFromTriggerRules",
-            principal=iam.ServicePrincipal("events.amazonaws.com"),
-            source_arn=self.trigger_rules_arn,
-            source_account=stack.account,
-        )
+        for permission_id, rules_arn in zip(
+            ("InvokeFromTriggerRules", "InvokeFromCustomBusTriggerRules"),
+            self.trigger_rules_arns,
+            strict=True,
+        ):
+            admission.add_permission(
+                permission_id,
+                principal=iam.ServicePrincipal("events.amazonaws.com"),
+                source_arn=rules_arn,
+                source_account=stack.account,
+            )
         self.dead_letter_queue.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="TriggerRulesDeadLetters",
                 principals=[iam.ServicePrincipal("events.amazonaws.com")],
                 actions=["sqs:SendMessage"],
                 resources=[self.dead_letter_queue.queue_arn],
-                conditions={"ArnLike": {"aws:SourceArn": self.trigger_rules_arn}},
+                conditions={"ArnLike": {"aws:SourceArn": self.trigger_rules_arns}},
             )
         )

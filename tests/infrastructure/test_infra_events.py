@@ -119,9 +119,10 @@ def test_trigger_rules_of_the_stack_may_dead_letter_into_the_trigger_queue(synth
 
     assert allow["Principal"] == {"Service": "events.amazonaws.com"}
     assert allow["Action"] == "sqs:SendMessage"
-    assert render_cfn(allow["Condition"]["ArnLike"]["aws:SourceArn"]) == (
-        "arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/Stratoflow-*"
-    )
+    assert [render_cfn(arn) for arn in allow["Condition"]["ArnLike"]["aws:SourceArn"]] == [
+        "arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/Stratoflow-*",
+        "arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/*/Stratoflow-*",
+    ]
 
 
 def test_schedule_group_is_named_after_the_stack(synth: Synthesized, custom_synth: Synthesized) -> None:

@@ -13,6 +13,8 @@ ARN = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
 STATE_MACHINES = ARN.format(service="states", resource="stateMachine:Stratoflow-*")
 EXECUTIONS = ARN.format(service="states", resource="execution:Stratoflow-*")
 RULES = ARN.format(service="events", resource="rule/Stratoflow-*")
+# Rules of EventBridge triggers on a custom bus: rule/<bus>/<name>.
+CUSTOM_BUS_RULES = ARN.format(service="events", resource="rule/*/Stratoflow-*")
 ALARMS = ARN.format(service="cloudwatch", resource="alarm:Stratoflow-*")
 SCHEDULES = ARN.format(service="scheduler", resource="schedule/Stratoflow/*")
 
@@ -43,17 +45,18 @@ def test_deployer_manages_only_what_the_stack_owns(synth: Synthesized) -> None:
         "scheduler:CreateSchedule": SCHEDULES,
         "scheduler:UpdateSchedule": SCHEDULES,
         "scheduler:DeleteSchedule": SCHEDULES,
-        "events:PutRule": RULES,
-        "events:PutTargets": RULES,
-        "events:DeleteRule": RULES,
-        "events:RemoveTargets": RULES,
-        "events:TagResource": RULES,
+        "events:PutRule": [RULES, CUSTOM_BUS_RULES],
+        "events:PutTargets": [RULES, CUSTOM_BUS_RULES],
+        "events:DeleteRule": [RULES, CUSTOM_BUS_RULES],
+        "events:RemoveTargets": [RULES, CUSTOM_BUS_RULES],
+        "events:TagResource": [RULES, CUSTOM_BUS_RULES],
         "cloudwatch:PutMetricAlarm": ALARMS,
         "cloudwatch:DeleteAlarms": ALARMS,
         "cloudwatch:TagResource": ALARMS,
     }
     for action, resource in owned.items():
-        assert synth.resources_allowed(deployer, action) == [resource], action
+        expected = resource if isinstance(resource, list) else [resource]
+        assert sorted(synth.resources_allowed(deployer, action)) == sorted(expected), action
 
 
 def test_deployer_passes_only_the_two_roles_each_to_its_service(synth: Synthesized) -> None:
@@ -238,8 +241,7 @@ def test_rules_of_the_stack_may_invoke_admission(synth: Synthesized) -> None:
         for permission in synth.resources("AWS::Lambda::Permission").values()
         if permission["Properties"]["FunctionName"] == admission
     ]
-    (from_rules,) = permissions
 
-    assert from_rules["Principal"] == "events.amazonaws.com"
-    assert from_rules["SourceAccount"] == {"Ref": "AWS::AccountId"}
-    assert render_cfn(from_rules["SourceArn"]) == RULES
+    assert all(p["Principal"] == "events.amazonaws.com" for p in permissions)
+    assert all(p["SourceAccount"] == {"Ref": "AWS::AccountId"} for p in permissions)
+    assert sorted(render_cfn(p["SourceArn"]) for p in permissions) == sorted([RULES, CUSTOM_BUS_RULES])
