@@ -4,10 +4,13 @@
     .venv/bin/python -m bench.cold_start --quick    # 1 import per handler, no layer download
 
 Import time: `python -X importtime` of `functions/<name>/handler.py` in a fresh process, with the
-settings variables set to dummy values (nothing is called: boto3 clients are created, no request is
-sent, moto is not involved). The figure is the `handler` module's cumulative time, which includes
-everything it imports (Powertools, pydantic, the library, boto3) and its module-level set-up. This
-machine runs CPython 3.11 on x86-64; Lambda runs 3.12 on arm64, so the figure is indicative.
+settings variables set to dummy values (nothing is called, no request is sent, moto is not involved).
+The figure is the `handler` module's cumulative time, which includes everything it imports
+(Powertools, pydantic, the library) and its module-level set-up. The library creates boto3 clients on
+first use (`stratoflow.cloud.lazy`), so the same process then measures what the first invocation adds:
+importing boto3 and creating the clients its first request needs ("first use"). The heaviest imports
+under the handler are listed, to show where the time goes. This machine runs CPython 3.11 on x86-64;
+Lambda runs 3.12 on arm64, so the figures are indicative.
 
 Size: the layer's third-party packages, installed exactly as the CDK bundling does
 (`infra.bundling.LayerBundler.pip_command`: manylinux2014_aarch64, CPython 3.12, binary wheels only;
@@ -43,6 +46,9 @@ FORBIDDEN_IMPORTS = ("aws_cdk", "constructs", "jsii", "cdk_nag", "moto", "click"
 FORBIDDEN = (*FORBIDDEN_IMPORTS, "boto3", "botocore")
 LAMBDA_UNZIPPED_LIMIT_MB = 250.0
 LINE = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
+# The clients each handler's first invocation creates (the others wait for a request that needs them).
+FIRST_USE = {"task_runner": ("dynamodb",), "admission": ("dynamodb", "stepfunctions")}
+FIRST_USE_LINE = re.compile(r"^FIRST_USE_MS ([\d.]+)$", re.MULTILINE)
 
 
 class Refused(RuntimeError):
@@ -52,8 +58,10 @@ class Refused(RuntimeError):
 @dataclass(frozen=True)
 class ImportProfile:
     handler_ms: float  # the handler module's cumulative import time
-    total_ms: float  # every top-level import of the process (interpreter start-up included)
-    modules: frozenset[str]
+    total_ms: float  # every top-level import of the process up to the handler (start-up included)
+    modules: frozenset[str]  # every module imported up to the handler
+    first_use_ms: float  # boto3 and the first invocation's clients, created after the import
+    heaviest: tuple[tuple[str, float], ...]  # (top-level package, its modules' own ms), slowest first
 
 
 def handler_env() -> dict[str, str]:
@@ -76,21 +84,44 @@ def handler_env() -> dict[str, str]:
 
 def profile_import(function: str, env: dict[str, str]) -> ImportProfile:
     folder = FUNCTIONS / function
-    code = f"import sys; sys.path.insert(0, {str(folder)!r}); import handler"
+    services = FIRST_USE.get(function, ())
+    code = (
+        f"import sys, time; sys.path.insert(0, {str(folder)!r}); import handler\n"
+        "started = time.perf_counter()\n"
+        "import boto3\n"
+        f"clients = [boto3.client(name) for name in {services!r}]\n"
+        "print(f'FIRST_USE_MS {(time.perf_counter() - started) * 1000:.1f}', file=sys.stderr)\n"
+    )
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True, text=True
     )
     if done.returncode != 0:
         raise RuntimeError(f"{function}: the handler does not import:\n{done.stderr[-2000:]}")
     handler_us, total_us, modules = 0, 0, set()
+    by_package: dict[str, float] = {}  # own time of the modules imported under the handler
     for match in LINE.finditer(done.stderr):
-        _self, cumulative, indent, name = match.groups()
+        own, cumulative, indent, name = match.groups()
+        if handler_us:
+            break  # imported after the handler: the first use, timed apart
         modules.add(name)
+        package = name.split(".")[0]
+        by_package[package] = by_package.get(package, 0.0) + int(own) / 1000
         if len(indent) == 1:  # a top-level import of the process
             total_us += int(cumulative)
             if name == "handler":
                 handler_us = int(cumulative)
-    return ImportProfile(handler_us / 1000, total_us / 1000, frozenset(modules))
+            else:
+                by_package.clear()  # interpreter start-up, before the handler
+    first_use = FIRST_USE_LINE.search(done.stderr)
+    by_package.pop("handler", None)
+    heaviest = tuple(sorted(by_package.items(), key=lambda item: -item[1])[:6])
+    return ImportProfile(
+        handler_us / 1000,
+        total_us / 1000,
+        frozenset(modules),
+        float(first_use.group(1)) if first_use else 0.0,
+        heaviest,
+    )
 
 
 def forbidden_imports(modules: frozenset[str]) -> list[str]:
@@ -159,8 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = 1 if args.quick else args.runs
     env = handler_env()
     problems: list[str] = []
-    lines = ["| handler | import ms (median) | range ms | process imports ms | target | verdict |"]
-    lines.append("| --- | ---: | ---: | ---: | ---: | --- |")
+    lines = [
+        "| handler | import ms (median) | range ms | process imports ms | target | verdict "
+        "| first use ms (median) |"
+    ]
+    lines.append("| --- | ---: | ---: | ---: | ---: | --- | ---: |")
+    heavy: list[str] = []
     for function in args.functions:
         if not args.quick:
             profile_import(function, env)  # warm-up: writes the byte-code caches
@@ -170,12 +205,22 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "PASS" if median < IMPORT_TARGET_MS else "FAIL"
         lines.append(
             f"| {function} | {median:.0f} | {min(handler):.0f}-{max(handler):.0f} "
-            f"| {statistics.median(p.total_ms for p in profiles):.0f} | < {IMPORT_TARGET_MS:.0f} | {verdict} |"
+            f"| {statistics.median(p.total_ms for p in profiles):.0f} | < {IMPORT_TARGET_MS:.0f} | {verdict} "
+            f"| {statistics.median(p.first_use_ms for p in profiles):.0f} |"
+        )
+        heavy.append(
+            f"{function}: "
+            + ", ".join(f"{name} {ms:.0f} ms" for name, ms in profiles[len(profiles) // 2].heaviest)
         )
         imported = forbidden_imports(profiles[0].modules)
         if imported:
             problems.append(f"{function} imports {', '.join(imported)}")
-    lines.append("")
+    lines += [
+        "",
+        "Where each handler's import goes (own time per top-level package, one run):",
+        *(f"- {h}" for h in heavy),
+        "",
+    ]
     library = sizes(LIBRARY)
     lines += ["| part | unzipped MB | zipped MB |", "| --- | ---: | ---: |"]
     lines.append(f"| stratoflow library (in the layer) | {library[0]:.2f} | {library[1]:.2f} |")

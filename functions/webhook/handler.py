@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from stratoflow.cloud.lazy import LazyAwsClients
 from stratoflow.cloud.settings import Settings
 from stratoflow.store.dynamo import DynamoExecutionStore
 from stratoflow.triggers.webhooks import (
@@ -24,15 +24,14 @@ from stratoflow.triggers.webhooks import (
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 settings = Settings.from_env()
-store = DynamoExecutionStore(settings.stratoflow_table_name)
-webhooks = Webhooks(store, admission_start(boto3.client("lambda"), settings.stratoflow_admission_arn, store))
+clients = LazyAwsClients()  # created on first use: INIT loads no boto3
+store = DynamoExecutionStore(settings.stratoflow_table_name, client=clients.dynamodb)
+webhooks = Webhooks(store, admission_start(clients.lambda_, settings.stratoflow_admission_arn, store))
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = request_from_function_url(event)
     response = webhooks.handle(request)

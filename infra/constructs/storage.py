@@ -15,6 +15,9 @@ from infra.config import StackConfig
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 GLOBAL_INDEXES = {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
+# What listings filter on. Only these (and the keys) are copied into the indexes, so an update of an
+# execution that changes neither (its outputs, labels, an error) does not write the indexes.
+INDEX_PROJECTION = ("flowId", "state")
 TTL_ATTRIBUTE = "ttl"
 
 
@@ -84,7 +87,8 @@ class Storage(Construct):
                 index_name=index_name,
                 partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),
                 sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.STRING),
-                projection_type=dynamodb.ProjectionType.ALL,
+                projection_type=dynamodb.ProjectionType.INCLUDE,
+                non_key_attributes=list(INDEX_PROJECTION),
             )
         return table
 

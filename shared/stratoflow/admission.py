@@ -84,6 +84,7 @@ def admit(
         labels={**flow.labels, **start.labels},
         trigger=start.trigger,
         parent_execution_id=parent_execution_id,
+        concurrency_limited=flow.concurrency is not None,
     )
     try:
         store.create_execution(execution)
@@ -95,6 +96,14 @@ def admit(
     if concurrency and flow.concurrency is not None:
         execution = _apply_limit(store, execution, flow.concurrency.limit, flow.concurrency.behavior)
     return execution, True
+
+
+def admit_recorded(store: Any, flow: Any, execution: Execution) -> Execution:
+    """Apply the flow's concurrency limit to an execution recorded earlier, still CREATED (a flow
+    retry whose interval passed): it takes a slot, queues or is refused as in `admit`."""
+    if flow.concurrency is None:
+        return execution
+    return _apply_limit(store, execution, flow.concurrency.limit, flow.concurrency.behavior)
 
 
 def should_start(execution: Execution) -> bool:

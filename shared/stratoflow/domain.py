@@ -55,9 +55,15 @@ class Execution(Record):
     variables: dict[str, Any] = Field(default_factory=dict)
     parent_execution_id: str | None = None
     original_execution_id: str | None = None  # replay/retry: the execution this one was made from
+    # Times the execution was restarted; in the cloud its current Step Functions execution is the
+    # restart's (see `cloud.runs.run_name`).
+    restarts: int = 0
     error: str | None = None
     # The state an Exit task asked the execution to end in (it wins over the engine's verdict).
     exit_state: State | None = None
+    # Admitted under a flow revision with a concurrency limit, so it may hold a slot. False: its end
+    # has no slot to free (and skips that write); None: unknown (not admitted), its end tries anyway.
+    concurrency_limited: bool | None = None
     start_date: datetime = Field(default_factory=utcnow)
     end_date: datetime | None = None
     state_history: list[StateChange] = Field(default_factory=list)
@@ -95,7 +101,7 @@ class TaskRun(Record):
     error: str | None = None
     # Callback token of a Step Functions state waiting on this task run (Pause, Dag dependencies).
     task_token: str | None = None
-    seq: int = 0  # creation order within the execution, assigned by the store
+    seq: int = 0  # creation order: the store's clock at the first save, in microseconds (ties: by id)
     start_date: datetime = Field(default_factory=utcnow)
     end_date: datetime | None = None
 

@@ -8,7 +8,9 @@ RUNNING.
 Whatever the end (success, failure, kill, timeout, abort), the execution's concurrency slot is freed
 and the trigger that started it is disabled when the end is one of its `stopAfter` states.
 `finish_execution` also moves the oldest queued executions of the flow into the free slots and
-returns them: its caller (the local platform, the cloud's execution-events handler) starts them.
+returns them, and applies the flow's `retry` to a FAILED execution (`stratoflow.flow_retry`): its
+caller (the local platform, the cloud's execution-events handler) starts the promoted executions and
+carries out the retry.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from stratoflow.admission import release_and_promote
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import ConflictError
+from stratoflow.flow_retry import FlowRetry, plan_retry
 from stratoflow.states import State
 from stratoflow.store.base import TriggerState
 
@@ -44,10 +47,12 @@ def final_state(execution: Execution, status: str, task_states: list[State]) -> 
 
 @dataclass(frozen=True)
 class Finished:
-    """An execution that ended, and the queued executions its slot let in (RUNNING: start them)."""
+    """An execution that ended, the queued executions its slot let in (RUNNING: start them) and the
+    retry its flow's `retry` asks for (carry it out after `retry.delay`)."""
 
     execution: Execution
     promoted: list[Execution] = field(default_factory=list)
+    retry: FlowRetry | None = None
 
 
 def finish_execution(
@@ -58,11 +63,16 @@ def finish_execution(
     `promote=False` (a platform shutting down) leaves the queue as it is, for the next start.
     """
     execution = _record_end(store, execution_id, status, error)
+    retry = plan_retry(store, execution)
+    if retry is not None and not retry.restart:
+        execution = store.get_execution(execution_id)  # RETRIED now
     apply_stop_after(store, execution)
+    if not may_hold_slot(execution):
+        return Finished(execution, retry=retry)
     if not promote:
         store.release_slot(execution.namespace, execution.flow_id, execution.id)
-        return Finished(execution)
-    return Finished(execution, release_and_promote(store, execution))
+        return Finished(execution, retry=retry)
+    return Finished(execution, release_and_promote(store, execution), retry)
 
 
 def finalize_execution(store: Any, execution_id: str, status: str, error: str | None = None) -> Execution:
@@ -73,8 +83,14 @@ def finalize_execution(store: Any, execution_id: str, status: str, error: str | 
     """
     execution = _record_end(store, execution_id, status, error)
     apply_stop_after(store, execution)
-    store.release_slot(execution.namespace, execution.flow_id, execution.id)
+    if may_hold_slot(execution):
+        store.release_slot(execution.namespace, execution.flow_id, execution.id)
     return execution
+
+
+def may_hold_slot(execution: Execution) -> bool:
+    """False for an execution admitted without a concurrency limit: its end spares the slot write."""
+    return execution.concurrency_limited is not False
 
 
 def apply_stop_after(store: Any, execution: Execution) -> bool:

@@ -78,15 +78,24 @@ CHAIN10 = (
         for i in range(2, 11)
     )
 )
-INLINE = {"structures": STRUCTURES, "chain10": CHAIN10}
+LIMITED = """
+id: limited
+namespace: tests.cost
+concurrency: {limit: 2}
+tasks:
+  - {id: one, type: Return, format: "1"}
+  - {id: two, type: Return, format: "{{ outputs.one.value }}"}
+"""
+INLINE = {"structures": STRUCTURES, "chain10": CHAIN10, "limited": LIMITED}
 
 
 class CountingClient:
-    """A boto3 DynamoDB client that counts its requests by operation."""
+    """A boto3 DynamoDB client that counts its requests by operation, and its writes by item."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
         self.calls: Counter[str] = Counter()
+        self.item_writes: Counter[tuple[str, str]] = Counter()  # (pk, sk) -> single-item writes
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
@@ -95,9 +104,16 @@ class CountingClient:
 
         def call(**kwargs: Any) -> Any:
             self.calls[name] += 1
+            key = kwargs.get("Key") or kwargs.get("Item")
+            if name in WRITES and key is not None:
+                self.item_writes[(key["pk"]["S"], key["sk"]["S"])] += 1
             return attribute(**kwargs)
 
         return call
+
+    def clear(self) -> None:
+        self.calls.clear()
+        self.item_writes.clear()
 
     def total(self, operations: set[str]) -> int:
         return sum(self.calls[name] for name in operations)
@@ -182,7 +198,7 @@ def cloud_lifecycle(path: Path, client: Any, blobs: Path) -> tuple[CountingClien
     resources = Resources({"arn:aws:states:::lambda:invoke": invoke})
     state, transitions = "FAILED", 0
     for _ in range(2):  # the first execution warms admission's once-per-process namespace marker
-        counting.calls.clear()
+        counting.clear()
         started = starter.start(StartRequest(namespace=flow.namespace, flowId=flow.id))
         assert started.execution_id is not None, started
         execution_id = started.execution_id
@@ -217,6 +233,7 @@ def cloud_lifecycle(path: Path, client: Any, blobs: Path) -> tuple[CountingClien
         ("bench/flows/w4_retry.yaml", Assumptions(failed_attempts=2)),
         ("examples/etl.yaml", Assumptions(items=3)),
         ("structures", Assumptions()),
+        ("limited", Assumptions()),  # a concurrency limit: a slot taken, released, the queue checked
     ],
 )
 def test_dynamodb_requests_equal_the_cloud_store(
@@ -240,3 +257,23 @@ def test_dynamodb_requests_equal_the_cloud_store(
     assert counting.total(READS) == expected.read_requests, counting.calls
     assert counting.total(WRITES) == expected.write_requests, counting.calls
     assert counting.total(LOG_WRITES) == expected.log_write_requests, counting.calls
+
+
+def test_each_task_run_is_written_twice_and_the_execution_item_a_constant(
+    dynamodb: Any, tmp_path: Path
+) -> None:
+    # Given a 10-task chain, each task reading the previous one's outputs
+    path = tmp_path / "chain10.yaml"
+    path.write_text(CHAIN10)
+
+    # When it runs on the DynamoDB store as the cloud runs it
+    counting, state, _ = cloud_lifecycle(path, dynamodb, tmp_path / "blobs")
+
+    # Then every task run item took exactly two writes (RUNNING, SUCCESS: no counter, no read first)
+    assert state == "SUCCESS"
+    task_runs = {key: n for key, n in counting.item_writes.items() if key[1].startswith("TR#")}
+    assert len(task_runs) == 10 and set(task_runs.values()) == {2}, task_runs
+    # and the execution item four, whatever the number of tasks (create, RUNNING by admission, the
+    # status event's conditional RUNNING, the final state): no counter, no slot without a limit
+    others = {key: n for key, n in counting.item_writes.items() if not key[1].startswith("TR#")}
+    assert list(others.values()) == [4] and next(iter(others))[1] == "META", others

@@ -121,10 +121,47 @@ def test_runner_dynamodb_writes_per_task_run() -> None:
     # When it is counted
     usage = count(definition, flow)
 
-    # Then each task run costs 3 write requests (task-run counter, insert, end), and the execution 6
-    # (create, RUNNING twice: admission and its status event, outputs, final state, slot release)
-    assert usage.dynamo.write_requests == 100 * 3 + 6
+    # Then each task run costs 2 write requests (RUNNING, its end), and the execution 5 (create, RUNNING
+    # twice: admission and its status event, outputs, final state; no slot to release without a limit)
+    assert usage.dynamo.write_requests == 100 * 2 + 5
     assert usage.dynamo.log_write_requests == 0
+    assert usage.per_task()["dynamodbWriteRequestsPerTaskRun"] == pytest.approx(2.01)  # + the outputs
+
+
+def test_outputs_of_a_task_outside_loops_are_one_read_and_loops_a_query() -> None:
+    # Given W2, where each task reads the previous one's outputs
+    definition, flow = compiled(BENCH_FLOWS / "w2_chain100.yaml")
+
+    # When it is counted
+    usage = count(definition, flow)
+
+    # Then reads grow linearly with the chain (a GetItem by id per reference, not a Query of every run):
+    # 2 per call (execution, task run), 1 per reference, the flow outputs' call (execution, the last
+    # task's run) and the execution's start and end (8)
+    assert usage.dynamo.read_requests == 100 * 2 + 99 + 2 + 8
+    assert usage.dynamo.read_units < 1.2 * usage.dynamo.read_requests
+
+
+def test_the_model_reads_loops_as_the_runner_does() -> None:
+    from stratoflow.cost.walk import LOOPS
+    from stratoflow.runner.outputs import LOOPS as RUNNER_LOOPS
+
+    assert LOOPS == RUNNER_LOOPS
+
+
+def test_a_concurrency_limit_adds_the_slot_writes(tmp_path: Path) -> None:
+    # Given one task, without and with a concurrency limit
+    task = "tasks:\n  - {id: hi, type: Log, message: hi}\n"
+    free = compiled(flow_text(tmp_path, f"id: free\nnamespace: tests.cost\n{task}"))
+    limited = compiled(
+        flow_text(tmp_path, f"id: held\nnamespace: tests.cost\nconcurrency: {{limit: 2}}\n{task}")
+    )
+
+    # When both are counted
+    without, with_limit = count(*free).dynamo, count(*limited).dynamo
+
+    # Then the limited one takes and releases a slot (2 writes); the other writes no slot at all
+    assert with_limit.write_requests - without.write_requests == 2
 
 
 def test_standard_cost_is_transitions_times_the_list_price() -> None:

@@ -76,3 +76,31 @@ def test_other_uris_are_refused(blobs: BlobStore, uri: str) -> None:
 
 def test_blob_store_implements_the_protocol(blobs: BlobStore) -> None:
     assert isinstance(blobs, BlobStore)
+
+
+def test_list_keys_under_a_folder_prefix(blobs: BlobStore) -> None:
+    # Given keys in a folder, in a sub-folder, and beside it
+    for key in ["ns/files/b.txt", "ns/files/a/deep/c.py", "ns/files-other/x", "ns/filesx", "ns/other/y"]:
+        blobs.put(key, b"x")
+
+    # When / Then: the keys under the folder, sorted, nothing beside it
+    assert blobs.list_keys("ns/files") == ["ns/files/a/deep/c.py", "ns/files/b.txt"]
+    assert blobs.list_keys("ns") == [
+        "ns/files-other/x",
+        "ns/files/a/deep/c.py",
+        "ns/files/b.txt",
+        "ns/filesx",
+        "ns/other/y",
+    ]
+    assert blobs.list_keys("ns/files/b.txt") == []  # a key is not a folder
+    assert blobs.list_keys("missing") == []
+
+
+def test_list_keys_sees_deletes_and_refuses_bad_prefixes(blobs: BlobStore) -> None:
+    uri = blobs.put("ns/files/a.txt", b"x")
+    blobs.delete(uri)
+
+    assert blobs.list_keys("ns/files") == []
+    for prefix in ["", "/ns", "ns/../x", "ns//files"]:
+        with pytest.raises(ValueError):
+            blobs.list_keys(prefix)

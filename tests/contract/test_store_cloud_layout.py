@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from stratoflow.domain import Execution, FlowRecord, LogEntry, TaskRun
-from stratoflow.errors import NotFoundError
+from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.states import State
 from stratoflow.store.dynamo import DynamoExecutionStore
 from stratoflow.store.s3 import S3BlobStore
@@ -79,9 +79,11 @@ def test_item_layout(dynamo: DynamoExecutionStore, dynamo_client: Any, table: st
     start = "2024-05-01T12:00:00.000000Z#e1"
     assert execution["gsi1pk"] == {"S": "FLOWEXECS#team#etl"} and execution["gsi1sk"] == {"S": start}
     assert execution["gsi2pk"] == {"S": "STATEEXECS#team#RUNNING"} and execution["gsi2sk"] == {"S": start}
-    assert execution["state"] == {"S": "RUNNING"} and execution["taskRunSeq"] == {"N": "1"}
+    assert execution["state"] == {"S": "RUNNING"} and "taskRunSeq" not in execution
     assert execution["inputs"] == {"S": "{}"}
-    assert raw(dynamo_client, table, "EXEC#e1", "TR#tr1")["seq"] == {"N": "1"}
+    assert raw(dynamo_client, table, "EXEC#e1", "TR#tr1")["seq"] == {
+        "N": str(int(clock.start.timestamp()) * 10**6)
+    }
     assert raw(dynamo_client, table, "NAMESPACES", "team")
     kv = raw(dynamo_client, table, "KV#team", "token")
     assert kv["ttl"] == {"N": str(int((clock.start + timedelta(seconds=60)).timestamp()))}
@@ -117,20 +119,72 @@ def test_state_change_is_one_conditional_update(
     assert calls.made[0][1]["ProjectionExpression"] == "#n0"
 
 
-def test_task_run_writes(dynamo: DynamoExecutionStore, calls: Calls) -> None:
+def test_a_task_run_is_one_write_per_save(dynamo: DynamoExecutionStore, calls: Calls) -> None:
     dynamo.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1))
     calls.clear()
 
-    # A new task run: a read, then two writes (counter, conditional put)
+    # A new task run of an execution this store knows: one UpdateItem, no read, no counter
     saved = dynamo.save_task_run(TaskRun(id="tr1", execution_id="e1", task_id="extract"))
-    assert calls.names == ["GetItem", "UpdateItem", "PutItem"]
-    assert calls.made[1][1]["UpdateExpression"].startswith("ADD ")
-    assert calls.made[2][1]["ConditionExpression"] == "attribute_not_exists(pk)"
-
-    # Saving the record the store returned: one write
-    calls.clear()
-    dynamo.save_task_run(saved.model_copy(update={"state": State.RUNNING}))
     assert calls.names == ["UpdateItem"]
+    assert calls.made[0][1]["Key"]["sk"] == {"S": "TR#tr1"}
+    assert "if_not_exists" in calls.made[0][1]["UpdateExpression"]
+
+    # Saving it again, or a fresh object for the same id: one write each, `seq` kept
+    calls.clear()
+    again = dynamo.save_task_run(saved.model_copy(update={"state": State.RUNNING}))
+    fresh = dynamo.save_task_run(TaskRun(id="tr1", execution_id="e1", task_id="extract"))
+    assert calls.names == ["UpdateItem", "UpdateItem"]
+    assert again.seq == fresh.seq == saved.seq
+
+
+def test_another_process_reads_the_execution_once_before_its_first_task_run(
+    dynamo: DynamoExecutionStore, table: str, dynamo_client: Any, calls: Calls
+) -> None:
+    # Given an execution created elsewhere
+    dynamo.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1))
+    other = DynamoExecutionStore(table, client=dynamo_client)
+    calls.clear()
+
+    # When a new store saves two task runs of it
+    other.save_task_run(TaskRun(id="tr1", execution_id="e1", task_id="a"))
+    other.save_task_run(TaskRun(id="tr2", execution_id="e1", task_id="b"))
+
+    # Then it proved the execution exists once (a projection of its namespace), then only wrote
+    assert calls.names == ["GetItem", "UpdateItem", "UpdateItem"]
+    assert calls.made[0][1]["ProjectionExpression"] == "#n0"
+
+    # And a store that has read the execution already does not read it again
+    third = DynamoExecutionStore(table, client=dynamo_client)
+    third.get_execution("e1")
+    calls.clear()
+    third.save_task_run(TaskRun(id="tr3", execution_id="e1", task_id="c"))
+    assert calls.names == ["UpdateItem"]
+
+
+def test_an_update_that_moves_no_listed_attribute_leaves_the_indexes_alone(
+    dynamo: DynamoExecutionStore, dynamo_client: Any, table: str
+) -> None:
+    # Given the table's indexes as created (exactly as the stack declares them)
+    indexes = dynamo_client.describe_table(TableName=table)["Table"]["GlobalSecondaryIndexes"]
+
+    # Then each projects only the keys and the attributes listings filter on
+    assert {index["IndexName"]: index["Projection"] for index in indexes} == {
+        name: {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["flowId", "state"]}
+        for name in ("gsi1", "gsi2")
+    }
+
+    # And an index entry holds no execution data (outputs, inputs): listings read the table for those
+    dynamo.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1, inputs={"a": 1}))
+    dynamo.update_execution("e1", outputs={"rows": 3})
+    entries = dynamo_client.query(
+        TableName=table,
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "FLOWEXECS#team#etl"}},
+    )["Items"]
+    assert [sorted(entry) for entry in entries] == [["flowId", "gsi1pk", "gsi1sk", "pk", "sk", "state"]]
+    listed = dynamo.list_executions(namespace="team", flow_id="etl")
+    assert [(e.id, e.inputs, e.outputs) for e in listed] == [("e1", {"a": 1}, {"rows": 3})]
 
 
 def test_listings_query_and_never_scan(dynamo: DynamoExecutionStore, calls: Calls) -> None:
@@ -191,3 +245,21 @@ def test_s3_objects_sit_under_the_prefix(s3_client: Any, prefix: str, object_key
     listed = s3_client.list_objects_v2(Bucket="prefixed")["Contents"]
     assert [o["Key"] for o in listed] == [object_key]
     s3_client.delete_object(Bucket="prefixed", Key=object_key)
+
+
+def test_a_store_on_a_lazy_client_creates_it_with_its_first_request(table: str) -> None:
+    from stratoflow.cloud.lazy import LazyAwsClients
+
+    # Given a store built on a client not created yet (as a handler builds it at import time)
+    clients = LazyAwsClients()
+    store = DynamoExecutionStore(table, client=clients.dynamodb)
+    assert not clients.dynamodb.created
+
+    # When it makes requests, one of them a conditional write that fails
+    store.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1))
+    with pytest.raises(ConflictError):
+        store.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1))
+
+    # Then the client exists now and the failed condition was mapped at the store's edge
+    assert clients.dynamodb.created
+    assert store.get_execution("e1") is not None

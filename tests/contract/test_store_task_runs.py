@@ -1,4 +1,4 @@
-"""Task runs: upsert, creation order (`seq`) and concurrency, on every ExecutionStore."""
+"""Task runs: upsert, creation order (`seq`, then id) and concurrency, on every ExecutionStore."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from stratoflow.domain import Attempt, Execution, TaskRun
 from stratoflow.errors import NotFoundError
 from stratoflow.states import State
 from stratoflow.store import ExecutionStore, ItemTooLargeError
+from tests.contract.conftest import T0, FakeClock
 
 NewExecution = Callable[..., Execution]
+MICROSECONDS = 1_000_000
 
 
 def task_run(run_id: str, task_id: str = "extract", execution_id: str = "e1", **fields: Any) -> TaskRun:
@@ -21,14 +23,16 @@ def task_run(run_id: str, task_id: str = "extract", execution_id: str = "e1", **
 
 
 def test_first_save_assigns_seq_and_updates_keep_it(
-    store: ExecutionStore, new_execution: NewExecution
+    store: ExecutionStore, new_execution: NewExecution, clock: FakeClock
 ) -> None:
     # Given an execution
     new_execution("e1")
 
-    # When task runs are saved, then saved again with changes
+    # When task runs are saved a second apart, then the first is saved again with changes
     first = store.save_task_run(task_run("tr-a", task_type="Log"))
+    clock.advance(1)
     second = store.save_task_run(task_run("tr-b", task_id="load"))
+    clock.advance(1)
     finished = store.save_task_run(
         first.model_copy(
             update={
@@ -39,8 +43,9 @@ def test_first_save_assigns_seq_and_updates_keep_it(
         )
     )
 
-    # Then seq follows creation order and survives the update
-    assert (first.seq, second.seq, finished.seq) == (1, 2, 1)
+    # Then seq is the time of the first save (microseconds since the epoch) and survives the update
+    start = int(T0.timestamp()) * MICROSECONDS
+    assert (first.seq, second.seq, finished.seq) == (start, start + MICROSECONDS, start)
     stored = store.get_task_run("e1", "tr-a")
     assert stored == finished
     assert stored is not None and stored.outputs == {"rows": 10, "ratio": 0.5} and stored.task_type == "Log"
@@ -49,30 +54,35 @@ def test_first_save_assigns_seq_and_updates_keep_it(
 
 
 def test_saving_a_fresh_object_for_an_existing_id_keeps_seq(
-    store: ExecutionStore, new_execution: NewExecution
+    store: ExecutionStore, new_execution: NewExecution, clock: FakeClock
 ) -> None:
     new_execution("e1")
-    store.save_task_run(task_run("tr-a"))
+    first = store.save_task_run(task_run("tr-a"))
+    clock.advance(1)
     store.save_task_run(task_run("tr-b"))
+    clock.advance(1)
 
     # A fresh TaskRun (seq 0) with an id that exists is an update, not an insert
     again = store.save_task_run(task_run("tr-a", state=State.RUNNING))
     third = store.save_task_run(task_run("tr-c"))
 
-    assert (again.seq, third.seq) == (1, 3)
-    assert [(r.id, r.seq, r.state) for r in store.list_task_runs("e1")] == [
-        ("tr-a", 1, State.RUNNING),
-        ("tr-b", 2, State.CREATED),
-        ("tr-c", 3, State.CREATED),
+    assert again.seq == first.seq and third.seq > again.seq
+    assert [(r.id, r.state) for r in store.list_task_runs("e1")] == [
+        ("tr-a", State.RUNNING),
+        ("tr-b", State.CREATED),
+        ("tr-c", State.CREATED),
     ]
 
 
-def test_list_in_seq_order_with_task_filter(store: ExecutionStore, new_execution: NewExecution) -> None:
+def test_list_in_creation_order_with_task_filter(
+    store: ExecutionStore, new_execution: NewExecution, clock: FakeClock
+) -> None:
     new_execution("e1")
     new_execution("e2")
     # ids chosen so that id order is not creation order
     for run_id, task_id in [("z", "each"), ("m", "log"), ("a", "log"), ("k", "each")]:
         store.save_task_run(task_run(run_id, task_id=task_id, value=run_id, scope_values=["x", run_id]))
+        clock.advance(0.000_001)
     store.save_task_run(task_run("other", execution_id="e2"))
 
     assert [r.id for r in store.list_task_runs("e1")] == ["z", "m", "a", "k"]
@@ -82,6 +92,19 @@ def test_list_in_seq_order_with_task_filter(store: ExecutionStore, new_execution
     assert store.list_task_runs("missing") == []
     loop_run = store.get_task_run("e1", "k")
     assert loop_run is not None and loop_run.scope_values == ["x", "k"] and loop_run.value == "k"
+
+
+def test_runs_created_the_same_microsecond_list_by_seq_then_id(
+    store: ExecutionStore, new_execution: NewExecution
+) -> None:
+    # Given task runs saved while the clock stands still (parallel branches starting together)
+    new_execution("e1")
+    saved = [store.save_task_run(task_run(run_id)) for run_id in ("c", "a", "b")]
+
+    # Then the listing is in (seq, id) order: a store may raise seq to keep its own inserts apart
+    listed = store.list_task_runs("e1")
+    assert sorted(run.id for run in listed) == ["a", "b", "c"]
+    assert [(r.seq, r.id) for r in listed] == sorted((r.seq, r.id) for r in saved)
 
 
 def test_task_run_of_missing_execution_is_refused(store: ExecutionStore) -> None:
@@ -104,22 +127,24 @@ def test_oversized_task_run_is_refused_clearly(store: ExecutionStore, new_execut
     assert [r.id for r in store.list_task_runs("e1")] == ["tr-a"]
 
 
-def test_concurrent_inserts_get_unique_dense_seqs(store: ExecutionStore, new_execution: NewExecution) -> None:
+def test_concurrent_inserts_each_land_once_and_keep_their_seq(
+    store: ExecutionStore, new_execution: NewExecution, clock: FakeClock
+) -> None:
     # Given one execution and 50 threads, each inserting then updating its own task run
     new_execution("e1")
 
-    def run(n: int) -> int:
+    def run(n: int) -> TaskRun:
         saved = store.save_task_run(task_run(f"tr-{n:02d}", task_id=f"t{n % 5}"))
         done = store.save_task_run(saved.model_copy(update={"state": State.SUCCESS}))
         assert done.seq == saved.seq
-        return saved.seq
+        return saved
 
     with ThreadPoolExecutor(max_workers=50) as pool:
-        seqs = list(pool.map(run, range(50)))
+        saved = list(pool.map(run, range(50)))
 
-    # Then every seq is distinct and together they are 1..50
-    assert sorted(seqs) == list(range(1, 51))
+    # Then each is stored once, finished, with the seq its insert got, listed in (seq, id) order
     stored = store.list_task_runs("e1")
-    assert [r.seq for r in stored] == list(range(1, 51))
+    assert len(stored) == 50
     assert all(r.state == State.SUCCESS for r in stored)
-    assert {r.id: r.seq for r in stored} == {f"tr-{n:02d}": seq for n, seq in enumerate(seqs)}
+    assert {r.id: r.seq for r in stored} == {r.id: r.seq for r in saved}
+    assert [r.id for r in stored] == [r.id for r in sorted(saved, key=lambda r: (r.seq, r.id))]

@@ -93,7 +93,7 @@ def test_table_key_schema_is_the_one_the_store_uses(synth: Synthesized) -> None:
                         {"AttributeName": f"gsi{n}pk", "KeyType": "HASH"},
                         {"AttributeName": f"gsi{n}sk", "KeyType": "RANGE"},
                     ],
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["flowId", "state"]},
                 }
                 for n in (1, 2)
             ],

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from stratoflow.cloud.callbacks import StepFunctionsCallbacks
+from stratoflow.cloud.flow_credentials import flow_credentials
+from stratoflow.cloud.lazy import LazyAwsClients
 from stratoflow.cloud.settings import Settings
 from stratoflow.runner import TaskRunner
 
@@ -11,6 +13,10 @@ def cloud_task_runner(settings: Settings) -> TaskRunner:
     from stratoflow.store.dynamo import DynamoExecutionStore
     from stratoflow.store.s3 import S3BlobStore
 
-    store = DynamoExecutionStore(settings.stratoflow_table_name)
-    blobs = S3BlobStore(settings.stratoflow_data_bucket)
-    return TaskRunner(store, blobs, callbacks=StepFunctionsCallbacks())
+    # Built at import time (the handler's INIT): clients are created by their first request.
+    clients = LazyAwsClients()
+    store = DynamoExecutionStore(settings.stratoflow_table_name, client=clients.dynamodb)
+    blobs = S3BlobStore(settings.stratoflow_data_bucket, client=clients.s3)
+    callbacks = StepFunctionsCallbacks(clients.stepfunctions)
+    # AWS tasks run with their flow's role (STRATOFLOW_FLOW_ROLE_PREFIX), not the task runner's.
+    return TaskRunner(store, blobs, callbacks=callbacks, credentials=flow_credentials(settings))

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from moto.core.models import botocore_stubber
 
+from stratoflow.cloud.naming import FLOW_ROLE_PATH
 from stratoflow.cloud.settings import Settings
 
 ACCOUNT = "123456789012"
@@ -24,6 +25,7 @@ REGION = "us-east-1"
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 GLOBAL_INDEXES = {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
+INDEX_PROJECTION = ("flowId", "state")  # non-key attributes both indexes include
 TTL_ATTRIBUTE = "ttl"
 
 TASK_RUNNER = "stratoflow-task-runner"
@@ -32,6 +34,12 @@ _STATES_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+_LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ],
 }
 
@@ -66,9 +74,11 @@ def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
     s3.put_bucket_versioning(Bucket=flows_bucket, VersioningConfiguration={"Status": "Enabled"})
     create_table(boto3.client("dynamodb"), table)
     topic = boto3.client("sns").create_topic(Name=f"{stack_name}-Alerts")["TopicArn"]
-    role = boto3.client("iam").create_role(
+    iam = boto3.client("iam")
+    role = iam.create_role(
         RoleName=f"{stack_name}-StateMachineRole", AssumeRolePolicyDocument=json.dumps(_STATES_TRUST)
     )["Role"]["Arn"]
+    task_runner_role, base_policy, boundary = create_flow_role_support(iam, stack_name)
     log_group = f"/aws/vendedlogs/states/{stack_name}"
     boto3.client("logs").create_log_group(logGroupName=log_group)
     settings = Settings(
@@ -83,8 +93,38 @@ def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
         stratoflow_alert_topic_arn=topic,
         stratoflow_event_bus_name="default",
         stratoflow_events_rule_prefix=f"{stack_name}-",
+        stratoflow_task_runner_role_arn=task_runner_role,
+        stratoflow_flow_base_policy_arn=base_policy,
+        stratoflow_flow_boundary_arn=boundary,
+        stratoflow_flow_role_prefix=f"arn:aws:iam::{ACCOUNT}:role{FLOW_ROLE_PATH}",
     )
     return SimulatedStack(settings)
+
+
+def create_flow_role_support(iam: Any, stack_name: str) -> tuple[str, str, str]:
+    """The task runner's role, the flow roles' base policy and their boundary: (role, base, boundary) ARNs.
+
+    moto enforces no IAM policy: their documents only have to be valid (infra/constructs/workflow_role.py
+    holds the real ones).
+    """
+    role = iam.create_role(
+        RoleName=f"{stack_name}-TaskRunnerRole", AssumeRolePolicyDocument=json.dumps(_LAMBDA_TRUST)
+    )["Role"]["Arn"]
+    invoke = {
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": [function_arn(TASK_RUNNER), function_arn(ADMISSION)],
+    }
+    base = iam.create_policy(
+        PolicyName=f"{stack_name}-FlowBase",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [invoke]}),
+    )["Policy"]["Arn"]
+    everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    boundary = iam.create_policy(
+        PolicyName=f"{stack_name}-FlowBoundary",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [everything]}),
+    )["Policy"]["Arn"]
+    return role, base, boundary
 
 
 def create_table(client: Any, name: str) -> None:
@@ -105,7 +145,7 @@ def create_table(client: Any, name: str) -> None:
                     {"AttributeName": partition, "KeyType": "HASH"},
                     {"AttributeName": sort, "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_PROJECTION)},
             }
             for index, (partition, sort) in GLOBAL_INDEXES.items()
         ],

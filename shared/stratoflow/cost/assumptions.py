@@ -42,7 +42,7 @@ class Assumptions:
             f"other Lambda invocations per execution (admission, status events): {self.platform_invocations} "
             f"x {self.platform_memory_mb} MB x {self.platform_duration_ms:g} ms",
             f"DynamoDB items: task run {self.task_run_item_kb:g} KB, execution {self.execution_item_kb:g} KB, "
-            f"log line {self.log_item_kb:g} KB; strongly consistent reads; both GSIs project ALL",
+            f"log line {self.log_item_kb:g} KB; strongly consistent reads; GSIs project keys, flowId, state",
             f"log lines per task run (other than Log/Echo): {self.logs_per_task}",
             f"dynamic Wait (WaitFor interval): {self.dynamic_wait_s:g} s",
             f"Express: {self.express_memory_mb} MB billed memory, duration rounded up to 100 ms",

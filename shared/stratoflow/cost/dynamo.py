@@ -1,17 +1,21 @@
 """DynamoDB requests and capacity units of the task runner's actions, as the current code issues them.
 
-Read from `stratoflow.runner` and `stratoflow.store.dynamo` (one table; GSIs gsi1 and gsi2 project ALL
-and key only the execution item):
+Read from `stratoflow.runner` and `stratoflow.store.dynamo` (one table; GSIs gsi1 and gsi2 key only the
+execution item and project its keys, `flowId` and `state`):
 
 | step | requests | units |
 | --- | --- | --- |
 | every call | GetItem execution, GetItem task run | 1 RRU each (strongly consistent, < 4 KB) |
-| first save of a task run | GetItem `seq` projection, UpdateItem execution `taskRunSeq`, PutItem task run | 1 RRU; 1 + 2 GSI WRU; 1 WRU |
-| later saves | UpdateItem task run | 1 WRU per KB |
-| `outputs.x` in a template | Query of the execution's task runs, filtered by task | all task runs read so far |
+| each save of a task run (RUNNING, its end) | UpdateItem task run (`seq` set on insert) | 1 WRU per KB |
+| `outputs.x` of a task outside loops | GetItem of its task run (deterministic id) | 1 RRU |
+| `outputs.x` of a task inside a loop | Query of the execution's task runs, filtered by task | all task runs read so far |
 | a flowable's end | Query of every task run (children's state) | idem |
 | logs | BatchWriteItem (25 items per request) | 1 WRU per line |
-| execution state change | UpdateItem execution (+ GetItem of its namespace in a new process) | 1 + 1 gsi1 + 2 gsi2 (key moves) |
+| execution state change | UpdateItem execution | 1 + 1 gsi1 (`state`) + 2 gsi2 (key moves) |
+| other execution update (outputs) | UpdateItem execution | 1 WRU per KB: no projected attribute moves |
+
+A process that read the execution (every task-runner call does) knows it exists and its namespace, so
+a task run's first save and a state change need no read first.
 """
 
 from __future__ import annotations
@@ -22,7 +26,19 @@ from dataclasses import dataclass
 from stratoflow.cost.assumptions import Assumptions
 
 LOG_BATCH = 25
-EXECUTION_GSIS = 2  # gsi1 and gsi2 both project ALL: every write of the execution item writes both
+# Writes of the index entries when an execution's `state` changes: gsi1 rewrites its entry (it projects
+# `state`), gsi2 deletes the old entry and puts the new one (`state` is in its key). Index entries are
+# a few hundred bytes: 1 WRU each, whatever the execution's size.
+STATE_CHANGE_INDEX_WRITES = 3
+CREATE_INDEX_WRITES = 2  # the execution's put adds one entry to each index
+
+
+@dataclass(frozen=True)
+class Refs:
+    """The distinct tasks whose outputs a template reads: by key (outside loops) or by a Query."""
+
+    single: int = 0
+    looped: int = 0
 
 
 @dataclass
@@ -76,9 +92,16 @@ class DynamoModel:
 
     def write_execution(self, usage: DynamoUsage, state_change: bool) -> None:
         usage.write_requests += 1
-        per_copy = max(1, math.ceil(self.a.execution_item_kb))
-        # A state change moves gsi2's key: DynamoDB deletes the old index entry and puts the new one.
-        usage.write_units += per_copy * (1 + EXECUTION_GSIS + (1 if state_change else 0))
+        usage.write_units += max(1, math.ceil(self.a.execution_item_kb))
+        if state_change:
+            usage.write_units += STATE_CHANGE_INDEX_WRITES
+
+    def outputs(self, usage: DynamoUsage, refs: Refs, runs_before: float) -> None:
+        """`outputs.x` in templates: one read per task referenced (runner.outputs.ExecutionOutputs)."""
+        for _ in range(refs.single):
+            self.get(usage, self.a.task_run_item_kb)
+        for _ in range(refs.looped):
+            self.query(usage, runs_before)
 
     def logs(self, usage: DynamoUsage, lines: float) -> None:
         if lines <= 0:
@@ -93,39 +116,23 @@ class DynamoModel:
         if with_task_run:
             self.get(usage, self.a.task_run_item_kb)
 
-    def _first_save(self, usage: DynamoUsage) -> None:
-        self.get(usage, self.a.task_run_item_kb)  # the `seq` projection: is it there already?
-        self.write_execution(usage, state_change=False)  # taskRunSeq counter
-        usage.write_requests += 1  # PutItem of the new task run
-        usage.write_units += max(1, math.ceil(self.a.task_run_item_kb))
-
-    def run(
-        self, refs: int, runs_before: float, log_lines: float, failed: int, new_run: bool = True
-    ) -> DynamoUsage:
+    def run(self, refs: Refs, runs_before: float, log_lines: float, failed: int) -> DynamoUsage:
         """A runnable task: `failed` failed attempts (each retried), then one that succeeds."""
         usage = DynamoUsage()
         for attempt in range(failed + 1):
             self._call(usage)
-            if attempt == 0 and new_run:
-                self._first_save(usage)  # RUNNING
-            else:
-                self.write_task_run(usage)  # RUNNING, a new attempt
-            for _ in range(refs):
-                self.query(usage, runs_before)
+            self.write_task_run(usage)  # RUNNING (the first save inserts the task run)
+            self.outputs(usage, refs, runs_before)
             self.write_task_run(usage)  # SUCCESS, or the failed attempt
             self.logs(usage, log_lines + (1 if attempt < failed else 0))  # a failure logs its error
         return usage
 
-    def start(self, refs: int, runs_before: float, saves_outputs: bool, new_run: bool = True) -> DynamoUsage:
+    def start(self, refs: Refs, runs_before: float, saves_outputs: bool) -> DynamoUsage:
         """A flowable task's start: its task run, and what its structure needs (values, condition)."""
         usage = DynamoUsage()
         self._call(usage)
-        if new_run:
-            self._first_save(usage)
-        else:
-            self.write_task_run(usage)
-        for _ in range(refs):
-            self.query(usage, runs_before)
+        self.write_task_run(usage)  # RUNNING
+        self.outputs(usage, refs, runs_before)
         if saves_outputs:  # If's evaluationResult, Switch's value, WaitFor's and Subflow's state
             self.write_task_run(usage)
         return usage
@@ -138,12 +145,11 @@ class DynamoModel:
         self.write_task_run(usage)
         return usage
 
-    def check(self, refs: int, runs_before: float) -> DynamoUsage:
+    def check(self, refs: Refs, runs_before: float) -> DynamoUsage:
         """A WaitFor round: condition rendered, iteration count saved."""
         usage = DynamoUsage()
         self._call(usage)
-        for _ in range(refs):
-            self.query(usage, runs_before)
+        self.outputs(usage, refs, runs_before)
         self.write_task_run(usage)
         return usage
 
@@ -151,15 +157,13 @@ class DynamoModel:
         usage = DynamoUsage()
         self._call(usage)
         self.write_task_run(usage)
-        self.get(usage, self.a.execution_item_kb)  # the namespace, for gsi2's key
-        self.write_execution(usage, state_change=True)
+        self.write_execution(usage, state_change=True)  # PAUSED (namespace known from the call's read)
         return usage
 
-    def flow_outputs(self, refs: int, runs_before: float) -> DynamoUsage:
+    def flow_outputs(self, refs: Refs, runs_before: float) -> DynamoUsage:
         usage = DynamoUsage()
         self._call(usage, with_task_run=False)
-        for _ in range(refs):
-            self.query(usage, runs_before)
+        self.outputs(usage, refs, runs_before)
         self.write_execution(usage, state_change=False)
         return usage
 
@@ -167,23 +171,23 @@ class DynamoModel:
         """The cloud's start and end of an execution, outside its Task states.
 
         Admission (`stratoflow.cloud.starter`): the live revision (flow head + revision), the execution
-        put, its version ARN (KV), RUNNING. The status-change events (`stratoflow.cloud.events`), each
-        in a container that has not seen the execution: RUNNING finds it RUNNING already (a failed
-        conditional write); the end finalizes it (read, task runs listed, final state, slot released)
-        and lists the task runs again for the "Execution Finished" detail.
+        put, a slot when the flow has a concurrency limit, its version ARN (KV), RUNNING. The
+        status-change events (`stratoflow.cloud.events`), each in a container that has not seen the
+        execution: RUNNING finds it RUNNING already (a failed conditional write); the end finalizes it
+        (read, task runs listed, final state; for a limited flow the slot released and the queue
+        checked) and lists the task runs again for the "Execution Finished" detail.
         """
         usage = DynamoUsage()
         execution_kb = self.a.execution_item_kb
         self.get(usage, 1.0)  # flow head
         self.get(usage, 1.0)  # flow revision (its source: a few KB at most)
-        usage.write_requests += 1  # PutItem of the execution, with both GSIs
-        usage.write_units += max(1, math.ceil(execution_kb)) * (1 + EXECUTION_GSIS)
+        usage.write_requests += 1  # PutItem of the execution, with an entry in each index
+        usage.write_units += max(1, math.ceil(execution_kb)) + CREATE_INDEX_WRITES
         if limited:
-            self.transaction(usage, items=2)  # take a slot: counter + slot item
+            self.slot_write(usage)  # take a slot
         self.get(usage, 1.0)  # the state machine version (KV)
-        self.write_execution(usage, state_change=True)  # RUNNING (namespace known: it just wrote it)
-        # RUNNING status event: read, namespace, a conditional write that fails (still billed, no GSI).
-        self.get(usage, execution_kb)
+        self.write_execution(usage, state_change=True)  # RUNNING
+        # RUNNING status event: read, then a conditional write that fails (still billed, no index).
         self.get(usage, execution_kb)
         usage.write_requests += 1
         usage.write_units += max(1, math.ceil(execution_kb))
@@ -191,13 +195,21 @@ class DynamoModel:
         self.get(usage, execution_kb)
         self.get(usage, execution_kb)  # finalize reads it again
         self.query(usage, task_runs)  # closes unfinished task runs
-        self.get(usage, execution_kb)  # namespace
         self.write_execution(usage, state_change=True)
-        self.transaction(usage, items=2)  # release the slot (tried even without a limit: it fails)
+        if limited:  # an execution admitted without a limit has no slot: nothing to release
+            self.slot_write(usage)  # release
+            self.get(usage, 1.0)  # the live flow head and revision: the limit now
+            self.get(usage, 1.0)
+            self.get(usage, 0.1)  # the slot holders
+            self.query_items(usage, 0, 0.1)  # the queue (empty: nothing waits)
         self.query(usage, task_runs)  # the finished event's first failed task
         return usage
 
-    def transaction(self, usage: DynamoUsage, items: int) -> None:
-        """TransactWriteItems: 2 WRU per item (per KB), billed even when a condition cancels it."""
+    def slot_write(self, usage: DynamoUsage) -> None:
+        """A conditional UpdateItem of the flow's slot item (one small item)."""
         usage.write_requests += 1
-        usage.write_units += 2 * items
+        usage.write_units += 1
+
+    def query_items(self, usage: DynamoUsage, items: float, kb: float) -> None:
+        usage.read_requests += 1
+        usage.read_units += max(1, math.ceil(items * kb / 4))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratoflow.cost.assumptions import Assumptions
-from stratoflow.cost.dynamo import DynamoModel, DynamoUsage
+from stratoflow.cost.dynamo import DynamoModel, DynamoUsage, Refs
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 CALLBACK = ".waitForTaskToken"
@@ -68,10 +68,12 @@ def _children(value: Any, top: bool = True) -> list[str]:
     return []
 
 
-def references(value: Any) -> int:
-    """How many distinct tasks' outputs the templates in `value` read (one store query each)."""
-    found = {a or b for text in _children(value) for a, b in REFERENCE.findall(text)}
-    return len(found)
+def references(value: Any) -> set[str]:
+    """The distinct tasks whose outputs the templates in `value` read (one store read each)."""
+    return {a or b for text in _children(value) for a, b in REFERENCE.findall(text)}
+
+
+LOOPS = frozenset({"ForEach", "EachSequential", "EachParallel", "WaitFor"})  # as runner.outputs reads them
 
 
 class Walker:
@@ -79,7 +81,7 @@ class Walker:
         self.flow = flow
         self.a = assumptions
         self.dynamo = DynamoModel(assumptions)
-        self._refs: dict[str, int] = {}
+        self._refs: dict[str, Refs] = {}
         self.awaited: set[str] = set()
 
     # --- tasks of the flow ---------------------------------------------------------------------
@@ -87,11 +89,20 @@ class Walker:
     def _task(self, task_id: str) -> Any:
         return self.flow.find_task(task_id) if task_id else None
 
-    def refs(self, task_id: str) -> int:
+    def refs(self, task_id: str) -> Refs:
         if task_id not in self._refs:
             task = self._task(task_id)
-            self._refs[task_id] = references(task.model_dump(mode="json")) if task is not None else 0
+            self._refs[task_id] = self.split(references(task.model_dump(mode="json")) if task else set())
         return self._refs[task_id]
+
+    def split(self, task_ids: set[str]) -> Refs:
+        """A task inside a loop has one run per iteration, listed by a Query; any other is one GetItem."""
+        looped = sum(
+            1
+            for task_id in task_ids
+            if any(type(parent).type_name in LOOPS for parent in self.flow.task_parents(task_id))
+        )
+        return Refs(single=len(task_ids) - looped, looped=looped)
 
     def log_lines(self, task: Any) -> float:
         if task is None:
@@ -151,14 +162,14 @@ class Walker:
         if action == "run":
             tally.first_attempts += 1
             tally.task_runs += 1 if new_run else 0
-            usage = self.dynamo.run(refs, runs_before, self.log_lines(task), failed, new_run)
+            usage = self.dynamo.run(refs, runs_before, self.log_lines(task), failed)
         elif action == "start":
             tally.task_runs += 1
             saves = task is not None and type(task).type_name in SAVES_OUTPUTS
             usage = self.dynamo.start(refs, runs_before, saves)
         elif action == "await":
             tally.task_runs += 1
-            usage = self.dynamo.start(0, runs_before, False)
+            usage = self.dynamo.start(Refs(), runs_before, False)
             for _ in self._dag_node(task_id, "depends_on"):  # are its dependencies done?
                 self.dynamo.get(usage, self.a.task_run_item_kb)
         elif action == "end":
@@ -168,8 +179,9 @@ class Walker:
         elif action == "pause":
             usage = self.dynamo.pause()
         elif action == "outputs":
-            refs = references([o.value for o in self.flow.outputs])
-            usage = self.dynamo.flow_outputs(refs, runs_before)
+            usage = self.dynamo.flow_outputs(
+                self.split(references([o.value for o in self.flow.outputs])), runs_before
+            )
         else:
             usage = DynamoUsage()
         if action in ("run", "end"):

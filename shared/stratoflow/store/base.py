@@ -124,6 +124,7 @@ class ExecutionStore(Protocol):
         end_date: datetime | None = None,
         exit_state: State | None = None,
         expected_states: Collection[State] | None = None,
+        restarts: int | None = None,
     ) -> Execution:
         """Change an execution atomically and return it; `labels` are merged into the existing ones.
 
@@ -146,13 +147,14 @@ class ExecutionStore(Protocol):
     def save_task_run(self, task_run: TaskRun) -> TaskRun:
         """Insert or replace by (execution_id, id); `seq` is assigned on insert and kept on updates.
 
-        The execution must exist (NotFoundError). Pass back the record this returned on later saves.
+        `seq` is the store clock's time of the first save, in microseconds since the epoch (a store may
+        raise it to keep its own inserts strictly increasing). The execution must exist (NotFoundError).
         """
 
     def get_task_run(self, execution_id: str, task_run_id: str) -> TaskRun | None: ...
 
     def list_task_runs(self, execution_id: str, task_id: str | None = None) -> list[TaskRun]:
-        """Task runs in creation order (`seq`)."""
+        """Task runs in creation order: by `seq`, then by id when two share one."""
 
     # --- logs ---
     def append_logs(self, entries: Sequence[LogEntry]) -> None:
@@ -231,3 +233,7 @@ class BlobStore(Protocol):
 
     def delete(self, uri: str) -> None:
         """Remove the data; deleting a missing key is not an error."""
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """The keys stored under the folder `prefix` (`a/b` lists `a/b/c` and `a/b/d/e`, not `a/bc`),
+        sorted; ValueError for a bad prefix."""

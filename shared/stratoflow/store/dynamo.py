@@ -44,7 +44,8 @@ class DynamoExecutionStore:
         # Log sort keys: a random token per store and a counter keep concurrent writers apart.
         self._writer = secrets.token_hex(4)
         self._log_counter = itertools.count()
-        # Namespace of each execution this process touched: immutable, needed for the gsi2 key.
+        # Namespace of each execution this process saw: immutable, needed for the gsi2 key, and proof
+        # that the execution exists before one of its task runs is written.
         self._namespaces: dict[str, str] = {}
 
     def close(self) -> None:
@@ -150,7 +151,11 @@ class DynamoExecutionStore:
 
     def get_execution(self, execution_id: str) -> Execution | None:
         item = self._table.get(items.execution_key(execution_id))
-        return items.execution(item) if item else None
+        if not item:
+            return None
+        execution = items.execution(item)
+        self._remember(execution.id, execution.namespace)
+        return execution
 
     def update_execution(
         self,
@@ -163,6 +168,7 @@ class DynamoExecutionStore:
         end_date: datetime | None = None,
         exit_state: State | None = None,
         expected_states: Collection[State] | None = None,
+        restarts: int | None = None,
     ) -> Execution:
         state, expected_states = rules.as_states(state, expected_states)
         fields: dict[str, Any] = {}
@@ -175,6 +181,8 @@ class DynamoExecutionStore:
             fields["endDate"] = to_jsonable_python(end_date)
         if exit_state is not None:
             fields["exitState"] = State(exit_state).value
+        if restarts is not None:
+            fields["restarts"] = restarts
         labels = rules.check_labels(labels or {})
         moving = state is not None  # optimistic: most updates move the state
         for _ in range(_UPDATE_ATTEMPTS):
@@ -226,12 +234,18 @@ class DynamoExecutionStore:
         item = self._table.update(items.execution_key(execution_id), "SET " + ", ".join(sets), ex, condition)
         return items.execution(item)
 
-    def _namespace_of(self, execution_id: str) -> str:
-        """The execution's namespace (immutable, so reading it cannot race with the conditional write)."""
+    def _namespace_of(self, execution_id: str, missing: Callable[[str], Exception] | None = None) -> str:
+        """The execution's namespace (immutable, so reading it cannot race with the conditional write).
+
+        Read once per process and execution; that read also proves the execution exists (executions
+        are never deleted). A missing one raises `missing(message)`, else ConditionFailed.
+        """
         namespace = self._namespaces.get(execution_id)
         if namespace is None:
             item = self._table.get(items.execution_key(execution_id), projection=["namespace"])
             if item is None:
+                if missing is not None:
+                    raise missing(f"execution {execution_id} does not exist")
                 raise ConditionFailed(None)
             namespace = item["namespace"]["S"]
             self._remember(execution_id, namespace)
@@ -258,40 +272,20 @@ class DynamoExecutionStore:
 
     def save_task_run(self, task_run: TaskRun) -> TaskRun:
         data = items.task_run_data(task_run)
-        key = items.task_run_key(task_run.execution_id, task_run.id)
-        # A record read back from the store carries its seq: update it in one write. Otherwise read
-        # first, so that saving a fresh object for an existing id does not spend a seq number.
-        known = task_run.seq > 0 or self._table.get(key, projection=["seq"]) is not None
-        if known:
-            try:
-                return self._update_task_run(key, task_run, data)
-            except ConditionFailed:
-                pass  # not there after all: insert it
-        seq = self._next_seq(task_run.execution_id)
-        item = {**key, "seq": {"N": str(seq)}, "taskId": {"S": task_run.task_id}, "data": {"S": data}}
-        try:
-            self._table.put(item, ITEM_ABSENT)
-        except ConditionFailed:
-            # Another writer inserted this task run first: `seq` is spent (a gap), theirs is kept.
-            return self._update_task_run(key, task_run, data)
-        return task_run.model_copy(update={"seq": seq})
-
-    def _update_task_run(self, key: items.Item, task_run: TaskRun, data: str) -> TaskRun:
+        self._namespace_of(task_run.execution_id, missing=NotFoundError)
+        # One UpdateItem inserts or replaces: `seq` is set by the first save only (no counter to bump,
+        # no read of the task run first), so a task run costs two writes: RUNNING and its end.
         ex = Expression()
-        update = "SET " + ", ".join(ex.assign({"taskId": task_run.task_id, "data": data}))
-        item = self._table.update(key, update, ex, ITEM_EXISTS)
+        seq = ex.name("seq")
+        now = ex.value(rules.task_run_seq(self._clock()))
+        sets = [
+            *ex.assign({"taskId": task_run.task_id, "data": data}),
+            f"{seq} = if_not_exists({seq}, {now})",
+        ]
+        item = self._table.update(
+            items.task_run_key(task_run.execution_id, task_run.id), "SET " + ", ".join(sets), ex
+        )
         return items.task_run(item)
-
-    def _next_seq(self, execution_id: str) -> int:
-        ex = Expression()
-        update = f"ADD {ex.name('taskRunSeq')} {ex.value(1)}"
-        try:
-            item = self._table.update(
-                items.execution_key(execution_id), update, ex, ITEM_EXISTS, "UPDATED_NEW"
-            )
-        except ConditionFailed:
-            raise NotFoundError(f"execution {execution_id} does not exist") from None
-        return int(item["taskRunSeq"]["N"])
 
     def get_task_run(self, execution_id: str, task_run_id: str) -> TaskRun | None:
         item = self._table.get(items.task_run_key(execution_id, task_run_id))
@@ -302,7 +296,7 @@ class DynamoExecutionStore:
         condition = f"{ex.name('pk')} = {ex.value(f'EXEC#{execution_id}')} AND begins_with({ex.name('sk')}, {ex.value('TR#')})"
         filter_ = f"{ex.name('taskId')} = {ex.value(task_id)}" if task_id is not None else None
         runs = [items.task_run(item) for item in self._table.query(condition, ex, filter_=filter_)]
-        return sorted(runs, key=lambda run: run.seq)
+        return sorted(runs, key=rules.task_run_order)
 
     # --- logs ----------------------------------------------------------------------------------
 

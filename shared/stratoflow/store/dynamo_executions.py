@@ -8,6 +8,9 @@
 | none                         | the above for every namespace marker, merged                           |
 
 Each query reads newest first and stops after `limit` matches; the merge keeps the newest `limit`.
+The indexes project only keys, `flowId` and `state` (`items.INDEX_PROJECTION`): the executions found
+are then read from the table with BatchGetItem, and one whose state moved since the (eventually
+consistent) index saw it is left out when it no longer matches.
 """
 
 from __future__ import annotations
@@ -60,13 +63,25 @@ class ExecutionLister:
         if limit <= 0:
             return []
         namespaces = [namespace] if namespace is not None else self.namespaces()
-        found: list[items.Item] = []
+        found: list[tuple[str, items.Item]] = []
         for name in namespaces:
             for query in _plan(name, flow_id, state):
-                found.extend(self._run(query, since, until, limit))
-        # gsi1sk is `<start>#<id>` on every execution item, whichever index found it.
-        found.sort(key=lambda item: item["gsi1sk"]["S"], reverse=True)
-        return found[:limit]
+                # Both indexes' sort keys are `<start>#<id>`: newest first whichever index found it.
+                found.extend(
+                    (entry[f"{query.gsi}sk"]["S"], entry) for entry in self._run(query, since, until, limit)
+                )
+        found.sort(key=lambda pair: pair[0], reverse=True)
+        # An execution moving between states can sit in two gsi2 partitions for a moment; BatchGetItem
+        # refuses a key twice.
+        ids = dict.fromkeys(entry["pk"]["S"] for _, entry in found)
+        keys = [{"pk": {"S": pk}, "sk": {"S": items.META}} for pk in list(ids)[:limit]]
+        executions = [
+            item
+            for item in self._table.batch_get(keys)
+            if (flow_id is None or item["flowId"]["S"] == flow_id)
+            and (state is None or item["state"]["S"] == state.value)
+        ]
+        return sorted(executions, key=lambda item: item["gsi1sk"]["S"], reverse=True)
 
     def _run(
         self, query: _Query, since: datetime | None, until: datetime | None, limit: int

@@ -1,7 +1,8 @@
 """The item layout of the DynamoDB execution store: one table, keys, and record <-> item codecs.
 
 Table (created by the CDK stack, fixed): partition key `pk` (S), sort key `sk` (S); GSI `gsi1`
-(`gsi1pk`, `gsi1sk`) and GSI `gsi2` (`gsi2pk`, `gsi2sk`), both projecting ALL; TTL attribute `ttl`.
+(`gsi1pk`, `gsi1sk`) and GSI `gsi2` (`gsi2pk`, `gsi2sk`), both projecting the keys and INCLUDE
+`INDEX_PROJECTION` (what listings filter on); TTL attribute `ttl`.
 
 | item             | pk                      | sk                          | index keys                                  |
 | ---------------- | ----------------------- | --------------------------- | ------------------------------------------- |
@@ -22,11 +23,14 @@ Table (created by the CDK stack, fixed): partition key `pk` (S), sort key `sk` (
   listing them is one Query. A head carries `latestRevision`, which `put_flow` raises in the same
   transaction as the revision's conditional put.
 * An execution's `state` is a plain attribute so updates are guarded by a condition on it (the
-  transition table turned into `#state IN (...)`); `gsi2pk` moves with the state. The item also holds
-  the task-run counter `taskRunSeq` (UpdateItem ADD on a task run's first insert). User data (inputs,
+  transition table turned into `#state IN (...)`); `gsi2pk` moves with the state. User data (inputs,
   outputs, trigger, variables) is stored as JSON text: no float/Decimal round trip, no nesting limit.
 * Executions are listed by flow on gsi1 and by namespace and state on gsi2, newest first; a listing
-  without a namespace walks the namespace markers (written once per namespace per process).
+  without a namespace walks the namespace markers (written once per namespace per process). The
+  indexes hold only keys, `flowId` and `state`, so an update that changes neither (outputs, labels,
+  an error) writes the table alone; a listing reads the found executions with BatchGetItem.
+* A task run's `seq` is the time of its first save in microseconds (`rules.task_run_seq`), set by
+  `if_not_exists` in the one UpdateItem that inserts or replaces it: no counter on the execution.
 * A flow's concurrency items share one partition. The holders of its slots are one string set, so a
   slot is taken by one conditional UpdateItem (`ADD holders :id` under `size(holders) < :limit AND
   NOT contains(holders, :id)`) and released by one (`DELETE holders :id`); a promotion adds the
@@ -38,11 +42,10 @@ Table (created by the CDK stack, fixed): partition key `pk` (S), sort key `sk` (
 
 from __future__ import annotations
 
+import functools
 import json
 from decimal import Decimal
-from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.domain import Execution, FlowRecord, LogEntry, TaskRun
 from stratoflow.states import State
@@ -51,22 +54,36 @@ from stratoflow.store.base import FlowHead
 
 Item = dict[str, Any]  # a low-level DynamoDB item: {"name": {"S": "..."}}
 
+# Non-key attributes the GSIs project (INCLUDE): the filters of `dynamo_executions`. The CDK stack and
+# the simulated table (stratoflow.cloudsim.stack) declare the same.
+INDEX_PROJECTION = ("flowId", "state")
+
 FLOW_HEADS = "FLOWS"
 NAMESPACES = "NAMESPACES"
 META = "META"
 # Execution fields holding arbitrary user data, stored as JSON text.
 JSON_FIELDS = ("inputs", "outputs", "trigger", "variables")
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+
+@functools.cache
+def _codecs() -> tuple[TypeSerializer, TypeDeserializer]:
+    # Imported on first use: `import boto3` costs ~100 ms, which a Lambda's INIT need not pay.
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 def dump(values: dict[str, Any]) -> Item:
-    return {name: _serializer.serialize(value) for name, value in values.items()}
+    serializer = _codecs()[0]
+    return {name: serializer.serialize(value) for name, value in values.items()}
 
 
 def load(item: Item) -> dict[str, Any]:
-    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+    deserializer = _codecs()[1]
+    return {name: _plain(deserializer.deserialize(value)) for name, value in item.items()}
 
 
 def _plain(value: Any) -> Any:
@@ -134,7 +151,6 @@ def execution_item(execution: Execution) -> Item:
         gsi1sk=start,
         gsi2pk=by_state_pk(execution.namespace, execution.state),
         gsi2sk=start,
-        taskRunSeq=0,
     )
     return {**execution_key(execution.id), **dump(values)}
 
@@ -155,7 +171,7 @@ def task_run_key(execution_id: str, task_run_id: str) -> Item:
 
 
 def task_run_data(task_run: TaskRun) -> str:
-    """The record as JSON, without `seq`: the item's own `seq` attribute is the truth."""
+    """The record as JSON, without `seq`: the item's own `seq` attribute (set on insert) is the truth."""
     data = task_run.model_dump_json(by_alias=True, exclude={"seq"})
     rules.check_size("task run", task_run.id, data)
     return data

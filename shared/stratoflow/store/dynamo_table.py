@@ -73,8 +73,16 @@ class Table:
     def __init__(self, name: str, client: Any) -> None:
         self.name = name
         self.client = client
-        self._condition_failed = client.exceptions.ConditionalCheckFailedException
-        self._cancelled = client.exceptions.TransactionCanceledException
+
+    # Read when an error is being handled (an `except` clause evaluates its class then), not in
+    # __init__: a client created on first use is not created by building the store.
+    @property
+    def _condition_failed(self) -> Any:
+        return self.client.exceptions.ConditionalCheckFailedException
+
+    @property
+    def _cancelled(self) -> Any:
+        return self.client.exceptions.TransactionCanceledException
 
     def get(self, key: Item, projection: Sequence[str] = ()) -> Item | None:
         """Strongly consistent GetItem, of the `projection` attributes only when given."""

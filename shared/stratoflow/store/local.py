@@ -10,6 +10,9 @@ from stratoflow.errors import NotFoundError
 from stratoflow.store import rules
 from stratoflow.store.sqlite import SqliteExecutionStore
 
+# Suffix of a file being written (renamed into place when complete): never listed as a key.
+PARTIAL = ".strato-partial"
+
 
 class LocalBlobStore:
     """BlobStore on a folder: key `a/b/c.json` is the file `<root>/a/b/c.json`."""
@@ -25,7 +28,7 @@ class LocalBlobStore:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write beside the target then rename: a reader sees the old bytes or the new, never half.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PARTIAL)
         try:
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
@@ -49,6 +52,16 @@ class LocalBlobStore:
         path = self._path(rules.key_of(uri))
         if path.is_file():
             path.unlink(missing_ok=True)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            return []
+        return sorted(
+            f"{prefix}/{path.relative_to(folder).as_posix()}"
+            for path in folder.rglob("*")
+            if path.is_file() and not path.name.endswith(PARTIAL)
+        )
 
 
 def open_local_store(root: Path = Path(".stratoflow")) -> tuple[SqliteExecutionStore, LocalBlobStore]:

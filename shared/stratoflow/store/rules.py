@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
-from stratoflow.domain import FlowRecord
+from stratoflow.domain import FlowRecord, TaskRun
 from stratoflow.errors import ConflictError, StratoflowError
 from stratoflow.states import ALLOWED_TRANSITIONS, State, can_transition
 
@@ -106,6 +106,20 @@ def sortable_time(moment: datetime) -> str:
     """Fixed-width UTC text whose string order is time order (used in sort keys and indexed columns)."""
     # isoformat, unlike strftime("%Y"), pads years before 1000 to four digits.
     return as_utc(moment).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def task_run_seq(moment: datetime) -> int:
+    """A task run's `seq` from the time of its first save: microseconds since the epoch.
+
+    A time rather than a per-execution counter, so that inserting a task run is one write.
+    """
+    delta = as_utc(moment) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def task_run_order(run: TaskRun) -> tuple[int, str]:
+    """The order of `list_task_runs`: creation (`seq`), then id for runs created the same microsecond."""
+    return run.seq, run.id
 
 
 # --- execution state transitions ---------------------------------------------------------------

@@ -8,6 +8,14 @@ from stratoflow.errors import NotFoundError
 from stratoflow.store import rules
 
 
+def _is_key(key: str) -> bool:
+    try:
+        rules.check_blob_key(key)
+    except ValueError:
+        return False
+    return True
+
+
 class S3BlobStore:
     """BlobStore on S3: key `a/b.json` is the object `<prefix>a/b.json` of `bucket`."""
 
@@ -48,3 +56,11 @@ class S3BlobStore:
 
     def delete(self, uri: str) -> None:
         self._client.delete_object(Bucket=self.bucket, Key=self._object_key(uri))
+
+    def list_keys(self, prefix: str) -> list[str]:
+        folder = self.prefix + rules.check_blob_key(prefix) + "/"
+        keys: list[str] = []
+        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder):
+            keys += [item["Key"][len(self.prefix) :] for item in page.get("Contents", [])]
+        # Objects written by other tools may not be valid keys (a console "folder" ends with '/').
+        return sorted(key for key in keys if _is_key(key))

@@ -197,6 +197,7 @@ class SqliteExecutionStore:
         end_date: datetime | None = None,
         exit_state: State | None = None,
         expected_states: Collection[State] | None = None,
+        restarts: int | None = None,
     ) -> Execution:
         state, expected_states = rules.as_states(state, expected_states)
         with self._write() as db:
@@ -218,6 +219,8 @@ class SqliteExecutionStore:
                 execution.end_date = end_date
             if exit_state is not None:
                 execution.exit_state = State(exit_state)
+            if restarts is not None:
+                execution.restarts = restarts
             data = execution.model_dump_json(by_alias=True)
             rules.check_size("execution", execution_id, data)
             db.execute(
@@ -274,7 +277,10 @@ class SqliteExecutionStore:
             (last,) = db.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM task_runs WHERE execution_id = ?", key[:1]
             ).fetchone()
-            stored = task_run.model_copy(update={"seq": last + 1})
+            # The clock's time, as in the cloud store; raised past the last one when the clock has not
+            # moved (or went back), so local inserts stay in their exact order.
+            seq = max(rules.task_run_seq(self._clock()), last + 1)
+            stored = task_run.model_copy(update={"seq": seq})
             db.execute(
                 "INSERT INTO task_runs VALUES (?, ?, ?, ?, ?)",
                 (*key, stored.seq, stored.task_id, _task_run_json(stored)),

@@ -1,0 +1,94 @@
+"""Clients created on first use: a Lambda's INIT builds the cloud objects without boto3."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from stratoflow.cloud.clients import AwsClients
+from stratoflow.cloud.lazy import LazyAwsClients, LazyClient
+
+SETTINGS = {
+    "STRATOFLOW_TABLE_NAME": "table",
+    "STRATOFLOW_DATA_BUCKET": "data",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def test_building_the_task_runner_and_admission_imports_no_boto3() -> None:
+    # Given the objects the task-runner and admission handlers build at import time
+    code = (
+        "import sys\n"
+        "from stratoflow.cloud.settings import Settings\n"
+        "from stratoflow.cloud.wiring import cloud_task_runner\n"
+        "from stratoflow.cloud.assembly import cloud_starter\n"
+        "runner = cloud_task_runner(Settings.from_env())\n"
+        "starter = cloud_starter(Settings.from_env())\n"
+        "loaded = sorted(m for m in ('boto3', 'botocore.session', 'botocore.client') if m in sys.modules)\n"
+        "print(loaded)\n"
+    )
+
+    # When a fresh process builds them
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=SETTINGS, capture_output=True, text=True, check=True
+    )
+
+    # Then no boto3 module (nor a botocore session or client) was imported
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+class Made:
+    """A stand-in client factory that counts the clients it made."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        with self.lock:
+            self.count += 1
+        return FakeClient()
+
+
+class FakeClient:
+    region = "us-east-1"
+
+    def ping(self) -> str:
+        return "pong"
+
+
+def test_a_lazy_client_is_created_once_on_first_use_even_from_many_threads() -> None:
+    # Given a lazy client nobody used yet
+    made = Made()
+    client = LazyClient(made)
+    assert not client.created and made.count == 0
+
+    # When 20 threads use it at once
+    barrier = threading.Barrier(20)
+
+    def use() -> str:
+        barrier.wait()
+        result: str = client.ping()
+        return result
+
+    threads = [threading.Thread(target=use) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then one client was made, and every attribute is the real client's
+    assert made.count == 1 and client.created
+    assert client.region == "us-east-1" and client.resolve() is client.resolve()
+
+
+def test_lazy_aws_clients_keep_the_clients_passed_in_and_defer_the_others() -> None:
+    given = FakeClient()
+    clients = LazyAwsClients(dynamodb=given)
+
+    assert clients.dynamodb is given
+    assert isinstance(clients.s3, LazyClient) and not clients.s3.created
+    assert clients.s3 is clients.s3  # one client per service
+    assert isinstance(clients, AwsClients)
