@@ -7,7 +7,9 @@ Each run is a fresh `strato run FLOW --json --skip-waits` process with durable h
 a temporary --home), checked for the right result; a run that is not correct is not reported.
 `--skip-waits` makes W4's retry delays (1 s, Step Functions' minimum) pass at once, as the peers'
 retry delay of 0. Derived: per-task overhead = (W2 - W1) / 99, per-item = (W3 - W1) / 1000.
-Targets (issue 3): per-task overhead under 3 ms; W3 (1,000-item ForEach) under 2 s.
+Targets (issue 8, whole-process median): W1 under 0.4 s, W2 under 0.5 s, W3 under 1.5 s; each run
+shares its workload's home with the others, as a user running the same flow again does (the flow is
+deployed and its templates compiled by the warm-up run).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: `bench` is importable from the checkout
+from bench.report import WALL_TARGETS_S  # noqa: E402
+
 STRATO = Path(sys.executable).with_name("strato")
 WORKLOADS = {
     "w1_hello": lambda d: d["outputs"] == {"greeting": {"greeting": "hello"}},
@@ -40,6 +45,8 @@ def run_once(workload: str, home: Path) -> tuple[float, float]:
         [str(STRATO), "run", str(flow), "--json", "--skip-waits", "--home", str(home)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # Byte-code caches on, as a user has them (this sandbox sets PYTHONDONTWRITEBYTECODE).
+        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
     )
     assert process.stdout is not None and process.stderr is not None
     out = process.stdout.read()
@@ -76,8 +83,10 @@ def main() -> int:
             )
     per_task = (medians["w2_chain100"] - medians["w1_hello"]) / 99 * 1000
     per_item = (medians["w3_fanout1000"] - medians["w1_hello"]) / 1000 * 1000
-    print(f"per-task overhead: {per_task:.2f} ms (target < 3 ms)")
-    print(f"per-mapped-item overhead: {per_item:.2f} ms; W3 {medians['w3_fanout1000']:.2f} s (target < 2 s)")
+    print(f"per-task overhead: {per_task:.2f} ms; per-mapped-item overhead: {per_item:.2f} ms")
+    for workload, limit in WALL_TARGETS_S.items():
+        verdict = "PASS" if medians[workload] < limit else "FAIL"
+        print(f"{workload}: {medians[workload]:.3f} s (target < {limit} s: {verdict})")
     return 0
 
 

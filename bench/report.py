@@ -16,6 +16,20 @@ RATIO_TARGET = 0.3  # Stratoflow / fastest peer, per workload
 MIB = 1024 * 1024
 
 Results = Mapping[str, Mapping[str, Series]]  # workload -> variant -> series
+Medians = Mapping[str, Mapping[str, float]]  # workload -> variant -> median seconds of one run
+
+# Per-run medians on an idle machine of this project (peers: bench/peers/README.md; Stratoflow:
+# bench/RESULTS.md): what the duration estimate uses when no earlier run on this machine left its own.
+REFERENCE_MEDIANS_S: dict[str, dict[str, float]] = {
+    "w1_hello": {"stratoflow": 0.35, "plain": 0.02, "dagster-memory": 1.35, "dagster-persistent": 1.92,
+                 "prefect": 7.81, "airflow": 6.64},
+    "w4_retry": {"stratoflow": 0.35, "plain": 0.01, "dagster-memory": 1.55, "dagster-persistent": 1.80,
+                 "prefect": 8.20, "airflow": 7.62},
+    "w2_chain100": {"stratoflow": 0.45, "plain": 0.01, "dagster-memory": 1.88, "dagster-persistent": 3.81,
+                    "prefect": 8.07, "airflow": 14.63},
+    "w3_fanout1000": {"stratoflow": 0.90, "plain": 0.01, "dagster-memory": 8.93, "dagster-persistent": 34.33,
+                      "prefect": 12.98, "airflow": 61.68},
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -114,3 +128,25 @@ def derived(results: Results) -> list[str]:
         return []
     header = ["| variant | per-task overhead ms | per-mapped-item overhead ms |", "| --- | ---: | ---: |"]
     return [*header, *sorted(lines), ""]
+
+
+def medians_of(results: Results) -> dict[str, dict[str, float]]:
+    """The per-run medians of a benchmark, kept for the next run's estimate."""
+    return {w: {name: series.median_s for name, series in v.items()} for w, v in results.items()}
+
+
+def expected_seconds(
+    medians: Medians, variants: list[str], workloads: list[str], runs: int, warmup: bool
+) -> tuple[float, list[str]]:
+    """The expected wall time of the measured runs (warm-ups included: one run of the first workload
+    per variant), and the (workload, variant) pairs no median is known for."""
+    total, unknown = 0.0, []
+    for index, workload in enumerate(workloads):
+        count = runs + (1 if warmup and index == 0 else 0)
+        for variant in variants:
+            median = medians.get(workload, {}).get(variant)
+            if median is None:
+                unknown.append(f"{workload} {variant}")
+            else:
+                total += count * median
+    return total, unknown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import cold_start, report
+from bench import cold_start, compare_peers, peer_envs, report
 from bench.compare_peers import _stratoflow_check
 from bench.harness import IncorrectRun, Measurement, Series, measure, result_line_check
 
@@ -126,3 +127,90 @@ def test_cold_start_refuses_cli_and_test_packages(tmp_path: Path) -> None:
 
     assert cold_start.packaged_forbidden(tmp_path) == ["aws_cdk", "boto3", "click", "moto"]
     assert cold_start.forbidden_imports(frozenset({"rich.console", "pydantic", "boto3"})) == ["rich"]
+
+
+def test_the_estimate_adds_warm_ups_and_counted_runs_and_names_what_it_cannot_estimate() -> None:
+    # Given per-run medians for two variants on two workloads, one of them missing
+    medians = {"w1_hello": {"stratoflow": 0.5, "prefect": 8.0}, "w2_chain100": {"stratoflow": 1.0}}
+
+    # When 5 runs of each, with a warm-up run of the first workload, are estimated
+    seconds, unknown = report.expected_seconds(
+        medians, ["stratoflow", "prefect"], ["w1_hello", "w2_chain100"], 5, True
+    )
+
+    # Then W1 counts 6 runs of each variant, W2 5 runs of Stratoflow; Prefect's W2 is unknown
+    assert seconds == 6 * 0.5 + 6 * 8.0 + 5 * 1.0
+    assert unknown == ["w2_chain100 prefect"]
+
+
+def test_the_default_full_run_fits_the_budget_on_an_idle_machine() -> None:
+    # Given the default variants and the README's per-run medians of an idle machine
+    args = compare_peers.parse_args([])
+    variants = ["stratoflow", "plain", *args.peers]
+
+    # When the runs are estimated
+    seconds, unknown = report.expected_seconds(
+        report.REFERENCE_MEDIANS_S, variants, args.workloads, args.runs, True
+    )
+
+    # Then dagster-persistent is opt-in, and the runs leave room for the state set-up in 15 minutes
+    assert "dagster-persistent" not in args.peers and not unknown
+    assert seconds < 13 * 60 < args.budget * 60
+
+
+def test_the_budget_is_judged_without_the_cached_installs() -> None:
+    phases = compare_peers.Phases(installs=120.0, state=5.0, warmups=20.0, runs=700.0)
+
+    assert phases.line(845.0, 15).endswith(
+        "(budget 15 min without the installs, which are cached: 12.1 min, PASS)"
+    )
+    assert phases.line(845.0, 10).endswith("12.1 min, FAIL)")
+
+
+def test_medians_are_merged_into_those_of_earlier_runs(tmp_path: Path) -> None:
+    # Given medians kept from a run of W1 and W2
+    kept = tmp_path / "medians.json"
+    kept.write_text('{"w1_hello": {"prefect": 9.0, "airflow": 7.0}, "w2_chain100": {"prefect": 10.0}}')
+
+    # When a later run measured W1 for Prefect only
+    compare_peers.save_medians(kept, {"w1_hello": {"prefect": series(8.0, 8.5, 8.2)}})
+
+    # Then its median replaces the old one, and the rest stays
+    assert json.loads(kept.read_text()) == {
+        "w1_hello": {"prefect": 8.2, "airflow": 7.0},
+        "w2_chain100": {"prefect": 10.0},
+    }
+
+
+def test_peer_state_is_set_up_once_per_venv_and_copied_afterwards(tmp_path: Path) -> None:
+    # Given a peer venv (its stamp) and a set-up command that counts its runs in a file outside
+    venv = tmp_path / "peer-venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / peer_envs.STAMP).write_text("pins-1")
+    python = venv / "bin" / "python"
+    home, runs = tmp_path / "peer-home", tmp_path / "set-up-runs"
+    script = f"import pathlib; pathlib.Path({str(runs)!r}).open('a').write('x'); pathlib.Path({str(home)!r}, 'db').write_text('migrated')"
+    set_up = [[sys.executable, "-c", script]]
+
+    # When fresh state is asked for three times, the measured runs dirtying it in between
+    for _ in range(3):
+        peer_envs._restore(home, python, set_up, dict(os.environ))
+        assert (home / "db").read_text() == "migrated" and not (home / "grown").exists()
+        (home / "grown").write_text("rows added by a measured run")
+
+    # Then the set-up ran once; and again once the venv's pins changed
+    assert runs.read_text() == "x"
+    (venv / peer_envs.STAMP).write_text("pins-2")
+    peer_envs._restore(home, python, set_up, dict(os.environ))
+    assert runs.read_text() == "xx"
+
+
+@pytest.mark.parametrize("function", cold_start.HANDLERS)
+def test_the_measured_handlers_import_no_boto3_at_init(function: str) -> None:
+    # When a handler is imported as Lambda's INIT imports it (the cold-start benchmark's profile)
+    profile = cold_start.profile_import(function, cold_start.handler_env())
+
+    # Then no boto3 module nor botocore session or client was loaded: clients wait for their first use,
+    # which the same profile then times
+    assert not {"boto3", "botocore.session", "botocore.client"} & profile.modules
+    assert profile.first_use_ms > 0

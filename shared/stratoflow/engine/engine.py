@@ -95,6 +95,10 @@ class LocalExecution:
         waiter = self._run.tokens.get(token)
         return waiter is not None and waiter.owner == self.execution_arn
 
+    def waits_for_token(self) -> bool:
+        """True while a task of this execution waits on a task token (a paused task, a callback)."""
+        return self._run.tokens.any_owned_by(self.execution_arn)
+
     def send_task_success(self, token: str, output: Any) -> None:
         self._engine.send_task_success(token, output)
 

@@ -252,6 +252,11 @@ class TokenRegistry:
         with self._lock:
             return self._waiters.get(token)
 
+    def any_owned_by(self, owner: str) -> bool:
+        """True while a task of the execution `owner` (its ARN) waits on a token."""
+        with self._lock:
+            return any(waiter.owner == owner for waiter in self._waiters.values())
+
 
 class StateContext:
     """Builds the context object (`$$`) of one state attempt, only when a path reads it."""

@@ -1,4 +1,5 @@
-"""The one sandboxed environment templates compile in, and the cache of compiled templates."""
+"""The one sandboxed environment templates compile in, and the caches of compiled templates: in the
+process (`compile_template`) and, when a command turns it on, on disk (`template_cache`)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ from stratoflow.expressions.operators import (
     UNDEFINED_COALESCE_FILTER,
     PebbleOperators,
 )
+from stratoflow.expressions.references import called_functions, read_outputs
 from stratoflow.expressions.registry import FILTERS, FUNCTIONS, TESTS
 from stratoflow.expressions.runtime import CURRENT, RenderState, counted
 from stratoflow.expressions.sandbox import KestraSandbox, PathUndefined
+from stratoflow.expressions.template_cache import TemplateCode, active
 from stratoflow.expressions.values import MapEntry, to_text
 
 # Jinja filters that keep their meaning and cannot build unbounded values; the others (`center`,
@@ -79,12 +82,15 @@ ENVIRONMENT = _build()
 
 @dataclass(frozen=True)
 class CompiledTemplate:
-    """A compiled template: `expression` when the source is one `{{ }}` (between whitespace)."""
+    """A compiled template: `expression` when the source is one `{{ }}` (between whitespace), with
+    what validation checks (see `references`)."""
 
     text: Template | None
     expression: Template | None
     prefix: str = ""
     suffix: str = ""
+    calls: tuple[tuple[str, int], ...] = ()
+    outputs: frozenset[str] = frozenset()
 
 
 def spell(message: str) -> str:
@@ -123,18 +129,36 @@ def parse(source: str) -> nodes.Template:
 @functools.lru_cache(maxsize=4096)
 def compile_template(source: str) -> CompiledTemplate:
     """Compile (and cache) a template; raises `ExpressionSyntaxError` with the line of the problem."""
-    tree = transform(parse(source))
+    cache = active()
+    code = cache.load(source) if cache is not None else None
+    if code is None:
+        code = generate(source)
+        if cache is not None:
+            cache.store(code)
+    template = ENVIRONMENT.template_class.from_code(
+        ENVIRONMENT, code.code, ENVIRONMENT.make_globals(None), None
+    )
+    if code.single:
+        return CompiledTemplate(None, template, code.prefix, code.suffix, code.calls, code.outputs)
+    return CompiledTemplate(template, None, calls=code.calls, outputs=code.outputs)
+
+
+def generate(source: str) -> TemplateCode:
+    """Parse a template and generate its Python code; raises `ExpressionSyntaxError`."""
+    tree = parse(source)
     # Jinja folds constant expressions while compiling, calling filters: give that work a budget too.
     token = CURRENT.set(RenderState({}, None))
     try:
+        calls, outputs = called_functions(tree), read_outputs(tree)
+        tree = transform(tree)
         single = _single_expression(tree)
         if single is None:
-            return CompiledTemplate(ENVIRONMENT.from_string(tree), None)
+            return TemplateCode(source, ENVIRONMENT.compile(tree), False, "", "", calls, outputs)
         expression, prefix, suffix = single
         line = expression.lineno
         assign = nodes.Assign(nodes.Name("result", "store", lineno=line), expression, lineno=line)
-        template = ENVIRONMENT.from_string(nodes.Template([assign], lineno=1))
-        return CompiledTemplate(None, template, prefix, suffix)
+        code = ENVIRONMENT.compile(nodes.Template([assign], lineno=1))
+        return TemplateCode(source, code, True, prefix, suffix, calls, outputs)
     except TemplateSyntaxError as error:
         raise ExpressionSyntaxError(spell(error.message or "syntax error"), error.lineno) from None
     except (RecursionError, MemoryError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from stratoflow.compiler import compile_flow
 from stratoflow.domain import FlowRecord
 from stratoflow.errors import ConflictError
 
@@ -21,6 +20,9 @@ def deploy_flow(store: Any, flow: Any, source: str) -> FlowRecord:
         live: FlowRecord | None = store.get_flow(flow.namespace, flow.id)
         if live is not None and live.source_hash == digest:
             return live
+        # Imported here: running an unchanged flow again (the usual `strato run`) needs no compiler.
+        from stratoflow.compiler import compile_flow
+
         head = store.get_flow_head(flow.namespace, flow.id)
         # After a deletion there is no live revision, but revision numbers are never reused.
         revision = (head.latest_revision if head else 0) + 1

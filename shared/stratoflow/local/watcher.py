@@ -52,6 +52,8 @@ class ControlWatcher:
         if record.state == State.KILLING:
             running.stop(error="Killed", cause="killed by strato kill")
             return
+        if not running.waits_for_token():
+            return  # no paused task to resume: reading every task run would be wasted (1,000s in a loop)
         for run in self.store.list_task_runs(execution_id):
             if run.state != State.PAUSED or not run.task_token:
                 continue

@@ -1,7 +1,9 @@
 """Task types by name: the one place the flow model looks a `type:` up.
 
-Modules add task types with `@register`; the flow model never lists them. The built-in modules are
-imported on the first lookup, not when this module is imported, so loading the registry is cheap.
+Modules add task types with `@register`; the flow model never lists them. The task modules are
+imported one at a time, on the first lookup of a name none of the imported ones registered: a flow of
+`Log` and `Return` tasks never pays for the HTTP client's imports (urllib, ssl, email) or the models of
+the flowable tasks. Listing the names (`names()`, the JSON Schema, suggestions) imports them all.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from stratoflow.tasks.base import Task
 
-# Imported on the first lookup: the core task types.
+# The core task types, most used first: a lookup imports the next module until one registers the name.
 BUILTIN_MODULES: tuple[str, ...] = (
     "stratoflow.tasks.core",
     "stratoflow.tasks.flowable",
@@ -20,8 +22,8 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "stratoflow.tasks.kv",
     "stratoflow.tasks.http",
 )
-# Imported only when a name is not a core type (or for the full list): task families that may be
-# installed or not, and whose imports are heavier.
+# Searched after the core types: task families that may be installed or not, and whose imports are
+# heavier.
 EXTENSION_MODULES: tuple[str, ...] = (
     "stratoflow.tasks.aws",
     "stratoflow.tasks.scripts",
@@ -30,7 +32,6 @@ EXTENSION_MODULES: tuple[str, ...] = (
 _by_name: dict[str, type[Task]] = {}
 _canonical: dict[str, type[Task]] = {}
 _loaded: set[str] = set()
-_families_loaded = {"builtin": False, "extension": False}
 
 
 def kestra_aliases(group: str, name: str, legacy_group: str | None = None) -> tuple[str, ...]:
@@ -56,7 +57,6 @@ def _load(modules: tuple[str, ...]) -> None:
     for module in modules:
         if module in _loaded:
             continue
-        _loaded.add(module)
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:
@@ -64,28 +64,26 @@ def _load(modules: tuple[str, ...]) -> None:
             # is a real bug in the family and must surface.
             if err.name != module:
                 raise
-
-
-def _load_family(family: str) -> None:
-    if not _families_loaded[family]:
-        _families_loaded[family] = True
-        _load(BUILTIN_MODULES if family == "builtin" else EXTENSION_MODULES)
+        # Marked once imported, not before: another thread resolving a name meanwhile waits on the
+        # import lock instead of skipping a half-imported module.
+        _loaded.add(module)
 
 
 def load_all() -> None:
-    """Import every known task family, so `names()` and the JSON Schema see all types."""
-    _load_family("builtin")
-    _load_family("extension")
+    """Import every known task module, so `names()` and the JSON Schema see all types."""
+    _load(BUILTIN_MODULES + EXTENSION_MODULES)
 
 
 def resolve(name: str) -> type[Task] | None:
     """The task class registered under a canonical name or alias, or None."""
-    for family in ("builtin", "extension"):
-        cls = _by_name.get(name)
+    cls = _by_name.get(name)
+    for module in BUILTIN_MODULES + EXTENSION_MODULES:
         if cls is not None:
-            return cls
-        _load_family(family)
-    return _by_name.get(name)
+            break
+        if module not in _loaded:
+            _load((module,))
+            cls = _by_name.get(name)
+    return cls
 
 
 def canonical_name(name: str) -> str | None:

@@ -210,12 +210,12 @@ def test_a_token_answered_from_another_thread_while_the_state_waits() -> None:
     # When
     execution = engine.start({}, name="waits")
     assert submitted.wait(10)
-    assert execution.owns_token(tokens[0])
+    assert execution.owns_token(tokens[0]) and execution.waits_for_token()
     execution.send_task_success(tokens[0], {"from": "outside"})
     # Then
     result = execution.wait(10)
     assert (result.status, result.output) == ("SUCCEEDED", {"from": "outside"})
-    assert not execution.owns_token(tokens[0])
+    assert not execution.owns_token(tokens[0]) and not execution.waits_for_token()
 
 
 def test_lambda_wait_for_task_token_ignores_the_functions_return_value() -> None:

@@ -37,7 +37,7 @@ def test_a_failure_while_compiling_is_a_syntax_error(monkeypatch: pytest.MonkeyP
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise SyntaxError("invalid generated code")
 
-    monkeypatch.setattr(environment_module.ENVIRONMENT, "from_string", broken)
+    monkeypatch.setattr(environment_module.ENVIRONMENT, "compile", broken)
     # Then
     with pytest.raises(ExpressionSyntaxError, match="cannot compile this template"):
         render_string("{{ 'never compiled before' ~ x }}", CONTEXT)
