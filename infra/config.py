@@ -16,6 +16,7 @@ DEFAULT_STACK_NAME = "Stratoflow"
 # a stack "Stratoflow" must not own the resources of a stack "Stratoflow-dev" in the same account.
 STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MANAGED_POLICY_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]+$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # CloudWatch Logs accepts only these retention periods.
@@ -57,6 +58,8 @@ class StackConfig:
     log_retention_days: int = 30
     alert_email: str | None = None
     log_level: str = "INFO"
+    # A managed policy of the operator's that caps every flow role instead of the stack's own boundary.
+    flow_boundary_arn: str | None = None
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -93,6 +96,12 @@ class StackConfig:
         log_level = _text(values.get("logLevel"), defaults.log_level).upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"logLevel {log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
+        flow_boundary_arn = _text(values.get("flowPermissionsBoundaryArn"), "") or None
+        if flow_boundary_arn is not None and not MANAGED_POLICY_ARN_PATTERN.match(flow_boundary_arn):
+            raise ConfigError(
+                f"flowPermissionsBoundaryArn {flow_boundary_arn!r}: expected a managed policy ARN "
+                "(arn:aws:iam::<account>:policy/<name>)"
+            )
         return cls(
             stack_name=stack_name,
             removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
@@ -100,6 +109,7 @@ class StackConfig:
             log_retention_days=log_retention,
             alert_email=alert_email,
             log_level=log_level,
+            flow_boundary_arn=flow_boundary_arn,
         )
 
 
@@ -110,6 +120,7 @@ _CONTEXT_KEYS = (
     "logRetentionDays",
     "alertEmail",
     "logLevel",
+    "flowPermissionsBoundaryArn",
 )
 
 

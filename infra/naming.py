@@ -6,6 +6,8 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, Stack
 from constructs import IConstruct
 
+from stratoflow.cloud.naming import FLOW_ROLE_PATH, flow_role_prefix
+
 
 def owned_prefix(scope: IConstruct) -> str:
     """Names that start with this belong to the deployer: state machines, trigger rules, alarms."""
@@ -37,6 +39,19 @@ def owned_custom_bus_rules_arn(scope: IConstruct) -> str:
 
 def owned_alarms_arn(scope: IConstruct) -> str:
     return _arn(scope, "cloudwatch", "alarm", f"{owned_prefix(scope)}*", ArnFormat.COLON_RESOURCE_NAME)
+
+
+def flow_roles_path_arn(scope: IConstruct) -> str:
+    """`arn:...:iam::<account>:role/stratoflow/`: a flow role's ARN is this followed by its name."""
+    return Stack.of(scope).format_arn(
+        service="iam", region="", resource="role", resource_name=FLOW_ROLE_PATH.lstrip("/")
+    )
+
+
+def owned_flow_roles_arn(scope: IConstruct) -> str:
+    """The roles the deployer creates, one per flow with AWS permissions (stratoflow.cloud.flow_roles)."""
+    name = f"{FLOW_ROLE_PATH.lstrip('/')}{flow_role_prefix(Stack.of(scope).stack_name)}*"
+    return Stack.of(scope).format_arn(service="iam", region="", resource="role", resource_name=name)
 
 
 def state_machine_arn_prefix(scope: IConstruct) -> str:

@@ -1,8 +1,11 @@
 """The deployer's wiring: flow uploads start it, and it may manage only what the stack owns.
 
-The deployer turns a flow into a state machine (run by `state_machine_role`), schedules, rules and
-alarms. Everything it creates is named `<StackName>-...` (schedules live in the stack's group), and
-its IAM statements are scoped to those names, so a bug in it cannot touch another stack's resources.
+The deployer turns a flow into a state machine (run by `state_machine_role`, or by the flow's own
+role when its tasks need AWS permissions), schedules, rules and alarms. Everything it creates is named
+`<StackName>-...` (schedules live in the stack's group; flow roles are `/stratoflow/<StackName>-flow-*`),
+and its IAM statements are scoped to those names, so a bug in it cannot touch another stack's
+resources. It may create and change flow roles only with the stack's permissions boundary on them, and
+attach only the base policy: an uploaded flow cannot grant itself more than the boundary allows.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import StackConfig
-from infra.constructs.functions import PlatformFunctions
+from infra.constructs.functions import METRICS_NAMESPACE, PlatformFunctions
 from infra.constructs.queues import dead_letter_queue, rule_target
 from infra.constructs.storage import Storage
 from infra.constructs.triggers import TriggerSupport
-from infra.constructs.workflow_role import StateMachineRole
+from infra.constructs.workflow_role import FlowRoleBoundary, StateMachineRole
 from infra.nag import acknowledge, wildcard_actions, wildcard_resource
-from infra.naming import owned_alarms_arn, owned_state_machines_arn, platform_name
+from infra.naming import owned_alarms_arn, owned_flow_roles_arn, owned_state_machines_arn, platform_name
 
 FLOW_FILE_SUFFIXES = (".yaml", ".yml")
 # Retries of an event whose delivery to the deployer failed; failed invocations are retried by Lambda.
@@ -53,6 +56,12 @@ class DeployerWiring(Construct):
         self.state_machine_role = StateMachineRole(
             self, "StateMachineRole", invoked_functions=[functions.task_runner, functions.admission]
         )
+        self.flow_role_boundary = FlowRoleBoundary(
+            self,
+            "FlowRoleBoundary",
+            state_machine_role=self.state_machine_role,
+            replacement_arn=config.flow_boundary_arn,
+        )
 
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", config=config)
         self.flow_changes_rule = events.Rule(
@@ -82,6 +91,9 @@ class DeployerWiring(Construct):
             "STRATOFLOW_TASK_RUNNER_ARN": functions.task_runner.function_arn,
             "STRATOFLOW_ADMISSION_ARN": functions.admission.function_arn,
             "STRATOFLOW_STATE_MACHINE_ROLE_ARN": self.state_machine_role.role.role_arn,
+            "STRATOFLOW_TASK_RUNNER_ROLE_ARN": functions.roles["task_runner"].role_arn,
+            "STRATOFLOW_FLOW_BASE_POLICY_ARN": self.state_machine_role.base_policy.managed_policy_arn,
+            "STRATOFLOW_FLOW_BOUNDARY_ARN": self.flow_role_boundary.arn,
             "STRATOFLOW_STATE_MACHINE_LOG_GROUP_ARN": self.state_machine_logs.log_group_arn,
             "STRATOFLOW_SCHEDULER_ROLE_ARN": triggers.scheduler_role.role_arn,
             "STRATOFLOW_SCHEDULE_GROUP": triggers.schedule_group.schedule_group_name,
@@ -101,6 +113,7 @@ class DeployerWiring(Construct):
             *wildcard_actions("kms:GenerateDataKey*"),
         )
         self._grant_management(role, triggers)
+        self._grant_flow_roles(role)
 
     def _grant_management(self, role: iam.IRole, triggers: TriggerSupport) -> None:
         state_machines = owned_state_machines_arn(self)
@@ -174,6 +187,13 @@ class DeployerWiring(Construct):
                 resources=[alarms],
             ),
             iam.PolicyStatement(
+                sid="OpenDidNotRunWindows",
+                # A deployment puts one data point on the flow's ExecutionsSucceeded (cloud.alarms).
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+            ),
+            iam.PolicyStatement(
                 sid="PassStateMachineRole",
                 actions=["iam:PassRole"],
                 resources=[self.state_machine_role.role.role_arn],
@@ -201,6 +221,67 @@ class DeployerWiring(Construct):
         acknowledge(
             role,
             "scheduler:ListSchedules and events:ListRules take no resource; they return names only, "
-            "which the deployer uses to remove the triggers of deleted flows.",
+            "which the deployer uses to remove the triggers of deleted flows. cloudwatch:PutMetricData "
+            "takes no resource either; a condition holds it to the Stratoflow metrics namespace.",
             wildcard_resource(role, "*"),
+        )
+
+    def _grant_flow_roles(self, role: iam.IRole) -> None:
+        """Manage each flow's own role: only under the stack's prefix, only within the boundary."""
+        flow_roles = owned_flow_roles_arn(self)
+        within_boundary = {"iam:PermissionsBoundary": self.flow_role_boundary.arn}
+        statements = [
+            iam.PolicyStatement(
+                sid="WriteFlowRolesWithinBoundary",
+                # IAM checks the boundary the request sets (CreateRole, PutRolePermissionsBoundary) or
+                # the role already has (the policy changes).
+                actions=[
+                    "iam:CreateRole",
+                    "iam:PutRolePermissionsBoundary",
+                    "iam:PutRolePolicy",
+                    "iam:DeleteRolePolicy",
+                    "iam:DetachRolePolicy",
+                ],
+                resources=[flow_roles],
+                conditions={"StringEquals": within_boundary},
+            ),
+            iam.PolicyStatement(
+                sid="AttachOnlyTheBasePolicy",
+                actions=["iam:AttachRolePolicy"],
+                resources=[flow_roles],
+                conditions={
+                    "StringEquals": {
+                        **within_boundary,
+                        "iam:PolicyARN": self.state_machine_role.base_policy.managed_policy_arn,
+                    }
+                },
+            ),
+            iam.PolicyStatement(
+                sid="ManageFlowRoles",
+                # No boundary condition exists for these: trust, tags, reads and the final delete.
+                actions=[
+                    "iam:UpdateAssumeRolePolicy",
+                    "iam:TagRole",
+                    "iam:GetRole",
+                    "iam:ListRolePolicies",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:DeleteRole",
+                ],
+                resources=[flow_roles],
+            ),
+            iam.PolicyStatement(
+                sid="PassFlowRoles",
+                actions=["iam:PassRole"],
+                resources=[flow_roles],
+                conditions={"StringEquals": {"iam:PassedToService": "states.amazonaws.com"}},
+            ),
+        ]
+        for statement in statements:
+            role.add_to_principal_policy(statement)
+        acknowledge(
+            role,
+            "Each flow whose tasks need AWS permissions gets its own role, created when the flow is "
+            "deployed and named '/stratoflow/<StackName>-flow-<hash>'; the wildcard is that prefix, and "
+            "every write is conditioned on the stack's permissions boundary.",
+            wildcard_resource(role, flow_roles),
         )

@@ -16,7 +16,7 @@ from infra.config import StackConfig
 from infra.constructs.storage import Storage
 from infra.grants import acknowledge_tracing, grant_bucket, grant_invoke, grant_table
 from infra.nag import acknowledge, wildcard_resource
-from infra.naming import owned_state_machines_arn
+from infra.naming import flow_roles_path_arn, owned_flow_roles_arn, owned_state_machines_arn
 
 # Where flows' secrets live in Secrets Manager and SSM Parameter Store (stratoflow.cloud.secrets).
 SECRETS_PREFIX = "stratoflow"
@@ -95,6 +95,7 @@ class PlatformFunctions(Construct):
         self._use_storage(storage)
         self._use_step_functions()
         self._use_secrets()
+        self._use_flow_roles()
 
     def _function(self, spec: FunctionSpec) -> lambda_.Function:
         log_group = logs.LogGroup(
@@ -187,6 +188,21 @@ class PlatformFunctions(Construct):
                 "is that prefix (versions included), so no other state machine is reachable.",
                 wildcard_resource(self, state_machines),
             )
+
+    def _use_flow_roles(self) -> None:
+        """AWS tasks run with their flow's own role (stratoflow.cloud.flow_credentials), not this one's."""
+        self.task_runner.add_environment("STRATOFLOW_FLOW_ROLE_PREFIX", flow_roles_path_arn(self))
+        flow_roles = owned_flow_roles_arn(self)
+        role = self.roles["task_runner"]
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="AssumeFlowRoles", actions=["sts:AssumeRole"], resources=[flow_roles])
+        )
+        acknowledge(
+            role,
+            "The flows' own roles, created by the deployer as '/stratoflow/<StackName>-flow-<hash>'; each "
+            "trusts the task runner, which assumes the role of the flow whose AWS task it runs.",
+            wildcard_resource(self, flow_roles),
+        )
 
     def _use_secrets(self) -> None:
         """`secret('NAME')` in the cloud: Secrets Manager `stratoflow/<namespace>/NAME`, else SSM."""

@@ -1,4 +1,13 @@
-"""The role every flow's state machine runs with (the deployer passes it to Step Functions)."""
+"""The roles flows' state machines run with, and what the stack gives every flow's own role.
+
+- The base policy (a customer managed policy): what every state machine needs, whatever its tasks:
+  invoke the task runner and admission, run and follow child executions, the sync-events rule, X-Ray
+  and log delivery. The shared role holds it; the deployer attaches it to each flow role.
+- The shared role: flows whose tasks need no AWS permission run with it.
+- The flow roles' permissions boundary: the most a flow's role can ever be granted, whatever its tasks
+  declare (stratoflow.cloud.flow_roles). By default the services of the task library plus the base
+  policy; the context value `flowPermissionsBoundaryArn` replaces it with a policy of the operator's.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +18,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.grants import grant_invoke
-from infra.nag import acknowledge, wildcard_resource
+from infra.nag import acknowledge, wildcard_actions, wildcard_resource
 from infra.naming import owned_executions_arn, owned_state_machines_arn
 
 # Step Functions keeps this managed rule to learn when a `.sync` child execution ends.
 SYNC_EVENTS_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
+# ... and one such rule per service for the native `.sync` task integrations (ECS, Batch).
+NATIVE_SYNC_RULES = "StepFunctionsGetEventsFor*"
 
 # Log delivery for state machine logging; CloudWatch Logs takes "*" for these actions.
 LOG_DELIVERY_ACTIONS = (
@@ -33,10 +43,31 @@ XRAY_ACTIONS = (
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
 )
+# The services the task library calls (stratoflow.tasks.aws): its tasks declare narrower statements,
+# the boundary only caps them. Athena reads its catalog from Glue.
+TASK_SERVICE_ACTIONS = (
+    "s3:*",
+    "dynamodb:*",
+    "sqs:*",
+    "sns:*",
+    "athena:*",
+    "glue:*",
+    "ecs:*",
+    "batch:*",
+    "events:PutEvents",
+    "lambda:InvokeFunction",
+)
+NATIVE_SYNC_RULE_ACTIONS = ("events:PutTargets", "events:PutRule", "events:DescribeRule")
+
+
+def _rule_arn(scope: Construct, name: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="events", resource="rule", resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+    )
 
 
 class StateMachineRole(Construct):
-    """Invoke the platform functions, run child executions of the stack's flows, log and trace."""
+    """The base policy every flow's state machine needs, and the shared role that holds it."""
 
     def __init__(
         self,
@@ -49,10 +80,21 @@ class StateMachineRole(Construct):
         stack = Stack.of(self)
         self.state_machines_arn = owned_state_machines_arn(self)
         self.executions_arn = owned_executions_arn(self)
+        self.invoked_arns = [
+            arn
+            for function in invoked_functions
+            for arn in (function.function_arn, f"{function.function_arn}:*")
+        ]
+        self.base_policy = iam.ManagedPolicy(
+            self,
+            "BasePolicy",
+            description="Stratoflow: what every flow's state machine needs, attached to each flow's role",
+            statements=self.base_statements(),
+        )
         self.role = iam.Role(
             self,
             "Role",
-            description="Stratoflow flows' state machines",
+            description="Stratoflow flows' state machines (flows whose tasks need no AWS permission)",
             assumed_by=iam.ServicePrincipal(
                 "states.amazonaws.com",
                 conditions={
@@ -61,11 +103,30 @@ class StateMachineRole(Construct):
                 },
             ),
         )
-        # Task states call the task runner; subflow starts go through admission.
-        for function in invoked_functions:
-            grant_invoke(function, self.role)
+        self.base_policy.attach_to_role(self.role)
+        acknowledge(
+            self.base_policy,
+            "Task states invoke the task runner and admission, any version or alias (the ':*' qualifier); "
+            "subflows are the stack's own flows: state machines and executions named '<StackName>-...', "
+            "created when a flow is deployed.",
+            *(wildcard_resource(self, arn) for arn in self.invoked_arns if arn.endswith(":*")),
+            wildcard_resource(self, self.state_machines_arn),
+            wildcard_resource(self, self.executions_arn),
+        )
+        acknowledge(
+            self.base_policy,
+            "X-Ray's trace actions and CloudWatch Logs' log-delivery actions take no resource ('*'); "
+            "Step Functions needs them to trace and log executions.",
+            wildcard_resource(self, "*"),
+        )
 
-        statements = [
+    def base_statements(self) -> list[iam.PolicyStatement]:
+        """The base policy's statements (new objects each call: the boundary repeats them)."""
+        return [
+            # Task states call the task runner; subflow starts go through admission.
+            iam.PolicyStatement(
+                sid="InvokePlatformFunctions", actions=["lambda:InvokeFunction"], resources=self.invoked_arns
+            ),
             iam.PolicyStatement(
                 sid="RunChildExecutions",
                 actions=["states:StartExecution"],
@@ -79,30 +140,77 @@ class StateMachineRole(Construct):
             iam.PolicyStatement(
                 sid="SyncExecutionEvents",
                 actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[
-                    stack.format_arn(
-                        service="events",
-                        resource="rule",
-                        resource_name=SYNC_EVENTS_RULE,
-                        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                    )
-                ],
+                resources=[_rule_arn(self, SYNC_EVENTS_RULE)],
             ),
             iam.PolicyStatement(sid="Tracing", actions=list(XRAY_ACTIONS), resources=["*"]),
             iam.PolicyStatement(sid="LogDelivery", actions=list(LOG_DELIVERY_ACTIONS), resources=["*"]),
         ]
-        for statement in statements:
-            self.role.add_to_policy(statement)
-        acknowledge(
-            self.role,
-            "Subflows are the stack's own flows: state machines and their executions named "
-            "'<StackName>-...', created when a flow is deployed.",
-            wildcard_resource(self, self.state_machines_arn),
-            wildcard_resource(self, self.executions_arn),
+
+
+class FlowRoleBoundary(Construct):
+    """The permissions boundary of every flow role: what an uploaded flow can never go beyond."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        state_machine_role: StateMachineRole,
+        replacement_arn: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if replacement_arn is not None:
+            # The operator's own policy: it must allow the base policy's actions too.
+            self.policy: iam.IManagedPolicy = iam.ManagedPolicy.from_managed_policy_arn(
+                self, "Policy", replacement_arn
+            )
+            return
+        native_rules = _rule_arn(self, NATIVE_SYNC_RULES)
+        policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description="Stratoflow: the permissions boundary of each flow's role",
+            statements=[
+                *state_machine_role.base_statements(),
+                iam.PolicyStatement(sid="TaskServices", actions=list(TASK_SERVICE_ACTIONS), resources=["*"]),
+                iam.PolicyStatement(
+                    sid="NativeIntegrationRules",
+                    actions=list(NATIVE_SYNC_RULE_ACTIONS),
+                    resources=[native_rules],
+                ),
+                iam.PolicyStatement(
+                    sid="PassRolesToEcsTasks",
+                    actions=["iam:PassRole"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+                ),
+            ],
         )
         acknowledge(
-            self.role,
-            "X-Ray's trace actions and CloudWatch Logs' log-delivery actions take no resource ('*'); "
-            "Step Functions needs them to trace and log executions.",
+            policy,
+            "A permissions boundary grants nothing by itself: it caps the flow roles, whose inline policy "
+            "names each task's actions and the resources the flow names. The boundary keeps them within "
+            "the services the task library calls, with role passing to ECS tasks only.",
             wildcard_resource(self, "*"),
+            *wildcard_actions(*(action for action in TASK_SERVICE_ACTIONS if action.endswith(":*"))),
         )
+        acknowledge(
+            policy,
+            "Same as the base policy: the platform functions' versions and aliases, the stack's own "
+            "state machines and executions ('<StackName>-...'), and the managed rules Step Functions "
+            "keeps for its .sync integrations ('StepFunctionsGetEventsFor...').",
+            *(
+                wildcard_resource(self, arn)
+                for arn in (
+                    *(arn for arn in state_machine_role.invoked_arns if arn.endswith(":*")),
+                    state_machine_role.state_machines_arn,
+                    state_machine_role.executions_arn,
+                    native_rules,
+                )
+            ),
+        )
+        self.policy = policy
+
+    @property
+    def arn(self) -> str:
+        return self.policy.managed_policy_arn

@@ -36,6 +36,7 @@ CUSTOM_CONTEXT = {
     "logRetentionDays": "14",
     "alertEmail": "ops@example.com",
     "logLevel": "debug",
+    "flowPermissionsBoundaryArn": "arn:aws:iam::123456789012:policy/ops/FlowBoundary",
 }
 
 
@@ -68,10 +69,12 @@ class Synthesized:
         return resource
 
     def statements(self, role: Any) -> list[dict[str, Any]]:
-        """Every statement of the policies attached to `role`, with actions always as a list."""
+        """Every statement of the policies attached to `role` (inline and customer managed), with
+        actions always as a list."""
         role_ref = {"Ref": self.logical_id(role)}
         found = []
-        for policy in self.resources("AWS::IAM::Policy").values():
+        policies = {**self.resources("AWS::IAM::Policy"), **self.resources("AWS::IAM::ManagedPolicy")}
+        for policy in policies.values():
             if role_ref in policy["Properties"].get("Roles", []):
                 for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
                     actions = statement["Action"]

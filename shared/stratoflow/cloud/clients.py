@@ -21,6 +21,7 @@ class AwsClients:
         "lambda",
         "dynamodb",
         "cloudformation",
+        "iam",
     )
 
     def __init__(self, **clients: Any):
@@ -71,6 +72,10 @@ class AwsClients:
     @property
     def cloudformation(self) -> Any:
         return self.client("cloudformation")
+
+    @property
+    def iam(self) -> Any:
+        return self.client("iam")
 
 
 def error_code(error: Exception) -> str:

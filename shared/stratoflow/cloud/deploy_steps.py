@@ -3,6 +3,9 @@
 The deployer runs its steps in order to deploy a revision and in reverse to retire a flow. A step is
 idempotent: an event delivered twice, or a deployment retried after a failure, converges on the same
 resources. Triggers (schedules, rules) are another step, added by `Deployer(steps=[...])`.
+
+A flow whose tasks need IAM permissions runs with its own role (`flow_roles`), made before the state
+machine and deleted after it; the others share the stack's state machine role.
 """
 
 from __future__ import annotations
@@ -10,18 +13,23 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from stratoflow.cloud.naming import alarm_name, version_number
+from stratoflow.cloud.alarms import ALARM_METRICS, AlarmsStep
+from stratoflow.cloud.clients import error_code
+from stratoflow.cloud.naming import version_number
 from stratoflow.cloud.settings import Settings
 
 log = logging.getLogger("stratoflow.deployer")
 
 # Step Functions keeps at most 1000 versions per state machine; the deployer keeps the newest ones.
 KEEP_VERSIONS = 100
-ALARM_METRICS = ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted", "ExecutionThrottled")
-ALARM_PERIOD_SECONDS = 300
+# A role IAM has just created or changed reaches Step Functions within seconds; until then it refuses
+# the role. Waits between attempts, about half a minute in all (the deployer has 5 minutes).
+ROLE_PROPAGATION_DELAYS = (1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,8 @@ class Deployment:
     previous: Any | None  # the live Flow before this deployment (a step removes what it no longer needs)
     revision: int
     definition: dict[str, Any]  # placeholders substituted
+    permissions: list[dict[str, Any]] = field(default_factory=list)  # CompiledFlow.permissions
+    role_arn: str | None = None  # the flow's own role (FlowRoleStep); None: the shared role
     version_arn: str | None = None  # set by StateMachineStep
     notes: list[str] = field(default_factory=list)
 
@@ -66,22 +76,39 @@ class DeployStep(Protocol):
     def retire(self, retirement: Retirement) -> None: ...
 
 
+def _role_not_assumable_yet(error: Exception) -> bool:
+    """Step Functions refused a role it cannot assume (yet): IAM has not propagated a new role."""
+    # No error code of its own: the message is the only thing that tells it from a malformed ARN.
+    return error_code(error) in ("InvalidArn", "AccessDeniedException") and (
+        "authorized to assume the provided role" in str(error)
+    )
+
+
 class StateMachineStep:
     """Creates or updates the flow's state machine and publishes one version per revision."""
 
     name = "state machine"
 
-    def __init__(self, client: Any, settings: Settings, keep_versions: int = KEEP_VERSIONS):
+    def __init__(
+        self,
+        client: Any,
+        settings: Settings,
+        keep_versions: int = KEEP_VERSIONS,
+        role_delays: tuple[float, ...] = ROLE_PROPAGATION_DELAYS,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.client = client
         self.settings = settings
         self.keep_versions = keep_versions
+        self.role_delays = role_delays
+        self.sleep = sleep
 
     def deploy(self, deployment: Deployment) -> None:
         target = deployment.target
         tags = {**target.tags(), "stratoflow:revision": str(deployment.revision)}
         common: dict[str, Any] = {
             "definition": json.dumps(deployment.definition),
-            "roleArn": self.settings.stratoflow_state_machine_role_arn,
+            "roleArn": deployment.role_arn or self.settings.stratoflow_state_machine_role_arn,
             "loggingConfiguration": self._logging(),
             "tracingConfiguration": {"enabled": True},
             "publish": True,
@@ -92,11 +119,17 @@ class StateMachineStep:
         if not self._exists(target.state_machine_arn):
             # A concurrent deployment may create it first: then update it below.
             with contextlib.suppress(self.client.exceptions.StateMachineAlreadyExists):
-                response = self.client.create_state_machine(
-                    name=target.state_machine_name, type="STANDARD", tags=tag_list, **common
+                response = self._while_role_propagates(
+                    self.client.create_state_machine,
+                    name=target.state_machine_name,
+                    type="STANDARD",
+                    tags=tag_list,
+                    **common,
                 )
         if response is None:
-            response = self.client.update_state_machine(stateMachineArn=target.state_machine_arn, **common)
+            response = self._while_role_propagates(
+                self.client.update_state_machine, stateMachineArn=target.state_machine_arn, **common
+            )
             self.client.tag_resource(resourceArn=target.state_machine_arn, tags=tag_list)
         deployment.version_arn = str(response["stateMachineVersionArn"])
         self._prune(target.state_machine_arn, deployment.version_arn)
@@ -104,6 +137,20 @@ class StateMachineStep:
     def retire(self, retirement: Retirement) -> None:
         with contextlib.suppress(self.client.exceptions.StateMachineDoesNotExist):  # a duplicate event
             self.client.delete_state_machine(stateMachineArn=retirement.target.state_machine_arn)
+
+    def _while_role_propagates(self, call: Callable[..., Any], **request: Any) -> Any:
+        """`call(**request)`, again after each delay while Step Functions cannot assume the role yet."""
+        for delay in self.role_delays:
+            try:
+                return call(**request)
+            except Exception as error:
+                if not _role_not_assumable_yet(error):
+                    raise
+                log.info(
+                    "role %s is not usable by Step Functions yet: again in %s s", request["roleArn"], delay
+                )
+                self.sleep(delay)
+        return call(**request)
 
     def _exists(self, arn: str) -> bool:
         try:
@@ -134,56 +181,22 @@ class StateMachineStep:
             log.warning("could not delete state machine version %s:%s: %s", state_machine_arn, old, error)
 
 
-class AlarmsStep:
-    """One CloudWatch alarm per AWS/States failure metric of the flow, notifying the alerts topic."""
-
-    name = "alarms"
-
-    def __init__(self, client: Any, settings: Settings):
-        self.client = client
-        self.settings = settings
-
-    def names(self, target: FlowTarget) -> list[str]:
-        stack = self.settings.stratoflow_stack_name
-        return [alarm_name(stack, target.namespace, target.flow_id, metric) for metric in ALARM_METRICS]
-
-    def deploy(self, deployment: Deployment) -> None:
-        target = deployment.target
-        actions = (
-            [self.settings.stratoflow_alert_topic_arn] if self.settings.stratoflow_alert_topic_arn else []
-        )
-        for metric, name in zip(ALARM_METRICS, self.names(target), strict=True):
-            self.client.put_metric_alarm(
-                AlarmName=name,
-                AlarmDescription=(
-                    f"Stratoflow flow {target.namespace}.{target.flow_id}: {metric} at least once "
-                    f"in {ALARM_PERIOD_SECONDS // 60} minutes"
-                ),
-                Namespace="AWS/States",
-                MetricName=metric,
-                Dimensions=[{"Name": "StateMachineArn", "Value": target.state_machine_arn}],
-                Statistic="Sum",
-                Period=ALARM_PERIOD_SECONDS,
-                EvaluationPeriods=1,
-                Threshold=1,
-                ComparisonOperator="GreaterThanOrEqualToThreshold",
-                TreatMissingData="notBreaching",
-                AlarmActions=actions,
-                Tags=[{"Key": k, "Value": v} for k, v in target.tags().items()],
-            )
-
-    def retire(self, retirement: Retirement) -> None:
-        # DeleteAlarms ignores names that do not exist.
-        self.client.delete_alarms(AlarmNames=self.names(retirement.target))
-
-
 def default_steps(clients: Any, settings: Settings) -> list[DeployStep]:
-    """The state machine first (the other steps point at it), then its alarms."""
-    return [StateMachineStep(clients.stepfunctions, settings), AlarmsStep(clients.cloudwatch, settings)]
+    """The state machine first (the other steps point at it), then its alarms; with flow roles, the
+    role before the state machine and the removal of an unused one after it."""
+    state_machine = StateMachineStep(clients.stepfunctions, settings)
+    alarms = AlarmsStep(clients.cloudwatch, settings)
+    if not settings.flow_roles_enabled:
+        return [state_machine, alarms]
+    from stratoflow.cloud.flow_roles import FlowRoles, FlowRoleStep, UnusedFlowRoleStep
+
+    roles = FlowRoles(clients.iam, settings)
+    return [FlowRoleStep(roles), state_machine, UnusedFlowRoleStep(roles), alarms]
 
 
 __all__ = [
     "ALARM_METRICS",
+    "ROLE_PROPAGATION_DELAYS",
     "AlarmsStep",
     "DeployStep",
     "Deployment",

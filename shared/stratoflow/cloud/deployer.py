@@ -1,10 +1,11 @@
 """Deploy by upload: a flow file created in the flows bucket becomes a state machine version.
 
 For each "Object Created" event the deployer reads the object (the version the event names), validates
-and compiles it, and runs its steps (state machine, alarms, ...; see `deploy_steps`), then records the
-revision. The same content again changes nothing. An invalid file never replaces a working flow: the
-live revision keeps running, the flow head records the errors (file and line) and an alert goes to the
-stack's topic. "Object Deleted" retires the flow the object held: steps in reverse, head DELETED.
+and compiles it, and runs its steps (flow role, state machine, alarms, ...; see `deploy_steps`), then
+records the revision. The same content again changes nothing. An invalid file never replaces a
+working flow: the live revision keeps running, the flow head records the errors (file and line) and an
+alert goes to the stack's topic. "Object Deleted" retires the flow the object held: steps in reverse,
+head DELETED.
 
 Which flow an upload is about: what its YAML says (`namespace`, `id`). When the YAML cannot be read
 that far, the flow the same object deployed before; failing that, namespace `_objects` and the object
@@ -25,6 +26,7 @@ from stratoflow.cloud.alerts import invalid_flow_alert, publish_alert
 from stratoflow.cloud.clients import AwsClients, error_code
 from stratoflow.cloud.deploy_steps import Deployment, DeployStep, FlowTarget, Retirement, default_steps
 from stratoflow.cloud.event_models import FlowObjectEvent
+from stratoflow.cloud.flow_roles import check_policy_size
 from stratoflow.cloud.naming import AccountRegion, state_machine_name
 from stratoflow.cloud.registry import DeploymentRegistry, Verdict
 from stratoflow.cloud.settings import Settings
@@ -190,7 +192,10 @@ class Deployer:
     ) -> tuple[Deployment, dict[str, Any]]:
         """Compile the revision and substitute its placeholders; CompileError when it cannot be deployed."""
         versioned = flow.model_copy(update={"revision": revision})
-        compiled = compile_flow(versioned).definition
+        compiled_flow = compile_flow(versioned)
+        compiled = compiled_flow.definition
+        if self.settings.flow_roles_enabled:
+            check_policy_size(compiled_flow.permissions, self._account().partition)
         values = {"TaskRunnerFunctionArn": self.settings.stratoflow_task_runner_arn}
         for task in flow.all_tasks():
             if isinstance(task, Subflow):
@@ -202,6 +207,7 @@ class Deployer:
             previous=_parse(live),
             revision=revision,
             definition=substitute(compiled, values),
+            permissions=compiled_flow.permissions,
         )
         return deployment, compiled
 

@@ -8,6 +8,10 @@ Step Functions allows in a name ([A-Za-z0-9_-]); any other character (a namespac
 Because `-` also separates the parts, a short hash of the exact (namespace, flow id) is appended
 whenever the readable form could be ambiguous: a part was changed, a part holds a `-`, or the name
 had to be shortened to Step Functions' 80 characters.
+
+A flow's own IAM role (see `flow_roles`) cannot be readable: IAM allows 64 characters. It is
+`<StackName>-flow-<hash of (namespace, flow id)>` under the path `/stratoflow/`, the prefix the stack
+grants the deployer (create, delete) and the task runner (assume).
 """
 
 from __future__ import annotations
@@ -17,8 +21,12 @@ import re
 from dataclasses import dataclass
 
 MAX_STATE_MACHINE_NAME = 80
+MAX_ROLE_NAME = 64
+FLOW_ROLE_PATH = "/stratoflow/"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _HASH_LENGTH = 8
+# 64 bits: two flows of one stack never meet, and `<40-character stack>-flow-<16>` fits in 64.
+_ROLE_HASH_LENGTH = 16
 
 
 def state_machine_name(stack_name: str, namespace: str, flow_id: str) -> str:
@@ -28,9 +36,31 @@ def state_machine_name(stack_name: str, namespace: str, flow_id: str) -> str:
     ambiguous = parts != [namespace, flow_id] or any("-" in part for part in parts)
     if not ambiguous and len(readable) <= MAX_STATE_MACHINE_NAME:
         return readable
-    digest = hashlib.sha256(f"{namespace}\n{flow_id}".encode()).hexdigest()[:_HASH_LENGTH]
     keep = MAX_STATE_MACHINE_NAME - _HASH_LENGTH - 1
-    return f"{readable[:keep].rstrip('-')}-{digest}"
+    return f"{readable[:keep].rstrip('-')}-{_digest(namespace, flow_id, _HASH_LENGTH)}"
+
+
+def _digest(namespace: str, flow_id: str, length: int) -> str:
+    # A newline cannot be part of either, so ("a.b", "c") and ("a", "b.c") differ.
+    return hashlib.sha256(f"{namespace}\n{flow_id}".encode()).hexdigest()[:length]
+
+
+def flow_role_prefix(stack_name: str) -> str:
+    """What every flow role's name starts with (the stack's IAM grants end it with `*`)."""
+    return f"{stack_name}-flow-"
+
+
+def flow_role_name(stack_name: str, namespace: str, flow_id: str) -> str:
+    """The name of the flow's own role: `<StackName>-flow-<16 hex digits>`, at most 64 characters."""
+    name = flow_role_prefix(stack_name) + _digest(namespace, flow_id, _ROLE_HASH_LENGTH)
+    if len(name) > MAX_ROLE_NAME:
+        raise ValueError(f"stack name {stack_name!r} is too long for IAM role names (40 characters at most)")
+    return name
+
+
+def flow_role_arn(roles_arn: str, stack_name: str, namespace: str, flow_id: str) -> str:
+    """The flow role's ARN, from the ARN of the roles' path (`arn:aws:iam::<account>:role/stratoflow/`)."""
+    return roles_arn + flow_role_name(stack_name, namespace, flow_id)
 
 
 def alarm_name(stack_name: str, namespace: str, flow_id: str, metric: str) -> str:
@@ -61,6 +91,10 @@ class AccountRegion:
 
     def state_machine_arn(self, name: str) -> str:
         return f"arn:{self.partition}:states:{self.region}:{self.account}:stateMachine:{name}"
+
+    def roles_arn(self, path: str = FLOW_ROLE_PATH) -> str:
+        """The ARN prefix of the roles under `path`: a role's ARN is this followed by its name."""
+        return f"arn:{self.partition}:iam::{self.account}:role{path}"
 
     def execution_arn(self, state_machine: str, execution_name: str) -> str:
         return f"arn:{self.partition}:states:{self.region}:{self.account}:execution:{state_machine}:{execution_name}"

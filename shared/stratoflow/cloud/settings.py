@@ -25,6 +25,23 @@ class Settings(BaseModel):
     stratoflow_event_bus_name: str = "default"
     stratoflow_dlq_arn: str = ""
     stratoflow_events_rule_prefix: str = ""
+    # Each flow's own role (stratoflow.cloud.flow_roles): the deployer needs the three below, and
+    # without them every flow runs with the shared state machine role.
+    stratoflow_task_runner_role_arn: str = ""
+    stratoflow_flow_base_policy_arn: str = ""
+    stratoflow_flow_boundary_arn: str = ""
+    # The task runner: the ARN of the flow roles' path (`arn:aws:iam::<account>:role/stratoflow/`).
+    # Set, AWS tasks without credentials of their own run with their flow's role.
+    stratoflow_flow_role_prefix: str = ""
+
+    @property
+    def flow_roles_enabled(self) -> bool:
+        """The deployer gives each flow with AWS permissions its own role."""
+        return bool(
+            self.stratoflow_task_runner_role_arn
+            and self.stratoflow_flow_base_policy_arn
+            and self.stratoflow_flow_boundary_arn
+        )
 
     @classmethod
     def from_env(cls) -> Settings:

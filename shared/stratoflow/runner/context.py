@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from stratoflow.cloud.flow_credentials import FlowCredentials
 from stratoflow.cloud.secrets import SecretSource, secrets_from_environment
 from stratoflow.domain import Execution, LogEntry, TaskRun
 from stratoflow.expressions import render
 from stratoflow.runner.ids import Scope, loop_value, scope_chain, scope_values
 from stratoflow.runner.outputs import ExecutionOutputs
 from stratoflow.store.base import BlobStore, ExecutionStore
+from stratoflow.store.namespace_files import list_namespace_files
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 MASK = "******"
@@ -85,6 +87,7 @@ class TaskRunContext:
     logs: list[LogEntry] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
     secret_source: SecretSource | None = None
+    credentials: FlowCredentials | None = None  # the flow's role in the cloud; None: boto3's default chain
 
     @property
     def execution_id(self) -> str:
@@ -172,6 +175,9 @@ class TaskRunContext:
     def read_file(self, uri: str) -> bytes:
         return self.blobs.get(uri)
 
+    def namespace_files(self) -> dict[str, str]:
+        return list_namespace_files(self.blobs, self.namespace)
+
     def secret(self, name: str) -> str:
         """The secret's value from the configured source (see `stratoflow.cloud.secrets`); from now on
         it is masked in this task run's logs, those already written included."""
@@ -183,6 +189,13 @@ class TaskRunContext:
                 entry.model_copy(update={"message": self.mask(entry.message)}) for entry in self.logs
             ]
         return value
+
+    def aws_credentials(self) -> dict[str, str] | None:
+        return (
+            None
+            if self.credentials is None
+            else self.credentials.for_flow(self.namespace, self.flow_id, self.execution_id)
+        )
 
     # RuntimeFunctions, for expressions
     def kv(self, key: str, namespace: str | None = None) -> Any:

@@ -157,6 +157,10 @@ def action_end(call: Call) -> dict[str, Any]:
     type_name = type(call.task).type_name
     if error is not None:
         message = _error_message(error)
+        described = _service_failure(call, error)
+        if described is not None:
+            service_outputs, message = described
+            call.save(outputs=service_outputs)
         if type_name == "Subflow" and not call.task.transmit_failed:  # type: ignore[attr-defined]
             call.finished_ok(State.SUCCESS, _subflow_outputs(call))
             return {"state": "SUCCESS"}
@@ -181,6 +185,9 @@ def action_end(call: Call) -> dict[str, Any]:
         outputs = {"onResume": resume} if resume else {}
     elif type_name in ("If", "Switch"):
         outputs = dict(task_run.outputs)
+    elif hasattr(call.task, "service_outputs"):  # ECS, Batch: the `.sync` result the end call was given
+        service = (call.event.get("eval") or {}).get("service")
+        outputs = call.task.service_outputs(service if isinstance(service, dict) else {})
     if state.is_failure:
         call.fail("a child task failed")
         raise TaskFailed(f"task '{call.task.id}' failed: a child task failed")
@@ -200,6 +207,16 @@ def _error_message(error: Any) -> str:
     except (TypeError, json.JSONDecodeError):
         pass
     return f"{error.get('Error', 'Error')}: {cause}" if cause else str(error.get("Error", "error"))
+
+
+def _service_failure(call: Call, error: Any) -> tuple[dict[str, Any], str] | None:
+    """A native service task's failure (an ECS task or Batch job that failed): the outputs its
+    description gives, and a message naming why it stopped."""
+    describe = getattr(call.task, "service_failure", None)
+    if describe is None:
+        return None
+    described: tuple[dict[str, Any], str] | None = describe(error)
+    return described
 
 
 def _subflow_outputs(call: Call) -> dict[str, Any]:

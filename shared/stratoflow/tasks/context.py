@@ -48,5 +48,12 @@ class RunContext(Protocol):
 
     def read_file(self, uri: str) -> bytes: ...
 
+    def namespace_files(self) -> dict[str, str]:
+        """`{path: storage URI}` of the files stored for the flow's namespace (`strato files put`)."""
+
     def secret(self, name: str) -> str:
         """A secret's value; registered for masking in logs and outputs."""
+
+    def aws_credentials(self) -> dict[str, str] | None:
+        """Credentials (boto3 client keyword arguments) for AWS tasks that name none: the flow's role
+        in the cloud; None for boto3's default chain."""

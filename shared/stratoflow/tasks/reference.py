@@ -58,16 +58,25 @@ Notes:
 - **Scripts** run in a subprocess of the task runner, in a temporary directory removed afterwards;
   `timeout` kills the whole process tree. Lines `::{"outputs": {...}}::` set the output `vars`.
   `SECRET_*` variables are not passed to scripts: give them through `env`.
-- **AWS tasks** use the task runner's role (or `accessKeyId`/`secretKeyId`/`sessionToken`), `region`
-  and `endpointOverride`. AWS errors fail the task with a typed error that `retry` and `errors` can
-  tell apart: `AwsAccessDenied`, `AwsThrottled`, `AwsNotFound`, `AwsInvalidRequest`, `AwsConflict`,
-  `AwsUnavailable`, else `AwsError`. Each task declares the IAM statements it needs
-  (`CompiledFlow.permissions`), narrowed to the buckets, keys, tables, queues, topics and functions
-  the flow names.
+  `scripts.Python` `dependencies` are pip requirements installed before the script (`pip install
+  --target`) into a cache reused by later runs with the same requirements and Python version
+  (`STRATOFLOW_DEPENDENCY_CACHE`, default `~/.cache/stratoflow/python-dependencies`, `/tmp` in
+  Lambda; pip reads the task's `env`, e.g. `PIP_INDEX_URL`); a failed install fails the task with
+  `DependencyInstallFailed`. `namespaceFiles: {enabled: true, include: [globs], exclude: [globs]}`
+  copies the files stored for the flow's namespace (`strato files put NAMESPACE PATH`) into the
+  working directory, before `inputFiles`.
+- **AWS tasks** use the flow's own role on a deployed stack (boto3's default credentials locally),
+  or `accessKeyId`/`secretKeyId`/`sessionToken`; `region` and `endpointOverride`. AWS errors fail the
+  task with a typed error that `retry` and `errors` can tell apart: `AwsAccessDenied`, `AwsThrottled`,
+  `AwsNotFound`, `AwsInvalidRequest`, `AwsConflict`, `AwsUnavailable`, else `AwsError`. Each task
+  declares the IAM statements it needs (`CompiledFlow.permissions`), narrowed to the buckets, keys,
+  tables, queues, topics and functions the flow names: the deployer gives the flow's role exactly
+  those (README, "What a flow may do in AWS").
 - **`aws.ecs.RunTask` and `aws.batch.SubmitJob`** compile to Step Functions `.sync` integrations, so
   they can run longer than Lambda's 15 minutes. Their properties must be static (no expressions) and
   they need a deployed stack: the local engine has no ECS or Batch, and fails such a flow with
-  States.Runtime.
+  States.Runtime. Their outputs summarize the ended task or job; a failed one fails with
+  `States.TaskFailed` (for `retry` and `errors`) and a message naming its stop reason and exit code.
 """
 
 

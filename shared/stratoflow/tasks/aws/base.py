@@ -52,7 +52,7 @@ def regional_arn(service: str, region: str | None, resource: str) -> str:
 
 
 class AwsTask(RunnableTask):
-    """An AWS API call from the task runner, with the runner's role unless credentials are given."""
+    """An AWS API call from the task runner, with the flow's role unless credentials are given."""
 
     region: str | None = None
     endpoint_override: str | None = None
@@ -77,8 +77,9 @@ class AwsTask(RunnableTask):
             "config": Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="stratoflow"),
         }
         if self.access_key_id is None:
-            # The default session: the task runner's role in Lambda, the usual chain on a laptop.
-            return boto3.client(self.service, **options)
+            # In the cloud the flow's own role; else boto3's default chain (the usual one on a laptop).
+            # The default session either way, so hooks registered on it (cloudsim's Lambda) apply.
+            return boto3.client(self.service, **options, **(ctx.aws_credentials() or {}))
         session = boto3.session.Session(
             aws_access_key_id=text(self.access_key_id),
             aws_secret_access_key=text(self.secret_key_id),

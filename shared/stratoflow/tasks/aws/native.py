@@ -6,6 +6,12 @@ Their properties are part of the compiled definition, so they must be static: an
 load-time error on the property that holds it. The task run is recorded by runner calls around the
 native state, as flowable tasks are (`<id>` start, `<id>.run` the integration, `<id>.end`).
 
+The service's result (the ECS task or Batch job as it ended) goes to `$.eval.service`, where the end
+call reads it and records a bounded subset as the task's outputs; the end call's own small result then
+replaces it, so the description is not carried further. A failed job is routed by Retry/Catch as
+`States.TaskFailed` whose Cause is the same description: the failure call records it the same way,
+with a message that names the stop reason and exit code.
+
 The local engine has no ECS or Batch: a flow using them runs on a deployed stack only (locally the
 execution fails with States.Runtime, "no handler for the resource").
 """
@@ -13,12 +19,20 @@ execution fails with States.Runtime, "no handler for the resource").
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from stratoflow.tasks.aws.base import is_static, pattern, statement
+from stratoflow.tasks.aws.job_results import (
+    batch_failure_summary,
+    batch_job_outputs,
+    cause_document,
+    ecs_failure_summary,
+    ecs_task_outputs,
+)
 from stratoflow.tasks.base import Task
 from stratoflow.tasks.fields import StrictModel
 from stratoflow.tasks.registry import register
@@ -32,6 +46,11 @@ EXECUTION_ENVIRONMENT = [
     {"Name": "STRATOFLOW_NAMESPACE", "Value.$": "$.execution.namespace"},
     {"Name": "STRATOFLOW_FLOW_ID", "Value.$": "$.execution.flowId"},
 ]
+
+
+# Where the `.sync` result waits for the end call: inside the start call's result, which every path to
+# the end call (the skip included) has set, and which the end call overwrites.
+SERVICE_RESULT = "$.eval.service"
 
 
 def _holds_expression(value: Any) -> bool:
@@ -77,9 +96,30 @@ class NativeAwsTask(Task):
     def service_parameters(self) -> dict[str, Any]:
         """The integration's `Parameters`."""
 
+    @abstractmethod
+    def service_outputs(self, result: Mapping[str, Any]) -> dict[str, Any]:
+        """The outputs recorded from the service's description of the ended job (every declared
+        output, null when the description lacks it)."""
+
+    @abstractmethod
+    def failure_summary(self, outputs: Mapping[str, Any]) -> str:
+        """Why the job failed, from its outputs: the stop reason and the exit code."""
+
+    def service_failure(self, error: Any) -> tuple[dict[str, Any], str] | None:
+        """(outputs, message) of a failed `.sync` state whose Cause is the service's description;
+        None for another failure (a timeout, a refused call), whose Cause is not one."""
+        document = cause_document(error)
+        if document is None:
+            return None
+        outputs = self.service_outputs(document)
+        if not any(outputs.values()):  # a JSON Cause, but not a description of this job
+            return None
+        name = error.get("Error") or "States.TaskFailed"
+        return outputs, f"{name}: {self.failure_summary(outputs)}"
+
     def lower_native(self, builder: Builder, scope: Scope, next_: str | None) -> str:
         """`<id>` (runner start) -> `<id>.run` (the .sync integration) -> `<id>.end` (runner end)."""
-        from stratoflow.compiler.asl import DISCARD, TaskState
+        from stratoflow.compiler.asl import TaskState
         from stratoflow.compiler.lowering import Flowable, timeout_seconds_of
         from stratoflow.compiler.retry import PLATFORM_RETRIER, retriers
 
@@ -91,7 +131,7 @@ class NativeAwsTask(Task):
                 comment=f"{self.type_name}: runs outside Lambda, the state machine waits for it",
                 resource=self.resource,
                 parameters=self.service_parameters(),
-                result_path=DISCARD,
+                result_path=SERVICE_RESULT,
                 timeout_seconds=timeout_seconds_of(self.timeout),  # Step Functions enforces it: no backstop
                 # Only the task's own policy: the platform retrier is about Lambda's service errors.
                 retry=[r for r in retriers(self.retry, self.id, builder.warnings) if r != PLATFORM_RETRIER]
@@ -100,7 +140,14 @@ class NativeAwsTask(Task):
                 next=frame.end,
             ),
         )
-        frame.emit_end()
+        frame.emit_end(extra={"eval.$": "$.eval"})
+        # The end calls' small results replace what they consumed: the description (end) and the
+        # error whose Cause holds it (fail, when the flow goes on after a WARNING).
+        for name, consumed in ((frame.end, "$.eval"), (frame.fail, "$.error")):
+            if name in builder.states:
+                builder.states[name] = builder.states[name].model_copy(
+                    update={"result_path": consumed, "result_selector": {"result.$": "$.Payload"}}
+                )
         return frame.emit_start(call)
 
 
@@ -120,7 +167,13 @@ class EcsRunTask(NativeAwsTask):
     deployed stack: the local engine has no ECS."""
 
     type_name: ClassVar[str] = "aws.ecs.RunTask"
-    output_fields: ClassVar[dict[str, str]] = {}
+    output_fields: ClassVar[dict[str, str]] = {
+        "taskArn": "the ECS task's ARN",
+        "lastStatus": "its last status (`STOPPED` once the state ends)",
+        "stopCode": "why it stopped (`EssentialContainerExited`, `TaskFailedToStart`, ...)",
+        "stoppedReason": "ECS's words for why it stopped",
+        "containers": "`[{name, exitCode, reason}]`, one per container",
+    }
     resource: ClassVar[str] = "arn:aws:states:::ecs:runTask.sync"
 
     cluster: str
@@ -162,6 +215,12 @@ class EcsRunTask(NativeAwsTask):
             }
         return parameters
 
+    def service_outputs(self, result: Mapping[str, Any]) -> dict[str, Any]:
+        return ecs_task_outputs(result)
+
+    def failure_summary(self, outputs: Mapping[str, Any]) -> str:
+        return ecs_failure_summary(outputs)
+
     @staticmethod
     def _override(container: ContainerOverride) -> dict[str, Any]:
         override: dict[str, Any] = {
@@ -199,7 +258,13 @@ class BatchSubmitJob(NativeAwsTask):
     stack: the local engine has no Batch."""
 
     type_name: ClassVar[str] = "aws.batch.SubmitJob"
-    output_fields: ClassVar[dict[str, str]] = {}
+    output_fields: ClassVar[dict[str, str]] = {
+        "jobId": "the Batch job's id",
+        "jobName": "its name",
+        "status": "its final status (`SUCCEEDED` or `FAILED`)",
+        "statusReason": "Batch's words for why it ended so",
+        "exitCode": "the container's exit code (of the last attempt), null for an array job",
+    }
     resource: ClassVar[str] = "arn:aws:states:::batch:submitJob.sync"
 
     job_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -228,6 +293,12 @@ class BatchSubmitJob(NativeAwsTask):
         if self.attempts is not None:
             parameters["RetryStrategy"] = {"Attempts": self.attempts}
         return parameters
+
+    def service_outputs(self, result: Mapping[str, Any]) -> dict[str, Any]:
+        return batch_job_outputs(result)
+
+    def failure_summary(self, outputs: Mapping[str, Any]) -> str:
+        return batch_failure_summary(outputs, self.job_name or self.id)
 
     def iam_statements(self) -> list[dict[str, list[str]]]:
         def arn(kind: str, value: str, any_revision: bool) -> str:

@@ -1,10 +1,12 @@
 """Script tasks: `scripts.Python`, `scripts.Shell` and `scripts.Commands`.
 
-Each run gets a fresh working directory (removed afterwards) holding its `inputFiles`; the command
-runs there in a subprocess, in its own process group, bounded by the task's `timeout`. Its stdout
-lines are INFO logs and its stderr lines WARN logs, except Kestra's output lines
-`::{"outputs": {...}}::`, whose values become the output `vars`. Files matching `outputFiles` are
-stored and output as `outputFiles: {name: uri}`. A non-zero exit fails the task (TaskFailed).
+Each run gets a fresh working directory (removed afterwards) holding the namespace's files
+(`namespaceFiles`), then its `inputFiles`; `scripts.Python` installs its `dependencies` (see the
+`dependencies` module). The command runs there in a subprocess, in its own process group, bounded by
+the task's `timeout` (an install included). Its stdout lines are INFO logs and its stderr lines WARN
+logs, except Kestra's output lines `::{"outputs": {...}}::`, whose values become the output `vars`.
+Files matching `outputFiles` are stored and output as `outputFiles: {name: uri}`. A non-zero exit
+fails the task (TaskFailed).
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import os
 import re
 import shlex
 import sys
+import time
 from abc import abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from stratoflow.tasks.base import RunnableTask
 from stratoflow.tasks.context import RunContext
@@ -27,6 +30,8 @@ from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import is_storage_uri, read_stored
 from stratoflow.tasks.registry import register
+from stratoflow.tasks.scripts import dependencies
+from stratoflow.tasks.scripts.namespace_files import NamespaceFiles
 from stratoflow.tasks.scripts.process import run_process
 from stratoflow.tasks.scripts.workdir import WorkingDirectory, working_directory
 
@@ -97,6 +102,7 @@ class ScriptTask(RunnableTask):
     input_files: dict[str, Any] | str = Field(default_factory=dict)
     output_files: list[str] = Field(default_factory=list)
     before_commands: list[str] = Field(default_factory=list)
+    namespace_files: NamespaceFiles | None = None
     # Kestra's flows say where to run (a container); Stratoflow runs in the task runner itself. They
     # are accepted so those flows load, and ignored with a warning.
     container_image: str | None = None
@@ -106,6 +112,12 @@ class ScriptTask(RunnableTask):
     @abstractmethod
     def command(self, ctx: RunContext, workdir: WorkingDirectory) -> list[str]:
         """The argv to run inside the working directory."""
+
+    def prepare(
+        self, ctx: RunContext, workdir: WorkingDirectory, env: dict[str, str], timeout: float | None
+    ) -> dict[str, str]:
+        """What must happen before the command (within `timeout` seconds); returns its environment."""
+        return env
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         where = {
@@ -120,12 +132,19 @@ class ScriptTask(RunnableTask):
         inputs = self._input_files(ctx)
         patterns = [as_text(p) for p in ctx.render(self.output_files)]
         output = ScriptOutput(ctx)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout.total_seconds()
+
+        def remaining() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
         with working_directory() as workdir:
-            workdir.write_inputs(ctx, inputs)
+            if self.namespace_files is not None:
+                self.namespace_files.write(ctx, workdir)
+            workdir.write_inputs(ctx, inputs)  # after the namespace's files: a task's own inputs win
+            process_env = self.prepare(ctx, workdir, script_environment(env), remaining())
             argv = self.command(ctx, workdir)
-            timeout = self.timeout.total_seconds() if self.timeout is not None else None
             code = run_process(
-                argv, cwd=workdir.path, env=script_environment(env), timeout=timeout, on_line=output.on_line
+                argv, cwd=workdir.path, env=process_env, timeout=remaining(), on_line=output.on_line
             )
             if code != 0:
                 detail = f": {output.last_error}" if output.last_error else ""
@@ -155,8 +174,9 @@ class ScriptTask(RunnableTask):
 
 @register
 class Python(ScriptTask):
-    """Run a Python script: inline `script`, or a `file` (a storage URI, a file of `inputFiles`, or a
-    local path). `script` is rendered first: write a literal `{{` as `{{ '{{' }}`."""
+    """Run a Python script: inline `script`, or a `file` (a storage URI, a file of `inputFiles` or of
+    the namespace, or a local path), after pip installs its `dependencies`. `script` is rendered
+    first: write a literal `{{` as `{{ '{{' }}`."""
 
     type_name: ClassVar[str] = "scripts.Python"
     aliases: ClassVar[tuple[str, ...]] = (f"{KESTRA_SCRIPTS}.python.Script",)
@@ -164,6 +184,8 @@ class Python(ScriptTask):
     script: str | None = None
     file: str | None = None
     interpreter: str | None = None
+    # pip requirement strings (`pandas>=2`, `./my_package`), installed before the script runs.
+    dependencies: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _script_or_file(self) -> Python:
@@ -171,8 +193,32 @@ class Python(ScriptTask):
             raise ValueError("set exactly one of 'script' (inline code) and 'file'")
         return self
 
+    @field_validator("dependencies")
+    @classmethod
+    def _requirements(cls, value: list[str]) -> list[str]:
+        for requirement in value:
+            if not requirement.strip():
+                raise ValueError("a dependency must not be empty")
+            if requirement.lstrip().startswith("-"):
+                raise ValueError(f"{requirement!r}: dependencies are requirements, not pip options")
+        return value
+
+    def _interpreter(self, ctx: RunContext) -> str:
+        return as_text(ctx.render(self.interpreter)) if self.interpreter else default_python()
+
+    def prepare(
+        self, ctx: RunContext, workdir: WorkingDirectory, env: dict[str, str], timeout: float | None
+    ) -> dict[str, str]:
+        requirements = [as_text(r).strip() for r in ctx.render(self.dependencies)]
+        if not requirements:
+            return env
+        folder = dependencies.install(
+            ctx, requirements, self._interpreter(ctx), cwd=workdir.path, env=env, timeout=timeout
+        )
+        return dependencies.with_dependencies(env, folder)
+
     def command(self, ctx: RunContext, workdir: WorkingDirectory) -> list[str]:
-        interpreter = as_text(ctx.render(self.interpreter)) if self.interpreter else default_python()
+        interpreter = self._interpreter(ctx)
         path = self._script_path(ctx, workdir)
         if not self.before_commands:
             return [interpreter, str(path)]

@@ -1,0 +1,157 @@
+"""`dependencies` of `scripts.Python`: pip requirements installed once, reused by later runs.
+
+`python -m pip install --target <folder>` installs them into a folder of the dependency cache named
+after the interpreter's version and the sorted requirements; the script finds them on its PYTHONPATH
+(and their console scripts on its PATH). A later run with the same requirements on the same
+interpreter finds the folder and calls no pip. The cache is `STRATOFLOW_DEPENDENCY_CACHE` if set,
+else `/tmp/stratoflow/python-dependencies` in Lambda (/tmp survives the warm invocations of one
+container), else `~/.cache/stratoflow/python-dependencies` (`XDG_CACHE_HOME` is honoured).
+
+An install goes to a new folder that is renamed into place when complete: a run that fails or is
+killed half-way leaves nothing that a later run would take for a complete install, and two runs
+installing the same requirements at once both succeed (the second rename loses, and its copy is
+dropped). A requirement that names a local path or a URL is cached by its text, not its content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from stratoflow.tasks.context import RunContext
+from stratoflow.tasks.errors import TaskError
+from stratoflow.tasks.scripts.process import run_process
+
+CACHE_VARIABLE = "STRATOFLOW_DEPENDENCY_CACHE"
+_VERSION_PROBE = "import sys; print(sys.implementation.cache_tag or sys.implementation.name)"
+_REQUIREMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class DependencyInstallFailed(TaskError):
+    """pip could not install a script's `dependencies`; the message names the requirement."""
+
+
+def cache_root() -> Path:
+    configured = os.environ.get(CACHE_VARIABLE)
+    if configured:
+        return Path(configured)
+    if "AWS_LAMBDA_FUNCTION_NAME" in os.environ:
+        return Path(tempfile.gettempdir()) / "stratoflow" / "python-dependencies"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stratoflow" / "python-dependencies"
+
+
+_versions: dict[str, str] = {}
+_versions_lock = threading.Lock()
+
+
+def interpreter_version(interpreter: str) -> str:
+    """`cpython-311`: what the installed packages depend on (asked once per interpreter and process)."""
+    if interpreter == sys.executable:
+        return sys.implementation.cache_tag or sys.implementation.name
+    with _versions_lock:
+        if interpreter not in _versions:
+            try:
+                probe = subprocess.run(
+                    [interpreter, "-c", _VERSION_PROBE],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    check=True,
+                )
+            except (OSError, subprocess.SubprocessError) as error:
+                raise DependencyInstallFailed(
+                    f"cannot run the interpreter {interpreter!r}: {error}"
+                ) from None
+            _versions[interpreter] = probe.stdout.strip() or "unknown"
+        return _versions[interpreter]
+
+
+def cache_folder(requirements: Sequence[str], version: str) -> Path:
+    """The folder holding `requirements` installed for the interpreter `version`."""
+    digest = hashlib.sha256(json.dumps(sorted(set(requirements))).encode()).hexdigest()[:24]
+    return cache_root() / version / digest
+
+
+def install(
+    ctx: RunContext,
+    requirements: Sequence[str],
+    interpreter: str,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float | None,
+) -> Path:
+    """The folder where `requirements` are installed for `interpreter`: the cached one, or a new
+    install (run in `cwd`, so that `./package` means a folder of the working directory) whose output
+    goes to the task's logs. Raises DependencyInstallFailed, or TaskTimeout after `timeout`."""
+    target = cache_folder(requirements, interpreter_version(interpreter))
+    if target.is_dir():
+        ctx.log("INFO", f"dependencies: reusing {', '.join(requirements)} installed in {target}")
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    argv = [
+        interpreter,
+        *("-m", "pip", "install", "--target", str(staging)),
+        *("--disable-pip-version-check", "--no-input", "--no-warn-script-location"),
+        *requirements,
+    ]
+    ctx.log("INFO", f"dependencies: installing {', '.join(requirements)}")
+    errors: list[str] = []
+
+    def on_line(stream: str, line: str) -> None:
+        if stream == "stderr" and line.strip():
+            errors.append(line)
+            ctx.log("WARN", line)
+        else:
+            ctx.log("INFO", line)
+
+    try:
+        code = run_process(argv, cwd=cwd, env=env, timeout=timeout, on_line=on_line)
+        if code != 0:
+            raise DependencyInstallFailed(_failure_message(requirements, code, errors))
+        try:
+            staging.rename(target)
+        except OSError:
+            if not target.is_dir():  # not a concurrent install that finished first
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _failure_message(requirements: Sequence[str], code: int, errors: list[str]) -> str:
+    """Names the requirements pip's errors mention (all of them when it names none)."""
+    text = "\n".join(errors).lower()
+    named = [r for r in requirements if _name_of(r) in text] or list(requirements)
+    last = next((line.strip() for line in reversed(errors) if line.strip().startswith("ERROR")), None)
+    last = last or (errors[-1].strip() if errors else None)
+    detail = f": {last}" if last else ""
+    return f"cannot install the dependency {', '.join(named)} (pip exited with code {code}){detail}"
+
+
+def _name_of(requirement: str) -> str:
+    """`pandas>=2; python_version>'3'` -> `pandas`; a path or URL stays whole."""
+    match = _REQUIREMENT_NAME.match(requirement.strip())
+    if match is None or "/" in requirement or requirement.strip().startswith("."):
+        return requirement.strip().lower()
+    return match.group(0).lower()
+
+
+def with_dependencies(env: Mapping[str, str], folder: Path) -> dict[str, str]:
+    """`env` with the installed packages first on PYTHONPATH and their scripts first on PATH."""
+    updated = dict(env)
+    for variable, entry in (("PYTHONPATH", folder), ("PATH", folder / "bin")):
+        current = updated.get(variable)
+        updated[variable] = os.pathsep.join([str(entry), current]) if current else str(entry)
+    return updated

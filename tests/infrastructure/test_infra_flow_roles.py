@@ -1,0 +1,212 @@
+"""Each flow's own role, as the stack prepares it: the base policy, the permissions boundary, what the
+deployer may do to flow roles, and the task runner's right to assume them."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Any
+
+import pytest
+from infra_synth import CUSTOM_CONTEXT, Synthesized
+
+from infra.config import ConfigError, StackConfig
+from infra.nag import render_cfn
+from stratoflow.compiler import compile_flow
+from stratoflow.flow import load_flow
+from stratoflow.tasks import registry
+
+FLOW_ROLES = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/stratoflow/{stack}-flow-*"
+
+# One task of every AWS type, with the options that add actions (versions, deletes, ECS roles...).
+EVERY_AWS_TASK = """id: every-aws-task
+namespace: tests.boundary
+tasks:
+  - {id: up, type: aws.s3.Upload, bucket: b, key: k, content: x}
+  - {id: down, type: aws.s3.Download, bucket: b, key: k, versionId: v}
+  - {id: ls, type: aws.s3.List, bucket: b}
+  - {id: cp, type: aws.s3.Copy, from: {bucket: b, key: k, versionId: v}, to: {key: k2}, delete: true}
+  - {id: rm, type: aws.s3.Delete, bucket: b, key: k, versionId: v}
+  - {id: put, type: aws.dynamodb.PutItem, tableName: t, item: {id: 1}}
+  - {id: get, type: aws.dynamodb.GetItem, tableName: t, key: {id: 1}}
+  - {id: query, type: aws.dynamodb.Query, tableName: t, indexName: i, keyConditionExpression: "id = :id"}
+  - {id: sqs, type: aws.sqs.Publish, queueUrl: "https://sqs.us-east-1.amazonaws.com/1/q", messages: [{data: x}]}
+  - {id: sns, type: aws.sns.Publish, topicArn: "arn:aws:sns:us-east-1:1:t", message: x}
+  - id: events
+    type: aws.eventbridge.PutEvents
+    entries: [{source: s, detailType: d, detail: {}, eventBusName: bus}]
+  - {id: fn, type: aws.lambda.Invoke, functionArn: f}
+  - id: athena
+    type: aws.athena.Query
+    query: SELECT 1
+    database: db
+    outputLocation: s3://results/q/
+    dataLocations: [s3://lake/data/]
+  - id: ecs
+    type: aws.ecs.RunTask
+    cluster: c
+    taskDefinition: td
+    subnets: [subnet-1]
+    passRoles: ["arn:aws:iam::1:role/task"]
+  - {id: batch, type: aws.batch.SubmitJob, jobQueue: q, jobDefinition: d}
+"""
+
+
+def _role(synth: Synthesized, name: str) -> Any:
+    return synth.stack.functions.roles[name]
+
+
+def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        actions = statement["Action"]
+        found.append({**statement, "Action": [actions] if isinstance(actions, str) else actions})
+    return found
+
+
+def test_the_base_policy_is_managed_attached_to_the_shared_role_and_given_to_the_deployer(
+    synth: Synthesized,
+) -> None:
+    stack = synth.stack
+    state_machines = stack.deployer.state_machine_role
+    base = synth.resource(state_machines.base_policy)
+
+    assert base["Type"] == "AWS::IAM::ManagedPolicy"
+    assert base["Properties"]["Roles"] == [{"Ref": synth.logical_id(state_machines.role)}]
+    assert not synth.resources_allowed(state_machines.role, "s3:PutObject")
+    environment = synth.environment(stack.functions.deployer)
+    assert environment["STRATOFLOW_FLOW_BASE_POLICY_ARN"] == {
+        "Ref": synth.logical_id(state_machines.base_policy)
+    }
+    assert environment["STRATOFLOW_FLOW_BOUNDARY_ARN"] == {
+        "Ref": synth.logical_id(stack.deployer.flow_role_boundary.policy)
+    }
+    assert environment["STRATOFLOW_TASK_RUNNER_ROLE_ARN"] == {
+        "Fn::GetAtt": [synth.logical_id(_role(synth, "task_runner")), "Arn"]
+    }
+
+
+def test_the_boundary_is_attached_to_nothing_and_holds_the_base_policy_and_the_task_services(
+    synth: Synthesized,
+) -> None:
+    stack = synth.stack
+    boundary = synth.resource(stack.deployer.flow_role_boundary.policy)
+    base = synth.resource(stack.deployer.state_machine_role.base_policy)
+    statements = {statement["Sid"]: statement for statement in _statements(boundary)}
+
+    assert not {"Roles", "Users", "Groups"} & set(boundary["Properties"])
+    for statement in _statements(base):
+        assert statements[statement["Sid"]] == statement
+    assert set(statements["TaskServices"]["Action"]) == {
+        "s3:*",
+        "dynamodb:*",
+        "sqs:*",
+        "sns:*",
+        "athena:*",
+        "glue:*",
+        "ecs:*",
+        "batch:*",
+        "events:PutEvents",
+        "lambda:InvokeFunction",
+    }
+    assert statements["PassRolesToEcsTasks"]["Action"] == ["iam:PassRole"]
+    assert statements["PassRolesToEcsTasks"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
+    # Only the boundary names whole services, and it grants nothing by itself
+    for logical_id, policy in synth.resources("AWS::IAM::ManagedPolicy").items():
+        if logical_id != synth.logical_id(stack.deployer.flow_role_boundary.policy):
+            actions = [action for statement in _statements(policy) for action in statement["Action"]]
+            assert not [action for action in actions if action == "*" or action.endswith(":*")], logical_id
+
+
+def test_the_boundary_allows_every_action_the_task_library_declares(synth: Synthesized) -> None:
+    # Given a flow with one task of every registered AWS type
+    flow = load_flow(EVERY_AWS_TASK)
+    assert {task.type for task in flow.tasks} == {
+        name for name in registry.names() if name.startswith("aws.")
+    }
+
+    # When it is compiled, Then the boundary allows each action its tasks declare
+    boundary = synth.resource(synth.stack.deployer.flow_role_boundary.policy)
+    allowed = [action for statement in _statements(boundary) for action in statement["Action"]]
+    declared = {action for statement in compile_flow(flow).permissions for action in statement["Action"]}
+    assert declared
+    assert [action for action in sorted(declared) if not any(fnmatchcase(action, a) for a in allowed)] == []
+
+
+def test_the_deployer_writes_flow_roles_only_with_the_boundary_and_attaches_only_the_base_policy(
+    synth: Synthesized,
+) -> None:
+    stack = synth.stack
+    deployer = _role(synth, "deployer")
+    flow_roles = FLOW_ROLES.format(stack="Stratoflow")
+    boundary = {"Ref": synth.logical_id(stack.deployer.flow_role_boundary.policy)}
+    by_action = {
+        action: statement
+        for statement in synth.statements(deployer)
+        for action in statement["Action"]
+        if action.startswith("iam:") and action != "iam:PassRole"
+    }
+
+    assert set(by_action) == {
+        "iam:CreateRole",
+        "iam:PutRolePermissionsBoundary",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:TagRole",
+        "iam:GetRole",
+        "iam:ListRolePolicies",
+        "iam:ListAttachedRolePolicies",
+        "iam:DeleteRole",
+    }
+    for action, statement in by_action.items():
+        assert render_cfn(statement["Resource"]) == flow_roles, action
+    for action in ("iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"):
+        assert by_action[action]["Condition"] == {"StringEquals": {"iam:PermissionsBoundary": boundary}}
+    assert by_action["iam:AttachRolePolicy"]["Condition"] == {
+        "StringEquals": {
+            "iam:PermissionsBoundary": boundary,
+            "iam:PolicyARN": {"Ref": synth.logical_id(stack.deployer.state_machine_role.base_policy)},
+        }
+    }
+    assert flow_roles in synth.resources_allowed(deployer, "iam:PassRole")
+
+
+def test_only_the_task_runner_assumes_flow_roles(synth: Synthesized) -> None:
+    task_runner = synth.stack.functions.task_runner
+    environment = synth.environment(task_runner)
+
+    assert synth.resources_allowed(_role(synth, "task_runner"), "sts:AssumeRole") == [
+        FLOW_ROLES.format(stack="Stratoflow")
+    ]
+    assert render_cfn(environment["STRATOFLOW_FLOW_ROLE_PREFIX"]) == (
+        "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/stratoflow/"
+    )
+    for name in ("deployer", "admission", "execution_events", "webhook"):
+        assert synth.resources_allowed(_role(synth, name), "sts:AssumeRole") == [], name
+
+
+def test_an_operators_boundary_replaces_the_stacks_own(custom_synth: Synthesized) -> None:
+    operators = CUSTOM_CONTEXT["flowPermissionsBoundaryArn"]
+    stack = custom_synth.stack
+    environment = custom_synth.environment(stack.functions.deployer)
+    deployer_statements = custom_synth.statements(_role(custom_synth, "deployer"))
+    create = next(s for s in deployer_statements if "iam:CreateRole" in s["Action"])
+
+    assert environment["STRATOFLOW_FLOW_BOUNDARY_ARN"] == operators
+    assert create["Condition"] == {"StringEquals": {"iam:PermissionsBoundary": operators}}
+    assert render_cfn(create["Resource"]) == FLOW_ROLES.format(stack="StratoDev")
+    managed = custom_synth.resources("AWS::IAM::ManagedPolicy")
+    assert list(managed) == [custom_synth.logical_id(stack.deployer.state_machine_role.base_policy)]
+
+
+@pytest.mark.parametrize(
+    "value", ["arn:aws:iam::aws:policy/AdministratorAccess", "FlowBoundary", "arn:aws:iam::123:role/r"]
+)
+def test_a_boundary_that_is_not_a_managed_policy_of_an_account_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match="flowPermissionsBoundaryArn"):
+        StackConfig.from_mapping({"flowPermissionsBoundaryArn": value})
+    assert StackConfig.from_mapping({}).flow_boundary_arn is None
