@@ -40,7 +40,12 @@ class StratoflowStack(Stack):
             alerts_topic=self.alerts.topic,
         )
         self.execution_events = ExecutionEvents(
-            self, "ExecutionEvents", config=config, functions=self.functions, triggers=self.triggers
+            self,
+            "ExecutionEvents",
+            config=config,
+            functions=self.functions,
+            triggers=self.triggers,
+            alerts_topic=self.alerts.topic,
         )
         self.monitoring = Monitoring(
             self,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -18,13 +18,11 @@ from stratoflow.cloud.settings import Settings
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 deployer = cloud_deployer(Settings.from_env())
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     change = FlowObjectEvent.from_eventbridge(event)
     logger.append_keys(object_key=change.key, version_id=change.version_id, change=change.kind)

@@ -2,14 +2,15 @@
 
 Thin by design: the status-change event -> `ExecutionEvents.handle` (stratoflow.cloud.events). Flow
 metrics carry the dimension `Flow` only: this Metrics has no `service`, so the metric Powertools
-publishes is exactly (Stratoflow, <metric>, Flow=<namespace>.<flowId>).
+publishes is exactly (Stratoflow, <metric>, Flow=<namespace>.<flowId>). An execution that ends FAILED
+also sends its alert to the topic STRATOFLOW_ALERT_TOPIC_ARN.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stratoflow.cloud.assembly import cloud_execution_events
@@ -18,13 +19,11 @@ from stratoflow.cloud.settings import Settings
 
 logger = Logger()
 metrics = Metrics(service="")  # "": no `service` dimension (None would read POWERTOOLS_SERVICE_NAME)
-tracer = Tracer()
 execution_events = cloud_execution_events(Settings.from_env())
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     change = StatusChange.from_eventbridge(event)
     logger.append_keys(execution_id=change.name, status=change.status)
@@ -33,6 +32,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_dimension(name="Flow", value=outcome.flow)
         for metric in outcome.metrics:
             metrics.add_metric(name=metric.name, unit=metric.unit, value=metric.value)
+        metrics.add_metadata(key="executionId", value=change.name)
     state = str(outcome.execution.state) if outcome.execution is not None else None
     logger.info("status change handled", extra={"state": state, "note": outcome.note})
     return {"executionId": change.name, "state": state, "note": outcome.note}

@@ -2,40 +2,69 @@
 
 Thin by design: the event is the Payload the state machine built (see `stratoflow.runner`); errors
 propagate so that Lambda reports their class name as `errorType`, which the compiled Retry/Catch match.
+Each task run that ends in the call is published as metrics (stratoflow.cloud.metrics: dimensions
+Flow and TaskType, ids as metadata); log lines carry the execution id, flow, task id and attempt.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from stratoflow.cloud.metrics import Metric, task_run_end_metrics, task_type_dimension
 from stratoflow.cloud.settings import Settings
 from stratoflow.cloud.wiring import cloud_task_runner
+from stratoflow.domain import TaskRun
+from stratoflow.runner import recording_task_runs
 
 logger = Logger()
-metrics = Metrics()
-tracer = Tracer()
 runner = cloud_task_runner(Settings.from_env())
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     execution = event.get("execution", {})
+    flow = f"{execution.get('namespace')}.{execution.get('flowId')}"
     logger.append_keys(
-        execution_id=execution.get("id"),
-        flow=f"{execution.get('namespace')}.{execution.get('flowId')}",
-        task_id=event.get("taskId"),
-        action=event.get("action"),
+        execution_id=execution.get("id"), flow=flow, task_id=event.get("taskId"), action=event.get("action")
     )
-    try:
-        return runner.handle(event)
-    except Exception as error:
-        metrics.add_dimension(name="Flow", value=f"{execution.get('namespace')}.{execution.get('flowId')}")
-        metrics.add_metric(name="TaskFailures", unit=MetricUnit.Count, value=1)
-        logger.info("task action failed", extra={"error_type": type(error).__name__, "error": str(error)})
-        raise
+    with recording_task_runs(on_save=_note_attempt) as activity:
+        try:
+            result = runner.handle(event)
+        except Exception as error:
+            # Every failed attempt, retried or not: the flow's failure rate.
+            _publish(
+                {"Flow": flow}, [Metric("TaskFailures", "Count", 1)], {"executionId": execution.get("id")}
+            )
+            logger.info("task action failed", extra={"error_type": type(error).__name__, "error": str(error)})
+            raise
+        finally:
+            for run in activity.ended:
+                metadata = {"executionId": run.execution_id, "taskRunId": run.id, "taskId": run.task_id}
+                dimensions = {"Flow": flow, "TaskType": task_type_dimension(run)}
+                _publish(dimensions, task_run_end_metrics(run), {**metadata, "attempts": len(run.attempts)})
+    logger.info(
+        "task action done", extra={"state": result.get("state") if isinstance(result, dict) else None}
+    )
+    return result
+
+
+def _note_attempt(task_run: TaskRun) -> None:
+    """Every line logged from the first save of an attempt on carries its number."""
+    if task_run.attempts:
+        logger.append_keys(attempt=len(task_run.attempts))
+
+
+def _publish(dimensions: dict[str, str], metrics: list[Metric], metadata: dict[str, Any]) -> None:
+    """One EMF document: exactly these dimensions (no Powertools `service`), ids as metadata."""
+    emf = EphemeralMetrics(service="")
+    for name, value in dimensions.items():
+        emf.add_dimension(name=name, value=value)
+    for metric in metrics:
+        emf.add_metric(name=metric.name, unit=metric.unit, value=metric.value)
+    for key, value in metadata.items():
+        emf.add_metadata(key=key, value=value)
+    emf.flush_metrics()

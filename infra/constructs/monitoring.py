@@ -1,8 +1,10 @@
 """Alerts topic, platform alarms and the dashboard.
 
-Flow metrics come from the handlers as CloudWatch EMF in the `Stratoflow` namespace with the dimension
-`Flow` ("<namespace>.<flowId>"), plus the `service` dimension Powertools adds; the dashboard finds every
-flow with a SEARCH expression, so a new flow appears without a redeploy.
+Flow metrics come from the handlers as CloudWatch EMF in the `Stratoflow` namespace (the list is in
+stratoflow.cloud.metrics) with the dimension `Flow` ("<namespace>.<flowId>"), and `TaskType` for task
+runs; the dashboard finds every flow and task type with SEARCH expressions, and sums task runs per
+task type with a Metrics Insights query, so a new flow appears without a redeploy. The per-flow alarms
+(failures, "did not run") are the deployer's (stratoflow.cloud.alarms).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from infra.constructs.functions import METRICS_NAMESPACE
 from infra.naming import platform_name
 
 FLOW_DIMENSION = "Flow"
-EXECUTION_METRICS = ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed")
+TASK_TYPE_DIMENSION = "TaskType"
+EXECUTION_METRICS = ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsKilled")
 PERIOD = Duration.minutes(5)
 
 
@@ -75,12 +78,23 @@ class Monitoring(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         for name, function in functions.items():
             label = name.replace("_", "-")
-            self._alarm(f"{label}-errors", function.metric_errors(period=PERIOD, statistic="Sum"))
-            self._alarm(f"{label}-throttles", function.metric_throttles(period=PERIOD, statistic="Sum"))
+            logs = f"its log group {function.log_group.log_group_name} (JSON lines with the execution id)"
+            self._alarm(
+                f"{label}-errors",
+                function.metric_errors(period=PERIOD, statistic="Sum"),
+                f"errors of the {name} function. Look at {logs}.",
+            )
+            self._alarm(
+                f"{label}-throttles",
+                function.metric_throttles(period=PERIOD, statistic="Sum"),
+                f"throttles of the {name} function: the account's Lambda concurrency is used up.",
+            )
         for name, queue in dead_letter_queues.items():
             self._alarm(
                 f"{name}-dead-letters",
                 queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
+                f"events left in the queue {queue.queue_name}: they could not be handled after retries. "
+                "Read them there (each holds the event and the error), fix the cause, send them again.",
             )
         for alarm in self.alarms:
             alarm.add_alarm_action(actions.SnsAction(topic))
@@ -91,10 +105,16 @@ class Monitoring(Construct):
             dashboard_name=Stack.of(self).stack_name,
             default_interval=Duration.days(1),
             widgets=[
-                [_flow_graph(metric, "Sum") for metric in EXECUTION_METRICS],
+                [_flow_graph(metric, "Sum", width=6) for metric in EXECUTION_METRICS],
                 [
                     _flow_graph("ExecutionDuration", "Average"),
+                    _flow_graph("QueueWait", "Maximum"),
                     _flow_graph("TaskFailures", "Sum"),
+                ],
+                [
+                    _task_type_totals("TaskRunsFailed", "SUM"),
+                    _task_graph("TaskRunsFailed", "Sum"),
+                    _task_graph("TaskDuration", "Average"),
                 ],
                 [
                     _function_graph("Errors", functions, lambda f: f.metric_errors(period=PERIOD)),
@@ -113,12 +133,12 @@ class Monitoring(Construct):
             ],
         )
 
-    def _alarm(self, name: str, metric: cloudwatch.Metric) -> None:
+    def _alarm(self, name: str, metric: cloudwatch.Metric, what: str) -> None:
         alarm = metric.create_alarm(
             self,
             name,
             alarm_name=platform_name(self, name),
-            alarm_description=f"Stratoflow {name}: at least one in {int(PERIOD.to_minutes())} minutes",
+            alarm_description=f"Stratoflow {name}, at least one in {int(PERIOD.to_minutes())} minutes: {what}",
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -127,7 +147,7 @@ class Monitoring(Construct):
         self.alarms.append(alarm)
 
 
-def _flow_graph(metric_name: str, statistic: str) -> cloudwatch.GraphWidget:
+def _flow_graph(metric_name: str, statistic: str, width: int = 8) -> cloudwatch.GraphWidget:
     """One line per flow, found by a SEARCH whatever other dimensions (Powertools' `service`) it has."""
     search = (
         f'SEARCH(\'Namespace="{METRICS_NAMESPACE}" MetricName="{metric_name}"\', '
@@ -140,7 +160,32 @@ def _flow_graph(metric_name: str, statistic: str) -> cloudwatch.GraphWidget:
                 expression=search, using_metrics={}, label=f"${{PROP('Dim.{FLOW_DIMENSION}')}}", period=PERIOD
             )
         ],
-        width=8 if metric_name in EXECUTION_METRICS else 12,
+        width=width,
+    )
+
+
+def _task_graph(metric_name: str, statistic: str) -> cloudwatch.GraphWidget:
+    """One line per task type of each flow (the schema {Namespace,Flow,TaskType} of the task-run metrics)."""
+    schema = f"{{{METRICS_NAMESPACE},{FLOW_DIMENSION},{TASK_TYPE_DIMENSION}}}"
+    search = f"SEARCH('{schema} MetricName=\"{metric_name}\"', '{statistic}', {int(PERIOD.to_seconds())})"
+    label = f"${{PROP('Dim.{TASK_TYPE_DIMENSION}')}} in ${{PROP('Dim.{FLOW_DIMENSION}')}}"
+    return cloudwatch.GraphWidget(
+        title=f"{metric_name} per flow and task type",
+        left=[cloudwatch.MathExpression(expression=search, using_metrics={}, label=label, period=PERIOD)],
+        width=8,
+    )
+
+
+def _task_type_totals(metric_name: str, function: str) -> cloudwatch.GraphWidget:
+    """All flows together, one line per task type: a Metrics Insights query (recent data only)."""
+    query = (
+        f"SELECT {function}({metric_name}) FROM SCHEMA({METRICS_NAMESPACE}, {FLOW_DIMENSION}, "
+        f"{TASK_TYPE_DIMENSION}) GROUP BY {TASK_TYPE_DIMENSION}"
+    )
+    return cloudwatch.GraphWidget(
+        title=f"{metric_name} per task type, all flows",
+        left=[cloudwatch.MathExpression(expression=query, using_metrics={}, label="", period=PERIOD)],
+        width=8,
     )
 
 

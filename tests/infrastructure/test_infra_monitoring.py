@@ -98,19 +98,29 @@ def test_dashboard_shows_flow_metrics_function_health_and_dlq_depth(synth: Synth
     (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
     widgets = json.loads(render_cfn(dashboard["Properties"]["DashboardBody"]))["widgets"]
     lines = [line for widget in widgets for line in widget["properties"]["metrics"]]
-    searches = [line[0]["expression"] for line in lines if isinstance(line[0], dict)]
+    expressions = {line[0]["expression"]: line[0].get("label") for line in lines if isinstance(line[0], dict)}
     plain = {(line[0], line[1]) for line in lines if isinstance(line[0], str)}
 
     assert dashboard["Properties"]["DashboardName"] == "Stratoflow"
-    for metric in (
-        "ExecutionsStarted",
-        "ExecutionsSucceeded",
-        "ExecutionsFailed",
-        "ExecutionDuration",
-        "TaskFailures",
+    # Per flow: every flow found by a SEARCH on the metric, whatever its other dimensions
+    for metric, statistic in (
+        ("ExecutionsStarted", "Sum"),
+        ("ExecutionsSucceeded", "Sum"),
+        ("ExecutionsFailed", "Sum"),
+        ("ExecutionsKilled", "Sum"),
+        ("ExecutionDuration", "Average"),
+        ("QueueWait", "Maximum"),
+        ("TaskFailures", "Sum"),
     ):
-        assert any(f'Namespace="Stratoflow" MetricName="{metric}"' in search for search in searches), metric
-    assert all(line[0]["label"] == "${PROP('Dim.Flow')}" for line in lines if isinstance(line[0], dict))
+        search = f"SEARCH('Namespace=\"Stratoflow\" MetricName=\"{metric}\"', '{statistic}', 300)"
+        assert expressions.get(search) == "${PROP('Dim.Flow')}", metric
+    # Per flow and task type: the task-run metrics' own schema, labelled by both
+    for metric, statistic in (("TaskRunsFailed", "Sum"), ("TaskDuration", "Average")):
+        search = f"SEARCH('{{Stratoflow,Flow,TaskType}} MetricName=\"{metric}\"', '{statistic}', 300)"
+        assert expressions.get(search) == "${PROP('Dim.TaskType')} in ${PROP('Dim.Flow')}", metric
+    # Per task type, all flows: a Metrics Insights query
+    query = "SELECT SUM(TaskRunsFailed) FROM SCHEMA(Stratoflow, Flow, TaskType) GROUP BY TaskType"
+    assert query in expressions
     assert plain == {
         ("AWS/Lambda", "Errors"),
         ("AWS/Lambda", "Throttles"),

@@ -144,7 +144,7 @@ def test_the_execution_events_handler_records_the_end_and_publishes_flow_metrics
         for directive in document["_aws"]["CloudWatchMetrics"]
         for definition in directive["Metrics"]
     }
-    assert {"ExecutionsStarted", "ExecutionsFailed", "ExecutionDuration"} <= set(metrics)
+    assert {"ExecutionsStarted", "ExecutionsKilled", "ExecutionDuration"} <= set(metrics)
     for document in documents:
         assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Flow"]]
         assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Stratoflow"

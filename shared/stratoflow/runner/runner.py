@@ -22,11 +22,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from stratoflow.cloud.flow_credentials import FlowCredentials
 from stratoflow.domain import Attempt, Execution, TaskRun
 from stratoflow.errors import InputError, NotFoundError
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.flow import Flow, load_flow
 from stratoflow.runner import flowables
+from stratoflow.runner.activity import record_saved
 from stratoflow.runner.context import TaskRunContext, render_context
 from stratoflow.runner.ids import Scope, parent_scope, scope_chain, scope_path, scope_values, task_run_id
 from stratoflow.runner.outputs import ExecutionOutputs, offload_large
@@ -61,8 +63,10 @@ class TaskRunner:
         blobs: BlobStore,
         callbacks: TaskCallbacks | None = None,
         flow_loader: Callable[[str, str, int], Flow] | None = None,
+        credentials: FlowCredentials | None = None,
     ):
         self.store, self.blobs, self.callbacks = store, blobs, callbacks
+        self.credentials = credentials  # for AWS tasks: the flow's role in the cloud
         self._flows: dict[tuple[str, str, int], Flow] = {}
         self._flow_loader = flow_loader
 
@@ -169,8 +173,10 @@ class Call:
         )
 
     def save(self, **changes: Any) -> TaskRun:
+        before = self.task_run.state
         updated = self.task_run.model_copy(update=changes)
         self._task_run = self.store.save_task_run(updated)
+        record_saved(before, self._task_run)
         return self._task_run
 
     def context(self) -> dict[str, Any]:
@@ -179,7 +185,13 @@ class Call:
 
     def run_context(self, attempt: int) -> TaskRunContext:
         return TaskRunContext(
-            self.store, self.runner.blobs, self.execution, self.task_run, self.context(), attempt
+            self.store,
+            self.runner.blobs,
+            self.execution,
+            self.task_run,
+            self.context(),
+            attempt,
+            credentials=self.runner.credentials,
         )
 
     def should_skip(self, ctx: TaskRunContext | None = None) -> bool:

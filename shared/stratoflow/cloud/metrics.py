@@ -1,0 +1,83 @@
+"""The flow metrics Stratoflow publishes, as plain data: the Lambda handlers emit them as CloudWatch EMF.
+
+Namespace `Stratoflow`. Dimensions stay low-cardinality: `Flow` ("<namespace>.<flowId>") and, for task
+runs, `TaskType` (the canonical type name, `Log` whatever alias the flow wrote); execution, task-run
+and attempt ids travel as EMF metadata (searchable in the log line, never a dimension).
+
+| metric | unit | dimensions | when |
+| --- | --- | --- | --- |
+| ExecutionsStarted | Count | Flow | Step Functions reports the execution RUNNING |
+| ExecutionsSucceeded / Failed / Killed | Count | Flow | the execution ends (WARNING is a success) |
+| ExecutionDuration | Milliseconds | Flow | the execution ends: its state machine's run time |
+| QueueWait | Milliseconds | Flow | an execution starts: time since it was admitted |
+| TaskRunsSucceeded / Failed / Skipped | Count | Flow, TaskType | a task run ends |
+| TaskDuration | Milliseconds | Flow, TaskType | a task run ends (not skipped): all its attempts |
+| TaskFailures | Count | Flow | a task attempt fails (retried ones included) |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from stratoflow.domain import Execution, TaskRun
+from stratoflow.states import State
+
+# The handlers publish into POWERTOOLS_METRICS_NAMESPACE, which the stack sets to this name.
+NAMESPACE = "Stratoflow"
+SUCCEEDED_STATES = frozenset({State.SUCCESS, State.WARNING})
+# Executions stopped before their end (killed, cancelled) are neither successes nor failures.
+STOPPED_STATES = frozenset({State.KILLED, State.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str  # a CloudWatch unit name: "Count", "Milliseconds"
+    value: float
+
+
+def milliseconds(start: datetime, end: datetime) -> float:
+    return max((end - start).total_seconds() * 1000, 0.0)
+
+
+def execution_end_metrics(
+    execution: Execution, started: datetime | None = None, stopped: datetime | None = None
+) -> list[Metric]:
+    """The outcome and duration of an execution that ended.
+
+    The duration runs from `started` to `stopped` (the state machine's own dates, when the status
+    event has them: the time it ran, without its wait in a queue), else over the record's dates.
+    """
+    if execution.state in SUCCEEDED_STATES:
+        outcome = "ExecutionsSucceeded"
+    elif execution.state in STOPPED_STATES:
+        outcome = "ExecutionsKilled"
+    else:
+        outcome = "ExecutionsFailed"
+    metrics = [Metric(outcome, "Count", 1)]
+    end = stopped or execution.end_date
+    if end is not None:
+        metrics.append(
+            Metric("ExecutionDuration", "Milliseconds", milliseconds(started or execution.start_date, end))
+        )
+    return metrics
+
+
+def task_type_dimension(task_run: TaskRun) -> str:
+    """The canonical task type (an alias such as io.kestra.plugin.core.log.Log counts as `Log`)."""
+    from stratoflow.tasks.registry import canonical_name
+
+    return canonical_name(task_run.task_type) or task_run.task_type or "unknown"
+
+
+def task_run_end_metrics(task_run: TaskRun) -> list[Metric]:
+    """The outcome of a task run that ended, and its duration (first attempt's start to its end)."""
+    if task_run.state == State.SKIPPED:
+        return [Metric("TaskRunsSkipped", "Count", 1)]
+    outcome = "TaskRunsSucceeded" if task_run.state in SUCCEEDED_STATES else "TaskRunsFailed"
+    metrics = [Metric(outcome, "Count", 1)]
+    if task_run.end_date is not None:
+        duration = milliseconds(task_run.start_date, task_run.end_date)
+        metrics.append(Metric("TaskDuration", "Milliseconds", duration))
+    return metrics

@@ -1,0 +1,61 @@
+"""What observability needs from the stack: the failure alerts' wiring, the "did not run" windows' grant,
+alarm descriptions that say where to look, and functions that carry no X-Ray SDK."""
+
+from __future__ import annotations
+
+from infra_synth import REPO_ROOT, Synthesized
+
+from infra.constructs.functions import FUNCTION_SPECS
+from infra.nag import render_cfn
+
+
+def test_the_execution_events_function_may_publish_failure_alerts(synth: Synthesized) -> None:
+    stack = synth.stack
+    function = synth.resource(stack.functions.execution_events)["Properties"]
+    topic = {"Ref": synth.logical_id(stack.alerts.topic)}
+    key = {"Fn::GetAtt": [synth.logical_id(stack.alerts.key), "Arn"]}
+    statements = synth.statements(stack.functions.roles["execution_events"])
+
+    assert function["Environment"]["Variables"]["STRATOFLOW_ALERT_TOPIC_ARN"] == topic
+    assert any(s["Action"] == ["sns:Publish"] and s["Resource"] == topic for s in statements)
+    # ... through the topic's customer-managed key
+    assert any("kms:GenerateDataKey*" in s["Action"] and s["Resource"] == key for s in statements)
+
+
+def test_the_deployer_may_open_did_not_run_windows_in_the_stratoflow_namespace_only(
+    synth: Synthesized,
+) -> None:
+    statements = synth.statements(synth.stack.functions.roles["deployer"])
+
+    (put,) = [s for s in statements if "cloudwatch:PutMetricData" in s["Action"]]
+    assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Stratoflow"}}
+    (alarms,) = [s for s in statements if "cloudwatch:PutMetricAlarm" in s["Action"]]
+    assert "cloudwatch:DeleteAlarms" in alarms["Action"]
+
+
+def test_platform_alarm_descriptions_say_where_to_look(synth: Synthesized) -> None:
+    descriptions = {
+        alarm["Properties"]["AlarmName"]: render_cfn(alarm["Properties"]["AlarmDescription"])
+        for alarm in synth.resources("AWS::CloudWatch::Alarm").values()
+    }
+
+    errors = descriptions["Stratoflow.task-runner-errors"]
+    log_group = synth.logical_id(synth.stack.functions.task_runner.log_group)
+    assert "errors of the task_runner function" in errors and f"<{log_group}>" in errors
+    dead_letters = descriptions["Stratoflow.execution-events-dead-letters"]
+    queue = synth.logical_id(synth.stack.execution_events.dead_letter_queue)
+    assert f"<{queue}.QueueName>" in dead_letters and "could not be handled" in dead_letters
+
+
+def test_no_function_imports_the_xray_sdk_and_the_layer_does_not_carry_it() -> None:
+    # Lambda's active tracing records the invocations; the SDK would cost ~280 ms of cold start.
+    for spec in FUNCTION_SPECS:
+        source = (REPO_ROOT / "functions" / spec.name / "handler.py").read_text()
+        assert "Tracer" not in source and "xray" not in source, spec.name
+    requirements = (REPO_ROOT / "infra" / "lambda-requirements.txt").read_text()
+    assert "aws-xray-sdk" not in requirements
+
+
+def test_functions_keep_active_tracing(synth: Synthesized) -> None:
+    for function in synth.stack.functions.by_name.values():
+        assert synth.resource(function)["Properties"]["TracingConfig"] == {"Mode": "Active"}

@@ -1,0 +1,185 @@
+"""The task-runner and admission handlers' metrics and log lines, imported as Lambda imports them."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from stratoflow.admission import admit
+from stratoflow.cloudsim.delivery import start_latest_versions
+from stratoflow.cloudsim.platform import CloudSimulation
+from stratoflow.engine.lambdas import LambdaContext
+from stratoflow.flow import load_flow
+from stratoflow.states import State
+from stratoflow.tasks.errors import TaskFailed
+from tests.integration.conftest import event_fixture
+
+pytestmark = pytest.mark.slow
+
+FLOW = """id: measured
+namespace: tests.metrics
+tasks:
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+  - id: boom
+    type: Fail
+    errorMessage: broken on purpose
+"""
+
+
+@pytest.fixture(scope="module")
+def handlers(sim: CloudSimulation) -> Iterator[dict[str, ModuleType]]:
+    """functions/<name>/handler.py of the task runner and admission, on the simulated stack."""
+    environment = {name.upper(): str(value) for name, value in sim.settings.model_dump().items()}
+    environment.update(
+        {"POWERTOOLS_METRICS_NAMESPACE": "Stratoflow", "POWERTOOLS_SERVICE_NAME": "stratoflow-test"}
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        modules = {}
+        for name in ("task_runner", "admission"):
+            module_name = f"functions.{name}.handler"
+            sys.modules.pop(module_name, None)  # settings are read at import: import on this stack
+            modules[name] = importlib.import_module(module_name)
+        start_latest_versions(modules["admission"].starter.stepfunctions)
+        yield modules
+
+
+@pytest.fixture
+def log_lines(handlers: dict[str, ModuleType]) -> Iterator[io.StringIO]:
+    """What the task runner's Powertools logger writes during a test."""
+    buffer = io.StringIO()
+    handler = handlers["task_runner"].logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)
+
+
+def context(name: str) -> LambdaContext:
+    return LambdaContext(
+        function_name=name, invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+    )
+
+
+def emf_documents(output: str) -> dict[str, dict[str, Any]]:
+    """The CloudWatch EMF documents Powertools printed, by metric name."""
+    documents = {}
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            document = json.loads(line)
+            for directive in document["_aws"]["CloudWatchMetrics"]:
+                for definition in directive["Metrics"]:
+                    documents[definition["Name"]] = document
+    return documents
+
+
+def run_event(execution_id: str, task_id: str) -> dict[str, Any]:
+    ref = {"id": execution_id, "namespace": "tests.metrics", "flowId": "measured", "revision": 1}
+    return {"action": "run", "taskId": task_id, "execution": ref, "scope": None}
+
+
+def test_a_task_run_that_ends_publishes_its_outcome_and_duration_per_flow_and_task_type(
+    sim: CloudSimulation,
+    handlers: dict[str, ModuleType],
+    capsys: pytest.CaptureFixture[str],
+    log_lines: io.StringIO,
+) -> None:
+    # Given an execution of a deployed flow
+    sim.upload("metrics/measured.yaml", FLOW)
+    execution, _ = admit(sim.store, load_flow(FLOW), 1, {}, execution_id="measured-1")
+    capsys.readouterr()
+
+    # When the task runner runs its Log task
+    result = handlers["task_runner"].lambda_handler(run_event(execution.id, "say"), context("task-runner"))
+
+    # Then the task run's outcome and duration are published with the dimensions Flow and TaskType
+    assert result == {"state": "SUCCESS"}
+    documents = emf_documents(capsys.readouterr().out)
+    assert set(documents) == {"TaskRunsSucceeded", "TaskDuration"}
+    document = documents["TaskDuration"]
+    assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Flow", "TaskType"]]
+    assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Stratoflow"
+    assert (document["Flow"], document["TaskType"]) == ("tests.metrics.measured", "Log")
+    assert "service" not in document
+    # ... the ids only as metadata
+    assert (document["executionId"], document["taskId"], document["attempts"]) == ("measured-1", "say", 1)
+    run = sim.store.list_task_runs(execution.id)[0]
+    assert document["taskRunId"] == run.id
+    # ... and its log line names the execution, flow, task and attempt
+    [line] = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    assert line["message"] == "task action done" and line["state"] == "SUCCESS"
+    assert (line["execution_id"], line["flow"], line["task_id"], line["attempt"]) == (
+        "measured-1",
+        "tests.metrics.measured",
+        "say",
+        1,
+    )
+
+
+def test_a_failed_task_publishes_its_failure_and_logs_the_attempt(
+    sim: CloudSimulation,
+    handlers: dict[str, ModuleType],
+    capsys: pytest.CaptureFixture[str],
+    log_lines: io.StringIO,
+) -> None:
+    # Given an execution of a deployed flow
+    sim.upload("metrics/measured.yaml", FLOW)
+    execution, _ = admit(sim.store, load_flow(FLOW), 1, {}, execution_id="measured-2")
+    capsys.readouterr()
+
+    # When its Fail task runs, and fails
+    with pytest.raises(TaskFailed):
+        handlers["task_runner"].lambda_handler(run_event(execution.id, "boom"), context("task-runner"))
+
+    # Then the task run counts as failed for its type, and the failed attempt for the flow
+    documents = emf_documents(capsys.readouterr().out)
+    assert set(documents) == {"TaskRunsFailed", "TaskDuration", "TaskFailures"}
+    failed = documents["TaskRunsFailed"]
+    assert (failed["TaskType"], failed["_aws"]["CloudWatchMetrics"][0]["Dimensions"]) == (
+        "Fail",
+        [["Flow", "TaskType"]],
+    )
+    attempts = documents["TaskFailures"]
+    assert attempts["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Flow"]]
+    assert "service" not in attempts and attempts["executionId"] == "measured-2"
+    # ... and the failure's log line carries the attempt
+    [line] = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    assert (line["message"], line["error_type"], line["attempt"]) == ("task action failed", "TaskFailed", 1)
+
+
+def test_admission_publishes_the_queue_wait_of_what_it_starts(
+    sim: CloudSimulation, handlers: dict[str, ModuleType], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a deployed flow
+    sim.upload("metrics/measured.yaml", FLOW)
+    capsys.readouterr()
+
+    # When admission starts an execution of it
+    started = handlers["admission"].lambda_handler(
+        event_fixture("admission_start", {"namespace": "tests.metrics", "flowId": "measured", "inputs": {}}),
+        context("admission"),
+    )
+
+    # Then the time it waited is published for its flow, the execution id as metadata
+    assert started["state"] == str(State.RUNNING)
+    sim.status_events.track(started["executionArn"])
+    documents = emf_documents(capsys.readouterr().out)
+    wait = documents["QueueWait"]
+    assert wait["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Flow"]]
+    assert wait["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "QueueWait", "Unit": "Milliseconds"}]
+    assert wait["Flow"] == "tests.metrics.measured" and wait["executionId"] == started["executionId"]
+    [waited] = wait["QueueWait"]
+    assert waited >= 0
+    assert "StartsAdmitted" in documents
+    assert sim.wait(started["executionArn"]).execution.state == State.FAILED  # its `boom` task
