@@ -1,22 +1,34 @@
 """Step Functions status changes of the stack's flows -> execution records and "Execution Finished".
 
 The execution_events function writes each status change to the table and publishes Stratoflow's own
-"Execution Finished" events on the bus, where the rules of flow triggers pick them up.
+"Execution Finished" events on the bus, where the rules of flow triggers pick them up; an execution that
+ends FAILED also gets its own message on the alerts topic (the flow, the execution, the failed task).
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from typing import Any
+
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import StackConfig
 from infra.constructs.functions import PlatformFunctions
 from infra.constructs.queues import dead_letter_queue, rule_target
 from infra.constructs.triggers import TriggerSupport
-from infra.nag import acknowledge, wildcard_resource
-from infra.naming import owned_executions_arn, platform_name, state_machine_arn_prefix
+from infra.nag import acknowledge, wildcard_actions, wildcard_resource
+from infra.naming import (
+    owned_executions_arn,
+    owned_state_machines_arn,
+    platform_name,
+    state_machine_arn_prefix,
+)
+
+# One-time schedules of delayed flow retries (stratoflow.cloud.retries), in the stack's schedule group.
+RETRY_SCHEDULE_PREFIX = "retry-"
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
 EVENT_RETRY_ATTEMPTS = 8
@@ -32,6 +44,7 @@ class ExecutionEvents(Construct):
         config: StackConfig,
         functions: PlatformFunctions,
         triggers: TriggerSupport,
+        alerts_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
         handler = functions.execution_events
@@ -59,6 +72,7 @@ class ExecutionEvents(Construct):
         )
 
         handler.add_environment("STRATOFLOW_EVENT_BUS_NAME", triggers.event_bus_name)
+        handler.add_environment("STRATOFLOW_ALERT_TOPIC_ARN", alerts_topic.topic_arn)
         bus = events.EventBus.from_event_bus_name(self, "Bus", triggers.event_bus_name)
         bus.grant_put_events_to(handler)
         # Killing an execution cascades to its subflows: the handler stops the children it recorded.
@@ -72,9 +86,60 @@ class ExecutionEvents(Construct):
                 resources=[executions],
             )
         )
+        self._let_it_start_recorded_executions(handler, role, functions, triggers)
+        # Failed executions are reported on the alerts topic, which a customer-managed key encrypts.
+        alerts_topic.grant_publish(role)
+        acknowledge(
+            role,
+            "Publishing to the KMS-encrypted alerts topic needs a data key for each message.",
+            *wildcard_actions("kms:GenerateDataKey*"),
+        )
         acknowledge(
             role,
             "Executions of the stack's own flows, whose state machines are named '<StackName>-...' when "
             "a flow is deployed.",
             wildcard_resource(role, executions),
+        )
+
+    def _let_it_start_recorded_executions(
+        self, handler: Any, role: iam.IRole, functions: PlatformFunctions, triggers: TriggerSupport
+    ) -> None:
+        """Queued executions a freed slot lets in, and flow retries, start from here: their records
+        exist and admission's checks already ran. A delayed retry is a one-time schedule that calls
+        admission when it is due."""
+        state_machines = owned_state_machines_arn(self)
+        retry_schedules = Stack.of(self).format_arn(
+            service="scheduler",
+            resource="schedule",
+            resource_name=f"{triggers.schedule_group.schedule_group_name}/{RETRY_SCHEDULE_PREFIX}*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        for name, value in {
+            "STRATOFLOW_ADMISSION_ARN": functions.admission.function_arn,
+            "STRATOFLOW_SCHEDULER_ROLE_ARN": triggers.scheduler_role.role_arn,
+            "STRATOFLOW_SCHEDULE_GROUP": triggers.schedule_group.schedule_group_name,
+            "STRATOFLOW_DLQ_ARN": triggers.dead_letter_queue.queue_arn,
+        }.items():
+            handler.add_environment(name, value)
+        for statement in (
+            iam.PolicyStatement(
+                sid="StartRecordedExecutions", actions=["states:StartExecution"], resources=[state_machines]
+            ),
+            iam.PolicyStatement(
+                sid="ScheduleFlowRetries", actions=["scheduler:CreateSchedule"], resources=[retry_schedules]
+            ),
+            iam.PolicyStatement(
+                sid="PassSchedulerRole",
+                actions=["iam:PassRole"],
+                resources=[triggers.scheduler_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            ),
+        ):
+            role.add_to_principal_policy(statement)
+        acknowledge(
+            role,
+            "Flows' state machines are named '<StackName>-...' when a flow is deployed (versions "
+            "included); retry schedules are named 'retry-...' in the stack's own schedule group.",
+            wildcard_resource(role, state_machines),
+            wildcard_resource(role, retry_schedules),
         )

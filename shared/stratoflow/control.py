@@ -1,8 +1,10 @@
 """Execution control: kill, restart, replay and resume, as requests on the execution store.
 
 The store is the meeting point: a kill marks the execution KILLING and a resume records the inputs;
-whoever runs the execution (the local platform's watcher, or Step Functions through the cloud CLI)
-acts on it. Each action refuses what makes no sense with a message that says why.
+whoever runs the execution (the local platform's watcher, or Step Functions through the cloud CLI,
+stratoflow.cloud.control) acts on it. A restart counts itself on the execution (`restarts`): in the
+cloud each restart is a new Step Functions execution (stratoflow.cloud.runs). Each action refuses
+what makes no sense with a message that says why.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from stratoflow.admission import new_execution_id
 from stratoflow.domain import Execution, TaskRun
-from stratoflow.errors import NotFoundError, StratoflowError
+from stratoflow.errors import ConflictError, NotFoundError, StratoflowError
 from stratoflow.runner.ids import task_run_id_at
 from stratoflow.states import State
 
@@ -74,7 +76,17 @@ def prepare_restart(store: Any, execution_id: str) -> Execution:
             f"execution {execution_id} is {execution.state}: only a FAILED or KILLED execution can be restarted"
         )
     # The error of the run being restarted no longer applies ("" clears it: None means "unchanged").
-    restarted: Execution = store.update_execution(execution_id, state=State.RUNNING, error="")
+    # Conditional on the state read: of two restarts at once, one wins and the other is refused.
+    try:
+        restarted: Execution = store.update_execution(
+            execution_id,
+            state=State.RUNNING,
+            error="",
+            restarts=execution.restarts + 1,
+            expected_states={execution.state},
+        )
+    except ConflictError:
+        raise ControlError(f"execution {execution_id} is being restarted already") from None
     return restarted
 
 
@@ -134,6 +146,15 @@ def _paused_run(store: Any, execution_id: str) -> TaskRun:
 
 def request_resume(store: Any, flow: Any, execution_id: str, inputs: dict[str, Any]) -> TaskRun:
     """Record a resume of the paused task with its `onResume` inputs (typed and validated here)."""
+    paused, values = resume_inputs(store, flow, execution_id, inputs)
+    store.kv_set(CONTROL_NAMESPACE, resume_key(execution_id, paused.id), values)
+    return paused
+
+
+def resume_inputs(
+    store: Any, flow: Any, execution_id: str, inputs: dict[str, Any]
+) -> tuple[TaskRun, dict[str, Any]]:
+    """The paused task run and its `onResume` inputs, typed; InputError names a bad or missing one."""
     from stratoflow.errors import InputError
 
     paused = _paused_run(store, execution_id)
@@ -150,8 +171,7 @@ def request_resume(store: Any, flow: Any, execution_id: str, inputs: dict[str, A
             values[input_id] = spec.coerce(spec.defaults)
         elif spec.required:
             raise InputError(input_id, "is required to resume")
-    store.kv_set(CONTROL_NAMESPACE, resume_key(execution_id, paused.id), values)
-    return paused
+    return paused, values
 
 
 def resume_key(execution_id: str, task_run_id: str) -> str:

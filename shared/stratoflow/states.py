@@ -44,7 +44,8 @@ TERMINAL_STATES: frozenset[State] = frozenset(
 FAILURE_STATES: frozenset[State] = frozenset({State.FAILED, State.KILLED, State.CANCELLED})
 
 # Which state may follow which. Terminal states only move on through an explicit restart
-# (FAILED/KILLED -> RUNNING), which the execution-control commands perform.
+# (FAILED/KILLED -> RUNNING), which the execution-control commands perform, and a flow-level retry
+# that creates a new execution (FAILED -> RETRIED: the original hands over to the new one).
 ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
     State.CREATED: frozenset({State.QUEUED, State.RUNNING, State.CANCELLED, State.FAILED, State.KILLED}),
     State.QUEUED: frozenset({State.RUNNING, State.CANCELLED, State.FAILED, State.KILLED}),
@@ -63,10 +64,11 @@ ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
     ),
     State.PAUSED: frozenset({State.RUNNING, State.FAILED, State.KILLING, State.KILLED, State.SUCCESS}),
     State.RETRYING: frozenset({State.RUNNING, State.FAILED, State.KILLED, State.WARNING, State.SUCCESS}),
-    State.KILLING: frozenset({State.KILLED}),
+    # A kill that came too late (the execution ended on its own first) records the real end.
+    State.KILLING: frozenset({State.KILLED, State.SUCCESS, State.WARNING, State.FAILED}),
     State.SUCCESS: frozenset(),
     State.WARNING: frozenset(),
-    State.FAILED: frozenset({State.RUNNING}),
+    State.FAILED: frozenset({State.RUNNING, State.RETRIED}),
     State.KILLED: frozenset({State.RUNNING}),
     State.CANCELLED: frozenset(),
     State.SKIPPED: frozenset(),

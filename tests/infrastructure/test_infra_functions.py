@@ -22,7 +22,12 @@ COMMON = {
 }
 EXPECTED_ENVIRONMENT = {
     "task_runner": COMMON
-    | {"STRATOFLOW_ADMISSION_ARN", "STRATOFLOW_SECRETS_BACKEND", "STRATOFLOW_SECRETS_PREFIX"},
+    | {
+        "STRATOFLOW_ADMISSION_ARN",
+        "STRATOFLOW_SECRETS_BACKEND",
+        "STRATOFLOW_SECRETS_PREFIX",
+        "STRATOFLOW_FLOW_ROLE_PREFIX",
+    },
     "deployer": COMMON
     | {
         "STRATOFLOW_FLOWS_BUCKET",
@@ -36,9 +41,21 @@ EXPECTED_ENVIRONMENT = {
         "STRATOFLOW_EVENT_BUS_NAME",
         "STRATOFLOW_DLQ_ARN",
         "STRATOFLOW_EVENTS_RULE_PREFIX",
+        "STRATOFLOW_TASK_RUNNER_ROLE_ARN",
+        "STRATOFLOW_FLOW_BASE_POLICY_ARN",
+        "STRATOFLOW_FLOW_BOUNDARY_ARN",
     },
     "admission": COMMON,
-    "execution_events": COMMON | {"STRATOFLOW_EVENT_BUS_NAME"},
+    "execution_events": COMMON
+    | {
+        "STRATOFLOW_EVENT_BUS_NAME",
+        "STRATOFLOW_ALERT_TOPIC_ARN",
+        # Delayed flow retries: a one-time schedule that calls admission.
+        "STRATOFLOW_ADMISSION_ARN",
+        "STRATOFLOW_SCHEDULER_ROLE_ARN",
+        "STRATOFLOW_SCHEDULE_GROUP",
+        "STRATOFLOW_DLQ_ARN",
+    },
     "webhook": COMMON | {"STRATOFLOW_ADMISSION_ARN"},
 }
 

@@ -17,6 +17,7 @@ RULES = ARN.format(service="events", resource="rule/Stratoflow-*")
 CUSTOM_BUS_RULES = ARN.format(service="events", resource="rule/*/Stratoflow-*")
 ALARMS = ARN.format(service="cloudwatch", resource="alarm:Stratoflow-*")
 SCHEDULES = ARN.format(service="scheduler", resource="schedule/Stratoflow/*")
+FLOW_ROLES = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/stratoflow/Stratoflow-flow-*"
 
 
 def _arn_of(synth: Synthesized, construct: Any) -> str:
@@ -59,7 +60,7 @@ def test_deployer_manages_only_what_the_stack_owns(synth: Synthesized) -> None:
         assert sorted(synth.resources_allowed(deployer, action)) == sorted(expected), action
 
 
-def test_deployer_passes_only_the_two_roles_each_to_its_service(synth: Synthesized) -> None:
+def test_deployer_passes_only_the_stacks_roles_each_to_its_service(synth: Synthesized) -> None:
     stack = synth.stack
     passes = [
         statement
@@ -67,36 +68,53 @@ def test_deployer_passes_only_the_two_roles_each_to_its_service(synth: Synthesiz
         if "iam:PassRole" in statement["Action"]
     ]
     by_role = {
-        statement["Resource"]["Fn::GetAtt"][0]: statement["Condition"]["StringEquals"]["iam:PassedToService"]
+        render_cfn(statement["Resource"]): statement["Condition"]["StringEquals"]["iam:PassedToService"]
         for statement in passes
     }
 
     assert all(statement["Action"] == ["iam:PassRole"] for statement in passes)
     assert by_role == {
-        synth.logical_id(stack.deployer.state_machine_role.role): "states.amazonaws.com",
-        synth.logical_id(stack.triggers.scheduler_role): "scheduler.amazonaws.com",
+        _arn_of(synth, stack.deployer.state_machine_role.role): "states.amazonaws.com",
+        _arn_of(synth, stack.triggers.scheduler_role): "scheduler.amazonaws.com",
+        FLOW_ROLES: "states.amazonaws.com",
     }
 
 
-def test_no_role_may_pass_roles_but_the_deployer(synth: Synthesized) -> None:
+def test_no_role_may_pass_roles_but_the_deployer_and_retries_the_scheduler_role(synth: Synthesized) -> None:
     deployer_policy_roles = {"Ref": synth.logical_id(_role(synth, "deployer"))}
+    events_policy_roles = {"Ref": synth.logical_id(_role(synth, "execution_events"))}
     for logical_id, policy in synth.resources("AWS::IAM::Policy").items():
         if deployer_policy_roles in policy["Properties"]["Roles"]:
             continue
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if events_policy_roles in policy["Properties"]["Roles"] and actions == ["iam:PassRole"]:
+                # Delayed flow retries are one-time schedules: only the scheduler role, to Scheduler.
+                assert statement["Resource"] == {
+                    "Fn::GetAtt": [synth.logical_id(synth.stack.triggers.scheduler_role), "Arn"]
+                }
+                assert statement["Condition"] == {
+                    "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
+                }
+                continue
             assert not any(action.startswith("iam:") for action in actions), logical_id
 
 
 def test_deployer_wildcard_resource_is_only_for_listing(synth: Synthesized) -> None:
-    unscoped = [
-        statement["Action"]
-        for statement in synth.statements(_role(synth, "deployer"))
-        if statement["Resource"] == "*"
-    ]
+    statements = [s for s in synth.statements(_role(synth, "deployer")) if s["Resource"] == "*"]
+    unscoped = [statement["Action"] for statement in statements]
     assert sorted(action for actions in unscoped for action in actions) == sorted(
-        ["events:ListRules", "scheduler:ListSchedules", "xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+        [
+            "cloudwatch:PutMetricData",
+            "events:ListRules",
+            "scheduler:ListSchedules",
+            "xray:PutTelemetryRecords",
+            "xray:PutTraceSegments",
+        ]
     )
+    # ... and metric data (the "did not run" windows) only in Stratoflow's namespace
+    (metrics,) = [s for s in statements if "cloudwatch:PutMetricData" in s["Action"]]
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Stratoflow"}}
 
 
 def test_no_statement_grants_a_whole_service(synth: Synthesized) -> None:
@@ -156,16 +174,22 @@ def test_scheduler_role_only_invokes_admission(synth: Synthesized) -> None:
     }
 
 
-def test_only_admission_and_state_machines_start_executions(synth: Synthesized) -> None:
+def test_only_admission_execution_events_and_state_machines_start_executions(synth: Synthesized) -> None:
     stack = synth.stack
+    policies = {**synth.resources("AWS::IAM::Policy"), **synth.resources("AWS::IAM::ManagedPolicy")}
     starters = {
         logical_id
-        for logical_id, policy in synth.resources("AWS::IAM::Policy").items()
+        for logical_id, policy in policies.items()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if "states:StartExecution" in statement["Action"]
     }
-    assert synth.resources_allowed(_role(synth, "admission"), "states:StartExecution") == [STATE_MACHINES]
-    assert len(starters) == 2, starters
+    # Admission starts new executions; execution events starts recorded ones (promoted from the queue,
+    # flow retries); the state machines' base policy (repeated by the flow roles' boundary) subflows.
+    for name in ("admission", "execution_events"):
+        assert synth.resources_allowed(_role(synth, name), "states:StartExecution") == [STATE_MACHINES]
+    base = synth.logical_id(stack.deployer.state_machine_role.base_policy)
+    boundary = synth.logical_id(stack.deployer.flow_role_boundary.policy)
+    assert {base, boundary} <= starters and len(starters - {base, boundary}) == 2, starters
     assert synth.resources_allowed(stack.deployer.state_machine_role.role, "states:StartExecution")
 
 

@@ -1,8 +1,9 @@
-"""`strato kill`, `restart`, `replay` and `resume` on the local history.
+"""`strato kill`, `restart`, `replay` and `resume` on the local history, or on a deployed stack (`--remote`).
 
-Kill and resume are requests: the process running the execution (`strato run`, `strato server`)
-carries them out within a fraction of a second. Restart and replay run the execution here, on the
-local engine, like `strato run`.
+Locally, kill and resume are requests: the process running the execution (`strato run`, `strato
+server`) carries them out within a fraction of a second; restart and replay run the execution here,
+on the local engine, like `strato run`. With `--remote` they act on the stack's Step Functions
+executions (stratoflow.cloud.control): restart and replay start there, and `--wait` follows them.
 """
 
 from __future__ import annotations
@@ -10,15 +11,26 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
+from stratoflow.cli.cloud_cmd import EXIT_FAILED, EXIT_OK, StackChoice, stack_options, wait_for_end
 from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.errors import InputError, NotFoundError, StratoflowError
 
+remote_option = click.option(
+    "--remote", is_flag=True, help="Act on the deployed stack (--stack) instead of the local history."
+)
+wait_option = click.option(
+    "--wait", is_flag=True, help="With --remote: wait for the execution to end; exit 1 unless it succeeded."
+)
+timeout_option = click.option(
+    "--timeout", default=3600.0, show_default=True, help="Seconds --wait waits at most."
+)
 
-def _fail(message: str, code: int = 1) -> None:
+
+def _fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -51,13 +63,60 @@ def _run_and_report(platform: Any, execution: Any, as_json: bool) -> None:
     sys.exit(0 if outcome.execution.state in ("SUCCESS", "WARNING") else 1)
 
 
+def _remote(stack: StackChoice) -> Any:
+    """The stack's execution control: its table, Step Functions, and the account of its functions."""
+    import boto3
+
+    from stratoflow.cloud.control import RemoteControl
+    from stratoflow.cloud.naming import AccountRegion
+    from stratoflow.cloud.starter import Starter
+
+    resources = stack.resources("table", "admission_arn")
+    store = stack.store()
+    stepfunctions = boto3.client("stepfunctions")
+    account = AccountRegion.from_arn(resources.admission_arn)
+    return RemoteControl(store, stepfunctions, Starter(store, stepfunctions), account, stack.name)
+
+
+def _follow(control: Any, response: Any, wait: bool, timeout: float, as_json: bool) -> None:
+    """Report a remote start; with `wait`, its end (the exit code says whether it succeeded)."""
+    if not wait:
+        if as_json:
+            click.echo(json.dumps(response.to_json(), indent=2))
+        else:
+            click.echo(f"execution {response.execution_id} {response.state}")
+        sys.exit(EXIT_OK)
+    execution = wait_for_end(control.store, str(response.execution_id), timeout)
+    if execution is None:
+        _fail(f"execution {response.execution_id} still running after {timeout:g} s")
+    if as_json:
+        document = execution.to_json_dict()
+        document["taskRuns"] = [r.to_json_dict() for r in control.store.list_task_runs(execution.id)]
+        click.echo(json.dumps(document, indent=2, default=str))
+    else:
+        click.echo(f"execution {execution.id} ended {execution.state}")
+        if execution.error:
+            click.echo(f"error: {execution.error}")
+    sys.exit(EXIT_OK if str(execution.state) in ("SUCCESS", "WARNING") else EXIT_FAILED)
+
+
 @click.command()
 @click.argument("execution_id")
 @home_option
-def kill(execution_id: str, home: Path) -> None:
+@remote_option
+@stack_options
+def kill(execution_id: str, home: Path, remote: bool, stack: StackChoice) -> None:
     """Kill a running, paused or queued execution and, transitively, its subflows."""
     from stratoflow.control import request_kill
 
+    if remote:
+        try:
+            for killed in _remote(stack).kill(execution_id):
+                note = f" ({killed.note})" if killed.note else ""
+                click.echo(f"{killed.execution_id} {killed.state}{note}")
+        except StratoflowError as error:
+            _fail(str(error))
+        return
     platform = _platform(home)
     try:
         for killed in request_kill(platform.store, execution_id):
@@ -72,10 +131,24 @@ def kill(execution_id: str, home: Path) -> None:
 @click.argument("execution_id")
 @click.option("--json", "as_json", is_flag=True)
 @home_option
-def restart(execution_id: str, as_json: bool, home: Path) -> None:
+@remote_option
+@wait_option
+@timeout_option
+@stack_options
+def restart(
+    execution_id: str, as_json: bool, home: Path, remote: bool, wait: bool, timeout: float, stack: StackChoice
+) -> None:
     """Continue a FAILED or KILLED execution from its failed task runs (same execution, new attempts)."""
     from stratoflow.control import prepare_restart
 
+    if remote:
+        control = _remote(stack)
+        try:
+            response = control.restart(execution_id)
+        except StratoflowError as error:
+            _fail(str(error))
+        _follow(control, response, wait, timeout, as_json)
+        return
     platform = _platform(home)
     try:
         _flow_of(platform, execution_id)
@@ -92,10 +165,32 @@ def restart(execution_id: str, as_json: bool, home: Path) -> None:
 @click.option("--from", "from_task", required=True, help="The task to start from.")
 @click.option("--json", "as_json", is_flag=True)
 @home_option
-def replay(execution_id: str, from_task: str, as_json: bool, home: Path) -> None:
+@remote_option
+@wait_option
+@timeout_option
+@stack_options
+def replay(
+    execution_id: str,
+    from_task: str,
+    as_json: bool,
+    home: Path,
+    remote: bool,
+    wait: bool,
+    timeout: float,
+    stack: StackChoice,
+) -> None:
     """Run a new execution, linked to EXECUTION_ID, from a chosen task, reusing the outputs before it."""
     from stratoflow.control import prepare_replay
 
+    if remote:
+        control = _remote(stack)
+        try:
+            response = control.replay(execution_id, from_task)
+        except StratoflowError as error:
+            _fail(str(error))
+        click.echo(f"replay of {execution_id}: execution {response.execution_id}", err=True)
+        _follow(control, response, wait, timeout, as_json)
+        return
     platform = _platform(home)
     try:
         flow = _flow_of(platform, execution_id)
@@ -112,10 +207,21 @@ def replay(execution_id: str, from_task: str, as_json: bool, home: Path) -> None
 @click.argument("execution_id")
 @click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="An onResume input.")
 @home_option
-def resume(execution_id: str, inputs: tuple[str, ...], home: Path) -> None:
+@remote_option
+@stack_options
+def resume(execution_id: str, inputs: tuple[str, ...], home: Path, remote: bool, stack: StackChoice) -> None:
     """Resume a paused execution (a Pause without delay), with its typed onResume inputs."""
     from stratoflow.control import request_resume
 
+    if remote:
+        try:
+            paused = _remote(stack).resume(execution_id, parse_pairs(inputs))
+        except InputError as error:
+            _fail(str(error), 2)
+        except StratoflowError as error:
+            _fail(str(error))
+        click.echo(f"resumed: {execution_id} task {paused.task_id}")
+        return
     platform = _platform(home)
     try:
         flow = _flow_of(platform, execution_id)

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "deploy": "stratoflow.cli.cloud_cmd:deploy",
     "flows": "stratoflow.cli.cloud_cmd:flows",
     "execute": "stratoflow.cli.cloud_cmd:execute",
+    "files": "stratoflow.cli.files_cmd:files",
 }
 
 

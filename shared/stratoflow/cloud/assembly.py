@@ -1,14 +1,21 @@
-"""Builds what each platform function runs, from its settings: one place for the cloud wiring."""
+"""Builds what each platform function runs, from its settings: one place for the cloud wiring.
+
+Without clients passed in, each function's clients are `LazyAwsClients`: a handler builds its objects
+at import time, and no boto3 client exists until its first request.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.clients import AwsClients
-from stratoflow.cloud.deployer import Deployer
-from stratoflow.cloud.events import ExecutionEvents
+from stratoflow.cloud.lazy import LazyAwsClients
 from stratoflow.cloud.settings import Settings
 from stratoflow.cloud.starter import Starter
+
+if TYPE_CHECKING:  # each function imports only what it builds (the admission one: no compiler)
+    from stratoflow.cloud.deployer import Deployer
+    from stratoflow.cloud.events import ExecutionEvents
 
 
 def cloud_store(settings: Settings, clients: AwsClients) -> Any:
@@ -21,10 +28,11 @@ def cloud_store(settings: Settings, clients: AwsClients) -> Any:
 def cloud_deployer(settings: Settings, clients: AwsClients | None = None) -> Deployer:
     """The deployer with every step: state machine, alarms, trigger rules, schedules."""
     from stratoflow.cloud.deploy_steps import default_steps
+    from stratoflow.cloud.deployer import Deployer
     from stratoflow.cloud.rules import RulesStep
     from stratoflow.cloud.schedules import SchedulesStep
 
-    clients = clients or AwsClients()
+    clients = clients or LazyAwsClients()
     store = cloud_store(settings, clients)
     steps = [
         *default_steps(clients, settings),
@@ -35,16 +43,23 @@ def cloud_deployer(settings: Settings, clients: AwsClients | None = None) -> Dep
 
 
 def cloud_starter(settings: Settings, clients: AwsClients | None = None) -> Starter:
-    clients = clients or AwsClients()
+    clients = clients or LazyAwsClients()
     return Starter(cloud_store(settings, clients), clients.stepfunctions)
 
 
 def cloud_execution_events(settings: Settings, clients: AwsClients | None = None) -> ExecutionEvents:
-    clients = clients or AwsClients()
+    from stratoflow.cloud.events import ExecutionEvents
+    from stratoflow.cloud.retries import CloudRetries
+
+    clients = clients or LazyAwsClients()
+    store = cloud_store(settings, clients)
     return ExecutionEvents(
-        cloud_store(settings, clients),
+        store,
         clients.events,
         settings.stratoflow_event_bus_name,
         stepfunctions=clients.stepfunctions,
         stack_name=settings.stratoflow_stack_name,
+        retries=CloudRetries(Starter(store, clients.stepfunctions), clients.scheduler, settings),
+        sns=clients.sns,
+        alert_topic_arn=settings.stratoflow_alert_topic_arn,
     )

@@ -74,7 +74,7 @@ class FlowObjectEvent(_Model):
 
 
 class StatusChange(_Model):
-    """One status change of a Step Functions execution; the execution's name is Stratoflow's id."""
+    """One status change of a Step Functions execution (a run of a Stratoflow execution)."""
 
     execution_arn: str = Field(alias="executionArn")
     state_machine_arn: str = Field(alias="stateMachineArn")
@@ -84,6 +84,14 @@ class StatusChange(_Model):
     stop_date: datetime | None = Field(default=None, alias="stopDate")
     error: str | None = None
     cause: str | None = None
+    input: str | None = None  # the state machine input: it names the execution (cloud.runs)
+
+    @property
+    def execution_id(self) -> str:
+        """The Stratoflow execution this run belongs to (a restart's run is named `<id>_r<n>`)."""
+        from stratoflow.cloud.runs import execution_id_of
+
+        return execution_id_of(self.name, self.input)
 
     @property
     def finished(self) -> bool:

@@ -5,6 +5,10 @@ records RUNNING; SUCCEEDED, FAILED, TIMED_OUT and ABORTED finalize the execution
 stopped or timed out never stays RUNNING (ABORTED -> KILLED, and its running subflows are stopped), then an "Execution Finished" event
 (source `stratoflow`) goes to the bus, where flow triggers' rules pick it up. It is published for
 every finished status event, duplicates included (at least once); metrics count each execution once.
+A FAILED execution whose flow has a `retry` is retried (cloud.retries). A restarted execution runs
+under another Step Functions name (cloud.runs): events of the run it replaced are ignored.
+An execution that ends FAILED sends one message to the stack's alerts topic (once, as its metrics)
+naming the flow, the execution and the first failed task with its error (cloud.alerts).
 """
 
 from __future__ import annotations
@@ -15,13 +19,17 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from stratoflow.cloud.alerts import execution_failed_alert, publish_alert
 from stratoflow.cloud.clients import error_code
 from stratoflow.cloud.event_models import StatusChange
-from stratoflow.cloud.naming import AccountRegion, state_machine_name
+from stratoflow.cloud.metrics import Metric, execution_end_metrics
+from stratoflow.cloud.naming import AccountRegion
+from stratoflow.cloud.runs import run_arn, run_name
 from stratoflow.control import subflow_executions
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import ConflictError
 from stratoflow.finalize import finish_execution, first_failure
+from stratoflow.flow_retry import FlowRetry
 from stratoflow.states import State
 
 log = logging.getLogger("stratoflow.execution_events")
@@ -30,14 +38,6 @@ EVENT_SOURCE = "stratoflow"
 FINISHED_DETAIL_TYPE = "Execution Finished"
 # EventBridge takes entries up to 256 KiB: outputs larger than this travel only in the execution record.
 MAX_DETAIL_BYTES = 200 * 1024
-SUCCEEDED_STATES = frozenset({State.SUCCESS, State.WARNING})
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    unit: str  # a CloudWatch unit name: "Count", "Milliseconds"
-    value: float
 
 
 @dataclass
@@ -51,14 +51,35 @@ class StatusOutcome:
     note: str = ""
     # Queued executions of the flow that the freed concurrency slot let in: RUNNING, to be started.
     promoted: list[Execution] = field(default_factory=list)
+    # The flow's `retry` of a FAILED execution: started or scheduled by the handler.
+    retry: FlowRetry | None = None
+    runs: list[TaskRun] = field(default_factory=list)  # a finished execution's task runs
+    # This event recorded the end: not a duplicate, nor a later event of an end recorded already.
+    first_end: bool = False
+
+
+def execution_of(change: StatusChange, store: Any) -> tuple[Execution | None, str]:
+    """The execution whose *current* run the change is about, or None with the reason to ignore it."""
+    stale: Execution | None = None
+    for candidate in dict.fromkeys((change.execution_id, change.name)):
+        execution: Execution | None = store.get_execution(candidate)
+        if execution is None:
+            continue
+        if run_name(execution.id, execution.restarts) == change.name:
+            return execution, ""
+        stale = stale or execution
+    if stale is not None:
+        # A late event of a run that a restart replaced: the current run's events tell the story.
+        return None, f"{change.name} is an earlier run of execution {stale.id}: ignored"
+    # Started outside admission (a console test run, another tool): not Stratoflow's to record.
+    return None, f"no execution {change.name}: ignored"
 
 
 def record_status_change(change: StatusChange, store: Any) -> StatusOutcome:
     """Apply a status change to the execution store (no AWS call)."""
-    execution: Execution | None = store.get_execution(change.name)
+    execution, note = execution_of(change, store)
     if execution is None:
-        # Started outside admission (a console test run, another tool): not Stratoflow's to record.
-        return StatusOutcome(None, note=f"no execution {change.name}: ignored")
+        return StatusOutcome(None, note=note)
     flow = f"{execution.namespace}.{execution.flow_id}"
     if change.status == "RUNNING":
         # Already RUNNING (admission recorded it), or this event arrived after the end: nothing to do.
@@ -73,19 +94,17 @@ def record_status_change(change: StatusChange, store: Any) -> StatusOutcome:
     finished = finish_execution(store, execution.id, change.status, change.engine_error)
     execution = finished.execution
     runs: list[TaskRun] = store.list_task_runs(execution.id)
-    metrics = [] if was_finished else _finished_metrics(execution)
+    metrics = [] if was_finished else execution_end_metrics(execution, change.start_date, change.stop_date)
     return StatusOutcome(
-        execution, flow, metrics, finished_detail(execution, runs), promoted=list(finished.promoted)
+        execution,
+        flow,
+        metrics,
+        finished_detail(execution, runs),
+        promoted=list(finished.promoted),
+        retry=finished.retry,
+        runs=runs,
+        first_end=not was_finished,
     )
-
-
-def _finished_metrics(execution: Execution) -> list[Metric]:
-    name = "ExecutionsSucceeded" if execution.state in SUCCEEDED_STATES else "ExecutionsFailed"
-    metrics = [Metric(name, "Count", 1)]
-    if execution.end_date is not None:
-        duration = (execution.end_date - execution.start_date).total_seconds() * 1000
-        metrics.append(Metric("ExecutionDuration", "Milliseconds", max(duration, 0.0)))
-    return metrics
 
 
 def finished_detail(execution: Execution, runs: list[TaskRun]) -> dict[str, Any]:
@@ -117,6 +136,7 @@ class ExecutionEvents:
     """Records status changes, stops the subflows of killed executions, publishes "Execution Finished".
 
     The clients are injected; `stack_name` names the subflows' state machines (see cloud.naming).
+    Failure alerts go to `alert_topic_arn` through `sns` (nothing is sent without a topic).
     """
 
     def __init__(
@@ -126,12 +146,19 @@ class ExecutionEvents:
         bus_name: str = "default",
         stepfunctions: Any = None,
         stack_name: str = "Stratoflow",
+        retries: Any = None,
+        sns: Any = None,
+        alert_topic_arn: str = "",
     ):
         self.store = store
         self.events = events_client
         self.bus_name = bus_name
         self.stepfunctions = stepfunctions
         self.stack_name = stack_name
+        # Carries out flow retries (cloud.retries.CloudRetries); without one they start at once.
+        self.retries = retries
+        self.sns = sns
+        self.alert_topic_arn = alert_topic_arn
 
     def handle(self, change: StatusChange) -> StatusOutcome:
         outcome = record_status_change(change, self.store)
@@ -144,8 +171,40 @@ class ExecutionEvents:
 
             starter = Starter(self.store, self.stepfunctions)
             for execution in outcome.promoted:
-                starter.launch(execution, new=True)
+                started = starter.launch(execution, new=True)
+                if started.queue_wait_ms is not None:  # promoted executions are of the same flow
+                    outcome.metrics.append(Metric("QueueWait", "Milliseconds", started.queue_wait_ms))
+        ended = outcome.execution
+        # A failure the flow's `retry` retries is not final: the retry alerts if it fails too.
+        if outcome.first_end and outcome.retry is None and ended is not None and ended.state == State.FAILED:
+            self.alert_failed(ended, outcome.runs, change.execution_arn)
+        if outcome.retry is not None and self.stepfunctions is not None:
+            self._retries().carry_out(outcome.retry)
         return outcome
+
+    def alert_failed(self, execution: Execution, runs: list[TaskRun], execution_arn: str) -> None:
+        """Tell the alerts topic which execution failed, where and why; never fails the event.
+
+        A retry of the status event would not send it (the end is recorded by then), so an error here
+        is logged, not raised: the rest of the event's work (retries, promotions) matters more.
+        """
+        if self.sns is None or not self.alert_topic_arn:
+            return
+        subject, message = execution_failed_alert(
+            execution, first_failure(runs), execution_arn, self.stack_name
+        )
+        try:
+            publish_alert(self.sns, self.alert_topic_arn, subject, message)
+        except Exception:
+            log.exception("could not publish the failure alert of execution %s", execution.id)
+
+    def _retries(self) -> Any:
+        if self.retries is None:
+            from stratoflow.cloud.retries import CloudRetries
+            from stratoflow.cloud.starter import Starter
+
+            self.retries = CloudRetries(Starter(self.store, self.stepfunctions))
+        return self.retries
 
     def stop_subflows(self, execution: Execution, account: AccountRegion) -> list[str]:
         """A killed execution's running subflows are stopped too (their own events then record them)."""
@@ -154,10 +213,9 @@ class ExecutionEvents:
             child: Execution | None = self.store.get_execution(child_id)
             if child is None or child.state.is_terminal:
                 continue
-            name = state_machine_name(self.stack_name, child.namespace, child.flow_id)
             try:
                 self.stepfunctions.stop_execution(
-                    executionArn=account.execution_arn(name, child_id),
+                    executionArn=run_arn(account, self.stack_name, child),
                     error="ParentKilled",
                     cause=f"parent execution {execution.id} was stopped",
                 )

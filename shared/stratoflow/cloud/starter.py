@@ -14,13 +14,15 @@ import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from stratoflow.admission import admit, execution_input
 from stratoflow.cloud.clients import error_code
+from stratoflow.cloud.metrics import milliseconds
 from stratoflow.cloud.registry import DeploymentRegistry
+from stratoflow.cloud.runs import run_name
 from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, InputError, StratoflowError
 from stratoflow.flow import Flow, load_flow
@@ -49,6 +51,9 @@ class StartRequest(BaseModel):
     trigger: dict[str, Any] | None = None
     execution_id: str | None = Field(default=None, alias="executionId")
     parent_execution_id: str | None = Field(default=None, alias="parentExecutionId")
+    # A flow retry that came due (cloud.retries): the execution is recorded, start it as it is.
+    retry: Literal["CREATE_NEW_EXECUTION", "RETRY_FAILED_TASK"] | None = None
+    restarts: int = 0
     # Set only by a Scheduler delivery or a recovered slot, never by the event: a backfill's
     # `trigger.date` (an old slot, or one ahead of time) must not move the trigger's last fired slot.
     _fires_schedule: bool = PrivateAttr(default=False)
@@ -107,6 +112,8 @@ class StartResponse(BaseModel):
     new: bool = False
     error: str | None = None
     input: str | None = None  # the refused input, when an input was the reason
+    # Milliseconds from admission to StartExecution, when this call started it (the QueueWait metric).
+    queue_wait_ms: float | None = Field(default=None, exclude=True)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -126,6 +133,8 @@ class Starter:
             return _refuse(
                 request, f"execution id {request.execution_id!r}: use 1-80 letters, digits, '-' or '_'"
             )
+        if request.retry is not None and request.execution_id is not None:
+            return self._start_retry(request, request.retry, request.execution_id)
         record = self.store.get_flow(request.namespace, request.flow_id)
         if record is None:
             return _refuse(request, f"flow {request.namespace}.{request.flow_id} is not deployed")
@@ -134,6 +143,16 @@ class Starter:
         except StratoflowError as error:
             return _refuse(request, str(error))
         return self._admit(request, flow, record.revision, record.source_hash, None)
+
+    def _start_retry(self, request: StartRequest, behavior: str, execution_id: str) -> StartResponse:
+        """A flow retry whose interval passed: its execution was recorded when it was planned."""
+        from stratoflow.cloud.retries import delivered_retry, start_now
+
+        retry = delivered_retry(self.store, behavior, execution_id, request.restarts)
+        if retry is None:
+            return _refuse(request, f"execution {execution_id} does not exist")
+        started: StartResponse | None = start_now(self, retry)
+        return started or _response(self.store.get_execution(execution_id), False)
 
     def start_revision(
         self, request: StartRequest, flow: Flow, revision: int, version_arn: str
@@ -197,8 +216,9 @@ class Starter:
     ) -> StartResponse:
         """StartExecution for a recorded execution (just admitted, or promoted from the queue).
 
-        Idempotent: the execution id is the Step Functions execution name, so starting an execution
-        that already runs (a duplicate delivery) starts nothing new.
+        Idempotent: the execution id is the Step Functions execution name (`<id>_r<n>` after a
+        restart, see cloud.runs), so starting an execution that already runs (a duplicate delivery)
+        starts nothing new.
         """
         version = version_arn
         if version is None:
@@ -212,9 +232,12 @@ class Starter:
             return self._fail(
                 execution, new, "its revision has no deployed state machine version (redeploy the flow)"
             )
+        waited: float | None = None
         try:
             response = self.stepfunctions.start_execution(
-                stateMachineArn=version, name=execution.id, input=json.dumps(execution_input(execution))
+                stateMachineArn=version,
+                name=run_name(execution.id, execution.restarts),
+                input=json.dumps(execution_input(execution)),
             )
         except Exception as error:
             if error_code(error) != "ExecutionAlreadyExists":
@@ -222,6 +245,8 @@ class Starter:
             arn = None  # it ran already: an earlier delivery of this start
         else:
             arn = str(response["executionArn"])
+            if execution.restarts == 0:  # a restart's record was created long before: no queue wait
+                waited = milliseconds(execution.start_date, datetime.now(UTC))
         try:
             execution = self.store.update_execution(
                 execution.id, state=State.RUNNING, expected_states={State.CREATED}
@@ -230,7 +255,9 @@ class Starter:
             # RUNNING already (promoted, or a duplicate delivery), or the status events got there first.
             execution = self.store.get_execution(execution.id)
         log.info("started %s.%s execution %s", execution.namespace, execution.flow_id, execution.id)
-        return _response(execution, new, arn)
+        started = _response(execution, new, arn)
+        started.queue_wait_ms = waited
+        return started
 
     def _flow(self, namespace: str, flow_id: str, revision: int, source: str) -> Flow:
         key = (namespace, flow_id, revision)

@@ -80,6 +80,8 @@ def _envelope(source: str, detail_type: str, resources: list[str], detail: dict[
 
 
 Handler = Callable[[dict[str, Any]], Any]
+START_CALL = "after-call.stepfunctions.StartExecution"
+START_PARAMS = "provide-client-params.stepfunctions.StartExecution"
 
 
 class FlowUploads:
@@ -146,6 +148,21 @@ class StatusEvents:
         self._stop.set()
         self._thread.join(timeout=5)
 
+    def follow_starts(self, *clients: Any) -> None:
+        """Track every execution started by `clients` and by any client created from now on (a CLI's
+        restart or replay starts outside admission): EventBridge reports every execution's status."""
+        boto3._get_default_session().events.register(START_CALL, self._started)
+        for client in clients:
+            client.meta.events.register(START_CALL, self._started)
+
+    def unfollow_starts(self) -> None:
+        boto3._get_default_session().events.unregister(START_CALL, self._started)
+
+    def _started(self, parsed: dict[str, Any], **_kwargs: Any) -> None:
+        arn = parsed.get("executionArn")
+        if isinstance(arn, str) and not parsed.get("Error"):
+            self.track(arn)
+
     def track(self, execution_arn: str) -> None:
         """Deliver the execution's RUNNING event now, and its final one when it ends."""
         with self._lock:
@@ -183,11 +200,12 @@ class StatusEvents:
             self._stop.wait(self.poll_seconds)
 
 
-def start_latest_versions(stepfunctions: Any) -> None:
+def start_latest_versions(stepfunctions: Any) -> Callable[..., None]:
     """Let `stepfunctions` start version ARNs on moto: the start goes to the state machine itself.
 
     Only when the version's definition is the state machine's current one; otherwise the start fails
-    with a clear message instead of running another revision.
+    with a clear message instead of running another revision. Returns the handler, which can be
+    registered on other clients (or the default session) too.
     """
 
     def to_state_machine(params: dict[str, Any], **_kwargs: Any) -> None:
@@ -203,4 +221,5 @@ def start_latest_versions(stepfunctions: Any) -> None:
             )
         params["stateMachineArn"] = base
 
-    stepfunctions.meta.events.register("provide-client-params.stepfunctions.StartExecution", to_state_machine)
+    stepfunctions.meta.events.register(START_PARAMS, to_state_machine)
+    return to_state_machine

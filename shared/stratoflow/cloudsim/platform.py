@@ -1,9 +1,10 @@
 """The cloud simulation: a flow through the deployed code path, on moto, in one process.
 
 Inside `CloudSimulation()`: the stack's resources exist on moto (flows and data buckets, the table,
-the alerts topic, the state machine role); an upload to the flows bucket runs the deployer's logic
-with the S3 event EventBridge would deliver; the admission and task-runner Lambda functions are
-answered in-process by their real logic (DynamoDB and S3 stores); executions run on moto's ASL
+the alerts topic, the state machine role, the flow roles' policies); an upload to the flows bucket
+runs the deployer's logic with the S3 event EventBridge would deliver (a flow with AWS tasks gets its
+own role); the admission and task-runner Lambda functions are answered in-process by their real logic
+(DynamoDB and S3 stores, AWS tasks with the flow's assumed role); executions run on moto's ASL
 interpreter; their status events feed the execution-events logic. `strato run FLOW --cloud-sim`
 is `run_flow` on a fresh simulation.
 
@@ -28,10 +29,12 @@ from stratoflow.cloud.clients import AwsClients
 from stratoflow.cloud.deployer import Deployer
 from stratoflow.cloud.event_models import FlowObjectEvent, StatusChange
 from stratoflow.cloud.events import ExecutionEvents
+from stratoflow.cloud.flow_credentials import flow_credentials
 from stratoflow.cloud.registry import DeploymentRegistry, Verdict
+from stratoflow.cloud.retries import CloudRetries
 from stratoflow.cloud.starter import REFUSED, Starter, StartRequest, StartResponse
-from stratoflow.cloudsim.delivery import FlowUploads, StatusEvents, start_latest_versions
-from stratoflow.cloudsim.stack import ADMISSION, TASK_RUNNER, atomic_dynamodb_client, create_stack
+from stratoflow.cloudsim.delivery import START_PARAMS, FlowUploads, StatusEvents, start_latest_versions
+from stratoflow.cloudsim.stack import ACCOUNT, ADMISSION, TASK_RUNNER, atomic_dynamodb_client, create_stack
 from stratoflow.cloudsim.stepfunctions import moto_stepfunctions
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import StratoflowError
@@ -93,6 +96,8 @@ class CloudSimulation:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.status_events.stop()
+        self.status_events.unfollow_starts()
+        boto3._get_default_session().events.unregister(START_PARAMS, self._to_latest)
         self.uploads.uninstall()
         self._moto.__exit__(kind, error, traceback)
 
@@ -110,7 +115,9 @@ class CloudSimulation:
             sns=boto3.client("sns"),
             events=boto3.client("events"),
         )
-        start_latest_versions(self.clients.stepfunctions)
+        # Clients created later (a CLI's restart, replay or promotion) start version ARNs too.
+        self._to_latest = start_latest_versions(self.clients.stepfunctions)
+        boto3._get_default_session().events.register(START_PARAMS, self._to_latest)
         self.store = DynamoExecutionStore(self.settings.stratoflow_table_name, client=self.clients.dynamodb)
         self.blobs = S3BlobStore(self.settings.stratoflow_data_bucket, client=self.clients.s3)
         self.registry = DeploymentRegistry(self.store)
@@ -122,15 +129,35 @@ class CloudSimulation:
             self.settings.stratoflow_event_bus_name,
             stepfunctions=self.clients.stepfunctions,
             stack_name=self.stack_name,
+            retries=self._retries(),
+            sns=self.clients.sns,
+            alert_topic_arn=self.settings.stratoflow_alert_topic_arn,
         )
         self.runner = TaskRunner(
-            self.store, self.blobs, callbacks=StepFunctionsCallbacks(self.clients.stepfunctions)
+            self.store,
+            self.blobs,
+            callbacks=StepFunctionsCallbacks(self.clients.stepfunctions),
+            credentials=flow_credentials(self.settings, boto3.client("sts")),
         )
         self.lambdas = sfn.lambdas
         self.lambdas.functions[TASK_RUNNER] = lambda event, _context: self.runner.handle(event)
         self.lambdas.functions[ADMISSION] = lambda event, _context: self.admit(event)
         self.status_events = StatusEvents(self.clients.stepfunctions, self._deliver_status_event)
+        self.status_events.follow_starts(self.clients.stepfunctions)
         self.status_events.start()
+
+    def _retries(self) -> CloudRetries:
+        """Flow retries as the stack carries them out: with an interval, a schedule in the stack's group
+        (moto stores it and never fires it: deliver its Input to `admit` to play it)."""
+        scheduler = boto3.client("scheduler")
+        scheduler.create_schedule_group(Name=self.stack_name)
+        settings = self.settings.model_copy(
+            update={
+                "stratoflow_schedule_group": self.stack_name,
+                "stratoflow_scheduler_role_arn": f"arn:aws:iam::{ACCOUNT}:role/{self.stack_name}-SchedulerRole",
+            }
+        )
+        return CloudRetries(self.starter, scheduler, settings)
 
     # --- the functions, as EventBridge and Lambda invoke them --------------------------------------
 

@@ -29,6 +29,7 @@ from stratoflow.engine import (
 from stratoflow.errors import NotFoundError
 from stratoflow.finalize import finish_execution
 from stratoflow.flow import Flow, load_flow
+from stratoflow.flow_retry import FlowRetry, start_retry
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.local.watcher import ControlWatcher
 from stratoflow.runner import TaskRunner
@@ -98,6 +99,7 @@ class LocalPlatform:
         self._launched = 0
         self._launched_changed = threading.Condition()
         self._stopping = False  # set by stop_all: queued executions stay queued
+        self._retries_cancelled = threading.Event()  # set by stop_all: pending flow retries are dropped
         self.resources = Resources(
             {
                 "arn:aws:states:::lambda:invoke": LambdaIntegration({TASK_RUNNER: self._invoke_runner}),
@@ -179,6 +181,8 @@ class LocalPlatform:
                 logger.exception("a hook on the end of execution %s failed", execution.id)
         for promoted in finished.promoted:  # queued executions its concurrency slot lets in
             self.launch(promoted)
+        if finished.retry is not None and not self._stopping:
+            self.launch_retry(finished.retry)
         return RunOutcome(
             finished.execution, self.store.list_task_runs(execution.id), result, execution.revision
         )
@@ -190,6 +194,7 @@ class LocalPlatform:
         """Stop every execution this platform runs (each then ends KILLED) and promote no queued
         execution into the slots they free: the queue waits for the next start. Returns their ids."""
         self._stopping = True
+        self._retries_cancelled.set()
         running = self.callbacks.running()
         for execution in running.values():
             execution.stop(error="Killed", cause=cause)
@@ -205,15 +210,44 @@ class LocalPlatform:
         thread.start()
         return thread
 
+    def launch_retry(self, retry: FlowRetry) -> threading.Thread:
+        """Carry out a flow-level retry in the background: wait its interval on the platform's clock,
+        then run the new (or restarted) execution; `close` waits for it, `stop_all` drops it."""
+        thread = threading.Thread(
+            target=self._retry_logged,
+            args=(retry,),
+            name=f"stratoflow-retry-{retry.execution.id}",
+            daemon=True,
+        )
+        with self._launched_changed:
+            self._launched += 1
+        thread.start()
+        return thread
+
+    def _retry_logged(self, retry: FlowRetry) -> None:
+        try:
+            self.clock.sleep(retry.delay.total_seconds(), self._retries_cancelled)
+            execution = None if self._retries_cancelled.is_set() else start_retry(self.store, retry)
+        except Exception:  # a background retry has nobody to raise to
+            logger.exception("the retry of execution %s could not start", retry.execution.id)
+            execution = None
+        if execution is None:
+            self._ended_in_background()
+            return
+        self._run_logged(execution)
+
     def _run_logged(self, execution: Execution) -> None:
         try:
             self.run(execution)
         except Exception:  # a background execution has nobody to raise to
             logger.exception("execution %s could not run", execution.id)
         finally:  # after `run`, which launches what this execution's end promoted
-            with self._launched_changed:
-                self._launched -= 1
-                self._launched_changed.notify_all()
+            self._ended_in_background()
+
+    def _ended_in_background(self) -> None:
+        with self._launched_changed:
+            self._launched -= 1
+            self._launched_changed.notify_all()
 
     def _invoke_runner(self, event: Any, context: Any) -> Any:
         return self.runner.handle(event)
