@@ -16,13 +16,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from stratoflow.cloud.scheduled_events import SCHEDULED_TIME, admission_trigger_context, is_scheduled_event
 from stratoflow.cloud.schedules import (
-    SCHEDULED_TIME,
     ScheduleSettingsError,
     ScheduleSync,
-    admission_trigger_context,
     delete_schedules,
-    is_scheduled_event,
     schedule_name,
     schedule_prefix,
     schedule_specs,

@@ -19,18 +19,15 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from stratoflow.cloud.scheduled_events import SCHEDULED_TIME
 from stratoflow.cloud.settings import Settings
 from stratoflow.errors import StratoflowError
 from stratoflow.flow.model import Flow
 from stratoflow.flow.triggers import Schedule
 from stratoflow.triggers.cron import MAX_EXPRESSIONS, CronTranslationError, scheduler_crons
-from stratoflow.triggers.schedules import CronSchedule, parse_instant, schedule_execution_id, trigger_context
 
-SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 MAX_NAME = 64
 FLOW_PART = 24
 # Scheduler's most patient retry policy: a slot is delivered even after a day-long admission outage.
@@ -303,66 +300,6 @@ def _delete(scheduler: Any, group: str, name: str) -> bool:
 def _code(error: Exception) -> str:
     response = getattr(error, "response", None)
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
-
-
-# --- what admission does with a delivery --------------------------------------------------------------
-
-
-class _ScheduledTrigger(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    type: Literal["schedule"]
-    id: str
-    date: str
-    cron: str
-    timezone: str = "UTC"
-
-
-class ScheduledEvent(BaseModel):
-    """The Input of a Stratoflow schedule, as admission receives it (the scheduled time filled in)."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-
-    namespace: str
-    flow_id: str = Field(alias="flowId")
-    trigger: _ScheduledTrigger
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    labels: dict[str, str] = Field(default_factory=dict)
-
-
-def is_scheduled_event(event: Mapping[str, Any]) -> bool:
-    """True for the Input of a Stratoflow schedule (what `admission_trigger_context` reads)."""
-    trigger = event.get("trigger")
-    return isinstance(trigger, Mapping) and trigger.get("type") == "schedule" and "cron" in trigger
-
-
-def admission_trigger_context(event: Mapping[str, Any]) -> dict[str, Any]:
-    """A schedule's delivery as an admission request: `trigger.*` and a deterministic execution id.
-
-    Returns `{namespace, flowId, inputs, labels, trigger: {type, id, date, next, previous, timezone},
-    executionId}`; the execution id depends only on (namespace, flow, trigger id, scheduled instant),
-    so a delivery Scheduler repeats, or the two schedules of a split cron firing at one instant,
-    start one execution. Raises ValueError when the event is not a schedule's delivery.
-    """
-    scheduled = ScheduledEvent.model_validate(event)
-    trigger = scheduled.trigger
-    if trigger.date == SCHEDULED_TIME:
-        raise ValueError(
-            "the scheduled time was not filled in: this event did not come from EventBridge Scheduler"
-        )
-    try:
-        instant = parse_instant(trigger.date)
-    except ValueError:
-        raise ValueError(f"trigger.date {trigger.date!r} is not an ISO 8601 date-time") from None
-    schedule = CronSchedule(trigger.cron, trigger.timezone)
-    return {
-        "namespace": scheduled.namespace,
-        "flowId": scheduled.flow_id,
-        "inputs": scheduled.inputs,
-        "labels": scheduled.labels,
-        "trigger": trigger_context(trigger.id, schedule, instant),
-        "executionId": schedule_execution_id(scheduled.namespace, scheduled.flow_id, trigger.id, instant),
-    }
 
 
 class SchedulesStep:

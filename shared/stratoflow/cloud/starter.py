@@ -61,7 +61,7 @@ class StartRequest(BaseModel):
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> StartRequest:
         """A start from any source; a schedule's delivery gets its trigger context and deterministic id."""
-        from stratoflow.cloud.schedules import admission_trigger_context, is_scheduled_event
+        from stratoflow.cloud.scheduled_events import admission_trigger_context, is_scheduled_event
 
         scheduled = is_scheduled_event(event)
         if scheduled:
