@@ -26,7 +26,7 @@ from stratoflow.admission import admit_recorded, should_start, sweep_slots
 from stratoflow.cloud.clients import error_code
 from stratoflow.cloud.naming import AccountRegion
 from stratoflow.cloud.runs import run_arn
-from stratoflow.cloud.starter import StartResponse
+from stratoflow.cloud.starter import StartResponse, start_response
 from stratoflow.control import ControlError, prepare_replay, prepare_restart, request_kill, resume_inputs
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import NotFoundError
@@ -136,15 +136,7 @@ class RemoteControl:
             self.store, flow, prepare_replay(self.store, flow, execution_id, from_task_id)
         )
         if not should_start(replay):  # queued for a slot, or refused by the concurrency limit
-            return StartResponse(
-                execution_id=replay.id,
-                state=str(replay.state),
-                namespace=replay.namespace,
-                flow_id=replay.flow_id,
-                revision=replay.revision,
-                new=True,
-                error=replay.error,
-            )
+            return start_response(replay, new=True)
         return self._launch(replay)
 
     def _launch(self, execution: Execution) -> StartResponse:

@@ -152,7 +152,7 @@ class Starter:
         if retry is None:
             return _refuse(request, f"execution {execution_id} does not exist")
         started: StartResponse | None = start_now(self, retry)
-        return started or _response(self.store.get_execution(execution_id), False)
+        return started or start_response(self.store.get_execution(execution_id), False)
 
     def start_revision(
         self, request: StartRequest, flow: Flow, revision: int, version_arn: str
@@ -192,7 +192,7 @@ class Starter:
         self._record_fired(request, execution.id)
         if execution.state not in STARTABLE:
             # Queued for a concurrency slot, or refused by the flow's concurrency limit.
-            return _response(execution, new)
+            return start_response(execution, new)
         return self.launch(execution, new, source_hash, version_arn)
 
     def _record_fired(self, request: StartRequest, execution_id: str) -> None:
@@ -255,7 +255,7 @@ class Starter:
             # RUNNING already (promoted, or a duplicate delivery), or the status events got there first.
             execution = self.store.get_execution(execution.id)
         log.info("started %s.%s execution %s", execution.namespace, execution.flow_id, execution.id)
-        started = _response(execution, new, arn)
+        started = start_response(execution, new, arn)
         started.queue_wait_ms = waited
         return started
 
@@ -283,7 +283,7 @@ class Starter:
             )
         except ConflictError:
             failed = self.store.get_execution(execution.id)
-        response = _response(failed, new)
+        response = start_response(failed, new)
         response.error = message
         return response
 
@@ -318,7 +318,8 @@ def render_trigger_variables(
     return rendered
 
 
-def _response(execution: Execution, new: bool, arn: str | None = None) -> StartResponse:
+def start_response(execution: Execution, new: bool, arn: str | None = None) -> StartResponse:
+    """The reply about a recorded execution (started now when `arn` is given)."""
     return StartResponse(
         execution_id=execution.id,
         state=str(execution.state),
