@@ -52,6 +52,16 @@ def grant_invoke(function: lambda_.IFunction, role: iam.IRole) -> None:
     )
 
 
+def pass_role(sid: str, role_arns: list[str], service: str) -> iam.PolicyStatement:
+    """iam:PassRole on these roles, to one service only (`<service>.amazonaws.com`)."""
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=["iam:PassRole"],
+        resources=role_arns,
+        conditions={"StringEquals": {"iam:PassedToService": f"{service}.amazonaws.com"}},
+    )
+
+
 def acknowledge_tracing(role: iam.IRole) -> None:
     acknowledge(
         role,

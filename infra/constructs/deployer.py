@@ -10,7 +10,7 @@ attach only the base policy: an uploaded flow cannot grant itself more than the 
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -23,6 +23,7 @@ from infra.constructs.queues import dead_letter_queue, rule_target
 from infra.constructs.storage import Storage
 from infra.constructs.triggers import TriggerSupport
 from infra.constructs.workflow_role import FlowRoleBoundary, StateMachineRole
+from infra.grants import pass_role
 from infra.nag import acknowledge, wildcard_actions, wildcard_resource
 from infra.naming import owned_alarms_arn, owned_flow_roles_arn, owned_state_machines_arn, platform_name
 
@@ -118,12 +119,7 @@ class DeployerWiring(Construct):
     def _grant_management(self, role: iam.IRole, triggers: TriggerSupport) -> None:
         state_machines = owned_state_machines_arn(self)
         alarms = owned_alarms_arn(self)
-        schedules = Stack.of(self).format_arn(
-            service="scheduler",
-            resource="schedule",
-            resource_name=f"{triggers.schedule_group.schedule_group_name}/*",
-            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-        )
+        schedules = triggers.schedules_arn("*")
         statements = [
             iam.PolicyStatement(
                 sid="ManageFlowStateMachines",
@@ -193,18 +189,8 @@ class DeployerWiring(Construct):
                 resources=["*"],
                 conditions={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
             ),
-            iam.PolicyStatement(
-                sid="PassStateMachineRole",
-                actions=["iam:PassRole"],
-                resources=[self.state_machine_role.role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "states.amazonaws.com"}},
-            ),
-            iam.PolicyStatement(
-                sid="PassSchedulerRole",
-                actions=["iam:PassRole"],
-                resources=[triggers.scheduler_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
-            ),
+            pass_role("PassStateMachineRole", [self.state_machine_role.role.role_arn], "states"),
+            pass_role("PassSchedulerRole", [triggers.scheduler_role.role_arn], "scheduler"),
         ]
         for statement in statements:
             role.add_to_principal_policy(statement)
@@ -269,12 +255,7 @@ class DeployerWiring(Construct):
                 ],
                 resources=[flow_roles],
             ),
-            iam.PolicyStatement(
-                sid="PassFlowRoles",
-                actions=["iam:PassRole"],
-                resources=[flow_roles],
-                conditions={"StringEquals": {"iam:PassedToService": "states.amazonaws.com"}},
-            ),
+            pass_role("PassFlowRoles", [flow_roles], "states"),
         ]
         for statement in statements:
             role.add_to_principal_policy(statement)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
@@ -19,6 +19,7 @@ from infra.config import StackConfig
 from infra.constructs.functions import PlatformFunctions
 from infra.constructs.queues import dead_letter_queue, rule_target
 from infra.constructs.triggers import TriggerSupport
+from infra.grants import pass_role
 from infra.nag import acknowledge, wildcard_actions, wildcard_resource
 from infra.naming import (
     owned_executions_arn,
@@ -108,12 +109,7 @@ class ExecutionEvents(Construct):
         exist and admission's checks already ran. A delayed retry is a one-time schedule that calls
         admission when it is due."""
         state_machines = owned_state_machines_arn(self)
-        retry_schedules = Stack.of(self).format_arn(
-            service="scheduler",
-            resource="schedule",
-            resource_name=f"{triggers.schedule_group.schedule_group_name}/{RETRY_SCHEDULE_PREFIX}*",
-            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-        )
+        retry_schedules = triggers.schedules_arn(f"{RETRY_SCHEDULE_PREFIX}*")
         for name, value in {
             "STRATOFLOW_ADMISSION_ARN": functions.admission.function_arn,
             "STRATOFLOW_SCHEDULER_ROLE_ARN": triggers.scheduler_role.role_arn,
@@ -128,12 +124,7 @@ class ExecutionEvents(Construct):
             iam.PolicyStatement(
                 sid="ScheduleFlowRetries", actions=["scheduler:CreateSchedule"], resources=[retry_schedules]
             ),
-            iam.PolicyStatement(
-                sid="PassSchedulerRole",
-                actions=["iam:PassRole"],
-                resources=[triggers.scheduler_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
-            ),
+            pass_role("PassSchedulerRole", [triggers.scheduler_role.role_arn], "scheduler"),
         ):
             role.add_to_principal_policy(statement)
         acknowledge(

@@ -3,7 +3,7 @@ dead-letter queue, permission for the stack's rules to invoke admission, and the
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
@@ -45,6 +45,15 @@ class TriggerSupport(Construct):
         self.webhook_url = functions.webhook.add_function_url(
             # The flow's webhook key in the URL is the secret, as in Kestra.
             auth_type=lambda_.FunctionUrlAuthType.NONE,
+        )
+
+    def schedules_arn(self, name_pattern: str) -> str:
+        """The ARN of the schedules of the stack's group whose names match `name_pattern`."""
+        return Stack.of(self).format_arn(
+            service="scheduler",
+            resource="schedule",
+            resource_name=f"{self.schedule_group.schedule_group_name}/{name_pattern}",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
 
     def _scheduler_role(self, admission: lambda_.IFunction) -> iam.Role:
