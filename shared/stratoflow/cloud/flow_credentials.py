@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from stratoflow.cloud.naming import flow_role_arn
 from stratoflow.cloud.settings import Settings
@@ -28,12 +28,6 @@ REFRESH_MARGIN_SECONDS = 15 * 60.0
 SESSION_SECONDS = 3600
 MAX_SESSION_NAME = 64
 _SESSION_NAME_UNSAFE = re.compile(r"[^\w+=,.@-]")
-
-
-class FlowCredentials(Protocol):
-    """Credentials for the AWS tasks of one flow, as boto3 client keyword arguments."""
-
-    def for_flow(self, namespace: str, flow_id: str, execution_id: str) -> dict[str, str]: ...
 
 
 def session_name(execution_id: str) -> str:

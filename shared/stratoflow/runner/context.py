@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from stratoflow.cloud.flow_credentials import FlowCredentials
 from stratoflow.cloud.secrets import SecretSource, secrets_from_environment
 from stratoflow.domain import Execution, LogEntry, TaskRun
 from stratoflow.expressions import render
@@ -13,6 +12,7 @@ from stratoflow.runner.ids import Scope, loop_value, scope_chain, scope_values
 from stratoflow.runner.outputs import ExecutionOutputs
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.store.namespace_files import list_namespace_files
+from stratoflow.tasks.context import FlowCredentials
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 MASK = "******"

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from stratoflow.cloud.flow_credentials import FlowCredentials
 from stratoflow.domain import Attempt, Execution, TaskRun
 from stratoflow.errors import InputError, NotFoundError
 from stratoflow.expressions import ExpressionError, is_truthy, render
@@ -35,6 +34,7 @@ from stratoflow.runner.outputs import ExecutionOutputs, offload_large
 from stratoflow.states import State, worst
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.tasks.base import RunnableTask, Task
+from stratoflow.tasks.context import FlowCredentials
 from stratoflow.tasks.errors import ExitExecution, TaskError, TaskFailed, TaskTimeout
 
 log = logging.getLogger("stratoflow.runner")

@@ -5,6 +5,13 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 
+class FlowCredentials(Protocol):
+    """Credentials for the AWS tasks of one flow, as boto3 client keyword arguments (in the cloud:
+    `stratoflow.cloud.flow_credentials`, the flow's own role)."""
+
+    def for_flow(self, namespace: str, flow_id: str, execution_id: str) -> dict[str, str]: ...
+
+
 class RunContext(Protocol):
     """Given to `RunnableTask.run`; implemented by the task runner (`stratoflow.runner`)."""
 
