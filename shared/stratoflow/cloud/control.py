@@ -72,10 +72,10 @@ class RemoteControl:
 
     def kill(self, execution_id: str) -> list[Killed]:
         """Kill an execution and, transitively, its subflows (ControlError when it already ended)."""
-        requested = request_kill(self.store, execution_id)
-        killed = [self._stop(self._get(each)) for each in requested]
+        requested = [self._get(each) for each in request_kill(self.store, execution_id)]
+        killed = [self._stop(execution) for execution in requested]
         # Executions killed before they started gave their slot back: let queued ones in.
-        flows = {(e.namespace, e.flow_id) for e in map(self._get, requested)}
+        flows = {(e.namespace, e.flow_id) for e in requested}
         for namespace, flow_id in sorted(flows):
             for promoted in sweep_slots(self.store, namespace, flow_id):
                 self.starter.launch(promoted, new=True)
