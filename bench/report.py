@@ -130,6 +130,33 @@ def derived(results: Results) -> list[str]:
     return [*header, *sorted(lines), ""]
 
 
+def run_seconds(results: Results) -> dict[str, dict[str, float]]:
+    """variant -> workload -> wall seconds of its counted runs, summed."""
+    found: dict[str, dict[str, float]] = {}
+    for workload, variants in results.items():
+        for name, series in variants.items():
+            found.setdefault(name, {})[workload] = sum(r.wall_s for r in series.runs)
+    return found
+
+
+def peers_seconds(results: Results) -> float:
+    """The wall time of the peers' counted runs: the part of a full run Stratoflow cannot shorten."""
+    spent = run_seconds(results)
+    return sum(
+        sum(by_workload.values()) for name, by_workload in spent.items() if name not in (STRATOFLOW, FLOOR)
+    )
+
+
+def time_table(results: Results) -> list[str]:
+    """Where the counted runs' time went, by variant (slowest first), and the workload that took most."""
+    spent = run_seconds(results)
+    lines = ["| variant | counted runs min | most of it |", "| --- | ---: | --- |"]
+    for name, by_workload in sorted(spent.items(), key=lambda item: -sum(item[1].values())):
+        workload, seconds = max(by_workload.items(), key=lambda item: item[1])
+        lines.append(f"| {name} | {sum(by_workload.values()) / 60:.1f} | {workload} {seconds / 60:.1f} min |")
+    return [*lines, ""]
+
+
 def medians_of(results: Results) -> dict[str, dict[str, float]]:
     """The per-run medians of a benchmark, kept for the next run's estimate."""
     return {w: {name: series.median_s for name, series in v.items()} for w, v in results.items()}

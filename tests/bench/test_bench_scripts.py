@@ -161,10 +161,34 @@ def test_the_default_full_run_fits_the_budget_on_an_idle_machine() -> None:
 def test_the_budget_is_judged_without_the_cached_installs() -> None:
     phases = compare_peers.Phases(installs=120.0, state=5.0, warmups=20.0, runs=700.0)
 
-    assert phases.line(845.0, 15).endswith(
+    assert phases.line(845.0, 15, peers_s=600.0).endswith(
         "(budget 15 min without the installs, which are cached: 12.1 min, PASS)"
     )
-    assert phases.line(845.0, 10).endswith("12.1 min, FAIL)")
+    assert phases.line(845.0, 10, peers_s=500.0).endswith("12.1 min, FAIL)")
+
+
+def test_a_budget_missed_by_the_peers_alone_says_so() -> None:
+    # Given a run whose peers' counted runs alone took 11 minutes
+    phases = compare_peers.Phases(installs=0.0, state=1.0, warmups=20.0, runs=700.0)
+
+    # When it is judged against a 10-minute budget
+    line = phases.line(721.0, 10, peers_s=660.0)
+
+    # Then the verdict names the peers' share
+    assert "FAIL: the peers' own counted runs took 11.0 min, over the budget by themselves" in line
+
+
+def test_the_time_table_shows_where_the_counted_runs_went() -> None:
+    results = {
+        "w1_hello": {"stratoflow": series(0.3, 0.3, 0.3), "airflow": series(8.0, 8.0, 8.0)},
+        "w3_fanout1000": {"stratoflow": series(0.7, 0.7, 0.7), "airflow": series(100.0, 100.0, 100.0)},
+    }
+
+    table = report.time_table(results)
+
+    assert table[2] == "| airflow | 5.4 | w3_fanout1000 5.0 min |"
+    assert table[3] == "| stratoflow | 0.0 | w3_fanout1000 0.0 min |"
+    assert report.peers_seconds(results) == pytest.approx(324.0)
 
 
 def test_medians_are_merged_into_those_of_earlier_runs(tmp_path: Path) -> None:
