@@ -1,0 +1,184 @@
+"""Lowering of the flowables whose body is their child tasks: blocks (Sequential, AllowFailure),
+branches (Parallel, If, Switch, Dag) and loops (ForEach, EachSequential, EachParallel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stratoflow.compiler.asl import DISCARD, ChoiceState, MapState, ParallelState
+from stratoflow.compiler.builder import Builder, Scope
+from stratoflow.compiler.frame import Flowable
+from stratoflow.compiler.lowering import lower_block
+from stratoflow.tasks.base import Task
+
+
+def lower_sequential(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+    frame = Flowable(builder, task, scope, next_)
+    body_scope = frame.body_scope
+    if task.errors:
+        handlers = lower_block(builder, task.errors, body_scope, frame.fail)
+        body_scope = scope.with_error(handlers)
+    body = lower_block(builder, task.tasks, body_scope, frame.end) or frame.end
+    frame.emit_end()
+    return frame.emit_start(body)
+
+
+def lower_allow_failure(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+    frame = Flowable(builder, task, scope, next_)
+    body = lower_block(builder, task.tasks, frame.body_scope, frame.end) or frame.end
+    frame.emit_end()
+    return frame.emit_start(body)
+
+
+def _branch_definition(builder: Builder, tasks: list[Task], scope: Scope) -> dict[str, Any] | None:
+    branch = builder.branch()
+    entry = lower_block(branch, tasks, Scope(scope_path=scope.scope_path), None)
+    if entry is None:
+        return None
+    return branch.definition(entry)
+
+
+def lower_parallel(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+    frame = Flowable(builder, task, scope, next_)
+    children = [t for t in task.tasks if not t.disabled]
+    concurrent = task.concurrent or 0
+    if not children:
+        frame.emit_end()
+        return frame.emit_start(frame.end)
+    if concurrent == 0 or concurrent >= len(children):
+        branches = [_branch_definition(builder, [child], scope) for child in children]
+        name = builder.names.claim(f"{task.id}.parallel")
+        builder.add(
+            name,
+            ParallelState(
+                branches=[b for b in branches if b is not None],
+                result_path=DISCARD,
+                catch=frame.catchers(),
+                next=frame.end,
+            ),
+        )
+    else:
+        # ASL Parallel has no concurrency limit: a Map over branch numbers does, with a Choice per branch.
+        processor = builder.branch()
+        dispatch = builder.names.claim(f"{task.id}.branch")
+        entries = [lower_block(processor, [child], Scope(scope_path="$.scope"), None) for child in children]
+        rules = [
+            {"Variable": "$.branch", "NumericEquals": index, "Next": entry}
+            for index, entry in enumerate(entries[:-1])
+        ]
+        # The last branch is the Default: a Choice always needs one (moto fails without it).
+        processor.add(dispatch, ChoiceState(choices=rules, default=entries[-1]))
+        item_selector = {
+            "execution.$": "$.execution",
+            "scope.$": scope.scope_path,
+            "branch.$": "$$.Map.Item.Value",
+        }
+        name = _inline_map(frame, "$.eval.result.branches", item_selector, processor, dispatch, concurrent)
+    frame.emit_end()
+    return frame.emit_start(name)
+
+
+def _inline_map(
+    frame: Flowable,
+    items_path: str,
+    item_selector: dict[str, Any],
+    processor: Builder,
+    start: str,
+    max_concurrency: int,
+) -> str:
+    """The Map state of a flowable: items from its start call, failures to its fail call."""
+    name = frame.builder.names.claim(f"{frame.task.id}.map")
+    frame.builder.add(
+        name,
+        MapState(
+            items_path=items_path,
+            item_selector=item_selector,
+            item_processor={"ProcessorConfig": {"Mode": "INLINE"}, **processor.definition(start)},
+            max_concurrency=max_concurrency,
+            result_path=DISCARD,
+            catch=frame.catchers(),
+            next=frame.end,
+        ),
+    )
+    return name
+
+
+def lower_each(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+    frame = Flowable(builder, task, scope, next_)
+    type_name = type(task).type_name
+    if type_name == "EachSequential":
+        max_concurrency = 1
+    elif type_name == "EachParallel":
+        max_concurrency = task.concurrent or 0
+    else:
+        max_concurrency = task.concurrency_limit
+    processor = builder.branch()
+    entry = lower_block(processor, task.tasks, Scope(scope_path="$.scope"), None)
+    if entry is None:
+        frame.emit_end()
+        return frame.emit_start(frame.end)
+    item_selector = {
+        "execution.$": "$.execution",
+        "scope": {
+            "taskId": task.id,
+            "value.$": "$$.Map.Item.Value",
+            "iteration.$": "$$.Map.Item.Index",
+            "parent.$": scope.scope_path,
+        },
+    }
+    name = _inline_map(frame, "$.eval.result.values", item_selector, processor, entry, max_concurrency)
+    frame.emit_end()
+    return frame.emit_start(name)
+
+
+def lower_if(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+    frame = Flowable(builder, task, scope, next_)
+    then_entry = lower_block(builder, task.then, frame.body_scope, frame.end) or frame.end
+    else_entry = lower_block(builder, task.else_ or [], frame.body_scope, frame.end) or frame.end
+    frame.emit_end()
+    rules = [{"Variable": "$.eval.result.branch", "StringEquals": "then", "Next": then_entry}]
+    return frame.emit_start(else_entry, choices=rules)
+
+
+def lower_switch(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+    frame = Flowable(builder, task, scope, next_)
+    rules = []
+    for index, tasks in enumerate(task.cases.values()):
+        entry = lower_block(builder, tasks, frame.body_scope, frame.end) or frame.end
+        rules.append({"Variable": "$.eval.result.branch", "StringEquals": f"case{index}", "Next": entry})
+    default_entry = lower_block(builder, task.defaults or [], frame.body_scope, frame.end) or frame.end
+    frame.emit_end()
+    return frame.emit_start(default_entry, choices=rules)
+
+
+def lower_dag(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+    frame = Flowable(builder, task, scope, next_)
+    branches = []
+    for node in task.tasks:
+        if node.task.disabled:
+            continue
+        branch = builder.branch()
+        entry = lower_block(branch, [node.task], Scope(scope_path=scope.scope_path), None)
+        if entry is None:
+            continue
+        if node.depends_on:
+            # Waits (without polling) until the runner reports that every dependency has finished.
+            gate = builder.names.claim(f"{node.task.id}.dependencies")
+            branch.runner_call(
+                gate,
+                "await",
+                node.task.id,
+                Scope(scope_path=scope.scope_path),
+                entry,
+                callback=True,
+                comment="waits for: " + ", ".join(node.depends_on),
+            )
+            entry = gate
+        branches.append(branch.definition(entry))
+    name = builder.names.claim(f"{task.id}.parallel")
+    builder.add(
+        name,
+        ParallelState(branches=branches, result_path=DISCARD, catch=frame.catchers(), next=frame.end),
+    )
+    frame.emit_end()
+    return frame.emit_start(name)

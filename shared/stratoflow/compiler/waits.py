@@ -1,0 +1,131 @@
+"""Lowering of the flowables that wait: for a duration (Sleep, Pause with a delay), for `strato
+resume` (Pause), for a condition (WaitFor, a loop with an interval) or for a child execution (Subflow)."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+from stratoflow.compiler.asl import (
+    DISCARD,
+    START_EXECUTION,
+    START_EXECUTION_SYNC,
+    ChoiceState,
+    TaskState,
+    WaitState,
+)
+from stratoflow.compiler.builder import Builder, Scope
+from stratoflow.compiler.frame import Flowable, timeout_seconds_of
+from stratoflow.compiler.lowering import lower_block, state_machine_placeholder
+from stratoflow.compiler.retry import PLATFORM_RETRIER
+
+
+def _wait_seconds(value: timedelta) -> int:
+    return max(0, math.ceil(value.total_seconds()))
+
+
+def lower_sleep(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+    frame = Flowable(builder, task, scope, next_)
+    delay = task.duration if type(task).type_name == "Sleep" else task.delay
+    wait = builder.names.claim(f"{task.id}.wait")
+    builder.add(wait, WaitState(seconds=_wait_seconds(delay), next=frame.end))
+    frame.emit_end()
+    return frame.emit_start(wait)
+
+
+def lower_pause(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+    if task.delay is not None:
+        return lower_sleep(builder, task, scope, next_)
+    frame = Flowable(builder, task, scope, next_)
+    wait = builder.names.claim(f"{task.id}.paused")
+    builder.runner_call(
+        wait,
+        "pause",
+        task.id,
+        frame.body_scope,
+        frame.end,
+        result_path="$.eval",
+        callback=True,
+        timeout=timeout_seconds_of(task.timeout),
+        comment="waits for `strato resume`",
+    )
+    frame.emit_end(extra={"resume.$": "$.eval"})
+    return frame.emit_start(wait)
+
+
+def lower_subflow(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+    frame = Flowable(builder, task, scope, next_)
+    call = builder.names.claim(f"{task.id}.execution")
+    builder.add(
+        call,
+        TaskState(
+            resource=START_EXECUTION_SYNC if task.wait else START_EXECUTION,
+            parameters={
+                "StateMachineArn": state_machine_placeholder(task.namespace, task.flow_id),
+                "Name.$": "$.eval.result.name",
+                "Input.$": "$.eval.result.input",
+            },
+            result_path=DISCARD,
+            retry=[PLATFORM_RETRIER],
+            catch=frame.catchers(),
+            next=frame.end,
+        ),
+    )
+    frame.emit_end()
+    return frame.emit_start(call)
+
+
+def lower_wait_for(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+    frame = Flowable(builder, task, scope, next_)
+    slot = f"$.loop{builder.next_id()}"
+    check = builder.names.claim(f"{task.id}.check")
+    again = builder.names.claim(f"{task.id}.again")
+    wait = builder.names.claim(f"{task.id}.interval")
+    loop_scope = Scope(scope_path=f"{slot}.result.scope", on_error=frame.fail, on_exit=scope.on_exit)
+    body = lower_block(builder, task.tasks, loop_scope, check) or check
+    builder.runner_call(
+        check,
+        "check",
+        task.id,
+        frame.body_scope,
+        again,
+        extra={"loop.$": f"{slot}.result"},
+        result_path=slot,
+        select_result=True,
+        comment="evaluates the condition and the loop's bounds",
+    )
+    builder.add(
+        again,
+        ChoiceState(
+            choices=[{"Variable": f"{slot}.result.done", "BooleanEquals": True, "Next": frame.end}],
+            default=wait,
+        ),
+    )
+    builder.add(wait, WaitState(seconds_path=f"{slot}.result.interval", next=body))
+    frame.emit_end()
+    # The start call's result is the first iteration's scope: store it where the body reads it.
+    builder.runner_call(
+        frame.start,
+        "start",
+        task.id,
+        scope,
+        body,
+        result_path=slot,
+        select_result=True,
+        comment="WaitFor: start",
+    )
+    if frame.can_skip:
+        # runIf/allowFailure skip for a loop: the start result carries `skip`.
+        skip = builder.names.claim(f"{task.id}.choice")
+        builder.add(
+            skip,
+            ChoiceState(
+                choices=[
+                    {"Variable": f"{slot}.result.skip", "BooleanEquals": True, "Next": frame.next_or_end()}
+                ],
+                default=body,
+            ),
+        )
+        builder.states[frame.start] = builder.states[frame.start].model_copy(update={"next": skip})
+    return frame.start
