@@ -11,6 +11,8 @@ An install goes to a new folder that is renamed into place when complete: a run 
 killed half-way leaves nothing that a later run would take for a complete install, and two runs
 installing the same requirements at once both succeed (the second rename loses, and its copy is
 dropped). A requirement that names a local path or a URL is cached by its text, not its content.
+The cache is bounded: each install evicts the least recently used installs that no run is using
+(`dependency_cache`).
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.errors import TaskError
+from stratoflow.tasks.scripts import dependency_cache
+from stratoflow.tasks.scripts.dependency_cache import Lease
 from stratoflow.tasks.scripts.process import run_process
 
 CACHE_VARIABLE = "STRATOFLOW_DEPENDENCY_CACHE"
@@ -82,7 +86,12 @@ def cache_folder(requirements: Sequence[str], version: str) -> Path:
     return cache_root() / version / digest
 
 
-def install(
+# Another run may evict a new install before it is leased (only when one install exceeds the budget).
+MAX_ATTEMPTS = 3
+
+
+@contextmanager
+def installed(
     ctx: RunContext,
     requirements: Sequence[str],
     interpreter: str,
@@ -90,19 +99,62 @@ def install(
     cwd: Path,
     env: Mapping[str, str],
     timeout: float | None,
-) -> Path:
-    """The folder where `requirements` are installed for `interpreter`: the cached one, or a new
-    install (run in `cwd`, so that `./package` means a folder of the working directory) whose output
-    goes to the task's logs. Raises DependencyInstallFailed, or TaskTimeout after `timeout`."""
+) -> Iterator[Path]:
+    """The folder where `requirements` are installed for `interpreter`, kept in the cache until the
+    block ends: the cached one, or a new install (run in `cwd`, so that `./package` means a folder of
+    the working directory) whose output goes to the task's logs. Raises DependencyInstallFailed, or
+    TaskTimeout after `timeout`."""
     target = cache_folder(requirements, interpreter_version(interpreter))
-    if target.is_dir():
-        ctx.log("INFO", f"dependencies: reusing {', '.join(requirements)} installed in {target}")
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    lease = _lease(ctx, requirements, interpreter, target, cwd=cwd, env=env, timeout=timeout)
+    try:
+        yield target
+    finally:
+        lease.release()
+
+
+def _lease(
+    ctx: RunContext,
+    requirements: Sequence[str],
+    interpreter: str,
+    target: Path,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float | None,
+) -> Lease:
+    for _ in range(MAX_ATTEMPTS):
+        lease = dependency_cache.hold(target)
+        if lease is not None:
+            ctx.log("INFO", f"dependencies: reusing {', '.join(requirements)} installed in {target}")
+            return lease
+        lease = _install(ctx, requirements, interpreter, target, cwd=cwd, env=env, timeout=timeout)
+        if lease is not None:
+            evicted = dependency_cache.prune(target.parent.parent)  # the new entry is leased: it stays
+            if evicted:
+                ctx.log("INFO", f"dependencies: removed {len(evicted)} least recently used installs")
+            return lease
+    raise DependencyInstallFailed(
+        f"the dependency cache lost the install of {', '.join(requirements)} as soon as it was made "
+        f"{MAX_ATTEMPTS} times: is it larger than the cache's budget "
+        f"({dependency_cache.max_bytes(target.parent.parent)} bytes)?"
+    )
+
+
+def _install(
+    ctx: RunContext,
+    requirements: Sequence[str],
+    interpreter: str,
+    target: Path,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float | None,
+) -> Lease | None:
+    """Install into a new entry and lease it; None when another run completed `target` meanwhile."""
+    staging = dependency_cache.stage(target)
     argv = [
         interpreter,
-        *("-m", "pip", "install", "--target", str(staging)),
+        *("-m", "pip", "install", "--target", str(staging.folder)),
         *("--disable-pip-version-check", "--no-input", "--no-warn-script-location"),
         *requirements,
     ]
@@ -120,14 +172,9 @@ def install(
         code = run_process(argv, cwd=cwd, env=env, timeout=timeout, on_line=on_line)
         if code != 0:
             raise DependencyInstallFailed(_failure_message(requirements, code, errors))
-        try:
-            staging.rename(target)
-        except OSError:
-            if not target.is_dir():  # not a concurrent install that finished first
-                raise
+        return dependency_cache.complete(staging, target, requirements)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+        staging.close()
 
 
 def _failure_message(requirements: Sequence[str], code: int, errors: list[str]) -> str:

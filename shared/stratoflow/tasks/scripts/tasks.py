@@ -212,8 +212,10 @@ class Python(ScriptTask):
         requirements = [as_text(r).strip() for r in ctx.render(self.dependencies)]
         if not requirements:
             return env
-        folder = dependencies.install(
-            ctx, requirements, self._interpreter(ctx), cwd=workdir.path, env=env, timeout=timeout
+        folder = workdir.enter_context(
+            dependencies.installed(
+                ctx, requirements, self._interpreter(ctx), cwd=workdir.path, env=env, timeout=timeout
+            )
         )
         return dependencies.with_dependencies(env, folder)
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import file_or_content, relative_path
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,11 @@ class WorkingDirectory:
 
     path: Path
     private: Path
+    held: ExitStack = field(default_factory=ExitStack, compare=False, repr=False)
+
+    def enter_context(self, context: AbstractContextManager[T]) -> T:
+        """Enter `context` until the run ends (its dependencies stay installed while the script runs)."""
+        return self.held.enter_context(context)
 
     def write_inputs(self, ctx: RunContext, files: Mapping[str, Any]) -> None:
         """`{name: content or storage URI}` -> files under the working directory."""
@@ -55,6 +62,7 @@ def working_directory() -> Iterator[WorkingDirectory]:
         work, private = root / "work", root / "private"
         work.mkdir()
         private.mkdir()
-        yield WorkingDirectory(work, private)
+        with ExitStack() as held:
+            yield WorkingDirectory(work, private, held)
     finally:
         shutil.rmtree(root, ignore_errors=True)
