@@ -37,6 +37,11 @@ def owned_custom_bus_rules_arn(scope: IConstruct) -> str:
     return _arn(scope, "events", "rule", f"*/{owned_prefix(scope)}*", ArnFormat.SLASH_RESOURCE_NAME)
 
 
+def owned_pipes_arn(scope: IConstruct) -> str:
+    """The EventBridge Pipes of SQS triggers (stratoflow.cloud.pipes)."""
+    return _arn(scope, "pipes", "pipe", f"{owned_prefix(scope)}*", ArnFormat.SLASH_RESOURCE_NAME)
+
+
 def owned_alarms_arn(scope: IConstruct) -> str:
     return _arn(scope, "cloudwatch", "alarm", f"{owned_prefix(scope)}*", ArnFormat.COLON_RESOURCE_NAME)
 

@@ -69,6 +69,10 @@ class StratoflowStack(Stack):
             "WebhookUrl": (self.triggers.webhook_url.url, "Base URL of webhook triggers"),
             "AdmissionFunctionArn": (self.functions.admission.function_arn, "Starts executions"),
             "TaskRunnerFunctionArn": (self.functions.task_runner.function_arn, "Runs tasks"),
+            "PipesRoleArn": (
+                self.triggers.pipes_role.role_arn,
+                "Reads the queues of SQS triggers (give it kms:Decrypt on an encrypted queue's key)",
+            ),
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

@@ -4,6 +4,9 @@ Thin by design: `{namespace, flowId, inputs, labels, trigger, executionId?}` -> 
 (stratoflow.cloud.starter) -> `{executionId, state, ...}`, or `{state: "REFUSED", error, input}` when
 the flow is not deployed or an input is invalid (nothing is started then). An execution it starts
 publishes its QueueWait (dimension Flow only, the execution id as metadata).
+
+An SQS trigger's pipe delivers a list of messages: one start for the batch (stratoflow.cloud.queue_batches),
+answered with Pipes' `batchItemFailures` so that a refused batch stays in its queue.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stratoflow.cloud.assembly import cloud_starter
+from stratoflow.cloud.queue_batches import admission_request
 from stratoflow.cloud.settings import Settings
-from stratoflow.cloud.starter import REFUSED, StartRequest
+from stratoflow.cloud.starter import REFUSED
 
 logger = Logger()
 metrics = Metrics()
@@ -25,8 +29,8 @@ starter = cloud_starter(Settings.from_env())
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = StartRequest.from_event(event)
+def lambda_handler(event: dict[str, Any] | list[Any], context: LambdaContext) -> dict[str, Any]:
+    request, batch = admission_request(event)
     logger.append_keys(flow=f"{request.namespace}.{request.flow_id}", execution_id=request.execution_id)
     response = starter.start(request)
     outcome = {REFUSED: "StartsRefused", "FAILED": "StartsFailed"}.get(response.state, "StartsAdmitted")
@@ -38,4 +42,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         flow_metrics.add_metadata(key="executionId", value=response.execution_id)
         flow_metrics.flush_metrics()
     logger.info("start handled", extra={"state": response.state, "error": response.error})
-    return response.to_json()
+    return batch.reply(response) if batch is not None else response.to_json()

@@ -1,7 +1,7 @@
 """The deployer's wiring: flow uploads start it, and it may manage only what the stack owns.
 
 The deployer turns a flow into a state machine (run by `state_machine_role`, or by the flow's own
-role when its tasks need AWS permissions), schedules, rules and alarms. Everything it creates is named
+role when its tasks need AWS permissions), schedules, rules, pipes (SQS triggers) and alarms. Everything it creates is named
 `<StackName>-...` (schedules live in the stack's group; flow roles are `/stratoflow/<StackName>-flow-*`),
 and its IAM statements are scoped to those names, so a bug in it cannot touch another stack's
 resources. It may create and change flow roles only with the stack's permissions boundary on them, and
@@ -101,6 +101,7 @@ class DeployerWiring(Construct):
             "STRATOFLOW_DLQ_ARN": triggers.dead_letter_queue.queue_arn,
             "STRATOFLOW_EVENT_BUS_NAME": triggers.event_bus_name,
             "STRATOFLOW_EVENTS_RULE_PREFIX": triggers.events_rule_prefix,
+            "STRATOFLOW_PIPES_ROLE_ARN": triggers.pipes_role.role_arn,
             "STRATOFLOW_ALERT_TOPIC_ARN": alerts_topic.topic_arn,
         }
         for name, value in environment.items():
@@ -165,9 +166,24 @@ class DeployerWiring(Construct):
                 resources=triggers.trigger_rules_arns,
             ),
             iam.PolicyStatement(
+                sid="ManageFlowTriggerPipes",
+                actions=[
+                    "pipes:CreatePipe",
+                    "pipes:UpdatePipe",
+                    "pipes:DeletePipe",
+                    "pipes:DescribePipe",
+                    "pipes:StartPipe",
+                    "pipes:StopPipe",
+                    "pipes:TagResource",
+                    "pipes:UntagResource",
+                    "pipes:ListTagsForResource",
+                ],
+                resources=[triggers.pipes_arn],
+            ),
+            iam.PolicyStatement(
                 sid="ListTriggers",
                 # List calls take no resource; they return names only, used to remove stale triggers.
-                actions=["scheduler:ListSchedules", "events:ListRules"],
+                actions=["scheduler:ListSchedules", "events:ListRules", "pipes:ListPipes"],
                 resources=["*"],
             ),
             iam.PolicyStatement(
@@ -191,23 +207,25 @@ class DeployerWiring(Construct):
             ),
             pass_role("PassStateMachineRole", [self.state_machine_role.role.role_arn], "states"),
             pass_role("PassSchedulerRole", [triggers.scheduler_role.role_arn], "scheduler"),
+            pass_role("PassPipesRole", [triggers.pipes_role.role_arn], "pipes"),
         ]
         for statement in statements:
             role.add_to_principal_policy(statement)
         acknowledge(
             role,
-            "The deployer manages one state machine, alarm and rule per flow or trigger, named "
+            "The deployer manages one state machine, alarm, rule and pipe per flow or trigger, named "
             "'<StackName>-...' when the flow is deployed, and the schedules of the stack's own group; "
             "the wildcards are those name prefixes.",
             wildcard_resource(role, state_machines),
             wildcard_resource(role, schedules),
             *(wildcard_resource(role, arn) for arn in triggers.trigger_rules_arns),
+            wildcard_resource(role, triggers.pipes_arn),
             wildcard_resource(role, alarms),
         )
         acknowledge(
             role,
-            "scheduler:ListSchedules and events:ListRules take no resource; they return names only, "
-            "which the deployer uses to remove the triggers of deleted flows. cloudwatch:PutMetricData "
+            "scheduler:ListSchedules, events:ListRules and pipes:ListPipes take no resource; they return "
+            "names only, which the deployer uses to remove the triggers of deleted flows. cloudwatch:PutMetricData "
             "takes no resource either; a condition holds it to the Stratoflow metrics namespace.",
             wildcard_resource(role, "*"),
         )

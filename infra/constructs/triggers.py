@@ -1,5 +1,6 @@
 """What the triggers the deployer creates need: a schedule group, a role for the scheduler, a
-dead-letter queue, permission for the stack's rules to invoke admission, and the webhook URL."""
+dead-letter queue, permission for the stack's rules to invoke admission, a role for the pipes of SQS
+triggers, and the webhook URL."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from infra.config import StackConfig
 from infra.constructs.functions import PlatformFunctions
 from infra.constructs.queues import dead_letter_queue
 from infra.grants import grant_invoke
-from infra.naming import owned_custom_bus_rules_arn, owned_prefix, owned_rules_arn
+from infra.nag import acknowledge, wildcard_resource
+from infra.naming import owned_custom_bus_rules_arn, owned_pipes_arn, owned_prefix, owned_rules_arn
+
+# What a pipe does with its SQS source: poll, delete what the target accepted, read the queue's settings.
+PIPE_QUEUE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 
 # Stratoflow's rules and the flow-trigger rules live on the account's default bus: S3 and Step
 # Functions deliver their events only there.
@@ -40,6 +45,8 @@ class TriggerSupport(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.scheduler_role = self._scheduler_role(functions.admission)
+        self.pipes_arn = owned_pipes_arn(self)
+        self.pipes_role = self._pipes_role(functions.admission)
         self._let_rules_start_executions(functions.admission)
 
         self.webhook_url = functions.webhook.add_function_url(
@@ -74,6 +81,36 @@ class TriggerSupport(Construct):
         grant_invoke(admission, role)
         # Scheduler delivers undeliverable events to the schedule's DLQ with this role.
         self.dead_letter_queue.grant_send_messages(role)
+        return role
+
+    def _pipes_role(self, admission: lambda_.IFunction) -> iam.Role:
+        """The role the pipes of SQS triggers assume: read the flows' queues, invoke admission."""
+        stack = Stack.of(self)
+        role = iam.Role(
+            self,
+            "PipesRole",
+            description="EventBridge Pipes: deliver SQS trigger messages to Stratoflow admission",
+            assumed_by=iam.ServicePrincipal(
+                "pipes.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": self.pipes_arn},
+                },
+            ),
+        )
+        # Flows name their queues when they are deployed: any queue of the account, in the stack's
+        # region. A KMS-encrypted queue also needs kms:Decrypt on its key (README, "SQS").
+        queues = stack.format_arn(service="sqs", resource="*", arn_format=ArnFormat.NO_RESOURCE_NAME)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="ReadTriggerQueues", actions=list(PIPE_QUEUE_ACTIONS), resources=[queues])
+        )
+        acknowledge(
+            role,
+            "SQS triggers name their queues in flow files deployed after the stack: the pipes may read "
+            "(receive, delete, get attributes) any queue of the account in the stack's region.",
+            wildcard_resource(role, queues),
+        )
+        grant_invoke(admission, role)
         return role
 
     def _let_rules_start_executions(self, admission: lambda_.Function) -> None:

@@ -76,6 +76,7 @@ def test_deployer_passes_only_the_stacks_roles_each_to_its_service(synth: Synthe
     assert by_role == {
         _arn_of(synth, stack.deployer.state_machine_role.role): "states.amazonaws.com",
         _arn_of(synth, stack.triggers.scheduler_role): "scheduler.amazonaws.com",
+        _arn_of(synth, stack.triggers.pipes_role): "pipes.amazonaws.com",
         FLOW_ROLES: "states.amazonaws.com",
     }
 
@@ -107,6 +108,7 @@ def test_deployer_wildcard_resource_is_only_for_listing(synth: Synthesized) -> N
         [
             "cloudwatch:PutMetricData",
             "events:ListRules",
+            "pipes:ListPipes",
             "scheduler:ListSchedules",
             "xray:PutTelemetryRecords",
             "xray:PutTraceSegments",

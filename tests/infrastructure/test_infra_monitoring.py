@@ -141,6 +141,7 @@ def test_stack_outputs(synth: Synthesized) -> None:
         "WebhookUrl",
         "AdmissionFunctionArn",
         "TaskRunnerFunctionArn",
+        "PipesRoleArn",
     }
     outputs = synth.cfn["Outputs"]
     assert outputs["WebhookUrl"]["Value"] == {

@@ -26,9 +26,10 @@ def cloud_store(settings: Settings, clients: AwsClients) -> Any:
 
 
 def cloud_deployer(settings: Settings, clients: AwsClients | None = None) -> Deployer:
-    """The deployer with every step: state machine, alarms, trigger rules, schedules."""
+    """The deployer with every step: state machine, alarms, trigger rules and pipes, schedules."""
     from stratoflow.cloud.deploy_steps import default_steps
     from stratoflow.cloud.deployer import Deployer
+    from stratoflow.cloud.pipes import PipesStep
     from stratoflow.cloud.rules import RulesStep
     from stratoflow.cloud.schedules import SchedulesStep
 
@@ -37,6 +38,7 @@ def cloud_deployer(settings: Settings, clients: AwsClients | None = None) -> Dep
     steps = [
         *default_steps(clients, settings),
         RulesStep(clients.events, settings),
+        PipesStep(clients.pipes, settings),
         SchedulesStep(clients.scheduler, settings, store, clients.stepfunctions),
     ]
     return Deployer(store, settings, clients, steps=steps)

@@ -22,6 +22,7 @@ class AwsClients:
         "dynamodb",
         "cloudformation",
         "iam",
+        "pipes",
     )
 
     def __init__(self, **clients: Any):
@@ -76,6 +77,10 @@ class AwsClients:
     @property
     def iam(self) -> Any:
         return self.client("iam")
+
+    @property
+    def pipes(self) -> Any:
+        return self.client("pipes")
 
 
 def error_code(error: Exception) -> str:

@@ -28,6 +28,7 @@ from stratoflow.cloud.deploy_steps import Deployment, DeployStep, FlowTarget, Re
 from stratoflow.cloud.event_models import FlowObjectEvent
 from stratoflow.cloud.flow_roles import check_policy_size
 from stratoflow.cloud.naming import AccountRegion, state_machine_name
+from stratoflow.cloud.pipes import pipe_source_problems
 from stratoflow.cloud.registry import DeploymentRegistry, Verdict
 from stratoflow.cloud.settings import Settings
 from stratoflow.compiler import compile_flow, state_machine_placeholder, substitute
@@ -196,6 +197,10 @@ class Deployer:
         compiled = compiled_flow.definition
         if self.settings.flow_roles_enabled:
             check_policy_size(compiled_flow.permissions, self._account().partition)
+        account = self._account()
+        problems = pipe_source_problems(flow, account.partition, account.region, account.account)
+        if problems:
+            raise CompileError("; ".join(problems))
         values = {"TaskRunnerFunctionArn": self.settings.stratoflow_task_runner_arn}
         for task in flow.all_tasks():
             if isinstance(task, Subflow):

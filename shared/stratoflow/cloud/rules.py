@@ -76,9 +76,13 @@ def rule_prefix(settings: Settings) -> str:
     return settings.stratoflow_events_rule_prefix or f"{settings.stratoflow_stack_name}-"
 
 
-def rule_name(prefix: str, namespace: str, flow_id: str, trigger_id: str) -> str:
-    """`<prefix><flowId>-<triggerId>-<hash>`, the readable part shortened to fit 64 characters."""
-    digest = hashlib.sha256(f"{namespace}\n{flow_id}\n{trigger_id}".encode()).hexdigest()[:_HASH_LENGTH]
+def rule_name(prefix: str, namespace: str, flow_id: str, trigger_id: str, *identity: str) -> str:
+    """`<prefix><flowId>-<triggerId>-<hash>`, the readable part shortened to fit 64 characters.
+
+    The hash covers `identity` too: what else must give the resource another name (a pipe's queue).
+    """
+    parts = "\n".join((namespace, flow_id, trigger_id, *identity))
+    digest = hashlib.sha256(parts.encode()).hexdigest()[:_HASH_LENGTH]
     room = MAX_RULE_NAME - len(prefix) - _HASH_LENGTH - 1
     if room < 1:
         raise ValueError(f"the rule prefix {prefix!r} leaves no room for a rule name")

@@ -25,6 +25,8 @@ class Settings(BaseModel):
     stratoflow_event_bus_name: str = "default"
     stratoflow_dlq_arn: str = ""
     stratoflow_events_rule_prefix: str = ""
+    # The role EventBridge Pipes assumes to read SQS triggers' queues and invoke admission (cloud.pipes).
+    stratoflow_pipes_role_arn: str = ""
     # Each flow's own role (stratoflow.cloud.flow_roles): the deployer needs the three below, and
     # without them every flow runs with the shared state machine role.
     stratoflow_task_runner_role_arn: str = ""

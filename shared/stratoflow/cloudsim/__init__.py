@@ -37,6 +37,9 @@ constructs, and the local engine does what AWS does):
 - A state with `"End": false` next to `Next` is refused by moto's CreateStateMachine.
 - `states:startExecution` (any pattern), JSONata and `Assign` do not work. Wait and Retry
   intervals are real seconds; executions run on background threads (poll `describe_execution`).
+
+Beyond Step Functions: moto's EventBridge Pipes stores pipes (create/describe/update/delete/list)
+and never runs one; `cloudsim.pipes.QueuePipes` plays an SQS pipe's poll and delivery.
 """
 
 from stratoflow.cloudsim.lambdas import InProcessLambdas, in_process_lambdas

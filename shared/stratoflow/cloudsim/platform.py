@@ -5,8 +5,9 @@ the alerts topic, the state machine role, the flow roles' policies); an upload t
 runs the deployer's logic with the S3 event EventBridge would deliver (a flow with AWS tasks gets its
 own role); the admission and task-runner Lambda functions are answered in-process by their real logic
 (DynamoDB and S3 stores, AWS tasks with the flow's assumed role); executions run on moto's ASL
-interpreter; their status events feed the execution-events logic. `strato run FLOW --cloud-sim`
-is `run_flow` on a fresh simulation.
+interpreter; their status events feed the execution-events logic. The pipes of SQS triggers are
+created on moto's Pipes; `deliver_queue_messages()` runs them once (`cloudsim.pipes`). `strato run FLOW
+--cloud-sim` is `run_flow` on a fresh simulation.
 
 Subflows cannot run here: moto 5.2.5 does not implement `states:startExecution` inside a state
 machine, so `run_flow` refuses a flow that uses Subflow (SubflowNotSupported) instead of failing
@@ -26,14 +27,18 @@ import boto3
 
 from stratoflow.cloud.callbacks import StepFunctionsCallbacks
 from stratoflow.cloud.clients import AwsClients
+from stratoflow.cloud.deploy_steps import default_steps
 from stratoflow.cloud.deployer import Deployer
 from stratoflow.cloud.event_models import FlowObjectEvent, StatusChange
 from stratoflow.cloud.events import ExecutionEvents
 from stratoflow.cloud.flow_credentials import flow_credentials
+from stratoflow.cloud.pipes import PipesStep, pipe_prefix
+from stratoflow.cloud.queue_batches import admission_request
 from stratoflow.cloud.registry import DeploymentRegistry, Verdict
 from stratoflow.cloud.retries import CloudRetries
-from stratoflow.cloud.starter import REFUSED, Starter, StartRequest, StartResponse
+from stratoflow.cloud.starter import REFUSED, Starter, StartResponse
 from stratoflow.cloudsim.delivery import START_PARAMS, FlowUploads, StatusEvents, start_latest_versions
+from stratoflow.cloudsim.pipes import PipeDelivery, QueuePipes
 from stratoflow.cloudsim.stack import ACCOUNT, ADMISSION, TASK_RUNNER, atomic_dynamodb_client, create_stack
 from stratoflow.cloudsim.stepfunctions import moto_stepfunctions
 from stratoflow.domain import Execution, TaskRun
@@ -114,6 +119,7 @@ class CloudSimulation:
             cloudwatch=boto3.client("cloudwatch"),
             sns=boto3.client("sns"),
             events=boto3.client("events"),
+            pipes=boto3.client("pipes"),
         )
         # Clients created later (a CLI's restart, replay or promotion) start version ARNs too.
         self._to_latest = start_latest_versions(self.clients.stepfunctions)
@@ -121,7 +127,11 @@ class CloudSimulation:
         self.store = DynamoExecutionStore(self.settings.stratoflow_table_name, client=self.clients.dynamodb)
         self.blobs = S3BlobStore(self.settings.stratoflow_data_bucket, client=self.clients.s3)
         self.registry = DeploymentRegistry(self.store)
-        self.deployer = Deployer(self.store, self.settings, self.clients)
+        steps = [*default_steps(self.clients, self.settings), PipesStep(self.clients.pipes, self.settings)]
+        self.deployer = Deployer(self.store, self.settings, self.clients, steps=steps)
+        self.queue_pipes = QueuePipes(
+            self.clients.pipes, boto3.client("sqs"), boto3.client("lambda"), pipe_prefix(self.settings)
+        )
         self.starter = Starter(self.store, self.clients.stepfunctions)
         self.execution_events = ExecutionEvents(
             self.store,
@@ -167,12 +177,17 @@ class CloudSimulation:
     def _deliver_status_event(self, event: dict[str, Any]) -> Any:
         return self.execution_events.handle(StatusChange.from_eventbridge(event))
 
-    def admit(self, event: dict[str, Any]) -> dict[str, Any]:
+    def admit(self, event: dict[str, Any] | list[Any]) -> dict[str, Any]:
         """The admission function: starts the execution, and follows its status events."""
-        response = self.starter.start(StartRequest.from_event(event))
+        request, batch = admission_request(event)
+        response = self.starter.start(request)
         if response.execution_arn:
             self.status_events.track(response.execution_arn)
-        return response.to_json()
+        return batch.reply(response) if batch else response.to_json()
+
+    def deliver_queue_messages(self) -> list[PipeDelivery]:
+        """What the SQS triggers' pipes deliver now: one poll of each running pipe."""
+        return self.queue_pipes.deliver()
 
     # --- what a user does ------------------------------------------------------------------------
 

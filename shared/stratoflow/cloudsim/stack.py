@@ -2,7 +2,8 @@
 
 The table has exactly the key schema of infra/constructs/storage.py (the integration tests compare
 them), the flows bucket is versioned as on AWS, and the functions' ARNs are names the in-process
-Lambda hook answers. Everything else (functions, rules, queues) is played by the simulation itself.
+Lambda hook answers, and the pipes of SQS triggers get a role. Everything else (functions, rules,
+queues, pipe deliveries) is played by the simulation itself.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ _STATES_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+_PIPES_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "pipes.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ],
 }
 _LAMBDA_TRUST = {
@@ -79,6 +86,9 @@ def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
         RoleName=f"{stack_name}-StateMachineRole", AssumeRolePolicyDocument=json.dumps(_STATES_TRUST)
     )["Role"]["Arn"]
     task_runner_role, base_policy, boundary = create_flow_role_support(iam, stack_name)
+    pipes_role = iam.create_role(
+        RoleName=f"{stack_name}-PipesRole", AssumeRolePolicyDocument=json.dumps(_PIPES_TRUST)
+    )["Role"]["Arn"]
     log_group = f"/aws/vendedlogs/states/{stack_name}"
     boto3.client("logs").create_log_group(logGroupName=log_group)
     settings = Settings(
@@ -93,6 +103,7 @@ def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
         stratoflow_alert_topic_arn=topic,
         stratoflow_event_bus_name="default",
         stratoflow_events_rule_prefix=f"{stack_name}-",
+        stratoflow_pipes_role_arn=pipes_role,
         stratoflow_task_runner_role_arn=task_runner_role,
         stratoflow_flow_base_policy_arn=base_policy,
         stratoflow_flow_boundary_arn=boundary,

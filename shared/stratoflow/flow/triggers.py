@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BeforeValidator, Field, SerializeAsAny, WithJsonSchema, field_validator, model_validator
@@ -186,21 +187,95 @@ class S3Trigger(Trigger):
         return bucket
 
 
+# https://sqs.<region>.amazonaws.com/<account>/<name> and the legacy https://<region>.queue.amazonaws.com/...
+_QUEUE_URL_RE = re.compile(
+    r"https://(?:sqs\.(?P<region>[a-z0-9-]+)|(?P<legacy>[a-z0-9-]+)\.queue)\.amazonaws\.com(?P<china>\.cn)?"
+    r"/(?P<account>\d{12})/(?P<name>[A-Za-z0-9_-]{1,80}(?:\.fifo)?)/?"
+)
+_QUEUE_ARN_RE = re.compile(r"arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(?:\.fifo)?")
+# EventBridge Pipes: 1-300 s of batching window, and a window of at least 1 s for batches over 10.
+MAX_BATCHING_WINDOW_SECONDS = 300
+UNWINDOWED_BATCH_SIZE = 10
+
+
+def sqs_queue_arn(queue_url: str) -> str:
+    """The ARN of the queue a URL names; ValueError for anything but an SQS queue URL."""
+    match = _QUEUE_URL_RE.fullmatch(queue_url.strip())
+    if match is None:
+        raise ValueError(
+            f"'{queue_url}' is not an SQS queue URL: expected https://sqs.<region>.amazonaws.com/<account>/<queue>"
+        )
+    region = match["region"] or match["legacy"]
+    partition = "aws-cn" if match["china"] else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    return f"arn:{partition}:sqs:{region}:{match['account']}:{match['name']}"
+
+
 @_trigger_type
 class SqsTrigger(Trigger):
-    """Start one execution per batch of messages received on an SQS queue."""
+    """Start one execution per batch of messages received on an SQS queue (through an EventBridge Pipe).
+
+    `maxRecords` (Kestra's name) is `batchSize`; `maxDuration` is how long a batch may wait to fill
+    (Pipes' batching window). Kestra's polling `interval` is accepted and unused: a pipe polls all the time.
+    """
 
     type_name: ClassVar[str] = "aws.sqs.Trigger"
+    aliases: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.aws.sqs.Trigger",)
 
     queue_url: str | None = None
-    queue_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:sqs:")
+    queue_arn: str | None = None
     batch_size: int = Field(default=10, ge=1, le=10_000)
+    max_records: int | None = Field(default=None, ge=1, le=10_000)
+    max_duration: Duration | None = None
+    interval: Duration | None = None
+
+    @field_validator("queue_url")
+    @classmethod
+    def _queue_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            sqs_queue_arn(url)
+        return url
+
+    @field_validator("queue_arn")
+    @classmethod
+    def _queue_arn(cls, arn: str | None) -> str | None:
+        if arn is not None and not _QUEUE_ARN_RE.fullmatch(arn):
+            raise ValueError(f"'{arn}' is not an SQS queue ARN (arn:aws:sqs:<region>:<account>:<queue>)")
+        return arn
+
+    @field_validator("max_duration")
+    @classmethod
+    def _window(cls, duration: timedelta | None) -> timedelta | None:
+        if duration is not None and not timedelta(0) <= duration <= timedelta(
+            seconds=MAX_BATCHING_WINDOW_SECONDS
+        ):
+            raise ValueError(f"must be between PT0S and PT{MAX_BATCHING_WINDOW_SECONDS}S (EventBridge Pipes)")
+        return duration
 
     @model_validator(mode="after")
     def _one_queue(self) -> SqsTrigger:
         if (self.queue_url is None) == (self.queue_arn is None):
             raise ValueError("set exactly one of 'queueUrl' and 'queueArn'")
+        if self.max_records is not None:
+            if "batch_size" in self.model_fields_set:
+                raise ValueError("set one of 'batchSize' and 'maxRecords' (the same setting)")
+            self.batch_size = self.max_records
+        if self.batch_size > UNWINDOWED_BATCH_SIZE and self.max_duration == timedelta(0):
+            raise ValueError(
+                f"a batch of more than {UNWINDOWED_BATCH_SIZE} messages needs 'maxDuration' of at least PT1S"
+            )
         return self
+
+    @property
+    def source_arn(self) -> str:
+        """The queue's ARN (from `queueArn`, or converted from `queueUrl`)."""
+        return self.queue_arn or sqs_queue_arn(str(self.queue_url))
+
+    @property
+    def batching_window_seconds(self) -> int:
+        """Pipes' MaximumBatchingWindowInSeconds: `maxDuration` rounded up; 1 s for batches over 10."""
+        if self.max_duration is not None:
+            return math.ceil(self.max_duration.total_seconds())
+        return 1 if self.batch_size > UNWINDOWED_BATCH_SIZE else 0
 
 
 def _validate_trigger(value: Any) -> Any:

@@ -2,17 +2,21 @@
 
 Every trigger delivery reaches admission as `trigger = {"id": <trigger id>, "type": <its type>, ...}`
 with what the delivery carries: a Flow trigger the upstream `executionId`, an AWS event trigger the
-`event`, a webhook its `body`, `headers` and `parameters`. `resolve_trigger` (called by admission)
+`event`, a webhook its `body`, `headers` and `parameters`, an SQS trigger the batch's `messages`.
+`resolve_trigger` (called by admission)
 checks that the trigger may start the flow, completes `trigger.*` (`trigger.outputs` of the upstream
-execution, `trigger.object` of an S3 event) and renders the trigger's `inputs` with it.
+execution, `trigger.object` of an S3 event, `trigger.count` of a batch) and renders the trigger's `inputs` with it.
 
 A delivery names its execution: `event_execution_id(namespace, flow_id, trigger_id, event_id)`, so a
-second delivery of one event finds the execution the first one recorded and starts nothing.
+second delivery of one event finds the execution the first one recorded and starts nothing. A batch
+of SQS messages is one event, named by its message ids (`queue_batch_event_id`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import re
 import threading
 from dataclasses import dataclass
@@ -20,7 +24,16 @@ from typing import Any
 
 from stratoflow.domain import FlowRecord
 from stratoflow.errors import InputError, StratoflowError
-from stratoflow.flow import EventBridgeTrigger, Flow, FlowTrigger, S3Trigger, Trigger, Webhook, load_flow
+from stratoflow.flow import (
+    EventBridgeTrigger,
+    Flow,
+    FlowTrigger,
+    S3Trigger,
+    SqsTrigger,
+    Trigger,
+    Webhook,
+    load_flow,
+)
 from stratoflow.triggers.flow_triggers import flow_trigger_matches, flow_trigger_variables
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -29,7 +42,7 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _PLAIN_EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TRIGGER_KEY_LENGTH = 12
 
-EVENT_TRIGGERS: tuple[type[Trigger], ...] = (FlowTrigger, Webhook, EventBridgeTrigger, S3Trigger)
+EVENT_TRIGGERS: tuple[type[Trigger], ...] = (FlowTrigger, Webhook, EventBridgeTrigger, S3Trigger, SqsTrigger)
 
 
 class TriggerSkipped(StratoflowError):
@@ -143,6 +156,11 @@ def _variables(
         return flow_trigger_variables(upstream)
     if isinstance(model, Webhook):
         return {name: delivered.get(name) for name in ("body", "headers", "parameters")}
+    if isinstance(model, SqsTrigger):
+        messages = delivered.get("messages")
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+            raise TriggerSkipped(f"{where}: the delivery carries no messages")
+        return {"messages": messages, "count": len(messages)}
     event = delivered.get("event")
     if not isinstance(event, dict):
         raise TriggerSkipped(f"{where}: the delivery carries no event")
@@ -190,3 +208,26 @@ def s3_matches(trigger: S3Trigger, found: dict[str, Any]) -> bool:
         and key.startswith(trigger.prefix or "")
         and key.endswith(trigger.suffix or "")
     )
+
+
+# --- SQS messages ------------------------------------------------------------------------------
+
+SQS_MESSAGE_FIELDS = ("messageId", "body", "attributes", "messageAttributes")
+
+
+def sqs_message(record: dict[str, Any]) -> dict[str, Any]:
+    """One of `trigger.messages`, from the SQS record a pipe delivers; a JSON `body` is parsed."""
+    message = {name: record.get(name) for name in SQS_MESSAGE_FIELDS}
+    message["attributes"] = message["attributes"] or {}
+    message["messageAttributes"] = message["messageAttributes"] or {}
+    body = message["body"]
+    if isinstance(body, str):
+        with contextlib.suppress(ValueError):  # not JSON: the text as sent
+            message["body"] = json.loads(body)
+    return message
+
+
+def queue_batch_event_id(message_ids: list[str]) -> str:
+    """The event id of a batch of messages: one message's id, or (hashed into the execution id) all of
+    them, sorted, so the same batch delivered again names the same execution."""
+    return ",".join(sorted(message_ids))

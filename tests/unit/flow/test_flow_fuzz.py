@@ -56,7 +56,7 @@ tasks:
 outputs: [{id: o, type: STRING, value: "{{ outputs.b.value }}"}]
 triggers:
   - {id: s, type: Schedule, cron: "@daily", timezone: Europe/Paris, inputs: {n: 2}}
-  - {id: q, type: aws.sqs.Trigger, queueUrl: "https://sqs.eu-west-1.amazonaws.com/1/q"}
+  - {id: q, type: aws.sqs.Trigger, queueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/q"}
 concurrency: {limit: 1}
 pluginDefaults: [{type: Log, values: {level: WARN}}]
 """
