@@ -36,11 +36,14 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 def _platform(home: Path) -> Any:
+    from stratoflow.cli.run_cmd import report_orphans
     from stratoflow.local import LocalPlatform
 
     if not (home / "stratoflow.db").exists():
         _fail(f"no local history under {home}")
-    return LocalPlatform(home)
+    platform = LocalPlatform(home)
+    report_orphans(platform)  # an execution whose process died is FAILED (restartable), not RUNNING
+    return platform
 
 
 def _flow_of(platform: Any, execution_id: str) -> Any:

@@ -91,6 +91,7 @@ def run_locally(
                 click.echo(f"warning: {problem}", err=True)
         try:
             flow, record = platform.deploy_file(flow_file)
+            report_orphans(platform)
             execution = platform.admit(flow, record, inputs)
         except FlowValidationError as error:
             for diagnostic in error.diagnostics:
@@ -120,6 +121,17 @@ def run_locally(
         sys.exit(EXIT_OK if outcome.execution.state in ("SUCCESS", "WARNING") else EXIT_FAILED)
     finally:
         platform.close()
+
+
+def report_orphans(platform: LocalPlatform) -> None:
+    """Fail the executions a process that ended (kill -9, a crash) left running, and say so: they
+    would hold their flows' concurrency slots for ever."""
+    for execution in platform.recover_orphans():
+        click.echo(
+            f"warning: execution {execution.id} of {execution.namespace}.{execution.flow_id} ended "
+            f"{execution.state}: {execution.error}",
+            err=True,
+        )
 
 
 def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> None:

@@ -240,10 +240,13 @@ def backfill(
 
 
 def _platform(home: Path, skip_waits: bool) -> LocalPlatform:
+    from stratoflow.cli.run_cmd import report_orphans
     from stratoflow.engine import VirtualClock
     from stratoflow.local import LocalPlatform
 
-    return LocalPlatform(home, clock=VirtualClock() if skip_waits else None)
+    platform = LocalPlatform(home, clock=VirtualClock() if skip_waits else None)
+    report_orphans(platform)  # their slots would hold the backfill up
+    return platform
 
 
 def _backfill_flow(platform: LocalPlatform | None, flow_ref: str, home: Path) -> tuple[Flow, int]:

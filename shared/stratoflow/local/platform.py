@@ -2,6 +2,11 @@
 
 The engine runs the same compiled definition the cloud runs; its Lambda Task states call the task
 runner in-process, and `states:startExecution` (subflows) runs the child flow on a nested engine.
+
+Each execution a platform admits or runs is recorded with the platform's process lease
+(`stratoflow.local.leases`) until it ends. `recover_orphans` fails the executions whose process ended
+first (kill -9, a crash, a reboot), so that they give back their concurrency slots and their history
+says what happened; `strato run`, `strato server` and `strato restart` call it.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ from stratoflow.engine import (
     TaskError,
 )
 from stratoflow.errors import NotFoundError
-from stratoflow.finalize import finish_execution
+from stratoflow.finalize import Finished, finish_execution
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow_retry import FlowRetry, start_retry
 from stratoflow.local.deploy import deploy_flow
+from stratoflow.local.leases import ProcessLease, host_name, owner_gone, owner_pid
 from stratoflow.local.watcher import ControlWatcher
 from stratoflow.runner import TaskRunner
 from stratoflow.states import State
@@ -87,7 +93,11 @@ class LocalCallbacks:
 
 class LocalPlatform:
     def __init__(self, root: Path | str = ".stratoflow", clock: Clock | None = None):
-        self.store, self.blobs = open_local_store(Path(root))
+        self.home = Path(root)
+        self.store, self.blobs = open_local_store(self.home)
+        self.lease = ProcessLease(self.home)
+        self._owned: set[str] = set()  # executions recorded with this process's lease, not ended yet
+        self._owned_lock = threading.Lock()
         self.clock = clock or RealClock()
         self.callbacks = LocalCallbacks()
         self.runner = TaskRunner(self.store, self.blobs, callbacks=self.callbacks)
@@ -98,7 +108,7 @@ class LocalPlatform:
         # Executions launched in the background and not ended yet (counted before their thread starts).
         self._launched = 0
         self._launched_changed = threading.Condition()
-        self._stopping = False  # set by stop_all: queued executions stay queued
+        self._stopping: str | None = None  # stop_all's cause: queued executions stay queued
         self._retries_cancelled = threading.Event()  # set by stop_all: pending flow retries are dropped
         self.resources = Resources(
             {
@@ -111,6 +121,9 @@ class LocalPlatform:
         """Wait for the executions launched in the background (promoted ones), then release the store."""
         self.join()
         self.watcher.close()
+        with self._owned_lock:
+            if not self._owned:  # else the lease ends with the process, and a later sweep fails them
+                self.lease.release()
         self.store.close()
 
     def join(self) -> None:
@@ -155,15 +168,34 @@ class LocalPlatform:
 
     def admit(self, flow: Flow, record: FlowRecord, inputs: dict[str, Any], **kwargs: Any) -> Execution:
         execution, _ = admit(self.store, flow, record.revision, inputs, **kwargs)
+        if execution.state in STARTABLE:
+            self.own(execution)
         return execution
+
+    def own(self, execution: Execution) -> None:
+        """Record that this process runs `execution` (until `finish`): if the process dies first,
+        `recover_orphans` in another one fails it."""
+        with self._owned_lock:
+            if execution.id in self._owned:
+                return
+            self._owned.add(execution.id)
+        self.store.own_execution(execution.id, self.lease.take())
+
+    def _disown(self, execution_id: str) -> None:
+        with self._owned_lock:
+            self._owned.discard(execution_id)
+        self.store.disown_execution(execution_id)
 
     def start(self, execution: Execution) -> LocalExecution:
         definition = self.definition(execution.namespace, execution.flow_id, execution.revision)
+        self.own(execution)
         self.store.update_execution(execution.id, state=State.RUNNING, expected_states=STARTABLE)
         engine = LocalEngine(definition, self.resources, self.clock)
         running = engine.start(execution_input(execution), name=execution.id)
         self.callbacks.track(execution.id, running)
         self.watcher.watch(execution.id, running)
+        if self._stopping is not None:  # launched as stop_all ran: it found nothing to stop yet
+            running.stop(error="Killed", cause=self._stopping)
         return running
 
     def finish(self, execution: Execution, running: LocalExecution) -> RunOutcome:
@@ -171,21 +203,65 @@ class LocalPlatform:
         self.callbacks.forget(execution.id)
         self.watcher.forget(execution.id)
         finished = finish_execution(
-            self.store, execution.id, result.status, _engine_error(result), promote=not self._stopping
+            self.store, execution.id, result.status, _engine_error(result), promote=self._stopping is None
         )
+        self._disown(execution.id)
+        self._after_end(finished)
+        return RunOutcome(
+            finished.execution, self.store.list_task_runs(execution.id), result, execution.revision
+        )
+
+    def _after_end(self, finished: Finished) -> None:
+        """Run the end hooks, start the queued executions the freed slot lets in, carry out a retry."""
         # Hooks first, so they see executions end in the order they ended (a promoted one can be quick).
         for hook in self.finished_hooks:
             try:
                 hook(finished.execution)
             except Exception:  # a failing hook must not fail the execution that ended
-                logger.exception("a hook on the end of execution %s failed", execution.id)
+                logger.exception("a hook on the end of execution %s failed", finished.execution.id)
         for promoted in finished.promoted:  # queued executions its concurrency slot lets in
             self.launch(promoted)
-        if finished.retry is not None and not self._stopping:
+        if finished.retry is not None and self._stopping is None:
             self.launch_retry(finished.retry)
-        return RunOutcome(
-            finished.execution, self.store.list_task_runs(execution.id), result, execution.revision
+
+    def recover_orphans(self) -> list[Execution]:
+        """Fail the executions whose process ended before they did; returns them, as they ended.
+
+        Each one ends FAILED like any failed execution (its unfinished task runs closed, its slot given
+        back, the queued executions it held up started here, its flow's `retry` applied, Flow triggers
+        told); `strato restart` runs it again from the task that was running. Processes of other hosts
+        sharing the home are never judged.
+        """
+        recovered = []
+        for owner, execution_ids in self.store.execution_owners().items():
+            if owner == self.lease.owner or not owner_gone(self.home, owner):
+                continue
+            for execution_id in execution_ids:
+                try:
+                    ended = self._fail_orphan(owner, execution_id)
+                except Exception:  # one unreadable record must not keep the others' slots taken
+                    logger.exception(
+                        "could not fail execution %s of the ended process %s", execution_id, owner
+                    )
+                    continue
+                if ended is not None:
+                    recovered.append(ended)
+        return recovered
+
+    def _fail_orphan(self, owner: str, execution_id: str) -> Execution | None:
+        execution = self.store.get_execution(execution_id)
+        if execution is None or execution.state.is_terminal:
+            self.store.disown_execution(execution_id)
+            return None
+        error = (
+            f"the process running it (pid {owner_pid(owner)} on {host_name()}) ended before the execution "
+            f"did; `strato restart {execution_id}` runs it again from the task that was running"
         )
+        finished = finish_execution(self.store, execution_id, "FAILED", error, promote=self._stopping is None)
+        self.store.disown_execution(execution_id)
+        logger.warning("execution %s failed: %s", execution_id, error)
+        self._after_end(finished)
+        return finished.execution
 
     def run(self, execution: Execution) -> RunOutcome:
         return self.finish(execution, self.start(execution))
@@ -193,7 +269,7 @@ class LocalPlatform:
     def stop_all(self, cause: str) -> list[str]:
         """Stop every execution this platform runs (each then ends KILLED) and promote no queued
         execution into the slots they free: the queue waits for the next start. Returns their ids."""
-        self._stopping = True
+        self._stopping = cause
         self._retries_cancelled.set()
         running = self.callbacks.running()
         for execution in running.values():
@@ -202,6 +278,7 @@ class LocalPlatform:
 
     def launch(self, execution: Execution) -> threading.Thread:
         """Run an execution to its end on a background thread; `close` waits for it."""
+        self.own(execution)
         thread = threading.Thread(
             target=self._run_logged, args=(execution,), name=f"stratoflow-{execution.id}", daemon=True
         )

@@ -219,7 +219,10 @@ class StratoServer:
                     set_last_fired(store, *key, start.instant, start.execution_id)
 
     def sweep(self) -> None:
-        """Give back the slots of executions that ended without releasing them; start what fits."""
+        """Fail the executions of processes that died (an earlier server, a `strato run`), give back
+        the slots of executions that ended without releasing them; start what fits."""
+        for execution in self.platform.recover_orphans():
+            self.report(f"execution {execution.id} ended {execution.state}: {execution.error}")
         for flow in self.live_flows():
             if flow.concurrency is None:
                 continue

@@ -386,6 +386,25 @@ class SqliteExecutionStore:
         with self._lock:
             return coordination.queued(self._db, namespace, flow_id, limit)
 
+    # --- local owners (stratoflow.local.leases): the process running each execution ----------------
+
+    def own_execution(self, execution_id: str, owner: str) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO execution_owners VALUES (?, ?)", (execution_id, owner))
+
+    def disown_execution(self, execution_id: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM execution_owners WHERE execution_id = ?", (execution_id,))
+
+    def execution_owners(self) -> dict[str, list[str]]:
+        """Owner -> the executions it recorded and has not disowned yet."""
+        owners: dict[str, list[str]] = {}
+        for owner, execution_id in self._all(
+            "SELECT owner, execution_id FROM execution_owners ORDER BY owner, execution_id", ()
+        ):
+            owners.setdefault(owner, []).append(execution_id)
+        return owners
+
     # --- trigger state -------------------------------------------------------------------------
 
     def get_trigger_state(self, namespace: str, flow_id: str, trigger_id: str) -> TriggerState | None:

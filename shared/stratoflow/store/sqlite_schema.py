@@ -58,6 +58,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (namespace, flow_id, trigger_id)
     ) WITHOUT ROWID;
     """,
+    # The local process running each execution (stratoflow.local.leases): a crashed one's are failed.
+    """
+    CREATE TABLE execution_owners (
+        execution_id TEXT PRIMARY KEY, owner TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX execution_owners_by_owner ON execution_owners (owner, execution_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

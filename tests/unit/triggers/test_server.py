@@ -207,6 +207,32 @@ def test_concurrency_applies_to_webhook_starts(server: StratoServer, files: File
     assert (first["state"], second["state"]) == ("CREATED", "QUEUED")
 
 
+def test_a_dead_servers_executions_are_failed_and_their_slot_given_back(
+    tmp_path: Path, server: StratoServer, files: Files, messages: list[str]
+) -> None:
+    # Given an earlier process on the same home that took the only slot and died (its lease gone),
+    # and an execution queued behind it
+    from stratoflow.local import LocalPlatform
+
+    files.write("held.yaml", HELD)
+    server.sync_flows()
+    dead = LocalPlatform(tmp_path / "home", clock=VirtualClock())
+    flow, record = dead.deploy_file(files.root / "held.yaml")
+    orphan = dead.admit(flow, record, {})
+    queued = dead.admit(flow, record, {})
+    dead.lease.release()
+
+    # When the server sweeps
+    server.sweep()
+
+    # Then the orphan ended FAILED, the server said so, and the queued execution took the slot
+    store = server.platform.store
+    assert store.get_execution(orphan.id).state == State.FAILED  # type: ignore[union-attr]
+    assert any(m.startswith(f"execution {orphan.id} ended FAILED: the process running it") for m in messages)
+    assert store.slot_holders("demo", "held") == [queued.id]
+    assert store.get_execution(queued.id).state != State.QUEUED  # type: ignore[union-attr]
+
+
 # --- schedules ---------------------------------------------------------------------------------
 
 

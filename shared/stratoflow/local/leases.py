@@ -1,0 +1,85 @@
+"""Which local process runs which execution, and whether that process is still alive.
+
+Every process that runs executions on a local home (`strato run`, `strato server`, `strato restart`)
+holds a lease: an exclusive `flock` on `<home>/leases/<owner>.lock`, where the owner names the host,
+the pid and a random part. The operating system drops the lock when the process ends, however it ends
+(kill -9, a crash, a reboot), and a new process with the same pid has another owner name: a lease that
+can be locked by somebody else belongs to a process that is gone. An owner of another host is never
+judged (a lock on a shared folder does not say whether a process of another machine is alive).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import secrets
+import socket
+from pathlib import Path
+
+LEASES = "leases"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def host_name() -> str:
+    """This machine's name as owners carry it: file-name safe, at most 40 characters."""
+    return _UNSAFE.sub("_", socket.gethostname())[:40] or "localhost"
+
+
+class ProcessLease:
+    """This process's lease on a home: taken on first use, held until the process ends or `release`."""
+
+    def __init__(self, home: Path | str) -> None:
+        self.folder = Path(home) / LEASES
+        self.owner = f"{host_name()}-{os.getpid()}-{secrets.token_hex(4)}"
+        self._fd: int | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.folder / f"{self.owner}.lock"
+
+    def take(self) -> str:
+        """Hold the lease (idempotent); returns the owner name to record with each execution."""
+        if self._fd is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh random name: nobody else holds it
+            self._fd = fd
+        return self.owner
+
+    def release(self) -> None:
+        """Give the lease up: call only once no execution it recorded is still running."""
+        if self._fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            os.close(self._fd)
+            self._fd = None
+
+
+def owner_pid(owner: str) -> int | None:
+    """The pid an owner name carries (for messages)."""
+    parts = owner.rsplit("-", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+def owner_gone(home: Path | str, owner: str) -> bool:
+    """True when the process of `owner` (of this host) has ended; False while it lives, and for an
+    owner of another host. A gone owner's lease file is removed."""
+    if not owner.startswith(f"{host_name()}-") or _UNSAFE.search(owner):
+        return False
+    path = Path(home) / LEASES / f"{owner}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:  # released (its process ended cleanly), or removed by another sweep
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return True
+    finally:
+        os.close(fd)

@@ -1,0 +1,184 @@
+"""Executions whose process died: the next local process fails them, frees their slots and says so."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from stratoflow.cli.main import cli
+from stratoflow.control import prepare_restart
+from stratoflow.domain import TaskRun
+from stratoflow.engine import VirtualClock
+from stratoflow.local import LocalPlatform
+from stratoflow.states import State
+
+# `hold: true` pauses until resumed: the execution keeps its only slot meanwhile.
+FLOW = textwrap.dedent(
+    """
+    id: limited
+    namespace: team
+    concurrency: {limit: 1, behavior: QUEUE}
+    inputs:
+      - {id: hold, type: BOOLEAN, defaults: false}
+    tasks:
+      - id: first
+        type: Return
+        format: "one"
+      - id: wait
+        type: Pause
+        runIf: "{{ inputs.hold }}"
+      - id: done
+        type: Return
+        format: "done"
+    """
+)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def platform(home: Path) -> Iterator[LocalPlatform]:
+    platform = LocalPlatform(home, clock=VirtualClock())
+    yield platform
+    platform.close()
+
+
+def test_an_execution_admitted_by_a_dead_process_is_failed_and_its_queue_moves(
+    home: Path, platform: LocalPlatform
+) -> None:
+    # Given a process that admitted an execution (it holds the only slot) and died before running it,
+    # and an execution queued behind it
+    dead = LocalPlatform(home, clock=VirtualClock())
+    flow, record = dead.deploy_source(FLOW, "limited.yaml")
+    orphan = dead.admit(flow, record, {})
+    queued = platform.admit(flow, record, {})
+    assert (orphan.state, queued.state) == (State.CREATED, State.QUEUED)
+    dead.lease.release()  # what the operating system does when the process ends
+
+    # When another process recovers orphans
+    recovered = platform.recover_orphans()
+
+    # Then the orphan ended FAILED, saying why and how to run it again
+    assert [e.id for e in recovered] == [orphan.id]
+    failed = platform.store.get_execution(orphan.id)
+    assert failed is not None and failed.state == State.FAILED
+    assert f"pid {os.getpid()}" in (failed.error or "")
+    assert f"strato restart {orphan.id}" in (failed.error or "")
+    # and the queued one got its slot and ran here
+    platform.join()
+    ran = platform.store.get_execution(queued.id)
+    assert ran is not None and ran.state == State.SUCCESS
+    assert platform.store.execution_owners() == {}
+    # and a second sweep finds nothing
+    assert platform.recover_orphans() == []
+
+
+def test_executions_of_a_live_process_are_left_alone(home: Path, platform: LocalPlatform) -> None:
+    flow, record = platform.deploy_source(FLOW, "limited.yaml")
+    mine = platform.admit(flow, record, {})
+    other = LocalPlatform(home, clock=VirtualClock())  # another live process on the same home
+    try:
+        assert other.recover_orphans() == []
+        assert platform.recover_orphans() == []
+        current = platform.store.get_execution(mine.id)
+        assert current is not None and current.state == State.CREATED
+    finally:
+        platform.run(mine)
+        other.close()
+    assert platform.store.execution_owners() == {}
+
+
+def test_a_failed_orphan_restarts_from_the_task_that_was_running(home: Path, platform: LocalPlatform) -> None:
+    # Given an execution whose process died while its first task had succeeded and the next ran
+    dead = LocalPlatform(home, clock=VirtualClock())
+    flow, record = dead.deploy_source(FLOW, "limited.yaml")
+    orphan = dead.admit(flow, record, {"hold": True})
+    running = dead.start(orphan)
+    _wait_for(lambda: any(r.task_id == "wait" for r in dead.store.list_task_runs(orphan.id)))
+    dead.lease.release()
+    platform.recover_orphans()
+    runs = {r.task_id: r.state for r in platform.store.list_task_runs(orphan.id)}
+    assert runs == {"first": State.SUCCESS, "wait": State.FAILED}
+
+    # When it is restarted (the dead process's engine is stopped first: it stands for a dead process)
+    running.stop(error="Killed", cause="the test's stand-in for a dead process")
+    running.wait()
+    dead.watcher.close()
+    dead.store.close()
+    restarted = prepare_restart(platform.store, orphan.id)
+    running_again = platform.start(restarted)
+    _wait_for(lambda: _runs(platform, orphan.id)["wait"].state == State.PAUSED)
+    running_again.stop(error="Killed", cause="the pause would wait for ever")
+    outcome = platform.finish(restarted, running_again)
+
+    # Then the succeeded task was not run again, and the one that was running ran again (it paused
+    # again above: a FAILED task run does not pause)
+    runs = {r.task_id: r for r in outcome.task_runs}
+    assert (runs["first"].state, len(runs["first"].attempts)) == (State.SUCCESS, 1)
+    assert runs["wait"].state == State.KILLED
+
+
+def test_strato_run_fails_what_a_killed_strato_run_left_running(home: Path) -> None:
+    # Given `strato run` of a flow whose execution holds the only slot, killed with SIGKILL mid-run
+    flow_file = home.parent / "limited.yaml"
+    flow_file.write_text(FLOW)
+    command = ["run", str(flow_file), "-i", "hold=true", "--json", "--home", str(home)]
+    crashed = subprocess.Popen(
+        [sys.executable, "-c", "from stratoflow.cli.main import main; main()", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: _state_of_wait(home) in ("RUNNING", "PAUSED"), timeout=60)
+    finally:
+        crashed.send_signal(signal.SIGKILL)
+        crashed.wait()
+
+    # When the flow is run again
+    result = CliRunner().invoke(cli, ["run", str(flow_file), "--json", "--home", str(home)])
+
+    # Then the new run takes the slot and succeeds, and the killed one is reported FAILED
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["state"] == "SUCCESS"
+    assert "ended FAILED: the process running it (pid" in result.stderr
+    with sqlite3.connect(home / "stratoflow.db") as db:
+        states = sorted(row[0] for row in db.execute("SELECT state FROM executions"))
+    assert states == ["FAILED", "SUCCESS"]
+
+
+def _runs(platform: LocalPlatform, execution_id: str) -> dict[str, TaskRun]:
+    return {run.task_id: run for run in platform.store.list_task_runs(execution_id)}
+
+
+def _state_of_wait(home: Path) -> str | None:
+    if not (home / "stratoflow.db").exists():
+        return None
+    try:
+        with sqlite3.connect(home / "stratoflow.db") as db:
+            row = db.execute("SELECT data FROM task_runs WHERE task_id = 'wait'").fetchone()
+    except sqlite3.OperationalError:  # the schema is being created
+        return None
+    return str(json.loads(row[0])["state"]) if row else None
+
+
+def _wait_for(condition: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise AssertionError("the condition was not met in time")
