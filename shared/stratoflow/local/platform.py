@@ -347,7 +347,9 @@ class _SubflowIntegration:
         if not arn.startswith(STATE_MACHINE_PREFIX):
             raise TaskError("States.Runtime", f"unknown state machine {arn}")
         name = str(parameters["Name"])
-        execution = self.platform.store.get_execution(name)
+        # The input names the execution; the name is `<id>_r<n>` for a restarted child (cloud.runs).
+        reference = (parameters.get("Input") or {}).get("execution") or {}
+        execution = self.platform.store.get_execution(str(reference.get("id") or name))
         if execution is None:
             raise TaskError("States.Runtime", f"execution {name} was not admitted")
         running = self.platform.start(execution)

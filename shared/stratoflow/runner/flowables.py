@@ -33,7 +33,10 @@ def action_start(call: Call) -> dict[str, Any]:
     existing = call.task_run
     if existing.state.is_terminal and existing.state != State.FAILED:
         return {"skip": True}
-    call.save(state=State.RUNNING, attempts=[Attempt(state=State.RUNNING)], start_date=_now())
+    # A restart runs a failed flowable again: a new attempt after the failed ones (a repeated start
+    # call, the run still RUNNING, begins its one attempt again).
+    earlier = list(existing.attempts) if existing.state == State.FAILED else []
+    call.save(state=State.RUNNING, attempts=[*earlier, Attempt(state=State.RUNNING)], start_date=_now())
     try:
         if call.should_skip():
             return {"skip": True}
@@ -114,7 +117,11 @@ def _start_subflow(call: Call) -> dict[str, Any]:
     context = call.context()
     inputs = resolve_inputs(child_flow, render(task.inputs or {}, context))
     labels = {**{str(k): str(v) for k, v in render(task.labels or {}, context).items()}}
-    child_id = str(uuid.uuid5(SUBFLOW_NAMESPACE, f"{call.execution.id}/{call.id}"))
+    if call.execution.restarts and task.restart_behavior == "RETRY_FAILED":
+        restarted = _restart_child(call)
+        if restarted is not None:
+            return restarted
+    child_id = subflow_execution_id(call.execution, call.id)
     child = Execution(
         id=child_id,
         namespace=task.namespace,
@@ -135,6 +142,39 @@ def _start_subflow(call: Call) -> dict[str, Any]:
     call.save(outputs={"executionId": child_id})
     ref = {"id": child_id, "namespace": task.namespace, "flowId": task.flow_id, "revision": record.revision}
     return {"name": child_id, "input": {"execution": ref, "scope": None}}
+
+
+def subflow_execution_id(parent: Execution, task_run_id: str) -> str:
+    """The child execution of a Subflow task run: derived, so a repeated start call admits it once.
+
+    Each restart of the parent (`strato restart`, a flow `retry` of RETRY_FAILED_TASK) that runs the
+    task again names another child (Kestra's `restartBehavior: NEW_EXECUTION`): the failed child stays
+    as it ended, in the history.
+    """
+    key = f"{parent.id}/{task_run_id}"
+    if parent.restarts:
+        key = f"{key}/restart-{parent.restarts}"
+    return str(uuid.uuid5(SUBFLOW_NAMESPACE, key))
+
+
+def _restart_child(call: Call) -> dict[str, Any] | None:
+    """`restartBehavior: RETRY_FAILED`: restart the child this task run started last, when it FAILED or
+    was KILLED (its successful task runs are kept); None to start a new child instead."""
+    from stratoflow.cloud.runs import run_name
+    from stratoflow.control import RESTARTABLE, prepare_restart
+
+    task: Any = call.task
+    previous = call.task_run.outputs.get("executionId")
+    child = call.store.get_execution(previous) if isinstance(previous, str) else None
+    if child is None:
+        return None
+    if child.state in RESTARTABLE:
+        child = prepare_restart(call.store, child.id)
+    elif child.state != State.RUNNING or child.restarts == 0:
+        return None  # it succeeded (the parent failed after it): a new child runs the flow again
+    # else: a repeated start call, after this restart of the child: start the same run again
+    ref = {"id": child.id, "namespace": task.namespace, "flowId": task.flow_id, "revision": child.revision}
+    return {"name": run_name(child.id, child.restarts), "input": {"execution": ref, "scope": None}}
 
 
 STARTS = {

@@ -3,7 +3,7 @@ waiting, pausing, and starting another flow."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, model_validator
 
@@ -61,6 +61,9 @@ class Subflow(Task):
     transmit_failed: bool = True
     inherit_labels: bool = False
     revision: int | None = Field(default=None, ge=1)
+    # When the parent is restarted and this task runs again: a new child execution, or (RETRY_FAILED)
+    # a restart of the failed child, which keeps its successful task runs.
+    restart_behavior: Literal["NEW_EXECUTION", "RETRY_FAILED"] = "NEW_EXECUTION"
 
     @model_validator(mode="after")
     def _transmit_needs_wait(self) -> Subflow:
