@@ -116,15 +116,7 @@ def _apply_limit(store: Any, execution: Execution, limit: int, behavior: str) ->
     if store.take_slot(execution, limit) == SlotOutcome.TAKEN:
         return execution
     if behavior == "QUEUE":
-        queued: Execution = store.update_execution(execution.id, state=State.QUEUED)
-        store.enqueue_execution(queued)
-        # A slot freed between the refusal and the enqueue was offered to the queue before this
-        # execution was in it: ask once more, or it could wait with a slot free and nobody running.
-        # (Reading the holders first spares the conditional write when the slots are still full.)
-        free = len(store.slot_holders(execution.namespace, execution.flow_id)) < limit
-        if free and store.take_slot(queued, limit, from_queue=True) == SlotOutcome.TAKEN:
-            return _run_promoted(store, queued) or store.get_execution(execution.id)
-        return queued
+        return enqueue(store, store.update_execution(execution.id, state=State.QUEUED), limit)
     state = State.CANCELLED if behavior == "CANCEL" else State.FAILED
     running = len(store.slot_holders(execution.namespace, execution.flow_id))
     message = (
@@ -135,6 +127,18 @@ def _apply_limit(store: Any, execution: Execution, limit: int, behavior: str) ->
         execution.id, state=state, error=message, end_date=datetime.now(UTC)
     )
     return refused
+
+
+def enqueue(store: Any, queued: Execution, limit: int) -> Execution:
+    """Put an execution recorded QUEUED in its flow's queue; RUNNING if a slot freed meanwhile."""
+    store.enqueue_execution(queued)
+    # A slot freed between the refusal and the enqueue was offered to the queue before this
+    # execution was in it: ask once more, or it could wait with a slot free and nobody running.
+    # (Reading the holders first spares the conditional write when the slots are still full.)
+    free = len(store.slot_holders(queued.namespace, queued.flow_id)) < limit
+    if free and store.take_slot(queued, limit, from_queue=True) == SlotOutcome.TAKEN:
+        return _run_promoted(store, queued) or store.get_execution(queued.id)
+    return queued
 
 
 def _run_promoted(store: Any, execution: Execution) -> Execution | None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from stratoflow.admission import new_execution_id
+from stratoflow.admission import enqueue, new_execution_id
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import ConflictError, NotFoundError, StratoflowError
 from stratoflow.runner.ids import task_run_id_at
 from stratoflow.states import State
+from stratoflow.store.base import SlotOutcome
 
 CONTROL_NAMESPACE = "__control__"
 KILLABLE = (State.CREATED, State.QUEUED, State.RUNNING, State.PAUSED)
@@ -68,26 +69,60 @@ def request_kill(store: Any, execution_id: str) -> list[str]:
     return killed
 
 
-def prepare_restart(store: Any, execution_id: str) -> Execution:
-    """A FAILED or KILLED execution goes back to RUNNING; its successful task runs will be kept."""
+def prepare_restart(store: Any, execution_id: str, *, concurrency: bool = True) -> Execution:
+    """A FAILED or KILLED execution goes back to RUNNING; its successful task runs will be kept.
+
+    Like a new execution, it needs one of its flow's concurrency slots (`concurrency=False`: a child
+    restarted by its parent's Subflow task, which admitted it without one). When none is free it is
+    QUEUED (`behavior: QUEUE`: the end of a running one starts it, as any queued execution) or the
+    restart is refused (CANCEL, FAIL), and the execution stays as it was.
+    """
     execution = _execution(store, execution_id)
     if execution.state not in RESTARTABLE:
         raise ControlError(
             f"execution {execution_id} is {execution.state}: only a FAILED or KILLED execution can be restarted"
         )
+    slot, limit = _restart_slot(store, execution) if concurrency else (SlotOutcome.TAKEN, 0)
     # The error of the run being restarted no longer applies ("" clears it: None means "unchanged").
     # Conditional on the state read: of two restarts at once, one wins and the other is refused.
     try:
         restarted: Execution = store.update_execution(
             execution_id,
-            state=State.RUNNING,
+            state=State.RUNNING if slot == SlotOutcome.TAKEN else State.QUEUED,
             error="",
             restarts=execution.restarts + 1,
             expected_states={execution.state},
         )
     except ConflictError:
+        current = store.get_execution(execution_id)
+        if slot == SlotOutcome.TAKEN and (current is None or current.state in RESTARTABLE):
+            store.release_slot(execution.namespace, execution.flow_id, execution_id)
         raise ControlError(f"execution {execution_id} is being restarted already") from None
+    if restarted.state == State.QUEUED:
+        return enqueue(store, restarted, limit)
     return restarted
+
+
+def _restart_slot(store: Any, execution: Execution) -> tuple[SlotOutcome, int]:
+    """Take a slot for a restart: TAKEN (or no limit), FULL when it must queue, with the flow's limit;
+    raises when the flow refuses it."""
+    from stratoflow.triggers.events import live_flow
+
+    flow = live_flow(store, execution.namespace, execution.flow_id)
+    if flow is None or flow.concurrency is None or execution.concurrency_limited is False:
+        # No limit now, or admitted without one (its end would not give a slot back).
+        return SlotOutcome.TAKEN, 0
+    limit, behavior = flow.concurrency.limit, flow.concurrency.behavior
+    if store.take_slot(execution, limit) == SlotOutcome.TAKEN:
+        return SlotOutcome.TAKEN, limit
+    if behavior == "QUEUE":
+        return SlotOutcome.FULL, limit
+    running = len(store.slot_holders(execution.namespace, execution.flow_id))
+    raise ControlError(
+        f"execution {execution.id} cannot restart now: {running} of {limit} allowed execution(s) of "
+        f"{execution.namespace}.{execution.flow_id} are running (concurrency behavior {behavior}); "
+        "restart it when one has ended"
+    )
 
 
 def prepare_replay(store: Any, flow: Any, execution_id: str, from_task_id: str) -> Execution:

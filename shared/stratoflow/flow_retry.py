@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import random
 import string
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from typing import Any
 from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, StratoflowError
 from stratoflow.states import State
+
+logger = logging.getLogger(__name__)
 
 CREATE_NEW_EXECUTION = "CREATE_NEW_EXECUTION"
 RETRY_FAILED_TASK = "RETRY_FAILED_TASK"
@@ -79,7 +82,8 @@ def start_retry(store: Any, retry: FlowRetry) -> Execution | None:
     """When the interval has passed: the execution to run now, or None when nothing must run.
 
     A new execution takes a concurrency slot as any admitted one (or queues for it, or is refused); one
-    killed meanwhile is not started. A restart happens only if the execution is still FAILED.
+    killed meanwhile is not started. A restart happens only if the execution is still FAILED, and takes
+    a slot too (`control.prepare_restart`): a queued one is started by the end of another.
     """
     if retry.restart:
         from stratoflow.control import prepare_restart
@@ -88,9 +92,12 @@ def start_retry(store: Any, retry: FlowRetry) -> Execution | None:
         if current is None or current.restarts != retry.execution.restarts:
             return None  # restarted by hand since the retry was planned
         try:
-            return prepare_restart(store, retry.execution.id)
-        except StratoflowError:  # restarted by hand meanwhile, or gone
+            restarted = prepare_restart(store, retry.execution.id)
+        except StratoflowError as error:  # restarted by hand meanwhile, gone, or refused a slot
+            logger.warning("the retry of execution %s does not run: %s", retry.execution.id, error)
             return None
+        # QUEUED for a concurrency slot: the end of a running execution of the flow starts it.
+        return restarted if restarted.state == State.RUNNING else None
     from stratoflow.admission import admit_recorded, should_start
     from stratoflow.triggers.events import flow_of
 

@@ -68,8 +68,9 @@ ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
     State.KILLING: frozenset({State.KILLED, State.SUCCESS, State.WARNING, State.FAILED}),
     State.SUCCESS: frozenset(),
     State.WARNING: frozenset(),
-    State.FAILED: frozenset({State.RUNNING, State.RETRIED}),
-    State.KILLED: frozenset({State.RUNNING}),
+    # A restart runs again at once, or waits for a concurrency slot.
+    State.FAILED: frozenset({State.RUNNING, State.QUEUED, State.RETRIED}),
+    State.KILLED: frozenset({State.RUNNING, State.QUEUED}),
     State.CANCELLED: frozenset(),
     State.SKIPPED: frozenset(),
     State.RETRIED: frozenset(),

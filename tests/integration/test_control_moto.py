@@ -408,3 +408,52 @@ tasks:
     assert duplicate.execution_arn is None
     assert sim.wait(response.execution_arn).execution.state == State.FAILED
     assert runs_of(sim, "later") == sorted([first.id, retry_id])
+
+
+def test_a_restart_queues_for_the_flows_concurrency_slot_and_starts_when_it_frees(
+    sim: CloudSimulation, strato: Callable[..., Result]
+) -> None:
+    # Given a flow limited to one execution: one that failed, and one sleeping in the only slot
+    deploy(
+        sim,
+        "single.yaml",
+        """id: single
+namespace: tests.control
+concurrency: {limit: 1, behavior: QUEUE}
+inputs:
+  - {id: fail, type: BOOLEAN, defaults: false}
+tasks:
+  - id: work
+    type: Fail
+    condition: "{{ inputs.fail }}"
+  - id: hold
+    type: Sleep
+    duration: PT1H
+    runIf: "{{ not inputs.fail }}"
+""",
+    )
+    failed = sim.wait(str(sim.start("tests.control", "single", inputs={"fail": True}).execution_arn))
+    assert failed.execution.state == State.FAILED
+    holder = started(sim, "single")
+
+    # When the failed one is restarted on the stack
+    result = strato("restart", failed.execution.id, "--json")
+
+    # Then it waits QUEUED for the slot, and no Step Functions run started for it
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["state"] == "QUEUED"
+    assert runs_of(sim, "single") == sorted([failed.execution.id, holder])
+
+    # When the sleeping one is killed, its slot goes to the restart, which runs as `<id>_r1`
+    killed = strato("kill", holder)
+    assert killed.exit_code == 0, killed.output
+    restarted = eventually(
+        lambda: (
+            (e := sim.store.get_execution(failed.execution.id)) is not None
+            and e.restarts == 1
+            and e.state.is_terminal
+            and e
+        )
+    )
+    assert restarted.state == State.FAILED  # its input still says fail: it failed again, as it should
+    assert f"{failed.execution.id}_r1" in runs_of(sim, "single")

@@ -156,6 +156,15 @@ def restart(
     try:
         _flow_of(platform, execution_id)
         execution = prepare_restart(platform.store, execution_id)
+        if execution.state == "QUEUED":  # its flow's concurrency slots are taken
+            if as_json:
+                click.echo(json.dumps(execution.to_json_dict(), indent=2, default=str))
+                return
+            click.echo(
+                f"execution {execution_id} is QUEUED: it restarts when a running execution of "
+                f"{execution.namespace}.{execution.flow_id} ends"
+            )
+            return
         _run_and_report(platform, execution, as_json)
     except StratoflowError as error:
         _fail(str(error))

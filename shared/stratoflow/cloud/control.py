@@ -127,6 +127,8 @@ class RemoteControl:
         """Run a FAILED or KILLED execution again from its failed task runs, as a new run of it."""
         self._get(execution_id)
         execution = prepare_restart(self.store, execution_id)
+        if not should_start(execution):  # queued for one of its flow's concurrency slots
+            return start_response(execution, new=True)
         return self._launch(execution)
 
     def replay(self, execution_id: str, from_task_id: str) -> StartResponse:

@@ -169,7 +169,7 @@ def _restart_child(call: Call) -> dict[str, Any] | None:
     if child is None:
         return None
     if child.state in RESTARTABLE:
-        child = prepare_restart(call.store, child.id)
+        child = prepare_restart(call.store, child.id, concurrency=False)  # as the first child: no slot
     elif child.state != State.RUNNING or child.restarts == 0:
         return None  # it succeeded (the parent failed after it): a new child runs the flow again
     # else: a repeated start call, after this restart of the child: start the same run again

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from stratoflow.control import ControlError, prepare_replay, prepare_restart, request_kill, request_resume
+from stratoflow.domain import Execution
+from stratoflow.engine import LocalExecution
 from stratoflow.errors import InputError
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
@@ -180,3 +182,75 @@ def test_resume_a_paused_execution_with_typed_inputs(real_platform: LocalPlatfor
     outcome = real_platform.finish(execution, running)
     assert outcome.execution.state == State.SUCCESS
     assert {r.task_id: r for r in outcome.task_runs}["after"].outputs == {"value": "true none"}
+
+
+# --- restarts and the flow's concurrency limit --------------------------------------------------
+
+LIMITED = """
+id: limited
+namespace: tests
+concurrency: {{limit: 1, behavior: {behavior}}}
+inputs:
+  - {{id: hold, type: BOOLEAN, defaults: false}}
+tasks:
+  - id: wait
+    type: Pause
+    runIf: "{{{{ inputs.hold }}}}"
+  - id: load
+    type: Fail
+    condition: "{{{{ kv('broken', errorOnMissing=false) }}}}"
+"""
+
+
+def _failed_and_holder(platform: LocalPlatform, behavior: str) -> tuple[str, Execution, LocalExecution]:
+    """A FAILED execution of a flow limited to 1, and another one holding the slot (paused)."""
+    flow, record = platform.deploy_source(textwrap.dedent(LIMITED.format(behavior=behavior)), "limited.yaml")
+    platform.store.kv_set("tests", "broken", True)
+    failed = platform.run(platform.admit(flow, record, {}))
+    assert failed.execution.state == State.FAILED
+    platform.store.kv_set("tests", "broken", False)
+    holder = platform.admit(flow, record, {"hold": True})
+    running = platform.start(holder)
+    wait_until(lambda: any(r.state == State.PAUSED for r in platform.store.list_task_runs(holder.id)))
+    return failed.execution.id, holder, running
+
+
+def test_a_restart_waits_in_the_queue_for_a_slot(real_platform: LocalPlatform) -> None:
+    failed_id, holder, running = _failed_and_holder(real_platform, "QUEUE")
+    store = real_platform.store
+
+    # When the failed execution is restarted while the only slot is taken
+    restarted = prepare_restart(store, failed_id)
+
+    # Then it waits QUEUED (restart counted, error cleared), and runs when the holder ends
+    assert (restarted.state, restarted.restarts, restarted.error) == (State.QUEUED, 1, "")
+    assert store.queued_executions("tests", "limited") == [failed_id]
+    running.stop(error="Killed", cause="the test")
+    real_platform.finish(holder, running)
+    real_platform.join()
+    final = store.get_execution(failed_id)
+    assert final is not None and (final.state, final.restarts) == (State.SUCCESS, 1)
+    assert store.slot_holders("tests", "limited") == []
+
+
+def test_a_restart_of_a_flow_that_refuses_extra_executions_is_refused_when_full(
+    real_platform: LocalPlatform,
+) -> None:
+    failed_id, holder, running = _failed_and_holder(real_platform, "FAIL")
+    store = real_platform.store
+    try:
+        with pytest.raises(ControlError, match=r"cannot restart now: 1 of 1 allowed execution\(s\)"):
+            prepare_restart(store, failed_id)
+        # Nothing changed: still FAILED, not restarted, holding no slot
+        current = store.get_execution(failed_id)
+        assert current is not None and (current.state, current.restarts) == (State.FAILED, 0)
+        assert store.slot_holders("tests", "limited") == [holder.id]
+    finally:
+        running.stop(error="Killed", cause="the test")
+        real_platform.finish(holder, running)
+
+    # Once the slot is free, the restart takes it and gives it back at its end
+    restarted = prepare_restart(store, failed_id)
+    assert store.slot_holders("tests", "limited") == [failed_id]
+    assert real_platform.run(restarted).execution.state == State.SUCCESS
+    assert store.slot_holders("tests", "limited") == []
