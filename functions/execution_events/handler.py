@@ -2,8 +2,10 @@
 
 Thin by design: the status-change event -> `ExecutionEvents.handle` (stratoflow.cloud.events). Flow
 metrics carry the dimension `Flow` only: this Metrics has no `service`, so the metric Powertools
-publishes is exactly (Stratoflow, <metric>, Flow=<namespace>.<flowId>). An execution that ends FAILED
-also sends its alert to the topic STRATOFLOW_ALERT_TOPIC_ARN.
+publishes is exactly (Stratoflow, <metric>, Flow=<namespace>.<flowId>). Task runs that the end closes
+(a state Step Functions timed out, an abort) are published as the task runner publishes ended ones
+(Flow and TaskType). An execution that ends FAILED also sends its alert to the topic
+STRATOFLOW_ALERT_TOPIC_ARN.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import EphemeralMetrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stratoflow.cloud.assembly import cloud_execution_events
 from stratoflow.cloud.event_models import StatusChange
+from stratoflow.cloud.metrics import task_run_metric_sets
 from stratoflow.cloud.settings import Settings
+from stratoflow.runner import recording_task_runs
 
 logger = Logger()
 metrics = Metrics(service="")  # "": no `service` dimension (None would read POWERTOOLS_SERVICE_NAME)
@@ -27,7 +32,17 @@ execution_events = cloud_execution_events(Settings.from_env())
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     change = StatusChange.from_eventbridge(event)
     logger.append_keys(execution_id=change.name, status=change.status)
-    outcome = execution_events.handle(change)
+    with recording_task_runs() as activity:  # task runs the end closes (a timeout, an abort)
+        outcome = execution_events.handle(change)
+    for metric_set in task_run_metric_sets(outcome.flow, activity.ended):
+        emf = EphemeralMetrics(service="")
+        for name, value in metric_set.dimensions.items():
+            emf.add_dimension(name=name, value=value)
+        for metric in metric_set.metrics:
+            emf.add_metric(name=metric.name, unit=metric.unit, value=metric.value)
+        for key, value in metric_set.metadata.items():
+            emf.add_metadata(key=key, value=value)
+        emf.flush_metrics()
     if outcome.metrics:
         metrics.add_dimension(name="Flow", value=outcome.flow)
         for metric in outcome.metrics:

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stratoflow.cloud.metrics import Metric, task_run_end_metrics, task_type_dimension
+from stratoflow.cloud.metrics import Metric, task_run_metric_sets
 from stratoflow.cloud.settings import Settings
 from stratoflow.cloud.wiring import cloud_task_runner
 from stratoflow.domain import TaskRun
@@ -42,10 +42,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
             logger.info("task action failed", extra={"error_type": type(error).__name__, "error": str(error)})
             raise
         finally:
-            for run in activity.ended:
-                metadata = {"executionId": run.execution_id, "taskRunId": run.id, "taskId": run.task_id}
-                dimensions = {"Flow": flow, "TaskType": task_type_dimension(run)}
-                _publish(dimensions, task_run_end_metrics(run), {**metadata, "attempts": len(run.attempts)})
+            for metric_set in task_run_metric_sets(flow, activity.ended):
+                _publish(metric_set.dimensions, metric_set.metrics, metric_set.metadata)
     logger.info(
         "task action done", extra={"state": result.get("state") if isinstance(result, dict) else None}
     )

@@ -3,7 +3,7 @@
 Step Functions says SUCCEEDED, FAILED, TIMED_OUT or ABORTED; Stratoflow's states are richer. An Exit
 task's requested state wins; a success with a WARNING task run is a WARNING; an abort is KILLED. Task
 runs left unfinished (a state timed out by Step Functions, an abort) are closed so that no record stays
-RUNNING.
+RUNNING; a host recording task-run activity (`runner.recording_task_runs`) sees them end.
 
 Whatever the end (success, failure, kill, timeout, abort), the execution's concurrency slot is freed
 and the trigger that started it is disabled when the end is one of its `stopAfter` states.
@@ -23,6 +23,7 @@ from stratoflow.admission import release_and_promote
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import ConflictError
 from stratoflow.flow_retry import FlowRetry, plan_retry
+from stratoflow.runner.activity import record_saved
 from stratoflow.states import State
 from stratoflow.store.base import TriggerState
 
@@ -136,7 +137,7 @@ def _record_end(store: Any, execution_id: str, status: str, error: str | None) -
             attempts = list(run.attempts)
             if attempts and not attempts[-1].state.is_terminal:
                 attempts[-1] = attempts[-1].model_copy(update={"state": closing, "end_date": now})
-            store.save_task_run(
+            closed = store.save_task_run(
                 run.model_copy(
                     update={
                         "state": closing,
@@ -146,6 +147,7 @@ def _record_end(store: Any, execution_id: str, status: str, error: str | None) -
                     }
                 )
             )
+            record_saved(run.state, closed)  # its end counts in the task metrics, as the runner's do
     state = final_state(execution, status, [r.state for r in runs])
     message = execution.error
     if state.is_failure and not message:

@@ -14,7 +14,9 @@ import pytest
 
 from stratoflow.cloudsim.delivery import start_latest_versions
 from stratoflow.cloudsim.platform import CloudSimulation
+from stratoflow.domain import Attempt, TaskRun
 from stratoflow.engine.lambdas import LambdaContext
+from stratoflow.states import State
 from tests.integration.conftest import EXAMPLES, event_fixture
 
 pytestmark = pytest.mark.slow
@@ -127,6 +129,17 @@ def test_the_execution_events_handler_records_the_end_and_publishes_flow_metrics
     execution, _ = admit(
         sim.store, load_flow((EXAMPLES / "hello.yaml").read_text()), 1, {}, execution_id="handler-1"
     )
+    # ... its first task running when Step Functions stops it
+    sim.store.save_task_run(
+        TaskRun(
+            id="handler-1-greet",
+            execution_id=execution.id,
+            task_id="greet",
+            task_type="io.kestra.plugin.core.log.Log",
+            state=State.RUNNING,
+            attempts=[Attempt(state=State.RUNNING)],
+        )
+    )
     capsys.readouterr()
 
     # When the RUNNING then ABORTED status events arrive
@@ -144,9 +157,14 @@ def test_the_execution_events_handler_records_the_end_and_publishes_flow_metrics
         for directive in document["_aws"]["CloudWatchMetrics"]
         for definition in directive["Metrics"]
     }
-    assert {"ExecutionsStarted", "ExecutionsKilled", "ExecutionDuration"} <= set(metrics)
+    assert {"ExecutionsStarted", "ExecutionsKilled", "ExecutionDuration", "TaskRunsKilled"} <= set(metrics)
     for document in documents:
-        assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Flow"]]
+        dimensions = [["Flow", "TaskType"]] if "TaskRunsKilled" in document else [["Flow"]]
+        assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == dimensions
         assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Stratoflow"
         assert document["Flow"] == "examples.hello"
         assert "service" not in document
+    # ... the task run the end closed counts as killed for its type, like one the runner ends
+    closed = metrics["TaskRunsKilled"]
+    assert (closed["TaskType"], closed["taskId"], closed["executionId"]) == ("Log", "greet", "handler-1")
+    assert sim.store.get_task_run(execution.id, "handler-1-greet").state == State.KILLED  # type: ignore[union-attr]

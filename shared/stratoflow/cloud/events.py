@@ -4,7 +4,9 @@ The execution id is the Step Functions execution name (admission names execution
 records RUNNING; SUCCEEDED, FAILED, TIMED_OUT and ABORTED finalize the execution, so one that AWS
 stopped or timed out never stays RUNNING (ABORTED -> KILLED, and its running subflows are stopped), then an "Execution Finished" event
 (source `stratoflow`) goes to the bus, where flow triggers' rules pick it up. It is published for
-every finished status event, duplicates included (at least once); metrics count each execution once.
+every finished status event, duplicates included (at least once); the end's metrics count each
+execution once (ExecutionsStarted counts RUNNING status events: EventBridge's rare duplicate delivery
+of one counts twice, as nothing tells it from the first once the starter recorded RUNNING).
 A FAILED execution whose flow has a `retry` is retried (cloud.retries). A restarted execution runs
 under another Step Functions name (cloud.runs): events of the run it replaced are ignored.
 An execution that ends FAILED sends one message to the stack's alerts topic (once, as its metrics)

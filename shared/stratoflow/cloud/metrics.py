@@ -6,11 +6,11 @@ and attempt ids travel as EMF metadata (searchable in the log line, never a dime
 
 | metric | unit | dimensions | when |
 | --- | --- | --- | --- |
-| ExecutionsStarted | Count | Flow | Step Functions reports the execution RUNNING |
+| ExecutionsStarted | Count | Flow | Step Functions reports the execution RUNNING (per status event) |
 | ExecutionsSucceeded / Failed / Killed | Count | Flow | the execution ends (WARNING is a success) |
 | ExecutionDuration | Milliseconds | Flow | the execution ends: its state machine's run time |
 | QueueWait | Milliseconds | Flow | an execution starts: time since it was admitted |
-| TaskRunsSucceeded / Failed / Skipped | Count | Flow, TaskType | a task run ends |
+| TaskRunsSucceeded / Failed / Killed / Skipped | Count | Flow, TaskType | a task run ends (or its execution's end closes it) |
 | TaskDuration | Milliseconds | Flow, TaskType | a task run ends (not skipped): all its attempts |
 | TaskFailures | Count | Flow | a task attempt fails (retried ones included) |
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.states import State
@@ -75,9 +76,40 @@ def task_run_end_metrics(task_run: TaskRun) -> list[Metric]:
     """The outcome of a task run that ended, and its duration (first attempt's start to its end)."""
     if task_run.state == State.SKIPPED:
         return [Metric("TaskRunsSkipped", "Count", 1)]
-    outcome = "TaskRunsSucceeded" if task_run.state in SUCCEEDED_STATES else "TaskRunsFailed"
+    if task_run.state in SUCCEEDED_STATES:
+        outcome = "TaskRunsSucceeded"
+    elif task_run.state in STOPPED_STATES:
+        outcome = "TaskRunsKilled"
+    else:
+        outcome = "TaskRunsFailed"
     metrics = [Metric(outcome, "Count", 1)]
     if task_run.end_date is not None:
         duration = milliseconds(task_run.start_date, task_run.end_date)
         metrics.append(Metric("TaskDuration", "Milliseconds", duration))
     return metrics
+
+
+@dataclass(frozen=True)
+class MetricSet:
+    """One EMF document: these metrics under exactly these dimensions, with ids as metadata."""
+
+    dimensions: dict[str, str]
+    metrics: list[Metric]
+    metadata: dict[str, Any]
+
+
+def task_run_metric_sets(flow: str, task_runs: list[TaskRun]) -> list[MetricSet]:
+    """The metrics of task runs that ended (by the runner, or closed by their execution's end)."""
+    return [
+        MetricSet(
+            {"Flow": flow, "TaskType": task_type_dimension(run)},
+            task_run_end_metrics(run),
+            {
+                "executionId": run.execution_id,
+                "taskRunId": run.id,
+                "taskId": run.task_id,
+                "attempts": len(run.attempts),
+            },
+        )
+        for run in task_runs
+    ]
