@@ -148,3 +148,27 @@ def test_concurrent_inserts_each_land_once_and_keep_their_seq(
     assert all(r.state == State.SUCCESS for r in stored)
     assert {r.id: r.seq for r in stored} == {r.id: r.seq for r in saved}
     assert [r.id for r in stored] == [r.id for r in sorted(saved, key=lambda r: (r.seq, r.id))]
+
+
+def test_task_runs_read_by_id_come_in_creation_order_and_missing_ids_are_left_out(
+    store: ExecutionStore, new_execution: NewExecution, clock: FakeClock
+) -> None:
+    # Given two executions with task runs saved a second apart
+    new_execution("e1")
+    new_execution("e2")
+    for index, run_id in enumerate(["tr-c", "tr-a", "tr-b"]):
+        store.save_task_run(task_run(run_id, task_id=f"t{index}"))
+        clock.advance(1)
+    store.save_task_run(task_run("tr-x", execution_id="e2"))
+
+    # When some are read by id (one twice, one missing, one of the other execution)
+    runs = store.get_task_runs("e1", ["tr-b", "missing", "tr-c", "tr-b", "tr-x"])
+
+    # Then the ones of this execution come once each, in creation order
+    assert [run.id for run in runs] == ["tr-c", "tr-b"]
+    assert store.get_task_runs("e1", []) == []
+    # ... however many are asked for at once (batches of reads)
+    many = [f"tr-{n:03d}" for n in range(120)]
+    for run_id in many:
+        store.save_task_run(task_run(run_id))
+    assert [run.id for run in store.get_task_runs("e1", many)] == many

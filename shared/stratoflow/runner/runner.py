@@ -30,7 +30,7 @@ from stratoflow.runner import flowables
 from stratoflow.runner.activity import record_saved
 from stratoflow.runner.context import TaskRunContext, render_context
 from stratoflow.runner.ids import Scope, parent_scope, scope_chain, scope_path, scope_values, task_run_id
-from stratoflow.runner.outputs import ExecutionOutputs, offload_large
+from stratoflow.runner.outputs import LOOPS, ExecutionOutputs, offload_large
 from stratoflow.states import State, worst
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.tasks.base import RunnableTask, Task
@@ -230,10 +230,17 @@ class Call:
         flowables.wake_dependents(self)
 
     def children_state(self) -> State:
-        children = [
-            r.state for r in self.store.list_task_runs(self.execution.id) if r.parent_task_run_id == self.id
-        ]
-        return worst([State(s) for s in children])
+        """The combined state of the task runs this flowable's run enclosed directly."""
+        if type(self.task).type_name in LOOPS:  # a run per child and iteration: list them
+            runs = self.store.list_task_runs(self.execution.id)
+        else:  # the children ran in this run's scope: their ids are known, read them by key
+            ids = [
+                task_run_id(self.execution.id, task.id, self.scope)
+                for task in self.flow.all_tasks()
+                if [parent.id for parent in self.flow.task_parents(task.id)[-1:]] == [self.task.id]
+            ]
+            runs = self.store.get_task_runs(self.execution.id, ids)
+        return worst([State(r.state) for r in runs if r.parent_task_run_id == self.id])
 
 
 def action_run(call: Call) -> dict[str, Any]:

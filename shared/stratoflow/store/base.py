@@ -153,6 +153,10 @@ class ExecutionStore(Protocol):
 
     def get_task_run(self, execution_id: str, task_run_id: str) -> TaskRun | None: ...
 
+    def get_task_runs(self, execution_id: str, task_run_ids: Sequence[str]) -> list[TaskRun]:
+        """The task runs among these ids that exist, in creation order (reads by key: no partition
+        scan, so the cost follows the ids asked for, not the execution's size)."""
+
     def list_task_runs(self, execution_id: str, task_id: str | None = None) -> list[TaskRun]:
         """Task runs in creation order: by `seq`, then by id when two share one."""
 

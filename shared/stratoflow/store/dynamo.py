@@ -291,6 +291,11 @@ class DynamoExecutionStore:
         item = self._table.get(items.task_run_key(execution_id, task_run_id))
         return items.task_run(item) if item else None
 
+    def get_task_runs(self, execution_id: str, task_run_ids: Sequence[str]) -> list[TaskRun]:
+        keys = [items.task_run_key(execution_id, run_id) for run_id in dict.fromkeys(task_run_ids)]
+        runs = [items.task_run(item) for item in self._table.batch_get(keys)] if keys else []
+        return sorted(runs, key=rules.task_run_order)
+
     def list_task_runs(self, execution_id: str, task_id: str | None = None) -> list[TaskRun]:
         ex = Expression()
         condition = f"{ex.name('pk')} = {ex.value(f'EXEC#{execution_id}')} AND begins_with({ex.name('sk')}, {ex.value('TR#')})"

@@ -24,6 +24,7 @@ from stratoflow.store import sqlite_coordination as coordination
 from stratoflow.store.base import FlowHead, SlotOutcome, TriggerState
 from stratoflow.store.sqlite_schema import migrate
 
+_IN_CHUNK = 500  # ids per `IN (...)`: under SQLite's default limit of 999 variables
 _HEAD_COLUMNS = "namespace, flow_id, status, errors, deployed_revision, latest_revision, updated"
 
 
@@ -292,6 +293,18 @@ class SqliteExecutionStore:
             "SELECT data FROM task_runs WHERE execution_id = ? AND id = ?", (execution_id, task_run_id)
         )
         return TaskRun.model_validate_json(row[0]) if row else None
+
+    def get_task_runs(self, execution_id: str, task_run_ids: Sequence[str]) -> list[TaskRun]:
+        wanted = list(dict.fromkeys(task_run_ids))
+        runs: list[TaskRun] = []
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            rows = self._all(
+                f"SELECT data FROM task_runs WHERE execution_id = ? AND id IN ({', '.join('?' * len(chunk))})",
+                (execution_id, *chunk),
+            )
+            runs.extend(TaskRun.model_validate_json(row[0]) for row in rows)
+        return sorted(runs, key=rules.task_run_order)
 
     def list_task_runs(self, execution_id: str, task_id: str | None = None) -> list[TaskRun]:
         sql, params = "SELECT data FROM task_runs WHERE execution_id = ?", [execution_id]
