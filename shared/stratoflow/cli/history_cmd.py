@@ -76,6 +76,7 @@ def list_(
     from rich.console import Console
     from rich.table import Table
 
+    orphans = set() if remote else _orphans(store, home)
     table = Table(box=None, header_style="bold")
     for column in ("id", "flow", "rev", "state", "started", "duration"):
         table.add_column(column)
@@ -85,11 +86,23 @@ def list_(
             e.id,
             f"{e.namespace}.{e.flow_id}",
             str(e.revision),
-            str(e.state),
+            f"{e.state} (process gone)" if e.id in orphans and not e.state.is_terminal else str(e.state),
             f"{e.start_date:%Y-%m-%d %H:%M:%S}",
             duration,
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if orphans & {e.id for e in found if not e.state.is_terminal}:
+        console.print(
+            "(process gone): the process running it ended before it did; the next `strato run`, "
+            "`strato server` or `strato restart|kill` on this home records it FAILED"
+        )
+
+
+def _orphans(store: Any, home: Path) -> set[str]:
+    from stratoflow.local.leases import orphaned_executions
+
+    return orphaned_executions(store, home)
 
 
 @executions.command("show")
@@ -119,9 +132,12 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
     console.print(
         f"[bold]{execution.namespace}.{execution.flow_id}[/] rev {execution.revision}  {execution.id}"
     )
-    console.print(
-        f"state {execution.state}  inputs {json.dumps(execution.inputs, default=str)}", markup=False
-    )
+    state = str(execution.state)
+    if not remote and not execution.state.is_terminal and execution.id in _orphans(store, home):
+        state += (
+            " (process gone: the next `strato run`, `strato server` or `strato restart` records it FAILED)"
+        )
+    console.print(f"state {state}  inputs {json.dumps(execution.inputs, default=str)}", markup=False)
     console.print(_table(runs, _depths(runs), execution))
     if execution.outputs:
         console.print("outputs:", json.dumps(execution.outputs, indent=2, default=str), markup=False)

@@ -17,6 +17,7 @@ import re
 import secrets
 import socket
 from pathlib import Path
+from typing import Any
 
 LEASES = "leases"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -83,3 +84,14 @@ def owner_gone(home: Path | str, owner: str) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+def orphaned_executions(store: Any, home: Path | str) -> set[str]:
+    """Executions recorded by a process of this host that has ended (for display: the next local
+    platform on the home fails them, `LocalPlatform.recover_orphans`)."""
+    return {
+        execution_id
+        for owner, execution_ids in store.execution_owners().items()
+        if owner_gone(home, owner)
+        for execution_id in execution_ids
+    }

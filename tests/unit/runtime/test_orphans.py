@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -147,6 +148,11 @@ def test_strato_run_fails_what_a_killed_strato_run_left_running(home: Path) -> N
     finally:
         crashed.send_signal(signal.SIGKILL)
         crashed.wait()
+
+    # Then the history says its process is gone, before anything records it
+    listed = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["executions", "list", "--home", str(home)])
+    assert re.search(r"(RUNNING|PAUSED) \(process gone\)", listed.stdout), listed.stdout
+    assert "the next `strato run`, `strato server` or `strato restart|kill` on this home" in listed.stdout
 
     # When the flow is run again
     result = CliRunner().invoke(cli, ["run", str(flow_file), "--json", "--home", str(home)])
