@@ -11,13 +11,17 @@ judged (a lock on a shared folder does not say whether a process of another mach
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import secrets
 import socket
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # no flock (Windows): no lease is taken, and no process is ever judged gone
+    fcntl = None  # type: ignore[assignment]
 
 LEASES = "leases"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -42,7 +46,7 @@ class ProcessLease:
 
     def take(self) -> str:
         """Hold the lease (idempotent); returns the owner name to record with each execution."""
-        if self._fd is None:
+        if self._fd is None and fcntl is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh random name: nobody else holds it
@@ -67,7 +71,7 @@ def owner_pid(owner: str) -> int | None:
 def owner_gone(home: Path | str, owner: str) -> bool:
     """True when the process of `owner` (of this host) has ended; False while it lives, and for an
     owner of another host. A gone owner's lease file is removed."""
-    if not owner.startswith(f"{host_name()}-") or _UNSAFE.search(owner):
+    if fcntl is None or not owner.startswith(f"{host_name()}-") or _UNSAFE.search(owner):
         return False
     path = Path(home) / LEASES / f"{owner}.lock"
     try:
