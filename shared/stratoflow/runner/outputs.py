@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from stratoflow.domain import TaskRun
-from stratoflow.runner.ids import task_run_id
+from stratoflow.runner.ids import Scope, loop_value, scope_chain, task_run_id
 from stratoflow.store.base import BlobStore, ExecutionStore
 
 BLOB_REF = "__stratoflow_blob__"
@@ -68,21 +68,32 @@ class ExecutionOutputs(Mapping[str, Any]):
     """`outputs`: every task's outputs in one execution, read from the store on first access.
 
     A task outside loops has one task run whose id is known (deterministic), so it is one read by
-    key; a task inside loops has one run per iteration, listed by task id.
+    key; a task inside loops has one run per iteration, listed by task id. Inside the same loops,
+    `outputs.t[taskrun.value]` (the current iteration's run of a sibling, Kestra's idiom) is one read
+    by key too (`IterationOutputs`): a 1,000-item loop does not list the task's runs 1,000 times.
     """
 
-    def __init__(self, store: ExecutionStore, blobs: BlobStore, execution_id: str, flow: Any):
+    def __init__(
+        self, store: ExecutionStore, blobs: BlobStore, execution_id: str, flow: Any, scope: Scope = None
+    ):
         self._store, self._blobs, self._execution_id, self._flow = store, blobs, execution_id, flow
+        self._scope = scope
         self._cache: dict[str, Any] = {}
+        self._listed: dict[str, list[TaskRun]] = {}
 
     def __getitem__(self, task_id: str) -> Any:
         if task_id in self._cache:
             return self._cache[task_id]
-        if not any(type(parent).type_name in LOOPS for parent in self._flow.task_parents(task_id)):
+        loops = [p for p in self._flow.task_parents(task_id) if type(p).type_name in LOOPS]
+        if not loops:
             run = self._store.get_task_run(self._execution_id, task_run_id(self._execution_id, task_id, None))
             runs = [run] if run is not None and run.outputs else []
         else:
-            runs = [r for r in self._store.list_task_runs(self._execution_id, task_id) if r.outputs]
+            current = self._current_iteration(task_id, loops)
+            if current is not None:
+                self._cache[task_id] = current
+                return current
+            runs = self.loop_runs(task_id)
         if not runs:
             raise KeyError(task_id)
         if all(not r.scope_values for r in runs):
@@ -91,6 +102,29 @@ class ExecutionOutputs(Mapping[str, Any]):
             value = LoopOutputs(runs, 0, self._blobs)
         self._cache[task_id] = value
         return value
+
+    def loop_runs(self, task_id: str) -> list[TaskRun]:
+        """Every run of a task inside loops that has outputs, in creation order (listed once)."""
+        if task_id not in self._listed:
+            runs = self._store.list_task_runs(self._execution_id, task_id)
+            self._listed[task_id] = [r for r in runs if r.outputs]
+        return self._listed[task_id]
+
+    def _current_iteration(self, task_id: str, loops: list[Any]) -> IterationOutputs | None:
+        """`outputs.t` when t runs in ForEach loops that enclose the task being rendered too, and has
+        run in the current iterations; None otherwise (the runs are listed)."""
+        chain = scope_chain(self._scope)[: len(loops)]
+        if [entry.get("taskId") for entry in chain] != [loop.id for loop in loops]:
+            return None
+        if any(entry.get("value") is None for entry in chain):  # a WaitFor iteration has no value
+            return None
+        run = self._store.get_task_run(
+            self._execution_id, task_run_id(self._execution_id, task_id, chain[-1])
+        )
+        if run is None or not run.outputs:
+            return None
+        values = [loop_value(entry["value"]) for entry in chain]
+        return IterationOutputs(self, task_id, values, run, ())
 
     def __iter__(self) -> Iterator[str]:
         return iter([t.id for t in self._flow.all_tasks() if t.id in self])
@@ -106,3 +140,45 @@ class ExecutionOutputs(Mapping[str, Any]):
         except KeyError:
             return False
         return True
+
+
+class IterationOutputs(Mapping[str, Any]):
+    """`outputs.t[v1][v2]...` of a task in the loops being rendered: the keys of the current iterations
+    lead to the run already read; any other key, or listing the keys, reads every run of the task.
+
+    When a loop's values repeat, `outputs.t[v]` in an iteration of value v is that iteration's run
+    (listing every run, the last one of that value wins).
+    """
+
+    def __init__(
+        self, outputs: ExecutionOutputs, task_id: str, values: list[str], run: TaskRun, path: tuple[str, ...]
+    ):
+        self._outputs, self._task_id, self._values, self._run, self._path = (
+            outputs,
+            task_id,
+            values,
+            run,
+            path,
+        )
+
+    def __getitem__(self, key: str) -> Any:
+        key = key if isinstance(key, str) else json.dumps(key)
+        depth = len(self._path)
+        if key == self._values[depth]:
+            if depth + 1 == len(self._values):
+                return resolve(self._run.outputs, self._outputs._blobs)
+            return IterationOutputs(self._outputs, self._task_id, self._values, self._run, (*self._path, key))
+        return self._every()[key]
+
+    def _every(self) -> Any:
+        """This level of `outputs.t` over every run of the task."""
+        level: Any = LoopOutputs(self._outputs.loop_runs(self._task_id), 0, self._outputs._blobs)
+        for key in self._path:
+            level = level[key]
+        return level
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._every())
+
+    def __len__(self) -> int:
+        return len(self._every())

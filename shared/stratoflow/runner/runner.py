@@ -180,7 +180,7 @@ class Call:
         return self._task_run
 
     def context(self) -> dict[str, Any]:
-        outputs = ExecutionOutputs(self.store, self.runner.blobs, self.execution.id, self.flow)
+        outputs = ExecutionOutputs(self.store, self.runner.blobs, self.execution.id, self.flow, self.scope)
         return render_context(self.flow, self.execution, outputs, self.task, self.task_run, self.scope)
 
     def run_context(self, attempt: int) -> TaskRunContext:
