@@ -257,6 +257,8 @@ class LocalPlatform:
             f"the process running it (pid {owner_pid(owner)} on {host_name()}) ended before the execution "
             f"did; `strato restart {execution_id}` runs it again from the task that was running"
         )
+        # Recorded first: the end keeps an execution's own error over that of its first failed task run.
+        self.store.update_execution(execution_id, error=error)
         finished = finish_execution(self.store, execution_id, "FAILED", error, promote=self._stopping is None)
         self.store.disown_execution(execution_id)
         logger.warning("execution %s failed: %s", execution_id, error)

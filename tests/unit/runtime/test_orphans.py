@@ -88,6 +88,25 @@ def test_an_execution_admitted_by_a_dead_process_is_failed_and_its_queue_moves(
     assert platform.recover_orphans() == []
 
 
+def test_the_error_says_the_process_ended_even_after_a_task_failed(
+    home: Path, platform: LocalPlatform
+) -> None:
+    # Given an orphan one of whose task runs had failed (its retry was pending when the process died)
+    dead = LocalPlatform(home, clock=VirtualClock())
+    flow, record = dead.deploy_source(FLOW, "limited.yaml")
+    orphan = dead.admit(flow, record, {})
+    dead.store.update_execution(orphan.id, state=State.RUNNING)
+    dead.store.save_task_run(
+        TaskRun(id="first-run", execution_id=orphan.id, task_id="first", state=State.FAILED, error="boom")
+    )
+    dead.lease.release()
+
+    [failed] = platform.recover_orphans()
+
+    assert failed.state == State.FAILED
+    assert (failed.error or "").startswith("the process running it (pid ")
+
+
 def test_executions_of_a_live_process_are_left_alone(home: Path, platform: LocalPlatform) -> None:
     flow, record = platform.deploy_source(FLOW, "limited.yaml")
     mine = platform.admit(flow, record, {})
