@@ -33,7 +33,7 @@ from stratoflow.runner.ids import Scope, parent_scope, scope_chain, scope_path, 
 from stratoflow.runner.outputs import LOOPS, ExecutionOutputs, offload_large
 from stratoflow.states import State, worst
 from stratoflow.store.base import BlobStore, ExecutionStore
-from stratoflow.tasks.base import RunnableTask, Task
+from stratoflow.tasks.base import FlowableTask, RunnableTask, Task
 from stratoflow.tasks.context import FlowCredentials
 from stratoflow.tasks.errors import ExitExecution, TaskError, TaskFailed, TaskTimeout
 
@@ -234,10 +234,9 @@ class Call:
         if type(self.task).type_name in LOOPS:  # a run per child and iteration: list them
             runs = self.store.list_task_runs(self.execution.id)
         else:  # the children ran in this run's scope: their ids are known, read them by key
+            children = self.task.child_lists() if isinstance(self.task, FlowableTask) else []
             ids = [
-                task_run_id(self.execution.id, task.id, self.scope)
-                for task in self.flow.all_tasks()
-                if [parent.id for parent in self.flow.task_parents(task.id)[-1:]] == [self.task.id]
+                task_run_id(self.execution.id, task.id, self.scope) for _, tasks in children for task in tasks
             ]
             runs = self.store.get_task_runs(self.execution.id, ids)
         return worst([State(r.state) for r in runs if r.parent_task_run_id == self.id])
