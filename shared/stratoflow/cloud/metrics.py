@@ -42,6 +42,13 @@ def milliseconds(start: datetime, end: datetime) -> float:
     return max((end - start).total_seconds() * 1000, 0.0)
 
 
+def outcome_metric(prefix: str, state: State) -> str:
+    """`<prefix>Succeeded` (WARNING included), `<prefix>Killed` (cancelled included) or `<prefix>Failed`."""
+    if state in SUCCEEDED_STATES:
+        return f"{prefix}Succeeded"
+    return f"{prefix}Killed" if state in STOPPED_STATES else f"{prefix}Failed"
+
+
 def execution_end_metrics(
     execution: Execution, started: datetime | None = None, stopped: datetime | None = None
 ) -> list[Metric]:
@@ -50,13 +57,7 @@ def execution_end_metrics(
     The duration runs from `started` to `stopped` (the state machine's own dates, when the status
     event has them: the time it ran, without its wait in a queue), else over the record's dates.
     """
-    if execution.state in SUCCEEDED_STATES:
-        outcome = "ExecutionsSucceeded"
-    elif execution.state in STOPPED_STATES:
-        outcome = "ExecutionsKilled"
-    else:
-        outcome = "ExecutionsFailed"
-    metrics = [Metric(outcome, "Count", 1)]
+    metrics = [Metric(outcome_metric("Executions", execution.state), "Count", 1)]
     end = stopped or execution.end_date
     if end is not None:
         metrics.append(
@@ -76,13 +77,7 @@ def task_run_end_metrics(task_run: TaskRun) -> list[Metric]:
     """The outcome of a task run that ended, and its duration (first attempt's start to its end)."""
     if task_run.state == State.SKIPPED:
         return [Metric("TaskRunsSkipped", "Count", 1)]
-    if task_run.state in SUCCEEDED_STATES:
-        outcome = "TaskRunsSucceeded"
-    elif task_run.state in STOPPED_STATES:
-        outcome = "TaskRunsKilled"
-    else:
-        outcome = "TaskRunsFailed"
-    metrics = [Metric(outcome, "Count", 1)]
+    metrics = [Metric(outcome_metric("TaskRuns", task_run.state), "Count", 1)]
     if task_run.end_date is not None:
         duration = milliseconds(task_run.start_date, task_run.end_date)
         metrics.append(Metric("TaskDuration", "Milliseconds", duration))
