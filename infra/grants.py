@@ -6,10 +6,12 @@ keys of one bucket, the indexes of one table or the versions of one function.
 
 from __future__ import annotations
 
+from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from constructs import IConstruct
 
 from infra.nag import acknowledge, wildcard_actions, wildcard_resource
 
@@ -67,4 +69,17 @@ def acknowledge_tracing(role: iam.IRole) -> None:
         role,
         "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource: active tracing needs '*'.",
         wildcard_resource(role, "*"),
+    )
+
+
+def service_for(scope: IConstruct, service: str, source_arn: str) -> iam.ServicePrincipal:
+    """`service` (e.g. "pipes.amazonaws.com") as a role's trusted principal, for the stack's account
+    and the resources matching `source_arn` only: no other account's resource can make the service
+    act with the role (the confused-deputy guard)."""
+    return iam.ServicePrincipal(
+        service,
+        conditions={
+            "StringEquals": {"aws:SourceAccount": Stack.of(scope).account},
+            "ArnLike": {"aws:SourceArn": source_arn},
+        },
     )

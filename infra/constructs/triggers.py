@@ -13,7 +13,7 @@ from constructs import Construct
 from infra.config import StackConfig
 from infra.constructs.functions import PlatformFunctions
 from infra.constructs.queues import dead_letter_queue
-from infra.grants import grant_invoke
+from infra.grants import grant_invoke, service_for
 from infra.nag import acknowledge, wildcard_resource
 from infra.naming import owned_custom_bus_rules_arn, owned_pipes_arn, owned_prefix, owned_rules_arn
 
@@ -65,18 +65,11 @@ class TriggerSupport(Construct):
 
     def _scheduler_role(self, admission: lambda_.IFunction) -> iam.Role:
         """The role EventBridge Scheduler assumes to run the stack's schedules."""
-        stack = Stack.of(self)
         role = iam.Role(
             self,
             "SchedulerRole",
             description="EventBridge Scheduler: start Stratoflow executions through admission",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": self.schedule_group.schedule_group_arn},
-                },
-            ),
+            assumed_by=service_for(self, "scheduler.amazonaws.com", self.schedule_group.schedule_group_arn),
         )
         grant_invoke(admission, role)
         # Scheduler delivers undeliverable events to the schedule's DLQ with this role.
@@ -90,13 +83,7 @@ class TriggerSupport(Construct):
             self,
             "PipesRole",
             description="EventBridge Pipes: deliver SQS trigger messages to Stratoflow admission",
-            assumed_by=iam.ServicePrincipal(
-                "pipes.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": self.pipes_arn},
-                },
-            ),
+            assumed_by=service_for(self, "pipes.amazonaws.com", self.pipes_arn),
         )
         # Flows name their queues when they are deployed: any queue of the account, in the stack's
         # region. A KMS-encrypted queue also needs kms:Decrypt on its key (README, "SQS").

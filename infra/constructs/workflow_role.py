@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.grants import service_for
 from infra.nag import acknowledge, wildcard_actions, wildcard_resource
 from infra.naming import owned_executions_arn, owned_state_machines_arn
 
@@ -77,7 +78,6 @@ class StateMachineRole(Construct):
         invoked_functions: Sequence[lambda_.IFunction],
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         self.state_machines_arn = owned_state_machines_arn(self)
         self.executions_arn = owned_executions_arn(self)
         self.invoked_arns = [
@@ -95,13 +95,7 @@ class StateMachineRole(Construct):
             self,
             "Role",
             description="Stratoflow flows' state machines (flows whose tasks need no AWS permission)",
-            assumed_by=iam.ServicePrincipal(
-                "states.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": self.state_machines_arn},
-                },
-            ),
+            assumed_by=service_for(self, "states.amazonaws.com", self.state_machines_arn),
         )
         self.base_policy.attach_to_role(self.role)
         acknowledge(
