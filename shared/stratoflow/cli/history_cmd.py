@@ -100,9 +100,9 @@ def list_(
 
 
 def _orphans(store: Any, home: Path) -> set[str]:
-    from stratoflow.local.leases import orphaned_executions
+    from stratoflow.local.leases import gone_owners
 
-    return orphaned_executions(store, home)
+    return {execution_id for ids in gone_owners(store, home).values() for execution_id in ids}
 
 
 @executions.command("show")

@@ -90,12 +90,7 @@ def owner_gone(home: Path | str, owner: str) -> bool:
         os.close(fd)
 
 
-def orphaned_executions(store: Any, home: Path | str) -> set[str]:
-    """Executions recorded by a process of this host that has ended (for display: the next local
-    platform on the home fails them, `LocalPlatform.recover_orphans`)."""
-    return {
-        execution_id
-        for owner, execution_ids in store.execution_owners().items()
-        if owner_gone(home, owner)
-        for execution_id in execution_ids
-    }
+def gone_owners(store: Any, home: Path | str) -> dict[str, list[str]]:
+    """The owners of this host whose process has ended, with the executions they recorded and did not
+    disown (`LocalPlatform.recover_orphans` fails them; the history marks them meanwhile)."""
+    return {owner: ids for owner, ids in store.execution_owners().items() if owner_gone(home, owner)}

@@ -36,7 +36,7 @@ from stratoflow.finalize import Finished, finish_execution
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow_retry import FlowRetry, start_retry
 from stratoflow.local.deploy import deploy_flow
-from stratoflow.local.leases import ProcessLease, host_name, owner_gone, owner_pid
+from stratoflow.local.leases import ProcessLease, gone_owners, host_name, owner_pid
 from stratoflow.local.watcher import ControlWatcher
 from stratoflow.runner import TaskRunner
 from stratoflow.states import State
@@ -233,9 +233,7 @@ class LocalPlatform:
         sharing the home are never judged.
         """
         recovered = []
-        for owner, execution_ids in self.store.execution_owners().items():
-            if owner == self.lease.owner or not owner_gone(self.home, owner):
-                continue
+        for owner, execution_ids in gone_owners(self.store, self.home).items():  # never this process
             for execution_id in execution_ids:
                 try:
                     ended = self._fail_orphan(owner, execution_id)
