@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,14 +47,8 @@ FLOW = textwrap.dedent(
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
+    """The home of conftest's `platform`, which other processes of a test share."""
     return tmp_path / "home"
-
-
-@pytest.fixture
-def platform(home: Path) -> Iterator[LocalPlatform]:
-    platform = LocalPlatform(home, clock=VirtualClock())
-    yield platform
-    platform.close()
 
 
 def test_an_execution_admitted_by_a_dead_process_is_failed_and_its_queue_moves(

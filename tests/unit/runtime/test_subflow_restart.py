@@ -4,14 +4,9 @@ failed child restarted in place (`restartBehavior: RETRY_FAILED`)."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from stratoflow.control import prepare_restart
 from stratoflow.domain import TaskRun
-from stratoflow.engine import VirtualClock
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 
@@ -47,13 +42,6 @@ tasks:
     type: Return
     format: "child said {{{{ outputs.call.outputs.report }}}}"
 """
-
-
-@pytest.fixture
-def platform(tmp_path: Path) -> Iterator[LocalPlatform]:
-    platform = LocalPlatform(tmp_path / "home", clock=VirtualClock())
-    yield platform
-    platform.close()
 
 
 def _failed_parent(platform: LocalPlatform, behavior: str = "") -> tuple[str, str]:
