@@ -110,6 +110,14 @@ class ExecutionOutputs(Mapping[str, Any]):
             self._listed[task_id] = [r for r in runs if r.outputs]
         return self._listed[task_id]
 
+    def loop_outputs(self, task_id: str) -> LoopOutputs:
+        """`outputs.t` over every run of a task inside loops."""
+        return LoopOutputs(self.loop_runs(task_id), 0, self._blobs)
+
+    def resolved(self, run: TaskRun) -> dict[str, Any]:
+        """A run's outputs, loaded from blob storage when they were kept there."""
+        return resolve(run.outputs, self._blobs)
+
     def _current_iteration(self, task_id: str, loops: list[Any]) -> IterationOutputs | None:
         """`outputs.t` when t runs in ForEach loops that enclose the task being rendered too, and has
         run in the current iterations; None otherwise (the runs are listed)."""
@@ -153,26 +161,24 @@ class IterationOutputs(Mapping[str, Any]):
     def __init__(
         self, outputs: ExecutionOutputs, task_id: str, values: list[str], run: TaskRun, path: tuple[str, ...]
     ):
-        self._outputs, self._task_id, self._values, self._run, self._path = (
-            outputs,
-            task_id,
-            values,
-            run,
-            path,
-        )
+        self._outputs = outputs
+        self._task_id = task_id
+        self._values = values  # the current iteration's value in each loop, outermost first
+        self._run = run  # the task's run in the current iterations
+        self._path = path  # the keys taken so far
 
     def __getitem__(self, key: str) -> Any:
         key = key if isinstance(key, str) else json.dumps(key)
         depth = len(self._path)
         if key == self._values[depth]:
             if depth + 1 == len(self._values):
-                return resolve(self._run.outputs, self._outputs._blobs)
+                return self._outputs.resolved(self._run)
             return IterationOutputs(self._outputs, self._task_id, self._values, self._run, (*self._path, key))
         return self._every()[key]
 
     def _every(self) -> Any:
         """This level of `outputs.t` over every run of the task."""
-        level: Any = LoopOutputs(self._outputs.loop_runs(self._task_id), 0, self._outputs._blobs)
+        level: Any = self._outputs.loop_outputs(self._task_id)
         for key in self._path:
             level = level[key]
         return level
