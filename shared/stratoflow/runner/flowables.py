@@ -108,6 +108,10 @@ def _start_subflow(call: Call) -> dict[str, Any]:
     from stratoflow.flow import resolve_inputs
 
     task: Any = call.task
+    if call.execution.restarts and task.restart_behavior == "RETRY_FAILED":
+        restarted = _restart_child(call)  # keeps the child's inputs: nothing to render or resolve
+        if restarted is not None:
+            return restarted
     record = call.store.get_flow(task.namespace, task.flow_id, task.revision)
     if record is None:
         raise NotFoundError(f"subflow {task.namespace}.{task.flow_id} is not deployed")
@@ -117,10 +121,6 @@ def _start_subflow(call: Call) -> dict[str, Any]:
     context = call.context()
     inputs = resolve_inputs(child_flow, render(task.inputs or {}, context))
     labels = {**{str(k): str(v) for k, v in render(task.labels or {}, context).items()}}
-    if call.execution.restarts and task.restart_behavior == "RETRY_FAILED":
-        restarted = _restart_child(call)
-        if restarted is not None:
-            return restarted
     child_id = subflow_execution_id(call.execution, call.id)
     child = Execution(
         id=child_id,
