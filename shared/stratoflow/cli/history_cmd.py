@@ -93,10 +93,11 @@ def list_(
     console = Console()
     console.print(table)
     if orphans & {e.id for e in found if not e.state.is_terminal}:
-        console.print(
-            "(process gone): the process running it ended before it did; the next `strato run`, "
-            "`strato server` or `strato restart|kill` on this home records it FAILED"
-        )
+        console.print(f"(process gone): the process running it ended before it did; {RECORDED_BY}")
+
+
+# What records an execution whose process is gone (LocalPlatform.recover_orphans) as FAILED.
+RECORDED_BY = "the next `strato run`, `strato server` or `strato restart|kill` on this home records it FAILED"
 
 
 def _orphans(store: Any, home: Path) -> set[str]:
@@ -134,9 +135,7 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
     )
     state = str(execution.state)
     if not remote and not execution.state.is_terminal and execution.id in _orphans(store, home):
-        state += (
-            " (process gone: the next `strato run`, `strato server` or `strato restart` records it FAILED)"
-        )
+        state += f" (process gone: {RECORDED_BY})"
     console.print(f"state {state}  inputs {json.dumps(execution.inputs, default=str)}", markup=False)
     console.print(_table(runs, _depths(runs), execution))
     if execution.outputs:
