@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
-import os
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,11 +21,8 @@ from infra.bundling import LayerBundler, layer_asset_hash
 REQUIREMENTS = REPO_ROOT / "infra" / "lambda-requirements.txt"
 LIBRARY = REPO_ROOT / "shared" / "stratoflow"
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[A-Za-z0-9.+!-]+)$")
-# In the Lambda runtime already, or for the CLI and development only.
+# For the CLI and development only.
 NOT_IN_THE_LAYER = {
-    "boto3",
-    "botocore",
-    "s3transfer",
     "aws-cdk-lib",
     "constructs",
     "jsii",
@@ -34,10 +31,19 @@ NOT_IN_THE_LAYER = {
     "click",
     "rich",
 }
-IN_THE_RUNTIME = {"boto3", "botocore"}
 # Parts of the library that run only on a laptop (the CLI, the local cloud simulation).
 LOCAL_ONLY_PACKAGES = {"cli", "cloudsim"}
-RUNTIME_DEPENDENCIES = {"pydantic", "pyyaml", "jinja2", "croniter", "tzdata", "aws-lambda-powertools"}
+# boto3 and botocore are bundled, not taken from the Lambda runtime: the functions run the SDK the tests ran.
+RUNTIME_DEPENDENCIES = {
+    "pydantic",
+    "pyyaml",
+    "jinja2",
+    "croniter",
+    "tzdata",
+    "aws-lambda-powertools",
+    "boto3",
+    "botocore",
+}
 
 
 def _pins() -> dict[str, str]:
@@ -84,14 +90,24 @@ def test_layer_has_every_package_the_library_imports_in_lambda() -> None:
                 imported.add(node.module.split(".")[0])
     third_party = imported - set(sys.stdlib_module_names) - {"stratoflow"}
 
-    # Then each comes from a pinned distribution of the layer, or from the Lambda runtime
+    # Then each comes from a pinned distribution of the layer
     distributions = importlib.metadata.packages_distributions()
     pins = _pins()
     for module in sorted(third_party):
         names = {name.lower().replace("_", "-") for name in distributions.get(module, [module])}
-        assert names & (set(pins) | IN_THE_RUNTIME), (
+        assert names & set(pins), (
             f"{module} is imported but not in lambda-requirements.txt"
         )
+
+
+def test_layer_pins_are_the_versions_of_the_lock() -> None:
+    # Given the versions uv.lock holds (the ones the tests run on)
+    lock = tomllib.loads((REPO_ROOT / "uv.lock").read_text())
+    locked = {package["name"]: package["version"] for package in lock["package"]}
+
+    # Then the layer pins exactly those: regenerate both with `make lock`, never one alone
+    for name, version in _pins().items():
+        assert locked.get(name) == version, f"{name}=={version} in the layer, {locked.get(name)} in uv.lock"
 
 
 def test_pip_installs_wheels_for_the_lambda_platform(tmp_path: Path) -> None:
@@ -202,12 +218,8 @@ def test_asset_hash_does_not_depend_on_where_the_checkout_is(tmp_path: Path) -> 
     assert len(hashes) == 1
 
 
-@pytest.mark.skipif(
-    os.environ.get("STRATOFLOW_TEST_BUNDLING") != "1",
-    reason="downloads the layer's wheels from PyPI; set STRATOFLOW_TEST_BUNDLING=1 to run",
-)
 def test_real_bundle_holds_arm64_wheels_and_the_library(tmp_path: Path) -> None:
-    # When the layer is bundled for real (pip downloads the aarch64 wheels)
+    # When the layer is bundled for real (pip downloads the aarch64 wheels of the pinned versions)
     LayerBundler(REQUIREMENTS, LIBRARY).try_bundle(str(tmp_path), None)
     site = tmp_path / "python"
 
@@ -217,5 +229,5 @@ def test_real_bundle_holds_arm64_wheels_and_the_library(tmp_path: Path) -> None:
     assert installed == set(_pins())
     (extension,) = site.glob("pydantic_core/_pydantic_core.cpython-312-aarch64-linux-gnu.so")
     assert extension.stat().st_size > 0
-    assert not (site / "boto3").exists() and not (site / "botocore").exists()
+    assert (site / "boto3").is_dir() and (site / "botocore").is_dir()
     assert not list(site.rglob("*.pyc"))

@@ -45,10 +45,10 @@ def test_compiled_example_matches_its_golden_file(example: Path) -> None:
 
 
 def _validator() -> str:
-    local = ROOT / ".tools" / "node_modules" / ".bin" / "asl-validator"
+    local = ROOT / "node_modules" / ".bin" / "asl-validator"
     found = str(local) if local.exists() else shutil.which("asl-validator")
     if found is None:
-        pytest.fail("asl-validator is not installed: `make install-dev` installs it under .tools/")
+        pytest.fail("asl-validator is not installed: `make install-dev` installs it from package-lock.json")
     return found
 
 
