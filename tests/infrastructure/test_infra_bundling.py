@@ -95,9 +95,7 @@ def test_layer_has_every_package_the_library_imports_in_lambda() -> None:
     pins = _pins()
     for module in sorted(third_party):
         names = {name.lower().replace("_", "-") for name in distributions.get(module, [module])}
-        assert names & set(pins), (
-            f"{module} is imported but not in lambda-requirements.txt"
-        )
+        assert names & set(pins), f"{module} is imported but not in lambda-requirements.txt"
 
 
 def test_layer_pins_are_the_versions_of_the_lock() -> None:
