@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from stratoflow.cli.options import home_option, parse_pairs
+from stratoflow.engine import ExecutionResult
+from stratoflow.engine.runtime import HISTORY_EVENT_LIMIT, PAYLOAD_LIMIT
 from stratoflow.errors import FlowValidationError, InputError, StratoflowError
 from stratoflow.states import State
 
@@ -179,9 +181,13 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
 
 
 def run_document(outcome: Any) -> dict[str, Any]:
-    """The `--json` document: the execution and its task runs in creation order."""
+    """The `--json` document: the execution and its task runs in creation order.
+
+    A local run adds what the engine counted the way Step Functions does, so the limits a deployed
+    execution would meet (25,000 history events, 256 KiB payloads) are visible before deploying.
+    """
     execution = outcome.execution
-    return {
+    document = {
         "executionId": execution.id,
         "flow": {"namespace": execution.namespace, "id": execution.flow_id, "revision": execution.revision},
         "state": str(execution.state),
@@ -201,3 +207,13 @@ def run_document(outcome: Any) -> dict[str, Any]:
             for run in outcome.task_runs
         ],
     }
+    result = getattr(outcome, "result", None)
+    if isinstance(result, ExecutionResult):
+        document["stepFunctions"] = {
+            "stateTransitions": result.transitions,
+            "historyEvents": result.history_events,
+            "historyEventLimit": HISTORY_EVENT_LIMIT,
+            "largestPayloadBytes": result.largest_payload,
+            "payloadLimitBytes": PAYLOAD_LIMIT,
+        }
+    return document

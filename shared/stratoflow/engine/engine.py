@@ -52,6 +52,10 @@ class ExecutionResult:
     transitions: int
     """State transitions as Step Functions bills them: every state entered (in Map iterations and
     Parallel branches too) and every retry."""
+    history_events: int = 0
+    """History events as Step Functions counts them (recorded or not), the execution's end included."""
+    largest_payload: int = 0
+    """Bytes of the largest state input, result or output the execution passed (UTF-8 JSON)."""
     history: list[EngineEvent] = field(default_factory=list)
     """Events, when the engine records history (`record_history=True`)."""
 
@@ -166,6 +170,8 @@ class LocalExecution:
                 start_date=run.start,
                 stop_date=run.clock.now(),
                 transitions=run.transitions,
+                history_events=run.events,
+                largest_payload=run.largest_payload,
                 history=list(run.history or []),
             )
         run.root.cancel()  # whatever still runs (a hung handler's branch) stops at its next step
@@ -258,4 +264,5 @@ class LocalEngine:
             timeout_seconds=self.definition.get("TimeoutSeconds"),
             tokens=self._tokens,
         )
+        run.largest_payload = size
         return LocalExecution(self, run, self._machine, execution_input)

@@ -21,6 +21,14 @@ log = logging.getLogger(__name__)
 PAYLOAD_LIMIT = 256 * 1024
 """Step Functions' limit on a state's input or output, in bytes of UTF-8 JSON."""
 
+HISTORY_EVENT_LIMIT = 25_000
+"""Step Functions' hard limit on the history events of one Standard execution; the next event fails it."""
+
+HISTORY_LIMIT_CAUSE = (
+    f"The execution reached the limit of {HISTORY_EVENT_LIMIT:,} history events of a Step Functions "
+    "Standard execution; split the work into child executions (a Subflow, or fewer iterations per loop)."
+)
+
 _NEVER = threading.Event()  # a cancel event nobody sets
 
 MAX_THREADS_PER_EXECUTION = 256
@@ -120,6 +128,8 @@ class Run:
         # Why the root scope was cancelled: (status, error, cause), set once.
         self.outcome: tuple[str, str | None, str | None] | None = None
         self.transitions = 0
+        self.events = 0
+        self.largest_payload = 0
         self._events = itertools.count(1)
         self._lock = threading.Lock()
         self._threads = MAX_THREADS_PER_EXECUTION
@@ -144,8 +154,15 @@ class Run:
             self.transitions += 1
 
     def emit(self, event_type: str, state: str | None = None, **details: Any) -> int:
-        """Record an event (when someone listens) and return its id."""
+        """Count an event (record it when someone listens) and return its id.
+
+        Every event counts towards Step Functions' history limit, recorded or not: the one past the
+        limit fails the execution, as on AWS.
+        """
         event_id = next(self._events)
+        self.events = event_id
+        if event_id > HISTORY_EVENT_LIMIT and not self.finished:
+            self.end("FAILED", RUNTIME, HISTORY_LIMIT_CAUSE)
         if not self.emitting or self.finished:
             return event_id
         event = EngineEvent(event_id, event_type, self.clock.now(), state, details)
@@ -193,6 +210,8 @@ class Run:
             size = payload_size(value)
         except (TypeError, ValueError) as error:
             raise StateFailure(RUNTIME, f"The {what} of the state '{state}' is not JSON: {error}") from None
+        if size > self.largest_payload:
+            self.largest_payload = size  # a racy max is fine: a report, never a decision
         if size > PAYLOAD_LIMIT:
             raise StateFailure(
                 DATA_LIMIT_EXCEEDED,
@@ -201,7 +220,7 @@ class Run:
             )
 
     def end(self, status: str, error: str | None, cause: str | None) -> None:
-        """Stop everything still running for the reason given (ABORTED or TIMED_OUT)."""
+        """Stop everything still running for the reason given (ABORTED, TIMED_OUT, or FAILED by a limit)."""
         with self._lock:
             if self.outcome is None:
                 self.outcome = (status, error, cause)
