@@ -42,6 +42,7 @@ class StateBase(AslModel):
     comment: str | None = Field(default=None, alias="Comment")
     next: str | None = Field(default=None, alias="Next")
     end: bool | None = Field(default=None, alias="End")
+    output_path: str | None = Field(default=None, alias="OutputPath")
 
 
 class TaskState(StateBase):

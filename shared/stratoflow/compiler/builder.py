@@ -20,6 +20,7 @@ from stratoflow.compiler.asl import (
     FailState,
     Retrier,
     State,
+    StateBase,
     TaskState,
     dump_state,
 )
@@ -153,6 +154,17 @@ class Builder:
             end=True if next_ is None else None,
         )
         return self.add(name, state)
+
+    def end_with(self, output_path: str) -> None:
+        """Make every state that ends this machine output only `output_path`.
+
+        A Map gathers what each iteration ends with into one result, which Step Functions holds to the
+        256 KiB payload limit even when ResultPath discards it: iterations that end with their whole
+        payload (the loop value included) fail a loop of a few thousand items.
+        """
+        for name, state in self.states.items():
+            if isinstance(state, StateBase) and state.end:
+                self.states[name] = state.model_copy(update={"output_path": output_path})
 
     def definition(self, start: str, comment: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {}

@@ -117,12 +117,15 @@ def lower_each(builder: Builder, task: Any, scope: Scope, next_: str | None) -> 
     if entry is None:
         frame.emit_end()
         return frame.emit_start(frame.end)
+    processor.end_with("$.scope.iteration")
     item_selector = {
         "execution.$": "$.execution",
         "scope": {
             "taskId": task.id,
             "value.$": "$$.Map.Item.Value",
             "iteration.$": "$$.Map.Item.Index",
+            # Set when the values are too large for the payload: then `value` is an index into them.
+            "valuesUri.$": "$.eval.result.valuesUri",
             "parent.$": scope.scope_path,
         },
     }

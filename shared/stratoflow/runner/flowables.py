@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 SUBFLOW_NAMESPACE = uuid.UUID("5f0e6d6c-2b1a-4c36-9d59-7f3c1f7a9b10")
 
 
+INLINE_VALUES_BYTES = 16 * 1024
+"""Loop values up to this size (as JSON) travel in the state payload; larger lists go to storage."""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -69,7 +73,14 @@ def _values(call: Call, raw: Any) -> dict[str, Any]:
         raise TaskFailed(f"values must be a list, got {type(values).__name__}")
     if any(v is None for v in values):
         raise TaskFailed("values contains a null: ForEach cannot iterate over null values")
-    return {"values": [loop_value(v) for v in values]}
+    strings = [loop_value(v) for v in values]
+    text = json.dumps(strings, separators=(",", ":"))
+    if len(text) <= INLINE_VALUES_BYTES:
+        return {"values": strings, "valuesUri": None}
+    # Too large for the state payload: the Map iterates over indexes, and each iteration reads its
+    # value back from storage (TaskRunner.resolve_scope).
+    uri = call.runner.blobs.put(call.data_key("values.json"), text.encode())
+    return {"values": list(range(len(strings))), "valuesUri": uri}
 
 
 def _start_if(call: Call) -> dict[str, Any]:

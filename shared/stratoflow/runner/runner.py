@@ -68,6 +68,7 @@ class TaskRunner:
         self.store, self.blobs, self.callbacks = store, blobs, callbacks
         self.credentials = credentials  # for AWS tasks: the flow's role in the cloud
         self._flows: dict[tuple[str, str, int], Flow] = {}
+        self._values: dict[str, list[str]] = {}
         self._flow_loader = flow_loader
 
     # --- plumbing -------------------------------------------------------------------------------
@@ -87,6 +88,30 @@ class TaskRunner:
                     raise NotFoundError(f"flow {namespace}.{flow_id} revision {revision} is not deployed")
                 self._flows[key] = load_flow(record.source, f"{namespace}.{flow_id}")
         return self._flows[key]
+
+    def resolve_scope(self, scope: Scope) -> Scope:
+        """The scope with the values of loops kept in storage read back: `value` is then an index."""
+        if not scope:
+            return scope
+        parent = self.resolve_scope(scope.get("parent"))
+        uri = scope.get("valuesUri")
+        if uri is None and parent is scope.get("parent"):
+            return scope
+        resolved = {**scope, "parent": parent}
+        if uri is not None:
+            resolved["value"] = self._loop_values(uri)[int(scope["value"])]
+            resolved["valuesUri"] = None
+        return resolved
+
+    def _loop_values(self, uri: str) -> list[str]:
+        # Every iteration of a large loop asks for the same list: keep the last few in memory.
+        values = self._values.get(uri)
+        if values is None:
+            values = json.loads(self.blobs.get(uri))
+            if len(self._values) >= 4:
+                self._values.pop(next(iter(self._values)))
+            self._values[uri] = values
+        return values
 
     def handle(self, event: dict[str, Any]) -> Any:
         """Entry point of the task-runner Lambda and of the local engine's Lambda integration."""
@@ -141,9 +166,15 @@ class Call:
             scope,
             event,
         )
+        self.scope = runner.resolve_scope(scope)
         self.store = runner.store
         self.id = task_run_id(execution.id, task.id, scope)
         self._task_run: TaskRun | None = None
+
+    def data_key(self, name: str) -> str:
+        """The blob-storage key of a file this task run keeps (large outputs, large loop values)."""
+        execution = self.execution
+        return f"{execution.namespace}/{execution.flow_id}/executions/{execution.id}/{self.id}/{name}"
 
     @property
     def task_run(self) -> TaskRun:
@@ -218,10 +249,7 @@ class Call:
         """Record a successful end, then wake Dag tasks that were waiting for this one."""
         changes: dict[str, Any] = {"state": state, "end_date": now()}
         if outputs is not None:
-            key = "/".join(
-                [self.execution.namespace, self.execution.flow_id, "executions", self.execution.id]
-            )
-            changes["outputs"] = offload_large(outputs, self.runner.blobs, f"{key}/{self.id}/outputs.json")
+            changes["outputs"] = offload_large(outputs, self.runner.blobs, self.data_key("outputs.json"))
         if self.task_run.attempts:
             attempts = list(self.task_run.attempts)
             attempts[-1] = attempts[-1].model_copy(update={"state": state, "end_date": now()})

@@ -45,3 +45,39 @@ def test_a_foreach_past_25000_history_events_fails_as_on_aws(run_flow: RunFlow) 
     # Then the execution fails on the history limit, naming it, instead of succeeding locally
     assert str(outcome.execution.state) == "FAILED"
     assert "25,000 history events" in (outcome.execution.error or "")
+
+
+LONG_VALUES = """
+id: long_values
+namespace: tests
+inputs:
+  - id: count
+    type: INT
+tasks:
+  - id: each
+    type: ForEach
+    values: '{{ range(1, inputs.count) | jq(''map(tostring + ("-" * 300))'') | first }}'
+    concurrencyLimit: 0
+    tasks:
+      - id: size
+        type: Return
+        format: "{{ taskrun.value | length }}"
+  - id: last
+    type: Return
+    format: "{{ outputs.size[inputs.count ~ ('-' * 300)].value }}"
+"""
+
+
+def test_a_foreach_over_more_values_than_a_payload_holds_succeeds(run_flow: RunFlow) -> None:
+    # Given 1,200 values of ~300 characters: ~370 KB as JSON, and a gathered Map result that was
+    # 1,200 x ~500 bytes before iterations ended with their index only
+    # When
+    outcome = run_flow(LONG_VALUES, {"count": 1200})
+
+    # Then every iteration saw its own value, and no state payload came near the limit
+    assert str(outcome.execution.state) == "SUCCESS", outcome.execution.error
+    sizes = [run for run in outcome.task_runs if run.task_id == "size"]
+    assert len(sizes) == 1200
+    assert {run.value[:5] for run in sizes} >= {"1----", "600--", "1200-"}
+    assert outcome.task_runs[-1].outputs == {"value": 304}
+    assert outcome.result.largest_payload < 16 * 1024
