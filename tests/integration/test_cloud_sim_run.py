@@ -27,8 +27,10 @@ def comparable(document: dict[str, Any]) -> dict[str, Any]:
         for run in document["taskRuns"]
     ]
     return {
-        **{k: v for k, v in document.items() if k not in ("executionId", "taskRuns")},
+        **{k: v for k, v in document.items() if k not in ("executionId", "taskRuns", "stepFunctions")},
         "taskRuns": sorted(runs, key=lambda run: json.dumps(run, sort_keys=True)),
+        # moto's history and the local engine's count must agree: what the cloud-sim reports of it
+        "historyEvents": document["stepFunctions"]["historyEvents"],
     }
 
 

@@ -1,7 +1,8 @@
 """One artifact, two engines: flows compiled once, run on the local engine and on moto's ASL interpreter.
 
 The task-runner handler answers Lambda on both (in-process on moto through the Lambda hook), each
-with its own store; the final state, outputs and task runs must be the same. Subflows are left out:
+with its own store; the final state, outputs and task runs must be the same, and so must the number of
+history events (the local engine counts them as Step Functions does, to enforce its 25,000 limit). Subflows are left out:
 moto 5.2.5 cannot run `states:startExecution`.
 """
 
@@ -67,7 +68,7 @@ def run_locally(path: Path, home: Path) -> dict[str, Any]:
     try:
         flow, record = platform.deploy_file(path)
         outcome = platform.run(platform.admit(flow, record, {}))
-        return summary(platform.store, outcome.execution.id)
+        return {**summary(platform.store, outcome.execution.id), "events": outcome.result.history_events}
     finally:
         platform.close()
 
@@ -87,8 +88,9 @@ def run_on_moto(path: Path, home: Path) -> dict[str, Any]:
             sfn.lambdas.functions["stratoflow-task-runner"] = lambda event, _context: runner.handle(event)
             store.update_execution(execution.id, state="RUNNING")
             result = sfn.run(definition, execution_input(execution), name=execution.id, timeout=60)
+            events = len(sfn.history(result.execution_arn))
         finalize_execution(store, execution.id, result.status, result.error)
-        return summary(store, execution.id)
+        return {**summary(store, execution.id), "events": events}
     finally:
         store.close()
 

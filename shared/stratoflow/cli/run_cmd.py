@@ -216,4 +216,6 @@ def run_document(outcome: Any) -> dict[str, Any]:
             "largestPayloadBytes": result.largest_payload,
             "payloadLimitBytes": PAYLOAD_LIMIT,
         }
+    elif isinstance(events := getattr(outcome, "history_events", None), int):  # --cloud-sim: moto's history
+        document["stepFunctions"] = {"historyEvents": events, "historyEventLimit": HISTORY_EVENT_LIMIT}
     return document

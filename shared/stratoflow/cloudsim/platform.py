@@ -77,6 +77,8 @@ class SimulatedRun:
     execution: Execution
     task_runs: list[TaskRun]
     execution_arn: str
+    history_events: int
+    """The events of the execution's history on moto's interpreter (the local engine counts the same)."""
 
 
 class CloudSimulation:
@@ -230,7 +232,13 @@ class CloudSimulation:
         execution = self.store.get_execution(name)
         if execution is None:
             raise StratoflowError(f"execution {name} has no record")
-        return SimulatedRun(execution, self.store.list_task_runs(name), execution_arn)
+        return SimulatedRun(
+            execution, self.store.list_task_runs(name), execution_arn, self._history_events(execution_arn)
+        )
+
+    def _history_events(self, execution_arn: str) -> int:
+        pages = self.clients.stepfunctions.get_paginator("get_execution_history")
+        return sum(len(page["events"]) for page in pages.paginate(executionArn=execution_arn))
 
     def run_flow(
         self, path: Path, inputs: dict[str, Any] | None = None, timeout: float = 120.0

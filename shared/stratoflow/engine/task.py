@@ -167,7 +167,10 @@ class TaskState(RecoverableState):
                 self._run_inline(run, parameters, call, entered_id, waiter)
             else:
                 self._run_on_helper(run, parameters, call, entered_id, waiter)
-            if self.token_task and not waiter.done:
+            # The invocation returned, so the task was submitted: Step Functions records that even when
+            # the callback already came back during the invocation (only a failed invocation is not).
+            invoke_failed = waiter.result is not None and waiter.result[3]
+            if self.token_task and not invoke_failed:
                 run.emit("TaskSubmitted", self.name, resource=self.resource)
             waiter.wait(run, attempt_scope)
         finally:
