@@ -130,10 +130,36 @@ class Run:
         self.transitions = 0
         self.events = 0
         self.largest_payload = 0
+        self.token_owner = execution_arn  # whose task tokens this run's waiting tasks hold
         self._events = itertools.count(1)
         self._lock = threading.Lock()
-        self._threads = MAX_THREADS_PER_EXECUTION
+        self._threads = ThreadBudget(MAX_THREADS_PER_EXECUTION)
         self._context: dict[str, Any] | None = None
+
+    def child(self, name: str, execution_input: Any, scope: CancelScope) -> Run:
+        """A child execution of a distributed Map: its own history and limits, the parent's resources.
+
+        It stops with `scope` (the parent's), shares the parent's worker threads, and its waiting
+        tasks count as the parent's (a paused child pauses the parent).
+        """
+        child = Run(
+            clock=self.clock,
+            resources=self.resources,
+            listener=None,
+            record_history=False,
+            name=name,
+            execution_arn=f"{self.execution_arn}/{name}",
+            state_machine_arn=self.state_machine_arn,
+            state_machine_name=self.state_machine_name,
+            execution_input=execution_input,
+            timeout_seconds=None,
+            tokens=self.tokens,
+        )
+        child.root = CancelScope(scope)
+        child.token_owner = self.token_owner
+        child._threads = self._threads
+        child.start = self.clock.now()
+        return child
 
     # --- bookkeeping -------------------------------------------------------------------------
 
@@ -178,14 +204,10 @@ class Run:
 
     def reserve_threads(self, wanted: int) -> int:
         """Take up to `wanted` worker threads from the execution's budget (never blocks)."""
-        with self._lock:
-            granted = max(0, min(wanted, self._threads))
-            self._threads -= granted
-            return granted
+        return self._threads.reserve(wanted)
 
     def release_threads(self, count: int) -> None:
-        with self._lock:
-            self._threads += count
+        self._threads.release(count)
 
     def execution_context(self) -> dict[str, Any]:
         """The `Execution` and `StateMachine` parts of the context object (built once)."""
@@ -250,6 +272,24 @@ class Run:
         if self.deadline is not None and seconds >= limit and not scope.event.is_set():
             self.time_out()
         self.check(scope)
+
+
+class ThreadBudget:
+    """Worker threads an execution (with its distributed Map children) may still start."""
+
+    def __init__(self, threads: int):
+        self._left = threads
+        self._lock = threading.Lock()
+
+    def reserve(self, wanted: int) -> int:
+        with self._lock:
+            granted = max(0, min(wanted, self._left))
+            self._left -= granted
+            return granted
+
+    def release(self, count: int) -> None:
+        with self._lock:
+            self._left += count
 
 
 class TokenRegistry:

@@ -157,7 +157,7 @@ class TaskState(RecoverableState):
         heartbeat: int | None,
     ) -> Any:
         attempt_scope = CancelScope(scope)
-        waiter = TaskWaiter(run.clock, timeout, heartbeat, owner=run.execution_arn)
+        waiter = TaskWaiter(run.clock, timeout, heartbeat, owner=run.token_owner)
         attempt_scope.add_callback(waiter.wake.set)
         call = self._task_call(run, context, attempt_scope.event, timeout)
         if context.token is not None:

@@ -2,8 +2,9 @@
 
 `validate_definition` returns every problem found (an empty list when the definition is fine), each
 prefixed with where it is, e.g. `States.Loop.ItemProcessor.States.Save.Next: no state named 'Done'`.
-It accepts the subset of ASL the local engine runs (JSONPath only, inline Map) - the same subset the
-compiler emits - and rejects what Step Functions would reject at CreateStateMachine.
+It accepts the subset of ASL the local engine runs (JSONPath only; inline Map, and distributed Map
+reading a JSON array from S3) - the same subset the compiler emits - and rejects what Step Functions
+would reject at CreateStateMachine.
 """
 
 from __future__ import annotations
@@ -48,16 +49,15 @@ FIELDS: dict[str, set[str]] = {
     | {"ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath"},
 }
 _JSONATA_ONLY = {"Arguments", "Output", "Assign", "Items"}
-_DISTRIBUTED_ONLY = {
-    "ItemReader",
+_DISTRIBUTED = {"ItemReader", "ResultWriter", "ToleratedFailurePercentage", "ToleratedFailureCount", "Label"}
+"""Fields of a distributed Map (ProcessorConfig.Mode DISTRIBUTED) that the engine runs."""
+_DISTRIBUTED_UNSUPPORTED = {
     "ItemBatcher",
-    "ResultWriter",
-    "ToleratedFailurePercentage",
     "ToleratedFailurePercentagePath",
-    "ToleratedFailureCount",
     "ToleratedFailureCountPath",
-    "Label",
 }
+READ_OBJECT = "arn:aws:states:::s3:getObject"
+WRITE_OBJECTS = "arn:aws:states:::s3:putObject"
 _TOP = {"StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"}
 _RETRIER = {
     "ErrorEquals",
@@ -146,8 +146,13 @@ def _state(
     for key in state:
         if key in _JSONATA_ONLY:
             problems.append(f"{here}.{key}: JSONata and variables are not supported (JSONPath only)")
-        elif key in _DISTRIBUTED_ONLY and kind == "Map":
-            problems.append(f"{here}.{key}: distributed Map is not supported (inline Map only)")
+        elif key in _DISTRIBUTED_UNSUPPORTED and kind == "Map":
+            problems.append(f"{here}.{key}: not supported by the local engine (nor by moto's interpreter)")
+        elif key in _DISTRIBUTED and kind == "Map":
+            if not is_distributed(state):
+                problems.append(
+                    f"{here}.{key}: only a distributed Map (ProcessorConfig.Mode DISTRIBUTED) has it"
+                )
         elif key not in FIELDS[kind]:
             problems.append(f"{here}.{key}: unknown field for a {kind} state")
     _query_language(state, f"{here}.QueryLanguage", problems)
@@ -382,6 +387,31 @@ def _map(
         if field not in ("StartAt", "States", "Comment", "ProcessorConfig"):
             problems.append(f"{here}.{key}.{field}: unknown field")
     config = processor.get("ProcessorConfig") or {}
-    if not isinstance(config, dict) or config.get("Mode", "INLINE") != "INLINE":
-        problems.append(f"{here}.{key}.ProcessorConfig: only Mode INLINE is supported")
+    if not isinstance(config, dict) or config.get("Mode", "INLINE") not in ("INLINE", "DISTRIBUTED"):
+        problems.append(f"{here}.{key}.ProcessorConfig.Mode: INLINE or DISTRIBUTED")
+    elif config.get("Mode") == "DISTRIBUTED":
+        _distributed(state, config, here, problems)
     _machine(processor, f"{here}.{key}.", problems, names)
+
+
+def is_distributed(state: dict[str, Any]) -> bool:
+    """True for a Map whose iterations run as child executions (ProcessorConfig.Mode DISTRIBUTED)."""
+    processor = state.get("ItemProcessor")
+    config = processor.get("ProcessorConfig") if isinstance(processor, dict) else None
+    return isinstance(config, dict) and config.get("Mode") == "DISTRIBUTED"
+
+
+def _distributed(state: dict[str, Any], config: dict[str, Any], here: str, problems: list[str]) -> None:
+    if config.get("ExecutionType", "STANDARD") not in ("STANDARD", "EXPRESS"):
+        problems.append(f"{here}.ItemProcessor.ProcessorConfig.ExecutionType: STANDARD or EXPRESS")
+    reader = state.get("ItemReader")
+    if reader is not None:
+        if not isinstance(reader, dict) or reader.get("Resource") != READ_OBJECT:
+            problems.append(f"{here}.ItemReader.Resource: only {READ_OBJECT} is supported")
+        elif (reader.get("ReaderConfig") or {}).get("InputType") != "JSON":
+            problems.append(f"{here}.ItemReader.ReaderConfig.InputType: only JSON is supported")
+    writer = state.get("ResultWriter")
+    if writer is not None and (not isinstance(writer, dict) or writer.get("Resource") != WRITE_OBJECTS):
+        problems.append(f"{here}.ResultWriter.Resource: only {WRITE_OBJECTS} is supported")
+    for field in ("ToleratedFailurePercentage", "ToleratedFailureCount"):
+        _positive_int(state, field, f"{here}.{field}", problems, minimum=0)

@@ -289,13 +289,46 @@ def test_a_valid_definition_has_no_problems() -> None:
                     "Type": "Map",
                     "End": True,
                     "ItemProcessor": {
+                        "ProcessorConfig": {"Mode": "REMOTE"},
+                        "StartAt": "B",
+                        "States": {"B": {"Type": "Succeed"}},
+                    },
+                }
+            ),
+            "ProcessorConfig.Mode: INLINE or DISTRIBUTED",
+        ),
+        (
+            machine(
+                A={
+                    "Type": "Map",
+                    "End": True,
+                    "ItemReader": {
+                        "Resource": "arn:aws:states:::s3:getObject",
+                        "ReaderConfig": {"InputType": "CSV"},
+                    },
+                    "ItemProcessor": {
                         "ProcessorConfig": {"Mode": "DISTRIBUTED"},
                         "StartAt": "B",
                         "States": {"B": {"Type": "Succeed"}},
                     },
                 }
             ),
-            "only Mode INLINE is supported",
+            "ItemReader.ReaderConfig.InputType: only JSON is supported",
+        ),
+        (
+            machine(
+                A={
+                    "Type": "Map",
+                    "End": True,
+                    "ItemBatcher": {"MaxItemsPerBatch": 10},
+                    "ItemProcessor": {
+                        "ProcessorConfig": {"Mode": "DISTRIBUTED"},
+                        "StartAt": "B",
+                        "States": {"B": {"Type": "Succeed"}},
+                    },
+                }
+            ),
+            "ItemBatcher: not supported by the local engine",
         ),
         (
             machine(
@@ -306,7 +339,7 @@ def test_a_valid_definition_has_no_problems() -> None:
                     "ItemProcessor": {"StartAt": "B", "States": {"B": {"Type": "Succeed"}}},
                 }
             ),
-            "distributed Map is not supported",
+            "only a distributed Map (ProcessorConfig.Mode DISTRIBUTED) has it",
         ),
         (
             machine(
