@@ -55,7 +55,10 @@ class DeployerWiring(Construct):
             removal_policy=config.removal_policy,
         )
         self.state_machine_role = StateMachineRole(
-            self, "StateMachineRole", invoked_functions=[functions.task_runner, functions.admission]
+            self,
+            "StateMachineRole",
+            invoked_functions=[functions.task_runner, functions.admission],
+            data_bucket=storage.data_bucket,
         )
         self.flow_role_boundary = FlowRoleBoundary(
             self,

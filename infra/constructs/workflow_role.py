@@ -16,11 +16,13 @@ from collections.abc import Sequence
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.grants import service_for
 from infra.nag import acknowledge, wildcard_actions, wildcard_resource
 from infra.naming import owned_executions_arn, owned_state_machines_arn
+from stratoflow.storage_layout import LOOP_ITEMS, MAP_RESULTS_PREFIX
 
 # Step Functions keeps this managed rule to learn when a `.sync` child execution ends.
 SYNC_EVENTS_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
@@ -61,6 +63,12 @@ TASK_SERVICE_ACTIONS = (
 NATIVE_SYNC_RULE_ACTIONS = ("events:PutTargets", "events:PutRule", "events:DescribeRule")
 
 
+DISTRIBUTED_MAP_OBJECTS = (
+    "A distributed Map reads the items file the task runner wrote in any execution's folder, and writes "
+    "its results under map-results/ with names Step Functions chooses."
+)
+
+
 def _rule_arn(scope: Construct, name: str) -> str:
     return Stack.of(scope).format_arn(
         service="events", resource="rule", resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
@@ -76,8 +84,10 @@ class StateMachineRole(Construct):
         construct_id: str,
         *,
         invoked_functions: Sequence[lambda_.IFunction],
+        data_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.data_bucket = data_bucket
         self.state_machines_arn = owned_state_machines_arn(self)
         self.executions_arn = owned_executions_arn(self)
         self.invoked_arns = [
@@ -107,12 +117,20 @@ class StateMachineRole(Construct):
             wildcard_resource(self, self.state_machines_arn),
             wildcard_resource(self, self.executions_arn),
         )
+        acknowledge(self.base_policy, DISTRIBUTED_MAP_OBJECTS, *self.distributed_map_findings(self))
         acknowledge(
             self.base_policy,
             "X-Ray's trace actions and CloudWatch Logs' log-delivery actions take no resource ('*'); "
             "Step Functions needs them to trace and log executions.",
             wildcard_resource(self, "*"),
         )
+
+    def distributed_map_findings(self, scope: Construct) -> list[str]:
+        """cdk-nag's findings on the data-bucket objects a distributed Map reads and writes."""
+        return [
+            wildcard_resource(scope, self.data_bucket.arn_for_objects(f"*/executions/*/{LOOP_ITEMS}")),
+            wildcard_resource(scope, self.data_bucket.arn_for_objects(f"{MAP_RESULTS_PREFIX}/*")),
+        ]
 
     def base_statements(self) -> list[iam.PolicyStatement]:
         """The base policy's statements (new objects each call: the boundary repeats them)."""
@@ -130,6 +148,23 @@ class StateMachineRole(Construct):
                 sid="FollowChildExecutions",
                 actions=["states:DescribeExecution", "states:StopExecution"],
                 resources=[self.executions_arn],
+            ),
+            # A large loop runs as a distributed Map: it reads the items the task runner wrote for it and
+            # writes its results (stratoflow.compiler.structure), both in the data bucket.
+            iam.PolicyStatement(
+                sid="DistributedMapItems",
+                actions=["s3:GetObject"],
+                resources=[self.data_bucket.arn_for_objects(f"*/executions/*/{LOOP_ITEMS}")],
+            ),
+            iam.PolicyStatement(
+                sid="DistributedMapResults",
+                actions=[
+                    "s3:PutObject",
+                    "s3:GetObject",
+                    "s3:ListMultipartUploadParts",
+                    "s3:AbortMultipartUpload",
+                ],
+                resources=[self.data_bucket.arn_for_objects(f"{MAP_RESULTS_PREFIX}/*")],
             ),
             iam.PolicyStatement(
                 sid="SyncExecutionEvents",
@@ -203,6 +238,7 @@ class FlowRoleBoundary(Construct):
                 )
             ),
         )
+        acknowledge(policy, DISTRIBUTED_MAP_OBJECTS, *state_machine_role.distributed_map_findings(self))
         self.policy = policy
 
     @property

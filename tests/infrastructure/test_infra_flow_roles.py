@@ -72,7 +72,13 @@ def test_the_base_policy_is_managed_attached_to_the_shared_role_and_given_to_the
 
     assert base["Type"] == "AWS::IAM::ManagedPolicy"
     assert base["Properties"]["Roles"] == [{"Ref": synth.logical_id(state_machines.role)}]
-    assert not synth.resources_allowed(state_machines.role, "s3:PutObject")
+    # S3: only what a distributed Map reads (its items) and writes (its results), in the data bucket
+    data = synth.logical_id(stack.storage.data_bucket)
+    assert synth.resources_allowed(state_machines.role, "s3:PutObject") == [f"<{data}.Arn>/map-results/*"]
+    assert synth.resources_allowed(state_machines.role, "s3:GetObject") == [
+        f"<{data}.Arn>/*/executions/*/items.json",
+        f"<{data}.Arn>/map-results/*",
+    ]
     environment = synth.environment(stack.functions.deployer)
     assert environment["STRATOFLOW_FLOW_BASE_POLICY_ARN"] == {
         "Ref": synth.logical_id(state_machines.base_policy)

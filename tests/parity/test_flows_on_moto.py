@@ -24,8 +24,9 @@ from stratoflow.finalize import finalize_execution
 from stratoflow.flow import load_flow
 from stratoflow.local import LocalPlatform
 from stratoflow.local.deploy import deploy_flow
-from stratoflow.runner import TaskRunner
+from stratoflow.runner import TaskRunner, flowables
 from stratoflow.store import open_local_store
+from stratoflow.store.s3 import S3BlobStore
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = [
@@ -35,6 +36,7 @@ FLOWS = [
     *sorted((ROOT / "tests" / "fixtures" / "flows").glob("*.yaml")),
 ]
 RUNNER_ARN = "arn:aws:lambda:us-east-1:123456789012:function:stratoflow-task-runner"
+DATA_BUCKET = "stratoflow-data"
 
 pytestmark = pytest.mark.slow
 
@@ -74,15 +76,20 @@ def run_locally(path: Path, home: Path) -> dict[str, Any]:
 
 
 def run_on_moto(path: Path, home: Path) -> dict[str, Any]:
-    store, blobs = open_local_store(home)
+    store, _ = open_local_store(home)
     try:
         source = path.read_text()
         flow = load_flow(source, str(path))
         record = deploy_flow(store, flow, source)
         execution, _ = admit(store, flow, record.revision, {})
         assert record.definition is not None
-        definition = substitute(record.definition, {"TaskRunnerFunctionArn": RUNNER_ARN})
+        definition = substitute(
+            record.definition, {"TaskRunnerFunctionArn": RUNNER_ARN, "DataBucketName": DATA_BUCKET}
+        )
         with moto_stepfunctions() as sfn:
+            # Blobs in moto's S3: a distributed Map's ItemReader and ResultWriter go there
+            boto3.client("s3").create_bucket(Bucket=DATA_BUCKET)
+            blobs = S3BlobStore(DATA_BUCKET, prefix="data")
             runner = TaskRunner(store, blobs, callbacks=StepFunctionsCallbacks(boto3.client("stepfunctions")))
             assert sfn.lambdas is not None
             sfn.lambdas.functions["stratoflow-task-runner"] = lambda event, _context: runner.handle(event)
@@ -100,3 +107,20 @@ def test_flow_behaves_the_same_on_the_local_engine_and_on_moto(path: Path, tmp_p
     local = run_locally(path, tmp_path / "local")
     moto = run_on_moto(path, tmp_path / "moto")
     assert moto == local
+
+
+@pytest.mark.parametrize("name", ["loops", "large_loop_values"])
+def test_loops_of_child_executions_behave_the_same(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given no history budget for inline iterations: every loop runs as a distributed Map
+    monkeypatch.setattr(flowables, "LOOP_EVENT_BUDGET", 0)
+    path = ROOT / "tests" / "fixtures" / "flows" / f"{name}.yaml"
+
+    # When the flow runs on both engines (moto reads the items from its S3, the engine from the folder)
+    local = run_locally(path, tmp_path / "local")
+    moto = run_on_moto(path, tmp_path / "moto")
+
+    # Then the same task runs and outputs, and the same parent history (the Map Runs, not the items)
+    assert moto == local
+    assert local["events"] < 40

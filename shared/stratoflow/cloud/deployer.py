@@ -201,7 +201,10 @@ class Deployer:
         problems = pipe_source_problems(flow, account.partition, account.region, account.account)
         if problems:
             raise CompileError("; ".join(problems))
-        values = {"TaskRunnerFunctionArn": self.settings.stratoflow_task_runner_arn}
+        values = {
+            "TaskRunnerFunctionArn": self.settings.stratoflow_task_runner_arn,
+            "DataBucketName": self.settings.stratoflow_data_bucket,
+        }
         for task in flow.all_tasks():
             if isinstance(task, Subflow):
                 placeholder = state_machine_placeholder(task.namespace, task.flow_id)[2:-1]

@@ -13,6 +13,10 @@ LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 LAMBDA_INVOKE_CALLBACK = "arn:aws:states:::lambda:invoke.waitForTaskToken"
 START_EXECUTION_SYNC = "arn:aws:states:::states:startExecution.sync:2"
 START_EXECUTION = "arn:aws:states:::states:startExecution"
+READ_OBJECT = "arn:aws:states:::s3:getObject"
+WRITE_OBJECTS = "arn:aws:states:::s3:putObject"
+DATA_BUCKET = "${DataBucketName}"
+"""The stack's data bucket (substituted by the deployer): where distributed Maps write their results."""
 
 
 class AslModel(BaseModel):
@@ -101,7 +105,9 @@ class ParallelState(StateBase):
 
 class MapState(StateBase):
     type: Literal["Map"] = Field(default="Map", alias="Type")
-    items_path: str = Field(alias="ItemsPath")
+    items_path: str | None = Field(default=None, alias="ItemsPath")
+    item_reader: dict[str, Any] | None = Field(default=None, alias="ItemReader")
+    result_writer: dict[str, Any] | None = Field(default=None, alias="ResultWriter")
     item_selector: dict[str, Any] | None = Field(default=None, alias="ItemSelector")
     item_processor: dict[str, Any] = Field(alias="ItemProcessor")
     max_concurrency: int | None = Field(default=None, alias="MaxConcurrency")

@@ -37,7 +37,13 @@ class Flowable:
         self.can_skip = task.run_if is not None or task.allow_failure
         self.body_scope = scope.with_error(self.fail)
 
-    def emit_start(self, body_entry: str, *, choices: list[dict[str, Any]] | None = None) -> str:
+    def emit_start(
+        self,
+        body_entry: str,
+        *,
+        choices: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
         """The start call, then a Choice that routes to the body (or a branch, or past a skip)."""
         rules = list(choices or [])
         if self.can_skip:
@@ -54,6 +60,7 @@ class Flowable:
             self.task.id,
             self.scope,
             after_start,
+            extra=extra,
             result_path="$.eval",
             select_result=True,
             comment=f"{type(self.task).type_name}: start",

@@ -5,10 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from stratoflow.compiler.asl import DISCARD, ChoiceState, MapState, ParallelState
+from stratoflow.compiler.asl import (
+    DATA_BUCKET,
+    DISCARD,
+    READ_OBJECT,
+    WRITE_OBJECTS,
+    ChoiceState,
+    MapState,
+    ParallelState,
+)
+from stratoflow.compiler.budget import iteration_events
 from stratoflow.compiler.builder import Builder, Scope
 from stratoflow.compiler.frame import Flowable
 from stratoflow.compiler.lowering import lower_block
+from stratoflow.storage_layout import MAP_RESULTS_PREFIX
 from stratoflow.tasks.base import Task
 
 
@@ -112,12 +122,11 @@ def lower_each(builder: Builder, task: Any, scope: Scope, next_: str | None) -> 
         max_concurrency = task.concurrent or 0
     else:
         max_concurrency = task.concurrency_limit
-    processor = builder.branch()
-    entry = lower_block(processor, task.tasks, Scope(scope_path="$.scope"), None)
-    if entry is None:
+    processor = _loop_body(builder, task)
+    if processor is None:
         frame.emit_end()
         return frame.emit_start(frame.end)
-    processor.end_with("$.scope.iteration")
+    body, entry = processor
     item_selector = {
         "execution.$": "$.execution",
         "scope": {
@@ -126,12 +135,65 @@ def lower_each(builder: Builder, task: Any, scope: Scope, next_: str | None) -> 
             "iteration.$": "$$.Map.Item.Index",
             # Set when the values are too large for the payload: then `value` is an index into them.
             "valuesUri.$": "$.eval.result.valuesUri",
+            # Iterations of this loop and the inline loops around it that share one history.
+            "inlineItems.$": "$.eval.result.inlineItems",
             "parent.$": scope.scope_path,
         },
     }
-    name = _inline_map(frame, "$.eval.result.values", item_selector, processor, entry, max_concurrency)
+    inline = _inline_map(frame, "$.eval.result.values", item_selector, body, entry, max_concurrency)
+    # The same body again, as child executions: the start call picks it when the loop's iterations
+    # would spend too much of one execution's 25,000 history events (stratoflow.runner.flowables).
+    warnings = len(builder.warnings)
+    children, child_entry = _loop_body(builder, task) or (body, entry)
+    del builder.warnings[warnings:]  # the second lowering repeats the first one's warnings
+    distributed = _distributed_map(frame, item_selector, children, child_entry, max_concurrency)
     frame.emit_end()
-    return frame.emit_start(name)
+    rules = [{"Variable": "$.eval.result.distributed", "BooleanEquals": True, "Next": distributed}]
+    per_item = iteration_events(body.definition(entry))
+    return frame.emit_start(inline, choices=rules, extra={"eventsPerItem": per_item})
+
+
+def _loop_body(builder: Builder, task: Any) -> tuple[Builder, str] | None:
+    """A loop's tasks as an item processor whose iterations end with their index only."""
+    processor = builder.branch()
+    entry = lower_block(processor, task.tasks, Scope(scope_path="$.scope"), None)
+    if entry is None:
+        return None
+    processor.end_with("$.scope.iteration")
+    return processor, entry
+
+
+def _distributed_map(
+    frame: Flowable, item_selector: dict[str, Any], processor: Builder, start: str, max_concurrency: int
+) -> str:
+    """A loop whose iterations are child executions: values read from storage, results written there."""
+    name = frame.builder.names.claim(f"{frame.task.id}.children")
+    frame.builder.add(
+        name,
+        MapState(
+            item_reader={
+                "Resource": READ_OBJECT,
+                "ReaderConfig": {"InputType": "JSON"},
+                "Parameters": {"Bucket.$": "$.eval.result.items.bucket", "Key.$": "$.eval.result.items.key"},
+            },
+            item_selector=item_selector,
+            item_processor={
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                **processor.definition(start),
+            },
+            max_concurrency=max_concurrency,
+            # The iterations' indexes would pass 256 KiB past ~40,000 items: written to storage instead
+            # (static parameters: moto reads paths here from the results, AWS from the state input).
+            result_writer={
+                "Resource": WRITE_OBJECTS,
+                "Parameters": {"Bucket": DATA_BUCKET, "Prefix": MAP_RESULTS_PREFIX},
+            },
+            result_path=DISCARD,
+            catch=frame.catchers(),
+            next=frame.end,
+        ),
+    )
+    return name
 
 
 def lower_if(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:

@@ -37,6 +37,7 @@ from stratoflow.flow import Flow, load_flow
 from stratoflow.flow_retry import FlowRetry, start_retry
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.local.leases import ProcessLease, gone_owners, host_name, owner_pid
+from stratoflow.local.objects import LocalObjects
 from stratoflow.local.watcher import ControlWatcher
 from stratoflow.runner import TaskRunner
 from stratoflow.states import State
@@ -114,6 +115,7 @@ class LocalPlatform:
             {
                 "arn:aws:states:::lambda:invoke": LambdaIntegration({TASK_RUNNER: self._invoke_runner}),
                 "arn:aws:states:::states:startExecution": _SubflowIntegration(self),
+                "arn:aws:states:::s3:": LocalObjects(self.blobs),  # a distributed Map's items and results
             }
         )
 

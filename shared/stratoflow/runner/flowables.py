@@ -17,6 +17,7 @@ from stratoflow.errors import ConflictError, InputError, NotFoundError
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.runner.ids import loop_value, task_run_id
 from stratoflow.states import State
+from stratoflow.storage_layout import LOOP_ITEMS
 from stratoflow.tasks.errors import TaskFailed
 
 if TYPE_CHECKING:
@@ -27,6 +28,11 @@ SUBFLOW_NAMESPACE = uuid.UUID("5f0e6d6c-2b1a-4c36-9d59-7f3c1f7a9b10")
 
 INLINE_VALUES_BYTES = 16 * 1024
 """Loop values up to this size (as JSON) travel in the state payload; larger lists go to storage."""
+
+LOOP_EVENT_BUDGET = 15_000
+"""History events the inline iterations of a loop (and of the inline loops around it) may add to one
+execution; past it the loop runs its iterations as child executions. Step Functions allows 25,000 in
+all: the rest is left to the flow's other states."""
 
 
 def _now() -> datetime:
@@ -75,12 +81,36 @@ def _values(call: Call, raw: Any) -> dict[str, Any]:
         raise TaskFailed("values contains a null: ForEach cannot iterate over null values")
     strings = [loop_value(v) for v in values]
     text = json.dumps(strings, separators=(",", ":"))
-    if len(text) <= INLINE_VALUES_BYTES:
-        return {"values": strings, "valuesUri": None}
-    # Too large for the state payload: the Map iterates over indexes, and each iteration reads its
-    # value back from storage (TaskRunner.resolve_scope).
-    uri = call.runner.blobs.put(call.data_key("values.json"), text.encode())
-    return {"values": list(range(len(strings))), "valuesUri": uri}
+    inline_items = len(strings) * int((call.scope or {}).get("inlineItems") or 1)
+    if inline_items * int(call.event.get("eventsPerItem") or 0) > LOOP_EVENT_BUDGET:
+        return _as_child_executions(call, text)
+    result: dict[str, Any] = {
+        "values": strings,
+        "valuesUri": None,
+        "distributed": False,
+        "inlineItems": inline_items,
+    }
+    if len(text) > INLINE_VALUES_BYTES:
+        # Too large for the state payload: the Map iterates over indexes, and each iteration reads its
+        # value back from storage (TaskRunner.resolve_scope).
+        uri = call.runner.blobs.put(call.data_key("values.json"), text.encode())
+        result.update(values=list(range(len(strings))), valuesUri=uri)
+    return result
+
+
+def _as_child_executions(call: Call, text: str) -> dict[str, Any]:
+    """The loop's values in storage, where a distributed Map's ItemReader finds them."""
+    blobs = call.runner.blobs
+    items = call.data_key(LOOP_ITEMS)
+    blobs.put(items, text.encode())
+    bucket, key = blobs.locate(items)
+    return {
+        "values": [],
+        "valuesUri": None,
+        "distributed": True,
+        "inlineItems": 1,  # each iteration is an execution of its own, with a history of its own
+        "items": {"bucket": bucket, "key": key},
+    }
 
 
 def _start_if(call: Call) -> dict[str, Any]:

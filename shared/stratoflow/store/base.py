@@ -241,3 +241,6 @@ class BlobStore(Protocol):
     def list_keys(self, prefix: str) -> list[str]:
         """The keys stored under the folder `prefix` (`a/b` lists `a/b/c` and `a/b/d/e`, not `a/bc`),
         sorted; ValueError for a bad prefix."""
+
+    def locate(self, key: str) -> tuple[str, str]:
+        """The (bucket, object key) of `key`, as a distributed Map's ItemReader and ResultWriter name it."""

@@ -53,6 +53,9 @@ class LocalBlobStore:
         if path.is_file():
             path.unlink(missing_ok=True)
 
+    def locate(self, key: str) -> tuple[str, str]:
+        return LOCAL_BUCKET, rules.check_blob_key(key)
+
     def list_keys(self, prefix: str) -> list[str]:
         folder = self._path(prefix)
         if not folder.is_dir():
@@ -62,6 +65,10 @@ class LocalBlobStore:
             for path in folder.rglob("*")
             if path.is_file() and not path.name.endswith(PARTIAL)
         )
+
+
+LOCAL_BUCKET = "local"
+"""The bucket a local blob key is said to be in: the local engine's S3 integration reads the folder."""
 
 
 def open_local_store(root: Path = Path(".stratoflow")) -> tuple[SqliteExecutionStore, LocalBlobStore]:

@@ -57,6 +57,9 @@ class S3BlobStore:
     def delete(self, uri: str) -> None:
         self._client.delete_object(Bucket=self.bucket, Key=self._object_key(uri))
 
+    def locate(self, key: str) -> tuple[str, str]:
+        return self.bucket, self.prefix + rules.check_blob_key(key)
+
     def list_keys(self, prefix: str) -> list[str]:
         folder = self.prefix + rules.check_blob_key(prefix) + "/"
         keys: list[str] = []

@@ -127,6 +127,7 @@ def test_foreach_is_a_map_with_the_concurrency_limit_and_a_loop_scope() -> None:
         "value.$": "$$.Map.Item.Value",
         "iteration.$": "$$.Map.Item.Index",
         "valuesUri.$": "$.eval.result.valuesUri",
+        "inlineItems.$": "$.eval.result.inlineItems",
         "parent.$": "$.scope",
     }
     # Each iteration ends with its index only: the Map's gathered result stays small however large
@@ -135,6 +136,48 @@ def test_foreach_is_a_map_with_the_concurrency_limit_and_a_loop_scope() -> None:
     assert (child["End"], child["OutputPath"]) == (True, "$.scope.iteration")
     assert "child" in state["ItemProcessor"]["States"]
     assert state["Catch"][-1]["Next"] == "each.fail"
+
+
+def test_foreach_can_run_its_iterations_as_child_executions() -> None:
+    compiled = compile_yaml(
+        """
+        - id: each
+          type: ForEach
+          values: "{{ range(1, 10) }}"
+          concurrencyLimit: 4
+          tasks:
+            - id: child
+              type: Log
+              message: "{{ taskrun.value }}"
+        """
+    )
+    states = compiled.definition["States"]
+
+    # The start call is told what one iteration costs in history events (a Task is 5, +2 an iteration)
+    assert states["each"]["Parameters"]["Payload"]["eventsPerItem"] == 7
+    # and its answer picks the inline Map or the distributed one
+    assert states["each.choice"]["Choices"] == [
+        {"Variable": "$.eval.result.distributed", "BooleanEquals": True, "Next": "each.children"}
+    ]
+    assert states["each.choice"]["Default"] == "each.map"
+    children = states["each.children"]
+    assert children["ItemProcessor"]["ProcessorConfig"] == {
+        "Mode": "DISTRIBUTED",
+        "ExecutionType": "STANDARD",
+    }
+    assert children["ItemReader"]["Parameters"] == {
+        "Bucket.$": "$.eval.result.items.bucket",
+        "Key.$": "$.eval.result.items.key",
+    }
+    assert children["ResultWriter"] == {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "${DataBucketName}", "Prefix": "map-results"},
+    }
+    assert (children["MaxConcurrency"], children["ResultPath"]) == (4, None)
+    assert children["ItemSelector"] == states["each.map"]["ItemSelector"]
+    # The body is lowered again under its own state names, and its warnings are not repeated
+    assert set(children["ItemProcessor"]["States"]).isdisjoint(states["each.map"]["ItemProcessor"]["States"])
+    assert len(compiled.warnings) == len(set(compiled.warnings))
 
 
 def test_parallel_with_a_limit_becomes_a_map_over_branches() -> None:

@@ -96,7 +96,9 @@ def test_items_come_from_storage_and_each_runs_as_a_child_execution() -> None:
 def test_ten_thousand_items_stay_out_of_the_parents_history() -> None:
     # Given 10,000 items: 40,000 events inline, over the 25,000 limit
     router, _ = resources(list(range(10_000)))
-    definition = distributed({"Item": {"Type": "Pass", "OutputPath": "$.index", "End": True}}, MaxConcurrency=0)
+    definition = distributed(
+        {"Item": {"Type": "Pass", "OutputPath": "$.index", "End": True}}, MaxConcurrency=0
+    )
 
     result = run(definition, INPUT, resources=router)
 

@@ -1,0 +1,10 @@
+"""Names in blob storage that several parts agree on: the compiled ASL reads or writes them, the task
+runner writes them, and the stack's IAM policies grant them (infra.constructs.workflow_role)."""
+
+from __future__ import annotations
+
+LOOP_ITEMS = "items.json"
+"""The file, in a loop's task-run folder, that its distributed Map reads its items from."""
+
+MAP_RESULTS_PREFIX = "map-results"
+"""Distributed Maps write `<prefix>/<map run id>/manifest.json` and result files under it."""
