@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,9 @@ from stratoflow.errors import NotFoundError
 from stratoflow.finalize import Finished, finish_execution
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow_retry import FlowRetry, start_retry
+from stratoflow.local.children import end_child_process_groups
 from stratoflow.local.deploy import deploy_flow
+from stratoflow.local.ends import ExecutionEnds
 from stratoflow.local.leases import ProcessLease, gone_owners, host_name, owner_pid
 from stratoflow.local.watcher import ControlWatcher
 from stratoflow.runner import TaskRunner
@@ -92,8 +95,13 @@ class LocalCallbacks:
 
 
 class LocalPlatform:
-    def __init__(self, root: Path | str = ".stratoflow", clock: Clock | None = None):
+    def __init__(
+        self, root: Path | str = ".stratoflow", clock: Clock | None = None, *, owns_process: bool = False
+    ):
+        """`owns_process`: this platform is all its process runs (a CLI command), so stopping every
+        execution may also kill every process group a child of this process leads (their scripts)."""
         self.home = Path(root)
+        self.owns_process = owns_process
         self.store, self.blobs = open_local_store(self.home)
         self.lease = ProcessLease(self.home)
         self._owned: set[str] = set()  # executions recorded with this process's lease, not ended yet
@@ -108,7 +116,9 @@ class LocalPlatform:
         # Executions launched in the background and not ended yet (counted before their thread starts).
         self._launched = 0
         self._launched_changed = threading.Condition()
-        self._stopping: str | None = None  # stop_all's cause: queued executions stay queued
+        self._stopping: str | None = None  # stop_all's cause: what starts from now on is stopped at once
+        self._holding_queue = False  # set by stop_all: queued executions stay queued for the next start
+        self.ends = ExecutionEnds()  # wakes `?wait=true` requests and stop_all's grace as executions end
         self._retries_cancelled = threading.Event()  # set by stop_all: pending flow retries are dropped
         self.resources = Resources(
             {
@@ -203,7 +213,7 @@ class LocalPlatform:
         self.callbacks.forget(execution.id)
         self.watcher.forget(execution.id)
         finished = finish_execution(
-            self.store, execution.id, result.status, _engine_error(result), promote=self._stopping is None
+            self.store, execution.id, result.status, _engine_error(result), promote=not self._holding_queue
         )
         self._disown(execution.id)
         self._after_end(finished)
@@ -213,6 +223,7 @@ class LocalPlatform:
 
     def _after_end(self, finished: Finished) -> None:
         """Run the end hooks, start the queued executions the freed slot lets in, carry out a retry."""
+        self.ends.ended(finished.execution.id)
         # Hooks first, so they see executions end in the order they ended (a promoted one can be quick).
         for hook in self.finished_hooks:
             try:
@@ -221,7 +232,7 @@ class LocalPlatform:
                 logger.exception("a hook on the end of execution %s failed", finished.execution.id)
         for promoted in finished.promoted:  # queued executions its concurrency slot lets in
             self.launch(promoted)
-        if finished.retry is not None and self._stopping is None:
+        if finished.retry is not None and not self._holding_queue:
             self.launch_retry(finished.retry)
 
     def recover_orphans(self) -> list[Execution]:
@@ -257,7 +268,9 @@ class LocalPlatform:
         )
         # Recorded first: the end keeps an execution's own error over that of its first failed task run.
         self.store.update_execution(execution_id, error=error)
-        finished = finish_execution(self.store, execution_id, "FAILED", error, promote=self._stopping is None)
+        finished = finish_execution(
+            self.store, execution_id, "FAILED", error, promote=not self._holding_queue
+        )
         self.store.disown_execution(execution_id)
         logger.warning("execution %s failed: %s", execution_id, error)
         self._after_end(finished)
@@ -266,14 +279,22 @@ class LocalPlatform:
     def run(self, execution: Execution) -> RunOutcome:
         return self.finish(execution, self.start(execution))
 
-    def stop_all(self, cause: str) -> list[str]:
-        """Stop every execution this platform runs (each then ends KILLED) and promote no queued
-        execution into the slots they free: the queue waits for the next start. Returns their ids."""
-        self._stopping = cause
+    def stop_all(self, cause: str, grace: float = 0.0) -> list[str]:
+        """Stop every execution this platform runs (each then ends KILLED, the process groups its
+        scripts started killed) and promote no queued execution into the slots they free: the queue
+        waits for the next start. With `grace` seconds, running executions may first end on their own
+        for that long (still promoting nothing). Returns the ids of the executions it killed."""
+        self._holding_queue = True
         self._retries_cancelled.set()
+        deadline = time.monotonic() + grace
+        while self.callbacks.running() and (remaining := deadline - time.monotonic()) > 0:
+            self.ends.wait_any(remaining)
+        self._stopping = cause
         running = self.callbacks.running()
         for execution in running.values():
             execution.stop(error="Killed", cause=cause)
+        if self.owns_process:  # the scripts of the executions just stopped would run on
+            end_child_process_groups()
         return sorted(running)
 
     def launch(self, execution: Execution) -> threading.Thread:
