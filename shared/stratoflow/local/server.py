@@ -33,6 +33,7 @@ from stratoflow.domain import Execution
 from stratoflow.engine import Clock
 from stratoflow.errors import FlowValidationError, NotFoundError, StratoflowError
 from stratoflow.flow import Flow
+from stratoflow.local.ended import EndedExecutions
 from stratoflow.local.platform import LocalPlatform
 from stratoflow.states import State
 from stratoflow.triggers.events import TriggerSkipped, event_execution_id, flow_of
@@ -85,6 +86,7 @@ class StratoServer:
         self.platform.finished_hooks.append(self._run_flow_triggers)
         self.webhooks = Webhooks(self.platform.store, self.start, wait_for_end=self.platform.ends.wait)
         self.grace = grace
+        self.ended = EndedExecutions(self.platform.store, now)
         self.host, self.port = host, port
         self.report: Report = report or logger.info
         self.poll_seconds, self.sweep_seconds = poll_seconds, sweep_seconds
@@ -121,6 +123,8 @@ class StratoServer:
         """One round: redeploy changed files, fire due schedules, give back slots now and then."""
         self.sync_flows()
         self.fire_schedules(self._now())
+        for execution in self.ended.poll():  # ended in another process (a `strato run`)
+            self._fire_flow_triggers(execution)
         if time.monotonic() - self._last_sweep >= self.sweep_seconds:
             self._last_sweep = time.monotonic()
             self.sweep()
@@ -184,6 +188,10 @@ class StratoServer:
         return execution
 
     def _run_flow_triggers(self, finished: Execution) -> None:
+        if self.ended.handle(finished):
+            self._fire_flow_triggers(finished)
+
+    def _fire_flow_triggers(self, finished: Execution) -> None:
         if self._stopping.is_set():
             return
         self.report(
