@@ -159,8 +159,13 @@ def post(url: str, body: dict[str, Any] | None = None, timeout: float = 60.0) ->
 
 
 def states(home: Path) -> dict[str, str]:
-    with sqlite3.connect(home / "stratoflow.db") as db:
-        rows = db.execute("SELECT id, state FROM executions").fetchall()
+    if not (home / "stratoflow.db").exists():
+        return {}
+    try:
+        with sqlite3.connect(home / "stratoflow.db") as db:
+            rows = db.execute("SELECT id, state FROM executions").fetchall()
+    except sqlite3.OperationalError:  # the schema is being created
+        return {}
     return {row[0]: row[1] for row in rows}
 
 
@@ -309,3 +314,65 @@ def test_a_burst_of_200_concurrent_webhook_requests_is_answered_whole(
     command.signal(signal.SIGTERM)
     assert command.exit_code() == 0, command.output
     assert len(states(folders["home"])) == 200
+
+
+PAUSED = """
+id: paused
+namespace: lifecycle
+tasks:
+  - id: before
+    type: Return
+    format: one
+  - id: wait
+    type: Pause
+    onResume:
+      - id: ok
+        type: BOOLEAN
+  - id: after
+    type: Return
+    format: "resumed {{ outputs.wait.onResume.ok }} after {{ outputs.before.value }}"
+outputs:
+  - id: said
+    type: STRING
+    value: "{{ outputs.after.value }}"
+"""
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGKILL])
+def test_a_pause_survives_its_strato_run_and_resumes_in_a_later_process(
+    folders: dict[str, Path], number: int
+) -> None:
+    # Given `strato run` of a flow that paused
+    flow_file = folders["flows"].parent / "paused.yaml"
+    flow_file.write_text(PAUSED)
+    home = folders["home"]
+    command = Command("run", str(flow_file), "--home", str(home))
+    try:
+        wait_until(lambda: list(states(home).values()) == ["PAUSED"])
+
+        # When the process ends (Ctrl-C, or killed outright)
+        command.signal(number)
+        code = command.exit_code()
+    finally:
+        command.end()
+    (execution_id,) = states(home)
+
+    # Then the execution stays PAUSED, also after another process looked for orphans
+    assert code == (0 if number == signal.SIGINT else -signal.SIGKILL), command.output
+    listed = Command("executions", "list", "--home", str(home))
+    assert listed.exit_code() == 0
+    assert states(home) == {execution_id: "PAUSED"}
+
+    # When `strato resume` runs in a later process
+    resumed = Command("resume", execution_id, "-i", "ok=true", "--json", "--home", str(home))
+
+    # Then the execution continues there, from its pause, to its end
+    assert resumed.exit_code() == 0, resumed.output
+    assert states(home) == {execution_id: "SUCCESS"}
+    document = json.loads(resumed.output[resumed.output.index("{") :])
+    assert document["outputs"] == {"said": "resumed true after one"}
+    assert [(r["taskId"], r["attempts"]) for r in document["taskRuns"]] == [
+        ("before", 1),
+        ("wait", 1),
+        ("after", 1),
+    ]

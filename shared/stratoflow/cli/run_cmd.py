@@ -116,10 +116,21 @@ def run_locally(
         running = platform.start(execution)
 
         def kill(name: str) -> None:
-            click.echo(f"{name}: killing execution {execution.id} (a second signal exits at once)", err=True)
+            current = platform.store.get_execution(execution.id)
+            if current is not None and current.state == State.PAUSED:
+                click.echo(
+                    f"{name}: execution {execution.id} stays PAUSED; `strato resume {execution.id}` "
+                    "continues it",
+                    err=True,
+                )
+            else:
+                click.echo(
+                    f"{name}: killing execution {execution.id} (a second signal exits at once)", err=True
+                )
             platform.stop_all(f"killed by {name}")
 
-        with StopSignals(kill):  # Ctrl-C and SIGTERM end the execution KILLED, its scripts with it
+        # Ctrl-C and SIGTERM end the execution KILLED, its scripts with it; a paused one stays PAUSED.
+        with StopSignals(kill):
             if as_json:
                 outcome = platform.finish(execution, running)
                 click.echo(json.dumps(run_document(outcome), indent=2, default=str))
@@ -127,7 +138,7 @@ def run_locally(
                 from stratoflow.cli.live import watch
 
                 outcome = watch(platform, execution, running, flow)
-        sys.exit(EXIT_OK if outcome.execution.state in ("SUCCESS", "WARNING") else EXIT_FAILED)
+        sys.exit(EXIT_OK if outcome.execution.state in ("SUCCESS", "WARNING", "PAUSED") else EXIT_FAILED)
     finally:
         platform.close()
 
