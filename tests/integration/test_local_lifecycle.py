@@ -376,3 +376,24 @@ def test_a_pause_survives_its_strato_run_and_resumes_in_a_later_process(
         ("wait", 1),
         ("after", 1),
     ]
+
+
+def test_a_half_sent_request_neither_holds_a_thread_nor_the_shutdown(
+    server: Callable[..., tuple[Command, str]], folders: dict[str, Path]
+) -> None:
+    # Given a client that sent half of a request's headers and nothing more
+    command, url = server()
+    port = int(url.split(":")[2].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(b"POST /webhook/lifecycle/fast/" + KEY.encode() + b" HTTP/1.1\r\nHost: x\r\n")
+
+        # When the server waits for the rest
+        client.settimeout(120)
+        answer = client.recv(1024)
+
+        # Then it closes the connection (after its read timeout) without answering
+        assert answer == b""
+
+    # and the server still stops cleanly
+    command.signal(signal.SIGTERM)
+    assert command.exit_code() == 0, command.output
