@@ -6,8 +6,8 @@
 
 What runs at once, for `--minutes`:
 - a schedule firing every minute (`tick`);
-- waited webhooks (`?wait=true`) on a 1-task flow, `--rate` per second, and a burst of `--burst`
-  concurrent requests at the start;
+- waited webhooks (`?wait=true`) on a 1-task flow: 20 one at a time on the idle server, then a burst
+  of `--burst` concurrent requests, then `--rate` per second for the whole run;
 - a Flow trigger (`after_hook`) on every successful webhook execution, and on `upstream`, which a
   separate `strato run` process runs every 30 s on the same home (the server must see those ends too);
 - a flow limited to 2 concurrent executions (a 1 s Sleep each) fed faster than it drains;
@@ -203,7 +203,10 @@ def soak(minutes: float, rate: float, burst: int, keep: bool = False) -> dict[st
     strato_runs: list[int] = []
     redeploys = 0
 
-    # A burst first: every request at once.
+    # Waited requests one at a time on the idle server: the answer must follow the end at once.
+    idle_answers = [post(f"{base}/hook/{KEY}?wait=true", {"n": -n})[:2] for n in range(1, 21)]
+
+    # A burst: every request at once.
     with ThreadPoolExecutor(burst) as pool:
         burst_answers = list(pool.map(lambda n: post(f"{base}/hook/{KEY}", {"n": n})[:2], range(burst)))
 
@@ -267,8 +270,8 @@ def soak(minutes: float, rate: float, burst: int, keep: bool = False) -> dict[st
         for e in downstream
         if e["trigger"]["executionId"] in upstream_ends
     ]
-    sent = len(answers) + burst
-    ok = sum(1 for status, _ in answers + burst_answers if status == 200)
+    sent = len(answers) + burst + len(idle_answers)
+    ok = sum(1 for status, _ in answers + burst_answers + idle_answers if status == 200)
     nap_intervals = [(when(r["startDate"]), when(r["endDate"])) for r in naps if r.get("endDate")]
     tracebacks = [i for i, line in enumerate(server.lines) if "Traceback" in line]
     first_traceback = server.lines[max(0, tracebacks[0] - 2) : tracebacks[0] + 40] if tracebacks else []
@@ -286,6 +289,9 @@ def soak(minutes: float, rate: float, burst: int, keep: bool = False) -> dict[st
             "lost": sent - ok,
             "executions": len(by_flow.get("hook", [])),
             "states": dict(Counter(e["state"] for e in by_flow.get("hook", []))),
+            "waited_latency_idle": percentiles(
+                [seconds for status, seconds in idle_answers if status == 200]
+            ),
             "waited_latency": percentiles([seconds for status, seconds in answers if status == 200]),
             "burst": {"size": burst, "lost": sum(1 for s, _ in burst_answers if s != 200)}
             | percentiles([seconds for _, seconds in burst_answers]),

@@ -294,11 +294,11 @@ class LocalPlatform:
         self._holding_queue = True
         self._retries_cancelled.set()
         deadline = time.monotonic() + grace
-        while self._working() and (remaining := deadline - time.monotonic()) > 0:
+        while self.working() and (remaining := deadline - time.monotonic()) > 0:
             self.ends.wait_any(remaining)
         self._stopping = cause
         running = self.callbacks.running()
-        paused = set(running) - set(self._working())
+        paused = set(running) - set(self.working())
         for execution_id, execution in running.items():
             if execution_id in paused:
                 self._left_paused.add(execution_id)
@@ -307,7 +307,7 @@ class LocalPlatform:
             end_child_process_groups()
         return sorted(set(running) - paused)
 
-    def _working(self) -> list[str]:
+    def working(self) -> list[str]:
         """The running executions that are not PAUSED."""
         running = self.callbacks.running()
         states = {i: self.store.get_execution(i) for i in running}

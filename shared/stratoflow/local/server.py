@@ -136,12 +136,15 @@ class StratoServer:
             self._http.shutdown()  # no new request is accepted; the ones in flight go on
             self._http.socket.close()  # connections waiting in the backlog are refused, not left hanging
         running = sorted(self.platform.callbacks.running())
-        if running and self.grace > 0:
-            self.report(f"letting {len(running)} running execution(s) end, for up to {self.grace:g} s")
+        working = self.platform.working()
+        if working and self.grace > 0:
+            self.report(f"letting {len(working)} running execution(s) end, for up to {self.grace:g} s")
         stopped = self.platform.stop_all("the server stopped", self.grace)
         for execution_id in sorted(set(running) - set(stopped)):
             execution = self.platform.store.get_execution(execution_id)
-            self.report(f"execution {execution_id} ended {execution.state if execution else 'unknown'}")
+            state = execution.state if execution else "unknown"
+            how = "stays PAUSED: `strato resume` continues it" if state == State.PAUSED else f"ended {state}"
+            self.report(f"execution {execution_id} {how}")
         if stopped:
             self.report(f"killed {len(stopped)} running execution(s): {', '.join(stopped)}")
         self.platform.ends.close()  # waited requests answer now with the state they have
