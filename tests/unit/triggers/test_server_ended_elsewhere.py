@@ -124,3 +124,29 @@ def test_what_ended_before_any_server_looked_is_history(flows: Path, home: Path)
 
     # Then nothing fires for it
     assert downstream == []
+
+
+def test_an_execution_that_ends_long_after_newer_ones_still_fires(flows: Path, home: Path) -> None:
+    # Given a server, and an upstream execution another process admitted and has not run yet
+    server = serve(flows, home)
+    other = LocalPlatform(home, VirtualClock())
+    try:
+        flow, record = other.deploy_file(flows / "up.yaml")
+        late = other.admit(flow, record, {})
+        server.tick()
+
+        # When newer upstream executions run to their end first, and the late one after them
+        for _ in range(2):
+            other.run(other.admit(flow, record, {}))
+            server.tick()
+        other.run(late)
+        server.tick()
+        server.platform.join()
+
+        # Then each of the three fired the downstream flow once
+        downstream = server.platform.store.list_executions("demo", "down")
+    finally:
+        other.close()
+        server.close()
+    assert len(downstream) == 3
+    assert late.id in {e.trigger["executionId"] for e in downstream if e.trigger}
