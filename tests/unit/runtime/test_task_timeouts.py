@@ -89,3 +89,4 @@ def test_a_timeout_on_a_flowable_is_refused_with_its_location(flowable: str) -> 
 
     messages = [str(d) for d in refused.value.diagnostics]
     assert f"bounded.yaml:7:5: tasks[0].timeout: timeout is not supported on {flowable} yet" in messages[0]
+
