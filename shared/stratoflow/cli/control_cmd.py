@@ -218,11 +218,16 @@ def replay(
 @click.command()
 @click.argument("execution_id")
 @click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="An onResume input.")
+@click.option("--json", "as_json", is_flag=True, help="When it continues here: one JSON document at the end.")
 @home_option
 @remote_option
 @stack_options
-def resume(execution_id: str, inputs: tuple[str, ...], home: Path, remote: bool, stack: StackChoice) -> None:
-    """Resume a paused execution (a Pause without delay), with its typed onResume inputs."""
+def resume(
+    execution_id: str, inputs: tuple[str, ...], as_json: bool, home: Path, remote: bool, stack: StackChoice
+) -> None:
+    """Resume a paused execution (a Pause without delay), with its typed onResume inputs.
+
+    When the process that paused it has ended, the execution continues in this one, to its end."""
     from stratoflow.control import request_resume
 
     if remote:
@@ -238,7 +243,12 @@ def resume(execution_id: str, inputs: tuple[str, ...], home: Path, remote: bool,
     try:
         flow = _flow_of(platform, execution_id)
         paused = request_resume(platform.store, flow, execution_id, parse_pairs(inputs))
-        click.echo(f"resume requested: {execution_id} task {paused.task_id}")
+        if platform.runs_elsewhere(execution_id):  # that process's watcher carries the request out
+            click.echo(f"resume requested: {execution_id} task {paused.task_id}")
+            return
+        # The process that paused it is gone: the execution continues here, from its paused task.
+        click.echo(f"resuming {execution_id} task {paused.task_id} in this process", err=True)
+        _run_and_report(platform, platform.resume_here(execution_id), as_json)
     except InputError as error:
         _fail(str(error), 2)
     except StratoflowError as error:

@@ -86,18 +86,23 @@ def list_(
             e.id,
             f"{e.namespace}.{e.flow_id}",
             str(e.revision),
-            f"{e.state} (process gone)" if e.id in orphans and not e.state.is_terminal else str(e.state),
+            f"{e.state} (process gone)" if e.id in orphans and _fails_when_gone(e.state) else str(e.state),
             f"{e.start_date:%Y-%m-%d %H:%M:%S}",
             duration,
         )
     console = Console()
     console.print(table)
-    if orphans & {e.id for e in found if not e.state.is_terminal}:
+    if orphans & {e.id for e in found if _fails_when_gone(e.state)}:
         console.print(f"(process gone): the process running it ended before it did; {RECORDED_BY}")
 
 
 # What records an execution whose process is gone (LocalPlatform.recover_orphans) as FAILED.
 RECORDED_BY = "the next `strato run`, `strato server` or `strato restart|kill` on this home records it FAILED"
+
+
+def _fails_when_gone(state: Any) -> bool:
+    """A PAUSED execution outlives its process (`strato resume` continues it); others are failed."""
+    return not state.is_terminal and str(state) != "PAUSED"
 
 
 def _orphans(store: Any, home: Path) -> set[str]:
@@ -134,7 +139,7 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
         f"[bold]{execution.namespace}.{execution.flow_id}[/] rev {execution.revision}  {execution.id}"
     )
     state = str(execution.state)
-    if not remote and not execution.state.is_terminal and execution.id in _orphans(store, home):
+    if not remote and _fails_when_gone(execution.state) and execution.id in _orphans(store, home):
         state += f" (process gone: {RECORDED_BY})"
     console.print(f"state {state}  inputs {json.dumps(execution.inputs, default=str)}", markup=False)
     console.print(_table(runs, _depths(runs), execution))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from stratoflow.cli.options import home_option, parse_pairs
+from stratoflow.cli.signals import StopSignals
 from stratoflow.engine import ExecutionResult
 from stratoflow.engine.runtime import HISTORY_EVENT_LIMIT, PAYLOAD_LIMIT
 from stratoflow.errors import FlowValidationError, InputError, StratoflowError
@@ -67,7 +68,7 @@ def run(
 
     freeze_imported_objects()
     values = parse_pairs(inputs)
-    platform = LocalPlatform(home, clock=VirtualClock() if skip_waits else None)
+    platform = LocalPlatform(home, clock=VirtualClock() if skip_waits else None, owns_process=True)
     # Compiled templates are kept under the home: the next run of the same flow skips compiling them.
     with persistent_templates(home / TEMPLATE_CACHE):
         run_locally(platform, flow_file, values, flows_dir, as_json)
@@ -113,14 +114,31 @@ def run_locally(
                 click.echo(json.dumps(execution.to_json_dict(), indent=2, default=str))
             sys.exit(EXIT_OK if execution.state == State.QUEUED else EXIT_FAILED)
         running = platform.start(execution)
-        if as_json:
-            outcome = platform.finish(execution, running)
-            click.echo(json.dumps(run_document(outcome), indent=2, default=str))
-        else:
-            from stratoflow.cli.live import watch
 
-            outcome = watch(platform, execution, running, flow)
-        sys.exit(EXIT_OK if outcome.execution.state in ("SUCCESS", "WARNING") else EXIT_FAILED)
+        def kill(name: str) -> None:
+            current = platform.store.get_execution(execution.id)
+            if current is not None and current.state == State.PAUSED:
+                click.echo(
+                    f"{name}: execution {execution.id} stays PAUSED; `strato resume {execution.id}` "
+                    "continues it",
+                    err=True,
+                )
+            else:
+                click.echo(
+                    f"{name}: killing execution {execution.id} (a second signal exits at once)", err=True
+                )
+            platform.stop_all(f"killed by {name}")
+
+        # Ctrl-C and SIGTERM end the execution KILLED, its scripts with it; a paused one stays PAUSED.
+        with StopSignals(kill):
+            if as_json:
+                outcome = platform.finish(execution, running)
+                click.echo(json.dumps(run_document(outcome), indent=2, default=str))
+            else:
+                from stratoflow.cli.live import watch
+
+                outcome = watch(platform, execution, running, flow)
+        sys.exit(EXIT_OK if outcome.execution.state in ("SUCCESS", "WARNING", "PAUSED") else EXIT_FAILED)
     finally:
         platform.close()
 

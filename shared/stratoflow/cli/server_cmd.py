@@ -20,34 +20,41 @@ from stratoflow.cli.options import home_option
     help="Folder of flow files to deploy and watch (subfolders included).",
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Webhook port.")
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="On stop, let running executions end on their own for up to SECONDS before killing them.",
+)
 @home_option
-def server(flows_dir: Path, port: int, home: Path) -> None:
+def server(flows_dir: Path, port: int, grace: float, home: Path) -> None:
     """Deploy the flows of --flows-dir, redeploy them when they change, and run their triggers.
 
     Webhooks answer on http://127.0.0.1:PORT/webhook/<namespace>/<flowId>/<key>; schedules, flow
-    triggers and concurrency limits apply; history goes to --home. Ctrl-C stops it.
+    triggers and concurrency limits apply; history goes to --home. Ctrl-C or SIGTERM stops it
+    (running executions end KILLED, after --grace); a second signal exits at once.
     """
+    from stratoflow.cli.signals import StopSignals
     from stratoflow.local.server import StratoServer
 
     def report(message: str) -> None:
         click.echo(f"{datetime.now().strftime('%H:%M:%S')} {message}")
 
-    instance = StratoServer(flows_dir, home, port=port, report=report)
+    instance = StratoServer(flows_dir, home, port=port, report=report, grace=grace, owns_process=True)
     try:
         instance.open()
     except OSError as error:
         instance.close()
         raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {error}") from None
     stop = threading.Event()
-    click.echo(f"watching {flows_dir} (history in {home}); Ctrl-C to stop")
-    worker = threading.Thread(target=instance.serve, args=(stop,), name="strato-server")
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.5)
-    except KeyboardInterrupt:
-        click.echo("stopping...")
-    finally:
+
+    def on_stop(name: str) -> None:
+        report(f"{name}: stopping (a second signal exits at once)")
         stop.set()
-        worker.join()
+
+    click.echo(f"watching {flows_dir} (history in {home}); Ctrl-C to stop")
+    with StopSignals(on_stop):
+        instance.serve(stop)  # on this (the main) thread: nothing interrupts its shutdown
     click.echo("stopped")

@@ -3,6 +3,7 @@ resume` (Pause), for a condition (WaitFor, a loop with an interval) or for a chi
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from stratoflow.compiler.asl import (
     START_EXECUTION,
     START_EXECUTION_SYNC,
     ChoiceState,
+    PassState,
     TaskState,
     WaitState,
 )
@@ -29,9 +31,25 @@ def lower_sleep(builder: Builder, task: Any, scope: Scope, next_: str | None) ->
     frame = Flowable(builder, task, scope, next_)
     delay = task.duration if type(task).type_name == "Sleep" else task.delay
     wait = builder.names.claim(f"{task.id}.wait")
-    builder.add(wait, WaitState(seconds=_wait_seconds(delay), next=frame.end))
+    if task.timeout is not None and task.timeout < delay:
+        # It would outlast its timeout: it waits until the timeout, then fails as a timed-out task
+        # does (allowFailure and `errors` apply), on Step Functions and the local engine alike.
+        timed_out = builder.names.claim(f"{task.id}.timedOut")
+        builder.add(wait, WaitState(seconds=_wait_seconds(task.timeout), next=timed_out))
+        builder.add(timed_out, PassState(result=_timeout_error(task), result_path="$.error", next=frame.fail))
+    else:
+        builder.add(wait, WaitState(seconds=_wait_seconds(delay), next=frame.end))
     frame.emit_end()
-    return frame.emit_start(wait)
+    start = frame.emit_start(wait)
+    if not builder.is_referenced(frame.end):  # it always times out (and is never skipped)
+        del builder.states[frame.end]
+    return start
+
+
+def _timeout_error(task: Any) -> dict[str, str]:
+    # The words of a runnable task's timeout (runner.run_with_timeout).
+    message = f"task '{task.id}' timed out after {task.timeout} (timeout {_wait_seconds(task.timeout)}s)"
+    return {"Error": "States.Timeout", "Cause": json.dumps({"errorMessage": message})}
 
 
 def lower_pause(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:

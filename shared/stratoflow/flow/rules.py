@@ -152,6 +152,7 @@ def check_structure(
     _duplicates(report, "task", [(path, task.get("id")) for path, task in tasks.found])
     for kind, key in (("input", "inputs"), ("output", "outputs"), ("trigger", "triggers")):
         _duplicates(report, kind, [(path, item.get("id")) for path, item in _entries(data, key)])
+    _timeouts(report, tasks)
     input_ids = [item["id"] for _, item in _entries(data, "inputs") if isinstance(item.get("id"), str)]
     for path, trigger in _entries(data, "triggers"):
         given = trigger.get("inputs")
@@ -159,6 +160,25 @@ def check_structure(
             if name not in input_ids:
                 report.add((*path, "inputs", name), f"the flow has no input '{name}'{hint(name, input_ids)}")
     return report.items
+
+
+def _timeouts(report: _Report, tasks: RawTasks) -> None:
+    """`timeout` on a task that arranges others (and on Subflow) is refused, not ignored: Step
+    Functions has no timeout on Parallel and Map states, and no stop of a child execution, so it
+    could not hold on AWS as it would locally (Sleep and Pause honour theirs)."""
+    from stratoflow.tasks.base import FlowableTask
+
+    for path, task in tasks.found:
+        name = task.get("type")
+        cls = registry.resolve(name) if isinstance(name, str) else None
+        if task.get("timeout") is None or cls is None:
+            continue
+        if issubclass(cls, FlowableTask) or cls.type_name == "Subflow":
+            report.add(
+                (*path, "timeout"),
+                f"timeout is not supported on {cls.type_name} yet: put it on the tasks inside "
+                "(each one's timeout is honoured)",
+            )
 
 
 # --- expressions ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -39,27 +40,32 @@ class ProcessLease:
         self.folder = Path(home) / LEASES
         self.owner = f"{host_name()}-{os.getpid()}-{secrets.token_hex(4)}"
         self._fd: int | None = None
+        # Two threads taking the lease first at once would open the file twice, and flock refuses the
+        # second open file (a burst of webhooks on a fresh server lost a request to that).
+        self._lock = threading.Lock()
 
     @property
     def path(self) -> Path:
         return self.folder / f"{self.owner}.lock"
 
     def take(self) -> str:
-        """Hold the lease (idempotent); returns the owner name to record with each execution."""
-        if self._fd is None and fcntl is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh random name: nobody else holds it
-            self._fd = fd
+        """Hold the lease (idempotent, thread-safe); returns the owner name to record with each execution."""
+        with self._lock:
+            if self._fd is None and fcntl is not None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh random name: nobody else holds it
+                self._fd = fd
         return self.owner
 
     def release(self) -> None:
         """Give the lease up: call only once no execution it recorded is still running."""
-        if self._fd is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-            os.close(self._fd)
-            self._fd = None
+        with self._lock:
+            if self._fd is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
+                os.close(self._fd)
+                self._fd = None
 
 
 def owner_pid(owner: str) -> int | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +36,10 @@ from stratoflow.errors import NotFoundError
 from stratoflow.finalize import Finished, finish_execution
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow_retry import FlowRetry, start_retry
+from stratoflow.local.children import end_child_process_groups
 from stratoflow.local.deploy import deploy_flow
-from stratoflow.local.leases import ProcessLease, gone_owners, host_name, owner_pid
+from stratoflow.local.ends import ExecutionEnds
+from stratoflow.local.leases import ProcessLease, gone_owners, host_name, owner_gone, owner_pid
 from stratoflow.local.objects import LocalObjects
 from stratoflow.local.watcher import ControlWatcher
 from stratoflow.runner import TaskRunner
@@ -93,8 +96,13 @@ class LocalCallbacks:
 
 
 class LocalPlatform:
-    def __init__(self, root: Path | str = ".stratoflow", clock: Clock | None = None):
+    def __init__(
+        self, root: Path | str = ".stratoflow", clock: Clock | None = None, *, owns_process: bool = False
+    ):
+        """`owns_process`: this platform is all its process runs (a CLI command), so stopping every
+        execution may also kill every process group a child of this process leads (their scripts)."""
         self.home = Path(root)
+        self.owns_process = owns_process
         self.store, self.blobs = open_local_store(self.home)
         self.lease = ProcessLease(self.home)
         self._owned: set[str] = set()  # executions recorded with this process's lease, not ended yet
@@ -109,7 +117,10 @@ class LocalPlatform:
         # Executions launched in the background and not ended yet (counted before their thread starts).
         self._launched = 0
         self._launched_changed = threading.Condition()
-        self._stopping: str | None = None  # stop_all's cause: queued executions stay queued
+        self._stopping: str | None = None  # stop_all's cause: what starts from now on is stopped at once
+        self._holding_queue = False  # set by stop_all: queued executions stay queued for the next start
+        self._left_paused: set[str] = set()  # stopped by stop_all while PAUSED: recorded as they are
+        self.ends = ExecutionEnds()  # wakes `?wait=true` requests and stop_all's grace as executions end
         self._retries_cancelled = threading.Event()  # set by stop_all: pending flow retries are dropped
         self.resources = Resources(
             {
@@ -204,8 +215,12 @@ class LocalPlatform:
         result = running.wait()
         self.callbacks.forget(execution.id)
         self.watcher.forget(execution.id)
+        if execution.id in self._left_paused:  # it waits for `strato resume`, in whichever process
+            self._disown(execution.id)
+            paused = self.store.get_execution(execution.id) or execution
+            return RunOutcome(paused, self.store.list_task_runs(execution.id), result, execution.revision)
         finished = finish_execution(
-            self.store, execution.id, result.status, _engine_error(result), promote=self._stopping is None
+            self.store, execution.id, result.status, _engine_error(result), promote=not self._holding_queue
         )
         self._disown(execution.id)
         self._after_end(finished)
@@ -215,6 +230,7 @@ class LocalPlatform:
 
     def _after_end(self, finished: Finished) -> None:
         """Run the end hooks, start the queued executions the freed slot lets in, carry out a retry."""
+        self.ends.ended(finished.execution.id)
         # Hooks first, so they see executions end in the order they ended (a promoted one can be quick).
         for hook in self.finished_hooks:
             try:
@@ -223,7 +239,7 @@ class LocalPlatform:
                 logger.exception("a hook on the end of execution %s failed", finished.execution.id)
         for promoted in finished.promoted:  # queued executions its concurrency slot lets in
             self.launch(promoted)
-        if finished.retry is not None and self._stopping is None:
+        if finished.retry is not None and not self._holding_queue:
             self.launch_retry(finished.retry)
 
     def recover_orphans(self) -> list[Execution]:
@@ -250,7 +266,8 @@ class LocalPlatform:
 
     def _fail_orphan(self, owner: str, execution_id: str) -> Execution | None:
         execution = self.store.get_execution(execution_id)
-        if execution is None or execution.state.is_terminal:
+        if execution is None or execution.state.is_terminal or execution.state == State.PAUSED:
+            # A paused execution waits for `strato resume`, which continues it in its own process.
             self.store.disown_execution(execution_id)
             return None
         error = (
@@ -259,7 +276,9 @@ class LocalPlatform:
         )
         # Recorded first: the end keeps an execution's own error over that of its first failed task run.
         self.store.update_execution(execution_id, error=error)
-        finished = finish_execution(self.store, execution_id, "FAILED", error, promote=self._stopping is None)
+        finished = finish_execution(
+            self.store, execution_id, "FAILED", error, promote=not self._holding_queue
+        )
         self.store.disown_execution(execution_id)
         logger.warning("execution %s failed: %s", execution_id, error)
         self._after_end(finished)
@@ -268,15 +287,49 @@ class LocalPlatform:
     def run(self, execution: Execution) -> RunOutcome:
         return self.finish(execution, self.start(execution))
 
-    def stop_all(self, cause: str) -> list[str]:
-        """Stop every execution this platform runs (each then ends KILLED) and promote no queued
-        execution into the slots they free: the queue waits for the next start. Returns their ids."""
-        self._stopping = cause
+    def stop_all(self, cause: str, grace: float = 0.0) -> list[str]:
+        """Stop every execution this platform runs and promote no queued execution into the slots
+        they free: the queue waits for the next start. A PAUSED one is left PAUSED (`strato resume`
+        continues it in any later process); the others end KILLED, the process groups their scripts
+        lead killed. With `grace` seconds, running executions may first end on their own for that
+        long (still promoting nothing). Returns the ids of the executions it killed."""
+        self._holding_queue = True
         self._retries_cancelled.set()
+        deadline = time.monotonic() + grace
+        while self.working() and (remaining := deadline - time.monotonic()) > 0:
+            self.ends.wait_any(remaining)
+        self._stopping = cause
         running = self.callbacks.running()
-        for execution in running.values():
+        paused = set(running) - set(self.working())
+        for execution_id, execution in running.items():
+            if execution_id in paused:
+                self._left_paused.add(execution_id)
             execution.stop(error="Killed", cause=cause)
-        return sorted(running)
+        if self.owns_process:  # the scripts of the executions just stopped would run on
+            end_child_process_groups()
+        return sorted(set(running) - paused)
+
+    def working(self) -> list[str]:
+        """The running executions that are not PAUSED."""
+        running = self.callbacks.running()
+        states = {i: self.store.get_execution(i) for i in running}
+        return sorted(i for i, record in states.items() if record is None or record.state != State.PAUSED)
+
+    def resume_here(self, execution_id: str) -> Execution:
+        """Take over a PAUSED execution that no living process runs: it runs again from its paused
+        task in this process (its finished task runs keep their outputs), where the resume recorded
+        by `request_resume` completes the pause."""
+        self.store.update_execution(execution_id, state=State.RUNNING, expected_states={State.PAUSED})
+        execution = self.store.get_execution(execution_id)
+        assert execution is not None
+        return execution
+
+    def runs_elsewhere(self, execution_id: str) -> bool:
+        """True while a living process (not this one) records that it runs `execution_id`."""
+        for owner, ids in self.store.execution_owners().items():
+            if execution_id in ids and owner != self.lease.owner and not owner_gone(self.home, owner):
+                return True
+        return False
 
     def launch(self, execution: Execution) -> threading.Thread:
         """Run an execution to its end on a background thread; `close` waits for it."""

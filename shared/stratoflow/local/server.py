@@ -6,8 +6,10 @@ the logic the Lambda uses, fires schedules, starts Flow triggers when an executi
 concurrency limits and keeps every execution's history in the local store. An invalid file is
 reported and its flow's last good revision keeps running; a deleted file retires its flow.
 
-Stopping it (Ctrl-C, or `stop.set()` on `serve`) closes the HTTP server, stops the running
-executions (they end KILLED) and leaves queued ones queued for the next start.
+Stopping it (SIGINT or SIGTERM to `strato server`, or `stop.set()` on `serve`) stops accepting
+requests, lets the running executions end on their own for up to `grace` seconds, then stops the rest
+(they end KILLED), answers the requests in flight (a waited one with the state it has), leaves queued
+executions queued for the next start and releases the port.
 """
 
 from __future__ import annotations
@@ -31,13 +33,21 @@ from stratoflow.domain import Execution
 from stratoflow.engine import Clock
 from stratoflow.errors import FlowValidationError, NotFoundError, StratoflowError
 from stratoflow.flow import Flow
+from stratoflow.local.ended import EndedExecutions
 from stratoflow.local.platform import LocalPlatform
+from stratoflow.states import State
 from stratoflow.triggers.events import TriggerSkipped, event_execution_id, flow_of
 from stratoflow.triggers.flow_triggers import matching_flow_triggers, trigger_problems
-from stratoflow.triggers.webhooks import WebhookRequest, WebhookResponse, Webhooks
+from stratoflow.triggers.webhooks import StartRefused, WebhookRequest, WebhookResponse, Webhooks
 
 POLL_SECONDS = 1.0
 SWEEP_SECONDS = 10.0
+# Connections the kernel holds while every handler thread is busy: a burst of webhooks must not be
+# reset (the standard library's 5 dropped some of 20 concurrent requests).
+LISTEN_BACKLOG = 256
+# A client that sends its request slowly (or half of it) gets its connection closed after this long,
+# instead of holding a thread, and a server that stops, for ever.
+READ_TIMEOUT_SECONDS = 10.0
 FLOW_SUFFIXES = (".yaml", ".yml")
 
 logger = logging.getLogger(__name__)
@@ -68,11 +78,15 @@ class StratoServer:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         poll_seconds: float = POLL_SECONDS,
         sweep_seconds: float = SWEEP_SECONDS,
+        grace: float = 0.0,
+        owns_process: bool = False,
     ) -> None:
         self.flows_dir = Path(flows_dir)
-        self.platform = LocalPlatform(home, clock)
+        self.platform = LocalPlatform(home, clock, owns_process=owns_process)
         self.platform.finished_hooks.append(self._run_flow_triggers)
-        self.webhooks = Webhooks(self.platform.store, self.start)
+        self.webhooks = Webhooks(self.platform.store, self.start, wait_for_end=self.platform.ends.wait)
+        self.grace = grace
+        self.ended = EndedExecutions(self.platform.store, now)
         self.host, self.port = host, port
         self.report: Report = report or logger.info
         self.poll_seconds, self.sweep_seconds = poll_seconds, sweep_seconds
@@ -81,7 +95,7 @@ class StratoServer:
         self._schedule_marks: dict[tuple[str, str, str], datetime] = {}
         self._last_sweep = float("-inf")
         self._stopping = threading.Event()
-        self._http: ThreadingHTTPServer | None = None
+        self._http: _HTTPServer | None = None
         self._http_thread: threading.Thread | None = None
 
     # --- running ---------------------------------------------------------------------------------
@@ -99,8 +113,7 @@ class StratoServer:
 
     def open(self) -> None:
         """Bind the HTTP endpoint (port 0: any free port, then `self.port` says which)."""
-        self._http = ThreadingHTTPServer((self.host, self.port), _handler(self))
-        self._http.daemon_threads = True
+        self._http = _HTTPServer((self.host, self.port), _handler(self))
         self.port = self._http.server_address[1]
         self._http_thread = threading.Thread(target=self._http.serve_forever, name="strato-http", daemon=True)
         self._http_thread.start()
@@ -110,19 +123,37 @@ class StratoServer:
         """One round: redeploy changed files, fire due schedules, give back slots now and then."""
         self.sync_flows()
         self.fire_schedules(self._now())
+        for execution in self.ended.poll():  # ended in another process (a `strato run`)
+            self._fire_flow_triggers(execution)
         if time.monotonic() - self._last_sweep >= self.sweep_seconds:
             self._last_sweep = time.monotonic()
             self.sweep()
 
     def close(self) -> None:
+        """Stop: no new request or start, running executions killed (after `grace`), port released."""
         self._stopping.set()
         if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-        stopped = self.platform.stop_all("the server stopped")
+            self._http.shutdown()  # no new request is accepted; the ones in flight go on
+            self._http.socket.close()  # connections waiting in the backlog are refused, not left hanging
+        running = sorted(self.platform.callbacks.running())
+        working = self.platform.working()
+        if working and self.grace > 0:
+            self.report(f"letting {len(working)} running execution(s) end, for up to {self.grace:g} s")
+        stopped = self.platform.stop_all("the server stopped", self.grace)
+        for execution_id in sorted(set(running) - set(stopped)):
+            execution = self.platform.store.get_execution(execution_id)
+            state = execution.state if execution else "unknown"
+            how = "stays PAUSED: `strato resume` continues it" if state == State.PAUSED else f"ended {state}"
+            self.report(f"execution {execution_id} {how}")
         if stopped:
-            self.report(f"stopped {len(stopped)} running execution(s): {', '.join(stopped)}")
+            self.report(f"killed {len(stopped)} running execution(s): {', '.join(stopped)}")
+        self.platform.ends.close()  # waited requests answer now with the state they have
+        if self._http is not None:
+            self._http.server_close()  # waits for the requests in flight to be answered
+        queued = sorted(e.id for e in self.platform.store.list_executions(state=State.QUEUED, limit=10_000))
         self.platform.close()
+        if queued:
+            self.report(f"left {len(queued)} queued execution(s) queued: {', '.join(queued)}")
 
     # --- starting executions ---------------------------------------------------------------------
 
@@ -136,6 +167,8 @@ class StratoServer:
         labels: dict[str, str] | None = None,
     ) -> Execution:
         """Admit an execution of the live flow and run it in the background when admission says so."""
+        if self._stopping.is_set():
+            raise StartRefused(503, "the server is stopping")
         record = self.platform.store.get_flow(namespace, flow_id)
         if record is None:
             raise NotFoundError(f"flow {namespace}.{flow_id} is not deployed")
@@ -158,6 +191,10 @@ class StratoServer:
         return execution
 
     def _run_flow_triggers(self, finished: Execution) -> None:
+        if self.ended.handle(finished):
+            self._fire_flow_triggers(finished)
+
+    def _fire_flow_triggers(self, finished: Execution) -> None:
         if self._stopping.is_set():
             return
         self.report(
@@ -310,11 +347,18 @@ def _why(execution: Execution) -> str:
     return f" ({execution.error})" if execution.error else ""
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = False  # `server_close` waits for the requests in flight
+    block_on_close = True
+
+
 def _handler(server: StratoServer) -> type[BaseHTTPRequestHandler]:
     class WebhookHandler(BaseHTTPRequestHandler):
         """Turns HTTP requests into WebhookRequests; everything else is the webhook logic's."""
 
         server_version = "strato-server"
+        timeout = READ_TIMEOUT_SECONDS  # on each read of the request line, headers and body
 
         def _respond(self) -> None:
             url = urlsplit(self.path)

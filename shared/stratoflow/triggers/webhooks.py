@@ -140,7 +140,11 @@ class Webhooks:
         poll_seconds: float = POLL_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        wait_for_end: Callable[[str, float], bool] | None = None,
     ) -> None:
+        """`wait_for_end(execution_id, seconds)` returns as soon as the execution ends (or after
+        `seconds`), False when the caller should stop waiting (the server stops); without it, a waited
+        request re-reads the execution every `poll_seconds`."""
         self.store = store
         self.start = start
         self.max_body_bytes = max_body_bytes
@@ -148,6 +152,7 @@ class Webhooks:
         self.poll_seconds = poll_seconds
         self._sleep = sleep
         self._monotonic = monotonic
+        self._wait_for_end = wait_for_end
 
     def handle(self, request: WebhookRequest) -> WebhookResponse:
         if request.method.upper() not in METHODS:
@@ -205,11 +210,23 @@ class Webhooks:
         deadline = self._monotonic() + self.wait_seconds
         current = execution
         while not current.state.is_terminal:
-            if self._monotonic() >= deadline:
+            remaining = deadline - self._monotonic()
+            if remaining <= 0:
                 return WebhookResponse(202, _summary(current))
-            self._sleep(self.poll_seconds)
+            # Also re-read every poll: another process may run the execution (a queued one promoted).
+            if self._wait_for_end is None:
+                self._sleep(self.poll_seconds)
+            elif not self._wait_for_end(execution.id, min(remaining, self.poll_seconds)):
+                current = self.store.get_execution(execution.id) or current
+                return WebhookResponse(200 if current.state.is_terminal else 202, _waited_body(current))
             current = self.store.get_execution(execution.id) or current
-        return WebhookResponse(200, {**_summary(current), "outputs": current.outputs})
+        return WebhookResponse(200, _waited_body(current))
+
+
+def _waited_body(execution: Execution) -> dict[str, Any]:
+    if not execution.state.is_terminal:
+        return _summary(execution)
+    return {**_summary(execution), "outputs": execution.outputs}
 
 
 def _summary(execution: Execution) -> dict[str, Any]:

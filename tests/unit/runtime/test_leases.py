@@ -62,3 +62,33 @@ def test_an_owner_of_another_host_is_never_judged(tmp_path: Path) -> None:
     assert owner_gone(tmp_path, f"{host_name()}-123-abcd")
     assert not owner_gone(tmp_path, "some-other-machine-123-abcd")
     assert not owner_gone(tmp_path, f"{host_name()}-123-../../etc")  # never a path outside the home
+
+
+def test_threads_taking_a_fresh_lease_at_once_all_get_it(tmp_path: Path) -> None:
+    # Given a fresh lease, and many threads that take it at the same moment (a burst of webhooks on a
+    # server that has run nothing yet)
+    import threading
+
+    lease = ProcessLease(tmp_path)
+    barrier = threading.Barrier(32)
+    taken: list[str] = []
+    failed: list[BaseException] = []
+
+    def take() -> None:
+        barrier.wait()
+        try:
+            taken.append(lease.take())
+        except BaseException as error:  # what the race raised: BlockingIOError from flock
+            failed.append(error)
+
+    threads = [threading.Thread(target=take) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then every one got the lease, and it is held once
+    assert failed == []
+    assert taken == [lease.owner] * 32
+    assert not owner_gone(tmp_path, lease.owner)
+    lease.release()

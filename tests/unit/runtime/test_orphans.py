@@ -17,13 +17,13 @@ import pytest
 from click.testing import CliRunner
 
 from stratoflow.cli.main import cli
-from stratoflow.control import prepare_restart
+from stratoflow.control import prepare_restart, request_resume
 from stratoflow.domain import TaskRun
 from stratoflow.engine import VirtualClock
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 
-# `hold: true` pauses until resumed: the execution keeps its only slot meanwhile.
+# `hold: true` sleeps for an hour on a real clock: the execution keeps its only slot meanwhile.
 FLOW = textwrap.dedent(
     """
     id: limited
@@ -36,13 +36,16 @@ FLOW = textwrap.dedent(
         type: Return
         format: "one"
       - id: wait
-        type: Pause
+        type: Sleep
+        duration: PT1H
         runIf: "{{ inputs.hold }}"
       - id: done
         type: Return
         format: "done"
     """
 )
+PAUSING = FLOW.replace("type: Sleep", "type: Pause").replace("duration: PT1H", "description: held")
+assert "Pause" in PAUSING
 
 
 @pytest.fixture
@@ -117,7 +120,7 @@ def test_executions_of_a_live_process_are_left_alone(home: Path, platform: Local
 
 def test_a_failed_orphan_restarts_from_the_task_that_was_running(home: Path, platform: LocalPlatform) -> None:
     # Given an execution whose process died while its first task had succeeded and the next ran
-    dead = LocalPlatform(home, clock=VirtualClock())
+    dead = LocalPlatform(home)
     flow, record = dead.deploy_source(FLOW, "limited.yaml")
     orphan = dead.admit(flow, record, {"hold": True})
     running = dead.start(orphan)
@@ -132,17 +135,56 @@ def test_a_failed_orphan_restarts_from_the_task_that_was_running(home: Path, pla
     running.wait()
     dead.watcher.close()
     dead.store.close()
-    restarted = prepare_restart(platform.store, orphan.id)
-    running_again = platform.start(restarted)
-    _wait_for(lambda: _runs(platform, orphan.id)["wait"].state == State.PAUSED)
-    running_again.stop(error="Killed", cause="the pause would wait for ever")
-    outcome = platform.finish(restarted, running_again)
+    here = LocalPlatform(home)  # a real clock: the sleep lasts
+    try:
+        restarted = prepare_restart(here.store, orphan.id)
+        running_again = here.start(restarted)
+        _wait_for(lambda: _runs(here, orphan.id)["wait"].state == State.RUNNING)
+        running_again.stop(error="Killed", cause="the sleep would last an hour")
+        outcome = here.finish(restarted, running_again)
+    finally:
+        here.close()
 
-    # Then the succeeded task was not run again, and the one that was running ran again (it paused
-    # again above: a FAILED task run does not pause)
+    # Then the succeeded task was not run again, and the one that was running ran again (it slept
+    # again above: a FAILED task run does not sleep)
     runs = {r.task_id: r for r in outcome.task_runs}
     assert (runs["first"].state, len(runs["first"].attempts)) == (State.SUCCESS, 1)
     assert runs["wait"].state == State.KILLED
+
+
+def test_a_paused_orphan_stays_paused_and_resumes_in_another_process(
+    home: Path, platform: LocalPlatform
+) -> None:
+    # Given an execution paused by a process that then died
+    dead = LocalPlatform(home, clock=VirtualClock())
+    flow, record = dead.deploy_source(PAUSING, "limited.yaml")
+    orphan = dead.admit(flow, record, {"hold": True})
+    running = dead.start(orphan)
+    _wait_for(lambda: _execution_state(dead, orphan.id) == State.PAUSED)
+    running.stop(error="Killed", cause="the test's stand-in for a dead process")
+    running.wait()
+    dead.watcher.close()
+    dead.store.close()
+    dead.lease.release()
+
+    # When another process recovers orphans
+    recovered = platform.recover_orphans()
+
+    # Then the paused execution is not failed: it stays PAUSED, run by no process, holding its slot
+    assert recovered == []
+    assert _execution_state(platform, orphan.id) == State.PAUSED
+    assert platform.store.execution_owners() == {}
+    assert not platform.runs_elsewhere(orphan.id)
+
+    # When it is resumed there (what `strato resume` does when the pausing process is gone)
+    request_resume(platform.store, flow, orphan.id, {})
+    outcome = platform.run(platform.resume_here(orphan.id))
+
+    # Then it continued from its pause to its end, its first task not run again
+    runs = {r.task_id: r for r in outcome.task_runs}
+    assert outcome.execution.state == State.SUCCESS
+    assert [len(runs[t].attempts) for t in ("first", "wait", "done")] == [1, 1, 1]
+    assert runs["done"].state == State.SUCCESS
 
 
 def test_strato_run_fails_what_a_killed_strato_run_left_running(home: Path) -> None:
@@ -176,6 +218,11 @@ def test_strato_run_fails_what_a_killed_strato_run_left_running(home: Path) -> N
     with sqlite3.connect(home / "stratoflow.db") as db:
         states = sorted(row[0] for row in db.execute("SELECT state FROM executions"))
     assert states == ["FAILED", "SUCCESS"]
+
+
+def _execution_state(platform: LocalPlatform, execution_id: str) -> State | None:
+    execution = platform.store.get_execution(execution_id)
+    return execution.state if execution else None
 
 
 def _runs(platform: LocalPlatform, execution_id: str) -> dict[str, TaskRun]:

@@ -7,6 +7,7 @@ import textwrap
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,15 +97,51 @@ def running_since(execution: Execution) -> datetime:
     return next(change.date for change in execution.state_history if change.state == State.RUNNING)
 
 
-def test_stopping_the_platform_leaves_the_queue_for_the_next_start(platform: LocalPlatform) -> None:
+def test_stopping_the_platform_leaves_the_queue_for_the_next_start(tmp_path: Path) -> None:
+    # Given a running execution (an hour's sleep on a real clock) holding the slot, one queued behind it
+    platform = LocalPlatform(tmp_path / "real")
+    try:
+        sleeping = FLOW.replace("type: Pause", "type: Sleep\n    duration: PT1H")
+        flow, record = platform.deploy_source(sleeping, "limited.yaml")
+        first = platform.admit(flow, record, {"hold": True})
+        queued = platform.admit(flow, record, {})
+        running = platform.start(first)
+
+        # When the platform stops everything
+        assert platform.stop_all("shutting down") == [first.id]
+        platform.finish(first, running)
+
+        # Then the running one ended KILLED and the queued one still waits
+        assert platform.store.get_execution(first.id).state == State.KILLED  # type: ignore[union-attr]
+        assert platform.store.get_execution(queued.id).state == State.QUEUED  # type: ignore[union-attr]
+        assert platform.store.queued_executions("team", "limited") == [queued.id]
+    finally:
+        platform.close()
+
+
+def test_stopping_the_platform_leaves_a_paused_execution_paused(platform: LocalPlatform) -> None:
+    # Given a paused execution holding the slot
     flow, record = platform.deploy_source(FLOW, "limited.yaml")
     first = platform.admit(flow, record, {"hold": True})
-    queued = platform.admit(flow, record, {})
     running = platform.start(first)
+    _wait_until(lambda: platform.store.get_execution(first.id).state == State.PAUSED)  # type: ignore[union-attr]
 
-    assert platform.stop_all("shutting down") == [first.id]
-    platform.finish(first, running)
+    # When the platform stops everything
+    assert platform.stop_all("shutting down") == []
+    outcome = platform.finish(first, running)
 
-    assert platform.store.get_execution(first.id).state == State.KILLED  # type: ignore[union-attr]
-    assert platform.store.get_execution(queued.id).state == State.QUEUED  # type: ignore[union-attr]
-    assert platform.store.queued_executions("team", "limited") == [queued.id]
+    # Then it is still PAUSED (for `strato resume`, in any process), holding its slot, owned by none
+    assert outcome.execution.state == State.PAUSED
+    assert platform.store.get_execution(first.id).state == State.PAUSED  # type: ignore[union-attr]
+    assert platform.store.slot_holders("team", "limited") == [first.id]
+    assert platform.store.execution_owners() == {}
+
+
+def _wait_until(condition: Any, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        time.sleep(0.01)

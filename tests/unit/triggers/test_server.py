@@ -265,7 +265,9 @@ def test_due_schedule_slots_start_once_each(server: StratoServer, files: Files) 
 # --- stopping ----------------------------------------------------------------------------------
 
 
-def test_stopping_closes_the_endpoint_and_kills_what_runs(tmp_path: Path, files: Files) -> None:
+def test_stopping_closes_the_endpoint_and_leaves_paused_and_queued_executions_waiting(
+    tmp_path: Path, files: Files
+) -> None:
     # Given a server serving on a thread, with one execution paused (running) and one queued
     files.write("held.yaml", HELD)
     server = StratoServer(files.root, tmp_path / "home", port=0, clock=VirtualClock(), poll_seconds=0.01)
@@ -281,15 +283,17 @@ def test_stopping_closes_the_endpoint_and_kills_what_runs(tmp_path: Path, files:
     stop.set()
     worker.join(timeout=30)
 
-    # Then it is gone, the running execution ended KILLED and the queued one waits for the next start
+    # Then it is gone, the paused execution stays PAUSED (`strato resume` continues it in any process)
+    # and the queued one waits for the next start
     assert not worker.is_alive()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", server.port), timeout=1):
         pass
     from stratoflow.store import SqliteExecutionStore
 
     with SqliteExecutionStore(tmp_path / "home" / "stratoflow.db") as store:
-        assert store.get_execution(first["executionId"]).state == State.KILLED  # type: ignore[union-attr]
+        assert store.get_execution(first["executionId"]).state == State.PAUSED  # type: ignore[union-attr]
         assert store.get_execution(second["executionId"]).state == State.QUEUED  # type: ignore[union-attr]
+        assert store.execution_owners() == {}
 
 
 # --- the command -------------------------------------------------------------------------------

@@ -1,0 +1,69 @@
+"""Which executions ended on a home since the last look, whichever process ran them.
+
+`strato server` runs Flow triggers when an execution ends. Those it runs itself it hears of at once;
+those a separate `strato run` (or another server) ran it finds here. Every round it reads the
+executions started since a cursor (the latest start it has seen) and re-reads, by id, the ones that
+were still unfinished at the last look (a PAUSED one may end days later): those that ended and were
+not handled yet are news. Cursor and unfinished ids are kept in the store's KV, so that a restarted
+server also sees what ended while it was down. Seeing an end twice (after a restart, or a race with
+the server's own hook) starts nothing twice: a Flow trigger's execution id is derived from the
+upstream execution's id, and admission records an id once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from stratoflow.domain import Execution
+
+KV_NAMESPACE = "stratoflow.server"
+CURSOR_KEY = "ended-executions-cursor"
+WINDOW = 10_000  # new executions read per look: far more than a local home starts in a second
+
+
+class EndedExecutions:
+    def __init__(self, store: Any, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.store = store
+        self._now = now
+        self._handled: dict[str, datetime] = {}  # id -> start, of ends acted on, near the cursor
+        self._lock = threading.Lock()
+        found, value = store.kv_get(KV_NAMESPACE, CURSOR_KEY)
+        saved = value if found and isinstance(value, dict) else {}
+        self.cursor: datetime | None = (
+            datetime.fromisoformat(saved["cursor"]) if saved.get("cursor") else None
+        )
+        self._unfinished: set[str] = set(saved.get("unfinished") or [])
+
+    def handle(self, execution: Execution) -> bool:
+        """Record that `execution`'s end is acted on now (the server ran it); False when it was already."""
+        with self._lock:
+            if execution.id in self._handled:
+                return False
+            self._handled[execution.id] = execution.start_date
+            return True
+
+    def poll(self) -> list[Execution]:
+        """The executions that ended since the last look and were not handled, oldest first."""
+        with self._lock:
+            first_look = self.cursor is None
+            since = self.cursor or datetime.min.replace(tzinfo=UTC)
+            window = list(reversed(self.store.list_executions(since=since, limit=WINDOW)))
+            seen = {e.id for e in window}
+            earlier = [self.store.get_execution(i) for i in sorted(self._unfinished - seen)]
+            candidates = [e for e in earlier if e is not None] + window
+            ended = [e for e in candidates if e.state.is_terminal and e.id not in self._handled]
+            for execution in ended:
+                self._handled[execution.id] = execution.start_date
+            unfinished = {e.id for e in candidates if not e.state.is_terminal}
+            cursor = max((e.start_date for e in window), default=self.cursor or self._now())
+            # Only executions that start at the cursor itself are read again: the rest can be forgotten.
+            self._handled = {i: start for i, start in self._handled.items() if start >= cursor}
+            if (cursor, unfinished) != (self.cursor, self._unfinished):
+                self.cursor, self._unfinished = cursor, unfinished
+                saved = {"cursor": cursor.isoformat(), "unfinished": sorted(unfinished)}
+                self.store.kv_set(KV_NAMESPACE, CURSOR_KEY, saved)
+        # A home's first look: what ended before any server ran on it is history, not news.
+        return [] if first_look else ended
