@@ -123,6 +123,38 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+# The tags a flow may carry: YAML 1.2's core schema. Any other (`!!python/object/apply:...`,
+# `!!timestamp`, `!custom`) would be read by PyYAML as something Kestra's reader does not give, or
+# silently as a plain list; it is refused where it is written.
+_CORE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")
+)
+
+
+def _check_tag(node: yaml.Node) -> None:
+    if node.tag in _CORE_TAGS:
+        return
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    raise YamlProblem(
+        f"the YAML tag '{tag}' is not supported: a flow holds only text, numbers, booleans, null, "
+        "lists and mappings",
+        *_mark(node),
+    )
+
+
+def _scalar(loader: Any, node: yaml.ScalarNode) -> Any:
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as err:
+        # Python refuses to read integers of more than 4,300 digits; say so in the flow's words.
+        if "digits" in str(err):
+            raise YamlProblem(
+                f"the number has {len(str(node.value))} digits: too large to be a number",
+                *_mark(node),
+            ) from None
+        raise YamlProblem(f"YAML value error: {err}", *_mark(node)) from None
+
+
 class _Builder:
     """Builds Python values from composed nodes, recording positions and duplicate keys."""
 
@@ -139,9 +171,10 @@ class _Builder:
             raise YamlProblem("the document is too large (too many nodes or aliases)", *_mark(node))
         if len(path) > MAX_DEPTH:
             raise YamlProblem(f"the document is nested more than {MAX_DEPTH} levels deep", *_mark(node))
+        _check_tag(node)
         if isinstance(node, yaml.ScalarNode):
             self.source_map.values[path] = (*_mark(node), node.style if node.style in ("|", ">") else None)
-            return self.loader.construct_object(node, deep=True)
+            return _scalar(self.loader, node)
         if id(node) in self._active:
             raise YamlProblem("an alias refers to itself (recursive YAML)", *_mark(node))
         self._active.add(id(node))
@@ -195,7 +228,15 @@ class YamlDocument:
     problems: list[Diagnostic]
 
 
+def _unclosed(err: yaml.YAMLError) -> bool:
+    """A quoted string, `[` or `{` still open at the end of the file: the problem is where it opens."""
+    return bool(getattr(err, "context_mark", None)) and "end of stream" in str(getattr(err, "problem", ""))
+
+
 def _error_position(err: yaml.YAMLError) -> tuple[int, int]:
+    if _unclosed(err):
+        mark = err.context_mark  # type: ignore[attr-defined]
+        return (mark.line + 1, mark.column + 1)
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
     if mark is None:
         return (1, 1)
@@ -207,6 +248,8 @@ def _error_message(err: yaml.YAMLError) -> str:
     context = getattr(err, "context", None)
     if context and "single document" in context:
         return "a flow file holds one YAML document, but another one starts here"
+    if _unclosed(err) and context and "quoted scalar" in context:
+        return "YAML syntax error: this quoted string is never closed"
     kind = "YAML error" if isinstance(err, yaml.constructor.ConstructorError) else "YAML syntax error"
     if problem:
         return f"{kind}: {problem}" + (f" ({context})" if context else "")

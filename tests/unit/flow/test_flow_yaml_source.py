@@ -96,8 +96,8 @@ def test_duplicate_keys_are_reported_at_the_second_one() -> None:
         ("a: [1, 2\n", 2, 1, "YAML syntax error"),
         ("a: 1\n b: 2\n", 2, 3, "YAML syntax error"),
         ("a:\n\t- b\n", 2, 1, "cannot start any token"),
-        ("a: 'open\n", 2, 1, "YAML syntax error"),
-        ("a: !!python/object:os.system x\n", 1, 4, "YAML error"),
+        ("a: 'open\n", 1, 4, "never closed"),
+        ("a: !!python/object:os.system x\n", 1, 4, "tag '!!python/object:os.system' is not supported"),
         ("a: 1\n---\nb: 2\n", 2, 1, "one YAML document"),
     ],
 )
@@ -171,3 +171,59 @@ def test_parse_yaml_value_uses_the_same_scalar_rules() -> None:
     assert parse_yaml_value("a: yes\nb: [1, 2]") == {"a": "yes", "b": [1, 2]}
     with pytest.raises(ValueError, match="not valid YAML"):
         parse_yaml_value("a: [1")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tasks:\n  - id: a\n    message: !!python/object/apply:os.system [echo hi]\n",
+        "tasks:\n  - id: a\n    message: !!python/object/apply:os.system {a: 1}\n",
+        "tasks:\n  - id: a\n    message: !!timestamp 2024-01-31\n",
+        "tasks:\n  - id: a\n    message: !custom x\n",
+    ],
+)
+def test_tags_outside_the_core_schema_are_refused_where_they_are_written(text: str) -> None:
+    # Given a Kestra-shaped task whose value carries a tag PyYAML would read as something else
+
+    # When
+    document = read_yaml(text, "f.yaml")
+
+    # Then
+    assert document.data is None
+    [problem] = document.problems
+    assert (problem.line, problem.column) == (3, 14)
+    assert "is not supported" in problem.message
+
+
+def test_core_tags_are_read() -> None:
+    data = read_yaml("a: !!str 10\nb: !!int '7'\nc: !!seq [1]\nd: !!map {x: 1}\n", "f.yaml").data
+
+    assert data == {"a": "10", "b": 7, "c": [1], "d": {"x": 1}}
+
+
+def test_a_huge_integer_is_reported_at_its_own_line_without_pythons_hint() -> None:
+    # Given
+    text = "id: t\nnamespace: n\ntasks:\n  - id: a\n    type: Return\n    format: " + "9" * 5000 + "\n"
+
+    # When
+    [problem] = read_yaml(text, "f.yaml").problems
+
+    # Then
+    assert (problem.line, problem.column) == (6, 13)
+    assert "5000 digits" in problem.message
+    assert "set_int_max_str_digits" not in problem.message
+
+
+def test_an_unterminated_quoted_string_is_reported_where_it_opens() -> None:
+    # Given a quote opened on line 6 and never closed, with more tasks after it
+    text = (
+        "id: t\nnamespace: n\ntasks:\n  - id: a\n    type: Log\n    message: \"hello\n"
+        "  - id: b\n    type: Log\n    message: x\n"
+    )
+
+    # When
+    [problem] = read_yaml(text, "f.yaml").problems
+
+    # Then
+    assert (problem.line, problem.column) == (6, 14)
+    assert "never closed" in problem.message
