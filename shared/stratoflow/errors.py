@@ -18,7 +18,13 @@ class Diagnostic:
 
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""
-        return f"{self.file}:{self.line}:{self.column}: {where}{self.message}"
+        kind = "warning: " if self.is_warning else ""
+        return f"{self.file}:{self.line}:{self.column}: {kind}{where}{self.message}"
+
+    @property
+    def is_warning(self) -> bool:
+        """A warning does not make the flow invalid: Kestra runs such flows too."""
+        return self.severity == "warning"
 
 
 class StratoflowError(Exception):

@@ -94,6 +94,8 @@ def run_locally(
                 click.echo(f"warning: {problem}", err=True)
         try:
             flow, record = platform.deploy_file(flow_file)
+            for warning in flow.warnings:
+                click.echo(str(warning), err=True)
             report_orphans(platform)
             execution = platform.admit(flow, record, inputs)
         except FlowValidationError as error:

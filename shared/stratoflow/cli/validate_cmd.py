@@ -36,7 +36,7 @@ def _check(file: Path) -> list[Diagnostic]:
 def validate(paths: tuple[Path, ...], output_format: str, quiet: bool) -> None:
     """Check flow files (or every *.yaml / *.yml under folders) and report every problem.
 
-    Exit status: 0 all flows are valid, 1 at least one is not, 2 usage error.
+    Exit status: 0 all flows are valid (warnings are printed), 1 at least one is not, 2 usage error.
     """
     from stratoflow.flow import flow_files
 
@@ -46,7 +46,7 @@ def validate(paths: tuple[Path, ...], output_format: str, quiet: bool) -> None:
     if not files:
         raise click.UsageError(f"no .yaml or .yml flow files under {', '.join(map(str, paths))}")
     results = {str(file): _check(file) for file in dict.fromkeys(files)}
-    invalid = [file for file, problems in results.items() if problems]
+    invalid = [file for file, problems in results.items() if any(not p.is_warning for p in problems)]
     if output_format == "json":
         document = {
             "valid": not invalid,
@@ -58,10 +58,13 @@ def validate(paths: tuple[Path, ...], output_format: str, quiet: bool) -> None:
             for problem in problems:
                 click.echo(str(problem))
         if not quiet:
-            count = sum(len(problems) for problems in results.values())
+            problems = [problem for found in results.values() for problem in found]
+            warnings = sum(problem.is_warning for problem in problems)
             summary = f"{len(results)} flow file(s) checked: {len(results) - len(invalid)} valid"
             if invalid:
-                summary += f", {len(invalid)} invalid ({count} problem(s))"
+                summary += f", {len(invalid)} invalid ({len(problems) - warnings} problem(s))"
+            if warnings:
+                summary += f", {warnings} warning(s)"
             click.echo(summary, err=True)
     raise SystemExit(1 if invalid else 0)
 

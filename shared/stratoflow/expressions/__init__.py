@@ -24,7 +24,7 @@ What a flow author can rely on (Kestra's behaviour where it is defined, else wri
 
 from __future__ import annotations
 
-from stratoflow.expressions.analysis import referenced_outputs, syntax_errors
+from stratoflow.expressions.analysis import referenced_inputs, referenced_outputs, syntax_errors
 from stratoflow.expressions.errors import (
     ExpressionError,
     ExpressionEvaluationError,
@@ -44,6 +44,7 @@ __all__ = [
     "RuntimeFunctions",
     "UndefinedError",
     "is_truthy",
+    "referenced_inputs",
     "referenced_outputs",
     "render",
     "render_string",

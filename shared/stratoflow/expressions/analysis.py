@@ -34,3 +34,13 @@ def referenced_outputs(template: str) -> set[str]:
         return set(compile_template(template).outputs)
     except ExpressionError:
         return set()
+
+
+def referenced_inputs(template: str) -> set[str]:
+    """Input ids read as `inputs.<id>` or `inputs['<id>']`; empty for a template that does not compile."""
+    if "inputs" not in template:
+        return set()
+    try:
+        return set(compile_template(template).inputs)
+    except ExpressionError:
+        return set()

@@ -23,7 +23,7 @@ from stratoflow.expressions.operators import (
     UNDEFINED_COALESCE_FILTER,
     PebbleOperators,
 )
-from stratoflow.expressions.references import called_functions, read_outputs
+from stratoflow.expressions.references import called_functions, read_inputs, read_outputs
 from stratoflow.expressions.registry import FILTERS, FUNCTIONS, TESTS
 from stratoflow.expressions.runtime import CURRENT, RenderState, counted
 from stratoflow.expressions.sandbox import KestraSandbox, PathUndefined
@@ -91,6 +91,7 @@ class CompiledTemplate:
     suffix: str = ""
     calls: tuple[tuple[str, int], ...] = ()
     outputs: frozenset[str] = frozenset()
+    inputs: frozenset[str] = frozenset()
 
 
 def spell(message: str) -> str:
@@ -139,8 +140,10 @@ def compile_template(source: str) -> CompiledTemplate:
         ENVIRONMENT, code.code, ENVIRONMENT.make_globals(None), None
     )
     if code.single:
-        return CompiledTemplate(None, template, code.prefix, code.suffix, code.calls, code.outputs)
-    return CompiledTemplate(template, None, calls=code.calls, outputs=code.outputs)
+        return CompiledTemplate(
+            None, template, code.prefix, code.suffix, code.calls, code.outputs, code.inputs
+        )
+    return CompiledTemplate(template, None, calls=code.calls, outputs=code.outputs, inputs=code.inputs)
 
 
 def generate(source: str) -> TemplateCode:
@@ -149,16 +152,16 @@ def generate(source: str) -> TemplateCode:
     # Jinja folds constant expressions while compiling, calling filters: give that work a budget too.
     token = CURRENT.set(RenderState({}, None))
     try:
-        calls, outputs = called_functions(tree), read_outputs(tree)
+        calls, outputs, inputs = called_functions(tree), read_outputs(tree), read_inputs(tree)
         tree = transform(tree)
         single = _single_expression(tree)
         if single is None:
-            return TemplateCode(source, ENVIRONMENT.compile(tree), False, "", "", calls, outputs)
+            return TemplateCode(source, ENVIRONMENT.compile(tree), False, "", "", calls, outputs, inputs)
         expression, prefix, suffix = single
         line = expression.lineno
         assign = nodes.Assign(nodes.Name("result", "store", lineno=line), expression, lineno=line)
         code = ENVIRONMENT.compile(nodes.Template([assign], lineno=1))
-        return TemplateCode(source, code, True, prefix, suffix, calls, outputs)
+        return TemplateCode(source, code, True, prefix, suffix, calls, outputs, inputs)
     except TemplateSyntaxError as error:
         raise ExpressionSyntaxError(spell(error.message or "syntax error"), error.lineno) from None
     except (RecursionError, MemoryError):

@@ -37,16 +37,28 @@ def called_functions(tree: nodes.Template) -> tuple[tuple[str, int], ...]:
     )
 
 
-def _is_outputs(node: nodes.Node) -> bool:
-    return isinstance(node, nodes.Name) and node.name == "outputs"
+def _read_members(tree: nodes.Template, variable: str) -> frozenset[str]:
+    """Names read as `<variable>.<name>` or `<variable>['<name>']`, unless the template sets
+    `variable` itself."""
+    if variable in _declared_names(tree):
+        return frozenset()
+    referenced: set[str] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        base = node.node  # type: ignore[attr-defined]
+        if not (isinstance(base, nodes.Name) and base.name == variable):
+            continue
+        if isinstance(node, nodes.Getattr):
+            referenced.add(node.attr)
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            referenced.update([node.arg.value] if isinstance(node.arg.value, str) else [])
+    return frozenset(referenced)
 
 
 def read_outputs(tree: nodes.Template) -> frozenset[str]:
     """Task ids read as `outputs.<id>` or `outputs['<id>']`."""
-    referenced: set[str] = set()
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        if isinstance(node, nodes.Getattr) and _is_outputs(node.node):
-            referenced.add(node.attr)
-        elif isinstance(node, nodes.Getitem) and _is_outputs(node.node) and isinstance(node.arg, nodes.Const):
-            referenced.update([node.arg.value] if isinstance(node.arg.value, str) else [])
-    return frozenset(referenced)
+    return _read_members(tree, "outputs")
+
+
+def read_inputs(tree: nodes.Template) -> frozenset[str]:
+    """Input ids read as `inputs.<id>` or `inputs['<id>']`."""
+    return _read_members(tree, "inputs")

@@ -45,7 +45,7 @@ from typing import Any
 import jinja2
 
 # Bumped whenever the layout of an entry changes.
-ENTRY_FORMAT = 1
+ENTRY_FORMAT = 2
 # An entry is ~2 KB (a task property's template): ~20 MB of ~10,000 templates, a few hundred flows.
 MAX_ENTRIES = 10_000
 MAX_BYTES = 64 * 1024**2
@@ -68,6 +68,7 @@ class TemplateCode:
     suffix: str
     calls: tuple[tuple[str, int], ...]  # (name, line) of the functions it calls (see `references`)
     outputs: frozenset[str]  # task ids it reads as outputs.<id>
+    inputs: frozenset[str] = frozenset()  # input ids it reads as inputs.<id>
 
 
 @functools.cache
@@ -108,15 +109,17 @@ class TemplateCache:
                 entry: Any = marshal.loads(file.read())
         except (OSError, EOFError, ValueError, TypeError):
             return None
-        if not (isinstance(entry, tuple) and len(entry) == 8 and entry[:2] == (ENTRY_FORMAT, source)):
+        if not (isinstance(entry, tuple) and len(entry) == 9 and entry[:2] == (ENTRY_FORMAT, source)):
             return None
-        _, _, code, single, prefix, suffix, calls, outputs = entry
+        _, _, code, single, prefix, suffix, calls, outputs, inputs = entry
         if not isinstance(code, CodeType):
             return None
         if time.time() - modified > TOUCH_AFTER_SECONDS:
             with contextlib.suppress(OSError):
                 os.utime(path)  # recently used: the last to be pruned
-        return TemplateCode(source, code, bool(single), prefix, suffix, tuple(calls), frozenset(outputs))
+        return TemplateCode(
+            source, code, bool(single), prefix, suffix, tuple(calls), frozenset(outputs), frozenset(inputs)
+        )
 
     def store(self, compiled: TemplateCode) -> None:
         """Keep `compiled` for the next process; a folder that cannot be written is ignored."""
@@ -129,6 +132,7 @@ class TemplateCache:
             compiled.suffix,
             compiled.calls,
             tuple(sorted(compiled.outputs)),
+            tuple(sorted(compiled.inputs)),
         )
         path = self._path(compiled.source)
         temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")

@@ -22,10 +22,15 @@ _SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "cdk.out"})
 
 @dataclass
 class Analysis:
-    """What validating one flow text found: the flow when valid, else every problem."""
+    """What validating one flow text found: the flow when valid (it has no errors), and every
+    problem, warnings included."""
 
     flow: Flow | None
     diagnostics: list[Diagnostic]
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [item for item in self.diagnostics if not item.is_warning]
 
 
 def analyse(text: str, file: str = "<flow>") -> Analysis:
@@ -50,15 +55,16 @@ def analyse(text: str, file: str = "<flow>") -> Analysis:
     # Unknown ids can only be told apart when every task (and so every child) was found.
     task_ids = tasks.ids if tasks.complete else None
     diagnostics.extend(check_expressions(data, document.source_map, file, task_ids))
-    if diagnostics:
-        return Analysis(None, sorted(set(diagnostics)))
+    diagnostics = sorted(set(diagnostics))
+    if any(not item.is_warning for item in diagnostics):
+        return Analysis(None, diagnostics)
     assert flow is not None
-    flow.attach_source(FlowSource(file, text, document.source_map))
-    return Analysis(flow, [])
+    flow.attach_source(FlowSource(file, text, document.source_map, tuple(diagnostics)))
+    return Analysis(flow, diagnostics)
 
 
 def validate_text(text: str, file: str = "<flow>") -> list[Diagnostic]:
-    """Every problem of a flow text, sorted; empty when the flow is valid."""
+    """Every problem of a flow text, sorted, warnings included (`Diagnostic.is_warning`)."""
     return analyse(text, file).diagnostics
 
 
@@ -66,7 +72,7 @@ def load_flow(text: str, file: str = "<flow>") -> Flow:
     """The flow of a YAML text; raises `FlowValidationError` with every problem found."""
     result = analyse(text, file)
     if result.flow is None:
-        raise FlowValidationError(result.diagnostics)
+        raise FlowValidationError(result.errors)
     return result.flow
 
 

@@ -16,6 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from stratoflow.errors import Diagnostic
 from stratoflow.flow.inputs import Input, InputItem, input_types
 from stratoflow.flow.triggers import Trigger, TriggerItem
 from stratoflow.flow.yaml_source import SourceMap
@@ -146,6 +147,7 @@ class FlowSource:
     file: str
     text: str
     source_map: SourceMap
+    warnings: tuple[Diagnostic, ...] = ()
 
 
 class Flow(StrictModel):
@@ -237,6 +239,11 @@ class Flow(StrictModel):
     def source(self) -> FlowSource | None:
         """File, text and positions when the flow was loaded from YAML (None when built in Python)."""
         return self._source
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """What validation warned about (the flow runs, as Kestra runs it)."""
+        return self._source.warnings if self._source is not None else ()
 
     def attach_source(self, source: FlowSource) -> None:
         self._source = source

@@ -198,22 +198,45 @@ def _templated_strings(value: Any, path: YamlPath) -> Iterator[tuple[YamlPath, s
             yield from _templated_strings(item, (*path, index))
 
 
-def _expression_api() -> tuple[Callable[[str], list[Any]] | None, Callable[[str], set[str]] | None]:
+_Check = Callable[[str], Any]
+
+
+def _expression_api() -> tuple[_Check | None, _Check | None, _Check | None]:
+    """The expression engine's checks; validation without them skips expressions (a slim install)."""
     try:
         import stratoflow.expressions as expressions
     except ImportError:
-        return None, None
-    return getattr(expressions, "syntax_errors", None), getattr(expressions, "referenced_outputs", None)
+        return None, None, None
+    return tuple(  # type: ignore[return-value]
+        getattr(expressions, name, None)
+        for name in ("syntax_errors", "referenced_inputs", "referenced_outputs")
+    )
+
+
+def _declared_inputs(data: Any) -> set[str] | None:
+    """The flow's input ids, or None when an input has no readable id (reported elsewhere)."""
+    entries = data.get("inputs", []) if isinstance(data, dict) else []
+    if not isinstance(entries, list):
+        return None
+    ids = [entry.get("id") if isinstance(entry, dict) else None for entry in entries]
+    return (
+        {identifier for identifier in ids if isinstance(identifier, str)}
+        if all(isinstance(identifier, str) for identifier in ids)
+        else None
+    )
 
 
 def check_expressions(
     data: Any, source_map: SourceMap, file: str, task_ids: set[str] | None
 ) -> list[Diagnostic]:
-    """Syntax errors in every templated string, and `outputs.<id>` references to unknown tasks
-    (only when `task_ids` is known, i.e. the flow's structure is valid)."""
-    syntax_errors, referenced_outputs = _expression_api()
+    """Syntax errors in every templated string; `inputs.<id>` naming no input of the flow (an error:
+    the run would fail on it); `outputs.<id>` naming no task (only when `task_ids` is known, i.e. the
+    flow's structure is valid): a warning, as Kestra runs such flows and `??` / `???` can guard it."""
+    syntax_errors, referenced_inputs, referenced_outputs = _expression_api()
     if syntax_errors is None:
         return []
+    input_ids = _declared_inputs(data) if referenced_inputs is not None else None
+    task_ids = task_ids if referenced_outputs is not None else None
     diagnostics: list[Diagnostic] = []
     for path, template in _templated_strings(data, ()):
         line, column, style = source_map.value_start(path)
@@ -228,13 +251,23 @@ def check_expressions(
             offset = lineno if style in ("|", ">") else lineno - 1
             message = f"expression syntax error: {getattr(error, 'message', None) or error}"
             diagnostics.append(Diagnostic(file, line + offset, column, format_path(path), message))
-        if errors or task_ids is None or referenced_outputs is None:
+        if errors:
             continue
-        try:
-            references = referenced_outputs(template)
-        except Exception:  # already reported as a syntax problem, or nothing to check
-            continue
-        for reference in sorted(references - task_ids):
-            message = f"'outputs.{reference}' refers to no task of this flow{hint(reference, task_ids)}"
-            diagnostics.append(Diagnostic(file, line, column, format_path(path), message))
+        where = (file, line, column, format_path(path))
+        if input_ids is not None and not _in_trigger(path):
+            for name in sorted(referenced_inputs(template) - input_ids):  # type: ignore[misc]
+                message = f"'inputs.{name}' refers to no input of this flow{hint(name, input_ids)}"
+                diagnostics.append(Diagnostic(*where, message))
+        if task_ids is not None:
+            for reference in sorted(referenced_outputs(template) - task_ids):  # type: ignore[misc]
+                message = (
+                    f"'outputs.{reference}' refers to no task of this flow{hint(reference, task_ids)}; "
+                    "it fails when evaluated unless guarded by ?? or ???"
+                )
+                diagnostics.append(Diagnostic(*where, message, severity="warning"))
     return diagnostics
+
+
+def _in_trigger(path: YamlPath) -> bool:
+    """Trigger properties render before the execution exists: `inputs` there is not the flow's."""
+    return bool(path) and path[0] == "triggers"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Annotated, Any, ClassVar
 
@@ -9,7 +10,7 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from stratoflow.tasks.base import FlowableTask, NonEmptyTaskList, Task, TaskItem, TaskList
-from stratoflow.tasks.fields import Duration, StrictModel
+from stratoflow.tasks.fields import Duration, StrictModel, describe
 from stratoflow.tasks.registry import kestra_aliases, register
 
 
@@ -18,10 +19,23 @@ def _flow_aliases(name: str) -> tuple[str, ...]:
 
 
 def _check_loop_values(value: Any) -> Any:
-    if isinstance(value, list) and any(item is None for item in value):
-        raise ValueError("a loop value must not be null")
     if isinstance(value, str) and not value.strip():
         raise ValueError("must not be empty")
+    if isinstance(value, str) and not any(mark in value for mark in ("{{", "{%")):
+        # No expression: the text is all there is, so a run would refuse it just the same.
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            raise ValueError(
+                "must be a list, a JSON array or an expression giving one (got text that is not JSON)"
+            ) from None
+        if not isinstance(parsed, list):
+            raise ValueError(
+                f"must be a list, a JSON array or an expression giving one (got {describe(parsed)})"
+            )
+        _check_loop_values(parsed)
+    if isinstance(value, list) and any(item is None for item in value):
+        raise ValueError("a loop value must not be null")
     return value
 
 

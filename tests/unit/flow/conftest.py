@@ -44,6 +44,9 @@ def fake_expressions(
         # `outputs.x` at the root of a name only: not `outputs.call.outputs.y`.
         return set(re.findall(r"(?<![\w.])outputs\.([A-Za-z0-9_-]+)", template))
 
+    def referenced_inputs(template: str) -> set[str]:
+        return set(re.findall(r"(?<![\w.])inputs\.([A-Za-z0-9_-]+)", template))
+
     def is_truthy(value: Any) -> bool:
         if isinstance(value, str):
             return value.strip().lower() not in ("false", "0", "-0", "")
@@ -51,6 +54,7 @@ def fake_expressions(
 
     module.syntax_errors = syntax_errors  # type: ignore[attr-defined]
     module.referenced_outputs = referenced_outputs  # type: ignore[attr-defined]
+    module.referenced_inputs = referenced_inputs  # type: ignore[attr-defined]
     module.is_truthy = is_truthy  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "stratoflow.expressions", module)
     monkeypatch.setattr(stratoflow, "expressions", module, raising=False)

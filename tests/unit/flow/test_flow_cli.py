@@ -159,3 +159,44 @@ def test_schema_writes_a_file(runner: CliRunner, tmp_path: Path) -> None:
 
     assert result.exit_code == 0
     assert json.loads(target.read_text())["$ref"] == "#/$defs/Flow"
+
+
+def test_warnings_are_printed_and_the_flow_stays_valid(
+    runner: CliRunner, tmp_path: Path, real_expressions: object
+) -> None:
+    # Given a Kestra flow reading a task that does not exist, guarded by ??
+    text = (
+        "id: ok\nnamespace: tests\ntasks:\n"
+        "  - {id: t, type: Log, message: \"{{ outputs.nope.value ?? 'none' }}\"}\n"
+    )
+    path = write(tmp_path, "ok.yaml", text)
+
+    # When
+    result = runner.invoke(cli, ["validate", str(path)])
+
+    # Then
+    assert result.exit_code == 0, result.output
+    assert f"{path}:4:33: warning: tasks[0].message: 'outputs.nope' refers to no task" in result.stdout
+    assert "1 valid, 1 warning(s)" in result.stderr
+
+
+def test_undeclared_inputs_and_literal_non_list_loop_values_are_errors(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # Given what `run` would refuse
+    text = (
+        "id: bad\nnamespace: tests\ninputs:\n  - {id: region, type: STRING}\ntasks:\n"
+        '  - {id: t, type: Log, message: "{{ inputs.regoin }}"}\n'
+        "  - id: each\n    type: ForEach\n    values: 42\n    tasks: [{id: c, type: Log, message: x}]\n"
+    )
+    path = write(tmp_path, "bad.yaml", text)
+
+    # When
+    result = runner.invoke(cli, ["validate", str(path)])
+
+    # Then
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{path}:6:33: tasks[0].message: 'inputs.regoin' refers to no input of this flow (did you mean region?)",
+        f"{path}:9:5: tasks[1].values: must be a list, a JSON array or an expression giving one (got the number 42)",
+    ]

@@ -58,6 +58,9 @@ NESTED = flow_text(
       - id: cleanup
         type: Log
         message: bye
+    inputs:
+      - {id: go, type: BOOLEAN, defaults: true}
+      - {id: kind, type: STRING, defaults: small}
     """
 )
 

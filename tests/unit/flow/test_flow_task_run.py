@@ -27,16 +27,16 @@ def run(yaml: str, ctx: FakeContext) -> dict[str, Any]:
 
 def test_log_renders_and_logs_each_message(make_ctx: Callable[..., FakeContext]) -> None:
     # Given
-    ctx = make_ctx({"{{ inputs.n }}": 3, "{{ items }}": [1, 2]})
+    ctx = make_ctx({"{{ vars.n }}": 3, "{{ items }}": [1, 2]})
 
     # When
     outputs = run(
-        "{id: t, type: Log, level: WARN, message: ['n={{ inputs.n }}', '{{ inputs.n }}', '{{ items }}']}", ctx
+        "{id: t, type: Log, level: WARN, message: ['n={{ vars.n }}', '{{ vars.n }}', '{{ items }}']}", ctx
     )
 
     # Then
     assert outputs == {}
-    assert ctx.logs == [("WARN", "n={{ inputs.n }}"), ("WARN", "3"), ("WARN", "[1, 2]")]
+    assert ctx.logs == [("WARN", "n={{ vars.n }}"), ("WARN", "3"), ("WARN", "[1, 2]")]
 
 
 def test_echo_logs_its_format(make_ctx: Callable[..., FakeContext]) -> None:

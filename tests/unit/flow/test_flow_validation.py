@@ -434,3 +434,55 @@ def test_duplicate_yaml_keys_are_reported_with_the_other_problems() -> None:
 
 def test_a_valid_flow_has_no_problems() -> None:
     assert problems(f"tasks: [{LOG}]\n") == []
+
+
+@pytest.mark.parametrize(
+    "values",
+    ['"a, b"', "'{\"a\": 1}'", "7", "'[\"a\", null]'"],
+)
+def test_a_literal_foreach_values_must_be_a_list(values: str) -> None:
+    # Given
+    body = f"tasks:\n  - id: each\n    type: ForEach\n    values: {values}\n    tasks: [{LOG}]\n"
+
+    # When
+    problem = only(body)
+
+    # Then
+    assert (problem.line, problem.path) == (6, "tasks[0].values")
+
+
+@pytest.mark.parametrize("values", ['\'["a", "b"]\'', "[1, 2]", '"{{ inputs.items }}"'])
+def test_foreach_values_given_as_a_list_json_or_expression_are_valid(values: str) -> None:
+    body = (
+        "inputs: [{id: items, type: JSON}]\n"
+        f"tasks:\n  - id: each\n    type: ForEach\n    values: {values}\n    tasks: [{LOG}]\n"
+    )
+
+    assert problems(body) == []
+
+
+def test_a_reference_to_an_undeclared_input_is_an_error(real_expressions: object) -> None:
+    # Given
+    body = "inputs: [{id: day, type: STRING}]\ntasks:\n  - {id: t, type: Log, message: \"{{ inputs['dya'] }}\"}\n"
+
+    # When
+    problem = only(body)
+
+    # Then
+    assert not problem.is_warning
+    assert problem.message == "'inputs.dya' refers to no input of this flow (did you mean day?)"
+
+
+def test_a_reference_to_a_missing_task_is_a_warning_and_the_flow_loads(real_expressions: object) -> None:
+    # Given a Kestra flow whose reference is guarded by ???
+    from stratoflow.flow import load_flow
+
+    text = flow_text("tasks:\n  - {id: t, type: Log, message: \"{{ outputs.later.value ??? 'none' }}\"}\n")
+
+    # When
+    flow = load_flow(text, "f.yaml")
+
+    # Then
+    [warning] = flow.warnings
+    assert warning.is_warning and warning.line == 4
+    assert str(warning).startswith("f.yaml:4:33: warning: tasks[0].message: 'outputs.later'")

@@ -217,7 +217,7 @@ def test_a_huge_integer_is_reported_at_its_own_line_without_pythons_hint() -> No
 def test_an_unterminated_quoted_string_is_reported_where_it_opens() -> None:
     # Given a quote opened on line 6 and never closed, with more tasks after it
     text = (
-        "id: t\nnamespace: n\ntasks:\n  - id: a\n    type: Log\n    message: \"hello\n"
+        'id: t\nnamespace: n\ntasks:\n  - id: a\n    type: Log\n    message: "hello\n'
         "  - id: b\n    type: Log\n    message: x\n"
     )
 
