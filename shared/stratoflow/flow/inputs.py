@@ -43,6 +43,14 @@ def input_types() -> dict[str, type[Input]]:
     return _INPUT_TYPES
 
 
+class DependsOn(StrictModel):
+    """Kestra's conditional input: it is asked for only when `condition` (an expression over the
+    earlier inputs it names) is truthy; otherwise its value is null and it is not required."""
+
+    inputs: list[InputId] = Field(default_factory=list)
+    condition: str | None = None
+
+
 class Input(StrictModel):
     """Common properties of every input; `coerce` turns a given value into the execution's value."""
 
@@ -56,6 +64,10 @@ class Input(StrictModel):
     display_name: str | None = None
     required: bool = True
     defaults: Any = None
+    # Kestra 1.1's editable default: the value when none is given; unlike `defaults`, a caller can
+    # clear it (an empty value gives null), so it suits optional inputs.
+    prefill: Any = None
+    depends_on: DependsOn | None = None
 
     def convert(self, raw: Any) -> Any:
         """Coerce a non-null value; raises ValueError naming the rule broken."""
@@ -74,12 +86,22 @@ class Input(StrictModel):
 
     @model_validator(mode="after")
     def _check_defaults(self) -> Input:
-        if self.defaults is not None and not c.is_template(self.defaults):
-            try:
-                self.convert(self.defaults)
-            except ValueError as err:
-                raise located_error(("defaults",), f"invalid default: {err}", self.defaults) from None
+        if self.prefill is not None and self.defaults is not None:
+            raise located_error(("prefill",), "'prefill' and 'defaults' cannot both be set", self.prefill)
+        for key, value in (("defaults", self.defaults), ("prefill", self.prefill)):
+            if value is not None and not c.is_template(value):
+                try:
+                    self.convert(value)
+                except ValueError as err:
+                    raise located_error((key,), f"invalid {key.removesuffix('s')}: {err}", value) from None
         return self
+
+    def initial(self, given: Mapping[str, Any]) -> Any:
+        """What the caller gave, else the prefill, else the defaults; a cleared prefill is null."""
+        raw = given.get(self.id)
+        if self.prefill is not None:
+            return self.prefill if self.id not in given else (None if raw in ("", None) else raw)
+        return self.defaults if raw is None else raw
 
 
 def _validate_input(value: Any) -> Any:
@@ -122,12 +144,13 @@ def resolve_inputs(flow: _HasInputs, given: Mapping[str, Any]) -> dict[str, Any]
     problems: list[tuple[str, str]] = []
     values: dict[str, Any] = {}
     for item in flow.inputs:
-        raw = given.get(item.id)
-        if raw is None and item.defaults is not None:
-            if c.is_template(item.defaults):
-                values[item.id] = item.defaults
-                continue
-            raw = item.defaults
+        if not _shown(item, values):
+            values[item.id] = None
+            continue
+        raw = item.initial(given)
+        if raw is not None and c.is_template(raw) and item.id not in given:
+            values[item.id] = raw
+            continue
         if raw is None and item.required:
             problems.append((item.id, "is required and has no default"))
             continue
@@ -142,3 +165,16 @@ def resolve_inputs(flow: _HasInputs, given: Mapping[str, Any]) -> dict[str, Any]
         (first, message), rest = problems[0], problems[1:]
         raise InputError(first, message + "".join(f"; input '{i}': {m}" for i, m in rest))
     return values
+
+
+def _shown(item: Input, earlier: dict[str, Any]) -> bool:
+    """Whether `dependsOn.condition` holds, rendered over the inputs resolved so far."""
+    if item.depends_on is None or item.depends_on.condition is None:
+        return True
+    # Deferred: the expression engine is only needed by flows with conditional inputs.
+    from stratoflow.expressions import ExpressionError, is_truthy, render
+
+    try:
+        return is_truthy(render(item.depends_on.condition, {"inputs": earlier}))
+    except ExpressionError as err:
+        raise InputError(item.id, f"dependsOn.condition could not be evaluated: {err}") from None

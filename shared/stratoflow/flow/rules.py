@@ -154,6 +154,16 @@ def check_structure(
         _duplicates(report, kind, [(path, item.get("id")) for path, item in _entries(data, key)])
     _timeouts(report, tasks)
     input_ids = [item["id"] for _, item in _entries(data, "inputs") if isinstance(item.get("id"), str)]
+    for position, (path, item) in enumerate(_entries(data, "inputs")):
+        depends_on = item.get("dependsOn")
+        named = depends_on.get("inputs") if isinstance(depends_on, dict) else None
+        earlier = input_ids[:position]
+        for index, name in enumerate(named if isinstance(named, list) else ()):
+            if isinstance(name, str) and name not in earlier:
+                report.add(
+                    (*path, "dependsOn", "inputs", index),
+                    f"'{name}' is not an input declared before this one{hint(name, earlier)}",
+                )
     for path, trigger in _entries(data, "triggers"):
         given = trigger.get("inputs")
         for name in given if isinstance(given, dict) else ():

@@ -231,3 +231,67 @@ def test_flow_outputs_are_coerced_to_their_type() -> None:
         count.coerce("three")
     with pytest.raises(InputError, match="a value is required"):
         count.coerce(None)
+
+
+PREFILL_AND_DEPENDS_ON = flow_text(
+    """
+    inputs:
+      - id: region
+        type: STRING
+        prefill: eu-west-1
+        required: false
+      - id: cloud
+        type: SELECT
+        values: [AWS, GCP]
+        defaults: AWS
+      - id: services
+        type: MULTISELECT
+        values: [S3, EC2]
+        dependsOn:
+          inputs: [cloud]
+          condition: "{{ inputs.cloud == 'AWS' }}"
+    tasks:
+      - {id: t, type: Log, message: hi}
+    """
+)
+
+
+def test_prefill_is_the_value_when_none_is_given_and_can_be_cleared(real_expressions: object) -> None:
+    # Given a Kestra 1.1 input with a prefill
+    flow = load_flow(PREFILL_AND_DEPENDS_ON)
+
+    # When / Then
+    assert resolve_inputs(flow, {"services": ["S3"]})["region"] == "eu-west-1"
+    assert resolve_inputs(flow, {"region": "", "services": ["S3"]})["region"] is None
+    assert resolve_inputs(flow, {"region": "us-east-1", "services": ["S3"]})["region"] == "us-east-1"
+
+
+def test_prefill_and_defaults_together_are_refused() -> None:
+    with pytest.raises(ValueError, match="'prefill' and 'defaults' cannot both be set"):
+        make(type="STRING", prefill="a", defaults="b", required=False)
+
+
+def test_an_input_whose_depends_on_condition_is_false_is_null_and_not_required(
+    real_expressions: object,
+) -> None:
+    # Given
+    flow = load_flow(PREFILL_AND_DEPENDS_ON)
+
+    # When
+    hidden = resolve_inputs(flow, {"cloud": "GCP"})
+
+    # Then the condition is false: no value is needed; when it is true, the input is required
+    assert hidden["services"] is None
+    with pytest.raises(InputError, match="services"):
+        resolve_inputs(flow, {"cloud": "AWS"})
+
+
+def test_depends_on_must_name_an_earlier_input() -> None:
+    from stratoflow.flow import validate_text
+
+    text = PREFILL_AND_DEPENDS_ON.replace("inputs: [cloud]", "inputs: [clod]")
+
+    [problem] = validate_text(text, "f.yaml")
+
+    assert problem.path == "inputs[2].dependsOn.inputs[0]"
+    assert "'clod' is not an input declared before this one (did you mean cloud?)" in problem.message
