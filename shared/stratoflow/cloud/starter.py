@@ -26,6 +26,7 @@ from stratoflow.cloud.runs import run_name
 from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, InputError, StratoflowError
 from stratoflow.flow import Flow, load_flow
+from stratoflow.flow.model import flow_variables
 from stratoflow.states import State
 from stratoflow.triggers.backfill import ScheduledStart
 from stratoflow.triggers.schedules import parse_instant
@@ -307,7 +308,7 @@ def render_trigger_variables(
 
     variables = {
         "trigger": trigger,
-        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+        "flow": flow_variables(flow.namespace, flow.id, flow.revision),
     }
     rendered: dict[str, Any] = {}
     for name, value in inputs.items():

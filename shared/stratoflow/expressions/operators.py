@@ -8,6 +8,7 @@ tokens into plain Jinja, with Pebble's precedence:
   the code generator (`compiler`) makes it lazy: `b` is evaluated only when needed.
 - `x contains y` (below comparisons, above `and`/`or`) becomes `(x) |__sf_contains__(y)`.
 - `c ? a : b` (lowest precedence, right-associative) becomes `((a) if (c) else (b))`.
+- `a equals b` (Pebble's spelling of `==`) becomes `a == b`.
 - `null` becomes `none`.
 """
 
@@ -35,7 +36,7 @@ _RAW_OPEN = re.compile(r"\{%[-+]?\s*raw\s*[-+]?%\}")
 _RAW_CLOSE = re.compile(r"\{%[-+]?\s*endraw\s*[-+]?%\}")
 _OPEN = {"lparen": "rparen", "lbracket": "rbracket", "lbrace": "rbrace"}
 _CLOSE = frozenset(_OPEN.values())
-_WORDS = frozenset({"and", "or", "not", "in", "is", "if", "elif", "else", "contains", *SPELLING})
+_WORDS = frozenset({"and", "or", "not", "in", "is", "if", "elif", "else", "contains", "equals", *SPELLING})
 _BEGIN = {"variable_begin": "variable_end", "block_begin": "block_end"}
 
 
@@ -228,6 +229,19 @@ def _rewrite_contains(tokens: list[Token]) -> list[Token]:
     return tokens
 
 
+def _rewrite_equals(tokens: list[Token]) -> list[Token]:
+    """`a equals b` -> `a == b`; `equals` as a name (`x.equals`, `{{ equals }}`) stays a name."""
+    return [
+        Token(token.lineno, "eq", "==")
+        if _is_word(token, "equals")
+        and 0 < index < len(tokens) - 1
+        and tokens[index - 1].type != "dot"
+        and _ends_operand(tokens, index - 1)
+        else token
+        for index, token in enumerate(tokens)
+    ]
+
+
 def _rewrite_ternary(tokens: list[Token], stream: TokenStream) -> list[Token]:
     left_stops = frozenset({"if", "elif", "else", *(("in",) if _is_word(tokens[0], "for") else ())})
     while (question := next((i for i, t in enumerate(tokens) if _is_word(t, TERNARY)), None)) is not None:
@@ -288,6 +302,8 @@ def rewrite_tag(tokens: list[Token], stream: TokenStream) -> list[Token]:
         else t
         for i, t in enumerate(tokens)
     ]
+    if any(_is_word(t, "equals") for t in tokens):
+        tokens = _rewrite_equals(tokens)
     if any(_is_word(t, NULL_COALESCE, UNDEFINED_COALESCE) for t in tokens):
         tokens = _rewrite_coalesce(tokens, stream)
     if any(_is_word(t, "contains") for t in tokens):

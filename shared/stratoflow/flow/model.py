@@ -140,6 +140,15 @@ def _raw_defaults(data: dict[str, Any]) -> list[DefaultValues]:
     return defaults
 
 
+# Kestra 1.x (open source) runs every flow in the tenant `main`: flows read it as `flow.tenantId`.
+TENANT_ID = "main"
+
+
+def flow_variables(namespace: str, flow_id: str, revision: int | None) -> dict[str, Any]:
+    """The `flow` variable of expressions, as Kestra names it."""
+    return {"id": flow_id, "namespace": namespace, "revision": revision, "tenantId": TENANT_ID}
+
+
 @dataclass(frozen=True)
 class FlowSource:
     """Where a loaded flow came from: its file, text and the position of every YAML path."""

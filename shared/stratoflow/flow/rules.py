@@ -56,9 +56,9 @@ class _Report:
         self.file, self.source_map = file, source_map
         self.items: list[Diagnostic] = []
 
-    def add(self, path: YamlPath, message: str) -> None:
+    def add(self, path: YamlPath, message: str, severity: str = "error") -> None:
         line, column = self.source_map.locate(path)
-        self.items.append(Diagnostic(self.file, line, column, format_path(path), message))
+        self.items.append(Diagnostic(self.file, line, column, format_path(path), message, severity))
 
 
 @dataclass
@@ -168,7 +168,12 @@ def check_structure(
         given = trigger.get("inputs")
         for name in given if isinstance(given, dict) else ():
             if name not in input_ids:
-                report.add((*path, "inputs", name), f"the flow has no input '{name}'{hint(name, input_ids)}")
+                # Kestra starts the execution and drops the value: a warning, not an error.
+                report.add(
+                    (*path, "inputs", name),
+                    f"the flow has no input '{name}'{hint(name, input_ids)}: the value is ignored",
+                    severity="warning",
+                )
     return report.items
 
 

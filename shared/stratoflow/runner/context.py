@@ -8,6 +8,7 @@ from typing import Any
 from stratoflow.cloud.secrets import SecretSource, secrets_from_environment
 from stratoflow.domain import Execution, LogEntry, TaskRun
 from stratoflow.expressions import render
+from stratoflow.flow.model import flow_variables
 from stratoflow.runner.ids import Scope, loop_value, scope_chain, scope_values
 from stratoflow.runner.outputs import ExecutionOutputs
 from stratoflow.store.base import BlobStore, ExecutionStore
@@ -28,7 +29,7 @@ def render_context(
 ) -> dict[str, Any]:
     """The variables of FLOW_LANGUAGE.md, as Kestra names them."""
     context: dict[str, Any] = {
-        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": execution.revision},
+        "flow": flow_variables(flow.namespace, flow.id, execution.revision),
         "execution": {
             "id": execution.id,
             "startDate": execution.start_date.isoformat(),

@@ -51,6 +51,7 @@ class Echo(RunnableTask):
     type_name: ClassVar[str] = "Echo"
     aliases: ClassVar[tuple[str, ...]] = (
         "io.kestra.plugin.core.log.Echo",
+        "io.kestra.plugin.core.debug.Echo",
         "io.kestra.core.tasks.debugs.Echo",
     )
 

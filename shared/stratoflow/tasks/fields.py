@@ -51,9 +51,15 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     options = list(dict.fromkeys(choices))
     match = _closest(name, options)
     if match is None and "." in name:
-        # Compare last segments too, so `io.kestra.plugin.core.log.Logg` still finds `Log`.
-        tails = {option.rsplit(".", 1)[-1]: option for option in reversed(options)}
-        tail = _closest(name.rsplit(".", 1)[-1], list(tails))
+        # Compare last segments too, so `io.kestra.plugin.core.log.Logg` still finds its `Log`, but
+        # only among names of the same package: `jdbc.postgresql.Query` is not `aws.athena.Query`.
+        package, last = name.rsplit(".", 1)
+        tails = {
+            option.rsplit(".", 1)[-1]: option
+            for option in reversed(options)
+            if "." in option and _closest(package, [option.rsplit(".", 1)[0]]) is not None
+        }
+        tail = _closest(last, list(tails))
         match = tails[tail] if tail is not None else None
     return match
 

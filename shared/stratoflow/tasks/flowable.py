@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from stratoflow.tasks.base import FlowableTask, NonEmptyTaskList, Task, TaskItem, TaskList
@@ -94,7 +94,10 @@ class Switch(FlowableTask):
 
     value: str
     cases: dict[str, NonEmptyTaskList] = Field(default_factory=dict)
-    defaults: TaskList = Field(default_factory=list)
+    # `defaults:` written with nothing after it (null) is no defaults, as in Kestra.
+    defaults: Annotated[TaskList, BeforeValidator(lambda value: [] if value is None else value)] = Field(
+        default_factory=list
+    )
 
     @model_validator(mode="after")
     def _something_to_run(self) -> Switch:

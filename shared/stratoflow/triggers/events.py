@@ -34,6 +34,7 @@ from stratoflow.flow import (
     Webhook,
     load_flow,
 )
+from stratoflow.flow.model import flow_variables
 from stratoflow.triggers.flow_triggers import flow_trigger_matches, flow_trigger_variables
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -178,10 +179,13 @@ def render_trigger_inputs(flow: Flow, model: Trigger, variables: dict[str, Any])
 
     context = {
         "trigger": variables,
-        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+        "flow": flow_variables(flow.namespace, flow.id, flow.revision),
     }
     rendered = {}
+    declared = {item.id for item in flow.inputs}
     for name, value in model.inputs.items():
+        if name not in declared:
+            continue  # as Kestra: an input the flow does not declare is dropped (validate warns)
         try:
             rendered[name] = render(value, context)
         except ExpressionError as error:

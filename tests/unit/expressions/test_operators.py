@@ -157,3 +157,19 @@ def test_misused_operators_are_syntax_errors_in_the_users_words(template: str, m
 def test_an_undefined_value_without_coalescing_is_still_an_error() -> None:
     with pytest.raises(UndefinedError, match=r"'outputs\.y' is undefined"):
         render_string("{{ outputs.z.value ??? outputs.y.value }}", {"outputs": {}})
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        # Kestra's blueprints write comparisons with Pebble's `equals`.
+        ("{{ inputs.text equals 'hello' }}", True),
+        ("{{ inputs.text equals 'other' }}", False),
+        ("{{ 1 + 1 equals 2 and inputs.flag }}", True),
+        ("{{ inputs.x equals 'given' ? 'yes' : 'no' }}", "yes"),
+        ("{% if inputs.text equals 'hello' %}ok{% endif %}", "ok"),
+        ("{{ outputs.b.equals ?? 'a name' }}", "a name"),
+    ],
+)
+def test_equals_operator(template: str, expected: Any) -> None:
+    assert render_string(template, CONTEXT) == expected

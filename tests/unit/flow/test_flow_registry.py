@@ -90,6 +90,12 @@ def test_unknown_names_resolve_to_none() -> None:
         ("kv.Sett", "kv.Set"),
         ("io.kestra.plugin.core.flow.Paralel", "io.kestra.plugin.core.flow.Parallel"),
         ("zzzzzz", None),
+        ("io.kestra.plugin.core.log.Logg", "io.kestra.plugin.core.log.Log"),
+        # Only close names: another plugin's task of the same short name is no suggestion.
+        ("io.kestra.plugin.jdbc.postgresql.Query", None),
+        ("jdbc.postgresql.Query", None),
+        ("jdbc.duckdb.Query", None),
+        ("aws.athena.Querry", "aws.athena.Query"),
     ],
 )
 def test_suggest(typo: str, suggestion: str | None) -> None:

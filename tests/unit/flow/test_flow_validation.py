@@ -381,7 +381,7 @@ def test_a_task_depending_on_itself_is_a_cycle() -> None:
     assert messages(body) == ["tasks[0].tasks[0].dependsOn: dependency cycle: a -> a"]
 
 
-def test_trigger_inputs_must_be_flow_inputs() -> None:
+def test_trigger_inputs_the_flow_does_not_declare_are_warnings() -> None:
     body = f"""
     inputs:
       - {{id: region, type: STRING}}
@@ -394,9 +394,10 @@ def test_trigger_inputs_must_be_flow_inputs() -> None:
           regoin: eu
     """
 
-    assert messages(body) == [
-        "triggers[0].inputs.regoin: the flow has no input 'regoin' (did you mean region?)"
-    ]
+    # Kestra starts such executions and drops the value
+    [warning] = problems(body)
+    assert warning.is_warning
+    assert warning.message == "the flow has no input 'regoin' (did you mean region?): the value is ignored"
 
 
 def test_pause_refuses_delay_with_timeout() -> None:

@@ -283,3 +283,19 @@ def test_stop_after_disables_the_trigger_when_an_execution_it_started_ends_so(
     assert state.reason == "stopAfter: execution failing ended FAILED"
     with pytest.raises(TriggerSkipped):
         admit(store, flow, 1, trigger=delivery, execution_id="next")
+
+
+def test_trigger_inputs_the_flow_does_not_declare_are_dropped(store: SqliteExecutionStore) -> None:
+    # Given a Kestra flow whose trigger passes an input the flow does not declare (validate warns)
+    text = DOWNSTREAM.replace("labels: {started-by: etl}", "labels: {started-by: etl}\n").replace(
+        'source: "{{ trigger.namespace }}.{{ trigger.flowId }}"',
+        'source: "{{ trigger.namespace }}"\n          legacy: "{{ trigger.flowId }}"',
+    )
+    flow = deployed(store, text)
+    upstream(store)
+
+    # When
+    execution, _ = admit(store, flow, 1, trigger={"id": "after-etl", "type": "Flow", "executionId": "up1"})
+
+    # Then the execution starts, as in Kestra, without the undeclared value
+    assert execution.inputs == {"rows": 42, "source": "team"}
