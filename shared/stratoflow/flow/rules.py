@@ -165,6 +165,7 @@ def check_structure(
                     f"'{name}' is not an input declared before this one{hint(name, earlier)}",
                 )
     for path, trigger in _entries(data, "triggers"):
+        _warn_unused_credentials(report, path, trigger)
         given = trigger.get("inputs")
         for name in given if isinstance(given, dict) else ():
             if name not in input_ids:
@@ -194,6 +195,24 @@ def _timeouts(report: _Report, tasks: RawTasks) -> None:
                 f"timeout is not supported on {cls.type_name} yet: put it on the tasks inside "
                 "(each one's timeout is honoured)",
             )
+
+
+def _warn_unused_credentials(report: _Report, path: YamlPath, trigger: dict[str, Any]) -> None:
+    from stratoflow.flow.triggers import TRIGGER_TYPES, SqsTrigger
+
+    name = trigger.get("type")
+    if not isinstance(name, str) or TRIGGER_TYPES.get(name) is not SqsTrigger:
+        return
+    for key in SqsTrigger.CLOUD_CREDENTIALS:
+        if key == "region" and key in trigger:
+            message = "'region' is not used: the queue's region is the one in its URL or ARN"
+            report.add((*path, key), message, severity="warning")
+        elif key in trigger:
+            message = (
+                f"'{key}' is not used: in the cloud the queue is read with the stack's pipes role "
+                "(give it access to the queue), not with these credentials"
+            )
+            report.add((*path, key), message, severity="warning")
 
 
 # --- expressions ---------------------------------------------------------------------------------

@@ -223,6 +223,12 @@ class SqsTrigger(Trigger):
 
     queue_url: str | None = None
     queue_arn: str | None = None
+    # Kestra's connection settings: accepted, and unused in the cloud, where the pipe reads the queue
+    # with the stack's pipes role (validate says so with a warning; see `CLOUD_CREDENTIALS`).
+    access_key_id: str | None = None
+    secret_key_id: str | None = None
+    session_token: str | None = None
+    region: str | None = None
     batch_size: int = Field(default=10, ge=1, le=10_000)
     max_records: int | None = Field(default=None, ge=1, le=10_000)
     max_duration: Duration | None = None
@@ -264,6 +270,8 @@ class SqsTrigger(Trigger):
                 f"a batch of more than {UNWINDOWED_BATCH_SIZE} messages needs 'maxDuration' of at least PT1S"
             )
         return self
+
+    CLOUD_CREDENTIALS: ClassVar[tuple[str, ...]] = ("accessKeyId", "secretKeyId", "sessionToken", "region")
 
     @property
     def source_arn(self) -> str:

@@ -143,3 +143,32 @@ def test_trigger_problems(trigger: str, expected: str) -> None:
 
     assert len(found) == 1, found
     assert found[0].startswith(expected)
+
+
+def test_kestra_sqs_connection_settings_are_accepted_with_a_warning() -> None:
+    # Given Kestra's SQS trigger as its documentation shows it
+    text = flow_text(
+        triggers(
+            """\
+  - id: orders
+    type: io.kestra.plugin.aws.sqs.Trigger
+    accessKeyId: "{{ secret('AWS_ACCESS_KEY_ID') }}"
+    secretKeyId: "{{ secret('AWS_SECRET_KEY_ID') }}"
+    region: eu-west-1
+    queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/orders
+    maxRecords: 10
+"""
+        )
+    )
+
+    # When
+    flow = load_flow(text, "f.yaml")
+
+    # Then it is valid, and each setting the cloud does not use is named
+    assert isinstance(flow.triggers[0], SqsTrigger)
+    assert [(w.path, w.line) for w in flow.warnings] == [
+        ("triggers[0].accessKeyId", 7),
+        ("triggers[0].secretKeyId", 8),
+        ("triggers[0].region", 9),
+    ]
+    assert "the stack's pipes role" in flow.warnings[0].message
