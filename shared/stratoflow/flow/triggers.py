@@ -139,6 +139,84 @@ class FlowTrigger(Trigger):
     )
 
     states: list[State] = Field(default_factory=list)
+    preconditions: Preconditions | None = None
+
+    @field_validator("states")
+    @classmethod
+    def _states_that_can_fire(cls, states: list[State]) -> list[State]:
+        for index, state in enumerate(states):
+            if state in _NEVER_FIRING:
+                raise located_error(
+                    (index,),
+                    f"a Flow trigger never fires on {state}: it fires when an upstream execution ends "
+                    "(SUCCESS, WARNING, FAILED, KILLED, CANCELLED)",
+                    str(state),
+                )
+            if state == State.PAUSED:
+                raise located_error(
+                    (index,),
+                    "firing when an upstream execution pauses (PAUSED) is not supported yet: Stratoflow's "
+                    "Flow triggers fire when it ends (SUCCESS, WARNING, FAILED, KILLED, CANCELLED)",
+                    str(state),
+                )
+        return states
+
+    @model_validator(mode="after")
+    def _preconditions_as_conditions(self) -> FlowTrigger:
+        """Kestra's `preconditions` (one upstream flow) are the legacy conditions it stands for."""
+        if self.preconditions is not None:
+            self.conditions = [*self.conditions, *self.preconditions.conditions()]
+            self.preconditions = None
+        return self
+
+
+# CREATED and QUEUED are never seen by a trigger; RUNNING would fire on every start (Kestra refuses it);
+# RETRYING and SKIPPED are task-run states.
+_NEVER_FIRING = frozenset({State.CREATED, State.QUEUED, State.RUNNING, State.RETRYING, State.SKIPPED})
+
+
+class UpstreamFlow(StrictModel):
+    """One entry of `preconditions.flows`: the upstream's namespace, flow, end states and labels."""
+
+    namespace: str
+    flow_id: str | None = None
+    states: list[State] = Field(default_factory=list)
+    labels: LabelMap = Field(default_factory=dict)
+
+
+class Preconditions(StrictModel):
+    """Kestra's current form of a Flow trigger's conditions. Several flows that must all end within a
+    time window need state kept between their executions: only one upstream flow is supported."""
+
+    id: str | None = None
+    flows: list[UpstreamFlow] = Field(min_length=1, max_length=1)
+
+    @field_validator("flows", mode="before")
+    @classmethod
+    def _one_flow(cls, flows: Any) -> Any:
+        if isinstance(flows, list) and len(flows) > 1:
+            raise located_error(
+                (1,),
+                "only one upstream flow is supported: waiting until several flows have all ended (a "
+                "time window) is not; use one Flow trigger per upstream flow, or a flow that runs them",
+                flows[1],
+            )
+        return flows
+
+    def conditions(self) -> list[dict[str, Any]]:
+        upstream = self.flows[0]
+        conditions: list[dict[str, Any]] = []
+        if upstream.flow_id is not None:
+            conditions.append(
+                {"type": "ExecutionFlow", "namespace": upstream.namespace, "flowId": upstream.flow_id}
+            )
+        else:
+            conditions.append({"type": "ExecutionNamespace", "namespace": upstream.namespace})
+        if upstream.states:
+            conditions.append({"type": "ExecutionStatus", "in": [str(s) for s in upstream.states]})
+        if upstream.labels:
+            conditions.append({"type": "ExecutionLabels", "labels": dict(upstream.labels)})
+        return conditions
 
 
 @_trigger_type

@@ -172,3 +172,57 @@ def test_kestra_sqs_connection_settings_are_accepted_with_a_warning() -> None:
         ("triggers[0].region", 9),
     ]
     assert "the stack's pipes role" in flow.warnings[0].message
+
+
+def test_kestra_preconditions_on_one_upstream_flow_are_its_conditions() -> None:
+    # Given Kestra's current Flow trigger syntax
+    text = flow_text(
+        triggers(
+            """\
+  - id: after-upstream
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      id: upstream
+      flows:
+        - namespace: company.team
+          flowId: upstream
+          states: [SUCCESS, WARNING]
+          labels: {env: prod}
+"""
+        )
+    )
+
+    # When
+    [trigger] = load_flow(text).triggers
+
+    # Then
+    assert isinstance(trigger, FlowTrigger)
+    assert trigger.conditions == [
+        {"type": "ExecutionFlow", "namespace": "company.team", "flowId": "upstream"},
+        {"type": "ExecutionStatus", "in": ["SUCCESS", "WARNING"]},
+        {"type": "ExecutionLabels", "labels": {"env": "prod"}},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("yaml", "where", "fragment"),
+    [
+        ("    states: [SUCCESS, RUNNING]\n", "triggers[0].states[1]", "never fires on RUNNING"),
+        ("    states: [PAUSED]\n", "triggers[0].states[0]", "PAUSED) is not supported yet"),
+        (
+            "    preconditions:\n      flows:\n        - {namespace: a, flowId: x}\n"
+            "        - {namespace: a, flowId: y}\n",
+            "triggers[0].preconditions.flows[1]",
+            "only one upstream flow is supported",
+        ),
+    ],
+)
+def test_flow_trigger_settings_that_would_never_fire_are_refused(
+    yaml: str, where: str, fragment: str
+) -> None:
+    text = flow_text(triggers("  - id: f\n    type: io.kestra.plugin.core.trigger.Flow\n" + yaml))
+
+    [message] = messages(text.split("\n", 2)[2])
+
+    assert message.startswith(where + ": ")
+    assert fragment in message
