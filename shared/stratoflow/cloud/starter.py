@@ -29,6 +29,7 @@ from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.model import flow_variables
 from stratoflow.states import State
 from stratoflow.triggers.backfill import ScheduledStart
+from stratoflow.triggers.events import TriggerSkipped
 from stratoflow.triggers.schedules import parse_instant
 
 log = logging.getLogger("stratoflow.admission")
@@ -188,6 +189,11 @@ class Starter:
             )
         except InputError as error:
             return _refuse(request, str(error), error.input_id)
+        except TriggerSkipped as skipped:
+            # A slot its conditions skip is done with: missed-schedule recovery must not replay it.
+            if request.execution_id is not None:
+                self._record_fired(request, request.execution_id)
+            return _refuse(request, str(skipped))
         except StratoflowError as error:  # a disabled flow, a trigger delivery that starts nothing, ...
             return _refuse(request, str(error))
         self._record_fired(request, execution.id)

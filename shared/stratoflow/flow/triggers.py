@@ -10,6 +10,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 from pydantic import BeforeValidator, Field, SerializeAsAny, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from stratoflow.flow.schedule_conditions import ConditionItem
 from stratoflow.states import State
 from stratoflow.tasks.fields import Duration, LabelMap, StrictModel, TaskId, describe, hint, located_error
 
@@ -50,6 +51,16 @@ class Trigger(StrictModel):
     labels: LabelMap = Field(default_factory=dict)
     conditions: list[dict[str, Any]] = Field(default_factory=list)
     stop_after: list[State] = Field(default_factory=list)
+
+    # Trigger types that read `conditions` (Flow and Schedule); any other refuses them, never ignores.
+    reads_conditions: ClassVar[bool] = False
+
+    @field_validator("conditions")
+    @classmethod
+    def _read_or_refused(cls, conditions: list[Any]) -> list[Any]:
+        if conditions and not cls.reads_conditions:
+            raise ValueError(f"a {cls.type_name} trigger has no conditions: they would never be checked")
+        return conditions
 
 
 class Backfill(StrictModel):
@@ -99,8 +110,11 @@ class Schedule(Trigger):
         "io.kestra.core.models.triggers.types.Schedule",
     )
 
+    reads_conditions: ClassVar[bool] = True
     cron: str
     timezone: str = "UTC"
+    # Checked on each slot before it starts (see `schedule_conditions`); a slot they reject is skipped.
+    conditions: list[ConditionItem] = Field(default_factory=list)  # type: ignore[assignment]
     recover_missed_schedules: Literal["ALL", "LAST", "NONE"] = "ALL"
     backfill: Backfill | None = None
     late_maximum_delay: Duration | None = None
@@ -138,6 +152,7 @@ class FlowTrigger(Trigger):
         "io.kestra.core.models.triggers.types.Flow",
     )
 
+    reads_conditions: ClassVar[bool] = True
     states: list[State] = Field(default_factory=list)
     preconditions: Preconditions | None = None
 

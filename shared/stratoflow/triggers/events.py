@@ -29,12 +29,14 @@ from stratoflow.flow import (
     Flow,
     FlowTrigger,
     S3Trigger,
+    Schedule,
     SqsTrigger,
     Trigger,
     Webhook,
     load_flow,
 )
 from stratoflow.flow.model import flow_variables
+from stratoflow.flow.schedule_conditions import conditions_hold
 from stratoflow.triggers.flow_triggers import flow_trigger_matches, flow_trigger_variables
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -131,6 +133,8 @@ def resolve_trigger(
     store: Any, flow: Flow, trigger: dict[str, Any] | None, inputs: dict[str, Any], labels: dict[str, str]
 ) -> TriggeredStart:
     """Check and complete a trigger delivery; raises TriggerSkipped when it must start nothing."""
+    if trigger is not None and trigger.get("type") == "schedule":
+        check_schedule_conditions(flow, trigger)
     model = delivered_trigger(flow, trigger)
     if model is None or trigger is None:
         return TriggeredStart(trigger, inputs, labels)
@@ -143,6 +147,26 @@ def resolve_trigger(
     variables = {"id": model.id, "type": model.type_name, **_variables(store, flow, model, trigger, where)}
     rendered = render_trigger_inputs(flow, model, variables)
     return TriggeredStart(variables, {**rendered, **inputs}, {**model.labels, **labels})
+
+
+def check_schedule_conditions(flow: Flow, trigger: dict[str, Any]) -> None:
+    """Raise TriggerSkipped when the slot `trigger` (a schedule's `trigger.*`) fails its conditions.
+
+    Checked at admission, so every start of a slot (the local server, EventBridge Scheduler's delivery,
+    a backfill, a recovered missed slot) skips the same slots."""
+    from stratoflow.expressions import ExpressionError
+
+    model = flow.trigger(str(trigger.get("id")))
+    if not isinstance(model, Schedule) or not model.conditions:
+        return
+    where = f"schedule '{model.id}' of {flow.namespace}.{flow.id} at {trigger.get('date')}"
+    variables = {"trigger": trigger, "flow": flow_variables(flow.namespace, flow.id, flow.revision)}
+    try:
+        held = conditions_hold(model.conditions, variables)
+    except (ExpressionError, ValueError) as error:
+        raise TriggerSkipped(f"{where}: its conditions could not be evaluated: {error}") from None
+    if not held:
+        raise TriggerSkipped(f"{where}: its conditions do not hold, the slot is skipped")
 
 
 def _variables(
