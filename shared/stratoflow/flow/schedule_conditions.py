@@ -47,7 +47,9 @@ class ScheduleCondition(StrictModel):
         try:
             return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"{self.names[0]}: 'date' gave {describe(value)}, not an ISO-8601 date") from None
+            raise ValueError(
+                f"{self.names[0]}: 'date' gave {describe(value)}, not an ISO-8601 date"
+            ) from None
 
 
 class DayWeek(ScheduleCondition):
