@@ -59,6 +59,8 @@ class RequestOptions(StrictModel):
     # Kestra 0.x spelling of BASIC auth.
     basic_auth_user: str | None = None
     basic_auth_password: str | None = None
+    # Kestra 1.x moved `allowFailed` here; either place allows a non-2xx status.
+    allow_failed: bool = False
 
     def socket_seconds(self) -> float:
         chosen = max(
@@ -186,7 +188,7 @@ class HttpTask(RunnableTask):
             raise HttpError(f"{self.method} {uri} failed: {err.reason}") from None
         except OSError as err:
             raise HttpError(f"{self.method} {uri} failed: {err}") from None
-        if self.allow_failed:
+        if self.allow_failed or self.options.allow_failed:
             return uri, response
         raise HttpError(
             f"{self.method} {uri} failed with status {response.code}: {response.text()[:500]}", response.code
@@ -241,12 +243,17 @@ class Download(HttpTask):
     }
 
     fail_on_empty_response: bool = True
+    # The stored file's name (Kestra's `saveAs`); else Content-Disposition's, else the URI's.
+    save_as: str | None = None
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         uri, response = self.exchange(ctx)
         if not response.data and self.fail_on_empty_response:
             raise TaskFailed(f"{self.method} {uri} returned an empty body (failOnEmptyResponse is true)")
-        stored = ctx.put_file(download_name(uri, response.headers), response.data)
+        name = download_name(uri, response.headers)
+        if self.save_as is not None:
+            name = safe_file_name(as_text(ctx.render(self.save_as)), name)
+        stored = ctx.put_file(name, response.data)
         ctx.log("INFO", f"downloaded {len(response.data)} bytes from {uri}")
         return {
             "uri": stored,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from stratoflow.tasks.base import RunnableTask
 from stratoflow.tasks.context import RunContext
@@ -35,14 +35,50 @@ class Set(_KeyTask):
     value: Any
     overwrite: bool = True
     ttl: Duration | None = None
+    # Kestra's type of the stored value: the rendered value is converted to it (as an input of that
+    # type would be), so `kv('key')` gives a number, a boolean, a JSON value...
+    kv_type: KvType | None = None
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         key, namespace = self.target(ctx)
         if not self.overwrite and ctx.kv_get(key, namespace) is not None:
             raise TaskFailed(f"key '{key}' already exists and 'overwrite' is false")
         ttl_seconds = max(1, int(self.ttl.total_seconds())) if self.ttl is not None else None
-        ctx.kv_set(key, ctx.render(self.value), namespace, ttl_seconds)
+        value = ctx.render(self.value)
+        if self.kv_type is not None:
+            value = typed_value(self.kv_type, value)
+        ctx.kv_set(key, value, namespace, ttl_seconds)
         return {}
+
+
+KvType = Literal["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"]
+# Each kvType converts like the input type of the same meaning.
+_INPUT_TYPE = {
+    "STRING": "STRING",
+    "NUMBER": "FLOAT",
+    "BOOLEAN": "BOOLEAN",
+    "DATETIME": "DATETIME",
+    "DATE": "DATE",
+    "DURATION": "DURATION",
+    "JSON": "JSON",
+}
+
+
+def typed_value(kv_type: str, value: Any) -> Any:
+    """`value` converted to `kv_type`; a NUMBER without a fraction stays an integer."""
+    from stratoflow.flow.inputs import input_types
+
+    if kv_type == "NUMBER" and not isinstance(value, bool):
+        try:
+            number = float(value) if not isinstance(value, int) else value
+        except (TypeError, ValueError):
+            raise TaskFailed(f"kvType NUMBER: {value!r} is not a number") from None
+        return int(number) if isinstance(number, float) and number.is_integer() else number
+    spec = input_types()[_INPUT_TYPE[kv_type]].model_validate({"id": "value", "type": _INPUT_TYPE[kv_type]})
+    try:
+        return spec.convert(value)
+    except ValueError as error:
+        raise TaskFailed(f"kvType {kv_type}: {error}") from None
 
 
 @register

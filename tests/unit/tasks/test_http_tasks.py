@@ -268,3 +268,32 @@ def test_download_of_a_missing_file_is_an_http_error(tmp_path: Path, server: str
         task.run(direct_context(tmp_path))
 
     assert caught.value.code == 404
+
+
+def test_kestra_1_options_allow_failed_and_download_save_as(
+    run_flow: RunFlow, platform: LocalPlatform, server: str
+) -> None:
+    # Given Kestra 1.x's spellings: `options.allowFailed` and Download's `saveAs`
+    source = flow_source(
+        f"""
+        - id: get
+          type: io.kestra.plugin.core.http.Request
+          uri: "{server}/teapot"
+          options:
+            allowFailed: true
+        - id: dl
+          type: io.kestra.plugin.core.http.Download
+          uri: "{server}/report"
+          saveAs: "{{{{ flow.id }}}}.csv"
+        """
+    )
+
+    # When
+    outcome = run_flow(source)
+
+    # Then
+    assert outcome.execution.state == State.SUCCESS
+    assert outputs_of(platform, outcome, "get")["code"] == 418
+    stored = outputs_of(platform, outcome, "dl")["uri"]
+    assert stored.endswith("/demo.csv"), stored
+    assert platform.blobs.get(stored) == b"a,b\n1,2\n"

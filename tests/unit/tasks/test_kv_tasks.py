@@ -65,3 +65,31 @@ def test_kv_function_and_tasks_in_a_flow(run_flow: RunFlow, platform: LocalPlatf
     assert outputs_of(platform, outcome, "use")["value"] == 48
     assert outputs_of(platform, outcome, "delete")["deleted"] is True
     assert outputs_of(platform, outcome, "missing")["value"] is None
+
+
+def test_kv_type_converts_the_value_as_kestra_stores_it(tmp_path: Path) -> None:
+    # Given Kestra's kv.Set with `kvType`
+    ctx = direct_context(tmp_path)
+    for key, value, kv_type in (
+        ("n", '"42"', "NUMBER"),
+        ("f", '"2.5"', "NUMBER"),
+        ("b", '"true"', "BOOLEAN"),
+        ("j", "'{\"rows\": 3}'", "JSON"),
+        ("s", "7", "STRING"),
+    ):
+        load_task(
+            f"{{id: s, type: io.kestra.plugin.core.kv.Set, key: {key}, value: {value}, kvType: {kv_type}}}"
+        ).run(ctx)
+    get = {key: load_task(f"{{id: g, type: kv.Get, key: {key}}}").run(ctx)["value"] for key in "nfbjs"}
+
+    # Then
+    assert get == {"n": 42, "f": 2.5, "b": True, "j": {"rows": 3}, "s": "7"}
+
+
+def test_a_value_that_is_not_of_its_kv_type_fails(tmp_path: Path) -> None:
+    import pytest
+
+    task = load_task("{id: s, type: kv.Set, key: k, value: abc, kvType: NUMBER}")
+
+    with pytest.raises(Exception, match="kvType NUMBER"):
+        task.run(direct_context(tmp_path))
