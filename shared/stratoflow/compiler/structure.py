@@ -24,11 +24,7 @@ from stratoflow.tasks.base import Task
 
 def lower_sequential(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
-    body_scope = frame.body_scope
-    if task.errors:
-        handlers = lower_block(builder, task.errors, body_scope, frame.fail)
-        body_scope = scope.with_error(handlers)
-    body = lower_block(builder, task.tasks, body_scope, frame.end) or frame.end
+    body = lower_block(builder, task.tasks, frame.body_scope, frame.end) or frame.end
     frame.emit_end()
     return frame.emit_start(body)
 

@@ -100,7 +100,9 @@ def lower_wait_for(builder: Builder, task: Any, scope: Scope, next_: str | None)
     check = builder.names.claim(f"{task.id}.check")
     again = builder.names.claim(f"{task.id}.again")
     wait = builder.names.claim(f"{task.id}.interval")
-    loop_scope = Scope(scope_path=f"{slot}.result.scope", on_error=frame.fail, on_exit=scope.on_exit)
+    loop_scope = Scope(
+        scope_path=f"{slot}.result.scope", on_error=frame.body_scope.on_error, on_exit=scope.on_exit
+    )
     body = lower_block(builder, task.tasks, loop_scope, check) or check
     builder.runner_call(
         check,

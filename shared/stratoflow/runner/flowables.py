@@ -272,8 +272,7 @@ def action_end(call: Call) -> dict[str, Any]:
     if state.is_failure:
         call.fail("a child task failed")
         raise TaskFailed(f"task '{call.task.id}' failed: a child task failed")
-    call.finished_ok(state, outputs)
-    return {"state": str(state)}
+    return {"state": str(call.finished_ok(state, outputs))}
 
 
 def _error_message(error: Any) -> str:

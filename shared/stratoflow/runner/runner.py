@@ -245,8 +245,11 @@ class Call:
         attempts[-1] = attempts[-1].model_copy(update={"state": state, "end_date": now(), "error": message})
         self.save(state=state, error=message, attempts=attempts, end_date=now())
 
-    def finished_ok(self, state: State, outputs: dict[str, Any] | None = None) -> None:
-        """Record a successful end, then wake Dag tasks that were waiting for this one."""
+    def finished_ok(self, state: State, outputs: dict[str, Any] | None = None) -> State:
+        """Record a successful end, then wake Dag tasks that were waiting for this one; returns the
+        state recorded."""
+        if state == State.WARNING and self.task.allow_warning:
+            state = State.SUCCESS
         changes: dict[str, Any] = {"state": state, "end_date": now()}
         if outputs is not None:
             changes["outputs"] = offload_large(outputs, self.runner.blobs, self.data_key("outputs.json"))
@@ -256,6 +259,7 @@ class Call:
             changes["attempts"] = attempts
         self.save(**changes)
         flowables.wake_dependents(self)
+        return state
 
     def children_state(self) -> State:
         """The combined state of the task runs this flowable's run enclosed directly."""
@@ -302,7 +306,7 @@ def action_run(call: Call) -> dict[str, Any]:
     if retry_count > 0 and task.retry is not None and task.retry.warning_on_retry:
         state = State.WARNING
     # Secret values read during the run never reach the stored outputs.
-    call.finished_ok(state, ctx.mask_value(json.loads(json.dumps(outputs or {}, default=str))))
+    state = call.finished_ok(state, ctx.mask_value(json.loads(json.dumps(outputs or {}, default=str))))
     _flush_logs(call, ctx)
     return {"state": str(state)}
 

@@ -39,6 +39,9 @@ class Task(StrictModel):
     timeout: Duration | None = None
     disabled: bool = False
     allow_failure: bool = False
+    # Kestra's `allowWarning`: a task run that would end WARNING (a retried attempt with
+    # `warningOnRetry`, a flowable whose children warned) ends SUCCESS instead.
+    allow_warning: bool = False
     run_if: str | bool | None = None
     log_level: LogLevel | None = None
 
@@ -56,11 +59,20 @@ class RunnableTask(Task):
 
 
 class FlowableTask(Task):
-    """A task that only arranges other tasks; the compiler turns it into states."""
+    """A task that only arranges other tasks; the compiler turns it into states.
+
+    Every flowable has Kestra's `errors`: tasks run when its body fails, before the failure goes on
+    to the enclosing scope (the flowable still fails)."""
+
+    errors: TaskList = Field(default_factory=list)
 
     @abstractmethod
+    def body_lists(self) -> list[tuple[str, list[Task]]]:
+        """(YAML property, tasks) for each list of child tasks it arranges, in YAML order."""
+
     def child_lists(self) -> list[tuple[str, list[Task]]]:
-        """(YAML property, tasks) for each list of child tasks, in YAML order."""
+        """Every list of child tasks: the body's, then `errors`."""
+        return [*self.body_lists(), ("errors", self.errors)]
 
 
 # --- plugin defaults -----------------------------------------------------------------------------

@@ -50,10 +50,9 @@ class Sequential(FlowableTask):
     aliases: ClassVar[tuple[str, ...]] = _flow_aliases("Sequential")
 
     tasks: NonEmptyTaskList
-    errors: TaskList = Field(default_factory=list)
 
-    def child_lists(self) -> list[tuple[str, list[Task]]]:
-        return [("tasks", self.tasks), ("errors", self.errors)]
+    def body_lists(self) -> list[tuple[str, list[Task]]]:
+        return [("tasks", self.tasks)]
 
 
 @register
@@ -66,7 +65,7 @@ class Parallel(FlowableTask):
     tasks: NonEmptyTaskList
     concurrent: int = Field(default=0, ge=0)
 
-    def child_lists(self) -> list[tuple[str, list[Task]]]:
+    def body_lists(self) -> list[tuple[str, list[Task]]]:
         return [("tasks", self.tasks)]
 
 
@@ -81,7 +80,7 @@ class If(FlowableTask):
     then: NonEmptyTaskList
     else_: TaskList = Field(default_factory=list, alias="else")
 
-    def child_lists(self) -> list[tuple[str, list[Task]]]:
+    def body_lists(self) -> list[tuple[str, list[Task]]]:
         return [("then", self.then), ("else", self.else_)]
 
 
@@ -105,7 +104,7 @@ class Switch(FlowableTask):
             raise ValueError("a Switch needs 'cases', 'defaults' or both")
         return self
 
-    def child_lists(self) -> list[tuple[str, list[Task]]]:
+    def body_lists(self) -> list[tuple[str, list[Task]]]:
         return [*((f"cases.{key}", tasks) for key, tasks in self.cases.items()), ("defaults", self.defaults)]
 
 
@@ -120,7 +119,7 @@ class ForEach(FlowableTask):
     concurrency_limit: int = Field(default=1, ge=0)
     tasks: NonEmptyTaskList
 
-    def child_lists(self) -> list[tuple[str, list[Task]]]:
+    def body_lists(self) -> list[tuple[str, list[Task]]]:
         return [("tasks", self.tasks)]
 
 
@@ -134,7 +133,7 @@ class EachSequential(FlowableTask):
     value: LoopValues
     tasks: NonEmptyTaskList
 
-    def child_lists(self) -> list[tuple[str, list[Task]]]:
+    def body_lists(self) -> list[tuple[str, list[Task]]]:
         return [("tasks", self.tasks)]
 
 
@@ -149,7 +148,7 @@ class EachParallel(FlowableTask):
     tasks: NonEmptyTaskList
     concurrent: int = Field(default=0, ge=0)
 
-    def child_lists(self) -> list[tuple[str, list[Task]]]:
+    def body_lists(self) -> list[tuple[str, list[Task]]]:
         return [("tasks", self.tasks)]
 
 
@@ -229,7 +228,7 @@ class Dag(FlowableTask):
             raise ValidationError.from_exception_data("Dag", problems)
         return self
 
-    def child_lists(self) -> list[tuple[str, list[Task]]]:
+    def body_lists(self) -> list[tuple[str, list[Task]]]:
         return [("tasks", [node.task for node in self.tasks])]
 
 
@@ -242,7 +241,7 @@ class AllowFailure(FlowableTask):
 
     tasks: NonEmptyTaskList
 
-    def child_lists(self) -> list[tuple[str, list[Task]]]:
+    def body_lists(self) -> list[tuple[str, list[Task]]]:
         return [("tasks", self.tasks)]
 
 
@@ -270,5 +269,5 @@ class WaitFor(FlowableTask):
     check_frequency: CheckFrequency = Field(default_factory=CheckFrequency)
     fail_on_max_reached: bool = False
 
-    def child_lists(self) -> list[tuple[str, list[Task]]]:
+    def body_lists(self) -> list[tuple[str, list[Task]]]:
         return [("tasks", self.tasks)]

@@ -99,10 +99,11 @@ def test_child_lists_name_the_yaml_properties() -> None:
         ("tasks", ["branch"]),
         ("errors", ["on_error"]),
     ]
-    assert [name for name, _ in branch.child_lists()] == ["then", "else"]
-    assert [[t.id for t in tasks] for _, tasks in graph.child_lists()] == [["a", "b"]]
+    # Every flowable has Kestra's `errors` after its body
+    assert [name for name, _ in branch.child_lists()] == ["then", "else", "errors"]
+    assert [[t.id for t in tasks] for _, tasks in graph.child_lists()] == [["a", "b"], []]
     assert graph.tasks[1].depends_on == ["a"]
-    assert [name for name, _ in pick.child_lists()] == ["cases.small", "defaults"]
+    assert [name for name, _ in pick.child_lists()] == ["cases.small", "defaults", "errors"]
 
 
 def test_python_names_and_camel_case_aliases() -> None:

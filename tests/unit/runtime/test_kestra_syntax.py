@@ -37,3 +37,58 @@ tasks:
     runs = by_task(outcome)
     assert runs["matched"][0].outputs == {"value": "main"}
     assert runs["route"][0].outputs == {"value": "true"}
+
+
+def test_errors_on_a_flowable_nested_in_a_flowable_run_when_its_body_fails(run_flow: RunFlow) -> None:
+    # Given a Parallel with `errors` inside a ForEach (Kestra allows `errors` on every flowable)
+    outcome = run_flow(
+        HEADER
+        + """
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: [a]
+    tasks:
+      - id: par
+        type: io.kestra.plugin.core.flow.Parallel
+        tasks:
+          - {id: boom, type: Fail, errorMessage: "bad {{ taskrun.value }}"}
+        errors:
+          - {id: handler, type: Return, format: "handled {{ taskrun.value }}"}
+  - {id: never, type: Log, message: not reached}
+errors:
+  - {id: top, type: Log, message: top}
+"""
+    )
+
+    # Then the handler ran inside the loop, the failure still went on to the flow's errors
+    runs = by_task(outcome)
+    assert outcome.execution.state == State.FAILED
+    assert [r.state for r in runs["par"]] == [State.FAILED]
+    assert runs["handler"][0].state == State.SUCCESS
+    assert runs["handler"][0].outputs == {"value": "handled a"}
+    assert runs["top"][0].state == State.SUCCESS
+    assert "never" not in runs
+
+
+def test_allow_warning_ends_a_warning_task_run_success(run_flow: RunFlow) -> None:
+    # Given a task that fails its first attempt, retried with warningOnRetry (its run ends WARNING)
+    flaky = """
+  - id: {id}
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{{{ taskrun.attemptsCount == 1 }}}}"
+    allowWarning: {allow}
+    retry: {{type: constant, interval: PT1S, maxAttempts: 2, warningOnRetry: true}}
+"""
+
+    # When one run has allowWarning and the other has not
+    lenient = run_flow(HEADER + "tasks:\n" + flaky.format(id="lenient", allow="true"))
+    strict = run_flow(
+        HEADER.replace("id: f", "id: g") + "tasks:\n" + flaky.format(id="strict", allow="false")
+    )
+
+    # Then
+    [run] = by_task(lenient)["lenient"]
+    assert (run.state, len(run.attempts), lenient.execution.state) == (State.SUCCESS, 2, State.SUCCESS)
+    [run] = by_task(strict)["strict"]
+    assert (run.state, len(run.attempts), strict.execution.state) == (State.WARNING, 2, State.WARNING)
