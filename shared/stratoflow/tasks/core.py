@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from stratoflow.tasks.base import LogLevel, RunnableTask
 from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.errors import ExitExecution, TaskFailed
-from stratoflow.tasks.fields import LabelMap
+from stratoflow.tasks.fields import LabelMap, normalize_labels
 from stratoflow.tasks.registry import kestra_aliases, register
 
 
@@ -89,6 +90,15 @@ class OutputValues(RunnableTask):
         return {"values": ctx.render(self.values)}
 
 
+def _an_expression(text: str) -> str:
+    if "{{" not in text and "{%" not in text:
+        raise ValueError("labels must be a map, a list of {key, value}, or an expression giving one")
+    return text
+
+
+TemplateText = Annotated[str, AfterValidator(_an_expression)]
+
+
 @register
 class Labels(RunnableTask):
     """Add (or replace) labels on the running execution."""
@@ -96,11 +106,21 @@ class Labels(RunnableTask):
     type_name: ClassVar[str] = "Labels"
     aliases: ClassVar[tuple[str, ...]] = kestra_aliases("execution", "Labels", "executions")
 
-    labels: LabelMap = Field(min_length=1)
+    # A map, a list of {key, value}, or (Kestra) an expression giving either, or a JSON string of one.
+    labels: Annotated[LabelMap, Field(min_length=1)] | TemplateText
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         rendered = ctx.render(self.labels)
-        ctx.add_labels({as_text(key): as_text(value) for key, value in rendered.items()})
+        if isinstance(rendered, str):
+            try:
+                rendered = json.loads(rendered)
+            except ValueError:
+                raise TaskFailed(f"labels rendered to text that is not JSON: {rendered[:200]!r}") from None
+        try:
+            labels = normalize_labels(rendered)
+        except (PydanticCustomError, ValueError) as error:
+            raise TaskFailed(f"labels must be a map or a list of {{key, value}}: {error}") from None
+        ctx.add_labels({as_text(key): as_text(value) for key, value in labels.items()})
         return {}
 
 

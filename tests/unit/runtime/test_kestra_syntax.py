@@ -92,3 +92,26 @@ def test_allow_warning_ends_a_warning_task_run_success(run_flow: RunFlow) -> Non
     assert (run.state, len(run.attempts), lenient.execution.state) == (State.SUCCESS, 2, State.SUCCESS)
     [run] = by_task(strict)["strict"]
     assert (run.state, len(run.attempts), strict.execution.state) == (State.WARNING, 2, State.WARNING)
+
+
+def test_labels_from_an_expression_giving_a_map_or_a_json_string(run_flow: RunFlow) -> None:
+    # Given Kestra's Labels task fed by an expression (a map) and by a JSON string
+    outcome = run_flow(
+        HEADER
+        + """
+tasks:
+  - id: meta
+    type: Return
+    format: '{"team": "data", "tier": 1}'
+  - id: from_json
+    type: io.kestra.plugin.core.execution.Labels
+    labels: "{{ outputs.meta.value }}"
+  - id: from_map
+    type: io.kestra.plugin.core.execution.Labels
+    labels: "{{ {'source': flow.id} }}"
+"""
+    )
+
+    # Then
+    assert outcome.execution.state == State.SUCCESS
+    assert outcome.execution.labels == {"team": "data", "tier": "1", "source": "f"}
