@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,6 +51,9 @@ def test_invoke_outputs_the_functions_payload(
     assert outcome.execution.state == State.SUCCESS, [(r.task_id, r.error) for r in outcome.task_runs]
     call = outputs_of(platform, outcome, "call")
     assert call["statusCode"] == 200 and call["payload"] == {"width": 320, "by": "resize"}
+    # Kestra's `uri` output: the response as a file
+    assert json.loads(platform.blobs.get(call["uri"])) == {"width": 320, "by": "resize"}
+    assert call["contentLength"] == len(platform.blobs.get(call["uri"]))
     assert outputs_of(platform, outcome, "legacy")["payload"] == "plain"
     assert outputs_of(platform, outcome, "use")["value"] == 320
     assert functions.invocations[0] == ("resize", {"width": 640})

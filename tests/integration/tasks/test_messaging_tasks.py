@@ -146,3 +146,38 @@ def test_eventbridge_put_events_are_delivered_by_a_rule(
     assert [(d["detail-type"], d["detail"]) for d in delivered] == [
         ("DatasetReady", {"dataset": "sales", "rows": 3})
     ]
+
+
+def test_eventbridge_put_events_from_a_stored_file_of_entries(tmp_path: Path, sqs: Any) -> None:
+    # Given Kestra's `entries` given as a storage URI (a JSON Lines file of entries)
+    events = boto3.client("events")
+    url = sqs.create_queue(QueueName="events-from-file")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="from-file", EventPattern=json.dumps({"source": ["stratoflow.file"]}))
+    events.put_targets(Rule="from-file", Targets=[{"Id": "q", "Arn": queue_arn}])
+    ctx = direct_context(tmp_path)
+    uri = ctx.put_file(
+        "entries.jsonl",
+        b'{"source": "stratoflow.file", "detailType": "Row", "detail": {"n": 1}}\n'
+        b'{"source": "stratoflow.file", "detailType": "Row", "detail": {"n": 2}}\n',
+    )
+    task = load_task(f"{{id: e, type: io.kestra.plugin.aws.eventbridge.PutEvents, entries: '{uri}'}}")
+
+    # When
+    outputs = task.run(ctx)
+
+    # Then
+    assert outputs["entryCount"] == 2 and outputs["failedEntryCount"] == 0
+    delivered = [json.loads(m["Body"])["detail"] for m in receive_all(sqs, url)]
+    assert sorted(d["n"] for d in delivered) == [1, 2]
+
+
+def test_put_events_entries_must_be_a_list_or_a_storage_uri() -> None:
+    from stratoflow.flow import validate_text
+
+    text = flow_source("- {id: e, type: aws.eventbridge.PutEvents, entries: not-a-file}")
+
+    [problem] = validate_text(text, "f.yaml")
+
+    assert problem.path == "tasks[0].entries"
+    assert "a storage URI" in problem.message

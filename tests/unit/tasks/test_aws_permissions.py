@@ -28,7 +28,7 @@ def statements(yaml: str) -> list[dict[str, list[str]]]:
             [{"Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::data/raw/*"]}],
         ),
         (
-            "{id: t, type: aws.s3.Download, bucket: 'lake-{{ inputs.env }}', key: k, versionId: v1}",
+            "{id: t, type: aws.s3.Download, bucket: 'lake-{{ vars.env }}', key: k, versionId: v1}",
             [{"Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": ["arn:aws:s3:::lake-*/k"]}],
         ),
         (

@@ -52,6 +52,9 @@ class LambdaInvoke(AwsTask):
         "statusCode": "the Invoke status code (200)",
         "payload": "the function's result (parsed JSON, or text)",
         "executedVersion": "the version that ran",
+        "uri": "storage URI of the function's response, as a file (Kestra's output)",
+        "contentLength": "size of the response in bytes",
+        "contentType": "the response's media type (application/json)",
     }
     service: ClassVar[str] = "lambda"
 
@@ -65,7 +68,8 @@ class LambdaInvoke(AwsTask):
         payload = ctx.render(self.payload)
         body = payload if isinstance(payload, str) else json.dumps(payload if payload is not None else {})
         response = self.client(ctx).invoke(FunctionName=name, InvocationType="RequestResponse", Payload=body)
-        result = _decode(response["Payload"].read())
+        raw = response["Payload"].read()
+        result = _decode(raw)
         if response.get("FunctionError"):
             document = result if isinstance(result, dict) else {}
             error_type = document.get("errorType") or response["FunctionError"]
@@ -75,6 +79,9 @@ class LambdaInvoke(AwsTask):
             "statusCode": response.get("StatusCode"),
             "payload": result,
             "executedVersion": response.get("ExecutedVersion"),
+            "uri": ctx.put_file("response.json", raw),
+            "contentLength": len(raw),
+            "contentType": "application/json",
         }
 
     def iam_statements(self) -> list[Statement]:

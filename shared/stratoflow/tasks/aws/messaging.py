@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AliasChoices, Field
+from pydantic import AfterValidator, AliasChoices, Field
 
 from stratoflow.tasks.aws.base import (
     KESTRA_AWS,
@@ -173,6 +173,12 @@ class SnsPublish(AwsTask):
         return [statement(["sns:Publish"], [arn])]
 
 
+def _file_of_entries(text: str) -> str:
+    if not is_static(text) or is_storage_uri(text):
+        return text
+    raise ValueError("entries must be a list of events, or a storage URI (or an expression giving one)")
+
+
 class EventEntry(StrictModel):
     """One event: `source`, `detailType`, `detail` (a map or JSON text), on `eventBusName` (default bus)."""
 
@@ -197,8 +203,30 @@ class PutEvents(AwsTask):
     }
     service: ClassVar[str] = "events"
 
-    entries: list[EventEntry] = Field(min_length=1)
+    # The events, or (Kestra) a storage URI of a file of them: a JSON array or JSON Lines of entries.
+    entries: (
+        Annotated[list[EventEntry], Field(min_length=1)] | Annotated[str, AfterValidator(_file_of_entries)]
+    )
     fail_on_unsuccessful_events: bool = True
+
+    def _entries(self, ctx: RunContext) -> list[EventEntry]:
+        if not isinstance(self.entries, str):
+            return self.entries
+        uri = render_text(ctx, self.entries)
+        text = ctx.read_file(uri).decode("utf-8", errors="replace")
+        try:
+            stripped = text.strip()
+            items = (
+                json.loads(stripped)
+                if stripped.startswith("[")
+                else [json.loads(line) for line in stripped.splitlines() if line.strip()]
+            )
+            entries = [EventEntry.model_validate(item) for item in items]
+        except ValueError as error:  # JSON or validation: say which file and why
+            raise TaskFailed(f"entries: {uri} is not a JSON array or JSON Lines of events: {error}") from None
+        if not entries:
+            raise TaskFailed(f"entries: {uri} holds no event")
+        return entries
 
     def _entry(self, ctx: RunContext, entry: EventEntry) -> dict[str, Any]:
         detail = ctx.render(entry.detail)
@@ -214,7 +242,7 @@ class PutEvents(AwsTask):
         return rendered
 
     def call(self, ctx: RunContext) -> dict[str, Any]:
-        entries = [self._entry(ctx, entry) for entry in self.entries]
+        entries = [self._entry(ctx, entry) for entry in self._entries(ctx)]
         client = self.client(ctx)
         ids: list[str | None] = []
         errors: list[str] = []
@@ -232,6 +260,8 @@ class PutEvents(AwsTask):
         return {"entryCount": len(entries), "failedEntryCount": len(errors), "eventIds": ids}
 
     def iam_statements(self) -> list[Statement]:
+        if isinstance(self.entries, str):  # the file's buses are known only when it runs
+            return [statement(["events:PutEvents"], [regional_arn("events", self.region, "event-bus/*")])]
         buses = []
         for entry in self.entries:
             name = entry.event_bus_name or "default"
