@@ -31,7 +31,9 @@ def lower_sleep(builder: Builder, task: Any, scope: Scope, next_: str | None) ->
     frame = Flowable(builder, task, scope, next_)
     delay = task.duration if type(task).type_name == "Sleep" else task.delay
     wait = builder.names.claim(f"{task.id}.wait")
-    if task.timeout is not None and task.timeout < delay:
+    if isinstance(delay, str):  # an expression: the start call renders it to seconds
+        builder.add(wait, WaitState(seconds_path="$.eval.result.seconds", next=frame.end))
+    elif task.timeout is not None and task.timeout < delay:
         # It would outlast its timeout: it waits until the timeout, then fails as a timed-out task
         # does (allowFailure and `errors` apply), on Step Functions and the local engine alike.
         timed_out = builder.names.claim(f"{task.id}.timedOut")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -218,7 +219,23 @@ def _restart_child(call: Call) -> dict[str, Any] | None:
     return {"name": run_name(child.id, child.restarts), "input": {"execution": ref, "scope": None}}
 
 
+def _start_pause(call: Call) -> dict[str, Any]:
+    """A `pauseDuration` given as an expression: its seconds, for the Wait state."""
+    delay: Any = call.task.delay  # type: ignore[attr-defined]
+    if not isinstance(delay, str):
+        return {}
+    from stratoflow.tasks.fields import parse_iso_duration
+
+    rendered = render(delay, call.context())
+    try:
+        seconds = parse_iso_duration(str(rendered)).total_seconds()
+    except ValueError as error:
+        raise TaskFailed(f"pauseDuration rendered to {rendered!r}: {error}") from None
+    return {"seconds": max(0, math.ceil(seconds))}
+
+
 STARTS = {
+    "Pause": _start_pause,
     "ForEach": lambda call: _values(call, call.task.values),
     "EachSequential": lambda call: _values(call, call.task.value),
     "EachParallel": lambda call: _values(call, call.task.value),

@@ -3,14 +3,25 @@ waiting, pausing, and starting another flow."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from datetime import timedelta
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AfterValidator, AliasChoices, Field, model_validator
 
 from stratoflow.flow.inputs import InputItem
 from stratoflow.tasks.base import Task
-from stratoflow.tasks.fields import Duration, FlowId, LabelMap, Namespace
+from stratoflow.tasks.fields import Duration, FlowId, LabelMap, Namespace, located_error
 from stratoflow.tasks.registry import kestra_aliases, register
+
+
+def _an_expression(text: str) -> str:
+    if "{{" not in text:
+        raise ValueError(f"'{text}' is not an ISO-8601 duration (for example PT30S, PT5M) nor an expression")
+    return text
+
+
+# A duration known only when the task starts (`{{ inputs.wait }}`): rendered then, to ISO-8601 text.
+DurationExpression = Annotated[str, AfterValidator(_an_expression)]
 
 
 @register
@@ -31,11 +42,31 @@ class Pause(Task):
     type_name: ClassVar[str] = "Pause"
     aliases: ClassVar[tuple[str, ...]] = kestra_aliases("flow", "Pause", "flows")
 
-    delay: Duration | None = Field(default=None, validation_alias=AliasChoices("delay", "pauseDuration"))
+    # Kestra 1.x's `pauseDuration` (a duration, or an expression giving one, rendered when it starts).
+    delay: Duration | DurationExpression | None = Field(
+        default=None, validation_alias=AliasChoices("delay", "pauseDuration")
+    )
+    # What happens when `pauseDuration` has passed: RESUME goes on; FAIL fails the task (as `timeout`).
+    behavior: Literal["RESUME", "FAIL", "WARN", "CANCEL"] = "RESUME"
     on_resume: list[InputItem] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _delay_or_timeout(self) -> Pause:
+        if self.behavior in ("WARN", "CANCEL"):
+            raise located_error(
+                ("behavior",),
+                f"behavior {self.behavior} is not supported yet: use RESUME (go on) or FAIL (fail the task)",
+                self.behavior,
+            )
+        if self.behavior == "FAIL":
+            if not isinstance(self.delay, timedelta) or self.timeout is not None:
+                raise located_error(
+                    ("behavior",),
+                    "behavior FAIL needs 'pauseDuration' as a fixed duration (PT1H), without 'timeout'",
+                    self.behavior,
+                )
+            # Waiting for a resume that fails when the duration has passed is what `timeout` does.
+            self.timeout, self.delay = self.delay, None
         if self.delay is not None and self.timeout is not None:
             raise ValueError("set 'delay' (resume by itself) or 'timeout' (wait for a resume), not both")
         if self.delay is not None and self.on_resume:

@@ -115,3 +115,38 @@ tasks:
     # Then
     assert outcome.execution.state == State.SUCCESS
     assert outcome.execution.labels == {"team": "data", "tier": "1", "source": "f"}
+
+
+def test_pause_duration_as_an_expression_resumes_by_itself(run_flow: RunFlow) -> None:
+    # Given Kestra 1.x's Pause: a pauseDuration from an input, behavior RESUME
+    outcome = run_flow(
+        HEADER
+        + """
+inputs:
+  - {id: wait, type: DURATION, defaults: PT10M}
+tasks:
+  - id: hold
+    type: io.kestra.plugin.core.flow.Pause
+    pauseDuration: "{{ inputs.wait }}"
+    behavior: RESUME
+  - {id: after, type: Return, format: resumed}
+"""
+    )
+
+    # Then (the virtual clock skipped the ten minutes)
+    runs = by_task(outcome)
+    assert outcome.execution.state == State.SUCCESS
+    assert runs["after"][0].outputs == {"value": "resumed"}
+    assert (outcome.result.stop_date - outcome.result.start_date).total_seconds() >= 600
+
+
+def test_pause_behavior_fail_waits_for_a_resume_and_fails_when_the_duration_passes() -> None:
+    from stratoflow.flow import load_flow, validate_text
+
+    text = HEADER + "tasks:\n  - {id: hold, type: Pause, pauseDuration: PT1H, behavior: FAIL}\n"
+
+    [task] = load_flow(text).tasks
+
+    assert (task.timeout.total_seconds(), task.delay) == (3600, None)  # type: ignore[attr-defined, union-attr]
+    [problem] = validate_text(text.replace("FAIL", "CANCEL"), "f.yaml")
+    assert problem.path == "tasks[0].behavior" and "not supported yet" in problem.message
