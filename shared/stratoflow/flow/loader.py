@@ -11,7 +11,13 @@ from pydantic import ValidationError
 from stratoflow.errors import Diagnostic, FlowValidationError
 from stratoflow.flow.diagnostics import diagnostics_from_error
 from stratoflow.flow.model import Flow, FlowSource
-from stratoflow.flow.rules import check_expressions, check_structure, raw_tasks, task_paths
+from stratoflow.flow.rules import (
+    check_expressions,
+    check_structure,
+    raw_tasks,
+    render_static_subflows,
+    task_paths,
+)
 from stratoflow.flow.yaml_source import format_path, read_yaml
 from stratoflow.tasks.fields import describe
 
@@ -43,6 +49,8 @@ def analyse(text: str, file: str = "<flow>") -> Analysis:
             message = f"a flow must be a YAML mapping with id, namespace and tasks, not {describe(data)}"
             diagnostics.append(Diagnostic(file, 1, 1, "", message))
         return Analysis(None, diagnostics)
+    tasks = raw_tasks(data)
+    render_static_subflows(data, tasks)
     flow: Flow | None = None
     try:
         flow = Flow.model_validate(data)
@@ -50,7 +58,6 @@ def analyse(text: str, file: str = "<flow>") -> Analysis:
         diagnostics.extend(diagnostics_from_error(err, data, document.source_map, file))
     except RecursionError:
         diagnostics.append(Diagnostic(file, 1, 1, "", "the flow is nested too deeply to validate"))
-    tasks = raw_tasks(data)
     diagnostics.extend(check_structure(data, document.source_map, file, tasks))
     # Unknown ids can only be told apart when every task (and so every child) was found.
     task_ids = tasks.ids if tasks.complete else None

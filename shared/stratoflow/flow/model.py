@@ -17,6 +17,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from stratoflow.errors import Diagnostic
+from stratoflow.errors import InputError
+from stratoflow.flow import coercion as c
 from stratoflow.flow.inputs import Input, InputItem, input_types
 from stratoflow.flow.triggers import Trigger, TriggerItem
 from stratoflow.flow.yaml_source import SourceMap
@@ -51,14 +53,22 @@ class FlowOutput(StrictModel):
     description: str | None = None
     display_name: str | None = None
     required: bool = True
+    item_type: str | None = None  # ARRAY: each item converted as this type (else kept as it is)
 
     def coerce(self, rendered: Any) -> Any:
         """The rendered `value` converted to the output's `type` (as an input of that type would be);
-        raises `InputError` naming the output. Types that need more settings (SELECT, ARRAY, ...)
-        are kept as rendered."""
+        raises `InputError` naming the output. An ARRAY becomes a list (a JSON array's text is parsed),
+        its items converted as `itemType` when given; types that need more settings (SELECT...) are
+        kept as rendered."""
+        if self.type == "ARRAY" and self.item_type is None:
+            try:
+                return None if rendered is None and not self.required else c.to_list(rendered)
+            except ValueError as error:
+                raise InputError(self.id, str(error)) from None
+        settings = {"itemType": self.item_type} if self.type == "ARRAY" else {}
         try:
             spec = input_types()[self.type].model_validate(
-                {"id": self.id, "type": self.type, "required": self.required}
+                {"id": self.id, "type": self.type, "required": self.required, **settings}
             )
         except ValidationError:
             return rendered

@@ -122,6 +122,39 @@ def raw_tasks(data: dict[str, Any]) -> RawTasks:
     return out
 
 
+def render_static_subflows(data: dict[str, Any], tasks: RawTasks) -> None:
+    """Render, in place, a Subflow's `namespace` / `flowId` written as an expression over `flow.*`
+    only (`{{ flow.namespace }}`, as Kestra's blueprints do). Any other expression is left for the
+    Subflow model to refuse where it is written."""
+    from stratoflow.flow.model import flow_variables
+    from stratoflow.tasks.native import Subflow
+
+    flow_id, namespace = data.get("id"), data.get("namespace")
+    if not isinstance(flow_id, str) or not isinstance(namespace, str):
+        return
+    variables = {"flow": flow_variables(namespace, flow_id, None)}
+    for _, task in tasks.found:
+        name = task.get("type")
+        if not isinstance(name, str) or registry.resolve(name) is not Subflow:
+            continue
+        for key in ("namespace", "flowId"):
+            value = task.get(key)
+            if isinstance(value, str) and "{{" in value:
+                task[key] = _render_static(value, variables)
+
+
+def _render_static(template: str, variables: dict[str, Any]) -> str:
+    try:
+        from stratoflow.expressions import ExpressionError, render
+    except ImportError:
+        return template
+    try:
+        rendered = render(template, variables)
+    except ExpressionError:
+        return template  # it reads more than flow.*: refused by the model, at its line
+    return rendered if isinstance(rendered, str) else template
+
+
 def _duplicates(report: _Report, kind: str, entries: list[tuple[YamlPath, Any]]) -> None:
     first_seen: dict[str, YamlPath] = {}
     for path, identifier in entries:

@@ -58,23 +58,6 @@ class RunnableTask(Task):
         """Do the work; render properties with `ctx.render`; return the task's outputs."""
 
 
-class FlowableTask(Task):
-    """A task that only arranges other tasks; the compiler turns it into states.
-
-    Every flowable has Kestra's `errors`: tasks run when its body fails, before the failure goes on
-    to the enclosing scope (the flowable still fails)."""
-
-    errors: TaskList = Field(default_factory=list)
-
-    @abstractmethod
-    def body_lists(self) -> list[tuple[str, list[Task]]]:
-        """(YAML property, tasks) for each list of child tasks it arranges, in YAML order."""
-
-    def child_lists(self) -> list[tuple[str, list[Task]]]:
-        """Every list of child tasks: the body's, then `errors`."""
-        return [*self.body_lists(), ("errors", self.errors)]
-
-
 # --- plugin defaults -----------------------------------------------------------------------------
 
 
@@ -161,3 +144,20 @@ TaskItem = Annotated[
 ]
 TaskList = list[TaskItem]
 NonEmptyTaskList = Annotated[list[TaskItem], Field(min_length=1)]
+
+
+class FlowableTask(Task):
+    """A task that only arranges other tasks; the compiler turns it into states.
+
+    Every flowable has Kestra's `errors`: tasks run when its body fails, before the failure goes on
+    to the enclosing scope (the flowable still fails)."""
+
+    errors: TaskList = Field(default_factory=list)
+
+    @abstractmethod
+    def body_lists(self) -> list[tuple[str, list[Task]]]:
+        """(YAML property, tasks) for each list of child tasks it arranges, in YAML order."""
+
+    def child_lists(self) -> list[tuple[str, list[Task]]]:
+        """Every list of child tasks: the body's, then `errors`."""
+        return [*self.body_lists(), ("errors", self.errors)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, AliasChoices, Field, model_validator
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, model_validator
 
 from stratoflow.flow.inputs import InputItem
 from stratoflow.tasks.base import Task
@@ -18,6 +18,15 @@ def _an_expression(text: str) -> str:
     if "{{" not in text:
         raise ValueError(f"'{text}' is not an ISO-8601 duration (for example PT30S, PT5M) nor an expression")
     return text
+
+
+def _no_expression(value: Any) -> Any:
+    if isinstance(value, str) and "{{" in value:
+        raise ValueError(
+            "an expression here may use only flow.* (the child flow is fixed when this flow is deployed: "
+            "its state machine is named in this one's), and must give a valid id"
+        )
+    return value
 
 
 # A duration known only when the task starts (`{{ inputs.wait }}`): rendered then, to ISO-8601 text.
@@ -84,8 +93,10 @@ class Subflow(Task):
         "io.kestra.core.tasks.flows.Flow",
     )
 
-    namespace: Namespace
-    flow_id: FlowId
+    # Expressions over `flow.*` (`{{ flow.namespace }}`) are rendered when the flow is loaded (see
+    # `stratoflow.flow.rules.render_static_subflows`): the child's state machine is fixed at deploy time.
+    namespace: Annotated[Namespace, BeforeValidator(_no_expression)]
+    flow_id: Annotated[FlowId, BeforeValidator(_no_expression)]
     inputs: dict[str, Any] = Field(default_factory=dict)
     labels: LabelMap = Field(default_factory=dict)
     wait: bool = True

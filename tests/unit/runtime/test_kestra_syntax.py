@@ -150,3 +150,45 @@ def test_pause_behavior_fail_waits_for_a_resume_and_fails_when_the_duration_pass
     assert (task.timeout.total_seconds(), task.delay) == (3600, None)  # type: ignore[attr-defined, union-attr]
     [problem] = validate_text(text.replace("FAIL", "CANCEL"), "f.yaml")
     assert problem.path == "tasks[0].behavior" and "not supported yet" in problem.message
+
+
+def test_subflow_namespace_and_flow_id_as_expressions_over_flow(run_flow: RunFlow) -> None:
+    # Given Kestra's blueprint habit: the child is in the parent's namespace
+    child = """
+id: f_child
+namespace: company.team
+tasks:
+  - {id: hi, type: Return, format: child}
+outputs:
+  - {id: said, type: STRING, value: "{{ outputs.hi.value }}"}
+"""
+    outcome = run_flow(
+        HEADER
+        + """
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: "{{ flow.namespace }}"
+    flowId: "{{ flow.id }}_child"
+    wait: true
+""",
+        others=(child,),
+    )
+
+    # Then
+    assert outcome.execution.state == State.SUCCESS
+    assert by_task(outcome)["call"][0].outputs["outputs"] == {"said": "child"}
+
+
+def test_a_subflow_expression_reading_more_than_flow_is_refused_at_its_line() -> None:
+    from stratoflow.flow import validate_text
+
+    text = HEADER + (
+        "inputs: [{id: ns, type: STRING}]\n"
+        "tasks:\n  - {id: call, type: Subflow, namespace: '{{ inputs.ns }}', flowId: child}\n"
+    )
+
+    [problem] = validate_text(text, "f.yaml")
+
+    assert (problem.line, problem.path) == (6, "tasks[0].namespace")
+    assert "may use only flow.*" in problem.message

@@ -204,7 +204,7 @@ tasks:
   - id: maybe
     type: Log
     message: hi
-    runIf: "{{ inputs.nothing }}"
+    runIf: "{{ outputs.nothing.value }}"
 """
     )
     assert broken.execution.state == State.FAILED

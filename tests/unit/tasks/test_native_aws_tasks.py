@@ -124,7 +124,7 @@ def test_expressions_are_refused_at_load_time_on_the_property(tasks: str, messag
 
 
 def test_run_if_may_still_use_an_expression() -> None:
-    flow = load_flow(flow_source(BATCH + '  runIf: "{{ inputs.go ?? true }}"\n'))
+    flow = load_flow(flow_source(BATCH + '  runIf: "{{ vars.go ?? true }}"\n'))
 
     assert "crunch.choice" in compile_flow(flow).definition["States"]
 
