@@ -16,8 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from stratoflow.errors import Diagnostic
-from stratoflow.errors import InputError
+from stratoflow.errors import Diagnostic, InputError
 from stratoflow.flow import coercion as c
 from stratoflow.flow.inputs import Input, InputItem, input_types
 from stratoflow.flow.triggers import Trigger, TriggerItem
