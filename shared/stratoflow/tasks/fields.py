@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import (
     AliasChoices,
@@ -98,6 +99,12 @@ def property_names(model: type[BaseModel], python_names: bool = True) -> list[st
     return list(dict.fromkeys(names))
 
 
+def _text_not_boolean(annotation: Any) -> bool:
+    """True for `str`, `str | None`, `str | list[str]`...: text accepted, a boolean not."""
+    options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return str in options and bool not in options and Any not in options
+
+
 class StrictModel(BaseModel):
     """Base of every flow-language model: unknown keys are errors, YAML keys are camelCase."""
 
@@ -111,6 +118,22 @@ class StrictModel(BaseModel):
         defer_build=True,
         field_title_generator=lambda name, _: name.rstrip("_").replace("_", " ").capitalize(),
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _booleans_as_text(cls, data: Any) -> Any:
+        """`format: true` where text is expected is the text "true", as Kestra's reader (Jackson)
+        gives it; a property that also takes a boolean keeps it."""
+        if not isinstance(data, dict):
+            return data
+        converted = None
+        for name, info in cls.model_fields.items():
+            key = next((k for k in (info.alias, name) if k and k in data), None)
+            if key is None or not isinstance(data[key], bool) or not _text_not_boolean(info.annotation):
+                continue
+            converted = converted if converted is not None else dict(data)
+            converted[key] = "true" if data[key] else "false"
+        return converted if converted is not None else data
 
     @model_validator(mode="wrap")
     @classmethod

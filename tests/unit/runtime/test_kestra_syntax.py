@@ -192,3 +192,28 @@ def test_a_subflow_expression_reading_more_than_flow_is_refused_at_its_line() ->
 
     assert (problem.line, problem.path) == (6, "tasks[0].namespace")
     assert "may use only flow.*" in problem.message
+
+
+def test_a_boolean_looking_return_format_is_the_text_kestra_gives(run_flow: RunFlow) -> None:
+    # Given YAML booleans where Kestra's reader expects text (it reads them as "true" / "false")
+    outcome = run_flow(
+        HEADER
+        + """
+tasks:
+  - {id: yes_, type: io.kestra.plugin.core.debug.Return, format: true}
+  - {id: quoted, type: Return, format: "false"}
+  - {id: said, type: Log, message: false}
+  - id: check
+    type: If
+    condition: true
+    then:
+      - {id: compared, type: Return, format: "{{ outputs.yes_.value == 'true' }}"}
+"""
+    )
+
+    # Then
+    runs = by_task(outcome)
+    assert outcome.execution.state == State.SUCCESS
+    assert runs["yes_"][0].outputs == {"value": "true"}
+    assert runs["quoted"][0].outputs == {"value": "false"}
+    assert runs["compared"][0].outputs == {"value": True}
