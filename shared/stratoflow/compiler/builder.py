@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
+from collections.abc import Callable
 from typing import Any
 
 from stratoflow.compiler.asl import (
@@ -73,10 +74,12 @@ class Builder:
     states: dict[str, State] = field(default_factory=dict)
     counter: list[int] = field(default_factory=lambda: [0])
     _exit: str | None = None
+    # The retry policy each task's attempts follow (`Flow.effective_retry`); its own when not set.
+    retry_of: Callable[[Any], Any] = lambda task: task.retry
 
     def branch(self) -> Builder:
         """A builder for a nested state machine (Parallel branch, Map processor) sharing the names."""
-        return Builder(self.names, self.warnings, counter=self.counter)
+        return Builder(self.names, self.warnings, counter=self.counter, retry_of=self.retry_of)
 
     def next_id(self) -> int:
         self.counter[0] += 1

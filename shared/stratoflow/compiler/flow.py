@@ -50,7 +50,7 @@ def permissions_of(flow: Any) -> list[dict[str, Any]]:
 
 def lower_flow(flow: Any) -> tuple[dict[str, Any], list[str]]:
     """The ASL definition of a flow, and the compiler's warnings."""
-    builder = Builder(Names(), [])
+    builder = Builder(Names(), [], retry_of=flow.effective_retry)
     names = builder.names
     succeeded = names.claim("flow.succeeded")
     failed = names.claim("flow.failed")

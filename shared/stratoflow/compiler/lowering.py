@@ -63,7 +63,7 @@ def lower_runnable(builder: Builder, task: Task, scope: Scope, next_: str | None
         task.id,
         scope,
         next_,
-        retry=retriers(task.retry, task.id, builder.warnings),
+        retry=retriers(builder.retry_of(task), task.id, builder.warnings),
         timeout=timeout_seconds(task),
         comment=f"{type(task).type_name}",
     )

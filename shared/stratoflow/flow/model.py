@@ -245,6 +245,17 @@ class Flow(StrictModel):
         found = self._indexed().get(task_id)
         return list(found[1]) if found else []
 
+    def effective_retry(self, task: Task) -> Retry | None:
+        """The retry policy a task's attempts follow: its own, else (Kestra's RETRY_FAILED_TASK) that
+        of the nearest enclosing flowable that has one. A flowable's retry gives its failed children
+        new attempts; the flowable's own run keeps one attempt."""
+        if task.retry is not None or isinstance(task, FlowableTask):
+            return task.retry
+        for parent in reversed(self.task_parents(task.id)):
+            if parent.retry is not None:
+                return parent.retry
+        return None
+
     def input(self, input_id: str) -> Input | None:
         return next((item for item in self.inputs if item.id == input_id), None)
 

@@ -303,7 +303,8 @@ def action_run(call: Call) -> dict[str, Any]:
         _flush_logs(call, ctx, error)
         raise _failed_attempt(call, error, retry_count, ctx.mask) from error
     state = State.SUCCESS
-    if retry_count > 0 and task.retry is not None and task.retry.warning_on_retry:
+    retry = call.flow.effective_retry(task)
+    if retry_count > 0 and retry is not None and retry.warning_on_retry:
         state = State.WARNING
     # Secret values read during the run never reach the stored outputs.
     state = call.finished_ok(state, ctx.mask_value(json.loads(json.dumps(outputs or {}, default=str))))
@@ -366,7 +367,7 @@ def _failed_attempt(
     """Record a failed attempt; decide whether Step Functions retries, the flow fails, or it is a warning."""
     task = call.task
     message = mask(str(error) or type(error).__name__)
-    retry = task.retry
+    retry = call.flow.effective_retry(task)
     final = True
     if retry is not None:
         max_attempts = retry.max_attempts or (100 if retry.max_duration else 1)
