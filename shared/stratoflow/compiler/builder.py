@@ -9,8 +9,8 @@ takes it).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stratoflow.compiler.asl import (
