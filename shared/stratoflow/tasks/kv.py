@@ -25,6 +25,19 @@ class _KeyTask(RunnableTask):
         return key, namespace or None
 
 
+KvType = Literal["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"]
+# Each kvType converts like the input type of the same meaning.
+_INPUT_TYPE = {
+    "STRING": "STRING",
+    "NUMBER": "FLOAT",
+    "BOOLEAN": "BOOLEAN",
+    "DATETIME": "DATETIME",
+    "DATE": "DATE",
+    "DURATION": "DURATION",
+    "JSON": "JSON",
+}
+
+
 @register
 class Set(_KeyTask):
     """Store `value` under `key`, optionally for `ttl` only."""
@@ -49,19 +62,6 @@ class Set(_KeyTask):
             value = typed_value(self.kv_type, value)
         ctx.kv_set(key, value, namespace, ttl_seconds)
         return {}
-
-
-KvType = Literal["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"]
-# Each kvType converts like the input type of the same meaning.
-_INPUT_TYPE = {
-    "STRING": "STRING",
-    "NUMBER": "FLOAT",
-    "BOOLEAN": "BOOLEAN",
-    "DATETIME": "DATETIME",
-    "DATE": "DATE",
-    "DURATION": "DURATION",
-    "JSON": "JSON",
-}
 
 
 def typed_value(kv_type: str, value: Any) -> Any:
