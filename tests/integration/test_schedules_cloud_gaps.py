@@ -237,3 +237,32 @@ def test_remote_backfill_starts_each_slot_once_through_admission(
     # And an unknown trigger is refused with exit 2
     wrong = strato("backfill", "gaps.backfill.hourly", "--remote", "--trigger", "nope", *window)
     assert wrong.exit_code == 2 and "no trigger 'nope'" in wrong.stderr
+
+
+def test_a_slot_its_conditions_reject_starts_nothing_and_counts_as_fired(sim: CloudSimulation) -> None:
+    # Given a weekend-only schedule deployed to the cloud
+    text = source(
+        "gaps.weekend",
+        triggers=(
+            '  - {id: every, type: Schedule, cron: "0 * * * *", '
+            "conditions: [{type: io.kestra.plugin.core.condition.Weekend}]}\n"
+        ),
+    )
+    assert sim.upload("gaps/weekend.yaml", text).status == "DEPLOYED"
+    flow = load_flow(text)
+
+    # When Scheduler delivers a Monday slot, then a Saturday one
+    monday = sim.admit(delivery(flow, "every", "2026-03-30T10:00:00Z"))
+    fired_after_monday = get_last_fired(sim.store, "gaps.weekend", "hourly", "every")
+    saturday = sim.admit(delivery(flow, "every", "2026-04-04T10:00:00Z"))
+
+    # Then admission skips Monday (nothing recorded, the slot is not replayed as missed)
+    assert monday["state"] == "REFUSED" and "conditions do not hold" in monday["error"], monday
+    assert [
+        e.trigger["date"][:10]
+        for e in sim.store.list_executions()
+        if e.flow_id == "hourly" and e.namespace == "gaps.weekend"
+    ] == ["2026-04-04"]
+    assert fired_after_monday == at("2026-03-30T10:00")
+    assert saturday["state"] != "REFUSED", saturday
+    assert get_last_fired(sim.store, "gaps.weekend", "hourly", "every") == at("2026-04-04T10:00")
