@@ -4,9 +4,9 @@ Every condition must hold for the slot to start an execution; a slot they reject
 execution, as in Kestra). Each condition reads the slot's date from `date` (an expression,
 `{{ trigger.date }}` by default: the slot's instant in the schedule's time zone).
 
-`DayWeek`, `DayWeekInMonth`, `Weekend`, `TimeBetween`, `DateTimeBetween`, `Not`, `Or` and `Expression`
-are known, by their short, `io.kestra.plugin.core.condition.*` or legacy `*Condition` names. A public
-holiday calendar is not: `PublicHoliday` is refused where it is written.
+`DayWeek`, `DayWeekInMonth`, `Weekend`, `PublicHoliday`, `TimeBetween`, `DateTimeBetween`, `Not`, `Or`
+and `Expression` are known, by their short, `io.kestra.plugin.core.condition.*` or legacy `*Condition`
+names. Public holidays come from the `holidays` library's calendars.
 """
 
 from __future__ import annotations
@@ -79,6 +79,31 @@ class Weekend(ScheduleCondition):
 
     def holds(self, variables: dict[str, Any]) -> bool:
         return self.instant(variables).weekday() >= 5
+
+
+class PublicHoliday(ScheduleCondition):
+    """Holds on the public holidays of `country` (ISO 3166-1 alpha-2), and of `subDivision` when set."""
+
+    names: ClassVar[tuple[str, ...]] = ("PublicHoliday",)
+    # Kestra falls back on its server's locale; Stratoflow has none to fall back on.
+    country: str
+    sub_division: str | None = None
+
+    @model_validator(mode="after")
+    def _known_calendar(self) -> PublicHoliday:
+        self.calendar()
+        return self
+
+    def calendar(self) -> Any:
+        import holidays  # deferred: ~500 calendars, needed only by flows with this condition
+
+        try:
+            return holidays.country_holidays(self.country.upper(), subdiv=self.sub_division)
+        except NotImplementedError as error:
+            raise ValueError(f"no public holiday calendar: {error}") from None
+
+    def holds(self, variables: dict[str, Any]) -> bool:
+        return self.instant(variables).date() in self.calendar()
 
 
 class TimeBetween(ScheduleCondition):
@@ -158,11 +183,7 @@ class Or(ScheduleCondition):
         return any(condition.holds(variables) for condition in self.conditions)
 
 
-_KNOWN = (DayWeek, DayWeekInMonth, Weekend, TimeBetween, DateTimeBetween, Expression, Not, Or)
-# Conditions of other triggers, or that need what Stratoflow does not have: refused with the reason.
-_REFUSED = {
-    "PublicHoliday": "no public holiday calendar is available: list the dates with Not and DateTimeBetween",
-}
+_KNOWN = (DayWeek, DayWeekInMonth, Weekend, PublicHoliday, TimeBetween, DateTimeBetween, Expression, Not, Or)
 
 
 def _names(short: str) -> tuple[str, ...]:
@@ -189,15 +210,8 @@ def validate_condition(value: Any) -> ScheduleCondition:
     name = value.get("type")
     cls = CONDITION_TYPES.get(name) if isinstance(name, str) else None
     if cls is None:
-        short = str(name).rsplit(".", 1)[-1].removesuffix("Condition")
-        reason = _REFUSED.get(short)
-        message = (
-            f"the schedule condition {short} is not supported: {reason}"
-            if reason
-            else f"unknown schedule condition '{name}'{hint(str(name), CONDITION_TYPES)} (known: "
-            + ", ".join(cls.names[0] for cls in _KNOWN)
-            + ")"
-        )
+        known = ", ".join(cls.names[0] for cls in _KNOWN)
+        message = f"unknown schedule condition '{name}'{hint(str(name), CONDITION_TYPES)} (known: {known})"
         raise located_error(("type",), message, name, "unknown_condition")
     return cls.model_validate(value)
 

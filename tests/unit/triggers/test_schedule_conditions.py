@@ -128,9 +128,9 @@ def test_time_between_compares_the_slot_time_with_offsets(store: SqliteExecution
     ("conditions", "path", "fragment"),
     [
         (
-            "- {type: io.kestra.plugin.core.condition.PublicHoliday, country: FR}\n",
-            "conditions[0].type",
-            "PublicHoliday is not supported",
+            "- {type: io.kestra.plugin.core.condition.PublicHoliday, country: XX}\n",
+            "conditions[0]",
+            "no public holiday calendar",
         ),
         ("- {type: Weekendd}\n", "conditions[0].type", "(did you mean Weekend?)"),
         ("- {type: DayWeek, dayOfWeek: FUNDAY}\n", "conditions[0].dayOfWeek", "Input should be"),
@@ -163,3 +163,27 @@ def test_conditions_on_a_trigger_that_does_not_read_them_are_refused() -> None:
 
     assert (problem.line, problem.path) == (8, "triggers[0].conditions")
     assert "a Webhook trigger has no conditions" in problem.message
+
+
+def test_public_holiday_uses_the_countrys_calendar(store: SqliteExecutionStore) -> None:
+    # Given a schedule that runs on French public holidays only, over 13-16 July 2026
+    text = flow_with("- {type: io.kestra.plugin.core.condition.PublicHoliday, country: FR}\n")
+
+    # When
+    days = started_days(store, text, datetime(2026, 7, 13, tzinfo=UTC), datetime(2026, 7, 17, tzinfo=UTC))
+
+    # Then only Bastille Day starts
+    assert days == ["2026-07-14"]
+
+
+def test_not_public_holiday_with_a_subdivision(store: SqliteExecutionStore) -> None:
+    # Given US-California business days: 25 December 2026 (a Friday) is skipped
+    text = flow_with(
+        "- type: Not\n  conditions:\n"
+        "    - {type: PublicHoliday, country: US, subDivision: CA}\n    - {type: Weekend}\n",
+        timezone="America/Los_Angeles",
+    )
+
+    days = started_days(store, text, datetime(2026, 12, 24, tzinfo=UTC), datetime(2026, 12, 29, tzinfo=UTC))
+
+    assert days == ["2026-12-24", "2026-12-28"]
