@@ -163,3 +163,18 @@ def test_control_commands_refuse_what_makes_no_sense_and_restart_runs_here(tmp_p
     assert (first["taskId"], first["attempts"], first["outputs"]) == ("a", 1, {"value": "kept"})
     code, out, _ = invoke("logs", execution_id, "--follow", "--home", home)
     assert code == 0
+
+
+def test_run_prints_the_flows_warnings_and_runs_it(tmp_path: Path) -> None:
+    # Given a Kestra flow reading a task that does not exist, guarded by ??
+    flow = tmp_path / "f.yaml"
+    flow.write_text(
+        "id: f\nnamespace: t\ntasks:\n  - {id: a, type: Return, format: \"{{ outputs.nope.value ?? 'none' }}\"}\n"
+    )
+
+    # When
+    code, _, err = invoke("run", str(flow), "--home", str(tmp_path / "h"))
+
+    # Then
+    assert code == 0
+    assert f"{flow}:4:35: warning: tasks[0].format: 'outputs.nope' refers to no task" in err
