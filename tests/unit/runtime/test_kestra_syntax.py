@@ -217,3 +217,22 @@ tasks:
     assert runs["yes_"][0].outputs == {"value": "true"}
     assert runs["quoted"][0].outputs == {"value": "false"}
     assert runs["compared"][0].outputs == {"value": True}
+
+
+def test_array_flow_outputs_are_lists_like_int_and_json_outputs_are_converted(run_flow: RunFlow) -> None:
+    # Given ARRAY outputs fed by a Return (text, as Kestra's) and by a list expression
+    outcome = run_flow(
+        HEADER
+        + """
+tasks:
+  - {id: ids, type: Return, format: '["a", "b"]'}
+outputs:
+  - {id: names, type: ARRAY, value: "{{ outputs.ids.value }}"}
+  - {id: numbers, type: ARRAY, itemType: INT, value: "{{ ['1', '2'] }}"}
+  - {id: count, type: INT, value: "2"}
+"""
+    )
+
+    # Then
+    assert outcome.execution.state == State.SUCCESS
+    assert outcome.execution.outputs == {"names": ["a", "b"], "numbers": [1, 2], "count": 2}
