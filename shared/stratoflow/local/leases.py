@@ -6,6 +6,11 @@ the pid and a random part. The operating system drops the lock when the process 
 (kill -9, a crash, a reboot), and a new process with the same pid has another owner name: a lease that
 can be locked by somebody else belongs to a process that is gone. An owner of another host is never
 judged (a lock on a shared folder does not say whether a process of another machine is alive).
+
+While a lease is held, the process groups of the scripts its process runs are recorded beside it
+(`<owner>.groups/<pgid>`, holding the mark the scripts carry, see `stratoflow.tasks.scripts.groups`):
+the recovery of a gone owner ends what is left of them (`end_groups`) before it fails the executions,
+so that a restart never runs a task while its first run goes on.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import socket
 import threading
 from pathlib import Path
 from typing import Any
+
+from stratoflow.tasks.scripts import groups
 
 try:
     import fcntl
@@ -48,6 +55,19 @@ class ProcessLease:
     def path(self) -> Path:
         return self.folder / f"{self.owner}.lock"
 
+    @property
+    def groups_folder(self) -> Path:
+        return _groups_folder(self.folder, self.owner)
+
+    def started(self, pgid: int) -> None:
+        """A script's process group started (`groups.GroupRecorder`)."""
+        self.groups_folder.mkdir(parents=True, exist_ok=True)
+        (self.groups_folder / str(pgid)).write_text(groups.MARK)
+
+    def ended(self, pgid: int) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.groups_folder / str(pgid)).unlink()
+
     def take(self) -> str:
         """Hold the lease (idempotent, thread-safe); returns the owner name to record with each execution."""
         with self._lock:
@@ -56,14 +76,18 @@ class ProcessLease:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh random name: nobody else holds it
                 self._fd = fd
+                groups.add_recorder(self)
         return self.owner
 
     def release(self) -> None:
         """Give the lease up: call only once no execution it recorded is still running."""
         with self._lock:
             if self._fd is not None:
+                groups.remove_recorder(self)
                 with contextlib.suppress(FileNotFoundError):
                     self.path.unlink()
+                with contextlib.suppress(OSError):
+                    self.groups_folder.rmdir()  # empty once its scripts ended
                 os.close(self._fd)
                 self._fd = None
 
@@ -94,6 +118,25 @@ def owner_gone(home: Path | str, owner: str) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+def _groups_folder(leases: Path, owner: str) -> Path:
+    return leases / f"{owner}.groups"
+
+
+def end_groups(home: Path | str, owner: str) -> list[int]:
+    """Kill the script process groups the gone `owner` recorded that still run (and carry its
+    mark); returns their ids. Call only for an owner `owner_gone` judged gone."""
+    folder = _groups_folder(Path(home) / LEASES, owner)
+    ended = []
+    for record in sorted(folder.glob("[0-9]*")) if folder.is_dir() else []:
+        with contextlib.suppress(OSError, ValueError):
+            if groups.end_group(int(record.name), record.read_text().strip()):
+                ended.append(int(record.name))
+            record.unlink()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+    return ended
 
 
 def gone_owners(store: Any, home: Path | str) -> dict[str, list[str]]:

@@ -3,26 +3,27 @@ group on timeout.
 
 A script may start children of its own (a shell pipeline, `python -m pip`, a background job): they
 share the process group, so a timeout, or the end of the script, leaves nothing running behind it.
+The group's first process dies with its runner (a parent-death signal), and the group is recorded
+while it runs (`groups`) so that the recovery of a killed runner ends what is left of it.
+
+Who starts the process is a `Launcher`: a plain fork and exec (`spawn`), or a warm template
+process that forks a child per task (`stratoflow.tasks.scripts.warm`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from stratoflow.tasks.errors import TaskFailed, TaskTimeout
+from stratoflow.tasks.scripts import groups
 
 # Longer lines are cut into pieces of this size: a log line must not hold megabytes.
 MAX_LINE_BYTES = 64 * 1024
-# How long a killed process group may take to go.
-KILL_WAIT_SECONDS = 2.0
 # How long the readers may take to drain the pipes once the process group is gone.
 DRAIN_SECONDS = 5.0
 
@@ -30,44 +31,107 @@ LineHandler = Callable[[str, str], None]
 """Called with ("stdout" | "stderr", line without its newline), one line at a time."""
 
 
-def _pump(stream: IO[bytes], name: str, on_line: LineHandler, lock: threading.Lock) -> None:
-    with stream:
-        for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            with lock:
-                on_line(name, line)
+class Started(Protocol):
+    """A started process: the leader of its own process group."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def wait(self, timeout: float | None) -> int | None:
+        """Its exit code (negative: killed by that signal), or None when `timeout` passed first."""
 
 
-def _group_running(pgid: int) -> bool:
-    """True while a process of the group is still running (zombies, killed and waiting to be
-    reaped by init, do not count)."""
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    proc = Path("/proc")
-    if not proc.is_dir():  # no /proc (macOS): the group still has members
-        return True
-    for stat in proc.glob("[0-9]*/stat"):
+class Launcher(Protocol):
+    def start(
+        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], stdout: int, stderr: int
+    ) -> Started:
+        """Start `argv` in a new process group with stdout/stderr on the given descriptors and stdin
+        on /dev/null; raises TaskFailed when it cannot start."""
+
+
+class _Spawned:
+    def __init__(self, process: subprocess.Popen[bytes]):
+        self.process = process
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait(self, timeout: float | None) -> int | None:
         try:
-            # `pid (comm) state ppid pgrp ...`: comm may hold spaces, so split after its ')'.
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # the process ended while we looked
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL every process of the child's group, and wait (briefly) until none of them runs."""
-    # The group id is the child's pid (start_new_session): killing it reaches every descendant that
-    # did not leave the session on purpose.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    deadline = time.monotonic() + KILL_WAIT_SECONDS
-    while _group_running(process.pid) and time.monotonic() < deadline:
-        time.sleep(0.005)  # SIGKILL is delivered asynchronously: the kernel takes a moment
+class Spawn:
+    """Fork and exec from this process (pip, another interpreter, a shell without a template)."""
+
+    def start(
+        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], stdout: int, stderr: int
+    ) -> Started:
+        parent = os.getpid()
+        try:
+            process = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+                # The thread calling this waits for the process: it dies with the runner, not before.
+                preexec_fn=lambda: groups.die_with_parent(parent),
+            )
+        except OSError as error:
+            raise TaskFailed(f"cannot start {argv[0]!r}: {error.strerror or error}") from None
+        return _Spawned(process)
+
+
+SPAWN = Spawn()
+
+
+class OutputTooLarge(TaskFailed):
+    """A line that must arrive whole (an outputs line) is larger than the limit."""
+
+
+class _Reader:
+    """Reads one stream line by line. Lines starting with `whole` are kept whole up to `limit`
+    bytes (outputs lines); other long lines are cut into MAX_LINE_BYTES pieces."""
+
+    def __init__(
+        self, name: str, on_line: LineHandler, lock: threading.Lock, whole: bytes | None, limit: int
+    ):
+        self.name, self.on_line, self.lock = name, on_line, lock
+        self.whole, self.limit = whole, limit
+        self.too_large = False
+
+    def pump(self, stream: IO[bytes]) -> None:
+        with stream:
+            for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):
+                piece: bytes | None = raw
+                if self.whole and raw.startswith(self.whole) and not raw.endswith(b"\n"):
+                    piece = self._rest_of_line(stream, raw)
+                if piece is None:
+                    continue
+                line = piece.decode("utf-8", errors="replace").rstrip("\r\n")
+                with self.lock:
+                    self.on_line(self.name, line)
+
+    def _rest_of_line(self, stream: IO[bytes], first: bytes) -> bytes | None:
+        parts, size = [first], len(first)
+        while not parts[-1].endswith(b"\n"):
+            more = stream.readline(MAX_LINE_BYTES)
+            if not more:
+                break
+            size += len(more)
+            if size > self.limit:
+                self.too_large = True
+                while more and not more.endswith(b"\n"):  # drop the rest: no megabytes of log lines
+                    more = stream.readline(MAX_LINE_BYTES)
+                return None
+            parts.append(more)
+        return b"".join(parts)
 
 
 def run_process(
@@ -77,41 +141,57 @@ def run_process(
     env: Mapping[str, str],
     timeout: float | None,
     on_line: LineHandler,
+    launcher: Launcher = SPAWN,
+    whole_lines: bytes | None = None,
+    whole_limit: int = MAX_LINE_BYTES,
 ) -> int:
     """Run `argv` to its end and return its exit code; raises TaskTimeout after `timeout` seconds
-    (the process group is killed first)."""
-    try:
-        process = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as error:
-        raise TaskFailed(f"cannot start {argv[0]!r}: {error.strerror or error}") from None
+    (the process group is killed first). Lines starting with `whole_lines` reach `on_line` whole up
+    to `whole_limit` bytes; a longer one raises OutputTooLarge once the process has ended."""
     lock = threading.Lock()
-    assert process.stdout is not None and process.stderr is not None
-    readers = [
-        threading.Thread(target=_pump, args=(stream, name, on_line, lock), daemon=True)
-        for stream, name in ((process.stdout, "stdout"), (process.stderr, "stderr"))
-    ]
-    for reader in readers:
-        reader.start()
-    timed_out = False
+    readers = [_Reader(name, on_line, lock, whole_lines, whole_limit) for name in ("stdout", "stderr")]
+    pipes = [os.pipe() for _ in readers]
     try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        started = launcher.start(argv, cwd, env, pipes[0][1], pipes[1][1])
+    except BaseException:
+        for read_end, write_end in pipes:
+            os.close(read_end)
+            os.close(write_end)
+        raise
+    for _, write_end in pipes:
+        os.close(write_end)  # the child holds them now: the readers see EOF when it ends
+    groups.started(started.pid)
+    threads = [
+        threading.Thread(target=reader.pump, args=(os.fdopen(read_end, "rb"),), daemon=True)
+        for reader, (read_end, _) in zip(readers, pipes, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    code: int | None = None
+    try:
+        code = started.wait(timeout)
     finally:
         # Also after a normal exit: background children must not outlive the task (nor keep its
         # pipes open, which would block the readers).
-        _kill_group(process)
-        process.wait()
-        for reader in readers:
-            reader.join(DRAIN_SECONDS)
+        groups.kill_group(started.pid)
+        if code is None:
+            code = started.wait(None)
+            timed_out = True
+        else:
+            timed_out = False
+        groups.ended(started.pid)
+        for thread in threads:
+            thread.join(DRAIN_SECONDS)
     if timed_out:
         raise TaskTimeout(f"the command ran longer than its timeout ({timeout:g} s) and was killed")
-    return process.returncode
+    if any(reader.too_large for reader in readers):
+        raise OutputTooLarge(
+            f"an outputs line is larger than the output size limit ({_size(whole_limit)}): "
+            "write large data to a file and list it in outputFiles"
+        )
+    assert code is not None
+    return code
+
+
+def _size(count: int) -> str:
+    return f"{count // 1024**2} MiB" if count % 1024**2 == 0 else f"{count} bytes"
