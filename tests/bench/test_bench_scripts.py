@@ -238,3 +238,29 @@ def test_the_measured_handlers_import_no_boto3_at_init(function: str) -> None:
     # which the same profile then times
     assert not {"boto3", "botocore.session", "botocore.client"} & profile.modules
     assert profile.first_use_ms > 0
+
+
+def test_a_failed_run_is_recorded_and_the_benchmark_goes_on() -> None:
+    # Given a peer whose script fails, and one that works
+    broken = compare_peers.Variant(
+        "prefect",
+        lambda w: [sys.executable, "-c", "raise SystemExit(1)"],
+        lambda w: result_line_check(w, "prefect"),
+    )
+    working = compare_peers.Variant(
+        "plain",
+        lambda w: [sys.executable, "-c", f"print('RESULT {w} plain ok')"],
+        lambda w: result_line_check(w, "plain"),
+    )
+    failures: dict[str, dict[str, str]] = {}
+
+    # When two rounds run
+    results = compare_peers.run_all(
+        [broken, working], ["w1_hello"], 2, False, lambda _: None, compare_peers.Phases(), failures
+    )
+
+    # Then the failure is recorded once, the broken peer is skipped, the other one is measured
+    assert list(failures) == ["w1_hello"] and list(failures["w1_hello"]) == ["prefect"]
+    assert "non-zero exit" in failures["w1_hello"]["prefect"]
+    assert list(results["w1_hello"]) == ["plain"] and len(results["w1_hello"]["plain"].runs) == 2
+    assert any(line.startswith("| w1_hello | prefect | ") for line in report.failures_table(failures))

@@ -266,3 +266,34 @@ def test_cli_reports_an_invalid_flow(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["cost", str(path)])
 
     assert result.exit_code == 1
+
+
+def test_dynamodb_is_priced_at_the_current_on_demand_rates() -> None:
+    definition, flow = compiled(BENCH_FLOWS / "w2_chain100.yaml")
+
+    result = estimate(definition, flow, 1_000_000)
+
+    writes = next(i for i in result.standard if i.what == "write request units")
+    reads = next(i for i in result.standard if i.what == "read request units")
+    assert writes.unit_price == pytest.approx(0.625 / 1_000_000)
+    assert reads.unit_price == pytest.approx(0.125 / 1_000_000)
+    assert writes.monthly_cost == pytest.approx(writes.monthly_quantity * 0.625 / 1_000_000)
+
+
+def test_a_flow_beyond_the_history_limit_is_not_priced() -> None:
+    # Given a 10,000-item loop: each item's states land in the one execution history
+    definition, flow = compiled(BENCH_FLOWS / "w3_fanout1000.yaml")
+
+    # When
+    result = estimate(definition, flow, 1000, Assumptions(items=10_000))
+    printed = CliRunner().invoke(cli, ["cost", str(BENCH_FLOWS / "w3_fanout1000.yaml"), "--items", "10000"])
+    as_json = CliRunner().invoke(
+        cli, ["cost", str(BENCH_FLOWS / "w3_fanout1000.yaml"), "--items", "10000", "--json"]
+    )
+
+    # Then a warning instead of a price
+    assert result.standard == [] and result.express is None
+    assert "history events: Step Functions stops it at 25,000" in result.cannot_complete[0]
+    assert printed.exit_code == 0, printed.output
+    assert "warning: not priced" in printed.output and "Standard workflow" not in printed.output
+    assert json.loads(as_json.output)["cannotComplete"] == result.cannot_complete
