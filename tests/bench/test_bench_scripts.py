@@ -264,3 +264,11 @@ def test_a_failed_run_is_recorded_and_the_benchmark_goes_on() -> None:
     assert "non-zero exit" in failures["w1_hello"]["prefect"]
     assert list(results["w1_hello"]) == ["plain"] and len(results["w1_hello"]["plain"].runs) == 2
     assert any(line.startswith("| w1_hello | prefect | ") for line in report.failures_table(failures))
+
+
+def test_script_task_figures_run_and_are_checked() -> None:
+    done = run_module("bench.script_tasks", "--quick", "--no-lambda")
+
+    assert done.returncode == 0, done.stderr
+    assert "local script task, warm template:" in done.stdout
+    assert "local script task, cold interpreter:" in done.stdout

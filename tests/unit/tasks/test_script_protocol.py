@@ -209,3 +209,23 @@ def test_pip_install_in_before_commands_stays_out_of_stratoflow(
     assert first_at.is_relative_to(tmp_path / "cache")
     assert not second_at.is_relative_to(sys.prefix) and second_at.parent.parent.name == "packages"
     assert not any(Path(sys.prefix).glob("lib/python*/site-packages/*pkg"))
+
+
+def test_the_dependency_installer_gets_the_runners_pip_settings_and_the_script_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given
+    from stratoflow.tasks.scripts.environment import installer_environment, script_environment
+
+    monkeypatch.setenv("PIP_INDEX_URL", "https://pypi.example/simple")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")
+
+    # When
+    script = script_environment({}, home=tmp_path, packages=tmp_path / "p")
+    installer = installer_environment(script)
+
+    # Then
+    assert "PIP_INDEX_URL" not in script and "HTTPS_PROXY" not in script
+    assert installer["PIP_INDEX_URL"] == "https://pypi.example/simple"
+    assert installer["HTTPS_PROXY"] == "http://proxy:3128"
+    assert installer["PIP_TARGET"] == str(tmp_path / "p")  # the task's own, not the runner's
