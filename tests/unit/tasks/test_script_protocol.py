@@ -229,3 +229,23 @@ def test_the_dependency_installer_gets_the_runners_pip_settings_and_the_script_d
     assert installer["PIP_INDEX_URL"] == "https://pypi.example/simple"
     assert installer["HTTPS_PROXY"] == "http://proxy:3128"
     assert installer["PIP_TARGET"] == str(tmp_path / "p")  # the task's own, not the runner's
+
+
+def test_scripts_of_a_flow_without_a_role_get_no_credentials_provider() -> None:
+    # Given a task runner with a role provider, a flow of scripts alone, and one with an AWS task
+    from stratoflow.flow import load_flow
+    from stratoflow.runner import TaskRunner
+
+    provider = object()
+    runner = TaskRunner(store=None, blobs=None, credentials=provider)  # type: ignore[arg-type]
+    scripts_only = load_flow(flow_source("- {id: c, type: scripts.Commands, commands: ['true']}"))
+    with_aws = load_flow(
+        flow_source(
+            "- {id: c, type: scripts.Commands, commands: ['true']}\n"
+            "- {id: up, type: aws.s3.Upload, bucket: b, key: k, from: 'x'}"
+        )
+    )
+
+    # When / Then: only the flow the deployer gives a role asks for its credentials
+    assert runner.credentials_for(scripts_only) is None
+    assert runner.credentials_for(with_aws) is provider
