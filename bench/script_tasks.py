@@ -41,6 +41,27 @@ LOCAL_TARGET_MS = 5.0
 LAMBDA_TARGET_MS = 10.0
 
 
+def fork_floor_ms(count: int) -> float:
+    """The median wall time of a bare fork and exit of a small Python process on this machine: the
+    floor under any process per task, to read the other figures against (a loaded VM forks slowly)."""
+    import subprocess
+
+    code = (
+        "import os, statistics, sys, time\n"
+        "times = []\n"
+        f"for _ in range({count}):\n"
+        "    started = time.perf_counter()\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        os._exit(0)\n"
+        "    os.waitpid(pid, 0)\n"
+        "    times.append(time.perf_counter() - started)\n"
+        "print(statistics.median(times) * 1000)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(done.stdout)
+
+
 def local_per_task_ms(count: int, warm: bool) -> float:
     from tests.unit.tasks.task_helpers import direct_context, load_task
 
@@ -144,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     count = 10 if args.quick else args.count
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    print(f"floor: a bare fork and exit of a small Python process: {fork_floor_ms(max(count, 50)):.2f} ms")
     warm = local_per_task_ms(count, warm=True)
     cold = local_per_task_ms(count, warm=False)
     verdict = "PASS" if warm < LOCAL_TARGET_MS else "FAIL"

@@ -13,19 +13,23 @@ process that forks a child per task (`stratoflow.tasks.scripts.warm`).
 from __future__ import annotations
 
 import os
+import selectors
 import subprocess
-import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 from stratoflow.tasks.errors import TaskFailed, TaskTimeout
 from stratoflow.tasks.scripts import groups
 
 # Longer lines are cut into pieces of this size: a log line must not hold megabytes.
 MAX_LINE_BYTES = 64 * 1024
-# How long the readers may take to drain the pipes once the process group is gone.
+# How long the pipes may take to drain once the process group is gone.
 DRAIN_SECONDS = 5.0
+# How often the end of the process is checked while its pipes stay open (a background child of its own).
+POLL_SECONDS = 0.05
+READ_BYTES = 256 * 1024
 
 LineHandler = Callable[[str, str], None]
 """Called with ("stdout" | "stderr", line without its newline), one line at a time."""
@@ -95,43 +99,67 @@ class OutputTooLarge(TaskFailed):
     """A line that must arrive whole (an outputs line) is larger than the limit."""
 
 
-class _Reader:
-    """Reads one stream line by line. Lines starting with `whole` are kept whole up to `limit`
-    bytes (outputs lines); other long lines are cut into MAX_LINE_BYTES pieces."""
+class _Lines:
+    """Splits one stream's bytes into lines. Lines starting with `whole` are kept whole up to `limit`
+    bytes (outputs lines; a longer one is dropped and marks `too_large`); other long lines are cut
+    into MAX_LINE_BYTES pieces (a log line must not hold megabytes)."""
 
-    def __init__(
-        self, name: str, on_line: LineHandler, lock: threading.Lock, whole: bytes | None, limit: int
-    ):
-        self.name, self.on_line, self.lock = name, on_line, lock
-        self.whole, self.limit = whole, limit
+    def __init__(self, name: str, on_line: LineHandler, whole: bytes | None, limit: int):
+        self.name, self.on_line, self.whole, self.limit = name, on_line, whole, limit
+        self.buffer = bytearray()
+        self.dropping = False  # inside a too large whole line: its bytes go nowhere
         self.too_large = False
 
-    def pump(self, stream: IO[bytes]) -> None:
-        with stream:
-            for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):
-                piece: bytes | None = raw
-                if self.whole and raw.startswith(self.whole) and not raw.endswith(b"\n"):
-                    piece = self._rest_of_line(stream, raw)
-                if piece is None:
-                    continue
-                line = piece.decode("utf-8", errors="replace").rstrip("\r\n")
-                with self.lock:
-                    self.on_line(self.name, line)
+    def _whole(self, start: bytes | bytearray) -> bool:
+        return self.whole is not None and start[: len(self.whole)] == self.whole
 
-    def _rest_of_line(self, stream: IO[bytes], first: bytes) -> bytes | None:
-        parts, size = [first], len(first)
-        while not parts[-1].endswith(b"\n"):
-            more = stream.readline(MAX_LINE_BYTES)
-            if not more:
-                break
-            size += len(more)
-            if size > self.limit:
+    def _emit(self, raw: bytes | bytearray) -> None:
+        self.on_line(self.name, bytes(raw).decode("utf-8", errors="replace").rstrip("\r\n"))
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+        while self.buffer:
+            end = self.buffer.find(b"\n")
+            if self.dropping:
+                if end < 0:
+                    self.buffer.clear()
+                    return
+                del self.buffer[: end + 1]
+                self.dropping = False
+                continue
+            if self._whole(self.buffer) or (
+                self.whole is not None and self.whole.startswith(bytes(self.buffer))
+            ):
+                if end < 0:
+                    if len(self.buffer) > self.limit:
+                        self.too_large, self.dropping = True, True
+                        self.buffer.clear()
+                    return  # the rest of the line is still to come
+                line = self.buffer[: end + 1]
+                del self.buffer[: end + 1]
+                if len(line) > self.limit + 1:
+                    self.too_large = True
+                else:
+                    self._emit(line)
+                continue
+            cut = (
+                end + 1
+                if 0 <= end < MAX_LINE_BYTES
+                else (MAX_LINE_BYTES if len(self.buffer) >= MAX_LINE_BYTES else 0)
+            )
+            if not cut:
+                return
+            self._emit(self.buffer[:cut])
+            del self.buffer[:cut]
+
+    def close(self) -> None:
+        """The stream ended: its last line may lack a newline."""
+        if self.buffer and not self.dropping:
+            if self._whole(self.buffer) and len(self.buffer) > self.limit:
                 self.too_large = True
-                while more and not more.endswith(b"\n"):  # drop the rest: no megabytes of log lines
-                    more = stream.readline(MAX_LINE_BYTES)
-                return None
-            parts.append(more)
-        return b"".join(parts)
+            else:
+                self._emit(self.buffer)
+        self.buffer.clear()
 
 
 def run_process(
@@ -147,10 +175,10 @@ def run_process(
 ) -> int:
     """Run `argv` to its end and return its exit code; raises TaskTimeout after `timeout` seconds
     (the process group is killed first). Lines starting with `whole_lines` reach `on_line` whole up
-    to `whole_limit` bytes; a longer one raises OutputTooLarge once the process has ended."""
-    lock = threading.Lock()
-    readers = [_Reader(name, on_line, lock, whole_lines, whole_limit) for name in ("stdout", "stderr")]
-    pipes = [os.pipe() for _ in readers]
+    to `whole_limit` bytes; a longer one raises OutputTooLarge once the process has ended.
+
+    The calling thread reads both pipes itself (no reader threads to start per task)."""
+    pipes = [os.pipe(), os.pipe()]
     try:
         started = launcher.start(argv, cwd, env, pipes[0][1], pipes[1][1])
     except BaseException:
@@ -159,38 +187,69 @@ def run_process(
             os.close(write_end)
         raise
     for _, write_end in pipes:
-        os.close(write_end)  # the child holds them now: the readers see EOF when it ends
+        os.close(write_end)  # the child holds them now: EOF comes when it (and its children) end
     groups.started(started.pid)
-    threads = [
-        threading.Thread(target=reader.pump, args=(os.fdopen(read_end, "rb"),), daemon=True)
-        for reader, (read_end, _) in zip(readers, pipes, strict=True)
-    ]
-    for thread in threads:
-        thread.start()
+    lines = {
+        pipes[0][0]: _Lines("stdout", on_line, whole_lines, whole_limit),
+        pipes[1][0]: _Lines("stderr", on_line, whole_lines, whole_limit),
+    }
+    deadline = None if timeout is None else time.monotonic() + timeout
     code: int | None = None
+    timed_out = False
+    selector = selectors.DefaultSelector()
     try:
-        code = started.wait(timeout)
+        for fd in lines:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            code = started.wait(0)
+            if code is not None:
+                break  # it ended while something it started holds the pipes: drained below
+            wait_s = POLL_SECONDS if deadline is None else min(POLL_SECONDS, deadline - time.monotonic())
+            if wait_s <= 0:
+                timed_out = True
+                break
+            for key, _ in selector.select(wait_s):
+                _read(selector, key.fd, lines)
+        if code is None and not timed_out:
+            code = started.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            timed_out = code is None
     finally:
         # Also after a normal exit: background children must not outlive the task (nor keep its
-        # pipes open, which would block the readers).
+        # pipes open).
         groups.kill_group(started.pid)
         if code is None:
             code = started.wait(None)
-            timed_out = True
-        else:
-            timed_out = False
         groups.ended(started.pid)
-        for thread in threads:
-            thread.join(DRAIN_SECONDS)
+        _drain(selector, lines)
     if timed_out:
         raise TaskTimeout(f"the command ran longer than its timeout ({timeout:g} s) and was killed")
-    if any(reader.too_large for reader in readers):
+    if any(reader.too_large for reader in lines.values()):
         raise OutputTooLarge(
             f"an outputs line is larger than the output size limit ({_size(whole_limit)}): "
             "write large data to a file and list it in outputFiles"
         )
     assert code is not None
     return code
+
+
+def _read(selector: selectors.BaseSelector, fd: int, lines: dict[int, _Lines]) -> None:
+    data = os.read(fd, READ_BYTES)
+    if data:
+        lines[fd].feed(data)
+    else:
+        selector.unregister(fd)
+        lines[fd].close()
+
+
+def _drain(selector: selectors.BaseSelector, lines: dict[int, _Lines]) -> None:
+    """Read what is left in the pipes (the group is gone: they end soon), then close them."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    with selector:
+        while selector.get_map() and time.monotonic() < deadline:
+            for key, _ in selector.select(max(0.0, deadline - time.monotonic())):
+                _read(selector, key.fd, lines)
+    for fd in lines:
+        os.close(fd)
 
 
 def _size(count: int) -> str:

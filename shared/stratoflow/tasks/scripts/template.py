@@ -18,6 +18,7 @@ Messages, both ways: a 4-byte big-endian length, then that many bytes of JSON.
 from __future__ import annotations
 
 import atexit
+import builtins
 import contextlib
 import ctypes
 import gc
@@ -25,7 +26,6 @@ import importlib
 import io
 import json
 import os
-import runpy
 import select
 import signal
 import socket
@@ -33,6 +33,7 @@ import struct
 import sys
 import threading
 import traceback
+import types
 from typing import Any, NoReturn
 
 # Imported once here, shared by every child (copy-on-write): what script tasks commonly use.
@@ -205,7 +206,6 @@ def run_python(argv: list[str], env: dict[str, str], base_path: list[str]) -> No
     script = os.path.abspath(argv[0])
     own = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     sys.path[:] = [os.path.dirname(script), *own, *base_path]
-    importlib.invalidate_caches()
     sys.argv = list(argv)
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
@@ -214,7 +214,7 @@ def run_python(argv: list[str], env: dict[str, str], base_path: list[str]) -> No
     )
     code = 0
     try:
-        runpy.run_path(script, run_name="__main__")
+        _run_main(script)
     except SystemExit as exit_:
         code = _exit_code(exit_.code)
     except BaseException as error:
@@ -230,6 +230,20 @@ def run_python(argv: list[str], env: dict[str, str], base_path: list[str]) -> No
     os._exit(code)
 
 
+def _run_main(script: str) -> None:
+    """Run the file as `python script.py` does: compiled, then executed as a new `__main__` module
+    (what the template's own `__main__` was is of no concern to the script)."""
+    with open(script, "rb") as file:
+        source = file.read()
+    code = compile(source, script, "exec", dont_inherit=True)
+    main = types.ModuleType("__main__")
+    main.__file__ = script
+    main.__cached__ = None  # type: ignore[attr-defined]
+    main.__builtins__ = builtins  # type: ignore[attr-defined]
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)
+
+
 def _exit_code(code: object) -> int:
     if code is None:
         return 0
@@ -240,8 +254,8 @@ def _exit_code(code: object) -> int:
 
 
 def _print_error(error: BaseException, script: str) -> None:
-    """The traceback a fresh interpreter prints: from the script's first frame on (runpy's and this
-    file's frames are ours, not the script's)."""
+    """The traceback a fresh interpreter prints: from the script's first frame on (this file's
+    frames are ours, not the script's)."""
     tb = error.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != script:
         tb = tb.tb_next

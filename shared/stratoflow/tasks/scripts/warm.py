@@ -57,6 +57,7 @@ class _Started:
         self.template, self.pending = template, pending
         assert pending.pid is not None
         self._pid = pending.pid
+        self._counted = False
 
     @property
     def pid(self) -> int:
@@ -65,7 +66,9 @@ class _Started:
     def wait(self, timeout: float | None) -> int | None:
         if not self.pending.exited.wait(timeout):
             return None
-        self.template.done()
+        if not self._counted:
+            self._counted = True
+            self.template.done()
         return self.pending.code
 
 
