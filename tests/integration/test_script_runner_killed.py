@@ -92,10 +92,40 @@ def test_a_killed_runner_leaves_no_script_running(tmp_path: Path, warm: str) -> 
             platform.close()
         assert not _running(background)
         assert [e.state for e in recovered] == [State.FAILED]
-        assert not list((home / "leases").glob("*.groups"))
+        assert not list((home / "leases").glob("*.groups"))  # the record went with its owner
     finally:
         runner.kill()
         if pids.exists():
             for pid in (int(p) for p in pids.read_text().split()):
                 if _running(pid):
                     os.kill(pid, signal.SIGKILL)
+
+
+def test_recovery_ends_only_a_group_that_carries_the_runners_mark(tmp_path: Path) -> None:
+    # Given: a recorded group whose process carries the mark, and one with the same kind of record
+    # whose process does not (a later group that got a reused id)
+    from stratoflow.local.leases import end_groups
+    from stratoflow.tasks.scripts import groups
+
+    marked = subprocess.Popen(
+        ["sleep", "60"], start_new_session=True, env={**os.environ, groups.MARK_VARIABLE: "gone-runner-1"}
+    )
+    other = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    leases = tmp_path / "leases"
+    leases.mkdir()
+    (leases / "host-1-ab.groups").write_text(
+        f"+{marked.pid} gone-runner-1\n+{other.pid} gone-runner-1\n+999999 gone-runner-1\n-999999\n"
+    )
+    try:
+        # When
+        ended = end_groups(tmp_path, "host-1-ab")
+
+        # Then
+        assert ended == [marked.pid]
+        marked.wait(10)
+        assert other.poll() is None
+        assert not (leases / "host-1-ab.groups").exists()
+    finally:
+        for process in (marked, other):
+            process.kill()
+            process.wait()

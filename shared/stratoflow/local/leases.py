@@ -8,7 +8,8 @@ can be locked by somebody else belongs to a process that is gone. An owner of an
 judged (a lock on a shared folder does not say whether a process of another machine is alive).
 
 While a lease is held, the process groups of the scripts its process runs are recorded beside it
-(`<owner>.groups/<pgid>`, holding the mark the scripts carry, see `stratoflow.tasks.scripts.groups`):
+(`<owner>.groups`: a line `+<pgid> <mark>` when one starts, `-<pgid>` when it ended; the mark is what
+the scripts carry, see `stratoflow.tasks.scripts.groups`; appending is two small writes per script):
 the recovery of a gone owner ends what is left of them (`end_groups`) before it fails the executions,
 so that a restart never runs a task while its first run goes on.
 """
@@ -50,23 +51,29 @@ class ProcessLease:
         # Two threads taking the lease first at once would open the file twice, and flock refuses the
         # second open file (a burst of webhooks on a fresh server lost a request to that).
         self._lock = threading.Lock()
+        self._groups_fd: int | None = None
+        self._groups_lock = threading.Lock()
 
     @property
     def path(self) -> Path:
         return self.folder / f"{self.owner}.lock"
 
     @property
-    def groups_folder(self) -> Path:
-        return _groups_folder(self.folder, self.owner)
+    def groups_path(self) -> Path:
+        return _groups_path(self.folder, self.owner)
+
+    def _record(self, line: str) -> None:
+        with self._groups_lock:
+            if self._groups_fd is None:
+                self._groups_fd = os.open(self.groups_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.write(self._groups_fd, line.encode())
 
     def started(self, pgid: int) -> None:
         """A script's process group started (`groups.GroupRecorder`)."""
-        self.groups_folder.mkdir(parents=True, exist_ok=True)
-        (self.groups_folder / str(pgid)).write_text(groups.MARK)
+        self._record(f"+{pgid} {groups.MARK}\n")
 
     def ended(self, pgid: int) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            (self.groups_folder / str(pgid)).unlink()
+        self._record(f"-{pgid}\n")
 
     def take(self) -> str:
         """Hold the lease (idempotent, thread-safe); returns the owner name to record with each execution."""
@@ -86,8 +93,12 @@ class ProcessLease:
                 groups.remove_recorder(self)
                 with contextlib.suppress(FileNotFoundError):
                     self.path.unlink()
-                with contextlib.suppress(OSError):
-                    self.groups_folder.rmdir()  # empty once its scripts ended
+                with self._groups_lock:
+                    if self._groups_fd is not None:
+                        os.close(self._groups_fd)
+                        self._groups_fd = None
+                        with contextlib.suppress(FileNotFoundError):
+                            self.groups_path.unlink()  # its scripts ended with its executions
                 os.close(self._fd)
                 self._fd = None
 
@@ -120,22 +131,34 @@ def owner_gone(home: Path | str, owner: str) -> bool:
         os.close(fd)
 
 
-def _groups_folder(leases: Path, owner: str) -> Path:
+def _groups_path(leases: Path, owner: str) -> Path:
     return leases / f"{owner}.groups"
+
+
+def recorded_groups(path: Path) -> dict[int, str]:
+    """The groups a record file says were started and not ended: `{pgid: mark}`."""
+    running: dict[int, str] = {}
+    try:
+        text = path.read_text()
+    except OSError:
+        return running
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError, IndexError):
+            if line.startswith("+"):
+                pgid, mark = line[1:].split(" ", 1)
+                running[int(pgid)] = mark
+            elif line.startswith("-"):
+                running.pop(int(line[1:]), None)
+    return running
 
 
 def end_groups(home: Path | str, owner: str) -> list[int]:
     """Kill the script process groups the gone `owner` recorded that still run (and carry its
     mark); returns their ids. Call only for an owner `owner_gone` judged gone."""
-    folder = _groups_folder(Path(home) / LEASES, owner)
-    ended = []
-    for record in sorted(folder.glob("[0-9]*")) if folder.is_dir() else []:
-        with contextlib.suppress(OSError, ValueError):
-            if groups.end_group(int(record.name), record.read_text().strip()):
-                ended.append(int(record.name))
-            record.unlink()
-    with contextlib.suppress(OSError):
-        folder.rmdir()
+    path = _groups_path(Path(home) / LEASES, owner)
+    ended = [pgid for pgid, mark in recorded_groups(path).items() if groups.end_group(pgid, mark)]
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
     return ended
 
 
