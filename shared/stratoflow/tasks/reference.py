@@ -56,7 +56,8 @@ Notes:
   the SSM parameter `/stratoflow/<namespace>/<NAME>`, in the namespace then its parents. Secret values
   are shown as `******` in logs and outputs.
 - **Scripts** run each in a process of their own (forked from a warm template interpreter; shell
-  commands exec `/bin/sh`; `STRATOFLOW_WARM_SCRIPTS=0` starts a fresh interpreter instead), in its own
+  commands exec `/bin/sh`; `STRATOFLOW_WARM_SCRIPTS=0` starts a fresh interpreter instead, and
+  `STRATOFLOW_WARM_IMPORTS=pandas,requests` has the template import more modules), in its own
   process group, in a temporary directory removed afterwards; `timeout` kills the whole process tree,
   and so does the end of the task runner (a script never outlives a killed `strato run`).
   Lines `::{"outputs": {...}}::` set the output `vars` (up to 16 MiB per line; a larger one fails the

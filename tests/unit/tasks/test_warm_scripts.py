@@ -115,3 +115,20 @@ def test_a_template_that_died_is_started_again(tmp_path: Path) -> None:
 
     # Then
     assert [e.message for e in ctx.logs] == ["42"]
+
+
+def test_more_modules_can_be_imported_by_the_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given
+    monkeypatch.setenv("STRATOFLOW_WARM_IMPORTS", "xml.dom.minidom, no_such_module")
+    task = load_task(
+        "{id: p, type: scripts.Python, script: \"import sys; print('xml.dom.minidom' in sys.modules)\"}"
+    )
+    ctx = direct_context(tmp_path)
+
+    # When
+    task.run(ctx)
+
+    # Then: imported before the script's first line (and a missing module did not stop the template)
+    assert [e.message for e in ctx.logs] == ["True"]

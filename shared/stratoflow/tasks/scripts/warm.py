@@ -10,7 +10,9 @@ large, threaded process) and the Python scripts without `dependencies`; a task w
 put an install on its PYTHONPATH gets a template started with that PYTHONPATH (one per cached
 install, at most `MAX_TEMPLATES` kept), so that anything the template imports comes from the task's
 own environment. The templates live as long as this process: a warm Lambda keeps them between
-invocations. `STRATOFLOW_WARM_SCRIPTS=0` turns them off (every script starts cold).
+invocations. `STRATOFLOW_WARM_SCRIPTS=0` turns them off (every script starts cold);
+`STRATOFLOW_WARM_IMPORTS=pandas,requests` makes the templates import more (a module that fails to
+import is skipped: a script importing it then fails as it would cold).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from stratoflow.tasks.scripts.environment import LIBRARY
 
 TEMPLATE_FILE = Path(__file__).with_name("template.py")
 SWITCH = "STRATOFLOW_WARM_SCRIPTS"
+EXTRA_IMPORTS = "STRATOFLOW_WARM_IMPORTS"  # more modules for the template to import: "pandas,requests"
 MAX_TEMPLATES = 4
 READY_SECONDS = 60.0
 _HEADER = 4
@@ -207,18 +210,18 @@ _templates: OrderedDict[str, Template] = OrderedDict()
 _templates_lock = threading.Lock()
 
 
-def template_for(pythonpath: str, env: Mapping[str, str]) -> Template:
-    """The template whose interpreter starts with `pythonpath`, started with `env` when new."""
+def template_for(pythonpath: str, env: Mapping[str, str], key: str) -> Template:
+    """The template `key` whose interpreter starts with `pythonpath`, started with `env` when new."""
     with _templates_lock:
-        template = _templates.get(pythonpath)
+        template = _templates.get(key)
         if template is not None and not (template.alive and template.process.poll() is None):
-            del _templates[pythonpath]
+            del _templates[key]
             template = None
         if template is None:
             template = Template({**env, "PYTHONPATH": pythonpath})
-            _templates[pythonpath] = template
-        _templates.move_to_end(pythonpath)
-        idle = [key for key, t in _templates.items() if t.active == 0 and key != pythonpath]
+            _templates[key] = template
+        _templates.move_to_end(key)
+        idle = [other for other, t in _templates.items() if t.active == 0 and other != key]
         while len(_templates) > MAX_TEMPLATES and idle:
             _templates.pop(idle.pop(0)).close()
     return template
@@ -229,4 +232,7 @@ def launcher(mode: str, env: Mapping[str, str], installed: Path | None) -> WarmL
     picks the template: one per cached install, so that what it imports comes from there."""
     template_env = {k: v for k, v in env.items() if k in ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")}
     pythonpath = os.pathsep.join(str(p) for p in (installed, LIBRARY) if p is not None)
-    return WarmLauncher(mode, template_for(pythonpath, template_env))
+    extra = os.environ.get(EXTRA_IMPORTS, "")
+    if extra:
+        template_env[EXTRA_IMPORTS] = extra
+    return WarmLauncher(mode, template_for(pythonpath, template_env, key=f"{pythonpath}|{extra}"))
