@@ -12,6 +12,7 @@ process that forks a child per task (`stratoflow.tasks.scripts.warm`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import subprocess
@@ -27,7 +28,7 @@ from stratoflow.tasks.scripts import groups
 MAX_LINE_BYTES = 64 * 1024
 # How long the pipes may take to drain once the process group is gone.
 DRAIN_SECONDS = 5.0
-# How often the end of the process is checked while its pipes stay open (a background child of its own).
+# How often the end of the process is checked where nothing signals it (no pidfd: macOS).
 POLL_SECONDS = 0.05
 READ_BYTES = 256 * 1024
 
@@ -41,8 +42,18 @@ class Started(Protocol):
     @property
     def pid(self) -> int: ...
 
-    def wait(self, timeout: float | None) -> int | None:
-        """Its exit code (negative: killed by that signal), or None when `timeout` passed first."""
+    @property
+    def status_fd(self) -> int | None:
+        """A descriptor that becomes readable when the process may have ended (None: poll)."""
+
+    def poll(self) -> int | None:
+        """Its exit code (negative: killed by that signal) once it ended, else None; never blocks."""
+
+    def wait(self) -> int:
+        """Its exit code, once it ended (call after killing its group)."""
+
+    def close(self) -> None:
+        """Release what watching it took (descriptors)."""
 
 
 class Launcher(Protocol):
@@ -56,16 +67,28 @@ class Launcher(Protocol):
 class _Spawned:
     def __init__(self, process: subprocess.Popen[bytes]):
         self.process = process
+        self._pidfd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):  # Linux 5.3+: its end wakes the select
+            self._pidfd = os.pidfd_open(process.pid)
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
-    def wait(self, timeout: float | None) -> int | None:
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
+    @property
+    def status_fd(self) -> int | None:
+        return self._pidfd
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def wait(self) -> int:
+        return self.process.wait()
+
+    def close(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
 
 
 class Spawn:
@@ -197,29 +220,36 @@ def run_process(
     code: int | None = None
     timed_out = False
     selector = selectors.DefaultSelector()
+    status = started.status_fd
     try:
         for fd in lines:
             selector.register(fd, selectors.EVENT_READ)
-        while selector.get_map():
-            code = started.wait(0)
-            if code is not None:
-                break  # it ended while something it started holds the pipes: drained below
-            wait_s = POLL_SECONDS if deadline is None else min(POLL_SECONDS, deadline - time.monotonic())
-            if wait_s <= 0:
+        if status is not None:
+            selector.register(status, selectors.EVENT_READ)
+        # Until it ends: its output as it comes. Its pipes may stay open after it ended (a background
+        # child of its own holds them): they are drained once its group is killed.
+        while (code := started.poll()) is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
                 timed_out = True
                 break
+            wait_s = (
+                left if status is not None else min(POLL_SECONDS, left if left is not None else POLL_SECONDS)
+            )
             for key, _ in selector.select(wait_s):
-                _read(selector, key.fd, lines)
-        if code is None and not timed_out:
-            code = started.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
-            timed_out = code is None
+                if key.fd != status:
+                    _read(selector, key.fd, lines)
     finally:
         # Also after a normal exit: background children must not outlive the task (nor keep its
         # pipes open).
         groups.kill_group(started.pid)
         if code is None:
-            code = started.wait(None)
+            code = started.wait()
         groups.ended(started.pid)
+        if status is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                selector.unregister(status)
+        started.close()
         _drain(selector, lines)
     if timed_out:
         raise TaskTimeout(f"the command ran longer than its timeout ({timeout:g} s) and was killed")

@@ -10,9 +10,10 @@ directory and environment, and then either runs the Python script as `__main__` 
 or replaces itself with the command (mode "exec": a shell). When the socket closes (its runner has
 ended, however it ended), the template kills every child's group and exits.
 
-Messages, both ways: a 4-byte big-endian length, then that many bytes of JSON.
-  runner -> template: {"id", "mode", "argv", "cwd", "env"} with the two descriptors attached
-  template -> runner: {"ready": true} once, then {"id", "pid"} or {"id", "error"}, later {"id", "exit"}
+The template writes `R` on its socket once ready. A request is a 4-byte big-endian length, then
+that many bytes of JSON `{"mode", "argv", "cwd", "env"}`, with three descriptors attached: the
+task's stdout and stderr, and the task's own socket, on which the template answers `P<pid>\n` once
+the child is forked (or `E<why>\n`), and `X<exit code>\n` once it is reaped; then it closes it.
 """
 
 from __future__ import annotations
@@ -86,13 +87,13 @@ def _read_exactly(sock: socket.socket, count: int) -> bytes:
     return data
 
 
-def _send(sock: socket.socket, message: dict[str, Any]) -> None:
-    body = json.dumps(message).encode()
-    sock.sendall(HEADER.pack(len(body)) + body)
+def _tell(sock: socket.socket, line: str) -> None:
+    with contextlib.suppress(OSError):  # the runner gave up on the task (it is killed anyway)
+        sock.sendall(line.encode() + b"\n")
 
 
 def _receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
-    header, fds, _, _ = socket.recv_fds(sock, HEADER.size, 2)
+    header, fds, _, _ = socket.recv_fds(sock, HEADER.size, 3)
     if not header:
         raise EOFError
     header += _read_exactly(sock, HEADER.size - len(header))
@@ -104,7 +105,7 @@ class Template:
     def __init__(self, sock: socket.socket):
         self.sock = sock
         self.pid = os.getpid()
-        self.children: dict[int, int] = {}  # pid -> request id
+        self.children: dict[int, socket.socket] = {}  # pid -> the task's socket
         self.wake_read, wake_write = os.pipe()
         os.set_blocking(wake_write, False)
         signal.set_wakeup_fd(wake_write)
@@ -116,7 +117,7 @@ class Template:
         self.libc = ctypes.CDLL(None)
 
     def serve(self) -> None:
-        _send(self.sock, {"ready": True})
+        self.sock.sendall(b"R")
         while True:
             ready, _, _ = select.select([self.sock.fileno(), self.wake_read], [], [])
             if self.wake_read in ready:
@@ -138,9 +139,10 @@ class Template:
                 return
             if pid == 0:
                 return
-            request_id = self.children.pop(pid, None)
-            if request_id is not None:
-                _send(self.sock, {"id": request_id, "exit": os.waitstatus_to_exitcode(status)})
+            task = self.children.pop(pid, None)
+            if task is not None:
+                _tell(task, f"X{os.waitstatus_to_exitcode(status)}")
+                task.close()
 
     def end(self) -> NoReturn:
         """The runner is gone: nothing it started may go on."""
@@ -150,22 +152,29 @@ class Template:
         os._exit(0)
 
     def start(self, request: dict[str, Any], fds: list[int]) -> None:
+        if len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            return
+        task = socket.socket(fileno=fds.pop())
         try:
             pid = os.fork()
         except OSError as error:
             for fd in fds:
                 os.close(fd)
-            _send(self.sock, {"id": request["id"], "error": f"cannot fork: {error}"})
+            _tell(task, f"Ecannot fork: {error}")
+            task.close()
             return
         if pid == 0:
             try:
+                task.close()
                 self.child(request, fds)
             finally:
                 os._exit(127)
         for fd in fds:
             os.close(fd)
-        self.children[pid] = request["id"]
-        _send(self.sock, {"id": request["id"], "pid": pid})
+        self.children[pid] = task
+        _tell(task, f"P{pid}")
 
     def child(self, request: dict[str, Any], fds: list[int]) -> None:
         os.setsid()
@@ -181,6 +190,8 @@ class Template:
         for fd in (devnull, *fds, self.wake_read, self.wake_write, self.sock.fileno()):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        for other in self.children.values():  # the other tasks' sockets are theirs
+            other.close()
         env: dict[str, str] = request["env"]
         argv: list[str] = request["argv"]
         try:

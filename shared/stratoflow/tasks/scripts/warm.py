@@ -18,7 +18,6 @@ import is skipped: a script importing it then fails as it would cold).
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import signal
@@ -29,7 +28,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.scripts.environment import LIBRARY
@@ -46,37 +44,76 @@ def enabled() -> bool:
     return os.environ.get(SWITCH, "1") not in ("0", "false", "no")
 
 
-class _Pending:
-    def __init__(self) -> None:
-        self.started = threading.Event()
-        self.exited = threading.Event()
-        self.pid: int | None = None
-        self.error: str | None = None
-        self.code: int | None = None
-
-
 class _Started:
-    def __init__(self, template: Template, pending: _Pending):
-        self.template, self.pending = template, pending
-        assert pending.pid is not None
-        self._pid = pending.pid
-        self._counted = False
+    """A task's child of the template, watched through the task's own socket to the template: it
+    says `P<pid>` once forked, `X<exit code>` once reaped; EOF without that means the template died
+    (and the child with it)."""
+
+    def __init__(self, template: Template, sock: socket.socket, argv0: str):
+        self.template, self.sock = template, sock
+        self._buffer = b""
+        self._code: int | None = None
+        self._pid: int | None = None
+        self._error: str | None = None
+        sock.settimeout(READY_SECONDS)
+        while self._pid is None and self._code is None:
+            self._receive(blocking=True)
+        if self._pid is None:
+            self.close()
+            raise TaskFailed(f"cannot start {argv0!r}: {self._error or 'the warm interpreter ended'}")
+        sock.setblocking(False)
 
     @property
     def pid(self) -> int:
+        assert self._pid is not None
         return self._pid
 
-    def wait(self, timeout: float | None) -> int | None:
-        if not self.pending.exited.wait(timeout):
-            return None
-        if not self._counted:
-            self._counted = True
+    @property
+    def status_fd(self) -> int | None:
+        return None if self.sock.fileno() < 0 else self.sock.fileno()
+
+    def poll(self) -> int | None:
+        if self._code is None:
+            self._receive(blocking=False)
+        return self._code
+
+    def wait(self) -> int:
+        if self._code is None:
+            self.sock.setblocking(True)
+            while self._code is None:
+                self._receive(blocking=True)
+        return self._code
+
+    def close(self) -> None:
+        if self.sock.fileno() >= 0:
+            self.sock.close()
             self.template.done()
-        return self.pending.code
+
+    def _receive(self, blocking: bool) -> None:
+        try:
+            data = self.sock.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the template ended: its children died with it (parent-death signal)
+            self._error = self._error or "the warm interpreter ended"
+            self._code = -signal.SIGKILL if self._code is None else self._code
+            return
+        self._buffer += data
+        while b"\n" in self._buffer:
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            kind, value = line[:1], line[1:].decode()
+            if kind == b"P":
+                self._pid = int(value)
+            elif kind == b"X":
+                self._code = int(value)
+            elif kind == b"E":
+                self._error = value
 
 
 class Template:
-    """One template process and the socket to it; thread-safe."""
+    """One template process and the socket that sends it requests; thread-safe."""
 
     def __init__(self, env: Mapping[str, str]):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -94,47 +131,49 @@ class Template:
         finally:
             theirs.close()
         self.sock = ours
-        self._send_lock = threading.Lock()
-        self._state = threading.Lock()
-        self._pending: dict[int, _Pending] = {}
-        self._ids = itertools.count(1)
-        self._ready = threading.Event()
-        self.alive = True
+        self._lock = threading.Lock()
+        self._ready = False
         self.active = 0
-        threading.Thread(target=self._read, name="stratoflow-warm-template", daemon=True).start()
 
-    def wait_ready(self) -> None:
-        if not self._ready.wait(READY_SECONDS) or not self.alive:
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _wait_ready(self) -> None:
+        """The template says `R` once it imported its modules (called under the lock)."""
+        if self._ready:
+            return
+        self.sock.settimeout(READY_SECONDS)
+        try:
+            ready = self.sock.recv(1) == b"R"
+        except OSError:
+            ready = False
+        if not ready:
             raise TaskFailed(
                 "the warm Python interpreter did not start (set STRATOFLOW_WARM_SCRIPTS=0 to run cold)"
             )
+        self._ready = True
 
     def start(
         self, mode: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str], fds: list[int]
     ) -> _Started:
-        self.wait_ready()
-        pending = _Pending()
-        with self._state:
-            request_id = next(self._ids)
-            self._pending[request_id] = pending
-            self.active += 1
-        body = json.dumps(
-            {"id": request_id, "mode": mode, "argv": list(argv), "cwd": str(cwd), "env": dict(env)}
-        ).encode()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        body = json.dumps({"mode": mode, "argv": list(argv), "cwd": str(cwd), "env": dict(env)}).encode()
         try:
-            with self._send_lock:
-                socket.send_fds(self.sock, [len(body).to_bytes(_HEADER, "big")], fds)
+            with self._lock:
+                self._wait_ready()
+                socket.send_fds(self.sock, [len(body).to_bytes(_HEADER, "big")], [*fds, theirs.fileno()])
                 self.sock.sendall(body)
-        except OSError:
-            self._vanished()
-        pending.started.wait()
-        if pending.pid is None:
-            self.done()
-            raise TaskFailed(f"cannot start {argv[0]!r}: {pending.error or 'the warm interpreter ended'}")
-        return _Started(self, pending)
+                self.active += 1
+        except OSError as error:
+            ours.close()
+            raise TaskFailed(f"cannot start {argv[0]!r}: the warm interpreter ended ({error})") from None
+        finally:
+            theirs.close()
+        return _Started(self, ours, argv[0])
 
     def done(self) -> None:
-        with self._state:
+        with self._lock:
             self.active -= 1
 
     def close(self) -> None:
@@ -144,53 +183,6 @@ class Template:
         self.sock.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(5)
-
-    def _read(self) -> None:
-        buffer = b""
-        try:
-            while True:
-                more = self.sock.recv(65536)
-                if not more:
-                    break
-                buffer += more
-                while len(buffer) >= _HEADER:
-                    size = int.from_bytes(buffer[:_HEADER], "big")
-                    if len(buffer) < _HEADER + size:
-                        break
-                    self._receive(json.loads(buffer[_HEADER : _HEADER + size]))
-                    buffer = buffer[_HEADER + size :]
-        except OSError:
-            pass
-        self._vanished()
-
-    def _receive(self, message: dict[str, Any]) -> None:
-        if message.get("ready"):
-            self._ready.set()
-            return
-        with self._state:
-            pending = self._pending.get(message["id"])
-            if pending is not None and "exit" in message:
-                del self._pending[message["id"]]
-        if pending is None:
-            return
-        if "exit" in message:
-            pending.code = message["exit"]
-            pending.exited.set()
-        else:
-            pending.pid, pending.error = message.get("pid"), message.get("error")
-            pending.started.set()
-
-    def _vanished(self) -> None:
-        """The template ended: its children died with it (parent-death signal)."""
-        self.alive = False
-        self._ready.set()
-        with self._state:
-            pending, self._pending = list(self._pending.values()), {}
-        for waiting in pending:
-            waiting.error = waiting.error or "the warm interpreter ended"
-            waiting.code = -signal.SIGKILL
-            waiting.started.set()
-            waiting.exited.set()
 
 
 class WarmLauncher:
@@ -214,7 +206,7 @@ def template_for(pythonpath: str, env: Mapping[str, str], key: str) -> Template:
     """The template `key` whose interpreter starts with `pythonpath`, started with `env` when new."""
     with _templates_lock:
         template = _templates.get(key)
-        if template is not None and not (template.alive and template.process.poll() is None):
+        if template is not None and not template.alive:
             del _templates[key]
             template = None
         if template is None:
