@@ -297,3 +297,18 @@ def test_a_flow_beyond_the_history_limit_is_not_priced() -> None:
     assert printed.exit_code == 0, printed.output
     assert "warning: not priced" in printed.output and "Standard workflow" not in printed.output
     assert json.loads(as_json.output)["cannotComplete"] == result.cannot_complete
+
+
+def test_a_distributed_map_keeps_its_items_out_of_the_history_check() -> None:
+    # Given the 10,000-item loop, its Map made distributed (each item a child execution)
+    from stratoflow.cost.estimate import standard_limits
+
+    definition, flow = compiled(BENCH_FLOWS / "w3_fanout1000.yaml")
+    usage = count(definition, flow, Assumptions(items=10_000))
+    assert standard_limits(definition, usage)
+    for state in definition["States"].values():
+        if state["Type"] == "Map":
+            state.setdefault("ItemProcessor", {}).setdefault("ProcessorConfig", {})["Mode"] = "DISTRIBUTED"
+
+    # When / Then: the walk cannot tell the parent's events, and says nothing of them
+    assert standard_limits(definition, usage) == []

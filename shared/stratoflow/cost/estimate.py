@@ -12,7 +12,8 @@ from stratoflow.cost.prices import FREE_TIER, LIST_PRICES, FreeTier, Prices
 from stratoflow.cost.walk import Tally, Walker, awaited_tasks
 
 EXPRESS_MAX_SECONDS = 300
-# Step Functions Standard: an execution's history holds at most 25,000 events, and it runs at most a year.
+# Step Functions Standard: an execution's history holds at most 25,000 events (the local engine's
+# `HISTORY_EVENT_LIMIT`), and it runs at most a year.
 STANDARD_MAX_EVENTS = 25_000
 STANDARD_MAX_SECONDS = 365 * 24 * 3600
 # The fewest history events a state makes: entered and exited; a Lambda task adds scheduled,
@@ -148,12 +149,24 @@ def express_blockers(definition: dict[str, Any], usage: Usage, assumptions: Assu
     return found
 
 
-def standard_limits(usage: Usage) -> list[str]:
+def _distributed(machine: dict[str, Any]) -> bool:
+    """Whether a Map runs its items as child executions (their events are not in this history)."""
+    for state in machine.get("States", {}).values():
+        if (state.get("ItemProcessor") or {}).get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
+            return True
+        nested = [*state.get("Branches", []), state.get("ItemProcessor") or state.get("Iterator") or {}]
+        if any(_distributed(branch) for branch in nested if branch):
+            return True
+    return False
+
+
+def standard_limits(definition: dict[str, Any], usage: Usage) -> list[str]:
     """Why one execution cannot complete on Step Functions Standard, as far as the walk can tell
-    (loops counted with the assumed number of items)."""
+    (loops counted with the assumed number of items; with a distributed Map, whose items have
+    histories of their own, the walk cannot tell the parent's events and says nothing of them)."""
     found = []
     events = usage.transitions * EVENTS_PER_TRANSITION + usage.runner_invocations * EVENTS_PER_INVOCATION
-    if events > STANDARD_MAX_EVENTS:
+    if events > STANDARD_MAX_EVENTS and not _distributed(definition):
         found.append(
             f"an execution makes at least {events:,.0f} history events: Step Functions stops it at "
             f"{STANDARD_MAX_EVENTS:,} (fewer ForEach items, or a Subflow per batch of items, keeps it within)"
@@ -178,7 +191,7 @@ def estimate(
     usage = count(definition, flow, a)
     name = f"{flow.namespace}.{flow.id}"
     n = executions_per_month
-    limits = standard_limits(usage)
+    limits = standard_limits(definition, usage)
     if limits:  # a price for executions that cannot end would be a wrong figure
         return CostEstimate(name, n, usage, a, prices, [], None, [], limits)
     free = free_tier if a.free_tier else FreeTier(0, 0, 0)
