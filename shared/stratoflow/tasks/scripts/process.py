@@ -136,6 +136,13 @@ class _Lines:
     def _whole(self, start: bytes | bytearray) -> bool:
         return self.whole is not None and start[: len(self.whole)] == self.whole
 
+    def _starts_whole(self) -> bool:
+        """Whether the buffered line is (or, still too short to tell, may be) a whole line."""
+        if self.whole is None:
+            return False
+        head = bytes(self.buffer[: len(self.whole)])  # a few bytes: never a copy of the whole buffer
+        return head == self.whole or (len(head) < len(self.whole) and self.whole.startswith(head))
+
     def _emit(self, raw: bytes | bytearray) -> None:
         self.on_line(self.name, bytes(raw).decode("utf-8", errors="replace").rstrip("\r\n"))
 
@@ -150,9 +157,7 @@ class _Lines:
                 del self.buffer[: end + 1]
                 self.dropping = False
                 continue
-            if self._whole(self.buffer) or (
-                self.whole is not None and self.whole.startswith(bytes(self.buffer))
-            ):
+            if self._starts_whole():
                 if end < 0:
                     if len(self.buffer) > self.limit:
                         self.too_large, self.dropping = True, True
