@@ -1,4 +1,4 @@
-"""The script protocol end to end: whole outputs lines, `import kestra`, storage URIs in commands,
+"""The script protocol end to end, with real processes: whole outputs lines, `import kestra`, storage URIs in commands,
 `outputFiles` globs, the script's environment (an allow-list), and `pip install` kept out of
 Stratoflow's own environment."""
 
@@ -13,7 +13,6 @@ from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.scripts.tasks import MAX_OUTPUTS_BYTES
-from stratoflow.tasks.scripts.workdir import glob_matcher
 from tests.unit.tasks.task_helpers import RunFlow, direct_context, flow_source, load_task, outputs_of
 from tests.unit.tasks.test_script_dependencies import build_wheel
 
@@ -132,13 +131,6 @@ def test_output_files_globs_match_files_as_kestra_does(
     assert sorted(outputs["outputFiles"]) == expected
 
 
-def test_glob_matcher_keeps_single_stars_within_a_folder() -> None:
-    assert glob_matcher("a/*.txt").fullmatch("a/b.txt")
-    assert not glob_matcher("a/*.txt").fullmatch("a/b/c.txt")
-    assert glob_matcher("a/?.txt").fullmatch("a/b.txt")
-    assert glob_matcher("[!x]*.txt").fullmatch("y.txt")
-
-
 def test_scripts_get_no_credentials_or_settings_of_the_runner(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -209,43 +201,3 @@ def test_pip_install_in_before_commands_stays_out_of_stratoflow(
     assert first_at.is_relative_to(tmp_path / "cache")
     assert not second_at.is_relative_to(sys.prefix) and second_at.parent.parent.name == "packages"
     assert not any(Path(sys.prefix).glob("lib/python*/site-packages/*pkg"))
-
-
-def test_the_dependency_installer_gets_the_runners_pip_settings_and_the_script_does_not(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given
-    from stratoflow.tasks.scripts.environment import installer_environment, script_environment
-
-    monkeypatch.setenv("PIP_INDEX_URL", "https://pypi.example/simple")
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")
-
-    # When
-    script = script_environment({}, home=tmp_path, packages=tmp_path / "p")
-    installer = installer_environment(script)
-
-    # Then
-    assert "PIP_INDEX_URL" not in script and "HTTPS_PROXY" not in script
-    assert installer["PIP_INDEX_URL"] == "https://pypi.example/simple"
-    assert installer["HTTPS_PROXY"] == "http://proxy:3128"
-    assert installer["PIP_TARGET"] == str(tmp_path / "p")  # the task's own, not the runner's
-
-
-def test_scripts_of_a_flow_without_a_role_get_no_credentials_provider() -> None:
-    # Given a task runner with a role provider, a flow of scripts alone, and one with an AWS task
-    from stratoflow.flow import load_flow
-    from stratoflow.runner import TaskRunner
-
-    provider = object()
-    runner = TaskRunner(store=None, blobs=None, credentials=provider)  # type: ignore[arg-type]
-    scripts_only = load_flow(flow_source("- {id: c, type: scripts.Commands, commands: ['true']}"))
-    with_aws = load_flow(
-        flow_source(
-            "- {id: c, type: scripts.Commands, commands: ['true']}\n"
-            "- {id: up, type: aws.s3.Upload, bucket: b, key: k, from: 'x'}"
-        )
-    )
-
-    # When / Then: only the flow the deployer gives a role asks for its credentials
-    assert runner.credentials_for(scripts_only) is None
-    assert runner.credentials_for(with_aws) is provider
