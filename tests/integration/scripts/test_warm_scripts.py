@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from stratoflow.local import LocalPlatform
+from stratoflow.runner.outputs import resolve
+from stratoflow.states import State
 from stratoflow.tasks.errors import TaskFailed, TaskTimeout
 from stratoflow.tasks.scripts import warm
-from tests.unit.tasks.task_helpers import direct_context, load_task
+from tests.unit.tasks.task_helpers import RunFlow, direct_context, flow_source, load_task
 
 PROBE = """
 import json, os, sys, random, threading
@@ -132,3 +135,61 @@ def test_more_modules_can_be_imported_by_the_template(
 
     # Then: imported before the script's first line (and a missing module did not stop the template)
     assert [e.message for e in ctx.logs] == ["True"]
+
+
+def test_many_scripts_at_once_share_the_template_and_each_gets_its_own_outputs(
+    run_flow: RunFlow, platform: LocalPlatform
+) -> None:
+    # Given: 24 Python tasks at once (a ForEach without a concurrency limit)
+    source = flow_source(
+        """
+        - id: each
+          type: ForEach
+          values: "{{ range(0, 23) }}"
+          concurrencyLimit: 0
+          tasks:
+            - id: py
+              type: scripts.Python
+              script: |
+                import os, time
+                from kestra import Kestra
+                time.sleep(0.05)
+                Kestra.outputs({"value": {{ taskrun.value }} * 2, "pid": os.getpid()})
+        """
+    )
+
+    # When
+    outcome = run_flow(source)
+
+    # Then
+    assert outcome.execution.state == State.SUCCESS
+    runs = [r for r in outcome.task_runs if r.task_id == "py"]
+    values = sorted(resolve(r.outputs, platform.blobs)["vars"]["value"] for r in runs)
+    pids = {resolve(r.outputs, platform.blobs)["vars"]["pid"] for r in runs}
+    assert values == [2 * i for i in range(24)]
+    assert len(pids) == 24
+
+
+def test_a_task_with_dependencies_gets_a_template_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a task whose dependency is installed in the cache
+    from tests.unit.tasks.test_script_dependencies import build_wheel
+
+    monkeypatch.setenv("STRATOFLOW_DEPENDENCY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    wheel = build_wheel(tmp_path, "ownpkg")
+    task = load_task(
+        f"{{id: p, type: scripts.Python, dependencies: ['{wheel}'], "
+        "script: \"import ownpkg, sys; print(sys.path.index(ownpkg.__path__[0].rsplit('/', 1)[0]) > 0)\"}"
+    )
+    (tmp_path / "run").mkdir()
+    ctx = direct_context(tmp_path / "run")
+
+    # When
+    task.run(ctx)
+
+    # Then: a template whose interpreter started with the install on its path
+    keys = [key for key in warm._templates if str(tmp_path / "cache") in key]
+    assert len(keys) == 1
+    assert [e.message for e in ctx.logs if e.message in ("True", "False")] == ["True"]
