@@ -178,7 +178,8 @@ class Template:
 
     def child(self, request: dict[str, Any], fds: list[int]) -> None:
         os.setsid()
-        self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if hasattr(self.libc, "prctl"):  # Linux; elsewhere the template's end kills the groups
+            self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != self.pid:
             os._exit(137)
         signal.set_wakeup_fd(-1)
