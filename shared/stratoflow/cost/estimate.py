@@ -17,7 +17,8 @@ EXPRESS_MAX_SECONDS = 300
 STANDARD_MAX_EVENTS = 25_000
 STANDARD_MAX_SECONDS = 365 * 24 * 3600
 # The fewest history events a state makes: entered and exited; a Lambda task adds scheduled,
-# started and succeeded (or failed). Map iterations run inline (no distributed map): in the same history.
+# started and succeeded (or failed). Inline Map iterations are in the same history; a distributed
+# Map's are not (see `standard_limits`).
 EVENTS_PER_TRANSITION = 2
 EVENTS_PER_INVOCATION = 3
 
