@@ -272,3 +272,20 @@ def test_script_task_figures_run_and_are_checked() -> None:
     assert done.returncode == 0, done.stderr
     assert "local script task, warm template:" in done.stdout
     assert "local script task, cold interpreter:" in done.stdout
+
+
+def test_the_python_workloads_are_measured_on_request_and_checked_by_their_outputs() -> None:
+    # Given / When
+    default = compare_peers.parse_args([])
+    chosen = compare_peers.parse_args(["--workloads", "w6_python_fanout1000", "w5_python_chain100"])
+    check = _stratoflow_check("w5_python_chain100")
+    runs = [{"taskId": f"step_{i}"} for i in range(1, 101)]
+
+    # Then
+    assert "w5_python_chain100" not in default.workloads
+    assert chosen.workloads == ["w5_python_chain100", "w6_python_fanout1000"]
+    assert check(0, json.dumps({"outputs": {"result": 100}, "taskRuns": runs})) is None
+    assert check(0, json.dumps({"outputs": {"result": 99}, "taskRuns": runs})) is not None
+    for family in ("plain", "dagster", "prefect", "airflow"):
+        for workload in ("w5_python_chain100", "w6_python_fanout1000"):
+            assert (peer_envs.PEERS_SOURCE / family / f"{workload}.py").is_file()
