@@ -4,14 +4,18 @@
     .venv/bin/python -m bench.compare_peers --quick         # 1 run, Stratoflow and the plain floor only
     .venv/bin/python -m bench.compare_peers --json-out bench/last-run.json
     .venv/bin/python -m bench.compare_peers --peers dagster-memory dagster-persistent prefect airflow
+    .venv/bin/python -m bench.compare_peers --peers dagster-memory --workloads w1_hello w5_python_chain100 w6_python_fanout1000
 
-The four workloads of bench/peers/README.md (W1 hello, W2 chain100, W3 fanout1000, W4 retry) run as
+The workloads of bench/peers/README.md (W1 hello, W2 chain100, W3 fanout1000, W4 retry, and W5/W6:
+W2/W3 with the same Python function in a script task of Stratoflow, one process per task) run as
 whole processes: Stratoflow as `strato run FLOW --json --skip-waits` with durable SQLite history, each
 peer as its own script in its own venv (made under --peers-dir and cached). Variants alternate run by
 run, so that a slow minute on this shared machine hits all of them alike. Every run is checked (the
-JSON document for Stratoflow, exit 0 and the `RESULT ... ok` line for the peers); one incorrect run
-stops the benchmark, so no figure comes from a run that did not complete. Workloads go in the order
-W1, W4, W2, W3 from freshly set-up peer state, as the README recommends (their databases grow).
+JSON document for Stratoflow, exit 0 and the `RESULT ... ok` line for the peers); an incorrect run
+is recorded as a failure of that variant on that workload (which it then skips) and the benchmark
+goes on, so no figure comes from a run that did not complete and one broken peer does not lose the
+others' figures (the exit code is 1 when any run failed). Workloads go in the order W1, W4, W2, W3,
+W5, W6 from freshly set-up peer state, as the README recommends (their databases grow).
 
 The whole run has a budget (`--budget`, 15 minutes). Before measuring, the script prints what the run
 should take from per-run medians (those the last run on this machine left in --peers-dir, else the
@@ -38,12 +42,17 @@ from pathlib import Path
 
 from bench import peer_envs, report
 from bench.harness import Check, IncorrectRun, Measurement, Series, measure, result_line_check
-from bench.local_engine import WORKLOADS as STRATOFLOW_CHECKS
+from bench.local_engine import PYTHON_WORKLOADS, WORKLOADS
+
+STRATOFLOW_CHECKS = {**WORKLOADS, **PYTHON_WORKLOADS}
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOWS = ROOT / "bench" / "flows"
 STRATO = Path(sys.executable).with_name("strato")
-ORDER = ("w1_hello", "w4_retry", "w2_chain100", "w3_fanout1000")
+ORDER = ("w1_hello", "w4_retry", "w2_chain100", "w3_fanout1000", "w5_python_chain100", "w6_python_fanout1000")
+# By default the expression workloads W1-W4 (W5/W6 would double the peers' W2/W3 time, out of the
+# budget): `--workloads w5_python_chain100 w6_python_fanout1000` measures the Python ones.
+DEFAULT_ORDER = ORDER[:4]
 PEER_VARIANTS = ("dagster-memory", "dagster-persistent", "prefect", "airflow")
 DEFAULT_PEERS = ("dagster-memory", "prefect", "airflow")
 BUDGET_MIN = 15.0
@@ -195,7 +204,10 @@ def run_all(
     warmup: bool,
     log: peer_envs.TextLog,
     phases: Phases,
+    failures: dict[str, dict[str, str]],
 ) -> dict[str, dict[str, Series]]:
+    """The counted runs; a variant whose run is incorrect goes into `failures` (workload -> variant ->
+    why) and is not run again on that workload."""
     base_env = process_env()
 
     def once(variant: Variant, workload: str) -> Measurement:
@@ -209,7 +221,11 @@ def run_all(
     started = time.monotonic()
     if warmup:
         for variant in variants:  # byte-code and page caches; checked, not counted
-            log(f"warm-up {variant.name}: {once(variant, workloads[0]).wall_s:.2f} s")
+            try:
+                log(f"warm-up {variant.name}: {once(variant, workloads[0]).wall_s:.2f} s")
+            except IncorrectRun as error:
+                failures.setdefault(workloads[0], {})[variant.name] = f"warm-up: {error}"
+                log(f"warm-up {variant.name}: FAILED: {error}")
     phases.warmups = time.monotonic() - started
     started = time.monotonic()
     results: dict[str, dict[str, Series]] = {}
@@ -217,12 +233,23 @@ def run_all(
         measured: dict[str, list[Measurement]] = {v.name: [] for v in variants}
         for round_ in range(runs):
             for variant in variants:
-                m = once(variant, workload)
+                if variant.name in failures.get(workload, {}):
+                    continue
+                try:
+                    m = once(variant, workload)
+                except IncorrectRun as error:
+                    failures.setdefault(workload, {})[variant.name] = str(error)
+                    log(
+                        f"{workload} run {round_ + 1}/{runs} {variant.name}: FAILED, skipped from now on: {error}"
+                    )
+                    continue
                 measured[variant.name].append(m)
                 log(
                     f"{workload} run {round_ + 1}/{runs} {variant.name}: {m.wall_s:.2f} s {m.peak_rss_mib:.0f} MiB"
                 )
-        results[workload] = {name: Series(tuple(ms)) for name, ms in measured.items()}
+        results[workload] = {
+            name: Series(tuple(ms)) for name, ms in measured.items() if name not in failures.get(workload, {})
+        }
     phases.runs = time.monotonic() - started
     return results
 
@@ -280,7 +307,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=list(DEFAULT_PEERS),
         help=f"peer variants to measure (default: {' '.join(DEFAULT_PEERS)})",
     )
-    parser.add_argument("--workloads", nargs="*", choices=ORDER, default=list(ORDER))
+    parser.add_argument("--workloads", nargs="*", choices=ORDER, help="default: all; with --quick: W1-W4")
     parser.add_argument("--json-out", type=Path, help="write every measurement to this file")
     parser.add_argument(
         "--budget", type=float, default=BUDGET_MIN, help="minutes the whole run should take (reported)"
@@ -290,7 +317,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.runs, args.peers = 1, []
     elif args.runs < 5:
         parser.error("a full run counts at least 5 runs per variant (use --quick for a smoke run)")
-    args.workloads = [w for w in ORDER if w in args.workloads]
+    chosen = args.workloads or DEFAULT_ORDER
+    args.workloads = [w for w in ORDER if w in chosen]
     args.peers = [p for p in PEER_VARIANTS if p in args.peers]
     return args
 
@@ -304,11 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="strato-bench-") as scratch:
         variants = prepare(args, Path(scratch), log, phases)
         estimate(args, variants, log)
-        try:
-            results = run_all(variants, args.workloads, args.runs, not args.quick, log, phases)
-        except IncorrectRun as error:
-            print(f"benchmark stopped: {error}", file=sys.stderr)
-            return 1
+        failures: dict[str, dict[str, str]] = {}
+        results = run_all(variants, args.workloads, args.runs, not args.quick, log, phases, failures)
     elapsed = time.monotonic() - started
     if not args.quick:  # a smoke run's single runs would make a poor estimate
         save_medians(args.peers_dir / MEDIANS_FILE, results)
@@ -319,12 +344,19 @@ def main(argv: list[str] | None = None) -> int:
     lines += report.targets_table(report.targets(results))
     lines += report.time_table(results)
     lines.append(phases.line(elapsed, args.budget, report.peers_seconds(results)))
+    lines += report.failures_table(failures)
     print("\n".join(lines))
     if args.json_out is not None:
         raw = {w: {n: [vars(m) for m in s.runs] for n, s in v.items()} for w, v in results.items()}
-        document = {"machine": about, "results": raw, "elapsed_s": elapsed, "phases_s": vars(phases)}
+        document = {
+            "machine": about,
+            "results": raw,
+            "failures": failures,
+            "elapsed_s": elapsed,
+            "phases_s": vars(phases),
+        }
         args.json_out.write_text(json.dumps(document, indent=2))
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

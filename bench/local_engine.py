@@ -35,6 +35,11 @@ WORKLOADS = {
     "w3_fanout1000": lambda d: d["outputs"] == {"total": 999000} and len(d["taskRuns"]) == 1003,
     "w4_retry": lambda d: d["taskRuns"][0]["attempts"] == 3 and d["state"] == "SUCCESS",
 }
+# Issue 21's workloads: the same shapes with a Python function in a script task (one process per task).
+PYTHON_WORKLOADS = {
+    "w5_python_chain100": lambda d: d["outputs"] == {"result": 100} and len(d["taskRuns"]) == 100,
+    "w6_python_fanout1000": lambda d: d["outputs"] == {"total": 999000} and len(d["taskRuns"]) == 1003,
+}
 
 
 def run_once(workload: str, home: Path) -> tuple[float, float]:

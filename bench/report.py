@@ -29,6 +29,11 @@ REFERENCE_MEDIANS_S: dict[str, dict[str, float]] = {
                     "prefect": 8.07, "airflow": 14.63},
     "w3_fanout1000": {"stratoflow": 0.90, "plain": 0.01, "dagster-memory": 8.93, "dagster-persistent": 34.33,
                       "prefect": 12.98, "airflow": 61.68},
+    # The peers run the same Python functions in W5/W6 as in W2/W3 (their tasks always were Python).
+    "w5_python_chain100": {"plain": 0.01, "dagster-memory": 1.88, "dagster-persistent": 3.81,
+                           "prefect": 8.07, "airflow": 14.63},
+    "w6_python_fanout1000": {"plain": 0.01, "dagster-memory": 8.93, "dagster-persistent": 34.33,
+                             "prefect": 12.98, "airflow": 61.68},
 }  # fmt: skip
 
 
@@ -115,18 +120,37 @@ def targets_table(found: list[Target]) -> list[str]:
 
 
 def derived(results: Results) -> list[str]:
-    """Per-task and per-mapped-item overheads, as bench/peers/README.md derives them."""
+    """Per-task and per-mapped-item overheads, as bench/peers/README.md derives them (W2 and W3 against
+    W1; for Python tasks, W5 and W6 against W1)."""
     lines = []
     for variant in {name for variants in results.values() for name in variants}:
-        w1, w2, w3 = (results.get(w, {}).get(variant) for w in ("w1_hello", "w2_chain100", "w3_fanout1000"))
-        if w1 is None or w2 is None or w3 is None:
+        w1, w2, w3, w5, w6 = (
+            results.get(w, {}).get(variant)
+            for w in (
+                "w1_hello",
+                "w2_chain100",
+                "w3_fanout1000",
+                "w5_python_chain100",
+                "w6_python_fanout1000",
+            )
+        )
+        if w1 is None:
             continue
-        per_task = (w2.median_s - w1.median_s) / 99 * 1000
-        per_item = (w3.median_s - w1.median_s) / 1000 * 1000
-        lines.append(f"| {variant} | {per_task:.2f} | {per_item:.2f} |")
+        cells = [
+            f"{(w2.median_s - w1.median_s) / 99 * 1000:.2f}" if w2 else "",
+            f"{(w3.median_s - w1.median_s):.2f}" if w3 else "",
+            f"{(w5.median_s - w1.median_s) / 99 * 1000:.2f}" if w5 else "",
+            f"{(w6.median_s - w1.median_s):.2f}" if w6 else "",
+        ]
+        if any(cells):
+            lines.append(f"| {variant} | {' | '.join(cells)} |")
     if not lines:
         return []
-    header = ["| variant | per-task overhead ms | per-mapped-item overhead ms |", "| --- | ---: | ---: |"]
+    header = [
+        "| variant | per-task overhead ms | per-mapped-item overhead ms "
+        "| per Python task ms (W5) | per mapped Python item ms (W6) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     return [*header, *sorted(lines), ""]
 
 
@@ -177,3 +201,16 @@ def expected_seconds(
             else:
                 total += count * median
     return total, unknown
+
+
+def failures_table(failures: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """The variants whose run was incorrect, per workload, with the start of why (no figure for them)."""
+    if not failures:
+        return []
+    lines = ["", "Failed runs (no figure; the benchmark went on without them):", ""]
+    lines += ["| workload | variant | why |", "| --- | --- | --- |"]
+    for workload, variants in failures.items():
+        for name, why in variants.items():
+            first = why.strip().splitlines()[0] if why.strip() else "?"
+            lines.append(f"| {workload} | {name} | {first[:200].replace('|', '/')} |")
+    return [*lines, ""]

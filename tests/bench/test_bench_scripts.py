@@ -238,3 +238,54 @@ def test_the_measured_handlers_import_no_boto3_at_init(function: str) -> None:
     # which the same profile then times
     assert not {"boto3", "botocore.session", "botocore.client"} & profile.modules
     assert profile.first_use_ms > 0
+
+
+def test_a_failed_run_is_recorded_and_the_benchmark_goes_on() -> None:
+    # Given a peer whose script fails, and one that works
+    broken = compare_peers.Variant(
+        "prefect",
+        lambda w: [sys.executable, "-c", "raise SystemExit(1)"],
+        lambda w: result_line_check(w, "prefect"),
+    )
+    working = compare_peers.Variant(
+        "plain",
+        lambda w: [sys.executable, "-c", f"print('RESULT {w} plain ok')"],
+        lambda w: result_line_check(w, "plain"),
+    )
+    failures: dict[str, dict[str, str]] = {}
+
+    # When two rounds run
+    results = compare_peers.run_all(
+        [broken, working], ["w1_hello"], 2, False, lambda _: None, compare_peers.Phases(), failures
+    )
+
+    # Then the failure is recorded once, the broken peer is skipped, the other one is measured
+    assert list(failures) == ["w1_hello"] and list(failures["w1_hello"]) == ["prefect"]
+    assert "non-zero exit" in failures["w1_hello"]["prefect"]
+    assert list(results["w1_hello"]) == ["plain"] and len(results["w1_hello"]["plain"].runs) == 2
+    assert any(line.startswith("| w1_hello | prefect | ") for line in report.failures_table(failures))
+
+
+def test_script_task_figures_run_and_are_checked() -> None:
+    done = run_module("bench.script_tasks", "--quick", "--no-lambda")
+
+    assert done.returncode == 0, done.stderr
+    assert "local script task, warm template:" in done.stdout
+    assert "local script task, cold interpreter:" in done.stdout
+
+
+def test_the_python_workloads_are_measured_on_request_and_checked_by_their_outputs() -> None:
+    # Given / When
+    default = compare_peers.parse_args([])
+    chosen = compare_peers.parse_args(["--workloads", "w6_python_fanout1000", "w5_python_chain100"])
+    check = _stratoflow_check("w5_python_chain100")
+    runs = [{"taskId": f"step_{i}"} for i in range(1, 101)]
+
+    # Then
+    assert "w5_python_chain100" not in default.workloads
+    assert chosen.workloads == ["w5_python_chain100", "w6_python_fanout1000"]
+    assert check(0, json.dumps({"outputs": {"result": 100}, "taskRuns": runs})) is None
+    assert check(0, json.dumps({"outputs": {"result": 99}, "taskRuns": runs})) is not None
+    for family in ("plain", "dagster", "prefect", "airflow"):
+        for workload in ("w5_python_chain100", "w6_python_fanout1000"):
+            assert (peer_envs.PEERS_SOURCE / family / f"{workload}.py").is_file()

@@ -243,7 +243,7 @@ def test_cli_prints_the_estimate_and_its_assumptions() -> None:
     )
 
     assert result.exit_code == 0, result.output
-    assert "1007 state transitions" in result.output
+    assert "1008 state transitions" in result.output  # the Choice between an inline and a distributed Map
     assert "ForEach items per loop: 1000" in result.output
     assert "Express workflow" in result.output
 
@@ -266,3 +266,60 @@ def test_cli_reports_an_invalid_flow(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["cost", str(path)])
 
     assert result.exit_code == 1
+
+
+def test_dynamodb_is_priced_at_the_current_on_demand_rates() -> None:
+    definition, flow = compiled(BENCH_FLOWS / "w2_chain100.yaml")
+
+    result = estimate(definition, flow, 1_000_000)
+
+    writes = next(i for i in result.standard if i.what == "write request units")
+    reads = next(i for i in result.standard if i.what == "read request units")
+    assert writes.unit_price == pytest.approx(0.625 / 1_000_000)
+    assert reads.unit_price == pytest.approx(0.125 / 1_000_000)
+    assert writes.monthly_cost == pytest.approx(writes.monthly_quantity * 0.625 / 1_000_000)
+
+
+def test_a_flow_beyond_the_history_limit_is_not_priced() -> None:
+    # Given a flow without a Map whose execution would make 20,000 transitions
+    from dataclasses import replace
+
+    from stratoflow.cost.estimate import standard_limits
+
+    definition, flow = compiled(BENCH_FLOWS / "w2_chain100.yaml")
+    usage = replace(count(definition, flow), transitions=20_000.0)
+
+    # When / Then: every one of them is in the one history
+    assert "history events: Step Functions stops it at 25,000" in standard_limits(definition, usage)[0]
+
+
+def test_a_flow_longer_than_a_year_gets_a_warning_instead_of_a_price(tmp_path: Path) -> None:
+    # Given
+    path = flow_text(
+        tmp_path, "id: long\nnamespace: tests.cost\ntasks:\n  - {id: wait, type: Sleep, duration: P400D}\n"
+    )
+
+    # When
+    definition, flow = compiled(path)
+    result = estimate(definition, flow, 1000)
+    printed = CliRunner().invoke(cli, ["cost", str(path)])
+    as_json = CliRunner().invoke(cli, ["cost", str(path), "--json"])
+
+    # Then
+    assert result.standard == [] and result.express is None
+    assert result.cannot_complete == ["an execution takes about 400 days: Step Functions allows one year"]
+    assert printed.exit_code == 0, printed.output
+    assert "warning: not priced" in printed.output and "Standard workflow" not in printed.output
+    assert json.loads(as_json.output)["cannotComplete"] == result.cannot_complete
+
+
+def test_a_large_foreach_runs_as_a_distributed_map_and_is_priced() -> None:
+    # Given the 10,000-item loop: the compiled flow runs it as a distributed Map (items in child
+    # executions, each with its own history)
+    definition, flow = compiled(BENCH_FLOWS / "w3_fanout1000.yaml")
+
+    # When
+    result = estimate(definition, flow, 1000, Assumptions(items=10_000))
+
+    # Then
+    assert result.cannot_complete == [] and result.standard

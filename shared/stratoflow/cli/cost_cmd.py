@@ -109,6 +109,11 @@ def render(result: Any) -> list[str]:
             f"{efficiency['runnerInvocationsPerRunnableTask']:.2f} Lambda invocations; per task run: "
             f"{efficiency['dynamodbWriteRequestsPerTaskRun']:.2f} DynamoDB write requests (Task states, without logs)"
         )
+    if result.cannot_complete:
+        lines += ["", "warning: not priced: this flow cannot complete within Step Functions' limits:"]
+        lines += [f"  - {reason}" for reason in result.cannot_complete]
+        lines += ["", "Assumptions:", *[f"  - {line}" for line in result.assumptions.describe()]]
+        return lines
     lines += ["", *_table("Standard workflow", result.standard, result.standard_total), ""]
     if result.express is not None:
         lines += _table("Express workflow", result.express, result.express_total or 0.0)

@@ -12,6 +12,15 @@ from stratoflow.cost.prices import FREE_TIER, LIST_PRICES, FreeTier, Prices
 from stratoflow.cost.walk import Tally, Walker, awaited_tasks
 
 EXPRESS_MAX_SECONDS = 300
+# Step Functions Standard: an execution's history holds at most 25,000 events (the local engine's
+# `HISTORY_EVENT_LIMIT`), and it runs at most a year.
+STANDARD_MAX_EVENTS = 25_000
+STANDARD_MAX_SECONDS = 365 * 24 * 3600
+# The fewest history events a state makes: entered and exited; a Lambda task adds scheduled,
+# started and succeeded (or failed). Inline Map iterations are in the same history; a distributed
+# Map's are not (see `standard_limits`).
+EVENTS_PER_TRANSITION = 2
+EVENTS_PER_INVOCATION = 3
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,8 @@ class CostEstimate:
     standard: list[LineItem]
     express: list[LineItem] | None
     express_blockers: list[str] = field(default_factory=list)
+    cannot_complete: list[str] = field(default_factory=list)
+    """Why an execution cannot complete within Step Functions' limits: then nothing is priced."""
 
     @property
     def standard_total(self) -> float:
@@ -84,6 +95,7 @@ class CostEstimate:
             if self.express is None
             else {"items": [asdict(i) for i in self.express], "monthlyTotal": self.express_total},
             "expressBlockers": self.express_blockers,
+            "cannotComplete": self.cannot_complete,
         }
 
 
@@ -138,6 +150,35 @@ def express_blockers(definition: dict[str, Any], usage: Usage, assumptions: Assu
     return found
 
 
+def _distributed(machine: dict[str, Any]) -> bool:
+    """Whether a Map runs its items as child executions (their events are not in this history)."""
+    for state in machine.get("States", {}).values():
+        if (state.get("ItemProcessor") or {}).get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
+            return True
+        nested = [*state.get("Branches", []), state.get("ItemProcessor") or state.get("Iterator") or {}]
+        if any(_distributed(branch) for branch in nested if branch):
+            return True
+    return False
+
+
+def standard_limits(definition: dict[str, Any], usage: Usage) -> list[str]:
+    """Why one execution cannot complete on Step Functions Standard, as far as the walk can tell
+    (loops counted with the assumed number of items; with a distributed Map, whose items have
+    histories of their own, the walk cannot tell the parent's events and says nothing of them)."""
+    found = []
+    events = usage.transitions * EVENTS_PER_TRANSITION + usage.runner_invocations * EVENTS_PER_INVOCATION
+    if events > STANDARD_MAX_EVENTS and not _distributed(definition):
+        found.append(
+            f"an execution makes at least {events:,.0f} history events: Step Functions stops it at "
+            f"{STANDARD_MAX_EVENTS:,} (fewer ForEach items, or a Subflow per batch of items, keeps it within)"
+        )
+    if usage.duration_s > STANDARD_MAX_SECONDS:
+        found.append(
+            f"an execution takes about {usage.duration_s / 86400:,.0f} days: Step Functions allows one year"
+        )
+    return found
+
+
 def estimate(
     definition: dict[str, Any],
     flow: Any,
@@ -149,7 +190,11 @@ def estimate(
     """Monthly cost of `executions_per_month` executions of a compiled flow, Standard and Express."""
     a = assumptions or Assumptions()
     usage = count(definition, flow, a)
+    name = f"{flow.namespace}.{flow.id}"
     n = executions_per_month
+    limits = standard_limits(definition, usage)
+    if limits:  # a price for executions that cannot end would be a wrong figure
+        return CostEstimate(name, n, usage, a, prices, [], None, [], limits)
     free = free_tier if a.free_tier else FreeTier(0, 0, 0)
 
     runner_gbs = usage.runner_invocations * a.runner_duration_ms / 1000 * a.runner_memory_mb / 1024
@@ -191,7 +236,6 @@ def estimate(
             _item("Step Functions Express", "GB-seconds", express_gbs, n, prices.express_gb_second),
             *shared,
         ]
-    name = f"{flow.namespace}.{flow.id}"
     return CostEstimate(name, n, usage, a, prices, standard, express, blockers)
 
 

@@ -39,7 +39,7 @@ from stratoflow.flow_retry import FlowRetry, start_retry
 from stratoflow.local.children import end_child_process_groups
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.local.ends import ExecutionEnds
-from stratoflow.local.leases import ProcessLease, gone_owners, host_name, owner_gone, owner_pid
+from stratoflow.local.leases import ProcessLease, end_groups, gone_owners, host_name, owner_gone, owner_pid
 from stratoflow.local.objects import LocalObjects
 from stratoflow.local.watcher import ControlWatcher
 from stratoflow.runner import TaskRunner
@@ -252,6 +252,9 @@ class LocalPlatform:
         """
         recovered = []
         for owner, execution_ids in gone_owners(self.store, self.home).items():  # never this process
+            # First: a script the gone process left running must not run on beside a restart.
+            for pgid in end_groups(self.home, owner):
+                logger.warning("ended the process group %s of a script of the ended process %s", pgid, owner)
             for execution_id in execution_ids:
                 try:
                     ended = self._fail_orphan(owner, execution_id)

@@ -70,6 +70,25 @@ class TaskRunner:
         self._flows: dict[tuple[str, str, int], Flow] = {}
         self._values: dict[str, list[str]] = {}
         self._flow_loader = flow_loader
+        self._roles: dict[int, tuple[Flow, bool]] = {}
+
+    def credentials_for(self, flow: Flow) -> FlowCredentials | None:
+        """The credentials provider for a task of `flow`: none when the flow has no role of its own.
+
+        The deployer gives a role only to a flow whose tasks declare IAM statements (the AWS tasks);
+        a flow of scripts alone has none, and its scripts then get no AWS credentials at all."""
+        if self.credentials is None:
+            return None
+        known = self._roles.get(id(flow))
+        if known is None or known[0] is not flow:
+            declares = False
+            for task in flow.all_tasks():
+                declare = getattr(task, "iam_statements", None)
+                if declare is not None and not task.disabled and declare():
+                    declares = True
+                    break
+            known = self._roles[id(flow)] = (flow, declares)
+        return self.credentials if known[1] else None
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -222,7 +241,7 @@ class Call:
             self.task_run,
             self.context(),
             attempt,
-            credentials=self.runner.credentials,
+            credentials=self.runner.credentials_for(self.flow),
         )
 
     def should_skip(self, ctx: TaskRunContext | None = None) -> bool:

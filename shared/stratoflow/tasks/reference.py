@@ -55,16 +55,29 @@ Notes:
   (`STRATOFLOW_SECRETS_BACKEND=aws`): the Secrets Manager secret `stratoflow/<namespace>/<NAME>`, else
   the SSM parameter `/stratoflow/<namespace>/<NAME>`, in the namespace then its parents. Secret values
   are shown as `******` in logs and outputs.
-- **Scripts** run in a subprocess of the task runner, in a temporary directory removed afterwards;
-  `timeout` kills the whole process tree. Lines `::{"outputs": {...}}::` set the output `vars`.
-  `SECRET_*` variables are not passed to scripts: give them through `env`.
-  `scripts.Python` `dependencies` are pip requirements installed before the script (`pip install
-  --target`) into a cache reused by later runs with the same requirements and Python version
-  (`STRATOFLOW_DEPENDENCY_CACHE`, default `~/.cache/stratoflow/python-dependencies`, `/tmp` in
-  Lambda; pip reads the task's `env`, e.g. `PIP_INDEX_URL`); a failed install fails the task with
-  `DependencyInstallFailed`. `namespaceFiles: {enabled: true, include: [globs], exclude: [globs]}`
-  copies the files stored for the flow's namespace (`strato files put NAMESPACE PATH`) into the
-  working directory, before `inputFiles`.
+- **Scripts** run each in a process of their own (forked from a warm template interpreter; shell
+  commands exec `/bin/sh`; `STRATOFLOW_WARM_SCRIPTS=0` starts a fresh interpreter instead, and
+  `STRATOFLOW_WARM_IMPORTS=pandas,requests` has the template import more modules), in its own
+  process group, in a temporary directory removed afterwards; `timeout` kills the whole process tree,
+  and so does the end of the task runner (a script never outlives a killed `strato run`).
+  Lines `::{"outputs": {...}}::` set the output `vars` (up to 16 MiB per line; a larger one fails the
+  task); Python scripts can `from kestra import Kestra` and call `Kestra.outputs({...})`,
+  `Kestra.counter`, `Kestra.timer`. Storage URIs in `commands` and `script` are replaced by the path
+  of a local copy of the file (`cat {{ outputs.t.uri }}`). `outputFiles` globs match as Kestra's:
+  `out/**` is every file under `out`, `*` stays within a folder.
+  The script's environment holds only `PATH`, `LANG`/`LC_*`, `TZ`, `TMPDIR`, a `HOME` in its temporary
+  directory, the flow's own AWS credentials when it runs under a role (in the cloud), and the task's
+  `env`: nothing else of the runner's (no `AWS_*` keys, no `SECRET_*`, no settings); give what a
+  script needs through `env`.
+  `scripts.Python` `dependencies`, and `beforeCommands` lines that are plain `pip install REQS`, are
+  installed before the script (`pip install --target`) into a cache reused by later runs with the
+  same requirements and Python version (`STRATOFLOW_DEPENDENCY_CACHE`, default
+  `~/.cache/stratoflow/python-dependencies`, `/tmp` in Lambda; pip reads the task's `env` and the
+  runner's `PIP_*` and proxy variables, e.g. `PIP_INDEX_URL`); a failed install fails the task with
+  `DependencyInstallFailed`. Any other `pip install` of a script goes to a folder of its own task
+  (`PIP_TARGET`), never into Stratoflow's environment. `namespaceFiles: {enabled: true, include:
+  [globs], exclude: [globs]}` copies the files stored for the flow's namespace (`strato files put
+  NAMESPACE PATH`) into the working directory, before `inputFiles`.
 - **AWS tasks** use the flow's own role on a deployed stack (boto3's default credentials locally),
   or `accessKeyId`/`secretKeyId`/`sessionToken`; `region` and `endpointOverride`. AWS errors fail the
   task with a typed error that `retry` and `errors` can tell apart: `AwsAccessDenied`, `AwsThrottled`,

@@ -193,12 +193,3 @@ def _name_of(requirement: str) -> str:
     if match is None or "/" in requirement or requirement.strip().startswith("."):
         return requirement.strip().lower()
     return match.group(0).lower()
-
-
-def with_dependencies(env: Mapping[str, str], folder: Path) -> dict[str, str]:
-    """`env` with the installed packages first on PYTHONPATH and their scripts first on PATH."""
-    updated = dict(env)
-    for variable, entry in (("PYTHONPATH", folder), ("PATH", folder / "bin")):
-        current = updated.get(variable)
-        updated[variable] = os.pathsep.join([str(entry), current]) if current else str(entry)
-    return updated

@@ -3,71 +3,191 @@ group on timeout.
 
 A script may start children of its own (a shell pipeline, `python -m pip`, a background job): they
 share the process group, so a timeout, or the end of the script, leaves nothing running behind it.
+The group's first process dies with its runner (a parent-death signal), and the group is recorded
+while it runs (`groups`) so that the recovery of a killed runner ends what is left of it.
+
+Who starts the process is a `Launcher`: a plain fork and exec (`spawn`), or a warm template
+process that forks a child per task (`stratoflow.tasks.scripts.warm`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
+import selectors
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import Protocol
 
 from stratoflow.tasks.errors import TaskFailed, TaskTimeout
+from stratoflow.tasks.scripts import groups
 
 # Longer lines are cut into pieces of this size: a log line must not hold megabytes.
 MAX_LINE_BYTES = 64 * 1024
-# How long a killed process group may take to go.
-KILL_WAIT_SECONDS = 2.0
-# How long the readers may take to drain the pipes once the process group is gone.
+# How long the pipes may take to drain once the process group is gone.
 DRAIN_SECONDS = 5.0
+# How often the end of the process is checked where nothing signals it (no pidfd: macOS).
+POLL_SECONDS = 0.05
+READ_BYTES = 256 * 1024
 
 LineHandler = Callable[[str, str], None]
 """Called with ("stdout" | "stderr", line without its newline), one line at a time."""
 
 
-def _pump(stream: IO[bytes], name: str, on_line: LineHandler, lock: threading.Lock) -> None:
-    with stream:
-        for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            with lock:
-                on_line(name, line)
+class Started(Protocol):
+    """A started process: the leader of its own process group."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def status_fd(self) -> int | None:
+        """A descriptor that becomes readable when the process may have ended (None: poll)."""
+
+    def poll(self) -> int | None:
+        """Its exit code (negative: killed by that signal) once it ended, else None; never blocks."""
+
+    def wait(self) -> int:
+        """Its exit code, once it ended (call after killing its group)."""
+
+    def close(self) -> None:
+        """Release what watching it took (descriptors)."""
 
 
-def _group_running(pgid: int) -> bool:
-    """True while a process of the group is still running (zombies, killed and waiting to be
-    reaped by init, do not count)."""
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    proc = Path("/proc")
-    if not proc.is_dir():  # no /proc (macOS): the group still has members
-        return True
-    for stat in proc.glob("[0-9]*/stat"):
+class Launcher(Protocol):
+    def start(
+        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], stdout: int, stderr: int
+    ) -> Started:
+        """Start `argv` in a new process group with stdout/stderr on the given descriptors and stdin
+        on /dev/null; raises TaskFailed when it cannot start."""
+
+
+class _Spawned:
+    def __init__(self, process: subprocess.Popen[bytes]):
+        self.process = process
+        self._pidfd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):  # Linux 5.3+: its end wakes the select
+            self._pidfd = os.pidfd_open(process.pid)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def status_fd(self) -> int | None:
+        return self._pidfd
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def wait(self) -> int:
+        return self.process.wait()
+
+    def close(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
+class Spawn:
+    """Fork and exec from this process (pip, another interpreter, a shell without a template)."""
+
+    def start(
+        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], stdout: int, stderr: int
+    ) -> Started:
+        parent = os.getpid()
         try:
-            # `pid (comm) state ppid pgrp ...`: comm may hold spaces, so split after its ')'.
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # the process ended while we looked
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+            process = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+                # The thread calling this waits for the process: it dies with the runner, not before.
+                preexec_fn=lambda: groups.die_with_parent(parent),
+            )
+        except OSError as error:
+            raise TaskFailed(f"cannot start {argv[0]!r}: {error.strerror or error}") from None
+        return _Spawned(process)
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL every process of the child's group, and wait (briefly) until none of them runs."""
-    # The group id is the child's pid (start_new_session): killing it reaches every descendant that
-    # did not leave the session on purpose.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    deadline = time.monotonic() + KILL_WAIT_SECONDS
-    while _group_running(process.pid) and time.monotonic() < deadline:
-        time.sleep(0.005)  # SIGKILL is delivered asynchronously: the kernel takes a moment
+SPAWN = Spawn()
+
+
+class OutputTooLarge(TaskFailed):
+    """A line that must arrive whole (an outputs line) is larger than the limit."""
+
+
+class _Lines:
+    """Splits one stream's bytes into lines. Lines starting with `whole` are kept whole up to `limit`
+    bytes (outputs lines; a longer one is dropped and marks `too_large`); other long lines are cut
+    into MAX_LINE_BYTES pieces (a log line must not hold megabytes)."""
+
+    def __init__(self, name: str, on_line: LineHandler, whole: bytes | None, limit: int):
+        self.name, self.on_line, self.whole, self.limit = name, on_line, whole, limit
+        self.buffer = bytearray()
+        self.dropping = False  # inside a too large whole line: its bytes go nowhere
+        self.too_large = False
+
+    def _whole(self, start: bytes | bytearray) -> bool:
+        return self.whole is not None and start[: len(self.whole)] == self.whole
+
+    def _starts_whole(self) -> bool:
+        """Whether the buffered line is (or, still too short to tell, may be) a whole line."""
+        if self.whole is None:
+            return False
+        head = bytes(self.buffer[: len(self.whole)])  # a few bytes: never a copy of the whole buffer
+        return head == self.whole or (len(head) < len(self.whole) and self.whole.startswith(head))
+
+    def _emit(self, raw: bytes | bytearray) -> None:
+        self.on_line(self.name, bytes(raw).decode("utf-8", errors="replace").rstrip("\r\n"))
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+        while self.buffer:
+            end = self.buffer.find(b"\n")
+            if self.dropping:
+                if end < 0:
+                    self.buffer.clear()
+                    return
+                del self.buffer[: end + 1]
+                self.dropping = False
+                continue
+            if self._starts_whole():
+                if end < 0:
+                    if len(self.buffer) > self.limit:
+                        self.too_large, self.dropping = True, True
+                        self.buffer.clear()
+                    return  # the rest of the line is still to come
+                line = self.buffer[: end + 1]
+                del self.buffer[: end + 1]
+                if len(line) > self.limit + 1:
+                    self.too_large = True
+                else:
+                    self._emit(line)
+                continue
+            cut = (
+                end + 1
+                if 0 <= end < MAX_LINE_BYTES
+                else (MAX_LINE_BYTES if len(self.buffer) >= MAX_LINE_BYTES else 0)
+            )
+            if not cut:
+                return
+            self._emit(self.buffer[:cut])
+            del self.buffer[:cut]
+
+    def close(self) -> None:
+        """The stream ended: its last line may lack a newline."""
+        if self.buffer and not self.dropping:
+            if self._whole(self.buffer) and len(self.buffer) > self.limit:
+                self.too_large = True
+            else:
+                self._emit(self.buffer)
+        self.buffer.clear()
 
 
 def run_process(
@@ -77,41 +197,95 @@ def run_process(
     env: Mapping[str, str],
     timeout: float | None,
     on_line: LineHandler,
+    launcher: Launcher = SPAWN,
+    whole_lines: bytes | None = None,
+    whole_limit: int = MAX_LINE_BYTES,
 ) -> int:
     """Run `argv` to its end and return its exit code; raises TaskTimeout after `timeout` seconds
-    (the process group is killed first)."""
+    (the process group is killed first). Lines starting with `whole_lines` reach `on_line` whole up
+    to `whole_limit` bytes; a longer one raises OutputTooLarge once the process has ended.
+
+    The calling thread reads both pipes itself (no reader threads to start per task)."""
+    pipes = [os.pipe(), os.pipe()]
     try:
-        process = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as error:
-        raise TaskFailed(f"cannot start {argv[0]!r}: {error.strerror or error}") from None
-    lock = threading.Lock()
-    assert process.stdout is not None and process.stderr is not None
-    readers = [
-        threading.Thread(target=_pump, args=(stream, name, on_line, lock), daemon=True)
-        for stream, name in ((process.stdout, "stdout"), (process.stderr, "stderr"))
-    ]
-    for reader in readers:
-        reader.start()
+        started = launcher.start(argv, cwd, env, pipes[0][1], pipes[1][1])
+    except BaseException:
+        for read_end, write_end in pipes:
+            os.close(read_end)
+            os.close(write_end)
+        raise
+    for _, write_end in pipes:
+        os.close(write_end)  # the child holds them now: EOF comes when it (and its children) end
+    groups.started(started.pid)
+    lines = {
+        pipes[0][0]: _Lines("stdout", on_line, whole_lines, whole_limit),
+        pipes[1][0]: _Lines("stderr", on_line, whole_lines, whole_limit),
+    }
+    deadline = None if timeout is None else time.monotonic() + timeout
+    code: int | None = None
     timed_out = False
+    selector = selectors.DefaultSelector()
+    status = started.status_fd
     try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        for fd in lines:
+            selector.register(fd, selectors.EVENT_READ)
+        if status is not None:
+            selector.register(status, selectors.EVENT_READ)
+        # Until it ends: its output as it comes. Its pipes may stay open after it ended (a background
+        # child of its own holds them): they are drained once its group is killed.
+        while (code := started.poll()) is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                timed_out = True
+                break
+            wait_s = (
+                left if status is not None else min(POLL_SECONDS, left if left is not None else POLL_SECONDS)
+            )
+            for key, _ in selector.select(wait_s):
+                if key.fd != status:
+                    _read(selector, key.fd, lines)
     finally:
         # Also after a normal exit: background children must not outlive the task (nor keep its
-        # pipes open, which would block the readers).
-        _kill_group(process)
-        process.wait()
-        for reader in readers:
-            reader.join(DRAIN_SECONDS)
+        # pipes open).
+        groups.kill_group(started.pid)
+        if code is None:
+            code = started.wait()
+        groups.ended(started.pid)
+        if status is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                selector.unregister(status)
+        started.close()
+        _drain(selector, lines)
     if timed_out:
         raise TaskTimeout(f"the command ran longer than its timeout ({timeout:g} s) and was killed")
-    return process.returncode
+    if any(reader.too_large for reader in lines.values()):
+        raise OutputTooLarge(
+            f"an outputs line is larger than the output size limit ({_size(whole_limit)}): "
+            "write large data to a file and list it in outputFiles"
+        )
+    assert code is not None
+    return code
+
+
+def _read(selector: selectors.BaseSelector, fd: int, lines: dict[int, _Lines]) -> None:
+    data = os.read(fd, READ_BYTES)
+    if data:
+        lines[fd].feed(data)
+    else:
+        selector.unregister(fd)
+        lines[fd].close()
+
+
+def _drain(selector: selectors.BaseSelector, lines: dict[int, _Lines]) -> None:
+    """Read what is left in the pipes (the group is gone: they end soon), then close them."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    with selector:
+        while selector.get_map() and time.monotonic() < deadline:
+            for key, _ in selector.select(max(0.0, deadline - time.monotonic())):
+                _read(selector, key.fd, lines)
+    for fd in lines:
+        os.close(fd)
+
+
+def _size(count: int) -> str:
+    return f"{count // 1024**2} MiB" if count % 1024**2 == 0 else f"{count} bytes"

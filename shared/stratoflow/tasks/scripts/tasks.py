@@ -7,18 +7,21 @@ the task's `timeout` (an install included). Its stdout lines are INFO logs and i
 logs, except Kestra's output lines `::{"outputs": {...}}::`, whose values become the output `vars`.
 Files matching `outputFiles` are stored and output as `outputFiles: {name: uri}`. A non-zero exit
 fails the task (TaskFailed).
+
+A line that must arrive whole (an outputs line) may be up to MAX_OUTPUTS_BYTES long; a longer one
+fails the task. Python scripts (and shell commands) are forked from a warm template process
+(`warm`) unless `STRATOFLOW_WARM_SCRIPTS=0`; the script's environment is built from an allow-list
+(`environment`), and `pip install` lines of `beforeCommands` join the cached `dependencies`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import sys
 import time
 from abc import abstractmethod
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,12 +33,22 @@ from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import is_storage_uri, read_stored
 from stratoflow.tasks.registry import register
-from stratoflow.tasks.scripts import dependencies
+from stratoflow.tasks.scripts import dependencies, warm
+from stratoflow.tasks.scripts.before_commands import split_pip_installs
+from stratoflow.tasks.scripts.environment import (
+    in_lambda,
+    installer_environment,
+    script_environment,
+    with_packages,
+)
 from stratoflow.tasks.scripts.namespace_files import NamespaceFiles
-from stratoflow.tasks.scripts.process import run_process
+from stratoflow.tasks.scripts.process import SPAWN, Launcher, run_process
 from stratoflow.tasks.scripts.workdir import WorkingDirectory, working_directory
 
 OUTPUT_LINE = re.compile(r"^::(\{.*\})::\s*$")
+# The output size limit: an `::{"outputs": ...}::` line up to this size arrives whole, a larger one
+# fails the task (large data belongs in outputFiles).
+MAX_OUTPUTS_BYTES = 16 * 1024**2
 SHELL = ["/bin/sh", "-c"]
 KESTRA_SCRIPTS = "io.kestra.plugin.scripts"
 SCRIPT_OUTPUTS: dict[str, str] = {
@@ -48,19 +61,7 @@ SCRIPT_OUTPUTS: dict[str, str] = {
 def default_python() -> str:
     """`python3` in Lambda (the runtime's own); locally the interpreter running Stratoflow, so that
     the packages of its virtual environment are importable by the script."""
-    return "python3" if "AWS_LAMBDA_FUNCTION_NAME" in os.environ else sys.executable
-
-
-def script_environment(extra: Mapping[str, str]) -> dict[str, str]:
-    """The task runner's environment without local secrets (`SECRET_*`: a script gets a secret only
-    when the flow passes it, as `env: {TOKEN: "{{ secret('TOKEN') }}"}`), plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SECRET_")}
-    if "AWS_LAMBDA_FUNCTION_NAME" not in os.environ:
-        # `python` and `pip` in commands mean the interpreter running Stratoflow, as `scripts.Python` does.
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["PYTHONUNBUFFERED"] = "1"  # lines arrive as they are printed, interleaved as written
-    env.update(extra)
-    return env
+    return "python3" if in_lambda() else sys.executable
 
 
 class ScriptOutput:
@@ -110,14 +111,20 @@ class ScriptTask(RunnableTask):
     docker: dict[str, Any] | None = None
 
     @abstractmethod
-    def command(self, ctx: RunContext, workdir: WorkingDirectory) -> list[str]:
-        """The argv to run inside the working directory."""
+    def command(self, ctx: RunContext, workdir: WorkingDirectory, before: list[str]) -> list[str]:
+        """The argv to run inside the working directory, after the shell lines `before`."""
 
-    def prepare(
-        self, ctx: RunContext, workdir: WorkingDirectory, env: dict[str, str], timeout: float | None
-    ) -> dict[str, str]:
-        """What must happen before the command (within `timeout` seconds); returns its environment."""
-        return env
+    def interpreter_for(self, ctx: RunContext) -> str:
+        """The Python that installs the task's dependencies (and runs a Python script)."""
+        return default_python()
+
+    def requirements(self, ctx: RunContext) -> list[str]:
+        """pip requirements the task declares (`dependencies`)."""
+        return []
+
+    def warm_python(self, ctx: RunContext, before: list[str]) -> bool:
+        """Whether argv is `[python, script]` run by the template's own interpreter."""
+        return False
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         where = {
@@ -128,7 +135,7 @@ class ScriptTask(RunnableTask):
         ignored = [name for name, value in where.items() if value]
         if ignored:
             ctx.log("WARN", f"{', '.join(ignored)} ignored: scripts run in the task runner's own environment")
-        env = {as_text(k): as_text(v) for k, v in ctx.render(self.env).items()}
+        task_env = {as_text(k): as_text(v) for k, v in ctx.render(self.env).items()}
         inputs = self._input_files(ctx)
         patterns = [as_text(p) for p in ctx.render(self.output_files)]
         output = ScriptOutput(ctx)
@@ -141,16 +148,60 @@ class ScriptTask(RunnableTask):
             if self.namespace_files is not None:
                 self.namespace_files.write(ctx, workdir)
             workdir.write_inputs(ctx, inputs)  # after the namespace's files: a task's own inputs win
-            process_env = self.prepare(ctx, workdir, script_environment(env), remaining())
-            argv = self.command(ctx, workdir)
+            before, pip_lines = split_pip_installs([as_text(c) for c in ctx.render(self.before_commands)])
+            env = script_environment(
+                task_env, home=workdir.home, packages=workdir.packages, credentials=ctx.aws_credentials()
+            )
+            installed = self._install(ctx, workdir, env, [*self.requirements(ctx), *pip_lines], remaining())
+            env = env if installed is None else with_packages(env, installed)
+            argv = [workdir.localize(ctx, part) for part in self.command(ctx, workdir, before)]
             code = run_process(
-                argv, cwd=workdir.path, env=process_env, timeout=remaining(), on_line=output.on_line
+                argv,
+                cwd=workdir.path,
+                env=env,
+                timeout=remaining(),
+                on_line=output.on_line,
+                launcher=self._launcher(ctx, before, env, installed),
+                whole_lines=b"::{",
+                whole_limit=MAX_OUTPUTS_BYTES,
             )
             if code != 0:
                 detail = f": {output.last_error}" if output.last_error else ""
                 raise TaskFailed(f"the command exited with code {code}{detail}")
             files = workdir.collect_outputs(ctx, patterns)
         return {"exitCode": code, "vars": output.vars, "outputFiles": files}
+
+    def _install(
+        self,
+        ctx: RunContext,
+        workdir: WorkingDirectory,
+        env: dict[str, str],
+        requirements: list[str],
+        timeout: float | None,
+    ) -> Path | None:
+        """Install `requirements` (cached, see `dependencies`), never into Stratoflow's own
+        environment; returns the folder they are in."""
+        if not requirements:
+            return None
+        return workdir.enter_context(
+            dependencies.installed(
+                ctx,
+                requirements,
+                self.interpreter_for(ctx),
+                cwd=workdir.path,
+                env=installer_environment(env),
+                timeout=timeout,
+            )
+        )
+
+    def _launcher(
+        self, ctx: RunContext, before: list[str], env: dict[str, str], installed: Path | None
+    ) -> Launcher:
+        if not warm.enabled():
+            return SPAWN
+        if self.warm_python(ctx, before):
+            return warm.launcher("python", env, installed)
+        return warm.launcher("exec", env, None)
 
     def _input_files(self, ctx: RunContext) -> dict[str, Any]:
         rendered = ctx.render(self.input_files)
@@ -163,9 +214,8 @@ class ScriptTask(RunnableTask):
             raise TaskFailed("inputFiles must be a map of file name to content or storage URI")
         return rendered
 
-    def shell(self, ctx: RunContext, commands: list[str], fail_fast: bool = True) -> list[str]:
-        """`/bin/sh -c` running `beforeCommands` then `commands`; `set -e` stops at the first failure."""
-        before = [as_text(c) for c in ctx.render(self.before_commands)]
+    def shell(self, before: list[str], commands: list[str], fail_fast: bool = True) -> list[str]:
+        """`/bin/sh -c` running `before` then `commands`; `set -e` stops at the first failure."""
         lines = [*before, *commands]
         if fail_fast:
             lines.insert(0, "set -e")
@@ -203,33 +253,26 @@ class Python(ScriptTask):
                 raise ValueError(f"{requirement!r}: dependencies are requirements, not pip options")
         return value
 
-    def _interpreter(self, ctx: RunContext) -> str:
+    def interpreter_for(self, ctx: RunContext) -> str:
         return as_text(ctx.render(self.interpreter)) if self.interpreter else default_python()
 
-    def prepare(
-        self, ctx: RunContext, workdir: WorkingDirectory, env: dict[str, str], timeout: float | None
-    ) -> dict[str, str]:
-        requirements = [as_text(r).strip() for r in ctx.render(self.dependencies)]
-        if not requirements:
-            return env
-        folder = workdir.enter_context(
-            dependencies.installed(
-                ctx, requirements, self._interpreter(ctx), cwd=workdir.path, env=env, timeout=timeout
-            )
-        )
-        return dependencies.with_dependencies(env, folder)
+    def requirements(self, ctx: RunContext) -> list[str]:
+        return [as_text(r).strip() for r in ctx.render(self.dependencies)]
 
-    def command(self, ctx: RunContext, workdir: WorkingDirectory) -> list[str]:
-        interpreter = self._interpreter(ctx)
+    def warm_python(self, ctx: RunContext, before: list[str]) -> bool:
+        return self.interpreter is None and not before
+
+    def command(self, ctx: RunContext, workdir: WorkingDirectory, before: list[str]) -> list[str]:
+        interpreter = self.interpreter_for(ctx)
         path = self._script_path(ctx, workdir)
-        if not self.before_commands:
+        if not before:
             return [interpreter, str(path)]
-        return self.shell(ctx, [f"exec {shlex.quote(interpreter)} {shlex.quote(str(path))}"])
+        return self.shell(before, [f"exec {shlex.quote(interpreter)} {shlex.quote(str(path))}"])
 
     def _script_path(self, ctx: RunContext, workdir: WorkingDirectory) -> Path:
         target = workdir.private / "script.py"
         if self.script is not None:
-            target.write_text(as_text(ctx.render(self.script)))
+            target.write_text(workdir.localize(ctx, as_text(ctx.render(self.script))))
             return target
         name = as_text(ctx.render(self.file))
         if is_storage_uri(name):
@@ -260,8 +303,8 @@ class Commands(ScriptTask):
     commands: list[str] = Field(min_length=1)
     fail_fast: bool = True
 
-    def command(self, ctx: RunContext, workdir: WorkingDirectory) -> list[str]:
-        return self.shell(ctx, [as_text(c) for c in ctx.render(self.commands)], self.fail_fast)
+    def command(self, ctx: RunContext, workdir: WorkingDirectory, before: list[str]) -> list[str]:
+        return self.shell(before, [as_text(c) for c in ctx.render(self.commands)], self.fail_fast)
 
 
 @register
@@ -273,9 +316,8 @@ class Shell(ScriptTask):
 
     script: str
 
-    def command(self, ctx: RunContext, workdir: WorkingDirectory) -> list[str]:
+    def command(self, ctx: RunContext, workdir: WorkingDirectory, before: list[str]) -> list[str]:
         # The script runs as written (no `set -e` of ours): it decides how it handles failures.
-        before = [as_text(c) for c in ctx.render(self.before_commands)]
         body = as_text(ctx.render(self.script))
         if before:
             body = "\n".join(["set -e", *before, "set +e", body])

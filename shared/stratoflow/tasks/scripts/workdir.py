@@ -1,7 +1,14 @@
-"""The fresh working directory of one script run: input files in, output files out, removed after."""
+"""The fresh working directory of one script run: input files in, output files out, removed after.
+
+`outputFiles` are globs with Kestra's meaning (Java's glob): `*` and `?` stay within a folder, `**`
+crosses folders (`out/**` is every file under `out`, `**.csv` every CSV file), `{a,b}` is either;
+`**/` also matches no folder at all, as Python's glob does (`**/*.csv` includes `x.csv`).
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -12,9 +19,11 @@ from typing import Any, TypeVar
 
 from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.errors import TaskFailed
-from stratoflow.tasks.files import file_or_content, relative_path
+from stratoflow.tasks.files import STORAGE_SCHEME, file_or_content, read_stored, relative_path
 
 T = TypeVar("T")
+# A storage URI inside a command or script, up to the first character a shell or Python would end it at.
+STORED = re.compile(re.escape(STORAGE_SCHEME) + r"""[^\s'"`;|&<>(){}\[\],]+""")
 
 
 @dataclass(frozen=True)
@@ -37,14 +46,41 @@ class WorkingDirectory:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(file_or_content(ctx, value))
 
+    @property
+    def home(self) -> Path:
+        """The script's HOME (what it writes there, like pip's cache, is no output file)."""
+        return self.private
+
+    @property
+    def packages(self) -> Path:
+        """Where a `pip install` of the script goes (its PIP_TARGET, on its PYTHONPATH)."""
+        return self.private / "packages"
+
+    def localize(self, ctx: RunContext, text: str) -> str:
+        """`text` with each storage URI replaced by the path of a local copy of its file, as Kestra
+        does for the commands of script tasks (`cat {{ outputs.t.uri }}` reads the file)."""
+        copies: dict[str, str] = {}
+        for uri in dict.fromkeys(STORED.findall(text)):
+            folder = self.private / "files" / str(len(copies))
+            folder.mkdir(parents=True)
+            name = uri.rstrip("/").rsplit("/", 1)[-1] or "file"
+            target = folder / name
+            target.write_bytes(read_stored(ctx, uri))
+            copies[uri] = str(target)
+        if not copies:
+            return text
+        return STORED.sub(lambda match: copies[match.group(0)], text)
+
     def collect_outputs(self, ctx: RunContext, patterns: list[str]) -> dict[str, str]:
         """Store the files matching the globs; `{relative name: storage URI}`."""
-        found: dict[str, Path] = {}
+        matchers = []
         for pattern in patterns:
             relative_path(pattern)  # same rule as input names: no absolute paths, no '..'
-            for match in sorted(self.path.glob(pattern)):
-                if match.is_file() and not match.is_symlink():
-                    found.setdefault(match.relative_to(self.path).as_posix(), match)
+            matchers.append(glob_matcher(pattern))
+        found: dict[str, Path] = {}
+        for name, path in _files(self.path):
+            if any(matcher.fullmatch(name) for matcher in matchers):
+                found.setdefault(name, path)
         stored: dict[str, str] = {}
         for name, path in found.items():
             try:
@@ -54,15 +90,68 @@ class WorkingDirectory:
         return stored
 
 
+def _files(root: Path) -> list[tuple[str, Path]]:
+    """Every regular file under `root` (not following links), by relative name, sorted."""
+    found = []
+    for parent, folders, files in os.walk(root):
+        folders.sort()
+        for name in files:
+            path = Path(parent, name)
+            if path.is_file() and not path.is_symlink():
+                found.append((path.relative_to(root).as_posix(), path))
+    return sorted(found)
+
+
+def glob_matcher(pattern: str) -> re.Pattern[str]:
+    """The regular expression of a glob (see the module's docstring)."""
+    out, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "{":
+            end = pattern.find("}", i)
+            if end < 0:
+                out.append(re.escape(char))
+            else:
+                options = pattern[i + 1 : end].split(",")
+                out.append("(?:" + "|".join(glob_matcher(o).pattern for o in options) + ")")
+                i = end + 1
+                continue
+        elif char == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                out.append(re.escape(char))
+            else:
+                body = pattern[i + 1 : end]
+                body = "^" + body[1:] if body.startswith("!") else body
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = end + 1
+                continue
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return re.compile("".join(out))
+
+
 @contextmanager
 def working_directory() -> Iterator[WorkingDirectory]:
     """A new temporary folder (under TMPDIR: /tmp in Lambda), removed with everything in it."""
     root = Path(tempfile.mkdtemp(prefix="stratoflow-"))
     try:
-        work, private = root / "work", root / "private"
+        work = root / "work"  # each folder costs its creation and removal: the root is the private one
         work.mkdir()
-        private.mkdir()
         with ExitStack() as held:
-            yield WorkingDirectory(work, private, held)
+            yield WorkingDirectory(work, root, held)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,294 @@
+"""The warm template process: started once as `python template.py <socket fd>`, it imports what script
+tasks commonly need, then forks a fresh child per task on request (`stratoflow.tasks.scripts.warm`).
+
+This file runs as a plain script, not as part of the `stratoflow` package: the template imports
+nothing of Stratoflow, so that a script sees the interpreter as a fresh `python script.py` would.
+
+Each child gets a process group of its own, dies with the template (parent-death signal), gets the
+task's stdout/stderr (descriptors passed over the socket), /dev/null as stdin, the task's working
+directory and environment, and then either runs the Python script as `__main__` (mode "python"),
+or replaces itself with the command (mode "exec": a shell). When the socket closes (its runner has
+ended, however it ended), the template kills every child's group and exits.
+
+The template writes `R` on its socket once ready. A request is a 4-byte big-endian length, then
+that many bytes of JSON `{"mode", "argv", "cwd", "env"}`, with three descriptors attached: the
+task's stdout and stderr, and the task's own socket, on which the template answers `P<pid>\n` once
+the child is forked (or `E<why>\n`), and `X<exit code>\n` once it is reaped; then it closes it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import builtins
+import contextlib
+import ctypes
+import gc
+import importlib
+import io
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import traceback
+import types
+from typing import Any, NoReturn
+
+# Imported once here, shared by every child (copy-on-write): what script tasks commonly use.
+COMMON_MODULES = [
+    "argparse",
+    "base64",
+    "collections",
+    "csv",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "functools",
+    "glob",
+    "gzip",
+    "hashlib",
+    "itertools",
+    "json",
+    "logging",
+    "math",
+    "pathlib",
+    "random",
+    "re",
+    "shutil",
+    "sqlite3",
+    "statistics",
+    "string",
+    "subprocess",
+    "tempfile",
+    "textwrap",
+    "time",
+    "typing",
+    "urllib.parse",
+    "urllib.request",
+    "uuid",
+    "zipfile",
+    "kestra",
+]
+EXTRA_MODULES = "STRATOFLOW_WARM_IMPORTS"  # more (comma separated), e.g. "pandas,requests"
+PR_SET_PDEATHSIG = 1
+HEADER = struct.Struct(">I")
+
+
+def _read_exactly(sock: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        more = sock.recv(count - len(data))
+        if not more:
+            raise EOFError
+        data += more
+    return data
+
+
+def _tell(sock: socket.socket, line: str) -> None:
+    with contextlib.suppress(OSError):  # the runner gave up on the task (it is killed anyway)
+        sock.sendall(line.encode() + b"\n")
+
+
+def _receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    header, fds, _, _ = socket.recv_fds(sock, HEADER.size, 3)
+    if not header:
+        raise EOFError
+    header += _read_exactly(sock, HEADER.size - len(header))
+    request: dict[str, Any] = json.loads(_read_exactly(sock, HEADER.unpack(header)[0]))
+    return request, fds
+
+
+class Template:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.pid = os.getpid()
+        self.children: dict[int, socket.socket] = {}  # pid -> the task's socket
+        self.wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_write, False)
+        signal.set_wakeup_fd(wake_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the loop
+        self.wake_write = wake_write
+        startup_path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        # What every script finds after its own folder and PYTHONPATH: the interpreter's own path.
+        self.base_path = [p for p in sys.path if p not in startup_path]
+        self.libc = ctypes.CDLL(None)
+
+    def serve(self) -> None:
+        self.sock.sendall(b"R")
+        while True:
+            ready, _, _ = select.select([self.sock.fileno(), self.wake_read], [], [])
+            if self.wake_read in ready:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self.wake_read, 512)
+                self.reap()
+            if self.sock.fileno() in ready:
+                try:
+                    request, fds = _receive(self.sock)
+                except (EOFError, OSError):
+                    self.end()
+                self.start(request, fds)
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            task = self.children.pop(pid, None)
+            if task is not None:
+                _tell(task, f"X{os.waitstatus_to_exitcode(status)}")
+                task.close()
+
+    def end(self) -> NoReturn:
+        """The runner is gone: nothing it started may go on."""
+        for pid in self.children:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+        os._exit(0)
+
+    def start(self, request: dict[str, Any], fds: list[int]) -> None:
+        if len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            return
+        task = socket.socket(fileno=fds.pop())
+        try:
+            pid = os.fork()
+        except OSError as error:
+            for fd in fds:
+                os.close(fd)
+            _tell(task, f"Ecannot fork: {error}")
+            task.close()
+            return
+        if pid == 0:
+            try:
+                task.close()
+                self.child(request, fds)
+            finally:
+                os._exit(127)
+        for fd in fds:
+            os.close(fd)
+        self.children[pid] = task
+        _tell(task, f"P{pid}")
+
+    def child(self, request: dict[str, Any], fds: list[int]) -> None:
+        os.setsid()
+        if hasattr(self.libc, "prctl"):  # Linux; elsewhere the template's end kills the groups
+            self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != self.pid:
+            os._exit(137)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(fds[0], 1)
+        os.dup2(fds[1], 2)
+        for fd in (devnull, *fds, self.wake_read, self.wake_write, self.sock.fileno()):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        for other in self.children.values():  # the other tasks' sockets are theirs
+            other.close()
+        env: dict[str, str] = request["env"]
+        argv: list[str] = request["argv"]
+        try:
+            os.chdir(request["cwd"])
+        except OSError as error:
+            os.write(2, f"cannot enter {request['cwd']}: {error}\n".encode())
+            os._exit(127)
+        if request["mode"] == "exec":
+            for number in (signal.SIGPIPE, signal.SIGXFSZ):  # as subprocess does: defaults for programs
+                signal.signal(number, signal.SIG_DFL)
+            try:
+                os.execvpe(argv[0], argv, env)
+            except OSError as error:
+                os.write(2, f"cannot start {argv[0]!r}: {error.strerror or error}\n".encode())
+                os._exit(127)
+        run_python(argv[1:], env, self.base_path)
+
+
+def run_python(argv: list[str], env: dict[str, str], base_path: list[str]) -> None:
+    """Run the script `argv[0]` as `python script args...` would, then exit with its code."""
+    os.environ.clear()
+    os.environ.update(env)
+    script = os.path.abspath(argv[0])
+    own = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    sys.path[:] = [os.path.dirname(script), *own, *base_path]
+    sys.argv = list(argv)
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
+    sys.stderr = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
+    )
+    code = 0
+    try:
+        _run_main(script)
+    except SystemExit as exit_:
+        code = _exit_code(exit_.code)
+    except BaseException as error:
+        _print_error(error, script)
+        code = 1
+    with contextlib.suppress(BaseException):
+        threading._shutdown()  # type: ignore[attr-defined]  # waits for the script's threads, as exit does
+    with contextlib.suppress(BaseException):
+        atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    os._exit(code)
+
+
+def _run_main(script: str) -> None:
+    """Run the file as `python script.py` does: compiled, then executed as a new `__main__` module
+    (what the template's own `__main__` was is of no concern to the script)."""
+    with open(script, "rb") as file:
+        source = file.read()
+    code = compile(source, script, "exec", dont_inherit=True)
+    main = types.ModuleType("__main__")
+    main.__file__ = script
+    main.__cached__ = None  # type: ignore[attr-defined]
+    main.__builtins__ = builtins  # type: ignore[attr-defined]
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _print_error(error: BaseException, script: str) -> None:
+    """The traceback a fresh interpreter prints: from the script's first frame on (this file's
+    frames are ours, not the script's)."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != script:
+        tb = tb.tb_next
+    traceback.print_exception(type(error), error, tb or error.__traceback__)
+
+
+def _warm_up() -> None:
+    extra = [m.strip() for m in os.environ.get(EXTRA_MODULES, "").split(",") if m.strip()]
+    for module in (*COMMON_MODULES, *extra):
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+    gc.collect()
+    gc.freeze()  # the imported objects stay out of the children's collections: fewer copied pages
+
+
+def main() -> None:
+    sys.path.pop(0)  # this file's folder: not a script's
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    _warm_up()
+    Template(sock).serve()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""Warm interpreters: script processes forked from a template process instead of started cold.
+
+Starting Python costs ~20 ms before a script's first line runs; forking a template that has already
+started (and imported what scripts commonly use, see `template.py`) costs about one millisecond.
+Each task still gets a process of its own, in its own process group, working directory and
+environment, and its output arrives through pipes exactly as from a cold process (`process`).
+
+One template serves the shell commands (it forks and execs `/bin/sh`: cheaper than forking this
+large, threaded process) and the Python scripts without `dependencies`; a task whose `dependencies`
+put an install on its PYTHONPATH gets a template started with that PYTHONPATH (one per cached
+install, at most `MAX_TEMPLATES` kept), so that anything the template imports comes from the task's
+own environment. The templates live as long as this process: a warm Lambda keeps them between
+invocations. `STRATOFLOW_WARM_SCRIPTS=0` turns them off (every script starts cold);
+`STRATOFLOW_WARM_IMPORTS=pandas,requests` makes the templates import more (a module that fails to
+import is skipped: a script importing it then fails as it would cold).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from stratoflow.tasks.errors import TaskFailed
+from stratoflow.tasks.scripts.environment import LIBRARY
+
+TEMPLATE_FILE = Path(__file__).with_name("template.py")
+SWITCH = "STRATOFLOW_WARM_SCRIPTS"
+EXTRA_IMPORTS = "STRATOFLOW_WARM_IMPORTS"  # more modules for the template to import: "pandas,requests"
+MAX_TEMPLATES = 4
+READY_SECONDS = 60.0
+_HEADER = 4
+
+
+def enabled() -> bool:
+    return os.environ.get(SWITCH, "1") not in ("0", "false", "no")
+
+
+class _Started:
+    """A task's child of the template, watched through the task's own socket to the template: it
+    says `P<pid>` once forked, `X<exit code>` once reaped; EOF without that means the template died
+    (and the child with it)."""
+
+    def __init__(self, template: Template, sock: socket.socket, argv0: str):
+        self.template, self.sock = template, sock
+        self._buffer = b""
+        self._code: int | None = None
+        self._pid: int | None = None
+        self._error: str | None = None
+        sock.settimeout(READY_SECONDS)
+        while self._pid is None and self._code is None:
+            self._receive(blocking=True)
+        if self._pid is None:
+            self.close()
+            raise TaskFailed(f"cannot start {argv0!r}: {self._error or 'the warm interpreter ended'}")
+        sock.setblocking(False)
+
+    @property
+    def pid(self) -> int:
+        assert self._pid is not None
+        return self._pid
+
+    @property
+    def status_fd(self) -> int | None:
+        return None if self.sock.fileno() < 0 else self.sock.fileno()
+
+    def poll(self) -> int | None:
+        if self._code is None:
+            self._receive(blocking=False)
+        return self._code
+
+    def wait(self) -> int:
+        if self._code is None:
+            self.sock.setblocking(True)
+            while self._code is None:
+                self._receive(blocking=True)
+        return self._code
+
+    def close(self) -> None:
+        if self.sock.fileno() >= 0:
+            self.sock.close()
+            self.template.done()
+
+    def _receive(self, blocking: bool) -> None:
+        try:
+            data = self.sock.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the template ended: its children died with it (parent-death signal)
+            self._error = self._error or "the warm interpreter ended"
+            self._code = -signal.SIGKILL if self._code is None else self._code
+            return
+        self._buffer += data
+        while b"\n" in self._buffer:
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            kind, value = line[:1], line[1:].decode()
+            if kind == b"P":
+                self._pid = int(value)
+            elif kind == b"X":
+                self._code = int(value)
+            elif kind == b"E":
+                self._error = value
+
+
+class Template:
+    """One template process and the socket that sends it requests; thread-safe."""
+
+    def __init__(self, env: Mapping[str, str]):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, str(TEMPLATE_FILE), str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                env=dict(env),
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C of the terminal is for the runner, which then ends it
+            )
+        finally:
+            theirs.close()
+        self.sock = ours
+        self._lock = threading.Lock()
+        self._ready = False
+        self.active = 0
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _wait_ready(self) -> None:
+        """The template says `R` once it imported its modules (called under the lock)."""
+        if self._ready:
+            return
+        self.sock.settimeout(READY_SECONDS)
+        try:
+            ready = self.sock.recv(1) == b"R"
+        except OSError:
+            ready = False
+        if not ready:
+            raise TaskFailed(
+                "the warm Python interpreter did not start (set STRATOFLOW_WARM_SCRIPTS=0 to run cold)"
+            )
+        self._ready = True
+
+    def start(
+        self, mode: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str], fds: list[int]
+    ) -> _Started:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        body = json.dumps({"mode": mode, "argv": list(argv), "cwd": str(cwd), "env": dict(env)}).encode()
+        try:
+            with self._lock:
+                self._wait_ready()
+                socket.send_fds(self.sock, [len(body).to_bytes(_HEADER, "big")], [*fds, theirs.fileno()])
+                self.sock.sendall(body)
+                self.active += 1
+        except OSError as error:
+            ours.close()
+            raise TaskFailed(f"cannot start {argv[0]!r}: the warm interpreter ended ({error})") from None
+        finally:
+            theirs.close()
+        return _Started(self, ours, argv[0])
+
+    def done(self) -> None:
+        with self._lock:
+            self.active -= 1
+
+    def close(self) -> None:
+        """End the template (its children die with it)."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
+
+
+class WarmLauncher:
+    """A `process.Launcher` forking from a template: mode "python" runs argv[1] as a script in the
+    child itself, mode "exec" execs argv."""
+
+    def __init__(self, mode: str, template: Template):
+        self.mode, self.template = mode, template
+
+    def start(
+        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], stdout: int, stderr: int
+    ) -> _Started:
+        return self.template.start(self.mode, argv, cwd, env, [stdout, stderr])
+
+
+_templates: OrderedDict[str, Template] = OrderedDict()
+_templates_lock = threading.Lock()
+
+
+def template_for(pythonpath: str, env: Mapping[str, str], key: str) -> Template:
+    """The template `key` whose interpreter starts with `pythonpath`, started with `env` when new."""
+    with _templates_lock:
+        template = _templates.get(key)
+        if template is not None and not template.alive:
+            del _templates[key]
+            template = None
+        if template is None:
+            template = Template({**env, "PYTHONPATH": pythonpath})
+            _templates[key] = template
+        _templates.move_to_end(key)
+        idle = [other for other, t in _templates.items() if t.active == 0 and other != key]
+        while len(_templates) > MAX_TEMPLATES and idle:
+            _templates.pop(idle.pop(0)).close()
+    return template
+
+
+def launcher(mode: str, env: Mapping[str, str], installed: Path | None) -> WarmLauncher:
+    """A launcher for a script with environment `env`; `installed` (its dependencies' folder)
+    picks the template: one per cached install, so that what it imports comes from there."""
+    template_env = {k: v for k, v in env.items() if k in ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")}
+    pythonpath = os.pathsep.join(str(p) for p in (installed, LIBRARY) if p is not None)
+    extra = os.environ.get(EXTRA_IMPORTS, "")
+    if extra:
+        template_env[EXTRA_IMPORTS] = extra
+    return WarmLauncher(mode, template_for(pythonpath, template_env, key=f"{pythonpath}|{extra}"))

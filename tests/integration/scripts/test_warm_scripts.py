@@ -1,0 +1,195 @@
+"""Warm interpreters: a Python script forked from the template behaves as in a fresh `python script.py`
+— its own process, directory, environment, exit code, traceback and threads — and shell commands
+run as before."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from stratoflow.local import LocalPlatform
+from stratoflow.runner.outputs import resolve
+from stratoflow.states import State
+from stratoflow.tasks.errors import TaskFailed, TaskTimeout
+from stratoflow.tasks.scripts import warm
+from tests.unit.tasks.task_helpers import RunFlow, direct_context, flow_source, load_task
+
+PROBE = """
+import json, os, sys, random, threading
+print(json.dumps({
+    "name": __name__,
+    "argv0": os.path.basename(sys.argv[0]),
+    "file": os.path.basename(__file__),
+    "path0_is_script_dir": sys.path[0] == os.path.dirname(os.path.abspath(__file__)),
+    "cwd_is_workdir": os.path.basename(os.getcwd()) == "work",
+    "env": sorted(k for k in os.environ if not k.startswith("LC_")),
+    "encoding": sys.stdout.encoding,
+    "pid": os.getpid(),
+    "random": random.random(),
+}))
+threading.Thread(target=lambda: print("thread done")).start()
+"""
+
+
+def _probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, switch: str
+) -> tuple[dict[str, object], list[str]]:
+    monkeypatch.setenv(warm.SWITCH, switch)
+    task = load_task(json.dumps({"id": "p", "type": "scripts.Python", "script": PROBE}))
+    ctx = direct_context(tmp_path)
+    task.run(ctx)
+    first, *rest = (e.message for e in ctx.logs)
+    return json.loads(first), rest
+
+
+def test_a_warm_script_sees_what_a_cold_one_sees(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given / When: the same probe, forked from the template and started cold
+    (tmp_path / "warm").mkdir()
+    (tmp_path / "cold").mkdir()
+    warm_seen, warm_rest = _probe(tmp_path / "warm", monkeypatch, "1")
+    cold_seen, cold_rest = _probe(tmp_path / "cold", monkeypatch, "0")
+
+    # Then
+    for seen in (warm_seen, cold_seen):
+        del seen["pid"], seen["random"]
+    assert warm_seen == cold_seen
+    assert warm_seen["name"] == "__main__" and warm_seen["path0_is_script_dir"] is True
+    assert warm_rest == cold_rest == ["thread done"]  # the script's threads end before it exits
+
+
+def test_each_warm_script_is_a_fresh_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given / When
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one, _ = _probe(tmp_path / "one", monkeypatch, "1")
+    two, _ = _probe(tmp_path / "two", monkeypatch, "1")
+
+    # Then: another process, reseeded random, no state carried over
+    assert one["pid"] != two["pid"] != os.getpid()
+    assert one["random"] != two["random"]
+
+
+def test_a_warm_script_failure_gives_the_scripts_traceback(tmp_path: Path) -> None:
+    # Given
+    task = load_task("{id: p, type: scripts.Python, script: \"x = 1\\nraise ValueError('bad value')\"}")
+    ctx = direct_context(tmp_path)
+
+    # When
+    with pytest.raises(TaskFailed, match="exited with code 1: ValueError: bad value"):
+        task.run(ctx)
+
+    # Then: the script's own frame, none of the template's
+    lines = [e.message for e in ctx.logs]
+    assert lines[0] == "Traceback (most recent call last):"
+    assert "line 2, in <module>" in "\n".join(lines)
+    assert not any("runpy" in line or "template.py" in line for line in lines)
+
+
+def test_a_warm_script_exit_code_is_the_tasks(tmp_path: Path) -> None:
+    task = load_task("{id: p, type: scripts.Python, script: 'import sys; sys.exit(3)'}")
+
+    with pytest.raises(TaskFailed, match="exited with code 3"):
+        task.run(direct_context(tmp_path))
+
+
+def test_a_warm_script_is_killed_at_its_timeout(tmp_path: Path) -> None:
+    task = load_task("{id: p, type: scripts.Python, timeout: PT0.3S, script: 'import time; time.sleep(60)'}")
+
+    with pytest.raises(TaskTimeout):
+        task.run(direct_context(tmp_path))
+
+
+def test_a_template_that_died_is_started_again(tmp_path: Path) -> None:
+    # Given: a template, killed from outside
+    task = load_task("{id: p, type: scripts.Python, script: 'print(42)'}")
+    (tmp_path / "first").mkdir()
+    task.run(direct_context(tmp_path / "first"))
+    for template in list(warm._templates.values()):
+        os.kill(template.process.pid, signal.SIGKILL)
+        template.process.wait()
+    ctx = direct_context(tmp_path)
+
+    # When
+    task.run(ctx)
+
+    # Then
+    assert [e.message for e in ctx.logs] == ["42"]
+
+
+def test_more_modules_can_be_imported_by_the_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given
+    monkeypatch.setenv("STRATOFLOW_WARM_IMPORTS", "xml.dom.minidom, no_such_module")
+    task = load_task(
+        "{id: p, type: scripts.Python, script: \"import sys; print('xml.dom.minidom' in sys.modules)\"}"
+    )
+    ctx = direct_context(tmp_path)
+
+    # When
+    task.run(ctx)
+
+    # Then: imported before the script's first line (and a missing module did not stop the template)
+    assert [e.message for e in ctx.logs] == ["True"]
+
+
+def test_many_scripts_at_once_share_the_template_and_each_gets_its_own_outputs(
+    run_flow: RunFlow, platform: LocalPlatform
+) -> None:
+    # Given: 24 Python tasks at once (a ForEach without a concurrency limit)
+    source = flow_source(
+        """
+        - id: each
+          type: ForEach
+          values: "{{ range(0, 23) }}"
+          concurrencyLimit: 0
+          tasks:
+            - id: py
+              type: scripts.Python
+              script: |
+                import os, time
+                from kestra import Kestra
+                time.sleep(0.05)
+                Kestra.outputs({"value": {{ taskrun.value }} * 2, "pid": os.getpid()})
+        """
+    )
+
+    # When
+    outcome = run_flow(source)
+
+    # Then
+    assert outcome.execution.state == State.SUCCESS
+    runs = [r for r in outcome.task_runs if r.task_id == "py"]
+    values = sorted(resolve(r.outputs, platform.blobs)["vars"]["value"] for r in runs)
+    pids = {resolve(r.outputs, platform.blobs)["vars"]["pid"] for r in runs}
+    assert values == [2 * i for i in range(24)]
+    assert len(pids) == 24
+
+
+def test_a_task_with_dependencies_gets_a_template_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a task whose dependency is installed in the cache
+    from tests.unit.tasks.test_script_dependencies import build_wheel
+
+    monkeypatch.setenv("STRATOFLOW_DEPENDENCY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    wheel = build_wheel(tmp_path, "ownpkg")
+    task = load_task(
+        f"{{id: p, type: scripts.Python, dependencies: ['{wheel}'], "
+        "script: \"import ownpkg, sys; print(sys.path.index(ownpkg.__path__[0].rsplit('/', 1)[0]) > 0)\"}"
+    )
+    (tmp_path / "run").mkdir()
+    ctx = direct_context(tmp_path / "run")
+
+    # When
+    task.run(ctx)
+
+    # Then: a template whose interpreter started with the install on its path
+    keys = [key for key in warm._templates if str(tmp_path / "cache") in key]
+    assert len(keys) == 1
+    assert [e.message for e in ctx.logs if e.message in ("True", "False")] == ["True"]
