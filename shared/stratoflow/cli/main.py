@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "flows": "stratoflow.cli.cloud_cmd:flows",
     "execute": "stratoflow.cli.cloud_cmd:execute",
     "files": "stratoflow.cli.files_cmd:files",
+    "namespaces": "stratoflow.cli.namespaces_cmd:namespaces",
 }
 
 

@@ -9,6 +9,8 @@ from stratoflow.cloud.secrets import SecretSource, secrets_from_environment
 from stratoflow.domain import Execution, LogEntry, TaskRun
 from stratoflow.expressions import render
 from stratoflow.flow.model import flow_variables
+from stratoflow.namespaces import NamespaceGuard
+from stratoflow.runner.file_access import check_file_access
 from stratoflow.runner.ids import Scope, loop_value, scope_chain, scope_values
 from stratoflow.runner.outputs import ExecutionOutputs
 from stratoflow.store.base import BlobStore, ExecutionStore
@@ -148,17 +150,24 @@ class TaskRunContext:
         self.execution = self.store.update_execution(self.execution.id, labels=merged)
         self.variables["labels"] = merged
 
+    @property
+    def guard(self) -> NamespaceGuard:
+        return NamespaceGuard(self.store, self.namespace)
+
     def kv_set(
         self, key: str, value: Any, namespace: str | None = None, ttl_seconds: int | None = None
     ) -> None:
-        self.store.kv_set(namespace or self.namespace, key, value, ttl_seconds)
+        target = self.guard.check(namespace or self.namespace, "write", f"kv key '{key}'")
+        self.store.kv_set(target, key, value, ttl_seconds)
 
     def kv_get(self, key: str, namespace: str | None = None) -> Any:
-        found, value = self.store.kv_get(namespace or self.namespace, key)
+        target = self.guard.check(namespace or self.namespace, "read", f"kv key '{key}'")
+        found, value = self.store.kv_get(target, key)
         return value if found else None
 
     def kv_delete(self, key: str, namespace: str | None = None) -> bool:
-        return self.store.kv_delete(namespace or self.namespace, key)
+        target = self.guard.check(namespace or self.namespace, "write", f"kv key '{key}'")
+        return self.store.kv_delete(target, key)
 
     def put_file(self, name: str, data: bytes) -> str:
         key = "/".join(
@@ -174,6 +183,7 @@ class TaskRunContext:
         return self.blobs.put(f"{key}/{name}", data)
 
     def read_file(self, uri: str) -> bytes:
+        check_file_access(self.guard, self.store, self.execution, uri)
         return self.blobs.get(uri)
 
     def namespace_files(self) -> dict[str, str]:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from stratoflow.local import LocalPlatform
+from stratoflow.namespaces import set_allowed_namespaces
 from stratoflow.states import State
 from tests.unit.tasks.task_helpers import (
     MutableClock,
@@ -31,9 +32,10 @@ def test_set_with_a_ttl_expires_after_it(tmp_path: Path) -> None:
     assert get.run(ctx) == {"value": None}
 
 
-def test_the_namespace_property_targets_another_namespace(tmp_path: Path) -> None:
+def test_the_namespace_property_targets_another_namespace_that_allows_it(tmp_path: Path) -> None:
     # Given
     ctx = direct_context(tmp_path, namespace="team.a")
+    set_allowed_namespaces(ctx.store, "team.shared", ["team.a"])
     load_task("{id: s, type: kv.Set, key: shared, value: 1, namespace: team.shared}").run(ctx)
     load_task("{id: s, type: kv.Set, key: shared, value: 2}").run(ctx)
 
@@ -49,6 +51,7 @@ def test_the_namespace_property_targets_another_namespace(tmp_path: Path) -> Non
 
 
 def test_kv_function_and_tasks_in_a_flow(run_flow: RunFlow, platform: LocalPlatform) -> None:
+    set_allowed_namespaces(platform.store, "elsewhere", ["tests.tasks"])
     source = flow_source(
         """
         - {id: set, type: kv.Set, key: counter, value: 41}
