@@ -68,6 +68,7 @@ def admit(
     flow's limit (an execution that already holds its slot).
     """
     from stratoflow.flow import resolve_inputs
+    from stratoflow.runner.masking import secret_input_ids
     from stratoflow.triggers.events import resolve_trigger
 
     if flow.disabled:
@@ -81,6 +82,7 @@ def admit(
         revision=revision,
         state=State.CREATED,
         inputs=resolved,
+        secret_inputs=secret_input_ids(flow, resolved),
         labels={**flow.labels, **start.labels},
         trigger=start.trigger,
         parent_execution_id=parent_execution_id,

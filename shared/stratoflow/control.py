@@ -144,6 +144,8 @@ def prepare_replay(store: Any, flow: Any, execution_id: str, from_task_id: str) 
         flow_id=original.flow_id,
         revision=original.revision,
         inputs=original.inputs,
+        secret_inputs=original.secret_inputs,
+        secret_names=original.secret_names,
         labels={**original.labels, "system.replayOf": original.id},
         trigger=original.trigger,
         variables=original.variables,

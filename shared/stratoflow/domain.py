@@ -67,6 +67,11 @@ class Execution(Record):
     start_date: datetime = Field(default_factory=utcnow)
     end_date: datetime | None = None
     state_history: list[StateChange] = Field(default_factory=list)
+    # Ids of the SECRET inputs: every view of the execution shows them masked.
+    secret_inputs: list[str] | None = None
+    # Names of the secrets `secret()` returned in any task run of the execution (never their values):
+    # each task run resolves them again, so a value read by one task is masked in all the others.
+    secret_names: list[str] | None = None
 
 
 class StateChange(Record):

@@ -165,6 +165,8 @@ def _create_new(store: Any, execution: Execution, policy: Any, now: datetime) ->
             flow_id=execution.flow_id,
             revision=execution.revision,
             inputs=execution.inputs,
+            secret_inputs=execution.secret_inputs,
+            secret_names=execution.secret_names,
             labels={**execution.labels, RETRY_OF: execution.id, ATTEMPT: str(attempt + 1)},
             trigger=execution.trigger,
             variables=execution.variables,

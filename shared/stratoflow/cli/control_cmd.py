@@ -18,6 +18,7 @@ import click
 from stratoflow.cli.cloud_cmd import EXIT_FAILED, EXIT_OK, StackChoice, stack_options, wait_for_end
 from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.errors import InputError, NotFoundError, StratoflowError
+from stratoflow.runner.masking import public_document
 
 remote_option = click.option(
     "--remote", is_flag=True, help="Act on the deployed stack (--stack) instead of the local history."
@@ -93,7 +94,7 @@ def _follow(control: Any, response: Any, wait: bool, timeout: float, as_json: bo
     if execution is None:
         _fail(f"execution {response.execution_id} still running after {timeout:g} s")
     if as_json:
-        document = execution.to_json_dict()
+        document = public_document(execution)
         document["taskRuns"] = [r.to_json_dict() for r in control.store.list_task_runs(execution.id)]
         click.echo(json.dumps(document, indent=2, default=str))
     else:
@@ -158,7 +159,7 @@ def restart(
         execution = prepare_restart(platform.store, execution_id)
         if execution.state == "QUEUED":  # its flow's concurrency slots are taken
             if as_json:
-                click.echo(json.dumps(execution.to_json_dict(), indent=2, default=str))
+                click.echo(json.dumps(public_document(execution), indent=2, default=str))
                 return
             click.echo(
                 f"execution {execution_id} is QUEUED: it restarts when a running execution of "

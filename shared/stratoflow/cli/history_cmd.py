@@ -119,6 +119,8 @@ def _orphans(store: Any, home: Path) -> set[str]:
 @stack_options
 def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: StackChoice) -> None:
     """One execution and its task runs."""
+    from stratoflow.runner.masking import public_document, shown_inputs
+
     store = _store(home, remote, stack)
     execution = store.get_execution(execution_id)
     if execution is None:
@@ -126,7 +128,7 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
         sys.exit(1)
     runs = store.list_task_runs(execution_id)
     if as_json:
-        document = execution.to_json_dict()
+        document = public_document(execution)
         document["taskRuns"] = [r.to_json_dict() for r in runs]
         click.echo(json.dumps(document, indent=2, default=str))
         return
@@ -141,7 +143,7 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
     state = str(execution.state)
     if not remote and _fails_when_gone(execution.state) and execution.id in _orphans(store, home):
         state += f" (process gone: {RECORDED_BY})"
-    console.print(f"state {state}  inputs {json.dumps(execution.inputs, default=str)}", markup=False)
+    console.print(f"state {state}  inputs {json.dumps(shown_inputs(execution), default=str)}", markup=False)
     console.print(_table(runs, _depths(runs), execution))
     if execution.outputs:
         console.print("outputs:", json.dumps(execution.outputs, indent=2, default=str), markup=False)

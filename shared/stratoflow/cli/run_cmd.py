@@ -15,6 +15,7 @@ from stratoflow.cli.signals import StopSignals
 from stratoflow.engine import ExecutionResult
 from stratoflow.engine.runtime import HISTORY_EVENT_LIMIT, PAYLOAD_LIMIT
 from stratoflow.errors import FlowValidationError, InputError, StratoflowError
+from stratoflow.runner.masking import public_document
 from stratoflow.states import State
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def run_locally(
                 err=True,
             )
             if as_json:
-                click.echo(json.dumps(execution.to_json_dict(), indent=2, default=str))
+                click.echo(json.dumps(public_document(execution), indent=2, default=str))
             sys.exit(EXIT_OK if execution.state == State.QUEUED else EXIT_FAILED)
         running = platform.start(execution)
 

@@ -12,13 +12,13 @@ from stratoflow.flow.model import flow_variables
 from stratoflow.namespaces import NamespaceGuard
 from stratoflow.runner.file_access import check_file_access
 from stratoflow.runner.ids import Scope, loop_value, scope_chain, scope_values
+from stratoflow.runner.masking import mask_text, mask_value
 from stratoflow.runner.outputs import ExecutionOutputs
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.store.namespace_files import list_namespace_files
 from stratoflow.tasks.context import FlowCredentials
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
-MASK = "******"
 
 
 def render_context(
@@ -126,27 +126,15 @@ class TaskRunContext:
         )
 
     def mask(self, text: str) -> str:
-        """`text` with every secret value read during this task run replaced by `******`."""
-        # Longest first: a secret that contains another is hidden whole.
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if secret:
-                text = text.replace(secret, MASK)
-        return text
+        """`text` with every secret value of the execution (see `runner.masking`) replaced by `******`."""
+        return mask_text(text, self.secrets)
 
     def mask_value(self, value: Any) -> Any:
         """`mask` applied to every string inside a value (outputs: maps and lists, keys included)."""
-        if not self.secrets:
-            return value
-        if isinstance(value, str):
-            return self.mask(value)
-        if isinstance(value, dict):
-            return {self.mask_value(k): self.mask_value(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.mask_value(item) for item in value]
-        return value
+        return mask_value(value, self.secrets)
 
     def add_labels(self, labels: dict[str, str]) -> None:
-        merged = {**self.execution.labels, **{str(k): str(v) for k, v in labels.items()}}
+        merged = {**self.execution.labels, **{str(k): self.mask(str(v)) for k, v in labels.items()}}
         self.execution = self.store.update_execution(self.execution.id, labels=merged)
         self.variables["labels"] = merged
 
@@ -194,6 +182,9 @@ class TaskRunContext:
         it is masked in this task run's logs, those already written included."""
         source = self.secret_source or secrets_from_environment()
         value = source.get(self.namespace, name)
+        if value and name not in (self.execution.secret_names or []):
+            # Recorded by name, so every later task run of the execution masks the value too.
+            self.execution = self.store.update_execution(self.execution.id, secret_names=[name])
         if value and value not in self.secrets:
             self.secrets.add(value)
             self.logs[:] = [

@@ -17,6 +17,7 @@ from stratoflow.domain import Attempt, Execution
 from stratoflow.errors import ConflictError, InputError, NotFoundError
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.runner.ids import loop_value, task_run_id
+from stratoflow.runner.masking import secret_input_ids
 from stratoflow.states import State
 from stratoflow.storage_layout import LOOP_ITEMS
 from stratoflow.tasks.errors import TaskFailed
@@ -160,9 +161,12 @@ def _start_subflow(call: Call) -> dict[str, Any]:
     from stratoflow.flow import load_flow
 
     child_flow = load_flow(record.source, f"{task.namespace}.{task.flow_id}")
-    context = call.context()
-    inputs = resolve_inputs(child_flow, render(task.inputs or {}, context))
-    labels = {**{str(k): str(v) for k, v in render(task.labels or {}, context).items()}}
+    # Rendered with the task run's services, so inputs may use `secret()`, `kv()` and `read()`.
+    ctx = call.run_context(max(len(call.task_run.attempts), 1))
+    inputs = resolve_inputs(child_flow, ctx.render(task.inputs or {}))
+    # The parent's secrets stay secret in the child: masked in its labels, its inputs marked secret.
+    secrets = ctx.secrets
+    labels = {str(k): ctx.mask(str(v)) for k, v in ctx.render(task.labels or {}).items()}
     child_id = subflow_execution_id(call.execution, call.id)
     child = Execution(
         id=child_id,
@@ -171,6 +175,7 @@ def _start_subflow(call: Call) -> dict[str, Any]:
         revision=record.revision,
         inputs=inputs,
         labels={**child_flow.labels, **labels},
+        secret_inputs=secret_input_ids(child_flow, inputs, secrets),
         parent_execution_id=call.execution.id,
         trigger={
             "executionId": call.execution.id,

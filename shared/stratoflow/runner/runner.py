@@ -30,6 +30,7 @@ from stratoflow.runner import flowables
 from stratoflow.runner.activity import record_saved
 from stratoflow.runner.context import TaskRunContext, render_context
 from stratoflow.runner.ids import Scope, parent_scope, scope_chain, scope_path, scope_values, task_run_id
+from stratoflow.runner.masking import configured_source, execution_secrets
 from stratoflow.runner.outputs import LOOPS, ExecutionOutputs, offload_large
 from stratoflow.states import State, worst
 from stratoflow.store.base import BlobStore, ExecutionStore
@@ -155,13 +156,28 @@ class TaskRunner:
         outputs = ExecutionOutputs(self.store, self.blobs, execution.id, flow)
         context = render_context(flow, execution, outputs)
         values: dict[str, Any] = {}
+        source = configured_source()
+        # The execution's services (`kv()`, `secret()`, `read()`) under the namespace rules, with no
+        # task run to record.
+        services = TaskRunContext(
+            self.store,
+            self.blobs,
+            execution,
+            TaskRun(id=f"{execution.id}-outputs", execution_id=execution.id, task_id="outputs", task_type=""),
+            context,
+            attempt=1,
+            secrets=execution_secrets(self.store, execution, source),
+            secret_source=source,
+            credentials=self.credentials,
+        )
         try:
             for output in flow.outputs:
-                values[output.id] = output.coerce(render(output.value, context))
+                values[output.id] = output.coerce(render(output.value, context, services))
         except (ExpressionError, InputError) as error:
-            self.store.update_execution(execution.id, error=f"flow output: {error}")
-            raise TaskFailed(f"flow output: {error}") from error
-        self.store.update_execution(execution.id, outputs=values)
+            message = services.mask(f"flow output: {error}")
+            self.store.update_execution(execution.id, error=message)
+            raise TaskFailed(message) from error
+        self.store.update_execution(execution.id, outputs=services.mask_value(values))
         return {"outputs": len(values)}
 
 
@@ -234,6 +250,7 @@ class Call:
         return render_context(self.flow, self.execution, outputs, self.task, self.task_run, self.scope)
 
     def run_context(self, attempt: int) -> TaskRunContext:
+        source = configured_source()
         return TaskRunContext(
             self.store,
             self.runner.blobs,
@@ -241,6 +258,8 @@ class Call:
             self.task_run,
             self.context(),
             attempt,
+            secrets=execution_secrets(self.store, self.execution, source),
+            secret_source=source,
             credentials=self.runner.credentials_for(self.flow),
         )
 

@@ -125,8 +125,10 @@ class ExecutionStore(Protocol):
         exit_state: State | None = None,
         expected_states: Collection[State] | None = None,
         restarts: int | None = None,
+        secret_names: Collection[str] = (),
     ) -> Execution:
-        """Change an execution atomically and return it; `labels` are merged into the existing ones.
+        """Change an execution atomically and return it; `labels` are merged into the existing ones,
+        `secret_names` added to the existing ones (concurrent task runs each add theirs).
 
         A state change appends a StateChange. ConflictError when the transition is not allowed or the
         current state is outside `expected_states`; NotFoundError when the execution does not exist.

@@ -169,6 +169,7 @@ class DynamoExecutionStore:
         exit_state: State | None = None,
         expected_states: Collection[State] | None = None,
         restarts: int | None = None,
+        secret_names: Collection[str] = (),
     ) -> Execution:
         state, expected_states = rules.as_states(state, expected_states)
         fields: dict[str, Any] = {}
@@ -190,10 +191,14 @@ class DynamoExecutionStore:
                 if moving and state is not None:
                     sources = rules.states_before(state, expected_states)
                     if sources:
-                        return self._write_execution(execution_id, fields, labels, sources, new_state=state)
+                        return self._write_execution(
+                            execution_id, fields, labels, sources, new_state=state, secret_names=secret_names
+                        )
                 staying = _staying_states(state, expected_states)
-                if (fields or labels) and staying != frozenset():
-                    return self._write_execution(execution_id, fields, labels, staying)
+                if (fields or labels or secret_names) and staying != frozenset():
+                    return self._write_execution(
+                        execution_id, fields, labels, staying, secret_names=secret_names
+                    )
                 # Nothing to write: check the request against the record as it is.
                 execution = self.get_execution(execution_id)
                 if execution is None:
@@ -217,6 +222,7 @@ class DynamoExecutionStore:
         labels: dict[str, str],
         current_in: frozenset[State] | None,
         new_state: State | None = None,
+        secret_names: Collection[str] = (),
     ) -> Execution:
         ex = Expression()
         sets = ex.assign(fields)
@@ -231,7 +237,10 @@ class DynamoExecutionStore:
         if current_in is not None:
             allowed = ", ".join(ex.value(s.value) for s in sorted(current_in))
             condition += f" AND {ex.name('state')} IN ({allowed})"
-        item = self._table.update(items.execution_key(execution_id), "SET " + ", ".join(sets), ex, condition)
+        update = "SET " + ", ".join(sets) if sets else ""
+        if secret_names:  # a string set: ADD is an atomic union, whoever else adds at the same time
+            update += f" ADD {ex.name('secretNames')} {ex.value(set(secret_names))}"
+        item = self._table.update(items.execution_key(execution_id), update.strip(), ex, condition)
         return items.execution(item)
 
     def _namespace_of(self, execution_id: str, missing: Callable[[str], Exception] | None = None) -> str:

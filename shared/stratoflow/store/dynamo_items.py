@@ -142,6 +142,10 @@ def by_state_pk(namespace: str, state: State) -> str:
 
 def execution_item(execution: Execution) -> Item:
     values = execution.to_json_dict()
+    if values.get("secretNames"):  # a string set, which `update_execution` adds to
+        values["secretNames"] = set(values["secretNames"])
+    else:
+        values.pop("secretNames", None)
     for name in JSON_FIELDS:
         if name in values:
             values[name] = rules.dump_json(values[name])
@@ -160,6 +164,8 @@ def execution(item: Item) -> Execution:
     for name in JSON_FIELDS:
         if name in values:
             values[name] = json.loads(values[name])
+    if "secretNames" in values:
+        values["secretNames"] = sorted(values["secretNames"])
     return Execution.model_validate(values)
 
 

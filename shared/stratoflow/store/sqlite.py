@@ -199,6 +199,7 @@ class SqliteExecutionStore:
         exit_state: State | None = None,
         expected_states: Collection[State] | None = None,
         restarts: int | None = None,
+        secret_names: Collection[str] = (),
     ) -> Execution:
         state, expected_states = rules.as_states(state, expected_states)
         with self._write() as db:
@@ -222,6 +223,8 @@ class SqliteExecutionStore:
                 execution.exit_state = State(exit_state)
             if restarts is not None:
                 execution.restarts = restarts
+            if secret_names:
+                execution.secret_names = sorted({*(execution.secret_names or []), *secret_names})
             data = execution.model_dump_json(by_alias=True)
             rules.check_size("execution", execution_id, data)
             db.execute(
