@@ -180,9 +180,15 @@ def flatten(value: Any) -> list[Any]:
     return flat
 
 
+MAX_INDENT = 16
+
+
 @template_filter("json", "toJson", "tojson")
 def to_json_filter(value: Any, indent: int | None = None) -> str:
     """A value as JSON text (compact, as Kestra prints it; `indent=2` for a readable form)."""
+    if indent is not None and not 0 <= indent <= MAX_INDENT:
+        # Each nesting level repeats the indent on every line: a large one grows as depth x indent.
+        raise ExpressionEvaluationError(f"toJson indent must be between 0 and {MAX_INDENT}, got {indent}")
     return to_json(value, indent=indent)
 
 

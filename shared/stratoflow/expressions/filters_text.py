@@ -14,7 +14,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 from stratoflow.expressions.errors import ExpressionEvaluationError
 from stratoflow.expressions.registry import expect, template_filter
-from stratoflow.expressions.runtime import check_size
+from stratoflow.expressions.runtime import check_items, check_size, split_cost
 from stratoflow.expressions.values import to_text
 
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -73,6 +73,9 @@ def split(value: Any, delimiter: Any = ",", limit: int | None = None) -> list[st
     """Java's `String.split` on a literal delimiter: a positive `limit` caps the number of parts;
     without one, trailing empty parts are dropped; a negative one keeps them."""
     text, separator = to_text(value), to_text(delimiter)
+    parts_made = split_cost(text, separator)
+    check_items(min(parts_made, limit) if limit is not None and limit > 0 else parts_made)
+    check_size(len(text))
     if not separator:
         parts = list(text)
     elif limit is not None and limit > 0:

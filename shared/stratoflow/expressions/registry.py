@@ -9,12 +9,23 @@ from typing import Any, TypeVar
 from jinja2.runtime import Undefined
 
 from stratoflow.expressions.errors import ExpressionEvaluationError
+from stratoflow.expressions.runtime import charge
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 FILTERS: dict[str, Callable[..., Any]] = {}
 TESTS: dict[str, Callable[..., Any]] = {}
 FUNCTIONS: dict[str, Callable[..., Any]] = {}
+
+
+def _charged(function: F) -> F:
+    """Charge what `function` built to the render budgets (see `runtime.charge`)."""
+
+    @functools.wraps(function)
+    def charging(*args: Any, **kwargs: Any) -> Any:
+        return charge(function(*args, **kwargs))
+
+    return charging  # type: ignore[return-value]
 
 
 def _strict(function: F) -> F:
@@ -36,7 +47,7 @@ def template_filter(*names: str, strict: bool = True) -> Callable[[F], F]:
 
     def register(function: F) -> F:
         for name in names:
-            FILTERS[name] = _strict(function) if strict else function
+            FILTERS[name] = _charged(_strict(function) if strict else function)
         return function
 
     return register
@@ -54,7 +65,7 @@ def template_test(*names: str) -> Callable[[F], F]:
 def template_function(*names: str) -> Callable[[F], F]:
     def register(function: F) -> F:
         for name in names:
-            FUNCTIONS[name] = function
+            FUNCTIONS[name] = _charged(function)
         return function
 
     return register

@@ -16,6 +16,9 @@ MAX_STRING = 16 * 1024 * 1024
 MAX_PRODUCED = 64 * 1024 * 1024
 # Loop iterations plus calls in one render: bounds nested loops and exponential macro recursion.
 MAX_OPERATIONS = 1_000_000
+# List and map items built by filters, functions and methods in one render (`split`, `chunk`,
+# `fromJson`...): a list of a million 10-character strings takes about 100 MB.
+MAX_BUILT_ITEMS = 1_000_000
 # A macro call costs about as much as ten loop iterations.
 MACRO_CALL_COST = 10
 MAX_RENDER_DEPTH = 10
@@ -43,6 +46,7 @@ class RenderState:
     depth: int = 0
     operations: int = 0
     produced: int = 0
+    built_items: int = 0
 
     def tick(self, cost: int = 1) -> None:
         self.operations += cost
@@ -58,6 +62,13 @@ class RenderState:
         if self.produced > MAX_PRODUCED:
             raise ExpressionSecurityError(
                 f"template built more than {MAX_PRODUCED:,} characters in one render"
+            )
+
+    def build(self, count: int) -> None:
+        self.built_items += count
+        if self.built_items > MAX_BUILT_ITEMS:
+            raise ExpressionSecurityError(
+                f"template built more than {MAX_BUILT_ITEMS:,} list and map items in one render"
             )
 
 
@@ -76,6 +87,32 @@ def check_size(size: int) -> None:
         state.produce(size)
     elif size > MAX_STRING:
         raise ExpressionSecurityError(f"template built a string longer than {MAX_STRING:,} characters")
+
+
+def check_items(count: int) -> None:
+    """Refuse to build `count` more list or map items than the current render's budget allows."""
+    state = CURRENT.get()
+    if state is not None:
+        state.build(count)
+    elif count > MAX_BUILT_ITEMS:
+        raise ExpressionSecurityError(f"a value of more than {MAX_BUILT_ITEMS:,} items is too large")
+
+
+def charge(result: Any) -> Any:
+    """Charge what a filter, function or method built to the current render (strings by length,
+    lists and maps by items); returns `result`."""
+    if isinstance(result, str):
+        check_size(len(result))
+    elif isinstance(result, (list, tuple, dict)):
+        check_items(len(result))
+    return result
+
+
+def split_cost(text: str, separator: str | None) -> int:
+    """How many parts splitting `text` makes, counted before building them (no allocation)."""
+    if not separator:
+        return len(text) if separator == "" else len(text) // 2 + 1
+    return text.count(separator) + 1
 
 
 def counted(iterable: Iterable[Any]) -> Iterator[Any]:

@@ -17,7 +17,10 @@ from stratoflow.expressions.runtime import (
     CURRENT,
     MACRO_CALL_COST,
     MAX_INT_BITS,
+    charge,
+    check_items,
     check_size,
+    split_cost,
 )
 from stratoflow.expressions.values import MapEntry, to_text
 
@@ -140,7 +143,8 @@ class KestraSandbox(ImmutableSandboxedEnvironment):
             state.tick(MACRO_CALL_COST if isinstance(obj, Macro) else 1)
         if not self.is_safe_callable(obj):
             raise SecurityError(f"{obj!r} is not safely callable")
-        return context.call(obj, *args, **kwargs)
+        _precheck_method(obj, args, kwargs)
+        return charge(context.call(obj, *args, **kwargs))
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "%" and isinstance(left, str):
@@ -162,6 +166,27 @@ class KestraSandbox(ImmutableSandboxedEnvironment):
     @staticmethod
     def is_missing(value: Any, undefined_only: bool) -> bool:
         return isinstance(value, Undefined) or (not undefined_only and value is None)
+
+
+_SPLITTING = frozenset({"split", "rsplit", "splitlines"})
+
+
+def _precheck_method(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Charge `text.split(...)` and its kin before they build their lists (charging after would
+    let one call allocate hundreds of megabytes first)."""
+    text = getattr(method, "__self__", None)
+    if not isinstance(text, str) or getattr(method, "__name__", "") not in _SPLITTING:
+        return
+    if method.__name__ == "splitlines":
+        parts = text.count("\n") + text.count("\r") + 1
+    else:
+        separator = args[0] if args else kwargs.get("sep")
+        parts = split_cost(text, separator if isinstance(separator, str) else None)
+        limit = args[1] if len(args) > 1 else kwargs.get("maxsplit", -1)
+        if _is_int(limit) and limit >= 0:
+            parts = min(parts, limit + 1)
+    check_items(parts)
+    check_size(len(text))
 
 
 def _is_int(value: Any) -> bool:
