@@ -60,6 +60,8 @@ class StackConfig:
     log_level: str = "INFO"
     # A managed policy of the operator's that caps every flow role instead of the stack's own boundary.
     flow_boundary_arn: str | None = None
+    # Reserved concurrency of the webhook function (0: none): the most a flood of requests can take.
+    webhook_concurrency: int = 10
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -102,7 +104,9 @@ class StackConfig:
                 f"flowPermissionsBoundaryArn {flow_boundary_arn!r}: expected a managed policy ARN "
                 "(arn:aws:iam::<account>:policy/<name>)"
             )
+        webhook_concurrency = _count("webhookConcurrency", values.get("webhookConcurrency"), 10)
         return cls(
+            webhook_concurrency=webhook_concurrency,
             stack_name=stack_name,
             removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
             data_retention_days=_positive_int("dataRetentionDays", values.get("dataRetentionDays"), 30),
@@ -121,11 +125,22 @@ _CONTEXT_KEYS = (
     "alertEmail",
     "logLevel",
     "flowPermissionsBoundaryArn",
+    "webhookConcurrency",
 )
 
 
 def _text(value: Any, default: str) -> str:
     return default if value is None else str(value).strip()
+
+
+def _count(key: str, value: Any, default: int) -> int:
+    """A whole number from 0 to 1000 (strings from `-c key=value`, numbers from cdk.json)."""
+    if value is None or value == "":
+        return default
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or int(text) > 1000:
+        raise ConfigError(f"{key} {value!r}: expected a whole number from 0 to 1000")
+    return int(text)
 
 
 def _positive_int(key: str, value: Any, default: int) -> int:

@@ -92,6 +92,12 @@ class PlatformFunctions(Construct):
         self.admission = self.by_name["admission"]
         self.execution_events = self.by_name["execution_events"]
         self.webhook = self.by_name["webhook"]
+        if config.webhook_concurrency:
+            # A flood of webhook requests (404s included) uses at most this many of the account's
+            # concurrent executions: the rest stays for the task runner and admission.
+            function = self.webhook.node.default_child
+            assert isinstance(function, lambda_.CfnFunction)
+            function.reserved_concurrent_executions = config.webhook_concurrency
         self._use_storage(storage)
         self._use_step_functions()
         self._use_secrets()
@@ -206,8 +212,10 @@ class PlatformFunctions(Construct):
 
     def _use_secrets(self) -> None:
         """`secret('NAME')` in the cloud: Secrets Manager `stratoflow/<namespace>/NAME`, else SSM."""
-        self.task_runner.add_environment("STRATOFLOW_SECRETS_BACKEND", "aws")
-        self.task_runner.add_environment("STRATOFLOW_SECRETS_PREFIX", SECRETS_PREFIX)
+        # The webhook reads the keys given as `{{ secret('NAME') }}`.
+        for function in (self.task_runner, self.webhook):
+            function.add_environment("STRATOFLOW_SECRETS_BACKEND", "aws")
+            function.add_environment("STRATOFLOW_SECRETS_PREFIX", SECRETS_PREFIX)
         stack = Stack.of(self)
         secrets = stack.format_arn(
             service="secretsmanager",
@@ -218,21 +226,22 @@ class PlatformFunctions(Construct):
         parameters = stack.format_arn(
             service="ssm", resource="parameter", resource_name=f"{SECRETS_PREFIX}/*"
         )
-        role = self.roles["task_runner"]
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadFlowSecrets", actions=["secretsmanager:GetSecretValue"], resources=[secrets]
+        for name in ("task_runner", "webhook"):
+            role = self.roles[name]
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="ReadFlowSecrets", actions=["secretsmanager:GetSecretValue"], resources=[secrets]
+                )
             )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadFlowParameters", actions=["ssm:GetParameter"], resources=[parameters]
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="ReadFlowParameters", actions=["ssm:GetParameter"], resources=[parameters]
+                )
             )
-        )
-        acknowledge(
-            role,
-            f"Flow secrets live under the '{SECRETS_PREFIX}/' prefix, one per namespace and name, created by "
-            "the user: the wildcard is that prefix, nothing else is readable.",
-            wildcard_resource(self, secrets),
-            wildcard_resource(self, parameters),
-        )
+            acknowledge(
+                role,
+                f"Flow secrets live under the '{SECRETS_PREFIX}/' prefix, one per namespace and name, created "
+                "by the user: the wildcard is that prefix, nothing else is readable.",
+                wildcard_resource(self, secrets),
+                wildcard_resource(self, parameters),
+            )

@@ -61,6 +61,8 @@ def test_empty_alert_email_means_none() -> None:
         ({"dataRetentionDays": True}, "dataRetentionDays True"),
         ({"alertEmail": "ops"}, "alertEmail 'ops' is not an e-mail address"),
         ({"logLevel": "LOUD"}, "logLevel 'LOUD'"),
+        ({"webhookConcurrency": "-1"}, "webhookConcurrency '-1': expected a whole number from 0 to 1000"),
+        ({"webhookConcurrency": 5000}, "webhookConcurrency 5000"),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(context: dict[str, object], message: str) -> None:

@@ -57,7 +57,8 @@ EXPECTED_ENVIRONMENT = {
         "STRATOFLOW_SCHEDULE_GROUP",
         "STRATOFLOW_DLQ_ARN",
     },
-    "webhook": COMMON | {"STRATOFLOW_ADMISSION_ARN"},
+    "webhook": COMMON
+    | {"STRATOFLOW_ADMISSION_ARN", "STRATOFLOW_SECRETS_BACKEND", "STRATOFLOW_SECRETS_PREFIX"},
 }
 
 
@@ -79,7 +80,8 @@ def test_function_runs_the_thin_handler_on_python_312_arm64(synth: Synthesized, 
     assert properties["Handler"] == "handler.lambda_handler"
     assert properties["TracingConfig"] == {"Mode": "Active"}
     assert properties["Layers"] == [{"Ref": synth.logical_id(synth.stack.functions.layer)}]
-    assert "ReservedConcurrentExecutions" not in properties
+    # Only the webhook's is reserved (see test_a_webhook_flood_cannot_take_more_than_the_reserved_concurrency)
+    assert ("ReservedConcurrentExecutions" in properties) == (name == "webhook")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -189,3 +191,17 @@ def test_webhook_has_a_public_function_url(synth: Synthesized) -> None:
         "AWS::Lambda::Url", {"AuthType": "NONE", "TargetFunctionArn": webhook}
     )
     synth.template.resource_count_is("AWS::Lambda::Url", 1)
+
+
+def test_a_webhook_flood_cannot_take_more_than_the_reserved_concurrency(
+    synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    webhook = synth.resource(synth.stack.functions.webhook)["Properties"]
+    others = [
+        synth.resource(f)["Properties"] for n, f in synth.stack.functions.by_name.items() if n != "webhook"
+    ]
+
+    assert webhook["ReservedConcurrentExecutions"] == 10
+    assert all("ReservedConcurrentExecutions" not in properties for properties in others)
+    custom = custom_synth.resource(custom_synth.stack.functions.webhook)["Properties"]
+    assert custom["ReservedConcurrentExecutions"] == 3

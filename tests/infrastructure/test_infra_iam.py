@@ -200,15 +200,16 @@ def test_task_runner_completes_waiting_states_of_the_stack_only(synth: Synthesiz
         assert synth.resources_allowed(_role(synth, "task_runner"), action) == [STATE_MACHINES]
 
 
-def test_task_runner_reads_only_the_flow_secrets_prefix(synth: Synthesized) -> None:
-    role = _role(synth, "task_runner")
+@pytest.mark.parametrize("name", ["task_runner", "webhook"])  # the webhook: keys given as secret('NAME')
+def test_only_the_task_runner_and_webhook_read_the_flow_secrets_prefix(synth: Synthesized, name: str) -> None:
+    role = _role(synth, name)
     assert synth.resources_allowed(role, "secretsmanager:GetSecretValue") == [
         ARN.format(service="secretsmanager", resource="secret:stratoflow/*")
     ]
     assert synth.resources_allowed(role, "ssm:GetParameter") == [
         ARN.format(service="ssm", resource="parameter/stratoflow/*")
     ]
-    for other in ("deployer", "admission", "execution_events", "webhook"):
+    for other in ("deployer", "admission", "execution_events"):
         assert synth.resources_allowed(_role(synth, other), "secretsmanager:GetSecretValue") == []
 
 

@@ -58,7 +58,7 @@ NIGHTLY = (
     '  - {id: nightly, type: Schedule, cron: "30 2 * * *", timezone: Europe/Paris, inputs: {scope: night}}\n'
 )
 EITHER = '  - {id: either, type: Schedule, cron: "0 6 1 * 1", timezone: America/New_York, labels: {kind: report}}\n'
-HOOK = "  - {id: hook, type: Webhook, key: k}\n"
+HOOK = "  - {id: hook, type: Webhook, key: k-0123456789abcdef}\n"
 
 
 @pytest.fixture

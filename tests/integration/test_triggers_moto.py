@@ -56,7 +56,7 @@ FLOW = """
         bus: orders
         pattern: {source: [shop.orders], detail-type: [Order Placed]}
       - {id: nightly, type: Schedule, cron: "0 2 * * *"}
-      - {id: hook, type: Webhook, key: the-key}
+      - {id: hook, type: Webhook, key: the-key-0123456789abcd}
 """
 
 
@@ -364,7 +364,7 @@ def test_the_webhook_handler_answers_a_function_url_event(cloud: Cloud) -> None:
     handler.webhooks.start = start
     event = {
         "version": "2.0",
-        "rawPath": "/webhook/team/load/the-key",
+        "rawPath": "/webhook/team/load/the-key-0123456789abcd",
         "rawQueryString": "",
         "headers": {"content-type": "application/json"},
         "requestContext": {"http": {"method": "POST"}},

@@ -1,5 +1,8 @@
 """The flow language: pydantic models, YAML loading with line numbers, validation, JSON Schema."""
 
+# The input models' module first: loading it later would rebind `stratoflow.flow.input_types` (this
+# package's function, below) to the module.
+import stratoflow.flow.input_types as _input_models  # noqa: F401
 from stratoflow.errors import Diagnostic, FlowValidationError, InputError
 from stratoflow.flow.inputs import Input, input_types, resolve_inputs
 from stratoflow.flow.loader import (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar, Literal, TypeVar
@@ -11,6 +10,7 @@ from pydantic import AliasChoices, Field, field_validator
 
 from stratoflow.flow import coercion as c
 from stratoflow.flow.inputs import Input, input_type, input_types
+from stratoflow.flow.patterns import compile_validator, full_match
 from stratoflow.tasks.fields import Duration, StrictModel, hint
 
 _Ordered = TypeVar("_Ordered", int, float, date, datetime, time, timedelta)
@@ -33,14 +33,11 @@ class _PatternMixin(StrictModel):
     @classmethod
     def _compiles(cls, pattern: str | None) -> str | None:
         if pattern is not None:
-            try:
-                re.compile(pattern)
-            except re.error as err:
-                raise ValueError(f"invalid regular expression: {err}") from None
+            compile_validator(pattern)
         return pattern
 
     def matched(self, text: str) -> str:
-        if self.validator is not None and not re.fullmatch(self.validator, text):
+        if self.validator is not None and not full_match(self.validator, text):
             raise ValueError(f"{text!r} does not match the validator '{self.validator}'")
         return text
 
@@ -61,7 +58,7 @@ class SecretInput(_PatternMixin, Input):
 
     def convert(self, raw: Any) -> Any:
         text = c.to_text(raw)
-        if self.validator is not None and not re.fullmatch(self.validator, text):
+        if self.validator is not None and not full_match(self.validator, text):
             raise ValueError(f"the value does not match the validator '{self.validator}'")
         return text
 

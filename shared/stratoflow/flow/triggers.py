@@ -191,6 +191,16 @@ class FlowTrigger(Trigger):
 _NEVER_FIRING = frozenset({State.CREATED, State.QUEUED, State.RUNNING, State.RETRYING, State.SKIPPED})
 
 
+MIN_KEY_LENGTH = 16
+_SECRET_KEY = re.compile(r"""\{\{\s*secret\(\s*(['"])([A-Za-z0-9_.-]+)\1\s*\)\s*\}\}""")
+
+
+def secret_key_name(key: str) -> str | None:
+    """NAME when the key is `{{ secret('NAME') }}`, else None."""
+    match = _SECRET_KEY.fullmatch(key.strip())
+    return match.group(2) if match else None
+
+
 @_trigger_type
 class Webhook(Trigger):
     """Start on an HTTP request to the webhook URL carrying `key`."""
@@ -201,7 +211,38 @@ class Webhook(Trigger):
         "io.kestra.core.models.triggers.types.Webhook",
     )
 
-    key: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._~-]+$")
+    # At least 16 characters (a short key is found by brute force), or `{{ secret('NAME') }}`: the
+    # secret of the flow's namespace, so the key is in no flow file and no record.
+    key: str = Field(min_length=1, max_length=256)
+    # Kestra's: wait for the execution to end before answering; answer with the flow's outputs only;
+    # the content type of the answer.
+    wait: bool = False
+    return_outputs: bool = False
+    response_content_type: str | None = Field(default=None, pattern=r"^[\w.+-]+/[\w.+-]+(\s*;.*)?$")
+
+    @field_validator("key")
+    @classmethod
+    def _strong_key(cls, key: str) -> str:
+        if secret_key_name(key) is not None:
+            return key
+        if not re.fullmatch(r"[A-Za-z0-9._~-]+", key):
+            raise ValueError(
+                "a key is letters, digits and '._~-' only, or {{ secret('NAME') }} (it is part of the URL)"
+            )
+        if len(key) < MIN_KEY_LENGTH:
+            raise ValueError(
+                f"a key needs at least {MIN_KEY_LENGTH} characters (it is the webhook's only credential), "
+                f"or {{{{ secret('NAME') }}}} to keep it out of the flow file; got {len(key)}"
+            )
+        return key
+
+    @model_validator(mode="after")
+    def _outputs_need_wait(self) -> Webhook:
+        if self.return_outputs and not self.wait:
+            raise located_error(
+                ("returnOutputs",), "'returnOutputs: true' needs 'wait: true' (Kestra's rule)", True
+            )
+        return self
 
 
 @_trigger_type

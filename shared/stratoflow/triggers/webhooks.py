@@ -2,14 +2,19 @@
 
 The same logic answers on AWS (the webhook Lambda's function URL) and on a laptop (`strato server`):
 
-* the key must be the `key` of an enabled Webhook trigger of the flow (compared in constant time);
-  an unknown flow, a wrong key and a disabled trigger all get the same 404, which reveals nothing;
-* a body over `max_body_bytes` gets 413 (it would be kept on the execution as `trigger.body`);
+* the key must be the `key` of an enabled Webhook trigger of the flow (a key of 16 characters or more,
+  or `{{ secret('NAME') }}`: the secret of the flow's namespace, read when a request comes), compared
+  in constant time; an unknown flow, a wrong key and a disabled trigger all get the same 404;
+* a body over `max_body_bytes` gets 413 (it would be kept on the execution as `trigger.body`), a JSON
+  body nested deeper than `MAX_JSON_DEPTH` 400, an invalid `Content-Length` 400 (`content_length`);
+  a client's mistake is answered, never logged with a traceback;
 * the execution sees `trigger.body` (parsed when it is JSON), `trigger.headers` and
   `trigger.parameters` (Kestra's shapes: header and parameter values are lists; credentials headers
   are dropped), and the trigger's `inputs` rendered with them;
-* the response carries the execution id; with `?wait=true` it waits (at most `wait_seconds`) for the
-  execution to end and returns its state and outputs, else 202 with the id;
+* the response carries the execution id; with the trigger's `wait: true` or `?wait=true` it waits (at
+  most `wait_seconds`) for the execution to end and returns its state and outputs, else 202 with the
+  id; `returnOutputs: true` answers the flow's outputs alone, `responseContentType` sets the
+  response's content type (Kestra's properties);
 * an `Idempotency-Key` header names the execution: a retried request starts one execution.
 
 The start goes through admission through an injected `start(namespace, flow_id, inputs, trigger,
@@ -19,6 +24,7 @@ execution_id) -> Execution`: the local platform admits in-process, the Lambda in
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 import logging
@@ -29,14 +35,19 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from stratoflow.admission import FlowDisabledError, new_execution_id
+from stratoflow.cloud.secrets import SecretSource, secrets_from_environment
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError, StratoflowError
 from stratoflow.flow import Flow, Webhook
+from stratoflow.flow.triggers import secret_key_name
+from stratoflow.states import State
 from stratoflow.store.rules import ItemTooLargeError
 from stratoflow.triggers.events import TriggerSkipped, event_execution_id, live_flow
 
 # The body is kept on the execution record (`trigger.body`), which the store keeps under 350 KiB.
 MAX_BODY_BYTES = 256 * 1024
+# Deeper JSON is refused before parsing: Python's parser recurses once per level.
+MAX_JSON_DEPTH = 64
 # Under the webhook Lambda's 30 s timeout, with room to answer.
 WAIT_SECONDS = 25.0
 POLL_SECONDS = 0.5
@@ -101,27 +112,94 @@ def parse_path(path: str) -> tuple[str, str, str] | None:
     return namespace, flow_id, key
 
 
-def matching_webhook(flow: Flow, key: str) -> Webhook | None:
+def _digest(key: str) -> bytes:
+    # Hashed first, so the comparison takes the same time whatever the lengths of the two keys.
+    return hashlib.sha256(key.encode()).digest()
+
+
+def trigger_key(flow: Flow, trigger: Webhook, secrets: SecretSource) -> str | None:
+    """The key a trigger expects: its own, or the value of its `{{ secret('NAME') }}` in the flow's
+    namespace (None when that secret cannot be read: nobody can call the webhook)."""
+    name = secret_key_name(trigger.key)
+    if name is None:
+        return trigger.key
+    try:
+        return secrets.get(flow.namespace, name)
+    except StratoflowError as error:  # the operator's mistake, not the caller's: one line, no traceback
+        logger.warning(
+            "webhook %s of %s.%s: its key secret cannot be read: %s",
+            trigger.id,
+            flow.namespace,
+            flow.id,
+            error,
+        )
+        return None
+
+
+def matching_webhook(flow: Flow, key: str, secrets: SecretSource | None = None) -> Webhook | None:
     """The enabled Webhook trigger of `flow` whose key is `key` (every key compared, in constant time)."""
     found = None
+    given = _digest(key)
     for trigger in flow.triggers:
+        if not isinstance(trigger, Webhook) or trigger.disabled:
+            continue
+        expected = trigger_key(flow, trigger, secrets or secrets_from_environment())
         # compare_digest on every enabled webhook: no early exit that timing could reveal.
-        same = isinstance(trigger, Webhook) and hmac.compare_digest(trigger.key.encode(), key.encode())
-        if same and not trigger.disabled:
+        if expected and hmac.compare_digest(_digest(expected), given):
             found = trigger
-    return found if isinstance(found, Webhook) else None
+    return found
+
+
+def content_length(values: list[str] | None) -> int:
+    """The request's `Content-Length` (0 when absent); ValueError for anything but one decimal number
+    (or repeats of the same one), which the caller answers with 400."""
+    distinct = {value.strip() for value in values or []}
+    if not distinct:
+        return 0
+    if len(distinct) > 1:
+        raise ValueError("conflicting Content-Length headers")
+    (value,) = distinct
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise ValueError(f"invalid Content-Length {value[:40]!r}")
+    return int(value)
+
+
+def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON text nests arrays and objects deeper than `limit` (strings skipped), in one pass."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 def parse_body(body: bytes, headers: dict[str, list[str]]) -> Any:
-    """The body as JSON when it is JSON, else as text; None when empty. ValueError when not UTF-8."""
+    """The body as JSON when it is JSON, else as text; None when empty. ValueError when not UTF-8 or
+    nested deeper than MAX_JSON_DEPTH."""
     if not body:
         return None
     text = body.decode("utf-8")  # UnicodeDecodeError is a ValueError
     content_type = ",".join(headers.get("content-type", [])).lower()
     if "json" in content_type or text.lstrip()[:1] in ("{", "["):
+        if json_depth_exceeds(text):
+            raise ValueError(f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
         try:
             return json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             if "json" in content_type:
                 raise ValueError("the body is not valid JSON") from None
     return text
@@ -141,11 +219,13 @@ class Webhooks:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         wait_for_end: Callable[[str, float], bool] | None = None,
+        secrets: SecretSource | None = None,
     ) -> None:
         """`wait_for_end(execution_id, seconds)` returns as soon as the execution ends (or after
         `seconds`), False when the caller should stop waiting (the server stops); without it, a waited
         request re-reads the execution every `poll_seconds`."""
         self.store = store
+        self.secrets = secrets
         self.start = start
         self.max_body_bytes = max_body_bytes
         self.wait_seconds = wait_seconds
@@ -166,9 +246,13 @@ class Webhooks:
             return NOT_FOUND
         if len(request.body) > self.max_body_bytes:
             return self.too_large()
+        try:
+            content_length(request.headers.get("content-length"))
+        except ValueError as error:
+            return WebhookResponse(400, {"message": str(error)})
         namespace, flow_id, key = target
         flow = live_flow(self.store, namespace, flow_id)
-        trigger = matching_webhook(flow, key) if flow is not None else None
+        trigger = matching_webhook(flow, key, self.secrets) if flow is not None else None
         if flow is None or trigger is None:
             return NOT_FOUND
         try:
@@ -198,34 +282,39 @@ class Webhooks:
                 logger.exception("webhook start of %s.%s failed", namespace, flow_id)
                 return INTERNAL_ERROR
             return WebhookResponse(status, {"message": str(error)})
-        if _truthy(request.parameters.get("wait")):
-            return self._waited(execution)
-        return WebhookResponse(200, _summary(execution))
+        headers = {"content-type": trigger.response_content_type or "application/json"}
+        if trigger.wait or _truthy(request.parameters.get("wait")):
+            return self._waited(execution, trigger.return_outputs, headers)
+        return WebhookResponse(200, _summary(execution), headers)
 
     def too_large(self) -> WebhookResponse:
         """413: what a body over the limit gets (an HTTP server may answer it before reading the body)."""
         return WebhookResponse(413, {"message": f"the body is larger than {self.max_body_bytes} bytes"})
 
-    def _waited(self, execution: Execution) -> WebhookResponse:
+    def _waited(self, execution: Execution, outputs_only: bool, headers: dict[str, str]) -> WebhookResponse:
         deadline = self._monotonic() + self.wait_seconds
         current = execution
         while not current.state.is_terminal:
             remaining = deadline - self._monotonic()
             if remaining <= 0:
-                return WebhookResponse(202, _summary(current))
+                return WebhookResponse(202, _summary(current), headers)
             # Also re-read every poll: another process may run the execution (a queued one promoted).
             if self._wait_for_end is None:
                 self._sleep(self.poll_seconds)
             elif not self._wait_for_end(execution.id, min(remaining, self.poll_seconds)):
                 current = self.store.get_execution(execution.id) or current
-                return WebhookResponse(200 if current.state.is_terminal else 202, _waited_body(current))
+                status = 200 if current.state.is_terminal else 202
+                return WebhookResponse(status, _waited_body(current, outputs_only), headers)
             current = self.store.get_execution(execution.id) or current
-        return WebhookResponse(200, _waited_body(current))
+        return WebhookResponse(200, _waited_body(current, outputs_only), headers)
 
 
-def _waited_body(execution: Execution) -> dict[str, Any]:
+def _waited_body(execution: Execution, outputs_only: bool = False) -> dict[str, Any]:
     if not execution.state.is_terminal:
         return _summary(execution)
+    if outputs_only and execution.state in (State.SUCCESS, State.WARNING):
+        return dict(execution.outputs)
+    # A failed execution answers its state and error, even with returnOutputs: the caller must see it.
     return {**_summary(execution), "outputs": execution.outputs}
 
 

@@ -42,7 +42,7 @@ def test_every_trigger_type_loads() -> None:
     states: [SUCCESS, WARNING]
     conditions:
       - {type: io.kestra.plugin.core.condition.ExecutionFlow, namespace: up, flowId: producer}
-  - {id: hook, type: Webhook, key: s3cr3t-key}
+  - {id: hook, type: Webhook, key: s3cr3t-key-0123456789}
   - id: events
     type: aws.eventbridge.Trigger
     pattern: {source: [my.app]}
@@ -128,7 +128,8 @@ def test_cron_nicknames_and_expressions(cron: str, fields: str) -> None:
         ),
         ("{id: s, cron: '@daily'}", "triggers[0]: missing required property 'type'"),
         ("{id: w, type: Webhook}", "triggers[0]: missing required property 'key'"),
-        ("{id: w, type: Webhook, key: 'has space'}", "triggers[0].key: String should match pattern"),
+        ("{id: w, type: Webhook, key: 'has space'}", "triggers[0].key: a key is letters, digits"),
+        ("{id: w, type: Webhook, key: short}", "triggers[0].key: a key needs at least 16 characters"),
         ("{id: q, type: aws.sqs.Trigger}", "triggers[0]: set exactly one of 'queueUrl' and 'queueArn'"),
         (
             "{id: b, type: aws.s3.Trigger, bucket: Bad_Bucket}",

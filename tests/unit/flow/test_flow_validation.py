@@ -335,8 +335,8 @@ def test_duplicate_input_output_and_trigger_ids() -> None:
       - {{id: o, type: STRING, value: x}}
       - {{id: o, type: STRING, value: y}}
     triggers:
-      - {{id: w, type: Webhook, key: k}}
-      - {{id: w, type: Webhook, key: k2}}
+      - {{id: w, type: Webhook, key: k-0123456789abcdef}}
+      - {{id: w, type: Webhook, key: k2-0123456789abcde}}
     """
 
     assert messages(body) == [

@@ -40,7 +40,7 @@ triggers:
     recoverMissedSchedules: {recover}
     inputs: {{scope: nightly}}
     labels: {{source: schedule}}
-  - {{id: hook, type: Webhook, key: k}}
+  - {{id: hook, type: Webhook, key: k-0123456789abcdef}}
 """
 
 

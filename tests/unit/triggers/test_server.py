@@ -27,7 +27,7 @@ UP = """
     namespace: demo
     inputs: [{id: who, type: STRING, defaults: nobody}]
     triggers:
-      - {id: hook, type: Webhook, key: secret-key, inputs: {who: "{{ trigger.body.name }}"}}
+      - {id: hook, type: Webhook, key: secret-key-0123456789, inputs: {who: "{{ trigger.body.name }}"}}
     tasks:
       - {id: hello, type: Return, format: "hi {{ inputs.who }}"}
     outputs:
@@ -53,7 +53,7 @@ HELD = """
     namespace: demo
     concurrency: {limit: 1}
     triggers:
-      - {id: hook, type: Webhook, key: hold-key}
+      - {id: hook, type: Webhook, key: hold-key-0123456789ab}
     tasks:
       - {id: wait, type: Pause}
 """
@@ -174,7 +174,7 @@ def test_a_webhook_runs_the_flow_and_its_end_runs_the_flow_triggered_by_it(
     server.sync_flows()
 
     # When the webhook is called and waited for
-    status, body = call(server, "/webhook/demo/up/secret-key?wait=true", {"name": "Ada"})
+    status, body = call(server, "/webhook/demo/up/secret-key-0123456789?wait=true", {"name": "Ada"})
     server.platform.join()
 
     # Then the execution ran with the body as input, and `down` ran from its outputs
@@ -192,8 +192,8 @@ def test_webhook_answers_over_http(server: StratoServer, files: Files) -> None:
     server.sync_flows()
 
     assert call(server, "/webhook/demo/up/wrong-key", {"name": "x"}) == (404, {"message": "Not Found"})
-    assert call(server, "/webhook/demo/up/secret-key", method="PUT", body={})[0] == 405
-    assert call(server, "/webhook/demo/up/secret-key", {"name": "x" * 300_000})[0] == 413
+    assert call(server, "/webhook/demo/up/secret-key-0123456789", method="PUT", body={})[0] == 405
+    assert call(server, "/webhook/demo/up/secret-key-0123456789", {"name": "x" * 300_000})[0] == 413
 
 
 def test_concurrency_applies_to_webhook_starts(server: StratoServer, files: Files) -> None:
@@ -201,8 +201,8 @@ def test_concurrency_applies_to_webhook_starts(server: StratoServer, files: File
     server.open()
     server.sync_flows()
 
-    first = call(server, "/webhook/demo/held/hold-key")[1]
-    second = call(server, "/webhook/demo/held/hold-key")[1]
+    first = call(server, "/webhook/demo/held/hold-key-0123456789ab")[1]
+    second = call(server, "/webhook/demo/held/hold-key-0123456789ab")[1]
 
     assert (first["state"], second["state"]) == ("CREATED", "QUEUED")
 
@@ -276,8 +276,8 @@ def test_stopping_closes_the_endpoint_and_leaves_paused_and_queued_executions_wa
     worker = threading.Thread(target=server.serve, args=(stop,))
     worker.start()
     server.sync_flows()
-    first = call(server, "/webhook/demo/held/hold-key")[1]
-    second = call(server, "/webhook/demo/held/hold-key")[1]
+    first = call(server, "/webhook/demo/held/hold-key-0123456789ab")[1]
+    second = call(server, "/webhook/demo/held/hold-key-0123456789ab")[1]
 
     # When it is stopped
     stop.set()

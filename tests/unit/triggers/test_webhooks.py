@@ -41,11 +41,11 @@ FLOW = """
     triggers:
       - id: hook
         type: Webhook
-        key: s3cr3t-Key_1
+        key: s3cr3t-Key_1-abcdefgh
         inputs: {customer: "{{ trigger.body.customer }}"}
       - id: old
         type: Webhook
-        key: old-key
+        key: old-key-0123456789ab
         disabled: true
 """
 
@@ -103,7 +103,7 @@ def post(
     )
 
 
-URL = "/webhook/team/ingest/s3cr3t-Key_1"
+URL = "/webhook/team/ingest/s3cr3t-Key_1-abcdefgh"
 
 
 # --- the key -----------------------------------------------------------------------------------
@@ -141,12 +141,12 @@ def test_a_request_with_the_key_starts_an_execution_with_the_request_as_trigger(
     "path",
     [
         "/webhook/team/ingest/wrong-key",
-        "/webhook/team/ingest/s3cr3t-key_1",  # keys are case-sensitive
-        "/webhook/team/ingest/old-key",  # a disabled trigger's key
-        "/webhook/team/nope/s3cr3t-Key_1",
-        "/webhook/nobody/ingest/s3cr3t-Key_1",
+        "/webhook/team/ingest/s3cr3t-key_1-abcdefgh",  # keys are case-sensitive
+        "/webhook/team/ingest/old-key-0123456789ab",  # a disabled trigger's key
+        "/webhook/team/nope/s3cr3t-Key_1-abcdefgh",
+        "/webhook/nobody/ingest/s3cr3t-Key_1-abcdefgh",
         "/webhook/team/ingest",
-        "/hooks/team/ingest/s3cr3t-Key_1",
+        "/hooks/team/ingest/s3cr3t-Key_1-abcdefgh",
     ],
 )
 def test_anything_but_the_right_key_of_a_live_flow_is_the_same_404(
@@ -167,7 +167,7 @@ def test_a_deleted_flow_answers_404(webhooks: Webhooks, store: SqliteExecutionSt
 def test_kestras_path_and_get_work_too(webhooks: Webhooks, store: SqliteExecutionStore) -> None:
     request = WebhookRequest(
         method="GET",
-        path="/api/v1/executions/webhook/team/ingest/s3cr3t-Key_1",
+        path="/api/v1/executions/webhook/team/ingest/s3cr3t-Key_1-abcdefgh",
         parameters={"customer": ["x"]},
     )
     start_calls = webhooks.start.calls  # type: ignore[attr-defined]
@@ -190,9 +190,9 @@ def test_only_get_and_post_are_accepted(webhooks: Webhooks) -> None:
 def test_the_matcher_compares_every_enabled_key() -> None:
     flow = load_flow(textwrap.dedent(FLOW))
 
-    hook = matching_webhook(flow, "s3cr3t-Key_1")
+    hook = matching_webhook(flow, "s3cr3t-Key_1-abcdefgh")
     assert hook is not None and hook.id == "hook"
-    assert matching_webhook(flow, "old-key") is None
+    assert matching_webhook(flow, "old-key-0123456789ab") is None
     assert parse_path("/webhook/a/b/c") == ("a", "b", "c")
     assert parse_path("/x/webhook/a/b/c") is None
 
