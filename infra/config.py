@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,8 @@ class StackConfig:
     flow_boundary_arn: str | None = None
     # Reserved concurrency of the webhook function (0: none): the most a flood of requests can take.
     webhook_concurrency: int = 10
+    # {namespace: [ARN patterns]}: the AWS resources each namespace's flows may name (None: unchecked).
+    namespace_grants: dict[str, list[str]] | None = None
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -105,7 +108,9 @@ class StackConfig:
                 "(arn:aws:iam::<account>:policy/<name>)"
             )
         webhook_concurrency = _count("webhookConcurrency", values.get("webhookConcurrency"), 10)
+        namespace_grants = _grants(values.get("namespaceGrants"))
         return cls(
+            namespace_grants=namespace_grants,
             webhook_concurrency=webhook_concurrency,
             stack_name=stack_name,
             removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
@@ -126,11 +131,30 @@ _CONTEXT_KEYS = (
     "logLevel",
     "flowPermissionsBoundaryArn",
     "webhookConcurrency",
+    "namespaceGrants",
 )
 
 
 def _text(value: Any, default: str) -> str:
     return default if value is None else str(value).strip()
+
+
+def _grants(value: Any) -> dict[str, list[str]] | None:
+    """`namespaceGrants`: a JSON object (or its text, from `-c`) of lists of ARN patterns."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigError(f"namespaceGrants {value[:60]!r}: not JSON") from None
+    valid = isinstance(value, dict) and all(
+        isinstance(patterns, list) and all(isinstance(p, str) and p.startswith("arn:") for p in patterns)
+        for patterns in value.values()
+    )
+    if not valid:
+        raise ConfigError('namespaceGrants: expected {"namespace": ["arn:...pattern", ...], ...}')
+    return {str(namespace): list(patterns) for namespace, patterns in value.items()}
 
 
 def _count(key: str, value: Any, default: int) -> int:

@@ -10,6 +10,8 @@ attach only the base policy: an uploaded flow cannot grant itself more than the 
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -107,6 +109,9 @@ class DeployerWiring(Construct):
             "STRATOFLOW_PIPES_ROLE_ARN": triggers.pipes_role.role_arn,
             "STRATOFLOW_ALERT_TOPIC_ARN": alerts_topic.topic_arn,
         }
+        if config.namespace_grants is not None:
+            # What each namespace's flows may name (stratoflow.cloud.namespace_grants).
+            environment["STRATOFLOW_NAMESPACE_GRANTS"] = json.dumps(config.namespace_grants, sort_keys=True)
         for name, value in environment.items():
             deployer.add_environment(name, value)
         role = functions.roles["deployer"]

@@ -38,6 +38,7 @@ CUSTOM_CONTEXT = {
     "logLevel": "debug",
     "flowPermissionsBoundaryArn": "arn:aws:iam::123456789012:policy/ops/FlowBoundary",
     "webhookConcurrency": "3",
+    "namespaceGrants": '{"team.a": ["arn:aws:s3:::team-a-*"]}',
 }
 
 

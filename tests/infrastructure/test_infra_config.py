@@ -63,6 +63,8 @@ def test_empty_alert_email_means_none() -> None:
         ({"logLevel": "LOUD"}, "logLevel 'LOUD'"),
         ({"webhookConcurrency": "-1"}, "webhookConcurrency '-1': expected a whole number from 0 to 1000"),
         ({"webhookConcurrency": 5000}, "webhookConcurrency 5000"),
+        ({"namespaceGrants": "{"}, "namespaceGrants '{': not JSON"),
+        ({"namespaceGrants": {"team": ["s3://bucket"]}}, "namespaceGrants: expected"),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(context: dict[str, object], message: str) -> None:

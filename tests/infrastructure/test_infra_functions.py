@@ -205,3 +205,11 @@ def test_a_webhook_flood_cannot_take_more_than_the_reserved_concurrency(
     assert all("ReservedConcurrentExecutions" not in properties for properties in others)
     custom = custom_synth.resource(custom_synth.stack.functions.webhook)["Properties"]
     assert custom["ReservedConcurrentExecutions"] == 3
+
+
+def test_the_deployer_gets_the_namespace_grants_when_the_stack_sets_them(
+    synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    assert "STRATOFLOW_NAMESPACE_GRANTS" not in synth.environment(synth.stack.functions.deployer)
+    custom = custom_synth.environment(custom_synth.stack.functions.deployer)
+    assert custom["STRATOFLOW_NAMESPACE_GRANTS"] == '{"team.a": ["arn:aws:s3:::team-a-*"]}'

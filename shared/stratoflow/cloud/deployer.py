@@ -27,6 +27,7 @@ from stratoflow.cloud.clients import AwsClients, error_code
 from stratoflow.cloud.deploy_steps import Deployment, DeployStep, FlowTarget, Retirement, default_steps
 from stratoflow.cloud.event_models import FlowObjectEvent
 from stratoflow.cloud.flow_roles import check_policy_size
+from stratoflow.cloud.namespace_grants import parse_grants, refused_resources
 from stratoflow.cloud.naming import AccountRegion, state_machine_name
 from stratoflow.cloud.pipes import pipe_source_problems
 from stratoflow.cloud.registry import DeploymentRegistry, Verdict
@@ -199,6 +200,7 @@ class Deployer:
             check_policy_size(compiled_flow.permissions, self._account().partition)
         account = self._account()
         problems = pipe_source_problems(flow, account.partition, account.region, account.account)
+        problems += refused_resources(flow, parse_grants(self.settings.stratoflow_namespace_grants))
         if problems:
             raise CompileError("; ".join(problems))
         values = {

@@ -35,6 +35,8 @@ class Settings(BaseModel):
     # The task runner: the ARN of the flow roles' path (`arn:aws:iam::<account>:role/stratoflow/`).
     # Set, AWS tasks without credentials of their own run with their flow's role.
     stratoflow_flow_role_prefix: str = ""
+    # The deployer: the AWS resources each namespace's flows may name (cloud.namespace_grants); JSON.
+    stratoflow_namespace_grants: str = ""
 
     @property
     def flow_roles_enabled(self) -> bool:

@@ -1,0 +1,71 @@
+"""What AWS resources each namespace's flows may be granted, set by the stack's administrators
+(`namespaceGrants` in the CDK context, `STRATOFLOW_NAMESPACE_GRANTS` for the deployer): a flow
+uploaded by someone who may write a namespace's flows cannot give its role access to another team's
+bucket, table or queue by naming it.
+
+The setting is a JSON object `{namespace: [resource ARN patterns]}`; `*` in a pattern matches any
+characters. A namespace may use the patterns of its own entry, of its parent namespaces' entries
+(Kestra's inheritance) and of the entry `"*"` (every namespace). Without the setting, nothing is
+checked (every flow may name any resource, its role still capped by the stack's permissions boundary).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from stratoflow.errors import StratoflowError
+from stratoflow.flow.loader import task_location
+from stratoflow.namespaces import parents
+
+ALL_NAMESPACES = "*"
+
+
+class GrantsConfigError(StratoflowError):
+    """The stack's namespace grants are not a JSON object of lists of ARN patterns."""
+
+
+def parse_grants(text: str) -> dict[str, list[str]] | None:
+    """The grants of `STRATOFLOW_NAMESPACE_GRANTS`; None when unset (no check)."""
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise GrantsConfigError(f"namespace grants: not JSON ({error})") from None
+    valid = isinstance(value, dict) and all(
+        isinstance(patterns, list) and all(isinstance(p, str) and p for p in patterns)
+        for patterns in value.values()
+    )
+    if not valid:
+        raise GrantsConfigError('namespace grants: expected {"namespace": ["arn pattern", ...], ...}')
+    return {str(namespace): list(patterns) for namespace, patterns in value.items()}
+
+
+def patterns_for(grants: Mapping[str, list[str]], namespace: str) -> list[str]:
+    return [p for name in (namespace, *parents(namespace), ALL_NAMESPACES) for p in grants.get(name, [])]
+
+
+def refused_resources(flow: Any, grants: Mapping[str, list[str]] | None) -> list[str]:
+    """One message per resource a task of `flow` names that its namespace is not granted, located."""
+    if grants is None:
+        return []
+    allowed = patterns_for(grants, flow.namespace)
+    problems: list[str] = []
+    for task in flow.all_tasks():
+        declare = getattr(task, "iam_statements", None)
+        if declare is None or task.disabled:
+            continue
+        for statement in declare():
+            for resource in statement["Resource"]:
+                if any(fnmatch.fnmatchcase(resource, pattern) for pattern in allowed):
+                    continue
+                where = task_location(flow, task.id)
+                prefix = f"{where[0]}:{where[1]}:{where[2]}: " if where else ""
+                problems.append(
+                    f"{prefix}task '{task.id}': {resource} is not among the resources namespace "
+                    f"'{flow.namespace}' may be granted (the stack's namespaceGrants)"
+                )
+    return problems
