@@ -113,6 +113,7 @@ def test_a_sibling_namespace_is_another_namespace(platform: LocalPlatform, run_f
     assert outcome.execution.state == State.FAILED  # a parent does not read its children's values
 
 
+@pytest.mark.allowed_path
 def test_a_flow_reads_its_parent_namespaces_values(platform: LocalPlatform, run_flow: RunFlow) -> None:
     # Given
     platform.store.kv_set("company", "region", "eu-west-1")
@@ -142,6 +143,7 @@ def test_a_flow_cannot_write_its_parent_namespace(platform: LocalPlatform, run_f
     assert platform.store.kv_get("company", "k") == (False, None)
 
 
+@pytest.mark.allowed_path
 def test_a_namespace_that_allows_another_is_reachable_from_it(
     platform: LocalPlatform, run_flow: RunFlow
 ) -> None:
@@ -174,6 +176,7 @@ def test_an_allow_list_lets_in_only_the_namespaces_it_names(
     assert outcome.execution.state == State.FAILED
 
 
+@pytest.mark.allowed_path
 def test_the_wildcard_allows_every_namespace(platform: LocalPlatform, run_flow: RunFlow) -> None:
     set_allowed_namespaces(platform.store, "public", ["*"])
     platform.store.kv_set("public", "motd", "hi")
@@ -195,6 +198,7 @@ def test_another_namespaces_files_cannot_be_read(platform: LocalPlatform, run_fl
     assert "may not read namespace 'team.victim'" in (task_run(outcome, "t").error or "")
 
 
+@pytest.mark.allowed_path
 def test_a_parent_namespaces_files_can_be_read(platform: LocalPlatform, run_flow: RunFlow) -> None:
     uri = put_namespace_file(platform.blobs, "team", "common.txt", b"shared")
 
@@ -235,6 +239,7 @@ def test_storage_uris_outside_the_two_layouts_are_refused(
     assert outcome.execution.state == State.FAILED
 
 
+@pytest.mark.allowed_path
 def test_a_task_run_reads_its_own_execution_files(tmp_path: Path) -> None:
     # Given
     ctx = direct_context(tmp_path, namespace="team.attacker")
@@ -246,6 +251,7 @@ def test_a_task_run_reads_its_own_execution_files(tmp_path: Path) -> None:
     assert ctx.read_file(uri) == b"mine"
 
 
+@pytest.mark.allowed_path
 def test_a_parent_reads_the_files_of_its_subflow_in_another_namespace(tmp_path: Path) -> None:
     # Given: a child execution of another namespace, started by the context's execution
     ctx = direct_context(tmp_path, namespace="team.parent")
@@ -258,6 +264,7 @@ def test_a_parent_reads_the_files_of_its_subflow_in_another_namespace(tmp_path: 
     assert ctx.read_file(uri) == b"from child"
 
 
+@pytest.mark.allowed_path
 def test_the_rule_for_reserved_namespaces_is_one_prefix() -> None:
     assert is_reserved("_deployer") and is_reserved("_namespaces") and is_reserved("_x")
     assert not is_reserved("company._x")
@@ -280,6 +287,7 @@ def test_an_allow_list_never_opens_a_reserved_namespace(platform: LocalPlatform)
         NamespaceGuard(platform.store, "team.attacker").check("_deployer", "read", "kv")
 
 
+@pytest.mark.allowed_path
 def test_the_namespace_owner_sets_the_allow_list_with_the_cli(tmp_path: Path) -> None:
     # Given
     from click.testing import CliRunner

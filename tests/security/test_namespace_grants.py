@@ -30,6 +30,7 @@ def test_a_flow_naming_another_teams_bucket_is_refused_with_its_location() -> No
     ]
 
 
+@pytest.mark.allowed_path
 @pytest.mark.parametrize(
     ("namespace", "bucket"),
     [("team.a", "team-a-raw"), ("team.a.etl", "team-a-raw"), ("team.a", "shared-ref"), ("other", "public")],
@@ -49,11 +50,13 @@ def test_a_wildcard_in_the_flow_is_no_way_around_a_grant() -> None:
     assert refused_resources(_flow("team.a", "'team-*'"), GRANTS) != []
 
 
+@pytest.mark.allowed_path
 def test_without_grants_nothing_is_checked() -> None:
     assert parse_grants("") is None
     assert refused_resources(_flow("team.a", "anything"), None) == []
 
 
+@pytest.mark.allowed_path
 @pytest.mark.parametrize("text", ["[1]", "{", '{"a": "arn"}', '{"a": [""]}'])
 def test_malformed_grants_are_refused(text: str) -> None:
     with pytest.raises(GrantsConfigError):

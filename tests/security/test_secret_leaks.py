@@ -141,6 +141,7 @@ def test_no_secret_value_is_in_any_stored_record(platform: LocalPlatform, leaky_
     assert len(tables) >= 5
 
 
+@pytest.mark.allowed_path
 def test_the_secret_input_and_the_kv_entry_are_the_only_copies(
     platform: LocalPlatform, leaky_run: RunOutcome
 ) -> None:
@@ -220,6 +221,7 @@ def test_the_public_document_masks_secret_inputs() -> None:
     assert public_document(execution)["inputs"] == {"pw": MASK, "n": 1}
 
 
+@pytest.mark.allowed_path
 def test_a_transformed_secret_is_not_recognised() -> None:
     # The documented limit: masking is by exact value, as in Kestra.
     import base64
@@ -233,6 +235,7 @@ def test_a_secret_containing_another_is_hidden_whole() -> None:
     assert mask_text("abcdef", {"abc", "abcdef"}) == MASK
 
 
+@pytest.mark.allowed_path
 def test_inputs_holding_a_parents_secret_are_marked_secret() -> None:
     class _Flow:
         inputs: list[Any] = []

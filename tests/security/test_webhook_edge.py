@@ -102,6 +102,7 @@ def test_a_short_key_is_refused_when_the_flow_is_validated(key: str) -> None:
         load_flow(_flow(f"{{id: w, type: Webhook, key: {key}}}"))
 
 
+@pytest.mark.allowed_path
 def test_return_outputs_without_wait_is_refused_with_its_location() -> None:
     with pytest.raises(FlowValidationError, match="returnOutputs: 'returnOutputs: true' needs 'wait: true'"):
         load_flow(_flow("{id: w, type: Webhook, key: abcdefghijklmnopq, returnOutputs: true}"))
@@ -186,6 +187,7 @@ def test_a_deeply_nested_body_is_a_400_not_a_recursion_error(
     assert all(record.exc_info is None for record in caplog.records)
 
 
+@pytest.mark.allowed_path
 def test_nesting_inside_strings_is_not_depth() -> None:
     text = json.dumps({"s": "[" * 1000, "t": '\\"{{{{'})
 
@@ -247,6 +249,7 @@ def _finishing(store: SqliteExecutionStore) -> Any:
     return sleep
 
 
+@pytest.mark.allowed_path
 def test_wait_and_return_outputs_answer_the_flows_outputs(store: SqliteExecutionStore) -> None:
     # Given
     webhooks = Webhooks(store, FakeStart(store), sleep=_finishing(store), secrets=EnvironmentSecrets({}))
@@ -260,6 +263,7 @@ def test_wait_and_return_outputs_answer_the_flows_outputs(store: SqliteExecution
     assert response.headers["content-type"] == "text/plain"
 
 
+@pytest.mark.allowed_path
 def test_a_trigger_without_wait_answers_at_once(webhooks: Webhooks) -> None:
     response = webhooks.handle(request(url(KEY)))
 
