@@ -61,3 +61,22 @@ def test_without_grants_nothing_is_checked() -> None:
 def test_malformed_grants_are_refused(text: str) -> None:
     with pytest.raises(GrantsConfigError):
         parse_grants(text)
+
+
+def test_an_sqs_trigger_on_another_teams_queue_is_refused_with_its_location() -> None:
+    # The pipes role would read that queue and hand its messages to the flow.
+    grants = parse_grants('{"team.a": ["arn:aws:sqs:eu-west-1:123456789012:team-a-*"]}')
+    source = (
+        "id: f\nnamespace: team.a\ntasks: [{id: t, type: Log, message: hi}]\ntriggers:\n"
+        "  - id: q\n    type: aws.sqs.Trigger\n"
+        "    queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/team-b-orders\n"
+        "  - id: ok\n    type: aws.sqs.Trigger\n"
+        "    queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/team-a-orders\n"
+    )
+
+    problems = refused_resources(load_flow(source, "f.yaml"), grants)
+
+    assert problems == [
+        "f.yaml:7:5: triggers[0].queueUrl: arn:aws:sqs:eu-west-1:123456789012:team-b-orders is not among "
+        "the resources namespace 'team.a' may be granted (the stack's namespaceGrants)"
+    ]

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stratoflow.errors import StratoflowError
-from stratoflow.flow.loader import task_location
+from stratoflow.flow.loader import flow_locations, task_location
 from stratoflow.namespaces import parents
 
 ALL_NAMESPACES = "*"
@@ -54,6 +54,17 @@ def refused_resources(flow: Any, grants: Mapping[str, list[str]] | None) -> list
         return []
     allowed = patterns_for(grants, flow.namespace)
     problems: list[str] = []
+    # The pipes role reads an SQS trigger's queue for the flow: the queue must be granted too.
+    for index, trigger in enumerate(flow.triggers):
+        source = getattr(trigger, "source_arn", None)
+        if isinstance(source, str) and not any(fnmatch.fnmatchcase(source, p) for p in allowed):
+            field_name = "queueUrl" if getattr(trigger, "queue_url", None) is not None else "queueArn"
+            position = flow_locations(flow).get(f"triggers[{index}].{field_name}")
+            prefix = f"{flow.source.file}:{position[0]}:{position[1]}: " if position and flow.source else ""
+            problems.append(
+                f"{prefix}triggers[{index}].{field_name}: {source} is not among the resources namespace "
+                f"'{flow.namespace}' may be granted (the stack's namespaceGrants)"
+            )
     for task in flow.all_tasks():
         declare = getattr(task, "iam_statements", None)
         if declare is None or task.disabled:
