@@ -19,7 +19,7 @@ from stratoflow.namespaces import (
 )
 from stratoflow.states import State
 from stratoflow.store.namespace_files import put_namespace_file
-from tests.unit.tasks.task_helpers import RunFlow, direct_context, flow_source, outputs_of, task_run
+from tests.unit.tasks.task_helpers import RunFlow, direct_context, flow_source, outputs_of, run_on, task_run
 
 
 def _attacker(tasks: str) -> str:
@@ -310,3 +310,44 @@ def test_the_namespace_owner_sets_the_allow_list_with_the_cli(tmp_path: Path) ->
     assert reserved.exit_code == 2 and "reserved" in reserved.output
     store, _ = open_local_store(Path(home))
     assert allowed_namespaces(store, "team.shared") == ["team.a"]
+
+
+CALLED = """
+id: payroll
+namespace: team.victim
+tasks:
+  - {id: leak, type: Return, format: "{{ kv('salary') }}"}
+outputs:
+  - {id: salary, type: STRING, value: "{{ outputs.leak.value }}"}
+"""
+
+
+def _caller(namespace: str) -> str:
+    return flow_source(
+        "- {id: call, type: Subflow, namespace: team.victim, flowId: payroll}", namespace=namespace
+    )
+
+
+def test_a_flow_cannot_start_another_namespaces_flow_to_read_its_data(platform: LocalPlatform) -> None:
+    # Given: a victim flow that returns its namespace's KV
+    platform.store.kv_set("team.victim", "salary", "100k")
+    platform.deploy_source(CALLED, "payroll.yaml")
+
+    # When
+    outcome = run_on(platform, _caller("team.attacker"))
+
+    # Then
+    assert outcome.execution.state == State.FAILED
+    assert "may not read namespace 'team.victim'" in (task_run(outcome, "call").error or "")
+    assert platform.store.list_executions(namespace="team.victim") == []
+
+
+@pytest.mark.allowed_path
+def test_a_namespace_that_allows_the_caller_runs_its_subflow(platform: LocalPlatform) -> None:
+    platform.store.kv_set("team.victim", "salary", "100k")
+    platform.deploy_source(CALLED, "payroll.yaml")
+    set_allowed_namespaces(platform.store, "team.victim", ["team.hr"])
+
+    outcome = run_on(platform, _caller("team.hr"))
+
+    assert outcome.execution.state == State.SUCCESS, [r.error for r in outcome.task_runs]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from stratoflow.domain import Attempt, Execution
 from stratoflow.errors import ConflictError, InputError, NotFoundError
 from stratoflow.expressions import ExpressionError, is_truthy, render
+from stratoflow.namespaces import NamespaceAccessDenied, NamespaceGuard
 from stratoflow.runner.ids import loop_value, task_run_id
 from stratoflow.runner.masking import secret_input_ids
 from stratoflow.states import State
@@ -54,7 +55,7 @@ def action_start(call: Call) -> dict[str, Any]:
             return {"skip": True}
         evaluate = STARTS.get(type(call.task).type_name)
         result = evaluate(call) if evaluate else {}
-    except (ExpressionError, InputError, NotFoundError, ValueError) as error:
+    except (ExpressionError, InputError, NotFoundError, NamespaceAccessDenied, ValueError) as error:
         return _start_failed(call, str(error))
     except TaskFailed as error:
         return _start_failed(call, error.message)
@@ -155,6 +156,11 @@ def _start_subflow(call: Call) -> dict[str, Any]:
         restarted = _restart_child(call)  # keeps the child's inputs: nothing to render or resolve
         if restarted is not None:
             return restarted
+    # Starting a flow of another namespace runs code with that namespace's KV, files and secrets: only
+    # its own, a parent namespace's, or one that allows the caller's namespace.
+    NamespaceGuard(call.store, call.execution.namespace).check(
+        task.namespace, "read", f"subflow {task.namespace}.{task.flow_id}"
+    )
     record = call.store.get_flow(task.namespace, task.flow_id, task.revision)
     if record is None:
         raise NotFoundError(f"subflow {task.namespace}.{task.flow_id} is not deployed")
