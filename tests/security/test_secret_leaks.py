@@ -265,3 +265,29 @@ def test_run_json_shows_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert result.exit_code == 0, result.output
     assert _found(result.output) == []
     assert f"{MASK} {MASK}" in result.output
+
+
+def test_a_secret_refused_by_a_subflows_validator_is_masked_in_the_error(
+    platform: LocalPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: a child whose STRING input quotes a refused value in its error
+    monkeypatch.setenv("SECRET_API_TOKEN", TOKEN)
+    platform.deploy_source(
+        "id: strict\nnamespace: team.app\ninputs:\n  - {id: v, type: STRING, validator: '^[0-9]+$'}\n"
+        "tasks: [{id: t, type: Log, message: hi}]\n",
+        "strict.yaml",
+    )
+    source = (
+        "id: caller\nnamespace: team.app\ntasks:\n"
+        "  - {id: call, type: Subflow, namespace: team.app, flowId: strict, inputs: {v: \"{{ secret('API_TOKEN') }}\"}}\n"
+    )
+    flow, record = platform.deploy_source(source, "caller.yaml")
+
+    # When
+    outcome = platform.run(platform.admit(flow, record, {}))
+
+    # Then
+    error = next(r.error for r in outcome.task_runs if r.task_id == "call") or ""
+    assert outcome.execution.state == State.FAILED
+    assert "does not match the validator" in error
+    assert TOKEN not in error and MASK in error

@@ -18,7 +18,7 @@ from stratoflow.errors import ConflictError, InputError, NotFoundError
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.namespaces import NamespaceAccessDenied, NamespaceGuard
 from stratoflow.runner.ids import loop_value, task_run_id
-from stratoflow.runner.masking import secret_input_ids
+from stratoflow.runner.masking import configured_source, execution_secrets, mask_text, secret_input_ids
 from stratoflow.states import State
 from stratoflow.storage_layout import LOOP_ITEMS
 from stratoflow.tasks.errors import TaskFailed
@@ -64,6 +64,10 @@ def action_start(call: Call) -> dict[str, Any]:
 
 
 def _start_failed(call: Call, message: str) -> dict[str, Any]:
+    # An input error may quote the value it refused: a secret passed to a subflow stays masked.
+    # Read again: the failed start may have read a secret, which recorded its name on the execution.
+    execution = call.store.get_execution(call.execution.id) or call.execution
+    message = mask_text(message, execution_secrets(call.store, execution, configured_source()))
     if call.task.allow_failure:
         call.fail(message, State.WARNING)
         return {"skip": True}
