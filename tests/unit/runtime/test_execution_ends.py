@@ -27,7 +27,7 @@ FLOW = """
     namespace: team
     tasks: [{id: t, type: Return, format: done}]
     triggers:
-      - {id: hook, type: Webhook, key: s3cr3t-Key_1}
+      - {id: hook, type: Webhook, key: s3cr3t-Key_1-abcdefgh}
 """
 
 
@@ -125,7 +125,9 @@ def test_a_waited_webhook_answers_on_the_end_signal_without_sleeping(tmp_path: P
         webhooks = Webhooks(
             store, start, wait_for_end=wait_for_end, sleep=no_sleep, poll_seconds=HOUR, wait_seconds=2 * HOUR
         )
-        request = WebhookRequest("POST", "/webhook/team/ingest/s3cr3t-Key_1", {"wait": ["true"]}, {}, b"")
+        request = WebhookRequest(
+            "POST", "/webhook/team/ingest/s3cr3t-Key_1-abcdefgh", {"wait": ["true"]}, {}, b""
+        )
 
         # When a waited request comes
         response = webhooks.handle(request)
