@@ -154,7 +154,7 @@ def test_conditions_on_a_trigger_that_does_not_read_them_are_refused() -> None:
         triggers:
           - id: w
             type: Webhook
-            key: abcdefgh
+            key: abcdefgh-0123456789
             conditions: [{type: Weekend}]
         """
     )
