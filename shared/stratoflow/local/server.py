@@ -38,7 +38,13 @@ from stratoflow.local.platform import LocalPlatform
 from stratoflow.states import State
 from stratoflow.triggers.events import TriggerSkipped, event_execution_id, flow_of
 from stratoflow.triggers.flow_triggers import matching_flow_triggers, trigger_problems
-from stratoflow.triggers.webhooks import StartRefused, WebhookRequest, WebhookResponse, Webhooks
+from stratoflow.triggers.webhooks import (
+    StartRefused,
+    WebhookRequest,
+    WebhookResponse,
+    Webhooks,
+    content_length,
+)
 
 POLL_SECONDS = 1.0
 SWEEP_SECONDS = 10.0
@@ -362,7 +368,12 @@ def _handler(server: StratoServer) -> type[BaseHTTPRequestHandler]:
 
         def _respond(self) -> None:
             url = urlsplit(self.path)
-            length = int(self.headers.get("content-length") or 0)
+            try:
+                length = content_length(self.headers.get_all("content-length"))
+            except ValueError as error:  # a client's mistake: an answer, never a traceback
+                self.close_connection = True  # the body's extent is unknown: the connection cannot be reused
+                self._send(WebhookResponse(400, {"message": str(error)}))
+                return
             if length > server.webhooks.max_body_bytes:
                 self.close_connection = True  # the body stays unread: the connection cannot be reused
                 self._send(server.webhooks.too_large())

@@ -196,6 +196,26 @@ def test_webhook_answers_over_http(server: StratoServer, files: Files) -> None:
     assert call(server, "/webhook/demo/up/secret-key-0123456789", {"name": "x" * 300_000})[0] == 413
 
 
+def test_a_bad_content_length_is_answered_400_and_nothing_starts(server: StratoServer, files: Files) -> None:
+    # Given a live webhook
+    files.write("up.yaml", UP)
+    server.open()
+    server.sync_flows()
+
+    # When requests carry a Content-Length that is not one decimal number
+    answers = []
+    for header in ("Content-Length: abc", "Content-Length: -1", "Content-Length: 2\r\nContent-Length: 3"):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+            client.sendall(
+                f"POST /webhook/demo/up/secret-key-0123456789 HTTP/1.1\r\nHost: x\r\n{header}\r\n\r\n{{}}".encode()
+            )
+            answers.append(client.recv(4096).decode().split("\r\n", 1)[0])
+
+    # Then each is a 400 (before, `abc` raised ValueError in the handler and got no answer)
+    assert answers == ["HTTP/1.0 400 Bad Request"] * 3
+    assert server.platform.store.list_executions() == []
+
+
 def test_concurrency_applies_to_webhook_starts(server: StratoServer, files: Files) -> None:
     files.write("held.yaml", HELD)
     server.open()
