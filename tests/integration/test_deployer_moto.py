@@ -295,3 +295,29 @@ def test_subflow_calls_point_at_the_child_state_machine_derived_from_its_name(si
     definition = describe(sim, "examples", "subflow_parent")["definition"]
     assert machine_arn(sim, "examples", "subflow_child") in definition
     assert "${" not in definition
+
+
+def test_a_flow_over_an_aws_limit_is_refused_before_anything_is_deployed(
+    sim: CloudSimulation, alerts: Queue
+) -> None:
+    # Given a working flow
+    good = sim.upload("deploy/wide.yaml", flow("wide", "small"))
+    before = describe(sim, "tests.deploy", "wide")
+    alerts.drain()
+
+    # When the file grows to 600 tasks (its flow record passes the store's 350 KiB)
+    tasks = "".join(f"  - id: t{i}\n    type: Log\n    message: m\n" for i in range(600))
+    verdict = sim.upload("deploy/wide.yaml", f"id: wide\nnamespace: tests.deploy\ntasks:\n{tasks}")
+
+    # Then it is INVALID with the located message `strato validate` prints, and an alert
+    assert verdict.status == "INVALID"
+    [error] = verdict.errors
+    assert error.startswith("deploy/wide.yaml:3:1: tasks: the flow's source and compiled definition take")
+    [alert] = alerts.drain()
+    assert error in alert["Message"] and "Revision 1 is still deployed" in alert["Message"]
+    # ... and nothing was touched: $LATEST unchanged, no revision recorded, revision 1 live
+    assert describe(sim, "tests.deploy", "wide")["definition"] == before["definition"]
+    head = sim.store.get_flow_head("tests.deploy", "wide")
+    assert head is not None and (head.latest_revision, head.deployed_revision) == (1, 1)
+    live = sim.store.get_flow("tests.deploy", "wide")
+    assert live is not None and live.revision == good.revision == 1

@@ -11,7 +11,6 @@ machine and deleted after it; the others share the stack's state machine role.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from stratoflow.cloud.alarms import ALARM_METRICS, AlarmsStep
 from stratoflow.cloud.clients import error_code
 from stratoflow.cloud.naming import version_number
 from stratoflow.cloud.settings import Settings
+from stratoflow.compiler import definition_text
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -54,6 +54,7 @@ class Deployment:
     previous: Any | None  # the live Flow before this deployment (a step removes what it no longer needs)
     revision: int
     definition: dict[str, Any]  # placeholders substituted
+    compiled: dict[str, Any] | None = None  # with placeholders: what the flow record keeps
     permissions: list[dict[str, Any]] = field(default_factory=list)  # CompiledFlow.permissions
     role_arn: str | None = None  # the flow's own role (FlowRoleStep); None: the shared role
     version_arn: str | None = None  # set by StateMachineStep
@@ -107,7 +108,7 @@ class StateMachineStep:
         target = deployment.target
         tags = {**target.tags(), "stratoflow:revision": str(deployment.revision)}
         common: dict[str, Any] = {
-            "definition": json.dumps(deployment.definition),
+            "definition": definition_text(deployment.definition),  # what `limits.measure` measured
             "roleArn": deployment.role_arn or self.settings.stratoflow_state_machine_role_arn,
             "loggingConfiguration": self._logging(),
             "tracingConfiguration": {"enabled": True},

@@ -26,17 +26,15 @@ from stratoflow.cloud.alerts import invalid_flow_alert, publish_alert
 from stratoflow.cloud.clients import AwsClients, error_code
 from stratoflow.cloud.deploy_steps import Deployment, DeployStep, FlowTarget, Retirement, default_steps
 from stratoflow.cloud.event_models import FlowObjectEvent
-from stratoflow.cloud.flow_roles import check_policy_size
+from stratoflow.cloud.limits import DeployNames, measure
 from stratoflow.cloud.naming import AccountRegion, state_machine_name
 from stratoflow.cloud.pipes import pipe_source_problems
 from stratoflow.cloud.registry import DeploymentRegistry, Verdict
 from stratoflow.cloud.settings import Settings
-from stratoflow.compiler import compile_flow, state_machine_placeholder, substitute
 from stratoflow.domain import FlowRecord
-from stratoflow.errors import CompileError, ConflictError, FlowValidationError
+from stratoflow.errors import ConflictError, FlowValidationError
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.yaml_source import read_yaml
-from stratoflow.tasks.native import Subflow
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -147,10 +145,9 @@ class Deployer:
                 return self._unchanged(live, key, version_id)
             head = self.store.get_flow_head(flow.namespace, flow.id)
             revision = (head.latest_revision if head else 0) + 1
-            try:
-                deployment, compiled = self._prepare(flow, revision, live)
-            except CompileError as error:
-                return self._invalid(source, key, version_id, [f"{key}: {error}"])
+            deployment = self._prepare(flow, revision, live, key)
+            if isinstance(deployment, list):
+                return self._invalid(source, key, version_id, deployment)
             for step in self.steps:
                 step.deploy(deployment)
             if deployment.version_arn is None:
@@ -162,7 +159,7 @@ class Deployer:
                 revision=revision,
                 source=source,
                 source_hash=digest,
-                definition=compiled,
+                definition=deployment.compiled,
             )
             try:
                 self.store.put_flow(record)
@@ -188,36 +185,41 @@ class Deployer:
         name = state_machine_name(self.settings.stratoflow_stack_name, namespace, flow_id)
         return FlowTarget(namespace, flow_id, name, self._account().state_machine_arn(name))
 
+    def names(self) -> DeployNames:
+        """What this stack's placeholders become (the ARNs `measure` substitutes)."""
+        settings = self.settings
+        return DeployNames(
+            settings.stratoflow_stack_name,
+            self._account(),
+            settings.stratoflow_task_runner_arn,
+            settings.flow_roles_enabled,
+            settings.stratoflow_data_bucket,
+        )
+
     def _prepare(
-        self, flow: Flow, revision: int, live: FlowRecord | None
-    ) -> tuple[Deployment, dict[str, Any]]:
-        """Compile the revision and substitute its placeholders; CompileError when it cannot be deployed."""
+        self, flow: Flow, revision: int, live: FlowRecord | None, key: str
+    ) -> Deployment | list[str]:
+        """Compile and measure the revision: the deployment, or every reason it cannot be deployed.
+
+        Everything an AWS limit could refuse later is checked here, before the first side effect.
+        """
         versioned = flow.model_copy(update={"revision": revision})
-        compiled_flow = compile_flow(versioned)
-        compiled = compiled_flow.definition
-        if self.settings.flow_roles_enabled:
-            check_policy_size(compiled_flow.permissions, self._account().partition)
+        measured = measure(versioned, self.names(), key)
+        if measured.problems or measured.compiled is None or measured.definition is None:
+            return [str(problem) for problem in measured.problems]
         account = self._account()
         problems = pipe_source_problems(flow, account.partition, account.region, account.account)
         if problems:
-            raise CompileError("; ".join(problems))
-        values = {
-            "TaskRunnerFunctionArn": self.settings.stratoflow_task_runner_arn,
-            "DataBucketName": self.settings.stratoflow_data_bucket,
-        }
-        for task in flow.all_tasks():
-            if isinstance(task, Subflow):
-                placeholder = state_machine_placeholder(task.namespace, task.flow_id)[2:-1]
-                values[placeholder] = self.target(task.namespace, task.flow_id).state_machine_arn
-        deployment = Deployment(
+            return [f"{key}: {problem}" for problem in problems]
+        return Deployment(
             target=self.target(flow.namespace, flow.id),
             flow=versioned,
             previous=_parse(live),
             revision=revision,
-            definition=substitute(compiled, values),
-            permissions=compiled_flow.permissions,
+            definition=measured.definition,
+            permissions=measured.compiled.permissions,
+            compiled=measured.compiled.definition,
         )
-        return deployment, compiled
 
     def _unchanged(self, live: FlowRecord, key: str, version_id: str | None) -> Verdict:
         """The live revision has this content: clear an earlier INVALID verdict, redeploy nothing."""
