@@ -7,6 +7,7 @@ import pytest
 from stratoflow.domain import FlowRecord
 from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.store import ExecutionStore, ItemTooLargeError
+from stratoflow.store.base import KvGuard
 
 
 def flow(
@@ -165,3 +166,18 @@ def test_oversized_flow_is_refused_clearly(store: ExecutionStore) -> None:
     with pytest.raises(ItemTooLargeError, match="blob storage"):
         store.put_flow(flow(1).model_copy(update={"source": "x" * 400_000}))
     assert store.get_flow_head("team", "etl") is None
+
+
+def test_a_guarded_revision_is_stored_only_while_its_guard_holds(store: ExecutionStore) -> None:
+    # Given the newest upload of a file seen is "v2"
+    store.kv_set("_deployer", "upload/f.yaml", {"versionId": "v2"})
+
+    # When a revision guarded by the older upload "v1" is written, it is refused, nothing moves
+    with pytest.raises(ConflictError):
+        store.put_flow(flow(1), guard=KvGuard("_deployer", "upload/f.yaml", {"versionId": "v1"}))
+    assert store.get_flow_head("team", "etl") is None
+
+    # Then the revision guarded by "v2" goes live
+    store.put_flow(flow(1), guard=KvGuard("_deployer", "upload/f.yaml", {"versionId": "v2"}))
+    live = store.get_flow("team", "etl")
+    assert live is not None and live.revision == 1

@@ -30,6 +30,14 @@ KEEP_VERSIONS = 100
 # A role IAM has just created or changed reaches Step Functions within seconds; until then it refuses
 # the role. Waits between attempts, about half a minute in all (the deployer has 5 minutes).
 ROLE_PROPAGATION_DELAYS = (1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
+# DeleteStateMachine is asynchronous: the machine stays DELETING while its executions stop, and
+# refuses updates meanwhile. A re-upload waits up to about two minutes for it, then fails; Lambda
+# delivers the event again later.
+DELETE_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0, 15.0, 15.0, 15.0, 15.0)
+
+
+class StateMachineStillDeleting(RuntimeError):
+    """The flow's state machine was deleted and is not gone yet."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,8 @@ class Deployment:
     permissions: list[dict[str, Any]] = field(default_factory=list)  # CompiledFlow.permissions
     role_arn: str | None = None  # the flow's own role (FlowRoleStep); None: the shared role
     version_arn: str | None = None  # set by StateMachineStep
+    # Putting the live revision back after a failed deployment: $LATEST again, no new version.
+    restoring: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -97,12 +107,14 @@ class StateMachineStep:
         keep_versions: int = KEEP_VERSIONS,
         role_delays: tuple[float, ...] = ROLE_PROPAGATION_DELAYS,
         sleep: Callable[[float], None] = time.sleep,
+        delete_delays: tuple[float, ...] = DELETE_DELAYS,
     ):
         self.client = client
         self.settings = settings
         self.keep_versions = keep_versions
         self.role_delays = role_delays
         self.sleep = sleep
+        self.delete_delays = delete_delays
 
     def deploy(self, deployment: Deployment) -> None:
         target = deployment.target
@@ -112,9 +124,9 @@ class StateMachineStep:
             "roleArn": deployment.role_arn or self.settings.stratoflow_state_machine_role_arn,
             "loggingConfiguration": self._logging(),
             "tracingConfiguration": {"enabled": True},
-            "publish": True,
-            "versionDescription": f"revision {deployment.revision}",
         }
+        if not deployment.restoring:
+            common.update(publish=True, versionDescription=f"revision {deployment.revision}")
         tag_list = [{"key": k, "value": v} for k, v in tags.items()]
         response = None
         if not self._exists(target.state_machine_arn):
@@ -132,6 +144,8 @@ class StateMachineStep:
                 self.client.update_state_machine, stateMachineArn=target.state_machine_arn, **common
             )
             self.client.tag_resource(resourceArn=target.state_machine_arn, tags=tag_list)
+        if deployment.restoring:
+            return
         deployment.version_arn = str(response["stateMachineVersionArn"])
         self._prune(target.state_machine_arn, deployment.version_arn)
 
@@ -154,11 +168,22 @@ class StateMachineStep:
         return call(**request)
 
     def _exists(self, arn: str) -> bool:
-        try:
-            self.client.describe_state_machine(stateMachineArn=arn)
-        except self.client.exceptions.StateMachineDoesNotExist:
-            return False
-        return True
+        """Whether the state machine exists; one being deleted is waited for (then it does not)."""
+        for delay in (*self.delete_delays, None):
+            try:
+                status = self.client.describe_state_machine(stateMachineArn=arn).get("status")
+            except self.client.exceptions.StateMachineDoesNotExist:
+                return False
+            if status != "DELETING":
+                return True
+            if delay is None:
+                break
+            log.info("state machine %s is still being deleted: again in %s s", arn, delay)
+            self.sleep(delay)
+        raise StateMachineStillDeleting(
+            f"state machine {arn} is still being deleted (its executions are stopping); the upload is "
+            "deployed when the event is delivered again"
+        )
 
     def _logging(self) -> dict[str, Any]:
         log_group = self.settings.stratoflow_state_machine_log_group_arn

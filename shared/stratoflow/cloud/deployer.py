@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+import time
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from stratoflow.cloud.alerts import invalid_flow_alert, publish_alert
@@ -31,10 +33,12 @@ from stratoflow.cloud.naming import AccountRegion, state_machine_name
 from stratoflow.cloud.pipes import pipe_source_problems
 from stratoflow.cloud.registry import DeploymentRegistry, Verdict
 from stratoflow.cloud.settings import Settings
+from stratoflow.compiler import substitute
 from stratoflow.domain import FlowRecord
 from stratoflow.errors import ConflictError, FlowValidationError
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.yaml_source import read_yaml
+from stratoflow.store.base import KvGuard
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -70,24 +74,31 @@ class Deployer:
         settings: Settings,
         clients: AwsClients,
         steps: Sequence[DeployStep] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.store = store
         self.settings = settings
         self.clients = clients
         self.steps = list(steps) if steps is not None else default_steps(clients, settings)
         self.registry = DeploymentRegistry(store)
+        self.leases = FlowLeases(self.registry, sleep)
 
     # --- events ---------------------------------------------------------------------------------
 
     def handle(self, event: FlowObjectEvent) -> Verdict:
         if event.kind == "created":
-            return self.deploy_object(event.bucket, event.key, event.version_id)
+            return self.deploy_object(event.bucket, event.key, event.version_id, event.sequencer)
         return self.retire_object(event.bucket, event.key)
 
-    def deploy_object(self, bucket: str, key: str, version_id: str | None) -> Verdict:
+    def deploy_object(
+        self, bucket: str, key: str, version_id: str | None, sequencer: str | None = None
+    ) -> Verdict:
         """Deploy the object version an "Object Created" event names, unless it is no longer current."""
         exists, current = self._current_version(bucket, key)
-        if not exists or (version_id and current and current != version_id):
+        guard = None
+        if exists and not (version_id and current and current != version_id):
+            guard = self.registry.note_upload(key, version_id or current, sequencer)
+        if guard is None:
             skipped = _skipped(key, "a newer upload or a deletion of this object replaced it", version_id)
             self.registry.record_verdict(key, skipped)
             return skipped
@@ -102,7 +113,7 @@ class Deployer:
             return self._invalid(
                 text, key, version_id, [f"{key}:1:1: the file is not UTF-8 text: {error.reason}"]
             )
-        return self.deploy_source(source, key, version_id)
+        return self.deploy_source(source, key, version_id, guard)
 
     def retire_object(self, bucket: str, key: str) -> Verdict:
         """Retire the flow a deleted object held, unless the object exists again or the flow moved."""
@@ -132,14 +143,32 @@ class Deployer:
 
     # --- deploy ---------------------------------------------------------------------------------
 
-    def deploy_source(self, source: str, key: str, version_id: str | None = None) -> Verdict:
-        """Validate, compile and deploy one flow text; `key` names it in errors and in the registry."""
+    def deploy_source(
+        self, source: str, key: str, version_id: str | None = None, guard: KvGuard | None = None
+    ) -> Verdict:
+        """Validate, compile and deploy one flow text; `key` names it in errors and in the registry.
+
+        `guard` (the newest upload of the object seen) conditions the write that makes the revision
+        live: an older upload that reaches that write after a newer one was seen never goes live.
+        """
         try:
             flow = load_flow(source, key)
         except FlowValidationError as error:
             return self._invalid(source, key, version_id, [str(d) for d in error.diagnostics])
+        owner = self.leases.take(flow.namespace, flow.id)
+        try:
+            return self._deploy(flow, source, key, version_id, guard)
+        finally:
+            self.registry.release_lease(flow.namespace, flow.id, owner)
+
+    def _deploy(
+        self, flow: Flow, source: str, key: str, version_id: str | None, guard: KvGuard | None
+    ) -> Verdict:
+        """Deploy under the flow's lease: no other deployment of the flow runs its steps meanwhile."""
         digest = source_hash(source)
         for _ in range(_ATTEMPTS):  # another deployer may take the revision number first: try the next
+            if guard is not None and not self.registry.still_newest(guard):
+                return self._replaced(key, version_id)
             live: FlowRecord | None = self.store.get_flow(flow.namespace, flow.id)
             if live is not None and live.source_hash == digest:
                 return self._unchanged(live, key, version_id)
@@ -148,22 +177,19 @@ class Deployer:
             deployment = self._prepare(flow, revision, live, key)
             if isinstance(deployment, list):
                 return self._invalid(source, key, version_id, deployment)
-            for step in self.steps:
-                step.deploy(deployment)
-            if deployment.version_arn is None:
-                raise RuntimeError("no deployment step published a state machine version")
-            self.registry.record_version(flow.namespace, flow.id, revision, digest, deployment.version_arn)
-            record = FlowRecord(
-                namespace=flow.namespace,
-                flow_id=flow.id,
-                revision=revision,
-                source=source,
-                source_hash=digest,
-                definition=deployment.compiled,
-            )
             try:
-                self.store.put_flow(record)
+                self._run_steps(deployment, live, digest)
+                record = FlowRecord(
+                    namespace=flow.namespace,
+                    flow_id=flow.id,
+                    revision=revision,
+                    source=source,
+                    source_hash=digest,
+                    definition=deployment.compiled,
+                )
+                self.store.put_flow(record, guard)
             except ConflictError:
+                self.restore(live, deployment)
                 continue
             verdict = Verdict(
                 "DEPLOYED",
@@ -180,6 +206,53 @@ class Deployer:
         raise ConflictError(
             f"could not record a new revision of {flow.namespace}.{flow.id}: too many concurrent deploys"
         )
+
+    def _run_steps(self, deployment: Deployment, live: FlowRecord | None, digest: str) -> None:
+        """Every step, then the version; a step that fails puts the live revision's resources back."""
+        try:
+            for step in self.steps:
+                step.deploy(deployment)
+            if deployment.version_arn is None:
+                raise RuntimeError("no deployment step published a state machine version")
+        except Exception:
+            self.restore(live, deployment)
+            raise
+        target = deployment.target
+        self.registry.record_version(
+            target.namespace, target.flow_id, deployment.revision, digest, deployment.version_arn
+        )
+
+    def restore(self, live: FlowRecord | None, failed: Deployment) -> None:
+        """Run the steps again for the live revision (no new version), so that a deployment that
+        failed halfway leaves the live revision fully live: $LATEST (which Subflow tasks start), its
+        alarms and triggers. Nothing was live: the next deployment converges on what was left."""
+        previous = _parse(live)
+        if live is None or previous is None or live.definition is None:
+            return
+        restored = previous.model_copy(update={"revision": live.revision})
+        measured = measure(restored, self.names())
+        deployment = Deployment(
+            target=failed.target,
+            flow=restored,
+            previous=failed.flow,
+            revision=live.revision,
+            definition=substitute(live.definition, self.names().values(restored)),
+            permissions=measured.compiled.permissions if measured.compiled else [],
+            compiled=live.definition,
+            restoring=True,
+        )
+        try:
+            for step in self.steps:
+                step.deploy(deployment)
+        except Exception as error:  # the original failure is what the caller reports
+            log.error(
+                "could not restore %s revision %s: %s", failed.target.state_machine_name, live.revision, error
+            )
+
+    def _replaced(self, key: str, version_id: str | None) -> Verdict:
+        skipped = _skipped(key, "a newer upload of this object was seen: it deploys instead", version_id)
+        self.registry.record_verdict(key, skipped)
+        return skipped
 
     def target(self, namespace: str, flow_id: str) -> FlowTarget:
         name = state_machine_name(self.settings.stratoflow_stack_name, namespace, flow_id)
@@ -321,6 +394,32 @@ class Deployer:
         if not self.settings.stratoflow_task_runner_arn:
             raise RuntimeError("STRATOFLOW_TASK_RUNNER_ARN is not set: the deployer cannot name ARNs")
         return AccountRegion.from_arn(self.settings.stratoflow_task_runner_arn)
+
+
+class DeploymentBusy(ConflictError):
+    """Another deployment of the flow held it for too long: the event is retried (Lambda retries)."""
+
+
+class FlowLeases:
+    """Deployments of one flow take turns: each waits (bounded, with backoff) for the one under way."""
+
+    # About a minute and a half in all: longer than a deployment takes, well within the deployer's
+    # 5 minutes; past it the event fails and Lambda delivers it again later.
+    DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0, 15.0, 15.0)
+
+    def __init__(self, registry: DeploymentRegistry, sleep: Callable[[float], None]):
+        self.registry = registry
+        self.sleep = sleep
+
+    def take(self, namespace: str, flow_id: str) -> str:
+        owner = uuid.uuid4().hex
+        for delay in (*self.DELAYS, None):
+            if self.registry.take_lease(namespace, flow_id, owner):
+                return owner
+            if delay is not None:
+                log.info("another deployment of %s.%s is under way: again in %s s", namespace, flow_id, delay)
+                self.sleep(delay)
+        raise DeploymentBusy(f"another deployment of {namespace}.{flow_id} is still under way")
 
 
 def _parse(record: FlowRecord | None) -> Flow | None:

@@ -20,7 +20,7 @@ from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.states import State
 from stratoflow.store import dynamo_items as items
 from stratoflow.store import rules
-from stratoflow.store.base import FlowHead, SlotOutcome, TriggerState
+from stratoflow.store.base import FlowHead, KvGuard, SlotOutcome, TriggerState
 from stratoflow.store.dynamo_coordination import DynamoCoordination
 from stratoflow.store.dynamo_executions import ExecutionLister
 from stratoflow.store.dynamo_table import ITEM_ABSENT, ITEM_EXISTS, ConditionFailed, Expression, Table
@@ -53,7 +53,7 @@ class DynamoExecutionStore:
 
     # --- flows ---------------------------------------------------------------------------------
 
-    def put_flow(self, record: FlowRecord) -> None:
+    def put_flow(self, record: FlowRecord, guard: KvGuard | None = None) -> None:
         data = rules.check_flow_record(record)
         head = {
             "namespace": record.namespace,
@@ -76,12 +76,18 @@ class DynamoExecutionStore:
             **ex.params(),
         }
         revision_put = {"Item": items.flow_item(record, data), "ConditionExpression": ITEM_ABSENT}
+        actions: list[tuple[str, dict[str, Any]]] = [("Put", revision_put), ("Update", head_update)]
+        if guard is not None:
+            check = Expression()
+            holds = self._kv_holds(check, guard.value)
+            key = items.kv_key(guard.namespace, guard.key)
+            actions.append(("ConditionCheck", {"Key": key, "ConditionExpression": holds, **check.params()}))
         try:
-            self._table.transact([("Put", revision_put), ("Update", head_update)])
+            self._table.transact(actions)
         except ConditionFailed:
             raise ConflictError(
                 f"flow {record.namespace}.{record.flow_id}: revision {record.revision} is not above "
-                "the latest revision"
+                "the latest revision, or a newer upload of its file was seen"
             ) from None
 
     def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> FlowRecord | None:
@@ -336,6 +342,31 @@ class DynamoExecutionStore:
         if expires is not None:
             item["ttl"] = {"N": str(expires)}
         self._table.put(item)
+
+    def kv_swap(
+        self, namespace: str, key: str, value: Any, expected: Any = None, ttl_seconds: int | None = None
+    ) -> bool:
+        rules.check_kv_key(namespace, key)
+        data = rules.dump_json(value)
+        rules.check_size("KV value", f"{namespace}/{key}", data)
+        item = {**items.kv_key(namespace, key), "value": {"S": data}}
+        expires = rules.kv_expiry(self._clock(), ttl_seconds)
+        if expires is not None:
+            item["ttl"] = {"N": str(expires)}
+        ex = Expression()
+        try:
+            self._table.put(item, self._kv_holds(ex, expected), ex)
+        except ConditionFailed:
+            return False
+        return True
+
+    def _kv_holds(self, ex: Expression, expected: Any) -> str:
+        """The condition "the live entry's value is `expected`" (None: there is no live entry)."""
+        ttl, now = ex.name("ttl"), ex.value(int(rules.as_utc(self._clock()).timestamp()))
+        if expected is None:  # absent, or expired but not purged yet
+            return f"attribute_not_exists(pk) OR {ttl} <= {now}"
+        live = f"(attribute_not_exists({ttl}) OR {ttl} > {now})"
+        return f"{ex.name('value')} = {ex.value(rules.dump_json(expected))} AND {live}"
 
     def kv_get(self, namespace: str, key: str) -> tuple[bool, Any]:
         item = self._table.get(items.kv_key(namespace, key))
