@@ -124,6 +124,7 @@ class PlatformFunctions(Construct):
             layers=[self.layer],
             timeout=spec.timeout,
             memory_size=spec.memory_mb,
+            reserved_concurrent_executions=dict(self._config.reserved_concurrency).get(spec.name),
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,

@@ -37,6 +37,7 @@ CUSTOM_CONTEXT = {
     "alertEmail": "ops@example.com",
     "logLevel": "debug",
     "flowPermissionsBoundaryArn": "arn:aws:iam::123456789012:policy/ops/FlowBoundary",
+    "reservedConcurrency": '{"task_runner": 20}',
 }
 
 

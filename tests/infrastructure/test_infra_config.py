@@ -61,6 +61,9 @@ def test_empty_alert_email_means_none() -> None:
         ({"dataRetentionDays": True}, "dataRetentionDays True"),
         ({"alertEmail": "ops"}, "alertEmail 'ops' is not an e-mail address"),
         ({"logLevel": "LOUD"}, "logLevel 'LOUD'"),
+        ({"reservedConcurrency": {"runner": 5}}, "reservedConcurrency: unknown function 'runner'"),
+        ({"reservedConcurrency": {"task_runner": 0}}, "reservedConcurrency.task_runner 0"),
+        ({"reservedConcurrency": "fifty"}, "reservedConcurrency 'fifty': expected JSON"),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(context: dict[str, object], message: str) -> None:

@@ -114,6 +114,22 @@ def test_limits_fit_each_function(synth: Synthesized) -> None:
         assert 10 <= timeout <= 900 and memory >= 256, name
 
 
+def test_reserved_concurrency_is_set_only_where_the_stack_config_asks(
+    synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    # Given the default stack, and one whose config reserves 20 for the task runner
+    def reserved(stack: Synthesized) -> dict[str, object]:
+        return {
+            name: stack.resource(function)["Properties"].get("ReservedConcurrentExecutions")
+            for name, function in stack.stack.functions.by_name.items()
+        }
+
+    # Then the default reserves nothing (new accounts' concurrency quota may be too low for any)
+    assert set(reserved(synth).values()) == {None}
+    # ... and the custom one reserves exactly what it asked for
+    assert reserved(custom_synth) == {name: (20 if name == "task_runner" else None) for name in NAMES}
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_function_gets_the_settings_it_reads(synth: Synthesized, name: str) -> None:
     environment = synth.environment(synth.stack.functions.by_name[name])
