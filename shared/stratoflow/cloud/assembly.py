@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.clients import AwsClients
-from stratoflow.cloud.lazy import LazyAwsClients
+from stratoflow.cloud.lazy import ADAPTIVE_RETRIES, LazyAwsClients
 from stratoflow.cloud.settings import Settings
 from stratoflow.cloud.starter import Starter
 
@@ -33,7 +33,7 @@ def cloud_deployer(settings: Settings, clients: AwsClients | None = None) -> Dep
     from stratoflow.cloud.rules import RulesStep
     from stratoflow.cloud.schedules import SchedulesStep
 
-    clients = clients or LazyAwsClients()
+    clients = clients or LazyAwsClients(retries=ADAPTIVE_RETRIES)
     store = cloud_store(settings, clients)
     steps = [
         *default_steps(clients, settings),
