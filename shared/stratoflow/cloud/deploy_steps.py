@@ -87,11 +87,19 @@ class DeployStep(Protocol):
     def retire(self, retirement: Retirement) -> None: ...
 
 
+# What Step Functions says while IAM has not propagated a role, or a policy just attached to it: no
+# error code of its own, the message is the only thing that tells it from a real misconfiguration.
+PROPAGATION_MESSAGES = (
+    "authorized to assume the provided role",  # a new role (CreateStateMachine / UpdateStateMachine)
+    "not authorized to access the Log Destination",  # the log-delivery policy, attached seconds ago
+    "not authorized to perform: xray:",  # the tracing statements of a new role's base policy
+)
+
+
 def _role_not_assumable_yet(error: Exception) -> bool:
-    """Step Functions refused a role it cannot assume (yet): IAM has not propagated a new role."""
-    # No error code of its own: the message is the only thing that tells it from a malformed ARN.
-    return error_code(error) in ("InvalidArn", "AccessDeniedException") and (
-        "authorized to assume the provided role" in str(error)
+    """Step Functions refused a role it cannot use (yet): IAM has not propagated it."""
+    return error_code(error) in ("InvalidArn", "AccessDeniedException") and any(
+        message in str(error) for message in PROPAGATION_MESSAGES
     )
 
 
