@@ -133,6 +133,7 @@ class PlatformFunctions(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "LOG_LEVEL": self._config.log_level,
                 "STRATOFLOW_STACK_NAME": Stack.of(self).stack_name,
+                "STRATOFLOW_HISTORY_DAYS": str(self._config.data_retention_days),
             },
         )
         acknowledge(

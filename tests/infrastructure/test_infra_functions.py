@@ -13,6 +13,7 @@ NAMES = ("task_runner", "deployer", "admission", "execution_events", "webhook")
 
 # The settings each function reads (stratoflow.cloud.settings.Settings); the stack sets exactly these.
 COMMON = {
+    "STRATOFLOW_HISTORY_DAYS",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "LOG_LEVEL",
@@ -139,6 +140,7 @@ def test_function_gets_the_settings_it_reads(synth: Synthesized, name: str) -> N
     assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "Stratoflow"
     assert environment["LOG_LEVEL"] == "INFO"
     assert environment["STRATOFLOW_STACK_NAME"] == "Stratoflow"
+    assert environment["STRATOFLOW_HISTORY_DAYS"] == "30"  # dataRetentionDays: the records' TTL
     assert environment["STRATOFLOW_TABLE_NAME"] == {"Ref": synth.logical_id(synth.stack.storage.table)}
     assert environment["STRATOFLOW_DATA_BUCKET"] == {"Ref": synth.logical_id(synth.stack.storage.data_bucket)}
 

@@ -22,7 +22,9 @@ def cloud_store(settings: Settings, clients: AwsClients) -> Any:
     """The DynamoDB execution store of the stack's table."""
     from stratoflow.store.dynamo import DynamoExecutionStore
 
-    return DynamoExecutionStore(settings.stratoflow_table_name, client=clients.dynamodb)
+    return DynamoExecutionStore(
+        settings.stratoflow_table_name, client=clients.dynamodb, history_days=settings.stratoflow_history_days
+    )
 
 
 def cloud_deployer(settings: Settings, clients: AwsClients | None = None) -> Deployer:

@@ -35,6 +35,9 @@ class Settings(BaseModel):
     # The task runner: the ARN of the flow roles' path (`arn:aws:iam::<account>:role/stratoflow/`).
     # Set, AWS tasks without credentials of their own run with their flow's role.
     stratoflow_flow_role_prefix: str = ""
+    # Days executions, task runs and logs are kept (DynamoDB TTL); the stack's `dataRetentionDays`.
+    # 0 keeps them. The data bucket expires the objects they point at a little later (infra storage).
+    stratoflow_history_days: int = 0
 
     @property
     def flow_roles_enabled(self) -> bool:

@@ -32,7 +32,16 @@ _NAMESPACE_CACHE = 10_000
 class DynamoExecutionStore:
     """ExecutionStore on one DynamoDB table; the boto3 client is injected or created."""
 
-    def __init__(self, table_name: str, client: Any = None, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        client: Any = None,
+        clock: Callable[[], datetime] = utcnow,
+        history_days: int | None = None,
+    ) -> None:
+        """`history_days`: executions, task runs and logs expire (DynamoDB TTL) that long after they
+        are written; None keeps them. The stack sets its `dataRetentionDays`."""
+        self._history_seconds = history_days * 86_400 if history_days else None
         if client is None:
             import boto3
 
@@ -148,12 +157,22 @@ class DynamoExecutionStore:
     def create_execution(self, execution: Execution) -> None:
         rules.check_flow_key(execution.namespace, execution.flow_id)
         rules.check_size("execution", execution.id, execution.model_dump_json(by_alias=True))
+        item = items.execution_item(execution)
+        expires = self._history_expiry()
+        if expires is not None:
+            item["ttl"] = {"N": str(expires)}
         try:
-            self._table.put(items.execution_item(execution), ITEM_ABSENT)
+            self._table.put(item, ITEM_ABSENT)
         except ConditionFailed:
             raise ConflictError(f"execution {execution.id} already exists") from None
         self._remember(execution.id, execution.namespace)
         self._lister.add_namespace(execution.namespace)
+
+    def _history_expiry(self) -> int | None:
+        """The `ttl` of a history record written now (epoch seconds), None when history is kept."""
+        if self._history_seconds is None:
+            return None
+        return rules.kv_expiry(self._clock(), self._history_seconds)
 
     def get_execution(self, execution_id: str) -> Execution | None:
         item = self._table.get(items.execution_key(execution_id))
@@ -244,7 +263,7 @@ class DynamoExecutionStore:
         """The execution's namespace (immutable, so reading it cannot race with the conditional write).
 
         Read once per process and execution; that read also proves the execution exists (executions
-        are never deleted). A missing one raises `missing(message)`, else ConditionFailed.
+        are deleted only by their TTL, long after they end). A missing one raises `missing(message)`, else ConditionFailed.
         """
         namespace = self._namespaces.get(execution_id)
         if namespace is None:
@@ -288,6 +307,12 @@ class DynamoExecutionStore:
             *ex.assign({"taskId": task_run.task_id, "data": data}),
             f"{seq} = if_not_exists({seq}, {now})",
         ]
+        expires = self._history_expiry()
+        if expires is not None:
+            # Counted from the first save, like the execution's: every object a record points at was
+            # written after it, and expires later (the data bucket's rule), never before it.
+            ttl = ex.name("ttl")
+            sets.append(f"{ttl} = if_not_exists({ttl}, {ex.value(expires)})")
         item = self._table.update(
             items.task_run_key(task_run.execution_id, task_run.id), "SET " + ", ".join(sets), ex
         )
@@ -313,6 +338,9 @@ class DynamoExecutionStore:
 
     def append_logs(self, entries: Sequence[LogEntry]) -> None:
         batch = [items.log_item(entry, f"{self._writer}#{next(self._log_counter):012d}") for entry in entries]
+        expires = self._history_expiry()
+        if expires is not None:
+            batch = [{**item, "ttl": {"N": str(expires)}} for item in batch]
         self._table.batch_put(batch)
 
     def list_logs(
