@@ -37,6 +37,10 @@ def test_the_definition_is_measured_as_sent_with_real_arns_not_with_placeholders
     ]
 
 
+def test_a_flow_of_503_tasks_fits_every_limit_as_the_readme_says() -> None:
+    assert measure(load_flow(chain(503), "fits.yaml"), DeployNames.example()).problems == []
+
+
 def test_a_flow_too_large_for_one_flow_record_is_refused_before_deploying() -> None:
     # Given a flow of 600 tasks (its source and definition pass 350 KiB)
     flow = load_flow(chain(600), "wide.yaml")
