@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import random
 from typing import Any
 
 import pytest
@@ -308,9 +310,8 @@ def test_a_flow_over_an_aws_limit_is_refused_before_anything_is_deployed(
     before = describe(sim, "tests.deploy", "wide")
     alerts.drain()
 
-    # When the file grows to 600 tasks (its flow record passes the store's 350 KiB)
-    tasks = "".join(f"  - id: t{i}\n    type: Log\n    message: m\n" for i in range(600))
-    verdict = sim.upload("deploy/wide.yaml", f"id: wide\nnamespace: tests.deploy\ntasks:\n{tasks}")
+    # When the file grows past what one flow record holds, even compressed (500 KB of noise)
+    verdict = sim.upload("deploy/wide.yaml", incompressible("wide"))
 
     # Then it is INVALID with the located message `strato validate` prints, and an alert
     assert verdict.status == "INVALID"
@@ -324,3 +325,23 @@ def test_a_flow_over_an_aws_limit_is_refused_before_anything_is_deployed(
     assert head is not None and (head.latest_revision, head.deployed_revision) == (1, 1)
     live = sim.store.get_flow("tests.deploy", "wide")
     assert live is not None and live.revision == good.revision == 1
+
+
+def test_a_flow_of_600_tasks_deploys_its_record_kept_compressed(sim: CloudSimulation) -> None:
+    # Given a flow of 600 tasks (its record is about 450 KB of JSON, over DynamoDB's item limit)
+    tasks = "".join(f"  - id: t{i}\n    type: Log\n    message: m\n" for i in range(600))
+    source = f"id: many\nnamespace: tests.deploy\ntasks:\n{tasks}"
+
+    # When it is uploaded
+    verdict = sim.upload("deploy/many.yaml", source)
+
+    # Then it is deployed, and its record reads back whole
+    assert (verdict.status, verdict.revision) == ("DEPLOYED", 1), verdict.errors
+    live = sim.store.get_flow("tests.deploy", "many")
+    assert live is not None and live.source == source and live.definition is not None
+    assert len(live.model_dump_json()) > 400_000
+
+
+def incompressible(flow_id: str) -> str:
+    noise = base64.b64encode(random.Random(7).randbytes(375_000)).decode()
+    return f"id: {flow_id}\nnamespace: tests.deploy\ntasks:\n  - id: t\n    type: Log\n    message: {noise}\n"

@@ -28,7 +28,7 @@ from stratoflow.compiler.flow import CompiledFlow
 from stratoflow.domain import FlowRecord
 from stratoflow.errors import CompileError, Diagnostic
 from stratoflow.flow import Flow
-from stratoflow.store.rules import MAX_RECORD_BYTES
+from stratoflow.store.rules import MAX_RECORD_BYTES, flow_record_size
 from stratoflow.tasks.native import Subflow
 
 # The longest standard region name, and a stack name as long as the stack's config allows.
@@ -103,12 +103,12 @@ def measure(flow: Flow, names: DeployNames, file: str | None = None) -> Measured
         source_hash="0" * 64,
         definition=compiled.definition,
     )
-    stored = len(record.model_dump_json(by_alias=True).encode())
+    stored = flow_record_size(record.model_dump_json(by_alias=True))
     if stored > MAX_RECORD_BYTES:
         problems.append(
             where(
-                f"the flow's source and compiled definition take {stored // 1024:,} KiB, over the "
-                f"{MAX_RECORD_BYTES // 1024} KiB the execution store keeps in one flow record "
+                f"the flow's source and compiled definition take {stored // 1024:,} KiB compressed, "
+                f"over the {MAX_RECORD_BYTES // 1024} KiB the execution store keeps in one flow record "
                 f"({_tasks(flow)} tasks): split the flow into subflows (Subflow tasks)"
             )
         )
