@@ -115,6 +115,14 @@ def test_limits_fit_each_function(synth: Synthesized) -> None:
         assert 10 <= timeout <= 900 and memory >= 256, name
 
 
+def test_a_deployment_lease_outlives_any_deployer_invocation(synth: Synthesized) -> None:
+    # A lease expires only once its holder is gone: Lambda stops the deployer before the lease ends
+    from stratoflow.cloud.registry import LEASE_SECONDS
+
+    timeout = synth.resource(synth.stack.functions.deployer)["Properties"]["Timeout"]
+    assert timeout < LEASE_SECONDS <= timeout + 120
+
+
 def test_reserved_concurrency_is_set_only_where_the_stack_config_asks(
     synth: Synthesized, custom_synth: Synthesized
 ) -> None:

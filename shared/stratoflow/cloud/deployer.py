@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,7 +30,7 @@ from stratoflow.cloud.event_models import FlowObjectEvent
 from stratoflow.cloud.limits import DeployNames, measure
 from stratoflow.cloud.naming import AccountRegion, state_machine_name
 from stratoflow.cloud.pipes import pipe_source_problems
-from stratoflow.cloud.registry import DeploymentRegistry, Verdict
+from stratoflow.cloud.registry import DeploymentRegistry, FlowLeases, Verdict
 from stratoflow.cloud.settings import Settings
 from stratoflow.compiler import substitute
 from stratoflow.domain import FlowRecord
@@ -177,18 +176,18 @@ class Deployer:
             deployment = self._prepare(flow, revision, live, key)
             if isinstance(deployment, list):
                 return self._invalid(source, key, version_id, deployment)
+            self._run_steps(deployment, live, digest)
+            record = FlowRecord(
+                namespace=flow.namespace,
+                flow_id=flow.id,
+                revision=revision,
+                source=source,
+                source_hash=digest,
+                definition=deployment.compiled,
+            )
             try:
-                self._run_steps(deployment, live, digest)
-                record = FlowRecord(
-                    namespace=flow.namespace,
-                    flow_id=flow.id,
-                    revision=revision,
-                    source=source,
-                    source_hash=digest,
-                    definition=deployment.compiled,
-                )
                 self.store.put_flow(record, guard)
-            except ConflictError:
+            except ConflictError:  # a newer upload was seen, or the revision number taken
                 self.restore(live, deployment)
                 continue
             verdict = Verdict(
@@ -394,32 +393,6 @@ class Deployer:
         if not self.settings.stratoflow_task_runner_arn:
             raise RuntimeError("STRATOFLOW_TASK_RUNNER_ARN is not set: the deployer cannot name ARNs")
         return AccountRegion.from_arn(self.settings.stratoflow_task_runner_arn)
-
-
-class DeploymentBusy(ConflictError):
-    """Another deployment of the flow held it for too long: the event is retried (Lambda retries)."""
-
-
-class FlowLeases:
-    """Deployments of one flow take turns: each waits (bounded, with backoff) for the one under way."""
-
-    # About a minute and a half in all: longer than a deployment takes, well within the deployer's
-    # 5 minutes; past it the event fails and Lambda delivers it again later.
-    DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0, 15.0, 15.0)
-
-    def __init__(self, registry: DeploymentRegistry, sleep: Callable[[float], None]):
-        self.registry = registry
-        self.sleep = sleep
-
-    def take(self, namespace: str, flow_id: str) -> str:
-        owner = uuid.uuid4().hex
-        for delay in (*self.DELAYS, None):
-            if self.registry.take_lease(namespace, flow_id, owner):
-                return owner
-            if delay is not None:
-                log.info("another deployment of %s.%s is under way: again in %s s", namespace, flow_id, delay)
-                self.sleep(delay)
-        raise DeploymentBusy(f"another deployment of {namespace}.{flow_id} is still under way")
 
 
 def _parse(record: FlowRecord | None) -> Flow | None:

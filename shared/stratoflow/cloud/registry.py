@@ -19,17 +19,23 @@ a letter or digit, so no flow can share it), which works on every store without 
 from __future__ import annotations
 
 import hashlib
+import logging
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from stratoflow.errors import ConflictError
 from stratoflow.store.base import KvGuard
 
+log = logging.getLogger("stratoflow.deployer")
+
 NAMESPACE = "_deployer"
 _LONGEST_KEY = 900
 VERDICT_TTL = 7 * 24 * 3600
-# Longer than the deployer function's 5-minute timeout: a lease expires only once its holder is gone.
-LEASE_SECONDS = 15 * 60
+# Just longer than the deployer function's 5-minute timeout: a lease expires only once its holder is
+# gone, and one left by a deployer that timed out blocks the flow's next uploads for no longer.
+LEASE_SECONDS = 6 * 60
 _SWAPS = 10
 
 
@@ -212,3 +218,29 @@ def _lease_key(namespace: str, flow_id: str) -> str:
 
 def _flow_key(namespace: str, flow_id: str) -> str:
     return f"flow/{namespace}/{flow_id}"
+
+
+class DeploymentBusy(ConflictError):
+    """Another deployment of the flow held it for too long: the event is retried (Lambda retries)."""
+
+
+class FlowLeases:
+    """Deployments of one flow take turns: each waits (bounded, with backoff) for the one under way."""
+
+    # About a minute and a half in all: longer than a deployment takes, well within the deployer's
+    # 5 minutes; past it the event fails and Lambda delivers it again later.
+    DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0, 15.0, 15.0)
+
+    def __init__(self, registry: DeploymentRegistry, sleep: Callable[[float], None]):
+        self.registry = registry
+        self.sleep = sleep
+
+    def take(self, namespace: str, flow_id: str) -> str:
+        owner = uuid.uuid4().hex
+        for delay in (*self.DELAYS, None):
+            if self.registry.take_lease(namespace, flow_id, owner):
+                return owner
+            if delay is not None:
+                log.info("another deployment of %s.%s is under way: again in %s s", namespace, flow_id, delay)
+                self.sleep(delay)
+        raise DeploymentBusy(f"another deployment of {namespace}.{flow_id} is still under way")
