@@ -69,7 +69,12 @@ def handler_env() -> dict[str, str]:
     from stratoflow.cloud.settings import Settings
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update({name.upper(): f"dummy-{name}" for name in Settings.model_fields})
+    env.update(
+        {
+            name.upper(): "30" if field.annotation is int else f"dummy-{name}"
+            for name, field in Settings.model_fields.items()
+        }
+    )
     env.update(
         {
             "AWS_DEFAULT_REGION": "us-east-1",

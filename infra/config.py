@@ -65,6 +65,8 @@ class StackConfig:
     webhook_concurrency: int = 10
     # {namespace: [ARN patterns]}: the AWS resources each namespace's flows may name (None: unchecked).
     namespace_grants: dict[str, list[str]] | None = None
+    # Reserved concurrency per platform function ({"task_runner": 50}); unset: the account's pool.
+    reserved_concurrency: tuple[tuple[str, int], ...] = ()
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -112,6 +114,7 @@ class StackConfig:
         return cls(
             namespace_grants=namespace_grants,
             webhook_concurrency=webhook_concurrency,
+            reserved_concurrency=_reserved_concurrency(values.get("reservedConcurrency")),
             stack_name=stack_name,
             removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
             data_retention_days=_positive_int("dataRetentionDays", values.get("dataRetentionDays"), 30),
@@ -132,7 +135,37 @@ _CONTEXT_KEYS = (
     "flowPermissionsBoundaryArn",
     "webhookConcurrency",
     "namespaceGrants",
+    "reservedConcurrency",
 )
+FUNCTION_NAMES = ("task_runner", "deployer", "admission", "execution_events", "webhook")
+
+
+def _reserved_concurrency(value: Any) -> tuple[tuple[str, int], ...]:
+    """`{"task_runner": 50}`: a function keeps that many concurrent executions for itself (and may
+    use no more). Lambda refuses a reservation that leaves the account fewer than 100 unreserved, so
+    on an account with the default quota of 1,000 the sum stays under 900; new accounts whose quota
+    is lower cannot reserve any."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):  # `cdk deploy -c reservedConcurrency='{"task_runner": 50}'`
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigError(
+                f'reservedConcurrency {value!r}: expected JSON such as {{"task_runner": 50}}'
+            ) from None
+    if not isinstance(value, dict):
+        raise ConfigError(f'reservedConcurrency {value!r}: expected a mapping such as {{"task_runner": 50}}')
+    reserved = []
+    for name, count in value.items():
+        if name not in FUNCTION_NAMES:
+            raise ConfigError(
+                f"reservedConcurrency: unknown function {name!r}; expected one of {', '.join(FUNCTION_NAMES)}"
+            )
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ConfigError(f"reservedConcurrency.{name} {count!r}: expected a whole number of at least 1")
+        reserved.append((str(name), count))
+    return tuple(sorted(reserved))
 
 
 def _text(value: Any, default: str) -> str:

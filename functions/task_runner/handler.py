@@ -2,6 +2,8 @@
 
 Thin by design: the event is the Payload the state machine built (see `stratoflow.runner`); errors
 propagate so that Lambda reports their class name as `errorType`, which the compiled Retry/Catch match.
+A task's own failure (a `TaskError`) is counted apart from the runner's faults (anything else), so
+that the platform's errors alarm means "Stratoflow is broken", not "a flow failed".
 Each task run that ends in the call is published as metrics (stratoflow.cloud.metrics: dimensions
 Flow and TaskType, ids as metadata); log lines carry the execution id, flow, task id and attempt.
 """
@@ -19,6 +21,7 @@ from stratoflow.cloud.settings import Settings
 from stratoflow.cloud.wiring import cloud_task_runner
 from stratoflow.domain import TaskRun
 from stratoflow.runner import recording_task_runs
+from stratoflow.tasks.errors import TaskError
 
 logger = Logger()
 runner = cloud_task_runner(Settings.from_env())
@@ -34,12 +37,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     with recording_task_runs(on_save=_note_attempt) as activity:
         try:
             result = runner.handle(event)
-        except Exception as error:
-            # Every failed attempt, retried or not: the flow's failure rate.
-            _publish(
-                {"Flow": flow}, [Metric("TaskFailures", "Count", 1)], {"executionId": execution.get("id")}
-            )
+        except TaskError as error:
+            # Every failed attempt, retried or not: the flow's failure rate. A task failure is the
+            # flow's data, not the platform's fault: `TaskErrors` (no dimension) is subtracted from
+            # the function's Lambda Errors by the platform alarm, which then counts faults only.
+            metadata = {"executionId": execution.get("id")}
+            _publish({"Flow": flow}, [Metric("TaskFailures", "Count", 1)], metadata)
+            _publish({}, [Metric("TaskErrors", "Count", 1)], metadata)
             logger.info("task action failed", extra={"error_type": type(error).__name__, "error": str(error)})
+            raise
+        except Exception as error:
+            logger.exception("task runner fault", extra={"error_type": type(error).__name__})
             raise
         finally:
             for metric_set in task_run_metric_sets(flow, activity.ended):

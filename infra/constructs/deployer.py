@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -53,6 +53,9 @@ class DeployerWiring(Construct):
         self.state_machine_logs = logs.LogGroup(
             self,
             "StateMachineLogs",
+            # Under /aws/vendedlogs/: CloudWatch Logs then needs no entry in the account-wide
+            # resource policy (5,120 characters, shared by every service) for Step Functions to log.
+            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}",
             retention=config.log_retention,
             removal_policy=config.removal_policy,
         )

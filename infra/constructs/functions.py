@@ -130,6 +130,7 @@ class PlatformFunctions(Construct):
             layers=[self.layer],
             timeout=spec.timeout,
             memory_size=spec.memory_mb,
+            reserved_concurrent_executions=dict(self._config.reserved_concurrency).get(spec.name),
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
@@ -138,6 +139,7 @@ class PlatformFunctions(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "LOG_LEVEL": self._config.log_level,
                 "STRATOFLOW_STACK_NAME": Stack.of(self).stack_name,
+                "STRATOFLOW_HISTORY_DAYS": str(self._config.data_retention_days),
             },
         )
         acknowledge(

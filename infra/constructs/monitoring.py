@@ -30,6 +30,7 @@ FLOW_DIMENSION = "Flow"
 TASK_TYPE_DIMENSION = "TaskType"
 EXECUTION_METRICS = ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsKilled")
 PERIOD = Duration.minutes(5)
+TASK_RUNNER = "task_runner"
 
 
 class Alerts(Construct):
@@ -81,7 +82,9 @@ class Monitoring(Construct):
             logs = f"its log group {function.log_group.log_group_name} (JSON lines with the execution id)"
             self._alarm(
                 f"{label}-errors",
-                function.metric_errors(period=PERIOD, statistic="Sum"),
+                _faults(function)
+                if name == TASK_RUNNER
+                else function.metric_errors(period=PERIOD, statistic="Sum"),
                 f"errors of the {name} function. Look at {logs}.",
             )
             self._alarm(
@@ -133,7 +136,7 @@ class Monitoring(Construct):
             ],
         )
 
-    def _alarm(self, name: str, metric: cloudwatch.Metric, what: str) -> None:
+    def _alarm(self, name: str, metric: cloudwatch.IMetric, what: str) -> None:
         alarm = metric.create_alarm(
             self,
             name,
@@ -145,6 +148,23 @@ class Monitoring(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.alarms.append(alarm)
+
+
+def _faults(function: lambda_.IFunction) -> cloudwatch.MathExpression:
+    """The task runner's errors that are not tasks failing: Lambda counts a task's failure (raised so
+    that the state machine's Retry/Catch see it) as a function error; the runner publishes each one as
+    `TaskErrors`, and what is left is the platform's own faults, timeouts and crashes included."""
+    return cloudwatch.MathExpression(
+        label="task runner faults",
+        expression="errors - FILL(taskErrors, 0)",
+        using_metrics={
+            "errors": function.metric_errors(period=PERIOD, statistic="Sum"),
+            "taskErrors": cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE, metric_name="TaskErrors", period=PERIOD, statistic="Sum"
+            ),
+        },
+        period=PERIOD,
+    )
 
 
 def _flow_graph(metric_name: str, statistic: str, width: int = 8) -> cloudwatch.GraphWidget:

@@ -10,6 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import StackConfig
+from stratoflow.store.s3 import HISTORY_TAG
 
 # The execution store depends on this exact key schema (stratoflow.store's DynamoDB adapter).
 PARTITION_KEY = "pk"
@@ -19,6 +20,9 @@ GLOBAL_INDEXES = {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
 # execution that changes neither (its outputs, labels, an error) does not write the indexes.
 INDEX_PROJECTION = ("flowId", "state")
 TTL_ATTRIBUTE = "ttl"
+# DynamoDB deletes an expired item within days, not at once: an object lives that much longer than
+# the records pointing at it, so none still readable points at a deleted object.
+HISTORY_MARGIN_DAYS = 2
 
 
 class Storage(Construct):
@@ -45,10 +49,17 @@ class Storage(Construct):
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="data-bucket/",
             lifecycle_rules=[
+                # Objects of executions only (tagged by S3BlobStore): namespace files never expire.
+                # They outlive the records that point at them (DynamoDB TTL, `dataRetentionDays`) by
+                # HISTORY_MARGIN_DAYS, the time DynamoDB may take to delete an expired record.
                 s3.LifecycleRule(
-                    expiration=Duration.days(config.data_retention_days),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
+                    id="ExecutionData",
+                    expiration=Duration.days(config.data_retention_days + HISTORY_MARGIN_DAYS),
+                    tag_filters=dict([HISTORY_TAG]),
+                ),
+                s3.LifecycleRule(
+                    id="IncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)
+                ),
             ],
         )
         self.table = self._table()

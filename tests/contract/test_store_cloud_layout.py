@@ -11,6 +11,7 @@ import pytest
 from stratoflow.domain import Execution, FlowRecord, LogEntry, TaskRun
 from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.states import State
+from stratoflow.store import dynamo_items as items
 from stratoflow.store.dynamo import DynamoExecutionStore
 from stratoflow.store.s3 import S3BlobStore
 
@@ -55,7 +56,8 @@ def readable_condition(params: dict[str, Any]) -> str:
     return condition
 
 
-def raw(client: Any, table: str, pk: str, sk: str) -> dict[str, Any]:
+def raw(client: Any, table: str, pk: Any, sk: Any) -> dict[str, Any]:
+    pk, sk = (part["S"] if isinstance(part, dict) else part for part in (pk, sk))
     item: dict[str, Any] = client.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}})["Item"]
     return item
 
@@ -263,3 +265,48 @@ def test_a_store_on_a_lazy_client_creates_it_with_its_first_request(table: str) 
     # Then the client exists now and the failed condition was mapped at the store's edge
     assert clients.dynamodb.created
     assert store.get_execution("e1") is not None
+
+
+def test_history_records_expire_after_the_retention_counted_from_their_first_write(
+    dynamo_client: Any, table: str, clock: Any
+) -> None:
+    # Given a store that keeps history 30 days
+    store = DynamoExecutionStore(table, client=dynamo_client, clock=clock, history_days=30)
+    expires = int(clock.start.timestamp()) + 30 * 86_400
+
+    # When an execution, a task run (saved twice, a day apart) and a log line are written
+    store.create_execution(Execution(id="h1", namespace="team", flow_id="etl", revision=1))
+    store.save_task_run(TaskRun(id="tr1", execution_id="h1", task_id="extract"))
+    clock.advance(86_400)
+    store.save_task_run(TaskRun(id="tr1", execution_id="h1", task_id="extract", state=State.SUCCESS))
+    store.append_logs([LogEntry(execution_id="h1", message="hi", timestamp=clock.start)])
+
+    # Then the execution and its task run expire 30 days after their first write (never later than
+    # the objects they point at, written after it), the log line 30 days after its own
+    execution = raw(dynamo_client, table, *items.execution_key("h1").values())
+    task_run = raw(dynamo_client, table, *items.task_run_key("h1", "tr1").values())
+    assert int(execution["ttl"]["N"]) == int(task_run["ttl"]["N"]) == expires
+    [line] = dynamo_client.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": items.logs_pk("h1")}},
+    )["Items"]
+    assert int(line["ttl"]["N"]) == expires + 86_400
+
+
+def test_execution_objects_are_tagged_to_expire_and_namespace_files_are_not(s3_client: Any) -> None:
+    # Given a blob store on a bucket
+    s3_client.create_bucket(Bucket="tagged")
+    blobs = S3BlobStore("tagged", client=s3_client)
+
+    # When an execution's output and a namespace file are stored
+    blobs.put("team/etl/executions/e1/tr1/outputs.json", b"{}")
+    blobs.put("namespaces/team/files/query.sql", b"select 1")
+
+    # Then only the output carries the tag the bucket's lifecycle rule expires
+    def tags(key: str) -> list[dict[str, str]]:
+        found: list[dict[str, str]] = s3_client.get_object_tagging(Bucket="tagged", Key=key)["TagSet"]
+        return found
+
+    assert tags("team/etl/executions/e1/tr1/outputs.json") == [{"Key": "stratoflow", "Value": "history"}]
+    assert tags("namespaces/team/files/query.sql") == []

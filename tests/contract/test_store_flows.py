@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import random
+
 import pytest
 
 from stratoflow.domain import FlowRecord
 from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.store import ExecutionStore, ItemTooLargeError
+from stratoflow.store.base import KvGuard
 
 
 def flow(
@@ -163,5 +167,31 @@ def test_bad_names_and_statuses_are_refused(store: ExecutionStore) -> None:
 
 def test_oversized_flow_is_refused_clearly(store: ExecutionStore) -> None:
     with pytest.raises(ItemTooLargeError, match="blob storage"):
-        store.put_flow(flow(1).model_copy(update={"source": "x" * 400_000}))
+        noise = base64.b64encode(random.Random(1).randbytes(450_000)).decode()  # incompressible
+        store.put_flow(flow(1).model_copy(update={"source": noise}))
     assert store.get_flow_head("team", "etl") is None
+
+
+def test_a_large_flow_record_is_stored_compressed_and_reads_back_whole(store: ExecutionStore) -> None:
+    # Given a revision of 500 KB of repetitive JSON (a compiled definition of many tasks is)
+    big = flow(1).model_copy(update={"source": "- id: t\n  type: Log\n" * 25_000})
+
+    # When it is stored, Then it reads back exactly
+    store.put_flow(big)
+    assert store.get_flow("team", "etl") == big
+    assert [record.source for record in store.list_flows("team")] == [big.source]
+
+
+def test_a_guarded_revision_is_stored_only_while_its_guard_holds(store: ExecutionStore) -> None:
+    # Given the newest upload of a file seen is "v2"
+    store.kv_set("_deployer", "upload/f.yaml", {"versionId": "v2"})
+
+    # When a revision guarded by the older upload "v1" is written, it is refused, nothing moves
+    with pytest.raises(ConflictError):
+        store.put_flow(flow(1), guard=KvGuard("_deployer", "upload/f.yaml", {"versionId": "v1"}))
+    assert store.get_flow_head("team", "etl") is None
+
+    # Then the revision guarded by "v2" goes live
+    store.put_flow(flow(1), guard=KvGuard("_deployer", "upload/f.yaml", {"versionId": "v2"}))
+    live = store.get_flow("team", "etl")
+    assert live is not None and live.revision == 1

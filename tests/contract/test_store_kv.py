@@ -76,3 +76,18 @@ def test_bad_keys_ttls_and_values_are_refused(store: ExecutionStore) -> None:
     with pytest.raises(ItemTooLargeError):
         store.kv_set("team", "key", "x" * 400_000)
     assert store.kv_list("team") == []
+
+
+def test_swap_sets_only_over_the_expected_value(store: ExecutionStore, clock: Any) -> None:
+    # Given no entry: a swap expecting none takes it, a second one does not
+    assert store.kv_swap("team", "lease", {"owner": "a"}, ttl_seconds=60) is True
+    assert store.kv_swap("team", "lease", {"owner": "b"}, ttl_seconds=60) is False
+    # When a swap names the value it replaces, it takes it; a stale expectation does not
+    assert store.kv_swap("team", "lease", {"owner": "c"}, expected={"owner": "b"}) is False
+    assert store.kv_swap("team", "lease", {"owner": "c"}, expected={"owner": "a"}, ttl_seconds=60) is True
+    assert store.kv_get("team", "lease") == (True, {"owner": "c"})
+    # And an expired entry counts as none, even before it is purged
+    clock.advance(60)
+    assert store.kv_swap("team", "lease", {"owner": "d"}, expected={"owner": "c"}) is False
+    assert store.kv_swap("team", "lease", {"owner": "d"}) is True
+    assert store.kv_get("team", "lease") == (True, {"owner": "d"})

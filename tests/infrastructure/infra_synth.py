@@ -39,6 +39,7 @@ CUSTOM_CONTEXT = {
     "flowPermissionsBoundaryArn": "arn:aws:iam::123456789012:policy/ops/FlowBoundary",
     "webhookConcurrency": "3",
     "namespaceGrants": '{"team.a": ["arn:aws:s3:::team-a-*"]}',
+    "reservedConcurrency": '{"task_runner": 20}',
 }
 
 

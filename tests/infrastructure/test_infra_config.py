@@ -65,6 +65,9 @@ def test_empty_alert_email_means_none() -> None:
         ({"webhookConcurrency": 5000}, "webhookConcurrency 5000"),
         ({"namespaceGrants": "{"}, "namespaceGrants '{': not JSON"),
         ({"namespaceGrants": {"team": ["s3://bucket"]}}, "namespaceGrants: expected"),
+        ({"reservedConcurrency": {"runner": 5}}, "reservedConcurrency: unknown function 'runner'"),
+        ({"reservedConcurrency": {"task_runner": 0}}, "reservedConcurrency.task_runner 0"),
+        ({"reservedConcurrency": "fifty"}, "reservedConcurrency 'fifty': expected JSON"),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(context: dict[str, object], message: str) -> None:

@@ -13,6 +13,7 @@ NAMES = ("task_runner", "deployer", "admission", "execution_events", "webhook")
 
 # The settings each function reads (stratoflow.cloud.settings.Settings); the stack sets exactly these.
 COMMON = {
+    "STRATOFLOW_HISTORY_DAYS",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "LOG_LEVEL",
@@ -116,6 +117,30 @@ def test_limits_fit_each_function(synth: Synthesized) -> None:
         assert 10 <= timeout <= 900 and memory >= 256, name
 
 
+def test_a_deployment_lease_outlives_any_deployer_invocation(synth: Synthesized) -> None:
+    # A lease expires only once its holder is gone: Lambda stops the deployer before the lease ends
+    from stratoflow.cloud.registry import LEASE_SECONDS
+
+    timeout = synth.resource(synth.stack.functions.deployer)["Properties"]["Timeout"]
+    assert timeout < LEASE_SECONDS <= timeout + 120
+
+
+def test_reserved_concurrency_is_set_only_where_the_stack_config_asks(
+    synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    # Given the default stack, and one whose config reserves 20 for the task runner
+    def reserved(stack: Synthesized) -> dict[str, object]:
+        return {
+            name: stack.resource(function)["Properties"].get("ReservedConcurrentExecutions")
+            for name, function in stack.stack.functions.by_name.items()
+        }
+
+    # Then the default reserves nothing (new accounts' concurrency quota may be too low for any)
+    assert set(reserved(synth).values()) == {None}
+    # ... and the custom one reserves exactly what it asked for
+    assert reserved(custom_synth) == {name: (20 if name == "task_runner" else None) for name in NAMES}
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_function_gets_the_settings_it_reads(synth: Synthesized, name: str) -> None:
     environment = synth.environment(synth.stack.functions.by_name[name])
@@ -125,6 +150,7 @@ def test_function_gets_the_settings_it_reads(synth: Synthesized, name: str) -> N
     assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "Stratoflow"
     assert environment["LOG_LEVEL"] == "INFO"
     assert environment["STRATOFLOW_STACK_NAME"] == "Stratoflow"
+    assert environment["STRATOFLOW_HISTORY_DAYS"] == "30"  # dataRetentionDays: the records' TTL
     assert environment["STRATOFLOW_TABLE_NAME"] == {"Ref": synth.logical_id(synth.stack.storage.table)}
     assert environment["STRATOFLOW_DATA_BUCKET"] == {"Ref": synth.logical_id(synth.stack.storage.data_bucket)}
 

@@ -63,6 +63,8 @@ def test_every_function_has_error_and_throttle_alarms(synth: Synthesized) -> Non
     for spec in FUNCTION_SPECS:
         function = {"Ref": synth.logical_id(synth.stack.functions.by_name[spec.name])}
         for metric in ("Errors", "Throttles"):
+            if (spec.name, metric) == ("task_runner", "Errors"):
+                continue  # faults only: see the test below
             alarm = alarms[f"Stratoflow.{spec.name.replace('_', '-')}-{metric.lower()}"]
             assert alarm["Namespace"] == "AWS/Lambda"
             assert alarm["MetricName"] == metric
@@ -70,10 +72,27 @@ def test_every_function_has_error_and_throttle_alarms(synth: Synthesized) -> Non
             assert alarm["Statistic"] == "Sum"
 
 
+def test_the_task_runner_errors_alarm_counts_faults_not_failing_tasks(synth: Synthesized) -> None:
+    # Given the task runner's errors alarm
+    alarm = _alarms(synth)["Stratoflow.task-runner-errors"]
+    function = {"Ref": synth.logical_id(synth.stack.functions.task_runner)}
+
+    # Then it is Lambda's Errors less the task failures the runner published (TaskErrors)
+    queries = {query["Id"]: query for query in alarm["Metrics"]}
+    assert queries["expr_1"]["Expression"] == "errors - FILL(taskErrors, 0)"
+    errors = queries["errors"]["MetricStat"]
+    assert (errors["Metric"]["Namespace"], errors["Metric"]["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["Metric"]["Dimensions"] == [{"Name": "FunctionName", "Value": function}]
+    failures = queries["taskErrors"]["MetricStat"]
+    assert (failures["Metric"]["Namespace"], failures["Metric"]["MetricName"]) == ("Stratoflow", "TaskErrors")
+    assert "Dimensions" not in failures["Metric"]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+
+
 def test_every_dead_letter_queue_has_a_depth_alarm(synth: Synthesized) -> None:
     alarms = _alarms(synth)
     depth = [
-        alarm for alarm in alarms.values() if alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        alarm for alarm in alarms.values() if alarm.get("MetricName") == "ApproximateNumberOfMessagesVisible"
     ]
     queues = {
         alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in depth if alarm["Namespace"] == "AWS/SQS"

@@ -59,3 +59,11 @@ def test_no_function_imports_the_xray_sdk_and_the_layer_does_not_carry_it() -> N
 def test_functions_keep_active_tracing(synth: Synthesized) -> None:
     for function in synth.stack.functions.by_name.values():
         assert synth.resource(function)["Properties"]["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_the_state_machines_log_to_a_vended_logs_group(synth: Synthesized) -> None:
+    # Given the log group the deployer's state machines log to
+    group = synth.resource(synth.stack.deployer.state_machine_logs)
+
+    # Then it is under /aws/vendedlogs/ (no entry in the account's Logs resource policy needed)
+    assert group["Properties"]["LogGroupName"] == "/aws/vendedlogs/states/Stratoflow"

@@ -7,6 +7,8 @@ from typing import Any
 from aws_cdk.assertions import Match
 from infra_synth import Synthesized
 
+from infra.constructs.storage import HISTORY_MARGIN_DAYS
+
 
 def _bucket(synth: Synthesized, name: str) -> dict[str, Any]:
     return synth.resource(getattr(synth.stack.storage, name))
@@ -60,16 +62,25 @@ def test_flows_and_data_buckets_log_access_to_the_logs_bucket(synth: Synthesized
         assert logging["LogFilePrefix"]
 
 
-def test_data_expires_after_the_retention_from_context(synth: Synthesized, custom_synth: Synthesized) -> None:
+def test_execution_data_expires_after_the_retention_and_namespace_files_never(
+    synth: Synthesized, custom_synth: Synthesized
+) -> None:
     # Given the default context (30 days) and a custom one (7 days)
-    # Then each data bucket expires objects after its retention
     for synthesized, days in ((synth, 30), (custom_synth, 7)):
         rules = _bucket(synthesized, "data_bucket")["Properties"]["LifecycleConfiguration"]["Rules"]
-        assert {
-            "ExpirationInDays": days,
-            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-        }.items() <= (rules[0].items())
-        assert rules[0]["Status"] == "Enabled"
+        by_id = {rule["Id"]: rule for rule in rules}
+        # Then only objects tagged as execution data expire (the blob store tags all but namespace
+        # files), a margin after the records that point at them (DynamoDB TTL of `days`)
+        expiring = [rule for rule in rules if "ExpirationInDays" in rule]
+        assert expiring == [by_id["ExecutionData"]]
+        assert by_id["ExecutionData"]["ExpirationInDays"] == days + HISTORY_MARGIN_DAYS
+        assert by_id["ExecutionData"]["TagFilters"] == [{"Key": "stratoflow", "Value": "history"}]
+        assert "Prefix" not in by_id["ExecutionData"]
+        assert by_id["IncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+        assert all(rule["Status"] == "Enabled" for rule in rules)
+        # ... and the functions write records with a TTL of the same setting
+        runner = synthesized.environment(synthesized.stack.functions.task_runner)
+        assert runner["STRATOFLOW_HISTORY_DAYS"] == str(days)
 
 
 def test_table_key_schema_is_the_one_the_store_uses(synth: Synthesized) -> None:

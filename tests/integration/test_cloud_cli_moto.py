@@ -81,6 +81,26 @@ def test_deploy_uploads_and_reports_the_deployers_verdict(
     assert "revision 1" in again.stdout and "unchanged" in again.stdout
 
 
+def test_a_bulk_deploy_waits_for_each_batch_before_uploading_the_next(
+    strato: Callable[..., Result], tmp_path: Path
+) -> None:
+    # Given three flow files
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"id: bulk_{name}\nnamespace: tests.cli\ntasks:\n  - {{id: t, type: Log, message: m}}\n"
+        )
+
+    # When they are deployed two at a time
+    result = strato("deploy", str(tmp_path), "--prefix", "bulk/", "--batch", "2")
+
+    # Then the third is uploaded only once the first two have their verdicts
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.index("deployed tests.cli.bulk_b") < out.index("2 of 3 file(s) handled")
+    assert out.index("2 of 3 file(s) handled") < out.index("uploaded " + str(tmp_path / "c.yaml"))
+    assert "deployed tests.cli.bulk_c revision 1" in out
+
+
 def test_flows_list_shows_every_flow_with_its_status(
     strato: Callable[..., Result], sim: CloudSimulation
 ) -> None:

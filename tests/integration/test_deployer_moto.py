@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import random
 from typing import Any
 
 import pytest
 
+from stratoflow.cloud.alarms import SILENT_METRICS
 from stratoflow.cloud.deploy_steps import ALARM_METRICS
 from stratoflow.cloud.deployer import UNIDENTIFIED_NAMESPACE
 from stratoflow.cloud.event_models import FlowObjectEvent
@@ -93,7 +96,9 @@ def test_a_valid_upload_deploys_a_versioned_state_machine_its_alarms_and_the_flo
         assert alarm["AlarmName"] == f"{machine['name']}-{metric}"
         assert alarm["Namespace"] == "AWS/States"
         assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": machine["stateMachineArn"]}]
-        assert alarm["AlarmActions"] == [sim.settings.stratoflow_alert_topic_arn]
+        # A failed execution sends its own alert: its alarms notify nobody (one failure, one mail)
+        notifies = [] if metric in SILENT_METRICS else [sim.settings.stratoflow_alert_topic_arn]
+        assert alarm["AlarmActions"] == notifies
         assert alarm["TreatMissingData"] == "notBreaching"
     # ... and the flow record, live
     record = sim.store.get_flow("tests.deploy", "first")
@@ -295,3 +300,48 @@ def test_subflow_calls_point_at_the_child_state_machine_derived_from_its_name(si
     definition = describe(sim, "examples", "subflow_parent")["definition"]
     assert machine_arn(sim, "examples", "subflow_child") in definition
     assert "${" not in definition
+
+
+def test_a_flow_over_an_aws_limit_is_refused_before_anything_is_deployed(
+    sim: CloudSimulation, alerts: Queue
+) -> None:
+    # Given a working flow
+    good = sim.upload("deploy/wide.yaml", flow("wide", "small"))
+    before = describe(sim, "tests.deploy", "wide")
+    alerts.drain()
+
+    # When the file grows past what one flow record holds, even compressed (500 KB of noise)
+    verdict = sim.upload("deploy/wide.yaml", incompressible("wide"))
+
+    # Then it is INVALID with the located message `strato validate` prints, and an alert
+    assert verdict.status == "INVALID"
+    [error] = verdict.errors
+    assert error.startswith("deploy/wide.yaml:3:1: tasks: the flow's source and compiled definition take")
+    [alert] = alerts.drain()
+    assert error in alert["Message"] and "Revision 1 is still deployed" in alert["Message"]
+    # ... and nothing was touched: $LATEST unchanged, no revision recorded, revision 1 live
+    assert describe(sim, "tests.deploy", "wide")["definition"] == before["definition"]
+    head = sim.store.get_flow_head("tests.deploy", "wide")
+    assert head is not None and (head.latest_revision, head.deployed_revision) == (1, 1)
+    live = sim.store.get_flow("tests.deploy", "wide")
+    assert live is not None and live.revision == good.revision == 1
+
+
+def test_a_flow_of_600_tasks_deploys_its_record_kept_compressed(sim: CloudSimulation) -> None:
+    # Given a flow of 600 tasks (its record is about 450 KB of JSON, over DynamoDB's item limit)
+    tasks = "".join(f"  - id: t{i}\n    type: Log\n    message: m\n" for i in range(600))
+    source = f"id: many\nnamespace: tests.deploy\ntasks:\n{tasks}"
+
+    # When it is uploaded
+    verdict = sim.upload("deploy/many.yaml", source)
+
+    # Then it is deployed, and its record reads back whole
+    assert (verdict.status, verdict.revision) == ("DEPLOYED", 1), verdict.errors
+    live = sim.store.get_flow("tests.deploy", "many")
+    assert live is not None and live.source == source and live.definition is not None
+    assert len(live.model_dump_json()) > 400_000
+
+
+def incompressible(flow_id: str) -> str:
+    noise = base64.b64encode(random.Random(7).randbytes(375_000)).decode()
+    return f"id: {flow_id}\nnamespace: tests.deploy\ntasks:\n  - id: t\n    type: Log\n    message: {noise}\n"

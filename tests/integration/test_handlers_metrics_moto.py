@@ -17,6 +17,7 @@ from stratoflow.admission import admit
 from stratoflow.cloudsim.delivery import start_latest_versions
 from stratoflow.cloudsim.platform import CloudSimulation
 from stratoflow.engine.lambdas import LambdaContext
+from stratoflow.errors import NotFoundError
 from stratoflow.flow import load_flow
 from stratoflow.states import State
 from stratoflow.tasks.errors import TaskFailed
@@ -144,7 +145,7 @@ def test_a_failed_task_publishes_its_failure_and_logs_the_attempt(
 
     # Then the task run counts as failed for its type, and the failed attempt for the flow
     documents = emf_documents(capsys.readouterr().out)
-    assert set(documents) == {"TaskRunsFailed", "TaskDuration", "TaskFailures"}
+    assert set(documents) == {"TaskRunsFailed", "TaskDuration", "TaskFailures", "TaskErrors"}
     failed = documents["TaskRunsFailed"]
     assert (failed["TaskType"], failed["_aws"]["CloudWatchMetrics"][0]["Dimensions"]) == (
         "Fail",
@@ -153,6 +154,9 @@ def test_a_failed_task_publishes_its_failure_and_logs_the_attempt(
     attempts = documents["TaskFailures"]
     assert attempts["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Flow"]]
     assert "service" not in attempts and attempts["executionId"] == "measured-2"
+    # ... and once without dimensions: the platform alarm subtracts it from the Lambda errors
+    errors = documents["TaskErrors"]
+    assert errors["_aws"]["CloudWatchMetrics"][0]["Dimensions"] in ([], [[]])
     # ... and the failure's log line carries the attempt
     [line] = [json.loads(line) for line in log_lines.getvalue().splitlines()]
     assert (line["message"], line["error_type"], line["attempt"]) == ("task action failed", "TaskFailed", 1)
@@ -183,3 +187,20 @@ def test_admission_publishes_the_queue_wait_of_what_it_starts(
     assert waited >= 0
     assert "StartsAdmitted" in documents
     assert sim.wait(started["executionArn"]).execution.state == State.FAILED  # its `boom` task
+
+
+def test_a_fault_of_the_runner_is_not_counted_as_a_task_failure(
+    sim: CloudSimulation,
+    handlers: dict[str, ModuleType],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given an event about an execution that does not exist (the platform's fault, not a task's)
+    capsys.readouterr()
+
+    # When the task runner handles it
+    with pytest.raises(NotFoundError):
+        handlers["task_runner"].lambda_handler(run_event("no-such-execution", "say"), context("task-runner"))
+
+    # Then no task failure is published: the errors alarm (Lambda Errors - TaskErrors) counts it
+    documents = emf_documents(capsys.readouterr().out)
+    assert "TaskErrors" not in documents and "TaskFailures" not in documents

@@ -96,6 +96,9 @@ def stack_options(func: F) -> F:
 
 # --- strato deploy ---------------------------------------------------------------------------------
 
+# Files uploaded before the CLI waits for their verdicts: the deployer handles them concurrently.
+BATCH = 10
+
 
 def flow_objects(paths: Iterable[Path], prefix: str) -> dict[str, Path]:
     """Object key -> file: a file keeps its name, a folder's flows keep their path inside it."""
@@ -123,29 +126,43 @@ def flow_objects(paths: Iterable[Path], prefix: str) -> dict[str, Path]:
     "--timeout", default=60.0, show_default=True, help="Seconds to wait for the deployer's verdicts."
 )
 @click.option("--no-wait", is_flag=True, help="Upload only, without waiting for the deployer.")
+@click.option(
+    "--batch",
+    default=BATCH,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Upload this many files, wait for their verdicts, then the next ones (paces bulk deploys).",
+)
 @stack_options
-def deploy(paths: tuple[Path, ...], prefix: str, timeout: float, no_wait: bool, stack: StackChoice) -> None:
+def deploy(
+    paths: tuple[Path, ...], prefix: str, timeout: float, no_wait: bool, batch: int, stack: StackChoice
+) -> None:
     """Upload flow files (or folders of them) to the stack and wait for the deployer's verdict."""
     import boto3
 
     objects = flow_objects(paths, prefix)
     bucket = stack.resources("flows_bucket").flows_bucket
     s3 = boto3.client("s3")
-    uploads: dict[str, tuple[str | None, str]] = {}
-    for key, file in objects.items():
-        body = file.read_bytes()
-        response = s3.put_object(Bucket=bucket, Key=key, Body=body)
-        uploads[key] = (
-            response.get("VersionId"),
-            hashlib.sha256(body.decode("utf-8-sig", errors="replace").encode()).hexdigest(),
-        )
-        click.echo(f"uploaded {file} to s3://{bucket}/{key}")
-    if no_wait:
-        return
-    verdicts = wait_for_verdicts(stack.store(), uploads, timeout)
+    keys = list(objects)
     failed = False
-    for key, verdict in verdicts.items():
-        failed |= not _report(key, objects[key], verdict, timeout)
+    for start in range(0, len(keys), batch):
+        if start and not no_wait:
+            click.echo(f"{start} of {len(keys)} file(s) handled; uploading the next {batch}")
+        uploads: dict[str, tuple[str | None, str]] = {}
+        for key in keys[start : start + batch]:
+            body = objects[key].read_bytes()
+            response = s3.put_object(Bucket=bucket, Key=key, Body=body)
+            uploads[key] = (
+                response.get("VersionId"),
+                hashlib.sha256(body.decode("utf-8-sig", errors="replace").encode()).hexdigest(),
+            )
+            click.echo(f"uploaded {objects[key]} to s3://{bucket}/{key}")
+        if no_wait:
+            continue
+        # Each batch waits for its verdicts: the deployer's CreateStateMachine, PutMetricAlarm and
+        # CreateRole calls then never burst past their per-account rates, however many files.
+        for key, verdict in wait_for_verdicts(stack.store(), uploads, timeout).items():
+            failed |= not _report(key, objects[key], verdict, timeout)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 

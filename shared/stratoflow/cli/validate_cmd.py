@@ -12,11 +12,14 @@ from stratoflow.errors import Diagnostic
 
 
 def _check(file: Path) -> list[Diagnostic]:
-    """The file's problems; a crash of the validator is reported as a problem, never a traceback."""
-    from stratoflow.flow import validate_file
+    """The file's problems, the AWS limits a deployment meets included (the deployer's own checks);
+    a crash of the validator is reported as a problem, never a traceback."""
+    from stratoflow.cloud.limits import DeployNames, measure
+    from stratoflow.flow import load_flow_file, validate_file
 
     try:
-        return validate_file(file)
+        problems = validate_file(file)
+        return problems or measure(load_flow_file(file), DeployNames.example(), str(file)).problems
     except Exception as err:  # the report must go on for the other files
         message = f"internal error while validating ({type(err).__name__}: {err}); please report it"
         return [Diagnostic(str(file), 1, 1, "", message)]

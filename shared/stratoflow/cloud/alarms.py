@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from stratoflow.cloud.deploy_steps import Deployment, FlowTarget, Retirement
 
 ALARM_METRICS = ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted", "ExecutionThrottled")
+# A failed (or timed-out) execution already sends one alert of its own, naming the task and error
+# (cloud.events): its alarm is kept for the console and dashboards but notifies nobody, so one failed
+# execution is one notification.
+SILENT_METRICS = frozenset({"ExecutionsFailed", "ExecutionsTimedOut"})
 ALARM_PERIOD_SECONDS = 300
 DID_NOT_RUN = "DidNotRun"
 
@@ -120,7 +124,7 @@ class AlarmsStep:
                 Threshold=1,
                 ComparisonOperator="GreaterThanOrEqualToThreshold",
                 TreatMissingData="notBreaching",
-                AlarmActions=self._actions(),
+                AlarmActions=[] if metric in SILENT_METRICS else self._actions(),
                 Tags=_tags(target),
             )
         self._did_not_run(deployment)
@@ -187,10 +191,15 @@ def _tags(target: FlowTarget) -> list[dict[str, str]]:
 
 def _failure_description(target: FlowTarget, metric: str) -> str:
     flow = f"{target.namespace}.{target.flow_id}"
+    alert = (
+        "This alarm notifies nobody: each failed execution sends its own alert naming the failed task "
+        "and its error. "
+        if metric in SILENT_METRICS
+        else "Each failed execution also sends its own alert naming the failed task and its error. "
+    )
     return (
         f"Stratoflow flow {flow}: {metric} at least once in {ALARM_PERIOD_SECONDS // 60} minutes. "
-        f"Each failed execution also sends its own alert naming the failed task and its error. "
-        f"Find them: strato executions list --remote --namespace {target.namespace} "
+        f"{alert}Find them: strato executions list --remote --namespace {target.namespace} "
         f"--flow {target.flow_id} --state FAILED; then strato logs <execution-id> --remote."
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.clients import AwsClients
-from stratoflow.cloud.lazy import LazyAwsClients
+from stratoflow.cloud.lazy import ADAPTIVE_RETRIES, LazyAwsClients
 from stratoflow.cloud.settings import Settings
 from stratoflow.cloud.starter import Starter
 
@@ -22,7 +22,9 @@ def cloud_store(settings: Settings, clients: AwsClients) -> Any:
     """The DynamoDB execution store of the stack's table."""
     from stratoflow.store.dynamo import DynamoExecutionStore
 
-    return DynamoExecutionStore(settings.stratoflow_table_name, client=clients.dynamodb)
+    return DynamoExecutionStore(
+        settings.stratoflow_table_name, client=clients.dynamodb, history_days=settings.stratoflow_history_days
+    )
 
 
 def cloud_deployer(settings: Settings, clients: AwsClients | None = None) -> Deployer:
@@ -33,7 +35,7 @@ def cloud_deployer(settings: Settings, clients: AwsClients | None = None) -> Dep
     from stratoflow.cloud.rules import RulesStep
     from stratoflow.cloud.schedules import SchedulesStep
 
-    clients = clients or LazyAwsClients()
+    clients = clients or LazyAwsClients(retries=ADAPTIVE_RETRIES)
     store = cloud_store(settings, clients)
     steps = [
         *default_steps(clients, settings),

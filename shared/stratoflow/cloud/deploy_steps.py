@@ -11,7 +11,6 @@ machine and deleted after it; the others share the stack's state machine role.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from stratoflow.cloud.alarms import ALARM_METRICS, AlarmsStep
 from stratoflow.cloud.clients import error_code
 from stratoflow.cloud.naming import version_number
 from stratoflow.cloud.settings import Settings
+from stratoflow.compiler import definition_text
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -30,6 +30,14 @@ KEEP_VERSIONS = 100
 # A role IAM has just created or changed reaches Step Functions within seconds; until then it refuses
 # the role. Waits between attempts, about half a minute in all (the deployer has 5 minutes).
 ROLE_PROPAGATION_DELAYS = (1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
+# DeleteStateMachine is asynchronous: the machine stays DELETING while its executions stop, and
+# refuses updates meanwhile. A re-upload waits up to about two minutes for it, then fails; Lambda
+# delivers the event again later.
+DELETE_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0, 15.0, 15.0, 15.0, 15.0)
+
+
+class StateMachineStillDeleting(RuntimeError):
+    """The flow's state machine was deleted and is not gone yet."""
 
 
 @dataclass(frozen=True)
@@ -54,9 +62,12 @@ class Deployment:
     previous: Any | None  # the live Flow before this deployment (a step removes what it no longer needs)
     revision: int
     definition: dict[str, Any]  # placeholders substituted
+    compiled: dict[str, Any] | None = None  # with placeholders: what the flow record keeps
     permissions: list[dict[str, Any]] = field(default_factory=list)  # CompiledFlow.permissions
     role_arn: str | None = None  # the flow's own role (FlowRoleStep); None: the shared role
     version_arn: str | None = None  # set by StateMachineStep
+    # Putting the live revision back after a failed deployment: $LATEST again, no new version.
+    restoring: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -76,11 +87,19 @@ class DeployStep(Protocol):
     def retire(self, retirement: Retirement) -> None: ...
 
 
+# What Step Functions says while IAM has not propagated a role, or a policy just attached to it: no
+# error code of its own, the message is the only thing that tells it from a real misconfiguration.
+PROPAGATION_MESSAGES = (
+    "authorized to assume the provided role",  # a new role (CreateStateMachine / UpdateStateMachine)
+    "not authorized to access the Log Destination",  # the log-delivery policy, attached seconds ago
+    "not authorized to perform: xray:",  # the tracing statements of a new role's base policy
+)
+
+
 def _role_not_assumable_yet(error: Exception) -> bool:
-    """Step Functions refused a role it cannot assume (yet): IAM has not propagated a new role."""
-    # No error code of its own: the message is the only thing that tells it from a malformed ARN.
-    return error_code(error) in ("InvalidArn", "AccessDeniedException") and (
-        "authorized to assume the provided role" in str(error)
+    """Step Functions refused a role it cannot use (yet): IAM has not propagated it."""
+    return error_code(error) in ("InvalidArn", "AccessDeniedException") and any(
+        message in str(error) for message in PROPAGATION_MESSAGES
     )
 
 
@@ -96,24 +115,26 @@ class StateMachineStep:
         keep_versions: int = KEEP_VERSIONS,
         role_delays: tuple[float, ...] = ROLE_PROPAGATION_DELAYS,
         sleep: Callable[[float], None] = time.sleep,
+        delete_delays: tuple[float, ...] = DELETE_DELAYS,
     ):
         self.client = client
         self.settings = settings
         self.keep_versions = keep_versions
         self.role_delays = role_delays
         self.sleep = sleep
+        self.delete_delays = delete_delays
 
     def deploy(self, deployment: Deployment) -> None:
         target = deployment.target
         tags = {**target.tags(), "stratoflow:revision": str(deployment.revision)}
         common: dict[str, Any] = {
-            "definition": json.dumps(deployment.definition),
+            "definition": definition_text(deployment.definition),  # what `limits.measure` measured
             "roleArn": deployment.role_arn or self.settings.stratoflow_state_machine_role_arn,
             "loggingConfiguration": self._logging(),
             "tracingConfiguration": {"enabled": True},
-            "publish": True,
-            "versionDescription": f"revision {deployment.revision}",
         }
+        if not deployment.restoring:
+            common.update(publish=True, versionDescription=f"revision {deployment.revision}")
         tag_list = [{"key": k, "value": v} for k, v in tags.items()]
         response = None
         if not self._exists(target.state_machine_arn):
@@ -131,6 +152,8 @@ class StateMachineStep:
                 self.client.update_state_machine, stateMachineArn=target.state_machine_arn, **common
             )
             self.client.tag_resource(resourceArn=target.state_machine_arn, tags=tag_list)
+        if deployment.restoring:
+            return
         deployment.version_arn = str(response["stateMachineVersionArn"])
         self._prune(target.state_machine_arn, deployment.version_arn)
 
@@ -153,11 +176,22 @@ class StateMachineStep:
         return call(**request)
 
     def _exists(self, arn: str) -> bool:
-        try:
-            self.client.describe_state_machine(stateMachineArn=arn)
-        except self.client.exceptions.StateMachineDoesNotExist:
-            return False
-        return True
+        """Whether the state machine exists; one being deleted is waited for (then it does not)."""
+        for delay in (*self.delete_delays, None):
+            try:
+                status = self.client.describe_state_machine(stateMachineArn=arn).get("status")
+            except self.client.exceptions.StateMachineDoesNotExist:
+                return False
+            if status != "DELETING":
+                return True
+            if delay is None:
+                break
+            log.info("state machine %s is still being deleted: again in %s s", arn, delay)
+            self.sleep(delay)
+        raise StateMachineStillDeleting(
+            f"state machine {arn} is still being deleted (its executions are stopping); the upload is "
+            "deployed when the event is delivered again"
+        )
 
     def _logging(self) -> dict[str, Any]:
         log_group = self.settings.stratoflow_state_machine_log_group_arn

@@ -19,25 +19,26 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from stratoflow.cloud.alerts import invalid_flow_alert, publish_alert
 from stratoflow.cloud.clients import AwsClients, error_code
 from stratoflow.cloud.deploy_steps import Deployment, DeployStep, FlowTarget, Retirement, default_steps
 from stratoflow.cloud.event_models import FlowObjectEvent
-from stratoflow.cloud.flow_roles import check_policy_size
+from stratoflow.cloud.limits import DeployNames, measure
 from stratoflow.cloud.namespace_grants import parse_grants, refused_resources
 from stratoflow.cloud.naming import AccountRegion, state_machine_name
 from stratoflow.cloud.pipes import pipe_source_problems
-from stratoflow.cloud.registry import DeploymentRegistry, Verdict
+from stratoflow.cloud.registry import DeploymentRegistry, FlowLeases, Verdict
 from stratoflow.cloud.settings import Settings
-from stratoflow.compiler import compile_flow, state_machine_placeholder, substitute
+from stratoflow.compiler import substitute
 from stratoflow.domain import FlowRecord
-from stratoflow.errors import CompileError, ConflictError, FlowValidationError
+from stratoflow.errors import ConflictError, FlowValidationError
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.yaml_source import read_yaml
-from stratoflow.tasks.native import Subflow
+from stratoflow.store.base import KvGuard
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -73,24 +74,31 @@ class Deployer:
         settings: Settings,
         clients: AwsClients,
         steps: Sequence[DeployStep] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.store = store
         self.settings = settings
         self.clients = clients
         self.steps = list(steps) if steps is not None else default_steps(clients, settings)
         self.registry = DeploymentRegistry(store)
+        self.leases = FlowLeases(self.registry, sleep)
 
     # --- events ---------------------------------------------------------------------------------
 
     def handle(self, event: FlowObjectEvent) -> Verdict:
         if event.kind == "created":
-            return self.deploy_object(event.bucket, event.key, event.version_id)
+            return self.deploy_object(event.bucket, event.key, event.version_id, event.sequencer)
         return self.retire_object(event.bucket, event.key)
 
-    def deploy_object(self, bucket: str, key: str, version_id: str | None) -> Verdict:
+    def deploy_object(
+        self, bucket: str, key: str, version_id: str | None, sequencer: str | None = None
+    ) -> Verdict:
         """Deploy the object version an "Object Created" event names, unless it is no longer current."""
         exists, current = self._current_version(bucket, key)
-        if not exists or (version_id and current and current != version_id):
+        guard = None
+        if exists and not (version_id and current and current != version_id):
+            guard = self.registry.note_upload(key, version_id or current, sequencer)
+        if guard is None:
             skipped = _skipped(key, "a newer upload or a deletion of this object replaced it", version_id)
             self.registry.record_verdict(key, skipped)
             return skipped
@@ -105,7 +113,7 @@ class Deployer:
             return self._invalid(
                 text, key, version_id, [f"{key}:1:1: the file is not UTF-8 text: {error.reason}"]
             )
-        return self.deploy_source(source, key, version_id)
+        return self.deploy_source(source, key, version_id, guard)
 
     def retire_object(self, bucket: str, key: str) -> Verdict:
         """Retire the flow a deleted object held, unless the object exists again or the flow moved."""
@@ -135,39 +143,53 @@ class Deployer:
 
     # --- deploy ---------------------------------------------------------------------------------
 
-    def deploy_source(self, source: str, key: str, version_id: str | None = None) -> Verdict:
-        """Validate, compile and deploy one flow text; `key` names it in errors and in the registry."""
+    def deploy_source(
+        self, source: str, key: str, version_id: str | None = None, guard: KvGuard | None = None
+    ) -> Verdict:
+        """Validate, compile and deploy one flow text; `key` names it in errors and in the registry.
+
+        `guard` (the newest upload of the object seen) conditions the write that makes the revision
+        live: an older upload that reaches that write after a newer one was seen never goes live.
+        """
         try:
             flow = load_flow(source, key)
         except FlowValidationError as error:
             return self._invalid(source, key, version_id, [str(d) for d in error.diagnostics])
+        owner = self.leases.take(flow.namespace, flow.id)
+        try:
+            return self._deploy(flow, source, key, version_id, guard)
+        finally:
+            self.registry.release_lease(flow.namespace, flow.id, owner)
+
+    def _deploy(
+        self, flow: Flow, source: str, key: str, version_id: str | None, guard: KvGuard | None
+    ) -> Verdict:
+        """Deploy under the flow's lease: no other deployment of the flow runs its steps meanwhile."""
         digest = source_hash(source)
         for _ in range(_ATTEMPTS):  # another deployer may take the revision number first: try the next
+            if guard is not None and not self.registry.still_newest(guard):
+                return self._replaced(key, version_id)
             live: FlowRecord | None = self.store.get_flow(flow.namespace, flow.id)
             if live is not None and live.source_hash == digest:
                 return self._unchanged(live, key, version_id)
             head = self.store.get_flow_head(flow.namespace, flow.id)
             revision = (head.latest_revision if head else 0) + 1
-            try:
-                deployment, compiled = self._prepare(flow, revision, live)
-            except CompileError as error:
-                return self._invalid(source, key, version_id, [f"{key}: {error}"])
-            for step in self.steps:
-                step.deploy(deployment)
-            if deployment.version_arn is None:
-                raise RuntimeError("no deployment step published a state machine version")
-            self.registry.record_version(flow.namespace, flow.id, revision, digest, deployment.version_arn)
+            deployment = self._prepare(flow, revision, live, key)
+            if isinstance(deployment, list):
+                return self._invalid(source, key, version_id, deployment)
+            self._run_steps(deployment, live, digest)
             record = FlowRecord(
                 namespace=flow.namespace,
                 flow_id=flow.id,
                 revision=revision,
                 source=source,
                 source_hash=digest,
-                definition=compiled,
+                definition=deployment.compiled,
             )
             try:
-                self.store.put_flow(record)
-            except ConflictError:
+                self.store.put_flow(record, guard)
+            except ConflictError:  # a newer upload was seen, or the revision number taken
+                self.restore(live, deployment)
                 continue
             verdict = Verdict(
                 "DEPLOYED",
@@ -185,41 +207,93 @@ class Deployer:
             f"could not record a new revision of {flow.namespace}.{flow.id}: too many concurrent deploys"
         )
 
+    def _run_steps(self, deployment: Deployment, live: FlowRecord | None, digest: str) -> None:
+        """Every step, then the version; a step that fails puts the live revision's resources back."""
+        try:
+            for step in self.steps:
+                step.deploy(deployment)
+            if deployment.version_arn is None:
+                raise RuntimeError("no deployment step published a state machine version")
+        except Exception:
+            self.restore(live, deployment)
+            raise
+        target = deployment.target
+        self.registry.record_version(
+            target.namespace, target.flow_id, deployment.revision, digest, deployment.version_arn
+        )
+
+    def restore(self, live: FlowRecord | None, failed: Deployment) -> None:
+        """Run the steps again for the live revision (no new version), so that a deployment that
+        failed halfway leaves the live revision fully live: $LATEST (which Subflow tasks start), its
+        alarms and triggers. Nothing was live: the next deployment converges on what was left."""
+        previous = _parse(live)
+        if live is None or previous is None or live.definition is None:
+            return
+        restored = previous.model_copy(update={"revision": live.revision})
+        measured = measure(restored, self.names())
+        deployment = Deployment(
+            target=failed.target,
+            flow=restored,
+            previous=failed.flow,
+            revision=live.revision,
+            definition=substitute(live.definition, self.names().values(restored)),
+            permissions=measured.compiled.permissions if measured.compiled else [],
+            compiled=live.definition,
+            restoring=True,
+        )
+        try:
+            for step in self.steps:
+                step.deploy(deployment)
+        except Exception as error:  # the original failure is what the caller reports
+            log.error(
+                "could not restore %s revision %s: %s", failed.target.state_machine_name, live.revision, error
+            )
+
+    def _replaced(self, key: str, version_id: str | None) -> Verdict:
+        skipped = _skipped(key, "a newer upload of this object was seen: it deploys instead", version_id)
+        self.registry.record_verdict(key, skipped)
+        return skipped
+
     def target(self, namespace: str, flow_id: str) -> FlowTarget:
         name = state_machine_name(self.settings.stratoflow_stack_name, namespace, flow_id)
         return FlowTarget(namespace, flow_id, name, self._account().state_machine_arn(name))
 
+    def names(self) -> DeployNames:
+        """What this stack's placeholders become (the ARNs `measure` substitutes)."""
+        settings = self.settings
+        return DeployNames(
+            settings.stratoflow_stack_name,
+            self._account(),
+            settings.stratoflow_task_runner_arn,
+            settings.flow_roles_enabled,
+            settings.stratoflow_data_bucket,
+        )
+
     def _prepare(
-        self, flow: Flow, revision: int, live: FlowRecord | None
-    ) -> tuple[Deployment, dict[str, Any]]:
-        """Compile the revision and substitute its placeholders; CompileError when it cannot be deployed."""
+        self, flow: Flow, revision: int, live: FlowRecord | None, key: str
+    ) -> Deployment | list[str]:
+        """Compile and measure the revision: the deployment, or every reason it cannot be deployed.
+
+        Everything an AWS limit could refuse later is checked here, before the first side effect.
+        """
         versioned = flow.model_copy(update={"revision": revision})
-        compiled_flow = compile_flow(versioned)
-        compiled = compiled_flow.definition
-        if self.settings.flow_roles_enabled:
-            check_policy_size(compiled_flow.permissions, self._account().partition)
+        measured = measure(versioned, self.names(), key)
+        if measured.problems or measured.compiled is None or measured.definition is None:
+            return [str(problem) for problem in measured.problems]
         account = self._account()
         problems = pipe_source_problems(flow, account.partition, account.region, account.account)
         problems += refused_resources(flow, parse_grants(self.settings.stratoflow_namespace_grants))
         if problems:
-            raise CompileError("; ".join(problems))
-        values = {
-            "TaskRunnerFunctionArn": self.settings.stratoflow_task_runner_arn,
-            "DataBucketName": self.settings.stratoflow_data_bucket,
-        }
-        for task in flow.all_tasks():
-            if isinstance(task, Subflow):
-                placeholder = state_machine_placeholder(task.namespace, task.flow_id)[2:-1]
-                values[placeholder] = self.target(task.namespace, task.flow_id).state_machine_arn
-        deployment = Deployment(
+            return [f"{key}: {problem}" for problem in problems]
+        return Deployment(
             target=self.target(flow.namespace, flow.id),
             flow=versioned,
             previous=_parse(live),
             revision=revision,
-            definition=substitute(compiled, values),
-            permissions=compiled_flow.permissions,
+            definition=measured.definition,
+            permissions=measured.compiled.permissions,
+            compiled=measured.compiled.definition,
         )
-        return deployment, compiled
 
     def _unchanged(self, live: FlowRecord, key: str, version_id: str | None) -> Verdict:
         """The live revision has this content: clear an earlier INVALID verdict, redeploy nothing."""

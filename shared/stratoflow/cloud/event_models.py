@@ -29,6 +29,7 @@ class _Bucket(_Model):
 class _Object(_Model):
     key: str
     version_id: str | None = Field(default=None, alias="version-id")
+    sequencer: str | None = None
 
 
 class _ObjectDetail(_Model):
@@ -51,6 +52,8 @@ class FlowObjectEvent(_Model):
     key: str
     version_id: str | None = None
     deletion_type: str | None = None
+    # Orders the events of one key (S3 does not deliver them in order): see `registry.newer_sequencer`.
+    sequencer: str | None = None
 
     @classmethod
     def from_eventbridge(cls, event: Mapping[str, Any]) -> FlowObjectEvent:
@@ -70,6 +73,7 @@ class FlowObjectEvent(_Model):
             key=detail.object.key,
             version_id=version,
             deletion_type=detail.deletion_type,
+            sequencer=detail.object.sequencer or None,
         )
 
 

@@ -20,9 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from stratoflow.cloud.clients import error_code
 from stratoflow.cloud.naming import flow_role_arn
 from stratoflow.cloud.settings import Settings
 
+# A role seconds old (the flow was just deployed) may not be assumable yet: IAM propagates within
+# seconds. Waits between attempts of AssumeRole refused with AccessDenied, about 15 s in all.
+PROPAGATION_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 # A task run lasts at most Lambda's 15 minutes: credentials handed out must outlive it.
 REFRESH_MARGIN_SECONDS = 15 * 60.0
 SESSION_SECONDS = 3600
@@ -52,7 +56,11 @@ class FlowRoleCredentials:
         sts: Any | None = None,
         clock: Callable[[], float] = time.time,
         refresh_margin: float = REFRESH_MARGIN_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        delays: tuple[float, ...] = PROPAGATION_DELAYS,
     ):
+        self.sleep = sleep
+        self.delays = delays
         self.roles_arn = roles_arn
         self.stack_name = stack_name
         self._sts = sts
@@ -70,9 +78,7 @@ class FlowRoleCredentials:
             cached = self._cache.get(role)
         if cached is not None and self._clock() < cached.expires_at - self.refresh_margin:
             return dict(cached.credentials)
-        response = self._client().assume_role(
-            RoleArn=role, RoleSessionName=session_name(execution_id), DurationSeconds=SESSION_SECONDS
-        )
+        response = self._assume(role, session_name(execution_id))
         issued = response["Credentials"]
         credentials = {
             "aws_access_key_id": issued["AccessKeyId"],
@@ -82,6 +88,21 @@ class FlowRoleCredentials:
         with self._lock:
             self._cache[role] = _Cached(credentials, issued["Expiration"].timestamp())
         return dict(credentials)
+
+    def _assume(self, role: str, session: str) -> Any:
+        """AssumeRole, again after each delay while STS refuses it with AccessDenied: the first run of
+        a freshly deployed flow meets a role IAM has not propagated yet. Bounded: a role that really
+        does not trust the task runner fails after the last delay."""
+        for delay in (*self.delays, None):
+            try:
+                return self._client().assume_role(
+                    RoleArn=role, RoleSessionName=session, DurationSeconds=SESSION_SECONDS
+                )
+            except Exception as error:
+                if delay is None or error_code(error) != "AccessDenied":
+                    raise
+                self.sleep(delay)
+        raise AssertionError("unreachable")
 
     def _client(self) -> Any:
         if self._sts is None:

@@ -44,17 +44,31 @@ class LazyClient:
         return self._client is not None
 
 
-def _boto3_client(service: str) -> Any:
+# The deployer's control-plane calls (CreateStateMachine, PutMetricAlarm, PutRule, CreateRole...) have
+# low per-account rates: a bulk upload meets them. Adaptive mode retries throttles up to 10 times with
+# backoff and slows the client down by itself while they last.
+ADAPTIVE_RETRIES = {"mode": "adaptive", "total_max_attempts": 10}
+
+
+def _boto3_client(service: str, retries: dict[str, Any] | None = None) -> Any:
     import boto3
 
-    return boto3.client(service)
+    if retries is None:
+        return boto3.client(service)
+    from botocore.config import Config
+
+    return boto3.client(service, config=Config(retries=retries))
 
 
 class LazyAwsClients(AwsClients):
     """`AwsClients` whose clients not passed in are `LazyClient`s: building the cloud objects sends no
-    request, imports no boto3 and loads no service model."""
+    request, imports no boto3 and loads no service model. `retries`: botocore's retry configuration."""
+
+    def __init__(self, retries: dict[str, Any] | None = None, **clients: Any):
+        super().__init__(**clients)
+        self.retries = retries
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = LazyClient(lambda: _boto3_client(service))
+            self._clients[service] = LazyClient(lambda: _boto3_client(service, self.retries))
         return self._clients[service]

@@ -9,18 +9,41 @@ a letter or digit, so no flow can share it), which works on every store without 
 - `verdict/<hash of key and upload>`: the verdict on one upload (object version), what `strato deploy`
   waits for; kept a week;
 - `flow/<namespace>/<flowId>`: the object the flow's live revision came from (deleting that object
-  retires the flow; deleting another file that once held it does not).
+  retires the flow; deleting another file that once held it does not);
+- `upload-sha256/<hash of key>`: the newest upload of the object seen (version id and S3 event sequencer); the write
+  that makes a revision live is conditioned on it still naming that revision's upload;
+- `lease/<namespace>/<flowId>`: the deployment of the flow under way; deployments of one flow take
+  turns, so their steps never interleave.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from stratoflow.errors import ConflictError
+from stratoflow.store.base import KvGuard
+
+log = logging.getLogger("stratoflow.deployer")
 
 NAMESPACE = "_deployer"
 _LONGEST_KEY = 900
 VERDICT_TTL = 7 * 24 * 3600
+# Just longer than the deployer function's 5-minute timeout: a lease expires only once its holder is
+# gone, and one left by a deployer that timed out blocks the flow's next uploads for no longer.
+LEASE_SECONDS = 6 * 60
+_SWAPS = 10
+
+
+def newer_sequencer(candidate: str, than: str) -> bool:
+    """Whether S3 event sequencer `candidate` is later than `than` (same key): S3 documents that they
+    compare as hexadecimal strings once the shorter one is right-padded with zeros."""
+    width = max(len(candidate), len(than))
+    return candidate.upper().ljust(width, "0") > than.upper().ljust(width, "0")
 
 
 @dataclass(frozen=True)
@@ -129,6 +152,40 @@ class DeploymentRegistry:
         found, value = self.store.kv_get(NAMESPACE, _flow_key(namespace, flow_id))
         return str(value["objectKey"]) if found else None
 
+    # --- ordering ---
+
+    def note_upload(self, key: str, version_id: str | None, sequencer: str | None) -> KvGuard | None:
+        """Record this upload as the newest seen of `key`: the guard of the write that makes its
+        revision live, or None when a later upload of the key was seen already (by sequencer)."""
+        entry = {"versionId": version_id, "sequencer": sequencer}
+        name = _upload_key(key)
+        for _ in range(_SWAPS):  # another deployer may note an upload of the key at the same time
+            found, current = self.store.kv_get(NAMESPACE, name)
+            if found and current == entry:
+                return KvGuard(NAMESPACE, name, entry)
+            seen = current.get("sequencer") if found else None
+            if seen and sequencer and newer_sequencer(seen, sequencer):
+                return None
+            if self.store.kv_swap(NAMESPACE, name, entry, expected=current if found else None):
+                return KvGuard(NAMESPACE, name, entry)
+        raise ConflictError(f"uploads of {key} keep changing: try again")
+
+    def still_newest(self, guard: KvGuard) -> bool:
+        found, current = self.store.kv_get(guard.namespace, guard.key)
+        return bool(found and current == guard.value)
+
+    def take_lease(self, namespace: str, flow_id: str, owner: str) -> bool:
+        """Start deploying the flow unless another deployment of it is under way."""
+        lease = {"owner": owner}
+        key = _lease_key(namespace, flow_id)
+        return bool(self.store.kv_swap(NAMESPACE, key, lease, ttl_seconds=LEASE_SECONDS))
+
+    def release_lease(self, namespace: str, flow_id: str, owner: str) -> None:
+        key = _lease_key(namespace, flow_id)
+        found, current = self.store.kv_get(NAMESPACE, key)
+        if found and current == {"owner": owner}:
+            self.store.kv_delete(NAMESPACE, key)
+
     def forget_object(self, key: str) -> None:
         self.store.kv_delete(NAMESPACE, _object_key(key))
 
@@ -151,5 +208,39 @@ def _verdict_key(key: str, upload: str) -> str:
     return "verdict/" + hashlib.sha256(f"{key}\n{upload}".encode()).hexdigest()
 
 
+def _upload_key(key: str) -> str:
+    return "upload-sha256/" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def _lease_key(namespace: str, flow_id: str) -> str:
+    return f"lease/{namespace}/{flow_id}"
+
+
 def _flow_key(namespace: str, flow_id: str) -> str:
     return f"flow/{namespace}/{flow_id}"
+
+
+class DeploymentBusy(ConflictError):
+    """Another deployment of the flow held it for too long: the event is retried (Lambda retries)."""
+
+
+class FlowLeases:
+    """Deployments of one flow take turns: each waits (bounded, with backoff) for the one under way."""
+
+    # About a minute and a half in all: longer than a deployment takes, well within the deployer's
+    # 5 minutes; past it the event fails and Lambda delivers it again later.
+    DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0, 15.0, 15.0)
+
+    def __init__(self, registry: DeploymentRegistry, sleep: Callable[[float], None]):
+        self.registry = registry
+        self.sleep = sleep
+
+    def take(self, namespace: str, flow_id: str) -> str:
+        owner = uuid.uuid4().hex
+        for delay in (*self.DELAYS, None):
+            if self.registry.take_lease(namespace, flow_id, owner):
+                return owner
+            if delay is not None:
+                log.info("another deployment of %s.%s is under way: again in %s s", namespace, flow_id, delay)
+                self.sleep(delay)
+        raise DeploymentBusy(f"another deployment of {namespace}.{flow_id} is still under way")

@@ -37,6 +37,9 @@ class Settings(BaseModel):
     stratoflow_flow_role_prefix: str = ""
     # The deployer: the AWS resources each namespace's flows may name (cloud.namespace_grants); JSON.
     stratoflow_namespace_grants: str = ""
+    # Days executions, task runs and logs are kept (DynamoDB TTL); the stack's `dataRetentionDays`.
+    # 0 keeps them. The data bucket expires the objects they point at a little later (infra storage).
+    stratoflow_history_days: int = 0
 
     @property
     def flow_roles_enabled(self) -> bool:

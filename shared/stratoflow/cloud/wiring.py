@@ -15,7 +15,9 @@ def cloud_task_runner(settings: Settings) -> TaskRunner:
 
     # Built at import time (the handler's INIT): clients are created by their first request.
     clients = LazyAwsClients()
-    store = DynamoExecutionStore(settings.stratoflow_table_name, client=clients.dynamodb)
+    store = DynamoExecutionStore(
+        settings.stratoflow_table_name, client=clients.dynamodb, history_days=settings.stratoflow_history_days
+    )
     blobs = S3BlobStore(settings.stratoflow_data_bucket, client=clients.s3)
     callbacks = StepFunctionsCallbacks(clients.stepfunctions)
     # AWS tasks run with their flow's role (STRATOFLOW_FLOW_ROLE_PREFIX), not the task runner's.

@@ -37,12 +37,17 @@ def check_definition(definition: dict[str, Any]) -> list[str]:
     from stratoflow.engine import validate_definition
 
     problems = list(validate_definition(definition))
-    size = len(json.dumps(definition, separators=(",", ":")).encode())
+    size = len(definition_text(definition).encode())  # placeholders: `cloud.limits` measures as sent
     if size > MAX_DEFINITION_BYTES:
         problems.append(
             f"the definition is {size} bytes, over Step Functions' limit of {MAX_DEFINITION_BYTES}"
         )
     return problems
+
+
+def definition_text(definition: dict[str, Any]) -> str:
+    """The definition exactly as the deployer sends it to Step Functions (what its limit applies to)."""
+    return json.dumps(definition, separators=(",", ":"))
 
 
 def substitute(definition: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
@@ -61,6 +66,7 @@ __all__ = [
     "CompiledFlow",
     "check_definition",
     "compile_flow",
+    "definition_text",
     "lower_flow",
     "state_machine_placeholder",
     "substitute",

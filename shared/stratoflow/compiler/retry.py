@@ -19,11 +19,15 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
+# Throttles (TooManyRequests: the account's or the function's concurrency is used up) come in bursts:
+# 2 s doubling, each wait capped at 60 s, 8 retries: up to 2+4+8+16+32+60+60+60 = 242 s of waiting
+# (FULL jitter waits a random part of each, so retries of a burst spread out), about 2 minutes on average.
 PLATFORM_RETRIER = Retrier(
     error_equals=LAMBDA_SERVICE_ERRORS,
-    interval_seconds=1,
-    max_attempts=3,
+    interval_seconds=2,
+    max_attempts=8,
     backoff_rate=2.0,
+    max_delay_seconds=60,
     jitter_strategy="FULL",
 )
 # Errors that must never be retried whatever the task's policy says.

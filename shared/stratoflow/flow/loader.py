@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from stratoflow.errors import Diagnostic, FlowValidationError
 from stratoflow.flow.diagnostics import diagnostics_from_error
+from stratoflow.flow.lambda_limits import check_lambda_limits
 from stratoflow.flow.model import Flow, FlowSource
 from stratoflow.flow.rules import (
     check_expressions,
@@ -66,6 +67,9 @@ def analyse(text: str, file: str = "<flow>") -> Analysis:
     if any(not item.is_warning for item in diagnostics):
         return Analysis(None, diagnostics)
     assert flow is not None
+    limits = check_lambda_limits(flow, document.source_map, file)
+    if limits:
+        return Analysis(None, sorted(set(diagnostics + limits)))
     flow.attach_source(FlowSource(file, text, document.source_map, tuple(diagnostics)))
     return Analysis(flow, diagnostics)
 

@@ -35,6 +35,7 @@ by `stopAfter`, the last date a schedule fired, ...). Writes are optimistic: `pu
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -80,13 +81,26 @@ class TriggerState(Record):
     updated: datetime = Field(default_factory=utcnow)
 
 
+@dataclass(frozen=True)
+class KvGuard:
+    """A condition of a write: the KV entry `namespace`/`key` holds `value` (compared as stored JSON).
+
+    The deployer guards the write that makes a revision live with the newest upload seen of its file.
+    """
+
+    namespace: str
+    key: str
+    value: Any
+
+
 @runtime_checkable
 class ExecutionStore(Protocol):
     """Flows, executions, task runs, logs and the per-namespace KV store."""
 
     # --- flows ---
-    def put_flow(self, record: FlowRecord) -> None:
-        """Store a new revision and move the head (ConflictError if the revision is not the highest)."""
+    def put_flow(self, record: FlowRecord, guard: KvGuard | None = None) -> None:
+        """Store a new revision and move the head (ConflictError if the revision is not the highest,
+        or if `guard` does not hold), in one atomic write."""
 
     def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> FlowRecord | None:
         """Revision `revision`, or the live revision when it is None."""
@@ -181,6 +195,12 @@ class ExecutionStore(Protocol):
 
     def kv_get(self, namespace: str, key: str) -> tuple[bool, Any]:
         """(found, value); an expired entry is not found even before the backend purges it."""
+
+    def kv_swap(
+        self, namespace: str, key: str, value: Any, expected: Any = None, ttl_seconds: int | None = None
+    ) -> bool:
+        """Set the entry only if its live value is `expected` (None: there is no live entry), in one
+        atomic write; True when it was set."""
 
     def kv_delete(self, namespace: str, key: str) -> bool:
         """True when a live entry existed."""

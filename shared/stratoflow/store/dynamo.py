@@ -20,7 +20,7 @@ from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.states import State
 from stratoflow.store import dynamo_items as items
 from stratoflow.store import rules
-from stratoflow.store.base import FlowHead, SlotOutcome, TriggerState
+from stratoflow.store.base import FlowHead, KvGuard, SlotOutcome, TriggerState
 from stratoflow.store.dynamo_coordination import DynamoCoordination
 from stratoflow.store.dynamo_executions import ExecutionLister
 from stratoflow.store.dynamo_table import ITEM_ABSENT, ITEM_EXISTS, ConditionFailed, Expression, Table
@@ -32,7 +32,16 @@ _NAMESPACE_CACHE = 10_000
 class DynamoExecutionStore:
     """ExecutionStore on one DynamoDB table; the boto3 client is injected or created."""
 
-    def __init__(self, table_name: str, client: Any = None, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        client: Any = None,
+        clock: Callable[[], datetime] = utcnow,
+        history_days: int | None = None,
+    ) -> None:
+        """`history_days`: executions, task runs and logs expire (DynamoDB TTL) that long after they
+        are written; None keeps them. The stack sets its `dataRetentionDays`."""
+        self._history_seconds = history_days * 86_400 if history_days else None
         if client is None:
             import boto3
 
@@ -53,7 +62,7 @@ class DynamoExecutionStore:
 
     # --- flows ---------------------------------------------------------------------------------
 
-    def put_flow(self, record: FlowRecord) -> None:
+    def put_flow(self, record: FlowRecord, guard: KvGuard | None = None) -> None:
         data = rules.check_flow_record(record)
         head = {
             "namespace": record.namespace,
@@ -76,12 +85,18 @@ class DynamoExecutionStore:
             **ex.params(),
         }
         revision_put = {"Item": items.flow_item(record, data), "ConditionExpression": ITEM_ABSENT}
+        actions: list[tuple[str, dict[str, Any]]] = [("Put", revision_put), ("Update", head_update)]
+        if guard is not None:
+            check = Expression()
+            holds = self._kv_holds(check, guard.value)
+            key = items.kv_key(guard.namespace, guard.key)
+            actions.append(("ConditionCheck", {"Key": key, "ConditionExpression": holds, **check.params()}))
         try:
-            self._table.transact([("Put", revision_put), ("Update", head_update)])
+            self._table.transact(actions)
         except ConditionFailed:
             raise ConflictError(
                 f"flow {record.namespace}.{record.flow_id}: revision {record.revision} is not above "
-                "the latest revision"
+                "the latest revision, or a newer upload of its file was seen"
             ) from None
 
     def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> FlowRecord | None:
@@ -142,12 +157,22 @@ class DynamoExecutionStore:
     def create_execution(self, execution: Execution) -> None:
         rules.check_flow_key(execution.namespace, execution.flow_id)
         rules.check_size("execution", execution.id, execution.model_dump_json(by_alias=True))
+        item = items.execution_item(execution)
+        expires = self._history_expiry()
+        if expires is not None:
+            item["ttl"] = {"N": str(expires)}
         try:
-            self._table.put(items.execution_item(execution), ITEM_ABSENT)
+            self._table.put(item, ITEM_ABSENT)
         except ConditionFailed:
             raise ConflictError(f"execution {execution.id} already exists") from None
         self._remember(execution.id, execution.namespace)
         self._lister.add_namespace(execution.namespace)
+
+    def _history_expiry(self) -> int | None:
+        """The `ttl` of a history record written now (epoch seconds), None when history is kept."""
+        if self._history_seconds is None:
+            return None
+        return rules.kv_expiry(self._clock(), self._history_seconds)
 
     def get_execution(self, execution_id: str) -> Execution | None:
         item = self._table.get(items.execution_key(execution_id))
@@ -247,7 +272,7 @@ class DynamoExecutionStore:
         """The execution's namespace (immutable, so reading it cannot race with the conditional write).
 
         Read once per process and execution; that read also proves the execution exists (executions
-        are never deleted). A missing one raises `missing(message)`, else ConditionFailed.
+        are deleted only by their TTL, long after they end). A missing one raises `missing(message)`, else ConditionFailed.
         """
         namespace = self._namespaces.get(execution_id)
         if namespace is None:
@@ -291,6 +316,12 @@ class DynamoExecutionStore:
             *ex.assign({"taskId": task_run.task_id, "data": data}),
             f"{seq} = if_not_exists({seq}, {now})",
         ]
+        expires = self._history_expiry()
+        if expires is not None:
+            # Counted from the first save, like the execution's: every object a record points at was
+            # written after it, and expires later (the data bucket's rule), never before it.
+            ttl = ex.name("ttl")
+            sets.append(f"{ttl} = if_not_exists({ttl}, {ex.value(expires)})")
         item = self._table.update(
             items.task_run_key(task_run.execution_id, task_run.id), "SET " + ", ".join(sets), ex
         )
@@ -316,6 +347,9 @@ class DynamoExecutionStore:
 
     def append_logs(self, entries: Sequence[LogEntry]) -> None:
         batch = [items.log_item(entry, f"{self._writer}#{next(self._log_counter):012d}") for entry in entries]
+        expires = self._history_expiry()
+        if expires is not None:
+            batch = [{**item, "ttl": {"N": str(expires)}} for item in batch]
         self._table.batch_put(batch)
 
     def list_logs(
@@ -345,6 +379,31 @@ class DynamoExecutionStore:
         if expires is not None:
             item["ttl"] = {"N": str(expires)}
         self._table.put(item)
+
+    def kv_swap(
+        self, namespace: str, key: str, value: Any, expected: Any = None, ttl_seconds: int | None = None
+    ) -> bool:
+        rules.check_kv_key(namespace, key)
+        data = rules.dump_json(value)
+        rules.check_size("KV value", f"{namespace}/{key}", data)
+        item = {**items.kv_key(namespace, key), "value": {"S": data}}
+        expires = rules.kv_expiry(self._clock(), ttl_seconds)
+        if expires is not None:
+            item["ttl"] = {"N": str(expires)}
+        ex = Expression()
+        try:
+            self._table.put(item, self._kv_holds(ex, expected), ex)
+        except ConditionFailed:
+            return False
+        return True
+
+    def _kv_holds(self, ex: Expression, expected: Any) -> str:
+        """The condition "the live entry's value is `expected`" (None: there is no live entry)."""
+        ttl, now = ex.name("ttl"), ex.value(int(rules.as_utc(self._clock()).timestamp()))
+        if expected is None:  # absent, or expired but not purged yet
+            return f"attribute_not_exists(pk) OR {ttl} <= {now}"
+        live = f"(attribute_not_exists({ttl}) OR {ttl} > {now})"
+        return f"{ex.name('value')} = {ex.value(rules.dump_json(expected))} AND {live}"
 
     def kv_get(self, namespace: str, key: str) -> tuple[bool, Any]:
         item = self._table.get(items.kv_key(namespace, key))

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import functools
 import json
+import zlib
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -113,11 +114,18 @@ def revision_key(namespace: str, flow_id: str, revision: int) -> Item:
 
 
 def flow_item(record: FlowRecord, data: str) -> Item:
-    """The revision item; `data` is the record's JSON (checked by `rules.check_flow_record`)."""
-    return {**revision_key(record.namespace, record.flow_id, record.revision), "data": {"S": data}}
+    """The revision item; `data` is the record's JSON (checked by `rules.check_flow_record`), kept
+    compressed in `dataZ` when large (`rules.flow_record_bytes`)."""
+    key = revision_key(record.namespace, record.flow_id, record.revision)
+    compressed = rules.flow_record_bytes(data)
+    if compressed is not None:
+        return {**key, "dataZ": {"B": compressed}}
+    return {**key, "data": {"S": data}}
 
 
 def flow_record(item: Item) -> FlowRecord:
+    if "dataZ" in item:
+        return FlowRecord.model_validate_json(zlib.decompress(item["dataZ"]["B"]))
     return FlowRecord.model_validate_json(item["data"]["S"])
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
@@ -44,14 +45,38 @@ def check_flow_key(namespace: str, flow_id: str) -> None:
     check_name(flow_id, "flow id")
 
 
+# A flow record larger than this is stored compressed (zlib): a compiled definition compresses about
+# tenfold, so the store's record limit is no longer what bounds a flow's size (Step Functions' 1 MB
+# definition limit is).
+COMPRESS_FLOW_BYTES = 64 * 1024
+
+
+def flow_record_bytes(data: str) -> bytes | None:
+    """The compressed form a flow record's JSON is stored in, None when it is stored as it is."""
+    encoded = data.encode()
+    return zlib.compress(encoded, 6) if len(encoded) > COMPRESS_FLOW_BYTES else None
+
+
+def flow_record_size(data: str) -> int:
+    """The bytes a flow record's JSON takes in the store (what MAX_RECORD_BYTES applies to)."""
+    compressed = flow_record_bytes(data)
+    return len(compressed) if compressed is not None else len(data.encode())
+
+
 def check_flow_record(record: FlowRecord) -> str:
-    """Validate a revision before it is stored; returns its JSON (what the size limit applies to)."""
+    """Validate a revision before it is stored; returns its JSON (stored compressed when large)."""
     check_flow_key(record.namespace, record.flow_id)
     check_flow_status(record.status)
     if record.revision < 1:
         raise ValueError(f"flow revisions start at 1, got {record.revision}")
     data = record.model_dump_json(by_alias=True)
-    check_size("flow", f"{record.namespace}.{record.flow_id}", data)
+    size = flow_record_size(data)
+    if size > MAX_RECORD_BYTES:
+        raise ItemTooLargeError(
+            f"flow {record.namespace}.{record.flow_id!r} takes {size // 1024} KiB compressed; the "
+            f"execution store keeps records under {MAX_RECORD_BYTES // 1024} KiB: store large data in "
+            "blob storage and keep a reference"
+        )
     return data
 
 

@@ -16,6 +16,12 @@ def _is_key(key: str) -> bool:
     return True
 
 
+# Objects of executions (large outputs, task files) carry this tag: the data bucket's lifecycle rule
+# expires tagged objects only, so namespace files (`namespaces/...`, see namespace_files) never expire.
+HISTORY_TAG = ("stratoflow", "history")
+_NAMESPACE_FILES = "namespaces/"
+
+
 class S3BlobStore:
     """BlobStore on S3: key `a/b.json` is the object `<prefix>a/b.json` of `bucket`."""
 
@@ -33,7 +39,10 @@ class S3BlobStore:
 
     def put(self, key: str, data: bytes) -> str:
         uri = rules.uri_for(key)
-        self._client.put_object(Bucket=self.bucket, Key=self._object_key(uri), Body=data)
+        request: dict[str, Any] = {"Bucket": self.bucket, "Key": self._object_key(uri), "Body": data}
+        if not key.startswith(_NAMESPACE_FILES):
+            request["Tagging"] = "=".join(HISTORY_TAG)
+        self._client.put_object(**request)
         return uri
 
     def get(self, uri: str) -> bytes:

@@ -21,7 +21,7 @@ from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.states import State
 from stratoflow.store import rules
 from stratoflow.store import sqlite_coordination as coordination
-from stratoflow.store.base import FlowHead, SlotOutcome, TriggerState
+from stratoflow.store.base import FlowHead, KvGuard, SlotOutcome, TriggerState
 from stratoflow.store.sqlite_schema import migrate
 
 _IN_CHUNK = 500  # ids per `IN (...)`: under SQLite's default limit of 999 variables
@@ -73,10 +73,14 @@ class SqliteExecutionStore:
 
     # --- flows ---------------------------------------------------------------------------------
 
-    def put_flow(self, record: FlowRecord) -> None:
+    def put_flow(self, record: FlowRecord, guard: KvGuard | None = None) -> None:
         data = rules.check_flow_record(record)
         key = (record.namespace, record.flow_id)
         with self._write() as db:
+            if guard is not None and not self._kv_holds(db, guard.namespace, guard.key, guard.value):
+                raise ConflictError(
+                    f"flow {record.namespace}.{record.flow_id}: a newer upload of its file was seen"
+                )
             head = self._head_row(db, *key)
             latest = head.latest_revision if head else 0
             if record.revision <= latest:
@@ -358,6 +362,29 @@ class SqliteExecutionStore:
         expires = rules.kv_expiry(self._clock(), ttl_seconds)
         with self._write() as db:
             db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?)", (namespace, key, data, expires))
+
+    def kv_swap(
+        self, namespace: str, key: str, value: Any, expected: Any = None, ttl_seconds: int | None = None
+    ) -> bool:
+        rules.check_kv_key(namespace, key)
+        data = rules.dump_json(value)
+        rules.check_size("KV value", f"{namespace}/{key}", data)
+        expires = rules.kv_expiry(self._clock(), ttl_seconds)
+        with self._write() as db:
+            if not self._kv_holds(db, namespace, key, expected):
+                return False
+            db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?)", (namespace, key, data, expires))
+        return True
+
+    def _kv_holds(self, db: sqlite3.Connection, namespace: str, key: str, expected: Any) -> bool:
+        """Whether the live entry's value is `expected` (None: there is no live entry)."""
+        row = db.execute(
+            "SELECT value, expires FROM kv WHERE namespace = ? AND key = ?", (namespace, key)
+        ).fetchone()
+        live = row is not None and not rules.kv_expired(row[1], self._clock())
+        if expected is None:
+            return not live
+        return live and row[0] == rules.dump_json(expected)
 
     def kv_get(self, namespace: str, key: str) -> tuple[bool, Any]:
         row = self._one("SELECT value, expires FROM kv WHERE namespace = ? AND key = ?", (namespace, key))

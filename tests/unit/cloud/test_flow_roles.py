@@ -135,7 +135,7 @@ def created(stub: Stubber, role_arn: str) -> None:
         {**created, "stateMachineVersionArn": f"{STATE_MACHINE}:1"},
         {
             "name": "S-ns-f",
-            "definition": '{"StartAt": "a", "States": {}}',
+            "definition": '{"StartAt":"a","States":{}}',
             "roleArn": role_arn,
             "type": "STANDARD",
             "tags": [

@@ -92,3 +92,20 @@ def test_lazy_aws_clients_keep_the_clients_passed_in_and_defer_the_others() -> N
     assert isinstance(clients.s3, LazyClient) and not clients.s3.created
     assert clients.s3 is clients.s3  # one client per service
     assert isinstance(clients, AwsClients)
+
+
+def test_the_deployers_clients_retry_throttled_control_plane_calls_adaptively(monkeypatch: Any) -> None:
+    # Given the deployer as its Lambda builds it
+    from stratoflow.cloud.assembly import cloud_deployer
+    from stratoflow.cloud.settings import Settings
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    deployer = cloud_deployer(Settings(stratoflow_table_name="t", stratoflow_data_bucket="d"))
+
+    # When its control-plane clients are created
+    configs = [
+        deployer.clients.client(service).meta.config for service in ("stepfunctions", "cloudwatch", "iam")
+    ]
+
+    # Then each retries throttles in adaptive mode (client-side rate limiting), 10 attempts in all
+    assert all(config.retries == {"mode": "adaptive", "total_max_attempts": 10} for config in configs)
