@@ -92,9 +92,10 @@ class PlatformFunctions(Construct):
         self.admission = self.by_name["admission"]
         self.execution_events = self.by_name["execution_events"]
         self.webhook = self.by_name["webhook"]
-        if config.webhook_concurrency:
+        if config.webhook_concurrency and "webhook" not in dict(config.reserved_concurrency):
             # A flood of webhook requests (404s included) uses at most this many of the account's
-            # concurrent executions: the rest stays for the task runner and admission.
+            # concurrent executions: the rest stays for the task runner and admission. An explicit
+            # `reservedConcurrency` for the webhook function wins.
             function = self.webhook.node.default_child
             assert isinstance(function, lambda_.CfnFunction)
             function.reserved_concurrent_executions = config.webhook_concurrency

@@ -135,10 +135,11 @@ def test_reserved_concurrency_is_set_only_where_the_stack_config_asks(
             for name, function in stack.stack.functions.by_name.items()
         }
 
-    # Then the default reserves nothing (new accounts' concurrency quota may be too low for any)
-    assert set(reserved(synth).values()) == {None}
-    # ... and the custom one reserves exactly what it asked for
-    assert reserved(custom_synth) == {name: (20 if name == "task_runner" else None) for name in NAMES}
+    # Then the default reserves only the webhook's 10 (`webhookConcurrency`: a flood of requests
+    # cannot starve task runs), nothing else (new accounts' concurrency quota may be too low for more)
+    assert reserved(synth) == {name: (10 if name == "webhook" else None) for name in NAMES}
+    # ... and the custom one reserves exactly what it asked for (its webhookConcurrency is 3)
+    assert reserved(custom_synth) == {name: {"task_runner": 20, "webhook": 3}.get(name) for name in NAMES}
 
 
 @pytest.mark.parametrize("name", NAMES)
