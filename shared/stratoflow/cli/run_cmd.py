@@ -183,11 +183,10 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
     if as_json:
         click.echo(json.dumps(run_document(outcome), indent=2, default=str))
     else:
-        from rich.console import Console
-
         from stratoflow.cli.live import _depths, _table
+        from stratoflow.cli.output import console as make_console
 
-        console = Console()
+        console = make_console()
         execution = outcome.execution
         console.print(
             f"[bold]{execution.namespace}.{execution.flow_id}[/] on the cloud simulation  {execution.id}"

@@ -191,6 +191,14 @@ class SqliteExecutionStore:
         row = self._one("SELECT data FROM executions WHERE id = ?", (execution_id,))
         return Execution.model_validate_json(row[0]) if row else None
 
+    def execution_ids_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
+        """Ids of executions that start with `prefix`, in id order (a range on the primary key)."""
+        rows = self._all(
+            "SELECT id FROM executions WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+            [prefix, prefix + "\U0010ffff", limit],
+        )
+        return [row[0] for row in rows]
+
     def update_execution(
         self,
         execution_id: str,
@@ -253,7 +261,8 @@ class SqliteExecutionStore:
         for clause, value in (
             ("namespace = ?", namespace),
             ("flow_id = ?", flow_id),
-            ("state = ?", state.value if state else None),
+            # A plain string ("FAILED") is taken too: State is a StrEnum, and callers pass either.
+            ("state = ?", State(state).value if state else None),
             ("start_key >= ?", rules.sortable_time(since) if since else None),
             ("start_key < ?", rules.sortable_time(until) if until else None),
         ):
