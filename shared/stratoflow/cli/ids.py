@@ -42,7 +42,9 @@ def flow_namespace(store: Any, flow_id: str) -> str:
 
     Refused with the candidates when several namespaces hold a flow of that id, and when none does.
     """
-    namespaces: list[str] = sorted({head.namespace for head in store.list_flow_heads() if head.flow_id == flow_id})
+    namespaces: list[str] = sorted(
+        {head.namespace for head in store.list_flow_heads() if head.flow_id == flow_id}
+    )
     if len(namespaces) == 1:
         return namespaces[0]
     if not namespaces:

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "server": "stratoflow.cli.server_cmd:server",
     "schedule": "stratoflow.cli.schedule_cmd:schedule",
     "backfill": "stratoflow.cli.schedule_cmd:backfill",
+    "trigger": "stratoflow.cli.trigger_cmd:trigger",
     "deploy": "stratoflow.cli.cloud_cmd:deploy",
     "flows": "stratoflow.cli.cloud_cmd:flows",
     "execute": "stratoflow.cli.cloud_cmd:execute",

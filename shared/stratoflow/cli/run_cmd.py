@@ -106,44 +106,46 @@ def run_locally(
         except (InputError, StratoflowError) as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_REFUSED)
-        if execution.state in (State.QUEUED, State.CANCELLED, State.FAILED):
-            # The flow's concurrency limit is reached: queued (another process's execution ending will
-            # start it), or refused by `behavior: CANCEL | FAIL`.
-            click.echo(
-                f"execution {execution.id} is {execution.state}: {execution.error or 'concurrency limit'}",
-                err=True,
-            )
-            if as_json:
-                click.echo(json.dumps(public_document(execution), indent=2, default=str))
-            sys.exit(EXIT_OK if execution.state == State.QUEUED else EXIT_FAILED)
-        running = platform.start(execution)
-
-        def kill(name: str) -> None:
-            current = platform.store.get_execution(execution.id)
-            if current is not None and current.state == State.PAUSED:
-                click.echo(
-                    f"{name}: execution {execution.id} stays PAUSED; `strato resume {execution.id}` "
-                    "continues it",
-                    err=True,
-                )
-            else:
-                click.echo(
-                    f"{name}: killing execution {execution.id} (a second signal exits at once)", err=True
-                )
-            platform.stop_all(f"killed by {name}")
-
-        # Ctrl-C and SIGTERM end the execution KILLED, its scripts with it; a paused one stays PAUSED.
-        with StopSignals(kill):
-            if as_json:
-                outcome = platform.finish(execution, running)
-                click.echo(json.dumps(run_document(outcome), indent=2, default=str))
-            else:
-                from stratoflow.cli.live import watch
-
-                outcome = watch(platform, execution, running, flow)
-        sys.exit(EXIT_OK if outcome.execution.state in ("SUCCESS", "WARNING", "PAUSED") else EXIT_FAILED)
+        start_and_report(platform, flow, execution, as_json)
     finally:
         platform.close()
+
+
+def start_and_report(platform: LocalPlatform, flow: Any, execution: Any, as_json: bool) -> None:
+    """Run an admitted execution to its end here (live view or `--json`) and exit with its verdict."""
+    if execution.state not in (State.CREATED, State.RUNNING):
+        # Not to start here: queued (another process's execution ending will start it), refused by
+        # the flow's `concurrency` (`behavior: CANCEL | FAIL`), or started before (a repeated delivery).
+        why = execution.error or (
+            "concurrency limit" if execution.state == State.QUEUED else "started before"
+        )
+        click.echo(f"execution {execution.id} is {execution.state}: {why}", err=True)
+        if as_json:
+            click.echo(json.dumps(public_document(execution), indent=2, default=str))
+        sys.exit(EXIT_OK if execution.state in (State.QUEUED, State.SUCCESS, State.WARNING) else EXIT_FAILED)
+    running = platform.start(execution)
+
+    def kill(name: str) -> None:
+        current = platform.store.get_execution(execution.id)
+        if current is not None and current.state == State.PAUSED:
+            click.echo(
+                f"{name}: execution {execution.id} stays PAUSED; `strato resume {execution.id}` continues it",
+                err=True,
+            )
+        else:
+            click.echo(f"{name}: killing execution {execution.id} (a second signal exits at once)", err=True)
+        platform.stop_all(f"killed by {name}")
+
+    # Ctrl-C and SIGTERM end the execution KILLED, its scripts with it; a paused one stays PAUSED.
+    with StopSignals(kill):
+        if as_json:
+            outcome = platform.finish(execution, running)
+            click.echo(json.dumps(run_document(outcome), indent=2, default=str))
+        else:
+            from stratoflow.cli.live import watch
+
+            outcome = watch(platform, execution, running, flow)
+    sys.exit(EXIT_OK if outcome.execution.state in ("SUCCESS", "WARNING", "PAUSED") else EXIT_FAILED)
 
 
 def report_orphans(platform: LocalPlatform) -> None:
