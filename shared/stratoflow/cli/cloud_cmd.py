@@ -44,7 +44,10 @@ class StackChoice:
     def resources(self, *needed: str) -> Any:
         import boto3
 
+        from stratoflow.cli.aws_access import require_aws
         from stratoflow.cloud.stack import StackError, StackResources
+
+        require_aws()
 
         try:
             return StackResources.resolve(

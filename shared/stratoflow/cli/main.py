@@ -49,6 +49,18 @@ class LazyGroup(click.Group):
         command: click.Command = getattr(importlib.import_module(module_name), attribute)
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; an AWS SDK error it lets out becomes one line (what is missing or refused)."""
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            from stratoflow.cli.aws_access import aws_error_line
+
+            line = aws_error_line(error)
+            if line is None:
+                raise
+            raise click.ClickException(line) from None
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="stratoflow")

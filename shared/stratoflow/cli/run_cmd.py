@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 TEMPLATE_CACHE = Path("cache", "templates")  # under --home
+INSTALL_SIM = "pip install 'stratoflow[sim]' (or `make install-dev` in a checkout)"
 
 
 @click.command()
@@ -161,6 +162,11 @@ def report_orphans(platform: LocalPlatform) -> None:
 
 def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> None:
     """`--cloud-sim`: the flow through the deployed code path on moto; exits like a local run."""
+    try:
+        import moto  # noqa: F401  (an optional dependency: the `sim` extra)
+    except ImportError:
+        click.echo(f"error: --cloud-sim needs moto, which is not installed: {INSTALL_SIM}", err=True)
+        sys.exit(EXIT_REFUSED)
     from stratoflow.cloudsim.platform import (
         CloudSimulation,
         DeployRefused,
