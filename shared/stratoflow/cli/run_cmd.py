@@ -99,7 +99,7 @@ def run_locally(
             for warning in flow.warnings:
                 click.echo(str(warning), err=True)
             report_orphans(platform)
-            execution = platform.admit(flow, record, inputs)
+            execution = admit_with_files(platform, flow, record, inputs)
         except FlowValidationError as error:
             for diagnostic in error.diagnostics:
                 click.echo(str(diagnostic), err=True)
@@ -110,6 +110,24 @@ def run_locally(
         start_and_report(platform, flow, execution, as_json)
     finally:
         platform.close()
+
+
+def admit_with_files(
+    platform: LocalPlatform, flow: Any, record: Any, inputs: dict[str, Any], **kwargs: Any
+) -> Any:
+    """Admit an execution whose FILE inputs typed as local paths are first stored in its storage
+    (as Kestra's upload); the copies are removed when admission refuses the start."""
+    from stratoflow.admission import new_execution_id
+    from stratoflow.local.file_inputs import upload_file_inputs
+
+    execution_id = kwargs.pop("execution_id", None) or new_execution_id()
+    staged, written = upload_file_inputs(platform.blobs, flow, execution_id, inputs)
+    try:
+        return platform.admit(flow, record, staged, execution_id=execution_id, **kwargs)
+    except BaseException:
+        for uri in written:
+            platform.blobs.delete(uri)
+        raise
 
 
 def start_and_report(platform: LocalPlatform, flow: Any, execution: Any, as_json: bool) -> None:

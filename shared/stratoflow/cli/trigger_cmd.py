@@ -112,7 +112,7 @@ def _fire_locally(
     skip_waits: bool,
 ) -> None:
     from stratoflow.cli.run_cmd import EXIT_REFUSED as REFUSED
-    from stratoflow.cli.run_cmd import start_and_report
+    from stratoflow.cli.run_cmd import admit_with_files, start_and_report
     from stratoflow.cli.schedule_cmd import _backfill_flow, _platform
     from stratoflow.triggers.manual import manual_start
 
@@ -131,7 +131,7 @@ def _fire_locally(
             record = platform.store.get_flow(flow.namespace, flow.id, revision)
             if record is None:
                 _refuse(f"flow {flow.namespace}.{flow.id} revision {revision} is not deployed")
-            execution = platform.admit(flow, record, **start.admission_kwargs())
+            execution = admit_with_files(platform, flow, record, **start.admission_kwargs())
         except FlowValidationError as error:
             for diagnostic in error.diagnostics:
                 click.echo(str(diagnostic), err=True)
