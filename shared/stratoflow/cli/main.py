@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from stratoflow.errors import StorageError
+
 # command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
     "validate": "stratoflow.cli.validate_cmd:validate",
@@ -53,6 +55,13 @@ class LazyGroup(click.Group):
         """Run the command; an AWS SDK error it lets out becomes one line (what is missing or refused)."""
         try:
             return super().invoke(ctx)
+        except StorageError as error:  # a full disk, a read-only home...: the cause in one line
+            raise click.ClickException(str(error)) from None
+        except OSError as error:
+            if isinstance(error.errno, int) and error.strerror:
+                where = f": {error.filename}" if error.filename else ""
+                raise click.ClickException(f"{error.strerror}{where}") from None
+            raise
         except Exception as error:
             from stratoflow.cli.aws_access import aws_error_line
 

@@ -164,6 +164,9 @@ def start_and_report(platform: LocalPlatform, flow: Any, execution: Any, as_json
             from stratoflow.cli.live import watch
 
             outcome = watch(platform, execution, running, flow)
+    if platform.storage_faults:  # the cause, which the history itself may have failed to record
+        click.echo(f"error: {platform.storage_faults[0]}", err=True)
+        sys.exit(EXIT_FAILED)
     sys.exit(EXIT_OK if outcome.execution.state in ("SUCCESS", "WARNING", "PAUSED") else EXIT_FAILED)
 
 
@@ -194,7 +197,9 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
     )
 
     try:
-        refuse_subflows(flow_file.read_text(encoding="utf-8"), str(flow_file))  # before starting moto
+        from stratoflow.flow import read_flow_source
+
+        refuse_subflows(read_flow_source(flow_file), str(flow_file))  # before starting moto
         with CloudSimulation() as simulation:
             outcome = simulation.run_flow(flow_file, inputs)
     except DeployRefused as error:
@@ -202,6 +207,10 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
             # The deployer names the object (the file's name): point at the file as the user gave it.
             name = flow_file.name
             click.echo(str(flow_file) + line[len(name) :] if line.startswith(name) else line, err=True)
+        sys.exit(EXIT_REFUSED)
+    except FlowValidationError as error:
+        for diagnostic in error.diagnostics:
+            click.echo(str(diagnostic), err=True)
         sys.exit(EXIT_REFUSED)
     except (StartRefused, SubflowNotSupported) as error:
         click.echo(f"error: {error}", err=True)
