@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -120,12 +121,9 @@ def _fire_locally(
     try:
         try:
             flow, revision = _backfill_flow(platform, flow_ref, home)
-            if delivery.execution:
-                delivery = type(delivery)(
-                    **{
-                        **delivery.__dict__,
-                        "execution": resolve_execution_id(platform.store, delivery.execution),
-                    }
+            if delivery.execution:  # the upstream execution, by a unique prefix of its id too
+                delivery = replace(
+                    delivery, execution=resolve_execution_id(platform.store, delivery.execution)
                 )
             start = manual_start(flow, trigger_id, delivery, inputs, datetime.now(UTC))
             record = platform.store.get_flow(flow.namespace, flow.id, revision)
