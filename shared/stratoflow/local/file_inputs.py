@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from stratoflow.flow import Flow
-from stratoflow.flow.input_types import FileInput
+from stratoflow.flow import Flow, input_types
 from stratoflow.store.base import BlobStore
 from stratoflow.tasks.files import safe_file_name
 
@@ -44,11 +43,14 @@ def upload_file_inputs(
     A path that is not a file is left as given: admission refuses it, naming the input, before
     anything runs.
     """
+    # By the registry, not `stratoflow.flow.input_types`: importing that module by name would replace
+    # the package's `input_types` function with it.
+    file_input = input_types()["FILE"]
     values = dict(given)
     written: list[str] = []
     for item in flow.inputs:
         value = values.get(item.id)
-        if not isinstance(item, FileInput) or not is_local_path(value):
+        if not isinstance(item, file_input) or not is_local_path(value):
             continue
         path = _path(str(value))
         if not path.is_file():
