@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from stratoflow.flow import Flow, input_types
+from stratoflow.flow import Flow
+from stratoflow.flow.inputs import input_types
 from stratoflow.store.base import BlobStore
 from stratoflow.tasks.files import safe_file_name
 
@@ -43,8 +44,8 @@ def upload_file_inputs(
     A path that is not a file is left as given: admission refuses it, naming the input, before
     anything runs.
     """
-    # By the registry, not `stratoflow.flow.input_types`: importing that module by name would replace
-    # the package's `input_types` function with it.
+    # From the registry's own module: once the input classes are loaded, the package attribute
+    # `stratoflow.flow.input_types` is their module, no longer the function.
     file_input = input_types()["FILE"]
     values = dict(given)
     written: list[str] = []
