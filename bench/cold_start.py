@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script (`python bench/cold_start.py`): `infra` is in the checkout
+    sys.path.insert(0, str(ROOT))
 FUNCTIONS = ROOT / "functions"
 LIBRARY = ROOT / "shared" / "stratoflow"
 REQUIREMENTS = ROOT / "infra" / "lambda-requirements.txt"
@@ -42,8 +44,9 @@ HANDLERS = ("task_runner", "admission")
 IMPORT_TARGET_MS = 300.0
 # Distribution top-level names that must never reach a function: CDK, test tools, CLI-only packages.
 FORBIDDEN_IMPORTS = ("aws_cdk", "constructs", "jsii", "cdk_nag", "moto", "click", "rich", "pytest")
-# The Lambda runtime provides boto3 and botocore: a package carrying them would shadow the runtime's.
-FORBIDDEN = (*FORBIDDEN_IMPORTS, "boto3", "botocore")
+# The layer carries boto3 and botocore on purpose (the pinned SDK the tests ran, not the runtime's):
+# only CDK, test and CLI-only packages are refused in it.
+FORBIDDEN = FORBIDDEN_IMPORTS
 LAMBDA_UNZIPPED_LIMIT_MB = 250.0
 LINE = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
 # The clients each handler's first invocation creates (the others wait for a request that needs them).

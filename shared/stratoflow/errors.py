@@ -51,6 +51,11 @@ class CompileError(StratoflowError):
     """The compiler could not produce a valid state machine for a flow."""
 
 
+class StorageError(StratoflowError):
+    """The local history or storage cannot be written: a full disk, a read-only or missing home, a
+    name the file system refuses. The message names the cause and the place."""
+
+
 class NotFoundError(StratoflowError):
     """A flow, execution or task run does not exist."""
 

@@ -44,7 +44,10 @@ class StackChoice:
     def resources(self, *needed: str) -> Any:
         import boto3
 
+        from stratoflow.cli.aws_access import require_aws
         from stratoflow.cloud.stack import StackError, StackResources
+
+        require_aws()
 
         try:
             return StackResources.resolve(
@@ -227,8 +230,9 @@ def flows_list(namespace: str | None, as_json: bool, stack: StackChoice) -> None
     if as_json:
         click.echo(json.dumps([h.to_json_dict() for h in heads], indent=2, default=str))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from stratoflow.cli.output import console as make_console
 
     table = Table(box=None, header_style="bold")
     for column in ("flow", "status", "live", "latest", "updated", "errors"):
@@ -249,7 +253,7 @@ def flows_list(namespace: str | None, as_json: bool, stack: StackChoice) -> None
             if head.errors
             else "",
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 # --- strato execute --------------------------------------------------------------------------------

@@ -12,10 +12,10 @@ from stratoflow.errors import CompileError, FlowValidationError
 
 
 def _load(flow_file: Path):  # type: ignore[no-untyped-def]
-    from stratoflow.flow import load_flow
+    from stratoflow.flow import load_flow_file
 
     try:
-        return load_flow(flow_file.read_text(), str(flow_file))
+        return load_flow_file(flow_file)
     except FlowValidationError as error:
         for diagnostic in error.diagnostics:
             click.echo(str(diagnostic), err=True)

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from stratoflow.cli.cloud_cmd import EXIT_FAILED, EXIT_OK, StackChoice, stack_options, wait_for_end
+from stratoflow.cli.ids import resolve_execution_id
 from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.errors import InputError, NotFoundError, StratoflowError
 from stratoflow.runner.masking import public_document
@@ -37,6 +38,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 def _platform(home: Path) -> Any:
+    """The local platform of `home`, with the executions of processes that died recorded FAILED."""
     from stratoflow.cli.run_cmd import report_orphans
     from stratoflow.local import LocalPlatform
 
@@ -122,6 +124,7 @@ def kill(execution_id: str, home: Path, remote: bool, stack: StackChoice) -> Non
             _fail(str(error))
         return
     platform = _platform(home)
+    execution_id = resolve_execution_id(platform.store, execution_id)
     try:
         for killed in request_kill(platform.store, execution_id):
             click.echo(f"kill requested: {killed}")
@@ -154,6 +157,7 @@ def restart(
         _follow(control, response, wait, timeout, as_json)
         return
     platform = _platform(home)
+    execution_id = resolve_execution_id(platform.store, execution_id)
     try:
         _flow_of(platform, execution_id)
         execution = prepare_restart(platform.store, execution_id)
@@ -205,6 +209,7 @@ def replay(
         _follow(control, response, wait, timeout, as_json)
         return
     platform = _platform(home)
+    execution_id = resolve_execution_id(platform.store, execution_id)
     try:
         flow = _flow_of(platform, execution_id)
         execution = prepare_replay(platform.store, flow, execution_id, from_task)
@@ -241,6 +246,7 @@ def resume(
         click.echo(f"resumed: {execution_id} task {paused.task_id}")
         return
     platform = _platform(home)
+    execution_id = resolve_execution_id(platform.store, execution_id)
     try:
         flow = _flow_of(platform, execution_id)
         paused = request_resume(platform.store, flow, execution_id, parse_pairs(inputs))

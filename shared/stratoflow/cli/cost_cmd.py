@@ -50,10 +50,10 @@ def cost(
     """Estimate what FLOW_FILE costs per month on Step Functions, Lambda and DynamoDB (us-east-1 list prices)."""
     from stratoflow.compiler import compile_flow
     from stratoflow.cost import Assumptions, estimate
-    from stratoflow.flow import load_flow
+    from stratoflow.flow import load_flow_file
 
     try:
-        flow = load_flow(flow_file.read_text(), str(flow_file))
+        flow = load_flow_file(flow_file)
         definition = compile_flow(flow).definition
     except FlowValidationError as error:
         for diagnostic in error.diagnostics:

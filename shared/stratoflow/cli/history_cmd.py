@@ -12,7 +12,10 @@ from typing import Any
 import click
 
 from stratoflow.cli.cloud_cmd import StackChoice, stack_options
+from stratoflow.cli.ids import flow_namespace, resolve_execution_id
 from stratoflow.cli.options import home_option
+from stratoflow.cli.output import console as make_console
+from stratoflow.states import State
 
 FOLLOW_POLL_SECONDS = 0.5
 
@@ -42,8 +45,12 @@ def executions() -> None:
 
 @executions.command("list")
 @click.option("--namespace", help="Only this namespace.")
-@click.option("--flow", "flow_id", help="Only this flow id.")
-@click.option("--state", help="Only executions in this state.")
+@click.option("--flow", "flow_id", help="Only this flow id (its namespace is found when only one holds it).")
+@click.option(
+    "--state",
+    type=click.Choice([state.value for state in State], case_sensitive=False),
+    help="Only executions in this state.",
+)
 @click.option("--since", type=click.DateTime(), help="Only executions started at or after this time (UTC).")
 @click.option("--limit", default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -63,17 +70,18 @@ def list_(
 ) -> None:
     """Newest executions first."""
     store = _store(home, remote, stack)
+    if flow_id is not None and namespace is None:
+        namespace = flow_namespace(store, flow_id)
     found = store.list_executions(
         namespace=namespace,
         flow_id=flow_id,
-        state=state,
+        state=State(state.upper()) if state else None,
         since=since.replace(tzinfo=UTC) if since else None,
         limit=limit,
     )
     if as_json:
         click.echo(json.dumps([e.to_json_dict() for e in found], indent=2, default=str))
         return
-    from rich.console import Console
     from rich.table import Table
 
     orphans = set() if remote else _orphans(store, home)
@@ -90,7 +98,7 @@ def list_(
             f"{e.start_date:%Y-%m-%d %H:%M:%S}",
             duration,
         )
-    console = Console()
+    console = make_console()
     console.print(table)
     if orphans & {e.id for e in found if _fails_when_gone(e.state)}:
         console.print(f"(process gone): the process running it ended before it did; {RECORDED_BY}")
@@ -122,6 +130,7 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
     from stratoflow.runner.masking import public_document, shown_inputs
 
     store = _store(home, remote, stack)
+    execution_id = resolve_execution_id(store, execution_id)
     execution = store.get_execution(execution_id)
     if execution is None:
         click.echo(f"error: execution {execution_id} does not exist", err=True)
@@ -132,11 +141,9 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
         document["taskRuns"] = [r.to_json_dict() for r in runs]
         click.echo(json.dumps(document, indent=2, default=str))
         return
-    from rich.console import Console
-
     from stratoflow.cli.live import _depths, _table
 
-    console = Console()
+    console = make_console()
     console.print(
         f"[bold]{execution.namespace}.{execution.flow_id}[/] rev {execution.revision}  {execution.id}"
     )
@@ -163,6 +170,7 @@ def logs(
 ) -> None:
     """The logs of an execution, in the order they were written."""
     store = _store(home, remote, stack)
+    execution_id = resolve_execution_id(store, execution_id)
     if store.get_execution(execution_id) is None:
         click.echo(f"error: execution {execution_id} does not exist", err=True)
         sys.exit(1)

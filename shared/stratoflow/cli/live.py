@@ -7,7 +7,6 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
@@ -84,7 +83,9 @@ def _depths(runs: list[Any]) -> dict[str, int]:
 
 def watch(platform: Any, execution: Any, running: Any, flow: Any) -> Any:
     """Show the task runs while the execution runs; print the outcome at the end."""
-    console = Console()
+    from stratoflow.cli.output import console as make_console
+
+    console = make_console()
     console.print(f"[bold]{flow.namespace}.{flow.id}[/] execution [bold]{execution.id}[/]")
     done = threading.Event()
     result: list[Any] = []

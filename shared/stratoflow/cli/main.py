@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from stratoflow.errors import StorageError
+
 # command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
     "validate": "stratoflow.cli.validate_cmd:validate",
@@ -26,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "server": "stratoflow.cli.server_cmd:server",
     "schedule": "stratoflow.cli.schedule_cmd:schedule",
     "backfill": "stratoflow.cli.schedule_cmd:backfill",
+    "trigger": "stratoflow.cli.trigger_cmd:trigger",
     "deploy": "stratoflow.cli.cloud_cmd:deploy",
     "flows": "stratoflow.cli.cloud_cmd:flows",
     "execute": "stratoflow.cli.cloud_cmd:execute",
@@ -47,6 +50,25 @@ class LazyGroup(click.Group):
         module_name, attribute = target.split(":")
         command: click.Command = getattr(importlib.import_module(module_name), attribute)
         return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; an AWS SDK error it lets out becomes one line (what is missing or refused)."""
+        try:
+            return super().invoke(ctx)
+        except StorageError as error:  # a full disk, a read-only home...: the cause in one line
+            raise click.ClickException(str(error)) from None
+        except OSError as error:
+            if isinstance(error.errno, int) and error.strerror:
+                where = f": {error.filename}" if error.filename else ""
+                raise click.ClickException(f"{error.strerror}{where}") from None
+            raise
+        except Exception as error:
+            from stratoflow.cli.aws_access import aws_error_line
+
+            line = aws_error_line(error)
+            if line is None:
+                raise
+            raise click.ClickException(line) from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

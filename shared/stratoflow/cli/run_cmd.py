@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 TEMPLATE_CACHE = Path("cache", "templates")  # under --home
+INSTALL_SIM = "pip install 'stratoflow[sim]' (or `make install-dev` in a checkout)"
 
 
 @click.command()
@@ -98,7 +99,7 @@ def run_locally(
             for warning in flow.warnings:
                 click.echo(str(warning), err=True)
             report_orphans(platform)
-            execution = platform.admit(flow, record, inputs)
+            execution = admit_with_files(platform, flow, record, inputs)
         except FlowValidationError as error:
             for diagnostic in error.diagnostics:
                 click.echo(str(diagnostic), err=True)
@@ -106,44 +107,67 @@ def run_locally(
         except (InputError, StratoflowError) as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_REFUSED)
-        if execution.state in (State.QUEUED, State.CANCELLED, State.FAILED):
-            # The flow's concurrency limit is reached: queued (another process's execution ending will
-            # start it), or refused by `behavior: CANCEL | FAIL`.
-            click.echo(
-                f"execution {execution.id} is {execution.state}: {execution.error or 'concurrency limit'}",
-                err=True,
-            )
-            if as_json:
-                click.echo(json.dumps(public_document(execution), indent=2, default=str))
-            sys.exit(EXIT_OK if execution.state == State.QUEUED else EXIT_FAILED)
-        running = platform.start(execution)
-
-        def kill(name: str) -> None:
-            current = platform.store.get_execution(execution.id)
-            if current is not None and current.state == State.PAUSED:
-                click.echo(
-                    f"{name}: execution {execution.id} stays PAUSED; `strato resume {execution.id}` "
-                    "continues it",
-                    err=True,
-                )
-            else:
-                click.echo(
-                    f"{name}: killing execution {execution.id} (a second signal exits at once)", err=True
-                )
-            platform.stop_all(f"killed by {name}")
-
-        # Ctrl-C and SIGTERM end the execution KILLED, its scripts with it; a paused one stays PAUSED.
-        with StopSignals(kill):
-            if as_json:
-                outcome = platform.finish(execution, running)
-                click.echo(json.dumps(run_document(outcome), indent=2, default=str))
-            else:
-                from stratoflow.cli.live import watch
-
-                outcome = watch(platform, execution, running, flow)
-        sys.exit(EXIT_OK if outcome.execution.state in ("SUCCESS", "WARNING", "PAUSED") else EXIT_FAILED)
+        start_and_report(platform, flow, execution, as_json)
     finally:
         platform.close()
+
+
+def admit_with_files(
+    platform: LocalPlatform, flow: Any, record: Any, inputs: dict[str, Any], **kwargs: Any
+) -> Any:
+    """Admit an execution whose FILE inputs typed as local paths are first stored in its storage
+    (as Kestra's upload); the copies are removed when admission refuses the start."""
+    from stratoflow.admission import new_execution_id
+    from stratoflow.local.file_inputs import upload_file_inputs
+
+    execution_id = kwargs.pop("execution_id", None) or new_execution_id()
+    staged, written = upload_file_inputs(platform.blobs, flow, execution_id, inputs)
+    try:
+        return platform.admit(flow, record, staged, execution_id=execution_id, **kwargs)
+    except BaseException:
+        for uri in written:
+            platform.blobs.delete(uri)
+        raise
+
+
+def start_and_report(platform: LocalPlatform, flow: Any, execution: Any, as_json: bool) -> None:
+    """Run an admitted execution to its end here (live view or `--json`) and exit with its verdict."""
+    if execution.state not in (State.CREATED, State.RUNNING):
+        # Not to start here: queued (another process's execution ending will start it), refused by
+        # the flow's `concurrency` (`behavior: CANCEL | FAIL`), or started before (a repeated delivery).
+        why = execution.error or (
+            "concurrency limit" if execution.state == State.QUEUED else "started before"
+        )
+        click.echo(f"execution {execution.id} is {execution.state}: {why}", err=True)
+        if as_json:
+            click.echo(json.dumps(public_document(execution), indent=2, default=str))
+        sys.exit(EXIT_OK if execution.state in (State.QUEUED, State.SUCCESS, State.WARNING) else EXIT_FAILED)
+    running = platform.start(execution)
+
+    def kill(name: str) -> None:
+        current = platform.store.get_execution(execution.id)
+        if current is not None and current.state == State.PAUSED:
+            click.echo(
+                f"{name}: execution {execution.id} stays PAUSED; `strato resume {execution.id}` continues it",
+                err=True,
+            )
+        else:
+            click.echo(f"{name}: killing execution {execution.id} (a second signal exits at once)", err=True)
+        platform.stop_all(f"killed by {name}")
+
+    # Ctrl-C and SIGTERM end the execution KILLED, its scripts with it; a paused one stays PAUSED.
+    with StopSignals(kill):
+        if as_json:
+            outcome = platform.finish(execution, running)
+            click.echo(json.dumps(run_document(outcome), indent=2, default=str))
+        else:
+            from stratoflow.cli.live import watch
+
+            outcome = watch(platform, execution, running, flow)
+    if platform.storage_faults:  # the cause, which the history itself may have failed to record
+        click.echo(f"error: {platform.storage_faults[0]}", err=True)
+        sys.exit(EXIT_FAILED)
+    sys.exit(EXIT_OK if outcome.execution.state in ("SUCCESS", "WARNING", "PAUSED") else EXIT_FAILED)
 
 
 def report_orphans(platform: LocalPlatform) -> None:
@@ -159,6 +183,11 @@ def report_orphans(platform: LocalPlatform) -> None:
 
 def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> None:
     """`--cloud-sim`: the flow through the deployed code path on moto; exits like a local run."""
+    try:
+        import moto  # noqa: F401  (an optional dependency: the `sim` extra)
+    except ImportError:
+        click.echo(f"error: --cloud-sim needs moto, which is not installed: {INSTALL_SIM}", err=True)
+        sys.exit(EXIT_REFUSED)
     from stratoflow.cloudsim.platform import (
         CloudSimulation,
         DeployRefused,
@@ -168,7 +197,9 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
     )
 
     try:
-        refuse_subflows(flow_file.read_text(encoding="utf-8"), str(flow_file))  # before starting moto
+        from stratoflow.flow import read_flow_source
+
+        refuse_subflows(read_flow_source(flow_file), str(flow_file))  # before starting moto
         with CloudSimulation() as simulation:
             outcome = simulation.run_flow(flow_file, inputs)
     except DeployRefused as error:
@@ -177,17 +208,20 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
             name = flow_file.name
             click.echo(str(flow_file) + line[len(name) :] if line.startswith(name) else line, err=True)
         sys.exit(EXIT_REFUSED)
+    except FlowValidationError as error:
+        for diagnostic in error.diagnostics:
+            click.echo(str(diagnostic), err=True)
+        sys.exit(EXIT_REFUSED)
     except (StartRefused, SubflowNotSupported) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_REFUSED)
     if as_json:
         click.echo(json.dumps(run_document(outcome), indent=2, default=str))
     else:
-        from rich.console import Console
-
         from stratoflow.cli.live import _depths, _table
+        from stratoflow.cli.output import console as make_console
 
-        console = Console()
+        console = make_console()
         execution = outcome.execution
         console.print(
             f"[bold]{execution.namespace}.{execution.flow_id}[/] on the cloud simulation  {execution.id}"

@@ -144,10 +144,11 @@ def _load(flow_ref: str, home: Path) -> Flow:
 
 
 def _print_previews(flow: Flow, previews: list[Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from stratoflow.cli.output import console as make_console
+
+    console = make_console()
     for item in previews:
         state = "  [yellow](disabled: starts nothing)[/]" if item.disabled else ""
         console.print(f"[bold]{flow.namespace}.{flow.id}[/] trigger [bold]{item.trigger_id}[/]{state}")

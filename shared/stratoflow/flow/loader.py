@@ -87,6 +87,12 @@ def load_flow(text: str, file: str = "<flow>") -> Flow:
     return result.flow
 
 
+def read_flow_source(path: str | os.PathLike[str]) -> str:
+    """The text of a flow file as `validate` reads it: a FlowValidationError located at 1:1 when the
+    file is not UTF-8 or cannot be read (`strato run` and the local platform read files this way too)."""
+    return _read(Path(path))
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")

@@ -32,7 +32,7 @@ from stratoflow.engine import (
     TaskCall,
     TaskError,
 )
-from stratoflow.errors import NotFoundError
+from stratoflow.errors import NotFoundError, StorageError
 from stratoflow.finalize import Finished, finish_execution
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow_retry import FlowRetry, start_retry
@@ -122,6 +122,9 @@ class LocalPlatform:
         self._left_paused: set[str] = set()  # stopped by stop_all while PAUSED: recorded as they are
         self.ends = ExecutionEnds()  # wakes `?wait=true` requests and stop_all's grace as executions end
         self._retries_cancelled = threading.Event()  # set by stop_all: pending flow retries are dropped
+        # Why the history or storage could not be written during a task (a full disk...): the failure
+        # it causes may not be recordable itself, so the CLI reads the cause from here.
+        self.storage_faults: list[str] = []
         self.resources = Resources(
             {
                 "arn:aws:states:::lambda:invoke": LambdaIntegration({TASK_RUNNER: self._invoke_runner}),
@@ -155,8 +158,9 @@ class LocalPlatform:
         return flow, record
 
     def deploy_file(self, path: Path | str) -> tuple[Flow, FlowRecord]:
-        path = Path(path)
-        return self.deploy_source(path.read_text(), str(path))
+        from stratoflow.flow import read_flow_source
+
+        return self.deploy_source(read_flow_source(path), str(path))
 
     def deploy_dir(self, folder: Path | str) -> list[str]:
         """Deploy every valid flow under a folder (for subflows); returns the problems of the others."""
@@ -385,7 +389,25 @@ class LocalPlatform:
             self._launched_changed.notify_all()
 
     def _invoke_runner(self, event: Any, context: Any) -> Any:
-        return self.runner.handle(event)
+        try:
+            return self.runner.handle(event)
+        except Exception as error:
+            fault = _storage_fault(error)
+            if fault is not None:
+                self.storage_faults.append(str(fault))
+            raise
+
+
+def _storage_fault(error: BaseException) -> StorageError | None:
+    """The StorageError behind a task runner failure, if one is in its chain (chains can loop)."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, StorageError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _engine_error(result: ExecutionResult) -> str | None:

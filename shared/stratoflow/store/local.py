@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 
-from stratoflow.errors import NotFoundError
+from stratoflow.errors import NotFoundError, StorageError
 from stratoflow.store import rules
 from stratoflow.store.sqlite import SqliteExecutionStore
 
 # Suffix of a file being written (renamed into place when complete): never listed as a key.
 PARTIAL = ".strato-partial"
+# What the temporary name adds to a file's name: ".<name>." + 8 random characters + PARTIAL.
+_TEMPORARY_NAME_ROOM = 2 + 8 + len(PARTIAL)
 
 
 class LocalBlobStore:
@@ -26,6 +29,15 @@ class LocalBlobStore:
 
     def put(self, key: str, data: bytes) -> str:
         path = self._path(key)
+        self._check_names(key)
+        try:
+            self._write_file(path, data)
+        except OSError as error:
+            raise self._storage_error(error, key) from error
+        return rules.uri_for(key)
+
+    @staticmethod
+    def _write_file(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write beside the target then rename: a reader sees the old bytes or the new, never half.
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PARTIAL)
@@ -36,7 +48,26 @@ class LocalBlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return rules.uri_for(key)
+
+    def _check_names(self, key: str) -> None:
+        """Refuse a name the file system would refuse (with the room the temporary file name needs)."""
+        limit = _name_max(self.root) - _TEMPORARY_NAME_ROOM
+        for part in key.split("/"):
+            if len(part.encode()) > limit:
+                raise StorageError(
+                    f"file name too long for the storage: {part!r} has {len(part.encode())} bytes, "
+                    f"at most {limit} fit under {self.root}"
+                )
+
+    def _storage_error(self, error: OSError, key: str) -> OSError | StorageError:
+        """A write failure in the user's words when the disk is the cause (else the error as it is)."""
+        if error.errno == errno.ENOSPC:
+            return StorageError(f"no space left on the device of {self.root}: could not store {key}")
+        if error.errno == errno.ENAMETOOLONG:
+            return StorageError(f"path too long for the storage under {self.root}: {key}")
+        if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return StorageError(f"the storage folder {self.root} is not writable: {error.strerror}")
+        return error
 
     def get(self, uri: str) -> bytes:
         path = self._path(rules.key_of(uri))
@@ -71,7 +102,19 @@ LOCAL_BUCKET = "local"
 """The bucket a local blob key is said to be in: the local engine's S3 integration reads the folder."""
 
 
+def _name_max(folder: Path) -> int:
+    """The longest file name the file system of `folder` takes, in bytes (255 on the usual ones)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
 def open_local_store(root: Path = Path(".stratoflow")) -> tuple[SqliteExecutionStore, LocalBlobStore]:
     """The embedded stores: `<root>/stratoflow.db` and `<root>/storage/` (both created if missing)."""
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "storage").mkdir(exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"cannot use {root} as the Stratoflow home: {error.strerror}") from None
     return SqliteExecutionStore(root / "stratoflow.db"), LocalBlobStore(root / "storage")

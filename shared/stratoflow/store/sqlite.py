@@ -7,6 +7,7 @@ filtered or sorted on. One connection is shared behind a lock; every read-modify
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from stratoflow.domain import Execution, FlowRecord, LogEntry, StateChange, TaskRun, utcnow
-from stratoflow.errors import ConflictError, NotFoundError
+from stratoflow.errors import ConflictError, NotFoundError, StorageError
 from stratoflow.states import State
 from stratoflow.store import rules
 from stratoflow.store import sqlite_coordination as coordination
@@ -28,6 +29,22 @@ _IN_CHUNK = 500  # ids per `IN (...)`: under SQLite's default limit of 999 varia
 _HEAD_COLUMNS = "namespace, flow_id, status, errors, deployed_revision, latest_revision, updated"
 
 
+# SQLite's primary result codes (the low byte of an extended code) that say the file cannot be written.
+_SQLITE_READONLY, _SQLITE_FULL, _SQLITE_CANTOPEN = 8, 13, 14
+
+
+def storage_error(error: sqlite3.Error, path: Path) -> StorageError | None:
+    """The user's words for a SQLite error that comes from the disk, not from a query (None otherwise)."""
+    code = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
+    if code == _SQLITE_FULL:
+        return StorageError(f"no space left on the device of {path}: the local history cannot be written")
+    if code == _SQLITE_READONLY:
+        return StorageError(f"the local history {path} is read-only: check the permissions of its folder")
+    if code == _SQLITE_CANTOPEN:
+        return StorageError(f"cannot open the local history {path}: its folder is missing or not writable")
+    return None
+
+
 class SqliteExecutionStore:
     """ExecutionStore on a SQLite file; `clock` is injectable so KV expiry can be tested."""
 
@@ -36,9 +53,12 @@ class SqliteExecutionStore:
         self._clock = clock
         self._lock = threading.RLock()
         # Autocommit mode: transactions are opened explicitly where a change spans statements.
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as error:
+            raise storage_error(error, self.path) or error from None
         with self._write():
             migrate(self._db)
 
@@ -55,13 +75,22 @@ class SqliteExecutionStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                mapped = storage_error(error, self.path)
+                if mapped is None:
+                    raise
+                if self._db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                raise mapped from error
 
     def _one(self, sql: str, params: Sequence[Any]) -> Any:
         with self._lock:
@@ -191,6 +220,14 @@ class SqliteExecutionStore:
         row = self._one("SELECT data FROM executions WHERE id = ?", (execution_id,))
         return Execution.model_validate_json(row[0]) if row else None
 
+    def execution_ids_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
+        """Ids of executions that start with `prefix`, in id order (a range on the primary key)."""
+        rows = self._all(
+            "SELECT id FROM executions WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+            [prefix, prefix + "\U0010ffff", limit],
+        )
+        return [row[0] for row in rows]
+
     def update_execution(
         self,
         execution_id: str,
@@ -253,7 +290,8 @@ class SqliteExecutionStore:
         for clause, value in (
             ("namespace = ?", namespace),
             ("flow_id = ?", flow_id),
-            ("state = ?", state.value if state else None),
+            # A plain string ("FAILED") is taken too: State is a StrEnum, and callers pass either.
+            ("state = ?", State(state).value if state else None),
             ("start_key >= ?", rules.sortable_time(since) if since else None),
             ("start_key < ?", rules.sortable_time(until) if until else None),
         ):
