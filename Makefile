@@ -69,6 +69,7 @@ lock: $(UV)
 		--python-platform aarch64-manylinux2014 --python-version 3.12 --no-annotate --no-header \
 		--no-emit-package click --no-emit-package rich --no-emit-package markdown-it-py \
 		--no-emit-package mdurl --no-emit-package pygments \
+		--no-emit-package jsonconversion --no-emit-package numpy \
 		--output-file $(TOOLS)/layer-pins.txt
 	{ cat infra/lambda-requirements.head; cat $(TOOLS)/layer-pins.txt; } > infra/lambda-requirements.txt
 	npm install --package-lock-only --no-audit --no-fund --loglevel=error

@@ -16,6 +16,7 @@ from stratoflow.runner.masking import mask_text, mask_value
 from stratoflow.runner.outputs import ExecutionOutputs
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.store.namespace_files import list_namespace_files
+from stratoflow.store.rules import URI_SCHEME
 from stratoflow.tasks.context import FlowCredentials
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
@@ -108,8 +109,8 @@ class TaskRunContext:
     def task_run_id(self) -> str:
         return self.task_run.id
 
-    def render(self, value: Any) -> Any:
-        return render(value, self.variables, self)
+    def render(self, value: Any, variables: dict[str, Any] | None = None) -> Any:
+        return render(value, {**self.variables, **variables} if variables else self.variables, self)
 
     def log(self, level: str, message: str) -> None:
         level = level.upper()
@@ -174,6 +175,15 @@ class TaskRunContext:
         check_file_access(self.guard, self.store, self.execution, uri)
         return self.blobs.get(uri)
 
+    def delete_file(self, uri: str) -> bool:
+        # Stored files live under `<namespace>/`: a flow deletes only its own namespace's.
+        if not uri.startswith(f"{URI_SCHEME}{self.namespace}/"):
+            raise ValueError(f"{uri} is not a file of namespace '{self.namespace}'")
+        existed = self.blobs.exists(uri)
+        if existed:
+            self.blobs.delete(uri)
+        return existed
+
     def namespace_files(self) -> dict[str, str]:
         return list_namespace_files(self.blobs, self.namespace)
 
@@ -198,6 +208,30 @@ class TaskRunContext:
             if self.credentials is None
             else self.credentials.for_flow(self.namespace, self.flow_id, self.execution_id)
         )
+
+    def execution_summary(self, execution_id: str) -> dict[str, Any] | None:
+        found = self.store.get_execution(execution_id)
+        trigger = self.execution.trigger or {}
+        # Namespaces are isolated: another namespace's execution is visible only to the execution it
+        # started through a flow trigger (Kestra's `executionId: "{{ trigger.executionId }}"`).
+        visible = found is not None and (
+            found.namespace == self.namespace or trigger.get("executionId") == found.id
+        )
+        if found is None or not visible:
+            return None
+        runs = self.store.list_task_runs(found.id)
+        return {
+            "id": found.id,
+            "namespace": found.namespace,
+            "flowId": found.flow_id,
+            "state": str(found.state),
+            "startDate": found.start_date.isoformat(),
+            "endDate": found.end_date.isoformat() if found.end_date else None,
+            "taskRuns": [
+                {"taskId": r.task_id, "state": str(r.state), "error": self.mask(r.error) if r.error else None}
+                for r in sorted(runs, key=lambda r: r.seq)
+            ],
+        }
 
     # RuntimeFunctions, for expressions
     def kv(self, key: str, namespace: str | None = None) -> Any:

@@ -31,8 +31,9 @@ class RunContext(Protocol):
     def attempt(self) -> int:
         """1 for the first attempt of the task run."""
 
-    def render(self, value: Any) -> Any:
-        """Render expressions inside `value` (strings, and strings nested in lists and dicts)."""
+    def render(self, value: Any, variables: dict[str, Any] | None = None) -> Any:
+        """Render expressions inside `value` (strings, and strings nested in lists and dicts); extra
+        `variables` (an item being filtered...) are added to the flow's."""
 
     def log(self, level: str, message: str) -> None:
         """Record one log line of this task run (level: TRACE, DEBUG, INFO, WARN, ERROR)."""
@@ -55,11 +56,20 @@ class RunContext(Protocol):
 
     def read_file(self, uri: str) -> bytes: ...
 
+    def delete_file(self, uri: str) -> bool:
+        """Delete a stored file of the flow's namespace; True when it existed. Another namespace's
+        file raises ValueError."""
+
     def namespace_files(self) -> dict[str, str]:
         """`{path: storage URI}` of the files stored for the flow's namespace (`strato files put`)."""
 
     def secret(self, name: str) -> str:
         """A secret's value; registered for masking in logs and outputs."""
+
+    def execution_summary(self, execution_id: str) -> dict[str, Any] | None:
+        """`id`, `namespace`, `flowId`, `state`, `startDate`, `endDate` and `taskRuns` (`taskId`,
+        `state`, `error`) of this execution, of the one that triggered it, or of one in the same
+        namespace; None for any other (or an unknown id)."""
 
     def aws_credentials(self) -> dict[str, str] | None:
         """Credentials (boto3 client keyword arguments) for AWS tasks that name none: the flow's role

@@ -154,3 +154,29 @@ class Exit(RunnableTask):
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         raise ExitExecution(self.state)
+
+
+@register
+class Assert(RunnableTask):
+    """Fail the task run when one of `conditions` is falsy, naming every failed one."""
+
+    type_name: ClassVar[str] = "Assert"
+    aliases: ClassVar[tuple[str, ...]] = kestra_aliases("execution", "Assert", "executions")
+
+    conditions: list[str] = Field(min_length=1)
+    error_message: str | None = None
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        from stratoflow.expressions import is_truthy
+
+        failed = [condition for condition in self.conditions if not is_truthy(ctx.render(condition))]
+        for condition in failed:
+            ctx.log("ERROR", f"assertion failed: {condition}")
+        if failed:
+            message = (
+                as_text(ctx.render(self.error_message))
+                if self.error_message is not None
+                else f"{len(failed)} of {len(self.conditions)} assertion(s) failed: " + "; ".join(failed)
+            )
+            raise TaskFailed(message)
+        return {}

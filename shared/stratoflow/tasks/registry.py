@@ -21,12 +21,15 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "stratoflow.tasks.native",
     "stratoflow.tasks.kv",
     "stratoflow.tasks.http",
+    "stratoflow.tasks.storage",
 )
 # Searched after the core types: task families that may be installed or not, and whose imports are
 # heavier.
 EXTENSION_MODULES: tuple[str, ...] = (
     "stratoflow.tasks.aws",
     "stratoflow.tasks.scripts",
+    "stratoflow.tasks.notifications",
+    "stratoflow.tasks.serdes",
 )
 
 _by_name: dict[str, type[Task]] = {}

@@ -1,0 +1,32 @@
+"""`aws.ses.SendEmail`: the email `email.MailSend` builds, sent through Amazon SES (SendRawEmail,
+so HTML, attachments and embedded images travel as they are)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from stratoflow.tasks.aws.base import KESTRA_AWS, AwsTask, Statement, regional_arn, statement
+from stratoflow.tasks.context import RunContext
+from stratoflow.tasks.notifications.mail import MailContent, build_message
+from stratoflow.tasks.registry import register
+
+
+@register
+class SesSendEmail(AwsTask, MailContent):
+    """Send an email through Amazon SES; outputs the SES `messageId`."""
+
+    type_name: ClassVar[str] = "aws.ses.SendEmail"
+    aliases: ClassVar[tuple[str, ...]] = (f"{KESTRA_AWS}.ses.SendEmail",)
+    output_fields: ClassVar[dict[str, str]] = {"messageId": "the id SES gave the message"}
+    service: ClassVar[str] = "ses"
+
+    def call(self, ctx: RunContext) -> dict[str, Any]:
+        message, addresses = build_message(ctx, self)
+        response = self.client(ctx).send_raw_email(
+            Source=str(message["From"]), Destinations=addresses, RawMessage={"Data": message.as_bytes()}
+        )
+        return {"messageId": response["MessageId"]}
+
+    def iam_statements(self) -> list[Statement]:
+        # SES authorizes sending per verified identity; the sender is often an expression.
+        return [statement(["ses:SendRawEmail"], [regional_arn("ses", self.region, "identity/*")])]

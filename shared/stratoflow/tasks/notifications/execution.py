@@ -1,0 +1,122 @@
+"""`SlackExecution`: a Slack message that summarises an execution — its flow, state, start, duration
+and the task that failed.
+
+Used as an `errors` or `finally` task it summarises the running execution itself: its state is then
+still RUNNING, so the message shows FAILED (or WARNING) as soon as a task run has, which is the end
+the execution is heading to. Used in a flow started by a Flow trigger, `executionId:
+"{{ trigger.executionId }}"` summarises the upstream execution.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from stratoflow.tasks.base import RunnableTask
+from stratoflow.tasks.context import RunContext
+from stratoflow.tasks.core import as_text
+from stratoflow.tasks.errors import TaskFailed
+from stratoflow.tasks.notifications.webhooks import post_json
+from stratoflow.tasks.registry import register
+
+COLOURS = {"SUCCESS": "good", "WARNING": "warning", "FAILED": "danger", "KILLED": "danger"}
+TERMINAL = ("SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED")
+
+
+def reported_state(summary: dict[str, Any]) -> str:
+    """The execution's state; while it still runs, FAILED or WARNING once one of its task runs is."""
+    state = str(summary["state"])
+    if state in TERMINAL:
+        return state
+    run_states = {run["state"] for run in summary["taskRuns"]}
+    for heading in ("FAILED", "WARNING"):
+        if heading in run_states:
+            return heading
+    return state
+
+
+def duration_text(start: datetime, end: datetime) -> str:
+    seconds = max(0, int((end - start).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m {seconds:02d}s" if hours else f"{minutes}m {seconds:02d}s"
+
+
+def summary_message(
+    summary: dict[str, Any],
+    now: datetime,
+    custom_message: str | None = None,
+    custom_fields: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The Slack message (text and one attachment with the execution's fields)."""
+    state = reported_state(summary)
+    start = datetime.fromisoformat(summary["startDate"])
+    end = datetime.fromisoformat(summary["endDate"]) if summary.get("endDate") else now
+    fields = [
+        ("Namespace", summary["namespace"]),
+        ("Flow", summary["flowId"]),
+        ("Execution", summary["id"]),
+        ("State", state),
+        ("Started", start.isoformat(timespec="seconds")),
+        ("Duration", duration_text(start, end)),
+    ]
+    failed = [run for run in summary["taskRuns"] if run["state"] == "FAILED"]
+    if failed:
+        first = failed[0]
+        fields.append(("Failed task", f"{first['taskId']}: {first['error'] or 'failed'}"[:500]))
+    fields.extend((as_text(key), as_text(value)) for key, value in (custom_fields or {}).items())
+    text = custom_message or f"{summary['namespace']}.{summary['flowId']} ➛ {state}"
+    return {
+        "text": text,
+        "attachments": [
+            {
+                "color": COLOURS.get(state, "#439FE0"),
+                "fields": [
+                    {"title": title, "value": value, "short": len(value) < 40} for title, value in fields
+                ],
+            }
+        ],
+    }
+
+
+@register
+class SlackExecution(RunnableTask):
+    """Send a Slack message summarising an execution (this one by default): state, start, duration
+    and the failed task."""
+
+    type_name: ClassVar[str] = "slack.SlackExecution"
+    aliases: ClassVar[tuple[str, ...]] = (
+        "io.kestra.plugin.notifications.slack.SlackExecution",
+        "io.kestra.plugin.slack.notifications.SlackExecution",
+        "io.kestra.plugin.slack.SlackExecution",
+    )
+
+    url: str
+    execution_id: str = "{{ execution.id }}"
+    channel: str | None = None
+    username: str | None = None
+    icon_url: str | None = None
+    icon_emoji: str | None = None
+    custom_message: str | None = None
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        execution_id = as_text(ctx.render(self.execution_id))
+        summary = ctx.execution_summary(execution_id)
+        if summary is None:
+            raise TaskFailed(f"execution '{execution_id}' does not exist or is in another namespace")
+        custom = as_text(ctx.render(self.custom_message)) if self.custom_message is not None else None
+        fields = {as_text(k): as_text(v) for k, v in ctx.render(self.custom_fields).items()}
+        message = summary_message(summary, datetime.now(UTC), custom, fields)
+        for key, value in (
+            ("channel", self.channel),
+            ("username", self.username),
+            ("icon_url", self.icon_url),
+            ("icon_emoji", self.icon_emoji),
+        ):
+            if value is not None:
+                message[key] = as_text(ctx.render(value))
+        post_json(as_text(ctx.render(self.url)), message, self.timeout)
+        return {}
