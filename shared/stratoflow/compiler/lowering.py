@@ -74,6 +74,7 @@ from stratoflow.compiler import structure, waits  # noqa: E402
 
 LOWERERS: dict[str, Lowerer] = {
     "Sequential": structure.lower_sequential,
+    "WorkingDirectory": structure.lower_sequential,
     "AllowFailure": structure.lower_allow_failure,
     "Parallel": structure.lower_parallel,
     "ForEach": structure.lower_each,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from stratoflow.cloud.secrets import SecretSource, secrets_from_environment
@@ -92,6 +93,7 @@ class TaskRunContext:
     secrets: set[str] = field(default_factory=set)
     secret_source: SecretSource | None = None
     credentials: FlowCredentials | None = None  # the flow's role in the cloud; None: boto3's default chain
+    working_dir: Path | None = None  # the shared directory, inside a WorkingDirectory
 
     @property
     def execution_id(self) -> str:

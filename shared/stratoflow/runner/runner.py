@@ -32,6 +32,7 @@ from stratoflow.runner.context import TaskRunContext, render_context
 from stratoflow.runner.ids import Scope, parent_scope, scope_chain, scope_path, scope_values, task_run_id
 from stratoflow.runner.masking import configured_source, execution_secrets
 from stratoflow.runner.outputs import LOOPS, ExecutionOutputs, offload_large
+from stratoflow.runner.workdirs import shared_directory_of
 from stratoflow.states import State, worst
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.tasks.base import FlowableTask, RunnableTask, Task
@@ -330,7 +331,8 @@ def action_run(call: Call) -> dict[str, Any]:
     try:
         if retry_count == 0 and call.should_skip(ctx):
             return {"state": "SKIPPED"}
-        outputs = run_within_timeout(task, ctx)
+        with shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx):
+            outputs = run_within_timeout(task, ctx)
     except ExitExecution as exit_:
         ctx.log("INFO", f"Exit: the execution ends {exit_.state}")
         call.store.update_execution(call.execution.id, exit_state=State(exit_.state))

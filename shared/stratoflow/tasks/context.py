@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -26,6 +27,10 @@ class RunContext(Protocol):
 
     @property
     def task_run_id(self) -> str: ...
+
+    @property
+    def working_dir(self) -> Path | None:
+        """The directory the tasks of the enclosing `WorkingDirectory` share; None outside one."""
 
     @property
     def attempt(self) -> int:

@@ -22,6 +22,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "stratoflow.tasks.kv",
     "stratoflow.tasks.http",
     "stratoflow.tasks.storage",
+    "stratoflow.tasks.working_directory",
 )
 # Searched after the core types: task families that may be installed or not, and whose imports are
 # heavier.
@@ -30,6 +31,7 @@ EXTENSION_MODULES: tuple[str, ...] = (
     "stratoflow.tasks.scripts",
     "stratoflow.tasks.notifications",
     "stratoflow.tasks.serdes",
+    "stratoflow.tasks.git",
 )
 
 _by_name: dict[str, type[Task]] = {}

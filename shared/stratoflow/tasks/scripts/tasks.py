@@ -144,7 +144,7 @@ class ScriptTask(RunnableTask):
         def remaining() -> float | None:
             return None if deadline is None else max(0.0, deadline - time.monotonic())
 
-        with working_directory() as workdir:
+        with working_directory(ctx.working_dir) as workdir:
             if self.namespace_files is not None:
                 self.namespace_files.write(ctx, workdir)
             workdir.write_inputs(ctx, inputs)  # after the namespace's files: a task's own inputs win

@@ -1,4 +1,5 @@
-"""The fresh working directory of one script run: input files in, output files out, removed after.
+"""The working directory of one script run: input files in, output files out; a fresh one removed
+after, or the shared one of an enclosing `WorkingDirectory` task.
 
 `outputFiles` are globs with Kestra's meaning (Java's glob): `*` and `?` stay within a folder, `**`
 crosses folders (`out/**` is every file under `out`, `**.csv` every CSV file), `{a,b}` is either;
@@ -145,12 +146,14 @@ def glob_matcher(pattern: str) -> re.Pattern[str]:
 
 
 @contextmanager
-def working_directory() -> Iterator[WorkingDirectory]:
-    """A new temporary folder (under TMPDIR: /tmp in Lambda), removed with everything in it."""
+def working_directory(shared: Path | None = None) -> Iterator[WorkingDirectory]:
+    """A new temporary folder (under TMPDIR: /tmp in Lambda), removed with everything in it; or, inside
+    a `WorkingDirectory` task, the `shared` folder, which is kept for the next task."""
     root = Path(tempfile.mkdtemp(prefix="stratoflow-"))
     try:
-        work = root / "work"  # each folder costs its creation and removal: the root is the private one
-        work.mkdir()
+        # Each folder costs its creation and removal: the root is the private one.
+        work = shared or root / "work"
+        work.mkdir(exist_ok=True)
         with ExitStack() as held:
             yield WorkingDirectory(work, root, held)
     finally:
