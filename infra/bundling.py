@@ -22,7 +22,7 @@ from aws_cdk import aws_lambda as lambda_
 
 LAMBDA_PLATFORM = "manylinux2014_aarch64"
 # The python3.12 runtime is Amazon Linux 2023 (glibc 2.34): wheels built for glibc 2.28 run there too
-# (google-re2 publishes no manylinux2014 wheel).
+# (google-re2 and DuckDB publish no manylinux2014 aarch64 wheel).
 LAMBDA_PLATFORM_GLIBC_2_28 = "manylinux_2_28_aarch64"
 LAMBDA_PYTHON_VERSION = "3.12"
 PIP_OPTIONS = (

@@ -32,6 +32,7 @@ EXTENSION_MODULES: tuple[str, ...] = (
     "stratoflow.tasks.notifications",
     "stratoflow.tasks.serdes",
     "stratoflow.tasks.git",
+    "stratoflow.tasks.jdbc",
 )
 
 _by_name: dict[str, type[Task]] = {}

@@ -12,6 +12,7 @@ from moto import mock_aws
 from stratoflow.cloudsim import moto_environment
 from stratoflow.engine import VirtualClock
 from stratoflow.local import LocalPlatform, RunOutcome
+from tests.integration.tasks.postgres_server import Postgres, postgres_server
 from tests.unit.tasks.task_helpers import RunFlow, run_on
 
 
@@ -35,3 +36,10 @@ def run_flow(platform: LocalPlatform) -> RunFlow:
         return run_on(platform, source, inputs)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL on loopback for the whole session (see postgres_server)."""
+    with postgres_server() as server:
+        yield server
