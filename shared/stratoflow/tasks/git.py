@@ -22,6 +22,9 @@ class Clone(RunnableTask):
     WorkingDirectory; outputs that `directory`."""
 
     type_name: ClassVar[str] = "git.Clone"
+    kestra_gaps: ClassVar[str] = (
+        "SSH (`privateKey`, `passphrase`), `trustedCaPemPath`: HTTP(S) and local URLs only"
+    )
     aliases: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.git.Clone",)
     output_fields: ClassVar[dict[str, str]] = {
         "directory": "where the repository is, relative to the working directory",

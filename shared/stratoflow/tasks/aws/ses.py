@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from stratoflow.tasks.aws.base import KESTRA_AWS, AwsTask, Statement, regional_arn, statement
+from stratoflow.tasks.aws.base import AwsTask, Statement, regional_arn, statement
 from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.notifications.mail import MailContent, build_message
 from stratoflow.tasks.registry import register
@@ -16,7 +16,7 @@ class SesSendEmail(AwsTask, MailContent):
     """Send an email through Amazon SES; outputs the SES `messageId`."""
 
     type_name: ClassVar[str] = "aws.ses.SendEmail"
-    aliases: ClassVar[tuple[str, ...]] = (f"{KESTRA_AWS}.ses.SendEmail",)
+    # Stratoflow's own: Kestra sends email through SMTP only (MailSend works with SES's SMTP too).
     output_fields: ClassVar[dict[str, str]] = {"messageId": "the id SES gave the message"}
     service: ClassVar[str] = "ses"
 

@@ -27,6 +27,8 @@ IN_MEMORY = ("", ":memory:")
 class DuckDbTask(RunnableTask):
     """What both DuckDB tasks share: the database, input and output files, and `fetchType`."""
 
+    kestra_gaps: ClassVar[str] = "`databaseUri`; a database file in `url` lives in the working directory"
+
     output_fields: ClassVar[dict[str, str]] = {
         "row": "FETCH_ONE: the first row (column: value)",
         "rows": "FETCH: every row",

@@ -57,6 +57,9 @@ def connection_options(url: str, username: str | None, password: str | None) -> 
 
 
 class PostgresTask(RunnableTask):
+    kestra_gaps: ClassVar[str] = (
+        "`parameters`, `fetchSize`, `timeZoneId`, the `ssl*` properties (give `sslmode` in the `url`)"
+    )
     url: str
     username: str | None = None
     password: str | None = None

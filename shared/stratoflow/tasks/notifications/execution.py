@@ -87,6 +87,7 @@ class SlackExecution(RunnableTask):
     and the failed task."""
 
     type_name: ClassVar[str] = "slack.SlackExecution"
+    kestra_gaps: ClassVar[str] = "no link to an execution page in a UI; `options`"
     aliases: ClassVar[tuple[str, ...]] = (
         "io.kestra.plugin.notifications.slack.SlackExecution",
         "io.kestra.plugin.slack.notifications.SlackExecution",

@@ -102,6 +102,7 @@ class MailSend(RunnableTask, MailContent):
     """Send an email through an SMTP server: plain text and/or HTML, with attachments from storage."""
 
     type_name: ClassVar[str] = "email.MailSend"
+    kestra_gaps: ClassVar[str] = "`transportStrategy: SMTP_OAUTH2`"
     aliases: ClassVar[tuple[str, ...]] = (
         "io.kestra.plugin.notifications.mail.MailSend",
         "io.kestra.plugin.email.MailSend",

@@ -68,6 +68,8 @@ def parse_payload(rendered: Any) -> Any:
 class IncomingWebhook(RunnableTask):
     """What every chat webhook shares: the `url`, a JSON `payload` or a `messageText`."""
 
+    kestra_gaps: ClassVar[str] = "`options` (HTTP client options): 30 s timeout, or the task's `timeout`"
+
     url: str
     payload: str | dict[str, Any] | None = None
     message_text: str | None = None
@@ -113,10 +115,7 @@ class TeamsIncomingWebhook(IncomingWebhook):
     Card document; `messageText`: a plain `text` message)."""
 
     type_name: ClassVar[str] = "teams.TeamsIncomingWebhook"
-    aliases: ClassVar[tuple[str, ...]] = (
-        "io.kestra.plugin.notifications.teams.TeamsIncomingWebhook",
-        "io.kestra.plugin.teams.TeamsIncomingWebhook",
-    )
+    aliases: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.notifications.teams.TeamsIncomingWebhook",)
     chat: ClassVar[str] = "Microsoft Teams"
 
 
@@ -126,9 +125,6 @@ class DiscordIncomingWebhook(IncomingWebhook):
     `messageText`: its `content`)."""
 
     type_name: ClassVar[str] = "discord.DiscordIncomingWebhook"
-    aliases: ClassVar[tuple[str, ...]] = (
-        "io.kestra.plugin.notifications.discord.DiscordIncomingWebhook",
-        "io.kestra.plugin.discord.DiscordIncomingWebhook",
-    )
+    aliases: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.notifications.discord.DiscordIncomingWebhook",)
     text_field: ClassVar[str] = "content"
     chat: ClassVar[str] = "Discord"

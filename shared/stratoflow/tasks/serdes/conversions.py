@@ -128,6 +128,9 @@ class IonToCsv(Conversion):
     first seen (nested maps and lists as JSON)."""
 
     type_name: ClassVar[str] = "serdes.csv.IonToCsv"
+    kestra_gaps: ClassVar[str] = (
+        "`dateFormat`, `timeFormat`, `dateTimeFormat`, `timeZoneId`: dates are written as ISO-8601"
+    )
     aliases: ClassVar[tuple[str, ...]] = (f"{KESTRA_SERDES}.csv.IonToCsv", f"{KESTRA_SERDES}.csv.CsvWriter")
     extension: ClassVar[str] = ".csv"
 
