@@ -260,13 +260,43 @@ _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 @_trigger_type
 class S3Trigger(Trigger):
-    """Start when an object is created in `bucket` under `prefix` and ending with `suffix`."""
+    """Start when an object is created in `bucket` under `prefix`, ending with `suffix` and whose
+    whole key matches `regexp`.
+
+    Kestra's S3 trigger polls the bucket every `interval` and then moves or deletes what it found, so
+    that it never finds it twice; here S3 pushes one event per new object, so `interval` has nothing
+    to time and only `action: NONE` applies (move or delete the object in a task instead)."""
 
     type_name: ClassVar[str] = "aws.s3.Trigger"
+    aliases: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.aws.s3.Trigger",)
 
     bucket: str
     prefix: str | None = None
     suffix: str | None = None
+    regexp: str | None = None
+    interval: Duration | None = None
+    action: str = "NONE"
+    filter: Literal["FILES"] = "FILES"
+
+    @field_validator("regexp")
+    @classmethod
+    def _valid_regexp(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as error:
+                raise ValueError(f"'{value}' is not a regular expression: {error}") from None
+        return value
+
+    @field_validator("action")
+    @classmethod
+    def _action_none(cls, value: str) -> str:
+        if value != "NONE":
+            raise ValueError(
+                f"action {value} is not supported: S3 starts the flow once per new object, so nothing is "
+                "found twice; move or delete the object in a task (aws.s3.Copy with delete: true, aws.s3.Delete)"
+            )
+        return value
 
     @field_validator("bucket")
     @classmethod

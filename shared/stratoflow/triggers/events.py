@@ -193,7 +193,8 @@ def _variables(
         found = s3_object(event)
         if not s3_matches(model, found):
             raise TriggerSkipped(f"{where} does not match s3://{found.get('bucket')}/{found.get('key')}")
-        return {"event": event, "object": found}
+        # `objects`: Kestra's trigger gives a list of the objects it found; here always this one.
+        return {"event": event, "object": found, "objects": [found]}
     return {"event": event}
 
 
@@ -235,6 +236,8 @@ def s3_matches(trigger: S3Trigger, found: dict[str, Any]) -> bool:
         found.get("bucket") == trigger.bucket
         and key.startswith(trigger.prefix or "")
         and key.endswith(trigger.suffix or "")
+        # EventBridge patterns have no regular expressions: `regexp` is checked here, at admission.
+        and (trigger.regexp is None or re.fullmatch(trigger.regexp, key) is not None)
     )
 
 

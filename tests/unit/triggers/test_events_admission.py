@@ -219,6 +219,52 @@ def test_an_s3_delivery_gets_trigger_object(store: SqliteExecutionStore) -> None
         admit(store, flow, 1, trigger={"id": "on-upload", "type": "aws.s3.Trigger", "event": other})
 
 
+def test_kestras_s3_trigger_matches_by_regexp_and_lists_the_objects(store: SqliteExecutionStore) -> None:
+    # Given: Kestra's type and properties (the polling interval has nothing to time with S3 events)
+    flow = deployed(
+        store,
+        """
+        id: load
+        namespace: team
+        inputs: [{id: files, type: JSON}]
+        tasks: [{id: t, type: Log, message: hi}]
+        triggers:
+          - id: watch
+            type: io.kestra.plugin.aws.s3.Trigger
+            bucket: landing-zone
+            interval: PT1M
+            action: NONE
+            regexp: 'in/orders-[0-9]{4}[.]csv'
+            inputs: {files: "{{ trigger.objects | jq('[.[].uri]') | first }}"}
+        """,
+    )
+
+    # When
+    execution, _ = admit(store, flow, 1, trigger={"id": "watch", "type": "aws.s3.Trigger", "event": S3_EVENT})
+
+    # Then
+    assert execution.inputs == {"files": ["s3://landing-zone/in/orders-2024.csv"]}
+    other = {**S3_EVENT, "detail": {**S3_EVENT["detail"], "object": {"key": "in/orders-draft.csv"}}}
+    with pytest.raises(TriggerSkipped, match="does not match"):
+        admit(store, flow, 1, trigger={"id": "watch", "type": "aws.s3.Trigger", "event": other})
+
+
+def test_kestras_s3_trigger_actions_that_move_or_delete_are_refused_with_the_way_out() -> None:
+    # Given / When / Then
+    with pytest.raises(Exception, match=r"action MOVE is not supported.*aws\.s3\.Copy with delete: true"):
+        load_flow(
+            textwrap.dedent(
+                """
+                id: load
+                namespace: team
+                tasks: [{id: t, type: Log, message: hi}]
+                triggers:
+                  - {id: w, type: io.kestra.plugin.aws.s3.Trigger, bucket: landing-zone, action: MOVE}
+                """
+            )
+        )
+
+
 def test_an_eventbridge_delivery_gets_trigger_event(store: SqliteExecutionStore) -> None:
     flow = deployed(
         store,
