@@ -40,6 +40,7 @@ class Clone(RunnableTask):
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         from dulwich import porcelain  # deferred: only flows that clone pay for dulwich's imports
+        from dulwich.client import HTTPUnauthorized
         from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 
         if ctx.working_dir is None:
@@ -70,6 +71,8 @@ class Clone(RunnableTask):
             ).close()
         except ValueError as error:  # dulwich's answer to a branch or tag the repository lacks
             raise TaskFailed(f"cannot clone {url}: no branch or tag '{branch}' ({error})") from None
+        except HTTPUnauthorized:
+            raise TaskFailed(f"cannot clone {url}: the server refused the credentials") from None
         except (GitProtocolError, HangupException, NotGitRepository, OSError) as error:
             raise TaskFailed(f"cannot clone {url}: {str(error) or type(error).__name__}") from None
         ctx.log("INFO", f"cloned {url}{f' ({branch})' if branch else ''} into '{directory or '.'}'")

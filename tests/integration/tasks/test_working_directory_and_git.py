@@ -3,8 +3,13 @@ against a repository made in tmp_path; scripts run as subprocesses."""
 
 from __future__ import annotations
 
+import base64
 import io
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 from dulwich import porcelain
@@ -179,3 +184,63 @@ def test_porcelain_clone_is_quiet(repository: str, tmp_path: Path) -> None:
 
     # Then
     assert (tmp_path / "copy" / "README.md").read_text() == "hello from main\n"
+
+
+@pytest.fixture
+def http_repository(repository: str) -> Iterator[str]:
+    """The repository served over HTTP (dulwich's smart-HTTP WSGI app) behind basic authentication."""
+    from dulwich.repo import Repo
+    from dulwich.server import DictBackend
+    from dulwich.web import make_wsgi_chain
+
+    repo = Repo(repository)
+    git_app = make_wsgi_chain(DictBackend({"/": repo}))
+    expected = "Basic " + base64.b64encode(b"robot:s3cret").decode()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_AUTHORIZATION") != expected:
+            start_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="git"')])
+            return [b"who are you?"]
+        return git_app(environ, start_response)
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = make_server("127.0.0.1", 0, app, handler_class=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        repo.close()
+
+
+def test_clone_over_http_with_username_and_password(
+    run_flow: RunFlow, platform: LocalPlatform, http_repository: str
+) -> None:
+    # Given: credentials from the flow, as Kestra's username/password
+    source = flow_source(
+        f"""
+        - id: wdir
+          type: WorkingDirectory
+          tasks:
+            - {{id: clone, type: git.Clone, url: "{http_repository}", username: robot, password: s3cret}}
+            - {{id: show, type: scripts.Commands, commands: [cat README.md]}}
+            - {{id: denied, type: git.Clone, url: "{http_repository}", directory: again, username: robot,
+                password: wrong, allowFailure: true}}
+        """
+    )
+
+    # When
+    outcome = run_flow(source)
+
+    # Then
+    runs = {r.task_id: r for r in outcome.task_runs}
+    assert runs["show"].state == State.SUCCESS, runs["clone"].error
+    assert any("hello from main" in e.message for e in logs_of(platform, outcome, "show"))
+    assert runs["denied"].error is not None and runs["denied"].error.startswith(
+        f"cannot clone {http_repository}"
+    )
