@@ -20,8 +20,6 @@ NOT_SUPPORTED: dict[str, str] = {
     "io.kestra.plugin.ansible.cli.AnsibleCLI": "needs Ansible: run it in `aws.ecs.RunTask`",
     "io.kestra.plugin.core.flow.ForEachItem": "planned: batches of a file's lines as subflow executions on a "
     "Distributed Map",
-    "io.kestra.plugin.aws.cli.AwsCLI": "the AWS CLI is not in the task runner (awscli pins its own botocore); "
-    "use the `aws.*` tasks or `scripts.Commands` with boto3",
     "io.kestra.plugin.serdes.parquet.IonToParquet": "no Lambda-sized Parquet library (pyarrow is ~100 MB); "
     "use DuckDB's `COPY ... (FORMAT parquet)` in `jdbc.duckdb.Query`",
     "io.kestra.plugin.serdes.parquet.ParquetToIon": "as IonToParquet: read Parquet with DuckDB's `read_parquet`",

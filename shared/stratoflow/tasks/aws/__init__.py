@@ -6,7 +6,7 @@ The registry imports this family when a flow names a type that is not a core one
 imported only when a task runs.
 """
 
-from stratoflow.tasks.aws import athena, dynamodb, invoke, messaging, native, s3, ses
+from stratoflow.tasks.aws import athena, cli, dynamodb, invoke, messaging, native, s3, ses
 from stratoflow.tasks.aws.errors import (
     AwsAccessDenied,
     AwsConflict,
@@ -26,6 +26,7 @@ __all__ = [
     "AwsThrottled",
     "AwsUnavailable",
     "athena",
+    "cli",
     "dynamodb",
     "invoke",
     "messaging",

@@ -1,0 +1,84 @@
+"""`aws.cli.AwsCLI`: shell `commands` that call `aws`, the AWS CLI v1 from the task runner's own
+packages (it is in the Lambda layer, with the same botocore as the AWS tasks), with the flow's
+credentials unless the task names its own."""
+
+from __future__ import annotations
+
+import shlex
+from typing import ClassVar
+
+from pydantic import Field
+
+from stratoflow.tasks.aws.base import KESTRA_AWS
+from stratoflow.tasks.context import RunContext
+from stratoflow.tasks.core import as_text
+from stratoflow.tasks.registry import register
+from stratoflow.tasks.scripts.tasks import ScriptTask, default_python
+from stratoflow.tasks.scripts.workdir import WorkingDirectory
+
+# boto3 client keyword arguments -> the environment variables the CLI reads.
+CREDENTIAL_VARIABLES = {
+    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "aws_session_token": "AWS_SESSION_TOKEN",
+}
+
+
+@register
+class AwsCLI(ScriptTask):
+    """Run shell `commands` with `aws` (the AWS CLI) on the PATH, as the flow's role (or the given
+    keys), in `region`, against `endpointOverride` when set."""
+
+    type_name: ClassVar[str] = "aws.cli.AwsCLI"
+    aliases: ClassVar[tuple[str, ...]] = (f"{KESTRA_AWS}.cli.AwsCLI",)
+    kestra_gaps: ClassVar[str] = (
+        "in the cloud the commands run as the flow's role, which holds only the IAM actions its other AWS "
+        "tasks declare: give `accessKeyId`/`secretKeyId` for other calls; `containerImage`, `taskRunner`"
+    )
+
+    commands: list[str] = Field(min_length=1)
+    region: str | None = None
+    endpoint_override: str | None = None
+    access_key_id: str | None = None
+    secret_key_id: str | None = None
+    session_token: str | None = None
+
+    def _aws_environment(self, ctx: RunContext) -> dict[str, str]:
+        def text(value: str | None) -> str | None:
+            return (as_text(ctx.render(value)) or None) if value is not None else None
+
+        env: dict[str, str] = {}
+        if self.access_key_id is not None:
+            given = {
+                "AWS_ACCESS_KEY_ID": text(self.access_key_id),
+                "AWS_SECRET_ACCESS_KEY": text(self.secret_key_id),
+                "AWS_SESSION_TOKEN": text(self.session_token),
+            }
+            env.update({name: value for name, value in given.items() if value})
+        else:
+            # In the cloud the flow's own role, as the AWS tasks use; else the default chain's.
+            for key, value in (ctx.aws_credentials() or {}).items():
+                if key in CREDENTIAL_VARIABLES and value:
+                    env[CREDENTIAL_VARIABLES[key]] = value
+        region, endpoint = text(self.region), text(self.endpoint_override)
+        if region:
+            env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = region
+        if endpoint:
+            env["AWS_ENDPOINT_URL"] = endpoint
+        return env
+
+    def prepare(
+        self, ctx: RunContext, workdir: WorkingDirectory, env: dict[str, str], timeout: float | None
+    ) -> dict[str, str]:
+        # `aws` is a tiny launcher of the awscli package with the task runner's Python: Lambda has no
+        # `aws` binary, and the package is the one the layer carries.
+        folder = workdir.private / "bin"
+        folder.mkdir(exist_ok=True)
+        launcher = folder / "aws"
+        launcher.write_text(f'#!/bin/sh\nexec {shlex.quote(default_python())} -m awscli "$@"\n')
+        launcher.chmod(0o755)
+        path = env.get("PATH", "")
+        return {**env, **self._aws_environment(ctx), "PATH": f"{folder}:{path}" if path else str(folder)}
+
+    def command(self, ctx: RunContext, workdir: WorkingDirectory) -> list[str]:
+        return self.shell(ctx, [as_text(c) for c in ctx.render(self.commands)])
