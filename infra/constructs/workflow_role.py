@@ -59,6 +59,7 @@ TASK_SERVICE_ACTIONS = (
     "batch:*",
     "events:PutEvents",
     "lambda:InvokeFunction",
+    "ses:SendRawEmail",
 )
 NATIVE_SYNC_RULE_ACTIONS = ("events:PutTargets", "events:PutRule", "events:DescribeRule")
 

@@ -48,6 +48,8 @@ tasks:
     subnets: [subnet-1]
     passRoles: ["arn:aws:iam::1:role/task"]
   - {id: batch, type: aws.batch.SubmitJob, jobQueue: q, jobDefinition: d}
+  - {id: mail, type: aws.ses.SendEmail, from: a@example.com, to: b@example.com, plainTextContent: t}
+  - {id: cli, type: aws.cli.AwsCLI, commands: [aws s3 ls]}
 """
 
 
@@ -113,6 +115,7 @@ def test_the_boundary_is_attached_to_nothing_and_holds_the_base_policy_and_the_t
         "batch:*",
         "events:PutEvents",
         "lambda:InvokeFunction",
+        "ses:SendRawEmail",
     }
     assert statements["PassRolesToEcsTasks"]["Action"] == ["iam:PassRole"]
     assert statements["PassRolesToEcsTasks"]["Condition"] == {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -57,8 +58,9 @@ class DuckDbTask(RunnableTask):
         outputs = {name: str(workdir / name) for name in self.output_files}
         return as_text(ctx.render(self.sql, {"workingDir": str(workdir), "outputFiles": outputs}))
 
+    @abstractmethod
     def execute(self, ctx: RunContext, connection: Any, sql: str) -> dict[str, Any]:
-        raise NotImplementedError
+        """Run the rendered `sql`; the outputs of its result."""
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         import duckdb  # deferred: the engine is large and only DuckDB tasks need it

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import posixpath
+from abc import abstractmethod
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -53,8 +54,9 @@ class Conversion(RunnableTask):
             raise ValueError(f"unknown charset '{value}'") from None
         return value
 
+    @abstractmethod
     def convert(self, data: bytes, source: str) -> bytes:
-        raise NotImplementedError
+        """The converted file; `source` (the input's URI) names it in errors."""
 
     def output_extension(self) -> str:
         return self.extension
