@@ -20,9 +20,6 @@ NOT_SUPPORTED: dict[str, str] = {
     "io.kestra.plugin.ansible.cli.AnsibleCLI": "needs Ansible: run it in `aws.ecs.RunTask`",
     "io.kestra.plugin.core.flow.ForEachItem": "planned: batches of a file's lines as subflow executions on a "
     "Distributed Map",
-    "io.kestra.plugin.serdes.parquet.IonToParquet": "no Lambda-sized Parquet library (pyarrow is ~100 MB); "
-    "use DuckDB's `COPY ... (FORMAT parquet)` in `jdbc.duckdb.Query`",
-    "io.kestra.plugin.serdes.parquet.ParquetToIon": "as IonToParquet: read Parquet with DuckDB's `read_parquet`",
     "io.kestra.plugin.serdes.avro.IonToAvro": "no Avro library in the task runner",
     "io.kestra.plugin.serdes.avro.AvroToIon": "no Avro library in the task runner",
     "io.kestra.plugin.serdes.excel.IonToExcel": "no Excel library in the task runner",

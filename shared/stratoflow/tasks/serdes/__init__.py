@@ -1,6 +1,7 @@
-"""Conversions between CSV, JSON, JSON Lines and Ion (Kestra's internal format): `serdes.*`,
-registered on import. Parquet and Avro are not supported (see docs/kestra-compatibility.md)."""
+"""Conversions between CSV, JSON, JSON Lines, Parquet and Ion (Kestra's internal format):
+`serdes.*`, registered on import. Avro, Excel and XML are not supported (see
+docs/kestra-compatibility.md)."""
 
-from stratoflow.tasks.serdes import conversions
+from stratoflow.tasks.serdes import conversions, parquet
 
-__all__ = ["conversions"]
+__all__ = ["conversions", "parquet"]
