@@ -1,10 +1,12 @@
 """A tiny SMTP server on loopback for the email tests: it speaks just enough of RFC 5321 (EHLO, AUTH
-PLAIN, MAIL, RCPT, DATA, RSET, QUIT) and keeps what it received."""
+PLAIN, MAIL, RCPT, DATA, RSET, QUIT, and STARTTLS or TLS from the first byte when given a
+certificate) and keeps what it received."""
 
 from __future__ import annotations
 
 import base64
 import socketserver
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +31,20 @@ class Mailbox:
 
 class _Session(socketserver.StreamRequestHandler):
     mailbox: Mailbox
+    tls: ssl.SSLContext | None = None
+    implicit_tls: bool = False
+
+    def setup(self) -> None:
+        if self.tls is not None and self.implicit_tls:
+            self.request = self.tls.wrap_socket(self.request, server_side=True)
+        super().setup()
+
+    def _start_tls(self) -> None:
+        assert self.tls is not None
+        self.wfile.flush()
+        self.request = self.tls.wrap_socket(self.request, server_side=True)
+        self.rfile = self.request.makefile("rb")
+        self.wfile = socketserver._SocketWriter(self.request)  # type: ignore[attr-defined]
 
     def reply(self, line: str) -> None:
         self.wfile.write(line.encode() + b"\r\n")
@@ -40,7 +56,15 @@ class _Session(socketserver.StreamRequestHandler):
             command = line.decode().rstrip("\r\n")
             verb = command.split(" ", 1)[0].upper()
             if verb in ("EHLO", "HELO"):
-                self.wfile.write(b"250-test greets you\r\n250 AUTH PLAIN\r\n")
+                starttls = self.tls is not None and not self.implicit_tls
+                self.wfile.write(
+                    b"250-test greets you\r\n"
+                    + (b"250-STARTTLS\r\n" if starttls else b"")
+                    + b"250 AUTH PLAIN\r\n"
+                )
+            elif verb == "STARTTLS":
+                self.reply("220 go ahead")
+                self._start_tls()
             elif verb == "AUTH":
                 _, user, password = base64.b64decode(command.split()[2]).decode().split("\0")
                 self.mailbox.logins.append((user, password))
@@ -68,9 +92,11 @@ class _Session(socketserver.StreamRequestHandler):
 
 
 @contextmanager
-def smtp_server() -> Iterator[Mailbox]:
+def smtp_server(tls: ssl.SSLContext | None = None, implicit_tls: bool = False) -> Iterator[Mailbox]:
+    """`tls`: the server's certificate context; with `implicit_tls` TLS starts at once (SMTPS), else
+    the server offers STARTTLS."""
     mailbox = Mailbox()
-    handler = type("Session", (_Session,), {"mailbox": mailbox})
+    handler = type("Session", (_Session,), {"mailbox": mailbox, "tls": tls, "implicit_tls": implicit_tls})
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     mailbox.port = server.server_address[1]

@@ -4,6 +4,8 @@ each run through the real runner in a Kestra-shaped flow."""
 from __future__ import annotations
 
 import json
+import ssl
+import subprocess
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -16,7 +18,7 @@ from moto.ses.models import ses_backends
 
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
-from stratoflow.tasks.errors import HttpError
+from stratoflow.tasks.errors import HttpError, TaskFailed
 from tests.integration.tasks.smtp_server import smtp_server
 from tests.unit.tasks.task_helpers import (
     RunFlow,
@@ -255,3 +257,60 @@ def test_ses_send_email_sends_the_raw_message(run_flow: RunFlow, platform: Local
     assert outputs_of(platform, outcome, "mail")["messageId"] == sent.id
     # moto adds the To header to Destinations; SES delivers to Destinations (the same address here)
     assert set(sent.destinations) == {"ana@example.com"} and "Subject: Done: demo" in sent.raw_data
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1 (openssl), and the server context holding it."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return cert, context
+
+
+@pytest.mark.parametrize("strategy", ["SMTPS", "SMTP_TLS"])
+def test_mail_send_over_tls_trusts_only_a_verified_certificate(
+    strategy: str, certificate: tuple[Path, ssl.SSLContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: a server with TLS from the first byte (SMTPS) or after STARTTLS (SMTP_TLS)
+    cert, context = certificate
+    with smtp_server(context, implicit_tls=strategy == "SMTPS") as mailbox:
+        task = load_task(
+            f"{{id: m, type: email.MailSend, host: 127.0.0.1, port: {mailbox.port}, transportStrategy: {strategy},"
+            " username: robot, password: s3cret, from: a@example.com, to: b@example.com, subject: s,"
+            " plainTextContent: t}"
+        )
+
+        # When its certificate is not trusted, Then nothing is sent
+        (tmp_path / "untrusted").mkdir()
+        with pytest.raises(TaskFailed, match="CERTIFICATE_VERIFY_FAILED"):
+            task.run(direct_context(tmp_path / "untrusted"))
+        assert mailbox.messages == [] and mailbox.logins == []
+
+        # When it is (the trust store OpenSSL reads), Then the mail goes through TLS
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        (tmp_path / "trusted").mkdir()
+        task.run(direct_context(tmp_path / "trusted"))
+    assert mailbox.logins == [("robot", "s3cret")] and len(mailbox.messages) == 1
