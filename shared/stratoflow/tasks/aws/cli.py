@@ -5,7 +5,7 @@ credentials unless the task names its own."""
 from __future__ import annotations
 
 import shlex
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -15,13 +15,6 @@ from stratoflow.tasks.core import as_text
 from stratoflow.tasks.registry import register
 from stratoflow.tasks.scripts.tasks import ScriptTask, default_python
 from stratoflow.tasks.scripts.workdir import WorkingDirectory
-
-# boto3 client keyword arguments -> the environment variables the CLI reads.
-CREDENTIAL_VARIABLES = {
-    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
-    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
-    "aws_session_token": "AWS_SESSION_TOKEN",
-}
 
 
 @register
@@ -44,6 +37,9 @@ class AwsCLI(ScriptTask):
     session_token: str | None = None
 
     def _aws_environment(self, ctx: RunContext) -> dict[str, str]:
+        """The CLI's variables for what the task names; the flow's own credentials reach every script
+        already (see `scripts.environment`)."""
+
         def text(value: str | None) -> str | None:
             return (as_text(ctx.render(value)) or None) if value is not None else None
 
@@ -55,11 +51,6 @@ class AwsCLI(ScriptTask):
                 "AWS_SESSION_TOKEN": text(self.session_token),
             }
             env.update({name: value for name, value in given.items() if value})
-        else:
-            # In the cloud the flow's own role, as the AWS tasks use; else the default chain's.
-            for key, value in (ctx.aws_credentials() or {}).items():
-                if key in CREDENTIAL_VARIABLES and value:
-                    env[CREDENTIAL_VARIABLES[key]] = value
         region, endpoint = text(self.region), text(self.endpoint_override)
         if region:
             env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = region
@@ -67,18 +58,18 @@ class AwsCLI(ScriptTask):
             env["AWS_ENDPOINT_URL"] = endpoint
         return env
 
-    def prepare(
-        self, ctx: RunContext, workdir: WorkingDirectory, env: dict[str, str], timeout: float | None
-    ) -> dict[str, str]:
+    def command(self, ctx: RunContext, workdir: WorkingDirectory, before: list[str]) -> list[str]:
         # `aws` is a tiny launcher of the awscli package with the task runner's Python: Lambda has no
         # `aws` binary, and the package is the one the layer carries.
-        folder = workdir.private / "bin"
+        folder = workdir.private / "aws-cli"
         folder.mkdir(exist_ok=True)
         launcher = folder / "aws"
         launcher.write_text(f'#!/bin/sh\nexec {shlex.quote(default_python())} -m awscli "$@"\n')
         launcher.chmod(0o755)
-        path = env.get("PATH", "")
-        return {**env, **self._aws_environment(ctx), "PATH": f"{folder}:{path}" if path else str(folder)}
+        path = f'export PATH={shlex.quote(str(folder))}:"$PATH"'
+        return self.shell([path, *before], [as_text(c) for c in ctx.render(self.commands)])
 
-    def command(self, ctx: RunContext, workdir: WorkingDirectory) -> list[str]:
-        return self.shell(ctx, [as_text(c) for c in ctx.render(self.commands)])
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        # The task's keys, region and endpoint join its `env` (rendered already: they are text now).
+        env = {**self.env, **self._aws_environment(ctx)}
+        return ScriptTask.run(self.model_copy(update={"env": env}), ctx)
