@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from stratoflow.tasks.base import FlowableTask, NonEmptyTaskList, RunnableTask, Task, TaskList
+from stratoflow.tasks.base import FlowableTask, NonEmptyTaskList, RunnableTask, Task
 from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.files import file_or_content, relative_path
 from stratoflow.tasks.registry import kestra_aliases, register
@@ -37,7 +37,6 @@ class WorkingDirectory(FlowableTask):
     aliases: ClassVar[tuple[str, ...]] = kestra_aliases("flow", "WorkingDirectory", "flows")
 
     tasks: NonEmptyTaskList
-    errors: TaskList = Field(default_factory=list)
     input_files: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -50,8 +49,8 @@ class WorkingDirectory(FlowableTask):
                 )
         return self
 
-    def child_lists(self) -> list[tuple[str, list[Task]]]:
-        return [("tasks", self.tasks), ("errors", self.errors)]
+    def body_lists(self) -> list[tuple[str, list[Task]]]:
+        return [("tasks", self.tasks)]
 
 
 def _archive(path: Path) -> bytes:

@@ -92,9 +92,9 @@ def test_unknown_names_resolve_to_none() -> None:
         ("zzzzzz", None),
         ("io.kestra.plugin.core.log.Logg", "io.kestra.plugin.core.log.Log"),
         # Only close names: another plugin's task of the same short name is no suggestion.
-        ("io.kestra.plugin.jdbc.postgresql.Query", None),
-        ("jdbc.postgresql.Query", None),
-        ("jdbc.duckdb.Query", None),
+        ("io.kestra.plugin.jdbc.mysql.Query", None),
+        ("jdbc.mysql.Query", None),
+        ("jdbc.snowflake.Query", None),
         ("aws.athena.Querry", "aws.athena.Query"),
     ],
 )
