@@ -87,6 +87,7 @@ def admit(
         trigger=start.trigger,
         parent_execution_id=parent_execution_id,
         concurrency_limited=flow.concurrency is not None,
+        has_sla=bool(flow.sla),
     )
     try:
         store.create_execution(execution)

@@ -16,7 +16,7 @@ carries out the retry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stratoflow.admission import release_and_promote
@@ -57,13 +57,22 @@ class Finished:
 
 
 def finish_execution(
-    store: Any, execution_id: str, status: str, error: str | None = None, *, promote: bool = True
+    store: Any,
+    execution_id: str,
+    status: str,
+    error: str | None = None,
+    *,
+    promote: bool = True,
+    ran: timedelta | None = None,
+    blobs: Any = None,
 ) -> Finished:
     """Record the end of an execution, free its slot and promote the queued executions that fit now.
 
-    `promote=False` (a platform shutting down) leaves the queue as it is, for the next start.
+    `promote=False` (a platform shutting down) leaves the queue as it is, for the next start. `ran` is
+    the engine's run time (MAX_DURATION SLAs with behavior NONE), `blobs` where large task outputs
+    live (for an EXECUTION_ASSERTION that reads them).
     """
-    execution = _record_end(store, execution_id, status, error)
+    execution = _record_end(store, execution_id, status, error, ran, blobs)
     retry = plan_retry(store, execution)
     if retry is not None and not retry.restart:
         execution = store.get_execution(execution_id)  # RETRIED now
@@ -82,7 +91,7 @@ def finalize_execution(store: Any, execution_id: str, status: str, error: str | 
     Queued executions of the flow are not promoted: a caller of a flow with a concurrency limit uses
     `finish_execution`, which returns them to start.
     """
-    execution = _record_end(store, execution_id, status, error)
+    execution = _record_end(store, execution_id, status, error, None, None)
     apply_stop_after(store, execution)
     if may_hold_slot(execution):
         store.release_slot(execution.namespace, execution.flow_id, execution.id)
@@ -122,7 +131,9 @@ def apply_stop_after(store: Any, execution: Execution) -> bool:
     raise ConflictError(f"trigger {'.'.join(key)}: its state keeps changing; stopAfter not recorded")
 
 
-def _record_end(store: Any, execution_id: str, status: str, error: str | None) -> Execution:
+def _record_end(
+    store: Any, execution_id: str, status: str, error: str | None, ran: timedelta | None, blobs: Any
+) -> Execution:
     execution: Execution = store.get_execution(execution_id)
     if execution.state.is_terminal:
         return execution
@@ -150,12 +161,40 @@ def _record_end(store: Any, execution_id: str, status: str, error: str | None) -
             record_saved(run.state, closed)  # its end counts in the task metrics, as the runner's do
     state = final_state(execution, status, [r.state for r in runs])
     message = execution.error
+    missed = _sla_verdict(store, execution, status, state, ran, blobs)
+    if missed is not None:
+        state, message = missed
     if state.is_failure and not message:
         failed = first_failure(runs)
         message = f"{failed.task_id}: {failed.error}" if failed is not None and failed.error else error
     if execution.state in (State.CREATED, State.QUEUED):
         store.update_execution(execution_id, state=State.RUNNING)
     return store.update_execution(execution_id, state=state, end_date=now, error=message)  # type: ignore[no-any-return]
+
+
+def _sla_verdict(
+    store: Any, execution: Execution, status: str, state: State, ran: timedelta | None, blobs: Any
+) -> tuple[State, str] | None:
+    """Apply the SLAs the execution missed (stratoflow.sla); the state and error they end it in."""
+    if execution.has_sla is False or status == "ABORTED":  # a kill is not an SLA's to judge
+        return None
+    from stratoflow.runner.context import render_context
+    from stratoflow.runner.outputs import ExecutionOutputs
+    from stratoflow.sla import ending_state, misses_at_end, record_misses
+    from stratoflow.triggers.events import flow_of
+
+    record = store.get_flow(execution.namespace, execution.flow_id, execution.revision)
+    flow = flow_of(record) if record is not None else None
+    if flow is None or not flow.sla:
+        return None
+
+    def context() -> dict[str, Any]:
+        # `execution.state` is the end the engine gave, before the SLAs judge it.
+        current = (store.get_execution(execution.id) or execution).model_copy(update={"state": state})
+        return render_context(flow, current, ExecutionOutputs(store, blobs, execution.id, flow))
+
+    misses = record_misses(store, execution, misses_at_end(flow, execution, status, ran, context))
+    return ending_state(misses)
 
 
 def first_failure(runs: list[TaskRun]) -> TaskRun | None:

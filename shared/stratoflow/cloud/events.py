@@ -93,7 +93,8 @@ def record_status_change(change: StatusChange, store: Any) -> StatusOutcome:
     if not change.finished:
         return StatusOutcome(execution, flow, note=f"status {change.status}: nothing to record")
     was_finished = execution.state.is_terminal
-    finished = finish_execution(store, execution.id, change.status, change.engine_error)
+    ran = change.stop_date - change.start_date if change.start_date and change.stop_date else None
+    finished = finish_execution(store, execution.id, change.status, change.engine_error, ran=ran)
     execution = finished.execution
     runs: list[TaskRun] = store.list_task_runs(execution.id)
     metrics = [] if was_finished else execution_end_metrics(execution, change.start_date, change.stop_date)

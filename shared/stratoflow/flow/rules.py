@@ -183,7 +183,7 @@ def check_structure(
     these problems are reported even when other parts of the flow are invalid."""
     report = _Report(file, source_map)
     _duplicates(report, "task", [(path, task.get("id")) for path, task in tasks.found])
-    for kind, key in (("input", "inputs"), ("output", "outputs"), ("trigger", "triggers")):
+    for kind, key in (("input", "inputs"), ("output", "outputs"), ("trigger", "triggers"), ("SLA", "sla")):
         _duplicates(report, kind, [(path, item.get("id")) for path, item in _entries(data, key)])
     _timeouts(report, tasks)
     input_ids = [item["id"] for _, item in _entries(data, "inputs") if isinstance(item.get("id"), str)]

@@ -224,7 +224,13 @@ class LocalPlatform:
             paused = self.store.get_execution(execution.id) or execution
             return RunOutcome(paused, self.store.list_task_runs(execution.id), result, execution.revision)
         finished = finish_execution(
-            self.store, execution.id, result.status, _engine_error(result), promote=not self._holding_queue
+            self.store,
+            execution.id,
+            result.status,
+            _engine_error(result),
+            promote=not self._holding_queue,
+            ran=result.stop_date - result.start_date,  # on the engine's clock: `--skip-waits` included
+            blobs=self.blobs,
         )
         self._disown(execution.id)
         self._after_end(finished)

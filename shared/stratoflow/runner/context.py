@@ -134,6 +134,14 @@ class TaskRunContext:
         return mask_value(value, self.secrets)
 
     def add_labels(self, labels: dict[str, str]) -> None:
+        from stratoflow.tasks.errors import TaskFailed
+        from stratoflow.tasks.fields import SYSTEM_LABEL_PREFIX, is_system_label
+
+        forged = sorted(str(k) for k in labels if is_system_label(str(k)))
+        if forged:  # a rendered key can name one even when the flow's YAML did not
+            raise TaskFailed(
+                f"label '{forged[0]}': labels starting with '{SYSTEM_LABEL_PREFIX}' are set by the system"
+            )
         merged = {**self.execution.labels, **{str(k): self.mask(str(v)) for k, v in labels.items()}}
         self.execution = self.store.update_execution(self.execution.id, labels=merged)
         self.variables["labels"] = merged

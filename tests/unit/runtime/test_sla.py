@@ -1,0 +1,110 @@
+"""Flow SLAs on the local platform: one test per type x behavior, on the virtual clock (`--skip-waits`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from stratoflow.local import LocalPlatform
+from stratoflow.states import State
+from tests.unit.runtime.conftest import RunFlow, by_task
+
+# Kestra's documentation example, with a 1-second budget and a 5-second sleep.
+MAX_DURATION = """
+id: sla_example
+namespace: company.team
+sla:
+  - id: maxDuration
+    type: MAX_DURATION
+    duration: PT1S
+    behavior: {behavior}
+    labels:
+      sla: miss
+      reason: durationExceeded
+tasks:
+  - id: punctual
+    type: Log
+    message: Workflow started, monitoring SLA compliance
+  - id: sleepyhead
+    type: Sleep
+    duration: PT5S
+  - id: after_sleep
+    type: Log
+    message: runs only when the SLA lets the execution go on
+"""
+
+ASSERTION = """
+id: sla_assert
+namespace: company.team
+sla:
+  - id: rowsLoaded
+    type: EXECUTION_ASSERTION
+    assert: "{{{{ outputs.rows.value | number > 10 }}}}"
+    behavior: {behavior}
+    labels:
+      sla: missed
+tasks:
+  - id: rows
+    type: Return
+    format: "3"
+"""
+
+
+def _violations(platform: LocalPlatform, execution_id: str) -> list[str]:
+    return [e.message for e in platform.store.list_logs(execution_id) if e.message.startswith("SLA ")]
+
+
+@pytest.mark.parametrize(
+    ("behavior", "state"), [("FAIL", State.FAILED), ("CANCEL", State.KILLED), ("NONE", State.SUCCESS)]
+)
+def test_max_duration_behaviors(
+    run_flow: RunFlow, platform: LocalPlatform, behavior: str, state: State
+) -> None:
+    # Given a flow whose execution outlives its MAX_DURATION SLA (5 s of sleep, 1 s allowed)
+    # When it runs on the virtual clock
+    outcome = run_flow(MAX_DURATION.format(behavior=behavior))
+    # Then the behavior decides the end, the labels are added and the miss is in the history by id
+    execution = outcome.execution
+    assert execution.state == state
+    assert execution.labels["sla"] == "miss"
+    assert execution.labels["reason"] == "durationExceeded"
+    [violation] = _violations(platform, execution.id)
+    assert "SLA 'maxDuration' (MAX_DURATION, behavior " + behavior + ") missed" in violation
+    ran_on = "after_sleep" in by_task(outcome)
+    assert ran_on is (behavior == "NONE")  # FAIL and CANCEL stop it at the deadline
+    if behavior != "NONE":
+        assert execution.error is not None and "maxDuration" in execution.error
+
+
+def test_max_duration_met_records_nothing(run_flow: RunFlow, platform: LocalPlatform) -> None:
+    # Given the same flow with a budget longer than its sleep
+    source = MAX_DURATION.format(behavior="FAIL").replace("PT1S", "PT1M")
+    # When it runs
+    outcome = run_flow(source)
+    # Then it succeeds unlabeled
+    assert outcome.execution.state == State.SUCCESS
+    assert "sla" not in outcome.execution.labels
+    assert _violations(platform, outcome.execution.id) == []
+
+
+@pytest.mark.parametrize(
+    ("behavior", "state"), [("FAIL", State.FAILED), ("CANCEL", State.KILLED), ("NONE", State.SUCCESS)]
+)
+def test_execution_assertion_behaviors(
+    run_flow: RunFlow, platform: LocalPlatform, behavior: str, state: State
+) -> None:
+    # Given a flow whose assertion is false when it ends (3 rows, more than 10 asserted)
+    # When it runs
+    outcome = run_flow(ASSERTION.format(behavior=behavior))
+    # Then the behavior decides the end; the labels and the history name the SLA
+    assert outcome.execution.state == state
+    assert outcome.execution.labels["sla"] == "missed"
+    [violation] = _violations(platform, outcome.execution.id)
+    assert "SLA 'rowsLoaded' (EXECUTION_ASSERTION" in violation
+
+
+def test_execution_assertion_met(run_flow: RunFlow, platform: LocalPlatform) -> None:
+    # Given an assertion that holds
+    outcome = run_flow(ASSERTION.format(behavior="FAIL").replace('format: "3"', 'format: "30"'))
+    # Then nothing is recorded
+    assert outcome.execution.state == State.SUCCESS
+    assert _violations(platform, outcome.execution.id) == []
