@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 from stratoflow.domain import Attempt, Execution
 from stratoflow.errors import ConflictError, InputError, NotFoundError
 from stratoflow.expressions import ExpressionError, is_truthy, render
+from stratoflow.lineage import CORRELATION_ID, correlation_of
 from stratoflow.namespaces import NamespaceAccessDenied, NamespaceGuard
 from stratoflow.runner.ids import loop_value, task_run_id
 from stratoflow.runner.masking import configured_source, execution_secrets, mask_text, secret_input_ids
 from stratoflow.states import State
 from stratoflow.storage_layout import LOOP_ITEMS
 from stratoflow.tasks.errors import TaskFailed
+from stratoflow.tasks.fields import is_system_label
 
 if TYPE_CHECKING:
     from stratoflow.runner.runner import Call
@@ -177,6 +179,15 @@ def _start_subflow(call: Call) -> dict[str, Any]:
     # The parent's secrets stay secret in the child: masked in its labels, its inputs marked secret.
     secrets = ctx.secrets
     labels = {str(k): ctx.mask(str(v)) for k, v in ctx.render(task.labels or {}).items()}
+    forged = sorted(k for k in labels if is_system_label(k))
+    if forged:  # a rendered key can name one even when the flow's YAML did not
+        raise TaskFailed(f"label '{forged[0]}': labels starting with 'system.' are set by the system")
+    # Kestra's inheritLabels: the parent's own labels, not its system ones (the child has its own).
+    inherited = (
+        {k: v for k, v in call.execution.labels.items() if not is_system_label(k)}
+        if task.inherit_labels
+        else {}
+    )
     child_id = subflow_execution_id(call.execution, call.id)
     child = Execution(
         id=child_id,
@@ -184,9 +195,15 @@ def _start_subflow(call: Call) -> dict[str, Any]:
         flow_id=task.flow_id,
         revision=record.revision,
         inputs=inputs,
-        labels={**child_flow.labels, **labels},
+        labels={
+            **child_flow.labels,
+            **inherited,
+            **labels,
+            CORRELATION_ID: correlation_of(call.execution),
+        },
         secret_inputs=secret_input_ids(child_flow, inputs, secrets),
         parent_execution_id=call.execution.id,
+        has_sla=bool(child_flow.sla),
         trigger={
             "executionId": call.execution.id,
             "namespace": call.execution.namespace,
