@@ -49,8 +49,14 @@ def action_start(call: Call) -> dict[str, Any]:
     if existing.state.is_terminal and existing.state != State.FAILED:
         return {"skip": True}
     # A restart runs a failed flowable again: a new attempt after the failed ones (a repeated start
-    # call, the run still RUNNING, begins its one attempt again).
-    earlier = list(existing.attempts) if existing.state == State.FAILED else []
+    # call, the run still RUNNING, begins its current attempt again).
+    if existing.state == State.FAILED:
+        earlier = list(existing.attempts)
+    else:
+        earlier = [attempt for attempt in existing.attempts if attempt.state.is_terminal]
+        failed_child = _failed_child_attempt(call)
+        if failed_child is not None:  # the Subflow task's `retry`: the last attempt's child failed
+            earlier.append(failed_child)
     call.save(state=State.RUNNING, attempts=[*earlier, Attempt(state=State.RUNNING)], start_date=_now())
     try:
         if call.should_skip():
@@ -63,6 +69,21 @@ def action_start(call: Call) -> dict[str, Any]:
         return _start_failed(call, error.message)
     result.setdefault("skip", False)
     return result
+
+
+def _failed_child_attempt(call: Call) -> Attempt | None:
+    """A Subflow task run's current attempt, ended FAILED, when the child it started failed: the
+    Subflow's `retry` is starting it again (each attempt a new child)."""
+    run = call.task_run
+    if type(call.task).type_name != "Subflow" or run.state != State.RUNNING or not run.attempts:
+        return None
+    current = run.attempts[-1]
+    child_id = run.outputs.get("executionId")
+    child = call.store.get_execution(child_id) if isinstance(child_id, str) else None
+    if current.state.is_terminal or child is None or not child.state.is_failure:
+        return None
+    error = f"subflow execution {child.id} ended {child.state}" + (f": {child.error}" if child.error else "")
+    return current.model_copy(update={"state": State.FAILED, "end_date": _now(), "error": error})
 
 
 def _start_failed(call: Call, message: str) -> dict[str, Any]:
@@ -188,7 +209,7 @@ def _start_subflow(call: Call) -> dict[str, Any]:
         if task.inherit_labels
         else {}
     )
-    child_id = subflow_execution_id(call.execution, call.id)
+    child_id = subflow_execution_id(call.execution, call.id, attempt=len(call.task_run.attempts))
     child = Execution(
         id=child_id,
         namespace=task.namespace,
@@ -218,16 +239,18 @@ def _start_subflow(call: Call) -> dict[str, Any]:
     return {"name": child_id, "input": {"execution": ref, "scope": None}}
 
 
-def subflow_execution_id(parent: Execution, task_run_id: str) -> str:
+def subflow_execution_id(parent: Execution, task_run_id: str, attempt: int = 1) -> str:
     """The child execution of a Subflow task run: derived, so a repeated start call admits it once.
 
     Each restart of the parent (`strato restart`, a flow `retry` of RETRY_FAILED_TASK) that runs the
     task again names another child (Kestra's `restartBehavior: NEW_EXECUTION`): the failed child stays
-    as it ended, in the history.
+    as it ended, in the history. So does each attempt of the task's own `retry`.
     """
     key = f"{parent.id}/{task_run_id}"
     if parent.restarts:
         key = f"{key}/restart-{parent.restarts}"
+    if attempt > 1:
+        key = f"{key}/attempt-{attempt}"
     return str(uuid.uuid5(SUBFLOW_NAMESPACE, key))
 
 
@@ -353,7 +376,32 @@ def _subflow_outputs(call: Call) -> dict[str, Any]:
     child = call.store.get_execution(child_id) if child_id else None
     if child is None:
         return {"executionId": child_id}
-    return {"executionId": child.id, "state": str(child.state), "outputs": child.outputs}
+    outputs = dict(child.outputs)
+    task: Any = call.task
+    if task.outputs and child.state.is_terminal:
+        outputs.update(_child_rendered(call, child, task.outputs))
+    return {"executionId": child.id, "state": str(child.state), "outputs": outputs}
+
+
+def _child_rendered(call: Call, child: Execution, values: dict[str, Any]) -> dict[str, Any]:
+    """A Subflow task's `outputs`, rendered in the child's context (its tasks' outputs, inputs...)."""
+    from stratoflow.runner.context import render_context
+    from stratoflow.runner.outputs import ExecutionOutputs
+    from stratoflow.triggers.events import flow_of
+
+    record = call.store.get_flow(child.namespace, child.flow_id, child.revision)
+    if record is None:
+        raise NotFoundError(f"subflow {child.namespace}.{child.flow_id} revision {child.revision} is gone")
+    child_flow = flow_of(record)
+    context = render_context(
+        child_flow, child, ExecutionOutputs(call.store, call.runner.blobs, child.id, child_flow)
+    )
+    try:
+        rendered: dict[str, Any] = render(values, context)
+    except ExpressionError as error:
+        call.fail(f"outputs: {error}")
+        raise TaskFailed(f"task '{call.task.id}': outputs: {error}") from error
+    return rendered
 
 
 def action_check(call: Call) -> dict[str, Any]:
