@@ -54,6 +54,7 @@ class Finished:
     execution: Execution
     promoted: list[Execution] = field(default_factory=list)
     retry: FlowRetry | None = None
+    sla_missed: list[str] = field(default_factory=list)  # ids of the SLAs its end found missed
 
 
 def finish_execution(
@@ -72,17 +73,18 @@ def finish_execution(
     the engine's run time (MAX_DURATION SLAs with behavior NONE), `blobs` where large task outputs
     live (for an EXECUTION_ASSERTION that reads them).
     """
-    execution = _record_end(store, execution_id, status, error, ran, blobs)
+    missed: list[str] = []
+    execution = _record_end(store, execution_id, status, error, ran, blobs, missed)
     retry = plan_retry(store, execution)
     if retry is not None and not retry.restart:
         execution = store.get_execution(execution_id)  # RETRIED now
     apply_stop_after(store, execution)
     if not may_hold_slot(execution):
-        return Finished(execution, retry=retry)
+        return Finished(execution, retry=retry, sla_missed=missed)
     if not promote:
         store.release_slot(execution.namespace, execution.flow_id, execution.id)
-        return Finished(execution, retry=retry)
-    return Finished(execution, release_and_promote(store, execution), retry)
+        return Finished(execution, retry=retry, sla_missed=missed)
+    return Finished(execution, release_and_promote(store, execution), retry, missed)
 
 
 def finalize_execution(store: Any, execution_id: str, status: str, error: str | None = None) -> Execution:
@@ -91,7 +93,7 @@ def finalize_execution(store: Any, execution_id: str, status: str, error: str | 
     Queued executions of the flow are not promoted: a caller of a flow with a concurrency limit uses
     `finish_execution`, which returns them to start.
     """
-    execution = _record_end(store, execution_id, status, error, None, None)
+    execution = _record_end(store, execution_id, status, error, None, None, [])
     apply_stop_after(store, execution)
     if may_hold_slot(execution):
         store.release_slot(execution.namespace, execution.flow_id, execution.id)
@@ -132,8 +134,15 @@ def apply_stop_after(store: Any, execution: Execution) -> bool:
 
 
 def _record_end(
-    store: Any, execution_id: str, status: str, error: str | None, ran: timedelta | None, blobs: Any
+    store: Any,
+    execution_id: str,
+    status: str,
+    error: str | None,
+    ran: timedelta | None,
+    blobs: Any,
+    missed: list[str],
 ) -> Execution:
+    """Record the end; the ids of the SLAs it found missed are added to `missed`."""
     execution: Execution = store.get_execution(execution_id)
     if execution.state.is_terminal:
         return execution
@@ -161,9 +170,9 @@ def _record_end(
             record_saved(run.state, closed)  # its end counts in the task metrics, as the runner's do
     state = final_state(execution, status, [r.state for r in runs])
     message = execution.error
-    missed = _sla_verdict(store, execution, status, state, ran, blobs)
-    if missed is not None:
-        state, message = missed
+    verdict = _sla_verdict(store, execution, status, state, ran, blobs, missed)
+    if verdict is not None:
+        state, message = verdict
     if state.is_failure and not message:
         failed = first_failure(runs)
         message = f"{failed.task_id}: {failed.error}" if failed is not None and failed.error else error
@@ -173,7 +182,13 @@ def _record_end(
 
 
 def _sla_verdict(
-    store: Any, execution: Execution, status: str, state: State, ran: timedelta | None, blobs: Any
+    store: Any,
+    execution: Execution,
+    status: str,
+    state: State,
+    ran: timedelta | None,
+    blobs: Any,
+    missed: list[str],
 ) -> tuple[State, str] | None:
     """Apply the SLAs the execution missed (stratoflow.sla); the state and error they end it in."""
     if execution.has_sla is False or status == "ABORTED":  # a kill is not an SLA's to judge
@@ -194,6 +209,7 @@ def _sla_verdict(
         return render_context(flow, current, ExecutionOutputs(store, blobs, execution.id, flow))
 
     misses = record_misses(store, execution, misses_at_end(flow, execution, status, ran, context))
+    missed.extend(miss.sla.id for miss in misses)
     return ending_state(misses)
 
 
