@@ -108,3 +108,43 @@ def test_execution_assertion_met(run_flow: RunFlow, platform: LocalPlatform) -> 
     # Then nothing is recorded
     assert outcome.execution.state == State.SUCCESS
     assert _violations(platform, outcome.execution.id) == []
+
+
+def test_an_assertion_that_cannot_render_is_a_miss(run_flow: RunFlow, platform: LocalPlatform) -> None:
+    # Given an assertion reading an output its task never produced
+    source = ASSERTION.format(behavior="FAIL").replace("outputs.rows.value", "outputs.rows.missing")
+    # When the execution ends
+    outcome = run_flow(source)
+    # Then the SLA counts as missed, saying why
+    assert outcome.execution.state == State.FAILED
+    [violation] = _violations(platform, outcome.execution.id)
+    assert "could not be evaluated" in violation
+
+
+def test_a_timed_out_execution_runs_no_finally(run_flow: RunFlow) -> None:
+    # Given a FAIL duration and a finally task (the deadline is the state machine's timeout)
+    source = MAX_DURATION.format(behavior="FAIL") + "finally:\n  - {id: cleanup, type: Log, message: bye}\n"
+    # When it outlives the SLA
+    outcome = run_flow(source)
+    # Then it stopped at the deadline: nothing after it ran
+    assert outcome.execution.state == State.FAILED
+    assert "cleanup" not in by_task(outcome)
+
+
+def test_a_rendered_system_label_is_refused_at_run_time(run_flow: RunFlow) -> None:
+    # Given a Labels task whose key only becomes system.* once rendered
+    outcome = run_flow(
+        """
+        id: forged
+        namespace: company.team
+        tasks:
+          - id: label
+            type: Labels
+            labels:
+              "{{ 'system' }}.correlationId": forged
+        """
+    )
+    # Then the task fails, naming the label, and the label is not set
+    assert outcome.execution.state == State.FAILED
+    assert "system.correlationId" in str(by_task(outcome)["label"][0].error)
+    assert outcome.execution.labels["system.correlationId"] == outcome.execution.id
