@@ -79,7 +79,7 @@ def test_an_execution_runs_end_to_end_with_its_records_in_dynamodb(
         "outputs": {"greeting": "Hello, Ada!"},
         "error": None,
         "firstFailedTask": None,
-        "labels": {"team": "platform", "env": "test"},
+        "labels": {"team": "platform", "env": "test", "system.correlationId": execution.id},
     }
 
 

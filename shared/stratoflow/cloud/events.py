@@ -178,7 +178,9 @@ class ExecutionEvents:
                 self.sla_timers.arm(outcome.execution, change.start_date or datetime.now(UTC))
             elif outcome.first_end:
                 self.sla_timers.disarm(outcome.execution)
-        if change.status == "ABORTED" and outcome.execution is not None and self.stepfunctions is not None:
+        # A timeout (a MAX_DURATION SLA) stops the run as an abort does: its children go with it.
+        stopped = change.status in ("ABORTED", "TIMED_OUT")
+        if stopped and outcome.execution is not None and self.stepfunctions is not None:
             self.stop_subflows(outcome.execution, AccountRegion.from_arn(change.execution_arn))
         if outcome.finished is not None:
             self.publish_finished(outcome.finished, change.execution_arn)
