@@ -233,6 +233,8 @@ class LocalPlatform:
             blobs=self.blobs,
         )
         self._disown(execution.id)
+        if result.status == "TIMED_OUT":  # a MAX_DURATION SLA: its running children stop with it
+            self._stop_children(execution.id, f"parent execution {execution.id} timed out (its SLA)")
         self._after_end(finished)
         return RunOutcome(
             finished.execution, self.store.list_task_runs(execution.id), result, execution.revision
@@ -251,6 +253,16 @@ class LocalPlatform:
             self.launch(promoted)
         if finished.retry is not None and not self._holding_queue:
             self.launch_retry(finished.retry)
+
+    def _stop_children(self, execution_id: str, cause: str) -> list[str]:
+        """Stop the running Subflow children of an execution (as the cloud's execution events do)."""
+        from stratoflow.control import subflow_executions
+
+        running = self.callbacks.running()
+        stopped = [child for child in subflow_executions(self.store, execution_id) if child in running]
+        for child in stopped:
+            running[child].stop(error="ParentTimedOut", cause=cause)
+        return stopped
 
     def recover_orphans(self) -> list[Execution]:
         """Fail the executions whose process ended before they did; returns them, as they ended.

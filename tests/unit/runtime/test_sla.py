@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from stratoflow.engine import RealClock
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from tests.unit.runtime.conftest import RunFlow, by_task
@@ -148,3 +151,28 @@ def test_a_rendered_system_label_is_refused_at_run_time(run_flow: RunFlow) -> No
     assert outcome.execution.state == State.FAILED
     assert "system.correlationId" in str(by_task(outcome)["label"][0].error)
     assert outcome.execution.labels["system.correlationId"] == outcome.execution.id
+
+
+def test_a_timed_out_parent_stops_its_running_child(tmp_path: Path) -> None:
+    # Given a parent whose FAIL duration (1 s, on the real clock: the child holds the parent's task
+    # thread, which only a real clock's watchdog interrupts) ends while its child sleeps for a minute
+    platform = LocalPlatform(tmp_path / "home", clock=RealClock())
+    platform.deploy_source(
+        "id: slow_child\nnamespace: company.team\ntasks:\n  - {id: nap, type: Sleep, duration: PT1M}\n",
+        "child.yaml",
+    )
+    flow, record = platform.deploy_source(
+        "id: parent\nnamespace: company.team\n"
+        "sla:\n  - {id: quick, type: MAX_DURATION, duration: PT1S, behavior: FAIL}\n"
+        "tasks:\n  - {id: call, type: Subflow, namespace: company.team, flowId: slow_child}\n",
+        "parent.yaml",
+    )
+    # When the parent runs past its deadline
+    outcome = platform.run(platform.admit(flow, record, {}))
+    platform.join()
+    # Then it failed for its SLA, and its child was stopped with it
+    assert outcome.execution.state == State.FAILED
+    child_id = by_task(outcome)["call"][0].outputs["executionId"]
+    child = platform.store.get_execution(child_id)
+    assert child is not None and child.state == State.KILLED
+    platform.close()
