@@ -451,6 +451,9 @@ class _SubflowIntegration:
         if execution is None:
             raise TaskError("States.Runtime", f"execution {name} was not admitted")
         running = self.platform.start(execution)
+        parent = self.platform.store.get_execution(execution.parent_execution_id or "")
+        if parent is not None and parent.state.is_terminal:  # it ended (timed out) as this one started
+            running.stop(error="ParentTimedOut", cause=f"parent execution {parent.id} ended {parent.state}")
         if not resource.endswith(".sync:2") and not resource.endswith(".sync"):
             threading.Thread(target=self.platform.finish, args=(execution, running), daemon=True).start()
             return {"ExecutionArn": f"local:{name}", "StartDate": execution.start_date.isoformat()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -174,5 +175,10 @@ def test_a_timed_out_parent_stops_its_running_child(tmp_path: Path) -> None:
     assert outcome.execution.state == State.FAILED
     child_id = by_task(outcome)["call"][0].outputs["executionId"]
     child = platform.store.get_execution(child_id)
+    for _ in range(200):  # the child's end is recorded by the parent's abandoned task thread
+        if child is not None and child.state.is_terminal:
+            break
+        threading.Event().wait(0.05)
+        child = platform.store.get_execution(child_id)
     assert child is not None and child.state == State.KILLED
     platform.close()
