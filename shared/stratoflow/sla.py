@@ -9,7 +9,8 @@ with the variables flow outputs see; a falsy value (or one that fails to render)
 
 A miss adds the SLA's labels, writes a WARN line to the execution's logs naming the SLA's id, and
 for FAIL ends the execution FAILED, for CANCEL KILLED, each with an error naming the SLA. Each SLA is
-applied at most once per execution (a marker in the store: the timer and the end may both see it).
+applied at most once per run of an execution (a marker in the store: the timer and the end may
+both see it; a restart is judged again).
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ class SlaMiss:
         return f"SLA '{self.sla.id}' ({self.sla.type}, behavior {self.sla.behavior}) missed: {self.reason}"
 
 
-def marker_key(execution_id: str, sla_id: str) -> str:
-    return f"sla/{execution_id}/{sla_id}"
+def marker_key(execution: Execution, sla_id: str) -> str:
+    """Once per SLA and run: a restarted execution is judged again (its durations start again too)."""
+    return f"sla/{execution.id}/{execution.restarts}/{sla_id}"
 
 
 def misses_at_end(
@@ -82,7 +84,7 @@ def record_misses(store: Any, execution: Execution, misses: list[SlaMiss]) -> li
     """Add each miss's labels and log line (once per SLA and execution); returns the new ones."""
     new: list[SlaMiss] = []
     for miss in misses:
-        key = marker_key(execution.id, miss.sla.id)
+        key = marker_key(execution, miss.sla.id)
         found, _ = store.kv_get(MARKER_NAMESPACE, key)
         if found:
             continue

@@ -182,3 +182,16 @@ def test_a_timed_out_parent_stops_its_running_child(tmp_path: Path) -> None:
         child = platform.store.get_execution(child_id)
     assert child is not None and child.state == State.KILLED
     platform.close()
+
+
+def test_a_restarted_execution_is_judged_again(run_flow: RunFlow, platform: LocalPlatform) -> None:
+    # Given an execution its CANCEL duration killed
+    from stratoflow.control import prepare_restart
+
+    outcome = run_flow(MAX_DURATION.format(behavior="CANCEL"))
+    assert outcome.execution.state == State.KILLED
+    # When it is restarted and outlives its SLA again
+    again = platform.run(prepare_restart(platform.store, outcome.execution.id))
+    # Then the SLA applies again: KILLED, a second miss in its history
+    assert again.execution.state == State.KILLED
+    assert len(_violations(platform, outcome.execution.id)) == 2
