@@ -4,7 +4,8 @@ Thin by design: the status-change event -> `ExecutionEvents.handle` (stratoflow.
 metrics carry the dimension `Flow` only: this Metrics has no `service`, so the metric Powertools
 publishes is exactly (Stratoflow, <metric>, Flow=<namespace>.<flowId>). Task runs that the end closes
 (a state Step Functions timed out, an abort) are published as the task runner publishes ended ones
-(Flow and TaskType). An execution that ends FAILED also sends its alert to the topic
+(Flow and TaskType). An SLA the end finds missed publishes SlaMissed (Flow and Sla; Flow; none).
+An execution that ends FAILED also sends its alert to the topic
 STRATOFLOW_ALERT_TOPIC_ARN.
 """
 
@@ -18,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stratoflow.cloud.assembly import cloud_execution_events
 from stratoflow.cloud.event_models import StatusChange
-from stratoflow.cloud.metrics import task_run_metric_sets
+from stratoflow.cloud.metrics import sla_missed_metric_sets, task_run_metric_sets
 from stratoflow.cloud.settings import Settings
 from stratoflow.runner import recording_task_runs
 
@@ -34,7 +35,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(execution_id=change.name, status=change.status)
     with recording_task_runs() as activity:  # task runs the end closes (a timeout, an abort)
         outcome = execution_events.handle(change)
-    for metric_set in task_run_metric_sets(outcome.flow, activity.ended):
+    missed = sla_missed_metric_sets(outcome.flow, outcome.sla_missed, change.name)
+    for metric_set in [*task_run_metric_sets(outcome.flow, activity.ended), *missed]:
         emf = EphemeralMetrics(service="")
         for name, value in metric_set.dimensions.items():
             emf.add_dimension(name=name, value=value)

@@ -30,6 +30,8 @@ from infra.naming import (
 
 # One-time schedules of delayed flow retries (stratoflow.cloud.retries), in the stack's schedule group.
 RETRY_SCHEDULE_PREFIX = "retry-"
+# One-time timers of MAX_DURATION SLAs with behavior NONE (stratoflow.cloud.sla_timer), likewise.
+SLA_SCHEDULE_PREFIX = "sla-"
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
 EVENT_RETRY_ATTEMPTS = 8
@@ -110,6 +112,7 @@ class ExecutionEvents(Construct):
         admission when it is due."""
         state_machines = owned_state_machines_arn(self)
         retry_schedules = triggers.schedules_arn(f"{RETRY_SCHEDULE_PREFIX}*")
+        sla_schedules = triggers.schedules_arn(f"{SLA_SCHEDULE_PREFIX}*")
         for name, value in {
             "STRATOFLOW_ADMISSION_ARN": functions.admission.function_arn,
             "STRATOFLOW_SCHEDULER_ROLE_ARN": triggers.scheduler_role.role_arn,
@@ -124,13 +127,21 @@ class ExecutionEvents(Construct):
             iam.PolicyStatement(
                 sid="ScheduleFlowRetries", actions=["scheduler:CreateSchedule"], resources=[retry_schedules]
             ),
+            # The timers of MAX_DURATION SLAs with behavior NONE live while their execution runs.
+            iam.PolicyStatement(
+                sid="SlaTimers",
+                actions=["scheduler:CreateSchedule", "scheduler:DeleteSchedule"],
+                resources=[sla_schedules],
+            ),
             pass_role("PassSchedulerRole", [triggers.scheduler_role.role_arn], "scheduler"),
         ):
             role.add_to_principal_policy(statement)
         acknowledge(
             role,
             "Flows' state machines are named '<StackName>-...' when a flow is deployed (versions "
-            "included); retry schedules are named 'retry-...' in the stack's own schedule group.",
+            "included); retry schedules are named 'retry-...' and SLA timers 'sla-...' in the stack's "
+            "own schedule group.",
             wildcard_resource(role, state_machines),
             wildcard_resource(role, retry_schedules),
+            wildcard_resource(role, sla_schedules),
         )

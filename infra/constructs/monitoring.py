@@ -28,6 +28,8 @@ from infra.naming import platform_name
 
 FLOW_DIMENSION = "Flow"
 TASK_TYPE_DIMENSION = "TaskType"
+SLA_DIMENSION = "Sla"
+SLA_MISSED = "SlaMissed"  # stratoflow.cloud.metrics.SLA_MISSED
 EXECUTION_METRICS = ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsKilled")
 PERIOD = Duration.minutes(5)
 TASK_RUNNER = "task_runner"
@@ -99,6 +101,16 @@ class Monitoring(Construct):
                 f"events left in the queue {queue.queue_name}: they could not be handled after retries. "
                 "Read them there (each holds the event and the error), fix the cause, send them again.",
             )
+        # Every flow's SLA misses together (the metric's dimensionless total); each flow also has its
+        # own SlaMissed alarm, the deployer's, and the dashboard says which SLA of which flow.
+        self._alarm(
+            "sla-missed",
+            cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE, metric_name=SLA_MISSED, period=PERIOD, statistic="Sum"
+            ),
+            "an execution missed an SLA of its flow (sla: in the flow). Find it: strato executions list "
+            "--remote --label <the SLA's label>; the dashboard's SlaMissed graph names the flow and SLA.",
+        )
         for alarm in self.alarms:
             alarm.add_alarm_action(actions.SnsAction(topic))
 
@@ -114,6 +126,7 @@ class Monitoring(Construct):
                     _flow_graph("QueueWait", "Maximum"),
                     _flow_graph("TaskFailures", "Sum"),
                 ],
+                [_sla_graph()],
                 [
                     _task_type_totals("TaskRunsFailed", "SUM"),
                     _task_graph("TaskRunsFailed", "Sum"),
@@ -181,6 +194,18 @@ def _flow_graph(metric_name: str, statistic: str, width: int = 8) -> cloudwatch.
             )
         ],
         width=width,
+    )
+
+
+def _sla_graph() -> cloudwatch.GraphWidget:
+    """One line per SLA of each flow (SlaMissed's {Namespace,Flow,Sla} dimension set)."""
+    schema = f"{{{METRICS_NAMESPACE},{FLOW_DIMENSION},{SLA_DIMENSION}}}"
+    search = f"SEARCH('{schema} MetricName=\"{SLA_MISSED}\"', 'Sum', {int(PERIOD.to_seconds())})"
+    label = f"${{PROP('Dim.{SLA_DIMENSION}')}} in ${{PROP('Dim.{FLOW_DIMENSION}')}}"
+    return cloudwatch.GraphWidget(
+        title=f"{SLA_MISSED} per flow and SLA",
+        left=[cloudwatch.MathExpression(expression=search, using_metrics={}, label=label, period=PERIOD)],
+        width=24,
     )
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, StratoflowError
+from stratoflow.lineage import CORRELATION_ID, start_correlation
 from stratoflow.states import State
 from stratoflow.store.base import SlotOutcome
 
@@ -75,18 +76,21 @@ def admit(
         raise FlowDisabledError(f"flow {flow.namespace}.{flow.id} is disabled: it cannot be started")
     start = resolve_trigger(store, flow, trigger, dict(inputs or {}), dict(labels or {}))
     resolved = resolve_inputs(flow, start.inputs)
+    execution_id = execution_id or new_execution_id()
+    correlation = start_correlation(execution_id, start.labels, start.trigger)
     execution = Execution(
-        id=execution_id or new_execution_id(),
+        id=execution_id,
         namespace=flow.namespace,
         flow_id=flow.id,
         revision=revision,
         state=State.CREATED,
         inputs=resolved,
         secret_inputs=secret_input_ids(flow, resolved),
-        labels={**flow.labels, **start.labels},
+        labels={**flow.labels, **start.labels, CORRELATION_ID: correlation},
         trigger=start.trigger,
         parent_execution_id=parent_execution_id,
         concurrency_limited=flow.concurrency is not None,
+        has_sla=bool(flow.sla),
     )
     try:
         store.create_execution(execution)

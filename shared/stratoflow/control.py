@@ -146,6 +146,7 @@ def prepare_replay(store: Any, flow: Any, execution_id: str, from_task_id: str) 
         inputs=original.inputs,
         secret_inputs=original.secret_inputs,
         secret_names=original.secret_names,
+        # The replay keeps the original's labels, `system.correlationId` included: same chain.
         labels={**original.labels, "system.replayOf": original.id},
         trigger=original.trigger,
         variables=original.variables,

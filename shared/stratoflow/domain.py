@@ -64,6 +64,9 @@ class Execution(Record):
     # Admitted under a flow revision with a concurrency limit, so it may hold a slot. False: its end
     # has no slot to free (and skips that write); None: unknown (not admitted), its end tries anyway.
     concurrency_limited: bool | None = None
+    # Admitted under a flow revision with `sla`: its end checks them. False spares that end the read of
+    # its flow; None: unknown (not admitted), the end reads the flow to know.
+    has_sla: bool | None = None
     start_date: datetime = Field(default_factory=utcnow)
     end_date: datetime | None = None
     state_history: list[StateChange] = Field(default_factory=list)

@@ -16,7 +16,7 @@ carries out the retry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stratoflow.admission import release_and_promote
@@ -54,26 +54,37 @@ class Finished:
     execution: Execution
     promoted: list[Execution] = field(default_factory=list)
     retry: FlowRetry | None = None
+    sla_missed: list[str] = field(default_factory=list)  # ids of the SLAs its end found missed
 
 
 def finish_execution(
-    store: Any, execution_id: str, status: str, error: str | None = None, *, promote: bool = True
+    store: Any,
+    execution_id: str,
+    status: str,
+    error: str | None = None,
+    *,
+    promote: bool = True,
+    ran: timedelta | None = None,
+    blobs: Any = None,
 ) -> Finished:
     """Record the end of an execution, free its slot and promote the queued executions that fit now.
 
-    `promote=False` (a platform shutting down) leaves the queue as it is, for the next start.
+    `promote=False` (a platform shutting down) leaves the queue as it is, for the next start. `ran` is
+    the engine's run time (MAX_DURATION SLAs with behavior NONE), `blobs` where large task outputs
+    live (for an EXECUTION_ASSERTION that reads them).
     """
-    execution = _record_end(store, execution_id, status, error)
+    missed: list[str] = []
+    execution = _record_end(store, execution_id, status, error, ran, blobs, missed)
     retry = plan_retry(store, execution)
     if retry is not None and not retry.restart:
         execution = store.get_execution(execution_id)  # RETRIED now
     apply_stop_after(store, execution)
     if not may_hold_slot(execution):
-        return Finished(execution, retry=retry)
+        return Finished(execution, retry=retry, sla_missed=missed)
     if not promote:
         store.release_slot(execution.namespace, execution.flow_id, execution.id)
-        return Finished(execution, retry=retry)
-    return Finished(execution, release_and_promote(store, execution), retry)
+        return Finished(execution, retry=retry, sla_missed=missed)
+    return Finished(execution, release_and_promote(store, execution), retry, missed)
 
 
 def finalize_execution(store: Any, execution_id: str, status: str, error: str | None = None) -> Execution:
@@ -82,7 +93,7 @@ def finalize_execution(store: Any, execution_id: str, status: str, error: str | 
     Queued executions of the flow are not promoted: a caller of a flow with a concurrency limit uses
     `finish_execution`, which returns them to start.
     """
-    execution = _record_end(store, execution_id, status, error)
+    execution = _record_end(store, execution_id, status, error, None, None, [])
     apply_stop_after(store, execution)
     if may_hold_slot(execution):
         store.release_slot(execution.namespace, execution.flow_id, execution.id)
@@ -122,7 +133,16 @@ def apply_stop_after(store: Any, execution: Execution) -> bool:
     raise ConflictError(f"trigger {'.'.join(key)}: its state keeps changing; stopAfter not recorded")
 
 
-def _record_end(store: Any, execution_id: str, status: str, error: str | None) -> Execution:
+def _record_end(
+    store: Any,
+    execution_id: str,
+    status: str,
+    error: str | None,
+    ran: timedelta | None,
+    blobs: Any,
+    missed: list[str],
+) -> Execution:
+    """Record the end; the ids of the SLAs it found missed are added to `missed`."""
     execution: Execution = store.get_execution(execution_id)
     if execution.state.is_terminal:
         return execution
@@ -150,12 +170,47 @@ def _record_end(store: Any, execution_id: str, status: str, error: str | None) -
             record_saved(run.state, closed)  # its end counts in the task metrics, as the runner's do
     state = final_state(execution, status, [r.state for r in runs])
     message = execution.error
+    verdict = _sla_verdict(store, execution, status, state, ran, blobs, missed)
+    if verdict is not None:
+        state, message = verdict
     if state.is_failure and not message:
         failed = first_failure(runs)
         message = f"{failed.task_id}: {failed.error}" if failed is not None and failed.error else error
     if execution.state in (State.CREATED, State.QUEUED):
         store.update_execution(execution_id, state=State.RUNNING)
     return store.update_execution(execution_id, state=state, end_date=now, error=message)  # type: ignore[no-any-return]
+
+
+def _sla_verdict(
+    store: Any,
+    execution: Execution,
+    status: str,
+    state: State,
+    ran: timedelta | None,
+    blobs: Any,
+    missed: list[str],
+) -> tuple[State, str] | None:
+    """Apply the SLAs the execution missed (stratoflow.sla); the state and error they end it in."""
+    if execution.has_sla is False or status == "ABORTED":  # a kill is not an SLA's to judge
+        return None
+    from stratoflow.runner.context import render_context
+    from stratoflow.runner.outputs import ExecutionOutputs
+    from stratoflow.sla import ending_state, misses_at_end, record_misses
+    from stratoflow.triggers.events import flow_of
+
+    record = store.get_flow(execution.namespace, execution.flow_id, execution.revision)
+    flow = flow_of(record) if record is not None else None
+    if flow is None or not flow.sla:
+        return None
+
+    def context() -> dict[str, Any]:
+        # `execution.state` is the end the engine gave, before the SLAs judge it.
+        current = (store.get_execution(execution.id) or execution).model_copy(update={"state": state})
+        return render_context(flow, current, ExecutionOutputs(store, blobs, execution.id, flow))
+
+    misses = record_misses(store, execution, misses_at_end(flow, execution, status, ran, context))
+    missed.extend(miss.sla.id for miss in misses)
+    return ending_state(misses)
 
 
 def first_failure(runs: list[TaskRun]) -> TaskRun | None:

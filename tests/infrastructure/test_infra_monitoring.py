@@ -105,7 +105,7 @@ def test_every_alarm_notifies_the_topic_and_ignores_missing_data(synth: Synthesi
     alarms = _alarms(synth)
     topic = {"Ref": synth.logical_id(synth.stack.alerts.topic)}
 
-    assert len(alarms) == 2 * len(FUNCTION_SPECS) + 3
+    assert len(alarms) == 2 * len(FUNCTION_SPECS) + 3 + 1  # functions, dead-letter queues, SLA misses
     for name, alarm in alarms.items():
         assert alarm["AlarmActions"] == [topic], name
         assert alarm["TreatMissingData"] == "notBreaching", name
@@ -149,6 +149,22 @@ def test_dashboard_shows_flow_metrics_function_health_and_dlq_depth(synth: Synth
     assert functions == {
         f"<{synth.logical_id(function)}>" for function in synth.stack.functions.by_name.values()
     }
+
+
+def test_sla_misses_have_an_alarm_and_a_graph(synth: Synthesized) -> None:
+    # Given the synthesized stack
+    alarm = _alarms(synth)["Stratoflow.sla-missed"]
+    (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
+    widgets = json.loads(render_cfn(dashboard["Properties"]["DashboardBody"]))["widgets"]
+    lines = [line for widget in widgets for line in widget["properties"]["metrics"]]
+    expressions = {line[0]["expression"]: line[0].get("label") for line in lines if isinstance(line[0], dict)}
+    # Then the stack-wide total of SlaMissed (the handlers' dimensionless set) alarms the topic
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("Stratoflow", "SlaMissed", "Sum")
+    assert "Dimensions" not in alarm
+    assert alarm["AlarmActions"] == [{"Ref": synth.logical_id(synth.stack.alerts.topic)}]
+    # And the dashboard shows each SLA of each flow
+    search = "SEARCH('{Stratoflow,Flow,Sla} MetricName=\"SlaMissed\"', 'Sum', 300)"
+    assert expressions.get(search) == "${PROP('Dim.Sla')} in ${PROP('Dim.Flow')}"
 
 
 def test_stack_outputs(synth: Synthesized) -> None:

@@ -26,8 +26,13 @@ def comparable(document: dict[str, Any]) -> dict[str, Any]:
         {**run, "id": ids[run["id"]], "parentTaskRunId": ids.get(run["parentTaskRunId"])}
         for run in document["taskRuns"]
     ]
+    # A root execution's correlation id is its own id.
+    labels = {
+        k: "<own id>" if v == document["executionId"] else v for k, v in document.get("labels", {}).items()
+    }
     return {
         **{k: v for k, v in document.items() if k not in ("executionId", "taskRuns", "stepFunctions")},
+        "labels": labels,
         "taskRuns": sorted(runs, key=lambda run: json.dumps(run, sort_keys=True)),
         # moto's history and the local engine's count must agree: what the cloud-sim reports of it
         "historyEvents": document["stepFunctions"]["historyEvents"],

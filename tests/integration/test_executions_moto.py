@@ -59,7 +59,7 @@ def test_an_execution_runs_end_to_end_with_its_records_in_dynamodb(
     execution = run.execution
     assert execution.state == State.SUCCESS
     assert execution.outputs == {"greeting": "Hello, Ada!"}
-    assert execution.labels == {"team": "platform", "env": "test"}
+    assert execution.labels == {"team": "platform", "env": "test", "system.correlationId": execution.id}
     assert execution.end_date is not None
     assert [s.state for s in execution.state_history] == [State.RUNNING, State.SUCCESS]
     assert [(r.task_id, r.state) for r in run.task_runs] == [
@@ -79,7 +79,7 @@ def test_an_execution_runs_end_to_end_with_its_records_in_dynamodb(
         "outputs": {"greeting": "Hello, Ada!"},
         "error": None,
         "firstFailedTask": None,
-        "labels": {"team": "platform", "env": "test"},
+        "labels": {"team": "platform", "env": "test", "system.correlationId": execution.id},
     }
 
 

@@ -204,3 +204,53 @@ def test_a_fault_of_the_runner_is_not_counted_as_a_task_failure(
     # Then no task failure is published: the errors alarm (Lambda Errors - TaskErrors) counts it
     documents = emf_documents(capsys.readouterr().out)
     assert "TaskErrors" not in documents and "TaskFailures" not in documents
+
+
+SLA_FLOW = """id: timed
+namespace: tests.metrics
+sla:
+  - id: within_an_hour
+    type: MAX_DURATION
+    duration: PT1H
+    behavior: NONE
+    labels:
+      sla: miss
+tasks:
+  - id: say
+    type: Log
+    message: hi
+"""
+
+
+def test_admission_applies_an_sla_timer_and_publishes_sla_missed(
+    sim: CloudSimulation, handlers: dict[str, ModuleType], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a running execution of a flow with a NONE duration SLA
+    sim.upload("metrics/timed.yaml", SLA_FLOW)
+    execution, _ = admit(sim.store, load_flow(SLA_FLOW), 1, {}, execution_id="timed-1")
+    sim.store.update_execution(execution.id, state=State.RUNNING)
+    capsys.readouterr()
+
+    # When its timer's schedule delivers to admission
+    event = {"sla": {"executionId": "timed-1", "slaId": "within_an_hour"}}
+    answered = handlers["admission"].lambda_handler(event, context("admission"))
+
+    # Then the miss is recorded and SlaMissed published per SLA, per flow and stack-wide
+    assert answered == {"executionId": "timed-1", "slaMissed": True}
+    labelled = sim.store.get_execution("timed-1")
+    assert labelled is not None and labelled.labels["sla"] == "miss"
+    documents = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and '"SlaMissed"' in line and '"_aws"' in line
+    ]
+    assert sorted(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] for d in documents) == [
+        [[]],
+        [["Flow"]],
+        [["Flow", "Sla"]],
+    ]
+    assert {(d.get("Flow"), d.get("Sla"), d["slaId"]) for d in documents} == {
+        ("tests.metrics.timed", "within_an_hour", "within_an_hour"),
+        ("tests.metrics.timed", None, "within_an_hour"),
+        (None, None, "within_an_hour"),
+    }

@@ -48,7 +48,8 @@ def summary(store: Any, execution_id: str) -> dict[str, Any]:
     return {
         "state": str(execution.state),
         "outputs": execution.outputs,
-        "labels": execution.labels,
+        # A root execution's correlation id is its own id: equal as such, not by value.
+        "labels": {k: "<own id>" if v == execution.id else v for k, v in execution.labels.items()},
         "taskRuns": sorted(
             (
                 r.task_id,

@@ -52,6 +52,13 @@ def executions() -> None:
     help="Only executions in this state.",
 )
 @click.option("--since", type=click.DateTime(), help="Only executions started at or after this time (UTC).")
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Only executions with this label (repeatable), e.g. system.correlationId=<root id> for a chain.",
+)
 @click.option("--limit", default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @home_option
@@ -62,6 +69,7 @@ def list_(
     flow_id: str | None,
     state: str | None,
     since: datetime | None,
+    labels: tuple[str, ...],
     limit: int,
     as_json: bool,
     home: Path,
@@ -69,10 +77,16 @@ def list_(
     stack: StackChoice,
 ) -> None:
     """Newest executions first."""
+    from stratoflow.cli.options import parse_pairs
+    from stratoflow.lineage import labelled
+
+    wanted = parse_pairs(labels, "label")
     store = _store(home, remote, stack)
     if flow_id is not None and namespace is None:
         namespace = flow_namespace(store, flow_id)
-    found = store.list_executions(
+    found = labelled(
+        store,
+        wanted,
         namespace=namespace,
         flow_id=flow_id,
         state=State(state.upper()) if state else None,
@@ -137,7 +151,15 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
         sys.exit(1)
     runs = store.list_task_runs(execution_id)
     if as_json:
+        from stratoflow.lineage import chain_of
+
+        chain = chain_of(store, execution)
         document = public_document(execution)
+        document["chain"] = {
+            "root": chain.root.id if chain.root else None,
+            "parent": chain.parent.id if chain.parent else None,
+            "children": [c.id for c in chain.children],
+        }
         document["taskRuns"] = [r.to_json_dict() for r in runs]
         click.echo(json.dumps(document, indent=2, default=str))
         return
@@ -151,11 +173,36 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
     if not remote and _fails_when_gone(execution.state) and execution.id in _orphans(store, home):
         state += f" (process gone: {RECORDED_BY})"
     console.print(f"state {state}  inputs {json.dumps(shown_inputs(execution), default=str)}", markup=False)
+    _print_chain(console, store, execution)
     console.print(_table(runs, _depths(runs), execution))
     if execution.outputs:
         console.print("outputs:", json.dumps(execution.outputs, indent=2, default=str), markup=False)
     if execution.error:
         console.print(f"error: {execution.error}", markup=False)
+
+
+def _print_chain(console: Any, store: Any, execution: Any) -> None:
+    """The execution's place in its chain: root (by correlation id), parent and Subflow children."""
+    from stratoflow.lineage import chain_of, correlation_of
+
+    chain = chain_of(store, execution)
+
+    def named(other: Any) -> str:
+        return f"{other.id} ({other.namespace}.{other.flow_id}, {other.state})"
+
+    root = correlation_of(execution)
+    if root != execution.id or chain.children:
+        console.print(
+            f"root {named(chain.root) if chain.root else root + ' (not in this history)'}", markup=False
+        )
+    if chain.parent is not None:
+        console.print(f"parent {named(chain.parent)}", markup=False)
+    for child in chain.children:
+        console.print(f"child {named(child)}", markup=False)
+    if root == execution.id and chain.children:
+        console.print(
+            f"whole chain: strato executions list --label system.correlationId={root}", markup=False
+        )
 
 
 @click.command()

@@ -2,6 +2,7 @@
 
 - Failures, one alarm per Step Functions metric of the flow's state machine (`ALARM_METRICS`): at
   least one in 5 minutes; no data is no alarm.
+- SLA missed, for a flow with `sla`: at least one SlaMissed (dimension Flow) in 5 minutes.
 - "Did not run", for a flow with enabled Schedule triggers: no successful execution within its
   expected window, the longest time its schedules leave between two runs plus a grace.
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from stratoflow.cloud.metrics import NAMESPACE
+from stratoflow.cloud.metrics import NAMESPACE, SLA_MISSED
 from stratoflow.cloud.naming import alarm_name
 from stratoflow.cloud.settings import Settings
 
@@ -109,6 +110,9 @@ class AlarmsStep:
     def did_not_run_name(self, target: FlowTarget) -> str:
         return alarm_name(self.settings.stratoflow_stack_name, target.namespace, target.flow_id, DID_NOT_RUN)
 
+    def sla_missed_name(self, target: FlowTarget) -> str:
+        return alarm_name(self.settings.stratoflow_stack_name, target.namespace, target.flow_id, SLA_MISSED)
+
     def deploy(self, deployment: Deployment) -> None:
         target = deployment.target
         for metric, name in zip(ALARM_METRICS, self.names(target), strict=True):
@@ -128,11 +132,37 @@ class AlarmsStep:
                 Tags=_tags(target),
             )
         self._did_not_run(deployment)
+        self._sla_missed(deployment)
 
     def retire(self, retirement: Retirement) -> None:
         # DeleteAlarms ignores names that do not exist.
+        target = retirement.target
         self.client.delete_alarms(
-            AlarmNames=[*self.names(retirement.target), self.did_not_run_name(retirement.target)]
+            AlarmNames=[*self.names(target), self.did_not_run_name(target), self.sla_missed_name(target)]
+        )
+
+    def _sla_missed(self, deployment: Deployment) -> None:
+        """A flow with `sla`: its misses (SlaMissed, dimension Flow) alarm at the first one."""
+        target = deployment.target
+        name = self.sla_missed_name(target)
+        slas = list(getattr(deployment.flow, "sla", []))
+        if not slas:
+            self.client.delete_alarms(AlarmNames=[name])  # it may have had SLAs before
+            return
+        self.client.put_metric_alarm(
+            AlarmName=name,
+            AlarmDescription=_sla_description(target, [sla.id for sla in slas]),
+            Namespace=NAMESPACE,
+            MetricName=SLA_MISSED,
+            Dimensions=[{"Name": "Flow", "Value": f"{target.namespace}.{target.flow_id}"}],
+            Statistic="Sum",
+            Period=ALARM_PERIOD_SECONDS,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            TreatMissingData="notBreaching",
+            AlarmActions=self._actions(),
+            Tags=_tags(target),
         )
 
     def _did_not_run(self, deployment: Deployment) -> None:
@@ -201,6 +231,15 @@ def _failure_description(target: FlowTarget, metric: str) -> str:
         f"Stratoflow flow {flow}: {metric} at least once in {ALARM_PERIOD_SECONDS // 60} minutes. "
         f"{alert}Find them: strato executions list --remote --namespace {target.namespace} "
         f"--flow {target.flow_id} --state FAILED; then strato logs <execution-id> --remote."
+    )
+
+
+def _sla_description(target: FlowTarget, sla_ids: list[str]) -> str:
+    flow = f"{target.namespace}.{target.flow_id}"
+    return (
+        f"Stratoflow flow {flow}: an execution missed an SLA ({', '.join(sla_ids)}) in the last "
+        f"{ALARM_PERIOD_SECONDS // 60} minutes. Its logs name the SLA: strato executions list --remote "
+        f"--namespace {target.namespace} --flow {target.flow_id}; then strato logs <execution-id> --remote."
     )
 
 

@@ -51,9 +51,18 @@ def cloud_starter(settings: Settings, clients: AwsClients | None = None) -> Star
     return Starter(cloud_store(settings, clients), clients.stepfunctions)
 
 
+def cloud_sla_timers(settings: Settings, clients: AwsClients | None = None) -> Any:
+    """What admission runs when an SLA timer fires (cloud.sla_timer)."""
+    from stratoflow.cloud.sla_timer import SlaTimers
+
+    clients = clients or LazyAwsClients()
+    return SlaTimers(cloud_store(settings, clients), clients.scheduler, settings)
+
+
 def cloud_execution_events(settings: Settings, clients: AwsClients | None = None) -> ExecutionEvents:
     from stratoflow.cloud.events import ExecutionEvents
     from stratoflow.cloud.retries import CloudRetries
+    from stratoflow.cloud.sla_timer import SlaTimers
 
     clients = clients or LazyAwsClients()
     store = cloud_store(settings, clients)
@@ -66,4 +75,5 @@ def cloud_execution_events(settings: Settings, clients: AwsClients | None = None
         retries=CloudRetries(Starter(store, clients.stepfunctions), clients.scheduler, settings),
         sns=clients.sns,
         alert_topic_arn=settings.stratoflow_alert_topic_arn,
+        sla_timers=SlaTimers(store, clients.scheduler, settings),
     )

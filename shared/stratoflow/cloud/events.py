@@ -9,6 +9,8 @@ execution once (ExecutionsStarted counts RUNNING status events: EventBridge's ra
 of one counts twice, as nothing tells it from the first once the starter recorded RUNNING).
 A FAILED execution whose flow has a `retry` is retried (cloud.retries). A restarted execution runs
 under another Step Functions name (cloud.runs): events of the run it replaced are ignored.
+A flow's MAX_DURATION SLAs with behavior NONE get their timers when it runs, removed at its end
+(cloud.sla_timer); the SLAs its end finds missed are returned for the SlaMissed metric.
 An execution that ends FAILED sends one message to the stack's alerts topic (once, as its metrics)
 naming the flow, the execution and the first failed task with its error (cloud.alerts).
 """
@@ -19,6 +21,7 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from stratoflow.cloud.alerts import execution_failed_alert, publish_alert
@@ -58,6 +61,7 @@ class StatusOutcome:
     runs: list[TaskRun] = field(default_factory=list)  # a finished execution's task runs
     # This event recorded the end: not a duplicate, nor a later event of an end recorded already.
     first_end: bool = False
+    sla_missed: list[str] = field(default_factory=list)  # ids of the SLAs the end found missed
 
 
 def execution_of(change: StatusChange, store: Any) -> tuple[Execution | None, str]:
@@ -93,7 +97,8 @@ def record_status_change(change: StatusChange, store: Any) -> StatusOutcome:
     if not change.finished:
         return StatusOutcome(execution, flow, note=f"status {change.status}: nothing to record")
     was_finished = execution.state.is_terminal
-    finished = finish_execution(store, execution.id, change.status, change.engine_error)
+    ran = change.stop_date - change.start_date if change.start_date and change.stop_date else None
+    finished = finish_execution(store, execution.id, change.status, change.engine_error, ran=ran)
     execution = finished.execution
     runs: list[TaskRun] = store.list_task_runs(execution.id)
     metrics = [] if was_finished else execution_end_metrics(execution, change.start_date, change.stop_date)
@@ -106,6 +111,7 @@ def record_status_change(change: StatusChange, store: Any) -> StatusOutcome:
         retry=finished.retry,
         runs=runs,
         first_end=not was_finished,
+        sla_missed=list(finished.sla_missed),
     )
 
 
@@ -151,6 +157,7 @@ class ExecutionEvents:
         retries: Any = None,
         sns: Any = None,
         alert_topic_arn: str = "",
+        sla_timers: Any = None,
     ):
         self.store = store
         self.events = events_client
@@ -161,10 +168,19 @@ class ExecutionEvents:
         self.retries = retries
         self.sns = sns
         self.alert_topic_arn = alert_topic_arn
+        # Arms and disarms the timers of MAX_DURATION SLAs with behavior NONE (cloud.sla_timer).
+        self.sla_timers = sla_timers
 
     def handle(self, change: StatusChange) -> StatusOutcome:
         outcome = record_status_change(change, self.store)
-        if change.status == "ABORTED" and outcome.execution is not None and self.stepfunctions is not None:
+        if self.sla_timers is not None and outcome.execution is not None:
+            if change.status == "RUNNING" and not outcome.execution.state.is_terminal:
+                self.sla_timers.arm(outcome.execution, change.start_date or datetime.now(UTC))
+            elif outcome.first_end:
+                self.sla_timers.disarm(outcome.execution)
+        # A timeout (a MAX_DURATION SLA) stops the run as an abort does: its children go with it.
+        stopped = change.status in ("ABORTED", "TIMED_OUT")
+        if stopped and outcome.execution is not None and self.stepfunctions is not None:
             self.stop_subflows(outcome.execution, AccountRegion.from_arn(change.execution_arn))
         if outcome.finished is not None:
             self.publish_finished(outcome.finished, change.execution_arn)

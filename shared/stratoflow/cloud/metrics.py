@@ -13,6 +13,11 @@ and attempt ids travel as EMF metadata (searchable in the log line, never a dime
 | TaskRunsSucceeded / Failed / Killed / Skipped | Count | Flow, TaskType | a task run ends (or its execution's end closes it) |
 | TaskDuration | Milliseconds | Flow, TaskType | a task run ends (not skipped): all its attempts |
 | TaskFailures | Count | Flow | a task attempt fails (retried ones included) |
+| SlaMissed | Count | Flow, Sla; Flow; none | an SLA of the flow is missed (see stratoflow.sla) |
+
+SlaMissed is published under three dimension sets: (Flow, Sla) says which SLA, (Flow) is what the
+flow's alarm watches (the deployer's), and the stack-wide total (no dimension) is what the platform's
+alarm watches (infra monitoring), so a flow's alarm needs no list of its SLAs' ids.
 """
 
 from __future__ import annotations
@@ -91,6 +96,19 @@ class MetricSet:
     dimensions: dict[str, str]
     metrics: list[Metric]
     metadata: dict[str, Any]
+
+
+SLA_MISSED = "SlaMissed"
+
+
+def sla_missed_metric_sets(flow: str, sla_ids: list[str], execution_id: str) -> list[MetricSet]:
+    """One SlaMissed per missed SLA, under each of its dimension sets (see the table above)."""
+    sets: list[MetricSet] = []
+    for sla_id in sla_ids:
+        metadata = {"executionId": execution_id, "slaId": sla_id}
+        for dimensions in ({"Flow": flow, "Sla": sla_id}, {"Flow": flow}, {}):
+            sets.append(MetricSet(dimensions, [Metric(SLA_MISSED, "Count", 1)], metadata))
+    return sets
 
 
 def task_run_metric_sets(flow: str, task_runs: list[TaskRun]) -> list[MetricSet]:

@@ -36,6 +36,8 @@ from stratoflow.cloud.pipes import PipesStep, pipe_prefix
 from stratoflow.cloud.queue_batches import admission_request
 from stratoflow.cloud.registry import DeploymentRegistry, Verdict
 from stratoflow.cloud.retries import CloudRetries
+from stratoflow.cloud.sla_timer import REQUEST_KEY as SLA_REQUEST
+from stratoflow.cloud.sla_timer import SlaTimers
 from stratoflow.cloud.starter import REFUSED, Starter, StartResponse
 from stratoflow.cloudsim.delivery import START_PARAMS, FlowUploads, StatusEvents, start_latest_versions
 from stratoflow.cloudsim.pipes import PipeDelivery, QueuePipes
@@ -135,6 +137,8 @@ class CloudSimulation:
             self.clients.pipes, boto3.client("sqs"), boto3.client("lambda"), pipe_prefix(self.settings)
         )
         self.starter = Starter(self.store, self.clients.stepfunctions)
+        self.scheduler, self.schedule_settings = self._schedule_group()
+        self.sla_timers = SlaTimers(self.store, self.scheduler, self.schedule_settings)
         self.execution_events = ExecutionEvents(
             self.store,
             self.clients.events,
@@ -144,6 +148,7 @@ class CloudSimulation:
             retries=self._retries(),
             sns=self.clients.sns,
             alert_topic_arn=self.settings.stratoflow_alert_topic_arn,
+            sla_timers=self.sla_timers,
         )
         self.runner = TaskRunner(
             self.store,
@@ -158,9 +163,9 @@ class CloudSimulation:
         self.status_events.follow_starts(self.clients.stepfunctions)
         self.status_events.start()
 
-    def _retries(self) -> CloudRetries:
-        """Flow retries as the stack carries them out: with an interval, a schedule in the stack's group
-        (moto stores it and never fires it: deliver its Input to `admit` to play it)."""
+    def _schedule_group(self) -> tuple[Any, Any]:
+        """The stack's schedule group and the settings naming it (moto stores schedules and never
+        fires them: deliver one's Input to `admit` to play it)."""
         scheduler = boto3.client("scheduler")
         scheduler.create_schedule_group(Name=self.stack_name)
         settings = self.settings.model_copy(
@@ -169,7 +174,11 @@ class CloudSimulation:
                 "stratoflow_scheduler_role_arn": f"arn:aws:iam::{ACCOUNT}:role/{self.stack_name}-SchedulerRole",
             }
         )
-        return CloudRetries(self.starter, scheduler, settings)
+        return scheduler, settings
+
+    def _retries(self) -> CloudRetries:
+        """Flow retries as the stack carries them out: with an interval, a schedule in the stack's group."""
+        return CloudRetries(self.starter, self.scheduler, self.schedule_settings)
 
     # --- the functions, as EventBridge and Lambda invoke them --------------------------------------
 
@@ -180,7 +189,12 @@ class CloudSimulation:
         return self.execution_events.handle(StatusChange.from_eventbridge(event))
 
     def admit(self, event: dict[str, Any] | list[Any]) -> dict[str, Any]:
-        """The admission function: starts the execution, and follows its status events."""
+        """The admission function: starts the execution, and follows its status events (or applies
+        an SLA timer that fired)."""
+        if isinstance(event, dict) and SLA_REQUEST in event:
+            request_ = event[SLA_REQUEST]
+            _, miss = self.sla_timers.fire(str(request_["executionId"]), str(request_["slaId"]))
+            return {"executionId": request_["executionId"], "slaMissed": miss is not None}
         request, batch = admission_request(event)
         response = self.starter.start(request)
         if response.execution_arn:

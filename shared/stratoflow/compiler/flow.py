@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from stratoflow.compiler.asl import ChoiceState, FailState, PassState, SucceedState
 from stratoflow.compiler.builder import Builder, Names, Scope
 from stratoflow.compiler.lowering import lower_block, lower_task
+from stratoflow.flow.sla import execution_timeout
 from stratoflow.tasks.base import Task
 
 PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
@@ -90,7 +92,18 @@ def lower_flow(flow: Any) -> tuple[dict[str, Any], list[str]]:
     comment = f"Stratoflow flow {flow.namespace}.{flow.id}"
     if flow.revision is not None:
         comment += f" revision {flow.revision}"
-    return builder.definition(start, comment=comment), builder.warnings
+    definition = builder.definition(start, comment=comment)
+    timeout = execution_timeout(getattr(flow, "sla", []))
+    if timeout is not None:
+        # A MAX_DURATION SLA that ends the execution (FAIL, CANCEL) is the state machine's own timeout:
+        # no timer to keep. Its TIMED_OUT end is recorded as the SLA says (stratoflow.sla).
+        definition["TimeoutSeconds"] = max(1, math.ceil(timeout.duration.total_seconds()))
+        if timeout.duration.total_seconds() != definition["TimeoutSeconds"]:
+            builder.warnings.append(
+                f"sla '{timeout.id}': duration rounded up to {definition['TimeoutSeconds']}s "
+                "(Step Functions times executions out in whole seconds)"
+            )
+    return definition, builder.warnings
 
 
 def _lower_finally(builder: Builder, tasks: list[Task], end: str, exit_: str) -> str:

@@ -13,14 +13,17 @@ from stratoflow.compiler.asl import (
     START_EXECUTION,
     START_EXECUTION_SYNC,
     ChoiceState,
+    ParallelState,
     PassState,
+    Retrier,
+    SucceedState,
     TaskState,
     WaitState,
 )
 from stratoflow.compiler.builder import Builder, Scope
-from stratoflow.compiler.frame import Flowable, timeout_seconds_of
+from stratoflow.compiler.frame import SKIP_RULE_VARIABLE, Flowable, timeout_seconds_of
 from stratoflow.compiler.lowering import lower_block, state_machine_placeholder
-from stratoflow.compiler.retry import PLATFORM_RETRIER
+from stratoflow.compiler.retry import PLATFORM_RETRIER, retriers
 
 
 def _wait_seconds(value: timedelta) -> int:
@@ -74,26 +77,79 @@ def lower_pause(builder: Builder, task: Any, scope: Scope, next_: str | None) ->
     return frame.emit_start(wait)
 
 
+def _child_execution(task: Any, catch: Any, next_: str | None) -> TaskState:
+    return TaskState(
+        resource=START_EXECUTION_SYNC if task.wait else START_EXECUTION,
+        parameters={
+            "StateMachineArn": state_machine_placeholder(task.namespace, task.flow_id),
+            "Name.$": "$.eval.result.name",
+            "Input.$": "$.eval.result.input",
+        },
+        result_path=DISCARD,
+        retry=[PLATFORM_RETRIER],
+        catch=catch,
+        next=next_,
+        end=True if next_ is None else None,
+    )
+
+
 def lower_subflow(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
+    policy = retriers(task.retry, task.id, builder.warnings)
+    if len(policy) > 1:
+        return _lower_retried_subflow(builder, task, scope, frame, policy)
     call = builder.names.claim(f"{task.id}.execution")
+    builder.add(call, _child_execution(task, frame.catchers(), frame.end))
+    frame.emit_end()
+    return frame.emit_start(call)
+
+
+def _lower_retried_subflow(
+    builder: Builder, task: Any, scope: Scope, frame: Flowable, policy: list[Retrier]
+) -> str:
+    """A Subflow with `retry`: each attempt is a new child execution, so the retry repeats the start
+    call (which admits the attempt's child) and the child together: one Parallel branch, retried.
+
+        <id> (Parallel; Retry: the task's; Catch -> <id>.fail) -> <id>.end
+          <id>.attempt (runner "start") -> <id>.choice (skip?) -> <id>.execution | <id>.skipped
+    """
+    branch = builder.branch()
+    inner = Scope(scope_path=scope.scope_path)  # no Catch inside: a failure leaves the branch
+    attempt = builder.names.claim(f"{task.id}.attempt")
+    choice = builder.names.claim(f"{task.id}.choice")
+    skipped = builder.names.claim(f"{task.id}.skipped")
+    execution = builder.names.claim(f"{task.id}.execution")
+    branch.runner_call(
+        attempt,
+        "start",
+        task.id,
+        inner,
+        choice,
+        result_path="$.eval",
+        select_result=True,
+        comment="Subflow: start an attempt (a new child execution)",
+    )
+    branch.add(
+        choice,
+        ChoiceState(
+            choices=[{"Variable": SKIP_RULE_VARIABLE, "BooleanEquals": True, "Next": skipped}],
+            default=execution,
+        ),
+    )
+    branch.add(skipped, SucceedState())
+    branch.add(execution, _child_execution(task, None, None))
     builder.add(
-        call,
-        TaskState(
-            resource=START_EXECUTION_SYNC if task.wait else START_EXECUTION,
-            parameters={
-                "StateMachineArn": state_machine_placeholder(task.namespace, task.flow_id),
-                "Name.$": "$.eval.result.name",
-                "Input.$": "$.eval.result.input",
-            },
+        frame.start,
+        ParallelState(
+            branches=[branch.definition(attempt)],
             result_path=DISCARD,
-            retry=[PLATFORM_RETRIER],
+            retry=policy,
             catch=frame.catchers(),
             next=frame.end,
         ),
     )
     frame.emit_end()
-    return frame.emit_start(call)
+    return frame.start
 
 
 def lower_wait_for(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:

@@ -62,7 +62,7 @@ def analyse(text: str, file: str = "<flow>") -> Analysis:
     diagnostics.extend(check_structure(data, document.source_map, file, tasks))
     # Unknown ids can only be told apart when every task (and so every child) was found.
     task_ids = tasks.ids if tasks.complete else None
-    diagnostics.extend(check_expressions(data, document.source_map, file, task_ids))
+    diagnostics.extend(check_expressions(data, document.source_map, file, task_ids, tasks.foreign_paths))
     diagnostics = sorted(set(diagnostics))
     if any(not item.is_warning for item in diagnostics):
         return Analysis(None, diagnostics)

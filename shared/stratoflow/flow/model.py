@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 from stratoflow.errors import Diagnostic, InputError
 from stratoflow.flow import coercion as c
 from stratoflow.flow.inputs import Input, InputItem, input_types
+from stratoflow.flow.sla import SlaItem
 from stratoflow.flow.triggers import Trigger, TriggerItem
 from stratoflow.flow.yaml_source import SourceMap
 from stratoflow.tasks import registry
@@ -185,6 +186,7 @@ class Flow(StrictModel):
     triggers: list[TriggerItem] = Field(default_factory=list)
     concurrency: Concurrency | None = None
     retry: Retry | None = None
+    sla: list[SlaItem] = Field(default_factory=list)
     disabled: bool = False
     plugin_defaults: list[PluginDefault] = Field(default_factory=list)
     # Kestra's name for pluginDefaults before 0.18; merged into `plugin_defaults`.

@@ -73,6 +73,16 @@ class RawTasks:
     def ids(self) -> set[str]:
         return {task["id"] for _, task in self.found if isinstance(task.get("id"), str)}
 
+    @property
+    def foreign_paths(self) -> list[YamlPath]:
+        """Properties whose `outputs.<id>` name tasks of another flow (`Task.foreign_outputs`)."""
+        paths: list[YamlPath] = []
+        for path, task in self.found:
+            name = task.get("type")
+            cls = registry.resolve(name) if isinstance(name, str) else None
+            paths.extend((*path, prop) for prop in (cls.foreign_outputs if cls else ()))
+        return paths
+
 
 def _is_task_item(annotation: Any) -> bool:
     return get_origin(annotation) is Annotated and any(
@@ -183,7 +193,7 @@ def check_structure(
     these problems are reported even when other parts of the flow are invalid."""
     report = _Report(file, source_map)
     _duplicates(report, "task", [(path, task.get("id")) for path, task in tasks.found])
-    for kind, key in (("input", "inputs"), ("output", "outputs"), ("trigger", "triggers")):
+    for kind, key in (("input", "inputs"), ("output", "outputs"), ("trigger", "triggers"), ("SLA", "sla")):
         _duplicates(report, kind, [(path, item.get("id")) for path, item in _entries(data, key)])
     _timeouts(report, tasks)
     input_ids = [item["id"] for _, item in _entries(data, "inputs") if isinstance(item.get("id"), str)]
@@ -294,11 +304,16 @@ def _declared_inputs(data: Any) -> set[str] | None:
 
 
 def check_expressions(
-    data: Any, source_map: SourceMap, file: str, task_ids: set[str] | None
+    data: Any,
+    source_map: SourceMap,
+    file: str,
+    task_ids: set[str] | None,
+    foreign: list[YamlPath] | None = None,
 ) -> list[Diagnostic]:
     """Syntax errors in every templated string; `inputs.<id>` naming no input of the flow (an error:
     the run would fail on it); `outputs.<id>` naming no task (only when `task_ids` is known, i.e. the
-    flow's structure is valid): a warning, as Kestra runs such flows and `??` / `???` can guard it."""
+    flow's structure is valid): a warning, as Kestra runs such flows and `??` / `???` can guard it.
+    Neither is checked under `foreign` paths, which read another execution's (a Subflow's `outputs`)."""
     syntax_errors, referenced_inputs, referenced_outputs = _expression_api()
     if syntax_errors is None:
         return []
@@ -319,6 +334,8 @@ def check_expressions(
             message = f"expression syntax error: {getattr(error, 'message', None) or error}"
             diagnostics.append(Diagnostic(file, line + offset, column, format_path(path), message))
         if errors:
+            continue
+        if any(path[: len(prefix)] == prefix for prefix in foreign or ()):
             continue
         where = (file, line, column, format_path(path))
         if input_ids is not None and not _in_trigger(path):

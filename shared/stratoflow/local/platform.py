@@ -224,9 +224,17 @@ class LocalPlatform:
             paused = self.store.get_execution(execution.id) or execution
             return RunOutcome(paused, self.store.list_task_runs(execution.id), result, execution.revision)
         finished = finish_execution(
-            self.store, execution.id, result.status, _engine_error(result), promote=not self._holding_queue
+            self.store,
+            execution.id,
+            result.status,
+            _engine_error(result),
+            promote=not self._holding_queue,
+            ran=result.stop_date - result.start_date,  # on the engine's clock: `--skip-waits` included
+            blobs=self.blobs,
         )
         self._disown(execution.id)
+        if result.status == "TIMED_OUT":  # a MAX_DURATION SLA: its running children stop with it
+            self._stop_children(execution.id, f"parent execution {execution.id} timed out (its SLA)")
         self._after_end(finished)
         return RunOutcome(
             finished.execution, self.store.list_task_runs(execution.id), result, execution.revision
@@ -245,6 +253,16 @@ class LocalPlatform:
             self.launch(promoted)
         if finished.retry is not None and not self._holding_queue:
             self.launch_retry(finished.retry)
+
+    def _stop_children(self, execution_id: str, cause: str) -> list[str]:
+        """Stop the running Subflow children of an execution (as the cloud's execution events do)."""
+        from stratoflow.control import subflow_executions
+
+        running = self.callbacks.running()
+        stopped = [child for child in subflow_executions(self.store, execution_id) if child in running]
+        for child in stopped:
+            running[child].stop(error="ParentTimedOut", cause=cause)
+        return stopped
 
     def recover_orphans(self) -> list[Execution]:
         """Fail the executions whose process ended before they did; returns them, as they ended.
@@ -433,6 +451,9 @@ class _SubflowIntegration:
         if execution is None:
             raise TaskError("States.Runtime", f"execution {name} was not admitted")
         running = self.platform.start(execution)
+        parent = self.platform.store.get_execution(execution.parent_execution_id or "")
+        if parent is not None and parent.state.is_terminal:  # it ended (timed out) as this one started
+            running.stop(error="ParentTimedOut", cause=f"parent execution {parent.id} ended {parent.state}")
         if not resource.endswith(".sync:2") and not resource.endswith(".sync"):
             threading.Thread(target=self.platform.finish, args=(execution, running), daemon=True).start()
             return {"ExecutionArn": f"local:{name}", "StartDate": execution.start_date.isoformat()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,33 @@ from stratoflow.tasks.context import FlowCredentials
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 
 
+class Labels(Mapping[str, Any]):
+    """`labels` in expressions: Kestra's dotted keys read either way.
+
+    A label key may hold dots (`system.correlationId`). `labels['system.correlationId']` reads it as
+    one key, and `labels.system.correlationId` (Kestra's spelling) too: a name that is no key but
+    the start of dotted keys gives the labels under it, with the prefix taken off.
+    """
+
+    def __init__(self, values: Mapping[str, str]):
+        self._values = dict(values)
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._values:
+            return self._values[key]
+        prefix = f"{key}."
+        under = {k[len(prefix) :]: v for k, v in self._values.items() if k.startswith(prefix)}
+        if not under:
+            raise KeyError(key)
+        return Labels(under)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
 def render_context(
     flow: Any,
     execution: Execution,
@@ -42,7 +70,7 @@ def render_context(
         },
         "inputs": execution.inputs,
         "vars": flow.variables or {},
-        "labels": execution.labels,
+        "labels": Labels(execution.labels),
         "outputs": outputs,
     }
     if execution.trigger is not None:
@@ -137,9 +165,17 @@ class TaskRunContext:
         return mask_value(value, self.secrets)
 
     def add_labels(self, labels: dict[str, str]) -> None:
+        from stratoflow.tasks.errors import TaskFailed
+        from stratoflow.tasks.fields import SYSTEM_LABEL_PREFIX, is_system_label
+
+        forged = sorted(str(k) for k in labels if is_system_label(str(k)))
+        if forged:  # a rendered key can name one even when the flow's YAML did not
+            raise TaskFailed(
+                f"label '{forged[0]}': labels starting with '{SYSTEM_LABEL_PREFIX}' are set by the system"
+            )
         merged = {**self.execution.labels, **{str(k): self.mask(str(v)) for k, v in labels.items()}}
         self.execution = self.store.update_execution(self.execution.id, labels=merged)
-        self.variables["labels"] = merged
+        self.variables["labels"] = Labels(merged)
 
     @property
     def guard(self) -> NamespaceGuard:

@@ -9,24 +9,22 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from stratoflow.domain import Attempt, Execution
-from stratoflow.errors import ConflictError, InputError, NotFoundError
+from stratoflow.domain import Attempt
+from stratoflow.errors import InputError, NotFoundError
 from stratoflow.expressions import ExpressionError, is_truthy, render
-from stratoflow.namespaces import NamespaceAccessDenied, NamespaceGuard
+from stratoflow.namespaces import NamespaceAccessDenied
 from stratoflow.runner.ids import loop_value, task_run_id
-from stratoflow.runner.masking import configured_source, execution_secrets, mask_text, secret_input_ids
+from stratoflow.runner.masking import configured_source, execution_secrets, mask_text
+from stratoflow.runner.subflows import failed_child_attempt, start_subflow, subflow_outputs
 from stratoflow.states import State
 from stratoflow.storage_layout import LOOP_ITEMS
 from stratoflow.tasks.errors import TaskFailed
 
 if TYPE_CHECKING:
     from stratoflow.runner.runner import Call
-
-SUBFLOW_NAMESPACE = uuid.UUID("5f0e6d6c-2b1a-4c36-9d59-7f3c1f7a9b10")
 
 
 INLINE_VALUES_BYTES = 16 * 1024
@@ -47,8 +45,14 @@ def action_start(call: Call) -> dict[str, Any]:
     if existing.state.is_terminal and existing.state != State.FAILED:
         return {"skip": True}
     # A restart runs a failed flowable again: a new attempt after the failed ones (a repeated start
-    # call, the run still RUNNING, begins its one attempt again).
-    earlier = list(existing.attempts) if existing.state == State.FAILED else []
+    # call, the run still RUNNING, begins its current attempt again).
+    if existing.state == State.FAILED:
+        earlier = list(existing.attempts)
+    else:
+        earlier = [attempt for attempt in existing.attempts if attempt.state.is_terminal]
+        failed_child = failed_child_attempt(call)
+        if failed_child is not None:  # the Subflow task's `retry`: the last attempt's child failed
+            earlier.append(failed_child)
     call.save(state=State.RUNNING, attempts=[*earlier, Attempt(state=State.RUNNING)], start_date=_now())
     try:
         if call.should_skip():
@@ -151,89 +155,6 @@ def _loop_scope(call: Call, iteration: int) -> dict[str, Any]:
     return {"taskId": call.task.id, "value": None, "iteration": iteration, "parent": call.scope}
 
 
-def _start_subflow(call: Call) -> dict[str, Any]:
-    """Admission of the child execution: inputs resolved and the execution recorded before it starts."""
-    from stratoflow.flow import resolve_inputs
-
-    task: Any = call.task
-    if call.execution.restarts and task.restart_behavior == "RETRY_FAILED":
-        restarted = _restart_child(call)  # keeps the child's inputs: nothing to render or resolve
-        if restarted is not None:
-            return restarted
-    # Starting a flow of another namespace runs code with that namespace's KV, files and secrets: only
-    # its own, a parent namespace's, or one that allows the caller's namespace.
-    NamespaceGuard(call.store, call.execution.namespace).check(
-        task.namespace, "read", f"subflow {task.namespace}.{task.flow_id}"
-    )
-    record = call.store.get_flow(task.namespace, task.flow_id, task.revision)
-    if record is None:
-        raise NotFoundError(f"subflow {task.namespace}.{task.flow_id} is not deployed")
-    from stratoflow.flow import load_flow
-
-    child_flow = load_flow(record.source, f"{task.namespace}.{task.flow_id}")
-    # Rendered with the task run's services, so inputs may use `secret()`, `kv()` and `read()`.
-    ctx = call.run_context(max(len(call.task_run.attempts), 1))
-    inputs = resolve_inputs(child_flow, ctx.render(task.inputs or {}))
-    # The parent's secrets stay secret in the child: masked in its labels, its inputs marked secret.
-    secrets = ctx.secrets
-    labels = {str(k): ctx.mask(str(v)) for k, v in ctx.render(task.labels or {}).items()}
-    child_id = subflow_execution_id(call.execution, call.id)
-    child = Execution(
-        id=child_id,
-        namespace=task.namespace,
-        flow_id=task.flow_id,
-        revision=record.revision,
-        inputs=inputs,
-        labels={**child_flow.labels, **labels},
-        secret_inputs=secret_input_ids(child_flow, inputs, secrets),
-        parent_execution_id=call.execution.id,
-        trigger={
-            "executionId": call.execution.id,
-            "namespace": call.execution.namespace,
-            "flowId": call.execution.flow_id,
-            "taskRunId": call.id,
-        },
-    )
-    with contextlib.suppress(ConflictError):  # a retried start: the child was admitted already
-        call.store.create_execution(child)
-    call.save(outputs={"executionId": child_id})
-    ref = {"id": child_id, "namespace": task.namespace, "flowId": task.flow_id, "revision": record.revision}
-    return {"name": child_id, "input": {"execution": ref, "scope": None}}
-
-
-def subflow_execution_id(parent: Execution, task_run_id: str) -> str:
-    """The child execution of a Subflow task run: derived, so a repeated start call admits it once.
-
-    Each restart of the parent (`strato restart`, a flow `retry` of RETRY_FAILED_TASK) that runs the
-    task again names another child (Kestra's `restartBehavior: NEW_EXECUTION`): the failed child stays
-    as it ended, in the history.
-    """
-    key = f"{parent.id}/{task_run_id}"
-    if parent.restarts:
-        key = f"{key}/restart-{parent.restarts}"
-    return str(uuid.uuid5(SUBFLOW_NAMESPACE, key))
-
-
-def _restart_child(call: Call) -> dict[str, Any] | None:
-    """`restartBehavior: RETRY_FAILED`: restart the child this task run started last, when it FAILED or
-    was KILLED (its successful task runs are kept); None to start a new child instead."""
-    from stratoflow.cloud.runs import run_name
-    from stratoflow.control import RESTARTABLE, prepare_restart
-
-    task: Any = call.task
-    previous = call.task_run.outputs.get("executionId")
-    child = call.store.get_execution(previous) if isinstance(previous, str) else None
-    if child is None:
-        return None
-    if child.state in RESTARTABLE:
-        child = prepare_restart(call.store, child.id, concurrency=False)  # as the first child: no slot
-    elif child.state != State.RUNNING or child.restarts == 0:
-        return None  # it succeeded (the parent failed after it): a new child runs the flow again
-    # else: a repeated start call, after this restart of the child: start the same run again
-    ref = {"id": child.id, "namespace": task.namespace, "flowId": task.flow_id, "revision": child.revision}
-    return {"name": run_name(child.id, child.restarts), "input": {"execution": ref, "scope": None}}
-
-
 def _start_pause(call: Call) -> dict[str, Any]:
     """A `pauseDuration` given as an expression: its seconds, for the Wait state."""
     delay: Any = call.task.delay  # type: ignore[attr-defined]
@@ -258,7 +179,7 @@ STARTS = {
     "Switch": _start_switch,
     "Parallel": _start_parallel,
     "WaitFor": _start_wait_for,
-    "Subflow": _start_subflow,
+    "Subflow": start_subflow,
 }
 
 
@@ -275,7 +196,7 @@ def action_end(call: Call) -> dict[str, Any]:
             service_outputs, message = described
             call.save(outputs=service_outputs)
         if type_name == "Subflow" and not call.task.transmit_failed:  # type: ignore[attr-defined]
-            call.finished_ok(State.SUCCESS, _subflow_outputs(call))
+            call.finished_ok(State.SUCCESS, subflow_outputs(call))
             return {"state": "SUCCESS"}
         if call.task.allow_failure or type_name == "AllowFailure":
             call.fail(message, State.WARNING)
@@ -287,7 +208,7 @@ def action_end(call: Call) -> dict[str, Any]:
     outputs: dict[str, Any] | None = None
     state = call.children_state()
     if type_name == "Subflow":
-        outputs = _subflow_outputs(call)
+        outputs = subflow_outputs(call)
         if call.task.wait and outputs.get("state") == "WARNING":  # type: ignore[attr-defined]
             state = State.WARNING
     elif type_name == "Pause":
@@ -329,14 +250,6 @@ def _service_failure(call: Call, error: Any) -> tuple[dict[str, Any], str] | Non
         return None
     described: tuple[dict[str, Any], str] | None = describe(error)
     return described
-
-
-def _subflow_outputs(call: Call) -> dict[str, Any]:
-    child_id = call.task_run.outputs.get("executionId")
-    child = call.store.get_execution(child_id) if child_id else None
-    if child is None:
-        return {"executionId": child_id}
-    return {"executionId": child.id, "state": str(child.state), "outputs": child.outputs}
 
 
 def action_check(call: Call) -> dict[str, Any]:

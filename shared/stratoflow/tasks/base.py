@@ -31,6 +31,9 @@ class Task(StrictModel):
 
     type_name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
+    # Properties whose expressions read another execution's task outputs (a Subflow's `outputs` read
+    # the child's): `outputs.<id>` there names no task of this flow, so validation does not check it.
+    foreign_outputs: ClassVar[tuple[str, ...]] = ()
 
     id: TaskId
     type: str

@@ -299,13 +299,51 @@ def _label_value(key: str, value: Any) -> str:
     )
 
 
+# Labels under this prefix are the system's (`system.correlationId`, `system.replayOf`, ...): Kestra
+# refuses them in flows, and so does Stratoflow, so that lineage cannot be forged.
+SYSTEM_LABEL_PREFIX = "system."
+
+
+def is_system_label(key: str) -> bool:
+    return key.startswith(SYSTEM_LABEL_PREFIX)
+
+
+def _refuse_system_labels(keys: list[tuple[str | int, str]]) -> None:
+    located = [(where, key) for where, key in keys if is_system_label(key)]
+    if located:
+        raise ValidationError.from_exception_data(
+            "Flow",
+            [
+                {
+                    "type": PydanticCustomError(
+                        "system_label",
+                        f"label '{key}': labels starting with '{SYSTEM_LABEL_PREFIX}' are set by the "
+                        "system, a flow cannot set them",
+                    ),
+                    "loc": (where,),
+                    "input": key,
+                }
+                for where, key in located
+            ],
+        )
+
+
 def normalize_labels(value: Any) -> dict[str, str]:
-    """Labels as Kestra accepts them: a map, or a list of `{key, value}`; values become text."""
+    """Labels as Kestra accepts them: a map, or a list of `{key, value}`; values become text.
+    `system.*` keys are refused, located at the key."""
     if value is None:
         return {}
     if isinstance(value, dict):
+        _refuse_system_labels([(str(k), str(k)) for k in value])
         return {str(k): _label_value(str(k), v) for k, v in value.items()}
     if isinstance(value, list):
+        _refuse_system_labels(
+            [
+                (i, str(item["key"]))
+                for i, item in enumerate(value)
+                if isinstance(item, dict) and "key" in item
+            ]
+        )
         labels: dict[str, str] = {}
         for item in value:
             if not isinstance(item, dict) or set(item) != {"key", "value"}:

@@ -93,11 +93,16 @@ class Subflow(Task):
         "io.kestra.core.tasks.flows.Flow",
     )
 
+    foreign_outputs: ClassVar[tuple[str, ...]] = ("outputs",)
+
     # Expressions over `flow.*` (`{{ flow.namespace }}`) are rendered when the flow is loaded (see
     # `stratoflow.flow.rules.render_static_subflows`): the child's state machine is fixed at deploy time.
     namespace: Annotated[Namespace, BeforeValidator(_no_expression)]
     flow_id: Annotated[FlowId, BeforeValidator(_no_expression)]
     inputs: dict[str, Any] = Field(default_factory=dict)
+    # Kestra's `outputs` of a Subflow task: expressions rendered when the child ends, in the child's
+    # context (`outputs.<id>` names the child's tasks); read as `outputs.<this task>.outputs.<key>`.
+    outputs: dict[str, Any] = Field(default_factory=dict)
     labels: LabelMap = Field(default_factory=dict)
     wait: bool = True
     transmit_failed: bool = True
@@ -113,4 +118,6 @@ class Subflow(Task):
             raise ValueError(
                 "'transmitFailed' needs 'wait: true': a subflow that is not waited for cannot fail the parent"
             )
+        if self.outputs and not self.wait:
+            raise ValueError("'outputs' needs 'wait: true': they are rendered when the child ends")
         return self

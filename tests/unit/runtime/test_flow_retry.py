@@ -68,6 +68,8 @@ def test_create_new_execution_retries_in_linked_executions_up_to_max_attempts(
     assert {e.original_execution_id for e in executions[1:]} == {first.id}
     assert all(e.inputs == {"day": "2024-01-31"} for e in executions)
     assert all(e.labels["env"] == "prod" and e.labels["team"] == "data" for e in executions)
+    # ... all in the first one's chain (lineage)
+    assert {e.labels["system.correlationId"] for e in executions} == {first.id}
     assert executions[1].id == retry_execution_id(first.id)
     # ... and each ran the flow again: its own task runs, the last error kept
     assert [r.task_id for r in platform.store.list_task_runs(executions[2].id)] == ["extract", "load"]

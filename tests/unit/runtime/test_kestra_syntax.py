@@ -114,7 +114,12 @@ tasks:
 
     # Then
     assert outcome.execution.state == State.SUCCESS
-    assert outcome.execution.labels == {"team": "data", "tier": "1", "source": "f"}
+    assert outcome.execution.labels == {
+        "team": "data",
+        "tier": "1",
+        "source": "f",
+        "system.correlationId": outcome.execution.id,  # every execution's (lineage)
+    }
 
 
 def test_pause_duration_as_an_expression_resumes_by_itself(run_flow: RunFlow) -> None:

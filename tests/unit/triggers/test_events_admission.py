@@ -94,7 +94,8 @@ def test_a_flow_trigger_delivery_gets_the_upstream_execution_as_trigger(store: S
         "labels": {},
     }
     assert execution.inputs == {"rows": 42, "source": "team.etl"}
-    assert execution.labels == {"started-by": "etl"}
+    # The upstream (up1, without a correlation label of its own) is the root of the chain.
+    assert execution.labels == {"started-by": "etl", "system.correlationId": "up1"}
 
 
 def test_given_inputs_win_over_the_triggers(store: SqliteExecutionStore) -> None:
