@@ -14,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: example test lint typecheck unit install install-dev clean golden lock
+.PHONY: example test lint typecheck unit install install-dev clean golden lock dist
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)/uv
@@ -74,5 +74,10 @@ lock: $(UV)
 	{ cat infra/lambda-requirements.head; cat $(TOOLS)/layer-pins.txt; } > infra/lambda-requirements.txt
 	npm install --package-lock-only --no-audit --no-fund --loglevel=error
 
+## The wheel and the sdist of a release, in dist/ (the wheel carries infra/ and functions/, see setup.py).
+dist: $(UV)
+	rm -rf dist build
+	$(UV) build --quiet --out-dir dist
+
 clean:
-	rm -rf $(VENV) $(TOOLS) node_modules .stratoflow cdk.out
+	rm -rf $(VENV) $(TOOLS) node_modules .stratoflow cdk.out dist build

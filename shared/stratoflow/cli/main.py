@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "execute": "stratoflow.cli.cloud_cmd:execute",
     "files": "stratoflow.cli.files_cmd:files",
     "namespaces": "stratoflow.cli.namespaces_cmd:namespaces",
+    "stack": "stratoflow.cli.stack_cmd:stack",
+    "init": "stratoflow.cli.init_cmd:init",
 }
 
 
@@ -72,7 +74,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="stratoflow")
+@click.version_option(package_name="stratoflow", prog_name="strato")
 def cli() -> None:
     """Stratoflow: Kestra-style YAML flows on AWS Step Functions, and on your laptop."""
 
