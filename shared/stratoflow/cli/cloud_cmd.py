@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import click
 
+from stratoflow.cli.completion import complete_flow_files
 from stratoflow.cli.options import parse_pairs
 from stratoflow.states import TERMINAL_STATES
 
@@ -123,7 +124,13 @@ def flow_objects(paths: Iterable[Path], prefix: str) -> dict[str, Path]:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "paths",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    shell_complete=complete_flow_files,
+)
 @click.option("--prefix", default="", help="Key prefix in the flows bucket (e.g. 'team-a/').")
 @click.option(
     "--timeout", default=60.0, show_default=True, help="Seconds to wait for the deployer's verdicts."

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from stratoflow.cli.completion import complete_flow_files
 from stratoflow.errors import CompileError, FlowValidationError
 
 
@@ -23,7 +24,11 @@ def _load(flow_file: Path):  # type: ignore[no-untyped-def]
 
 
 @click.command("compile")
-@click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "flow_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    shell_complete=complete_flow_files,
+)
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the ASL to a file."
 )
@@ -48,7 +53,11 @@ def compile_(flow_file: Path, output: Path | None) -> None:
 
 
 @click.command()
-@click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "flow_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    shell_complete=complete_flow_files,
+)
 def graph(flow_file: Path) -> None:
     """Print a Mermaid flowchart of FLOW_FILE: tasks, branches, loops and error paths."""
     from stratoflow.compiler.graph import flow_mermaid

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from stratoflow.cli.cloud_cmd import EXIT_FAILED, EXIT_OK, StackChoice, stack_options, wait_for_end
+from stratoflow.cli.completion import complete_execution_ids
 from stratoflow.cli.ids import resolve_execution_id
 from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.errors import InputError, NotFoundError, StratoflowError
@@ -107,7 +108,7 @@ def _follow(control: Any, response: Any, wait: bool, timeout: float, as_json: bo
 
 
 @click.command()
-@click.argument("execution_id")
+@click.argument("execution_id", shell_complete=complete_execution_ids)
 @home_option
 @remote_option
 @stack_options
@@ -135,7 +136,7 @@ def kill(execution_id: str, home: Path, remote: bool, stack: StackChoice) -> Non
 
 
 @click.command()
-@click.argument("execution_id")
+@click.argument("execution_id", shell_complete=complete_execution_ids)
 @click.option("--json", "as_json", is_flag=True)
 @home_option
 @remote_option
@@ -178,7 +179,7 @@ def restart(
 
 
 @click.command()
-@click.argument("execution_id")
+@click.argument("execution_id", shell_complete=complete_execution_ids)
 @click.option("--from", "from_task", required=True, help="The task to start from.")
 @click.option("--json", "as_json", is_flag=True)
 @home_option
@@ -222,7 +223,7 @@ def replay(
 
 
 @click.command()
-@click.argument("execution_id")
+@click.argument("execution_id", shell_complete=complete_execution_ids)
 @click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="An onResume input.")
 @click.option("--json", "as_json", is_flag=True, help="When it continues here: one JSON document at the end.")
 @home_option

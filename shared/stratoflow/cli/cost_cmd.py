@@ -9,11 +9,16 @@ from typing import Any
 
 import click
 
+from stratoflow.cli.completion import complete_flow_files
 from stratoflow.errors import CompileError, FlowValidationError
 
 
 @click.command("cost")
-@click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "flow_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    shell_complete=complete_flow_files,
+)
 @click.option("--executions-per-month", "-n", type=click.IntRange(min=0), default=10_000, show_default=True)
 @click.option(
     "--items",

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from stratoflow.cli.cloud_cmd import StackChoice, stack_options
+from stratoflow.cli.completion import complete_execution_ids
 from stratoflow.cli.ids import flow_namespace, resolve_execution_id
 from stratoflow.cli.options import home_option
 from stratoflow.cli.output import console as make_console
@@ -134,7 +135,7 @@ def _orphans(store: Any, home: Path) -> set[str]:
 
 
 @executions.command("show")
-@click.argument("execution_id")
+@click.argument("execution_id", shell_complete=complete_execution_ids)
 @click.option("--json", "as_json", is_flag=True)
 @home_option
 @remote_option
@@ -206,7 +207,7 @@ def _print_chain(console: Any, store: Any, execution: Any) -> None:
 
 
 @click.command()
-@click.argument("execution_id")
+@click.argument("execution_id", shell_complete=complete_execution_ids)
 @click.option("--task", "task_id", help="Only this task's logs.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the execution ends.")
 @home_option

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from stratoflow.cli.completion import complete_flow_files
 from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.cli.signals import StopSignals
 from stratoflow.engine import ExecutionResult
@@ -27,7 +28,11 @@ INSTALL_SIM = "pip install 'stratoflow[sim]' (or `make install-dev` in a checkou
 
 
 @click.command()
-@click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "flow_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    shell_complete=complete_flow_files,
+)
 @click.option(
     "--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="An input value (repeatable)."
 )

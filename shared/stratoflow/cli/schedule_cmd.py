@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from stratoflow.cli.cloud_cmd import StackChoice, split_flow, stack_options
+from stratoflow.cli.completion import complete_flow_files
 from stratoflow.cli.options import home_option
 from stratoflow.errors import FlowValidationError, StratoflowError
 
@@ -87,7 +88,7 @@ def schedule() -> None:
 
 
 @schedule.command("preview")
-@click.argument("flow_ref", metavar="FLOW")
+@click.argument("flow_ref", metavar="FLOW", shell_complete=complete_flow_files)
 @click.option("--trigger", "trigger_id", help="The Schedule trigger (default: every Schedule trigger).")
 @click.option(
     "--from", "start", metavar="T", help="Start at this date-time (default: now); no offset = trigger's zone."
@@ -174,7 +175,7 @@ def _print_previews(flow: Flow, previews: list[Any]) -> None:
 
 
 @click.command("backfill")
-@click.argument("flow_ref", metavar="FLOW_FILE_OR_NAMESPACE.FLOW_ID")
+@click.argument("flow_ref", metavar="FLOW_FILE_OR_NAMESPACE.FLOW_ID", shell_complete=complete_flow_files)
 @click.option("--trigger", "trigger_id", help="The Schedule trigger (needed when the flow has several).")
 @click.option(
     "--from",

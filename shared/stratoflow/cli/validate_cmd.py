@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from stratoflow.cli.completion import complete_flow_files
 from stratoflow.errors import Diagnostic
 
 
@@ -26,7 +27,13 @@ def _check(file: Path) -> list[Diagnostic]:
 
 
 @click.command("validate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "paths",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    shell_complete=complete_flow_files,
+)
 @click.option(
     "--format",
     "output_format",
