@@ -1,0 +1,172 @@
+"""The wheel as a user gets it: built, installed into a fresh virtual environment from the wheel and
+the locked dependencies, and used from a folder that is not the source tree.
+
+Needs uv (`make install-dev` puts it under .tools/uv) and, for the last test, Node.js and the
+`[cloud]` dependencies in uv's cache (the test skips when they cannot be installed offline).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+HELLO = (ROOT / "examples" / "hello.yaml").read_text()
+
+
+def _uv() -> str:
+    local = ROOT / ".tools" / "uv" / "bin" / "uv"
+    found = str(local) if local.exists() else shutil.which("uv")
+    if found is None:
+        pytest.fail("uv is not installed: `make install-dev` installs it under .tools/uv")
+    return found
+
+
+def _run(command: Sequence[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    # No PYTHONPATH, and a working directory outside the checkout: only the venv can be imported.
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env |= {"UV_PYTHON_DOWNLOADS": "never", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    result = subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(command)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def _locked_requirements(uv: str, out: Path, *extras: str) -> Path:
+    """The lock's versions of the runtime dependencies (and of `extras`), without the project itself."""
+    flags = [flag for extra in extras for flag in ("--extra", extra)]
+    _run(
+        [uv, "export", "--frozen", "--no-emit-project", "--no-hashes", "--no-header"]
+        + ["--format", "requirements-txt", "--quiet", *flags, "-o", str(out)],
+        cwd=ROOT,
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class Installed:
+    uv: str
+    venv: Path
+    wheel: Path
+    work: Path
+
+    def bin(self, name: str) -> str:
+        return str(self.venv / "bin" / name)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    uv = _uv()
+    base = tmp_path_factory.mktemp("wheel")
+    _run([uv, "build", "--wheel", "--quiet", "--out-dir", str(base / "dist")], cwd=ROOT)
+    (wheel,) = (base / "dist").glob("stratoflow-*.whl")
+    venv = base / "venv"
+    _run([uv, "venv", "--quiet", "--python", "python3", str(venv)], cwd=base)
+    requirements = _locked_requirements(uv, base / "requirements.txt")
+    _run(
+        [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            "-r",
+            str(requirements),
+            str(wheel),
+        ],
+        cwd=base,
+    )
+    work = base / "work"
+    work.mkdir()
+    return Installed(uv, venv, wheel, work)
+
+
+def test_the_venv_imports_stratoflow_from_the_wheel_not_the_checkout(installed: Installed) -> None:
+    result = _run(
+        [installed.bin("python"), "-c", "import stratoflow; print(stratoflow.__file__)"], installed.work
+    )
+
+    assert Path(result.stdout.strip()).is_relative_to(installed.venv)
+
+
+def test_version(installed: Installed) -> None:
+    result = _run([installed.bin("strato"), "--version"], installed.work)
+
+    version = installed.wheel.name.split("-")[1]
+    assert result.stdout == f"strato, version {version}\n"
+
+
+def test_a_local_flow_runs(installed: Installed) -> None:
+    # Given the README's example flow, outside the checkout
+    (installed.work / "hello.yaml").write_text(HELLO)
+
+    # When it runs on the local engine of the installed package
+    result = _run(
+        [installed.bin("strato"), "run", "hello.yaml", "--input", "name=Wheel", "--json"], installed.work
+    )
+
+    # Then it succeeds with its output
+    document = json.loads(result.stdout)
+    assert (document["state"], document["outputs"]) == ("SUCCESS", {"greeting": "Hello, Wheel!"})
+
+
+def test_init_scaffolds_a_repository_whose_flows_validate(installed: Installed) -> None:
+    _run([installed.bin("strato"), "init", "team"], installed.work)
+
+    result = _run([installed.bin("strato"), "validate", "flows"], installed.work / "team")
+
+    assert "1 flow file(s) checked: 1 valid" in result.stderr
+
+
+def test_the_packaged_cdk_app_synthesizes_with_the_cloud_extra(installed: Installed, tmp_path: Path) -> None:
+    # Given the [cloud] extra, at the lock's versions, from uv's cache only
+    if shutil.which("node") is None:
+        pytest.skip("Node.js is not installed (aws-cdk-lib runs on jsii)")
+    requirements = _locked_requirements(installed.uv, tmp_path / "cloud.txt", "cloud")
+    offline = _run(
+        [
+            installed.uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--offline",
+            "--python",
+            installed.bin("python"),
+            "-r",
+            str(requirements),
+        ],
+        installed.work,
+        check=False,
+    )
+    if offline.returncode != 0:
+        pytest.skip(
+            f"the [cloud] extra is not installable offline from uv's cache: {offline.stderr.strip()[-300:]}"
+        )
+
+    # When the packaged app is synthesized (asset bundling skipped, as in the infrastructure tests;
+    # cdk-nag runs and fails the synthesis on any unacknowledged finding)
+    script = (
+        "from stratoflow._platform.app import build\n"
+        f"app, stack = build({{'aws:cdk:bundling-stacks': []}}, outdir={str(tmp_path / 'out')!r})\n"
+        "app.synth()\n"
+    )
+    _run([installed.bin("python"), "-c", script], installed.work)
+
+    # Then the template holds the platform's functions, each with its handler asset, and the version
+    template = json.loads((tmp_path / "out" / "Stratoflow.template.json").read_text())
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    handlers = {r["Properties"]["Handler"] for r in functions if "S3Key" in r["Properties"]["Code"]}
+    assert len(functions) >= 5
+    assert handlers == {"handler.lambda_handler"}
+    version = installed.wheel.name.split("-")[1]
+    assert template["Outputs"]["StratoflowVersion"]["Value"] == version
