@@ -45,8 +45,20 @@ def _locked_requirements(uv: str, out: Path, *extras: str) -> Path:
     """The lock's versions of the runtime dependencies (and of `extras`), without the project itself."""
     flags = [flag for extra in extras for flag in ("--extra", extra)]
     _run(
-        [uv, "export", "--frozen", "--no-emit-project", "--no-hashes", "--no-header"]
-        + ["--format", "requirements-txt", "--quiet", *flags, "-o", str(out)],
+        [
+            uv,
+            "export",
+            "--frozen",
+            "--no-emit-project",
+            "--no-hashes",
+            "--no-header",
+            "--format",
+            "requirements-txt",
+            "--quiet",
+            *flags,
+            "-o",
+            str(out),
+        ],
         cwd=ROOT,
     )
     return out
