@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,11 +52,15 @@ class StackChoice:
         require_aws()
 
         try:
-            return StackResources.resolve(
+            resources = StackResources.resolve(
                 self.name, self.given, needed, lambda: boto3.client("cloudformation")
             )
         except StackError as error:
             raise click.ClickException(str(error)) from None
+        warning = resources.version_warning(version("stratoflow"))
+        if warning:
+            click.echo(warning, err=True)
+        return resources
 
     def store(self) -> Any:
         from stratoflow.store.dynamo import DynamoExecutionStore

@@ -24,6 +24,8 @@ OUTPUTS = {
     "TableName": "table",
     "AdmissionFunctionArn": "admission_arn",
     "AlertTopicArn": "alert_topic_arn",
+    # Recorded by the packaged app (`strato stack deploy`); a stack deployed from a checkout has none.
+    "StratoflowVersion": "stack_version",
 }
 
 
@@ -39,6 +41,16 @@ class StackResources:
     table: str = ""
     admission_arn: str = ""
     alert_topic_arn: str = ""
+    stack_version: str = ""
+
+    def version_warning(self, installed: str) -> str | None:
+        """One line when the stack was deployed by another stratoflow release than this one."""
+        if not self.stack_version or self.stack_version == installed:
+            return None
+        return (
+            f"warning: stack {self.stack_name} runs stratoflow {self.stack_version}, this CLI is {installed}: "
+            f"install stratoflow=={self.stack_version} or upgrade the stack (`strato stack deploy`)"
+        )
 
     @classmethod
     def resolve(
