@@ -41,26 +41,13 @@ def _run(command: Sequence[str], cwd: Path, check: bool = True) -> subprocess.Co
     return result
 
 
-def _locked_requirements(uv: str, out: Path, *extras: str) -> Path:
-    """The lock's versions of the runtime dependencies (and of `extras`), without the project itself."""
+def _locked_requirements(uv: str, folder: Path, *extras: str) -> Path:
+    """The lock's dependencies (and `extras`'), without the project, as a pylock.toml: exact files by
+    URL and hash, which uv finds in its cache offline (a requirements.txt would need the index)."""
     flags = [flag for extra in extras for flag in ("--extra", extra)]
-    _run(
-        [
-            uv,
-            "export",
-            "--frozen",
-            "--no-emit-project",
-            "--no-hashes",
-            "--no-header",
-            "--format",
-            "requirements-txt",
-            "--quiet",
-            *flags,
-            "-o",
-            str(out),
-        ],
-        cwd=ROOT,
-    )
+    out = folder / f"pylock.{'-'.join(extras) or 'base'}.toml"
+    command = [uv, "export", "--frozen", "--no-emit-project", "--no-header", "--format", "pylock.toml"]
+    _run([*command, "--quiet", *flags, "-o", str(out)], cwd=ROOT)
     return out
 
 
@@ -83,21 +70,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     (wheel,) = (base / "dist").glob("stratoflow-*.whl")
     venv = base / "venv"
     _run([uv, "venv", "--quiet", "--python", "python3", str(venv)], cwd=base)
-    requirements = _locked_requirements(uv, base / "requirements.txt")
-    _run(
-        [
-            uv,
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            str(venv / "bin" / "python"),
-            "-r",
-            str(requirements),
-            str(wheel),
-        ],
-        cwd=base,
-    )
+    # The lock's versions first, then the wheel alone: nothing is resolved anew.
+    install = [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
+    _run([*install, "-r", str(_locked_requirements(uv, base))], cwd=base)
+    _run([*install, "--no-deps", str(wheel)], cwd=base)
     work = base / "work"
     work.mkdir()
     return Installed(uv, venv, wheel, work)
@@ -140,12 +116,9 @@ def test_init_scaffolds_a_repository_whose_flows_validate(installed: Installed) 
     assert "1 flow file(s) checked: 1 valid" in result.stderr
 
 
-def test_the_packaged_cdk_app_synthesizes_with_the_cloud_extra(installed: Installed, tmp_path: Path) -> None:
-    # Given the [cloud] extra, at the lock's versions, from uv's cache only
-    if shutil.which("node") is None:
-        pytest.skip("Node.js is not installed (aws-cdk-lib runs on jsii)")
-    requirements = _locked_requirements(installed.uv, tmp_path / "cloud.txt", "cloud")
-    offline = _run(
+def _install_offline(installed: Installed, requirements: Path) -> None:
+    """The lock's versions from uv's cache, or a skip naming why not (no network in this test)."""
+    result = _run(
         [
             installed.uv,
             "pip",
@@ -160,10 +133,33 @@ def test_the_packaged_cdk_app_synthesizes_with_the_cloud_extra(installed: Instal
         installed.work,
         check=False,
     )
-    if offline.returncode != 0:
-        pytest.skip(
-            f"the [cloud] extra is not installable offline from uv's cache: {offline.stderr.strip()[-300:]}"
-        )
+    if result.returncode != 0:
+        pytest.skip(f"not installable offline from uv's cache: {result.stderr.strip()[-300:]}")
+
+
+def test_cloud_sim_needs_the_sim_extra_and_runs_with_it(installed: Installed, tmp_path: Path) -> None:
+    # Given the plain install, --cloud-sim says what is missing
+    (installed.work / "hello.yaml").write_text(HELLO)
+    command = [installed.bin("strato"), "run", "hello.yaml", "--cloud-sim", "--json"]
+    plain = _run(command, installed.work, check=False)
+    assert (plain.returncode, plain.stderr) == (
+        1,
+        "Error: --cloud-sim runs on moto, which is not installed: pip install 'stratoflow[sim]'\n",
+    )
+
+    # When the [sim] extra is installed at the lock's versions
+    _install_offline(installed, _locked_requirements(installed.uv, tmp_path, "sim"))
+
+    # Then the flow runs through the deployed code path on moto
+    document = json.loads(_run(command, installed.work).stdout)
+    assert (document["state"], document["outputs"]) == ("SUCCESS", {"greeting": "Hello, World!"})
+
+
+def test_the_packaged_cdk_app_synthesizes_with_the_cloud_extra(installed: Installed, tmp_path: Path) -> None:
+    # Given the [cloud] extra, at the lock's versions, from uv's cache only
+    if shutil.which("node") is None:
+        pytest.skip("Node.js is not installed (aws-cdk-lib runs on jsii)")
+    _install_offline(installed, _locked_requirements(installed.uv, tmp_path, "cloud"))
 
     # When the packaged app is synthesized (asset bundling skipped, as in the infrastructure tests;
     # cdk-nag runs and fails the synthesis on any unacknowledged finding)
