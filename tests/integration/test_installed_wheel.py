@@ -178,3 +178,5 @@ def test_the_packaged_cdk_app_synthesizes_with_the_cloud_extra(installed: Instal
     assert handlers == {"handler.lambda_handler"}
     version = installed.wheel.name.split("-")[1]
     assert template["Outputs"]["StratoflowVersion"]["Value"] == version
+    topic = next(r for r in template["Resources"].values() if r["Type"] == "AWS::SNS::Topic")
+    assert {"Key": "stratoflow:version", "Value": version} in topic["Properties"]["Tags"]

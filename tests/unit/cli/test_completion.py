@@ -77,3 +77,33 @@ def test_strato_prints_the_completion_script_the_readme_documents(
     script = capsys.readouterr().out
     assert marker in script
     assert "_STRATO_COMPLETE" in script
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run"],
+        ["validate"],
+        ["compile"],
+        ["graph"],
+        ["cost"],
+        ["deploy"],
+        ["schedule", "preview"],
+        ["backfill"],
+    ],
+)
+def test_every_flow_argument_the_readme_lists_completes_flow_files(
+    command: list[str], flows_folder: Path
+) -> None:
+    assert [value for value, _ in completions(command, "flows/h")] == ["flows/hello.yaml"]
+
+
+@pytest.mark.parametrize(
+    "command", [["logs"], ["executions", "show"], ["kill"], ["restart"], ["replay"], ["resume"]]
+)
+def test_every_execution_argument_the_readme_lists_completes_ids(command: list[str], tmp_path: Path) -> None:
+    SqliteExecutionStore(tmp_path / "stratoflow.db").create_execution(
+        Execution(id="4aXq", namespace="team", flow_id="hello", revision=1)
+    )
+
+    assert [value for value, _ in completions([*command, "--home", str(tmp_path)], "")] == ["4aXq"]

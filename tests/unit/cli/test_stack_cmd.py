@@ -120,3 +120,22 @@ def test_a_setting_without_value_is_refused() -> None:
 
     assert result.exit_code == 2
     assert "'alertEmail': expected KEY=VALUE" in result.stderr
+
+
+def test_cdk_out_goes_under_the_local_home_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given every prerequisite, in a project folder
+    calls: list[tuple[list[str], Path]] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(stack_cmd, "RUN_CDK", lambda command, cwd: calls.append((list(command), cwd)) or 0)
+    monkeypatch.setattr(stack_cmd, "missing_prerequisite", lambda verb: None)
+
+    # When synth runs without --workdir
+    result = CliRunner().invoke(cli, ["stack", "synth"])
+
+    # Then the CDK CLI works in .stratoflow/stack and writes cdk.out there
+    assert result.exit_code == 0
+    (command, cwd), *_ = calls
+    assert cwd == Path(".stratoflow", "stack")
+    assert command[command.index("--output") + 1] == str(tmp_path / ".stratoflow" / "stack" / "cdk.out")
