@@ -5,7 +5,7 @@ wheel maps them under `stratoflow/_platform/` with setuptools' package_dir, so n
 generated at build time and the sdist carries the same tree as the repository.
 """
 
-from setuptools import find_namespace_packages, find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 PLATFORM = "stratoflow._platform"
 
@@ -21,5 +21,11 @@ setup(
         f"{PLATFORM}.infra": "infra",
         f"{PLATFORM}.functions": "functions",
     },
-    packages=find_packages("shared") + _platform_packages("infra") + _platform_packages("functions"),
+    # Namespace packages too, as pyproject's `packages.find` did: some folders (stratoflow/tasks) have
+    # no __init__.py.
+    packages=find_namespace_packages(
+        "shared", include=["stratoflow", "stratoflow.*"], exclude=["*.__pycache__"]
+    )
+    + _platform_packages("infra")
+    + _platform_packages("functions"),
 )

@@ -31,8 +31,9 @@ NOT_IN_THE_LAYER = {
     "click",
     "rich",
 }
-# Parts of the library that run only on a laptop (the CLI, the local cloud simulation).
-LOCAL_ONLY_PACKAGES = {"cli", "cloudsim"}
+# Parts of the library that run only on a laptop (the CLI, the local cloud simulation, the packaged
+# CDK app that `strato stack` runs).
+LOCAL_ONLY_PACKAGES = {"cli", "cloudsim", "_platform"}
 # boto3 and botocore are bundled, not taken from the Lambda runtime: the functions run the SDK the tests ran.
 RUNTIME_DEPENDENCIES = {
     "pydantic",

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,9 @@ class Installed:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     uv = _uv()
     base = tmp_path_factory.mktemp("wheel")
-    _run([uv, "build", "--wheel", "--quiet", "--out-dir", str(base / "dist")], cwd=ROOT)
+    # The sdist first, then the wheel from it (as `make dist`): in a clean folder, no stale build/, and
+    # a file the sdist forgot is missing from the wheel too.
+    _run([uv, "build", "--quiet", "--out-dir", str(base / "dist")], cwd=ROOT)
     (wheel,) = (base / "dist").glob("stratoflow-*.whl")
     venv = base / "venv"
     _run([uv, "venv", "--quiet", "--python", "python3", str(venv)], cwd=base)
@@ -85,6 +88,24 @@ def test_the_venv_imports_stratoflow_from_the_wheel_not_the_checkout(installed: 
     )
 
     assert Path(result.stdout.strip()).is_relative_to(installed.venv)
+
+
+def test_the_wheel_carries_every_module_of_the_library_and_the_platform(installed: Installed) -> None:
+    # Given every Python module of the checkout's library, CDK app and handlers
+    wanted = {
+        f"stratoflow/{p.relative_to(ROOT / 'shared' / 'stratoflow').as_posix()}"
+        for p in _modules(ROOT / "shared" / "stratoflow")
+    }
+    for folder in ("infra", "functions"):
+        wanted |= {f"stratoflow/_platform/{p.relative_to(ROOT).as_posix()}" for p in _modules(ROOT / folder)}
+
+    # Then the wheel has each of them (a folder without __init__.py is easily left out)
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        assert wanted - set(wheel.namelist()) == set()
+
+
+def _modules(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*.py") if "__pycache__" not in path.parts]
 
 
 def test_version(installed: Installed) -> None:
