@@ -164,8 +164,9 @@ def test_cloud_sim_needs_the_sim_extra_and_runs_with_it(installed: Installed, tm
     command = [installed.bin("strato"), "run", "hello.yaml", "--cloud-sim", "--json"]
     plain = _run(command, installed.work, check=False)
     assert (plain.returncode, plain.stderr) == (
-        1,
-        "Error: --cloud-sim runs on moto, which is not installed: pip install 'stratoflow[sim]'\n",
+        2,
+        "error: --cloud-sim needs moto, which is not installed: "
+        "pip install 'stratoflow[sim]' (or `make install-dev` in a checkout)\n",
     )
 
     # When the [sim] extra is installed at the lock's versions

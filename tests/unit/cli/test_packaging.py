@@ -6,11 +6,9 @@ import json
 from importlib.metadata import version
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from stratoflow._platform import app as packaged
-from stratoflow.cli import run_cmd
 from stratoflow.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -44,17 +42,3 @@ def test_the_layer_copy_of_the_library_leaves_the_platform_out(tmp_path: Path) -
     assert (staged / "cli" / "main.py").is_file()
     assert not (staged / "_platform").exists()
     assert not list(staged.rglob("__pycache__"))
-
-
-def test_cloud_sim_without_moto_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given a plain install, without the [sim] extra
-    monkeypatch.setattr(run_cmd, "moto_installed", lambda: False)
-
-    # When a flow is run with --cloud-sim
-    result = CliRunner().invoke(cli, ["run", str(ROOT / "examples" / "hello.yaml"), "--cloud-sim"])
-
-    # Then one line says what to install
-    assert result.exit_code == 1
-    assert result.stderr == (
-        "Error: --cloud-sim runs on moto, which is not installed: pip install 'stratoflow[sim]'\n"
-    )

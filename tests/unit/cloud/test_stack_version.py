@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from stratoflow.cli import aws_access
 from stratoflow.cli.cloud_cmd import StackChoice
 from stratoflow.cloud.stack import StackResources
 
@@ -48,6 +49,7 @@ def test_the_cloud_commands_print_the_warning(
     # Given a stack recorded as deployed by another release
     old = StackResources(table="t", stack_version="0.0.1")
     monkeypatch.setattr(StackResources, "resolve", classmethod(lambda cls, *args: old))
+    monkeypatch.setattr(aws_access, "require_aws", lambda: None)  # region and credentials configured
 
     # When a cloud command finds its resources
     resources = StackChoice("Stratoflow", {}).resources("table")
