@@ -14,7 +14,7 @@ from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from stratoflow.store.namespace_files import file_key, list_namespace_files, put_namespace_file
 from stratoflow.tasks.errors import TaskFailed
-from stratoflow.tasks.scripts.namespace_files import glob_pattern
+from stratoflow.tasks.scripts.globs import glob_pattern
 from tests.unit.tasks.task_helpers import (
     RunFlow,
     direct_context,
@@ -69,15 +69,17 @@ def test_a_namespace_lists_only_its_own_files(tmp_path: Path) -> None:
     ],
 )
 def test_globs_match_paths_as_kestra_does(glob: str, matches: list[str], misses: list[str]) -> None:
-    pattern = glob_pattern(glob)
+    pattern = glob_pattern(glob, "namespaceFiles")
 
     assert [path for path in matches if pattern.fullmatch(path)] == matches
     assert [path for path in misses if pattern.fullmatch(path)] == []
 
 
 def test_a_bad_glob_fails_the_task() -> None:
-    with pytest.raises(TaskFailed, match="unclosed"):
-        glob_pattern("{a,b")
+    with pytest.raises(TaskFailed, match="namespaceFiles: unclosed"):
+        glob_pattern("{a,b", "namespaceFiles")
+    with pytest.raises(TaskFailed, match=r"outputFiles: unclosed '\['"):
+        glob_pattern("out/[ab", "outputFiles")
 
 
 def test_a_script_gets_the_selected_namespace_files_and_its_own_inputs_win(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from stratoflow.flow import load_flow
 from stratoflow.runner import TaskRunner
 from stratoflow.tasks.scripts.before_commands import split_pip_installs
 from stratoflow.tasks.scripts.environment import installer_environment, script_environment
-from stratoflow.tasks.scripts.workdir import glob_matcher
+from stratoflow.tasks.scripts.globs import glob_pattern
 from tests.unit.tasks.task_helpers import flow_source
 
 
@@ -26,10 +26,11 @@ from tests.unit.tasks.task_helpers import flow_source
         ("a/?.txt", ["a/b.txt"], ["a/bc.txt"]),
         ("[!x]*.txt", ["y.txt"], ["x.txt"]),
         ("{top,out/a}.*", ["top.csv", "out/a.txt"], ["out/b.txt"]),
+        ("{a,{b,c}}.txt", ["a.txt", "c.txt"], ["d.txt"]),
     ],
 )
 def test_output_file_globs_have_kestras_meaning(pattern: str, matches: list[str], misses: list[str]) -> None:
-    matcher = glob_matcher(pattern)
+    matcher = glob_pattern(pattern, "outputFiles")
 
     assert all(matcher.fullmatch(name) for name in matches)
     assert not any(matcher.fullmatch(name) for name in misses)

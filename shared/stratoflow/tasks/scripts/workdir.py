@@ -1,9 +1,7 @@
 """The working directory of one script run: input files in, output files out; a fresh one removed
 after, or the shared one of an enclosing `WorkingDirectory` task.
 
-`outputFiles` are globs with Kestra's meaning (Java's glob): `*` and `?` stay within a folder, `**`
-crosses folders (`out/**` is every file under `out`, `**.csv` every CSV file), `{a,b}` is either;
-`**/` also matches no folder at all, as Python's glob does (`**/*.csv` includes `x.csv`).
+`outputFiles` are globs with Kestra's meaning (`stratoflow.tasks.scripts.globs`).
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ from typing import Any, TypeVar
 from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import STORAGE_SCHEME, file_or_content, read_stored, relative_path
+from stratoflow.tasks.scripts.globs import glob_pattern
 
 T = TypeVar("T")
 # A storage URI inside a command or script, up to the first character a shell or Python would end it at.
@@ -77,7 +76,7 @@ class WorkingDirectory:
         matchers = []
         for pattern in patterns:
             relative_path(pattern)  # same rule as input names: no absolute paths, no '..'
-            matchers.append(glob_matcher(pattern))
+            matchers.append(glob_pattern(pattern, "outputFiles"))
         found: dict[str, Path] = {}
         for name, path in _files(self.path):
             if any(matcher.fullmatch(name) for matcher in matchers):
@@ -101,48 +100,6 @@ def _files(root: Path) -> list[tuple[str, Path]]:
             if path.is_file() and not path.is_symlink():
                 found.append((path.relative_to(root).as_posix(), path))
     return sorted(found)
-
-
-def glob_matcher(pattern: str) -> re.Pattern[str]:
-    """The regular expression of a glob (see the module's docstring)."""
-    out, i = [], 0
-    while i < len(pattern):
-        char = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "{":
-            end = pattern.find("}", i)
-            if end < 0:
-                out.append(re.escape(char))
-            else:
-                options = pattern[i + 1 : end].split(",")
-                out.append("(?:" + "|".join(glob_matcher(o).pattern for o in options) + ")")
-                i = end + 1
-                continue
-        elif char == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
-                out.append(re.escape(char))
-            else:
-                body = pattern[i + 1 : end]
-                body = "^" + body[1:] if body.startswith("!") else body
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = end + 1
-                continue
-        else:
-            out.append(re.escape(char))
-        i += 1
-    return re.compile("".join(out))
 
 
 @contextmanager
