@@ -4,6 +4,7 @@ loopback, stopped and removed afterwards. Skips only where it cannot be installe
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import os
 import shutil
@@ -46,10 +47,19 @@ def _install() -> Path:
         return bin_dir
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         pytest.skip("PostgreSQL is not installed and cannot be (needs root and apt-get)")
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "check": True}
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update"], env=env, **quiet)  # type: ignore[call-overload]
-    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "postgresql"], env=env, **quiet)  # type: ignore[call-overload]
+    # pytest-xdist workers may get here together on a fresh machine: one installs, the other waits
+    # (two apt-get runs at once fail on dpkg's lock).
+    with open(os.path.join(tempfile.gettempdir(), "stratoflow-postgresql-install.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        bin_dir = _bin_dir()
+        if bin_dir is not None:
+            return bin_dir
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "check": True}
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update"], env=env, **quiet)  # type: ignore[call-overload]
+        subprocess.run(
+            ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"], env=env, **quiet
+        )  # type: ignore[call-overload]
     bin_dir = _bin_dir()
     assert bin_dir is not None, "apt-get installed postgresql but no initdb was found"
     return bin_dir
