@@ -30,11 +30,10 @@ class TriggerDisabledError(ScheduleError):
     """The trigger is disabled: it starts nothing."""
 
 
-@dataclass(frozen=True)
-class ScheduledStart:
-    """One execution a schedule starts: the slot's instant, its execution id and what admission needs."""
+@dataclass(frozen=True, kw_only=True)
+class TriggerStart:
+    """One execution a trigger starts: its execution id and what admission needs."""
 
-    instant: datetime  # UTC
     execution_id: str
     trigger: dict[str, Any]  # the execution's `trigger.*`
     inputs: dict[str, Any] = field(default_factory=dict)
@@ -48,6 +47,13 @@ class ScheduledStart:
             "trigger": self.trigger,
             "execution_id": self.execution_id,
         }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduledStart(TriggerStart):
+    """One execution a schedule starts: also the slot's instant."""
+
+    instant: datetime  # UTC
 
 
 def schedule_triggers(flow: Flow) -> list[Schedule]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from stratoflow.flow import (
     Trigger,
     Webhook,
 )
+from stratoflow.triggers.backfill import TriggerStart
 
 
 class ManualTriggerError(StratoflowError):
@@ -60,23 +61,9 @@ NEEDS: dict[type[Trigger], tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class ManualStart:
-    """One start of a trigger fired by hand: what admission needs (as `ScheduledStart` has)."""
-
-    execution_id: str
-    trigger: dict[str, Any]
-    inputs: dict[str, Any] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-
-    def admission_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of `stratoflow.admission.admit` (after store, flow, revision)."""
-        return {
-            "inputs": dict(self.inputs),
-            "labels": dict(self.labels),
-            "trigger": self.trigger,
-            "execution_id": self.execution_id,
-        }
+@dataclass(frozen=True, kw_only=True)
+class ManualStart(TriggerStart):
+    """One start of a trigger fired by hand, which `--remote` sends to the admission function."""
 
     def admission_event(self) -> dict[str, Any]:
         """The same start as the admission function's event (with `namespace` and `flowId` added)."""
