@@ -7,7 +7,7 @@ Import time: `python -X importtime` of `functions/<name>/handler.py` in a fresh 
 settings variables set to dummy values (nothing is called, no request is sent, moto is not involved).
 The figure is the `handler` module's cumulative time, which includes everything it imports
 (Powertools, pydantic, the library) and its module-level set-up. The library creates boto3 clients on
-first use (`stratoflow.cloud.lazy`), so the same process then measures what the first invocation adds:
+first use (`stratoflow.cloud.config.lazy`), so the same process then measures what the first invocation adds:
 importing boto3 and creating the clients its first request needs ("first use"). The heaviest imports
 under the handler are listed, to show where the time goes. This machine runs CPython 3.11 on x86-64;
 Lambda runs 3.12 on arm64, so the figures are indicative.
@@ -69,7 +69,7 @@ class ImportProfile:
 
 def handler_env() -> dict[str, str]:
     """What the handler needs at import: Settings from dummy variables, a region, Powertools names."""
-    from stratoflow.cloud.settings import Settings
+    from stratoflow.cloud.config.settings import Settings
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, Stack
 from constructs import IConstruct
 
-from stratoflow.cloud.naming import FLOW_ROLE_PATH, flow_role_prefix
+from stratoflow.cloud.config.naming import FLOW_ROLE_PATH, flow_role_prefix
 
 
 def owned_prefix(scope: IConstruct) -> str:
@@ -38,7 +38,7 @@ def owned_custom_bus_rules_arn(scope: IConstruct) -> str:
 
 
 def owned_pipes_arn(scope: IConstruct) -> str:
-    """The EventBridge Pipes of SQS triggers (stratoflow.cloud.pipes)."""
+    """The EventBridge Pipes of SQS triggers (stratoflow.cloud.deploy.pipes)."""
     return _arn(scope, "pipes", "pipe", f"{owned_prefix(scope)}*", ArnFormat.SLASH_RESOURCE_NAME)
 
 
@@ -54,7 +54,7 @@ def flow_roles_path_arn(scope: IConstruct) -> str:
 
 
 def owned_flow_roles_arn(scope: IConstruct) -> str:
-    """The roles the deployer creates, one per flow with AWS permissions (stratoflow.cloud.flow_roles)."""
+    """The roles the deployer creates, one per flow with AWS permissions (stratoflow.cloud.deploy.flow_roles)."""
     name = f"{FLOW_ROLE_PATH.lstrip('/')}{flow_role_prefix(Stack.of(scope).stack_name)}*"
     return Stack.of(scope).format_arn(service="iam", region="", resource="role", resource_name=name)
 

@@ -1,14 +1,14 @@
 """Admission Lambda: the one start path of executions (CLI, schedules, rules, webhooks).
 
 Thin by design: `{namespace, flowId, inputs, labels, trigger, executionId?}` -> `Starter.start`
-(stratoflow.cloud.starter) -> `{executionId, state, ...}`, or `{state: "REFUSED", error, input}` when
+(stratoflow.cloud.runtime.starter) -> `{executionId, state, ...}`, or `{state: "REFUSED", error, input}` when
 the flow is not deployed or an input is invalid (nothing is started then). An execution it starts
 publishes its QueueWait (dimension Flow only, the execution id as metadata).
 
 An SLA timer's schedule delivers `{"sla": {executionId, slaId}}`: the miss of a still running
-execution is recorded and SlaMissed published (stratoflow.cloud.sla_timer).
+execution is recorded and SlaMissed published (stratoflow.cloud.runtime.sla_timer).
 
-An SQS trigger's pipe delivers a list of messages: one start for the batch (stratoflow.cloud.queue_batches),
+An SQS trigger's pipe delivers a list of messages: one start for the batch (stratoflow.cloud.runtime.queue_batches),
 answered with Pipes' `batchItemFailures` so that a refused batch stays in its queue.
 """
 
@@ -21,11 +21,11 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stratoflow.cloud.assembly import cloud_sla_timers, cloud_starter
-from stratoflow.cloud.metrics import sla_missed_metric_sets
-from stratoflow.cloud.queue_batches import admission_request
-from stratoflow.cloud.settings import Settings
-from stratoflow.cloud.sla_timer import REQUEST_KEY as SLA_REQUEST
-from stratoflow.cloud.starter import REFUSED
+from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.runtime.metrics import sla_missed_metric_sets
+from stratoflow.cloud.runtime.queue_batches import admission_request
+from stratoflow.cloud.runtime.sla_timer import REQUEST_KEY as SLA_REQUEST
+from stratoflow.cloud.runtime.starter import REFUSED
 
 logger = Logger()
 metrics = Metrics()
@@ -35,7 +35,7 @@ sla_timers = cloud_sla_timers(settings)
 
 
 def sla_timer_fired(request: dict[str, Any]) -> dict[str, Any]:
-    """An SLA's timer (cloud.sla_timer) is due: record the miss of a still running execution."""
+    """An SLA's timer (cloud.runtime.sla_timer) is due: record the miss of a still running execution."""
     execution, miss = sla_timers.fire(str(request.get("executionId")), str(request.get("slaId")))
     if execution is not None and miss is not None:
         flow = f"{execution.namespace}.{execution.flow_id}"

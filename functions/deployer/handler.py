@@ -1,6 +1,6 @@
 """Deployer Lambda: a flow file created in (or deleted from) the flows bucket deploys (or retires) it.
 
-Thin by design: EventBridge's S3 event -> `Deployer.handle` (stratoflow.cloud.deployer) -> its verdict.
+Thin by design: EventBridge's S3 event -> `Deployer.handle` (stratoflow.cloud.deploy.deployer) -> its verdict.
 An exception (an AWS call that failed) propagates, so Lambda retries the event and then dead-letters it.
 """
 
@@ -13,8 +13,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stratoflow.cloud.assembly import cloud_deployer
-from stratoflow.cloud.event_models import FlowObjectEvent
-from stratoflow.cloud.settings import Settings
+from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.runtime.event_models import FlowObjectEvent
 
 logger = Logger()
 metrics = Metrics()

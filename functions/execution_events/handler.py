@@ -1,6 +1,6 @@
 """Execution-events Lambda: Step Functions status changes -> execution records, metrics, events.
 
-Thin by design: the status-change event -> `ExecutionEvents.handle` (stratoflow.cloud.events). Flow
+Thin by design: the status-change event -> `ExecutionEvents.handle` (stratoflow.cloud.runtime.events). Flow
 metrics carry the dimension `Flow` only: this Metrics has no `service`, so the metric Powertools
 publishes is exactly (Stratoflow, <metric>, Flow=<namespace>.<flowId>). Task runs that the end closes
 (a state Step Functions timed out, an abort) are published as the task runner publishes ended ones
@@ -18,10 +18,10 @@ from aws_lambda_powertools.metrics import EphemeralMetrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stratoflow.cloud.assembly import cloud_execution_events
-from stratoflow.cloud.event_models import StatusChange
-from stratoflow.cloud.metrics import sla_missed_metric_sets, task_run_metric_sets
-from stratoflow.cloud.settings import Settings
-from stratoflow.runner import recording_task_runs
+from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.runtime.event_models import StatusChange
+from stratoflow.cloud.runtime.metrics import sla_missed_metric_sets, task_run_metric_sets
+from stratoflow.execution.runner import recording_task_runs
 
 logger = Logger()
 metrics = Metrics(service="")  # "": no `service` dimension (None would read POWERTOOLS_SERVICE_NAME)

@@ -1,10 +1,10 @@
 """Task-runner Lambda: every Task state of a compiled flow invokes it with one action for one task.
 
-Thin by design: the event is the Payload the state machine built (see `stratoflow.runner`); errors
+Thin by design: the event is the Payload the state machine built (see `stratoflow.execution.runner`); errors
 propagate so that Lambda reports their class name as `errorType`, which the compiled Retry/Catch match.
 A task's own failure (a `TaskError`) is counted apart from the runner's faults (anything else), so
 that the platform's errors alarm means "Stratoflow is broken", not "a flow failed".
-Each task run that ends in the call is published as metrics (stratoflow.cloud.metrics: dimensions
+Each task run that ends in the call is published as metrics (stratoflow.cloud.runtime.metrics: dimensions
 Flow and TaskType, ids as metadata); log lines carry the execution id, flow, task id and attempt.
 """
 
@@ -16,11 +16,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stratoflow.cloud.metrics import Metric, task_run_metric_sets
-from stratoflow.cloud.settings import Settings
+from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.runtime.metrics import Metric, task_run_metric_sets
 from stratoflow.cloud.wiring import cloud_task_runner
 from stratoflow.domain import TaskRun
-from stratoflow.runner import recording_task_runs
+from stratoflow.execution.runner import recording_task_runs
 from stratoflow.tasks.errors import TaskError
 
 logger = Logger()

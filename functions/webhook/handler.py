@@ -12,8 +12,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stratoflow.cloud.lazy import LazyAwsClients
-from stratoflow.cloud.settings import Settings
+from stratoflow.cloud.config.lazy import LazyAwsClients
+from stratoflow.cloud.config.settings import Settings
 from stratoflow.store.dynamo import DynamoExecutionStore
 from stratoflow.triggers.webhooks import (
     Webhooks,

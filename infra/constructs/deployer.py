@@ -113,7 +113,7 @@ class DeployerWiring(Construct):
             "STRATOFLOW_ALERT_TOPIC_ARN": alerts_topic.topic_arn,
         }
         if config.namespace_grants is not None:
-            # What each namespace's flows may name (stratoflow.cloud.namespace_grants).
+            # What each namespace's flows may name (stratoflow.cloud.deploy.namespace_grants).
             environment["STRATOFLOW_NAMESPACE_GRANTS"] = json.dumps(config.namespace_grants, sort_keys=True)
         for name, value in environment.items():
             deployer.add_environment(name, value)
@@ -211,7 +211,7 @@ class DeployerWiring(Construct):
             ),
             iam.PolicyStatement(
                 sid="OpenDidNotRunWindows",
-                # A deployment puts one data point on the flow's ExecutionsSucceeded (cloud.alarms).
+                # A deployment puts one data point on the flow's ExecutionsSucceeded (cloud.deploy.alarms).
                 actions=["cloudwatch:PutMetricData"],
                 resources=["*"],
                 conditions={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},

@@ -28,9 +28,9 @@ from infra.naming import (
     state_machine_arn_prefix,
 )
 
-# One-time schedules of delayed flow retries (stratoflow.cloud.retries), in the stack's schedule group.
+# One-time schedules of delayed flow retries (stratoflow.cloud.runtime.retries), in the stack's schedule group.
 RETRY_SCHEDULE_PREFIX = "retry-"
-# One-time timers of MAX_DURATION SLAs with behavior NONE (stratoflow.cloud.sla_timer), likewise.
+# One-time timers of MAX_DURATION SLAs with behavior NONE (stratoflow.cloud.runtime.sla_timer), likewise.
 SLA_SCHEDULE_PREFIX = "sla-"
 
 STATUS_CHANGE = "Step Functions Execution Status Change"

@@ -18,7 +18,7 @@ from infra.grants import acknowledge_tracing, grant_bucket, grant_invoke, grant_
 from infra.nag import acknowledge, wildcard_resource
 from infra.naming import flow_roles_path_arn, owned_flow_roles_arn, owned_state_machines_arn
 
-# Where flows' secrets live in Secrets Manager and SSM Parameter Store (stratoflow.cloud.secrets).
+# Where flows' secrets live in Secrets Manager and SSM Parameter Store (stratoflow.cloud.config.secrets).
 SECRETS_PREFIX = "stratoflow"
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -199,7 +199,7 @@ class PlatformFunctions(Construct):
             )
 
     def _use_flow_roles(self) -> None:
-        """AWS tasks run with their flow's own role (stratoflow.cloud.flow_credentials), not this one's."""
+        """AWS tasks run with their flow's own role (stratoflow.cloud.runtime.flow_credentials), not this one's."""
         self.task_runner.add_environment("STRATOFLOW_FLOW_ROLE_PREFIX", flow_roles_path_arn(self))
         flow_roles = owned_flow_roles_arn(self)
         role = self.roles["task_runner"]

@@ -1,10 +1,10 @@
 """Alerts topic, platform alarms and the dashboard.
 
 Flow metrics come from the handlers as CloudWatch EMF in the `Stratoflow` namespace (the list is in
-stratoflow.cloud.metrics) with the dimension `Flow` ("<namespace>.<flowId>"), and `TaskType` for task
+stratoflow.cloud.runtime.metrics) with the dimension `Flow` ("<namespace>.<flowId>"), and `TaskType` for task
 runs; the dashboard finds every flow and task type with SEARCH expressions, and sums task runs per
 task type with a Metrics Insights query, so a new flow appears without a redeploy. The per-flow alarms
-(failures, "did not run") are the deployer's (stratoflow.cloud.alarms).
+(failures, "did not run") are the deployer's (stratoflow.cloud.deploy.alarms).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from infra.naming import platform_name
 FLOW_DIMENSION = "Flow"
 TASK_TYPE_DIMENSION = "TaskType"
 SLA_DIMENSION = "Sla"
-SLA_MISSED = "SlaMissed"  # stratoflow.cloud.metrics.SLA_MISSED
+SLA_MISSED = "SlaMissed"  # stratoflow.cloud.runtime.metrics.SLA_MISSED
 EXECUTION_METRICS = ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsKilled")
 PERIOD = Duration.minutes(5)
 TASK_RUNNER = "task_runner"

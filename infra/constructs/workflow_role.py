@@ -5,7 +5,7 @@
   and log delivery. The shared role holds it; the deployer attaches it to each flow role.
 - The shared role: flows whose tasks need no AWS permission run with it.
 - The flow roles' permissions boundary: the most a flow's role can ever be granted, whatever its tasks
-  declare (stratoflow.cloud.flow_roles). By default the services of the task library plus the base
+  declare (stratoflow.cloud.deploy.flow_roles). By default the services of the task library plus the base
   policy; the context value `flowPermissionsBoundaryArn` replaces it with a policy of the operator's.
 """
 

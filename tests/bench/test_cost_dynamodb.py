@@ -16,18 +16,18 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from stratoflow.cloud.event_models import StatusChange
-from stratoflow.cloud.events import record_status_change
-from stratoflow.cloud.registry import DeploymentRegistry
-from stratoflow.cloud.starter import Starter, StartRequest
+from stratoflow.cloud.deploy.registry import DeploymentRegistry
+from stratoflow.cloud.runtime.event_models import StatusChange
+from stratoflow.cloud.runtime.events import record_status_change
+from stratoflow.cloud.runtime.starter import Starter, StartRequest
 from stratoflow.cloudsim.stack import atomic_dynamodb_client
 from stratoflow.cloudsim.stack import create_table as create_stack_table
 from stratoflow.compiler import compile_flow
 from stratoflow.cost import Assumptions, count
 from stratoflow.engine import LambdaIntegration, LocalEngine, Resources, VirtualClock
+from stratoflow.execution.runner import TaskRunner
 from stratoflow.flow import load_flow
 from stratoflow.local.deploy import deploy_flow
-from stratoflow.runner import TaskRunner
 from stratoflow.store import LocalBlobStore
 from stratoflow.store.dynamo import DynamoExecutionStore
 

@@ -144,7 +144,7 @@ def test_outputs_of_a_task_outside_loops_are_one_read_and_loops_a_query() -> Non
 
 def test_the_model_reads_loops_as_the_runner_does() -> None:
     from stratoflow.cost.walk import LOOPS
-    from stratoflow.runner.outputs import LOOPS as RUNNER_LOOPS
+    from stratoflow.execution.runner.outputs import LOOPS as RUNNER_LOOPS
 
     assert LOOPS == RUNNER_LOOPS
 

@@ -250,7 +250,7 @@ def test_s3_objects_sit_under_the_prefix(s3_client: Any, prefix: str, object_key
 
 
 def test_a_store_on_a_lazy_client_creates_it_with_its_first_request(table: str) -> None:
-    from stratoflow.cloud.lazy import LazyAwsClients
+    from stratoflow.cloud.config.lazy import LazyAwsClients
 
     # Given a store built on a client not created yet (as a handler builds it at import time)
     clients = LazyAwsClients()

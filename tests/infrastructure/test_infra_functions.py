@@ -11,7 +11,7 @@ from infra.constructs.functions import FUNCTION_SPECS
 
 NAMES = ("task_runner", "deployer", "admission", "execution_events", "webhook")
 
-# The settings each function reads (stratoflow.cloud.settings.Settings); the stack sets exactly these.
+# The settings each function reads (stratoflow.cloud.config.settings.Settings); the stack sets exactly these.
 COMMON = {
     "STRATOFLOW_HISTORY_DAYS",
     "POWERTOOLS_SERVICE_NAME",
@@ -119,7 +119,7 @@ def test_limits_fit_each_function(synth: Synthesized) -> None:
 
 def test_a_deployment_lease_outlives_any_deployer_invocation(synth: Synthesized) -> None:
     # A lease expires only once its holder is gone: Lambda stops the deployer before the lease ends
-    from stratoflow.cloud.registry import LEASE_SECONDS
+    from stratoflow.cloud.deploy.registry import LEASE_SECONDS
 
     timeout = synth.resource(synth.stack.functions.deployer)["Properties"]["Timeout"]
     assert timeout < LEASE_SECONDS <= timeout + 120

@@ -60,7 +60,7 @@ def test_deployer_manages_only_the_stacks_pipes_and_knows_their_role(synth: Synt
     for action in PIPE_ACTIONS:
         assert synth.resources_allowed(deployer, action) == [PIPES], action
     assert synth.resources_allowed(deployer, "pipes:ListPipes") == ["*"]
-    # ... and the pipes role reaches it by the variable cloud/settings.py reads
+    # ... and the pipes role reaches it by the variable cloud/config/settings.py reads
     environment = synth.environment(stack.functions.deployer)
     assert environment["STRATOFLOW_PIPES_ROLE_ARN"] == {
         "Fn::GetAtt": [synth.logical_id(stack.triggers.pipes_role), "Arn"]

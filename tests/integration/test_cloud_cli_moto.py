@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 from click.testing import CliRunner, Result
 
 from stratoflow.cli.main import cli
-from stratoflow.cloud.stack import StackError, StackResources
+from stratoflow.cloud.config.stack import StackError, StackResources
 from stratoflow.cloudsim.platform import CloudSimulation
 from tests.integration.conftest import EXAMPLES
 

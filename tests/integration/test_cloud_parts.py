@@ -14,12 +14,18 @@ from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stratoflow.cloud.alerts import MAX_SUBJECT, invalid_flow_alert
-from stratoflow.cloud.deploy_steps import Deployment, FlowTarget, StateMachineStep
-from stratoflow.cloud.event_models import FlowObjectEvent, StatusChange
-from stratoflow.cloud.events import first_failed_task
-from stratoflow.cloud.naming import AccountRegion, alarm_name, state_machine_name, unqualified, version_number
-from stratoflow.cloud.settings import Settings
+from stratoflow.cloud.config.naming import (
+    AccountRegion,
+    alarm_name,
+    state_machine_name,
+    unqualified,
+    version_number,
+)
+from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.deploy.deploy_steps import Deployment, FlowTarget, StateMachineStep
+from stratoflow.cloud.runtime.alerts import MAX_SUBJECT, invalid_flow_alert
+from stratoflow.cloud.runtime.event_models import FlowObjectEvent, StatusChange
+from stratoflow.cloud.runtime.events import first_failed_task
 from stratoflow.cloudsim import stack as simulated
 from stratoflow.domain import TaskRun
 from stratoflow.states import State

@@ -19,12 +19,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from stratoflow.cli.main import cli
-from stratoflow.cloud.event_models import StatusChange
-from stratoflow.cloud.naming import unqualified
+from stratoflow.cloud.config.naming import unqualified
+from stratoflow.cloud.runtime.event_models import StatusChange
 from stratoflow.cloudsim.delivery import status_change_event
 from stratoflow.cloudsim.platform import CloudSimulation
 from stratoflow.domain import TaskRun
-from stratoflow.flow_retry import ATTEMPT, RETRY_OF, retry_execution_id
+from stratoflow.execution.flow_retry import ATTEMPT, RETRY_OF, retry_execution_id
 from stratoflow.states import State
 from tests.integration.conftest import eventually
 

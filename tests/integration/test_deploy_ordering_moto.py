@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
-from stratoflow.cloud.deploy_steps import Deployment, Retirement
-from stratoflow.cloud.deployer import Deployer
-from stratoflow.cloud.registry import Verdict
+from stratoflow.cloud.deploy.deploy_steps import Deployment, Retirement
+from stratoflow.cloud.deploy.deployer import Deployer
+from stratoflow.cloud.deploy.registry import Verdict
 from stratoflow.cloudsim.platform import CloudSimulation
 from tests.integration.test_deployer_moto import describe, flow
 

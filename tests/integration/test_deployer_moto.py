@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from stratoflow.cloud.alarms import SILENT_METRICS
-from stratoflow.cloud.deploy_steps import ALARM_METRICS
-from stratoflow.cloud.deployer import UNIDENTIFIED_NAMESPACE
-from stratoflow.cloud.event_models import FlowObjectEvent
-from stratoflow.cloud.naming import alarm_prefix, state_machine_name
+from stratoflow.cloud.config.naming import alarm_prefix, state_machine_name
+from stratoflow.cloud.deploy.alarms import SILENT_METRICS
+from stratoflow.cloud.deploy.deploy_steps import ALARM_METRICS
+from stratoflow.cloud.deploy.deployer import UNIDENTIFIED_NAMESPACE
+from stratoflow.cloud.runtime.event_models import FlowObjectEvent
 from stratoflow.cloudsim.platform import CloudSimulation
 from tests.integration.conftest import EXAMPLES, Queue, event_fixture
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from stratoflow.admission import admit
-from stratoflow.cloud.event_models import StatusChange
+from stratoflow.cloud.runtime.event_models import StatusChange
 from stratoflow.cloudsim.platform import CloudSimulation
+from stratoflow.execution.admission import admit
 from stratoflow.flow import load_flow
 from stratoflow.states import State
 from tests.integration.conftest import EXAMPLES, Queue, event_fixture, eventually

@@ -9,11 +9,11 @@ from typing import Any
 import boto3
 import pytest
 
-from stratoflow.cloud.clients import AwsClients
-from stratoflow.cloud.deployer import Deployer
-from stratoflow.cloud.flow_credentials import FlowRoleCredentials
-from stratoflow.cloud.flow_roles import FLOW_TASKS_POLICY, flow_policy
-from stratoflow.cloud.naming import FLOW_ROLE_PATH, flow_role_name
+from stratoflow.cloud.config.clients import AwsClients
+from stratoflow.cloud.config.naming import FLOW_ROLE_PATH, flow_role_name
+from stratoflow.cloud.deploy.deployer import Deployer
+from stratoflow.cloud.deploy.flow_roles import FLOW_TASKS_POLICY, flow_policy
+from stratoflow.cloud.runtime.flow_credentials import FlowRoleCredentials
 from stratoflow.cloudsim.platform import CloudSimulation
 from stratoflow.compiler import compile_flow
 from stratoflow.flow import load_flow

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from stratoflow.admission import admit
 from stratoflow.cloudsim.delivery import start_latest_versions
 from stratoflow.cloudsim.platform import CloudSimulation
 from stratoflow.engine.lambdas import LambdaContext
 from stratoflow.errors import NotFoundError
+from stratoflow.execution.admission import admit
 from stratoflow.flow import load_flow
 from stratoflow.states import State
 from stratoflow.tasks.errors import TaskFailed

@@ -123,7 +123,7 @@ def test_the_execution_events_handler_records_the_end_and_publishes_flow_metrics
 ) -> None:
     # Given an execution admitted and running, without status events yet
     sim.upload("handlers/hello.yaml", (EXAMPLES / "hello.yaml").read_text())
-    from stratoflow.admission import admit
+    from stratoflow.execution.admission import admit
     from stratoflow.flow import load_flow
 
     execution, _ = admit(

@@ -6,7 +6,7 @@ import pytest
 
 from stratoflow.cloudsim.platform import CloudSimulation
 from stratoflow.domain import Execution, TaskRun
-from stratoflow.lineage import CORRELATION_ID, chain_of, labelled
+from stratoflow.execution.lineage import CORRELATION_ID, chain_of, labelled
 from stratoflow.states import State
 
 pytestmark = pytest.mark.slow

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from stratoflow.admission import admit
-from stratoflow.cloud.alarms import DID_NOT_RUN
-from stratoflow.cloud.event_models import StatusChange
-from stratoflow.cloud.naming import alarm_name, alarm_prefix
+from stratoflow.cloud.config.naming import alarm_name, alarm_prefix
+from stratoflow.cloud.deploy.alarms import DID_NOT_RUN
+from stratoflow.cloud.runtime.event_models import StatusChange
 from stratoflow.cloudsim.platform import CloudSimulation
 from stratoflow.domain import Attempt, TaskRun
+from stratoflow.execution.admission import admit
 from stratoflow.flow import load_flow
 from stratoflow.states import State
 from tests.integration.conftest import Queue, event_fixture

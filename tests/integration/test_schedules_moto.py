@@ -16,8 +16,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from stratoflow.cloud.scheduled_events import SCHEDULED_TIME, admission_trigger_context, is_scheduled_event
-from stratoflow.cloud.schedules import (
+from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.deploy.schedules import (
     ScheduleSettingsError,
     ScheduleSync,
     delete_schedules,
@@ -26,7 +26,11 @@ from stratoflow.cloud.schedules import (
     schedule_specs,
     sync_schedules,
 )
-from stratoflow.cloud.settings import Settings
+from stratoflow.cloud.runtime.scheduled_events import (
+    SCHEDULED_TIME,
+    admission_trigger_context,
+    is_scheduled_event,
+)
 from stratoflow.flow import Flow, load_flow
 from stratoflow.triggers import parse_instant, plan_backfill
 

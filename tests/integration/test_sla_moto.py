@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from stratoflow.cloud.naming import alarm_prefix
-from stratoflow.cloud.sla_timer import sla_schedule_name
+from stratoflow.cloud.config.naming import alarm_prefix
+from stratoflow.cloud.runtime.sla_timer import sla_schedule_name
 from stratoflow.cloudsim.platform import CloudSimulation
 from stratoflow.states import State
 

@@ -15,12 +15,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from stratoflow.admission import admit
-from stratoflow.cloud.deploy_steps import Deployment, FlowTarget, Retirement
-from stratoflow.cloud.rules import RETRY_POLICY, RulesStep, rule_name, rule_specs, sync_rules
-from stratoflow.cloud.settings import Settings
+from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.deploy.deploy_steps import Deployment, FlowTarget, Retirement
+from stratoflow.cloud.deploy.rules import RETRY_POLICY, RulesStep, rule_name, rule_specs, sync_rules
 from stratoflow.domain import Execution
 from stratoflow.engine.lambdas import LambdaContext
+from stratoflow.execution.admission import admit
 from stratoflow.flow import Flow, load_flow
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.states import State

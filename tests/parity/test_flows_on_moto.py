@@ -15,16 +15,16 @@ from typing import Any
 import boto3
 import pytest
 
-from stratoflow.admission import admit, execution_input
-from stratoflow.cloud.callbacks import StepFunctionsCallbacks
+from stratoflow.cloud.runtime.callbacks import StepFunctionsCallbacks
 from stratoflow.cloudsim import moto_stepfunctions
 from stratoflow.compiler import substitute
 from stratoflow.engine import VirtualClock
-from stratoflow.finalize import finalize_execution
+from stratoflow.execution.admission import admit, execution_input
+from stratoflow.execution.finalize import finalize_execution
+from stratoflow.execution.runner import TaskRunner, flowables
 from stratoflow.flow import load_flow
 from stratoflow.local import LocalPlatform
 from stratoflow.local.deploy import deploy_flow
-from stratoflow.runner import TaskRunner, flowables
 from stratoflow.store import open_local_store
 from stratoflow.store.s3 import S3BlobStore
 

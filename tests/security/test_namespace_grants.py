@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from stratoflow.cloud.namespace_grants import GrantsConfigError, parse_grants, patterns_for, refused_resources
+from stratoflow.cloud.deploy.namespace_grants import (
+    GrantsConfigError,
+    parse_grants,
+    patterns_for,
+    refused_resources,
+)
 from stratoflow.flow import load_flow
 
 GRANTS = parse_grants(

@@ -17,10 +17,16 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from stratoflow.cloud.events import finished_detail
+from stratoflow.cloud.runtime.events import finished_detail
 from stratoflow.domain import Execution
+from stratoflow.execution.runner.masking import (
+    MASK,
+    mask_text,
+    public_document,
+    secret_input_ids,
+    shown_inputs,
+)
 from stratoflow.local import LocalPlatform, RunOutcome
-from stratoflow.runner.masking import MASK, mask_text, public_document, secret_input_ids, shown_inputs
 from stratoflow.states import State
 
 PASSWORD = "hunter2-input-value"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from stratoflow.cloud.secrets import EnvironmentSecrets
+from stratoflow.cloud.config.secrets import EnvironmentSecrets
 from stratoflow.errors import FlowValidationError
 from stratoflow.flow import load_flow
 from stratoflow.local.deploy import deploy_flow

@@ -47,7 +47,7 @@ class StackChoice:
         import boto3
 
         from stratoflow.cli.aws_access import require_aws
-        from stratoflow.cloud.stack import StackError, StackResources
+        from stratoflow.cloud.config.stack import StackError, StackResources
 
         require_aws()
 
@@ -185,7 +185,7 @@ def wait_for_verdicts(
     store: Any, uploads: dict[str, tuple[str | None, str]], timeout: float
 ) -> dict[str, Any]:
     """The deployer's verdict on each upload (None for those without one after `timeout` seconds)."""
-    from stratoflow.cloud.registry import DeploymentRegistry
+    from stratoflow.cloud.deploy.registry import DeploymentRegistry
 
     registry = DeploymentRegistry(store)
     verdicts: dict[str, Any] = dict.fromkeys(uploads)

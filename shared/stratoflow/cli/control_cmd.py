@@ -3,7 +3,7 @@
 Locally, kill and resume are requests: the process running the execution (`strato run`, `strato
 server`) carries them out within a fraction of a second; restart and replay run the execution here,
 on the local engine, like `strato run`. With `--remote` they act on the stack's Step Functions
-executions (stratoflow.cloud.control): restart and replay start there, and `--wait` follows them.
+executions (stratoflow.cloud.runtime.control): restart and replay start there, and `--wait` follows them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from stratoflow.cli.completion import complete_execution_ids
 from stratoflow.cli.ids import resolve_execution_id
 from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.errors import InputError, NotFoundError, StratoflowError
-from stratoflow.runner.masking import public_document
+from stratoflow.execution.runner.masking import public_document
 
 remote_option = click.option(
     "--remote", is_flag=True, help="Act on the deployed stack (--stack) instead of the local history."
@@ -74,9 +74,9 @@ def _remote(stack: StackChoice) -> Any:
     """The stack's execution control: its table, Step Functions, and the account of its functions."""
     import boto3
 
-    from stratoflow.cloud.control import RemoteControl
-    from stratoflow.cloud.naming import AccountRegion
-    from stratoflow.cloud.starter import Starter
+    from stratoflow.cloud.config.naming import AccountRegion
+    from stratoflow.cloud.runtime.control import RemoteControl
+    from stratoflow.cloud.runtime.starter import Starter
 
     resources = stack.resources("table", "admission_arn")
     store = stack.store()
@@ -114,7 +114,7 @@ def _follow(control: Any, response: Any, wait: bool, timeout: float, as_json: bo
 @stack_options
 def kill(execution_id: str, home: Path, remote: bool, stack: StackChoice) -> None:
     """Kill a running, paused or queued execution and, transitively, its subflows."""
-    from stratoflow.control import request_kill
+    from stratoflow.execution.control import request_kill
 
     if remote:
         try:
@@ -147,7 +147,7 @@ def restart(
     execution_id: str, as_json: bool, home: Path, remote: bool, wait: bool, timeout: float, stack: StackChoice
 ) -> None:
     """Continue a FAILED or KILLED execution from its failed task runs (same execution, new attempts)."""
-    from stratoflow.control import prepare_restart
+    from stratoflow.execution.control import prepare_restart
 
     if remote:
         control = _remote(stack)
@@ -198,7 +198,7 @@ def replay(
     stack: StackChoice,
 ) -> None:
     """Run a new execution, linked to EXECUTION_ID, from a chosen task, reusing the outputs before it."""
-    from stratoflow.control import prepare_replay
+    from stratoflow.execution.control import prepare_replay
 
     if remote:
         control = _remote(stack)
@@ -235,7 +235,7 @@ def resume(
     """Resume a paused execution (a Pause without delay), with its typed onResume inputs.
 
     When the process that paused it has ended, the execution continues in this one, to its end."""
-    from stratoflow.control import request_resume
+    from stratoflow.execution.control import request_resume
 
     if remote:
         try:

@@ -79,7 +79,7 @@ def list_(
 ) -> None:
     """Newest executions first."""
     from stratoflow.cli.options import parse_pairs
-    from stratoflow.lineage import labelled
+    from stratoflow.execution.lineage import labelled
 
     wanted = parse_pairs(labels, "label")
     store = _store(home, remote, stack)
@@ -142,7 +142,7 @@ def _orphans(store: Any, home: Path) -> set[str]:
 @stack_options
 def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: StackChoice) -> None:
     """One execution and its task runs."""
-    from stratoflow.runner.masking import public_document, shown_inputs
+    from stratoflow.execution.runner.masking import public_document, shown_inputs
 
     store = _store(home, remote, stack)
     execution_id = resolve_execution_id(store, execution_id)
@@ -152,7 +152,7 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
         sys.exit(1)
     runs = store.list_task_runs(execution_id)
     if as_json:
-        from stratoflow.lineage import chain_of
+        from stratoflow.execution.lineage import chain_of
 
         chain = chain_of(store, execution)
         document = public_document(execution)
@@ -184,7 +184,7 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
 
 def _print_chain(console: Any, store: Any, execution: Any) -> None:
     """The execution's place in its chain: root (by correlation id), parent and Subflow children."""
-    from stratoflow.lineage import chain_of, correlation_of
+    from stratoflow.execution.lineage import chain_of, correlation_of
 
     chain = chain_of(store, execution)
 

@@ -16,7 +16,7 @@ from stratoflow.cli.signals import StopSignals
 from stratoflow.engine import ExecutionResult
 from stratoflow.engine.runtime import HISTORY_EVENT_LIMIT, PAYLOAD_LIMIT
 from stratoflow.errors import FlowValidationError, InputError, StratoflowError
-from stratoflow.runner.masking import public_document
+from stratoflow.execution.runner.masking import public_document
 from stratoflow.states import State
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def admit_with_files(
 ) -> Any:
     """Admit an execution whose FILE inputs typed as local paths are first stored in its storage
     (as Kestra's upload); the copies are removed when admission refuses the start."""
-    from stratoflow.admission import new_execution_id
+    from stratoflow.execution.admission import new_execution_id
     from stratoflow.local.file_inputs import upload_file_inputs
 
     execution_id = kwargs.pop("execution_id", None) or new_execution_id()

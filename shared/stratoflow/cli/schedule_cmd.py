@@ -296,7 +296,7 @@ def _run_plan(
     platform: LocalPlatform, flow: Flow, revision: int, plan: list[ScheduledStart], title: str
 ) -> int:
     """Admit and run each slot in order; returns how many runs failed."""
-    from stratoflow.admission import admit
+    from stratoflow.execution.admission import admit
     from stratoflow.states import State
 
     started = done = failed = 0

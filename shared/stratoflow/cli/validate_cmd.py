@@ -15,7 +15,7 @@ from stratoflow.errors import Diagnostic
 def _check(file: Path) -> list[Diagnostic]:
     """The file's problems, the AWS limits a deployment meets included (the deployer's own checks);
     a crash of the validator is reported as a problem, never a traceback."""
-    from stratoflow.cloud.limits import DeployNames, measure
+    from stratoflow.cloud.deploy.limits import DeployNames, measure
     from stratoflow.flow import load_flow_file, validate_file
 
     try:

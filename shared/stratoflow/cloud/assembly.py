@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from stratoflow.cloud.clients import AwsClients
-from stratoflow.cloud.lazy import ADAPTIVE_RETRIES, LazyAwsClients
-from stratoflow.cloud.settings import Settings
-from stratoflow.cloud.starter import Starter
+from stratoflow.cloud.config.clients import AwsClients
+from stratoflow.cloud.config.lazy import ADAPTIVE_RETRIES, LazyAwsClients
+from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.runtime.starter import Starter
 
 if TYPE_CHECKING:  # each function imports only what it builds (the admission one: no compiler)
-    from stratoflow.cloud.deployer import Deployer
-    from stratoflow.cloud.events import ExecutionEvents
+    from stratoflow.cloud.deploy.deployer import Deployer
+    from stratoflow.cloud.runtime.events import ExecutionEvents
 
 
 def cloud_store(settings: Settings, clients: AwsClients) -> Any:
@@ -29,11 +29,11 @@ def cloud_store(settings: Settings, clients: AwsClients) -> Any:
 
 def cloud_deployer(settings: Settings, clients: AwsClients | None = None) -> Deployer:
     """The deployer with every step: state machine, alarms, trigger rules and pipes, schedules."""
-    from stratoflow.cloud.deploy_steps import default_steps
-    from stratoflow.cloud.deployer import Deployer
-    from stratoflow.cloud.pipes import PipesStep
-    from stratoflow.cloud.rules import RulesStep
-    from stratoflow.cloud.schedules import SchedulesStep
+    from stratoflow.cloud.deploy.deploy_steps import default_steps
+    from stratoflow.cloud.deploy.deployer import Deployer
+    from stratoflow.cloud.deploy.pipes import PipesStep
+    from stratoflow.cloud.deploy.rules import RulesStep
+    from stratoflow.cloud.deploy.schedules import SchedulesStep
 
     clients = clients or LazyAwsClients(retries=ADAPTIVE_RETRIES)
     store = cloud_store(settings, clients)
@@ -52,17 +52,17 @@ def cloud_starter(settings: Settings, clients: AwsClients | None = None) -> Star
 
 
 def cloud_sla_timers(settings: Settings, clients: AwsClients | None = None) -> Any:
-    """What admission runs when an SLA timer fires (cloud.sla_timer)."""
-    from stratoflow.cloud.sla_timer import SlaTimers
+    """What admission runs when an SLA timer fires (cloud.runtime.sla_timer)."""
+    from stratoflow.cloud.runtime.sla_timer import SlaTimers
 
     clients = clients or LazyAwsClients()
     return SlaTimers(cloud_store(settings, clients), clients.scheduler, settings)
 
 
 def cloud_execution_events(settings: Settings, clients: AwsClients | None = None) -> ExecutionEvents:
-    from stratoflow.cloud.events import ExecutionEvents
-    from stratoflow.cloud.retries import CloudRetries
-    from stratoflow.cloud.sla_timer import SlaTimers
+    from stratoflow.cloud.runtime.events import ExecutionEvents
+    from stratoflow.cloud.runtime.retries import CloudRetries
+    from stratoflow.cloud.runtime.sla_timer import SlaTimers
 
     clients = clients or LazyAwsClients()
     store = cloud_store(settings, clients)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from stratoflow.cloud.callbacks import StepFunctionsCallbacks
-from stratoflow.cloud.flow_credentials import flow_credentials
-from stratoflow.cloud.lazy import LazyAwsClients
-from stratoflow.cloud.settings import Settings
-from stratoflow.runner import TaskRunner
+from stratoflow.cloud.config.lazy import LazyAwsClients
+from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.runtime.callbacks import StepFunctionsCallbacks
+from stratoflow.cloud.runtime.flow_credentials import flow_credentials
+from stratoflow.execution.runner import TaskRunner
 
 
 def cloud_task_runner(settings: Settings) -> TaskRunner:

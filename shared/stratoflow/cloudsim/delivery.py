@@ -22,8 +22,8 @@ from typing import Any
 
 import boto3
 
-from stratoflow.cloud.event_models import OBJECT_CREATED, OBJECT_DELETED, STATUS_CHANGE
-from stratoflow.cloud.naming import unqualified
+from stratoflow.cloud.config.naming import unqualified
+from stratoflow.cloud.runtime.event_models import OBJECT_CREATED, OBJECT_DELETED, STATUS_CHANGE
 from stratoflow.cloudsim.stack import ACCOUNT, REGION
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from stratoflow.cloudsim.stack import REGION
 
-# The only template variable the deployer's pipes use (cloud.pipes.input_template).
+# The only template variable the deployer's pipes use (cloud.deploy.pipes.input_template).
 EVENT_JSON = "<aws.pipes.event.json>"
 
 

@@ -25,27 +25,27 @@ from typing import Any
 
 import boto3
 
-from stratoflow.cloud.callbacks import StepFunctionsCallbacks
-from stratoflow.cloud.clients import AwsClients
-from stratoflow.cloud.deploy_steps import default_steps
-from stratoflow.cloud.deployer import Deployer
-from stratoflow.cloud.event_models import FlowObjectEvent, StatusChange
-from stratoflow.cloud.events import ExecutionEvents
-from stratoflow.cloud.flow_credentials import flow_credentials
-from stratoflow.cloud.pipes import PipesStep, pipe_prefix
-from stratoflow.cloud.queue_batches import admission_request
-from stratoflow.cloud.registry import DeploymentRegistry, Verdict
-from stratoflow.cloud.retries import CloudRetries
-from stratoflow.cloud.sla_timer import REQUEST_KEY as SLA_REQUEST
-from stratoflow.cloud.sla_timer import SlaTimers
-from stratoflow.cloud.starter import REFUSED, Starter, StartResponse
+from stratoflow.cloud.config.clients import AwsClients
+from stratoflow.cloud.deploy.deploy_steps import default_steps
+from stratoflow.cloud.deploy.deployer import Deployer
+from stratoflow.cloud.deploy.pipes import PipesStep, pipe_prefix
+from stratoflow.cloud.deploy.registry import DeploymentRegistry, Verdict
+from stratoflow.cloud.runtime.callbacks import StepFunctionsCallbacks
+from stratoflow.cloud.runtime.event_models import FlowObjectEvent, StatusChange
+from stratoflow.cloud.runtime.events import ExecutionEvents
+from stratoflow.cloud.runtime.flow_credentials import flow_credentials
+from stratoflow.cloud.runtime.queue_batches import admission_request
+from stratoflow.cloud.runtime.retries import CloudRetries
+from stratoflow.cloud.runtime.sla_timer import REQUEST_KEY as SLA_REQUEST
+from stratoflow.cloud.runtime.sla_timer import SlaTimers
+from stratoflow.cloud.runtime.starter import REFUSED, Starter, StartResponse
 from stratoflow.cloudsim.delivery import START_PARAMS, FlowUploads, StatusEvents, start_latest_versions
 from stratoflow.cloudsim.pipes import PipeDelivery, QueuePipes
 from stratoflow.cloudsim.stack import ACCOUNT, ADMISSION, TASK_RUNNER, atomic_dynamodb_client, create_stack
 from stratoflow.cloudsim.stepfunctions import moto_stepfunctions
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import StratoflowError
-from stratoflow.runner import TaskRunner
+from stratoflow.execution.runner import TaskRunner
 from stratoflow.store.dynamo import DynamoExecutionStore
 from stratoflow.store.s3 import S3BlobStore
 

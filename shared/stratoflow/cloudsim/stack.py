@@ -16,8 +16,8 @@ from typing import Any
 import boto3
 from moto.core.models import botocore_stubber
 
-from stratoflow.cloud.naming import FLOW_ROLE_PATH
-from stratoflow.cloud.settings import Settings
+from stratoflow.cloud.config.naming import FLOW_ROLE_PATH
+from stratoflow.cloud.config.settings import Settings
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

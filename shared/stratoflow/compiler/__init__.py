@@ -37,7 +37,7 @@ def check_definition(definition: dict[str, Any]) -> list[str]:
     from stratoflow.engine import validate_definition
 
     problems = list(validate_definition(definition))
-    size = len(definition_text(definition).encode())  # placeholders: `cloud.limits` measures as sent
+    size = len(definition_text(definition).encode())  # placeholders: `cloud.deploy.limits` measures as sent
     if size > MAX_DEFINITION_BYTES:
         problems.append(
             f"the definition is {size} bytes, over Step Functions' limit of {MAX_DEFINITION_BYTES}"

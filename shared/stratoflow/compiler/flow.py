@@ -96,7 +96,7 @@ def lower_flow(flow: Any) -> tuple[dict[str, Any], list[str]]:
     timeout = execution_timeout(getattr(flow, "sla", []))
     if timeout is not None:
         # A MAX_DURATION SLA that ends the execution (FAIL, CANCEL) is the state machine's own timeout:
-        # no timer to keep. Its TIMED_OUT end is recorded as the SLA says (stratoflow.sla).
+        # no timer to keep. Its TIMED_OUT end is recorded as the SLA says (stratoflow.execution.sla).
         definition["TimeoutSeconds"] = max(1, math.ceil(timeout.duration.total_seconds()))
         if timeout.duration.total_seconds() != definition["TimeoutSeconds"]:
             builder.warnings.append(

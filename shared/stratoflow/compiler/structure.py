@@ -138,7 +138,7 @@ def lower_each(builder: Builder, task: Any, scope: Scope, next_: str | None) -> 
     }
     inline = _inline_map(frame, "$.eval.result.values", item_selector, body, entry, max_concurrency)
     # The same body again, as child executions: the start call picks it when the loop's iterations
-    # would spend too much of one execution's 25,000 history events (stratoflow.runner.flowables).
+    # would spend too much of one execution's 25,000 history events (stratoflow.execution.runner.flowables).
     warnings = len(builder.warnings)
     children, child_entry = _loop_body(builder, task) or (body, entry)
     del builder.warnings[warnings:]  # the second lowering repeats the first one's warnings

@@ -1,6 +1,6 @@
 """DynamoDB requests and capacity units of the task runner's actions, as the current code issues them.
 
-Read from `stratoflow.runner` and `stratoflow.store.dynamo` (one table; GSIs gsi1 and gsi2 key only the
+Read from `stratoflow.execution.runner` and `stratoflow.store.dynamo` (one table; GSIs gsi1 and gsi2 key only the
 execution item and project its keys, `flowId` and `state`):
 
 | step | requests | units |
@@ -170,9 +170,9 @@ class DynamoModel:
     def per_execution(self, task_runs: float, limited: bool = False) -> DynamoUsage:
         """The cloud's start and end of an execution, outside its Task states.
 
-        Admission (`stratoflow.cloud.starter`): the live revision (flow head + revision), the execution
+        Admission (`stratoflow.cloud.runtime.starter`): the live revision (flow head + revision), the execution
         put, a slot when the flow has a concurrency limit, its version ARN (KV), RUNNING. The
-        status-change events (`stratoflow.cloud.events`), each in a container that has not seen the
+        status-change events (`stratoflow.cloud.runtime.events`), each in a container that has not seen the
         execution: RUNNING finds it RUNNING already (a failed conditional write); the end finalizes it
         (read, task runs listed, final state; for a limited flow the slot released and the queue
         checked) and lists the task runs again for the "Execution Finished" detail.

@@ -7,7 +7,7 @@
 
 `behavior` says what a miss does: FAIL (the execution ends FAILED), CANCEL (it ends KILLED) or NONE
 (it only gets the SLA's `labels`). Every miss adds the SLA's labels and is recorded in the history
-with the SLA's id (`stratoflow.sla`).
+with the SLA's id (`stratoflow.execution.sla`).
 """
 
 from __future__ import annotations

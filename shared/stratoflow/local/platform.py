@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stratoflow.admission import admit, execution_input
 from stratoflow.domain import Execution, FlowRecord, TaskRun
 from stratoflow.engine import (
     Clock,
@@ -33,16 +32,17 @@ from stratoflow.engine import (
     TaskError,
 )
 from stratoflow.errors import NotFoundError, StorageError
-from stratoflow.finalize import Finished, finish_execution
+from stratoflow.execution.admission import admit, execution_input
+from stratoflow.execution.finalize import Finished, finish_execution
+from stratoflow.execution.flow_retry import FlowRetry, start_retry
+from stratoflow.execution.runner import TaskRunner
 from stratoflow.flow import Flow, load_flow
-from stratoflow.flow_retry import FlowRetry, start_retry
 from stratoflow.local.children import end_child_process_groups
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.local.ends import ExecutionEnds
 from stratoflow.local.leases import ProcessLease, end_groups, gone_owners, host_name, owner_gone, owner_pid
 from stratoflow.local.objects import LocalObjects
 from stratoflow.local.watcher import ControlWatcher
-from stratoflow.runner import TaskRunner
 from stratoflow.states import State
 from stratoflow.store import open_local_store
 
@@ -256,7 +256,7 @@ class LocalPlatform:
 
     def _stop_children(self, execution_id: str, cause: str) -> list[str]:
         """Stop the running Subflow children of an execution (as the cloud's execution events do)."""
-        from stratoflow.control import subflow_executions
+        from stratoflow.execution.control import subflow_executions
 
         running = self.callbacks.running()
         stopped = [child for child in subflow_executions(self.store, execution_id) if child in running]
@@ -445,7 +445,7 @@ class _SubflowIntegration:
         if not arn.startswith(STATE_MACHINE_PREFIX):
             raise TaskError("States.Runtime", f"unknown state machine {arn}")
         name = str(parameters["Name"])
-        # The input names the execution; the name is `<id>_r<n>` for a restarted child (cloud.runs).
+        # The input names the execution; the name is `<id>_r<n>` for a restarted child (cloud.runtime.runs).
         reference = (parameters.get("Input") or {}).get("execution") or {}
         execution = self.platform.store.get_execution(str(reference.get("id") or name))
         if execution is None:

@@ -28,10 +28,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from stratoflow.admission import admit, should_start, sweep_slots
 from stratoflow.domain import Execution
 from stratoflow.engine import Clock
 from stratoflow.errors import FlowValidationError, NotFoundError, StratoflowError
+from stratoflow.execution.admission import admit, should_start, sweep_slots
 from stratoflow.flow import Flow
 from stratoflow.local.ended import EndedExecutions
 from stratoflow.local.platform import LocalPlatform

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from stratoflow.control import CONTROL_NAMESPACE, resume_key
+from stratoflow.execution.control import CONTROL_NAMESPACE, resume_key
 from stratoflow.states import State
 
 POLL_SECONDS = 0.2

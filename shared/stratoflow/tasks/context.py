@@ -8,13 +8,13 @@ from typing import Any, Protocol
 
 class FlowCredentials(Protocol):
     """Credentials for the AWS tasks of one flow, as boto3 client keyword arguments (in the cloud:
-    `stratoflow.cloud.flow_credentials`, the flow's own role)."""
+    `stratoflow.cloud.runtime.flow_credentials`, the flow's own role)."""
 
     def for_flow(self, namespace: str, flow_id: str, execution_id: str) -> dict[str, str]: ...
 
 
 class RunContext(Protocol):
-    """Given to `RunnableTask.run`; implemented by the task runner (`stratoflow.runner`)."""
+    """Given to `RunnableTask.run`; implemented by the task runner (`stratoflow.execution.runner`)."""
 
     @property
     def execution_id(self) -> str: ...

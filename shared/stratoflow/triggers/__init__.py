@@ -1,7 +1,7 @@
 """Triggers: what starts executions besides a manual start.
 
 Schedules (cron in a time zone, fire times with DST, backfill, missed schedules, the translation to
-EventBridge Scheduler) are exported here; the AWS side is `stratoflow.cloud.schedules`. Event
+EventBridge Scheduler) are exported here; the AWS side is `stratoflow.cloud.deploy.schedules`. Event
 deliveries live in `stratoflow.triggers.events` and `stratoflow.triggers.flow_triggers`.
 
 Names are imported on first use, so `import stratoflow.triggers.events` (admission) loads nothing of

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from stratoflow.admission import FlowDisabledError
 from stratoflow.errors import StratoflowError
+from stratoflow.execution.admission import FlowDisabledError
 from stratoflow.flow.model import Flow
 from stratoflow.flow.triggers import Schedule
 from stratoflow.triggers.schedules import CronSchedule, schedule_execution_id, slot_context
@@ -40,7 +40,7 @@ class TriggerStart:
     labels: dict[str, str] = field(default_factory=dict)
 
     def admission_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of `stratoflow.admission.admit` (after store, flow, revision)."""
+        """Keyword arguments of `stratoflow.execution.admission.admit` (after store, flow, revision)."""
         return {
             "inputs": dict(self.inputs),
             "labels": dict(self.labels),

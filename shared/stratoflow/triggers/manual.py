@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from stratoflow.admission import new_execution_id
 from stratoflow.errors import StratoflowError
+from stratoflow.execution.admission import new_execution_id
 from stratoflow.flow import (
     EventBridgeTrigger,
     Flow,

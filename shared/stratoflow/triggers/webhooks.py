@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from stratoflow.admission import FlowDisabledError, new_execution_id
-from stratoflow.cloud.secrets import SecretSource, secrets_from_environment
+from stratoflow.cloud.config.secrets import SecretSource, secrets_from_environment
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError, StratoflowError
+from stratoflow.execution.admission import FlowDisabledError, new_execution_id
 from stratoflow.flow import Flow, Webhook
 from stratoflow.flow.triggers import secret_key_name
 from stratoflow.states import State

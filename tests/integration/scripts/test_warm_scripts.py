@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from stratoflow.execution.runner.outputs import resolve
 from stratoflow.local import LocalPlatform
-from stratoflow.runner.outputs import resolve
 from stratoflow.states import State
 from stratoflow.tasks.errors import TaskFailed, TaskTimeout
 from stratoflow.tasks.scripts import warm

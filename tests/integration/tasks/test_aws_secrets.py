@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from stratoflow.cloud.secrets import AwsSecrets, SecretNotFound, SecretUnavailable
+from stratoflow.cloud.config.secrets import AwsSecrets, SecretNotFound, SecretUnavailable
 from tests.unit.tasks.task_helpers import direct_context
 
 

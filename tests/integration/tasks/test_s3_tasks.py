@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from stratoflow.admission import execution_input
 from stratoflow.engine import LocalEngine
+from stratoflow.execution.admission import execution_input
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from stratoflow.tasks.aws import AwsNotFound

@@ -12,12 +12,18 @@ from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stratoflow.cloud.clients import AwsClients
-from stratoflow.cloud.deploy_steps import AlarmsStep, Deployment, FlowTarget, StateMachineStep, default_steps
-from stratoflow.cloud.flow_credentials import FlowRoleCredentials, session_name
-from stratoflow.cloud.flow_roles import FlowRoleStep, UnusedFlowRoleStep, flow_policy, trust_policy
-from stratoflow.cloud.naming import AccountRegion, flow_role_arn, flow_role_name
-from stratoflow.cloud.settings import Settings
+from stratoflow.cloud.config.clients import AwsClients
+from stratoflow.cloud.config.naming import AccountRegion, flow_role_arn, flow_role_name
+from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.deploy.deploy_steps import (
+    AlarmsStep,
+    Deployment,
+    FlowTarget,
+    StateMachineStep,
+    default_steps,
+)
+from stratoflow.cloud.deploy.flow_roles import FlowRoleStep, UnusedFlowRoleStep, flow_policy, trust_policy
+from stratoflow.cloud.runtime.flow_credentials import FlowRoleCredentials, session_name
 
 ACCOUNT = "123456789012"
 STATE_MACHINE = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:S-ns-f"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from stratoflow.cloud.deploy_steps import StateMachineStep
-from stratoflow.cloud.flow_credentials import FlowRoleCredentials
+from stratoflow.cloud.deploy.deploy_steps import StateMachineStep
+from stratoflow.cloud.runtime.flow_credentials import FlowRoleCredentials
 from tests.unit.cloud.test_flow_roles import (
     FLOW_ROLE,
     STATE_MACHINE,

@@ -7,8 +7,8 @@ import sys
 import threading
 from typing import Any
 
-from stratoflow.cloud.clients import AwsClients
-from stratoflow.cloud.lazy import LazyAwsClients, LazyClient
+from stratoflow.cloud.config.clients import AwsClients
+from stratoflow.cloud.config.lazy import LazyAwsClients, LazyClient
 
 SETTINGS = {
     "STRATOFLOW_TABLE_NAME": "table",
@@ -21,7 +21,7 @@ def test_building_the_task_runner_and_admission_imports_no_boto3() -> None:
     # Given the objects the task-runner and admission handlers build at import time
     code = (
         "import sys\n"
-        "from stratoflow.cloud.settings import Settings\n"
+        "from stratoflow.cloud.config.settings import Settings\n"
         "from stratoflow.cloud.wiring import cloud_task_runner\n"
         "from stratoflow.cloud.assembly import cloud_starter\n"
         "runner = cloud_task_runner(Settings.from_env())\n"
@@ -97,7 +97,7 @@ def test_lazy_aws_clients_keep_the_clients_passed_in_and_defer_the_others() -> N
 def test_the_deployers_clients_retry_throttled_control_plane_calls_adaptively(monkeypatch: Any) -> None:
     # Given the deployer as its Lambda builds it
     from stratoflow.cloud.assembly import cloud_deployer
-    from stratoflow.cloud.settings import Settings
+    from stratoflow.cloud.config.settings import Settings
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     deployer = cloud_deployer(Settings(stratoflow_table_name="t", stratoflow_data_bucket="d"))

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from stratoflow.cli.main import cli
-from stratoflow.cloud.limits import DeployNames, measure
+from stratoflow.cloud.deploy.limits import DeployNames, measure
 from stratoflow.compiler import MAX_DEFINITION_BYTES, definition_text
 from stratoflow.flow import load_flow
 

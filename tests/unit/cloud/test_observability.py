@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from stratoflow.cloud.alarms import LONGEST_LOOKBACK, did_not_run_window, scheduled_gap
-from stratoflow.cloud.alerts import MAX_SUBJECT, console_url, execution_failed_alert
-from stratoflow.cloud.metrics import execution_end_metrics
+from stratoflow.cloud.deploy.alarms import LONGEST_LOOKBACK, did_not_run_window, scheduled_gap
+from stratoflow.cloud.runtime.alerts import MAX_SUBJECT, console_url, execution_failed_alert
+from stratoflow.cloud.runtime.metrics import execution_end_metrics
 from stratoflow.domain import Attempt, Execution, TaskRun
 from stratoflow.flow import load_flow
 from stratoflow.states import State

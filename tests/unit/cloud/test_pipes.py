@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
-from stratoflow.cloud.pipes import Pipes, input_template, pipe_notes, pipe_specs
-from stratoflow.cloud.settings import Settings
+from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.deploy.pipes import Pipes, input_template, pipe_notes, pipe_specs
 from stratoflow.errors import FlowValidationError
 from stratoflow.flow import Flow, SqsTrigger, load_flow
 from stratoflow.flow.triggers import sqs_queue_arn

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from stratoflow.cloud.queue_batches import QueueBatch, admission_request
-from stratoflow.cloud.registry import DeploymentRegistry
-from stratoflow.cloud.starter import Starter
+from stratoflow.cloud.deploy.registry import DeploymentRegistry
+from stratoflow.cloud.runtime.queue_batches import QueueBatch, admission_request
+from stratoflow.cloud.runtime.starter import Starter
 from stratoflow.flow import load_flow
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.states import State

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from stratoflow.cloud.naming import AccountRegion
-from stratoflow.cloud.retries import retry_schedule_name, retry_schedule_spec
-from stratoflow.cloud.runs import execution_id_of, run_arn, run_name
-from stratoflow.cloud.settings import Settings
+from stratoflow.cloud.config.naming import AccountRegion
+from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.runtime.retries import retry_schedule_name, retry_schedule_spec
+from stratoflow.cloud.runtime.runs import execution_id_of, run_arn, run_name
 from stratoflow.domain import Execution
-from stratoflow.flow_retry import FlowRetry
+from stratoflow.execution.flow_retry import FlowRetry
 
 ACCOUNT = AccountRegion("aws", "eu-west-1", "123456789012")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stratoflow.cloud.metrics import sla_missed_metric_sets
+from stratoflow.cloud.runtime.metrics import sla_missed_metric_sets
 
 
 def test_sla_missed_metric_has_flow_and_sla_dimensions() -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from stratoflow.cloud.event_models import StatusChange
-from stratoflow.cloud.events import ExecutionEvents
+from stratoflow.cloud.runtime.event_models import StatusChange
+from stratoflow.cloud.runtime.events import ExecutionEvents
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.states import State
 from stratoflow.store import open_local_store

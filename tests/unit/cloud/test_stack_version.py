@@ -8,7 +8,7 @@ import pytest
 
 from stratoflow.cli import aws_access
 from stratoflow.cli.cloud_cmd import StackChoice
-from stratoflow.cloud.stack import StackResources
+from stratoflow.cloud.config.stack import StackResources
 
 
 class FakeCloudFormation:

@@ -9,8 +9,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from stratoflow.cloud.deploy_steps import Deployment, FlowTarget, StateMachineStep, StateMachineStillDeleting
-from stratoflow.cloud.settings import Settings
+from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.deploy.deploy_steps import (
+    Deployment,
+    FlowTarget,
+    StateMachineStep,
+    StateMachineStillDeleting,
+)
 
 STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:S-ns-f"
 SHARED_ROLE = "arn:aws:iam::123456789012:role/S-StateMachineRole"

@@ -9,10 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from stratoflow.control import ControlError, prepare_replay, prepare_restart, request_kill, request_resume
 from stratoflow.domain import Execution
 from stratoflow.engine import LocalExecution
 from stratoflow.errors import InputError
+from stratoflow.execution.control import (
+    ControlError,
+    prepare_replay,
+    prepare_restart,
+    request_kill,
+    request_resume,
+)
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 

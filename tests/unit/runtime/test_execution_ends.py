@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stratoflow.admission import admit
+from stratoflow.execution.admission import admit
 from stratoflow.flow import load_flow
 from stratoflow.local import LocalPlatform
 from stratoflow.local.deploy import deploy_flow

@@ -6,9 +6,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from stratoflow.admission import admit
 from stratoflow.domain import Execution
-from stratoflow.finalize import finalize_execution, finish_execution
+from stratoflow.execution.admission import admit
+from stratoflow.execution.finalize import finalize_execution, finish_execution
 from stratoflow.flow import load_flow
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.states import State

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from stratoflow.control import request_kill
 from stratoflow.domain import Execution
+from stratoflow.execution.control import request_kill
+from stratoflow.execution.flow_retry import ATTEMPT, RETRY_OF, plan_retry, retry_delay, retry_execution_id
 from stratoflow.flow import load_flow
-from stratoflow.flow_retry import ATTEMPT, RETRY_OF, plan_retry, retry_delay, retry_execution_id
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import textwrap
 
-from stratoflow.control import prepare_replay
-from stratoflow.lineage import CORRELATION_ID, chain_of
+from stratoflow.execution.control import prepare_replay
+from stratoflow.execution.lineage import CORRELATION_ID, chain_of
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from tests.unit.runtime.conftest import RunFlow, by_task
@@ -110,7 +110,7 @@ def test_replay_keeps_the_correlation_id(run_flow: RunFlow, platform: LocalPlatf
 
 def test_flow_trigger_carries_the_upstream_correlation_id(platform: LocalPlatform) -> None:
     # Given an upstream execution that is part of a chain, and a flow with a Flow trigger on it
-    from stratoflow.admission import admit
+    from stratoflow.execution.admission import admit
     from stratoflow.triggers.flow_triggers import flow_trigger_variables
 
     downstream, record = platform.deploy_source(

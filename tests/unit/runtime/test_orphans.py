@@ -17,9 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 from stratoflow.cli.main import cli
-from stratoflow.control import prepare_restart, request_resume
 from stratoflow.domain import TaskRun
 from stratoflow.engine import VirtualClock
+from stratoflow.execution.control import prepare_restart, request_resume
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 

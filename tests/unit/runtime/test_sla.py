@@ -186,7 +186,7 @@ def test_a_timed_out_parent_stops_its_running_child(tmp_path: Path) -> None:
 
 def test_a_restarted_execution_is_judged_again(run_flow: RunFlow, platform: LocalPlatform) -> None:
     # Given an execution its CANCEL duration killed
-    from stratoflow.control import prepare_restart
+    from stratoflow.execution.control import prepare_restart
 
     outcome = run_flow(MAX_DURATION.format(behavior="CANCEL"))
     assert outcome.execution.state == State.KILLED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stratoflow.runner import flowables
+from stratoflow.execution.runner import flowables
 from tests.unit.runtime.conftest import RunFlow
 
 FOREACH = """

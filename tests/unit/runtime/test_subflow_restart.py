@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import textwrap
 
-from stratoflow.control import prepare_restart
 from stratoflow.domain import TaskRun
+from stratoflow.execution.control import prepare_restart
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 

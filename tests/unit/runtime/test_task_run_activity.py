@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from stratoflow.cloud.metrics import task_run_end_metrics, task_type_dimension
+from stratoflow.cloud.runtime.metrics import task_run_end_metrics, task_type_dimension
 from stratoflow.domain import TaskRun
-from stratoflow.runner import recording_task_runs
+from stratoflow.execution.runner import recording_task_runs
 from stratoflow.states import State
 from tests.unit.runtime.conftest import RunFlow
 

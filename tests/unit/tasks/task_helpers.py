@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from stratoflow.domain import Execution, LogEntry, TaskRun
+from stratoflow.execution.runner.context import TaskRunContext
 from stratoflow.local import LocalPlatform, RunOutcome
-from stratoflow.runner.context import TaskRunContext
 from stratoflow.store.local import LocalBlobStore
 from stratoflow.store.sqlite import SqliteExecutionStore
 
@@ -47,7 +47,7 @@ def task_run(outcome: RunOutcome, task_id: str) -> TaskRun:
 
 def outputs_of(platform: LocalPlatform, outcome: RunOutcome, task_id: str) -> dict[str, Any]:
     """A task run's outputs as a later task would see them (large ones loaded back from storage)."""
-    from stratoflow.runner.outputs import resolve
+    from stratoflow.execution.runner.outputs import resolve
 
     return resolve(task_run(outcome, task_id).outputs, platform.blobs)
 

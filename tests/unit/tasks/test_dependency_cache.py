@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from stratoflow.runner.context import TaskRunContext
+from stratoflow.execution.runner.context import TaskRunContext
 from stratoflow.tasks.scripts import dependencies, dependency_cache
 from stratoflow.tasks.scripts.dependency_cache import MARKER
 from tests.unit.tasks.task_helpers import direct_context, load_task

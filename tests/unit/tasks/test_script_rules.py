@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from stratoflow.execution.runner import TaskRunner
 from stratoflow.flow import load_flow
-from stratoflow.runner import TaskRunner
 from stratoflow.tasks.scripts.before_commands import split_pip_installs
 from stratoflow.tasks.scripts.environment import installer_environment, script_environment
 from stratoflow.tasks.scripts.globs import glob_pattern

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stratoflow.cloud.secrets import (
+from stratoflow.cloud.config.secrets import (
     AwsSecrets,
     EnvironmentSecrets,
     SecretNotFound,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from stratoflow.admission import UNLIMITED, admit, concurrency_limit, should_start, sweep_slots
-from stratoflow.control import request_kill
 from stratoflow.domain import Execution
-from stratoflow.finalize import finalize_execution, finish_execution
+from stratoflow.execution.admission import UNLIMITED, admit, concurrency_limit, should_start, sweep_slots
+from stratoflow.execution.control import request_kill
+from stratoflow.execution.finalize import finalize_execution, finish_execution
 from stratoflow.flow import Flow, load_flow
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.states import State

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from stratoflow.admission import admit
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError
-from stratoflow.finalize import finish_execution
+from stratoflow.execution.admission import admit
+from stratoflow.execution.finalize import finish_execution
 from stratoflow.flow import Flow, load_flow
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.states import State

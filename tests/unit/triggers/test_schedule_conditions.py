@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stratoflow.admission import admit
+from stratoflow.execution.admission import admit
 from stratoflow.flow import Flow, load_flow, validate_text
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.store import SqliteExecutionStore

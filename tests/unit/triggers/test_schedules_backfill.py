@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stratoflow.admission import FlowDisabledError, admit
+from stratoflow.execution.admission import FlowDisabledError, admit
 from stratoflow.flow import Flow, load_flow
 from stratoflow.store import SqliteExecutionStore, TriggerState
 from stratoflow.triggers import (
@@ -239,7 +239,7 @@ def test_a_schedules_inputs_are_rendered_with_the_slots_trigger_variables() -> N
 
 
 def test_the_cloud_admission_renders_a_schedule_delivery_inputs_and_names_a_broken_one() -> None:
-    from stratoflow.cloud.starter import render_trigger_variables
+    from stratoflow.cloud.runtime.starter import render_trigger_variables
     from stratoflow.errors import InputError
 
     subject = flow()

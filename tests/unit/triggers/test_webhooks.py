@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from stratoflow.admission import FlowDisabledError, admit
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError, StratoflowError
+from stratoflow.execution.admission import FlowDisabledError, admit
 from stratoflow.flow import load_flow
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.states import State

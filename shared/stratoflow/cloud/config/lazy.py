@@ -1,0 +1,74 @@
+"""boto3 clients created on their first use, so that a Lambda's INIT imports no boto3 at all.
+
+Importing boto3 costs ~100 ms and building a client parses its service's JSON model (~50-100 ms more
+each for DynamoDB, S3, Step Functions). A function that builds its objects at import time with eager
+clients pays all of it in INIT, for clients that some invocations never use (the task runner's S3 and
+Step Functions clients serve only large outputs and callbacks).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from stratoflow.cloud.config.clients import AwsClients
+
+_OWN = frozenset({"_create", "_client", "_lock"})
+
+
+class LazyClient:
+    """Stands for a client: every attribute is the real client's, which is created on first access."""
+
+    def __init__(self, create: Callable[[], Any]) -> None:
+        self._create = create
+        self._client: Any = None
+        # boto3's default session must not create clients in two threads at once.
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _OWN:  # not set yet (a copy made without __init__): never recurse into resolve()
+            raise AttributeError(name)
+        return getattr(self.resolve(), name)
+
+    def resolve(self) -> Any:
+        """The real client (created now if it was not yet)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._create()
+        return self._client
+
+    @property
+    def created(self) -> bool:
+        return self._client is not None
+
+
+# The deployer's control-plane calls (CreateStateMachine, PutMetricAlarm, PutRule, CreateRole...) have
+# low per-account rates: a bulk upload meets them. Adaptive mode retries throttles up to 10 times with
+# backoff and slows the client down by itself while they last.
+ADAPTIVE_RETRIES = {"mode": "adaptive", "total_max_attempts": 10}
+
+
+def _boto3_client(service: str, retries: dict[str, Any] | None = None) -> Any:
+    import boto3
+
+    if retries is None:
+        return boto3.client(service)
+    from botocore.config import Config
+
+    return boto3.client(service, config=Config(retries=retries))
+
+
+class LazyAwsClients(AwsClients):
+    """`AwsClients` whose clients not passed in are `LazyClient`s: building the cloud objects sends no
+    request, imports no boto3 and loads no service model. `retries`: botocore's retry configuration."""
+
+    def __init__(self, retries: dict[str, Any] | None = None, **clients: Any):
+        super().__init__(**clients)
+        self.retries = retries
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = LazyClient(lambda: _boto3_client(service, self.retries))
+        return self._clients[service]

@@ -1,0 +1,57 @@
+"""Settings of the Lambda functions: one model, read from environment variables at cold start.
+
+The field names are the variable names (upper-cased) that the CDK stack sets.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel
+
+
+class Settings(BaseModel):
+    stratoflow_table_name: str
+    stratoflow_data_bucket: str
+    stratoflow_flows_bucket: str = ""
+    stratoflow_stack_name: str = "Stratoflow"
+    stratoflow_task_runner_arn: str = ""
+    stratoflow_admission_arn: str = ""
+    stratoflow_state_machine_role_arn: str = ""
+    stratoflow_state_machine_log_group_arn: str = ""
+    stratoflow_scheduler_role_arn: str = ""
+    stratoflow_schedule_group: str = ""
+    stratoflow_alert_topic_arn: str = ""
+    stratoflow_event_bus_name: str = "default"
+    stratoflow_dlq_arn: str = ""
+    stratoflow_events_rule_prefix: str = ""
+    # The role EventBridge Pipes assumes to read SQS triggers' queues and invoke admission (cloud.deploy.pipes).
+    stratoflow_pipes_role_arn: str = ""
+    # Each flow's own role (stratoflow.cloud.deploy.flow_roles): the deployer needs the three below, and
+    # without them every flow runs with the shared state machine role.
+    stratoflow_task_runner_role_arn: str = ""
+    stratoflow_flow_base_policy_arn: str = ""
+    stratoflow_flow_boundary_arn: str = ""
+    # The task runner: the ARN of the flow roles' path (`arn:aws:iam::<account>:role/stratoflow/`).
+    # Set, AWS tasks without credentials of their own run with their flow's role.
+    stratoflow_flow_role_prefix: str = ""
+    # The deployer: the AWS resources each namespace's flows may name (cloud.deploy.namespace_grants); JSON.
+    stratoflow_namespace_grants: str = ""
+    # Days executions, task runs and logs are kept (DynamoDB TTL); the stack's `dataRetentionDays`.
+    # 0 keeps them. The data bucket expires the objects they point at a little later (infra storage).
+    stratoflow_history_days: int = 0
+
+    @property
+    def flow_roles_enabled(self) -> bool:
+        """The deployer gives each flow with AWS permissions its own role."""
+        return bool(
+            self.stratoflow_task_runner_role_arn
+            and self.stratoflow_flow_base_policy_arn
+            and self.stratoflow_flow_boundary_arn
+        )
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read every field from the variable of the same name; a missing required one is a clear error."""
+        values = {name: os.environ[name.upper()] for name in cls.model_fields if name.upper() in os.environ}
+        return cls.model_validate(values)

@@ -1,0 +1,70 @@
+"""Lineage across executions: the `system.correlationId` label, and an execution's chain.
+
+Every execution carries `system.correlationId`, the id of the execution at the root of its chain
+(its own id at the root), as Kestra's do. It is carried to the executions an execution causes: its
+Subflows' children, the executions its end starts through Flow triggers, its replays and flow-level
+retries. So `strato executions list --label system.correlationId=<root>` lists a whole chain, and
+`strato executions show` names an execution's parent, children and root.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from stratoflow.domain import Execution
+
+CORRELATION_ID = "system.correlationId"
+
+
+def correlation_of(execution: Execution) -> str:
+    """The id of the root of an execution's chain (its own id when it is the root, or older)."""
+    return execution.labels.get(CORRELATION_ID) or execution.id
+
+
+def start_correlation(execution_id: str, labels: dict[str, str], trigger: dict[str, Any] | None) -> str:
+    """The correlation id of a new execution: the one its starter passed, else its upstream's (a Flow
+    trigger's `trigger.labels`), else its own id."""
+    given = labels.get(CORRELATION_ID)
+    if given:
+        return given
+    upstream = (trigger or {}).get("labels")
+    if isinstance(upstream, dict) and (trigger or {}).get("executionId"):
+        return str(upstream.get(CORRELATION_ID) or trigger["executionId"])  # type: ignore[index]
+    return execution_id
+
+
+@dataclass
+class Chain:
+    """Where an execution sits among the executions that share its correlation id."""
+
+    execution: Execution
+    root: Execution | None
+    parent: Execution | None
+    children: list[Execution] = field(default_factory=list)
+
+
+def chain_of(store: Any, execution: Execution) -> Chain:
+    """The execution's root (by correlation id), parent and Subflow children, as recorded."""
+    from stratoflow.execution.control import subflow_executions
+
+    root_id = correlation_of(execution)
+    root = execution if root_id == execution.id else store.get_execution(root_id)
+    parent = store.get_execution(execution.parent_execution_id) if execution.parent_execution_id else None
+    children = [c for c in (store.get_execution(i) for i in subflow_executions(store, execution.id)) if c]
+    return Chain(execution, root, parent, children)
+
+
+# `--label` looks at this many of the newest executions that match the other filters: the stores index
+# executions by flow and state, not by label.
+LABEL_SCAN = 1000
+
+
+def labelled(store: Any, labels: dict[str, str], limit: int, **filters: Any) -> list[Execution]:
+    """The newest executions (among the newest `LABEL_SCAN` matching `filters`) carrying all `labels`."""
+    if not labels:
+        found: list[Execution] = store.list_executions(limit=limit, **filters)
+        return found
+    scanned: list[Execution] = store.list_executions(limit=max(limit, LABEL_SCAN), **filters)
+    matching = [e for e in scanned if all(e.labels.get(k) == v for k, v in labels.items())]
+    return matching[:limit]

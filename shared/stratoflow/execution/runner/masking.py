@@ -1,0 +1,99 @@
+"""The secret values of an execution, masked by every writer of every task run.
+
+An execution's secrets are its SECRET inputs and every value `secret()` returned in any of its task
+runs, and those of the executions that started it (a subflow is given its parent's values as inputs).
+The record keeps the SECRET inputs' ids and the secrets' names, never a second copy of a value: each
+task run resolves the names again (the secret source caches them) and masks the values in its logs,
+outputs, labels and errors before they are stored, so every later reader (history, events, alerts,
+the EventBridge detail) sees only `******`.
+
+A value transformed before it is written (`| base64encode`, a substring, upper-cased) is no longer
+the secret's text and cannot be recognised: like Kestra, masking is by exact value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from stratoflow.cloud.config.secrets import SecretSource, secrets_from_environment
+from stratoflow.domain import Execution
+from stratoflow.errors import StratoflowError
+from stratoflow.store.base import ExecutionStore
+
+MASK = "******"
+_MAX_ANCESTORS = 20
+
+
+def secret_input_ids(flow: Any, inputs: dict[str, Any], known: Iterable[str] = ()) -> list[str] | None:
+    """Ids of the flow's SECRET inputs, and of inputs whose value holds one of the `known` values (a
+    parent's secret passed to a subflow); None when there are none."""
+    ids = {i.id for i in (flow.inputs or []) if type(i).type_name == "SECRET" and i.id in inputs}
+    values = [v for v in known if v]
+    ids |= {
+        key for key, value in inputs.items() if isinstance(value, str) and any(v in value for v in values)
+    }
+    return sorted(ids) or None
+
+
+def execution_secrets(store: ExecutionStore, execution: Execution, source: SecretSource | None) -> set[str]:
+    """Every secret value of the execution and of the executions that started it (without a source,
+    a misconfigured backend, only the SECRET inputs)."""
+    values: set[str] = set()
+    current: Execution | None = execution
+    for _ in range(_MAX_ANCESTORS):
+        if current is None:
+            break
+        values.update(str(current.inputs[i]) for i in current.secret_inputs or [] if i in current.inputs)
+        for name in current.secret_names or []:
+            if source is None:
+                break
+            try:
+                values.add(source.get(current.namespace, name))
+            except StratoflowError:  # deleted since: there is nothing left to hide
+                continue
+        parent = current.parent_execution_id
+        current = store.get_execution(parent) if parent else None
+    return {value for value in values if value}
+
+
+def configured_source() -> SecretSource | None:
+    """The environment's secret source; None when misconfigured (the task that calls `secret()`
+    fails with the reason, as it would without masking)."""
+    try:
+        return secrets_from_environment()
+    except ValueError:
+        return None
+
+
+def mask_text(text: str, secrets: Iterable[str]) -> str:
+    # Longest first: a secret that contains another is hidden whole.
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def mask_value(value: Any, secrets: set[str]) -> Any:
+    """`mask_text` applied to every string inside a value (maps and lists, keys included)."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return mask_text(value, secrets)
+    if isinstance(value, dict):
+        return {mask_value(k, secrets): mask_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_value(item, secrets) for item in value]
+    return value
+
+
+def shown_inputs(execution: Execution) -> dict[str, Any]:
+    """The inputs as every view shows them: SECRET ones masked."""
+    hidden = set(execution.secret_inputs or [])
+    return {key: MASK if key in hidden else value for key, value in execution.inputs.items()}
+
+
+def public_document(execution: Execution) -> dict[str, Any]:
+    """The execution's JSON document for readers of the history (`show --json`, APIs)."""
+    document = execution.to_json_dict()
+    document["inputs"] = shown_inputs(execution)
+    return document

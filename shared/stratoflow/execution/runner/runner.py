@@ -1,0 +1,466 @@
+"""The task runner: what every Task state of a compiled flow invokes (as a Lambda, or in-process).
+
+One event = one action on one task instance:
+
+- `run`     a runnable task: runIf, an attempt, render + run, outputs and logs recorded
+- `start`   a flowable task begins: its task run, and what its structure needs (values, branch, ...)
+- `end`     a flowable task ends: success (state from its children) or failure (`error` in the event)
+- `check`   a WaitFor iteration ended: condition and bounds
+- `pause`   a Pause without delay: records the callback token that `resume` completes
+- `await`   a Dag task waits for its dependencies: records the callback token
+- `outputs` the flow's outputs, at the end of a successful run
+
+A failure raises an exception whose class name is the error Step Functions' Retry/Catch match.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from stratoflow.domain import Attempt, Execution, TaskRun
+from stratoflow.errors import InputError, NotFoundError
+from stratoflow.execution.runner import flowables
+from stratoflow.execution.runner.activity import record_saved
+from stratoflow.execution.runner.context import TaskRunContext, render_context
+from stratoflow.execution.runner.ids import (
+    Scope,
+    parent_scope,
+    scope_chain,
+    scope_path,
+    scope_values,
+    task_run_id,
+)
+from stratoflow.execution.runner.masking import configured_source, execution_secrets
+from stratoflow.execution.runner.outputs import LOOPS, ExecutionOutputs, offload_large
+from stratoflow.execution.runner.workdirs import shared_directory_of
+from stratoflow.expressions import ExpressionError, is_truthy, render
+from stratoflow.flow import Flow, load_flow
+from stratoflow.states import State, worst
+from stratoflow.store.base import BlobStore, ExecutionStore
+from stratoflow.tasks.base import FlowableTask, RunnableTask, Task
+from stratoflow.tasks.context import FlowCredentials
+from stratoflow.tasks.errors import ExitExecution, TaskError, TaskFailed, TaskTimeout
+
+log = logging.getLogger("stratoflow.execution.runner")
+
+
+class RetriesExhausted(TaskError):
+    """The task's retry `maxDuration` is spent: Step Functions must not retry it again."""
+
+
+class TaskCallbacks(Protocol):
+    """Completes a Step Functions state waiting on a task token (SendTaskSuccess)."""
+
+    def send_success(self, token: str, output: Any) -> None: ...
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TaskRunner:
+    """Runs one action for one task instance; state lives in the execution store."""
+
+    def __init__(
+        self,
+        store: ExecutionStore,
+        blobs: BlobStore,
+        callbacks: TaskCallbacks | None = None,
+        flow_loader: Callable[[str, str, int], Flow] | None = None,
+        credentials: FlowCredentials | None = None,
+    ):
+        self.store, self.blobs, self.callbacks = store, blobs, callbacks
+        self.credentials = credentials  # for AWS tasks: the flow's role in the cloud
+        self._flows: dict[tuple[str, str, int], Flow] = {}
+        self._values: dict[str, list[str]] = {}
+        self._flow_loader = flow_loader
+        self._roles: dict[int, tuple[Flow, bool]] = {}
+
+    def credentials_for(self, flow: Flow) -> FlowCredentials | None:
+        """The credentials provider for a task of `flow`: none when the flow has no role of its own.
+
+        The deployer gives a role only to a flow whose tasks declare IAM statements (the AWS tasks);
+        a flow of scripts alone has none, and its scripts then get no AWS credentials at all."""
+        if self.credentials is None:
+            return None
+        known = self._roles.get(id(flow))
+        if known is None or known[0] is not flow:
+            declares = False
+            for task in flow.all_tasks():
+                declare = getattr(task, "iam_statements", None)
+                if declare is not None and not task.disabled and declare():
+                    declares = True
+                    break
+            known = self._roles[id(flow)] = (flow, declares)
+        return self.credentials if known[1] else None
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def remember_flow(self, flow: Flow, revision: int) -> None:
+        """Cache a parsed flow (the local engine already has it; Lambda loads it once per container)."""
+        self._flows[(flow.namespace, flow.id, revision)] = flow
+
+    def flow(self, namespace: str, flow_id: str, revision: int) -> Flow:
+        key = (namespace, flow_id, revision)
+        if key not in self._flows:
+            if self._flow_loader is not None:
+                self._flows[key] = self._flow_loader(namespace, flow_id, revision)
+            else:
+                record = self.store.get_flow(namespace, flow_id, revision)
+                if record is None:
+                    raise NotFoundError(f"flow {namespace}.{flow_id} revision {revision} is not deployed")
+                self._flows[key] = load_flow(record.source, f"{namespace}.{flow_id}")
+        return self._flows[key]
+
+    def resolve_scope(self, scope: Scope) -> Scope:
+        """The scope with the values of loops kept in storage read back: `value` is then an index."""
+        if not scope:
+            return scope
+        parent = self.resolve_scope(scope.get("parent"))
+        uri = scope.get("valuesUri")
+        if uri is None and parent is scope.get("parent"):
+            return scope
+        resolved = {**scope, "parent": parent}
+        if uri is not None:
+            resolved["value"] = self._loop_values(uri)[int(scope["value"])]
+            resolved["valuesUri"] = None
+        return resolved
+
+    def _loop_values(self, uri: str) -> list[str]:
+        # Every iteration of a large loop asks for the same list: keep the last few in memory.
+        values = self._values.get(uri)
+        if values is None:
+            values = json.loads(self.blobs.get(uri))
+            if len(self._values) >= 4:
+                self._values.pop(next(iter(self._values)))
+            self._values[uri] = values
+        return values
+
+    def handle(self, event: dict[str, Any]) -> Any:
+        """Entry point of the task-runner Lambda and of the local engine's Lambda integration."""
+        ref = event["execution"]
+        flow = self.flow(ref["namespace"], ref["flowId"], int(ref["revision"]))
+        execution = self.store.get_execution(ref["id"])
+        if execution is None:
+            raise NotFoundError(f"execution {ref['id']} does not exist")
+        action = event["action"]
+        if action == "outputs":
+            return self._flow_outputs(flow, execution)
+        task = flow.find_task(event["taskId"])
+        if task is None:
+            raise NotFoundError(f"task '{event['taskId']}' is not in flow {flow.namespace}.{flow.id}")
+        call = Call(self, flow, execution, task, event.get("scope"), event)
+        handler = ACTIONS.get(action)
+        if handler is None:
+            raise ValueError(f"unknown task-runner action '{action}'")
+        return handler(call)
+
+    def _flow_outputs(self, flow: Flow, execution: Execution) -> dict[str, Any]:
+        outputs = ExecutionOutputs(self.store, self.blobs, execution.id, flow)
+        context = render_context(flow, execution, outputs)
+        values: dict[str, Any] = {}
+        source = configured_source()
+        # The execution's services (`kv()`, `secret()`, `read()`) under the namespace rules, with no
+        # task run to record.
+        services = TaskRunContext(
+            self.store,
+            self.blobs,
+            execution,
+            TaskRun(id=f"{execution.id}-outputs", execution_id=execution.id, task_id="outputs", task_type=""),
+            context,
+            attempt=1,
+            secrets=execution_secrets(self.store, execution, source),
+            secret_source=source,
+            credentials=self.credentials,
+        )
+        try:
+            for output in flow.outputs:
+                values[output.id] = output.coerce(render(output.value, context, services))
+        except (ExpressionError, InputError) as error:
+            message = services.mask(f"flow output: {error}")
+            self.store.update_execution(execution.id, error=message)
+            raise TaskFailed(message) from error
+        self.store.update_execution(execution.id, outputs=services.mask_value(values))
+        return {"outputs": len(values)}
+
+
+class Call:
+    """One action on one task instance: its task run, its context, and how it ends."""
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        flow: Flow,
+        execution: Execution,
+        task: Task,
+        scope: Scope,
+        event: dict[str, Any],
+    ):
+        self.runner, self.flow, self.execution, self.task, self.scope, self.event = (
+            runner,
+            flow,
+            execution,
+            task,
+            scope,
+            event,
+        )
+        self.scope = runner.resolve_scope(scope)
+        self.store = runner.store
+        self.id = task_run_id(execution.id, task.id, scope)
+        self._task_run: TaskRun | None = None
+
+    def data_key(self, name: str) -> str:
+        """The blob-storage key of a file this task run keeps (large outputs, large loop values)."""
+        execution = self.execution
+        return f"{execution.namespace}/{execution.flow_id}/executions/{execution.id}/{self.id}/{name}"
+
+    @property
+    def task_run(self) -> TaskRun:
+        if self._task_run is None:
+            self._task_run = self.store.get_task_run(self.execution.id, self.id) or self._new_task_run()
+        return self._task_run
+
+    def _new_task_run(self) -> TaskRun:
+        parents = self.flow.task_parents(self.task.id)
+        parent_id = None
+        if parents:
+            parent = parents[-1]
+            parent_id = task_run_id(self.execution.id, parent.id, parent_scope(self.scope, parent.id))
+        chain = scope_chain(self.scope)
+        innermost = chain[-1] if chain else None
+        values = scope_values(self.scope)
+        return TaskRun(
+            id=self.id,
+            execution_id=self.execution.id,
+            task_id=self.task.id,
+            task_type=self.task.type,
+            parent_task_run_id=parent_id,
+            value=values[-1] if values else None,
+            iteration=innermost.get("iteration") if innermost else None,
+            scope_values=values,
+            scope_path=scope_path(self.scope),
+        )
+
+    def save(self, **changes: Any) -> TaskRun:
+        before = self.task_run.state
+        updated = self.task_run.model_copy(update=changes)
+        self._task_run = self.store.save_task_run(updated)
+        record_saved(before, self._task_run)
+        return self._task_run
+
+    def context(self) -> dict[str, Any]:
+        outputs = ExecutionOutputs(self.store, self.runner.blobs, self.execution.id, self.flow, self.scope)
+        return render_context(self.flow, self.execution, outputs, self.task, self.task_run, self.scope)
+
+    def run_context(self, attempt: int) -> TaskRunContext:
+        source = configured_source()
+        return TaskRunContext(
+            self.store,
+            self.runner.blobs,
+            self.execution,
+            self.task_run,
+            self.context(),
+            attempt,
+            secrets=execution_secrets(self.store, self.execution, source),
+            secret_source=source,
+            credentials=self.runner.credentials_for(self.flow),
+        )
+
+    def should_skip(self, ctx: TaskRunContext | None = None) -> bool:
+        """runIf: falsy -> SKIPPED; an expression that fails to render fails the task run."""
+        if self.task.run_if is None:
+            return False
+        variables = ctx.variables if ctx else self.context()
+        try:
+            value = render(self.task.run_if, variables, ctx)
+        except ExpressionError as error:
+            self.fail(f"runIf: {error}")
+            raise TaskFailed(f"task '{self.task.id}': runIf: {error}") from error
+        if is_truthy(value):
+            return False
+        self.save(state=State.SKIPPED, end_date=now())
+        return True
+
+    def fail(self, message: str, state: State = State.FAILED) -> None:
+        attempts = list(self.task_run.attempts) or [Attempt(state=state)]
+        attempts[-1] = attempts[-1].model_copy(update={"state": state, "end_date": now(), "error": message})
+        self.save(state=state, error=message, attempts=attempts, end_date=now())
+
+    def finished_ok(self, state: State, outputs: dict[str, Any] | None = None) -> State:
+        """Record a successful end, then wake Dag tasks that were waiting for this one; returns the
+        state recorded."""
+        if state == State.WARNING and self.task.allow_warning:
+            state = State.SUCCESS
+        changes: dict[str, Any] = {"state": state, "end_date": now()}
+        if outputs is not None:
+            changes["outputs"] = offload_large(outputs, self.runner.blobs, self.data_key("outputs.json"))
+        if self.task_run.attempts:
+            attempts = list(self.task_run.attempts)
+            attempts[-1] = attempts[-1].model_copy(update={"state": state, "end_date": now()})
+            changes["attempts"] = attempts
+        self.save(**changes)
+        flowables.wake_dependents(self)
+        return state
+
+    def children_state(self) -> State:
+        """The combined state of the task runs this flowable's run enclosed directly."""
+        if type(self.task).type_name in LOOPS:  # a run per child and iteration: list them
+            runs = self.store.list_task_runs(self.execution.id)
+        else:  # the children ran in this run's scope: their ids are known, read them by key
+            children = self.task.child_lists() if isinstance(self.task, FlowableTask) else []
+            ids = [
+                task_run_id(self.execution.id, task.id, self.scope) for _, tasks in children for task in tasks
+            ]
+            runs = self.store.get_task_runs(self.execution.id, ids)
+        return worst([State(r.state) for r in runs if r.parent_task_run_id == self.id])
+
+
+def action_run(call: Call) -> dict[str, Any]:
+    task = call.task
+    if not isinstance(task, RunnableTask):
+        raise TypeError(f"task '{task.id}' ({task.type}) is not runnable")
+    existing = call.task_run
+    if existing.state in (State.SUCCESS, State.WARNING, State.SKIPPED):
+        return {"state": str(existing.state)}  # already done: a duplicate delivery or a restart
+    attempt_number = len(existing.attempts) + 1
+    retry_count = retries_so_far(existing)
+    call.save(
+        state=State.RUNNING,
+        attempts=[*existing.attempts, Attempt(state=State.RUNNING)],
+        start_date=existing.start_date if existing.attempts else now(),
+    )
+    ctx = call.run_context(attempt_number)
+    try:
+        if retry_count == 0 and call.should_skip(ctx):
+            return {"state": "SKIPPED"}
+        with shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx):
+            outputs = run_within_timeout(task, ctx)
+    except ExitExecution as exit_:
+        ctx.log("INFO", f"Exit: the execution ends {exit_.state}")
+        call.store.update_execution(call.execution.id, exit_state=State(exit_.state))
+        call.finished_ok(State.SUCCESS, {})
+        _flush_logs(call, ctx)
+        raise
+    except Exception as error:  # every task failure is recorded before Step Functions sees it
+        _flush_logs(call, ctx, error)
+        raise _failed_attempt(call, error, retry_count, ctx.mask) from error
+    state = State.SUCCESS
+    retry = call.flow.effective_retry(task)
+    if retry_count > 0 and retry is not None and retry.warning_on_retry:
+        state = State.WARNING
+    # Secret values read during the run never reach the stored outputs.
+    state = call.finished_ok(state, ctx.mask_value(json.loads(json.dumps(outputs or {}, default=str))))
+    _flush_logs(call, ctx)
+    return {"state": str(state)}
+
+
+def run_within_timeout(task: RunnableTask, ctx: TaskRunContext) -> dict[str, Any]:
+    """Run a task, failing it with TaskTimeout when it outlives its `timeout` (per attempt).
+
+    Tasks that own a subprocess (scripts) kill it themselves at the same deadline; for the others the
+    attempt is abandoned, as Step Functions abandons a Lambda call, and recorded as timed out.
+    """
+    if task.timeout is None or task.enforces_timeout:
+        return task.run(ctx)
+    seconds = task.timeout.total_seconds()
+    outcome: list[Any] = []
+
+    def work() -> None:
+        try:
+            outcome.append(("ok", task.run(ctx)))
+        except BaseException as error:
+            outcome.append(("error", error))
+
+    worker = threading.Thread(target=work, name=f"task-{task.id}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not outcome:
+        raise TaskTimeout(f"task '{task.id}' timed out after {task.timeout} (timeout {seconds:g}s)")
+    kind, value = outcome[0]
+    if kind == "error":
+        raise value
+    result: dict[str, Any] = value
+    return result
+
+
+def retries_so_far(task_run: TaskRun) -> int:
+    """Attempts already made in this run of the task: the trailing RETRYING ones (and a RUNNING one a
+    crashed invocation left behind). Counted from the record, not from `$$.State.RetryCount`, so that
+    Lambda service errors retried by Step Functions do not use up the task's attempts, and a restart
+    starts a fresh series after the FAILED attempt that ended the previous one."""
+    count = 0
+    for attempt in reversed(task_run.attempts):
+        if attempt.state not in (State.RETRYING, State.RUNNING):
+            break
+        count += 1
+    return count
+
+
+def _flush_logs(call: Call, ctx: TaskRunContext, error: BaseException | None = None) -> None:
+    if error is not None:
+        ctx.log("ERROR", f"{type(error).__name__}: {error}")
+    if ctx.logs:
+        call.store.append_logs(ctx.logs)
+
+
+def _failed_attempt(
+    call: Call, error: Exception, retry_count: int, mask: Callable[[str], str] = str
+) -> Exception:
+    """Record a failed attempt; decide whether Step Functions retries, the flow fails, or it is a warning."""
+    task = call.task
+    message = mask(str(error) or type(error).__name__)
+    retry = call.flow.effective_retry(task)
+    final = True
+    if retry is not None:
+        max_attempts = retry.max_attempts or (100 if retry.max_duration else 1)
+        final = retry_count + 1 >= max_attempts
+        if not final and retry.max_duration is not None:
+            first = call.task_run.start_date
+            final = (now() - first) >= retry.max_duration
+            if final:
+                message = f"{message} (retry maxDuration {retry.max_duration} spent)"
+    if not final:
+        call.fail(message, State.RETRYING)
+        return _typed(error, message)
+    if task.allow_failure:
+        call.fail(message, State.WARNING)
+        flowables.wake_dependents(call)
+        return _AllowedFailure()
+    call.fail(message)
+    if retry is not None and retry.max_duration is not None and retry_count + 1 < (retry.max_attempts or 100):
+        return RetriesExhausted(message)
+    return _typed(error, message)
+
+
+class _AllowedFailure(Exception):
+    """Marker: the failure is allowed; the action returns normally."""
+
+
+def _typed(error: Exception, message: str) -> Exception:
+    if isinstance(error, TaskError):
+        return error
+    if isinstance(error, ExpressionError):
+        return TaskFailed(message)
+    return TaskFailed(f"{type(error).__name__}: {message}")
+
+
+def _run_allowing(call: Call) -> dict[str, Any]:
+    try:
+        return action_run(call)
+    except _AllowedFailure:
+        return {"state": "WARNING"}
+
+
+ACTIONS: dict[str, Callable[[Call], Any]] = {
+    "run": _run_allowing,
+    "start": flowables.action_start,
+    "end": flowables.action_end,
+    "check": flowables.action_check,
+    "pause": flowables.action_pause,
+    "await": flowables.action_await,
+}
