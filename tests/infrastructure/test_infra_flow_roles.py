@@ -12,8 +12,7 @@ from infra_synth import CUSTOM_CONTEXT, Synthesized
 from infra.config import ConfigError, StackConfig
 from infra.nag import render_cfn
 from stratoflow.compiler import compile_flow
-from stratoflow.flow import load_flow
-from stratoflow.tasks import registry
+from stratoflow.flow import load_flow, registry
 
 FLOW_ROLES = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/stratoflow/{stack}-flow-*"
 

@@ -20,7 +20,7 @@ from stratoflow.compiler.asl import ChoiceState, FailState, PassState, SucceedSt
 from stratoflow.compiler.builder import Builder, Names, Scope
 from stratoflow.compiler.lowering import lower_block, lower_task
 from stratoflow.flow.sla import execution_timeout
-from stratoflow.tasks.base import Task
+from stratoflow.flow.task import Task
 
 PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from stratoflow.compiler.asl import ChoiceState
 from stratoflow.compiler.builder import Builder, Scope
-from stratoflow.tasks.base import Task
+from stratoflow.flow.task import Task
 
 SKIP_RULE_VARIABLE = "$.eval.result.skip"
 

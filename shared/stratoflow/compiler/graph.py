@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from stratoflow.tasks.base import FlowableTask, Task
+from stratoflow.flow.task import FlowableTask, Task
 
 LOOPS = {"ForEach", "EachSequential", "EachParallel", "WaitFor"}
 

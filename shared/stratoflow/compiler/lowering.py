@@ -14,7 +14,7 @@ from typing import Any
 from stratoflow.compiler.builder import Builder, Scope
 from stratoflow.compiler.frame import SKIP_RULE_VARIABLE, Flowable, timeout_seconds_of
 from stratoflow.compiler.retry import retriers
-from stratoflow.tasks.base import RunnableTask, Task
+from stratoflow.flow.task import RunnableTask, Task
 
 Lowerer = Callable[[Builder, Any, Scope, "str | None"], str]
 

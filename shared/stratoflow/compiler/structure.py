@@ -18,8 +18,8 @@ from stratoflow.compiler.budget import iteration_events
 from stratoflow.compiler.builder import Builder, Scope
 from stratoflow.compiler.frame import Flowable
 from stratoflow.compiler.lowering import lower_block
+from stratoflow.flow.task import Task
 from stratoflow.storage_layout import MAP_RESULTS_PREFIX
-from stratoflow.tasks.base import Task
 
 
 def lower_sequential(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:

@@ -106,6 +106,6 @@ def ending_state(misses: list[SlaMiss]) -> tuple[State, str] | None:
 
 
 def _human(duration: timedelta) -> str:
-    from stratoflow.tasks.fields import format_iso_duration
+    from stratoflow.flow.fields import format_iso_duration
 
     return format_iso_duration(duration)

@@ -18,6 +18,8 @@ from stratoflow.flow.loader import (
     validate_text,
 )
 from stratoflow.flow.model import Concurrency, Flow, FlowOutput, FlowSource, PluginDefault
+from stratoflow.flow.retry import Retry
+from stratoflow.flow.task import FlowableTask, RunnableTask, Task
 from stratoflow.flow.triggers import (
     TRIGGER_TYPES,
     EventBridgeTrigger,
@@ -28,8 +30,6 @@ from stratoflow.flow.triggers import (
     Trigger,
     Webhook,
 )
-from stratoflow.tasks.base import FlowableTask, RunnableTask, Task
-from stratoflow.tasks.retry import Retry
 
 
 def flow_json_schema() -> dict[str, object]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from stratoflow.tasks.fields import describe, format_iso_duration, parse_iso_duration
+from stratoflow.flow.fields import describe, format_iso_duration, parse_iso_duration
 
 _SCHEME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

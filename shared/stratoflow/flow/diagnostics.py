@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from stratoflow.errors import Diagnostic
+from stratoflow.flow.fields import describe
 from stratoflow.flow.yaml_source import PathPart, SourceMap, YamlPath, format_path
-from stratoflow.tasks.fields import describe
 
 # Errors about the kind of a value: the message gains "(got <what was there>)".
 _TYPE_ERRORS = ("_type", "_parsing", "literal_error", "enum", "bool_parsing")

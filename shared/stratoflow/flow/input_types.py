@@ -9,9 +9,9 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import AliasChoices, Field, field_validator
 
 from stratoflow.flow import coercion as c
+from stratoflow.flow.fields import Duration, StrictModel, hint
 from stratoflow.flow.inputs import Input, input_type, input_types
 from stratoflow.flow.patterns import compile_validator, full_match
-from stratoflow.tasks.fields import Duration, StrictModel, hint
 
 _Ordered = TypeVar("_Ordered", int, float, date, datetime, time, timedelta)
 

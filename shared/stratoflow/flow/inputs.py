@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from stratoflow.errors import InputError
 from stratoflow.flow import coercion as c
-from stratoflow.tasks.fields import InputId, StrictModel, describe, hint, located_error
+from stratoflow.flow.fields import InputId, StrictModel, describe, hint, located_error
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -13,8 +13,8 @@ from datetime import timedelta
 from stratoflow.errors import Diagnostic
 from stratoflow.flow.model import Flow
 from stratoflow.flow.rules import task_paths
+from stratoflow.flow.task import RunnableTask, Task
 from stratoflow.flow.yaml_source import SourceMap, format_path
-from stratoflow.tasks.base import RunnableTask, Task
 
 # Lambda's hard limit on one invocation (the task runner is configured with it).
 LAMBDA_MAX_DURATION = timedelta(minutes=15)

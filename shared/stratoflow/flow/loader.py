@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from stratoflow.errors import Diagnostic, FlowValidationError
 from stratoflow.flow.diagnostics import diagnostics_from_error
+from stratoflow.flow.fields import describe
 from stratoflow.flow.lambda_limits import check_lambda_limits
 from stratoflow.flow.model import Flow, FlowSource
 from stratoflow.flow.rules import (
@@ -20,7 +21,6 @@ from stratoflow.flow.rules import (
     task_paths,
 )
 from stratoflow.flow.yaml_source import format_path, read_yaml
-from stratoflow.tasks.fields import describe
 
 FLOW_SUFFIXES = (".yaml", ".yml")
 # Folders never searched for flows when validating a directory.

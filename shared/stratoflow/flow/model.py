@@ -18,20 +18,8 @@ from pydantic_core import PydanticCustomError
 
 from stratoflow.errors import Diagnostic, InputError
 from stratoflow.flow import coercion as c
-from stratoflow.flow.inputs import Input, InputItem, input_types
-from stratoflow.flow.sla import SlaItem
-from stratoflow.flow.triggers import Trigger, TriggerItem
-from stratoflow.flow.yaml_source import SourceMap
-from stratoflow.tasks import registry
-from stratoflow.tasks.base import (
-    DefaultValues,
-    FlowableTask,
-    NonEmptyTaskList,
-    Task,
-    TaskList,
-    plugin_defaults,
-)
-from stratoflow.tasks.fields import (
+from stratoflow.flow import registry
+from stratoflow.flow.fields import (
     FlowId,
     InputId,
     LabelMap,
@@ -41,7 +29,19 @@ from stratoflow.tasks.fields import (
     located_error,
     property_names,
 )
-from stratoflow.tasks.retry import Retry
+from stratoflow.flow.inputs import Input, InputItem, input_types
+from stratoflow.flow.retry import Retry
+from stratoflow.flow.sla import SlaItem
+from stratoflow.flow.task import (
+    DefaultValues,
+    FlowableTask,
+    NonEmptyTaskList,
+    Task,
+    TaskList,
+    plugin_defaults,
+)
+from stratoflow.flow.triggers import Trigger, TriggerItem
+from stratoflow.flow.yaml_source import SourceMap
 
 
 class FlowOutput(StrictModel):

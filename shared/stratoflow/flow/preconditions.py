@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from stratoflow.flow.fields import LabelMap, StrictModel, located_error
 from stratoflow.states import State
-from stratoflow.tasks.fields import LabelMap, StrictModel, located_error
 
 
 class UpstreamFlow(StrictModel):

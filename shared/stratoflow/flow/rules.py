@@ -15,11 +15,11 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, BeforeValidator
 
 from stratoflow.errors import Diagnostic
+from stratoflow.flow import registry
+from stratoflow.flow.fields import hint
 from stratoflow.flow.model import Flow
+from stratoflow.flow.task import Task, validate_task
 from stratoflow.flow.yaml_source import SourceMap, YamlPath, format_path
-from stratoflow.tasks import registry
-from stratoflow.tasks.base import Task, validate_task
-from stratoflow.tasks.fields import hint
 
 # Keys whose strings are never rendered as templates.
 _NOT_RENDERED = frozenset({"description"})
@@ -137,7 +137,6 @@ def render_static_subflows(data: dict[str, Any], tasks: RawTasks) -> None:
     only (`{{ flow.namespace }}`, as Kestra's blueprints do). Any other expression is left for the
     Subflow model to refuse where it is written."""
     from stratoflow.flow.model import flow_variables
-    from stratoflow.tasks.native import Subflow
 
     flow_id, namespace = data.get("id"), data.get("namespace")
     if not isinstance(flow_id, str) or not isinstance(namespace, str):
@@ -145,7 +144,7 @@ def render_static_subflows(data: dict[str, Any], tasks: RawTasks) -> None:
     variables = {"flow": flow_variables(namespace, flow_id, None)}
     for _, task in tasks.found:
         name = task.get("type")
-        if not isinstance(name, str) or registry.resolve(name) is not Subflow:
+        if not isinstance(name, str) or registry.canonical_name(name) != "Subflow":
             continue
         for key in ("namespace", "flowId"):
             value = task.get(key)
@@ -225,7 +224,7 @@ def _timeouts(report: _Report, tasks: RawTasks) -> None:
     """`timeout` on a task that arranges others (and on Subflow) is refused, not ignored: Step
     Functions has no timeout on Parallel and Map states, and no stop of a child execution, so it
     could not hold on AWS as it would locally (Sleep and Pause honour theirs)."""
-    from stratoflow.tasks.base import FlowableTask
+    from stratoflow.flow.task import FlowableTask
 
     for path, task in tasks.found:
         name = task.get("type")

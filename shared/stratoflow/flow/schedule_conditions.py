@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, SerializeAsAny, model_validator
 
-from stratoflow.tasks.fields import StrictModel, describe, hint, located_error
+from stratoflow.flow.fields import StrictModel, describe, hint, located_error
 
 DEFAULT_DATE = "{{ trigger.date }}"
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")

@@ -11,11 +11,11 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from stratoflow.flow import registry
 from stratoflow.flow.inputs import INPUT_SCHEMA_PLACEHOLDER, input_types
 from stratoflow.flow.model import Flow
+from stratoflow.flow.task import TASK_SCHEMA_PLACEHOLDER
 from stratoflow.flow.triggers import TRIGGER_SCHEMA_PLACEHOLDER, TRIGGER_TYPES
-from stratoflow.tasks import registry
-from stratoflow.tasks.base import TASK_SCHEMA_PLACEHOLDER
 
 SCHEMA_ID = "https://stratoflow.dev/schemas/flow.json"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag
 
-from stratoflow.tasks.fields import Duration, InputId, LabelMap, StrictModel
+from stratoflow.flow.fields import Duration, InputId, LabelMap, StrictModel
 
 Behavior = Literal["FAIL", "CANCEL", "NONE"]
 # Behaviors the state machine's own TimeoutSeconds carries out (a TIMED_OUT end, then recorded as the

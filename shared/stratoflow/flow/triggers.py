@@ -10,10 +10,10 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 from pydantic import BeforeValidator, Field, SerializeAsAny, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from stratoflow.flow.fields import Duration, LabelMap, StrictModel, TaskId, describe, hint, located_error
 from stratoflow.flow.preconditions import Preconditions
 from stratoflow.flow.schedule_conditions import ConditionItem
 from stratoflow.states import State
-from stratoflow.tasks.fields import Duration, LabelMap, StrictModel, TaskId, describe, hint, located_error
 
 TRIGGER_SCHEMA_PLACEHOLDER: dict[str, Any] = {"x-stratoflow-ref": "Trigger"}
 TRIGGER_TYPES: dict[str, type[Trigger]] = {}

@@ -9,7 +9,7 @@ one of them becomes registered, so the page cannot claim a gap that is filled.
 
 from __future__ import annotations
 
-from stratoflow.tasks import registry
+from stratoflow.flow import registry
 
 KESTRA_PREFIX = "io.kestra."
 

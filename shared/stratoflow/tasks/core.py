@@ -8,11 +8,11 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from stratoflow.tasks.base import LogLevel, RunnableTask
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.fields import LabelMap, normalize_labels
+from stratoflow.flow.registry import kestra_aliases, register
+from stratoflow.flow.run_context import RunContext
+from stratoflow.flow.task import LogLevel, RunnableTask
 from stratoflow.tasks.errors import ExitExecution, TaskFailed
-from stratoflow.tasks.fields import LabelMap, normalize_labels
-from stratoflow.tasks.registry import kestra_aliases, register
 
 
 def as_text(value: Any) -> str:

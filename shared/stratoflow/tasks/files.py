@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from stratoflow.errors import NotFoundError
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.errors import TaskFailed
 
 STORAGE_SCHEME = "strato:///"

@@ -9,9 +9,9 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from stratoflow.tasks.base import FlowableTask, NonEmptyTaskList, Task, TaskItem, TaskList
-from stratoflow.tasks.fields import Duration, StrictModel, describe
-from stratoflow.tasks.registry import kestra_aliases, register
+from stratoflow.flow.fields import Duration, StrictModel, describe
+from stratoflow.flow.registry import kestra_aliases, register
+from stratoflow.flow.task import FlowableTask, NonEmptyTaskList, Task, TaskItem, TaskList
 
 
 def _flow_aliases(name: str) -> tuple[str, ...]:

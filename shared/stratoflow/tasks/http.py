@@ -22,13 +22,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from stratoflow.tasks.base import RunnableTask
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.fields import Duration, StrictModel
+from stratoflow.flow.registry import kestra_aliases, register
+from stratoflow.flow.run_context import RunContext
+from stratoflow.flow.task import RunnableTask
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import HttpError, TaskFailed, TaskTimeout
-from stratoflow.tasks.fields import Duration, StrictModel
 from stratoflow.tasks.files import safe_file_name
-from stratoflow.tasks.registry import kestra_aliases, register
 
 DEFAULT_TIMEOUT = timedelta(seconds=60)
 # A Request's body is a task output: keep it small enough for the execution store by default.

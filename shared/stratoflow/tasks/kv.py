@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from stratoflow.tasks.base import RunnableTask
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.fields import Duration
+from stratoflow.flow.registry import kestra_aliases, register
+from stratoflow.flow.run_context import RunContext
+from stratoflow.flow.task import RunnableTask
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
-from stratoflow.tasks.fields import Duration
-from stratoflow.tasks.registry import kestra_aliases, register
 
 
 class _KeyTask(RunnableTask):

@@ -8,10 +8,10 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, model_validator
 
+from stratoflow.flow.fields import Duration, FlowId, LabelMap, Namespace, located_error
 from stratoflow.flow.inputs import InputItem
-from stratoflow.tasks.base import Task
-from stratoflow.tasks.fields import Duration, FlowId, LabelMap, Namespace, located_error
-from stratoflow.tasks.registry import kestra_aliases, register
+from stratoflow.flow.registry import kestra_aliases, register
+from stratoflow.flow.task import Task
 
 
 def _an_expression(text: str) -> str:

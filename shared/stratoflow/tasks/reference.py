@@ -16,9 +16,9 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from stratoflow.tasks import registry
-from stratoflow.tasks.base import Task
-from stratoflow.tasks.fields import format_iso_duration
+from stratoflow.flow import registry
+from stratoflow.flow.fields import format_iso_duration
+from stratoflow.flow.task import Task
 
 # Outputs of task types whose modules do not declare `output_fields` (control flow, core tasks).
 KNOWN_OUTPUTS: dict[str, dict[str, str]] = {

@@ -21,10 +21,10 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from stratoflow.tasks.base import FlowableTask, NonEmptyTaskList, RunnableTask, Task
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.registry import kestra_aliases, register
+from stratoflow.flow.run_context import RunContext
+from stratoflow.flow.task import FlowableTask, NonEmptyTaskList, RunnableTask, Task
 from stratoflow.tasks.files import file_or_content, relative_path
-from stratoflow.tasks.registry import kestra_aliases, register
 
 
 @register

@@ -21,8 +21,8 @@ from pydantic import Field, ValidationError
 from stratoflow.domain import Execution
 from stratoflow.errors import StratoflowError
 from stratoflow.flow import Flow, FlowTrigger
+from stratoflow.flow.fields import LabelMap, StrictModel
 from stratoflow.states import State
-from stratoflow.tasks.fields import LabelMap, StrictModel
 
 FINISHED_SOURCE = "stratoflow"
 FINISHED_DETAIL_TYPE = "Execution Finished"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stratoflow.tasks.fields import (
+from stratoflow.flow.fields import (
     did_you_mean,
     format_iso_duration,
     hint,

@@ -11,8 +11,8 @@ import pytest
 
 from stratoflow.errors import InputError
 from stratoflow.flow import Input, input_types, load_flow, resolve_inputs
+from stratoflow.flow.fields import StrictModel
 from stratoflow.flow.inputs import InputItem
-from stratoflow.tasks.fields import StrictModel
 from tests.unit.flow.flow_test_helpers import flow_text
 
 

@@ -9,14 +9,13 @@ from typing import Any, ClassVar
 
 import pytest
 
-from stratoflow.flow import RunnableTask, load_flow
-from stratoflow.tasks import registry
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow import RunnableTask, load_flow, registry
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.core import Log
 from stratoflow.tasks.http import Request
 from stratoflow.tasks.kv import Set
 from stratoflow.tasks.native import Subflow
-from stratoflow.tasks.registry import register
 
 CORE = [
     "AllowFailure", "Dag", "EachParallel", "EachSequential", "Echo", "Exit", "Fail", "ForEach", "If", "Labels",

@@ -8,9 +8,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from stratoflow.flow import flow_json_schema, load_flow_file, validate_path
+from stratoflow.flow import flow_json_schema, load_flow_file, registry, validate_path
 from stratoflow.flow.yaml_source import read_yaml
-from stratoflow.tasks import registry
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))

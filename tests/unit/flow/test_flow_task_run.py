@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from stratoflow.flow import load_flow
-from stratoflow.tasks.base import Task
+from stratoflow.flow.task import Task
 from stratoflow.tasks.errors import ExitExecution, HttpError, TaskError, TaskFailed, TaskTimeout
 from stratoflow.tasks.kv import Delete, Get, Set
 from tests.unit.flow.flow_test_helpers import FakeContext, flow_text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stratoflow.tasks import registry
+from stratoflow.flow import registry
 from stratoflow.tasks.compatibility import NOT_SUPPORTED, markdown
 
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "kestra-compatibility.md"

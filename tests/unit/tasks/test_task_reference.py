@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stratoflow.tasks import registry
+from stratoflow.flow import registry
 from stratoflow.tasks.reference import markdown, task_section
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -73,7 +73,7 @@ def execution_end_metrics(
 
 def task_type_dimension(task_run: TaskRun) -> str:
     """The canonical task type (an alias such as io.kestra.plugin.core.log.Log counts as `Log`)."""
-    from stratoflow.tasks.registry import canonical_name
+    from stratoflow.flow.registry import canonical_name
 
     return canonical_name(task_run.task_type) or task_run.task_type or "unknown"
 

@@ -144,6 +144,6 @@ class SlaTimers:
 
 
 def _iso(duration: timedelta) -> str:
-    from stratoflow.tasks.fields import format_iso_duration
+    from stratoflow.flow.fields import format_iso_duration
 
     return format_iso_duration(duration)

@@ -15,11 +15,11 @@ from stratoflow.execution.runner.masking import mask_text, mask_value
 from stratoflow.execution.runner.outputs import ExecutionOutputs
 from stratoflow.expressions import render
 from stratoflow.flow.model import flow_variables
+from stratoflow.flow.run_context import FlowCredentials
 from stratoflow.namespaces import NamespaceGuard
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.store.namespace_files import list_namespace_files
 from stratoflow.store.rules import URI_SCHEME
-from stratoflow.tasks.context import FlowCredentials
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 
@@ -109,7 +109,7 @@ def render_context(
 
 @dataclass
 class TaskRunContext:
-    """The RunContext a runnable task is given (see `stratoflow.tasks.context`)."""
+    """The RunContext a runnable task is given (see `stratoflow.flow.run_context`)."""
 
     store: ExecutionStore
     blobs: BlobStore
@@ -165,8 +165,8 @@ class TaskRunContext:
         return mask_value(value, self.secrets)
 
     def add_labels(self, labels: dict[str, str]) -> None:
+        from stratoflow.flow.fields import SYSTEM_LABEL_PREFIX, is_system_label
         from stratoflow.tasks.errors import TaskFailed
-        from stratoflow.tasks.fields import SYSTEM_LABEL_PREFIX, is_system_label
 
         forged = sorted(str(k) for k in labels if is_system_label(str(k)))
         if forged:  # a rendered key can name one even when the flow's YAML did not

@@ -160,7 +160,7 @@ def _start_pause(call: Call) -> dict[str, Any]:
     delay: Any = call.task.delay  # type: ignore[attr-defined]
     if not isinstance(delay, str):
         return {}
-    from stratoflow.tasks.fields import parse_iso_duration
+    from stratoflow.flow.fields import parse_iso_duration
 
     rendered = render(delay, call.context())
     try:

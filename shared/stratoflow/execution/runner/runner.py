@@ -40,10 +40,10 @@ from stratoflow.execution.runner.outputs import LOOPS, ExecutionOutputs, offload
 from stratoflow.execution.runner.workdirs import shared_directory_of
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.flow import Flow, load_flow
+from stratoflow.flow.run_context import FlowCredentials
+from stratoflow.flow.task import FlowableTask, RunnableTask, Task
 from stratoflow.states import State, worst
 from stratoflow.store.base import BlobStore, ExecutionStore
-from stratoflow.tasks.base import FlowableTask, RunnableTask, Task
-from stratoflow.tasks.context import FlowCredentials
 from stratoflow.tasks.errors import ExitExecution, TaskError, TaskFailed, TaskTimeout
 
 log = logging.getLogger("stratoflow.execution.runner")

@@ -14,10 +14,10 @@ from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.execution.lineage import CORRELATION_ID, correlation_of
 from stratoflow.execution.runner.masking import secret_input_ids
 from stratoflow.expressions import ExpressionError, render
+from stratoflow.flow.fields import is_system_label
 from stratoflow.namespaces import NamespaceGuard
 from stratoflow.states import State
 from stratoflow.tasks.errors import TaskFailed
-from stratoflow.tasks.fields import is_system_label
 
 if TYPE_CHECKING:
     from stratoflow.execution.runner.runner import Call

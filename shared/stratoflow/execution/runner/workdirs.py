@@ -10,9 +10,9 @@ from stratoflow.domain import Execution
 from stratoflow.execution.runner.context import TaskRunContext
 from stratoflow.execution.runner.ids import Scope, parent_scope, task_run_id
 from stratoflow.flow import Flow
+from stratoflow.flow.task import Task
 from stratoflow.store.base import BlobStore
 from stratoflow.store.rules import URI_SCHEME
-from stratoflow.tasks.base import Task
 from stratoflow.tasks.working_directory import WorkingDirectory, shared_directory
 
 

@@ -15,6 +15,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field
 
+from stratoflow.flow.fields import Duration
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.aws.base import (
     KESTRA_AWS,
     AwsTask,
@@ -25,10 +28,7 @@ from stratoflow.tasks.aws.base import (
     statement,
 )
 from stratoflow.tasks.aws.fetch import FETCH_OUTPUTS, FetchType, fetch_outputs
-from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.errors import TaskFailed, TaskTimeout
-from stratoflow.tasks.fields import Duration
-from stratoflow.tasks.registry import register
 
 _INTEGERS = {"tinyint", "smallint", "integer", "int", "bigint"}
 _FLOATS = {"float", "real", "double"}

@@ -11,9 +11,9 @@ import re
 from abc import abstractmethod
 from typing import Any, ClassVar
 
+from stratoflow.flow.run_context import RunContext
+from stratoflow.flow.task import RunnableTask
 from stratoflow.tasks.aws.errors import aws_failure
-from stratoflow.tasks.base import RunnableTask
-from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskError
 

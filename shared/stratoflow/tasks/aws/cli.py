@@ -9,10 +9,10 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.aws.base import KESTRA_AWS
-from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.core import as_text
-from stratoflow.tasks.registry import register
 from stratoflow.tasks.scripts.tasks import ScriptTask, default_python
 from stratoflow.tasks.scripts.workdir import WorkingDirectory
 

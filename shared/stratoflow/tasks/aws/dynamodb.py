@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.aws.base import (
     KESTRA_AWS,
     AwsTask,
@@ -24,9 +26,7 @@ from stratoflow.tasks.aws.base import (
     statement,
 )
 from stratoflow.tasks.aws.fetch import FETCH_OUTPUTS, FetchType, fetch_outputs
-from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.errors import TaskFailed
-from stratoflow.tasks.registry import register
 
 
 def to_attributes(value: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.run_context import RunContext
 
 FetchType = Literal["FETCH", "FETCH_ONE", "STORE", "NONE"]
 FETCH_OUTPUTS: dict[str, str] = {

@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 
 from pydantic import AliasChoices, Field
 
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.aws.base import (
     KESTRA_AWS,
     AwsTask,
@@ -17,9 +19,7 @@ from stratoflow.tasks.aws.base import (
     render_text,
     statement,
 )
-from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.errors import TaskFailed
-from stratoflow.tasks.registry import register
 
 
 def function_arns(name: str, region: str | None) -> list[str]:

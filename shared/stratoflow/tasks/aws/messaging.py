@@ -8,6 +8,9 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, AliasChoices, Field
 
+from stratoflow.flow.fields import StrictModel
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.aws.base import (
     KESTRA_AWS,
     AwsTask,
@@ -19,12 +22,9 @@ from stratoflow.tasks.aws.base import (
     statement,
 )
 from stratoflow.tasks.aws.errors import family_of
-from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
-from stratoflow.tasks.fields import StrictModel
 from stratoflow.tasks.files import is_storage_uri, read_stored
-from stratoflow.tasks.registry import register
 
 BATCH = 10  # SQS SendMessageBatch and EventBridge PutEvents take at most 10 entries
 _QUEUE_URL = re.compile(

@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from stratoflow.flow.fields import StrictModel
+from stratoflow.flow.registry import register
+from stratoflow.flow.task import Task
 from stratoflow.tasks.aws.base import is_static, pattern, statement
 from stratoflow.tasks.aws.job_results import (
     batch_failure_summary,
@@ -33,9 +36,6 @@ from stratoflow.tasks.aws.job_results import (
     ecs_failure_summary,
     ecs_task_outputs,
 )
-from stratoflow.tasks.base import Task
-from stratoflow.tasks.fields import StrictModel
-from stratoflow.tasks.registry import register
 
 if TYPE_CHECKING:
     from stratoflow.compiler.builder import Builder, Scope

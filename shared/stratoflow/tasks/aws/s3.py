@@ -12,13 +12,13 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
+from stratoflow.flow.fields import StrictModel
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.aws.base import KESTRA_AWS, AwsTask, Statement, pattern, render_text, statement
-from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
-from stratoflow.tasks.fields import StrictModel
 from stratoflow.tasks.files import content_bytes, is_storage_uri, read_stored, safe_file_name
-from stratoflow.tasks.registry import register
 
 
 def object_arn(bucket: str, key: str | None = None) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.aws.base import AwsTask, Statement, regional_arn, statement
-from stratoflow.tasks.context import RunContext
 from stratoflow.tasks.notifications.mail import MailContent, build_message
-from stratoflow.tasks.registry import register
 
 
 @register

@@ -13,13 +13,13 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from stratoflow.tasks.base import RunnableTask
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
+from stratoflow.flow.task import RunnableTask
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import file_or_content, relative_path
 from stratoflow.tasks.jdbc.results import FetchType, fetch_result
-from stratoflow.tasks.registry import register
 
 KESTRA_DUCKDB = "io.kestra.plugin.jdbc.duckdb"
 IN_MEMORY = ("", ":memory:")

@@ -12,13 +12,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from stratoflow.tasks.base import RunnableTask
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
+from stratoflow.flow.task import RunnableTask
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import read_stored
 from stratoflow.tasks.jdbc.results import FetchType, fetch_result, split_statements
-from stratoflow.tasks.registry import register
 from stratoflow.tasks.storage import stored_uri
 
 KESTRA_POSTGRES = "io.kestra.plugin.jdbc.postgresql"

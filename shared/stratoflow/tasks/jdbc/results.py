@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.files import safe_file_name
 
 FetchType = Literal["FETCH_ONE", "FETCH", "STORE", "NONE"]

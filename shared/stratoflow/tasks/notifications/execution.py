@@ -14,12 +14,12 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from stratoflow.tasks.base import RunnableTask
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
+from stratoflow.flow.task import RunnableTask
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.notifications.webhooks import post_json
-from stratoflow.tasks.registry import register
 
 COLOURS = {"SUCCESS": "good", "WARNING": "warning", "FAILED": "danger", "KILLED": "danger"}
 TERMINAL = ("SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED")

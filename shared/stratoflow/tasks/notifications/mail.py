@@ -12,13 +12,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from stratoflow.tasks.base import RunnableTask
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.fields import StrictModel
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
+from stratoflow.flow.task import RunnableTask
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed, TaskTimeout
-from stratoflow.tasks.fields import StrictModel
 from stratoflow.tasks.files import read_stored, safe_file_name
-from stratoflow.tasks.registry import register
 
 
 class Attachment(StrictModel):

@@ -16,11 +16,11 @@ from typing import Any, ClassVar
 
 from pydantic import model_validator
 
-from stratoflow.tasks.base import RunnableTask
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
+from stratoflow.flow.task import RunnableTask
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import HttpError, TaskFailed, TaskTimeout
-from stratoflow.tasks.registry import register
 
 SEND_TIMEOUT = timedelta(seconds=30)
 

@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.errors import TaskError
 from stratoflow.tasks.scripts import dependency_cache
 from stratoflow.tasks.scripts.dependency_cache import Lease

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.fields import StrictModel
+from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.core import as_text
-from stratoflow.tasks.fields import StrictModel
 from stratoflow.tasks.files import read_stored, relative_path
 from stratoflow.tasks.scripts.globs import glob_pattern
 from stratoflow.tasks.scripts.workdir import WorkingDirectory

@@ -27,12 +27,12 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from stratoflow.tasks.base import RunnableTask
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
+from stratoflow.flow.task import RunnableTask
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import is_storage_uri, read_stored
-from stratoflow.tasks.registry import register
 from stratoflow.tasks.scripts import dependencies, warm
 from stratoflow.tasks.scripts.before_commands import split_pip_installs
 from stratoflow.tasks.scripts.environment import (

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import STORAGE_SCHEME, file_or_content, read_stored, relative_path
 from stratoflow.tasks.scripts.globs import glob_pattern

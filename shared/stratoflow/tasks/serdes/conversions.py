@@ -17,11 +17,11 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from stratoflow.tasks.base import RunnableTask
-from stratoflow.tasks.context import RunContext
+from stratoflow.flow.registry import register
+from stratoflow.flow.run_context import RunContext
+from stratoflow.flow.task import RunnableTask
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import read_stored, safe_file_name
-from stratoflow.tasks.registry import register
 from stratoflow.tasks.serdes.ion import iter_lines, json_text, read_ion, write_ion
 from stratoflow.tasks.storage import stored_uri
 

@@ -14,9 +14,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from stratoflow.flow.registry import register
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.jdbc.results import ion_value
-from stratoflow.tasks.registry import register
 from stratoflow.tasks.serdes.conversions import KESTRA_SERDES, Conversion
 from stratoflow.tasks.serdes.ion import json_text, read_ion, write_ion
 

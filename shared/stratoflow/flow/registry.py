@@ -1,9 +1,11 @@
 """Task types by name: the one place the flow model looks a `type:` up.
 
-Modules add task types with `@register`; the flow model never lists them. The task modules are
-imported one at a time, on the first lookup of a name none of the imported ones registered: a flow of
-`Log` and `Return` tasks never pays for the HTTP client's imports (urllib, ssl, email) or the models of
-the flowable tasks. Listing the names (`names()`, the JSON Schema, suggestions) imports them all.
+Modules add task types with `@register`; the flow model never lists them. The built-in task modules
+are named here by string and imported with importlib, one at a time, on the first lookup of a name
+none of the imported ones registered. That deferred import is deliberate twice over: a flow of `Log`
+and `Return` tasks never pays for the HTTP client's imports (urllib, ssl, email) or the models of the
+flowable tasks, and the language (`stratoflow.flow`) never imports `stratoflow.tasks`, which builds on
+it. Listing the names (`names()`, the JSON Schema, suggestions) imports them all.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from stratoflow.flow.fields import did_you_mean
+
 if TYPE_CHECKING:
-    from stratoflow.tasks.base import Task
+    from stratoflow.flow.task import Task
 
 # The core task types, most used first: a lookup imports the next module until one registers the name.
 BUILTIN_MODULES: tuple[str, ...] = (
@@ -117,8 +121,6 @@ def task_classes() -> list[type[Task]]:
 
 def suggest(name: str) -> str | None:
     """The registered name closest to a misspelled one (canonical names preferred), or None."""
-    from stratoflow.tasks.fields import did_you_mean
-
     load_all()
     canonical, every = sorted(_canonical), sorted(_by_name)
     if name.startswith("io."):

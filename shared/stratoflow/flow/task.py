@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import BeforeValidator, Field, SerializeAsAny, ValidationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from stratoflow.tasks import registry
-from stratoflow.tasks.fields import Duration, StrictModel, TaskId, describe, located_error, property_names
-from stratoflow.tasks.retry import Retry
+from stratoflow.flow import registry
+from stratoflow.flow.fields import Duration, StrictModel, TaskId, describe, located_error, property_names
+from stratoflow.flow.retry import Retry
 
 if TYPE_CHECKING:
-    from stratoflow.tasks.context import RunContext
+    from stratoflow.flow.run_context import RunContext
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
 

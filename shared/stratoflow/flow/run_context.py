@@ -1,4 +1,5 @@
-"""What a runnable task sees while it runs: the contract between task types and the task runner."""
+"""What a runnable task sees while it runs: the contract between task types and the task runner,
+written in the language so that `RunnableTask.run` can name it."""
 
 from __future__ import annotations
 

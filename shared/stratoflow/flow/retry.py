@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 
-from stratoflow.tasks.fields import Duration, StrictModel
+from stratoflow.flow.fields import Duration, StrictModel
 
 
 class Retry(StrictModel):
