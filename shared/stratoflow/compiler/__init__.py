@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from stratoflow.compiler.flow import CompiledFlow, lower_flow, permissions_of, placeholders_of
-from stratoflow.compiler.lowering import state_machine_placeholder
+from stratoflow.compiler.waits import state_machine_placeholder
 from stratoflow.errors import CompileError
 
 MAX_DEFINITION_BYTES = 1_048_576

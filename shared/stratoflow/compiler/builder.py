@@ -1,4 +1,5 @@
-"""The state-graph builder: unique state names, runner calls, catch routing.
+"""The state-graph builder: unique state names, runner calls, catch routing, and the dispatch of
+each task to its lowering through the one table it is given (`stratoflow.compiler.lowering.LOWERERS`).
 
 A flow is lowered block by block, from the last task to the first, so that each task knows the state
 that follows it. A `Scope` says where a failure inside the block goes: the `Next` of a Catch, or
@@ -9,7 +10,7 @@ takes it).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,6 +27,9 @@ from stratoflow.compiler.asl import (
     dump_state,
 )
 from stratoflow.compiler.retry import PLATFORM_RETRIER
+from stratoflow.errors import CompileError
+from stratoflow.flow.retry import Retry
+from stratoflow.flow.task import Task
 
 TASK_RUNNER = "${TaskRunnerFunctionArn}"
 MAX_STATE_NAME = 80
@@ -65,6 +69,11 @@ def _shorten(name: str) -> str:
     return f"{name[: MAX_STATE_NAME - 9]}~{digest}"
 
 
+# Lowers one task: (builder, task, scope, next state) -> the task's entry state. The task is `Any`
+# because the table holds one function per task family, each typed with the classes its key names.
+Lowerer = Callable[["Builder", Any, Scope, "str | None"], str]
+
+
 @dataclass
 class Builder:
     """Collects the states of one state machine scope (the top level, a branch or a Map processor)."""
@@ -75,11 +84,29 @@ class Builder:
     counter: list[int] = field(default_factory=lambda: [0])
     _exit: str | None = None
     # The retry policy each task's attempts follow (`Flow.effective_retry`); its own when not set.
-    retry_of: Callable[[Any], Any] = lambda task: task.retry
+    retry_of: Callable[[Task], Retry | None] = lambda task: task.retry
+    # Task kind (`Task.compiled_as`) -> its lowering.
+    lowerers: Mapping[str, Lowerer] = field(default_factory=dict)
 
     def branch(self) -> Builder:
         """A builder for a nested state machine (Parallel branch, Map processor) sharing the names."""
-        return Builder(self.names, self.warnings, counter=self.counter, retry_of=self.retry_of)
+        return Builder(
+            self.names, self.warnings, counter=self.counter, retry_of=self.retry_of, lowerers=self.lowerers
+        )
+
+    def lower_task(self, task: Task, scope: Scope, next_: str | None) -> str:
+        """The states of one task; returns its entry state."""
+        lowerer = self.lowerers.get(type(task).compiled_as)
+        if lowerer is None:
+            raise CompileError(f"task '{task.id}': no lowering for task type {type(task).type_name}")
+        return lowerer(self, task, scope, next_)
+
+    def lower_block(self, tasks: list[Task], scope: Scope, next_: str | None) -> str | None:
+        """Tasks that run one after another; returns the entry state (`next_` when all are disabled)."""
+        entry = next_
+        for task in reversed([t for t in tasks if not t.disabled]):
+            entry = self.lower_task(task, scope, entry)
+        return entry
 
     def next_id(self) -> int:
         self.counter[0] += 1

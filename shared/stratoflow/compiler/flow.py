@@ -18,7 +18,7 @@ from typing import Any
 
 from stratoflow.compiler.asl import ChoiceState, FailState, PassState, SucceedState
 from stratoflow.compiler.builder import Builder, Names, Scope
-from stratoflow.compiler.lowering import lower_block, lower_task
+from stratoflow.compiler.lowering import LOWERERS
 from stratoflow.flow.sla import execution_timeout
 from stratoflow.flow.task import Task
 
@@ -52,7 +52,7 @@ def permissions_of(flow: Any) -> list[dict[str, Any]]:
 
 def lower_flow(flow: Any) -> tuple[dict[str, Any], list[str]]:
     """The ASL definition of a flow, and the compiler's warnings."""
-    builder = Builder(Names(), [], retry_of=flow.effective_retry)
+    builder = Builder(Names(), [], retry_of=flow.effective_retry, lowerers=LOWERERS)
     names = builder.names
     succeeded = names.claim("flow.succeeded")
     failed = names.claim("flow.failed")
@@ -73,8 +73,8 @@ def lower_flow(flow: Any) -> tuple[dict[str, Any], list[str]]:
     else:
         after_success, after_failure = succeeded, failed
 
-    errors_entry = lower_block(
-        builder, flow.errors, Scope(on_error=after_failure, on_exit=exit_), after_failure
+    errors_entry = builder.lower_block(
+        flow.errors, Scope(on_error=after_failure, on_exit=exit_), after_failure
     )
     builder.add(failure, PassState(result=True, result_path="$.failed", next=errors_entry or after_failure))
     main_scope = Scope(on_error=failure, on_exit=exit_)
@@ -84,7 +84,7 @@ def lower_flow(flow: Any) -> tuple[dict[str, Any], list[str]]:
         outputs = names.claim("flow.outputs")
         builder.runner_call(outputs, "outputs", "", main_scope, after_success, comment="flow outputs")
         next_ = outputs
-    start = lower_block(builder, flow.tasks, main_scope, next_) or next_
+    start = builder.lower_block(flow.tasks, main_scope, next_) or next_
 
     builder.add(succeeded, SucceedState())
     builder.add(failed, FailState(error="FlowFailed", cause="A task of the flow failed; see its task runs."))
@@ -112,7 +112,7 @@ def _lower_finally(builder: Builder, tasks: list[Task], end: str, exit_: str) ->
     for task in reversed(tasks):
         marker = builder.names.claim(f"{task.id}.failed")
         builder.add(marker, PassState(result=True, result_path="$.failed", next=entry))
-        entry = lower_task(builder, task, Scope(on_error=marker, on_exit=exit_), entry)
+        entry = builder.lower_task(task, Scope(on_error=marker, on_exit=exit_), entry)
     return entry
 
 

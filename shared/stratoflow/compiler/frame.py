@@ -38,11 +38,8 @@ class Flowable:
         self.body_scope = scope.with_error(self.fail)
         handlers = [t for t in getattr(task, "errors", []) if not t.disabled]
         if handlers:
-            # Deferred: `lowering` imports this module. The body's failures run `errors` first; a
-            # failure of those goes straight to the fail call.
-            from stratoflow.compiler.lowering import lower_block
-
-            entry = lower_block(builder, handlers, self.body_scope, self.fail)
+            # The body's failures run `errors` first; a failure of those goes straight to the fail call.
+            entry = builder.lower_block(handlers, self.body_scope, self.fail)
             self.body_scope = scope.with_error(entry)
 
     def emit_start(

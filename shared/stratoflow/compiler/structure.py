@@ -17,28 +17,27 @@ from stratoflow.compiler.asl import (
 from stratoflow.compiler.budget import iteration_events
 from stratoflow.compiler.builder import Builder, Scope
 from stratoflow.compiler.frame import Flowable
-from stratoflow.compiler.lowering import lower_block
 from stratoflow.flow.task import Task
 from stratoflow.storage_layout import MAP_RESULTS_PREFIX
 
 
 def lower_sequential(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
-    body = lower_block(builder, task.tasks, frame.body_scope, frame.end) or frame.end
+    body = builder.lower_block(task.tasks, frame.body_scope, frame.end) or frame.end
     frame.emit_end()
     return frame.emit_start(body)
 
 
 def lower_allow_failure(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
-    body = lower_block(builder, task.tasks, frame.body_scope, frame.end) or frame.end
+    body = builder.lower_block(task.tasks, frame.body_scope, frame.end) or frame.end
     frame.emit_end()
     return frame.emit_start(body)
 
 
 def _branch_definition(builder: Builder, tasks: list[Task], scope: Scope) -> dict[str, Any] | None:
     branch = builder.branch()
-    entry = lower_block(branch, tasks, Scope(scope_path=scope.scope_path), None)
+    entry = branch.lower_block(tasks, Scope(scope_path=scope.scope_path), None)
     if entry is None:
         return None
     return branch.definition(entry)
@@ -67,7 +66,7 @@ def lower_parallel(builder: Builder, task: Any, scope: Scope, next_: str | None)
         # ASL Parallel has no concurrency limit: a Map over branch numbers does, with a Choice per branch.
         processor = builder.branch()
         dispatch = builder.names.claim(f"{task.id}.branch")
-        entries = [lower_block(processor, [child], Scope(scope_path="$.scope"), None) for child in children]
+        entries = [processor.lower_block([child], Scope(scope_path="$.scope"), None) for child in children]
         rules = [
             {"Variable": "$.branch", "NumericEquals": index, "Next": entry}
             for index, entry in enumerate(entries[:-1])
@@ -152,7 +151,7 @@ def lower_each(builder: Builder, task: Any, scope: Scope, next_: str | None) -> 
 def _loop_body(builder: Builder, task: Any) -> tuple[Builder, str] | None:
     """A loop's tasks as an item processor whose iterations end with their index only."""
     processor = builder.branch()
-    entry = lower_block(processor, task.tasks, Scope(scope_path="$.scope"), None)
+    entry = processor.lower_block(task.tasks, Scope(scope_path="$.scope"), None)
     if entry is None:
         return None
     processor.end_with("$.scope.iteration")
@@ -194,8 +193,8 @@ def _distributed_map(
 
 def lower_if(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
-    then_entry = lower_block(builder, task.then, frame.body_scope, frame.end) or frame.end
-    else_entry = lower_block(builder, task.else_ or [], frame.body_scope, frame.end) or frame.end
+    then_entry = builder.lower_block(task.then, frame.body_scope, frame.end) or frame.end
+    else_entry = builder.lower_block(task.else_ or [], frame.body_scope, frame.end) or frame.end
     frame.emit_end()
     rules = [{"Variable": "$.eval.result.branch", "StringEquals": "then", "Next": then_entry}]
     return frame.emit_start(else_entry, choices=rules)
@@ -205,9 +204,9 @@ def lower_switch(builder: Builder, task: Any, scope: Scope, next_: str | None) -
     frame = Flowable(builder, task, scope, next_)
     rules = []
     for index, tasks in enumerate(task.cases.values()):
-        entry = lower_block(builder, tasks, frame.body_scope, frame.end) or frame.end
+        entry = builder.lower_block(tasks, frame.body_scope, frame.end) or frame.end
         rules.append({"Variable": "$.eval.result.branch", "StringEquals": f"case{index}", "Next": entry})
-    default_entry = lower_block(builder, task.defaults or [], frame.body_scope, frame.end) or frame.end
+    default_entry = builder.lower_block(task.defaults or [], frame.body_scope, frame.end) or frame.end
     frame.emit_end()
     return frame.emit_start(default_entry, choices=rules)
 
@@ -219,7 +218,7 @@ def lower_dag(builder: Builder, task: Any, scope: Scope, next_: str | None) -> s
         if node.task.disabled:
             continue
         branch = builder.branch()
-        entry = lower_block(branch, [node.task], Scope(scope_path=scope.scope_path), None)
+        entry = branch.lower_block([node.task], Scope(scope_path=scope.scope_path), None)
         if entry is None:
             continue
         if node.depends_on:

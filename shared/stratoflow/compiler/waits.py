@@ -22,8 +22,12 @@ from stratoflow.compiler.asl import (
 )
 from stratoflow.compiler.builder import Builder, Scope
 from stratoflow.compiler.frame import SKIP_RULE_VARIABLE, Flowable, timeout_seconds_of
-from stratoflow.compiler.lowering import lower_block, state_machine_placeholder
 from stratoflow.compiler.retry import PLATFORM_RETRIER, retriers
+
+
+def state_machine_placeholder(namespace: str, flow_id: str) -> str:
+    """The `${...}` placeholder standing for another flow's state machine ARN."""
+    return "${StateMachine." + namespace + "." + flow_id + "}"
 
 
 def _wait_seconds(value: timedelta) -> int:
@@ -161,7 +165,7 @@ def lower_wait_for(builder: Builder, task: Any, scope: Scope, next_: str | None)
     loop_scope = Scope(
         scope_path=f"{slot}.result.scope", on_error=frame.body_scope.on_error, on_exit=scope.on_exit
     )
-    body = lower_block(builder, task.tasks, loop_scope, check) or check
+    body = builder.lower_block(task.tasks, loop_scope, check) or check
     builder.runner_call(
         check,
         "check",

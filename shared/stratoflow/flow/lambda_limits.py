@@ -2,7 +2,7 @@
 
 A runnable task runs in the task runner, a Lambda function that AWS stops at 15 minutes whatever the
 task's `timeout` says; the compiled state would only time out later. The AWS `.sync` tasks
-(`aws.ecs.RunTask`, `aws.batch.SubmitJob`) lower themselves to a Step Functions integration and wait
+(`aws.ecs.RunTask`, `aws.batch.SubmitJob`) compile to a Step Functions integration and wait
 for their job without Lambda, so they may run for hours: the error names them.
 """
 
@@ -21,8 +21,9 @@ LAMBDA_MAX_DURATION = timedelta(minutes=15)
 
 
 def runs_on_lambda(task: Task) -> bool:
-    """A runnable task the compiler turns into a task-runner call (not a Step Functions integration)."""
-    return isinstance(task, RunnableTask) and getattr(task, "lower_native", None) is None
+    """A task the compiler turns into a task-runner call (a native AWS task is a Step Functions
+    integration, not a runnable task)."""
+    return isinstance(task, RunnableTask)
 
 
 def check_lambda_limits(flow: Flow, source_map: SourceMap, file: str) -> list[Diagnostic]:

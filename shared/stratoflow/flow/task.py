@@ -34,6 +34,10 @@ class Task(StrictModel):
     # Properties whose expressions read another execution's task outputs (a Subflow's `outputs` read
     # the child's): `outputs.<id>` there names no task of this flow, so validation does not check it.
     foreign_outputs: ClassVar[tuple[str, ...]] = ()
+    # How the compiler turns the task into states: the key of its lowering in the compiler's one
+    # table (`stratoflow.compiler.lowering.LOWERERS`). A runnable task is one task-runner call; a
+    # flowable or native task names its own. A test checks that every registered type has one.
+    compiled_as: ClassVar[str] = ""
 
     id: TaskId
     type: str
@@ -52,6 +56,7 @@ class Task(StrictModel):
 class RunnableTask(Task):
     """A task that does work in the task runner and returns its outputs."""
 
+    compiled_as: ClassVar[str] = "runnable"
     # True for tasks that stop themselves at `timeout` (scripts kill their process tree); the runner
     # then lets them, instead of abandoning the attempt at the deadline.
     enforces_timeout: ClassVar[bool] = False

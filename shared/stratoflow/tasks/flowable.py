@@ -47,6 +47,7 @@ class Sequential(FlowableTask):
     """Run `tasks` one after another; `errors` run when one of them fails (the scope still fails)."""
 
     type_name: ClassVar[str] = "Sequential"
+    compiled_as: ClassVar[str] = "Sequential"
     aliases: ClassVar[tuple[str, ...]] = _flow_aliases("Sequential")
 
     tasks: NonEmptyTaskList
@@ -60,6 +61,7 @@ class Parallel(FlowableTask):
     """Run `tasks` at the same time, at most `concurrent` at once (0: no limit)."""
 
     type_name: ClassVar[str] = "Parallel"
+    compiled_as: ClassVar[str] = "Parallel"
     aliases: ClassVar[tuple[str, ...]] = _flow_aliases("Parallel")
 
     tasks: NonEmptyTaskList
@@ -74,6 +76,7 @@ class If(FlowableTask):
     """Run `then` when `condition` is truthy, else `else`; outputs `evaluationResult`."""
 
     type_name: ClassVar[str] = "If"
+    compiled_as: ClassVar[str] = "If"
     aliases: ClassVar[tuple[str, ...]] = _flow_aliases("If")
 
     condition: str | bool
@@ -89,6 +92,7 @@ class Switch(FlowableTask):
     """Run the tasks of the case equal to the rendered `value`, else `defaults`."""
 
     type_name: ClassVar[str] = "Switch"
+    compiled_as: ClassVar[str] = "Switch"
     aliases: ClassVar[tuple[str, ...]] = _flow_aliases("Switch")
 
     value: str
@@ -113,6 +117,7 @@ class ForEach(FlowableTask):
     """Run `tasks` once per value (a list, or an expression giving a list or a JSON array)."""
 
     type_name: ClassVar[str] = "ForEach"
+    compiled_as: ClassVar[str] = "Each"
     aliases: ClassVar[tuple[str, ...]] = _flow_aliases("ForEach")
 
     values: LoopValues
@@ -128,6 +133,7 @@ class EachSequential(FlowableTask):
     """Deprecated form of `ForEach` with `concurrencyLimit: 1`."""
 
     type_name: ClassVar[str] = "EachSequential"
+    compiled_as: ClassVar[str] = "Each"
     aliases: ClassVar[tuple[str, ...]] = _flow_aliases("EachSequential")
 
     value: LoopValues
@@ -142,6 +148,7 @@ class EachParallel(FlowableTask):
     """Deprecated form of `ForEach` with `concurrencyLimit` = `concurrent` (0: no limit)."""
 
     type_name: ClassVar[str] = "EachParallel"
+    compiled_as: ClassVar[str] = "Each"
     aliases: ClassVar[tuple[str, ...]] = _flow_aliases("EachParallel")
 
     value: LoopValues
@@ -192,6 +199,7 @@ class Dag(FlowableTask):
     """Run each task once all the tasks it `dependsOn` are done; at most `concurrent` at once."""
 
     type_name: ClassVar[str] = "Dag"
+    compiled_as: ClassVar[str] = "Dag"
     aliases: ClassVar[tuple[str, ...]] = _flow_aliases("Dag")
 
     tasks: list[DagTask] = Field(min_length=1)
@@ -237,6 +245,7 @@ class AllowFailure(FlowableTask):
     """Run `tasks`; a failure inside ends this scope WARNING instead of FAILED."""
 
     type_name: ClassVar[str] = "AllowFailure"
+    compiled_as: ClassVar[str] = "AllowFailure"
     aliases: ClassVar[tuple[str, ...]] = _flow_aliases("AllowFailure")
 
     tasks: NonEmptyTaskList
@@ -258,6 +267,7 @@ class WaitFor(FlowableTask):
     """Repeat `tasks` until `condition` is truthy, within `checkFrequency`'s limits."""
 
     type_name: ClassVar[str] = "WaitFor"
+    compiled_as: ClassVar[str] = "WaitFor"
     aliases: ClassVar[tuple[str, ...]] = (
         "LoopUntil",
         *_flow_aliases("WaitFor"),

@@ -38,6 +38,7 @@ class Sleep(Task):
     """Wait for `duration`."""
 
     type_name: ClassVar[str] = "Sleep"
+    compiled_as: ClassVar[str] = "Sleep"
     aliases: ClassVar[tuple[str, ...]] = kestra_aliases("flow", "Sleep", "flows")
 
     duration: Duration
@@ -49,6 +50,7 @@ class Pause(Task):
     `timeout` expires. `onResume` declares the typed inputs a resume may carry."""
 
     type_name: ClassVar[str] = "Pause"
+    compiled_as: ClassVar[str] = "Pause"
     aliases: ClassVar[tuple[str, ...]] = kestra_aliases("flow", "Pause", "flows")
 
     # Kestra 1.x's `pauseDuration` (a duration, or an expression giving one, rendered when it starts).
@@ -88,6 +90,7 @@ class Subflow(Task):
     """Start an execution of another flow; outputs `executionId`, `state` and `outputs`."""
 
     type_name: ClassVar[str] = "Subflow"
+    compiled_as: ClassVar[str] = "Subflow"
     aliases: ClassVar[tuple[str, ...]] = (
         *kestra_aliases("flow", "Subflow", "flows"),
         "io.kestra.core.tasks.flows.Flow",

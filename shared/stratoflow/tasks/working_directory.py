@@ -33,6 +33,7 @@ class WorkingDirectory(FlowableTask):
     first); `errors` run in it too when one fails."""
 
     type_name: ClassVar[str] = "WorkingDirectory"
+    compiled_as: ClassVar[str] = "Sequential"
     kestra_gaps: ClassVar[str] = "`outputFiles`, `namespaceFiles`, `cache`, `taskRunner`"
     aliases: ClassVar[tuple[str, ...]] = kestra_aliases("flow", "WorkingDirectory", "flows")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -37,20 +37,12 @@ from stratoflow.tasks.aws.job_results import (
     ecs_task_outputs,
 )
 
-if TYPE_CHECKING:
-    from stratoflow.compiler.builder import Builder, Scope
-
 # Context the container gets from the execution's payload, whatever the flow sets.
 EXECUTION_ENVIRONMENT = [
     {"Name": "STRATOFLOW_EXECUTION_ID", "Value.$": "$.execution.id"},
     {"Name": "STRATOFLOW_NAMESPACE", "Value.$": "$.execution.namespace"},
     {"Name": "STRATOFLOW_FLOW_ID", "Value.$": "$.execution.flowId"},
 ]
-
-
-# Where the `.sync` result waits for the end call: inside the start call's result, which every path to
-# the end call (the skip included) has set, and which the end call overwrites.
-SERVICE_RESULT = "$.eval.service"
 
 
 def _holds_expression(value: Any) -> bool:
@@ -75,8 +67,10 @@ def _events_rule(name: str) -> dict[str, list[str]]:
 
 
 class NativeAwsTask(Task):
-    """A task compiled to one Step Functions service integration, between runner start/end calls."""
+    """A task compiled to one Step Functions service integration, between runner start/end calls
+    (`stratoflow.compiler.services`)."""
 
+    compiled_as: ClassVar[str] = "service_integration"
     resource: ClassVar[str] = ""
 
     @field_validator("*", mode="before")
@@ -116,39 +110,6 @@ class NativeAwsTask(Task):
             return None
         name = error.get("Error") or "States.TaskFailed"
         return outputs, f"{name}: {self.failure_summary(outputs)}"
-
-    def lower_native(self, builder: Builder, scope: Scope, next_: str | None) -> str:
-        """`<id>` (runner start) -> `<id>.run` (the .sync integration) -> `<id>.end` (runner end)."""
-        from stratoflow.compiler.asl import TaskState
-        from stratoflow.compiler.lowering import Flowable, timeout_seconds_of
-        from stratoflow.compiler.retry import PLATFORM_RETRIER, retriers
-
-        frame = Flowable(builder, self, scope, next_)
-        call = builder.names.claim(f"{self.id}.run")
-        builder.add(
-            call,
-            TaskState(
-                comment=f"{self.type_name}: runs outside Lambda, the state machine waits for it",
-                resource=self.resource,
-                parameters=self.service_parameters(),
-                result_path=SERVICE_RESULT,
-                timeout_seconds=timeout_seconds_of(self.timeout),  # Step Functions enforces it: no backstop
-                # Only the task's own policy: the platform retrier is about Lambda's service errors.
-                retry=[r for r in retriers(self.retry, self.id, builder.warnings) if r != PLATFORM_RETRIER]
-                or None,
-                catch=builder.catchers(frame.body_scope),
-                next=frame.end,
-            ),
-        )
-        frame.emit_end(extra={"eval.$": "$.eval"})
-        # The end calls' small results replace what they consumed: the description (end) and the
-        # error whose Cause holds it (fail, when the flow goes on after a WARNING).
-        for name, consumed in ((frame.end, "$.eval"), (frame.fail, "$.error")):
-            if name in builder.states:
-                builder.states[name] = builder.states[name].model_copy(
-                    update={"result_path": consumed, "result_selector": {"result.$": "$.Payload"}}
-                )
-        return frame.emit_start(call)
 
 
 class ContainerOverride(StrictModel):
