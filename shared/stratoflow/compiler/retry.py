@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import Any
 
 from stratoflow.compiler.asl import Retrier
+from stratoflow.flow.retry import Retry
 
 # Errors raised by the Lambda service itself (the task never ran): retried always, as AWS recommends.
 LAMBDA_SERVICE_ERRORS = [
@@ -47,17 +47,13 @@ def _seconds(value: timedelta | None, what: str, task_id: str, warnings: list[st
     return whole
 
 
-def retriers(retry: Any, task_id: str, warnings: list[str]) -> list[Retrier]:
+def retriers(retry: Retry | None, task_id: str, warnings: list[str]) -> list[Retrier]:
     """The Retry list of a task state: platform errors, never-retried errors, then the task's policy."""
     rules = [PLATFORM_RETRIER]
     if retry is None:
         return rules
-    max_attempts = retry.max_attempts
-    if max_attempts is None:
-        if retry.max_duration is None:
-            return rules
-        # Only a duration bound: let Step Functions retry up to its ceiling; the runner stops at maxDuration.
-        max_attempts = 100
+    # With only a duration bound, Step Functions retries up to the ceiling; the runner stops at maxDuration.
+    max_attempts = retry.attempt_limit
     if max_attempts <= 1:
         return rules
     rules.append(Retrier(error_equals=NOT_RETRIED, max_attempts=0))
@@ -70,7 +66,7 @@ def retriers(retry: Any, task_id: str, warnings: list[str]) -> list[Retrier]:
                 error_equals=["States.ALL"],
                 interval_seconds=max_delay or interval,
                 max_attempts=max_attempts - 1,
-                backoff_rate=1.0,
+                backoff_rate=retry.backoff_rate,
                 jitter_strategy="FULL",
             )
         )
@@ -82,7 +78,7 @@ def retriers(retry: Any, task_id: str, warnings: list[str]) -> list[Retrier]:
                 error_equals=["States.ALL"],
                 interval_seconds=interval,
                 max_attempts=max_attempts - 1,
-                backoff_rate=float(retry.delay_factor or 2.0),
+                backoff_rate=retry.backoff_rate,
                 max_delay_seconds=_seconds(retry.max_interval, "maxInterval", task_id, warnings),
             )
         )
@@ -92,7 +88,7 @@ def retriers(retry: Any, task_id: str, warnings: list[str]) -> list[Retrier]:
             error_equals=["States.ALL"],
             interval_seconds=interval,
             max_attempts=max_attempts - 1,
-            backoff_rate=1.0,
+            backoff_rate=retry.backoff_rate,
         )
     )
     return rules

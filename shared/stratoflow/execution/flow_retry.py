@@ -140,8 +140,7 @@ def _policy(store: Any, execution: Execution) -> Any:
 
 def _allowed(policy: Any, attempt: int, first_start: datetime, now: datetime) -> bool:
     """True when failed attempt `attempt` may be followed by another, by count and by duration."""
-    max_attempts = policy.max_attempts or (100 if policy.max_duration is not None else 1)
-    if attempt >= max_attempts:
+    if attempt >= policy.attempt_limit:
         return False
     if policy.max_duration is None:
         return True

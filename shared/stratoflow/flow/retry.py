@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import AliasChoices, Field, model_validator
 
@@ -11,6 +11,10 @@ from stratoflow.flow.fields import Duration, StrictModel
 
 class Retry(StrictModel):
     """Kestra's retry: `maxAttempts` counts every attempt, the first included."""
+
+    # Attempts allowed when only `maxDuration` bounds the retries: Step Functions retries up to this
+    # ceiling and the runner (a task's) or the flow's retry stops once the duration is spent.
+    ATTEMPTS_CEILING: ClassVar[int] = 100
 
     type: Literal["constant", "exponential", "random"]
     max_attempts: int | None = Field(
@@ -45,6 +49,14 @@ class Retry(StrictModel):
         ):
             raise ValueError("'maxInterval' must not be smaller than 'interval'")
         return self
+
+    @property
+    def attempt_limit(self) -> int:
+        """How many attempts in all: `maxAttempts`; the ceiling when only `maxDuration` bounds them;
+        else 1 (no retry)."""
+        if self.max_attempts is not None:
+            return self.max_attempts
+        return self.ATTEMPTS_CEILING if self.max_duration is not None else 1
 
     @property
     def backoff_rate(self) -> float:

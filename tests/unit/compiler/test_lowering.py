@@ -10,6 +10,7 @@ import pytest
 from stratoflow.compiler import check_definition, compile_flow, substitute
 from stratoflow.errors import CompileError
 from stratoflow.flow import load_flow
+from stratoflow.flow.retry import Retry
 
 
 def compile_yaml(tasks: str, extra: str = "") -> Any:
@@ -328,3 +329,15 @@ def test_check_definition_reports_dangling_targets_and_substitute_requires_every
     arn = "arn:aws:lambda:eu-west-1:123456789012:function:runner"
     done = substitute(compiled.definition, {"TaskRunnerFunctionArn": arn})
     assert done["States"]["a"]["Parameters"]["FunctionName"] == arn
+
+
+def test_a_retry_bounded_only_by_duration_lets_step_functions_retry_up_to_the_ceiling() -> None:
+    # Given a retry with maxDuration and no maxAttempts
+    compiled = compile_yaml(
+        "- id: t\n  type: Log\n  message: hi\n  retry: {type: exponential, interval: PT1S, maxDuration: PT1M}\n"
+    )
+
+    # When compiled, Then Step Functions may retry until the runner stops at maxDuration
+    rule = compiled.definition["States"]["t"]["Retry"][2]
+    assert rule["MaxAttempts"] == Retry.ATTEMPTS_CEILING - 1
+    assert rule["BackoffRate"] == 2.0  # Kestra's default delayFactor, read from the model

@@ -417,8 +417,7 @@ def _failed_attempt(
     retry = call.flow.effective_retry(task)
     final = True
     if retry is not None:
-        max_attempts = retry.max_attempts or (100 if retry.max_duration else 1)
-        final = retry_count + 1 >= max_attempts
+        final = retry_count + 1 >= retry.attempt_limit
         if not final and retry.max_duration is not None:
             first = call.task_run.start_date
             final = (now() - first) >= retry.max_duration
@@ -432,7 +431,7 @@ def _failed_attempt(
         flowables.wake_dependents(call)
         return _AllowedFailure()
     call.fail(message)
-    if retry is not None and retry.max_duration is not None and retry_count + 1 < (retry.max_attempts or 100):
+    if retry is not None and retry.max_duration is not None and retry_count + 1 < retry.attempt_limit:
         return RetriesExhausted(message)
     return _typed(error, message)
 
