@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from stratoflow.flow.task import FlowableTask, Task
+from stratoflow.flow.task import Task
+from stratoflow.flow.task_lists import FlowableTask
 
 LOOPS = {"ForEach", "EachSequential", "EachParallel", "WaitFor"}
 

@@ -13,6 +13,8 @@ from stratoflow.expressions.runtime import charge
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Filled by the decorators below as the filter and function modules are imported, then read-only:
+# the sandboxed environment is built from them once (`stratoflow.expressions.environment`).
 FILTERS: dict[str, Callable[..., Any]] = {}
 TESTS: dict[str, Callable[..., Any]] = {}
 FUNCTIONS: dict[str, Callable[..., Any]] = {}

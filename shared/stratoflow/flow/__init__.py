@@ -19,7 +19,8 @@ from stratoflow.flow.loader import (
 )
 from stratoflow.flow.model import Concurrency, Flow, FlowOutput, FlowSource, PluginDefault
 from stratoflow.flow.retry import Retry
-from stratoflow.flow.task import FlowableTask, RunnableTask, Task
+from stratoflow.flow.task import RunnableTask, Task
+from stratoflow.flow.task_lists import FlowableTask
 from stratoflow.flow.triggers import (
     TRIGGER_TYPES,
     EventBridgeTrigger,

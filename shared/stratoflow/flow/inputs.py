@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 INPUT_SCHEMA_PLACEHOLDER: dict[str, Any] = {"x-stratoflow-ref": "Input"}
+# Filled by `@input_type` as `stratoflow.flow.input_types` is imported (module-global for the reason
+# the task-type registry is: registration is import, and imports are process-wide); never written else.
 _INPUT_TYPES: dict[str, type[Input]] = {}
 
 _InputClass = TypeVar("_InputClass", bound="type[Input]")

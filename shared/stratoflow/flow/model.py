@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
-    ValidatorFunctionWrapHandler,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -32,13 +32,14 @@ from stratoflow.flow.fields import (
 from stratoflow.flow.inputs import Input, InputItem, input_types
 from stratoflow.flow.retry import Retry
 from stratoflow.flow.sla import SlaItem
-from stratoflow.flow.task import (
+from stratoflow.flow.task import Task
+from stratoflow.flow.task_lists import (
     DefaultValues,
     FlowableTask,
     NonEmptyTaskList,
-    Task,
     TaskList,
-    plugin_defaults,
+    TaskValidation,
+    plugin_defaults_of,
 )
 from stratoflow.flow.triggers import Trigger, TriggerItem
 from stratoflow.flow.yaml_source import SourceMap
@@ -134,10 +135,13 @@ class PluginDefault(StrictModel):
         return DefaultValues(self.type, dict(self.values), self.forced)
 
 
+_DEFAULTS_KEYS = ("pluginDefaults", "plugin_defaults", "taskDefaults", "task_defaults")
+
+
 def _raw_defaults(data: dict[str, Any]) -> list[DefaultValues]:
     """The plugin defaults of unvalidated flow data, skipping malformed entries (reported elsewhere)."""
     entries: list[Any] = []
-    for key in ("pluginDefaults", "plugin_defaults", "taskDefaults", "task_defaults"):
+    for key in _DEFAULTS_KEYS:
         value = data.get(key)
         if isinstance(value, list):
             entries.extend(value)
@@ -196,14 +200,27 @@ class Flow(StrictModel):
     # task id -> (task, enclosing flowables): the runner looks tasks up on every task run.
     _index: dict[str, tuple[Task, tuple[Task, ...]]] | None = PrivateAttr(default=None)
 
-    @model_validator(mode="wrap")
     @classmethod
-    def _apply_plugin_defaults(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        """Tasks are validated with the flow's plugin defaults already merged into them."""
-        if not isinstance(data, dict):
-            return handler(data)
-        with plugin_defaults(_raw_defaults(data)):
-            return handler(data)
+    def model_validate(cls, obj: Any, *, context: Any | None = None, **options: Any) -> Self:
+        """Validate flow data. Its tasks are validated with the flow's plugin defaults merged into
+        them: the defaults travel to every task in the validation context (`TaskValidation`)."""
+        if context is None and isinstance(obj, dict):
+            context = TaskValidation(plugin_defaults=tuple(_raw_defaults(obj)))
+        return super().model_validate(obj, context=context, **options)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_reach_the_tasks(cls, data: Any, info: ValidationInfo) -> Any:
+        """Refuse, rather than ignore, plugin defaults that would not reach the tasks: a flow validated
+        another way than `Flow.model_validate` (the constructor, JSON) gets no context carrying them."""
+        if isinstance(data, dict) and _raw_defaults(data) and not plugin_defaults_of(info.context):
+            key = next(key for key in _DEFAULTS_KEYS if key in data)
+            raise located_error(
+                (key,),
+                "plugin defaults are applied only when the flow is validated with Flow.model_validate",
+                data,
+            )
+        return data
 
     @model_validator(mode="after")
     def _merge_task_defaults(self) -> Flow:

@@ -11,12 +11,9 @@ it. Listing the names (`names()`, the JSON Schema, suggestions) imports them all
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
 
 from stratoflow.flow.fields import did_you_mean
-
-if TYPE_CHECKING:
-    from stratoflow.flow.task import Task
+from stratoflow.flow.task import Task
 
 # The core task types, most used first: a lookup imports the next module until one registers the name.
 BUILTIN_MODULES: tuple[str, ...] = (
@@ -39,6 +36,9 @@ EXTENSION_MODULES: tuple[str, ...] = (
     "stratoflow.tasks.jdbc",
 )
 
+# Module-global on purpose: a task class registers itself when its module is imported, and which
+# modules are imported is a fact of the process (Python's import system is process-wide). The tables
+# only grow, by importing; nothing else writes them, so there is no state to reset between flows.
 _by_name: dict[str, type[Task]] = {}
 _canonical: dict[str, type[Task]] = {}
 _loaded: set[str] = set()

@@ -18,7 +18,8 @@ from stratoflow.errors import Diagnostic
 from stratoflow.flow import registry
 from stratoflow.flow.fields import hint
 from stratoflow.flow.model import Flow
-from stratoflow.flow.task import Task, validate_task
+from stratoflow.flow.task import Task
+from stratoflow.flow.task_lists import validate_task
 from stratoflow.flow.yaml_source import SourceMap, YamlPath, format_path
 
 # Keys whose strings are never rendered as templates.
@@ -224,7 +225,7 @@ def _timeouts(report: _Report, tasks: RawTasks) -> None:
     """`timeout` on a task that arranges others (and on Subflow) is refused, not ignored: Step
     Functions has no timeout on Parallel and Map states, and no stop of a child execution, so it
     could not hold on AWS as it would locally (Sleep and Pause honour theirs)."""
-    from stratoflow.flow.task import FlowableTask
+    from stratoflow.flow.task_lists import FlowableTask
 
     for path, task in tasks.found:
         name = task.get("type")

@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 from stratoflow.flow import registry
 from stratoflow.flow.inputs import INPUT_SCHEMA_PLACEHOLDER, input_types
 from stratoflow.flow.model import Flow
-from stratoflow.flow.task import TASK_SCHEMA_PLACEHOLDER
+from stratoflow.flow.task_lists import TASK_SCHEMA_PLACEHOLDER
 from stratoflow.flow.triggers import TRIGGER_SCHEMA_PLACEHOLDER, TRIGGER_TYPES
 
 SCHEMA_ID = "https://stratoflow.dev/schemas/flow.json"

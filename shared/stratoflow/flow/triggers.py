@@ -16,6 +16,8 @@ from stratoflow.flow.schedule_conditions import ConditionItem
 from stratoflow.states import State
 
 TRIGGER_SCHEMA_PLACEHOLDER: dict[str, Any] = {"x-stratoflow-ref": "Trigger"}
+# Filled by `@_trigger_type` below as this module is imported, and never written after: the table of
+# the trigger classes this module defines, built by the decorator that defines each one's names.
 TRIGGER_TYPES: dict[str, type[Trigger]] = {}
 
 _TriggerClass = TypeVar("_TriggerClass", bound="type[Trigger]")

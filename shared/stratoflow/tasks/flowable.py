@@ -11,7 +11,8 @@ from pydantic_core import PydanticCustomError
 
 from stratoflow.flow.fields import Duration, StrictModel, describe
 from stratoflow.flow.registry import kestra_aliases, register
-from stratoflow.flow.task import FlowableTask, NonEmptyTaskList, Task, TaskItem, TaskList
+from stratoflow.flow.task import Task
+from stratoflow.flow.task_lists import FlowableTask, NonEmptyTaskList, TaskItem, TaskList
 
 
 def _flow_aliases(name: str) -> tuple[str, ...]:

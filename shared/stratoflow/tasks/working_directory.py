@@ -23,7 +23,8 @@ from pydantic import Field, model_validator
 
 from stratoflow.flow.registry import kestra_aliases, register
 from stratoflow.flow.run_context import RunContext
-from stratoflow.flow.task import FlowableTask, NonEmptyTaskList, RunnableTask, Task
+from stratoflow.flow.task import RunnableTask, Task
+from stratoflow.flow.task_lists import FlowableTask, NonEmptyTaskList
 from stratoflow.tasks.files import file_or_content, relative_path
 
 

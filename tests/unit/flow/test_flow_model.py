@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from stratoflow.errors import FlowValidationError
 from stratoflow.flow import Flow, flow_locations, load_flow, task_location
+from stratoflow.flow.task_lists import DefaultValues, TaskValidation
 from stratoflow.tasks.core import Log, Return
 from stratoflow.tasks.flowable import Dag, ForEach, If, Parallel, Sequential, Switch
 from tests.unit.flow.flow_test_helpers import flow_text
@@ -368,3 +370,27 @@ def test_validating_does_not_change_the_callers_data() -> None:
 
     assert flow.tasks[0].type == "Log" and flow.tasks[0].level == "WARN"  # type: ignore[attr-defined]
     assert data["tasks"] == [{"id": "t", "type": "io.kestra.plugin.core.log.Log", "message": "m"}]
+
+
+def test_plugin_defaults_travel_in_the_validation_context_the_caller_gives() -> None:
+    # Given flow data without pluginDefaults, and defaults passed explicitly as the context
+    data = {"id": "f", "namespace": "n", "tasks": [{"id": "t", "type": "Log", "message": "m"}]}
+    context = TaskValidation(plugin_defaults=(DefaultValues("Log", {"level": "ERROR"}),))
+
+    # When it is validated with that context
+    flow = Flow.model_validate(data, context=context)
+
+    # Then the task got the default
+    assert flow.tasks[0].level == "ERROR"  # type: ignore[attr-defined]
+
+
+def test_plugin_defaults_that_would_not_reach_the_tasks_are_refused_not_ignored() -> None:
+    # Given a flow with plugin defaults, validated from JSON (no validation context carries them)
+    text = (
+        '{"id": "f", "namespace": "n", "tasks": [{"id": "t", "type": "Log", "message": "m"}],'
+        ' "pluginDefaults": [{"type": "Log", "values": {"level": "WARN"}}]}'
+    )
+
+    # When / Then the error names the property and the way that applies them
+    with pytest.raises(ValidationError, match="plugin defaults are applied only when the flow is validated"):
+        Flow.model_validate_json(text)

@@ -41,7 +41,8 @@ from stratoflow.execution.runner.workdirs import shared_directory_of
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.run_context import FlowCredentials
-from stratoflow.flow.task import FlowableTask, RunnableTask, Task
+from stratoflow.flow.task import RunnableTask, Task
+from stratoflow.flow.task_lists import FlowableTask
 from stratoflow.states import State, worst
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.tasks.errors import ExitExecution, TaskError, TaskFailed, TaskTimeout
