@@ -12,11 +12,12 @@ from typing import Any
 from stratoflow.compiler.flow import CompiledFlow, lower_flow, permissions_of, placeholders_of
 from stratoflow.compiler.waits import state_machine_placeholder
 from stratoflow.errors import CompileError
+from stratoflow.flow.model import Flow
 
 MAX_DEFINITION_BYTES = 1_048_576
 
 
-def compile_flow(flow: Any) -> CompiledFlow:
+def compile_flow(flow: Flow) -> CompiledFlow:
     """Compile a validated flow to its state machine definition."""
     definition, warnings = lower_flow(flow)
     problems = check_definition(definition)

@@ -19,6 +19,7 @@ from typing import Any
 from stratoflow.compiler.asl import ChoiceState, FailState, PassState, SucceedState
 from stratoflow.compiler.builder import Builder, Names, Scope
 from stratoflow.compiler.lowering import LOWERERS
+from stratoflow.flow.model import Flow
 from stratoflow.flow.sla import execution_timeout
 from stratoflow.flow.task import Task
 
@@ -37,20 +38,19 @@ class CompiledFlow:
     permissions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def permissions_of(flow: Any) -> list[dict[str, Any]]:
+def permissions_of(flow: Flow) -> list[dict[str, Any]]:
     """Every IAM statement the flow's tasks declare (`Task.iam_statements()`), without duplicates."""
     statements: list[dict[str, Any]] = []
     for task in flow.all_tasks():
-        declare = getattr(task, "iam_statements", None)
-        if declare is None or task.disabled:
+        if task.disabled:
             continue
-        for statement in declare():
+        for statement in task.iam_statements():
             if statement not in statements:
                 statements.append(statement)
     return statements
 
 
-def lower_flow(flow: Any) -> tuple[dict[str, Any], list[str]]:
+def lower_flow(flow: Flow) -> tuple[dict[str, Any], list[str]]:
     """The ASL definition of a flow, and the compiler's warnings."""
     builder = Builder(Names(), [], retry_of=flow.effective_retry, lowerers=LOWERERS)
     names = builder.names
@@ -93,7 +93,7 @@ def lower_flow(flow: Any) -> tuple[dict[str, Any], list[str]]:
     if flow.revision is not None:
         comment += f" revision {flow.revision}"
     definition = builder.definition(start, comment=comment)
-    timeout = execution_timeout(getattr(flow, "sla", []))
+    timeout = execution_timeout(flow.sla)
     if timeout is not None:
         # A MAX_DURATION SLA that ends the execution (FAIL, CANCEL) is the state machine's own timeout:
         # no timer to keep. Its TIMED_OUT end is recorded as the SLA says (stratoflow.execution.sla).

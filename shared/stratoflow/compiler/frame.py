@@ -14,9 +14,10 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from stratoflow.compiler.asl import ChoiceState
+from stratoflow.compiler.asl import Catcher, ChoiceState
 from stratoflow.compiler.builder import Builder, Scope
 from stratoflow.flow.task import Task
+from stratoflow.flow.task_lists import FlowableTask
 
 SKIP_RULE_VARIABLE = "$.eval.result.skip"
 
@@ -36,7 +37,8 @@ class Flowable:
         self.fail = names.claim(f"{task.id}.fail")
         self.can_skip = task.run_if is not None or task.allow_failure
         self.body_scope = scope.with_error(self.fail)
-        handlers = [t for t in getattr(task, "errors", []) if not t.disabled]
+        # Sleep, Pause, Subflow and the native AWS tasks use the frame too, without an `errors` list.
+        handlers = [t for t in task.errors if not t.disabled] if isinstance(task, FlowableTask) else []
         if handlers:
             # The body's failures run `errors` first; a failure of those goes straight to the fail call.
             entry = builder.lower_block(handlers, self.body_scope, self.fail)
@@ -76,7 +78,7 @@ class Flowable:
         """Where a skip goes: the next state, or (at the very end of a branch) the end call itself."""
         return self.next if self.next is not None else self.end
 
-    def catchers(self) -> list[Any] | None:
+    def catchers(self) -> list[Catcher] | None:
         """The Catch of a state that runs the body as one (Parallel, Map, a child execution)."""
         return self.builder.catchers(self.body_scope)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from stratoflow.flow.model import Flow
 from stratoflow.flow.task import Task
 from stratoflow.flow.task_lists import FlowableTask
 
@@ -87,7 +87,8 @@ class Mermaid:
         return [node], exits or [node]
 
 
-def flow_mermaid(flow: Any) -> str:
+def flow_mermaid(flow: Flow) -> str:
+    """The flow's tasks as a Mermaid flowchart (`strato graph`)."""
     graph = Mermaid()
     graph.lines.append('  start(("start"))')
     entries, exits = graph.block(flow.tasks)

@@ -3,7 +3,7 @@ branches (Parallel, If, Switch, Dag) and loops (ForEach, EachSequential, EachPar
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.compiler.asl import (
     DATA_BUCKET,
@@ -20,15 +20,34 @@ from stratoflow.compiler.frame import Flowable
 from stratoflow.flow.task import Task
 from stratoflow.storage_layout import MAP_RESULTS_PREFIX
 
+if TYPE_CHECKING:
+    # Types only: importing the task families would build their models at every compile.
+    from stratoflow.tasks.flowable import (
+        AllowFailure,
+        Dag,
+        EachParallel,
+        EachSequential,
+        ForEach,
+        If,
+        Parallel,
+        Sequential,
+        Switch,
+    )
+    from stratoflow.tasks.working_directory import WorkingDirectory
 
-def lower_sequential(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+    Loop = ForEach | EachSequential | EachParallel
+
+
+def lower_sequential(
+    builder: Builder, task: Sequential | WorkingDirectory, scope: Scope, next_: str | None
+) -> str:
     frame = Flowable(builder, task, scope, next_)
     body = builder.lower_block(task.tasks, frame.body_scope, frame.end) or frame.end
     frame.emit_end()
     return frame.emit_start(body)
 
 
-def lower_allow_failure(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+def lower_allow_failure(builder: Builder, task: AllowFailure, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
     body = builder.lower_block(task.tasks, frame.body_scope, frame.end) or frame.end
     frame.emit_end()
@@ -43,7 +62,7 @@ def _branch_definition(builder: Builder, tasks: list[Task], scope: Scope) -> dic
     return branch.definition(entry)
 
 
-def lower_parallel(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+def lower_parallel(builder: Builder, task: Parallel, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
     children = [t for t in task.tasks if not t.disabled]
     concurrent = task.concurrent or 0
@@ -108,15 +127,9 @@ def _inline_map(
     return name
 
 
-def lower_each(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+def lower_each(builder: Builder, task: Loop, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
-    type_name = type(task).type_name
-    if type_name == "EachSequential":
-        max_concurrency = 1
-    elif type_name == "EachParallel":
-        max_concurrency = task.concurrent or 0
-    else:
-        max_concurrency = task.concurrency_limit
+    max_concurrency = task.iterations_at_once
     processor = _loop_body(builder, task)
     if processor is None:
         frame.emit_end()
@@ -148,7 +161,7 @@ def lower_each(builder: Builder, task: Any, scope: Scope, next_: str | None) -> 
     return frame.emit_start(inline, choices=rules, extra={"eventsPerItem": per_item})
 
 
-def _loop_body(builder: Builder, task: Any) -> tuple[Builder, str] | None:
+def _loop_body(builder: Builder, task: Loop) -> tuple[Builder, str] | None:
     """A loop's tasks as an item processor whose iterations end with their index only."""
     processor = builder.branch()
     entry = processor.lower_block(task.tasks, Scope(scope_path="$.scope"), None)
@@ -191,7 +204,7 @@ def _distributed_map(
     return name
 
 
-def lower_if(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+def lower_if(builder: Builder, task: If, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
     then_entry = builder.lower_block(task.then, frame.body_scope, frame.end) or frame.end
     else_entry = builder.lower_block(task.else_ or [], frame.body_scope, frame.end) or frame.end
@@ -200,7 +213,7 @@ def lower_if(builder: Builder, task: Any, scope: Scope, next_: str | None) -> st
     return frame.emit_start(else_entry, choices=rules)
 
 
-def lower_switch(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+def lower_switch(builder: Builder, task: Switch, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
     rules = []
     for index, tasks in enumerate(task.cases.values()):
@@ -211,7 +224,7 @@ def lower_switch(builder: Builder, task: Any, scope: Scope, next_: str | None) -
     return frame.emit_start(default_entry, choices=rules)
 
 
-def lower_dag(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+def lower_dag(builder: Builder, task: Dag, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
     branches = []
     for node in task.tasks:

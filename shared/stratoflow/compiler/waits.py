@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import math
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from stratoflow.compiler.asl import (
     DISCARD,
     START_EXECUTION,
     START_EXECUTION_SYNC,
+    Catcher,
     ChoiceState,
     ParallelState,
     PassState,
@@ -23,6 +24,12 @@ from stratoflow.compiler.asl import (
 from stratoflow.compiler.builder import Builder, Scope
 from stratoflow.compiler.frame import SKIP_RULE_VARIABLE, Flowable, timeout_seconds_of
 from stratoflow.compiler.retry import PLATFORM_RETRIER, retriers
+from stratoflow.flow.task import Task
+
+if TYPE_CHECKING:
+    # Types only: importing the task families would build their models at every compile.
+    from stratoflow.tasks.flowable import WaitFor
+    from stratoflow.tasks.native import Pause, Sleep, Subflow
 
 
 def state_machine_placeholder(namespace: str, flow_id: str) -> str:
@@ -34,9 +41,15 @@ def _wait_seconds(value: timedelta) -> int:
     return max(0, math.ceil(value.total_seconds()))
 
 
-def lower_sleep(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+def lower_sleep(builder: Builder, task: Sleep, scope: Scope, next_: str | None) -> str:
+    return _lower_delay(builder, task, task.duration, scope, next_)
+
+
+def _lower_delay(
+    builder: Builder, task: Task, delay: timedelta | str, scope: Scope, next_: str | None
+) -> str:
+    """A wait for `delay` (a duration, or an expression the start call renders to seconds)."""
     frame = Flowable(builder, task, scope, next_)
-    delay = task.duration if type(task).type_name == "Sleep" else task.delay
     wait = builder.names.claim(f"{task.id}.wait")
     if isinstance(delay, str):  # an expression: the start call renders it to seconds
         builder.add(wait, WaitState(seconds_path="$.eval.result.seconds", next=frame.end))
@@ -45,7 +58,10 @@ def lower_sleep(builder: Builder, task: Any, scope: Scope, next_: str | None) ->
         # does (allowFailure and `errors` apply), on Step Functions and the local engine alike.
         timed_out = builder.names.claim(f"{task.id}.timedOut")
         builder.add(wait, WaitState(seconds=_wait_seconds(task.timeout), next=timed_out))
-        builder.add(timed_out, PassState(result=_timeout_error(task), result_path="$.error", next=frame.fail))
+        builder.add(
+            timed_out,
+            PassState(result=_timeout_error(task, task.timeout), result_path="$.error", next=frame.fail),
+        )
     else:
         builder.add(wait, WaitState(seconds=_wait_seconds(delay), next=frame.end))
     frame.emit_end()
@@ -55,15 +71,15 @@ def lower_sleep(builder: Builder, task: Any, scope: Scope, next_: str | None) ->
     return start
 
 
-def _timeout_error(task: Any) -> dict[str, str]:
+def _timeout_error(task: Task, timeout: timedelta) -> dict[str, str]:
     # The words of a runnable task's timeout (runner.run_with_timeout).
-    message = f"task '{task.id}' timed out after {task.timeout} (timeout {_wait_seconds(task.timeout)}s)"
+    message = f"task '{task.id}' timed out after {timeout} (timeout {_wait_seconds(timeout)}s)"
     return {"Error": "States.Timeout", "Cause": json.dumps({"errorMessage": message})}
 
 
-def lower_pause(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+def lower_pause(builder: Builder, task: Pause, scope: Scope, next_: str | None) -> str:
     if task.delay is not None:
-        return lower_sleep(builder, task, scope, next_)
+        return _lower_delay(builder, task, task.delay, scope, next_)
     frame = Flowable(builder, task, scope, next_)
     wait = builder.names.claim(f"{task.id}.paused")
     builder.runner_call(
@@ -81,7 +97,7 @@ def lower_pause(builder: Builder, task: Any, scope: Scope, next_: str | None) ->
     return frame.emit_start(wait)
 
 
-def _child_execution(task: Any, catch: Any, next_: str | None) -> TaskState:
+def _child_execution(task: Subflow, catch: list[Catcher] | None, next_: str | None) -> TaskState:
     return TaskState(
         resource=START_EXECUTION_SYNC if task.wait else START_EXECUTION,
         parameters={
@@ -97,7 +113,7 @@ def _child_execution(task: Any, catch: Any, next_: str | None) -> TaskState:
     )
 
 
-def lower_subflow(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+def lower_subflow(builder: Builder, task: Subflow, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
     policy = retriers(task.retry, task.id, builder.warnings)
     if len(policy) > 1:
@@ -109,7 +125,7 @@ def lower_subflow(builder: Builder, task: Any, scope: Scope, next_: str | None) 
 
 
 def _lower_retried_subflow(
-    builder: Builder, task: Any, scope: Scope, frame: Flowable, policy: list[Retrier]
+    builder: Builder, task: Subflow, scope: Scope, frame: Flowable, policy: list[Retrier]
 ) -> str:
     """A Subflow with `retry`: each attempt is a new child execution, so the retry repeats the start
     call (which admits the attempt's child) and the child together: one Parallel branch, retried.
@@ -156,7 +172,7 @@ def _lower_retried_subflow(
     return frame.start
 
 
-def lower_wait_for(builder: Builder, task: Any, scope: Scope, next_: str | None) -> str:
+def lower_wait_for(builder: Builder, task: WaitFor, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
     slot = f"$.loop{builder.next_id()}"
     check = builder.names.claim(f"{task.id}.check")

@@ -42,6 +42,11 @@ class Task(StrictModel):
     run_if: str | bool | None = None
     log_level: LogLevel | None = None
 
+    def iam_statements(self) -> list[dict[str, list[str]]]:
+        """IAM statements (`{"Action": [...], "Resource": [...]}`) the task's work needs on AWS: the
+        deployer grants them to the flow's role. None for tasks that touch no AWS service."""
+        return []
+
 
 class RunnableTask(Task):
     """A task that does work in the task runner and returns its outputs."""

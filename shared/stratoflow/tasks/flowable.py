@@ -125,6 +125,11 @@ class ForEach(FlowableTask):
     concurrency_limit: int = Field(default=1, ge=0)
     tasks: NonEmptyTaskList
 
+    @property
+    def iterations_at_once(self) -> int:
+        """How many iterations run at the same time (0: no limit)."""
+        return self.concurrency_limit
+
     def body_lists(self) -> list[tuple[str, list[Task]]]:
         return [("tasks", self.tasks)]
 
@@ -139,6 +144,10 @@ class EachSequential(FlowableTask):
 
     value: LoopValues
     tasks: NonEmptyTaskList
+
+    @property
+    def iterations_at_once(self) -> int:
+        return 1
 
     def body_lists(self) -> list[tuple[str, list[Task]]]:
         return [("tasks", self.tasks)]
@@ -155,6 +164,10 @@ class EachParallel(FlowableTask):
     value: LoopValues
     tasks: NonEmptyTaskList
     concurrent: int = Field(default=0, ge=0)
+
+    @property
+    def iterations_at_once(self) -> int:
+        return self.concurrent
 
     def body_lists(self) -> list[tuple[str, list[Task]]]:
         return [("tasks", self.tasks)]
