@@ -35,6 +35,8 @@ def compile_flow(flow: Flow) -> CompiledFlow:
 
 def check_definition(definition: dict[str, Any]) -> list[str]:
     """Structural checks on a definition: targets exist, states reachable, names unique and short, size."""
+    # Deferred on purpose: the engine (the local ASL interpreter) is not needed to import the compiler,
+    # which the deployer's handler does at cold start.
     from stratoflow.engine import validate_definition
 
     problems = list(validate_definition(definition))

@@ -19,6 +19,7 @@ from stratoflow.flow.loader import (
 )
 from stratoflow.flow.model import Concurrency, Flow, FlowOutput, FlowSource, PluginDefault
 from stratoflow.flow.retry import Retry
+from stratoflow.flow.schema import flow_json_schema
 from stratoflow.flow.task import RunnableTask, Task
 from stratoflow.flow.task_lists import FlowableTask
 from stratoflow.flow.triggers import (
@@ -31,14 +32,6 @@ from stratoflow.flow.triggers import (
     Trigger,
     Webhook,
 )
-
-
-def flow_json_schema() -> dict[str, object]:
-    """JSON Schema (draft 2020-12) of flow files, generated from the models."""
-    from stratoflow.flow.schema import flow_json_schema as build
-
-    return build()
-
 
 __all__ = [
     "TRIGGER_TYPES",

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from stratoflow.flow.fields import describe, format_iso_duration, parse_iso_duration
+from stratoflow.flow.yaml_source import parse_yaml_value
 
 _SCHEME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -147,8 +148,6 @@ def to_yaml_value(raw: Any) -> Any:
     """Text is parsed as YAML (1.2 core types, as flow files are); a native value is kept."""
     if not isinstance(raw, str):
         return to_json_value(raw)
-    from stratoflow.flow.yaml_source import parse_yaml_value
-
     return parse_yaml_value(raw)
 
 

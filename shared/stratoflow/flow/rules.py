@@ -17,9 +17,10 @@ from pydantic import BaseModel, BeforeValidator
 from stratoflow.errors import Diagnostic
 from stratoflow.flow import registry
 from stratoflow.flow.fields import hint
-from stratoflow.flow.model import Flow
+from stratoflow.flow.model import Flow, flow_variables
 from stratoflow.flow.task import Task
-from stratoflow.flow.task_lists import validate_task
+from stratoflow.flow.task_lists import FlowableTask, validate_task
+from stratoflow.flow.triggers import TRIGGER_TYPES, SqsTrigger
 from stratoflow.flow.yaml_source import SourceMap, YamlPath, format_path
 
 # Keys whose strings are never rendered as templates.
@@ -137,8 +138,6 @@ def render_static_subflows(data: dict[str, Any], tasks: RawTasks) -> None:
     """Render, in place, a Subflow's `namespace` / `flowId` written as an expression over `flow.*`
     only (`{{ flow.namespace }}`, as Kestra's blueprints do). Any other expression is left for the
     Subflow model to refuse where it is written."""
-    from stratoflow.flow.model import flow_variables
-
     flow_id, namespace = data.get("id"), data.get("namespace")
     if not isinstance(flow_id, str) or not isinstance(namespace, str):
         return
@@ -155,6 +154,7 @@ def render_static_subflows(data: dict[str, Any], tasks: RawTasks) -> None:
 
 def _render_static(template: str, variables: dict[str, Any]) -> str:
     try:
+        # Deferred: the expression engine imports Jinja, which loading a flow (admission, webhook) skips.
         from stratoflow.expressions import ExpressionError, render
     except ImportError:
         return template
@@ -225,8 +225,6 @@ def _timeouts(report: _Report, tasks: RawTasks) -> None:
     """`timeout` on a task that arranges others (and on Subflow) is refused, not ignored: Step
     Functions has no timeout on Parallel and Map states, and no stop of a child execution, so it
     could not hold on AWS as it would locally (Sleep and Pause honour theirs)."""
-    from stratoflow.flow.task_lists import FlowableTask
-
     for path, task in tasks.found:
         name = task.get("type")
         cls = registry.resolve(name) if isinstance(name, str) else None
@@ -241,8 +239,6 @@ def _timeouts(report: _Report, tasks: RawTasks) -> None:
 
 
 def _warn_unused_credentials(report: _Report, path: YamlPath, trigger: dict[str, Any]) -> None:
-    from stratoflow.flow.triggers import TRIGGER_TYPES, SqsTrigger
-
     name = trigger.get("type")
     if not isinstance(name, str) or TRIGGER_TYPES.get(name) is not SqsTrigger:
         return
@@ -281,6 +277,7 @@ _Check = Callable[[str], Any]
 def _expression_api() -> tuple[_Check | None, _Check | None, _Check | None]:
     """The expression engine's checks; validation without them skips expressions (a slim install)."""
     try:
+        # Deferred: the expression engine imports Jinja, which loading a flow (admission, webhook) skips.
         import stratoflow.expressions as expressions
     except ImportError:
         return None, None, None

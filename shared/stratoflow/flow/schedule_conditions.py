@@ -158,7 +158,7 @@ class Expression(ScheduleCondition):
     expression: str
 
     def holds(self, variables: dict[str, Any]) -> bool:
-        from stratoflow.expressions import is_truthy, render
+        from stratoflow.expressions import is_truthy, render  # deferred: only flows with conditions need it
 
         return is_truthy(render(self.expression, variables))
 

@@ -136,7 +136,7 @@ class Fail(RunnableTask):
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         if self.condition is not None:
-            from stratoflow.expressions import is_truthy
+            from stratoflow.expressions import is_truthy  # deferred: Jinja, not needed to load a flow
 
             if not is_truthy(ctx.render(self.condition)):
                 return {}
@@ -167,7 +167,7 @@ class Assert(RunnableTask):
     error_message: str | None = None
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from stratoflow.expressions import is_truthy
+        from stratoflow.expressions import is_truthy  # deferred: Jinja, not needed to load a flow
 
         failed = [condition for condition in self.conditions if not is_truthy(ctx.render(condition))]
         for condition in failed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from stratoflow.flow.fields import Duration
+from stratoflow.flow.inputs import input_types
 from stratoflow.flow.registry import kestra_aliases, register
 from stratoflow.flow.run_context import RunContext
 from stratoflow.flow.task import RunnableTask
@@ -66,8 +67,6 @@ class Set(_KeyTask):
 
 def typed_value(kv_type: str, value: Any) -> Any:
     """`value` converted to `kv_type`; a NUMBER without a fraction stays an integer."""
-    from stratoflow.flow.inputs import input_types
-
     if kv_type == "NUMBER" and not isinstance(value, bool):
         try:
             number = float(value) if not isinstance(value, int) else value

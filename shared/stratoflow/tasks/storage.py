@@ -214,7 +214,7 @@ class FilterItems(RunnableTask):
     error_or_null_behavior: Literal["FAIL", "INCLUDE", "EXCLUDE"] = "FAIL"
 
     def _keep(self, ctx: RunContext, item: Any, index: int) -> bool:
-        from stratoflow.expressions import is_truthy
+        from stratoflow.expressions import is_truthy  # deferred: Jinja, not needed to load a flow
 
         variables = {**item, "value": item} if isinstance(item, dict) else {"value": item}
         try:
@@ -230,7 +230,7 @@ class FilterItems(RunnableTask):
         return is_truthy(verdict) == (self.filter_type == "INCLUDE")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from stratoflow.tasks.serdes.ion import read_ion, write_ion
+        from stratoflow.tasks.serdes.ion import read_ion, write_ion  # deferred: amazon.ion, only when run
 
         source = stored_uri(ctx, self.from_, "from")
         items = read_ion(read_stored(ctx, source), source)
