@@ -235,7 +235,7 @@ def from_yaml(value: Any) -> Any:
 def jq(context: Context, value: Any, program: str) -> list[Any]:
     """Kestra's `jq` filter: every output of the jq `program` on `value`, as a list (`| first` for one)."""
     # Imported on use: the jq interpreter is the largest part of the package and few renders need it.
-    from stratoflow.expressions.jq_eval import jq_filter
+    from stratoflow.expressions.jq_builtins import jq_filter
 
     return jq_filter(value, program)
 

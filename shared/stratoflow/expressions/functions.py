@@ -16,13 +16,20 @@ from jinja2 import pass_context
 from jinja2.runtime import Context, Undefined
 
 from stratoflow.expressions.errors import (
+    ExpressionError,
     ExpressionEvaluationError,
     ExpressionSecurityError,
     UndefinedError,
 )
 from stratoflow.expressions.filters_data import from_json, from_yaml, to_yaml
 from stratoflow.expressions.registry import template_function
-from stratoflow.expressions.runtime import MAX_RANGE, runtime_functions
+from stratoflow.expressions.runtime import (
+    MAX_RANGE,
+    MAX_RENDER_DEPTH,
+    current_state,
+    has_expression,
+    runtime_functions,
+)
 from stratoflow.expressions.values import fail_if_undefined, to_json
 
 
@@ -141,7 +148,19 @@ def current_each_output(context: Context, output: Any) -> Any:
 def render(value: Any, recursive: bool = True) -> Any:
     """Render `value` (a string holding expressions, e.g. a flow variable) with the same context;
     `recursive` renders the result again until it holds no more expressions."""
-    from stratoflow.expressions.rendering import render_nested  # rendering imports this module
-
     fail_if_undefined(value)
-    return render_nested(value, recursive)
+    state = current_state()
+    if state is None or state.renderer is None:
+        raise ExpressionError("render() is not available here")
+    for _ in range(MAX_RENDER_DEPTH):
+        if state.depth >= MAX_RENDER_DEPTH:
+            raise ExpressionSecurityError(f"render() nested more than {MAX_RENDER_DEPTH} levels deep")
+        state.depth += 1
+        try:
+            rendered = state.renderer(value, state.context)
+        finally:
+            state.depth -= 1
+        if not (recursive and isinstance(rendered, str) and has_expression(rendered) and rendered != value):
+            return rendered
+        value = rendered
+    raise ExpressionSecurityError(f"render() still found expressions after {MAX_RENDER_DEPTH} passes")

@@ -1,7 +1,9 @@
-"""The jq builtins the subset supports, registered into `jq_eval.BUILTINS` by (name, arity)."""
+"""The jq builtins the subset supports, registered into `jq_eval.BUILTINS` by (name, arity), and
+`jq_filter`, the entry point of the templates' `jq` filter: it runs programs once they are registered."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
@@ -9,7 +11,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from stratoflow.expressions.jq import Node
+from stratoflow.expressions.jq import Node, parse
 from stratoflow.expressions.jq_eval import (
     BUILTINS,
     Builtin,
@@ -22,7 +24,7 @@ from stratoflow.expressions.jq_eval import (
     type_name,
 )
 from stratoflow.expressions.runtime import check_size, counted
-from stratoflow.expressions.values import to_json
+from stratoflow.expressions.values import to_json, to_plain
 
 
 def builtin(name: str, arity: int = 0) -> Callable[[Builtin], Builtin]:
@@ -387,3 +389,12 @@ def _selector(kinds: tuple[str, ...]) -> Builtin:
 
 for _name, _kinds in _TYPE_SELECTORS.items():
     BUILTINS[(_name, 0)] = _selector(_kinds)
+
+
+def jq_filter(value: Any, program: str) -> list[Any]:
+    """Every output of `program` on `value`, as a list; a string input holding JSON is parsed first."""
+    data = to_plain(value)
+    if isinstance(data, str):
+        with contextlib.suppress(ValueError):
+            data = json.loads(data)
+    return [to_plain(item) for item in counted(run(parse(program), data))]

@@ -1,9 +1,9 @@
 """Runs a parsed jq program (`jq.parse`) on plain JSON data, lazily, as jq does: every expression
-yields zero or more outputs. The `jq` filter of templates is `jq_filter` below."""
+yields zero or more outputs. The builtins are registered by `jq_builtins`, which also holds the entry
+point of the templates' `jq` filter (`jq_filter`): this module never imports them."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import math
@@ -11,9 +11,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from stratoflow.expressions.errors import ExpressionEvaluationError
-from stratoflow.expressions.jq import Node, parse
+from stratoflow.expressions.jq import Node
 from stratoflow.expressions.runtime import MAX_RANGE, check_size, counted
-from stratoflow.expressions.values import to_plain
 
 # (name, arity) -> the function: given the argument expressions and the input, yields the outputs.
 # Filled by `jq_builtins`.
@@ -253,14 +252,3 @@ def bounded_range(start: Any, stop: Any) -> Iterator[Any]:
     while current < stop:
         yield current
         current += 1
-
-
-def jq_filter(value: Any, program: str) -> list[Any]:
-    """Every output of `program` on `value`, as a list; a string input holding JSON is parsed first."""
-    from stratoflow.expressions import jq_builtins  # noqa: F401 - registers the builtins (it imports us)
-
-    data = to_plain(value)
-    if isinstance(data, str):
-        with contextlib.suppress(ValueError):
-            data = json.loads(data)
-    return [to_plain(item) for item in counted(run(parse(program), data))]

@@ -19,16 +19,12 @@ from stratoflow.expressions.errors import (
 )
 from stratoflow.expressions.runtime import (
     CURRENT,
-    MAX_RENDER_DEPTH,
     MAX_STRING,
     RenderState,
     RuntimeFunctions,
+    has_expression,
 )
 from stratoflow.expressions.values import to_plain, to_text
-
-
-def has_expression(text: str) -> bool:
-    return "{{" in text or "{%" in text
 
 
 class Scope(Mapping[str, Any]):
@@ -159,7 +155,7 @@ def render(value: Any, context: Mapping[str, Any], functions: RuntimeFunctions |
         return value  # the hot path: most properties hold no expression
     if not isinstance(value, (str, Mapping, list, tuple)):
         return value
-    token = CURRENT.set(RenderState(context, functions))
+    token = CURRENT.set(RenderState(context, functions, renderer=_render_value))
     try:
         return _render_value(value, context)
     finally:
@@ -172,22 +168,3 @@ def render_string(
     """Render one string: its native value when it is exactly one `{{ expression }}` (surrounding
     whitespace allowed), else the text."""
     return render(template, context, functions)
-
-
-def render_nested(value: Any, recursive: bool) -> Any:
-    """The `render()` template function: render `value` again with the current render's context."""
-    state = CURRENT.get()
-    if state is None:
-        raise ExpressionError("render() is not available here")
-    for _ in range(MAX_RENDER_DEPTH):
-        if state.depth >= MAX_RENDER_DEPTH:
-            raise ExpressionSecurityError(f"render() nested more than {MAX_RENDER_DEPTH} levels deep")
-        state.depth += 1
-        try:
-            rendered = _render_value(value, state.context)
-        finally:
-            state.depth -= 1
-        if not (recursive and isinstance(rendered, str) and has_expression(rendered) and rendered != value):
-            return rendered
-        value = rendered
-    raise ExpressionSecurityError(f"render() still found expressions after {MAX_RENDER_DEPTH} passes")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -43,6 +43,9 @@ class RenderState:
 
     context: Mapping[str, Any]
     functions: RuntimeFunctions | None
+    # Renders a value with a context: the `render()` template function's way back into the renderer
+    # (`rendering`), which it cannot import, since the renderer's environment is built from it.
+    renderer: Callable[[Any, Mapping[str, Any]], Any] | None = None
     depth: int = 0
     operations: int = 0
     produced: int = 0
@@ -74,6 +77,10 @@ class RenderState:
 
 # A context variable rather than a template variable: nothing in a template can reach it.
 CURRENT: ContextVar[RenderState | None] = ContextVar("stratoflow_render_state", default=None)
+
+
+def has_expression(text: str) -> bool:
+    return "{{" in text or "{%" in text
 
 
 def current_state() -> RenderState | None:

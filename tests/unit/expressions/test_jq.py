@@ -10,13 +10,13 @@ import pytest
 from stratoflow.expressions import (
     ExpressionEvaluationError,
     ExpressionSecurityError,
-    jq_eval,
+    jq_builtins,
     render_string,
     runtime,
 )
 from stratoflow.expressions.environment import compile_template
 from stratoflow.expressions.jq import parse
-from stratoflow.expressions.jq_eval import jq_filter
+from stratoflow.expressions.jq_builtins import jq_filter
 
 DATA: dict[str, Any] = {
     "users": [
@@ -148,7 +148,7 @@ def test_a_jq_program_on_a_literal_runs_when_rendering_not_while_compiling(
         calls.append(program)
         return [value]
 
-    monkeypatch.setattr(jq_eval, "jq_filter", spy)
+    monkeypatch.setattr(jq_builtins, "jq_filter", spy)
     template = "{{ 1 | jq('. + 0 | . + 0') }}"
     # When
     compile_template(template)
