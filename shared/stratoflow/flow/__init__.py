@@ -4,7 +4,8 @@
 # package's function, below) to the module.
 import stratoflow.flow.input_types as _input_models  # noqa: F401
 from stratoflow.errors import Diagnostic, FlowValidationError, InputError
-from stratoflow.flow.inputs import Input, input_types, resolve_inputs
+from stratoflow.flow.input import Input
+from stratoflow.flow.inputs import input_types, resolve_inputs
 from stratoflow.flow.loader import (
     analyse,
     flow_files,

@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, field_validator
 
 from stratoflow.flow import coercion as c
 from stratoflow.flow.fields import Duration, StrictModel, hint
-from stratoflow.flow.inputs import Input, input_type, input_types
+from stratoflow.flow.input import INPUT_TYPES, Input, input_type
 from stratoflow.flow.patterns import compile_validator, full_match
 
 _Ordered = TypeVar("_Ordered", int, float, date, datetime, time, timedelta)
@@ -229,7 +229,7 @@ class ArrayInput(Input):
     item_type: ItemType
 
     def convert(self, raw: Any) -> Any:
-        item = input_types()[self.item_type].model_construct(id=self.id, type=self.item_type)
+        item = INPUT_TYPES[self.item_type].model_construct(id=self.id, type=self.item_type)
         values = []
         for index, value in enumerate(c.to_list(raw)):
             try:

@@ -1,109 +1,34 @@
-"""Typed flow inputs: the common model, dispatch on `type`, and `resolve_inputs`, which turns what a
-caller gave into the execution's inputs. One class per type lives in `input_types`."""
+"""Typed flow inputs: dispatch on `type` (the common model is `stratoflow.flow.input.Input`, one class
+per type lives in `input_types`), and `resolve_inputs`, which turns what a caller gave into the
+execution's inputs."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from pydantic import (
-    AliasChoices,
     BeforeValidator,
-    Field,
     SerializeAsAny,
     WithJsonSchema,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+# Imported for its effect: it defines and registers one class per input type.
+import stratoflow.flow.input_types  # noqa: F401
 from stratoflow.errors import InputError
 from stratoflow.flow import coercion as c
-from stratoflow.flow.fields import InputId, StrictModel, describe, hint, located_error
+from stratoflow.flow.fields import describe, hint, located_error
+from stratoflow.flow.input import INPUT_TYPES, Input
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 INPUT_SCHEMA_PLACEHOLDER: dict[str, Any] = {"x-stratoflow-ref": "Input"}
-# Filled by `@input_type` as `stratoflow.flow.input_types` is imported (module-global for the reason
-# the task-type registry is: registration is import, and imports are process-wide); never written else.
-_INPUT_TYPES: dict[str, type[Input]] = {}
-
-_InputClass = TypeVar("_InputClass", bound="type[Input]")
-
-
-def input_type(cls: _InputClass) -> _InputClass:
-    """Class decorator: make an input class resolvable by its `type_name` and aliases."""
-    for name in (cls.type_name, *cls.aliases):
-        _INPUT_TYPES[name] = cls
-    return cls
 
 
 def input_types() -> dict[str, type[Input]]:
     """Input classes by type name (Kestra's legacy names included)."""
-    if not _INPUT_TYPES:
-        # Imported on first use: 16 model classes are not worth building for `import stratoflow.flow`.
-        import stratoflow.flow.input_types  # noqa: F401
-    return _INPUT_TYPES
-
-
-class DependsOn(StrictModel):
-    """Kestra's conditional input: it is asked for only when `condition` (an expression over the
-    earlier inputs it names) is truthy; otherwise its value is null and it is not required."""
-
-    inputs: list[InputId] = Field(default_factory=list)
-    condition: str | None = None
-
-
-class Input(StrictModel):
-    """Common properties of every input; `coerce` turns a given value into the execution's value."""
-
-    type_name: ClassVar[str] = ""
-    aliases: ClassVar[tuple[str, ...]] = ()
-
-    # `name` is what Kestra called the id before 0.15.
-    id: InputId = Field(validation_alias=AliasChoices("id", "name"))
-    type: str
-    description: str | None = None
-    display_name: str | None = None
-    required: bool = True
-    defaults: Any = None
-    # Kestra 1.1's editable default: the value when none is given; unlike `defaults`, a caller can
-    # clear it (an empty value gives null), so it suits optional inputs.
-    prefill: Any = None
-    depends_on: DependsOn | None = None
-
-    def convert(self, raw: Any) -> Any:
-        """Coerce a non-null value; raises ValueError naming the rule broken."""
-        raise NotImplementedError
-
-    def coerce(self, raw: Any) -> Any:
-        """The JSON-friendly value of this input for `raw` (CLI text or a native value)."""
-        if raw is None:
-            if self.required:
-                raise InputError(self.id, "a value is required")
-            return None
-        try:
-            return self.convert(raw)
-        except ValueError as err:
-            raise InputError(self.id, str(err)) from None
-
-    @model_validator(mode="after")
-    def _check_defaults(self) -> Input:
-        if self.prefill is not None and self.defaults is not None:
-            raise located_error(("prefill",), "'prefill' and 'defaults' cannot both be set", self.prefill)
-        for key, value in (("defaults", self.defaults), ("prefill", self.prefill)):
-            if value is not None and not c.is_template(value):
-                try:
-                    self.convert(value)
-                except ValueError as err:
-                    raise located_error((key,), f"invalid {key.removesuffix('s')}: {err}", value) from None
-        return self
-
-    def initial(self, given: Mapping[str, Any]) -> Any:
-        """What the caller gave, else the prefill, else the defaults; a cleared prefill is null."""
-        raw = given.get(self.id)
-        if self.prefill is not None:
-            return self.prefill if self.id not in given else (None if raw in ("", None) else raw)
-        return self.defaults if raw is None else raw
+    return INPUT_TYPES
 
 
 def _validate_input(value: Any) -> Any:

@@ -29,7 +29,8 @@ from stratoflow.flow.fields import (
     located_error,
     property_names,
 )
-from stratoflow.flow.inputs import Input, InputItem, input_types
+from stratoflow.flow.input import Input
+from stratoflow.flow.inputs import InputItem, input_types
 from stratoflow.flow.retry import Retry
 from stratoflow.flow.sla import SlaItem
 from stratoflow.flow.task import Task
