@@ -54,7 +54,8 @@ class Mermaid:
             return [node], [node]
         if name in LOOPS:
             self.lines.append(f'{indent}subgraph {node}_loop["{task.id} ({name})"]')
-            entries, loop_exits = self.block(getattr(task, "tasks", []), indent + "  ")
+            body = [child for _, children in task.body_lists() for child in children]
+            entries, loop_exits = self.block(body, indent + "  ")
             self.lines.append(f"{indent}end")
             self.node(task, indent)
             for target in entries:
@@ -79,9 +80,8 @@ class Mermaid:
             for target in c_entries:
                 self.edge(node, target, label if name in ("If", "Switch") else None)
             exits.extend(c_exits or [])
-        errors = getattr(task, "errors", None)
-        if errors:
-            e_entries, _ = self.block(errors, indent)
+        if task.errors:
+            e_entries, _ = self.block(task.errors, indent)
             for target in e_entries:
                 self.edge(node, target, "on error", dashed=True)
         return [node], exits or [node]

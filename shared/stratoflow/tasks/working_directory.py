@@ -34,6 +34,7 @@ class WorkingDirectory(FlowableTask):
     first); `errors` run in it too when one fails."""
 
     type_name: ClassVar[str] = "WorkingDirectory"
+    # Compiled as a Sequential is: the shared directory is the runner's business, not the states'.
     compiled_as: ClassVar[str] = "Sequential"
     kestra_gaps: ClassVar[str] = "`outputFiles`, `namespaceFiles`, `cache`, `taskRunner`"
     aliases: ClassVar[tuple[str, ...]] = kestra_aliases("flow", "WorkingDirectory", "flows")
