@@ -12,7 +12,7 @@ import pytest
 from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.states import State
-from stratoflow.store import ExecutionStore, ItemTooLargeError
+from stratoflow.store import ExecutionStore, ItemTooLargeError, rules
 
 FakeClock = Any  # the `clock` fixture: .start, .now, .advance(seconds)
 
@@ -236,6 +236,38 @@ def test_equal_start_dates_order_by_id(store: ExecutionStore, new_execution: New
         new_execution(execution_id, minute=1)
 
     assert [e.id for e in store.list_executions()] == ["z", "m", "a"]
+
+
+def test_pages_continue_after_the_cursor_with_every_filter(
+    store: ExecutionStore, new_execution: NewExecution, clock: FakeClock
+) -> None:
+    # Given seven executions, two of them starting at the same instant
+    for minute, execution_id in enumerate(["e0", "e1", "e2", "e3", "e4"]):
+        new_execution(execution_id, minute=minute)
+    new_execution("e3b", minute=3)
+    new_execution("x9", namespace="other", minute=2)
+    start: datetime = clock.start
+
+    def pages(size: int, **filters: Any) -> list[list[str]]:
+        found: list[list[str]] = []
+        before = None
+        while True:
+            page = store.list_executions(limit=size, before=before, **filters)
+            if not page:
+                return found
+            found.append([e.id for e in page])
+            before = rules.execution_sort_key(page[-1].start_date, page[-1].id)
+
+    # When they are read two at a time, Then each comes once, in order, ties by id
+    assert pages(2) == [["e4", "e3b"], ["e3", "x9"], ["e2", "e1"], ["e0"]]
+    assert pages(2, namespace="team") == [["e4", "e3b"], ["e3", "e2"], ["e1", "e0"]]
+    assert pages(3, namespace="team", flow_id="etl") == [["e4", "e3b", "e3"], ["e2", "e1", "e0"]]
+    assert pages(1, namespace="team", state=State.CREATED, until=start + timedelta(minutes=3)) == [
+        ["e2"],
+        ["e1"],
+        ["e0"],
+    ]
+    assert pages(2, namespace="team", since=start + timedelta(minutes=2)) == [["e4", "e3b"], ["e3", "e2"]]
 
 
 def test_flow_filter_needs_namespace(store: ExecutionStore) -> None:

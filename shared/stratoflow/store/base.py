@@ -156,8 +156,12 @@ class ExecutionStore(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
+        before: str | None = None,
     ) -> list[Execution]:
-        """Executions newest first (by start date); `flow_id` needs `namespace`."""
+        """Executions newest first (by start date, then id); `flow_id` needs `namespace`.
+
+        `before` is a page cursor, `<sortable start>#<id>` of the last execution of the previous page
+        (`rules.execution_sort_key`): only executions that sort after it (older) are listed."""
 
     # --- task runs ---
     def save_task_run(self, task_run: TaskRun) -> TaskRun:

@@ -298,8 +298,9 @@ class DynamoExecutionStore:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
+        before: str | None = None,
     ) -> list[Execution]:
-        found = self._lister.find(namespace, flow_id, state, since, until, limit)
+        found = self._lister.find(namespace, flow_id, state, since, until, limit, before)
         return [items.execution(item) for item in found]
 
     # --- task runs -----------------------------------------------------------------------------

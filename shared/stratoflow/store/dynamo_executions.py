@@ -57,6 +57,7 @@ class ExecutionLister:
         since: datetime | None,
         until: datetime | None,
         limit: int,
+        before: str | None = None,
     ) -> list[items.Item]:
         if flow_id is not None and namespace is None:
             raise ValueError("list_executions: flow_id needs namespace")
@@ -68,7 +69,8 @@ class ExecutionLister:
             for query in _plan(name, flow_id, state):
                 # Both indexes' sort keys are `<start>#<id>`: newest first whichever index found it.
                 found.extend(
-                    (entry[f"{query.gsi}sk"]["S"], entry) for entry in self._run(query, since, until, limit)
+                    (entry[f"{query.gsi}sk"]["S"], entry)
+                    for entry in self._run(query, since, until, limit, before)
                 )
         found.sort(key=lambda pair: pair[0], reverse=True)
         # An execution moving between states can sit in two gsi2 partitions for a moment; BatchGetItem
@@ -84,25 +86,31 @@ class ExecutionLister:
         return sorted(executions, key=lambda item: item["gsi1sk"]["S"], reverse=True)
 
     def _run(
-        self, query: _Query, since: datetime | None, until: datetime | None, limit: int
+        self, query: _Query, since: datetime | None, until: datetime | None, limit: int, before: str | None
     ) -> list[items.Item]:
         ex = Expression()
         condition = f"{ex.name(f'{query.gsi}pk')} = {ex.value(query.partition)}"
         sort_key = f"{query.gsi}sk"  # a plain name: expressions refuse unused placeholders
-        # Sort keys are `<start>#<id>`: `<until>` sorts before every key starting at `until`.
-        if since is not None and until is not None:
-            low, high = ex.value(rules.sortable_time(since)), ex.value(rules.sortable_time(until))
+        # Sort keys are `<start>#<id>`: `<until>` sorts before every key starting at `until`, and a
+        # page cursor `before` is such a key itself; the lower of the two bounds the range.
+        high_key = rules.sortable_time(until) if until is not None else None
+        if before is not None and (high_key is None or before < high_key):
+            high_key = before
+        if since is not None and high_key is not None:
+            low, high = ex.value(rules.sortable_time(since)), ex.value(high_key)
             condition += f" AND {sort_key} BETWEEN {low} AND {high}"
         elif since is not None:
             condition += f" AND {sort_key} >= {ex.value(rules.sortable_time(since))}"
-        elif until is not None:
-            condition += f" AND {sort_key} < {ex.value(rules.sortable_time(until))}"
+        elif high_key is not None:
+            condition += f" AND {sort_key} < {ex.value(high_key)}"
         filter_ = None
         if query.filter_name is not None:
             filter_ = f"{ex.name(query.filter_name)} = {ex.value(query.filter_value)}"
-        return list(
-            self._table.query(condition, ex, index=query.gsi, newest_first=True, filter_=filter_, limit=limit)
+        found = self._table.query(
+            condition, ex, index=query.gsi, newest_first=True, filter_=filter_, limit=limit + 1
         )
+        # BETWEEN includes its upper bound: the cursor's own execution (or one starting at `until`).
+        return [item for item in found if high_key is None or item[sort_key]["S"] < high_key][:limit]
 
 
 def _plan(namespace: str, flow_id: str | None, state: State | None) -> list[_Query]:

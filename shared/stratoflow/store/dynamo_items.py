@@ -157,7 +157,7 @@ def execution_item(execution: Execution) -> Item:
     for name in JSON_FIELDS:
         if name in values:
             values[name] = rules.dump_json(values[name])
-    start = f"{rules.sortable_time(execution.start_date)}#{execution.id}"
+    start = rules.execution_sort_key(execution.start_date, execution.id)
     values.update(
         gsi1pk=by_flow_pk(execution.namespace, execution.flow_id),
         gsi1sk=start,

@@ -133,6 +133,12 @@ def sortable_time(moment: datetime) -> str:
     return as_utc(moment).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+def execution_sort_key(start_date: datetime, execution_id: str) -> str:
+    """How both stores order executions (newest first, descending): `<sortable start>#<id>`; the
+    cursor of a page of executions."""
+    return f"{sortable_time(start_date)}#{execution_id}"
+
+
 def task_run_seq(moment: datetime) -> int:
     """A task run's `seq` from the time of its first save: microseconds since the epoch.
 

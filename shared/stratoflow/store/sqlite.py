@@ -282,11 +282,16 @@ class SqliteExecutionStore:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
+        before: str | None = None,
     ) -> list[Execution]:
         if flow_id is not None and namespace is None:
             raise ValueError("list_executions: flow_id needs namespace")
         clauses: list[str] = []
         params: list[Any] = []
+        if before is not None:  # a row value: the (start_key, id) indexes serve it as one range
+            start_key, _, execution_id = before.partition("#")
+            clauses.append("(start_key, id) < (?, ?)")
+            params.extend([start_key, execution_id])
         for clause, value in (
             ("namespace = ?", namespace),
             ("flow_id = ?", flow_id),
