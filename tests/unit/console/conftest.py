@@ -4,6 +4,7 @@ called in-process through Starlette's TestClient (no socket)."""
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,7 +103,7 @@ class Console:
             assert execution is not None
             if execution.state.is_terminal or execution.state in states:
                 return execution
-            self.platform.ends.wait(execution_id, 0.05)
+            time.sleep(0.05)
         raise AssertionError(f"execution {execution_id} did not end")
 
     def start(self, flow: str, namespace: str = "demo", **inputs: object) -> str:
