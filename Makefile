@@ -14,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: example test lint typecheck unit install install-dev clean golden lock dist
+.PHONY: example test lint typecheck unit install install-dev clean golden lock dist openapi
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)/uv
@@ -55,6 +55,10 @@ unit: $(STAMP)
 ## The whole suite: lint, types, unit, integration (moto), infrastructure (CDK), parity.
 test: $(STAMP) $(NODE_STAMP) lint typecheck
 	PATH=$(CURDIR)/node_modules/.bin:$(CURDIR)/$(TOOLS)/uv/bin:$$PATH $(BIN)/pytest -n 2
+
+## Regenerate the console API's OpenAPI document (tests/contract/console_openapi.json) on purpose.
+openapi: $(STAMP)
+	$(BIN)/python -m stratoflow.console.openapi > tests/contract/console_openapi.json
 
 ## Regenerate the golden ASL files of the examples on purpose.
 golden: $(STAMP)

@@ -151,3 +151,10 @@ def test_validate_accepts_a_valid_flow_and_refuses_a_bad_body(client: TestClient
         "/api/v1/flows/validate", content=b"{", headers={"content-type": "application/json"}
     )
     assert not_json.status_code == 400
+
+
+def test_the_openapi_document_is_served_beside_the_api(client: TestClient) -> None:
+    from stratoflow.console.openapi import openapi_document
+
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200 and response.json() == openapi_document()
