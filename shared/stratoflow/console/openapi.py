@@ -20,7 +20,7 @@ class _RoutesOnly:
 def openapi_document() -> dict[str, Any]:
     from stratoflow.console.app import create_app
 
-    document: dict[str, Any] = create_app(_RoutesOnly()).openapi()  # type: ignore[arg-type]
+    document: dict[str, Any] = create_app(_RoutesOnly()).openapi()
     return document
 
 
