@@ -19,7 +19,13 @@ from stratoflow.cli.options import home_option
     show_default=True,
     help="Folder of flow files to deploy and watch (subfolders included).",
 )
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Webhook port.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Webhooks and console port.",
+)
 @click.option(
     "--grace",
     type=click.FloatRange(min=0),
@@ -28,13 +34,21 @@ from stratoflow.cli.options import home_option
     metavar="SECONDS",
     help="On stop, let running executions end on their own for up to SECONDS before killing them.",
 )
+@click.option(
+    "--token",
+    envvar="STRATO_CONSOLE_TOKEN",
+    metavar="TOKEN",
+    help="The console and its API answer only callers that present TOKEN (Bearer header, or open "
+    "the console once at /?token=TOKEN). Default: everyone who can reach the loopback port.",
+)
 @home_option
-def server(flows_dir: Path, port: int, grace: float, home: Path) -> None:
+def server(flows_dir: Path, port: int, grace: float, token: str | None, home: Path) -> None:
     """Deploy the flows of --flows-dir, redeploy them when they change, and run their triggers.
 
-    Webhooks answer on http://127.0.0.1:PORT/webhook/<namespace>/<flowId>/<key>; schedules, flow
-    triggers and concurrency limits apply; history goes to --home. Ctrl-C or SIGTERM stops it
-    (running executions end KILLED, after --grace); a second signal exits at once.
+    Webhooks answer on http://127.0.0.1:PORT/webhook/<namespace>/<flowId>/<key> and the web console
+    on http://127.0.0.1:PORT/; schedules, flow triggers and concurrency limits apply; history goes
+    to --home. Ctrl-C or SIGTERM stops it (running executions end KILLED, after --grace); a second
+    signal exits at once.
     """
     from stratoflow.cli.signals import StopSignals
     from stratoflow.local.server import StratoServer
@@ -42,7 +56,9 @@ def server(flows_dir: Path, port: int, grace: float, home: Path) -> None:
     def report(message: str) -> None:
         click.echo(f"{datetime.now().strftime('%H:%M:%S')} {message}")
 
-    instance = StratoServer(flows_dir, home, port=port, report=report, grace=grace, owns_process=True)
+    instance = StratoServer(
+        flows_dir, home, port=port, report=report, grace=grace, owns_process=True, token=token
+    )
     try:
         instance.open()
     except OSError as error:

@@ -9,6 +9,7 @@ are answered 403. A client's mistake is a 4xx whose `message` names the problem,
 from __future__ import annotations
 
 import logging
+import threading
 from importlib.resources import files
 from typing import Any
 
@@ -43,6 +44,9 @@ def status_of(error: StratoflowError) -> int:
     for kind, status in STATUS_OF:
         if isinstance(error, kind):
             return status
+    own = getattr(error, "status", None)  # a refused start says its own (503: the server stops)
+    if isinstance(own, int) and 400 <= own < 600:
+        return own
     if isinstance(error, ControlError | TriggerSkipped):
         return 409  # the action does not apply to the execution (or flow) as it is now
     return 400
@@ -78,6 +82,8 @@ def create_app(backend: ConsoleBackend, *, authorize: Authorize | None = None) -
     )
     app.state.backend = backend
     app.state.authorize = authorize or allow_everyone
+    # Set by the host when it stops: live streams end, so the server's shutdown never waits on them.
+    app.state.closing = threading.Event()
 
     @app.exception_handler(StratoflowError)
     async def library_error(request: Request, error: StratoflowError) -> Response:

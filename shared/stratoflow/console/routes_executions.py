@@ -201,7 +201,8 @@ def stream_logs(
         nonlocal cursor
         state = None
         quiet = 0.0
-        while not await request.is_disconnected():
+        closing = request.app.state.closing
+        while not closing.is_set() and not await request.is_disconnected():
             execution = await anyio.to_thread.run_sync(store.get_execution, execution_id)
             page = await anyio.to_thread.run_sync(_read(store, execution_id, task_id, level, cursor))
             for line in page.logs:

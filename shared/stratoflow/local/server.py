@@ -21,10 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -38,22 +36,13 @@ from stratoflow.local.platform import LocalPlatform
 from stratoflow.states import State
 from stratoflow.triggers.events import TriggerSkipped, event_execution_id, flow_of
 from stratoflow.triggers.flow_triggers import matching_flow_triggers, trigger_problems
-from stratoflow.triggers.webhooks import (
-    StartRefused,
-    WebhookRequest,
-    WebhookResponse,
-    Webhooks,
-    content_length,
-)
+from stratoflow.triggers.webhooks import StartRefused, WebhookRequest, WebhookResponse, Webhooks
+
+if TYPE_CHECKING:
+    from stratoflow.local.http import HttpEndpoint
 
 POLL_SECONDS = 1.0
 SWEEP_SECONDS = 10.0
-# Connections the kernel holds while every handler thread is busy: a burst of webhooks must not be
-# reset (the standard library's 5 dropped some of 20 concurrent requests).
-LISTEN_BACKLOG = 256
-# A client that sends its request slowly (or half of it) gets its connection closed after this long,
-# instead of holding a thread, and a server that stops, for ever.
-READ_TIMEOUT_SECONDS = 10.0
 FLOW_SUFFIXES = (".yaml", ".yml")
 
 logger = logging.getLogger(__name__)
@@ -86,7 +75,10 @@ class StratoServer:
         sweep_seconds: float = SWEEP_SECONDS,
         grace: float = 0.0,
         owns_process: bool = False,
+        token: str | None = None,
     ) -> None:
+        """`token`: the console and its API answer only callers that present it (webhooks keep their
+        own keys); without one, everyone who can reach the loopback port may use the console."""
         self.flows_dir = Path(flows_dir)
         self.platform = LocalPlatform(home, clock, owns_process=owns_process)
         self.platform.finished_hooks.append(self._run_flow_triggers)
@@ -101,8 +93,8 @@ class StratoServer:
         self._schedule_marks: dict[tuple[str, str, str], datetime] = {}
         self._last_sweep = float("-inf")
         self._stopping = threading.Event()
-        self._http: _HTTPServer | None = None
-        self._http_thread: threading.Thread | None = None
+        self._token = token
+        self._http: HttpEndpoint | None = None
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -118,12 +110,23 @@ class StratoServer:
             self.close()
 
     def open(self) -> None:
-        """Bind the HTTP endpoint (port 0: any free port, then `self.port` says which)."""
-        self._http = _HTTPServer((self.host, self.port), _handler(self))
-        self.port = self._http.server_address[1]
-        self._http_thread = threading.Thread(target=self._http.serve_forever, name="strato-http", daemon=True)
-        self._http_thread.start()
+        """Bind the HTTP endpoint (port 0: any free port, then `self.port` says which): webhooks and
+        the console on one port. OSError when the port cannot be had."""
+        # Imported here on purpose: the web stack (uvicorn, FastAPI) loads only for `strato server`.
+        from stratoflow.console.app import create_app
+        from stratoflow.console.auth import allow_everyone, token_authorizer
+        from stratoflow.console.local import LocalConsoleBackend
+        from stratoflow.local.http import HttpEndpoint, platform_app, webhook_endpoint
+
+        backend = LocalConsoleBackend(self.platform, starter=self._console_start)
+        authorize = token_authorizer(self._token) if self._token else allow_everyone
+        self.console = create_app(backend, authorize=authorize)
+        self._http = HttpEndpoint(
+            platform_app(webhook_endpoint(self.webhooks), self.console), self.host, self.port
+        )
+        self.port = self._http.open()
         self.report(f"webhooks on http://{self.host}:{self.port}/webhook/<namespace>/<flowId>/<key>")
+        self.report(f"console on http://{self.host}:{self.port}/")
 
     def tick(self) -> None:
         """One round: redeploy changed files, fire due schedules, give back slots now and then."""
@@ -139,8 +142,7 @@ class StratoServer:
         """Stop: no new request or start, running executions killed (after `grace`), port released."""
         self._stopping.set()
         if self._http is not None:
-            self._http.shutdown()  # no new request is accepted; the ones in flight go on
-            self._http.socket.close()  # connections waiting in the backlog are refused, not left hanging
+            self._http.stop_accepting()  # the ones in flight go on; waiting connections are refused
         running = sorted(self.platform.callbacks.running())
         working = self.platform.working()
         if working and self.grace > 0:
@@ -155,7 +157,8 @@ class StratoServer:
             self.report(f"killed {len(stopped)} running execution(s): {', '.join(stopped)}")
         self.platform.ends.close()  # waited requests answer now with the state they have
         if self._http is not None:
-            self._http.server_close()  # waits for the requests in flight to be answered
+            self.console.state.closing.set()  # live log streams end
+            self._http.close()  # waits for the requests in flight to be answered
         queued = sorted(e.id for e in self.platform.store.list_executions(state=State.QUEUED, limit=10_000))
         self.platform.close()
         if queued:
@@ -195,6 +198,11 @@ class StratoServer:
                 f"{namespace}.{flow_id}: execution {execution.id} {execution.state}" + _why(execution)
             )
         return execution
+
+    def _console_start(
+        self, namespace: str, flow_id: str, inputs: dict[str, Any], labels: dict[str, str], execution_id: str
+    ) -> Execution:
+        return self.start(namespace, flow_id, inputs, None, execution_id, labels)
 
     def _run_flow_triggers(self, finished: Execution) -> None:
         if self.ended.handle(finished):
@@ -351,58 +359,3 @@ def _identity(text: str) -> tuple[str, str] | None:
 
 def _why(execution: Execution) -> str:
     return f" ({execution.error})" if execution.error else ""
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    request_queue_size = LISTEN_BACKLOG
-    daemon_threads = False  # `server_close` waits for the requests in flight
-    block_on_close = True
-
-
-def _handler(server: StratoServer) -> type[BaseHTTPRequestHandler]:
-    class WebhookHandler(BaseHTTPRequestHandler):
-        """Turns HTTP requests into WebhookRequests; everything else is the webhook logic's."""
-
-        server_version = "strato-server"
-        timeout = READ_TIMEOUT_SECONDS  # on each read of the request line, headers and body
-
-        def _respond(self) -> None:
-            url = urlsplit(self.path)
-            try:
-                length = content_length(self.headers.get_all("content-length"))
-            except ValueError as error:  # a client's mistake: an answer, never a traceback
-                self.close_connection = True  # the body's extent is unknown: the connection cannot be reused
-                self._send(WebhookResponse(400, {"message": str(error)}))
-                return
-            if length > server.webhooks.max_body_bytes:
-                self.close_connection = True  # the body stays unread: the connection cannot be reused
-                self._send(server.webhooks.too_large())
-                return
-            headers: dict[str, list[str]] = {}
-            for name, value in self.headers.items():
-                headers.setdefault(name.lower(), []).append(value)
-            request = WebhookRequest(
-                method=self.command,
-                path=url.path,
-                parameters=parse_qs(url.query, keep_blank_values=True),
-                headers=headers,
-                body=self.rfile.read(length) if length > 0 else b"",
-            )
-            self._send(server.handle_http(request))
-
-        def _send(self, response: WebhookResponse) -> None:
-            data = response.text().encode()
-            self.send_response(response.status)
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _respond
-
-        def log_message(self, format: str, *args: Any) -> None:
-            # The path holds the webhook key: log the method and status only.
-            logger.debug("%s %s", self.command, args[1] if len(args) > 1 else "")
-
-    return WebhookHandler

@@ -42,6 +42,9 @@ WATCHED = [
     "ssl",
     "rich",  # the live view, not `--json`
     "boto3",
+    "fastapi",  # the console's web stack: `strato server` only
+    "uvicorn",
+    "stratoflow.console",
     "stratoflow.tasks.core",  # the one the flow uses
 ]
 
@@ -64,7 +67,8 @@ def test_running_an_unchanged_flow_again_imports_only_what_it_uses(tmp_path: Pat
     # When it runs again in a new process
     again = run_in_new_process(HELLO, tmp_path)
 
-    # Then neither the compiler nor unused task families, HTTP/TLS, rich or boto3 were imported
+    # Then neither the compiler nor unused task families, HTTP/TLS, rich, boto3 nor the console's web
+    # stack were imported
     assert again == {"code": 0, "imported": ["stratoflow.tasks.core"]}
 
 

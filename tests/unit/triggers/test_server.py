@@ -212,7 +212,7 @@ def test_a_bad_content_length_is_answered_400_and_nothing_starts(server: StratoS
             answers.append(client.recv(4096).decode().split("\r\n", 1)[0])
 
     # Then each is a 400 (before, `abc` raised ValueError in the handler and got no answer)
-    assert answers == ["HTTP/1.0 400 Bad Request"] * 3
+    assert [answer.split(" ", 1)[1] for answer in answers] == ["400 Bad Request"] * 3
     assert server.platform.store.list_executions() == []
 
 
