@@ -38,7 +38,7 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
 
 
 def status_of(error: StratoflowError) -> int:
-    from stratoflow.control import ControlError
+    from stratoflow.execution.control import ControlError
     from stratoflow.triggers.events import TriggerSkipped
 
     for kind, status in STATUS_OF:

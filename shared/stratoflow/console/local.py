@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stratoflow.admission import admit, new_execution_id, should_start
 from stratoflow.console.backend import ConsoleActions, StartRequest
 from stratoflow.console.uploads import with_uploads
-from stratoflow.control import prepare_replay, prepare_restart, request_kill, request_resume
 from stratoflow.domain import Execution
 from stratoflow.errors import NotFoundError
+from stratoflow.execution.admission import admit, new_execution_id, should_start
+from stratoflow.execution.control import prepare_replay, prepare_restart, request_kill, request_resume
 from stratoflow.flow import Flow
 from stratoflow.local.platform import LocalPlatform
 from stratoflow.states import State
