@@ -175,6 +175,15 @@ def test_a_replay_from_a_chosen_task_opens_the_new_execution(browser: Any, conso
     wait_state(browser, "SUCCESS")
     assert f"Replay of {execution_id}" in browser.find_element(By.ID, "summary").text
 
+    # And the chain's link lists both executions
+    browser.find_element(By.ID, "chain-link").click()
+    wait(browser).until(ready.presence_of_element_located((By.ID, "executions")))
+    listed = {
+        r.find_element(By.TAG_NAME, "a").text
+        for r in browser.find_elements(By.CSS_SELECTOR, "#executions tbody tr")
+    }
+    assert execution_id in listed and len(listed) == 2
+
 
 def test_a_validation_error_shows_inline_at_its_line(browser: Any, console_url: str) -> None:
     open_page(browser, f"{console_url}/ui/flows/shop.billing/broken", "edited-source")

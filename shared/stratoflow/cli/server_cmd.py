@@ -37,6 +37,7 @@ from stratoflow.cli.options import home_option
 @click.option(
     "--token",
     envvar="STRATO_CONSOLE_TOKEN",
+    show_envvar=True,
     metavar="TOKEN",
     help="The console and its API answer only callers that present TOKEN (Bearer header, or open "
     "the console once at /?token=TOKEN). Default: everyone who can reach the loopback port.",

@@ -169,6 +169,9 @@ class ExecutionDetail(ExecutionSummary):
     restarts: int
     state_history: list[StateChangeView]
     children: list[str] = Field(description="executions its Subflow tasks started")
+    correlation_id: str = Field(
+        description="`system.correlationId`: the root of its chain (list it by this label)"
+    )
 
 
 class AttemptView(Document):

@@ -122,6 +122,8 @@ def execution_summary(execution: Execution) -> m.ExecutionSummary:
 
 
 def execution_detail(execution: Execution, children: list[str]) -> m.ExecutionDetail:
+    from stratoflow.execution.lineage import correlation_of
+
     return m.ExecutionDetail(
         **execution_summary(execution).model_dump(),
         inputs=shown_inputs(execution),
@@ -130,6 +132,7 @@ def execution_detail(execution: Execution, children: list[str]) -> m.ExecutionDe
         restarts=execution.restarts,
         state_history=[m.StateChangeView(state=str(c.state), date=c.date) for c in execution.state_history],
         children=children,
+        correlation_id=correlation_of(execution),
     )
 
 

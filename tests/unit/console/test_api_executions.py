@@ -119,6 +119,7 @@ def test_one_execution_masks_secret_inputs_and_has_outputs(console: Console) -> 
     assert body["inputs"]["token"] == "******" and body["inputs"]["name"] == "Ada"
     assert body["outputs"] == {"greeting": "hi Ada"}
     assert [s["state"] for s in body["stateHistory"]][-1] == "SUCCESS"
+    assert body["correlationId"] == execution.id  # the root of its own chain
     assert "hunter2-very-secret" not in response.text
     missing = console.client.get("/api/v1/executions/nope")
     assert missing.status_code == 404 and missing.json()["message"] == "execution nope does not exist"
@@ -245,3 +246,22 @@ def test_files_are_listed_and_downloaded_and_nothing_else_is(console: Console) -
         console.client.get(f"/api/v1/executions/{execution_id}/file", params={"uri": escape}).status_code
         == 400
     )
+
+
+def test_a_replay_names_its_chain_and_the_chain_is_listed_by_its_label(console: Console) -> None:
+    # Given an execution and its replay
+    done = console.run("greet", name="Ada")
+    replay_id = console.client.post(
+        f"/api/v1/executions/{done.id}/replay", json={"fromTask": "hello"}
+    ).json()["id"]
+    console.wait_end(replay_id)
+
+    # When the replay is read, and its chain listed by the label its page links to
+    replay = console.client.get(f"/api/v1/executions/{replay_id}").json()
+    chain = console.client.get(
+        "/api/v1/executions", params={"label": f"system.correlationId:{done.id}"}
+    ).json()
+
+    # Then the replay names the root, and the chain holds both
+    assert replay["correlationId"] == done.id and replay["originalExecutionId"] == done.id
+    assert {e["id"] for e in chain["executions"]} == {done.id, replay_id}

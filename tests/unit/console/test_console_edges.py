@@ -114,3 +114,13 @@ def test_the_servers_token_guards_its_console_and_a_stopping_server_answers_503(
         assert refused.status_code == 503 and refused.json() == {"message": "the server is stopping"}
     finally:
         server.close()
+
+
+def test_the_command_takes_the_token_from_an_option_or_the_environment() -> None:
+    from click.testing import CliRunner
+
+    from stratoflow.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["server", "--help"])
+    assert result.exit_code == 0
+    assert "--token" in result.output and "STRATO_CONSOLE_TOKEN" in result.output

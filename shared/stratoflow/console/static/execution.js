@@ -25,6 +25,16 @@ function outputsView(outputs, execution) {
       : h("code", {}, value(v)))]));
 }
 
+function chainView(execution) {
+  const link = (id) => h("a", { href: `/ui/executions/${enc(id)}` }, id);
+  const parts = [];
+  if (execution.parentExecutionId) parts.push("parent ", link(execution.parentExecutionId), " · ");
+  if (execution.correlationId !== execution.id) parts.push("root ", link(execution.correlationId), " · ");
+  if (execution.children.length) parts.push("subflows ", execution.children.flatMap((id) => [link(id), " "]), "· ");
+  const whole = `/ui/executions?label=${enc(`system.correlationId:${execution.correlationId}`)}`;
+  return h("p", { className: "chain" }, "Chain: ", parts, h("a", { href: whole, id: "chain-link" }, "every execution of this chain"));
+}
+
 function latestStates(taskRuns) {
   const states = {};
   for (const run of taskRuns) states[run.taskId] = run.state;
@@ -46,6 +56,18 @@ export async function executionPage(executionId) {
     ["", "DEBUG", "INFO", "WARN", "ERROR"].map((l) => h("option", { value: l }, l || "Every level")));
   let topologyDoc = null;
   let stream = null;
+  let refreshed = 0;
+  let pending = null;
+
+  // While it runs, the timeline and topology follow the task runs, at most about once a second.
+  function refreshSoon() {
+    if (pending) return;
+    const wait = Math.max(0, 1000 - (Date.now() - refreshed));
+    pending = setTimeout(() => {
+      pending = null;
+      refresh().catch(() => {});
+    }, wait);
+  }
 
   async function act(what, call) {
     clear(status, h("p", {}, `${what}…`));
@@ -92,6 +114,7 @@ export async function executionPage(executionId) {
   }
 
   async function refresh() {
+    refreshed = Date.now();
     const [execution, { taskRuns }] = await Promise.all([api.get(path), api.get(`${path}/taskruns`)]);
     let flow = null;
     try {
@@ -118,7 +141,8 @@ export async function executionPage(executionId) {
         execution.durationMs !== null ? ` · ${fmtDuration(execution.durationMs)}` : "",
         execution.restarts ? ` · restarted ${execution.restarts} time(s)` : ""),
       execution.error ? h("p", { className: "error" }, execution.error) : null,
-      execution.originalExecutionId ? h("p", {}, "Replay of ", h("a", { href: `/ui/executions/${enc(execution.originalExecutionId)}` }, execution.originalExecutionId)) : null);
+      execution.originalExecutionId ? h("p", {}, "Replay of ", h("a", { href: `/ui/executions/${enc(execution.originalExecutionId)}` }, execution.originalExecutionId)) : null,
+      chainView(execution));
     clear(actions, actionsView(execution, flow, taskRuns));
     clear(gantt, drawGantt(taskRuns, execution));
     clear(topology, topologyDoc.nodes.length ? drawTopology(topologyDoc, latestStates(taskRuns), `Topology of ${execution.flowId} coloured by state`) : null);
@@ -142,6 +166,7 @@ export async function executionPage(executionId) {
         h("time", { datetime: line.timestamp }, fmtDate(line.timestamp)), " ",
         h("span", { className: "level" }, line.level), " ",
         h("span", { className: "task" }, line.taskId || "-"), " ", line.message));
+      refreshSoon();
     });
     stream.addEventListener("state", () => refresh().catch(() => {}));
     stream.addEventListener("end", () => {
