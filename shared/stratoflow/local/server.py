@@ -2,7 +2,8 @@
 
 It watches a folder of flow files (polling every second; a file is re-read when its modification
 time or size changes, and redeployed when its content hash does), serves webhooks on 127.0.0.1 with
-the logic the Lambda uses, fires schedules, starts Flow triggers when an execution ends, applies
+the logic the Lambda uses and the web console (`stratoflow.console`) on the same port (uvicorn,
+`stratoflow.local.http`), fires schedules, starts Flow triggers when an execution ends, applies
 concurrency limits and keeps every execution's history in the local store. An invalid file is
 reported and its flow's last good revision keeps running; a deleted file retires its flow.
 
@@ -36,7 +37,7 @@ from stratoflow.local.platform import LocalPlatform
 from stratoflow.states import State
 from stratoflow.triggers.events import TriggerSkipped, event_execution_id, flow_of
 from stratoflow.triggers.flow_triggers import matching_flow_triggers, trigger_problems
-from stratoflow.triggers.webhooks import StartRefused, WebhookRequest, WebhookResponse, Webhooks
+from stratoflow.triggers.webhooks import StartRefused, Webhooks
 
 if TYPE_CHECKING:
     from stratoflow.local.http import HttpEndpoint
@@ -339,11 +340,6 @@ class StratoServer:
         if self.platform.store.get_flow_head(*identity) is not None:
             self.platform.store.set_flow_status(*identity, "DELETED")
             self.report(f"{path}: gone, {identity[0]}.{identity[1]} retired")
-
-    # --- HTTP ------------------------------------------------------------------------------------
-
-    def handle_http(self, request: WebhookRequest) -> WebhookResponse:
-        return self.webhooks.handle(request)
 
 
 def _identity(text: str) -> tuple[str, str] | None:
