@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import anyio
@@ -75,7 +75,7 @@ def list_executions(
         caller.check_read(namespace)
     labels = _labels(label)
     before = views.check_execution_cursor(cursor) if cursor else None
-    times = [t if t is None or t.tzinfo else t.astimezone() for t in (since, until)]
+    times = [t if t is None or t.tzinfo else t.replace(tzinfo=UTC) for t in (since, until)]  # naive: UTC
 
     def keep(execution: Execution) -> bool:
         return caller.may_read(execution.namespace) and all(

@@ -41,6 +41,8 @@ READ_TIMEOUT_SECONDS = 10.0
 # Webhook requests handled at once (each on a thread: admission and `?wait=true` block).
 WEBHOOK_THREADS = 64
 WEBHOOK_PREFIXES = ("/webhook/", "/api/v1/executions/webhook/")
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "[::1]"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Answers still being sent when the server stops get this long before their connections are cut.
 SHUTDOWN_SECONDS = 10
 
@@ -130,12 +132,41 @@ def webhook_endpoint(webhooks: Webhooks) -> ASGIApp:
     return endpoint
 
 
+def _refusal(headers: dict[str, list[str]], method: str) -> str | None:
+    """Why a console request must be refused: a web page of another site may not use the console
+    of this machine through its user's browser.
+
+    A page of another origin can send a form or a bodiless POST to 127.0.0.1 without a CORS
+    preflight (cross-site request forgery), and a name of its own that resolves to 127.0.0.1 reaches
+    the port too (DNS rebinding): the Host must be a loopback name, and a request that changes
+    something must come from the console's own origin when the browser says where it comes from.
+    """
+    host = (headers.get("host") or [""])[0].strip().lower()
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]", 1)[0] + "]"
+    if name not in LOOPBACK_NAMES:
+        return (
+            f"the console answers on loopback names only ({', '.join(sorted(LOOPBACK_NAMES))}), not {name!r}"
+        )
+    origin = headers["origin"][0] if headers.get("origin") else None
+    if method not in SAFE_METHODS and origin is not None and origin.lower() != f"http://{host}":
+        return f"a request from {origin} may not act on this console"
+    return None
+
+
 def platform_app(webhooks: ASGIApp, console: ASGIApp) -> ASGIApp:
-    """One app for the port: webhook paths to the webhooks, everything else to the console."""
+    """One app for the port: webhook paths to the webhooks (called from anywhere, by their key),
+    everything else to the console, from this machine's browser only."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(WEBHOOK_PREFIXES):
+        if scope["type"] != "http":
+            await console(scope, receive, send)
+            return
+        if scope["path"].startswith(WEBHOOK_PREFIXES):
             await webhooks(scope, receive, send)
+            return
+        problem = _refusal(_headers(scope), scope["method"])
+        if problem is not None:
+            await _send(send, WebhookResponse(403, {"message": problem}))
             return
         await console(scope, receive, send)
 
