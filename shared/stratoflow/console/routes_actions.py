@@ -89,7 +89,8 @@ async def start_execution(
     import anyio
 
     caller.check_act(namespace)
-    if backend.store.get_flow(namespace, flow_id) is None:
+    # Store reads block: on a worker thread, never on the event loop that serves every request.
+    if await anyio.to_thread.run_sync(backend.store.get_flow, namespace, flow_id) is None:
         raise NotFoundError(f"flow {namespace}.{flow_id} is not deployed")
     start = await _start_request(request, namespace, flow_id)
     execution = await anyio.to_thread.run_sync(backend.actions.start, start)
