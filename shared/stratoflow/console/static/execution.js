@@ -143,7 +143,13 @@ export async function executionPage(executionId) {
       execution.error ? h("p", { className: "error" }, execution.error) : null,
       execution.originalExecutionId ? h("p", {}, "Replay of ", h("a", { href: `/ui/executions/${enc(execution.originalExecutionId)}` }, execution.originalExecutionId)) : null,
       chainView(execution));
-    clear(actions, actionsView(execution, flow, taskRuns));
+    // Rebuilt only when what applies changes: a refresh must not reset a form being filled in.
+    const paused = taskRuns.find((r) => r.state === "PAUSED");
+    const applies = `${execution.state}|${paused ? paused.id : ""}|${flow ? flow.revision : ""}`;
+    if (actions.getAttribute("data-applies") !== applies) {
+      actions.setAttribute("data-applies", applies);
+      clear(actions, actionsView(execution, flow, taskRuns));
+    }
     clear(gantt, drawGantt(taskRuns, execution));
     clear(topology, topologyDoc.nodes.length ? drawTopology(topologyDoc, latestStates(taskRuns), `Topology of ${execution.flowId} coloured by state`) : null);
     clear(details,
