@@ -36,6 +36,16 @@ def api(console_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
         return json.loads(response.read())
 
 
+def click(browser: Any, css: str) -> None:
+    """Click an element that a refresh of the page may be re-rendering: find it again until it holds."""
+
+    def clicked(b: Any) -> bool:
+        b.find_element(By.CSS_SELECTOR, css).click()
+        return True
+
+    wait(browser).until(clicked)
+
+
 def open_page(browser: Any, url: str, ready_id: str) -> None:
     browser.get(url)
     wait(browser).until(ready.presence_of_element_located((By.ID, ready_id)))
@@ -90,8 +100,8 @@ def test_a_flow_page_starts_an_execution_from_its_form(browser: Any, console_url
     wait(browser).until(ready.presence_of_element_located((By.ID, "summary")))
     wait_state(browser, "SUCCESS")
     wait(browser).until(lambda b: "Ada has 7 orders" in b.find_element(By.ID, "details").text)
-    details = browser.find_element(By.ID, "details").text
-    assert "******" in details and "hunter2-secret" not in browser.page_source
+    wait(browser).until(lambda b: "******" in b.find_element(By.ID, "details").text)
+    assert "hunter2-secret" not in browser.page_source
     wait(browser).until(lambda b: b.find_element(By.ID, "logs").get_attribute("data-ended") == "true")
     assert "order three" in browser.find_element(By.ID, "logs").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg.gantt rect.gantt-bar")) >= 5
@@ -118,7 +128,7 @@ def test_logs_stream_live_and_filter_by_task_then_a_kill(browser: Any, console_u
 
     # When its page is open, Then lines arrive while it runs
     wait(browser).until(lambda b: "line 3" in b.find_element(By.ID, "logs").text)
-    assert state_of(browser) == "RUNNING"
+    wait_state(browser, "RUNNING")
     first = len(browser.find_elements(By.CSS_SELECTOR, "#logs li"))
     wait(browser).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#logs li")) > first)
     assert axe_problems(browser) == []
@@ -130,7 +140,7 @@ def test_logs_stream_live_and_filter_by_task_then_a_kill(browser: Any, console_u
     assert tasks == {"line"}
 
     # When it is killed from the page, Then it ends KILLED
-    browser.find_element(By.ID, "kill").click()
+    click(browser, "#kill")
     wait_state(browser, "KILLED")
     assert browser.find_element(By.ID, "restart").is_displayed()
 
@@ -139,9 +149,9 @@ def test_a_failed_execution_restarts_from_the_page(browser: Any, console_url: st
     execution = api(console_url, "/flows/shop.billing/broken/executions", {})
     open_page(browser, f"{console_url}/ui/executions/{execution['id']}", "summary")
     wait_state(browser, "FAILED")
-    assert "the card was declined" in browser.find_element(By.ID, "summary").text
+    wait(browser).until(lambda b: "the card was declined" in b.find_element(By.ID, "summary").text)
 
-    browser.find_element(By.ID, "restart").click()
+    click(browser, "#restart")
 
     wait(browser).until(lambda b: "restarted 1 time(s)" in b.find_element(By.ID, "summary").text)
     wait_state(browser, "FAILED")
@@ -169,14 +179,14 @@ def test_a_replay_from_a_chosen_task_opens_the_new_execution(browser: Any, conso
     wait_state(browser, "SUCCESS")
 
     Select(browser.find_element(By.ID, "replay-task")).select_by_value("each")
-    browser.find_element(By.ID, "replay").click()
+    click(browser, "#replay")
 
     wait(browser).until(lambda b: execution_id not in b.current_url)
     wait_state(browser, "SUCCESS")
-    assert f"Replay of {execution_id}" in browser.find_element(By.ID, "summary").text
+    wait(browser).until(lambda b: f"Replay of {execution_id}" in b.find_element(By.ID, "summary").text)
 
     # And the chain's link lists both executions
-    browser.find_element(By.ID, "chain-link").click()
+    click(browser, "#chain-link")
     wait(browser).until(ready.presence_of_element_located((By.ID, "executions")))
     listed = {
         r.find_element(By.TAG_NAME, "a").text
