@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ready
@@ -232,3 +233,22 @@ def test_the_executions_list_filters_and_pages(browser: Any, console_url: str) -
         for r in browser.find_elements(By.CSS_SELECTOR, "#executions tbody tr")
     }
     assert second_page and not (second_page & first_page)
+
+
+def test_the_pages_are_usable_by_keyboard(browser: Any, console_url: str) -> None:
+    # Given the flows page
+    open_page(browser, f"{console_url}/ui/flows", "flows")
+
+    # When Tab is pressed: the first stop is the skip link
+    ActionChains(browser).send_keys(Keys.TAB).perform()
+    assert browser.switch_to.active_element.text == "Skip to content"
+
+    # And Tab reaches a flow's link, which Enter opens
+    for _ in range(30):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.switch_to.active_element.text == "approve":
+            break
+    else:
+        raise AssertionError("Tab never reached the flow's link")
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    wait(browser).until(ready.url_contains("/ui/flows/shop.orders/approve"))
