@@ -14,6 +14,7 @@ from stratoflow.console.deps import Backend, Caller
 from stratoflow.console.topology import flow_topology
 from stratoflow.domain import FlowRecord
 from stratoflow.errors import FlowValidationError, NotFoundError
+from stratoflow.flow import Flow
 from stratoflow.store.base import ExecutionStore, FlowHead
 from stratoflow.triggers.events import flow_of
 
@@ -38,6 +39,17 @@ def _record(store: ExecutionStore, head: FlowHead, revision: int | None) -> Flow
         what = f"revision {revision}" if revision is not None else "a valid revision"
         raise NotFoundError(f"flow {head.namespace}.{head.flow_id} has no {what}")
     return record
+
+
+def _parsed(record: FlowRecord | None) -> Flow | None:
+    """The flow of a stored revision; None when it does not parse any more (a newer Stratoflow may
+    refuse what an older one deployed): the list still shows it, by its head."""
+    if record is None:
+        return None
+    try:
+        return flow_of(record)
+    except FlowValidationError:
+        return None
 
 
 @router.get("/namespaces", response_model=m.Namespaces)
@@ -65,7 +77,7 @@ def list_flows(
         if not caller.may_read(head.namespace):
             continue
         record = live.get((head.namespace, head.flow_id))
-        flows.append(views.flow_summary(head, flow_of(record) if record else None))
+        flows.append(views.flow_summary(head, _parsed(record)))
     return m.FlowList(flows=flows)
 
 

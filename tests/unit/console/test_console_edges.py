@@ -23,6 +23,22 @@ def test_an_invalid_upload_is_listed_with_its_errors(console: Console) -> None:
     assert broken["revision"] == 1  # the last good revision keeps running
 
 
+def test_a_stored_revision_that_no_longer_parses_is_still_listed(console: Console) -> None:
+    # Given a live revision whose stored source this version refuses
+    store = console.platform.store
+    record = store.get_flow("demo", "broken")
+    assert record is not None
+    store.put_flow(
+        record.model_copy(update={"revision": 2, "source": "id: broken\nnamespace: demo\ntasks: 7\n"})
+    )
+
+    # When the flows are listed, Then it is there by its head; its page says why it cannot be read
+    flows = console.client.get("/api/v1/flows").json()["flows"]
+    assert next(f for f in flows if f["flowId"] == "broken")["revision"] == 2
+    page = console.client.get("/api/v1/flows/demo/broken")
+    assert page.status_code == 400 and "tasks" in page.json()["message"]
+
+
 def test_next_fires_mark_the_local_times_dst_skips_and_repeats() -> None:
     # Given a schedule at 02:30 in Paris, previewed from before the spring and autumn changes
     flow = load_flow(textwrap.dedent(FLOWS["greet"]))
