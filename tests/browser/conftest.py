@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from stratoflow.console.local import server_console
 from stratoflow.local.server import StratoServer
 from tests.browser.chromium import install_chromium
 
@@ -90,7 +91,7 @@ def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for name, text in FLOWS.items():
         (flows / name).write_text(textwrap.dedent(text))
     server = StratoServer(flows, root / "home", port=0, report=lambda _: None)
-    server.open()
+    server.open(server_console(server))
     server.sync_flows()
     stop = threading.Event()
     worker = threading.Thread(target=server.serve, args=(stop,), daemon=True)

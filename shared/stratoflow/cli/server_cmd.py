@@ -52,16 +52,15 @@ def server(flows_dir: Path, port: int, grace: float, token: str | None, home: Pa
     signal exits at once.
     """
     from stratoflow.cli.signals import StopSignals
+    from stratoflow.console.local import server_console
     from stratoflow.local.server import StratoServer
 
     def report(message: str) -> None:
         click.echo(f"{datetime.now().strftime('%H:%M:%S')} {message}")
 
-    instance = StratoServer(
-        flows_dir, home, port=port, report=report, grace=grace, owns_process=True, token=token
-    )
+    instance = StratoServer(flows_dir, home, port=port, report=report, grace=grace, owns_process=True)
     try:
-        instance.open()
+        instance.open(console=server_console(instance, token))
     except OSError as error:
         instance.close()
         raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {error}") from None

@@ -9,7 +9,7 @@ here. A resumed execution whose process has ended continues here, from its pause
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.console.backend import ConsoleActions, StartRequest
 from stratoflow.console.uploads import with_uploads
@@ -19,9 +19,13 @@ from stratoflow.execution.admission import admit, new_execution_id, should_start
 from stratoflow.execution.control import prepare_replay, prepare_restart, request_kill, request_resume
 from stratoflow.flow import Flow
 from stratoflow.local.platform import LocalPlatform
+from stratoflow.local.server import StratoServer
 from stratoflow.states import State
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.triggers.events import flow_of
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 # (namespace, flow id, typed inputs, labels, execution id) -> the admitted execution, launched when
 # admission says so. `strato server` passes its own, which refuses starts while it stops.
@@ -123,3 +127,16 @@ class LocalConsoleBackend:
     @property
     def actions(self) -> ConsoleActions:
         return self._actions
+
+
+def server_console(server: StratoServer, token: str | None = None) -> FastAPI:
+    """The console of a `strato server`: its platform's history, starts refused while it stops, live
+    streams ended when it closes. With `token`, only callers that present it are answered (webhooks
+    keep their own keys); without one, everyone who can reach the loopback port may use it."""
+    from stratoflow.console.app import create_app
+    from stratoflow.console.auth import allow_everyone, token_authorizer
+
+    backend = LocalConsoleBackend(server.platform, starter=server.start_by_hand)
+    app = create_app(backend, authorize=token_authorizer(token) if token else allow_everyone)
+    app.state.closing = server.closing
+    return app

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from stratoflow.console.models import Topology, TopologyEdge, TopologyNode
 from stratoflow.flow import Flow
-from stratoflow.tasks.base import FlowableTask, Task
+from stratoflow.flow.task import Task
+from stratoflow.flow.task_lists import FlowableTask
 
 BRANCHING = ("If", "Switch")
 START, END, FAILURE = "__start__", "__end__", "__failure__"

@@ -153,6 +153,11 @@ def _refusal(headers: dict[str, list[str]], method: str) -> str | None:
     return None
 
 
+async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """What answers paths that are not webhooks when no console is served."""
+    await _send(send, WebhookResponse(404, {"message": "Not Found"}))
+
+
 def platform_app(webhooks: ASGIApp, console: ASGIApp) -> ASGIApp:
     """One app for the port: webhook paths to the webhooks (called from anywhere, by their key),
     everything else to the console, from this machine's browser only."""

@@ -2,8 +2,8 @@
 
 It watches a folder of flow files (polling every second; a file is re-read when its modification
 time or size changes, and redeployed when its content hash does), serves webhooks on 127.0.0.1 with
-the logic the Lambda uses and the web console (`stratoflow.console`) on the same port (uvicorn,
-`stratoflow.local.http`), fires schedules, starts Flow triggers when an execution ends, applies
+the logic the Lambda uses and, when `open` is given one, the web console on the same port (uvicorn,
+`stratoflow.local.http`; `stratoflow.console.local.server_console` builds it), fires schedules, starts Flow triggers when an execution ends, applies
 concurrency limits and keeps every execution's history in the local store. An invalid file is
 reported and its flow's last good revision keeps running; a deleted file retires its flow.
 
@@ -40,7 +40,7 @@ from stratoflow.triggers.flow_triggers import matching_flow_triggers, trigger_pr
 from stratoflow.triggers.webhooks import StartRefused, Webhooks
 
 if TYPE_CHECKING:
-    from stratoflow.local.http import HttpEndpoint
+    from stratoflow.local.http import ASGIApp, HttpEndpoint
 
 POLL_SECONDS = 1.0
 SWEEP_SECONDS = 10.0
@@ -76,10 +76,7 @@ class StratoServer:
         sweep_seconds: float = SWEEP_SECONDS,
         grace: float = 0.0,
         owns_process: bool = False,
-        token: str | None = None,
     ) -> None:
-        """`token`: the console and its API answer only callers that present it (webhooks keep their
-        own keys); without one, everyone who can reach the loopback port may use the console."""
         self.flows_dir = Path(flows_dir)
         self.platform = LocalPlatform(home, clock, owns_process=owns_process)
         self.platform.finished_hooks.append(self._run_flow_triggers)
@@ -94,7 +91,8 @@ class StratoServer:
         self._schedule_marks: dict[tuple[str, str, str], datetime] = {}
         self._last_sweep = float("-inf")
         self._stopping = threading.Event()
-        self._token = token
+        # Set as the server stops: what streams to a client (the console's live logs) ends.
+        self.closing = threading.Event()
         self._http: HttpEndpoint | None = None
 
     # --- running ---------------------------------------------------------------------------------
@@ -110,24 +108,18 @@ class StratoServer:
         finally:
             self.close()
 
-    def open(self) -> None:
-        """Bind the HTTP endpoint (port 0: any free port, then `self.port` says which): webhooks and
-        the console on one port. OSError when the port cannot be had."""
-        # Imported here on purpose: the web stack (uvicorn, FastAPI) loads only for `strato server`.
-        from stratoflow.console.app import create_app
-        from stratoflow.console.auth import allow_everyone, token_authorizer
-        from stratoflow.console.local import LocalConsoleBackend
-        from stratoflow.local.http import HttpEndpoint, platform_app, webhook_endpoint
+    def open(self, console: ASGIApp | None = None) -> None:
+        """Bind the HTTP endpoint (port 0: any free port, then `self.port` says which): the webhooks,
+        and `console` (an ASGI app) for every other path. OSError when the port cannot be had."""
+        # Imported here on purpose: uvicorn loads only for a server that listens.
+        from stratoflow.local.http import HttpEndpoint, not_found, platform_app, webhook_endpoint
 
-        backend = LocalConsoleBackend(self.platform, starter=self._console_start)
-        authorize = token_authorizer(self._token) if self._token else allow_everyone
-        self.console = create_app(backend, authorize=authorize)
-        self._http = HttpEndpoint(
-            platform_app(webhook_endpoint(self.webhooks), self.console), self.host, self.port
-        )
+        app = platform_app(webhook_endpoint(self.webhooks), console or not_found)
+        self._http = HttpEndpoint(app, self.host, self.port)
         self.port = self._http.open()
         self.report(f"webhooks on http://{self.host}:{self.port}/webhook/<namespace>/<flowId>/<key>")
-        self.report(f"console on http://{self.host}:{self.port}/")
+        if console is not None:
+            self.report(f"console on http://{self.host}:{self.port}/")
 
     def tick(self) -> None:
         """One round: redeploy changed files, fire due schedules, give back slots now and then."""
@@ -158,7 +150,7 @@ class StratoServer:
             self.report(f"killed {len(stopped)} running execution(s): {', '.join(stopped)}")
         self.platform.ends.close()  # waited requests answer now with the state they have
         if self._http is not None:
-            self.console.state.closing.set()  # live log streams end
+            self.closing.set()  # live log streams end
             self._http.close()  # waits for the requests in flight to be answered
         queued = sorted(e.id for e in self.platform.store.list_executions(state=State.QUEUED, limit=10_000))
         self.platform.close()
@@ -200,9 +192,10 @@ class StratoServer:
             )
         return execution
 
-    def _console_start(
+    def start_by_hand(
         self, namespace: str, flow_id: str, inputs: dict[str, Any], labels: dict[str, str], execution_id: str
     ) -> Execution:
+        """A start with no trigger (the console's form), refused like any other while stopping."""
         return self.start(namespace, flow_id, inputs, None, execution_id, labels)
 
     def _run_flow_triggers(self, finished: Execution) -> None:

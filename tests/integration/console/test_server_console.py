@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from stratoflow.console.local import server_console
 from stratoflow.local.server import StratoServer
 from tests.unit.console.conftest import FLOWS
 
@@ -21,14 +22,15 @@ def server(tmp_path: Path) -> StratoServer:
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "greet.yaml").write_text(textwrap.dedent(FLOWS["greet"]))
-    return StratoServer(flows, tmp_path / "home", port=0, report=lambda _: None, token="the-token")
+    return StratoServer(flows, tmp_path / "home", port=0, report=lambda _: None)
 
 
 def test_the_servers_token_guards_its_console_and_a_stopping_server_answers_503(server: StratoServer) -> None:
-    server.open()
+    console = server_console(server, token="the-token")
+    server.open(console)
     try:
         server.sync_flows()
-        client = TestClient(server.console)
+        client = TestClient(console)
         assert client.get("/api/v1/flows").status_code == 401
         bearer = {"authorization": "Bearer the-token"}
         assert client.get("/api/v1/flows", headers=bearer).status_code == 200
@@ -43,8 +45,8 @@ def test_the_servers_token_guards_its_console_and_a_stopping_server_answers_503(
 
 
 def test_the_webhooks_and_the_console_share_the_port(server: StratoServer) -> None:
-    # Given a server on a real loopback port
-    server.open()
+    # Given a server on a real loopback port, with its console guarded by a token
+    server.open(server_console(server, token="the-token"))
     try:
         server.sync_flows()
         base = f"http://127.0.0.1:{server.port}"
@@ -64,5 +66,15 @@ def test_the_webhooks_and_the_console_share_the_port(server: StratoServer) -> No
         # Then each answers on the same port
         assert refused.value.code == 400 and "name" in json.loads(refused.value.read())["message"]
         assert [f["flowId"] for f in flows] == ["greet"]
+    finally:
+        server.close()
+
+
+def test_without_a_console_other_paths_are_404(server: StratoServer) -> None:
+    server.open()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{server.port}/api/v1/flows", timeout=30)
+        assert missing.value.code == 404
     finally:
         server.close()
