@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.config import StackConfig
+from infra.constructs.console import Console
 from infra.constructs.deployer import DeployerWiring
 from infra.constructs.execution_events import ExecutionEvents
 from infra.constructs.functions import PlatformFunctions
@@ -58,6 +59,7 @@ class StratoflowStack(Stack):
                 "execution-events": self.execution_events.dead_letter_queue,
             },
         )
+        self.console = Console(self, "Console", config=config, storage=self.storage, functions=self.functions)
         self._outputs()
 
     def _outputs(self) -> None:

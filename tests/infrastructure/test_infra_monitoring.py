@@ -177,6 +177,9 @@ def test_stack_outputs(synth: Synthesized) -> None:
         "AdmissionFunctionArn",
         "TaskRunnerFunctionArn",
         "PipesRoleArn",
+        "ConsoleUrl",
+        "ConsoleUserPoolId",
+        "ConsoleApiUrl",
     }
     outputs = synth.cfn["Outputs"]
     assert outputs["WebhookUrl"]["Value"] == {

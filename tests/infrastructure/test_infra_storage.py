@@ -134,7 +134,8 @@ def test_destroy_context_lets_a_dev_stack_be_deleted(custom_synth: Synthesized) 
     for construct in (storage.table, storage.flows_bucket, storage.data_bucket):
         assert custom_synth.resource(construct)["DeletionPolicy"] == "Delete", construct.node.path
     assert custom_synth.resource(storage.table)["Properties"]["DeletionProtectionEnabled"] is False
-    assert len(custom_synth.resources("Custom::S3AutoDeleteObjects")) == 3
+    # The three buckets of Storage and the console's pages bucket.
+    assert len(custom_synth.resources("Custom::S3AutoDeleteObjects")) == 4
 
 
 def test_what_holds_no_data_is_always_removed_with_the_stack(synth: Synthesized) -> None:
