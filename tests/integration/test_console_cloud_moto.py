@@ -1,0 +1,225 @@
+"""The console Lambda on the stack's code path on moto: API Gateway (HTTP API) events in, answers out.
+
+The handler is `stratoflow.console.cloud_lambda.console_handler` over the simulated stack's table,
+data bucket and Step Functions; starts go through the stack's `Starter`, kills through
+`RemoteControl`. The caller is what API Gateway's authorizer verified (JWT claims with Cognito groups,
+or an IAM identity); the event without one shows what the function does if a route ever lost its
+authorizer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from stratoflow.cloudsim.platform import CloudSimulation
+from stratoflow.console.cloud_lambda import cloud_console_backend, console_handler
+from stratoflow.states import State
+from tests.integration.conftest import event_fixture, eventually
+
+pytestmark = pytest.mark.slow
+
+GREETING = """id: greet
+namespace: company.team
+inputs:
+  - id: times
+    type: INT
+    defaults: 1
+tasks:
+  - id: say
+    type: Log
+    message: "hello x{{ inputs.times }}"
+  - id: done
+    type: Return
+    format: "{{ inputs.times * 2 }}"
+"""
+
+SLEEPING = """id: nap
+namespace: company.team
+tasks:
+  - id: hold
+    type: Sleep
+    duration: PT1H
+"""
+
+OTHER = """id: other
+namespace: finance
+tasks:
+  - id: say
+    type: Log
+    message: money
+"""
+
+Call = Callable[..., tuple[int, Any]]
+
+
+def request(
+    method: str,
+    path: str,
+    *,
+    query: dict[str, Any] | None = None,
+    body: Any = None,
+    groups: list[str] | None = None,
+    iam: bool = False,
+    anonymous: bool = False,
+) -> dict[str, Any]:
+    """An HTTP API event as API Gateway delivers it after its authorizer (tests/fixtures/events)."""
+    event = event_fixture("console_api_request")
+    context = event["requestContext"]
+    if iam:
+        event["routeKey"] = context["routeKey"] = "ANY /iam/api/{proxy+}"
+        path = "/iam" + path
+        context["authorizer"] = {
+            "iam": {"accountId": "123456789012", "userArn": "arn:aws:iam::123456789012:user/ci"}
+        }
+    elif anonymous:
+        del context["authorizer"]
+    elif groups is not None:
+        context["authorizer"]["jwt"]["claims"]["cognito:groups"] = "[" + " ".join(groups) + "]"
+    event["rawPath"] = context["http"]["path"] = path
+    context["http"]["method"] = method
+    event["rawQueryString"] = urlencode(query or {}, doseq=True)
+    if body is not None:
+        event["body"] = json.dumps(body)
+        event["headers"]["content-type"] = "application/json"
+    return event
+
+
+@pytest.fixture(scope="module")
+def call(sim: CloudSimulation) -> Call:
+    """Send one request to the console Lambda; returns (status, decoded JSON body)."""
+    assert sim.upload("greet.yaml", GREETING).status == "DEPLOYED"
+    assert sim.upload("nap.yaml", SLEEPING).status == "DEPLOYED"
+    assert sim.upload("other.yaml", OTHER).status == "DEPLOYED"
+    handle = console_handler(sim.settings, backend=cloud_console_backend(sim.settings, sim.clients))
+
+    def send(method: str, path: str, **options: Any) -> tuple[int, Any]:
+        answer = handle(request(method, path, **options), None)
+        body = answer.get("body") or "null"
+        return answer["statusCode"], json.loads(body)
+
+    return send
+
+
+def test_a_signed_in_user_starts_a_flow_and_follows_it_to_its_end(sim: CloudSimulation, call: Call) -> None:
+    # When a user of company.team starts the flow from the console with a typed input
+    status, started = call(
+        "POST", "/api/v1/flows/company.team/greet/executions", body={"inputs": {"times": "3"}}
+    )
+
+    # Then it is admitted (typed as the CLI types it) and runs on Step Functions to its end
+    assert status == 201, started
+    execution_id = started["id"]
+    done = eventually(lambda: sim.store.get_execution(execution_id).state.is_terminal)  # type: ignore[union-attr]
+    assert done
+    status, detail = call("GET", f"/api/v1/executions/{execution_id}")
+    assert status == 200 and detail["state"] == "SUCCESS"
+    assert detail["inputs"] == {"times": 3}
+    status, runs = call("GET", f"/api/v1/executions/{execution_id}/taskruns")
+    assert [run["taskId"] for run in runs["taskRuns"]] == ["say", "done"]
+    # And its logs are read by polling with the `after` cursor, as the pages do in the cloud
+    status, page = call("GET", f"/api/v1/executions/{execution_id}/logs")
+    assert status == 200 and any("hello x3" in line["message"] for line in page["logs"])
+    status, later = call(
+        "GET", f"/api/v1/executions/{execution_id}/logs", query={"after": page["nextCursor"]}
+    )
+    assert status == 200 and later["logs"] == []
+
+
+def test_a_bad_input_is_refused_with_its_name_and_nothing_is_recorded(
+    sim: CloudSimulation, call: Call
+) -> None:
+    before = len(sim.store.list_executions("company.team", "greet", limit=1000))
+
+    status, problem = call(
+        "POST", "/api/v1/flows/company.team/greet/executions", body={"inputs": {"times": "x"}}
+    )
+
+    assert status == 400
+    assert "times" in problem["message"]
+    assert len(sim.store.list_executions("company.team", "greet", limit=1000)) == before
+
+
+def test_the_list_is_paged_with_a_cursor_newest_first_on_dynamodb(sim: CloudSimulation, call: Call) -> None:
+    # Given three executions of the flow
+    ids = [call("POST", "/api/v1/flows/company.team/greet/executions", body={})[1]["id"] for _ in range(3)]
+
+    # When the list is read two at a time
+    query = {"namespace": "company.team", "flowId": "greet", "limit": 2}
+    status, first = call("GET", "/api/v1/executions", query=query)
+    status2, second = call("GET", "/api/v1/executions", query={**query, "cursor": first["nextCursor"]})
+
+    # Then the pages follow each other without overlap, newest first
+    assert (status, status2) == (200, 200)
+    listed = [e["id"] for e in first["executions"]] + [e["id"] for e in second["executions"]]
+    assert listed[:3] == list(reversed(ids))
+    assert len(set(listed)) == len(listed)
+
+
+def test_a_request_without_a_verified_identity_is_refused(call: Call) -> None:
+    for method, path in (
+        ("GET", "/api/v1/executions"),
+        ("GET", "/api/v1/flows"),
+        ("POST", "/api/v1/flows/company.team/greet/executions"),
+        ("GET", "/api/v1/executions/any/logs/stream"),
+    ):
+        status, problem = call(method, path, anonymous=True, body={} if method == "POST" else None)
+        assert status == 401, (method, path, problem)
+        assert "authentication required" in problem["message"]
+
+
+def test_namespaces_come_from_cognito_groups(sim: CloudSimulation, call: Call) -> None:
+    # Given an execution of company.team
+    execution_id = call("POST", "/api/v1/flows/company.team/greet/executions", body={})[1]["id"]
+
+    # Then a user of the finance group cannot read it, start that flow or see it in the list
+    finance = ["namespace:finance"]
+    assert call("GET", f"/api/v1/executions/{execution_id}", groups=finance)[0] == 403
+    assert call("POST", "/api/v1/flows/company.team/greet/executions", body={}, groups=finance)[0] == 403
+    status, page = call("GET", "/api/v1/executions", groups=finance)
+    assert status == 200 and {e["namespace"] for e in page["executions"]} <= {"finance"}
+    # And a reader of company may read it (a grant covers child namespaces) but not act on it
+    readers = ["read:company"]
+    assert call("GET", f"/api/v1/executions/{execution_id}", groups=readers)[0] == 200
+    assert call("POST", f"/api/v1/executions/{execution_id}/kill", groups=readers)[0] == 403
+    # And a signed-in user in no group sees nothing; an admin sees every namespace
+    assert call("GET", f"/api/v1/executions/{execution_id}", groups=[])[0] == 403
+    status, flows = call("GET", "/api/v1/flows", groups=["admins"])
+    assert status == 200
+    assert {"company.team", "finance"} <= {f["namespace"] for f in flows["flows"]}
+
+
+def test_programmatic_callers_use_the_iam_routes(call: Call) -> None:
+    status, flows = call("GET", "/api/v1/flows", iam=True)
+
+    assert status == 200
+    assert {"company.team", "finance"} <= {f["namespace"] for f in flows["flows"]}
+
+
+def test_kill_from_the_console_stops_the_run_on_step_functions(sim: CloudSimulation, call: Call) -> None:
+    # Given a sleeping execution started from the console
+    status, started = call("POST", "/api/v1/flows/company.team/nap/executions", body={})
+    assert status == 201, started
+    execution_id = started["id"]
+    eventually(lambda: sim.store.list_task_runs(execution_id))
+
+    # When it is killed from the console
+    status, killed = call("POST", f"/api/v1/executions/{execution_id}/kill")
+
+    # Then it is recorded KILLED (Step Functions reports the run aborted)
+    assert status == 200 and killed["killed"] == [execution_id]
+    record = sim.store.get_execution(execution_id)
+    assert record is not None and record.state == State.KILLED
+    # And a second kill is a conflict, not a server error
+    assert call("POST", f"/api/v1/executions/{execution_id}/kill")[0] == 409
+
+
+def test_live_log_streams_are_refused_with_the_polling_route_named(call: Call) -> None:
+    status, problem = call("GET", "/api/v1/executions/whatever/logs/stream")
+
+    assert status == 501
+    assert "logs?after=" in problem["message"]
