@@ -9,7 +9,9 @@ authorizer.
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -18,6 +20,7 @@ import pytest
 
 from stratoflow.cloudsim.platform import CloudSimulation
 from stratoflow.console.cloud_lambda import cloud_console_backend, console_handler
+from stratoflow.engine.lambdas import LambdaContext
 from stratoflow.states import State
 from tests.integration.conftest import event_fixture, eventually
 
@@ -223,3 +226,29 @@ def test_live_log_streams_are_refused_with_the_polling_route_named(call: Call) -
 
     assert status == 501
     assert "logs?after=" in problem["message"]
+
+
+def test_the_lambda_handler_module_serves_the_stack_it_is_configured_for(
+    sim: CloudSimulation, call: Call
+) -> None:
+    # Given functions/console/handler.py imported with the stack's settings, as Lambda's INIT does
+    environment = {name.upper(): str(value) for name, value in sim.settings.model_dump().items()}
+    environment.update({"POWERTOOLS_SERVICE_NAME": "stratoflow-console", "POWERTOOLS_TRACE_DISABLED": "true"})
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        sys.modules.pop("functions.console.handler", None)  # settings are read at import
+        handler = importlib.import_module("functions.console.handler")
+        context = LambdaContext(
+            function_name="console",
+            invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:console",
+        )
+
+        # When a signed-in user and a caller without identity ask for the flows
+        signed_in = handler.lambda_handler(request("GET", "/api/v1/flows"), context)
+        anonymous = handler.lambda_handler(request("GET", "/api/v1/flows", anonymous=True), context)
+
+    # Then the first gets company.team's flows only, the second a 401
+    assert signed_in["statusCode"] == 200
+    assert {f["namespace"] for f in json.loads(signed_in["body"])["flows"]} == {"company.team"}
+    assert anonymous["statusCode"] == 401
