@@ -15,10 +15,11 @@ from stratoflow.store.s3 import HISTORY_TAG
 # The execution store depends on this exact key schema (stratoflow.store's DynamoDB adapter).
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
-GLOBAL_INDEXES = {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
+GLOBAL_INDEXES = {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk"), "gsi3": ("gsi3pk", "gsi3sk")}
 # What listings filter on. Only these (and the keys) are copied into the indexes, so an update of an
-# execution that changes neither (its outputs, labels, an error) does not write the indexes.
-INDEX_PROJECTION = ("flowId", "state")
+# execution that changes none of them (its outputs, labels, an error) does not write the indexes.
+# gsi3 (every namespace, by month) holds only what never changes: an execution writes it once.
+INDEX_PROJECTIONS = {"gsi1": ("flowId", "state"), "gsi2": ("flowId", "state"), "gsi3": ("namespace",)}
 TTL_ATTRIBUTE = "ttl"
 # DynamoDB deletes an expired item within days, not at once: an object lives that much longer than
 # the records pointing at it, so none still readable points at a deleted object.
@@ -99,7 +100,7 @@ class Storage(Construct):
                 partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),
                 sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.STRING),
                 projection_type=dynamodb.ProjectionType.INCLUDE,
-                non_key_attributes=list(INDEX_PROJECTION),
+                non_key_attributes=list(INDEX_PROJECTIONS[index_name]),
             )
         return table
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -171,8 +171,11 @@ def test_an_update_that_moves_no_listed_attribute_leaves_the_indexes_alone(
 
     # Then each projects only the keys and the attributes listings filter on
     assert {index["IndexName"]: index["Projection"] for index in indexes} == {
-        name: {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["flowId", "state"]}
-        for name in ("gsi1", "gsi2")
+        **{
+            name: {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["flowId", "state"]}
+            for name in ("gsi1", "gsi2")
+        },
+        "gsi3": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["namespace"]},
     }
 
     # And an index entry holds no execution data (outputs, inputs): listings read the table for those
@@ -310,3 +313,40 @@ def test_execution_objects_are_tagged_to_expire_and_namespace_files_are_not(s3_c
 
     assert tags("team/etl/executions/e1/tr1/outputs.json") == [{"Key": "stratoflow", "Value": "history"}]
     assert tags("namespaces/team/files/query.sql") == []
+
+
+def test_the_list_of_every_namespace_reads_months_not_namespaces(
+    dynamo: DynamoExecutionStore, calls: Calls
+) -> None:
+    # Given 40 namespaces with executions in November and December
+    november, december = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 12, 3, tzinfo=UTC)
+    for n in range(40):
+        for month, start in (("nov", november), ("dec", december)):
+            dynamo.create_execution(
+                Execution(
+                    id=f"{month}-{n:02d}",
+                    namespace=f"team{n}",
+                    flow_id="etl",
+                    revision=1,
+                    start_date=start + timedelta(minutes=n),
+                )
+            )
+    calls.clear()
+
+    # When the newest page of every namespace is listed, then the page after it
+    first = dynamo.list_executions(limit=10)
+    first_calls = list(calls.names)
+    cursor = f"{items.rules.sortable_time(first[-1].start_date)}#{first[-1].id}"
+    rest = dynamo.list_executions(limit=50, before=cursor)
+
+    # Then the first page is December's newest, read with the months' markers and one gsi3 query
+    assert [e.id for e in first] == [f"dec-{n:02d}" for n in range(39, 29, -1)]
+    assert first_calls == ["Query", "Query", "BatchGetItem"]
+    # And the next page goes on into November, newest first, without overlap
+    assert [e.id for e in rest] == [f"dec-{n:02d}" for n in range(29, -1, -1)] + [
+        f"nov-{n:02d}" for n in range(39, 19, -1)
+    ]
+    # And a time range keeps to its months
+    since = dynamo.list_executions(since=december, limit=100)
+    assert len(since) == 40 and all(e.id.startswith("dec-") for e in since)
+    assert not dynamo.list_executions(until=november, limit=100)

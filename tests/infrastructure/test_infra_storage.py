@@ -94,7 +94,7 @@ def test_table_key_schema_is_the_one_the_store_uses(synth: Synthesized) -> None:
             "AttributeDefinitions": Match.array_equals(
                 [
                     {"AttributeName": name, "AttributeType": "S"}
-                    for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+                    for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
                 ]
             ),
             "GlobalSecondaryIndexes": [
@@ -104,9 +104,9 @@ def test_table_key_schema_is_the_one_the_store_uses(synth: Synthesized) -> None:
                         {"AttributeName": f"gsi{n}pk", "KeyType": "HASH"},
                         {"AttributeName": f"gsi{n}sk", "KeyType": "RANGE"},
                     ],
-                    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["flowId", "state"]},
+                    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": projection},
                 }
-                for n in (1, 2)
+                for n, projection in ((1, ["flowId", "state"]), (2, ["flowId", "state"]), (3, ["namespace"]))
             ],
             "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
             "BillingMode": "PAY_PER_REQUEST",

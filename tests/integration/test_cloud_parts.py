@@ -207,7 +207,7 @@ def test_the_simulated_table_is_the_table_the_stack_deploys() -> None:
 
     assert (simulated.PARTITION_KEY, simulated.SORT_KEY) == (storage.PARTITION_KEY, storage.SORT_KEY)
     assert simulated.GLOBAL_INDEXES == storage.GLOBAL_INDEXES
-    assert simulated.INDEX_PROJECTION == storage.INDEX_PROJECTION
+    assert simulated.INDEX_PROJECTIONS == storage.INDEX_PROJECTIONS
     assert simulated.TTL_ATTRIBUTE == storage.TTL_ATTRIBUTE
 
 

@@ -25,8 +25,9 @@ REGION = "us-east-1"
 # The table as infra/constructs/storage.py declares it.
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
-GLOBAL_INDEXES = {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
-INDEX_PROJECTION = ("flowId", "state")  # non-key attributes both indexes include
+GLOBAL_INDEXES = {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk"), "gsi3": ("gsi3pk", "gsi3sk")}
+# Non-key attributes each index includes (stratoflow.store.dynamo_items.INDEX_PROJECTIONS).
+INDEX_PROJECTIONS = {"gsi1": ("flowId", "state"), "gsi2": ("flowId", "state"), "gsi3": ("namespace",)}
 TTL_ATTRIBUTE = "ttl"
 
 TASK_RUNNER = "stratoflow-task-runner"
@@ -156,7 +157,10 @@ def create_table(client: Any, name: str) -> None:
                     {"AttributeName": partition, "KeyType": "HASH"},
                     {"AttributeName": sort, "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_PROJECTION)},
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": list(INDEX_PROJECTIONS[index]),
+                },
             }
             for index, (partition, sort) in GLOBAL_INDEXES.items()
         ],

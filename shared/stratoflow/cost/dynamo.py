@@ -1,7 +1,8 @@
 """DynamoDB requests and capacity units of the task runner's actions, as the current code issues them.
 
 Read from `stratoflow.execution.runner` and `stratoflow.store.dynamo` (one table; GSIs gsi1 and gsi2 key only the
-execution item and project its keys, `flowId` and `state`):
+execution item and project its keys, `flowId` and `state`; gsi3, the list of every namespace by month,
+projects `namespace` and is written once, when the execution is created):
 
 | step | requests | units |
 | --- | --- | --- |
@@ -30,7 +31,7 @@ LOG_BATCH = 25
 # `state`), gsi2 deletes the old entry and puts the new one (`state` is in its key). Index entries are
 # a few hundred bytes: 1 WRU each, whatever the execution's size.
 STATE_CHANGE_INDEX_WRITES = 3
-CREATE_INDEX_WRITES = 2  # the execution's put adds one entry to each index
+CREATE_INDEX_WRITES = 3  # the execution's put adds one entry to each index
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,7 @@ class DynamoExecutionStore:
             raise ConflictError(f"execution {execution.id} already exists") from None
         self._remember(execution.id, execution.namespace)
         self._lister.add_namespace(execution.namespace)
+        self._lister.add_month(items.month_of(rules.sortable_time(execution.start_date)))
 
     def _history_expiry(self) -> int | None:
         """The `ttl` of a history record written now (epoch seconds), None when history is kept."""

@@ -5,10 +5,11 @@
 | namespace + state (+ flow)   | gsi2 `STATEEXECS#<ns>#<state>` (flow as a filter: active states are few) |
 | namespace + flow             | gsi1 `FLOWEXECS#<ns>#<flow>` (a terminal state as a filter)             |
 | namespace                    | gsi2, one query per state, merged                                      |
-| none                         | the above for every namespace marker, merged                           |
+| state (no namespace)         | gsi2 for every namespace marker, merged                                |
+| none                         | gsi3 `ALLEXECS#<yyyy-mm>`, one month after the other, newest first     |
 
 Each query reads newest first and stops after `limit` matches; the merge keeps the newest `limit`.
-The indexes project only keys, `flowId` and `state` (`items.INDEX_PROJECTION`): the executions found
+The indexes project only keys, `flowId` and `state` (gsi3: `namespace`; `items.INDEX_PROJECTIONS`): the executions found
 are then read from the table with BatchGetItem, and one whose state moved since the (eventually
 consistent) index saw it is left out when it no longer matches.
 """
@@ -37,12 +38,25 @@ class ExecutionLister:
     def __init__(self, table: Table) -> None:
         self._table = table
         self._marked: set[str] = set()
+        self._months: set[str] = set()
 
     def add_namespace(self, namespace: str) -> None:
         """Write the namespace marker once per process: it makes namespace-less listings possible."""
         if namespace not in self._marked:
             self._table.put(items.key(items.NAMESPACES, namespace))
             self._marked.add(namespace)
+
+    def add_month(self, month: str) -> None:
+        """Write the month marker once per process: the months gsi3 has executions in."""
+        if month not in self._months:
+            self._table.put(items.key(items.MONTHS, month))
+            self._months.add(month)
+
+    def months(self) -> list[str]:
+        """The months with executions, newest first."""
+        ex = Expression()
+        found = self._table.query(f"{ex.name('pk')} = {ex.value(items.MONTHS)}", ex, newest_first=True)
+        return [item["sk"]["S"] for item in found]
 
     def namespaces(self) -> list[str]:
         ex = Expression()
@@ -63,15 +77,17 @@ class ExecutionLister:
             raise ValueError("list_executions: flow_id needs namespace")
         if limit <= 0:
             return []
-        namespaces = [namespace] if namespace is not None else self.namespaces()
-        found: list[tuple[str, items.Item]] = []
-        for name in namespaces:
-            for query in _plan(name, flow_id, state):
-                # Both indexes' sort keys are `<start>#<id>`: newest first whichever index found it.
-                found.extend(
-                    (entry[f"{query.gsi}sk"]["S"], entry)
-                    for entry in self._run(query, since, until, limit, before)
-                )
+        if namespace is None and state is None:
+            found = self._every_namespace(since, until, limit, before)
+        else:
+            found = []
+            for name in [namespace] if namespace is not None else self.namespaces():
+                for query in _plan(name, flow_id, state):
+                    # The indexes' sort keys are all `<start>#<id>`: newest first whichever found it.
+                    found.extend(
+                        (entry[f"{query.gsi}sk"]["S"], entry)
+                        for entry in self._run(query, since, until, limit, before)
+                    )
         found.sort(key=lambda pair: pair[0], reverse=True)
         # An execution moving between states can sit in two gsi2 partitions for a moment; BatchGetItem
         # refuses a key twice.
@@ -84,6 +100,29 @@ class ExecutionLister:
             and (state is None or item["state"]["S"] == state.value)
         ]
         return sorted(executions, key=lambda item: item["gsi1sk"]["S"], reverse=True)
+
+    def _every_namespace(
+        self, since: datetime | None, until: datetime | None, limit: int, before: str | None
+    ) -> list[tuple[str, items.Item]]:
+        """Newest first across namespaces, on gsi3: months from the newest in range, until `limit`."""
+        high = min(
+            (key for key in (before, rules.sortable_time(until) if until else None) if key is not None),
+            default=None,
+        )
+        low = rules.sortable_time(since) if since is not None else None
+        found: list[tuple[str, items.Item]] = []
+        for month in self.months():
+            if high is not None and month > items.month_of(high):
+                continue
+            if low is not None and month < items.month_of(low):
+                break
+            query = _Query("gsi3", items.by_month_pk(month))
+            found.extend(
+                (entry["gsi3sk"]["S"], entry) for entry in self._run(query, since, until, limit, before)
+            )
+            if len(found) >= limit:
+                break
+        return found
 
     def _run(
         self, query: _Query, since: datetime | None, until: datetime | None, limit: int, before: str | None

@@ -2,7 +2,8 @@
 
 Table (created by the CDK stack, fixed): partition key `pk` (S), sort key `sk` (S); GSI `gsi1`
 (`gsi1pk`, `gsi1sk`) and GSI `gsi2` (`gsi2pk`, `gsi2sk`), both projecting the keys and INCLUDE
-`INDEX_PROJECTION` (what listings filter on); TTL attribute `ttl`.
+`INDEX_PROJECTION` (what listings filter on); GSI `gsi3` (`gsi3pk`, `gsi3sk`) projecting the keys and
+`namespace` (`INDEX_PROJECTIONS`); TTL attribute `ttl`.
 
 | item             | pk                      | sk                          | index keys                                  |
 | ---------------- | ----------------------- | --------------------------- | ------------------------------------------- |
@@ -10,9 +11,11 @@ Table (created by the CDK stack, fixed): partition key `pk` (S), sort key `sk` (
 | flow revision    | `FLOW#<ns>#<flow_id>`   | `REV#<revision, 10 digits>` |                                             |
 | execution        | `EXEC#<id>`             | `META`                      | gsi1: `FLOWEXECS#<ns>#<flow_id>` / `<start>#<id>` |
 |                  |                         |                             | gsi2: `STATEEXECS#<ns>#<state>` / `<start>#<id>`  |
+|                  |                         |                             | gsi3: `ALLEXECS#<yyyy-mm>` / `<start>#<id>`       |
 | task run         | `EXEC#<execution_id>`   | `TR#<task_run_id>`          |                                             |
 | log line         | `LOGS#<execution_id>`   | `<time>#<writer>#<n>`       |                                             |
 | namespace marker | `NAMESPACES`            | `<ns>`                      |                                             |
+| month marker     | `EXECMONTHS`            | `<yyyy-mm>`                 |                                             |
 | KV entry         | `KV#<ns>`               | `<key>`                     | `ttl` (epoch seconds) when it expires       |
 | slots            | `CONC#<ns>#<flow_id>`   | `SLOTS`                     | `holders`: string set of execution ids      |
 | queue entry      | `CONC#<ns>#<flow_id>`   | `QUEUE#<start>#<id>`        | `executionId`                               |
@@ -25,8 +28,11 @@ Table (created by the CDK stack, fixed): partition key `pk` (S), sort key `sk` (
 * An execution's `state` is a plain attribute so updates are guarded by a condition on it (the
   transition table turned into `#state IN (...)`); `gsi2pk` moves with the state. User data (inputs,
   outputs, trigger, variables) is stored as JSON text: no float/Decimal round trip, no nesting limit.
-* Executions are listed by flow on gsi1 and by namespace and state on gsi2, newest first; a listing
-  without a namespace walks the namespace markers (written once per namespace per process). The
+* Executions are listed by flow on gsi1, by namespace and state on gsi2, and all together by month of
+  their start on gsi3, newest first (the console's default list: one query per month however many
+  namespaces); a listing by state without a namespace walks the namespace markers, and gsi3 the month
+  markers (each written once per process). gsi3's keys never change (the start date is fixed) and it
+  projects no state, so an execution writes it once, when it is created. The
   indexes hold only keys, `flowId` and `state`, so an update that changes neither (outputs, labels,
   an error) writes the table alone; a listing reads the found executions with BatchGetItem.
 * A task run's `seq` is the time of its first save in microseconds (`rules.task_run_seq`), set by
@@ -58,9 +64,11 @@ Item = dict[str, Any]  # a low-level DynamoDB item: {"name": {"S": "..."}}
 # Non-key attributes the GSIs project (INCLUDE): the filters of `dynamo_executions`. The CDK stack and
 # the simulated table (stratoflow.cloudsim.stack) declare the same.
 INDEX_PROJECTION = ("flowId", "state")
+INDEX_PROJECTIONS = {"gsi1": INDEX_PROJECTION, "gsi2": INDEX_PROJECTION, "gsi3": ("namespace",)}
 
 FLOW_HEADS = "FLOWS"
 NAMESPACES = "NAMESPACES"
+MONTHS = "EXECMONTHS"
 META = "META"
 # Execution fields holding arbitrary user data, stored as JSON text.
 JSON_FIELDS = ("inputs", "outputs", "trigger", "variables")
@@ -148,6 +156,15 @@ def by_state_pk(namespace: str, state: State) -> str:
     return f"STATEEXECS#{namespace}#{state.value}"
 
 
+def month_of(start: str) -> str:
+    """`yyyy-mm` of a sortable start time (the gsi3 partition an execution is listed in)."""
+    return start[:7]
+
+
+def by_month_pk(month: str) -> str:
+    return f"ALLEXECS#{month}"
+
+
 def execution_item(execution: Execution) -> Item:
     values = execution.to_json_dict()
     if values.get("secretNames"):  # a string set, which `update_execution` adds to
@@ -163,6 +180,8 @@ def execution_item(execution: Execution) -> Item:
         gsi1sk=start,
         gsi2pk=by_state_pk(execution.namespace, execution.state),
         gsi2sk=start,
+        gsi3pk=by_month_pk(month_of(start)),
+        gsi3sk=start,
     )
     return {**execution_key(execution.id), **dump(values)}
 
