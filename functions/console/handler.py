@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stratoflow.cloud.settings import Settings
+from stratoflow.cloud.config.settings import Settings
 from stratoflow.console.cloud_lambda import console_handler
 
 logger = Logger()

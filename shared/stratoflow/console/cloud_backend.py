@@ -1,5 +1,5 @@
 """The console's backend on a deployed stack: the DynamoDB history, the S3 data bucket, and actions
-that go through the stack's own start and control paths (`cloud.starter`, `cloud.control`).
+that go through the stack's own start and control paths (`cloud.runtime.starter`, `cloud.runtime.control`).
 
 A start is admitted and started by the same `Starter` the admission function runs (inputs typed and
 validated, concurrency, the state machine version of the live revision); kill, restart, replay and
@@ -13,15 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stratoflow.admission import new_execution_id
-from stratoflow.cloud.control import RemoteControl
-from stratoflow.cloud.naming import AccountRegion
-from stratoflow.cloud.starter import REFUSED, Starter, StartResponse
-from stratoflow.cloud.starter import StartRequest as AdmissionRequest
+from stratoflow.cloud.config.naming import AccountRegion
+from stratoflow.cloud.runtime.control import RemoteControl
+from stratoflow.cloud.runtime.starter import REFUSED, Starter, StartResponse
+from stratoflow.cloud.runtime.starter import StartRequest as AdmissionRequest
 from stratoflow.console.backend import ConsoleActions, StartRequest
 from stratoflow.console.uploads import with_uploads
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError, NotFoundError, StratoflowError
+from stratoflow.execution.admission import new_execution_id
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.triggers.events import flow_of
 

@@ -17,9 +17,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stratoflow.cloud.lazy import LazyAwsClients
-from stratoflow.cloud.naming import AccountRegion
-from stratoflow.cloud.settings import Settings
+from stratoflow.cloud.config.lazy import LazyAwsClients
+from stratoflow.cloud.config.naming import AccountRegion
+from stratoflow.cloud.config.settings import Settings
 from stratoflow.console.cloud_backend import CloudConsoleBackend
 
 IAM_ROUTE_PREFIX = "ANY /iam/"
