@@ -8,11 +8,13 @@ programs ─(SigV4)─► HTTP API /iam/api/* (IAM authorizer) ─────�
 ```
 
 The pages and the API share one origin, so the pages call `/api/...` with no CORS. Sign-in is
-Cognito's managed login with PKCE, done by `auth.html` (infra/console_auth/) in the browser; it keeps the
-access token in a `Secure; SameSite=Strict` cookie. A CloudFront Function turns that cookie (or an
-`Authorization: Bearer` header) into the `x-strato-token` header that the JWT authorizer checks on
-every `/api/` route, and sends a browser with no token to `auth.html`. The pages themselves are the
-static files of the public package and hold no data; everything they show comes from the API.
+Cognito's managed login with PKCE, done by `/auth/sign-in.html` (infra/console_auth/) in the browser;
+it keeps the access token in a `Secure; SameSite=Strict` cookie. A CloudFront Function turns that
+cookie (or an `Authorization: Bearer` header) into the `x-strato-token` header that the JWT authorizer
+checks on every `/api/` route, and sends a browser with no token to the sign-in page. The pages
+themselves are the static files of the public package (same paths and security headers as `strato
+server`) and hold no data: everything they show comes from the API. The CloudFront Function cannot
+verify a token's signature, so a page's files are served to anyone holding some cookie; no data is.
 
 Self-contained on purpose: the stack adds it with one line (`Console(self, "Console", ...)`).
 """
@@ -54,10 +56,15 @@ from infra.grants import (
 )
 from infra.nag import acknowledge, wildcard_actions, wildcard_resource
 from infra.naming import owned_executions_arn, owned_state_machines_arn
+from stratoflow.console.pages import SECURITY_HEADERS as PAGE_SECURITY_HEADERS
 
-# The console's pages, as the package ships them (stratoflow.console), and the sign-in page.
+# The console's pages, as the package ships them (stratoflow.console: the shell and its modules, served
+# as `/static/<name>` and `/ui/...` as `strato server` serves them), and the sign-in page.
 PAGES_DIR = LIBRARY_DIR / "console" / "static"
+PAGES_PREFIX = "static"
 AUTH_PAGES_DIR = Path(__file__).resolve().parents[1] / "console_auth"
+AUTH_PREFIX = "auth"
+SIGN_IN_PAGE = f"/{AUTH_PREFIX}/sign-in.html"
 AUTH_CONFIG_FILE = "console-auth.json"
 # The header the JWT authorizer reads; the CloudFront Function fills it from the cookie.
 TOKEN_HEADER = "x-strato-token"
@@ -67,23 +74,41 @@ IAM_PREFIX = "/iam"
 # Bounds what a flood of requests can take from the account's Lambda concurrency.
 API_RATE_PER_SECOND = 50
 API_BURST = 100
+# The sign-in page exchanges Cognito's code for tokens at the user pool's domain.
+COGNITO_ORIGIN = "https://*.amazoncognito.com"
 
+SIGN_IN_SECURITY_HEADERS = {
+    **PAGE_SECURITY_HEADERS,
+    "content-security-policy": PAGE_SECURITY_HEADERS["content-security-policy"].replace(
+        "connect-src 'self'", f"connect-src 'self' {COGNITO_ORIGIN}"
+    ),
+}
+
+# Runs on every request (CloudFront Functions, JS 2.0): the token to the API's header; the sign-in
+# page always served; a request without a token sent to it; the shell's routes as `strato server`'s.
 VIEWER_REQUEST = f"""
 function handler(event) {{
   var request = event.request;
+  var uri = request.uri;
   var token = '';
   var auth = request.headers.authorization ? request.headers.authorization.value : '';
   if (auth.indexOf('Bearer ') === 0) {{ token = auth.substring(7); }}
   else if (request.cookies['{TOKEN_COOKIE}']) {{ token = request.cookies['{TOKEN_COOKIE}'].value; }}
-  if (request.uri.indexOf('{API_PREFIX}/') === 0) {{
+  if (uri.indexOf('{API_PREFIX}/') === 0) {{
     if (token) {{ request.headers['{TOKEN_HEADER}'] = {{ value: token }}; }}
     else {{ delete request.headers['{TOKEN_HEADER}']; }}
     return request;
   }}
-  if (request.uri === '/auth.html' || request.uri === '/{AUTH_CONFIG_FILE}' || token) {{ return request; }}
-  var next = encodeURIComponent(request.uri);
-  return {{ statusCode: 302, statusDescription: 'Found',
-           headers: {{ location: {{ value: '/auth.html?next=' + next }} }} }};
+  if (uri.indexOf('/{AUTH_PREFIX}/') === 0) {{ return request; }}
+  if (!token) {{
+    return {{ statusCode: 302, statusDescription: 'Found',
+             headers: {{ location: {{ value: '{SIGN_IN_PAGE}?next=' + encodeURIComponent(uri) }} }} }};
+  }}
+  if (uri === '/') {{
+    return {{ statusCode: 302, statusDescription: 'Found', headers: {{ location: {{ value: '/ui/flows' }} }} }};
+  }}
+  if (uri === '/ui' || uri.indexOf('/ui/') === 0) {{ request.uri = '/{PAGES_PREFIX}/index.html'; }}
+  return request;
 }}
 """
 
@@ -184,8 +209,8 @@ class Console(Construct):
             o_auth=cognito.OAuthSettings(
                 flows=cognito.OAuthFlows(authorization_code_grant=True),
                 scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
-                callback_urls=[f"{origin}/auth.html"],
-                logout_urls=[f"{origin}/auth.html"],
+                callback_urls=[f"{origin}{SIGN_IN_PAGE}"],
+                logout_urls=[f"{origin}{SIGN_IN_PAGE}"],
             ),
             access_token_validity=Duration.hours(1),
             id_token_validity=Duration.hours(1),
@@ -349,17 +374,24 @@ class Console(Construct):
             )
         ]
         api_origin = origins.HttpOrigin(Fn.select(2, Fn.split("/", self.api.api_endpoint)))
+        pages_origin = origins.S3BucketOrigin.with_origin_access_control(self.pages_bucket)
         distribution = cloudfront.Distribution(
             self,
             "Distribution",
             comment="Stratoflow console",
-            default_root_object="index.html",
             default_behavior=cloudfront.BehaviorOptions(
-                origin=origins.S3BucketOrigin.with_origin_access_control(self.pages_bucket),
+                origin=pages_origin,
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 function_associations=on_request,
+                response_headers_policy=self._headers("Pages", PAGE_SECURITY_HEADERS),
             ),
             additional_behaviors={
+                f"/{AUTH_PREFIX}/*": cloudfront.BehaviorOptions(
+                    origin=pages_origin,
+                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                    function_associations=on_request,
+                    response_headers_policy=self._headers("SignIn", SIGN_IN_SECURITY_HEADERS),
+                ),
                 f"{API_PREFIX}/*": cloudfront.BehaviorOptions(
                     origin=api_origin,
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
@@ -367,7 +399,7 @@ class Console(Construct):
                     cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
                     origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
                     function_associations=on_request,
-                )
+                ),
             },
         )
         acknowledge(
@@ -391,8 +423,28 @@ class Console(Construct):
         )
         return distribution
 
+    def _headers(self, name: str, headers: dict[str, str]) -> cloudfront.ResponseHeadersPolicy:
+        """The pages' security headers, as `strato server` sends them (stratoflow.console.pages)."""
+        return cloudfront.ResponseHeadersPolicy(
+            self,
+            f"{name}Headers",
+            comment=f"Stratoflow console: {name}",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=headers["content-security-policy"], override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.NO_REFERRER, override=True
+                ),
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.days(365), include_subdomains=True, override=True
+                ),
+            ),
+        )
+
     def _deploy_pages(self) -> None:
-        # What auth.html needs to sign in: Cognito's managed login and the pages' client.
+        # What the sign-in page needs: Cognito's managed login and the pages' client.
         auth_config = {"domain": self.domain.base_url(), "clientId": self.client.user_pool_client_id}
         # The copier gets a role of its own (no managed policy: it writes only its own log group).
         log_group = logs.LogGroup(
@@ -408,21 +460,27 @@ class Console(Construct):
             description="Copies the console's pages into their bucket at deploy time",
         )
         log_group.grant_write(role)
-        s3deploy.BucketDeployment(
-            self,
-            "DeployPages",
-            destination_bucket=self.pages_bucket,
-            sources=[
-                s3deploy.Source.asset(str(PAGES_DIR), exclude=["__pycache__", "*.py", "*.pyc"]),
+        # The shell and its modules under static/ (the shell also answers /ui/...), sign-in under auth/.
+        folders = {
+            PAGES_PREFIX: [s3deploy.Source.asset(str(PAGES_DIR), exclude=["__pycache__", "*.py", "*.pyc"])],
+            AUTH_PREFIX: [
                 s3deploy.Source.asset(str(AUTH_PAGES_DIR)),
                 s3deploy.Source.json_data(AUTH_CONFIG_FILE, auth_config),
             ],
-            distribution=self.distribution,
-            distribution_paths=["/*"],
-            memory_limit=256,
-            role=role,
-            log_group=log_group,
-        )
+        }
+        for prefix, sources in folders.items():
+            s3deploy.BucketDeployment(
+                self,
+                f"Deploy{prefix.title()}",
+                destination_bucket=self.pages_bucket,
+                destination_key_prefix=f"{prefix}/",
+                sources=sources,
+                distribution=self.distribution,
+                distribution_paths=[f"/{prefix}/*"],
+                memory_limit=256,
+                role=role,
+                log_group=log_group,
+            )
         acknowledge(
             role,
             "CDK's BucketDeployment grants: the pages bucket's objects, the CDK bootstrap's asset bucket "

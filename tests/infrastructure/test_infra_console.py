@@ -9,6 +9,7 @@ from infra_synth import Synthesized
 
 from infra.constructs.console import API_PREFIX, IAM_PREFIX, TOKEN_HEADER
 from infra.nag import render_cfn
+from stratoflow.console.pages import SECURITY_HEADERS
 
 
 def _routes(synth: Synthesized) -> dict[str, dict[str, Any]]:
@@ -86,7 +87,7 @@ def test_pages_are_reachable_only_through_the_distribution_and_the_api_is_under_
         "IgnorePublicAcls": True,
         "RestrictPublicBuckets": True,
     }
-    ((s3_origin),) = [o for o in config["Origins"] if "S3OriginConfig" in o]
+    ((s3_origin),) = [o for o in config["Origins"] if "S3OriginConfig" in o]  # pages and sign-in share it
     assert s3_origin["OriginAccessControlId"]
     policies = [
         p["Properties"]["PolicyDocument"]["Statement"]
@@ -98,8 +99,8 @@ def test_pages_are_reachable_only_through_the_distribution_and_the_api_is_under_
     ]
     assert [s["Principal"] for s in readers] == [{"Service": "cloudfront.amazonaws.com"}]
     # And /api/* goes to the HTTP API, never cached, with the sign-in function on every behavior
-    ((api),) = config["CacheBehaviors"]
-    assert api["PathPattern"] == f"{API_PREFIX}/*"
+    ((api),) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == f"{API_PREFIX}/*"]
+    assert api["TargetOriginId"] != config["DefaultCacheBehavior"]["TargetOriginId"]
     assert api["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
     assert set(api["AllowedMethods"]) >= {"GET", "POST", "DELETE"}
     for behavior in (api, config["DefaultCacheBehavior"]):
@@ -143,3 +144,27 @@ def test_a_flood_of_requests_is_throttled_at_the_stage(synth: Synthesized) -> No
     settings = stage["Properties"]["DefaultRouteSettings"]
     assert 0 < settings["ThrottlingRateLimit"] <= 100 and 0 < settings["ThrottlingBurstLimit"] <= 200
     assert stage["Properties"]["AccessLogSettings"]["DestinationArn"]
+
+
+def test_pages_carry_strato_servers_security_headers_and_sign_in_may_reach_cognito(
+    synth: Synthesized,
+) -> None:
+    # Given the response headers policies of the distribution's behaviors
+    policies = {
+        logical_id: policy["Properties"]["ResponseHeadersPolicyConfig"]
+        for logical_id, policy in synth.resources("AWS::CloudFront::ResponseHeadersPolicy").items()
+    }
+    config = synth.resource(synth.stack.console.distribution)["Properties"]["DistributionConfig"]
+    by_path = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+
+    def csp(behavior: dict[str, Any]) -> str:
+        policy = policies[behavior["ResponseHeadersPolicyId"]["Ref"]]
+        return str(policy["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+
+    # Then the pages get the console's own policy, and only the sign-in page may call Cognito
+    assert csp(config["DefaultCacheBehavior"]) == SECURITY_HEADERS["content-security-policy"]
+    assert "connect-src 'self' https://*.amazoncognito.com" in csp(by_path["/auth/*"])
+    assert "script-src 'self'" in csp(by_path["/auth/*"])
+    # And the pages are copied under static/ (as strato server serves them) and the sign-in page under auth/
+    deployments = synth.resources("Custom::CDKBucketDeployment").values()
+    assert sorted(d["Properties"]["DestinationBucketKeyPrefix"] for d in deployments) == ["auth/", "static/"]

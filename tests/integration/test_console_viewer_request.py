@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from infra.constructs.console import TOKEN_COOKIE, TOKEN_HEADER, VIEWER_REQUEST
+from infra.constructs.console import SIGN_IN_PAGE, TOKEN_COOKIE, TOKEN_HEADER, VIEWER_REQUEST
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
 
@@ -49,9 +49,18 @@ def test_a_bearer_token_wins_over_the_cookie_and_a_forged_header_is_dropped() ->
 
 
 def test_pages_without_a_token_go_to_the_sign_in_page_which_is_always_served() -> None:
-    redirect = viewer_request("/executions.html")
+    redirect = viewer_request("/ui/executions")
     assert redirect["statusCode"] == 302
-    assert redirect["headers"]["location"]["value"] == "/auth.html?next=%2Fexecutions.html"
-    for uri in ("/auth.html", "/console-auth.json"):
+    assert redirect["headers"]["location"]["value"] == f"{SIGN_IN_PAGE}?next=%2Fui%2Fexecutions"
+    for uri in (SIGN_IN_PAGE, "/auth/sign-in.js", "/auth/console-auth.json"):
         assert viewer_request(uri)["uri"] == uri
-    assert viewer_request("/index.html", cookies={TOKEN_COOKIE: "t"})["uri"] == "/index.html"
+
+
+def test_signed_in_the_paths_are_those_of_strato_server() -> None:
+    # The shell answers every /ui/ page; its modules are under /static/; / goes to the flows
+    signed_in = {TOKEN_COOKIE: "t"}
+    assert viewer_request("/ui/executions/e-1", cookies=signed_in)["uri"] == "/static/index.html"
+    assert viewer_request("/ui", cookies=signed_in)["uri"] == "/static/index.html"
+    assert viewer_request("/static/main.js", cookies=signed_in)["uri"] == "/static/main.js"
+    home = viewer_request("/", cookies=signed_in)
+    assert (home["statusCode"], home["headers"]["location"]["value"]) == (302, "/ui/flows")

@@ -1,32 +1,13 @@
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Stratoflow console: sign in</title>
-<style>
-  body { font-family: system-ui, sans-serif; color: #1b1f24; background: #fff; margin: 3rem auto; max-width: 36rem; padding: 0 1rem; }
-  a { color: #0b57d0; }
-  .error { color: #a50e0e; }
-</style>
-</head>
-<body>
-<main>
-  <h1>Stratoflow console</h1>
-  <p id="status" role="status" aria-live="polite">Signing in…</p>
-  <p><a id="again" href="/auth.html">Sign in</a></p>
-</main>
-<script>
 // Cognito's managed login with PKCE (no client secret in a browser). The access token goes into a
 // cookie that CloudFront turns into the API's token header; the pages themselves never read it.
 (async function () {
   const status = document.getElementById("status");
   const params = new URLSearchParams(location.search);
-  const here = location.origin + "/auth.html";
+  const here = location.origin + "/auth/sign-in.html";
   const fail = (message) => { status.textContent = message; status.className = "error"; };
   let config;
   try {
-    config = await (await fetch("/console-auth.json", { cache: "no-store" })).json();
+    config = await (await fetch("/auth/console-auth.json", { cache: "no-store" })).json();
   } catch (error) {
     return fail("The console's sign-in settings could not be read: " + error);
   }
@@ -74,6 +55,3 @@
     scope: "openid email profile", code_challenge_method: "S256", code_challenge: challenge,
   }));
 })();
-</script>
-</body>
-</html>
