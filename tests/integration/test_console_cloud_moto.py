@@ -221,11 +221,34 @@ def test_kill_from_the_console_stops_the_run_on_step_functions(sim: CloudSimulat
     assert call("POST", f"/api/v1/executions/{execution_id}/kill")[0] == 409
 
 
-def test_live_log_streams_are_refused_with_the_polling_route_named(call: Call) -> None:
-    status, problem = call("GET", "/api/v1/executions/whatever/logs/stream")
+def test_live_logs_reach_the_browser_as_one_answer_per_reconnect(sim: CloudSimulation, call: Call) -> None:
+    # Given an execution that ended, with its log lines
+    execution_id = call("POST", "/api/v1/flows/company.team/greet/executions", body={"inputs": {"times": 5}})[
+        1
+    ]["id"]
+    eventually(lambda: sim.store.get_execution(execution_id).state.is_terminal)  # type: ignore[union-attr]
+    handle = console_handler(sim.settings, backend=cloud_console_backend(sim.settings, sim.clients))
+    path = f"/api/v1/executions/{execution_id}/logs/stream"
 
-    assert status == 501
-    assert "logs?after=" in problem["message"]
+    # When the page opens its event stream
+    answer = handle(request("GET", path), None)
+
+    # Then it gets, at once, the lines so far with their cursors as event ids, the state and the end,
+    # with the delay after which EventSource asks again
+    assert answer["statusCode"] == 200
+    assert answer["headers"]["content-type"] == "text/event-stream"
+    body = answer["body"]
+    assert body.startswith("retry: 2000\n\n")
+    assert "event: log\n" in body and "hello x5" in body
+    assert body.rstrip().endswith('event: end\ndata: {"state": "SUCCESS"}')
+    last_id = [line for line in body.splitlines() if line.startswith("id: ")][-1].removeprefix("id: ")
+    # And asked again from its last event id, nothing is sent twice
+    again = request("GET", path)
+    again["headers"]["last-event-id"] = last_id
+    repeat = handle(again, None)["body"]
+    assert "event: log" not in repeat and "event: end" in repeat
+    # And a reader of another namespace gets a 403, not the lines
+    assert handle(request("GET", path, groups=["namespace:finance"]), None)["statusCode"] == 403
 
 
 def test_the_lambda_handler_module_serves_the_stack_it_is_configured_for(

@@ -7,8 +7,11 @@ Mangum. Two things differ from `strato server`:
 - the IAM routes `/iam/api/...` (SigV4 callers) serve the same API as `/api/...`: the prefix is taken
   off when the route API Gateway matched is an IAM one (never because of the path alone);
 - live logs: a Lambda behind API Gateway answers each request once (a buffered response, at most 29
-  s), so the server-sent event stream is refused with 501 and a message that names the polling
-  route; the pages then poll `GET .../logs?after=<cursor>`, which returns the lines written since.
+  s), so the server-sent event stream cannot stay open. Its request is answered at once with the
+  lines written so far (each with its cursor as the event id), the state, `end` when the execution
+  has ended, and `retry: 2000`: the browser's EventSource asks again 2 s later with `Last-Event-ID`
+  and gets the lines since. The pages are the same as on a laptop; lines arrive every ~2 s instead
+  of at once. Programs can poll `GET .../logs?after=<nextCursor>` the same way.
 """
 
 from __future__ import annotations
@@ -16,19 +19,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qs, unquote
 
 from stratoflow.cloud.config.lazy import LazyAwsClients
 from stratoflow.cloud.config.naming import AccountRegion
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.console.cloud_backend import CloudConsoleBackend
+from stratoflow.errors import StratoflowError
 
 IAM_ROUTE_PREFIX = "ANY /iam/"
 IAM_PATH_PREFIX = "/iam"
+EXECUTIONS_PATH = "/api/v1/executions/"
 STREAM_SUFFIX = "/logs/stream"
-STREAM_REFUSAL = (
-    "live log streams need a long-lived connection, which API Gateway does not keep: "
-    "poll GET /api/v1/executions/{id}/logs?after=<nextCursor of the last answer> instead"
-)
+# How long a browser waits before asking a stream again (EventSource's `retry`).
+STREAM_RETRY_MS = 2000
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -72,22 +76,48 @@ def api_event(event: Mapping[str, Any]) -> dict[str, Any]:
     return event
 
 
-def stream_refused(event: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The answer to a signed-in caller's live log stream request (501, see above); None for any
-    other request (the app answers it, a caller without identity with 401)."""
+def stream_once(event: Mapping[str, Any], backend: Any) -> dict[str, Any] | None:
+    """A signed-in caller's live log stream request, answered with what there is now (see above);
+    None for any other request (the app answers it, a caller without identity with 401)."""
+    from stratoflow.console.app import status_of
     from stratoflow.console.auth import Unauthorized
     from stratoflow.console.cloud_auth import principal_of_event
+    from stratoflow.console.routes_executions import LOG_PAGE, _event, _log_page, readable_execution
 
-    if not str(event.get("rawPath", "")).endswith(STREAM_SUFFIX):
+    path = str(event.get("rawPath", ""))
+    if not (path.startswith(EXECUTIONS_PATH) and path.endswith(STREAM_SUFFIX)):
         return None
     try:
-        principal_of_event(event)
+        caller = principal_of_event(event)
     except Unauthorized:
         return None
+    execution_id = unquote(path[len(EXECUTIONS_PATH) : -len(STREAM_SUFFIX)])
+    query = {name: values[-1] for name, values in parse_qs(str(event.get("rawQueryString", ""))).items()}
+    headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
+    cursor = headers.get("last-event-id") or query.get("after")
+    store = backend.store
+    try:
+        readable_execution(store, caller, execution_id)
+        page = _log_page(store, execution_id, query.get("taskId"), query.get("level"), cursor, LOG_PAGE)
+        execution = store.get_execution(execution_id)
+    except StratoflowError as error:
+        return _answer(status_of(error), "application/json", json.dumps({"message": str(error)}))
+    body = [f"retry: {STREAM_RETRY_MS}\n\n".encode()]
+    body += [_event("log", line.model_dump_json(), line.cursor) for line in page.logs]
+    ended = execution is None or (execution.state.is_terminal and len(page.logs) < LOG_PAGE)
+    state = json.dumps({"state": str(execution.state) if execution else None})
+    if cursor is None or page.logs or ended:  # the page refreshes on `state`: only when it may have moved
+        body.append(_event("state", state))
+    if ended:
+        body.append(_event("end", state))
+    return _answer(200, "text/event-stream", b"".join(body).decode())
+
+
+def _answer(status: int, kind: str, body: str) -> dict[str, Any]:
     return {
-        "statusCode": 501,
-        "headers": {"content-type": "application/json"},
-        "body": json.dumps({"message": STREAM_REFUSAL}),
+        "statusCode": status,
+        "headers": {"content-type": kind, "cache-control": "no-store"},
+        "body": body,
     }
 
 
@@ -103,9 +133,9 @@ def console_handler(settings: Settings, backend: Any = None) -> LambdaHandler:
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request = api_event(event)
-        refused = stream_refused(request)
-        if refused is not None:
-            return refused
+        streamed = stream_once(request, app.state.backend)
+        if streamed is not None:
+            return streamed
         answer: dict[str, Any] = asgi(request, context)
         return answer
 

@@ -8,7 +8,7 @@ import pytest
 
 from stratoflow.console.auth import Unauthorized
 from stratoflow.console.cloud_auth import parse_groups, principal_of_event, principal_of_groups
-from stratoflow.console.cloud_lambda import api_event, stream_refused
+from stratoflow.console.cloud_lambda import api_event, stream_once
 
 
 def _event(
@@ -77,10 +77,8 @@ def test_the_iam_prefix_is_taken_off_only_on_iam_routes() -> None:
     assert jwt_route["rawPath"] == "/iam/api/v1/flows"
 
 
-def test_a_stream_is_refused_for_a_signed_in_caller_and_left_to_the_app_otherwise() -> None:
+def test_only_a_signed_in_callers_stream_request_is_answered_here() -> None:
     path = "/api/v1/executions/e1/logs/stream"
-    signed_in = _event({"jwt": {"claims": {"sub": "u-1"}}}, path=path)
-    refused = stream_refused(signed_in)
-    assert refused is not None and refused["statusCode"] == 501
-    assert stream_refused(_event(None, path=path)) is None  # the app answers 401
-    assert stream_refused(_event({"jwt": {"claims": {"sub": "u-1"}}})) is None
+    # No identity: the app answers it (401); another route: the app too
+    assert stream_once(_event(None, path=path), backend=None) is None
+    assert stream_once(_event({"jwt": {"claims": {"sub": "u-1"}}}), backend=None) is None
