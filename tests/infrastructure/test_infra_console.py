@@ -142,7 +142,8 @@ def test_the_console_function_reaches_only_the_stack_and_its_flows(synth: Synthe
 def test_a_flood_of_requests_is_throttled_at_the_stage(synth: Synthesized) -> None:
     ((stage),) = synth.resources("AWS::ApiGatewayV2::Stage").values()
     settings = stage["Properties"]["DefaultRouteSettings"]
-    assert 0 < settings["ThrottlingRateLimit"] <= 100 and 0 < settings["ThrottlingBurstLimit"] <= 200
+    # The README's promise: 50 requests per second, bursts of 100
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (50, 100)
     assert stage["Properties"]["AccessLogSettings"]["DestinationArn"]
 
 
