@@ -158,6 +158,8 @@ class Console(Construct):
             self,
             "Users",
             self_sign_up_enabled=False,  # an administrator adds users and their groups
+            # Its first 10,000 monthly active users are free (README: what the stack costs when idle).
+            feature_plan=cognito.FeaturePlan.ESSENTIALS,
             sign_in_aliases=cognito.SignInAliases(email=True, username=True),
             password_policy=cognito.PasswordPolicy(
                 min_length=12,

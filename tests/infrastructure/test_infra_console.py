@@ -64,6 +64,7 @@ def test_the_jwt_authorizer_trusts_the_console_user_pool_and_its_pages_client_on
 def test_users_are_added_by_an_administrator_and_the_admins_group_exists(synth: Synthesized) -> None:
     pool = synth.resource(synth.stack.console.user_pool)["Properties"]
     assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["UserPoolTier"] == "ESSENTIALS"
     assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
     groups = [g["Properties"]["GroupName"] for g in synth.resources("AWS::Cognito::UserPoolGroup").values()]
     assert groups == ["admins"]
