@@ -9,6 +9,7 @@ authorizer.
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import sys
@@ -275,3 +276,106 @@ def test_the_lambda_handler_module_serves_the_stack_it_is_configured_for(
     assert signed_in["statusCode"] == 200
     assert {f["namespace"] for f in json.loads(signed_in["body"])["flows"]} == {"company.team"}
     assert anonymous["statusCode"] == 401
+
+
+FLAKY = """id: flaky
+namespace: company.team
+tasks:
+  - id: load
+    type: Fail
+    condition: "{{ taskrun.attemptsCount < 2 }}"
+    errorMessage: the warehouse is down
+  - id: report
+    type: Return
+    format: loaded
+"""
+
+APPROVAL = """id: approval
+namespace: company.team
+tasks:
+  - id: approve
+    type: Pause
+    onResume:
+      - id: approved
+        type: BOOLEAN
+  - id: after
+    type: Return
+    format: "approved={{ outputs.approve.onResume.approved }}"
+"""
+
+UPLOAD = """id: upload
+namespace: company.team
+inputs:
+  - id: data
+    type: FILE
+tasks:
+  - id: show
+    type: Log
+    message: "{{ read(inputs.data) }}"
+"""
+
+
+def ended(sim: CloudSimulation, execution_id: str) -> Any:
+    return eventually(
+        lambda: (e := sim.store.get_execution(execution_id)) is not None and e.state.is_terminal and e
+    )
+
+
+def test_restart_replay_and_resume_from_the_console(sim: CloudSimulation, call: Call) -> None:
+    assert sim.upload("flaky.yaml", FLAKY).status == "DEPLOYED"
+    assert sim.upload("approval.yaml", APPROVAL).status == "DEPLOYED"
+
+    # Given a failed execution, when it is restarted from the console, then it ends SUCCESS
+    failed = call("POST", "/api/v1/flows/company.team/flaky/executions", body={})[1]["id"]
+    assert ended(sim, failed).state == State.FAILED
+    status, restarted = call("POST", f"/api/v1/executions/{failed}/restart")
+    assert status == 200 and restarted["id"] == failed
+    assert ended(sim, failed).state == State.SUCCESS
+
+    # When a finished execution is replayed from a task, a new linked execution runs from it
+    status, replay = call("POST", f"/api/v1/executions/{failed}/replay", body={"fromTask": "report"})
+    assert status == 201 and replay["id"] != failed
+    replayed = ended(sim, replay["id"])
+    assert replayed.state == State.SUCCESS and replayed.original_execution_id == failed
+
+    # When a paused execution is resumed with a bad input, then a good one
+    paused = call("POST", "/api/v1/flows/company.team/approval/executions", body={})[1]["id"]
+    eventually(lambda: sim.store.get_execution(paused).state == State.PAUSED)  # type: ignore[union-attr]
+    bad, problem = call("POST", f"/api/v1/executions/{paused}/resume", body={"inputs": {"approved": "maybe"}})
+    good, _ = call("POST", f"/api/v1/executions/{paused}/resume", body={"inputs": {"approved": True}})
+
+    # Then the first is refused naming the input, the second continues it to its end
+    assert bad == 400 and "approved" in problem["message"]
+    assert good == 200
+    assert ended(sim, paused).state == State.SUCCESS
+    runs = {r.task_id: r for r in sim.store.list_task_runs(paused)}
+    assert runs["after"].outputs == {"value": "approved=true"}
+
+
+def test_a_file_input_uploaded_through_api_gateway_is_stored_in_the_data_bucket(
+    sim: CloudSimulation, call: Call
+) -> None:
+    # Given a flow with a FILE input, and a form upload as API Gateway delivers it (base64 body)
+    assert sim.upload("upload.yaml", UPLOAD).status == "DEPLOYED"
+    boundary = "strato-boundary"
+    form = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="data"; filename="rows.csv"\r\n'
+        f"Content-Type: text/csv\r\n\r\nid,amount\r\n1,42\r\n--{boundary}--\r\n"
+    ).encode()
+    event = request("POST", "/api/v1/flows/company.team/upload/executions")
+    event["headers"]["content-type"] = f"multipart/form-data; boundary={boundary}"
+    event["body"] = base64.b64encode(form).decode()
+    event["isBase64Encoded"] = True
+    handle = console_handler(sim.settings, backend=cloud_console_backend(sim.settings, sim.clients))
+
+    # When it is sent
+    answer = handle(event, None)
+
+    # Then the file is kept with the execution in S3 and the flow reads it
+    assert answer["statusCode"] == 201, answer["body"]
+    execution_id = json.loads(answer["body"])["id"]
+    execution = ended(sim, execution_id)
+    uri = execution.inputs["data"]
+    assert uri.startswith(f"strato:///company.team/upload/executions/{execution_id}/inputs/data/")
+    assert sim.blobs.get(uri) == b"id,amount\r\n1,42"
+    assert execution.state == State.SUCCESS
