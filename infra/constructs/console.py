@@ -21,6 +21,7 @@ Self-contained on purpose: the stack adds it with one line (`Console(self, "Cons
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from aws_cdk import Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack
@@ -41,7 +42,6 @@ from infra.config import StackConfig
 from infra.constructs.functions import (
     FUNCTIONS_DIR,
     HANDLER,
-    LIBRARY_DIR,
     METRICS_NAMESPACE,
     RUNTIME,
     PlatformFunctions,
@@ -58,9 +58,10 @@ from infra.nag import acknowledge, wildcard_actions, wildcard_resource
 from infra.naming import owned_executions_arn, owned_state_machines_arn
 from stratoflow.console.pages import SECURITY_HEADERS as PAGE_SECURITY_HEADERS
 
-# The console's pages, as the package ships them (stratoflow.console: the shell and its modules, served
-# as `/static/<name>` and `/ui/...` as `strato server` serves them), and the sign-in page.
-PAGES_DIR = LIBRARY_DIR / "console" / "static"
+# The console's pages, as the installed package ships them (stratoflow.console: the shell and its
+# modules, served as `/static/<name>` and `/ui/...` as `strato server` serves them; a checkout's or a
+# wheel's), and the sign-in page.
+PAGES_DIR = Path(str(files("stratoflow.console") / "static"))
 PAGES_PREFIX = "static"
 AUTH_PAGES_DIR = Path(__file__).resolve().parents[1] / "console_auth"
 AUTH_PREFIX = "auth"
