@@ -139,7 +139,7 @@ def forbidden_imports(modules: frozenset[str]) -> list[str]:
 def layer_dir(cache: Path) -> Path:
     """The layer's third-party packages for Lambda (arm64, 3.12), installed once per set of pins."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # infra imports aws_cdk
-    from infra.bundling import PIP_OPTIONS, LayerBundler
+    from stratoflow._platform.infra.bundling import PIP_OPTIONS, LayerBundler
 
     key = hashlib.sha256(REQUIREMENTS.read_bytes() + " ".join(PIP_OPTIONS).encode()).hexdigest()[:16]
     target = cache / key

@@ -1,7 +1,8 @@
-"""Entry point of the CDK app (`cdk.json`: `.venv/bin/python infra/app.py`).
+"""Entry point of the CDK app (`cdk.json`: `.venv/bin/python infra/app.py`): the `Stratoflow`
+construct in one stack, with cdk-nag on the whole app.
 
-Context keys (cdk.json or `-c key=value`): stackName, removalPolicy (retain|destroy),
-dataRetentionDays, logRetentionDays, alertEmail, logLevel. See infra/config.py.
+Context keys (cdk.json or `-c key=value`): stackName and the construct's props under their context
+names (alertEmail, dataRetentionDays, reservedConcurrency, ...). See infra/config.py.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from typing import Any
 
 if __name__ == "__main__":
     # Run as a script, Python puts infra/ first on sys.path, where infra/constructs would shadow the
-    # `constructs` library; the repository root goes there instead, so `infra` is a package.
+    # `constructs` library; the repository root goes there instead.
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import aws_cdk as cdk
 
-from infra.config import StackConfig
-from infra.nag import add_compliance_checks
-from infra.stack import StratoflowStack
+# infra/ is the package `stratoflow._platform.infra`, in a checkout (the editable install maps it) as
+# in the wheel: one name, so a team's own `infra` package never meets this one.
+from stratoflow._platform.infra.config import StackConfig
+from stratoflow._platform.infra.nag import add_compliance_checks
+from stratoflow._platform.infra.stack import StratoflowStack
 
 
 def create_app(context: dict[str, Any] | None = None, **app_options: Any) -> tuple[cdk.App, StratoflowStack]:

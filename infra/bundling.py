@@ -8,10 +8,13 @@ is a placeholder: `LayerBundler` bundles or raises, so Docker never runs.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -136,3 +139,33 @@ def layer_code(requirements: Path, package_dir: Path) -> lambda_.Code:
             local=LayerBundler(requirements, package_dir),  # type: ignore[arg-type]  # see try_bundle
         ),
     )
+
+
+@functools.cache
+def installed_library() -> Path:
+    """A copy of the installed `stratoflow` package without `_platform`, for the layer of a platform
+    built from an installed wheel (a checkout's layer carries `shared/stratoflow` as it is).
+
+    The functions' layer carries the library; the CDK app and the handlers' second copy under
+    `_platform` have no business in it, and would only change its hash. Made once per process.
+    """
+    import stratoflow
+
+    staging = Path(tempfile.mkdtemp(prefix="stratoflow-layer-"))
+    atexit.register(shutil.rmtree, staging, True)
+    return stage_library(Path(stratoflow.__file__).resolve().parent, staging)
+
+
+def stage_library(library: Path, target: Path) -> Path:
+    """A copy of `library` under `target`, without its `_platform` folder and without byte code."""
+    staged = target / library.name
+    shutil.copytree(
+        library,
+        staged,
+        ignore=lambda folder, names: (
+            {"_platform", "__pycache__"} & set(names)
+            if Path(folder) == library
+            else {"__pycache__"} & set(names)
+        ),
+    )
+    return staged

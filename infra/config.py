@@ -1,10 +1,12 @@
-"""The stack's settings, read from CDK context (`cdk.json` or `cdk deploy -c key=value`)."""
+"""The platform's settings: the props of the `Stratoflow` construct, and the CDK context
+(`cdk.json` or `cdk deploy -c key=value`) the repository's app and `strato stack` read them from."""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from aws_cdk import RemovalPolicy
@@ -19,6 +21,7 @@ STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MANAGED_POLICY_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]+$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+FUNCTION_NAMES = ("task_runner", "deployer", "admission", "execution_events", "webhook")
 
 # CloudWatch Logs accepts only these retention periods.
 RETENTION_DAYS: dict[int, logs.RetentionDays] = {
@@ -48,25 +51,51 @@ RETENTION_DAYS: dict[int, logs.RetentionDays] = {
 
 
 class ConfigError(ValueError):
-    """A context value the stack cannot use; the message names the context key."""
+    """A setting the platform cannot use; the message starts with the setting's name.
+
+    `setting` is the prop's name (`alert_email`); read from CDK context, the message names the
+    context key (`alertEmail`) instead.
+    """
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}{problem}")
+        self.setting = setting
+        self.problem = problem
 
 
 @dataclass(frozen=True)
-class StackConfig:
-    stack_name: str = DEFAULT_STACK_NAME
-    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
-    data_retention_days: int = 30
-    log_retention_days: int = 30
+class StratoflowProps:
+    """What the `Stratoflow` construct takes; every setting has a default and is checked here."""
+
+    # Subscribed to the alerts topic (the address confirms the subscription).
     alert_email: str | None = None
+    # Executions, task runs and logs expire this many days after they were written, their stored
+    # outputs and files 2 days later.
+    data_retention_days: int = 30
+    # The platform functions' and state machines' log groups (a period CloudWatch Logs accepts).
+    log_retention_days: int = 30
     log_level: str = "INFO"
+    # RETAIN keeps the buckets, the table and the log groups when the stack is deleted.
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
     # A managed policy of the operator's that caps every flow role instead of the stack's own boundary.
-    flow_boundary_arn: str | None = None
+    flow_permissions_boundary_arn: str | None = None
+    # {namespace: [ARN patterns]}: the AWS resources each namespace's flows may name (None: unchecked).
+    namespace_grants: Mapping[str, Sequence[str]] | None = None
+    # Reserved concurrency per platform function ({"task_runner": 50}); unset: the account's pool.
+    reserved_concurrency: Mapping[str, int] = field(default_factory=dict)
     # Reserved concurrency of the webhook function (0: none): the most a flood of requests can take.
     webhook_concurrency: int = 10
-    # {namespace: [ARN patterns]}: the AWS resources each namespace's flows may name (None: unchecked).
-    namespace_grants: dict[str, list[str]] | None = None
-    # Reserved concurrency per platform function ({"task_runner": 50}); unset: the account's pool.
-    reserved_concurrency: tuple[tuple[str, int], ...] = ()
+    # The web console (its API behind API Gateway, with authentication).
+    console: bool = False
+
+    def __post_init__(self) -> None:
+        _check_props(self)
+        # Copies, so that a caller's later change of its dict cannot change a synthesized stack.
+        object.__setattr__(self, "log_level", self.log_level.upper())
+        object.__setattr__(self, "reserved_concurrency", dict(sorted(self.reserved_concurrency.items())))
+        if self.namespace_grants is not None:
+            grants = {str(ns): list(patterns) for ns, patterns in self.namespace_grants.items()}
+            object.__setattr__(self, "namespace_grants", grants)
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -76,140 +105,174 @@ class StackConfig:
     def destroy_on_delete(self) -> bool:
         return self.removal_policy == RemovalPolicy.DESTROY
 
-    @classmethod
-    def from_context(cls, node: Node) -> StackConfig:
-        """Read and check every context key; an unset key keeps its default."""
-        return cls.from_mapping({key: node.try_get_context(key) for key in _CONTEXT_KEYS})
 
-    @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> StackConfig:
-        defaults = cls()
-        stack_name = _text(values.get("stackName"), defaults.stack_name)
-        if not STACK_NAME_PATTERN.match(stack_name):
-            raise ConfigError(
-                f"stackName {stack_name!r}: use 1-40 letters and digits, starting with a letter "
-                "(no hyphen: resources are owned by the prefix '<stackName>-')"
-            )
-        removal = _text(values.get("removalPolicy"), "retain").lower()
-        if removal not in ("retain", "destroy"):
-            raise ConfigError(f"removalPolicy {removal!r}: expected 'retain' or 'destroy'")
-        log_retention = _positive_int("logRetentionDays", values.get("logRetentionDays"), 30)
-        if log_retention not in RETENTION_DAYS:
-            allowed = ", ".join(str(days) for days in RETENTION_DAYS)
-            raise ConfigError(f"logRetentionDays {log_retention}: CloudWatch Logs accepts {allowed}")
-        alert_email = _text(values.get("alertEmail"), "") or None
-        if alert_email is not None and not EMAIL_PATTERN.match(alert_email):
-            raise ConfigError(f"alertEmail {alert_email!r} is not an e-mail address")
-        log_level = _text(values.get("logLevel"), defaults.log_level).upper()
-        if log_level not in LOG_LEVELS:
-            raise ConfigError(f"logLevel {log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
-        flow_boundary_arn = _text(values.get("flowPermissionsBoundaryArn"), "") or None
-        if flow_boundary_arn is not None and not MANAGED_POLICY_ARN_PATTERN.match(flow_boundary_arn):
-            raise ConfigError(
-                f"flowPermissionsBoundaryArn {flow_boundary_arn!r}: expected a managed policy ARN "
-                "(arn:aws:iam::<account>:policy/<name>)"
-            )
-        webhook_concurrency = _count("webhookConcurrency", values.get("webhookConcurrency"), 10)
-        namespace_grants = _grants(values.get("namespaceGrants"))
-        return cls(
-            namespace_grants=namespace_grants,
-            webhook_concurrency=webhook_concurrency,
-            reserved_concurrency=_reserved_concurrency(values.get("reservedConcurrency")),
-            stack_name=stack_name,
-            removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
-            data_retention_days=_positive_int("dataRetentionDays", values.get("dataRetentionDays"), 30),
-            log_retention_days=log_retention,
-            alert_email=alert_email,
-            log_level=log_level,
-            flow_boundary_arn=flow_boundary_arn,
+def _check_props(props: StratoflowProps) -> None:
+    if props.alert_email is not None and not EMAIL_PATTERN.match(props.alert_email):
+        raise ConfigError("alert_email", f" {props.alert_email!r} is not an e-mail address")
+    for name in ("data_retention_days", "log_retention_days"):
+        days = getattr(props, name)
+        if isinstance(days, bool) or not isinstance(days, int):
+            raise ConfigError(name, f" {days!r}: expected a whole number of days")
+        if days < 1:
+            raise ConfigError(name, f" {days}: expected at least 1 day")
+    if props.log_retention_days not in RETENTION_DAYS:
+        allowed = ", ".join(str(days) for days in RETENTION_DAYS)
+        raise ConfigError(
+            "log_retention_days", f" {props.log_retention_days}: CloudWatch Logs accepts {allowed}"
         )
+    if not isinstance(props.log_level, str) or props.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError("log_level", f" {props.log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
+    if not isinstance(props.removal_policy, RemovalPolicy) or props.removal_policy not in (
+        RemovalPolicy.RETAIN,
+        RemovalPolicy.DESTROY,
+    ):
+        raise ConfigError("removal_policy", f" {props.removal_policy!r}: expected RETAIN or DESTROY")
+    boundary = props.flow_permissions_boundary_arn
+    if boundary is not None and not MANAGED_POLICY_ARN_PATTERN.match(boundary):
+        raise ConfigError(
+            "flow_permissions_boundary_arn",
+            f" {boundary!r}: expected a managed policy ARN (arn:aws:iam::<account>:policy/<name>)",
+        )
+    grants = props.namespace_grants
+    valid_grants = grants is None or (
+        isinstance(grants, Mapping)
+        and all(
+            isinstance(patterns, Sequence)
+            and not isinstance(patterns, str)
+            and all(isinstance(p, str) and p.startswith("arn:") for p in patterns)
+            for patterns in grants.values()
+        )
+    )
+    if not valid_grants:
+        raise ConfigError("namespace_grants", ': expected {"namespace": ["arn:...pattern", ...], ...}')
+    _check_reserved_concurrency(props.reserved_concurrency)
+    webhook = props.webhook_concurrency
+    if isinstance(webhook, bool) or not isinstance(webhook, int) or not 0 <= webhook <= 1000:
+        raise ConfigError("webhook_concurrency", f" {webhook!r}: expected a whole number from 0 to 1000")
+    if not isinstance(props.console, bool):
+        raise ConfigError("console", f" {props.console!r}: expected True or False")
 
 
-_CONTEXT_KEYS = (
-    "stackName",
-    "removalPolicy",
-    "dataRetentionDays",
-    "logRetentionDays",
-    "alertEmail",
-    "logLevel",
-    "flowPermissionsBoundaryArn",
-    "webhookConcurrency",
-    "namespaceGrants",
-    "reservedConcurrency",
-)
-FUNCTION_NAMES = ("task_runner", "deployer", "admission", "execution_events", "webhook")
-
-
-def _reserved_concurrency(value: Any) -> tuple[tuple[str, int], ...]:
+def _check_reserved_concurrency(reserved: Any) -> None:
     """`{"task_runner": 50}`: a function keeps that many concurrent executions for itself (and may
     use no more). Lambda refuses a reservation that leaves the account fewer than 100 unreserved, so
     on an account with the default quota of 1,000 the sum stays under 900; new accounts whose quota
     is lower cannot reserve any."""
-    if value is None or value == "":
-        return ()
-    if isinstance(value, str):  # `cdk deploy -c reservedConcurrency='{"task_runner": 50}'`
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise ConfigError(
-                f'reservedConcurrency {value!r}: expected JSON such as {{"task_runner": 50}}'
-            ) from None
-    if not isinstance(value, dict):
-        raise ConfigError(f'reservedConcurrency {value!r}: expected a mapping such as {{"task_runner": 50}}')
-    reserved = []
-    for name, count in value.items():
+    if not isinstance(reserved, Mapping):
+        raise ConfigError(
+            "reserved_concurrency", f' {reserved!r}: expected a mapping such as {{"task_runner": 50}}'
+        )
+    for name, count in reserved.items():
         if name not in FUNCTION_NAMES:
             raise ConfigError(
-                f"reservedConcurrency: unknown function {name!r}; expected one of {', '.join(FUNCTION_NAMES)}"
+                "reserved_concurrency",
+                f": unknown function {name!r}; expected one of {', '.join(FUNCTION_NAMES)}",
             )
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ConfigError(f"reservedConcurrency.{name} {count!r}: expected a whole number of at least 1")
-        reserved.append((str(name), count))
-    return tuple(sorted(reserved))
+            raise ConfigError(
+                "reserved_concurrency", f".{name} {count!r}: expected a whole number of at least 1"
+            )
+
+
+# prop -> CDK context key (`cdk deploy -c key=value`, cdk.json)
+CONTEXT_KEYS = {
+    "alert_email": "alertEmail",
+    "data_retention_days": "dataRetentionDays",
+    "log_retention_days": "logRetentionDays",
+    "log_level": "logLevel",
+    "removal_policy": "removalPolicy",
+    "flow_permissions_boundary_arn": "flowPermissionsBoundaryArn",
+    "namespace_grants": "namespaceGrants",
+    "reserved_concurrency": "reservedConcurrency",
+    "webhook_concurrency": "webhookConcurrency",
+    "console": "console",
+}
+assert set(CONTEXT_KEYS) == {f.name for f in fields(StratoflowProps)}
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """The repository's app (and `strato stack`): a stack's name and the props, from CDK context."""
+
+    stack_name: str = DEFAULT_STACK_NAME
+    props: StratoflowProps = field(default_factory=StratoflowProps)
+
+    @classmethod
+    def from_context(cls, node: Node) -> StackConfig:
+        """Read and check every context key; an unset key keeps its default."""
+        keys = ("stackName", *CONTEXT_KEYS.values())
+        return cls.from_mapping({key: node.try_get_context(key) for key in keys})
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> StackConfig:
+        stack_name = _text(values.get("stackName"), DEFAULT_STACK_NAME)
+        check_stack_name(stack_name, setting="stackName")
+        # `-c key=value` on the command line gives strings, cdk.json gives numbers and objects.
+        readers = {
+            "alert_email": lambda v: _text(v, "") or None,
+            "data_retention_days": _whole_number,
+            "log_retention_days": _whole_number,
+            "log_level": lambda v: _text(v, "INFO"),
+            "removal_policy": _removal_policy,
+            "flow_permissions_boundary_arn": lambda v: _text(v, "") or None,
+            "namespace_grants": lambda v: _json("namespace_grants", v),
+            "reserved_concurrency": lambda v: _json("reserved_concurrency", v),
+            "webhook_concurrency": _whole_number,
+            "console": _flag,
+        }
+        try:
+            given = {
+                name: readers[name](values[key])
+                for name, key in CONTEXT_KEYS.items()
+                if values.get(key) not in (None, "")
+            }
+            return cls(stack_name=stack_name, props=StratoflowProps(**given))
+        except ConfigError as error:
+            raise ConfigError(CONTEXT_KEYS[error.setting], error.problem) from None
+
+
+def check_stack_name(stack_name: str, *, setting: str) -> None:
+    if not STACK_NAME_PATTERN.match(stack_name):
+        raise ConfigError(
+            setting,
+            f" {stack_name!r}: use 1-40 letters and digits, starting with a letter "
+            "(no hyphen: resources are owned by the prefix '<stackName>-')",
+        )
 
 
 def _text(value: Any, default: str) -> str:
     return default if value is None else str(value).strip()
 
 
-def _grants(value: Any) -> dict[str, list[str]] | None:
-    """`namespaceGrants`: a JSON object (or its text, from `-c`) of lists of ARN patterns."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise ConfigError(f"namespaceGrants {value[:60]!r}: not JSON") from None
-    valid = isinstance(value, dict) and all(
-        isinstance(patterns, list) and all(isinstance(p, str) and p.startswith("arn:") for p in patterns)
-        for patterns in value.values()
-    )
-    if not valid:
-        raise ConfigError('namespaceGrants: expected {"namespace": ["arn:...pattern", ...], ...}')
-    return {str(namespace): list(patterns) for namespace, patterns in value.items()}
-
-
-def _count(key: str, value: Any, default: int) -> int:
-    """A whole number from 0 to 1000 (strings from `-c key=value`, numbers from cdk.json)."""
-    if value is None or value == "":
-        return default
+def _whole_number(value: Any) -> Any:
+    """A number's text becomes the number; anything else is left for the props' check to name."""
     text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) > 1000:
-        raise ConfigError(f"{key} {value!r}: expected a whole number from 0 to 1000")
-    return int(text)
+    if not isinstance(value, bool) and re.fullmatch(r"-?\d+", text):
+        return int(text)
+    return value
 
 
-def _positive_int(key: str, value: Any, default: int) -> int:
-    # `-c key=value` on the command line gives strings, cdk.json gives numbers: accept both.
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        raise ConfigError(f"{key} {value!r}: expected a whole number of days")
+def _removal_policy(value: Any) -> Any:
+    policies = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
+    return policies.get(str(value).strip().lower(), str(value))
+
+
+def _flag(value: Any) -> Any:
+    flags = {"true": True, "false": False}
+    return flags.get(str(value).strip().lower(), value) if isinstance(value, str) else value
+
+
+def _json(setting: str, value: Any) -> Any:
+    """An object given as text (`-c 'reservedConcurrency={"task_runner": 50}'`) is parsed."""
+    if not isinstance(value, str):
+        return value
     try:
-        number = int(str(value).strip())
+        return json.loads(value)
     except ValueError:
-        raise ConfigError(f"{key} {value!r}: expected a whole number of days") from None
-    if number < 1:
-        raise ConfigError(f"{key} {number}: expected at least 1 day")
-    return number
+        raise ConfigError(setting, f" {value[:60]!r}: expected JSON such as " + _EXAMPLES[setting]) from None
+
+
+_EXAMPLES = {
+    "namespace_grants": '{"team.a": ["arn:aws:s3:::team-a-*"]}',
+    "reserved_concurrency": '{"task_runner": 50}',
+}

@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
-from infra.nag import acknowledge, wildcard_actions, wildcard_resource
+from .nag import acknowledge, wildcard_actions, wildcard_resource
 
 BUCKET_READ_ACTIONS = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")
 BUCKET_WRITE_ACTIONS = ("s3:Abort*", "s3:DeleteObject*")

@@ -19,15 +19,15 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.config import StackConfig
-from infra.constructs.functions import METRICS_NAMESPACE, PlatformFunctions
-from infra.constructs.queues import dead_letter_queue, rule_target
-from infra.constructs.storage import Storage
-from infra.constructs.triggers import TriggerSupport
-from infra.constructs.workflow_role import FlowRoleBoundary, StateMachineRole
-from infra.grants import pass_role
-from infra.nag import acknowledge, wildcard_actions, wildcard_resource
-from infra.naming import owned_alarms_arn, owned_flow_roles_arn, owned_state_machines_arn, platform_name
+from ..config import StratoflowProps
+from ..grants import pass_role
+from ..nag import acknowledge, wildcard_actions, wildcard_resource
+from ..naming import owned_alarms_arn, owned_flow_roles_arn, owned_state_machines_arn, platform_name
+from .functions import METRICS_NAMESPACE, PlatformFunctions
+from .queues import dead_letter_queue, rule_target
+from .storage import Storage
+from .triggers import TriggerSupport
+from .workflow_role import FlowRoleBoundary, StateMachineRole
 
 FLOW_FILE_SUFFIXES = (".yaml", ".yml")
 # Retries of an event whose delivery to the deployer failed; failed invocations are retried by Lambda.
@@ -41,7 +41,7 @@ class DeployerWiring(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: StackConfig,
+        config: StratoflowProps,
         storage: Storage,
         functions: PlatformFunctions,
         triggers: TriggerSupport,
@@ -69,7 +69,7 @@ class DeployerWiring(Construct):
             self,
             "FlowRoleBoundary",
             state_machine_role=self.state_machine_role,
-            replacement_arn=config.flow_boundary_arn,
+            replacement_arn=config.flow_permissions_boundary_arn,
         )
 
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", config=config)

@@ -15,18 +15,18 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.config import StackConfig
-from infra.constructs.functions import PlatformFunctions
-from infra.constructs.queues import dead_letter_queue, rule_target
-from infra.constructs.triggers import TriggerSupport
-from infra.grants import pass_role
-from infra.nag import acknowledge, wildcard_actions, wildcard_resource
-from infra.naming import (
+from ..config import StratoflowProps
+from ..grants import pass_role
+from ..nag import acknowledge, wildcard_actions, wildcard_resource
+from ..naming import (
     owned_executions_arn,
     owned_state_machines_arn,
     platform_name,
     state_machine_arn_prefix,
 )
+from .functions import PlatformFunctions
+from .queues import dead_letter_queue, rule_target
+from .triggers import TriggerSupport
 
 # One-time schedules of delayed flow retries (stratoflow.cloud.runtime.retries), in the stack's schedule group.
 RETRY_SCHEDULE_PREFIX = "retry-"
@@ -44,7 +44,7 @@ class ExecutionEvents(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: StackConfig,
+        config: StratoflowProps,
         functions: PlatformFunctions,
         triggers: TriggerSupport,
         alerts_topic: sns.ITopic,

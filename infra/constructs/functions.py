@@ -11,20 +11,22 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.bundling import layer_code
-from infra.config import StackConfig
-from infra.constructs.storage import Storage
-from infra.grants import acknowledge_tracing, grant_bucket, grant_invoke, grant_table
-from infra.nag import acknowledge, wildcard_resource
-from infra.naming import flow_roles_path_arn, owned_flow_roles_arn, owned_state_machines_arn
+from ..bundling import installed_library, layer_code
+from ..config import StratoflowProps
+from ..grants import acknowledge_tracing, grant_bucket, grant_invoke, grant_table
+from ..nag import acknowledge, wildcard_resource
+from ..naming import flow_roles_path_arn, owned_flow_roles_arn, owned_state_machines_arn
+from .storage import Storage
 
 # Where flows' secrets live in Secrets Manager and SSM Parameter Store (stratoflow.cloud.config.secrets).
 SECRETS_PREFIX = "stratoflow"
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS_DIR = REPO_ROOT / "functions"
-LIBRARY_DIR = REPO_ROOT / "shared" / "stratoflow"
-LAYER_REQUIREMENTS = REPO_ROOT / "infra" / "lambda-requirements.txt"
+# A checkout's root, or the installed wheel's `stratoflow/_platform` (setup.py maps infra/ and
+# functions/ there); only a checkout has shared/.
+PLATFORM_ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = PLATFORM_ROOT / "functions"
+CHECKOUT_LIBRARY_DIR = PLATFORM_ROOT / "shared" / "stratoflow"
+LAYER_REQUIREMENTS = PLATFORM_ROOT / "infra" / "lambda-requirements.txt"
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 HANDLER = "handler.lambda_handler"
@@ -64,19 +66,26 @@ FUNCTION_SPECS = (
 )
 
 
+def library_dir() -> Path:
+    """The `stratoflow` package the layer carries: the checkout's, or a copy of the installed one."""
+    return CHECKOUT_LIBRARY_DIR if CHECKOUT_LIBRARY_DIR.is_dir() else installed_library()
+
+
 class PlatformFunctions(Construct):
     """Creates the functions with the settings every one of them reads, and the storage each one uses.
 
     Wiring to other concerns (roles, queues, topics) is added by the construct of that concern.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, storage: Storage) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StratoflowProps, storage: Storage
+    ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
         self.layer = lambda_.LayerVersion(
             self,
             "LibraryLayer",
-            code=layer_code(LAYER_REQUIREMENTS, LIBRARY_DIR),
+            code=layer_code(LAYER_REQUIREMENTS, library_dir()),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[lambda_.Architecture.ARM_64],
             description="The stratoflow library and its runtime dependencies",

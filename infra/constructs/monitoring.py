@@ -22,9 +22,9 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.config import StackConfig
-from infra.constructs.functions import METRICS_NAMESPACE
-from infra.naming import platform_name
+from ..config import StratoflowProps
+from ..naming import platform_name
+from .functions import METRICS_NAMESPACE
 
 FLOW_DIMENSION = "Flow"
 TASK_TYPE_DIMENSION = "TaskType"
@@ -38,7 +38,7 @@ TASK_RUNNER = "task_runner"
 class Alerts(Construct):
     """The SNS topic every alarm (platform and per flow) notifies; optionally e-mailed."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: StratoflowProps) -> None:
         super().__init__(scope, construct_id)
         # A customer-managed key: CloudWatch alarms cannot publish to a topic encrypted with the
         # AWS-managed SNS key.

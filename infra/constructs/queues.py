@@ -9,14 +9,14 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.config import StackConfig
-from infra.nag import acknowledge
+from ..config import StratoflowProps
+from ..nag import acknowledge
 
 # The longest SQS keeps a message: time to notice the alarm and replay.
 DLQ_RETENTION = Duration.days(14)
 
 
-def dead_letter_queue(scope: Construct, construct_id: str, *, config: StackConfig) -> sqs.Queue:
+def dead_letter_queue(scope: Construct, construct_id: str, *, config: StratoflowProps) -> sqs.Queue:
     """An encrypted, TLS-only queue that keeps failed events for 14 days."""
     queue = sqs.Queue(
         scope,

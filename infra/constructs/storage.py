@@ -9,8 +9,9 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.config import StackConfig
 from stratoflow.store.s3 import HISTORY_TAG
+
+from ..config import StratoflowProps
 
 # The execution store depends on this exact key schema (stratoflow.store's DynamoDB adapter).
 PARTITION_KEY = "pk"
@@ -29,7 +30,7 @@ HISTORY_MARGIN_DAYS = 2
 class Storage(Construct):
     """Flows bucket (uploads deploy flows), data bucket (large outputs, files) and the records table."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: StratoflowProps) -> None:
         super().__init__(scope, construct_id)
         self._config = config
 

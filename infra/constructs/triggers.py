@@ -10,12 +10,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
-from infra.config import StackConfig
-from infra.constructs.functions import PlatformFunctions
-from infra.constructs.queues import dead_letter_queue
-from infra.grants import grant_invoke, service_for
-from infra.nag import acknowledge, wildcard_resource
-from infra.naming import owned_custom_bus_rules_arn, owned_pipes_arn, owned_prefix, owned_rules_arn
+from ..config import StratoflowProps
+from ..grants import grant_invoke, service_for
+from ..nag import acknowledge, wildcard_resource
+from ..naming import owned_custom_bus_rules_arn, owned_pipes_arn, owned_prefix, owned_rules_arn
+from .functions import PlatformFunctions
+from .queues import dead_letter_queue
 
 # What a pipe does with its SQS source: poll, delete what the target accepted, read the queue's settings.
 PIPE_QUEUE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
@@ -27,7 +27,7 @@ EVENT_BUS_NAME = "default"
 
 class TriggerSupport(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StackConfig, functions: PlatformFunctions
+        self, scope: Construct, construct_id: str, *, config: StratoflowProps, functions: PlatformFunctions
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)

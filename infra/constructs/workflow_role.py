@@ -19,10 +19,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.grants import service_for
-from infra.nag import acknowledge, wildcard_actions, wildcard_resource
-from infra.naming import owned_executions_arn, owned_state_machines_arn
 from stratoflow.storage_layout import LOOP_ITEMS, MAP_RESULTS_PREFIX
+
+from ..grants import service_for
+from ..nag import acknowledge, wildcard_actions, wildcard_resource
+from ..naming import owned_executions_arn, owned_state_machines_arn
 
 # Step Functions keeps this managed rule to learn when a `.sync` child execution ends.
 SYNC_EVENTS_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"

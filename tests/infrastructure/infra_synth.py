@@ -22,10 +22,11 @@ if str(REPO_ROOT) not in sys.path:
 
 from aws_cdk import App  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
+from stratoflow._platform.infra.app import create_app  # noqa: E402
+from stratoflow._platform.infra.nag import render_cfn  # noqa: E402
+from stratoflow._platform.infra.stack import StratoflowStack  # noqa: E402
 
-from infra.app import create_app  # noqa: E402
-from infra.nag import render_cfn  # noqa: E402
-from infra.stack import StratoflowStack  # noqa: E402
+from stratoflow.cdk import Stratoflow  # noqa: E402
 
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 # Every option set away from its default, for the second synthesis.
@@ -55,6 +56,10 @@ class Synthesized:
     template: Template
     cfn: dict[str, Any]
     outdir: Path
+
+    @property
+    def platform(self) -> Stratoflow:
+        return self.stack.platform
 
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {

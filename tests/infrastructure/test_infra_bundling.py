@@ -15,8 +15,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 from infra_synth import REPO_ROOT
-
-from infra.bundling import LayerBundler, layer_asset_hash
+from stratoflow._platform.infra.bundling import LayerBundler, layer_asset_hash, stage_library
 
 REQUIREMENTS = REPO_ROOT / "infra" / "lambda-requirements.txt"
 LIBRARY = REPO_ROOT / "shared" / "stratoflow"
@@ -230,3 +229,23 @@ def test_real_bundle_holds_arm64_wheels_and_the_library(tmp_path: Path) -> None:
     assert extension.stat().st_size > 0
     assert (site / "boto3").is_dir() and (site / "botocore").is_dir()
     assert not list(site.rglob("*.pyc"))
+
+
+def test_the_layer_copy_of_an_installed_library_leaves_the_platform_out(tmp_path: Path) -> None:
+    # Given a library laid out as the wheel installs it, the CDK app under _platform
+    library = tmp_path / "site" / "stratoflow"
+    (library / "cli").mkdir(parents=True)
+    (library / "_platform" / "infra").mkdir(parents=True)
+    (library / "__init__.py").write_text("")
+    (library / "cli" / "main.py").write_text("")
+    (library / "cli" / "__pycache__").mkdir()
+    (library / "_platform" / "infra" / "app.py").write_text("")
+
+    # When it is staged for the Lambda layer
+    staged = stage_library(library, tmp_path / "staged")
+
+    # Then it is the whole library but the CDK app and byte code
+    assert (staged / "__init__.py").is_file()
+    assert (staged / "cli" / "main.py").is_file()
+    assert not (staged / "_platform").exists()
+    assert not list(staged.rglob("__pycache__"))

@@ -12,9 +12,8 @@ from aws_cdk import assertions
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
 from infra_synth import SKIP_BUNDLING, Synthesized, cdk_json_context
-
-from infra.app import create_app
-from infra.nag import add_compliance_checks
+from stratoflow._platform.infra.app import create_app
+from stratoflow._platform.infra.nag import add_compliance_checks
 
 # CDK makes each function depend explicitly on its role, which cfn-lint finds redundant (a warning).
 TOLERATED_CFN_LINT_RULES = {"W3005"}

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra_synth import Synthesized
-
-from infra.nag import render_cfn
+from stratoflow._platform.infra.nag import render_cfn
 
 
 def _rule(synth: Synthesized, rule: Any) -> dict[str, Any]:
@@ -23,26 +22,26 @@ def _queue_arn(synth: Synthesized, queue: Any) -> dict[str, Any]:
 
 
 def test_flow_file_changes_start_the_deployer(synth: Synthesized) -> None:
-    stack = synth.stack
-    rule = _rule(synth, stack.deployer.flow_changes_rule)
+    platform = synth.platform
+    rule = _rule(synth, platform.deployer.flow_changes_rule)
 
     assert rule["EventPattern"] == {
         "source": ["aws.s3"],
         "detail-type": ["Object Created", "Object Deleted"],
         "detail": {
-            "bucket": {"name": [{"Ref": synth.logical_id(stack.storage.flows_bucket)}]},
+            "bucket": {"name": [{"Ref": synth.logical_id(platform.storage.flows_bucket)}]},
             "object": {"key": [{"suffix": ".yaml"}, {"suffix": ".yml"}]},
         },
     }
     (target,) = rule["Targets"]
-    assert target["Arn"] == _function_arn(synth, stack.functions.deployer)
-    assert target["DeadLetterConfig"] == {"Arn": _queue_arn(synth, stack.deployer.dead_letter_queue)}
+    assert target["Arn"] == _function_arn(synth, platform.functions.deployer)
+    assert target["DeadLetterConfig"] == {"Arn": _queue_arn(synth, platform.deployer.dead_letter_queue)}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
 
 
 def test_status_changes_of_the_stacks_state_machines_reach_execution_events(synth: Synthesized) -> None:
-    stack = synth.stack
-    rule = _rule(synth, stack.execution_events.status_rule)
+    platform = synth.platform
+    rule = _rule(synth, platform.execution_events.status_rule)
     pattern = rule["EventPattern"]
     ((prefix,),) = [[matcher["prefix"] for matcher in pattern["detail"]["stateMachineArn"]]]
 
@@ -53,20 +52,22 @@ def test_status_changes_of_the_stacks_state_machines_reach_execution_events(synt
         == "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:Stratoflow-"
     )
     (target,) = rule["Targets"]
-    assert target["Arn"] == _function_arn(synth, stack.functions.execution_events)
-    assert target["DeadLetterConfig"] == {"Arn": _queue_arn(synth, stack.execution_events.dead_letter_queue)}
+    assert target["Arn"] == _function_arn(synth, platform.functions.execution_events)
+    assert target["DeadLetterConfig"] == {
+        "Arn": _queue_arn(synth, platform.execution_events.dead_letter_queue)
+    }
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
 
 
 def test_failed_invocations_of_event_handlers_land_in_their_dead_letter_queue(synth: Synthesized) -> None:
-    stack = synth.stack
+    platform = synth.platform
     configs = {
         config["Properties"]["FunctionName"]["Ref"]: config["Properties"]
         for config in synth.resources("AWS::Lambda::EventInvokeConfig").values()
     }
     expected = {
-        stack.functions.deployer: stack.deployer.dead_letter_queue,
-        stack.functions.execution_events: stack.execution_events.dead_letter_queue,
+        platform.functions.deployer: platform.deployer.dead_letter_queue,
+        platform.functions.execution_events: platform.execution_events.dead_letter_queue,
     }
     assert set(configs) == {synth.logical_id(function) for function in expected}
     for function, queue in expected.items():
@@ -109,7 +110,7 @@ def test_every_queue_is_an_encrypted_tls_only_dead_letter_queue(synth: Synthesiz
 
 
 def test_trigger_rules_of_the_stack_may_dead_letter_into_the_trigger_queue(synth: Synthesized) -> None:
-    queue = synth.stack.triggers.dead_letter_queue
+    queue = synth.platform.triggers.dead_letter_queue
     (policy,) = [
         policy["Properties"]["PolicyDocument"]["Statement"]
         for policy in synth.resources("AWS::SQS::QueuePolicy").values()

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from infra_synth import CUSTOM_CONTEXT, Synthesized
+from stratoflow._platform.infra.config import ConfigError, StackConfig
+from stratoflow._platform.infra.nag import render_cfn
 
-from infra.config import ConfigError, StackConfig
-from infra.nag import render_cfn
 from stratoflow.compiler import compile_flow
 from stratoflow.flow import load_flow, registry
 
@@ -53,7 +53,7 @@ tasks:
 
 
 def _role(synth: Synthesized, name: str) -> Any:
-    return synth.stack.functions.roles[name]
+    return synth.platform.functions.roles[name]
 
 
 def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
@@ -67,25 +67,25 @@ def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
 def test_the_base_policy_is_managed_attached_to_the_shared_role_and_given_to_the_deployer(
     synth: Synthesized,
 ) -> None:
-    stack = synth.stack
-    state_machines = stack.deployer.state_machine_role
+    platform = synth.platform
+    state_machines = platform.deployer.state_machine_role
     base = synth.resource(state_machines.base_policy)
 
     assert base["Type"] == "AWS::IAM::ManagedPolicy"
     assert base["Properties"]["Roles"] == [{"Ref": synth.logical_id(state_machines.role)}]
     # S3: only what a distributed Map reads (its items) and writes (its results), in the data bucket
-    data = synth.logical_id(stack.storage.data_bucket)
+    data = synth.logical_id(platform.storage.data_bucket)
     assert synth.resources_allowed(state_machines.role, "s3:PutObject") == [f"<{data}.Arn>/map-results/*"]
     assert synth.resources_allowed(state_machines.role, "s3:GetObject") == [
         f"<{data}.Arn>/*/executions/*/items.json",
         f"<{data}.Arn>/map-results/*",
     ]
-    environment = synth.environment(stack.functions.deployer)
+    environment = synth.environment(platform.functions.deployer)
     assert environment["STRATOFLOW_FLOW_BASE_POLICY_ARN"] == {
         "Ref": synth.logical_id(state_machines.base_policy)
     }
     assert environment["STRATOFLOW_FLOW_BOUNDARY_ARN"] == {
-        "Ref": synth.logical_id(stack.deployer.flow_role_boundary.policy)
+        "Ref": synth.logical_id(platform.deployer.flow_role_boundary.policy)
     }
     assert environment["STRATOFLOW_TASK_RUNNER_ROLE_ARN"] == {
         "Fn::GetAtt": [synth.logical_id(_role(synth, "task_runner")), "Arn"]
@@ -95,9 +95,9 @@ def test_the_base_policy_is_managed_attached_to_the_shared_role_and_given_to_the
 def test_the_boundary_is_attached_to_nothing_and_holds_the_base_policy_and_the_task_services(
     synth: Synthesized,
 ) -> None:
-    stack = synth.stack
-    boundary = synth.resource(stack.deployer.flow_role_boundary.policy)
-    base = synth.resource(stack.deployer.state_machine_role.base_policy)
+    platform = synth.platform
+    boundary = synth.resource(platform.deployer.flow_role_boundary.policy)
+    base = synth.resource(platform.deployer.state_machine_role.base_policy)
     statements = {statement["Sid"]: statement for statement in _statements(boundary)}
 
     assert not {"Roles", "Users", "Groups"} & set(boundary["Properties"])
@@ -122,7 +122,7 @@ def test_the_boundary_is_attached_to_nothing_and_holds_the_base_policy_and_the_t
     }
     # Only the boundary names whole services, and it grants nothing by itself
     for logical_id, policy in synth.resources("AWS::IAM::ManagedPolicy").items():
-        if logical_id != synth.logical_id(stack.deployer.flow_role_boundary.policy):
+        if logical_id != synth.logical_id(platform.deployer.flow_role_boundary.policy):
             actions = [action for statement in _statements(policy) for action in statement["Action"]]
             assert not [action for action in actions if action == "*" or action.endswith(":*")], logical_id
 
@@ -135,7 +135,7 @@ def test_the_boundary_allows_every_action_the_task_library_declares(synth: Synth
     }
 
     # When it is compiled, Then the boundary allows each action its tasks declare
-    boundary = synth.resource(synth.stack.deployer.flow_role_boundary.policy)
+    boundary = synth.resource(synth.platform.deployer.flow_role_boundary.policy)
     allowed = [action for statement in _statements(boundary) for action in statement["Action"]]
     declared = {action for statement in compile_flow(flow).permissions for action in statement["Action"]}
     assert declared
@@ -145,10 +145,10 @@ def test_the_boundary_allows_every_action_the_task_library_declares(synth: Synth
 def test_the_deployer_writes_flow_roles_only_with_the_boundary_and_attaches_only_the_base_policy(
     synth: Synthesized,
 ) -> None:
-    stack = synth.stack
+    platform = synth.platform
     deployer = _role(synth, "deployer")
     flow_roles = FLOW_ROLES.format(stack="Stratoflow")
-    boundary = {"Ref": synth.logical_id(stack.deployer.flow_role_boundary.policy)}
+    boundary = {"Ref": synth.logical_id(platform.deployer.flow_role_boundary.policy)}
     by_action = {
         action: statement
         for statement in synth.statements(deployer)
@@ -177,14 +177,14 @@ def test_the_deployer_writes_flow_roles_only_with_the_boundary_and_attaches_only
     assert by_action["iam:AttachRolePolicy"]["Condition"] == {
         "StringEquals": {
             "iam:PermissionsBoundary": boundary,
-            "iam:PolicyARN": {"Ref": synth.logical_id(stack.deployer.state_machine_role.base_policy)},
+            "iam:PolicyARN": {"Ref": synth.logical_id(platform.deployer.state_machine_role.base_policy)},
         }
     }
     assert flow_roles in synth.resources_allowed(deployer, "iam:PassRole")
 
 
 def test_only_the_task_runner_assumes_flow_roles(synth: Synthesized) -> None:
-    task_runner = synth.stack.functions.task_runner
+    task_runner = synth.platform.functions.task_runner
     environment = synth.environment(task_runner)
 
     assert synth.resources_allowed(_role(synth, "task_runner"), "sts:AssumeRole") == [
@@ -199,8 +199,8 @@ def test_only_the_task_runner_assumes_flow_roles(synth: Synthesized) -> None:
 
 def test_an_operators_boundary_replaces_the_stacks_own(custom_synth: Synthesized) -> None:
     operators = CUSTOM_CONTEXT["flowPermissionsBoundaryArn"]
-    stack = custom_synth.stack
-    environment = custom_synth.environment(stack.functions.deployer)
+    platform = custom_synth.platform
+    environment = custom_synth.environment(platform.functions.deployer)
     deployer_statements = custom_synth.statements(_role(custom_synth, "deployer"))
     create = next(s for s in deployer_statements if "iam:CreateRole" in s["Action"])
 
@@ -208,7 +208,7 @@ def test_an_operators_boundary_replaces_the_stacks_own(custom_synth: Synthesized
     assert create["Condition"] == {"StringEquals": {"iam:PermissionsBoundary": operators}}
     assert render_cfn(create["Resource"]) == FLOW_ROLES.format(stack="StratoDev")
     managed = custom_synth.resources("AWS::IAM::ManagedPolicy")
-    assert list(managed) == [custom_synth.logical_id(stack.deployer.state_machine_role.base_policy)]
+    assert list(managed) == [custom_synth.logical_id(platform.deployer.state_machine_role.base_policy)]
 
 
 @pytest.mark.parametrize(
@@ -217,4 +217,4 @@ def test_an_operators_boundary_replaces_the_stacks_own(custom_synth: Synthesized
 def test_a_boundary_that_is_not_a_managed_policy_of_an_account_is_refused(value: str) -> None:
     with pytest.raises(ConfigError, match="flowPermissionsBoundaryArn"):
         StackConfig.from_mapping({"flowPermissionsBoundaryArn": value})
-    assert StackConfig.from_mapping({}).flow_boundary_arn is None
+    assert StackConfig.from_mapping({}).props.flow_permissions_boundary_arn is None

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 from infra_synth import REPO_ROOT, Synthesized
-
-from infra.constructs.functions import FUNCTION_SPECS
+from stratoflow._platform.infra.constructs.functions import FUNCTION_SPECS
 
 NAMES = ("task_runner", "deployer", "admission", "execution_events", "webhook")
 
@@ -65,23 +64,27 @@ EXPECTED_ENVIRONMENT = {
 
 def test_there_is_one_function_per_handler_folder(synth: Synthesized) -> None:
     assert [spec.name for spec in FUNCTION_SPECS] == list(NAMES)
-    assert set(synth.stack.functions.by_name) == set(NAMES)
-    # The platform's functions, the console's (infra/constructs/console.py) and CDK's page copier.
-    synth.template.resource_count_is("AWS::Lambda::Function", len(NAMES) + 2)
+    assert set(synth.platform.functions.by_name) == set(NAMES)
+    # The platform's functions, housekeeping's, the console's (infra/constructs/console.py), CDK's
+    # page copier and CDK's provider framework (housekeeping's custom resource)
+    synth.template.resource_count_is("AWS::Lambda::Function", len(NAMES) + 4)
+    folders = {path.parent.name for path in (REPO_ROOT / "functions").glob("*/handler.py")}
+    assert folders == {*NAMES, "housekeeping", "console"}
+    for name in folders:
     for name in NAMES:
         assert (REPO_ROOT / "functions" / name / "__init__.py").is_file()
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_function_runs_the_thin_handler_on_python_312_arm64(synth: Synthesized, name: str) -> None:
-    function = synth.stack.functions.by_name[name]
+    function = synth.platform.functions.by_name[name]
     properties = synth.resource(function)["Properties"]
 
     assert properties["Runtime"] == "python3.12"
     assert properties["Architectures"] == ["arm64"]
     assert properties["Handler"] == "handler.lambda_handler"
     assert properties["TracingConfig"] == {"Mode": "Active"}
-    assert properties["Layers"] == [{"Ref": synth.logical_id(synth.stack.functions.layer)}]
+    assert properties["Layers"] == [{"Ref": synth.logical_id(synth.platform.functions.layer)}]
     # Only the webhook's is reserved (see test_a_webhook_flood_cannot_take_more_than_the_reserved_concurrency)
     assert ("ReservedConcurrentExecutions" in properties) == (name == "webhook")
 
@@ -89,7 +92,7 @@ def test_function_runs_the_thin_handler_on_python_312_arm64(synth: Synthesized, 
 @pytest.mark.parametrize("name", NAMES)
 def test_function_code_is_its_folder_without_build_litter(synth: Synthesized, name: str) -> None:
     # Given the asset CDK staged for the function
-    code = synth.resource(synth.stack.functions.by_name[name])["Properties"]["Code"]
+    code = synth.resource(synth.platform.functions.by_name[name])["Properties"]["Code"]
     staged = synth.outdir / f"asset.{code['S3Key'].removesuffix('.zip')}"
     source = REPO_ROOT / "functions" / name
 
@@ -111,7 +114,7 @@ def test_limits_fit_each_function(synth: Synthesized) -> None:
             synth.resource(function)["Properties"]["Timeout"],
             synth.resource(function)["Properties"]["MemorySize"],
         )
-        for name, function in synth.stack.functions.by_name.items()
+        for name, function in synth.platform.functions.by_name.items()
     }
     assert limits["task_runner"] == (900, 1024)
     for name, (timeout, memory) in limits.items():
@@ -122,7 +125,7 @@ def test_a_deployment_lease_outlives_any_deployer_invocation(synth: Synthesized)
     # A lease expires only once its holder is gone: Lambda stops the deployer before the lease ends
     from stratoflow.cloud.deploy.registry import LEASE_SECONDS
 
-    timeout = synth.resource(synth.stack.functions.deployer)["Properties"]["Timeout"]
+    timeout = synth.resource(synth.platform.functions.deployer)["Properties"]["Timeout"]
     assert timeout < LEASE_SECONDS <= timeout + 120
 
 
@@ -133,7 +136,7 @@ def test_reserved_concurrency_is_set_only_where_the_stack_config_asks(
     def reserved(stack: Synthesized) -> dict[str, object]:
         return {
             name: stack.resource(function)["Properties"].get("ReservedConcurrentExecutions")
-            for name, function in stack.stack.functions.by_name.items()
+            for name, function in stack.platform.functions.by_name.items()
         }
 
     # Then the default reserves only the webhook's 10 (`webhookConcurrency`: a flood of requests
@@ -145,7 +148,7 @@ def test_reserved_concurrency_is_set_only_where_the_stack_config_asks(
 
 @pytest.mark.parametrize("name", NAMES)
 def test_function_gets_the_settings_it_reads(synth: Synthesized, name: str) -> None:
-    environment = synth.environment(synth.stack.functions.by_name[name])
+    environment = synth.environment(synth.platform.functions.by_name[name])
 
     assert set(environment) == EXPECTED_ENVIRONMENT[name]
     assert environment["POWERTOOLS_SERVICE_NAME"] == "stratoflow-" + name.replace("_", "-")
@@ -153,31 +156,33 @@ def test_function_gets_the_settings_it_reads(synth: Synthesized, name: str) -> N
     assert environment["LOG_LEVEL"] == "INFO"
     assert environment["STRATOFLOW_STACK_NAME"] == "Stratoflow"
     assert environment["STRATOFLOW_HISTORY_DAYS"] == "30"  # dataRetentionDays: the records' TTL
-    assert environment["STRATOFLOW_TABLE_NAME"] == {"Ref": synth.logical_id(synth.stack.storage.table)}
-    assert environment["STRATOFLOW_DATA_BUCKET"] == {"Ref": synth.logical_id(synth.stack.storage.data_bucket)}
+    assert environment["STRATOFLOW_TABLE_NAME"] == {"Ref": synth.logical_id(synth.platform.storage.table)}
+    assert environment["STRATOFLOW_DATA_BUCKET"] == {
+        "Ref": synth.logical_id(synth.platform.storage.data_bucket)
+    }
 
 
 def test_deployer_settings_point_at_the_stack_resources(synth: Synthesized) -> None:
-    stack = synth.stack
-    environment = synth.environment(stack.functions.deployer)
+    platform = synth.platform
+    environment = synth.environment(platform.functions.deployer)
 
-    assert environment["STRATOFLOW_FLOWS_BUCKET"] == {"Ref": synth.logical_id(stack.storage.flows_bucket)}
+    assert environment["STRATOFLOW_FLOWS_BUCKET"] == {"Ref": synth.logical_id(platform.storage.flows_bucket)}
     assert environment["STRATOFLOW_TASK_RUNNER_ARN"] == {
-        "Fn::GetAtt": [synth.logical_id(stack.functions.task_runner), "Arn"]
+        "Fn::GetAtt": [synth.logical_id(platform.functions.task_runner), "Arn"]
     }
     assert environment["STRATOFLOW_ADMISSION_ARN"] == {
-        "Fn::GetAtt": [synth.logical_id(stack.functions.admission), "Arn"]
+        "Fn::GetAtt": [synth.logical_id(platform.functions.admission), "Arn"]
     }
     assert environment["STRATOFLOW_STATE_MACHINE_ROLE_ARN"] == {
-        "Fn::GetAtt": [synth.logical_id(stack.deployer.state_machine_role.role), "Arn"]
+        "Fn::GetAtt": [synth.logical_id(platform.deployer.state_machine_role.role), "Arn"]
     }
     assert environment["STRATOFLOW_SCHEDULER_ROLE_ARN"] == {
-        "Fn::GetAtt": [synth.logical_id(stack.triggers.scheduler_role), "Arn"]
+        "Fn::GetAtt": [synth.logical_id(platform.triggers.scheduler_role), "Arn"]
     }
     assert environment["STRATOFLOW_DLQ_ARN"] == {
-        "Fn::GetAtt": [synth.logical_id(stack.triggers.dead_letter_queue), "Arn"]
+        "Fn::GetAtt": [synth.logical_id(platform.triggers.dead_letter_queue), "Arn"]
     }
-    assert environment["STRATOFLOW_ALERT_TOPIC_ARN"] == {"Ref": synth.logical_id(stack.alerts.topic)}
+    assert environment["STRATOFLOW_ALERT_TOPIC_ARN"] == {"Ref": synth.logical_id(platform.alerts.topic)}
     assert environment["STRATOFLOW_SCHEDULE_GROUP"] == "Stratoflow"
     assert environment["STRATOFLOW_EVENT_BUS_NAME"] == "default"
     assert environment["STRATOFLOW_EVENTS_RULE_PREFIX"] == "Stratoflow-"
@@ -189,7 +194,7 @@ def test_each_function_logs_to_its_own_group_with_the_retention_from_context(
     for synthesized, days in ((synth, 30), (custom_synth, 14)):
         groups = synthesized.resources("AWS::Logs::LogGroup")
         used = []
-        for function in synthesized.stack.functions.by_name.values():
+        for function in synthesized.platform.functions.by_name.values():
             group_ref = synthesized.resource(function)["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
             assert groups[group_ref]["Properties"]["RetentionInDays"] == days
             used.append(group_ref)
@@ -197,7 +202,7 @@ def test_each_function_logs_to_its_own_group_with_the_retention_from_context(
 
 
 def test_context_sets_log_level_and_stack_name(custom_synth: Synthesized) -> None:
-    environment = custom_synth.environment(custom_synth.stack.functions.deployer)
+    environment = custom_synth.environment(custom_synth.platform.functions.deployer)
 
     assert environment["LOG_LEVEL"] == "DEBUG"
     assert environment["STRATOFLOW_STACK_NAME"] == "StratoDev"
@@ -206,14 +211,14 @@ def test_context_sets_log_level_and_stack_name(custom_synth: Synthesized) -> Non
 
 
 def test_layer_is_built_for_the_functions_platform(synth: Synthesized) -> None:
-    properties = synth.resource(synth.stack.functions.layer)["Properties"]
+    properties = synth.resource(synth.platform.functions.layer)["Properties"]
 
     assert properties["CompatibleRuntimes"] == ["python3.12"]
     assert properties["CompatibleArchitectures"] == ["arm64"]
 
 
 def test_webhook_has_a_public_function_url(synth: Synthesized) -> None:
-    webhook = {"Fn::GetAtt": [synth.logical_id(synth.stack.functions.webhook), "Arn"]}
+    webhook = {"Fn::GetAtt": [synth.logical_id(synth.platform.functions.webhook), "Arn"]}
 
     synth.template.has_resource_properties(
         "AWS::Lambda::Url", {"AuthType": "NONE", "TargetFunctionArn": webhook}
@@ -224,20 +229,20 @@ def test_webhook_has_a_public_function_url(synth: Synthesized) -> None:
 def test_a_webhook_flood_cannot_take_more_than_the_reserved_concurrency(
     synth: Synthesized, custom_synth: Synthesized
 ) -> None:
-    webhook = synth.resource(synth.stack.functions.webhook)["Properties"]
+    webhook = synth.resource(synth.platform.functions.webhook)["Properties"]
     others = [
-        synth.resource(f)["Properties"] for n, f in synth.stack.functions.by_name.items() if n != "webhook"
+        synth.resource(f)["Properties"] for n, f in synth.platform.functions.by_name.items() if n != "webhook"
     ]
 
     assert webhook["ReservedConcurrentExecutions"] == 10
     assert all("ReservedConcurrentExecutions" not in properties for properties in others)
-    custom = custom_synth.resource(custom_synth.stack.functions.webhook)["Properties"]
+    custom = custom_synth.resource(custom_synth.platform.functions.webhook)["Properties"]
     assert custom["ReservedConcurrentExecutions"] == 3
 
 
 def test_the_deployer_gets_the_namespace_grants_when_the_stack_sets_them(
     synth: Synthesized, custom_synth: Synthesized
 ) -> None:
-    assert "STRATOFLOW_NAMESPACE_GRANTS" not in synth.environment(synth.stack.functions.deployer)
-    custom = custom_synth.environment(custom_synth.stack.functions.deployer)
+    assert "STRATOFLOW_NAMESPACE_GRANTS" not in synth.environment(synth.platform.functions.deployer)
+    custom = custom_synth.environment(custom_synth.platform.functions.deployer)
     assert custom["STRATOFLOW_NAMESPACE_GRANTS"] == '{"team.a": ["arn:aws:s3:::team-a-*"]}'

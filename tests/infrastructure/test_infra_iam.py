@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 from infra_synth import Synthesized
-
-from infra.nag import render_cfn
+from stratoflow._platform.infra.nag import render_cfn
 
 ARN = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
 STATE_MACHINES = ARN.format(service="states", resource="stateMachine:Stratoflow-*")
@@ -32,7 +31,7 @@ def _trust(synth: Synthesized, role: Any) -> list[dict[str, Any]]:
 
 
 def _role(synth: Synthesized, name: str) -> Any:
-    return synth.stack.functions.roles[name]
+    return synth.platform.functions.roles[name]
 
 
 def test_deployer_manages_only_what_the_stack_owns(synth: Synthesized) -> None:
@@ -61,7 +60,7 @@ def test_deployer_manages_only_what_the_stack_owns(synth: Synthesized) -> None:
 
 
 def test_deployer_passes_only_the_stacks_roles_each_to_its_service(synth: Synthesized) -> None:
-    stack = synth.stack
+    platform = synth.platform
     passes = [
         statement
         for statement in synth.statements(_role(synth, "deployer"))
@@ -74,9 +73,9 @@ def test_deployer_passes_only_the_stacks_roles_each_to_its_service(synth: Synthe
 
     assert all(statement["Action"] == ["iam:PassRole"] for statement in passes)
     assert by_role == {
-        _arn_of(synth, stack.deployer.state_machine_role.role): "states.amazonaws.com",
-        _arn_of(synth, stack.triggers.scheduler_role): "scheduler.amazonaws.com",
-        _arn_of(synth, stack.triggers.pipes_role): "pipes.amazonaws.com",
+        _arn_of(synth, platform.deployer.state_machine_role.role): "states.amazonaws.com",
+        _arn_of(synth, platform.triggers.scheduler_role): "scheduler.amazonaws.com",
+        _arn_of(synth, platform.triggers.pipes_role): "pipes.amazonaws.com",
         FLOW_ROLES: "states.amazonaws.com",
     }
 
@@ -92,7 +91,7 @@ def test_no_role_may_pass_roles_but_the_deployer_and_retries_the_scheduler_role(
             if events_policy_roles in policy["Properties"]["Roles"] and actions == ["iam:PassRole"]:
                 # Delayed flow retries are one-time schedules: only the scheduler role, to Scheduler.
                 assert statement["Resource"] == {
-                    "Fn::GetAtt": [synth.logical_id(synth.stack.triggers.scheduler_role), "Arn"]
+                    "Fn::GetAtt": [synth.logical_id(synth.platform.triggers.scheduler_role), "Arn"]
                 }
                 assert statement["Condition"] == {
                     "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
@@ -127,16 +126,16 @@ def test_no_statement_grants_a_whole_service(synth: Synthesized) -> None:
 
 
 def test_state_machine_role(synth: Synthesized) -> None:
-    stack = synth.stack
-    role = stack.deployer.state_machine_role.role
+    platform = synth.platform
+    role = platform.deployer.state_machine_role.role
     (trust,) = _trust(synth, role)
 
     assert trust["Principal"] == {"Service": "states.amazonaws.com"}
     assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     assert render_cfn(trust["Condition"]["ArnLike"]["aws:SourceArn"]) == STATE_MACHINES
     task_runner, admission = (
-        _arn_of(synth, stack.functions.task_runner),
-        _arn_of(synth, stack.functions.admission),
+        _arn_of(synth, platform.functions.task_runner),
+        _arn_of(synth, platform.functions.admission),
     )
     assert sorted(synth.resources_allowed(role, "lambda:InvokeFunction")) == sorted(
         [task_runner, f"{task_runner}:*", admission, f"{admission}:*"]
@@ -154,19 +153,19 @@ def test_state_machine_role(synth: Synthesized) -> None:
 
 
 def test_scheduler_role_only_invokes_admission(synth: Synthesized) -> None:
-    stack = synth.stack
-    role = stack.triggers.scheduler_role
+    platform = synth.platform
+    role = platform.triggers.scheduler_role
     (trust,) = _trust(synth, role)
-    admission = _arn_of(synth, stack.functions.admission)
+    admission = _arn_of(synth, platform.functions.admission)
 
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     assert trust["Condition"]["ArnLike"] == {
-        "aws:SourceArn": {"Fn::GetAtt": [synth.logical_id(stack.triggers.schedule_group), "Arn"]}
+        "aws:SourceArn": {"Fn::GetAtt": [synth.logical_id(platform.triggers.schedule_group), "Arn"]}
     }
     assert sorted(synth.resources_allowed(role, "lambda:InvokeFunction")) == [admission, f"{admission}:*"]
     assert synth.resources_allowed(role, "sqs:SendMessage") == [
-        _arn_of(synth, stack.triggers.dead_letter_queue)
+        _arn_of(synth, platform.triggers.dead_letter_queue)
     ]
     assert {action for statement in synth.statements(role) for action in statement["Action"]} == {
         "lambda:InvokeFunction",
@@ -177,7 +176,7 @@ def test_scheduler_role_only_invokes_admission(synth: Synthesized) -> None:
 
 
 def test_only_admission_execution_events_and_state_machines_start_executions(synth: Synthesized) -> None:
-    stack = synth.stack
+    platform = synth.platform
     policies = {**synth.resources("AWS::IAM::Policy"), **synth.resources("AWS::IAM::ManagedPolicy")}
     starters = {
         logical_id
@@ -189,12 +188,12 @@ def test_only_admission_execution_events_and_state_machines_start_executions(syn
     # flow retries); the state machines' base policy (repeated by the flow roles' boundary) subflows.
     for name in ("admission", "execution_events"):
         assert synth.resources_allowed(_role(synth, name), "states:StartExecution") == [STATE_MACHINES]
-    base = synth.logical_id(stack.deployer.state_machine_role.base_policy)
-    boundary = synth.logical_id(stack.deployer.flow_role_boundary.policy)
+    base = synth.logical_id(platform.deployer.state_machine_role.base_policy)
+    boundary = synth.logical_id(platform.deployer.flow_role_boundary.policy)
     # The console starts, restarts and replays executions (test_infra_console.py).
-    console = synth.logical_id(stack.console.function.role.node.find_child("DefaultPolicy"))
+    console = synth.logical_id(platform.console.function.role.node.find_child("DefaultPolicy"))
     assert {base, boundary, console} <= starters and len(starters - {base, boundary, console}) == 2, starters
-    assert synth.resources_allowed(stack.deployer.state_machine_role.role, "states:StartExecution")
+    assert synth.resources_allowed(platform.deployer.state_machine_role.role, "states:StartExecution")
 
 
 def test_task_runner_completes_waiting_states_of_the_stack_only(synth: Synthesized) -> None:
@@ -237,7 +236,7 @@ def test_execution_events_publishes_on_the_default_bus(synth: Synthesized) -> No
 def test_storage_access_per_function(
     synth: Synthesized, name: str, writes_table: bool, data_bucket_access: str | None
 ) -> None:
-    storage = synth.stack.storage
+    storage = synth.platform.storage
     role = _role(synth, name)
     table = _arn_of(synth, storage.table)
     data_bucket = _arn_of(synth, storage.data_bucket)
@@ -253,7 +252,7 @@ def test_storage_access_per_function(
 
 
 def test_functions_write_logs_only_to_their_own_group(synth: Synthesized) -> None:
-    for name, function in synth.stack.functions.by_name.items():
+    for name, function in synth.platform.functions.by_name.items():
         group = synth.resource(function)["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert synth.resources_allowed(_role(synth, name), "logs:PutLogEvents") == [f"<{group}.Arn>"]
     assert not [
@@ -264,7 +263,7 @@ def test_functions_write_logs_only_to_their_own_group(synth: Synthesized) -> Non
 
 
 def test_rules_of_the_stack_may_invoke_admission(synth: Synthesized) -> None:
-    admission = {"Fn::GetAtt": [synth.logical_id(synth.stack.functions.admission), "Arn"]}
+    admission = {"Fn::GetAtt": [synth.logical_id(synth.platform.functions.admission), "Arn"]}
     permissions = [
         permission["Properties"]
         for permission in synth.resources("AWS::Lambda::Permission").values()

@@ -6,9 +6,8 @@ import json
 from typing import Any
 
 from infra_synth import Synthesized
-
-from infra.constructs.functions import FUNCTION_SPECS
-from infra.nag import render_cfn
+from stratoflow._platform.infra.constructs.functions import FUNCTION_SPECS
+from stratoflow._platform.infra.nag import render_cfn
 
 
 def _alarms(synth: Synthesized) -> dict[str, dict[str, Any]]:
@@ -19,7 +18,7 @@ def _alarms(synth: Synthesized) -> dict[str, dict[str, Any]]:
 
 
 def test_alerts_topic_is_encrypted_with_a_key_cloudwatch_may_use(synth: Synthesized) -> None:
-    alerts = synth.stack.alerts
+    alerts = synth.platform.alerts
     topic = synth.resource(alerts.topic)["Properties"]
     key = synth.resource(alerts.key)["Properties"]
 
@@ -34,7 +33,7 @@ def test_alerts_topic_is_encrypted_with_a_key_cloudwatch_may_use(synth: Synthesi
 
 
 def test_alerts_topic_refuses_plain_http(synth: Synthesized) -> None:
-    topic_ref = {"Ref": synth.logical_id(synth.stack.alerts.topic)}
+    topic_ref = {"Ref": synth.logical_id(synth.platform.alerts.topic)}
     (policy,) = [
         policy["Properties"]["PolicyDocument"]["Statement"]
         for policy in synth.resources("AWS::SNS::TopicPolicy").values()
@@ -53,7 +52,7 @@ def test_alert_email_subscription_only_when_configured(synth: Synthesized, custo
         {
             "Protocol": "email",
             "Endpoint": "ops@example.com",
-            "TopicArn": {"Ref": custom_synth.logical_id(custom_synth.stack.alerts.topic)},
+            "TopicArn": {"Ref": custom_synth.logical_id(custom_synth.platform.alerts.topic)},
         },
     )
 
@@ -61,7 +60,7 @@ def test_alert_email_subscription_only_when_configured(synth: Synthesized, custo
 def test_every_function_has_error_and_throttle_alarms(synth: Synthesized) -> None:
     alarms = _alarms(synth)
     for spec in FUNCTION_SPECS:
-        function = {"Ref": synth.logical_id(synth.stack.functions.by_name[spec.name])}
+        function = {"Ref": synth.logical_id(synth.platform.functions.by_name[spec.name])}
         for metric in ("Errors", "Throttles"):
             if (spec.name, metric) == ("task_runner", "Errors"):
                 continue  # faults only: see the test below
@@ -75,7 +74,7 @@ def test_every_function_has_error_and_throttle_alarms(synth: Synthesized) -> Non
 def test_the_task_runner_errors_alarm_counts_faults_not_failing_tasks(synth: Synthesized) -> None:
     # Given the task runner's errors alarm
     alarm = _alarms(synth)["Stratoflow.task-runner-errors"]
-    function = {"Ref": synth.logical_id(synth.stack.functions.task_runner)}
+    function = {"Ref": synth.logical_id(synth.platform.functions.task_runner)}
 
     # Then it is Lambda's Errors less the task failures the runner published (TaskErrors)
     queries = {query["Id"]: query for query in alarm["Metrics"]}
@@ -103,7 +102,7 @@ def test_every_dead_letter_queue_has_a_depth_alarm(synth: Synthesized) -> None:
 
 def test_every_alarm_notifies_the_topic_and_ignores_missing_data(synth: Synthesized) -> None:
     alarms = _alarms(synth)
-    topic = {"Ref": synth.logical_id(synth.stack.alerts.topic)}
+    topic = {"Ref": synth.logical_id(synth.platform.alerts.topic)}
 
     assert len(alarms) == 2 * len(FUNCTION_SPECS) + 3 + 1  # functions, dead-letter queues, SLA misses
     for name, alarm in alarms.items():
@@ -147,7 +146,7 @@ def test_dashboard_shows_flow_metrics_function_health_and_dlq_depth(synth: Synth
     }
     functions = {line[3] for line in lines if line[:2] == ["AWS/Lambda", "Errors"]}
     assert functions == {
-        f"<{synth.logical_id(function)}>" for function in synth.stack.functions.by_name.values()
+        f"<{synth.logical_id(function)}>" for function in synth.platform.functions.by_name.values()
     }
 
 
@@ -161,7 +160,7 @@ def test_sla_misses_have_an_alarm_and_a_graph(synth: Synthesized) -> None:
     # Then the stack-wide total of SlaMissed (the handlers' dimensionless set) alarms the topic
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("Stratoflow", "SlaMissed", "Sum")
     assert "Dimensions" not in alarm
-    assert alarm["AlarmActions"] == [{"Ref": synth.logical_id(synth.stack.alerts.topic)}]
+    assert alarm["AlarmActions"] == [{"Ref": synth.logical_id(synth.platform.alerts.topic)}]
     # And the dashboard shows each SLA of each flow
     search = "SEARCH('{Stratoflow,Flow,Sla} MetricName=\"SlaMissed\"', 'Sum', 300)"
     assert expressions.get(search) == "${PROP('Dim.Sla')} in ${PROP('Dim.Flow')}"
@@ -177,12 +176,13 @@ def test_stack_outputs(synth: Synthesized) -> None:
         "AdmissionFunctionArn",
         "TaskRunnerFunctionArn",
         "PipesRoleArn",
+        "StratoflowVersion",
         "ConsoleUrl",
         "ConsoleUserPoolId",
         "ConsoleApiUrl",
     }
     outputs = synth.cfn["Outputs"]
     assert outputs["WebhookUrl"]["Value"] == {
-        "Fn::GetAtt": [synth.logical_id(synth.stack.triggers.webhook_url), "FunctionUrl"]
+        "Fn::GetAtt": [synth.logical_id(synth.platform.triggers.webhook_url), "FunctionUrl"]
     }
-    assert outputs["TableName"]["Value"] == {"Ref": synth.logical_id(synth.stack.storage.table)}
+    assert outputs["TableName"]["Value"] == {"Ref": synth.logical_id(synth.platform.storage.table)}

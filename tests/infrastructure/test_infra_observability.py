@@ -4,17 +4,16 @@ alarm descriptions that say where to look, and functions that carry no X-Ray SDK
 from __future__ import annotations
 
 from infra_synth import REPO_ROOT, Synthesized
-
-from infra.constructs.functions import FUNCTION_SPECS
-from infra.nag import render_cfn
+from stratoflow._platform.infra.constructs.functions import FUNCTION_SPECS
+from stratoflow._platform.infra.nag import render_cfn
 
 
 def test_the_execution_events_function_may_publish_failure_alerts(synth: Synthesized) -> None:
-    stack = synth.stack
-    function = synth.resource(stack.functions.execution_events)["Properties"]
-    topic = {"Ref": synth.logical_id(stack.alerts.topic)}
-    key = {"Fn::GetAtt": [synth.logical_id(stack.alerts.key), "Arn"]}
-    statements = synth.statements(stack.functions.roles["execution_events"])
+    platform = synth.platform
+    function = synth.resource(platform.functions.execution_events)["Properties"]
+    topic = {"Ref": synth.logical_id(platform.alerts.topic)}
+    key = {"Fn::GetAtt": [synth.logical_id(platform.alerts.key), "Arn"]}
+    statements = synth.statements(platform.functions.roles["execution_events"])
 
     assert function["Environment"]["Variables"]["STRATOFLOW_ALERT_TOPIC_ARN"] == topic
     assert any(s["Action"] == ["sns:Publish"] and s["Resource"] == topic for s in statements)
@@ -25,7 +24,7 @@ def test_the_execution_events_function_may_publish_failure_alerts(synth: Synthes
 def test_the_deployer_may_open_did_not_run_windows_in_the_stratoflow_namespace_only(
     synth: Synthesized,
 ) -> None:
-    statements = synth.statements(synth.stack.functions.roles["deployer"])
+    statements = synth.statements(synth.platform.functions.roles["deployer"])
 
     (put,) = [s for s in statements if "cloudwatch:PutMetricData" in s["Action"]]
     assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Stratoflow"}}
@@ -40,10 +39,10 @@ def test_platform_alarm_descriptions_say_where_to_look(synth: Synthesized) -> No
     }
 
     errors = descriptions["Stratoflow.task-runner-errors"]
-    log_group = synth.logical_id(synth.stack.functions.task_runner.log_group)
+    log_group = synth.logical_id(synth.platform.functions.task_runner.log_group)
     assert "errors of the task_runner function" in errors and f"<{log_group}>" in errors
     dead_letters = descriptions["Stratoflow.execution-events-dead-letters"]
-    queue = synth.logical_id(synth.stack.execution_events.dead_letter_queue)
+    queue = synth.logical_id(synth.platform.execution_events.dead_letter_queue)
     assert f"<{queue}.QueueName>" in dead_letters and "could not be handled" in dead_letters
 
 
@@ -57,13 +56,13 @@ def test_no_function_imports_the_xray_sdk_and_the_layer_does_not_carry_it() -> N
 
 
 def test_functions_keep_active_tracing(synth: Synthesized) -> None:
-    for function in synth.stack.functions.by_name.values():
+    for function in synth.platform.functions.by_name.values():
         assert synth.resource(function)["Properties"]["TracingConfig"] == {"Mode": "Active"}
 
 
 def test_the_state_machines_log_to_a_vended_logs_group(synth: Synthesized) -> None:
     # Given the log group the deployer's state machines log to
-    group = synth.resource(synth.stack.deployer.state_machine_logs)
+    group = synth.resource(synth.platform.deployer.state_machine_logs)
 
     # Then it is under /aws/vendedlogs/ (no entry in the account's Logs resource policy needed)
     assert group["Properties"]["LogGroupName"] == "/aws/vendedlogs/states/Stratoflow"

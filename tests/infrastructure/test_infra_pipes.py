@@ -20,7 +20,7 @@ PIPE_ACTIONS = (
 
 def test_pipes_role_is_assumed_by_the_accounts_own_pipes_only(synth: Synthesized) -> None:
     # Given the role the deployer gives every pipe
-    role = synth.stack.triggers.pipes_role
+    role = synth.platform.triggers.pipes_role
 
     # When its trust policy is read
     (trust,) = synth.resource(role)["Properties"]["AssumeRolePolicyDocument"]["Statement"]
@@ -33,9 +33,9 @@ def test_pipes_role_is_assumed_by_the_accounts_own_pipes_only(synth: Synthesized
 
 def test_pipes_role_reads_the_regions_queues_and_invokes_only_admission(synth: Synthesized) -> None:
     # Given the pipes role and the admission function
-    stack = synth.stack
-    role = stack.triggers.pipes_role
-    admission = f"<{synth.logical_id(stack.functions.admission)}.Arn>"
+    platform = synth.platform
+    role = platform.triggers.pipes_role
+    admission = f"<{synth.logical_id(platform.functions.admission)}.Arn>"
 
     # Then it may poll and delete messages of the account's queues in the stack's region
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
@@ -53,15 +53,15 @@ def test_pipes_role_reads_the_regions_queues_and_invokes_only_admission(synth: S
 
 def test_deployer_manages_only_the_stacks_pipes_and_knows_their_role(synth: Synthesized) -> None:
     # Given the deployer's role and settings
-    stack = synth.stack
-    deployer = stack.functions.roles["deployer"]
+    platform = synth.platform
+    deployer = platform.functions.roles["deployer"]
 
     # Then it manages pipes named after the stack only, and lists them to retire a flow
     for action in PIPE_ACTIONS:
         assert synth.resources_allowed(deployer, action) == [PIPES], action
     assert synth.resources_allowed(deployer, "pipes:ListPipes") == ["*"]
     # ... and the pipes role reaches it by the variable cloud/config/settings.py reads
-    environment = synth.environment(stack.functions.deployer)
+    environment = synth.environment(platform.functions.deployer)
     assert environment["STRATOFLOW_PIPES_ROLE_ARN"] == {
-        "Fn::GetAtt": [synth.logical_id(stack.triggers.pipes_role), "Arn"]
+        "Fn::GetAtt": [synth.logical_id(platform.triggers.pipes_role), "Arn"]
     }

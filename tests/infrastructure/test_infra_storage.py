@@ -6,12 +6,11 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 from infra_synth import Synthesized
-
-from infra.constructs.storage import HISTORY_MARGIN_DAYS
+from stratoflow._platform.infra.constructs.storage import HISTORY_MARGIN_DAYS
 
 
 def _bucket(synth: Synthesized, name: str) -> dict[str, Any]:
-    return synth.resource(getattr(synth.stack.storage, name))
+    return synth.resource(getattr(synth.platform.storage, name))
 
 
 def _denies_insecure_transport(synth: Synthesized, bucket: Any) -> bool:
@@ -28,7 +27,7 @@ def _denies_insecure_transport(synth: Synthesized, bucket: Any) -> bool:
 
 
 def test_every_bucket_is_encrypted_private_and_tls_only(synth: Synthesized) -> None:
-    storage = synth.stack.storage
+    storage = synth.platform.storage
     for bucket in (storage.flows_bucket, storage.data_bucket, storage.access_logs_bucket):
         properties = synth.resource(bucket)["Properties"]
         assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
@@ -55,7 +54,7 @@ def test_flows_bucket_is_versioned_and_sends_events_to_eventbridge(synth: Synthe
 
 
 def test_flows_and_data_buckets_log_access_to_the_logs_bucket(synth: Synthesized) -> None:
-    logs_bucket = {"Ref": synth.logical_id(synth.stack.storage.access_logs_bucket)}
+    logs_bucket = {"Ref": synth.logical_id(synth.platform.storage.access_logs_bucket)}
     for name in ("flows_bucket", "data_bucket"):
         logging = _bucket(synth, name)["Properties"]["LoggingConfiguration"]
         assert logging["DestinationBucketName"] == logs_bucket
@@ -79,7 +78,7 @@ def test_execution_data_expires_after_the_retention_and_namespace_files_never(
         assert by_id["IncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
         assert all(rule["Status"] == "Enabled" for rule in rules)
         # ... and the functions write records with a TTL of the same setting
-        runner = synthesized.environment(synthesized.stack.functions.task_runner)
+        runner = synthesized.environment(synthesized.platform.functions.task_runner)
         assert runner["STRATOFLOW_HISTORY_DAYS"] == str(days)
 
 
@@ -118,7 +117,7 @@ def test_table_key_schema_is_the_one_the_store_uses(synth: Synthesized) -> None:
 
 
 def test_data_is_retained_by_default(synth: Synthesized) -> None:
-    storage = synth.stack.storage
+    storage = synth.platform.storage
     for construct in (storage.table, storage.flows_bucket, storage.data_bucket, storage.access_logs_bucket):
         resource = synth.resource(construct)
         assert resource["DeletionPolicy"] == "Retain", construct.node.path
@@ -129,7 +128,7 @@ def test_data_is_retained_by_default(synth: Synthesized) -> None:
 
 def test_destroy_context_lets_a_dev_stack_be_deleted(custom_synth: Synthesized) -> None:
     # Given removalPolicy=destroy
-    storage = custom_synth.stack.storage
+    storage = custom_synth.platform.storage
     # Then the table and buckets are deleted with the stack, buckets emptied first
     for construct in (storage.table, storage.flows_bucket, storage.data_bucket):
         assert custom_synth.resource(construct)["DeletionPolicy"] == "Delete", construct.node.path
@@ -140,6 +139,6 @@ def test_destroy_context_lets_a_dev_stack_be_deleted(custom_synth: Synthesized) 
 
 def test_what_holds_no_data_is_always_removed_with_the_stack(synth: Synthesized) -> None:
     # A retained schedule group would keep firing at deleted functions; a retained key would bill.
-    stack = synth.stack
-    for construct in (stack.triggers.schedule_group, stack.alerts.key, stack.functions.layer):
+    platform = synth.platform
+    for construct in (platform.triggers.schedule_group, platform.alerts.key, platform.functions.layer):
         assert synth.resource(construct)["DeletionPolicy"] == "Delete", construct.node.path

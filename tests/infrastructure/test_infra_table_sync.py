@@ -51,7 +51,7 @@ def test_the_simulated_table_has_the_deployed_keys_and_index_projections(
     synth: Synthesized, simulated_table: dict[str, Any]
 ) -> None:
     # Given the table in the synthesized template and the one cloudsim creates on moto
-    deployed = synth.resource(synth.stack.storage.table)["Properties"]
+    deployed = synth.resource(synth.platform.storage.table)["Properties"]
 
     # Then their keys, attribute types and indexes (key schema and projection) are the same
     assert _table(simulated_table) == _table(deployed)
@@ -59,7 +59,7 @@ def test_the_simulated_table_has_the_deployed_keys_and_index_projections(
 
 def test_the_indexes_project_what_the_listings_filter_on(synth: Synthesized) -> None:
     # Given the indexes the stack deploys
-    deployed = synth.resource(synth.stack.storage.table)["Properties"]["GlobalSecondaryIndexes"]
+    deployed = synth.resource(synth.platform.storage.table)["Properties"]["GlobalSecondaryIndexes"]
 
     # Then each includes exactly the attributes the store's listings filter on, and no execution data
     assert {index["IndexName"]: sorted(index["Projection"]["NonKeyAttributes"]) for index in deployed} == {

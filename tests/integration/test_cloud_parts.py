@@ -203,7 +203,7 @@ def test_old_state_machine_versions_are_pruned_and_a_pruning_failure_never_fails
 
 
 def test_the_simulated_table_is_the_table_the_stack_deploys() -> None:
-    from infra.constructs import storage
+    from stratoflow._platform.infra.constructs import storage
 
     assert (simulated.PARTITION_KEY, simulated.SORT_KEY) == (storage.PARTITION_KEY, storage.SORT_KEY)
     assert simulated.GLOBAL_INDEXES == storage.GLOBAL_INDEXES

@@ -27,18 +27,3 @@ def test_the_packaged_cdk_json_holds_the_repository_context() -> None:
 
     # Then the packaged app starts from the same settings and feature flags
     assert packaged.packaged_context() == repository
-
-
-def test_in_a_checkout_the_platform_is_the_repository_root() -> None:
-    assert packaged.platform_root() == ROOT
-
-
-def test_the_layer_copy_of_the_library_leaves_the_platform_out(tmp_path: Path) -> None:
-    # When the library is staged for the Lambda layer
-    staged = packaged.stage_library(tmp_path)
-
-    # Then it is the whole library but the CDK app
-    assert (staged / "__init__.py").is_file()
-    assert (staged / "cli" / "main.py").is_file()
-    assert not (staged / "_platform").exists()
-    assert not list(staged.rglob("__pycache__"))

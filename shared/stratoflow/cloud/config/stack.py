@@ -24,7 +24,7 @@ OUTPUTS = {
     "TableName": "table",
     "AdmissionFunctionArn": "admission_arn",
     "AlertTopicArn": "alert_topic_arn",
-    # Recorded by the packaged app (`strato stack deploy`); a stack deployed from a checkout has none.
+    # Recorded by the Stratoflow construct; a stack deployed by an older release has none.
     "StratoflowVersion": "stack_version",
 }
 

@@ -1,0 +1,113 @@
+"""`Stratoflow`: the whole platform as one construct, for any stack of any CDK app.
+
+The repository's app (infra/app.py) and `strato stack` build their stack with it, and so does a team's
+own CDK app (`from stratoflow.cdk import Stratoflow`): there is one way to build the platform.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+from aws_cdk import CfnOutput, Stack, Tags, Token
+from constructs import Construct
+
+from .config import ConfigError, StratoflowProps, check_stack_name
+from .constructs.deployer import DeployerWiring
+from .constructs.execution_events import ExecutionEvents
+from .constructs.functions import PlatformFunctions
+from .constructs.monitoring import Alerts, Monitoring
+from .constructs.storage import Storage
+from .constructs.triggers import TriggerSupport
+
+VERSION_OUTPUT = "StratoflowVersion"
+VERSION_TAG = "stratoflow:version"
+
+
+class Stratoflow(Construct):
+    """Buckets, table, functions, deployer wiring, triggers, alarms and dashboard of one platform.
+
+    One per stack: the stack's name prefixes every resource the deployer creates at run time
+    (`<StackName>-...`), so it must be 1-40 letters and digits. Its outputs (`FlowsBucketName`,
+    `TableName`, ...) keep these exact names under any construct id, because `strato --stack NAME`
+    finds the platform by them. Give it the id "Default" to build the resources with the logical ids
+    they have directly under the stack (CDK leaves "Default" out of logical ids).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, props: StratoflowProps | None = None) -> None:
+        super().__init__(scope, construct_id)
+        self.props = config = props or StratoflowProps()
+        stack = Stack.of(self)
+        if not Token.is_unresolved(stack.stack_name):
+            check_stack_name(stack.stack_name, setting="the stack's name")
+        others = [c for c in stack.node.find_all() if isinstance(c, Stratoflow) and c is not self]
+        if others:
+            raise ConfigError(
+                f"{self.node.path}",
+                f": stack {stack.stack_name} already holds Stratoflow {others[0].node.path} (one per stack: "
+                "both would own the resources named '<StackName>-...')",
+            )
+        if config.console:
+            raise ConfigError("console", ": the web console is not part of this release of the construct")
+        self.storage = Storage(self, "Storage", config=config)
+        self.alerts = Alerts(self, "Alerts", config=config)
+        self.functions = PlatformFunctions(self, "Functions", config=config, storage=self.storage)
+        self.triggers = TriggerSupport(self, "Triggers", config=config, functions=self.functions)
+        self.deployer = DeployerWiring(
+            self,
+            "Deployer",
+            config=config,
+            storage=self.storage,
+            functions=self.functions,
+            triggers=self.triggers,
+            alerts_topic=self.alerts.topic,
+        )
+        self.execution_events = ExecutionEvents(
+            self,
+            "ExecutionEvents",
+            config=config,
+            functions=self.functions,
+            triggers=self.triggers,
+            alerts_topic=self.alerts.topic,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            topic=self.alerts.topic,
+            functions=self.functions.by_name,
+            dead_letter_queues={
+                "triggers": self.triggers.dead_letter_queue,
+                "flow-changes": self.deployer.dead_letter_queue,
+                "execution-events": self.execution_events.dead_letter_queue,
+            },
+        )
+        self._outputs()
+        self._record_version()
+
+    def _outputs(self) -> None:
+        outputs = {
+            "FlowsBucketName": (self.storage.flows_bucket.bucket_name, "Upload flow files (.yaml) here"),
+            "DataBucketName": (self.storage.data_bucket.bucket_name, "Large outputs and files"),
+            "TableName": (self.storage.table.table_name, "Executions, task runs, logs, flow records"),
+            "AlertTopicArn": (self.alerts.topic.topic_arn, "Subscribe here to receive alarms"),
+            "WebhookUrl": (self.triggers.webhook_url.url, "Base URL of webhook triggers"),
+            "AdmissionFunctionArn": (self.functions.admission.function_arn, "Starts executions"),
+            "TaskRunnerFunctionArn": (self.functions.task_runner.function_arn, "Runs tasks"),
+            "PipesRoleArn": (
+                self.triggers.pipes_role.role_arn,
+                "Reads the queues of SQS triggers (give it kms:Decrypt on an encrypted queue's key)",
+            ),
+        }
+        for output_id, (value, description) in outputs.items():
+            self._output(output_id, value, description)
+
+    def _record_version(self) -> None:
+        """The release that built the platform: the CLI warns when it talks to another one."""
+        release = version("stratoflow")
+        self._output(VERSION_OUTPUT, release, "The stratoflow release deployed")
+        Tags.of(self).add(VERSION_TAG, release)
+
+    def _output(self, output_id: str, value: str, description: str) -> None:
+        # The CLI reads the outputs by these names (stratoflow.cloud.config.stack), whatever the
+        # construct's place in the user's app.
+        output = CfnOutput(self, output_id, value=value, description=description)
+        output.override_logical_id(output_id)
