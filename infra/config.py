@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Token
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
@@ -79,7 +79,8 @@ class StratoflowProps:
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
     # A managed policy of the operator's that caps every flow role instead of the stack's own boundary.
     flow_permissions_boundary_arn: str | None = None
-    # {namespace: [ARN patterns]}: the AWS resources each namespace's flows may name (None: unchecked).
+    # {namespace: [ARN patterns]}: the AWS resources each namespace's flows may name (None: unchecked);
+    # a pattern may hold tokens (`bucket.arn_for_objects("raw/*")` of a bucket in the same app).
     namespace_grants: Mapping[str, Sequence[str]] | None = None
     # Reserved concurrency per platform function ({"task_runner": 50}); unset: the account's pool.
     reserved_concurrency: Mapping[str, int] = field(default_factory=dict)
@@ -139,7 +140,7 @@ def _check_props(props: StratoflowProps) -> None:
         and all(
             isinstance(patterns, Sequence)
             and not isinstance(patterns, str)
-            and all(isinstance(p, str) and p.startswith("arn:") for p in patterns)
+            and all(isinstance(p, str) and (p.startswith("arn:") or Token.is_unresolved(p)) for p in patterns)
             for patterns in grants.values()
         )
     )

@@ -11,6 +11,8 @@ from importlib.metadata import version
 from aws_cdk import CfnOutput, Stack, Tags, Token
 from constructs import Construct
 
+from stratoflow._platform.app import packaged_context
+
 from .config import ConfigError, StratoflowProps, check_stack_name
 from .constructs.deployer import DeployerWiring
 from .constructs.execution_events import ExecutionEvents
@@ -21,6 +23,10 @@ from .constructs.triggers import TriggerSupport
 
 VERSION_OUTPUT = "StratoflowVersion"
 VERSION_TAG = "stratoflow:version"
+
+
+def feature_flags() -> dict[str, object]:
+    return {key: value for key, value in packaged_context().items() if key.startswith("@aws-cdk/")}
 
 
 class Stratoflow(Construct):
@@ -35,6 +41,10 @@ class Stratoflow(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, props: StratoflowProps | None = None) -> None:
         super().__init__(scope, construct_id)
+        # The feature flags the platform is built and tested with (cdk.json's), for this construct's
+        # subtree whatever the app sets: an app from an older `cdk init` gets the same template.
+        for flag, value in feature_flags().items():
+            self.node.set_context(flag, value)
         self.props = config = props or StratoflowProps()
         stack = Stack.of(self)
         if not Token.is_unresolved(stack.stack_name):

@@ -20,13 +20,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from aws_cdk import App  # noqa: E402
+from aws_cdk import App, Stack  # noqa: E402
+from aws_cdk import aws_s3 as s3  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
 from stratoflow._platform.infra.app import create_app  # noqa: E402
-from stratoflow._platform.infra.nag import render_cfn  # noqa: E402
-from stratoflow._platform.infra.stack import StratoflowStack  # noqa: E402
+from stratoflow._platform.infra.nag import acknowledge, add_compliance_checks, render_cfn  # noqa: E402
 
-from stratoflow.cdk import Stratoflow  # noqa: E402
+from stratoflow.cdk import Stratoflow, StratoflowProps  # noqa: E402
 
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 # Every option set away from its default, for the second synthesis.
@@ -52,14 +52,11 @@ def cdk_json_context() -> dict[str, Any]:
 @dataclass
 class Synthesized:
     app: App
-    stack: StratoflowStack
+    stack: Stack
+    platform: Stratoflow
     template: Template
     cfn: dict[str, Any]
     outdir: Path
-
-    @property
-    def platform(self) -> Stratoflow:
-        return self.stack.platform
 
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {
@@ -105,6 +102,25 @@ class Synthesized:
 
 
 def synthesize(tmp: Path, **context: Any) -> Synthesized:
+    """The repository's app, as `npx cdk deploy` builds it with cdk.json's context and `context`."""
     app, stack = create_app({**cdk_json_context(), **SKIP_BUNDLING, **context}, outdir=str(tmp))
     template = Template.from_stack(stack)
-    return Synthesized(app, stack, template, dict(template.to_json()), tmp)
+    return Synthesized(app, stack, stack.platform, template, dict(template.to_json()), tmp)
+
+
+def synthesize_in_own_app(
+    tmp: Path, stack_name: str, construct_id: str, props: StratoflowProps, **stack_options: Any
+) -> Synthesized:
+    """The construct in a team's own app: a plain stack of theirs (already holding a bucket of
+    their own), no feature flags (an app from an old `cdk init`), and cdk-nag on the whole app."""
+    app = App(context=SKIP_BUNDLING, outdir=str(tmp))
+    add_compliance_checks(app)
+    stack = Stack(app, stack_name, **stack_options)
+    own_bucket = s3.Bucket(stack, "OwnBucket", enforce_ssl=True, versioned=True)
+    acknowledge(
+        own_bucket, "The team's own bucket, not the platform's: its findings are theirs.", "AwsSolutions-S1"
+    )
+    platform = Stratoflow(stack, construct_id, props)
+    app.synth()
+    template = Template.from_stack(stack)
+    return Synthesized(app, stack, platform, template, dict(template.to_json()), tmp)

@@ -203,3 +203,31 @@ def test_the_packaged_cdk_app_synthesizes_with_the_cloud_extra(installed: Instal
     assert template["Outputs"]["StratoflowVersion"]["Value"] == version
     topic = next(r for r in template["Resources"].values() if r["Type"] == "AWS::SNS::Topic")
     assert {"Key": "stratoflow:version", "Value": version} in topic["Properties"]["Tags"]
+
+
+def test_a_teams_own_cdk_app_builds_the_platform_with_the_construct(
+    installed: Installed, tmp_path: Path
+) -> None:
+    # Given the example CDK app (`from stratoflow.cdk import Stratoflow`), copied out of the checkout,
+    # and the [cloud] extra
+    if shutil.which("node") is None:
+        pytest.skip("Node.js is not installed (aws-cdk-lib runs on jsii)")
+    _install_offline(installed, _locked_requirements(installed.uv, tmp_path, "cloud"))
+    app = installed.work / "cdk-app"
+    shutil.copytree(ROOT / "examples" / "cdk-app", app, dirs_exist_ok=True)
+
+    # When it runs as the CDK CLI runs it (asset bundling skipped, as in the infrastructure tests)
+    out = tmp_path / "cdk.out"
+    context = {"aws:cdk:bundling-stacks": [], "alertEmail": "oncall@example.com"}
+    env = {"CDK_OUTDIR": str(out), "CDK_CONTEXT_JSON": json.dumps(context)}
+    _run(["env", *(f"{key}={value}" for key, value in env.items()), installed.bin("python"), "app.py"], app)
+
+    # Then the team's stack holds the platform of the installed release, its layer without the CDK app
+    template = json.loads((out / "DataPlatform.template.json").read_text())
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert len(functions) >= 5
+    assert template["Outputs"]["StratoflowVersion"]["Value"] == installed.wheel.name.split("-")[1]
+    # (bundling skipped, the layer's asset is its source folder: the staged copy of the library)
+    assets = json.loads((out / "DataPlatform.assets.json").read_text())["files"].values()
+    sources = {Path(asset["source"]["path"]).name for asset in assets}
+    assert any(name.startswith("stratoflow-layer-") for name in sources)
