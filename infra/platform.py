@@ -17,6 +17,7 @@ from .config import ConfigError, StratoflowProps, check_stack_name
 from .constructs.deployer import DeployerWiring
 from .constructs.execution_events import ExecutionEvents
 from .constructs.functions import PlatformFunctions
+from .constructs.housekeeping import Housekeeping
 from .constructs.monitoring import Alerts, Monitoring
 from .constructs.storage import Storage
 from .constructs.triggers import TriggerSupport
@@ -78,6 +79,19 @@ class Stratoflow(Construct):
             functions=self.functions,
             triggers=self.triggers,
             alerts_topic=self.alerts.topic,
+        )
+        # Deleted first when the stack is: the flows' roles go before the policies they use.
+        self.housekeeping = Housekeeping(
+            self,
+            "Housekeeping",
+            config=config,
+            functions=self.functions,
+            deleted_after=[
+                self.deployer.state_machine_role,
+                self.deployer.flow_role_boundary,
+                self.triggers.pipes_role,
+                self.triggers.scheduler_role,
+            ],
         )
         self.monitoring = Monitoring(
             self,

@@ -83,8 +83,13 @@ def test_deployer_passes_only_the_stacks_roles_each_to_its_service(synth: Synthe
 def test_no_role_may_pass_roles_but_the_deployer_and_retries_the_scheduler_role(synth: Synthesized) -> None:
     deployer_policy_roles = {"Ref": synth.logical_id(_role(synth, "deployer"))}
     events_policy_roles = {"Ref": synth.logical_id(_role(synth, "execution_events"))}
+    # Housekeeping deletes the flows' roles (tests/infrastructure/test_infra_housekeeping.py)
+    housekeeping_roles = {"Ref": synth.logical_id(synth.platform.housekeeping.role)}
     for logical_id, policy in synth.resources("AWS::IAM::Policy").items():
         if deployer_policy_roles in policy["Properties"]["Roles"]:
+            continue
+        if housekeeping_roles in policy["Properties"]["Roles"]:
+            assert synth.resources_allowed(synth.platform.housekeeping.role, "iam:PassRole") == []
             continue
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

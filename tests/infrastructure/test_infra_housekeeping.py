@@ -1,0 +1,47 @@
+"""The housekeeping custom resource: deleted before the policies the flows' roles use, and allowed
+to delete only what the deployer names with the stack's prefix."""
+
+from __future__ import annotations
+
+from infra_synth import Synthesized
+
+PREFIXED = {
+    "states:DeleteStateMachine": "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:Stratoflow-*",
+    "cloudwatch:DeleteAlarms": "arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:Stratoflow-*",
+    "pipes:DeletePipe": "arn:<AWS::Partition>:pipes:<AWS::Region>:<AWS::AccountId>:pipe/Stratoflow-*",
+    "iam:DeleteRole": "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/stratoflow/Stratoflow-flow-*",
+}
+
+
+def test_the_custom_resource_goes_before_the_flow_policies_and_roles(synth: Synthesized) -> None:
+    housekeeping = synth.platform.housekeeping
+    resource = synth.cfn["Resources"][
+        synth.stack.resolve(synth.stack.get_logical_id(housekeeping.resource.node.default_child))
+    ]
+    deployer = synth.platform.deployer
+
+    # CloudFormation deletes a resource before those it depends on
+    assert resource["Type"] == "Custom::StratoflowHousekeeping"
+    assert {
+        synth.logical_id(deployer.flow_role_boundary.policy),
+        synth.logical_id(deployer.state_machine_role.base_policy),
+        synth.logical_id(deployer.state_machine_role.role),
+    } <= set(resource["DependsOn"])
+
+
+def test_the_function_deletes_only_what_the_stack_prefix_names(synth: Synthesized) -> None:
+    role = synth.platform.housekeeping.role
+    for action, resource in PREFIXED.items():
+        assert synth.resources_allowed(role, action) == [resource], action
+    rules = synth.resources_allowed(role, "events:DeleteRule")
+    assert sorted(rules) == [
+        "arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/*/Stratoflow-*",
+        "arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/Stratoflow-*",
+    ]
+    assert synth.resources_allowed(role, "cloudformation:DescribeStacks") == ["<AWS::StackId>"]
+
+
+def test_the_function_knows_the_stack_it_cleans(synth: Synthesized) -> None:
+    environment = synth.environment(synth.platform.housekeeping.function)
+
+    assert environment["STRATOFLOW_STACK_NAME"] == "Stratoflow"
