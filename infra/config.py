@@ -86,8 +86,8 @@ class StratoflowProps:
     reserved_concurrency: Mapping[str, int] = field(default_factory=dict)
     # Reserved concurrency of the webhook function (0: none): the most a flood of requests can take.
     webhook_concurrency: int = 10
-    # The web console (its API behind API Gateway, with authentication).
-    console: bool = False
+    # The web console: pages behind CloudFront, its API behind API Gateway, users in Cognito.
+    console: bool = True
 
     def __post_init__(self) -> None:
         _check_props(self)

@@ -14,6 +14,7 @@ from constructs import Construct
 from stratoflow._platform.app import packaged_context
 
 from .config import ConfigError, StratoflowProps, check_stack_name
+from .constructs.console import Console
 from .constructs.deployer import DeployerWiring
 from .constructs.execution_events import ExecutionEvents
 from .constructs.functions import PlatformFunctions
@@ -31,7 +32,8 @@ def feature_flags() -> dict[str, object]:
 
 
 class Stratoflow(Construct):
-    """Buckets, table, functions, deployer wiring, triggers, alarms and dashboard of one platform.
+    """One whole platform: buckets, table, functions, deployer wiring, triggers, alarms, dashboard,
+    the web console (unless `console=False`) and the housekeeping of the stack's deletion.
 
     One per stack: the stack's name prefixes every resource the deployer creates at run time
     (`<StackName>-...`), so it must be 1-40 letters and digits. Its outputs (`FlowsBucketName`,
@@ -57,8 +59,6 @@ class Stratoflow(Construct):
                 f": stack {stack.stack_name} already holds Stratoflow {others[0].node.path} (one per stack: "
                 "both would own the resources named '<StackName>-...')",
             )
-        if config.console:
-            raise ConfigError("console", ": the web console is not part of this release of the construct")
         self.storage = Storage(self, "Storage", config=config)
         self.alerts = Alerts(self, "Alerts", config=config)
         self.functions = PlatformFunctions(self, "Functions", config=config, storage=self.storage)
@@ -103,6 +103,12 @@ class Stratoflow(Construct):
                 "flow-changes": self.deployer.dead_letter_queue,
                 "execution-events": self.execution_events.dead_letter_queue,
             },
+        )
+        # The web console (`console=False` leaves it out): pages, API, user pool, distribution.
+        self.console = (
+            Console(self, "Console", config=config, storage=self.storage, functions=self.functions)
+            if config.console
+            else None
         )
         self._outputs()
         self._record_version()

@@ -38,25 +38,26 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from infra.config import StackConfig
-from infra.constructs.functions import (
-    FUNCTIONS_DIR,
-    HANDLER,
-    METRICS_NAMESPACE,
-    RUNTIME,
-    PlatformFunctions,
-)
-from infra.constructs.storage import Storage
-from infra.grants import (
+from stratoflow.console.pages import SECURITY_HEADERS as PAGE_SECURITY_HEADERS
+
+from ..config import StratoflowProps
+from ..grants import (
     BUCKET_READ_ACTIONS,
     BUCKET_WRITE_ACTIONS,
     acknowledge_tracing,
     grant_bucket,
     grant_table,
 )
-from infra.nag import acknowledge, wildcard_actions, wildcard_resource
-from infra.naming import owned_executions_arn, owned_state_machines_arn
-from stratoflow.console.pages import SECURITY_HEADERS as PAGE_SECURITY_HEADERS
+from ..nag import acknowledge, wildcard_actions, wildcard_resource
+from ..naming import owned_executions_arn, owned_state_machines_arn
+from .functions import (
+    FUNCTIONS_DIR,
+    HANDLER,
+    METRICS_NAMESPACE,
+    RUNTIME,
+    PlatformFunctions,
+)
+from .storage import Storage
 
 # The console's pages, as the installed package ships them (stratoflow.console: the shell and its
 # modules, served as `/static/<name>` and `/ui/...` as `strato server` serves them; a checkout's or a
@@ -122,7 +123,7 @@ class Console(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: StackConfig,
+        config: StratoflowProps,
         storage: Storage,
         functions: PlatformFunctions,
     ) -> None:

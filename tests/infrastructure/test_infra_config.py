@@ -23,7 +23,7 @@ def test_defaults() -> None:
             alert_email=None,
             log_level="INFO",
             reserved_concurrency={},
-            console=False,
+            console=True,
         ),
     )
     assert config.props.log_retention == logs.RetentionDays.ONE_MONTH
@@ -43,6 +43,7 @@ def test_command_line_strings_are_accepted() -> None:
             "webhookConcurrency": "0",
             "reservedConcurrency": '{"task_runner": 50}',
             "namespaceGrants": '{"team.a": ["arn:aws:s3:::team-a-*"]}',
+            "console": "false",
         }
     )
 
@@ -57,6 +58,7 @@ def test_command_line_strings_are_accepted() -> None:
     assert props.webhook_concurrency == 0
     assert props.reserved_concurrency == {"task_runner": 50}
     assert props.namespace_grants == {"team.a": ["arn:aws:s3:::team-a-*"]}
+    assert props.console is False
 
 
 def test_every_prop_has_a_context_key() -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from infra_synth import Synthesized
+from stratoflow._platform.infra.constructs.console import API_PREFIX, IAM_PREFIX, TOKEN_HEADER
+from stratoflow._platform.infra.nag import render_cfn
 
-from infra.constructs.console import API_PREFIX, IAM_PREFIX, TOKEN_HEADER
-from infra.nag import render_cfn
 from stratoflow.console.pages import SECURITY_HEADERS
 
 
@@ -26,7 +26,9 @@ def test_every_route_of_every_api_needs_a_user_or_iam_credentials(synth: Synthes
 
     # Then each one is either a JWT route checked by the console's user pool, or an IAM route
     assert routes, "the console API has routes"
-    assert not synth.resources("AWS::ApiGatewayV2::Api").keys() - {synth.logical_id(synth.stack.console.api)}
+    assert not synth.resources("AWS::ApiGatewayV2::Api").keys() - {
+        synth.logical_id(synth.platform.console.api)
+    }
     for key, route in routes.items():
         method, path = key.split(" ", 1)
         assert method == "ANY" and key != "$default", key
@@ -50,7 +52,7 @@ def test_the_jwt_authorizer_trusts_the_console_user_pool_and_its_pages_client_on
     # Given the one authorizer
     ((authorizer),) = synth.resources("AWS::ApiGatewayV2::Authorizer").values()
     props = authorizer["Properties"]
-    console = synth.stack.console
+    console = synth.platform.console
 
     # Then tokens come from the header CloudFront fills, and are checked against the pool and client
     assert props["AuthorizerType"] == "JWT"
@@ -62,7 +64,7 @@ def test_the_jwt_authorizer_trusts_the_console_user_pool_and_its_pages_client_on
 
 
 def test_users_are_added_by_an_administrator_and_the_admins_group_exists(synth: Synthesized) -> None:
-    pool = synth.resource(synth.stack.console.user_pool)["Properties"]
+    pool = synth.resource(synth.platform.console.user_pool)["Properties"]
     assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
     assert pool["UserPoolTier"] == "ESSENTIALS"
     assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
@@ -77,7 +79,7 @@ def test_pages_are_reachable_only_through_the_distribution_and_the_api_is_under_
     synth: Synthesized,
 ) -> None:
     # Given the distribution and the pages bucket
-    console = synth.stack.console
+    console = synth.platform.console
     config = synth.resource(console.distribution)["Properties"]["DistributionConfig"]
     bucket = synth.resource(console.pages_bucket)["Properties"]
 
@@ -111,7 +113,7 @@ def test_pages_are_reachable_only_through_the_distribution_and_the_api_is_under_
 
 def test_console_url_and_user_pool_are_stack_outputs(synth: Synthesized) -> None:
     outputs = synth.cfn["Outputs"]
-    console = synth.stack.console
+    console = synth.platform.console
     url = render_cfn(outputs["ConsoleUrl"]["Value"])
     assert url == f"https://<{synth.logical_id(console.distribution)}.DomainName>"
     assert outputs["ConsoleUserPoolId"]["Value"] == {"Ref": synth.logical_id(console.user_pool)}
@@ -119,8 +121,8 @@ def test_console_url_and_user_pool_are_stack_outputs(synth: Synthesized) -> None
 
 def test_the_console_function_reaches_only_the_stack_and_its_flows(synth: Synthesized) -> None:
     # Given the console function's role
-    role = synth.stack.console.function.role
-    storage = synth.stack.storage
+    role = synth.platform.console.function.role
+    storage = synth.platform.storage
 
     # Then it starts and resumes the stack's flows, stops their runs, and reads the stack's storage
     assert synth.resources_allowed(role, "states:StartExecution") == [
@@ -156,7 +158,7 @@ def test_pages_carry_strato_servers_security_headers_and_sign_in_may_reach_cogni
         logical_id: policy["Properties"]["ResponseHeadersPolicyConfig"]
         for logical_id, policy in synth.resources("AWS::CloudFront::ResponseHeadersPolicy").items()
     }
-    config = synth.resource(synth.stack.console.distribution)["Properties"]["DistributionConfig"]
+    config = synth.resource(synth.platform.console.distribution)["Properties"]["DistributionConfig"]
     by_path = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
 
     def csp(behavior: dict[str, Any]) -> str:

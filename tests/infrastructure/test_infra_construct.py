@@ -16,6 +16,7 @@ from stratoflow._platform.infra.platform import VERSION_TAG
 
 from stratoflow.cdk import ConfigError, Stratoflow, StratoflowProps
 
+CONSOLE_OUTPUTS = {"ConsoleUrl", "ConsoleUserPoolId", "ConsoleApiUrl"}
 EXAMPLE_APP = REPO_ROOT / "examples" / "cdk-app"
 OUTPUTS = {
     "FlowsBucketName",
@@ -50,6 +51,7 @@ def own_app(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         reserved_concurrency={"task_runner": 40, "admission": 5},
         webhook_concurrency=0,
         namespace_grants={"analytics": ["arn:aws:s3:::analytics-*"]},
+        console=False,
     )
     return synthesize_in_own_app(tmp_path_factory.mktemp("own-app"), "Analytics", "Platform", props)
 
@@ -161,11 +163,17 @@ def test_the_example_app_synthesizes_as_the_cdk_cli_runs_it(tmp_path: Path) -> N
     )
     grants = json.dumps(deployer["Properties"]["Environment"]["Variables"]["STRATOFLOW_NAMESPACE_GRANTS"])
     subscription = next(r for r in resources.values() if r["Type"] == "AWS::SNS::Subscription")
-    assert set(template["Outputs"]) == OUTPUTS
+    assert set(template["Outputs"]) == OUTPUTS | CONSOLE_OUTPUTS
     assert landing in grants
     assert subscription["Properties"]["Endpoint"] == "oncall@example.com"
 
 
-def test_the_console_is_refused_until_the_construct_carries_it() -> None:
-    with pytest.raises(ConfigError, match="console: the web console is not part of this release"):
-        Stratoflow(_stack(), "Stratoflow", StratoflowProps(console=True))
+def test_console_off_leaves_the_console_out(own_app: Synthesized, synth: Synthesized) -> None:
+    # Given the repository's stack (console on, the default) and a team's with console=False
+    kinds = ("AWS::Cognito::UserPool", "AWS::CloudFront::Distribution", "AWS::ApiGatewayV2::Api")
+
+    # Then only the first has the console's user pool, distribution and API, and its outputs
+    assert all(synth.resources(kind) for kind in kinds)
+    assert not any(own_app.resources(kind) for kind in kinds)
+    assert own_app.platform.console is None
+    assert set(synth.cfn["Outputs"]) == OUTPUTS | CONSOLE_OUTPUTS

@@ -65,7 +65,6 @@ EXPECTED_ENVIRONMENT = {
 def test_there_is_one_function_per_handler_folder(synth: Synthesized) -> None:
     assert [spec.name for spec in FUNCTION_SPECS] == list(NAMES)
     assert set(synth.platform.functions.by_name) == set(NAMES)
-    assert set(synth.platform.functions.by_name) == set(NAMES)
     # The platform's functions, housekeeping's, the console's (infra/constructs/console.py), CDK's
     # page copier and CDK's provider framework (housekeeping's custom resource)
     synth.template.resource_count_is("AWS::Lambda::Function", len(NAMES) + 4)

@@ -10,8 +10,12 @@ import subprocess
 from typing import Any
 
 import pytest
-
-from infra.constructs.console import SIGN_IN_PAGE, TOKEN_COOKIE, TOKEN_HEADER, VIEWER_REQUEST
+from stratoflow._platform.infra.constructs.console import (
+    SIGN_IN_PAGE,
+    TOKEN_COOKIE,
+    TOKEN_HEADER,
+    VIEWER_REQUEST,
+)
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
 
