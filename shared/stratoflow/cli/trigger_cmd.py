@@ -149,7 +149,7 @@ def _fire_remote(
 ) -> None:
     import boto3
 
-    from stratoflow.triggers.events import live_flow
+    from stratoflow.execution.flows import live_flow
     from stratoflow.triggers.manual import manual_start
 
     resources = stack.resources("admission_arn", "table")

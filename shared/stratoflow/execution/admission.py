@@ -68,9 +68,9 @@ def admit(
     `TriggerSkipped` when a trigger delivery must start nothing. `concurrency=False` skips the
     flow's limit (an execution that already holds its slot).
     """
+    from stratoflow.execution.deliveries import resolve_trigger
     from stratoflow.execution.runner.masking import secret_input_ids
     from stratoflow.flow import resolve_inputs
-    from stratoflow.triggers.events import resolve_trigger
 
     if flow.disabled:
         raise FlowDisabledError(f"flow {flow.namespace}.{flow.id} is disabled: it cannot be started")
@@ -193,7 +193,7 @@ def promote_queued(store: Any, namespace: str, flow_id: str, limit: int) -> list
 
 def concurrency_limit(store: Any, namespace: str, flow_id: str, revision: int | None = None) -> int:
     """The live revision's limit (else revision `revision`'s); UNLIMITED without one."""
-    from stratoflow.triggers.events import flow_of, live_flow
+    from stratoflow.execution.flows import flow_of, live_flow
 
     flow = live_flow(store, namespace, flow_id)
     if flow is None and revision is not None:

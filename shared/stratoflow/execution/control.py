@@ -106,7 +106,7 @@ def prepare_restart(store: Any, execution_id: str, *, concurrency: bool = True) 
 def _restart_slot(store: Any, execution: Execution) -> tuple[SlotOutcome, int]:
     """Take a slot for a restart: TAKEN (or no limit), FULL when it must queue, with the flow's limit;
     raises when the flow refuses it."""
-    from stratoflow.triggers.events import live_flow
+    from stratoflow.execution.flows import live_flow
 
     flow = live_flow(store, execution.namespace, execution.flow_id)
     if flow is None or flow.concurrency is None or execution.concurrency_limited is False:

@@ -108,7 +108,7 @@ def may_hold_slot(execution: Execution) -> bool:
 def apply_stop_after(store: Any, execution: Execution) -> bool:
     """Disable the trigger that started `execution` if it ended in one of the trigger's `stopAfter`
     states; True when it did."""
-    from stratoflow.triggers.events import flow_of
+    from stratoflow.execution.flows import flow_of
 
     trigger_id = (execution.trigger or {}).get("id")
     if not isinstance(trigger_id, str) or not execution.state.is_terminal:
@@ -193,10 +193,10 @@ def _sla_verdict(
     """Apply the SLAs the execution missed (stratoflow.execution.sla); the state and error they end it in."""
     if execution.has_sla is False or status == "ABORTED":  # a kill is not an SLA's to judge
         return None
+    from stratoflow.execution.flows import flow_of
     from stratoflow.execution.runner.context import render_context
     from stratoflow.execution.runner.outputs import ExecutionOutputs
     from stratoflow.execution.sla import ending_state, misses_at_end, record_misses
-    from stratoflow.triggers.events import flow_of
 
     record = store.get_flow(execution.namespace, execution.flow_id, execution.revision)
     flow = flow_of(record) if record is not None else None

@@ -99,7 +99,7 @@ def start_retry(store: Any, retry: FlowRetry) -> Execution | None:
         # QUEUED for a concurrency slot: the end of a running execution of the flow starts it.
         return restarted if restarted.state == State.RUNNING else None
     from stratoflow.execution.admission import admit_recorded, should_start
-    from stratoflow.triggers.events import flow_of
+    from stratoflow.execution.flows import flow_of
 
     execution: Execution | None = store.get_execution(retry.execution.id)
     if execution is None or execution.state != State.CREATED:
@@ -132,7 +132,7 @@ def retry_execution_id(execution_id: str) -> str:
 
 
 def _policy(store: Any, execution: Execution) -> Any:
-    from stratoflow.triggers.events import flow_of
+    from stratoflow.execution.flows import flow_of
 
     record = store.get_flow(execution.namespace, execution.flow_id, execution.revision)
     return flow_of(record).retry if record is not None else None

@@ -31,11 +31,13 @@ from stratoflow.domain import Execution
 from stratoflow.engine import Clock
 from stratoflow.errors import FlowValidationError, NotFoundError, StratoflowError
 from stratoflow.execution.admission import admit, should_start, sweep_slots
+from stratoflow.execution.deliveries import TriggerSkipped
+from stratoflow.execution.flows import flow_of
 from stratoflow.flow import Flow
 from stratoflow.local.ended import EndedExecutions
 from stratoflow.local.platform import LocalPlatform
 from stratoflow.states import State
-from stratoflow.triggers.events import TriggerSkipped, event_execution_id, flow_of
+from stratoflow.triggers.events import event_execution_id
 from stratoflow.triggers.flow_triggers import matching_flow_triggers, trigger_problems
 from stratoflow.triggers.webhooks import StartRefused, Webhooks
 

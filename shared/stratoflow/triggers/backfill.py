@@ -135,7 +135,7 @@ def starts_of(
     before = schedule.previous_fire(instants[0])
     after = schedule.next_fire(instants[-1])
     neighbours = [before, *instants, after]
-    from stratoflow.triggers.events import render_trigger_inputs
+    from stratoflow.execution.deliveries import render_trigger_inputs
 
     starts = []
     for i, instant in enumerate(instants):

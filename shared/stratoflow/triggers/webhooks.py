@@ -38,11 +38,13 @@ from stratoflow.cloud.config.secrets import SecretSource, secrets_from_environme
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError, StratoflowError
 from stratoflow.execution.admission import FlowDisabledError, new_execution_id
+from stratoflow.execution.deliveries import TriggerSkipped
+from stratoflow.execution.flows import live_flow
 from stratoflow.flow import Flow, Webhook
 from stratoflow.flow.triggers import secret_key_name
 from stratoflow.states import State
 from stratoflow.store.rules import ItemTooLargeError
-from stratoflow.triggers.events import TriggerSkipped, event_execution_id, live_flow
+from stratoflow.triggers.events import event_execution_id
 
 # The body is kept on the execution record (`trigger.body`), which the store keeps under 350 KiB.
 MAX_BODY_BYTES = 256 * 1024

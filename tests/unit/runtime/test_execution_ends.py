@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from stratoflow.execution.admission import admit
+from stratoflow.execution.flows import live_flow
 from stratoflow.flow import load_flow
 from stratoflow.local import LocalPlatform
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.local.ends import ExecutionEnds
 from stratoflow.states import State
 from stratoflow.store import SqliteExecutionStore
-from stratoflow.triggers.events import live_flow
 from stratoflow.triggers.webhooks import WebhookRequest, Webhooks
 
 pytestmark = pytest.mark.timeout(60)  # a wait that is never woken fails instead of hanging for an hour

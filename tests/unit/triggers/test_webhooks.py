@@ -16,11 +16,13 @@ import pytest
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError, StratoflowError
 from stratoflow.execution.admission import FlowDisabledError, admit
+from stratoflow.execution.deliveries import TriggerSkipped
+from stratoflow.execution.flows import live_flow
 from stratoflow.flow import load_flow
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.states import State
 from stratoflow.store import SqliteExecutionStore
-from stratoflow.triggers.events import TriggerSkipped, event_execution_id, live_flow
+from stratoflow.triggers.events import event_execution_id
 from stratoflow.triggers.webhooks import (
     StartRefused,
     WebhookRequest,

@@ -25,11 +25,11 @@ from stratoflow.cloud.runtime.runs import run_name
 from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, InputError, StratoflowError
 from stratoflow.execution.admission import admit, execution_input
+from stratoflow.execution.deliveries import TriggerSkipped
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.model import flow_variables
 from stratoflow.states import State
 from stratoflow.triggers.backfill import ScheduledStart
-from stratoflow.triggers.events import TriggerSkipped
 from stratoflow.triggers.schedules import parse_instant
 
 log = logging.getLogger("stratoflow.execution.admission")

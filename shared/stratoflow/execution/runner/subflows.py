@@ -158,9 +158,9 @@ def subflow_outputs(call: Call) -> dict[str, Any]:
 
 def _child_rendered(call: Call, child: Execution, values: dict[str, Any]) -> dict[str, Any]:
     """A Subflow task's `outputs`, rendered in the child's context (its tasks' outputs, inputs...)."""
+    from stratoflow.execution.flows import flow_of
     from stratoflow.execution.runner.context import render_context
     from stratoflow.execution.runner.outputs import ExecutionOutputs
-    from stratoflow.triggers.events import flow_of
 
     record = call.store.get_flow(child.namespace, child.flow_id, child.revision)
     if record is None:
