@@ -19,8 +19,9 @@ from stratoflow.cli.cloud_cmd import EXIT_FAILED, EXIT_OK, StackChoice, stack_op
 from stratoflow.cli.completion import complete_execution_ids
 from stratoflow.cli.ids import resolve_execution_id
 from stratoflow.cli.options import home_option, parse_pairs
+from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.errors import InputError, NotFoundError, StratoflowError
-from stratoflow.execution.runner.masking import public_document
+from stratoflow.execution.masking import public_document
 
 remote_option = click.option(
     "--remote", is_flag=True, help="Act on the deployed stack (--stack) instead of the local history."
@@ -45,7 +46,7 @@ def _platform(home: Path) -> Any:
 
     if not (home / "stratoflow.db").exists():
         _fail(f"no local history under {home}")
-    platform = LocalPlatform(home)
+    platform = LocalPlatform(home, secrets=configured_secrets())
     report_orphans(platform)  # an execution whose process died is FAILED (restartable), not RUNNING
     return platform
 

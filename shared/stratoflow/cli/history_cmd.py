@@ -142,7 +142,7 @@ def _orphans(store: Any, home: Path) -> set[str]:
 @stack_options
 def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: StackChoice) -> None:
     """One execution and its task runs."""
-    from stratoflow.execution.runner.masking import public_document, shown_inputs
+    from stratoflow.execution.masking import public_document, shown_inputs
 
     store = _store(home, remote, stack)
     execution_id = resolve_execution_id(store, execution_id)

@@ -13,10 +13,12 @@ import click
 from stratoflow.cli.completion import complete_flow_files
 from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.cli.signals import StopSignals
+from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.engine import ExecutionResult
 from stratoflow.engine.runtime import HISTORY_EVENT_LIMIT, PAYLOAD_LIMIT
 from stratoflow.errors import FlowValidationError, InputError, StratoflowError
-from stratoflow.execution.runner.masking import public_document
+from stratoflow.execution.admission import should_start
+from stratoflow.execution.masking import public_document
 from stratoflow.states import State
 
 if TYPE_CHECKING:
@@ -75,7 +77,9 @@ def run(
 
     freeze_imported_objects()
     values = parse_pairs(inputs)
-    platform = LocalPlatform(home, clock=VirtualClock() if skip_waits else None, owns_process=True)
+    platform = LocalPlatform(
+        home, clock=VirtualClock() if skip_waits else None, owns_process=True, secrets=configured_secrets()
+    )
     # Compiled templates are kept under the home: the next run of the same flow skips compiling them.
     with persistent_templates(home / TEMPLATE_CACHE):
         run_locally(platform, flow_file, values, flows_dir, as_json)
@@ -137,7 +141,7 @@ def admit_with_files(
 
 def start_and_report(platform: LocalPlatform, flow: Any, execution: Any, as_json: bool) -> None:
     """Run an admitted execution to its end here (live view or `--json`) and exit with its verdict."""
-    if execution.state not in (State.CREATED, State.RUNNING):
+    if not should_start(execution):
         # Not to start here: queued (another process's execution ending will start it), refused by
         # the flow's `concurrency` (`behavior: CANCEL | FAIL`), or started before (a repeated delivery).
         why = execution.error or (

@@ -13,6 +13,7 @@ import click
 from stratoflow.cli.cloud_cmd import StackChoice, split_flow, stack_options
 from stratoflow.cli.completion import complete_flow_files
 from stratoflow.cli.options import home_option
+from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.errors import FlowValidationError, StratoflowError
 
 if TYPE_CHECKING:
@@ -246,7 +247,7 @@ def _platform(home: Path, skip_waits: bool) -> LocalPlatform:
     from stratoflow.engine import VirtualClock
     from stratoflow.local import LocalPlatform
 
-    platform = LocalPlatform(home, clock=VirtualClock() if skip_waits else None)
+    platform = LocalPlatform(home, clock=VirtualClock() if skip_waits else None, secrets=configured_secrets())
     report_orphans(platform)  # their slots would hold the backfill up
     return platform
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from stratoflow.cli.options import home_option
+from stratoflow.cloud.config.secrets import configured_secrets
 
 
 @click.command()
@@ -58,7 +59,15 @@ def server(flows_dir: Path, port: int, grace: float, token: str | None, home: Pa
     def report(message: str) -> None:
         click.echo(f"{datetime.now().strftime('%H:%M:%S')} {message}")
 
-    instance = StratoServer(flows_dir, home, port=port, report=report, grace=grace, owns_process=True)
+    instance = StratoServer(
+        flows_dir,
+        home,
+        port=port,
+        report=report,
+        grace=grace,
+        owns_process=True,
+        secrets=configured_secrets(),
+    )
     try:
         instance.open(console=server_console(instance, token))
     except OSError as error:

@@ -17,7 +17,6 @@ from typing import Any
 
 from stratoflow.errors import InputError, StratoflowError
 from stratoflow.execution.upstream import flow_trigger_matches, flow_trigger_variables
-from stratoflow.expressions import ExpressionError, render
 from stratoflow.flow import (
     EventBridgeTrigger,
     Flow,
@@ -87,6 +86,10 @@ def check_schedule_conditions(flow: Flow, trigger: dict[str, Any]) -> None:
 
     Checked at admission, so every start of a slot (the local server, EventBridge Scheduler's delivery,
     a backfill, a recovered missed slot) skips the same slots."""
+    # Deferred: jinja2 (~170 ms) stays out of the admission Lambda's INIT; only a schedule with
+    # conditions or a trigger with inputs renders anything.
+    from stratoflow.expressions import ExpressionError
+
     model = flow.trigger(str(trigger.get("id")))
     if not isinstance(model, Schedule) or not model.conditions:
         return
@@ -131,6 +134,8 @@ def _variables(
 
 def render_trigger_inputs(flow: Flow, model: Trigger, variables: dict[str, Any]) -> dict[str, Any]:
     """The trigger's `inputs`, rendered with `trigger.*` and `flow.*`; InputError names a failing one."""
+    from stratoflow.expressions import ExpressionError, render  # deferred: see check_schedule_conditions
+
     context = {
         "trigger": variables,
         "flow": flow_variables(flow.namespace, flow.id, flow.revision),

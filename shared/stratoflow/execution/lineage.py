@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratoflow.domain import Execution
+from stratoflow.store.base import ExecutionStore
 
 CORRELATION_ID = "system.correlationId"
 
@@ -44,10 +45,17 @@ class Chain:
     children: list[Execution] = field(default_factory=list)
 
 
-def chain_of(store: Any, execution: Execution) -> Chain:
-    """The execution's root (by correlation id), parent and Subflow children, as recorded."""
-    from stratoflow.execution.control import subflow_executions
+def subflow_executions(store: ExecutionStore, execution_id: str) -> list[str]:
+    """Executions started by the Subflow tasks of an execution (their ids are on the task runs)."""
+    return [
+        str(run.outputs["executionId"])
+        for run in store.list_task_runs(execution_id)
+        if run.task_type == "Subflow" and run.outputs.get("executionId")
+    ]
 
+
+def chain_of(store: ExecutionStore, execution: Execution) -> Chain:
+    """The execution's root (by correlation id), parent and Subflow children, as recorded."""
     root_id = correlation_of(execution)
     root = execution if root_id == execution.id else store.get_execution(root_id)
     parent = store.get_execution(execution.parent_execution_id) if execution.parent_execution_id else None
@@ -60,7 +68,7 @@ def chain_of(store: Any, execution: Execution) -> Chain:
 LABEL_SCAN = 1000
 
 
-def labelled(store: Any, labels: dict[str, str], limit: int, **filters: Any) -> list[Execution]:
+def labelled(store: ExecutionStore, labels: dict[str, str], limit: int, **filters: Any) -> list[Execution]:
     """The newest executions (among the newest `LABEL_SCAN` matching `filters`) carrying all `labels`."""
     if not labels:
         found: list[Execution] = store.list_executions(limit=limit, **filters)

@@ -33,6 +33,7 @@ from stratoflow.errors import FlowValidationError, NotFoundError, StratoflowErro
 from stratoflow.execution.admission import admit, should_start, sweep_slots
 from stratoflow.execution.deliveries import TriggerSkipped
 from stratoflow.execution.flows import flow_of
+from stratoflow.execution.secrets import SecretSource
 from stratoflow.flow import Flow
 from stratoflow.local.ended import EndedExecutions
 from stratoflow.local.platform import LocalPlatform
@@ -78,11 +79,17 @@ class StratoServer:
         sweep_seconds: float = SWEEP_SECONDS,
         grace: float = 0.0,
         owns_process: bool = False,
+        secrets: SecretSource | None = None,
     ) -> None:
         self.flows_dir = Path(flows_dir)
-        self.platform = LocalPlatform(home, clock, owns_process=owns_process)
+        self.platform = LocalPlatform(home, clock, owns_process=owns_process, secrets=secrets)
         self.platform.finished_hooks.append(self._run_flow_triggers)
-        self.webhooks = Webhooks(self.platform.store, self.start, wait_for_end=self.platform.ends.wait)
+        self.webhooks = Webhooks(
+            self.platform.store,
+            self.start,
+            secrets=self.platform.secrets,
+            wait_for_end=self.platform.ends.wait,
+        )
         self.grace = grace
         self.ended = EndedExecutions(self.platform.store, now)
         self.host, self.port = host, port

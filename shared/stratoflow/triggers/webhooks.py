@@ -34,15 +34,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from stratoflow.cloud.config.secrets import SecretSource, secrets_from_environment
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError, StratoflowError
 from stratoflow.execution.admission import FlowDisabledError, new_execution_id
 from stratoflow.execution.deliveries import TriggerSkipped
 from stratoflow.execution.flows import live_flow
+from stratoflow.execution.secrets import SecretSource
 from stratoflow.flow import Flow, Webhook
 from stratoflow.flow.triggers import secret_key_name
 from stratoflow.states import State
+from stratoflow.store.base import ExecutionStore
 from stratoflow.store.rules import ItemTooLargeError
 from stratoflow.triggers.events import event_execution_id
 
@@ -138,14 +139,14 @@ def trigger_key(flow: Flow, trigger: Webhook, secrets: SecretSource) -> str | No
         return None
 
 
-def matching_webhook(flow: Flow, key: str, secrets: SecretSource | None = None) -> Webhook | None:
+def matching_webhook(flow: Flow, key: str, secrets: SecretSource) -> Webhook | None:
     """The enabled Webhook trigger of `flow` whose key is `key` (every key compared, in constant time)."""
     found = None
     given = _digest(key)
     for trigger in flow.triggers:
         if not isinstance(trigger, Webhook) or trigger.disabled:
             continue
-        expected = trigger_key(flow, trigger, secrets or secrets_from_environment())
+        expected = trigger_key(flow, trigger, secrets)
         # compare_digest on every enabled webhook: no early exit that timing could reveal.
         if expected and hmac.compare_digest(_digest(expected), given):
             found = trigger
@@ -212,22 +213,22 @@ class Webhooks:
 
     def __init__(
         self,
-        store: Any,
+        store: ExecutionStore,
         start: StartFn,
         *,
+        secrets: SecretSource,
         max_body_bytes: int = MAX_BODY_BYTES,
         wait_seconds: float = WAIT_SECONDS,
         poll_seconds: float = POLL_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         wait_for_end: Callable[[str, float], bool] | None = None,
-        secrets: SecretSource | None = None,
     ) -> None:
         """`wait_for_end(execution_id, seconds)` returns as soon as the execution ends (or after
         `seconds`), False when the caller should stop waiting (the server stops); without it, a waited
         request re-reads the execution every `poll_seconds`."""
         self.store = store
-        self.secrets = secrets
+        self.secrets = secrets  # a key written `{{ secret(...) }}` is read here
         self.start = start
         self.max_body_bytes = max_body_bytes
         self.wait_seconds = wait_seconds

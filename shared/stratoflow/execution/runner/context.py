@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stratoflow.cloud.config.secrets import SecretSource, secrets_from_environment
 from stratoflow.domain import Execution, LogEntry, TaskRun
+from stratoflow.execution.ids import Scope, loop_value, scope_chain, scope_values
+from stratoflow.execution.masking import mask_text, mask_value
 from stratoflow.execution.runner.file_access import check_file_access
-from stratoflow.execution.runner.ids import Scope, loop_value, scope_chain, scope_values
-from stratoflow.execution.runner.masking import mask_text, mask_value
 from stratoflow.execution.runner.outputs import ExecutionOutputs
+from stratoflow.execution.secrets import SecretSource, SecretUnavailable
 from stratoflow.expressions import render
 from stratoflow.flow.model import flow_variables
 from stratoflow.flow.run_context import FlowCredentials
@@ -157,7 +157,7 @@ class TaskRunContext:
         )
 
     def mask(self, text: str) -> str:
-        """`text` with every secret value of the execution (see `runner.masking`) replaced by `******`."""
+        """`text` with every secret value of the execution (see `stratoflow.execution.masking`) replaced by `******`."""
         return mask_text(text, self.secrets)
 
     def mask_value(self, value: Any) -> Any:
@@ -226,10 +226,11 @@ class TaskRunContext:
         return list_namespace_files(self.blobs, self.namespace)
 
     def secret(self, name: str) -> str:
-        """The secret's value from the configured source (see `stratoflow.cloud.config.secrets`); from now on
-        it is masked in this task run's logs, those already written included."""
-        source = self.secret_source or secrets_from_environment()
-        value = source.get(self.namespace, name)
+        """The secret's value from the source the runner was given (see `stratoflow.execution.secrets`); from
+        now on it is masked in this task run's logs, those already written included."""
+        if self.secret_source is None:
+            raise SecretUnavailable(f"secret '{name}': this task run was given no secret source")
+        value = self.secret_source.get(self.namespace, name)
         if value and name not in (self.execution.secret_names or []):
             # Recorded by name, so every later task run of the execution masks the value too.
             self.execution = self.store.update_execution(self.execution.id, secret_names=[name])
