@@ -15,9 +15,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from stratoflow.domain import Execution
+from stratoflow.store.base import ExecutionStore
 
 KV_NAMESPACE = "stratoflow.server"
 CURSOR_KEY = "ended-executions-cursor"
@@ -25,7 +25,9 @@ WINDOW = 10_000  # new executions read per look: far more than a local home star
 
 
 class EndedExecutions:
-    def __init__(self, store: Any, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self, store: ExecutionStore, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self.store = store
         self._now = now
         self._handled: dict[str, datetime] = {}  # id -> start, of ends acted on, near the cursor

@@ -14,8 +14,10 @@ from stratoflow.execution.runner.file_access import check_file_access
 from stratoflow.execution.runner.outputs import ExecutionOutputs
 from stratoflow.execution.secrets import SecretSource, SecretUnavailable
 from stratoflow.expressions import render
+from stratoflow.flow import Flow
 from stratoflow.flow.model import flow_variables
 from stratoflow.flow.run_context import FlowCredentials
+from stratoflow.flow.task import Task
 from stratoflow.namespaces import NamespaceGuard
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.store.namespace_files import list_namespace_files
@@ -52,10 +54,10 @@ class Labels(Mapping[str, Any]):
 
 
 def render_context(
-    flow: Any,
+    flow: Flow,
     execution: Execution,
     outputs: ExecutionOutputs,
-    task: Any | None = None,
+    task: Task | None = None,
     task_run: TaskRun | None = None,
     scope: Scope = None,
 ) -> dict[str, Any]:
