@@ -4,6 +4,7 @@ takes a commit), a flow by its id alone when one namespace holds it."""
 from __future__ import annotations
 
 import sys
+
 import click
 
 from stratoflow.store.base import ExecutionStore
