@@ -21,10 +21,10 @@ from typing import Any
 
 from stratoflow.domain import Execution, LogEntry
 from stratoflow.flow import Flow
+from stratoflow.flow.fields import format_iso_duration
 from stratoflow.flow.sla import ExecutionAssertion, MaxDuration, exceeded, execution_timeout
 from stratoflow.states import State
 from stratoflow.store.base import ExecutionStore
-from stratoflow.flow.fields import format_iso_duration
 
 MARKER_NAMESPACE = "__control__"
 BEHAVIOR_STATES = {"FAIL": State.FAILED, "CANCEL": State.KILLED}

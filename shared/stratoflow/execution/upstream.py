@@ -20,8 +20,8 @@ from pydantic import Field, ValidationError
 from stratoflow.domain import Execution
 from stratoflow.errors import StratoflowError
 from stratoflow.flow import Flow, FlowTrigger
-from stratoflow.states import State
 from stratoflow.flow.fields import LabelMap, StrictModel
+from stratoflow.states import State
 
 # The states an execution ends in (SKIPPED and RETRIED are task-run states).
 END_STATES: frozenset[State] = frozenset(

@@ -35,9 +35,10 @@ from stratoflow.errors import NotFoundError, StorageError
 from stratoflow.execution.admission import STARTABLE, admit, execution_input
 from stratoflow.execution.finalize import Finished, finish_execution
 from stratoflow.execution.flow_retry import FlowRetry, start_retry
+from stratoflow.execution.lineage import subflow_executions
 from stratoflow.execution.runner import TaskRunner
 from stratoflow.execution.secrets import SecretSource, environment_secrets
-from stratoflow.flow import Flow, load_flow
+from stratoflow.flow import Flow, load_flow, read_flow_source
 from stratoflow.local.children import end_child_process_groups
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.local.ends import ExecutionEnds
@@ -164,8 +165,6 @@ class LocalPlatform:
         return flow, record
 
     def deploy_file(self, path: Path | str) -> tuple[Flow, FlowRecord]:
-        from stratoflow.flow import read_flow_source
-
         return self.deploy_source(read_flow_source(path), str(path))
 
     def deploy_dir(self, folder: Path | str) -> list[str]:
@@ -262,8 +261,6 @@ class LocalPlatform:
 
     def _stop_children(self, execution_id: str, cause: str) -> list[str]:
         """Stop the running Subflow children of an execution (as the cloud's execution events do)."""
-        from stratoflow.execution.lineage import subflow_executions
-
         running = self.callbacks.running()
         stopped = [child for child in subflow_executions(self.store, execution_id) if child in running]
         for child in stopped:

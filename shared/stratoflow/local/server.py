@@ -38,8 +38,11 @@ from stratoflow.flow import Flow
 from stratoflow.local.ended import EndedExecutions
 from stratoflow.local.platform import LocalPlatform
 from stratoflow.states import State
+from stratoflow.triggers.backfill import schedule_triggers, starts_of
 from stratoflow.triggers.events import event_execution_id
 from stratoflow.triggers.flow_triggers import matching_flow_triggers, trigger_problems
+from stratoflow.triggers.recovery import get_last_fired, missed_starts, set_last_fired
+from stratoflow.triggers.schedules import CronSchedule
 from stratoflow.triggers.webhooks import StartRefused, Webhooks
 
 if TYPE_CHECKING:
@@ -244,10 +247,6 @@ class StratoServer:
 
     def fire_schedules(self, now: datetime) -> None:
         """Start the slots that came due since the last round (after a restart: the missed ones)."""
-        from stratoflow.triggers.backfill import schedule_triggers, starts_of
-        from stratoflow.triggers.recovery import get_last_fired, missed_starts, set_last_fired
-        from stratoflow.triggers.schedules import CronSchedule
-
         store = self.platform.store
         for flow in self.live_flows():
             if flow.disabled:

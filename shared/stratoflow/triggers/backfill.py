@@ -14,6 +14,7 @@ from typing import Any
 
 from stratoflow.errors import StratoflowError
 from stratoflow.execution.admission import FlowDisabledError
+from stratoflow.execution.deliveries import render_trigger_inputs
 from stratoflow.flow.model import Flow
 from stratoflow.flow.triggers import Schedule
 from stratoflow.triggers.schedules import CronSchedule, schedule_execution_id, slot_context
@@ -135,8 +136,6 @@ def starts_of(
     before = schedule.previous_fire(instants[0])
     after = schedule.next_fire(instants[-1])
     neighbours = [before, *instants, after]
-    from stratoflow.execution.deliveries import render_trigger_inputs
-
     starts = []
     for i, instant in enumerate(instants):
         context = slot_context(trigger.id, schedule, instant, neighbours[i + 2], neighbours[i])

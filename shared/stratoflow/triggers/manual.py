@@ -34,7 +34,8 @@ from stratoflow.flow import (
     Trigger,
     Webhook,
 )
-from stratoflow.triggers.backfill import TriggerStart
+from stratoflow.triggers.backfill import TriggerStart, ensure_enabled, scheduled_start
+from stratoflow.triggers.events import event_execution_id
 
 
 class ManualTriggerError(StratoflowError):
@@ -112,8 +113,6 @@ def manual_start(
         raise ManualTriggerError(
             f"trigger '{model.id}' of {name} ({model.type_name}) cannot be fired by hand"
         )
-    from stratoflow.triggers.events import event_execution_id
-
     execution_id = (
         event_execution_id(flow.namespace, flow.id, model.id, event_id) if event_id else new_execution_id()
     )
@@ -135,8 +134,6 @@ def _check_given(model: Trigger, given: Delivery) -> None:
 
 def _schedule_start(flow: Flow, model: Schedule, inputs: dict[str, Any], now: datetime) -> ManualStart:
     """A Schedule fired now: `trigger.date` is this instant, as if a slot fell on it."""
-    from stratoflow.triggers.backfill import ensure_enabled, scheduled_start
-
     ensure_enabled(flow, model)
     start = scheduled_start(flow, model, now.replace(microsecond=0))
     return ManualStart(

@@ -15,6 +15,7 @@ from stratoflow.execution.runner.outputs import ExecutionOutputs
 from stratoflow.execution.secrets import SecretSource, SecretUnavailable
 from stratoflow.expressions import render
 from stratoflow.flow import Flow
+from stratoflow.flow.fields import SYSTEM_LABEL_PREFIX, is_system_label
 from stratoflow.flow.model import flow_variables
 from stratoflow.flow.run_context import FlowCredentials
 from stratoflow.flow.task import Task
@@ -22,6 +23,7 @@ from stratoflow.namespaces import NamespaceGuard
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.store.namespace_files import list_namespace_files
 from stratoflow.store.rules import URI_SCHEME
+from stratoflow.tasks.errors import TaskFailed
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 
@@ -167,9 +169,6 @@ class TaskRunContext:
         return mask_value(value, self.secrets)
 
     def add_labels(self, labels: dict[str, str]) -> None:
-        from stratoflow.flow.fields import SYSTEM_LABEL_PREFIX, is_system_label
-        from stratoflow.tasks.errors import TaskFailed
-
         forged = sorted(str(k) for k in labels if is_system_label(str(k)))
         if forged:  # a rendered key can name one even when the flow's YAML did not
             raise TaskFailed(

@@ -18,6 +18,7 @@ from stratoflow.execution.ids import loop_value, task_run_id
 from stratoflow.execution.masking import execution_secrets, mask_text
 from stratoflow.execution.runner.subflows import failed_child_attempt, start_subflow, subflow_outputs
 from stratoflow.expressions import ExpressionError, is_truthy, render
+from stratoflow.flow.fields import parse_iso_duration
 from stratoflow.namespaces import NamespaceAccessDenied
 from stratoflow.states import State
 from stratoflow.storage_layout import LOOP_ITEMS
@@ -160,8 +161,6 @@ def _start_pause(call: Call) -> dict[str, Any]:
     delay: Any = call.task.delay  # type: ignore[attr-defined]
     if not isinstance(delay, str):
         return {}
-    from stratoflow.flow.fields import parse_iso_duration
-
     rendered = render(delay, call.context())
     try:
         seconds = parse_iso_duration(str(rendered)).total_seconds()
