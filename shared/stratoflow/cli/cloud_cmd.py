@@ -22,9 +22,16 @@ from typing import Any, TypeVar
 
 import click
 
+from stratoflow.cli.aws_access import require_aws
 from stratoflow.cli.completion import complete_flow_files
 from stratoflow.cli.options import parse_pairs
+from stratoflow.cli.output import console as make_console
+from stratoflow.cli.run_cmd import run_document
+from stratoflow.cloud.config.stack import StackError, StackResources
+from stratoflow.cloud.deploy.registry import DeploymentRegistry
+from stratoflow.flow import flow_files
 from stratoflow.states import TERMINAL_STATES
+from stratoflow.store.dynamo import DynamoExecutionStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,9 +53,6 @@ class StackChoice:
     def resources(self, *needed: str) -> Any:
         import boto3
 
-        from stratoflow.cli.aws_access import require_aws
-        from stratoflow.cloud.config.stack import StackError, StackResources
-
         require_aws()
 
         try:
@@ -63,8 +67,6 @@ class StackChoice:
         return resources
 
     def store(self) -> Any:
-        from stratoflow.store.dynamo import DynamoExecutionStore
-
         return DynamoExecutionStore(self.resources("table").table)
 
 
@@ -111,8 +113,6 @@ BATCH = 10
 
 def flow_objects(paths: Iterable[Path], prefix: str) -> dict[str, Path]:
     """Object key -> file: a file keeps its name, a folder's flows keep their path inside it."""
-    from stratoflow.flow import flow_files
-
     objects: dict[str, Path] = {}
     for path in paths:
         found = (
@@ -185,8 +185,6 @@ def wait_for_verdicts(
     store: Any, uploads: dict[str, tuple[str | None, str]], timeout: float
 ) -> dict[str, Any]:
     """The deployer's verdict on each upload (None for those without one after `timeout` seconds)."""
-    from stratoflow.cloud.deploy.registry import DeploymentRegistry
-
     registry = DeploymentRegistry(store)
     verdicts: dict[str, Any] = dict.fromkeys(uploads)
     deadline = time.monotonic() + timeout
@@ -243,8 +241,6 @@ def flows_list(namespace: str | None, as_json: bool, stack: StackChoice) -> None
         click.echo(json.dumps([h.to_json_dict() for h in heads], indent=2, default=str))
         return
     from rich.table import Table
-
-    from stratoflow.cli.output import console as make_console
 
     table = Table(box=None, header_style="bold")
     for column in ("flow", "status", "live", "latest", "updated", "errors"):
@@ -341,8 +337,6 @@ def execute(
         sys.exit(EXIT_FAILED)
     runs = store.list_task_runs(execution.id)
     if as_json:
-        from stratoflow.cli.run_cmd import run_document
-
         click.echo(json.dumps(run_document(_Outcome(execution, runs)), indent=2, default=str))
     else:
         click.echo(f"execution {execution.id} {execution.state}")

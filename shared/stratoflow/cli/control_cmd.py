@@ -19,9 +19,15 @@ from stratoflow.cli.cloud_cmd import EXIT_FAILED, EXIT_OK, StackChoice, stack_op
 from stratoflow.cli.completion import complete_execution_ids
 from stratoflow.cli.ids import resolve_execution_id
 from stratoflow.cli.options import home_option, parse_pairs
+from stratoflow.cli.run_cmd import report_orphans, run_document
+from stratoflow.cloud.config.naming import AccountRegion
 from stratoflow.cloud.config.secrets import configured_secrets
+from stratoflow.cloud.runtime.control import RemoteControl
+from stratoflow.cloud.runtime.starter import Starter
 from stratoflow.errors import InputError, NotFoundError, StratoflowError
+from stratoflow.execution.control import prepare_replay, prepare_restart, request_kill, request_resume
 from stratoflow.execution.masking import public_document
+from stratoflow.local import LocalPlatform
 
 remote_option = click.option(
     "--remote", is_flag=True, help="Act on the deployed stack (--stack) instead of the local history."
@@ -41,8 +47,6 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def _platform(home: Path) -> Any:
     """The local platform of `home`, with the executions of processes that died recorded FAILED."""
-    from stratoflow.cli.run_cmd import report_orphans
-    from stratoflow.local import LocalPlatform
 
     if not (home / "stratoflow.db").exists():
         _fail(f"no local history under {home}")
@@ -59,8 +63,6 @@ def _flow_of(platform: Any, execution_id: str) -> Any:
 
 
 def _run_and_report(platform: Any, execution: Any, as_json: bool) -> None:
-    from stratoflow.cli.run_cmd import run_document
-
     outcome = platform.finish(execution, platform.start(execution))
     if as_json:
         click.echo(json.dumps(run_document(outcome), indent=2, default=str))
@@ -74,10 +76,6 @@ def _run_and_report(platform: Any, execution: Any, as_json: bool) -> None:
 def _remote(stack: StackChoice) -> Any:
     """The stack's execution control: its table, Step Functions, and the account of its functions."""
     import boto3
-
-    from stratoflow.cloud.config.naming import AccountRegion
-    from stratoflow.cloud.runtime.control import RemoteControl
-    from stratoflow.cloud.runtime.starter import Starter
 
     resources = stack.resources("table", "admission_arn")
     store = stack.store()
@@ -115,8 +113,6 @@ def _follow(control: Any, response: Any, wait: bool, timeout: float, as_json: bo
 @stack_options
 def kill(execution_id: str, home: Path, remote: bool, stack: StackChoice) -> None:
     """Kill a running, paused or queued execution and, transitively, its subflows."""
-    from stratoflow.execution.control import request_kill
-
     if remote:
         try:
             for killed in _remote(stack).kill(execution_id):
@@ -148,8 +144,6 @@ def restart(
     execution_id: str, as_json: bool, home: Path, remote: bool, wait: bool, timeout: float, stack: StackChoice
 ) -> None:
     """Continue a FAILED or KILLED execution from its failed task runs (same execution, new attempts)."""
-    from stratoflow.execution.control import prepare_restart
-
     if remote:
         control = _remote(stack)
         try:
@@ -199,8 +193,6 @@ def replay(
     stack: StackChoice,
 ) -> None:
     """Run a new execution, linked to EXECUTION_ID, from a chosen task, reusing the outputs before it."""
-    from stratoflow.execution.control import prepare_replay
-
     if remote:
         control = _remote(stack)
         try:
@@ -236,8 +228,6 @@ def resume(
     """Resume a paused execution (a Pause without delay), with its typed onResume inputs.
 
     When the process that paused it has ended, the execution continues in this one, to its end."""
-    from stratoflow.execution.control import request_resume
-
     if remote:
         try:
             paused = _remote(stack).resume(execution_id, parse_pairs(inputs))

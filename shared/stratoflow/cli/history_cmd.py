@@ -14,9 +14,14 @@ import click
 from stratoflow.cli.cloud_cmd import StackChoice, stack_options
 from stratoflow.cli.completion import complete_execution_ids
 from stratoflow.cli.ids import flow_namespace, resolve_execution_id
-from stratoflow.cli.options import home_option
+from stratoflow.cli.live import _depths, _table
+from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.cli.output import console as make_console
+from stratoflow.execution.lineage import chain_of, correlation_of, labelled
+from stratoflow.execution.masking import public_document, shown_inputs
+from stratoflow.local.leases import gone_owners
 from stratoflow.states import State
+from stratoflow.store import open_local_store
 
 FOLLOW_POLL_SECONDS = 0.5
 
@@ -30,7 +35,6 @@ remote_option = click.option(
 def _store(home: Path, remote: bool = False, stack: StackChoice | None = None) -> Any:
     if remote and stack is not None:
         return stack.store()
-    from stratoflow.store import open_local_store
 
     if not (home / "stratoflow.db").exists():
         click.echo(f"no local history under {home} (run a flow first)", err=True)
@@ -78,8 +82,6 @@ def list_(
     stack: StackChoice,
 ) -> None:
     """Newest executions first."""
-    from stratoflow.cli.options import parse_pairs
-    from stratoflow.execution.lineage import labelled
 
     wanted = parse_pairs(labels, "label")
     store = _store(home, remote, stack)
@@ -129,8 +131,6 @@ def _fails_when_gone(state: Any) -> bool:
 
 
 def _orphans(store: Any, home: Path) -> set[str]:
-    from stratoflow.local.leases import gone_owners
-
     return {execution_id for ids in gone_owners(store, home).values() for execution_id in ids}
 
 
@@ -142,8 +142,6 @@ def _orphans(store: Any, home: Path) -> set[str]:
 @stack_options
 def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: StackChoice) -> None:
     """One execution and its task runs."""
-    from stratoflow.execution.masking import public_document, shown_inputs
-
     store = _store(home, remote, stack)
     execution_id = resolve_execution_id(store, execution_id)
     execution = store.get_execution(execution_id)
@@ -152,8 +150,6 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
         sys.exit(1)
     runs = store.list_task_runs(execution_id)
     if as_json:
-        from stratoflow.execution.lineage import chain_of
-
         chain = chain_of(store, execution)
         document = public_document(execution)
         document["chain"] = {
@@ -164,7 +160,6 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
         document["taskRuns"] = [r.to_json_dict() for r in runs]
         click.echo(json.dumps(document, indent=2, default=str))
         return
-    from stratoflow.cli.live import _depths, _table
 
     console = make_console()
     console.print(
@@ -184,8 +179,6 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
 
 def _print_chain(console: Any, store: Any, execution: Any) -> None:
     """The execution's place in its chain: root (by correlation id), parent and Subflow children."""
-    from stratoflow.execution.lineage import chain_of, correlation_of
-
     chain = chain_of(store, execution)
 
     def named(other: Any) -> str:

@@ -10,6 +10,8 @@ from typing import Any
 from rich.live import Live
 from rich.table import Table
 
+from stratoflow.cli.output import console as make_console
+
 STATE_STYLES = {
     "SUCCESS": "green",
     "WARNING": "yellow",
@@ -83,8 +85,6 @@ def _depths(runs: list[Any]) -> dict[str, int]:
 
 def watch(platform: Any, execution: Any, running: Any, flow: Any) -> Any:
     """Show the task runs while the execution runs; print the outcome at the end."""
-    from stratoflow.cli.output import console as make_console
-
     console = make_console()
     console.print(f"[bold]{flow.namespace}.{flow.id}[/] execution [bold]{execution.id}[/]")
     done = threading.Event()

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from stratoflow.cli.aws_access import aws_error_line
 from stratoflow.errors import StorageError
 
 # command name -> "module:attribute" of a click.Command
@@ -65,8 +66,6 @@ class LazyGroup(click.Group):
                 raise click.ClickException(f"{error.strerror}{where}") from None
             raise
         except Exception as error:
-            from stratoflow.cli.aws_access import aws_error_line
-
             line = aws_error_line(error)
             if line is None:
                 raise

@@ -13,12 +13,13 @@ import click
 
 from stratoflow.cli.cloud_cmd import StackChoice, stack_options
 from stratoflow.cli.options import home_option
+from stratoflow.namespaces import allowed_namespaces, set_allowed_namespaces
+from stratoflow.store import open_local_store
 
 
 def _store(home: Path, remote: bool, stack: StackChoice) -> Any:
     if remote:
         return stack.store()
-    from stratoflow.store import open_local_store
 
     store, _ = open_local_store(home)
     return store
@@ -38,8 +39,6 @@ def namespaces() -> None:
 
 
 def _change(namespace: str, others: tuple[str, ...], add: bool, home: Path, remote: bool, stack: Any) -> None:
-    from stratoflow.namespaces import allowed_namespaces, set_allowed_namespaces
-
     store = _store(home, remote, stack)
     current = set(allowed_namespaces(store, namespace))
     wanted = current | set(others) if add else current - set(others)
@@ -74,8 +73,6 @@ def deny(namespace: str, others: tuple[str, ...], home: Path, remote: bool, stac
 @_where
 def show(namespace: str, as_json: bool, home: Path, remote: bool, stack: StackChoice) -> None:
     """The namespaces NAMESPACE allows."""
-    from stratoflow.namespaces import allowed_namespaces
-
     allowed = allowed_namespaces(_store(home, remote, stack), namespace)
     click.echo(
         json.dumps({"namespace": namespace, "allowedNamespaces": allowed}) if as_json else "\n".join(allowed)

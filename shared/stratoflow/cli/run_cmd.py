@@ -12,13 +12,18 @@ import click
 
 from stratoflow.cli.completion import complete_flow_files
 from stratoflow.cli.options import home_option, parse_pairs
+from stratoflow.cli.output import console as make_console
 from stratoflow.cli.signals import StopSignals
 from stratoflow.cloud.config.secrets import configured_secrets
-from stratoflow.engine import ExecutionResult
+from stratoflow.engine import ExecutionResult, VirtualClock
 from stratoflow.engine.runtime import HISTORY_EVENT_LIMIT, PAYLOAD_LIMIT
 from stratoflow.errors import FlowValidationError, InputError, StratoflowError
-from stratoflow.execution.admission import should_start
+from stratoflow.execution.admission import new_execution_id, should_start
 from stratoflow.execution.masking import public_document
+from stratoflow.expressions.template_cache import persistent_templates
+from stratoflow.flow import read_flow_source
+from stratoflow.local import LocalPlatform
+from stratoflow.local.file_inputs import upload_file_inputs
 from stratoflow.states import State
 
 if TYPE_CHECKING:
@@ -71,9 +76,6 @@ def run(
             if given:
                 click.echo(f"warning: {option} has no effect with --cloud-sim", err=True)
         run_on_cloud_sim(flow_file, parse_pairs(inputs), as_json)
-    from stratoflow.engine import VirtualClock
-    from stratoflow.expressions.template_cache import persistent_templates
-    from stratoflow.local import LocalPlatform
 
     freeze_imported_objects()
     values = parse_pairs(inputs)
@@ -126,8 +128,6 @@ def admit_with_files(
 ) -> Any:
     """Admit an execution whose FILE inputs typed as local paths are first stored in its storage
     (as Kestra's upload); the copies are removed when admission refuses the start."""
-    from stratoflow.execution.admission import new_execution_id
-    from stratoflow.local.file_inputs import upload_file_inputs
 
     execution_id = kwargs.pop("execution_id", None) or new_execution_id()
     staged, written = upload_file_inputs(platform.blobs, flow, execution_id, inputs)
@@ -206,8 +206,6 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
     )
 
     try:
-        from stratoflow.flow import read_flow_source
-
         refuse_subflows(read_flow_source(flow_file), str(flow_file))  # before starting moto
         with CloudSimulation() as simulation:
             outcome = simulation.run_flow(flow_file, inputs)
@@ -228,7 +226,6 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
         click.echo(json.dumps(run_document(outcome), indent=2, default=str))
     else:
         from stratoflow.cli.live import _depths, _table
-        from stratoflow.cli.output import console as make_console
 
         console = make_console()
         execution = outcome.execution

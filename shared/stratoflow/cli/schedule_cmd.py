@@ -13,8 +13,23 @@ import click
 from stratoflow.cli.cloud_cmd import StackChoice, split_flow, stack_options
 from stratoflow.cli.completion import complete_flow_files
 from stratoflow.cli.options import home_option
+from stratoflow.cli.output import console as make_console
+from stratoflow.cli.run_cmd import report_orphans
 from stratoflow.cloud.config.secrets import configured_secrets
+from stratoflow.engine import VirtualClock
 from stratoflow.errors import FlowValidationError, StratoflowError
+from stratoflow.execution.admission import admit
+from stratoflow.flow import load_flow, load_flow_file
+from stratoflow.local import LocalPlatform
+from stratoflow.states import State
+from stratoflow.store import open_local_store
+from stratoflow.triggers import (
+    parse_instant,
+    plan_backfill,
+    preview_schedule,
+    schedule_trigger,
+    schedule_triggers,
+)
 
 if TYPE_CHECKING:
     from stratoflow.flow import Flow, Schedule
@@ -49,8 +64,6 @@ def _split_reference(store: Any, reference: str) -> tuple[str, str]:
 
 
 def _stored_flow(store: Any, reference: str) -> Flow:
-    from stratoflow.flow import load_flow
-
     namespace, flow_id = _split_reference(store, reference)
     record = store.get_flow(namespace, flow_id)
     flow = load_flow(record.source, f"{namespace}.{flow_id}")
@@ -67,8 +80,6 @@ def _is_file(reference: str) -> bool:
 
 
 def _instant(text: str | None, trigger: Schedule, option: str) -> datetime:
-    from stratoflow.triggers import parse_instant
-
     if text is None:
         return datetime.now(UTC)
     try:
@@ -105,8 +116,6 @@ def preview(
     Local times a DST change skips are listed and marked (they do not run); a local time DST repeats
     runs once, at its first occurrence.
     """
-    from stratoflow.triggers import preview_schedule, schedule_trigger, schedule_triggers
-
     try:
         flow = _load(flow_ref, home)
         triggers = [schedule_trigger(flow, trigger_id)] if trigger_id else schedule_triggers(flow)
@@ -131,8 +140,6 @@ def preview(
 
 
 def _load(flow_ref: str, home: Path) -> Flow:
-    from stratoflow.flow import load_flow_file
-    from stratoflow.store import open_local_store
 
     if _is_file(flow_ref):
         return load_flow_file(flow_ref)
@@ -147,8 +154,6 @@ def _load(flow_ref: str, home: Path) -> Flow:
 
 def _print_previews(flow: Flow, previews: list[Any]) -> None:
     from rich.table import Table
-
-    from stratoflow.cli.output import console as make_console
 
     console = make_console()
     for item in previews:
@@ -212,8 +217,6 @@ def backfill(
     running the same backfill again starts nothing twice. With --remote, FLOW is NAMESPACE.FLOW_ID
     deployed on the stack, and each slot starts there (concurrently, as the flow's concurrency allows).
     """
-    from stratoflow.triggers import plan_backfill, schedule_trigger
-
     if remote:
         _remote_backfill(stack, flow_ref, trigger_id, start, end, dry_run)
         return
@@ -243,9 +246,6 @@ def backfill(
 
 
 def _platform(home: Path, skip_waits: bool) -> LocalPlatform:
-    from stratoflow.cli.run_cmd import report_orphans
-    from stratoflow.engine import VirtualClock
-    from stratoflow.local import LocalPlatform
 
     platform = LocalPlatform(home, clock=VirtualClock() if skip_waits else None, secrets=configured_secrets())
     report_orphans(platform)  # their slots would hold the backfill up
@@ -256,8 +256,6 @@ def _backfill_flow(platform: LocalPlatform | None, flow_ref: str, home: Path) ->
     """The flow and its revision: a flow file is deployed first (not in a dry run)."""
     if _is_file(flow_ref):
         if platform is None:
-            from stratoflow.flow import load_flow_file
-
             flow = load_flow_file(flow_ref)
             return flow, flow.revision or 0
         flow, record = platform.deploy_file(flow_ref)
@@ -270,7 +268,6 @@ def _existing_state(home: Path, execution_ids: list[str]) -> dict[str, str]:
     """States of the executions that exist already, read without creating a local history."""
     if not (home / "stratoflow.db").exists():
         return {}
-    from stratoflow.store import open_local_store
 
     store, _ = open_local_store(home)
     try:
@@ -297,8 +294,6 @@ def _run_plan(
     platform: LocalPlatform, flow: Flow, revision: int, plan: list[ScheduledStart], title: str
 ) -> int:
     """Admit and run each slot in order; returns how many runs failed."""
-    from stratoflow.execution.admission import admit
-    from stratoflow.states import State
 
     started = done = failed = 0
     for start in plan:
@@ -326,8 +321,6 @@ def _remote_backfill(
     stack: StackChoice, flow_ref: str, trigger_id: str | None, start: str, end: str, dry_run: bool
 ) -> None:
     """Plan on the stack's live revision; start each slot through admission, as `strato execute` does."""
-    from stratoflow.flow import load_flow
-    from stratoflow.triggers import plan_backfill, schedule_trigger
 
     resources = stack.resources("table") if dry_run else stack.resources("admission_arn", "table")
     store = stack.store()

@@ -9,14 +9,14 @@ from pathlib import Path
 import click
 
 from stratoflow.cli.completion import complete_flow_files
+from stratoflow.cloud.deploy.limits import DeployNames, measure
 from stratoflow.errors import Diagnostic
+from stratoflow.flow import flow_files, flow_json_schema, load_flow_file, validate_file
 
 
 def _check(file: Path) -> list[Diagnostic]:
     """The file's problems, the AWS limits a deployment meets included (the deployer's own checks);
     a crash of the validator is reported as a problem, never a traceback."""
-    from stratoflow.cloud.deploy.limits import DeployNames, measure
-    from stratoflow.flow import load_flow_file, validate_file
 
     try:
         problems = validate_file(file)
@@ -48,8 +48,6 @@ def validate(paths: tuple[Path, ...], output_format: str, quiet: bool) -> None:
 
     Exit status: 0 all flows are valid (warnings are printed), 1 at least one is not, 2 usage error.
     """
-    from stratoflow.flow import flow_files
-
     files: list[Path] = []
     for path in paths:
         files.extend(flow_files(path) if path.is_dir() else [path])
@@ -89,8 +87,6 @@ def validate(paths: tuple[Path, ...], output_format: str, quiet: bool) -> None:
 @click.option("--indent", type=click.IntRange(0, 8), default=2, show_default=True)
 def schema(output: Path | None, indent: int) -> None:
     """Print the JSON Schema (draft 2020-12) of flow files, for editors and CI."""
-    from stratoflow.flow import flow_json_schema
-
     text = json.dumps(flow_json_schema(), indent=indent or None)
     if output is None:
         click.echo(text)
