@@ -170,6 +170,7 @@ def start_and_report(platform: LocalPlatform, flow: Any, execution: Any, as_json
             outcome = platform.finish(execution, running)
             click.echo(json.dumps(run_document(outcome), indent=2, default=str))
         else:
+            # Deferred: the live view is rich (~170 ms) that `--json` never pays.
             from stratoflow.cli.live import watch
 
             outcome = watch(platform, execution, running, flow)
@@ -197,6 +198,7 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
     except ImportError:
         click.echo(f"error: --cloud-sim needs moto, which is not installed: {INSTALL_SIM}", err=True)
         sys.exit(EXIT_REFUSED)
+    # Deferred: the simulation is moto and boto3, an optional extra only `--cloud-sim` needs.
     from stratoflow.cloudsim.platform import (
         CloudSimulation,
         DeployRefused,
@@ -225,7 +227,7 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
     if as_json:
         click.echo(json.dumps(run_document(outcome), indent=2, default=str))
     else:
-        from stratoflow.cli.live import _depths, _table
+        from stratoflow.cli.live import _depths, _table  # deferred: rich, as in start_and_report
 
         console = make_console()
         execution = outcome.execution
