@@ -29,8 +29,10 @@ from stratoflow.cli.output import console as make_console
 from stratoflow.cli.run_cmd import run_document
 from stratoflow.cloud.config.stack import StackError, StackResources
 from stratoflow.cloud.deploy.registry import DeploymentRegistry
+from stratoflow.domain import Execution, TaskRun
 from stratoflow.flow import flow_files
 from stratoflow.states import TERMINAL_STATES
+from stratoflow.store.base import ExecutionStore
 from stratoflow.store.dynamo import DynamoExecutionStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,7 +52,7 @@ class StackChoice:
     name: str
     given: dict[str, str | None]
 
-    def resources(self, *needed: str) -> Any:
+    def resources(self, *needed: str) -> StackResources:
         import boto3
 
         require_aws()
@@ -66,7 +68,7 @@ class StackChoice:
             click.echo(warning, err=True)
         return resources
 
-    def store(self) -> Any:
+    def store(self) -> DynamoExecutionStore:
         return DynamoExecutionStore(self.resources("table").table)
 
 
@@ -182,7 +184,7 @@ def deploy(
 
 
 def wait_for_verdicts(
-    store: Any, uploads: dict[str, tuple[str | None, str]], timeout: float
+    store: ExecutionStore, uploads: dict[str, tuple[str | None, str]], timeout: float
 ) -> dict[str, Any]:
     """The deployer's verdict on each upload (None for those without one after `timeout` seconds)."""
     registry = DeploymentRegistry(store)
@@ -267,7 +269,7 @@ def flows_list(namespace: str | None, as_json: bool, stack: StackChoice) -> None
 # --- strato execute --------------------------------------------------------------------------------
 
 
-def split_flow(reference: str, store: Any) -> tuple[str, str]:
+def split_flow(reference: str, store: ExecutionStore) -> tuple[str, str]:
     """NAMESPACE.FLOW_ID -> (namespace, flow id); both may hold dots, so the stack's flows decide."""
     candidates = [(reference[:i], reference[i + 1 :]) for i in range(len(reference)) if reference[i] == "."]
     if not candidates:
@@ -349,11 +351,11 @@ def execute(
 
 @dataclass
 class _Outcome:
-    execution: Any
-    task_runs: list[Any]
+    execution: Execution
+    task_runs: list[TaskRun]
 
 
-def wait_for_end(store: Any, execution_id: str, timeout: float) -> Any:
+def wait_for_end(store: ExecutionStore, execution_id: str, timeout: float) -> Execution | None:
     """The execution once its record is final, or None after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -23,10 +23,12 @@ from stratoflow.cli.run_cmd import report_orphans, run_document
 from stratoflow.cloud.config.naming import AccountRegion
 from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.cloud.runtime.control import RemoteControl
-from stratoflow.cloud.runtime.starter import Starter
+from stratoflow.cloud.runtime.starter import Starter, StartResponse
+from stratoflow.domain import Execution
 from stratoflow.errors import InputError, NotFoundError, StratoflowError
 from stratoflow.execution.control import prepare_replay, prepare_restart, request_kill, request_resume
 from stratoflow.execution.masking import public_document
+from stratoflow.flow import Flow
 from stratoflow.local import LocalPlatform
 
 remote_option = click.option(
@@ -55,14 +57,14 @@ def _platform(home: Path) -> Any:
     return platform
 
 
-def _flow_of(platform: Any, execution_id: str) -> Any:
+def _flow_of(platform: LocalPlatform, execution_id: str) -> Flow:
     execution = platform.store.get_execution(execution_id)
     if execution is None:
         _fail(f"execution {execution_id} does not exist")
     return platform.runner.flow(execution.namespace, execution.flow_id, execution.revision)
 
 
-def _run_and_report(platform: Any, execution: Any, as_json: bool) -> None:
+def _run_and_report(platform: LocalPlatform, execution: Execution, as_json: bool) -> None:
     outcome = platform.finish(execution, platform.start(execution))
     if as_json:
         click.echo(json.dumps(run_document(outcome), indent=2, default=str))
@@ -73,7 +75,7 @@ def _run_and_report(platform: Any, execution: Any, as_json: bool) -> None:
     sys.exit(0 if outcome.execution.state in ("SUCCESS", "WARNING") else 1)
 
 
-def _remote(stack: StackChoice) -> Any:
+def _remote(stack: StackChoice) -> RemoteControl:
     """The stack's execution control: its table, Step Functions, and the account of its functions."""
     import boto3
 
@@ -84,7 +86,9 @@ def _remote(stack: StackChoice) -> Any:
     return RemoteControl(store, stepfunctions, Starter(store, stepfunctions), account, stack.name)
 
 
-def _follow(control: Any, response: Any, wait: bool, timeout: float, as_json: bool) -> None:
+def _follow(
+    control: RemoteControl, response: StartResponse, wait: bool, timeout: float, as_json: bool
+) -> None:
     """Report a remote start; with `wait`, its end (the exit code says whether it succeeded)."""
     if not wait:
         if as_json:
@@ -124,8 +128,8 @@ def kill(execution_id: str, home: Path, remote: bool, stack: StackChoice) -> Non
     platform = _platform(home)
     execution_id = resolve_execution_id(platform.store, execution_id)
     try:
-        for killed in request_kill(platform.store, execution_id):
-            click.echo(f"kill requested: {killed}")
+        for requested in request_kill(platform.store, execution_id):
+            click.echo(f"kill requested: {requested}")
     except (StratoflowError, NotFoundError) as error:
         _fail(str(error))
     finally:

@@ -17,11 +17,14 @@ from stratoflow.cli.ids import flow_namespace, resolve_execution_id
 from stratoflow.cli.live import _depths, _table
 from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.cli.output import console as make_console
+from stratoflow.domain import Execution
 from stratoflow.execution.lineage import chain_of, correlation_of, labelled
 from stratoflow.execution.masking import public_document, shown_inputs
 from stratoflow.local.leases import gone_owners
 from stratoflow.states import State
 from stratoflow.store import open_local_store
+from stratoflow.store.base import ExecutionStore
+from stratoflow.store.sqlite import SqliteExecutionStore
 
 FOLLOW_POLL_SECONDS = 0.5
 
@@ -32,7 +35,7 @@ remote_option = click.option(
 )
 
 
-def _store(home: Path, remote: bool = False, stack: StackChoice | None = None) -> Any:
+def _store(home: Path, remote: bool = False, stack: StackChoice | None = None) -> ExecutionStore:
     if remote and stack is not None:
         return stack.store()
 
@@ -125,12 +128,14 @@ def list_(
 RECORDED_BY = "the next `strato run`, `strato server` or `strato restart|kill` on this home records it FAILED"
 
 
-def _fails_when_gone(state: Any) -> bool:
+def _fails_when_gone(state: State) -> bool:
     """A PAUSED execution outlives its process (`strato resume` continues it); others are failed."""
     return not state.is_terminal and str(state) != "PAUSED"
 
 
-def _orphans(store: Any, home: Path) -> set[str]:
+def _orphans(store: ExecutionStore, home: Path) -> set[str]:
+    if not isinstance(store, SqliteExecutionStore):  # leases are a local history's
+        return set()
     return {execution_id for ids in gone_owners(store, home).values() for execution_id in ids}
 
 
@@ -177,11 +182,11 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
         console.print(f"error: {execution.error}", markup=False)
 
 
-def _print_chain(console: Any, store: Any, execution: Any) -> None:
+def _print_chain(console: Any, store: ExecutionStore, execution: Execution) -> None:
     """The execution's place in its chain: root (by correlation id), parent and Subflow children."""
     chain = chain_of(store, execution)
 
-    def named(other: Any) -> str:
+    def named(other: Execution) -> str:
         return f"{other.id} ({other.namespace}.{other.flow_id}, {other.state})"
 
     root = correlation_of(execution)
@@ -223,6 +228,7 @@ def logs(
                 f"{entry.timestamp:%Y-%m-%d %H:%M:%S} {entry.level:<5} {entry.task_id}: {entry.message}"
             )
         printed = len(entries)
-        if not follow or store.get_execution(execution_id).state.is_terminal:
+        current = store.get_execution(execution_id)
+        if not follow or current is None or current.state.is_terminal:
             return
         time.sleep(FOLLOW_POLL_SECONDS)

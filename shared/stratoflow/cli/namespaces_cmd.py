@@ -15,9 +15,10 @@ from stratoflow.cli.cloud_cmd import StackChoice, stack_options
 from stratoflow.cli.options import home_option
 from stratoflow.namespaces import allowed_namespaces, set_allowed_namespaces
 from stratoflow.store import open_local_store
+from stratoflow.store.base import ExecutionStore
 
 
-def _store(home: Path, remote: bool, stack: StackChoice) -> Any:
+def _store(home: Path, remote: bool, stack: StackChoice) -> ExecutionStore:
     if remote:
         return stack.store()
 
@@ -38,7 +39,9 @@ def namespaces() -> None:
     """Namespace allow-lists: which other namespaces' flows may use a namespace's KV and files."""
 
 
-def _change(namespace: str, others: tuple[str, ...], add: bool, home: Path, remote: bool, stack: Any) -> None:
+def _change(
+    namespace: str, others: tuple[str, ...], add: bool, home: Path, remote: bool, stack: StackChoice
+) -> None:
     store = _store(home, remote, stack)
     current = set(allowed_namespaces(store, namespace))
     wanted = current | set(others) if add else current - set(others)

@@ -15,13 +15,14 @@ from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.cli.output import console as make_console
 from stratoflow.cli.signals import StopSignals
 from stratoflow.cloud.config.secrets import configured_secrets
+from stratoflow.domain import Execution, FlowRecord
 from stratoflow.engine import ExecutionResult, VirtualClock
 from stratoflow.engine.runtime import HISTORY_EVENT_LIMIT, PAYLOAD_LIMIT
 from stratoflow.errors import FlowValidationError, InputError, StratoflowError
 from stratoflow.execution.admission import new_execution_id, should_start
 from stratoflow.execution.masking import public_document
 from stratoflow.expressions.template_cache import persistent_templates
-from stratoflow.flow import read_flow_source
+from stratoflow.flow import Flow, read_flow_source
 from stratoflow.local import LocalPlatform
 from stratoflow.local.file_inputs import upload_file_inputs
 from stratoflow.states import State
@@ -124,8 +125,8 @@ def run_locally(
 
 
 def admit_with_files(
-    platform: LocalPlatform, flow: Any, record: Any, inputs: dict[str, Any], **kwargs: Any
-) -> Any:
+    platform: LocalPlatform, flow: Flow, record: FlowRecord, inputs: dict[str, Any], **kwargs: Any
+) -> Execution:
     """Admit an execution whose FILE inputs typed as local paths are first stored in its storage
     (as Kestra's upload); the copies are removed when admission refuses the start."""
 
@@ -139,7 +140,7 @@ def admit_with_files(
         raise
 
 
-def start_and_report(platform: LocalPlatform, flow: Any, execution: Any, as_json: bool) -> None:
+def start_and_report(platform: LocalPlatform, flow: Flow, execution: Execution, as_json: bool) -> None:
     """Run an admitted execution to its end here (live view or `--json`) and exit with its verdict."""
     if not should_start(execution):
         # Not to start here: queued (another process's execution ending will start it), refused by

@@ -19,10 +19,12 @@ from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.engine import VirtualClock
 from stratoflow.errors import FlowValidationError, StratoflowError
 from stratoflow.execution.admission import admit
+from stratoflow.execution.flows import live_flow
 from stratoflow.flow import load_flow, load_flow_file
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from stratoflow.store import open_local_store
+from stratoflow.store.base import ExecutionStore
 from stratoflow.triggers import (
     parse_instant,
     plan_backfill,
@@ -45,7 +47,7 @@ def _refuse(message: str) -> None:
     sys.exit(EXIT_REFUSED)
 
 
-def _split_reference(store: Any, reference: str) -> tuple[str, str]:
+def _split_reference(store: ExecutionStore, reference: str) -> tuple[str, str]:
     """`namespace.flowId` -> the (namespace, flow id) deployed in the store (both may hold dots)."""
     found = [
         (reference[:at], reference[at + 1 :])
@@ -63,11 +65,12 @@ def _split_reference(store: Any, reference: str) -> tuple[str, str]:
     return found[0]
 
 
-def _stored_flow(store: Any, reference: str) -> Flow:
+def _stored_flow(store: ExecutionStore, reference: str) -> Flow:
     namespace, flow_id = _split_reference(store, reference)
-    record = store.get_flow(namespace, flow_id)
-    flow = load_flow(record.source, f"{namespace}.{flow_id}")
-    return flow.model_copy(update={"revision": record.revision})
+    flow = live_flow(store, namespace, flow_id)
+    if flow is None:  # deleted since it was found
+        raise StratoflowError(f"flow {namespace}.{flow_id} is not deployed any more")
+    return flow
 
 
 def _is_file(reference: str) -> bool:

@@ -15,6 +15,7 @@ both see it; a restart is judged again).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -48,7 +49,11 @@ def marker_key(execution: Execution, sla_id: str) -> str:
 
 
 def misses_at_end(
-    flow: Flow, execution: Execution, status: str, ran: timedelta | None, context: Any = None
+    flow: Flow,
+    execution: Execution,
+    status: str,
+    ran: timedelta | None,
+    context: Callable[[], dict[str, Any]] | None = None,
 ) -> list[SlaMiss]:
     """The SLAs an execution that ended with the engine's `status` after `ran` missed.
 
@@ -71,7 +76,7 @@ def misses_at_end(
     return misses
 
 
-def _assertion_failed(sla: ExecutionAssertion, context: Any) -> str | None:
+def _assertion_failed(sla: ExecutionAssertion, context: Callable[[], dict[str, Any]]) -> str | None:
     # Deferred: jinja2 (~170 ms) stays out of the INIT of the handlers that import the SLA rules
     # (admission's timers, execution events); only an EXECUTION_ASSERTION renders.
     from stratoflow.expressions import ExpressionError, is_truthy, render

@@ -360,7 +360,7 @@ def function_url_response(response: WebhookResponse) -> dict[str, Any]:
     return {"statusCode": response.status, "headers": response.headers, "body": response.text()}
 
 
-def admission_start(lambda_client: Any, function_arn: str, store: Any) -> StartFn:
+def admission_start(lambda_client: Any, function_arn: str, store: ExecutionStore) -> StartFn:
     """A `start` that invokes the admission Lambda synchronously, then reads the recorded execution.
 
     Admission's event is `{namespace, flowId, inputs, labels, trigger, executionId}`; it answers
