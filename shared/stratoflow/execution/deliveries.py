@@ -86,13 +86,13 @@ def check_schedule_conditions(flow: Flow, trigger: dict[str, Any]) -> None:
 
     Checked at admission, so every start of a slot (the local server, EventBridge Scheduler's delivery,
     a backfill, a recovered missed slot) skips the same slots."""
+    model = flow.trigger(str(trigger.get("id")))
+    if not isinstance(model, Schedule) or not model.conditions:
+        return
     # Deferred: jinja2 (~170 ms) stays out of the admission Lambda's INIT; only a schedule with
     # conditions or a trigger with inputs renders anything.
     from stratoflow.expressions import ExpressionError
 
-    model = flow.trigger(str(trigger.get("id")))
-    if not isinstance(model, Schedule) or not model.conditions:
-        return
     where = f"schedule '{model.id}' of {flow.namespace}.{flow.id} at {trigger.get('date')}"
     variables = {"trigger": trigger, "flow": flow_variables(flow.namespace, flow.id, flow.revision)}
     try:
