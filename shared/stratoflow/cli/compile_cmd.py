@@ -16,7 +16,6 @@ from stratoflow.flow import load_flow_file
 
 
 def _load(flow_file: Path):  # type: ignore[no-untyped-def]
-
     try:
         return load_flow_file(flow_file)
     except FlowValidationError as error:

@@ -15,11 +15,11 @@ from typing import Any, NoReturn
 
 import click
 
-from stratoflow.cli.cloud_cmd import EXIT_FAILED, EXIT_OK, StackChoice, stack_options, wait_for_end
 from stratoflow.cli.completion import complete_execution_ids
 from stratoflow.cli.ids import resolve_execution_id
+from stratoflow.cli.local_runs import report_orphans, run_document
 from stratoflow.cli.options import home_option, parse_pairs
-from stratoflow.cli.run_cmd import report_orphans, run_document
+from stratoflow.cli.stacks import EXIT_FAILED, EXIT_OK, StackChoice, stack_options, wait_for_end
 from stratoflow.cloud.config.naming import AccountRegion
 from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.cloud.runtime.control import RemoteControl
@@ -49,7 +49,6 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def _platform(home: Path) -> Any:
     """The local platform of `home`, with the executions of processes that died recorded FAILED."""
-
     if not (home / "stratoflow.db").exists():
         _fail(f"no local history under {home}")
     platform = LocalPlatform(home, secrets=configured_secrets())

@@ -56,7 +56,6 @@ def cost(
     as_json: bool,
 ) -> None:
     """Estimate what FLOW_FILE costs per month on Step Functions, Lambda and DynamoDB (us-east-1 list prices)."""
-
     try:
         flow = load_flow_file(flow_file)
         definition = compile_flow(flow).definition

@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
-from stratoflow.cli.cloud_cmd import StackChoice, stack_options
 from stratoflow.cli.options import home_option
+from stratoflow.cli.stacks import StackChoice, stack_options
 from stratoflow.store.local import LocalBlobStore
 from stratoflow.store.namespace_files import file_key, files_prefix, list_namespace_files, put_namespace_file
 from stratoflow.store.s3 import S3BlobStore

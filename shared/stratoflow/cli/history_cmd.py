@@ -11,12 +11,11 @@ from typing import Any
 
 import click
 
-from stratoflow.cli.cloud_cmd import StackChoice, stack_options
 from stratoflow.cli.completion import complete_execution_ids
 from stratoflow.cli.ids import flow_namespace, resolve_execution_id
-from stratoflow.cli.live import _depths, _table
 from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.cli.output import console as make_console
+from stratoflow.cli.stacks import StackChoice, stack_options
 from stratoflow.domain import Execution
 from stratoflow.execution.lineage import chain_of, correlation_of, labelled
 from stratoflow.execution.masking import public_document, shown_inputs
@@ -85,7 +84,6 @@ def list_(
     stack: StackChoice,
 ) -> None:
     """Newest executions first."""
-
     wanted = parse_pairs(labels, "label")
     store = _store(home, remote, stack)
     if flow_id is not None and namespace is None:
@@ -165,6 +163,7 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
         document["taskRuns"] = [r.to_json_dict() for r in runs]
         click.echo(json.dumps(document, indent=2, default=str))
         return
+    from stratoflow.cli.live import _depths, _table  # deferred: rich (~170 ms), which --json never loads
 
     console = make_console()
     console.print(

@@ -17,7 +17,6 @@ from stratoflow.flow import flow_json_schema
 def init(directory: Path, force: bool) -> None:
     """Create a flows repository in DIRECTORY (default: here): an example flow, editor settings
     mapping flows to the flow schema, a CI example and a README of the workflow."""
-
     files = scaffold_files(flow_json_schema(), version("stratoflow"))
     if directory.exists() and any(directory.iterdir()) and not force:
         clashes = [name for name in files if (directory / name).exists()]

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.live import Live
 from rich.table import Table
 
 from stratoflow.cli.output import console as make_console
 from stratoflow.domain import Execution, TaskRun
-from stratoflow.engine import LocalExecution
-from stratoflow.flow import Flow
-from stratoflow.local import LocalPlatform, RunOutcome
+
+if TYPE_CHECKING:  # types only: the history commands show tables without the local engine
+    from stratoflow.engine import LocalExecution
+    from stratoflow.flow import Flow
+    from stratoflow.local import LocalPlatform, RunOutcome
 
 STATE_STYLES = {
     "SUCCESS": "green",

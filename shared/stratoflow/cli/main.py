@@ -14,7 +14,7 @@ from stratoflow.errors import StorageError
 # command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
     "validate": "stratoflow.cli.validate_cmd:validate",
-    "schema": "stratoflow.cli.validate_cmd:schema",
+    "schema": "stratoflow.cli.schema_cmd:schema",
     "render": "stratoflow.cli.render_cmd:render",
     "compile": "stratoflow.cli.compile_cmd:compile_",
     "graph": "stratoflow.cli.compile_cmd:graph",

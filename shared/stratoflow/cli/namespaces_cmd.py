@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from stratoflow.cli.cloud_cmd import StackChoice, stack_options
 from stratoflow.cli.options import home_option
+from stratoflow.cli.stacks import StackChoice, stack_options
 from stratoflow.namespaces import allowed_namespaces, set_allowed_namespaces
 from stratoflow.store import open_local_store
 from stratoflow.store.base import ExecutionStore

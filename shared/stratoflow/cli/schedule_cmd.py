@@ -10,18 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from stratoflow.cli.cloud_cmd import StackChoice, split_flow, stack_options
 from stratoflow.cli.completion import complete_flow_files
+from stratoflow.cli.local_runs import report_orphans
 from stratoflow.cli.options import home_option
 from stratoflow.cli.output import console as make_console
-from stratoflow.cli.run_cmd import report_orphans
+from stratoflow.cli.stacks import StackChoice, split_flow, stack_options
 from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.engine import VirtualClock
 from stratoflow.errors import FlowValidationError, StratoflowError
 from stratoflow.execution.admission import admit
 from stratoflow.execution.flows import live_flow
 from stratoflow.flow import load_flow, load_flow_file
-from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from stratoflow.store import open_local_store
 from stratoflow.store.base import ExecutionStore
@@ -143,7 +142,6 @@ def preview(
 
 
 def _load(flow_ref: str, home: Path) -> Flow:
-
     if _is_file(flow_ref):
         return load_flow_file(flow_ref)
     if not home.is_dir():
@@ -249,6 +247,9 @@ def backfill(
 
 
 def _platform(home: Path, skip_waits: bool) -> LocalPlatform:
+    # Deferred: the local engine (the runner, the expressions: ~250 ms) only for slots run here;
+    # `strato schedule` previews and `--remote` backfills never load it.
+    from stratoflow.local import LocalPlatform
 
     platform = LocalPlatform(home, clock=VirtualClock() if skip_waits else None, secrets=configured_secrets())
     report_orphans(platform)  # their slots would hold the backfill up
@@ -297,7 +298,6 @@ def _run_plan(
     platform: LocalPlatform, flow: Flow, revision: int, plan: list[ScheduledStart], title: str
 ) -> int:
     """Admit and run each slot in order; returns how many runs failed."""
-
     started = done = failed = 0
     for start in plan:
         execution, new = admit(platform.store, flow, revision, **start.admission_kwargs())
@@ -324,7 +324,6 @@ def _remote_backfill(
     stack: StackChoice, flow_ref: str, trigger_id: str | None, start: str, end: str, dry_run: bool
 ) -> None:
     """Plan on the stack's live revision; start each slot through admission, as `strato execute` does."""
-
     resources = stack.resources("table") if dry_run else stack.resources("admission_arn", "table")
     store = stack.store()
     namespace, flow_id = split_flow(flow_ref, store)

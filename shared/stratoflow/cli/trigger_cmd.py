@@ -15,7 +15,12 @@ from typing import Any, NoReturn
 
 import click
 
-from stratoflow.cli.cloud_cmd import (
+from stratoflow.cli.ids import resolve_execution_id
+from stratoflow.cli.local_runs import EXIT_REFUSED as REFUSED
+from stratoflow.cli.local_runs import admit_with_files, start_and_report
+from stratoflow.cli.options import home_option, parse_pairs
+from stratoflow.cli.schedule_cmd import _backfill_flow, _platform
+from stratoflow.cli.stacks import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REFUSED,
@@ -23,11 +28,6 @@ from stratoflow.cli.cloud_cmd import (
     split_flow,
     stack_options,
 )
-from stratoflow.cli.ids import resolve_execution_id
-from stratoflow.cli.options import home_option, parse_pairs
-from stratoflow.cli.run_cmd import EXIT_REFUSED as REFUSED
-from stratoflow.cli.run_cmd import admit_with_files, start_and_report
-from stratoflow.cli.schedule_cmd import _backfill_flow, _platform
 from stratoflow.errors import FlowValidationError, StratoflowError
 from stratoflow.execution.flows import live_flow
 from stratoflow.triggers.manual import Delivery, manual_start
@@ -115,7 +115,6 @@ def _fire_locally(
     as_json: bool,
     skip_waits: bool,
 ) -> None:
-
     platform = _platform(home, skip_waits)
     try:
         try:

@@ -14,13 +14,15 @@ the secret's text and cannot be recognised: like Kestra, masking is by exact val
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.domain import Execution
 from stratoflow.errors import StratoflowError
 from stratoflow.execution.secrets import SecretSource
-from stratoflow.flow import Flow
 from stratoflow.store.base import ExecutionStore
+
+if TYPE_CHECKING:  # types only: the history commands mask without loading the flow language
+    from stratoflow.flow import Flow
 
 MASK = "******"
 _MAX_ANCESTORS = 20
