@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+
+from pydantic import JsonValue
 
 from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, StratoflowError
@@ -58,10 +60,10 @@ def admit(
     store: ExecutionStore,
     flow: Flow,
     revision: int,
-    inputs: dict[str, Any] | None = None,
+    inputs: Mapping[str, JsonValue] | None = None,
     *,
     labels: dict[str, str] | None = None,
-    trigger: dict[str, Any] | None = None,
+    trigger: dict[str, JsonValue] | None = None,
     execution_id: str | None = None,
     parent_execution_id: str | None = None,
     concurrency: bool = True,
@@ -230,7 +232,7 @@ def sweep_slots(store: ExecutionStore, namespace: str, flow_id: str) -> list[Exe
     return promote_queued(store, namespace, flow_id, concurrency_limit(store, namespace, flow_id))
 
 
-def execution_input(execution: Execution) -> dict[str, Any]:
+def execution_input(execution: Execution) -> dict[str, JsonValue]:
     """The state machine input of an execution: a reference, never data."""
     return {
         "execution": {

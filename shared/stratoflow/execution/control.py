@@ -9,7 +9,10 @@ what makes no sense with a message that says why.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from pydantic import JsonValue
 
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import ConflictError, InputError, NotFoundError, StratoflowError
@@ -174,7 +177,9 @@ def _paused_run(store: ExecutionStore, execution_id: str) -> TaskRun:
     return paused[0]
 
 
-def request_resume(store: ExecutionStore, flow: Flow, execution_id: str, inputs: dict[str, Any]) -> TaskRun:
+def request_resume(
+    store: ExecutionStore, flow: Flow, execution_id: str, inputs: Mapping[str, JsonValue]
+) -> TaskRun:
     """Record a resume of the paused task with its `onResume` inputs (typed and validated here)."""
     paused, values = resume_inputs(store, flow, execution_id, inputs)
     store.kv_set(CONTROL_NAMESPACE, resume_key(execution_id, paused.id), values)
@@ -182,8 +187,8 @@ def request_resume(store: ExecutionStore, flow: Flow, execution_id: str, inputs:
 
 
 def resume_inputs(
-    store: ExecutionStore, flow: Flow, execution_id: str, inputs: dict[str, Any]
-) -> tuple[TaskRun, dict[str, Any]]:
+    store: ExecutionStore, flow: Flow, execution_id: str, inputs: Mapping[str, JsonValue]
+) -> tuple[TaskRun, dict[str, JsonValue]]:
     """The paused task run and its `onResume` inputs, typed; InputError names a bad or missing one."""
     paused = _paused_run(store, execution_id)
     task = flow.find_task(paused.task_id)

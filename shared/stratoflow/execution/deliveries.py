@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import JsonValue
+
 from stratoflow.errors import InputError, StratoflowError
 from stratoflow.execution.upstream import flow_trigger_matches, flow_trigger_variables
 from stratoflow.flow import (
@@ -47,11 +49,12 @@ class TriggeredStart:
     labels: dict[str, str]
 
 
-def delivered_trigger(flow: Flow, trigger: dict[str, Any] | None) -> Trigger | None:
+def delivered_trigger(flow: Flow, trigger: dict[str, JsonValue] | None) -> Trigger | None:
     """The event trigger of `flow` a delivery names (None for other starts: manual, schedule, subflow)."""
-    if not trigger or not isinstance(trigger.get("id"), str):
+    trigger_id = trigger.get("id") if trigger else None
+    if trigger is None or not isinstance(trigger_id, str):
         return None
-    model = flow.trigger(trigger["id"])
+    model = flow.trigger(trigger_id)
     if not isinstance(model, EVENT_TRIGGERS) or trigger.get("type") != model.type_name:
         return None
     return model
@@ -60,8 +63,8 @@ def delivered_trigger(flow: Flow, trigger: dict[str, Any] | None) -> Trigger | N
 def resolve_trigger(
     store: ExecutionStore,
     flow: Flow,
-    trigger: dict[str, Any] | None,
-    inputs: dict[str, Any],
+    trigger: dict[str, JsonValue] | None,
+    inputs: dict[str, JsonValue],
     labels: dict[str, str],
 ) -> TriggeredStart:
     """Check and complete a trigger delivery; raises TriggerSkipped when it must start nothing."""
@@ -81,7 +84,7 @@ def resolve_trigger(
     return TriggeredStart(variables, {**rendered, **inputs}, {**model.labels, **labels})
 
 
-def check_schedule_conditions(flow: Flow, trigger: dict[str, Any]) -> None:
+def check_schedule_conditions(flow: Flow, trigger: dict[str, JsonValue]) -> None:
     """Raise TriggerSkipped when the slot `trigger` (a schedule's `trigger.*`) fails its conditions.
 
     Checked at admission, so every start of a slot (the local server, EventBridge Scheduler's delivery,
@@ -132,7 +135,9 @@ def _variables(
     return {"event": event}
 
 
-def render_trigger_inputs(flow: Flow, model: Trigger, variables: dict[str, Any]) -> dict[str, Any]:
+def render_trigger_inputs(
+    flow: Flow, model: Trigger, variables: dict[str, JsonValue]
+) -> dict[str, JsonValue]:
     """The trigger's `inputs`, rendered with `trigger.*` and `flow.*`; InputError names a failing one."""
     from stratoflow.expressions import ExpressionError, render  # deferred: see check_schedule_conditions
 
@@ -155,16 +160,19 @@ def render_trigger_inputs(flow: Flow, model: Trigger, variables: dict[str, Any])
 # --- AWS events --------------------------------------------------------------------------------
 
 
-def s3_object(event: dict[str, Any]) -> dict[str, Any]:
+def s3_object(event: dict[str, JsonValue]) -> dict[str, JsonValue]:
     """`trigger.object` of an S3 "Object Created" EventBridge event."""
-    detail = event.get("detail") or {}
-    bucket = str((detail.get("bucket") or {}).get("name", ""))
-    found = dict(detail.get("object") or {})
+    detail = event.get("detail")
+    detail = detail if isinstance(detail, dict) else {}
+    named = detail.get("bucket")
+    bucket = str(named.get("name", "")) if isinstance(named, dict) else ""
+    stored = detail.get("object")
+    found = dict(stored) if isinstance(stored, dict) else {}
     key = str(found.get("key", ""))
     return {**found, "bucket": bucket, "key": key, "uri": f"s3://{bucket}/{key}"}
 
 
-def s3_matches(trigger: S3Trigger, found: dict[str, Any]) -> bool:
+def s3_matches(trigger: S3Trigger, found: dict[str, JsonValue]) -> bool:
     key = str(found.get("key", ""))
     return (
         found.get("bucket") == trigger.bucket

@@ -10,9 +10,12 @@ retries. So `strato executions list --label system.correlationId=<root>` lists a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+
+from pydantic import JsonValue
 
 from stratoflow.domain import Execution
+from stratoflow.states import State
 from stratoflow.store.base import ExecutionStore
 
 CORRELATION_ID = "system.correlationId"
@@ -23,7 +26,7 @@ def correlation_of(execution: Execution) -> str:
     return execution.labels.get(CORRELATION_ID) or execution.id
 
 
-def start_correlation(execution_id: str, labels: dict[str, str], trigger: dict[str, Any] | None) -> str:
+def start_correlation(execution_id: str, labels: dict[str, str], trigger: dict[str, JsonValue] | None) -> str:
     """The correlation id of a new execution: the one its starter passed, else its upstream's (a Flow
     trigger's `trigger.labels`), else its own id."""
     given = labels.get(CORRELATION_ID)
@@ -68,11 +71,20 @@ def chain_of(store: ExecutionStore, execution: Execution) -> Chain:
 LABEL_SCAN = 1000
 
 
-def labelled(store: ExecutionStore, labels: dict[str, str], limit: int, **filters: Any) -> list[Execution]:
-    """The newest executions (among the newest `LABEL_SCAN` matching `filters`) carrying all `labels`."""
+def labelled(
+    store: ExecutionStore,
+    labels: dict[str, str],
+    limit: int,
+    *,
+    namespace: str | None = None,
+    flow_id: str | None = None,
+    state: State | None = None,
+    since: datetime | None = None,
+) -> list[Execution]:
+    """The newest executions (among the newest `LABEL_SCAN` matching the filters) carrying all `labels`."""
+    scan = limit if not labels else max(limit, LABEL_SCAN)
+    scanned = store.list_executions(namespace, flow_id, state, since, limit=scan)
     if not labels:
-        found: list[Execution] = store.list_executions(limit=limit, **filters)
-        return found
-    scanned: list[Execution] = store.list_executions(limit=max(limit, LABEL_SCAN), **filters)
+        return scanned
     matching = [e for e in scanned if all(e.labels.get(k) == v for k, v in labels.items())]
     return matching[:limit]

@@ -13,8 +13,10 @@ the secret's text and cannot be recognised: like Kestra, masking is by exact val
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from pydantic import JsonValue
 
 from stratoflow.domain import Execution
 from stratoflow.errors import StratoflowError
@@ -28,7 +30,9 @@ MASK = "******"
 _MAX_ANCESTORS = 20
 
 
-def secret_input_ids(flow: Flow, inputs: dict[str, Any], known: Iterable[str] = ()) -> list[str] | None:
+def secret_input_ids(
+    flow: Flow, inputs: Mapping[str, JsonValue], known: Iterable[str] = ()
+) -> list[str] | None:
     """Ids of the flow's SECRET inputs, and of inputs whose value holds one of the `known` values (a
     parent's secret passed to a subflow); None when there are none."""
     ids = {i.id for i in (flow.inputs or []) if type(i).type_name == "SECRET" and i.id in inputs}
@@ -78,13 +82,13 @@ def mask_value(value: Any, secrets: set[str]) -> Any:
     return value
 
 
-def shown_inputs(execution: Execution) -> dict[str, Any]:
+def shown_inputs(execution: Execution) -> dict[str, JsonValue]:
     """The inputs as every view shows them: SECRET ones masked."""
     hidden = set(execution.secret_inputs or [])
     return {key: MASK if key in hidden else value for key, value in execution.inputs.items()}
 
 
-def public_document(execution: Execution) -> dict[str, Any]:
+def public_document(execution: Execution) -> dict[str, JsonValue]:
     """The execution's JSON document for readers of the history (`show --json`, APIs)."""
     document = execution.to_json_dict()
     document["inputs"] = shown_inputs(execution)

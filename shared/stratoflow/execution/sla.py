@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from pydantic import JsonValue
+
 from stratoflow.domain import Execution, LogEntry
 from stratoflow.flow import Flow
 from stratoflow.flow.fields import format_iso_duration
@@ -53,7 +55,7 @@ def misses_at_end(
     execution: Execution,
     status: str,
     ran: timedelta | None,
-    context: Callable[[], dict[str, Any]] | None = None,
+    context: Callable[[], dict[str, JsonValue]] | None = None,
 ) -> list[SlaMiss]:
     """The SLAs an execution that ended with the engine's `status` after `ran` missed.
 

@@ -13,9 +13,9 @@ package uses them to find the flows an end starts, and to build the cloud rule's
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, JsonValue, ValidationError
 
 from stratoflow.domain import Execution
 from stratoflow.errors import StratoflowError
@@ -148,7 +148,7 @@ def flow_trigger_matches(flow: Flow, trigger: FlowTrigger, upstream: Execution) 
     return all(condition.matches(upstream) for condition in conditions)
 
 
-def flow_trigger_variables(upstream: Execution) -> dict[str, Any]:
+def flow_trigger_variables(upstream: Execution) -> dict[str, JsonValue]:
     """`trigger.*` of an execution started by a Flow trigger (Kestra's names)."""
     return {
         "executionId": upstream.id,
@@ -157,5 +157,5 @@ def flow_trigger_variables(upstream: Execution) -> dict[str, Any]:
         "flowRevision": upstream.revision,
         "state": str(upstream.state),
         "outputs": upstream.outputs,
-        "labels": upstream.labels,
+        "labels": dict[str, JsonValue](upstream.labels),
     }

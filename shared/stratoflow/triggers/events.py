@@ -14,7 +14,8 @@ import contextlib
 import hashlib
 import json
 import re
-from typing import Any
+
+from pydantic import JsonValue
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Event ids used as they are in an execution id; anything else is hashed. EventBridge event ids and
@@ -53,7 +54,7 @@ def event_execution_id(namespace: str, flow_id: str, trigger_id: str, event_id: 
 SQS_MESSAGE_FIELDS = ("messageId", "body", "attributes", "messageAttributes")
 
 
-def sqs_message(record: dict[str, Any]) -> dict[str, Any]:
+def sqs_message(record: dict[str, JsonValue]) -> dict[str, JsonValue]:
     """One of `trigger.messages`, from the SQS record a pipe delivers; a JSON `body` is parsed."""
     message = {name: record.get(name) for name in SQS_MESSAGE_FIELDS}
     message["attributes"] = message["attributes"] or {}

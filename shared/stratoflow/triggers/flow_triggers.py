@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from pydantic import JsonValue
+
 from stratoflow.domain import Execution
 from stratoflow.execution.upstream import (
     ExecutionFlowCondition,
@@ -58,7 +60,7 @@ def matching_flow_triggers(
     ]
 
 
-def finished_event_detail(execution: Execution) -> dict[str, Any]:
+def finished_event_detail(execution: Execution) -> dict[str, JsonValue]:
     """The detail of Stratoflow's "Execution Finished" event (outputs stay in the store: events are small)."""
     return {
         "executionId": execution.id,
@@ -66,14 +68,14 @@ def finished_event_detail(execution: Execution) -> dict[str, Any]:
         "flowId": execution.flow_id,
         "revision": execution.revision,
         "state": str(execution.state),
-        "labels": execution.labels,
+        "labels": dict[str, JsonValue](execution.labels),
     }
 
 
 # --- the EventBridge pattern -------------------------------------------------------------------
 
 
-def upstream_pattern(flow: Flow, trigger: FlowTrigger) -> dict[str, Any]:
+def upstream_pattern(flow: Flow, trigger: FlowTrigger) -> dict[str, JsonValue]:
     """The EventBridge pattern of the trigger's rule; raises TriggerConditionError when nothing can match.
 
     It selects what the conditions select; admission checks the same rules again (and the one the

@@ -18,9 +18,12 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from pydantic import JsonValue
 
 from stratoflow.errors import StratoflowError
 from stratoflow.execution.admission import new_execution_id
@@ -66,7 +69,7 @@ NEEDS: dict[type[Trigger], tuple[str, str]] = {
 class ManualStart(TriggerStart):
     """One start of a trigger fired by hand, which `--remote` sends to the admission function."""
 
-    def admission_event(self) -> dict[str, Any]:
+    def admission_event(self) -> dict[str, JsonValue]:
         """The same start as the admission function's event (with `namespace` and `flowId` added)."""
         return {
             "inputs": dict(self.inputs),
@@ -77,7 +80,7 @@ class ManualStart(TriggerStart):
 
 
 def manual_start(
-    flow: Flow, trigger_id: str, given: Delivery, inputs: dict[str, Any], now: datetime
+    flow: Flow, trigger_id: str, given: Delivery, inputs: Mapping[str, JsonValue], now: datetime
 ) -> ManualStart:
     """The start of `flow`'s trigger `trigger_id` fired by hand at `now` (`inputs` win over the
     trigger's own). Raises ManualTriggerError naming what is wrong."""
@@ -132,7 +135,9 @@ def _check_given(model: Trigger, given: Delivery) -> None:
             )
 
 
-def _schedule_start(flow: Flow, model: Schedule, inputs: dict[str, Any], now: datetime) -> ManualStart:
+def _schedule_start(
+    flow: Flow, model: Schedule, inputs: Mapping[str, JsonValue], now: datetime
+) -> ManualStart:
     """A Schedule fired now: `trigger.date` is this instant, as if a slot fell on it."""
     ensure_enabled(flow, model)
     start = scheduled_start(flow, model, now.replace(microsecond=0))

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import JsonValue
+
 from stratoflow.domain import Execution, LogEntry, TaskRun
 from stratoflow.execution.ids import Scope, loop_value, scope_chain, scope_values
 from stratoflow.execution.masking import mask_text, mask_value
@@ -62,7 +64,7 @@ def render_context(
     task: Task | None = None,
     task_run: TaskRun | None = None,
     scope: Scope = None,
-) -> dict[str, Any]:
+) -> dict[str, JsonValue]:
     """The variables of FLOW_LANGUAGE.md, as Kestra names them."""
     context: dict[str, Any] = {
         "flow": flow_variables(flow.namespace, flow.id, execution.revision),
@@ -183,12 +185,12 @@ class TaskRunContext:
         return NamespaceGuard(self.store, self.namespace)
 
     def kv_set(
-        self, key: str, value: Any, namespace: str | None = None, ttl_seconds: int | None = None
+        self, key: str, value: JsonValue, namespace: str | None = None, ttl_seconds: int | None = None
     ) -> None:
         target = self.guard.check(namespace or self.namespace, "write", f"kv key '{key}'")
         self.store.kv_set(target, key, value, ttl_seconds)
 
-    def kv_get(self, key: str, namespace: str | None = None) -> Any:
+    def kv_get(self, key: str, namespace: str | None = None) -> JsonValue:
         target = self.guard.check(namespace or self.namespace, "read", f"kv key '{key}'")
         found, value = self.store.kv_get(target, key)
         return value if found else None
@@ -249,7 +251,7 @@ class TaskRunContext:
             else self.credentials.for_flow(self.namespace, self.flow_id, self.execution_id)
         )
 
-    def execution_summary(self, execution_id: str) -> dict[str, Any] | None:
+    def execution_summary(self, execution_id: str) -> dict[str, JsonValue] | None:
         found = self.store.get_execution(execution_id)
         trigger = self.execution.trigger or {}
         # Namespaces are isolated: another namespace's execution is visible only to the execution it
@@ -274,7 +276,7 @@ class TaskRunContext:
         }
 
     # RuntimeFunctions, for expressions
-    def kv(self, key: str, namespace: str | None = None) -> Any:
+    def kv(self, key: str, namespace: str | None = None) -> JsonValue:
         """The value, or None when the key does not exist: `kv()` itself decides whether that is an
         error (`errorOnMissing`)."""
         return self.kv_get(key, namespace)
@@ -282,6 +284,6 @@ class TaskRunContext:
     def read(self, uri: str) -> str:
         return self.read_file(uri).decode()
 
-    def error_logs(self) -> list[dict[str, Any]]:
+    def error_logs(self) -> list[dict[str, JsonValue]]:
         failed = [r for r in self.store.list_task_runs(self.execution.id) if r.state == "FAILED"]
         return [{"taskId": r.task_id, "taskRunId": r.id, "message": r.error or ""} for r in failed]
