@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import JsonValue
 from pydantic_core import to_jsonable_python
 
 from stratoflow.domain import Execution, FlowRecord, LogEntry, StateChange, TaskRun, utcnow
@@ -120,7 +121,7 @@ class DynamoExecutionStore:
         execution_id: str,
         *,
         state: State | None = None,
-        outputs: dict[str, Any] | None = None,
+        outputs: dict[str, JsonValue] | None = None,
         labels: dict[str, str] | None = None,
         error: str | None = None,
         end_date: datetime | None = None,
@@ -304,15 +305,20 @@ class DynamoExecutionStore:
 
     # --- KV (dynamo_kv) ------------------------------------------------------------------------
 
-    def kv_set(self, namespace: str, key: str, value: Any, ttl_seconds: int | None = None) -> None:
+    def kv_set(self, namespace: str, key: str, value: JsonValue, ttl_seconds: int | None = None) -> None:
         self._kv.set(namespace, key, value, ttl_seconds)
 
     def kv_swap(
-        self, namespace: str, key: str, value: Any, expected: Any = None, ttl_seconds: int | None = None
+        self,
+        namespace: str,
+        key: str,
+        value: JsonValue,
+        expected: JsonValue = None,
+        ttl_seconds: int | None = None,
     ) -> bool:
         return self._kv.swap(namespace, key, value, expected, ttl_seconds)
 
-    def kv_get(self, namespace: str, key: str) -> tuple[bool, Any]:
+    def kv_get(self, namespace: str, key: str) -> tuple[bool, JsonValue]:
         return self._kv.get(namespace, key)
 
     def kv_delete(self, namespace: str, key: str) -> bool:

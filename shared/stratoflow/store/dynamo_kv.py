@@ -11,6 +11,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from pydantic import JsonValue
+
 from stratoflow.store import dynamo_items as items
 from stratoflow.store import rules
 from stratoflow.store.dynamo_table import ConditionFailed, Expression, Table
@@ -23,7 +25,7 @@ class DynamoKv:
         self._table = table
         self._clock = clock
 
-    def set(self, namespace: str, key: str, value: Any, ttl_seconds: int | None = None) -> None:
+    def set(self, namespace: str, key: str, value: JsonValue, ttl_seconds: int | None = None) -> None:
         rules.check_kv_key(namespace, key)
         data = rules.dump_json(value)
         rules.check_size("KV value", f"{namespace}/{key}", data)
@@ -34,7 +36,12 @@ class DynamoKv:
         self._table.put(item)
 
     def swap(
-        self, namespace: str, key: str, value: Any, expected: Any = None, ttl_seconds: int | None = None
+        self,
+        namespace: str,
+        key: str,
+        value: JsonValue,
+        expected: JsonValue = None,
+        ttl_seconds: int | None = None,
     ) -> bool:
         rules.check_kv_key(namespace, key)
         data = rules.dump_json(value)
@@ -58,7 +65,7 @@ class DynamoKv:
         live = f"(attribute_not_exists({ttl}) OR {ttl} > {now})"
         return f"{ex.name('value')} = {ex.value(rules.dump_json(expected))} AND {live}"
 
-    def get(self, namespace: str, key: str) -> tuple[bool, Any]:
+    def get(self, namespace: str, key: str) -> tuple[bool, JsonValue]:
         item = self._table.get(items.kv_key(namespace, key))
         if item is None or self._expired(item):
             return False, None

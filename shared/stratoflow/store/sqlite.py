@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import JsonValue
+
 from stratoflow.domain import Execution, FlowRecord, LogEntry, StateChange, TaskRun, utcnow
 from stratoflow.errors import ConflictError, NotFoundError, StorageError
 from stratoflow.states import State
@@ -177,7 +179,7 @@ class SqliteExecutionStore:
         execution_id: str,
         *,
         state: State | None = None,
-        outputs: dict[str, Any] | None = None,
+        outputs: dict[str, JsonValue] | None = None,
         labels: dict[str, str] | None = None,
         error: str | None = None,
         end_date: datetime | None = None,
@@ -342,7 +344,7 @@ class SqliteExecutionStore:
 
     # --- KV (sqlite_kv) ----------------------------------------------------------------------
 
-    def kv_set(self, namespace: str, key: str, value: Any, ttl_seconds: int | None = None) -> None:
+    def kv_set(self, namespace: str, key: str, value: JsonValue, ttl_seconds: int | None = None) -> None:
         rules.check_kv_key(namespace, key)
         data = rules.dump_json(value)
         rules.check_size("KV value", f"{namespace}/{key}", data)
@@ -351,7 +353,12 @@ class SqliteExecutionStore:
             kv.put(db, namespace, key, data, expires)
 
     def kv_swap(
-        self, namespace: str, key: str, value: Any, expected: Any = None, ttl_seconds: int | None = None
+        self,
+        namespace: str,
+        key: str,
+        value: JsonValue,
+        expected: JsonValue = None,
+        ttl_seconds: int | None = None,
     ) -> bool:
         rules.check_kv_key(namespace, key)
         data = rules.dump_json(value)
@@ -363,7 +370,7 @@ class SqliteExecutionStore:
             kv.put(db, namespace, key, data, expires)
         return True
 
-    def kv_get(self, namespace: str, key: str) -> tuple[bool, Any]:
+    def kv_get(self, namespace: str, key: str) -> tuple[bool, JsonValue]:
         with self._lock:
             return kv.get(self._db, namespace, key, self._clock())
 

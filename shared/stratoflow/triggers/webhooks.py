@@ -31,8 +31,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
+
+from pydantic import JsonValue
 
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError, StratoflowError
@@ -190,7 +192,7 @@ def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
-def parse_body(body: bytes, headers: dict[str, list[str]]) -> Any:
+def parse_body(body: bytes, headers: dict[str, list[str]]) -> JsonValue:
     """The body as JSON when it is JSON, else as text; None when empty. ValueError when not UTF-8 or
     nested deeper than MAX_JSON_DEPTH."""
     if not body:
@@ -201,7 +203,8 @@ def parse_body(body: bytes, headers: dict[str, list[str]]) -> Any:
         if json_depth_exceeds(text):
             raise ValueError(f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
         try:
-            return json.loads(text)
+            parsed: JsonValue = json.loads(text)
+            return parsed
         except (json.JSONDecodeError, RecursionError):
             if "json" in content_type:
                 raise ValueError("the body is not valid JSON") from None
@@ -356,11 +359,18 @@ def request_from_function_url(event: dict[str, Any]) -> WebhookRequest:
     )
 
 
-def function_url_response(response: WebhookResponse) -> dict[str, Any]:
-    return {"statusCode": response.status, "headers": response.headers, "body": response.text()}
+def function_url_response(response: WebhookResponse) -> dict[str, JsonValue]:
+    headers: dict[str, JsonValue] = {**response.headers}
+    return {"statusCode": response.status, "headers": headers, "body": response.text()}
 
 
-def admission_start(lambda_client: Any, function_arn: str, store: ExecutionStore) -> StartFn:
+class LambdaInvoker(Protocol):
+    """What `admission_start` needs of a boto3 Lambda client."""
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: str) -> dict[str, Any]: ...
+
+
+def admission_start(lambda_client: LambdaInvoker, function_arn: str, store: ExecutionStore) -> StartFn:
     """A `start` that invokes the admission Lambda synchronously, then reads the recorded execution.
 
     Admission's event is `{namespace, flowId, inputs, labels, trigger, executionId}`; it answers
