@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
+
+from pydantic import JsonValue
 
 from stratoflow.errors import StratoflowError
 from stratoflow.execution.admission import FlowDisabledError
@@ -31,6 +33,15 @@ class TriggerDisabledError(ScheduleError):
     """The trigger is disabled: it starts nothing."""
 
 
+class AdmissionKwargs(TypedDict):
+    """The keyword arguments of `stratoflow.execution.admission.admit` a trigger's start gives."""
+
+    inputs: dict[str, JsonValue]
+    labels: dict[str, str]
+    trigger: dict[str, JsonValue]
+    execution_id: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class TriggerStart:
     """One execution a trigger starts: its execution id and what admission needs."""
@@ -40,7 +51,7 @@ class TriggerStart:
     inputs: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
 
-    def admission_kwargs(self) -> dict[str, Any]:
+    def admission_kwargs(self) -> AdmissionKwargs:
         """Keyword arguments of `stratoflow.execution.admission.admit` (after store, flow, revision)."""
         return {
             "inputs": dict(self.inputs),
