@@ -32,9 +32,9 @@ from stratoflow.errors import ConflictError, StratoflowError
 from stratoflow.execution.admission import admit_recorded, should_start
 from stratoflow.execution.control import prepare_restart
 from stratoflow.execution.flows import execution_flow
+from stratoflow.flow.retry import Retry
 from stratoflow.states import State
 from stratoflow.store.base import ExecutionStore
-from stratoflow.tasks.retry import Retry
 
 logger = logging.getLogger(__name__)
 
