@@ -8,17 +8,18 @@ from pathlib import Path
 
 import click
 
+from stratoflow import flow as language  # `language.validate_file`: the seam a test replaces
 from stratoflow.cli.completion import complete_flow_files
 from stratoflow.cloud.deploy.limits import DeployNames, measure
 from stratoflow.errors import Diagnostic
-from stratoflow.flow import flow_files, load_flow_file, validate_file
+from stratoflow.flow import flow_files, load_flow_file
 
 
 def _check(file: Path) -> list[Diagnostic]:
     """The file's problems, the AWS limits a deployment meets included (the deployer's own checks);
     a crash of the validator is reported as a problem, never a traceback."""
     try:
-        problems = validate_file(file)
+        problems = language.validate_file(file)
         return problems or measure(load_flow_file(file), DeployNames.example(), str(file)).problems
     except Exception as err:  # the report must go on for the other files
         message = f"internal error while validating ({type(err).__name__}: {err}); please report it"
