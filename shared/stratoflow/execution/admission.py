@@ -2,7 +2,7 @@
 
 Inputs are typed and validated, the execution is recorded before anything runs, and a start that
 names its execution id (a trigger event's deterministic id) is started once however often it is
-delivered. A trigger delivery is checked and completed first (`stratoflow.triggers.events`).
+delivered. A trigger delivery is checked and completed first (`stratoflow.execution.deliveries`).
 
 Concurrency (`concurrency: {limit, behavior}`): an execution runs only while it holds one of the
 flow's `limit` slots (see the store's `take_slot`). What `admit` returns tells the caller what to do:
