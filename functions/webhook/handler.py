@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stratoflow.cloud.config.lazy import LazyAwsClients
+from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.store.dynamo import DynamoExecutionStore
 from stratoflow.triggers.webhooks import (
@@ -27,7 +28,11 @@ metrics = Metrics()
 settings = Settings.from_env()
 clients = LazyAwsClients()  # created on first use: INIT loads no boto3
 store = DynamoExecutionStore(settings.stratoflow_table_name, client=clients.dynamodb)
-webhooks = Webhooks(store, admission_start(clients.lambda_, settings.stratoflow_admission_arn, store))
+webhooks = Webhooks(
+    store,
+    admission_start(clients.lambda_, settings.stratoflow_admission_arn, store),
+    secrets=configured_secrets(),
+)
 
 
 @logger.inject_lambda_context

@@ -56,7 +56,7 @@ class Execution(Record):
     parent_execution_id: str | None = None
     original_execution_id: str | None = None  # replay/retry: the execution this one was made from
     # Times the execution was restarted; in the cloud its current Step Functions execution is the
-    # restart's (see `cloud.runtime.runs.run_name`).
+    # restart's (see `execution.runs.run_name`).
     restarts: int = 0
     error: str | None = None
     # The state an Exit task asked the execution to end in (it wins over the engine's verdict).

@@ -26,6 +26,7 @@ from stratoflow.compiler import compile_flow
 from stratoflow.cost import Assumptions, count
 from stratoflow.engine import LambdaIntegration, LocalEngine, Resources, VirtualClock
 from stratoflow.execution.runner import TaskRunner
+from stratoflow.execution.secrets import EnvironmentSecrets
 from stratoflow.flow import load_flow
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.store import LocalBlobStore
@@ -192,7 +193,12 @@ def cloud_lifecycle(path: Path, client: Any, blobs: Path) -> tuple[CountingClien
     # Warm containers: admission and the task runner live across executions.
     starter = Starter(DynamoExecutionStore(table, client=counting), FakeStepFunctions())
     callbacks = EngineCallbacks()
-    runner = TaskRunner(DynamoExecutionStore(table, client=counting), LocalBlobStore(blobs), callbacks)
+    runner = TaskRunner(
+        DynamoExecutionStore(table, client=counting),
+        LocalBlobStore(blobs),
+        callbacks,
+        secrets=EnvironmentSecrets({}),
+    )
     runner.remember_flow(flow.model_copy(update={"revision": record.revision}), record.revision)
     invoke = LambdaIntegration({"${TaskRunnerFunctionArn}": lambda event, _context: runner.handle(event)})
     resources = Resources({"arn:aws:states:::lambda:invoke": invoke})

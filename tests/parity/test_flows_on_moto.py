@@ -22,6 +22,7 @@ from stratoflow.engine import VirtualClock
 from stratoflow.execution.admission import admit, execution_input
 from stratoflow.execution.finalize import finalize_execution
 from stratoflow.execution.runner import TaskRunner, flowables
+from stratoflow.execution.secrets import environment_secrets
 from stratoflow.flow import load_flow
 from stratoflow.local import LocalPlatform
 from stratoflow.local.deploy import deploy_flow
@@ -91,7 +92,12 @@ def run_on_moto(path: Path, home: Path) -> dict[str, Any]:
             # Blobs in moto's S3: a distributed Map's ItemReader and ResultWriter go there
             boto3.client("s3").create_bucket(Bucket=DATA_BUCKET)
             blobs = S3BlobStore(DATA_BUCKET, prefix="data")
-            runner = TaskRunner(store, blobs, callbacks=StepFunctionsCallbacks(boto3.client("stepfunctions")))
+            runner = TaskRunner(
+                store,
+                blobs,
+                callbacks=StepFunctionsCallbacks(boto3.client("stepfunctions")),
+                secrets=environment_secrets(),
+            )
             assert sfn.lambdas is not None
             sfn.lambdas.functions["stratoflow-task-runner"] = lambda event, _context: runner.handle(event)
             store.update_execution(execution.id, state="RUNNING")

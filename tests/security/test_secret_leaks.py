@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from stratoflow.cloud.runtime.events import finished_detail
 from stratoflow.domain import Execution
-from stratoflow.execution.runner.masking import (
+from stratoflow.execution.masking import (
     MASK,
     mask_text,
     public_document,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from stratoflow.cloud.config.secrets import EnvironmentSecrets
 from stratoflow.errors import FlowValidationError
+from stratoflow.execution.secrets import EnvironmentSecrets
 from stratoflow.flow import load_flow
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.states import State

@@ -8,100 +8,35 @@ which win and spare the CloudFormation call. boto3 is imported only when a comma
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from stratoflow.cli.completion import complete_flow_files
+from stratoflow.cli.local_runs import run_document
 from stratoflow.cli.options import parse_pairs
-from stratoflow.states import TERMINAL_STATES
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
-
-
-def poll_seconds() -> float:
-    """How often the CLI reads the stack's records while it waits (STRATOFLOW_POLL_SECONDS)."""
-    return float(os.environ.get("STRATOFLOW_POLL_SECONDS", "1.0"))
-
-
-@dataclass(frozen=True)
-class StackChoice:
-    """The stack named on the command line, and the resource names given explicitly."""
-
-    name: str
-    given: dict[str, str | None]
-
-    def resources(self, *needed: str) -> Any:
-        import boto3
-
-        from stratoflow.cli.aws_access import require_aws
-        from stratoflow.cloud.config.stack import StackError, StackResources
-
-        require_aws()
-
-        try:
-            resources = StackResources.resolve(
-                self.name, self.given, needed, lambda: boto3.client("cloudformation")
-            )
-        except StackError as error:
-            raise click.ClickException(str(error)) from None
-        warning = resources.version_warning(version("stratoflow"))
-        if warning:
-            click.echo(warning, err=True)
-        return resources
-
-    def store(self) -> Any:
-        from stratoflow.store.dynamo import DynamoExecutionStore
-
-        return DynamoExecutionStore(self.resources("table").table)
-
-
-def stack_options(func: F) -> F:
-    """`--stack`, and `--table` / `--flows-bucket` / `--admission` overrides, passed as `stack`."""
-
-    @functools.wraps(func)
-    def wrapper(
-        *args: Any,
-        stack_name: str,
-        table: str | None,
-        flows_bucket: str | None,
-        admission: str | None,
-        **kwargs: Any,
-    ) -> Any:
-        given = {"table": table, "flows_bucket": flows_bucket, "admission_arn": admission}
-        return func(*args, stack=StackChoice(stack_name, given), **kwargs)
-
-    options = [
-        click.option(
-            "--stack",
-            "stack_name",
-            envvar="STRATOFLOW_STACK",
-            default="Stratoflow",
-            show_default=True,
-            help="The deployed stack (its CloudFormation outputs name the resources).",
-        ),
-        click.option("--table", envvar="STRATOFLOW_TABLE_NAME", help="The stack's DynamoDB table."),
-        click.option("--flows-bucket", envvar="STRATOFLOW_FLOWS_BUCKET", help="The stack's flows bucket."),
-        click.option(
-            "--admission", envvar="STRATOFLOW_ADMISSION_ARN", help="The stack's admission function."
-        ),
-    ]
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper  # type: ignore[return-value]
-
+from stratoflow.cli.output import console as make_console
+from stratoflow.cli.stacks import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    StackChoice,
+    poll_seconds,
+    split_flow,
+    stack_options,
+    wait_for_end,
+)
+from stratoflow.cloud.deploy.registry import DeploymentRegistry
+from stratoflow.domain import Execution, TaskRun
+from stratoflow.flow import flow_files
+from stratoflow.store.base import ExecutionStore
 
 # --- strato deploy ---------------------------------------------------------------------------------
 
@@ -111,8 +46,6 @@ BATCH = 10
 
 def flow_objects(paths: Iterable[Path], prefix: str) -> dict[str, Path]:
     """Object key -> file: a file keeps its name, a folder's flows keep their path inside it."""
-    from stratoflow.flow import flow_files
-
     objects: dict[str, Path] = {}
     for path in paths:
         found = (
@@ -182,11 +115,9 @@ def deploy(
 
 
 def wait_for_verdicts(
-    store: Any, uploads: dict[str, tuple[str | None, str]], timeout: float
+    store: ExecutionStore, uploads: dict[str, tuple[str | None, str]], timeout: float
 ) -> dict[str, Any]:
     """The deployer's verdict on each upload (None for those without one after `timeout` seconds)."""
-    from stratoflow.cloud.deploy.registry import DeploymentRegistry
-
     registry = DeploymentRegistry(store)
     verdicts: dict[str, Any] = dict.fromkeys(uploads)
     deadline = time.monotonic() + timeout
@@ -244,8 +175,6 @@ def flows_list(namespace: str | None, as_json: bool, stack: StackChoice) -> None
         return
     from rich.table import Table
 
-    from stratoflow.cli.output import console as make_console
-
     table = Table(box=None, header_style="bold")
     for column in ("flow", "status", "live", "latest", "updated", "errors"):
         table.add_column(column)
@@ -269,17 +198,6 @@ def flows_list(namespace: str | None, as_json: bool, stack: StackChoice) -> None
 
 
 # --- strato execute --------------------------------------------------------------------------------
-
-
-def split_flow(reference: str, store: Any) -> tuple[str, str]:
-    """NAMESPACE.FLOW_ID -> (namespace, flow id); both may hold dots, so the stack's flows decide."""
-    candidates = [(reference[:i], reference[i + 1 :]) for i in range(len(reference)) if reference[i] == "."]
-    if not candidates:
-        raise click.UsageError(f"expected NAMESPACE.FLOW_ID, got {reference!r}")
-    for namespace, flow_id in reversed(candidates):
-        if namespace and flow_id and store.get_flow_head(namespace, flow_id) is not None:
-            return namespace, flow_id
-    return candidates[-1]  # unknown: admission says so
 
 
 @click.command()
@@ -341,8 +259,6 @@ def execute(
         sys.exit(EXIT_FAILED)
     runs = store.list_task_runs(execution.id)
     if as_json:
-        from stratoflow.cli.run_cmd import run_document
-
         click.echo(json.dumps(run_document(_Outcome(execution, runs)), indent=2, default=str))
     else:
         click.echo(f"execution {execution.id} {execution.state}")
@@ -355,17 +271,5 @@ def execute(
 
 @dataclass
 class _Outcome:
-    execution: Any
-    task_runs: list[Any]
-
-
-def wait_for_end(store: Any, execution_id: str, timeout: float) -> Any:
-    """The execution once its record is final, or None after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        execution = store.get_execution(execution_id)
-        if execution is not None and execution.state in TERMINAL_STATES:
-            return execution
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(poll_seconds())
+    execution: Execution
+    task_runs: list[TaskRun]

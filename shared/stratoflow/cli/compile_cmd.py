@@ -9,12 +9,13 @@ from pathlib import Path
 import click
 
 from stratoflow.cli.completion import complete_flow_files
+from stratoflow.compiler import compile_flow
+from stratoflow.compiler.graph import flow_mermaid
 from stratoflow.errors import CompileError, FlowValidationError
+from stratoflow.flow import load_flow_file
 
 
 def _load(flow_file: Path):  # type: ignore[no-untyped-def]
-    from stratoflow.flow import load_flow_file
-
     try:
         return load_flow_file(flow_file)
     except FlowValidationError as error:
@@ -34,8 +35,6 @@ def _load(flow_file: Path):  # type: ignore[no-untyped-def]
 )
 def compile_(flow_file: Path, output: Path | None) -> None:
     """Print the Step Functions definition (ASL, JSONPath) of FLOW_FILE and the placeholders it needs."""
-    from stratoflow.compiler import compile_flow
-
     flow = _load(flow_file)
     try:
         compiled = compile_flow(flow)
@@ -60,6 +59,4 @@ def compile_(flow_file: Path, output: Path | None) -> None:
 )
 def graph(flow_file: Path) -> None:
     """Print a Mermaid flowchart of FLOW_FILE: tasks, branches, loops and error paths."""
-    from stratoflow.compiler.graph import flow_mermaid
-
     click.echo(flow_mermaid(_load(flow_file)), nl=False)

@@ -12,6 +12,7 @@ import click
 from click.shell_completion import CompletionItem
 
 from stratoflow.cli.options import DEFAULT_HOME
+from stratoflow.store.sqlite import SqliteExecutionStore
 
 FLOW_SUFFIXES = (".yaml", ".yml")
 MAX_EXECUTIONS = 50
@@ -47,7 +48,6 @@ def complete_execution_ids(
     database = Path(home) / "stratoflow.db"
     if not database.is_file():
         return []
-    from stratoflow.store.sqlite import SqliteExecutionStore
 
     store = SqliteExecutionStore(database)
     return [

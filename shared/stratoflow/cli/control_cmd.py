@@ -15,12 +15,21 @@ from typing import Any, NoReturn
 
 import click
 
-from stratoflow.cli.cloud_cmd import EXIT_FAILED, EXIT_OK, StackChoice, stack_options, wait_for_end
 from stratoflow.cli.completion import complete_execution_ids
 from stratoflow.cli.ids import resolve_execution_id
+from stratoflow.cli.local_runs import report_orphans, run_document
 from stratoflow.cli.options import home_option, parse_pairs
+from stratoflow.cli.stacks import EXIT_FAILED, EXIT_OK, StackChoice, stack_options, wait_for_end
+from stratoflow.cloud.config.naming import AccountRegion
+from stratoflow.cloud.config.secrets import configured_secrets
+from stratoflow.cloud.runtime.control import RemoteControl
+from stratoflow.cloud.runtime.starter import Starter, StartResponse
+from stratoflow.domain import Execution
 from stratoflow.errors import InputError, NotFoundError, StratoflowError
-from stratoflow.execution.runner.masking import public_document
+from stratoflow.execution.control import prepare_replay, prepare_restart, request_kill, request_resume
+from stratoflow.execution.masking import public_document
+from stratoflow.flow import Flow
+from stratoflow.local import LocalPlatform
 
 remote_option = click.option(
     "--remote", is_flag=True, help="Act on the deployed stack (--stack) instead of the local history."
@@ -40,26 +49,21 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def _platform(home: Path) -> Any:
     """The local platform of `home`, with the executions of processes that died recorded FAILED."""
-    from stratoflow.cli.run_cmd import report_orphans
-    from stratoflow.local import LocalPlatform
-
     if not (home / "stratoflow.db").exists():
         _fail(f"no local history under {home}")
-    platform = LocalPlatform(home)
+    platform = LocalPlatform(home, secrets=configured_secrets())
     report_orphans(platform)  # an execution whose process died is FAILED (restartable), not RUNNING
     return platform
 
 
-def _flow_of(platform: Any, execution_id: str) -> Any:
+def _flow_of(platform: LocalPlatform, execution_id: str) -> Flow:
     execution = platform.store.get_execution(execution_id)
     if execution is None:
         _fail(f"execution {execution_id} does not exist")
     return platform.runner.flow(execution.namespace, execution.flow_id, execution.revision)
 
 
-def _run_and_report(platform: Any, execution: Any, as_json: bool) -> None:
-    from stratoflow.cli.run_cmd import run_document
-
+def _run_and_report(platform: LocalPlatform, execution: Execution, as_json: bool) -> None:
     outcome = platform.finish(execution, platform.start(execution))
     if as_json:
         click.echo(json.dumps(run_document(outcome), indent=2, default=str))
@@ -70,13 +74,9 @@ def _run_and_report(platform: Any, execution: Any, as_json: bool) -> None:
     sys.exit(0 if outcome.execution.state in ("SUCCESS", "WARNING") else 1)
 
 
-def _remote(stack: StackChoice) -> Any:
+def _remote(stack: StackChoice) -> RemoteControl:
     """The stack's execution control: its table, Step Functions, and the account of its functions."""
     import boto3
-
-    from stratoflow.cloud.config.naming import AccountRegion
-    from stratoflow.cloud.runtime.control import RemoteControl
-    from stratoflow.cloud.runtime.starter import Starter
 
     resources = stack.resources("table", "admission_arn")
     store = stack.store()
@@ -85,7 +85,9 @@ def _remote(stack: StackChoice) -> Any:
     return RemoteControl(store, stepfunctions, Starter(store, stepfunctions), account, stack.name)
 
 
-def _follow(control: Any, response: Any, wait: bool, timeout: float, as_json: bool) -> None:
+def _follow(
+    control: RemoteControl, response: StartResponse, wait: bool, timeout: float, as_json: bool
+) -> None:
     """Report a remote start; with `wait`, its end (the exit code says whether it succeeded)."""
     if not wait:
         if as_json:
@@ -114,8 +116,6 @@ def _follow(control: Any, response: Any, wait: bool, timeout: float, as_json: bo
 @stack_options
 def kill(execution_id: str, home: Path, remote: bool, stack: StackChoice) -> None:
     """Kill a running, paused or queued execution and, transitively, its subflows."""
-    from stratoflow.execution.control import request_kill
-
     if remote:
         try:
             for killed in _remote(stack).kill(execution_id):
@@ -127,8 +127,8 @@ def kill(execution_id: str, home: Path, remote: bool, stack: StackChoice) -> Non
     platform = _platform(home)
     execution_id = resolve_execution_id(platform.store, execution_id)
     try:
-        for killed in request_kill(platform.store, execution_id):
-            click.echo(f"kill requested: {killed}")
+        for requested in request_kill(platform.store, execution_id):
+            click.echo(f"kill requested: {requested}")
     except (StratoflowError, NotFoundError) as error:
         _fail(str(error))
     finally:
@@ -147,8 +147,6 @@ def restart(
     execution_id: str, as_json: bool, home: Path, remote: bool, wait: bool, timeout: float, stack: StackChoice
 ) -> None:
     """Continue a FAILED or KILLED execution from its failed task runs (same execution, new attempts)."""
-    from stratoflow.execution.control import prepare_restart
-
     if remote:
         control = _remote(stack)
         try:
@@ -198,8 +196,6 @@ def replay(
     stack: StackChoice,
 ) -> None:
     """Run a new execution, linked to EXECUTION_ID, from a chosen task, reusing the outputs before it."""
-    from stratoflow.execution.control import prepare_replay
-
     if remote:
         control = _remote(stack)
         try:
@@ -235,8 +231,6 @@ def resume(
     """Resume a paused execution (a Pause without delay), with its typed onResume inputs.
 
     When the process that paused it has ended, the execution continues in this one, to its end."""
-    from stratoflow.execution.control import request_resume
-
     if remote:
         try:
             paused = _remote(stack).resume(execution_id, parse_pairs(inputs))

@@ -10,7 +10,10 @@ from typing import Any
 import click
 
 from stratoflow.cli.completion import complete_flow_files
+from stratoflow.compiler import compile_flow
+from stratoflow.cost import Assumptions, estimate
 from stratoflow.errors import CompileError, FlowValidationError
+from stratoflow.flow import load_flow_file
 
 
 @click.command("cost")
@@ -53,10 +56,6 @@ def cost(
     as_json: bool,
 ) -> None:
     """Estimate what FLOW_FILE costs per month on Step Functions, Lambda and DynamoDB (us-east-1 list prices)."""
-    from stratoflow.compiler import compile_flow
-    from stratoflow.cost import Assumptions, estimate
-    from stratoflow.flow import load_flow_file
-
     try:
         flow = load_flow_file(flow_file)
         definition = compile_flow(flow).definition

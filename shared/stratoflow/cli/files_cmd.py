@@ -15,17 +15,17 @@ from typing import Any
 
 import click
 
-from stratoflow.cli.cloud_cmd import StackChoice, stack_options
 from stratoflow.cli.options import home_option
+from stratoflow.cli.stacks import StackChoice, stack_options
+from stratoflow.store.local import LocalBlobStore
+from stratoflow.store.namespace_files import file_key, files_prefix, list_namespace_files, put_namespace_file
+from stratoflow.store.s3 import S3BlobStore
 
 
 def _blobs(home: Path, remote: bool, data_bucket: str | None, stack: StackChoice) -> Any:
     if remote:
-        from stratoflow.store.s3 import S3BlobStore
-
         choice = StackChoice(stack.name, {**stack.given, "data_bucket": data_bucket})
         return S3BlobStore(choice.resources("data_bucket").data_bucket)
-    from stratoflow.store.local import LocalBlobStore
 
     return LocalBlobStore(home / "storage")  # the layout of `open_local_store`
 
@@ -74,8 +74,6 @@ def put(
     stack: StackChoice,
 ) -> None:
     """Store LOCAL_PATH (a file, or every file of a folder) as files of NAMESPACE."""
-    from stratoflow.store.namespace_files import file_key, put_namespace_file
-
     uploads = _uploads(local_path, to.strip("/") if to else None)
     if not uploads:
         click.echo(f"error: no file under {local_path}", err=True)
@@ -99,8 +97,6 @@ def list_(
     namespace: str, as_json: bool, home: Path, remote: bool, data_bucket: str | None, stack: StackChoice
 ) -> None:
     """The files of NAMESPACE, by path."""
-    from stratoflow.store.namespace_files import files_prefix, list_namespace_files
-
     try:
         files_prefix(namespace)
         # Listing a home that holds nothing yet must not create it.

@@ -11,12 +11,19 @@ from typing import Any
 
 import click
 
-from stratoflow.cli.cloud_cmd import StackChoice, stack_options
 from stratoflow.cli.completion import complete_execution_ids
 from stratoflow.cli.ids import flow_namespace, resolve_execution_id
-from stratoflow.cli.options import home_option
+from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.cli.output import console as make_console
+from stratoflow.cli.stacks import StackChoice, stack_options
+from stratoflow.domain import Execution
+from stratoflow.execution.lineage import chain_of, correlation_of, labelled
+from stratoflow.execution.masking import public_document, shown_inputs
+from stratoflow.local.leases import gone_owners
 from stratoflow.states import State
+from stratoflow.store import open_local_store
+from stratoflow.store.base import ExecutionStore
+from stratoflow.store.sqlite import SqliteExecutionStore
 
 FOLLOW_POLL_SECONDS = 0.5
 
@@ -27,10 +34,9 @@ remote_option = click.option(
 )
 
 
-def _store(home: Path, remote: bool = False, stack: StackChoice | None = None) -> Any:
+def _store(home: Path, remote: bool = False, stack: StackChoice | None = None) -> ExecutionStore:
     if remote and stack is not None:
         return stack.store()
-    from stratoflow.store import open_local_store
 
     if not (home / "stratoflow.db").exists():
         click.echo(f"no local history under {home} (run a flow first)", err=True)
@@ -78,9 +84,6 @@ def list_(
     stack: StackChoice,
 ) -> None:
     """Newest executions first."""
-    from stratoflow.cli.options import parse_pairs
-    from stratoflow.execution.lineage import labelled
-
     wanted = parse_pairs(labels, "label")
     store = _store(home, remote, stack)
     if flow_id is not None and namespace is None:
@@ -123,14 +126,14 @@ def list_(
 RECORDED_BY = "the next `strato run`, `strato server` or `strato restart|kill` on this home records it FAILED"
 
 
-def _fails_when_gone(state: Any) -> bool:
+def _fails_when_gone(state: State) -> bool:
     """A PAUSED execution outlives its process (`strato resume` continues it); others are failed."""
     return not state.is_terminal and str(state) != "PAUSED"
 
 
-def _orphans(store: Any, home: Path) -> set[str]:
-    from stratoflow.local.leases import gone_owners
-
+def _orphans(store: ExecutionStore, home: Path) -> set[str]:
+    if not isinstance(store, SqliteExecutionStore):  # leases are a local history's
+        return set()
     return {execution_id for ids in gone_owners(store, home).values() for execution_id in ids}
 
 
@@ -142,8 +145,6 @@ def _orphans(store: Any, home: Path) -> set[str]:
 @stack_options
 def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: StackChoice) -> None:
     """One execution and its task runs."""
-    from stratoflow.execution.runner.masking import public_document, shown_inputs
-
     store = _store(home, remote, stack)
     execution_id = resolve_execution_id(store, execution_id)
     execution = store.get_execution(execution_id)
@@ -152,8 +153,6 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
         sys.exit(1)
     runs = store.list_task_runs(execution_id)
     if as_json:
-        from stratoflow.execution.lineage import chain_of
-
         chain = chain_of(store, execution)
         document = public_document(execution)
         document["chain"] = {
@@ -164,7 +163,7 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
         document["taskRuns"] = [r.to_json_dict() for r in runs]
         click.echo(json.dumps(document, indent=2, default=str))
         return
-    from stratoflow.cli.live import _depths, _table
+    from stratoflow.cli.live import _depths, _table  # deferred: rich (~170 ms), which --json never loads
 
     console = make_console()
     console.print(
@@ -182,13 +181,11 @@ def show(execution_id: str, as_json: bool, home: Path, remote: bool, stack: Stac
         console.print(f"error: {execution.error}", markup=False)
 
 
-def _print_chain(console: Any, store: Any, execution: Any) -> None:
+def _print_chain(console: Any, store: ExecutionStore, execution: Execution) -> None:
     """The execution's place in its chain: root (by correlation id), parent and Subflow children."""
-    from stratoflow.execution.lineage import chain_of, correlation_of
-
     chain = chain_of(store, execution)
 
-    def named(other: Any) -> str:
+    def named(other: Execution) -> str:
         return f"{other.id} ({other.namespace}.{other.flow_id}, {other.state})"
 
     root = correlation_of(execution)
@@ -230,6 +227,7 @@ def logs(
                 f"{entry.timestamp:%Y-%m-%d %H:%M:%S} {entry.level:<5} {entry.task_id}: {entry.message}"
             )
         printed = len(entries)
-        if not follow or store.get_execution(execution_id).state.is_terminal:
+        current = store.get_execution(execution_id)
+        if not follow or current is None or current.state.is_terminal:
             return
         time.sleep(FOLLOW_POLL_SECONDS)

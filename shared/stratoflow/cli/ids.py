@@ -4,15 +4,16 @@ takes a commit), a flow by its id alone when one namespace holds it."""
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
+
+from stratoflow.store.base import ExecutionStore
 
 EXIT_AMBIGUOUS = 2
 SHOWN_MATCHES = 10
 
 
-def resolve_execution_id(store: Any, given: str) -> str:
+def resolve_execution_id(store: ExecutionStore, given: str) -> str:
     """The full id of the one execution whose id starts with `given`.
 
     An exact id wins. A prefix that matches several executions is a usage error that lists them
@@ -21,6 +22,7 @@ def resolve_execution_id(store: Any, given: str) -> str:
     """
     if store.get_execution(given) is not None:
         return given
+    # A capability of the local (SQLite) history only: DynamoDB has no index on id prefixes.
     starting_with = getattr(store, "execution_ids_starting_with", None)
     if starting_with is None or not given:
         return given
@@ -37,7 +39,7 @@ def resolve_execution_id(store: Any, given: str) -> str:
     return given
 
 
-def flow_namespace(store: Any, flow_id: str) -> str:
+def flow_namespace(store: ExecutionStore, flow_id: str) -> str:
     """The namespace of the deployed flow `flow_id` (`--flow` without `--namespace`).
 
     Refused with the candidates when several namespaces hold a flow of that id, and when none does.

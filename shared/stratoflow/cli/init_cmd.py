@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+from stratoflow.cli.scaffold import scaffold_files
+from stratoflow.flow import flow_json_schema
+
 
 @click.command("init")
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
@@ -14,9 +17,6 @@ import click
 def init(directory: Path, force: bool) -> None:
     """Create a flows repository in DIRECTORY (default: here): an example flow, editor settings
     mapping flows to the flow schema, a CI example and a README of the workflow."""
-    from stratoflow.cli.scaffold import scaffold_files
-    from stratoflow.flow import flow_json_schema
-
     files = scaffold_files(flow_json_schema(), version("stratoflow"))
     if directory.exists() and any(directory.iterdir()) and not force:
         clashes = [name for name in files if (directory / name).exists()]

@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.live import Live
 from rich.table import Table
+
+from stratoflow.cli.output import console as make_console
+from stratoflow.domain import Execution, TaskRun
+
+if TYPE_CHECKING:  # types only: the history commands show tables without the local engine
+    from stratoflow.engine import LocalExecution
+    from stratoflow.flow import Flow
+    from stratoflow.local import LocalPlatform, RunOutcome
 
 STATE_STYLES = {
     "SUCCESS": "green",
@@ -37,7 +45,7 @@ def timeline_bar(start: datetime, end: datetime | None, origin: datetime, total:
     return " " * first + "█" * (last - first) + " " * (TIMELINE_WIDTH - last)
 
 
-def _table(runs: list[Any], depth_of: dict[str, int], execution: Any | None = None) -> Table:
+def _table(runs: list[TaskRun], depth_of: dict[str, int], execution: Execution | None = None) -> Table:
     table = Table(show_header=True, header_style="bold", box=None)
     table.add_column("task")
     table.add_column("value")
@@ -81,14 +89,12 @@ def _depths(runs: list[Any]) -> dict[str, int]:
     return depths
 
 
-def watch(platform: Any, execution: Any, running: Any, flow: Any) -> Any:
+def watch(platform: LocalPlatform, execution: Execution, running: LocalExecution, flow: Flow) -> RunOutcome:
     """Show the task runs while the execution runs; print the outcome at the end."""
-    from stratoflow.cli.output import console as make_console
-
     console = make_console()
     console.print(f"[bold]{flow.namespace}.{flow.id}[/] execution [bold]{execution.id}[/]")
     done = threading.Event()
-    result: list[Any] = []
+    result: list[RunOutcome] = []
 
     def finish() -> None:
         try:
@@ -127,7 +133,7 @@ def watch(platform: Any, execution: Any, running: Any, flow: Any) -> Any:
     return outcome
 
 
-def _duration(execution: Any) -> str:
+def _duration(execution: Execution) -> str:
     if execution.end_date is None:
         return "?"
     return format_duration((execution.end_date - execution.start_date).total_seconds())

@@ -8,12 +8,13 @@ from typing import Any
 
 import click
 
+from stratoflow.cli.aws_access import aws_error_line
 from stratoflow.errors import StorageError
 
 # command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
     "validate": "stratoflow.cli.validate_cmd:validate",
-    "schema": "stratoflow.cli.validate_cmd:schema",
+    "schema": "stratoflow.cli.schema_cmd:schema",
     "render": "stratoflow.cli.render_cmd:render",
     "compile": "stratoflow.cli.compile_cmd:compile_",
     "graph": "stratoflow.cli.compile_cmd:graph",
@@ -65,8 +66,6 @@ class LazyGroup(click.Group):
                 raise click.ClickException(f"{error.strerror}{where}") from None
             raise
         except Exception as error:
-            from stratoflow.cli.aws_access import aws_error_line
-
             line = aws_error_line(error)
             if line is None:
                 raise

@@ -11,14 +11,16 @@ from typing import Any
 
 import click
 
-from stratoflow.cli.cloud_cmd import StackChoice, stack_options
 from stratoflow.cli.options import home_option
+from stratoflow.cli.stacks import StackChoice, stack_options
+from stratoflow.namespaces import allowed_namespaces, set_allowed_namespaces
+from stratoflow.store import open_local_store
+from stratoflow.store.base import ExecutionStore
 
 
-def _store(home: Path, remote: bool, stack: StackChoice) -> Any:
+def _store(home: Path, remote: bool, stack: StackChoice) -> ExecutionStore:
     if remote:
         return stack.store()
-    from stratoflow.store import open_local_store
 
     store, _ = open_local_store(home)
     return store
@@ -37,9 +39,9 @@ def namespaces() -> None:
     """Namespace allow-lists: which other namespaces' flows may use a namespace's KV and files."""
 
 
-def _change(namespace: str, others: tuple[str, ...], add: bool, home: Path, remote: bool, stack: Any) -> None:
-    from stratoflow.namespaces import allowed_namespaces, set_allowed_namespaces
-
+def _change(
+    namespace: str, others: tuple[str, ...], add: bool, home: Path, remote: bool, stack: StackChoice
+) -> None:
     store = _store(home, remote, stack)
     current = set(allowed_namespaces(store, namespace))
     wanted = current | set(others) if add else current - set(others)
@@ -74,8 +76,6 @@ def deny(namespace: str, others: tuple[str, ...], home: Path, remote: bool, stac
 @_where
 def show(namespace: str, as_json: bool, home: Path, remote: bool, stack: StackChoice) -> None:
     """The namespaces NAMESPACE allows."""
-    from stratoflow.namespaces import allowed_namespaces
-
     allowed = allowed_namespaces(_store(home, remote, stack), namespace)
     click.echo(
         json.dumps({"namespace": namespace, "allowedNamespaces": allowed}) if as_json else "\n".join(allowed)

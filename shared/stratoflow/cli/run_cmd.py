@@ -6,23 +6,28 @@ import gc
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
 from stratoflow.cli.completion import complete_flow_files
+from stratoflow.cli.local_runs import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    admit_with_files,
+    report_orphans,
+    run_document,
+    start_and_report,
+)
 from stratoflow.cli.options import home_option, parse_pairs
-from stratoflow.cli.signals import StopSignals
-from stratoflow.engine import ExecutionResult
-from stratoflow.engine.runtime import HISTORY_EVENT_LIMIT, PAYLOAD_LIMIT
+from stratoflow.cli.output import console as make_console
+from stratoflow.cloud.config.secrets import configured_secrets
+from stratoflow.engine import VirtualClock
 from stratoflow.errors import FlowValidationError, InputError, StratoflowError
-from stratoflow.execution.runner.masking import public_document
-from stratoflow.states import State
+from stratoflow.expressions.template_cache import persistent_templates
+from stratoflow.flow import read_flow_source
+from stratoflow.local import LocalPlatform
 
-if TYPE_CHECKING:
-    from stratoflow.local import LocalPlatform
-
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 TEMPLATE_CACHE = Path("cache", "templates")  # under --home
 INSTALL_SIM = "pip install 'stratoflow[sim]' (or `make install-dev` in a checkout)"
 
@@ -69,13 +74,12 @@ def run(
             if given:
                 click.echo(f"warning: {option} has no effect with --cloud-sim", err=True)
         run_on_cloud_sim(flow_file, parse_pairs(inputs), as_json)
-    from stratoflow.engine import VirtualClock
-    from stratoflow.expressions.template_cache import persistent_templates
-    from stratoflow.local import LocalPlatform
 
     freeze_imported_objects()
     values = parse_pairs(inputs)
-    platform = LocalPlatform(home, clock=VirtualClock() if skip_waits else None, owns_process=True)
+    platform = LocalPlatform(
+        home, clock=VirtualClock() if skip_waits else None, owns_process=True, secrets=configured_secrets()
+    )
     # Compiled templates are kept under the home: the next run of the same flow skips compiling them.
     with persistent_templates(home / TEMPLATE_CACHE):
         run_locally(platform, flow_file, values, flows_dir, as_json)
@@ -117,75 +121,6 @@ def run_locally(
         platform.close()
 
 
-def admit_with_files(
-    platform: LocalPlatform, flow: Any, record: Any, inputs: dict[str, Any], **kwargs: Any
-) -> Any:
-    """Admit an execution whose FILE inputs typed as local paths are first stored in its storage
-    (as Kestra's upload); the copies are removed when admission refuses the start."""
-    from stratoflow.execution.admission import new_execution_id
-    from stratoflow.local.file_inputs import upload_file_inputs
-
-    execution_id = kwargs.pop("execution_id", None) or new_execution_id()
-    staged, written = upload_file_inputs(platform.blobs, flow, execution_id, inputs)
-    try:
-        return platform.admit(flow, record, staged, execution_id=execution_id, **kwargs)
-    except BaseException:
-        for uri in written:
-            platform.blobs.delete(uri)
-        raise
-
-
-def start_and_report(platform: LocalPlatform, flow: Any, execution: Any, as_json: bool) -> None:
-    """Run an admitted execution to its end here (live view or `--json`) and exit with its verdict."""
-    if execution.state not in (State.CREATED, State.RUNNING):
-        # Not to start here: queued (another process's execution ending will start it), refused by
-        # the flow's `concurrency` (`behavior: CANCEL | FAIL`), or started before (a repeated delivery).
-        why = execution.error or (
-            "concurrency limit" if execution.state == State.QUEUED else "started before"
-        )
-        click.echo(f"execution {execution.id} is {execution.state}: {why}", err=True)
-        if as_json:
-            click.echo(json.dumps(public_document(execution), indent=2, default=str))
-        sys.exit(EXIT_OK if execution.state in (State.QUEUED, State.SUCCESS, State.WARNING) else EXIT_FAILED)
-    running = platform.start(execution)
-
-    def kill(name: str) -> None:
-        current = platform.store.get_execution(execution.id)
-        if current is not None and current.state == State.PAUSED:
-            click.echo(
-                f"{name}: execution {execution.id} stays PAUSED; `strato resume {execution.id}` continues it",
-                err=True,
-            )
-        else:
-            click.echo(f"{name}: killing execution {execution.id} (a second signal exits at once)", err=True)
-        platform.stop_all(f"killed by {name}")
-
-    # Ctrl-C and SIGTERM end the execution KILLED, its scripts with it; a paused one stays PAUSED.
-    with StopSignals(kill):
-        if as_json:
-            outcome = platform.finish(execution, running)
-            click.echo(json.dumps(run_document(outcome), indent=2, default=str))
-        else:
-            from stratoflow.cli.live import watch
-
-            outcome = watch(platform, execution, running, flow)
-    if platform.storage_faults:  # the cause, which the history itself may have failed to record
-        click.echo(f"error: {platform.storage_faults[0]}", err=True)
-        sys.exit(EXIT_FAILED)
-    sys.exit(EXIT_OK if outcome.execution.state in ("SUCCESS", "WARNING", "PAUSED") else EXIT_FAILED)
-
-
-def report_orphans(platform: LocalPlatform) -> None:
-    """Fail the executions a process that ended (kill -9, a crash) left running, and say so: they
-    would hold their flows' concurrency slots for ever."""
-    for execution in platform.recover_orphans():
-        click.echo(
-            f"warning: execution {execution.id} of {execution.namespace}.{execution.flow_id} ended "
-            f"{execution.state}: {execution.error}",
-            err=True,
-        )
-
-
 def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> None:
     """`--cloud-sim`: the flow through the deployed code path on moto; exits like a local run."""
     try:
@@ -193,6 +128,7 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
     except ImportError:
         click.echo(f"error: --cloud-sim needs moto, which is not installed: {INSTALL_SIM}", err=True)
         sys.exit(EXIT_REFUSED)
+    # Deferred: the simulation is moto and boto3, an optional extra only `--cloud-sim` needs.
     from stratoflow.cloudsim.platform import (
         CloudSimulation,
         DeployRefused,
@@ -202,8 +138,6 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
     )
 
     try:
-        from stratoflow.flow import read_flow_source
-
         refuse_subflows(read_flow_source(flow_file), str(flow_file))  # before starting moto
         with CloudSimulation() as simulation:
             outcome = simulation.run_flow(flow_file, inputs)
@@ -223,8 +157,7 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
     if as_json:
         click.echo(json.dumps(run_document(outcome), indent=2, default=str))
     else:
-        from stratoflow.cli.live import _depths, _table
-        from stratoflow.cli.output import console as make_console
+        from stratoflow.cli.live import _depths, _table  # deferred: rich, as in start_and_report
 
         console = make_console()
         execution = outcome.execution
@@ -238,44 +171,3 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
         if execution.error:
             console.print(f"error: {execution.error}", markup=False)
     sys.exit(EXIT_OK if outcome.execution.state in ("SUCCESS", "WARNING") else EXIT_FAILED)
-
-
-def run_document(outcome: Any) -> dict[str, Any]:
-    """The `--json` document: the execution and its task runs in creation order.
-
-    A local run adds what the engine counted the way Step Functions does, so the limits a deployed
-    execution would meet (25,000 history events, 256 KiB payloads) are visible before deploying.
-    """
-    execution = outcome.execution
-    document = {
-        "executionId": execution.id,
-        "flow": {"namespace": execution.namespace, "id": execution.flow_id, "revision": execution.revision},
-        "state": str(execution.state),
-        "labels": execution.labels,
-        "outputs": execution.outputs,
-        "error": execution.error,
-        "taskRuns": [
-            {
-                "id": run.id,
-                "taskId": run.task_id,
-                "parentTaskRunId": run.parent_task_run_id,
-                "value": run.value,
-                "state": str(run.state),
-                "attempts": len(run.attempts),
-                "outputs": run.outputs,
-            }
-            for run in outcome.task_runs
-        ],
-    }
-    result = getattr(outcome, "result", None)
-    if isinstance(result, ExecutionResult):
-        document["stepFunctions"] = {
-            "stateTransitions": result.transitions,
-            "historyEvents": result.history_events,
-            "historyEventLimit": HISTORY_EVENT_LIMIT,
-            "largestPayloadBytes": result.largest_payload,
-            "payloadLimitBytes": PAYLOAD_LIMIT,
-        }
-    elif isinstance(events := getattr(outcome, "history_events", None), int):  # --cloud-sim: moto's history
-        document["stepFunctions"] = {"historyEvents": events, "historyEventLimit": HISTORY_EVENT_LIMIT}
-    return document

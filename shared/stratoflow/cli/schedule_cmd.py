@@ -10,10 +10,27 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from stratoflow.cli.cloud_cmd import StackChoice, split_flow, stack_options
 from stratoflow.cli.completion import complete_flow_files
+from stratoflow.cli.local_runs import report_orphans
 from stratoflow.cli.options import home_option
+from stratoflow.cli.output import console as make_console
+from stratoflow.cli.stacks import StackChoice, split_flow, stack_options
+from stratoflow.cloud.config.secrets import configured_secrets
+from stratoflow.engine import VirtualClock
 from stratoflow.errors import FlowValidationError, StratoflowError
+from stratoflow.execution.admission import admit
+from stratoflow.execution.flows import live_flow
+from stratoflow.flow import load_flow, load_flow_file
+from stratoflow.states import State
+from stratoflow.store import open_local_store
+from stratoflow.store.base import ExecutionStore
+from stratoflow.triggers import (
+    parse_instant,
+    plan_backfill,
+    preview_schedule,
+    schedule_trigger,
+    schedule_triggers,
+)
 
 if TYPE_CHECKING:
     from stratoflow.flow import Flow, Schedule
@@ -29,7 +46,7 @@ def _refuse(message: str) -> None:
     sys.exit(EXIT_REFUSED)
 
 
-def _split_reference(store: Any, reference: str) -> tuple[str, str]:
+def _split_reference(store: ExecutionStore, reference: str) -> tuple[str, str]:
     """`namespace.flowId` -> the (namespace, flow id) deployed in the store (both may hold dots)."""
     found = [
         (reference[:at], reference[at + 1 :])
@@ -47,13 +64,12 @@ def _split_reference(store: Any, reference: str) -> tuple[str, str]:
     return found[0]
 
 
-def _stored_flow(store: Any, reference: str) -> Flow:
-    from stratoflow.flow import load_flow
-
+def _stored_flow(store: ExecutionStore, reference: str) -> Flow:
     namespace, flow_id = _split_reference(store, reference)
-    record = store.get_flow(namespace, flow_id)
-    flow = load_flow(record.source, f"{namespace}.{flow_id}")
-    return flow.model_copy(update={"revision": record.revision})
+    flow = live_flow(store, namespace, flow_id)
+    if flow is None:  # deleted since it was found
+        raise StratoflowError(f"flow {namespace}.{flow_id} is not deployed any more")
+    return flow
 
 
 def _is_file(reference: str) -> bool:
@@ -66,8 +82,6 @@ def _is_file(reference: str) -> bool:
 
 
 def _instant(text: str | None, trigger: Schedule, option: str) -> datetime:
-    from stratoflow.triggers import parse_instant
-
     if text is None:
         return datetime.now(UTC)
     try:
@@ -104,8 +118,6 @@ def preview(
     Local times a DST change skips are listed and marked (they do not run); a local time DST repeats
     runs once, at its first occurrence.
     """
-    from stratoflow.triggers import preview_schedule, schedule_trigger, schedule_triggers
-
     try:
         flow = _load(flow_ref, home)
         triggers = [schedule_trigger(flow, trigger_id)] if trigger_id else schedule_triggers(flow)
@@ -130,9 +142,6 @@ def preview(
 
 
 def _load(flow_ref: str, home: Path) -> Flow:
-    from stratoflow.flow import load_flow_file
-    from stratoflow.store import open_local_store
-
     if _is_file(flow_ref):
         return load_flow_file(flow_ref)
     if not home.is_dir():
@@ -146,8 +155,6 @@ def _load(flow_ref: str, home: Path) -> Flow:
 
 def _print_previews(flow: Flow, previews: list[Any]) -> None:
     from rich.table import Table
-
-    from stratoflow.cli.output import console as make_console
 
     console = make_console()
     for item in previews:
@@ -211,8 +218,6 @@ def backfill(
     running the same backfill again starts nothing twice. With --remote, FLOW is NAMESPACE.FLOW_ID
     deployed on the stack, and each slot starts there (concurrently, as the flow's concurrency allows).
     """
-    from stratoflow.triggers import plan_backfill, schedule_trigger
-
     if remote:
         _remote_backfill(stack, flow_ref, trigger_id, start, end, dry_run)
         return
@@ -242,11 +247,11 @@ def backfill(
 
 
 def _platform(home: Path, skip_waits: bool) -> LocalPlatform:
-    from stratoflow.cli.run_cmd import report_orphans
-    from stratoflow.engine import VirtualClock
+    # Deferred: the local engine (the runner, the expressions: ~250 ms) only for slots run here;
+    # `strato schedule` previews and `--remote` backfills never load it.
     from stratoflow.local import LocalPlatform
 
-    platform = LocalPlatform(home, clock=VirtualClock() if skip_waits else None)
+    platform = LocalPlatform(home, clock=VirtualClock() if skip_waits else None, secrets=configured_secrets())
     report_orphans(platform)  # their slots would hold the backfill up
     return platform
 
@@ -255,8 +260,6 @@ def _backfill_flow(platform: LocalPlatform | None, flow_ref: str, home: Path) ->
     """The flow and its revision: a flow file is deployed first (not in a dry run)."""
     if _is_file(flow_ref):
         if platform is None:
-            from stratoflow.flow import load_flow_file
-
             flow = load_flow_file(flow_ref)
             return flow, flow.revision or 0
         flow, record = platform.deploy_file(flow_ref)
@@ -269,7 +272,6 @@ def _existing_state(home: Path, execution_ids: list[str]) -> dict[str, str]:
     """States of the executions that exist already, read without creating a local history."""
     if not (home / "stratoflow.db").exists():
         return {}
-    from stratoflow.store import open_local_store
 
     store, _ = open_local_store(home)
     try:
@@ -296,9 +298,6 @@ def _run_plan(
     platform: LocalPlatform, flow: Flow, revision: int, plan: list[ScheduledStart], title: str
 ) -> int:
     """Admit and run each slot in order; returns how many runs failed."""
-    from stratoflow.execution.admission import admit
-    from stratoflow.states import State
-
     started = done = failed = 0
     for start in plan:
         execution, new = admit(platform.store, flow, revision, **start.admission_kwargs())
@@ -325,9 +324,6 @@ def _remote_backfill(
     stack: StackChoice, flow_ref: str, trigger_id: str | None, start: str, end: str, dry_run: bool
 ) -> None:
     """Plan on the stack's live revision; start each slot through admission, as `strato execute` does."""
-    from stratoflow.flow import load_flow
-    from stratoflow.triggers import plan_backfill, schedule_trigger
-
     resources = stack.resources("table") if dry_run else stack.resources("admission_arn", "table")
     store = stack.store()
     namespace, flow_id = split_flow(flow_ref, store)

@@ -9,6 +9,9 @@ from pathlib import Path
 import click
 
 from stratoflow.cli.options import home_option
+from stratoflow.cli.signals import StopSignals
+from stratoflow.cloud.config.secrets import configured_secrets
+from stratoflow.local.server import StratoServer
 
 
 @click.command()
@@ -51,14 +54,21 @@ def server(flows_dir: Path, port: int, grace: float, token: str | None, home: Pa
     to --home. Ctrl-C or SIGTERM stops it (running executions end KILLED, after --grace); a second
     signal exits at once.
     """
-    from stratoflow.cli.signals import StopSignals
+    # Deferred: the console is FastAPI (~0.5 s), which `strato --help` need not load to list this command.
     from stratoflow.console.local import server_console
-    from stratoflow.local.server import StratoServer
 
     def report(message: str) -> None:
         click.echo(f"{datetime.now().strftime('%H:%M:%S')} {message}")
 
-    instance = StratoServer(flows_dir, home, port=port, report=report, grace=grace, owns_process=True)
+    instance = StratoServer(
+        flows_dir,
+        home,
+        port=port,
+        report=report,
+        grace=grace,
+        owns_process=True,
+        secrets=configured_secrets(),
+    )
     try:
         instance.open(console=server_console(instance, token))
     except OSError as error:

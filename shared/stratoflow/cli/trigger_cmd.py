@@ -15,7 +15,12 @@ from typing import Any, NoReturn
 
 import click
 
-from stratoflow.cli.cloud_cmd import (
+from stratoflow.cli.ids import resolve_execution_id
+from stratoflow.cli.local_runs import EXIT_REFUSED as REFUSED
+from stratoflow.cli.local_runs import admit_with_files, start_and_report
+from stratoflow.cli.options import home_option, parse_pairs
+from stratoflow.cli.schedule_cmd import _backfill_flow, _platform
+from stratoflow.cli.stacks import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REFUSED,
@@ -23,9 +28,9 @@ from stratoflow.cli.cloud_cmd import (
     split_flow,
     stack_options,
 )
-from stratoflow.cli.ids import resolve_execution_id
-from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.errors import FlowValidationError, StratoflowError
+from stratoflow.execution.flows import live_flow
+from stratoflow.triggers.manual import Delivery, manual_start
 
 
 def _refuse(message: str) -> NoReturn:
@@ -94,8 +99,6 @@ def trigger(
     stack: StackChoice,
 ) -> None:
     """Fire trigger --trigger of FLOW (a flow file, or NAMESPACE.FLOW_ID deployed before) by hand."""
-    from stratoflow.triggers.manual import Delivery
-
     delivery = Delivery(execution=upstream, event=_event(event_text), body=body, messages=messages)
     values = parse_pairs(inputs)
     if remote:
@@ -112,11 +115,6 @@ def _fire_locally(
     as_json: bool,
     skip_waits: bool,
 ) -> None:
-    from stratoflow.cli.run_cmd import EXIT_REFUSED as REFUSED
-    from stratoflow.cli.run_cmd import admit_with_files, start_and_report
-    from stratoflow.cli.schedule_cmd import _backfill_flow, _platform
-    from stratoflow.triggers.manual import manual_start
-
     platform = _platform(home, skip_waits)
     try:
         try:
@@ -148,9 +146,6 @@ def _fire_remote(
     stack: StackChoice, flow_ref: str, trigger_id: str, delivery: Any, inputs: dict[str, str], as_json: bool
 ) -> None:
     import boto3
-
-    from stratoflow.triggers.events import live_flow
-    from stratoflow.triggers.manual import manual_start
 
     resources = stack.resources("admission_arn", "table")
     store = stack.store()

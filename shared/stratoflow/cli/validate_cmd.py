@@ -1,4 +1,4 @@
-"""`strato validate` (every problem of flow files, one per line) and `strato schema`."""
+"""`strato validate`: every problem of flow files, one per line (the deployer's own checks included)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ from pathlib import Path
 
 import click
 
+from stratoflow import flow as language  # `language.validate_file`: the seam a test replaces
 from stratoflow.cli.completion import complete_flow_files
+from stratoflow.cloud.deploy.limits import DeployNames, measure
 from stratoflow.errors import Diagnostic
+from stratoflow.flow import flow_files, load_flow_file
 
 
 def _check(file: Path) -> list[Diagnostic]:
     """The file's problems, the AWS limits a deployment meets included (the deployer's own checks);
     a crash of the validator is reported as a problem, never a traceback."""
-    from stratoflow.cloud.deploy.limits import DeployNames, measure
-    from stratoflow.flow import load_flow_file, validate_file
-
     try:
-        problems = validate_file(file)
+        problems = language.validate_file(file)
         return problems or measure(load_flow_file(file), DeployNames.example(), str(file)).problems
     except Exception as err:  # the report must go on for the other files
         message = f"internal error while validating ({type(err).__name__}: {err}); please report it"
@@ -48,8 +48,6 @@ def validate(paths: tuple[Path, ...], output_format: str, quiet: bool) -> None:
 
     Exit status: 0 all flows are valid (warnings are printed), 1 at least one is not, 2 usage error.
     """
-    from stratoflow.flow import flow_files
-
     files: list[Path] = []
     for path in paths:
         files.extend(flow_files(path) if path.is_dir() else [path])
@@ -77,23 +75,3 @@ def validate(paths: tuple[Path, ...], output_format: str, quiet: bool) -> None:
                 summary += f", {warnings} warning(s)"
             click.echo(summary, err=True)
     raise SystemExit(1 if invalid else 0)
-
-
-@click.command("schema")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of stdout.",
-)
-@click.option("--indent", type=click.IntRange(0, 8), default=2, show_default=True)
-def schema(output: Path | None, indent: int) -> None:
-    """Print the JSON Schema (draft 2020-12) of flow files, for editors and CI."""
-    from stratoflow.flow import flow_json_schema
-
-    text = json.dumps(flow_json_schema(), indent=indent or None)
-    if output is None:
-        click.echo(text)
-    else:
-        output.write_text(text + "\n", encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)

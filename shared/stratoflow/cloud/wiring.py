@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stratoflow.cloud.config.lazy import LazyAwsClients
+from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.runtime.callbacks import StepFunctionsCallbacks
 from stratoflow.cloud.runtime.flow_credentials import flow_credentials
@@ -21,4 +22,10 @@ def cloud_task_runner(settings: Settings) -> TaskRunner:
     blobs = S3BlobStore(settings.stratoflow_data_bucket, client=clients.s3)
     callbacks = StepFunctionsCallbacks(clients.stepfunctions)
     # AWS tasks run with their flow's role (STRATOFLOW_FLOW_ROLE_PREFIX), not the task runner's.
-    return TaskRunner(store, blobs, callbacks=callbacks, credentials=flow_credentials(settings))
+    return TaskRunner(
+        store,
+        blobs,
+        callbacks=callbacks,
+        credentials=flow_credentials(settings),
+        secrets=configured_secrets(),
+    )

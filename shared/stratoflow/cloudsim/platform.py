@@ -26,6 +26,7 @@ from typing import Any
 import boto3
 
 from stratoflow.cloud.config.clients import AwsClients
+from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.cloud.deploy.deploy_steps import default_steps
 from stratoflow.cloud.deploy.deployer import Deployer
 from stratoflow.cloud.deploy.pipes import PipesStep, pipe_prefix
@@ -155,6 +156,7 @@ class CloudSimulation:
             self.blobs,
             callbacks=StepFunctionsCallbacks(self.clients.stepfunctions),
             credentials=flow_credentials(self.settings, boto3.client("sts")),
+            secrets=configured_secrets(),
         )
         self.lambdas = sfn.lambdas
         self.lambdas.functions[TASK_RUNNER] = lambda event, _context: self.runner.handle(event)

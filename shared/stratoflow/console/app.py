@@ -39,7 +39,7 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
 
 def status_of(error: StratoflowError) -> int:
     from stratoflow.execution.control import ControlError
-    from stratoflow.triggers.events import TriggerSkipped
+    from stratoflow.execution.deliveries import TriggerSkipped
 
     for kind, status in STATUS_OF:
         if isinstance(error, kind):

@@ -17,12 +17,12 @@ from stratoflow.domain import Execution
 from stratoflow.errors import NotFoundError
 from stratoflow.execution.admission import admit, new_execution_id, should_start
 from stratoflow.execution.control import prepare_replay, prepare_restart, request_kill, request_resume
+from stratoflow.execution.flows import flow_of
 from stratoflow.flow import Flow
 from stratoflow.local.platform import LocalPlatform
 from stratoflow.local.server import StratoServer
 from stratoflow.states import State
 from stratoflow.store.base import BlobStore, ExecutionStore
-from stratoflow.triggers.events import flow_of
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

@@ -14,9 +14,9 @@ from stratoflow.console.deps import Backend, Caller
 from stratoflow.console.topology import flow_topology
 from stratoflow.domain import FlowRecord
 from stratoflow.errors import FlowValidationError, NotFoundError
+from stratoflow.execution.flows import flow_of
 from stratoflow.flow import Flow
 from stratoflow.store.base import ExecutionStore, FlowHead
-from stratoflow.triggers.events import flow_of
 
 router = APIRouter(tags=["flows"])
 

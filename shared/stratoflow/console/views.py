@@ -9,7 +9,7 @@ from typing import Any
 from stratoflow.console import models as m
 from stratoflow.domain import Execution, FlowRecord, LogEntry, TaskRun
 from stratoflow.errors import Diagnostic, InputError
-from stratoflow.execution.runner.masking import MASK, shown_inputs
+from stratoflow.execution.masking import MASK, shown_inputs
 from stratoflow.flow import Flow
 from stratoflow.store import rules
 from stratoflow.store.base import FlowHead

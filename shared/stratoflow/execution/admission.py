@@ -2,7 +2,7 @@
 
 Inputs are typed and validated, the execution is recorded before anything runs, and a start that
 names its execution id (a trigger event's deterministic id) is started once however often it is
-delivered. A trigger delivery is checked and completed first (`stratoflow.triggers.events`).
+delivered. A trigger delivery is checked and completed first (`stratoflow.execution.deliveries`).
 
 Concurrency (`concurrency: {limit, behavior}`): an execution runs only while it holds one of the
 flow's `limit` slots (see the store's `take_slot`). What `admit` returns tells the caller what to do:
@@ -24,14 +24,20 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+
+from pydantic import JsonValue
 
 from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, StratoflowError
+from stratoflow.execution.deliveries import resolve_trigger
+from stratoflow.execution.flows import live_flow, revision_flow
 from stratoflow.execution.lineage import CORRELATION_ID, start_correlation
+from stratoflow.execution.masking import secret_input_ids
+from stratoflow.flow import Flow, resolve_inputs
 from stratoflow.states import State
-from stratoflow.store.base import SlotOutcome
+from stratoflow.store.base import ExecutionStore, SlotOutcome
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -51,13 +57,13 @@ _QUEUE_BATCH = 25
 
 
 def admit(
-    store: Any,
-    flow: Any,
+    store: ExecutionStore,
+    flow: Flow,
     revision: int,
-    inputs: dict[str, Any] | None = None,
+    inputs: Mapping[str, JsonValue] | None = None,
     *,
     labels: dict[str, str] | None = None,
-    trigger: dict[str, Any] | None = None,
+    trigger: dict[str, JsonValue] | None = None,
     execution_id: str | None = None,
     parent_execution_id: str | None = None,
     concurrency: bool = True,
@@ -68,10 +74,6 @@ def admit(
     `TriggerSkipped` when a trigger delivery must start nothing. `concurrency=False` skips the
     flow's limit (an execution that already holds its slot).
     """
-    from stratoflow.execution.runner.masking import secret_input_ids
-    from stratoflow.flow import resolve_inputs
-    from stratoflow.triggers.events import resolve_trigger
-
     if flow.disabled:
         raise FlowDisabledError(f"flow {flow.namespace}.{flow.id} is disabled: it cannot be started")
     start = resolve_trigger(store, flow, trigger, dict(inputs or {}), dict(labels or {}))
@@ -104,7 +106,7 @@ def admit(
     return execution, True
 
 
-def admit_recorded(store: Any, flow: Any, execution: Execution) -> Execution:
+def admit_recorded(store: ExecutionStore, flow: Flow, execution: Execution) -> Execution:
     """Apply the flow's concurrency limit to an execution recorded earlier, still CREATED (a flow
     retry whose interval passed): it takes a slot, queues or is refused as in `admit`."""
     if flow.concurrency is None:
@@ -112,12 +114,17 @@ def admit_recorded(store: Any, flow: Any, execution: Execution) -> Execution:
     return _apply_limit(store, execution, flow.concurrency.limit, flow.concurrency.behavior)
 
 
+# Admitted and not waiting for a slot: whoever runs executions (the local platform, the cloud starter)
+# starts one in these states, and only these.
+STARTABLE: frozenset[State] = frozenset({State.CREATED, State.RUNNING})
+
+
 def should_start(execution: Execution) -> bool:
     """True when the caller of `admit` (or of a promotion) must start the execution now."""
-    return execution.state in (State.CREATED, State.RUNNING)
+    return execution.state in STARTABLE
 
 
-def _apply_limit(store: Any, execution: Execution, limit: int, behavior: str) -> Execution:
+def _apply_limit(store: ExecutionStore, execution: Execution, limit: int, behavior: str) -> Execution:
     """Take a slot for a recorded execution, else queue or refuse it as `behavior` says."""
     if store.take_slot(execution, limit) == SlotOutcome.TAKEN:
         return execution
@@ -135,7 +142,7 @@ def _apply_limit(store: Any, execution: Execution, limit: int, behavior: str) ->
     return refused
 
 
-def enqueue(store: Any, queued: Execution, limit: int) -> Execution:
+def enqueue(store: ExecutionStore, queued: Execution, limit: int) -> Execution:
     """Put an execution recorded QUEUED in its flow's queue; RUNNING if a slot freed meanwhile."""
     store.enqueue_execution(queued)
     # A slot freed between the refusal and the enqueue was offered to the queue before this
@@ -143,11 +150,11 @@ def enqueue(store: Any, queued: Execution, limit: int) -> Execution:
     # (Reading the holders first spares the conditional write when the slots are still full.)
     free = len(store.slot_holders(queued.namespace, queued.flow_id)) < limit
     if free and store.take_slot(queued, limit, from_queue=True) == SlotOutcome.TAKEN:
-        return _run_promoted(store, queued) or store.get_execution(queued.id)
+        return _run_promoted(store, queued) or store.get_execution(queued.id) or queued
     return queued
 
 
-def _run_promoted(store: Any, execution: Execution) -> Execution | None:
+def _run_promoted(store: ExecutionStore, execution: Execution) -> Execution | None:
     """Mark a queued execution that took a slot RUNNING; None if it is not QUEUED any more."""
     try:
         running: Execution = store.update_execution(
@@ -162,7 +169,7 @@ def _run_promoted(store: Any, execution: Execution) -> Execution | None:
         return None
 
 
-def promote_queued(store: Any, namespace: str, flow_id: str, limit: int) -> list[Execution]:
+def promote_queued(store: ExecutionStore, namespace: str, flow_id: str, limit: int) -> list[Execution]:
     """Move the flow's oldest queued executions into its free slots; returns them, RUNNING, to start."""
     promoted: list[Execution] = []
     seen: set[str] = set()
@@ -191,21 +198,20 @@ def promote_queued(store: Any, namespace: str, flow_id: str, limit: int) -> list
     return promoted
 
 
-def concurrency_limit(store: Any, namespace: str, flow_id: str, revision: int | None = None) -> int:
+def concurrency_limit(
+    store: ExecutionStore, namespace: str, flow_id: str, revision: int | None = None
+) -> int:
     """The live revision's limit (else revision `revision`'s); UNLIMITED without one."""
-    from stratoflow.triggers.events import flow_of, live_flow
-
     flow = live_flow(store, namespace, flow_id)
     if flow is None and revision is not None:
-        record = store.get_flow(namespace, flow_id, revision)
-        flow = flow_of(record) if record is not None else None
+        flow = revision_flow(store, namespace, flow_id, revision)
     if flow is None or flow.concurrency is None:
         return UNLIMITED
     limit: int = flow.concurrency.limit
     return limit
 
 
-def release_and_promote(store: Any, execution: Execution) -> list[Execution]:
+def release_and_promote(store: ExecutionStore, execution: Execution) -> list[Execution]:
     """Free the slot of an execution that ended; returns the queued executions promoted (to start)."""
     if not store.release_slot(execution.namespace, execution.flow_id, execution.id):
         return []
@@ -213,7 +219,7 @@ def release_and_promote(store: Any, execution: Execution) -> list[Execution]:
     return promote_queued(store, execution.namespace, execution.flow_id, limit)
 
 
-def sweep_slots(store: Any, namespace: str, flow_id: str) -> list[Execution]:
+def sweep_slots(store: ExecutionStore, namespace: str, flow_id: str) -> list[Execution]:
     """Free the slots of executions that ended without releasing them, then promote (to start).
 
     An execution killed before it started (`strato kill` on a CREATED one) ends outside of
@@ -226,7 +232,7 @@ def sweep_slots(store: Any, namespace: str, flow_id: str) -> list[Execution]:
     return promote_queued(store, namespace, flow_id, concurrency_limit(store, namespace, flow_id))
 
 
-def execution_input(execution: Execution) -> dict[str, Any]:
+def execution_input(execution: Execution) -> dict[str, JsonValue]:
     """The state machine input of an execution: a reference, never data."""
     return {
         "execution": {

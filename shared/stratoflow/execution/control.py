@@ -9,14 +9,20 @@ what makes no sense with a message that says why.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from pydantic import JsonValue
+
 from stratoflow.domain import Execution, TaskRun
-from stratoflow.errors import ConflictError, NotFoundError, StratoflowError
+from stratoflow.errors import ConflictError, InputError, NotFoundError, StratoflowError
 from stratoflow.execution.admission import enqueue, new_execution_id
-from stratoflow.execution.runner.ids import task_run_id_at
+from stratoflow.execution.flows import live_flow
+from stratoflow.execution.ids import task_run_id_at
+from stratoflow.execution.lineage import subflow_executions
+from stratoflow.flow import Flow
 from stratoflow.states import State
-from stratoflow.store.base import SlotOutcome
+from stratoflow.store.base import ExecutionStore, SlotOutcome
 
 CONTROL_NAMESPACE = "__control__"
 KILLABLE = (State.CREATED, State.QUEUED, State.RUNNING, State.PAUSED)
@@ -27,23 +33,14 @@ class ControlError(StratoflowError):
     """An execution-control action that does not apply to the execution as it is."""
 
 
-def _execution(store: Any, execution_id: str) -> Execution:
+def _execution(store: ExecutionStore, execution_id: str) -> Execution:
     execution: Execution | None = store.get_execution(execution_id)
     if execution is None:
         raise NotFoundError(f"execution {execution_id} does not exist")
     return execution
 
 
-def subflow_executions(store: Any, execution_id: str) -> list[str]:
-    """Executions started by the Subflow tasks of an execution (their ids are on the task runs)."""
-    return [
-        str(run.outputs["executionId"])
-        for run in store.list_task_runs(execution_id)
-        if run.task_type == "Subflow" and run.outputs.get("executionId")
-    ]
-
-
-def request_kill(store: Any, execution_id: str) -> list[str]:
+def request_kill(store: ExecutionStore, execution_id: str) -> list[str]:
     """Kill an execution and, transitively, its subflows; returns every execution id it asked to stop."""
     execution = _execution(store, execution_id)
     if execution.state not in KILLABLE:
@@ -69,7 +66,7 @@ def request_kill(store: Any, execution_id: str) -> list[str]:
     return killed
 
 
-def prepare_restart(store: Any, execution_id: str, *, concurrency: bool = True) -> Execution:
+def prepare_restart(store: ExecutionStore, execution_id: str, *, concurrency: bool = True) -> Execution:
     """A FAILED or KILLED execution goes back to RUNNING; its successful task runs will be kept.
 
     Like a new execution, it needs one of its flow's concurrency slots (`concurrency=False`: a child
@@ -103,11 +100,9 @@ def prepare_restart(store: Any, execution_id: str, *, concurrency: bool = True) 
     return restarted
 
 
-def _restart_slot(store: Any, execution: Execution) -> tuple[SlotOutcome, int]:
+def _restart_slot(store: ExecutionStore, execution: Execution) -> tuple[SlotOutcome, int]:
     """Take a slot for a restart: TAKEN (or no limit), FULL when it must queue, with the flow's limit;
     raises when the flow refuses it."""
-    from stratoflow.triggers.events import live_flow
-
     flow = live_flow(store, execution.namespace, execution.flow_id)
     if flow is None or flow.concurrency is None or execution.concurrency_limited is False:
         # No limit now, or admitted without one (its end would not give a slot back).
@@ -125,7 +120,7 @@ def _restart_slot(store: Any, execution: Execution) -> tuple[SlotOutcome, int]:
     )
 
 
-def prepare_replay(store: Any, flow: Any, execution_id: str, from_task_id: str) -> Execution:
+def prepare_replay(store: ExecutionStore, flow: Flow, execution_id: str, from_task_id: str) -> Execution:
     """A new execution of the same revision that starts at `from_task_id`, reusing earlier outputs."""
     original = _execution(store, execution_id)
     if not original.state.is_terminal:
@@ -170,7 +165,7 @@ def prepare_replay(store: Any, flow: Any, execution_id: str, from_task_id: str) 
     return replay
 
 
-def _paused_run(store: Any, execution_id: str) -> TaskRun:
+def _paused_run(store: ExecutionStore, execution_id: str) -> TaskRun:
     execution = _execution(store, execution_id)
     paused: list[TaskRun] = [
         r for r in store.list_task_runs(execution_id) if r.state == State.PAUSED and r.task_token
@@ -182,7 +177,9 @@ def _paused_run(store: Any, execution_id: str) -> TaskRun:
     return paused[0]
 
 
-def request_resume(store: Any, flow: Any, execution_id: str, inputs: dict[str, Any]) -> TaskRun:
+def request_resume(
+    store: ExecutionStore, flow: Flow, execution_id: str, inputs: Mapping[str, JsonValue]
+) -> TaskRun:
     """Record a resume of the paused task with its `onResume` inputs (typed and validated here)."""
     paused, values = resume_inputs(store, flow, execution_id, inputs)
     store.kv_set(CONTROL_NAMESPACE, resume_key(execution_id, paused.id), values)
@@ -190,11 +187,9 @@ def request_resume(store: Any, flow: Any, execution_id: str, inputs: dict[str, A
 
 
 def resume_inputs(
-    store: Any, flow: Any, execution_id: str, inputs: dict[str, Any]
-) -> tuple[TaskRun, dict[str, Any]]:
+    store: ExecutionStore, flow: Flow, execution_id: str, inputs: Mapping[str, JsonValue]
+) -> tuple[TaskRun, dict[str, JsonValue]]:
     """The paused task run and its `onResume` inputs, typed; InputError names a bad or missing one."""
-    from stratoflow.errors import InputError
-
     paused = _paused_run(store, execution_id)
     task = flow.find_task(paused.task_id)
     declared = {i.id: i for i in getattr(task, "on_resume", None) or []}

@@ -20,12 +20,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stratoflow.domain import Execution, TaskRun
-from stratoflow.errors import ConflictError
+from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.execution.admission import release_and_promote
 from stratoflow.execution.flow_retry import FlowRetry, plan_retry
+from stratoflow.execution.flows import execution_flow
 from stratoflow.execution.runner.activity import record_saved
+from stratoflow.execution.runner.context import render_context
+from stratoflow.execution.runner.outputs import ExecutionOutputs
+from stratoflow.execution.sla import ending_state, misses_at_end, record_misses
 from stratoflow.states import State
-from stratoflow.store.base import TriggerState
+from stratoflow.store.base import BlobStore, ExecutionStore, TriggerState
 
 _STATE_WRITE_ATTEMPTS = 5
 
@@ -58,14 +62,14 @@ class Finished:
 
 
 def finish_execution(
-    store: Any,
+    store: ExecutionStore,
     execution_id: str,
     status: str,
     error: str | None = None,
     *,
     promote: bool = True,
     ran: timedelta | None = None,
-    blobs: Any = None,
+    blobs: BlobStore | None = None,
 ) -> Finished:
     """Record the end of an execution, free its slot and promote the queued executions that fit now.
 
@@ -77,7 +81,7 @@ def finish_execution(
     execution = _record_end(store, execution_id, status, error, ran, blobs, missed)
     retry = plan_retry(store, execution)
     if retry is not None and not retry.restart:
-        execution = store.get_execution(execution_id)  # RETRIED now
+        execution = store.get_execution(execution_id) or execution  # RETRIED now
     apply_stop_after(store, execution)
     if not may_hold_slot(execution):
         return Finished(execution, retry=retry, sla_missed=missed)
@@ -87,7 +91,9 @@ def finish_execution(
     return Finished(execution, release_and_promote(store, execution), retry, missed)
 
 
-def finalize_execution(store: Any, execution_id: str, status: str, error: str | None = None) -> Execution:
+def finalize_execution(
+    store: ExecutionStore, execution_id: str, status: str, error: str | None = None
+) -> Execution:
     """Record the final state of an execution, close its unfinished task runs and free its slot.
 
     Queued executions of the flow are not promoted: a caller of a flow with a concurrency limit uses
@@ -105,16 +111,14 @@ def may_hold_slot(execution: Execution) -> bool:
     return execution.concurrency_limited is not False
 
 
-def apply_stop_after(store: Any, execution: Execution) -> bool:
+def apply_stop_after(store: ExecutionStore, execution: Execution) -> bool:
     """Disable the trigger that started `execution` if it ended in one of the trigger's `stopAfter`
     states; True when it did."""
-    from stratoflow.triggers.events import flow_of
-
     trigger_id = (execution.trigger or {}).get("id")
     if not isinstance(trigger_id, str) or not execution.state.is_terminal:
         return False
-    record = store.get_flow(execution.namespace, execution.flow_id, execution.revision)
-    model = flow_of(record).trigger(trigger_id) if record is not None else None
+    flow = execution_flow(store, execution)
+    model = flow.trigger(trigger_id) if flow is not None else None
     if model is None or execution.state not in model.stop_after:
         return False
     reason = f"stopAfter: execution {execution.id} ended {execution.state}"
@@ -134,16 +138,18 @@ def apply_stop_after(store: Any, execution: Execution) -> bool:
 
 
 def _record_end(
-    store: Any,
+    store: ExecutionStore,
     execution_id: str,
     status: str,
     error: str | None,
     ran: timedelta | None,
-    blobs: Any,
+    blobs: BlobStore | None,
     missed: list[str],
 ) -> Execution:
     """Record the end; the ids of the SLAs it found missed are added to `missed`."""
-    execution: Execution = store.get_execution(execution_id)
+    execution = store.get_execution(execution_id)
+    if execution is None:
+        raise NotFoundError(f"execution {execution_id} does not exist")
     if execution.state.is_terminal:
         return execution
     now = datetime.now(UTC)
@@ -178,28 +184,22 @@ def _record_end(
         message = f"{failed.task_id}: {failed.error}" if failed is not None and failed.error else error
     if execution.state in (State.CREATED, State.QUEUED):
         store.update_execution(execution_id, state=State.RUNNING)
-    return store.update_execution(execution_id, state=state, end_date=now, error=message)  # type: ignore[no-any-return]
+    return store.update_execution(execution_id, state=state, end_date=now, error=message)
 
 
 def _sla_verdict(
-    store: Any,
+    store: ExecutionStore,
     execution: Execution,
     status: str,
     state: State,
     ran: timedelta | None,
-    blobs: Any,
+    blobs: BlobStore | None,
     missed: list[str],
 ) -> tuple[State, str] | None:
     """Apply the SLAs the execution missed (stratoflow.execution.sla); the state and error they end it in."""
     if execution.has_sla is False or status == "ABORTED":  # a kill is not an SLA's to judge
         return None
-    from stratoflow.execution.runner.context import render_context
-    from stratoflow.execution.runner.outputs import ExecutionOutputs
-    from stratoflow.execution.sla import ending_state, misses_at_end, record_misses
-    from stratoflow.triggers.events import flow_of
-
-    record = store.get_flow(execution.namespace, execution.flow_id, execution.revision)
-    flow = flow_of(record) if record is not None else None
+    flow = execution_flow(store, execution)
     if flow is None or not flow.sla:
         return None
 

@@ -26,11 +26,15 @@ import random
 import string
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, StratoflowError
+from stratoflow.execution.admission import admit_recorded, should_start
+from stratoflow.execution.control import prepare_restart
+from stratoflow.execution.flows import execution_flow
+from stratoflow.flow.retry import Retry
 from stratoflow.states import State
+from stratoflow.store.base import ExecutionStore
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +59,7 @@ class FlowRetry:
         return self.behavior == RETRY_FAILED_TASK
 
 
-def plan_retry(store: Any, execution: Execution, now: datetime | None = None) -> FlowRetry | None:
+def plan_retry(store: ExecutionStore, execution: Execution, now: datetime | None = None) -> FlowRetry | None:
     """The retry of an execution that just ended, or None when its flow's policy allows none.
 
     For CREATE_NEW_EXECUTION the original is marked RETRIED and the new execution recorded here. A
@@ -78,7 +82,7 @@ def plan_retry(store: Any, execution: Execution, now: datetime | None = None) ->
     return FlowRetry(behavior, execution, attempt + 1, retry_delay(policy, attempt))
 
 
-def start_retry(store: Any, retry: FlowRetry) -> Execution | None:
+def start_retry(store: ExecutionStore, retry: FlowRetry) -> Execution | None:
     """When the interval has passed: the execution to run now, or None when nothing must run.
 
     A new execution takes a concurrency slot as any admitted one (or queues for it, or is refused); one
@@ -86,8 +90,6 @@ def start_retry(store: Any, retry: FlowRetry) -> Execution | None:
     a slot too (`control.prepare_restart`): a queued one is started by the end of another.
     """
     if retry.restart:
-        from stratoflow.execution.control import prepare_restart
-
         current: Execution | None = store.get_execution(retry.execution.id)
         if current is None or current.restarts != retry.execution.restarts:
             return None  # restarted by hand since the retry was planned
@@ -98,23 +100,23 @@ def start_retry(store: Any, retry: FlowRetry) -> Execution | None:
             return None
         # QUEUED for a concurrency slot: the end of a running execution of the flow starts it.
         return restarted if restarted.state == State.RUNNING else None
-    from stratoflow.execution.admission import admit_recorded, should_start
-    from stratoflow.triggers.events import flow_of
-
     execution: Execution | None = store.get_execution(retry.execution.id)
     if execution is None or execution.state != State.CREATED:
         return None
-    record = store.get_flow(execution.namespace, execution.flow_id, execution.revision)
-    if record is not None:
-        execution = admit_recorded(store, flow_of(record), execution)
+    flow = execution_flow(store, execution)
+    if flow is not None:
+        execution = admit_recorded(store, flow, execution)
     return execution if should_start(execution) else None
 
 
-def retry_delay(policy: Any, attempt: int) -> timedelta:
+def retry_delay(policy: Retry, attempt: int) -> timedelta:
     """How long to wait after failed attempt `attempt` (1 for the first execution)."""
+    # The model refuses a random retry without both bounds and another one without `interval`.
     if policy.type == "random":
+        assert policy.min_interval is not None and policy.max_interval is not None
         low, high = policy.min_interval.total_seconds(), policy.max_interval.total_seconds()
         return timedelta(seconds=random.uniform(low, high))
+    assert policy.interval is not None
     delay: timedelta = policy.interval * (policy.backoff_rate ** (attempt - 1))
     if policy.max_interval is not None:
         delay = min(delay, policy.max_interval)
@@ -131,14 +133,12 @@ def retry_execution_id(execution_id: str) -> str:
     return "".join(digits)
 
 
-def _policy(store: Any, execution: Execution) -> Any:
-    from stratoflow.triggers.events import flow_of
-
-    record = store.get_flow(execution.namespace, execution.flow_id, execution.revision)
-    return flow_of(record).retry if record is not None else None
+def _policy(store: ExecutionStore, execution: Execution) -> Retry | None:
+    flow = execution_flow(store, execution)
+    return flow.retry if flow is not None else None
 
 
-def _allowed(policy: Any, attempt: int, first_start: datetime, now: datetime) -> bool:
+def _allowed(policy: Retry, attempt: int, first_start: datetime, now: datetime) -> bool:
     """True when failed attempt `attempt` may be followed by another, by count and by duration."""
     if attempt >= policy.attempt_limit:
         return False
@@ -147,7 +147,9 @@ def _allowed(policy: Any, attempt: int, first_start: datetime, now: datetime) ->
     return bool(now + retry_delay(policy, attempt) - first_start <= policy.max_duration)
 
 
-def _create_new(store: Any, execution: Execution, policy: Any, now: datetime) -> FlowRetry | None:
+def _create_new(
+    store: ExecutionStore, execution: Execution, policy: Retry, now: datetime
+) -> FlowRetry | None:
     attempt = int(execution.labels.get(ATTEMPT, "1"))
     first_id = execution.original_execution_id if ATTEMPT in execution.labels else execution.id
     first = store.get_execution(first_id or execution.id) or execution

@@ -10,9 +10,13 @@ retries. So `strato executions list --label system.correlationId=<root>` lists a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+
+from pydantic import JsonValue
 
 from stratoflow.domain import Execution
+from stratoflow.states import State
+from stratoflow.store.base import ExecutionStore
 
 CORRELATION_ID = "system.correlationId"
 
@@ -22,7 +26,7 @@ def correlation_of(execution: Execution) -> str:
     return execution.labels.get(CORRELATION_ID) or execution.id
 
 
-def start_correlation(execution_id: str, labels: dict[str, str], trigger: dict[str, Any] | None) -> str:
+def start_correlation(execution_id: str, labels: dict[str, str], trigger: dict[str, JsonValue] | None) -> str:
     """The correlation id of a new execution: the one its starter passed, else its upstream's (a Flow
     trigger's `trigger.labels`), else its own id."""
     given = labels.get(CORRELATION_ID)
@@ -44,10 +48,17 @@ class Chain:
     children: list[Execution] = field(default_factory=list)
 
 
-def chain_of(store: Any, execution: Execution) -> Chain:
-    """The execution's root (by correlation id), parent and Subflow children, as recorded."""
-    from stratoflow.execution.control import subflow_executions
+def subflow_executions(store: ExecutionStore, execution_id: str) -> list[str]:
+    """Executions started by the Subflow tasks of an execution (their ids are on the task runs)."""
+    return [
+        str(run.outputs["executionId"])
+        for run in store.list_task_runs(execution_id)
+        if run.task_type == "Subflow" and run.outputs.get("executionId")
+    ]
 
+
+def chain_of(store: ExecutionStore, execution: Execution) -> Chain:
+    """The execution's root (by correlation id), parent and Subflow children, as recorded."""
     root_id = correlation_of(execution)
     root = execution if root_id == execution.id else store.get_execution(root_id)
     parent = store.get_execution(execution.parent_execution_id) if execution.parent_execution_id else None
@@ -60,11 +71,20 @@ def chain_of(store: Any, execution: Execution) -> Chain:
 LABEL_SCAN = 1000
 
 
-def labelled(store: Any, labels: dict[str, str], limit: int, **filters: Any) -> list[Execution]:
-    """The newest executions (among the newest `LABEL_SCAN` matching `filters`) carrying all `labels`."""
+def labelled(
+    store: ExecutionStore,
+    labels: dict[str, str],
+    limit: int,
+    *,
+    namespace: str | None = None,
+    flow_id: str | None = None,
+    state: State | None = None,
+    since: datetime | None = None,
+) -> list[Execution]:
+    """The newest executions (among the newest `LABEL_SCAN` matching the filters) carrying all `labels`."""
+    scan = limit if not labels else max(limit, LABEL_SCAN)
+    scanned = store.list_executions(namespace, flow_id, state, since, limit=scan)
     if not labels:
-        found: list[Execution] = store.list_executions(limit=limit, **filters)
-        return found
-    scanned: list[Execution] = store.list_executions(limit=max(limit, LABEL_SCAN), **filters)
+        return scanned
     matching = [e for e in scanned if all(e.labels.get(k) == v for k, v in labels.items())]
     return matching[:limit]

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from stratoflow.domain import FlowRecord
 from stratoflow.errors import ConflictError
+from stratoflow.flow import Flow
+from stratoflow.store.base import ExecutionStore
 
 
 def source_hash(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()
 
 
-def deploy_flow(store: Any, flow: Any, source: str) -> FlowRecord:
+def deploy_flow(store: ExecutionStore, flow: Flow, source: str) -> FlowRecord:
     """Record `flow` (already validated) as its next revision, unless the same source is deployed."""
     digest = source_hash(source)
     for _ in range(5):  # another writer may take the revision number first: try the next one
-        live: FlowRecord | None = store.get_flow(flow.namespace, flow.id)
+        live = store.get_flow(flow.namespace, flow.id)
         if live is not None and live.source_hash == digest:
             return live
-        # Imported here: running an unchanged flow again (the usual `strato run`) needs no compiler.
+        # Deferred: running an unchanged flow again (the usual `strato run`) imports no compiler.
         from stratoflow.compiler import compile_flow
 
         head = store.get_flow_head(flow.namespace, flow.id)

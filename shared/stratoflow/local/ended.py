@@ -15,9 +15,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+
+from pydantic import JsonValue
 
 from stratoflow.domain import Execution
+from stratoflow.store.base import ExecutionStore
 
 KV_NAMESPACE = "stratoflow.server"
 CURSOR_KEY = "ended-executions-cursor"
@@ -25,17 +27,20 @@ WINDOW = 10_000  # new executions read per look: far more than a local home star
 
 
 class EndedExecutions:
-    def __init__(self, store: Any, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self, store: ExecutionStore, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self.store = store
         self._now = now
         self._handled: dict[str, datetime] = {}  # id -> start, of ends acted on, near the cursor
         self._lock = threading.Lock()
         found, value = store.kv_get(KV_NAMESPACE, CURSOR_KEY)
         saved = value if found and isinstance(value, dict) else {}
+        cursor, unfinished = saved.get("cursor"), saved.get("unfinished")
         self.cursor: datetime | None = (
-            datetime.fromisoformat(saved["cursor"]) if saved.get("cursor") else None
+            datetime.fromisoformat(cursor) if isinstance(cursor, str) and cursor else None
         )
-        self._unfinished: set[str] = set(saved.get("unfinished") or [])
+        self._unfinished: set[str] = {str(i) for i in unfinished} if isinstance(unfinished, list) else set()
 
     def handle(self, execution: Execution) -> bool:
         """Record that `execution`'s end is acted on now (the server ran it); False when it was already."""
@@ -63,7 +68,10 @@ class EndedExecutions:
             self._handled = {i: start for i, start in self._handled.items() if start >= cursor}
             if (cursor, unfinished) != (self.cursor, self._unfinished):
                 self.cursor, self._unfinished = cursor, unfinished
-                saved = {"cursor": cursor.isoformat(), "unfinished": sorted(unfinished)}
+                saved: dict[str, JsonValue] = {
+                    "cursor": cursor.isoformat(),
+                    "unfinished": [*sorted(unfinished)],
+                }
                 self.store.kv_set(KV_NAMESPACE, CURSOR_KEY, saved)
         # A home's first look: what ended before any server ran on it is history, not news.
         return [] if first_look else ended

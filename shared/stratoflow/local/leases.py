@@ -23,8 +23,8 @@ import secrets
 import socket
 import threading
 from pathlib import Path
-from typing import Any
 
+from stratoflow.store.sqlite import SqliteExecutionStore
 from stratoflow.tasks.scripts import groups
 
 try:
@@ -162,7 +162,7 @@ def end_groups(home: Path | str, owner: str) -> list[int]:
     return ended
 
 
-def gone_owners(store: Any, home: Path | str) -> dict[str, list[str]]:
+def gone_owners(store: SqliteExecutionStore, home: Path | str) -> dict[str, list[str]]:
     """The owners of this host whose process has ended, with the executions they recorded and did not
     disown (`LocalPlatform.recover_orphans` fails them; the history marks them meanwhile)."""
     return {owner: ids for owner, ids in store.execution_owners().items() if owner_gone(home, owner)}

@@ -32,11 +32,13 @@ from stratoflow.engine import (
     TaskError,
 )
 from stratoflow.errors import NotFoundError, StorageError
-from stratoflow.execution.admission import admit, execution_input
+from stratoflow.execution.admission import STARTABLE, admit, execution_input
 from stratoflow.execution.finalize import Finished, finish_execution
 from stratoflow.execution.flow_retry import FlowRetry, start_retry
+from stratoflow.execution.lineage import subflow_executions
 from stratoflow.execution.runner import TaskRunner
-from stratoflow.flow import Flow, load_flow
+from stratoflow.execution.secrets import SecretSource, environment_secrets
+from stratoflow.flow import Flow, load_flow, read_flow_source
 from stratoflow.local.children import end_child_process_groups
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.local.ends import ExecutionEnds
@@ -48,8 +50,6 @@ from stratoflow.store import open_local_store
 
 TASK_RUNNER = "${TaskRunnerFunctionArn}"
 STATE_MACHINE_PREFIX = "${StateMachine."
-# What `start` runs: an admitted execution, a promoted one, a restart. A QUEUED one waits for its slot.
-STARTABLE = (State.CREATED, State.RUNNING)
 
 logger = logging.getLogger(__name__)
 
@@ -97,10 +97,16 @@ class LocalCallbacks:
 
 class LocalPlatform:
     def __init__(
-        self, root: Path | str = ".stratoflow", clock: Clock | None = None, *, owns_process: bool = False
+        self,
+        root: Path | str = ".stratoflow",
+        clock: Clock | None = None,
+        *,
+        owns_process: bool = False,
+        secrets: SecretSource | None = None,
     ):
         """`owns_process`: this platform is all its process runs (a CLI command), so stopping every
-        execution may also kill every process group a child of this process leads (their scripts)."""
+        execution may also kill every process group a child of this process leads (their scripts).
+        `secrets`: where `secret()` reads; by default `SECRET_<NAME>` variables and the dotenv file."""
         self.home = Path(root)
         self.owns_process = owns_process
         self.store, self.blobs = open_local_store(self.home)
@@ -109,7 +115,8 @@ class LocalPlatform:
         self._owned_lock = threading.Lock()
         self.clock = clock or RealClock()
         self.callbacks = LocalCallbacks()
-        self.runner = TaskRunner(self.store, self.blobs, callbacks=self.callbacks)
+        self.secrets = secrets or environment_secrets()
+        self.runner = TaskRunner(self.store, self.blobs, callbacks=self.callbacks, secrets=self.secrets)
         self.watcher = ControlWatcher(self.store, self.callbacks)
         self._definitions: dict[tuple[str, str, int], dict[str, Any]] = {}
         # Called with every execution that ended (the server runs Flow triggers from here).
@@ -158,8 +165,6 @@ class LocalPlatform:
         return flow, record
 
     def deploy_file(self, path: Path | str) -> tuple[Flow, FlowRecord]:
-        from stratoflow.flow import read_flow_source
-
         return self.deploy_source(read_flow_source(path), str(path))
 
     def deploy_dir(self, folder: Path | str) -> list[str]:
@@ -185,7 +190,7 @@ class LocalPlatform:
 
     def admit(self, flow: Flow, record: FlowRecord, inputs: dict[str, Any], **kwargs: Any) -> Execution:
         execution, _ = admit(self.store, flow, record.revision, inputs, **kwargs)
-        if execution.state in STARTABLE:
+        if execution.state in STARTABLE:  # else QUEUED for its slot, or refused
             self.own(execution)
         return execution
 
@@ -256,8 +261,6 @@ class LocalPlatform:
 
     def _stop_children(self, execution_id: str, cause: str) -> list[str]:
         """Stop the running Subflow children of an execution (as the cloud's execution events do)."""
-        from stratoflow.execution.control import subflow_executions
-
         running = self.callbacks.running()
         stopped = [child for child in subflow_executions(self.store, execution_id) if child in running]
         for child in stopped:

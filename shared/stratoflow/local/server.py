@@ -31,12 +31,18 @@ from stratoflow.domain import Execution
 from stratoflow.engine import Clock
 from stratoflow.errors import FlowValidationError, NotFoundError, StratoflowError
 from stratoflow.execution.admission import admit, should_start, sweep_slots
+from stratoflow.execution.deliveries import TriggerSkipped
+from stratoflow.execution.flows import flow_of
+from stratoflow.execution.secrets import SecretSource
 from stratoflow.flow import Flow
 from stratoflow.local.ended import EndedExecutions
 from stratoflow.local.platform import LocalPlatform
 from stratoflow.states import State
-from stratoflow.triggers.events import TriggerSkipped, event_execution_id, flow_of
+from stratoflow.triggers.backfill import schedule_triggers, starts_of
+from stratoflow.triggers.events import event_execution_id
 from stratoflow.triggers.flow_triggers import matching_flow_triggers, trigger_problems
+from stratoflow.triggers.recovery import get_last_fired, missed_starts, set_last_fired
+from stratoflow.triggers.schedules import CronSchedule
 from stratoflow.triggers.webhooks import StartRefused, Webhooks
 
 if TYPE_CHECKING:
@@ -76,11 +82,17 @@ class StratoServer:
         sweep_seconds: float = SWEEP_SECONDS,
         grace: float = 0.0,
         owns_process: bool = False,
+        secrets: SecretSource | None = None,
     ) -> None:
         self.flows_dir = Path(flows_dir)
-        self.platform = LocalPlatform(home, clock, owns_process=owns_process)
+        self.platform = LocalPlatform(home, clock, owns_process=owns_process, secrets=secrets)
         self.platform.finished_hooks.append(self._run_flow_triggers)
-        self.webhooks = Webhooks(self.platform.store, self.start, wait_for_end=self.platform.ends.wait)
+        self.webhooks = Webhooks(
+            self.platform.store,
+            self.start,
+            secrets=self.platform.secrets,
+            wait_for_end=self.platform.ends.wait,
+        )
         self.grace = grace
         self.ended = EndedExecutions(self.platform.store, now)
         self.host, self.port = host, port
@@ -235,10 +247,6 @@ class StratoServer:
 
     def fire_schedules(self, now: datetime) -> None:
         """Start the slots that came due since the last round (after a restart: the missed ones)."""
-        from stratoflow.triggers.backfill import schedule_triggers, starts_of
-        from stratoflow.triggers.recovery import get_last_fired, missed_starts, set_last_fired
-        from stratoflow.triggers.schedules import CronSchedule
-
         store = self.platform.store
         for flow in self.live_flows():
             if flow.disabled:

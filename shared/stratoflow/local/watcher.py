@@ -7,23 +7,25 @@ they leave their request in the store and this watcher, polling a few times a se
 from __future__ import annotations
 
 import threading
-from typing import Any
 
+from stratoflow.engine import LocalExecution
 from stratoflow.execution.control import CONTROL_NAMESPACE, resume_key
+from stratoflow.execution.runner import TaskCallbacks
 from stratoflow.states import State
+from stratoflow.store.base import ExecutionStore
 
 POLL_SECONDS = 0.2
 
 
 class ControlWatcher:
-    def __init__(self, store: Any, callbacks: Any):
+    def __init__(self, store: ExecutionStore, callbacks: TaskCallbacks):
         self.store, self.callbacks = store, callbacks
-        self._running: dict[str, Any] = {}
+        self._running: dict[str, LocalExecution] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def watch(self, execution_id: str, running: Any) -> None:
+    def watch(self, execution_id: str, running: LocalExecution) -> None:
         with self._lock:
             self._running[execution_id] = running
             if self._thread is None:
@@ -44,7 +46,7 @@ class ControlWatcher:
             for execution_id, execution in running.items():
                 self.check(execution_id, execution)
 
-    def check(self, execution_id: str, running: Any) -> None:
+    def check(self, execution_id: str, running: LocalExecution) -> None:
         """Carry out the pending requests of one execution."""
         record = self.store.get_execution(execution_id)
         if record is None:

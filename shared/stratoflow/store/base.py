@@ -40,7 +40,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import Field
+from pydantic import Field, JsonValue
 
 from stratoflow.domain import Execution, FlowRecord, LogEntry, Record, TaskRun, utcnow
 from stratoflow.states import State
@@ -132,7 +132,7 @@ class ExecutionStore(Protocol):
         execution_id: str,
         *,
         state: State | None = None,
-        outputs: dict[str, Any] | None = None,
+        outputs: dict[str, JsonValue] | None = None,
         labels: dict[str, str] | None = None,
         error: str | None = None,
         end_date: datetime | None = None,
@@ -194,14 +194,19 @@ class ExecutionStore(Protocol):
         """The first `limit` log lines at or after `since`, in timestamp then write order."""
 
     # --- KV ---
-    def kv_set(self, namespace: str, key: str, value: Any, ttl_seconds: int | None = None) -> None:
+    def kv_set(self, namespace: str, key: str, value: JsonValue, ttl_seconds: int | None = None) -> None:
         """Store a JSON-serialisable value, expiring after `ttl_seconds` when given."""
 
-    def kv_get(self, namespace: str, key: str) -> tuple[bool, Any]:
+    def kv_get(self, namespace: str, key: str) -> tuple[bool, JsonValue]:
         """(found, value); an expired entry is not found even before the backend purges it."""
 
     def kv_swap(
-        self, namespace: str, key: str, value: Any, expected: Any = None, ttl_seconds: int | None = None
+        self,
+        namespace: str,
+        key: str,
+        value: JsonValue,
+        expected: JsonValue = None,
+        ttl_seconds: int | None = None,
     ) -> bool:
         """Set the entry only if its live value is `expected` (None: there is no live entry), in one
         atomic write; True when it was set."""

@@ -7,12 +7,12 @@ under `#state IN (<states the transition table allows>)`, never after a read of 
 from __future__ import annotations
 
 import itertools
-import json
 import secrets
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import JsonValue
 from pydantic_core import to_jsonable_python
 
 from stratoflow.domain import Execution, FlowRecord, LogEntry, StateChange, TaskRun, utcnow
@@ -23,6 +23,8 @@ from stratoflow.store import rules
 from stratoflow.store.base import FlowHead, KvGuard, SlotOutcome, TriggerState
 from stratoflow.store.dynamo_coordination import DynamoCoordination
 from stratoflow.store.dynamo_executions import ExecutionLister
+from stratoflow.store.dynamo_flows import DynamoFlows
+from stratoflow.store.dynamo_kv import DynamoKv
 from stratoflow.store.dynamo_table import ITEM_ABSENT, ITEM_EXISTS, ConditionFailed, Expression, Table
 
 _UPDATE_ATTEMPTS = 4
@@ -50,6 +52,8 @@ class DynamoExecutionStore:
         self._clock = clock
         self._lister = ExecutionLister(self._table)
         self._coordination = DynamoCoordination(self._table, clock)
+        self._kv = DynamoKv(self._table, clock)
+        self._flows = DynamoFlows(self._table, clock, self._kv)
         # Log sort keys: a random token per store and a counter keep concurrent writers apart.
         self._writer = secrets.token_hex(4)
         self._log_counter = itertools.count()
@@ -60,97 +64,27 @@ class DynamoExecutionStore:
     def close(self) -> None:
         """Nothing to release: the boto3 client may be shared with its creator."""
 
-    # --- flows ---------------------------------------------------------------------------------
+    # --- flows (dynamo_flows) ------------------------------------------------------------------
 
     def put_flow(self, record: FlowRecord, guard: KvGuard | None = None) -> None:
-        data = rules.check_flow_record(record)
-        head = {
-            "namespace": record.namespace,
-            "flowId": record.flow_id,
-            "status": record.status,
-            "errors": record.errors,
-            "latestRevision": record.revision,
-            "updated": self._clock().isoformat(),
-        }
-        if record.status == "DEPLOYED":
-            head["deployedRevision"] = record.revision
-        ex = Expression()
-        update = "SET " + ", ".join(ex.assign(head))
-        latest = ex.name("latestRevision")
-        condition = f"attribute_not_exists({latest}) OR {latest} < {ex.value(record.revision)}"
-        head_update = {
-            "Key": items.head_key(record.namespace, record.flow_id),
-            "UpdateExpression": update,
-            "ConditionExpression": condition,
-            **ex.params(),
-        }
-        revision_put = {"Item": items.flow_item(record, data), "ConditionExpression": ITEM_ABSENT}
-        actions: list[tuple[str, dict[str, Any]]] = [("Put", revision_put), ("Update", head_update)]
-        if guard is not None:
-            check = Expression()
-            holds = self._kv_holds(check, guard.value)
-            key = items.kv_key(guard.namespace, guard.key)
-            actions.append(("ConditionCheck", {"Key": key, "ConditionExpression": holds, **check.params()}))
-        try:
-            self._table.transact(actions)
-        except ConditionFailed:
-            raise ConflictError(
-                f"flow {record.namespace}.{record.flow_id}: revision {record.revision} is not above "
-                "the latest revision, or a newer upload of its file was seen"
-            ) from None
+        self._flows.put(record, guard)
 
     def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> FlowRecord | None:
-        if revision is None:
-            head = self.get_flow_head(namespace, flow_id)
-            if head is None or head.status == "DELETED" or head.deployed_revision is None:
-                return None
-            revision = head.deployed_revision
-        item = self._table.get(items.revision_key(namespace, flow_id, revision))
-        return items.flow_record(item) if item else None
+        return self._flows.get(namespace, flow_id, revision)
 
     def list_flows(self, namespace: str | None = None) -> list[FlowRecord]:
-        live = [
-            items.revision_key(h.namespace, h.flow_id, h.deployed_revision)
-            for h in self.list_flow_heads(namespace)
-            if h.status != "DELETED" and h.deployed_revision is not None
-        ]
-        records = [items.flow_record(item) for item in self._table.batch_get(live)]
-        return sorted(records, key=lambda r: (r.namespace, r.flow_id))
+        return self._flows.list_live(namespace)
 
     def get_flow_head(self, namespace: str, flow_id: str) -> FlowHead | None:
-        item = self._table.get(items.head_key(namespace, flow_id))
-        return items.flow_head(item) if item else None
+        return self._flows.head(namespace, flow_id)
 
     def list_flow_heads(self, namespace: str | None = None) -> list[FlowHead]:
-        ex = Expression()
-        condition = f"{ex.name('pk')} = {ex.value(items.FLOW_HEADS)}"
-        if namespace is not None:
-            condition += f" AND begins_with({ex.name('sk')}, {ex.value(namespace + '#')})"
-        return [items.flow_head(item) for item in self._table.query(condition, ex)]
+        return self._flows.heads(namespace)
 
     def set_flow_status(
         self, namespace: str, flow_id: str, status: str, errors: Sequence[str] = ()
     ) -> FlowHead:
-        rules.check_flow_key(namespace, flow_id)
-        rules.check_flow_status(status)
-        ex = Expression()
-        values = {
-            "namespace": namespace,
-            "flowId": flow_id,
-            "status": status,
-            "errors": list(errors),
-            "updated": self._clock().isoformat(),
-        }
-        latest = ex.name("latestRevision")
-        update = "SET " + ", ".join(
-            [*ex.assign(values), f"{latest} = if_not_exists({latest}, {ex.value(0)})"]
-        )
-        condition = f"attribute_exists({ex.name('deployedRevision')})" if status == "DEPLOYED" else None
-        try:
-            item = self._table.update(items.head_key(namespace, flow_id), update, ex, condition)
-        except ConditionFailed:
-            raise NotFoundError(f"flow {namespace}.{flow_id} has no deployed revision") from None
-        return items.flow_head(item)
+        return self._flows.set_status(namespace, flow_id, status, errors)
 
     # --- executions ----------------------------------------------------------------------------
 
@@ -188,7 +122,7 @@ class DynamoExecutionStore:
         execution_id: str,
         *,
         state: State | None = None,
-        outputs: dict[str, Any] | None = None,
+        outputs: dict[str, JsonValue] | None = None,
         labels: dict[str, str] | None = None,
         error: str | None = None,
         end_date: datetime | None = None,
@@ -370,58 +304,29 @@ class DynamoExecutionStore:
             items.log_entry(item) for item in self._table.query(condition, ex, filter_=filter_, limit=limit)
         ]
 
-    # --- KV ------------------------------------------------------------------------------------
+    # --- KV (dynamo_kv) ------------------------------------------------------------------------
 
-    def kv_set(self, namespace: str, key: str, value: Any, ttl_seconds: int | None = None) -> None:
-        rules.check_kv_key(namespace, key)
-        data = rules.dump_json(value)
-        rules.check_size("KV value", f"{namespace}/{key}", data)
-        item = {**items.kv_key(namespace, key), "value": {"S": data}}
-        expires = rules.kv_expiry(self._clock(), ttl_seconds)
-        if expires is not None:
-            item["ttl"] = {"N": str(expires)}
-        self._table.put(item)
+    def kv_set(self, namespace: str, key: str, value: JsonValue, ttl_seconds: int | None = None) -> None:
+        self._kv.set(namespace, key, value, ttl_seconds)
 
     def kv_swap(
-        self, namespace: str, key: str, value: Any, expected: Any = None, ttl_seconds: int | None = None
+        self,
+        namespace: str,
+        key: str,
+        value: JsonValue,
+        expected: JsonValue = None,
+        ttl_seconds: int | None = None,
     ) -> bool:
-        rules.check_kv_key(namespace, key)
-        data = rules.dump_json(value)
-        rules.check_size("KV value", f"{namespace}/{key}", data)
-        item = {**items.kv_key(namespace, key), "value": {"S": data}}
-        expires = rules.kv_expiry(self._clock(), ttl_seconds)
-        if expires is not None:
-            item["ttl"] = {"N": str(expires)}
-        ex = Expression()
-        try:
-            self._table.put(item, self._kv_holds(ex, expected), ex)
-        except ConditionFailed:
-            return False
-        return True
+        return self._kv.swap(namespace, key, value, expected, ttl_seconds)
 
-    def _kv_holds(self, ex: Expression, expected: Any) -> str:
-        """The condition "the live entry's value is `expected`" (None: there is no live entry)."""
-        ttl, now = ex.name("ttl"), ex.value(int(rules.as_utc(self._clock()).timestamp()))
-        if expected is None:  # absent, or expired but not purged yet
-            return f"attribute_not_exists(pk) OR {ttl} <= {now}"
-        live = f"(attribute_not_exists({ttl}) OR {ttl} > {now})"
-        return f"{ex.name('value')} = {ex.value(rules.dump_json(expected))} AND {live}"
-
-    def kv_get(self, namespace: str, key: str) -> tuple[bool, Any]:
-        item = self._table.get(items.kv_key(namespace, key))
-        if item is None or self._expired(item):
-            return False, None
-        return True, json.loads(item["value"]["S"])
+    def kv_get(self, namespace: str, key: str) -> tuple[bool, JsonValue]:
+        return self._kv.get(namespace, key)
 
     def kv_delete(self, namespace: str, key: str) -> bool:
-        old = self._table.delete(items.kv_key(namespace, key))
-        return old is not None and not self._expired(old)
+        return self._kv.delete(namespace, key)
 
     def kv_list(self, namespace: str) -> list[str]:
-        ex = Expression()
-        condition = f"{ex.name('pk')} = {ex.value(f'KV#{namespace}')}"
-        found = self._table.query(condition, ex, projection=f"{ex.name('sk')}, {ex.name('ttl')}")
-        return [item["sk"]["S"] for item in found if not self._expired(item)]
+        return self._kv.keys(namespace)
 
     # --- concurrency slots and trigger state (dynamo_coordination) ----------------------------
 
@@ -453,11 +358,6 @@ class DynamoExecutionStore:
 
     def delete_trigger_state(self, namespace: str, flow_id: str, trigger_id: str) -> bool:
         return self._coordination.delete_trigger_state(namespace, flow_id, trigger_id)
-
-    def _expired(self, item: items.Item) -> bool:
-        """DynamoDB deletes expired items lazily (up to days later): check `ttl` on every read."""
-        expires = int(item["ttl"]["N"]) if "ttl" in item else None
-        return rules.kv_expired(expires, self._clock())
 
 
 def _staying_states(state: State | None, expected: Collection[State] | None) -> frozenset[State] | None:

@@ -8,7 +8,6 @@ filtered or sorted on. One connection is shared behind a lock; every read-modify
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -17,16 +16,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import JsonValue
+
 from stratoflow.domain import Execution, FlowRecord, LogEntry, StateChange, TaskRun, utcnow
 from stratoflow.errors import ConflictError, NotFoundError, StorageError
 from stratoflow.states import State
 from stratoflow.store import rules
 from stratoflow.store import sqlite_coordination as coordination
+from stratoflow.store import sqlite_flows as flows
+from stratoflow.store import sqlite_kv as kv
 from stratoflow.store.base import FlowHead, KvGuard, SlotOutcome, TriggerState
 from stratoflow.store.sqlite_schema import migrate
 
 _IN_CHUNK = 500  # ids per `IN (...)`: under SQLite's default limit of 999 variables
-_HEAD_COLUMNS = "namespace, flow_id, status, errors, deployed_revision, latest_revision, updated"
 
 
 # SQLite's primary result codes (the low byte of an extended code) that say the file cannot be written.
@@ -100,63 +102,37 @@ class SqliteExecutionStore:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
-    # --- flows ---------------------------------------------------------------------------------
+    # --- flows (sqlite_flows) -------------------------------------------------------------------
 
     def put_flow(self, record: FlowRecord, guard: KvGuard | None = None) -> None:
         data = rules.check_flow_record(record)
-        key = (record.namespace, record.flow_id)
         with self._write() as db:
-            if guard is not None and not self._kv_holds(db, guard.namespace, guard.key, guard.value):
+            if guard is not None and not kv.holds(db, guard.namespace, guard.key, guard.value, self._clock()):
                 raise ConflictError(
                     f"flow {record.namespace}.{record.flow_id}: a newer upload of its file was seen"
                 )
-            head = self._head_row(db, *key)
-            latest = head.latest_revision if head else 0
-            if record.revision <= latest:
-                raise ConflictError(
-                    f"flow {record.namespace}.{record.flow_id}: revision {record.revision} is not above "
-                    f"the latest revision {latest}"
-                )
-            db.execute("INSERT INTO flows VALUES (?, ?, ?, ?)", (*key, record.revision, data))
-            live = head.deployed_revision if head else None
-            if record.status == "DEPLOYED":
-                live = record.revision
-            self._write_head(db, *key, record.status, record.errors, live, record.revision)
+            flows.insert_revision(db, record, data, self._clock())
 
     def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> FlowRecord | None:
-        if revision is None:
-            head = self.get_flow_head(namespace, flow_id)
-            if head is None or head.status == "DELETED" or head.deployed_revision is None:
-                return None
-            revision = head.deployed_revision
-        row = self._one(
-            "SELECT data FROM flows WHERE namespace = ? AND flow_id = ? AND revision = ?",
-            (namespace, flow_id, revision),
-        )
-        return FlowRecord.model_validate_json(row[0]) if row else None
+        with self._lock:
+            if revision is None:
+                head = flows.get_head(self._db, namespace, flow_id)
+                if head is None or head.status == "DELETED" or head.deployed_revision is None:
+                    return None
+                revision = head.deployed_revision
+            return flows.get_revision(self._db, namespace, flow_id, revision)
 
     def list_flows(self, namespace: str | None = None) -> list[FlowRecord]:
-        sql = (
-            "SELECT f.data FROM flow_heads h JOIN flows f ON f.namespace = h.namespace"
-            " AND f.flow_id = h.flow_id AND f.revision = h.deployed_revision WHERE h.status != 'DELETED'"
-        )
-        params: list[Any] = []
-        if namespace is not None:
-            sql += " AND h.namespace = ?"
-            params.append(namespace)
-        rows = self._all(sql + " ORDER BY h.namespace, h.flow_id", params)
-        return [FlowRecord.model_validate_json(row[0]) for row in rows]
+        with self._lock:
+            return flows.live_revisions(self._db, namespace)
 
     def get_flow_head(self, namespace: str, flow_id: str) -> FlowHead | None:
         with self._lock:
-            return self._head_row(self._db, namespace, flow_id)
+            return flows.get_head(self._db, namespace, flow_id)
 
     def list_flow_heads(self, namespace: str | None = None) -> list[FlowHead]:
-        where, params = ("WHERE namespace = ?", [namespace]) if namespace is not None else ("", [])
-        rows = self._all(
-            f"SELECT {_HEAD_COLUMNS} FROM flow_heads {where} ORDER BY namespace, flow_id", params
-        )
-        return [_head(row) for row in rows]
+        with self._lock:
+            return flows.list_heads(self._db, namespace)
 
     def set_flow_status(
         self, namespace: str, flow_id: str, status: str, errors: Sequence[str] = ()
@@ -164,37 +140,7 @@ class SqliteExecutionStore:
         rules.check_flow_key(namespace, flow_id)
         rules.check_flow_status(status)
         with self._write() as db:
-            head = self._head_row(db, namespace, flow_id)
-            live = head.deployed_revision if head else None
-            if status == "DEPLOYED" and live is None:
-                raise NotFoundError(f"flow {namespace}.{flow_id} has no deployed revision")
-            latest = head.latest_revision if head else 0
-            self._write_head(db, namespace, flow_id, status, list(errors), live, latest)
-            result = self._head_row(db, namespace, flow_id)
-        assert result is not None
-        return result
-
-    def _head_row(self, db: sqlite3.Connection, namespace: str, flow_id: str) -> FlowHead | None:
-        row = db.execute(
-            f"SELECT {_HEAD_COLUMNS} FROM flow_heads WHERE namespace = ? AND flow_id = ?",
-            (namespace, flow_id),
-        ).fetchone()
-        return _head(row) if row else None
-
-    def _write_head(
-        self,
-        db: sqlite3.Connection,
-        namespace: str,
-        flow_id: str,
-        status: str,
-        errors: list[str],
-        live: int | None,
-        latest: int,
-    ) -> None:
-        db.execute(
-            f"INSERT OR REPLACE INTO flow_heads ({_HEAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (namespace, flow_id, status, json.dumps(errors), live, latest, self._clock().isoformat()),
-        )
+            return flows.set_status(db, namespace, flow_id, status, errors, self._clock())
 
     # --- executions ----------------------------------------------------------------------------
 
@@ -233,7 +179,7 @@ class SqliteExecutionStore:
         execution_id: str,
         *,
         state: State | None = None,
-        outputs: dict[str, Any] | None = None,
+        outputs: dict[str, JsonValue] | None = None,
         labels: dict[str, str] | None = None,
         error: str | None = None,
         end_date: datetime | None = None,
@@ -396,59 +342,45 @@ class SqliteExecutionStore:
         params.append(-1 if limit is None else limit)
         return [LogEntry.model_validate_json(row[0]) for row in self._all(sql, params)]
 
-    # --- KV ------------------------------------------------------------------------------------
+    # --- KV (sqlite_kv) ----------------------------------------------------------------------
 
-    def kv_set(self, namespace: str, key: str, value: Any, ttl_seconds: int | None = None) -> None:
+    def kv_set(self, namespace: str, key: str, value: JsonValue, ttl_seconds: int | None = None) -> None:
         rules.check_kv_key(namespace, key)
         data = rules.dump_json(value)
         rules.check_size("KV value", f"{namespace}/{key}", data)
         expires = rules.kv_expiry(self._clock(), ttl_seconds)
         with self._write() as db:
-            db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?)", (namespace, key, data, expires))
+            kv.put(db, namespace, key, data, expires)
 
     def kv_swap(
-        self, namespace: str, key: str, value: Any, expected: Any = None, ttl_seconds: int | None = None
+        self,
+        namespace: str,
+        key: str,
+        value: JsonValue,
+        expected: JsonValue = None,
+        ttl_seconds: int | None = None,
     ) -> bool:
         rules.check_kv_key(namespace, key)
         data = rules.dump_json(value)
         rules.check_size("KV value", f"{namespace}/{key}", data)
         expires = rules.kv_expiry(self._clock(), ttl_seconds)
         with self._write() as db:
-            if not self._kv_holds(db, namespace, key, expected):
+            if not kv.holds(db, namespace, key, expected, self._clock()):
                 return False
-            db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?)", (namespace, key, data, expires))
+            kv.put(db, namespace, key, data, expires)
         return True
 
-    def _kv_holds(self, db: sqlite3.Connection, namespace: str, key: str, expected: Any) -> bool:
-        """Whether the live entry's value is `expected` (None: there is no live entry)."""
-        row = db.execute(
-            "SELECT value, expires FROM kv WHERE namespace = ? AND key = ?", (namespace, key)
-        ).fetchone()
-        live = row is not None and not rules.kv_expired(row[1], self._clock())
-        if expected is None:
-            return not live
-        return live and row[0] == rules.dump_json(expected)
-
-    def kv_get(self, namespace: str, key: str) -> tuple[bool, Any]:
-        row = self._one("SELECT value, expires FROM kv WHERE namespace = ? AND key = ?", (namespace, key))
-        if row is None or rules.kv_expired(row[1], self._clock()):
-            return False, None
-        return True, json.loads(row[0])
+    def kv_get(self, namespace: str, key: str) -> tuple[bool, JsonValue]:
+        with self._lock:
+            return kv.get(self._db, namespace, key, self._clock())
 
     def kv_delete(self, namespace: str, key: str) -> bool:
         with self._write() as db:
-            row = db.execute(
-                "DELETE FROM kv WHERE namespace = ? AND key = ? RETURNING expires", (namespace, key)
-            ).fetchone()
-        return row is not None and not rules.kv_expired(row[0], self._clock())
+            return kv.delete(db, namespace, key, self._clock())
 
     def kv_list(self, namespace: str) -> list[str]:
-        now = rules.as_utc(self._clock()).timestamp()
-        rows = self._all(
-            "SELECT key FROM kv WHERE namespace = ? AND (expires IS NULL OR expires > ?) ORDER BY key",
-            (namespace, now),
-        )
-        return [row[0] for row in rows]
+        with self._lock:
+            return kv.keys(self._db, namespace, self._clock())
 
     # --- concurrency slots (sqlite_coordination) ---------------------------------------------
 
@@ -476,20 +408,16 @@ class SqliteExecutionStore:
 
     def own_execution(self, execution_id: str, owner: str) -> None:
         with self._write() as db:
-            db.execute("INSERT OR REPLACE INTO execution_owners VALUES (?, ?)", (execution_id, owner))
+            coordination.own(db, execution_id, owner)
 
     def disown_execution(self, execution_id: str) -> None:
         with self._write() as db:
-            db.execute("DELETE FROM execution_owners WHERE execution_id = ?", (execution_id,))
+            coordination.disown(db, execution_id)
 
     def execution_owners(self) -> dict[str, list[str]]:
         """Owner -> the executions it recorded and has not disowned yet."""
-        owners: dict[str, list[str]] = {}
-        for owner, execution_id in self._all(
-            "SELECT owner, execution_id FROM execution_owners ORDER BY owner, execution_id", ()
-        ):
-            owners.setdefault(owner, []).append(execution_id)
-        return owners
+        with self._lock:
+            return coordination.owners(self._db)
 
     # --- trigger state -------------------------------------------------------------------------
 
@@ -516,16 +444,3 @@ def _task_run_json(task_run: TaskRun) -> str:
     data = task_run.model_dump_json(by_alias=True)
     rules.check_size("task run", task_run.id, data)
     return data
-
-
-def _head(row: tuple[Any, ...]) -> FlowHead:
-    namespace, flow_id, status, errors, live, latest, updated = row
-    return FlowHead(
-        namespace=namespace,
-        flow_id=flow_id,
-        status=status,
-        errors=json.loads(errors),
-        deployed_revision=live,
-        latest_revision=latest,
-        updated=datetime.fromisoformat(updated),
-    )

@@ -1,4 +1,5 @@
-"""Concurrency slots, the queue of waiting executions and trigger state, on SQLite.
+"""Concurrency slots, the queue of waiting executions, trigger state and the local owners of
+executions (`stratoflow.local.leases`), on SQLite.
 
 Functions take the connection of a transaction the store opened (`BEGIN IMMEDIATE` for writes), so a
 count and the insert that depends on it cannot interleave with another writer, thread or process.
@@ -136,3 +137,19 @@ def delete_trigger_state(db: sqlite3.Connection, namespace: str, flow_id: str, t
         (namespace, flow_id, trigger_id),
     )
     return cursor.rowcount > 0
+
+
+def own(db: sqlite3.Connection, execution_id: str, owner: str) -> None:
+    db.execute("INSERT OR REPLACE INTO execution_owners VALUES (?, ?)", (execution_id, owner))
+
+
+def disown(db: sqlite3.Connection, execution_id: str) -> None:
+    db.execute("DELETE FROM execution_owners WHERE execution_id = ?", (execution_id,))
+
+
+def owners(db: sqlite3.Connection) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    rows = db.execute("SELECT owner, execution_id FROM execution_owners ORDER BY owner, execution_id")
+    for owner, execution_id in rows.fetchall():
+        found.setdefault(owner, []).append(execution_id)
+    return found

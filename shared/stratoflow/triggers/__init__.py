@@ -2,10 +2,12 @@
 
 Schedules (cron in a time zone, fire times with DST, backfill, missed schedules, the translation to
 EventBridge Scheduler) are exported here; the AWS side is `stratoflow.cloud.deploy.schedules`. Event
-deliveries live in `stratoflow.triggers.events` and `stratoflow.triggers.flow_triggers`.
+deliveries are named in `stratoflow.triggers.events` (ids, SQS batches) and matched to flows in
+`stratoflow.triggers.flow_triggers`; what admission checks of a delivery is the core's
+(`stratoflow.execution.deliveries`), which imports nothing of this package.
 
-Names are imported on first use, so `import stratoflow.triggers.events` (admission) loads nothing of
-the schedules, and no module here imports an AWS SDK.
+Names are imported on first use, so `import stratoflow.triggers.events` loads nothing of the
+schedules, and no module here imports an AWS SDK.
 """
 
 from __future__ import annotations

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
+
+from pydantic import JsonValue
 
 from stratoflow.errors import StratoflowError
 from stratoflow.execution.admission import FlowDisabledError
+from stratoflow.execution.deliveries import render_trigger_inputs
 from stratoflow.flow.model import Flow
 from stratoflow.flow.triggers import Schedule
 from stratoflow.triggers.schedules import CronSchedule, schedule_execution_id, slot_context
@@ -30,6 +33,15 @@ class TriggerDisabledError(ScheduleError):
     """The trigger is disabled: it starts nothing."""
 
 
+class AdmissionKwargs(TypedDict):
+    """The keyword arguments of `stratoflow.execution.admission.admit` a trigger's start gives."""
+
+    inputs: dict[str, JsonValue]
+    labels: dict[str, str]
+    trigger: dict[str, JsonValue]
+    execution_id: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class TriggerStart:
     """One execution a trigger starts: its execution id and what admission needs."""
@@ -39,7 +51,7 @@ class TriggerStart:
     inputs: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
 
-    def admission_kwargs(self) -> dict[str, Any]:
+    def admission_kwargs(self) -> AdmissionKwargs:
         """Keyword arguments of `stratoflow.execution.admission.admit` (after store, flow, revision)."""
         return {
             "inputs": dict(self.inputs),
@@ -135,8 +147,6 @@ def starts_of(
     before = schedule.previous_fire(instants[0])
     after = schedule.next_fire(instants[-1])
     neighbours = [before, *instants, after]
-    from stratoflow.triggers.events import render_trigger_inputs
-
     starts = []
     for i, instant in enumerate(instants):
         context = slot_context(trigger.id, schedule, instant, neighbours[i + 2], neighbours[i])

@@ -1,11 +1,7 @@
-"""Event deliveries: deterministic execution ids, and what an event trigger gives its execution.
+"""Event deliveries: deterministic execution ids, and the messages of an SQS batch.
 
-Every trigger delivery reaches admission as `trigger = {"id": <trigger id>, "type": <its type>, ...}`
-with what the delivery carries: a Flow trigger the upstream `executionId`, an AWS event trigger the
-`event`, a webhook its `body`, `headers` and `parameters`, an SQS trigger the batch's `messages`.
-`resolve_trigger` (called by admission)
-checks that the trigger may start the flow, completes `trigger.*` (`trigger.outputs` of the upstream
-execution, `trigger.object` of an S3 event, `trigger.count` of a batch) and renders the trigger's `inputs` with it.
+What admission checks and completes of a delivery (`trigger.*`, the trigger's inputs) is the core's:
+`stratoflow.execution.deliveries`.
 
 A delivery names its execution: `event_execution_id(namespace, flow_id, trigger_id, event_id)`, so a
 second delivery of one event finds the execution the first one recorded and starts nothing. A batch
@@ -18,38 +14,14 @@ import contextlib
 import hashlib
 import json
 import re
-import threading
-from dataclasses import dataclass
-from typing import Any
 
-from stratoflow.domain import FlowRecord
-from stratoflow.errors import InputError, StratoflowError
-from stratoflow.flow import (
-    EventBridgeTrigger,
-    Flow,
-    FlowTrigger,
-    S3Trigger,
-    Schedule,
-    SqsTrigger,
-    Trigger,
-    Webhook,
-    load_flow,
-)
-from stratoflow.flow.model import flow_variables
-from stratoflow.flow.schedule_conditions import conditions_hold
-from stratoflow.triggers.flow_triggers import flow_trigger_matches, flow_trigger_variables
+from pydantic import JsonValue
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Event ids used as they are in an execution id; anything else is hashed. EventBridge event ids and
 # Stratoflow execution ids all fit, so a rule's input template can build the same id.
 _PLAIN_EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TRIGGER_KEY_LENGTH = 12
-
-EVENT_TRIGGERS: tuple[type[Trigger], ...] = (FlowTrigger, Webhook, EventBridgeTrigger, S3Trigger, SqsTrigger)
-
-
-class TriggerSkipped(StratoflowError):
-    """This delivery starts nothing (the trigger is disabled, or the event is not one it matches)."""
 
 
 def _base62(data: bytes, length: int) -> str:
@@ -77,176 +49,12 @@ def event_execution_id(namespace: str, flow_id: str, trigger_id: str, event_id: 
     return f"{trigger_key(namespace, flow_id, trigger_id)}-{event_id}"
 
 
-# --- flows as deployed -------------------------------------------------------------------------
-
-_FLOW_CACHE_SIZE = 256
-_flows: dict[tuple[str, str, int, str], Flow] = {}
-_flows_lock = threading.Lock()
-
-
-def flow_of(record: FlowRecord) -> Flow:
-    """The flow model of a stored revision (parsed once per process and revision)."""
-    key = (record.namespace, record.flow_id, record.revision, record.source_hash)
-    with _flows_lock:
-        cached = _flows.get(key)
-    if cached is not None:
-        return cached
-    flow = load_flow(record.source, f"{record.namespace}.{record.flow_id}").model_copy(
-        update={"revision": record.revision}
-    )
-    with _flows_lock:
-        if len(_flows) >= _FLOW_CACHE_SIZE:
-            _flows.clear()
-        _flows[key] = flow
-    return flow
-
-
-def live_flow(store: Any, namespace: str, flow_id: str) -> Flow | None:
-    """The live revision of a flow as a model; None when it is not deployed (or deleted)."""
-    record: FlowRecord | None = store.get_flow(namespace, flow_id)
-    return flow_of(record) if record is not None else None
-
-
-# --- what a delivery gives its execution -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TriggeredStart:
-    """A trigger delivery made ready for admission: `trigger.*`, inputs and labels."""
-
-    trigger: dict[str, Any] | None
-    inputs: dict[str, Any]
-    labels: dict[str, str]
-
-
-def delivered_trigger(flow: Flow, trigger: dict[str, Any] | None) -> Trigger | None:
-    """The event trigger of `flow` a delivery names (None for other starts: manual, schedule, subflow)."""
-    if not trigger or not isinstance(trigger.get("id"), str):
-        return None
-    model = flow.trigger(trigger["id"])
-    if not isinstance(model, EVENT_TRIGGERS) or trigger.get("type") != model.type_name:
-        return None
-    return model
-
-
-def resolve_trigger(
-    store: Any, flow: Flow, trigger: dict[str, Any] | None, inputs: dict[str, Any], labels: dict[str, str]
-) -> TriggeredStart:
-    """Check and complete a trigger delivery; raises TriggerSkipped when it must start nothing."""
-    if trigger is not None and trigger.get("type") == "schedule":
-        check_schedule_conditions(flow, trigger)
-    model = delivered_trigger(flow, trigger)
-    if model is None or trigger is None:
-        return TriggeredStart(trigger, inputs, labels)
-    where = f"trigger '{model.id}' of {flow.namespace}.{flow.id}"
-    if model.disabled:
-        raise TriggerSkipped(f"{where} is disabled")
-    state = store.get_trigger_state(flow.namespace, flow.id, model.id)
-    if state is not None and state.disabled:
-        raise TriggerSkipped(f"{where} is disabled: {state.reason or 'by its state'}")
-    variables = {"id": model.id, "type": model.type_name, **_variables(store, flow, model, trigger, where)}
-    rendered = render_trigger_inputs(flow, model, variables)
-    return TriggeredStart(variables, {**rendered, **inputs}, {**model.labels, **labels})
-
-
-def check_schedule_conditions(flow: Flow, trigger: dict[str, Any]) -> None:
-    """Raise TriggerSkipped when the slot `trigger` (a schedule's `trigger.*`) fails its conditions.
-
-    Checked at admission, so every start of a slot (the local server, EventBridge Scheduler's delivery,
-    a backfill, a recovered missed slot) skips the same slots."""
-    from stratoflow.expressions import ExpressionError
-
-    model = flow.trigger(str(trigger.get("id")))
-    if not isinstance(model, Schedule) or not model.conditions:
-        return
-    where = f"schedule '{model.id}' of {flow.namespace}.{flow.id} at {trigger.get('date')}"
-    variables = {"trigger": trigger, "flow": flow_variables(flow.namespace, flow.id, flow.revision)}
-    try:
-        held = conditions_hold(model.conditions, variables)
-    except (ExpressionError, ValueError) as error:
-        raise TriggerSkipped(f"{where}: its conditions could not be evaluated: {error}") from None
-    if not held:
-        raise TriggerSkipped(f"{where}: its conditions do not hold, the slot is skipped")
-
-
-def _variables(
-    store: Any, flow: Flow, model: Trigger, delivered: dict[str, Any], where: str
-) -> dict[str, Any]:
-    if isinstance(model, FlowTrigger):
-        upstream = store.get_execution(str(delivered.get("executionId")))
-        if upstream is None:
-            raise TriggerSkipped(f"{where}: execution {delivered.get('executionId')} does not exist")
-        if not flow_trigger_matches(flow, model, upstream):
-            raise TriggerSkipped(f"{where} does not match execution {upstream.id}")
-        return flow_trigger_variables(upstream)
-    if isinstance(model, Webhook):
-        return {name: delivered.get(name) for name in ("body", "headers", "parameters")}
-    if isinstance(model, SqsTrigger):
-        messages = delivered.get("messages")
-        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
-            raise TriggerSkipped(f"{where}: the delivery carries no messages")
-        return {"messages": messages, "count": len(messages)}
-    event = delivered.get("event")
-    if not isinstance(event, dict):
-        raise TriggerSkipped(f"{where}: the delivery carries no event")
-    if isinstance(model, S3Trigger):
-        found = s3_object(event)
-        if not s3_matches(model, found):
-            raise TriggerSkipped(f"{where} does not match s3://{found.get('bucket')}/{found.get('key')}")
-        # `objects`: Kestra's trigger gives a list of the objects it found; here always this one.
-        return {"event": event, "object": found, "objects": [found]}
-    return {"event": event}
-
-
-def render_trigger_inputs(flow: Flow, model: Trigger, variables: dict[str, Any]) -> dict[str, Any]:
-    """The trigger's `inputs`, rendered with `trigger.*` and `flow.*`; InputError names a failing one."""
-    from stratoflow.expressions import ExpressionError, render
-
-    context = {
-        "trigger": variables,
-        "flow": flow_variables(flow.namespace, flow.id, flow.revision),
-    }
-    rendered = {}
-    declared = {item.id for item in flow.inputs}
-    for name, value in model.inputs.items():
-        if name not in declared:
-            continue  # as Kestra: an input the flow does not declare is dropped (validate warns)
-        try:
-            rendered[name] = render(value, context)
-        except ExpressionError as error:
-            raise InputError(name, f"trigger '{model.id}' could not render it: {error}") from None
-    return rendered
-
-
-# --- AWS events --------------------------------------------------------------------------------
-
-
-def s3_object(event: dict[str, Any]) -> dict[str, Any]:
-    """`trigger.object` of an S3 "Object Created" EventBridge event."""
-    detail = event.get("detail") or {}
-    bucket = str((detail.get("bucket") or {}).get("name", ""))
-    found = dict(detail.get("object") or {})
-    key = str(found.get("key", ""))
-    return {**found, "bucket": bucket, "key": key, "uri": f"s3://{bucket}/{key}"}
-
-
-def s3_matches(trigger: S3Trigger, found: dict[str, Any]) -> bool:
-    key = str(found.get("key", ""))
-    return (
-        found.get("bucket") == trigger.bucket
-        and key.startswith(trigger.prefix or "")
-        and key.endswith(trigger.suffix or "")
-        # EventBridge patterns have no regular expressions: `regexp` is checked here, at admission.
-        and (trigger.regexp is None or re.fullmatch(trigger.regexp, key) is not None)
-    )
-
-
 # --- SQS messages ------------------------------------------------------------------------------
 
 SQS_MESSAGE_FIELDS = ("messageId", "body", "attributes", "messageAttributes")
 
 
-def sqs_message(record: dict[str, Any]) -> dict[str, Any]:
+def sqs_message(record: dict[str, JsonValue]) -> dict[str, JsonValue]:
     """One of `trigger.messages`, from the SQS record a pipe delivers; a JSON `body` is parsed."""
     message = {name: record.get(name) for name in SQS_MESSAGE_FIELDS}
     message["attributes"] = message["attributes"] or {}

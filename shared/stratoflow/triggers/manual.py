@@ -18,9 +18,12 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from pydantic import JsonValue
 
 from stratoflow.errors import StratoflowError
 from stratoflow.execution.admission import new_execution_id
@@ -34,7 +37,8 @@ from stratoflow.flow import (
     Trigger,
     Webhook,
 )
-from stratoflow.triggers.backfill import TriggerStart
+from stratoflow.triggers.backfill import TriggerStart, ensure_enabled, scheduled_start
+from stratoflow.triggers.events import event_execution_id
 
 
 class ManualTriggerError(StratoflowError):
@@ -65,7 +69,7 @@ NEEDS: dict[type[Trigger], tuple[str, str]] = {
 class ManualStart(TriggerStart):
     """One start of a trigger fired by hand, which `--remote` sends to the admission function."""
 
-    def admission_event(self) -> dict[str, Any]:
+    def admission_event(self) -> dict[str, JsonValue]:
         """The same start as the admission function's event (with `namespace` and `flowId` added)."""
         return {
             "inputs": dict(self.inputs),
@@ -76,7 +80,7 @@ class ManualStart(TriggerStart):
 
 
 def manual_start(
-    flow: Flow, trigger_id: str, given: Delivery, inputs: dict[str, Any], now: datetime
+    flow: Flow, trigger_id: str, given: Delivery, inputs: Mapping[str, JsonValue], now: datetime
 ) -> ManualStart:
     """The start of `flow`'s trigger `trigger_id` fired by hand at `now` (`inputs` win over the
     trigger's own). Raises ManualTriggerError naming what is wrong."""
@@ -112,8 +116,6 @@ def manual_start(
         raise ManualTriggerError(
             f"trigger '{model.id}' of {name} ({model.type_name}) cannot be fired by hand"
         )
-    from stratoflow.triggers.events import event_execution_id
-
     execution_id = (
         event_execution_id(flow.namespace, flow.id, model.id, event_id) if event_id else new_execution_id()
     )
@@ -133,10 +135,10 @@ def _check_given(model: Trigger, given: Delivery) -> None:
             )
 
 
-def _schedule_start(flow: Flow, model: Schedule, inputs: dict[str, Any], now: datetime) -> ManualStart:
+def _schedule_start(
+    flow: Flow, model: Schedule, inputs: Mapping[str, JsonValue], now: datetime
+) -> ManualStart:
     """A Schedule fired now: `trigger.date` is this instant, as if a slot fell on it."""
-    from stratoflow.triggers.backfill import ensure_enabled, scheduled_start
-
     ensure_enabled(flow, model)
     start = scheduled_start(flow, model, now.replace(microsecond=0))
     return ManualStart(

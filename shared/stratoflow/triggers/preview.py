@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+
+from pydantic import JsonValue
 
 from stratoflow.flow.triggers import Schedule
 from stratoflow.triggers.cron import CronTranslationError, scheduler_crons
@@ -37,14 +38,14 @@ class SchedulePreview:
     scheduler_error: str | None
     rows: list[PreviewRow] = field(default_factory=list)
 
-    def document(self) -> dict[str, Any]:
+    def document(self) -> dict[str, JsonValue]:
         """The `--json` form."""
         return {
             "trigger": self.trigger_id,
             "cron": self.cron,
             "timezone": self.timezone,
             "disabled": self.disabled,
-            "schedulerExpressions": self.scheduler_expressions,
+            "schedulerExpressions": list[JsonValue](self.scheduler_expressions),
             "schedulerError": self.scheduler_error,
             "fireTimes": [{"local": r.local, "utc": r.utc, "dst": r.dst} for r in self.rows],
         }

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import UTC, datetime
-from typing import Any
 
 from stratoflow.errors import ConflictError
 from stratoflow.flow.model import Flow
 from stratoflow.flow.triggers import Schedule
+from stratoflow.store.base import ExecutionStore, TriggerState
 from stratoflow.triggers.backfill import ScheduledStart, starts_of
 from stratoflow.triggers.schedules import CronSchedule
 
@@ -58,14 +58,14 @@ def missed_starts(
     return starts_of(flow, trigger, missed_slots(trigger, last_fired, now))
 
 
-def get_last_fired(store: Any, namespace: str, flow_id: str, trigger_id: str) -> datetime | None:
+def get_last_fired(store: ExecutionStore, namespace: str, flow_id: str, trigger_id: str) -> datetime | None:
     """The last slot the trigger fired (UTC), or None when it never fired."""
     state = store.get_trigger_state(namespace, flow_id, trigger_id)
     return None if state is None or state.last_date is None else _as_utc(state.last_date)
 
 
 def set_last_fired(
-    store: Any,
+    store: ExecutionStore,
     namespace: str,
     flow_id: str,
     trigger_id: str,
@@ -73,8 +73,6 @@ def set_last_fired(
     execution_id: str | None = None,
 ) -> bool:
     """Record the slot the trigger fired last; False (nothing written) when a later one is recorded."""
-    from stratoflow.store.base import TriggerState
-
     for _ in range(_WRITE_ATTEMPTS):
         state = store.get_trigger_state(namespace, flow_id, trigger_id)
         if state is None:

@@ -16,8 +16,9 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
+
+from pydantic import JsonValue
 
 from stratoflow.flow.triggers import Schedule, cron_expression
 
@@ -126,7 +127,7 @@ class CronSchedule:
         return instant.astimezone(self.zone).isoformat()
 
 
-def trigger_context(trigger_id: str, schedule: CronSchedule, instant: datetime) -> dict[str, Any]:
+def trigger_context(trigger_id: str, schedule: CronSchedule, instant: datetime) -> dict[str, JsonValue]:
     """`trigger.*` for the execution a schedule starts at `instant`."""
     return slot_context(
         trigger_id, schedule, instant, schedule.next_fire(instant), schedule.previous_fire(instant)
@@ -139,7 +140,7 @@ def slot_context(
     instant: datetime,
     following: datetime | None,
     preceding: datetime | None,
-) -> dict[str, Any]:
+) -> dict[str, JsonValue]:
     """`trigger.*` when the next and previous fire times are known already (a run of slots)."""
     return {
         "type": "schedule",

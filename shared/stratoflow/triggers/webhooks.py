@@ -31,18 +31,23 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
-from stratoflow.cloud.config.secrets import SecretSource, secrets_from_environment
+from pydantic import JsonValue
+
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError, StratoflowError
 from stratoflow.execution.admission import FlowDisabledError, new_execution_id
+from stratoflow.execution.deliveries import TriggerSkipped
+from stratoflow.execution.flows import live_flow
+from stratoflow.execution.secrets import SecretSource
 from stratoflow.flow import Flow, Webhook
 from stratoflow.flow.triggers import secret_key_name
 from stratoflow.states import State
+from stratoflow.store.base import ExecutionStore
 from stratoflow.store.rules import ItemTooLargeError
-from stratoflow.triggers.events import TriggerSkipped, event_execution_id, live_flow
+from stratoflow.triggers.events import event_execution_id
 
 # The body is kept on the execution record (`trigger.body`), which the store keeps under 350 KiB.
 MAX_BODY_BYTES = 256 * 1024
@@ -136,14 +141,14 @@ def trigger_key(flow: Flow, trigger: Webhook, secrets: SecretSource) -> str | No
         return None
 
 
-def matching_webhook(flow: Flow, key: str, secrets: SecretSource | None = None) -> Webhook | None:
+def matching_webhook(flow: Flow, key: str, secrets: SecretSource) -> Webhook | None:
     """The enabled Webhook trigger of `flow` whose key is `key` (every key compared, in constant time)."""
     found = None
     given = _digest(key)
     for trigger in flow.triggers:
         if not isinstance(trigger, Webhook) or trigger.disabled:
             continue
-        expected = trigger_key(flow, trigger, secrets or secrets_from_environment())
+        expected = trigger_key(flow, trigger, secrets)
         # compare_digest on every enabled webhook: no early exit that timing could reveal.
         if expected and hmac.compare_digest(_digest(expected), given):
             found = trigger
@@ -187,7 +192,7 @@ def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
-def parse_body(body: bytes, headers: dict[str, list[str]]) -> Any:
+def parse_body(body: bytes, headers: dict[str, list[str]]) -> JsonValue:
     """The body as JSON when it is JSON, else as text; None when empty. ValueError when not UTF-8 or
     nested deeper than MAX_JSON_DEPTH."""
     if not body:
@@ -198,7 +203,8 @@ def parse_body(body: bytes, headers: dict[str, list[str]]) -> Any:
         if json_depth_exceeds(text):
             raise ValueError(f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
         try:
-            return json.loads(text)
+            parsed: JsonValue = json.loads(text)
+            return parsed
         except (json.JSONDecodeError, RecursionError):
             if "json" in content_type:
                 raise ValueError("the body is not valid JSON") from None
@@ -210,22 +216,22 @@ class Webhooks:
 
     def __init__(
         self,
-        store: Any,
+        store: ExecutionStore,
         start: StartFn,
         *,
+        secrets: SecretSource,
         max_body_bytes: int = MAX_BODY_BYTES,
         wait_seconds: float = WAIT_SECONDS,
         poll_seconds: float = POLL_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         wait_for_end: Callable[[str, float], bool] | None = None,
-        secrets: SecretSource | None = None,
     ) -> None:
         """`wait_for_end(execution_id, seconds)` returns as soon as the execution ends (or after
         `seconds`), False when the caller should stop waiting (the server stops); without it, a waited
         request re-reads the execution every `poll_seconds`."""
         self.store = store
-        self.secrets = secrets
+        self.secrets = secrets  # a key written `{{ secret(...) }}` is read here
         self.start = start
         self.max_body_bytes = max_body_bytes
         self.wait_seconds = wait_seconds
@@ -353,11 +359,18 @@ def request_from_function_url(event: dict[str, Any]) -> WebhookRequest:
     )
 
 
-def function_url_response(response: WebhookResponse) -> dict[str, Any]:
-    return {"statusCode": response.status, "headers": response.headers, "body": response.text()}
+def function_url_response(response: WebhookResponse) -> dict[str, JsonValue]:
+    headers: dict[str, JsonValue] = {**response.headers}
+    return {"statusCode": response.status, "headers": headers, "body": response.text()}
 
 
-def admission_start(lambda_client: Any, function_arn: str, store: Any) -> StartFn:
+class LambdaInvoker(Protocol):
+    """What `admission_start` needs of a boto3 Lambda client."""
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: str) -> dict[str, Any]: ...
+
+
+def admission_start(lambda_client: LambdaInvoker, function_arn: str, store: ExecutionStore) -> StartFn:
     """A `start` that invokes the admission Lambda synchronously, then reads the recorded execution.
 
     Admission's event is `{namespace, flowId, inputs, labels, trigger, executionId}`; it answers

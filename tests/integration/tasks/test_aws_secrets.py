@@ -8,7 +8,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from stratoflow.cloud.config.secrets import AwsSecrets, SecretNotFound, SecretUnavailable
+from stratoflow.cloud.config.secrets import AwsSecrets
+from stratoflow.execution.secrets import SecretNotFound, SecretUnavailable
 from tests.unit.tasks.task_helpers import direct_context
 
 

@@ -11,8 +11,8 @@ from botocore.exceptions import ClientError, NoRegionError
 from click.testing import CliRunner
 
 from stratoflow.cli.aws_access import aws_error_line
-from stratoflow.cli.cloud_cmd import StackChoice
 from stratoflow.cli.main import cli
+from stratoflow.cli.stacks import StackChoice
 
 ROOT = Path(__file__).resolve().parents[3]
 

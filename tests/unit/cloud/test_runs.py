@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from stratoflow.cloud.config.naming import AccountRegion
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.runtime.retries import retry_schedule_name, retry_schedule_spec
-from stratoflow.cloud.runtime.runs import execution_id_of, run_arn, run_name
+from stratoflow.cloud.runtime.runs import execution_id_of, run_arn
 from stratoflow.domain import Execution
 from stratoflow.execution.flow_retry import FlowRetry
+from stratoflow.execution.runs import run_name
 
 ACCOUNT = AccountRegion("aws", "eu-west-1", "123456789012")
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from stratoflow.cli import aws_access
-from stratoflow.cli.cloud_cmd import StackChoice
+from stratoflow.cli.stacks import StackChoice
 from stratoflow.cloud.config.stack import StackResources
 
 

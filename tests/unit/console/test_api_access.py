@@ -80,7 +80,7 @@ def test_a_principal_acts_only_on_its_namespaces(limited: Console) -> None:
 
 
 def _live(platform: object, namespace: str, flow_id: str) -> tuple[object, object]:
-    from stratoflow.triggers.events import flow_of
+    from stratoflow.execution.flows import flow_of
 
     record = platform.store.get_flow(namespace, flow_id)  # type: ignore[attr-defined]
     return flow_of(record), record

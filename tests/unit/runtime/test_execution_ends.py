@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from stratoflow.execution.admission import admit
+from stratoflow.execution.flows import live_flow
+from stratoflow.execution.secrets import EnvironmentSecrets
 from stratoflow.flow import load_flow
 from stratoflow.local import LocalPlatform
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.local.ends import ExecutionEnds
 from stratoflow.states import State
 from stratoflow.store import SqliteExecutionStore
-from stratoflow.triggers.events import live_flow
 from stratoflow.triggers.webhooks import WebhookRequest, Webhooks
 
 pytestmark = pytest.mark.timeout(60)  # a wait that is never woken fails instead of hanging for an hour
@@ -123,7 +124,13 @@ def test_a_waited_webhook_answers_on_the_end_signal_without_sleeping(tmp_path: P
             raise AssertionError("a waited request with an end signal must not poll by sleeping")
 
         webhooks = Webhooks(
-            store, start, wait_for_end=wait_for_end, sleep=no_sleep, poll_seconds=HOUR, wait_seconds=2 * HOUR
+            store,
+            start,
+            secrets=EnvironmentSecrets({}),
+            wait_for_end=wait_for_end,
+            sleep=no_sleep,
+            poll_seconds=HOUR,
+            wait_seconds=2 * HOUR,
         )
         request = WebhookRequest(
             "POST", "/webhook/team/ingest/s3cr3t-Key_1-abcdefgh", {"wait": ["true"]}, {}, b""

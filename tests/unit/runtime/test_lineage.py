@@ -111,7 +111,7 @@ def test_replay_keeps_the_correlation_id(run_flow: RunFlow, platform: LocalPlatf
 def test_flow_trigger_carries_the_upstream_correlation_id(platform: LocalPlatform) -> None:
     # Given an upstream execution that is part of a chain, and a flow with a Flow trigger on it
     from stratoflow.execution.admission import admit
-    from stratoflow.triggers.flow_triggers import flow_trigger_variables
+    from stratoflow.execution.upstream import flow_trigger_variables
 
     downstream, record = platform.deploy_source(
         textwrap.dedent(

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.domain import Execution, LogEntry, TaskRun
 from stratoflow.execution.runner.context import TaskRunContext
 from stratoflow.local import LocalPlatform, RunOutcome
@@ -79,7 +80,16 @@ def direct_context(
     execution = Execution(id="exec-1", namespace=namespace, flow_id="demo", revision=1)
     store.create_execution(execution)
     run = TaskRun(id="run-1", execution_id="exec-1", task_id="t", task_type="x")
-    return TaskRunContext(store, blobs, execution, run, {"inputs": {}, "labels": {}}, attempt=1)
+    # The source the CLI would give the runner: the environment picks it (a test may set the AWS backend).
+    return TaskRunContext(
+        store,
+        blobs,
+        execution,
+        run,
+        {"inputs": {}, "labels": {}},
+        attempt=1,
+        secret_source=configured_secrets(),
+    )
 
 
 def load_task(yaml: str) -> Any:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from stratoflow.execution.runner import TaskRunner
+from stratoflow.execution.secrets import EnvironmentSecrets
 from stratoflow.flow import load_flow
 from stratoflow.tasks.scripts.before_commands import split_pip_installs
 from stratoflow.tasks.scripts.environment import installer_environment, script_environment
@@ -94,7 +95,7 @@ def test_the_flows_credentials_become_the_scripts_aws_variables(tmp_path: Path) 
 def test_scripts_of_a_flow_without_a_role_get_no_credentials_provider() -> None:
     # Given a task runner with a role provider, a flow of scripts alone, and one with an AWS task
     provider = object()
-    runner = TaskRunner(store=None, blobs=None, credentials=provider)  # type: ignore[arg-type]
+    runner = TaskRunner(store=None, blobs=None, credentials=provider, secrets=EnvironmentSecrets({}))  # type: ignore[arg-type]
     scripts_only = load_flow(flow_source("- {id: c, type: scripts.Commands, commands: ['true']}"))
     with_aws = load_flow(
         flow_source(

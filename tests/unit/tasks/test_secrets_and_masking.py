@@ -7,15 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from stratoflow.cloud.config.secrets import (
-    AwsSecrets,
-    EnvironmentSecrets,
-    SecretNotFound,
-    SecretUnavailable,
-    namespace_chain,
-    read_env_file,
-    secrets_from_environment,
-)
+from stratoflow.cloud.config.secrets import AwsSecrets, namespace_chain, secrets_from_environment
+from stratoflow.execution.secrets import EnvironmentSecrets, SecretNotFound, SecretUnavailable, read_env_file
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from tests.unit.tasks.task_helpers import RunFlow, direct_context, flow_source, logs_of, outputs_of, task_run

@@ -13,12 +13,13 @@ import pytest
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError
 from stratoflow.execution.admission import admit
+from stratoflow.execution.deliveries import TriggerSkipped
 from stratoflow.execution.finalize import finish_execution
 from stratoflow.flow import Flow, load_flow
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.states import State
 from stratoflow.store import SqliteExecutionStore, TriggerState
-from stratoflow.triggers.events import TriggerSkipped, event_execution_id
+from stratoflow.triggers.events import event_execution_id
 
 S3_EVENT: dict[str, Any] = {
     "version": "0",

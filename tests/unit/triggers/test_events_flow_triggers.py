@@ -9,17 +9,15 @@ from typing import Any
 import pytest
 
 from stratoflow.domain import Execution
+from stratoflow.execution.upstream import TriggerConditionError, flow_trigger_variables, parse_conditions
 from stratoflow.flow import Flow, FlowTrigger, load_flow
 from stratoflow.states import State
 from stratoflow.triggers.events import event_execution_id, trigger_key
 from stratoflow.triggers.flow_triggers import (
     FINISHED_DETAIL_TYPE,
     FINISHED_SOURCE,
-    TriggerConditionError,
     finished_event_detail,
-    flow_trigger_variables,
     matching_flow_triggers,
-    parse_conditions,
     trigger_problems,
     upstream_pattern,
 )

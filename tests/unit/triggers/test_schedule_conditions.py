@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from stratoflow.execution.admission import admit
+from stratoflow.execution.deliveries import TriggerSkipped
 from stratoflow.flow import Flow, load_flow, validate_text
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.store import SqliteExecutionStore
 from stratoflow.triggers.backfill import plan_backfill
-from stratoflow.triggers.events import TriggerSkipped
 
 
 @pytest.fixture

@@ -16,11 +16,14 @@ import pytest
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError, StratoflowError
 from stratoflow.execution.admission import FlowDisabledError, admit
+from stratoflow.execution.deliveries import TriggerSkipped
+from stratoflow.execution.flows import live_flow
+from stratoflow.execution.secrets import EnvironmentSecrets
 from stratoflow.flow import load_flow
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.states import State
 from stratoflow.store import SqliteExecutionStore
-from stratoflow.triggers.events import TriggerSkipped, event_execution_id, live_flow
+from stratoflow.triggers.events import event_execution_id
 from stratoflow.triggers.webhooks import (
     StartRefused,
     WebhookRequest,
@@ -48,6 +51,8 @@ FLOW = """
         key: old-key-0123456789ab
         disabled: true
 """
+
+NO_SECRETS = EnvironmentSecrets({})  # these webhooks have literal keys: no secret is read
 
 
 class FakeStart:
@@ -87,7 +92,7 @@ def start(store: SqliteExecutionStore) -> FakeStart:
 
 @pytest.fixture
 def webhooks(store: SqliteExecutionStore, start: FakeStart) -> Webhooks:
-    return Webhooks(store, start)
+    return Webhooks(store, start, secrets=NO_SECRETS)
 
 
 def post(
@@ -190,9 +195,9 @@ def test_only_get_and_post_are_accepted(webhooks: Webhooks) -> None:
 def test_the_matcher_compares_every_enabled_key() -> None:
     flow = load_flow(textwrap.dedent(FLOW))
 
-    hook = matching_webhook(flow, "s3cr3t-Key_1-abcdefgh")
+    hook = matching_webhook(flow, "s3cr3t-Key_1-abcdefgh", NO_SECRETS)
     assert hook is not None and hook.id == "hook"
-    assert matching_webhook(flow, "old-key-0123456789ab") is None
+    assert matching_webhook(flow, "old-key-0123456789ab", NO_SECRETS) is None
     assert parse_path("/webhook/a/b/c") == ("a", "b", "c")
     assert parse_path("/x/webhook/a/b/c") is None
 
@@ -201,7 +206,7 @@ def test_the_matcher_compares_every_enabled_key() -> None:
 
 
 def test_a_body_over_the_limit_is_413(store: SqliteExecutionStore, start: FakeStart) -> None:
-    webhooks = Webhooks(store, start, max_body_bytes=100)
+    webhooks = Webhooks(store, start, secrets=NO_SECRETS, max_body_bytes=100)
 
     response = webhooks.handle(post(URL, b"x" * 101, {"content-type": "text/plain"}))
 
@@ -223,7 +228,7 @@ def test_the_body_is_json_when_it_is_json_else_text(
     store: SqliteExecutionStore, start: FakeStart, body: bytes, content_type: str, expected: Any
 ) -> None:
     start.error = TriggerSkipped("stop here")  # only the delivery matters
-    Webhooks(store, start).handle(post(URL, body, {"content-type": content_type}))
+    Webhooks(store, start, secrets=NO_SECRETS).handle(post(URL, body, {"content-type": content_type}))
 
     assert start.calls[0][3]["body"] == expected
 
@@ -318,7 +323,9 @@ def test_wait_returns_the_outputs_once_the_execution_ends(
     store: SqliteExecutionStore, start: FakeStart
 ) -> None:
     clock = FakeTime()
-    webhooks = Webhooks(store, start, sleep=clock.sleep, monotonic=clock.monotonic, poll_seconds=0.5)
+    webhooks = Webhooks(
+        store, start, secrets=NO_SECRETS, sleep=clock.sleep, monotonic=clock.monotonic, poll_seconds=0.5
+    )
 
     def engine(sleeps: int) -> None:
         (execution,) = store.list_executions("team", "ingest")
@@ -340,7 +347,13 @@ def test_wait_returns_the_outputs_once_the_execution_ends(
 def test_wait_gives_up_with_202_and_the_id(store: SqliteExecutionStore, start: FakeStart) -> None:
     clock = FakeTime()
     webhooks = Webhooks(
-        store, start, sleep=clock.sleep, monotonic=clock.monotonic, wait_seconds=25, poll_seconds=1
+        store,
+        start,
+        secrets=NO_SECRETS,
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+        wait_seconds=25,
+        poll_seconds=1,
     )
 
     response = webhooks.handle(post(URL, {"customer": "a"}, wait="true"))

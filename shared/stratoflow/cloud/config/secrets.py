@@ -1,4 +1,5 @@
-"""Where `secret('NAME')` finds its value, chosen by `STRATOFLOW_SECRETS_BACKEND`.
+"""Where `secret('NAME')` finds its value, chosen by `STRATOFLOW_SECRETS_BACKEND` (the sources that
+need no cloud, and the `SecretSource` port, are `stratoflow.execution.secrets`).
 
 - `local` (the default, on a laptop): the environment variable `SECRET_<NAME>` (name upper-cased), then
   the same variable in a dotenv file: `STRATOFLOW_SECRETS_FILE`, by default `.stratoflow/secrets.env`
@@ -13,81 +14,22 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from stratoflow.errors import NotFoundError, StratoflowError
+from stratoflow.execution.secrets import (
+    SecretNotFound,
+    SecretSource,
+    SecretUnavailable,
+    UnavailableSecrets,
+    environment_secrets,
+)
 
-DEFAULT_FILE = Path(".stratoflow") / "secrets.env"
 DEFAULT_PREFIX = "stratoflow"
 CACHE_SECONDS = 300.0
-
-
-class SecretNotFound(NotFoundError):
-    """No value for the secret in any place the backend looks."""
-
-
-class SecretUnavailable(StratoflowError):
-    """The backend could not be asked (access denied, throttled, malformed value...)."""
-
-
-class SecretSource(Protocol):
-    def get(self, namespace: str, name: str) -> str:
-        """The secret's value; raises SecretNotFound naming where it looked."""
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """`KEY=value` lines of a dotenv file (`#` comments, optional `export`, optional quotes)."""
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
-
-
-class EnvironmentSecrets:
-    """Secrets from `SECRET_<NAME>` variables, then from a dotenv file holding the same variables."""
-
-    def __init__(
-        self,
-        environ: Mapping[str, str] | None = None,
-        file: Path | None = None,
-        base64_values: bool = False,
-    ):
-        self.environ = os.environ if environ is None else environ
-        self.file = file
-        self.base64_values = base64_values
-
-    def get(self, namespace: str, name: str) -> str:
-        variable = f"SECRET_{name.upper()}"
-        value = self.environ.get(variable)
-        if value is None and self.file is not None and self.file.is_file():
-            value = read_env_file(self.file).get(variable)
-        if value is None:
-            where = f" or add it to {self.file}" if self.file is not None else ""
-            raise SecretNotFound(
-                f"secret '{name}' is not defined (set the environment variable {variable}{where})"
-            )
-        if not self.base64_values:
-            return value
-        try:
-            return base64.b64decode(value, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            raise SecretUnavailable(
-                f"secret '{name}': {variable} is not base64 text (STRATOFLOW_SECRETS_ENCODING=base64)"
-            ) from None
 
 
 def namespace_chain(namespace: str) -> list[str]:
@@ -179,10 +121,7 @@ def secrets_from_environment(environ: Mapping[str, str] | None = None) -> Secret
     env = os.environ if environ is None else environ
     backend = env.get("STRATOFLOW_SECRETS_BACKEND", "local").strip().lower() or "local"
     if backend in ("local", "env"):
-        # Reads the variables live: cheap, and a shell or a test may change them between runs.
-        file = Path(env.get("STRATOFLOW_SECRETS_FILE", str(DEFAULT_FILE)))
-        encoding = env.get("STRATOFLOW_SECRETS_ENCODING", "plain").strip().lower()
-        return EnvironmentSecrets(environ, file, base64_values=encoding == "base64")
+        return environment_secrets(environ)
     if backend != "aws":
         raise ValueError(f"STRATOFLOW_SECRETS_BACKEND must be 'local' or 'aws', got '{backend}'")
     prefix = env.get("STRATOFLOW_SECRETS_PREFIX", DEFAULT_PREFIX)
@@ -190,3 +129,12 @@ def secrets_from_environment(environ: Mapping[str, str] | None = None) -> Secret
         if prefix not in _aws_sources:
             _aws_sources[prefix] = AwsSecrets(prefix=prefix)
         return _aws_sources[prefix]
+
+
+def configured_secrets(environ: Mapping[str, str] | None = None) -> SecretSource:
+    """The source the environment selects, for a composition root to give the task runner; a
+    misconfigured backend becomes a source that says so at each lookup (nothing fails at start-up)."""
+    try:
+        return secrets_from_environment(environ)
+    except ValueError as error:
+        return UnavailableSecrets(str(error))

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratoflow.cloud.config.settings import Settings
+from stratoflow.execution.upstream import TriggerConditionError
 from stratoflow.flow import EventBridgeTrigger, Flow, FlowTrigger, S3Trigger, Trigger
 from stratoflow.triggers.events import trigger_key
-from stratoflow.triggers.flow_triggers import TriggerConditionError, escape_wildcard, upstream_pattern
+from stratoflow.triggers.flow_triggers import escape_wildcard, upstream_pattern
 
 log = logging.getLogger("stratoflow.deployer")
 

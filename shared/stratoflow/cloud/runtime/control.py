@@ -180,7 +180,7 @@ class RemoteControl:
         return execution
 
     def _flow(self, execution: Execution) -> Any:
-        from stratoflow.triggers.events import flow_of
+        from stratoflow.execution.flows import flow_of
 
         record = self.store.get_flow(execution.namespace, execution.flow_id, execution.revision)
         if record is None:

@@ -29,12 +29,13 @@ from stratoflow.cloud.config.naming import AccountRegion
 from stratoflow.cloud.runtime.alerts import execution_failed_alert, publish_alert
 from stratoflow.cloud.runtime.event_models import StatusChange
 from stratoflow.cloud.runtime.metrics import Metric, execution_end_metrics
-from stratoflow.cloud.runtime.runs import run_arn, run_name
+from stratoflow.cloud.runtime.runs import run_arn
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import ConflictError
-from stratoflow.execution.control import subflow_executions
 from stratoflow.execution.finalize import finish_execution, first_failure
 from stratoflow.execution.flow_retry import FlowRetry
+from stratoflow.execution.lineage import subflow_executions
+from stratoflow.execution.runs import run_name
 from stratoflow.states import State
 
 log = logging.getLogger("stratoflow.execution_events")

@@ -11,25 +11,11 @@ name; a change of an earlier run (a late event) is recognised as such and ignore
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from stratoflow.cloud.config.naming import AccountRegion, state_machine_name
-
-MAX_NAME = 80
-
-
-def run_name(execution_id: str, restarts: int = 0) -> str:
-    """The Step Functions name of an execution's current run: its id, then `<id>_r<n>` per restart."""
-    if restarts <= 0:
-        return execution_id
-    suffix = f"_r{restarts}"
-    if len(execution_id) + len(suffix) <= MAX_NAME:
-        return f"{execution_id}{suffix}"
-    # An id of 80 characters (a caller-chosen one) has no room: keep a hashed prefix, still unique.
-    digest = hashlib.sha256(execution_id.encode()).hexdigest()[:8]
-    return f"{execution_id[: MAX_NAME - len(suffix) - 9]}-{digest}{suffix}"
+from stratoflow.execution.runs import run_name
 
 
 def run_arn(account: AccountRegion, stack_name: str, execution: Any) -> str:

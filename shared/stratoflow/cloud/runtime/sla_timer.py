@@ -80,7 +80,7 @@ class SlaTimers:
         )
 
     def _timer_slas(self, execution: Execution) -> list[MaxDuration]:
-        from stratoflow.triggers.events import flow_of
+        from stratoflow.execution.flows import flow_of
 
         if execution.has_sla is False:  # spares the read of the flow
             return []
@@ -128,8 +128,8 @@ class SlaTimers:
 
     def fire(self, execution_id: str, sla_id: str) -> tuple[Execution | None, SlaMiss | None]:
         """A timer fired: record the miss if the execution still runs (and was not recorded yet)."""
+        from stratoflow.execution.flows import flow_of
         from stratoflow.flow.sla import MaxDuration as Duration
-        from stratoflow.triggers.events import flow_of
 
         execution: Execution | None = self.store.get_execution(execution_id)
         if execution is None or execution.state.is_terminal:

@@ -21,22 +21,20 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.deploy.registry import DeploymentRegistry
 from stratoflow.cloud.runtime.metrics import milliseconds
-from stratoflow.cloud.runtime.runs import run_name
 from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, InputError, StratoflowError
-from stratoflow.execution.admission import admit, execution_input
+from stratoflow.execution.admission import STARTABLE, admit, execution_input
+from stratoflow.execution.deliveries import TriggerSkipped
+from stratoflow.execution.runs import run_name
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.model import flow_variables
 from stratoflow.states import State
 from stratoflow.triggers.backfill import ScheduledStart
-from stratoflow.triggers.events import TriggerSkipped
 from stratoflow.triggers.schedules import parse_instant
 
 log = logging.getLogger("stratoflow.execution.admission")
 
 REFUSED = "REFUSED"
-# Admission leaves an execution to start CREATED, or RUNNING when it was queued and promoted at once.
-STARTABLE = frozenset({State.CREATED, State.RUNNING})
 # Step Functions execution names: 1-80 characters; these are safe in ARNs, logs and URLs.
 EXECUTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 

@@ -7,19 +7,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stratoflow.cloud.config.secrets import SecretSource, secrets_from_environment
+from pydantic import JsonValue
+
 from stratoflow.domain import Execution, LogEntry, TaskRun
+from stratoflow.execution.ids import Scope, loop_value, scope_chain, scope_values
+from stratoflow.execution.masking import mask_text, mask_value
 from stratoflow.execution.runner.file_access import check_file_access
-from stratoflow.execution.runner.ids import Scope, loop_value, scope_chain, scope_values
-from stratoflow.execution.runner.masking import mask_text, mask_value
 from stratoflow.execution.runner.outputs import ExecutionOutputs
+from stratoflow.execution.secrets import SecretSource, SecretUnavailable
 from stratoflow.expressions import render
+from stratoflow.flow import Flow
+from stratoflow.flow.fields import SYSTEM_LABEL_PREFIX, is_system_label
 from stratoflow.flow.model import flow_variables
 from stratoflow.flow.run_context import FlowCredentials
+from stratoflow.flow.task import Task
 from stratoflow.namespaces import NamespaceGuard
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.store.namespace_files import list_namespace_files
 from stratoflow.store.rules import URI_SCHEME
+from stratoflow.tasks.errors import TaskFailed
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 
@@ -52,13 +58,13 @@ class Labels(Mapping[str, Any]):
 
 
 def render_context(
-    flow: Any,
+    flow: Flow,
     execution: Execution,
     outputs: ExecutionOutputs,
-    task: Any | None = None,
+    task: Task | None = None,
     task_run: TaskRun | None = None,
     scope: Scope = None,
-) -> dict[str, Any]:
+) -> dict[str, JsonValue]:
     """The variables of FLOW_LANGUAGE.md, as Kestra names them."""
     context: dict[str, Any] = {
         "flow": flow_variables(flow.namespace, flow.id, execution.revision),
@@ -157,7 +163,7 @@ class TaskRunContext:
         )
 
     def mask(self, text: str) -> str:
-        """`text` with every secret value of the execution (see `runner.masking`) replaced by `******`."""
+        """`text` with every secret value of the execution (see `stratoflow.execution.masking`) replaced by `******`."""
         return mask_text(text, self.secrets)
 
     def mask_value(self, value: Any) -> Any:
@@ -165,9 +171,6 @@ class TaskRunContext:
         return mask_value(value, self.secrets)
 
     def add_labels(self, labels: dict[str, str]) -> None:
-        from stratoflow.flow.fields import SYSTEM_LABEL_PREFIX, is_system_label
-        from stratoflow.tasks.errors import TaskFailed
-
         forged = sorted(str(k) for k in labels if is_system_label(str(k)))
         if forged:  # a rendered key can name one even when the flow's YAML did not
             raise TaskFailed(
@@ -182,12 +185,12 @@ class TaskRunContext:
         return NamespaceGuard(self.store, self.namespace)
 
     def kv_set(
-        self, key: str, value: Any, namespace: str | None = None, ttl_seconds: int | None = None
+        self, key: str, value: JsonValue, namespace: str | None = None, ttl_seconds: int | None = None
     ) -> None:
         target = self.guard.check(namespace or self.namespace, "write", f"kv key '{key}'")
         self.store.kv_set(target, key, value, ttl_seconds)
 
-    def kv_get(self, key: str, namespace: str | None = None) -> Any:
+    def kv_get(self, key: str, namespace: str | None = None) -> JsonValue:
         target = self.guard.check(namespace or self.namespace, "read", f"kv key '{key}'")
         found, value = self.store.kv_get(target, key)
         return value if found else None
@@ -226,10 +229,11 @@ class TaskRunContext:
         return list_namespace_files(self.blobs, self.namespace)
 
     def secret(self, name: str) -> str:
-        """The secret's value from the configured source (see `stratoflow.cloud.config.secrets`); from now on
-        it is masked in this task run's logs, those already written included."""
-        source = self.secret_source or secrets_from_environment()
-        value = source.get(self.namespace, name)
+        """The secret's value from the source the runner was given (see `stratoflow.execution.secrets`); from
+        now on it is masked in this task run's logs, those already written included."""
+        if self.secret_source is None:
+            raise SecretUnavailable(f"secret '{name}': this task run was given no secret source")
+        value = self.secret_source.get(self.namespace, name)
         if value and name not in (self.execution.secret_names or []):
             # Recorded by name, so every later task run of the execution masks the value too.
             self.execution = self.store.update_execution(self.execution.id, secret_names=[name])
@@ -247,7 +251,7 @@ class TaskRunContext:
             else self.credentials.for_flow(self.namespace, self.flow_id, self.execution_id)
         )
 
-    def execution_summary(self, execution_id: str) -> dict[str, Any] | None:
+    def execution_summary(self, execution_id: str) -> dict[str, JsonValue] | None:
         found = self.store.get_execution(execution_id)
         trigger = self.execution.trigger or {}
         # Namespaces are isolated: another namespace's execution is visible only to the execution it
@@ -272,7 +276,7 @@ class TaskRunContext:
         }
 
     # RuntimeFunctions, for expressions
-    def kv(self, key: str, namespace: str | None = None) -> Any:
+    def kv(self, key: str, namespace: str | None = None) -> JsonValue:
         """The value, or None when the key does not exist: `kv()` itself decides whether that is an
         error (`errorOnMissing`)."""
         return self.kv_get(key, namespace)
@@ -280,6 +284,6 @@ class TaskRunContext:
     def read(self, uri: str) -> str:
         return self.read_file(uri).decode()
 
-    def error_logs(self) -> list[dict[str, Any]]:
+    def error_logs(self) -> list[dict[str, JsonValue]]:
         failed = [r for r in self.store.list_task_runs(self.execution.id) if r.state == "FAILED"]
         return [{"taskId": r.task_id, "taskRunId": r.id, "message": r.error or ""} for r in failed]

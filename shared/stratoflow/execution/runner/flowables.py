@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from stratoflow.domain import Attempt
 from stratoflow.errors import InputError, NotFoundError
-from stratoflow.execution.runner.ids import loop_value, task_run_id
-from stratoflow.execution.runner.masking import configured_source, execution_secrets, mask_text
+from stratoflow.execution.ids import loop_value, task_run_id
+from stratoflow.execution.masking import execution_secrets, mask_text
 from stratoflow.execution.runner.subflows import failed_child_attempt, start_subflow, subflow_outputs
 from stratoflow.expressions import ExpressionError, is_truthy, render
+from stratoflow.flow.fields import parse_iso_duration
 from stratoflow.namespaces import NamespaceAccessDenied
 from stratoflow.states import State
 from stratoflow.storage_layout import LOOP_ITEMS
@@ -71,7 +72,7 @@ def _start_failed(call: Call, message: str) -> dict[str, Any]:
     # An input error may quote the value it refused: a secret passed to a subflow stays masked.
     # Read again: the failed start may have read a secret, which recorded its name on the execution.
     execution = call.store.get_execution(call.execution.id) or call.execution
-    message = mask_text(message, execution_secrets(call.store, execution, configured_source()))
+    message = mask_text(message, execution_secrets(call.store, execution, call.runner.secrets))
     if call.task.allow_failure:
         call.fail(message, State.WARNING)
         return {"skip": True}
@@ -160,8 +161,6 @@ def _start_pause(call: Call) -> dict[str, Any]:
     delay: Any = call.task.delay  # type: ignore[attr-defined]
     if not isinstance(delay, str):
         return {}
-    from stratoflow.flow.fields import parse_iso_duration
-
     rendered = render(delay, call.context())
     try:
         seconds = parse_iso_duration(str(rendered)).total_seconds()

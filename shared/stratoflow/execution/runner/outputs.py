@@ -11,15 +11,19 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from pydantic import JsonValue
+
 from stratoflow.domain import TaskRun
-from stratoflow.execution.runner.ids import Scope, loop_value, scope_chain, task_run_id
+from stratoflow.errors import NotFoundError
+from stratoflow.execution.ids import Scope, loop_value, scope_chain, task_run_id
+from stratoflow.flow import Flow
 from stratoflow.store.base import BlobStore, ExecutionStore
 
 BLOB_REF = "__stratoflow_blob__"
 LARGE_OUTPUT_BYTES = 32 * 1024
 
 
-def offload_large(outputs: dict[str, Any], blobs: BlobStore, key: str) -> dict[str, Any]:
+def offload_large(outputs: dict[str, JsonValue], blobs: BlobStore, key: str) -> dict[str, JsonValue]:
     """Outputs as they are stored: small ones inline, large ones as a reference to blob storage."""
     data = json.dumps(outputs, separators=(",", ":"), default=str).encode()
     if len(data) <= LARGE_OUTPUT_BYTES:
@@ -27,9 +31,12 @@ def offload_large(outputs: dict[str, Any], blobs: BlobStore, key: str) -> dict[s
     return {BLOB_REF: blobs.put(key, data)}
 
 
-def resolve(outputs: dict[str, Any], blobs: BlobStore) -> dict[str, Any]:
+def resolve(outputs: dict[str, JsonValue], blobs: BlobStore | None) -> dict[str, JsonValue]:
+    """The outputs as the task returned them (read back from blob storage when kept there)."""
     if set(outputs) == {BLOB_REF}:
-        loaded: dict[str, Any] = json.loads(blobs.get(outputs[BLOB_REF]))
+        if blobs is None:  # a reader given no blob store (the end of an execution in the cloud)
+            raise NotFoundError(f"outputs kept at {outputs[BLOB_REF]} cannot be read here: no blob store")
+        loaded: dict[str, Any] = json.loads(blobs.get(str(outputs[BLOB_REF])))
         return loaded
     return outputs
 
@@ -37,7 +44,7 @@ def resolve(outputs: dict[str, Any], blobs: BlobStore) -> dict[str, Any]:
 class LoopOutputs(Mapping[str, Any]):
     """`outputs.t[value]`: one level of loop values over task runs of the same task."""
 
-    def __init__(self, runs: list[TaskRun], depth: int, blobs: BlobStore):
+    def __init__(self, runs: list[TaskRun], depth: int, blobs: BlobStore | None):
         self._depth, self._blobs = depth, blobs
         # Indexed once: `outputs.t | values` over a 1,000-item loop must not rescan the runs per key.
         self._by_value: dict[str, list[TaskRun]] = {}
@@ -74,7 +81,12 @@ class ExecutionOutputs(Mapping[str, Any]):
     """
 
     def __init__(
-        self, store: ExecutionStore, blobs: BlobStore, execution_id: str, flow: Any, scope: Scope = None
+        self,
+        store: ExecutionStore,
+        blobs: BlobStore | None,
+        execution_id: str,
+        flow: Flow,
+        scope: Scope = None,
     ):
         self._store, self._blobs, self._execution_id, self._flow = store, blobs, execution_id, flow
         self._scope = scope
@@ -114,7 +126,7 @@ class ExecutionOutputs(Mapping[str, Any]):
         """`outputs.t` over every run of a task inside loops."""
         return LoopOutputs(self.loop_runs(task_id), 0, self._blobs)
 
-    def resolved(self, run: TaskRun) -> dict[str, Any]:
+    def resolved(self, run: TaskRun) -> dict[str, JsonValue]:
         """A run's outputs, loaded from blob storage when they were kept there."""
         return resolve(run.outputs, self._blobs)
 

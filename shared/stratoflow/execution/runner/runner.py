@@ -24,10 +24,7 @@ from typing import Any, Protocol
 
 from stratoflow.domain import Attempt, Execution, TaskRun
 from stratoflow.errors import InputError, NotFoundError
-from stratoflow.execution.runner import flowables
-from stratoflow.execution.runner.activity import record_saved
-from stratoflow.execution.runner.context import TaskRunContext, render_context
-from stratoflow.execution.runner.ids import (
+from stratoflow.execution.ids import (
     Scope,
     parent_scope,
     scope_chain,
@@ -35,9 +32,13 @@ from stratoflow.execution.runner.ids import (
     scope_values,
     task_run_id,
 )
-from stratoflow.execution.runner.masking import configured_source, execution_secrets
+from stratoflow.execution.masking import execution_secrets
+from stratoflow.execution.runner import flowables
+from stratoflow.execution.runner.activity import record_saved
+from stratoflow.execution.runner.context import TaskRunContext, render_context
 from stratoflow.execution.runner.outputs import LOOPS, ExecutionOutputs, offload_large
 from stratoflow.execution.runner.workdirs import shared_directory_of
+from stratoflow.execution.secrets import SecretSource
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.run_context import FlowCredentials
@@ -74,8 +75,11 @@ class TaskRunner:
         callbacks: TaskCallbacks | None = None,
         flow_loader: Callable[[str, str, int], Flow] | None = None,
         credentials: FlowCredentials | None = None,
+        *,
+        secrets: SecretSource,
     ):
         self.store, self.blobs, self.callbacks = store, blobs, callbacks
+        self.secrets = secrets  # what `secret()` reads: chosen by whoever builds the runner
         self.credentials = credentials  # for AWS tasks: the flow's role in the cloud
         self._flows: dict[tuple[str, str, int], Flow] = {}
         self._values: dict[str, list[str]] = {}
@@ -165,7 +169,7 @@ class TaskRunner:
         outputs = ExecutionOutputs(self.store, self.blobs, execution.id, flow)
         context = render_context(flow, execution, outputs)
         values: dict[str, Any] = {}
-        source = configured_source()
+        source = self.secrets
         # The execution's services (`kv()`, `secret()`, `read()`) under the namespace rules, with no
         # task run to record.
         services = TaskRunContext(
@@ -259,7 +263,7 @@ class Call:
         return render_context(self.flow, self.execution, outputs, self.task, self.task_run, self.scope)
 
     def run_context(self, attempt: int) -> TaskRunContext:
-        source = configured_source()
+        source = self.runner.secrets
         return TaskRunContext(
             self.store,
             self.runner.blobs,

@@ -11,9 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from stratoflow.domain import Attempt, Execution
 from stratoflow.errors import ConflictError, NotFoundError
+from stratoflow.execution.control import RESTARTABLE, prepare_restart
+from stratoflow.execution.flows import flow_of
 from stratoflow.execution.lineage import CORRELATION_ID, correlation_of
-from stratoflow.execution.runner.masking import secret_input_ids
+from stratoflow.execution.masking import secret_input_ids
+from stratoflow.execution.runner.context import render_context
+from stratoflow.execution.runner.outputs import ExecutionOutputs
+from stratoflow.execution.runs import run_name
 from stratoflow.expressions import ExpressionError, render
+from stratoflow.flow import load_flow, resolve_inputs
 from stratoflow.flow.fields import is_system_label
 from stratoflow.namespaces import NamespaceGuard
 from stratoflow.states import State
@@ -46,8 +52,6 @@ def failed_child_attempt(call: Call) -> Attempt | None:
 
 def start_subflow(call: Call) -> dict[str, Any]:
     """Admission of the child execution: inputs resolved and the execution recorded before it starts."""
-    from stratoflow.flow import resolve_inputs
-
     task: Any = call.task
     if call.execution.restarts and task.restart_behavior == "RETRY_FAILED":
         restarted = _restart_child(call)  # keeps the child's inputs: nothing to render or resolve
@@ -61,8 +65,6 @@ def start_subflow(call: Call) -> dict[str, Any]:
     record = call.store.get_flow(task.namespace, task.flow_id, task.revision)
     if record is None:
         raise NotFoundError(f"subflow {task.namespace}.{task.flow_id} is not deployed")
-    from stratoflow.flow import load_flow
-
     child_flow = load_flow(record.source, f"{task.namespace}.{task.flow_id}")
     # Rendered with the task run's services, so inputs may use `secret()`, `kv()` and `read()`.
     ctx = call.run_context(max(len(call.task_run.attempts), 1))
@@ -127,9 +129,6 @@ def subflow_execution_id(parent: Execution, task_run_id: str, attempt: int = 1) 
 def _restart_child(call: Call) -> dict[str, Any] | None:
     """`restartBehavior: RETRY_FAILED`: restart the child this task run started last, when it FAILED or
     was KILLED (its successful task runs are kept); None to start a new child instead."""
-    from stratoflow.cloud.runtime.runs import run_name
-    from stratoflow.execution.control import RESTARTABLE, prepare_restart
-
     task: Any = call.task
     previous = call.task_run.outputs.get("executionId")
     child = call.store.get_execution(previous) if isinstance(previous, str) else None
@@ -158,10 +157,6 @@ def subflow_outputs(call: Call) -> dict[str, Any]:
 
 def _child_rendered(call: Call, child: Execution, values: dict[str, Any]) -> dict[str, Any]:
     """A Subflow task's `outputs`, rendered in the child's context (its tasks' outputs, inputs...)."""
-    from stratoflow.execution.runner.context import render_context
-    from stratoflow.execution.runner.outputs import ExecutionOutputs
-    from stratoflow.triggers.events import flow_of
-
     record = call.store.get_flow(child.namespace, child.flow_id, child.revision)
     if record is None:
         raise NotFoundError(f"subflow {child.namespace}.{child.flow_id} revision {child.revision} is gone")

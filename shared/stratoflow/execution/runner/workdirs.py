@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from stratoflow.domain import Execution
+from stratoflow.execution.ids import Scope, parent_scope, task_run_id
 from stratoflow.execution.runner.context import TaskRunContext
-from stratoflow.execution.runner.ids import Scope, parent_scope, task_run_id
 from stratoflow.flow import Flow
 from stratoflow.flow.task import Task
 from stratoflow.store.base import BlobStore

@@ -13,19 +13,26 @@ the secret's text and cannot be recognised: like Kestra, masking is by exact val
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from stratoflow.cloud.config.secrets import SecretSource, secrets_from_environment
+from pydantic import JsonValue
+
 from stratoflow.domain import Execution
 from stratoflow.errors import StratoflowError
+from stratoflow.execution.secrets import SecretSource
 from stratoflow.store.base import ExecutionStore
+
+if TYPE_CHECKING:  # types only: the history commands mask without loading the flow language
+    from stratoflow.flow import Flow
 
 MASK = "******"
 _MAX_ANCESTORS = 20
 
 
-def secret_input_ids(flow: Any, inputs: dict[str, Any], known: Iterable[str] = ()) -> list[str] | None:
+def secret_input_ids(
+    flow: Flow, inputs: Mapping[str, JsonValue], known: Iterable[str] = ()
+) -> list[str] | None:
     """Ids of the flow's SECRET inputs, and of inputs whose value holds one of the `known` values (a
     parent's secret passed to a subflow); None when there are none."""
     ids = {i.id for i in (flow.inputs or []) if type(i).type_name == "SECRET" and i.id in inputs}
@@ -36,9 +43,9 @@ def secret_input_ids(flow: Any, inputs: dict[str, Any], known: Iterable[str] = (
     return sorted(ids) or None
 
 
-def execution_secrets(store: ExecutionStore, execution: Execution, source: SecretSource | None) -> set[str]:
-    """Every secret value of the execution and of the executions that started it (without a source,
-    a misconfigured backend, only the SECRET inputs)."""
+def execution_secrets(store: ExecutionStore, execution: Execution, source: SecretSource) -> set[str]:
+    """Every secret value of the execution and of the executions that started it (with a misconfigured
+    backend, only the SECRET inputs)."""
     values: set[str] = set()
     current: Execution | None = execution
     for _ in range(_MAX_ANCESTORS):
@@ -46,8 +53,6 @@ def execution_secrets(store: ExecutionStore, execution: Execution, source: Secre
             break
         values.update(str(current.inputs[i]) for i in current.secret_inputs or [] if i in current.inputs)
         for name in current.secret_names or []:
-            if source is None:
-                break
             try:
                 values.add(source.get(current.namespace, name))
             except StratoflowError:  # deleted since: there is nothing left to hide
@@ -55,15 +60,6 @@ def execution_secrets(store: ExecutionStore, execution: Execution, source: Secre
         parent = current.parent_execution_id
         current = store.get_execution(parent) if parent else None
     return {value for value in values if value}
-
-
-def configured_source() -> SecretSource | None:
-    """The environment's secret source; None when misconfigured (the task that calls `secret()`
-    fails with the reason, as it would without masking)."""
-    try:
-        return secrets_from_environment()
-    except ValueError:
-        return None
 
 
 def mask_text(text: str, secrets: Iterable[str]) -> str:
@@ -86,13 +82,13 @@ def mask_value(value: Any, secrets: set[str]) -> Any:
     return value
 
 
-def shown_inputs(execution: Execution) -> dict[str, Any]:
+def shown_inputs(execution: Execution) -> dict[str, JsonValue]:
     """The inputs as every view shows them: SECRET ones masked."""
     hidden = set(execution.secret_inputs or [])
     return {key: MASK if key in hidden else value for key, value in execution.inputs.items()}
 
 
-def public_document(execution: Execution) -> dict[str, Any]:
+def public_document(execution: Execution) -> dict[str, JsonValue]:
     """The execution's JSON document for readers of the history (`show --json`, APIs)."""
     document = execution.to_json_dict()
     document["inputs"] = shown_inputs(execution)

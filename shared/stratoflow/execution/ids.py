@@ -10,10 +10,12 @@ import hashlib
 import json
 from typing import Any
 
+from pydantic import JsonValue
+
 Scope = dict[str, Any] | None
 
 
-def scope_chain(scope: Scope) -> list[dict[str, Any]]:
+def scope_chain(scope: Scope) -> list[dict[str, JsonValue]]:
     """The loop iterations enclosing a task, outermost first."""
     chain: list[dict[str, Any]] = []
     while scope:
@@ -38,7 +40,7 @@ def task_run_id_at(execution_id: str, task_id: str, path: list[str]) -> str:
     return hashlib.blake2b(json.dumps([execution_id, task_id, path]).encode(), digest_size=10).hexdigest()
 
 
-def loop_value(value: Any) -> str:
+def loop_value(value: JsonValue) -> str:
     """Kestra's `taskrun.value`: always a string; other values as JSON."""
     if isinstance(value, str):
         return value
