@@ -52,31 +52,36 @@ class Pause(Task):
     type_name: ClassVar[str] = "Pause"
     compiled_as: ClassVar[str] = "Pause"
     aliases: ClassVar[tuple[str, ...]] = kestra_aliases("flow", "Pause", "flows")
+    kestra_gaps: ClassVar[str] = "`behavior: CANCEL`; WARN and FAIL need a fixed `pauseDuration`"
 
     # Kestra 1.x's `pauseDuration` (a duration, or an expression giving one, rendered when it starts).
     delay: Duration | DurationExpression | None = Field(
         default=None, validation_alias=AliasChoices("delay", "pauseDuration")
     )
-    # What happens when `pauseDuration` has passed: RESUME goes on; FAIL fails the task (as `timeout`).
+    # What happens when `pauseDuration` has passed: RESUME goes on; FAIL fails the task (as `timeout`);
+    # WARN waits for a resume the same way, and its timeout ends the task WARNING (the flow goes on).
     behavior: Literal["RESUME", "FAIL", "WARN", "CANCEL"] = "RESUME"
     on_resume: list[InputItem] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _delay_or_timeout(self) -> Pause:
-        if self.behavior in ("WARN", "CANCEL"):
+        if self.behavior == "CANCEL":
             raise located_error(
                 ("behavior",),
-                f"behavior {self.behavior} is not supported yet: use RESUME (go on) or FAIL (fail the task)",
+                "behavior CANCEL is not supported yet: use RESUME (go on), WARN (go on with a warning) "
+                "or FAIL (fail the task)",
                 self.behavior,
             )
-        if self.behavior == "FAIL":
+        if self.behavior in ("FAIL", "WARN"):
             if not isinstance(self.delay, timedelta) or self.timeout is not None:
                 raise located_error(
                     ("behavior",),
-                    "behavior FAIL needs 'pauseDuration' as a fixed duration (PT1H), without 'timeout'",
+                    f"behavior {self.behavior} needs 'pauseDuration' as a fixed duration (PT1H), "
+                    "without 'timeout'",
                     self.behavior,
                 )
-            # Waiting for a resume that fails when the duration has passed is what `timeout` does.
+            # Waiting for a resume that fails when the duration has passed is what `timeout` does
+            # (WARN: the end call turns that timeout into WARNING, see runner.flowables.action_end).
             self.timeout, self.delay = self.delay, None
         if self.delay is not None and self.timeout is not None:
             raise ValueError("set 'delay' (resume by itself) or 'timeout' (wait for a resume), not both")

@@ -155,6 +155,9 @@ def test_pause_behavior_fail_waits_for_a_resume_and_fails_when_the_duration_pass
     assert (task.timeout.total_seconds(), task.delay) == (3600, None)  # type: ignore[attr-defined, union-attr]
     [problem] = validate_text(text.replace("FAIL", "CANCEL"), "f.yaml")
     assert problem.path == "tasks[0].behavior" and "not supported yet" in problem.message
+    warn = text.replace("PT1H", "'{{ inputs.d }}'").replace("FAIL", "WARN")
+    [problem] = validate_text(warn.replace("tasks:", "inputs: [{id: d, type: DURATION}]\ntasks:"), "f.yaml")
+    assert problem.path == "tasks[0].behavior" and "fixed duration" in problem.message
 
 
 def test_subflow_namespace_and_flow_id_as_expressions_over_flow(run_flow: RunFlow) -> None:
@@ -241,3 +244,24 @@ outputs:
     # Then
     assert outcome.execution.state == State.SUCCESS
     assert outcome.execution.outputs == {"names": ["a", "b"], "numbers": [1, 2], "count": 2}
+
+
+def test_pause_behavior_warn_ends_the_pause_warning_when_the_duration_passes(run_flow: RunFlow) -> None:
+    # Given Kestra's Pause with behavior WARN, nobody resuming it
+    outcome = run_flow(
+        HEADER
+        + """
+tasks:
+  - id: hold
+    type: io.kestra.plugin.core.flow.Pause
+    pauseDuration: PT1H
+    behavior: WARN
+  - {id: after, type: Return, format: went on}
+"""
+    )
+
+    # Then the pause ends WARNING after the hour and the execution goes on
+    runs = by_task(outcome)
+    assert runs["hold"][0].state == State.WARNING
+    assert runs["after"][0].outputs == {"value": "went on"}
+    assert outcome.execution.state == State.WARNING

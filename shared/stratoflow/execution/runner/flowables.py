@@ -197,6 +197,11 @@ def action_end(call: Call) -> dict[str, Any]:
         if type_name == "Subflow" and not call.task.transmit_failed:  # type: ignore[attr-defined]
             call.finished_ok(State.SUCCESS, subflow_outputs(call))
             return {"state": "SUCCESS"}
+        if _pause_timed_out_warning(call, error):
+            _unpause(call)
+            call.fail(message, State.WARNING)
+            wake_dependents(call)
+            return {"state": "WARNING"}
         if call.task.allow_failure or type_name == "AllowFailure":
             call.fail(message, State.WARNING)
             wake_dependents(call)
@@ -211,9 +216,7 @@ def action_end(call: Call) -> dict[str, Any]:
         if call.task.wait and outputs.get("state") == "WARNING":  # type: ignore[attr-defined]
             state = State.WARNING
     elif type_name == "Pause":
-        current = call.store.get_execution(call.execution.id)
-        if current is not None and current.state == State.PAUSED:
-            call.store.update_execution(call.execution.id, state=State.RUNNING)
+        _unpause(call)
         resume = call.event.get("resume")
         outputs = {"onResume": resume} if resume else {}
     elif type_name in ("If", "Switch"):
@@ -225,6 +228,19 @@ def action_end(call: Call) -> dict[str, Any]:
         call.fail("a child task failed")
         raise TaskFailed(f"task '{call.task.id}' failed: a child task failed")
     return {"state": str(call.finished_ok(state, outputs))}
+
+
+def _unpause(call: Call) -> None:
+    current = call.store.get_execution(call.execution.id)
+    if current is not None and current.state == State.PAUSED:
+        call.store.update_execution(call.execution.id, state=State.RUNNING)
+
+
+def _pause_timed_out_warning(call: Call, error: Any) -> bool:
+    """A Pause with `behavior: WARN` whose duration passed without a resume: Kestra ends it WARNING."""
+    if type(call.task).type_name != "Pause" or getattr(call.task, "behavior", None) != "WARN":
+        return False
+    return isinstance(error, dict) and error.get("Error") == "States.Timeout"
 
 
 def _error_message(error: Any) -> str:
