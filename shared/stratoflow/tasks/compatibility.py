@@ -30,8 +30,6 @@ NOT_SUPPORTED: dict[str, str] = {
     "io.kestra.plugin.core.storage.DeduplicateItems": "not yet",
     "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles": "not yet",
     "io.kestra.plugin.core.storage.Reverse": "not yet",
-    "io.kestra.plugin.notifications.teams.TeamsExecution": "not yet: use `TeamsIncomingWebhook`",
-    "io.kestra.plugin.notifications.discord.DiscordExecution": "not yet: use `DiscordIncomingWebhook`",
     "io.kestra.plugin.notifications.mail.MailExecution": "not yet: use `MailSend`",
     "io.kestra.plugin.git.Push": "not yet",
     "io.kestra.plugin.git.SyncFlows": "flows are deployed from S3, not from Git",

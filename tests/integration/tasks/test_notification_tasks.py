@@ -175,6 +175,46 @@ def test_slack_execution_refuses_an_execution_of_another_namespace(
     assert "in another namespace" in (outcome.task_runs[-1].error or "")
 
 
+def test_discord_and_teams_executions_in_errors_report_the_failed_task(
+    run_flow: RunFlow, chat: tuple[str, Posted]
+) -> None:
+    # Given: a failing task, and Kestra's DiscordExecution and TeamsExecution in `errors`
+    url, posted = chat
+    source = (
+        flow_source("- {id: boom, type: Fail, errorMessage: disk full}")
+        + f"""errors:
+  - id: discord
+    type: io.kestra.plugin.notifications.discord.DiscordExecution
+    url: "{url}/hook"
+    username: Kestra
+    content: "Failure alert for flow {{{{ flow.namespace }}}}.{{{{ flow.id }}}}"
+    customFields:
+      env: prod
+  - id: teams
+    type: io.kestra.plugin.notifications.teams.TeamsExecution
+    url: "{url}/hook"
+    customMessage: "{{{{ flow.id }}}} needs a look"
+"""
+    )
+
+    # When
+    outcome = run_flow(source)
+
+    # Then: a Discord embed and a Teams MessageCard, each with the execution's facts
+    assert outcome.execution.state == State.FAILED
+    assert [r.state for r in outcome.task_runs if r.task_id in ("discord", "teams")] == [State.SUCCESS] * 2
+    (_, discord), (_, teams) = posted
+    embed = discord["embeds"][0]
+    facts = {f["name"]: f["value"] for f in embed["fields"]}
+    assert discord["username"] == "Kestra" and discord["content"] == "Failure alert for flow tests.tasks.demo"
+    assert embed["title"] == "tests.tasks.demo ➛ FAILED" and embed["color"] == 0xA30200
+    assert facts["Failed task"] == "boom: disk full" and facts["env"] == "prod"
+    assert facts["Execution"] == outcome.execution.id
+    assert teams["@type"] == "MessageCard" and teams["title"] == "demo needs a look"
+    teams_facts = {f["name"]: f["value"] for f in teams["sections"][0]["facts"]}
+    assert teams_facts["State"] == "FAILED" and teams["themeColor"] == "A30200"
+
+
 def test_mail_send_delivers_text_html_and_an_attachment_through_smtp(run_flow: RunFlow) -> None:
     # Given: Kestra's MailSend, with a file written by an earlier task attached
     with smtp_server() as mailbox:

@@ -44,13 +44,10 @@ def duration_text(start: datetime, end: datetime) -> str:
     return f"{hours}h {minutes:02d}m {seconds:02d}s" if hours else f"{minutes}m {seconds:02d}s"
 
 
-def summary_message(
-    summary: dict[str, Any],
-    now: datetime,
-    custom_message: str | None = None,
-    custom_fields: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """The Slack message (text and one attachment with the execution's fields)."""
+def summary_fields(
+    summary: dict[str, Any], now: datetime, custom_fields: dict[str, str] | None = None
+) -> tuple[str, list[tuple[str, str]]]:
+    """The state to report and the (title, value) fields every chat's summary shows."""
     state = reported_state(summary)
     start = datetime.fromisoformat(summary["startDate"])
     end = datetime.fromisoformat(summary["endDate"]) if summary.get("endDate") else now
@@ -67,9 +64,23 @@ def summary_message(
         first = failed[0]
         fields.append(("Failed task", f"{first['taskId']}: {first['error'] or 'failed'}"[:500]))
     fields.extend((as_text(key), as_text(value)) for key, value in (custom_fields or {}).items())
-    text = custom_message or f"{summary['namespace']}.{summary['flowId']} ➛ {state}"
+    return state, fields
+
+
+def headline(summary: dict[str, Any], state: str, custom_message: str | None) -> str:
+    return custom_message or f"{summary['namespace']}.{summary['flowId']} ➛ {state}"
+
+
+def summary_message(
+    summary: dict[str, Any],
+    now: datetime,
+    custom_message: str | None = None,
+    custom_fields: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The Slack message (text and one attachment with the execution's fields)."""
+    state, fields = summary_fields(summary, now, custom_fields)
     return {
-        "text": text,
+        "text": headline(summary, state, custom_message),
         "attachments": [
             {
                 "color": COLOURS.get(state, "#439FE0"),
@@ -79,6 +90,15 @@ def summary_message(
             }
         ],
     }
+
+
+def summary_of(ctx: RunContext, execution_id: str) -> dict[str, Any]:
+    """The summary of the execution a task names (rendered), or TaskFailed when it cannot see it."""
+    rendered = as_text(ctx.render(execution_id))
+    summary = ctx.execution_summary(rendered)
+    if summary is None:
+        raise TaskFailed(f"execution '{rendered}' does not exist or is in another namespace")
+    return summary
 
 
 @register
@@ -104,10 +124,7 @@ class SlackExecution(RunnableTask):
     custom_fields: dict[str, Any] = Field(default_factory=dict)
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        execution_id = as_text(ctx.render(self.execution_id))
-        summary = ctx.execution_summary(execution_id)
-        if summary is None:
-            raise TaskFailed(f"execution '{execution_id}' does not exist or is in another namespace")
+        summary = summary_of(ctx, self.execution_id)
         custom = as_text(ctx.render(self.custom_message)) if self.custom_message is not None else None
         fields = {as_text(k): as_text(v) for k, v in ctx.render(self.custom_fields).items()}
         message = summary_message(summary, datetime.now(UTC), custom, fields)
