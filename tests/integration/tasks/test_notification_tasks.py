@@ -137,6 +137,7 @@ def test_slack_execution_in_errors_reports_the_failed_task(
     type: io.kestra.plugin.notifications.slack.SlackExecution
     url: "{url}/hook"
     channel: "#alerts"
+    consoleUrl: "https://strato.example.com/console"
     customFields:
       env: prod
 """
@@ -155,6 +156,8 @@ def test_slack_execution_in_errors_reports_the_failed_task(
     assert fields["Execution"] == outcome.execution.id and fields["State"] == "FAILED"
     assert fields["Failed task"] == "boom: disk full" and fields["env"] == "prod"
     assert message["attachments"][0]["color"] == "danger"
+    link = f"https://strato.example.com/console/ui/executions/{outcome.execution.id}"
+    assert message["attachments"][0]["title_link"] == link
 
 
 def test_slack_execution_refuses_an_execution_of_another_namespace(
@@ -194,6 +197,7 @@ def test_discord_and_teams_executions_in_errors_report_the_failed_task(
     type: io.kestra.plugin.notifications.teams.TeamsExecution
     url: "{url}/hook"
     customMessage: "{{{{ flow.id }}}} needs a look"
+    consoleUrl: http://127.0.0.1:8080/
 """
     )
 
@@ -213,6 +217,9 @@ def test_discord_and_teams_executions_in_errors_report_the_failed_task(
     assert teams["@type"] == "MessageCard" and teams["title"] == "demo needs a look"
     teams_facts = {f["name"]: f["value"] for f in teams["sections"][0]["facts"]}
     assert teams_facts["State"] == "FAILED" and teams["themeColor"] == "A30200"
+    [action] = teams["potentialAction"]
+    assert action["targets"][0]["uri"] == f"http://127.0.0.1:8080/ui/executions/{outcome.execution.id}"
+    assert "url" not in embed  # no consoleUrl given: no link
 
 
 def test_mail_send_delivers_text_html_and_an_attachment_through_smtp(run_flow: RunFlow) -> None:

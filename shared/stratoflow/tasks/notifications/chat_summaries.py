@@ -13,7 +13,13 @@ from stratoflow.flow.registry import register
 from stratoflow.flow.run_context import RunContext
 from stratoflow.flow.task import RunnableTask
 from stratoflow.tasks.core import as_text
-from stratoflow.tasks.notifications.execution import headline, summary_fields, summary_of
+from stratoflow.tasks.notifications.execution import (
+    CONSOLE_GAP,
+    console_link,
+    headline,
+    summary_fields,
+    summary_of,
+)
 from stratoflow.tasks.notifications.webhooks import post_json
 
 # Red for a failure, amber for a warning, green for a success, blue while it runs (as Slack's colours).
@@ -63,17 +69,21 @@ class ChatExecution(RunnableTask):
     """What both summaries share: the webhook `url`, the execution (this one by default), the
     optional `customMessage` and `customFields`."""
 
-    kestra_gaps: ClassVar[str] = "no link to an execution page in a UI; `options`"
+    kestra_gaps: ClassVar[str] = CONSOLE_GAP
 
     url: str
     execution_id: str = "{{ execution.id }}"
     custom_message: str | None = None
     custom_fields: dict[str, Any] = Field(default_factory=dict)
+    console_url: str | None = None
 
     def message(
         self, ctx: RunContext, summary: dict[str, Any], custom: str | None, fields: dict[str, str]
     ) -> dict[str, Any]:
         raise NotImplementedError
+
+    def link(self, ctx: RunContext, summary: dict[str, Any]) -> str | None:
+        return console_link(ctx, self.console_url, summary["id"])
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         summary = summary_of(ctx, self.execution_id)
@@ -99,6 +109,9 @@ class DiscordExecution(ChatExecution):
         self, ctx: RunContext, summary: dict[str, Any], custom: str | None, fields: dict[str, str]
     ) -> dict[str, Any]:
         message = discord_message(summary, datetime.now(UTC), custom, fields)
+        link = self.link(ctx, summary)
+        if link is not None:  # the embed's title opens the execution's page
+            message["embeds"][0]["url"] = link
         for key, value in (
             ("content", self.content),
             ("username", self.username),
@@ -120,4 +133,14 @@ class TeamsExecution(ChatExecution):
     def message(
         self, ctx: RunContext, summary: dict[str, Any], custom: str | None, fields: dict[str, str]
     ) -> dict[str, Any]:
-        return teams_message(summary, datetime.now(UTC), custom, fields)
+        message = teams_message(summary, datetime.now(UTC), custom, fields)
+        link = self.link(ctx, summary)
+        if link is not None:
+            message["potentialAction"] = [
+                {
+                    "@type": "OpenUri",
+                    "name": "Open in the console",
+                    "targets": [{"os": "default", "uri": link}],
+                }
+            ]
+        return message

@@ -9,6 +9,7 @@ the execution is heading to. Used in a flow started by a Flow trigger, `executio
 
 from __future__ import annotations
 
+import urllib.parse
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -92,6 +93,19 @@ def summary_message(
     }
 
 
+# Kestra links to its UI from the URL its server is configured with; a task runner knows no such URL
+# (in the cloud the console is wherever its user runs `strato server`), so the task is told.
+CONSOLE_GAP = "`options`; the link to the execution's page needs `consoleUrl` (the web console's address)"
+
+
+def console_link(ctx: RunContext, console_url: str | None, execution_id: str) -> str | None:
+    """The web console's page of the execution (`<consoleUrl>/ui/executions/<id>`), when a console is named."""
+    if console_url is None:
+        return None
+    base = as_text(ctx.render(console_url)).rstrip("/")
+    return f"{base}/ui/executions/{urllib.parse.quote(execution_id, safe='')}"
+
+
 def summary_of(ctx: RunContext, execution_id: str) -> dict[str, Any]:
     """The summary of the execution a task names (rendered), or TaskFailed when it cannot see it."""
     rendered = as_text(ctx.render(execution_id))
@@ -107,7 +121,7 @@ class SlackExecution(RunnableTask):
     and the failed task."""
 
     type_name: ClassVar[str] = "slack.SlackExecution"
-    kestra_gaps: ClassVar[str] = "no link to an execution page in a UI; `options`"
+    kestra_gaps: ClassVar[str] = CONSOLE_GAP
     aliases: ClassVar[tuple[str, ...]] = (
         "io.kestra.plugin.notifications.slack.SlackExecution",
         "io.kestra.plugin.slack.notifications.SlackExecution",
@@ -122,12 +136,16 @@ class SlackExecution(RunnableTask):
     icon_emoji: str | None = None
     custom_message: str | None = None
     custom_fields: dict[str, Any] = Field(default_factory=dict)
+    console_url: str | None = None
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         summary = summary_of(ctx, self.execution_id)
         custom = as_text(ctx.render(self.custom_message)) if self.custom_message is not None else None
         fields = {as_text(k): as_text(v) for k, v in ctx.render(self.custom_fields).items()}
         message = summary_message(summary, datetime.now(UTC), custom, fields)
+        link = console_link(ctx, self.console_url, summary["id"])
+        if link is not None:  # the attachment's title opens the execution's page
+            message["attachments"][0].update(title="Open in the console", title_link=link)
         for key, value in (
             ("channel", self.channel),
             ("username", self.username),
