@@ -30,7 +30,6 @@ NOT_SUPPORTED: dict[str, str] = {
     "io.kestra.plugin.core.storage.DeduplicateItems": "not yet",
     "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles": "not yet",
     "io.kestra.plugin.core.storage.Reverse": "not yet",
-    "io.kestra.plugin.notifications.mail.MailExecution": "not yet: use `MailSend`",
     "io.kestra.plugin.git.Push": "not yet",
     "io.kestra.plugin.git.SyncFlows": "flows are deployed from S3, not from Git",
     "io.kestra.plugin.git.SyncNamespaceFiles": "use `strato files put`",

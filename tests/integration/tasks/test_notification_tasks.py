@@ -222,6 +222,42 @@ def test_discord_and_teams_executions_in_errors_report_the_failed_task(
     assert "url" not in embed  # no consoleUrl given: no link
 
 
+def test_mail_execution_sends_the_summary_through_smtp(run_flow: RunFlow) -> None:
+    # Given: Kestra's MailExecution in `errors`, after a task whose error quotes an expression
+    with smtp_server() as mailbox:
+        source = (
+            flow_source("""- {id: boom, type: Fail, errorMessage: "bad {{ '{{' }} x }}"}""")
+            + f"""errors:
+  - id: mail
+    type: io.kestra.plugin.notifications.mail.MailExecution
+    host: 127.0.0.1
+    port: {mailbox.port}
+    transportStrategy: SMTP
+    from: robot@example.com
+    to: ana@example.com
+    customFields: {{env: prod}}
+    consoleUrl: http://127.0.0.1:8080
+"""
+        )
+
+        # When
+        outcome = run_flow(source)
+
+    # Then: the headline as the subject, the facts in the text and HTML, the console link
+    assert outcome.execution.state == State.FAILED
+    assert [r.state for r in outcome.task_runs if r.task_id == "mail"] == [State.SUCCESS]
+    (received,) = mailbox.messages
+    message = received.message
+    assert message["Subject"] == "tests.tasks.demo ➛ FAILED"
+    plain = message.get_body(("plain",))
+    page = message.get_body(("html",))
+    assert plain is not None and page is not None
+    text = plain.get_content()
+    assert "Failed task: boom: bad {{ x }}" in text and "env: prod" in text
+    assert f"http://127.0.0.1:8080/ui/executions/{outcome.execution.id}" in text
+    assert "<th align='left'>State</th><td>FAILED</td>" in page.get_content()
+
+
 def test_mail_send_delivers_text_html_and_an_attachment_through_smtp(run_flow: RunFlow) -> None:
     # Given: Kestra's MailSend, with a file written by an earlier task attached
     with smtp_server() as mailbox:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from stratoflow.domain import Execution, TaskRun
+from stratoflow.errors import FlowValidationError
 from stratoflow.states import State
 from stratoflow.tasks.notifications.execution import summary_message
-from tests.unit.tasks.task_helpers import direct_context
+from tests.unit.tasks.task_helpers import direct_context, load_task
 
 
 def test_the_execution_that_triggered_this_one_is_visible_across_namespaces(tmp_path: Path) -> None:
@@ -58,3 +61,12 @@ def test_a_running_execution_with_a_failed_task_is_reported_failed() -> None:
     assert (
         fields["Duration"] == "1h 02m 03s" and fields["Failed task"] == "b: boom" and fields["owner"] == "ana"
     )
+
+
+def test_mail_execution_refuses_content_of_its_own() -> None:
+    # Given a MailExecution with a body of its own
+    task = "{id: m, type: email.MailExecution, host: h, from: a@b.c, to: d@e.f, plainTextContent: hi}"
+
+    # When / Then: refused, since the summary is the content
+    with pytest.raises(FlowValidationError, match="the summary is the content"):
+        load_task(task)

@@ -48,8 +48,11 @@ class MailContent(StrictModel):
     embedded_images: list[Attachment] = Field(default_factory=list)
 
 
-def build_message(ctx: RunContext, spec: Any) -> tuple[EmailMessage, list[str]]:
-    """The MIME message and every recipient (to and cc); files are read from storage."""
+def build_message(
+    ctx: RunContext, spec: Any, body: tuple[str, str] | None = None
+) -> tuple[EmailMessage, list[str]]:
+    """The MIME message and every recipient (to and cc); files are read from storage. `body`: a
+    (plain, html) content already made (never rendered: it may quote text such as `{{`)."""
     message = EmailMessage()
     message["From"] = as_text(ctx.render(spec.from_))
     to, cc = recipients(ctx.render(spec.to)), recipients(ctx.render(spec.cc)) if spec.cc else []
@@ -61,6 +64,8 @@ def build_message(ctx: RunContext, spec: Any) -> tuple[EmailMessage, list[str]]:
     message["Subject"] = as_text(ctx.render(spec.subject)) if spec.subject is not None else ""
     plain = as_text(ctx.render(spec.plain_text_content)) if spec.plain_text_content is not None else None
     html = as_text(ctx.render(spec.html_text_content)) if spec.html_text_content is not None else None
+    if body is not None:
+        plain, html = body
     html_part: EmailMessage | None = None
     if plain is not None:
         message.set_content(plain)
@@ -117,7 +122,9 @@ class MailSend(RunnableTask, MailContent):
     session_timeout: int = Field(default=10000, ge=1)  # milliseconds, as Kestra's
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        message, addresses = build_message(ctx, self)
+        return self.send(ctx, *build_message(ctx, self))
+
+    def send(self, ctx: RunContext, message: EmailMessage, addresses: list[str]) -> dict[str, Any]:
         host = as_text(ctx.render(self.host))
         seconds = self.session_timeout / 1000
         try:
