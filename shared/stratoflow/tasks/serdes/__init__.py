@@ -1,7 +1,7 @@
-"""Conversions between CSV, JSON, JSON Lines, Parquet and Ion (Kestra's internal format):
-`serdes.*`, registered on import. Avro, Excel and XML are not supported (see
+"""Conversions between CSV, JSON, JSON Lines, Parquet, Avro and Ion (Kestra's internal format):
+`serdes.*`, registered on import. Excel and XML are not supported (see
 docs/kestra-compatibility.md)."""
 
-from stratoflow.tasks.serdes import conversions, parquet
+from stratoflow.tasks.serdes import avro, conversions, parquet
 
-__all__ = ["conversions", "parquet"]
+__all__ = ["avro", "conversions", "parquet"]
