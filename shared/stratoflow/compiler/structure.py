@@ -17,6 +17,7 @@ from stratoflow.compiler.asl import (
 from stratoflow.compiler.budget import iteration_events
 from stratoflow.compiler.builder import Builder, Scope
 from stratoflow.compiler.frame import Flowable
+from stratoflow.compiler.timeouts import race
 from stratoflow.flow.task import Task
 from stratoflow.storage_layout import MAP_RESULTS_PREFIX
 
@@ -99,7 +100,7 @@ def lower_parallel(builder: Builder, task: Parallel, scope: Scope, next_: str | 
         }
         name = _inline_map(frame, "$.eval.result.branches", item_selector, processor, dispatch, concurrent)
     frame.emit_end()
-    return frame.emit_start(name)
+    return frame.emit_start(race(frame, name))
 
 
 def _inline_map(
@@ -156,9 +157,10 @@ def lower_each(builder: Builder, task: Loop, scope: Scope, next_: str | None) ->
     del builder.warnings[warnings:]  # the second lowering repeats the first one's warnings
     distributed = _distributed_map(frame, item_selector, children, child_entry, max_concurrency)
     frame.emit_end()
-    rules = [{"Variable": "$.eval.result.distributed", "BooleanEquals": True, "Next": distributed}]
+    children_entry = race(frame, distributed)
+    rules = [{"Variable": "$.eval.result.distributed", "BooleanEquals": True, "Next": children_entry}]
     per_item = iteration_events(body.definition(entry))
-    return frame.emit_start(inline, choices=rules, extra={"eventsPerItem": per_item})
+    return frame.emit_start(race(frame, inline), choices=rules, extra={"eventsPerItem": per_item})
 
 
 def _loop_body(builder: Builder, task: Loop) -> tuple[Builder, str] | None:
@@ -254,4 +256,4 @@ def lower_dag(builder: Builder, task: Dag, scope: Scope, next_: str | None) -> s
         ParallelState(branches=branches, result_path=DISCARD, catch=frame.catchers(), next=frame.end),
     )
     frame.emit_end()
-    return frame.emit_start(name)
+    return frame.emit_start(race(frame, name))

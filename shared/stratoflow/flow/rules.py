@@ -221,20 +221,23 @@ def check_structure(
     return report.items
 
 
+# Flowables whose body is one Parallel or Map state: their body races a timer (compiler.timeouts).
+TIMED_FLOWABLES = frozenset({"Parallel", "Dag", "Each"})
+
+
 def _timeouts(report: _Report, tasks: RawTasks) -> None:
-    """`timeout` on a task that arranges others (and on Subflow) is refused, not ignored: Step
-    Functions has no timeout on Parallel and Map states, and no stop of a child execution, so it
-    could not hold on AWS as it would locally (Sleep and Pause honour theirs)."""
+    """`timeout` on the other flowables (and on Subflow) is refused, not ignored: their body is not
+    one state the compiler can race against a timer yet (Sleep and Pause honour theirs)."""
     for path, task in tasks.found:
         name = task.get("type")
         cls = registry.resolve(name) if isinstance(name, str) else None
-        if task.get("timeout") is None or cls is None:
+        if task.get("timeout") is None or cls is None or cls.compiled_as in TIMED_FLOWABLES:
             continue
         if issubclass(cls, FlowableTask) or cls.type_name == "Subflow":
             report.add(
                 (*path, "timeout"),
-                f"timeout is not supported on {cls.type_name} yet: put it on the tasks inside "
-                "(each one's timeout is honoured)",
+                f"timeout is not supported on {cls.type_name} yet (only on Parallel, Dag and ForEach "
+                "among the flowables): put it on the tasks inside (each one's timeout is honoured)",
             )
 
 
