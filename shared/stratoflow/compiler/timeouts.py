@@ -1,5 +1,7 @@
-"""`timeout` on a flowable whose body is one Parallel or Map state (Parallel, Dag, ForEach and its
-variants): Step Functions has no TimeoutSeconds on those states, so the body races a timer.
+"""`timeout` on a flowable: Step Functions has no TimeoutSeconds on Parallel and Map states (nor on a
+block of states), so the flowable's body races a timer. The body is its one Parallel or Map state
+(Parallel, Dag, ForEach) or each of its blocks (Sequential, AllowFailure, WorkingDirectory, If's
+`then` and `else`, each Switch case), lowered in a branch.
 
 <id>.timeout   Parallel, two branches:
                - the body state, then a Fail with a private error: a branch that fails stops the
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from stratoflow.compiler.asl import (
     DISCARD,
@@ -27,7 +30,9 @@ from stratoflow.compiler.asl import (
     WaitState,
     dump_state,
 )
+from stratoflow.compiler.builder import Builder, Scope
 from stratoflow.compiler.frame import Flowable, timeout_seconds_of
+from stratoflow.flow.task import Task
 
 BODY_ENDED = "Stratoflow.BodyEnded"
 """The private error the body branch ends with: the race's Catch turns it back into success."""
@@ -47,13 +52,41 @@ def race(frame: Flowable, body: str) -> str:
     task, builder = frame.task, frame.builder
     if task.timeout is None:
         return body
-    seconds = timeout_seconds_of(task.timeout)
     state = builder.states.pop(body)
     assert isinstance(state, StateBase) and state.next == frame.end, f"{body} is not a flowable's body state"
+    ended = _ended(builder, task.id)
     # Inside the race the body's failures propagate out of its branch; the race's Catch routes them.
-    inner = state.model_copy(update={"catch": None, "next": None, "end": None})
-    ended = builder.names.claim(f"{task.id}.ended")
-    inner = inner.model_copy(update={"next": ended})
+    inner = state.model_copy(update={"catch": None, "next": ended, "end": None})
+    return _race(frame, {"StartAt": body, "States": {body: dump_state(inner), ended: _ended_state()}})
+
+
+def timed_block(frame: Flowable, tasks: list[Task]) -> str:
+    """The entry of a block of the body (Sequential's tasks, an If's `then`...): without a timeout
+    lowered in place (Next: the frame's end); with one, in a branch racing the task's timeout."""
+    builder = frame.builder
+    if frame.task.timeout is None or not any(not t.disabled for t in tasks):
+        return builder.lower_block(tasks, frame.body_scope, frame.end) or frame.end
+    branch = builder.branch()
+    ended = _ended(builder, frame.task.id)
+    branch.states[ended] = FailState(error=BODY_ENDED, cause="the body ended in time")
+    # No Catch inside: a failure leaves the branch and the race's Catch routes it.
+    entry = branch.lower_block(tasks, Scope(scope_path=frame.scope.scope_path), ended)
+    assert entry is not None
+    return _race(frame, branch.definition(entry))
+
+
+def _ended(builder: Builder, task_id: str) -> str:
+    return builder.names.claim(f"{task_id}.ended")
+
+
+def _ended_state() -> dict[str, Any]:
+    return dump_state(FailState(error=BODY_ENDED, cause="the body ended in time"))
+
+
+def _race(frame: Flowable, body: dict[str, Any]) -> str:
+    task, builder = frame.task, frame.builder
+    assert task.timeout is not None
+    seconds = timeout_seconds_of(task.timeout)
     timer = builder.names.claim(f"{task.id}.timer")
     timed_out = builder.names.claim(f"{task.id}.timedOut")
     message = timeout_message(task.id, task.timeout)
@@ -63,13 +96,7 @@ def race(frame: Flowable, body: str) -> str:
         ParallelState(
             comment=f"{task.id}: the body races its timeout of {seconds}s",
             branches=[
-                {
-                    "StartAt": body,
-                    "States": {
-                        body: dump_state(inner),
-                        ended: dump_state(FailState(error=BODY_ENDED, cause="the body ended in time")),
-                    },
-                },
+                body,
                 {
                     "StartAt": timer,
                     "States": {

@@ -19,7 +19,7 @@ import contextvars
 import itertools
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from stratoflow.engine.errors import Cancelled, StateFailure
@@ -151,25 +151,28 @@ class ParallelState(StateNode):
                 lambda i, group: run_machine(branches[i], data, run, group),
                 True,
             )
-        # The race on a virtual clock (stratoflow.engine.race): the body alone, then the deadline.
+        # The race on a virtual clock (stratoflow.engine.race): the body alone, stopped at the deadline.
         racers = [b for i, b in enumerate(branches) if i != timer.index]
-        started = run.clock.now()
+        body = CancelScope(scope, deadline=run.clock.now() + timedelta(seconds=timer.seconds))
         try:
             run_concurrently(
                 run,
-                scope,
+                body,
                 len(racers),
                 len(racers),
                 lambda i, group: run_machine(racers[i], data, run, group),
                 True,
             )
         except StateFailure:
-            if (run.clock.now() - started).total_seconds() <= timer.seconds:
+            if body.deadline is None or run.clock.now() <= body.deadline:
                 raise
-            raise StateFailure(timer.error, timer.cause) from None
-        if (run.clock.now() - started).total_seconds() < timer.seconds:
+        except Cancelled:
+            run.check(scope)  # stopped from outside: not the timer
+        finally:
+            body.close()
+        if body.deadline is not None and run.clock.now() < body.deadline:
             # Every racer succeeded in time: the Parallel still waits for the timer, which fails.
-            run.sleep(timer.seconds - (run.clock.now() - started).total_seconds(), scope)
+            run.sleep((body.deadline - run.clock.now()).total_seconds(), scope)
         raise StateFailure(timer.error, timer.cause)
 
 

@@ -221,13 +221,13 @@ def check_structure(
     return report.items
 
 
-# Flowables whose body is one Parallel or Map state: their body races a timer (compiler.timeouts).
-TIMED_FLOWABLES = frozenset({"Parallel", "Dag", "Each"})
+# Flowables whose body races a timer (compiler.timeouts), by their lowering (`Task.compiled_as`).
+TIMED_FLOWABLES = frozenset({"Parallel", "Dag", "Each", "Sequential", "AllowFailure", "If", "Switch"})
 
 
 def _timeouts(report: _Report, tasks: RawTasks) -> None:
-    """`timeout` on the other flowables (and on Subflow) is refused, not ignored: their body is not
-    one state the compiler can race against a timer yet (Sleep and Pause honour theirs)."""
+    """`timeout` on the other flowables (WaitFor) and on Subflow is refused, not ignored: the compiler
+    does not race them against a timer yet (Sleep and Pause honour theirs)."""
     for path, task in tasks.found:
         name = task.get("type")
         cls = registry.resolve(name) if isinstance(name, str) else None
@@ -236,8 +236,8 @@ def _timeouts(report: _Report, tasks: RawTasks) -> None:
         if issubclass(cls, FlowableTask) or cls.type_name == "Subflow":
             report.add(
                 (*path, "timeout"),
-                f"timeout is not supported on {cls.type_name} yet (only on Parallel, Dag and ForEach "
-                "among the flowables): put it on the tasks inside (each one's timeout is honoured)",
+                f"timeout is not supported on {cls.type_name} yet: put it on the tasks inside "
+                "(each one's timeout is honoured)",
             )
 
 

@@ -68,11 +68,10 @@ def test_a_sleep_within_its_timeout_sleeps_its_duration() -> None:
     assert not any(name.endswith(".timedOut") for name in states)
 
 
-@pytest.mark.parametrize("flowable", ["Sequential", "If", "Subflow"])
+@pytest.mark.parametrize("flowable", ["WaitFor", "Subflow"])
 def test_a_timeout_on_a_flowable_is_refused_with_its_location(flowable: str) -> None:
     body = {
-        "Sequential": "tasks: [{id: a, type: Return, format: x}]",
-        "If": "condition: 'true'\n        then: [{id: a, type: Return, format: x}]",
+        "WaitFor": "condition: 'true'\n        tasks: [{id: a, type: Return, format: x}]",
         "Subflow": "namespace: team\n        flowId: other",
     }[flowable]
     source = f"""
@@ -110,6 +109,14 @@ RACING = """
         format: handled
 """
 SLEEPERS = {
+    "Sequential": "tasks:\n          - {id: quick, type: Return, format: done}\n"
+    "          - {id: nap, type: Sleep, duration: PT1M}",
+    "AllowFailure": "tasks:\n          - {id: quick, type: Return, format: done}\n"
+    "          - {id: nap, type: Sleep, duration: PT1M}",
+    "If": "condition: 'true'\n        then:\n          - {id: quick, type: Return, format: done}\n"
+    "          - {id: nap, type: Sleep, duration: PT1M}",
+    "Switch": "value: a\n        cases:\n          a:\n            - {id: quick, type: Return, format: done}\n"
+    "            - {id: nap, type: Sleep, duration: PT1M}",
     "Parallel": "tasks:\n          - {id: nap, type: Sleep, duration: PT1M}\n"
     "          - {id: quick, type: Return, format: done}",
     "Dag": "tasks:\n          - task: {id: nap, type: Sleep, duration: PT1M}\n"
@@ -119,7 +126,7 @@ SLEEPERS = {
 }
 
 
-@pytest.mark.parametrize("flowable", sorted(SLEEPERS))
+@pytest.mark.parametrize("flowable", sorted(set(SLEEPERS) - {"AllowFailure"}))
 def test_a_flowable_whose_body_outlasts_its_timeout_fails_and_errors_run(
     run_flow: RunFlow, flowable: str
 ) -> None:
@@ -134,6 +141,8 @@ def test_a_flowable_whose_body_outlasts_its_timeout_fails_and_errors_run(
     assert "task 'outer' timed out after 0:00:10 (timeout 10s)" in (outcome.execution.error or "")
     assert runs["handler"][0].state == State.SUCCESS
     assert "after" not in runs
+    # and the sleep still running inside was stopped at the timeout, on the virtual clock too
+    assert [run.state for run in runs["nap"]] == [State.KILLED] * len(runs["nap"])
 
 
 @pytest.mark.parametrize("flowable", sorted(SLEEPERS))
@@ -200,3 +209,17 @@ def test_a_parallel_timeout_compiles_to_a_race_whose_states_the_event_budget_cou
     # the race's Parallel, the body's end and the timer's Wait and Fail: 4 + 1 + 2 + 1 events each
     timed_events = iteration_events(compile_flow(timed).definition)
     assert timed_events == iteration_events(compile_flow(plain).definition) + 2 * 8
+
+
+def test_a_timed_out_allow_failure_block_ends_warning_like_any_failure_inside_it(run_flow: RunFlow) -> None:
+    # Given an AllowFailure block that outlasts its timeout
+    source = RACING.format(flowable="AllowFailure", timeout="PT10S", body=SLEEPERS["AllowFailure"], extra="")
+
+    # When it runs
+    outcome = run_flow(source)
+
+    # Then the timeout is allowed like a failure of its tasks: WARNING, and the flow goes on
+    runs = by_task(outcome)
+    assert runs["outer"][0].state == State.WARNING
+    assert runs["quick"][0].state == State.SUCCESS
+    assert runs["after"][0].state == State.SUCCESS

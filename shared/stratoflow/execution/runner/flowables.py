@@ -17,6 +17,7 @@ from stratoflow.errors import InputError, NotFoundError
 from stratoflow.execution.ids import loop_value, task_run_id
 from stratoflow.execution.masking import execution_secrets, mask_text
 from stratoflow.execution.runner.subflows import failed_child_attempt, start_subflow, subflow_outputs
+from stratoflow.execution.runner.timeouts import is_own_timeout, kill_running_inside
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.flow.fields import parse_iso_duration
 from stratoflow.namespaces import NamespaceAccessDenied
@@ -189,6 +190,8 @@ def action_end(call: Call) -> dict[str, Any]:
     error = call.event.get("error")
     type_name = type(call.task).type_name
     if error is not None:
+        if is_own_timeout(call, error):
+            kill_running_inside(call)
         message = _error_message(error)
         described = _service_failure(call, error)
         if described is not None:
