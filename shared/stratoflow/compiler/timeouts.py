@@ -36,8 +36,8 @@ from stratoflow.flow.task import Task
 
 BODY_ENDED = "Stratoflow.BodyEnded"
 """The private error the body branch ends with: the race's Catch turns it back into success."""
-TIMED_OUT = "States.Timeout"
-"""The error of a timed-out task, the same as a runnable task's (runner.run_with_timeout)."""
+TIMED_OUT = "Stratoflow.TimedOut"
+"""The error of a timed-out flowable (a Fail state may not raise a `States.` error on AWS)."""
 
 
 def timeout_message(task_id: str, timeout: timedelta) -> str:

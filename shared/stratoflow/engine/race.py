@@ -2,11 +2,11 @@
 
 A timer branch is a Wait of fixed seconds followed by a Fail, nothing else (what the compiler emits
 for a flowable's `timeout`). On the wall clock it runs like any branch. On a virtual clock a Wait
-returns at once, so the timer would always fail first: there the race is decided as a discrete event
-would be. The other branches run alone; if they end (they always do by failing, or the Parallel
-would wait for the timer anyway) within the timer's seconds of virtual time, their outcome stands;
-otherwise the timer's error is the outcome, as on Step Functions. Like a task's timeout on a virtual
-clock, the body is not interrupted at the deadline: it is measured when it returns.
+returns at once, so the timer would always fail first: there the race runs as a discrete event would.
+The other branches run alone in a scope whose deadline is the timer's end: a wait inside ends at the
+deadline and stops the body there; a body that ends (by failing, as the compiler's bodies do) before
+it keeps its outcome; otherwise the timer's error is the outcome, as on Step Functions. Like a task's
+timeout on a virtual clock, in-process work that takes no virtual time is not interrupted.
 """
 
 from __future__ import annotations

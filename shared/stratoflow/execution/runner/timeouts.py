@@ -17,7 +17,7 @@ from stratoflow.states import State
 if TYPE_CHECKING:
     from stratoflow.execution.runner.runner import Call
 
-TIMED_OUT = "States.Timeout"
+TIMED_OUT = "Stratoflow.TimedOut"
 
 
 def is_own_timeout(call: Call, error: Any) -> bool:
