@@ -10,6 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from stratoflow.cli.main import cli
+from stratoflow.engine import RealClock
+from stratoflow.local import LocalPlatform
+from stratoflow.states import State
 
 pytestmark = pytest.mark.slow
 
@@ -69,3 +72,42 @@ def test_a_parallel_within_its_timeout_succeeds_when_waits_are_skipped(tmp_path:
     # Then the timer did not win: the body ended and the execution succeeded
     assert document["state"] == "SUCCESS"
     assert states(document) == {"outer": "SUCCESS", "nap": "SUCCESS", "quick": "SUCCESS"}
+
+
+PARENT = """
+id: parent
+namespace: tests.sim
+tasks:
+  - id: call
+    type: Subflow
+    namespace: tests.sim
+    flowId: child
+    timeout: PT1S
+"""
+CHILD = """
+id: child
+namespace: tests.sim
+tasks:
+  - id: nap
+    type: Sleep
+    duration: PT30S
+"""
+
+
+def test_a_subflow_outlasting_its_timeout_fails_and_its_child_execution_is_killed(tmp_path: Path) -> None:
+    # Given a Subflow (wait: true) with a timeout of 1 s whose child sleeps 30 s, on the wall clock
+    platform = LocalPlatform(tmp_path / "home", clock=RealClock())
+    try:
+        platform.deploy_source(CHILD, "child.yaml")
+        flow, record = platform.deploy_source(PARENT, "parent.yaml")
+
+        # When the parent runs
+        outcome = platform.run(platform.admit(flow, record, {}))
+        children = platform.store.list_executions(namespace="tests.sim", flow_id="child")
+    finally:
+        platform.close()
+
+    # Then the Subflow task failed as timed out, and the child execution was killed (not left running)
+    assert outcome.execution.state == State.FAILED
+    assert "task 'call' timed out after 0:00:01 (timeout 1s)" in (outcome.execution.error or "")
+    assert [child.state for child in children] == [State.KILLED]

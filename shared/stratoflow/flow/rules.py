@@ -226,14 +226,14 @@ TIMED_FLOWABLES = frozenset({"Parallel", "Dag", "Each", "Sequential", "AllowFail
 
 
 def _timeouts(report: _Report, tasks: RawTasks) -> None:
-    """`timeout` on the other flowables (WaitFor) and on Subflow is refused, not ignored: the compiler
-    does not race them against a timer yet (Sleep and Pause honour theirs)."""
+    """`timeout` on the other flowables (WaitFor) is refused, not ignored: the compiler does not race
+    them against a timer yet (Sleep, Pause and Subflow honour theirs)."""
     for path, task in tasks.found:
         name = task.get("type")
         cls = registry.resolve(name) if isinstance(name, str) else None
         if task.get("timeout") is None or cls is None or cls.compiled_as in TIMED_FLOWABLES:
             continue
-        if issubclass(cls, FlowableTask) or cls.type_name == "Subflow":
+        if issubclass(cls, FlowableTask):
             report.add(
                 (*path, "timeout"),
                 f"timeout is not supported on {cls.type_name} yet: put it on the tasks inside "

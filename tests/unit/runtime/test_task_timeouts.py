@@ -68,11 +68,10 @@ def test_a_sleep_within_its_timeout_sleeps_its_duration() -> None:
     assert not any(name.endswith(".timedOut") for name in states)
 
 
-@pytest.mark.parametrize("flowable", ["WaitFor", "Subflow"])
+@pytest.mark.parametrize("flowable", ["WaitFor"])
 def test_a_timeout_on_a_flowable_is_refused_with_its_location(flowable: str) -> None:
     body = {
         "WaitFor": "condition: 'true'\n        tasks: [{id: a, type: Return, format: x}]",
-        "Subflow": "namespace: team\n        flowId: other",
     }[flowable]
     source = f"""
     id: bounded
@@ -223,3 +222,29 @@ def test_a_timed_out_allow_failure_block_ends_warning_like_any_failure_inside_it
     assert runs["outer"][0].state == State.WARNING
     assert runs["quick"][0].state == State.SUCCESS
     assert runs["after"][0].state == State.SUCCESS
+
+
+def test_a_subflow_timeout_bounds_the_wait_for_its_child_and_fails_the_task(run_flow: RunFlow) -> None:
+    # Given a Subflow with a timeout of 10 s whose child sleeps a minute (the virtual clock)
+    parent = """
+    id: parent
+    namespace: team
+    tasks:
+      - id: call
+        type: Subflow
+        namespace: team
+        flowId: child
+        transmitFailed: false
+        timeout: PT10S
+    """
+    child = "id: child\nnamespace: team\ntasks:\n  - {id: nap, type: Sleep, duration: PT1M}\n"
+
+    # When it runs
+    outcome = run_flow(parent, others=(child,))
+    states = compile_flow(load_flow(textwrap.dedent(parent))).definition["States"]
+
+    # Then the wait for the child is bounded, and its timeout fails the task although failures of the
+    # child itself would not be transmitted
+    assert states["call.execution"]["TimeoutSeconds"] == 10
+    assert outcome.execution.state == State.FAILED
+    assert "task 'call' timed out after 0:00:10 (timeout 10s)" in (outcome.execution.error or "")

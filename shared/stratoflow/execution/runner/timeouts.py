@@ -8,6 +8,7 @@ only the record of that stop.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,16 +19,28 @@ if TYPE_CHECKING:
     from stratoflow.execution.runner.runner import Call
 
 TIMED_OUT = "Stratoflow.TimedOut"
+"""A flowable's race timer (compiler.timeouts)."""
+TASK_TIMED_OUT = "States.Timeout"
+"""A Subflow's wait for its child (the Task state's TimeoutSeconds)."""
 
 
 def is_own_timeout(call: Call, error: Any) -> bool:
-    """True when `error` is this flowable's own timeout (its race's timer), not a child's."""
-    return (
-        call.task.timeout is not None
-        and isinstance(error, dict)
-        and error.get("Error") == TIMED_OUT
-        and f"task '{call.task.id}' timed out" in str(error.get("Cause", ""))
+    """True when `error` is this flowable's own timeout (its race's timer, or the TimeoutSeconds of a
+    Subflow's wait), not a child's."""
+    if call.task.timeout is None or not isinstance(error, dict):
+        return False
+    if type(call.task).type_name == "Subflow":
+        return error.get("Error") == TASK_TIMED_OUT
+    return error.get("Error") == TIMED_OUT and f"task '{call.task.id}' timed out" in str(
+        error.get("Cause", "")
     )
+
+
+def timeout_message(call: Call) -> str:
+    """The words of every timeout of a task (runner.run_with_timeout, the race's timer)."""
+    timeout = call.task.timeout
+    assert timeout is not None
+    return f"task '{call.task.id}' timed out after {timeout} (timeout {max(1, math.ceil(timeout.total_seconds()))}s)"
 
 
 def kill_running_inside(call: Call) -> None:
