@@ -4,6 +4,7 @@ cloud simulation (moto's Step Functions interpreter runs the compiled race)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,12 @@ def test_a_subflow_outlasting_its_timeout_fails_and_its_child_execution_is_kille
 
         # When the parent runs
         outcome = platform.run(platform.admit(flow, record, {}))
-        children = platform.store.list_executions(namespace="tests.sim", flow_id="child")
+        # The child is stopped by the abandoned wait, beside the parent's own end: wait for its record.
+        for _ in range(300):
+            children = platform.store.list_executions(namespace="tests.sim", flow_id="child")
+            if all(child.state.is_terminal for child in children):
+                break
+            time.sleep(0.1)
     finally:
         platform.close()
 
