@@ -17,6 +17,7 @@ from stratoflow.compiler.asl import (
 from stratoflow.compiler.budget import iteration_events
 from stratoflow.compiler.builder import Builder, Scope
 from stratoflow.compiler.frame import Flowable
+from stratoflow.compiler.timeouts import race, timed_block
 from stratoflow.flow.task import Task
 from stratoflow.storage_layout import MAP_RESULTS_PREFIX
 
@@ -42,14 +43,14 @@ def lower_sequential(
     builder: Builder, task: Sequential | WorkingDirectory, scope: Scope, next_: str | None
 ) -> str:
     frame = Flowable(builder, task, scope, next_)
-    body = builder.lower_block(task.tasks, frame.body_scope, frame.end) or frame.end
+    body = timed_block(frame, task.tasks)
     frame.emit_end()
     return frame.emit_start(body)
 
 
 def lower_allow_failure(builder: Builder, task: AllowFailure, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
-    body = builder.lower_block(task.tasks, frame.body_scope, frame.end) or frame.end
+    body = timed_block(frame, task.tasks)
     frame.emit_end()
     return frame.emit_start(body)
 
@@ -99,7 +100,7 @@ def lower_parallel(builder: Builder, task: Parallel, scope: Scope, next_: str | 
         }
         name = _inline_map(frame, "$.eval.result.branches", item_selector, processor, dispatch, concurrent)
     frame.emit_end()
-    return frame.emit_start(name)
+    return frame.emit_start(race(frame, name))
 
 
 def _inline_map(
@@ -156,9 +157,10 @@ def lower_each(builder: Builder, task: Loop, scope: Scope, next_: str | None) ->
     del builder.warnings[warnings:]  # the second lowering repeats the first one's warnings
     distributed = _distributed_map(frame, item_selector, children, child_entry, max_concurrency)
     frame.emit_end()
-    rules = [{"Variable": "$.eval.result.distributed", "BooleanEquals": True, "Next": distributed}]
+    children_entry = race(frame, distributed)
+    rules = [{"Variable": "$.eval.result.distributed", "BooleanEquals": True, "Next": children_entry}]
     per_item = iteration_events(body.definition(entry))
-    return frame.emit_start(inline, choices=rules, extra={"eventsPerItem": per_item})
+    return frame.emit_start(race(frame, inline), choices=rules, extra={"eventsPerItem": per_item})
 
 
 def _loop_body(builder: Builder, task: Loop) -> tuple[Builder, str] | None:
@@ -206,8 +208,8 @@ def _distributed_map(
 
 def lower_if(builder: Builder, task: If, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
-    then_entry = builder.lower_block(task.then, frame.body_scope, frame.end) or frame.end
-    else_entry = builder.lower_block(task.else_ or [], frame.body_scope, frame.end) or frame.end
+    then_entry = timed_block(frame, task.then)
+    else_entry = timed_block(frame, task.else_ or [])
     frame.emit_end()
     rules = [{"Variable": "$.eval.result.branch", "StringEquals": "then", "Next": then_entry}]
     return frame.emit_start(else_entry, choices=rules)
@@ -217,9 +219,9 @@ def lower_switch(builder: Builder, task: Switch, scope: Scope, next_: str | None
     frame = Flowable(builder, task, scope, next_)
     rules = []
     for index, tasks in enumerate(task.cases.values()):
-        entry = builder.lower_block(tasks, frame.body_scope, frame.end) or frame.end
+        entry = timed_block(frame, tasks)
         rules.append({"Variable": "$.eval.result.branch", "StringEquals": f"case{index}", "Next": entry})
-    default_entry = builder.lower_block(task.defaults or [], frame.body_scope, frame.end) or frame.end
+    default_entry = timed_block(frame, task.defaults or [])
     frame.emit_end()
     return frame.emit_start(default_entry, choices=rules)
 
@@ -254,4 +256,4 @@ def lower_dag(builder: Builder, task: Dag, scope: Scope, next_: str | None) -> s
         ParallelState(branches=branches, result_path=DISCARD, catch=frame.catchers(), next=frame.end),
     )
     frame.emit_end()
-    return frame.emit_start(name)
+    return frame.emit_start(race(frame, name))

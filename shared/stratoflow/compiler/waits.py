@@ -106,6 +106,8 @@ def _child_execution(task: Subflow, catch: list[Catcher] | None, next_: str | No
             "Input.$": "$.eval.result.input",
         },
         result_path=DISCARD,
+        # Waiting for the child is the task: its timeout bounds the wait (the child is then stopped).
+        timeout_seconds=timeout_seconds_of(task.timeout) if task.wait else None,
         retry=[PLATFORM_RETRIER],
         catch=catch,
         next=next_,

@@ -19,12 +19,13 @@ import contextvars
 import itertools
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from stratoflow.engine.errors import Cancelled, StateFailure
 from stratoflow.engine.machine import Machine, run_machine
 from stratoflow.engine.paths import compile_path
+from stratoflow.engine.race import timer_branch
 from stratoflow.engine.recovery import RecoverableState, Recovery
 from stratoflow.engine.runtime import CancelScope, Run, StateContext
 from stratoflow.engine.states import ResultPlacement, StateNode, selector, template
@@ -108,6 +109,7 @@ class ParallelState(StateNode):
     def __init__(self, name: str, spec: dict[str, Any], compile_machine: Callable[[dict[str, Any]], Machine]):
         super().__init__(name, spec)
         self.branches = [compile_machine(branch) for branch in spec["Branches"]]
+        self.timer = timer_branch(spec["Branches"])
         self.parameters = template(spec, "Parameters")
         self.result_selector = template(spec, "ResultSelector")
         self.placement = ResultPlacement(spec)
@@ -123,16 +125,8 @@ class ParallelState(StateNode):
             if self.parameters is not None:
                 data = self.render(self.parameters, data, context, entered_id)
             run.emit("ParallelStateStarted", self.name)
-            branches = self.branches
             try:
-                results = run_concurrently(
-                    run,
-                    scope,
-                    len(branches),
-                    len(branches),
-                    lambda i, group: run_machine(branches[i], data, run, group),
-                    True,
-                )
+                results = self._branches(data, run, scope)
             except StateFailure as failure:
                 run.emit("ParallelStateFailed", self.name, error=failure.error, cause=failure.cause)
                 raise
@@ -145,6 +139,41 @@ class ParallelState(StateNode):
         output, next_state = self.recovery.run(self, raw, run, scope, entered_id, attempt)
         run.emit(self.exited_type, self.name, output=output)
         return output, next_state
+
+    def _branches(self, data: Any, run: Run, scope: CancelScope) -> list[Any]:
+        branches, timer = self.branches, self.timer
+        if timer is None or not run.clock.virtual:
+            return run_concurrently(
+                run,
+                scope,
+                len(branches),
+                len(branches),
+                lambda i, group: run_machine(branches[i], data, run, group),
+                True,
+            )
+        # The race on a virtual clock (stratoflow.engine.race): the body alone, stopped at the deadline.
+        racers = [b for i, b in enumerate(branches) if i != timer.index]
+        body = CancelScope(scope, deadline=run.clock.now() + timedelta(seconds=timer.seconds))
+        try:
+            run_concurrently(
+                run,
+                body,
+                len(racers),
+                len(racers),
+                lambda i, group: run_machine(racers[i], data, run, group),
+                True,
+            )
+        except StateFailure:
+            if body.deadline is None or run.clock.now() <= body.deadline:
+                raise
+        except Cancelled:
+            run.check(scope)  # stopped from outside: not the timer
+        finally:
+            body.close()
+        if body.deadline is not None and run.clock.now() < body.deadline:
+            # Every racer succeeded in time: the Parallel still waits for the timer, which fails.
+            run.sleep((body.deadline - run.clock.now()).total_seconds(), scope)
+        raise StateFailure(timer.error, timer.cause)
 
 
 class MapState(RecoverableState):

@@ -38,10 +38,17 @@ MAX_THREADS_PER_EXECUTION = 256
 class CancelScope:
     """A cancellation flag that cancels its child scopes and wakes waiters registered on it."""
 
-    __slots__ = ("_callbacks", "_lock", "_parent", "event")
+    __slots__ = ("_callbacks", "_lock", "_parent", "deadline", "event")
+    deadline: datetime | None
 
-    def __init__(self, parent: CancelScope | None = None):
+    def __init__(self, parent: CancelScope | None = None, deadline: datetime | None = None):
         self.event = threading.Event()
+        # A virtual-clock time at which this scope stops (a timeout race, stratoflow.engine.race):
+        # sleeps inside it end there, as a discrete event would; the nearest deadline of its parents.
+        inherited = parent.deadline if parent is not None else None
+        self.deadline = (
+            min(d for d in (inherited, deadline) if d is not None) if (inherited or deadline) else None
+        )
         self._callbacks: dict[Callable[[], None], None] = {}
         self._lock = threading.Lock()
         self._parent = parent
@@ -259,6 +266,8 @@ class Run:
 
     def check(self, scope: CancelScope) -> None:
         """Raise Cancelled when this branch or the execution must stop."""
+        if scope.deadline is not None and self.clock.now() >= scope.deadline:
+            scope.cancel()
         if scope.event.is_set():
             raise Cancelled()
         if self.deadline is not None and self.remaining() <= 0:
@@ -268,6 +277,8 @@ class Run:
     def sleep(self, seconds: float, scope: CancelScope) -> None:
         """Sleep on the execution's clock; raises Cancelled when stopped or timed out meanwhile."""
         limit = self.remaining()
+        if scope.deadline is not None:
+            seconds = min(seconds, max((scope.deadline - self.clock.now()).total_seconds(), 0.0))
         self.clock.sleep(min(seconds, max(limit, 0.0)), scope.event)
         if self.deadline is not None and seconds >= limit and not scope.event.is_set():
             self.time_out()

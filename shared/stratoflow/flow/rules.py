@@ -221,16 +221,19 @@ def check_structure(
     return report.items
 
 
+# Flowables whose body races a timer (compiler.timeouts), by their lowering (`Task.compiled_as`).
+TIMED_FLOWABLES = frozenset({"Parallel", "Dag", "Each", "Sequential", "AllowFailure", "If", "Switch"})
+
+
 def _timeouts(report: _Report, tasks: RawTasks) -> None:
-    """`timeout` on a task that arranges others (and on Subflow) is refused, not ignored: Step
-    Functions has no timeout on Parallel and Map states, and no stop of a child execution, so it
-    could not hold on AWS as it would locally (Sleep and Pause honour theirs)."""
+    """`timeout` on the other flowables (WaitFor) is refused, not ignored: the compiler does not race
+    them against a timer yet (Sleep, Pause and Subflow honour theirs)."""
     for path, task in tasks.found:
         name = task.get("type")
         cls = registry.resolve(name) if isinstance(name, str) else None
-        if task.get("timeout") is None or cls is None:
+        if task.get("timeout") is None or cls is None or cls.compiled_as in TIMED_FLOWABLES:
             continue
-        if issubclass(cls, FlowableTask) or cls.type_name == "Subflow":
+        if issubclass(cls, FlowableTask):
             report.add(
                 (*path, "timeout"),
                 f"timeout is not supported on {cls.type_name} yet: put it on the tasks inside "

@@ -437,6 +437,14 @@ def _engine_error(result: ExecutionResult) -> str | None:
     return f"{result.error}: {result.cause}" if result.cause else result.error
 
 
+def _kill_when_abandoned(call: TaskCall, running: Any) -> None:
+    """Kill the child execution when its Task state stops waiting for it before it ends (the Subflow's
+    timeout, a failed sibling branch, a stopped parent): the engine sets `cancelled` once the attempt
+    is over, so this thread always ends; stopping a child that already ended does nothing."""
+    call.cancelled.wait()
+    running.stop(error="Killed", cause=f"its parent task {call.state_name} stopped waiting for it")
+
+
 class _SubflowIntegration:
     """`states:startExecution(.sync:2)` on the local engine: the child runs on a nested engine."""
 
@@ -460,7 +468,14 @@ class _SubflowIntegration:
         if not resource.endswith(".sync:2") and not resource.endswith(".sync"):
             threading.Thread(target=self.platform.finish, args=(execution, running), daemon=True).start()
             return {"ExecutionArn": f"local:{name}", "StartDate": execution.start_date.isoformat()}
+        if call.deadline is not None:  # the Subflow's timeout: the child dies with the task's attempt
+            threading.Thread(target=_kill_when_abandoned, args=(call, running), daemon=True).start()
         outcome = self.platform.finish(execution, running)
+        if call.clock.virtual:
+            # The child ran on its own timeline; the parent waited for it all that (virtual) time, so
+            # that a timeout on the wait holds under --skip-waits too.
+            waited = (outcome.result.stop_date - outcome.result.start_date).total_seconds()
+            call.clock.sleep(max(0.0, waited), threading.Event())
         if outcome.execution.state.is_failure:
             raise TaskError(
                 "States.TaskFailed",

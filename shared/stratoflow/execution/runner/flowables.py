@@ -17,6 +17,7 @@ from stratoflow.errors import InputError, NotFoundError
 from stratoflow.execution.ids import loop_value, task_run_id
 from stratoflow.execution.masking import execution_secrets, mask_text
 from stratoflow.execution.runner.subflows import failed_child_attempt, start_subflow, subflow_outputs
+from stratoflow.execution.runner.timeouts import is_own_timeout, kill_running_inside, timeout_message
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.flow.fields import parse_iso_duration
 from stratoflow.namespaces import NamespaceAccessDenied
@@ -189,12 +190,16 @@ def action_end(call: Call) -> dict[str, Any]:
     error = call.event.get("error")
     type_name = type(call.task).type_name
     if error is not None:
-        message = _error_message(error)
+        timed_out = is_own_timeout(call, error)
+        if timed_out:
+            kill_running_inside(call)
+        message = timeout_message(call) if timed_out else _error_message(error)
         described = _service_failure(call, error)
         if described is not None:
             service_outputs, message = described
             call.save(outputs=service_outputs)
-        if type_name == "Subflow" and not call.task.transmit_failed:  # type: ignore[attr-defined]
+        # A child's failure is not transmitted; the Subflow's own timeout fails it like any task's.
+        if type_name == "Subflow" and not call.task.transmit_failed and not timed_out:  # type: ignore[attr-defined]
             call.finished_ok(State.SUCCESS, subflow_outputs(call))
             return {"state": "SUCCESS"}
         if _pause_timed_out_warning(call, error):

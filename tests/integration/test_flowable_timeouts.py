@@ -1,0 +1,119 @@
+"""A flowable's `timeout` end to end: `strato run` on the wall clock, with `--skip-waits`, and on the
+cloud simulation (moto's Step Functions interpreter runs the compiled race)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from stratoflow.cli.main import cli
+from stratoflow.engine import RealClock
+from stratoflow.local import LocalPlatform
+from stratoflow.states import State
+
+pytestmark = pytest.mark.slow
+
+RACING = """
+id: racing
+namespace: tests.sim
+tasks:
+  - id: outer
+    type: Parallel
+    timeout: {timeout}
+    tasks:
+      - id: nap
+        type: Sleep
+        duration: PT3S
+      - id: quick
+        type: Return
+        format: done
+errors:
+  - id: handler
+    type: Return
+    format: handled
+"""
+
+
+def run(tmp_path: Path, timeout: str, *args: str) -> dict[str, object]:
+    flow = tmp_path / "racing.yaml"
+    flow.write_text(RACING.format(timeout=timeout))
+    result = CliRunner().invoke(cli, ["run", str(flow), "--json", *args])
+    document: dict[str, object] = json.loads(result.stdout)
+    return document
+
+
+def states(document: dict[str, object]) -> dict[str, str]:
+    return {run["taskId"]: run["state"] for run in document["taskRuns"]}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "where", [["--home", "{home}"], ["--home", "{home}", "--skip-waits"], ["--cloud-sim"]], ids=str
+)
+def test_a_parallel_outlasting_its_timeout_is_stopped_its_sleep_killed_and_errors_run(
+    tmp_path: Path, where: list[str]
+) -> None:
+    # Given a Parallel with a timeout of 1 s whose Sleep lasts 3 s
+    # When it runs locally (wall clock, virtual clock) and on the cloud simulation
+    document = run(tmp_path, "PT1S", *[arg.format(home=tmp_path / "home") for arg in where])
+
+    # Then the Parallel failed as timed out, its sleep was killed, the quick child kept its success
+    assert document["state"] == "FAILED"
+    assert "task 'outer' timed out after 0:00:01 (timeout 1s)" in str(document["error"])
+    assert states(document) == {"outer": "FAILED", "nap": "KILLED", "quick": "SUCCESS", "handler": "SUCCESS"}
+
+
+def test_a_parallel_within_its_timeout_succeeds_when_waits_are_skipped(tmp_path: Path) -> None:
+    # Given a Parallel with a timeout of an hour whose Sleep lasts 3 s, waits skipped
+    document = run(tmp_path, "PT1H", "--home", str(tmp_path / "home"), "--skip-waits")
+
+    # Then the timer did not win: the body ended and the execution succeeded
+    assert document["state"] == "SUCCESS"
+    assert states(document) == {"outer": "SUCCESS", "nap": "SUCCESS", "quick": "SUCCESS"}
+
+
+PARENT = """
+id: parent
+namespace: tests.sim
+tasks:
+  - id: call
+    type: Subflow
+    namespace: tests.sim
+    flowId: child
+    timeout: PT1S
+"""
+CHILD = """
+id: child
+namespace: tests.sim
+tasks:
+  - id: nap
+    type: Sleep
+    duration: PT30S
+"""
+
+
+def test_a_subflow_outlasting_its_timeout_fails_and_its_child_execution_is_killed(tmp_path: Path) -> None:
+    # Given a Subflow (wait: true) with a timeout of 1 s whose child sleeps 30 s, on the wall clock
+    platform = LocalPlatform(tmp_path / "home", clock=RealClock())
+    try:
+        platform.deploy_source(CHILD, "child.yaml")
+        flow, record = platform.deploy_source(PARENT, "parent.yaml")
+
+        # When the parent runs
+        outcome = platform.run(platform.admit(flow, record, {}))
+        # The child is stopped by the abandoned wait, beside the parent's own end: wait for its record.
+        for _ in range(300):
+            children = platform.store.list_executions(namespace="tests.sim", flow_id="child")
+            if all(child.state.is_terminal for child in children):
+                break
+            time.sleep(0.1)
+    finally:
+        platform.close()
+
+    # Then the Subflow task failed as timed out, and the child execution was killed (not left running)
+    assert outcome.execution.state == State.FAILED
+    assert "task 'call' timed out after 0:00:01 (timeout 1s)" in (outcome.execution.error or "")
+    assert [child.state for child in children] == [State.KILLED]
