@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from stratoflow.cloud.config.naming import alarm_prefix, state_machine_name
-from stratoflow.cloud.deploy.alarms import SILENT_METRICS
-from stratoflow.cloud.deploy.deploy_steps import ALARM_METRICS
+from stratoflow.cloud.deploy.alarms import ALARM_METRICS, SILENT_METRICS
 from stratoflow.cloud.deploy.deployer import UNIDENTIFIED_NAMESPACE
 from stratoflow.cloud.runtime.event_models import FlowObjectEvent
 from stratoflow.cloudsim.platform import CloudSimulation

@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from stratoflow.cloud.config.naming import AccountRegion, state_machine_name
-from stratoflow.cloud.deploy.deploy_steps import Deployment, FlowTarget, Retirement
+from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget, Retirement
 from stratoflow.cloud.deploy.pipes import PipesStep, pipe_specs
 from stratoflow.cloudsim.delivery import start_latest_versions
 from stratoflow.cloudsim.platform import CloudSimulation

@@ -26,7 +26,8 @@ from typing import Any
 from stratoflow.cloud.config.clients import AwsClients, error_code
 from stratoflow.cloud.config.naming import AccountRegion, state_machine_name
 from stratoflow.cloud.config.settings import Settings
-from stratoflow.cloud.deploy.deploy_steps import Deployment, DeployStep, FlowTarget, Retirement, default_steps
+from stratoflow.cloud.deploy.deploy_steps import default_steps
+from stratoflow.cloud.deploy.deployment import Deployment, DeployStep, FlowTarget, Retirement
 from stratoflow.cloud.deploy.limits import DeployNames, measure
 from stratoflow.cloud.deploy.namespace_grants import parse_grants, refused_resources
 from stratoflow.cloud.deploy.pipes import pipe_source_problems
