@@ -23,6 +23,7 @@ class AwsClients:
         "cloudformation",
         "iam",
         "pipes",
+        "sts",
     )
 
     def __init__(self, **clients: Any):
@@ -81,6 +82,10 @@ class AwsClients:
     @property
     def pipes(self) -> Any:
         return self.client("pipes")
+
+    @property
+    def sts(self) -> Any:
+        return self.client("sts")
 
 
 def error_code(error: Exception) -> str:
