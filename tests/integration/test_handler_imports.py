@@ -25,7 +25,7 @@ NOT_LOADED = {
     "admission": {COMPILER, RUNNER, WEBHOOKS, "stratoflow.cloud.runtime.events"},
     "task_runner": {COMPILER, STARTER, WEBHOOKS, "stratoflow.execution.admission"},
     "webhook": {COMPILER, RUNNER, STARTER},
-    "deployer": {RUNNER, STARTER, WEBHOOKS},
+    "deployer": {RUNNER, WEBHOOKS},  # the starter: a redeploy starts the slots schedules missed
     "execution_events": {COMPILER, WEBHOOKS},
 }
 

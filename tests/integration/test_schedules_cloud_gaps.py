@@ -97,7 +97,6 @@ def scheduling_deployer(sim: CloudSimulation, monkeypatch: pytest.MonkeyPatch) -
     now = {"value": datetime.now(UTC)}
     for step in deployer.steps:
         if isinstance(step, SchedulesStep):
-            step.store = sim.store
             step.clock = lambda: now["value"]
     monkeypatch.setattr(sim, "deployer", deployer)
 

@@ -248,7 +248,7 @@ def admission(sim: CloudSimulation) -> Iterator[Any]:
             patch.setenv(name, value)
         sys.modules.pop("functions.admission.handler", None)
         module = importlib.import_module("functions.admission.handler")
-        start_latest_versions(module.starter.stepfunctions)
+        start_latest_versions(module.admission.starter.stepfunctions)
         yield module
         sys.modules.pop("functions.admission.handler", None)
 

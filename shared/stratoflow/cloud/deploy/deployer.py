@@ -39,7 +39,7 @@ from stratoflow.domain import FlowRecord
 from stratoflow.errors import ConflictError, FlowValidationError
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.yaml_source import read_yaml
-from stratoflow.store.base import KvGuard
+from stratoflow.store.base import ExecutionStore, KvGuard
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -71,7 +71,7 @@ class Deployer:
 
     def __init__(
         self,
-        store: Any,
+        store: ExecutionStore,
         settings: Settings,
         clients: AwsClients,
         steps: Sequence[DeployStep] | None = None,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratoflow.errors import ConflictError
-from stratoflow.store.base import KvGuard
+from stratoflow.store.base import ExecutionStore, KvGuard
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -88,7 +88,7 @@ class Verdict:
 class DeploymentRegistry:
     """The deployer's bookkeeping on an ExecutionStore's KV."""
 
-    def __init__(self, store: Any):
+    def __init__(self, store: ExecutionStore):
         self.store = store
 
     # --- state machine versions ---
