@@ -4,7 +4,8 @@ Kept in the execution store's KV under the reserved namespace `_deployer` (flow 
 a letter or digit, so no flow can share it), which works on every store without a schema change:
 
 - `version/<namespace>/<flowId>/<revision>/<sourceHash>`: the state machine version that runs that revision
-  (admission starts that version, so an execution runs exactly the revision it was admitted with);
+  (cloud.runtime.versions: admission starts that version, so an execution runs exactly the revision it
+  was admitted with);
 - `object/<key>`: the flow the object last deployed, and the deployer's verdict on its last upload;
 - `verdict/<hash of key and upload>`: the verdict on one upload (object version), what `strato deploy`
   waits for; kept a week;
@@ -25,12 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from stratoflow.cloud.runtime.versions import REGISTRY_NAMESPACE, deployed_version, version_key
 from stratoflow.errors import ConflictError
 from stratoflow.store.base import ExecutionStore, KvGuard
 
 log = logging.getLogger("stratoflow.deployer")
 
-NAMESPACE = "_deployer"
+NAMESPACE = REGISTRY_NAMESPACE
 _LONGEST_KEY = 900
 VERDICT_TTL = 7 * 24 * 3600
 # Just longer than the deployer function's 5-minute timeout: a lease expires only once its holder is
@@ -101,12 +103,11 @@ class DeploymentRegistry:
         Keyed by the content as well: a deployer that loses the race for a revision number writes
         a key nobody reads, instead of overwriting the winner's version.
         """
-        key = _version_key(namespace, flow_id, revision, source_hash)
+        key = version_key(namespace, flow_id, revision, source_hash)
         self.store.kv_set(NAMESPACE, key, {"versionArn": version_arn})
 
     def version_arn(self, namespace: str, flow_id: str, revision: int, source_hash: str) -> str | None:
-        found, value = self.store.kv_get(NAMESPACE, _version_key(namespace, flow_id, revision, source_hash))
-        return str(value["versionArn"]) if found else None
+        return deployed_version(self.store, namespace, flow_id, revision, source_hash)
 
     # --- objects and flows ---
 
@@ -191,10 +192,6 @@ class DeploymentRegistry:
 
     def forget_flow(self, namespace: str, flow_id: str) -> None:
         self.store.kv_delete(NAMESPACE, _flow_key(namespace, flow_id))
-
-
-def _version_key(namespace: str, flow_id: str, revision: int, source_hash: str) -> str:
-    return f"version/{namespace}/{flow_id}/{revision}/{source_hash}"
 
 
 def _object_key(key: str) -> str:

@@ -19,9 +19,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from stratoflow.cloud.config.clients import error_code
-from stratoflow.cloud.deploy.registry import DeploymentRegistry
 from stratoflow.cloud.runtime.metrics import milliseconds
 from stratoflow.cloud.runtime.scheduled_events import admission_trigger_context, is_scheduled_event
+from stratoflow.cloud.runtime.versions import deployed_version
 from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, InputError, StratoflowError
 from stratoflow.execution.admission import STARTABLE, admit, execution_input
@@ -127,7 +127,6 @@ class Starter:
     def __init__(self, store: ExecutionStore, stepfunctions: Any):
         self.store = store
         self.stepfunctions = stepfunctions
-        self.registry = DeploymentRegistry(store)
         self._flows: dict[tuple[str, str, int], Flow] = {}  # a container parses each revision once
 
     def start(self, request: StartRequest) -> StartResponse:
@@ -236,8 +235,8 @@ class Starter:
             if source_hash is None:
                 record = self.store.get_flow(execution.namespace, execution.flow_id, execution.revision)
                 source_hash = record.source_hash if record is not None else ""
-            version = self.registry.version_arn(
-                execution.namespace, execution.flow_id, execution.revision, source_hash
+            version = deployed_version(
+                self.store, execution.namespace, execution.flow_id, execution.revision, source_hash
             )
         if version is None:
             return self._fail(
