@@ -35,6 +35,7 @@ from stratoflow.cloud.config.clients import AwsClients
 from stratoflow.cloud.deploy.pipes import pipe_prefix
 from stratoflow.cloud.deploy.registry import DeploymentRegistry, Verdict
 from stratoflow.cloud.runtime.event_models import FlowObjectEvent, StatusChange
+from stratoflow.cloud.runtime.events import StatusOutcome
 from stratoflow.cloud.runtime.queue_batches import admission_request
 from stratoflow.cloud.runtime.sla_timer import REQUEST_KEY as SLA_REQUEST
 from stratoflow.cloud.runtime.starter import REFUSED, StartResponse
@@ -164,7 +165,7 @@ class CloudSimulation:
     def _deliver_object_event(self, event: dict[str, Any]) -> Verdict:
         return self.deployer.handle(FlowObjectEvent.from_eventbridge(event))
 
-    def _deliver_status_event(self, event: dict[str, Any]) -> Any:
+    def _deliver_status_event(self, event: dict[str, Any]) -> StatusOutcome:
         return self.execution_events.handle(StatusChange.from_eventbridge(event))
 
     def admit(self, event: dict[str, Any] | list[Any]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ class AwsClients:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            import boto3
+            import boto3  # deferred (~100 ms): only a process that calls AWS pays for it
 
             self._clients[service] = boto3.client(service)
         return self._clients[service]
