@@ -48,7 +48,6 @@ def cloud_deployer(settings: Settings, clients: AwsClients | None = None) -> Dep
     """The deployer with every step: flow role, state machine, alarms, trigger rules, pipes, schedules."""
     # Deferred: the compiler and the deploy pipeline, for the deployer function alone.
     from stratoflow.cloud.deploy import deploy_steps, deployer, pipes, rules, schedules
-    from stratoflow.cloud.runtime import starter
 
     clients = clients or LazyAwsClients(retries=ADAPTIVE_RETRIES)
     store = cloud_store(settings, clients)
@@ -56,8 +55,7 @@ def cloud_deployer(settings: Settings, clients: AwsClients | None = None) -> Dep
         *deploy_steps.default_steps(clients, settings),
         rules.RulesStep(clients.events, settings),
         pipes.PipesStep(clients.pipes, settings),
-        # Missed slots a redeploy recovers start through admission's start path.
-        schedules.SchedulesStep(clients.scheduler, settings, starter.Starter(store, clients.stepfunctions)),
+        schedules.SchedulesStep(clients.scheduler, settings, store, clients.stepfunctions),
     ]
     return deployer.Deployer(store, settings, clients, steps=steps)
 

@@ -29,6 +29,7 @@ from stratoflow.cloud.runtime.starter import REFUSED, Starter, StartRequest
 from stratoflow.errors import StratoflowError
 from stratoflow.flow.model import Flow
 from stratoflow.flow.triggers import Schedule
+from stratoflow.store.base import ExecutionStore
 from stratoflow.triggers.cron import MAX_EXPRESSIONS, CronTranslationError, scheduler_crons
 from stratoflow.triggers.recovery import get_last_fired, missed_starts
 
@@ -303,7 +304,7 @@ def _code(error: Exception) -> str:
 class SchedulesStep:
     """The deployer step of Schedule triggers: one EventBridge Scheduler schedule per trigger.
 
-    Given a Starter, it also starts the slots each enabled schedule
+    Given the store and a Step Functions client, it also starts (through admission's Starter) the slots each enabled schedule
     missed while nothing fired it (the flow or trigger was disabled), per `recoverMissedSchedules`.
     """
 
@@ -313,12 +314,15 @@ class SchedulesStep:
         self,
         scheduler_client: Any,
         settings: Settings,
-        starter: Starter | None = None,
+        store: ExecutionStore | None = None,
+        stepfunctions: Any = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.client = scheduler_client
         self.settings = settings
-        self.starter = starter
+        self.starter = (
+            Starter(store, stepfunctions) if store is not None and stepfunctions is not None else None
+        )
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def deploy(self, deployment: Deployment) -> None:
