@@ -61,20 +61,20 @@ def cloud_deployer(settings: Settings, clients: AwsClients | None = None) -> Dep
 
 
 @dataclass(frozen=True)
-class Admission:
+class AdmissionFunction:
     """What the admission function runs: the start path, and the SLA timers that fire into it."""
 
     starter: Starter
     sla_timers: SlaTimers
 
 
-def cloud_admission(settings: Settings, clients: AwsClients | None = None) -> Admission:
+def cloud_admission(settings: Settings, clients: AwsClients | None = None) -> AdmissionFunction:
     # Deferred: admission (flow loading, inputs, concurrency), which the task runner never loads.
     from stratoflow.cloud.runtime import sla_timer, starter
 
     clients = clients or LazyAwsClients()
     store = cloud_store(settings, clients)
-    return Admission(
+    return AdmissionFunction(
         starter.Starter(store, clients.stepfunctions),
         sla_timer.SlaTimers(store, clients.scheduler, settings),
     )
