@@ -113,8 +113,8 @@ class DeploymentRegistry:
 
     def object_flow(self, key: str) -> tuple[str, str] | None:
         """The flow the object last deployed, if it ever deployed one."""
-        found, value = self.store.kv_get(NAMESPACE, _object_key(key))
-        if not found or value.get("flow") is None:
+        value = self._entry(_object_key(key))
+        if value is None or value.get("flow") is None:
             return None
         return str(value["flow"]["namespace"]), str(value["flow"]["flowId"])
 
@@ -122,10 +122,10 @@ class DeploymentRegistry:
         """The verdict on one upload of the object (its version id, or its content hash when the bucket
         is unversioned), or on its last upload when `upload` is None."""
         if upload is not None:
-            found, value = self.store.kv_get(NAMESPACE, _verdict_key(key, upload))
-            return Verdict.from_json(value) if found else None
-        found, value = self.store.kv_get(NAMESPACE, _object_key(key))
-        if not found or value.get("verdict") is None:
+            upload_verdict = self._entry(_verdict_key(key, upload))
+            return Verdict.from_json(upload_verdict) if upload_verdict is not None else None
+        value = self._entry(_object_key(key))
+        if value is None or value.get("verdict") is None:
             return None
         return Verdict.from_json(value["verdict"])
 
@@ -140,8 +140,7 @@ class DeploymentRegistry:
             )
         if verdict.status == "SKIPPED":
             return
-        found, value = self.store.kv_get(NAMESPACE, _object_key(key))
-        entry = dict(value) if found else {}
+        entry = self._entry(_object_key(key)) or {}
         entry["verdict"] = verdict.to_json()
         if verdict.status == "DEPLOYED":
             entry["flow"] = {"namespace": verdict.namespace, "flowId": verdict.flow_id}
@@ -150,24 +149,24 @@ class DeploymentRegistry:
 
     def flow_object(self, namespace: str, flow_id: str) -> str | None:
         """The object key the flow's live revision came from."""
-        found, value = self.store.kv_get(NAMESPACE, _flow_key(namespace, flow_id))
-        return str(value["objectKey"]) if found else None
+        value = self._entry(_flow_key(namespace, flow_id))
+        return str(value["objectKey"]) if value is not None else None
 
     # --- ordering ---
 
     def note_upload(self, key: str, version_id: str | None, sequencer: str | None) -> KvGuard | None:
         """Record this upload as the newest seen of `key`: the guard of the write that makes its
         revision live, or None when a later upload of the key was seen already (by sequencer)."""
-        entry = {"versionId": version_id, "sequencer": sequencer}
+        entry: dict[str, Any] = {"versionId": version_id, "sequencer": sequencer}
         name = _upload_key(key)
         for _ in range(_SWAPS):  # another deployer may note an upload of the key at the same time
-            found, current = self.store.kv_get(NAMESPACE, name)
-            if found and current == entry:
+            current = self._entry(name)
+            if current == entry:
                 return KvGuard(NAMESPACE, name, entry)
-            seen = current.get("sequencer") if found else None
+            seen = current.get("sequencer") if current is not None else None
             if seen and sequencer and newer_sequencer(seen, sequencer):
                 return None
-            if self.store.kv_swap(NAMESPACE, name, entry, expected=current if found else None):
+            if self.store.kv_swap(NAMESPACE, name, entry, expected=current):
                 return KvGuard(NAMESPACE, name, entry)
         raise ConflictError(f"uploads of {key} keep changing: try again")
 
@@ -177,7 +176,7 @@ class DeploymentRegistry:
 
     def take_lease(self, namespace: str, flow_id: str, owner: str) -> bool:
         """Start deploying the flow unless another deployment of it is under way."""
-        lease = {"owner": owner}
+        lease: dict[str, Any] = {"owner": owner}
         key = _lease_key(namespace, flow_id)
         return bool(self.store.kv_swap(NAMESPACE, key, lease, ttl_seconds=LEASE_SECONDS))
 
@@ -186,6 +185,11 @@ class DeploymentRegistry:
         found, current = self.store.kv_get(NAMESPACE, key)
         if found and current == {"owner": owner}:
             self.store.kv_delete(NAMESPACE, key)
+
+    def _entry(self, key: str) -> dict[str, Any] | None:
+        """The registry's entry under `key` (it writes JSON objects only), or None when there is none."""
+        found, value = self.store.kv_get(NAMESPACE, key)
+        return dict(value) if found and isinstance(value, dict) else None
 
     def forget_object(self, key: str) -> None:
         self.store.kv_delete(NAMESPACE, _object_key(key))

@@ -22,4 +22,4 @@ def deployed_version(
 ) -> str | None:
     """The ARN of the state machine version of that revision; None when it was never deployed."""
     found, value = store.kv_get(REGISTRY_NAMESPACE, version_key(namespace, flow_id, revision, source_hash))
-    return str(value["versionArn"]) if found else None
+    return str(value["versionArn"]) if found and isinstance(value, dict) else None
