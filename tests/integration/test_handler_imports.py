@@ -23,7 +23,8 @@ COMPILER, RUNNER = "stratoflow.compiler", "stratoflow.execution.runner"
 STARTER, WEBHOOKS = "stratoflow.cloud.runtime.starter", "stratoflow.triggers.webhooks"
 NOT_LOADED = {
     "admission": {COMPILER, RUNNER, WEBHOOKS, "stratoflow.cloud.runtime.events"},
-    "task_runner": {COMPILER, STARTER, WEBHOOKS, "stratoflow.execution.admission"},
+    # not the core's admission: the runner imports execution.control (and so admission) at its top
+    "task_runner": {COMPILER, STARTER, WEBHOOKS, "stratoflow.cloud.runtime.sla_timer"},
     "webhook": {COMPILER, RUNNER, STARTER},
     "deployer": {RUNNER, WEBHOOKS},  # the starter: a redeploy starts the slots schedules missed
     "execution_events": {COMPILER, WEBHOOKS},
