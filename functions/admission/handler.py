@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stratoflow.cloud.assembly import cloud_sla_timers, cloud_starter
+from stratoflow.cloud.assembly import cloud_admission
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.runtime.metrics import sla_missed_metric_sets
 from stratoflow.cloud.runtime.queue_batches import admission_request
@@ -29,14 +29,12 @@ from stratoflow.cloud.runtime.starter import REFUSED
 
 logger = Logger()
 metrics = Metrics()
-settings = Settings.from_env()
-starter = cloud_starter(settings)
-sla_timers = cloud_sla_timers(settings)
+admission = cloud_admission(Settings.from_env())
 
 
 def sla_timer_fired(request: dict[str, Any]) -> dict[str, Any]:
     """An SLA's timer (cloud.runtime.sla_timer) is due: record the miss of a still running execution."""
-    execution, miss = sla_timers.fire(str(request.get("executionId")), str(request.get("slaId")))
+    execution, miss = admission.sla_timers.fire(str(request.get("executionId")), str(request.get("slaId")))
     if execution is not None and miss is not None:
         flow = f"{execution.namespace}.{execution.flow_id}"
         for metric_set in sla_missed_metric_sets(flow, [miss.sla.id], execution.id):
@@ -59,7 +57,7 @@ def lambda_handler(event: dict[str, Any] | list[Any], context: LambdaContext) ->
         return sla_timer_fired(event[SLA_REQUEST])
     request, batch = admission_request(event)
     logger.append_keys(flow=f"{request.namespace}.{request.flow_id}", execution_id=request.execution_id)
-    response = starter.start(request)
+    response = admission.starter.start(request)
     outcome = {REFUSED: "StartsRefused", "FAILED": "StartsFailed"}.get(response.state, "StartsAdmitted")
     metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
     if response.queue_wait_ms is not None:

@@ -16,9 +16,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from stratoflow.cloud.assembly import cloud_task_runner
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.runtime.metrics import Metric, task_run_metric_sets
-from stratoflow.cloud.wiring import cloud_task_runner
 from stratoflow.domain import TaskRun
 from stratoflow.execution.runner import recording_task_runs
 from stratoflow.tasks.errors import TaskError

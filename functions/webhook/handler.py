@@ -12,27 +12,13 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stratoflow.cloud.config.lazy import LazyAwsClients
-from stratoflow.cloud.config.secrets import configured_secrets
+from stratoflow.cloud.assembly import cloud_webhooks
 from stratoflow.cloud.config.settings import Settings
-from stratoflow.store.dynamo import DynamoExecutionStore
-from stratoflow.triggers.webhooks import (
-    Webhooks,
-    admission_start,
-    function_url_response,
-    request_from_function_url,
-)
+from stratoflow.triggers.webhooks import function_url_response, request_from_function_url
 
 logger = Logger()
 metrics = Metrics()
-settings = Settings.from_env()
-clients = LazyAwsClients()  # created on first use: INIT loads no boto3
-store = DynamoExecutionStore(settings.stratoflow_table_name, client=clients.dynamodb)
-webhooks = Webhooks(
-    store,
-    admission_start(clients.lambda_, settings.stratoflow_admission_arn, store),
-    secrets=configured_secrets(),
-)
+webhooks = cloud_webhooks(Settings.from_env())
 
 
 @logger.inject_lambda_context

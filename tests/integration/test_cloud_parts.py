@@ -22,7 +22,8 @@ from stratoflow.cloud.config.naming import (
     version_number,
 )
 from stratoflow.cloud.config.settings import Settings
-from stratoflow.cloud.deploy.deploy_steps import Deployment, FlowTarget, StateMachineStep
+from stratoflow.cloud.deploy.deploy_steps import StateMachineStep
+from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget
 from stratoflow.cloud.runtime.alerts import MAX_SUBJECT, invalid_flow_alert
 from stratoflow.cloud.runtime.event_models import FlowObjectEvent, StatusChange
 from stratoflow.cloud.runtime.events import first_failed_task

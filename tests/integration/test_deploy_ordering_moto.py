@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from stratoflow.cloud.deploy.deploy_steps import Deployment, Retirement
 from stratoflow.cloud.deploy.deployer import Deployer
+from stratoflow.cloud.deploy.deployment import Deployment, Retirement
 from stratoflow.cloud.deploy.registry import Verdict
 from stratoflow.cloudsim.platform import CloudSimulation
 from tests.integration.test_deployer_moto import describe, flow

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from stratoflow.cloud.config.naming import alarm_prefix, state_machine_name
-from stratoflow.cloud.deploy.alarms import SILENT_METRICS
-from stratoflow.cloud.deploy.deploy_steps import ALARM_METRICS
+from stratoflow.cloud.deploy.alarms import ALARM_METRICS, SILENT_METRICS
 from stratoflow.cloud.deploy.deployer import UNIDENTIFIED_NAMESPACE
+from stratoflow.cloud.deploy.rules import rule_prefix
+from stratoflow.cloud.deploy.schedules import schedule_prefix
 from stratoflow.cloud.runtime.event_models import FlowObjectEvent
 from stratoflow.cloudsim.platform import CloudSimulation
 from tests.integration.conftest import EXAMPLES, Queue, event_fixture
@@ -345,3 +346,28 @@ def test_a_flow_of_600_tasks_deploys_its_record_kept_compressed(sim: CloudSimula
 def incompressible(flow_id: str) -> str:
     noise = base64.b64encode(random.Random(7).randbytes(375_000)).decode()
     return f"id: {flow_id}\nnamespace: tests.deploy\ntasks:\n  - id: t\n    type: Log\n    message: {noise}\n"
+
+
+def test_the_simulation_deploys_with_every_step_the_deployer_lambda_has(sim: CloudSimulation) -> None:
+    # Given a flow with a schedule and a Flow trigger
+    source = flow("triggered", namespace="tests.steps") + (
+        "triggers:\n"
+        '  - {id: nightly, type: Schedule, cron: "0 2 * * *"}\n'
+        "  - id: upstream\n"
+        "    type: Flow\n"
+        "    conditions:\n"
+        "      - {type: ExecutionFlowCondition, namespace: tests.deploy, flowId: first}\n"
+    )
+
+    # When it is uploaded to the simulated stack
+    verdict = sim.upload("steps/triggered.yaml", source)
+
+    # Then its schedule is in the stack's group and its rule on the bus, as the Lambda would leave them
+    assert verdict.status == "DEPLOYED", verdict.errors
+    group = sim.settings.stratoflow_schedule_group
+    schedules = sim.clients.scheduler.list_schedules(
+        GroupName=group, NamePrefix=schedule_prefix("tests.steps", "triggered")
+    )
+    assert len(schedules["Schedules"]) == 1
+    rules = sim.clients.events.list_rules(NamePrefix=f"{rule_prefix(sim.settings)}triggered-upstream-")
+    assert len(rules["Rules"]) == 1

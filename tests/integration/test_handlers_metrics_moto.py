@@ -52,7 +52,7 @@ def handlers(sim: CloudSimulation) -> Iterator[dict[str, ModuleType]]:
             module_name = f"functions.{name}.handler"
             sys.modules.pop(module_name, None)  # settings are read at import: import on this stack
             modules[name] = importlib.import_module(module_name)
-        start_latest_versions(modules["admission"].starter.stepfunctions)
+        start_latest_versions(modules["admission"].admission.starter.stepfunctions)
         yield modules
 
 

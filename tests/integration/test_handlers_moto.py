@@ -42,7 +42,7 @@ def handlers(sim: CloudSimulation) -> Iterator[dict[str, ModuleType]]:
             sys.modules.pop(module_name, None)  # settings are read at import: import on this stack
             modules[name] = importlib.import_module(module_name)
         # moto cannot start state machine versions: the simulation's adaptation, on the handler's client
-        start_latest_versions(modules["admission"].starter.stepfunctions)
+        start_latest_versions(modules["admission"].admission.starter.stepfunctions)
         yield modules
 
 

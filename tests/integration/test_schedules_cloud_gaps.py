@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from stratoflow.cli.main import cli
 from stratoflow.cloud.assembly import cloud_deployer
-from stratoflow.cloud.deploy.deploy_steps import Deployment
+from stratoflow.cloud.deploy.deployment import Deployment
 from stratoflow.cloud.deploy.schedules import SchedulesStep, scheduled_input
 from stratoflow.cloud.runtime.scheduled_events import SCHEDULED_TIME
 from stratoflow.cloudsim.platform import CloudSimulation
@@ -97,7 +97,6 @@ def scheduling_deployer(sim: CloudSimulation, monkeypatch: pytest.MonkeyPatch) -
     now = {"value": datetime.now(UTC)}
     for step in deployer.steps:
         if isinstance(step, SchedulesStep):
-            step.store = sim.store
             step.clock = lambda: now["value"]
     monkeypatch.setattr(sim, "deployer", deployer)
 

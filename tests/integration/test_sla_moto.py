@@ -104,7 +104,7 @@ def test_a_none_duration_has_a_timer_only_while_it_runs(sim: CloudSimulation) ->
     started = sim.start(NAMESPACE, "timer")
     assert started.execution_arn is not None
     name = sla_schedule_name(started.execution_id, "maxDuration")
-    group = sim.schedule_settings.stratoflow_schedule_group
+    group = sim.settings.stratoflow_schedule_group
     # When it runs, then a one-time schedule at its deadline calls admission with the SLA
     schedule = _wait_for_schedule(sim, name, group)
     assert schedule["ScheduleExpression"].startswith("at(")
@@ -122,7 +122,7 @@ def test_a_none_duration_has_a_timer_only_while_it_runs(sim: CloudSimulation) ->
     run = sim.wait(started.execution_arn)
     assert run.execution.state == State.SUCCESS
     assert len(_violations(sim, run.execution.id)) == 1
-    names = [s["Name"] for s in sim.scheduler.list_schedules(GroupName=group)["Schedules"]]
+    names = [s["Name"] for s in sim.clients.scheduler.list_schedules(GroupName=group)["Schedules"]]
     assert name not in names
 
 
@@ -131,9 +131,9 @@ def _wait_for_schedule(sim: CloudSimulation, name: str, group: str) -> dict[str,
 
     for _ in range(100):  # the RUNNING status event arrives on the simulation's thread
         try:
-            found: dict[str, Any] = sim.scheduler.get_schedule(Name=name, GroupName=group)
+            found: dict[str, Any] = sim.clients.scheduler.get_schedule(Name=name, GroupName=group)
             return found
-        except sim.scheduler.exceptions.ResourceNotFoundException:
+        except sim.clients.scheduler.exceptions.ResourceNotFoundException:
             time.sleep(0.05)
     raise AssertionError(f"no schedule {name}")
 

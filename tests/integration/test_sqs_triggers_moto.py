@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from stratoflow.cloud.config.naming import AccountRegion, state_machine_name
-from stratoflow.cloud.deploy.deploy_steps import Deployment, FlowTarget, Retirement
+from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget, Retirement
 from stratoflow.cloud.deploy.pipes import PipesStep, pipe_specs
 from stratoflow.cloudsim.delivery import start_latest_versions
 from stratoflow.cloudsim.platform import CloudSimulation
@@ -248,7 +248,7 @@ def admission(sim: CloudSimulation) -> Iterator[Any]:
             patch.setenv(name, value)
         sys.modules.pop("functions.admission.handler", None)
         module = importlib.import_module("functions.admission.handler")
-        start_latest_versions(module.starter.stepfunctions)
+        start_latest_versions(module.admission.starter.stepfunctions)
         yield module
         sys.modules.pop("functions.admission.handler", None)
 

@@ -16,7 +16,7 @@ import pytest
 from moto import mock_aws
 
 from stratoflow.cloud.config.settings import Settings
-from stratoflow.cloud.deploy.deploy_steps import Deployment, FlowTarget, Retirement
+from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget, Retirement
 from stratoflow.cloud.deploy.rules import RETRY_POLICY, RulesStep, rule_name, rule_specs, sync_rules
 from stratoflow.domain import Execution
 from stratoflow.engine.lambdas import LambdaContext
@@ -359,7 +359,7 @@ def test_the_webhook_handler_answers_a_function_url_event(cloud: Cloud) -> None:
     flow = load_flow(textwrap.dedent(FLOW))
 
     def start(namespace: str, flow_id: str, inputs: Any, trigger: Any, execution_id: str) -> Execution:
-        return admit(handler.store, flow, 1, inputs, trigger=trigger, execution_id=execution_id)[0]
+        return admit(handler.webhooks.store, flow, 1, inputs, trigger=trigger, execution_id=execution_id)[0]
 
     handler.webhooks.start = start
     event = {

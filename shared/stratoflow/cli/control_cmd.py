@@ -20,10 +20,10 @@ from stratoflow.cli.ids import resolve_execution_id
 from stratoflow.cli.local_runs import report_orphans, run_document
 from stratoflow.cli.options import home_option, parse_pairs
 from stratoflow.cli.stacks import EXIT_FAILED, EXIT_OK, StackChoice, stack_options, wait_for_end
-from stratoflow.cloud.config.naming import AccountRegion
+from stratoflow.cloud.assembly import cloud_control
 from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.cloud.runtime.control import RemoteControl
-from stratoflow.cloud.runtime.starter import Starter, StartResponse
+from stratoflow.cloud.runtime.starter import StartResponse
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError, NotFoundError, StratoflowError
 from stratoflow.execution.control import prepare_replay, prepare_restart, request_kill, request_resume
@@ -76,13 +76,8 @@ def _run_and_report(platform: LocalPlatform, execution: Execution, as_json: bool
 
 def _remote(stack: StackChoice) -> RemoteControl:
     """The stack's execution control: its table, Step Functions, and the account of its functions."""
-    import boto3
-
     resources = stack.resources("table", "admission_arn")
-    store = stack.store()
-    stepfunctions = boto3.client("stepfunctions")
-    account = AccountRegion.from_arn(resources.admission_arn)
-    return RemoteControl(store, stepfunctions, Starter(store, stepfunctions), account, stack.name)
+    return cloud_control(stack.store(), resources.admission_arn, stack.name)
 
 
 def _follow(

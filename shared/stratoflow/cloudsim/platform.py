@@ -25,30 +25,27 @@ from typing import Any
 
 import boto3
 
+from stratoflow.cloud.assembly import (
+    cloud_admission,
+    cloud_deployer,
+    cloud_execution_events,
+    cloud_task_runner,
+)
 from stratoflow.cloud.config.clients import AwsClients
-from stratoflow.cloud.config.secrets import configured_secrets
-from stratoflow.cloud.deploy.deploy_steps import default_steps
-from stratoflow.cloud.deploy.deployer import Deployer
-from stratoflow.cloud.deploy.pipes import PipesStep, pipe_prefix
+from stratoflow.cloud.deploy.pipes import pipe_prefix
 from stratoflow.cloud.deploy.registry import DeploymentRegistry, Verdict
-from stratoflow.cloud.runtime.callbacks import StepFunctionsCallbacks
 from stratoflow.cloud.runtime.event_models import FlowObjectEvent, StatusChange
-from stratoflow.cloud.runtime.events import ExecutionEvents
-from stratoflow.cloud.runtime.flow_credentials import flow_credentials
+from stratoflow.cloud.runtime.events import StatusOutcome
 from stratoflow.cloud.runtime.queue_batches import admission_request
-from stratoflow.cloud.runtime.retries import CloudRetries
 from stratoflow.cloud.runtime.sla_timer import REQUEST_KEY as SLA_REQUEST
-from stratoflow.cloud.runtime.sla_timer import SlaTimers
-from stratoflow.cloud.runtime.starter import REFUSED, Starter, StartResponse
+from stratoflow.cloud.runtime.starter import REFUSED, StartResponse
 from stratoflow.cloudsim.delivery import START_PARAMS, FlowUploads, StatusEvents, start_latest_versions
 from stratoflow.cloudsim.pipes import PipeDelivery, QueuePipes
 from stratoflow.cloudsim.stack import ACCOUNT, ADMISSION, TASK_RUNNER, atomic_dynamodb_client, create_stack
 from stratoflow.cloudsim.stepfunctions import moto_stepfunctions
 from stratoflow.domain import Execution, TaskRun
-from stratoflow.errors import StratoflowError
-from stratoflow.execution.runner import TaskRunner
-from stratoflow.store.dynamo import DynamoExecutionStore
-from stratoflow.store.s3 import S3BlobStore
+from stratoflow.errors import FlowValidationError, StratoflowError
+from stratoflow.flow import load_flow
 
 log = logging.getLogger("stratoflow.cloudsim")
 
@@ -125,39 +122,24 @@ class CloudSimulation:
             sns=boto3.client("sns"),
             events=boto3.client("events"),
             pipes=boto3.client("pipes"),
+            scheduler=self._schedule_group(),
+            sts=boto3.client("sts"),
         )
         # Clients created later (a CLI's restart, replay or promotion) start version ARNs too.
         self._to_latest = start_latest_versions(self.clients.stepfunctions)
         boto3._get_default_session().events.register(START_PARAMS, self._to_latest)
-        self.store = DynamoExecutionStore(self.settings.stratoflow_table_name, client=self.clients.dynamodb)
-        self.blobs = S3BlobStore(self.settings.stratoflow_data_bucket, client=self.clients.s3)
+        # The functions as the stack's handlers build them (cloud.assembly), on the simulated stack.
+        self.deployer = cloud_deployer(self.settings, self.clients)
+        self.store = self.deployer.store
         self.registry = DeploymentRegistry(self.store)
-        steps = [*default_steps(self.clients, self.settings), PipesStep(self.clients.pipes, self.settings)]
-        self.deployer = Deployer(self.store, self.settings, self.clients, steps=steps)
         self.queue_pipes = QueuePipes(
             self.clients.pipes, boto3.client("sqs"), boto3.client("lambda"), pipe_prefix(self.settings)
         )
-        self.starter = Starter(self.store, self.clients.stepfunctions)
-        self.scheduler, self.schedule_settings = self._schedule_group()
-        self.sla_timers = SlaTimers(self.store, self.scheduler, self.schedule_settings)
-        self.execution_events = ExecutionEvents(
-            self.store,
-            self.clients.events,
-            self.settings.stratoflow_event_bus_name,
-            stepfunctions=self.clients.stepfunctions,
-            stack_name=self.stack_name,
-            retries=self._retries(),
-            sns=self.clients.sns,
-            alert_topic_arn=self.settings.stratoflow_alert_topic_arn,
-            sla_timers=self.sla_timers,
-        )
-        self.runner = TaskRunner(
-            self.store,
-            self.blobs,
-            callbacks=StepFunctionsCallbacks(self.clients.stepfunctions),
-            credentials=flow_credentials(self.settings, boto3.client("sts")),
-            secrets=configured_secrets(),
-        )
+        admission = cloud_admission(self.settings, self.clients)
+        self.starter, self.sla_timers = admission.starter, admission.sla_timers
+        self.execution_events = cloud_execution_events(self.settings, self.clients)
+        self.runner = cloud_task_runner(self.settings, self.clients)
+        self.blobs = self.runner.blobs
         self.lambdas = sfn.lambdas
         self.lambdas.functions[TASK_RUNNER] = lambda event, _context: self.runner.handle(event)
         self.lambdas.functions[ADMISSION] = lambda event, _context: self.admit(event)
@@ -165,29 +147,25 @@ class CloudSimulation:
         self.status_events.follow_starts(self.clients.stepfunctions)
         self.status_events.start()
 
-    def _schedule_group(self) -> tuple[Any, Any]:
-        """The stack's schedule group and the settings naming it (moto stores schedules and never
-        fires them: deliver one's Input to `admit` to play it)."""
+    def _schedule_group(self) -> Any:
+        """The Scheduler client, with the stack's schedule group made and named in the settings (moto
+        stores schedules and never fires them: deliver one's Input to `admit` to play it)."""
         scheduler = boto3.client("scheduler")
         scheduler.create_schedule_group(Name=self.stack_name)
-        settings = self.settings.model_copy(
+        self.settings = self.settings.model_copy(
             update={
                 "stratoflow_schedule_group": self.stack_name,
                 "stratoflow_scheduler_role_arn": f"arn:aws:iam::{ACCOUNT}:role/{self.stack_name}-SchedulerRole",
             }
         )
-        return scheduler, settings
-
-    def _retries(self) -> CloudRetries:
-        """Flow retries as the stack carries them out: with an interval, a schedule in the stack's group."""
-        return CloudRetries(self.starter, self.scheduler, self.schedule_settings)
+        return scheduler
 
     # --- the functions, as EventBridge and Lambda invoke them --------------------------------------
 
     def _deliver_object_event(self, event: dict[str, Any]) -> Verdict:
         return self.deployer.handle(FlowObjectEvent.from_eventbridge(event))
 
-    def _deliver_status_event(self, event: dict[str, Any]) -> Any:
+    def _deliver_status_event(self, event: dict[str, Any]) -> StatusOutcome:
         return self.execution_events.handle(StatusChange.from_eventbridge(event))
 
     def admit(self, event: dict[str, Any] | list[Any]) -> dict[str, Any]:
@@ -275,9 +253,6 @@ class CloudSimulation:
 
 def refuse_subflows(source: str, file: str) -> None:
     """Raise SubflowNotSupported when a (valid) flow uses Subflow; an invalid one is the deployer's to report."""
-    from stratoflow.errors import FlowValidationError
-    from stratoflow.flow import load_flow
-
     try:
         flow = load_flow(source, file)
     except FlowValidationError:

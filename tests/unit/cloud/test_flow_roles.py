@@ -15,13 +15,9 @@ from hypothesis import strategies as st
 from stratoflow.cloud.config.clients import AwsClients
 from stratoflow.cloud.config.naming import AccountRegion, flow_role_arn, flow_role_name
 from stratoflow.cloud.config.settings import Settings
-from stratoflow.cloud.deploy.deploy_steps import (
-    AlarmsStep,
-    Deployment,
-    FlowTarget,
-    StateMachineStep,
-    default_steps,
-)
+from stratoflow.cloud.deploy.alarms import AlarmsStep
+from stratoflow.cloud.deploy.deploy_steps import StateMachineStep, default_steps
+from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget
 from stratoflow.cloud.deploy.flow_roles import FlowRoleStep, UnusedFlowRoleStep, flow_policy, trust_policy
 from stratoflow.cloud.runtime.flow_credentials import FlowRoleCredentials, session_name
 

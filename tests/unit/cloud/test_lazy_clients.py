@@ -17,20 +17,20 @@ SETTINGS = {
 }
 
 
-def test_building_the_task_runner_and_admission_imports_no_boto3() -> None:
-    # Given the objects the task-runner and admission handlers build at import time
+def test_building_every_functions_objects_imports_no_boto3() -> None:
+    # Given the objects each platform function's handler builds at import time
     code = (
         "import sys\n"
+        "from stratoflow.cloud import assembly\n"
         "from stratoflow.cloud.config.settings import Settings\n"
-        "from stratoflow.cloud.wiring import cloud_task_runner\n"
-        "from stratoflow.cloud.assembly import cloud_starter\n"
-        "runner = cloud_task_runner(Settings.from_env())\n"
-        "starter = cloud_starter(Settings.from_env())\n"
+        "for build in (assembly.cloud_task_runner, assembly.cloud_admission, assembly.cloud_webhooks,\n"
+        "              assembly.cloud_execution_events, assembly.cloud_deployer):\n"
+        "    build(Settings.from_env())\n"
         "loaded = sorted(m for m in ('boto3', 'botocore.session', 'botocore.client') if m in sys.modules)\n"
         "print(loaded)\n"
     )
 
-    # When a fresh process builds them
+    # When a fresh process builds them all
     done = subprocess.run(
         [sys.executable, "-c", code], env=SETTINGS, capture_output=True, text=True, check=True
     )

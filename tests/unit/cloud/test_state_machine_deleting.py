@@ -10,12 +10,8 @@ import pytest
 from botocore.stub import Stubber
 
 from stratoflow.cloud.config.settings import Settings
-from stratoflow.cloud.deploy.deploy_steps import (
-    Deployment,
-    FlowTarget,
-    StateMachineStep,
-    StateMachineStillDeleting,
-)
+from stratoflow.cloud.deploy.deploy_steps import StateMachineStep, StateMachineStillDeleting
+from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget
 
 STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:S-ns-f"
 SHARED_ROLE = "arn:aws:iam::123456789012:role/S-StateMachineRole"

@@ -23,6 +23,7 @@ class AwsClients:
         "cloudformation",
         "iam",
         "pipes",
+        "sts",
     )
 
     def __init__(self, **clients: Any):
@@ -33,7 +34,7 @@ class AwsClients:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            import boto3
+            import boto3  # deferred (~100 ms): only a process that calls AWS pays for it
 
             self._clients[service] = boto3.client(service)
         return self._clients[service]
@@ -81,6 +82,10 @@ class AwsClients:
     @property
     def pipes(self) -> Any:
         return self.client("pipes")
+
+    @property
+    def sts(self) -> Any:
+        return self.client("sts")
 
 
 def error_code(error: Exception) -> str:

@@ -51,7 +51,7 @@ ADAPTIVE_RETRIES = {"mode": "adaptive", "total_max_attempts": 10}
 
 
 def _boto3_client(service: str, retries: dict[str, Any] | None = None) -> Any:
-    import boto3
+    import boto3  # deferred to the first use of a client: the point of this module (see above)
 
     if retries is None:
         return boto3.client(service)

@@ -24,14 +24,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from stratoflow.cloud.config.naming import alarm_name
 from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget, Retirement
 from stratoflow.cloud.runtime.metrics import NAMESPACE, SLA_MISSED
-
-if TYPE_CHECKING:
-    from stratoflow.cloud.deploy.deploy_steps import Deployment, FlowTarget, Retirement
+from stratoflow.flow import Flow
+from stratoflow.flow.triggers import Schedule
+from stratoflow.triggers.gaps import largest_gap
+from stratoflow.triggers.schedules import CronSchedule
 
 ALARM_METRICS = ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted", "ExecutionThrottled")
 # A failed (or timed-out) execution already sends one alert of its own, naming the task and error
@@ -75,12 +77,8 @@ def did_not_run_window(gap: timedelta) -> DidNotRunWindow | None:
     return DidNotRunWindow(gap, min(window, covered), period, periods, cut=covered < wanted)
 
 
-def scheduled_gap(flow: Any, now: datetime) -> timedelta | None:
+def scheduled_gap(flow: Flow, now: datetime) -> timedelta | None:
     """The longest gap between runs of the flow's enabled Schedule triggers; None without any."""
-    from stratoflow.flow.triggers import Schedule
-    from stratoflow.triggers.gaps import largest_gap
-    from stratoflow.triggers.schedules import CronSchedule
-
     if flow.disabled:
         return None
     schedules = [

@@ -14,13 +14,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.naming import version_number
 from stratoflow.cloud.config.settings import Settings
-from stratoflow.cloud.deploy.alarms import ALARM_METRICS, AlarmsStep
+from stratoflow.cloud.deploy.alarms import AlarmsStep
+from stratoflow.cloud.deploy.deployment import Deployment, DeployStep, Retirement
+from stratoflow.cloud.deploy.flow_roles import FlowRoles, FlowRoleStep, UnusedFlowRoleStep
 from stratoflow.compiler import definition_text
 
 log = logging.getLogger("stratoflow.deployer")
@@ -38,53 +39,6 @@ DELETE_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0, 15.0, 15.0, 15.0, 15.0)
 
 class StateMachineStillDeleting(RuntimeError):
     """The flow's state machine was deleted and is not gone yet."""
-
-
-@dataclass(frozen=True)
-class FlowTarget:
-    """One flow and the names of what is deployed for it."""
-
-    namespace: str
-    flow_id: str
-    state_machine_name: str
-    state_machine_arn: str
-
-    def tags(self) -> dict[str, str]:
-        return {"stratoflow:namespace": self.namespace, "stratoflow:flow": self.flow_id}
-
-
-@dataclass
-class Deployment:
-    """A revision being deployed: what the steps read, and what they report back."""
-
-    target: FlowTarget
-    flow: Any  # stratoflow.flow.Flow, with its revision set
-    previous: Any | None  # the live Flow before this deployment (a step removes what it no longer needs)
-    revision: int
-    definition: dict[str, Any]  # placeholders substituted
-    compiled: dict[str, Any] | None = None  # with placeholders: what the flow record keeps
-    permissions: list[dict[str, Any]] = field(default_factory=list)  # CompiledFlow.permissions
-    role_arn: str | None = None  # the flow's own role (FlowRoleStep); None: the shared role
-    version_arn: str | None = None  # set by StateMachineStep
-    # Putting the live revision back after a failed deployment: $LATEST again, no new version.
-    restoring: bool = False
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Retirement:
-    """A flow being retired (its file was deleted, or the file now holds another flow)."""
-
-    target: FlowTarget
-    previous: Any | None  # the last live Flow, when it can still be read
-
-
-class DeployStep(Protocol):
-    name: str
-
-    def deploy(self, deployment: Deployment) -> None: ...
-
-    def retire(self, retirement: Retirement) -> None: ...
 
 
 # What Step Functions says while IAM has not propagated a role, or a policy just attached to it: no
@@ -222,20 +176,5 @@ def default_steps(clients: Any, settings: Settings) -> list[DeployStep]:
     alarms = AlarmsStep(clients.cloudwatch, settings)
     if not settings.flow_roles_enabled:
         return [state_machine, alarms]
-    from stratoflow.cloud.deploy.flow_roles import FlowRoles, FlowRoleStep, UnusedFlowRoleStep
-
     roles = FlowRoles(clients.iam, settings)
     return [FlowRoleStep(roles), state_machine, UnusedFlowRoleStep(roles), alarms]
-
-
-__all__ = [
-    "ALARM_METRICS",
-    "ROLE_PROPAGATION_DELAYS",
-    "AlarmsStep",
-    "DeployStep",
-    "Deployment",
-    "FlowTarget",
-    "Retirement",
-    "StateMachineStep",
-    "default_steps",
-]

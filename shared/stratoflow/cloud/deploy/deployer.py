@@ -26,7 +26,8 @@ from typing import Any
 from stratoflow.cloud.config.clients import AwsClients, error_code
 from stratoflow.cloud.config.naming import AccountRegion, state_machine_name
 from stratoflow.cloud.config.settings import Settings
-from stratoflow.cloud.deploy.deploy_steps import Deployment, DeployStep, FlowTarget, Retirement, default_steps
+from stratoflow.cloud.deploy.deploy_steps import default_steps
+from stratoflow.cloud.deploy.deployment import Deployment, DeployStep, FlowTarget, Retirement
 from stratoflow.cloud.deploy.limits import DeployNames, measure
 from stratoflow.cloud.deploy.namespace_grants import parse_grants, refused_resources
 from stratoflow.cloud.deploy.pipes import pipe_source_problems
@@ -38,7 +39,7 @@ from stratoflow.domain import FlowRecord
 from stratoflow.errors import ConflictError, FlowValidationError
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.yaml_source import read_yaml
-from stratoflow.store.base import KvGuard
+from stratoflow.store.base import ExecutionStore, KvGuard
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -70,7 +71,7 @@ class Deployer:
 
     def __init__(
         self,
-        store: Any,
+        store: ExecutionStore,
         settings: Settings,
         clients: AwsClients,
         steps: Sequence[DeployStep] | None = None,

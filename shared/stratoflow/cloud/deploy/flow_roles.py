@@ -25,11 +25,12 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.naming import FLOW_ROLE_PATH, AccountRegion, flow_role_name
 from stratoflow.cloud.config.settings import Settings
-from stratoflow.cloud.deploy.deploy_steps import Deployment, FlowTarget, Retirement
+from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget, Retirement
 from stratoflow.errors import CompileError
 
 log = logging.getLogger("stratoflow.deployer")
@@ -209,8 +210,6 @@ class FlowRoles:
 def _document(value: Any) -> Any:
     """A policy document as IAM returns it (boto3 decodes it; a raw response holds URL-encoded JSON)."""
     if isinstance(value, str):
-        from urllib.parse import unquote
-
         return json.loads(unquote(value))
     return value
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from stratoflow.errors import StratoflowError
+from stratoflow.flow import Flow
 from stratoflow.flow.loader import flow_locations, task_location
 from stratoflow.namespaces import parents
 
@@ -48,7 +48,7 @@ def patterns_for(grants: Mapping[str, list[str]], namespace: str) -> list[str]:
     return [p for name in (namespace, *parents(namespace), ALL_NAMESPACES) for p in grants.get(name, [])]
 
 
-def refused_resources(flow: Any, grants: Mapping[str, list[str]] | None) -> list[str]:
+def refused_resources(flow: Flow, grants: Mapping[str, list[str]] | None) -> list[str]:
     """One message per resource a task of `flow` names that its namespace is not granted, located."""
     if grants is None:
         return []

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.deploy.deployment import Deployment, Retirement
 from stratoflow.cloud.deploy.rules import rule_name
 from stratoflow.flow import Flow, SqsTrigger
 
@@ -253,7 +254,7 @@ class PipesStep:
     def __init__(self, pipes_client: Any, settings: Settings, **options: Any) -> None:
         self.pipes = Pipes(pipes_client, settings, **options)
 
-    def deploy(self, deployment: Any) -> None:
+    def deploy(self, deployment: Deployment) -> None:
         changes = self.pipes.sync(deployment.flow, deployment.previous)
         if changes.created or changes.updated or changes.deleted:
             deployment.notes.append(
@@ -262,7 +263,7 @@ class PipesStep:
             )
         deployment.notes.extend(pipe_notes(deployment.flow))
 
-    def retire(self, retirement: Any) -> None:
+    def retire(self, retirement: Retirement) -> None:
         if retirement.previous is not None:
             self.pipes.sync(None, retirement.previous)
             return

@@ -4,7 +4,8 @@ Kept in the execution store's KV under the reserved namespace `_deployer` (flow 
 a letter or digit, so no flow can share it), which works on every store without a schema change:
 
 - `version/<namespace>/<flowId>/<revision>/<sourceHash>`: the state machine version that runs that revision
-  (admission starts that version, so an execution runs exactly the revision it was admitted with);
+  (cloud.runtime.versions: admission starts that version, so an execution runs exactly the revision it
+  was admitted with);
 - `object/<key>`: the flow the object last deployed, and the deployer's verdict on its last upload;
 - `verdict/<hash of key and upload>`: the verdict on one upload (object version), what `strato deploy`
   waits for; kept a week;
@@ -25,12 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from stratoflow.cloud.runtime.versions import REGISTRY_NAMESPACE, deployed_version, version_key
 from stratoflow.errors import ConflictError
-from stratoflow.store.base import KvGuard
+from stratoflow.store.base import ExecutionStore, KvGuard
 
 log = logging.getLogger("stratoflow.deployer")
 
-NAMESPACE = "_deployer"
+NAMESPACE = REGISTRY_NAMESPACE
 _LONGEST_KEY = 900
 VERDICT_TTL = 7 * 24 * 3600
 # Just longer than the deployer function's 5-minute timeout: a lease expires only once its holder is
@@ -88,7 +90,7 @@ class Verdict:
 class DeploymentRegistry:
     """The deployer's bookkeeping on an ExecutionStore's KV."""
 
-    def __init__(self, store: Any):
+    def __init__(self, store: ExecutionStore):
         self.store = store
 
     # --- state machine versions ---
@@ -101,19 +103,18 @@ class DeploymentRegistry:
         Keyed by the content as well: a deployer that loses the race for a revision number writes
         a key nobody reads, instead of overwriting the winner's version.
         """
-        key = _version_key(namespace, flow_id, revision, source_hash)
+        key = version_key(namespace, flow_id, revision, source_hash)
         self.store.kv_set(NAMESPACE, key, {"versionArn": version_arn})
 
     def version_arn(self, namespace: str, flow_id: str, revision: int, source_hash: str) -> str | None:
-        found, value = self.store.kv_get(NAMESPACE, _version_key(namespace, flow_id, revision, source_hash))
-        return str(value["versionArn"]) if found else None
+        return deployed_version(self.store, namespace, flow_id, revision, source_hash)
 
     # --- objects and flows ---
 
     def object_flow(self, key: str) -> tuple[str, str] | None:
         """The flow the object last deployed, if it ever deployed one."""
-        found, value = self.store.kv_get(NAMESPACE, _object_key(key))
-        if not found or value.get("flow") is None:
+        value = self._entry(_object_key(key))
+        if value is None or value.get("flow") is None:
             return None
         return str(value["flow"]["namespace"]), str(value["flow"]["flowId"])
 
@@ -121,10 +122,10 @@ class DeploymentRegistry:
         """The verdict on one upload of the object (its version id, or its content hash when the bucket
         is unversioned), or on its last upload when `upload` is None."""
         if upload is not None:
-            found, value = self.store.kv_get(NAMESPACE, _verdict_key(key, upload))
-            return Verdict.from_json(value) if found else None
-        found, value = self.store.kv_get(NAMESPACE, _object_key(key))
-        if not found or value.get("verdict") is None:
+            upload_verdict = self._entry(_verdict_key(key, upload))
+            return Verdict.from_json(upload_verdict) if upload_verdict is not None else None
+        value = self._entry(_object_key(key))
+        if value is None or value.get("verdict") is None:
             return None
         return Verdict.from_json(value["verdict"])
 
@@ -139,8 +140,7 @@ class DeploymentRegistry:
             )
         if verdict.status == "SKIPPED":
             return
-        found, value = self.store.kv_get(NAMESPACE, _object_key(key))
-        entry = dict(value) if found else {}
+        entry = self._entry(_object_key(key)) or {}
         entry["verdict"] = verdict.to_json()
         if verdict.status == "DEPLOYED":
             entry["flow"] = {"namespace": verdict.namespace, "flowId": verdict.flow_id}
@@ -149,24 +149,24 @@ class DeploymentRegistry:
 
     def flow_object(self, namespace: str, flow_id: str) -> str | None:
         """The object key the flow's live revision came from."""
-        found, value = self.store.kv_get(NAMESPACE, _flow_key(namespace, flow_id))
-        return str(value["objectKey"]) if found else None
+        value = self._entry(_flow_key(namespace, flow_id))
+        return str(value["objectKey"]) if value is not None else None
 
     # --- ordering ---
 
     def note_upload(self, key: str, version_id: str | None, sequencer: str | None) -> KvGuard | None:
         """Record this upload as the newest seen of `key`: the guard of the write that makes its
         revision live, or None when a later upload of the key was seen already (by sequencer)."""
-        entry = {"versionId": version_id, "sequencer": sequencer}
+        entry: dict[str, Any] = {"versionId": version_id, "sequencer": sequencer}
         name = _upload_key(key)
         for _ in range(_SWAPS):  # another deployer may note an upload of the key at the same time
-            found, current = self.store.kv_get(NAMESPACE, name)
-            if found and current == entry:
+            current = self._entry(name)
+            if current == entry:
                 return KvGuard(NAMESPACE, name, entry)
-            seen = current.get("sequencer") if found else None
+            seen = current.get("sequencer") if current is not None else None
             if seen and sequencer and newer_sequencer(seen, sequencer):
                 return None
-            if self.store.kv_swap(NAMESPACE, name, entry, expected=current if found else None):
+            if self.store.kv_swap(NAMESPACE, name, entry, expected=current):
                 return KvGuard(NAMESPACE, name, entry)
         raise ConflictError(f"uploads of {key} keep changing: try again")
 
@@ -176,7 +176,7 @@ class DeploymentRegistry:
 
     def take_lease(self, namespace: str, flow_id: str, owner: str) -> bool:
         """Start deploying the flow unless another deployment of it is under way."""
-        lease = {"owner": owner}
+        lease: dict[str, Any] = {"owner": owner}
         key = _lease_key(namespace, flow_id)
         return bool(self.store.kv_swap(NAMESPACE, key, lease, ttl_seconds=LEASE_SECONDS))
 
@@ -186,15 +186,16 @@ class DeploymentRegistry:
         if found and current == {"owner": owner}:
             self.store.kv_delete(NAMESPACE, key)
 
+    def _entry(self, key: str) -> dict[str, Any] | None:
+        """The registry's entry under `key` (it writes JSON objects only), or None when there is none."""
+        found, value = self.store.kv_get(NAMESPACE, key)
+        return dict(value) if found and isinstance(value, dict) else None
+
     def forget_object(self, key: str) -> None:
         self.store.kv_delete(NAMESPACE, _object_key(key))
 
     def forget_flow(self, namespace: str, flow_id: str) -> None:
         self.store.kv_delete(NAMESPACE, _flow_key(namespace, flow_id))
-
-
-def _version_key(namespace: str, flow_id: str, revision: int, source_hash: str) -> str:
-    return f"version/{namespace}/{flow_id}/{revision}/{source_hash}"
 
 
 def _object_key(key: str) -> str:

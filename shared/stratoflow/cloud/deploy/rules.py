@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.deploy.deployment import Deployment, Retirement
 from stratoflow.execution.upstream import TriggerConditionError
 from stratoflow.flow import EventBridgeTrigger, Flow, FlowTrigger, S3Trigger, Trigger
 from stratoflow.triggers.events import trigger_key
@@ -242,11 +243,11 @@ class RulesStep:
         self.client = events_client
         self.settings = settings
 
-    def deploy(self, deployment: Any) -> None:
+    def deploy(self, deployment: Deployment) -> None:
         changes = sync_rules(deployment.flow, deployment.previous, self.settings, self.client)
         if changes.put or changes.deleted:
             deployment.notes.append(f"trigger rules: {len(changes.put)} put, {len(changes.deleted)} deleted")
         deployment.notes.extend(f"no rule: {problem}" for problem in rule_problems(deployment.flow))
 
-    def retire(self, retirement: Any) -> None:
+    def retire(self, retirement: Retirement) -> None:
         sync_rules(None, retirement.previous, self.settings, self.client)

@@ -21,12 +21,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.deploy.deployment import Deployment, Retirement
 from stratoflow.cloud.runtime.scheduled_events import SCHEDULED_TIME
+from stratoflow.cloud.runtime.starter import REFUSED, Starter, StartRequest
 from stratoflow.errors import StratoflowError
 from stratoflow.flow.model import Flow
 from stratoflow.flow.triggers import Schedule
+from stratoflow.store.base import ExecutionStore
 from stratoflow.triggers.cron import MAX_EXPRESSIONS, CronTranslationError, scheduler_crons
+from stratoflow.triggers.recovery import get_last_fired, missed_starts
 
 MAX_NAME = 64
 FLOW_PART = 24
@@ -218,14 +223,12 @@ def delete_schedules(namespace: str, flow_id: str, settings: Settings, scheduler
 
 
 def _put(scheduler: Any, spec: dict[str, Any], *, exists: bool, result: ScheduleSync) -> None:
-    from botocore.exceptions import ClientError
-
     name = spec["Name"]
     if exists:
         try:
             current = scheduler.get_schedule(Name=name, GroupName=spec["GroupName"])
-        except ClientError as error:
-            if _code(error) != "ResourceNotFoundException":
+        except Exception as error:
+            if error_code(error) != "ResourceNotFoundException":
                 raise
         else:
             if _same(current, spec):
@@ -237,8 +240,8 @@ def _put(scheduler: Any, spec: dict[str, Any], *, exists: bool, result: Schedule
     try:
         scheduler.create_schedule(**spec)
         result.created.append(name)
-    except ClientError as error:
-        if _code(error) != "ConflictException":  # created meanwhile (a concurrent deploy)
+    except Exception as error:
+        if error_code(error) != "ConflictException":  # created meanwhile (a concurrent deploy)
             raise
         scheduler.update_schedule(**spec)
         result.updated.append(name)
@@ -270,12 +273,10 @@ def _list_names(scheduler: Any, group: str, prefix: str) -> Iterable[str]:
 
 
 def _belongs(scheduler: Any, group: str, name: str, namespace: str, flow_id: str) -> bool:
-    from botocore.exceptions import ClientError
-
     try:
         current = scheduler.get_schedule(Name=name, GroupName=group)
-    except ClientError as error:
-        if _code(error) == "ResourceNotFoundException":
+    except Exception as error:
+        if error_code(error) == "ResourceNotFoundException":
             return False
         raise
     document = _json(current.get("Target", {}).get("Input"))
@@ -286,12 +287,10 @@ def _belongs(scheduler: Any, group: str, name: str, namespace: str, flow_id: str
 
 
 def _delete(scheduler: Any, group: str, name: str) -> bool:
-    from botocore.exceptions import ClientError
-
     try:
         scheduler.delete_schedule(Name=name, GroupName=group)
-    except ClientError as error:
-        if _code(error) == "ResourceNotFoundException":
+    except Exception as error:
+        if error_code(error) == "ResourceNotFoundException":
             return False
         raise
     return True
@@ -305,7 +304,7 @@ def _code(error: Exception) -> str:
 class SchedulesStep:
     """The deployer step of Schedule triggers: one EventBridge Scheduler schedule per trigger.
 
-    Given the store and a Step Functions client, it also starts the slots each enabled schedule
+    Given the store and a Step Functions client, it also starts (through admission's Starter) the slots each enabled schedule
     missed while nothing fired it (the flow or trigger was disabled), per `recoverMissedSchedules`.
     """
 
@@ -315,39 +314,37 @@ class SchedulesStep:
         self,
         scheduler_client: Any,
         settings: Settings,
-        store: Any = None,
+        store: ExecutionStore | None = None,
         stepfunctions: Any = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.client = scheduler_client
         self.settings = settings
-        self.store = store
-        self.stepfunctions = stepfunctions
+        self.starter = (
+            Starter(store, stepfunctions) if store is not None and stepfunctions is not None else None
+        )
         self.clock = clock or (lambda: datetime.now(UTC))
 
-    def deploy(self, deployment: Any) -> None:
+    def deploy(self, deployment: Deployment) -> None:
         changes = sync_schedules(deployment.flow, deployment.previous, self.settings, self.client)
         if changes.created or changes.updated or changes.deleted:
             deployment.notes.append(
                 f"schedules: {len(changes.created)} created, {len(changes.updated)} updated, "
                 f"{len(changes.deleted)} deleted"
             )
-        if self.store is not None and self.stepfunctions is not None:
-            self._recover(deployment)
+        if self.starter is not None:
+            self._recover(self.starter, deployment)
 
-    def _recover(self, deployment: Any) -> None:
+    def _recover(self, starter: Starter, deployment: Deployment) -> None:
         """Start the missed slots of each schedule that fired before (a first deploy recovers nothing)."""
-        from stratoflow.cloud.runtime.starter import REFUSED, Starter, StartRequest
-        from stratoflow.triggers.recovery import get_last_fired, missed_starts
-
         flow: Flow = deployment.flow
         if flow.disabled or deployment.version_arn is None:
             return
-        starter, now = Starter(self.store, self.stepfunctions), self.clock()
+        now = self.clock()
         for trigger in _schedules(flow):
             if trigger.disabled:
                 continue
-            last_fired = get_last_fired(self.store, flow.namespace, flow.id, trigger.id)
+            last_fired = get_last_fired(starter.store, flow.namespace, flow.id, trigger.id)
             starts = missed_starts(flow, trigger, last_fired, now)
             if not starts:
                 continue
@@ -371,6 +368,6 @@ class SchedulesStep:
                 note += f", {len(refused)} refused ({refused[0]})"
             deployment.notes.append(note)
 
-    def retire(self, retirement: Any) -> None:
+    def retire(self, retirement: Retirement) -> None:
         target = retirement.target
         delete_schedules(target.namespace, target.flow_id, self.settings, self.client)

@@ -7,12 +7,8 @@ from typing import Any
 
 
 class StepFunctionsCallbacks:
-    def __init__(self, client: Any | None = None):
-        if client is None:
-            import boto3
-
-            client = boto3.client("stepfunctions")
-        self.client = client
+    def __init__(self, client: Any):
+        self.client = client  # Step Functions
 
     def send_success(self, token: str, output: Any) -> None:
         self.client.send_task_success(taskToken=token, output=json.dumps(output))

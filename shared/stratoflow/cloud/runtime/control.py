@@ -25,7 +25,7 @@ from typing import Any
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.naming import AccountRegion
 from stratoflow.cloud.runtime.runs import run_arn
-from stratoflow.cloud.runtime.starter import StartResponse, start_response
+from stratoflow.cloud.runtime.starter import Starter, StartResponse, start_response
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import NotFoundError
 from stratoflow.execution.admission import admit_recorded, should_start, sweep_slots
@@ -37,7 +37,10 @@ from stratoflow.execution.control import (
     resume_inputs,
 )
 from stratoflow.execution.finalize import finish_execution
+from stratoflow.execution.flows import flow_of
+from stratoflow.flow import Flow
 from stratoflow.states import State
+from stratoflow.store.base import ExecutionStore
 
 log = logging.getLogger("stratoflow.execution.control")
 
@@ -60,9 +63,9 @@ class RemoteControl:
 
     def __init__(
         self,
-        store: Any,
+        store: ExecutionStore,
         stepfunctions: Any,
-        starter: Any,
+        starter: Starter,
         account: AccountRegion,
         stack_name: str,
         settle_seconds: float = 2.0,
@@ -179,9 +182,7 @@ class RemoteControl:
             raise NotFoundError(f"execution {execution_id} does not exist on stack {self.stack_name}")
         return execution
 
-    def _flow(self, execution: Execution) -> Any:
-        from stratoflow.execution.flows import flow_of
-
+    def _flow(self, execution: Execution) -> Flow:
         record = self.store.get_flow(execution.namespace, execution.flow_id, execution.revision)
         if record is None:
             raise ControlError(

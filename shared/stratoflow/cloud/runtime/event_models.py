@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stratoflow.cloud.runtime.runs import execution_id_of
+
 OBJECT_CREATED = "Object Created"
 OBJECT_DELETED = "Object Deleted"
 STATUS_CHANGE = "Step Functions Execution Status Change"
@@ -93,8 +95,6 @@ class StatusChange(_Model):
     @property
     def execution_id(self) -> str:
         """The Stratoflow execution this run belongs to (a restart's run is named `<id>_r<n>`)."""
-        from stratoflow.cloud.runtime.runs import execution_id_of
-
         return execution_id_of(self.name, self.input)
 
     @property

@@ -29,7 +29,10 @@ from stratoflow.cloud.config.naming import AccountRegion
 from stratoflow.cloud.runtime.alerts import execution_failed_alert, publish_alert
 from stratoflow.cloud.runtime.event_models import StatusChange
 from stratoflow.cloud.runtime.metrics import Metric, execution_end_metrics
+from stratoflow.cloud.runtime.retries import CloudRetries
 from stratoflow.cloud.runtime.runs import run_arn
+from stratoflow.cloud.runtime.sla_timer import SlaTimers
+from stratoflow.cloud.runtime.starter import Starter
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import ConflictError
 from stratoflow.execution.finalize import finish_execution, first_failure
@@ -37,6 +40,7 @@ from stratoflow.execution.flow_retry import FlowRetry
 from stratoflow.execution.lineage import subflow_executions
 from stratoflow.execution.runs import run_name
 from stratoflow.states import State
+from stratoflow.store.base import ExecutionStore
 
 log = logging.getLogger("stratoflow.execution_events")
 
@@ -65,7 +69,7 @@ class StatusOutcome:
     sla_missed: list[str] = field(default_factory=list)  # ids of the SLAs the end found missed
 
 
-def execution_of(change: StatusChange, store: Any) -> tuple[Execution | None, str]:
+def execution_of(change: StatusChange, store: ExecutionStore) -> tuple[Execution | None, str]:
     """The execution whose *current* run the change is about, or None with the reason to ignore it."""
     stale: Execution | None = None
     for candidate in dict.fromkeys((change.execution_id, change.name)):
@@ -82,7 +86,7 @@ def execution_of(change: StatusChange, store: Any) -> tuple[Execution | None, st
     return None, f"no execution {change.name}: ignored"
 
 
-def record_status_change(change: StatusChange, store: Any) -> StatusOutcome:
+def record_status_change(change: StatusChange, store: ExecutionStore) -> StatusOutcome:
     """Apply a status change to the execution store (no AWS call)."""
     execution, note = execution_of(change, store)
     if execution is None:
@@ -150,15 +154,15 @@ class ExecutionEvents:
 
     def __init__(
         self,
-        store: Any,
+        store: ExecutionStore,
         events_client: Any,
         bus_name: str = "default",
         stepfunctions: Any = None,
         stack_name: str = "Stratoflow",
-        retries: Any = None,
+        retries: CloudRetries | None = None,
         sns: Any = None,
         alert_topic_arn: str = "",
-        sla_timers: Any = None,
+        sla_timers: SlaTimers | None = None,
     ):
         self.store = store
         self.events = events_client
@@ -186,8 +190,6 @@ class ExecutionEvents:
         if outcome.finished is not None:
             self.publish_finished(outcome.finished, change.execution_arn)
         if outcome.promoted and self.stepfunctions is not None:
-            from stratoflow.cloud.runtime.starter import Starter
-
             starter = Starter(self.store, self.stepfunctions)
             for execution in outcome.promoted:
                 started = starter.launch(execution, new=True)
@@ -217,11 +219,8 @@ class ExecutionEvents:
         except Exception:
             log.exception("could not publish the failure alert of execution %s", execution.id)
 
-    def _retries(self) -> Any:
+    def _retries(self) -> CloudRetries:
         if self.retries is None:
-            from stratoflow.cloud.runtime.retries import CloudRetries
-            from stratoflow.cloud.runtime.starter import Starter
-
             self.retries = CloudRetries(Starter(self.store, self.stepfunctions))
         return self.retries
 

@@ -105,8 +105,8 @@ class FlowRoleCredentials:
         raise AssertionError("unreachable")
 
     def _client(self) -> Any:
-        if self._sts is None:
-            import boto3
+        if self._sts is None:  # none given (the assembly gives one): boto3's default session
+            import boto3  # deferred (~100 ms): a task runner without flow roles never assumes one
 
             self._sts = boto3.client("sts")
         return self._sts

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from stratoflow.domain import Execution, TaskRun
+from stratoflow.flow.registry import canonical_name
 from stratoflow.states import State
 
 # The handlers publish into POWERTOOLS_METRICS_NAMESPACE, which the stack sets to this name.
@@ -73,8 +74,6 @@ def execution_end_metrics(
 
 def task_type_dimension(task_run: TaskRun) -> str:
     """The canonical task type (an alias such as io.kestra.plugin.core.log.Log counts as `Log`)."""
-    from stratoflow.flow.registry import canonical_name
-
     return canonical_name(task_run.task_type) or task_run.task_type or "unknown"
 
 

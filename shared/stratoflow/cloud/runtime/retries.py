@@ -5,7 +5,7 @@ Without an interval the retry starts at once (a new execution, or a restart of t
 new Step Functions name, see cloud.runtime.runs). With one, a one-time EventBridge Scheduler schedule
 `at(...)` in the stack's schedule group invokes admission when it is due, with
 `{namespace, flowId, executionId, retry, restarts}`; admission then starts the recorded execution
-(`start_delivered`). Scheduler rather than a Wait state or a sleeping Lambda: it costs nothing while
+(`Starter.start`). Scheduler rather than a Wait state or a sleeping Lambda: it costs nothing while
 it waits, survives a redeploy, and its deliveries are retried (a duplicate starts nothing twice: the
 execution id names the Step Functions execution). The schedule deletes itself after it fired.
 """
@@ -20,8 +20,8 @@ from typing import Any
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.settings import Settings
-from stratoflow.domain import Execution
-from stratoflow.execution.flow_retry import FlowRetry, start_retry
+from stratoflow.cloud.runtime.starter import Starter
+from stratoflow.execution.flow_retry import FlowRetry
 
 log = logging.getLogger("stratoflow.retries")
 
@@ -81,7 +81,7 @@ def retry_schedule_spec(retry: FlowRetry, settings: Settings, now: datetime) -> 
 class CloudRetries:
     """Starts due retries through the Starter, schedules the others on EventBridge Scheduler."""
 
-    def __init__(self, starter: Any, scheduler: Any = None, settings: Settings | None = None):
+    def __init__(self, starter: Starter, scheduler: Any = None, settings: Settings | None = None):
         self.starter = starter
         self.scheduler = scheduler
         self.settings = settings
@@ -106,7 +106,7 @@ class CloudRetries:
                 retry.execution.id,
                 retry.delay,
             )
-        return "started" if start_now(self.starter, retry) is not None else "nothing"
+        return "started" if self.starter.start_retry(retry) is not None else "nothing"
 
     def schedule(self, retry: FlowRetry, now: datetime) -> str:
         assert self.settings is not None  # can_schedule checked it
@@ -119,21 +119,3 @@ class CloudRetries:
             # Scheduled by an earlier delivery of the same status event.
         log.info("retry of %s scheduled: %s", retry.execution.id, spec["ScheduleExpression"])
         return "scheduled"
-
-
-def start_now(starter: Any, retry: FlowRetry) -> Any:
-    """Start the retry's execution now (after the concurrency limit): the Starter's response, or
-    None when nothing must run (killed, started already, restarted by hand, queued for a slot)."""
-    execution = start_retry(starter.store, retry)
-    if execution is None:
-        return None
-    return starter.launch(execution, new=True)
-
-
-def delivered_retry(store: Any, behavior: str, execution_id: str, restarts: int) -> FlowRetry | None:
-    """The retry a schedule delivered to admission, or None when its execution does not exist."""
-    execution: Execution | None = store.get_execution(execution_id)
-    if execution is None:
-        return None
-    planned = execution.model_copy(update={"restarts": restarts})
-    return FlowRetry(behavior, planned, attempt=restarts + 2, delay=timedelta(0))

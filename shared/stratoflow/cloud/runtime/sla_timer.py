@@ -21,8 +21,11 @@ from typing import Any
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.domain import Execution
+from stratoflow.execution.flows import flow_of
 from stratoflow.execution.sla import SlaMiss, record_misses
+from stratoflow.flow.fields import format_iso_duration
 from stratoflow.flow.sla import MaxDuration, timer_slas
+from stratoflow.store.base import ExecutionStore
 
 log = logging.getLogger("stratoflow.execution.sla")
 
@@ -66,7 +69,7 @@ def sla_schedule_spec(
 class SlaTimers:
     """Arms the timers of a running execution, disarms them at its end, and applies one that fired."""
 
-    def __init__(self, store: Any, scheduler: Any, settings: Settings):
+    def __init__(self, store: ExecutionStore, scheduler: Any, settings: Settings):
         self.store, self.scheduler, self.settings = store, scheduler, settings
 
     @property
@@ -80,8 +83,6 @@ class SlaTimers:
         )
 
     def _timer_slas(self, execution: Execution) -> list[MaxDuration]:
-        from stratoflow.execution.flows import flow_of
-
         if execution.has_sla is False:  # spares the read of the flow
             return []
         record = self.store.get_flow(execution.namespace, execution.flow_id, execution.revision)
@@ -128,15 +129,12 @@ class SlaTimers:
 
     def fire(self, execution_id: str, sla_id: str) -> tuple[Execution | None, SlaMiss | None]:
         """A timer fired: record the miss if the execution still runs (and was not recorded yet)."""
-        from stratoflow.execution.flows import flow_of
-        from stratoflow.flow.sla import MaxDuration as Duration
-
         execution: Execution | None = self.store.get_execution(execution_id)
         if execution is None or execution.state.is_terminal:
             return execution, None
         record = self.store.get_flow(execution.namespace, execution.flow_id, execution.revision)
         sla = next((s for s in flow_of(record).sla if s.id == sla_id), None) if record else None
-        if not isinstance(sla, Duration):
+        if not isinstance(sla, MaxDuration):
             return execution, None
         miss = SlaMiss(sla, f"the execution still ran after {_iso(sla.duration)}")
         recorded = record_misses(self.store, execution, [miss])
@@ -144,6 +142,4 @@ class SlaTimers:
 
 
 def _iso(duration: timedelta) -> str:
-    from stratoflow.flow.fields import format_iso_duration
-
     return format_iso_duration(duration)

@@ -13,23 +13,27 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from stratoflow.cloud.config.clients import error_code
-from stratoflow.cloud.deploy.registry import DeploymentRegistry
 from stratoflow.cloud.runtime.metrics import milliseconds
+from stratoflow.cloud.runtime.scheduled_events import admission_trigger_context, is_scheduled_event
+from stratoflow.cloud.runtime.versions import deployed_version
 from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, InputError, StratoflowError
 from stratoflow.execution.admission import STARTABLE, admit, execution_input
 from stratoflow.execution.deliveries import TriggerSkipped
+from stratoflow.execution.flow_retry import FlowRetry, start_retry
 from stratoflow.execution.runs import run_name
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.model import flow_variables
 from stratoflow.states import State
+from stratoflow.store.base import ExecutionStore
 from stratoflow.triggers.backfill import ScheduledStart
+from stratoflow.triggers.recovery import set_last_fired
 from stratoflow.triggers.schedules import parse_instant
 
 log = logging.getLogger("stratoflow.execution.admission")
@@ -61,8 +65,6 @@ class StartRequest(BaseModel):
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> StartRequest:
         """A start from any source; a schedule's delivery gets its trigger context and deterministic id."""
-        from stratoflow.cloud.runtime.scheduled_events import admission_trigger_context, is_scheduled_event
-
         scheduled = is_scheduled_event(event)
         if scheduled:
             event = admission_trigger_context(event)
@@ -122,10 +124,9 @@ class StartResponse(BaseModel):
 class Starter:
     """Admits and starts executions; the store and the Step Functions client are injected."""
 
-    def __init__(self, store: Any, stepfunctions: Any):
+    def __init__(self, store: ExecutionStore, stepfunctions: Any):
         self.store = store
         self.stepfunctions = stepfunctions
-        self.registry = DeploymentRegistry(store)
         self._flows: dict[tuple[str, str, int], Flow] = {}  # a container parses each revision once
 
     def start(self, request: StartRequest) -> StartResponse:
@@ -146,13 +147,19 @@ class Starter:
 
     def _start_retry(self, request: StartRequest, behavior: str, execution_id: str) -> StartResponse:
         """A flow retry whose interval passed: its execution was recorded when it was planned."""
-        from stratoflow.cloud.runtime.retries import delivered_retry, start_now
-
         retry = delivered_retry(self.store, behavior, execution_id, request.restarts)
         if retry is None:
             return _refuse(request, f"execution {execution_id} does not exist")
-        started: StartResponse | None = start_now(self, retry)
-        return started or start_response(self.store.get_execution(execution_id), False)
+        current = self.store.get_execution(execution_id) or retry.execution
+        return self.start_retry(retry) or start_response(current, False)
+
+    def start_retry(self, retry: FlowRetry) -> StartResponse | None:
+        """Start a flow retry's execution now (after the concurrency limit): the response, or None when
+        nothing must run (killed, started already, restarted by hand, queued for a slot)."""
+        execution = start_retry(self.store, retry)
+        if execution is None:
+            return None
+        return self.launch(execution, new=True)
 
     def start_revision(
         self, request: StartRequest, flow: Flow, revision: int, version_arn: str
@@ -202,8 +209,6 @@ class Starter:
 
     def _record_fired(self, request: StartRequest, execution_id: str) -> None:
         """A schedule's slot was admitted: missed-schedule recovery resumes after it."""
-        from stratoflow.triggers.recovery import set_last_fired
-
         slot = request.fired_slot()
         if slot is None:
             return
@@ -230,8 +235,8 @@ class Starter:
             if source_hash is None:
                 record = self.store.get_flow(execution.namespace, execution.flow_id, execution.revision)
                 source_hash = record.source_hash if record is not None else ""
-            version = self.registry.version_arn(
-                execution.namespace, execution.flow_id, execution.revision, source_hash
+            version = deployed_version(
+                self.store, execution.namespace, execution.flow_id, execution.revision, source_hash
             )
         if version is None:
             return self._fail(
@@ -258,7 +263,7 @@ class Starter:
             )
         except ConflictError:
             # RUNNING already (promoted, or a duplicate delivery), or the status events got there first.
-            execution = self.store.get_execution(execution.id)
+            execution = self.store.get_execution(execution.id) or execution
         log.info("started %s.%s execution %s", execution.namespace, execution.flow_id, execution.id)
         started = start_response(execution, new, arn)
         started.queue_wait_ms = waited
@@ -287,7 +292,7 @@ class Starter:
                 expected_states=STARTABLE if new else {State.CREATED},
             )
         except ConflictError:
-            failed = self.store.get_execution(execution.id)
+            failed = self.store.get_execution(execution.id) or execution
         response = start_response(failed, new)
         response.error = message
         return response
@@ -308,6 +313,7 @@ def render_trigger_variables(
     flow: Flow, trigger_id: str, inputs: dict[str, Any], trigger: dict[str, Any]
 ) -> dict[str, Any]:
     """Inputs rendered with `trigger.*` and `flow.*`; InputError names an input that fails to render."""
+    # Deferred: the expression engine (Jinja2) is loaded by the first start that renders, not by INIT.
     from stratoflow.expressions import ExpressionError, render
 
     variables = {
@@ -321,6 +327,18 @@ def render_trigger_variables(
         except ExpressionError as error:
             raise InputError(name, f"trigger '{trigger_id}' could not render it: {error}") from None
     return rendered
+
+
+def delivered_retry(
+    store: ExecutionStore, behavior: str, execution_id: str, restarts: int
+) -> FlowRetry | None:
+    """The flow retry a schedule delivered to admission (cloud.runtime.retries), or None when its
+    execution does not exist."""
+    execution = store.get_execution(execution_id)
+    if execution is None:
+        return None
+    planned = execution.model_copy(update={"restarts": restarts})
+    return FlowRetry(behavior, planned, attempt=restarts + 2, delay=timedelta(0))
 
 
 def start_response(execution: Execution, new: bool, arn: str | None = None) -> StartResponse:

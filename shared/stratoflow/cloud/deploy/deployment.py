@@ -1,0 +1,60 @@
+"""What a deployment is made of: the flow's target names, the revision being deployed (or the flow being
+retired), and the protocol of a step that converges one kind of AWS resource on it.
+
+The steps (`deploy_steps`, `alarms`, `flow_roles`, `rules`, `schedules`, `pipes`) import these; none
+imports another step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from stratoflow.flow import Flow
+
+
+@dataclass(frozen=True)
+class FlowTarget:
+    """One flow and the names of what is deployed for it."""
+
+    namespace: str
+    flow_id: str
+    state_machine_name: str
+    state_machine_arn: str
+
+    def tags(self) -> dict[str, str]:
+        return {"stratoflow:namespace": self.namespace, "stratoflow:flow": self.flow_id}
+
+
+@dataclass
+class Deployment:
+    """A revision being deployed: what the steps read, and what they report back."""
+
+    target: FlowTarget
+    flow: Flow  # with its revision set
+    previous: Flow | None  # the live Flow before this deployment (a step removes what it no longer needs)
+    revision: int
+    definition: dict[str, Any]  # placeholders substituted
+    compiled: dict[str, Any] | None = None  # with placeholders: what the flow record keeps
+    permissions: list[dict[str, Any]] = field(default_factory=list)  # CompiledFlow.permissions
+    role_arn: str | None = None  # the flow's own role (FlowRoleStep); None: the shared role
+    version_arn: str | None = None  # set by StateMachineStep
+    # Putting the live revision back after a failed deployment: $LATEST again, no new version.
+    restoring: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """A flow being retired (its file was deleted, or the file now holds another flow)."""
+
+    target: FlowTarget
+    previous: Flow | None  # the last live Flow, when it can still be read
+
+
+class DeployStep(Protocol):
+    name: str
+
+    def deploy(self, deployment: Deployment) -> None: ...
+
+    def retire(self, retirement: Retirement) -> None: ...
