@@ -44,3 +44,13 @@ def test_the_schema_names_every_action_and_its_answer() -> None:
     end = schema["$defs"]["EndCall"]
     assert {"taskId", "execution", "scope", "error", "resume", "eval"} <= set(end["properties"])
     assert end["additionalProperties"] is False
+
+
+def test_make_runner_call_schema_rewrites_the_file_through_this_test() -> None:
+    # Given the Makefile's target the failure message names
+    makefile = (ROOT / "Makefile").read_text()
+    target = makefile.split("\nrunner-call-schema:", 1)[1].split("\n\n", 1)[0]
+
+    # Then it runs this test with the variable that rewrites the schema
+    assert "STRATOFLOW_UPDATE_SCHEMA=1" in target
+    assert str(Path(__file__).relative_to(ROOT)) in target
