@@ -41,9 +41,15 @@ class InvalidRunnerCall(ValueError):
 
 
 class Contract(BaseModel):
-    """camelCase on the wire, as the ASL writes it; an unknown field is refused, not ignored."""
+    """camelCase on the wire, as the ASL writes it; an unknown field is refused, not ignored.
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    Built on first use (`defer_build`): the task-runner Lambda imports this module at cold start and
+    meets only some of the answers in one call.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, defer_build=True
+    )
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON object the state machine sees."""
