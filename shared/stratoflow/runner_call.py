@@ -1,7 +1,7 @@
 """The call every Task state of a compiled flow makes to the task runner, and what the runner answers.
 
-The compiler writes each call as a `Payload` template (`compiler.builder.Builder.runner_call`, through
-`payload_template`): static fields as they are, fields the state machine fills at run time as
+The compiler writes each call as a `Payload` template (`compiler.builder.Builder.runner_call`, checked
+by `compiler.payloads.payload_template`): static fields as they are, fields the state machine fills at run time as
 `<name>.$` JSONPaths. Step Functions (or the local engine) resolves the paths and invokes the runner,
 which parses the resolved call with `parse_runner_call`: one model per `action`, the field names
 exactly as the ASL writes them. The answers are models too, because the state machine reads them
@@ -318,60 +318,6 @@ def _problems(error: ValidationError) -> str:
             where = where[1:]
         problems.append(f"{'.'.join(where) or 'call'}: {problem['msg']}")
     return "; ".join(problems)
-
-
-# --- the compiled side: Payload templates -----------------------------------------------------------
-
-
-def payload_template(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """A Task state's `Payload`, checked against the call model of its `action`.
-
-    Keys are the ASL's: `name` holds a static value (validated now), `name.$` a JSONPath resolved at
-    run time (validated by `parse_runner_call` when the runner receives it). Every required field must
-    be given one way or the other. The template keeps the order of `fields`.
-    """
-    action = fields.get("action")
-    model = CALLS.get(action) if isinstance(action, str) else None
-    if model is None:
-        raise InvalidRunnerCall(f"runner call template: action {action!r} is not one of {', '.join(CALLS)}")
-    by_alias = {info.alias or name: (name, info) for name, info in model.model_fields.items()}
-    given: set[str] = set()
-    for key, value in fields.items():
-        alias = key.removesuffix(PATH_SUFFIX)
-        if alias not in by_alias:
-            raise InvalidRunnerCall(
-                f"runner call template ({action}): no field '{alias}' in {model.__name__}"
-            )
-        if alias in given:
-            raise InvalidRunnerCall(f"runner call template ({action}): '{alias}' is given twice")
-        given.add(alias)
-        if key.endswith(PATH_SUFFIX):
-            if not (isinstance(value, str) and value.startswith("$")):
-                raise InvalidRunnerCall(f"runner call template ({action}): '{key}' must hold a JSONPath")
-        else:
-            _check_static(model, by_alias[alias][0], alias, value)
-    missing = [alias for alias, (_, info) in by_alias.items() if info.is_required() and alias not in given]
-    if missing:
-        raise InvalidRunnerCall(f"runner call template ({action}): missing {', '.join(missing)}")
-    return dict(fields)
-
-
-def _check_static(model: type[CallBase], name: str, alias: str, value: Any) -> None:
-    try:
-        _field_adapter(model, name).validate_python(value)
-    except ValidationError as error:
-        messages = "; ".join(problem["msg"] for problem in error.errors(include_url=False))
-        action = model.model_fields["action"].annotation
-        raise InvalidRunnerCall(
-            f"runner call template ({get_args(action)[0]}): {alias}: {messages}"
-        ) from None
-
-
-@cache
-def _field_adapter(model: type[CallBase], name: str) -> TypeAdapter[Any]:
-    info = model.model_fields[name]
-    annotation: Any = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
-    return TypeAdapter(annotation)
 
 
 # --- the contract as a document ---------------------------------------------------------------------

@@ -26,11 +26,11 @@ from stratoflow.compiler.asl import (
     TaskState,
     dump_state,
 )
+from stratoflow.compiler.payloads import payload_template
 from stratoflow.compiler.retry import PLATFORM_RETRIER
 from stratoflow.errors import CompileError
 from stratoflow.flow.retry import Retry
 from stratoflow.flow.task import Task
-from stratoflow.runner_call import payload_template
 
 TASK_RUNNER = "${TaskRunnerFunctionArn}"
 MAX_STATE_NAME = 80

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from stratoflow.compiler.builder import Builder, Names, Scope
+from stratoflow.compiler.payloads import payload_template
 from stratoflow.execution.runner import TaskRunner
 from stratoflow.runner_call import (
     EndCall,
@@ -18,7 +19,6 @@ from stratoflow.runner_call import (
     ObjectLocation,
     WaitForChecked,
     parse_runner_call,
-    payload_template,
 )
 from stratoflow.store import LocalBlobStore, SqliteExecutionStore
 
