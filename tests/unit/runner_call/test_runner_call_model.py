@@ -10,6 +10,7 @@ import pytest
 from stratoflow.compiler.builder import Builder, Names, Scope
 from stratoflow.compiler.payloads import payload_template
 from stratoflow.execution.runner import TaskRunner
+from stratoflow.execution.secrets import EnvironmentSecrets
 from stratoflow.runner_call import (
     EndCall,
     InvalidRunnerCall,
@@ -179,7 +180,7 @@ def test_the_builder_writes_payloads_through_the_model() -> None:
 def test_the_runner_refuses_a_bad_call_before_reading_anything(tmp_path: Path) -> None:
     # Given a runner on an empty store
     with SqliteExecutionStore(tmp_path / "db.sqlite") as store:
-        runner = TaskRunner(store, LocalBlobStore(tmp_path / "blobs"))
+        runner = TaskRunner(store, LocalBlobStore(tmp_path / "blobs"), secrets=EnvironmentSecrets({}))
 
         # When a call lacks its execution's revision
         with pytest.raises(InvalidRunnerCall) as refused:
