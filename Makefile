@@ -14,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: example test lint typecheck unit install install-dev clean golden lock dist openapi
+.PHONY: example test lint typecheck unit install install-dev clean golden runner-call-schema lock dist openapi
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)/uv
@@ -63,6 +63,10 @@ openapi: $(STAMP)
 ## Regenerate the golden ASL files of the examples on purpose.
 golden: $(STAMP)
 	STRATOFLOW_UPDATE_GOLDEN=1 $(BIN)/pytest tests/unit/compiler/test_golden.py
+
+## Regenerate the checked-in JSON Schema of the compiler -> runner call on purpose.
+runner-call-schema: $(STAMP)
+	STRATOFLOW_UPDATE_SCHEMA=1 $(BIN)/pytest -p no:xdist -q tests/unit/runner_call/test_runner_call_schema.py
 
 ## Refresh the locks on purpose: uv.lock (newest versions pyproject.toml allows), the Lambda
 ## layer's pins taken from it for the Lambda platform, and package-lock.json.

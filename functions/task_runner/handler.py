@@ -1,6 +1,7 @@
 """Task-runner Lambda: every Task state of a compiled flow invokes it with one action for one task.
 
-Thin by design: the event is the Payload the state machine built (see `stratoflow.execution.runner`); errors
+Thin by design: the event is the Payload the state machine built, parsed into its call model
+(`stratoflow.runner_call`: a call that does not fit fails with InvalidRunnerCall naming the field); errors
 propagate so that Lambda reports their class name as `errorType`, which the compiled Retry/Catch match.
 A task's own failure (a `TaskError`) is counted apart from the runner's faults (anything else), so
 that the platform's errors alarm means "Stratoflow is broken", not "a flow failed".
@@ -21,6 +22,7 @@ from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.runtime.metrics import Metric, task_run_metric_sets
 from stratoflow.domain import TaskRun
 from stratoflow.execution.runner import recording_task_runs
+from stratoflow.runner_call import InvalidRunnerCall, parse_runner_call
 from stratoflow.tasks.errors import TaskError
 
 logger = Logger()
@@ -29,19 +31,22 @@ runner = cloud_task_runner(Settings.from_env())
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    execution = event.get("execution", {})
-    flow = f"{execution.get('namespace')}.{execution.get('flowId')}"
-    logger.append_keys(
-        execution_id=execution.get("id"), flow=flow, task_id=event.get("taskId"), action=event.get("action")
-    )
+    try:
+        call = parse_runner_call(event)
+    except InvalidRunnerCall as error:
+        logger.exception("task runner fault", extra={"error_type": type(error).__name__})
+        raise
+    execution = call.execution
+    flow = f"{execution.namespace}.{execution.flow_id}"
+    logger.append_keys(execution_id=execution.id, flow=flow, task_id=call.task_id, action=call.action)
     with recording_task_runs(on_save=_note_attempt) as activity:
         try:
-            result = runner.handle(event)
+            result = runner.handle(call)
         except TaskError as error:
             # Every failed attempt, retried or not: the flow's failure rate. A task failure is the
             # flow's data, not the platform's fault: `TaskErrors` (no dimension) is subtracted from
             # the function's Lambda Errors by the platform alarm, which then counts faults only.
-            metadata = {"executionId": execution.get("id")}
+            metadata = {"executionId": execution.id}
             _publish({"Flow": flow}, [Metric("TaskFailures", "Count", 1)], metadata)
             _publish({}, [Metric("TaskErrors", "Count", 1)], metadata)
             logger.info("task action failed", extra={"error_type": type(error).__name__, "error": str(error)})
@@ -52,9 +57,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
         finally:
             for metric_set in task_run_metric_sets(flow, activity.ended):
                 _publish(metric_set.dimensions, metric_set.metrics, metric_set.metadata)
-    logger.info(
-        "task action done", extra={"state": result.get("state") if isinstance(result, dict) else None}
-    )
+    logger.info("task action done", extra={"state": result.get("state")})
     return result
 
 

@@ -19,6 +19,7 @@ from stratoflow.engine.lambdas import LambdaContext
 from stratoflow.errors import NotFoundError
 from stratoflow.execution.admission import admit
 from stratoflow.flow import load_flow
+from stratoflow.runner_call import InvalidRunnerCall
 from stratoflow.states import State
 from stratoflow.tasks.errors import TaskFailed
 from tests.integration.conftest import event_fixture
@@ -202,6 +203,27 @@ def test_a_fault_of_the_runner_is_not_counted_as_a_task_failure(
         handlers["task_runner"].lambda_handler(run_event("no-such-execution", "say"), context("task-runner"))
 
     # Then no task failure is published: the errors alarm (Lambda Errors - TaskErrors) counts it
+    documents = emf_documents(capsys.readouterr().out)
+    assert "TaskErrors" not in documents and "TaskFailures" not in documents
+
+
+def test_a_call_that_does_not_fit_the_contract_is_a_fault_naming_the_field(
+    sim: CloudSimulation,
+    handlers: dict[str, ModuleType],
+    capsys: pytest.CaptureFixture[str],
+    log_lines: io.StringIO,
+) -> None:
+    # Given a Payload whose state machine sent no callback token with a pause call
+    event = {**run_event("measured-1", "say"), "action": "pause"}
+    capsys.readouterr()
+
+    # When the task runner handles it
+    with pytest.raises(InvalidRunnerCall, match="taskToken: Field required"):
+        handlers["task_runner"].lambda_handler(event, context("task-runner"))
+
+    # Then it is logged as a fault of the platform, and no task failure is published
+    [line] = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    assert (line["message"], line["error_type"]) == ("task runner fault", "InvalidRunnerCall")
     documents = emf_documents(capsys.readouterr().out)
     assert "TaskErrors" not in documents and "TaskFailures" not in documents
 

@@ -26,6 +26,7 @@ from stratoflow.compiler.asl import (
     TaskState,
     dump_state,
 )
+from stratoflow.compiler.payloads import payload_template
 from stratoflow.compiler.retry import PLATFORM_RETRIER
 from stratoflow.errors import CompileError
 from stratoflow.flow.retry import Retry
@@ -160,17 +161,20 @@ class Builder:
         callback: bool = False,
         comment: str | None = None,
     ) -> str:
-        """A Task state that invokes the task runner with one action for one task."""
-        payload: dict[str, Any] = {
+        """A Task state that invokes the task runner with one action for one task.
+
+        `extra` holds more fields of the action's call (`stratoflow.runner_call`), keyed as the Payload
+        writes them (`error.$` for a path): a field the call does not have is refused here.
+        """
+        fields: dict[str, Any] = {
             "action": action,
             "taskId": task_id,
             "execution.$": "$.execution",
             "scope.$": scope.scope_path,
         }
         if callback:
-            payload["taskToken.$"] = "$$.Task.Token"
-        if extra:
-            payload.update(extra)
+            fields["taskToken.$"] = "$$.Task.Token"
+        payload = payload_template({**fields, **(extra or {})})
         state = TaskState(
             comment=comment,
             resource=LAMBDA_INVOKE_CALLBACK if callback else LAMBDA_INVOKE,

@@ -1,7 +1,8 @@
 """Runner actions of flowable tasks: what their compiled structure asks the runner for.
 
 `start` returns the data the state machine routes on (`skip`, `branch`, `values`, `branches`, the
-subflow's name and input, a WaitFor's first scope); `end` closes the parent task run.
+subflow's name and input, a WaitFor's first scope); `end` closes the parent task run. Each action
+takes its parsed call and answers with a model of `stratoflow.runner_call`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,27 @@ from stratoflow.execution.runner.timeouts import is_own_timeout, kill_running_in
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.flow.fields import parse_iso_duration
 from stratoflow.namespaces import NamespaceAccessDenied
+from stratoflow.runner_call import (
+    AwaitCall,
+    BranchChosen,
+    BranchesListed,
+    CaughtError,
+    CheckCall,
+    DelayRendered,
+    EndCall,
+    FlowOutputsRecorded,
+    LoopDistributed,
+    LoopScope,
+    LoopStarted,
+    ObjectLocation,
+    PauseCall,
+    StartCall,
+    Started,
+    StartResult,
+    TaskRunState,
+    WaitForChecked,
+    WaitForStarted,
+)
 from stratoflow.states import State
 from stratoflow.storage_layout import LOOP_ITEMS
 from stratoflow.tasks.errors import TaskFailed
@@ -38,14 +61,18 @@ execution; past it the loop runs its iterations as child executions. Step Functi
 all: the rest is left to the flow's other states."""
 
 
+Answer = StartResult | WaitForChecked | TaskRunState | FlowOutputsRecorded
+"""What an action returns to the state machine."""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def action_start(call: Call) -> dict[str, Any]:
+def action_start(call: Call, request: StartCall) -> StartResult:
     existing = call.task_run
     if existing.state.is_terminal and existing.state != State.FAILED:
-        return {"skip": True}
+        return Started(skip=True)
     # A restart runs a failed flowable again: a new attempt after the failed ones (a repeated start
     # call, the run still RUNNING, begins its current attempt again).
     if existing.state == State.FAILED:
@@ -58,30 +85,28 @@ def action_start(call: Call) -> dict[str, Any]:
     call.save(state=State.RUNNING, attempts=[*earlier, Attempt(state=State.RUNNING)], start_date=_now())
     try:
         if call.should_skip():
-            return {"skip": True}
+            return Started(skip=True)
         evaluate = STARTS.get(type(call.task).type_name)
-        result = evaluate(call) if evaluate else {}
+        return evaluate(call, request) if evaluate else Started()
     except (ExpressionError, InputError, NotFoundError, NamespaceAccessDenied, ValueError) as error:
         return _start_failed(call, str(error))
     except TaskFailed as error:
         return _start_failed(call, error.message)
-    result.setdefault("skip", False)
-    return result
 
 
-def _start_failed(call: Call, message: str) -> dict[str, Any]:
+def _start_failed(call: Call, message: str) -> Started:
     # An input error may quote the value it refused: a secret passed to a subflow stays masked.
     # Read again: the failed start may have read a secret, which recorded its name on the execution.
     execution = call.store.get_execution(call.execution.id) or call.execution
     message = mask_text(message, execution_secrets(call.store, execution, call.runner.secrets))
     if call.task.allow_failure:
         call.fail(message, State.WARNING)
-        return {"skip": True}
+        return Started(skip=True)
     call.fail(message)
     raise TaskFailed(f"task '{call.task.id}': {message}")
 
 
-def _values(call: Call, raw: Any) -> dict[str, Any]:
+def _values(call: Call, request: StartCall, raw: Any) -> LoopStarted | LoopDistributed:
     values = render(raw, call.context())
     if isinstance(values, str):
         try:
@@ -95,86 +120,81 @@ def _values(call: Call, raw: Any) -> dict[str, Any]:
     strings = [loop_value(v) for v in values]
     text = json.dumps(strings, separators=(",", ":"))
     inline_items = len(strings) * int((call.scope or {}).get("inlineItems") or 1)
-    if inline_items * int(call.event.get("eventsPerItem") or 0) > LOOP_EVENT_BUDGET:
+    if inline_items * (request.events_per_item or 0) > LOOP_EVENT_BUDGET:
         return _as_child_executions(call, text)
-    result: dict[str, Any] = {
-        "values": strings,
-        "valuesUri": None,
-        "distributed": False,
-        "inlineItems": inline_items,
-    }
     if len(text) > INLINE_VALUES_BYTES:
         # Too large for the state payload: the Map iterates over indexes, and each iteration reads its
         # value back from storage (TaskRunner.resolve_scope).
         uri = call.runner.blobs.put(call.data_key("values.json"), text.encode())
-        result.update(values=list(range(len(strings))), valuesUri=uri)
-    return result
+        return LoopStarted(values=list(range(len(strings))), values_uri=uri, inline_items=inline_items)
+    return LoopStarted(values=strings, values_uri=None, inline_items=inline_items)
 
 
-def _as_child_executions(call: Call, text: str) -> dict[str, Any]:
+def _as_child_executions(call: Call, text: str) -> LoopDistributed:
     """The loop's values in storage, where a distributed Map's ItemReader finds them."""
     blobs = call.runner.blobs
     items = call.data_key(LOOP_ITEMS)
     blobs.put(items, text.encode())
     bucket, key = blobs.locate(items)
-    return {
-        "values": [],
-        "valuesUri": None,
-        "distributed": True,
-        "inlineItems": 1,  # each iteration is an execution of its own, with a history of its own
-        "items": {"bucket": bucket, "key": key},
-    }
+    # `inlineItems` is 1: each iteration is an execution of its own, with a history of its own.
+    return LoopDistributed(items=ObjectLocation(bucket=bucket, key=key))
 
 
-def _start_if(call: Call) -> dict[str, Any]:
+def _start_if(call: Call, _request: StartCall) -> BranchChosen:
     result = is_truthy(render(call.task.condition, call.context()))  # type: ignore[attr-defined]
     call.save(outputs={"evaluationResult": result})
-    return {"branch": "then" if result else "else"}
+    return BranchChosen(branch="then" if result else "else")
 
 
-def _start_switch(call: Call) -> dict[str, Any]:
+def _start_switch(call: Call, _request: StartCall) -> BranchChosen:
     value = render(call.task.value, call.context())  # type: ignore[attr-defined]
     key = value if isinstance(value, str) else json.dumps(value)
     call.save(outputs={"value": key})
     for index, case in enumerate(call.task.cases):  # type: ignore[attr-defined]
         if str(case) == key:
-            return {"branch": f"case{index}"}
+            return BranchChosen(branch=f"case{index}")
     if not call.task.defaults:  # type: ignore[attr-defined]
         raise TaskFailed(f"no case matches the value {key!r} and there are no defaults")
-    return {"branch": "defaults"}
+    return BranchChosen(branch="defaults")
 
 
-def _start_parallel(call: Call) -> dict[str, Any]:
+def _start_parallel(call: Call, _request: StartCall) -> BranchesListed:
     children = [t for t in call.task.tasks if not t.disabled]  # type: ignore[attr-defined]
-    return {"branches": list(range(len(children)))}
+    return BranchesListed(branches=list(range(len(children))))
 
 
-def _start_wait_for(call: Call) -> dict[str, Any]:
-    return {"scope": _loop_scope(call, 0), "done": False, "startedAt": _now().isoformat()}
+def _start_wait_for(call: Call, _request: StartCall) -> WaitForStarted:
+    return WaitForStarted(scope=_loop_scope(call, 0), done=False, started_at=_now().isoformat())
 
 
-def _loop_scope(call: Call, iteration: int) -> dict[str, Any]:
-    return {"taskId": call.task.id, "value": None, "iteration": iteration, "parent": call.scope}
+def _loop_scope(call: Call, iteration: int) -> LoopScope:
+    parent = None if call.scope is None else LoopScope.model_validate(call.scope)
+    return LoopScope(task_id=call.task.id, value=None, iteration=iteration, parent=parent)
 
 
-def _start_pause(call: Call) -> dict[str, Any]:
+def _start_pause(call: Call, _request: StartCall) -> Started:
     """A `pauseDuration` given as an expression: its seconds, for the Wait state."""
     delay: Any = call.task.delay  # type: ignore[attr-defined]
     if not isinstance(delay, str):
-        return {}
+        return Started()
     rendered = render(delay, call.context())
     try:
         seconds = parse_iso_duration(str(rendered)).total_seconds()
     except ValueError as error:
         raise TaskFailed(f"pauseDuration rendered to {rendered!r}: {error}") from None
-    return {"seconds": max(0, math.ceil(seconds))}
+    return DelayRendered(seconds=max(0, math.ceil(seconds)))
 
 
-STARTS = {
+def _start_loop(call: Call, request: StartCall) -> LoopStarted | LoopDistributed:
+    task: Any = call.task  # ForEach names its values `values`, the legacy Each tasks `value`
+    return _values(call, request, task.values if type(task).type_name == "ForEach" else task.value)
+
+
+STARTS: dict[str, Callable[[Call, StartCall], StartResult]] = {
     "Pause": _start_pause,
-    "ForEach": lambda call: _values(call, call.task.values),
-    "EachSequential": lambda call: _values(call, call.task.value),
-    "EachParallel": lambda call: _values(call, call.task.value),
+    "ForEach": _start_loop,
+    "EachSequential": _start_loop,
+    "EachParallel": _start_loop,
     "If": _start_if,
     "Switch": _start_switch,
     "Parallel": _start_parallel,
@@ -183,11 +203,11 @@ STARTS = {
 }
 
 
-def action_end(call: Call) -> dict[str, Any]:
+def action_end(call: Call, request: EndCall) -> TaskRunState:
     task_run = call.task_run
     if task_run.state in (State.SKIPPED, State.SUCCESS, State.WARNING):
-        return {"state": str(task_run.state)}
-    error = call.event.get("error")
+        return TaskRunState(state=str(task_run.state))
+    error = request.error
     type_name = type(call.task).type_name
     if error is not None:
         timed_out = is_own_timeout(call, error)
@@ -201,16 +221,16 @@ def action_end(call: Call) -> dict[str, Any]:
         # A child's failure is not transmitted; the Subflow's own timeout fails it like any task's.
         if type_name == "Subflow" and not call.task.transmit_failed and not timed_out:  # type: ignore[attr-defined]
             call.finished_ok(State.SUCCESS, subflow_outputs(call))
-            return {"state": "SUCCESS"}
+            return TaskRunState(state="SUCCESS")
         if _pause_timed_out_warning(call, error):
             _unpause(call)
             call.fail(message, State.WARNING)
             wake_dependents(call)
-            return {"state": "WARNING"}
+            return TaskRunState(state="WARNING")
         if call.task.allow_failure or type_name == "AllowFailure":
             call.fail(message, State.WARNING)
             wake_dependents(call)
-            return {"state": "WARNING"}
+            return TaskRunState(state="WARNING")
         if task_run.state != State.FAILED:
             call.fail(message)
         raise TaskFailed(f"task '{call.task.id}' failed: {message}")
@@ -222,17 +242,17 @@ def action_end(call: Call) -> dict[str, Any]:
             state = State.WARNING
     elif type_name == "Pause":
         _unpause(call)
-        resume = call.event.get("resume")
+        resume = request.resume
         outputs = {"onResume": resume} if resume else {}
     elif type_name in ("If", "Switch"):
         outputs = dict(task_run.outputs)
     elif hasattr(call.task, "service_outputs"):  # ECS, Batch: the `.sync` result the end call was given
-        service = (call.event.get("eval") or {}).get("service")
-        outputs = call.task.service_outputs(service if isinstance(service, dict) else {})
+        service = request.evaluation.service if request.evaluation else None
+        outputs = call.task.service_outputs(service or {})
     if state.is_failure:
         call.fail("a child task failed")
         raise TaskFailed(f"task '{call.task.id}' failed: a child task failed")
-    return {"state": str(call.finished_ok(state, outputs))}
+    return TaskRunState(state=str(call.finished_ok(state, outputs)))
 
 
 def _unpause(call: Call) -> None:
@@ -241,43 +261,43 @@ def _unpause(call: Call) -> None:
         call.store.update_execution(call.execution.id, state=State.RUNNING)
 
 
-def _pause_timed_out_warning(call: Call, error: Any) -> bool:
+def _pause_timed_out_warning(call: Call, error: CaughtError) -> bool:
     """A Pause with `behavior: WARN` whose duration passed without a resume: Kestra ends it WARNING."""
     if type(call.task).type_name != "Pause" or getattr(call.task, "behavior", None) != "WARN":
         return False
-    return isinstance(error, dict) and error.get("Error") == "States.Timeout"
+    return error.error == "States.Timeout"
 
 
-def _error_message(error: Any) -> str:
+def _error_message(error: CaughtError) -> str:
     """The message inside a caught error: Lambda's Cause is a JSON document with `errorMessage`."""
-    if not isinstance(error, dict):
-        return str(error)
-    cause = error.get("Cause") or ""
+    cause = error.cause or ""
     try:
         parsed = json.loads(cause)
         if isinstance(parsed, dict) and "errorMessage" in parsed:
             return str(parsed["errorMessage"])
-    except (TypeError, json.JSONDecodeError):
+    except json.JSONDecodeError:
         pass
-    return f"{error.get('Error', 'Error')}: {cause}" if cause else str(error.get("Error", "error"))
+    return f"{error.error}: {cause}" if cause else error.error
 
 
-def _service_failure(call: Call, error: Any) -> tuple[dict[str, Any], str] | None:
+def _service_failure(call: Call, error: CaughtError) -> tuple[dict[str, Any], str] | None:
     """A native service task's failure (an ECS task or Batch job that failed): the outputs its
     description gives, and a message naming why it stopped."""
     describe = getattr(call.task, "service_failure", None)
     if describe is None:
         return None
-    described: tuple[dict[str, Any], str] | None = describe(error)
+    # The task reads the error as the Catch wrote it.
+    described: tuple[dict[str, Any], str] | None = describe(
+        error.model_dump(by_alias=True, exclude_unset=True)
+    )
     return described
 
 
-def action_check(call: Call) -> dict[str, Any]:
+def action_check(call: Call, request: CheckCall) -> WaitForChecked:
     """After one WaitFor iteration: done when the condition is truthy, or when a bound is reached."""
     task: Any = call.task
-    loop = call.event.get("loop") or {}
-    scope = loop.get("scope") or _loop_scope(call, 0)
-    iteration = int(scope.get("iteration", 0)) + 1
+    loop = request.loop
+    iteration = loop.scope.iteration + 1
     frequency = task.check_frequency
     context = call.context()
     try:
@@ -289,7 +309,7 @@ def action_check(call: Call) -> dict[str, Any]:
     if frequency is not None and frequency.interval is not None:
         interval = max(0, int(frequency.interval.total_seconds()))
     if not done:
-        started = datetime.fromisoformat(loop.get("startedAt") or call.task_run.start_date.isoformat())
+        started = datetime.fromisoformat(loop.started_at or call.task_run.start_date.isoformat())
         max_iterations = frequency.max_iterations if frequency else None
         max_duration: timedelta | None = frequency.max_duration if frequency else None
         reached = (max_iterations is not None and iteration >= max_iterations) or (
@@ -301,26 +321,23 @@ def action_check(call: Call) -> dict[str, Any]:
                 raise TaskFailed(f"task '{task.id}': maximum iterations or duration reached")
             done = True
     call.save(outputs={"iterationCount": iteration})
-    return {
-        "done": done,
-        "scope": _loop_scope(call, iteration),
-        "interval": interval,
-        "startedAt": loop.get("startedAt"),
-    }
+    return WaitForChecked(
+        done=done, scope=_loop_scope(call, iteration), interval=interval, started_at=loop.started_at
+    )
 
 
-def action_pause(call: Call) -> dict[str, Any]:
-    call.save(state=State.PAUSED, task_token=call.event.get("taskToken"))
+def action_pause(call: Call, request: PauseCall) -> TaskRunState:
+    call.save(state=State.PAUSED, task_token=request.task_token)
     call.store.update_execution(call.execution.id, state=State.PAUSED)
-    return {"state": "PAUSED"}
+    return TaskRunState(state="PAUSED")
 
 
-def action_await(call: Call) -> dict[str, Any]:
+def action_await(call: Call, request: AwaitCall) -> TaskRunState:
     """A Dag task registers its callback token first, then checks: no wake-up can slip between the two."""
-    call.save(task_token=call.event.get("taskToken"), state=State.CREATED)
+    call.save(task_token=request.task_token, state=State.CREATED)
     if _dependencies_done(call, call.task.id):
         _wake(call, call.task_run.task_token)
-    return {"state": "WAITING"}
+    return TaskRunState(state="WAITING")
 
 
 def _dag_of(call: Call, task_id: str) -> Any | None:

@@ -10,7 +10,9 @@ One event = one action on one task instance:
 - `await`   a Dag task waits for its dependencies: records the callback token
 - `outputs` the flow's outputs, at the end of a successful run
 
-A failure raises an exception whose class name is the error Step Functions' Retry/Catch match.
+Each event is parsed into its call model (`stratoflow.runner_call`), and each action answers with a
+model of what the state machine reads back. A failure raises an exception whose class name is the
+error Step Functions' Retry/Catch match.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, assert_never
 
 from stratoflow.domain import Attempt, Execution, TaskRun
 from stratoflow.errors import InputError, NotFoundError
@@ -44,6 +46,20 @@ from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.run_context import FlowCredentials
 from stratoflow.flow.task import RunnableTask, Task
 from stratoflow.flow.task_lists import FlowableTask
+from stratoflow.runner_call import (
+    AwaitCall,
+    CallBase,
+    CheckCall,
+    EndCall,
+    FlowOutputsRecorded,
+    OutputsCall,
+    PauseCall,
+    RunCall,
+    RunnerCall,
+    StartCall,
+    TaskRunState,
+    parse_runner_call,
+)
 from stratoflow.states import State, worst
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.tasks.errors import ExitExecution, TaskError, TaskFailed, TaskTimeout
@@ -146,26 +162,23 @@ class TaskRunner:
             self._values[uri] = values
         return values
 
-    def handle(self, event: dict[str, Any]) -> Any:
-        """Entry point of the task-runner Lambda and of the local engine's Lambda integration."""
-        ref = event["execution"]
-        flow = self.flow(ref["namespace"], ref["flowId"], int(ref["revision"]))
-        execution = self.store.get_execution(ref["id"])
+    def handle(self, event: Mapping[str, Any] | RunnerCall) -> dict[str, Any]:
+        """Entry point of the task-runner Lambda and of the local engine's Lambda integration: a
+        resolved Payload in (InvalidRunnerCall names a field that does not fit), the answer out."""
+        request = parse_runner_call(event) if isinstance(event, Mapping) else event
+        ref = request.execution
+        flow = self.flow(ref.namespace, ref.flow_id, ref.revision)
+        execution = self.store.get_execution(ref.id)
         if execution is None:
-            raise NotFoundError(f"execution {ref['id']} does not exist")
-        action = event["action"]
-        if action == "outputs":
-            return self._flow_outputs(flow, execution)
-        task = flow.find_task(event["taskId"])
+            raise NotFoundError(f"execution {ref.id} does not exist")
+        if isinstance(request, OutputsCall):
+            return self._flow_outputs(flow, execution).to_payload()
+        task = flow.find_task(request.task_id)
         if task is None:
-            raise NotFoundError(f"task '{event['taskId']}' is not in flow {flow.namespace}.{flow.id}")
-        call = Call(self, flow, execution, task, event.get("scope"), event)
-        handler = ACTIONS.get(action)
-        if handler is None:
-            raise ValueError(f"unknown task-runner action '{action}'")
-        return handler(call)
+            raise NotFoundError(f"task '{request.task_id}' is not in flow {flow.namespace}.{flow.id}")
+        return _answer(Call(self, flow, execution, task, request), request).to_payload()
 
-    def _flow_outputs(self, flow: Flow, execution: Execution) -> dict[str, Any]:
+    def _flow_outputs(self, flow: Flow, execution: Execution) -> FlowOutputsRecorded:
         outputs = ExecutionOutputs(self.store, self.blobs, execution.id, flow)
         context = render_context(flow, execution, outputs)
         values: dict[str, Any] = {}
@@ -191,7 +204,7 @@ class TaskRunner:
             self.store.update_execution(execution.id, error=message)
             raise TaskFailed(message) from error
         self.store.update_execution(execution.id, outputs=services.mask_value(values))
-        return {"outputs": len(values)}
+        return FlowOutputsRecorded(outputs=len(values))
 
 
 class Call:
@@ -203,17 +216,10 @@ class Call:
         flow: Flow,
         execution: Execution,
         task: Task,
-        scope: Scope,
-        event: dict[str, Any],
+        request: CallBase,
     ):
-        self.runner, self.flow, self.execution, self.task, self.scope, self.event = (
-            runner,
-            flow,
-            execution,
-            task,
-            scope,
-            event,
-        )
+        self.runner, self.flow, self.execution, self.task = runner, flow, execution, task
+        scope: Scope = request.scope_dict()
         self.scope = runner.resolve_scope(scope)
         self.store = runner.store
         self.id = task_run_id(execution.id, task.id, scope)
@@ -325,13 +331,13 @@ class Call:
         return worst([State(r.state) for r in runs if r.parent_task_run_id == self.id])
 
 
-def action_run(call: Call) -> dict[str, Any]:
+def action_run(call: Call) -> TaskRunState:
     task = call.task
     if not isinstance(task, RunnableTask):
         raise TypeError(f"task '{task.id}' ({task.type}) is not runnable")
     existing = call.task_run
     if existing.state in (State.SUCCESS, State.WARNING, State.SKIPPED):
-        return {"state": str(existing.state)}  # already done: a duplicate delivery or a restart
+        return TaskRunState(state=str(existing.state))  # already done: a duplicate delivery or a restart
     attempt_number = len(existing.attempts) + 1
     retry_count = retries_so_far(existing)
     call.save(
@@ -342,7 +348,7 @@ def action_run(call: Call) -> dict[str, Any]:
     ctx = call.run_context(attempt_number)
     try:
         if retry_count == 0 and call.should_skip(ctx):
-            return {"state": "SKIPPED"}
+            return TaskRunState(state="SKIPPED")
         with shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx):
             outputs = run_within_timeout(task, ctx)
     except ExitExecution as exit_:
@@ -361,7 +367,7 @@ def action_run(call: Call) -> dict[str, Any]:
     # Secret values read during the run never reach the stored outputs.
     state = call.finished_ok(state, ctx.mask_value(json.loads(json.dumps(outputs or {}, default=str))))
     _flush_logs(call, ctx)
-    return {"state": str(state)}
+    return TaskRunState(state=str(state))
 
 
 def run_within_timeout(task: RunnableTask, ctx: TaskRunContext) -> dict[str, Any]:
@@ -453,18 +459,29 @@ def _typed(error: Exception, message: str) -> Exception:
     return TaskFailed(f"{type(error).__name__}: {message}")
 
 
-def _run_allowing(call: Call) -> dict[str, Any]:
+def _run_allowing(call: Call) -> TaskRunState:
     try:
         return action_run(call)
     except _AllowedFailure:
-        return {"state": "WARNING"}
+        return TaskRunState(state="WARNING")
 
 
-ACTIONS: dict[str, Callable[[Call], Any]] = {
-    "run": _run_allowing,
-    "start": flowables.action_start,
-    "end": flowables.action_end,
-    "check": flowables.action_check,
-    "pause": flowables.action_pause,
-    "await": flowables.action_await,
-}
+def _answer(
+    call: Call, request: RunCall | StartCall | EndCall | CheckCall | PauseCall | AwaitCall
+) -> flowables.Answer:
+    """One action, dispatched on the call's model (the `action` it was parsed by)."""
+    match request:
+        case RunCall():
+            return _run_allowing(call)
+        case StartCall():
+            return flowables.action_start(call, request)
+        case EndCall():
+            return flowables.action_end(call, request)
+        case CheckCall():
+            return flowables.action_check(call, request)
+        case PauseCall():
+            return flowables.action_pause(call, request)
+        case AwaitCall():
+            return flowables.action_await(call, request)
+        case _:
+            assert_never(request)

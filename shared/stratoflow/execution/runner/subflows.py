@@ -22,6 +22,7 @@ from stratoflow.expressions import ExpressionError, render
 from stratoflow.flow import load_flow, resolve_inputs
 from stratoflow.flow.fields import is_system_label
 from stratoflow.namespaces import NamespaceGuard
+from stratoflow.runner_call import ExecutionRef, StartCall, StateInput, SubflowStarted
 from stratoflow.states import State
 from stratoflow.tasks.errors import TaskFailed
 
@@ -50,7 +51,7 @@ def failed_child_attempt(call: Call) -> Attempt | None:
     return current.model_copy(update={"state": State.FAILED, "end_date": _now(), "error": error})
 
 
-def start_subflow(call: Call) -> dict[str, Any]:
+def start_subflow(call: Call, _request: StartCall) -> SubflowStarted:
     """Admission of the child execution: inputs resolved and the execution recorded before it starts."""
     task: Any = call.task
     if call.execution.restarts and task.restart_behavior == "RETRY_FAILED":
@@ -107,8 +108,8 @@ def start_subflow(call: Call) -> dict[str, Any]:
     with contextlib.suppress(ConflictError):  # a retried start: the child was admitted already
         call.store.create_execution(child)
     call.save(outputs={"executionId": child_id})
-    ref = {"id": child_id, "namespace": task.namespace, "flowId": task.flow_id, "revision": record.revision}
-    return {"name": child_id, "input": {"execution": ref, "scope": None}}
+    ref = ExecutionRef(id=child_id, namespace=task.namespace, flow_id=task.flow_id, revision=record.revision)
+    return SubflowStarted(name=child_id, input=StateInput(execution=ref, scope=None))
 
 
 def subflow_execution_id(parent: Execution, task_run_id: str, attempt: int = 1) -> str:
@@ -126,7 +127,7 @@ def subflow_execution_id(parent: Execution, task_run_id: str, attempt: int = 1) 
     return str(uuid.uuid5(SUBFLOW_NAMESPACE, key))
 
 
-def _restart_child(call: Call) -> dict[str, Any] | None:
+def _restart_child(call: Call) -> SubflowStarted | None:
     """`restartBehavior: RETRY_FAILED`: restart the child this task run started last, when it FAILED or
     was KILLED (its successful task runs are kept); None to start a new child instead."""
     task: Any = call.task
@@ -139,8 +140,10 @@ def _restart_child(call: Call) -> dict[str, Any] | None:
     elif child.state != State.RUNNING or child.restarts == 0:
         return None  # it succeeded (the parent failed after it): a new child runs the flow again
     # else: a repeated start call, after this restart of the child: start the same run again
-    ref = {"id": child.id, "namespace": task.namespace, "flowId": task.flow_id, "revision": child.revision}
-    return {"name": run_name(child.id, child.restarts), "input": {"execution": ref, "scope": None}}
+    ref = ExecutionRef(id=child.id, namespace=task.namespace, flow_id=task.flow_id, revision=child.revision)
+    return SubflowStarted(
+        name=run_name(child.id, child.restarts), input=StateInput(execution=ref, scope=None)
+    )
 
 
 def subflow_outputs(call: Call) -> dict[str, Any]:
