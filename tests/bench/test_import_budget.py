@@ -26,14 +26,15 @@ def test_top_level_imports_are_summed_and_folders_are_not_counted(tmp_path: Path
     # Given a tree where stratoflow/execution is a folder (its __init__ only a docstring)
     package = tmp_path / "shared" / "stratoflow"
     (package / "execution").mkdir(parents=True)
-    (package / "__init__.py").write_text("from stratoflow.errors import StratoflowError\n")
+    (package / "__init__.py").write_text("from stratoflow.errors import StratoflowError\n")  # 46 bytes
     (package / "execution" / "__init__.py").write_text('"""The execution core."""\n')
+    (package / "execution" / "admission.py").write_text("")
 
     # When a report of its imports is read
     imports = parse(REPORT, tmp_path)
 
     # Then the time is that of the top-level imports, and the folder is no module
-    assert imports == Imports(ms=1.7, modules=5, stratoflow=2)
+    assert imports == Imports(ms=1.7, others=3, stratoflow=2, stratoflow_kb=0.046)
     assert is_folder("stratoflow.execution", tmp_path)
     assert not is_folder("stratoflow", tmp_path)
 
@@ -64,3 +65,9 @@ def test_one_quick_comparison_of_the_checkout_with_itself_is_not_heavier() -> No
     # Then both are measured and the table printed
     assert done.returncode in (0, 1), done.stderr
     assert "| strato run |" in done.stdout and "| task_runner |" in done.stdout
+
+
+def test_only_other_packages_modules_make_an_import_heavier() -> None:
+    baseline = Imports(ms=100.0, others=300, stratoflow=80, stratoflow_kb=500.0)
+    assert not Imports(ms=300.0, others=302, stratoflow=95, stratoflow_kb=520.0).heavier_than(baseline)
+    assert Imports(ms=90.0, others=303, stratoflow=70, stratoflow_kb=400.0).heavier_than(baseline)
