@@ -28,7 +28,7 @@ def test_top_level_imports_are_summed_and_folders_are_not_counted(tmp_path: Path
     (package / "execution").mkdir(parents=True)
     (package / "__init__.py").write_text("from stratoflow.errors import StratoflowError\n")  # 46 bytes
     (package / "execution" / "__init__.py").write_text('"""The execution core."""\n')
-    (package / "execution" / "admission.py").write_text("")
+    (package / "execution" / "admission").with_suffix(".py").write_text("")
 
     # When a report of its imports is read
     imports = parse(REPORT, tmp_path)
