@@ -67,7 +67,7 @@ def _caller() -> str:
 
 
 class _MotoBlocker(importlib.abc.MetaPathFinder):
-    """Refuses the first import of moto (or of the moto-based cloud simulation) during a unit test."""
+    """Refuses the first import of moto during a unit test (stratoflow.cloudsim imports it too)."""
 
     def __init__(self, guard: HermeticGuard) -> None:
         self.guard = guard
