@@ -128,7 +128,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    if nextitem is None:
+        # The end of the session (of this xdist worker): the session fixtures of every layer end in
+        # the teardown of whichever test ran last, e.g. the integration layer's PostgreSQL server.
+        return (yield)
     return (yield from _guarded(item))
 
 

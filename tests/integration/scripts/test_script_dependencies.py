@@ -7,9 +7,6 @@ The tests here run pip and scripts (real processes); the in-process ones are in 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ import pytest
 from stratoflow.tasks.scripts import dependencies
 from stratoflow.tasks.scripts.dependencies import DependencyInstallFailed
 from tests.unit.tasks.task_helpers import direct_context, load_task
+from tests.unit.tasks.test_script_dependencies import build_wheel
 
 
 def test_dependencies_are_installed_once_then_reused(
@@ -91,26 +89,6 @@ def test_before_commands_and_the_script_see_the_installed_packages(
     task.run(ctx)
 
     assert [e.message for e in ctx.logs][-2:] == ["ready", "/opt/extra"]
-
-
-def build_wheel(folder: Path, name: str = "tinypkg", version: str = "0.1") -> Path:
-    """A pure-Python wheel whose module says hello: what `pip wheel` would build, without a backend."""
-    files = {
-        f"{name}/__init__.py": f"GREETING = 'hello from {name} {version}'\n".encode(),
-        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = f"{name}-{version}.dist-info/RECORD"
-    lines = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        lines.append(f"{path},sha256={digest},{len(data)}")
-    files[record] = ("\n".join([*lines, f"{record},,"]) + "\n").encode()
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, data in files.items():
-            archive.writestr(path, data)
-    return wheel
 
 
 @pytest.fixture

@@ -5,7 +5,10 @@ No network: the requirement is a wheel built in tmp_path, and PIP_NO_INDEX keeps
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,23 @@ def test_invalid_dependencies_are_load_errors(dependencies_yaml: str, message: s
         load_flow(
             flow_source(f"- {{id: p, type: scripts.Python, script: x, dependencies: {dependencies_yaml}}}")
         )
+
+
+def build_wheel(folder: Path, name: str = "tinypkg", version: str = "0.1") -> Path:
+    """A pure-Python wheel whose module says hello: what `pip wheel` would build, without a backend."""
+    files = {
+        f"{name}/__init__.py": f"GREETING = 'hello from {name} {version}'\n".encode(),
+        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = f"{name}-{version}.dist-info/RECORD"
+    lines = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{path},sha256={digest},{len(data)}")
+    files[record] = ("\n".join([*lines, f"{record},,"]) + "\n").encode()
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return wheel
