@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     {"execution"},  # the core: admission, control, finalize, flow retry, the runner, SLAs, lineage
     {"triggers"},
     {"local", "cloud"},  # the two adapters of the core
-    {"cloudsim"},  # cloud on moto
+    {"cloudsim", "console"},  # cloud on moto; the web console (on the local platform or the cloud)
     {"cli", "_platform"},  # everything; the CDK app packaged in the wheel
 ]
 # Packages whose imports are narrower than their layer (arch.md, issue 18).
