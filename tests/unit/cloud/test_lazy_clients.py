@@ -2,41 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from typing import Any
 
 from stratoflow.cloud.config.clients import AwsClients
 from stratoflow.cloud.config.lazy import LazyAwsClients, LazyClient
-
-SETTINGS = {
-    "STRATOFLOW_TABLE_NAME": "table",
-    "STRATOFLOW_DATA_BUCKET": "data",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
-
-def test_building_every_functions_objects_imports_no_boto3() -> None:
-    # Given the objects each platform function's handler builds at import time
-    code = (
-        "import sys\n"
-        "from stratoflow.cloud import assembly\n"
-        "from stratoflow.cloud.config.settings import Settings\n"
-        "for build in (assembly.cloud_task_runner, assembly.cloud_admission, assembly.cloud_webhooks,\n"
-        "              assembly.cloud_execution_events, assembly.cloud_deployer):\n"
-        "    build(Settings.from_env())\n"
-        "loaded = sorted(m for m in ('boto3', 'botocore.session', 'botocore.client') if m in sys.modules)\n"
-        "print(loaded)\n"
-    )
-
-    # When a fresh process builds them all
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=SETTINGS, capture_output=True, text=True, check=True
-    )
-
-    # Then no boto3 module (nor a botocore session or client) was imported
-    assert done.stdout.strip() == "[]", done.stderr
 
 
 class Made:

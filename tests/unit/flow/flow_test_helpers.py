@@ -6,7 +6,7 @@ import textwrap
 from typing import Any
 
 from stratoflow.errors import Diagnostic
-from stratoflow.flow import validate_text
+from stratoflow.flow import load_flow, validate_text
 
 HEADER = "id: demo\nnamespace: tests\n"
 
@@ -75,3 +75,9 @@ class FakeContext:
 
     def secret(self, name: str) -> str:
         return "s3cr3t"
+
+
+def request(yaml: str, ctx: FakeContext) -> dict[str, Any]:
+    """Run one http.Request task, written as a flow's task line, in the given context."""
+    task = load_flow(flow_text(f"tasks:\n  - {yaml}\n")).tasks[0]
+    return task.run(ctx)  # type: ignore[attr-defined,no-any-return]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -147,15 +146,3 @@ def test_missing_extension_families_are_skipped_but_broken_ones_surface(
     # ...but a broken one surfaces
     with pytest.raises(ModuleNotFoundError, match="no_such_dependency_for_test"):
         registry._load(("broken_family_for_test",))
-
-
-def test_importing_the_flow_model_does_not_import_the_task_families() -> None:
-    import subprocess
-
-    code = (
-        "import sys, stratoflow.flow; "
-        "print(any(m in sys.modules for m in ('stratoflow.tasks.core', 'stratoflow.tasks.http', 'jinja2')))"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-
-    assert result.stdout.strip() == "False"

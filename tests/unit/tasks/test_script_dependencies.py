@@ -9,37 +9,14 @@ import base64
 import hashlib
 import tempfile
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from stratoflow.errors import FlowValidationError
 from stratoflow.flow import load_flow
 from stratoflow.tasks.scripts import dependencies
-from stratoflow.tasks.scripts.dependencies import DependencyInstallFailed
-from tests.unit.tasks.task_helpers import direct_context, flow_source, load_task
-
-
-def build_wheel(folder: Path, name: str = "tinypkg", version: str = "0.1") -> Path:
-    """A pure-Python wheel whose module says hello: what `pip wheel` would build, without a backend."""
-    files = {
-        f"{name}/__init__.py": f"GREETING = 'hello from {name} {version}'\n".encode(),
-        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = f"{name}-{version}.dist-info/RECORD"
-    lines = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        lines.append(f"{path},sha256={digest},{len(data)}")
-    files[record] = ("\n".join([*lines, f"{record},,"]) + "\n").encode()
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, data in files.items():
-            archive.writestr(path, data)
-    return wheel
+from tests.unit.tasks.task_helpers import flow_source
 
 
 @pytest.fixture
@@ -48,52 +25,6 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("STRATOFLOW_DEPENDENCY_CACHE", str(folder))
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     return folder
-
-
-@pytest.fixture
-def pip_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The pip commands run (they still run)."""
-    calls: list[list[str]] = []
-    real: Callable[..., int] = dependencies.run_process
-
-    def spy(argv: list[str], **kwargs: Any) -> int:
-        calls.append(list(argv))
-        return real(argv, **kwargs)
-
-    monkeypatch.setattr(dependencies, "run_process", spy)
-    return calls
-
-
-def test_dependencies_are_installed_once_then_reused(
-    tmp_path: Path, cache: Path, pip_calls: list[list[str]]
-) -> None:
-    # Given a script that imports a package from a local wheel
-    wheel = build_wheel(tmp_path)
-    task = load_task(
-        f"{{id: p, type: scripts.Python, dependencies: ['{wheel}'], "
-        'script: "import tinypkg; print(tinypkg.GREETING)"}'
-    )
-    (tmp_path / "one").mkdir()
-    (tmp_path / "two").mkdir()
-
-    # When it runs twice
-    first, second = direct_context(tmp_path / "one"), direct_context(tmp_path / "two")
-    task.run(first)
-    task.run(second)
-
-    # Then pip ran once, into the cache, and its output went to the first run's logs
-    assert len(pip_calls) == 1
-    assert pip_calls[0][1:5] == ["-m", "pip", "install", "--target"]
-    assert any("Successfully installed tinypkg-0.1" in e.message for e in first.logs)
-    # And both runs imported the package; the second says it reused the install
-    for ctx in (first, second):
-        assert ctx.logs[-1].message == "hello from tinypkg 0.1"
-    assert any(e.message.startswith("dependencies: reusing") for e in second.logs)
-    assert not any("Successfully installed" in e.message for e in second.logs)
-    # And the cache holds one complete install, for this interpreter's version
-    installs = [p for p in cache.glob("*/*") if not p.name.startswith(".")]
-    assert len(installs) == 1 and (installs[0] / "tinypkg" / "__init__.py").is_file()
-    assert installs[0].parent.name == dependencies.interpreter_version(dependencies.sys.executable)
 
 
 def test_the_cache_is_keyed_by_the_sorted_requirements_and_the_interpreter_version(cache: Path) -> None:
@@ -115,46 +46,6 @@ def test_the_cache_lives_in_tmp_in_lambda(monkeypatch: pytest.MonkeyPatch) -> No
     assert dependencies.cache_root() == Path(tempfile.gettempdir()) / "stratoflow" / "python-dependencies"
 
 
-def test_a_failed_install_fails_the_task_naming_the_requirement(
-    tmp_path: Path, cache: Path, pip_calls: list[list[str]]
-) -> None:
-    # Given a requirement pip cannot find (no index: it fails at once)
-    wheel = build_wheel(tmp_path)
-    task = load_task(
-        f"{{id: p, type: scripts.Python, dependencies: ['{wheel}', 'stratoflow-missing-pkg==9.9'], "
-        "script: \"print('never')\"}"
-    )
-    ctx = direct_context(tmp_path)
-
-    # When / Then: a typed error naming the requirement that failed
-    with pytest.raises(DependencyInstallFailed) as raised:
-        task.run(ctx)
-    assert "cannot install the dependency stratoflow-missing-pkg==9.9 (pip exited with code 1)" in str(
-        raised.value
-    )
-    assert str(wheel) not in str(raised.value)
-    # And pip's words are in the logs, the script never ran, and nothing half-installed is cached
-    assert any(e.level == "WARN" and "stratoflow-missing-pkg" in e.message for e in ctx.logs)
-    assert not any(e.message == "never" for e in ctx.logs)
-    assert not [p for p in cache.glob("*/*")]
-
-
-def test_before_commands_and_the_script_see_the_installed_packages(
-    tmp_path: Path, cache: Path, pip_calls: list[list[str]]
-) -> None:
-    wheel = build_wheel(tmp_path, name="otherpkg")
-    task = load_task(
-        f"{{id: p, type: scripts.Python, dependencies: ['{wheel}'], env: {{PYTHONPATH: /opt/extra}}, "
-        "beforeCommands: ['python -c \"import otherpkg\" && echo ready'], "
-        "script: \"import os; print(os.environ['PYTHONPATH'].split(os.pathsep)[1])\"}"
-    )
-    ctx = direct_context(tmp_path)
-
-    task.run(ctx)
-
-    assert [e.message for e in ctx.logs][-2:] == ["ready", "/opt/extra"]
-
-
 @pytest.mark.parametrize(
     ("dependencies_yaml", "message"),
     [("['']", "a dependency must not be empty"), ("['--index-url=http://x']", "not pip options")],
@@ -164,3 +55,23 @@ def test_invalid_dependencies_are_load_errors(dependencies_yaml: str, message: s
         load_flow(
             flow_source(f"- {{id: p, type: scripts.Python, script: x, dependencies: {dependencies_yaml}}}")
         )
+
+
+def build_wheel(folder: Path, name: str = "tinypkg", version: str = "0.1") -> Path:
+    """A pure-Python wheel whose module says hello: what `pip wheel` would build, without a backend."""
+    files = {
+        f"{name}/__init__.py": f"GREETING = 'hello from {name} {version}'\n".encode(),
+        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = f"{name}-{version}.dist-info/RECORD"
+    lines = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{path},sha256={digest},{len(data)}")
+    files[record] = ("\n".join([*lines, f"{record},,"]) + "\n").encode()
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return wheel

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from stratoflow.flow import registry
@@ -35,14 +33,6 @@ def test_a_section_lists_aliases_properties_with_defaults_and_outputs() -> None:
     assert "| `method` | `GET` \\| `POST`" in section
     assert "| `length` | size of the file in bytes |" in section
     assert "| `id` |" not in section  # the common properties are listed once, at the top
-
-
-def test_the_module_prints_the_reference() -> None:
-    printed = subprocess.run(
-        [sys.executable, "-m", "stratoflow.tasks.reference"], capture_output=True, text=True, check=True
-    ).stdout
-
-    assert printed == markdown()
 
 
 def test_readme_task_table_is_up_to_date() -> None:
