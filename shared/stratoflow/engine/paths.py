@@ -187,6 +187,7 @@ def _parse_bracket(text: str, i: int) -> tuple[Step, int]:
             j += 1
         if depth or not text.startswith("]", j):
             raise PathSyntaxError(f"'{text}': unterminated filter")
+        # filters imports this module (a filter holds paths, a path holds filters): one grammar, two files
         from stratoflow.engine.filters import compile_filter
 
         return ("filter", compile_filter(text[i + 2 : j - 1])), j + 1

@@ -29,6 +29,7 @@ LAYERS: list[set[str]] = [
     {"local", "cloud"},  # the two adapters of the core
     {"cloudsim", "console"},  # cloud on moto; the web console (on the local platform or the cloud)
     {"cli", "_platform"},  # everything; the CDK app packaged in the wheel
+    {"cdk"},  # `from stratoflow.cdk import Stratoflow`: the construct of the packaged CDK app
 ]
 # Packages whose imports are narrower than their layer (arch.md, issue 18).
 ONLY: dict[str, set[str]] = {
@@ -105,8 +106,21 @@ def test_the_core_reaches_the_stores_through_their_ports(codebase: Codebase) -> 
     assert [f"{found.where}: {found.target}" for found in adapters] == []
 
 
-# File circles inside one package that are there on purpose, each with its reason (none today).
-MODULE_CIRCLES_ALLOWED: dict[tuple[str, ...], str] = {}
+# File circles inside one package, each with its reason. The first is a grammar; the second is debt
+# (issue 18): the flowable, subflow and timeout actions call back into the runner that dispatches to
+# them. It may shrink, never grow: a new circle fails.
+MODULE_CIRCLES_ALLOWED: dict[tuple[str, ...], str] = {
+    (
+        "stratoflow.engine.filters",
+        "stratoflow.engine.paths",
+    ): "a JSONPath filter holds paths, a path holds filters",
+    (
+        "stratoflow.execution.runner.flowables",
+        "stratoflow.execution.runner.runner",
+        "stratoflow.execution.runner.subflows",
+        "stratoflow.execution.runner.timeouts",
+    ): "debt (issue 18): the actions call back into the runner that dispatches to them",
+}
 
 
 def test_no_module_circles_inside_a_package(codebase: Codebase) -> None:
