@@ -12,7 +12,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from stratoflow.cloud.assembly import cloud_deployer
 from stratoflow.cloud.config.clients import AwsClients
 from stratoflow.cloudsim.platform import CloudSimulation
 
@@ -103,8 +102,7 @@ class FailingRoleDeletes:
 @pytest.fixture
 def sim() -> Iterator[CloudSimulation]:
     with CloudSimulation(stack_name=STACK) as simulation:
-        # The deployer as the stack's function builds it: trigger rules, pipes and schedules too
-        simulation.deployer = cloud_deployer(simulation.schedule_settings, simulation.clients)
+        # The simulation deploys with every step of the stack's deployer: rules, pipes and schedules too
         boto3.client("events").create_event_bus(Name=BUS)
         boto3.client("sqs").create_queue(QueueName="orders")
         for key, source in FLOWS.items():

@@ -95,6 +95,7 @@ def test_stopping_closes_the_endpoint_and_leaves_paused_and_queued_executions_wa
     server.sync_flows()
     first = call(server, "/webhook/demo/held/hold-key-0123456789ab")[1]
     second = call(server, "/webhook/demo/held/hold-key-0123456789ab")[1]
+    _wait_for_state(tmp_path / "home" / "stratoflow.db", first["executionId"], State.PAUSED)
 
     # When it is stopped
     stop.set()
@@ -178,3 +179,20 @@ def test_the_trigger_examples_run(tmp_path: Path) -> None:
         assert (order_run.state, order_run.inputs) == (State.SUCCESS, {"order_id": "A-7"})
     finally:
         server.close()
+
+
+def _wait_for_state(database: Path, execution_id: str, state: State) -> None:
+    """Until the execution reaches `state`: the webhook answers when it is admitted, not when its
+    Pause starts, and a stop before that kills a RUNNING execution (as it should)."""
+    import time
+
+    from stratoflow.store import SqliteExecutionStore
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with SqliteExecutionStore(database) as store:
+            found = store.get_execution(execution_id)
+        if found is not None and found.state == state:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{execution_id} never reached {state}")

@@ -39,7 +39,6 @@ ANY_DEBT = frozenset(
         "shared/stratoflow/execution/runner/runner.py:TaskRunner.handle:return",
         "shared/stratoflow/execution/runner/runner.py:run_within_timeout:return",
         "shared/stratoflow/execution/runner/subflows.py:subflow_outputs:return",
-        "shared/stratoflow/execution/runner/timeouts.py:is_own_timeout:error",
         "shared/stratoflow/flow/coercion.py:is_template:value",
         "shared/stratoflow/flow/coercion.py:to_bool:raw",
         "shared/stratoflow/flow/coercion.py:to_date:raw",

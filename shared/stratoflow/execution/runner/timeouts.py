@@ -17,6 +17,7 @@ from stratoflow.states import State
 
 if TYPE_CHECKING:
     from stratoflow.execution.runner.runner import Call
+    from stratoflow.runner_call import CaughtError
 
 TIMED_OUT = "Stratoflow.TimedOut"
 """A flowable's race timer (compiler.timeouts)."""
@@ -24,16 +25,14 @@ TASK_TIMED_OUT = "States.Timeout"
 """A Subflow's wait for its child (the Task state's TimeoutSeconds)."""
 
 
-def is_own_timeout(call: Call, error: Any) -> bool:
+def is_own_timeout(call: Call, error: CaughtError) -> bool:
     """True when `error` is this flowable's own timeout (its race's timer, or the TimeoutSeconds of a
     Subflow's wait), not a child's."""
-    if call.task.timeout is None or not isinstance(error, dict):
+    if call.task.timeout is None:
         return False
     if type(call.task).type_name == "Subflow":
-        return error.get("Error") == TASK_TIMED_OUT
-    return error.get("Error") == TIMED_OUT and f"task '{call.task.id}' timed out" in str(
-        error.get("Cause", "")
-    )
+        return error.error == TASK_TIMED_OUT
+    return error.error == TIMED_OUT and f"task '{call.task.id}' timed out" in (error.cause or "")
 
 
 def timeout_message(call: Call) -> str:
