@@ -53,7 +53,9 @@ class Flowable:
     ) -> str:
         """The start call, then a Choice that routes to the body (or a branch, or past a skip)."""
         rules = list(choices or [])
-        if self.can_skip:
+        # A skip answer carries no branch, loop or dispatch fields, so whenever rules read those, the
+        # skip rule comes first: a finished run copied by a replay (or restart) skips like a runIf.
+        if self.can_skip or rules:
             rules.insert(
                 0, {"Variable": SKIP_RULE_VARIABLE, "BooleanEquals": True, "Next": self.next_or_end()}
             )

@@ -156,9 +156,10 @@ def test_foreach_can_run_its_iterations_as_child_executions() -> None:
 
     # The start call is told what one iteration costs in history events (a Task is 5, +2 an iteration)
     assert states["each"]["Parameters"]["Payload"]["eventsPerItem"] == 7
-    # and its answer picks the inline Map or the distributed one
+    # and its answer skips a finished run (a replay's copy), or picks the inline Map or the distributed one
     assert states["each.choice"]["Choices"] == [
-        {"Variable": "$.eval.result.distributed", "BooleanEquals": True, "Next": "each.children"}
+        {"Variable": "$.eval.result.skip", "BooleanEquals": True, "Next": "flow.succeeded"},
+        {"Variable": "$.eval.result.distributed", "BooleanEquals": True, "Next": "each.children"},
     ]
     assert states["each.choice"]["Default"] == "each.map"
     children = states["each.children"]
@@ -226,7 +227,10 @@ def test_if_is_a_choice_on_the_evaluated_branch() -> None:
         """
     )
     choice = compiled.definition["States"]["check.choice"]
-    assert choice["Choices"] == [{"Variable": "$.eval.result.branch", "StringEquals": "then", "Next": "yes"}]
+    assert choice["Choices"] == [
+        {"Variable": "$.eval.result.skip", "BooleanEquals": True, "Next": "flow.succeeded"},
+        {"Variable": "$.eval.result.branch", "StringEquals": "then", "Next": "yes"},
+    ]
     assert choice["Default"] == "no"
 
 

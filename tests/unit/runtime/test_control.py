@@ -156,6 +156,35 @@ def test_replay_starts_a_linked_execution_from_a_task_reusing_earlier_outputs(
         prepare_replay(real_platform.store, flow, original.execution.id, "nope")
 
 
+@pytest.mark.parametrize(
+    "finished",
+    [
+        "type: ForEach\n    values: [1, 2]\n    tasks: [{id: inner, type: Return, format: x}]",
+        "type: If\n    condition: 'true'\n    then: [{id: inner, type: Return, format: x}]",
+        "type: Switch\n    value: a\n    cases: {a: [{id: inner, type: Return, format: x}]}",
+    ],
+    ids=["ForEach", "If", "Switch"],
+)
+def test_replay_from_a_task_after_a_finished_flowable_skips_it(
+    real_platform: LocalPlatform, finished: str
+) -> None:
+    # Given a successful execution whose flowable (its start answers with loop or branch fields) ran
+    source = "id: g\nnamespace: tests\ntasks:\n  - id: block\n    " + finished
+    source += "\n  - id: last\n    type: Return\n    format: done\n"
+    flow, record = deploy(real_platform, source)
+    original = real_platform.run(real_platform.admit(flow, record, {}))  # type: ignore[arg-type]
+    assert original.execution.state == State.SUCCESS
+
+    # When it is replayed from the task after the flowable (the flowable's run is copied, finished)
+    outcome = real_platform.run(prepare_replay(real_platform.store, flow, original.execution.id, "last"))
+
+    # Then the flowable is skipped as finished (not routed on fields a skip answer does not carry)
+    assert outcome.execution.state == State.SUCCESS, outcome.execution.error
+    runs = {r.task_id: r for r in outcome.task_runs}
+    assert runs["block"].state == State.SUCCESS
+    assert runs["last"].outputs == {"value": "done"}
+
+
 def test_resume_a_paused_execution_with_typed_inputs(real_platform: LocalPlatform) -> None:
     flow, record = deploy(
         real_platform,
