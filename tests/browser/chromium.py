@@ -1,16 +1,11 @@
-"""Debian's chromium and chromium-driver, installed with apt when missing (as root; CI runs as root),
-once per machine; skips only where they cannot be installed (not root, no apt)."""
+"""Debian's chromium and chromium-driver (installed by tests.debian_packages when missing)."""
 
 from __future__ import annotations
 
-import fcntl
-import os
 import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 
-import pytest
+from tests.debian_packages import installed
 
 PACKAGES = ["chromium", "chromium-driver"]
 
@@ -28,22 +23,4 @@ def _found() -> Chromium | None:
 
 
 def install_chromium() -> Chromium:
-    found = _found()
-    if found is not None:
-        return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip("chromium and chromium-driver are not installed and cannot be (needs root and apt-get)")
-    # pytest-xdist workers may get here together on a fresh machine: one installs, the others wait
-    # (two apt-get runs at once fail on dpkg's lock).
-    with open(os.path.join(tempfile.gettempdir(), "stratoflow-chromium-install.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        found = _found()
-        if found is not None:
-            return found
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "check": True}
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update"], env=env, **quiet)  # type: ignore[call-overload]
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES], env=env, **quiet)  # type: ignore[call-overload]
-    found = _found()
-    assert found is not None, "apt-get installed chromium but no chromium or chromedriver was found"
-    return found
+    return installed(_found, PACKAGES, "chromium with chromium-driver")

@@ -4,7 +4,6 @@ loopback, stopped and removed afterwards. Skips only where it cannot be installe
 
 from __future__ import annotations
 
-import fcntl
 import glob
 import os
 import shutil
@@ -16,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.debian_packages import installed
 
 PASSWORD = "s3cret-pw"
 
@@ -42,27 +41,7 @@ def _bin_dir() -> Path | None:
 
 
 def _install() -> Path:
-    bin_dir = _bin_dir()
-    if bin_dir is not None:
-        return bin_dir
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip("PostgreSQL is not installed and cannot be (needs root and apt-get)")
-    # pytest-xdist workers may get here together on a fresh machine: one installs, the other waits
-    # (two apt-get runs at once fail on dpkg's lock).
-    with open(os.path.join(tempfile.gettempdir(), "stratoflow-postgresql-install.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        bin_dir = _bin_dir()
-        if bin_dir is not None:
-            return bin_dir
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "check": True}
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update"], env=env, **quiet)  # type: ignore[call-overload]
-        subprocess.run(
-            ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"], env=env, **quiet
-        )  # type: ignore[call-overload]
-    bin_dir = _bin_dir()
-    assert bin_dir is not None, "apt-get installed postgresql but no initdb was found"
-    return bin_dir
+    return installed(_bin_dir, ["postgresql"], "PostgreSQL")
 
 
 def _free_port() -> int:
