@@ -12,6 +12,7 @@ from stratoflow.engine import VirtualClock
 from stratoflow.local import LocalPlatform
 from stratoflow.local.server import StratoServer
 from stratoflow.states import State
+from tests.unit.triggers.server_helpers import DOWN
 
 UP = """
     id: up
@@ -20,20 +21,6 @@ UP = """
       - {id: hello, type: Return, format: "hi"}
     outputs:
       - {id: greeting, type: STRING, value: "{{ outputs.hello.value }}"}
-"""
-
-DOWN = """
-    id: down
-    namespace: demo
-    inputs: [{id: greeting, type: STRING}]
-    triggers:
-      - id: after-up
-        type: Flow
-        states: [SUCCESS]
-        conditions: [{type: ExecutionFlow, namespace: demo, flowId: up}]
-        inputs: {greeting: "{{ trigger.outputs.greeting }}"}
-    tasks:
-      - {id: echo, type: Return, format: "got {{ inputs.greeting }}"}
 """
 
 
