@@ -18,10 +18,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from stratoflow.console import pages, routes_actions, routes_executions, routes_flows
 from stratoflow.console.auth import Authorize, Forbidden, Unauthorized, allow_everyone
 from stratoflow.console.backend import ConsoleBackend
 from stratoflow.console.models import Problem
 from stratoflow.errors import ConflictError, FlowValidationError, InputError, NotFoundError, StratoflowError
+from stratoflow.execution.control import ControlError
+from stratoflow.execution.deliveries import TriggerSkipped
 
 API_PREFIX = "/api/v1"
 logger = logging.getLogger(__name__)
@@ -38,8 +41,6 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
 
 
 def status_of(error: StratoflowError) -> int:
-    from stratoflow.execution.control import ControlError
-    from stratoflow.execution.deliveries import TriggerSkipped
 
     for kind, status in STATUS_OF:
         if isinstance(error, kind):
@@ -69,7 +70,6 @@ def _request_problem(error: RequestValidationError) -> str:
 
 def create_app(backend: ConsoleBackend, *, authorize: Authorize | None = None) -> FastAPI:
     """The console's ASGI app over `backend`; `authorize(request) -> Principal` (default: everyone)."""
-    from stratoflow.console import pages, routes_actions, routes_executions, routes_flows
 
     app = FastAPI(
         title="Stratoflow console API",

@@ -24,8 +24,14 @@ from urllib.parse import parse_qs, unquote
 from stratoflow.cloud.config.lazy import LazyAwsClients
 from stratoflow.cloud.config.naming import AccountRegion
 from stratoflow.cloud.config.settings import Settings
+from stratoflow.console.app import create_app, status_of
+from stratoflow.console.auth import Unauthorized
+from stratoflow.console.cloud_auth import authorize_from_api_gateway, principal_of_event
 from stratoflow.console.cloud_backend import CloudConsoleBackend
+from stratoflow.console.routes_executions import LOG_PAGE, _event, _log_page, readable_execution
 from stratoflow.errors import StratoflowError
+from stratoflow.store.dynamo import DynamoExecutionStore
+from stratoflow.store.s3 import S3BlobStore
 
 IAM_ROUTE_PREFIX = "ANY /iam/"
 IAM_PATH_PREFIX = "/iam"
@@ -39,8 +45,6 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 def cloud_console_backend(settings: Settings, clients: Any = None) -> CloudConsoleBackend:
     """The backend over the stack the settings name; clients are made on their first use."""
-    from stratoflow.store.dynamo import DynamoExecutionStore
-    from stratoflow.store.s3 import S3BlobStore
 
     if not settings.stratoflow_admission_arn:
         raise ValueError(
@@ -79,10 +83,6 @@ def api_event(event: Mapping[str, Any]) -> dict[str, Any]:
 def stream_once(event: Mapping[str, Any], backend: Any) -> dict[str, Any] | None:
     """A signed-in caller's live log stream request, answered with what there is now (see above);
     None for any other request (the app answers it, a caller without identity with 401)."""
-    from stratoflow.console.app import status_of
-    from stratoflow.console.auth import Unauthorized
-    from stratoflow.console.cloud_auth import principal_of_event
-    from stratoflow.console.routes_executions import LOG_PAGE, _event, _log_page, readable_execution
 
     path = str(event.get("rawPath", ""))
     if not (path.startswith(EXECUTIONS_PATH) and path.endswith(STREAM_SUFFIX)):
@@ -124,9 +124,6 @@ def _answer(status: int, kind: str, body: str) -> dict[str, Any]:
 def console_handler(settings: Settings, backend: Any = None) -> LambdaHandler:
     """The Lambda entry point: API Gateway HTTP API event (payload 2.0) -> the console app's answer."""
     from mangum import Mangum
-
-    from stratoflow.console.app import create_app
-    from stratoflow.console.cloud_auth import authorize_from_api_gateway
 
     app = create_app(backend or cloud_console_backend(settings), authorize=authorize_from_api_gateway)
     asgi = Mangum(app, lifespan="off")

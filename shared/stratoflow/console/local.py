@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from stratoflow.console.app import create_app
+from stratoflow.console.auth import allow_everyone, token_authorizer
 from stratoflow.console.backend import ConsoleActions, StartRequest
 from stratoflow.console.uploads import with_uploads
 from stratoflow.domain import Execution
@@ -133,8 +135,6 @@ def server_console(server: StratoServer, token: str | None = None) -> FastAPI:
     """The console of a `strato server`: its platform's history, starts refused while it stops, live
     streams ended when it closes. With `token`, only callers that present it are answered (webhooks
     keep their own keys); without one, everyone who can reach the loopback port may use it."""
-    from stratoflow.console.app import create_app
-    from stratoflow.console.auth import allow_everyone, token_authorizer
 
     backend = LocalConsoleBackend(server.platform, starter=server.start_by_hand)
     app = create_app(backend, authorize=token_authorizer(token) if token else allow_everyone)

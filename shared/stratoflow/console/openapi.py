@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from stratoflow.console.app import create_app
+
 
 class _RoutesOnly:
     """Stands for a backend while only the routes are read; any use is a programming error."""
@@ -18,7 +20,6 @@ class _RoutesOnly:
 
 
 def openapi_document() -> dict[str, Any]:
-    from stratoflow.console.app import create_app
 
     document: dict[str, Any] = create_app(_RoutesOnly()).openapi()
     return document

@@ -18,6 +18,7 @@ from stratoflow.console.auth import Principal
 from stratoflow.console.deps import Backend, Caller
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError, NotFoundError
+from stratoflow.execution.lineage import subflow_executions
 from stratoflow.states import State
 from stratoflow.store.base import ExecutionStore
 
@@ -110,7 +111,6 @@ def list_executions(
 @router.get("/executions/{execution_id}", response_model=m.ExecutionDetail)
 def get_execution(execution_id: ExecutionId, backend: Backend, caller: Caller) -> m.ExecutionDetail:
     """One execution: inputs (SECRET ones masked), outputs, trigger, state history, subflow children."""
-    from stratoflow.execution.lineage import subflow_executions
 
     execution = readable_execution(backend.store, caller, execution_id)
     return views.execution_detail(execution, subflow_executions(backend.store, execution_id))

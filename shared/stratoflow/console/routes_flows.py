@@ -15,7 +15,7 @@ from stratoflow.console.topology import flow_topology
 from stratoflow.domain import FlowRecord
 from stratoflow.errors import FlowValidationError, NotFoundError
 from stratoflow.execution.flows import flow_of
-from stratoflow.flow import Flow
+from stratoflow.flow import Flow, validate_text
 from stratoflow.store.base import ExecutionStore, FlowHead
 
 router = APIRouter(tags=["flows"])
@@ -84,7 +84,6 @@ def list_flows(
 @router.post("/flows/validate", response_model=m.ValidateResponse)
 def validate_flow(body: m.ValidateRequest, caller: Caller) -> m.ValidateResponse:
     """Every problem of a flow text, located (line, column, path), warnings included; nothing is stored."""
-    from stratoflow.flow import validate_text
 
     diagnostics = [views.diagnostic_view(d) for d in validate_text(body.source, body.file)]
     return m.ValidateResponse(

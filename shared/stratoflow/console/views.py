@@ -9,10 +9,13 @@ from typing import Any
 from stratoflow.console import models as m
 from stratoflow.domain import Execution, FlowRecord, LogEntry, TaskRun
 from stratoflow.errors import Diagnostic, InputError
+from stratoflow.execution.lineage import correlation_of
 from stratoflow.execution.masking import MASK, shown_inputs
 from stratoflow.flow import Flow
+from stratoflow.flow.triggers import Schedule
 from stratoflow.store import rules
 from stratoflow.store.base import FlowHead
+from stratoflow.triggers.preview import preview_schedule
 
 NEXT_FIRES = 5
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
@@ -38,8 +41,6 @@ def input_spec(item: Any) -> m.InputSpec:
 
 
 def trigger_info(trigger: Any, now: datetime) -> m.TriggerInfo:
-    from stratoflow.flow.triggers import Schedule
-    from stratoflow.triggers.preview import preview_schedule
 
     info = m.TriggerInfo(id=trigger.id, type=type(trigger).type_name, disabled=trigger.disabled)
     if isinstance(trigger, Schedule):
@@ -122,7 +123,6 @@ def execution_summary(execution: Execution) -> m.ExecutionSummary:
 
 
 def execution_detail(execution: Execution, children: list[str]) -> m.ExecutionDetail:
-    from stratoflow.execution.lineage import correlation_of
 
     return m.ExecutionDetail(
         **execution_summary(execution).model_dump(),

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from stratoflow import expressions
 from stratoflow.errors import InputError, StratoflowError
 from stratoflow.execution.upstream import flow_trigger_matches, flow_trigger_variables
 from stratoflow.flow import (
@@ -92,15 +93,12 @@ def check_schedule_conditions(flow: Flow, trigger: dict[str, JsonValue]) -> None
     model = flow.trigger(str(trigger.get("id")))
     if not isinstance(model, Schedule) or not model.conditions:
         return
-    # Deferred: jinja2 (~170 ms) stays out of the admission Lambda's INIT; only a schedule with
-    # conditions or a trigger with inputs renders anything.
-    from stratoflow.expressions import ExpressionError
 
     where = f"schedule '{model.id}' of {flow.namespace}.{flow.id} at {trigger.get('date')}"
     variables = {"trigger": trigger, "flow": flow_variables(flow.namespace, flow.id, flow.revision)}
     try:
         held = conditions_hold(model.conditions, variables)
-    except (ExpressionError, ValueError) as error:
+    except (expressions.ExpressionError, ValueError) as error:
         raise TriggerSkipped(f"{where}: its conditions could not be evaluated: {error}") from None
     if not held:
         raise TriggerSkipped(f"{where}: its conditions do not hold, the slot is skipped")
@@ -139,7 +137,6 @@ def render_trigger_inputs(
     flow: Flow, model: Trigger, variables: dict[str, JsonValue]
 ) -> dict[str, JsonValue]:
     """The trigger's `inputs`, rendered with `trigger.*` and `flow.*`; InputError names a failing one."""
-    from stratoflow.expressions import ExpressionError, render  # deferred: see check_schedule_conditions
 
     context = {
         "trigger": variables,
@@ -151,8 +148,8 @@ def render_trigger_inputs(
         if name not in declared:
             continue  # as Kestra: an input the flow does not declare is dropped (validate warns)
         try:
-            rendered[name] = render(value, context)
-        except ExpressionError as error:
+            rendered[name] = expressions.render(value, context)
+        except expressions.ExpressionError as error:
             raise InputError(name, f"trigger '{model.id}' could not render it: {error}") from None
     return rendered
 

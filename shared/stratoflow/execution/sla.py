@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from stratoflow import expressions
 from stratoflow.domain import Execution, LogEntry
 from stratoflow.flow import Flow
 from stratoflow.flow.fields import format_iso_duration
@@ -81,15 +82,14 @@ def misses_at_end(
 def _assertion_failed(sla: ExecutionAssertion, context: Callable[[], dict[str, Any]]) -> str | None:
     # Deferred: jinja2 (~170 ms) stays out of the INIT of the handlers that import the SLA rules
     # (admission's timers, execution events); only an EXECUTION_ASSERTION renders.
-    from stratoflow.expressions import ExpressionError, is_truthy, render
 
     try:
-        value = render(sla.assert_, context())
-    except ExpressionError as error:
+        value = expressions.render(sla.assert_, context())
+    except expressions.ExpressionError as error:
         return f"its assertion could not be evaluated: {error}"
     except Exception as error:  # an output that cannot be read: a miss, never a lost end
         return f"its assertion could not be evaluated: {type(error).__name__}: {error}"
-    return None if is_truthy(value) else f"its assertion {sla.assert_!r} is {value!r}"
+    return None if expressions.is_truthy(value) else f"its assertion {sla.assert_!r} is {value!r}"
 
 
 def record_misses(store: ExecutionStore, execution: Execution, misses: list[SlaMiss]) -> list[SlaMiss]:

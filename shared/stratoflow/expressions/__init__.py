@@ -24,7 +24,9 @@ What a flow author can rely on (Kestra's behaviour where it is defined, else wri
 
 from __future__ import annotations
 
-from stratoflow.expressions.analysis import referenced_inputs, referenced_outputs, syntax_errors
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from stratoflow.expressions.errors import (
     ExpressionError,
     ExpressionEvaluationError,
@@ -32,9 +34,37 @@ from stratoflow.expressions.errors import (
     ExpressionSyntaxError,
     UndefinedError,
 )
-from stratoflow.expressions.rendering import render, render_string
-from stratoflow.expressions.runtime import RuntimeFunctions
-from stratoflow.expressions.values import is_truthy, to_json, to_text
+
+if TYPE_CHECKING:
+    from stratoflow.expressions.analysis import referenced_inputs, referenced_outputs, syntax_errors
+    from stratoflow.expressions.rendering import render, render_string
+    from stratoflow.expressions.runtime import RuntimeFunctions
+    from stratoflow.expressions.values import is_truthy, to_json, to_text
+
+# Everything but the errors needs Jinja (about 100 ms to import). Loading a flow, admission, the
+# webhook and the deployer never render, so the package loads it on the first use of a name below:
+# callers import the package (`from stratoflow import expressions`) at the top of their module and
+# write `expressions.render(...)`, and only a render pays for Jinja.
+_LAZY = {
+    "referenced_inputs": "analysis",
+    "referenced_outputs": "analysis",
+    "syntax_errors": "analysis",
+    "render": "rendering",
+    "render_string": "rendering",
+    "RuntimeFunctions": "runtime",
+    "is_truthy": "values",
+    "to_json": "values",
+    "to_text": "values",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ExpressionError",

@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 # Imported for its effect: it defines and registers one class per input type.
 import stratoflow.flow.input_types  # noqa: F401
+from stratoflow import expressions
 from stratoflow.errors import InputError
 from stratoflow.flow import coercion as c
 from stratoflow.flow.fields import describe, hint, located_error
@@ -98,10 +99,8 @@ def _shown(item: Input, earlier: dict[str, Any]) -> bool:
     """Whether `dependsOn.condition` holds, rendered over the inputs resolved so far."""
     if item.depends_on is None or item.depends_on.condition is None:
         return True
-    # Deferred: the expression engine is only needed by flows with conditional inputs.
-    from stratoflow.expressions import ExpressionError, is_truthy, render
 
     try:
-        return is_truthy(render(item.depends_on.condition, {"inputs": earlier}))
-    except ExpressionError as err:
+        return expressions.is_truthy(expressions.render(item.depends_on.condition, {"inputs": earlier}))
+    except expressions.ExpressionError as err:
         raise InputError(item.id, f"dependsOn.condition could not be evaluated: {err}") from None

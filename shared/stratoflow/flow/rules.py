@@ -14,6 +14,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator
 
+from stratoflow import expressions
 from stratoflow.errors import Diagnostic
 from stratoflow.flow import registry
 from stratoflow.flow.fields import hint
@@ -154,13 +155,8 @@ def render_static_subflows(data: dict[str, Any], tasks: RawTasks) -> None:
 
 def _render_static(template: str, variables: dict[str, Any]) -> str:
     try:
-        # Deferred: the expression engine imports Jinja, which loading a flow (admission, webhook) skips.
-        from stratoflow.expressions import ExpressionError, render
-    except ImportError:
-        return template
-    try:
-        rendered = render(template, variables)
-    except ExpressionError:
+        rendered = expressions.render(template, variables)
+    except expressions.ExpressionError:
         return template  # it reads more than flow.*: refused by the model, at its line
     return rendered if isinstance(rendered, str) else template
 
@@ -277,17 +273,9 @@ def _templated_strings(value: Any, path: YamlPath) -> Iterator[tuple[YamlPath, s
 _Check = Callable[[str], Any]
 
 
-def _expression_api() -> tuple[_Check | None, _Check | None, _Check | None]:
-    """The expression engine's checks; validation without them skips expressions (a slim install)."""
-    try:
-        # Deferred: the expression engine imports Jinja, which loading a flow (admission, webhook) skips.
-        import stratoflow.expressions as expressions
-    except ImportError:
-        return None, None, None
-    return tuple(  # type: ignore[return-value]
-        getattr(expressions, name, None)
-        for name in ("syntax_errors", "referenced_inputs", "referenced_outputs")
-    )
+def _expression_api() -> tuple[_Check, _Check, _Check]:
+    """The expression engine's checks (Jinja loads on the first one a validation calls)."""
+    return expressions.syntax_errors, expressions.referenced_inputs, expressions.referenced_outputs
 
 
 def _declared_inputs(data: Any) -> set[str] | None:
@@ -315,10 +303,7 @@ def check_expressions(
     flow's structure is valid): a warning, as Kestra runs such flows and `??` / `???` can guard it.
     Neither is checked under `foreign` paths, which read another execution's (a Subflow's `outputs`)."""
     syntax_errors, referenced_inputs, referenced_outputs = _expression_api()
-    if syntax_errors is None:
-        return []
-    input_ids = _declared_inputs(data) if referenced_inputs is not None else None
-    task_ids = task_ids if referenced_outputs is not None else None
+    input_ids = _declared_inputs(data)
     diagnostics: list[Diagnostic] = []
     for path, template in _templated_strings(data, ()):
         line, column, style = source_map.value_start(path)
@@ -339,11 +324,11 @@ def check_expressions(
             continue
         where = (file, line, column, format_path(path))
         if input_ids is not None and not _in_trigger(path):
-            for name in sorted(referenced_inputs(template) - input_ids):  # type: ignore[misc]
+            for name in sorted(referenced_inputs(template) - input_ids):
                 message = f"'inputs.{name}' refers to no input of this flow{hint(name, input_ids)}"
                 diagnostics.append(Diagnostic(*where, message))
         if task_ids is not None:
-            for reference in sorted(referenced_outputs(template) - task_ids):  # type: ignore[misc]
+            for reference in sorted(referenced_outputs(template) - task_ids):
                 message = (
                     f"'outputs.{reference}' refers to no task of this flow{hint(reference, task_ids)}; "
                     "it fails when evaluated unless guarded by ?? or ???"

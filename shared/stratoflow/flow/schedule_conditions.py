@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, SerializeAsAny, model_validator
 
+from stratoflow import expressions
 from stratoflow.flow.fields import StrictModel, describe, hint, located_error
 
 DEFAULT_DATE = "{{ trigger.date }}"
@@ -37,9 +38,8 @@ class ScheduleCondition(StrictModel):
 
     def instant(self, variables: dict[str, Any]) -> datetime:
         """The rendered `date` as a datetime (a date alone is its midnight)."""
-        from stratoflow.expressions import render  # deferred: only flows with conditions need it
 
-        value = render(self.date, variables)
+        value = expressions.render(self.date, variables)
         if isinstance(value, datetime):
             return value
         if isinstance(value, Date):
@@ -158,9 +158,8 @@ class Expression(ScheduleCondition):
     expression: str
 
     def holds(self, variables: dict[str, Any]) -> bool:
-        from stratoflow.expressions import is_truthy, render  # deferred: only flows with conditions need it
 
-        return is_truthy(render(self.expression, variables))
+        return expressions.is_truthy(expressions.render(self.expression, variables))
 
 
 class Not(ScheduleCondition):

@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
+from stratoflow import expressions
 from stratoflow.flow.fields import LabelMap, normalize_labels
 from stratoflow.flow.registry import kestra_aliases, register
 from stratoflow.flow.run_context import RunContext
@@ -135,11 +136,8 @@ class Fail(RunnableTask):
     error_message: str = "Task failure"
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        if self.condition is not None:
-            from stratoflow.expressions import is_truthy  # deferred: Jinja, not needed to load a flow
-
-            if not is_truthy(ctx.render(self.condition)):
-                return {}
+        if self.condition is not None and not expressions.is_truthy(ctx.render(self.condition)):
+            return {}
         raise TaskFailed(as_text(ctx.render(self.error_message)))
 
 
@@ -167,9 +165,10 @@ class Assert(RunnableTask):
     error_message: str | None = None
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from stratoflow.expressions import is_truthy  # deferred: Jinja, not needed to load a flow
 
-        failed = [condition for condition in self.conditions if not is_truthy(ctx.render(condition))]
+        failed = [
+            condition for condition in self.conditions if not expressions.is_truthy(ctx.render(condition))
+        ]
         for condition in failed:
             ctx.log("ERROR", f"assertion failed: {condition}")
         if failed:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from stratoflow import expressions
 from stratoflow.flow.registry import kestra_aliases, register
 from stratoflow.flow.run_context import RunContext
 from stratoflow.flow.task import RunnableTask
@@ -214,7 +215,6 @@ class FilterItems(RunnableTask):
     error_or_null_behavior: Literal["FAIL", "INCLUDE", "EXCLUDE"] = "FAIL"
 
     def _keep(self, ctx: RunContext, item: Any, index: int) -> bool:
-        from stratoflow.expressions import is_truthy  # deferred: Jinja, not needed to load a flow
 
         variables = {**item, "value": item} if isinstance(item, dict) else {"value": item}
         try:
@@ -227,7 +227,7 @@ class FilterItems(RunnableTask):
             if self.error_or_null_behavior == "FAIL":
                 raise TaskFailed(f"filterCondition gave null on item {index + 1}")
             return self.error_or_null_behavior == "INCLUDE"
-        return is_truthy(verdict) == (self.filter_type == "INCLUDE")
+        return expressions.is_truthy(verdict) == (self.filter_type == "INCLUDE")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         from stratoflow.tasks.serdes.ion import read_ion, write_ion  # deferred: amazon.ion, only when run

@@ -12,6 +12,7 @@ import jinja2
 import pytest
 
 import stratoflow
+from stratoflow.flow import rules as flow_rules
 from tests.unit.flow.flow_test_helpers import FakeContext
 
 
@@ -58,6 +59,7 @@ def fake_expressions(
     module.is_truthy = is_truthy  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "stratoflow.expressions", module)
     monkeypatch.setattr(stratoflow, "expressions", module, raising=False)
+    monkeypatch.setattr(flow_rules, "expressions", module)  # bound at the top of the module
     return module
 
 

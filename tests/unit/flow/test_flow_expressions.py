@@ -4,14 +4,9 @@ for the real one."""
 
 from __future__ import annotations
 
-import sys
 import types
 
-import pytest
-
-import stratoflow
-from stratoflow.flow import validate_text
-from tests.unit.flow.flow_test_helpers import flow_text, messages, problems
+from tests.unit.flow.flow_test_helpers import messages, problems
 
 
 def test_a_syntax_error_is_located_on_its_line() -> None:
@@ -124,20 +119,6 @@ def test_references_are_not_checked_when_a_task_type_is_unknown() -> None:
 
     # Then: only the unknown type is reported
     assert messages(body) == ["tasks[0].type: unknown task type 'Mystery'"]
-
-
-def test_the_check_is_skipped_when_the_expression_engine_is_not_installed(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Given: importing stratoflow.expressions raises ImportError
-    monkeypatch.setitem(sys.modules, "stratoflow.expressions", None)
-    monkeypatch.delattr(stratoflow, "expressions", raising=False)
-
-    # When
-    found = validate_text(flow_text("tasks:\n  - {id: t, type: Log, message: '{{ broken'}\n"), "f.yaml")
-
-    # Then
-    assert found == []
 
 
 def test_a_crash_of_the_checker_is_reported_not_raised(fake_expressions: types.ModuleType) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from stratoflow import expressions
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.runtime.metrics import milliseconds
 from stratoflow.cloud.runtime.scheduled_events import admission_trigger_context, is_scheduled_event
@@ -313,8 +314,6 @@ def render_trigger_variables(
     flow: Flow, trigger_id: str, inputs: dict[str, Any], trigger: dict[str, Any]
 ) -> dict[str, Any]:
     """Inputs rendered with `trigger.*` and `flow.*`; InputError names an input that fails to render."""
-    # Deferred: the expression engine (Jinja2) is loaded by the first start that renders, not by INIT.
-    from stratoflow.expressions import ExpressionError, render
 
     variables = {
         "trigger": trigger,
@@ -323,8 +322,8 @@ def render_trigger_variables(
     rendered: dict[str, Any] = {}
     for name, value in inputs.items():
         try:
-            rendered[name] = render(value, variables)
-        except ExpressionError as error:
+            rendered[name] = expressions.render(value, variables)
+        except expressions.ExpressionError as error:
             raise InputError(name, f"trigger '{trigger_id}' could not render it: {error}") from None
     return rendered
 
