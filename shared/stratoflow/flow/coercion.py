@@ -11,8 +11,10 @@ import math
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TypeGuard, cast
 from urllib.parse import urlsplit
+
+from pydantic import JsonValue
 
 from stratoflow.flow.fields import describe, format_iso_duration, parse_iso_duration
 from stratoflow.flow.yaml_source import parse_yaml_value
@@ -21,12 +23,12 @@ _SCHEME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-def is_template(value: Any) -> bool:
+def is_template(value: object) -> TypeGuard[str]:
     """True for a string holding an expression, whose value is only known when rendered."""
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
-def to_text(raw: Any) -> str:
+def to_text(raw: object) -> str:
     if isinstance(raw, str):
         return raw
     if isinstance(raw, int | float) and not isinstance(raw, bool):
@@ -34,7 +36,7 @@ def to_text(raw: Any) -> str:
     raise ValueError(f"expected text, got {describe(raw)}")
 
 
-def to_int(raw: Any) -> int:
+def to_int(raw: object) -> int:
     if isinstance(raw, bool):
         raise ValueError(f"expected an integer, got {describe(raw)}")
     if isinstance(raw, int):
@@ -49,7 +51,7 @@ def to_int(raw: Any) -> int:
     raise ValueError(f"expected an integer, got {describe(raw)}")
 
 
-def to_float(raw: Any) -> float:
+def to_float(raw: object) -> float:
     if isinstance(raw, bool):
         raise ValueError(f"expected a number, got {describe(raw)}")
     value: float | None = None
@@ -65,7 +67,7 @@ def to_float(raw: Any) -> float:
     return value
 
 
-def to_bool(raw: Any) -> bool:
+def to_bool(raw: object) -> bool:
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
@@ -73,7 +75,7 @@ def to_bool(raw: Any) -> bool:
     raise ValueError(f"expected true or false, got {describe(raw)}")
 
 
-def to_datetime(raw: Any) -> datetime:
+def to_datetime(raw: object) -> datetime:
     """An aware datetime; a value without an offset is taken as UTC."""
     value: datetime | None = None
     if isinstance(raw, datetime):
@@ -94,7 +96,7 @@ def datetime_text(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def to_date(raw: Any) -> date:
+def to_date(raw: object) -> date:
     if isinstance(raw, datetime):
         return raw.date()
     if isinstance(raw, date):
@@ -107,7 +109,7 @@ def to_date(raw: Any) -> date:
     raise ValueError(f"expected an ISO-8601 date such as 2024-01-31, got {describe(raw)}")
 
 
-def to_time(raw: Any) -> time:
+def to_time(raw: object) -> time:
     if isinstance(raw, time):
         return raw
     if isinstance(raw, str):
@@ -118,7 +120,7 @@ def to_time(raw: Any) -> time:
     raise ValueError(f"expected a time such as 09:30 or 09:30:00, got {describe(raw)}")
 
 
-def to_duration(raw: Any) -> timedelta:
+def to_duration(raw: object) -> timedelta:
     if isinstance(raw, timedelta):
         return raw
     if isinstance(raw, str):
@@ -130,28 +132,29 @@ def duration_text(value: timedelta) -> str:
     return format_iso_duration(value)
 
 
-def to_json_value(raw: Any) -> Any:
+def to_json_value(raw: object) -> JsonValue:
     """Text is parsed as JSON; a native value must be JSON-serialisable and is kept as it is."""
     if isinstance(raw, str):
         try:
-            return json.loads(raw)
+            parsed: JsonValue = json.loads(raw)
+            return parsed
         except json.JSONDecodeError as err:
             raise ValueError(f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
     try:
         json.dumps(raw, allow_nan=False)
     except (TypeError, ValueError):
         raise ValueError(f"expected a JSON value, got {describe(raw)}") from None
-    return raw
+    return cast(JsonValue, raw)  # json.dumps above accepted it
 
 
-def to_yaml_value(raw: Any) -> Any:
+def to_yaml_value(raw: object) -> JsonValue:
     """Text is parsed as YAML (1.2 core types, as flow files are); a native value is kept."""
     if not isinstance(raw, str):
         return to_json_value(raw)
     return parse_yaml_value(raw)
 
 
-def to_uri(raw: Any) -> str:
+def to_uri(raw: object) -> str:
     text = to_text(raw).strip()
     parts = urlsplit(text)
     if not parts.scheme or not _SCHEME_RE.fullmatch(parts.scheme) or not (parts.netloc or parts.path):
@@ -159,14 +162,14 @@ def to_uri(raw: Any) -> str:
     return text
 
 
-def to_email(raw: Any) -> str:
+def to_email(raw: object) -> str:
     text = to_text(raw).strip()
     if not _EMAIL_RE.fullmatch(text):
         raise ValueError(f"expected an e-mail address, got {describe(raw)}")
     return text
 
 
-def to_file_uri(raw: Any) -> str:
+def to_file_uri(raw: object) -> str:
     """A storage URI is kept; a local path (from the CLI) must exist and becomes a `file://` URI."""
     if isinstance(raw, Path):
         raw = str(raw)
@@ -181,7 +184,7 @@ def to_file_uri(raw: Any) -> str:
     return path.resolve().as_uri()
 
 
-def to_list(raw: Any) -> list[Any]:
+def to_list(raw: object) -> list[object]:
     """A list, from a native list, a JSON array, or comma-separated text."""
     if isinstance(raw, list | tuple):
         return list(raw)
@@ -190,7 +193,7 @@ def to_list(raw: Any) -> list[Any]:
         if text.startswith("["):
             value = to_json_value(text)
             if isinstance(value, list):
-                return value
+                return list[object](value)
         elif text:
             return [item.strip() for item in text.split(",")]
         else:

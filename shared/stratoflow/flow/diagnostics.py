@@ -79,7 +79,7 @@ def _merge_union(items: list[_Located]) -> list[_Located]:
 
 
 def diagnostics_from_error(
-    err: ValidationError, data: Any, source_map: SourceMap, file: str
+    err: ValidationError, data: object, source_map: SourceMap, file: str
 ) -> list[Diagnostic]:
     """Every error of a failed validation, located in the YAML source."""
     located: list[_Located] = []

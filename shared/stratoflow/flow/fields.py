@@ -72,7 +72,7 @@ def hint(name: str, choices: Iterable[str]) -> str:
 
 
 def located_error(
-    loc: Sequence[str | int], message: str, value: Any, kind: str = "invalid"
+    loc: Sequence[str | int], message: str, value: object, kind: str = "invalid"
 ) -> ValidationError:
     """A validation error placed at `loc` relative to the value being validated.
 
@@ -328,7 +328,7 @@ def _refuse_system_labels(keys: list[tuple[str | int, str]]) -> None:
         )
 
 
-def normalize_labels(value: Any) -> dict[str, str]:
+def normalize_labels(value: object) -> dict[str, str]:
     """Labels as Kestra accepts them: a map, or a list of `{key, value}`; values become text.
     `system.*` keys are refused, located at the key."""
     if value is None:
@@ -384,7 +384,7 @@ LabelMap = Annotated[
 ]
 
 
-def describe(value: Any) -> str:
+def describe(value: object) -> str:
     """A short, user-facing name of a YAML value's kind, for error messages."""
     if value is None:
         return "null"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, JsonValue, model_validator
 
 from stratoflow.errors import InputError
 from stratoflow.flow import coercion as c
@@ -53,11 +53,11 @@ class Input(StrictModel):
     prefill: Any = None
     depends_on: DependsOn | None = None
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         """Coerce a non-null value; raises ValueError naming the rule broken."""
         raise NotImplementedError
 
-    def coerce(self, raw: Any) -> Any:
+    def coerce(self, raw: object) -> JsonValue:
         """The JSON-friendly value of this input for `raw` (CLI text or a native value)."""
         if raw is None:
             if self.required:
@@ -80,7 +80,7 @@ class Input(StrictModel):
                     raise located_error((key,), f"invalid {key.removesuffix('s')}: {err}", value) from None
         return self
 
-    def initial(self, given: Mapping[str, Any]) -> Any:
+    def initial(self, given: Mapping[str, object]) -> object:
         """What the caller gave, else the prefill, else the defaults; a cleared prefill is null."""
         raw = given.get(self.id)
         if self.prefill is not None:

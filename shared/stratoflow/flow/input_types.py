@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, JsonValue, field_validator
 
 from stratoflow.flow import coercion as c
 from stratoflow.flow.fields import Duration, StrictModel, hint
@@ -46,7 +46,7 @@ class _PatternMixin(StrictModel):
 class StringInput(_PatternMixin, Input):
     type_name: ClassVar[str] = "STRING"
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         return self.matched(c.to_text(raw))
 
 
@@ -56,7 +56,7 @@ class SecretInput(_PatternMixin, Input):
 
     type_name: ClassVar[str] = "SECRET"
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         text = c.to_text(raw)
         if self.validator is not None and not full_match(self.validator, text):
             raise ValueError(f"the value does not match the validator '{self.validator}'")
@@ -69,7 +69,7 @@ class IntInput(Input):
     min: int | None = None
     max: int | None = None
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         return _bounded(c.to_int(raw), self.min, self.max)
 
 
@@ -79,7 +79,7 @@ class FloatInput(Input):
     min: float | None = None
     max: float | None = None
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         return _bounded(c.to_float(raw), self.min, self.max)
 
 
@@ -88,7 +88,7 @@ class BooleanInput(Input):
     type_name: ClassVar[str] = "BOOLEAN"
     aliases: ClassVar[tuple[str, ...]] = ("BOOL",)
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         return c.to_bool(raw)
 
 
@@ -98,7 +98,7 @@ class DateTimeInput(Input):
     after: datetime | None = None
     before: datetime | None = None
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         value = c.to_datetime(raw)
         after = c.to_datetime(self.after) if self.after else None
         before = c.to_datetime(self.before) if self.before else None
@@ -111,7 +111,7 @@ class DateInput(Input):
     after: date | None = None
     before: date | None = None
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         return _bounded(c.to_date(raw), self.after, self.before, date.isoformat).isoformat()
 
 
@@ -121,7 +121,7 @@ class TimeInput(Input):
     after: time | None = None
     before: time | None = None
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         return _bounded(c.to_time(raw), self.after, self.before, time.isoformat).isoformat()
 
 
@@ -131,7 +131,7 @@ class DurationInput(Input):
     min: Duration | None = None
     max: Duration | None = None
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         return c.duration_text(_bounded(c.to_duration(raw), self.min, self.max, c.duration_text))
 
 
@@ -139,7 +139,7 @@ class DurationInput(Input):
 class JsonInput(Input):
     type_name: ClassVar[str] = "JSON"
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         return c.to_json_value(raw)
 
 
@@ -147,7 +147,7 @@ class JsonInput(Input):
 class YamlInput(Input):
     type_name: ClassVar[str] = "YAML"
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         return c.to_yaml_value(raw)
 
 
@@ -155,7 +155,7 @@ class YamlInput(Input):
 class UriInput(Input):
     type_name: ClassVar[str] = "URI"
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         return c.to_uri(raw)
 
 
@@ -163,7 +163,7 @@ class UriInput(Input):
 class EmailInput(Input):
     type_name: ClassVar[str] = "EMAIL"
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         return c.to_email(raw)
 
 
@@ -173,11 +173,11 @@ class FileInput(Input):
 
     type_name: ClassVar[str] = "FILE"
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         return c.to_file_uri(raw)
 
 
-def _choice(raw: Any, values: list[str], allow_custom: bool) -> str:
+def _choice(raw: object, values: list[str], allow_custom: bool) -> str:
     text = "true" if raw is True else "false" if raw is False else c.to_text(raw)
     if not allow_custom and text not in values:
         raise ValueError(f"{text!r} is not one of: {', '.join(values)}{hint(text, values)}")
@@ -191,7 +191,7 @@ class SelectInput(Input):
     values: list[str] = Field(min_length=1)
     allow_custom_value: bool = False
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         return _choice(raw, self.values, self.allow_custom_value)
 
 
@@ -201,7 +201,7 @@ class MultiselectInput(Input):
     values: list[str] = Field(min_length=1, validation_alias=AliasChoices("values", "options"))
     allow_custom_value: bool = False
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         return [_choice(item, self.values, self.allow_custom_value) for item in c.to_list(raw)]
 
 
@@ -228,7 +228,7 @@ class ArrayInput(Input):
     type_name: ClassVar[str] = "ARRAY"
     item_type: ItemType
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: object) -> JsonValue:
         item = INPUT_TYPES[self.item_type].model_construct(id=self.id, type=self.item_type)
         values = []
         for index, value in enumerate(c.to_list(raw)):

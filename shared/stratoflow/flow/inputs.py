@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from pydantic import (
     BeforeValidator,
+    JsonValue,
     SerializeAsAny,
     WithJsonSchema,
 )
@@ -62,7 +63,7 @@ class _HasInputs(Protocol):
     def inputs(self) -> Sequence[Input]: ...
 
 
-def resolve_inputs(flow: _HasInputs, given: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_inputs(flow: _HasInputs, given: Mapping[str, object]) -> dict[str, JsonValue]:
     """The execution's inputs: given values coerced, defaults applied, every problem collected.
 
     A default that is an expression is returned unrendered; the caller renders it. An optional input
@@ -70,7 +71,7 @@ def resolve_inputs(flow: _HasInputs, given: Mapping[str, Any]) -> dict[str, Any]
     """
     known = {item.id: item for item in flow.inputs}
     problems: list[tuple[str, str]] = []
-    values: dict[str, Any] = {}
+    values: dict[str, JsonValue] = {}
     for item in flow.inputs:
         if not _shown(item, values):
             values[item.id] = None
@@ -95,7 +96,7 @@ def resolve_inputs(flow: _HasInputs, given: Mapping[str, Any]) -> dict[str, Any]
     return values
 
 
-def _shown(item: Input, earlier: dict[str, Any]) -> bool:
+def _shown(item: Input, earlier: dict[str, JsonValue]) -> bool:
     """Whether `dependsOn.condition` holds, rendered over the inputs resolved so far."""
     if item.depends_on is None or item.depends_on.condition is None:
         return True

@@ -11,9 +11,10 @@ names. Public holidays come from the `holidays` library's calendars.
 
 from __future__ import annotations
 
+from collections.abc import Container, Mapping
 from datetime import date as Date
 from datetime import datetime, time, timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, SerializeAsAny, model_validator
 
@@ -33,10 +34,10 @@ class ScheduleCondition(StrictModel):
     type: str
     date: str = DEFAULT_DATE
 
-    def holds(self, variables: dict[str, Any]) -> bool:
+    def holds(self, variables: Mapping[str, object]) -> bool:
         raise NotImplementedError
 
-    def instant(self, variables: dict[str, Any]) -> datetime:
+    def instant(self, variables: Mapping[str, object]) -> datetime:
         """The rendered `date` as a datetime (a date alone is its midnight)."""
 
         value = expressions.render(self.date, variables)
@@ -56,7 +57,7 @@ class DayWeek(ScheduleCondition):
     names: ClassVar[tuple[str, ...]] = ("DayWeek",)
     day_of_week: Weekday
 
-    def holds(self, variables: dict[str, Any]) -> bool:
+    def holds(self, variables: Mapping[str, object]) -> bool:
         return WEEKDAYS[self.instant(variables).weekday()] == self.day_of_week
 
 
@@ -65,7 +66,7 @@ class DayWeekInMonth(ScheduleCondition):
     day_of_week: Weekday
     day_in_month: Literal["FIRST", "SECOND", "THIRD", "FOURTH", "LAST"]
 
-    def holds(self, variables: dict[str, Any]) -> bool:
+    def holds(self, variables: Mapping[str, object]) -> bool:
         day = self.instant(variables).date()
         if WEEKDAYS[day.weekday()] != self.day_of_week:
             return False
@@ -77,7 +78,7 @@ class DayWeekInMonth(ScheduleCondition):
 class Weekend(ScheduleCondition):
     names: ClassVar[tuple[str, ...]] = ("Weekend",)
 
-    def holds(self, variables: dict[str, Any]) -> bool:
+    def holds(self, variables: Mapping[str, object]) -> bool:
         return self.instant(variables).weekday() >= 5
 
 
@@ -94,7 +95,7 @@ class PublicHoliday(ScheduleCondition):
         self.calendar()
         return self
 
-    def calendar(self) -> Any:
+    def calendar(self) -> Container[Date]:
         import holidays  # deferred: ~500 calendars, needed only by flows with this condition
 
         try:
@@ -102,7 +103,7 @@ class PublicHoliday(ScheduleCondition):
         except NotImplementedError as error:
             raise ValueError(f"no public holiday calendar: {error}") from None
 
-    def holds(self, variables: dict[str, Any]) -> bool:
+    def holds(self, variables: Mapping[str, object]) -> bool:
         return self.instant(variables).date() in self.calendar()
 
 
@@ -119,7 +120,7 @@ class TimeBetween(ScheduleCondition):
             raise ValueError("set 'after', 'before' or both")
         return self
 
-    def holds(self, variables: dict[str, Any]) -> bool:
+    def holds(self, variables: Mapping[str, object]) -> bool:
         moment = self.instant(variables)
 
         def on_that_day(bound: time) -> datetime:
@@ -137,7 +138,7 @@ class DateTimeBetween(ScheduleCondition):
     after: datetime | None = None
     before: datetime | None = None
 
-    def holds(self, variables: dict[str, Any]) -> bool:
+    def holds(self, variables: Mapping[str, object]) -> bool:
         moment = self.instant(variables)
         if self.after is not None and not moment > _aligned(self.after, moment):
             return False
@@ -157,7 +158,7 @@ class Expression(ScheduleCondition):
     names: ClassVar[tuple[str, ...]] = ("Expression",)
     expression: str
 
-    def holds(self, variables: dict[str, Any]) -> bool:
+    def holds(self, variables: Mapping[str, object]) -> bool:
 
         return expressions.is_truthy(expressions.render(self.expression, variables))
 
@@ -168,7 +169,7 @@ class Not(ScheduleCondition):
     names: ClassVar[tuple[str, ...]] = ("Not",)
     conditions: list[ConditionItem] = Field(min_length=1)
 
-    def holds(self, variables: dict[str, Any]) -> bool:
+    def holds(self, variables: Mapping[str, object]) -> bool:
         return not any(condition.holds(variables) for condition in self.conditions)
 
 
@@ -178,7 +179,7 @@ class Or(ScheduleCondition):
     names: ClassVar[tuple[str, ...]] = ("Or",)
     conditions: list[ConditionItem] = Field(min_length=1)
 
-    def holds(self, variables: dict[str, Any]) -> bool:
+    def holds(self, variables: Mapping[str, object]) -> bool:
         return any(condition.holds(variables) for condition in self.conditions)
 
 
@@ -200,7 +201,7 @@ CONDITION_TYPES: dict[str, type[ScheduleCondition]] = {
 }
 
 
-def validate_condition(value: Any) -> ScheduleCondition:
+def validate_condition(value: object) -> ScheduleCondition:
     """One condition from its YAML mapping; errors land on its `type` or its own keys."""
     if isinstance(value, ScheduleCondition):
         return value
@@ -220,6 +221,6 @@ for _model in (Not, Or):
     _model.model_rebuild()
 
 
-def conditions_hold(conditions: list[ScheduleCondition], variables: dict[str, Any]) -> bool:
+def conditions_hold(conditions: list[ScheduleCondition], variables: Mapping[str, object]) -> bool:
     """True when every condition holds for the slot whose `trigger.*` and `flow.*` are `variables`."""
     return all(condition.holds(variables) for condition in conditions)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from pydantic import JsonValue
 
 from stratoflow.errors import Diagnostic
 
@@ -283,9 +284,10 @@ def read_yaml(text: str, file: str) -> YamlDocument:
     return YamlDocument(data, builder.source_map, problems)
 
 
-def parse_yaml_value(text: str) -> Any:
+def parse_yaml_value(text: str) -> JsonValue:
     """A YAML value from text (an input of type YAML), with the same scalar rules as flow files."""
     try:
-        return yaml.load(text, Loader=FlowLoader)  # FlowLoader is a SafeLoader
+        value: JsonValue = yaml.load(text, Loader=FlowLoader)  # FlowLoader is a SafeLoader: no tags
+        return value
     except yaml.YAMLError as err:
         raise ValueError("not valid YAML: " + _error_message(err).split(": ", 1)[-1]) from None
