@@ -129,6 +129,8 @@ class Stratoflow(Construct):
         }
         for output_id, (value, description) in outputs.items():
             self._output(output_id, value, description)
+        retention = str(self.props.data_retention_days)
+        self._output("DataRetentionDays", retention, "Days executions and their files are kept")
 
     def _record_version(self) -> None:
         """The release that built the platform: the CLI warns when it talks to another one."""

@@ -28,6 +28,7 @@ OUTPUTS = {
     "TaskRunnerFunctionArn",
     "PipesRoleArn",
     "StratoflowVersion",
+    "DataRetentionDays",
 }
 # What `npx cdk deploy` of the repository's app created before the construct existed: a changed
 # logical id makes CloudFormation replace the resource (and lose a retained table's data).

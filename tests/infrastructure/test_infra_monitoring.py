@@ -177,6 +177,7 @@ def test_stack_outputs(synth: Synthesized) -> None:
         "TaskRunnerFunctionArn",
         "PipesRoleArn",
         "StratoflowVersion",
+        "DataRetentionDays",
         "ConsoleUrl",
         "ConsoleUserPoolId",
         "ConsoleApiUrl",
@@ -186,3 +187,5 @@ def test_stack_outputs(synth: Synthesized) -> None:
         "Fn::GetAtt": [synth.logical_id(synth.platform.triggers.webhook_url), "FunctionUrl"]
     }
     assert outputs["TableName"]["Value"] == {"Ref": synth.logical_id(synth.platform.storage.table)}
+    # the CLI's --remote store writes with the stack's retention (stratoflow.cli.stacks)
+    assert outputs["DataRetentionDays"]["Value"] == str(synth.platform.props.data_retention_days)

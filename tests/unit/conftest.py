@@ -27,9 +27,12 @@ from typing import Any, NoReturn
 
 import croniter  # noqa: F401 (imported before any guard, see below)
 import pytest
+import urllib3  # noqa: F401 (imported before any guard, see below)
 
-# croniter's first import asks `platform.architecture()`, which runs `file -b <python>`: a library's
-# one-time probe, not a boundary of the code under test, so it happens here, outside every test.
+# croniter's first import asks `platform.architecture()`, which runs `file -b <python>`, and urllib3's
+# (boto3's) binds a socket to ::1 to learn whether the machine has IPv6: libraries' one-time probes,
+# not boundaries of the code under test, so they happen here, outside every test (else the first
+# test of a worker to import boto3 fails, whichever it is).
 
 ROOT = Path(__file__).resolve().parents[2]
 MOVE_HINT = "a unit test stays in the process: move it to tests/integration, or fake the boundary"

@@ -57,7 +57,13 @@ class StackChoice:
         return resources
 
     def store(self) -> DynamoExecutionStore:
-        return DynamoExecutionStore(self.resources("table").table)
+        """The stack's table, writing records with the stack's retention (a TTL), as its functions do:
+        the stack's `DataRetentionDays` output, else STRATOFLOW_HISTORY_DAYS (a table named
+        explicitly, whose stack is not read)."""
+        resources = self.resources("table")
+        given = os.environ.get("STRATOFLOW_HISTORY_DAYS", "")
+        days = resources.history_days or (int(given) if given.isdigit() else None)
+        return DynamoExecutionStore(resources.table, history_days=days)
 
 
 def stack_options(func: F) -> F:

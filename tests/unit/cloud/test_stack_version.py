@@ -57,3 +57,32 @@ def test_the_cloud_commands_print_the_warning(
     # Then it goes on, with the warning on stderr
     assert resources is old
     assert capsys.readouterr().err.startswith("warning: stack Stratoflow runs stratoflow 0.0.1, this CLI is ")
+
+
+def test_the_cli_writes_records_with_the_stacks_retention(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a stack whose outputs record a retention of 14 days
+    monkeypatch.setattr(aws_access, "require_aws", lambda: None)
+    recorded = resolve({"TableName": "t", "DataRetentionDays": "14"})
+    monkeypatch.setattr(StackResources, "resolve", classmethod(lambda cls, *args: recorded))
+
+    # When a --remote command opens its store (restart and replay write through it)
+    store = StackChoice("Stratoflow", {}).store()
+
+    # Then its records expire as the stack's functions' do
+    assert store._history_seconds == 14 * 86_400
+
+
+def test_a_table_named_explicitly_takes_the_retention_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a table given by name (the stack is not read) and the functions' retention variable
+    monkeypatch.setattr(aws_access, "require_aws", lambda: None)
+    monkeypatch.setenv("STRATOFLOW_HISTORY_DAYS", "7")
+
+    # When the store is opened
+    store = StackChoice("Stratoflow", {"table": "t"}).store()
+
+    # Then the variable's retention applies; a stack of an older release without either keeps no TTL
+    assert store._history_seconds == 7 * 86_400
+    monkeypatch.delenv("STRATOFLOW_HISTORY_DAYS")
+    assert StackChoice("Stratoflow", {"table": "t"}).store()._history_seconds is None

@@ -26,6 +26,8 @@ OUTPUTS = {
     "AlertTopicArn": "alert_topic_arn",
     # Recorded by the Stratoflow construct; a stack deployed by an older release has none.
     "StratoflowVersion": "stack_version",
+    # `dataRetentionDays`: records the CLI writes (restart, replay) expire as the stack's own do.
+    "DataRetentionDays": "data_retention_days",
 }
 
 
@@ -42,6 +44,12 @@ class StackResources:
     admission_arn: str = ""
     alert_topic_arn: str = ""
     stack_version: str = ""
+    data_retention_days: str = ""
+
+    @property
+    def history_days(self) -> int | None:
+        """The stack's retention in days (None: not recorded, a stack of an older release)."""
+        return int(self.data_retention_days) if self.data_retention_days.isdigit() else None
 
     def version_warning(self, installed: str) -> str | None:
         """One line when the stack was deployed by another stratoflow release than this one."""
