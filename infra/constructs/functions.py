@@ -175,6 +175,8 @@ class PlatformFunctions(Construct):
         # Large task outputs and FILE inputs.
         for name in ("task_runner", "admission"):
             grant_bucket(storage.data_bucket, self.roles[name], write=True)
+        # An SLA's assertion, judged when the execution ends, may read a large output.
+        grant_bucket(storage.data_bucket, self.roles["execution_events"], write=False)
 
         self.deployer.add_environment("STRATOFLOW_FLOWS_BUCKET", storage.flows_bucket.bucket_name)
         grant_bucket(storage.flows_bucket, self.roles["deployer"], write=False)

@@ -157,3 +157,31 @@ def test_a_flow_with_sla_gets_an_sla_missed_alarm(sim: CloudSimulation) -> None:
     sim.upload("sla/alarmed.yaml", without)
     remaining = sim.clients.cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
     assert remaining and all(not a["AlarmName"].endswith("SlaMissed") for a in remaining)
+
+
+LARGE_OUTPUT_ASSERTION = """
+id: large-assertion
+namespace: tests.sla
+sla:
+  - id: bigEnough
+    type: EXECUTION_ASSERTION
+    assert: "{{ outputs.big.value | length > 40000 }}"
+    behavior: FAIL
+tasks:
+  - id: big
+    type: Return
+    format: "{{ 'x' * 50000 }}"
+"""
+
+
+def test_an_assertion_reads_an_output_kept_in_the_data_bucket(sim: CloudSimulation) -> None:
+    # Given a flow whose assertion reads an output over 32 KiB (kept in S3, its record a reference)
+    verdict = sim.upload("sla/large-assertion.yaml", LARGE_OUTPUT_ASSERTION)
+    assert verdict.status == "DEPLOYED", verdict.errors
+    started = sim.start(NAMESPACE, "large-assertion")
+    assert started.execution_arn is not None
+    # When it ends and the execution-events handler judges the SLA
+    run = sim.wait(started.execution_arn)
+    # Then the assertion read the stored output and holds: no miss, the execution SUCCESS
+    assert run.execution.state == State.SUCCESS, _violations(sim, run.execution.id)
+    assert _violations(sim, run.execution.id) == []

@@ -99,6 +99,7 @@ def cloud_execution_events(settings: Settings, clients: AwsClients | None = None
         sns=clients.sns,
         alert_topic_arn=settings.stratoflow_alert_topic_arn,
         sla_timers=sla_timer.SlaTimers(store, clients.scheduler, settings),
+        blobs=S3BlobStore(settings.stratoflow_data_bucket, client=clients.s3),
     )
 
 

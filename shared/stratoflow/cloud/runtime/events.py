@@ -40,7 +40,7 @@ from stratoflow.execution.flow_retry import FlowRetry
 from stratoflow.execution.lineage import subflow_executions
 from stratoflow.execution.runs import run_name
 from stratoflow.states import State
-from stratoflow.store.base import ExecutionStore
+from stratoflow.store.base import BlobStore, ExecutionStore
 
 log = logging.getLogger("stratoflow.execution_events")
 
@@ -86,8 +86,11 @@ def execution_of(change: StatusChange, store: ExecutionStore) -> tuple[Execution
     return None, f"no execution {change.name}: ignored"
 
 
-def record_status_change(change: StatusChange, store: ExecutionStore) -> StatusOutcome:
-    """Apply a status change to the execution store (no AWS call)."""
+def record_status_change(
+    change: StatusChange, store: ExecutionStore, blobs: BlobStore | None = None
+) -> StatusOutcome:
+    """Apply a status change to the execution store (no AWS call but reading large outputs from
+    `blobs`, which an EXECUTION_ASSERTION SLA may read)."""
     execution, note = execution_of(change, store)
     if execution is None:
         return StatusOutcome(None, note=note)
@@ -103,7 +106,7 @@ def record_status_change(change: StatusChange, store: ExecutionStore) -> StatusO
         return StatusOutcome(execution, flow, note=f"status {change.status}: nothing to record")
     was_finished = execution.state.is_terminal
     ran = change.stop_date - change.start_date if change.start_date and change.stop_date else None
-    finished = finish_execution(store, execution.id, change.status, change.engine_error, ran=ran)
+    finished = finish_execution(store, execution.id, change.status, change.engine_error, ran=ran, blobs=blobs)
     execution = finished.execution
     runs: list[TaskRun] = store.list_task_runs(execution.id)
     metrics = [] if was_finished else execution_end_metrics(execution, change.start_date, change.stop_date)
@@ -163,6 +166,7 @@ class ExecutionEvents:
         sns: Any = None,
         alert_topic_arn: str = "",
         sla_timers: SlaTimers | None = None,
+        blobs: BlobStore | None = None,
     ):
         self.store = store
         self.events = events_client
@@ -175,9 +179,11 @@ class ExecutionEvents:
         self.alert_topic_arn = alert_topic_arn
         # Arms and disarms the timers of MAX_DURATION SLAs with behavior NONE (cloud.runtime.sla_timer).
         self.sla_timers = sla_timers
+        # Where task outputs over 32 KiB are kept: an SLA's assertion at the end may read them.
+        self.blobs = blobs
 
     def handle(self, change: StatusChange) -> StatusOutcome:
-        outcome = record_status_change(change, self.store)
+        outcome = record_status_change(change, self.store, self.blobs)
         if self.sla_timers is not None and outcome.execution is not None:
             if change.status == "RUNNING" and not outcome.execution.state.is_terminal:
                 self.sla_timers.arm(outcome.execution, change.start_date or datetime.now(UTC))
