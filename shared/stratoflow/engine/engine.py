@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -211,9 +212,18 @@ class LocalEngine:
         self._machine = build(definition)
         self._tokens = TokenRegistry()
 
-    def start(self, input: Any, name: str | None = None) -> LocalExecution:
-        """Start an execution on a background thread."""
+    def start(
+        self,
+        input: Any,
+        name: str | None = None,
+        before_start: Callable[[LocalExecution], None] | None = None,
+    ) -> LocalExecution:
+        """Start an execution on a background thread. `before_start` gets the execution before its
+        first state runs: whoever answers its task tokens must know it by then, since a task of its
+        own (a Dag task completing a waiting one) may send one at once."""
         execution = self._prepare(input, name)
+        if before_start is not None:
+            before_start(execution)
         context = contextvars.copy_context()
         threading.Thread(
             target=context.run, args=(execution.execute,), name=f"execution-{execution.name}", daemon=True

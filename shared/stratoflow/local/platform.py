@@ -213,9 +213,12 @@ class LocalPlatform:
         self.own(execution)
         self.store.update_execution(execution.id, state=State.RUNNING, expected_states=STARTABLE)
         engine = LocalEngine(definition, self.resources, self.clock)
-        running = engine.start(execution_input(execution), name=execution.id)
-        self.callbacks.track(execution.id, running)
-        self.watcher.watch(execution.id, running)
+
+        def register(running: LocalExecution) -> None:
+            self.callbacks.track(execution.id, running)
+            self.watcher.watch(execution.id, running)
+
+        running = engine.start(execution_input(execution), name=execution.id, before_start=register)
         if self._stopping is not None:  # launched as stop_all ran: it found nothing to stop yet
             running.stop(error="Killed", cause=self._stopping)
         return running

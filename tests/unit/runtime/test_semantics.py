@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from stratoflow.errors import InputError
 from stratoflow.local import LocalPlatform
+from stratoflow.local.platform import LocalCallbacks
 from stratoflow.states import State
 from tests.unit.runtime.conftest import RunFlow, by_task
 
@@ -690,3 +693,36 @@ tasks:
     assert outcome.execution.state == State.SUCCESS
     assert by_task(outcome)["after"][0].outputs == {"value": True}
     platform.close()
+
+
+def test_a_dag_wakes_its_tasks_even_when_they_answer_before_the_start_returns(
+    platform: LocalPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a platform slow to register a started execution with its callbacks (a loaded machine:
+    # the execution's thread runs its first Dag tasks, which complete each other's waits, meanwhile)
+    track = LocalCallbacks.track
+
+    def slow_track(self: LocalCallbacks, name: str, execution: Any) -> None:
+        time.sleep(0.3)
+        track(self, name, execution)
+
+    monkeypatch.setattr(LocalCallbacks, "track", slow_track)
+    flow, record = platform.deploy_source(
+        textwrap.dedent(
+            HEADER
+            + """
+tasks:
+  - id: dag
+    type: Dag
+    tasks:
+      - task: {id: first, type: Return, format: "1"}
+      - task: {id: second, type: Return, format: "2"}
+        dependsOn: [first]
+"""
+        ),
+        "flow.yaml",
+    )
+    # When it runs
+    running = platform.start(platform.admit(flow, record, {}))
+    # Then no answer is lost: the execution ends (before the fix it waited forever on `second`)
+    assert running.wait(timeout=60).status == "SUCCEEDED"
