@@ -10,7 +10,6 @@ import json
 import math
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import TypeGuard, cast
 from urllib.parse import urlsplit
 
@@ -170,18 +169,21 @@ def to_email(raw: object) -> str:
 
 
 def to_file_uri(raw: object) -> str:
-    """A storage URI is kept; a local path (from the CLI) must exist and becomes a `file://` URI."""
-    if isinstance(raw, Path):
-        raw = str(raw)
+    """A storage URI (`strato:///...`, or another system's `scheme://...`), kept as it is.
+
+    A local path or `file://` URI is refused: a value from a webhook, the console or another program
+    must never make the platform read its own disk. `strato run` and `strato trigger` upload the
+    local files their user names before the value gets here (stratoflow.local.file_inputs).
+    """
     text = to_text(raw).strip()
     scheme = urlsplit(text).scheme
     # One-letter "schemes" are Windows drive letters, not URIs.
-    if len(scheme) > 1 and "://" in text:
+    if len(scheme) > 1 and "://" in text and scheme.lower() != "file":
         return text
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise ValueError(f"file not found: {text}")
-    return path.resolve().as_uri()
+    raise ValueError(
+        f"expected a storage URI such as strato:///namespace/file.csv, got the local path {text!r} "
+        "(only `strato run`/`strato trigger` upload local files)"
+    )
 
 
 def to_list(raw: object) -> list[object]:

@@ -169,7 +169,7 @@ class EmailInput(Input):
 
 @input_type
 class FileInput(Input):
-    """A file in blob storage, passed as its URI; a local path is checked and given as `file://`."""
+    """A file in blob storage, passed as its URI (the CLI uploads the local files its user names)."""
 
     type_name: ClassVar[str] = "FILE"
 

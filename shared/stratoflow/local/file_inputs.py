@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from stratoflow.errors import InputError
 from stratoflow.flow import Flow
 from stratoflow.flow.inputs import input_types
 from stratoflow.store.base import BlobStore
@@ -41,8 +42,8 @@ def upload_file_inputs(
     """`given` with each FILE input that names an existing local file replaced by the URI of its copy
     under `<namespace>/<flow>/executions/<id>/inputs/<input>/<file name>`; and the URIs written.
 
-    A path that is not a file is left as given: admission refuses it, naming the input, before
-    anything runs.
+    A path that is not a file is refused (InputError naming the input and the path) before anything
+    is stored or runs.
     """
     # From the registry's own module: once the input classes are loaded, the package attribute
     # `stratoflow.flow.input_types` is their module, no longer the function.
@@ -55,7 +56,9 @@ def upload_file_inputs(
             continue
         path = _path(str(value))
         if not path.is_file():
-            continue
+            for uri in written:
+                blobs.delete(uri)
+            raise InputError(item.id, f"file not found: {value}")
         key = "/".join(
             [
                 flow.namespace,

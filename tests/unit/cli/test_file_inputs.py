@@ -4,12 +4,14 @@ see the content through a `strato:///` URI; a missing file is refused, naming th
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from stratoflow.cli.main import cli
+from stratoflow.errors import InputError
 from stratoflow.flow import load_flow
 from stratoflow.local.file_inputs import upload_file_inputs
 from stratoflow.store import open_local_store
@@ -52,12 +54,15 @@ def test_only_file_inputs_naming_a_local_file_are_stored(tmp_path: Path) -> None
     assert values["note"] == str(data)
 
 
-def test_storage_uris_and_missing_files_are_left_to_admission(tmp_path: Path) -> None:
+def test_storage_uris_are_left_to_admission_and_a_missing_file_is_refused(tmp_path: Path) -> None:
     flow = load_flow(FLOW, "fileflow.yaml")
     blobs = LocalBlobStore(tmp_path / "storage")
-    for value in ("strato:///x/y.csv", "s3://bucket/key.csv", str(tmp_path / "missing.csv")):
+    for value in ("strato:///x/y.csv", "s3://bucket/key.csv"):
         values, written = upload_file_inputs(blobs, flow, "e1", {"data": value})
         assert values == {"data": value} and written == []
+    missing = tmp_path / "missing.csv"
+    with pytest.raises(InputError, match=re.escape(f"input 'data': file not found: {missing}")):
+        upload_file_inputs(blobs, flow, "e1", {"data": str(missing)})
 
 
 def test_a_file_url_is_read_from_its_path(tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ INVALID = [
     ({"type": "MULTISELECT", "values": ["a", "b"]}, ["a", "z"], "'z' is not one of: a, b"),
     ({"type": "ARRAY", "itemType": "INT"}, ["1", "x"], "item 1: expected an integer"),
     ({"type": "ARRAY", "itemType": "INT"}, 5, "expected a list"),
-    ({"type": "FILE"}, "/definitely/not/here.csv", "file not found"),
+    ({"type": "FILE"}, "/definitely/not/here.csv", "expected a storage URI"),
     ({"type": "SECRET", "validator": "^.{8,}$"}, "short", "the value does not match the validator"),
 ]
 
@@ -137,11 +137,16 @@ def test_a_secret_is_never_shown_in_its_error() -> None:
     assert "my-password" not in str(caught.value)
 
 
-def test_a_local_file_becomes_a_file_uri(tmp_path: Path) -> None:
+@pytest.mark.parametrize("local", ["{path}", "file://{path}", "/proc/self/environ", "file:///etc/passwd"])
+def test_a_file_input_never_names_a_file_of_the_machine_that_admits_it(tmp_path: Path, local: str) -> None:
+    # Given an existing local file, named by path or file:// URI (a webhook body, the console, a program)
     data = tmp_path / "data.csv"
     data.write_text("a,b\n")
-
-    assert make(type="FILE").coerce(str(data)) == data.resolve().as_uri()
+    # When it is coerced as a FILE input, then it is refused: only the CLI uploads its user's files
+    with pytest.raises(
+        InputError, match=r"expected a storage URI .*only `strato run`/`strato trigger` upload"
+    ):
+        make(type="FILE").coerce(local.format(path=data))
 
 
 def test_none_is_refused_for_a_required_input_and_kept_for_an_optional_one() -> None:
