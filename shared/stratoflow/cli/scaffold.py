@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 SCHEMA_FILE = "flow.schema.json"
 EXAMPLE_FLOW = "flows/hello.yaml"
@@ -72,7 +73,7 @@ __pycache__/
 """
 
 
-def scaffold_files(schema: dict[str, object], version: str) -> dict[str, str]:
+def scaffold_files(schema: Mapping[str, object], version: str) -> dict[str, str]:
     """Relative path -> content of every file of a new flows repository."""
     settings = {"yaml.schemas": {f"./{SCHEMA_FILE}": ["flows/**/*.yaml", "flows/**/*.yml"]}}
     return {

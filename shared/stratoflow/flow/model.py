@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, cast
 
 from pydantic import (
     Field,
+    JsonValue,
     PrivateAttr,
     ValidationError,
     ValidationInfo,
@@ -57,14 +58,16 @@ class FlowOutput(StrictModel):
     required: bool = True
     item_type: str | None = None  # ARRAY: each item converted as this type (else kept as it is)
 
-    def coerce(self, rendered: Any) -> Any:
+    def coerce(self, rendered: JsonValue) -> JsonValue:
         """The rendered `value` converted to the output's `type` (as an input of that type would be);
         raises `InputError` naming the output. An ARRAY becomes a list (a JSON array's text is parsed),
         its items converted as `itemType` when given; types that need more settings (SELECT...) are
         kept as rendered."""
         if self.type == "ARRAY" and self.item_type is None:
             try:
-                return None if rendered is None and not self.required else c.to_list(rendered)
+                if rendered is None and not self.required:
+                    return None
+                return cast(list[JsonValue], c.to_list(rendered))  # the items of a JSON value are JSON
             except ValueError as error:
                 raise InputError(self.id, str(error)) from None
         settings = {"itemType": self.item_type} if self.type == "ARRAY" else {}
@@ -159,7 +162,7 @@ def _raw_defaults(data: dict[str, Any]) -> list[DefaultValues]:
 TENANT_ID = "main"
 
 
-def flow_variables(namespace: str, flow_id: str, revision: int | None) -> dict[str, Any]:
+def flow_variables(namespace: str, flow_id: str, revision: int | None) -> dict[str, str | int | None]:
     """The `flow` variable of expressions, as Kestra names it."""
     return {"id": flow_id, "namespace": namespace, "revision": revision, "tenantId": TENANT_ID}
 

@@ -9,23 +9,31 @@ validated, with the reason, instead of being run on a backtracking engine.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Protocol
 
 import re2  # type: ignore[import-untyped]
+
+
+class CompiledPattern(Protocol):
+    """What a compiled RE2 pattern offers the validators (google-re2 ships no type hints)."""
+
+    def fullmatch(self, text: str) -> object | None: ...
+
 
 # Validators are short; a larger compiled program is refused (RE2's own memory budget, 8 MiB default).
 _MAX_PATTERN = 1000
 
 
 @functools.lru_cache(maxsize=256)
-def compile_validator(pattern: str) -> Any:
+def compile_validator(pattern: str) -> CompiledPattern:
     """The compiled pattern; ValueError saying why RE2 cannot run it."""
     if len(pattern) > _MAX_PATTERN:
         raise ValueError(f"invalid regular expression: longer than {_MAX_PATTERN} characters")
     options = re2.Options()
     options.log_errors = False  # the error is raised to the caller, not printed to stderr
     try:
-        return re2.compile(pattern, options)
+        compiled: CompiledPattern = re2.compile(pattern, options)
+        return compiled
     except re2.error as error:
         reason = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
         raise ValueError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, JsonValue, field_validator
 
 from stratoflow.flow.fields import LabelMap, StrictModel, located_error
 from stratoflow.states import State
@@ -38,9 +38,10 @@ class Preconditions(StrictModel):
             )
         return flows
 
-    def conditions(self) -> list[dict[str, Any]]:
+    def conditions(self) -> list[dict[str, JsonValue]]:
+        """The legacy `conditions` these preconditions mean (Flow trigger conditions are checked on them)."""
         upstream = self.flows[0]
-        conditions: list[dict[str, Any]] = []
+        conditions: list[dict[str, JsonValue]] = []
         if upstream.flow_id is not None:
             conditions.append(
                 {"type": "ExecutionFlow", "namespace": upstream.namespace, "flowId": upstream.flow_id}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, JsonValue
 from pydantic.json_schema import models_json_schema
 
 from stratoflow.flow import registry
@@ -59,7 +59,7 @@ def _reachable(defs: dict[str, Any], root: str) -> dict[str, Any]:
     return {name: defs[name] for name in sorted(seen)}
 
 
-def flow_json_schema() -> dict[str, Any]:
+def flow_json_schema() -> dict[str, JsonValue]:
     """The schema of a flow file; its `$defs` hold one definition per model."""
     groups: dict[str, list[Any]] = {
         "Task": registry.task_classes(),

@@ -77,7 +77,7 @@ def _with_defaults(
 # --- dispatch by `type` --------------------------------------------------------------------------
 
 
-def validate_task(value: Any, info: ValidationInfo) -> Any:
+def validate_task(value: object, info: ValidationInfo) -> Task:
     """Resolve `type` through the registry and validate with that class, so new task types need no
     change here. Errors are placed on the task's own keys."""
     if isinstance(value, Task):
