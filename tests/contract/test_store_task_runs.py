@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from stratoflow.domain import Attempt, Execution, TaskRun
-from stratoflow.errors import NotFoundError
+from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.states import State
 from stratoflow.store import ExecutionStore, ItemTooLargeError
 from tests.contract.conftest import T0, FakeClock
@@ -172,3 +172,30 @@ def test_task_runs_read_by_id_come_in_creation_order_and_missing_ids_are_left_ou
     for run_id in many:
         store.save_task_run(task_run(run_id))
     assert [run.id for run in store.get_task_runs("e1", many)] == many
+
+
+def test_a_conditional_save_lands_only_while_the_run_is_in_an_expected_state(
+    store: ExecutionStore, new_execution: NewExecution
+) -> None:
+    # Given a RUNNING task run that a timed-out flowable then records KILLED
+    new_execution("e1")
+    running = store.save_task_run(task_run("tr-a", state=State.RUNNING))
+    store.save_task_run(
+        running.model_copy(update={"state": State.KILLED, "error": "killed: 'outer' timed out"})
+    )
+
+    # When the task's late end is saved only if the run is still RUNNING
+    late = running.model_copy(update={"state": State.SUCCESS, "outputs": {"rows": 1}})
+    with pytest.raises(ConflictError, match="task run tr-a is KILLED, expected one of: RUNNING"):
+        store.save_task_run(late, expected_states={State.RUNNING})
+
+    # Then the run keeps KILLED; a run still RUNNING takes its end, and an unrecorded one is refused
+    kept = store.get_task_run("e1", "tr-a")
+    assert kept is not None and kept.state == State.KILLED and kept.outputs == {}
+    other = store.save_task_run(task_run("tr-b", state=State.RUNNING))
+    ended = store.save_task_run(
+        other.model_copy(update={"state": State.SUCCESS}), expected_states={State.RUNNING}
+    )
+    assert ended.state == State.SUCCESS and store.get_task_run("e1", "tr-b") == ended
+    with pytest.raises(ConflictError, match="tr-c is not recorded"):
+        store.save_task_run(task_run("tr-c", state=State.SUCCESS), expected_states={State.RUNNING})

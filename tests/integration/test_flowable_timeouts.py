@@ -117,3 +117,58 @@ def test_a_subflow_outlasting_its_timeout_fails_and_its_child_execution_is_kille
     assert outcome.execution.state == State.FAILED
     assert "task 'call' timed out after 0:00:01 (timeout 1s)" in (outcome.execution.error or "")
     assert [child.state for child in children] == [State.KILLED]
+
+
+STOPPED = """
+id: stopped
+namespace: tests.sim
+tasks:
+  - id: body
+    type: Sequential
+    timeout: PT1S
+    tasks:
+      - id: slow
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - sleep 60 &
+          - echo $! > {pid_file}
+          - wait
+"""
+
+
+@pytest.mark.parametrize("where", [["--home", "{home}"], ["--cloud-sim"]], ids=str)
+def test_a_script_running_in_a_timed_out_sequential_is_killed_and_its_late_end_discarded(
+    tmp_path: Path, where: list[str]
+) -> None:
+    # Given a Sequential with a timeout of 1 s around a script that would run 60 s (a background
+    # child of its own included)
+    pid_file = tmp_path / "child.pid"
+    flow = tmp_path / "stopped.yaml"
+    flow.write_text(STOPPED.format(pid_file=pid_file))
+
+    # When it runs locally (the engine stops the attempt) and on the cloud simulation (the Lambda's
+    # script reads its task run KILLED and stops)
+    args = [arg.format(home=tmp_path / "home") for arg in where]
+    result = CliRunner().invoke(cli, ["run", str(flow), "--json", *args])
+    document = json.loads(result.stdout)
+
+    # Then the Sequential failed as timed out, the script's run stays KILLED (its end did not
+    # overwrite it), and its process group is gone
+    assert document["state"] == "FAILED"
+    assert "task 'body' timed out after 0:00:01 (timeout 1s)" in str(document["error"])
+    assert states(document) == {"body": "FAILED", "slow": "KILLED"}
+    # (In the cloud the Lambda finds its run KILLED at its next read of the record, after the end.)
+    stat = Path(f"/proc/{int(pid_file.read_text())}/stat")
+    for _ in range(300):
+        if not _running(stat):
+            break
+        time.sleep(0.1)
+    assert not _running(stat)
+
+
+def _running(stat: Path) -> bool:
+    # A child killed with its group may stay a zombie until it is reaped: it is not running.
+    try:
+        return not stat.read_text().split(") ", 1)[1].startswith("Z")
+    except FileNotFoundError:
+        return False

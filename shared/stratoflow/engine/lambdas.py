@@ -14,6 +14,7 @@ JSON error document the Python runtime writes: `{"errorMessage", "errorType", "r
 from __future__ import annotations
 
 import json
+import threading
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
@@ -46,6 +47,9 @@ class LambdaContext:
     log_group_name: str = ""
     log_stream_name: str = "local"
     deadline: datetime | None = None
+    # The local engine's only addition: set when the attempt no longer matters (TaskCall.cancelled).
+    # Real Lambda has no such flag; the task runner reads its record instead (runner.kill_flag).
+    cancelled: threading.Event | None = None
 
     def __post_init__(self) -> None:
         self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
@@ -105,7 +109,11 @@ class LambdaIntegration:
             else f"arn:aws:lambda:local:000000000000:function:{name}"
         )
         context = LambdaContext(
-            function_name=name, invoked_function_arn=arn, aws_request_id=request_id, deadline=call.deadline
+            function_name=name,
+            invoked_function_arn=arn,
+            aws_request_id=request_id,
+            deadline=call.deadline,
+            cancelled=call.cancelled,
         )
         try:
             result = handler(event, context)

@@ -47,9 +47,13 @@ from stratoflow.local.objects import LocalObjects
 from stratoflow.local.watcher import ControlWatcher
 from stratoflow.states import State
 from stratoflow.store import open_local_store
+from stratoflow.tasks.scripts.process import stopped_when
 
 TASK_RUNNER = "${TaskRunnerFunctionArn}"
 STATE_MACHINE_PREFIX = "${StateMachine."
+STOPPED_BY_ENGINE = (
+    "the execution stopped waiting for it (a timeout around it, a failed branch beside it, or a kill)"
+)
 
 logger = logging.getLogger(__name__)
 
@@ -413,8 +417,14 @@ class LocalPlatform:
             self._launched_changed.notify_all()
 
     def _invoke_runner(self, event: Any, context: Any) -> Any:
+        cancelled: threading.Event | None = getattr(context, "cancelled", None)
         try:
-            return self.runner.handle(event)
+            # A script still running when the engine stops waiting for it (a timeout around it, a
+            # failed branch beside it, a kill) is killed at once, as `strato executions kill` would.
+            with stopped_when(
+                lambda: STOPPED_BY_ENGINE if cancelled is not None and cancelled.is_set() else None
+            ):
+                return self.runner.handle(event)
         except Exception as error:
             fault = _storage_fault(error)
             if fault is not None:

@@ -164,11 +164,13 @@ class ExecutionStore(Protocol):
         (`rules.execution_sort_key`): only executions that sort after it (older) are listed."""
 
     # --- task runs ---
-    def save_task_run(self, task_run: TaskRun) -> TaskRun:
+    def save_task_run(self, task_run: TaskRun, expected_states: Collection[State] | None = None) -> TaskRun:
         """Insert or replace by (execution_id, id); `seq` is assigned on insert and kept on updates.
 
         `seq` is the store clock's time of the first save, in microseconds since the epoch (a store may
         raise it to keep its own inserts strictly increasing). The execution must exist (NotFoundError).
+        With `expected_states` the write happens only if the stored task run is in one of them
+        (ConflictError otherwise, also when there is none): a late end must not overwrite a KILLED run.
         """
 
     def get_task_run(self, execution_id: str, task_run_id: str) -> TaskRun | None: ...

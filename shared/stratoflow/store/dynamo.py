@@ -240,7 +240,7 @@ class DynamoExecutionStore:
 
     # --- task runs -----------------------------------------------------------------------------
 
-    def save_task_run(self, task_run: TaskRun) -> TaskRun:
+    def save_task_run(self, task_run: TaskRun, expected_states: Collection[State] | None = None) -> TaskRun:
         data = items.task_run_data(task_run)
         self._namespace_of(task_run.execution_id, missing=NotFoundError)
         # One UpdateItem inserts or replaces: `seq` is set by the first save only (no counter to bump,
@@ -248,19 +248,32 @@ class DynamoExecutionStore:
         ex = Expression()
         seq = ex.name("seq")
         now = ex.value(rules.task_run_seq(self._clock()))
+        # `runState` beside the JSON: what a conditional save compares (the JSON cannot be read by one).
         sets = [
-            *ex.assign({"taskId": task_run.task_id, "data": data}),
+            *ex.assign({"taskId": task_run.task_id, "data": data, "runState": task_run.state.value}),
             f"{seq} = if_not_exists({seq}, {now})",
         ]
+        condition = None
+        if expected_states is not None:
+            allowed = ", ".join(ex.value(state.value) for state in sorted(expected_states))
+            run_state = ex.name("runState")
+            # A run saved before `runState` was written has none: it is taken as expected (only the
+            # task runs in flight while the stack is updated can be such).
+            condition = f"{ITEM_EXISTS} AND (attribute_not_exists({run_state}) OR {run_state} IN ({allowed}))"
         expires = self._history_expiry()
         if expires is not None:
             # Counted from the first save, like the execution's: every object a record points at was
             # written after it, and expires later (the data bucket's rule), never before it.
             ttl = ex.name("ttl")
             sets.append(f"{ttl} = if_not_exists({ttl}, {ex.value(expires)})")
-        item = self._table.update(
-            items.task_run_key(task_run.execution_id, task_run.id), "SET " + ", ".join(sets), ex
-        )
+        key = items.task_run_key(task_run.execution_id, task_run.id)
+        try:
+            item = self._table.update(key, "SET " + ", ".join(sets), ex, condition)
+        except ConditionFailed as failed:
+            assert expected_states is not None
+            current = items.task_run(failed.current).state if failed.current else None
+            rules.check_task_run_state(task_run.id, current, expected_states)
+            raise  # it moved again since: still a conflict
         return items.task_run(item)
 
     def get_task_run(self, execution_id: str, task_run_id: str) -> TaskRun | None:

@@ -183,6 +183,15 @@ def check_update(
     return True
 
 
+def check_task_run_state(task_run_id: str, current: State | None, expected: Collection[State]) -> None:
+    """ConflictError unless the stored task run is in one of the `expected` states."""
+    if current is None or current not in expected:
+        wanted = ", ".join(sorted(expected))
+        raise ConflictError(
+            f"task run {task_run_id} is {current or 'not recorded'}, expected one of: {wanted}"
+        )
+
+
 def states_before(new: State, expected: Collection[State] | None) -> frozenset[State]:
     """The states an execution may be in for an update to move it to a *different* state `new`."""
     sources = frozenset(s for s, targets in ALLOWED_TRANSITIONS.items() if s != new and new in targets)

@@ -257,10 +257,15 @@ class SqliteExecutionStore:
 
     # --- task runs -----------------------------------------------------------------------------
 
-    def save_task_run(self, task_run: TaskRun) -> TaskRun:
+    def save_task_run(self, task_run: TaskRun, expected_states: Collection[State] | None = None) -> TaskRun:
         key = (task_run.execution_id, task_run.id)
         with self._write() as db:
-            row = db.execute("SELECT seq FROM task_runs WHERE execution_id = ? AND id = ?", key).fetchone()
+            row = db.execute(
+                "SELECT seq, data FROM task_runs WHERE execution_id = ? AND id = ?", key
+            ).fetchone()
+            if expected_states is not None:
+                current = TaskRun.model_validate_json(row[1]).state if row is not None else None
+                rules.check_task_run_state(task_run.id, current, expected_states)
             if row is not None:
                 stored = task_run.model_copy(update={"seq": row[0]})
                 data = _task_run_json(stored)

@@ -24,6 +24,11 @@ class TaskTimeout(TaskError):
     """The task ran longer than its `timeout`."""
 
 
+class TaskStopped(TaskError):
+    """The task was stopped while it ran because it no longer matters: a flowable around it timed
+    out, or its execution was killed. Its run is recorded KILLED, never retried."""
+
+
 class HttpError(TaskError):
     """An HTTP request failed: a non-2xx status (`code`), or no response at all (`code` is None)."""
 

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, assert_never
 
 from stratoflow.domain import Attempt, Execution, TaskRun
-from stratoflow.errors import InputError, NotFoundError
+from stratoflow.errors import ConflictError, InputError, NotFoundError
 from stratoflow.execution.ids import (
     Scope,
     parent_scope,
@@ -35,7 +35,7 @@ from stratoflow.execution.ids import (
     task_run_id,
 )
 from stratoflow.execution.masking import execution_secrets
-from stratoflow.execution.runner import flowables
+from stratoflow.execution.runner import flowables, kill_flag
 from stratoflow.execution.runner.activity import record_saved
 from stratoflow.execution.runner.context import TaskRunContext, render_context
 from stratoflow.execution.runner.outputs import LOOPS, ExecutionOutputs, offload_large
@@ -62,7 +62,8 @@ from stratoflow.runner_call import (
 )
 from stratoflow.states import State, worst
 from stratoflow.store.base import BlobStore, ExecutionStore
-from stratoflow.tasks.errors import ExitExecution, TaskError, TaskFailed, TaskTimeout
+from stratoflow.tasks.errors import ExitExecution, TaskError, TaskFailed, TaskStopped, TaskTimeout
+from stratoflow.tasks.scripts.process import stopped_when
 
 log = logging.getLogger("stratoflow.execution.runner")
 
@@ -224,6 +225,8 @@ class Call:
         self.store = runner.store
         self.id = task_run_id(execution.id, task.id, scope)
         self._task_run: TaskRun | None = None
+        # Set while an attempt runs: its end is saved only from these states (kill_flag.ENDING_FROM).
+        self.ending_from: frozenset[State] | None = None
 
     def data_key(self, name: str) -> str:
         """The blob-storage key of a file this task run keeps (large outputs, large loop values)."""
@@ -260,7 +263,13 @@ class Call:
     def save(self, **changes: Any) -> TaskRun:
         before = self.task_run.state
         updated = self.task_run.model_copy(update=changes)
-        self._task_run = self.store.save_task_run(updated)
+        if self.ending_from is None:
+            self._task_run = self.store.save_task_run(updated)
+        else:
+            try:
+                self._task_run = self.store.save_task_run(updated, self.ending_from)
+            except ConflictError as conflict:
+                raise LateEnd(str(conflict)) from None
         record_saved(before, self._task_run)
         return self._task_run
 
@@ -345,12 +354,33 @@ def action_run(call: Call) -> TaskRunState:
         attempts=[*existing.attempts, Attempt(state=State.RUNNING)],
         start_date=existing.start_date if existing.attempts else now(),
     )
+    call.ending_from = kill_flag.ENDING_FROM
     ctx = call.run_context(attempt_number)
+    try:
+        return _end_attempt(call, task, ctx, retry_count)
+    except LateEnd as late:
+        _flush_logs(call, ctx)
+        log.info("task run %s ended after it was stopped; its end is discarded: %s", call.id, late)
+        current = call.store.get_task_run(call.execution.id, call.id)
+        return TaskRunState(state=str(current.state if current else State.KILLED))
+
+
+def _end_attempt(call: Call, task: RunnableTask, ctx: TaskRunContext, retry_count: int) -> TaskRunState:
+    """Run the attempt and record its end (raises LateEnd when the run was killed meanwhile)."""
+    stopped = kill_flag.kill_flag(call.store, call.execution.id, call.id)
     try:
         if retry_count == 0 and call.should_skip(ctx):
             return TaskRunState(state="SKIPPED")
-        with shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx):
+        with (
+            stopped_when(stopped),
+            shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx),
+        ):
             outputs = run_within_timeout(task, ctx)
+    except TaskStopped as error:
+        # Stopped because it no longer matters: KILLED, never retried (the state machine has moved on).
+        _flush_logs(call, ctx, error)
+        call.fail(ctx.mask(str(error)), State.KILLED)
+        raise
     except ExitExecution as exit_:
         ctx.log("INFO", f"Exit: the execution ends {exit_.state}")
         call.store.update_execution(call.execution.id, exit_state=State(exit_.state))
@@ -417,6 +447,7 @@ def _flush_logs(call: Call, ctx: TaskRunContext, error: BaseException | None = N
         ctx.log("ERROR", f"{type(error).__name__}: {error}")
     if ctx.logs:
         call.store.append_logs(ctx.logs)
+        ctx.logs.clear()  # written once, even when a late end flushes again
 
 
 def _failed_attempt(
@@ -445,6 +476,10 @@ def _failed_attempt(
     if retry is not None and retry.max_duration is not None and retry_count + 1 < retry.attempt_limit:
         return RetriesExhausted(message)
     return _typed(error, message)
+
+
+class LateEnd(Exception):
+    """The attempt's end came after its task run was stopped (KILLED): it is not recorded."""
 
 
 class _AllowedFailure(Exception):

@@ -2,8 +2,8 @@
 Kestra kills them; those that ended before keep what they recorded.
 
 The state machine has already stopped the body (the race's timer failed its Parallel, which stops the
-body's branch before the fail call runs), so no task run inside can still change: closing them here is
-only the record of that stop.
+body's branch before the fail call runs). A task whose Lambda still runs (it cannot be stopped from
+outside) reads its run KILLED and stops its script; its late end is discarded (runner.kill_flag).
 """
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from stratoflow.errors import ConflictError
 from stratoflow.execution.runner.activity import record_saved
 from stratoflow.states import State
 
 if TYPE_CHECKING:
     from stratoflow.execution.runner.runner import Call
     from stratoflow.runner_call import CaughtError
+
+UNFINISHED = frozenset(state for state in State if not state.is_terminal)
 
 TIMED_OUT = "Stratoflow.TimedOut"
 """A flowable's race timer (compiler.timeouts)."""
@@ -60,4 +63,8 @@ def kill_running_inside(call: Call) -> None:
         if attempts and not attempts[-1].state.is_terminal:
             attempts[-1] = attempts[-1].model_copy(update={"state": State.KILLED, "end_date": now})
         update = {"state": State.KILLED, "end_date": now, "attempts": attempts, "error": run.error or reason}
-        record_saved(run.state, call.store.save_task_run(run.model_copy(update=update)))
+        try:  # only while it still runs: an end its Lambda recorded meanwhile is kept
+            saved = call.store.save_task_run(run.model_copy(update=update), UNFINISHED)
+        except ConflictError:
+            continue
+        record_saved(run.state, saved)

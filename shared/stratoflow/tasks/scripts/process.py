@@ -8,20 +8,25 @@ while it runs (`groups`) so that the recovery of a killed runner ends what is le
 
 Who starts the process is a `Launcher`: a plain fork and exec (`spawn`), or a warm template
 process that forks a child per task (`stratoflow.tasks.scripts.warm`).
+
+A script is also stopped when its task no longer matters (an enclosing flowable timed out, the
+execution was killed): whoever runs the task installs a check with `stopped_when`, which the loop
+asks every STOP_CHECK_SECONDS while the command runs; a reason ends the group and raises TaskStopped.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import selectors
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from stratoflow.tasks.errors import TaskFailed, TaskTimeout
+from stratoflow.tasks.errors import TaskFailed, TaskStopped, TaskTimeout
 from stratoflow.tasks.scripts import groups
 
 # Longer lines are cut into pieces of this size: a log line must not hold megabytes.
@@ -31,6 +36,35 @@ DRAIN_SECONDS = 5.0
 # How often the end of the process is checked where nothing signals it (no pidfd: macOS).
 POLL_SECONDS = 0.05
 READ_BYTES = 256 * 1024
+# How often a running command asks whether its task must stop (the checks rate-limit their own reads).
+STOP_CHECK_SECONDS = 0.2
+
+StopCheck = Callable[[], str | None]
+"""Returns why the running task must stop now, or None to let it run on."""
+
+_stop_checks: contextvars.ContextVar[tuple[StopCheck, ...]] = contextvars.ContextVar(
+    "stratoflow_stop_checks", default=()
+)
+
+
+@contextlib.contextmanager
+def stopped_when(check: StopCheck) -> Iterator[None]:
+    """While inside, the commands this thread runs stop when `check` gives a reason (checks nest)."""
+    token = _stop_checks.set((*_stop_checks.get(), check))
+    try:
+        yield
+    finally:
+        _stop_checks.reset(token)
+
+
+def stop_reason() -> str | None:
+    """The first reason a check installed by `stopped_when` gives, or None."""
+    for check in _stop_checks.get():
+        reason = check()
+        if reason is not None:
+            return reason
+    return None
+
 
 LineHandler = Callable[[str, str], None]
 """Called with ("stdout" | "stderr", line without its newline), one line at a time."""
@@ -222,8 +256,10 @@ def run_process(
         pipes[1][0]: _Lines("stderr", on_line, whole_lines, whole_limit),
     }
     deadline = None if timeout is None else time.monotonic() + timeout
+    checked = bool(_stop_checks.get())
     code: int | None = None
     timed_out = False
+    stopped: str | None = None
     selector = selectors.DefaultSelector()
     status = started.status_fd
     try:
@@ -241,9 +277,13 @@ def run_process(
             wait_s = (
                 left if status is not None else min(POLL_SECONDS, left if left is not None else POLL_SECONDS)
             )
+            if checked:
+                wait_s = STOP_CHECK_SECONDS if wait_s is None else min(wait_s, STOP_CHECK_SECONDS)
             for key, _ in selector.select(wait_s):
                 if key.fd != status:
                     _read(selector, key.fd, lines)
+            if checked and (stopped := stop_reason()) is not None:
+                break
     finally:
         # Also after a normal exit: background children must not outlive the task (nor keep its
         # pipes open).
@@ -258,6 +298,8 @@ def run_process(
         _drain(selector, lines)
     if timed_out:
         raise TaskTimeout(f"the command ran longer than its timeout ({timeout:g} s) and was killed")
+    if stopped is not None:
+        raise TaskStopped(f"the command was killed: {stopped}")
     if any(reader.too_large for reader in lines.values()):
         raise OutputTooLarge(
             f"an outputs line is larger than the output size limit ({_size(whole_limit)}): "
