@@ -52,6 +52,7 @@ ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
     State.RUNNING: frozenset(
         {
             State.PAUSED,
+            State.CANCELLED,  # a Pause with `behavior: CANCEL` that was not resumed in time
             State.RETRYING,
             State.SUCCESS,
             State.WARNING,
@@ -62,7 +63,9 @@ ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
             State.RETRIED,
         }
     ),
-    State.PAUSED: frozenset({State.RUNNING, State.FAILED, State.KILLING, State.KILLED, State.SUCCESS}),
+    State.PAUSED: frozenset(
+        {State.RUNNING, State.FAILED, State.KILLING, State.KILLED, State.SUCCESS, State.CANCELLED}
+    ),
     State.RETRYING: frozenset({State.RUNNING, State.FAILED, State.KILLED, State.WARNING, State.SUCCESS}),
     # A kill that came too late (the execution ended on its own first) records the real end.
     State.KILLING: frozenset({State.KILLED, State.SUCCESS, State.WARNING, State.FAILED}),

@@ -172,3 +172,34 @@ def _running(stat: Path) -> bool:
         return not stat.read_text().split(") ", 1)[1].startswith("Z")
     except FileNotFoundError:
         return False
+
+
+CANCELLING = """
+id: cancelling
+namespace: tests.sim
+tasks:
+  - id: hold
+    type: io.kestra.plugin.core.flow.Pause
+    pauseDuration: PT1S
+    behavior: CANCEL
+  - {id: after, type: Return, format: went on}
+errors:
+  - {id: handler, type: Return, format: handled}
+"""
+
+
+@pytest.mark.parametrize("where", [["--home", "{home}"], ["--cloud-sim"]], ids=str)
+def test_a_pause_with_behavior_cancel_not_resumed_in_time_ends_the_execution_cancelled(
+    tmp_path: Path, where: list[str]
+) -> None:
+    # Given Kestra's Pause with behavior CANCEL and a pauseDuration of 1 s, nobody resuming it
+    flow = tmp_path / "cancelling.yaml"
+    flow.write_text(CANCELLING)
+
+    # When it runs locally on the wall clock and on the cloud simulation (the compiled callback's timeout)
+    args = [arg.format(home=tmp_path / "home") for arg in where]
+    document = json.loads(CliRunner().invoke(cli, ["run", str(flow), "--json", *args]).stdout)
+
+    # Then the pause and the execution end CANCELLED, and neither the next task nor `errors` ran
+    assert document["state"] == "CANCELLED"
+    assert states(document) == {"hold": "CANCELLED"}

@@ -28,6 +28,10 @@ STATE_STYLES = {
     "PAUSED": "blue",
     "SKIPPED": "dim",
     "CREATED": "dim",
+    "QUEUED": "dim",
+    "KILLING": "red",
+    "CANCELLED": "red",
+    "RETRIED": "dim",
 }
 
 

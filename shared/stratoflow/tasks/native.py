@@ -52,27 +52,21 @@ class Pause(Task):
     type_name: ClassVar[str] = "Pause"
     compiled_as: ClassVar[str] = "Pause"
     aliases: ClassVar[tuple[str, ...]] = kestra_aliases("flow", "Pause", "flows")
-    kestra_gaps: ClassVar[str] = "`behavior: CANCEL`; WARN and FAIL need a fixed `pauseDuration`"
+    kestra_gaps: ClassVar[str] = "WARN, FAIL and CANCEL need a fixed `pauseDuration`"
 
     # Kestra 1.x's `pauseDuration` (a duration, or an expression giving one, rendered when it starts).
     delay: Duration | DurationExpression | None = Field(
         default=None, validation_alias=AliasChoices("delay", "pauseDuration")
     )
     # What happens when `pauseDuration` has passed: RESUME goes on; FAIL fails the task (as `timeout`);
-    # WARN waits for a resume the same way, and its timeout ends the task WARNING (the flow goes on).
+    # WARN waits for a resume the same way, and its timeout ends the task WARNING (the flow goes on);
+    # CANCEL ends the task and the execution CANCELLED (no `errors` run, as for an Exit).
     behavior: Literal["RESUME", "FAIL", "WARN", "CANCEL"] = "RESUME"
     on_resume: list[InputItem] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _delay_or_timeout(self) -> Pause:
-        if self.behavior == "CANCEL":
-            raise located_error(
-                ("behavior",),
-                "behavior CANCEL is not supported yet: use RESUME (go on), WARN (go on with a warning) "
-                "or FAIL (fail the task)",
-                self.behavior,
-            )
-        if self.behavior in ("FAIL", "WARN"):
+        if self.behavior in ("FAIL", "WARN", "CANCEL"):
             if not isinstance(self.delay, timedelta) or self.timeout is not None:
                 raise located_error(
                     ("behavior",),
@@ -81,7 +75,8 @@ class Pause(Task):
                     self.behavior,
                 )
             # Waiting for a resume that fails when the duration has passed is what `timeout` does
-            # (WARN: the end call turns that timeout into WARNING, see runner.flowables.action_end).
+            # (WARN: the end call turns that timeout into WARNING, CANCEL into the execution's end
+            # CANCELLED, see runner.flowables.action_end).
             self.timeout, self.delay = self.delay, None
         if self.delay is not None and self.timeout is not None:
             raise ValueError("set 'delay' (resume by itself) or 'timeout' (wait for a resume), not both")

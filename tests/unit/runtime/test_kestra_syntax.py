@@ -153,8 +153,7 @@ def test_pause_behavior_fail_waits_for_a_resume_and_fails_when_the_duration_pass
     [task] = load_flow(text).tasks
 
     assert (task.timeout.total_seconds(), task.delay) == (3600, None)  # type: ignore[attr-defined, union-attr]
-    [problem] = validate_text(text.replace("FAIL", "CANCEL"), "f.yaml")
-    assert problem.path == "tasks[0].behavior" and "not supported yet" in problem.message
+    assert validate_text(text.replace("FAIL", "CANCEL"), "f.yaml") == []
     warn = text.replace("PT1H", "'{{ inputs.d }}'").replace("FAIL", "WARN")
     [problem] = validate_text(warn.replace("tasks:", "inputs: [{id: d, type: DURATION}]\ntasks:"), "f.yaml")
     assert problem.path == "tasks[0].behavior" and "fixed duration" in problem.message
@@ -265,3 +264,29 @@ tasks:
     assert runs["hold"][0].state == State.WARNING
     assert runs["after"][0].outputs == {"value": "went on"}
     assert outcome.execution.state == State.WARNING
+
+
+PAUSE_CANCEL = """
+tasks:
+  - id: hold
+    type: io.kestra.plugin.core.flow.Pause
+    pauseDuration: PT1H
+    behavior: CANCEL
+  - {id: after, type: Return, format: went on}
+errors:
+  - {id: handler, type: Return, format: handled}
+"""
+
+
+def test_pause_behavior_cancel_ends_the_execution_cancelled_when_the_duration_passes(
+    run_flow: RunFlow,
+) -> None:
+    # Given Kestra's Pause with behavior CANCEL, nobody resuming it (the virtual clock lets the hour pass)
+    outcome = run_flow(HEADER + PAUSE_CANCEL)
+
+    # Then the pause and the execution end CANCELLED; nothing after it runs, nor the errors tasks
+    runs = by_task(outcome)
+    assert runs["hold"][0].state == State.CANCELLED
+    assert "not resumed within its pauseDuration" in (runs["hold"][0].error or "")
+    assert outcome.execution.state == State.CANCELLED
+    assert set(runs) == {"hold"}

@@ -46,7 +46,7 @@ from stratoflow.runner_call import (
 )
 from stratoflow.states import State
 from stratoflow.storage_layout import LOOP_ITEMS
-from stratoflow.tasks.errors import TaskFailed
+from stratoflow.tasks.errors import ExitExecution, TaskFailed
 
 if TYPE_CHECKING:
     from stratoflow.execution.runner.runner import Call
@@ -222,11 +222,20 @@ def action_end(call: Call, request: EndCall) -> TaskRunState:
         if type_name == "Subflow" and not call.task.transmit_failed and not timed_out:  # type: ignore[attr-defined]
             call.finished_ok(State.SUCCESS, subflow_outputs(call))
             return TaskRunState(state="SUCCESS")
-        if _pause_timed_out_warning(call, error):
+        if _pause_timed_out(call, error, "WARN"):
             _unpause(call)
             call.fail(message, State.WARNING)
             wake_dependents(call)
             return TaskRunState(state="WARNING")
+        if _pause_timed_out(call, error, "CANCEL"):
+            # Kestra's CANCEL: the execution ends CANCELLED, as an Exit task ends it (no `errors`).
+            _unpause(call)
+            message = (
+                f"task '{call.task.id}' was not resumed within its pauseDuration: the execution is cancelled"
+            )
+            call.fail(message, State.CANCELLED)
+            call.store.update_execution(call.execution.id, exit_state=State.CANCELLED, error=message)
+            raise ExitExecution(State.CANCELLED.value, message)
         if call.task.allow_failure or type_name == "AllowFailure":
             call.fail(message, State.WARNING)
             wake_dependents(call)
@@ -261,9 +270,9 @@ def _unpause(call: Call) -> None:
         call.store.update_execution(call.execution.id, state=State.RUNNING)
 
 
-def _pause_timed_out_warning(call: Call, error: CaughtError) -> bool:
-    """A Pause with `behavior: WARN` whose duration passed without a resume: Kestra ends it WARNING."""
-    if type(call.task).type_name != "Pause" or getattr(call.task, "behavior", None) != "WARN":
+def _pause_timed_out(call: Call, error: CaughtError, behavior: str) -> bool:
+    """A Pause with this `behavior` whose duration passed without a resume."""
+    if type(call.task).type_name != "Pause" or getattr(call.task, "behavior", None) != behavior:
         return False
     return error.error == "States.Timeout"
 
