@@ -203,3 +203,31 @@ def test_a_pause_with_behavior_cancel_not_resumed_in_time_ends_the_execution_can
     # Then the pause and the execution end CANCELLED, and neither the next task nor `errors` ran
     assert document["state"] == "CANCELLED"
     assert states(document) == {"hold": "CANCELLED"}
+
+
+POLLING = """
+id: polling
+namespace: tests.sim
+tasks:
+  - id: poll
+    type: io.kestra.plugin.core.flow.WaitFor
+    condition: "{{ outputs.check.value == 'ready' }}"
+    timeout: PT3S
+    checkFrequency: {maxIterations: 100, interval: PT1S}
+    tasks:
+      - {id: check, type: Return, format: pending}
+"""
+
+
+def test_a_wait_for_outlasting_its_timeout_fails_on_the_cloud_simulation(tmp_path: Path) -> None:
+    # Given Kestra's WaitFor whose condition stays false, checking every second, with a timeout of 3 s
+    flow = tmp_path / "polling.yaml"
+    flow.write_text(POLLING)
+
+    # When it runs on the cloud simulation (moto's interpreter runs the loop inside the race's branch)
+    document = json.loads(CliRunner().invoke(cli, ["run", str(flow), "--json", "--cloud-sim"]).stdout)
+
+    # Then the WaitFor failed as timed out; the checks before the timeout kept their success
+    assert document["state"] == "FAILED"
+    assert "task 'poll' timed out after 0:00:03 (timeout 3s)" in str(document["error"])
+    assert states(document)["poll"] == "FAILED"

@@ -1,7 +1,7 @@
 """`timeout` on a flowable: Step Functions has no TimeoutSeconds on Parallel and Map states (nor on a
 block of states), so the flowable's body races a timer. The body is its one Parallel or Map state
-(Parallel, Dag, ForEach) or each of its blocks (Sequential, AllowFailure, WorkingDirectory, If's
-`then` and `else`, each Switch case), lowered in a branch.
+(Parallel, Dag, ForEach), each of its blocks (Sequential, AllowFailure, WorkingDirectory, If's
+`then` and `else`, each Switch case), or its whole loop (WaitFor), lowered in a branch.
 
 <id>.timeout   Parallel, two branches:
                - the body state, then a Fail with a private error: a branch that fails stops the
@@ -18,6 +18,7 @@ it decides the race from the body's virtual duration, so `--skip-waits` does not
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -72,6 +73,18 @@ def timed_block(frame: Flowable, tasks: list[Task]) -> str:
     # No Catch inside: a failure leaves the branch and the race's Catch routes it.
     entry = branch.lower_block(tasks, Scope(scope_path=frame.scope.scope_path), ended)
     assert entry is not None
+    return _race(frame, branch.definition(entry))
+
+
+def timed_loop(frame: Flowable, build: Callable[[Builder, Scope, str], str]) -> str:
+    """A loop of states (WaitFor's body, check and interval) racing the task's timeout: `build(branch,
+    scope, done)` lowers the loop into the branch (no Catch inside: `scope` has no error path), going
+    to `done` when the loop is over, and returns its entry."""
+    builder = frame.builder
+    branch = builder.branch()
+    ended = _ended(builder, frame.task.id)
+    branch.states[ended] = FailState(error=BODY_ENDED, cause="the body ended in time")
+    entry = build(branch, Scope(scope_path=frame.scope.scope_path), ended)
     return _race(frame, branch.definition(entry))
 
 

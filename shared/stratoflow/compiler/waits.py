@@ -24,6 +24,7 @@ from stratoflow.compiler.asl import (
 from stratoflow.compiler.builder import Builder, Scope
 from stratoflow.compiler.frame import SKIP_RULE_VARIABLE, Flowable, timeout_seconds_of
 from stratoflow.compiler.retry import PLATFORM_RETRIER, retriers
+from stratoflow.compiler.timeouts import timed_loop
 from stratoflow.flow.task import Task
 
 if TYPE_CHECKING:
@@ -177,32 +178,37 @@ def _lower_retried_subflow(
 def lower_wait_for(builder: Builder, task: WaitFor, scope: Scope, next_: str | None) -> str:
     frame = Flowable(builder, task, scope, next_)
     slot = f"$.loop{builder.next_id()}"
-    check = builder.names.claim(f"{task.id}.check")
-    again = builder.names.claim(f"{task.id}.again")
-    wait = builder.names.claim(f"{task.id}.interval")
-    loop_scope = Scope(
-        scope_path=f"{slot}.result.scope", on_error=frame.body_scope.on_error, on_exit=scope.on_exit
-    )
-    body = builder.lower_block(task.tasks, loop_scope, check) or check
-    builder.runner_call(
-        check,
-        "check",
-        task.id,
-        frame.body_scope,
-        again,
-        extra={"loop.$": f"{slot}.result"},
-        result_path=slot,
-        select_result=True,
-        comment="evaluates the condition and the loop's bounds",
-    )
-    builder.add(
-        again,
-        ChoiceState(
-            choices=[{"Variable": f"{slot}.result.done", "BooleanEquals": True, "Next": frame.end}],
-            default=wait,
-        ),
-    )
-    builder.add(wait, WaitState(seconds_path=f"{slot}.result.interval", next=body))
+
+    def loop(into: Builder, calls: Scope, done: str) -> str:
+        """Body, check, Choice and interval, in `into`; `done` follows the last iteration."""
+        check = into.names.claim(f"{task.id}.check")
+        again = into.names.claim(f"{task.id}.again")
+        wait = into.names.claim(f"{task.id}.interval")
+        loop_scope = Scope(scope_path=f"{slot}.result.scope", on_error=calls.on_error, on_exit=calls.on_exit)
+        entry = into.lower_block(task.tasks, loop_scope, check) or check
+        into.runner_call(
+            check,
+            "check",
+            task.id,
+            calls,
+            again,
+            extra={"loop.$": f"{slot}.result"},
+            result_path=slot,
+            select_result=True,
+            comment="evaluates the condition and the loop's bounds",
+        )
+        into.add(
+            again,
+            ChoiceState(
+                choices=[{"Variable": f"{slot}.result.done", "BooleanEquals": True, "Next": done}],
+                default=wait,
+            ),
+        )
+        into.add(wait, WaitState(seconds_path=f"{slot}.result.interval", next=entry))
+        return entry
+
+    # With a timeout the whole loop races it (a Parallel: Step Functions has no timeout on a loop).
+    body = loop(builder, frame.body_scope, frame.end) if task.timeout is None else timed_loop(frame, loop)
     frame.emit_end()
     # The start call's result is the first iteration's scope: store it where the body reads it.
     builder.runner_call(

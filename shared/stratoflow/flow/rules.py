@@ -218,12 +218,14 @@ def check_structure(
 
 
 # Flowables whose body races a timer (compiler.timeouts), by their lowering (`Task.compiled_as`).
-TIMED_FLOWABLES = frozenset({"Parallel", "Dag", "Each", "Sequential", "AllowFailure", "If", "Switch"})
+TIMED_FLOWABLES = frozenset(
+    {"Parallel", "Dag", "Each", "Sequential", "AllowFailure", "If", "Switch", "WaitFor"}
+)
 
 
 def _timeouts(report: _Report, tasks: RawTasks) -> None:
-    """`timeout` on the other flowables (WaitFor) is refused, not ignored: the compiler does not race
-    them against a timer yet (Sleep, Pause and Subflow honour theirs)."""
+    """`timeout` on a flowable the compiler does not race against a timer is refused, not ignored
+    (every flowable registered today races; Sleep, Pause and Subflow honour theirs natively)."""
     for path, task in tasks.found:
         name = task.get("type")
         cls = registry.resolve(name) if isinstance(name, str) else None

@@ -1,5 +1,5 @@
-"""`timeout` on tasks that are not run by the task runner: Sleep, Parallel, Dag and ForEach honour it;
-the other flowables and Subflow refuse it."""
+"""`timeout` on tasks that are not run by the task runner: Sleep, Subflow and every flowable honour it
+(WaitFor included)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 
 from stratoflow.compiler import compile_flow
 from stratoflow.compiler.budget import iteration_events
-from stratoflow.errors import FlowValidationError
 from stratoflow.flow import load_flow
 from stratoflow.states import State
 from tests.unit.runtime.conftest import RunFlow, by_task
@@ -68,28 +67,6 @@ def test_a_sleep_within_its_timeout_sleeps_its_duration() -> None:
     assert not any(name.endswith(".timedOut") for name in states)
 
 
-@pytest.mark.parametrize("flowable", ["WaitFor"])
-def test_a_timeout_on_a_flowable_is_refused_with_its_location(flowable: str) -> None:
-    body = {
-        "WaitFor": "condition: 'true'\n        tasks: [{id: a, type: Return, format: x}]",
-    }[flowable]
-    source = f"""
-    id: bounded
-    namespace: team
-    tasks:
-      - id: outer
-        type: {flowable}
-        timeout: PT1M
-        {body}
-    """
-
-    with pytest.raises(FlowValidationError) as refused:
-        load_flow(textwrap.dedent(source), "bounded.yaml")
-
-    messages = [str(d) for d in refused.value.diagnostics]
-    assert f"bounded.yaml:7:5: tasks[0].timeout: timeout is not supported on {flowable} yet" in messages[0]
-
-
 RACING = """
     id: racing
     namespace: team
@@ -121,6 +98,9 @@ SLEEPERS = {
     "Dag": "tasks:\n          - task: {id: nap, type: Sleep, duration: PT1M}\n"
     "          - task: {id: quick, type: Return, format: done}",
     "ForEach": "values: [1, 2]\n        concurrencyLimit: 0\n"
+    "        tasks:\n          - {id: nap, type: Sleep, duration: PT1M}",
+    # Kestra's WaitFor: its whole loop (body, check, interval) races the timeout.
+    "WaitFor": "condition: 'true'\n        checkFrequency: {maxIterations: 5, interval: PT1S}\n"
     "        tasks:\n          - {id: nap, type: Sleep, duration: PT1M}",
 }
 
@@ -248,3 +228,29 @@ def test_a_subflow_timeout_bounds_the_wait_for_its_child_and_fails_the_task(run_
     assert states["call.execution"]["TimeoutSeconds"] == 10
     assert outcome.execution.state == State.FAILED
     assert "task 'call' timed out after 0:00:10 (timeout 10s)" in (outcome.execution.error or "")
+
+
+def test_a_wait_for_whose_condition_stays_false_past_its_timeout_fails_timed_out(run_flow: RunFlow) -> None:
+    # Given Kestra's WaitFor checking every 5 s for up to 100 iterations, with a timeout of 12 s
+    source = """
+    id: polling
+    namespace: team
+    tasks:
+      - id: poll
+        type: io.kestra.plugin.core.flow.WaitFor
+        condition: "{{ outputs.check.value == 'ready' }}"
+        timeout: PT12S
+        checkFrequency: {maxIterations: 100, interval: PT5S}
+        tasks:
+          - {id: check, type: Return, format: pending}
+    """
+
+    # When it runs (the virtual clock lets the intervals pass)
+    outcome = run_flow(source)
+
+    # Then it failed as timed out after three checks, the iterations before kept their success
+    runs = by_task(outcome)
+    assert outcome.execution.state == State.FAILED
+    assert runs["poll"][0].state == State.FAILED
+    assert "task 'poll' timed out after 0:00:12 (timeout 12s)" in (runs["poll"][0].error or "")
+    assert [run.state for run in runs["check"]] == [State.SUCCESS] * 3
