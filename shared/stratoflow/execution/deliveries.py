@@ -1,7 +1,8 @@
 """Trigger deliveries at admission: may this delivery start the flow, and what it gives the execution.
 
 Every trigger delivery reaches admission as `trigger = {"id": <trigger id>, "type": <its type>, ...}`
-with what the delivery carries: a Flow trigger the upstream `executionId`, an AWS event trigger the
+with what the delivery carries: a Flow trigger the upstream `executionId` (and `pause`: n for its
+n-th pause, absent or 0 for its end), an AWS event trigger the
 `event`, a webhook its `body`, `headers` and `parameters`, an SQS trigger the batch's `messages`.
 `resolve_trigger` (called by `admission.admit`) checks that the trigger may start the flow, completes
 `trigger.*` (`trigger.outputs` of the upstream execution, `trigger.object` of an S3 event,
@@ -19,7 +20,7 @@ from pydantic import JsonValue
 
 from stratoflow import expressions
 from stratoflow.errors import InputError, StratoflowError
-from stratoflow.execution.upstream import flow_trigger_matches, flow_trigger_variables
+from stratoflow.execution.upstream import as_paused, flow_trigger_matches, flow_trigger_variables, pauses_of
 from stratoflow.flow import (
     EventBridgeTrigger,
     Flow,
@@ -111,6 +112,12 @@ def _variables(
         upstream = store.get_execution(str(delivered.get("executionId")))
         if upstream is None:
             raise TriggerSkipped(f"{where}: execution {delivered.get('executionId')} does not exist")
+        pause = delivered.get("pause")
+        if isinstance(pause, int) and not isinstance(pause, bool) and pause > 0:
+            # A delivery for the upstream's n-th pause: it may have been resumed since.
+            if pauses_of(upstream) < pause:
+                raise TriggerSkipped(f"{where}: execution {upstream.id} has not paused {pause} time(s)")
+            upstream = as_paused(upstream)
         if not flow_trigger_matches(flow, model, upstream):
             raise TriggerSkipped(f"{where} does not match execution {upstream.id}")
         return flow_trigger_variables(upstream)

@@ -1,7 +1,9 @@
-"""Flow-trigger conditions: does the end of an execution start another flow through its `Flow` trigger.
+"""Flow-trigger conditions: does the end (or a pause) of an execution start another flow through its
+`Flow` trigger.
 
 A `Flow` trigger matches a finished execution when its state is one of `states` (every end state
-when empty) and every one of its `conditions` holds. Conditions are Kestra's, on the upstream
+when empty) and every one of its `conditions` holds; with PAUSED among `states` it also matches each
+pause of an execution, seen as PAUSED (`as_paused`; the n-th pause is `occurrence_id(id, n)`). Conditions are Kestra's, on the upstream
 execution: `ExecutionFlow` (namespace and flowId), `ExecutionNamespace` (namespace, comparison
 EQUALS, PREFIX or SUFFIX), `ExecutionStatus` (`in`, `notIn`) and `ExecutionLabels` (labels), by their
 short, `io.kestra.plugin.core.condition.*` or legacy `io.kestra.core.models.conditions.types.*Condition`
@@ -27,6 +29,8 @@ from stratoflow.states import State
 END_STATES: frozenset[State] = frozenset(
     {State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED}
 )
+# What a Flow trigger may fire on: an end, or (as Kestra) each time the execution reaches PAUSED.
+FIRING_STATES: frozenset[State] = END_STATES | {State.PAUSED}
 
 
 class TriggerConditionError(StratoflowError):
@@ -131,8 +135,23 @@ def parse_conditions(trigger: FlowTrigger) -> list[UpstreamCondition]:
 
 
 def trigger_states(trigger: FlowTrigger) -> frozenset[State]:
-    """The upstream end states the trigger fires on: `states` (all end states when empty)."""
-    return frozenset(trigger.states) & END_STATES if trigger.states else END_STATES
+    """The upstream states the trigger fires on: `states` (all end states when empty)."""
+    return frozenset(trigger.states) & FIRING_STATES if trigger.states else END_STATES
+
+
+def pauses_of(execution: Execution) -> int:
+    """How many times the execution reached PAUSED (branches pausing together pause it once)."""
+    return sum(1 for change in execution.state_history if change.state == State.PAUSED)
+
+
+def as_paused(execution: Execution) -> Execution:
+    """The execution as a trigger sees it at a pause (it may have been resumed since)."""
+    return execution.model_copy(update={"state": State.PAUSED})
+
+
+def occurrence_id(execution_id: str, pause: int = 0) -> str:
+    """What a Flow trigger fires once for: the end of an execution (`pause` 0), or its n-th pause."""
+    return execution_id if pause == 0 else f"{execution_id}-p{pause}"
 
 
 def flow_trigger_matches(flow: Flow, trigger: FlowTrigger, upstream: Execution) -> bool:

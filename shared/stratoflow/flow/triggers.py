@@ -147,7 +147,8 @@ class Schedule(Trigger):
 
 @_trigger_type
 class FlowTrigger(Trigger):
-    """Start when an execution of another flow ends in one of `states` (any terminal state if empty)."""
+    """Start when an execution of another flow ends in one of `states` (any terminal state if empty),
+    or, with PAUSED among them, each time it pauses."""
 
     type_name: ClassVar[str] = "Flow"
     aliases: ClassVar[tuple[str, ...]] = (
@@ -167,14 +168,7 @@ class FlowTrigger(Trigger):
                 raise located_error(
                     (index,),
                     f"a Flow trigger never fires on {state}: it fires when an upstream execution ends "
-                    "(SUCCESS, WARNING, FAILED, KILLED, CANCELLED)",
-                    str(state),
-                )
-            if state == State.PAUSED:
-                raise located_error(
-                    (index,),
-                    "firing when an upstream execution pauses (PAUSED) is not supported yet: Stratoflow's "
-                    "Flow triggers fire when it ends (SUCCESS, WARNING, FAILED, KILLED, CANCELLED)",
+                    "(SUCCESS, WARNING, FAILED, KILLED, CANCELLED) or pauses (PAUSED)",
                     str(state),
                 )
         return states
@@ -189,8 +183,10 @@ class FlowTrigger(Trigger):
 
 
 # CREATED and QUEUED are never seen by a trigger; RUNNING would fire on every start (Kestra refuses it);
-# RETRYING and SKIPPED are task-run states.
-_NEVER_FIRING = frozenset({State.CREATED, State.QUEUED, State.RUNNING, State.RETRYING, State.SKIPPED})
+# KILLING passes on to KILLED (which fires); RETRYING and SKIPPED are task-run states.
+_NEVER_FIRING = frozenset(
+    {State.CREATED, State.QUEUED, State.RUNNING, State.KILLING, State.RETRYING, State.SKIPPED}
+)
 
 
 MIN_KEY_LENGTH = 16

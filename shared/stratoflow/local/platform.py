@@ -125,6 +125,8 @@ class LocalPlatform:
         self._definitions: dict[tuple[str, str, int], dict[str, Any]] = {}
         # Called with every execution that ended (the server runs Flow triggers from here).
         self.finished_hooks: list[Callable[[Execution], None]] = []
+        # Called with the execution each time a Pause records it PAUSED (Flow triggers on PAUSED).
+        self.paused_hooks = self.runner.pause_hooks
         # Executions launched in the background and not ended yet (counted before their thread starts).
         self._launched = 0
         self._launched_changed = threading.Condition()

@@ -34,6 +34,7 @@ from stratoflow.execution.admission import admit, should_start, sweep_slots
 from stratoflow.execution.deliveries import TriggerSkipped
 from stratoflow.execution.flows import flow_of
 from stratoflow.execution.secrets import SecretSource
+from stratoflow.execution.upstream import as_paused, occurrence_id, pauses_of
 from stratoflow.flow import Flow
 from stratoflow.local.ended import EndedExecutions
 from stratoflow.local.platform import LocalPlatform
@@ -87,6 +88,7 @@ class StratoServer:
         self.flows_dir = Path(flows_dir)
         self.platform = LocalPlatform(home, clock, owns_process=owns_process, secrets=secrets)
         self.platform.finished_hooks.append(self._run_flow_triggers)
+        self.platform.paused_hooks.append(self._run_pause_triggers)
         self.webhooks = Webhooks(
             self.platform.store,
             self.start,
@@ -137,8 +139,8 @@ class StratoServer:
         """One round: redeploy changed files, fire due schedules, give back slots now and then."""
         self.sync_flows()
         self.fire_schedules(self._now())
-        for execution in self.ended.poll():  # ended in another process (a `strato run`)
-            self._fire_flow_triggers(execution)
+        for execution, pause in self.ended.poll():  # ended or paused in another process (`strato run`)
+            self._fire_flow_triggers(execution, pause)
         if time.monotonic() - self._last_sweep >= self.sweep_seconds:
             self._last_sweep = time.monotonic()
             self.sweep()
@@ -214,15 +216,27 @@ class StratoServer:
         if self.ended.handle(finished):
             self._fire_flow_triggers(finished)
 
-    def _fire_flow_triggers(self, finished: Execution) -> None:
+    def _run_pause_triggers(self, paused: Execution) -> None:
+        pause = pauses_of(paused)
+        if self.ended.handle_pause(paused, pause):
+            self._fire_flow_triggers(as_paused(paused), pause)
+
+    def _fire_flow_triggers(self, upstream: Execution, pause: int = 0) -> None:
+        """Start what the end of `upstream` (or, `pause` > 0, its pause number `pause`) triggers."""
         if self._stopping.is_set():
             return
-        self.report(
-            f"{finished.namespace}.{finished.flow_id}: execution {finished.id} ended {finished.state}"
-        )
-        for flow, trigger in matching_flow_triggers(finished, self.live_flows()):
-            execution_id = event_execution_id(flow.namespace, flow.id, trigger.id, finished.id)
-            delivery = {"id": trigger.id, "type": trigger.type_name, "executionId": finished.id}
+        what = "paused" if pause else f"ended {upstream.state}"
+        self.report(f"{upstream.namespace}.{upstream.flow_id}: execution {upstream.id} {what}")
+        occurrence = occurrence_id(upstream.id, pause)
+        for flow, trigger in matching_flow_triggers(upstream, self.live_flows()):
+            execution_id = event_execution_id(flow.namespace, flow.id, trigger.id, occurrence)
+            delivery: dict[str, Any] = {
+                "id": trigger.id,
+                "type": trigger.type_name,
+                "executionId": upstream.id,
+            }
+            if pause:
+                delivery["pause"] = pause
             self._start_quietly(flow, delivery, execution_id, f"trigger '{trigger.id}'")
 
     def _start_quietly(

@@ -16,6 +16,7 @@ from pydantic import JsonValue
 
 from stratoflow.domain import Execution
 from stratoflow.execution.upstream import (
+    FIRING_STATES,
     ExecutionFlowCondition,
     ExecutionLabelsCondition,
     ExecutionNamespaceCondition,
@@ -46,8 +47,9 @@ def trigger_problems(flow: Flow) -> list[str]:
 def matching_flow_triggers(
     finished_execution: Execution, flows: Iterable[Flow]
 ) -> list[tuple[Flow, FlowTrigger]]:
-    """The (flow, trigger) pairs that the end of `finished_execution` starts (enabled ones only)."""
-    if not finished_execution.state.is_terminal:
+    """The (flow, trigger) pairs that the end (or pause) of `finished_execution` starts (enabled ones
+    only)."""
+    if finished_execution.state not in FIRING_STATES:
         return []
     return [
         (flow, trigger)

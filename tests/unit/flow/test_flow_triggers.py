@@ -209,7 +209,7 @@ def test_kestra_preconditions_on_one_upstream_flow_are_its_conditions() -> None:
     ("yaml", "where", "fragment"),
     [
         ("    states: [SUCCESS, RUNNING]\n", "triggers[0].states[1]", "never fires on RUNNING"),
-        ("    states: [PAUSED]\n", "triggers[0].states[0]", "PAUSED) is not supported yet"),
+        ("    states: [PAUSED, KILLING]\n", "triggers[0].states[1]", "never fires on KILLING"),
         (
             "    preconditions:\n      flows:\n        - {namespace: a, flowId: x}\n"
             "        - {namespace: a, flowId: y}\n",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,8 @@ from stratoflow.runner_call import (
 from stratoflow.states import State
 from stratoflow.storage_layout import LOOP_ITEMS
 from stratoflow.tasks.errors import ExitExecution, TaskFailed
+
+log = logging.getLogger("stratoflow.execution.runner")
 
 if TYPE_CHECKING:
     from stratoflow.execution.runner.runner import Call
@@ -337,7 +340,12 @@ def action_check(call: Call, request: CheckCall) -> WaitForChecked:
 
 def action_pause(call: Call, request: PauseCall) -> TaskRunState:
     call.save(state=State.PAUSED, task_token=request.task_token)
-    call.store.update_execution(call.execution.id, state=State.PAUSED)
+    paused = call.store.update_execution(call.execution.id, state=State.PAUSED)
+    for hook in call.runner.pause_hooks:
+        try:
+            hook(paused)
+        except Exception:  # a Flow trigger that cannot be told must not fail the pause itself
+            log.exception("a hook on the pause of execution %s failed", paused.id)
     return TaskRunState(state="PAUSED")
 
 

@@ -102,6 +102,9 @@ class TaskRunner:
         self._values: dict[str, list[str]] = {}
         self._flow_loader = flow_loader
         self._roles: dict[int, tuple[Flow, bool]] = {}
+        # Called with the execution each time a Pause records it PAUSED: Flow triggers on PAUSED (the
+        # local server fires them; in the cloud an event goes to the stack's bus).
+        self.pause_hooks: list[Callable[[Execution], None]] = []
 
     def credentials_for(self, flow: Flow) -> FlowCredentials | None:
         """The credentials provider for a task of `flow`: none when the flow has no role of its own.
