@@ -78,6 +78,9 @@ class ExecutionEvents(Construct):
         handler.add_environment("STRATOFLOW_ALERT_TOPIC_ARN", alerts_topic.topic_arn)
         bus = events.EventBus.from_event_bus_name(self, "Bus", triggers.event_bus_name)
         bus.grant_put_events_to(handler)
+        # A Pause publishes "Execution Paused" from the task runner: Flow triggers on PAUSED.
+        functions.task_runner.add_environment("STRATOFLOW_EVENT_BUS_NAME", triggers.event_bus_name)
+        bus.grant_put_events_to(functions.task_runner)
         # Killing an execution cascades to its subflows: the handler stops the children it recorded.
         executions = owned_executions_arn(self)
         role = functions.roles["execution_events"]

@@ -27,6 +27,7 @@ EXPECTED_ENVIRONMENT = {
         "STRATOFLOW_SECRETS_BACKEND",
         "STRATOFLOW_SECRETS_PREFIX",
         "STRATOFLOW_FLOW_ROLE_PREFIX",
+        "STRATOFLOW_EVENT_BUS_NAME",  # "Execution Paused" (Flow triggers on PAUSED)
     },
     "deployer": COMMON
     | {

@@ -18,7 +18,8 @@ from moto import mock_aws
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget, Retirement
 from stratoflow.cloud.deploy.rules import RETRY_POLICY, RulesStep, rule_name, rule_specs, sync_rules
-from stratoflow.domain import Execution
+from stratoflow.cloud.runtime.paused import pause_publisher
+from stratoflow.domain import Execution, StateChange
 from stratoflow.engine.lambdas import LambdaContext
 from stratoflow.execution.admission import admit
 from stratoflow.flow import Flow, load_flow
@@ -303,6 +304,57 @@ def test_an_execution_finished_event_starts_the_flow_once(cloud: Cloud) -> None:
     assert execution.id == event_execution_id("team", "load", "after-etl", "up1")
     assert execution.inputs["rows"] == 7
     assert execution.trigger is not None and execution.trigger["outputs"] == {"rows": 7}
+
+
+PAUSE_FLOW = """
+    id: remind
+    namespace: team
+    inputs: [{id: state, type: STRING, defaults: none}]
+    tasks: [{id: t, type: Log, message: hi}]
+    triggers:
+      - id: on-pause
+        type: io.kestra.plugin.core.trigger.Flow
+        states: [PAUSED, FAILED]
+        preconditions: {flows: [{namespace: team, flowId: etl}]}
+        inputs: {state: "{{ trigger.state }}"}
+"""
+
+
+def test_each_pause_the_task_runner_publishes_starts_the_flow_once_and_the_end_too(cloud: Cloud) -> None:
+    # Given a flow triggered on the pauses and the failure of `etl`, its rule, and an execution of
+    # `etl` that paused twice, then failed
+    flow = cloud.deploy(PAUSE_FLOW)
+    sync_rules(flow, None, cloud.settings, cloud.events)
+    history = [StateChange(state=s) for s in (State.RUNNING, State.PAUSED, State.RUNNING, State.PAUSED)]
+    upstream = Execution(
+        id="up1", namespace="team", flow_id="etl", revision=1, state=State.PAUSED, state_history=history[:2]
+    )
+    cloud.store.create_execution(upstream)
+    publish = pause_publisher(cloud.events, "default")
+
+    # When the task runner's hook publishes its first pause twice (a retried call), then its second
+    # pause, and the execution-events function publishes its end
+    publish(upstream)
+    publish(upstream)
+    publish(upstream.model_copy(update={"state_history": history}))
+    cloud.store.update_execution("up1", state=State.RUNNING)
+    cloud.store.update_execution("up1", state=State.PAUSED)
+    cloud.store.update_execution("up1", state=State.FAILED)
+    failed = cloud.store.get_execution("up1")
+    assert failed is not None
+    ended = {
+        "Source": FINISHED_SOURCE,
+        "DetailType": FINISHED_DETAIL_TYPE,
+        "Detail": json.dumps(finished_event_detail(failed)),
+    }
+    cloud.events.put_events(Entries=[ended])
+
+    # Then admission records one start per pause, seeing PAUSED, and one for the end, seeing FAILED
+    results = admitted(cloud, flow)
+    assert [new for _, new in results] == [True, False, True, True]
+    key = event_execution_id("team", "remind", "on-pause", "up1")
+    assert [e.id for e, new in results if new] == [f"{key}-p1", f"{key}-p2", key]
+    assert [e.inputs["state"] for e, new in results if new] == ["PAUSED", "PAUSED", "FAILED"]
 
 
 def test_an_s3_object_created_event_starts_the_flow_with_trigger_object(cloud: Cloud) -> None:

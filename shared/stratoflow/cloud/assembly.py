@@ -8,8 +8,8 @@ until its first request needs one.
 Each function imports what it builds in its own body, on purpose: a handler's INIT then loads only
 its own function's modules (admission no compiler and no task runner, the task runner no admission,
 the webhook no Step Functions code), which is the cold-start budget `bench/cold_start.py` measures.
-Only small leaves that import nothing heavy (the stores' adapters, callbacks, flow credentials) are
-imported here for all.
+Only small leaves that import nothing heavy (the stores' adapters, callbacks, flow credentials, the
+pause events) are imported here for all.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.runtime.callbacks import StepFunctionsCallbacks
 from stratoflow.cloud.runtime.flow_credentials import flow_credentials
+from stratoflow.cloud.runtime.paused import pause_publisher
 from stratoflow.store.dynamo import DynamoExecutionStore
 from stratoflow.store.s3 import S3BlobStore
 
@@ -109,7 +110,7 @@ def cloud_task_runner(settings: Settings, clients: AwsClients | None = None) -> 
     from stratoflow.execution.runner import TaskRunner
 
     clients = clients or LazyAwsClients()
-    return TaskRunner(
+    runner = TaskRunner(
         cloud_store(settings, clients),
         S3BlobStore(settings.stratoflow_data_bucket, client=clients.s3),
         callbacks=StepFunctionsCallbacks(clients.stepfunctions),
@@ -117,6 +118,9 @@ def cloud_task_runner(settings: Settings, clients: AwsClients | None = None) -> 
         credentials=flow_credentials(settings, clients.sts),
         secrets=configured_secrets(),
     )
+    # Flow triggers on PAUSED: each pause is published on the stack's bus, as the ends are.
+    runner.pause_hooks.append(pause_publisher(clients.events, settings.stratoflow_event_bus_name))
+    return runner
 
 
 def cloud_webhooks(settings: Settings, clients: AwsClients | None = None) -> Webhooks:

@@ -20,7 +20,8 @@ from pydantic import JsonValue
 
 from stratoflow import expressions
 from stratoflow.errors import InputError, StratoflowError
-from stratoflow.execution.upstream import as_paused, flow_trigger_matches, flow_trigger_variables, pauses_of
+from stratoflow.execution.occurrences import as_paused, pauses_of
+from stratoflow.execution.upstream import flow_trigger_matches, flow_trigger_variables
 from stratoflow.flow import (
     EventBridgeTrigger,
     Flow,

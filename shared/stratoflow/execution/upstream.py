@@ -3,7 +3,7 @@
 
 A `Flow` trigger matches a finished execution when its state is one of `states` (every end state
 when empty) and every one of its `conditions` holds; with PAUSED among `states` it also matches each
-pause of an execution, seen as PAUSED (`as_paused`; the n-th pause is `occurrence_id(id, n)`). Conditions are Kestra's, on the upstream
+pause of an execution, seen as PAUSED (`execution.occurrences`). Conditions are Kestra's, on the upstream
 execution: `ExecutionFlow` (namespace and flowId), `ExecutionNamespace` (namespace, comparison
 EQUALS, PREFIX or SUFFIX), `ExecutionStatus` (`in`, `notIn`) and `ExecutionLabels` (labels), by their
 short, `io.kestra.plugin.core.condition.*` or legacy `io.kestra.core.models.conditions.types.*Condition`
@@ -137,21 +137,6 @@ def parse_conditions(trigger: FlowTrigger) -> list[UpstreamCondition]:
 def trigger_states(trigger: FlowTrigger) -> frozenset[State]:
     """The upstream states the trigger fires on: `states` (all end states when empty)."""
     return frozenset(trigger.states) & FIRING_STATES if trigger.states else END_STATES
-
-
-def pauses_of(execution: Execution) -> int:
-    """How many times the execution reached PAUSED (branches pausing together pause it once)."""
-    return sum(1 for change in execution.state_history if change.state == State.PAUSED)
-
-
-def as_paused(execution: Execution) -> Execution:
-    """The execution as a trigger sees it at a pause (it may have been resumed since)."""
-    return execution.model_copy(update={"state": State.PAUSED})
-
-
-def occurrence_id(execution_id: str, pause: int = 0) -> str:
-    """What a Flow trigger fires once for: the end of an execution (`pause` 0), or its n-th pause."""
-    return execution_id if pause == 0 else f"{execution_id}-p{pause}"
 
 
 def flow_trigger_matches(flow: Flow, trigger: FlowTrigger, upstream: Execution) -> bool:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pydantic import JsonValue
 
 from stratoflow.domain import Execution
-from stratoflow.execution.upstream import as_paused, pauses_of
+from stratoflow.execution.occurrences import as_paused, pauses_of
 from stratoflow.store.base import ExecutionStore
 
 KV_NAMESPACE = "stratoflow.server"

@@ -33,8 +33,8 @@ from stratoflow.errors import FlowValidationError, NotFoundError, StratoflowErro
 from stratoflow.execution.admission import admit, should_start, sweep_slots
 from stratoflow.execution.deliveries import TriggerSkipped
 from stratoflow.execution.flows import flow_of
+from stratoflow.execution.occurrences import as_paused, occurrence_id, pauses_of
 from stratoflow.execution.secrets import SecretSource
-from stratoflow.execution.upstream import as_paused, occurrence_id, pauses_of
 from stratoflow.flow import Flow
 from stratoflow.local.ended import EndedExecutions
 from stratoflow.local.platform import LocalPlatform

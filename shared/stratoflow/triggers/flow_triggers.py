@@ -4,7 +4,8 @@ The conditions a finished execution must meet are the core's (`stratoflow.execut
 again at admission). Here: which flows an end starts (`matching_flow_triggers`), what is wrong with a
 flow's Flow triggers at deploy time, and the same rules as the EventBridge pattern of the cloud rule
 (`upstream_pattern`) on Stratoflow's "Execution Finished" events, whose detail is
-`finished_event_detail(execution)`.
+`finished_event_detail(execution)`, and its "Execution Paused" events
+(`execution.occurrences.paused_event_detail`) for a trigger on PAUSED.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from stratoflow.domain import Execution
+from stratoflow.execution.occurrences import EVENT_SOURCE, PAUSED_DETAIL_TYPE, occurrence_fields
 from stratoflow.execution.upstream import (
     FIRING_STATES,
     ExecutionFlowCondition,
@@ -27,8 +29,9 @@ from stratoflow.execution.upstream import (
     trigger_states,
 )
 from stratoflow.flow import Flow, FlowTrigger
+from stratoflow.states import State
 
-FINISHED_SOURCE = "stratoflow"
+FINISHED_SOURCE = EVENT_SOURCE
 FINISHED_DETAIL_TYPE = "Execution Finished"
 
 
@@ -71,7 +74,12 @@ def finished_event_detail(execution: Execution) -> dict[str, JsonValue]:
         "revision": execution.revision,
         "state": str(execution.state),
         "labels": dict[str, JsonValue](execution.labels),
+        **occurrence_fields(execution.id, 0),
     }
+
+
+def fires_on_pauses(trigger: FlowTrigger) -> bool:
+    return State.PAUSED in trigger_states(trigger)
 
 
 # --- the EventBridge pattern -------------------------------------------------------------------
@@ -116,7 +124,10 @@ def upstream_pattern(flow: Flow, trigger: FlowTrigger) -> dict[str, JsonValue]:
         detail["flowId"] = sorted(flow_ids)
     if labels:
         detail["labels"] = {name: sorted(values) for name, values in sorted(labels.items())}
-    return {"source": [FINISHED_SOURCE], "detail-type": [FINISHED_DETAIL_TYPE], "detail": detail}
+    detail_types: list[JsonValue] = [FINISHED_DETAIL_TYPE] if states - {State.PAUSED} else []
+    if State.PAUSED in states:
+        detail_types.append(PAUSED_DETAIL_TYPE)
+    return {"source": [FINISHED_SOURCE], "detail-type": detail_types, "detail": detail}
 
 
 def _namespace_matcher(constraints: list[tuple[str, str]], never: str) -> Any:

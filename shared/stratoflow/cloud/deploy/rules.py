@@ -29,7 +29,7 @@ from stratoflow.cloud.deploy.deployment import Deployment, Retirement
 from stratoflow.execution.upstream import TriggerConditionError
 from stratoflow.flow import EventBridgeTrigger, Flow, FlowTrigger, S3Trigger, Trigger
 from stratoflow.triggers.events import trigger_key
-from stratoflow.triggers.flow_triggers import escape_wildcard, upstream_pattern
+from stratoflow.triggers.flow_triggers import escape_wildcard, fires_on_pauses, upstream_pattern
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -169,6 +169,18 @@ def _input(flow: Flow, trigger: Trigger) -> dict[str, Any]:
     key = trigger_key(flow.namespace, flow.id, trigger.id)
     head = f'"namespace": {json.dumps(flow.namespace)}, "flowId": {json.dumps(flow.id)}'
     ident = f'"id": {json.dumps(trigger.id)}, "type": {json.dumps(trigger.type_name)}'
+    if isinstance(trigger, FlowTrigger) and fires_on_pauses(trigger):
+        # Each pause is an occurrence of its own (`<upstream>-p<n>`): its start gets an id of its own.
+        template = (
+            f'{{{head}, "executionId": "{key}-<occurrence>", '
+            f'"trigger": {{{ident}, "executionId": "<upstream>", "pause": <pause>}}}}'
+        )
+        paths = {
+            "upstream": "$.detail.executionId",
+            "occurrence": "$.detail.occurrence",
+            "pause": "$.detail.pause",
+        }
+        return {"input_paths": paths, "input_template": template}
     if isinstance(trigger, FlowTrigger):
         template = (
             f'{{{head}, "executionId": "{key}-<upstream>", '

@@ -135,6 +135,10 @@ def finished_detail(execution: Execution, runs: list[TaskRun]) -> dict[str, Any]
         "error": execution.error,
         "firstFailedTask": first_failed_task(runs),
         "labels": execution.labels,
+        # What the rule of a Flow trigger on PAUSED names its start by: the end is occurrence `<id>`,
+        # pause 0 (its pauses are `<id>-p<n>`, execution.occurrences.paused_event_detail).
+        "occurrence": execution.id,
+        "pause": 0,
     }
     if len(json.dumps(detail, default=str).encode()) > MAX_DETAIL_BYTES:
         detail["outputs"] = {}
