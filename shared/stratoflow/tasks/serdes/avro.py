@@ -1,7 +1,9 @@
 """Avro <-> Ion with fastavro (a few MB in the task runner's layer, no JVM).
 
 `IonToAvro` writes an Avro container file typed by Kestra's required `schema` (an Avro record, JSON
-text); a row that does not fit it fails the task with the row's number and fastavro's reason.
+text); text values are typed by the schema as Kestra's writer does (`text_values`: `dateFormat`,
+`trueValues`, `nullValues`...); a row that does not fit it fails the task with the row's number and
+the reason.
 `AvroToIon` reads every record back as an Ion struct (decimals, timestamps and bytes kept).
 """
 
@@ -17,6 +19,7 @@ from pydantic import Field, field_validator
 from stratoflow.flow.registry import register
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.jdbc.results import ion_value
+from stratoflow.tasks.serdes import text_values
 from stratoflow.tasks.serdes.conversions import KESTRA_SERDES, Conversion
 from stratoflow.tasks.serdes.ion import read_ion, write_ion
 
@@ -57,12 +60,22 @@ class IonToAvro(Conversion):
     aliases: ClassVar[tuple[str, ...]] = (f"{KESTRA_SERDES}.avro.IonToAvro",)
     extension: ClassVar[str] = ".avro"
     kestra_gaps: ClassVar[str] = (
-        "text coercions (`dateFormat`, `datetimeFormat`, `timeFormat`, `trueValues`, `falseValues`, "
-        "`nullValues`, `decimalSeparator`, `timeZoneId`, `strictSchema`, `inferAllFields`): values "
-        "must already have the schema's types"
+        "`onBadLines` (a row that does not fit fails the task); `schema` is required (no inference)"
     )
 
     schema_: str = Field(alias="schema")
+    # Kestra's text coercions (stratoflow.tasks.serdes.text_values), with Kestra's defaults.
+    date_format: str = text_values.DATE_FORMAT
+    time_format: str = text_values.TIME_FORMAT
+    datetime_format: str = text_values.DATETIME_FORMAT
+    true_values: list[str] = Field(default_factory=lambda: list(text_values.TRUE_VALUES))
+    false_values: list[str] = Field(default_factory=lambda: list(text_values.FALSE_VALUES))
+    null_values: list[str] = Field(default_factory=lambda: list(text_values.NULL_VALUES))
+    decimal_separator: str = "."
+    time_zone_id: str = "UTC"
+    infer_all_fields: bool = False
+    # A field the schema does not declare: an error when strict, else left out of the record.
+    strict_schema: bool = False
 
     @field_validator("schema_")
     @classmethod
@@ -70,6 +83,38 @@ class IonToAvro(Conversion):
         if "{{" not in value:
             parsed_schema(value)
         return value
+
+    @field_validator("date_format", "time_format", "datetime_format")
+    @classmethod
+    def _readable_pattern(cls, value: str) -> str:
+        text_values.compile_pattern(value)
+        return value
+
+    @field_validator("decimal_separator")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        if len(value) != 1:
+            raise ValueError(f"must be one character, got {value!r}")
+        return value
+
+    @field_validator("time_zone_id")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        text_values.TextValues(time_zone_id=value).zone()
+        return value
+
+    def coercions(self) -> text_values.TextValues:
+        return text_values.TextValues(
+            date_format=self.date_format,
+            time_format=self.time_format,
+            datetime_format=self.datetime_format,
+            true_values=tuple(self.true_values),
+            false_values=tuple(self.false_values),
+            null_values=tuple(self.null_values),
+            decimal_separator=self.decimal_separator,
+            time_zone_id=self.time_zone_id,
+            infer_all_fields=self.infer_all_fields,
+        )
 
     def convert(self, data: bytes, source: str) -> bytes:
         from fastavro import writer
@@ -79,14 +124,17 @@ class IonToAvro(Conversion):
             schema = parsed_schema(self.schema_)
         except ValueError as error:
             raise TaskFailed(str(error)) from None
-        rows = read_ion(data, source)
-        for number, row in enumerate(rows, start=1):
+        coercions = self.coercions()
+        rows = []
+        for number, row in enumerate(read_ion(data, source), start=1):
             if not isinstance(row, dict):
                 raise TaskFailed(f"{source}: value {number} is not a struct: Avro needs a record per value")
             try:
-                validate(row, schema, raise_errors=True)
-            except ValidationError as error:
+                typed = text_values.coerce_record(row, schema, coercions, self.strict_schema)
+                validate(typed, schema, raise_errors=True)
+            except (ValueError, ValidationError) as error:
                 raise TaskFailed(f"{source}: row {number} does not fit the schema: {error}") from None
+            rows.append(typed)
         out = io.BytesIO()
         writer(out, schema, rows)
         return out.getvalue()
