@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stratoflow.cloud.config.clients import AwsClients
-from stratoflow.cloud.config.lazy import ADAPTIVE_RETRIES, LazyAwsClients
+from stratoflow.cloud.config.lazy import ADAPTIVE_RETRIES, LazyAwsClients, long_invoke_client
 from stratoflow.cloud.config.naming import AccountRegion
 from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.cloud.config.settings import Settings
@@ -107,9 +107,19 @@ def cloud_execution_events(settings: Settings, clients: AwsClients | None = None
 def cloud_task_runner(settings: Settings, clients: AwsClients | None = None) -> TaskRunner:
     """The task runner on the stack's table and data bucket; AWS tasks run with their flow's role."""
     # Deferred: the runner, the task types and the expression engine, for the task-runner function.
+    from stratoflow.cloud.runtime.script_sandbox import LambdaScriptSandboxes
     from stratoflow.execution.runner import TaskRunner
 
     clients = clients or LazyAwsClients()
+    sandboxes = None
+    if settings.stratoflow_script_sandboxes:
+        # Scripts run in their flow's sandbox function: never a process of this one (issue 15).
+        sandboxes = LambdaScriptSandboxes(
+            long_invoke_client(clients),
+            clients.s3,
+            settings.stratoflow_data_bucket,
+            settings.stratoflow_stack_name,
+        )
     runner = TaskRunner(
         cloud_store(settings, clients),
         S3BlobStore(settings.stratoflow_data_bucket, client=clients.s3),
@@ -117,6 +127,7 @@ def cloud_task_runner(settings: Settings, clients: AwsClients | None = None) -> 
         # STRATOFLOW_FLOW_ROLE_PREFIX set: AWS tasks assume their flow's role, not the task runner's.
         credentials=flow_credentials(settings, clients.sts),
         secrets=configured_secrets(),
+        sandboxes=sandboxes,
     )
     # Flow triggers on PAUSED: each pause is published on the stack's bus, as the ends are.
     runner.pause_hooks.append(pause_publisher(clients.events, settings.stratoflow_event_bus_name))

@@ -48,13 +48,20 @@ class InProcessLambdas:
 
     def __init__(self, functions: Mapping[str, Handler]):
         self.functions = dict(functions)
+        # Handlers of every function whose name starts with a prefix (the stack's sandbox functions).
+        self.prefixes: dict[str, Handler] = {}
         self.invocations: list[tuple[str, Any]] = []
 
     def __call__(self, request: AWSPreparedRequest, **_kwargs: Any) -> AWSResponse | None:
-        name = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
+        raw = request.url.split("/functions/", 1)[1].split("/", 1)[0]
+        name = unquote(raw)
         handler, found = self._lookup(name)
         if handler is None:
             return None  # not ours: let moto answer
+        # botocore calls every before-send handler and keeps the first answer: moto sees the request
+        # too, and would try to run a function it stores (the sandboxes) in Docker. It gets a name it
+        # does not know instead, and answers a quick 404 that nobody reads.
+        request.url = request.url.replace(f"/functions/{raw}/", "/functions/answered-in-process/", 1)
         body = request.body or b"{}"
         event = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
         self.invocations.append((found, event))
@@ -75,6 +82,10 @@ class InProcessLambdas:
         for candidate in function_name_candidates(name):
             if candidate in self.functions:
                 return self.functions[candidate], candidate
+        for candidate in function_name_candidates(name):
+            for prefix, handler in self.prefixes.items():
+                if candidate.startswith(prefix) and ":" not in candidate:
+                    return handler, candidate
         return None, name
 
 

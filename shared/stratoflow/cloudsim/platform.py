@@ -32,6 +32,7 @@ from stratoflow.cloud.assembly import (
     cloud_task_runner,
 )
 from stratoflow.cloud.config.clients import AwsClients
+from stratoflow.cloud.config.naming import sandbox_function_prefix
 from stratoflow.cloud.deploy.pipes import pipe_prefix
 from stratoflow.cloud.deploy.registry import DeploymentRegistry, Verdict
 from stratoflow.cloud.runtime.event_models import FlowObjectEvent, StatusChange
@@ -41,6 +42,7 @@ from stratoflow.cloud.runtime.sla_timer import REQUEST_KEY as SLA_REQUEST
 from stratoflow.cloud.runtime.starter import REFUSED, StartResponse
 from stratoflow.cloudsim.delivery import START_PARAMS, FlowUploads, StatusEvents, start_latest_versions
 from stratoflow.cloudsim.pipes import PipeDelivery, QueuePipes
+from stratoflow.cloudsim.sandboxes import SubprocessSandboxes
 from stratoflow.cloudsim.stack import ACCOUNT, ADMISSION, TASK_RUNNER, atomic_dynamodb_client, create_stack
 from stratoflow.cloudsim.stepfunctions import moto_stepfunctions
 from stratoflow.domain import Execution, TaskRun
@@ -143,6 +145,9 @@ class CloudSimulation:
         self.lambdas = sfn.lambdas
         self.lambdas.functions[TASK_RUNNER] = lambda event, _context: self.runner.handle(event)
         self.lambdas.functions[ADMISSION] = lambda event, _context: self.admit(event)
+        # Script tasks run in their flow's sandbox function: here a process with only its role's credentials.
+        self.sandboxes = SubprocessSandboxes(boto3.client("lambda"), self.clients.sts)
+        self.lambdas.prefixes[sandbox_function_prefix(self.stack_name)] = self.sandboxes
         self.status_events = StatusEvents(self.clients.stepfunctions, self._deliver_status_event)
         self.status_events.follow_starts(self.clients.stepfunctions)
         self.status_events.start()

@@ -8,8 +8,10 @@ queues, pipe deliveries) is played by the simulation itself.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +94,7 @@ def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
     )["Role"]["Arn"]
     log_group = f"/aws/vendedlogs/states/{stack_name}"
     boto3.client("logs").create_log_group(logGroupName=log_group)
+    assets, code_key, layer = create_sandbox_assets(s3, prefix)
     settings = Settings(
         stratoflow_table_name=table,
         stratoflow_data_bucket=data_bucket,
@@ -109,8 +112,33 @@ def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
         stratoflow_flow_base_policy_arn=base_policy,
         stratoflow_flow_boundary_arn=boundary,
         stratoflow_flow_role_prefix=f"arn:aws:iam::{ACCOUNT}:role{FLOW_ROLE_PATH}",
+        stratoflow_script_sandboxes=True,
+        stratoflow_sandbox_code_bucket=assets,
+        stratoflow_sandbox_code_key=code_key,
+        stratoflow_platform_layer_arn=layer,
     )
     return SimulatedStack(settings)
+
+
+def create_sandbox_assets(s3: Any, prefix: str) -> tuple[str, str, str]:
+    """The sandbox function's code in an assets bucket, and the platform layer: (bucket, key, layer ARN).
+
+    moto stores a function's code but never runs it: the simulation answers the sandbox functions
+    itself (`cloudsim.sandboxes`), so the archives only have to exist."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as files:
+        files.writestr(
+            "handler.py", "from stratoflow.tasks.scripts.sandbox import handle as lambda_handler\n"
+        )
+    bucket, key = f"{prefix}-assets-bucket", "script-sandbox.zip"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=key, Body=archive.getvalue())
+    layer = boto3.client("lambda").publish_layer_version(
+        LayerName=f"{prefix}-library",
+        Content={"ZipFile": archive.getvalue()},
+        CompatibleRuntimes=["python3.12"],
+    )["LayerVersionArn"]
+    return bucket, key, str(layer)
 
 
 def create_flow_role_support(iam: Any, stack_name: str) -> tuple[str, str, str]:

@@ -6,12 +6,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from stratoflow.sandbox_call import ScriptAnswer, ScriptJob
+
 
 class FlowCredentials(Protocol):
     """Credentials for the AWS tasks of one flow, as boto3 client keyword arguments (in the cloud:
     `stratoflow.cloud.runtime.flow_credentials`, the flow's own role)."""
 
     def for_flow(self, namespace: str, flow_id: str, execution_id: str) -> dict[str, str]: ...
+
+
+class ScriptSandbox(Protocol):
+    """Where a script task's command runs when it must not run in the task runner: in the cloud, the
+    flow's sandbox function (`stratoflow.cloud.runtime.script_sandbox`), bound to one task run. The
+    answer's files are inline; it is the sandbox's word, to be checked like any input."""
+
+    def run(self, job: ScriptJob) -> ScriptAnswer: ...
+
+
+class ScriptSandboxes(Protocol):
+    """Gives the sandbox of a task run's flow (the cloud's; locally there is none)."""
+
+    def for_task_run(
+        self, namespace: str, flow_id: str, execution_id: str, task_run_id: str, attempt: int
+    ) -> ScriptSandbox: ...
 
 
 class RunContext(Protocol):
@@ -80,3 +98,7 @@ class RunContext(Protocol):
     def aws_credentials(self) -> dict[str, str] | None:
         """Credentials (boto3 client keyword arguments) for AWS tasks that name none: the flow's role
         in the cloud; None for boto3's default chain."""
+
+    def script_sandbox(self) -> ScriptSandbox | None:
+        """Where script commands run: the flow's sandbox in the cloud; None runs them in this process
+        (locally, as the user running `strato`)."""

@@ -13,7 +13,7 @@ from tests.unit.architecture.imports import Codebase, Import, circles, package_o
 
 # Leaves every package may import. runner_call is the compiler -> runner contract: the compiler
 # writes it and the runner parses it, so it sits below both.
-KERNEL = {"errors", "states", "domain", "storage_layout", "namespaces", "runner_call"}
+KERNEL = {"errors", "states", "domain", "storage_layout", "namespaces", "runner_call", "sandbox_call"}
 
 # The layers, lowest first. A package may import the packages of the layers before its own, unless
 # ONLY narrows it; packages of one layer do not import each other.

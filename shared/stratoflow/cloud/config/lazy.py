@@ -72,3 +72,22 @@ class LazyAwsClients(AwsClients):
         if service not in self._clients:
             self._clients[service] = LazyClient(lambda: _boto3_client(service, self.retries))
         return self._clients[service]
+
+
+# A script sandbox answers when its script ends: up to Lambda's 15 minutes (botocore waits 60 s).
+LONG_INVOKE_SECONDS = 15 * 60 + 60
+
+
+def long_invoke_client(clients: AwsClients) -> Any:
+    """A Lambda client that waits for a synchronous invocation as long as a function may run: a lazy
+    one of its own for `LazyAwsClients`; the given clients' own otherwise (tests, the simulation)."""
+    if not isinstance(clients, LazyAwsClients):
+        return clients.lambda_
+
+    def create() -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("lambda", config=Config(read_timeout=LONG_INVOKE_SECONDS, connect_timeout=10))
+
+    return LazyClient(create)

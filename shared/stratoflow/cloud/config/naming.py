@@ -63,6 +63,29 @@ def flow_role_arn(roles_arn: str, stack_name: str, namespace: str, flow_id: str)
     return roles_arn + flow_role_name(stack_name, namespace, flow_id)
 
 
+# A flow's script sandbox (`cloud.deploy.sandboxes`): its function `<StackName>-sbx-<hash>` (Lambda
+# allows 64 characters) and its own role, the flow role's name with `-s`: under the flow roles' prefix
+# (the deployer's grants, teardown), yet never a flow role (those end with a hex digit).
+SANDBOX_ROLE_SUFFIX = "-s"
+
+
+def sandbox_function_prefix(stack_name: str) -> str:
+    """What every sandbox function's name starts with."""
+    return f"{stack_name}-sbx-"
+
+
+def sandbox_function_name(stack_name: str, namespace: str, flow_id: str) -> str:
+    """The flow's script sandbox function: `<StackName>-sbx-<16 hex digits>`, at most 61 characters."""
+    return sandbox_function_prefix(stack_name) + _digest(namespace, flow_id, _ROLE_HASH_LENGTH)
+
+
+def sandbox_role_name(stack_name: str, namespace: str, flow_id: str) -> str:
+    """The role the flow's sandbox function runs with: `<StackName>-flow-<hash>-s`, at most 64."""
+    return flow_role_name(stack_name, namespace, flow_id)[: MAX_ROLE_NAME - len(SANDBOX_ROLE_SUFFIX)] + (
+        SANDBOX_ROLE_SUFFIX
+    )
+
+
 def alarm_name(stack_name: str, namespace: str, flow_id: str, metric: str) -> str:
     """`<StackName>-<ns>-<flow>-<metric>`: the state machine's name and the metric it watches."""
     return f"{state_machine_name(stack_name, namespace, flow_id)}-{metric}"

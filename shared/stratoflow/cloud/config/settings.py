@@ -35,6 +35,16 @@ class Settings(BaseModel):
     # The task runner: the ARN of the flow roles' path (`arn:aws:iam::<account>:role/stratoflow/`).
     # Set, AWS tasks without credentials of their own run with their flow's role.
     stratoflow_flow_role_prefix: str = ""
+    # Script sandboxes (stratoflow.cloud.deploy.sandboxes). The task runner: true runs every script
+    # task's command in its flow's sandbox function, never in the runner itself.
+    stratoflow_script_sandboxes: bool = False
+    # The deployer: the sandbox function's code (an asset of the stack), the platform layer it runs
+    # on, its memory, and the retention of its log group.
+    stratoflow_sandbox_code_bucket: str = ""
+    stratoflow_sandbox_code_key: str = ""
+    stratoflow_platform_layer_arn: str = ""
+    stratoflow_sandbox_memory_mb: int = 1024
+    stratoflow_sandbox_log_days: int = 30
     # The deployer: the AWS resources each namespace's flows may name (cloud.deploy.namespace_grants); JSON.
     stratoflow_namespace_grants: str = ""
     # Days executions, task runs and logs are kept (DynamoDB TTL); the stack's `dataRetentionDays`.
@@ -48,6 +58,16 @@ class Settings(BaseModel):
             self.stratoflow_task_runner_role_arn
             and self.stratoflow_flow_base_policy_arn
             and self.stratoflow_flow_boundary_arn
+        )
+
+    @property
+    def sandboxes_enabled(self) -> bool:
+        """The deployer gives each flow with script tasks its sandbox function (and that a role)."""
+        return bool(
+            self.flow_roles_enabled
+            and self.stratoflow_sandbox_code_bucket
+            and self.stratoflow_sandbox_code_key
+            and self.stratoflow_platform_layer_arn
         )
 
     @classmethod

@@ -22,6 +22,7 @@ from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.deploy.alarms import AlarmsStep
 from stratoflow.cloud.deploy.deployment import Deployment, DeployStep, Retirement
 from stratoflow.cloud.deploy.flow_roles import FlowRoles, FlowRoleStep, UnusedFlowRoleStep
+from stratoflow.cloud.deploy.sandboxes import Sandboxes, SandboxStep
 from stratoflow.compiler import definition_text
 
 log = logging.getLogger("stratoflow.deployer")
@@ -171,10 +172,15 @@ class StateMachineStep:
 
 def default_steps(clients: Any, settings: Settings) -> list[DeployStep]:
     """The state machine first (the other steps point at it), then its alarms; with flow roles, the
-    role before the state machine and the removal of an unused one after it."""
+    role before the state machine and the removal of an unused one after it; with sandboxes, the
+    flow's script sandbox after its role."""
     state_machine = StateMachineStep(clients.stepfunctions, settings)
     alarms = AlarmsStep(clients.cloudwatch, settings)
     if not settings.flow_roles_enabled:
         return [state_machine, alarms]
     roles = FlowRoles(clients.iam, settings)
-    return [FlowRoleStep(roles), state_machine, UnusedFlowRoleStep(roles), alarms]
+    steps: list[DeployStep] = [FlowRoleStep(roles), state_machine, UnusedFlowRoleStep(roles), alarms]
+    if settings.sandboxes_enabled:
+        # Before the state machine: a new revision's scripts find their sandbox ready.
+        steps.insert(1, SandboxStep(Sandboxes(clients, settings)))
+    return steps

@@ -1,8 +1,8 @@
 """What deleting the stack must not leave behind: every resource the deployer created for it.
 
 CloudFormation deletes only what the template holds. The deployer creates, per flow, a state machine,
-alarms, EventBridge rules (on the default bus and on the custom buses event triggers name), pipes and
-an IAM role, all named with the stack's prefix `<StackName>-` (stratoflow.cloud.config.naming); the
+alarms, EventBridge rules (on the default bus and on the custom buses event triggers name), pipes, an
+IAM role, and for a flow with scripts a sandbox function with its log group and role, all named with the stack's prefix `<StackName>-` (stratoflow.cloud.config.naming); the
 stack's housekeeping custom resource (functions/housekeeping) calls `remove_deployed_resources` when
 the stack is deleted, so `cdk destroy` leaves nothing of them. Schedules need nothing here: they live
 in the stack's schedule group, and deleting the group deletes them.
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratoflow.cloud.config.clients import AwsClients, error_code
-from stratoflow.cloud.config.naming import FLOW_ROLE_PATH, flow_role_prefix
+from stratoflow.cloud.config.naming import FLOW_ROLE_PATH, flow_role_prefix, sandbox_function_prefix
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def stack_is_being_deleted(cloudformation: Any, stack_id: str) -> bool:
 
 def remove_deployed_resources(stack_name: str, clients: AwsClients) -> Teardown:
     """Delete what the deployer created for `stack_name`: triggers first, so that nothing starts an
-    execution meanwhile, then state machines, alarms and the flows' roles. Every deletion is tried;
+    execution meanwhile, then state machines, alarms, script sandboxes and the flows' roles. Every deletion is tried;
     the ones that failed are reported, not raised."""
     prefix = f"{stack_name}-"
     teardown = Teardown()
@@ -62,6 +62,9 @@ def remove_deployed_resources(stack_name: str, clients: AwsClients) -> Teardown:
         _pipes(clients.pipes, prefix),
         _state_machines(clients.stepfunctions, prefix),
         _alarms(clients.cloudwatch, prefix),
+        _sandbox_functions(clients.lambda_, sandbox_function_prefix(stack_name)),
+        _sandbox_log_groups(clients.client("logs"), sandbox_function_prefix(stack_name)),
+        # Flow roles, and the script sandboxes' roles (named under the same prefix).
         _flow_roles(clients.iam, flow_role_prefix(stack_name)),
     ]
     for deletions in found:
@@ -142,6 +145,23 @@ def _alarms(cloudwatch: Any, prefix: str) -> Iterator[Deletion]:
     for start in range(0, len(names), ALARMS_PER_CALL):
         batch = names[start : start + ALARMS_PER_CALL]
         yield f"alarms {', '.join(batch)}", _call(cloudwatch.delete_alarms, AlarmNames=batch)
+
+
+def _sandbox_functions(lambda_: Any, prefix: str) -> Iterator[Deletion]:
+    for page in lambda_.get_paginator("list_functions").paginate():
+        for function in page["Functions"]:
+            if function["FunctionName"].startswith(prefix):
+                name = function["FunctionName"]
+                yield f"function {name}", _call(lambda_.delete_function, FunctionName=name)
+
+
+def _sandbox_log_groups(logs: Any, prefix: str) -> Iterator[Deletion]:
+    for page in logs.get_paginator("describe_log_groups").paginate(
+        logGroupNamePrefix=f"/aws/lambda/{prefix}"
+    ):
+        for group in page["logGroups"]:
+            name = group["logGroupName"]
+            yield f"log group {name}", _call(logs.delete_log_group, logGroupName=name)
 
 
 def _flow_roles(iam: Any, prefix: str) -> Iterator[Deletion]:

@@ -19,7 +19,7 @@ from stratoflow.expressions import render
 from stratoflow.flow import Flow
 from stratoflow.flow.fields import SYSTEM_LABEL_PREFIX, is_system_label
 from stratoflow.flow.model import flow_variables
-from stratoflow.flow.run_context import FlowCredentials
+from stratoflow.flow.run_context import FlowCredentials, ScriptSandbox
 from stratoflow.flow.task import Task
 from stratoflow.namespaces import NamespaceGuard
 from stratoflow.store.base import BlobStore, ExecutionStore
@@ -128,6 +128,7 @@ class TaskRunContext:
     secret_source: SecretSource | None = None
     credentials: FlowCredentials | None = None  # the flow's role in the cloud; None: boto3's default chain
     working_dir: Path | None = None  # the shared directory, inside a WorkingDirectory
+    sandbox: ScriptSandbox | None = None  # where script commands run in the cloud; None: this process
 
     @property
     def execution_id(self) -> str:
@@ -243,6 +244,9 @@ class TaskRunContext:
                 entry.model_copy(update={"message": self.mask(entry.message)}) for entry in self.logs
             ]
         return value
+
+    def script_sandbox(self) -> ScriptSandbox | None:
+        return self.sandbox
 
     def aws_credentials(self) -> dict[str, str] | None:
         return (

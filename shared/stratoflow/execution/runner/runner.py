@@ -43,7 +43,7 @@ from stratoflow.execution.runner.workdirs import shared_directory_of
 from stratoflow.execution.secrets import SecretSource
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.flow import Flow, load_flow
-from stratoflow.flow.run_context import FlowCredentials
+from stratoflow.flow.run_context import FlowCredentials, ScriptSandbox, ScriptSandboxes
 from stratoflow.flow.task import RunnableTask, Task
 from stratoflow.flow.task_lists import FlowableTask
 from stratoflow.runner_call import (
@@ -94,10 +94,13 @@ class TaskRunner:
         credentials: FlowCredentials | None = None,
         *,
         secrets: SecretSource,
+        sandboxes: ScriptSandboxes | None = None,
     ):
         self.store, self.blobs, self.callbacks = store, blobs, callbacks
         self.secrets = secrets  # what `secret()` reads: chosen by whoever builds the runner
         self.credentials = credentials  # for AWS tasks: the flow's role in the cloud
+        # In the cloud, script commands run in their flow's sandbox function, never in this process.
+        self.sandboxes = sandboxes
         self._flows: dict[tuple[str, str, int], Flow] = {}
         self._values: dict[str, list[str]] = {}
         self._flow_loader = flow_loader
@@ -292,7 +295,15 @@ class Call:
             secrets=execution_secrets(self.store, self.execution, source),
             secret_source=source,
             credentials=self.runner.credentials_for(self.flow),
+            sandbox=self._sandbox(attempt),
         )
+
+    def _sandbox(self, attempt: int) -> ScriptSandbox | None:
+        sandboxes = self.runner.sandboxes
+        if sandboxes is None:
+            return None
+        execution = self.execution
+        return sandboxes.for_task_run(execution.namespace, execution.flow_id, execution.id, self.id, attempt)
 
     def should_skip(self, ctx: TaskRunContext | None = None) -> bool:
         """runIf: falsy -> SKIPPED; an expression that fails to render fails the task run."""

@@ -28,8 +28,8 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
-from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.errors import TaskError
 from stratoflow.tasks.scripts import dependency_cache
 from stratoflow.tasks.scripts.dependency_cache import Lease
@@ -86,13 +86,19 @@ def cache_folder(requirements: Sequence[str], version: str) -> Path:
     return cache_root() / version / digest
 
 
+class LogSink(Protocol):
+    """Where the install's lines go: a task run's context, or the sandbox's answer."""
+
+    def log(self, level: str, message: str) -> None: ...
+
+
 # Another run may evict a new install before it is leased (only when one install exceeds the budget).
 MAX_ATTEMPTS = 3
 
 
 @contextmanager
 def installed(
-    ctx: RunContext,
+    ctx: LogSink,
     requirements: Sequence[str],
     interpreter: str,
     *,
@@ -113,7 +119,7 @@ def installed(
 
 
 def _lease(
-    ctx: RunContext,
+    ctx: LogSink,
     requirements: Sequence[str],
     interpreter: str,
     target: Path,
@@ -141,7 +147,7 @@ def _lease(
 
 
 def _install(
-    ctx: RunContext,
+    ctx: LogSink,
     requirements: Sequence[str],
     interpreter: str,
     target: Path,

@@ -41,6 +41,7 @@ from stratoflow.tasks.scripts.environment import (
     script_environment,
     with_packages,
 )
+from stratoflow.tasks.scripts.handover import run_in_sandbox
 from stratoflow.tasks.scripts.namespace_files import NamespaceFiles
 from stratoflow.tasks.scripts.process import SPAWN, Launcher, run_process
 from stratoflow.tasks.scripts.workdir import WorkingDirectory, working_directory
@@ -149,10 +150,34 @@ class ScriptTask(RunnableTask):
                 self.namespace_files.write(ctx, workdir)
             workdir.write_inputs(ctx, inputs)  # after the namespace's files: a task's own inputs win
             before, pip_lines = split_pip_installs([as_text(c) for c in ctx.render(self.before_commands)])
+            sandbox = ctx.script_sandbox()
             env = script_environment(
-                task_env, home=workdir.home, packages=workdir.packages, credentials=ctx.aws_credentials()
+                task_env,
+                home=workdir.home,
+                packages=workdir.packages,
+                # In a sandbox, the script gets the sandbox's own credentials (the flow's), not these.
+                credentials=None if sandbox is not None else ctx.aws_credentials(),
             )
-            installed = self._install(ctx, workdir, env, [*self.requirements(ctx), *pip_lines], remaining())
+            requirements = [*self.requirements(ctx), *pip_lines]
+            if sandbox is not None:
+                argv = [workdir.localize(ctx, part) for part in self.command(ctx, workdir, before)]
+                code, files = run_in_sandbox(
+                    ctx,
+                    sandbox,
+                    workdir,
+                    argv=argv,
+                    env=env,
+                    requirements=requirements,
+                    interpreter=self.interpreter_for(ctx),
+                    launch="python" if self.warm_python(ctx, before) else "exec",
+                    timeout=remaining(),
+                    patterns=patterns,
+                    whole_line_limit=MAX_OUTPUTS_BYTES,
+                    on_line=output.on_line,
+                )
+                self._check_exit(code, output)
+                return {"exitCode": code, "vars": output.vars, "outputFiles": files}
+            installed = self._install(ctx, workdir, env, requirements, remaining())
             env = env if installed is None else with_packages(env, installed)
             argv = [workdir.localize(ctx, part) for part in self.command(ctx, workdir, before)]
             code = run_process(
@@ -165,11 +190,15 @@ class ScriptTask(RunnableTask):
                 whole_lines=b"::{",
                 whole_limit=MAX_OUTPUTS_BYTES,
             )
-            if code != 0:
-                detail = f": {output.last_error}" if output.last_error else ""
-                raise TaskFailed(f"the command exited with code {code}{detail}")
+            self._check_exit(code, output)
             files = workdir.collect_outputs(ctx, patterns)
         return {"exitCode": code, "vars": output.vars, "outputFiles": files}
+
+    @staticmethod
+    def _check_exit(code: int, output: ScriptOutput) -> None:
+        if code != 0:
+            detail = f": {output.last_error}" if output.last_error else ""
+            raise TaskFailed(f"the command exited with code {code}{detail}")
 
     def _install(
         self,

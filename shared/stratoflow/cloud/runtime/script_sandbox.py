@@ -1,0 +1,170 @@
+"""The task runner's side of each flow's script sandbox: invoke it, move files through S3 for it.
+
+A script task's command never runs in the task-runner Lambda (whose role reaches every namespace): it
+runs in the flow's sandbox function `<StackName>-sbx-<hash>` (`cloud.deploy.sandboxes`), invoked
+synchronously with a `ScriptJob`. Files larger than `INLINE_FILE_BYTES` go to the data bucket under
+the task run's own prefix `<task run folder>/sandbox/<attempt>/in/` and travel as presigned GETs;
+what the sandbox hands back (large output files, an answer over Lambda's response size) comes through
+one presigned POST restricted to `.../out/`. The sandbox has no permission on the bucket at all: the
+URLs are all the access it gets. Everything under the prefix is deleted after the run.
+
+The answer is untrusted: a key it names must be under the run's own `out/` prefix, and the task
+checks the rest (`tasks.scripts.handover`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from stratoflow.cloud.config.clients import error_code
+from stratoflow.cloud.config.naming import sandbox_function_name
+from stratoflow.sandbox_call import (
+    INLINE_FILE_BYTES,
+    INLINE_JOB_BYTES,
+    MAX_UPLOAD_BYTES,
+    HandedFile,
+    SandboxReply,
+    ScriptAnswer,
+    ScriptJob,
+    Upload,
+)
+from stratoflow.store.s3 import HISTORY_TAG
+from stratoflow.tasks.errors import TaskFailed
+
+log = logging.getLogger(__name__)
+
+# Presigned URLs outlive the longest run (Lambda's 15 minutes) with room for the handover itself.
+URL_SECONDS = 3600
+
+
+class SandboxMissing(TaskFailed):
+    """The flow has no sandbox function (deployed before sandboxes existed, or being retired)."""
+
+
+@dataclass(frozen=True)
+class LambdaScriptSandboxes:
+    """Binds the stack's sandbox functions to task runs; `lambda_client` must wait 15 minutes for an
+    answer (botocore's read timeout)."""
+
+    lambda_client: Any
+    s3: Any
+    bucket: str
+    stack_name: str
+
+    def for_task_run(
+        self, namespace: str, flow_id: str, execution_id: str, task_run_id: str, attempt: int
+    ) -> LambdaScriptSandbox:
+        prefix = f"{namespace}/{flow_id}/executions/{execution_id}/{task_run_id}/sandbox/{attempt}/"
+        return LambdaScriptSandbox(self, sandbox_function_name(self.stack_name, namespace, flow_id), prefix)
+
+
+@dataclass(frozen=True)
+class LambdaScriptSandbox:
+    """One task run's sandbox: `run` hands a job over and brings the answer back with inline files."""
+
+    sandboxes: LambdaScriptSandboxes
+    function_name: str
+    prefix: str
+
+    def run(self, job: ScriptJob) -> ScriptAnswer:
+        try:
+            files = [self._hand_over(number, handed) for number, handed in enumerate(job.files)]
+            sent = job.model_copy(update={"files": files, "upload": self._upload()})
+            reply = self._invoke(sent)
+            answer = reply.answer if reply.answer is not None else self._answer_at(reply.answer_key)
+            files = [self._taken(f) for f in answer.files]
+            workdir = None if answer.workdir is None else [self._taken(f) for f in answer.workdir]
+            return answer.model_copy(update={"files": files, "workdir": workdir})
+        finally:
+            self._clean()
+
+    def _hand_over(self, number: int, handed: HandedFile) -> HandedFile:
+        if handed.size <= INLINE_FILE_BYTES:
+            return handed
+        key = f"{self.prefix}in/{number}"
+        s3, bucket = self.sandboxes.s3, self.sandboxes.bucket
+        # Tagged as history: should the deletion after the run fail, the bucket's lifecycle expires it.
+        s3.put_object(Bucket=bucket, Key=key, Body=handed.content(), Tagging="=".join(HISTORY_TAG))
+        url = s3.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=URL_SECONDS
+        )
+        return HandedFile(path=handed.path, size=handed.size, url=url, executable=handed.executable)
+
+    def _upload(self) -> Upload:
+        out = f"{self.prefix}out/"
+        post = self.sandboxes.s3.generate_presigned_post(
+            Bucket=self.sandboxes.bucket,
+            Key=out + "${filename}",
+            Conditions=[["starts-with", "$key", out], ["content-length-range", 0, MAX_UPLOAD_BYTES]],
+            ExpiresIn=URL_SECONDS,
+        )
+        fields = {name: str(value) for name, value in post["fields"].items() if name != "key"}
+        return Upload(url=post["url"], fields=fields, prefix=out, max_bytes=MAX_UPLOAD_BYTES)
+
+    def _invoke(self, job: ScriptJob) -> SandboxReply:
+        payload = job.model_dump_json(exclude_none=True)
+        if len(payload) > INLINE_JOB_BYTES:
+            raise TaskFailed(
+                f"the script's command and environment take {len(payload)} bytes; a sandbox takes "
+                f"{INLINE_JOB_BYTES} inline (files travel apart): shorten the command or pass data as inputFiles"
+            )
+        try:
+            response = self.sandboxes.lambda_client.invoke(
+                FunctionName=self.function_name, InvocationType="RequestResponse", Payload=payload.encode()
+            )
+        except Exception as error:
+            if error_code(error) == "ResourceNotFoundException":
+                raise SandboxMissing(
+                    f"the flow's script sandbox {self.function_name} does not exist: upload the flow "
+                    "again (flows deployed before script sandboxes have none)"
+                ) from None
+            raise
+        body = response["Payload"].read()
+        if response.get("FunctionError"):
+            document = _json(body)
+            raise TaskFailed(
+                f"the script sandbox {self.function_name} failed: {document.get('errorType', 'error')}: "
+                f"{document.get('errorMessage', body[:500].decode('utf-8', 'replace'))}"
+            )
+        return SandboxReply.model_validate_json(body)
+
+    def _owned(self, key: str | None) -> str:
+        if key is None or not key.startswith(f"{self.prefix}out/"):
+            raise TaskFailed(f"the script sandbox named {key!r}, outside the task run's own uploads")
+        return key
+
+    def _answer_at(self, key: str | None) -> ScriptAnswer:
+        data = self._get(self._owned(key))
+        return ScriptAnswer.model_validate_json(data)
+
+    def _taken(self, handed: HandedFile) -> HandedFile:
+        if handed.data is not None:
+            return handed
+        content = self._get(self._owned(handed.key))
+        return HandedFile.inline(handed.path, content, handed.executable)
+
+    def _get(self, key: str) -> bytes:
+        body: bytes = self.sandboxes.s3.get_object(Bucket=self.sandboxes.bucket, Key=key)["Body"].read()
+        return body
+
+    def _clean(self) -> None:
+        """Delete everything under the run's prefix (inputs handed over, what came back)."""
+        s3, bucket = self.sandboxes.s3, self.sandboxes.bucket
+        try:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=self.prefix):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+        except Exception as error:  # left behind: only this task run's own files
+            log.warning("could not delete the sandbox files under %s: %s", self.prefix, error)
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}

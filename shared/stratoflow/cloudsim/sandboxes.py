@@ -1,0 +1,66 @@
+"""The stack's script sandboxes on moto: each invocation runs the sandbox in a child process whose
+environment holds only its function's role credentials, as Lambda gives a function only its own.
+
+moto creates the functions the deployer makes but cannot run them (no Docker). `SubprocessSandboxes`
+answers Invoke of `<StackName>-sbx-*` instead: it reads the function's role from moto, assumes it
+through moto's STS and starts `python -m stratoflow.cloudsim.sandbox_process` with those credentials
+and nothing of this process's environment; the job goes in on stdin, the reply comes out on stdout.
+What a script there can read (its environment, its parent's `/proc/<pid>/environ`) is the flow's
+sandbox role, never the simulated task runner's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+from stratoflow.cloudsim.stack import REGION
+
+# Lambda's most: the sandbox's own timeout.
+TIMEOUT_SECONDS = 900
+PASSED = ("PATH", "LANG", "LC_ALL", "TZ", "STRATOFLOW_WARM_SCRIPTS", "STRATOFLOW_DEPENDENCY_CACHE")
+
+
+class SandboxFault(RuntimeError):
+    """The sandbox process itself failed (not the script: a script's failure is an answer)."""
+
+
+class SubprocessSandboxes:
+    """An in-process Lambda handler for every sandbox function (see the module doc)."""
+
+    def __init__(self, lambda_client: Any, sts: Any):
+        self.lambda_client, self.sts = lambda_client, sts
+        self.environments: list[dict[str, str]] = []  # what each sandbox process was given (tests read it)
+
+    def __call__(self, event: Any, context: Any) -> Any:
+        name = context.function_name
+        role = self.lambda_client.get_function_configuration(FunctionName=name)["Role"]
+        issued = self.sts.assume_role(RoleArn=role, RoleSessionName=name[-64:])["Credentials"]
+        env = {key: os.environ[key] for key in PASSED if key in os.environ}
+        env.update(
+            AWS_ACCESS_KEY_ID=issued["AccessKeyId"],
+            AWS_SECRET_ACCESS_KEY=issued["SecretAccessKey"],
+            AWS_SESSION_TOKEN=issued["SessionToken"],
+            AWS_REGION=REGION,
+            AWS_DEFAULT_REGION=REGION,
+            TMPDIR=tempfile.gettempdir(),
+        )
+        self.environments.append(env)
+        done = subprocess.run(
+            [sys.executable, "-m", "stratoflow.cloudsim.sandbox_process"],
+            input=json.dumps(event),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SandboxFault(
+                f"the sandbox process of {name} exited with {done.returncode}: {done.stderr[-2000:]}"
+            )
+        return json.loads(done.stdout)

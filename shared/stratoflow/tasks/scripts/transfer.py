@@ -1,0 +1,59 @@
+"""The sandbox's side of moving files through S3: a presigned GET, a presigned POST.
+
+The sandbox holds no permission on the data bucket: the task runner signs a URL per input file and
+one POST policy for the task run's key prefix, and the sandbox uses them with plain HTTP (urllib:
+no AWS SDK needed, and the URL is all the access there is).
+"""
+
+from __future__ import annotations
+
+import urllib.request
+import uuid
+from pathlib import Path
+
+from stratoflow.sandbox_call import Upload
+from stratoflow.tasks.errors import TaskFailed
+
+TIMEOUT_SECONDS = 300.0
+CHUNK_BYTES = 1024**2
+
+
+def download(url: str, target: Path, size: int) -> None:
+    """Write the object behind a presigned GET to `target`; it must hold exactly `size` bytes."""
+    written = 0
+    with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response, target.open("wb") as out:
+        while chunk := response.read(CHUNK_BYTES):
+            written += len(chunk)
+            if written > size:
+                break
+            out.write(chunk)
+    if written != size:
+        raise TaskFailed(f"input file {target.name!r}: expected {size} bytes from storage, got {written}")
+
+
+def upload(policy: Upload, name: str, content: bytes) -> str:
+    """POST `content` as `<prefix><name>`; returns the key."""
+    key = policy.prefix + name
+    if len(content) > policy.max_bytes:
+        raise TaskFailed(
+            f"{name!r} takes {len(content)} bytes; a file handed back by the sandbox may take "
+            f"{policy.max_bytes}"
+        )
+    boundary = uuid.uuid4().hex
+    parts = [*policy.fields.items(), ("key", key)]
+    body = bytearray()
+    for field, value in parts:
+        body += f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"\r\n\r\n{value}\r\n'.encode()
+    # S3 reads every field before `file`, which must come last.
+    body += f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="data"\r\n'.encode()
+    body += b"Content-Type: application/octet-stream\r\n\r\n" + content + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(
+        policy.url,
+        data=bytes(body),
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        if response.status >= 300:
+            raise TaskFailed(f"storing {name!r} through the task run's upload failed: HTTP {response.status}")
+    return key
