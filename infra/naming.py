@@ -6,7 +6,12 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, Stack
 from constructs import IConstruct
 
-from stratoflow.cloud.config.naming import FLOW_ROLE_PATH, flow_role_prefix
+from stratoflow.cloud.config.naming import (
+    FLOW_ROLE_PATH,
+    SANDBOX_ROLE_SUFFIX,
+    flow_role_prefix,
+    sandbox_function_prefix,
+)
 
 
 def owned_prefix(scope: IConstruct) -> str:
@@ -56,6 +61,24 @@ def flow_roles_path_arn(scope: IConstruct) -> str:
 def owned_flow_roles_arn(scope: IConstruct) -> str:
     """The roles the deployer creates, one per flow with AWS permissions (stratoflow.cloud.deploy.flow_roles)."""
     name = f"{FLOW_ROLE_PATH.lstrip('/')}{flow_role_prefix(Stack.of(scope).stack_name)}*"
+    return Stack.of(scope).format_arn(service="iam", region="", resource="role", resource_name=name)
+
+
+def owned_sandbox_functions_arn(scope: IConstruct) -> str:
+    """The flows' script sandbox functions (stratoflow.cloud.deploy.sandboxes)."""
+    name = f"{sandbox_function_prefix(Stack.of(scope).stack_name)}*"
+    return _arn(scope, "lambda", "function", name, ArnFormat.COLON_RESOURCE_NAME)
+
+
+def owned_sandbox_log_groups_arn(scope: IConstruct) -> str:
+    """The sandbox functions' log groups, `/aws/lambda/<StackName>-sbx-*` (and their streams)."""
+    name = f"/aws/lambda/{sandbox_function_prefix(Stack.of(scope).stack_name)}*"
+    return _arn(scope, "logs", "log-group", name, ArnFormat.COLON_RESOURCE_NAME)
+
+
+def owned_sandbox_roles_arn(scope: IConstruct) -> str:
+    """The sandbox functions' roles: flow role names ending with `-s` (a flow role never does)."""
+    name = f"{FLOW_ROLE_PATH.lstrip('/')}{flow_role_prefix(Stack.of(scope).stack_name)}*{SANDBOX_ROLE_SUFFIX}"
     return Stack.of(scope).format_arn(service="iam", region="", resource="role", resource_name=name)
 
 

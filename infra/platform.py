@@ -20,6 +20,7 @@ from .constructs.execution_events import ExecutionEvents
 from .constructs.functions import PlatformFunctions
 from .constructs.housekeeping import Housekeeping
 from .constructs.monitoring import Alerts, Monitoring
+from .constructs.script_sandbox import ScriptSandboxes
 from .constructs.storage import Storage
 from .constructs.triggers import TriggerSupport
 
@@ -92,6 +93,15 @@ class Stratoflow(Construct):
                 self.triggers.pipes_role,
                 self.triggers.scheduler_role,
             ],
+        )
+        # Script tasks run in their flow's sandbox function, created by the deployer (issue 15).
+        self.script_sandboxes = ScriptSandboxes(
+            self,
+            "ScriptSandboxes",
+            config=config,
+            functions=self.functions,
+            boundary=self.deployer.flow_role_boundary,
+            housekeeping=self.housekeeping,
         )
         self.monitoring = Monitoring(
             self,
