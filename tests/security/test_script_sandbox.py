@@ -129,9 +129,9 @@ def _as_sandbox(simulation: CloudSimulation, service: str) -> Any:
     )
 
 
-def _denied(call: Any, **request: Any) -> bool:
+def _denied(call: Any) -> bool:
     try:
-        call(**request)
+        call()
     except ClientError as error:
         # moto answers a JSON service's denial as XML: botocore then reads the status as the code.
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -169,47 +169,81 @@ def attacker(simulation: CloudSimulation, stolen: dict[str, str]) -> Iterator[di
         yield clients
 
 
+@pytest.mark.allowed_path
 def test_the_sandbox_role_may_do_what_the_flow_declares(attacker: dict[str, Any]) -> None:
     # Given the flow declares s3:PutObject on team-app-exports/report.txt
-    # When the sandbox role writes there, and one key beside it
+    # When the sandbox role writes there
     attacker["s3"].put_object(Bucket=EXPORTS, Key="report.txt", Body=b"ok")
-    # Then the declared write passes and the undeclared one does not (IAM is evaluated)
-    assert _denied(attacker["s3"].put_object, Bucket=EXPORTS, Key="other.txt", Body=b"x")
+    # Then it may (what IAM evaluates below is the real role's policy)
     assert _permitted("s3:PutObject", f"arn:aws:s3:::{EXPORTS}/report.txt")
 
 
-def test_the_sandbox_role_cannot_reach_the_platforms_data(
-    attacker: dict[str, Any], simulation: CloudSimulation
+# Every way a script could use its role against the platform; each is refused by IAM.
+ATTACKS: dict[str, Any] = {
+    "write beside the declared key": lambda a, s: a["s3"].put_object(
+        Bucket=EXPORTS, Key="other.txt", Body=b"x"
+    ),
+    "scan the table": lambda a, s: a["dynamodb"].scan(TableName=s.stratoflow_table_name),
+    "read a table item": lambda a, s: a["dynamodb"].get_item(
+        TableName=s.stratoflow_table_name, Key={"pk": {"S": "x"}, "sk": {"S": "x"}}
+    ),
+    "write a table item": lambda a, s: a["dynamodb"].put_item(
+        TableName=s.stratoflow_table_name, Item={"pk": {"S": "x"}, "sk": {"S": "x"}}
+    ),
+    "list the data bucket": lambda a, s: a["s3"].list_objects_v2(Bucket=s.stratoflow_data_bucket),
+    "read its own execution's files": lambda a, s: a["s3"].get_object(
+        Bucket=s.stratoflow_data_bucket, Key="team.app/thief/executions/x/out.txt"
+    ),
+    "write another namespace's files": lambda a, s: a["s3"].put_object(
+        Bucket=s.stratoflow_data_bucket, Key="namespaces/team.other/files/x", Body=b"x"
+    ),
+    "read a flow file": lambda a, s: a["s3"].get_object(Bucket=s.stratoflow_flows_bucket, Key="thief.yaml"),
+    "read another namespace's secret": lambda a, s: a["secretsmanager"].get_secret_value(
+        SecretId="stratoflow/team.other/TOKEN"
+    ),
+    "read its own namespace's secret directly": lambda a, s: a["secretsmanager"].get_secret_value(
+        SecretId="stratoflow/team.app/TOKEN"
+    ),
+    "assume the task runner's role": lambda a, s: a["sts"].assume_role(
+        RoleArn=s.stratoflow_task_runner_role_arn, RoleSessionName="thief"
+    ),
+    "assume its flow's role (it holds the base policy)": lambda a, s: a["sts"].assume_role(
+        RoleArn=s.stratoflow_flow_role_prefix + sandbox_role_name("Stratoflow", "team.app", "thief")[:-2],
+        RoleSessionName="thief",
+    ),
+    "list the account's roles": lambda a, s: a["iam"].list_roles(),
+    "give its role more": lambda a, s: a["iam"].put_role_policy(
+        RoleName=sandbox_role_name("Stratoflow", "team.app", "thief"),
+        PolicyName="more",
+        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}',
+    ),
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_the_sandbox_role_cannot_reach_the_platform(
+    attack: str, attacker: dict[str, Any], simulation: CloudSimulation
 ) -> None:
-    # Given the stack's table, data bucket, secrets and functions
+    # Given the sandbox role's credentials and the stack's table, buckets, secrets and roles
+    # When a script uses them, Then AWS (moto's IAM evaluation) refuses
+    assert _denied(lambda: ATTACKS[attack](attacker, simulation.settings))
+
+
+@pytest.mark.parametrize("function", ["task runner", "admission"])
+def test_the_sandbox_role_cannot_invoke_the_platforms_functions(
+    function: str, simulation: CloudSimulation
+) -> None:
+    # Given the platform functions (the simulation answers them before moto sees the request, so
+    # moto's own evaluation of the sandbox role's policies judges the invocation)
     settings = simulation.settings
-    s3, dynamodb = attacker["s3"], attacker["dynamodb"]
-    # When the sandbox role tries them, Then AWS refuses every one
-    assert _denied(dynamodb.scan, TableName=settings.stratoflow_table_name)
-    assert _denied(
-        dynamodb.get_item, TableName=settings.stratoflow_table_name, Key={"pk": {"S": "x"}, "sk": {"S": "x"}}
+    arn = (
+        settings.stratoflow_task_runner_arn
+        if function == "task runner"
+        else settings.stratoflow_admission_arn
     )
-    assert _denied(
-        dynamodb.put_item, TableName=settings.stratoflow_table_name, Item={"pk": {"S": "x"}, "sk": {"S": "x"}}
-    )
-    assert _denied(s3.list_objects_v2, Bucket=settings.stratoflow_data_bucket)
-    assert _denied(s3.get_object, Bucket=settings.stratoflow_data_bucket, Key="team.app/thief/x")
-    assert _denied(s3.put_object, Bucket=settings.stratoflow_data_bucket, Key="team.other/x", Body=b"x")
-    assert _denied(s3.get_object, Bucket=settings.stratoflow_flows_bucket, Key="thief.yaml")
-    assert _denied(attacker["secretsmanager"].get_secret_value, SecretId="stratoflow/team.other/TOKEN")
-    assert _denied(attacker["secretsmanager"].get_secret_value, SecretId="stratoflow/team.app/TOKEN")
-    # The simulation answers the platform functions before moto sees the request: their invocation
-    # is judged by moto's own policy evaluation instead.
-    for function in (settings.stratoflow_task_runner_arn, settings.stratoflow_admission_arn):
-        assert not _permitted("lambda:InvokeFunction", function)
-    assert _denied(
-        attacker["sts"].assume_role, RoleArn=settings.stratoflow_task_runner_role_arn, RoleSessionName="thief"
-    )
-    flow_role = simulation.settings.stratoflow_flow_role_prefix + sandbox_role_name(
-        "Stratoflow", "team.app", "thief"
-    ).removesuffix("-s")
-    assert _denied(attacker["sts"].assume_role, RoleArn=flow_role, RoleSessionName="thief")
-    assert _denied(attacker["iam"].list_roles)
+    # When a script would invoke one, Then its role does not allow it
+    assert not _permitted("lambda:InvokeFunction", arn)
+    assert not _permitted("lambda:InvokeFunction", arn + ":$LATEST")
 
 
 def test_the_runners_handover_objects_are_gone_after_the_run(
