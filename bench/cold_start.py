@@ -40,7 +40,7 @@ FUNCTIONS = ROOT / "functions"
 LIBRARY = ROOT / "shared" / "stratoflow"
 REQUIREMENTS = ROOT / "infra" / "lambda-requirements.txt"
 DEFAULT_CACHE = Path("/tmp/stratoflow-peers/lambda-layer")
-HANDLERS = ("task_runner", "admission")
+HANDLERS = ("task_runner", "admission", "script_sandbox")
 IMPORT_TARGET_MS = 300.0
 # Distribution top-level names that must never reach a function: CDK, test tools, CLI-only packages.
 FORBIDDEN_IMPORTS = ("aws_cdk", "constructs", "jsii", "cdk_nag", "moto", "click", "rich", "pytest")
@@ -50,7 +50,7 @@ FORBIDDEN = FORBIDDEN_IMPORTS
 LAMBDA_UNZIPPED_LIMIT_MB = 250.0
 LINE = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
 # The clients each handler's first invocation creates (the others wait for a request that needs them).
-FIRST_USE = {"task_runner": ("dynamodb",), "admission": ("dynamodb", "stepfunctions")}
+FIRST_USE = {"task_runner": ("dynamodb",), "admission": ("dynamodb", "stepfunctions"), "script_sandbox": ()}
 FIRST_USE_LINE = re.compile(r"^FIRST_USE_MS ([\d.]+)$", re.MULTILINE)
 
 
@@ -74,7 +74,7 @@ def handler_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(
         {
-            name.upper(): "30" if field.annotation is int else f"dummy-{name}"
+            name.upper(): {int: "30", bool: "true"}.get(field.annotation, f"dummy-{name}")  # type: ignore[call-overload]
             for name, field in Settings.model_fields.items()
         }
     )

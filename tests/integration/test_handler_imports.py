@@ -28,6 +28,17 @@ NOT_LOADED = {
     "webhook": {COMPILER, RUNNER, STARTER},
     "deployer": {RUNNER, WEBHOOKS},  # the starter: a redeploy starts the slots schedules missed
     "execution_events": {COMPILER, WEBHOOKS},
+    # The script sandbox runs flow code with the flow's role: nothing of the store, the flow model or
+    # the cloud adapter (the table, the buckets, secrets) is even loaded there.
+    "script_sandbox": {
+        COMPILER,
+        RUNNER,
+        STARTER,
+        WEBHOOKS,
+        "stratoflow.store",
+        "stratoflow.flow",
+        "stratoflow.cloud",
+    },
 }
 
 

@@ -9,7 +9,7 @@ Each function imports what it builds in its own body, on purpose: a handler's IN
 its own function's modules (admission no compiler and no task runner, the task runner no admission,
 the webhook no Step Functions code), which is the cold-start budget `bench/cold_start.py` measures.
 Only small leaves that import nothing heavy (the stores' adapters, callbacks, flow credentials, the
-pause events) are imported here for all.
+pause events, the script sandboxes' invoker) are imported here for all.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.runtime.callbacks import StepFunctionsCallbacks
 from stratoflow.cloud.runtime.flow_credentials import flow_credentials
 from stratoflow.cloud.runtime.paused import pause_publisher
+from stratoflow.cloud.runtime.script_sandbox import LambdaScriptSandboxes
 from stratoflow.store.dynamo import DynamoExecutionStore
 from stratoflow.store.s3 import S3BlobStore
 
@@ -107,7 +108,6 @@ def cloud_execution_events(settings: Settings, clients: AwsClients | None = None
 def cloud_task_runner(settings: Settings, clients: AwsClients | None = None) -> TaskRunner:
     """The task runner on the stack's table and data bucket; AWS tasks run with their flow's role."""
     # Deferred: the runner, the task types and the expression engine, for the task-runner function.
-    from stratoflow.cloud.runtime.script_sandbox import LambdaScriptSandboxes
     from stratoflow.execution.runner import TaskRunner
 
     clients = clients or LazyAwsClients()

@@ -29,7 +29,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
 # heavier.
 EXTENSION_MODULES: tuple[str, ...] = (
     "stratoflow.tasks.aws",
-    "stratoflow.tasks.scripts",
+    "stratoflow.tasks.scripts.tasks",
     "stratoflow.tasks.notifications",
     "stratoflow.tasks.serdes",
     "stratoflow.tasks.git",

@@ -1,8 +1,6 @@
-"""Script task types (`scripts.Python`, `scripts.Shell`, `scripts.Commands`), registered on import.
+"""Script task types (`scripts.Python`, `scripts.Shell`, `scripts.Commands`), registered when
+`stratoflow.tasks.scripts.tasks` is imported (the registry does, when a flow names one).
 
-The registry imports this family when a flow names a type that is not a core one.
+The package itself imports nothing: the script sandbox (`sandbox`) runs a command without the flow
+model or the task types, and loads only what it uses.
 """
-
-from stratoflow.tasks.scripts.tasks import Commands, Python, ScriptTask, Shell
-
-__all__ = ["Commands", "Python", "ScriptTask", "Shell"]
