@@ -12,7 +12,7 @@ import pytest
 from stratoflow.cloud.config.clients import AwsClients
 from stratoflow.cloud.config.naming import sandbox_function_name, sandbox_role_name
 from stratoflow.cloud.deploy.flow_roles import FLOW_TASKS_POLICY
-from stratoflow.cloud.deploy.sandboxes import LOGS_POLICY, Sandboxes, log_group_name
+from stratoflow.cloud.deploy.sandboxes import SANDBOX_POLICY, Sandboxes, log_group_name
 from stratoflow.cloud.deploy.teardown import remove_deployed_resources
 from stratoflow.cloudsim.platform import CloudSimulation
 
@@ -80,7 +80,7 @@ def test_a_script_flows_upload_creates_its_sandbox_with_the_flows_sandbox_role(s
     assert configuration["Timeout"] == 900
     assert configuration["Layers"][0]["Arn"] == sim.settings.stratoflow_platform_layer_arn
     policies = role_policies("created")
-    assert policies is not None and set(policies) == {FLOW_TASKS_POLICY, LOGS_POLICY}
+    assert policies is not None and set(policies) == {FLOW_TASKS_POLICY, SANDBOX_POLICY}
     assert policies[FLOW_TASKS_POLICY]["Statement"][0]["Resource"] == ["arn:aws:s3:::sandbox-lake/out.txt"]
     assert log_groups("created") == [log_group_name(configuration["FunctionName"])]
 
@@ -105,8 +105,8 @@ def test_a_reupload_updates_the_sandbox_and_dropping_the_scripts_deletes_it(sim:
 
     # Then the second upload gave the sandbox role the new statement; the third removed the
     # function, its log group and its role
-    assert before is not None and set(before) == {LOGS_POLICY}
-    assert after is not None and set(after) == {FLOW_TASKS_POLICY, LOGS_POLICY}
+    assert before is not None and set(before) == {SANDBOX_POLICY}
+    assert after is not None and set(after) == {FLOW_TASKS_POLICY, SANDBOX_POLICY}
     assert function("updated") is None and role_policies("updated") is None and log_groups("updated") == []
 
 

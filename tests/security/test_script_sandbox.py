@@ -139,10 +139,10 @@ def _denied(call: Any) -> bool:
     return False
 
 
-def _permitted(action: str, resource: str) -> bool:
+def _permitted(action: str, resource: str, flow_id: str = "thief") -> bool:
     """moto's IAM evaluation of the sandbox role's policies on one action and resource."""
     iam = boto3.client("iam")
-    role = sandbox_role_name("Stratoflow", "team.app", "thief")
+    role = sandbox_role_name("Stratoflow", "team.app", flow_id)
     with disable_iam_authentication():  # reading the role is the test's, not the attacker's
         documents = [
             iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
@@ -258,3 +258,20 @@ def test_the_runners_handover_objects_are_gone_after_the_run(
     ]
     # Then nothing is left under any task run's sandbox folder
     assert not [key for key in keys if "/sandbox/" in key]
+
+
+def test_a_flow_declaring_the_task_runner_as_its_lambda_still_cannot_invoke_it_from_a_script(
+    simulation: CloudSimulation,
+) -> None:
+    # Given a flow that declares an aws.lambda.Invoke of the task runner beside its script
+    runner = simulation.settings.stratoflow_task_runner_arn
+    source = (
+        "id: sneaky\nnamespace: team.app\ntasks:\n"
+        f"  - {{id: call, type: aws.lambda.Invoke, functionArn: '{runner}'}}\n"
+        "  - {id: sh, type: scripts.Shell, script: 'true'}\n"
+    )
+    verdict = simulation.upload("team.app/sneaky.yaml", source)
+    assert verdict.status == "DEPLOYED", verdict.errors
+    # When a script would use the declared permission, Then the sandbox's explicit deny wins
+    assert not _permitted("lambda:InvokeFunction", runner, "sneaky")
+    assert not _permitted("lambda:InvokeFunction", runner + ":1", "sneaky")

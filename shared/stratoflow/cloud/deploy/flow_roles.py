@@ -67,13 +67,16 @@ def compact(document: Mapping[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 
-def check_policy_size(permissions: Sequence[Mapping[str, Any]], partition: str = "aws") -> None:
-    """CompileError when the flow's statements exceed what IAM accepts inline on one role."""
+def check_policy_size(
+    permissions: Sequence[Mapping[str, Any]], partition: str = "aws", reserved: int = 0
+) -> None:
+    """CompileError when the flow's statements exceed what IAM accepts inline on one role, beside
+    `reserved` characters of other inline policies (a script sandbox's role has one more)."""
     size = len(compact(flow_policy(permissions, partition)))
-    if size > MAX_INLINE_POLICY_CHARS:
+    if size > MAX_INLINE_POLICY_CHARS - reserved:
         raise CompileError(
             f"the IAM permissions of the flow's tasks take {size} characters; IAM accepts "
-            f"{MAX_INLINE_POLICY_CHARS} on one role: split the flow, or use expressions in fewer "
+            f"{MAX_INLINE_POLICY_CHARS - reserved} on one role: split the flow, or use expressions in fewer "
             "distinct resource names (one statement per task and resource is declared)"
         )
 

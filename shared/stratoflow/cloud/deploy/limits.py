@@ -17,6 +17,7 @@ from typing import Any
 
 from stratoflow.cloud.config.naming import AccountRegion, state_machine_name
 from stratoflow.cloud.deploy.flow_roles import check_policy_size
+from stratoflow.cloud.deploy.sandboxes import SANDBOX_POLICY_CHARS, runs_scripts
 from stratoflow.compiler import (
     MAX_DEFINITION_BYTES,
     compile_flow,
@@ -114,7 +115,9 @@ def measure(flow: Flow, names: DeployNames, file: str | None = None) -> Measured
         )
     if names.flow_roles:
         try:
-            check_policy_size(compiled.permissions, names.account.partition)
+            # A flow with scripts has them run by a role with one more inline policy (`sandboxes`).
+            reserved = SANDBOX_POLICY_CHARS if runs_scripts(flow) else 0
+            check_policy_size(compiled.permissions, names.account.partition, reserved)
         except CompileError as error:
             problems.append(where(str(error)))
     return Measured(compiled, definition, problems)

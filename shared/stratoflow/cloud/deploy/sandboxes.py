@@ -3,10 +3,12 @@
 A flow with script tasks (`scripts.*`, `aws.cli.AwsCLI`) gets, before its state machine:
 
 - the role `/stratoflow/<StackName>-flow-<hash>-s`, trusted by Lambda alone, with the inline policy
-  `flow-tasks` (the statements its tasks declare, as the flow role has), `sandbox-logs` (write to its
-  own log group) and the stack's permissions boundary. Not the flow role itself: that one holds the
-  base policy (invoke the task runner, start executions), which script code must not hold — a script
-  that could invoke the task runner could ask it to act for any flow;
+  `flow-tasks` (the statements its tasks declare, as the flow role has), `sandbox` (write to its own
+  log group; explicitly never invoke the task runner or admission, nor assume a flow role) and the
+  stack's permissions boundary. Not the flow role itself: that one holds the base policy (invoke the
+  task runner, start executions), which script code must not hold — a script that could invoke the
+  task runner could ask it to act for any flow. The denials hold even when a flow declares such a
+  call (an `aws.lambda.Invoke` naming the task runner): its scripts still cannot make it;
 - the log group `/aws/lambda/<function>`, with the stack's retention;
 - the function `<StackName>-sbx-<hash>`: the sandbox handler (`functions/script_sandbox`, an asset of
   the stack: `STRATOFLOW_SANDBOX_CODE_BUCKET`/`_KEY`) on the platform layer, 15 minutes, run by that
@@ -40,7 +42,10 @@ from stratoflow.tasks.scripts.tasks import ScriptTask
 
 log = logging.getLogger("stratoflow.deployer")
 
-LOGS_POLICY = "sandbox-logs"
+SANDBOX_POLICY = "sandbox"
+# The most the `sandbox` policy takes (IAM counts every inline policy of a role against one limit):
+# the deployer refuses, before any call, a flow whose statements would not fit beside it.
+SANDBOX_POLICY_CHARS = 1536
 RUNTIME = "python3.12"  # the platform functions' runtime: the layer's wheels are built for it
 HANDLER = "handler.lambda_handler"
 TIMEOUT_SECONDS = 900  # Lambda's most: a script may run as long as its task runner waits
@@ -67,24 +72,43 @@ def log_group_name(function_name: str) -> str:
 
 
 def sandbox_policy(
-    permissions: Sequence[Mapping[str, Any]], account: AccountRegion, function_name: str
+    permissions: Sequence[Mapping[str, Any]],
+    account: AccountRegion,
+    function_name: str,
+    platform_functions: Sequence[str] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The two inline policies: the flow's task statements, and writing to its own log group."""
+    """The two inline policies: the flow's task statements; its own log group, and the denials."""
     group = (
         f"arn:{account.partition}:logs:{account.region}:{account.account}:log-group:"
         f"{log_group_name(function_name)}"
     )
-    logs = {
-        "Version": "2012-10-17",
-        "Statement": [
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "OwnLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [group, f"{group}:*"],
+        },
+        {
+            # Whatever the flow declares, its scripts never reach another flow's role.
+            "Sid": "NoFlowRoles",
+            "Effect": "Deny",
+            "Action": ["sts:AssumeRole"],
+            "Resource": [f"{account.roles_arn()}*"],
+        },
+    ]
+    functions = [arn for base in platform_functions if base for arn in (base, f"{base}:*")]
+    if functions:
+        statements.append(
             {
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [group, f"{group}:*"],
+                # A forged call to the task runner or admission would act for any flow.
+                "Sid": "NoPlatformFunctions",
+                "Effect": "Deny",
+                "Action": ["lambda:InvokeFunction", "lambda:InvokeAsync"],
+                "Resource": functions,
             }
-        ],
-    }
-    return flow_policy(permissions, account.partition), logs
+        )
+    return flow_policy(permissions, account.partition), {"Version": "2012-10-17", "Statement": statements}
 
 
 class Sandboxes:
@@ -144,8 +168,9 @@ class Sandboxes:
             role = self._create_role(name, target, boundary)
         if (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn") != boundary:
             self.iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary)
-        tasks, logs = sandbox_policy(permissions, account, function)
-        self.iam.put_role_policy(RoleName=name, PolicyName=LOGS_POLICY, PolicyDocument=compact(logs))
+        platform = (self.settings.stratoflow_task_runner_arn, self.settings.stratoflow_admission_arn)
+        tasks, own = sandbox_policy(permissions, account, function, platform)
+        self.iam.put_role_policy(RoleName=name, PolicyName=SANDBOX_POLICY, PolicyDocument=compact(own))
         if permissions:
             self.iam.put_role_policy(
                 RoleName=name, PolicyName=FLOW_TASKS_POLICY, PolicyDocument=compact(tasks)
@@ -301,4 +326,4 @@ class SandboxStep:
         self.sandboxes.delete(retirement.target)
 
 
-__all__ = ["LOGS_POLICY", "SandboxStep", "Sandboxes", "log_group_name", "runs_scripts", "sandbox_policy"]
+__all__ = ["SANDBOX_POLICY", "SANDBOX_POLICY_CHARS", "SandboxStep", "Sandboxes", "log_group_name", "runs_scripts", "sandbox_policy"]
