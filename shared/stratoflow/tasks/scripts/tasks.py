@@ -105,8 +105,9 @@ class ScriptTask(RunnableTask):
     output_files: list[str] = Field(default_factory=list)
     before_commands: list[str] = Field(default_factory=list)
     namespace_files: NamespaceFiles | None = None
-    # Kestra's flows say where to run (a container); Stratoflow runs in the task runner itself. They
-    # are accepted so those flows load, and ignored with a warning.
+    # Kestra's flows say where to run (a container); Stratoflow runs scripts itself (locally in
+    # process, in the cloud in the flow's sandbox function). Accepted so those flows load, and ignored
+    # with a warning.
     container_image: str | None = None
     task_runner: dict[str, Any] | None = None
     docker: dict[str, Any] | None = None
@@ -135,7 +136,7 @@ class ScriptTask(RunnableTask):
         }
         ignored = [name for name, value in where.items() if value]
         if ignored:
-            ctx.log("WARN", f"{', '.join(ignored)} ignored: scripts run in the task runner's own environment")
+            ctx.log("WARN", f"{', '.join(ignored)} ignored: scripts run in Stratoflow's own environment")
         task_env = {as_text(k): as_text(v) for k, v in ctx.render(self.env).items()}
         inputs = self._input_files(ctx)
         patterns = [as_text(p) for p in ctx.render(self.output_files)]
