@@ -326,4 +326,12 @@ class SandboxStep:
         self.sandboxes.delete(retirement.target)
 
 
-__all__ = ["SANDBOX_POLICY", "SANDBOX_POLICY_CHARS", "SandboxStep", "Sandboxes", "log_group_name", "runs_scripts", "sandbox_policy"]
+__all__ = [
+    "SANDBOX_POLICY",
+    "SANDBOX_POLICY_CHARS",
+    "SandboxStep",
+    "Sandboxes",
+    "log_group_name",
+    "runs_scripts",
+    "sandbox_policy",
+]
