@@ -251,6 +251,7 @@ class Sandboxes:
                 )
             )
             log.info("created script sandbox %s for %s.%s", name, target.namespace, target.flow_id)
+            self._until_active(name)
             return str(created["FunctionArn"])
         configuration = current["Configuration"]
         arn = str(configuration["FunctionArn"])
@@ -266,6 +267,19 @@ class Sandboxes:
                 Resource=arn, Tags={CODE_TAG: settings.stratoflow_sandbox_code_key[:256]}
             )
         return arn
+
+    def _until_active(self, name: str) -> None:
+        """A new function is Pending for a moment and refuses invocations: the revision's first run
+        must find it Active."""
+        for delay in (*self.update_delays, None):
+            state = self.lambda_.get_function_configuration(FunctionName=name).get("State", "Active")
+            if state != "Pending" or delay is None:
+                if state == "Failed":
+                    raise RuntimeError(
+                        f"the script sandbox {name} could not be created (its state is Failed)"
+                    )
+                return
+            self.sleep(delay)
 
     def _while_role_propagates(self, call: Callable[[], Any]) -> Any:
         for delay in (*self.role_delays, None):
