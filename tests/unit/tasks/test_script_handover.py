@@ -130,3 +130,38 @@ def test_a_non_zero_exit_in_the_sandbox_fails_the_task_with_the_last_error_line(
     outcome = run_flow(flow_source("- {id: sh, type: scripts.Shell, script: 'false'}"))
     # Then it failed as a local command would
     assert "the command exited with code 2: no such table" in (task_run(outcome, "sh").error or "")
+
+
+class RaisingOnce(FakeSandbox):
+    """Fails the first job as a sandbox that could not be reached, then answers."""
+
+    def run(self, job: ScriptJob) -> ScriptAnswer:
+        self.jobs.append(job)
+        if len(self.jobs) == 1:
+            raise RuntimeError("the sandbox could not be reached")
+        return self.answer
+
+
+def test_a_shared_working_directory_gets_what_the_sandbox_returned_and_keeps_it_when_a_run_fails(
+    platform: LocalPlatform, run_flow: RunFlow
+) -> None:
+    # Given a WorkingDirectory of three scripts: the first's sandbox fails, the second returns a file
+    sandbox = RaisingOnce(ScriptAnswer(exit_code=0, workdir=[HandedFile.inline("made.txt", b"made")]))
+    platform.runner.sandboxes = sandbox
+    source = flow_source(
+        """
+        - id: shared
+          type: WorkingDirectory
+          inputFiles: {seed.txt: "seed"}
+          tasks:
+            - {id: broken, type: scripts.Shell, script: 'true', allowFailure: true}
+            - {id: make, type: scripts.Shell, script: 'true'}
+            - {id: read, type: scripts.Shell, script: 'true'}
+        """
+    )
+    # When it runs
+    run_flow(source)
+    # Then the second job still had the seed (the failure put it back), the third had what came back
+    names = [sorted(file.path.rsplit("/", 1)[-1] for file in job.files) for job in sandbox.jobs]
+    assert all(job.return_workdir for job in sandbox.jobs)
+    assert "seed.txt" in names[1] and "made.txt" in names[2]

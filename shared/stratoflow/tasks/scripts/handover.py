@@ -69,10 +69,23 @@ def run_in_sandbox(
         shutil.rmtree(folder, ignore_errors=True)
     try:
         answer = sandbox.run(job)
+    except BaseException:
+        if shared:  # the next tasks of the WorkingDirectory find it as it was
+            _write(workdir.path, [file for file in job.files if Path(file.path).is_relative_to(workdir.path)])
+        raise
     finally:
         for folder in folders:
             folder.mkdir(parents=True, exist_ok=True)
     return _take(ctx, answer, workdir.path if shared else None, patterns, on_line)
+
+
+def _write(root: Path, files: list[HandedFile]) -> None:
+    for handed in files:
+        target = root / Path(handed.path).relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(handed.content())
+        if handed.executable:
+            target.chmod(0o755)
 
 
 def _pack(folder: Path) -> list[HandedFile]:
