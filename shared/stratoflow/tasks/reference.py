@@ -66,7 +66,8 @@ Notes:
   of a local copy of the file (`cat {{ outputs.t.uri }}`). `outputFiles` globs match as Kestra's:
   `out/**` is every file under `out`, `*` stays within a folder.
   The script's environment holds only `PATH`, `LANG`/`LC_*`, `TZ`, `TMPDIR`, a `HOME` in its temporary
-  directory, the flow's own AWS credentials when it runs under a role (in the cloud), and the task's
+  directory, in the cloud the credentials of the flow's sandbox role (the command runs in the flow's
+  own sandbox function, never in the task runner: README, "What a flow may do in AWS"), and the task's
   `env`: nothing else of the runner's (no `AWS_*` keys, no `SECRET_*`, no settings); give what a
   script needs through `env`.
   `scripts.Python` `dependencies`, and `beforeCommands` lines that are plain `pip install REQS`, are
