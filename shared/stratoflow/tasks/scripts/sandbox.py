@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -124,6 +125,12 @@ def _run(
     cwd = _inside(job.cwd, root)
     cwd.mkdir(parents=True, exist_ok=True)  # empty folders are not handed over
     env = {**_own_credentials(), **job.env}
+    # The task's timeout covers the install and the command together, as it does locally.
+    deadline = None if job.timeout is None else time.monotonic() + job.timeout
+
+    def remaining() -> float | None:
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
+
     with ExitStack() as held:
         installed = None
         if job.requirements:
@@ -134,7 +141,7 @@ def _run(
                     job.interpreter,
                     cwd=cwd,
                     env=installer_environment(env),
-                    timeout=job.timeout,
+                    timeout=remaining(),
                 )
             )
             env = with_packages(env, installed)
@@ -142,13 +149,15 @@ def _run(
             job.argv,
             cwd=cwd,
             env=env,
-            timeout=job.timeout,
+            timeout=remaining(),
             on_line=lambda stream, line: lines.append((stream, line)),
             launcher=_launcher(job, env, installed),
             whole_lines=b"::{",
             whole_limit=job.whole_line_limit,
         )
-    files = [_hand_back(job, name, path) for name, path in _matching(cwd, job.output_patterns)]
+    # A failed command's files are not outputs (the runner would not store them).
+    matching = _matching(cwd, job.output_patterns) if code == 0 else []
+    files = [_hand_back(job, name, path) for name, path in matching]
     workdir = [_hand_back(job, name, path) for name, path in _every_file(cwd)] if job.return_workdir else None
     return code, files, workdir
 
