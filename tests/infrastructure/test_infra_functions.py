@@ -28,6 +28,7 @@ EXPECTED_ENVIRONMENT = {
         "STRATOFLOW_SECRETS_PREFIX",
         "STRATOFLOW_FLOW_ROLE_PREFIX",
         "STRATOFLOW_EVENT_BUS_NAME",  # "Execution Paused" (Flow triggers on PAUSED)
+        "STRATOFLOW_SCRIPT_SANDBOXES",  # scripts run in their flow's sandbox function
     },
     "deployer": COMMON
     | {
@@ -46,6 +47,11 @@ EXPECTED_ENVIRONMENT = {
         "STRATOFLOW_TASK_RUNNER_ROLE_ARN",
         "STRATOFLOW_FLOW_BASE_POLICY_ARN",
         "STRATOFLOW_FLOW_BOUNDARY_ARN",
+        # What the deployer needs to create each script flow's sandbox function
+        "STRATOFLOW_SANDBOX_CODE_BUCKET",
+        "STRATOFLOW_SANDBOX_CODE_KEY",
+        "STRATOFLOW_SANDBOX_LOG_DAYS",
+        "STRATOFLOW_PLATFORM_LAYER_ARN",
     },
     "admission": COMMON,
     "execution_events": COMMON
@@ -70,7 +76,9 @@ def test_there_is_one_function_per_handler_folder(synth: Synthesized) -> None:
     # page copier and CDK's provider framework (housekeeping's custom resource)
     synth.template.resource_count_is("AWS::Lambda::Function", len(NAMES) + 4)
     folders = {path.parent.name for path in (REPO_ROOT / "functions").glob("*/handler.py")}
-    assert folders == {*NAMES, "housekeeping", "console"}
+    # script_sandbox is no stack function: its code is an asset the deployer gives each script flow's
+    # own sandbox function (infra/constructs/script_sandbox.py)
+    assert folders == {*NAMES, "housekeeping", "console", "script_sandbox"}
     for name in folders:
         assert (REPO_ROOT / "functions" / name / "__init__.py").is_file()
 

@@ -77,6 +77,8 @@ def test_deployer_passes_only_the_stacks_roles_each_to_its_service(synth: Synthe
         _arn_of(synth, platform.triggers.scheduler_role): "scheduler.amazonaws.com",
         _arn_of(synth, platform.triggers.pipes_role): "pipes.amazonaws.com",
         FLOW_ROLES: "states.amazonaws.com",
+        # Each script flow's sandbox role, to its sandbox function alone
+        f"{FLOW_ROLES}-s": "lambda.amazonaws.com",
     }
 
 
