@@ -141,6 +141,15 @@ class LoopDistributed(Started):
     items: ObjectLocation
 
 
+class ItemsSplit(Started):
+    """ForEachItem's file cut into lines (`[number, text]` per JSON line) where the distributed Map's
+    ItemReader reads them, batched `batchSize` lines at a time into `batches` child executions."""
+
+    items: ObjectLocation
+    batch_size: int = Field(ge=1)
+    batches: int = Field(ge=0)
+
+
 class BranchChosen(Started):
     """If (`then`/`else`) and Switch (`case<n>`/`defaults`): the branch the Choice follows."""
 
@@ -198,6 +207,7 @@ class FlowOutputsRecorded(Contract):
 StartResult: TypeAlias = (
     LoopStarted
     | LoopDistributed
+    | ItemsSplit
     | BranchChosen
     | BranchesListed
     | SubflowStarted
@@ -271,6 +281,15 @@ class AwaitCall(CallBase):
     task_token: str
 
 
+class BatchCall(CallBase):
+    """One batch of a ForEachItem (a child execution of its distributed Map): the batch file is
+    written and the subflow's execution admitted; `items` are the ItemBatcher's `[number, text]` lines."""
+
+    action: Literal["batch"]
+    items: list[tuple[int, str]] = Field(min_length=1)
+    batch_size: int = Field(ge=1)
+
+
 class OutputsCall(CallBase):
     """The flow's outputs, at the end of a successful run (`taskId` is empty)."""
 
@@ -278,13 +297,13 @@ class OutputsCall(CallBase):
 
 
 RunnerCall = Annotated[
-    RunCall | StartCall | EndCall | CheckCall | PauseCall | AwaitCall | OutputsCall,
+    RunCall | StartCall | EndCall | CheckCall | PauseCall | AwaitCall | BatchCall | OutputsCall,
     Field(discriminator="action"),
 ]
 
 CALLS: dict[str, type[CallBase]] = {
     get_args(model.model_fields["action"].annotation)[0]: model
-    for model in (RunCall, StartCall, EndCall, CheckCall, PauseCall, AwaitCall, OutputsCall)
+    for model in (RunCall, StartCall, EndCall, CheckCall, PauseCall, AwaitCall, BatchCall, OutputsCall)
 }
 """Each action's call model, by the `action` the Payload names."""
 
@@ -329,6 +348,7 @@ RESPONSES: dict[str, Any] = {
     "check": WaitForChecked,
     "pause": TaskRunState,
     "await": TaskRunState,
+    "batch": SubflowStarted | Started,
     "outputs": FlowOutputsRecorded,
 }
 """What each action answers."""

@@ -10,8 +10,8 @@ created on moto's Pipes; `deliver_queue_messages()` runs them once (`cloudsim.pi
 --cloud-sim` is `run_flow` on a fresh simulation.
 
 Subflows cannot run here: moto 5.2.5 does not implement `states:startExecution` inside a state
-machine, so `run_flow` refuses a flow that uses Subflow (SubflowNotSupported) instead of failing
-half-way. Wait and Retry intervals are real seconds on moto.
+machine, so `run_flow` refuses a flow that uses Subflow or ForEachItem (whose ItemBatcher moto's
+parser rejects too) with SubflowNotSupported, instead of failing half-way. Wait and Retry intervals are real seconds on moto.
 """
 
 from __future__ import annotations
@@ -268,4 +268,12 @@ def refuse_subflows(source: str, file: str) -> None:
             f"{file}: task(s) {', '.join(subflows)} start subflows, which the cloud simulation cannot run: "
             "moto 5.2.5 does not implement states:startExecution inside a state machine. Run the flow "
             "locally (`strato run FLOW --flows-dir DIR`) or on a deployed stack."
+        )
+    batched = [task.id for task in flow.all_tasks() if type(task).type_name == "ForEachItem"]
+    if batched:
+        raise SubflowNotSupported(
+            f"{file}: ForEachItem task(s) {', '.join(batched)} cannot run in the cloud simulation: moto "
+            "5.2.6's interpreter refuses a Map's ItemBatcher, reads no JSONL ItemReader, and does not "
+            "implement states:startExecution inside a state machine. Run the flow locally (`strato run "
+            "FLOW --flows-dir DIR`) or on a deployed stack."
         )

@@ -107,10 +107,12 @@ class MapState(StateBase):
     type: Literal["Map"] = Field(default="Map", alias="Type")
     items_path: str | None = Field(default=None, alias="ItemsPath")
     item_reader: dict[str, Any] | None = Field(default=None, alias="ItemReader")
+    item_batcher: dict[str, Any] | None = Field(default=None, alias="ItemBatcher")
     result_writer: dict[str, Any] | None = Field(default=None, alias="ResultWriter")
     item_selector: dict[str, Any] | None = Field(default=None, alias="ItemSelector")
     item_processor: dict[str, Any] = Field(alias="ItemProcessor")
     max_concurrency: int | None = Field(default=None, alias="MaxConcurrency")
+    tolerated_failure_percentage: float | None = Field(default=None, alias="ToleratedFailurePercentage")
     result_path: str | None = Field(default=None, alias="ResultPath")
     catch: list[Catcher] | None = Field(default=None, alias="Catch")
 

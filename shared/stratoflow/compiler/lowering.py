@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from stratoflow.compiler import runnable, services, structure, waits
+from stratoflow.compiler import items, runnable, services, structure, waits
 from stratoflow.compiler.builder import Lowerer
 
 LOWERERS: Mapping[str, Lowerer] = {
@@ -30,4 +30,5 @@ LOWERERS: Mapping[str, Lowerer] = {
     "Pause": waits.lower_pause,
     "Subflow": waits.lower_subflow,
     "WaitFor": waits.lower_wait_for,
+    "ForEachItem": items.lower_for_each_item,
 }

@@ -30,7 +30,7 @@ from stratoflow.flow.task import Task
 if TYPE_CHECKING:
     # Types only: importing the task families would build their models at every compile.
     from stratoflow.tasks.flowable import WaitFor
-    from stratoflow.tasks.native import Pause, Sleep, Subflow
+    from stratoflow.tasks.native import ForEachItem, Pause, Sleep, Subflow
 
 
 def state_machine_placeholder(namespace: str, flow_id: str) -> str:
@@ -98,7 +98,16 @@ def lower_pause(builder: Builder, task: Pause, scope: Scope, next_: str | None) 
     return frame.emit_start(wait)
 
 
-def _child_execution(task: Subflow, catch: list[Catcher] | None, next_: str | None) -> TaskState:
+def child_execution(
+    task: Subflow | ForEachItem,
+    catch: list[Catcher] | None,
+    next_: str | None,
+    *,
+    timed: bool = True,
+    output_path: str | None = None,
+) -> TaskState:
+    """The Task state that starts the task's flow (and waits for it with `wait`); `timed`: the task's
+    timeout bounds that wait (a ForEachItem's bounds all its batches instead)."""
     return TaskState(
         resource=START_EXECUTION_SYNC if task.wait else START_EXECUTION,
         parameters={
@@ -108,11 +117,12 @@ def _child_execution(task: Subflow, catch: list[Catcher] | None, next_: str | No
         },
         result_path=DISCARD,
         # Waiting for the child is the task: its timeout bounds the wait (the child is then stopped).
-        timeout_seconds=timeout_seconds_of(task.timeout) if task.wait else None,
+        timeout_seconds=timeout_seconds_of(task.timeout) if task.wait and timed else None,
         retry=[PLATFORM_RETRIER],
         catch=catch,
         next=next_,
         end=True if next_ is None else None,
+        output_path=output_path,
     )
 
 
@@ -122,7 +132,7 @@ def lower_subflow(builder: Builder, task: Subflow, scope: Scope, next_: str | No
     if len(policy) > 1:
         return _lower_retried_subflow(builder, task, scope, frame, policy)
     call = builder.names.claim(f"{task.id}.execution")
-    builder.add(call, _child_execution(task, frame.catchers(), frame.end))
+    builder.add(call, child_execution(task, frame.catchers(), frame.end))
     frame.emit_end()
     return frame.emit_start(call)
 
@@ -160,7 +170,7 @@ def _lower_retried_subflow(
         ),
     )
     branch.add(skipped, SucceedState())
-    branch.add(execution, _child_execution(task, None, None))
+    branch.add(execution, child_execution(task, None, None))
     builder.add(
         frame.start,
         ParallelState(

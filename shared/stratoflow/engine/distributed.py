@@ -38,6 +38,8 @@ class DistributedMapState(RecoverableState):
         self.items_path = selector(spec, "ItemsPath")
         reader = spec.get("ItemReader")
         self.reader = None if reader is None else template(reader, "Parameters")
+        self.reader_format = None if reader is None else (reader.get("ReaderConfig") or {}).get("InputType")
+        self.batcher = None if spec.get("ItemBatcher") is None else ItemBatcher(spec["ItemBatcher"])
         writer = spec.get("ResultWriter")
         self.writer = None if writer is None else template(writer, "Parameters")
         self.item_selector = template(spec, "ItemSelector")
@@ -51,6 +53,8 @@ class DistributedMapState(RecoverableState):
     def _attempt(self, raw: Any, run: Run, scope: CancelScope, entered_id: int, context: StateContext) -> Any:
         data = self.select(self.input_path, raw, context, entered_id)
         items = self._items(data, run, scope, context, entered_id)
+        if self.batcher is not None:
+            items = self.batcher.batches(self, items, data, context, entered_id)
         map_run = f"{self.name}:{run.name}:{entered_id}"
         run.emit("MapStateStarted", self.name, length=len(items))
         run.emit("MapRunStarted", self.name, mapRunArn=map_run)
@@ -60,7 +64,7 @@ class DistributedMapState(RecoverableState):
         def child(index: int, group: CancelScope) -> Any:
             nonlocal failed
             value = items[index]
-            if self.item_selector is not None:
+            if self.item_selector is not None and self.batcher is None:  # batched: see ItemBatcher
                 item_context = StateContext(run, self.name, context.entered, context.retry_count)
                 item_context.map_item = (index, value)
                 value = self.render(self.item_selector, data, item_context, entered_id)
@@ -123,10 +127,13 @@ class DistributedMapState(RecoverableState):
             location = self.render(self.reader, data, context, entered_id)
             text = self._invoke(run, scope, context, READ_OBJECT, location)
             try:
-                items = json.loads(text)
+                if self.reader_format == "JSONL":
+                    items = [json.loads(line) for line in str(text).splitlines() if line.strip()]
+                else:
+                    items = json.loads(text)
             except (TypeError, ValueError) as error:
                 raise self.runtime_failure(
-                    entered_id, f"The ItemReader's object is not JSON: {error}"
+                    entered_id, f"The ItemReader's object is not {self.reader_format}: {error}"
                 ) from None
         if not isinstance(items, list):
             raise self.runtime_failure(
@@ -150,3 +157,54 @@ class DistributedMapState(RecoverableState):
         if self.tolerated_percentage is not None:
             allowed.append(math.floor(count * self.tolerated_percentage / 100))
         return max(allowed) if allowed else 0
+
+
+class ItemBatcher:
+    """A distributed Map's ItemBatcher: consecutive items grouped into one child's input,
+    `{"BatchInput": ..., "Items": [...]}`, up to `MaxItemsPerBatch` items and (as JSON) up to
+    `MaxInputBytesPerBatch` bytes; each limit given as a number or as a path into the state's input."""
+
+    def __init__(self, spec: dict[str, Any]):
+        self.spec = spec
+        self.batch_input = template(spec, "BatchInput")
+
+    def _limit(
+        self, state: DistributedMapState, name: str, data: Any, context: StateContext, entered_id: int
+    ) -> int:
+        if name in self.spec:
+            return int(self.spec[name])
+        path = self.spec.get(f"{name}Path")
+        if path is None:
+            return 0
+        value = state.select(selector({"Path": path}, "Path"), data, context, entered_id)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise state.runtime_failure(
+                entered_id, f"{name}Path {path} must give a positive integer, got {value!r}"
+            )
+        return value
+
+    def batches(
+        self, state: DistributedMapState, items: list[Any], data: Any, context: StateContext, entered_id: int
+    ) -> list[Any]:
+        max_items = self._limit(state, "MaxItemsPerBatch", data, context, entered_id)
+        max_bytes = self._limit(state, "MaxInputBytesPerBatch", data, context, entered_id)
+        shared = (
+            None if self.batch_input is None else state.render(self.batch_input, data, context, entered_id)
+        )
+        batches: list[Any] = []
+        current: list[Any] = []
+        size = 0
+        for item in items:
+            item_size = len(json.dumps(item, separators=(",", ":")).encode()) + 1 if max_bytes else 0
+            full = (max_items and len(current) >= max_items) or (max_bytes and size + item_size > max_bytes)
+            if current and full:
+                batches.append(current)
+                current, size = [], 0
+            current.append(item)
+            size += item_size
+        if current:
+            batches.append(current)
+        return [
+            {"BatchInput": shared, "Items": batch} if shared is not None else {"Items": batch}
+            for batch in batches
+        ]

@@ -49,10 +49,25 @@ FIELDS: dict[str, set[str]] = {
     | {"ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath"},
 }
 _JSONATA_ONLY = {"Arguments", "Output", "Assign", "Items"}
-_DISTRIBUTED = {"ItemReader", "ResultWriter", "ToleratedFailurePercentage", "ToleratedFailureCount", "Label"}
-"""Fields of a distributed Map (ProcessorConfig.Mode DISTRIBUTED) that the engine runs."""
-_DISTRIBUTED_UNSUPPORTED = {
+_DISTRIBUTED = {
+    "ItemReader",
     "ItemBatcher",
+    "ResultWriter",
+    "ToleratedFailurePercentage",
+    "ToleratedFailureCount",
+    "Label",
+}
+"""Fields of a distributed Map (ProcessorConfig.Mode DISTRIBUTED) that the engine runs."""
+READER_INPUT_TYPES = ("JSON", "JSONL")
+"""The ItemReader formats the engine reads (moto's interpreter reads JSON only)."""
+_BATCHER = {
+    "MaxItemsPerBatch",
+    "MaxItemsPerBatchPath",
+    "MaxInputBytesPerBatch",
+    "MaxInputBytesPerBatchPath",
+    "BatchInput",
+}
+_DISTRIBUTED_UNSUPPORTED = {
     "ToleratedFailurePercentagePath",
     "ToleratedFailureCountPath",
 }
@@ -401,6 +416,21 @@ def is_distributed(state: dict[str, Any]) -> bool:
     return isinstance(config, dict) and config.get("Mode") == "DISTRIBUTED"
 
 
+def _item_batcher(batcher: Any, here: str, problems: list[str]) -> None:
+    if not isinstance(batcher, dict):
+        problems.append(f"{here}: must be an object")
+        return
+    for field in batcher:
+        if field not in _BATCHER:
+            problems.append(f"{here}.{field}: unknown field")
+    for field in ("MaxItemsPerBatch", "MaxInputBytesPerBatch"):
+        _positive_int(batcher, field, f"{here}.{field}", problems)
+        if field in batcher and f"{field}Path" in batcher:
+            problems.append(f"{here}: {field} and {field}Path exclude each other")
+    if not any(field in batcher for field in _BATCHER - {"BatchInput"}):
+        problems.append(f"{here}: needs MaxItemsPerBatch or MaxInputBytesPerBatch (or their Path)")
+
+
 def _distributed(state: dict[str, Any], config: dict[str, Any], here: str, problems: list[str]) -> None:
     if config.get("ExecutionType", "STANDARD") not in ("STANDARD", "EXPRESS"):
         problems.append(f"{here}.ItemProcessor.ProcessorConfig.ExecutionType: STANDARD or EXPRESS")
@@ -408,8 +438,13 @@ def _distributed(state: dict[str, Any], config: dict[str, Any], here: str, probl
     if reader is not None:
         if not isinstance(reader, dict) or reader.get("Resource") != READ_OBJECT:
             problems.append(f"{here}.ItemReader.Resource: only {READ_OBJECT} is supported")
-        elif (reader.get("ReaderConfig") or {}).get("InputType") != "JSON":
-            problems.append(f"{here}.ItemReader.ReaderConfig.InputType: only JSON is supported")
+        elif (reader.get("ReaderConfig") or {}).get("InputType") not in READER_INPUT_TYPES:
+            problems.append(
+                f"{here}.ItemReader.ReaderConfig.InputType: only {' and '.join(READER_INPUT_TYPES)} are supported"
+            )
+    batcher = state.get("ItemBatcher")
+    if batcher is not None:
+        _item_batcher(batcher, f"{here}.ItemBatcher", problems)
     writer = state.get("ResultWriter")
     if writer is not None and (not isinstance(writer, dict) or writer.get("Resource") != WRITE_OBJECTS):
         problems.append(f"{here}.ResultWriter.Resource: only {WRITE_OBJECTS} is supported")

@@ -74,7 +74,16 @@ class RawTasks:
 
     @property
     def ids(self) -> set[str]:
-        return {task["id"] for _, task in self.found if isinstance(task.get("id"), str)}
+        """Every task id, and the sub-task ids whose outputs a task records (ForEachItem's `<id>_items`)."""
+        ids: set[str] = set()
+        for _, task in self.found:
+            identifier, name = task.get("id"), task.get("type")
+            if not isinstance(identifier, str):
+                continue
+            ids.add(identifier)
+            cls = registry.resolve(name) if isinstance(name, str) else None
+            ids.update(identifier + suffix for suffix in getattr(cls, "SUB_TASKS", ()))
+        return ids
 
     @property
     def foreign_paths(self) -> list[YamlPath]:
@@ -145,7 +154,7 @@ def render_static_subflows(data: dict[str, Any], tasks: RawTasks) -> None:
     variables = {"flow": flow_variables(namespace, flow_id, None)}
     for _, task in tasks.found:
         name = task.get("type")
-        if not isinstance(name, str) or registry.canonical_name(name) != "Subflow":
+        if not isinstance(name, str) or registry.canonical_name(name) not in ("Subflow", "ForEachItem"):
             continue
         for key in ("namespace", "flowId"):
             value = task.get(key)

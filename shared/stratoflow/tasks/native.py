@@ -8,10 +8,13 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, model_validator
 
-from stratoflow.flow.fields import Duration, FlowId, LabelMap, Namespace, located_error
+from stratoflow.flow.fields import Duration, FlowId, LabelMap, Namespace, StrictModel, located_error
 from stratoflow.flow.inputs import InputItem
 from stratoflow.flow.registry import kestra_aliases, register
 from stratoflow.flow.task import Task
+from stratoflow.flow.task_lists import FlowableTask
+from stratoflow.tasks.errors import TaskFailed
+from stratoflow.tasks.storage import parse_size
 
 
 def _an_expression(text: str) -> str:
@@ -124,3 +127,101 @@ class Subflow(Task):
         if self.outputs and not self.wait:
             raise ValueError("'outputs' needs 'wait: true': they are rendered when the child ends")
         return self
+
+
+BATCH_INPUT_BYTES = 240 * 1024
+"""What one batch's lines may take, as JSON, in the input of its child execution: Step Functions holds
+an input to 256 KiB; the rest is left for the batch's reference to its execution and loops."""
+BATCH_TEXT_LIMIT = 192 * 1024
+"""The largest `batch.bytes` accepted: room for JSON's escaping within BATCH_INPUT_BYTES."""
+
+
+class ItemBatch(StrictModel):
+    """How ForEachItem cuts its file into batches: `rows` lines each (Kestra's default: 1), up to
+    `bytes` each, or `partitions` batches; lines end with `separator` and are never cut."""
+
+    rows: int | None = Field(default=None, ge=1)
+    bytes: str | None = None
+    partitions: int | None = Field(default=None, ge=1)
+    separator: str = Field(default="\n", min_length=1)
+    regex_pattern: Any = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> ItemBatch:
+        if self.regex_pattern is not None:
+            raise located_error(
+                ("regexPattern",),
+                "regexPattern is not supported: batch by 'rows', 'bytes' or 'partitions'",
+                self.regex_pattern,
+            )
+        if sum(rule is not None for rule in (self.rows, self.bytes, self.partitions)) > 1:
+            raise ValueError("set one of 'rows', 'bytes' and 'partitions'")
+        if self.bytes is not None:
+            try:
+                size = parse_size(self.bytes)
+            except TaskFailed as error:
+                raise located_error(("bytes",), error.message, self.bytes) from None
+            if size > BATCH_TEXT_LIMIT:
+                raise located_error(
+                    ("bytes",),
+                    f"a batch travels in its child execution's input, which Step Functions holds to "
+                    f"256 KiB: at most {BATCH_TEXT_LIMIT // 1024}KB per batch (use 'rows' for more lines "
+                    "and read them from the batch file)",
+                    self.bytes,
+                )
+        elif self.rows is None and self.partitions is None:
+            self.rows = 1  # Kestra's default: one line per batch
+        return self
+
+    @property
+    def byte_limit(self) -> int | None:
+        """`bytes` as a number of bytes (None when batches are cut by rows or partitions)."""
+        return None if self.bytes is None else parse_size(self.bytes)
+
+
+@register
+class ForEachItem(FlowableTask):
+    """Cut the file `items` into batches of lines and start an execution of the flow `flowId` for
+    each batch (`{{ taskrun.items }}` is the batch file, `{{ taskrun.iteration }}` its number);
+    outputs `numberOfBatches`, `iterations` (child executions by state) and `uri` (their outputs)."""
+
+    type_name: ClassVar[str] = "ForEachItem"
+    compiled_as: ClassVar[str] = "ForEachItem"
+    aliases: ClassVar[tuple[str, ...]] = kestra_aliases("flow", "ForEachItem", "flows")
+    kestra_gaps: ClassVar[str] = (
+        "`partitions` cuts the file into that many runs of consecutive lines (Kestra deals lines round "
+        "robin); `scheduleDate` and `batch.regexPattern` are refused"
+    )
+    # The sub-tasks Kestra shows for it, whose outputs flows read (`outputs.<id>_items.iterations`).
+    SUB_TASKS: ClassVar[tuple[str, ...]] = ("_split", "_items", "_merge")
+
+    items: str = Field(min_length=1)
+    batch: ItemBatch = Field(default_factory=ItemBatch)
+    namespace: Annotated[Namespace, BeforeValidator(_no_expression)]
+    flow_id: Annotated[FlowId, BeforeValidator(_no_expression)]
+    revision: int | None = Field(default=None, ge=1)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    labels: LabelMap = Field(default_factory=dict)
+    wait: bool = True
+    transmit_failed: bool = True
+    inherit_labels: bool = False
+    schedule_date: Any = None
+    # Kestra's default for ForEachItem: a restarted parent restarts the batches' failed executions.
+    restart_behavior: Literal["NEW_EXECUTION", "RETRY_FAILED"] = "RETRY_FAILED"
+
+    @model_validator(mode="after")
+    def _supported(self) -> ForEachItem:
+        if self.schedule_date is not None:
+            raise located_error(
+                ("scheduleDate",),
+                "scheduleDate is not supported: the batches' executions start when the task runs",
+                self.schedule_date,
+            )
+        if self.transmit_failed and not self.wait and "transmit_failed" in self.model_fields_set:
+            raise ValueError(
+                "'transmitFailed' needs 'wait: true': executions that are not waited for cannot fail the parent"
+            )
+        return self
+
+    def body_lists(self) -> list[tuple[str, list[Task]]]:
+        return []

@@ -313,14 +313,14 @@ def test_a_valid_definition_has_no_problems() -> None:
                     },
                 }
             ),
-            "ItemReader.ReaderConfig.InputType: only JSON is supported",
+            "ItemReader.ReaderConfig.InputType: only JSON and JSONL are supported",
         ),
         (
             machine(
                 A={
                     "Type": "Map",
                     "End": True,
-                    "ItemBatcher": {"MaxItemsPerBatch": 10},
+                    "ItemBatcher": {"BatchInput": {"a": 1}},
                     "ItemProcessor": {
                         "ProcessorConfig": {"Mode": "DISTRIBUTED"},
                         "StartAt": "B",
@@ -328,7 +328,7 @@ def test_a_valid_definition_has_no_problems() -> None:
                     },
                 }
             ),
-            "ItemBatcher: not supported by the local engine",
+            "ItemBatcher: needs MaxItemsPerBatch or MaxInputBytesPerBatch",
         ),
         (
             machine(

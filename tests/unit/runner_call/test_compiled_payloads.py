@@ -92,6 +92,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "scope": None,
         "eval": {"result": {"skip": False}, "service": {"TaskArn": "arn:aws:ecs:task/1", "StopCode": "Done"}},
         "error": {"Error": "TaskFailed", "Cause": json.dumps({"errorMessage": "boom"})},
+        # A ForEachItem batch: the child execution's input, as its ItemBatcher builds it.
+        "BatchInput": {"execution": EXECUTION, "scope": None, "batchSize": 2},
+        "Items": [[0, "a\n"], [1, "b\n"]],
         "loop": {
             "result": {"skip": False, "scope": WAIT_FOR, "done": False, "startedAt": "2026-01-01T00:00:00"}
         },
@@ -102,6 +105,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         # A native job's start result and description; also where a Pause's end reads its resume values.
         "eval": {"result": {"skip": False}, "service": {"JobId": "j-1", "Status": "SUCCEEDED"}},
         "error": {"Error": "States.Timeout"},
+        "BatchInput": {"execution": EXECUTION, "scope": OUTER, "batchSize": 1},
+        "Items": [[3, "{}\n"]],
         "loop": {
             "result": {"done": False, "scope": WAIT_FOR, "interval": 1, "startedAt": "2026-01-01T00:00:00"}
         },
@@ -178,18 +183,19 @@ def test_every_loop_iteration_gets_an_execution_and_a_scope_the_runner_reads(cas
     definition = definition_of(case)
     data = {
         **state_input(definition, SAMPLES["later iteration, inside a loop"]),
-        "eval": {"result": LOOP_STARTED},
+        "eval": {"result": {**LOOP_STARTED, "batchSize": 2}},  # a ForEachItem's split, for its batcher
     }
     maps = [(name, state) for name, state in states_of(definition) if state.get("Type") == "Map"]
 
     for name, state in maps:
-        # When one iteration's input is built
-        item = resolved(state["ItemSelector"], data)
+        # When one iteration's input is built (a batch's: from its ItemBatcher's BatchInput)
+        selector = state["ItemSelector"] if "ItemBatcher" not in state else state["ItemBatcher"]["BatchInput"]
+        item = resolved(selector, data)
 
         # Then its execution and scope are the runner's
         ExecutionRef.model_validate(item["execution"])
         scope = TypeAdapter(LoopScope | None).validate_python(item["scope"])
-        if "scope" in state["ItemSelector"]:  # a loop's iteration: its own scope around the outer one
+        if "scope" in state.get("ItemSelector", {}):  # a loop's iteration: its own scope around the outer one
             assert scope is not None and scope.iteration == 1 and scope.parent is not None, name
 
 

@@ -30,7 +30,7 @@ from stratoflow.domain import FlowRecord
 from stratoflow.errors import CompileError, Diagnostic
 from stratoflow.flow import Flow
 from stratoflow.store.rules import MAX_RECORD_BYTES, flow_record_size
-from stratoflow.tasks.native import Subflow
+from stratoflow.tasks.native import ForEachItem, Subflow
 
 # The longest standard region name, and a stack name as long as the stack's config allows.
 _EXAMPLE_REGION = "ap-southeast-5"
@@ -63,7 +63,7 @@ class DeployNames:
     def values(self, flow: Flow) -> dict[str, str]:
         values = {"TaskRunnerFunctionArn": self.task_runner_arn, "DataBucketName": self.data_bucket}
         for task in flow.all_tasks():
-            if isinstance(task, Subflow):
+            if isinstance(task, Subflow | ForEachItem):
                 placeholder = state_machine_placeholder(task.namespace, task.flow_id)[2:-1]
                 values[placeholder] = self.state_machine_arn(task.namespace, task.flow_id)
         return values

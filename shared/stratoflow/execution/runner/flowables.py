@@ -19,7 +19,13 @@ from stratoflow.domain import Attempt
 from stratoflow.errors import InputError, NotFoundError
 from stratoflow.execution.ids import loop_value, task_run_id
 from stratoflow.execution.masking import execution_secrets, mask_text
-from stratoflow.execution.runner.subflows import failed_child_attempt, start_subflow, subflow_outputs
+from stratoflow.execution.runner.subflows import (
+    end_items,
+    failed_child_attempt,
+    start_items,
+    start_subflow,
+    subflow_outputs,
+)
 from stratoflow.execution.runner.timeouts import is_own_timeout, kill_running_inside, timeout_message
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.flow.fields import parse_iso_duration
@@ -203,6 +209,7 @@ STARTS: dict[str, Callable[[Call, StartCall], StartResult]] = {
     "Parallel": _start_parallel,
     "WaitFor": _start_wait_for,
     "Subflow": start_subflow,
+    "ForEachItem": start_items,
 }
 
 
@@ -221,6 +228,10 @@ def action_end(call: Call, request: EndCall) -> TaskRunState:
         if described is not None:
             service_outputs, message = described
             call.save(outputs=service_outputs)
+        if type_name == "ForEachItem" and "numberOfBatches" in task_run.outputs and not timed_out:
+            _state, counted, why = end_items(call)  # the Map failed: say which batches did
+            call.save(outputs=counted)
+            message = why or message
         # A child's failure is not transmitted; the Subflow's own timeout fails it like any task's.
         if type_name == "Subflow" and not call.task.transmit_failed and not timed_out:  # type: ignore[attr-defined]
             call.finished_ok(State.SUCCESS, subflow_outputs(call))
@@ -256,6 +267,12 @@ def action_end(call: Call, request: EndCall) -> TaskRunState:
         _unpause(call)
         resume = request.resume
         outputs = {"onResume": resume} if resume else {}
+    elif type_name == "ForEachItem":
+        state, outputs, why = end_items(call)
+        if why is not None:
+            call.save(outputs=outputs)
+            call.fail(why)
+            raise TaskFailed(f"task '{call.task.id}' failed: {why}")
     elif type_name in ("If", "Switch"):
         outputs = dict(task_run.outputs)
     elif hasattr(call.task, "service_outputs"):  # ECS, Batch: the `.sync` result the end call was given

@@ -35,7 +35,7 @@ from stratoflow.execution.ids import (
     task_run_id,
 )
 from stratoflow.execution.masking import execution_secrets
-from stratoflow.execution.runner import flowables, kill_flag
+from stratoflow.execution.runner import flowables, kill_flag, subflows
 from stratoflow.execution.runner.activity import record_saved
 from stratoflow.execution.runner.context import TaskRunContext, render_context
 from stratoflow.execution.runner.outputs import LOOPS, ExecutionOutputs, offload_large
@@ -48,6 +48,7 @@ from stratoflow.flow.task import RunnableTask, Task
 from stratoflow.flow.task_lists import FlowableTask
 from stratoflow.runner_call import (
     AwaitCall,
+    BatchCall,
     CallBase,
     CheckCall,
     EndCall,
@@ -516,7 +517,7 @@ def _run_allowing(call: Call) -> TaskRunState:
 
 
 def _answer(
-    call: Call, request: RunCall | StartCall | EndCall | CheckCall | PauseCall | AwaitCall
+    call: Call, request: RunCall | StartCall | EndCall | CheckCall | PauseCall | AwaitCall | BatchCall
 ) -> flowables.Answer:
     """One action, dispatched on the call's model (the `action` it was parsed by)."""
     match request:
@@ -532,5 +533,7 @@ def _answer(
             return flowables.action_pause(call, request)
         case AwaitCall():
             return flowables.action_await(call, request)
+        case BatchCall():
+            return subflows.action_batch(call, request)
         case _:
             assert_never(request)

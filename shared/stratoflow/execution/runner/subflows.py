@@ -1,18 +1,36 @@
-"""The Subflow task's runner actions: admitting the child (a new one per attempt of its `retry`,
-or the failed one restarted), and its outputs when the child ended (`outputs` rendered in the
-child's context)."""
+"""The runner actions of the tasks that start other flows.
+
+Subflow: admitting the child (a new one per attempt of its `retry`, or the failed one restarted), and
+its outputs when the child ended (`outputs` rendered in the child's context).
+
+ForEachItem, Kestra's three sub-tasks on a distributed Map:
+- `start` (Kestra's `<id>_split`): the file is cut into lines, written one `[number, text]` JSON line
+  each where the Map's ItemReader reads them; its ItemBatcher groups `batchSize` lines per batch.
+- `batch` (`<id>_items`, once per batch, in the Map's child execution): the batch's lines become its
+  batch file (`taskrun.items`) and the subflow's execution is admitted; the state machine starts it.
+- `end` (`<id>_items`, `<id>_merge`): the batches' executions counted by state, their outputs merged
+  into one Ion file, and the three sub-task runs recorded under the task's run.
+Nothing grows with the file in the parent execution's payload or history: the lines travel in storage
+and in the children's inputs, one batch each.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from stratoflow.domain import Attempt, Execution
+from pydantic import JsonValue
+
+from stratoflow.domain import Attempt, Execution, TaskRun
 from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.execution.control import RESTARTABLE, prepare_restart
 from stratoflow.execution.flows import flow_of
+from stratoflow.execution.ids import task_run_id
 from stratoflow.execution.lineage import CORRELATION_ID, correlation_of
 from stratoflow.execution.masking import secret_input_ids
 from stratoflow.execution.runner.context import render_context
@@ -22,9 +40,23 @@ from stratoflow.expressions import ExpressionError, render
 from stratoflow.flow import load_flow, resolve_inputs
 from stratoflow.flow.fields import is_system_label
 from stratoflow.namespaces import NamespaceGuard
-from stratoflow.runner_call import ExecutionRef, StartCall, StateInput, SubflowStarted
+from stratoflow.runner_call import (
+    BatchCall,
+    ExecutionRef,
+    ItemsSplit,
+    ObjectLocation,
+    StartCall,
+    Started,
+    StateInput,
+    SubflowStarted,
+)
 from stratoflow.states import State
+from stratoflow.store.rules import uri_for
+from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
+from stratoflow.tasks.files import is_storage_uri, read_stored
+from stratoflow.tasks.native import BATCH_INPUT_BYTES, ForEachItem
+from stratoflow.tasks.serdes.ion import write_ion
 
 if TYPE_CHECKING:
     from stratoflow.execution.runner.runner import Call
@@ -58,6 +90,17 @@ def start_subflow(call: Call, _request: StartCall) -> SubflowStarted:
         restarted = _restart_child(call)  # keeps the child's inputs: nothing to render or resolve
         if restarted is not None:
             return restarted
+    child_id = subflow_execution_id(call.execution, call.id, attempt=len(call.task_run.attempts))
+    started = admit_child(call, child_id)
+    call.save(outputs={"executionId": child_id})
+    return started
+
+
+def admit_child(call: Call, child_id: str, taskrun: dict[str, object] | None = None) -> SubflowStarted:
+    """Record the execution `child_id` of the task's flow (`namespace`, `flowId`, `revision`), its
+    `inputs` and `labels` rendered with `taskrun` added to the task run's variables (a ForEachItem
+    batch's `items` and `iteration`); a repeated call admits it once."""
+    task: Any = call.task
     # Starting a flow of another namespace runs code with that namespace's KV, files and secrets: only
     # its own, a parent namespace's, or one that allows the caller's namespace.
     NamespaceGuard(call.store, call.execution.namespace).check(
@@ -69,10 +112,11 @@ def start_subflow(call: Call, _request: StartCall) -> SubflowStarted:
     child_flow = load_flow(record.source, f"{task.namespace}.{task.flow_id}")
     # Rendered with the task run's services, so inputs may use `secret()`, `kv()` and `read()`.
     ctx = call.run_context(max(len(call.task_run.attempts), 1))
-    inputs = resolve_inputs(child_flow, ctx.render(task.inputs or {}))
+    variables = {"taskrun": {**ctx.variables.get("taskrun", {}), **taskrun}} if taskrun else None
+    inputs = resolve_inputs(child_flow, ctx.render(task.inputs or {}, variables))
     # The parent's secrets stay secret in the child: masked in its labels, its inputs marked secret.
     secrets = ctx.secrets
-    labels = {str(k): ctx.mask(str(v)) for k, v in ctx.render(task.labels or {}).items()}
+    labels = {str(k): ctx.mask(str(v)) for k, v in ctx.render(task.labels or {}, variables).items()}
     forged = sorted(k for k in labels if is_system_label(k))
     if forged:  # a rendered key can name one even when the flow's YAML did not
         raise TaskFailed(f"label '{forged[0]}': labels starting with 'system.' are set by the system")
@@ -82,7 +126,6 @@ def start_subflow(call: Call, _request: StartCall) -> SubflowStarted:
         if task.inherit_labels
         else {}
     )
-    child_id = subflow_execution_id(call.execution, call.id, attempt=len(call.task_run.attempts))
     child = Execution(
         id=child_id,
         namespace=task.namespace,
@@ -107,7 +150,6 @@ def start_subflow(call: Call, _request: StartCall) -> SubflowStarted:
     )
     with contextlib.suppress(ConflictError):  # a retried start: the child was admitted already
         call.store.create_execution(child)
-    call.save(outputs={"executionId": child_id})
     ref = ExecutionRef(id=child_id, namespace=task.namespace, flow_id=task.flow_id, revision=record.revision)
     return SubflowStarted(name=child_id, input=StateInput(execution=ref, scope=None))
 
@@ -130,11 +172,17 @@ def subflow_execution_id(parent: Execution, task_run_id: str, attempt: int = 1) 
 def _restart_child(call: Call) -> SubflowStarted | None:
     """`restartBehavior: RETRY_FAILED`: restart the child this task run started last, when it FAILED or
     was KILLED (its successful task runs are kept); None to start a new child instead."""
-    task: Any = call.task
     previous = call.task_run.outputs.get("executionId")
     child = call.store.get_execution(previous) if isinstance(previous, str) else None
     if child is None:
         return None
+    return restart_child(call, child)
+
+
+def restart_child(call: Call, child: Execution) -> SubflowStarted | None:
+    """The run that restarts `child` when it FAILED or was KILLED (a repeated call, after the restart,
+    starts the same run again); None when it did not fail (it ran to its end: nothing to redo)."""
+    task: Any = call.task
     if child.state in RESTARTABLE:
         child = prepare_restart(call.store, child.id, concurrency=False)  # as the first child: no slot
     elif child.state != State.RUNNING or child.restarts == 0:
@@ -173,3 +221,185 @@ def _child_rendered(call: Call, child: Execution, values: dict[str, Any]) -> dic
         call.fail(f"outputs: {error}")
         raise TaskFailed(f"task '{call.task.id}': outputs: {error}") from error
     return rendered
+
+
+# --- ForEachItem -------------------------------------------------------------------------------------
+
+LINES_FILE = "items.jsonl"
+SUB_TASK_TYPE = "io.kestra.plugin.core.flow.ForEachItem$ForEachItem"
+
+
+def _task(call: Call) -> ForEachItem:
+    task = call.task
+    assert isinstance(task, ForEachItem)
+    return task
+
+
+def start_items(call: Call, _request: StartCall) -> ItemsSplit:
+    """Cut the file into lines for the ItemReader, and check that every batch fits its child's input."""
+    task = _task(call)
+    ctx = call.run_context(max(len(call.task_run.attempts), 1))
+    uri = as_text(ctx.render(task.items))
+    if not is_storage_uri(uri):
+        raise TaskFailed(f"items must be a storage URI (strato:///...), got '{uri[:200]}'")
+    try:
+        text = read_stored(ctx, uri).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise TaskFailed(f"items {uri} is not UTF-8 text: {error}") from None
+    separator = task.batch.separator
+    pieces = text.split(separator)
+    if pieces and pieces[-1] == "":
+        pieces.pop()
+    lines = [piece + separator for piece in pieces]
+    limit = task.batch.byte_limit
+    if limit is not None:
+        # Cut by size here, as Kestra does (whole lines, at most `bytes` each): each batch is then one
+        # item, so the ItemBatcher takes one item per batch.
+        texts, size = ["".join(group) for group in _by_bytes(lines, limit)], 1
+    elif task.batch.partitions is not None:
+        texts, size = lines, max(1, math.ceil(len(lines) / task.batch.partitions))
+    else:
+        texts, size = lines, task.batch.rows or 1
+    encoded = [
+        json.dumps([number, line], ensure_ascii=False, separators=(",", ":"))
+        for number, line in enumerate(texts)
+    ]
+    _check_batches_fit(encoded, size)
+    blobs = call.runner.blobs
+    key = call.data_key(LINES_FILE)
+    blobs.put(key, "".join(line + "\n" for line in encoded).encode())
+    bucket, object_key = blobs.locate(key)
+    batches = math.ceil(len(texts) / size)
+    call.save(outputs={"numberOfBatches": batches, "batchSize": size, "source": uri})
+    return ItemsSplit(items=ObjectLocation(bucket=bucket, key=object_key), batch_size=size, batches=batches)
+
+
+def _by_bytes(lines: list[str], limit: int) -> list[list[str]]:
+    groups: list[list[str]] = []
+    current: list[str] = []
+    length = 0
+    for line in lines:
+        size = len(line.encode())
+        if current and length + size > limit:
+            groups.append(current)
+            current, length = [], 0
+        current.append(line)
+        length += size
+    return groups + ([current] if current else [])
+
+
+def _check_batches_fit(encoded: list[str], size: int) -> None:
+    for start in range(0, len(encoded), size):
+        total = sum(len(line.encode()) + 1 for line in encoded[start : start + size])
+        if total > BATCH_INPUT_BYTES:
+            raise TaskFailed(
+                f"batch {start // size} is {total:,} bytes as JSON, more than a child execution's input "
+                f"may carry ({BATCH_INPUT_BYTES:,} of Step Functions' 256 KiB): fewer 'batch.rows', or "
+                "'batch.bytes'"
+            )
+
+
+def batch_execution_id(call: Call, iteration: int) -> str:
+    """The execution a batch starts: derived, so a repeated batch call admits it once. A restart of the
+    parent keeps it (RETRY_FAILED restarts it when it failed) or names a new one (NEW_EXECUTION)."""
+    key = f"{call.execution.id}/{call.id}/batch-{iteration}"
+    if call.execution.restarts and _task(call).restart_behavior == "NEW_EXECUTION":
+        key = f"{key}/restart-{call.execution.restarts}"
+    return str(uuid.uuid5(SUBFLOW_NAMESPACE, key))
+
+
+def _batch_key(call: Call, iteration: int) -> str:
+    return call.data_key(f"batches/{iteration}.{_extension(call)}")
+
+
+def _extension(call: Call) -> str:
+    source = str(call.task_run.outputs.get("source") or "")
+    name = source.rsplit("/", 1)[-1]
+    return name.rpartition(".")[2] if "." in name else "txt"
+
+
+def action_batch(call: Call, request: BatchCall) -> SubflowStarted | Started:
+    """One batch: its file written and its execution admitted (`skip` when a restarted parent finds
+    it succeeded before)."""
+    iteration = request.items[0][0] // request.batch_size
+    child_id = batch_execution_id(call, iteration)
+    earlier = call.store.get_execution(child_id) if call.execution.restarts else None
+    if earlier is not None:
+        restarted = restart_child(call, earlier)
+        if restarted is not None:
+            return restarted
+        if not earlier.state.is_failure:
+            return Started(skip=True)
+    uri = call.runner.blobs.put(
+        _batch_key(call, iteration), "".join(text for _, text in request.items).encode()
+    )
+    return admit_child(call, child_id, {"items": uri, "iteration": iteration})
+
+
+def end_items(call: Call) -> tuple[State, dict[str, JsonValue], str | None]:
+    """The task run's state, its outputs, and why it failed (None when it did not)."""
+    task = _task(call)
+    batches = int(call.task_run.outputs.get("numberOfBatches") or 0)
+    children = [call.store.get_execution(batch_execution_id(call, i)) for i in range(batches)]
+    counts = Counter(str(child.state) for child in children if child is not None)
+    outputs: dict[str, JsonValue] = {"numberOfBatches": batches, "iterations": dict(sorted(counts.items()))}
+    blobs = call.runner.blobs
+    splits = blobs.put(
+        call.data_key("splits.txt"), "\n".join(uri_for(_batch_key(call, i)) for i in range(batches)).encode()
+    )
+    merged = _merged_outputs(call, children) if task.wait else None
+    if merged is not None:
+        outputs["uri"] = merged
+    missing = sum(child is None for child in children)
+    failed = sum(child is not None and child.state.is_failure for child in children)
+    state, error = State.SUCCESS, None
+    if missing:
+        state, error = State.FAILED, f"{missing} of {batches} batch(es) could not start their execution"
+    elif task.wait and task.transmit_failed and failed:
+        state, error = State.FAILED, f"{failed} of {batches} batch execution(s) failed"
+    elif task.wait and counts.get(str(State.WARNING), 0) > 0:
+        state = State.WARNING
+    _record_sub_tasks(call, splits, outputs, merged, state)
+    return state, outputs, error
+
+
+def _merged_outputs(call: Call, children: list[Execution | None]) -> str | None:
+    """The flow outputs of the batches' executions, one Ion line each in batch order (Kestra's
+    `<id>_merge`); None when none has outputs."""
+    values = [child.outputs for child in children if child is not None and child.outputs]
+    if not values:
+        return None
+    return call.runner.blobs.put(call.data_key("outputs.ion"), write_ion(values))
+
+
+def _record_sub_tasks(
+    call: Call, splits: str, outputs: dict[str, JsonValue], merged: str | None, state: State
+) -> None:
+    """Kestra's sub-task runs, so that `outputs.<id>_split`, `<id>_items` and `<id>_merge` read as there."""
+    task = _task(call)
+    parent = call.task_run
+    sub_outputs: dict[str, dict[str, JsonValue]] = {
+        "_split": {"splits": splits},
+        "_items": outputs,
+        "_merge": {"subflowOutputs": merged} if merged else {},
+    }
+    for suffix, values in sub_outputs.items():
+        sub_id = f"{task.id}{suffix}"
+        kind = {"_split": "Split", "_items": "Executable", "_merge": "MergeOutputs"}[suffix]
+        call.store.save_task_run(
+            TaskRun(
+                id=task_run_id(call.execution.id, sub_id, call.scope),
+                execution_id=call.execution.id,
+                task_id=sub_id,
+                task_type=f"{SUB_TASK_TYPE}{kind}",
+                parent_task_run_id=parent.id,
+                value=parent.value,
+                iteration=parent.iteration,
+                scope_values=parent.scope_values,
+                scope_path=parent.scope_path,
+                state=state if suffix == "_items" else State.SUCCESS,
+                outputs=values,
+                start_date=parent.start_date,
+                end_date=datetime.now(UTC),
+            )
+        )
