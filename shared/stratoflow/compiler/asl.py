@@ -112,7 +112,7 @@ class MapState(StateBase):
     item_selector: dict[str, Any] | None = Field(default=None, alias="ItemSelector")
     item_processor: dict[str, Any] = Field(alias="ItemProcessor")
     max_concurrency: int | None = Field(default=None, alias="MaxConcurrency")
-    tolerated_failure_percentage: float | None = Field(default=None, alias="ToleratedFailurePercentage")
+    tolerated_failure_percentage: int | None = Field(default=None, alias="ToleratedFailurePercentage")
     result_path: str | None = Field(default=None, alias="ResultPath")
     catch: list[Catcher] | None = Field(default=None, alias="Catch")
 

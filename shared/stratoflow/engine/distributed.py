@@ -9,6 +9,7 @@ instead of the first child's error.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import threading
@@ -128,7 +129,8 @@ class DistributedMapState(RecoverableState):
             text = self._invoke(run, scope, context, READ_OBJECT, location)
             try:
                 if self.reader_format == "JSONL":
-                    items = [json.loads(line) for line in str(text).splitlines() if line.strip()]
+                    # Line by line: a million lines are not held twice, as text and as a list of lines.
+                    items = [json.loads(line) for line in io.StringIO(str(text)) if line.strip()]
                 else:
                     items = json.loads(text)
             except (TypeError, ValueError) as error:

@@ -170,3 +170,73 @@ def test_each_child_is_held_to_its_own_history_limit() -> None:
 
     assert (result.status, result.error) == ("FAILED", "States.ExceedToleratedFailureThreshold")
     assert result.history_events < 20
+
+
+def batched(batcher: dict[str, Any], input_type: str = "JSONL") -> dict[str, Any]:
+    """A distributed Map whose children each get a batch of items from a JSON Lines object."""
+    definition = distributed({"Echo": lambda_task("echo")}, ItemBatcher=batcher)
+    state = definition["States"]["Each"]
+    state["ItemReader"]["ReaderConfig"]["InputType"] = input_type
+    del state["ItemSelector"]  # with an ItemBatcher, BatchInput carries what the children share
+    return definition
+
+
+def jsonl_resources(lines: list[Any], seen: list[Any]) -> Resources:
+    s3 = FakeS3({})
+    s3.objects[("data", "items.json")] = "".join(json.dumps(line) + "\n" for line in lines)
+
+    def echo(event: Any, _context: Any) -> Any:
+        seen.append(event)
+        return len(event["Items"])
+
+    return Resources(
+        {READ: s3, WRITE: s3, "arn:aws:states:::lambda:invoke": LambdaIntegration({"echo": echo})}
+    )
+
+
+def test_an_item_batcher_gives_each_child_consecutive_items_and_the_batch_input() -> None:
+    # Given five JSON lines, batched two at a time, with a BatchInput read from the state's input
+    seen: list[Any] = []
+    router = jsonl_resources([[n, f"line {n}"] for n in range(5)], seen)
+    definition = batched({"MaxItemsPerBatchPath": "$.size", "BatchInput": {"tag.$": "$.tag"}})
+
+    # When
+    result = run(definition, {**INPUT, "size": 2}, resources=router)
+
+    # Then three children ran, each with its batch in order and the shared input
+    assert result.status == "SUCCEEDED"
+    batches = sorted(seen, key=lambda event: event["Items"][0][0])
+    assert [event["Items"] for event in batches] == [
+        [[0, "line 0"], [1, "line 1"]],
+        [[2, "line 2"], [3, "line 3"]],
+        [[4, "line 4"]],
+    ]
+    assert all(event["BatchInput"] == {"tag": "t"} for event in seen)
+    assert sorted(result.output["result"]) == [1, 2, 2]
+
+
+def test_an_item_batcher_keeps_each_batch_within_its_byte_limit() -> None:
+    # Given lines of 20 bytes as JSON and at most 50 bytes per batch
+    seen: list[Any] = []
+    router = jsonl_resources(["x" * 18] * 5, seen)
+
+    # When
+    result = run(batched({"MaxInputBytesPerBatch": 50}), INPUT, resources=router)
+
+    # Then two lines fit a batch (2 x 21 bytes with their separators), never three
+    assert result.status == "SUCCEEDED"
+    assert sorted(len(event["Items"]) for event in seen) == [1, 2, 2]
+    assert all("BatchInput" not in event for event in seen)
+
+
+def test_a_batch_size_path_that_is_not_a_positive_integer_fails_the_map() -> None:
+    # Given a MaxItemsPerBatchPath that reads zero
+    router = jsonl_resources([1, 2], [])
+
+    # When
+    result = run(batched({"MaxItemsPerBatchPath": "$.size"}), {**INPUT, "size": 0}, resources=router)
+
+    # Then the Map fails with a runtime error naming the path
+    assert result.status == "FAILED"
+    assert result.error == "States.Runtime"
+    assert "MaxItemsPerBatchPath $.size must give a positive integer" in (result.cause or "")

@@ -53,7 +53,10 @@ def test_an_end_call_is_parsed_with_the_error_its_catch_put_there() -> None:
 @pytest.mark.parametrize(
     ("event", "message"),
     [
-        (call(action="launch"), "action: must be one of await, batch, check, end, outputs, pause, run, start"),
+        (
+            call(action="launch"),
+            "action: must be one of await, batch, check, end, outputs, pause, run, start",
+        ),
         ({k: v for k, v in call().items() if k != "action"}, "action: must be one of"),
         (call(action="pause"), "taskToken: Field required"),
         (call(execution={"id": "e-1"}), "execution.namespace: Field required"),

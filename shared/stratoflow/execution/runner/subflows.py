@@ -17,6 +17,7 @@ and in the children's inputs, one batch each.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import uuid
@@ -37,7 +38,7 @@ from stratoflow.execution.runner.context import render_context
 from stratoflow.execution.runner.outputs import ExecutionOutputs
 from stratoflow.execution.runs import run_name
 from stratoflow.expressions import ExpressionError, render
-from stratoflow.flow import load_flow, resolve_inputs
+from stratoflow.flow import resolve_inputs
 from stratoflow.flow.fields import is_system_label
 from stratoflow.namespaces import NamespaceGuard
 from stratoflow.runner_call import (
@@ -109,7 +110,7 @@ def admit_child(call: Call, child_id: str, taskrun: dict[str, object] | None = N
     record = call.store.get_flow(task.namespace, task.flow_id, task.revision)
     if record is None:
         raise NotFoundError(f"subflow {task.namespace}.{task.flow_id} is not deployed")
-    child_flow = load_flow(record.source, f"{task.namespace}.{task.flow_id}")
+    child_flow = flow_of(record)  # parsed once per revision: a ForEachItem admits one child per batch
     # Rendered with the task run's services, so inputs may use `secret()`, `kv()` and `read()`.
     ctx = call.run_context(max(len(call.task_run.attempts), 1))
     variables = {"taskrun": {**ctx.variables.get("taskrun", {}), **taskrun}} if taskrun else None
@@ -247,38 +248,46 @@ def start_items(call: Call, _request: StartCall) -> ItemsSplit:
     except UnicodeDecodeError as error:
         raise TaskFailed(f"items {uri} is not UTF-8 text: {error}") from None
     separator = task.batch.separator
-    pieces = text.split(separator)
-    if pieces and pieces[-1] == "":
-        pieces.pop()
-    lines = [piece + separator for piece in pieces]
+    lines = text.split(separator)
+    del text  # a large file: its text and its lines are not kept side by side longer than needed
+    if lines and lines[-1] == "":
+        lines.pop()
     limit = task.batch.byte_limit
     if limit is not None:
         # Cut by size here, as Kestra does (whole lines, at most `bytes` each): each batch is then one
         # item, so the ItemBatcher takes one item per batch.
-        texts, size = ["".join(group) for group in _by_bytes(lines, limit)], 1
+        lines, size = ["".join(group) for group in _by_bytes(lines, separator, limit)], 1
+        separator = ""
     elif task.batch.partitions is not None:
-        texts, size = lines, max(1, math.ceil(len(lines) / task.batch.partitions))
+        size = max(1, math.ceil(len(lines) / task.batch.partitions))
     else:
-        texts, size = lines, task.batch.rows or 1
-    encoded = [
-        json.dumps([number, line], ensure_ascii=False, separators=(",", ":"))
-        for number, line in enumerate(texts)
-    ]
-    _check_batches_fit(encoded, size)
+        size = task.batch.rows or 1
+    written = io.StringIO()
+    batch_bytes = 0
+    for number, line in enumerate(lines):
+        encoded = json.dumps([number, line + separator], ensure_ascii=False, separators=(",", ":"))
+        written.write(encoded + "\n")
+        batch_bytes = (0 if number % size == 0 else batch_bytes) + len(encoded.encode()) + 1
+        if batch_bytes > BATCH_INPUT_BYTES:
+            raise TaskFailed(
+                f"batch {number // size} is over {BATCH_INPUT_BYTES:,} bytes as JSON, more than a child "
+                "execution's input may carry (Step Functions: 256 KiB): fewer 'batch.rows', or 'batch.bytes'"
+            )
     blobs = call.runner.blobs
     key = call.data_key(LINES_FILE)
-    blobs.put(key, "".join(line + "\n" for line in encoded).encode())
+    blobs.put(key, written.getvalue().encode())
     bucket, object_key = blobs.locate(key)
-    batches = math.ceil(len(texts) / size)
+    batches = math.ceil(len(lines) / size)
     call.save(outputs={"numberOfBatches": batches, "batchSize": size, "source": uri})
     return ItemsSplit(items=ObjectLocation(bucket=bucket, key=object_key), batch_size=size, batches=batches)
 
 
-def _by_bytes(lines: list[str], limit: int) -> list[list[str]]:
+def _by_bytes(lines: list[str], separator: str, limit: int) -> list[list[str]]:
+    """Consecutive lines (each ended by `separator`) up to `limit` bytes a group; a longer line alone."""
     groups: list[list[str]] = []
     current: list[str] = []
     length = 0
-    for line in lines:
+    for line in (line + separator for line in lines):
         size = len(line.encode())
         if current and length + size > limit:
             groups.append(current)
@@ -286,17 +295,6 @@ def _by_bytes(lines: list[str], limit: int) -> list[list[str]]:
         current.append(line)
         length += size
     return groups + ([current] if current else [])
-
-
-def _check_batches_fit(encoded: list[str], size: int) -> None:
-    for start in range(0, len(encoded), size):
-        total = sum(len(line.encode()) + 1 for line in encoded[start : start + size])
-        if total > BATCH_INPUT_BYTES:
-            raise TaskFailed(
-                f"batch {start // size} is {total:,} bytes as JSON, more than a child execution's input "
-                f"may carry ({BATCH_INPUT_BYTES:,} of Step Functions' 256 KiB): fewer 'batch.rows', or "
-                "'batch.bytes'"
-            )
 
 
 def batch_execution_id(call: Call, iteration: int) -> str:
