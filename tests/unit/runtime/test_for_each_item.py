@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from stratoflow.errors import FlowValidationError
+from stratoflow.execution.control import prepare_restart
 from stratoflow.flow import analyse, load_flow
 from stratoflow.local import LocalPlatform, RunOutcome
 from stratoflow.states import State
@@ -291,3 +292,74 @@ def test_what_is_not_supported_is_refused_where_it_is_written(change: str, where
         load_flow(source, "orders_parallel.yaml")
     assert message in str(refused.value)
     assert "orders_parallel.yaml:" in str(refused.value) and "tasks[1]" in str(refused.value)
+
+
+# The batch numbered 1 fails while the KV key `broken` is true: the on-call engineer fixes it, restarts.
+FLAKY_BATCH = """
+id: load_batch
+namespace: company.team
+inputs:
+  - {id: iteration, type: INT}
+tasks:
+  - id: load
+    type: Fail
+    condition: "{{ inputs.iteration == 1 and kv('broken') }}"
+    errorMessage: the warehouse is down
+"""
+
+RESTARTED = """
+id: load_all
+namespace: company.team
+tasks:
+  - id: extract
+    type: io.kestra.plugin.core.storage.Write
+    content: "a\\nb\\nc\\n"
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "{{ outputs.extract.uri }}"
+    namespace: company.team
+    flowId: load_batch
+    inputs: {iteration: "{{ taskrun.iteration }}"}
+"""
+
+
+def _restarted(platform: LocalPlatform, source: str) -> tuple[list[str], list[str], RunOutcome]:
+    """Run with the warehouse down, fix it, restart: (children before, children after, the restart)."""
+    platform.deploy_source(textwrap.dedent(FLAKY_BATCH), "load_batch.yaml")
+    flow, record = platform.deploy_source(textwrap.dedent(source), "load_all.yaml")
+    platform.store.kv_set("company.team", "broken", True)
+    failed = platform.run(platform.admit(flow, record, {}))
+    assert failed.execution.state == State.FAILED
+    before = {
+        e.id: e.state for e in platform.store.list_executions(namespace="company.team", flow_id="load_batch")
+    }
+    platform.store.kv_set("company.team", "broken", False)
+    outcome = platform.run(prepare_restart(platform.store, failed.execution.id))
+    after = {
+        e.id: e.state for e in platform.store.list_executions(namespace="company.team", flow_id="load_batch")
+    }
+    assert sorted(before.values()) == [State.FAILED, State.SUCCESS, State.SUCCESS]
+    return sorted(before), sorted(after), outcome
+
+
+def test_a_restarted_parent_restarts_only_the_failed_batches(platform: LocalPlatform) -> None:
+    # When the parent is restarted (Kestra's default for ForEachItem: RETRY_FAILED)
+    before, after, outcome = _restarted(platform, RESTARTED)
+
+    # Then the failed batch's execution ran again in place, the others were kept, and the task succeeded
+    assert outcome.execution.state == State.SUCCESS
+    assert after == before
+    assert by_task(outcome)["each"][0].outputs["iterations"] == {"SUCCESS": 3}
+    restarts = sorted(platform.store.get_execution(i).restarts for i in after)  # type: ignore[union-attr]
+    assert restarts == [0, 0, 1]
+
+
+def test_a_restarted_parent_starts_new_batch_executions_when_asked(platform: LocalPlatform) -> None:
+    # When the parent, with restartBehavior NEW_EXECUTION, is restarted
+    source = RESTARTED + "    restartBehavior: NEW_EXECUTION\n"
+    before, after, outcome = _restarted(platform, source)
+
+    # Then every batch ran again as a new execution, the failed ones left as they ended
+    assert outcome.execution.state == State.SUCCESS
+    assert len(after) == 6 and set(before) < set(after)
+    assert by_task(outcome)["each"][0].outputs["iterations"] == {"SUCCESS": 3}
