@@ -18,8 +18,6 @@ NOT_SUPPORTED: dict[str, str] = {
     "io.kestra.plugin.dbt.cli.DbtCLI": "needs dbt and its adapters: run dbt in `aws.ecs.RunTask`",
     "io.kestra.plugin.terraform.cli.TerraformCLI": "needs the terraform binary: run it in `aws.ecs.RunTask`",
     "io.kestra.plugin.ansible.cli.AnsibleCLI": "needs Ansible: run it in `aws.ecs.RunTask`",
-    "io.kestra.plugin.core.flow.ForEachItem": "planned: batches of a file's lines as subflow executions on a "
-    "Distributed Map",
     "io.kestra.plugin.serdes.excel.IonToExcel": "no Excel library in the task runner",
     "io.kestra.plugin.serdes.excel.ExcelToIon": "no Excel library in the task runner",
     "io.kestra.plugin.serdes.xml.IonToXml": "not yet",

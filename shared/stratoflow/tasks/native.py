@@ -190,7 +190,7 @@ class ForEachItem(FlowableTask):
     aliases: ClassVar[tuple[str, ...]] = kestra_aliases("flow", "ForEachItem", "flows")
     kestra_gaps: ClassVar[str] = (
         "`partitions` cuts the file into that many runs of consecutive lines (Kestra deals lines round "
-        "robin); `scheduleDate` and `batch.regexPattern` are refused"
+        "robin); `scheduleDate`, `batch.regexPattern` and `timeout` are refused"
     )
     # The sub-tasks Kestra shows for it, whose outputs flows read (`outputs.<id>_items.iterations`).
     SUB_TASKS: ClassVar[tuple[str, ...]] = ("_split", "_items", "_merge")

@@ -31,6 +31,12 @@ KNOWN_OUTPUTS: dict[str, dict[str, str]] = {
         "state": "its final state (with `wait`)",
         "outputs": "its flow outputs (with `wait`)",
     },
+    "ForEachItem": {
+        "numberOfBatches": "the number of batches (also `<id>_items.numberOfBatches`)",
+        "iterations": "the batches' executions counted by state (also `<id>_items.iterations`)",
+        "uri": "an Ion file of the batches' flow outputs, one line per batch, with `wait` (also "
+        "`<id>_merge.subflowOutputs`)",
+    },
     "WaitFor": {"iterationCount": "iterations run"},
     "Pause": {"onResume": "the inputs given when it was resumed"},
     "kv.Get": {"value": "the stored value, or null"},

@@ -363,3 +363,19 @@ def test_a_restarted_parent_starts_new_batch_executions_when_asked(platform: Loc
     assert outcome.execution.state == State.SUCCESS
     assert len(after) == 6 and set(before) < set(after)
     assert by_task(outcome)["each"][0].outputs["iterations"] == {"SUCCESS": 3}
+
+
+def test_csv_lines_and_another_separator(platform: LocalPlatform, run_flow: RunFlow) -> None:
+    # Given a CSV file without a header, and then records ended by ';'
+    csv = ORDERS_PARALLEL.replace("extension: .jsonl", "extension: .csv")
+    csv = csv.split("      {")[0] + "      1,10\n      2,20\n      3,30\n" + csv.split("50}\n", 1)[1]
+    records = csv.replace("content: |\n      1,10\n      2,20\n      3,30\n", "content: '1,10;2,20;3,30;'\n")
+    records = records.replace("rows: 2", "rows: 2\n      separator: ';'")
+
+    # When each runs
+    by_lines = run_flow(csv, others=(ORDERS,))
+    by_records = run_flow(records, others=(ORDERS,))
+
+    # Then the batches hold whole lines (or records) with their separators
+    assert [value["lines"] for value in merged(platform, by_lines)] == ["1,10\n2,20\n", "3,30\n"]
+    assert [value["lines"] for value in merged(platform, by_records)] == ["1,10;2,20;", "3,30;"]
