@@ -9,16 +9,20 @@ retries. So `strato executions list --label system.correlationId=<root>` lists a
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import JsonValue
 
-from stratoflow.domain import Execution
+from stratoflow.domain import Execution, TaskRun
+from stratoflow.execution.flows import flow_of
+from stratoflow.flow import registry
 from stratoflow.states import State
 from stratoflow.store.base import ExecutionStore
 
 CORRELATION_ID = "system.correlationId"
+BATCH_NAMESPACE = uuid.UUID("0b7e1c55-8f43-4d8e-a1f6-3c2d9e6b5a71")
 
 
 def correlation_of(execution: Execution) -> str:
@@ -49,12 +53,41 @@ class Chain:
 
 
 def subflow_executions(store: ExecutionStore, execution_id: str) -> list[str]:
-    """Executions started by the Subflow tasks of an execution (their ids are on the task runs)."""
-    return [
+    """Executions started by the Subflow and ForEachItem tasks of an execution (a Subflow's id is on
+    its task run; a ForEachItem's batches' are derived, and listed when they were admitted)."""
+    runs = store.list_task_runs(execution_id)
+    found = [
         str(run.outputs["executionId"])
-        for run in store.list_task_runs(execution_id)
-        if run.task_type == "Subflow" and run.outputs.get("executionId")
+        for run in runs
+        if registry.canonical_name(run.task_type) == "Subflow" and run.outputs.get("executionId")
     ]
+    batched = [run for run in runs if registry.canonical_name(run.task_type) == "ForEachItem"]
+    execution = store.get_execution(execution_id) if batched else None
+    for run in batched if execution is not None else []:
+        assert execution is not None
+        count = run.outputs.get("numberOfBatches")
+        if not isinstance(count, int):
+            continue
+        anew = execution.restarts > 0 and _restarts_anew(store, execution, run)
+        ids = [batch_execution_id(execution, run.id, iteration, anew) for iteration in range(count)]
+        found.extend(i for i in ids if store.get_execution(i) is not None)
+    return found
+
+
+def batch_execution_id(execution: Execution, task_run_id: str, iteration: int, anew: bool) -> str:
+    """The execution a ForEachItem batch starts: derived, so a repeated batch call admits it once. A
+    restart of the parent keeps it (RETRY_FAILED restarts it if it failed) or, `anew`
+    (NEW_EXECUTION), names another one."""
+    key = f"{execution.id}/{task_run_id}/batch-{iteration}"
+    if execution.restarts and anew:
+        key = f"{key}/restart-{execution.restarts}"
+    return str(uuid.uuid5(BATCH_NAMESPACE, key))
+
+
+def _restarts_anew(store: ExecutionStore, execution: Execution, run: TaskRun) -> bool:
+    record = store.get_flow(execution.namespace, execution.flow_id, execution.revision)
+    task = flow_of(record).find_task(run.task_id) if record is not None else None
+    return getattr(task, "restart_behavior", None) == "NEW_EXECUTION"
 
 
 def chain_of(store: ExecutionStore, execution: Execution) -> Chain:

@@ -4,16 +4,19 @@ run locally on the compiled distributed Map (ItemReader, ItemBatcher, a child ex
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from stratoflow.errors import FlowValidationError
-from stratoflow.execution.control import prepare_restart
+from stratoflow.execution.control import prepare_restart, request_kill
+from stratoflow.execution.lineage import chain_of, subflow_executions
 from stratoflow.flow import analyse, load_flow
 from stratoflow.local import LocalPlatform, RunOutcome
 from stratoflow.states import State
 from stratoflow.tasks.serdes.ion import read_ion
 from tests.unit.runtime.conftest import RunFlow, by_task
+from tests.unit.runtime.test_control import wait_until
 
 # Kestra's documented subflow `orders` (its shell task `cat` left out: unit tests start no process),
 # with flow outputs so that the parent's merged outputs show what each batch read.
@@ -379,3 +382,52 @@ def test_csv_lines_and_another_separator(platform: LocalPlatform, run_flow: RunF
     # Then the batches hold whole lines (or records) with their separators
     assert [value["lines"] for value in merged(platform, by_lines)] == ["1,10\n2,20\n", "3,30\n"]
     assert [value["lines"] for value in merged(platform, by_records)] == ["1,10;2,20;", "3,30;"]
+
+
+def test_the_batches_executions_are_the_parents_children(platform: LocalPlatform, run_flow: RunFlow) -> None:
+    # When the documented flows ran
+    outcome = run_flow(ORDERS_PARALLEL, others=(ORDERS,))
+
+    # Then the batches' executions are listed as the parent's children (what `strato kill`, a parent's
+    # timeout and `executions show` stop or show), and the parent as theirs
+    found = subflow_executions(platform.store, outcome.execution.id)
+    assert len(found) == 3
+    chain = chain_of(platform.store, outcome.execution)
+    assert sorted(child.id for child in chain.children) == sorted(found)
+    assert all(child.parent_execution_id == outcome.execution.id for child in chain.children)
+
+
+def test_kill_stops_the_parent_and_every_batch_execution(tmp_path: Path) -> None:
+    # Given batches whose executions sleep for an hour (a real clock: the kill comes from this thread)
+    platform = LocalPlatform(tmp_path / "home")
+    try:
+        platform.deploy_source(
+            "id: nap\nnamespace: tests\ntasks:\n  - {id: long, type: Sleep, duration: PT1H}\n", "n.yaml"
+        )
+        source = (
+            RESTARTED.replace("company.team", "tests")
+            .replace("load_batch", "nap")
+            .replace('    inputs: {iteration: "{{ taskrun.iteration }}"}\n', "")
+        )
+        flow, record = platform.deploy_source(textwrap.dedent(source), "load_all.yaml")
+        execution = platform.admit(flow, record, {})
+        running = platform.start(execution)
+        store = platform.store
+
+        def batches_running() -> bool:
+            children = subflow_executions(store, execution.id)
+            states = [store.get_execution(i).state for i in children]  # type: ignore[union-attr]
+            return states == [State.RUNNING] * 3
+
+        wait_until(batches_running)
+
+        # When the parent is killed
+        killed = request_kill(store, execution.id)
+        outcome = platform.finish(execution, running)
+
+        # Then it and its three batch executions are stopped
+        assert len(killed) == 4
+        assert outcome.execution.state == State.KILLED
+        wait_until(lambda: all(store.get_execution(i).state == State.KILLED for i in killed))  # type: ignore[union-attr]
+    finally:
+        platform.close()

@@ -32,7 +32,7 @@ from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.execution.control import RESTARTABLE, prepare_restart
 from stratoflow.execution.flows import flow_of
 from stratoflow.execution.ids import task_run_id
-from stratoflow.execution.lineage import CORRELATION_ID, correlation_of
+from stratoflow.execution.lineage import CORRELATION_ID, batch_execution_id, correlation_of
 from stratoflow.execution.masking import secret_input_ids
 from stratoflow.execution.runner.context import render_context
 from stratoflow.execution.runner.outputs import ExecutionOutputs
@@ -297,13 +297,10 @@ def _by_bytes(lines: list[str], separator: str, limit: int) -> list[list[str]]:
     return groups + ([current] if current else [])
 
 
-def batch_execution_id(call: Call, iteration: int) -> str:
-    """The execution a batch starts: derived, so a repeated batch call admits it once. A restart of the
-    parent keeps it (RETRY_FAILED restarts it when it failed) or names a new one (NEW_EXECUTION)."""
-    key = f"{call.execution.id}/{call.id}/batch-{iteration}"
-    if call.execution.restarts and _task(call).restart_behavior == "NEW_EXECUTION":
-        key = f"{key}/restart-{call.execution.restarts}"
-    return str(uuid.uuid5(SUBFLOW_NAMESPACE, key))
+def _batch_execution(call: Call, iteration: int) -> str:
+    return batch_execution_id(
+        call.execution, call.id, iteration, _task(call).restart_behavior == "NEW_EXECUTION"
+    )
 
 
 def _batch_key(call: Call, iteration: int) -> str:
@@ -320,7 +317,7 @@ def action_batch(call: Call, request: BatchCall) -> SubflowStarted | Started:
     """One batch: its file written and its execution admitted (`skip` when a restarted parent finds
     it succeeded before)."""
     iteration = request.items[0][0] // request.batch_size
-    child_id = batch_execution_id(call, iteration)
+    child_id = _batch_execution(call, iteration)
     earlier = call.store.get_execution(child_id) if call.execution.restarts else None
     if earlier is not None:
         restarted = restart_child(call, earlier)
@@ -338,7 +335,7 @@ def end_items(call: Call) -> tuple[State, dict[str, JsonValue], str | None]:
     """The task run's state, its outputs, and why it failed (None when it did not)."""
     task = _task(call)
     batches = int(call.task_run.outputs.get("numberOfBatches") or 0)
-    children = [call.store.get_execution(batch_execution_id(call, i)) for i in range(batches)]
+    children = [call.store.get_execution(_batch_execution(call, i)) for i in range(batches)]
     counts = Counter(str(child.state) for child in children if child is not None)
     outputs: dict[str, JsonValue] = {"numberOfBatches": batches, "iterations": dict(sorted(counts.items()))}
     blobs = call.runner.blobs
