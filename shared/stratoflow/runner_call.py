@@ -148,6 +148,7 @@ class ItemsSplit(Started):
     items: ObjectLocation
     batch_size: int = Field(ge=1)
     batches: int = Field(ge=0)
+    stored: bool = False  # each item is a stored batch file's URI: the batch was too large to travel
 
 
 class BranchChosen(Started):
@@ -283,11 +284,13 @@ class AwaitCall(CallBase):
 
 class BatchCall(CallBase):
     """One batch of a ForEachItem (a child execution of its distributed Map): the batch file is
-    written and the subflow's execution admitted; `items` are the ItemBatcher's `[number, text]` lines."""
+    written (or was, `stored`) and the subflow's execution admitted; `items` are the ItemBatcher's
+    `[number, text]` lines."""
 
     action: Literal["batch"]
     items: list[tuple[int, str]] = Field(min_length=1)
     batch_size: int = Field(ge=1)
+    stored: bool = False  # the one item's text is the URI of the batch file the start call stored
 
 
 class OutputsCall(CallBase):

@@ -58,6 +58,7 @@ def lower_for_each_item(builder: Builder, task: ForEachItem, scope: Scope, next_
                     "execution.$": "$.execution",
                     "scope.$": scope.scope_path,
                     "batchSize.$": "$.eval.result.batchSize",
+                    "stored.$": "$.eval.result.stored",
                 },
             },
             item_processor={
@@ -98,6 +99,7 @@ def _batch_processor(builder: Builder, task: ForEachItem) -> tuple[Builder, str]
             "execution.$": f"{BATCH}.execution",
             "items.$": "$.Items",
             "batchSize.$": f"{BATCH}.batchSize",
+            "stored.$": f"{BATCH}.stored",
         },
         result_path="$.eval",
         select_result=True,

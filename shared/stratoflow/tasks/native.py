@@ -131,9 +131,8 @@ class Subflow(Task):
 
 BATCH_INPUT_BYTES = 240 * 1024
 """What one batch's lines may take, as JSON, in the input of its child execution: Step Functions holds
-an input to 256 KiB; the rest is left for the batch's reference to its execution and loops."""
-BATCH_TEXT_LIMIT = 192 * 1024
-"""The largest `batch.bytes` accepted: room for JSON's escaping within BATCH_INPUT_BYTES."""
+an input to 256 KiB; the rest is left for the batch's reference to its execution and loops. Larger
+batches are stored as files before the Map starts, and travel as their URIs."""
 
 
 class ItemBatch(StrictModel):
@@ -158,17 +157,9 @@ class ItemBatch(StrictModel):
             raise ValueError("set one of 'rows', 'bytes' and 'partitions'")
         if self.bytes is not None:
             try:
-                size = parse_size(self.bytes)
+                parse_size(self.bytes)
             except TaskFailed as error:
                 raise located_error(("bytes",), error.message, self.bytes) from None
-            if size > BATCH_TEXT_LIMIT:
-                raise located_error(
-                    ("bytes",),
-                    f"a batch travels in its child execution's input, which Step Functions holds to "
-                    f"256 KiB: at most {BATCH_TEXT_LIMIT // 1024}KB per batch (use 'rows' for more lines "
-                    "and read them from the batch file)",
-                    self.bytes,
-                )
         elif self.rows is None and self.partitions is None:
             self.rows = 1  # Kestra's default: one line per batch
         return self

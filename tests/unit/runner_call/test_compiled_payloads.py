@@ -93,7 +93,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "eval": {"result": {"skip": False}, "service": {"TaskArn": "arn:aws:ecs:task/1", "StopCode": "Done"}},
         "error": {"Error": "TaskFailed", "Cause": json.dumps({"errorMessage": "boom"})},
         # A ForEachItem batch: the child execution's input, as its ItemBatcher builds it.
-        "BatchInput": {"execution": EXECUTION, "scope": None, "batchSize": 2},
+        "BatchInput": {"execution": EXECUTION, "scope": None, "batchSize": 2, "stored": False},
         "Items": [[0, "a\n"], [1, "b\n"]],
         "loop": {
             "result": {"skip": False, "scope": WAIT_FOR, "done": False, "startedAt": "2026-01-01T00:00:00"}
@@ -105,8 +105,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         # A native job's start result and description; also where a Pause's end reads its resume values.
         "eval": {"result": {"skip": False}, "service": {"JobId": "j-1", "Status": "SUCCEEDED"}},
         "error": {"Error": "States.Timeout"},
-        "BatchInput": {"execution": EXECUTION, "scope": OUTER, "batchSize": 1},
-        "Items": [[3, "{}\n"]],
+        "BatchInput": {"execution": EXECUTION, "scope": OUTER, "batchSize": 1, "stored": True},
+        "Items": [[3, "strato:///company.team/etl/executions/e-1/t/batches/3.jsonl"]],
         "loop": {
             "result": {"done": False, "scope": WAIT_FOR, "interval": 1, "startedAt": "2026-01-01T00:00:00"}
         },
@@ -183,7 +183,9 @@ def test_every_loop_iteration_gets_an_execution_and_a_scope_the_runner_reads(cas
     definition = definition_of(case)
     data = {
         **state_input(definition, SAMPLES["later iteration, inside a loop"]),
-        "eval": {"result": {**LOOP_STARTED, "batchSize": 2}},  # a ForEachItem's split, for its batcher
+        "eval": {
+            "result": {**LOOP_STARTED, "batchSize": 2, "stored": False}
+        },  # a ForEachItem's split, for its batcher
     }
     maps = [(name, state) for name, state in states_of(definition) if state.get("Type") == "Map"]
 

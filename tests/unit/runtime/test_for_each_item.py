@@ -255,20 +255,39 @@ def test_the_parent_history_and_payload_do_not_grow_with_the_items(
     assert large.result.largest_payload - small.result.largest_payload < 64
 
 
-def test_a_batch_too_large_for_a_child_input_fails_with_the_reason(run_flow: RunFlow) -> None:
-    # Given batches of 10,000 lines of 100 characters (1 MB, Step Functions carries 256 KiB)
-    source = ORDERS_PARALLEL.replace("rows: 2", "rows: 10000").replace(
-        "content: |", "content: \"{{ range(1, 10000) | join('" + "x" * 100 + "\\n') }}\""
+MEASURE = """
+id: orders
+namespace: company.team
+inputs:
+  - {id: order, type: STRING}
+  - {id: iteration, type: INT}
+  - {id: fail_on, type: INT}
+tasks:
+  - {id: read_file_content, type: Log, message: "{{ read(inputs.order) | length }} characters"}
+outputs:
+  - {id: size, type: INT, value: "{{ read(inputs.order) | length }}"}
+"""
+
+
+@pytest.mark.parametrize(("batch", "count"), [("rows: 5000", 2), ("bytes: 1MB", 1)])
+def test_batches_too_large_for_a_child_input_travel_as_files(
+    platform: LocalPlatform, run_flow: RunFlow, batch: str, count: int
+) -> None:
+    # Given 10,000 lines of 101 bytes in batches of about 500 KB and 1 MB (Step Functions carries
+    # 256 KiB in a child execution's input)
+    source = ORDERS_PARALLEL.replace(
+        "content: |", 'content: "{% for n in range(1, 10000) %}' + "x" * 100 + '\\n{% endfor %}"'
     )
     source = source.split("      {")[0] + ORDERS_PARALLEL.split('{"order_id": 5, "amount": 50}\n', 1)[1]
 
     # When it runs
-    outcome = run_flow(source.replace("rows: 2", "rows: 10000"), others=(ORDERS,))
+    outcome = run_flow(source.replace("rows: 2", batch), others=(MEASURE,))
 
-    # Then the task fails before any batch starts, saying why and what to change
-    assert outcome.execution.state == State.FAILED
-    error = by_task(outcome)["each"][0].error or ""
-    assert "batch 0 is over" in error and "fewer 'batch.rows'" in error
+    # Then the batches were stored before the Map started, and each execution read its whole batch
+    assert outcome.execution.state == State.SUCCESS
+    sizes = [value["size"] for value in merged(platform, outcome)]
+    assert len(sizes) == count and sum(sizes) == 101 * 10_000  # type: ignore[arg-type]
+    assert outcome.result.largest_payload < 4096
 
 
 @pytest.mark.parametrize(
@@ -276,7 +295,7 @@ def test_a_batch_too_large_for_a_child_input_fails_with_the_reason(run_flow: Run
     [
         ("    batch:\n      rows: 2\n", "scheduleDate", "scheduleDate is not supported"),
         ("      rows: 2\n", "regexPattern", "regexPattern is not supported"),
-        ("      rows: 2\n", "bytes: 1MB", "at most 192KB per batch"),
+        ("      rows: 2\n", "bytes: 2XB", "'2XB' is not a size"),
         ("      rows: 2\n", "rows: 2\n      partitions: 3", "set one of 'rows', 'bytes' and 'partitions'"),
         ("    wait: true", "wait: false", "'transmitFailed' needs 'wait: true'"),
     ],
@@ -286,7 +305,7 @@ def test_what_is_not_supported_is_refused_where_it_is_written(change: str, where
     replacement = {
         "scheduleDate": change + "    scheduleDate: 2026-01-01T00:00:00Z\n",
         "regexPattern": "      regexPattern: '^a'\n",
-        "bytes: 1MB": "      bytes: 1MB\n",
+        "bytes: 2XB": "      bytes: 2XB\n",
     }.get(where, f"      {where}\n" if "partitions" in where else f"    {where}")
     source = textwrap.dedent(ORDERS_PARALLEL).replace(change, replacement, 1)
 

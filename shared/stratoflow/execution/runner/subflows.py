@@ -17,9 +17,6 @@ and in the children's inputs, one batch each.
 from __future__ import annotations
 
 import contextlib
-import io
-import json
-import math
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -34,6 +31,7 @@ from stratoflow.execution.flows import flow_of
 from stratoflow.execution.ids import task_run_id
 from stratoflow.execution.lineage import CORRELATION_ID, batch_execution_id, correlation_of
 from stratoflow.execution.masking import secret_input_ids
+from stratoflow.execution.runner.batches import cut, split_lines
 from stratoflow.execution.runner.context import render_context
 from stratoflow.execution.runner.outputs import ExecutionOutputs
 from stratoflow.execution.runs import run_name
@@ -56,7 +54,7 @@ from stratoflow.store.rules import uri_for
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import is_storage_uri, read_stored
-from stratoflow.tasks.native import BATCH_INPUT_BYTES, ForEachItem
+from stratoflow.tasks.native import ForEachItem
 from stratoflow.tasks.serdes.ion import write_ion
 
 if TYPE_CHECKING:
@@ -237,7 +235,7 @@ def _task(call: Call) -> ForEachItem:
 
 
 def start_items(call: Call, _request: StartCall) -> ItemsSplit:
-    """Cut the file into lines for the ItemReader, and check that every batch fits its child's input."""
+    """Cut the file into batches for the Map's ItemReader (`stratoflow.execution.runner.batches`)."""
     task = _task(call)
     ctx = call.run_context(max(len(call.task_run.attempts), 1))
     uri = as_text(ctx.render(task.items))
@@ -247,54 +245,25 @@ def start_items(call: Call, _request: StartCall) -> ItemsSplit:
         text = read_stored(ctx, uri).decode("utf-8")
     except UnicodeDecodeError as error:
         raise TaskFailed(f"items {uri} is not UTF-8 text: {error}") from None
-    separator = task.batch.separator
-    lines = text.split(separator)
+    lines = split_lines(text, task.batch.separator)
     del text  # a large file: its text and its lines are not kept side by side longer than needed
-    if lines and lines[-1] == "":
-        lines.pop()
-    limit = task.batch.byte_limit
-    if limit is not None:
-        # Cut by size here, as Kestra does (whole lines, at most `bytes` each): each batch is then one
-        # item, so the ItemBatcher takes one item per batch.
-        lines, size = ["".join(group) for group in _by_bytes(lines, separator, limit)], 1
-        separator = ""
-    elif task.batch.partitions is not None:
-        size = max(1, math.ceil(len(lines) / task.batch.partitions))
-    else:
-        size = task.batch.rows or 1
-    written = io.StringIO()
-    batch_bytes = 0
-    for number, line in enumerate(lines):
-        encoded = json.dumps([number, line + separator], ensure_ascii=False, separators=(",", ":"))
-        written.write(encoded + "\n")
-        batch_bytes = (0 if number % size == 0 else batch_bytes) + len(encoded.encode()) + 1
-        if batch_bytes > BATCH_INPUT_BYTES:
-            raise TaskFailed(
-                f"batch {number // size} is over {BATCH_INPUT_BYTES:,} bytes as JSON, more than a child "
-                "execution's input may carry (Step Functions: 256 KiB): fewer 'batch.rows', or 'batch.bytes'"
-            )
     blobs = call.runner.blobs
+    extension = _extension(uri)
+
+    def store(number: int, batch_text: str) -> str:
+        return blobs.put(_batch_key(call, extension, number), batch_text.encode())
+
+    batches = cut(lines, task.batch, store)
     key = call.data_key(LINES_FILE)
-    blobs.put(key, written.getvalue().encode())
+    blobs.put(key, batches.lines_file)
     bucket, object_key = blobs.locate(key)
-    batches = math.ceil(len(lines) / size)
-    call.save(outputs={"numberOfBatches": batches, "batchSize": size, "source": uri})
-    return ItemsSplit(items=ObjectLocation(bucket=bucket, key=object_key), batch_size=size, batches=batches)
-
-
-def _by_bytes(lines: list[str], separator: str, limit: int) -> list[list[str]]:
-    """Consecutive lines (each ended by `separator`) up to `limit` bytes a group; a longer line alone."""
-    groups: list[list[str]] = []
-    current: list[str] = []
-    length = 0
-    for line in (line + separator for line in lines):
-        size = len(line.encode())
-        if current and length + size > limit:
-            groups.append(current)
-            current, length = [], 0
-        current.append(line)
-        length += size
-    return groups + ([current] if current else [])
+    call.save(outputs={"numberOfBatches": batches.count, "batchSize": batches.batch_size, "source": uri})
+    return ItemsSplit(
+        items=ObjectLocation(bucket=bucket, key=object_key),
+        batch_size=batches.batch_size,
+        batches=batches.count,
+        stored=batches.stored,
+    )
 
 
 def _batch_execution(call: Call, iteration: int) -> str:
@@ -303,12 +272,12 @@ def _batch_execution(call: Call, iteration: int) -> str:
     )
 
 
-def _batch_key(call: Call, iteration: int) -> str:
-    return call.data_key(f"batches/{iteration}.{_extension(call)}")
+def _batch_key(call: Call, extension: str, iteration: int) -> str:
+    return call.data_key(f"batches/{iteration}.{extension}")
 
 
-def _extension(call: Call) -> str:
-    source = str(call.task_run.outputs.get("source") or "")
+def _extension(source: str) -> str:
+    """The batch files' extension: the items file's (`txt` when it has none)."""
     name = source.rsplit("/", 1)[-1]
     return name.rpartition(".")[2] if "." in name else "txt"
 
@@ -325,9 +294,11 @@ def action_batch(call: Call, request: BatchCall) -> SubflowStarted | Started:
             return restarted
         if not earlier.state.is_failure:
             return Started(skip=True)
-    uri = call.runner.blobs.put(
-        _batch_key(call, iteration), "".join(text for _, text in request.items).encode()
-    )
+    if request.stored:  # too large to travel here: the start call stored it, this is its URI
+        uri = request.items[0][1]
+    else:
+        key = _batch_key(call, _extension(str(call.task_run.outputs.get("source") or "")), iteration)
+        uri = call.runner.blobs.put(key, "".join(text for _, text in request.items).encode())
     return admit_child(call, child_id, {"items": uri, "iteration": iteration})
 
 
@@ -335,12 +306,14 @@ def end_items(call: Call) -> tuple[State, dict[str, JsonValue], str | None]:
     """The task run's state, its outputs, and why it failed (None when it did not)."""
     task = _task(call)
     batches = int(call.task_run.outputs.get("numberOfBatches") or 0)
+    extension = _extension(str(call.task_run.outputs.get("source") or ""))
     children = [call.store.get_execution(_batch_execution(call, i)) for i in range(batches)]
     counts = Counter(str(child.state) for child in children if child is not None)
     outputs: dict[str, JsonValue] = {"numberOfBatches": batches, "iterations": dict(sorted(counts.items()))}
     blobs = call.runner.blobs
     splits = blobs.put(
-        call.data_key("splits.txt"), "\n".join(uri_for(_batch_key(call, i)) for i in range(batches)).encode()
+        call.data_key("splits.txt"),
+        "\n".join(uri_for(_batch_key(call, extension, i)) for i in range(batches)).encode(),
     )
     merged = _merged_outputs(call, children) if task.wait else None
     if merged is not None:
