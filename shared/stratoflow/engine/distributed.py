@@ -55,6 +55,9 @@ class DistributedMapState(RecoverableState):
         data = self.select(self.input_path, raw, context, entered_id)
         items = self._items(data, run, scope, context, entered_id)
         if self.batcher is not None:
+            # As on Step Functions, the ItemSelector shapes each item, then the batcher groups them.
+            if self.item_selector is not None:
+                items = [self._selected(i, v, data, run, context, entered_id) for i, v in enumerate(items)]
             items = self.batcher.batches(self, items, data, context, entered_id)
         map_run = f"{self.name}:{run.name}:{entered_id}"
         run.emit("MapStateStarted", self.name, length=len(items))
@@ -65,10 +68,8 @@ class DistributedMapState(RecoverableState):
         def child(index: int, group: CancelScope) -> Any:
             nonlocal failed
             value = items[index]
-            if self.item_selector is not None and self.batcher is None:  # batched: see ItemBatcher
-                item_context = StateContext(run, self.name, context.entered, context.retry_count)
-                item_context.map_item = (index, value)
-                value = self.render(self.item_selector, data, item_context, entered_id)
+            if self.item_selector is not None and self.batcher is None:
+                value = self._selected(index, value, data, run, context, entered_id)
             execution = run.child(f"{map_run}:{index}", value, group)
             try:
                 output = self._run_child(execution, value)
@@ -102,6 +103,15 @@ class DistributedMapState(RecoverableState):
             written = self._invoke(run, scope, context, WRITE_OBJECTS, {**location, "Results": results})
             result = {"MapRunArn": map_run, "ResultWriterDetails": written}
         return finish(self, run, raw, result, self.result_selector, self.placement, context, entered_id)
+
+    def _selected(
+        self, index: int, value: Any, data: Any, run: Run, context: StateContext, entered_id: int
+    ) -> Any:
+        """An item as the ItemSelector shapes it (`$$.Map.Item.Index` and `.Value` are the item's)."""
+        assert self.item_selector is not None
+        item_context = StateContext(run, self.name, context.entered, context.retry_count)
+        item_context.map_item = (index, value)
+        return self.render(self.item_selector, data, item_context, entered_id)
 
     def _run_child(self, execution: Run, value: Any) -> Any:
         execution.emit("ExecutionStarted", input=value)

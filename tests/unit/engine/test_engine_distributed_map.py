@@ -240,3 +240,21 @@ def test_a_batch_size_path_that_is_not_a_positive_integer_fails_the_map() -> Non
     assert result.status == "FAILED"
     assert result.error == "States.Runtime"
     assert "MaxItemsPerBatchPath $.size must give a positive integer" in (result.cause or "")
+
+
+def test_the_item_selector_shapes_each_item_before_the_batcher_groups_them() -> None:
+    # Given an ItemSelector next to an ItemBatcher
+    seen: list[Any] = []
+    router = jsonl_resources(["a", "b", "c"], seen)
+    definition = batched({"MaxItemsPerBatch": 2})
+    definition["States"]["Each"]["ItemSelector"] = {"v.$": "$$.Map.Item.Value", "i.$": "$$.Map.Item.Index"}
+
+    # When
+    result = run(definition, INPUT, resources=router)
+
+    # Then each batch holds the selected items, numbered across the whole Map
+    assert result.status == "SUCCEEDED"
+    assert sorted((event["Items"] for event in seen), key=len) == [
+        [{"v": "c", "i": 2}],
+        [{"v": "a", "i": 0}, {"v": "b", "i": 1}],
+    ]
