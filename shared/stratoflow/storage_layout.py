@@ -4,7 +4,8 @@ runner writes them, and the stack's IAM policies grant them (infra.constructs.wo
 from __future__ import annotations
 
 LOOP_ITEMS = "items.json"
-"""The file, in a loop's task-run folder, that its distributed Map reads its items from."""
+"""The file, in a loop's task-run folder, that its distributed Map reads its items from (a JSON array
+for ForEach; JSON Lines for ForEachItem, whose ItemReader reads it as JSONL)."""
 
 MAP_RESULTS_PREFIX = "map-results"
 """Distributed Maps write `<prefix>/<map run id>/manifest.json` and result files under it."""

@@ -14,6 +14,7 @@ from stratoflow.execution.lineage import chain_of, subflow_executions
 from stratoflow.flow import analyse, load_flow
 from stratoflow.local import LocalPlatform, RunOutcome
 from stratoflow.states import State
+from stratoflow.storage_layout import LOOP_ITEMS
 from stratoflow.tasks.serdes.ion import read_ion
 from tests.unit.runtime.conftest import RunFlow, by_task
 from tests.unit.runtime.test_control import wait_until
@@ -125,6 +126,9 @@ def test_every_line_is_processed_once_in_batches_of_rows(platform: LocalPlatform
     assert [value["iteration"] for value in outputs] == [0, 1, 2]
     assert "".join(str(value["lines"]) for value in outputs) == FILE
     assert runs["after"][0].outputs["value"] == "3 batches, 3 ok"
+    # And the ItemReader's lines are where the stack's role lets Step Functions read a Map's items
+    folder = f"company.team/orders_parallel/executions/{outcome.execution.id}/{each.id}"
+    assert platform.blobs.exists(f"strato:///{folder}/{LOOP_ITEMS}")
     # And Kestra's sub-task runs are recorded under the task's run, the batch files listed
     for sub in ("each_split", "each_items", "each_merge"):
         assert runs[sub][0].parent_task_run_id == each.id

@@ -50,6 +50,7 @@ from stratoflow.runner_call import (
     SubflowStarted,
 )
 from stratoflow.states import State
+from stratoflow.storage_layout import LOOP_ITEMS
 from stratoflow.store.rules import uri_for
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
@@ -224,7 +225,6 @@ def _child_rendered(call: Call, child: Execution, values: dict[str, Any]) -> dic
 
 # --- ForEachItem -------------------------------------------------------------------------------------
 
-LINES_FILE = "items.jsonl"
 SUB_TASK_TYPE = "io.kestra.plugin.core.flow.ForEachItem$ForEachItem"
 
 
@@ -254,7 +254,8 @@ def start_items(call: Call, _request: StartCall) -> ItemsSplit:
         return blobs.put(_batch_key(call, extension, number), batch_text.encode())
 
     batches = cut(lines, task.batch, store)
-    key = call.data_key(LINES_FILE)
+    # The name every distributed Map's items have: the stack's role lets Step Functions read it.
+    key = call.data_key(LOOP_ITEMS)
     blobs.put(key, batches.lines_file)
     bucket, object_key = blobs.locate(key)
     call.save(outputs={"numberOfBatches": batches.count, "batchSize": batches.batch_size, "source": uri})
