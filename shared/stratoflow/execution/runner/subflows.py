@@ -17,6 +17,7 @@ and in the children's inputs, one batch each.
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -56,7 +57,6 @@ from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import is_storage_uri, read_stored
 from stratoflow.tasks.native import ForEachItem
-from stratoflow.tasks.serdes.ion import write_ion
 
 if TYPE_CHECKING:
     from stratoflow.execution.runner.runner import Call
@@ -338,7 +338,10 @@ def _merged_outputs(call: Call, children: list[Execution | None]) -> str | None:
     values = [child.outputs for child in children if child is not None and child.outputs]
     if not values:
         return None
-    return call.runner.blobs.put(call.data_key("outputs.ion"), write_ion(values))
+    # JSON is Ion text, one value a line as Kestra's Ion files are (without the Ion library, which
+    # pulls `ssl` into every run that loads the runner).
+    text = "".join(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n" for value in values)
+    return call.runner.blobs.put(call.data_key("outputs.ion"), text.encode())
 
 
 def _record_sub_tasks(
