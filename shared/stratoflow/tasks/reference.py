@@ -64,14 +64,15 @@ Notes:
 - **Scripts** run each in a process of their own (forked from a warm template interpreter; shell
   commands exec `/bin/sh`; `STRATOFLOW_WARM_SCRIPTS=0` starts a fresh interpreter instead, and
   `STRATOFLOW_WARM_IMPORTS=pandas,requests` has the template import more modules), in its own
-  process group, in a temporary directory removed afterwards; `timeout` kills the whole process tree,
+  process group, in an empty scratch directory emptied afterwards (the runner reuses its scratch
+  directories: creating and removing folders is slow on some disks); `timeout` kills the whole process tree,
   and so does the end of the task runner (a script never outlives a killed `strato run`).
   Lines `::{"outputs": {...}}::` set the output `vars` (up to 16 MiB per line; a larger one fails the
   task); Python scripts can `from kestra import Kestra` and call `Kestra.outputs({...})`,
   `Kestra.counter`, `Kestra.timer`. Storage URIs in `commands` and `script` are replaced by the path
   of a local copy of the file (`cat {{ outputs.t.uri }}`). `outputFiles` globs match as Kestra's:
   `out/**` is every file under `out`, `*` stays within a folder.
-  The script's environment holds only `PATH`, `LANG`/`LC_*`, `TZ`, `TMPDIR`, a `HOME` in its temporary
+  The script's environment holds only `PATH`, `LANG`/`LC_*`, `TZ`, `TMPDIR`, a `HOME` in its scratch
   directory, in the cloud the credentials of the flow's sandbox role (the command runs in the flow's
   own sandbox function, never in the task runner: README, "What a flow may do in AWS"), and the task's
   `env`: nothing else of the runner's (no `AWS_*` keys, no `SECRET_*`, no settings); give what a

@@ -254,17 +254,24 @@ def test_env_is_passed_and_local_secrets_are_not(tmp_path: Path, monkeypatch: py
     assert [e.message for e in ctx.logs] == ["hi none ******"]
 
 
-def test_the_working_directory_is_fresh_and_removed(tmp_path: Path) -> None:
-    task = load_task("{id: c, type: scripts.Commands, commands: [pwd, 'ls -A | wc -l', 'touch left.txt']}")
+def test_the_working_directory_is_empty_for_each_run_and_emptied_after(tmp_path: Path) -> None:
+    # Given: a task that leaves files in its working directory and its HOME
+    task = load_task(
+        "{id: c, type: scripts.Commands, commands: [pwd, 'ls -A | wc -l', 'ls -A \"$HOME\" | wc -l', "
+        "'touch left.txt \"$HOME/left-in-home.txt\"', 'mkdir -p out/deep && chmod 500 out']}"
+    )
     ctx = direct_context(tmp_path)
 
+    # When
     task.run(ctx)
     task.run(ctx)
 
-    first, count, second, again = [e.message.strip() for e in ctx.logs]
-    assert first != second
-    assert count == again == "0"  # the second run does not see the first one's file
-    assert not Path(first).exists() and not Path(second).exists()
+    # Then: the second run sees nothing of the first one's, and nothing is left after either
+    first, count, home_count, second, again, home_again = [e.message.strip() for e in ctx.logs]
+    assert count == again == "0"
+    assert home_count == home_again == "1"  # HOME holds only the working directory itself
+    for folder in (Path(first), Path(second)):
+        assert not folder.exists() or not any(folder.iterdir())
 
 
 def test_before_commands_run_first(tmp_path: Path) -> None:
