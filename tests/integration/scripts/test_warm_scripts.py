@@ -120,6 +120,46 @@ def test_a_template_that_died_is_started_again(tmp_path: Path) -> None:
     assert [e.message for e in ctx.logs] == ["42"]
 
 
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_the_spare_child_runs_the_next_task_and_a_killed_spare_is_replaced(tmp_path: Path) -> None:
+    # Given: a template with its spare child forked ahead of the next task
+    task = load_task("{id: p, type: scripts.Python, script: 'import os; print(os.getpid())'}")
+    (tmp_path / "first").mkdir()
+    task.run(direct_context(tmp_path / "first"))
+    (template,) = [t for t in warm._templates.values() if t.alive]
+    (spare,) = _children_of(template.process.pid)
+
+    # When: the next task runs on it
+    (tmp_path / "second").mkdir()
+    ctx = direct_context(tmp_path / "second")
+    task.run(ctx)
+
+    # Then: the spare ran it, and another spare waits for the task after
+    assert [e.message for e in ctx.logs] == [str(spare)]
+    (next_spare,) = _children_of(template.process.pid)
+    assert next_spare != spare
+
+    # When: that spare is killed while it waits, then a task runs
+    os.kill(next_spare, signal.SIGKILL)
+    again = direct_context(tmp_path)
+    task.run(again)
+
+    # Then: the task ran in a fresh child all the same
+    (line,) = [e.message for e in again.logs]
+    assert int(line) not in (spare, next_spare)
+
+
 def test_more_modules_can_be_imported_by_the_template(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

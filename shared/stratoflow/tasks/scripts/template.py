@@ -10,6 +10,12 @@ directory and environment, and then either runs the Python script as `__main__` 
 or replaces itself with the command (mode "exec": a shell). When the socket closes (its runner has
 ended, however it ended), the template kills every child's group and exits.
 
+The template keeps one child forked ahead of the next request (the spare), already in its own
+process group and detached from the template's descriptors: a request goes to the spare, which only
+has to take the task's descriptors, working directory and environment, and the next spare is forked
+while the task runs. The fork (copying the template's page tables, ~1 ms) is then off the path
+between one task's end and the next one's start.
+
 The template writes `R` on its socket once ready. A request is a 4-byte big-endian length, then
 that many bytes of JSON `{"mode", "argv", "cwd", "env"}`, with three descriptors attached: the
 task's stdout and stderr, and the task's own socket, on which the template answers `P<pid>\n` once
@@ -92,13 +98,30 @@ def _tell(sock: socket.socket, line: str) -> None:
         sock.sendall(line.encode() + b"\n")
 
 
-def _receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
-    header, fds, _, _ = socket.recv_fds(sock, HEADER.size, 3)
+def _receive(sock: socket.socket, fd_count: int) -> tuple[bytes, list[int]]:
+    """One request: its JSON body (not parsed) and the descriptors that came with it."""
+    header, fds, _, _ = socket.recv_fds(sock, HEADER.size, fd_count)
     if not header:
+        for fd in fds:
+            os.close(fd)
         raise EOFError
     header += _read_exactly(sock, HEADER.size - len(header))
-    request: dict[str, Any] = json.loads(_read_exactly(sock, HEADER.unpack(header)[0]))
-    return request, fds
+    return _read_exactly(sock, HEADER.unpack(header)[0]), fds
+
+
+class Spare:
+    """A child forked ahead of its request, waiting on its own socket for it (`Template.fork_spare`)."""
+
+    def __init__(self, pid: int, sock: socket.socket):
+        self.pid, self.sock = pid, sock
+
+    def hand(self, body: bytes, fds: list[int]) -> None:
+        """Give it the request and the task's stdout and stderr; raises OSError when it is gone."""
+        socket.send_fds(self.sock, [HEADER.pack(len(body)) + body], fds)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
 
 
 class Template:
@@ -115,8 +138,10 @@ class Template:
         # What every script finds after its own folder and PYTHONPATH: the interpreter's own path.
         self.base_path = [p for p in sys.path if p not in startup_path]
         self.libc = ctypes.CDLL(None)
+        self.spare: Spare | None = None
 
     def serve(self) -> None:
+        self.spare = self.fork_spare()
         self.sock.sendall(b"R")
         while True:
             ready, _, _ = select.select([self.sock.fileno(), self.wake_read], [], [])
@@ -126,19 +151,23 @@ class Template:
                 self.reap()
             if self.sock.fileno() in ready:
                 try:
-                    request, fds = _receive(self.sock)
+                    body, fds = _receive(self.sock, 3)
                 except (EOFError, OSError):
                     self.end()
-                self.start(request, fds)
+                self.start(body, fds)
 
     def reap(self) -> None:
-        while self.children:
+        while True:  # its tasks, and a spare that died waiting
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            if self.spare is not None and pid == self.spare.pid:  # it died waiting (killed)
+                self.spare.close()
+                self.spare = None
+                continue
             task = self.children.pop(pid, None)
             if task is not None:
                 _tell(task, f"X{os.waitstatus_to_exitcode(status)}")
@@ -146,37 +175,66 @@ class Template:
 
     def end(self) -> NoReturn:
         """The runner is gone: nothing it started may go on."""
-        for pid in self.children:
+        pids = [*self.children, *([self.spare.pid] if self.spare is not None else [])]
+        for pid in pids:
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
         os._exit(0)
 
-    def start(self, request: dict[str, Any], fds: list[int]) -> None:
+    def start(self, body: bytes, fds: list[int]) -> None:
         if len(fds) != 3:
             for fd in fds:
                 os.close(fd)
             return
         task = socket.socket(fileno=fds.pop())
-        try:
-            pid = os.fork()
-        except OSError as error:
+        error: OSError | None = None
+        for _ in range(2):  # a spare killed while it waited: a fresh one, once
+            try:
+                spare = self.spare or self.fork_spare()
+            except OSError as failed:
+                error = failed
+                break
+            self.spare = None
+            try:
+                spare.hand(body, fds)
+            except OSError as failed:
+                error = failed
+                with contextlib.suppress(OSError):
+                    os.kill(spare.pid, signal.SIGKILL)  # reaped with the others
+                spare.close()
+                continue
+            spare.close()
             for fd in fds:
                 os.close(fd)
-            _tell(task, f"Ecannot fork: {error}")
-            task.close()
+            self.children[spare.pid] = task
+            _tell(task, f"P{spare.pid}")
+            with contextlib.suppress(OSError):  # none now: the next request forks one
+                self.spare = self.fork_spare()
             return
-        if pid == 0:
-            try:
-                task.close()
-                self.child(request, fds)
-            finally:
-                os._exit(127)
         for fd in fds:
             os.close(fd)
-        self.children[pid] = task
-        _tell(task, f"P{pid}")
+        _tell(task, f"Ecannot fork: {error}")
+        task.close()
 
-    def child(self, request: dict[str, Any], fds: list[int]) -> None:
+    def fork_spare(self) -> Spare:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            raise
+        if pid == 0:
+            try:
+                ours.close()
+                self.child(theirs)
+            finally:
+                os._exit(127)
+        theirs.close()
+        return Spare(pid, ours)
+
+    def child(self, sock: socket.socket) -> None:
+        """A spare: detached from the template now, then waits for its request."""
         os.setsid()
         if hasattr(self.libc, "prctl"):  # Linux; elsewhere the template's end kills the groups
             self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -186,13 +244,24 @@ class Template:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
-        os.dup2(fds[0], 1)
-        os.dup2(fds[1], 2)
-        for fd in (devnull, *fds, self.wake_read, self.wake_write, self.sock.fileno()):
+        for fd in (devnull, self.wake_read, self.wake_write, self.sock.fileno()):
             with contextlib.suppress(OSError):
                 os.close(fd)
         for other in self.children.values():  # the other tasks' sockets are theirs
             other.close()
+        standard_streams()
+        try:
+            body, fds = _receive(sock, 2)
+        except (EOFError, OSError):  # the template ended
+            os._exit(0)
+        sock.close()
+        if len(fds) != 2:
+            os._exit(127)
+        os.dup2(fds[0], 1)
+        os.dup2(fds[1], 2)
+        for fd in fds:
+            os.close(fd)
+        request: dict[str, Any] = json.loads(body)
         env: dict[str, str] = request["env"]
         argv: list[str] = request["argv"]
         try:
@@ -211,6 +280,16 @@ class Template:
         run_python(argv[1:], env, self.base_path)
 
 
+def standard_streams() -> None:
+    """The script's sys.stdin/stdout/stderr on descriptors 0, 1 and 2 (made before the task's
+    descriptors arrive: they are put in place under the same numbers)."""
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
+    sys.stderr = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
+    )
+
+
 def run_python(argv: list[str], env: dict[str, str], base_path: list[str]) -> None:
     """Run the script `argv[0]` as `python script args...` would, then exit with its code."""
     os.environ.clear()
@@ -219,11 +298,6 @@ def run_python(argv: list[str], env: dict[str, str], base_path: list[str]) -> No
     own = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     sys.path[:] = [os.path.dirname(script), *own, *base_path]
     sys.argv = list(argv)
-    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
-    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
-    sys.stderr = io.TextIOWrapper(
-        io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
-    )
     code = 0
     try:
         _run_main(script)
