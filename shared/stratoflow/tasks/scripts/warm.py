@@ -1,7 +1,8 @@
 """Warm interpreters: script processes forked from a template process instead of started cold.
 
 Starting Python costs ~20 ms before a script's first line runs; forking a template that has already
-started (and imported what scripts commonly use, see `template.py`) costs about one millisecond.
+started (and imported what scripts commonly use, see `template.py`) costs about one millisecond, and
+the template forks each task's child ahead of its request, while the previous task runs.
 Each task still gets a process of its own, in its own process group, working directory and
 environment, and its output arrives through pipes exactly as from a cold process (`process`).
 
