@@ -10,16 +10,19 @@ directory and environment, and then either runs the Python script as `__main__` 
 or replaces itself with the command (mode "exec": a shell). When the socket closes (its runner has
 ended, however it ended), the template kills every child's group and exits.
 
-The template keeps one child forked ahead of the next request (the spare), already in its own
-process group and detached from the template's descriptors: a request goes to the spare, which only
-has to take the task's descriptors, working directory and environment, and the next spare is forked
-while the task runs. The fork (copying the template's page tables, ~1 ms) is then off the path
-between one task's end and the next one's start.
+Children are forked ahead of their tasks: the runner asks for one (`F` on the template's socket,
+a sequenced-packet socket), and the template forks it at once and hands it over (`S<pid>` with two
+descriptors: the child's request socket and the task's status socket). The child is then already
+in its own process group, detached from the template's descriptors, waiting on its request socket;
+the runner sends the task straight to it, and asks for the next one while the task runs. The fork
+(copying the template's page tables, ~1 ms) and a wake-up of the template are then off the path
+between one task's end and the next one's start. A fork that fails answers `E<why>`.
 
-The template writes `R` on its socket once ready. A request is a 4-byte big-endian length, then
-that many bytes of JSON `{"mode", "argv", "cwd", "env"}`, with three descriptors attached: the
-task's stdout and stderr, and the task's own socket, on which the template answers `P<pid>\n` once
-the child is forked (or `E<why>\n`), and `X<exit code>\n` once it is reaped; then it closes it.
+The template writes `R` on its socket once ready. A request, on the child's request socket, is a
+4-byte big-endian length, then that many bytes of JSON `{"mode", "argv", "cwd", "env"}`, with two
+descriptors attached: the task's stdout and stderr. The template writes `X<exit code>\n` on the
+status socket once the child is reaped, then closes it; a child whose request socket closes
+unused exits.
 """
 
 from __future__ import annotations
@@ -109,21 +112,6 @@ def _receive(sock: socket.socket, fd_count: int) -> tuple[bytes, list[int]]:
     return _read_exactly(sock, HEADER.unpack(header)[0]), fds
 
 
-class Spare:
-    """A child forked ahead of its request, waiting on its own socket for it (`Template.fork_spare`)."""
-
-    def __init__(self, pid: int, sock: socket.socket):
-        self.pid, self.sock = pid, sock
-
-    def hand(self, body: bytes, fds: list[int]) -> None:
-        """Give it the request and the task's stdout and stderr; raises OSError when it is gone."""
-        socket.send_fds(self.sock, [HEADER.pack(len(body)) + body], fds)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
-
-
 class Template:
     def __init__(self, sock: socket.socket):
         self.sock = sock
@@ -138,10 +126,8 @@ class Template:
         # What every script finds after its own folder and PYTHONPATH: the interpreter's own path.
         self.base_path = [p for p in sys.path if p not in startup_path]
         self.libc = ctypes.CDLL(None)
-        self.spare: Spare | None = None
 
     def serve(self) -> None:
-        self.spare = self.fork_spare()
         self.sock.sendall(b"R")
         while True:
             ready, _, _ = select.select([self.sock.fileno(), self.wake_read], [], [])
@@ -151,23 +137,22 @@ class Template:
                 self.reap()
             if self.sock.fileno() in ready:
                 try:
-                    body, fds = _receive(self.sock, 3)
-                except (EOFError, OSError):
+                    asked = self.sock.recv(64)
+                except OSError:
+                    asked = b""
+                if not asked:
                     self.end()
-                self.start(body, fds)
+                for _ in range(asked.count(b"F")):
+                    self.fork_child()
 
     def reap(self) -> None:
-        while True:  # its tasks, and a spare that died waiting
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            if self.spare is not None and pid == self.spare.pid:  # it died waiting (killed)
-                self.spare.close()
-                self.spare = None
-                continue
             task = self.children.pop(pid, None)
             if task is not None:
                 _tell(task, f"X{os.waitstatus_to_exitcode(status)}")
@@ -175,66 +160,45 @@ class Template:
 
     def end(self) -> NoReturn:
         """The runner is gone: nothing it started may go on."""
-        pids = [*self.children, *([self.spare.pid] if self.spare is not None else [])]
-        for pid in pids:
+        for pid in self.children:
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
         os._exit(0)
 
-    def start(self, body: bytes, fds: list[int]) -> None:
-        if len(fds) != 3:
-            for fd in fds:
-                os.close(fd)
-            return
-        task = socket.socket(fileno=fds.pop())
-        error: OSError | None = None
-        for _ in range(2):  # a spare killed while it waited: a fresh one, once
-            try:
-                spare = self.spare or self.fork_spare()
-            except OSError as failed:
-                error = failed
-                break
-            self.spare = None
-            try:
-                spare.hand(body, fds)
-            except OSError as failed:
-                error = failed
-                with contextlib.suppress(OSError):
-                    os.kill(spare.pid, signal.SIGKILL)  # reaped with the others
-                spare.close()
-                continue
-            spare.close()
-            for fd in fds:
-                os.close(fd)
-            self.children[spare.pid] = task
-            _tell(task, f"P{spare.pid}")
-            with contextlib.suppress(OSError):  # none now: the next request forks one
-                self.spare = self.fork_spare()
-            return
-        for fd in fds:
-            os.close(fd)
-        _tell(task, f"Ecannot fork: {error}")
-        task.close()
-
-    def fork_spare(self) -> Spare:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    def fork_child(self) -> None:
+        """Fork a child ahead of its task and hand the runner its request and status sockets."""
+        request, request_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        status, status_runner = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             pid = os.fork()
-        except OSError:
-            ours.close()
-            theirs.close()
-            raise
+        except OSError as error:
+            for end in (request, request_child, status, status_runner):
+                end.close()
+            self._offer(f"Ecannot fork: {error}", [])
+            return
         if pid == 0:
             try:
-                ours.close()
-                self.child(theirs)
+                for end in (request, status, status_runner):
+                    end.close()
+                self.child(request_child)
             finally:
                 os._exit(127)
-        theirs.close()
-        return Spare(pid, ours)
+        request_child.close()
+        self.children[pid] = status
+        try:
+            self._offer(f"S{pid}", [request.fileno(), status_runner.fileno()])
+        finally:
+            request.close()
+            status_runner.close()
+
+    def _offer(self, message: str, fds: list[int]) -> None:
+        try:
+            socket.send_fds(self.sock, [message.encode()], fds)
+        except OSError:  # the runner is gone
+            self.end()
 
     def child(self, sock: socket.socket) -> None:
-        """A spare: detached from the template now, then waits for its request."""
+        """Detach from the template now, then wait for the task on `sock` and run it."""
         os.setsid()
         if hasattr(self.libc, "prctl"):  # Linux; elsewhere the template's end kills the groups
             self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -252,7 +216,7 @@ class Template:
         standard_streams()
         try:
             body, fds = _receive(sock, 2)
-        except (EOFError, OSError):  # the template ended
+        except (EOFError, OSError):  # not used: the runner ended or dropped it
             os._exit(0)
         sock.close()
         if len(fds) != 2:

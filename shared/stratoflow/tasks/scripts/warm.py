@@ -46,27 +46,19 @@ def enabled() -> bool:
 
 
 class _Started:
-    """A task's child of the template, watched through the task's own socket to the template: it
-    says `P<pid>` once forked, `X<exit code>` once reaped; EOF without that means the template died
-    (and the child with it)."""
+    """A task's child of the template, watched through the task's status socket from the template:
+    it says `X<exit code>` once it reaped the child; EOF without that means the template died (and
+    the child with it)."""
 
-    def __init__(self, template: Template, sock: socket.socket, argv0: str):
+    def __init__(self, template: Template, sock: socket.socket, pid: int):
         self.template, self.sock = template, sock
         self._buffer = b""
         self._code: int | None = None
-        self._pid: int | None = None
-        self._error: str | None = None
-        sock.settimeout(READY_SECONDS)
-        while self._pid is None and self._code is None:
-            self._receive(blocking=True)
-        if self._pid is None:
-            self.close()
-            raise TaskFailed(f"cannot start {argv0!r}: {self._error or 'the warm interpreter ended'}")
+        self._pid = pid
         sock.setblocking(False)
 
     @property
     def pid(self) -> int:
-        assert self._pid is not None
         return self._pid
 
     @property
@@ -98,26 +90,24 @@ class _Started:
         except OSError:
             data = b""
         if not data:  # the template ended: its children died with it (parent-death signal)
-            self._error = self._error or "the warm interpreter ended"
             self._code = -signal.SIGKILL if self._code is None else self._code
             return
         self._buffer += data
         while b"\n" in self._buffer:
             line, self._buffer = self._buffer.split(b"\n", 1)
-            kind, value = line[:1], line[1:].decode()
-            if kind == b"P":
-                self._pid = int(value)
-            elif kind == b"X":
-                self._code = int(value)
-            elif kind == b"E":
-                self._error = value
+            if line[:1] == b"X":
+                self._code = int(line[1:])
 
 
 class Template:
-    """One template process and the socket that sends it requests; thread-safe."""
+    """One template process and the socket that asks it for children; thread-safe.
+
+    The template forks each child ahead of its task (`template.py`): one is always asked for in
+    advance, so that a task finds its child forked and sends its request straight to it."""
 
     def __init__(self, env: Mapping[str, str]):
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Sequenced packets: each offer of a child arrives whole, with its own descriptors.
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.process = subprocess.Popen(
                 [sys.executable, str(TEMPLATE_FILE), str(theirs.fileno())],
@@ -134,6 +124,8 @@ class Template:
         self.sock = ours
         self._lock = threading.Lock()
         self._ready = False
+        self._asked = 0  # children asked for and not offered yet
+        self._children: list[tuple[int, socket.socket, socket.socket]] = []  # pid, request, status
         self.active = 0
 
     @property
@@ -155,23 +147,53 @@ class Template:
             )
         self._ready = True
 
+    def _ask(self) -> None:
+        self.sock.send(b"F")
+        self._asked += 1
+
+    def _child(self) -> tuple[int, socket.socket, socket.socket]:
+        """A child forked ahead, waiting for its task (called under the lock); asks for the next."""
+        while not self._children:
+            if not self._asked:
+                self._ask()
+            message, fds, _, _ = socket.recv_fds(self.sock, 1024, 2)
+            if not message:
+                for fd in fds:
+                    os.close(fd)
+                raise OSError("the warm interpreter ended")
+            self._asked -= 1
+            if message[:1] != b"S" or len(fds) != 2:
+                for fd in fds:
+                    os.close(fd)
+                raise OSError(message[1:].decode(errors="replace") or "no child")
+            request, status = (socket.socket(fileno=fd) for fd in fds)
+            self._children.append((int(message[1:]), request, status))
+        child = self._children.pop(0)
+        self._ask()  # the next task's child forks while this one runs
+        return child
+
     def start(
         self, mode: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str], fds: list[int]
     ) -> _Started:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         body = json.dumps({"mode": mode, "argv": list(argv), "cwd": str(cwd), "env": dict(env)}).encode()
-        try:
-            with self._lock:
-                self._wait_ready()
-                socket.send_fds(self.sock, [len(body).to_bytes(_HEADER, "big")], [*fds, theirs.fileno()])
-                self.sock.sendall(body)
-                self.active += 1
-        except OSError as error:
-            ours.close()
-            raise TaskFailed(f"cannot start {argv[0]!r}: the warm interpreter ended ({error})") from None
-        finally:
-            theirs.close()
-        return _Started(self, ours, argv[0])
+        for _ in range(2):  # a child killed while it waited: the next one, once
+            try:
+                with self._lock:
+                    self._wait_ready()
+                    pid, request, status = self._child()
+                    self.active += 1
+            except OSError as error:
+                raise TaskFailed(f"cannot start {argv[0]!r}: the warm interpreter ended ({error})") from None
+            try:
+                socket.send_fds(request, [len(body).to_bytes(_HEADER, "big") + body], fds)
+            except OSError:
+                status.close()
+                self.done()
+                continue
+            finally:
+                request.close()
+            return _Started(self, status, pid)
+        raise TaskFailed(f"cannot start {argv[0]!r}: the warm interpreter's children end at once")
 
     def done(self) -> None:
         with self._lock:
@@ -179,6 +201,11 @@ class Template:
 
     def close(self) -> None:
         """End the template (its children die with it)."""
+        with self._lock:
+            for _, request, status in self._children:
+                request.close()
+                status.close()
+            self._children.clear()
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
