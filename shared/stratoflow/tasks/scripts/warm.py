@@ -152,7 +152,7 @@ class Template:
         self._asked += 1
 
     def _child(self) -> tuple[int, socket.socket, socket.socket]:
-        """A child forked ahead, waiting for its task (called under the lock); asks for the next."""
+        """A child forked ahead, waiting for its task (called under the lock)."""
         while not self._children:
             if not self._asked:
                 self._ask()
@@ -168,9 +168,7 @@ class Template:
                 raise OSError(message[1:].decode(errors="replace") or "no child")
             request, status = (socket.socket(fileno=fd) for fd in fds)
             self._children.append((int(message[1:]), request, status))
-        child = self._children.pop(0)
-        self._ask()  # the next task's child forks while this one runs
-        return child
+        return self._children.pop(0)
 
     def start(
         self, mode: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str], fds: list[int]
@@ -192,8 +190,16 @@ class Template:
                 continue
             finally:
                 request.close()
+                self._ask_ahead()
             return _Started(self, status, pid)
         raise TaskFailed(f"cannot start {argv[0]!r}: the warm interpreter's children end at once")
+
+    def _ask_ahead(self) -> None:
+        """Ask for the next task's child, forked while this one runs: after this task's request is
+        sent (waking the template first would delay it)."""
+        with self._lock, contextlib.suppress(OSError):  # a template gone: the next start says so
+            if not self._children and not self._asked:
+                self._ask()
 
     def done(self) -> None:
         with self._lock:
