@@ -170,6 +170,28 @@ def test_the_child_forked_ahead_runs_the_next_task_and_a_killed_one_is_replaced(
     assert int(line) not in (spare, next_spare)
 
 
+def test_a_large_environment_reaches_the_warm_script_whole(tmp_path: Path) -> None:
+    # Given: a request larger than a socket's buffer
+    big = "x" * (2 * 1024 * 1024)
+    task = load_task(
+        json.dumps(
+            {
+                "id": "p",
+                "type": "scripts.Python",
+                "env": {"BIG": big},
+                "script": "import os; print(len(os.environ['BIG']))",
+            }
+        )
+    )
+    ctx = direct_context(tmp_path)
+
+    # When
+    task.run(ctx)
+
+    # Then
+    assert [e.message for e in ctx.logs] == [str(len(big))]
+
+
 def test_more_modules_can_be_imported_by_the_template(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

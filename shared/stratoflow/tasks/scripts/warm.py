@@ -181,9 +181,10 @@ class Template:
                     pid, request, status = self._child()
                     self.active += 1
             except OSError as error:
-                raise TaskFailed(f"cannot start {argv[0]!r}: the warm interpreter ended ({error})") from None
+                raise TaskFailed(f"cannot start {argv[0]!r} from the warm interpreter: {error}") from None
             try:
-                socket.send_fds(request, [len(body).to_bytes(_HEADER, "big") + body], fds)
+                socket.send_fds(request, [len(body).to_bytes(_HEADER, "big")], fds)
+                request.sendall(body)  # a large environment may take several writes
             except OSError:
                 status.close()
                 self.done()
