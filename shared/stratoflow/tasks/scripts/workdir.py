@@ -5,7 +5,9 @@ Creating and removing folders is slow on some disks (a `mkdtemp` and its removal
 disk mounted with `discard`, more than the rest of a warm script task), so the scratch folders are
 made once per process and reused (`Scratch`): one is handed to one run at a time and emptied when the
 run ends. A folder that cannot be emptied whole is removed instead and never handed out again, so a
-run never sees a previous run's files.
+run never sees a previous run's files. (A process that escaped its task's process group, a daemon in
+a session of its own, outlives the task either way; it runs as the runner's user and could read the
+runner's files before this too: see docs/security.md on script code.)
 
 `outputFiles` are globs with Kestra's meaning (`stratoflow.tasks.scripts.globs`).
 """
