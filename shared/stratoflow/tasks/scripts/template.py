@@ -42,6 +42,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import traceback
 import types
 from typing import Any, NoReturn
@@ -258,6 +259,7 @@ def run_python(argv: list[str], env: dict[str, str], base_path: list[str]) -> No
     """Run the script `argv[0]` as `python script args...` would, then exit with its code."""
     os.environ.clear()
     os.environ.update(env)
+    time.tzset()  # the C library read TZ when the template started: the task's TZ, as a fresh start reads
     script = os.path.abspath(argv[0])
     own = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     sys.path[:] = [os.path.dirname(script), *own, *base_path]
