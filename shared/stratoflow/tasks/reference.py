@@ -64,8 +64,8 @@ Notes:
 - **Scripts** run each in a process of their own (forked from a warm template interpreter; shell
   commands exec `/bin/sh`; `STRATOFLOW_WARM_SCRIPTS=0` starts a fresh interpreter instead, and
   `STRATOFLOW_WARM_IMPORTS=pandas,requests` has the template import more modules), in its own
-  process group, in an empty scratch directory emptied afterwards (the runner reuses its scratch
-  directories: creating and removing folders is slow on some disks); `timeout` kills the whole process tree,
+  process group, in a new scratch directory removed afterwards (in the background: removing folders
+  is slow on some disks; never reused); `timeout` kills the whole process tree,
   and so does the end of the task runner (a script never outlives a killed `strato run`).
   Lines `::{"outputs": {...}}::` set the output `vars` (up to 16 MiB per line; a larger one fails the
   task); Python scripts can `from kestra import Kestra` and call `Kestra.outputs({...})`,

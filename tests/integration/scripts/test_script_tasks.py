@@ -5,6 +5,7 @@ The tests here run scripts and shells (real processes); the in-process ones are 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -272,6 +273,54 @@ def test_the_working_directory_is_empty_for_each_run_and_emptied_after(tmp_path:
     assert home_count == home_again == "1"  # HOME holds only the working directory itself
     for folder in (Path(first), Path(second)):
         assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_a_process_that_escaped_its_task_leaves_nothing_in_the_next_tasks_folders(tmp_path: Path) -> None:
+    # Given: a task that leaves a process behind in a session of its own (out of the task's process
+    # group; the task ends once it runs), which writes into its working directory and HOME once told to
+    go, done = tmp_path / "go", tmp_path / "done"
+    env = {"GO": str(go), "DONE": str(done), "STARTED": str(tmp_path / "started")}
+    escaping = load_task(
+        json.dumps(
+            {
+                "id": "escape",
+                "type": "scripts.Commands",
+                "env": env,
+                "commands": [
+                    'setsid sh -c \'touch "$STARTED"; n=0;'
+                    ' while [ ! -e "$GO" ] && [ $n -lt 2000 ]; do sleep 0.01; n=$((n+1)); done;'
+                    ' echo late > late.txt; echo late > "$HOME/late.txt"; touch "$DONE"\''
+                    " </dev/null >/dev/null 2>&1 &",
+                    'n=0; while [ ! -e "$STARTED" ] && [ $n -lt 2000 ]; do sleep 0.01; n=$((n+1)); done',
+                ],
+            }
+        )
+    )
+    # ... and a next task that lets it write while it runs, then looks at its own folders
+    looking = load_task(
+        json.dumps(
+            {
+                "id": "look",
+                "type": "scripts.Commands",
+                "env": env,
+                "commands": [
+                    'touch "$GO"',
+                    'n=0; while [ ! -e "$DONE" ] && [ $n -lt 2000 ]; do sleep 0.01; n=$((n+1)); done',
+                    "ls -A | wc -l",
+                    'ls -A "$HOME"',
+                ],
+            }
+        )
+    )
+    ctx = direct_context(tmp_path)
+
+    # When
+    escaping.run(ctx)
+    looking.run(ctx)
+
+    # Then: the left-behind process did write (it ran), but into nothing the next task sees
+    assert done.exists()
+    assert [e.message.strip() for e in ctx.logs] == ["0", "work"]
 
 
 def test_before_commands_run_first(tmp_path: Path) -> None:

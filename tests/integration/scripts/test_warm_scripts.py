@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from stratoflow.tasks.errors import TaskFailed, TaskTimeout
 from stratoflow.tasks.scripts import warm
+from stratoflow.tasks.scripts.workdir import working_directory
 from tests.unit.tasks.task_helpers import RunFlow, direct_context, flow_source, load_task
 
 PROBE = """
@@ -168,6 +171,88 @@ def test_the_child_forked_ahead_runs_the_next_task_and_a_killed_one_is_replaced(
     # Then: the task ran in a fresh child all the same
     (line,) = [e.message for e in again.logs]
     assert int(line) not in (spare, next_spare)
+
+
+def test_a_child_forked_ahead_runs_its_task_with_that_tasks_environment(tmp_path: Path) -> None:
+    # Given: a child forked ahead while a task with another environment ran
+    first = load_task(
+        "{id: a, type: scripts.Python, env: {FIRST_ONLY: '1', SHARED: a, TZ: UTC}, script: 'print(1)'}"
+    )
+    (tmp_path / "first").mkdir()
+    first.run(direct_context(tmp_path / "first"))
+    (template,) = [t for t in warm._templates.values() if t.alive]
+    spare = _waiting_child(template.process.pid)
+    probe = (
+        "import os, sys, time; print(os.getpid(), os.environ.get('FIRST_ONLY'), os.environ['SHARED'],"
+        " time.strftime('%z'), os.path.basename(os.path.dirname(os.getcwd())))"
+    )
+    second = load_task(
+        json.dumps(
+            {"id": "b", "type": "scripts.Python", "env": {"SHARED": "b", "TZ": "Asia/Tokyo"}, "script": probe}
+        )
+    )
+    ctx = direct_context(tmp_path)
+
+    # When
+    with working_directory() as expected:  # the folder after this one is the task's
+        pass
+    second.run(ctx)
+
+    # Then: it ran the task with the task's variables, time zone and folder, nothing of the first's
+    (line,) = [e.message for e in ctx.logs]
+    pid, first_only, shared, zone, folder = line.split()
+    assert int(pid) == spare
+    assert (first_only, shared, zone) == ("None", "b", "+0900")
+    assert int(folder) == int(expected.private.name) + 1
+
+
+@pytest.mark.parametrize("end", ["exit", "kill"])
+def test_the_child_forked_ahead_ends_with_the_runner(tmp_path: Path, end: str) -> None:
+    # Given: a runner process that ran a script task, its template and the child forked ahead
+    runner_code = f"""
+import sys, time
+from pathlib import Path
+from tests.integration.scripts.test_warm_scripts import _waiting_child
+from tests.unit.tasks.task_helpers import direct_context, load_task
+from stratoflow.tasks.scripts import warm
+load_task("{{id: p, type: scripts.Python, script: 'print(1)'}}").run(direct_context(Path({str(tmp_path)!r})))
+(template,) = warm._templates.values()
+print(template.process.pid, _waiting_child(template.process.pid), flush=True)
+sys.stdin.readline()
+"""
+    runner = subprocess.Popen(
+        [sys.executable, "-c", runner_code],
+        cwd=Path(__file__).parents[3],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert runner.stdout is not None and runner.stdin is not None
+    template_pid, spare = (int(pid) for pid in runner.stdout.readline().split())
+    assert _running(template_pid) and _running(spare)
+
+    # When: the runner ends, normally or killed
+    if end == "kill":
+        runner.kill()
+    else:
+        runner.stdin.close()
+    runner.wait(30)
+
+    # Then: the template and its waiting child end too
+    deadline = time.monotonic() + 10
+    while (_running(template_pid) or _running(spare)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _running(template_pid)
+    assert not _running(spare)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def test_a_large_environment_reaches_the_warm_script_whole(tmp_path: Path) -> None:

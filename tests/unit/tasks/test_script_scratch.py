@@ -1,5 +1,6 @@
-"""Script working directories are reused scratch folders: each run finds its folder empty, whatever
-the previous run left in it, and a folder that cannot be emptied is never handed out again."""
+"""Script working directories are scratch folders: each run gets a new one, never handed out before
+(not even under the same name), and a released one is removed with everything in it, in the
+background."""
 
 from __future__ import annotations
 
@@ -24,12 +25,8 @@ def _everything(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
-def test_a_released_folder_comes_back_empty_whatever_the_run_left(scratch: Scratch, tmp_path: Path) -> None:
-    # Given: a run that left files, nested and read-only folders and links to things outside
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "keep.txt").write_text("not the script's")
-    folder = scratch.acquire()
+def _leave_a_mess(folder: Path, outside: Path) -> None:
+    """What a run may leave: files, nested and read-only folders, links to things outside."""
     work = folder / Scratch.WORK
     (folder / "script.py").write_text("print(1)")
     (work / "data.csv").write_text("a,b")
@@ -41,84 +38,109 @@ def test_a_released_folder_comes_back_empty_whatever_the_run_left(scratch: Scrat
     (work / "link").symlink_to(outside)
     (folder / "home-link").symlink_to(outside / "keep.txt")
 
+
+def test_a_released_folder_is_removed_whatever_the_run_left(scratch: Scratch, tmp_path: Path) -> None:
+    # Given: a run that left a mess, and a folder outside that its links point to
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not the script's")
+    folder = scratch.acquire()
+    _leave_a_mess(folder, outside)
+
     # When
     scratch.release(folder)
     again = scratch.acquire()
+    scratch.flush()
 
-    # Then: the same folder, with nothing but its empty working directory; the links' targets untouched
-    assert again == folder
+    # Then: gone at once from where it was, then from the disk; the next run's folder is a new one,
+    # with nothing but its empty working directory; the links' targets untouched
+    assert not folder.exists()
+    assert again != folder
     assert _everything(again) == [Scratch.WORK]
+    assert _everything(folder.parent / Scratch.TRASH) == []
     assert (outside / "keep.txt").read_text() == "not the script's"
 
 
-def test_concurrent_runs_get_distinct_folders(scratch: Scratch) -> None:
-    # Given / When
-    first, second = scratch.acquire(), scratch.acquire()
+def test_a_folder_name_is_never_handed_out_twice(scratch: Scratch) -> None:
+    # Given: many runs, one after the other and at once
+    seen = []
+    for _ in range(5):
+        first, second = scratch.acquire(), scratch.acquire()
+        seen += [first, second]
+        scratch.release(first)
+        scratch.release(second)
 
     # Then
-    assert first != second
-    assert (first / Scratch.WORK).is_dir() and (second / Scratch.WORK).is_dir()
+    assert len(set(seen)) == len(seen)
 
 
-def test_a_working_directory_replaced_by_a_link_is_not_reused(scratch: Scratch, tmp_path: Path) -> None:
-    # Given: a run that swapped its working directory for a link to a folder outside
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "keep.txt").write_text("kept")
+def test_a_process_left_behind_cannot_write_into_the_next_run(scratch: Scratch) -> None:
+    # Given: a run whose working directory is still held open (as the working directory of a
+    # process that escaped its task's process group would be)
     folder = scratch.acquire()
-    (folder / Scratch.WORK).rmdir()
-    (folder / Scratch.WORK).symlink_to(outside)
+    held = os.open(folder / Scratch.WORK, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        scratch.release(folder)
+        scratch.flush()
+        following = scratch.acquire()
+
+        # When: it writes through its working directory and by the path it had
+        with pytest.raises(FileNotFoundError):
+            os.open("late.txt", os.O_CREAT | os.O_WRONLY, 0o600, dir_fd=held)
+        with pytest.raises(FileNotFoundError):
+            (folder / Scratch.WORK / "late.txt").write_text("late")
+    finally:
+        os.close(held)
+
+    # Then: the next run sees none of it
+    assert _everything(following) == [Scratch.WORK]
+
+
+def test_a_folder_the_run_made_read_only_is_removed_too(scratch: Scratch) -> None:
+    # Given: a run that made its own private folder read-only (it cannot be moved then)
+    folder = scratch.acquire()
+    (folder / "left.txt").write_text("x")
+    os.chmod(folder, stat.S_IRUSR | stat.S_IXUSR)
 
     # When
     scratch.release(folder)
-    again = scratch.acquire()
+    scratch.flush()
 
-    # Then: a new folder; the link's target is untouched
-    assert again != folder
+    # Then
     assert not folder.exists()
-    assert (outside / "keep.txt").read_text() == "kept"
-    assert _everything(again) == [Scratch.WORK]
 
 
-def test_a_folder_that_cannot_be_emptied_is_never_handed_out_again(
+def test_releases_beyond_the_backlog_are_removed_at_once(
     scratch: Scratch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given: a file that refuses to go (as one held by a mount or an immutable flag would)
+    # Given: a full backlog of folders waiting for removal
+    monkeypatch.setattr(Scratch, "BACKLOG", 0)
     folder = scratch.acquire()
-    (folder / Scratch.WORK / "stuck.txt").write_text("previous run")
-    real_unlink = os.unlink
-
-    def refusing_unlink(path: str | Path, *args: object, **kwargs: object) -> None:
-        if str(path).endswith("stuck.txt"):
-            raise PermissionError(1, "Operation not permitted", str(path))
-        real_unlink(path, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "unlink", refusing_unlink)
+    (folder / Scratch.WORK / "left.txt").write_text("x")
 
     # When
     scratch.release(folder)
-    again = scratch.acquire()
 
-    # Then: the next run gets another, empty folder
-    assert again != folder
-    assert _everything(again) == [Scratch.WORK]
+    # Then: removed by the release itself
+    assert not folder.exists()
+    assert _everything(folder.parent / Scratch.TRASH) == []
 
 
-def test_a_folder_removed_from_under_the_pool_is_replaced(scratch: Scratch) -> None:
-    # Given: a temporary-files cleaner removed a free folder
+def test_a_root_removed_from_under_the_scratch_is_made_again(scratch: Scratch) -> None:
+    # Given: a temporary-files cleaner removed the root
     folder = scratch.acquire()
     scratch.release(folder)
-    (folder / Scratch.WORK).rmdir()
+    scratch.flush()
+    workdir._remove_tree(str(folder.parent))
 
     # When
     again = scratch.acquire()
 
     # Then
-    assert again != folder
     assert (again / Scratch.WORK).is_dir()
 
 
-def test_working_directory_yields_the_scratch_folder_or_the_shared_one(
+def test_working_directory_yields_a_new_scratch_folder_or_the_shared_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given
@@ -136,8 +158,10 @@ def test_working_directory_yields_the_scratch_folder_or_the_shared_one(
     with working_directory(shared) as inside:
         (inside.path / "kept.txt").write_text("x")
 
-    # Then: the next run sees an empty folder; a shared folder keeps its files
+    # Then: the next run sees an empty folder of its own; a shared folder keeps its files
     assert own.path == own.private / Scratch.WORK
+    assert not own.private.exists()
+    assert next_one.private != own.private
     assert seen == [Scratch.WORK]
     assert inside.path == shared
     assert (shared / "kept.txt").exists()
