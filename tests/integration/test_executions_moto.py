@@ -80,6 +80,9 @@ def test_an_execution_runs_end_to_end_with_its_records_in_dynamodb(
         "error": None,
         "firstFailedTask": None,
         "labels": {"team": "platform", "env": "test", "system.correlationId": execution.id},
+        # What a Flow trigger's rule names its start by: an end is pause 0 of occurrence <id>
+        "occurrence": execution.id,
+        "pause": 0,
     }
 
 
