@@ -342,6 +342,37 @@ def _problems(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
+# --- the call a container receives ------------------------------------------------------------------
+
+CONTAINER_NAME = "runner"
+"""The container of the stack's task definition that runs Stratoflow's entrypoint."""
+TASK_ID_VARIABLE = "STRATOFLOW_TASK_ID"
+EXECUTION_VARIABLE = "STRATOFLOW_EXECUTION"
+SCOPE_VARIABLE = "STRATOFLOW_SCOPE"
+"""A container-run task's `run` call travels as environment overrides of the ECS task (an ECS
+environment value is text: the execution and scope are JSON, written by `States.JsonToString`)."""
+
+
+def container_call(environment: Mapping[str, str]) -> RunCall:
+    """The `run` call a container's environment carries; InvalidRunnerCall names what is missing."""
+    import json
+
+    missing = [
+        name for name in (TASK_ID_VARIABLE, EXECUTION_VARIABLE, SCOPE_VARIABLE) if name not in environment
+    ]
+    if missing:
+        raise InvalidRunnerCall(f"container runner call: {', '.join(missing)} not set")
+    try:
+        execution = json.loads(environment[EXECUTION_VARIABLE])
+        scope = json.loads(environment[SCOPE_VARIABLE])
+    except ValueError as error:
+        raise InvalidRunnerCall(f"container runner call: not JSON ({error})") from None
+    event = {"action": "run", "taskId": environment[TASK_ID_VARIABLE], "execution": execution, "scope": scope}
+    call = parse_runner_call(event)
+    assert isinstance(call, RunCall)
+    return call
+
+
 # --- the contract as a document ---------------------------------------------------------------------
 
 RESPONSES: dict[str, Any] = {

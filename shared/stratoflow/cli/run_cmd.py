@@ -25,7 +25,9 @@ from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.engine import VirtualClock
 from stratoflow.errors import FlowValidationError, InputError, StratoflowError
 from stratoflow.expressions.template_cache import persistent_templates
-from stratoflow.flow import read_flow_source
+from stratoflow.flow import Flow, read_flow_source
+from stratoflow.flow.task import RunnableTask
+from stratoflow.flow.task_runners import FARGATE, uses_docker
 from stratoflow.local import LocalPlatform
 
 TEMPLATE_CACHE = Path("cache", "templates")  # under --home
@@ -107,6 +109,9 @@ def run_locally(
             flow, record = platform.deploy_file(flow_file)
             for warning in flow.warnings:
                 click.echo(str(warning), err=True)
+            note = local_process_note(flow)
+            if note:
+                click.echo(note, err=True)
             report_orphans(platform)
             execution = admit_with_files(platform, flow, record, inputs)
         except FlowValidationError as error:
@@ -119,6 +124,20 @@ def run_locally(
         start_and_report(platform, flow, execution, as_json)
     finally:
         platform.close()
+
+
+def local_process_note(flow: Flow) -> str | None:
+    """Once per run: tasks whose `taskRunner` is a container run as processes of this machine."""
+    fargate = [t.id for t in flow.all_tasks() if isinstance(t, RunnableTask) and t.container() is not None]
+    docker = [t.id for t in flow.all_tasks() if uses_docker(t)]
+    if not fargate and not docker:
+        return None
+    parts = []
+    if fargate:
+        parts.append(f"{', '.join(fargate)} (an ECS Fargate container on AWS)")
+    if docker:
+        parts.append(f"{', '.join(docker)} (Docker runner: a deployment refuses it, use {FARGATE})")
+    return f"note: these tasks run as local processes here: {'; '.join(parts)}"
 
 
 def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from stratoflow.compiler.builder import Builder, Scope
+from stratoflow.compiler.containers import lower_container
 from stratoflow.compiler.retry import retriers
 from stratoflow.flow.task import RunnableTask, Task
 
@@ -20,6 +21,9 @@ def timeout_seconds(task: Task) -> int | None:
 
 
 def lower_runnable(builder: Builder, task: RunnableTask, scope: Scope, next_: str | None) -> str:
+    container = task.container()
+    if container is not None:  # `taskRunner`: an ECS Fargate container, not the task-runner Lambda
+        return lower_container(builder, task, container, scope, next_)
     return builder.runner_call(
         builder.names.claim(task.id),
         "run",

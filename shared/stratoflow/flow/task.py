@@ -12,6 +12,7 @@ from stratoflow.flow.retry import Retry
 
 if TYPE_CHECKING:
     from stratoflow.flow.run_context import RunContext
+    from stratoflow.flow.task_runners import FargateRunner
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
 
@@ -55,6 +56,11 @@ class RunnableTask(Task):
     # True for tasks that stop themselves at `timeout` (scripts kill their process tree); the runner
     # then lets them, instead of abandoning the attempt at the deadline.
     enforces_timeout: ClassVar[bool] = False
+
+    def container(self) -> FargateRunner | None:
+        """The ECS Fargate container the task runs in on AWS (its `taskRunner`), or None: the
+        task-runner Lambda runs it."""
+        return None
 
     @abstractmethod
     def run(self, ctx: RunContext) -> dict[str, Any]:

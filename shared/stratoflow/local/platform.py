@@ -40,6 +40,7 @@ from stratoflow.execution.runner import TaskRunner
 from stratoflow.execution.secrets import SecretSource, environment_secrets
 from stratoflow.flow import Flow, load_flow, read_flow_source
 from stratoflow.local.children import end_child_process_groups
+from stratoflow.local.containers import RUN_CONTAINER, LocalContainers
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.local.ends import ExecutionEnds
 from stratoflow.local.leases import ProcessLease, end_groups, gone_owners, host_name, owner_gone, owner_pid
@@ -143,6 +144,7 @@ class LocalPlatform:
                 "arn:aws:states:::lambda:invoke": LambdaIntegration({TASK_RUNNER: self._invoke_runner}),
                 "arn:aws:states:::states:startExecution": _SubflowIntegration(self),
                 "arn:aws:states:::s3:": LocalObjects(self.blobs),  # a distributed Map's items and results
+                RUN_CONTAINER: LocalContainers(self.runner),  # `taskRunner` containers: local processes
             }
         )
 

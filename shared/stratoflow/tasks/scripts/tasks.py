@@ -30,6 +30,14 @@ from pydantic import Field, field_validator, model_validator
 from stratoflow.flow.registry import register
 from stratoflow.flow.run_context import RunContext
 from stratoflow.flow.task import RunnableTask
+from stratoflow.flow.task_runners import (
+    DOCKER,
+    DockerRunner,
+    FargateRunner,
+    TaskRunner,
+    container_of,
+    short_runner_names,
+)
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import is_storage_uri, read_stored
@@ -105,12 +113,21 @@ class ScriptTask(RunnableTask):
     output_files: list[str] = Field(default_factory=list)
     before_commands: list[str] = Field(default_factory=list)
     namespace_files: NamespaceFiles | None = None
-    # Kestra's flows say where to run (a container); Stratoflow runs scripts itself (locally in
-    # process, in the cloud in the flow's sandbox function). Accepted so those flows load, and ignored
-    # with a warning.
+    # Kestra's flows name a container image; Stratoflow runs scripts in its own environment (locally
+    # in process, in the cloud in the flow's sandbox function, or in a stock Python image on Fargate).
+    # Accepted so those flows load, and ignored with a warning.
     container_image: str | None = None
-    task_runner: dict[str, Any] | None = None
     docker: dict[str, Any] | None = None
+    # Where the script runs: the task runner (Process), or a Fargate container (`flow.task_runners`).
+    task_runner: TaskRunner | None = None
+
+    @field_validator("task_runner", mode="before")
+    @classmethod
+    def _short_runner_names(cls, value: Any) -> Any:
+        return short_runner_names(value)
+
+    def container(self) -> FargateRunner | None:
+        return container_of(self.task_runner)
 
     @abstractmethod
     def command(self, ctx: RunContext, workdir: WorkingDirectory, before: list[str]) -> list[str]:
@@ -129,14 +146,12 @@ class ScriptTask(RunnableTask):
         return False
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        where = {
-            "containerImage": self.container_image,
-            "taskRunner": self.task_runner,
-            "docker": self.docker,
-        }
+        where = {"containerImage": self.container_image, "docker": self.docker}
         ignored = [name for name, value in where.items() if value]
         if ignored:
             ctx.log("WARN", f"{', '.join(ignored)} ignored: scripts run in Stratoflow's own environment")
+        if isinstance(self.task_runner, DockerRunner):
+            ctx.log("WARN", f"taskRunner {DOCKER}: no Docker here, the script runs as a process")
         task_env = {as_text(k): as_text(v) for k, v in ctx.render(self.env).items()}
         inputs = self._input_files(ctx)
         patterns = [as_text(p) for p in ctx.render(self.output_files)]

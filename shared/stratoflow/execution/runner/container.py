@@ -1,0 +1,86 @@
+"""A container-run task (`taskRunner: aws.runner.Fargate`): the entrypoint's work, and what Step
+Functions' `ecs:runTask.sync` returns once the container stopped.
+
+The container's entrypoint (`functions/container_runner`, and the local and simulated engines in
+process) reads the `run` call from its environment (`runner_call.container_call`) and hands it to
+the same `TaskRunner` the task-runner Lambda uses: task run, attempts, logs, outputs (over 32 KiB to
+storage) and output files are recorded the same way. The task's failure is the container's exit
+code 1; Step Functions then fails the state with `States.TaskFailed`, whose Cause is the ECS task as
+it stopped (`stopped_task`), and the compiled Retry/Catch route it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stratoflow.execution.runner.runner import TaskRunner
+from stratoflow.runner_call import CONTAINER_NAME, container_call
+
+TASK_FAILED = "States.TaskFailed"
+"""The error Step Functions raises for a `.sync` ECS task whose essential container exited non-zero."""
+STOPPED_REASON = "Essential container in task exited"
+
+
+@dataclass(frozen=True)
+class ContainerExit:
+    """How the entrypoint ended: the process's exit code, and why it failed (None when it did not)."""
+
+    code: int
+    error: str | None = None
+
+
+def run_container(runner: TaskRunner, environment: Mapping[str, str]) -> ContainerExit:
+    """Run the task the environment names, as the task-runner Lambda runs a `run` call."""
+    try:
+        runner.handle(container_call(environment))
+    except Exception as error:  # the container's one job failed: its exit code says so
+        return ContainerExit(1, f"{type(error).__name__}: {error}")
+    return ContainerExit(0)
+
+
+def overridden_environment(parameters: Any) -> dict[str, str]:
+    """The environment `ecs:runTask` Parameters give the runner container (its ContainerOverrides)."""
+    overrides = parameters.get("Overrides", {}) if isinstance(parameters, Mapping) else {}
+    for container in overrides.get("ContainerOverrides", []):
+        if container.get("Name") == CONTAINER_NAME:
+            return {str(item["Name"]): str(item["Value"]) for item in container.get("Environment", [])}
+    return {}
+
+
+def stopped_task(parameters: Any, outcome: ContainerExit) -> dict[str, Any]:
+    """The ECS task as `ecs:runTask.sync` returns it (PascalCase, as Step Functions writes it) once
+    its container stopped."""
+    parameters = parameters if isinstance(parameters, Mapping) else {}
+    cluster = str(parameters.get("Cluster", "default"))
+    task_arn = f"arn:aws:ecs:local:000000000000:task/{cluster.rsplit('/', 1)[-1]}/{uuid.uuid4().hex}"
+    overrides = parameters.get("Overrides", {})
+    container: dict[str, Any] = {
+        "Name": CONTAINER_NAME,
+        "ExitCode": outcome.code,
+        "LastStatus": "STOPPED",
+        "TaskArn": task_arn,
+    }
+    if outcome.error is not None:
+        container["Reason"] = outcome.error[:255]
+    return {
+        "TaskArn": task_arn,
+        "ClusterArn": cluster,
+        "TaskDefinitionArn": str(parameters.get("TaskDefinition", "")),
+        "LaunchType": str(parameters.get("LaunchType", "FARGATE")),
+        "Cpu": str(overrides.get("Cpu", "")),
+        "Memory": str(overrides.get("Memory", "")),
+        "LastStatus": "STOPPED",
+        "DesiredStatus": "STOPPED",
+        "StopCode": "EssentialContainerExited",
+        "StoppedReason": STOPPED_REASON,
+        "Containers": [container],
+    }
+
+
+def failure_cause(description: Mapping[str, Any]) -> str:
+    """The Cause of the `States.TaskFailed` a stopped task with a failed container raises."""
+    return json.dumps(description)
