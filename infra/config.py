@@ -88,12 +88,20 @@ class StratoflowProps:
     webhook_concurrency: int = 10
     # The web console: pages behind CloudFront, its API behind API Gateway, users in Cognito.
     console: bool = True
+    # Script tasks with `taskRunner: {type: aws.runner.Fargate}` run in these subnets with these
+    # security groups (ids); unset, the stack builds no container platform and refuses such flows.
+    container_subnets: Sequence[str] = ()
+    container_security_groups: Sequence[str] = ()
+    # ENABLED for public subnets without a NAT gateway (the image is pulled from ECR).
+    container_assign_public_ip: bool = False
 
     def __post_init__(self) -> None:
         _check_props(self)
         # Copies, so that a caller's later change of its dict cannot change a synthesized stack.
         object.__setattr__(self, "log_level", self.log_level.upper())
         object.__setattr__(self, "reserved_concurrency", dict(sorted(self.reserved_concurrency.items())))
+        object.__setattr__(self, "container_subnets", tuple(self.container_subnets))
+        object.__setattr__(self, "container_security_groups", tuple(self.container_security_groups))
         if self.namespace_grants is not None:
             grants = {str(ns): list(patterns) for ns, patterns in self.namespace_grants.items()}
             object.__setattr__(self, "namespace_grants", grants)
@@ -152,6 +160,23 @@ def _check_props(props: StratoflowProps) -> None:
         raise ConfigError("webhook_concurrency", f" {webhook!r}: expected a whole number from 0 to 1000")
     if not isinstance(props.console, bool):
         raise ConfigError("console", f" {props.console!r}: expected True or False")
+    _check_container_network(props)
+
+
+def _check_container_network(props: StratoflowProps) -> None:
+    for name, prefix in (("container_subnets", "subnet-"), ("container_security_groups", "sg-")):
+        ids = getattr(props, name)
+        if isinstance(ids, str) or not all(isinstance(i, str) and i.startswith(prefix) for i in ids):
+            raise ConfigError(name, f" {ids!r}: expected a list of ids starting with '{prefix}'")
+    if bool(props.container_subnets) != bool(props.container_security_groups):
+        raise ConfigError(
+            "container_subnets",
+            ": set both container_subnets and container_security_groups (the network containers run in)",
+        )
+    if not isinstance(props.container_assign_public_ip, bool):
+        raise ConfigError(
+            "container_assign_public_ip", f" {props.container_assign_public_ip!r}: expected True or False"
+        )
 
 
 def _check_reserved_concurrency(reserved: Any) -> None:
@@ -187,6 +212,9 @@ CONTEXT_KEYS = {
     "reserved_concurrency": "reservedConcurrency",
     "webhook_concurrency": "webhookConcurrency",
     "console": "console",
+    "container_subnets": "containerSubnets",
+    "container_security_groups": "containerSecurityGroups",
+    "container_assign_public_ip": "containerAssignPublicIp",
 }
 assert set(CONTEXT_KEYS) == {f.name for f in fields(StratoflowProps)}
 
@@ -220,6 +248,9 @@ class StackConfig:
             "reserved_concurrency": lambda v: _json("reserved_concurrency", v),
             "webhook_concurrency": _whole_number,
             "console": _flag,
+            "container_subnets": _ids,
+            "container_security_groups": _ids,
+            "container_assign_public_ip": _flag,
         }
         try:
             given = {
@@ -253,6 +284,17 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
+def _ids(value: Any) -> Any:
+    """`subnet-a,subnet-b` (the command line) or a JSON list (cdk.json) -> a tuple of ids."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            value = _json("container_subnets", text)
+        else:
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
 def _removal_policy(value: Any) -> Any:
     policies = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
     return policies.get(str(value).strip().lower(), str(value))
@@ -276,4 +318,5 @@ def _json(setting: str, value: Any) -> Any:
 _EXAMPLES = {
     "namespace_grants": '{"team.a": ["arn:aws:s3:::team-a-*"]}',
     "reserved_concurrency": '{"task_runner": 50}',
+    "container_subnets": '["subnet-0123", "subnet-4567"]',
 }

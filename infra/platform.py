@@ -15,6 +15,7 @@ from stratoflow._platform.app import packaged_context
 
 from .config import ConfigError, StratoflowProps, check_stack_name
 from .constructs.console import Console
+from .constructs.containers import Containers
 from .constructs.deployer import DeployerWiring
 from .constructs.execution_events import ExecutionEvents
 from .constructs.functions import PlatformFunctions
@@ -64,6 +65,25 @@ class Stratoflow(Construct):
         self.alerts = Alerts(self, "Alerts", config=config)
         self.functions = PlatformFunctions(self, "Functions", config=config, storage=self.storage)
         self.triggers = TriggerSupport(self, "Triggers", config=config, functions=self.functions)
+        # Script tasks in Fargate containers, when the config names their network.
+        self.containers = (
+            Containers(
+                self,
+                "Containers",
+                config=config,
+                storage=self.storage,
+                environment={
+                    "STRATOFLOW_TABLE_NAME": self.storage.table.table_name,
+                    "STRATOFLOW_DATA_BUCKET": self.storage.data_bucket.bucket_name,
+                    "STRATOFLOW_STACK_NAME": Stack.of(self).stack_name,
+                    "STRATOFLOW_HISTORY_DAYS": str(config.data_retention_days),
+                    "STRATOFLOW_ADMISSION_ARN": self.functions.admission.function_arn,
+                    "LOG_LEVEL": config.log_level,
+                },
+            )
+            if config.container_subnets
+            else None
+        )
         self.deployer = DeployerWiring(
             self,
             "Deployer",
@@ -72,6 +92,7 @@ class Stratoflow(Construct):
             functions=self.functions,
             triggers=self.triggers,
             alerts_topic=self.alerts.topic,
+            containers=self.containers,
         )
         self.execution_events = ExecutionEvents(
             self,

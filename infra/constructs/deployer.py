@@ -23,6 +23,7 @@ from ..config import StratoflowProps
 from ..grants import pass_role
 from ..nag import acknowledge, wildcard_actions, wildcard_resource
 from ..naming import owned_alarms_arn, owned_flow_roles_arn, owned_state_machines_arn, platform_name
+from .containers import Containers
 from .functions import METRICS_NAMESPACE, PlatformFunctions
 from .queues import dead_letter_queue, rule_target
 from .storage import Storage
@@ -46,6 +47,7 @@ class DeployerWiring(Construct):
         functions: PlatformFunctions,
         triggers: TriggerSupport,
         alerts_topic: sns.ITopic,
+        containers: Containers | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         deployer = functions.deployer
@@ -64,6 +66,7 @@ class DeployerWiring(Construct):
             "StateMachineRole",
             invoked_functions=[functions.task_runner, functions.admission],
             data_bucket=storage.data_bucket,
+            containers=containers,
         )
         self.flow_role_boundary = FlowRoleBoundary(
             self,
@@ -112,6 +115,8 @@ class DeployerWiring(Construct):
             "STRATOFLOW_PIPES_ROLE_ARN": triggers.pipes_role.role_arn,
             "STRATOFLOW_ALERT_TOPIC_ARN": alerts_topic.topic_arn,
         }
+        if containers is not None:  # where container-run script tasks run (cloud.deploy.containers)
+            environment.update(containers.deployer_environment())
         if config.namespace_grants is not None:
             # What each namespace's flows may name (stratoflow.cloud.deploy.namespace_grants).
             environment["STRATOFLOW_NAMESPACE_GRANTS"] = json.dumps(config.namespace_grants, sort_keys=True)

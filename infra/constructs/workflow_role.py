@@ -24,6 +24,7 @@ from stratoflow.storage_layout import LOOP_ITEMS, MAP_RESULTS_PREFIX
 from ..grants import service_for
 from ..nag import acknowledge, wildcard_actions, wildcard_resource
 from ..naming import owned_executions_arn, owned_state_machines_arn
+from .containers import Containers
 
 # Step Functions keeps this managed rule to learn when a `.sync` child execution ends.
 SYNC_EVENTS_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
@@ -65,6 +66,11 @@ TASK_SERVICE_ACTIONS = (
 NATIVE_SYNC_RULE_ACTIONS = ("events:PutTargets", "events:PutRule", "events:DescribeRule")
 
 
+CONTAINER_TASKS = (
+    "Container-run script tasks: any revision of the stack's one task definition, and the tasks of the "
+    "stack's own cluster, which Step Functions follows and stops."
+)
+
 DISTRIBUTED_MAP_OBJECTS = (
     "A distributed Map reads the items file the task runner wrote in any execution's folder, and writes "
     "its results under map-results/ with names Step Functions chooses."
@@ -87,9 +93,11 @@ class StateMachineRole(Construct):
         *,
         invoked_functions: Sequence[lambda_.IFunction],
         data_bucket: s3.IBucket,
+        containers: Containers | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.data_bucket = data_bucket
+        self.containers = containers
         self.state_machines_arn = owned_state_machines_arn(self)
         self.executions_arn = owned_executions_arn(self)
         self.invoked_arns = [
@@ -120,6 +128,8 @@ class StateMachineRole(Construct):
             wildcard_resource(self, self.executions_arn),
         )
         acknowledge(self.base_policy, DISTRIBUTED_MAP_OBJECTS, *self.distributed_map_findings(self))
+        if containers is not None:
+            acknowledge(self.base_policy, CONTAINER_TASKS, *containers.nag_findings(self))
         acknowledge(
             self.base_policy,
             "X-Ray's trace actions and CloudWatch Logs' log-delivery actions take no resource ('*'); "
@@ -175,6 +185,8 @@ class StateMachineRole(Construct):
             ),
             iam.PolicyStatement(sid="Tracing", actions=list(XRAY_ACTIONS), resources=["*"]),
             iam.PolicyStatement(sid="LogDelivery", actions=list(LOG_DELIVERY_ACTIONS), resources=["*"]),
+            # Script tasks with a Fargate taskRunner (`ecs:runTask.sync`), when the stack has containers.
+            *(self.containers.state_machine_statements() if self.containers is not None else []),
         ]
 
 
@@ -241,6 +253,8 @@ class FlowRoleBoundary(Construct):
             ),
         )
         acknowledge(policy, DISTRIBUTED_MAP_OBJECTS, *state_machine_role.distributed_map_findings(self))
+        if state_machine_role.containers is not None:
+            acknowledge(policy, CONTAINER_TASKS, *state_machine_role.containers.nag_findings(self))
         self.policy = policy
 
     @property

@@ -41,6 +41,9 @@ CUSTOM_CONTEXT = {
     "webhookConcurrency": "3",
     "namespaceGrants": '{"team.a": ["arn:aws:s3:::team-a-*"]}',
     "reservedConcurrency": '{"task_runner": 20}',
+    "containerSubnets": "subnet-0aaa1111,subnet-0bbb2222",
+    "containerSecurityGroups": '["sg-0ccc3333"]',
+    "containerAssignPublicIp": "true",
 }
 
 

@@ -26,7 +26,7 @@ from stratoflow.runner_call import CONTAINER_NAME, EXECUTION_VARIABLE, SCOPE_VAR
 
 RUN_CONTAINER = "arn:aws:states:::ecs:runTask.sync"
 CLUSTER = "${ContainerClusterArn}"
-TASK_DEFINITION = "${ContainerTaskDefinitionArn}"
+TASK_DEFINITION = "${ContainerTaskDefinition}"
 SUBNETS = "${ContainerSubnets}"
 SECURITY_GROUPS = "${ContainerSecurityGroups}"
 PUBLIC_IP = "${ContainerPublicIp}"

@@ -50,6 +50,15 @@ class Settings(BaseModel):
     # Days executions, task runs and logs are kept (DynamoDB TTL); the stack's `dataRetentionDays`.
     # 0 keeps them. The data bucket expires the objects they point at a little later (infra storage).
     stratoflow_history_days: int = 0
+    # Script tasks with a Fargate `taskRunner` (cloud.deploy.containers): the stack's cluster, task
+    # definition and network (comma-separated ids); without a network such flows are refused.
+    stratoflow_container_cluster_arn: str = ""
+    stratoflow_container_task_definition: str = ""
+    stratoflow_container_subnets: str = ""
+    stratoflow_container_security_groups: str = ""
+    stratoflow_container_public_ip: bool = False
+    # The containers' task role: flow roles trust it as they trust the task runner's.
+    stratoflow_container_role_arn: str = ""
 
     @property
     def flow_roles_enabled(self) -> bool:

@@ -26,6 +26,7 @@ from typing import Any
 from stratoflow.cloud.config.clients import AwsClients, error_code
 from stratoflow.cloud.config.naming import AccountRegion, state_machine_name
 from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.deploy.containers import ContainerStack
 from stratoflow.cloud.deploy.deploy_steps import default_steps
 from stratoflow.cloud.deploy.deployment import Deployment, DeployStep, FlowTarget, Retirement
 from stratoflow.cloud.deploy.limits import DeployNames, measure
@@ -268,6 +269,13 @@ class Deployer:
             settings.stratoflow_task_runner_arn,
             settings.flow_roles_enabled,
             settings.stratoflow_data_bucket,
+            ContainerStack(
+                settings.stratoflow_container_cluster_arn,
+                settings.stratoflow_container_task_definition,
+                settings.stratoflow_container_subnets,
+                settings.stratoflow_container_security_groups,
+                settings.stratoflow_container_public_ip,
+            ),
         )
 
     def _prepare(

@@ -81,8 +81,14 @@ def check_policy_size(
         )
 
 
-def trust_policy(account: AccountRegion, state_machine_arn: str, task_runner_role_arn: str) -> dict[str, Any]:
-    """Step Functions for this flow's state machine (and its versions), and the task runner."""
+def trust_policy(
+    account: AccountRegion, state_machine_arn: str, task_runner_role_arn: str, container_role_arn: str = ""
+) -> dict[str, Any]:
+    """Step Functions for this flow's state machine (and its versions), and the task runner (and the
+    role of container-run script tasks, which assume the flow's role as the task runner does)."""
+    runners: str | list[str] = (
+        [task_runner_role_arn, container_role_arn] if container_role_arn else task_runner_role_arn
+    )
     return {
         "Version": _POLICY_VERSION,
         "Statement": [
@@ -99,7 +105,7 @@ def trust_policy(account: AccountRegion, state_machine_arn: str, task_runner_rol
             {
                 "Sid": "TaskRunner",
                 "Effect": "Allow",
-                "Principal": {"AWS": task_runner_role_arn},
+                "Principal": {"AWS": runners},
                 "Action": "sts:AssumeRole",
             },
         ],
@@ -120,7 +126,12 @@ class FlowRoles:
         """The role exists with the trust, boundary, base policy and exactly `permissions`; its ARN."""
         name = self.name(target)
         account = AccountRegion.from_arn(target.state_machine_arn)
-        trust = trust_policy(account, target.state_machine_arn, self.settings.stratoflow_task_runner_role_arn)
+        trust = trust_policy(
+            account,
+            target.state_machine_arn,
+            self.settings.stratoflow_task_runner_role_arn,
+            self.settings.stratoflow_container_role_arn,
+        )
         role = self._get(name)
         if role is None:
             role = self._create(name, target, trust)

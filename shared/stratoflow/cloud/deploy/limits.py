@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratoflow.cloud.config.naming import AccountRegion, state_machine_name
+from stratoflow.cloud.deploy.containers import ContainerStack, container_problems
 from stratoflow.cloud.deploy.flow_roles import check_policy_size
 from stratoflow.cloud.deploy.sandboxes import SANDBOX_POLICY_CHARS, runs_scripts
 from stratoflow.compiler import (
@@ -46,6 +47,7 @@ class DeployNames:
     task_runner_arn: str
     flow_roles: bool = True
     data_bucket: str = ""
+    containers: ContainerStack = field(default_factory=ContainerStack)
 
     @classmethod
     def example(cls) -> DeployNames:
@@ -55,13 +57,22 @@ class DeployNames:
         )
         # CDK names the bucket <stack>-databucket<hash>-<suffix>, in lower case, up to 63 characters.
         bucket = f"{_EXAMPLE_STACK.lower()}-storagedatabucket0123456789-abcdefghijkl"
-        return cls(_EXAMPLE_STACK, account, runner, data_bucket=bucket)
+        prefix = f"arn:aws:ecs:{_EXAMPLE_REGION}:123456789012"
+        containers = ContainerStack(
+            cluster_arn=f"{prefix}:cluster/{_EXAMPLE_STACK}-ContainersCluster0123456789-abcdefghijkl",
+            task_definition=f"{_EXAMPLE_STACK}ContainersTaskDefinition0123456789AB",
+            subnets="subnet-0123456789abcdef0,subnet-0123456789abcdef1,subnet-0123456789abcdef2",
+            security_groups="sg-0123456789abcdef0",
+        )
+        return cls(_EXAMPLE_STACK, account, runner, data_bucket=bucket, containers=containers)
 
     def state_machine_arn(self, namespace: str, flow_id: str) -> str:
         return self.account.state_machine_arn(state_machine_name(self.stack_name, namespace, flow_id))
 
     def values(self, flow: Flow) -> dict[str, str]:
         values = {"TaskRunnerFunctionArn": self.task_runner_arn, "DataBucketName": self.data_bucket}
+        if self.containers.ready:
+            values.update(self.containers.values())
         for task in flow.all_tasks():
             if isinstance(task, Subflow | ForEachItem):
                 placeholder = state_machine_placeholder(task.namespace, task.flow_id)[2:-1]
@@ -81,6 +92,9 @@ class Measured:
 def measure(flow: Flow, names: DeployNames, file: str | None = None) -> Measured:
     """Compile `flow` and check every deployment limit; problems are located at the flow's `tasks`."""
     where = _locate(flow, file)
+    refused = container_problems(flow, names.containers, file)
+    if refused:  # the definition cannot be completed (or would run what the cloud cannot)
+        return Measured(None, None, refused)
     try:
         compiled = compile_flow(flow)
         definition = substitute(compiled.definition, names.values(flow))

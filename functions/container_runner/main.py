@@ -1,0 +1,28 @@
+"""Container entrypoint of a script task with a Fargate `taskRunner`: the `run` call Step Functions
+put in the container's environment, answered by the same task runner the task-runner Lambda builds.
+
+Thin by design (`stratoflow.execution.runner.container` does the work): exit code 0 when the task
+run succeeded, 1 when it failed (Step Functions then fails the state with States.TaskFailed and the
+compiled Retry/Catch route it). The task run, its logs and outputs are in the store either way;
+this process's own output goes to the stack's container log group.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from stratoflow.cloud.assembly import cloud_task_runner
+from stratoflow.cloud.config.settings import Settings
+from stratoflow.execution.runner.container import run_container
+
+
+def main() -> int:
+    outcome = run_container(cloud_task_runner(Settings.from_env()), os.environ)
+    if outcome.error is not None:
+        print(f"task failed: {outcome.error}", file=sys.stderr)
+    return outcome.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Container-run script tasks (`taskRunner: aws.runner.Fargate`): the ECS platform exists only when
+the config names its network, runs ARM64 Fargate, and the state machines may run exactly it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra_synth import Synthesized
+from stratoflow._platform.infra.nag import render_cfn
+
+
+def _base_policy(synth: Synthesized) -> dict[str, Any]:
+    policy = synth.platform.deployer.state_machine_role.base_policy
+    return synth.resource(policy)["Properties"]["PolicyDocument"]
+
+
+def _statement(document: dict[str, Any], sid: str) -> dict[str, Any]:
+    return next(s for s in document["Statement"] if s.get("Sid") == sid)
+
+
+def test_no_container_platform_without_a_network(synth: Synthesized) -> None:
+    # Given the stack built from cdk.json (no containerSubnets)
+    # When its resources are listed
+    # Then there is no cluster, task definition or image, and no container grant to state machines
+    assert synth.platform.containers is None
+    assert synth.resources("AWS::ECS::Cluster") == {}
+    assert synth.resources("AWS::ECS::TaskDefinition") == {}
+    assert "RunContainerTasks" not in {s.get("Sid") for s in _base_policy(synth)["Statement"]}
+
+
+def test_fargate_task_definition_runs_the_entrypoint_on_arm64(custom_synth: Synthesized) -> None:
+    # Given the stack with a container network
+    containers = custom_synth.platform.containers
+    assert containers is not None
+    # When its task definition is read
+    (definition,) = custom_synth.resources("AWS::ECS::TaskDefinition").values()
+    properties = definition["Properties"]
+    # Then it is Fargate on ARM64, one `runner` container logging to the stack's log group, with the
+    # store's names in its environment and the containers' task role
+    assert properties["RequiresCompatibilities"] == ["FARGATE"]
+    assert properties["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
+    (container,) = properties["ContainerDefinitions"]
+    assert container["Name"] == "runner"
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    assert container["LogConfiguration"]["Options"]["awslogs-group"] == {
+        "Ref": custom_synth.logical_id(containers.log_group)
+    }
+    names = {variable["Name"] for variable in container["Environment"]}
+    assert {"STRATOFLOW_TABLE_NAME", "STRATOFLOW_DATA_BUCKET", "STRATOFLOW_FLOW_ROLE_PREFIX"} <= names
+    assert properties["TaskRoleArn"] == {"Fn::GetAtt": [custom_synth.logical_id(containers.task_role), "Arn"]}
+    (cluster,) = custom_synth.resources("AWS::ECS::Cluster").values()
+    assert cluster["Properties"]["CapacityProviders"] == ["FARGATE"]
+    # nothing costly comes with it: no VPC, no NAT gateway
+    assert custom_synth.resources("AWS::EC2::VPC") == {}
+    assert custom_synth.resources("AWS::EC2::NatGateway") == {}
+
+
+def test_state_machines_may_run_the_task_definition_and_pass_only_its_roles(
+    custom_synth: Synthesized,
+) -> None:
+    # Given the stack with a container network
+    containers = custom_synth.platform.containers
+    assert containers is not None
+    document = _base_policy(custom_synth)
+    # When the base policy every flow's state machine holds is read
+    run = _statement(document, "RunContainerTasks")
+    passed = _statement(document, "PassContainerRoles")
+    # Then RunTask is allowed on the stack's task definition family, on its cluster only, and
+    # PassRole on the task and execution roles, to ECS tasks only
+    assert run["Action"] == "ecs:RunTask"
+    assert ":task-definition/" in render_cfn(run["Resource"])
+    assert run["Condition"]["ArnEquals"]["ecs:cluster"] == {
+        "Fn::GetAtt": [
+            custom_synth.stack.resolve(custom_synth.stack.get_logical_id(containers.cluster)),
+            "Arn",
+        ]
+    }
+    assert passed["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    assert {"Fn::GetAtt": [custom_synth.logical_id(containers.task_role), "Arn"]} in passed["Resource"]
+    assert len(passed["Resource"]) == 2
+
+
+def test_the_task_role_records_task_runs_like_the_task_runner(custom_synth: Synthesized) -> None:
+    # Given the containers' task role
+    containers = custom_synth.platform.containers
+    assert containers is not None
+    role = containers.task_role
+    # When what it may do is read
+    # Then it writes the table and the data bucket, and assumes the flows' own roles
+    assert custom_synth.resources_allowed(role, "dynamodb:PutItem")
+    assert custom_synth.resources_allowed(role, "s3:PutObject")
+    assert any("/stratoflow/" in arn for arn in custom_synth.resources_allowed(role, "sts:AssumeRole"))
+
+
+def test_the_deployer_knows_the_container_platform(custom_synth: Synthesized) -> None:
+    # Given the stack with a container network
+    environment = custom_synth.environment(custom_synth.platform.functions.deployer)
+    # When the deployer's settings are read
+    # Then it has the cluster, the task definition's family, the network and the task role
+    assert environment["STRATOFLOW_CONTAINER_SUBNETS"] == "subnet-0aaa1111,subnet-0bbb2222"
+    assert environment["STRATOFLOW_CONTAINER_SECURITY_GROUPS"] == "sg-0ccc3333"
+    assert environment["STRATOFLOW_CONTAINER_PUBLIC_IP"] == "true"
+    for name in ("CLUSTER_ARN", "TASK_DEFINITION", "ROLE_ARN"):
+        assert environment[f"STRATOFLOW_CONTAINER_{name}"]
