@@ -38,6 +38,13 @@ from stratoflow.flow import load_flow_file
     help="Per task-runner invocation.",
 )
 @click.option(
+    "--container-seconds",
+    type=click.FloatRange(min=1),
+    default=600.0,
+    show_default=True,
+    help="Per container-run task (taskRunner aws.runner.Fargate), start-up included.",
+)
+@click.option(
     "--failed-attempts",
     type=click.IntRange(min=0),
     default=0,
@@ -51,11 +58,13 @@ def cost(
     executions_per_month: int,
     items: int,
     duration_ms: float,
+    container_seconds: float,
     failed_attempts: int,
     free_tier: bool,
     as_json: bool,
 ) -> None:
-    """Estimate what FLOW_FILE costs per month on Step Functions, Lambda and DynamoDB (us-east-1 list prices)."""
+    """Estimate what FLOW_FILE costs per month on Step Functions, Lambda, DynamoDB and Fargate (us-east-1
+    list prices)."""
     try:
         flow = load_flow_file(flow_file)
         definition = compile_flow(flow).definition
@@ -67,7 +76,11 @@ def cost(
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
     assumptions = Assumptions(
-        items=items, runner_duration_ms=duration_ms, failed_attempts=failed_attempts, free_tier=free_tier
+        items=items,
+        runner_duration_ms=duration_ms,
+        container_duration_s=container_seconds,
+        failed_attempts=failed_attempts,
+        free_tier=free_tier,
     )
     result = estimate(definition, flow, executions_per_month, assumptions)
     if as_json:

@@ -16,6 +16,8 @@ class Assumptions:
     runner_duration_ms: float = 100.0
     """Billed duration of one task-runner invocation."""
     runner_memory_mb: int = 1024
+    container_duration_s: float = 600.0
+    """Run time of a container-run task (`taskRunner: aws.runner.Fargate`), start-up included."""
     platform_invocations: int = 3
     """Other Lambda invocations per execution: admission, and execution-status events (RUNNING, end)."""
     platform_duration_ms: float = 100.0
@@ -39,6 +41,8 @@ class Assumptions:
             f"WaitFor rounds per loop: {self.loop_iterations}",
             f"failed attempts before success, per task with a retry policy: {self.failed_attempts}",
             f"task-runner Lambda: {self.runner_memory_mb} MB arm64, {self.runner_duration_ms:g} ms per invocation",
+            f"container-run tasks (Fargate arm64): {self.container_duration_s:g} s each, the vCPU and "
+            "memory they ask for (Fargate bills a minute at least)",
             f"other Lambda invocations per execution (admission, status events): {self.platform_invocations} "
             f"x {self.platform_memory_mb} MB x {self.platform_duration_ms:g} ms",
             f"DynamoDB items: task run {self.task_run_item_kb:g} KB, execution {self.execution_item_kb:g} KB, "

@@ -37,6 +37,9 @@ class Usage:
     platform_invocations: float
     runner_write_requests: float = 0.0
     """DynamoDB write requests of the Task states alone (the per-execution start and end left out)."""
+    container_vcpu_seconds: float = 0.0
+    """Fargate vCPU-seconds of the container-run tasks (`taskRunner: aws.runner.Fargate`)."""
+    container_gb_seconds: float = 0.0
 
     def per_task(self) -> dict[str, float | None]:
         """The issue's efficiency figures: per runnable task run, and per task run for DynamoDB."""
@@ -118,6 +121,8 @@ def count(definition: dict[str, Any], flow: Any, assumptions: Assumptions | None
         dynamo=dynamo,
         platform_invocations=float(a.platform_invocations),
         runner_write_requests=tally.dynamo.write_requests,
+        container_vcpu_seconds=tally.container_vcpu_s,
+        container_gb_seconds=tally.container_gb_s,
     )
 
 
@@ -131,7 +136,9 @@ def express_blockers(definition: dict[str, Any], usage: Usage, assumptions: Assu
             if resource.endswith(".waitForTaskToken"):
                 found.append(f"state '{name}' waits for a callback (Pause without delay, Dag dependency)")
             elif ".sync" in resource:
-                found.append(f"state '{name}' uses a .sync integration (Subflow with wait)")
+                found.append(
+                    f"state '{name}' uses a .sync integration (Subflow with wait, an ECS/Batch task, a container taskRunner)"
+                )
             if state["Type"] == "Wait":
                 if "Timestamp" in state or "TimestampPath" in state:
                     found.append(f"state '{name}' waits until a timestamp")
@@ -215,6 +222,19 @@ def estimate(
         _item("DynamoDB", "write request units", usage.dynamo.all_write_units, n, prices.dynamodb_write_unit),
         _item("DynamoDB", "read request units", usage.dynamo.read_units, n, prices.dynamodb_read_unit),
     ]
+    if usage.container_vcpu_seconds:  # container-run tasks: Fargate bills them, not Lambda
+        shared += [
+            _item(
+                "Fargate",
+                "vCPU-seconds (arm64)",
+                usage.container_vcpu_seconds,
+                n,
+                prices.fargate_vcpu_second_arm64,
+            ),
+            _item(
+                "Fargate", "GB-seconds (arm64)", usage.container_gb_seconds, n, prices.fargate_gb_second_arm64
+            ),
+        ]
     standard = [
         _item(
             "Step Functions Standard",

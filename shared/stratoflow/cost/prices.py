@@ -14,6 +14,9 @@ class Prices:
     express_gb_second: float = 0.00001667
     lambda_request: float = 0.20 / 1_000_000
     lambda_gb_second_arm64: float = 0.0000133334
+    # Fargate on Linux/ARM64, per second: $0.03238 per vCPU-hour and $0.00356 per GB-hour.
+    fargate_vcpu_second_arm64: float = 0.03238 / 3600
+    fargate_gb_second_arm64: float = 0.00356 / 3600
     # On-demand request units since the November 2024 price cut (half the earlier $1.25 / $0.25).
     dynamodb_write_unit: float = 0.625 / 1_000_000
     dynamodb_read_unit: float = 0.125 / 1_000_000

@@ -18,6 +18,7 @@ from stratoflow.cost.assumptions import Assumptions
 from stratoflow.cost.dynamo import DynamoModel, DynamoUsage, Refs
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+RUN_CONTAINER = "arn:aws:states:::ecs:runTask.sync"
 CALLBACK = ".waitForTaskToken"
 INLINE_MAP_CONCURRENCY = 40  # an inline Map runs at most 40 iterations at once
 REFERENCE = re.compile(r"outputs\s*\.\s*([A-Za-z0-9_][A-Za-z0-9_-]*)|outputs\s*\[\s*['\"]([^'\"]+)['\"]\s*\]")
@@ -39,8 +40,13 @@ class Tally:
     duration_s: float = 0.0
     actions: dict[str, float] = field(default_factory=dict)
     dynamo: DynamoUsage = field(default_factory=DynamoUsage)
+    container_vcpu_s: float = 0.0
+    """Fargate vCPU-seconds of container-run tasks (`taskRunner: aws.runner.Fargate`)."""
+    container_gb_s: float = 0.0
 
     def add(self, other: Tally, times: float = 1.0) -> None:
+        self.container_vcpu_s += other.container_vcpu_s * times
+        self.container_gb_s += other.container_gb_s * times
         self.transitions += other.transitions * times
         self.invocations += other.invocations * times
         self.first_attempts += other.first_attempts * times
@@ -145,6 +151,9 @@ class Walker:
 
     def _task_state(self, state: dict[str, Any], tally: Tally, runs_before: float) -> None:
         resource = str(state.get("Resource", ""))
+        if resource == RUN_CONTAINER and self._container_task(state) is not None:
+            self._container_state(state, tally, runs_before)
+            return
         if not resource.startswith(LAMBDA_INVOKE):
             tally.other_tasks += 1
             return
@@ -186,6 +195,35 @@ class Walker:
             usage = DynamoUsage()
         if action in ("run", "end"):
             self._wake_dependents(task_id, usage)
+        tally.dynamo.add(usage)
+
+    @staticmethod
+    def _container_task(state: dict[str, Any]) -> str | None:
+        """The task id a container-run state carries in its environment overrides, if it is one."""
+        overrides = state.get("Parameters", {}).get("Overrides", {})
+        for container in overrides.get("ContainerOverrides", []):
+            for variable in container.get("Environment", []):
+                if variable.get("Name") == "STRATOFLOW_TASK_ID" and isinstance(variable.get("Value"), str):
+                    return str(variable["Value"])
+        return None
+
+    def _container_state(self, state: dict[str, Any], tally: Tally, runs_before: float) -> None:
+        """A script task in a Fargate container: the task runner's `run`, billed by Fargate per second
+        (one minute at least) for the vCPU and memory it asked for."""
+        task_id = self._container_task(state) or ""
+        overrides = state["Parameters"]["Overrides"]
+        failed = self._failed_attempts(state)
+        attempts = failed + 1
+        billed = max(60.0, self.a.container_duration_s) * attempts
+        tally.container_vcpu_s += billed * int(overrides.get("Cpu", 1024)) / 1024
+        tally.container_gb_s += billed * int(overrides.get("Memory", 2048)) / 1024
+        tally.transitions += failed
+        tally.actions["run"] = tally.actions.get("run", 0.0) + attempts
+        tally.duration_s += attempts * self.a.container_duration_s + self._retry_delays(state, failed)
+        tally.first_attempts += 1
+        tally.task_runs += 1 if task_id not in self.awaited else 0
+        usage = self.dynamo.run(self.refs(task_id), runs_before, self.log_lines(self._task(task_id)), failed)
+        self._wake_dependents(task_id, usage)
         tally.dynamo.add(usage)
 
     def _dag_node(self, task_id: str, what: str) -> list[str]:
