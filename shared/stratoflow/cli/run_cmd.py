@@ -25,7 +25,7 @@ from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.engine import VirtualClock
 from stratoflow.errors import FlowValidationError, InputError, StratoflowError
 from stratoflow.expressions.template_cache import persistent_templates
-from stratoflow.flow import Flow, read_flow_source
+from stratoflow.flow import Flow, load_flow, read_flow_source
 from stratoflow.flow.task import RunnableTask
 from stratoflow.flow.task_runners import FARGATE, uses_docker
 from stratoflow.local import LocalPlatform
@@ -140,6 +140,21 @@ def local_process_note(flow: Flow) -> str | None:
     return f"note: these tasks run as local processes here: {'; '.join(parts)}"
 
 
+def simulated_containers_note(source: str, file: str) -> str | None:
+    """`--cloud-sim`: container-run tasks run in this process (moto's ECS runs no container)."""
+    try:
+        flow = load_flow(source, file)
+    except FlowValidationError:
+        return None  # the deployer reports it
+    tasks = [t.id for t in flow.all_tasks() if isinstance(t, RunnableTask) and t.container() is not None]
+    if not tasks:
+        return None
+    return (
+        f"note: {', '.join(tasks)} run in this process through the container entrypoint "
+        "(moto's ECS runs no container; on AWS: ECS Fargate)"
+    )
+
+
 def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> None:
     """`--cloud-sim`: the flow through the deployed code path on moto; exits like a local run."""
     try:
@@ -157,7 +172,11 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
     )
 
     try:
-        refuse_subflows(read_flow_source(flow_file), str(flow_file))  # before starting moto
+        source = read_flow_source(flow_file)
+        refuse_subflows(source, str(flow_file))  # before starting moto
+        simulated = simulated_containers_note(source, str(flow_file))
+        if simulated:
+            click.echo(simulated, err=True)
         with CloudSimulation() as simulation:
             outcome = simulation.run_flow(flow_file, inputs)
     except DeployRefused as error:

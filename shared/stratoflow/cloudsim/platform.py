@@ -40,6 +40,7 @@ from stratoflow.cloud.runtime.events import StatusOutcome
 from stratoflow.cloud.runtime.queue_batches import admission_request
 from stratoflow.cloud.runtime.sla_timer import REQUEST_KEY as SLA_REQUEST
 from stratoflow.cloud.runtime.starter import REFUSED, StartResponse
+from stratoflow.cloudsim.containers import SimulatedContainers
 from stratoflow.cloudsim.delivery import START_PARAMS, FlowUploads, StatusEvents, start_latest_versions
 from stratoflow.cloudsim.pipes import PipeDelivery, QueuePipes
 from stratoflow.cloudsim.sandboxes import SubprocessSandboxes
@@ -108,6 +109,7 @@ class CloudSimulation:
         self.status_events.unfollow_starts()
         boto3._get_default_session().events.unregister(START_PARAMS, self._to_latest)
         self.uploads.uninstall()
+        self.containers.uninstall()
         self._moto.__exit__(kind, error, traceback)
 
     def _wire(self, sfn: Any) -> None:
@@ -144,6 +146,9 @@ class CloudSimulation:
         self.blobs = self.runner.blobs
         self.lambdas = sfn.lambdas
         self.lambdas.functions[TASK_RUNNER] = lambda event, _context: self.runner.handle(event)
+        # Container-run script tasks: moto's ECS runs no container, the simulation runs it in process.
+        self.containers = SimulatedContainers(self.runner)
+        self.containers.install()
         self.lambdas.functions[ADMISSION] = lambda event, _context: self.admit(event)
         # Script tasks run in their flow's sandbox function: here a process with only its role's credentials.
         self.sandboxes = SubprocessSandboxes(boto3.client("lambda"), self.clients.sts)

@@ -116,6 +116,11 @@ def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
         stratoflow_sandbox_code_bucket=assets,
         stratoflow_sandbox_code_key=code_key,
         stratoflow_platform_layer_arn=layer,
+        # Container-run tasks: names only; the simulation runs them in process (cloudsim.containers).
+        stratoflow_container_cluster_arn=f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{stack_name}-Containers",
+        stratoflow_container_task_definition=f"{stack_name}-Containers",
+        stratoflow_container_subnets="subnet-0123456789abcdef0",
+        stratoflow_container_security_groups="sg-0123456789abcdef0",
     )
     return SimulatedStack(settings)
 

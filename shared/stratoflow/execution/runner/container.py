@@ -56,7 +56,11 @@ def stopped_task(parameters: Any, outcome: ContainerExit) -> dict[str, Any]:
     its container stopped."""
     parameters = parameters if isinstance(parameters, Mapping) else {}
     cluster = str(parameters.get("Cluster", "default"))
-    task_arn = f"arn:aws:ecs:local:000000000000:task/{cluster.rsplit('/', 1)[-1]}/{uuid.uuid4().hex}"
+    parts = cluster.split(":")
+    region, account = (
+        (parts[3], parts[4]) if cluster.startswith("arn:") and len(parts) > 5 else ("local", "0" * 12)
+    )
+    task_arn = f"arn:aws:ecs:{region}:{account}:task/{cluster.rsplit('/', 1)[-1]}/{uuid.uuid4().hex}"
     overrides = parameters.get("Overrides", {})
     container: dict[str, Any] = {
         "Name": CONTAINER_NAME,

@@ -1,0 +1,105 @@
+"""ECS Fargate containers on the simulated cloud.
+
+moto's Step Functions interpreter has an `ecs:runTask.sync` integration, but in moto 5.2 it cannot
+run one: it hands the state's PascalCase Parameters to boto3 unchanged (`Cluster=...`; its parameter
+normalisation is a no-op) and reads PascalCase keys from the answer; and moto's ECS never runs a
+container anyway. While the simulation runs, that integration is replaced: RunTask runs the
+container entrypoint in process (`execution.runner.container`, the code the real container runs)
+with the simulated stack's runner, and the `.sync` wait answers as AWS does once the task stopped —
+the task's description (PascalCase, as Step Functions hands it over) when the container exited 0,
+else `States.TaskFailed` with that description as Cause.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from stratoflow.execution.runner import TaskRunner
+from stratoflow.execution.runner.container import (
+    ContainerExit,
+    overridden_environment,
+    run_container,
+    stopped_task,
+)
+
+
+class SimulatedContainers:
+    """Runs each container-run task in process, in place of moto's ECS integration."""
+
+    def __init__(self, runner: TaskRunner):
+        self.runner = runner
+        self.runs: list[ContainerExit] = []
+        self._patches: list[Any] = []
+
+    def install(self) -> None:
+        from unittest import mock
+
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
+            StateTaskServiceEcs,
+        )
+
+        self._patches = [
+            mock.patch.object(StateTaskServiceEcs, "_eval_service_task", self._run_task()),
+            mock.patch.object(StateTaskServiceEcs, "_build_sync_resolver", _stopped_task_resolver()),
+        ]
+        for patch in self._patches:
+            patch.start()
+
+    def uninstall(self) -> None:
+        for patch in reversed(self._patches):
+            patch.stop()
+        self._patches = []
+
+    def _run_task(self) -> Callable[..., None]:
+        containers = self
+
+        def run_task(self: Any, env: Any, normalised_parameters: dict[str, Any], **_other: Any) -> None:
+            parameters = normalised_parameters
+            outcome = run_container(containers.runner, overridden_environment(parameters))
+            containers.runs.append(outcome)
+            env.stack.append(stopped_task(parameters, outcome))
+
+        return run_task
+
+
+def _stopped_task_resolver() -> Callable[..., Callable[[], Any]]:
+    """The `.sync` wait: the container has stopped already (it ran inside RunTask)."""
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    def build(self: Any, env: Any, *_args: Any, **_kwargs: Any) -> Callable[[], Any]:
+        task: dict[str, Any] = env.stack.pop()
+
+        def resolver() -> Any:
+            if all(container.get("ExitCode") == 0 for container in task.get("Containers", [])):
+                return task
+            failed = StatesErrorNameType.StatesTaskFailed
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=failed),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(  # type: ignore[typeddict-item]
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                            error=failed.to_name(),
+                            cause=json.dumps(task),
+                        )
+                    ),
+                )
+            )
+
+        return resolver
+
+    return build
