@@ -1,0 +1,59 @@
+"""The cost model bills container-run script tasks as Fargate (arm64) per second, not as Lambda."""
+
+from __future__ import annotations
+
+import pytest
+
+from stratoflow.compiler import compile_flow
+from stratoflow.cost import Assumptions, estimate
+from stratoflow.cost.prices import LIST_PRICES
+from stratoflow.flow import load_flow
+
+FLOW = """id: long
+namespace: tests.cost
+tasks:
+  - id: crunch
+    type: scripts.Commands
+    commands: [make]
+    timeout: PT2H
+    taskRunner: {type: aws.runner.Fargate, cpu: 2, memory: 4096}
+"""
+
+
+def test_a_container_task_costs_its_vcpu_and_memory_seconds() -> None:
+    # Given a 2 vCPU / 4 GB container task assumed to run an hour
+    flow = load_flow(FLOW, "long.yaml")
+
+    # When 1,000 executions a month are estimated
+    result = estimate(compile_flow(flow).definition, flow, 1000, Assumptions(container_duration_s=3600))
+
+    # Then Fargate bills 7,200 vCPU-seconds and 14,400 GB-seconds per execution, at arm64 prices,
+    # and the task runner Lambda is not invoked for it
+    items = {(item.service, item.what): item for item in result.standard}
+    vcpu = items[("Fargate", "vCPU-seconds (arm64)")]
+    memory = items[("Fargate", "GB-seconds (arm64)")]
+    assert (vcpu.per_execution, memory.per_execution) == (7200, 14400)
+    assert vcpu.monthly_cost == pytest.approx(7200 * 1000 * 0.03238 / 3600)
+    assert memory.unit_price == LIST_PRICES.fargate_gb_second_arm64
+    assert result.usage.runner_invocations == 0
+    assert result.usage.runnable_task_runs == 1
+
+
+def test_fargate_bills_a_minute_at_least_and_flows_without_containers_have_no_fargate_line() -> None:
+    # Given the container task assumed to run 5 seconds, and a flow without containers
+    flow = load_flow(FLOW, "long.yaml")
+    plain = load_flow(
+        FLOW.replace("    taskRunner: {type: aws.runner.Fargate, cpu: 2, memory: 4096}\n", "").replace(
+            "timeout: PT2H", "timeout: PT10M"
+        ),
+        "plain.yaml",
+    )
+
+    # When both are estimated
+    short = estimate(compile_flow(flow).definition, flow, 1, Assumptions(container_duration_s=5))
+    without = estimate(compile_flow(plain).definition, plain, 1)
+
+    # Then the container is billed 60 s, and the other flow has no Fargate line
+    vcpu = next(i for i in short.standard if i.what == "vCPU-seconds (arm64)")
+    assert vcpu.per_execution == 120
+    assert not any(item.service == "Fargate" for item in without.standard)

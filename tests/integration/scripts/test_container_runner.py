@@ -1,0 +1,142 @@
+"""Script tasks with a Fargate `taskRunner`: locally they run as processes (said once), and on the
+simulated cloud the container entrypoint records the same task run as the task-runner Lambda."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from stratoflow.cli.main import cli
+from stratoflow.domain import TaskRun
+
+# The same script twice: once in the task-runner Lambda, once in a Fargate container; its outputs
+# include a value over 32 KiB (kept in storage, referenced from the task run).
+TWINS = """id: twins
+namespace: tests.containers
+tasks:
+  - id: on_lambda
+    type: io.kestra.plugin.scripts.python.Script
+    script: &script |
+      import json
+      print("working")
+      print("::" + json.dumps({"outputs": {"n": 3, "big": "x" * 40000}}) + "::")
+  - id: in_container
+    type: io.kestra.plugin.scripts.python.Script
+    taskRunner: {type: aws.runner.Fargate, cpu: 1, memory: 2048}
+    timeout: PT2H
+    script: *script
+  - id: report
+    type: Log
+    message: "{{ outputs.on_lambda.vars.n + outputs.in_container.vars.n }}"
+"""
+
+FAILING = """id: failing
+namespace: tests.containers
+tasks:
+  - id: bad
+    type: scripts.Commands
+    taskRunner: {type: aws.runner.Fargate}
+    retry: {type: constant, interval: PT1S, maxAttempts: 2}
+    commands: [echo trying, exit 3]
+errors:
+  - id: handler
+    type: Log
+    message: "caught {{ errorLogs()[0].taskId }}"
+"""
+
+
+def _write(tmp_path: Path, name: str, source: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(source)
+    return path
+
+
+def _same(run: TaskRun) -> dict[str, Any]:
+    """What must not depend on where the script ran."""
+    outputs = dict(run.outputs)
+    return {
+        "state": run.state,
+        "attempts": [attempt.state for attempt in run.attempts],
+        "exitCode": outputs.get("exitCode"),
+        "vars": outputs.get("vars"),
+        "error": run.error,
+    }
+
+
+def test_a_container_task_runs_as_a_local_process_and_says_so_once(tmp_path: Path) -> None:
+    # Given the twin scripts
+    flow = _write(tmp_path, "twins", TWINS)
+
+    # When the flow runs locally
+    result = CliRunner().invoke(cli, ["run", str(flow), "--home", str(tmp_path / "home")])
+
+    # Then it succeeds with both outputs, and the run's output says once where the container task ran
+    assert result.exit_code == 0, result.output
+    assert "INFO  report: 6" in result.stdout
+    notes = [line for line in result.stderr.splitlines() if "run as local processes" in line]
+    assert notes == [
+        "note: these tasks run as local processes here: in_container (an ECS Fargate container on AWS)"
+    ]
+
+
+def test_a_failing_container_task_is_retried_and_caught_locally(tmp_path: Path) -> None:
+    # Given a container task that exits 3, retried once, in a flow with errors
+    flow = _write(tmp_path, "failing", FAILING)
+
+    # When the flow runs locally
+    result = CliRunner().invoke(cli, ["run", str(flow), "--home", str(tmp_path / "home")])
+
+    # Then both attempts ran, the errors branch caught it, and the flow failed
+    assert result.exit_code == 1
+    assert result.stdout.count("bad: trying") == 2
+    assert "handler: caught bad" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_container_entrypoint_records_the_same_task_run_as_the_lambda(tmp_path: Path) -> None:
+    # Deferred: moto is the `sim` extra.
+    from stratoflow.cloudsim.platform import CloudSimulation
+
+    # Given the twin scripts on the simulated cloud (moto's DynamoDB and S3 behind the store)
+    flow = _write(tmp_path, "twins", TWINS)
+
+    # When the flow runs there: the Lambda task through the task-runner Lambda, the other through
+    # `ecs:runTask.sync` and the container entrypoint
+    with CloudSimulation() as simulation:
+        run = simulation.run_flow(flow)
+        runs = {task_run.task_id: task_run for task_run in run.task_runs}
+        logs = {
+            task_id: [
+                (entry.level, entry.message)
+                for entry in simulation.store.list_logs(run.execution.id, task_id)
+            ]
+            for task_id in ("on_lambda", "in_container")
+        }
+        container_runs = list(simulation.containers.runs)
+
+    # Then the container ran once, and both task runs and their logs are recorded alike
+    assert run.execution.state == "SUCCESS"
+    assert [outcome.code for outcome in container_runs] == [0]
+    assert _same(runs["in_container"]) == _same(runs["on_lambda"])
+    assert logs["in_container"] == logs["on_lambda"] == [("INFO", "working")]
+
+
+@pytest.mark.slow
+def test_a_failing_container_task_fails_as_on_aws_on_the_simulated_cloud(tmp_path: Path) -> None:
+    from stratoflow.cloudsim.platform import CloudSimulation
+
+    # Given the failing container task on the simulated cloud
+    flow = _write(tmp_path, "failing", FAILING)
+
+    # When it runs
+    with CloudSimulation() as simulation:
+        run = simulation.run_flow(flow)
+
+    # Then Step Functions retried it (States.TaskFailed), the errors branch ran, the flow failed
+    runs = {task_run.task_id: task_run for task_run in run.task_runs}
+    assert run.execution.state == "FAILED"
+    assert len(runs["bad"].attempts) == 2
+    assert runs["handler"].state == "SUCCESS"
