@@ -117,9 +117,9 @@ class ScriptTask(RunnableTask):
     # in process, in the cloud in the flow's sandbox function, or in a stock Python image on Fargate).
     # Accepted so those flows load, and ignored with a warning.
     container_image: str | None = None
-    docker: dict[str, Any] | None = None
     # Where the script runs: the task runner (Process), or a Fargate container (`flow.task_runners`).
     task_runner: TaskRunner | None = None
+    docker: dict[str, Any] | None = None
 
     @field_validator("task_runner", mode="before")
     @classmethod
