@@ -23,6 +23,10 @@ from stratoflow.execution.runner.container import (
     run_container,
     stopped_task,
 )
+from stratoflow.runner_call import TASK_ID_VARIABLE
+
+# Marks the stopped task the simulation pushed for its resolver (a user's ECS task goes to moto's).
+SIMULATED = "__stratoflowSimulated"
 
 
 class SimulatedContainers:
@@ -41,8 +45,16 @@ class SimulatedContainers:
         )
 
         self._patches = [
-            mock.patch.object(StateTaskServiceEcs, "_eval_service_task", self._run_task()),
-            mock.patch.object(StateTaskServiceEcs, "_build_sync_resolver", _stopped_task_resolver()),
+            mock.patch.object(
+                StateTaskServiceEcs,
+                "_eval_service_task",
+                self._run_task(StateTaskServiceEcs._eval_service_task),
+            ),
+            mock.patch.object(
+                StateTaskServiceEcs,
+                "_build_sync_resolver",
+                _stopped_task_resolver(StateTaskServiceEcs._build_sync_resolver),
+            ),
         ]
         for patch in self._patches:
             patch.start()
@@ -52,19 +64,22 @@ class SimulatedContainers:
             patch.stop()
         self._patches = []
 
-    def _run_task(self) -> Callable[..., None]:
+    def _run_task(self, moto_run_task: Callable[..., None]) -> Callable[..., None]:
         containers = self
 
-        def run_task(self: Any, env: Any, normalised_parameters: dict[str, Any], **_other: Any) -> None:
+        def run_task(self: Any, env: Any, normalised_parameters: dict[str, Any], **other: Any) -> None:
             parameters = normalised_parameters
+            if TASK_ID_VARIABLE not in overridden_environment(parameters):  # a user's aws.ecs.RunTask
+                moto_run_task(self, env, normalised_parameters=normalised_parameters, **other)
+                return
             outcome = run_container(containers.runner, overridden_environment(parameters))
             containers.runs.append(outcome)
-            env.stack.append(stopped_task(parameters, outcome))
+            env.stack.append({**stopped_task(parameters, outcome), SIMULATED: True})
 
         return run_task
 
 
-def _stopped_task_resolver() -> Callable[..., Callable[[], Any]]:
+def _stopped_task_resolver(moto_resolver: Callable[..., Any]) -> Callable[..., Any]:
     """The `.sync` wait: the container has stopped already (it ran inside RunTask)."""
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -77,8 +92,11 @@ def _stopped_task_resolver() -> Callable[..., Callable[[], Any]]:
     )
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
-    def build(self: Any, env: Any, *_args: Any, **_kwargs: Any) -> Callable[[], Any]:
+    def build(self: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
+        if not (env.stack and isinstance(env.stack[-1], dict) and env.stack[-1].get(SIMULATED)):
+            return moto_resolver(self, env, *args, **kwargs)
         task: dict[str, Any] = env.stack.pop()
+        task.pop(SIMULATED)
 
         def resolver() -> Any:
             if all(container.get("ExitCode") == 0 for container in task.get("Containers", [])):

@@ -181,7 +181,7 @@ TaskRunner = Annotated[
 ]
 
 
-def short_runner_names(value: Any) -> Any:
+def short_runner_names(value: object) -> object:
     """`Process` and `Fargate` alone read as the full type names."""
     if isinstance(value, dict) and value.get("type") in {"Process", "Fargate"}:
         return {**value, "type": PROCESS if value["type"] == "Process" else FARGATE}

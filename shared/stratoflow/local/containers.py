@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stratoflow.engine import TaskCall, TaskError
+from stratoflow.engine import TaskCall, TaskError, UnknownResource
 from stratoflow.execution.runner import TaskRunner
 from stratoflow.execution.runner.container import (
     TASK_FAILED,
@@ -17,6 +17,7 @@ from stratoflow.execution.runner.container import (
     run_container,
     stopped_task,
 )
+from stratoflow.runner_call import TASK_ID_VARIABLE
 
 RUN_CONTAINER = "arn:aws:states:::ecs:runTask.sync"
 
@@ -28,9 +29,14 @@ class LocalContainers:
         self.runner = runner
 
     def invoke(self, resource: str, parameters: Any, call: TaskCall) -> Any:
-        if resource != RUN_CONTAINER:
-            raise TaskError("States.Runtime", f"only {RUN_CONTAINER} runs locally, not {resource}")
-        outcome = run_container(self.runner, overridden_environment(parameters))
+        environment = overridden_environment(parameters)
+        if resource != RUN_CONTAINER or TASK_ID_VARIABLE not in environment:
+            # An `aws.ecs.RunTask` of the user's: its image exists only in their account.
+            raise UnknownResource(
+                f"no handler for the resource '{resource}' here: the local engine runs the containers of "
+                "script tasks with a Fargate taskRunner, not other ECS tasks (they need a deployed stack)"
+            )
+        outcome = run_container(self.runner, environment)
         description = stopped_task(parameters, outcome)
         if outcome.code != 0:
             raise TaskError(TASK_FAILED, failure_cause(description))

@@ -15,7 +15,8 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from pydantic import JsonValue
 
 from stratoflow.execution.runner.runner import TaskRunner
 from stratoflow.runner_call import CONTAINER_NAME, container_call
@@ -42,27 +43,35 @@ def run_container(runner: TaskRunner, environment: Mapping[str, str]) -> Contain
     return ContainerExit(0)
 
 
-def overridden_environment(parameters: Any) -> dict[str, str]:
+def _mapping(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
+def overridden_environment(parameters: object) -> dict[str, str]:
     """The environment `ecs:runTask` Parameters give the runner container (its ContainerOverrides)."""
-    overrides = parameters.get("Overrides", {}) if isinstance(parameters, Mapping) else {}
-    for container in overrides.get("ContainerOverrides", []):
-        if container.get("Name") == CONTAINER_NAME:
-            return {str(item["Name"]): str(item["Value"]) for item in container.get("Environment", [])}
+    for container in _list(_mapping(_mapping(parameters).get("Overrides")).get("ContainerOverrides")):
+        if _mapping(container).get("Name") == CONTAINER_NAME:
+            variables = [_mapping(item) for item in _list(_mapping(container).get("Environment"))]
+            return {str(item.get("Name")): str(item.get("Value")) for item in variables}
     return {}
 
 
-def stopped_task(parameters: Any, outcome: ContainerExit) -> dict[str, Any]:
+def stopped_task(parameters: object, outcome: ContainerExit) -> dict[str, JsonValue]:
     """The ECS task as `ecs:runTask.sync` returns it (PascalCase, as Step Functions writes it) once
     its container stopped."""
-    parameters = parameters if isinstance(parameters, Mapping) else {}
-    cluster = str(parameters.get("Cluster", "default"))
+    given = _mapping(parameters)
+    cluster = str(given.get("Cluster", "default"))
     parts = cluster.split(":")
     region, account = (
         (parts[3], parts[4]) if cluster.startswith("arn:") and len(parts) > 5 else ("local", "0" * 12)
     )
     task_arn = f"arn:aws:ecs:{region}:{account}:task/{cluster.rsplit('/', 1)[-1]}/{uuid.uuid4().hex}"
-    overrides = parameters.get("Overrides", {})
-    container: dict[str, Any] = {
+    overrides = _mapping(given.get("Overrides"))
+    container: dict[str, JsonValue] = {
         "Name": CONTAINER_NAME,
         "ExitCode": outcome.code,
         "LastStatus": "STOPPED",
@@ -73,8 +82,8 @@ def stopped_task(parameters: Any, outcome: ContainerExit) -> dict[str, Any]:
     return {
         "TaskArn": task_arn,
         "ClusterArn": cluster,
-        "TaskDefinitionArn": str(parameters.get("TaskDefinition", "")),
-        "LaunchType": str(parameters.get("LaunchType", "FARGATE")),
+        "TaskDefinitionArn": str(given.get("TaskDefinition", "")),
+        "LaunchType": str(given.get("LaunchType", "FARGATE")),
         "Cpu": str(overrides.get("Cpu", "")),
         "Memory": str(overrides.get("Memory", "")),
         "LastStatus": "STOPPED",
@@ -85,6 +94,6 @@ def stopped_task(parameters: Any, outcome: ContainerExit) -> dict[str, Any]:
     }
 
 
-def failure_cause(description: Mapping[str, Any]) -> str:
+def failure_cause(description: Mapping[str, JsonValue]) -> str:
     """The Cause of the `States.TaskFailed` a stopped task with a failed container raises."""
     return json.dumps(description)
