@@ -17,6 +17,7 @@ idle: a cluster and a task definition are free, and no NAT gateway or VPC is cre
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from pathlib import Path
@@ -49,6 +50,8 @@ def build_context() -> Path:
     """The image's build context, small and the same wherever the stack is synthesized: the
     Dockerfile, the layer's pinned requirements, the library and the entrypoint (CDK hashes it)."""
     folder = Path(tempfile.mkdtemp(prefix="stratoflow-container-"))
+    # CDK copies the context into its output at synthesis: the folder is not needed afterwards.
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     shutil.copy(DOCKERFILE, folder / "Dockerfile")
     shutil.copy(LAYER_REQUIREMENTS, folder / "lambda-requirements.txt")
     shutil.copy(FUNCTIONS_DIR / "container_runner" / "main.py", folder / "main.py")
