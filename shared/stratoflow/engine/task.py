@@ -60,6 +60,9 @@ class TaskState(RecoverableState):
             f"{prefix}{e}" for e in ("Scheduled", "Started", "Succeeded")
         )
         self.failed, self.timed_out = f"{prefix}Failed", f"{prefix}TimedOut"
+        # A `.sync` integration (ECS, Batch, child executions): Step Functions records that the job was
+        # submitted before it records how it ended.
+        self.sync_task = ".sync" in self.resource
 
     def _attempt(self, raw: Any, run: Run, scope: CancelScope, entered_id: int, context: StateContext) -> Any:
         data = self.select(self.input_path, raw, context, entered_id)
@@ -110,10 +113,15 @@ class TaskState(RecoverableState):
     def _call(self, run: Run, parameters: Any, call: TaskCall, entered_id: int) -> Any:
         """Invoke the handler; failures become StateFailure (with the TaskFailed event)."""
         try:
-            return run.resources.invoke(self.resource, parameters, call)
+            result = run.resources.invoke(self.resource, parameters, call)
+            if self.sync_task:
+                run.emit("TaskSubmitted", self.name, resource=self.resource)
+            return result
         except Cancelled:
             raise
         except TaskError as error:
+            if self.sync_task and error.error == "States.TaskFailed":  # the job ran, and failed
+                run.emit("TaskSubmitted", self.name, resource=self.resource)
             failure = StateFailure(error.error, error.cause)
         except UnknownResource as error:
             failure = self.runtime_failure(entered_id, str(error))

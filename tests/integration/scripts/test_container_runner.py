@@ -140,3 +140,20 @@ def test_a_failing_container_task_fails_as_on_aws_on_the_simulated_cloud(tmp_pat
     assert run.execution.state == "FAILED"
     assert len(runs["bad"].attempts) == 2
     assert runs["handler"].state == "SUCCESS"
+
+
+@pytest.mark.slow
+def test_the_local_engine_counts_a_container_tasks_history_as_step_functions_does(tmp_path: Path) -> None:
+    import json
+
+    # Given the failing container task (submitted, failed, retried, caught)
+    flow = str(_write(tmp_path, "failing", FAILING))
+
+    # When it runs locally and on the simulated cloud (moto's interpreter writes the history)
+    local = CliRunner().invoke(cli, ["run", flow, "--json", "--home", str(tmp_path / "home")])
+    cloud = CliRunner().invoke(cli, ["run", flow, "--json", "--cloud-sim"])
+
+    # Then both count the same history events (TaskSubmitted included for the .sync state)
+    local_events = json.loads(local.stdout)["stepFunctions"]["historyEvents"]
+    cloud_events = json.loads(cloud.stdout)["stepFunctions"]["historyEvents"]
+    assert local_events == cloud_events == 20
