@@ -43,6 +43,9 @@ def _sizes(cpu: float) -> str:
     return f"{sizes.start}-{sizes.stop - 1} MiB in steps of {sizes.step}"
 
 
+_PROVIDED_BY_THE_STACK = "the stack provides it (its Fargate cluster, roles and storage): remove it"
+
+
 class ProcessRunner(StrictModel):
     """Run as a process of the task runner (Lambda in the cloud): what a script does by default."""
 
@@ -88,39 +91,42 @@ class BatchResources(StrictModel):
 class KestraBatchRunner(StrictModel):
     """Kestra's AWS Batch runner, run on the stack's Fargate cluster: only `resources.request` applies."""
 
-    # The properties that point at infrastructure of Kestra's own: the stack provides it here.
-    refused: ClassVar[tuple[str, ...]] = (
-        "computeEnvironmentArn",
-        "jobQueueArn",
-        "executionRoleArn",
-        "taskRoleArn",
-        "bucket",
-        "region",
-        "accessKeyId",
-        "secretKeyId",
-        "sessionToken",
-        "endpointOverride",
-        "sidecarResources",
-    )
+    # Kestra's other properties, refused where they are written: each with why, and what to do instead.
+    refused: ClassVar[dict[str, str]] = {
+        **dict.fromkeys(
+            (
+                "computeEnvironmentArn",
+                "jobQueueArn",
+                "executionRoleArn",
+                "taskRoleArn",
+                "bucket",
+                "region",
+                "accessKeyId",
+                "secretKeyId",
+                "sessionToken",
+                "endpointOverride",
+                "sidecarResources",
+            ),
+            _PROVIDED_BY_THE_STACK,
+        ),
+        "waitUntilCompletion": "Step Functions waits for the container as long as the task's `timeout`: set that",
+        "completionCheckInterval": "Step Functions learns when the container stops, nothing polls: remove it",
+        "delete": "nothing is left to delete: a stopped Fargate task keeps no resources; remove it",
+        "resume": "a retried attempt starts a new container (the task's `retry`): remove it",
+    }
 
     type: Literal["io.kestra.plugin.ee.aws.runner.Batch"]
     resources: BatchResources = Field(default_factory=BatchResources)
-    # Kestra's polling of the job: Step Functions waits for the container itself.
-    wait_until_completion: str | None = None
-    completion_check_interval: str | None = None
-    delete: bool | None = None
-    resume: bool | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _refuse_infrastructure(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            for name in cls.refused:
+            for name, reason in cls.refused.items():
                 if name in data:
                     raise located_error(
                         (name,),
-                        f"'{name}': Stratoflow runs {KESTRA_BATCH} on its stack's ECS Fargate cluster, "
-                        f"with the stack's roles and storage; remove it (or use type {FARGATE})",
+                        f"'{name}': Stratoflow runs {KESTRA_BATCH} on ECS Fargate ({FARGATE}); {reason}",
                         data[name],
                     )
         return data
