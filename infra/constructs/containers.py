@@ -236,6 +236,6 @@ class Containers(Construct):
             "STRATOFLOW_CONTAINER_TASK_DEFINITION": self.task_definition.family,
             "STRATOFLOW_CONTAINER_SUBNETS": self.subnets,
             "STRATOFLOW_CONTAINER_SECURITY_GROUPS": self.security_groups,
-            "STRATOFLOW_CONTAINER_PUBLIC_IP": "true" if self.assign_public_ip else "false",
+            "STRATOFLOW_CONTAINER_PUBLIC_IP": "ENABLED" if self.assign_public_ip else "DISABLED",
             "STRATOFLOW_CONTAINER_ROLE_ARN": self.task_role.role_arn,
         }

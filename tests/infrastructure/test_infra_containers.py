@@ -99,6 +99,6 @@ def test_the_deployer_knows_the_container_platform(custom_synth: Synthesized) ->
     # Then it has the cluster, the task definition's family, the network and the task role
     assert environment["STRATOFLOW_CONTAINER_SUBNETS"] == "subnet-0aaa1111,subnet-0bbb2222"
     assert environment["STRATOFLOW_CONTAINER_SECURITY_GROUPS"] == "sg-0ccc3333"
-    assert environment["STRATOFLOW_CONTAINER_PUBLIC_IP"] == "true"
+    assert environment["STRATOFLOW_CONTAINER_PUBLIC_IP"] == "ENABLED"
     for name in ("CLUSTER_ARN", "TASK_DEFINITION", "ROLE_ARN"):
         assert environment[f"STRATOFLOW_CONTAINER_{name}"]

@@ -52,7 +52,8 @@ COMMANDS: dict[str, Command] = {
     ),
     "cost": Command(
         "stratoflow.cli.cost_cmd:cost",
-        "Estimate what FLOW_FILE costs per month on Step Functions, Lambda and DynamoDB (us-east-1 list prices).",
+        "Estimate what FLOW_FILE costs per month on Step Functions, Lambda, DynamoDB and Fargate (us-east-1 "
+        "list prices).",
     ),
     "kill": Command(
         "stratoflow.cli.control_cmd:kill",

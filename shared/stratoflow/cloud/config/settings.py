@@ -56,7 +56,7 @@ class Settings(BaseModel):
     stratoflow_container_task_definition: str = ""
     stratoflow_container_subnets: str = ""
     stratoflow_container_security_groups: str = ""
-    stratoflow_container_public_ip: bool = False
+    stratoflow_container_public_ip: str = "DISABLED"  # ECS's word: ENABLED for public subnets
     # The containers' task role: flow roles trust it as they trust the task runner's.
     stratoflow_container_role_arn: str = ""
 

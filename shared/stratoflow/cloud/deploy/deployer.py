@@ -274,7 +274,7 @@ class Deployer:
                 settings.stratoflow_container_task_definition,
                 settings.stratoflow_container_subnets,
                 settings.stratoflow_container_security_groups,
-                settings.stratoflow_container_public_ip,
+                settings.stratoflow_container_public_ip == "ENABLED",
             ),
         )
 
