@@ -18,8 +18,10 @@ from typing import Any
 
 from stratoflow.execution.runner import TaskRunner
 from stratoflow.execution.runner.container import (
+    INVALID_PARAMETER,
     ContainerExit,
     overridden_environment,
+    override_problem,
     run_container,
     stopped_task,
 )
@@ -72,6 +74,9 @@ class SimulatedContainers:
             if TASK_ID_VARIABLE not in overridden_environment(parameters):  # a user's aws.ecs.RunTask
                 moto_run_task(self, env, normalised_parameters=normalised_parameters, **other)
                 return
+            refused = override_problem(parameters)
+            if refused is not None:  # RunTask refused: no container started, as on AWS
+                raise _service_error(self, env, INVALID_PARAMETER, refused)
             outcome = run_container(containers.runner, overridden_environment(parameters))
             containers.runs.append(outcome)
             env.stack.append({**stopped_task(parameters, outcome), SIMULATED: True})
@@ -121,3 +126,30 @@ def _stopped_task_resolver(moto_resolver: Callable[..., Any]) -> Callable[..., A
         return resolver
 
     return build
+
+
+def _service_error(service: Any, env: Any, error: str, cause: str) -> Exception:
+    """The failure Step Functions reports when the service refused the request (`ECS.<code>`)."""
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    return FailureEventException(
+        FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    error=error,
+                    cause=cause,
+                    resource=service._get_sfn_resource(),
+                    resourceType=service._get_sfn_resource_type(),
+                )
+            ),
+        )
+    )

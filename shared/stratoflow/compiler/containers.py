@@ -38,10 +38,12 @@ PLACEHOLDERS = tuple(p[2:-1] for p in (CLUSTER, TASK_DEFINITION, SUBNETS, SECURI
 # timeout: Step Functions' backstop leaves it that long.
 CONTAINER_START_SECONDS = 600
 
-# RunTask refused for capacity or throttling (a non-empty `Failures` is `AmazonECS.Unknown` on a
-# `.sync` integration): the task never started, so it is retried whatever the task's policy.
+# RunTask did not start the task: no capacity (a non-empty `Failures` is `AmazonECS.Unknown` on a
+# `.sync` integration), throttled or an unmodelled ECS error (`ECS.AmazonECSException`), or failing on
+# ECS's side (`ECS.ServerException`). The task never ran, so it is retried whatever the task's policy.
+# A refused request (`ECS.InvalidParameterException`: overrides over 8,192 characters) is not.
 CAPACITY_RETRIER = Retrier(
-    error_equals=["AmazonECS.Unknown", "ECS.AmazonECSException"],
+    error_equals=["AmazonECS.Unknown", "ECS.AmazonECSException", "ECS.ServerException"],
     interval_seconds=10,
     max_attempts=3,
     backoff_rate=2.0,

@@ -11,9 +11,11 @@ from typing import Any
 from stratoflow.engine import TaskCall, TaskError, UnknownResource
 from stratoflow.execution.runner import TaskRunner
 from stratoflow.execution.runner.container import (
+    INVALID_PARAMETER,
     TASK_FAILED,
     failure_cause,
     overridden_environment,
+    override_problem,
     run_container,
     stopped_task,
 )
@@ -36,6 +38,9 @@ class LocalContainers:
                 f"no handler for the resource '{resource}' here: the local engine runs the containers of "
                 "script tasks with a Fargate taskRunner, not other ECS tasks (they need a deployed stack)"
             )
+        refused = override_problem(parameters)
+        if refused is not None:  # RunTask refused: no container started, as on AWS
+            raise TaskError(INVALID_PARAMETER, refused)
         outcome = run_container(self.runner, environment)
         description = stopped_task(parameters, outcome)
         if outcome.code != 0:

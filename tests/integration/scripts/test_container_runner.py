@@ -47,6 +47,26 @@ errors:
     message: "caught {{ errorLogs()[0].taskId }}"
 """
 
+# A loop value of 9,000 characters: the container task's run call (its environment overrides) is over
+# ECS's 8,192-character limit, so RunTask is refused and no container starts.
+BIG_SCOPE = """id: big_scope
+namespace: tests.containers
+tasks:
+  - id: each
+    type: ForEach
+    values: ["{{ 'x' * 9000 }}"]
+    tasks:
+      - id: crunch
+        type: scripts.Commands
+        taskRunner: {type: aws.runner.Fargate}
+        commands: [echo started]
+errors:
+  - id: handler
+    type: Log
+    message: "caught {{ errorLogs()[0].message }}"
+"""
+REFUSED = "ECS.InvalidParameterException: Container Overrides length must be at most 8192 (task 'crunch'"
+
 
 def _write(tmp_path: Path, name: str, source: str) -> Path:
     path = tmp_path / f"{name}.yaml"
@@ -157,3 +177,36 @@ def test_the_local_engine_counts_a_container_tasks_history_as_step_functions_doe
     local_events = json.loads(local.stdout)["stepFunctions"]["historyEvents"]
     cloud_events = json.loads(cloud.stdout)["stepFunctions"]["historyEvents"]
     assert local_events == cloud_events == 20
+
+
+def test_a_container_task_over_the_overrides_limit_is_refused_locally(tmp_path: Path) -> None:
+    # Given a container task inside a loop over a 9,000-character value
+    flow = _write(tmp_path, "big_scope", BIG_SCOPE)
+
+    # When the flow runs locally
+    result = CliRunner().invoke(cli, ["run", str(flow), "--home", str(tmp_path / "home")])
+
+    # Then RunTask is refused as ECS refuses it: the script never started, the errors branch caught it
+    assert result.exit_code == 1
+    assert "started" not in result.stdout
+    assert f"handler: caught {REFUSED}" in result.stdout
+    assert f"error: each: {REFUSED}" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_container_task_over_the_overrides_limit_is_refused_on_the_simulated_cloud(tmp_path: Path) -> None:
+    from stratoflow.cloudsim.platform import CloudSimulation
+
+    # Given the same flow on the simulated cloud
+    flow = _write(tmp_path, "big_scope", BIG_SCOPE)
+
+    # When it runs
+    with CloudSimulation() as simulation:
+        run = simulation.run_flow(flow)
+        container_runs = list(simulation.containers.runs)
+        logs = [entry.message for entry in simulation.store.list_logs(run.execution.id, "handler")]
+
+    # Then no container started, the refusal was not retried, and the errors branch caught it
+    assert run.execution.state == "FAILED"
+    assert container_runs == []
+    assert [message.startswith(f"caught {REFUSED}") for message in logs] == [True]

@@ -54,6 +54,17 @@ def test_retry_is_the_tasks_policy_and_failures_go_to_errors() -> None:
     assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
 
 
+def test_a_task_that_never_started_is_retried_but_a_refused_request_is_not() -> None:
+    # Given the compiled state
+    # When its first retrier is read (before the task's own policy)
+    [first, *_] = _state()["Retry"]
+
+    # Then it names the errors of a RunTask that started nothing (no capacity, ECS's own failures),
+    # with backoff, and not ECS's refusal of the request (a task's own policy may still retry that)
+    assert first["ErrorEquals"] == ["AmazonECS.Unknown", "ECS.AmazonECSException", "ECS.ServerException"]
+    assert (first["IntervalSeconds"], first["MaxAttempts"], first["BackoffRate"]) == (10, 3, 2.0)
+
+
 def test_the_container_environment_carries_the_run_call_the_runner_reads() -> None:
     # Given the compiled state's environment overrides, resolved as Step Functions would
     [container] = _state()["Parameters"]["Overrides"]["ContainerOverrides"]

@@ -84,3 +84,61 @@ def test_a_failed_task_is_states_task_failed_with_the_stopped_task_as_cause() ->
     outputs = ecs_task_outputs(json.loads(raised.value.cause or ""))
     assert outputs["containers"][0]["exitCode"] == 1
     assert "container runner exit code 1 (RuntimeError: exit code 3)" in ecs_failure_summary(outputs)
+
+
+def _with_scope(scope: str) -> dict[str, Any]:
+    """PARAMETERS whose loop scope (the run call's STRATOFLOW_SCOPE) is `scope`."""
+    parameters = json.loads(json.dumps(PARAMETERS))
+    parameters["Overrides"]["ContainerOverrides"][0]["Environment"][2]["Value"] = scope
+    return cast(dict[str, Any], parameters)
+
+
+def _overrides_length(parameters: dict[str, Any]) -> int:
+    overrides = parameters["Overrides"]["ContainerOverrides"]
+    return len(json.dumps(overrides, separators=(",", ":"), ensure_ascii=False))
+
+
+def test_overrides_over_ecs_limit_are_refused_before_any_container_starts() -> None:
+    # Given a loop value that takes the run call's environment over ECS's 8,192 characters
+    runner = FakeRunner()
+    containers = LocalContainers(cast(TaskRunner, runner))
+    parameters = _with_scope(
+        json.dumps({"taskId": "each", "value": "x" * 9000, "iteration": 0, "parent": None})
+    )
+
+    # When the state runs
+    with pytest.raises(TaskError) as raised:
+        containers.invoke(RUN_CONTAINER, parameters, _call())
+
+    # Then RunTask is refused as ECS refuses it, naming the task and the size, and nothing ran
+    assert raised.value.error == "ECS.InvalidParameterException"
+    size = _overrides_length(parameters)
+    assert raised.value.cause == (
+        f"Container Overrides length must be at most 8192 (task 'crunch' run in a container: {size} "
+        "characters, mostly the values of the loops around it; loop over smaller values, such as keys or "
+        "file URIs, and read the data in the task)"
+    )
+    assert runner.calls == []
+
+
+def test_overrides_at_ecs_limit_counted_in_characters_start_the_container() -> None:
+    # Given a non-ASCII loop value that takes the overrides to exactly 8,192 characters (more in bytes)
+    runner = FakeRunner()
+    containers = LocalContainers(cast(TaskRunner, runner))
+
+    def scope(value: str) -> str:
+        return json.dumps(
+            {"taskId": "each", "value": value, "iteration": 0, "parent": None}, ensure_ascii=False
+        )
+
+    padding = 8192 - _overrides_length(_with_scope(scope("")))
+    parameters = _with_scope(scope("é" * padding))
+    assert _overrides_length(parameters) == 8192
+
+    # When the state runs
+    task = containers.invoke(RUN_CONTAINER, parameters, _call())
+
+    # Then the container ran the task with that value
+    [call] = runner.calls
+    assert call.scope is not None and call.scope.value == "é" * padding
+    assert task["Containers"][0]["ExitCode"] == 0

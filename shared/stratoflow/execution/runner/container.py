@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from pydantic import JsonValue
 
 from stratoflow.execution.runner.runner import TaskRunner
-from stratoflow.runner_call import CONTAINER_NAME, container_call
+from stratoflow.runner_call import CONTAINER_NAME, TASK_ID_VARIABLE, container_call
 
+MAX_OVERRIDE_CHARACTERS = 8192
+"""ECS refuses a RunTask whose container overrides (the run call's environment) are longer."""
+INVALID_PARAMETER = "ECS.InvalidParameterException"
 TASK_FAILED = "States.TaskFailed"
 """The error Step Functions raises for a `.sync` ECS task whose essential container exited non-zero."""
 STOPPED_REASON = "Essential container in task exited"
@@ -58,6 +61,22 @@ def overridden_environment(parameters: object) -> dict[str, str]:
             variables = [_mapping(item) for item in _list(_mapping(container).get("Environment"))]
             return {str(item.get("Name")): str(item.get("Value")) for item in variables}
     return {}
+
+
+def override_problem(parameters: object) -> str | None:
+    """Why ECS would refuse to start the container, or None: its overrides (the run call's
+    environment) over ECS's limit, when the values of the loops around the task take several KiB."""
+    overrides = _mapping(_mapping(parameters).get("Overrides")).get("ContainerOverrides")
+    # Characters, JSON formatting included, as ECS counts them (not bytes, not escapes).
+    size = len(json.dumps(overrides, separators=(",", ":"), ensure_ascii=False))
+    if size <= MAX_OVERRIDE_CHARACTERS:
+        return None
+    task_id = overridden_environment(parameters).get(TASK_ID_VARIABLE, "?")
+    return (
+        f"Container Overrides length must be at most {MAX_OVERRIDE_CHARACTERS} (task '{task_id}' run in a "
+        f"container: {size} characters, mostly the values of the loops around it; loop over smaller "
+        "values, such as keys or file URIs, and read the data in the task)"
+    )
 
 
 def stopped_task(parameters: object, outcome: ContainerExit) -> dict[str, JsonValue]:
