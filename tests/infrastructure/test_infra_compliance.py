@@ -17,9 +17,14 @@ from stratoflow._platform.infra.nag import add_compliance_checks
 
 # CDK makes each function depend explicitly on its role, which cfn-lint finds redundant (a warning).
 TOLERATED_CFN_LINT_RULES = {"W3005"}
+# The stack's container platform exists only when its config names a network.
+CONTAINER_NETWORK = {"containerSubnets": "subnet-0aaa1111", "containerSecurityGroups": "sg-0ccc3333"}
 
 
-def test_cdk_nag_finds_nothing_unacknowledged(synth: Synthesized) -> None:
+@pytest.mark.parametrize("which", ["synth", "custom_synth"])
+def test_cdk_nag_finds_nothing_unacknowledged(which: str, request: pytest.FixtureRequest) -> None:
+    # (custom_synth has the container platform: cluster, task definition, roles)
+    synth: Synthesized = request.getfixturevalue(which)
     report = AwsSolutionsChecks(synth.app).validate_scope(synth.app)
 
     assert report.violations == []
@@ -60,10 +65,12 @@ def test_every_acknowledgement_gives_its_reason(synth: Synthesized, custom_synth
             assert len(reason.split()) >= 8, (path, rule, reason)
 
 
+@pytest.mark.parametrize("context", [{}, CONTAINER_NETWORK], ids=["default", "containers"])
 def test_every_acknowledgement_matches_a_real_finding(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    context: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given the app built with its acknowledgements recorded instead of applied
+    # Given the app built with its acknowledgements recorded instead of applied (with and without the
+    # container platform, whose acknowledgements exist only with it)
     recorded: list[tuple[str, str]] = []
     real_of = cdk.Validations.of
 
@@ -78,7 +85,7 @@ def test_every_acknowledgement_matches_a_real_finding(
             real_of(self.scope).add_plugins(*plugins)
 
     monkeypatch.setattr(cdk.Validations, "of", staticmethod(Recorder))
-    app, stack = create_app({**cdk_json_context(), **SKIP_BUNDLING}, outdir=str(tmp_path))
+    app, stack = create_app({**cdk_json_context(), **SKIP_BUNDLING, **context}, outdir=str(tmp_path))
     monkeypatch.undo()
 
     # When cdk-nag checks it

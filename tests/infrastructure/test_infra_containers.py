@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra_synth import Synthesized
+import pytest
+from infra_synth import Synthesized, synthesize
 from stratoflow._platform.infra.nag import render_cfn
 
 
@@ -102,3 +103,37 @@ def test_the_deployer_knows_the_container_platform(custom_synth: Synthesized) ->
     assert environment["STRATOFLOW_CONTAINER_PUBLIC_IP"] == "ENABLED"
     for name in ("CLUSTER_ARN", "TASK_DEFINITION", "ROLE_ARN"):
         assert environment[f"STRATOFLOW_CONTAINER_{name}"]
+
+
+def test_state_machines_may_follow_and_stop_only_the_clusters_tasks(custom_synth: Synthesized) -> None:
+    # Given the stack with a container network
+    document = _base_policy(custom_synth)
+    # When the statements `ecs:runTask.sync` needs after RunTask are read
+    follow = _statement(document, "FollowContainerTasks")
+    events = _statement(document, "ContainerTaskEvents")
+    # Then DescribeTasks/StopTask reach the cluster's tasks only, and the managed events rule is the
+    # one Step Functions keeps for ECS tasks
+    assert sorted(follow["Action"]) == ["ecs:DescribeTasks", "ecs:StopTask"]
+    assert ":task/" in render_cfn(follow["Resource"])
+    assert sorted(events["Action"]) == ["events:DescribeRule", "events:PutRule", "events:PutTargets"]
+    assert render_cfn(events["Resource"]).endswith(":rule/StepFunctionsGetEventsForECSTaskRule")
+
+
+@pytest.fixture(scope="module")
+def own_boundary_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """A stack with containers and the stack's own flow-role boundary (custom_synth replaces it)."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk-containers"),
+        containerSubnets="subnet-0aaa1111",
+        containerSecurityGroups="sg-0ccc3333",
+    )
+
+
+def test_the_flow_role_boundary_lets_flow_roles_run_containers(own_boundary_synth: Synthesized) -> None:
+    # Given the permissions boundary every flow role is created with
+    boundary = own_boundary_synth.platform.deployer.flow_role_boundary.policy
+    document = own_boundary_synth.resource(boundary)["Properties"]["PolicyDocument"]
+    # When its statements are read
+    sids = {statement.get("Sid") for statement in document["Statement"]}
+    # Then it allows what the base policy grants for containers (a boundary caps the flow role)
+    assert {"RunContainerTasks", "FollowContainerTasks", "ContainerTaskEvents", "PassContainerRoles"} <= sids
