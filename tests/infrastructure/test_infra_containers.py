@@ -137,3 +137,17 @@ def test_the_flow_role_boundary_lets_flow_roles_run_containers(own_boundary_synt
     sids = {statement.get("Sid") for statement in document["Statement"]}
     # Then it allows what the base policy grants for containers (a boundary caps the flow role)
     assert {"RunContainerTasks", "FollowContainerTasks", "ContainerTaskEvents", "PassContainerRoles"} <= sids
+
+
+def test_the_container_has_the_task_runners_settings(custom_synth: Synthesized) -> None:
+    # Given the task-runner Lambda's settings and the container's
+    containers = custom_synth.platform.containers
+    assert containers is not None
+    lambda_settings = custom_synth.environment(custom_synth.platform.functions.task_runner)
+    (definition,) = custom_synth.resources("AWS::ECS::TaskDefinition").values()
+    (container,) = definition["Properties"]["ContainerDefinitions"]
+    container_settings = {variable["Name"]: variable["Value"] for variable in container["Environment"]}
+    # When they are compared
+    # Then the container records task runs with the same settings (Powertools' names are Lambda's alone)
+    lambda_only = {name for name in lambda_settings if name.startswith("POWERTOOLS_")}
+    assert {name: lambda_settings[name] for name in set(lambda_settings) - lambda_only} == container_settings

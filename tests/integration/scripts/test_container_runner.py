@@ -11,22 +11,29 @@ from click.testing import CliRunner
 
 from stratoflow.cli.main import cli
 from stratoflow.domain import TaskRun
+from stratoflow.execution.runner.outputs import BLOB_REF, resolve
+from stratoflow.store.base import BlobStore
 
 # The same script twice: once in the task-runner Lambda, once in a Fargate container; its outputs
-# include a value over 32 KiB (kept in storage, referenced from the task run).
+# include a value over 32 KiB (kept in storage, referenced from the task run) and an output file.
 TWINS = """id: twins
 namespace: tests.containers
 tasks:
   - id: on_lambda
     type: io.kestra.plugin.scripts.python.Script
+    outputFiles: ["out/*.csv"]
     script: &script |
-      import json
+      import json, os
       print("working")
+      os.makedirs("out", exist_ok=True)
+      with open("out/rows.csv", "w") as f:
+          f.write("a,b\\n1,2\\n")
       print("::" + json.dumps({"outputs": {"n": 3, "big": "x" * 40000}}) + "::")
   - id: in_container
     type: io.kestra.plugin.scripts.python.Script
     taskRunner: {type: aws.runner.Fargate, cpu: 1, memory: 2048}
     timeout: PT2H
+    outputFiles: ["out/*.csv"]
     script: *script
   - id: report
     type: Log
@@ -74,14 +81,19 @@ def _write(tmp_path: Path, name: str, source: str) -> Path:
     return path
 
 
-def _same(run: TaskRun) -> dict[str, Any]:
-    """What must not depend on where the script ran."""
-    outputs = dict(run.outputs)
+def _same(run: TaskRun, blobs: BlobStore) -> dict[str, Any]:
+    """What must not depend on where the script ran (outputs read back from storage: over 32 KiB,
+    the task run holds a reference); output files by name and content."""
+    outputs = resolve(run.outputs, blobs)
+    files = outputs.get("outputFiles")
+    assert isinstance(files, dict) and isinstance(outputs.get("vars"), dict)
     return {
         "state": run.state,
         "attempts": [attempt.state for attempt in run.attempts],
+        "stored": list(run.outputs) == [BLOB_REF],
         "exitCode": outputs.get("exitCode"),
         "vars": outputs.get("vars"),
+        "outputFiles": {name: blobs.get(str(uri)) for name, uri in files.items()},
         "error": run.error,
     }
 
@@ -136,11 +148,14 @@ def test_the_container_entrypoint_records_the_same_task_run_as_the_lambda(tmp_pa
             for task_id in ("on_lambda", "in_container")
         }
         container_runs = list(simulation.containers.runs)
+        same = {task_id: _same(runs[task_id], simulation.blobs) for task_id in ("on_lambda", "in_container")}
 
-    # Then the container ran once, and both task runs and their logs are recorded alike
+    # Then the container ran once, and both task runs, their logs and output files are recorded alike
     assert run.execution.state == "SUCCESS"
     assert [outcome.code for outcome in container_runs] == [0]
-    assert _same(runs["in_container"]) == _same(runs["on_lambda"])
+    assert same["in_container"] == same["on_lambda"]
+    assert same["in_container"]["stored"] and same["in_container"]["vars"]["n"] == 3
+    assert same["in_container"]["outputFiles"] == {"out/rows.csv": b"a,b\n1,2\n"}
     assert logs["in_container"] == logs["on_lambda"] == [("INFO", "working")]
 
 
