@@ -12,13 +12,17 @@ from __future__ import annotations
 import os
 import sys
 
-from stratoflow.cloud.assembly import cloud_task_runner
+from stratoflow.cloud.assembly import cloud_container_runner
 from stratoflow.cloud.config.settings import Settings
-from stratoflow.execution.runner.container import run_container
+from stratoflow.execution.runner.container import hide_from_scripts, run_container
 
 
 def main() -> int:
-    outcome = run_container(cloud_task_runner(Settings.from_env()), os.environ)
+    # Before anything reads credentials: the task role is the runner's, never the script's.
+    if not hide_from_scripts():
+        print("cannot make the runner non-dumpable: refusing to run scripts beside it", file=sys.stderr)
+        return 1
+    outcome = run_container(cloud_container_runner(Settings.from_env()), os.environ)
     if outcome.error is not None:
         print(f"task failed: {outcome.error}", file=sys.stderr)
     return outcome.code

@@ -148,6 +148,11 @@ def test_the_container_has_the_task_runners_settings(custom_synth: Synthesized) 
     (container,) = definition["Properties"]["ContainerDefinitions"]
     container_settings = {variable["Name"]: variable["Value"] for variable in container["Environment"]}
     # When they are compared
-    # Then the container records task runs with the same settings (Powertools' names are Lambda's alone)
-    lambda_only = {name for name in lambda_settings if name.startswith("POWERTOOLS_")}
+    # Then the container records task runs with the same settings, except Powertools' (Lambda's alone),
+    # the script sandboxes (a container is the script's own: a Lambda sandbox stops at 15 minutes) and
+    # the bus Pause tasks publish on (only script tasks run in containers)
+    lambda_only = {name for name in lambda_settings if name.startswith("POWERTOOLS_")} | {
+        "STRATOFLOW_SCRIPT_SANDBOXES",
+        "STRATOFLOW_EVENT_BUS_NAME",
+    }
     assert {name: lambda_settings[name] for name in set(lambda_settings) - lambda_only} == container_settings

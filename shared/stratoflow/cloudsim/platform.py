@@ -27,6 +27,7 @@ import boto3
 
 from stratoflow.cloud.assembly import (
     cloud_admission,
+    cloud_container_runner,
     cloud_deployer,
     cloud_execution_events,
     cloud_task_runner,
@@ -146,8 +147,9 @@ class CloudSimulation:
         self.blobs = self.runner.blobs
         self.lambdas = sfn.lambdas
         self.lambdas.functions[TASK_RUNNER] = lambda event, _context: self.runner.handle(event)
-        # Container-run script tasks: moto's ECS runs no container, the simulation runs it in process.
-        self.containers = SimulatedContainers(self.runner)
+        # Container-run script tasks: moto's ECS runs no container, the simulation runs it in process,
+        # with the container's runner (its script runs there, not in a sandbox function).
+        self.containers = SimulatedContainers(cloud_container_runner(self.settings, self.clients))
         self.containers.install()
         self.lambdas.functions[ADMISSION] = lambda event, _context: self.admit(event)
         # Script tasks run in their flow's sandbox function: here a process with only its role's credentials.

@@ -52,6 +52,12 @@ _LAMBDA_TRUST = {
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ],
 }
+_ECS_TASKS_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,10 @@ def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
     pipes_role = iam.create_role(
         RoleName=f"{stack_name}-PipesRole", AssumeRolePolicyDocument=json.dumps(_PIPES_TRUST)
     )["Role"]["Arn"]
+    # The containers' task role: the flows' sandbox roles trust it (their Fargate scripts run with them).
+    container_role = iam.create_role(
+        RoleName=f"{stack_name}-ContainersTaskRole", AssumeRolePolicyDocument=json.dumps(_ECS_TASKS_TRUST)
+    )["Role"]["Arn"]
     log_group = f"/aws/vendedlogs/states/{stack_name}"
     boto3.client("logs").create_log_group(logGroupName=log_group)
     assets, code_key, layer = create_sandbox_assets(s3, prefix)
@@ -121,6 +131,7 @@ def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
         stratoflow_container_task_definition=f"{stack_name}-Containers",
         stratoflow_container_subnets="subnet-0123456789abcdef0",
         stratoflow_container_security_groups="sg-0123456789abcdef0",
+        stratoflow_container_role_arn=container_role,
     )
     return SimulatedStack(settings)
 

@@ -124,3 +124,23 @@ def test_a_container_without_the_stores_names_fails_before_any_task(
     # Then it fails at once, naming the missing setting, and runs nothing
     assert done.returncode != 0
     assert "stratoflow_table_name" in done.stderr.lower()
+
+
+def test_the_runner_hides_its_environment_from_the_scripts_it_starts(image: Image) -> None:
+    # Given the image's layout
+    environment, _, workdir = image
+
+    # When the entrypoint's first step runs in a process, which then asks the kernel its state
+    code = (
+        "import ctypes\n"
+        "from stratoflow.execution.runner.container import hide_from_scripts\n"
+        "hidden = hide_from_scripts()\n"
+        "print(hidden, ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))\n"  # PR_GET_DUMPABLE
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=environment, cwd=workdir, capture_output=True, text=True, check=True
+    )
+
+    # Then the process is not dumpable: a process of the same user (a script) cannot read its
+    # /proc/<pid>/environ, where ECS puts the task role's credentials URI, nor its memory
+    assert done.stdout.split() == ["True", "0"]

@@ -148,11 +148,14 @@ def test_the_container_entrypoint_records_the_same_task_run_as_the_lambda(tmp_pa
             for task_id in ("on_lambda", "in_container")
         }
         container_runs = list(simulation.containers.runs)
+        sandbox_runs = len(simulation.sandboxes.environments)
         same = {task_id: _same(runs[task_id], simulation.blobs) for task_id in ("on_lambda", "in_container")}
 
     # Then the container ran once, and both task runs, their logs and output files are recorded alike
     assert run.execution.state == "SUCCESS"
     assert [outcome.code for outcome in container_runs] == [0]
+    # (the Lambda-run script in its flow's sandbox function, the other in its container, as on AWS)
+    assert sandbox_runs == 1
     assert same["in_container"] == same["on_lambda"]
     assert same["in_container"]["stored"] and same["in_container"]["vars"]["n"] == 3
     assert same["in_container"]["outputFiles"] == {"out/rows.csv": b"a,b\n1,2\n"}
@@ -225,3 +228,49 @@ def test_a_container_task_over_the_overrides_limit_is_refused_on_the_simulated_c
     assert run.execution.state == "FAILED"
     assert container_runs == []
     assert [message.startswith(f"caught {REFUSED}") for message in logs] == [True]
+
+
+# A container script in a flow whose tasks declare AWS permissions: its credentials are the flow's.
+KEYED = """id: keyed
+namespace: tests.containers
+tasks:
+  - id: export
+    type: aws.s3.Upload
+    bucket: container-exports
+    key: "report.txt"
+    content: "declared"
+  - id: keys
+    type: scripts.Shell
+    taskRunner: {type: aws.runner.Fargate}
+    script: |
+      echo '::{"outputs": {"key": "'$AWS_ACCESS_KEY_ID'", "secret": "'$AWS_SECRET_ACCESS_KEY'", "token": "'$AWS_SESSION_TOKEN'"}}::'
+"""
+
+
+@pytest.mark.slow
+def test_a_container_script_holds_its_flows_sandbox_role_never_the_flow_role(tmp_path: Path) -> None:
+    import boto3
+
+    from stratoflow.cloud.config.naming import sandbox_role_name
+    from stratoflow.cloudsim.platform import CloudSimulation
+
+    # Given a flow with a declared bucket and a container script, on the simulated cloud
+    flow = _write(tmp_path, "keyed", KEYED)
+
+    # When it runs, and the script's credentials are asked who they are
+    with CloudSimulation() as simulation:
+        boto3.client("s3").create_bucket(Bucket="container-exports")
+        run = simulation.run_flow(flow)
+        keys = next(task_run for task_run in run.task_runs if task_run.task_id == "keys").outputs
+        identity = boto3.client(
+            "sts",
+            aws_access_key_id=str(keys["vars"]["key"]),
+            aws_secret_access_key=str(keys["vars"]["secret"]),
+            aws_session_token=str(keys["vars"]["token"]),
+        ).get_caller_identity()["Arn"]
+
+    # Then they are the flow's sandbox role's, as a script in the sandbox function holds: not the flow
+    # role, whose base policy may invoke the task runner
+    assert run.execution.state == "SUCCESS", [(t.task_id, t.state, t.error) for t in run.task_runs]
+    role = sandbox_role_name("Stratoflow", "tests.containers", "keyed")
+    assert identity.split("/")[1] == role

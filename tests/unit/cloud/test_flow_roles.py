@@ -261,17 +261,3 @@ def test_session_names_are_the_execution_id_as_sts_accepts_it() -> None:
     assert session_name("run with spaces/and#signs") == "run_with_spaces_and_signs"
     assert session_name("x" * 100) == "x" * 64
     assert len(session_name("a")) == 2
-
-
-def test_with_containers_the_trust_policy_names_the_container_task_role_too() -> None:
-    # Given a stack whose container-run scripts run with their own task role
-    account = AccountRegion.from_arn(STATE_MACHINE)
-
-    # When a flow role's trust is written
-    trust = trust_policy(
-        account, STATE_MACHINE, "arn:aws:iam::1:role/runner", "arn:aws:iam::1:role/containers"
-    )
-
-    # Then the container entrypoint may assume the flow's role, as the task runner may
-    runner = trust["Statement"][1]
-    assert runner["Principal"] == {"AWS": ["arn:aws:iam::1:role/runner", "arn:aws:iam::1:role/containers"]}

@@ -3,11 +3,12 @@ and when it deletes."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget
-from stratoflow.cloud.deploy.sandboxes import Sandboxes, SandboxStep
+from stratoflow.cloud.deploy.sandboxes import Sandboxes, SandboxStep, sandbox_trust
 from stratoflow.flow import load_flow
 
 TARGET = FlowTarget(
@@ -104,6 +105,52 @@ def test_a_new_sandbox_waits_for_its_role_to_propagate_and_for_the_function_to_b
     assert fake.calls.count("create_function") == 3
     assert fake.calls.count("get_function_configuration") == 3
     assert len(slept) == 4
+
+
+class ExistingRole(Fake):
+    """A sandbox role created before the stack had containers: trusted by Lambda alone."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "get_role":
+            return super().__getattr__(name)
+
+        def get_role(**request: Any) -> Any:
+            self.calls.append(name)
+            return {
+                "Role": {
+                    "Arn": "arn:aws:iam::123456789012:role/stratoflow/r",
+                    "PermissionsBoundary": {"PermissionsBoundaryArn": SETTINGS.stratoflow_flow_boundary_arn},
+                    "AssumeRolePolicyDocument": sandbox_trust(),
+                }
+            }
+
+        return get_role
+
+    def update_assume_role_policy(self, **request: Any) -> None:
+        self.calls.append("update_assume_role_policy")
+        self.trust = json.loads(request["PolicyDocument"])
+
+
+def test_on_a_stack_with_containers_the_sandbox_role_trusts_their_task_role_too() -> None:
+    # Given a Lambda-only sandbox role, redeployed on a stack whose Fargate containers have a task role
+    fake = ExistingRole()
+    containers = "arn:aws:iam::123456789012:role/Stack-ContainersTaskRole"
+    settings = SETTINGS.model_copy(update={"stratoflow_container_role_arn": containers})
+    # When the sandbox is ensured
+    Sandboxes(Clients(fake), settings, sleep=lambda _: None).ensure(TARGET, [])
+    # Then its trust gains the containers' role (a container's script runs with this role), Lambda kept
+    assert fake.calls.count("update_assume_role_policy") == 1
+    principals = [statement["Principal"] for statement in fake.trust["Statement"]]
+    assert principals == [{"Service": "lambda.amazonaws.com"}, {"AWS": containers}]
+
+
+def test_without_containers_a_sandbox_roles_trust_is_left_alone() -> None:
+    # Given the same role on a stack without containers
+    fake = ExistingRole()
+    # When the sandbox is ensured
+    Sandboxes(Clients(fake), SETTINGS, sleep=lambda _: None).ensure(TARGET, [])
+    # Then IAM's trust is not rewritten
+    assert "update_assume_role_policy" not in fake.calls
 
 
 def _deployment(source: str, previous: str | None) -> Deployment:

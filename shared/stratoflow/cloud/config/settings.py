@@ -57,7 +57,7 @@ class Settings(BaseModel):
     stratoflow_container_subnets: str = ""
     stratoflow_container_security_groups: str = ""
     stratoflow_container_public_ip: str = "DISABLED"  # ECS's word: ENABLED for public subnets
-    # The containers' task role: flow roles trust it as they trust the task runner's.
+    # The containers' task role: the flows' sandbox roles trust it (their scripts run with those).
     stratoflow_container_role_arn: str = ""
 
     @property

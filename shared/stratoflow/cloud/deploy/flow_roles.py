@@ -81,14 +81,9 @@ def check_policy_size(
         )
 
 
-def trust_policy(
-    account: AccountRegion, state_machine_arn: str, task_runner_role_arn: str, container_role_arn: str = ""
-) -> dict[str, Any]:
-    """Step Functions for this flow's state machine (and its versions), and the task runner (and the
-    role of container-run script tasks, which assume the flow's role as the task runner does)."""
-    runners: str | list[str] = (
-        [task_runner_role_arn, container_role_arn] if container_role_arn else task_runner_role_arn
-    )
+def trust_policy(account: AccountRegion, state_machine_arn: str, task_runner_role_arn: str) -> dict[str, Any]:
+    """Step Functions for this flow's state machine (and its versions), and the task runner. Not the
+    Fargate containers' task role: their scripts run with the flow's sandbox role (`sandboxes`)."""
     return {
         "Version": _POLICY_VERSION,
         "Statement": [
@@ -105,7 +100,7 @@ def trust_policy(
             {
                 "Sid": "TaskRunner",
                 "Effect": "Allow",
-                "Principal": {"AWS": runners},
+                "Principal": {"AWS": task_runner_role_arn},
                 "Action": "sts:AssumeRole",
             },
         ],
@@ -126,12 +121,7 @@ class FlowRoles:
         """The role exists with the trust, boundary, base policy and exactly `permissions`; its ARN."""
         name = self.name(target)
         account = AccountRegion.from_arn(target.state_machine_arn)
-        trust = trust_policy(
-            account,
-            target.state_machine_arn,
-            self.settings.stratoflow_task_runner_role_arn,
-            self.settings.stratoflow_container_role_arn,
-        )
+        trust = trust_policy(account, target.state_machine_arn, self.settings.stratoflow_task_runner_role_arn)
         role = self._get(name)
         if role is None:
             role = self._create(name, target, trust)
@@ -156,7 +146,7 @@ class FlowRoles:
         if (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn") != boundary:
             # The operator replaced the boundary: the next deployment moves the role onto the new one.
             self.client.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary)
-        if _document(role.get("AssumeRolePolicyDocument")) != trust:
+        if policy_document(role.get("AssumeRolePolicyDocument")) != trust:
             self.client.update_assume_role_policy(RoleName=name, PolicyDocument=compact(trust))
 
     def delete(self, target: FlowTarget) -> bool:
@@ -221,7 +211,7 @@ class FlowRoles:
                 raise
 
 
-def _document(value: Any) -> Any:
+def policy_document(value: Any) -> Any:
     """A policy document as IAM returns it (boto3 decodes it; a raw response holds URL-encoded JSON)."""
     if isinstance(value, str):
         return json.loads(unquote(value))

@@ -2,7 +2,8 @@
 
 A flow with script tasks (`scripts.*`, `aws.cli.AwsCLI`) gets, before its state machine:
 
-- the role `/stratoflow/<StackName>-flow-<hash>-s`, trusted by Lambda alone, with the inline policy
+- the role `/stratoflow/<StackName>-flow-<hash>-s`, trusted by Lambda (and by the Fargate containers'
+  task role, whose scripts run with it), with the inline policy
   `flow-tasks` (the statements its tasks declare, as the flow role has), `sandbox` (write to its own
   log group; explicitly never invoke the task runner or admission, nor assume a flow role) and the
   stack's permissions boundary. Not the flow role itself: that one holds the base policy (invoke the
@@ -36,7 +37,7 @@ from stratoflow.cloud.config.naming import (
 )
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget, Retirement
-from stratoflow.cloud.deploy.flow_roles import FLOW_TASKS_POLICY, compact, flow_policy
+from stratoflow.cloud.deploy.flow_roles import FLOW_TASKS_POLICY, compact, flow_policy, policy_document
 from stratoflow.flow import Flow
 from stratoflow.tasks.scripts.tasks import ScriptTask
 
@@ -60,6 +61,15 @@ _LAMBDA_TRUST = {
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ],
 }
+
+
+def sandbox_trust(container_role_arn: str = "") -> dict[str, Any]:
+    """Lambda, and on a stack with Fargate containers their task role: a script with a Fargate
+    `taskRunner` runs in its container with the credentials of this role, never the flow role's."""
+    if not container_role_arn:
+        return _LAMBDA_TRUST
+    containers = {"Effect": "Allow", "Principal": {"AWS": container_role_arn}, "Action": "sts:AssumeRole"}
+    return {**_LAMBDA_TRUST, "Statement": [*_LAMBDA_TRUST["Statement"], containers]}
 
 
 def runs_scripts(flow: Flow) -> bool:
@@ -160,12 +170,16 @@ class Sandboxes:
         function: str,
     ) -> str:
         boundary = self.settings.stratoflow_flow_boundary_arn
+        trust = sandbox_trust(self.settings.stratoflow_container_role_arn)
         try:
             role = self.iam.get_role(RoleName=name)["Role"]
         except Exception as error:
             if error_code(error) != "NoSuchEntity":
                 raise
-            role = self._create_role(name, target, boundary)
+            role = self._create_role(name, target, boundary, trust)
+        else:
+            if policy_document(role.get("AssumeRolePolicyDocument")) != trust:  # containers came or went
+                self.iam.update_assume_role_policy(RoleName=name, PolicyDocument=compact(trust))
         if (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn") != boundary:
             self.iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary)
         platform = (self.settings.stratoflow_task_runner_arn, self.settings.stratoflow_admission_arn)
@@ -181,12 +195,14 @@ class Sandboxes:
             )
         return str(role["Arn"])
 
-    def _create_role(self, name: str, target: FlowTarget, boundary: str) -> dict[str, Any]:
+    def _create_role(
+        self, name: str, target: FlowTarget, boundary: str, trust: dict[str, Any]
+    ) -> dict[str, Any]:
         try:
             role: dict[str, Any] = self.iam.create_role(
                 Path=FLOW_ROLE_PATH,
                 RoleName=name,
-                AssumeRolePolicyDocument=compact(_LAMBDA_TRUST),
+                AssumeRolePolicyDocument=compact(trust),
                 PermissionsBoundary=boundary,
                 Description=f"Stratoflow script sandbox of {target.namespace}.{target.flow_id}"[:1000],
                 Tags=[{"Key": key, "Value": value[:256]} for key, value in target.tags().items()],

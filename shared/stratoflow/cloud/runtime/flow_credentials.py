@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stratoflow.cloud.config.clients import error_code
-from stratoflow.cloud.config.naming import flow_role_arn
+from stratoflow.cloud.config.naming import flow_role_arn, sandbox_role_name
 from stratoflow.cloud.config.settings import Settings
 
 # A role seconds old (the flow was just deployed) may not be assumable yet: IAM propagates within
@@ -110,6 +110,23 @@ class FlowRoleCredentials:
 
             self._sts = boto3.client("sts")
         return self._sts
+
+
+class SandboxRoleCredentials(FlowRoleCredentials):
+    """Each flow's sandbox role (`<flow role>-s`, `cloud.deploy.sandboxes`), for the scripts of a
+    Fargate container: they get what a script in the sandbox function gets, never the flow role, whose
+    base policy may invoke the task runner (which acts for any flow). Role chaining caps a session at
+    an hour: a script running longer holds credentials that expire before it ends."""
+
+    def role_arn(self, namespace: str, flow_id: str) -> str:
+        return self.roles_arn + sandbox_role_name(self.stack_name, namespace, flow_id)
+
+
+def sandbox_credentials(settings: Settings, sts: Any | None = None) -> SandboxRoleCredentials | None:
+    """The sandbox roles' provider for a container's runner; None when the stack has no flow roles."""
+    if not settings.stratoflow_flow_role_prefix:
+        return None
+    return SandboxRoleCredentials(settings.stratoflow_flow_role_prefix, settings.stratoflow_stack_name, sts)
 
 
 def flow_credentials(settings: Settings, sts: Any | None = None) -> FlowRoleCredentials | None:

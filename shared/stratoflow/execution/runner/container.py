@@ -11,6 +11,7 @@ it stopped (`stopped_task`), and the compiled Retry/Catch route it.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import uuid
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from pydantic import JsonValue
 from stratoflow.execution.runner.runner import TaskRunner
 from stratoflow.runner_call import CONTAINER_NAME, TASK_ID_VARIABLE, container_call
 
+PR_SET_DUMPABLE = 4
 MAX_OVERRIDE_CHARACTERS = 8192
 """ECS refuses a RunTask whose container overrides (the run call's environment) are longer."""
 INVALID_PARAMETER = "ECS.InvalidParameterException"
@@ -35,6 +37,20 @@ class ContainerExit:
 
     code: int
     error: str | None = None
+
+
+def hide_from_scripts() -> bool:
+    """Make this process non-dumpable, so that the scripts it starts, which run as the same user,
+    cannot read its `/proc/<pid>/environ` (where ECS puts the task role's credentials URI,
+    `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`) or its memory: the kernel then owns those files, and a
+    script holds only its flow's credentials. False where prctl is missing (not Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return False
+    if not hasattr(libc, "prctl"):
+        return False
+    return int(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) == 0
 
 
 def run_container(runner: TaskRunner, environment: Mapping[str, str]) -> ContainerExit:
