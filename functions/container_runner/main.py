@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
+from pydantic import ValidationError
+
 from stratoflow.cloud.assembly import cloud_container_runner
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.execution.runner.container import hide_from_scripts, run_container
@@ -22,7 +24,13 @@ def main() -> int:
     if not hide_from_scripts():
         print("cannot make the runner non-dumpable: refusing to run scripts beside it", file=sys.stderr)
         return 1
-    outcome = run_container(cloud_container_runner(Settings.from_env()), os.environ)
+    try:
+        settings = Settings.from_env()
+    except ValidationError as error:  # a task definition without the stack's settings: nothing can run
+        names = ", ".join(str(problem["loc"][0]).upper() for problem in error.errors())
+        print(f"container settings missing or invalid: {names}", file=sys.stderr)
+        return 1
+    outcome = run_container(cloud_container_runner(settings), os.environ)
     if outcome.error is not None:
         print(f"task failed: {outcome.error}", file=sys.stderr)
     return outcome.code

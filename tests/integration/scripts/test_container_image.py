@@ -122,8 +122,10 @@ def test_a_container_without_the_stores_names_fails_before_any_task(
     done = _run(image, {})
 
     # Then it fails at once, naming the missing setting, and runs nothing
-    assert done.returncode != 0
-    assert "stratoflow_table_name" in done.stderr.lower()
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "container settings missing or invalid: STRATOFLOW_TABLE_NAME, STRATOFLOW_DATA_BUCKET"
+    )
 
 
 def test_the_runner_hides_its_environment_from_the_scripts_it_starts(image: Image) -> None:
