@@ -141,7 +141,12 @@ def cloud_container_runner(settings: Settings, clients: AwsClients | None = None
     may invoke the task runner, which acts for any flow)."""
     clients = clients or LazyAwsClients()
     runner = cloud_task_runner(settings.model_copy(update={"stratoflow_script_sandboxes": False}), clients)
-    runner.credentials = sandbox_credentials(settings, clients.sts)
+    # Deferred: the endpoint's HTTP server, for the container alone.
+    from stratoflow.cloud.runtime.container_credentials import CredentialsEndpoint
+
+    # Served, not given: they refresh for a script that runs longer than the role's one-hour session.
+    provider = sandbox_credentials(settings, clients.sts)
+    runner.credentials = None if provider is None else CredentialsEndpoint(provider)
     return runner
 
 

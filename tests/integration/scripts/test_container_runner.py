@@ -230,7 +230,8 @@ def test_a_container_task_over_the_overrides_limit_is_refused_on_the_simulated_c
     assert [message.startswith(f"caught {REFUSED}") for message in logs] == [True]
 
 
-# A container script in a flow whose tasks declare AWS permissions: its credentials are the flow's.
+# A container script in a flow whose tasks declare AWS permissions: its credentials are the flow's,
+# as boto3 finds them in the script's environment.
 KEYED = """id: keyed
 namespace: tests.containers
 tasks:
@@ -240,10 +241,14 @@ tasks:
     key: "report.txt"
     content: "declared"
   - id: keys
-    type: scripts.Shell
+    type: scripts.Python
     taskRunner: {type: aws.runner.Fargate}
     script: |
-      echo '::{"outputs": {"key": "'$AWS_ACCESS_KEY_ID'", "secret": "'$AWS_SECRET_ACCESS_KEY'", "token": "'$AWS_SESSION_TOKEN'"}}::'
+      import os, boto3
+      from kestra import Kestra
+      frozen = boto3.Session().get_credentials().get_frozen_credentials()
+      given = os.environ.get("AWS_ACCESS_KEY_ID")
+      Kestra.outputs({"key": frozen.access_key, "secret": frozen.secret_key, "token": frozen.token, "given": given})
 """
 
 
@@ -270,7 +275,9 @@ def test_a_container_script_holds_its_flows_sandbox_role_never_the_flow_role(tmp
         ).get_caller_identity()["Arn"]
 
     # Then they are the flow's sandbox role's, as a script in the sandbox function holds: not the flow
-    # role, whose base policy may invoke the task runner
+    # role, whose base policy may invoke the task runner; served by the runner's endpoint (so that they
+    # refresh), not given as keys
     assert run.execution.state == "SUCCESS", [(t.task_id, t.state, t.error) for t in run.task_runs]
+    assert keys["vars"]["given"] is None
     role = sandbox_role_name("Stratoflow", "tests.containers", "keyed")
     assert identity.split("/")[1] == role

@@ -16,6 +16,7 @@ from stratoflow.cloud.assembly import (
 from stratoflow.cloud.config.clients import AwsClients
 from stratoflow.cloud.config.naming import sandbox_role_name
 from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.runtime.container_credentials import CredentialsEndpoint
 from stratoflow.cloud.runtime.flow_credentials import FlowRoleCredentials, SandboxRoleCredentials
 from stratoflow.store.dynamo import DynamoExecutionStore
 
@@ -103,9 +104,11 @@ def test_a_containers_runner_runs_its_script_itself_with_the_flows_sandbox_role(
     # with the flow's sandbox role, never the flow role, whose base policy may invoke the task runner
     assert runner.sandboxes is None
     assert cloud_task_runner(settings, given).sandboxes is not None
-    assert isinstance(runner.credentials, SandboxRoleCredentials)
-    assert runner.credentials._client() is given.sts
-    assert runner.credentials.role_arn("team.a", "etl") == (
+    assert isinstance(runner.credentials, CredentialsEndpoint)
+    provider = runner.credentials.provider
+    assert isinstance(provider, SandboxRoleCredentials)
+    assert provider._client() is given.sts
+    assert provider.role_arn("team.a", "etl") == (
         settings.stratoflow_flow_role_prefix
         + sandbox_role_name(settings.stratoflow_stack_name, "team.a", "etl")
     )

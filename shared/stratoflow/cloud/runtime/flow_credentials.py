@@ -73,11 +73,15 @@ class FlowRoleCredentials:
         return flow_role_arn(self.roles_arn, self.stack_name, namespace, flow_id)
 
     def for_flow(self, namespace: str, flow_id: str, execution_id: str) -> dict[str, str]:
+        return self.issued(namespace, flow_id, execution_id)[0]
+
+    def issued(self, namespace: str, flow_id: str, execution_id: str) -> tuple[dict[str, str], float]:
+        """The credentials, and when they expire (seconds since the epoch)."""
         role = self.role_arn(namespace, flow_id)
         with self._lock:
             cached = self._cache.get(role)
         if cached is not None and self._clock() < cached.expires_at - self.refresh_margin:
-            return dict(cached.credentials)
+            return dict(cached.credentials), cached.expires_at
         response = self._assume(role, session_name(execution_id))
         issued = response["Credentials"]
         credentials = {
@@ -85,9 +89,10 @@ class FlowRoleCredentials:
             "aws_secret_access_key": issued["SecretAccessKey"],
             "aws_session_token": issued["SessionToken"],
         }
+        expires_at = issued["Expiration"].timestamp()
         with self._lock:
-            self._cache[role] = _Cached(credentials, issued["Expiration"].timestamp())
-        return dict(credentials)
+            self._cache[role] = _Cached(credentials, expires_at)
+        return dict(credentials), expires_at
 
     def _assume(self, role: str, session: str) -> Any:
         """AssumeRole, again after each delay while STS refuses it with AccessDenied: the first run of
@@ -116,7 +121,7 @@ class SandboxRoleCredentials(FlowRoleCredentials):
     """Each flow's sandbox role (`<flow role>-s`, `cloud.deploy.sandboxes`), for the scripts of a
     Fargate container: they get what a script in the sandbox function gets, never the flow role, whose
     base policy may invoke the task runner (which acts for any flow). Role chaining caps a session at
-    an hour: a script running longer holds credentials that expire before it ends."""
+    an hour: the container serves them to its script (`container_credentials`), which reads them again."""
 
     def role_arn(self, namespace: str, flow_id: str) -> str:
         return self.roles_arn + sandbox_role_name(self.stack_name, namespace, flow_id)
