@@ -10,6 +10,7 @@ from stratoflow.cloud.config.naming import (
     FLOW_ROLE_PATH,
     SANDBOX_ROLE_SUFFIX,
     flow_role_prefix,
+    pipe_role_prefix,
     sandbox_function_prefix,
 )
 
@@ -79,6 +80,12 @@ def owned_sandbox_log_groups_arn(scope: IConstruct) -> str:
 def owned_sandbox_roles_arn(scope: IConstruct) -> str:
     """The sandbox functions' roles: flow role names ending with `-s` (a flow role never does)."""
     name = f"{FLOW_ROLE_PATH.lstrip('/')}{flow_role_prefix(Stack.of(scope).stack_name)}*{SANDBOX_ROLE_SUFFIX}"
+    return Stack.of(scope).format_arn(service="iam", region="", resource="role", resource_name=name)
+
+
+def owned_pipe_roles_arn(scope: IConstruct) -> str:
+    """The roles the deployer creates for the pipes of each flow with SQS triggers (cloud.deploy.pipe_roles)."""
+    name = f"{FLOW_ROLE_PATH.lstrip('/')}{pipe_role_prefix(Stack.of(scope).stack_name)}*"
     return Stack.of(scope).format_arn(service="iam", region="", resource="role", resource_name=name)
 
 

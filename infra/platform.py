@@ -111,7 +111,7 @@ class Stratoflow(Construct):
             deleted_after=[
                 self.deployer.state_machine_role,
                 self.deployer.flow_role_boundary,
-                self.triggers.pipes_role,
+                self.triggers.pipe_role_boundary,
                 self.triggers.scheduler_role,
             ],
         )
@@ -153,9 +153,9 @@ class Stratoflow(Construct):
             "WebhookUrl": (self.triggers.webhook_url.url, "Base URL of webhook triggers"),
             "AdmissionFunctionArn": (self.functions.admission.function_arn, "Starts executions"),
             "TaskRunnerFunctionArn": (self.functions.task_runner.function_arn, "Runs tasks"),
-            "PipesRoleArn": (
-                self.triggers.pipes_role.role_arn,
-                "Reads the queues of SQS triggers (give it kms:Decrypt on an encrypted queue's key)",
+            "PipeRolesArnPattern": (
+                self.triggers.pipe_roles_arn,
+                "The roles of SQS triggers' pipes, one per flow (for an encrypted queue's key policy)",
             ),
         }
         for output_id, (value, description) in outputs.items():

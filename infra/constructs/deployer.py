@@ -5,7 +5,8 @@ role when its tasks need AWS permissions), schedules, rules, pipes (SQS triggers
 `<StackName>-...` (schedules live in the stack's group; flow roles are `/stratoflow/<StackName>-flow-*`),
 and its IAM statements are scoped to those names, so a bug in it cannot touch another stack's
 resources. It may create and change flow roles only with the stack's permissions boundary on them, and
-attach only the base policy: an uploaded flow cannot grant itself more than the boundary allows.
+attach only the base policy: an uploaded flow cannot grant itself more than the boundary allows. The
+roles of flows' pipes likewise: only with the pipe-role boundary on them, passed to Pipes only.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class DeployerWiring(Construct):
             "STRATOFLOW_DLQ_ARN": triggers.dead_letter_queue.queue_arn,
             "STRATOFLOW_EVENT_BUS_NAME": triggers.event_bus_name,
             "STRATOFLOW_EVENTS_RULE_PREFIX": triggers.events_rule_prefix,
-            "STRATOFLOW_PIPES_ROLE_ARN": triggers.pipes_role.role_arn,
+            "STRATOFLOW_PIPE_BOUNDARY_ARN": triggers.pipe_role_boundary.managed_policy_arn,
             "STRATOFLOW_ALERT_TOPIC_ARN": alerts_topic.topic_arn,
         }
         if containers is not None:  # where container-run script tasks run (cloud.deploy.containers)
@@ -132,6 +133,7 @@ class DeployerWiring(Construct):
         )
         self._grant_management(role, triggers)
         self._grant_flow_roles(role)
+        self._grant_pipe_roles(role, triggers)
 
     def _grant_management(self, role: iam.IRole, triggers: TriggerSupport) -> None:
         state_machines = owned_state_machines_arn(self)
@@ -223,7 +225,6 @@ class DeployerWiring(Construct):
             ),
             pass_role("PassStateMachineRole", [self.state_machine_role.role.role_arn], "states"),
             pass_role("PassSchedulerRole", [triggers.scheduler_role.role_arn], "scheduler"),
-            pass_role("PassPipesRole", [triggers.pipes_role.role_arn], "pipes"),
         ]
         for statement in statements:
             role.add_to_principal_policy(statement)
@@ -299,4 +300,47 @@ class DeployerWiring(Construct):
             "deployed and named '/stratoflow/<StackName>-flow-<hash>'; the wildcard is that prefix, and "
             "every write is conditioned on the stack's permissions boundary.",
             wildcard_resource(role, flow_roles),
+        )
+
+    def _grant_pipe_roles(self, role: iam.IRole, triggers: TriggerSupport) -> None:
+        """Manage each flow's pipe role: only under the stack's prefix, only within the pipe-role boundary."""
+        pipe_roles = triggers.pipe_roles_arn
+        statements = [
+            iam.PolicyStatement(
+                sid="WritePipeRolesWithinBoundary",
+                actions=[
+                    "iam:CreateRole",
+                    "iam:PutRolePermissionsBoundary",
+                    "iam:PutRolePolicy",
+                    "iam:DeleteRolePolicy",
+                ],
+                resources=[pipe_roles],
+                conditions={
+                    "StringEquals": {
+                        "iam:PermissionsBoundary": triggers.pipe_role_boundary.managed_policy_arn
+                    }
+                },
+            ),
+            iam.PolicyStatement(
+                sid="ManagePipeRoles",
+                # No boundary condition exists for these: trust, tags, reads and the final delete.
+                actions=[
+                    "iam:UpdateAssumeRolePolicy",
+                    "iam:TagRole",
+                    "iam:GetRole",
+                    "iam:ListRolePolicies",
+                    "iam:DeleteRole",
+                ],
+                resources=[pipe_roles],
+            ),
+            pass_role("PassPipeRoles", [pipe_roles], "pipes"),
+        ]
+        for statement in statements:
+            role.add_to_principal_policy(statement)
+        acknowledge(
+            role,
+            "Each flow with SQS triggers gets a role for its pipes, created when the flow is deployed and "
+            "named '/stratoflow/<StackName>-pipe-<hash>'; the wildcard is that prefix, every write is "
+            "conditioned on the pipe-role boundary, and the roles may be passed to EventBridge Pipes only.",
+            wildcard_resource(role, pipe_roles),
         )

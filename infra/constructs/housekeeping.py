@@ -24,6 +24,7 @@ from ..naming import (
     owned_alarms_arn,
     owned_custom_bus_rules_arn,
     owned_flow_roles_arn,
+    owned_pipe_roles_arn,
     owned_pipes_arn,
     owned_rules_arn,
     owned_state_machines_arn,
@@ -123,7 +124,7 @@ class Housekeeping(Construct):
                     "iam:DetachRolePolicy",
                     "iam:DeleteRole",
                 ],
-                [owned_flow_roles_arn(self)],
+                [owned_flow_roles_arn(self), owned_pipe_roles_arn(self)],
             ),
         }
         for sid, (actions, resources) in owned.items():

@@ -1,6 +1,6 @@
 """What the triggers the deployer creates need: a schedule group, a role for the scheduler, a
-dead-letter queue, permission for the stack's rules to invoke admission, a role for the pipes of SQS
-triggers, and the webhook URL."""
+dead-letter queue, permission for the stack's rules to invoke admission, the boundary of the roles
+the deployer gives the pipes of SQS triggers, and the webhook URL."""
 
 from __future__ import annotations
 
@@ -10,15 +10,23 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
+from stratoflow.cloud.deploy.pipe_roles import QUEUE_ACTIONS
+
 from ..config import StratoflowProps
 from ..grants import grant_invoke, service_for
 from ..nag import acknowledge, wildcard_resource
-from ..naming import owned_custom_bus_rules_arn, owned_pipes_arn, owned_prefix, owned_rules_arn
+from ..naming import (
+    owned_custom_bus_rules_arn,
+    owned_pipe_roles_arn,
+    owned_pipes_arn,
+    owned_prefix,
+    owned_rules_arn,
+)
 from .functions import PlatformFunctions
 from .queues import dead_letter_queue
 
 # What a pipe does with its SQS source: poll, delete what the target accepted, read the queue's settings.
-PIPE_QUEUE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+PIPE_QUEUE_ACTIONS = QUEUE_ACTIONS
 
 # Stratoflow's rules and the flow-trigger rules live on the account's default bus: S3 and Step
 # Functions deliver their events only there.
@@ -46,7 +54,8 @@ class TriggerSupport(Construct):
         )
         self.scheduler_role = self._scheduler_role(functions.admission)
         self.pipes_arn = owned_pipes_arn(self)
-        self.pipes_role = self._pipes_role(functions.admission)
+        self.pipe_roles_arn = owned_pipe_roles_arn(self)
+        self.pipe_role_boundary = self._pipe_role_boundary(functions.admission)
         self._let_rules_start_executions(functions.admission)
 
         self.webhook_url = functions.webhook.add_function_url(
@@ -76,29 +85,41 @@ class TriggerSupport(Construct):
         self.dead_letter_queue.grant_send_messages(role)
         return role
 
-    def _pipes_role(self, admission: lambda_.IFunction) -> iam.Role:
-        """The role the pipes of SQS triggers assume: read the flows' queues, invoke admission."""
+    def _pipe_role_boundary(self, admission: lambda_.IFunction) -> iam.ManagedPolicy:
+        """The most a flow's pipe role can be granted (stratoflow.cloud.deploy.pipe_roles): the deployer
+        writes each one's queues, and may create these roles only with this boundary on them."""
         stack = Stack.of(self)
-        role = iam.Role(
-            self,
-            "PipesRole",
-            description="EventBridge Pipes: deliver SQS trigger messages to Stratoflow admission",
-            assumed_by=service_for(self, "pipes.amazonaws.com", self.pipes_arn),
-        )
-        # Flows name their queues when they are deployed: any queue of the account, in the stack's
-        # region. A KMS-encrypted queue also needs kms:Decrypt on its key (README, "SQS").
         queues = stack.format_arn(service="sqs", resource="*", arn_format=ArnFormat.NO_RESOURCE_NAME)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(sid="ReadTriggerQueues", actions=list(PIPE_QUEUE_ACTIONS), resources=[queues])
+        policy = iam.ManagedPolicy(
+            self,
+            "PipeRoleBoundary",
+            description="Stratoflow: the permissions boundary of each flow's pipe role",
+            statements=[
+                iam.PolicyStatement(sid="ReadQueues", actions=list(PIPE_QUEUE_ACTIONS), resources=[queues]),
+                # An encrypted queue's messages are decrypted for the pipe through SQS only; the key's
+                # own policy decides whether it may (README, "SQS").
+                iam.PolicyStatement(
+                    sid="DecryptQueueMessages",
+                    actions=["kms:Decrypt"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}},
+                ),
+                iam.PolicyStatement(
+                    sid="StartThroughAdmission",
+                    actions=["lambda:InvokeFunction"],
+                    resources=[admission.function_arn],
+                ),
+            ],
         )
         acknowledge(
-            role,
-            "SQS triggers name their queues in flow files deployed after the stack: the pipes may read "
-            "(receive, delete, get attributes) any queue of the account in the stack's region.",
-            wildcard_resource(role, queues),
+            policy,
+            "A permissions boundary grants nothing by itself: each flow's pipe role names its own queues "
+            "(the deployer writes them from the flow's SQS triggers); the boundary keeps every such role "
+            "within reading the stack region's queues, decrypting through SQS and invoking admission.",
+            wildcard_resource(self, queues),
+            wildcard_resource(self, "*"),
         )
-        grant_invoke(admission, role)
-        return role
+        return policy
 
     def _let_rules_start_executions(self, admission: lambda_.Function) -> None:
         # The deployer creates one rule per event or flow trigger; one permission for all of them

@@ -26,7 +26,7 @@ OUTPUTS = {
     "WebhookUrl",
     "AdmissionFunctionArn",
     "TaskRunnerFunctionArn",
-    "PipesRoleArn",
+    "PipeRolesArnPattern",
     "StratoflowVersion",
     "DataRetentionDays",
 }

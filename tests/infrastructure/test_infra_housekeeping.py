@@ -9,8 +9,12 @@ PREFIXED = {
     "states:DeleteStateMachine": "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:Stratoflow-*",
     "cloudwatch:DeleteAlarms": "arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:Stratoflow-*",
     "pipes:DeletePipe": "arn:<AWS::Partition>:pipes:<AWS::Region>:<AWS::AccountId>:pipe/Stratoflow-*",
-    "iam:DeleteRole": "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/stratoflow/Stratoflow-flow-*",
 }
+# The flows' roles and their pipes' roles.
+ROLES = [
+    "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/stratoflow/Stratoflow-flow-*",
+    "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/stratoflow/Stratoflow-pipe-*",
+]
 
 
 def test_the_custom_resource_goes_before_the_flow_policies_and_roles(synth: Synthesized) -> None:
@@ -26,6 +30,7 @@ def test_the_custom_resource_goes_before_the_flow_policies_and_roles(synth: Synt
         synth.logical_id(deployer.flow_role_boundary.policy),
         synth.logical_id(deployer.state_machine_role.base_policy),
         synth.logical_id(deployer.state_machine_role.role),
+        synth.logical_id(synth.platform.triggers.pipe_role_boundary),
     } <= set(resource["DependsOn"])
 
 
@@ -33,6 +38,7 @@ def test_the_function_deletes_only_what_the_stack_prefix_names(synth: Synthesize
     role = synth.platform.housekeeping.role
     for action, resource in PREFIXED.items():
         assert synth.resources_allowed(role, action) == [resource], action
+    assert synth.resources_allowed(role, "iam:DeleteRole") == ROLES
     rules = synth.resources_allowed(role, "events:DeleteRule")
     assert sorted(rules) == [
         "arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/*/Stratoflow-*",

@@ -17,6 +17,7 @@ CUSTOM_BUS_RULES = ARN.format(service="events", resource="rule/*/Stratoflow-*")
 ALARMS = ARN.format(service="cloudwatch", resource="alarm:Stratoflow-*")
 SCHEDULES = ARN.format(service="scheduler", resource="schedule/Stratoflow/*")
 FLOW_ROLES = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/stratoflow/Stratoflow-flow-*"
+PIPE_ROLES = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/stratoflow/Stratoflow-pipe-*"
 
 
 def _arn_of(synth: Synthesized, construct: Any) -> str:
@@ -75,7 +76,7 @@ def test_deployer_passes_only_the_stacks_roles_each_to_its_service(synth: Synthe
     assert by_role == {
         _arn_of(synth, platform.deployer.state_machine_role.role): "states.amazonaws.com",
         _arn_of(synth, platform.triggers.scheduler_role): "scheduler.amazonaws.com",
-        _arn_of(synth, platform.triggers.pipes_role): "pipes.amazonaws.com",
+        PIPE_ROLES: "pipes.amazonaws.com",
         FLOW_ROLES: "states.amazonaws.com",
         # Each script flow's sandbox role, to its sandbox function alone
         f"{FLOW_ROLES}-s": "lambda.amazonaws.com",

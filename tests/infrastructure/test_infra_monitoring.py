@@ -175,7 +175,7 @@ def test_stack_outputs(synth: Synthesized) -> None:
         "WebhookUrl",
         "AdmissionFunctionArn",
         "TaskRunnerFunctionArn",
-        "PipesRoleArn",
+        "PipeRolesArnPattern",
         "StratoflowVersion",
         "DataRetentionDays",
         "ConsoleUrl",

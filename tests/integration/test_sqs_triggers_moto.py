@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from stratoflow.cloud.config.naming import AccountRegion, state_machine_name
+from stratoflow.cloud.config.naming import AccountRegion, pipe_role_name, pipe_role_prefix, state_machine_name
 from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget, Retirement
 from stratoflow.cloud.deploy.pipes import PipesStep, pipe_specs
 from stratoflow.cloudsim.delivery import start_latest_versions
@@ -70,7 +70,7 @@ def deployment(sim: CloudSimulation, flow: Flow | None, previous: Flow | None) -
 
 def test_deploying_puts_one_pipe_per_sqs_trigger_and_converges(sim: CloudSimulation, pipes: Any) -> None:
     # Given the deployer's pipes step, and a flow with an SQS trigger read in batches of 50
-    step = PipesStep(pipes, sim.settings)
+    step = PipesStep(pipes, sim.settings, iam=sim.clients.iam)
     flow = load_flow(flow_source("sync", "sync-q", "batchSize: 50"))
 
     # When it is deployed, twice (a retried deployment)
@@ -78,7 +78,7 @@ def test_deploying_puts_one_pipe_per_sqs_trigger_and_converges(sim: CloudSimulat
     step.deploy(first)
     step.deploy(deployment(sim, flow, None))
 
-    # Then one pipe reads the queue and calls admission with the pipes role, RUNNING
+    # Then one pipe reads the queue and calls admission with the flow's pipe role, RUNNING
     described = describe(pipes, flow, sim)
     assert described["Source"] == "arn:aws:sqs:us-east-1:123456789012:sync-q"
     assert described["SourceParameters"] == {
@@ -86,7 +86,8 @@ def test_deploying_puts_one_pipe_per_sqs_trigger_and_converges(sim: CloudSimulat
     }
     assert described["Target"] == sim.settings.stratoflow_admission_arn
     assert described["TargetParameters"]["LambdaFunctionParameters"] == {"InvocationType": "REQUEST_RESPONSE"}
-    assert described["RoleArn"] == sim.settings.stratoflow_pipes_role_arn
+    role = sim.clients.iam.get_role(RoleName=pipe_role_name(sim.stack_name, "team.shop", "sync"))["Role"]
+    assert described["RoleArn"] == role["Arn"]
     assert described["DesiredState"] == "RUNNING"
     assert described["Tags"]["stratoflow:flow"] == "sync"
     assert first.notes == ["trigger pipes: 1 created, 0 updated, 0 deleted"]
@@ -114,8 +115,9 @@ def test_deploying_puts_one_pipe_per_sqs_trigger_and_converges(sim: CloudSimulat
     step.retire(Retirement(deployment(sim, None, None).target, moved))
     step.retire(Retirement(deployment(sim, None, None).target, moved))
 
-    # Then its pipe is deleted
+    # Then its pipe is deleted, and its role
     assert new.name not in names(pipes, sim)
+    assert pipe_roles(sim) == set()
 
 
 def test_retiring_a_flow_whose_revision_cannot_be_read_finds_its_pipes_by_tags(
@@ -135,6 +137,66 @@ def test_retiring_a_flow_whose_revision_cannot_be_read_finds_its_pipes_by_tags(
     assert pipe_specs(flow, sim.settings)[0].name not in names(pipes, sim)
     assert pipe_specs(other, sim.settings)[0].name in names(pipes, sim)
     step.retire(Retirement(FlowTarget("team.shop", "other", "sm", "arn"), other))
+
+
+def pipe_roles(sim: CloudSimulation) -> set[str]:
+    roles = sim.clients.iam.list_roles(PathPrefix="/stratoflow/")["Roles"]
+    return {
+        role["RoleName"] for role in roles if role["RoleName"].startswith(pipe_role_prefix(sim.stack_name))
+    }
+
+
+def test_a_flows_pipe_role_reads_exactly_the_queues_its_triggers_declare(
+    sim: CloudSimulation, pipes: Any
+) -> None:
+    # Given a flow with two SQS triggers (one disabled), deployed with the pipe roles' IAM client
+    iam = sim.clients.iam
+    step = PipesStep(pipes, sim.settings, iam=iam)
+    source = flow_source("roles", "roles-a") + textwrap.indent(
+        textwrap.dedent(
+            f"""\
+            - id: second
+              type: aws.sqs.Trigger
+              queueUrl: {QUEUE.format(name="roles-b")}
+              disabled: true
+            """
+        ),
+        "  ",
+    )
+    two = load_flow(source)
+    step.deploy(deployment(sim, two, None))
+
+    # Then the flow's pipe role allows the SQS actions on those two queues and invoking admission only
+    name = pipe_role_name(sim.stack_name, "team.shop", "roles")
+    (policy_name,) = iam.list_role_policies(RoleName=name)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+    queues, invoke = document["Statement"]
+    assert queues["Resource"] == [
+        "arn:aws:sqs:us-east-1:123456789012:roles-a",
+        "arn:aws:sqs:us-east-1:123456789012:roles-b",
+    ]
+    assert queues["Action"] == ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    assert invoke["Resource"] == [sim.settings.stratoflow_admission_arn]
+    # ... under the pipe boundary, assumable by this flow's two pipes only
+    role = iam.get_role(RoleName=name)["Role"]
+    assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == sim.settings.stratoflow_pipe_boundary_arn
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "pipes.amazonaws.com"}
+    pipe_arns = sorted(
+        f"arn:aws:pipes:us-east-1:123456789012:pipe/{spec.name}" for spec in pipe_specs(two, sim.settings)
+    )
+    assert trust["Condition"]["ArnLike"]["aws:SourceArn"] == pipe_arns
+
+    # When a revision keeps one trigger, then one drops SQS triggers altogether
+    one = load_flow(flow_source("roles", "roles-a"))
+    step.deploy(deployment(sim, one, two))
+    document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+    assert document["Statement"][0]["Resource"] == ["arn:aws:sqs:us-east-1:123456789012:roles-a"]
+    none = load_flow(flow_source("roles", "roles-a").split("triggers:")[0])
+    step.deploy(deployment(sim, none, one))
+
+    # Then the role went with the last pipe
+    assert name not in pipe_roles(sim)
 
 
 # --- a message to a queue starts an execution -------------------------------------------------

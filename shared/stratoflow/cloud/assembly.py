@@ -56,7 +56,7 @@ def cloud_deployer(settings: Settings, clients: AwsClients | None = None) -> Dep
     steps = [
         *deploy_steps.default_steps(clients, settings),
         rules.RulesStep(clients.events, settings),
-        pipes.PipesStep(clients.pipes, settings),
+        pipes.PipesStep(clients.pipes, settings, iam=clients.iam),
         schedules.SchedulesStep(clients.scheduler, settings, store, clients.stepfunctions),
     ]
     return deployer.Deployer(store, settings, clients, steps=steps)

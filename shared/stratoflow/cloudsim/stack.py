@@ -2,7 +2,7 @@
 
 The table has exactly the key schema of infra/constructs/storage.py (the integration tests compare
 them), the flows bucket is versioned as on AWS, and the functions' ARNs are names the in-process
-Lambda hook answers, and the pipes of SQS triggers get a role. Everything else (functions, rules,
+Lambda hook answers, and the pipe roles of SQS triggers get their boundary. Everything else (functions, rules,
 queues, pipe deliveries) is played by the simulation itself.
 """
 
@@ -40,11 +40,12 @@ _STATES_TRUST = {
         {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ],
 }
-_PIPES_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "pipes.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
+# The pipe roles' boundary (the deployer creates one role per flow with SQS triggers under it); moto
+# enforces no policy, infra/constructs/triggers.py holds the real one.
+_PIPE_BOUNDARY = {
+    "Effect": "Allow",
+    "Action": ["sqs:ReceiveMessage", "lambda:InvokeFunction"],
+    "Resource": "*",
 }
 _LAMBDA_TRUST = {
     "Version": "2012-10-17",
@@ -95,9 +96,10 @@ def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
         RoleName=f"{stack_name}-StateMachineRole", AssumeRolePolicyDocument=json.dumps(_STATES_TRUST)
     )["Role"]["Arn"]
     task_runner_role, base_policy, boundary = create_flow_role_support(iam, stack_name)
-    pipes_role = iam.create_role(
-        RoleName=f"{stack_name}-PipesRole", AssumeRolePolicyDocument=json.dumps(_PIPES_TRUST)
-    )["Role"]["Arn"]
+    pipe_boundary = iam.create_policy(
+        PolicyName=f"{stack_name}-PipeRoleBoundary",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [_PIPE_BOUNDARY]}),
+    )["Policy"]["Arn"]
     # The containers' task role: the flows' sandbox roles trust it (their Fargate scripts run with them).
     container_role = iam.create_role(
         RoleName=f"{stack_name}-ContainersTaskRole", AssumeRolePolicyDocument=json.dumps(_ECS_TASKS_TRUST)
@@ -117,7 +119,7 @@ def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
         stratoflow_alert_topic_arn=topic,
         stratoflow_event_bus_name="default",
         stratoflow_events_rule_prefix=f"{stack_name}-",
-        stratoflow_pipes_role_arn=pipes_role,
+        stratoflow_pipe_boundary_arn=pipe_boundary,
         stratoflow_task_runner_role_arn=task_runner_role,
         stratoflow_flow_base_policy_arn=base_policy,
         stratoflow_flow_boundary_arn=boundary,

@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 
+from stratoflow.cloud.config.naming import pipe_role_name
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.deploy.pipes import Pipes, input_template, pipe_notes, pipe_specs
 from stratoflow.errors import FlowValidationError
@@ -18,7 +19,7 @@ SETTINGS = Settings(
     stratoflow_data_bucket="d",
     stratoflow_stack_name="Stratoflow",
     stratoflow_admission_arn="arn:aws:lambda:eu-west-1:123456789012:function:admission",
-    stratoflow_pipes_role_arn="arn:aws:iam::123456789012:role/pipes",
+    stratoflow_pipe_boundary_arn="arn:aws:iam::123456789012:policy/PipeBoundary",
 )
 QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders"
 
@@ -163,12 +164,14 @@ def test_the_pipe_reads_the_queue_and_calls_admission_synchronously_with_the_flo
     assert parameters["SourceParameters"] == {
         "SqsQueueParameters": {"BatchSize": 25, "MaximumBatchingWindowInSeconds": 1}
     }
-    # ... into admission, waiting for its answer, with the pipes role
+    # ... into admission, waiting for its answer, with the flow's own pipe role
     assert parameters["Target"] == SETTINGS.stratoflow_admission_arn
     assert parameters["TargetParameters"]["LambdaFunctionParameters"] == {
         "InvocationType": "REQUEST_RESPONSE"
     }
-    assert parameters["RoleArn"] == SETTINGS.stratoflow_pipes_role_arn
+    assert parameters["RoleArn"] == (
+        "arn:aws:iam::123456789012:role/stratoflow/" + pipe_role_name("Stratoflow", "team.shop", "orders")
+    )
     assert parameters["DesiredState"] == "RUNNING"
     assert spec.tags() == {
         "stratoflow:namespace": "team.shop",
@@ -264,6 +267,9 @@ class BusyPipes:
     def update_pipe(self, **request: object) -> None:
         self.calls.append("update")
 
+    def delete_pipe(self, Name: str) -> None:
+        self.calls.append("delete")
+
 
 def test_a_pipe_still_changing_is_updated_once_it_settles() -> None:
     # Given a pipe Pipes is still creating (a deployment retried right after the first)
@@ -295,9 +301,43 @@ def test_a_pipe_that_stays_busy_fails_the_deployment_for_a_retry() -> None:
     assert client.calls == []
 
 
-def test_sqs_triggers_without_the_pipes_role_fail_the_deployment() -> None:
+def test_sqs_triggers_without_the_pipe_boundary_fail_the_deployment() -> None:
     flow = flow_with(f"{{id: inbox, type: aws.sqs.Trigger, queueUrl: {QUEUE_URL}}}")
-    settings = SETTINGS.model_copy(update={"stratoflow_pipes_role_arn": ""})
+    settings = SETTINGS.model_copy(update={"stratoflow_pipe_boundary_arn": ""})
 
-    with pytest.raises(RuntimeError, match="STRATOFLOW_PIPES_ROLE_ARN"):
+    with pytest.raises(RuntimeError, match="STRATOFLOW_PIPE_BOUNDARY_ARN"):
         Pipes(BusyPipes("GONE"), settings).sync(flow, None)
+
+
+def test_a_pipe_left_create_failed_is_created_again() -> None:
+    # Given a pipe an earlier attempt left CREATE_FAILED (its role was not usable yet)
+    client = BusyPipes("CREATE_FAILED", "GONE")
+    flow = flow_with(f"{{id: inbox, type: aws.sqs.Trigger, queueUrl: {QUEUE_URL}}}")
+
+    # When the deployer puts it again
+    Pipes(client, SETTINGS, delays=(1.0,), sleep=lambda _: None).sync(flow, None)
+
+    # Then it is deleted and created anew (Pipes does not retry a failed creation)
+    assert client.calls == ["delete", "create"]
+
+
+def test_a_pipe_created_with_a_role_iam_has_not_propagated_is_created_again() -> None:
+    # Given Pipes that fails the first creation (the new role is not usable yet), then succeeds
+    client, waits = BusyPipes("GONE", "CREATE_FAILED", "GONE", "RUNNING"), []
+    pipes = Pipes(client, SETTINGS, delays=(1.0, 2.0), sleep=waits.append)
+    (spec,) = pipe_specs(flow_with(f"{{id: inbox, type: aws.sqs.Trigger, queueUrl: {QUEUE_URL}}}"), SETTINGS)
+
+    # When the deployer puts the pipe right after creating its role
+    created = pipes.put(spec, new_role=True)
+
+    # Then it waited, deleted the failed pipe and created it again
+    assert created and client.calls == ["create", "delete", "create"] and waits == [1.0]
+
+
+def test_a_pipe_that_keeps_failing_with_its_new_role_fails_the_deployment_for_a_retry() -> None:
+    client = BusyPipes("GONE", "CREATE_FAILED", "GONE", "CREATE_FAILED")
+    pipes = Pipes(client, SETTINGS, delays=(1.0,), sleep=lambda _: None)
+    (spec,) = pipe_specs(flow_with(f"{{id: inbox, type: aws.sqs.Trigger, queueUrl: {QUEUE_URL}}}"), SETTINGS)
+
+    with pytest.raises(RuntimeError, match="CREATE_FAILED"):
+        pipes.put(spec, new_role=True)

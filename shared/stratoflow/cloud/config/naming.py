@@ -58,6 +58,16 @@ def flow_role_name(stack_name: str, namespace: str, flow_id: str) -> str:
     return name
 
 
+def pipe_role_prefix(stack_name: str) -> str:
+    """What every pipe role's name starts with: the role the pipes of one flow's SQS triggers assume."""
+    return f"{stack_name}-pipe-"
+
+
+def pipe_role_name(stack_name: str, namespace: str, flow_id: str) -> str:
+    """The name of the role of the flow's pipes: `<StackName>-pipe-<16 hex digits>`, under `/stratoflow/`."""
+    return pipe_role_prefix(stack_name) + _digest(namespace, flow_id, _ROLE_HASH_LENGTH)
+
+
 def flow_role_arn(roles_arn: str, stack_name: str, namespace: str, flow_id: str) -> str:
     """The flow role's ARN, from the ARN of the roles' path (`arn:aws:iam::<account>:role/stratoflow/`)."""
     return roles_arn + flow_role_name(stack_name, namespace, flow_id)
@@ -118,6 +128,9 @@ class AccountRegion:
     def roles_arn(self, path: str = FLOW_ROLE_PATH) -> str:
         """The ARN prefix of the roles under `path`: a role's ARN is this followed by its name."""
         return f"arn:{self.partition}:iam::{self.account}:role{path}"
+
+    def pipe_arn(self, name: str) -> str:
+        return f"arn:{self.partition}:pipes:{self.region}:{self.account}:pipe/{name}"
 
     def execution_arn(self, state_machine: str, execution_name: str) -> str:
         return f"arn:{self.partition}:states:{self.region}:{self.account}:execution:{state_machine}:{execution_name}"

@@ -25,8 +25,9 @@ class Settings(BaseModel):
     stratoflow_event_bus_name: str = "default"
     stratoflow_dlq_arn: str = ""
     stratoflow_events_rule_prefix: str = ""
-    # The role EventBridge Pipes assumes to read SQS triggers' queues and invoke admission (cloud.deploy.pipes).
-    stratoflow_pipes_role_arn: str = ""
+    # The boundary of the role the deployer gives each flow's pipes (cloud.deploy.pipe_roles): SQS triggers
+    # need it.
+    stratoflow_pipe_boundary_arn: str = ""
     # Each flow's own role (stratoflow.cloud.deploy.flow_roles): the deployer needs the three below, and
     # without them every flow runs with the shared state machine role.
     stratoflow_task_runner_role_arn: str = ""

@@ -12,6 +12,9 @@ Pipes applies an input template to each record of a batch, so admission receives
 (`cloud.runtime.queue_batches`), starts one execution for the whole batch and answers `batchItemFailures`:
 what it refuses stays in the queue, for the queue's own redrive policy. A disabled flow or trigger
 keeps its pipe STOPPED (its messages wait in the queue); retiring the flow deletes it.
+
+The pipes of one flow assume the flow's pipe role (`pipe_roles`), which reads only the queues that
+flow declares; it is put before the pipes and deleted with the last of them.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.deploy.deployment import Deployment, Retirement
+from stratoflow.cloud.deploy.pipe_roles import PipeRoles
 from stratoflow.cloud.deploy.rules import rule_name
 from stratoflow.flow import Flow, SqsTrigger
 
@@ -32,6 +36,9 @@ log = logging.getLogger("stratoflow.deployer")
 
 # A pipe in one of these states refuses changes (ConflictException) until it settles.
 BUSY_STATES = frozenset({"CREATING", "UPDATING", "STARTING", "STOPPING", "DELETING"})
+# Pipes checks its role when it creates the pipe: a role IAM has not propagated yet leaves the pipe
+# CREATE_FAILED ("the provided customer role does not have permissions to call ReceiveMessage").
+CREATE_FAILED = "CREATE_FAILED"
 # Waits for a busy pipe to settle, about half a minute in all; then the deployment fails and is retried.
 SETTLE_DELAYS = (1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
 MAX_DESCRIPTION = 512
@@ -47,6 +54,7 @@ class PipeSpec:
     flow_id: str
     trigger_id: str
     source: str
+    role_arn: str
     batch_size: int
     batching_window: int
     running: bool
@@ -59,7 +67,7 @@ class PipeSpec:
             "Name": self.name,
             "Description": self.description,
             "DesiredState": "RUNNING" if self.running else "STOPPED",
-            "RoleArn": settings.stratoflow_pipes_role_arn,
+            "RoleArn": self.role_arn,
             "SourceParameters": {
                 "SqsQueueParameters": {
                     "BatchSize": self.batch_size,
@@ -110,7 +118,14 @@ def input_template(flow: Flow, trigger: SqsTrigger) -> str:
 
 
 def pipe_specs(flow: Flow, settings: Settings) -> list[PipeSpec]:
-    """The pipes of the flow's SQS triggers (disabled ones included, STOPPED)."""
+    """The pipes of the flow's SQS triggers (disabled ones included, STOPPED), with the flow's pipe role."""
+    if not any(isinstance(trigger, SqsTrigger) for trigger in flow.triggers):
+        return []
+    if not (settings.stratoflow_pipe_boundary_arn and settings.stratoflow_admission_arn):
+        raise RuntimeError(
+            "SQS triggers need STRATOFLOW_PIPE_BOUNDARY_ARN and STRATOFLOW_ADMISSION_ARN on the deployer"
+        )
+    role_arn = PipeRoles(None, settings).arn(flow.namespace, flow.id)
     return [
         PipeSpec(
             name=pipe_name(settings, flow.namespace, flow.id, trigger),
@@ -118,6 +133,7 @@ def pipe_specs(flow: Flow, settings: Settings) -> list[PipeSpec]:
             flow_id=flow.id,
             trigger_id=trigger.id,
             source=trigger.source_arn,
+            role_arn=role_arn,
             batch_size=trigger.batch_size,
             batching_window=trigger.batching_window_seconds,
             running=not (flow.disabled or trigger.disabled),
@@ -167,7 +183,8 @@ def _owned(flow: Flow | None, settings: Settings) -> set[str]:
 
 
 class Pipes:
-    """Puts and deletes the stack's pipes, waiting while a pipe is busy (Pipes changes them asynchronously)."""
+    """Puts and deletes the stack's pipes and their roles, waiting while a pipe is busy (Pipes changes
+    them asynchronously)."""
 
     def __init__(
         self,
@@ -175,11 +192,14 @@ class Pipes:
         settings: Settings,
         delays: tuple[float, ...] = SETTLE_DELAYS,
         sleep: Callable[[float], None] = time.sleep,
+        iam: Any = None,
     ) -> None:
         self.client = client
         self.settings = settings
         self.delays = delays
         self.sleep = sleep
+        # Without an IAM client (tests of the pipes alone) the roles are assumed to exist.
+        self.roles = PipeRoles(iam, settings) if iam is not None else None
 
     def sync(self, flow: Flow | None, previous: Flow | None) -> PipeChanges:
         """Make the pipes of `flow` exist as specified and delete those of `previous` it no longer has.
@@ -187,26 +207,48 @@ class Pipes:
         `flow=None` retires the flow. Idempotent: a retried deployment converges on the same pipes.
         """
         specs = pipe_specs(flow, self.settings) if flow is not None else []
-        if specs and not (self.settings.stratoflow_pipes_role_arn and self.settings.stratoflow_admission_arn):
-            raise RuntimeError(
-                "SQS triggers need STRATOFLOW_PIPES_ROLE_ARN and STRATOFLOW_ADMISSION_ARN on the deployer"
-            )
         changes = PipeChanges()
         wanted = {spec.name for spec in specs}
         for name in sorted(_owned(previous, self.settings) - wanted):
             if self.delete(name):
                 changes.deleted.append(name)
+        new_role = False
+        if specs and flow is not None and self.roles is not None:
+            names, queues = [spec.name for spec in specs], [spec.source for spec in specs]
+            new_role = self.roles.ensure(flow.namespace, flow.id, names, queues)
         for spec in specs:
-            (changes.created if self.put(spec) else changes.updated).append(spec.name)
+            (changes.created if self.put(spec, new_role) else changes.updated).append(spec.name)
+        if not specs and self.roles is not None:
+            owner = flow or previous
+            if owner is not None:
+                self.roles.delete(owner.namespace, owner.id)
         return changes
 
-    def put(self, spec: PipeSpec) -> bool:
-        """Create or update one pipe; True when it was created."""
-        if self._settled_state(spec.name) is None:
+    def put(self, spec: PipeSpec, new_role: bool = False) -> bool:
+        """Create or update one pipe; True when it was created.
+
+        A pipe left CREATE_FAILED (by an earlier attempt) is deleted and created again. After a new
+        role, the deployer waits for each pipe it creates to settle, and creates it again while
+        Pipes cannot use the role yet (IAM propagates a new role within seconds).
+        """
+        state = self._settled_state(spec.name)
+        if state == CREATE_FAILED:
+            self.delete(spec.name)
+            state = self._settled_state(spec.name)
+        if state is not None:
+            self.client.update_pipe(**spec.parameters(self.settings))
+            return False
+        for delay in (*self.delays, None):
             self.client.create_pipe(Source=spec.source, Tags=spec.tags(), **spec.parameters(self.settings))
-            return True
-        self.client.update_pipe(**spec.parameters(self.settings))
-        return False
+            if not new_role or self._settled_state(spec.name) != CREATE_FAILED:
+                return True
+            if delay is None:
+                break
+            log.info("pipe %s failed to create with a new role: again in %s s", spec.name, delay)
+            self.delete(spec.name)
+            self._settled_state(spec.name)
+            self.sleep(delay)
+        raise RuntimeError(f"pipe {spec.name} is {CREATE_FAILED}: the deployment will be retried")
 
     def delete(self, name: str) -> bool:
         """Delete one pipe; False when it was already gone (a retried retirement)."""
@@ -252,6 +294,7 @@ class PipesStep:
     name = "trigger pipes"
 
     def __init__(self, pipes_client: Any, settings: Settings, **options: Any) -> None:
+        # options: `iam` (the pipe roles' client), `delays`, `sleep`.
         self.pipes = Pipes(pipes_client, settings, **options)
 
     def deploy(self, deployment: Deployment) -> None:
@@ -270,3 +313,5 @@ class PipesStep:
         target = retirement.target
         for name in self.pipes.tagged(target.namespace, target.flow_id):
             self.pipes.delete(name)
+        if self.pipes.roles is not None:
+            self.pipes.roles.delete(target.namespace, target.flow_id)

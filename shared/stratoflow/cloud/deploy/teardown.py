@@ -1,8 +1,9 @@
 """What deleting the stack must not leave behind: every resource the deployer created for it.
 
 CloudFormation deletes only what the template holds. The deployer creates, per flow, a state machine,
-alarms, EventBridge rules (on the default bus and on the custom buses event triggers name), pipes, an
-IAM role, and for a flow with scripts a sandbox function with its log group and role, all named with the stack's prefix `<StackName>-` (stratoflow.cloud.config.naming); the
+alarms, EventBridge rules (on the default bus and on the custom buses event triggers name), pipes,
+IAM roles (the flow's, its pipes'), and for a flow with scripts a sandbox function with its log group
+and role, all named with the stack's prefix `<StackName>-` (stratoflow.cloud.config.naming); the
 stack's housekeeping custom resource (functions/housekeeping) calls `remove_deployed_resources` when
 the stack is deleted, so `cdk destroy` leaves nothing of them. Schedules need nothing here: they live
 in the stack's schedule group, and deleting the group deletes them.
@@ -20,7 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratoflow.cloud.config.clients import AwsClients, error_code
-from stratoflow.cloud.config.naming import FLOW_ROLE_PATH, flow_role_prefix, sandbox_function_prefix
+from stratoflow.cloud.config.naming import (
+    FLOW_ROLE_PATH,
+    flow_role_prefix,
+    pipe_role_prefix,
+    sandbox_function_prefix,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +70,8 @@ def remove_deployed_resources(stack_name: str, clients: AwsClients) -> Teardown:
         _alarms(clients.cloudwatch, prefix),
         _sandbox_functions(clients.lambda_, sandbox_function_prefix(stack_name)),
         _sandbox_log_groups(clients.client("logs"), sandbox_function_prefix(stack_name)),
-        # Flow roles, and the script sandboxes' roles (named under the same prefix).
-        _flow_roles(clients.iam, flow_role_prefix(stack_name)),
+        # Flow roles, the script sandboxes' roles (named under the same prefix), the pipes' roles.
+        _flow_roles(clients.iam, (flow_role_prefix(stack_name), pipe_role_prefix(stack_name))),
     ]
     for deletions in found:
         try:
@@ -164,7 +170,8 @@ def _sandbox_log_groups(logs: Any, prefix: str) -> Iterator[Deletion]:
             yield f"log group {name}", _call(logs.delete_log_group, logGroupName=name)
 
 
-def _flow_roles(iam: Any, prefix: str) -> Iterator[Deletion]:
+def _flow_roles(iam: Any, prefix: tuple[str, ...]) -> Iterator[Deletion]:
+    """The flows' roles (their sandboxes' too) and the roles of their pipes."""
     for page in iam.get_paginator("list_roles").paginate(PathPrefix=FLOW_ROLE_PATH):
         for role in page["Roles"]:
             if role["RoleName"].startswith(prefix):
