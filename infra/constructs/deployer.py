@@ -74,6 +74,7 @@ class DeployerWiring(Construct):
             "FlowRoleBoundary",
             state_machine_role=self.state_machine_role,
             replacement_arn=config.flow_permissions_boundary_arn,
+            grants=config.namespace_grants,
         )
 
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", config=config)
@@ -121,6 +122,11 @@ class DeployerWiring(Construct):
         if config.namespace_grants is not None:
             # What each namespace's flows may name (stratoflow.cloud.deploy.namespace_grants).
             environment["STRATOFLOW_NAMESPACE_GRANTS"] = json.dumps(config.namespace_grants, sort_keys=True)
+        if self.flow_role_boundary.namespace_arns:
+            # The boundary of each namespace's flow roles (cloud.deploy.flow_roles.boundary_for).
+            environment["STRATOFLOW_NAMESPACE_BOUNDARIES"] = Stack.of(self).to_json_string(
+                self.flow_role_boundary.namespace_arns
+            )
         for name, value in environment.items():
             deployer.add_environment(name, value)
         role = functions.roles["deployer"]
@@ -250,7 +256,9 @@ class DeployerWiring(Construct):
     def _grant_flow_roles(self, role: iam.IRole) -> None:
         """Manage each flow's own role: only under the stack's prefix, only within the boundary."""
         flow_roles = owned_flow_roles_arn(self)
-        within_boundary = {"iam:PermissionsBoundary": self.flow_role_boundary.arn}
+        # One boundary, or one per namespace of the grants: the deployer may set only these.
+        boundaries = self.flow_role_boundary.arns
+        within_boundary = {"iam:PermissionsBoundary": boundaries[0] if len(boundaries) == 1 else boundaries}
         statements = [
             iam.PolicyStatement(
                 sid="WriteFlowRolesWithinBoundary",

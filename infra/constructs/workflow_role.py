@@ -11,14 +11,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stratoflow.cloud.deploy.namespace_grants import ALL_NAMESPACES, patterns_for
 from stratoflow.storage_layout import LOOP_ITEMS, MAP_RESULTS_PREFIX
 
 from ..grants import service_for
@@ -191,7 +193,15 @@ class StateMachineRole(Construct):
 
 
 class FlowRoleBoundary(Construct):
-    """The permissions boundary of every flow role: what an uploaded flow can never go beyond."""
+    """The permissions boundary of every flow role: what an uploaded flow can never go beyond.
+
+    Without namespace grants: one boundary, the task library's services on any resource. With them
+    (`namespaceGrants`), one boundary per namespace of the grants, allowing those services only on
+    the resources that namespace may be granted (its entry's, its parents' and `"*"`'s patterns),
+    and `policy` is the boundary of namespaces without an entry (`"*"`'s patterns, or none). A
+    deployer bug that writes a flow role a resource its namespace is not granted is then refused by
+    IAM, not only by the deployer's own check.
+    """
 
     def __init__(
         self,
@@ -200,43 +210,84 @@ class FlowRoleBoundary(Construct):
         *,
         state_machine_role: StateMachineRole,
         replacement_arn: str | None = None,
+        grants: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.state_machine_role = state_machine_role
+        # Boundary by namespace of the grants (the namespaces without an entry get `policy`).
+        self.namespace_policies: dict[str, iam.IManagedPolicy] = {}
         if replacement_arn is not None:
             # The operator's own policy: it must allow the base policy's actions too.
             self.policy: iam.IManagedPolicy = iam.ManagedPolicy.from_managed_policy_arn(
                 self, "Policy", replacement_arn
             )
             return
+        if grants is None:
+            self.policy = self._boundary("Policy", ["*"], "each flow's role")
+            return
+        self.policy = self._boundary(
+            "Policy", patterns_for(grants, ALL_NAMESPACES), "flow roles of namespaces without grants"
+        )
+        for namespace in sorted(set(grants) - {ALL_NAMESPACES}):
+            digest = hashlib.sha256(namespace.encode()).hexdigest()[:8]
+            self.namespace_policies[namespace] = self._boundary(
+                f"Namespace{digest}",
+                patterns_for(grants, namespace),
+                f"flow roles of namespace {namespace}"[:900],
+            )
+
+    def _boundary(self, construct_id: str, resources: Sequence[str], whose: str) -> iam.ManagedPolicy:
+        state_machine_role = self.state_machine_role
         native_rules = _rule_arn(self, NATIVE_SYNC_RULES)
+        granted = []
+        if resources:
+            granted.append(
+                iam.PolicyStatement(
+                    sid="TaskServices", actions=list(TASK_SERVICE_ACTIONS), resources=list(resources)
+                )
+            )
+        # Only patterns that can name a role (IAM allows 6,144 characters in a managed policy).
+        roles = [
+            r
+            for r in resources
+            if r == "*" or Token.is_unresolved(r) or r.split(":")[2:3] in (["iam"], ["*"])
+        ]
+        if roles:
+            granted.append(
+                iam.PolicyStatement(
+                    sid="PassRolesToEcsTasks",
+                    actions=["iam:PassRole"],
+                    resources=roles,
+                    conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+                )
+            )
         policy = iam.ManagedPolicy(
             self,
-            "Policy",
-            description="Stratoflow: the permissions boundary of each flow's role",
+            construct_id,
+            description=f"Stratoflow: the permissions boundary of {whose}",
             statements=[
                 *state_machine_role.base_statements(),
-                iam.PolicyStatement(sid="TaskServices", actions=list(TASK_SERVICE_ACTIONS), resources=["*"]),
+                *granted,
                 iam.PolicyStatement(
                     sid="NativeIntegrationRules",
                     actions=list(NATIVE_SYNC_RULE_ACTIONS),
                     resources=[native_rules],
                 ),
-                iam.PolicyStatement(
-                    sid="PassRolesToEcsTasks",
-                    actions=["iam:PassRole"],
-                    resources=["*"],
-                    conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-                ),
             ],
         )
-        acknowledge(
-            policy,
-            "A permissions boundary grants nothing by itself: it caps the flow roles, whose inline policy "
-            "names each task's actions and the resources the flow names. The boundary keeps them within "
-            "the services the task library calls, with role passing to ECS tasks only.",
-            wildcard_resource(self, "*"),
-            *wildcard_actions(*(action for action in TASK_SERVICE_ACTIONS if action.endswith(":*"))),
-        )
+        findings = [
+            *sorted({wildcard_resource(self, resource) for resource in resources if "*" in resource}),
+            *(wildcard_actions(*(a for a in TASK_SERVICE_ACTIONS if a.endswith(":*"))) if resources else ()),
+        ]
+        if findings:
+            acknowledge(
+                policy,
+                "A permissions boundary grants nothing by itself: it caps the flow roles, whose inline policy "
+                "names each task's actions and the resources the flow names. The boundary keeps them within "
+                "the services the task library calls on the resources the namespace may be granted ('*' "
+                "without namespace grants), with role passing to ECS tasks only.",
+                *findings,
+            )
         acknowledge(
             policy,
             "Same as the base policy: the platform functions' versions and aliases, the stack's own "
@@ -255,8 +306,25 @@ class FlowRoleBoundary(Construct):
         acknowledge(policy, DISTRIBUTED_MAP_OBJECTS, *state_machine_role.distributed_map_findings(self))
         if state_machine_role.containers is not None:
             acknowledge(policy, CONTAINER_TASKS, *state_machine_role.containers.nag_findings(self))
-        self.policy = policy
+        if "*" not in resources:
+            acknowledge(
+                policy,
+                "X-Ray's trace actions and CloudWatch Logs' log-delivery actions take no resource ('*'); "
+                "Step Functions needs them to trace and log executions.",
+                wildcard_resource(self, "*"),
+            )
+        return policy
 
     @property
     def arn(self) -> str:
+        """The boundary of flows without a namespace boundary of their own (all flows without grants)."""
         return self.policy.managed_policy_arn
+
+    @property
+    def namespace_arns(self) -> dict[str, str]:
+        return {namespace: policy.managed_policy_arn for namespace, policy in self.namespace_policies.items()}
+
+    @property
+    def arns(self) -> list[str]:
+        """Every boundary a flow role may be given."""
+        return [self.arn, *self.namespace_arns.values()]

@@ -11,7 +11,7 @@ import pytest
 # folder on sys.path).
 sys.path.insert(0, str(Path(__file__).parent))
 
-from infra_synth import CUSTOM_CONTEXT, Synthesized, synthesize
+from infra_synth import CUSTOM_CONTEXT, GRANTS_CONTEXT, Synthesized, synthesize
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +24,9 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The stack with every context option changed (a dev stack that is destroyed on delete)."""
     return synthesize(tmp_path_factory.mktemp("cdk-custom"), **CUSTOM_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def grants_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The stack with namespace grants and its own boundaries: one flow-role boundary per namespace."""
+    return synthesize(tmp_path_factory.mktemp("cdk-grants"), **GRANTS_CONTEXT)

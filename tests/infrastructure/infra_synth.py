@@ -46,6 +46,15 @@ CUSTOM_CONTEXT = {
     "containerAssignPublicIp": "true",
 }
 
+# Namespace grants with the stack's own boundaries (the custom synthesis replaces them with the
+# operator's): team.a inherits team's, and every namespace "*"'s.
+GRANTS_CONTEXT = {
+    "namespaceGrants": (
+        '{"team.a": ["arn:aws:s3:::team-a-*"], "team": ["arn:aws:s3:::team-shared/*"], '
+        '"*": ["arn:aws:sqs:eu-west-1:123456789012:shared-*"]}'
+    ),
+}
+
 
 def cdk_json_context() -> dict[str, Any]:
     context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]

@@ -433,3 +433,59 @@ def test_only_the_flows_own_pipes_may_assume_its_pipe_role(simulator: Simulator)
     ]
 
     assert simulator.evaluate(requests) == [ALLOWED, DENIED, DENIED]
+
+
+# --- a boundary per namespace (namespace grants) ------------------------------------------------------
+
+
+def test_a_namespace_boundary_keeps_a_flow_role_within_its_namespaces_grants(
+    grants_synth: Synthesized, simulator: Simulator
+) -> None:
+    # Given the stack with grants (team.a: team-a-*, team: team-shared/*, "*": shared-* queues), and
+    # flow roles whose inline policy a deployer bug made `*` on `*`, each with its namespace's boundary
+    template = Template(grants_synth.cfn)
+    boundary = grants_synth.platform.deployer.flow_role_boundary
+    resolve = template.resolver
+    base = template.managed_policy(
+        resolve.ref(grants_synth.logical_id(grants_synth.platform.deployer.state_machine_role.base_policy))
+    )
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+    def role(policy: Any) -> Principal:
+        document = template.managed_policy(resolve.ref(grants_synth.logical_id(policy)))
+        return Principal(
+            f"arn:aws:iam::{ACCOUNT}:role/stratoflow/Stratoflow-flow-0123456789abcdef",
+            (everything, base),
+            document,
+        )
+
+    team_a, team, other = (
+        role(boundary.namespace_policies["team.a"]),
+        role(boundary.namespace_policies["team"]),
+        role(boundary.policy),
+    )
+    shared_queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:shared-orders"
+    cases = {
+        (id(team_a), "s3:GetObject", "arn:aws:s3:::team-a-lake/x"): ALLOWED,
+        (id(team_a), "s3:GetObject", "arn:aws:s3:::team-shared/x"): ALLOWED,  # its parent's
+        (id(team_a), "sqs:SendMessage", shared_queue): ALLOWED,  # everyone's
+        (id(team_a), "s3:GetObject", "arn:aws:s3:::team-b-lake/x"): DENIED,
+        (id(team_a), "sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:payroll"): DENIED,
+        (id(team), "s3:GetObject", "arn:aws:s3:::team-shared/x"): ALLOWED,
+        (id(team), "s3:GetObject", "arn:aws:s3:::team-a-lake/x"): DENIED,  # a child's is not its own
+        (id(other), "sqs:SendMessage", shared_queue): ALLOWED,
+        (id(other), "s3:GetObject", "arn:aws:s3:::team-shared/x"): DENIED,
+        # ... and the base policy still works under every boundary
+        (
+            id(other),
+            "lambda:InvokeFunction",
+            resolve.arn(grants_synth.logical_id(grants_synth.platform.functions.task_runner)),
+        ): ALLOWED,
+    }
+    principals = {id(p): p for p in (team_a, team, other)}
+
+    results = simulator.evaluate(
+        [Request(principals[who], action, resource) for who, action, resource in cases]
+    )
+
+    assert dict(zip(cases, results, strict=True)) == cases

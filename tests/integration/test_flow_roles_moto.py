@@ -12,7 +12,8 @@ import pytest
 from stratoflow.cloud.config.clients import AwsClients
 from stratoflow.cloud.config.naming import FLOW_ROLE_PATH, flow_role_name
 from stratoflow.cloud.deploy.deployer import Deployer
-from stratoflow.cloud.deploy.flow_roles import FLOW_TASKS_POLICY, flow_policy
+from stratoflow.cloud.deploy.deployment import FlowTarget
+from stratoflow.cloud.deploy.flow_roles import FLOW_TASKS_POLICY, FlowRoles, flow_policy
 from stratoflow.cloud.runtime.flow_credentials import FlowRoleCredentials
 from stratoflow.cloudsim.platform import CloudSimulation
 from stratoflow.compiler import compile_flow
@@ -315,3 +316,42 @@ def test_a_role_changed_by_hand_converges_on_the_next_deployment(sim: CloudSimul
     assert iam.list_role_policies(RoleName=name)["PolicyNames"] == [FLOW_TASKS_POLICY]
     attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
     assert [policy["PolicyArn"] for policy in attached] == [sim.settings.stratoflow_flow_base_policy_arn]
+
+
+def test_with_namespace_boundaries_a_flow_role_gets_its_namespaces_nearest_one(sim: CloudSimulation) -> None:
+    # Given a stack with a boundary for team.a (infra: one per namespace of the namespace grants)
+    iam = boto3.client("iam")
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    team_a = iam.create_policy(PolicyName="team-a-boundary", PolicyDocument=json.dumps(document))["Policy"][
+        "Arn"
+    ]
+    settings = sim.settings.model_copy(
+        update={"stratoflow_namespace_boundaries": json.dumps({"team.a": team_a})}
+    )
+    roles = FlowRoles(iam, settings)
+    upload = [{"Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::lake/raw/*"]}]
+
+    def target(namespace: str, flow_id: str) -> FlowTarget:
+        machine_arn = f"arn:aws:states:us-east-1:123456789012:stateMachine:{sim.stack_name}-{flow_id}"
+        return FlowTarget(namespace, flow_id, f"{sim.stack_name}-{flow_id}", machine_arn)
+
+    # When flows of team.a.etl (a child namespace) and of team.b get their roles
+    roles.ensure(target("team.a.etl", "nested"), upload)
+    roles.ensure(target("team.b", "elsewhere"), upload)
+
+    # Then the first has team.a's boundary, the second the stack's own
+    def boundary(namespace: str, flow_id: str) -> str:
+        role = iam.get_role(RoleName=roles.name(target(namespace, flow_id)))["Role"]
+        return str(role["PermissionsBoundary"]["PermissionsBoundaryArn"])
+
+    assert boundary("team.a.etl", "nested") == team_a
+    assert boundary("team.b", "elsewhere") == sim.settings.stratoflow_flow_boundary_arn
+
+    # When team.a's boundary is removed from the stack's settings, the next deployment moves the role
+    FlowRoles(iam, sim.settings).ensure(target("team.a.etl", "nested"), upload)
+    assert boundary("team.a.etl", "nested") == sim.settings.stratoflow_flow_boundary_arn
+    for namespace, flow_id in (("team.a.etl", "nested"), ("team.b", "elsewhere")):
+        roles.delete(target(namespace, flow_id))

@@ -48,6 +48,8 @@ class Settings(BaseModel):
     stratoflow_sandbox_log_days: int = 30
     # The deployer: the AWS resources each namespace's flows may name (cloud.deploy.namespace_grants); JSON.
     stratoflow_namespace_grants: str = ""
+    # The deployer: the flow-role boundary of each namespace of the grants ({namespace: policy ARN}; JSON).
+    stratoflow_namespace_boundaries: str = ""
     # Days executions, task runs and logs are kept (DynamoDB TTL); the stack's `dataRetentionDays`.
     # 0 keeps them. The data bucket expires the objects they point at a little later (infra storage).
     stratoflow_history_days: int = 0

@@ -11,7 +11,10 @@ as `ecs:runTask.sync`), and the task runner assumes it for the AWS tasks it runs
 - The inline policy `flow-tasks`: the flow's statements, replaced on every deployment, so a revision
   that drops a task drops its permission. Nothing else stays attached or inline.
 - The stack's permissions boundary, which caps whatever a flow declares: the deployer may create and
-  change these roles only with that boundary set (its IAM grants are conditioned on it).
+  change these roles only with that boundary set (its IAM grants are conditioned on it). With
+  namespace grants the stack has one boundary per namespace of the grants, allowing only that
+  namespace's resources (`STRATOFLOW_NAMESPACE_BOUNDARIES`); a flow's role gets the boundary of its
+  namespace's nearest entry (itself, then its parents), else the stack's boundary.
 
 A flow without permissions keeps the shared state machine role: no role for nothing (IAM's role quota
 is per account). `FlowRoleStep` runs before the state machine step (which reads `deployment.role_arn`)
@@ -32,6 +35,7 @@ from stratoflow.cloud.config.naming import FLOW_ROLE_PATH, AccountRegion, flow_r
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget, Retirement
 from stratoflow.errors import CompileError
+from stratoflow.namespaces import parents
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -81,6 +85,26 @@ def check_policy_size(
         )
 
 
+def boundary_for(namespace: str, boundaries: Mapping[str, str], default: str) -> str:
+    """The boundary of a flow role of `namespace`: its own entry's, else its nearest parent's, else `default`.
+
+    A namespace's boundary allows its parents' resources too, so the nearest entry is the widest that
+    applies: the same resources `namespace_grants.patterns_for` lets the deployer name.
+    """
+    for name in (namespace, *parents(namespace)):
+        if name in boundaries:
+            return boundaries[name]
+    return default
+
+
+def parse_boundaries(text: str) -> dict[str, str]:
+    """`STRATOFLOW_NAMESPACE_BOUNDARIES`: {namespace: managed policy ARN}; empty when unset."""
+    value = json.loads(text) if text.strip() else {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("STRATOFLOW_NAMESPACE_BOUNDARIES: expected a JSON object of policy ARNs")
+    return {str(namespace): arn for namespace, arn in value.items()}
+
+
 def trust_policy(account: AccountRegion, state_machine_arn: str, task_runner_role_arn: str) -> dict[str, Any]:
     """Step Functions for this flow's state machine (and its versions), and the task runner. Not the
     Fargate containers' task role: their scripts run with the flow's sandbox role (`sandboxes`)."""
@@ -113,6 +137,10 @@ class FlowRoles:
     def __init__(self, client: Any, settings: Settings):
         self.client = client
         self.settings = settings
+        self.boundaries = parse_boundaries(settings.stratoflow_namespace_boundaries)
+
+    def boundary(self, target: FlowTarget) -> str:
+        return boundary_for(target.namespace, self.boundaries, self.settings.stratoflow_flow_boundary_arn)
 
     def name(self, target: FlowTarget) -> str:
         return flow_role_name(self.settings.stratoflow_stack_name, target.namespace, target.flow_id)
@@ -126,7 +154,7 @@ class FlowRoles:
         if role is None:
             role = self._create(name, target, trust)
         else:
-            self._converge(name, role, trust)
+            self._converge(name, role, trust, self.boundary(target))
         self.client.put_role_policy(
             RoleName=name,
             PolicyName=FLOW_TASKS_POLICY,
@@ -140,9 +168,8 @@ class FlowRoles:
             self.client.detach_role_policy(RoleName=name, PolicyArn=stale)
         return str(role["Arn"])
 
-    def _converge(self, name: str, role: Mapping[str, Any], trust: dict[str, Any]) -> None:
+    def _converge(self, name: str, role: Mapping[str, Any], trust: dict[str, Any], boundary: str) -> None:
         """An existing role gets the current boundary and trust policy (IAM writes only when they differ)."""
-        boundary = self.settings.stratoflow_flow_boundary_arn
         if (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn") != boundary:
             # The operator replaced the boundary: the next deployment moves the role onto the new one.
             self.client.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary)
@@ -180,7 +207,7 @@ class FlowRoles:
                 Path=FLOW_ROLE_PATH,
                 RoleName=name,
                 AssumeRolePolicyDocument=compact(trust),
-                PermissionsBoundary=self.settings.stratoflow_flow_boundary_arn,
+                PermissionsBoundary=self.boundary(target),
                 Description=f"Stratoflow flow {target.namespace}.{target.flow_id}"[:1000],
                 Tags=[{"Key": key, "Value": value[:256]} for key, value in target.tags().items()],
             )["Role"]
@@ -258,6 +285,7 @@ __all__ = [
     "FlowRoleStep",
     "FlowRoles",
     "UnusedFlowRoleStep",
+    "boundary_for",
     "check_policy_size",
     "flow_policy",
     "trust_policy",
