@@ -11,13 +11,13 @@ import pytest
 # folder on sys.path).
 sys.path.insert(0, str(Path(__file__).parent))
 
-from infra_synth import CUSTOM_CONTEXT, GRANTS_CONTEXT, Synthesized, synthesize
+from infra_synth import CUSTOM_CONTEXT, GRANTS_CONTEXT, Synthesized, synthesize, synthesize_once
 
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The stack as `cdk deploy` builds it from cdk.json."""
-    return synthesize(tmp_path_factory.mktemp("cdk-default"))
+    return synthesize_once("default", tmp_path_factory.mktemp("cdk-default"))
 
 
 @pytest.fixture(scope="session")
@@ -29,4 +29,4 @@ def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 @pytest.fixture(scope="session")
 def grants_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The stack with namespace grants and its own boundaries: one flow-role boundary per namespace."""
-    return synthesize(tmp_path_factory.mktemp("cdk-grants"), **GRANTS_CONTEXT)
+    return synthesize_once("grants", tmp_path_factory.mktemp("cdk-grants"), **GRANTS_CONTEXT)

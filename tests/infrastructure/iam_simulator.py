@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stratoflow.cloud.config.aws_calls import AwsCall
+
 PARTITION, REGION, ACCOUNT = "aws", "eu-west-1", "123456789012"
 SCRIPT = Path(__file__).with_name("iam_simulate.mjs")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -226,6 +228,50 @@ class Template:
                 document: dict[str, Any] = self.resolver.resolve(policy["Properties"]["PolicyDocument"])
                 return document
         return None
+
+
+class SimulatedStack:
+    """The synthesized template resolved for one account, with the names the call list refers to."""
+
+    def __init__(self, synth: Any):
+        self.synth = synth
+        self.template = Template(synth.cfn)
+        platform = synth.platform
+        resolve = self.template.resolver
+        ids = {
+            "table": platform.storage.table,
+            "data_bucket": platform.storage.data_bucket,
+            "flows_bucket": platform.storage.flows_bucket,
+            "alert_topic": platform.alerts.topic,
+            "state_machine_role": platform.deployer.state_machine_role.role,
+            "scheduler_role": platform.triggers.scheduler_role,
+            "flow_boundary": platform.deployer.flow_role_boundary.policy,
+            "pipe_boundary": platform.triggers.pipe_role_boundary,
+            "base_policy": platform.deployer.state_machine_role.base_policy,
+            "admission": platform.functions.admission,
+            "task_runner": platform.functions.task_runner,
+        }
+        self.names: dict[str, str] = {"partition": PARTITION, "region": REGION, "account": ACCOUNT}
+        self.names["stack"] = synth.stack.stack_name
+        for name, construct in ids.items():
+            logical_id = synth.logical_id(construct)
+            kind = synth.cfn["Resources"][logical_id]["Type"]
+            by_arn = kind in ("AWS::IAM::Role", "AWS::Lambda::Function", "AWS::SNS::Topic")
+            self.names[name] = resolve.arn(logical_id) if by_arn else resolve.ref(logical_id)
+        self.names["schedule_group"] = resolve.ref(synth.logical_id(platform.triggers.schedule_group))
+
+    def role(self, function: str) -> Principal:
+        return self.template.role(self.synth.logical_id(self.synth.platform.functions.roles[function]))
+
+    def fill(self, text: str, **names: str) -> str:
+        return text.format(**{**self.names, **names})
+
+    def request(self, principal: Principal, call: AwsCall, **names: str) -> Request:
+        context = {key: self.fill(value, **names) for key, value in call.context.items()}
+        return Request(principal, call.action, self.fill(call.resource, **names), context)
+
+    def managed(self, name: str) -> dict[str, Any]:
+        return self.template.managed_policy(self.names[name])
 
 
 def allowed(results: Iterable[str]) -> list[bool]:

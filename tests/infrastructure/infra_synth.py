@@ -120,6 +120,17 @@ def synthesize(tmp: Path, **context: Any) -> Synthesized:
     return Synthesized(app, stack, stack.platform, template, dict(template.to_json()), tmp)
 
 
+_SYNTHESIZED: dict[str, Synthesized] = {}
+
+
+def synthesize_once(name: str, tmp: Path, **context: Any) -> Synthesized:
+    """`synthesize` once per process for each `name`, whichever test folder asks first (the
+    infrastructure tests and the security suite's IAM attacks share it)."""
+    if name not in _SYNTHESIZED:
+        _SYNTHESIZED[name] = synthesize(tmp, **context)
+    return _SYNTHESIZED[name]
+
+
 def synthesize_in_own_app(
     tmp: Path, stack_name: str, construct_id: str, props: StratoflowProps, **stack_options: Any
 ) -> Synthesized:

@@ -1,0 +1,307 @@
+"""Attacks on the cloud's IAM, evaluated as AWS evaluates them (an IAM policy simulator, not moto).
+
+The roles are what the stack synthesizes and what the deployer writes at run time, from the
+deployer's own code: a flow's role (`flow-tasks`, the base policy, the boundary), a flow's pipe role
+(`pipe-queues`, the pipe-role boundary, its trust policy), and with namespace grants each
+namespace's boundary. Each attack is a pair: the request the attacker makes, which IAM must deny,
+and the legitimate call nearest to it, which IAM must allow — so an attack cannot pass because the
+simulator or a policy denies everything. The synthesis is the infrastructure tests' (once per
+session; tests/infrastructure/infra_synth.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infrastructure"))
+
+from iam_simulator import (
+    ACCOUNT,
+    PARTITION,
+    REGION,
+    Principal,
+    Request,
+    SimulatedStack,
+    Simulator,
+    Template,
+)
+from infra_synth import GRANTS_CONTEXT, Synthesized, synthesize_once
+
+from stratoflow.cloud.config.naming import AccountRegion
+from stratoflow.cloud.deploy.flow_roles import flow_policy
+from stratoflow.cloud.deploy.pipe_roles import pipe_policy, pipe_trust_policy
+
+ALLOWED, DENIED = "Allowed", "ImplicitlyDenied"
+SECRETS = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:stratoflow"
+FLOW_ROLE = f"arn:aws:iam::{ACCOUNT}:role/stratoflow/Stratoflow-flow-0123456789abcdef"
+PIPE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/stratoflow/Stratoflow-pipe-0123456789abcdef"
+ECS_TASK_ROLE = f"arn:aws:iam::{ACCOUNT}:role/etl-task"
+ADMIN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/admin"
+STATE_MACHINES = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine"
+QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders"
+PAYROLL = f"arn:aws:sqs:{REGION}:{ACCOUNT}:payroll"
+SHARED_QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:shared-orders"
+PIPE = "Stratoflow-orders-inbox-1a2b3c4d"
+RAW = "arn:aws:s3:::lake/raw/x.json"
+EVERYTHING = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234"
+# A key's default policy: the account's IAM policies decide (KMS needs a key policy that allows).
+KEY_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ],
+}
+VIA_SQS = {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}
+TO_ECS = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+
+
+def ask(
+    principal: Principal,
+    action: str,
+    resource: str,
+    context: Mapping[str, str] | None = None,
+    resource_policy: dict[str, Any] | None = None,
+) -> Request:
+    return Request(principal, action, resource, context or {}, resource_policy)
+
+
+class Roles:
+    """The principals the attacks use, resolved from the synthesized stacks (default and with grants)."""
+
+    def __init__(self, stack: SimulatedStack, grants: Synthesized):
+        self.names = stack.names
+        self.table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{stack.names['table']}"
+        self.data = f"arn:aws:s3:::{stack.names['data_bucket']}"
+        base, boundary = stack.managed("base_policy"), stack.managed("flow_boundary")
+        upload = [{"Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::lake/raw/*"]}]
+        pass_ecs = [{"Action": ["iam:PassRole"], "Resource": [ECS_TASK_ROLE]}]
+        # A flow whose one task uploads to lake/raw/, as the deployer writes its role.
+        self.flow = Principal(FLOW_ROLE, (flow_policy(upload), base), boundary)
+        # A flow whose ECS task passes its task role.
+        self.ecs_flow = Principal(FLOW_ROLE, (flow_policy(pass_ecs), base), boundary)
+        # A deployer bug (or a tampered role) whose inline policy is `*` on `*`: the boundary still holds.
+        self.widened_flow = Principal(FLOW_ROLE, (EVERYTHING, base), boundary)
+        self.task_runner, self.deployer = stack.role("task_runner"), stack.role("deployer")
+        pipe_boundary = stack.managed("pipe_boundary")
+        self.pipe = Principal(PIPE_ROLE, (pipe_policy([QUEUE], stack.names["admission"]),), pipe_boundary)
+        self.widened_pipe = Principal(PIPE_ROLE, (EVERYTHING,), pipe_boundary)
+        self.account = AccountRegion(PARTITION, REGION, ACCOUNT)
+        self._namespace_roles(grants)
+
+    def _namespace_roles(self, grants: Synthesized) -> None:
+        """With grants (team.a: team-a-*, team: team-shared/*, "*": shared-* queues), flow roles
+        widened to `*` on `*`, each under its namespace's boundary."""
+        template = Template(grants.cfn)
+        resolve = template.resolver
+        boundary = grants.platform.deployer.flow_role_boundary
+        base_id = grants.logical_id(grants.platform.deployer.state_machine_role.base_policy)
+        base = template.managed_policy(resolve.ref(base_id))
+
+        def role(policy: Any) -> Principal:
+            document = template.managed_policy(resolve.ref(grants.logical_id(policy)))
+            return Principal(FLOW_ROLE, (EVERYTHING, base), document)
+
+        self.team_a = role(boundary.namespace_policies["team.a"])
+        self.team = role(boundary.namespace_policies["team"])
+        self.ungranted = role(boundary.policy)
+        self.grants_table = resolve.arn(grants.logical_id(grants.platform.storage.table))
+        self.grants_task_runner = resolve.arn(grants.logical_id(grants.platform.functions.task_runner))
+
+    def pipe_assumes(self, source_arn: str, source_account: str = ACCOUNT) -> Request:
+        """EventBridge Pipes assuming a flow's pipe role, whose trust names the flow's one pipe."""
+        trust = pipe_trust_policy(self.account, [PIPE])
+        context = {"aws:SourceArn": source_arn, "aws:SourceAccount": source_account}
+        return Request(Principal("pipes.amazonaws.com", ()), "sts:AssumeRole", PIPE_ROLE, context, trust)
+
+
+# {attack: (the attacker's request, which IAM must deny; the legitimate call nearest to it, allowed)}
+ATTACKS: dict[str, Callable[[Roles], tuple[Request, Request]]] = {
+    # --- a flow's role, as the deployer writes it for a flow that uploads to lake/raw/ ---
+    "flow role reads what it may only write": lambda r: (
+        ask(r.flow, "s3:GetObject", RAW),
+        ask(r.flow, "s3:PutObject", RAW),
+    ),
+    "flow role writes another prefix": lambda r: (
+        ask(r.flow, "s3:PutObject", "arn:aws:s3:::lake/curated/x.json"),
+        ask(r.flow, "s3:PutObject", RAW),
+    ),
+    "flow role writes another bucket": lambda r: (
+        ask(r.flow, "s3:PutObject", "arn:aws:s3:::other-team/raw/x.json"),
+        ask(r.flow, "s3:PutObject", RAW),
+    ),
+    "flow role invokes another function": lambda r: (
+        ask(r.flow, "lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:payroll"),
+        ask(r.flow, "lambda:InvokeFunction", r.names["task_runner"]),
+    ),
+    # Secrets, the table and the data bucket are the task runner's, which checks namespaces in code.
+    "flow role reads its own namespace's secret directly": lambda r: (
+        ask(r.flow, "secretsmanager:GetSecretValue", f"{SECRETS}/team.a/token-AbCdEf"),
+        ask(r.task_runner, "secretsmanager:GetSecretValue", f"{SECRETS}/team.a/token-AbCdEf"),
+    ),
+    "flow role reads another namespace's secret": lambda r: (
+        ask(r.flow, "secretsmanager:GetSecretValue", f"{SECRETS}/team.b/token-AbCdEf"),
+        ask(r.task_runner, "secretsmanager:GetSecretValue", f"{SECRETS}/team.b/token-AbCdEf"),
+    ),
+    "flow role reads the table": lambda r: (
+        ask(r.flow, "dynamodb:GetItem", r.table),
+        ask(r.task_runner, "dynamodb:GetItem", r.table),
+    ),
+    "flow role writes the table": lambda r: (
+        ask(r.flow, "dynamodb:PutItem", r.table),
+        ask(r.task_runner, "dynamodb:PutItem", r.table),
+    ),
+    "flow role reads another namespace's outputs": lambda r: (
+        ask(r.flow, "s3:GetObject", f"{r.data}/team.b/orders/executions/1/outputs/out.json"),
+        # ... while its distributed maps read their items from the same bucket
+        ask(r.flow, "s3:GetObject", f"{r.data}/team.a/orders/executions/1/items.json"),
+    ),
+    "flow role reads another namespace's files": lambda r: (
+        ask(r.flow, "s3:GetObject", f"{r.data}/namespaces/team.b/files/config.yaml"),
+        ask(r.flow, "s3:PutObject", f"{r.data}/map-results/1/manifest.json"),
+    ),
+    "flow role starts another stack's state machine": lambda r: (
+        ask(r.flow, "states:StartExecution", f"{STATE_MACHINES}:Other-x"),
+        ask(r.flow, "states:StartExecution", f"{STATE_MACHINES}:Stratoflow-team_a-child"),  # a subflow
+    ),
+    "flow role rewrites its own policy": lambda r: (
+        ask(r.flow, "iam:PutRolePolicy", FLOW_ROLE),
+        ask(
+            r.deployer, "iam:PutRolePolicy", FLOW_ROLE, {"iam:PermissionsBoundary": r.names["flow_boundary"]}
+        ),
+    ),
+    "flow role assumes the shared state machine role": lambda r: (
+        ask(r.flow, "sts:AssumeRole", r.names["state_machine_role"]),
+        ask(r.task_runner, "sts:AssumeRole", FLOW_ROLE),
+    ),
+    "flow role passes a role to Lambda": lambda r: (
+        ask(r.ecs_flow, "iam:PassRole", ECS_TASK_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}),
+        ask(r.ecs_flow, "iam:PassRole", ECS_TASK_ROLE, TO_ECS),
+    ),
+    # --- the same role widened to `*` on `*`: the stack-wide boundary ---
+    "widened flow role reads a secret": lambda r: (
+        ask(r.widened_flow, "secretsmanager:GetSecretValue", f"{SECRETS}/team.b/token-AbCdEf"),
+        ask(r.task_runner, "secretsmanager:GetSecretValue", f"{SECRETS}/team.b/token-AbCdEf"),
+    ),
+    "widened flow role creates a user": lambda r: (
+        ask(r.widened_flow, "iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/x"),
+        # ... while the task library's services stay within the boundary
+        ask(r.widened_flow, "s3:GetObject", "arn:aws:s3:::any/x"),
+    ),
+    "widened flow role passes an admin role": lambda r: (
+        ask(r.widened_flow, "iam:PassRole", ADMIN_ROLE),
+        ask(r.widened_flow, "iam:PassRole", ECS_TASK_ROLE, TO_ECS),
+    ),
+    "widened flow role assumes an admin role": lambda r: (
+        ask(r.widened_flow, "sts:AssumeRole", ADMIN_ROLE),
+        ask(r.task_runner, "sts:AssumeRole", FLOW_ROLE),
+    ),
+    "widened flow role decrypts with a key": lambda r: (
+        ask(r.widened_flow, "kms:Decrypt", KEY, resource_policy=KEY_POLICY),
+        ask(r.widened_pipe, "kms:Decrypt", KEY, VIA_SQS, KEY_POLICY),  # only pipes decrypt, through SQS
+    ),
+    # --- a flow's pipe role, for its one declared queue ---
+    "pipe role reads an undeclared queue": lambda r: (
+        ask(r.pipe, "sqs:ReceiveMessage", PAYROLL),
+        ask(r.pipe, "sqs:ReceiveMessage", QUEUE),
+    ),
+    "pipe role reads an undeclared queue's attributes": lambda r: (
+        ask(r.pipe, "sqs:GetQueueAttributes", PAYROLL),
+        ask(r.pipe, "sqs:GetQueueAttributes", QUEUE),
+    ),
+    "pipe role sends to its queue": lambda r: (
+        ask(r.pipe, "sqs:SendMessage", QUEUE),
+        ask(r.pipe, "sqs:ReceiveMessage", QUEUE),
+    ),
+    "pipe role purges its queue": lambda r: (
+        ask(r.pipe, "sqs:PurgeQueue", QUEUE),
+        ask(r.pipe, "sqs:DeleteMessage", QUEUE),  # what admission took
+    ),
+    "pipe role invokes the task runner": lambda r: (
+        ask(r.pipe, "lambda:InvokeFunction", r.names["task_runner"]),
+        ask(r.pipe, "lambda:InvokeFunction", r.names["admission"]),
+    ),
+    # --- the same role widened to `*` on `*`: the pipe-role boundary ---
+    "widened pipe role sends messages": lambda r: (
+        ask(r.widened_pipe, "sqs:SendMessage", QUEUE),
+        ask(r.widened_pipe, "sqs:ReceiveMessage", QUEUE),
+    ),
+    "widened pipe role reads another region's queue": lambda r: (
+        ask(r.widened_pipe, "sqs:ReceiveMessage", f"arn:aws:sqs:us-east-1:{ACCOUNT}:orders"),
+        ask(r.widened_pipe, "sqs:ReceiveMessage", QUEUE),
+    ),
+    "widened pipe role starts a state machine": lambda r: (
+        ask(r.widened_pipe, "states:StartExecution", f"{STATE_MACHINES}:Stratoflow-x"),
+        ask(r.widened_pipe, "lambda:InvokeFunction", r.names["admission"]),
+    ),
+    "widened pipe role decrypts outside SQS": lambda r: (
+        ask(r.widened_pipe, "kms:Decrypt", KEY, resource_policy=KEY_POLICY),
+        ask(r.widened_pipe, "kms:Decrypt", KEY, VIA_SQS, KEY_POLICY),
+    ),
+    # --- who may assume a pipe role: its trust policy ---
+    "another flow's pipe assumes the pipe role": lambda r: (
+        r.pipe_assumes(r.account.pipe_arn("Stratoflow-other-inbox-5e6f7a8b")),
+        r.pipe_assumes(r.account.pipe_arn(PIPE)),
+    ),
+    "another account's pipe assumes the pipe role": lambda r: (
+        r.pipe_assumes(f"arn:aws:pipes:{REGION}:999999999999:pipe/{PIPE}", "999999999999"),
+        r.pipe_assumes(r.account.pipe_arn(PIPE)),
+    ),
+    # --- with namespace grants: flow roles widened to `*` on `*` under their namespace's boundary ---
+    "team.a reaches team.b's bucket": lambda r: (
+        ask(r.team_a, "s3:GetObject", "arn:aws:s3:::team-b-lake/x"),
+        ask(r.team_a, "s3:GetObject", "arn:aws:s3:::team-a-lake/x"),
+    ),
+    "team.a reaches an ungranted queue": lambda r: (
+        ask(r.team_a, "sqs:SendMessage", PAYROLL),
+        ask(r.team_a, "sqs:SendMessage", SHARED_QUEUE),  # everyone's grant
+    ),
+    "team.a reaches the stack's table": lambda r: (
+        ask(r.team_a, "dynamodb:GetItem", r.grants_table),
+        ask(r.team_a, "s3:GetObject", "arn:aws:s3:::team-shared/x"),  # its parent's grant
+    ),
+    "team.a invokes another function": lambda r: (
+        ask(r.team_a, "lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:payroll"),
+        ask(r.team_a, "lambda:InvokeFunction", r.grants_task_runner),  # the base policy still works
+    ),
+    "team reaches its child's grants": lambda r: (
+        ask(r.team, "s3:GetObject", "arn:aws:s3:::team-a-lake/x"),
+        ask(r.team, "s3:GetObject", "arn:aws:s3:::team-shared/x"),
+    ),
+    "an ungranted namespace reaches team's grants": lambda r: (
+        ask(r.ungranted, "s3:GetObject", "arn:aws:s3:::team-shared/x"),
+        ask(r.ungranted, "sqs:SendMessage", SHARED_QUEUE),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str]]:
+    """Every attack and its legitimate call, evaluated in one simulator run: {attack: (answer, answer)}."""
+    stack = SimulatedStack(synthesize_once("default", tmp_path_factory.mktemp("cdk-default")))
+    grants = synthesize_once("grants", tmp_path_factory.mktemp("cdk-grants"), **GRANTS_CONTEXT)
+    roles = Roles(stack, grants)
+    pairs = {name: build(roles) for name, build in ATTACKS.items()}
+    results = iter(Simulator().evaluate([request for pair in pairs.values() for request in pair]))
+    return {name: (next(results), next(results)) for name in pairs}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_iam_denies_the_attack_and_allows_the_legitimate_call_next_to_it(
+    answers: dict[str, tuple[str, str]], attack: str
+) -> None:
+    # Given the request the attack makes and the legitimate call nearest to it, as IAM sees them
+    attacked, legitimate = answers[attack]
+
+    # Then IAM denies the attack, and allows the legitimate call
+    assert (attacked, legitimate) == (DENIED, ALLOWED)
