@@ -1,5 +1,5 @@
 """With namespace grants the stack makes one flow-role boundary per namespace of the grants, and the
-deployer may give flow roles only those (what they allow: tests/infrastructure/test_iam_simulated.py)."""
+deployer may give flow roles only those (what they allow: tests/security/test_iam_attacks.py)."""
 
 from __future__ import annotations
 

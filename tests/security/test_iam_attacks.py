@@ -97,6 +97,8 @@ class Roles:
         self.pipe = Principal(PIPE_ROLE, (pipe_policy([QUEUE], stack.names["admission"]),), pipe_boundary)
         self.widened_pipe = Principal(PIPE_ROLE, (EVERYTHING,), pipe_boundary)
         self.account = AccountRegion(PARTITION, REGION, ACCOUNT)
+        outputs = stack.synth.cfn["Outputs"]
+        self.pipe_roles_pattern = stack.template.resolver.resolve(outputs["PipeRolesArnPattern"]["Value"])
         self._namespace_roles(grants)
 
     def _namespace_roles(self, grants: Synthesized) -> None:
@@ -117,6 +119,24 @@ class Roles:
         self.ungranted = role(boundary.policy)
         self.grants_table = resolve.arn(grants.logical_id(grants.platform.storage.table))
         self.grants_task_runner = resolve.arn(grants.logical_id(grants.platform.functions.task_runner))
+
+    def decrypts_queue_messages(self, principal: Principal) -> Request:
+        """`kms:Decrypt` through SQS on a key whose policy is the README's grant to the stack's pipe roles
+        (and nothing else: not even the account's IAM policies decide)."""
+        grant = {
+            "Sid": "StratoflowPipes",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {"aws:PrincipalArn": self.pipe_roles_pattern},
+                "StringEquals": {**VIA_SQS, "kms:CallerAccount": ACCOUNT},
+            },
+        }
+        context = {**VIA_SQS, "kms:CallerAccount": ACCOUNT, "aws:PrincipalArn": principal.arn}
+        key_policy = {"Version": "2012-10-17", "Statement": [grant]}
+        return Request(principal, "kms:Decrypt", KEY, context, key_policy)
 
     def pipe_assumes(self, source_arn: str, source_account: str = ACCOUNT) -> Request:
         """EventBridge Pipes assuming a flow's pipe role, whose trust names the flow's one pipe."""
@@ -247,6 +267,11 @@ ATTACKS: dict[str, Callable[[Roles], tuple[Request, Request]]] = {
     "widened pipe role decrypts outside SQS": lambda r: (
         ask(r.widened_pipe, "kms:Decrypt", KEY, resource_policy=KEY_POLICY),
         ask(r.widened_pipe, "kms:Decrypt", KEY, VIA_SQS, KEY_POLICY),
+    ),
+    "another role of the account decrypts with the pipes' key grant": lambda r: (
+        # an administrator role of the account: the key's policy, not IAM policies, decides
+        r.decrypts_queue_messages(Principal(ECS_TASK_ROLE, (EVERYTHING,))),
+        r.decrypts_queue_messages(r.pipe),
     ),
     # --- who may assume a pipe role: its trust policy ---
     "another flow's pipe assumes the pipe role": lambda r: (
