@@ -73,6 +73,15 @@ class DeployerWiring(Construct):
             self,
             "FlowRoleBoundary",
             state_machine_role=self.state_machine_role,
+            platform_storage=[
+                storage.table.table_arn,
+                f"{storage.table.table_arn}/*",
+                *(
+                    arn
+                    for bucket in (storage.flows_bucket, storage.data_bucket)
+                    for arn in (bucket.bucket_arn, bucket.arn_for_objects("*"))
+                ),
+            ],
             replacement_arn=config.flow_permissions_boundary_arn,
             grants=config.namespace_grants,
         )

@@ -5,8 +5,9 @@
   and log delivery. The shared role holds it; the deployer attaches it to each flow role.
 - The shared role: flows whose tasks need no AWS permission run with it.
 - The flow roles' permissions boundary: the most a flow's role can ever be granted, whatever its tasks
-  declare (stratoflow.cloud.deploy.flow_roles). By default the services of the task library plus the base
-  policy; the context value `flowPermissionsBoundaryArn` replaces it with a policy of the operator's.
+  declare (stratoflow.cloud.deploy.flow_roles). By default the services of the task library on every
+  resource but the stack's own table and buckets, plus the base policy; the context value
+  `flowPermissionsBoundaryArn` replaces it with a policy of the operator's.
 """
 
 from __future__ import annotations
@@ -195,7 +196,8 @@ class StateMachineRole(Construct):
 class FlowRoleBoundary(Construct):
     """The permissions boundary of every flow role: what an uploaded flow can never go beyond.
 
-    Without namespace grants: one boundary, the task library's services on any resource. With them
+    Without namespace grants: one boundary, the task library's services on any resource but the
+    stack's own table and buckets (`platform_storage`). With them
     (`namespaceGrants`), one boundary per namespace of the grants, allowing those services only on
     the resources that namespace may be granted (its entry's, its parents' and `"*"`'s patterns),
     and `policy` is the boundary of namespaces without an entry (`"*"`'s patterns, or none). A
@@ -209,11 +211,17 @@ class FlowRoleBoundary(Construct):
         construct_id: str,
         *,
         state_machine_role: StateMachineRole,
+        platform_storage: Sequence[str] = (),
         replacement_arn: str | None = None,
         grants: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.state_machine_role = state_machine_role
+        # The stack's own table and buckets: a boundary allowing the task services on any resource
+        # allows them on every resource but these, so a flow that names them (a wildcard, or the
+        # table's name from the stack's outputs) cannot read other namespaces' records around the
+        # task runner's checks. The base statements still allow what distributed maps need there.
+        self.platform_storage = list(platform_storage)
         # Boundary by namespace of the grants (the namespaces without an entry get `policy`).
         self.namespace_policies: dict[str, iam.IManagedPolicy] = {}
         if replacement_arn is not None:
@@ -240,7 +248,15 @@ class FlowRoleBoundary(Construct):
         state_machine_role = self.state_machine_role
         native_rules = _rule_arn(self, NATIVE_SYNC_RULES)
         granted = []
-        if resources:
+        if "*" in resources and self.platform_storage:
+            granted.append(
+                iam.PolicyStatement(
+                    sid="TaskServices",
+                    actions=list(TASK_SERVICE_ACTIONS),
+                    not_resources=self.platform_storage,
+                )
+            )
+        elif resources:
             granted.append(
                 iam.PolicyStatement(
                     sid="TaskServices", actions=list(TASK_SERVICE_ACTIONS), resources=list(resources)

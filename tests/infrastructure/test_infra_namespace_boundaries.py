@@ -65,9 +65,17 @@ def test_the_deployer_learns_the_boundaries_and_may_set_only_them(grants_synth: 
     )
 
 
-def test_without_grants_there_is_one_boundary_on_any_resource(synth: Synthesized) -> None:
+def test_without_grants_there_is_one_boundary_on_any_resource_but_the_stacks_storage(
+    synth: Synthesized,
+) -> None:
     boundary = synth.platform.deployer.flow_role_boundary
+    storage = synth.platform.storage
 
     assert boundary.namespace_policies == {}
-    assert boundary_statements(synth, boundary.policy)["TaskServices"]["Resource"] == "*"
+    services = boundary_statements(synth, boundary.policy)["TaskServices"]
+    assert "Resource" not in services
+    # (what IAM answers for them: tests/security/test_iam_attacks.py)
+    named = {str(arn) for arn in services["NotResource"]}
+    for resource in (storage.table, storage.flows_bucket, storage.data_bucket):
+        assert sum(synth.logical_id(resource) in arn for arn in named) == 2  # itself and what it holds
     assert "STRATOFLOW_NAMESPACE_BOUNDARIES" not in synth.environment(synth.platform.functions.deployer)

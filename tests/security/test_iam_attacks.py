@@ -48,6 +48,7 @@ PAYROLL = f"arn:aws:sqs:{REGION}:{ACCOUNT}:payroll"
 SHARED_QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:shared-orders"
 PIPE = "Stratoflow-orders-inbox-1a2b3c4d"
 RAW = "arn:aws:s3:::lake/raw/x.json"
+ORDERS_TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders"
 EVERYTHING = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234"
 # A key's default policy: the account's IAM policies decide (KMS needs a key policy that allows).
@@ -83,7 +84,9 @@ class Roles:
         self.names = stack.names
         self.table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{stack.names['table']}"
         self.data = f"arn:aws:s3:::{stack.names['data_bucket']}"
+        self.flows = f"arn:aws:s3:::{stack.names['flows_bucket']}"
         base, boundary = stack.managed("base_policy"), stack.managed("flow_boundary")
+        self.base, self.boundary = base, boundary
         upload = [{"Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::lake/raw/*"]}]
         pass_ecs = [{"Action": ["iam:PassRole"], "Resource": [ECS_TASK_ROLE]}]
         # A flow whose one task uploads to lake/raw/, as the deployer writes its role.
@@ -119,6 +122,11 @@ class Roles:
         self.ungranted = role(boundary.policy)
         self.grants_table = resolve.arn(grants.logical_id(grants.platform.storage.table))
         self.grants_task_runner = resolve.arn(grants.logical_id(grants.platform.functions.task_runner))
+
+    def naming(self, resource: str, action: str) -> Principal:
+        """The role the deployer writes for a flow whose one task declares `action` on `resource`."""
+        declared = [{"Action": [action], "Resource": [resource]}]
+        return Principal(FLOW_ROLE, (flow_policy(declared), self.base), self.boundary)
 
     def decrypts_queue_messages(self, principal: Principal) -> Request:
         """`kms:Decrypt` through SQS on a key whose policy is the README's grant to the stack's pipe roles
@@ -208,7 +216,28 @@ ATTACKS: dict[str, Callable[[Roles], tuple[Request, Request]]] = {
         ask(r.ecs_flow, "iam:PassRole", ECS_TASK_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}),
         ask(r.ecs_flow, "iam:PassRole", ECS_TASK_ROLE, TO_ECS),
     ),
+    # --- a flow whose task names the stack's own storage: the boundary excludes it ---
+    "a flow's task reads the stack's table": lambda r: (
+        ask(r.naming(r.table, "dynamodb:GetItem"), "dynamodb:GetItem", r.table),
+        ask(r.naming(ORDERS_TABLE, "dynamodb:GetItem"), "dynamodb:GetItem", ORDERS_TABLE),
+    ),
+    "a flow's task reads another namespace's files in the data bucket": lambda r: (
+        ask(
+            r.naming(f"{r.data}/*", "s3:GetObject"),
+            "s3:GetObject",
+            f"{r.data}/namespaces/team.b/files/config.yaml",
+        ),
+        ask(r.naming("arn:aws:s3:::*", "s3:GetObject"), "s3:GetObject", "arn:aws:s3:::lake/raw/x.json"),
+    ),
+    "a flow's task uploads a flow to the flows bucket": lambda r: (
+        ask(r.naming("arn:aws:s3:::*", "s3:PutObject"), "s3:PutObject", f"{r.flows}/flows/evil.yaml"),
+        ask(r.naming("arn:aws:s3:::*", "s3:PutObject"), "s3:PutObject", RAW),
+    ),
     # --- the same role widened to `*` on `*`: the stack-wide boundary ---
+    "widened flow role writes the table": lambda r: (
+        ask(r.widened_flow, "dynamodb:PutItem", r.table),
+        ask(r.widened_flow, "dynamodb:PutItem", ORDERS_TABLE),
+    ),
     "widened flow role reads a secret": lambda r: (
         ask(r.widened_flow, "secretsmanager:GetSecretValue", f"{SECRETS}/team.b/token-AbCdEf"),
         ask(r.task_runner, "secretsmanager:GetSecretValue", f"{SECRETS}/team.b/token-AbCdEf"),
