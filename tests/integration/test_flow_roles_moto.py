@@ -230,6 +230,29 @@ def test_permissions_beyond_what_iam_accepts_on_one_role_refuse_the_flow(sim: Cl
     assert not role_exists(role_name(sim, "huge"))
 
 
+def test_a_task_naming_the_stacks_own_storage_refuses_the_flow_located(sim: CloudSimulation) -> None:
+    # Given a flow whose tasks read the stack's table and write its data bucket by name
+    settings = sim.settings
+    tasks = (
+        f"  - {{id: peek, type: aws.dynamodb.GetItem, tableName: {settings.stratoflow_table_name}, "
+        "key: {pk: x}}\n"
+        f"  - {{id: drop, type: aws.s3.Upload, bucket: {settings.stratoflow_data_bucket}, key: k, content: x}}\n"
+    )
+
+    # When it is uploaded
+    verdict = sim.upload("roles/peek.yaml", flow("peek", LOG_TASK, tasks))
+
+    # Then it is refused, each task at its line, and no role was created for it
+    assert verdict.status == "INVALID"
+    reason = "is the stack's own storage: flows reach it through kv, read() and strato:// files"
+    table = f"arn:aws:dynamodb:*:*:table/{settings.stratoflow_table_name}"
+    assert [error.split(", not through")[0] for error in verdict.errors] == [
+        f"roles/peek.yaml: roles/peek.yaml:7:5: task 'peek': {table} {reason}",
+        f"roles/peek.yaml: roles/peek.yaml:8:5: task 'drop': arn:aws:s3:::{settings.stratoflow_data_bucket}/k {reason}",
+    ]
+    assert not role_exists(role_name(sim, "peek"))
+
+
 def _run(sim: CloudSimulation, flow_id: str, source: str) -> tuple[str, State]:
     verdict = sim.upload(f"roles/{flow_id}.yaml", source)
     assert verdict.status == "DEPLOYED", verdict.errors

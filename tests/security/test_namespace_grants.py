@@ -10,6 +10,8 @@ from stratoflow.cloud.deploy.namespace_grants import (
     parse_grants,
     patterns_for,
     refused_resources,
+    stack_storage_patterns,
+    stack_storage_problems,
 )
 from stratoflow.flow import load_flow
 
@@ -85,3 +87,42 @@ def test_an_sqs_trigger_on_another_teams_queue_is_refused_with_its_location() ->
         "f.yaml:7:5: triggers[0].queueUrl: arn:aws:sqs:eu-west-1:123456789012:team-b-orders is not among "
         "the resources namespace 'team.a' may be granted (the stack's namespaceGrants)"
     ]
+
+
+STACK_STORAGE = stack_storage_patterns("Stratoflow-Table", ["strato-flows", "strato-data"])
+
+
+@pytest.mark.parametrize(
+    ("task", "named"),
+    [
+        ("{id: t, type: aws.dynamodb.GetItem, tableName: Stratoflow-Table, key: {pk: x}}", "table"),
+        (
+            "{id: t, type: aws.dynamodb.Query, tableName: Stratoflow-Table, indexName: gsi1, "
+            "keyConditionExpression: 'pk = :p'}",
+            "index",
+        ),
+        ("{id: t, type: aws.s3.Download, bucket: strato-data, key: team.b/f/executions/1/out.json}", "data"),
+        ("{id: t, type: aws.s3.Upload, bucket: strato-flows, key: flows/evil.yaml, from: x}", "flows"),
+    ],
+)
+def test_a_task_naming_the_stacks_own_storage_is_refused_with_its_location(task: str, named: str) -> None:
+    # Given a flow whose task names the stack's table (or an index of it) or one of its buckets
+    flow = load_flow(f"id: f\nnamespace: team.a\ntasks:\n  - {task}\n", "team/f.yaml")
+
+    # Then the deployer refuses it at the task's line, whatever the namespace grants
+    (problem,) = stack_storage_problems(flow, STACK_STORAGE)
+    assert problem.startswith("team/f.yaml:4:5: task 't': arn:aws:")
+    assert "is the stack's own storage" in problem
+
+
+@pytest.mark.allowed_path
+def test_other_tables_and_buckets_and_templated_names_are_left_to_the_boundary() -> None:
+    # A templated bucket is `*` in the role: not the stack's by its text (IAM's boundary refuses it).
+    source = (
+        "id: f\nnamespace: team.a\ninputs: [{id: b, type: STRING}]\ntasks:\n"
+        "  - {id: a, type: aws.s3.Upload, bucket: strato-data-archive, key: k, from: x}\n"
+        "  - {id: b, type: aws.s3.Upload, bucket: '{{ inputs.b }}', key: k, from: x}\n"
+        "  - {id: c, type: aws.dynamodb.GetItem, tableName: Stratoflow-Table-2, key: {pk: x}}\n"
+    )
+
+    assert stack_storage_problems(load_flow(source, "team/f.yaml"), STACK_STORAGE) == []

@@ -30,7 +30,12 @@ from stratoflow.cloud.deploy.containers import ContainerStack
 from stratoflow.cloud.deploy.deploy_steps import default_steps
 from stratoflow.cloud.deploy.deployment import Deployment, DeployStep, FlowTarget, Retirement
 from stratoflow.cloud.deploy.limits import DeployNames, measure
-from stratoflow.cloud.deploy.namespace_grants import parse_grants, refused_resources
+from stratoflow.cloud.deploy.namespace_grants import (
+    parse_grants,
+    refused_resources,
+    stack_storage_patterns,
+    stack_storage_problems,
+)
 from stratoflow.cloud.deploy.pipes import pipe_source_problems
 from stratoflow.cloud.deploy.registry import DeploymentRegistry, FlowLeases, Verdict
 from stratoflow.cloud.runtime.alerts import invalid_flow_alert, publish_alert
@@ -292,6 +297,11 @@ class Deployer:
         account = self._account()
         problems = pipe_source_problems(flow, account.partition, account.region, account.account)
         problems += refused_resources(flow, parse_grants(self.settings.stratoflow_namespace_grants))
+        storage = stack_storage_patterns(
+            self.settings.stratoflow_table_name,
+            (self.settings.stratoflow_flows_bucket, self.settings.stratoflow_data_bucket),
+        )
+        problems += stack_storage_problems(flow, storage)
         if problems:
             return [f"{key}: {problem}" for problem in problems]
         return Deployment(

@@ -7,13 +7,15 @@ The setting is a JSON object `{namespace: [resource ARN patterns]}`; `*` in a pa
 characters. A namespace may use the patterns of its own entry, of its parent namespaces' entries
 (Kestra's inheritance) and of the entry `"*"` (every namespace). Without the setting, nothing is
 checked (every flow may name any resource, its role still capped by the stack's permissions boundary).
+
+Whatever the grants, no task may name the stack's own table or buckets (`stack_storage_problems`).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from stratoflow.errors import StratoflowError
 from stratoflow.flow import Flow
@@ -48,6 +50,43 @@ def patterns_for(grants: Mapping[str, list[str]], namespace: str) -> list[str]:
     return [p for name in (namespace, *parents(namespace), ALL_NAMESPACES) for p in grants.get(name, [])]
 
 
+def stack_storage_patterns(table: str, buckets: Sequence[str]) -> list[str]:
+    """The stack's own table and buckets, as patterns of the ARNs a task declares (any partition,
+    region and account: a task's ARN has `*` where its region is templated)."""
+    patterns = [f"arn:*:dynamodb:*:*:table/{table}", f"arn:*:dynamodb:*:*:table/{table}/*"]
+    return patterns + [
+        arn for bucket in buckets for arn in (f"arn:*:s3:::{bucket}", f"arn:*:s3:::{bucket}/*")
+    ]
+
+
+def stack_storage_problems(flow: Flow, patterns: Sequence[str]) -> list[str]:
+    """One message per resource a task names that is the stack's own table or bucket, located.
+
+    Flows reach those through `kv`, `read()` and `strato://` files, whose namespace checks a task with
+    its own grant would bypass; the flow-role boundary refuses them anyway, but only when the task
+    runs. A templated name (`*`) is left to the boundary: it is not the stack's by its text.
+    """
+    return [
+        f"{prefix}task '{task_id}': {resource} is the stack's own storage: flows reach it through kv, "
+        "read() and strato:// files, not through AWS tasks"
+        for prefix, task_id, resource in _declared_resources(flow)
+        if any(fnmatch.fnmatchcase(resource, pattern) for pattern in patterns)
+    ]
+
+
+def _declared_resources(flow: Flow) -> Iterator[tuple[str, str, str]]:
+    """(`file:line:col: `, task id, resource) of each resource the enabled tasks of `flow` declare."""
+    for task in flow.all_tasks():
+        declare = getattr(task, "iam_statements", None)
+        if declare is None or task.disabled:
+            continue
+        where = task_location(flow, task.id)
+        prefix = f"{where[0]}:{where[1]}:{where[2]}: " if where else ""
+        for statement in declare():
+            for resource in statement["Resource"]:
+                yield prefix, task.id, resource
+
+
 def refused_resources(flow: Flow, grants: Mapping[str, list[str]] | None) -> list[str]:
     """One message per resource a task of `flow` names that its namespace is not granted, located."""
     if grants is None:
@@ -65,18 +104,10 @@ def refused_resources(flow: Flow, grants: Mapping[str, list[str]] | None) -> lis
                 f"{prefix}triggers[{index}].{field_name}: {source} is not among the resources namespace "
                 f"'{flow.namespace}' may be granted (the stack's namespaceGrants)"
             )
-    for task in flow.all_tasks():
-        declare = getattr(task, "iam_statements", None)
-        if declare is None or task.disabled:
-            continue
-        for statement in declare():
-            for resource in statement["Resource"]:
-                if any(fnmatch.fnmatchcase(resource, pattern) for pattern in allowed):
-                    continue
-                where = task_location(flow, task.id)
-                prefix = f"{where[0]}:{where[1]}:{where[2]}: " if where else ""
-                problems.append(
-                    f"{prefix}task '{task.id}': {resource} is not among the resources namespace "
-                    f"'{flow.namespace}' may be granted (the stack's namespaceGrants)"
-                )
+    for prefix, task_id, resource in _declared_resources(flow):
+        if not any(fnmatch.fnmatchcase(resource, pattern) for pattern in allowed):
+            problems.append(
+                f"{prefix}task '{task_id}': {resource} is not among the resources namespace "
+                f"'{flow.namespace}' may be granted (the stack's namespaceGrants)"
+            )
     return problems
