@@ -131,23 +131,25 @@ class ScriptSandboxes(Construct):
         )
 
     def _boundary(self, boundary: FlowRoleBoundary) -> None:
-        policy = boundary.policy
-        if not isinstance(policy, iam.ManagedPolicy):
-            return  # the operator's own boundary: it must allow this too (README, "Flow roles")
-        policy.add_statements(
-            iam.PolicyStatement(
-                sid="SandboxLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_groups_arn, f"{self.log_groups_arn}:*"],
+        # Every boundary a flow role may get: a sandbox role has its flow's (its namespace's, with grants).
+        for policy in (boundary.policy, *boundary.namespace_policies.values()):
+            if not isinstance(policy, iam.ManagedPolicy):
+                continue  # the operator's own boundary: it must allow this too (README, "Flow roles")
+            policy.add_statements(
+                iam.PolicyStatement(
+                    sid="SandboxLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[self.log_groups_arn, f"{self.log_groups_arn}:*"],
+                )
             )
-        )
-        acknowledge(
-            policy,
-            "A sandbox function's role writes its own log group '/aws/lambda/<StackName>-sbx-<hash>' (its "
-            "inline policy names it exactly); the boundary caps every such group by the stack's prefix.",
-            wildcard_resource(policy, self.log_groups_arn),
-            wildcard_resource(policy, f"{self.log_groups_arn}:*"),
-        )
+            acknowledge(
+                policy,
+                "A sandbox function's role writes its own log group '/aws/lambda/<StackName>-sbx-<hash>' "
+                "(its inline policy names it exactly); the boundary caps every such group by the stack's "
+                "prefix.",
+                wildcard_resource(policy, self.log_groups_arn),
+                wildcard_resource(policy, f"{self.log_groups_arn}:*"),
+            )
 
     def _housekeeping(self, housekeeping: Housekeeping) -> None:
         role = housekeeping.role

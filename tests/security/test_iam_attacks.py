@@ -45,6 +45,7 @@ ADMIN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/admin"
 STATE_MACHINES = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine"
 QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders"
 PAYROLL = f"arn:aws:sqs:{REGION}:{ACCOUNT}:payroll"
+LOG_GROUPS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:"
 SHARED_QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:shared-orders"
 PIPE = "Stratoflow-orders-inbox-1a2b3c4d"
 RAW = "arn:aws:s3:::lake/raw/x.json"
@@ -327,6 +328,10 @@ ATTACKS: dict[str, Callable[[Roles], tuple[Request, Request]]] = {
     "team.a invokes another function": lambda r: (
         ask(r.team_a, "lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:payroll"),
         ask(r.team_a, "lambda:InvokeFunction", r.grants_task_runner),  # the base policy still works
+    ),
+    "team.a's script sandbox writes another function's logs": lambda r: (
+        ask(r.team_a, "logs:PutLogEvents", f"{LOG_GROUPS}/aws/lambda/Stratoflow-task-runner:log-stream:x"),
+        ask(r.team_a, "logs:PutLogEvents", f"{LOG_GROUPS}/aws/lambda/Stratoflow-sbx-0123abcd:log-stream:x"),
     ),
     "team reaches its child's grants": lambda r: (
         ask(r.team, "s3:GetObject", "arn:aws:s3:::team-a-lake/x"),

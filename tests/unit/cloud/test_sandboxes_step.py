@@ -41,6 +41,7 @@ class Fake:
         self.failures = failures or {}
         self.states = states or ["Active"]
         self.calls: list[str] = []
+        self.requests: dict[str, dict[str, Any]] = {}  # the last request of each call
         self.function: dict[str, Any] | None = None
 
     def _fail(self, name: str) -> None:
@@ -51,6 +52,7 @@ class Fake:
 
     def __getattr__(self, name: str) -> Any:
         def call(**request: Any) -> Any:
+            self.requests[name] = request
             self._fail(name)
             if name == "get_role":
                 raise AwsError("NoSuchEntity")
@@ -176,3 +178,17 @@ def test_the_step_deletes_a_sandbox_only_when_the_live_revision_may_have_one() -
     # Then the first made no call at all, the second deleted the function, its log group and role
     assert quiet.calls == []
     assert dropped.calls[:2] == ["delete_function", "delete_log_group"]
+
+
+def test_with_namespace_grants_a_sandbox_role_gets_its_namespaces_boundary() -> None:
+    # Given a stack whose namespace grants give team (and so team.a) a boundary of its own
+    team = "arn:aws:iam::123456789012:policy/boundary-team"
+    settings = SETTINGS.model_copy(update={"stratoflow_namespace_boundaries": f'{{"team": "{team}"}}'})
+    fake = Fake()
+
+    # When team.a's sandbox is created
+    Sandboxes(Clients(fake), settings, sleep=lambda _: None).ensure(TARGET, [])
+
+    # Then its role is capped by team's boundary, as the flow's role is, not by the stack's
+    assert fake.requests["create_role"]["PermissionsBoundary"] == team
+    assert fake.requests["put_role_permissions_boundary"]["PermissionsBoundary"] == team

@@ -6,9 +6,9 @@ A flow with script tasks (`scripts.*`, `aws.cli.AwsCLI`) gets, before its state 
   task role, whose scripts run with it), with the inline policy
   `flow-tasks` (the statements its tasks declare, as the flow role has), `sandbox` (write to its own
   log group; explicitly never invoke the task runner or admission, nor assume a flow role) and the
-  stack's permissions boundary. Not the flow role itself: that one holds the base policy (invoke the
-  task runner, start executions), which script code must not hold — a script that could invoke the
-  task runner could ask it to act for any flow. The denials hold even when a flow declares such a
+  flow role's permissions boundary (with namespace grants, its namespace's). Not the flow role
+  itself: that one holds the base policy (invoke the task runner, start executions), which script
+  code must not hold — a script that could invoke the task runner could ask it to act for any flow. The denials hold even when a flow declares such a
   call (an `aws.lambda.Invoke` naming the task runner): its scripts still cannot make it;
 - the log group `/aws/lambda/<function>`, with the stack's retention;
 - the function `<StackName>-sbx-<hash>`: the sandbox handler (`functions/script_sandbox`, an asset of
@@ -37,7 +37,14 @@ from stratoflow.cloud.config.naming import (
 )
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget, Retirement
-from stratoflow.cloud.deploy.flow_roles import FLOW_TASKS_POLICY, compact, flow_policy, policy_document
+from stratoflow.cloud.deploy.flow_roles import (
+    FLOW_TASKS_POLICY,
+    boundary_for,
+    compact,
+    flow_policy,
+    parse_boundaries,
+    policy_document,
+)
 from stratoflow.flow import Flow
 from stratoflow.tasks.scripts.tasks import ScriptTask
 
@@ -169,7 +176,12 @@ class Sandboxes:
         account: AccountRegion,
         function: str,
     ) -> str:
-        boundary = self.settings.stratoflow_flow_boundary_arn
+        # The flow role's boundary: with namespace grants, that of the flow's namespace.
+        boundary = boundary_for(
+            target.namespace,
+            parse_boundaries(self.settings.stratoflow_namespace_boundaries),
+            self.settings.stratoflow_flow_boundary_arn,
+        )
         trust = sandbox_trust(self.settings.stratoflow_container_role_arn)
         try:
             role = self.iam.get_role(RoleName=name)["Role"]
