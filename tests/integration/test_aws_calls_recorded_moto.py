@@ -41,6 +41,7 @@ tasks:
   - {id: get, type: kv.Get, key: seen}
   - {id: out, type: Return, format: "{{ 'x' * 40000 }}"}
   - {id: loop, type: ForEach, values: [1, 2], tasks: [{id: each, type: Log, message: "{{ taskrun.value }}"}]}
+  - {id: sh, type: scripts.Shell, script: "echo '::{\\"outputs\\": {\\"ok\\": 1}}::'"}
 """,
 }
 
@@ -90,7 +91,7 @@ class Recorder:
 def recorded() -> Iterator[dict[str, set[tuple[str, str]]]]:
     with CloudSimulation(stack_name="Recorded") as sim:
         recorder = Recorder()
-        for service in AwsClients.SERVICES:
+        for service in (*AwsClients.SERVICES, "logs"):  # the sandboxes' log groups use `client("logs")`
             sim.clients.client(service).meta.events.register("before-call", recorder)
         boto3.client("sqs").create_queue(QueueName="recorded")
         boto3.client("s3").create_bucket(Bucket="lake")

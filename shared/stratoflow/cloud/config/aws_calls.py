@@ -46,6 +46,10 @@ _SCHEDULE = (
 )
 _FLOW_ROLE = "arn:{partition}:iam::{account}:role/stratoflow/{stack}-flow-0123456789abcdef"
 _PIPE_ROLE = "arn:{partition}:iam::{account}:role/stratoflow/{stack}-pipe-0123456789abcdef"
+# A flow's script sandbox (cloud.deploy.sandboxes): its function, log group and role.
+_SANDBOX = "arn:{partition}:lambda:{region}:{account}:function:{stack}-sbx-0123456789abcdef"
+_SANDBOX_LOGS = "arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{stack}-sbx-0123456789abcdef"
+_SANDBOX_ROLE = _FLOW_ROLE + "-s"
 _TABLE = "arn:{partition}:dynamodb:{region}:{account}:table/{table}"
 _INDEX = _TABLE + "/index/gsi1"
 _DATA = "arn:{partition}:s3:::{data_bucket}/team.a/orders/executions/0b7c/outputs/out.json"
@@ -188,6 +192,47 @@ DEPLOYER: tuple[AwsCall, ...] = (
         "ListAttachedRolePolicies",
         "DeleteRole",
     ),
+    # The flow's script sandbox (cloud.deploy.sandboxes): a function run by a role of its own, written
+    # only within the flow-role boundary and passed only to Lambda, and the function's log group.
+    *_calls(
+        "lambda",
+        "lambda",
+        _SANDBOX,
+        "CreateFunction",
+        "GetFunction",
+        "GetFunctionConfiguration",
+        "UpdateFunctionConfiguration",
+        "UpdateFunctionCode",
+        "DeleteFunction",
+        "TagResource",
+    ),
+    AwsCall(
+        "lambda",
+        "CreateFunction",
+        "iam:PassRole",
+        _SANDBOX_ROLE,
+        {"iam:PassedToService": "lambda.amazonaws.com"},
+    ),
+    AwsCall(
+        "lambda",
+        "UpdateFunctionConfiguration",
+        "iam:PassRole",
+        _SANDBOX_ROLE,
+        {"iam:PassedToService": "lambda.amazonaws.com"},
+    ),
+    *_calls("logs", "logs", _SANDBOX_LOGS, "CreateLogGroup", "PutRetentionPolicy", "DeleteLogGroup"),
+    AwsCall("logs", "CreateLogGroup", "logs:TagResource", _SANDBOX_LOGS),  # it is created with tags
+    *_calls(
+        "iam",
+        "iam",
+        _SANDBOX_ROLE,
+        "CreateRole",
+        "PutRolePolicy",
+        "DeleteRolePolicy",
+        "PutRolePermissionsBoundary",
+        **_WITHIN_FLOW_BOUNDARY,
+    ),
+    *_calls("iam", "iam", _SANDBOX_ROLE, "GetRole", "TagRole", "ListRolePolicies", "DeleteRole"),
     # The role of the flow's pipes (cloud.deploy.pipe_roles): written only within the pipe-role boundary.
     *_calls(
         "iam",
@@ -232,6 +277,9 @@ TASK_RUNNER: tuple[AwsCall, ...] = (
         "arn:{partition}:secretsmanager:{region}:{account}:secret:stratoflow/team.a/token-AbCdEf",
     ),
     AwsCall("lambda", "Invoke", "lambda:InvokeFunction", "{admission}"),
+    # Script tasks run in their flow's sandbox; their files are handed over under the task run's prefix.
+    AwsCall("lambda", "Invoke", "lambda:InvokeFunction", _SANDBOX),
+    AwsCall("s3", "ListObjectsV2", "s3:ListBucket", "arn:{partition}:s3:::{data_bucket}"),
 )
 
 # cloud.runtime.starter through cloud.assembly.cloud_admission: records and starts.
