@@ -33,6 +33,11 @@ PSEUDO = {
 # Per resource type: (the property naming it, what Ref returns, the ARN); `{n}` is the physical name.
 _TYPES: dict[str, tuple[str, str, str]] = {
     "AWS::Lambda::Function": ("FunctionName", "{n}", "arn:{p}:lambda:{r}:{a}:function:{n}"),
+    "AWS::Lambda::LayerVersion": (
+        "LayerName",
+        "arn:{p}:lambda:{r}:{a}:layer:{n}:1",
+        "arn:{p}:lambda:{r}:{a}:layer:{n}:1",
+    ),
     "AWS::S3::Bucket": ("BucketName", "{n}", "arn:{p}:s3:::{n}"),
     "AWS::DynamoDB::Table": ("TableName", "{n}", "arn:{p}:dynamodb:{r}:{a}:table/{n}"),
     "AWS::IAM::Role": ("RoleName", "{n}", "arn:{p}:iam::{a}:role/{n}"),
@@ -259,6 +264,11 @@ class SimulatedStack:
             by_arn = kind in ("AWS::IAM::Role", "AWS::Lambda::Function", "AWS::SNS::Topic")
             self.names[name] = resolve.arn(logical_id) if by_arn else resolve.ref(logical_id)
         self.names["schedule_group"] = resolve.ref(synth.logical_id(platform.triggers.schedule_group))
+        self.names["platform_layer"] = resolve.ref(synth.logical_id(platform.functions.layer))
+        code = platform.script_sandboxes.code
+        self.names["sandbox_code"] = resolve.resolve(
+            synth.stack.resolve(code.bucket.arn_for_objects(code.s3_object_key))
+        )
 
     def role(self, function: str) -> Principal:
         return self.template.role(self.synth.logical_id(self.synth.platform.functions.roles[function]))

@@ -95,6 +95,8 @@ def test_the_same_calls_on_another_stacks_resources_are_denied(
         "flow_boundary": f"arn:aws:iam::{ACCOUNT}:policy/Other",
         "pipe_boundary": f"arn:aws:iam::{ACCOUNT}:policy/Other",
         "base_policy": f"arn:aws:iam::{ACCOUNT}:policy/Other",
+        "platform_layer": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:other:1",
+        "sandbox_code": "arn:aws:s3:::other-assets/code.zip",
     }
     # (list calls and metric data take no resource: PutMetricData is held by its namespace instead,
     # tested below)

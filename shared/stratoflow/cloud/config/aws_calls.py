@@ -14,7 +14,8 @@ typical resource and the condition keys the request carries. Two tests keep it t
 Resources are templates: `{partition}`, `{region}`, `{account}`, `{stack}` and the names of the
 stack's resources (`{table}`, `{data_bucket}`, `{flows_bucket}`, `{alert_topic}`, `{schedule_group}`,
 `{state_machine_role}`, `{scheduler_role}`, `{flow_boundary}`, `{pipe_boundary}`, `{base_policy}`,
-`{admission}`, `{task_runner}`, `{log_group}`) filled from the stack.
+`{admission}`, `{task_runner}`, `{log_group}`, `{platform_layer}`, `{sandbox_code}`) filled from the
+stack.
 """
 
 from __future__ import annotations
@@ -219,6 +220,16 @@ DEPLOYER: tuple[AwsCall, ...] = (
         "iam:PassRole",
         _SANDBOX_ROLE,
         {"iam:PassedToService": "lambda.amazonaws.com"},
+    ),
+    # ... which read the platform layer and the sandbox handler's code (an asset of the stack) with the
+    # caller's permissions.
+    *(
+        AwsCall("lambda", op, "lambda:GetLayerVersion", "{platform_layer}")
+        for op in ("CreateFunction", "UpdateFunctionConfiguration")
+    ),
+    *(
+        AwsCall("lambda", op, "s3:GetObject", "{sandbox_code}")
+        for op in ("CreateFunction", "UpdateFunctionCode")
     ),
     *_calls("logs", "logs", _SANDBOX_LOGS, "CreateLogGroup", "PutRetentionPolicy", "DeleteLogGroup"),
     AwsCall("logs", "CreateLogGroup", "logs:TagResource", _SANDBOX_LOGS),  # it is created with tags
