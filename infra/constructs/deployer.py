@@ -82,6 +82,12 @@ class DeployerWiring(Construct):
                     for arn in (bucket.bucket_arn, bucket.arn_for_objects("*"))
                 ),
             ],
+            platform_records=[
+                storage.table.table_arn,
+                f"{storage.table.table_arn}/*",
+                storage.flows_bucket.bucket_arn,
+                storage.flows_bucket.arn_for_objects("*"),
+            ],
             replacement_arn=config.flow_permissions_boundary_arn,
             grants=config.namespace_grants,
         )

@@ -212,6 +212,7 @@ class FlowRoleBoundary(Construct):
         *,
         state_machine_role: StateMachineRole,
         platform_storage: Sequence[str] = (),
+        platform_records: Sequence[str] = (),
         replacement_arn: str | None = None,
         grants: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
@@ -222,6 +223,9 @@ class FlowRoleBoundary(Construct):
         # table's name from the stack's outputs) cannot read other namespaces' records around the
         # task runner's checks. The base statements still allow what distributed maps need there.
         self.platform_storage = list(platform_storage)
+        # ... and the table and flows bucket (no base statement needs them) are denied outright, so a
+        # namespace granted a pattern as wide as `arn:aws:s3:::*` still cannot write flows or records.
+        self.platform_records = list(platform_records)
         # Boundary by namespace of the grants (the namespaces without an entry get `policy`).
         self.namespace_policies: dict[str, iam.IManagedPolicy] = {}
         if replacement_arn is not None:
@@ -260,6 +264,15 @@ class FlowRoleBoundary(Construct):
             granted.append(
                 iam.PolicyStatement(
                     sid="TaskServices", actions=list(TASK_SERVICE_ACTIONS), resources=list(resources)
+                )
+            )
+        if self.platform_records:
+            granted.append(
+                iam.PolicyStatement(
+                    sid="NeverThePlatformsRecords",
+                    effect=iam.Effect.DENY,
+                    actions=["dynamodb:*", "s3:*"],
+                    resources=self.platform_records,
                 )
             )
         # Only patterns that can name a role (IAM allows 6,144 characters in a managed policy).

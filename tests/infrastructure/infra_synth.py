@@ -47,11 +47,11 @@ CUSTOM_CONTEXT = {
 }
 
 # Namespace grants with the stack's own boundaries (the custom synthesis replaces them with the
-# operator's): team.a inherits team's, and every namespace "*"'s.
+# operator's): team.a inherits team's, and every namespace "*"'s; lake may use any bucket.
 GRANTS_CONTEXT = {
     "namespaceGrants": (
         '{"team.a": ["arn:aws:s3:::team-a-*"], "team": ["arn:aws:s3:::team-shared/*"], '
-        '"*": ["arn:aws:sqs:eu-west-1:123456789012:shared-*"]}'
+        '"lake": ["arn:aws:s3:::*"], "*": ["arn:aws:sqs:eu-west-1:123456789012:shared-*"]}'
     ),
 }
 

@@ -17,11 +17,11 @@ def boundary_statements(synth: Synthesized, policy: Any) -> dict[str, dict[str, 
 def test_each_namespace_of_the_grants_has_a_boundary_allowing_its_own_and_its_parents_resources(
     grants_synth: Synthesized,
 ) -> None:
-    # Given the stack synthesized with grants for team.a, team and "*"
+    # Given the stack synthesized with grants for team.a, team, lake and "*"
     boundary = grants_synth.platform.deployer.flow_role_boundary
 
     # Then team.a's boundary allows the task services on team.a's, team's and "*"'s patterns
-    assert sorted(boundary.namespace_policies) == ["team", "team.a"]
+    assert sorted(boundary.namespace_policies) == ["lake", "team", "team.a"]
     team_a = boundary_statements(grants_synth, boundary.namespace_policies["team.a"])
     assert sorted(team_a["TaskServices"]["Resource"]) == [
         "arn:aws:s3:::team-a-*",
