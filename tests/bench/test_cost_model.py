@@ -142,6 +142,37 @@ def test_outputs_of_a_task_outside_loops_are_one_read_and_loops_a_query() -> Non
     assert usage.dynamo.read_units < 1.2 * usage.dynamo.read_requests
 
 
+NESTED = """
+id: nested
+namespace: bench
+tasks:
+  - id: outer
+    type: ForEach
+    values: "{{ range(0, 9) }}"
+    tasks:
+      - id: inner
+        type: ForEach
+        values: "{{ range(0, 9) }}"
+        tasks:
+          - {id: work, type: Return, format: "{{ taskrun.value }}"}
+"""
+
+
+def test_dynamodb_reads_per_task_run_stay_constant_in_nested_loops(tmp_path: Path) -> None:
+    # Given nested ForEach loops, counted at 10 x 10 and at 100 x 100 items
+    definition, flow = compiled(flow_text(tmp_path, NESTED))
+    small, large = (count(definition, flow, Assumptions(items=n)) for n in (10, 100))
+
+    # When their DynamoDB reads are divided by their task runs
+    per_run = [usage.dynamo.read_units / usage.task_runs for usage in (small, large)]
+
+    # Then a task run costs as many read units in the large one: each loop end reads its own children
+    # (gsi4, then by key), not every task run of the execution
+    assert large.task_runs > 90 * small.task_runs
+    assert per_run[1] <= per_run[0]
+    assert per_run[1] < 4
+
+
 def test_the_model_reads_loops_as_the_runner_does() -> None:
     from stratoflow.cost.walk import LOOPS
     from stratoflow.execution.runner.outputs import LOOPS as RUNNER_LOOPS

@@ -118,7 +118,7 @@ def test_state_change_is_one_conditional_update(
     calls.clear()
     other.update_execution("e1", state=State.SUCCESS)
     assert calls.names == ["GetItem", "UpdateItem"]
-    assert calls.made[0][1]["ProjectionExpression"] == "#n0"
+    assert calls.made[0][1]["ProjectionExpression"] == "#n0, #n1"  # namespace, runsByParent
 
 
 def test_a_task_run_is_one_write_per_save(dynamo: DynamoExecutionStore, calls: Calls) -> None:
@@ -153,7 +153,7 @@ def test_another_process_reads_the_execution_once_before_its_first_task_run(
 
     # Then it proved the execution exists once (a projection of its namespace), then only wrote
     assert calls.names == ["GetItem", "UpdateItem", "UpdateItem"]
-    assert calls.made[0][1]["ProjectionExpression"] == "#n0"
+    assert calls.made[0][1]["ProjectionExpression"] == "#n0, #n1"  # namespace, runsByParent
 
     # And a store that has read the execution already does not read it again
     third = DynamoExecutionStore(table, client=dynamo_client)
@@ -176,6 +176,7 @@ def test_an_update_that_moves_no_listed_attribute_leaves_the_indexes_alone(
             for name in ("gsi1", "gsi2")
         },
         "gsi3": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["namespace"]},
+        "gsi4": {"ProjectionType": "KEYS_ONLY"},  # task runs by parent: keys only
     }
 
     # And an index entry holds no execution data (outputs, inputs): listings read the table for those
@@ -350,3 +351,74 @@ def test_the_list_of_every_namespace_reads_months_not_namespaces(
     since = dynamo.list_executions(since=december, limit=100)
     assert len(since) == 40 and all(e.id.startswith("dec-") for e in since)
     assert not dynamo.list_executions(until=november, limit=100)
+
+
+def _loop_with_children(store: DynamoExecutionStore, execution_id: str, loops: int, each: int) -> None:
+    store.save_task_run(TaskRun(id=f"{execution_id}-top", execution_id=execution_id, task_id="top"))
+    for loop in range(loops):
+        parent = f"{execution_id}-loop{loop}"
+        store.save_task_run(
+            TaskRun(
+                id=parent, execution_id=execution_id, task_id="each", parent_task_run_id=f"{execution_id}-top"
+            )
+        )
+        for index in range(each):
+            store.save_task_run(
+                TaskRun(
+                    id=f"{parent}-{index}",
+                    execution_id=execution_id,
+                    task_id="work",
+                    parent_task_run_id=parent,
+                )
+            )
+
+
+def test_a_loops_children_are_found_by_their_parent_and_read_by_key(
+    dynamo: DynamoExecutionStore, calls: Calls
+) -> None:
+    # Given an execution of 20 loops of 5 iterations each
+    dynamo.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1))
+    _loop_with_children(dynamo, "e1", loops=20, each=5)
+
+    # When one loop's children are listed
+    calls.clear()
+    children = dynamo.list_child_task_runs("e1", "e1-loop7")
+
+    # Then one Query of gsi4 (keys only) names them and one strongly consistent BatchGetItem reads them:
+    # no Query of the execution's partition, and only the loop's 5 children are read
+    assert [run.id for run in children] == [f"e1-loop7-{n}" for n in range(5)]
+    assert calls.names == ["Query", "BatchGetItem"]
+    query, batch = (params for _, params in calls.made)
+    assert query["IndexName"] == "gsi4" and "ConsistentRead" not in query
+    assert len(batch["RequestItems"][dynamo._table.name]["Keys"]) == 5
+    assert batch["RequestItems"][dynamo._table.name]["ConsistentRead"] is True
+
+
+def test_loops_created_before_the_children_index_still_read_their_children(
+    dynamo: DynamoExecutionStore, dynamo_client: Any, table: str, calls: Calls
+) -> None:
+    # Given an execution and task runs written by an older store: no gsi4 keys, no runsByParent marker
+    dynamo.create_execution(Execution(id="old", namespace="team", flow_id="etl", revision=1))
+    _loop_with_children(dynamo, "old", loops=2, each=3)
+    for pk, sk in [
+        ("EXEC#old", "META"),
+        *(("EXEC#old", f"TR#old-loop{n}-{i}") for n in (0, 1) for i in range(3)),
+    ]:
+        dynamo_client.update_item(
+            TableName=table,
+            Key={"pk": {"S": pk}, "sk": {"S": sk}},
+            UpdateExpression="REMOVE runsByParent, gsi4pk, gsi4sk",
+        )
+    older = DynamoExecutionStore(table, client=dynamo_client)  # a new process: nothing remembered
+
+    # When a loop's children are listed
+    calls.clear()
+    children = older.list_child_task_runs("old", "old-loop1")
+
+    # Then they are found by reading the execution's task runs, as before the index
+    assert [run.id for run in children] == [f"old-loop1-{n}" for n in range(3)]
+    assert "BatchGetItem" not in calls.names and not any(p.get("IndexName") for _, p in calls.made)
+    # ... while an execution created now lists them through the index
+    dynamo.create_execution(Execution(id="new", namespace="team", flow_id="etl", revision=1))
+    _loop_with_children(dynamo, "new", loops=1, each=2)
+    assert [r.id for r in older.list_child_task_runs("new", "new-loop0")] == ["new-loop0-0", "new-loop0-1"]

@@ -27,7 +27,12 @@ REGION = "us-east-1"
 # The table as infra/constructs/storage.py declares it.
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
-GLOBAL_INDEXES = {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk"), "gsi3": ("gsi3pk", "gsi3sk")}
+GLOBAL_INDEXES = {
+    "gsi1": ("gsi1pk", "gsi1sk"),
+    "gsi2": ("gsi2pk", "gsi2sk"),
+    "gsi3": ("gsi3pk", "gsi3sk"),
+    "gsi4": ("gsi4pk", "gsi4sk"),
+}
 # Non-key attributes each index includes (stratoflow.store.dynamo_items.INDEX_PROJECTIONS).
 INDEX_PROJECTIONS = {"gsi1": ("flowId", "state"), "gsi2": ("flowId", "state"), "gsi3": ("namespace",)}
 TTL_ATTRIBUTE = "ttl"
@@ -203,10 +208,11 @@ def create_table(client: Any, name: str) -> None:
                     {"AttributeName": partition, "KeyType": "HASH"},
                     {"AttributeName": sort, "KeyType": "RANGE"},
                 ],
-                "Projection": {
-                    "ProjectionType": "INCLUDE",
-                    "NonKeyAttributes": list(INDEX_PROJECTIONS[index]),
-                },
+                "Projection": (
+                    {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_PROJECTIONS[index])}
+                    if index in INDEX_PROJECTIONS
+                    else {"ProjectionType": "KEYS_ONLY"}  # gsi4
+                ),
             }
             for index, (partition, sort) in GLOBAL_INDEXES.items()
         ],

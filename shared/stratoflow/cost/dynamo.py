@@ -8,9 +8,11 @@ projects `namespace` and is written once, when the execution is created):
 | --- | --- | --- |
 | every call | GetItem execution, GetItem task run | 1 RRU each (strongly consistent, < 4 KB) |
 | each save of a task run (RUNNING, its end) | UpdateItem task run (`seq` set on insert) | 1 WRU per KB |
+| first save of a task run inside another | its gsi4 entry (children by parent, keys only) | 1 WRU |
 | `outputs.x` of a task outside loops | GetItem of its task run (deterministic id) | 1 RRU |
 | `outputs.x` of a task inside a loop | Query of the execution's task runs, filtered by task | all task runs read so far |
-| a flowable's end | Query of every task run (children's state) | idem |
+| a loop's end | Query of gsi4 (its children's keys), BatchGetItem of those children | 0.5 RRU per 4 KB of keys (eventually consistent) + 1 RRU per child |
+| another flowable's end | BatchGetItem of its children (their ids are known) | 1 RRU per child task |
 | logs | BatchWriteItem (25 items per request) | 1 WRU per line |
 | execution state change | UpdateItem execution | 1 + 1 gsi1 (`state`) + 2 gsi2 (key moves) |
 | other execution update (outputs) | UpdateItem execution | 1 WRU per KB: no projected attribute moves |
@@ -32,6 +34,8 @@ LOG_BATCH = 25
 # a few hundred bytes: 1 WRU each, whatever the execution's size.
 STATE_CHANGE_INDEX_WRITES = 3
 CREATE_INDEX_WRITES = 3  # the execution's put adds one entry to each index
+CHILD_INDEX_ENTRY_KB = 0.2  # a gsi4 entry: the table's keys and gsi4's, no other attribute
+BATCH_GET = 100  # keys per BatchGetItem
 
 
 @dataclass(frozen=True)
@@ -87,9 +91,17 @@ class DynamoModel:
         usage.read_requests += 1
         usage.read_units += max(1, math.ceil(task_runs * self.a.task_run_item_kb / 4))
 
-    def write_task_run(self, usage: DynamoUsage) -> None:
+    def write_task_run(self, usage: DynamoUsage, indexed: bool = False) -> None:
+        """One save; `indexed`: the first save of a task run inside another, with its gsi4 entry."""
         usage.write_requests += 1
-        usage.write_units += max(1, math.ceil(self.a.task_run_item_kb))
+        usage.write_units += max(1, math.ceil(self.a.task_run_item_kb)) + (1 if indexed else 0)
+
+    def batch_get(self, usage: DynamoUsage, items: float, kb: float) -> None:
+        """Strongly consistent BatchGetItem: each item at least 1 RRU."""
+        if items <= 0:
+            return
+        usage.read_requests += math.ceil(items / BATCH_GET)
+        usage.read_units += items * max(1, math.ceil(kb / 4))
 
     def write_execution(self, usage: DynamoUsage, state_change: bool) -> None:
         usage.write_requests += 1
@@ -117,32 +129,38 @@ class DynamoModel:
         if with_task_run:
             self.get(usage, self.a.task_run_item_kb)
 
-    def run(self, refs: Refs, runs_before: float, log_lines: float, failed: int) -> DynamoUsage:
+    def run(
+        self, refs: Refs, runs_before: float, log_lines: float, failed: int, nested: bool = False
+    ) -> DynamoUsage:
         """A runnable task: `failed` failed attempts (each retried), then one that succeeds."""
         usage = DynamoUsage()
         for attempt in range(failed + 1):
             self._call(usage)
-            self.write_task_run(usage)  # RUNNING (the first save inserts the task run)
+            self.write_task_run(usage, nested and attempt == 0)  # RUNNING (the first save inserts it)
             self.outputs(usage, refs, runs_before)
             self.write_task_run(usage)  # SUCCESS, or the failed attempt
             self.logs(usage, log_lines + (1 if attempt < failed else 0))  # a failure logs its error
         return usage
 
-    def start(self, refs: Refs, runs_before: float, saves_outputs: bool) -> DynamoUsage:
+    def start(self, refs: Refs, runs_before: float, saves_outputs: bool, nested: bool = False) -> DynamoUsage:
         """A flowable task's start: its task run, and what its structure needs (values, condition)."""
         usage = DynamoUsage()
         self._call(usage)
-        self.write_task_run(usage)  # RUNNING
+        self.write_task_run(usage, nested)  # RUNNING
         self.outputs(usage, refs, runs_before)
         if saves_outputs:  # If's evaluationResult, Switch's value, WaitFor's and Subflow's state
             self.write_task_run(usage)
         return usage
 
-    def end(self, runs_before: float) -> DynamoUsage:
-        """A flowable task's end: its children's states (a Query of every task run), then its own."""
+    def end(self, children: float, listed: bool) -> DynamoUsage:
+        """A flowable task's end: its `children`'s states, then its own. A loop's children are
+        `listed` from gsi4 first (eventually consistent, keys only), then read by key either way."""
         usage = DynamoUsage()
         self._call(usage)
-        self.query(usage, runs_before)
+        if listed:
+            usage.read_requests += 1
+            usage.read_units += max(0.5, math.ceil(children * CHILD_INDEX_ENTRY_KB / 4) / 2)
+        self.batch_get(usage, children, self.a.task_run_item_kb)
         self.write_task_run(usage)
         return usage
 

@@ -43,6 +43,8 @@ class Tally:
     container_vcpu_s: float = 0.0
     """Fargate vCPU-seconds of container-run tasks (`taskRunner: aws.runner.Fargate`)."""
     container_gb_s: float = 0.0
+    runs_by_task: dict[str, float] = field(default_factory=dict)
+    """Task runs created per task id: what a flowable's end reads of its children."""
 
     def add(self, other: Tally, times: float = 1.0) -> None:
         self.container_vcpu_s += other.container_vcpu_s * times
@@ -55,6 +57,8 @@ class Tally:
         self.duration_s += other.duration_s * times
         for action, count in other.actions.items():
             self.actions[action] = self.actions.get(action, 0.0) + count * times
+        for task_id, count in other.runs_by_task.items():
+            self.runs_by_task[task_id] = self.runs_by_task.get(task_id, 0.0) + count * times
         self.dynamo.add(other.dynamo, times)
 
     def weight(self) -> tuple[float, float, float]:
@@ -168,21 +172,25 @@ class Walker:
         tally.duration_s += attempts * self.a.runner_duration_ms / 1000 + self._retry_delays(state, failed)
         new_run = task_id not in self.awaited  # a Dag task's run is created by its `await` gate
         refs = self.refs(task_id)
+        # A task run inside another writes an entry of the children index (gsi4) at its first save.
+        nested = bool(task_id) and bool(self.flow.task_parents(task_id))
+        if action in ("start", "await") or (action == "run" and new_run):
+            tally.runs_by_task[task_id] = tally.runs_by_task.get(task_id, 0.0) + 1
         if action == "run":
             tally.first_attempts += 1
             tally.task_runs += 1 if new_run else 0
-            usage = self.dynamo.run(refs, runs_before, self.log_lines(task), failed)
+            usage = self.dynamo.run(refs, runs_before, self.log_lines(task), failed, nested and new_run)
         elif action == "start":
             tally.task_runs += 1
             saves = task is not None and type(task).type_name in SAVES_OUTPUTS
-            usage = self.dynamo.start(refs, runs_before, saves)
+            usage = self.dynamo.start(refs, runs_before, saves, nested)
         elif action == "await":
             tally.task_runs += 1
-            usage = self.dynamo.start(Refs(), runs_before, False)
+            usage = self.dynamo.start(Refs(), runs_before, False, nested)
             for _ in self._dag_node(task_id, "depends_on"):  # are its dependencies done?
                 self.dynamo.get(usage, self.a.task_run_item_kb)
         elif action == "end":
-            usage = self.dynamo.end(runs_before)
+            usage = self._end(task, tally)
         elif action == "check":
             usage = self.dynamo.check(refs, runs_before)
         elif action == "pause":
@@ -225,6 +233,15 @@ class Walker:
         usage = self.dynamo.run(self.refs(task_id), runs_before, self.log_lines(self._task(task_id)), failed)
         self._wake_dependents(task_id, usage)
         tally.dynamo.add(usage)
+
+    def _end(self, task: Any, tally: Tally) -> DynamoUsage:
+        """A flowable's end reads its direct children: a loop's from the children index, by key."""
+        lists = task.child_lists() if task is not None and hasattr(task, "child_lists") else []
+        child_ids = [child.id for _, children in lists for child in children]
+        if task is not None and type(task).type_name in LOOPS:
+            runs = sum(tally.runs_by_task.get(child_id, 0.0) for child_id in child_ids)
+            return self.dynamo.end(runs, listed=True)
+        return self.dynamo.end(float(len(child_ids)), listed=False)
 
     def _dag_node(self, task_id: str, what: str) -> list[str]:
         """A Dag task's dependencies (`depends_on`) or the Dag tasks depending on it (`dependents`)."""

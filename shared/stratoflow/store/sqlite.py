@@ -284,8 +284,9 @@ class SqliteExecutionStore:
             seq = max(rules.task_run_seq(self._clock()), last + 1)
             stored = task_run.model_copy(update={"seq": seq})
             db.execute(
-                "INSERT INTO task_runs VALUES (?, ?, ?, ?, ?)",
-                (*key, stored.seq, stored.task_id, _task_run_json(stored)),
+                "INSERT INTO task_runs (execution_id, id, seq, task_id, data, parent_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (*key, stored.seq, stored.task_id, _task_run_json(stored), stored.parent_task_run_id),
             )
             return stored
 
@@ -313,6 +314,13 @@ class SqliteExecutionStore:
             sql += " AND task_id = ?"
             params.append(task_id)
         return [TaskRun.model_validate_json(row[0]) for row in self._all(sql + " ORDER BY seq", params)]
+
+    def list_child_task_runs(self, execution_id: str, parent_task_run_id: str) -> list[TaskRun]:
+        rows = self._all(
+            "SELECT data FROM task_runs WHERE execution_id = ? AND parent_id = ? ORDER BY seq",
+            (execution_id, parent_task_run_id),
+        )
+        return [TaskRun.model_validate_json(row[0]) for row in rows]
 
     # --- logs ----------------------------------------------------------------------------------
 

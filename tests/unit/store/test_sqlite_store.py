@@ -11,7 +11,7 @@ import pytest
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import StratoflowError
 from stratoflow.store import LocalBlobStore, SqliteExecutionStore, open_local_store
-from stratoflow.store.sqlite_schema import SCHEMA_VERSION
+from stratoflow.store.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
 
 def test_schema_version_is_recorded_and_data_survives_reopening(tmp_path: Path) -> None:
@@ -90,3 +90,54 @@ def test_two_connections_to_one_file_keep_seq_unique(tmp_path: Path) -> None:
     assert [r.seq for r in first.list_task_runs("e1")] == sorted(seqs)
     first.close()
     second.close()
+
+
+def test_task_runs_written_before_the_parent_column_are_listed_under_their_parent(tmp_path: Path) -> None:
+    # Given a history written at schema 3 (no parent column): a loop's run and two iterations' runs
+    path = tmp_path / "s.db"
+    with sqlite3.connect(path, isolation_level=None) as db:
+        db.execute("BEGIN")
+        migrate_to(db, 3)
+        db.execute(
+            "INSERT INTO executions VALUES ('e1', 'team', 'etl', 'RUNNING', '0', ?)",
+            (Execution(id="e1", namespace="team", flow_id="etl", revision=1).model_dump_json(by_alias=True),),
+        )
+        for seq, run in enumerate(
+            [
+                TaskRun(id="loop", execution_id="e1", task_id="each"),
+                TaskRun(id="i1", execution_id="e1", task_id="work", parent_task_run_id="loop"),
+                TaskRun(id="i0", execution_id="e1", task_id="work", parent_task_run_id="loop"),
+            ]
+        ):
+            db.execute(
+                "INSERT INTO task_runs VALUES ('e1', ?, ?, ?, ?)",
+                (
+                    run.id,
+                    seq,
+                    run.task_id,
+                    run.model_copy(update={"seq": seq}).model_dump_json(by_alias=True),
+                ),
+            )
+        db.execute("COMMIT")
+
+    # When the current store opens it and lists the loop's children
+    with SqliteExecutionStore(path) as store:
+        children = store.list_child_task_runs("e1", "loop")
+        plan = store._all(
+            "EXPLAIN QUERY PLAN SELECT data FROM task_runs WHERE execution_id = ? AND parent_id = ? ORDER BY seq",
+            ("e1", "loop"),
+        )
+
+    # Then the migration filled the column from the records: the children come, by an index range
+    assert [run.id for run in children] == ["i1", "i0"]
+    assert any("task_runs_by_parent" in str(row) for row in plan)
+
+
+def migrate_to(db: sqlite3.Connection, version: int) -> None:
+    """A database as the schema stood at `version` (the migrations before it)."""
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for script in MIGRATIONS[:version]:
+        for statement in script.split(";"):
+            if statement.strip():
+                db.execute(statement)
+    db.execute("INSERT INTO schema_version VALUES (?)", (version,))

@@ -344,8 +344,10 @@ class Call:
 
     def children_state(self) -> State:
         """The combined state of the task runs this flowable's run enclosed directly."""
-        if type(self.task).type_name in LOOPS:  # a run per child and iteration: list them
-            runs = self.store.list_task_runs(self.execution.id)
+        if type(self.task).type_name in LOOPS:  # a run per child and iteration: this run's children
+            return worst(
+                [State(r.state) for r in self.store.list_child_task_runs(self.execution.id, self.id)]
+            )
         else:  # the children ran in this run's scope: their ids are known, read them by key
             children = self.task.child_lists() if isinstance(self.task, FlowableTask) else []
             ids = [
