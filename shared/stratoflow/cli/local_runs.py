@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from stratoflow.cli.signals import StopSignals
-from stratoflow.domain import Execution, FlowRecord
+from stratoflow.domain import Execution, FlowRecord, TaskRun
 from stratoflow.engine import ExecutionResult
 from stratoflow.engine.runtime import HISTORY_EVENT_LIMIT, PAYLOAD_LIMIT
 from stratoflow.execution.admission import new_execution_id, should_start
@@ -71,8 +72,8 @@ def start_and_report(platform: LocalPlatform, flow: Flow, execution: Execution, 
     # Ctrl-C and SIGTERM end the execution KILLED, its scripts with it; a paused one stays PAUSED.
     with StopSignals(kill):
         if as_json:
-            outcome = platform.finish(execution, running)
-            click.echo(json.dumps(run_document(outcome), indent=2, default=str))
+            outcome = platform.finish(execution, running, task_runs=False)
+            print_document(run_document(outcome), platform.store.iter_task_runs(execution.id))
         else:
             # Deferred: the live view is rich (~170 ms) that `--json` never pays.
             from stratoflow.cli.live import watch
@@ -95,6 +96,33 @@ def report_orphans(platform: LocalPlatform) -> None:
         )
 
 
+def print_document(document: dict[str, Any], task_runs: Iterable[TaskRun]) -> None:
+    """Print the `--json` document with `task_runs` as its `taskRuns`, one at a time: the same text as
+    `json.dumps(document, indent=2)` without holding every task run, nor its text, at once."""
+    text = json.dumps({**document, "taskRuns": []}, indent=2, default=str)
+    head, _, tail = text.partition('\n  "taskRuns": []')  # the top-level key: nested ones sit deeper
+    click.echo(head + '\n  "taskRuns": [', nl=False)
+    first = True
+    for run in task_runs:
+        entry = json.dumps(task_run_entry(run), indent=2, default=str).replace("\n", "\n    ")
+        click.echo(("\n    " if first else ",\n    ") + entry, nl=False)
+        first = False
+    click.echo(("]" if first else "\n  ]") + tail)
+
+
+def task_run_entry(run: TaskRun) -> dict[str, Any]:
+    """A task run as the `--json` document lists it."""
+    return {
+        "id": run.id,
+        "taskId": run.task_id,
+        "parentTaskRunId": run.parent_task_run_id,
+        "value": run.value,
+        "state": str(run.state),
+        "attempts": len(run.attempts),
+        "outputs": run.outputs,
+    }
+
+
 def run_document(outcome: Any) -> dict[str, Any]:
     """The `--json` document: the execution and its task runs in creation order.
 
@@ -109,18 +137,7 @@ def run_document(outcome: Any) -> dict[str, Any]:
         "labels": execution.labels,
         "outputs": execution.outputs,
         "error": execution.error,
-        "taskRuns": [
-            {
-                "id": run.id,
-                "taskId": run.task_id,
-                "parentTaskRunId": run.parent_task_run_id,
-                "value": run.value,
-                "state": str(run.state),
-                "attempts": len(run.attempts),
-                "outputs": run.outputs,
-            }
-            for run in outcome.task_runs
-        ],
+        "taskRuns": [task_run_entry(run) for run in outcome.task_runs],
     }
     result = getattr(outcome, "result", None)
     if isinstance(result, ExecutionResult):

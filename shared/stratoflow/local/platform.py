@@ -231,14 +231,17 @@ class LocalPlatform:
             running.stop(error="Killed", cause=self._stopping)
         return running
 
-    def finish(self, execution: Execution, running: LocalExecution) -> RunOutcome:
+    def finish(self, execution: Execution, running: LocalExecution, *, task_runs: bool = True) -> RunOutcome:
+        """Wait for the execution's end and record it; `task_runs=False` leaves them out of the outcome
+        (a report that streams them from the store: 100,000 of them are hundreds of MB as records)."""
         result = running.wait()
         self.callbacks.forget(execution.id)
         self.watcher.forget(execution.id)
         if execution.id in self._left_paused:  # it waits for `strato resume`, in whichever process
             self._disown(execution.id)
             paused = self.store.get_execution(execution.id) or execution
-            return RunOutcome(paused, self.store.list_task_runs(execution.id), result, execution.revision)
+            runs = self.store.list_task_runs(execution.id) if task_runs else []
+            return RunOutcome(paused, runs, result, execution.revision)
         finished = finish_execution(
             self.store,
             execution.id,
@@ -252,9 +255,8 @@ class LocalPlatform:
         if result.status == "TIMED_OUT":  # a MAX_DURATION SLA: its running children stop with it
             self._stop_children(execution.id, f"parent execution {execution.id} timed out (its SLA)")
         self._after_end(finished)
-        return RunOutcome(
-            finished.execution, self.store.list_task_runs(execution.id), result, execution.revision
-        )
+        runs = self.store.list_task_runs(execution.id) if task_runs else []
+        return RunOutcome(finished.execution, runs, result, execution.revision)
 
     def _after_end(self, finished: Finished) -> None:
         """Run the end hooks, start the queued executions the freed slot lets in, carry out a retry."""

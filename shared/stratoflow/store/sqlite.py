@@ -315,6 +315,21 @@ class SqliteExecutionStore:
             params.append(task_id)
         return [TaskRun.model_validate_json(row[0]) for row in self._all(sql + " ORDER BY seq", params)]
 
+    def iter_task_runs(self, execution_id: str, page: int = 1_000) -> Iterator[TaskRun]:
+        """Every task run in creation order, read a page at a time (a large execution's report never
+        holds all of them at once)."""
+        after = -1
+        while True:
+            rows = self._all(
+                "SELECT seq, data FROM task_runs WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (execution_id, after, page),
+            )
+            for _, data in rows:
+                yield TaskRun.model_validate_json(data)
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
+
     def list_child_task_runs(self, execution_id: str, parent_task_run_id: str) -> list[TaskRun]:
         rows = self._all(
             "SELECT data FROM task_runs WHERE execution_id = ? AND parent_id = ? ORDER BY seq",

@@ -141,3 +141,18 @@ def migrate_to(db: sqlite3.Connection, version: int) -> None:
             if statement.strip():
                 db.execute(statement)
     db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+
+
+def test_task_runs_are_read_a_page_at_a_time_in_creation_order(tmp_path: Path) -> None:
+    # Given five task runs
+    with SqliteExecutionStore(tmp_path / "s.db") as store:
+        store.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1))
+        for name in ("c", "a", "e", "b", "d"):
+            store.save_task_run(TaskRun(id=name, execution_id="e1", task_id="t"))
+
+        # When they are iterated in pages of two
+        listed = [run.id for run in store.iter_task_runs("e1", page=2)]
+
+        # Then every one comes once, in creation order, as list_task_runs gives them
+        assert listed == ["c", "a", "e", "b", "d"] == [run.id for run in store.list_task_runs("e1")]
+        assert list(store.iter_task_runs("e1", page=5)) == store.list_task_runs("e1")
