@@ -304,3 +304,17 @@ def test_cold_start_as_the_readme_runs_it_finds_the_infra_package(tmp_path: Path
 
     # Then infra is importable (it was "No module named 'infra'")
     assert done.returncode == 0, done.stderr
+
+
+def test_quick_scale_benchmark_reports_its_shapes(tmp_path: Path) -> None:
+    # When the scale benchmark's quick mode runs (1,000 items, nested 10 x 10)
+    out = tmp_path / "scale.json"
+    done = run_module("bench.scale", "--quick", "--json-out", str(out))
+
+    # Then each shape succeeded with its task runs and is reported with its figures
+    assert done.returncode == 0, done.stderr
+    rows = {row["shape"]: row for row in json.loads(out.read_text())}
+    assert set(rows) == {"foreach_1k", "nested_10x10"}
+    assert rows["foreach_1k"]["task_runs"] == 1_002 and rows["nested_10x10"]["task_runs"] == 111
+    assert all(row["standard_monthly"] > row["express_monthly"] > 0 for row in rows.values())
+    assert "| foreach_1k | 1,000 | 1,002 |" in done.stdout

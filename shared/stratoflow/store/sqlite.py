@@ -54,6 +54,7 @@ class SqliteExecutionStore:
         self.path = Path(path)
         self._clock = clock
         self._lock = threading.RLock()
+        self._executions: set[str] = set()  # ids known to exist: a task run's insert need not check
         # Autocommit mode: transactions are opened explicitly where a change spans statements.
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -259,6 +260,8 @@ class SqliteExecutionStore:
 
     def save_task_run(self, task_run: TaskRun, expected_states: Collection[State] | None = None) -> TaskRun:
         key = (task_run.execution_id, task_run.id)
+        if task_run.seq and self._update_task_run(task_run):
+            return task_run
         with self._write() as db:
             row = db.execute(
                 "SELECT seq, data FROM task_runs WHERE execution_id = ? AND id = ?", key
@@ -274,8 +277,10 @@ class SqliteExecutionStore:
                     (stored.task_id, data, *key),
                 )
                 return stored
-            if db.execute("SELECT 1 FROM executions WHERE id = ?", key[:1]).fetchone() is None:
-                raise NotFoundError(f"execution {task_run.execution_id} does not exist")
+            if key[0] not in self._executions:
+                if db.execute("SELECT 1 FROM executions WHERE id = ?", key[:1]).fetchone() is None:
+                    raise NotFoundError(f"execution {task_run.execution_id} does not exist")
+                self._remember_execution(key[0])
             (last,) = db.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM task_runs WHERE execution_id = ?", key[:1]
             ).fetchone()
@@ -289,6 +294,26 @@ class SqliteExecutionStore:
                 (*key, stored.seq, stored.task_id, _task_run_json(stored), stored.parent_task_run_id),
             )
             return stored
+
+    def _update_task_run(self, task_run: TaskRun) -> bool:
+        """Replace a task run read from this store (its `seq` is the stored one) in one statement, the
+        common case of a second save (its end): False when no such row is there to replace."""
+        data = _task_run_json(task_run)
+        with self._lock:
+            try:
+                cursor = self._db.execute(
+                    "UPDATE task_runs SET task_id = ?, data = ? WHERE execution_id = ? AND id = ? AND seq = ?",
+                    (task_run.task_id, data, task_run.execution_id, task_run.id, task_run.seq),
+                )
+            except sqlite3.Error as error:
+                raise storage_error(error, self.path) or error from None
+        return cursor.rowcount == 1
+
+    def _remember_execution(self, execution_id: str) -> None:
+        # Executions are never deleted while their task runs are written: one check per process.
+        if len(self._executions) >= 10_000:
+            self._executions.clear()
+        self._executions.add(execution_id)
 
     def get_task_run(self, execution_id: str, task_run_id: str) -> TaskRun | None:
         row = self._one(
