@@ -178,7 +178,8 @@ def run_on_cloud_sim(flow_file: Path, inputs: dict[str, str], as_json: bool) -> 
         if simulated:
             click.echo(simulated, err=True)
         with CloudSimulation() as simulation:
-            outcome = simulation.run_flow(flow_file, inputs)
+            # Until it ends, as a local run: a 10,000-item loop takes minutes on moto.
+            outcome = simulation.run_flow(flow_file, inputs, timeout=None)
     except DeployRefused as error:
         for line in error.verdict.errors:
             # The deployer names the object (the file's name): point at the file as the user gave it.

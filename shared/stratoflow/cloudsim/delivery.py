@@ -127,13 +127,18 @@ class FlowUploads:
 class StatusEvents:
     """Delivers the RUNNING and final status events of tracked executions to `handler`.
 
-    A background thread polls DescribeExecution (moto runs executions on its own threads).
+    A background thread polls DescribeExecution (moto runs executions on its own threads): every
+    `poll_seconds` at first, then less and less often while nothing ends, up to `MAX_POLL_SECONDS`
+    (each poll is a moto request: polling a 10,000-item execution every 20 ms took half its CPU).
     """
+
+    MAX_POLL_SECONDS = 0.5
 
     def __init__(self, stepfunctions: Any, handler: Handler, poll_seconds: float = 0.02):
         self.stepfunctions = stepfunctions
         self.handler = handler
         self.poll_seconds = poll_seconds
+        self._delay = poll_seconds
         self._pending: dict[str, threading.Event] = {}
         self._done: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
@@ -173,8 +178,9 @@ class StatusEvents:
         self.handler(status_change_event({**described, "status": "RUNNING", "stopDate": None}))
         with self._lock:
             self._pending[execution_arn] = self._done[execution_arn]
+            self._delay = self.poll_seconds
 
-    def wait(self, execution_arn: str, timeout: float) -> bool:
+    def wait(self, execution_arn: str, timeout: float | None) -> bool:
         """True once the execution's final event was delivered; False after `timeout` seconds."""
         with self._lock:
             done = self._done.get(execution_arn)
@@ -196,8 +202,12 @@ class StatusEvents:
                     self.errors.append(error)
                 with self._lock:
                     self._pending.pop(arn, None)
+                    self._delay = self.poll_seconds
                 done.set()
-            self._stop.wait(self.poll_seconds)
+            with self._lock:
+                delay = self._delay
+                self._delay = min(delay * 2, self.MAX_POLL_SECONDS)
+            self._stop.wait(delay)
 
 
 def start_latest_versions(stepfunctions: Any) -> Callable[..., None]:

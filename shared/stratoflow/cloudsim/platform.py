@@ -5,7 +5,8 @@ the alerts topic, the state machine role, the flow roles' policies); an upload t
 runs the deployer's logic with the S3 event EventBridge would deliver (a flow with AWS tasks gets its
 own role); the admission and task-runner Lambda functions are answered in-process by their real logic
 (DynamoDB and S3 stores, AWS tasks with the flow's assumed role); executions run on moto's ASL
-interpreter; their status events feed the execution-events logic. The pipes of SQS triggers are
+interpreter, those with loops on Stratoflow's engine driving moto's services (`cloudsim.engine_runs`);
+their status events feed the execution-events logic. The pipes of SQS triggers are
 created on moto's Pipes; `deliver_queue_messages()` runs them once (`cloudsim.pipes`). `strato run FLOW
 --cloud-sim` is `run_flow` on a fresh simulation.
 
@@ -43,6 +44,7 @@ from stratoflow.cloud.runtime.sla_timer import REQUEST_KEY as SLA_REQUEST
 from stratoflow.cloud.runtime.starter import REFUSED, StartResponse
 from stratoflow.cloudsim.containers import SimulatedContainers
 from stratoflow.cloudsim.delivery import START_PARAMS, FlowUploads, StatusEvents, start_latest_versions
+from stratoflow.cloudsim.engine_runs import EngineRuns
 from stratoflow.cloudsim.pipes import PipeDelivery, QueuePipes
 from stratoflow.cloudsim.sandboxes import SubprocessSandboxes
 from stratoflow.cloudsim.stack import ACCOUNT, ADMISSION, TASK_RUNNER, atomic_dynamodb_client, create_stack
@@ -111,6 +113,7 @@ class CloudSimulation:
         boto3._get_default_session().events.unregister(START_PARAMS, self._to_latest)
         self.uploads.uninstall()
         self.containers.uninstall()
+        self._engine_runs.__exit__(kind, error, traceback)
         self._moto.__exit__(kind, error, traceback)
 
     def _wire(self, sfn: Any) -> None:
@@ -155,6 +158,10 @@ class CloudSimulation:
         # Script tasks run in their flow's sandbox function: here a process with only its role's credentials.
         self.sandboxes = SubprocessSandboxes(boto3.client("lambda"), self.clients.sts)
         self.lambdas.prefixes[sandbox_function_prefix(self.stack_name)] = self.sandboxes
+        # Loops run on Stratoflow's engine, on moto's services (cloudsim.engine_runs says why).
+        self.engine_runs = EngineRuns(self.lambdas.functions, self.clients.s3)
+        self._engine_runs = self.engine_runs.installed()
+        self._engine_runs.__enter__()
         self.status_events = StatusEvents(self.clients.stepfunctions, self._deliver_status_event)
         self.status_events.follow_starts(self.clients.stepfunctions)
         self.status_events.start()
@@ -228,8 +235,9 @@ class CloudSimulation:
             )
         return StartResponse.model_validate(document)
 
-    def wait(self, execution_arn: str, timeout: float = 60.0) -> SimulatedRun:
-        """Wait until the execution ended and its final status event was recorded."""
+    def wait(self, execution_arn: str, timeout: float | None = 60.0) -> SimulatedRun:
+        """Wait until the execution ended and its final status event was recorded (None: however long
+        it takes)."""
         if not self.status_events.wait(execution_arn, timeout):
             raise TimeoutError(f"execution {execution_arn} did not finish within {timeout} s")
         if self.status_events.errors:
@@ -243,11 +251,14 @@ class CloudSimulation:
         )
 
     def _history_events(self, execution_arn: str) -> int:
+        counted = self.engine_runs.history_events(execution_arn)
+        if counted is not None:  # run by the engine: its count, which moto's history does not list
+            return counted
         pages = self.clients.stepfunctions.get_paginator("get_execution_history")
         return sum(len(page["events"]) for page in pages.paginate(executionArn=execution_arn))
 
     def run_flow(
-        self, path: Path, inputs: dict[str, Any] | None = None, timeout: float = 120.0
+        self, path: Path, inputs: dict[str, Any] | None = None, timeout: float | None = 120.0
     ) -> SimulatedRun:
         """Upload a flow file, start it through admission and wait for its recorded end."""
         source = path.read_text(encoding="utf-8")
