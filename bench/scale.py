@@ -6,8 +6,8 @@
 
 Each shape is one fresh `strato run FLOW --json` process (durable SQLite history under a temporary
 --home; `--cloud-sim` for the cloud shapes), checked for SUCCESS and its task-run count. Reported: wall
-time, CPU time (user + system, less sensitive than wall time to a busy machine), peak RSS (`ru_maxrss`
-from `wait4`), per item and per task run the wall and CPU time above a one-task flow's (the process's
+time, CPU time (user + system, less sensitive than wall time to a busy machine), peak RSS (GNU time's,
+see `run`), per item and per task run the wall and CPU time above a one-task flow's (the process's
 fixed cost: imports, deployment), Step Functions transitions and history events of the largest
 execution (as the run's document reports them), and from `strato cost`'s model the monthly cost of
 1,000 runs on Standard and on Express.
@@ -29,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 STRATO = ROOT / ".venv" / "bin" / "strato"
 RUNS_PER_MONTH = 1_000
+TIME = "/usr/bin/time"  # GNU time: the measured process's peak RSS and CPU time
 
 FOREACH = """id: {name}
 namespace: bench.scale
@@ -113,23 +114,41 @@ class Result:
 
 
 def run(flow: Path, home: Path, cloud: bool) -> tuple[float, float, float, dict[str, Any]]:
-    """(wall s, CPU s, peak RSS MiB, the `--json` document) of one `strato run` process."""
+    """(wall s, CPU s, peak RSS MiB, the `--json` document's summary) of one `strato run` process.
+
+    Measured by /usr/bin/time, a small process of its own: Linux gives a child the maximum RSS of the
+    process it was forked from as its starting `ru_maxrss`, and this one grows with the documents it
+    reads (100,000 task runs)."""
     command = [str(STRATO), "run", str(flow), "--json", "--home", str(home)]
     if cloud:
         command.append("--cloud-sim")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        out, err, usage = (Path(tmp) / name for name in ("out.json", "err.txt", "usage.txt"))
+        started = time.perf_counter()
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            code = subprocess.call(
+                [TIME, "-f", "%M %U %S", "-o", str(usage), *command],
+                stdout=stdout,
+                stderr=stderr,
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
         wall = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        text, errors = out.read().decode(), err.read().decode(errors="replace")
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0 or not text.strip():
-        raise RuntimeError(f"{flow.name}: exit {code}\n{errors[-1500:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, json.loads(text)
+        if code != 0:
+            raise RuntimeError(f"{flow.name}: exit {code}\n{err.read_text(errors='replace')[-1500:]}")
+        rss_kib, user, system = usage.read_text().split()[-3:]
+        return wall, float(user) + float(system), int(rss_kib) / 1024, summary(out)
+
+
+def summary(document: Path) -> dict[str, Any]:
+    """What the report needs of a run document, read by a process of its own (see `run`)."""
+    script = (
+        "import json, sys; d = json.load(open(sys.argv[1])); "
+        "print(json.dumps({'state': d['state'], 'error': d.get('error'), 'taskRuns': len(d['taskRuns']), "
+        "'stepFunctions': d.get('stepFunctions', {})}))"
+    )
+    return dict(json.loads(subprocess.check_output([sys.executable, "-c", script, str(document)])))
 
 
 def monthly(flow: Path, items: int) -> tuple[float | None, float | None, float]:
@@ -152,7 +171,7 @@ def measure(shape: Shape, folder: Path, baseline: tuple[float, float]) -> Result
     flow = folder / f"{shape.name}.yaml"
     flow.write_text(shape.source())
     wall, cpu, rss, document = run(flow, folder / f"home-{shape.name}", shape.cloud)
-    runs = len(document["taskRuns"])
+    runs = document["taskRuns"]
     if document["state"] != "SUCCESS" or runs != shape.task_runs:
         raise RuntimeError(
             f"{shape.name}: {document['state']} with {runs} task runs: {document.get('error')}"
