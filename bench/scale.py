@@ -88,7 +88,7 @@ SHAPES = {
         Shape("foreach_100k", 100_000, 100_002),
         Shape("nested_10x10", 100, 111, nested=True),
         Shape("nested_100x100", 10_000, 10_101, nested=True),
-        Shape("w3_cloud", 1_000, 1_002, cloud=True),
+        Shape("w3_cloud", 1_000, 1_003, cloud=True),
         Shape("foreach_10k_cloud", 10_000, 10_002, cloud=True),
     ]
 }
