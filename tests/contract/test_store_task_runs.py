@@ -227,3 +227,4 @@ def test_children_of_a_task_run_are_listed_alone_in_creation_order(
         ("a-1", State.CREATED),
     ]
     assert store.list_child_task_runs("e1", "a-0") == []
+    assert store.list_child_task_runs("missing", "loop-a") == []

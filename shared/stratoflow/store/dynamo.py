@@ -306,7 +306,10 @@ class DynamoExecutionStore:
         return sorted(runs, key=rules.task_run_order)
 
     def list_child_task_runs(self, execution_id: str, parent_task_run_id: str) -> list[TaskRun]:
-        self._namespace_of(execution_id, missing=NotFoundError)  # and whether its runs carry gsi4 keys
+        try:
+            self._namespace_of(execution_id, missing=NotFoundError)  # and whether its runs carry gsi4 keys
+        except NotFoundError:
+            return []  # as list_task_runs: no execution, no task runs
         if not self._by_parent.get(execution_id, False):
             # Created by a store that did not write gsi4's keys: its task runs may lack them.
             runs = self.list_task_runs(execution_id)
