@@ -1,16 +1,16 @@
 """Scale benchmark: large loops locally and on the simulated cloud (issue 17).
 
-    .venv/bin/python -m bench.scale                 # every shape (about 10 minutes on 2 idle cores)
+    .venv/bin/python -m bench.scale                 # every shape (about 9 minutes at load 4 on 2 cores)
     .venv/bin/python -m bench.scale --shapes foreach_1k nested_10x10 --json-out /tmp/scale.json
     .venv/bin/python -m bench.scale --quick         # the small shapes only: what the test suite runs
 
 Each shape is one fresh `strato run FLOW --json` process (durable SQLite history under a temporary
---home; `--cloud-sim` for the cloud shapes), checked for SUCCESS and its task-run count. Reported: wall
-time, CPU time (user + system, less sensitive than wall time to a busy machine), peak RSS (GNU time's,
-see `run`), per item and per task run the wall and CPU time above a one-task flow's (the process's
-fixed cost: imports, deployment), Step Functions transitions and history events of the largest
-execution (as the run's document reports them), and from `strato cost`'s model the monthly cost of
-1,000 runs on Standard and on Express.
+--home; `--cloud-sim` for the cloud shapes), checked for SUCCESS, its task-run count and a stderr
+without tracebacks (a thread's crash). Reported: wall time, CPU time (user + system, less sensitive than
+wall time to a busy machine), peak RSS (GNU time's, see `run`), per item and per task run the wall and
+CPU time above a one-task flow's (the process's fixed cost: imports, deployment), Step Functions
+transitions and history events of the largest execution (as the run's document reports them), and from
+`strato cost`'s model the monthly cost of 1,000 runs on Standard and on Express.
 """
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +109,7 @@ class Result:
     wall_per_item_ms: float
     cpu_per_item_ms: float
     cpu_per_task_run_ms: float
+    execution_per_task_run_ms: float | None  # the execution's own time (store dates), local shapes only
     transitions: int | None
     history_events: int | None
     standard_monthly: float | None
@@ -135,8 +139,11 @@ def run(flow: Path, home: Path, cloud: bool) -> tuple[float, float, float, dict[
                 env=env,
             )
         wall = time.perf_counter() - started
+        errors = err.read_text(errors="replace")
         if code != 0:
-            raise RuntimeError(f"{flow.name}: exit {code}\n{err.read_text(errors='replace')[-1500:]}")
+            raise RuntimeError(f"{flow.name}: exit {code}\n{errors[-1500:]}")
+        if "Traceback (most recent call last)" in errors:  # a thread's crash, even in a run that ended
+            raise RuntimeError(f"{flow.name}: a traceback on stderr\n{errors[-1500:]}")
         rss_kib, user, system = usage.read_text().split()[-3:]
         return wall, float(user) + float(system), int(rss_kib) / 1024, summary(out)
 
@@ -149,6 +156,18 @@ def summary(document: Path) -> dict[str, Any]:
         "'stepFunctions': d.get('stepFunctions', {})}))"
     )
     return dict(json.loads(subprocess.check_output([sys.executable, "-c", script, str(document)])))
+
+
+def execution_ms(home: Path) -> float:
+    """Wall time from the first execution's start to the last one's end, in ms, as the local history
+    recorded them: the run without the process's fixed cost (imports, deployment), which a one-task
+    baseline can only estimate to within a few tens of ms, more than a small shape's loop takes."""
+    with closing(sqlite3.connect(f"file:{home / 'stratoflow.db'}?mode=ro", uri=True)) as db:
+        first, last = db.execute(
+            "SELECT min(json_extract(data, '$.startDate')), max(json_extract(data, '$.endDate'))"
+            " FROM executions"
+        ).fetchone()
+    return (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds() * 1000
 
 
 def monthly(flow: Path, items: int) -> tuple[float | None, float | None, float]:
@@ -188,6 +207,9 @@ def measure(shape: Shape, folder: Path, baseline: tuple[float, float]) -> Result
         wall_per_item_ms=round((wall - baseline[0]) * 1000 / shape.items, 3),
         cpu_per_item_ms=round((cpu - baseline[1]) * 1000 / shape.items, 3),
         cpu_per_task_run_ms=round((cpu - baseline[1]) * 1000 / runs, 3),
+        execution_per_task_run_ms=(
+            None if shape.cloud else round(execution_ms(folder / f"home-{shape.name}") / runs, 3)
+        ),
         transitions=counted.get("stateTransitions"),
         history_events=counted.get("historyEvents"),
         standard_monthly=None if standard is None else round(standard, 2),
@@ -199,16 +221,17 @@ def measure(shape: Shape, folder: Path, baseline: tuple[float, float]) -> Result
 def table(results: list[Result]) -> str:
     rows = [
         "| shape | items | task runs | wall s | CPU s | peak RSS MiB | wall/item ms | CPU/item ms "
-        "| CPU/task run ms | transitions | history events | DynamoDB RRU/task run "
+        "| CPU/task run ms | execution ms/task run | transitions | history events | DynamoDB RRU/task run "
         f"| {RUNS_PER_MONTH:,} runs/month Standard | Express |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- |" + " ---: |" * 14,
     ]
     for r in results:
         money = [f"${v:,.2f}" if v is not None else "n/a" for v in (r.standard_monthly, r.express_monthly)]
         rows.append(
             f"| {r.shape} | {r.items:,} | {r.task_runs:,} | {r.wall_s} | {r.cpu_s} | {r.peak_rss_mib} "
-            f"| {r.wall_per_item_ms} | {r.cpu_per_item_ms} | {r.cpu_per_task_run_ms} | {r.transitions} "
-            f"| {r.history_events} | {r.dynamodb_reads_per_task_run} | {money[0]} | {money[1]} |"
+            f"| {r.wall_per_item_ms} | {r.cpu_per_item_ms} | {r.cpu_per_task_run_ms} "
+            f"| {'n/a' if r.execution_per_task_run_ms is None else r.execution_per_task_run_ms} "
+            f"| {r.transitions} | {r.history_events} | {r.dynamodb_reads_per_task_run} | {money[0]} | {money[1]} |"
         )
     return "\n".join(rows)
 

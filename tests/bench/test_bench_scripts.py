@@ -317,4 +317,23 @@ def test_quick_scale_benchmark_reports_its_shapes(tmp_path: Path) -> None:
     assert set(rows) == {"foreach_1k", "nested_10x10"}
     assert rows["foreach_1k"]["task_runs"] == 1_002 and rows["nested_10x10"]["task_runs"] == 111
     assert all(row["standard_monthly"] > row["express_monthly"] > 0 for row in rows.values())
+    # ... with the execution's own time per task run, read from the local history's dates
+    assert all(row["execution_per_task_run_ms"] > 0 for row in rows.values())
     assert "| foreach_1k | 1,000 | 1,002 |" in done.stdout
+
+
+def test_scale_benchmark_refuses_a_run_with_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a `strato` that exits 0 but printed a thread's traceback on stderr
+    from bench import scale
+
+    fake = tmp_path / "strato"
+    fake.write_text("#!/bin/sh\necho 'Traceback (most recent call last):' >&2\necho '{}'\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(scale, "STRATO", fake)
+
+    # When the benchmark runs a shape with it
+    # Then the run is refused, naming the flow and showing the traceback
+    with pytest.raises(RuntimeError, match=r"loop\.yaml: a traceback on stderr\nTraceback"):
+        scale.run(tmp_path / "loop.yaml", tmp_path / "home", cloud=False)
