@@ -422,3 +422,32 @@ def test_loops_created_before_the_children_index_still_read_their_children(
     dynamo.create_execution(Execution(id="new", namespace="team", flow_id="etl", revision=1))
     _loop_with_children(dynamo, "new", loops=1, each=2)
     assert [r.id for r in older.list_child_task_runs("new", "new-loop0")] == ["new-loop0-0", "new-loop0-1"]
+
+
+def test_an_execution_started_before_the_children_index_keeps_its_old_reads_after_the_deployment(
+    dynamo: DynamoExecutionStore, dynamo_client: Any, table: str
+) -> None:
+    # Given an execution and a loop's first iterations written by an older store (no gsi4 keys, no marker)
+    dynamo.create_execution(Execution(id="mid", namespace="team", flow_id="etl", revision=1))
+    _loop_with_children(dynamo, "mid", loops=1, each=2)
+    for sk in ["META", "TR#mid-loop0-0", "TR#mid-loop0-1"]:
+        dynamo_client.update_item(
+            TableName=table,
+            Key={"pk": {"S": "EXEC#mid"}, "sk": {"S": sk}},
+            UpdateExpression="REMOVE runsByParent, gsi4pk, gsi4sk",
+        )
+
+    # When the current store, after the deployment, moves the execution's state, writes one more
+    # iteration and a new process lists the loop's children
+    current = DynamoExecutionStore(table, client=dynamo_client)
+    current.update_execution("mid", state=State.RUNNING)
+    current.save_task_run(
+        TaskRun(id="mid-loop0-2", execution_id="mid", task_id="work", parent_task_run_id="mid-loop0")
+    )
+    children = DynamoExecutionStore(table, client=dynamo_client).list_child_task_runs("mid", "mid-loop0")
+
+    # Then the update did not mark the execution as indexed: the iterations written before the deployment
+    # are still found, with the new one
+    assert [run.id for run in children] == ["mid-loop0-0", "mid-loop0-1", "mid-loop0-2"]
+    item = dynamo_client.get_item(TableName=table, Key={"pk": {"S": "EXEC#mid"}, "sk": {"S": "META"}})["Item"]
+    assert items.RUNS_BY_PARENT not in item
