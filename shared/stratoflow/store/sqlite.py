@@ -260,7 +260,7 @@ class SqliteExecutionStore:
 
     def save_task_run(self, task_run: TaskRun, expected_states: Collection[State] | None = None) -> TaskRun:
         key = (task_run.execution_id, task_run.id)
-        if task_run.seq and self._update_task_run(task_run):
+        if task_run.seq and self._update_task_run(task_run, expected_states):
             return task_run
         with self._write() as db:
             row = db.execute(
@@ -295,16 +295,19 @@ class SqliteExecutionStore:
             )
             return stored
 
-    def _update_task_run(self, task_run: TaskRun) -> bool:
+    def _update_task_run(self, task_run: TaskRun, expected_states: Collection[State] | None) -> bool:
         """Replace a task run read from this store (its `seq` is the stored one) in one statement, the
-        common case of a second save (its end): False when no such row is there to replace."""
+        common case of a second save (its end): False when no such row is there to replace, or (for a
+        conditional save) not in an expected state; the transactional path then says which."""
         data = _task_run_json(task_run)
+        sql = "UPDATE task_runs SET task_id = ?, data = ? WHERE execution_id = ? AND id = ? AND seq = ?"
+        params: list[Any] = [task_run.task_id, data, task_run.execution_id, task_run.id, task_run.seq]
+        if expected_states is not None:
+            sql += f" AND json_extract(data, '$.state') IN ({', '.join('?' * len(expected_states))})"
+            params += [State(state).value for state in expected_states]
         with self._lock:
             try:
-                cursor = self._db.execute(
-                    "UPDATE task_runs SET task_id = ?, data = ? WHERE execution_id = ? AND id = ? AND seq = ?",
-                    (task_run.task_id, data, task_run.execution_id, task_run.id, task_run.seq),
-                )
+                cursor = self._db.execute(sql, params)
             except sqlite3.Error as error:
                 raise storage_error(error, self.path) or error from None
         return cursor.rowcount == 1
