@@ -15,6 +15,11 @@ for what comes back). An answer too large for Lambda's synchronous response is i
 and the sandbox answers with its key (`SandboxReply.answer_key`). Nothing is truncated: past a limit
 the task fails naming it.
 
+A task run recorded KILLED while its command runs (its flowable timed out, the execution was killed)
+must stop it, but the sandbox may not read the table: the job carries `stop_url`, a presigned GET of
+the task run's own "stop" object, which the runner writes when its stop check fires; the sandbox
+polls it while the command runs and kills the command's process group once it exists.
+
 A kernel module (it imports nothing of Stratoflow): the sandbox function imports it without the
 execution core, and both sides read the same models.
 """
@@ -31,10 +36,15 @@ from pydantic import BaseModel, ConfigDict, Field
 INLINE_FILE_BYTES = 256 * 1024
 INLINE_JOB_BYTES = 5 * 1024**2
 INLINE_ANSWER_BYTES = 5 * 1024**2
+# How often the sandbox GETs the job's stop URL while the command runs (the runner reads the record
+# every 2 s: a stop reaches the script within about 2.5 s of the KILLED record).
+STOP_POLL_SECONDS = 0.5
+# What `stop_url` gives of the reason the runner wrote.
+MAX_STOP_REASON_BYTES = 2048
 # What one presigned POST may carry (an output file, or an answer too large to return inline).
 MAX_UPLOAD_BYTES = 5 * 1024**3
 
-FailureType = Literal["TaskFailed", "TaskTimeout", "OutputTooLarge", "DependencyInstallFailed"]
+FailureType = Literal["TaskFailed", "TaskTimeout", "TaskStopped", "OutputTooLarge", "DependencyInstallFailed"]
 Launch = Literal["spawn", "python", "exec"]
 
 
@@ -94,6 +104,9 @@ class ScriptJob(Contract):
     whole_line_limit: int  # an `::{"outputs":...}::` line up to this many bytes arrives whole
     return_workdir: bool = False  # a shared WorkingDirectory: every file of cwd comes back
     upload: Upload | None = None
+    # A presigned GET of the task run's stop object: once it exists (its text is the reason), the
+    # command is killed with its group. None (a runner before stops, no stop check): never stopped.
+    stop_url: str | None = None
 
 
 class ScriptFailure(Contract):
@@ -124,7 +137,9 @@ __all__ = [
     "INLINE_ANSWER_BYTES",
     "INLINE_FILE_BYTES",
     "INLINE_JOB_BYTES",
+    "MAX_STOP_REASON_BYTES",
     "MAX_UPLOAD_BYTES",
+    "STOP_POLL_SECONDS",
     "HandedFile",
     "SandboxReply",
     "ScriptAnswer",

@@ -14,6 +14,7 @@ clients are created. Invocations of functions not in the mapping go on to moto.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -51,6 +52,17 @@ class InProcessLambdas:
         # Handlers of every function whose name starts with a prefix (the stack's sandbox functions).
         self.prefixes: dict[str, Handler] = {}
         self.invocations: list[tuple[str, Any]] = []
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    def wait_idle(self, seconds: float) -> bool:
+        """Wait until no handler runs, at most `seconds`; whether none does.
+
+        An execution may end while a task of it still runs (a flowable timed out around a script): on
+        AWS the task runner goes on until its stop reaches the script's sandbox and its late end is
+        discarded. The simulation waits for that before it ends the services it goes through."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=seconds)
 
     def __call__(self, request: AWSPreparedRequest, **_kwargs: Any) -> AWSResponse | None:
         raw = request.url.split("/functions/", 1)[1].split("/", 1)[0]
@@ -69,11 +81,17 @@ class InProcessLambdas:
         arn = name if name.startswith("arn:") else f"arn:aws:lambda:us-east-1:123456789012:function:{found}"
         context = LambdaContext(function_name=found, invoked_function_arn=arn, aws_request_id=request_id)
         headers = {"X-Amz-Executed-Version": "$LATEST", "x-amzn-RequestId": request_id}
+        with self._idle:
+            self._in_flight += 1
         try:
             payload = json.dumps(handler(event, context))
         except Exception as error:  # the function failed: answer as Lambda does for an unhandled error
             headers["X-Amz-Function-Error"] = "Unhandled"
             payload = error_document(error, request_id)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
         if request.headers.get("X-Amz-Invocation-Type") in ("Event", b"Event"):
             return AWSResponse(request.url, 202, {"x-amzn-RequestId": request_id}, _RawBody(b""))
         return AWSResponse(request.url, 200, headers, _RawBody(payload.encode("utf-8")))

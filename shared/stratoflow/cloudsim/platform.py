@@ -40,13 +40,14 @@ from stratoflow.cloud.deploy.registry import DeploymentRegistry, Verdict
 from stratoflow.cloud.runtime.event_models import FlowObjectEvent, StatusChange
 from stratoflow.cloud.runtime.events import StatusOutcome
 from stratoflow.cloud.runtime.queue_batches import admission_request
+from stratoflow.cloud.runtime.script_sandbox import LambdaScriptSandboxes
 from stratoflow.cloud.runtime.sla_timer import REQUEST_KEY as SLA_REQUEST
 from stratoflow.cloud.runtime.starter import REFUSED, StartResponse
 from stratoflow.cloudsim.containers import SimulatedContainers
 from stratoflow.cloudsim.delivery import START_PARAMS, FlowUploads, StatusEvents, start_latest_versions
 from stratoflow.cloudsim.engine_runs import EngineRuns
 from stratoflow.cloudsim.pipes import PipeDelivery, QueuePipes
-from stratoflow.cloudsim.sandboxes import SubprocessSandboxes
+from stratoflow.cloudsim.sandboxes import LoopbackS3, SubprocessSandboxes
 from stratoflow.cloudsim.stack import ACCOUNT, ADMISSION, TASK_RUNNER, atomic_dynamodb_client, create_stack
 from stratoflow.cloudsim.stepfunctions import moto_stepfunctions
 from stratoflow.domain import Execution, TaskRun
@@ -54,6 +55,9 @@ from stratoflow.errors import FlowValidationError, StratoflowError
 from stratoflow.flow import load_flow
 
 log = logging.getLogger("stratoflow.cloudsim")
+# How long the simulation's end waits for functions still running: a killed task run's stop takes a
+# read of the record (every 2 s) and a poll of the stop URL (every 0.5 s); room for a loaded machine.
+DRAIN_SECONDS = 30.0
 
 
 class SubflowNotSupported(StratoflowError):
@@ -94,6 +98,7 @@ class CloudSimulation:
         self.stack_name = stack_name
         self.quiet = quiet
         self._moto: Any = None
+        self.loopback_s3: LoopbackS3 | None = None
 
     def __enter__(self) -> CloudSimulation:
         self._moto = moto_stepfunctions(quiet=self.quiet)
@@ -101,6 +106,7 @@ class CloudSimulation:
         try:
             self._wire(sfn)
         except BaseException:
+            self._stop_loopback()
             self._moto.__exit__(None, None, None)
             raise
         return self
@@ -108,13 +114,22 @@ class CloudSimulation:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
+        # Task runs killed at the execution's end may still be stopping their scripts (see wait_idle).
+        if not self.lambdas.wait_idle(DRAIN_SECONDS):
+            log.warning("functions still running after %s s: the simulation ends anyway", DRAIN_SECONDS)
         self.status_events.stop()
         self.status_events.unfollow_starts()
         boto3._get_default_session().events.unregister(START_PARAMS, self._to_latest)
         self.uploads.uninstall()
         self.containers.uninstall()
         self._engine_runs.__exit__(kind, error, traceback)
+        self._stop_loopback()
         self._moto.__exit__(kind, error, traceback)
+
+    def _stop_loopback(self) -> None:
+        if self.loopback_s3 is not None:
+            self.loopback_s3.stop()
+            self.loopback_s3 = None
 
     def _wire(self, sfn: Any) -> None:
         self.stack = create_stack(self.stack_name)
@@ -158,6 +173,10 @@ class CloudSimulation:
         # Script tasks run in their flow's sandbox function: here a process with only its role's credentials.
         self.sandboxes = SubprocessSandboxes(boto3.client("lambda"), self.clients.sts)
         self.lambdas.prefixes[sandbox_function_prefix(self.stack_name)] = self.sandboxes
+        # ...which reaches the data bucket only through the URLs of its job, over HTTP.
+        self.loopback_s3 = LoopbackS3()
+        if isinstance(self.runner.sandboxes, LambdaScriptSandboxes):
+            self.runner.sandboxes = self.loopback_s3.signing(self.runner.sandboxes)
         # Loops run on Stratoflow's engine, on moto's services (cloudsim.engine_runs says why).
         self.engine_runs = EngineRuns(self.lambdas.functions, self.clients.s3)
         self._engine_runs = self.engine_runs.installed()

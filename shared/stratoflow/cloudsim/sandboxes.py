@@ -7,17 +7,26 @@ through moto's STS and starts `python -m stratoflow.cloudsim.sandbox_process` wi
 and nothing of this process's environment; the job goes in on stdin, the reply comes out on stdout.
 What a script there can read (its environment, its parent's `/proc/<pid>/environ`) is the flow's
 sandbox role, never the simulated task runner's.
+
+The sandbox reaches S3 as a Lambda does, over HTTP with the presigned URLs of its job (large files,
+uploads, the stop URL it polls while the command runs): `LoopbackS3` serves the simulation's buckets
+(moto's in-process state) on a loopback port, and the runner signs its sandboxes' URLs for it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from typing import Any
 
+import boto3
+
+from stratoflow.cloud.runtime.script_sandbox import LambdaScriptSandboxes
 from stratoflow.cloudsim.stack import REGION
 
 # Lambda's most: the sandbox's own timeout.
@@ -64,3 +73,26 @@ class SubprocessSandboxes:
                 f"the sandbox process of {name} exited with {done.returncode}: {done.stderr[-2000:]}"
             )
         return json.loads(done.stdout)
+
+
+class LoopbackS3:
+    """A moto server on 127.0.0.1 over the same in-process state as the simulation's mock: what a
+    sandbox process GETs or POSTs through a presigned URL is the simulated bucket's object."""
+
+    def __init__(self) -> None:
+        # Deferred: the server needs moto's `server` extra, which only this path uses.
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+
+    def signing(self, sandboxes: LambdaScriptSandboxes) -> LambdaScriptSandboxes:
+        """`sandboxes` with an S3 client whose presigned URLs point here (botocore signs for its
+        endpoint; the simulation's own clients have AWS's, which no process here can reach)."""
+        return replace(sandboxes, s3=boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION))
+
+    def stop(self) -> None:
+        self._server.stop()

@@ -8,6 +8,12 @@ what the sandbox hands back (large output files, an answer over Lambda's respons
 one presigned POST restricted to `.../out/`. The sandbox has no permission on the bucket at all: the
 URLs are all the access it gets. Everything under the prefix is deleted after the run.
 
+Stopping: while the invoke waits, a thread asks the runner's stop check (`runner.kill_flag`, installed
+with `process.stopped_when`) and, when the task run is KILLED, writes `.../stop` (the reason inside);
+the job's `stop_url`, a presigned GET of that one key, is what the sandbox polls to kill its command.
+The runner then raises TaskStopped itself, so the run stays KILLED and the sandbox's late answer is
+discarded.
+
 The answer is untrusted: a key it names must be under the run's own `out/` prefix, and the task
 checks the rest (`tasks.scripts.handover`).
 """
@@ -24,6 +30,7 @@ from stratoflow.cloud.config.naming import sandbox_function_name
 from stratoflow.sandbox_call import (
     INLINE_FILE_BYTES,
     INLINE_JOB_BYTES,
+    MAX_STOP_REASON_BYTES,
     MAX_UPLOAD_BYTES,
     HandedFile,
     SandboxReply,
@@ -32,11 +39,14 @@ from stratoflow.sandbox_call import (
     Upload,
 )
 from stratoflow.store.s3 import HISTORY_TAG
-from stratoflow.tasks.errors import TaskFailed
+from stratoflow.tasks.errors import TaskFailed, TaskStopped
+from stratoflow.tasks.scripts.process import installed_check
+from stratoflow.tasks.scripts.stop_watch import StopWatch
 
 log = logging.getLogger(__name__)
 
-# Presigned URLs outlive the longest run (Lambda's 15 minutes) with room for the handover itself.
+# Presigned URLs (the stop URL too) outlive the longest run (Lambda's 15 minutes) with room for the
+# handover itself.
 URL_SECONDS = 3600
 
 
@@ -70,10 +80,28 @@ class LambdaScriptSandbox:
     prefix: str
 
     def run(self, job: ScriptJob) -> ScriptAnswer:
+        # The runner's stop check (its task run KILLED, its execution KILLING) cannot reach the
+        # sandbox's loop: a thread asks it while the invoke waits and writes the stop object.
+        check = installed_check()
         try:
             files = [self._hand_over(number, handed) for number, handed in enumerate(job.files)]
-            sent = job.model_copy(update={"files": files, "upload": self._upload()})
-            reply = self._invoke(sent)
+            update: dict[str, Any] = {"files": files, "upload": self._upload()}
+            if check is not None:
+                update["stop_url"] = self._presigned_get(self._stop_key)
+            sent = job.model_copy(update=update)
+            if check is None:
+                reply = self._invoke(sent)
+            else:
+                with StopWatch(check, self._stop) as watch:
+                    try:
+                        reply = self._invoke(sent)
+                    except Exception:
+                        if watch.reason is None:
+                            raise
+                if watch.reason is not None:
+                    # The runner's own verdict, whatever the sandbox answered: the run is KILLED and
+                    # its end will be discarded, as when the runner's own loop kills a command.
+                    raise TaskStopped(f"the command was killed: {watch.reason}")
             answer = reply.answer if reply.answer is not None else self._answer_at(reply.answer_key)
             files = [self._taken(f) for f in answer.files]
             workdir = None if answer.workdir is None else [self._taken(f) for f in answer.workdir]
@@ -88,10 +116,28 @@ class LambdaScriptSandbox:
         s3, bucket = self.sandboxes.s3, self.sandboxes.bucket
         # Tagged as history: should the deletion after the run fail, the bucket's lifecycle expires it.
         s3.put_object(Bucket=bucket, Key=key, Body=handed.content(), Tagging="=".join(HISTORY_TAG))
-        url = s3.generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=URL_SECONDS
-        )
+        url = self._presigned_get(key)
         return HandedFile(path=handed.path, size=handed.size, url=url, executable=handed.executable)
+
+    def _presigned_get(self, key: str) -> str:
+        url: str = self.sandboxes.s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.sandboxes.bucket, "Key": key}, ExpiresIn=URL_SECONDS
+        )
+        return url
+
+    @property
+    def _stop_key(self) -> str:
+        return f"{self.prefix}stop"
+
+    def _stop(self, reason: str) -> None:
+        """Tell the sandbox to kill the command: its stop URL finds the object (the reason inside)."""
+        s3 = self.sandboxes.s3
+        s3.put_object(
+            Bucket=self.sandboxes.bucket,
+            Key=self._stop_key,
+            Body=reason.encode()[:MAX_STOP_REASON_BYTES],
+            Tagging="=".join(HISTORY_TAG),
+        )
 
     def _upload(self) -> Upload:
         out = f"{self.prefix}out/"

@@ -25,6 +25,9 @@ from stratoflow.tasks.scripts.globs import glob_pattern
 from stratoflow.tasks.scripts.process import LineHandler, OutputTooLarge
 from stratoflow.tasks.scripts.workdir import WorkingDirectory
 
+# The sandbox's word on how the command failed. Not "TaskStopped": a stop is the runner's own verdict
+# (`cloud.runtime.script_sandbox` raises it when it asked for one); a sandbox that answers it
+# unasked fails the task as any other unknown failure would.
 FAILURES: dict[str, Callable[[str], TaskError]] = {
     "TaskFailed": TaskFailed,
     "TaskTimeout": TaskTimeout,

@@ -59,7 +59,18 @@ def stopped_when(check: StopCheck) -> Iterator[None]:
 
 def stop_reason() -> str | None:
     """The first reason a check installed by `stopped_when` gives, or None."""
-    for check in _stop_checks.get():
+    return _first_reason(_stop_checks.get())
+
+
+def installed_check() -> StopCheck | None:
+    """The checks this thread has installed now, as one check that another thread may call (a
+    command running elsewhere, in a script sandbox, is watched from a thread of the runner), or None."""
+    checks = _stop_checks.get()
+    return (lambda: _first_reason(checks)) if checks else None
+
+
+def _first_reason(checks: tuple[StopCheck, ...]) -> str | None:
+    for check in checks:
         reason = check()
         if reason is not None:
             return reason

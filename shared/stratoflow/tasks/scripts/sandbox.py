@@ -9,7 +9,9 @@ Steps: create the job's folders at the paths the runner used (its argv and envir
 write the files, install the requirements (the dependency cache of this environment), run the command
 (forked from a warm template when the job says so and the templates are on), collect the files that
 match `outputFiles` (and the whole working directory for a shared one), and answer. An answer larger
-than Lambda's response is posted through the job's upload and answered by key.
+than Lambda's response is posted through the job's upload and answered by key. While the install and
+the command run, the job's stop URL is polled: once the runner has written the stop object, the
+command's process group is killed and the answer says TaskStopped.
 """
 
 from __future__ import annotations
@@ -32,11 +34,11 @@ from stratoflow.sandbox_call import (
     ScriptFailure,
     ScriptJob,
 )
-from stratoflow.tasks.errors import TaskError, TaskFailed, TaskTimeout
+from stratoflow.tasks.errors import TaskError, TaskFailed, TaskStopped, TaskTimeout
 from stratoflow.tasks.scripts import dependencies, transfer, warm
 from stratoflow.tasks.scripts.environment import CREDENTIAL_VARIABLES, installer_environment, with_packages
 from stratoflow.tasks.scripts.globs import glob_pattern
-from stratoflow.tasks.scripts.process import SPAWN, Launcher, OutputTooLarge, run_process
+from stratoflow.tasks.scripts.process import SPAWN, Launcher, OutputTooLarge, run_process, stopped_when
 
 # What this environment's own role gives the script (in Lambda: the flow's sandbox role).
 OWN_VARIABLES = (*CREDENTIAL_VARIABLES.values(), "AWS_DEFAULT_REGION")
@@ -80,7 +82,7 @@ def run_job(job: ScriptJob, root: Path = ALLOWED_ROOT) -> SandboxReply:
 
 
 def _failure_type(error: TaskError) -> str:
-    for kind in (OutputTooLarge, TaskTimeout, dependencies.DependencyInstallFailed):
+    for kind in (OutputTooLarge, TaskTimeout, TaskStopped, dependencies.DependencyInstallFailed):
         if isinstance(error, kind):
             return kind.__name__
     return "TaskFailed"
@@ -132,6 +134,10 @@ def _run(
         return None if deadline is None else max(0.0, deadline - time.monotonic())
 
     with ExitStack() as held:
+        # Stopped during the install too (pip runs as a command); a job from a runner before stops
+        # has no stop URL: it runs to its end.
+        if job.stop_url is not None:
+            held.enter_context(stopped_when(transfer.stop_check(job.stop_url)))
         installed = None
         if job.requirements:
             installed = held.enter_context(

@@ -2,20 +2,53 @@
 
 The sandbox holds no permission on the data bucket: the task runner signs a URL per input file and
 one POST policy for the task run's key prefix, and the sandbox uses them with plain HTTP (urllib:
-no AWS SDK needed, and the URL is all the access there is).
+no AWS SDK needed, and the URL is all the access there is). The same goes for the job's stop URL, a
+GET of the task run's stop object, which the sandbox polls while the command runs (`stop_check`).
 """
 
 from __future__ import annotations
 
+import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from stratoflow.sandbox_call import Upload
+from stratoflow.sandbox_call import MAX_STOP_REASON_BYTES, STOP_POLL_SECONDS, Upload
 from stratoflow.tasks.errors import TaskFailed
+from stratoflow.tasks.scripts.process import StopCheck
 
 TIMEOUT_SECONDS = 300.0
 CHUNK_BYTES = 1024**2
+# A poll of the stop URL holds the command's output loop: a slow one is given up (and asked again).
+STOP_READ_SECONDS = 1.0
+
+
+def stop_check(
+    url: str,
+    every: float = STOP_POLL_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    opener: Callable[..., Any] = urllib.request.urlopen,
+) -> StopCheck:
+    """A stop check (`process.stopped_when`) that GETs the job's stop URL at most once per `every`
+    seconds: the object's text is the reason. Missing (404; 403 where the signer may not list the
+    bucket), or unreachable for a moment: the command runs on."""
+    last: float | None = None
+
+    def check() -> str | None:
+        nonlocal last
+        if last is not None and clock() - last < every:
+            return None
+        last = clock()
+        try:
+            with opener(url, timeout=STOP_READ_SECONDS) as response:
+                text: bytes = response.read(MAX_STOP_REASON_BYTES)
+        except (OSError, ValueError):  # urllib's HTTPError (404, 403) and URLError are OSErrors
+            return None
+        return text.decode("utf-8", errors="replace").strip() or "its task run was stopped"
+
+    return check
 
 
 def download(url: str, target: Path, size: int) -> None:
