@@ -1,0 +1,268 @@
+"""A script running in its flow's sandbox stops when its task run is recorded KILLED: the runner's side
+(a thread asks the stop check while the invoke waits and writes the stop object) and the sandbox's
+side (the stop URL is polled while the command runs), each with fakes."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import urllib.error
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stratoflow.cloud.runtime.script_sandbox import URL_SECONDS, LambdaScriptSandboxes
+from stratoflow.sandbox_call import MAX_STOP_REASON_BYTES, SandboxReply, ScriptAnswer, ScriptJob
+from stratoflow.tasks.errors import TaskStopped
+from stratoflow.tasks.scripts import process, sandbox, transfer
+from stratoflow.tasks.scripts.process import stopped_when
+
+PREFIX = "team.app/etl/executions/exec1/run1/sandbox/2/"
+# A bound on the fakes' waits, so that a broken stop fails the test instead of hanging it.
+BOUND_SECONDS = 30.0
+
+
+class FakeS3:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.signed: list[tuple[str, dict[str, str], int]] = []
+        self.stop_written = threading.Event()
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes, **_: Any) -> None:
+        self.objects[Key] = Body
+        if Key.endswith("/stop"):
+            self.stop_written.set()
+
+    def generate_presigned_url(self, operation: str, Params: dict[str, str], ExpiresIn: int) -> str:
+        self.signed.append((operation, Params, ExpiresIn))
+        return f"https://s3.test/{Params['Key']}?signed"
+
+    def generate_presigned_post(
+        self, Bucket: str, Key: str, Conditions: Any, ExpiresIn: int
+    ) -> dict[str, Any]:
+        return {"url": "https://s3.test/", "fields": {"key": Key, "policy": "p"}}
+
+    def get_paginator(self, name: str) -> Any:
+        s3 = self
+
+        class Pages:
+            def paginate(self, Bucket: str, Prefix: str) -> list[dict[str, Any]]:
+                return [{"Contents": [{"Key": key} for key in s3.objects if key.startswith(Prefix)]}]
+
+        return Pages()
+
+    def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> None:
+        for item in Delete["Objects"]:
+            self.objects.pop(item["Key"], None)
+
+
+class SandboxUntilStopped:
+    """Invoke = a command that runs until the stop object exists, then answers as a stopped sandbox."""
+
+    def __init__(self, s3: FakeS3, stops: bool = True):
+        self.s3, self.stops = s3, stops
+        self.jobs: list[dict[str, Any]] = []
+
+    def invoke(self, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
+        self.jobs.append(json.loads(Payload))
+        if self.stops:
+            assert self.s3.stop_written.wait(BOUND_SECONDS), "the runner never wrote the stop object"
+            answer = ScriptAnswer(failure={"type": "TaskStopped", "message": "the command was killed: x"})
+        else:
+            answer = ScriptAnswer(exit_code=0)
+        reply = SandboxReply(answer=answer).model_dump(mode="json", exclude_none=True)
+        return {"Payload": io.BytesIO(json.dumps(reply).encode())}
+
+
+def run_sandbox(lambda_client: SandboxUntilStopped, s3: FakeS3) -> ScriptAnswer:
+    sandboxes = LambdaScriptSandboxes(lambda_client, s3, "data", "Stack")
+    return sandboxes.for_task_run("team.app", "etl", "exec1", "run1", 2).run(job())
+
+
+def job(**fields: Any) -> ScriptJob:
+    return ScriptJob(
+        folders=["/tmp/stratoflow-x"],
+        cwd="/tmp/stratoflow-x/work",
+        argv=["/bin/sh", "-c", "sleep 60"],
+        env={},
+        whole_line_limit=1024,
+        **fields,
+    )
+
+
+def watchers() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "stratoflow-stop-watch"]
+
+
+def test_the_runner_writes_the_stop_object_when_its_check_fires_and_raises_task_stopped() -> None:
+    # Given a task run whose stop check says it was killed, and a sandbox that runs until told to stop
+    s3 = FakeS3()
+    lambda_client = SandboxUntilStopped(s3)
+
+    # When the runner hands the command over
+    with stopped_when(lambda: "task 'body' timed out"), pytest.raises(TaskStopped) as stopped:
+        run_sandbox(lambda_client, s3)
+
+    # Then the job carried a presigned GET of the run's stop object, the runner wrote the reason
+    # there (and cleaned it away after), stopped in its own words, and its watching thread ended
+    (sent,) = lambda_client.jobs
+    assert sent["stop_url"] == f"https://s3.test/{PREFIX}stop?signed"
+    assert ("get_object", {"Bucket": "data", "Key": f"{PREFIX}stop"}, URL_SECONDS) in s3.signed
+    assert URL_SECONDS > 900  # Lambda's longest run: the URL outlives the command
+    assert s3.stop_written.is_set() and s3.objects == {}
+    assert str(stopped.value) == "the command was killed: task 'body' timed out"
+    assert watchers() == []
+
+
+def test_a_check_that_never_fires_writes_nothing_and_its_thread_ends_with_the_invoke() -> None:
+    # Given a task run that is not killed
+    s3 = FakeS3()
+    lambda_client = SandboxUntilStopped(s3, stops=False)
+
+    # When its command ends
+    with stopped_when(lambda: None):
+        answer = run_sandbox(lambda_client, s3)
+
+    # Then its answer is taken, no stop object was written, and no watching thread is left
+    assert answer.exit_code == 0
+    assert not s3.stop_written.is_set()
+    assert "stop_url" in lambda_client.jobs[0]
+    assert watchers() == []
+
+
+def test_without_a_stop_check_the_job_has_no_stop_url() -> None:
+    # Given a runner that installed no stop check (nothing would ever write the object)
+    s3 = FakeS3()
+    lambda_client = SandboxUntilStopped(s3, stops=False)
+
+    # When it hands a command over
+    run_sandbox(lambda_client, s3)
+
+    # Then the job carries no stop URL, and nothing was signed for one
+    assert "stop_url" not in lambda_client.jobs[0]
+    assert s3.signed == []
+
+
+class FakeResponse(io.BytesIO):
+    def __enter__(self) -> FakeResponse:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+
+def opener(status: int | None, body: bytes = b"", calls: list[str] | None = None) -> Callable[..., Any]:
+    def open_url(url: str, timeout: float) -> FakeResponse:
+        if calls is not None:
+            calls.append(url)
+        if status is None:
+            raise urllib.error.URLError("connection refused")
+        if status != 200:
+            raise urllib.error.HTTPError(url, status, "no", {}, io.BytesIO(b"<Error/>"))  # type: ignore[arg-type]
+        return FakeResponse(body)
+
+    return open_url
+
+
+@pytest.mark.parametrize("status", [404, 403, None], ids=["missing", "not listable", "unreachable"])
+def test_the_stop_url_lets_the_command_run_on_while_there_is_no_stop_object(status: int | None) -> None:
+    # Given a stop URL whose object does not exist (or cannot be read right now)
+    check = transfer.stop_check("https://s3.test/stop", opener=opener(status))
+
+    # When the command's loop asks it
+    reason = check()
+
+    # Then the command runs on
+    assert reason is None
+
+
+def test_the_stop_url_gives_the_runners_reason_once_the_object_exists() -> None:
+    # Given a stop object holding the runner's reason (longer than a reason may be)
+    long = b"task 'body' timed out " + b"x" * MAX_STOP_REASON_BYTES
+    check = transfer.stop_check("https://s3.test/stop", opener=opener(200, long))
+
+    # When the command's loop asks
+    reason = check()
+
+    # Then it is told to stop, with the reason cut to its limit
+    assert reason is not None and reason.startswith("task 'body' timed out")
+    assert len(reason) == MAX_STOP_REASON_BYTES
+
+
+def test_the_stop_url_is_read_at_most_once_per_poll_interval() -> None:
+    # Given a stop check on a fake clock
+    now = [100.0]
+    calls: list[str] = []
+    check = transfer.stop_check(
+        "https://s3.test/stop", every=0.5, clock=lambda: now[0], opener=opener(404, calls=calls)
+    )
+
+    # When the loop asks three times, the third time after the interval
+    check()
+    check()
+    now[0] += 0.5
+    check()
+
+    # Then the URL was read twice
+    assert len(calls) == 2
+
+
+def sandbox_job(tmp_path: Path, **fields: Any) -> ScriptJob:
+    root = tmp_path / "run"
+    return ScriptJob(
+        folders=[str(root)],
+        cwd=str(root / "work"),
+        argv=["/bin/true"],
+        env={},
+        whole_line_limit=1024,
+        **fields,
+    )
+
+
+def stop_check_with(open_url: Callable[..., Any]) -> Callable[[str], process.StopCheck]:
+    real = transfer.stop_check
+    return lambda url: real(url, opener=open_url)
+
+
+def command_until_stopped(*_: Any, **__: Any) -> int:
+    """Stands in for run_process: the loop asks the installed checks, stopping when one says so."""
+    reason = process.stop_reason()
+    if reason is not None:
+        raise TaskStopped(f"the command was killed: {reason}")
+    return 0
+
+
+def test_the_sandbox_kills_the_command_when_its_stop_url_finds_the_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a job whose stop object exists (its runner was told the task run is KILLED)
+    monkeypatch.setattr(sandbox, "run_process", command_until_stopped)
+    monkeypatch.setattr(transfer, "stop_check", stop_check_with(opener(200, b"killed")))
+
+    # When the sandbox runs it
+    reply = sandbox.run_job(sandbox_job(tmp_path, stop_url="https://s3.test/stop"), root=tmp_path)
+
+    # Then the command was stopped and the answer says so
+    assert reply.answer is not None and reply.answer.failure is not None
+    assert (reply.answer.failure.type, reply.answer.failure.message) == (
+        "TaskStopped",
+        "the command was killed: killed",
+    )
+
+
+@pytest.mark.parametrize("stop_url", ["https://s3.test/stop", None], ids=["no stop object", "older runner"])
+def test_the_sandbox_runs_the_command_to_its_end_without_a_stop_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop_url: str | None
+) -> None:
+    # Given a job whose stop URL answers 404, or a job from a runner before stops (no URL at all)
+    monkeypatch.setattr(sandbox, "run_process", command_until_stopped)
+    monkeypatch.setattr(transfer, "stop_check", stop_check_with(opener(404)))
+
+    # When the sandbox runs it
+    reply = sandbox.run_job(sandbox_job(tmp_path, stop_url=stop_url), root=tmp_path)
+
+    # Then the command ran to its end
+    assert reply.answer is not None and reply.answer.exit_code == 0 and reply.answer.failure is None
