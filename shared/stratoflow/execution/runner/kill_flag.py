@@ -3,8 +3,10 @@
 Who stops a task run: the end call of a flowable that timed out records the task runs still running
 inside it KILLED (`timeouts.kill_running_inside`), and `strato executions kill` records the execution
 KILLING. Locally the engine also stops the attempt at once (the platform's `stopped_when`); in the
-cloud a Lambda cannot be stopped from outside, so its script polls the record (`kill_flag`, a read
-every POLL_SECONDS while a command runs) and kills its own process group.
+cloud a Lambda cannot be stopped from outside, so its runner polls the record (`kill_flag`, a read
+every POLL_SECONDS while a command runs) and kills the command's process group; a command in the
+flow's script sandbox, which may not read the table, is told through a stop object the runner writes
+and the sandbox polls (`cloud.runtime.script_sandbox`).
 
 Either way the runner's end is a conditional save (`ENDING_FROM`): a task run that was KILLED while
 it ran keeps KILLED, whatever the task's late result.
