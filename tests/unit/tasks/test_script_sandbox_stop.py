@@ -19,6 +19,7 @@ from stratoflow.sandbox_call import MAX_STOP_REASON_BYTES, SandboxReply, ScriptA
 from stratoflow.tasks.errors import TaskStopped
 from stratoflow.tasks.scripts import process, sandbox, transfer
 from stratoflow.tasks.scripts.process import stopped_when
+from stratoflow.tasks.scripts.stop_watch import StopWatch
 
 PREFIX = "team.app/etl/executions/exec1/run1/sandbox/2/"
 # A bound on the fakes' waits, so that a broken stop fails the test instead of hanging it.
@@ -196,18 +197,36 @@ def test_the_stop_url_is_read_at_most_once_per_poll_interval() -> None:
     # Given a stop check on a fake clock
     now = [100.0]
     calls: list[str] = []
-    check = transfer.stop_check(
-        "https://s3.test/stop", every=0.5, clock=lambda: now[0], opener=opener(404, calls=calls)
-    )
+    check = transfer.stop_check("https://s3.test/stop", clock=lambda: now[0], opener=opener(404, calls=calls))
 
-    # When the loop asks three times, the third time after the interval
+    # When the loop asks three times, the third time half a second later
     check()
     check()
     now[0] += 0.5
     check()
 
-    # Then the URL was read twice
+    # Then the URL was read twice: at once, then every half second (the README's promise)
     assert len(calls) == 2
+
+
+def test_a_failed_write_of_the_stop_object_is_tried_again_until_it_is_written() -> None:
+    # Given a stop check that fires once (the record is read every 2 s) and a store that fails once
+    fired = iter(["killed"])
+    writes: list[str] = []
+    written = threading.Event()
+
+    def write(reason: str) -> None:
+        writes.append(reason)
+        if len(writes) == 1:
+            raise OSError("S3 unreachable")
+        written.set()
+
+    # When the watch runs until the object is written
+    with StopWatch(lambda: next(fired, None), write, every=0.01) as watch:
+        assert written.wait(BOUND_SECONDS)
+
+    # Then the reason was written again after the failure, and the thread ended with the block
+    assert writes == ["killed", "killed"] and watch.signalled and not watch.running
 
 
 def sandbox_job(tmp_path: Path, **fields: Any) -> ScriptJob:
