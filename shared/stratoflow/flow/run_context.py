@@ -19,7 +19,9 @@ class FlowCredentials(Protocol):
 class ScriptSandbox(Protocol):
     """Where a script task's command runs when it must not run in the task runner: in the cloud, the
     flow's sandbox function (`stratoflow.cloud.runtime.script_sandbox`), bound to one task run. The
-    answer's files are inline; it is the sandbox's word, to be checked like any input."""
+    answer's files are inline; it is the sandbox's word, to be checked like any input. `run` stops the
+    command, raising TaskStopped, when a check the calling thread installed with
+    `process.stopped_when` gives a reason, as a command run in this process would."""
 
     def run(self, job: ScriptJob) -> ScriptAnswer: ...
 
