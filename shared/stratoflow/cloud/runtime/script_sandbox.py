@@ -40,7 +40,7 @@ from stratoflow.sandbox_call import (
 )
 from stratoflow.store.s3 import HISTORY_TAG
 from stratoflow.tasks.errors import TaskFailed, TaskStopped
-from stratoflow.tasks.scripts.process import installed_check
+from stratoflow.tasks.scripts.process import StopCheck, installed_check
 from stratoflow.tasks.scripts.stop_watch import StopWatch
 
 log = logging.getLogger(__name__)
@@ -89,19 +89,7 @@ class LambdaScriptSandbox:
             if check is not None:
                 update["stop_url"] = self._presigned_get(self._stop_key)
             sent = job.model_copy(update=update)
-            if check is None:
-                reply = self._invoke(sent)
-            else:
-                with StopWatch(check, self._stop) as watch:
-                    try:
-                        reply = self._invoke(sent)
-                    except Exception:
-                        if watch.reason is None:
-                            raise
-                if watch.reason is not None:
-                    # The runner's own verdict, whatever the sandbox answered: the run is KILLED and
-                    # its end will be discarded, as when the runner's own loop kills a command.
-                    raise TaskStopped(f"the command was killed: {watch.reason}")
+            reply = self._invoke(sent) if check is None else self._invoke_stoppable(sent, check)
             answer = reply.answer if reply.answer is not None else self._answer_at(reply.answer_key)
             files = [self._taken(f) for f in answer.files]
             workdir = None if answer.workdir is None else [self._taken(f) for f in answer.workdir]
@@ -118,6 +106,20 @@ class LambdaScriptSandbox:
         s3.put_object(Bucket=bucket, Key=key, Body=handed.content(), Tagging="=".join(HISTORY_TAG))
         url = self._presigned_get(key)
         return HandedFile(path=handed.path, size=handed.size, url=url, executable=handed.executable)
+
+    def _invoke_stoppable(self, job: ScriptJob, check: StopCheck) -> SandboxReply:
+        """Invoke while a thread asks `check`; once it gave a reason, TaskStopped whatever the sandbox
+        answered (the runner's own verdict: the run is KILLED and its end is discarded, as when the
+        runner's own loop kills a command)."""
+        with StopWatch(check, self._stop) as watch:
+            try:
+                reply = self._invoke(job)
+            except Exception:
+                if watch.reason is None:
+                    raise
+        if watch.reason is not None:
+            raise TaskStopped(f"the command was killed: {watch.reason}")
+        return reply
 
     def _presigned_get(self, key: str) -> str:
         url: str = self.sandboxes.s3.generate_presigned_url(
