@@ -285,3 +285,39 @@ def test_the_sandbox_runs_the_command_to_its_end_without_a_stop_object(
 
     # Then the command ran to its end
     assert reply.answer is not None and reply.answer.exit_code == 0 and reply.answer.failure is None
+
+
+class OlderSandbox:
+    """A sandbox deployed before stops existed: its job model refuses the field it does not know."""
+
+    def __init__(self) -> None:
+        self.jobs: list[dict[str, Any]] = []
+
+    def invoke(self, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
+        job = json.loads(Payload)
+        self.jobs.append(job)
+        if "stop_url" in job:
+            error = {
+                "errorType": "ValidationError",
+                "errorMessage": "1 validation error for ScriptJob\nstop_url\n  Extra inputs are not permitted",
+            }
+            return {"Payload": io.BytesIO(json.dumps(error).encode()), "FunctionError": "Unhandled"}
+        reply = SandboxReply(answer=ScriptAnswer(exit_code=0)).model_dump(mode="json", exclude_none=True)
+        return {"Payload": io.BytesIO(json.dumps(reply).encode())}
+
+
+def test_a_sandbox_older_than_stops_still_runs_the_command_without_a_stop_url() -> None:
+    # Given a flow whose sandbox function still has code from before stops (the stack was updated,
+    # the flow not uploaded again)
+    s3 = FakeS3()
+    older = OlderSandbox()
+    sandboxes = LambdaScriptSandboxes(older, s3, "data", "Stack")
+
+    # When a runner with a stop check hands a command over
+    with stopped_when(lambda: None):
+        answer = sandboxes.for_task_run("team.app", "etl", "exec1", "run1", 2).run(job())
+
+    # Then the refused job is sent again without the stop URL, and the command ran
+    assert answer.exit_code == 0
+    assert ["stop_url" in sent for sent in older.jobs] == [True, False]
+    assert watchers() == []

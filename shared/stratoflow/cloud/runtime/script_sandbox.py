@@ -54,6 +54,10 @@ class SandboxMissing(TaskFailed):
     """The flow has no sandbox function (deployed before sandboxes existed, or being retired)."""
 
 
+class _StopUnknown(TaskFailed):
+    """The sandbox refused the job's `stop_url`: its code is older than this runner's."""
+
+
 @dataclass(frozen=True)
 class LambdaScriptSandboxes:
     """Binds the stack's sandbox functions to task runs; `lambda_client` must wait 15 minutes for an
@@ -113,7 +117,17 @@ class LambdaScriptSandbox:
         runner's own loop kills a command)."""
         with StopWatch(check, self._stop) as watch:
             try:
-                reply = self._invoke(job)
+                try:
+                    reply = self._invoke(job)
+                except _StopUnknown:
+                    # It refused the job before running anything: its code predates stops (sandboxes
+                    # get the stack's new code when their flow is uploaded). Run it as before.
+                    log.warning(
+                        "%s predates stopping scripts: upload its flow again so that a killed task run "
+                        "stops its script",
+                        self.function_name,
+                    )
+                    reply = self._invoke(job.model_copy(update={"stop_url": None}))
             except Exception:
                 if watch.reason is None:
                     raise
@@ -173,6 +187,10 @@ class LambdaScriptSandbox:
         body = response["Payload"].read()
         if response.get("FunctionError"):
             document = _json(body)
+            if document.get("errorType") == "ValidationError" and "stop_url" in str(
+                document.get("errorMessage")
+            ):
+                raise _StopUnknown(self.function_name)
             raise TaskFailed(
                 f"the script sandbox {self.function_name} failed: {document.get('errorType', 'error')}: "
                 f"{document.get('errorMessage', body[:500].decode('utf-8', 'replace'))}"
