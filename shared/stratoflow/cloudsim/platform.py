@@ -114,8 +114,9 @@ class CloudSimulation:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        # Task runs killed at the execution's end may still be stopping their scripts (see wait_idle).
-        if not self.lambdas.wait_idle(DRAIN_SECONDS):
+        # Task runs killed at the execution's end may still be stopping their scripts (see wait_idle);
+        # an interrupted simulation (Ctrl-C, a failure) ends at once.
+        if kind is None and not self.lambdas.wait_idle(DRAIN_SECONDS):
             log.warning("functions still running after %s s: the simulation ends anyway", DRAIN_SECONDS)
         self.status_events.stop()
         self.status_events.unfollow_starts()
