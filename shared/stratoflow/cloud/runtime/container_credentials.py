@@ -14,10 +14,12 @@ import json
 import secrets
 import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.runtime.flow_credentials import FlowRoleCredentials
+
+if TYPE_CHECKING:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PATH = "/credentials"
 
@@ -60,6 +62,10 @@ class CredentialsEndpoint:
     def port(self) -> int:
         with self._lock:
             if self._server is None:
+                # http.server (about 20 ms) only once a script asks: the composition root imports
+                # this module for every function.
+                from http.server import ThreadingHTTPServer
+
                 self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
                 self._server.daemon_threads = True
                 threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -74,6 +80,8 @@ class CredentialsEndpoint:
 
 
 def _handler(endpoint: CredentialsEndpoint) -> type[BaseHTTPRequestHandler]:
+    from http.server import BaseHTTPRequestHandler
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             try:
