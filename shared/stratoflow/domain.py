@@ -103,6 +103,9 @@ class TaskRun(Record):
     scope_values: list[str] = Field(default_factory=list)
     # Enclosing loop iterations as `loopTaskId#iteration`: with the task id, what the run's id derives from.
     scope_path: list[str] = Field(default_factory=list)
+    # A loop's iterations started (ForEach: its values; WaitFor: as of its last check): its end derives
+    # their task-run ids from it and reads them by key, strongly consistent. None before a loop starts.
+    iterations: int | None = None
     state: State = State.CREATED
     attempts: list[Attempt] = Field(default_factory=list)
     outputs: dict[str, Any] = Field(default_factory=dict)

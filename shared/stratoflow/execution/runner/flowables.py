@@ -127,6 +127,7 @@ def _values(call: Call, request: StartCall, raw: Any) -> LoopStarted | LoopDistr
     if any(v is None for v in values):
         raise TaskFailed("values contains a null: ForEach cannot iterate over null values")
     strings = [loop_value(v) for v in values]
+    call.save(iterations=len(strings))  # what the loop's end reads its iterations' task runs by
     text = json.dumps(strings, separators=(",", ":"))
     inline_items = len(strings) * int((call.scope or {}).get("inlineItems") or 1)
     if inline_items * (request.events_per_item or 0) > LOOP_EVENT_BUDGET:
@@ -349,7 +350,8 @@ def action_check(call: Call, request: CheckCall) -> WaitForChecked:
                 call.fail(f"the condition was still false after {iteration} iterations")
                 raise TaskFailed(f"task '{task.id}': maximum iterations or duration reached")
             done = True
-    call.save(outputs={"iterationCount": iteration})
+    # Iterations started: the next one, unless this was the last (what the loop's end reads by key).
+    call.save(outputs={"iterationCount": iteration}, iterations=iteration if done else iteration + 1)
     return WaitForChecked(
         done=done, scope=_loop_scope(call, iteration), interval=interval, started_at=loop.started_at
     )

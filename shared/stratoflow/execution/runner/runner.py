@@ -33,6 +33,7 @@ from stratoflow.execution.ids import (
     scope_path,
     scope_values,
     task_run_id,
+    task_run_id_at,
 )
 from stratoflow.execution.masking import execution_secrets
 from stratoflow.execution.runner import flowables, kill_flag, subflows
@@ -345,9 +346,7 @@ class Call:
     def children_state(self) -> State:
         """The combined state of the task runs this flowable's run enclosed directly."""
         if type(self.task).type_name in LOOPS:  # a run per child and iteration: this run's children
-            return worst(
-                [State(r.state) for r in self.store.list_child_task_runs(self.execution.id, self.id)]
-            )
+            runs = self._loop_children()
         else:  # the children ran in this run's scope: their ids are known, read them by key
             children = self.task.child_lists() if isinstance(self.task, FlowableTask) else []
             ids = [
@@ -355,6 +354,27 @@ class Call:
             ]
             runs = self.store.get_task_runs(self.execution.id, ids)
         return worst([State(r.state) for r in runs if r.parent_task_run_id == self.id])
+
+    def _loop_children(self) -> list[TaskRun]:
+        """A loop's iterations' task runs, read strongly consistent.
+
+        Their ids derive from the loop's iterations: each body task at `<loop>#<iteration>` for every
+        iteration started (a task after a failed one has no run: its key is simply absent). A loop
+        started by a runner that did not record its iterations is read from the execution's whole
+        partition instead, consistent too: the children index (`list_child_task_runs`, gsi4 in the
+        cloud) is eventually consistent and could miss the last iterations' runs.
+        """
+        iterations = self.task_run.iterations
+        if iterations is None or not isinstance(self.task, FlowableTask):
+            return self.store.list_task_runs(self.execution.id)
+        body = [task for _, tasks in self.task.body_lists() for task in tasks if not task.disabled]
+        around = scope_path(self.scope)
+        ids = [
+            task_run_id_at(self.execution.id, task.id, [*around, f"{self.task.id}#{iteration}"])
+            for iteration in range(iterations)
+            for task in body
+        ]
+        return self.store.get_task_runs(self.execution.id, ids)
 
 
 def action_run(call: Call) -> TaskRunState:
