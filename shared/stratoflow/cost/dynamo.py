@@ -11,7 +11,8 @@ projects `namespace` and is written once, when the execution is created):
 | first save of a task run inside another | its gsi4 entry (children by parent, keys only) | 1 WRU |
 | `outputs.x` of a task outside loops | GetItem of its task run (deterministic id) | 1 RRU |
 | `outputs.x` of a task inside a loop | Query of the execution's task runs, filtered by task | all task runs read so far |
-| a loop's end | Query of gsi4 (its children's keys), BatchGetItem of those children | 0.5 RRU per 4 KB of keys (eventually consistent) + 1 RRU per child |
+| a loop's start (ForEach) | UpdateItem task run: the iterations it starts | 1 WRU per KB |
+| a loop's end | BatchGetItem of its children (ids from body tasks x iterations) | 1 RRU per child |
 | another flowable's end | BatchGetItem of its children (their ids are known) | 1 RRU per child task |
 | logs | BatchWriteItem (25 items per request) | 1 WRU per line |
 | execution state change | UpdateItem execution | 1 + 1 gsi1 (`state`) + 2 gsi2 (key moves) |
@@ -34,7 +35,6 @@ LOG_BATCH = 25
 # a few hundred bytes: 1 WRU each, whatever the execution's size.
 STATE_CHANGE_INDEX_WRITES = 3
 CREATE_INDEX_WRITES = 3  # the execution's put adds one entry to each index
-CHILD_INDEX_ENTRY_KB = 0.2  # a gsi4 entry: the table's keys and gsi4's, no other attribute
 BATCH_GET = 100  # keys per BatchGetItem
 
 
@@ -148,18 +148,15 @@ class DynamoModel:
         self._call(usage)
         self.write_task_run(usage, nested)  # RUNNING
         self.outputs(usage, refs, runs_before)
-        if saves_outputs:  # If's evaluationResult, Switch's value, WaitFor's and Subflow's state
+        if saves_outputs:  # If's evaluationResult, Switch's value, Subflow's state, ForEach's iterations
             self.write_task_run(usage)
         return usage
 
-    def end(self, children: float, listed: bool) -> DynamoUsage:
-        """A flowable task's end: its `children`'s states, then its own. A loop's children are
-        `listed` from gsi4 first (eventually consistent, keys only), then read by key either way."""
+    def end(self, children: float) -> DynamoUsage:
+        """A flowable task's end: its `children`'s states, read by key (a loop's ids derive from its
+        body tasks and iterations), then its own."""
         usage = DynamoUsage()
         self._call(usage)
-        if listed:
-            usage.read_requests += 1
-            usage.read_units += max(0.5, math.ceil(children * CHILD_INDEX_ENTRY_KB / 4) / 2)
         self.batch_get(usage, children, self.a.task_run_item_kb)
         self.write_task_run(usage)
         return usage

@@ -22,7 +22,8 @@ RUN_CONTAINER = "arn:aws:states:::ecs:runTask.sync"
 CALLBACK = ".waitForTaskToken"
 INLINE_MAP_CONCURRENCY = 40  # an inline Map runs at most 40 iterations at once
 REFERENCE = re.compile(r"outputs\s*\.\s*([A-Za-z0-9_][A-Za-z0-9_-]*)|outputs\s*\[\s*['\"]([^'\"]+)['\"]\s*\]")
-SAVES_OUTPUTS = {"If", "Switch", "Subflow"}
+# Starts that save their task run again: a value the structure chose, or the iterations a loop starts.
+SAVES_OUTPUTS = {"If", "Switch", "Subflow", "ForEach", "EachSequential", "EachParallel"}
 LOG_TASKS = {"Log", "Echo"}
 
 
@@ -235,13 +236,12 @@ class Walker:
         tally.dynamo.add(usage)
 
     def _end(self, task: Any, tally: Tally) -> DynamoUsage:
-        """A flowable's end reads its direct children: a loop's from the children index, by key."""
-        lists = task.child_lists() if task is not None and hasattr(task, "child_lists") else []
-        child_ids = [child.id for _, children in lists for child in children]
+        """A flowable's end reads its direct children by key: a loop's, each body task per iteration."""
         if task is not None and type(task).type_name in LOOPS:
-            runs = sum(tally.runs_by_task.get(child_id, 0.0) for child_id in child_ids)
-            return self.dynamo.end(runs, listed=True)
-        return self.dynamo.end(float(len(child_ids)), listed=False)
+            body = [child.id for _, children in task.body_lists() for child in children]
+            return self.dynamo.end(sum(tally.runs_by_task.get(child_id, 0.0) for child_id in body))
+        lists = task.child_lists() if task is not None and hasattr(task, "child_lists") else []
+        return self.dynamo.end(float(sum(len(children) for _, children in lists)))
 
     def _dag_node(self, task_id: str, what: str) -> list[str]:
         """A Dag task's dependencies (`depends_on`) or the Dag tasks depending on it (`dependents`)."""
