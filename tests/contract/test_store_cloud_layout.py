@@ -394,6 +394,27 @@ def test_a_loops_children_are_found_by_their_parent_and_read_by_key(
     assert batch["RequestItems"][dynamo._table.name]["ConsistentRead"] is True
 
 
+def test_task_runs_read_by_key_are_strongly_consistent_batches(
+    dynamo: DynamoExecutionStore, calls: Calls
+) -> None:
+    # Given an execution of a loop of 150 iterations (what a loop's end reads, by its children's ids)
+    dynamo.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1))
+    _loop_with_children(dynamo, "e1", loops=1, each=150)
+    ids = [f"e1-loop0-{n}" for n in range(150)] + ["e1-loop0-never-ran"]
+
+    # When they are read by id, with one key that has no record (a task after a failed one)
+    calls.clear()
+    runs = dynamo.get_task_runs("e1", ids)
+
+    # Then two strongly consistent BatchGetItem requests (100 keys at most each) read them: no Query of
+    # an index (eventually consistent), and the missing key is simply not among the runs
+    assert len(runs) == 150
+    assert calls.names == ["BatchGetItem", "BatchGetItem"]
+    assert all(
+        params["RequestItems"][dynamo._table.name]["ConsistentRead"] is True for _, params in calls.made
+    )
+
+
 def test_loops_created_before_the_children_index_still_read_their_children(
     dynamo: DynamoExecutionStore, dynamo_client: Any, table: str, calls: Calls
 ) -> None:

@@ -174,6 +174,22 @@ def test_task_runs_read_by_id_come_in_creation_order_and_missing_ids_are_left_ou
     assert [run.id for run in store.get_task_runs("e1", many)] == many
 
 
+def test_a_loops_iterations_are_kept_on_its_task_run(
+    store: ExecutionStore, new_execution: NewExecution
+) -> None:
+    # Given a loop's task run saved RUNNING, then again with the iterations it started
+    new_execution("e1")
+    store.save_task_run(task_run("loop", task_id="each", state=State.RUNNING))
+    store.save_task_run(task_run("loop", task_id="each", state=State.RUNNING, iterations=3))
+
+    # When it is read back, by key and listed
+    by_key, listed = store.get_task_run("e1", "loop"), store.list_task_runs("e1", "each")
+
+    # Then both carry the iterations (what the loop's end derives its children's ids from)
+    assert by_key is not None and by_key.iterations == 3
+    assert [run.iterations for run in listed] == [3]
+
+
 def test_a_conditional_save_lands_only_while_the_run_is_in_an_expected_state(
     store: ExecutionStore, new_execution: NewExecution
 ) -> None:
