@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from stratoflow.domain import TaskRun
+from stratoflow.execution.runner import flowables
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from tests.unit.runtime.conftest import RunFlow, by_task
@@ -161,6 +162,21 @@ def test_a_loop_end_counts_its_last_iteration_whatever_the_children_index_shows(
 
     # Then the loop and the execution end WARNING: the loop's end read that iteration by key
     assert by_task(outcome)["each"][0].state == State.WARNING
+    assert outcome.execution.state == State.WARNING
+
+
+def test_a_loop_run_as_child_executions_counts_its_last_iteration_too(
+    run_flow: RunFlow, lagging_index: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given loops whose iterations run as child executions (a distributed Map), and a lagging index
+    monkeypatch.setattr(flowables, "LOOP_EVENT_BUDGET", 0)
+
+    # When a ForEach runs whose last iteration ends WARNING
+    outcome = run_flow(LAST_WARNS)
+
+    # Then the loop and the execution end WARNING, as inline
+    (loop,) = by_task(outcome)["each"]
+    assert (loop.iterations, loop.state) == (3, State.WARNING)
     assert outcome.execution.state == State.WARNING
 
 
