@@ -39,6 +39,8 @@ class FlowRecord(Record):
     status: str = "DEPLOYED"  # DEPLOYED | INVALID | DELETED
     errors: list[str] = Field(default_factory=list)
     definition: dict[str, Any] | None = None
+    # A flow too large for one state machine: its parts' definitions (`stratoflow.compiler.parts`).
+    parts: list[dict[str, Any]] = Field(default_factory=list)
     created: datetime = Field(default_factory=utcnow)
 
 

@@ -9,27 +9,34 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stratoflow.compiler.flow import CompiledFlow, lower_flow, permissions_of, placeholders_of
+from stratoflow.compiler.flow import (
+    CompiledFlow,
+    lower_flow,
+    lower_flow_parts,
+    permissions_of,
+    placeholders_of,
+)
+from stratoflow.compiler.parts import MAX_DEFINITION_BYTES
 from stratoflow.compiler.waits import state_machine_placeholder
 from stratoflow.errors import CompileError
 from stratoflow.flow.model import Flow
 
-MAX_DEFINITION_BYTES = 1_048_576
-
 
 def compile_flow(flow: Flow) -> CompiledFlow:
     """Compile a validated flow to its state machine definition."""
-    definition, warnings = lower_flow(flow)
-    problems = check_definition(definition)
-    if problems:
-        raise CompileError(
-            f"flow {flow.namespace}.{flow.id}: the compiled state machine is invalid: " + "; ".join(problems)
-        )
+    definition, parts, warnings = lower_flow_parts(flow)
+    for number, machine in enumerate([definition, *parts]):
+        problems = check_definition(machine)
+        if problems:
+            what = f"part {number} of the state machine" if number else "the compiled state machine"
+            raise CompileError(f"flow {flow.namespace}.{flow.id}: {what} is invalid: " + "; ".join(problems))
+    placeholders = sorted({name for machine in [definition, *parts] for name in placeholders_of(machine)})
     return CompiledFlow(
         definition=definition,
-        placeholders=placeholders_of(definition),
+        placeholders=placeholders,
         warnings=warnings,
         permissions=permissions_of(flow),
+        parts=parts,
     )
 
 
@@ -66,11 +73,13 @@ def substitute(definition: dict[str, Any], values: dict[str, str]) -> dict[str, 
 
 
 __all__ = [
+    "MAX_DEFINITION_BYTES",
     "CompiledFlow",
     "check_definition",
     "compile_flow",
     "definition_text",
     "lower_flow",
+    "lower_flow_parts",
     "state_machine_placeholder",
     "substitute",
 ]

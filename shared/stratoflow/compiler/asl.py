@@ -93,6 +93,8 @@ class FailState(AslModel):
     comment: str | None = Field(default=None, alias="Comment")
     error: str | None = Field(default=None, alias="Error")
     cause: str | None = Field(default=None, alias="Cause")
+    error_path: str | None = Field(default=None, alias="ErrorPath")
+    cause_path: str | None = Field(default=None, alias="CausePath")
 
 
 class ParallelState(StateBase):

@@ -20,13 +20,14 @@ _ITERATION = 2
 
 def iteration_events(processor: dict[str, Any]) -> int:
     """An upper bound of the events one iteration of `processor` adds: every state once, branches included."""
-    return _ITERATION + _machine_events(processor)
+    return _ITERATION + machine_events(processor)
 
 
-def _machine_events(machine: dict[str, Any]) -> int:
+def machine_events(machine: dict[str, Any]) -> int:
+    """The events a state machine adds when each of its states runs once (branches included)."""
     total = 0
     for state in machine["States"].values():
         total += _EVENTS.get(state["Type"], 2)
         for branch in state.get("Branches", []):
-            total += _machine_events(branch)
+            total += machine_events(branch)
     return total

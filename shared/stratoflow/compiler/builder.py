@@ -26,6 +26,7 @@ from stratoflow.compiler.asl import (
     TaskState,
     dump_state,
 )
+from stratoflow.compiler.parts import Splitter
 from stratoflow.compiler.payloads import payload_template
 from stratoflow.compiler.retry import PLATFORM_RETRIER
 from stratoflow.errors import CompileError
@@ -88,11 +89,18 @@ class Builder:
     retry_of: Callable[[Task], Retry | None] = lambda task: task.retry
     # Task kind (`Task.compiled_as`) -> its lowering.
     lowerers: Mapping[str, Lowerer] = field(default_factory=dict)
+    # Set when the flow is too large for one state machine: blocks are then cut into parts.
+    splitter: Splitter | None = None
 
     def branch(self) -> Builder:
-        """A builder for a nested state machine (Parallel branch, Map processor) sharing the names."""
+        """A builder for a nested state machine (Parallel branch, Map processor, part) sharing the names."""
         return Builder(
-            self.names, self.warnings, counter=self.counter, retry_of=self.retry_of, lowerers=self.lowerers
+            self.names,
+            self.warnings,
+            counter=self.counter,
+            retry_of=self.retry_of,
+            lowerers=self.lowerers,
+            splitter=self.splitter,
         )
 
     def lower_task(self, task: Task, scope: Scope, next_: str | None) -> str:
@@ -104,6 +112,13 @@ class Builder:
 
     def lower_block(self, tasks: list[Task], scope: Scope, next_: str | None) -> str | None:
         """Tasks that run one after another; returns the entry state (`next_` when all are disabled)."""
+        live = [t for t in tasks if not t.disabled]
+        if self.splitter is not None and live:
+            return self.splitter.lower_block(self, live, scope, next_)
+        return self.lower_inline(live, scope, next_)
+
+    def lower_inline(self, tasks: list[Task], scope: Scope, next_: str | None) -> str | None:
+        """`lower_block` in this state machine, whatever its size."""
         entry = next_
         for task in reversed([t for t in tasks if not t.disabled]):
             entry = self.lower_task(task, scope, entry)

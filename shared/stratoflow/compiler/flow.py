@@ -19,6 +19,7 @@ from typing import Any
 from stratoflow.compiler.asl import ChoiceState, FailState, PassState, SucceedState
 from stratoflow.compiler.builder import Builder, Names, Scope
 from stratoflow.compiler.lowering import LOWERERS
+from stratoflow.compiler.parts import Splitter, fits_one_machine
 from stratoflow.flow.model import Flow
 from stratoflow.flow.sla import execution_timeout
 from stratoflow.flow.task import Task
@@ -36,6 +37,9 @@ class CompiledFlow:
     # IAM statements the flow's tasks need ({"Action": [...], "Resource": [...]}): the deployer gives the
     # flow's state machine (native integrations) and task runs exactly these.
     permissions: list[dict[str, Any]] = field(default_factory=list)
+    # A flow too large for one state machine: the definitions of its parts (`compiler.parts`), part n
+    # at index n - 1, each started by `definition` (or by another part) as `${FlowPart.<n>}`.
+    parts: list[dict[str, Any]] = field(default_factory=list)
 
 
 def permissions_of(flow: Flow) -> list[dict[str, Any]]:
@@ -50,8 +54,20 @@ def permissions_of(flow: Flow) -> list[dict[str, Any]]:
     return statements
 
 
-def lower_flow(flow: Flow) -> tuple[dict[str, Any], list[str]]:
-    """The ASL definition of a flow, and the compiler's warnings."""
+def lower_flow_parts(flow: Flow) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+    """The ASL definition of a flow, its parts (none unless it is too large for one state machine:
+    see `compiler.parts`) and the compiler's warnings."""
+    definition, warnings = lower_flow(flow)
+    if fits_one_machine(definition):
+        return definition, [], warnings
+    splitter = Splitter()
+    definition, warnings = lower_flow(flow, splitter)
+    return definition, splitter.parts, warnings
+
+
+def lower_flow(flow: Flow, splitter: Splitter | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The ASL definition of a flow, and the compiler's warnings; with a splitter, its large blocks
+    are outlined into the splitter's parts."""
     builder = Builder(Names(), [], retry_of=flow.effective_retry, lowerers=LOWERERS)
     names = builder.names
     succeeded = names.claim("flow.succeeded")
@@ -73,6 +89,7 @@ def lower_flow(flow: Flow) -> tuple[dict[str, Any], list[str]]:
     else:
         after_success, after_failure = succeeded, failed
 
+    # The flow's `errors` and `finally` tasks stay in the flow's own state machine.
     errors_entry = builder.lower_block(
         flow.errors, Scope(on_error=after_failure, on_exit=exit_), after_failure
     )
@@ -84,7 +101,9 @@ def lower_flow(flow: Flow) -> tuple[dict[str, Any], list[str]]:
         outputs = names.claim("flow.outputs")
         builder.runner_call(outputs, "outputs", "", main_scope, after_success, comment="flow outputs")
         next_ = outputs
+    builder.splitter = splitter  # only the main tasks are cut into parts
     start = builder.lower_block(flow.tasks, main_scope, next_) or next_
+    builder.splitter = None
 
     builder.add(succeeded, SucceedState())
     builder.add(failed, FailState(error="FlowFailed", cause="A task of the flow failed; see its task runs."))

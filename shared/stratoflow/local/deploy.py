@@ -28,13 +28,15 @@ def deploy_flow(store: ExecutionStore, flow: Flow, source: str) -> FlowRecord:
         # After a deletion there is no live revision, but revision numbers are never reused.
         revision = (head.latest_revision if head else 0) + 1
         versioned = flow.model_copy(update={"revision": revision})
+        compiled = compile_flow(versioned)
         record = FlowRecord(
             namespace=flow.namespace,
             flow_id=flow.id,
             revision=revision,
             source=source,
             source_hash=digest,
-            definition=compile_flow(versioned).definition,
+            definition=compiled.definition,
+            parts=compiled.parts,
         )
         try:
             store.put_flow(record)

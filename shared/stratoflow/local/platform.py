@@ -45,7 +45,9 @@ from stratoflow.local.deploy import deploy_flow
 from stratoflow.local.ends import ExecutionEnds
 from stratoflow.local.leases import ProcessLease, end_groups, gone_owners, host_name, owner_gone, owner_pid
 from stratoflow.local.objects import LocalObjects
+from stratoflow.local.parts import FlowParts
 from stratoflow.local.watcher import ControlWatcher
+from stratoflow.placeholders import part_number
 from stratoflow.states import State
 from stratoflow.store import open_local_store
 from stratoflow.tasks.scripts.process import stopped_when
@@ -139,6 +141,7 @@ class LocalPlatform:
         # Why the history or storage could not be written during a task (a full disk...): the failure
         # it causes may not be recordable itself, so the CLI reads the cause from here.
         self.storage_faults: list[str] = []
+        self.parts = FlowParts(self.store, lambda: self.resources, self.clock, self._track_part)
         self.resources = Resources(
             {
                 "arn:aws:states:::lambda:invoke": LambdaIntegration({TASK_RUNNER: self._invoke_runner}),
@@ -147,6 +150,13 @@ class LocalPlatform:
                 RUN_CONTAINER: LocalContainers(self.runner),  # `taskRunner` containers: local processes
             }
         )
+
+    def _track_part(self, name: str, running: LocalExecution | None) -> None:
+        """A running part of a big flow answers `strato resume` (its Pause tasks) and stops with the rest."""
+        if running is None:
+            self.callbacks.forget(name)
+        else:
+            self.callbacks.track(name, running)
 
     def close(self) -> None:
         """Wait for the executions launched in the background (promoted ones), then release the store."""
@@ -472,6 +482,9 @@ class _SubflowIntegration:
 
     def invoke(self, resource: str, parameters: Any, call: TaskCall) -> Any:
         arn = str(parameters["StateMachineArn"])
+        part = part_number(arn)
+        if part is not None:  # a part of the execution's own flow (a big flow), not a Subflow
+            return self.platform.parts.invoke(part, parameters, call)
         if not arn.startswith(STATE_MACHINE_PREFIX):
             raise TaskError("States.Runtime", f"unknown state machine {arn}")
         name = str(parameters["Name"])
