@@ -24,7 +24,8 @@ from stratoflow.flow.model import Flow
 
 def compile_flow(flow: Flow) -> CompiledFlow:
     """Compile a validated flow to its state machine definition."""
-    definition, parts, warnings = lower_flow_parts(flow)
+    lowered = lower_flow_parts(flow)
+    definition, parts, warnings = lowered.definition, lowered.parts, lowered.warnings
     for number, machine in enumerate([definition, *parts]):
         problems = check_definition(machine)
         if problems:

@@ -7,6 +7,7 @@ and of the inline loops around it: past a budget, the loop runs its iterations a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 # Events a state adds when it runs once: a Lambda task is Entered, Scheduled, Started, Succeeded and
@@ -23,11 +24,14 @@ def iteration_events(processor: dict[str, Any]) -> int:
     return _ITERATION + machine_events(processor)
 
 
-def machine_events(machine: dict[str, Any]) -> int:
+def machine_events(machine: Mapping[str, object]) -> int:
     """The events a state machine adds when each of its states runs once (branches included)."""
+    states = machine.get("States")
     total = 0
-    for state in machine["States"].values():
-        total += _EVENTS.get(state["Type"], 2)
+    for state in states.values() if isinstance(states, dict) else ():
+        if not isinstance(state, dict):
+            continue
+        total += _EVENTS.get(str(state.get("Type")), 2)
         for branch in state.get("Branches", []):
             total += machine_events(branch)
     return total

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from stratoflow.compiler.asl import (
     DISCARD,
@@ -26,7 +26,6 @@ from stratoflow.compiler.asl import (
     TaskState,
     dump_state,
 )
-from stratoflow.compiler.parts import Splitter
 from stratoflow.compiler.payloads import payload_template
 from stratoflow.compiler.retry import PLATFORM_RETRIER
 from stratoflow.errors import CompileError
@@ -71,6 +70,13 @@ def _shorten(name: str) -> str:
     return f"{name[: MAX_STATE_NAME - 9]}~{digest}"
 
 
+class BlockSplitter(Protocol):
+    """Lowers the blocks of a flow too large for one state machine (`compiler.parts.Splitter`)."""
+
+    def lower_block(self, builder: Builder, tasks: list[Task], scope: Scope, next_: str | None) -> str | None:
+        """The block's entry state: its tasks lowered here, or cut into parts started from here."""
+
+
 # Lowers one task: (builder, task, scope, next state) -> the task's entry state. The task is `Any`
 # because the table holds one function per task family, each typed with the classes its key names.
 Lowerer = Callable[["Builder", Any, Scope, "str | None"], str]
@@ -90,7 +96,7 @@ class Builder:
     # Task kind (`Task.compiled_as`) -> its lowering.
     lowerers: Mapping[str, Lowerer] = field(default_factory=dict)
     # Set when the flow is too large for one state machine: blocks are then cut into parts.
-    splitter: Splitter | None = None
+    splitter: BlockSplitter | None = None
 
     def branch(self) -> Builder:
         """A builder for a nested state machine (Parallel branch, Map processor, part) sharing the names."""

@@ -54,15 +54,24 @@ def permissions_of(flow: Flow) -> list[dict[str, Any]]:
     return statements
 
 
-def lower_flow_parts(flow: Flow) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
-    """The ASL definition of a flow, its parts (none unless it is too large for one state machine:
-    see `compiler.parts`) and the compiler's warnings."""
+@dataclass(frozen=True)
+class LoweredFlow:
+    """A flow's state machine definition, its parts (none unless it is too large for one state
+    machine: see `compiler.parts`) and the compiler's warnings."""
+
+    definition: dict[str, Any]
+    parts: list[dict[str, Any]]
+    warnings: list[str]
+
+
+def lower_flow_parts(flow: Flow) -> LoweredFlow:
+    """Lower a flow; only when it does not fit one state machine, lower it again cut into parts."""
     definition, warnings = lower_flow(flow)
     if fits_one_machine(definition):
-        return definition, [], warnings
+        return LoweredFlow(definition, [], warnings)
     splitter = Splitter()
     definition, warnings = lower_flow(flow, splitter)
-    return definition, splitter.parts, warnings
+    return LoweredFlow(definition, splitter.parts, warnings)
 
 
 def lower_flow(flow: Flow, splitter: Splitter | None = None) -> tuple[dict[str, Any], list[str]]:

@@ -27,6 +27,7 @@ names each start, so a part inside a loop or a retried branch starts again witho
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,10 +41,10 @@ from stratoflow.compiler.asl import (
     dump_state,
 )
 from stratoflow.compiler.budget import machine_events
+from stratoflow.compiler.builder import Builder, Names, Scope
 from stratoflow.placeholders import part_placeholder
 
 if TYPE_CHECKING:
-    from stratoflow.compiler.builder import Builder, Scope
     from stratoflow.flow.task import Task
 
 MAX_DEFINITION_BYTES = 1_048_576
@@ -51,6 +52,9 @@ MAX_DEFINITION_BYTES = 1_048_576
 PLACEHOLDER_ROOM = 150
 """What a `${Placeholder}` may grow to once the deployer puts an ARN in its place (a Lambda function
 ARN is at most 122 characters, a state machine version ARN 149)."""
+ONE_MACHINE_BYTES = 1_000_000
+"""A flow whose definition, as sent, passes this is cut into parts (a margin under the limit for the
+difference between the longest ARNs counted here and the deployer's own)."""
 PART_BYTES = 900_000
 """A part's definition, as sent, stays under this: room for the part's own end states and for the
 difference between tasks measured alone and lowered together."""
@@ -89,19 +93,23 @@ class Size:
     def __add__(self, other: Size) -> Size:
         return Size(self.sent + other.sent, self.events + other.events)
 
-    def fits(self, sent: int = PART_BYTES, events: int = PART_EVENTS) -> bool:
-        return self.sent <= sent and self.events <= events
+    def fits(self, sent: int | None = None, events: int | None = None) -> bool:
+        """Within `sent` bytes and `events` (a part's budget by default)."""
+        return self.sent <= (PART_BYTES if sent is None else sent) and self.events <= (
+            PART_EVENTS if events is None else events
+        )
 
 
-def measure_definition(definition: dict[str, Any]) -> Size:
+def measure_definition(definition: Mapping[str, object]) -> Size:
     """The size of a definition as the deployer will send it (placeholders at their longest) and its
     events (`budget.machine_events`)."""
     text = json.dumps(definition, separators=(",", ":"))
     return Size(len(text.encode()) + text.count("${") * PLACEHOLDER_ROOM, machine_events(definition))
 
 
-def fits_one_machine(definition: dict[str, Any]) -> bool:
-    return measure_definition(definition).fits(MAX_DEFINITION_BYTES - 48_576, PART_EVENTS)
+def fits_one_machine(definition: Mapping[str, object]) -> bool:
+    """Whether a whole flow fits one state machine: then it is not cut into parts."""
+    return measure_definition(definition).fits(ONE_MACHINE_BYTES, PART_EVENTS)
 
 
 @dataclass
@@ -147,9 +155,6 @@ class Splitter:
 
     def _part(self, builder: Builder, tasks: list[Task], scope: Scope, next_: str | None) -> str:
         """Lower `tasks` into a new part; returns the caller's entry state (the part's start)."""
-        # Imported here: builder imports this module.
-        from stratoflow.compiler.builder import Scope
-
         part = builder.branch()
         first = tasks[0].id
         names = builder.names
@@ -197,8 +202,6 @@ class Splitter:
 
 def _measure(builder: Builder, task: Task, scope: Scope) -> Size:
     """The size of `task` lowered alone, in one machine (nothing outlined)."""
-    from stratoflow.compiler.builder import Builder, Names, Scope
-
     scratch = Builder(Names(), [], retry_of=builder.retry_of, lowerers=builder.lowerers)
     inner = Scope(scope_path=scope.scope_path, on_error="e", on_exit="x")
     scratch.lower_inline([task], inner, "n")

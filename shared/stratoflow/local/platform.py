@@ -70,6 +70,8 @@ class RunOutcome:
     result: ExecutionResult
     flow_revision: int
     warnings: list[str] = field(default_factory=list)
+    # A big flow's parts, each a child execution with its own counts (`stratoflow.compiler.parts`).
+    parts: list[ExecutionResult] = field(default_factory=list)
 
 
 class LocalCallbacks:
@@ -266,7 +268,13 @@ class LocalPlatform:
             self._stop_children(execution.id, f"parent execution {execution.id} timed out (its SLA)")
         self._after_end(finished)
         runs = self.store.list_task_runs(execution.id) if task_runs else []
-        return RunOutcome(finished.execution, runs, result, execution.revision)
+        return RunOutcome(
+            finished.execution,
+            runs,
+            result,
+            execution.revision,
+            parts=self.parts.results.pop(execution.id, []),
+        )
 
     def _after_end(self, finished: Finished) -> None:
         """Run the end hooks, start the queued executions the freed slot lets in, carry out a retry."""

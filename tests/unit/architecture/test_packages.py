@@ -14,7 +14,16 @@ from tests.unit.architecture.imports import Codebase, Import, circles, package_o
 # Leaves every package may import. runner_call is the compiler -> runner contract: the compiler
 # writes it and the runner parses it, so it sits below both; sandbox_call is the runner -> script
 # sandbox contract, which the sandbox reads without the execution core.
-KERNEL = {"errors", "states", "domain", "storage_layout", "namespaces", "runner_call", "sandbox_call"}
+KERNEL = {
+    "errors",
+    "states",
+    "domain",
+    "storage_layout",
+    "namespaces",
+    "runner_call",
+    "sandbox_call",
+    "placeholders",
+}
 
 # The layers, lowest first. A package may import the packages of the layers before its own, unless
 # ONLY narrows it; packages of one layer do not import each other.
