@@ -13,6 +13,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
+from stratoflow.storage_layout import FLOW_RECORDS_PREFIX
+
 from .nag import acknowledge, wildcard_actions, wildcard_resource
 
 BUCKET_READ_ACTIONS = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")
@@ -82,4 +84,16 @@ def service_for(scope: IConstruct, service: str, source_arn: str) -> iam.Service
             "StringEquals": {"aws:SourceAccount": Stack.of(scope).account},
             "ArnLike": {"aws:SourceArn": source_arn},
         },
+    )
+
+
+def grant_flow_records(bucket: s3.IBucket, role: iam.IRole, *, write: bool) -> None:
+    """The objects of flow records kept in the data bucket (`stratoflow.store.flow_objects`) only."""
+    actions = ["s3:GetObject"] + (["s3:PutObject"] if write else [])
+    records = bucket.arn_for_objects(f"{FLOW_RECORDS_PREFIX}/*")
+    role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[records]))
+    acknowledge(
+        role,
+        "Flow records of any flow: their keys hold namespace and flow ids known only at deploy time.",
+        wildcard_resource(role, records),
     )

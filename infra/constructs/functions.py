@@ -13,7 +13,7 @@ from constructs import Construct
 
 from ..bundling import installed_library, layer_code
 from ..config import StratoflowProps
-from ..grants import acknowledge_tracing, grant_bucket, grant_invoke, grant_table
+from ..grants import acknowledge_tracing, grant_bucket, grant_flow_records, grant_invoke, grant_table
 from ..nag import acknowledge, wildcard_resource
 from ..naming import flow_roles_path_arn, owned_flow_roles_arn, owned_state_machines_arn
 from .storage import Storage
@@ -177,6 +177,10 @@ class PlatformFunctions(Construct):
             grant_bucket(storage.data_bucket, self.roles[name], write=True)
         # An SLA's assertion, judged when the execution ends, may read a large output.
         grant_bucket(storage.data_bucket, self.roles["execution_events"], write=False)
+        # Flow records too large for a table item (stratoflow.store.flow_objects): the deployer writes
+        # them; the webhook, which reads flows without the bucket, reads them.
+        for name, write in (("deployer", True), ("webhook", False)):
+            grant_flow_records(storage.data_bucket, self.roles[name], write=write)
 
         self.deployer.add_environment("STRATOFLOW_FLOWS_BUCKET", storage.flows_bucket.bucket_name)
         grant_bucket(storage.flows_bucket, self.roles["deployer"], write=False)

@@ -9,3 +9,6 @@ for ForEach; JSON Lines for ForEachItem, whose ItemReader reads it as JSONL)."""
 
 MAP_RESULTS_PREFIX = "map-results"
 """Distributed Maps write `<prefix>/<map run id>/manifest.json` and result files under it."""
+
+FLOW_RECORDS_PREFIX = "flow-records"
+"""Flow records too large for a table item (`store.flow_objects`): never expire while the flow exists."""

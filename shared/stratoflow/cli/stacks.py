@@ -22,6 +22,7 @@ from stratoflow.domain import Execution
 from stratoflow.states import TERMINAL_STATES
 from stratoflow.store.base import ExecutionStore
 from stratoflow.store.dynamo import DynamoExecutionStore
+from stratoflow.store.s3 import S3BlobStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,7 +64,9 @@ class StackChoice:
         resources = self.resources("table")
         given = os.environ.get("STRATOFLOW_HISTORY_DAYS", "")
         days = resources.history_days or (int(given) if given.isdigit() else None)
-        return DynamoExecutionStore(resources.table, history_days=days)
+        # Flow records too large for an item are in the data bucket (store.flow_objects).
+        blobs = S3BlobStore(resources.data_bucket) if resources.data_bucket else None
+        return DynamoExecutionStore(resources.table, history_days=days, flow_blobs=blobs)
 
 
 def stack_options(func: F) -> F:

@@ -44,7 +44,10 @@ if TYPE_CHECKING:
 def cloud_store(settings: Settings, clients: AwsClients) -> DynamoExecutionStore:
     """The DynamoDB execution store of the stack's table."""
     return DynamoExecutionStore(
-        settings.stratoflow_table_name, client=clients.dynamodb, history_days=settings.stratoflow_history_days
+        settings.stratoflow_table_name,
+        client=clients.dynamodb,
+        history_days=settings.stratoflow_history_days,
+        flow_blobs=S3BlobStore(settings.stratoflow_data_bucket, client=clients.s3),
     )
 
 

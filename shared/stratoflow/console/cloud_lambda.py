@@ -51,10 +51,13 @@ def cloud_console_backend(settings: Settings, clients: Any = None) -> CloudConso
             "STRATOFLOW_ADMISSION_ARN is not set: the console needs the stack's account and region"
         )
     clients = clients or LazyAwsClients()
-    store = DynamoExecutionStore(
-        settings.stratoflow_table_name, client=clients.dynamodb, history_days=settings.stratoflow_history_days
-    )
     blobs = S3BlobStore(settings.stratoflow_data_bucket, client=clients.s3)
+    store = DynamoExecutionStore(
+        settings.stratoflow_table_name,
+        client=clients.dynamodb,
+        history_days=settings.stratoflow_history_days,
+        flow_blobs=blobs,
+    )
     return CloudConsoleBackend(
         store,
         blobs,

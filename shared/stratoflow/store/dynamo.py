@@ -20,12 +20,13 @@ from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.states import State
 from stratoflow.store import dynamo_items as items
 from stratoflow.store import rules
-from stratoflow.store.base import FlowHead, KvGuard, SlotOutcome, TriggerState
+from stratoflow.store.base import BlobStore, FlowHead, KvGuard, SlotOutcome, TriggerState
 from stratoflow.store.dynamo_coordination import DynamoCoordination
 from stratoflow.store.dynamo_executions import ExecutionLister
 from stratoflow.store.dynamo_flows import DynamoFlows
 from stratoflow.store.dynamo_kv import DynamoKv
 from stratoflow.store.dynamo_table import ITEM_ABSENT, ITEM_EXISTS, ConditionFailed, Expression, Table
+from stratoflow.store.flow_objects import FlowObjects
 
 _UPDATE_ATTEMPTS = 4
 _NAMESPACE_CACHE = 10_000
@@ -40,9 +41,11 @@ class DynamoExecutionStore:
         client: Any = None,
         clock: Callable[[], datetime] = utcnow,
         history_days: int | None = None,
+        flow_blobs: BlobStore | None = None,
     ) -> None:
         """`history_days`: executions, task runs and logs expire (DynamoDB TTL) that long after they
-        are written; None keeps them. The stack sets its `dataRetentionDays`."""
+        are written; None keeps them. The stack sets its `dataRetentionDays`. `flow_blobs`: where flow
+        records too large for an item go (`store.flow_objects`); None keeps them all in the table."""
         self._history_seconds = history_days * 86_400 if history_days else None
         if client is None:
             import boto3
@@ -53,7 +56,7 @@ class DynamoExecutionStore:
         self._lister = ExecutionLister(self._table)
         self._coordination = DynamoCoordination(self._table, clock)
         self._kv = DynamoKv(self._table, clock)
-        self._flows = DynamoFlows(self._table, clock, self._kv)
+        self._flows = DynamoFlows(self._table, clock, self._kv, FlowObjects(flow_blobs))
         # Log sort keys: a random token per store and a counter keep concurrent writers apart.
         self._writer = secrets.token_hex(4)
         self._log_counter = itertools.count()

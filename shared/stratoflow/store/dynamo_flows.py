@@ -17,18 +17,22 @@ from stratoflow.store import rules
 from stratoflow.store.base import FlowHead, KvGuard
 from stratoflow.store.dynamo_kv import DynamoKv
 from stratoflow.store.dynamo_table import ITEM_ABSENT, ConditionFailed, Expression, Table
+from stratoflow.store.flow_objects import FlowObjects
 
 
 class DynamoFlows:
     """The flows part of `DynamoExecutionStore`, on the same table."""
 
-    def __init__(self, table: Table, clock: Callable[[], datetime], kv: DynamoKv) -> None:
+    def __init__(
+        self, table: Table, clock: Callable[[], datetime], kv: DynamoKv, objects: FlowObjects
+    ) -> None:
         self._table = table
         self._clock = clock
         self._kv = kv
+        self._objects = objects
 
     def put(self, record: FlowRecord, guard: KvGuard | None = None) -> None:
-        data = rules.check_flow_record(record)
+        kept = self._objects.keep(record)
         head = {
             "namespace": record.namespace,
             "flowId": record.flow_id,
@@ -49,7 +53,7 @@ class DynamoFlows:
             "ConditionExpression": condition,
             **ex.params(),
         }
-        revision_put = {"Item": items.flow_item(record, data), "ConditionExpression": ITEM_ABSENT}
+        revision_put = {"Item": items.flow_item(record, kept), "ConditionExpression": ITEM_ABSENT}
         actions: list[tuple[str, dict[str, Any]]] = [("Put", revision_put), ("Update", head_update)]
         if guard is not None:
             check = Expression()
@@ -71,7 +75,7 @@ class DynamoFlows:
                 return None
             revision = head.deployed_revision
         item = self._table.get(items.revision_key(namespace, flow_id, revision))
-        return items.flow_record(item) if item else None
+        return self._objects.load(items.flow_kept(item)) if item else None
 
     def list_live(self, namespace: str | None = None) -> list[FlowRecord]:
         live = [
@@ -79,7 +83,7 @@ class DynamoFlows:
             for h in self.heads(namespace)
             if h.status != "DELETED" and h.deployed_revision is not None
         ]
-        records = [items.flow_record(item) for item in self._table.batch_get(live)]
+        records = [self._objects.load(items.flow_kept(item)) for item in self._table.batch_get(live)]
         return sorted(records, key=lambda r: (r.namespace, r.flow_id))
 
     def head(self, namespace: str, flow_id: str) -> FlowHead | None:

@@ -8,7 +8,7 @@ Table (created by the CDK stack, fixed): partition key `pk` (S), sort key `sk` (
 | item             | pk                      | sk                          | index keys                                  |
 | ---------------- | ----------------------- | --------------------------- | ------------------------------------------- |
 | flow head        | `FLOWS`                 | `<ns>#<flow_id>`            |                                             |
-| flow revision    | `FLOW#<ns>#<flow_id>`   | `REV#<revision, 10 digits>` |                                             |
+| flow revision    | `FLOW#<ns>#<flow_id>`   | `REV#<revision, 10 digits>` | `data`, `dataZ` or `dataRef` + `dataHash`   |
 | execution        | `EXEC#<id>`             | `META`                      | gsi1: `FLOWEXECS#<ns>#<flow_id>` / `<start>#<id>` |
 |                  |                         |                             | gsi2: `STATEEXECS#<ns>#<state>` / `<start>#<id>`  |
 |                  |                         |                             | gsi3: `ALLEXECS#<yyyy-mm>` / `<start>#<id>`       |
@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import functools
 import json
-import zlib
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +63,7 @@ from stratoflow.domain import Execution, FlowRecord, LogEntry, TaskRun
 from stratoflow.states import State
 from stratoflow.store import rules
 from stratoflow.store.base import FlowHead
+from stratoflow.store.flow_objects import FlowPointer, Kept
 
 Item = dict[str, Any]  # a low-level DynamoDB item: {"name": {"S": "..."}}
 
@@ -131,20 +131,24 @@ def revision_key(namespace: str, flow_id: str, revision: int) -> Item:
     return key(f"FLOW#{namespace}#{flow_id}", f"REV#{revision:010d}")
 
 
-def flow_item(record: FlowRecord, data: str) -> Item:
-    """The revision item; `data` is the record's JSON (checked by `rules.check_flow_record`), kept
-    compressed in `dataZ` when large (`rules.flow_record_bytes`)."""
+def flow_item(record: FlowRecord, kept: Kept) -> Item:
+    """The revision item: the record's JSON (`data`), compressed (`dataZ`), or a pointer to the object
+    that holds it (`dataRef`, `dataHash`): see `store.flow_objects`."""
     key = revision_key(record.namespace, record.flow_id, record.revision)
-    compressed = rules.flow_record_bytes(data)
-    if compressed is not None:
-        return {**key, "dataZ": {"B": compressed}}
-    return {**key, "data": {"S": data}}
+    if isinstance(kept, FlowPointer):
+        return {**key, "dataRef": {"S": kept.uri}, "dataHash": {"S": kept.sha256}}
+    if isinstance(kept, bytes):
+        return {**key, "dataZ": {"B": kept}}
+    return {**key, "data": {"S": kept}}
 
 
-def flow_record(item: Item) -> FlowRecord:
+def flow_kept(item: Item) -> Kept:
+    """What a revision item keeps of its record (items written before pointers existed included)."""
+    if "dataRef" in item:
+        return FlowPointer(item["dataRef"]["S"], item["dataHash"]["S"])
     if "dataZ" in item:
-        return FlowRecord.model_validate_json(zlib.decompress(item["dataZ"]["B"]))
-    return FlowRecord.model_validate_json(item["data"]["S"])
+        return bytes(item["dataZ"]["B"])
+    return str(item["data"]["S"])
 
 
 def flow_head(item: Item) -> FlowHead:

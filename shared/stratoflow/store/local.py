@@ -117,4 +117,5 @@ def open_local_store(root: Path = Path(".stratoflow")) -> tuple[SqliteExecutionS
         (root / "storage").mkdir(exist_ok=True)
     except OSError as error:
         raise StorageError(f"cannot use {root} as the Stratoflow home: {error.strerror}") from None
-    return SqliteExecutionStore(root / "stratoflow.db"), LocalBlobStore(root / "storage")
+    blobs = LocalBlobStore(root / "storage")
+    return SqliteExecutionStore(root / "stratoflow.db", flow_blobs=blobs), blobs

@@ -63,14 +63,15 @@ def flow_record_size(data: str) -> int:
     return len(compressed) if compressed is not None else len(data.encode())
 
 
-def check_flow_record(record: FlowRecord) -> str:
-    """Validate a revision before it is stored; returns its JSON (stored compressed when large)."""
+def check_flow_record(record: FlowRecord, limit: bool = True) -> str:
+    """Validate a revision before it is stored; returns its JSON (stored compressed when large).
+    `limit`: the record must fit one item (a store without blob storage for records)."""
     check_flow_key(record.namespace, record.flow_id)
     check_flow_status(record.status)
     if record.revision < 1:
         raise ValueError(f"flow revisions start at 1, got {record.revision}")
     data = record.model_dump_json(by_alias=True)
-    size = flow_record_size(data)
+    size = flow_record_size(data) if limit else 0
     if size > MAX_RECORD_BYTES:
         raise ItemTooLargeError(
             f"flow {record.namespace}.{record.flow_id!r} takes {size // 1024} KiB compressed; the "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stratoflow.errors import NotFoundError
+from stratoflow.storage_layout import FLOW_RECORDS_PREFIX
 from stratoflow.store import rules
 
 
@@ -19,7 +20,8 @@ def _is_key(key: str) -> bool:
 # Objects of executions (large outputs, task files) carry this tag: the data bucket's lifecycle rule
 # expires tagged objects only, so namespace files (`namespaces/...`, see namespace_files) never expire.
 HISTORY_TAG = ("stratoflow", "history")
-_NAMESPACE_FILES = "namespaces/"
+# Kept as long as what owns them: namespace files, and flow records too large for a table item.
+_KEPT_PREFIXES = ("namespaces/", f"{FLOW_RECORDS_PREFIX}/")
 
 
 class S3BlobStore:
@@ -40,7 +42,7 @@ class S3BlobStore:
     def put(self, key: str, data: bytes) -> str:
         uri = rules.uri_for(key)
         request: dict[str, Any] = {"Bucket": self.bucket, "Key": self._object_key(uri), "Body": data}
-        if not key.startswith(_NAMESPACE_FILES):
+        if not key.startswith(_KEPT_PREFIXES):
             request["Tagging"] = "=".join(HISTORY_TAG)
         self._client.put_object(**request)
         return uri

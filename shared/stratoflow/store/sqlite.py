@@ -25,7 +25,8 @@ from stratoflow.store import rules
 from stratoflow.store import sqlite_coordination as coordination
 from stratoflow.store import sqlite_flows as flows
 from stratoflow.store import sqlite_kv as kv
-from stratoflow.store.base import FlowHead, KvGuard, SlotOutcome, TriggerState
+from stratoflow.store.base import BlobStore, FlowHead, KvGuard, SlotOutcome, TriggerState
+from stratoflow.store.flow_objects import FlowObjects
 from stratoflow.store.sqlite_schema import migrate
 
 _IN_CHUNK = 500  # ids per `IN (...)`: under SQLite's default limit of 999 variables
@@ -50,9 +51,14 @@ def storage_error(error: sqlite3.Error, path: Path) -> StorageError | None:
 class SqliteExecutionStore:
     """ExecutionStore on a SQLite file; `clock` is injectable so KV expiry can be tested."""
 
-    def __init__(self, path: str | Path, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, path: str | Path, clock: Callable[[], datetime] = utcnow, flow_blobs: BlobStore | None = None
+    ) -> None:
+        """`flow_blobs`: where flow records too large for a row go, as in the cloud store
+        (`store.flow_objects`); None keeps them all in the database."""
         self.path = Path(path)
         self._clock = clock
+        self._flow_objects = FlowObjects(flow_blobs)
         self._lock = threading.RLock()
         self._executions: set[str] = set()  # ids known to exist: a task run's insert need not check
         # Autocommit mode: transactions are opened explicitly where a change spans statements.
@@ -106,7 +112,7 @@ class SqliteExecutionStore:
     # --- flows (sqlite_flows) -------------------------------------------------------------------
 
     def put_flow(self, record: FlowRecord, guard: KvGuard | None = None) -> None:
-        data = rules.check_flow_record(record)
+        data = flows.row_data(self._flow_objects.keep(record))
         with self._write() as db:
             if guard is not None and not kv.holds(db, guard.namespace, guard.key, guard.value, self._clock()):
                 raise ConflictError(
@@ -121,11 +127,13 @@ class SqliteExecutionStore:
                 if head is None or head.status == "DELETED" or head.deployed_revision is None:
                     return None
                 revision = head.deployed_revision
-            return flows.get_revision(self._db, namespace, flow_id, revision)
+            data = flows.get_revision(self._db, namespace, flow_id, revision)
+        return self._flow_objects.load(flows.row_kept(data)) if data is not None else None
 
     def list_flows(self, namespace: str | None = None) -> list[FlowRecord]:
         with self._lock:
-            return flows.live_revisions(self._db, namespace)
+            rows = flows.live_revisions(self._db, namespace)
+        return [self._flow_objects.load(flows.row_kept(data)) for data in rows]
 
     def get_flow_head(self, namespace: str, flow_id: str) -> FlowHead | None:
         with self._lock:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,9 @@ from typing import Any
 from stratoflow.domain import FlowRecord
 from stratoflow.errors import ConflictError, NotFoundError
 from stratoflow.store.base import FlowHead
+from stratoflow.store.flow_objects import FlowPointer, Kept
+
+_POINTER = "storedAt"
 
 _HEAD_COLUMNS = "namespace, flow_id, status, errors, deployed_revision, latest_revision, updated"
 
@@ -35,15 +39,31 @@ def insert_revision(db: sqlite3.Connection, record: FlowRecord, data: str, now: 
     _write_head(db, *key, record.status, record.errors, live, record.revision, now)
 
 
-def get_revision(db: sqlite3.Connection, namespace: str, flow_id: str, revision: int) -> FlowRecord | None:
+def row_data(kept: Kept) -> str:
+    """The `data` of a revision row: the record's JSON, or a pointer to the object that holds it."""
+    if isinstance(kept, FlowPointer):
+        return json.dumps({_POINTER: kept.uri, "sha256": kept.sha256})
+    return zlib.decompress(kept).decode() if isinstance(kept, bytes) else kept
+
+
+def row_kept(data: str) -> Kept:
+    """What a revision row keeps (a record's JSON starts with its own fields, never the pointer's)."""
+    if data.startswith('{"' + _POINTER + '"'):
+        pointer = json.loads(data)
+        return FlowPointer(pointer[_POINTER], pointer["sha256"])
+    return data
+
+
+def get_revision(db: sqlite3.Connection, namespace: str, flow_id: str, revision: int) -> str | None:
+    """The revision row's `data` (see `row_kept`)."""
     row = db.execute(
         "SELECT data FROM flows WHERE namespace = ? AND flow_id = ? AND revision = ?",
         (namespace, flow_id, revision),
     ).fetchone()
-    return FlowRecord.model_validate_json(row[0]) if row else None
+    return str(row[0]) if row else None
 
 
-def live_revisions(db: sqlite3.Connection, namespace: str | None) -> list[FlowRecord]:
+def live_revisions(db: sqlite3.Connection, namespace: str | None) -> list[str]:
     sql = (
         "SELECT f.data FROM flow_heads h JOIN flows f ON f.namespace = h.namespace"
         " AND f.flow_id = h.flow_id AND f.revision = h.deployed_revision WHERE h.status != 'DELETED'"
@@ -53,7 +73,7 @@ def live_revisions(db: sqlite3.Connection, namespace: str | None) -> list[FlowRe
         sql += " AND h.namespace = ?"
         params.append(namespace)
     rows = db.execute(sql + " ORDER BY h.namespace, h.flow_id", params).fetchall()
-    return [FlowRecord.model_validate_json(row[0]) for row in rows]
+    return [str(row[0]) for row in rows]
 
 
 def get_head(db: sqlite3.Connection, namespace: str, flow_id: str) -> FlowHead | None:
