@@ -40,6 +40,13 @@ def state_machine_name(stack_name: str, namespace: str, flow_id: str) -> str:
     return f"{readable[:keep].rstrip('-')}-{_digest(namespace, flow_id, _HASH_LENGTH)}"
 
 
+def part_state_machine_name(stack_name: str, namespace: str, flow_id: str, number: int) -> str:
+    """The state machine of part `number` of a big flow (`stratoflow.compiler.parts`): named as a flow
+    whose id is `<flowId>/part<n>`, a name no flow can have ('/' is not allowed in ids), so it is always
+    hashed and never meets a flow's name."""
+    return state_machine_name(stack_name, namespace, f"{flow_id}/part{number}")
+
+
 def _digest(namespace: str, flow_id: str, length: int) -> str:
     # A newline cannot be part of either, so ("a.b", "c") and ("a", "b.c") differ.
     return hashlib.sha256(f"{namespace}\n{flow_id}".encode()).hexdigest()[:length]

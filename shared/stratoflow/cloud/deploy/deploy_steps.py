@@ -24,6 +24,7 @@ from stratoflow.cloud.deploy.deployment import Deployment, DeployStep, Retiremen
 from stratoflow.cloud.deploy.flow_roles import FlowRoles, FlowRoleStep, UnusedFlowRoleStep
 from stratoflow.cloud.deploy.sandboxes import Sandboxes, SandboxStep
 from stratoflow.compiler import definition_text
+from stratoflow.placeholders import part_placeholder
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -80,10 +81,27 @@ class StateMachineStep:
         self.delete_delays = delete_delays
 
     def deploy(self, deployment: Deployment) -> None:
+        """The parts of a big flow first (a version each), then the flow's machine, which starts exactly
+        those versions: a revision is its machine's version and the part versions it names."""
         target = deployment.target
-        tags = {**target.tags(), "stratoflow:revision": str(deployment.revision)}
+        part_arns: dict[str, str] = {}
+        for number, part in enumerate(deployment.parts, start=1):
+            name, arn = target.part(number)
+            part_arns[part_placeholder(number)] = self._converge(deployment, name, arn, part)
+        definition = definition_text(deployment.definition)  # what `limits.measure` measured
+        for placeholder, arn in part_arns.items():
+            definition = definition.replace(placeholder, arn)
+        version = self._converge(deployment, target.state_machine_name, target.state_machine_arn, definition)
+        if not deployment.restoring:
+            deployment.version_arn = version
+            self._prune(target.state_machine_arn, version)
+
+    def _converge(self, deployment: Deployment, name: str, arn: str, definition: dict[str, Any] | str) -> str:
+        """Create or update one state machine; its new version's ARN (restoring: the unqualified ARN,
+        as no version is published)."""
+        tags = {**deployment.target.tags(), "stratoflow:revision": str(deployment.revision)}
         common: dict[str, Any] = {
-            "definition": definition_text(deployment.definition),  # what `limits.measure` measured
+            "definition": definition if isinstance(definition, str) else definition_text(definition),
             "roleArn": deployment.role_arn or self.settings.stratoflow_state_machine_role_arn,
             "loggingConfiguration": self._logging(),
             "tracingConfiguration": {"enabled": True},
@@ -92,29 +110,36 @@ class StateMachineStep:
             common.update(publish=True, versionDescription=f"revision {deployment.revision}")
         tag_list = [{"key": k, "value": v} for k, v in tags.items()]
         response = None
-        if not self._exists(target.state_machine_arn):
+        if not self._exists(arn):
             # A concurrent deployment may create it first: then update it below.
             with contextlib.suppress(self.client.exceptions.StateMachineAlreadyExists):
                 response = self._while_role_propagates(
-                    self.client.create_state_machine,
-                    name=target.state_machine_name,
-                    type="STANDARD",
-                    tags=tag_list,
-                    **common,
+                    self.client.create_state_machine, name=name, type="STANDARD", tags=tag_list, **common
                 )
         if response is None:
             response = self._while_role_propagates(
-                self.client.update_state_machine, stateMachineArn=target.state_machine_arn, **common
+                self.client.update_state_machine, stateMachineArn=arn, **common
             )
-            self.client.tag_resource(resourceArn=target.state_machine_arn, tags=tag_list)
+            self.client.tag_resource(resourceArn=arn, tags=tag_list)
         if deployment.restoring:
-            return
-        deployment.version_arn = str(response["stateMachineVersionArn"])
-        self._prune(target.state_machine_arn, deployment.version_arn)
+            # The live revision's $LATEST: its parts' $LATEST (just put back) are what it starts.
+            return arn
+        return str(response["stateMachineVersionArn"])
 
     def retire(self, retirement: Retirement) -> None:
         with contextlib.suppress(self.client.exceptions.StateMachineDoesNotExist):  # a duplicate event
             self.client.delete_state_machine(stateMachineArn=retirement.target.state_machine_arn)
+        # Parts are numbered from 1 in every revision: the first one missing ends them all.
+        number = 1
+        while True:
+            _, arn = retirement.target.part(number)
+            try:
+                self.client.describe_state_machine(stateMachineArn=arn)
+            except self.client.exceptions.StateMachineDoesNotExist:
+                return
+            with contextlib.suppress(self.client.exceptions.StateMachineDoesNotExist):
+                self.client.delete_state_machine(stateMachineArn=arn)
+            number += 1
 
     def _while_role_propagates(self, call: Callable[..., Any], **request: Any) -> Any:
         """`call(**request)`, again after each delay while Step Functions cannot assume the role yet."""

@@ -45,6 +45,7 @@ from stratoflow.domain import FlowRecord
 from stratoflow.errors import ConflictError, FlowValidationError
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.yaml_source import read_yaml
+from stratoflow.placeholders import part_placeholder
 from stratoflow.store.base import ExecutionStore, KvGuard
 
 log = logging.getLogger("stratoflow.deployer")
@@ -192,6 +193,7 @@ class Deployer:
                 source=source,
                 source_hash=digest,
                 definition=deployment.compiled,
+                parts=deployment.compiled_parts,
             )
             try:
                 self.store.put_flow(record, guard)
@@ -238,14 +240,18 @@ class Deployer:
             return
         restored = previous.model_copy(update={"revision": live.revision})
         measured = measure(restored, self.names())
+        values = self.names().values(restored)
+        values.update({f"FlowPart.{n}": part_placeholder(n) for n in range(1, len(live.parts) + 1)})
         deployment = Deployment(
             target=failed.target,
             flow=restored,
             previous=failed.flow,
             revision=live.revision,
-            definition=substitute(live.definition, self.names().values(restored)),
+            definition=substitute(live.definition, values),
             permissions=measured.compiled.permissions if measured.compiled else [],
             compiled=live.definition,
+            parts=[substitute(part, values) for part in live.parts],
+            compiled_parts=live.parts,
             restoring=True,
         )
         try:
@@ -263,7 +269,8 @@ class Deployer:
 
     def target(self, namespace: str, flow_id: str) -> FlowTarget:
         name = state_machine_name(self.settings.stratoflow_stack_name, namespace, flow_id)
-        return FlowTarget(namespace, flow_id, name, self._account().state_machine_arn(name))
+        arn = self._account().state_machine_arn(name)
+        return FlowTarget(namespace, flow_id, name, arn, self.settings.stratoflow_stack_name)
 
     def names(self) -> DeployNames:
         """What this stack's placeholders become (the ARNs `measure` substitutes)."""
@@ -312,6 +319,8 @@ class Deployer:
             definition=measured.definition,
             permissions=measured.compiled.permissions,
             compiled=measured.compiled.definition,
+            parts=measured.parts,
+            compiled_parts=measured.compiled.parts,
         )
 
     def _unchanged(self, live: FlowRecord, key: str, version_id: str | None) -> Verdict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from stratoflow.cloud.config.naming import AccountRegion, part_state_machine_name
 from stratoflow.flow import Flow
 
 
@@ -21,9 +22,15 @@ class FlowTarget:
     flow_id: str
     state_machine_name: str
     state_machine_arn: str
+    stack_name: str = ""  # names the parts of a big flow
 
     def tags(self) -> dict[str, str]:
         return {"stratoflow:namespace": self.namespace, "stratoflow:flow": self.flow_id}
+
+    def part(self, number: int) -> tuple[str, str]:
+        """The name and ARN of the state machine of part `number` (a big flow: `compiler.parts`)."""
+        name = part_state_machine_name(self.stack_name, self.namespace, self.flow_id, number)
+        return name, AccountRegion.from_arn(self.state_machine_arn).state_machine_arn(name)
 
 
 @dataclass
@@ -36,6 +43,10 @@ class Deployment:
     revision: int
     definition: dict[str, Any]  # placeholders substituted
     compiled: dict[str, Any] | None = None  # with placeholders: what the flow record keeps
+    # A big flow's parts (placeholders substituted but `${FlowPart.<n>}`, which StateMachineStep puts
+    # in when it has deployed them), and as compiled (what the flow record keeps).
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    compiled_parts: list[dict[str, Any]] = field(default_factory=list)
     permissions: list[dict[str, Any]] = field(default_factory=list)  # CompiledFlow.permissions
     role_arn: str | None = None  # the flow's own role (FlowRoleStep); None: the shared role
     version_arn: str | None = None  # set by StateMachineStep

@@ -3,8 +3,10 @@
 
 - The state machine definition as the deployer sends it (`compiler.definition_text`: real ARNs substituted,
   compact JSON) against Step Functions' 1,048,576 bytes.
-- The flow record (source + compiled definition) against the execution store's record limit.
+- Each part of a big flow (`compiler.parts`) the same way, its callers naming part versions by ARN.
 - The inline IAM policy of the flow's own role against IAM's 10,240 characters.
+
+The flow record is no limit: the store keeps a large one in blob storage, the item holding its hash.
 
 `strato validate` does not know the account: it measures with `DeployNames.example()`, ARNs as long as
 a standard account's can be, so a definition it accepts is never larger once deployed.
@@ -15,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from stratoflow.cloud.config.naming import AccountRegion, state_machine_name
+from stratoflow.cloud.config.naming import AccountRegion, part_state_machine_name, state_machine_name
 from stratoflow.cloud.deploy.containers import ContainerStack, container_problems
 from stratoflow.cloud.deploy.flow_roles import check_policy_size
 from stratoflow.cloud.deploy.sandboxes import SANDBOX_POLICY_CHARS, runs_scripts
@@ -27,12 +29,14 @@ from stratoflow.compiler import (
     substitute,
 )
 from stratoflow.compiler.flow import CompiledFlow
-from stratoflow.domain import FlowRecord
 from stratoflow.errors import CompileError, Diagnostic
 from stratoflow.flow import Flow
-from stratoflow.store.rules import MAX_RECORD_BYTES, flow_record_size
+from stratoflow.placeholders import part_placeholder
 from stratoflow.tasks.native import ForEachItem, Subflow
 
+# Step Functions numbers a state machine's versions from 1; a flow redeployed every minute for years
+# stays under this.
+_LONGEST_VERSION = 9_999_999
 # The longest standard region name, and a stack name as long as the stack's config allows.
 _EXAMPLE_REGION = "ap-southeast-5"
 _EXAMPLE_STACK = "Stratoflow"
@@ -69,6 +73,11 @@ class DeployNames:
     def state_machine_arn(self, namespace: str, flow_id: str) -> str:
         return self.account.state_machine_arn(state_machine_name(self.stack_name, namespace, flow_id))
 
+    def part_version_arn(self, namespace: str, flow_id: str, number: int) -> str:
+        """A version ARN of a part's state machine as long as it gets (version numbers keep growing)."""
+        name = part_state_machine_name(self.stack_name, namespace, flow_id, number)
+        return self.account.state_machine_arn(name) + f":{_LONGEST_VERSION}"
+
     def values(self, flow: Flow) -> dict[str, str]:
         values = {"TaskRunnerFunctionArn": self.task_runner_arn, "DataBucketName": self.data_bucket}
         if self.containers.ready:
@@ -85,8 +94,11 @@ class Measured:
     """A flow compiled and measured for one stack: what to deploy, or why it cannot be."""
 
     compiled: CompiledFlow | None
-    definition: dict[str, Any] | None  # placeholders substituted: what is sent
+    # Placeholders substituted (what is sent), but a big flow's `${FlowPart.<n>}`: the part versions'
+    # ARNs are known only once the deployer has published them.
+    definition: dict[str, Any] | None
     problems: list[Diagnostic] = field(default_factory=list)
+    parts: list[dict[str, Any]] = field(default_factory=list)  # as `definition`
 
 
 def measure(flow: Flow, names: DeployNames, file: str | None = None) -> Measured:
@@ -97,36 +109,27 @@ def measure(flow: Flow, names: DeployNames, file: str | None = None) -> Measured
         return Measured(None, None, refused)
     try:
         compiled = compile_flow(flow)
-        definition = substitute(compiled.definition, names.values(flow))
+        values = names.values(flow)
+        # Kept as they are here; measured below with the longest version ARN they can become.
+        values.update({placeholder[2:-1]: placeholder for placeholder in _part_placeholders(compiled)})
+        definition = substitute(compiled.definition, values)
+        parts = [substitute(part, values) for part in compiled.parts]
     except CompileError as error:
         return Measured(None, None, [where(str(error))])
     problems = []
-    sent = len(definition_text(definition).encode())
-    if sent > MAX_DEFINITION_BYTES:
-        problems.append(
-            where(
-                f"the state machine definition is {sent:,} bytes as deployed, over Step Functions' "
-                f"limit of {MAX_DEFINITION_BYTES:,} bytes ({_tasks(flow)} tasks): split the flow into "
-                "subflows (Subflow tasks)"
+    for number, machine in enumerate([definition, *parts]):
+        sent = _sent_bytes(machine, flow, names)
+        if sent > MAX_DEFINITION_BYTES:
+            what = (
+                f"part {number} of the state machine definition" if number else "the state machine definition"
             )
-        )
-    record = FlowRecord(
-        namespace=flow.namespace,
-        flow_id=flow.id,
-        revision=max(flow.revision or 1, 1),
-        source=flow.source.text if flow.source is not None else "",
-        source_hash="0" * 64,
-        definition=compiled.definition,
-    )
-    stored = flow_record_size(record.model_dump_json(by_alias=True))
-    if stored > MAX_RECORD_BYTES:
-        problems.append(
-            where(
-                f"the flow's source and compiled definition take {stored // 1024:,} KiB compressed, "
-                f"over the {MAX_RECORD_BYTES // 1024} KiB the execution store keeps in one flow record "
-                f"({_tasks(flow)} tasks): split the flow into subflows (Subflow tasks)"
+            problems.append(
+                where(
+                    f"{what} is {sent:,} bytes as deployed, over Step Functions' limit of "
+                    f"{MAX_DEFINITION_BYTES:,} bytes ({_tasks(flow)} tasks; one task that large alone cannot "
+                    "be cut into parts): split the flow into subflows (Subflow tasks)"
+                )
             )
-        )
     if names.flow_roles:
         try:
             # A flow with scripts has them run by a role with one more inline policy (`sandboxes`).
@@ -134,7 +137,19 @@ def measure(flow: Flow, names: DeployNames, file: str | None = None) -> Measured
             check_policy_size(compiled.permissions, names.account.partition, reserved)
         except CompileError as error:
             problems.append(where(str(error)))
-    return Measured(compiled, definition, problems)
+    return Measured(compiled, definition, problems, parts)
+
+
+def _part_placeholders(compiled: CompiledFlow) -> list[str]:
+    return [part_placeholder(number) for number in range(1, len(compiled.parts) + 1)]
+
+
+def _sent_bytes(definition: dict[str, Any], flow: Flow, names: DeployNames) -> int:
+    """The definition's size as sent, each part's placeholder as its part's version ARN."""
+    text = definition_text(definition)
+    for number in range(1, text.count("${FlowPart.") + 1):
+        text = text.replace(part_placeholder(number), names.part_version_arn(flow.namespace, flow.id, number))
+    return len(text.encode())
 
 
 def _tasks(flow: Flow) -> int:
