@@ -286,6 +286,14 @@ class CloudSimulation:
         verdict = self.upload(path.name, source)
         if verdict.status != "DEPLOYED":
             raise DeployRefused(verdict)
+        record = self.store.get_flow(verdict.namespace, verdict.flow_id)
+        if record is not None and record.parts:
+            raise SubflowNotSupported(
+                f"{path}: the flow is too large for one state machine and runs as {len(record.parts)} parts "
+                "(child state machines), which the cloud simulation cannot run: moto 5.2.5 does not "
+                "implement states:startExecution inside a state machine. It deployed; run it locally "
+                "(`strato run FLOW`) or on a deployed stack."
+            )
         response = self.start(verdict.namespace, verdict.flow_id, inputs or {})
         if response.state == REFUSED:
             raise StartRefused(response)

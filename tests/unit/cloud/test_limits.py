@@ -1,5 +1,6 @@
 """Deployment limits measured before anything is created, the same way for `strato validate` and the
-deployer: the definition as sent (real ARNs, the deployer's JSON), the flow record, the IAM policy."""
+deployer: the definition and each part of a big flow as sent (real ARNs, the deployer's JSON), the
+IAM policy; the flow record is no limit (kept in blob storage when large)."""
 
 from __future__ import annotations
 
@@ -20,46 +21,72 @@ def chain(tasks: int, flow_id: str = "big") -> str:
     return f"id: {flow_id}\nnamespace: tests.limits\ntasks:\n{body}"
 
 
-def test_the_definition_is_measured_as_sent_with_real_arns_not_with_placeholders() -> None:
-    # Given a flow whose compiled definition fits under 1 MB only with its ${...} placeholders
+def wide_parallel(branches: int, flow_id: str = "wide") -> str:
+    """One Parallel of one-task branches: a task too large for any state machine that no cut shrinks
+    (each branch is too small to be a part of its own)."""
+    body = "".join(f"      - id: t{i}\n        type: Log\n        message: m\n" for i in range(branches))
+    return (
+        f"id: {flow_id}\nnamespace: tests.limits\ntasks:\n  - id: p\n    type: Parallel\n    tasks:\n{body}"
+    )
+
+
+def test_a_flow_too_large_for_one_state_machine_is_measured_part_by_part_as_sent() -> None:
+    # Given a flow of 1,500 tasks: over 1 MB once its ARNs are substituted, in one state machine
     flow = load_flow(chain(1500), "big.yaml")
 
     # When it is measured for a stack
     measured = measure(flow, DeployNames.example(), "big.yaml")
+
+    # Then it deploys as parts, each under the limit as sent (part placeholders as version ARNs)
+    assert measured.problems == []
+    assert measured.compiled is not None and len(measured.parts) >= 2
+    names = DeployNames.example()
+    for number, part in enumerate(measured.parts, start=1):
+        assert "${" not in definition_text(part)
+        assert len(definition_text(part).encode()) < MAX_DEFINITION_BYTES
+        assert f"${{FlowPart.{number}}}" in definition_text(measured.definition or {})
+        assert names.part_version_arn("tests.limits", "big", number).endswith(":9999999")
+
+
+def test_a_task_too_large_for_any_state_machine_is_refused_as_sent_with_the_figure() -> None:
+    # Given one Parallel of 1,850 one-task branches, under 1 MB only with its placeholders (no part can hold less than the whole Parallel)
+    flow = load_flow(wide_parallel(1850), "wide.yaml")
+
+    # When it is measured
+    measured = measure(flow, DeployNames.example(), "wide.yaml")
 
     # Then the definition that would be sent is what counts, and it is refused, located at `tasks`
     assert measured.compiled is not None and measured.definition is not None
     assert len(definition_text(measured.compiled.definition).encode()) < MAX_DEFINITION_BYTES
     sent = len(definition_text(measured.definition).encode())
     assert sent > MAX_DEFINITION_BYTES
-    located = [str(p) for p in measured.problems if "state machine definition" in p.message]
-    assert located == [
-        f"big.yaml:3:1: tasks: the state machine definition is {sent:,} bytes as deployed, over Step "
-        "Functions' limit of 1,048,576 bytes (1500 tasks): split the flow into subflows (Subflow tasks)"
+    assert [str(p) for p in measured.problems] == [
+        f"wide.yaml:3:1: tasks: the state machine definition is {sent:,} bytes as deployed, over Step "
+        "Functions' limit of 1,048,576 bytes (1851 tasks; one task that large alone cannot be cut into "
+        "parts): split the flow into subflows (Subflow tasks)"
     ]
 
 
 def test_a_flow_of_1436_tasks_fits_every_limit_as_the_readme_says() -> None:
-    # The flow record is stored compressed: the definition limit is what bounds a flow's size
     assert measure(load_flow(chain(1436), "fits.yaml"), DeployNames.example()).problems == []
 
 
+def test_a_flow_of_2000_tasks_fits_every_limit_as_the_readme_says() -> None:
+    assert measure(load_flow(chain(2000), "fits.yaml"), DeployNames.example()).problems == []
+
+
 def incompressible(flow_id: str) -> str:
-    """A small flow whose source is 500 KB that no compression shrinks below the record limit."""
+    """A small flow whose source is 500 KB that no compression shrinks below the item limit."""
     noise = base64.b64encode(random.Random(7).randbytes(375_000)).decode()
     return f"id: {flow_id}\nnamespace: tests.limits\ntasks:\n  - id: t\n    type: Log\n    message: {noise}\n"
 
 
-def test_a_flow_too_large_for_one_flow_record_is_refused_before_deploying() -> None:
-    # Given a flow whose source does not fit in a flow record, even compressed
+def test_a_flow_whose_record_passes_the_item_limit_is_not_refused() -> None:
+    # Given a flow whose source does not fit in a table item, even compressed
     flow = load_flow(incompressible("wide"), "wide.yaml")
 
-    # When it is measured
-    [problem] = measure(flow, DeployNames.example(), "wide.yaml").problems
-
-    # Then the record limit is named, with the figure
-    assert (problem.line, problem.column, problem.path) == (3, 1, "tasks")
-    assert "KiB compressed, over the 350 KiB the execution store keeps in one flow record" in problem.message
+    # When it is measured, Then nothing is refused: the store keeps such records in blob storage
+    assert measure(flow, DeployNames.example(), "wide.yaml").problems == []
 
 
 def test_a_flow_within_every_limit_has_no_problem_and_its_arns_substituted() -> None:
@@ -77,17 +104,15 @@ def test_a_flow_within_every_limit_has_no_problem_and_its_arns_substituted() -> 
 
 
 def test_strato_validate_prints_the_deployers_messages_for_the_same_file(tmp_path: Path) -> None:
-    # Given a flow file over the record limit
+    # Given a flow file over the definition limit
     file = tmp_path / "wide.yaml"
-    file.write_text(incompressible("wide"), encoding="utf-8")
+    file.write_text(wide_parallel(1850), encoding="utf-8")
 
     # When it is validated
     result = CliRunner().invoke(cli, ["validate", "--quiet", str(file)])
 
     # Then it is invalid with the message `measure` gives the deployer
-    expected = measure(
-        load_flow(incompressible("wide"), str(file)), DeployNames.example(), str(file)
-    ).problems
+    expected = measure(load_flow(wide_parallel(1850), str(file)), DeployNames.example(), str(file)).problems
     assert result.exit_code == 1
     assert result.output.splitlines() == [str(problem) for problem in expected]
     assert expected

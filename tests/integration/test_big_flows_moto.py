@@ -1,0 +1,140 @@
+"""Big flows through the real deployer on moto: a 2,000-task flow deploys as a state machine and its
+parts (one revision = all their versions), its record kept in the data bucket; an invalid big flow
+replaces nothing; retiring the flow deletes every part."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from typing import Any
+
+import pytest
+
+from stratoflow.cloudsim.platform import CloudSimulation
+from stratoflow.compiler import MAX_DEFINITION_BYTES
+from stratoflow.storage_layout import FLOW_RECORDS_PREFIX
+from tests.unit.compiler.test_parts import chain
+
+pytestmark = pytest.mark.slow
+
+NAMESPACE = "big"
+
+
+def describe(sim: CloudSimulation, arn: str) -> dict[str, Any]:
+    response: dict[str, Any] = sim.clients.stepfunctions.describe_state_machine(stateMachineArn=arn)
+    return response
+
+
+def part_arns(definition: str) -> list[str]:
+    """The part state machine ARNs a definition starts, in order of appearance."""
+    states = json.loads(definition)["States"]
+    return [
+        state["Parameters"]["StateMachineArn"]
+        for state in states.values()
+        if state.get("Resource", "").startswith("arn:aws:states:::states:startExecution")
+    ]
+
+
+def record_objects(sim: CloudSimulation, flow_id: str) -> list[str]:
+    response = sim.clients.s3.list_objects_v2(
+        Bucket=sim.settings.stratoflow_data_bucket, Prefix=f"{FLOW_RECORDS_PREFIX}/{NAMESPACE}/{flow_id}/"
+    )
+    return [item["Key"] for item in response.get("Contents", [])]
+
+
+def test_a_2000_task_flow_deploys_as_a_state_machine_and_its_parts(sim: CloudSimulation) -> None:
+    # When a flow of 2,000 tasks is uploaded (about 1.4 MB in one state machine)
+    verdict = sim.upload(
+        "big/chain.yaml", chain(2000, "chain").replace("namespace: big", f"namespace: {NAMESPACE}")
+    )
+
+    # Then it deployed, its record holding the parts
+    assert (verdict.status, verdict.revision) == ("DEPLOYED", 1), verdict.errors
+    record = sim.store.get_flow(NAMESPACE, "chain")
+    assert record is not None and len(record.parts) >= 2
+    # ... its version starts exactly the part versions published with it, each part under 1 MB as sent
+    target = sim.deployer.target(NAMESPACE, "chain")
+    version = sim.registry.version_arn(NAMESPACE, "chain", 1, verdict.source_hash)
+    assert version is not None
+    started = part_arns(describe(sim, version)["definition"])
+    expected = [f"{target.part(n)[1]}:1" for n in range(1, len(record.parts) + 1)]
+    assert sorted(started) == sorted(expected)
+    for arn in started:
+        part = describe(sim, arn)
+        assert "${" not in part["definition"]
+        assert len(part["definition"].encode()) < MAX_DEFINITION_BYTES
+
+
+def test_a_flow_whose_record_passes_the_item_limit_deploys_its_record_kept_in_the_data_bucket(
+    sim: CloudSimulation,
+) -> None:
+    # Given a flow carrying 400 KB of data that does not compress (its record passed DynamoDB's
+    # 400 KB item limit: refused before records were kept in storage)
+    data = base64.b64encode(random.Random(3).randbytes(300_000)).decode()
+    source = (
+        f"id: embedded\nnamespace: {NAMESPACE}\ntasks:\n  - id: say\n    type: Log\n    message: {data}\n"
+    )
+
+    # When it is uploaded
+    verdict = sim.upload("big/embedded.yaml", source)
+
+    # Then it deployed, its record an object of the data bucket that reads back whole
+    assert verdict.status == "DEPLOYED", verdict.errors
+    assert len(record_objects(sim, "embedded")) == 1
+    record = sim.store.get_flow(NAMESPACE, "embedded")
+    assert record is not None and record.source == source
+
+
+def test_a_new_revision_of_a_big_flow_publishes_new_part_versions(sim: CloudSimulation) -> None:
+    # Given a deployed big flow
+    source = chain(2000, "again")
+    first = sim.upload("big/again.yaml", source)
+
+    # When it changes
+    second = sim.upload("big/again.yaml", source.replace("message: task 5\n", "message: changed\n"))
+
+    # Then revision 2 starts version 2 of each part, and revision 1 still starts version 1
+    assert (second.status, second.revision) == ("DEPLOYED", 2), second.errors
+    old = sim.registry.version_arn(NAMESPACE, "again", 1, first.source_hash)
+    new = sim.registry.version_arn(NAMESPACE, "again", 2, second.source_hash)
+    assert old is not None and new is not None
+    assert all(arn.endswith(":1") for arn in part_arns(describe(sim, old)["definition"]))
+    assert all(arn.endswith(":2") for arn in part_arns(describe(sim, new)["definition"]))
+
+
+def test_an_invalid_big_flow_replaces_nothing(sim: CloudSimulation) -> None:
+    # Given a deployed big flow
+    source = chain(2000, "kept")
+    sim.upload("big/kept.yaml", source)
+    target = sim.deployer.target(NAMESPACE, "kept")
+    before = {n: describe(sim, target.part(n)[1])["definition"] for n in (1, 2)}
+
+    # When a version of it with a broken task is uploaded
+    broken = source + "  - id: oops\n    type: io.kestra.plugin.core.log.Logg\n"
+    verdict = sim.upload("big/kept.yaml", broken)
+
+    # Then it is refused with a located error, revision 1 stays live, and no part changed
+    assert verdict.status == "INVALID"
+    assert any("big/kept.yaml:" in error for error in verdict.errors)
+    record = sim.store.get_flow(NAMESPACE, "kept")
+    assert record is not None and record.revision == 1
+    assert {n: describe(sim, target.part(n)[1])["definition"] for n in (1, 2)} == before
+    with pytest.raises(sim.clients.stepfunctions.exceptions.StateMachineDoesNotExist):
+        describe(sim, f"{target.part(1)[1]}:2")  # no version was published for the refused upload
+
+
+def test_retiring_a_big_flow_deletes_its_parts(sim: CloudSimulation) -> None:
+    # Given a deployed big flow
+    sim.upload("big/gone.yaml", chain(2000, "gone"))
+    target = sim.deployer.target(NAMESPACE, "gone")
+    assert describe(sim, target.part(2)[1])
+
+    # When its file is deleted
+    verdict = sim.delete("big/gone.yaml")
+
+    # Then the flow's state machine and every part are gone
+    assert verdict.status == "DELETED"
+    for arn in (target.state_machine_arn, target.part(1)[1], target.part(2)[1]):
+        with pytest.raises(sim.clients.stepfunctions.exceptions.StateMachineDoesNotExist):
+            describe(sim, arn)
