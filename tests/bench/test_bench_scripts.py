@@ -337,3 +337,18 @@ def test_scale_benchmark_refuses_a_run_with_a_traceback(
     # Then the run is refused, naming the flow and showing the traceback
     with pytest.raises(RuntimeError, match=r"loop\.yaml: a traceback on stderr\nTraceback"):
         scale.run(tmp_path / "loop.yaml", tmp_path / "home", cloud=False)
+
+
+def test_quick_big_flows_benchmark_reports_every_shape() -> None:
+    # When the quick mode runs (small shapes, one `strato run` each)
+    done = run_module("bench.big_flows", "--quick")
+
+    # Then each shape is a row with its sizes, its largest execution's events, its time and memory
+    assert done.returncode == 0, done.stderr
+    rows = [
+        line
+        for line in done.stdout.splitlines()
+        if line.startswith("| chain") or line.startswith("| parallel")
+    ]
+    assert [row.split(" | ")[0] for row in rows] == ["| chain300", "| parallel3x100"]
+    assert all(row.endswith("MiB |") for row in rows)

@@ -148,6 +148,16 @@ def run_document(outcome: Any) -> dict[str, Any]:
             "largestPayloadBytes": result.largest_payload,
             "payloadLimitBytes": PAYLOAD_LIMIT,
         }
+        parts = getattr(outcome, "parts", [])
+        if parts:  # a big flow: each part a child execution, counted on its own as AWS counts it
+            document["stepFunctions"]["parts"] = [
+                {
+                    "stateTransitions": part.transitions,
+                    "historyEvents": part.history_events,
+                    "largestPayloadBytes": part.largest_payload,
+                }
+                for part in parts
+            ]
     elif isinstance(events := getattr(outcome, "history_events", None), int):  # --cloud-sim: moto's history
         document["stepFunctions"] = {"historyEvents": events, "historyEventLimit": HISTORY_EVENT_LIMIT}
     return document

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from stratoflow.cloud.config.naming import AccountRegion
 from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.runtime.event_models import StatusChange
+from stratoflow.cloud.runtime.events import record_status_change
 from stratoflow.cloud.runtime.retries import retry_schedule_name, retry_schedule_spec
 from stratoflow.cloud.runtime.runs import execution_id_of, run_arn
 from stratoflow.domain import Execution
 from stratoflow.execution.flow_retry import FlowRetry
 from stratoflow.execution.runs import run_name
+from stratoflow.states import State
+from stratoflow.store import SqliteExecutionStore
 
 ACCOUNT = AccountRegion("aws", "eu-west-1", "123456789012")
 
@@ -72,3 +77,33 @@ def test_a_retry_schedule_fires_once_at_the_due_second_and_invokes_admission() -
         "RETRY_FAILED_TASK", execution.model_copy(update={"id": "x" * 80}), 3, timedelta(0)
     )
     assert len(retry_schedule_name(long_retry)) <= 64
+
+
+def test_a_status_change_of_a_flow_part_changes_nothing_of_the_execution(tmp_path: Path) -> None:
+    # Given a RUNNING execution of a big flow, and the end of one of its parts (a child execution
+    # named by Step Functions, its input the execution's payload)
+    store = SqliteExecutionStore(tmp_path / "db.sqlite")
+    store.create_execution(
+        Execution(id="3xYk", namespace="team", flow_id="etl", revision=1, state=State.RUNNING)
+    )
+    payload = {
+        "execution": {"id": "3xYk", "namespace": "team", "flowId": "etl", "revision": 1},
+        "scope": None,
+    }
+    change = StatusChange.model_validate(
+        {
+            "executionArn": "arn:aws:states:eu-west-1:123456789012:execution:part:0b7c",
+            "stateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:part",
+            "name": "0b7c6a4e-5b7e-4f0c-9a57-2f1d3c1f9a10",
+            "status": "SUCCEEDED",
+            "input": json.dumps(payload),
+        }
+    )
+
+    # When the status event handler records it
+    outcome = record_status_change(change, store)
+
+    # Then the execution is untouched: only the flow's own run ends it
+    assert outcome.execution is None
+    current = store.get_execution("3xYk")
+    assert current is not None and current.state == State.RUNNING

@@ -108,3 +108,8 @@ def shrink(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parts_module, "ONE_MACHINE_BYTES", 4_000)
     monkeypatch.setattr(parts_module, "PART_BYTES", 2_500)
     monkeypatch.setattr(parts_module, "SMALL_BLOCK_BYTES", 1_000)
+
+
+def test_a_flow_is_cut_into_parts_from_about_1200_one_line_tasks_as_the_readme_says() -> None:
+    assert compile_flow(load_flow(chain(1150), "chain.yaml")).parts == []
+    assert compile_flow(load_flow(chain(1250), "chain.yaml")).parts != []

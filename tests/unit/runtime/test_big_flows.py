@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from stratoflow.cli.local_runs import run_document
 from stratoflow.states import State
 from tests.unit.compiler.test_parts import chain, parallel, shrink
 from tests.unit.runtime.conftest import RunFlow, by_task
@@ -194,3 +195,13 @@ def test_a_20_by_100_parallel_succeeds_locally(run_flow: RunFlow) -> None:
     assert outcome.execution.state == State.SUCCESS, outcome.execution.error
     assert sum(1 for run in outcome.task_runs if run.task_id.startswith("t")) == 2000
     assert len(outcome.parts) == 20
+
+
+def test_strato_run_json_lists_what_each_part_counted(run_flow: RunFlow) -> None:
+    # Given a big flow that ran
+    outcome = run_flow(tasks("id: counted", "namespace: big", "tasks:", *log_tasks(0, 12)))
+
+    # When the `--json` document is made, Then each part's counts are listed under stepFunctions
+    counted = run_document(outcome)["stepFunctions"]
+    assert [part["historyEvents"] for part in counted["parts"]] == [p.history_events for p in outcome.parts]
+    assert counted["historyEvents"] == outcome.result.history_events
