@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from stratoflow.cli.local_runs import run_document
+from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from tests.unit.compiler.test_parts import chain, parallel, shrink
 from tests.unit.runtime.conftest import RunFlow, by_task
@@ -205,3 +206,35 @@ def test_strato_run_json_lists_what_each_part_counted(run_flow: RunFlow) -> None
     counted = run_document(outcome)["stepFunctions"]
     assert [part["historyEvents"] for part in counted["parts"]] == [p.history_events for p in outcome.parts]
     assert counted["historyEvents"] == outcome.result.history_events
+
+
+def test_a_restarted_big_flow_continues_from_the_failed_task_in_its_part(platform: LocalPlatform) -> None:
+    # Given a big flow with a flow `retry` (a restart of the same execution), whose task in its last
+    # part fails on its first attempt
+    source = tasks(
+        "id: flaky",
+        "namespace: big",
+        "retry:",
+        "  type: constant",
+        "  interval: PT1M",
+        "  maxAttempts: 2",
+        "tasks:",
+        *log_tasks(0, 8),
+        "  - id: load",
+        "    type: Fail",
+        '    condition: "{{ taskrun.attemptsCount < 2 }}"',
+    )
+    flow, record = platform.deploy_source(source, "flow.yaml")
+    execution = platform.admit(flow, record, {})
+
+    # When it runs, fails and is restarted
+    first = platform.run(execution)
+    platform.join()
+
+    # Then the restart succeeded, the tasks of the earlier parts ran once, the failed one again
+    assert first.execution.state == State.FAILED and len(first.parts) >= 2
+    final = platform.store.get_execution(execution.id)
+    assert final is not None and final.state == State.SUCCESS and final.restarts == 1
+    runs = {run.task_id: run for run in platform.store.list_task_runs(execution.id)}
+    assert len(runs["t0"].attempts) == 1
+    assert [attempt.state for attempt in runs["load"].attempts] == [State.FAILED, State.SUCCESS]
