@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from stratoflow.cloud.deploy.deployer import Deployer
 from stratoflow.cloudsim.platform import CloudSimulation
 from stratoflow.compiler import MAX_DEFINITION_BYTES
 from stratoflow.storage_layout import FLOW_RECORDS_PREFIX
+from tests.integration.test_deploy_ordering_moto import FailingStep, quiet_put
 from tests.unit.compiler.test_parts import chain
 
 pytestmark = pytest.mark.slow
@@ -138,3 +140,62 @@ def test_retiring_a_big_flow_deletes_its_parts(sim: CloudSimulation) -> None:
     for arn in (target.state_machine_arn, target.part(1)[1], target.part(2)[1]):
         with pytest.raises(sim.clients.stepfunctions.exceptions.StateMachineDoesNotExist):
             describe(sim, arn)
+
+
+def test_a_failed_deployment_of_a_big_flow_puts_the_live_revisions_parts_back(sim: CloudSimulation) -> None:
+    # Given revision 1 of a big flow live, then a changed upload whose deployment fails after the
+    # state machines were updated
+    source = chain(2000, "restored")
+    sim.upload("big/restored.yaml", source)
+    target = sim.deployer.target(NAMESPACE, "restored")
+    live_parts = [describe(sim, f"{target.part(n)[1]}:1")["definition"] for n in (1, 2)]
+    changed = quiet_put(sim, "big/restored.yaml", source.replace("message: task 7\n", "message: changed\n"))
+    deployer = Deployer(sim.store, sim.settings, sim.clients, steps=[*sim.deployer.steps, FailingStep()])
+
+    # When it fails
+    with pytest.raises(RuntimeError, match="Throttling"):
+        deployer.deploy_object(
+            sim.settings.stratoflow_flows_bucket, "big/restored.yaml", changed["VersionId"]
+        )
+
+    # Then $LATEST of the flow (what Subflow tasks start) starts revision 1's part versions again (not
+    # the parts' $LATEST, which the next deployment changes first), the parts' $LATEST are revision 1's,
+    # and revision 1 is live
+    latest = describe(sim, target.state_machine_arn)["definition"]
+    assert sorted(part_arns(latest)) == sorted(f"{target.part(n)[1]}:1" for n in (1, 2))
+    assert [describe(sim, target.part(n)[1])["definition"] for n in (1, 2)] == live_parts
+    record = sim.store.get_flow(NAMESPACE, "restored")
+    assert record is not None and record.revision == 1
+
+
+def test_a_big_flow_whose_record_cannot_be_written_leaves_the_live_revision_live(
+    sim: CloudSimulation,
+) -> None:
+    # Given revision 1 of a big flow live (its record, with 100 KB that do not compress, kept in the
+    # data bucket), then a changed upload
+    data = base64.b64encode(random.Random(5).randbytes(75_000)).decode()
+    source = chain(2000, "unwritten") + f"  - id: data\n    type: Log\n    message: {data}\n"
+    assert sim.upload("big/unwritten.yaml", source).status == "DEPLOYED"
+    assert len(record_objects(sim, "unwritten")) == 1
+    target = sim.deployer.target(NAMESPACE, "unwritten")
+    live = describe(sim, target.state_machine_arn)["definition"]
+    live_parts = [describe(sim, target.part(n)[1])["definition"] for n in (1, 2)]
+    changed = quiet_put(sim, "big/unwritten.yaml", source.replace("message: task 7\n", "message: changed\n"))
+
+    # When writing its record object fails after the state machines were updated
+    def slow_down(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key", "").startswith(FLOW_RECORDS_PREFIX):
+            raise RuntimeError("PutObject: SlowDown")
+
+    sim.clients.s3.meta.events.register("before-parameter-build.s3.PutObject", slow_down)
+    with pytest.raises(RuntimeError, match="SlowDown"):
+        sim.deployer.deploy_object(
+            sim.settings.stratoflow_flows_bucket, "big/unwritten.yaml", changed["VersionId"]
+        )
+    sim.clients.s3.meta.events.unregister("before-parameter-build.s3.PutObject", slow_down)
+
+    # Then the flow's $LATEST and its parts' are revision 1's again, and revision 1 is live
+    assert describe(sim, target.state_machine_arn)["definition"] == live
+    assert [describe(sim, target.part(n)[1])["definition"] for n in (1, 2)] == live_parts
+    record = sim.store.get_flow(NAMESPACE, "unwritten")
+    assert record is not None and record.revision == 1

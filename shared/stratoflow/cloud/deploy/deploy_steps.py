@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -88,6 +89,8 @@ class StateMachineStep:
         for number, part in enumerate(deployment.parts, start=1):
             name, arn = target.part(number)
             part_arns[part_placeholder(number)] = self._converge(deployment, name, arn, part)
+        if deployment.restoring:
+            part_arns.update(self._live_part_versions(deployment))
         definition = definition_text(deployment.definition)  # what `limits.measure` measured
         for placeholder, arn in part_arns.items():
             definition = definition.replace(placeholder, arn)
@@ -122,9 +125,29 @@ class StateMachineStep:
             )
             self.client.tag_resource(resourceArn=arn, tags=tag_list)
         if deployment.restoring:
-            # The live revision's $LATEST: its parts' $LATEST (just put back) are what it starts.
+            # No version: the live revision's $LATEST starts its part versions (`_live_part_versions`).
             return arn
         return str(response["stateMachineVersionArn"])
+
+    def _live_part_versions(self, deployment: Deployment) -> dict[str, str]:
+        """The part versions the live revision's version starts, by placeholder: restored, $LATEST
+        starts them, not the parts' $LATEST, which the next deployment updates before the flow's
+        machine (a run of the restored $LATEST would then mix two revisions). Empty when that version
+        is unknown: the parts' $LATEST, just put back, are the fallback."""
+        if deployment.live_version_arn is None or not deployment.parts:
+            return {}
+        try:
+            live = self.client.describe_state_machine(stateMachineArn=deployment.live_version_arn)
+        except self.client.exceptions.StateMachineDoesNotExist:
+            log.warning("live version %s is gone: restoring its parts' $LATEST", deployment.live_version_arn)
+            return {}
+        versions: dict[str, str] = {}
+        for number in range(1, len(deployment.parts) + 1):
+            _, arn = deployment.target.part(number)
+            found = re.search(re.escape(arn) + r":\d+(?=\")", str(live["definition"]))
+            if found is not None:
+                versions[part_placeholder(number)] = found.group()
+        return versions
 
     def retire(self, retirement: Retirement) -> None:
         with contextlib.suppress(self.client.exceptions.StateMachineDoesNotExist):  # a duplicate event

@@ -200,6 +200,9 @@ class Deployer:
             except ConflictError:  # a newer upload was seen, or the revision number taken
                 self.restore(live, deployment)
                 continue
+            except Exception:  # the record not written (its object, the table): the live revision stays
+                self.restore(live, deployment)
+                raise
             verdict = Verdict(
                 "DEPLOYED",
                 flow.namespace,
@@ -253,6 +256,9 @@ class Deployer:
             parts=[substitute(part, values) for part in live.parts],
             compiled_parts=live.parts,
             restoring=True,
+            live_version_arn=self.registry.version_arn(
+                live.namespace, live.flow_id, live.revision, live.source_hash
+            ),
         )
         try:
             for step in self.steps:

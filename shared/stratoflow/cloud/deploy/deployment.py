@@ -52,6 +52,8 @@ class Deployment:
     version_arn: str | None = None  # set by StateMachineStep
     # Putting the live revision back after a failed deployment: $LATEST again, no new version.
     restoring: bool = False
+    # Restoring: the live revision's version, whose part versions $LATEST starts again.
+    live_version_arn: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
