@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import random
 from typing import Any
 
 import pytest
@@ -17,6 +15,7 @@ from stratoflow.cloud.deploy.schedules import schedule_prefix
 from stratoflow.cloud.runtime.event_models import FlowObjectEvent
 from stratoflow.cloudsim.platform import CloudSimulation
 from tests.integration.conftest import EXAMPLES, Queue, event_fixture
+from tests.unit.cloud.test_limits import wide_parallel
 
 pytestmark = pytest.mark.slow
 
@@ -311,13 +310,15 @@ def test_a_flow_over_an_aws_limit_is_refused_before_anything_is_deployed(
     before = describe(sim, "tests.deploy", "wide")
     alerts.drain()
 
-    # When the file grows past what one flow record holds, even compressed (500 KB of noise)
-    verdict = sim.upload("deploy/wide.yaml", incompressible("wide"))
+    # When the file grows past what one state machine holds, in one task no cut into parts shrinks
+    # (a Parallel of 1,850 branches; a long sequence would be cut, a large record kept in S3)
+    wide = wide_parallel(1850, "wide").replace("namespace: tests.limits", "namespace: tests.deploy")
+    verdict = sim.upload("deploy/wide.yaml", wide)
 
     # Then it is INVALID with the located message `strato validate` prints, and an alert
     assert verdict.status == "INVALID"
     [error] = verdict.errors
-    assert error.startswith("deploy/wide.yaml:3:1: tasks: the flow's source and compiled definition take")
+    assert error.startswith("deploy/wide.yaml:3:1: tasks: the state machine definition is")
     [alert] = alerts.drain()
     assert error in alert["Message"] and "Revision 1 is still deployed" in alert["Message"]
     # ... and nothing was touched: $LATEST unchanged, no revision recorded, revision 1 live
@@ -341,11 +342,6 @@ def test_a_flow_of_600_tasks_deploys_its_record_kept_compressed(sim: CloudSimula
     live = sim.store.get_flow("tests.deploy", "many")
     assert live is not None and live.source == source and live.definition is not None
     assert len(live.model_dump_json()) > 400_000
-
-
-def incompressible(flow_id: str) -> str:
-    noise = base64.b64encode(random.Random(7).randbytes(375_000)).decode()
-    return f"id: {flow_id}\nnamespace: tests.deploy\ntasks:\n  - id: t\n    type: Log\n    message: {noise}\n"
 
 
 def test_the_simulation_deploys_with_every_step_the_deployer_lambda_has(sim: CloudSimulation) -> None:
