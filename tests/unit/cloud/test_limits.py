@@ -103,6 +103,20 @@ def test_a_flow_within_every_limit_has_no_problem_and_its_arns_substituted() -> 
     assert DeployNames.example().task_runner_arn in definition_text(measured.definition)
 
 
+def test_a_flow_without_a_revision_is_measured_with_its_revision_number_at_its_longest() -> None:
+    # Given a flow too large for a state machine, as `strato validate` reads it (no revision yet)
+    flow = load_flow(wide_parallel(1850), "wide.yaml")
+
+    # When it is measured, and measured as the deployer would at revisions 1 and 9,999,999
+    def size(revision: int | None) -> int:
+        [problem] = measure(flow.model_copy(update={"revision": revision}), DeployNames.example()).problems
+        return int(str(problem).split(" is ")[1].split(" bytes")[0].replace(",", ""))
+
+    # Then it counts the comment naming the revision at its longest: validate accepts nothing the
+    # deployer refuses for the revision number its definition carries
+    assert size(None) == size(9_999_999) > size(1)
+
+
 def test_strato_validate_prints_the_deployers_messages_for_the_same_file(tmp_path: Path) -> None:
     # Given a flow file over the definition limit
     file = tmp_path / "wide.yaml"

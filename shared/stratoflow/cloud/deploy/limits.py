@@ -9,7 +9,8 @@
 The flow record is no limit: the store keeps a large one in blob storage, the item holding its hash.
 
 `strato validate` does not know the account: it measures with `DeployNames.example()`, ARNs as long as
-a standard account's can be, so a definition it accepts is never larger once deployed.
+a standard account's can be, and the revision number the definition's comment names at its longest,
+so a definition it accepts is never larger once deployed.
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ def measure(flow: Flow, names: DeployNames, file: str | None = None) -> Measured
     refused = container_problems(flow, names.containers, file)
     if refused:  # the definition cannot be completed (or would run what the cloud cannot)
         return Measured(None, None, refused)
+    if flow.revision is None:  # `strato validate`: the definition names its revision at its longest
+        flow = flow.model_copy(update={"revision": _LONGEST_VERSION})
     try:
         compiled = compile_flow(flow)
         values = names.values(flow)
