@@ -55,11 +55,18 @@ def lower_allow_failure(builder: Builder, task: AllowFailure, scope: Scope, next
     return frame.emit_start(body)
 
 
+# What a Parallel's branch ends with: the gathered result of all branches is held to the 256 KiB
+# payload limit even when ResultPath discards it, and a whole state (loop values in its scope) per
+# branch passes it at a few dozen branches. The records hold what the branches did.
+BRANCH_END = "$.execution.id"
+
+
 def _branch_definition(builder: Builder, tasks: list[Task], scope: Scope) -> dict[str, Any] | None:
     branch = builder.branch()
     entry = branch.lower_block(tasks, Scope(scope_path=scope.scope_path), None)
     if entry is None:
         return None
+    branch.end_with(BRANCH_END)
     return branch.definition(entry)
 
 
@@ -93,6 +100,7 @@ def lower_parallel(builder: Builder, task: Parallel, scope: Scope, next_: str | 
         ]
         # The last branch is the Default: a Choice always needs one (moto fails without it).
         processor.add(dispatch, ChoiceState(choices=rules, default=entries[-1]))
+        processor.end_with("$.branch")
         item_selector = {
             "execution.$": "$.execution",
             "scope.$": scope.scope_path,
@@ -249,6 +257,7 @@ def lower_dag(builder: Builder, task: Dag, scope: Scope, next_: str | None) -> s
                 comment="waits for: " + ", ".join(node.depends_on),
             )
             entry = gate
+        branch.end_with(BRANCH_END)
         branches.append(branch.definition(entry))
     name = builder.names.claim(f"{task.id}.parallel")
     builder.add(
