@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from stratoflow.errors import StratoflowError
 from stratoflow.flow import Flow
-from stratoflow.flow.loader import flow_locations, task_location
+from stratoflow.flow.loader import flow_locations, task_locations
 from stratoflow.namespaces import parents
 
 ALL_NAMESPACES = "*"
@@ -76,13 +76,19 @@ def stack_storage_problems(flow: Flow, patterns: Sequence[str]) -> list[str]:
 
 def _declared_resources(flow: Flow) -> Iterator[tuple[str, str, str]]:
     """(`file:line:col: `, task id, resource) of each resource the enabled tasks of `flow` declare."""
+    locations: dict[str, tuple[str, int, int]] | None = None  # walked once, when a task declares any
     for task in flow.all_tasks():
         declare = getattr(task, "iam_statements", None)
         if declare is None or task.disabled:
             continue
-        where = task_location(flow, task.id)
+        statements = declare()
+        if not statements:
+            continue
+        if locations is None:
+            locations = task_locations(flow)
+        where = locations.get(task.id)
         prefix = f"{where[0]}:{where[1]}:{where[2]}: " if where else ""
-        for statement in declare():
+        for statement in statements:
             for resource in statement["Resource"]:
                 yield prefix, task.id, resource
 
