@@ -8,6 +8,7 @@ where the resource is written as cdk-nag prints it: `<LogicalId.Arn>/*`, `arn:<A
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -33,7 +34,8 @@ def acknowledge(scope: IConstruct, reason: str, *rule_ids: str) -> None:
 
 def wildcard_resource(scope: IConstruct, resource: str) -> str:
     """The id of cdk-nag's IAM5 finding on `resource`, a string that may hold tokens (ARNs)."""
-    rendered = render_cfn(cdk.Stack.of(scope).resolve(resource))
+    # cdk-nag prints an IAM policy variable (`${aws:PrincipalTag/k}`) as `<aws:PrincipalTag/k>`.
+    rendered = re.sub(r"\$\{([^}]*)\}", r"<\1>", render_cfn(cdk.Stack.of(scope).resolve(resource)))
     return f"AwsSolutions-IAM5[Resource::{rendered}]"
 
 

@@ -3,7 +3,9 @@
 - The base policy (a customer managed policy): what every state machine needs, whatever its tasks:
   invoke the task runner and admission, run and follow child executions, the sync-events rule, X-Ray
   and log delivery. The shared role holds it; the deployer attaches it to each flow role.
-- The shared role: flows whose tasks need no AWS permission run with it.
+- The shared role: flows whose tasks need no AWS permission run with it. It has no namespace tag, so
+  it gets every namespace's distributed-map objects in a policy of its own (the base policy grants a
+  flow role only its namespace's).
 - The flow roles' permissions boundary: the most a flow's role can ever be granted, whatever its tasks
   declare (stratoflow.cloud.deploy.flow_roles). By default the services of the task library on every
   resource but the stack's own table and buckets, plus the base policy; the context value
@@ -21,6 +23,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stratoflow.cloud.deploy.deployment import NAMESPACE_TAG
 from stratoflow.cloud.deploy.namespace_grants import ALL_NAMESPACES, patterns_for
 from stratoflow.storage_layout import LOOP_ITEMS, MAP_RESULTS_PREFIX
 
@@ -75,9 +78,18 @@ CONTAINER_TASKS = (
 )
 
 DISTRIBUTED_MAP_OBJECTS = (
-    "A distributed Map reads the items file the task runner wrote in any execution's folder, and writes "
-    "its results under map-results/ with names Step Functions chooses."
+    "A distributed Map reads the items file the task runner wrote in any execution's folder of its "
+    "role's namespace (the role's stratoflow:namespace tag), and writes its results under "
+    "map-results/<that namespace>/ with names Step Functions chooses."
 )
+SHARED_DISTRIBUTED_MAP_OBJECTS = (
+    "The shared state machine role runs the flows whose tasks need no AWS permission, of every "
+    "namespace; no task or script holds it. Its distributed Maps read the items file in any "
+    "execution's folder and write results under map-results/ with names Step Functions chooses."
+)
+# A flow role's own namespace, as IAM reads it from the role's tag (CloudFormation leaves `${aws:...}`
+# alone in a Fn::Join). A role without the tag (the shared role) matches nothing through it.
+OWN_NAMESPACE = "${aws:PrincipalTag/" + NAMESPACE_TAG + "}"
 
 
 def _rule_arn(scope: Construct, name: str) -> str:
@@ -121,6 +133,17 @@ class StateMachineRole(Construct):
             assumed_by=service_for(self, "states.amazonaws.com", self.state_machines_arn),
         )
         self.base_policy.attach_to_role(self.role)
+        # The base policy's distributed-map objects are those of the role's namespace tag, which the
+        # shared role (every namespace's flows without AWS tasks) has not: it gets every namespace's.
+        self.shared_policy = iam.Policy(
+            self, "SharedPolicy", statements=self.distributed_map_statements("*", "EveryNamespace")
+        )
+        self.shared_policy.attach_to_role(self.role)
+        acknowledge(
+            self.shared_policy,
+            SHARED_DISTRIBUTED_MAP_OBJECTS,
+            *self.distributed_map_findings(self, "*"),
+        )
         acknowledge(
             self.base_policy,
             "Task states invoke the task runner and admission, any version or alias (the ':*' qualifier); "
@@ -140,12 +163,36 @@ class StateMachineRole(Construct):
             wildcard_resource(self, "*"),
         )
 
-    def distributed_map_findings(self, scope: Construct) -> list[str]:
-        """cdk-nag's findings on the data-bucket objects a distributed Map reads and writes."""
+    def distributed_map_objects(self, namespace: str) -> tuple[str, str]:
+        """The items files and the results a distributed Map of `namespace` reads and writes."""
+        return (
+            self.data_bucket.arn_for_objects(f"{namespace}/*/executions/*/{LOOP_ITEMS}"),
+            self.data_bucket.arn_for_objects(f"{MAP_RESULTS_PREFIX}/{namespace}/*"),
+        )
+
+    def distributed_map_statements(self, namespace: str, suffix: str = "") -> list[iam.PolicyStatement]:
+        """A distributed Map reads the items the task runner wrote for it and writes its results
+        (stratoflow.compiler.structure, under storage_layout.map_results_prefix), in the data bucket."""
+        items, results = self.distributed_map_objects(namespace)
         return [
-            wildcard_resource(scope, self.data_bucket.arn_for_objects(f"*/executions/*/{LOOP_ITEMS}")),
-            wildcard_resource(scope, self.data_bucket.arn_for_objects(f"{MAP_RESULTS_PREFIX}/*")),
+            iam.PolicyStatement(
+                sid=f"DistributedMapItems{suffix}", actions=["s3:GetObject"], resources=[items]
+            ),
+            iam.PolicyStatement(
+                sid=f"DistributedMapResults{suffix}",
+                actions=[
+                    "s3:PutObject",
+                    "s3:GetObject",
+                    "s3:ListMultipartUploadParts",
+                    "s3:AbortMultipartUpload",
+                ],
+                resources=[results],
+            ),
         ]
+
+    def distributed_map_findings(self, scope: Construct, namespace: str = OWN_NAMESPACE) -> list[str]:
+        """cdk-nag's findings on the data-bucket objects a distributed Map reads and writes."""
+        return [wildcard_resource(scope, arn) for arn in self.distributed_map_objects(namespace)]
 
     def base_statements(self) -> list[iam.PolicyStatement]:
         """The base policy's statements (new objects each call: the boundary repeats them)."""
@@ -164,23 +211,9 @@ class StateMachineRole(Construct):
                 actions=["states:DescribeExecution", "states:StopExecution"],
                 resources=[self.executions_arn],
             ),
-            # A large loop runs as a distributed Map: it reads the items the task runner wrote for it and
-            # writes its results (stratoflow.compiler.structure), both in the data bucket.
-            iam.PolicyStatement(
-                sid="DistributedMapItems",
-                actions=["s3:GetObject"],
-                resources=[self.data_bucket.arn_for_objects(f"*/executions/*/{LOOP_ITEMS}")],
-            ),
-            iam.PolicyStatement(
-                sid="DistributedMapResults",
-                actions=[
-                    "s3:PutObject",
-                    "s3:GetObject",
-                    "s3:ListMultipartUploadParts",
-                    "s3:AbortMultipartUpload",
-                ],
-                resources=[self.data_bucket.arn_for_objects(f"{MAP_RESULTS_PREFIX}/*")],
-            ),
+            # A large loop runs as a distributed Map, on its own namespace's objects only: a flow's
+            # AWS tasks run with its role, and other namespaces' loop items are their user data.
+            *self.distributed_map_statements(OWN_NAMESPACE),
             iam.PolicyStatement(
                 sid="SyncExecutionEvents",
                 actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],

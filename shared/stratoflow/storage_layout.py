@@ -8,7 +8,16 @@ LOOP_ITEMS = "items.json"
 for ForEach; JSON Lines for ForEachItem, whose ItemReader reads it as JSONL)."""
 
 MAP_RESULTS_PREFIX = "map-results"
-"""Distributed Maps write `<prefix>/<map run id>/manifest.json` and result files under it."""
+"""Distributed Maps write `<prefix>/<namespace>/<map run id>/manifest.json` and result files under it:
+keyed by namespace, so a flow role is granted only its own namespace's results."""
+
+
+def map_results_prefix(namespace: str) -> str:
+    """The `ResultWriter` prefix of a distributed Map in a flow of `namespace`."""
+    if not namespace:
+        raise ValueError("a distributed Map's results need its flow's namespace")
+    return f"{MAP_RESULTS_PREFIX}/{namespace}"
+
 
 FLOW_RECORDS_PREFIX = "flow-records"
 """Flow records too large for a table item (`store.flow_objects`): never expire while the flow exists."""

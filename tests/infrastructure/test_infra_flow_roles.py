@@ -73,13 +73,33 @@ def test_the_base_policy_is_managed_attached_to_the_shared_role_and_given_to_the
 
     assert base["Type"] == "AWS::IAM::ManagedPolicy"
     assert base["Properties"]["Roles"] == [{"Ref": synth.logical_id(state_machines.role)}]
-    # S3: only what a distributed Map reads (its items) and writes (its results), in the data bucket
+    # S3: only what a distributed Map reads (its items) and writes (its results), in the data bucket:
+    # the base policy, those of the role's own namespace (its tag); the shared role, every namespace's
     data = synth.logical_id(platform.storage.data_bucket)
-    assert synth.resources_allowed(state_machines.role, "s3:PutObject") == [f"<{data}.Arn>/map-results/*"]
-    assert synth.resources_allowed(state_machines.role, "s3:GetObject") == [
-        f"<{data}.Arn>/*/executions/*/items.json",
-        f"<{data}.Arn>/map-results/*",
-    ]
+    own = "${aws:PrincipalTag/stratoflow:namespace}"
+    assert set(synth.resources_allowed(state_machines.role, "s3:PutObject")) == {
+        f"<{data}.Arn>/map-results/*/*",
+        f"<{data}.Arn>/map-results/{own}/*",
+    }
+    assert set(synth.resources_allowed(state_machines.role, "s3:GetObject")) == {
+        f"<{data}.Arn>/*/*/executions/*/items.json",
+        f"<{data}.Arn>/map-results/*/*",
+        f"<{data}.Arn>/map-results/{own}/*",
+        f"<{data}.Arn>/{own}/*/executions/*/items.json",
+    }
+    # ... the policy variable written literally in the template, for IAM (not CloudFormation) to fill
+    items = next(s for s in _statements(base) if s["Sid"] == "DistributedMapItems")["Resource"]
+    assert items == {
+        "Fn::Join": [
+            "",
+            [
+                {"Fn::GetAtt": [data, "Arn"]},
+                "/${aws:PrincipalTag/stratoflow:namespace}/*/executions/*/items.json",
+            ],
+        ]
+    }
+    shared = synth.resource(state_machines.shared_policy)
+    assert shared["Properties"]["Roles"] == [{"Ref": synth.logical_id(state_machines.role)}]
     environment = synth.environment(platform.functions.deployer)
     assert environment["STRATOFLOW_FLOW_BASE_POLICY_ARN"] == {
         "Ref": synth.logical_id(state_machines.base_policy)

@@ -66,6 +66,10 @@ KEY_POLICY = {
 }
 VIA_SQS = {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}
 TO_ECS = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+# A flow role's namespace tag (`FlowTarget.tags`), as IAM reads it from the role (the simulator does
+# not fill principal keys itself).
+NAMESPACE_TAG = "aws:PrincipalTag/stratoflow:namespace"
+OF_TEAM_A, OF_TEAM = {NAMESPACE_TAG: "team.a"}, {NAMESPACE_TAG: "team"}
 
 
 def ask(
@@ -97,6 +101,9 @@ class Roles:
         # A deployer bug (or a tampered role) whose inline policy is `*` on `*`: the boundary still holds.
         self.widened_flow = Principal(FLOW_ROLE, (EVERYTHING, base), boundary)
         self.task_runner, self.deployer = stack.role("task_runner"), stack.role("deployer")
+        # The shared state machine role: flows without AWS tasks, of every namespace; it has no tag.
+        shared = stack.synth.platform.deployer.state_machine_role.role
+        self.shared = stack.template.role(stack.synth.logical_id(shared))
         pipe_boundary = stack.managed("pipe_boundary")
         self.pipe = Principal(PIPE_ROLE, (pipe_policy([QUEUE], stack.names["admission"]),), pipe_boundary)
         self.widened_pipe = Principal(PIPE_ROLE, (EVERYTHING,), pipe_boundary)
@@ -195,13 +202,44 @@ ATTACKS: dict[str, Callable[[Roles], tuple[Request, Request]]] = {
         ask(r.task_runner, "dynamodb:PutItem", r.table),
     ),
     "flow role reads another namespace's outputs": lambda r: (
-        ask(r.flow, "s3:GetObject", f"{r.data}/team.b/orders/executions/1/outputs/out.json"),
+        ask(r.flow, "s3:GetObject", f"{r.data}/team.b/orders/executions/1/outputs/out.json", OF_TEAM_A),
         # ... while its distributed maps read their items from the same bucket
-        ask(r.flow, "s3:GetObject", f"{r.data}/team.a/orders/executions/1/items.json"),
+        ask(r.flow, "s3:GetObject", f"{r.data}/team.a/orders/executions/1/t/items.json", OF_TEAM_A),
     ),
     "flow role reads another namespace's files": lambda r: (
-        ask(r.flow, "s3:GetObject", f"{r.data}/namespaces/team.b/files/config.yaml"),
-        ask(r.flow, "s3:PutObject", f"{r.data}/map-results/1/manifest.json"),
+        ask(r.flow, "s3:GetObject", f"{r.data}/namespaces/team.b/files/config.yaml", OF_TEAM_A),
+        ask(r.flow, "s3:PutObject", f"{r.data}/map-results/team.a/1/manifest.json", OF_TEAM_A),
+    ),
+    # The distributed Map's objects: its items (loop values, ForEachItem lines) and its results are
+    # those of the role's own namespace (its stratoflow:namespace tag) only.
+    "flow role reads another namespace's loop items": lambda r: (
+        ask(r.flow, "s3:GetObject", f"{r.data}/team.b/orders/executions/1/t/items.json", OF_TEAM_A),
+        ask(r.flow, "s3:GetObject", f"{r.data}/team.a/orders/executions/1/t/items.json", OF_TEAM_A),
+    ),
+    "flow role reads its child namespace's loop items": lambda r: (
+        ask(r.flow, "s3:GetObject", f"{r.data}/team.a/orders/executions/1/t/items.json", OF_TEAM),
+        ask(r.flow, "s3:GetObject", f"{r.data}/team/orders/executions/1/t/items.json", OF_TEAM),
+    ),
+    "flow role reads another namespace's map results": lambda r: (
+        ask(r.flow, "s3:GetObject", f"{r.data}/map-results/team.b/1/SUCCEEDED_0.json", OF_TEAM_A),
+        ask(r.flow, "s3:GetObject", f"{r.data}/map-results/team.a/1/SUCCEEDED_0.json", OF_TEAM_A),
+    ),
+    "flow role writes another namespace's map results": lambda r: (
+        ask(r.flow, "s3:PutObject", f"{r.data}/map-results/team.b/1/manifest.json", OF_TEAM_A),
+        ask(r.flow, "s3:PutObject", f"{r.data}/map-results/team.a/1/manifest.json", OF_TEAM_A),
+    ),
+    "widened flow role reads another namespace's loop items": lambda r: (
+        ask(r.widened_flow, "s3:GetObject", f"{r.data}/team.b/orders/executions/1/t/items.json", OF_TEAM_A),
+        ask(r.widened_flow, "s3:GetObject", f"{r.data}/team.a/orders/executions/1/t/items.json", OF_TEAM_A),
+    ),
+    "flow role without its namespace tag reads loop items": lambda r: (
+        ask(r.flow, "s3:GetObject", f"{r.data}/team.b/orders/executions/1/t/items.json"),
+        # ... while the shared role (no tag, no task holds it) runs every namespace's distributed maps
+        ask(r.shared, "s3:GetObject", f"{r.data}/team.b/orders/executions/1/t/items.json"),
+    ),
+    "flow role without its namespace tag writes map results": lambda r: (
+        ask(r.flow, "s3:PutObject", f"{r.data}/map-results/team.b/1/manifest.json"),
+        ask(r.shared, "s3:PutObject", f"{r.data}/map-results/team.b/1/manifest.json"),
     ),
     "flow role starts another stack's state machine": lambda r: (
         ask(r.flow, "states:StartExecution", f"{STATE_MACHINES}:Other-x"),

@@ -97,6 +97,8 @@ class Builder:
     lowerers: Mapping[str, Lowerer] = field(default_factory=dict)
     # Set when the flow is too large for one state machine: blocks are then cut into parts.
     splitter: BlockSplitter | None = None
+    # The flow's namespace: its distributed Maps write their results under it (storage_layout).
+    namespace: str = ""
 
     def branch(self) -> Builder:
         """A builder for a nested state machine (Parallel branch, Map processor, part) sharing the names."""
@@ -107,6 +109,7 @@ class Builder:
             retry_of=self.retry_of,
             lowerers=self.lowerers,
             splitter=self.splitter,
+            namespace=self.namespace,
         )
 
     def lower_task(self, task: Task, scope: Scope, next_: str | None) -> str:

@@ -77,7 +77,7 @@ def lower_flow_parts(flow: Flow) -> LoweredFlow:
 def lower_flow(flow: Flow, splitter: Splitter | None = None) -> tuple[dict[str, Any], list[str]]:
     """The ASL definition of a flow, and the compiler's warnings; with a splitter, its large blocks
     are outlined into the splitter's parts."""
-    builder = Builder(Names(), [], retry_of=flow.effective_retry, lowerers=LOWERERS)
+    builder = Builder(Names(), [], retry_of=flow.effective_retry, lowerers=LOWERERS, namespace=flow.namespace)
     names = builder.names
     succeeded = names.claim("flow.succeeded")
     failed = names.claim("flow.failed")

@@ -31,7 +31,7 @@ from stratoflow.compiler.builder import Builder, Scope
 from stratoflow.compiler.frame import SKIP_RULE_VARIABLE, Flowable
 from stratoflow.compiler.timeouts import race
 from stratoflow.compiler.waits import child_execution
-from stratoflow.storage_layout import MAP_RESULTS_PREFIX
+from stratoflow.storage_layout import map_results_prefix
 
 if TYPE_CHECKING:
     # Types only: importing the task families would build their models at every compile.
@@ -70,7 +70,7 @@ def lower_for_each_item(builder: Builder, task: ForEachItem, scope: Scope, next_
             # Each child ends with its execution's name only; written to storage, never gathered.
             result_writer={
                 "Resource": WRITE_OBJECTS,
-                "Parameters": {"Bucket": DATA_BUCKET, "Prefix": MAP_RESULTS_PREFIX},
+                "Parameters": {"Bucket": DATA_BUCKET, "Prefix": map_results_prefix(builder.namespace)},
             },
             result_path=DISCARD,
             catch=frame.catchers(),

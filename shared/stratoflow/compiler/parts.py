@@ -202,7 +202,9 @@ class Splitter:
 
 def _measure(builder: Builder, task: Task, scope: Scope) -> Size:
     """The size of `task` lowered alone, in one machine (nothing outlined)."""
-    scratch = Builder(Names(), [], retry_of=builder.retry_of, lowerers=builder.lowerers)
+    scratch = Builder(
+        Names(), [], retry_of=builder.retry_of, lowerers=builder.lowerers, namespace=builder.namespace
+    )
     inner = Scope(scope_path=scope.scope_path, on_error="e", on_exit="x")
     scratch.lower_inline([task], inner, "n")
     states = {name: dump_state(state) for name, state in scratch.states.items()}

@@ -19,7 +19,7 @@ from stratoflow.compiler.builder import Builder, Scope
 from stratoflow.compiler.frame import Flowable
 from stratoflow.compiler.timeouts import race, timed_block
 from stratoflow.flow.task import Task
-from stratoflow.storage_layout import MAP_RESULTS_PREFIX
+from stratoflow.storage_layout import map_results_prefix
 
 if TYPE_CHECKING:
     # Types only: importing the task families would build their models at every compile.
@@ -204,7 +204,7 @@ def _distributed_map(
             # (static parameters: moto reads paths here from the results, AWS from the state input).
             result_writer={
                 "Resource": WRITE_OBJECTS,
-                "Parameters": {"Bucket": DATA_BUCKET, "Prefix": MAP_RESULTS_PREFIX},
+                "Parameters": {"Bucket": DATA_BUCKET, "Prefix": map_results_prefix(frame.builder.namespace)},
             },
             result_path=DISCARD,
             catch=frame.catchers(),

@@ -32,7 +32,11 @@ def test_the_lines_are_read_from_storage_and_batched_by_the_start_calls_size() -
     assert state["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
     assert state["ItemReader"]["ReaderConfig"] == {"InputType": "JSONL"}
     assert state["ItemBatcher"]["MaxItemsPerBatchPath"] == "$.eval.result.batchSize"
-    assert state["ResultWriter"]["Resource"] == "arn:aws:states:::s3:putObject"
+    assert state["ResultWriter"] == {
+        "Resource": "arn:aws:states:::s3:putObject",
+        # under the flow's namespace: a flow role may write and read only its own namespace's results
+        "Parameters": {"Bucket": "${DataBucketName}", "Prefix": "map-results/examples"},
+    }
     assert state["ResultPath"] is None
     assert "ToleratedFailurePercentage" not in state  # transmitFailed: one failed batch fails the Map
 

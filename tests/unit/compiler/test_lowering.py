@@ -173,7 +173,8 @@ def test_foreach_can_run_its_iterations_as_child_executions() -> None:
     }
     assert children["ResultWriter"] == {
         "Resource": "arn:aws:states:::s3:putObject",
-        "Parameters": {"Bucket": "${DataBucketName}", "Prefix": "map-results"},
+        # under the flow's namespace: a flow role may write and read only its own namespace's results
+        "Parameters": {"Bucket": "${DataBucketName}", "Prefix": "map-results/tests"},
     }
     assert (children["MaxConcurrency"], children["ResultPath"]) == (4, None)
     assert children["ItemSelector"] == states["each.map"]["ItemSelector"]

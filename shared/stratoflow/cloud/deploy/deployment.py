@@ -13,6 +13,10 @@ from typing import Any, Protocol
 from stratoflow.cloud.config.naming import AccountRegion, part_state_machine_name
 from stratoflow.flow import Flow
 
+NAMESPACE_TAG = "stratoflow:namespace"
+"""The tag of a flow's role naming its namespace: the base policy grants a flow role its own
+namespace's distributed-map objects through it (`${aws:PrincipalTag/stratoflow:namespace}`)."""
+
 
 @dataclass(frozen=True)
 class FlowTarget:
@@ -25,7 +29,7 @@ class FlowTarget:
     stack_name: str = ""  # names the parts of a big flow
 
     def tags(self) -> dict[str, str]:
-        return {"stratoflow:namespace": self.namespace, "stratoflow:flow": self.flow_id}
+        return {NAMESPACE_TAG: self.namespace, "stratoflow:flow": self.flow_id}
 
     def part(self, number: int) -> tuple[str, str]:
         """The name and ARN of the state machine of part `number` (a big flow: `compiler.parts`)."""
