@@ -21,3 +21,11 @@ def map_results_prefix(namespace: str) -> str:
 
 FLOW_RECORDS_PREFIX = "flow-records"
 """Flow records too large for a table item (`store.flow_objects`): never expire while the flow exists."""
+
+NAMESPACE_FILES_PREFIX = "namespaces"
+"""Namespace files: `<prefix>/<namespace>/files/...` (`store.namespace_files`)."""
+
+PLATFORM_FOLDERS = frozenset({NAMESPACE_FILES_PREFIX, MAP_RESULTS_PREFIX, FLOW_RECORDS_PREFIX})
+"""The data bucket's top-level folders that are not a namespace's. An execution's files live under
+`<namespace>/...` and IAM grants a flow role `<its namespace>/*/executions/...`: a namespace named like
+one of these folders would be granted the platform's objects, so no namespace may take these names."""

@@ -10,6 +10,7 @@ from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     BeforeValidator,
@@ -21,6 +22,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
+
+from stratoflow.storage_layout import PLATFORM_FOLDERS
 
 
 def _distance(a: str, b: str) -> int:
@@ -275,8 +278,20 @@ FlowId = Annotated[
     WithJsonSchema({"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9._-]*$", "maxLength": 100}),
 ]
 InputId = FlowId
+
+
+def _not_a_platform_folder(value: str) -> str:
+    if value in PLATFORM_FOLDERS:
+        raise PydanticCustomError(
+            "namespace_reserved",
+            f"'{value}' is reserved: the data bucket's '{value}/' folder is the platform's",
+        )
+    return value
+
+
 Namespace = Annotated[
     str,
+    AfterValidator(_not_a_platform_folder),
     _id_checker(
         _NAMESPACE_RE,
         150,

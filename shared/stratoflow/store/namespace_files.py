@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 
+from stratoflow.storage_layout import NAMESPACE_FILES_PREFIX
 from stratoflow.store import rules
 from stratoflow.store.base import BlobStore
 
-PREFIX = "namespaces"
+PREFIX = NAMESPACE_FILES_PREFIX
 _NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 

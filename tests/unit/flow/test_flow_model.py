@@ -10,6 +10,8 @@ from pydantic import ValidationError
 from stratoflow.errors import FlowValidationError
 from stratoflow.flow import Flow, flow_locations, load_flow, task_location
 from stratoflow.flow.task_lists import DefaultValues, TaskValidation
+from stratoflow.storage_layout import PLATFORM_FOLDERS
+from stratoflow.store import namespace_files
 from stratoflow.tasks.core import Log, Return
 from stratoflow.tasks.flowable import Dag, ForEach, If, Parallel, Sequential, Switch
 from tests.unit.flow.flow_test_helpers import flow_text
@@ -394,3 +396,20 @@ def test_plugin_defaults_that_would_not_reach_the_tasks_are_refused_not_ignored(
     # When / Then the error names the property and the way that applies them
     with pytest.raises(ValidationError, match="plugin defaults are applied only when the flow is validated"):
         Flow.model_validate_json(text)
+
+
+@pytest.mark.parametrize("folder", sorted(PLATFORM_FOLDERS))
+def test_a_namespace_may_not_take_the_name_of_a_platform_folder(folder: str) -> None:
+    # Given a flow whose namespace is named like a top-level folder of the data bucket (a flow role is
+    # granted `<its namespace>/*/executions/...` there)
+    text = f"id: f\nnamespace: {folder}\ntasks:\n  - id: t\n    type: Log\n    message: m\n"
+
+    # When it is loaded, Then it is refused at the namespace's line, naming the reason
+    with pytest.raises(FlowValidationError, match=rf"f.yaml:2:1: namespace: '{folder}' is reserved"):
+        load_flow(text, "f.yaml")
+    # ... while a namespace that only starts like one is a namespace like any other
+    assert load_flow(text.replace(f"namespace: {folder}", f"namespace: {folder}.team"), "f.yaml")
+
+
+def test_namespace_files_live_in_a_platform_folder() -> None:
+    assert namespace_files.PREFIX in PLATFORM_FOLDERS
