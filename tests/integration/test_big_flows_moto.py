@@ -1,6 +1,10 @@
 """Big flows through the real deployer on moto: a 2,000-task flow deploys as a state machine and its
 parts (one revision = all their versions), its record kept in the data bucket; an invalid big flow
-replaces nothing; retiring the flow deletes every part."""
+replaces nothing; retiring the flow deletes every part.
+
+Past the first test, the flows are 30 tasks cut into two parts by small budgets (`small_parts`): the
+deployer's steps are the same for any size, and a 2,000-task flow on moto costs half a minute each.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import pytest
 from stratoflow.cloud.deploy.deployer import Deployer
 from stratoflow.cloudsim.platform import CloudSimulation
 from stratoflow.compiler import MAX_DEFINITION_BYTES
+from stratoflow.compiler import parts as parts_module
 from stratoflow.storage_layout import FLOW_RECORDS_PREFIX
 from tests.integration.test_deploy_ordering_moto import FailingStep, quiet_put
 from tests.unit.compiler.test_parts import chain
@@ -21,6 +26,15 @@ from tests.unit.compiler.test_parts import chain
 pytestmark = pytest.mark.slow
 
 NAMESPACE = "big"
+SMALL = 30  # tasks: two parts under `small_parts`'s budgets
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Budgets under which a flow of SMALL one-line tasks is cut into two parts, as 2,000 tasks are."""
+    monkeypatch.setattr(parts_module, "ONE_MACHINE_BYTES", 4_000)
+    monkeypatch.setattr(parts_module, "PART_BYTES", 15_000)
+    monkeypatch.setattr(parts_module, "SMALL_BLOCK_BYTES", 1_000)
 
 
 def describe(sim: CloudSimulation, arn: str) -> dict[str, Any]:
@@ -88,9 +102,10 @@ def test_a_flow_whose_record_passes_the_item_limit_deploys_its_record_kept_in_th
     assert record is not None and record.source == source
 
 
+@pytest.mark.usefixtures("small_parts")
 def test_a_new_revision_of_a_big_flow_publishes_new_part_versions(sim: CloudSimulation) -> None:
     # Given a deployed big flow
-    source = chain(2000, "again")
+    source = chain(SMALL, "again")
     first = sim.upload("big/again.yaml", source)
 
     # When it changes
@@ -105,9 +120,10 @@ def test_a_new_revision_of_a_big_flow_publishes_new_part_versions(sim: CloudSimu
     assert all(arn.endswith(":2") for arn in part_arns(describe(sim, new)["definition"]))
 
 
+@pytest.mark.usefixtures("small_parts")
 def test_an_invalid_big_flow_replaces_nothing(sim: CloudSimulation) -> None:
     # Given a deployed big flow
-    source = chain(2000, "kept")
+    source = chain(SMALL, "kept")
     sim.upload("big/kept.yaml", source)
     target = sim.deployer.target(NAMESPACE, "kept")
     before = {n: describe(sim, target.part(n)[1])["definition"] for n in (1, 2)}
@@ -126,9 +142,10 @@ def test_an_invalid_big_flow_replaces_nothing(sim: CloudSimulation) -> None:
         describe(sim, f"{target.part(1)[1]}:2")  # no version was published for the refused upload
 
 
+@pytest.mark.usefixtures("small_parts")
 def test_retiring_a_big_flow_deletes_its_parts(sim: CloudSimulation) -> None:
     # Given a deployed big flow
-    sim.upload("big/gone.yaml", chain(2000, "gone"))
+    sim.upload("big/gone.yaml", chain(SMALL, "gone"))
     target = sim.deployer.target(NAMESPACE, "gone")
     assert describe(sim, target.part(2)[1])
 
@@ -142,10 +159,11 @@ def test_retiring_a_big_flow_deletes_its_parts(sim: CloudSimulation) -> None:
             describe(sim, arn)
 
 
+@pytest.mark.usefixtures("small_parts")
 def test_a_failed_deployment_of_a_big_flow_puts_the_live_revisions_parts_back(sim: CloudSimulation) -> None:
     # Given revision 1 of a big flow live, then a changed upload whose deployment fails after the
     # state machines were updated
-    source = chain(2000, "restored")
+    source = chain(SMALL, "restored")
     sim.upload("big/restored.yaml", source)
     target = sim.deployer.target(NAMESPACE, "restored")
     live_parts = [describe(sim, f"{target.part(n)[1]}:1")["definition"] for n in (1, 2)]
@@ -168,13 +186,14 @@ def test_a_failed_deployment_of_a_big_flow_puts_the_live_revisions_parts_back(si
     assert record is not None and record.revision == 1
 
 
+@pytest.mark.usefixtures("small_parts")
 def test_a_big_flow_whose_record_cannot_be_written_leaves_the_live_revision_live(
     sim: CloudSimulation,
 ) -> None:
     # Given revision 1 of a big flow live (its record, with 100 KB that do not compress, kept in the
     # data bucket), then a changed upload
     data = base64.b64encode(random.Random(5).randbytes(75_000)).decode()
-    source = chain(2000, "unwritten") + f"  - id: data\n    type: Log\n    message: {data}\n"
+    source = chain(SMALL, "unwritten") + f"  - id: data\n    type: Log\n    message: {data}\n"
     assert sim.upload("big/unwritten.yaml", source).status == "DEPLOYED"
     assert len(record_objects(sim, "unwritten")) == 1
     target = sim.deployer.target(NAMESPACE, "unwritten")
