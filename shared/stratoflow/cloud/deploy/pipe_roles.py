@@ -19,15 +19,14 @@ deleted once the flow has no pipe left: on retirement, or when a revision drops 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import unquote
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.naming import FLOW_ROLE_PATH, AccountRegion, pipe_role_name
 from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.deploy.flow_roles import compact, policy_document
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -77,15 +76,6 @@ def pipe_trust_policy(account: AccountRegion, pipe_names: Sequence[str]) -> dict
     }
 
 
-def _compact(document: dict[str, Any]) -> str:
-    return json.dumps(document, separators=(",", ":"))
-
-
-def _document(value: Any) -> Any:
-    """A policy document as IAM returns it (boto3 decodes it; a raw response holds URL-encoded JSON)."""
-    return json.loads(unquote(value)) if isinstance(value, str) else value
-
-
 class PipeRoles:
     """Creates, converges and deletes the pipe roles of flows; every call is safe to repeat."""
 
@@ -118,11 +108,11 @@ class PipeRoles:
         else:
             if (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn") != boundary:
                 self.client.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary)
-            if _document(role.get("AssumeRolePolicyDocument")) != trust:
-                self.client.update_assume_role_policy(RoleName=name, PolicyDocument=_compact(trust))
+            if policy_document(role.get("AssumeRolePolicyDocument")) != trust:
+                self.client.update_assume_role_policy(RoleName=name, PolicyDocument=compact(trust))
         policy = pipe_policy(queue_arns, self.settings.stratoflow_admission_arn)
         self.client.put_role_policy(
-            RoleName=name, PolicyName=PIPE_QUEUES_POLICY, PolicyDocument=_compact(policy)
+            RoleName=name, PolicyName=PIPE_QUEUES_POLICY, PolicyDocument=compact(policy)
         )
         for page in self.client.get_paginator("list_role_policies").paginate(RoleName=name):
             for stale in set(page["PolicyNames"]) - {PIPE_QUEUES_POLICY}:
@@ -158,7 +148,7 @@ class PipeRoles:
             self.client.create_role(
                 Path=FLOW_ROLE_PATH,
                 RoleName=name,
-                AssumeRolePolicyDocument=_compact(trust),
+                AssumeRolePolicyDocument=compact(trust),
                 PermissionsBoundary=self.settings.stratoflow_pipe_boundary_arn,
                 Description=f"Stratoflow pipes of {namespace}.{flow_id}"[:1000],
                 Tags=[
