@@ -247,8 +247,8 @@ def test_a_task_naming_the_stacks_own_storage_refuses_the_flow_located(sim: Clou
     reason = "is the stack's own storage: flows reach it through kv, read() and strato:// files"
     table = f"arn:aws:dynamodb:*:*:table/{settings.stratoflow_table_name}"
     assert [error.split(", not through")[0] for error in verdict.errors] == [
-        f"roles/peek.yaml: roles/peek.yaml:7:5: task 'peek': {table} {reason}",
-        f"roles/peek.yaml: roles/peek.yaml:8:5: task 'drop': arn:aws:s3:::{settings.stratoflow_data_bucket}/k {reason}",
+        f"roles/peek.yaml:7:5: task 'peek': {table} {reason}",
+        f"roles/peek.yaml:8:5: task 'drop': arn:aws:s3:::{settings.stratoflow_data_bucket}/k {reason}",
     ]
     assert not role_exists(role_name(sim, "peek"))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -350,9 +351,10 @@ def test_a_queue_of_another_region_is_refused_when_the_flow_is_deployed(sim: Clo
     # When it is uploaded
     verdict = sim.upload("elsewhere.yaml", source)
 
-    # Then it is INVALID, saying which trigger and why; no pipe is made
+    # Then it is INVALID, saying where (once), which trigger and why; no pipe is made
     assert verdict.status == "INVALID"
     (error,) = verdict.errors
+    assert re.match(r"elsewhere\.yaml:\d+:\d+: triggers\[0\]\.queueUrl: ", error), error
     assert (
         "triggers[0].queueUrl: the queue arn:aws:sqs:eu-west-1:123456789012:q is not in the stack's" in error
     )

@@ -316,7 +316,7 @@ class Deployer:
         )
         problems += stack_storage_problems(flow, storage)
         if problems:
-            return [f"{key}: {problem}" for problem in problems]
+            return [problem if problem.startswith(f"{key}:") else f"{key}: {problem}" for problem in problems]
         return Deployment(
             target=self.target(flow.namespace, flow.id),
             flow=versioned,

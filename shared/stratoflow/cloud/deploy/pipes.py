@@ -31,6 +31,7 @@ from stratoflow.cloud.deploy.deployment import Deployment, Retirement
 from stratoflow.cloud.deploy.pipe_roles import PipeRoles
 from stratoflow.cloud.deploy.rules import rule_name
 from stratoflow.flow import Flow, SqsTrigger
+from stratoflow.flow.loader import flow_locations
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -165,8 +166,10 @@ def pipe_source_problems(flow: Flow, partition: str, region: str, account: str) 
         _, queue_partition, _, queue_region, queue_account, _ = trigger.source_arn.split(":")
         if (queue_partition, queue_region, queue_account) != (partition, region, account):
             field_name = "queueUrl" if trigger.queue_url is not None else "queueArn"
+            position = flow_locations(flow).get(f"triggers[{index}].{field_name}")
+            prefix = f"{flow.source.file}:{position[0]}:{position[1]}: " if position and flow.source else ""
             problems.append(
-                f"triggers[{index}].{field_name}: the queue {trigger.source_arn} is not in the stack's account "
+                f"{prefix}triggers[{index}].{field_name}: the queue {trigger.source_arn} is not in the stack's account "
                 f"{account} and region {region}; an SQS trigger can read only a queue of the stack's own"
             )
     return problems
