@@ -4,7 +4,12 @@ cloud simulation (moto's Step Functions interpreter runs the compiled race)."""
 from __future__ import annotations
 
 import json
+import select
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -231,3 +236,73 @@ def test_a_wait_for_outlasting_its_timeout_fails_on_the_cloud_simulation(tmp_pat
     assert document["state"] == "FAILED"
     assert "task 'poll' timed out after 0:00:03 (timeout 3s)" in str(document["error"])
     assert states(document)["poll"] == "FAILED"
+
+
+WAITING = """
+id: waiting
+namespace: tests.sim
+tasks:
+  - id: outer
+    type: Parallel
+    timeout: PT1S
+    tasks:
+      - id: call
+        type: io.kestra.plugin.core.http.Request
+        uri: {uri}
+"""
+
+
+class Holding(BaseHTTPRequestHandler):
+    """Answers after 30 s, unless the client closes the connection first (then it never answers)."""
+
+    closed = threading.Event()
+    answered = threading.Event()
+
+    def do_GET(self) -> None:
+        readable, _, _ = select.select([self.connection], [], [], 30)
+        if readable and not self.connection.recv(1, socket.MSG_PEEK):
+            type(self).closed.set()
+            return
+        type(self).answered.set()
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"late")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def holding() -> Iterator[str]:
+    Holding.closed.clear()
+    Holding.answered.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Holding)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/slow"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("where", [["--home", "{home}"], ["--cloud-sim"]], ids=str)
+def test_an_http_request_in_a_timed_out_parallel_is_stopped_and_its_connection_closed(
+    tmp_path: Path, holding: str, where: list[str]
+) -> None:
+    # Given a Parallel with a timeout of 1 s around an HTTP request to a server that answers after 30 s
+    flow = tmp_path / "waiting.yaml"
+    flow.write_text(WAITING.format(uri=holding))
+
+    # When it runs locally (the engine stops waiting for the request) and on the cloud simulation (the
+    # runner's Lambda reads its task run KILLED within 2 s)
+    args = [arg.format(home=tmp_path / "home") for arg in where]
+    document = json.loads(CliRunner().invoke(cli, ["run", str(flow), "--json", *args]).stdout)
+
+    # Then the run ended before the server answered: the Parallel failed as timed out, the request's
+    # run is KILLED, and the server saw the connection closed
+    assert not Holding.answered.is_set()
+    assert document["state"] == "FAILED"
+    assert "task 'outer' timed out after 0:00:01 (timeout 1s)" in str(document["error"])
+    assert states(document) == {"outer": "FAILED", "call": "KILLED"}
+    assert Holding.closed.wait(10)

@@ -3,6 +3,7 @@ written in the language so that `RunnableTask.run` can name it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -66,6 +67,14 @@ class RunContext(Protocol):
 
     def add_labels(self, labels: dict[str, str]) -> None:
         """Add or replace labels on the execution."""
+
+    def on_stop(self, cancel: Callable[[], None]) -> None:
+        """Call `cancel` (from the runner's thread) if the runner abandons this attempt while it runs
+        (its timeout, or a flowable's around it, expired): close what the task blocks on (a socket, a
+        query) so that its work ends too. At once when the attempt was already abandoned."""
+
+    def check_stopped(self) -> None:
+        """Raise TaskStopped once the runner abandoned this attempt (the writes of the context do)."""
 
     def kv_set(
         self, key: str, value: Any, namespace: str | None = None, ttl_seconds: int | None = None

@@ -4,13 +4,21 @@
 `Download` stores the body as a file and outputs its `uri`. A non-2xx status raises `HttpError`
 (unless `allowFailed`), a timeout raises `TaskTimeout`, and a connection that cannot be made raises
 `HttpError` without a code.
+
+When the runner abandons the attempt (a flowable's timeout around it expired, runner.abandon), the
+exchange's sockets are shut down: a read blocked on a slow server returns, and the server sees the
+connection closed.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import http.client
 import json
 import posixpath
+import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -73,6 +81,83 @@ class RequestOptions(StrictModel):
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+class _Sockets:
+    """The sockets one exchange opened (redirects may open more), shut down together on a stop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        self.shut = False
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            if not self.shut:
+                self._open.append(sock)
+                return
+        _shut_down(sock)  # connected after the stop: it must not live on either
+
+    def shut_down(self) -> None:
+        with self._lock:
+            self.shut, sockets = True, list(self._open)
+        for sock in sockets:
+            _shut_down(sock)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    # The plain socket's shutdown: it wakes a read blocked in another thread (close alone does not),
+    # and leaves a TLS socket's state to the thread that owns it.
+    with contextlib.suppress(OSError):  # already closed, or never connected
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    sockets: _Sockets
+
+    def connect(self) -> None:
+        if self.sockets.shut:
+            raise OSError("the task was stopped")
+        super().connect()
+        self.sockets.add(self.sock)
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    sockets: _Sockets
+
+    def connect(self) -> None:
+        if self.sockets.shut:
+            raise OSError("the task was stopped")
+        super().connect()
+        self.sockets.add(self.sock)
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, sockets: _Sockets):
+        super().__init__()
+        self.sockets = sockets
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req)
+
+    def _connection(self, host: str, **options: Any) -> http.client.HTTPConnection:
+        connection = _HTTPConnection(host, **options)
+        connection.sockets = self.sockets
+        return connection
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, sockets: _Sockets):
+        super().__init__()
+        self.sockets = sockets
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req)
+
+    def _connection(self, host: str, **options: Any) -> http.client.HTTPSConnection:
+        connection = _HTTPSConnection(host, **options)
+        connection.sockets = self.sockets
+        return connection
 
 
 def _headers(message: Message) -> dict[str, list[str]]:
@@ -168,7 +253,12 @@ class HttpTask(RunnableTask):
             headers["Authorization"] = authorization
         data = self._payload(ctx, headers)
         request = urllib.request.Request(uri, data=data, headers=headers, method=self.method)
-        opener = urllib.request.build_opener(*([] if self.options.follow_redirects else [_NoRedirect()]))
+        sockets = _Sockets()
+        ctx.on_stop(sockets.shut_down)
+        handlers: list[urllib.request.BaseHandler] = [_HTTPHandler(sockets), _HTTPSHandler(sockets)]
+        if not self.options.follow_redirects:
+            handlers.append(_NoRedirect())
+        opener = urllib.request.build_opener(*handlers)
         limit = self.options.max_content_length or self.default_max_content
         deadline = self._deadline()
         seconds = self.options.socket_seconds()

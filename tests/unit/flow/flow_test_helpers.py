@@ -38,6 +38,7 @@ class FakeContext:
         self.labels: dict[str, str] = {}
         self.kv: dict[tuple[str | None, str], tuple[Any, int | None]] = {}
         self.render_calls: list[Any] = []
+        self.on_stop_hooks: list[Any] = []
 
     def render(self, value: Any) -> Any:
         self.render_calls.append(value)
@@ -54,6 +55,12 @@ class FakeContext:
 
     def add_labels(self, labels: dict[str, str]) -> None:
         self.labels.update(labels)
+
+    def on_stop(self, cancel: Any) -> None:
+        self.on_stop_hooks.append(cancel)
+
+    def check_stopped(self) -> None:
+        pass
 
     def kv_set(
         self, key: str, value: Any, namespace: str | None = None, ttl_seconds: int | None = None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from stratoflow.namespaces import NamespaceGuard
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.store.namespace_files import list_namespace_files
 from stratoflow.store.rules import URI_SCHEME
-from stratoflow.tasks.errors import TaskFailed
+from stratoflow.tasks.errors import TaskFailed, TaskStopped
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 
@@ -55,6 +57,16 @@ class Labels(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._values)
+
+
+log = logging.getLogger("stratoflow.execution.runner")
+
+
+def _cancel(cancel: Callable[[], None]) -> None:
+    try:
+        cancel()
+    except Exception:  # a failed cancel leaves the work abandoned only, which is what happens anyway
+        log.debug("cancelling an abandoned attempt's work failed", exc_info=True)
 
 
 def render_context(
@@ -129,6 +141,10 @@ class TaskRunContext:
     credentials: FlowCredentials | None = None  # the flow's role in the cloud; None: boto3's default chain
     working_dir: Path | None = None  # the shared directory, inside a WorkingDirectory
     sandbox: ScriptSandbox | None = None  # where script commands run in the cloud; None: this process
+    # Set once when the runner abandons the attempt (runner.abandon): why, and what cancels its work.
+    _stopped: str | None = field(default=None, init=False, repr=False)
+    _on_stop: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
+    _stop_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def execution_id(self) -> str:
@@ -163,6 +179,30 @@ class TaskRunContext:
             )
         )
 
+    def on_stop(self, cancel: Callable[[], None]) -> None:
+        with self._stop_lock:
+            stopped = self._stopped is not None
+            if not stopped:
+                self._on_stop.append(cancel)
+        if stopped:  # registered by an abandoned attempt that runs on: cancel its new work at once
+            _cancel(cancel)
+
+    def check_stopped(self) -> None:
+        reason = self._stopped
+        if reason is not None:
+            raise TaskStopped(f"the attempt was abandoned: {reason}")
+
+    def stop(self, reason: str) -> None:
+        """The runner abandons the attempt: cancel what the task registered, and refuse every write
+        the task's thread makes from now on (its result goes nowhere; the runner recorded the end)."""
+        with self._stop_lock:
+            if self._stopped is not None:
+                return
+            self._stopped = reason
+            cancels, self._on_stop = self._on_stop, []
+        for cancel in cancels:
+            _cancel(cancel)
+
     def mask(self, text: str) -> str:
         """`text` with every secret value of the execution (see `stratoflow.execution.masking`) replaced by `******`."""
         return mask_text(text, self.secrets)
@@ -172,6 +212,7 @@ class TaskRunContext:
         return mask_value(value, self.secrets)
 
     def add_labels(self, labels: dict[str, str]) -> None:
+        self.check_stopped()
         forged = sorted(str(k) for k in labels if is_system_label(str(k)))
         if forged:  # a rendered key can name one even when the flow's YAML did not
             raise TaskFailed(
@@ -188,6 +229,7 @@ class TaskRunContext:
     def kv_set(
         self, key: str, value: JsonValue, namespace: str | None = None, ttl_seconds: int | None = None
     ) -> None:
+        self.check_stopped()
         target = self.guard.check(namespace or self.namespace, "write", f"kv key '{key}'")
         self.store.kv_set(target, key, value, ttl_seconds)
 
@@ -197,10 +239,12 @@ class TaskRunContext:
         return value if found else None
 
     def kv_delete(self, key: str, namespace: str | None = None) -> bool:
+        self.check_stopped()
         target = self.guard.check(namespace or self.namespace, "write", f"kv key '{key}'")
         return self.store.kv_delete(target, key)
 
     def put_file(self, name: str, data: bytes) -> str:
+        self.check_stopped()
         key = "/".join(
             [
                 self.namespace,
@@ -218,6 +262,7 @@ class TaskRunContext:
         return self.blobs.get(uri)
 
     def delete_file(self, uri: str) -> bool:
+        self.check_stopped()
         # Stored files live under `<namespace>/`: a flow deletes only its own namespace's.
         if not uri.startswith(f"{URI_SCHEME}{self.namespace}/"):
             raise ValueError(f"{uri} is not a file of namespace '{self.namespace}'")
@@ -236,6 +281,7 @@ class TaskRunContext:
             raise SecretUnavailable(f"secret '{name}': this task run was given no secret source")
         value = self.secret_source.get(self.namespace, name)
         if value and name not in (self.execution.secret_names or []):
+            self.check_stopped()
             # Recorded by name, so every later task run of the execution masks the value too.
             self.execution = self.store.update_execution(self.execution.id, secret_names=[name])
         if value and value not in self.secrets:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, assert_never
@@ -36,7 +35,7 @@ from stratoflow.execution.ids import (
     task_run_id_at,
 )
 from stratoflow.execution.masking import execution_secrets
-from stratoflow.execution.runner import flowables, kill_flag, subflows
+from stratoflow.execution.runner import abandon, flowables, kill_flag, subflows
 from stratoflow.execution.runner.activity import record_saved
 from stratoflow.execution.runner.context import TaskRunContext, render_context
 from stratoflow.execution.runner.outputs import LOOPS, ExecutionOutputs, offload_large
@@ -65,7 +64,7 @@ from stratoflow.runner_call import (
 from stratoflow.states import State, worst
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.tasks.errors import ExitExecution, TaskError, TaskFailed, TaskStopped, TaskTimeout
-from stratoflow.tasks.scripts.process import stopped_when
+from stratoflow.tasks.scripts.process import installed_check, stopped_when
 
 log = logging.getLogger("stratoflow.execution.runner")
 
@@ -412,7 +411,7 @@ def _end_attempt(call: Call, task: RunnableTask, ctx: TaskRunContext, retry_coun
             stopped_when(stopped),
             shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx),
         ):
-            outputs = run_within_timeout(task, ctx)
+            outputs = run_within_timeout(task, ctx, abandon.needs_watching(call.flow, task))
     except TaskStopped as error:
         # Stopped because it no longer matters: KILLED, never retried (the state machine has moved on).
         _flush_logs(call, ctx, error)
@@ -437,33 +436,26 @@ def _end_attempt(call: Call, task: RunnableTask, ctx: TaskRunContext, retry_coun
     return TaskRunState(state=str(state))
 
 
-def run_within_timeout(task: RunnableTask, ctx: TaskRunContext) -> dict[str, Any]:
-    """Run a task, failing it with TaskTimeout when it outlives its `timeout` (per attempt).
+def run_within_timeout(task: RunnableTask, ctx: TaskRunContext, watched: bool = False) -> dict[str, Any]:
+    """Run a task, failing it with TaskTimeout when it outlives its `timeout` (per attempt), and with
+    TaskStopped when, `watched`, the stop check installed around it fires first (runner.abandon).
 
-    Tasks that own a subprocess (scripts) kill it themselves at the same deadline; for the others the
-    attempt is abandoned, as Step Functions abandons a Lambda call, and recorded as timed out.
+    Tasks that own a subprocess (scripts) stop themselves at the same deadline and on the same check;
+    the others are abandoned, their cancel hooks called (`ctx.on_stop`) and their writes refused.
     """
-    if task.timeout is None or task.enforces_timeout:
+    own = None if task.enforces_timeout else task.timeout
+    if own is None and not watched:
         return task.run(ctx)
-    seconds = task.timeout.total_seconds()
-    outcome: list[Any] = []
-
-    def work() -> None:
-        try:
-            outcome.append(("ok", task.run(ctx)))
-        except BaseException as error:
-            outcome.append(("error", error))
-
-    worker = threading.Thread(target=work, name=f"task-{task.id}", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if not outcome:
-        raise TaskTimeout(f"task '{task.id}' timed out after {task.timeout} (timeout {seconds:g}s)")
-    kind, value = outcome[0]
-    if kind == "error":
-        raise value
-    result: dict[str, Any] = value
-    return result
+    seconds = None if own is None else own.total_seconds()
+    try:
+        return abandon.run_abandonable(lambda: task.run(ctx), f"task-{task.id}", seconds, installed_check())
+    except abandon.Abandoned as abandoned:
+        ctx.stop(abandoned.reason)
+        if abandoned.timed_out:
+            raise TaskTimeout(
+                f"task '{task.id}' timed out after {task.timeout} (timeout {seconds:g}s)"
+            ) from None
+        raise TaskStopped(f"task '{task.id}' was stopped: {abandoned.reason}") from None
 
 
 def retries_so_far(task_run: TaskRun) -> int:
