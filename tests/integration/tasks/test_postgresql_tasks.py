@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -128,3 +131,56 @@ def test_wrong_password_and_several_statements_in_query_fail_clearly(
         wrong.run(ctx)
     with pytest.raises(TaskFailed, match=r"use jdbc\.postgresql\.Queries"):
         several.run(ctx)
+
+
+def test_a_running_statement_is_cancelled_when_its_attempt_is_abandoned(
+    tmp_path: Path, postgres: Postgres
+) -> None:
+    # Given a statement that would run for ten minutes, started on a thread of its own
+    task = load_task(
+        f"{{id: slow, type: jdbc.postgresql.Query, url: {postgres.url}, username: {postgres.user},"
+        f" password: {postgres.password}, sql: 'SELECT pg_sleep(600)'}}"
+    )
+    ctx = direct_context(tmp_path)
+    failures: list[BaseException] = []
+    hooked = threading.Event()
+    register = ctx.on_stop
+    ctx.on_stop = lambda cancel: (register(cancel), hooked.set())  # type: ignore[method-assign]
+
+    def run() -> None:
+        try:
+            task.run(ctx)
+        except BaseException as error:
+            failures.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    assert hooked.wait(60)
+    _wait_until_running(postgres, "SELECT pg_sleep(600)")  # a cancel before it would cancel nothing
+
+    # When the runner abandons the attempt
+    ctx.stop("killed: task 'outer' timed out")
+    worker.join(60)
+
+    # Then the server cancelled the statement
+    assert not worker.is_alive()
+    assert len(failures) == 1 and isinstance(failures[0], TaskFailed)
+    assert "canceling statement due to user request" in str(failures[0])
+
+
+def _wait_until_running(postgres: Postgres, sql: str) -> None:
+    import pg8000.native
+
+    with closing(
+        pg8000.native.Connection(
+            host=postgres.host, port=postgres.port, user=postgres.user, password=postgres.password
+        )
+    ) as watcher:
+        for _ in range(600):
+            rows = watcher.run(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = :q", q=sql
+            )
+            if rows[0][0]:
+                return
+            time.sleep(0.1)
+    raise AssertionError(f"{sql} never ran")

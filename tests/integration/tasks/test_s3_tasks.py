@@ -14,6 +14,7 @@ from stratoflow.execution.admission import execution_input
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from stratoflow.tasks.aws import AwsNotFound
+from stratoflow.tasks.errors import TaskStopped
 from tests.unit.tasks.task_helpers import (
     RunFlow,
     direct_context,
@@ -172,3 +173,19 @@ def test_upload_from_must_be_a_storage_uri(tmp_path: Path, s3: Any) -> None:
 
     with pytest.raises(Exception, match="must be a storage URI"):
         task.run(direct_context(tmp_path))
+
+
+def test_an_abandoned_attempt_makes_no_more_aws_calls(tmp_path: Path, aws: None) -> None:
+    # Given an S3 task's client, made while its attempt ran
+    task = load_task("{id: list, type: aws.s3.List, bucket: data, region: us-east-1}")
+    ctx = direct_context(tmp_path)
+    client = task.client(ctx)
+    client.create_bucket(Bucket="data")
+
+    # When the runner abandons the attempt
+    ctx.stop("killed: task 'outer' timed out")
+
+    # Then the task's next call is refused before it is sent
+    with pytest.raises(TaskStopped, match="the attempt was abandoned: killed: task 'outer' timed out"):
+        client.put_object(Bucket="data", Key="late.txt", Body=b"late")
+    assert "Contents" not in boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="data")

@@ -3,6 +3,7 @@ tasks share."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,36 @@ def test_statements_split_outside_strings_identifiers_and_comments() -> None:
         "-- a comment; still a comment\n        CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql",
         "/* block; comment */ SELECT 2",
     ]
+
+
+def test_a_running_query_is_interrupted_when_its_attempt_is_abandoned(tmp_path: Path) -> None:
+    # Given a DuckDB query that would run for minutes, started on a thread of its own
+    task = load_task(
+        "{id: slow, type: jdbc.duckdb.Query, fetchType: FETCH_ONE,"
+        " sql: 'SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3'}"
+    )
+    ctx = direct_context(tmp_path)
+    failures: list[BaseException] = []
+    hooked = threading.Event()
+    register = ctx.on_stop
+    ctx.on_stop = lambda cancel: (register(cancel), hooked.set())  # type: ignore[method-assign]
+
+    def run() -> None:
+        try:
+            task.run(ctx)
+        except BaseException as error:
+            failures.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    assert hooked.wait(60)
+    worker.join(0.5)  # let the query start: an interrupt before it would interrupt nothing
+
+    # When the runner abandons the attempt
+    ctx.stop("killed: task 'outer' timed out")
+    worker.join(60)
+
+    # Then the query stopped with DuckDB's interruption
+    assert not worker.is_alive()
+    assert len(failures) == 1 and isinstance(failures[0], TaskFailed)
+    assert "interrupt" in str(failures[0]).lower()

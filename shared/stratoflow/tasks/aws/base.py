@@ -79,13 +79,18 @@ class AwsTask(RunnableTask):
         if self.access_key_id is None:
             # In the cloud the flow's own role; else boto3's default chain (the usual one on a laptop).
             # The default session either way, so hooks registered on it (cloudsim's Lambda) apply.
-            return boto3.client(self.service, **options, **(ctx.aws_credentials() or {}))
-        session = boto3.session.Session(
-            aws_access_key_id=text(self.access_key_id),
-            aws_secret_access_key=text(self.secret_key_id),
-            aws_session_token=text(self.session_token),
-        )
-        return session.client(self.service, **options)
+            client = boto3.client(self.service, **options, **(ctx.aws_credentials() or {}))
+        else:
+            session = boto3.session.Session(
+                aws_access_key_id=text(self.access_key_id),
+                aws_secret_access_key=text(self.secret_key_id),
+                aws_session_token=text(self.session_token),
+            )
+            client = session.client(self.service, **options)
+        # An abandoned attempt (runner.abandon) makes no AWS call after it was abandoned: a call
+        # already sent ends on its own, the next one raises TaskStopped.
+        client.meta.events.register("before-call", lambda **_: ctx.check_stopped())
+        return client
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         try:

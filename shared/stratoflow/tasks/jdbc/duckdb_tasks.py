@@ -77,6 +77,9 @@ class DuckDbTask(RunnableTask):
             sql = self.statements(ctx, workdir)
             try:
                 with duckdb.connect(self.database(ctx, workdir)) as connection:
+                    # An abandoned attempt (runner.abandon) interrupts the running query.
+                    ctx.on_stop(connection.interrupt)
+                    ctx.check_stopped()
                     result = self.execute(ctx, connection, sql)
             except duckdb.Error as error:
                 raise TaskFailed(f"DuckDB: {error}") from None

@@ -1,10 +1,15 @@
 """`jdbc.postgresql.Query`, `Queries` and `CopyIn` with pg8000, a pure-Python driver: no libpq to
-ship in the Lambda layer, and it speaks SCRAM authentication and TLS itself."""
+ship in the Lambda layer, and it speaks SCRAM authentication and TLS itself.
+
+An abandoned attempt (runner.abandon) cancels the running statement with PostgreSQL's cancel request,
+which pg8000 does not offer: the server ends the statement and the task's connection then closes."""
 
 from __future__ import annotations
 
 import io
+import socket
 import ssl
+import struct
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,12 +83,27 @@ class PostgresTask(RunnableTask):
             raise TaskFailed(
                 f"cannot connect to {options['host']}:{options['port']}: {_reason(error)}"
             ) from None
+        ctx.on_stop(lambda: cancel_request(options["host"], options["port"], connection))
         try:
             yield connection
         except pg8000.native.DatabaseError as error:
             raise TaskFailed(f"PostgreSQL: {_reason(error)}") from None
         finally:
             connection.close()
+
+
+CANCEL_REQUEST_CODE = 80877102
+"""The protocol's CancelRequest code (1234 << 16 | 5678), sent in place of a startup message."""
+
+
+def cancel_request(host: str, port: int, connection: Any) -> None:
+    """Ask the server to cancel the statement `connection` runs: a new connection sends the backend's
+    process id and secret key, as libpq's PQcancel does (plain: the server reads it before any TLS)."""
+    key: bytes | None = getattr(connection, "_backend_key_data", None)
+    if key is None:  # the server gave no key: nothing can be cancelled
+        return
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(struct.pack("!ii", 16, CANCEL_REQUEST_CODE) + key)
 
 
 def _reason(error: BaseException) -> str:
