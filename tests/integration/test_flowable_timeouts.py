@@ -124,6 +124,51 @@ def test_a_subflow_outlasting_its_timeout_fails_and_its_child_execution_is_kille
     assert [child.state for child in children] == [State.KILLED]
 
 
+AROUND = """
+id: around
+namespace: tests.sim
+tasks:
+  - id: outer
+    type: Parallel
+    timeout: PT1S
+    tasks:
+      - id: call
+        type: Subflow
+        namespace: tests.sim
+        flowId: child
+"""
+
+
+def test_a_subflow_in_a_timed_out_parallel_stops_waiting_and_its_child_execution_is_killed(
+    tmp_path: Path,
+) -> None:
+    # Given a Parallel with a timeout of 1 s around a Subflow (wait: true) whose child sleeps 30 s
+    platform = LocalPlatform(tmp_path / "home", clock=RealClock())
+    try:
+        platform.deploy_source(CHILD, "child.yaml")
+        flow, record = platform.deploy_source(AROUND, "around.yaml")
+
+        # When the parent runs
+        outcome = platform.run(platform.admit(flow, record, {}))
+        children = platform.store.list_executions(namespace="tests.sim", flow_id="child")
+        # The child is stopped by the abandoned wait, beside the parent's own end: wait for its record.
+        for _ in range(300):
+            children = platform.store.list_executions(namespace="tests.sim", flow_id="child")
+            if all(child.state.is_terminal for child in children):
+                break
+            time.sleep(0.1)
+        naps = [run for child in children for run in platform.store.list_task_runs(child.id)]
+    finally:
+        platform.close()
+
+    # Then the Parallel failed as timed out without waiting for the child (its Sleep was killed before
+    # it ended), and the child execution was killed, as Step Functions stops a `.sync` child
+    assert outcome.execution.state == State.FAILED
+    assert "task 'outer' timed out after 0:00:01 (timeout 1s)" in (outcome.execution.error or "")
+    assert [child.state for child in children] == [State.KILLED]
+    assert [(run.task_id, run.state) for run in naps] == [("nap", State.KILLED)]
+
+
 STOPPED = """
 id: stopped
 namespace: tests.sim

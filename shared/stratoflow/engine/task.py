@@ -2,8 +2,9 @@
 
 Three ways to run an attempt, cheapest first:
 
-- no TimeoutSeconds/HeartbeatSeconds and no token: the handler runs on the state's own thread;
-- a timeout or heartbeat with a synchronous handler: on a virtual clock the handler runs inline and
+- no TimeoutSeconds/HeartbeatSeconds, no token and no `.sync` job: the handler runs on the state's
+  own thread;
+- a timeout, a heartbeat or a `.sync` job (a child execution) with a synchronous handler: on a virtual clock the handler runs inline and
   its virtual duration is checked when it returns (it takes clock time only by sleeping on
   `call.clock`); on a real clock it runs on a helper thread that is abandoned when it times out, as
   Step Functions abandons a Lambda invocation;
@@ -84,7 +85,9 @@ class TaskState(RecoverableState):
             heartbeatInSeconds=heartbeat,
         )
         run.emit(self.started, self.name, resource=self.resource)
-        if timeout is None and heartbeat is None and not self.token_task:
+        # A `.sync` job is waited for like a timed task, so that the state can stop waiting for it (a
+        # timeout around it, a failed sibling branch) and the job's handler see its attempt cancelled.
+        if timeout is None and heartbeat is None and not self.token_task and not self.sync_task:
             result = self._call_inline(run, scope, parameters, context, entered_id)
         else:
             result = self._call_waiting(run, scope, parameters, context, entered_id, timeout, heartbeat)

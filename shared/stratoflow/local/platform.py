@@ -476,8 +476,10 @@ def _engine_error(result: ExecutionResult) -> str | None:
 
 def _kill_when_abandoned(call: TaskCall, running: Any) -> None:
     """Kill the child execution when its Task state stops waiting for it before it ends (the Subflow's
-    timeout, a failed sibling branch, a stopped parent): the engine sets `cancelled` once the attempt
-    is over, so this thread always ends; stopping a child that already ended does nothing."""
+    timeout, a flowable's timeout around it, a failed sibling branch, a stopped parent): the engine
+    sets `cancelled` once a `.sync` attempt is over (engine.task waits for every `.sync` job in an
+    attempt scope of its own), so this thread always ends; stopping a child that already ended does
+    nothing."""
     call.cancelled.wait()
     running.stop(error="Killed", cause=f"its parent task {call.state_name} stopped waiting for it")
 
@@ -508,8 +510,10 @@ class _SubflowIntegration:
         if not resource.endswith(".sync:2") and not resource.endswith(".sync"):
             threading.Thread(target=self.platform.finish, args=(execution, running), daemon=True).start()
             return {"ExecutionArn": f"local:{name}", "StartDate": execution.start_date.isoformat()}
-        if call.deadline is not None:  # the Subflow's timeout: the child dies with the task's attempt
-            threading.Thread(target=_kill_when_abandoned, args=(call, running), daemon=True).start()
+        # As Step Functions stops a `.sync` child whose Task state stops waiting for it (the Subflow's
+        # timeout, a flowable's timeout around it, a failed sibling branch): the child dies with the
+        # task's attempt.
+        threading.Thread(target=_kill_when_abandoned, args=(call, running), daemon=True).start()
         outcome = self.platform.finish(execution, running)
         if call.clock.virtual:
             # The child ran on its own timeline; the parent waited for it all that (virtual) time, so
