@@ -22,7 +22,7 @@ from stratoflow.flow.task import RunnableTask
 from stratoflow.states import State
 from stratoflow.store import SqliteExecutionStore
 from stratoflow.store.local import LocalBlobStore
-from stratoflow.tasks.errors import TaskStopped
+from stratoflow.tasks.errors import TaskStopped, TaskTimeout
 from stratoflow.tasks.scripts.process import stopped_when
 
 
@@ -37,10 +37,16 @@ class Blocking(RunnableTask):
         RECORD["started"].set()
         if not cancelled.wait(30):
             return {"late": "never cancelled"}
-        try:
-            ctx.kv_set("late", "written after it was abandoned")
-        except TaskStopped as refused:
-            RECORD["refused"] = str(refused)
+        writes = {
+            "kv": lambda: ctx.kv_set("late", "written after it was abandoned"),
+            "file": lambda: ctx.put_file("late.txt", b"late"),
+            "labels": lambda: ctx.add_labels({"late": "yes"}),
+        }
+        for name, write in writes.items():
+            try:
+                write()
+            except TaskStopped as refused:
+                RECORD.setdefault("refused", {})[name] = str(refused)
         RECORD["ended"].set()
         return {"late": "result"}
 
@@ -81,8 +87,22 @@ def test_a_watched_attempt_is_abandoned_when_the_stop_check_fires(ctx: TaskRunCo
     assert "task 'slow' was stopped: killed: task 'outer' timed out" in str(stopped.value)
     assert RECORD["ended"].wait(10)
     # ... and what its thread tried to write afterwards was refused
-    assert "the attempt was abandoned" in RECORD["refused"]
+    assert sorted(RECORD["refused"]) == ["file", "kv", "labels"]
+    assert all("the attempt was abandoned" in message for message in RECORD["refused"].values())
     assert ctx.store.kv_get("team", "late") == (False, None)
+    execution = ctx.store.get_execution("e1")
+    assert execution is not None and "late" not in execution.labels
+
+
+def test_a_task_outliving_its_own_timeout_is_abandoned_the_same_way(ctx: TaskRunContext) -> None:
+    # Given a task that blocks, with a timeout of its own
+    task = Blocking(id="slow", type="test.Blocking", timeout="PT0.3S")
+
+    # When the runner runs it / Then it times out, and its cancel hook ended its work
+    with pytest.raises(TaskTimeout, match="task 'slow' timed out after"):
+        run_within_timeout(task, ctx, watched=True)
+    assert RECORD["ended"].wait(10)
+    assert sorted(RECORD["refused"]) == ["file", "kv", "labels"]
 
 
 def test_a_hook_registered_after_the_attempt_was_abandoned_is_called_at_once(ctx: TaskRunContext) -> None:
