@@ -15,7 +15,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from stratoflow.tasks.aws import athena
-from stratoflow.tasks.errors import TaskTimeout
+from stratoflow.tasks.errors import TaskStopped, TaskTimeout
 from tests.unit.tasks.task_helpers import RunFlow, direct_context, flow_source, load_task, outputs_of
 
 COLUMNS = [
@@ -108,6 +108,28 @@ def test_a_query_still_running_after_max_wait_is_stopped(
         state_manager.unset_transition("athena::execution")
 
     assert waits == [1.0, 1.0, 1.0]
+    executions = boto3.client("athena").list_query_executions()["QueryExecutionIds"]
+    status = boto3.client("athena").get_query_execution(QueryExecutionId=executions[0])["QueryExecution"][
+        "Status"
+    ]
+    assert status["State"] == "CANCELLED"
+
+
+def test_an_abandoned_attempt_stops_its_query(
+    tmp_path: Path, results: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a query that stays RUNNING, and a runner that abandons the attempt during the first wait
+    ctx = direct_context(tmp_path)
+    monkeypatch.setattr(athena, "_sleep", lambda _: ctx.stop("killed: task 'outer' timed out"))
+    state_manager.set_transition("athena::execution", {"progression": "manual", "times": 100})
+    try:
+        # When the task polls on / Then its next poll is refused
+        with pytest.raises(TaskStopped, match="the attempt was abandoned"):
+            load_task(f"{QUERY}, pollInterval: PT1S, maxWait: PT1H}}").run(ctx)
+    finally:
+        state_manager.unset_transition("athena::execution")
+
+    # ... and the cancel hook stopped the query in Athena
     executions = boto3.client("athena").list_query_executions()["QueryExecutionIds"]
     status = boto3.client("athena").get_query_execution(QueryExecutionId=executions[0])["QueryExecution"][
         "Status"

@@ -82,6 +82,7 @@ class AthenaQuery(AwsTask):
         "columns": "`[{name, type}]` of the result",
     }
     service: ClassVar[str] = "athena"
+    cancel_operations: ClassVar[frozenset[str]] = frozenset({"StopQueryExecution"})
 
     query: str
     database: str
@@ -109,6 +110,8 @@ class AthenaQuery(AwsTask):
         )
         query_id = started["QueryExecutionId"]
         ctx.log("INFO", f"Athena query {query_id} started")
+        # An abandoned attempt stops its query: Athena would otherwise scan (and bill) on.
+        ctx.on_stop(lambda: client.stop_query_execution(QueryExecutionId=query_id))
         self._wait(client, query_id)
         columns, rows = self._rows(client, query_id)
         outputs: dict[str, Any] = {"queryExecutionId": query_id, "rowCount": len(rows), "columns": columns}

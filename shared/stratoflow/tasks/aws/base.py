@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import abstractmethod
+from functools import partial
 from typing import Any, ClassVar
 
 from stratoflow.flow.run_context import RunContext
@@ -61,6 +62,8 @@ class AwsTask(RunnableTask):
     session_token: str | None = None
 
     service: ClassVar[str] = ""
+    # The operations the task's cancel hook (`ctx.on_stop`) calls once its attempt is abandoned.
+    cancel_operations: ClassVar[frozenset[str]] = frozenset()
 
     def client(self, ctx: RunContext) -> Any:
         """A boto3 client of the task's service, with its region, endpoint and credentials rendered."""
@@ -87,9 +90,9 @@ class AwsTask(RunnableTask):
                 aws_session_token=text(self.session_token),
             )
             client = session.client(self.service, **options)
-        # An abandoned attempt (runner.abandon) makes no AWS call after it was abandoned: a call
-        # already sent ends on its own, the next one raises TaskStopped.
-        client.meta.events.register("before-call", lambda **_: ctx.check_stopped())
+        # An abandoned attempt (runner.abandon) makes no AWS call after it was abandoned but the ones
+        # that cancel its work: a call already sent ends on its own, the next one raises TaskStopped.
+        client.meta.events.register("before-call", partial(_refuse_when_stopped, ctx, self.cancel_operations))
         return client
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
@@ -110,6 +113,11 @@ class AwsTask(RunnableTask):
     @abstractmethod
     def iam_statements(self) -> list[Statement]:
         """Exactly the actions this task uses, on the resources the flow names (`*` where it cannot)."""
+
+
+def _refuse_when_stopped(ctx: RunContext, allowed: frozenset[str], model: Any, **_: Any) -> None:
+    if model.name not in allowed:
+        ctx.check_stopped()
 
 
 def render_text(ctx: RunContext, value: str) -> str:
