@@ -9,6 +9,8 @@ import pytest
 
 from stratoflow.cloud.config.naming import pipe_role_name
 from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.deploy.deployment import FlowTarget
+from stratoflow.cloud.deploy.pipe_roles import PipeRoles
 from stratoflow.cloud.deploy.pipes import Pipes, input_template, pipe_notes, pipe_specs
 from stratoflow.errors import FlowValidationError
 from stratoflow.flow import Flow, SqsTrigger, load_flow
@@ -341,3 +343,44 @@ def test_a_pipe_that_keeps_failing_with_its_new_role_fails_the_deployment_for_a_
 
     with pytest.raises(RuntimeError, match="CREATE_FAILED"):
         pipes.put(spec, new_role=True)
+
+
+class _RecordingIam:
+    """Answers a pipe role's creation like IAM, keeping the request (no role exists yet)."""
+
+    def __init__(self) -> None:
+        self.created: dict[str, object] = {}
+
+    def get_role(self, RoleName: str) -> dict[str, object]:
+        raise _NoSuchEntity()
+
+    def create_role(self, **request: object) -> dict[str, object]:
+        self.created = request
+        return {"Role": {"Arn": "arn"}}
+
+    def put_role_policy(self, **request: object) -> None:
+        pass
+
+    def get_paginator(self, name: str) -> object:
+        class Pages:
+            def paginate(self, **request: object) -> list[dict[str, list[str]]]:
+                return [{"PolicyNames": []}]
+
+        return Pages()
+
+
+class _NoSuchEntity(Exception):
+    response = {"Error": {"Code": "NoSuchEntity"}}
+
+
+def test_a_pipe_role_is_tagged_like_everything_else_deployed_for_its_flow() -> None:
+    # Given a flow's pipe role about to be created
+    iam = _RecordingIam()
+    target = FlowTarget("team.shop", "orders", "sm", "arn:aws:states:eu-west-1:123456789012:stateMachine:sm")
+
+    # When the deployer creates it
+    PipeRoles(iam, SETTINGS).ensure("team.shop", "orders", ["Stratoflow-orders-q-1"], ["arn:aws:sqs:::q"])
+
+    # Then its tags are the flow's tags, from the one function that names them
+    tags = {tag["Key"]: tag["Value"] for tag in iam.created["Tags"]}  # type: ignore[attr-defined]
+    assert tags == target.tags()

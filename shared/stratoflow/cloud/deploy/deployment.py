@@ -18,6 +18,14 @@ NAMESPACE_TAG = "stratoflow:namespace"
 namespace's distributed-map objects through it (`${aws:PrincipalTag/stratoflow:namespace}`)."""
 
 
+FLOW_TAG = "stratoflow:flow"
+
+
+def flow_tags(namespace: str, flow_id: str) -> dict[str, str]:
+    """The tags of everything deployed for one flow (its state machine, roles, log groups)."""
+    return {NAMESPACE_TAG: namespace, FLOW_TAG: flow_id}
+
+
 @dataclass(frozen=True)
 class FlowTarget:
     """One flow and the names of what is deployed for it."""
@@ -29,7 +37,7 @@ class FlowTarget:
     stack_name: str = ""  # names the parts of a big flow
 
     def tags(self) -> dict[str, str]:
-        return {NAMESPACE_TAG: self.namespace, "stratoflow:flow": self.flow_id}
+        return flow_tags(self.namespace, self.flow_id)
 
     def part(self, number: int) -> tuple[str, str]:
         """The name and ARN of the state machine of part `number` (a big flow: `compiler.parts`)."""

@@ -26,6 +26,7 @@ from typing import Any
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.naming import FLOW_ROLE_PATH, AccountRegion, pipe_role_name
 from stratoflow.cloud.config.settings import Settings
+from stratoflow.cloud.deploy.deployment import flow_tags
 from stratoflow.cloud.deploy.flow_roles import compact, policy_document
 
 log = logging.getLogger("stratoflow.deployer")
@@ -152,8 +153,7 @@ class PipeRoles:
                 PermissionsBoundary=self.settings.stratoflow_pipe_boundary_arn,
                 Description=f"Stratoflow pipes of {namespace}.{flow_id}"[:1000],
                 Tags=[
-                    {"Key": "stratoflow:namespace", "Value": namespace[:256]},
-                    {"Key": "stratoflow:flow", "Value": flow_id[:256]},
+                    {"Key": key, "Value": value[:256]} for key, value in flow_tags(namespace, flow_id).items()
                 ],
             )
         except Exception as error:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratoflow.cloud.config.settings import Settings
-from stratoflow.cloud.deploy.deployment import Deployment, Retirement
+from stratoflow.cloud.deploy.deployment import FLOW_TAG, NAMESPACE_TAG, Deployment, Retirement, flow_tags
 from stratoflow.cloud.deploy.pipe_roles import PipeRoles
 from stratoflow.cloud.deploy.rules import rule_name
 from stratoflow.flow import Flow, SqsTrigger
@@ -43,7 +43,7 @@ CREATE_FAILED = "CREATE_FAILED"
 # Waits for a busy pipe to settle, about half a minute in all; then the deployment fails and is retried.
 SETTLE_DELAYS = (1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
 MAX_DESCRIPTION = 512
-TAG_NAMESPACE, TAG_FLOW, TAG_TRIGGER = "stratoflow:namespace", "stratoflow:flow", "stratoflow:trigger"
+TAG_TRIGGER = "stratoflow:trigger"
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class PipeSpec:
         }
 
     def tags(self) -> dict[str, str]:
-        return {TAG_NAMESPACE: self.namespace, TAG_FLOW: self.flow_id, TAG_TRIGGER: self.trigger_id}
+        return {**flow_tags(self.namespace, self.flow_id), TAG_TRIGGER: self.trigger_id}
 
 
 @dataclass
@@ -271,7 +271,7 @@ class Pipes:
                     tags = self.client.describe_pipe(Name=summary["Name"]).get("Tags") or {}
                 except self.client.exceptions.NotFoundException:
                     continue
-                if tags.get(TAG_NAMESPACE) == namespace and tags.get(TAG_FLOW) == flow_id:
+                if tags.get(NAMESPACE_TAG) == namespace and tags.get(FLOW_TAG) == flow_id:
                     names.append(str(summary["Name"]))
         return names
 
