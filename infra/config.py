@@ -77,7 +77,7 @@ class StratoflowProps:
     log_level: str = "INFO"
     # RETAIN keeps the buckets, the table and the log groups when the stack is deleted.
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
-    # A managed policy of the operator's that caps every flow role instead of the stack's own boundary.
+    # A managed policy of the operator's that caps every flow role, beside the stack's denials.
     flow_permissions_boundary_arn: str | None = None
     # {namespace: [ARN patterns]}: the AWS resources each namespace's flows may name (None: unchecked);
     # a pattern may hold tokens (`bucket.arn_for_objects("raw/*")` of a bucket in the same app).

@@ -84,6 +84,8 @@ class Stratoflow(Construct):
             if config.container_subnets
             else None
         )
+        # Before the deployer: its function writes an operator's flow-role boundaries.
+        self.housekeeping = Housekeeping(self, "Housekeeping", config=config, functions=self.functions)
         self.deployer = DeployerWiring(
             self,
             "Deployer",
@@ -92,6 +94,7 @@ class Stratoflow(Construct):
             functions=self.functions,
             triggers=self.triggers,
             alerts_topic=self.alerts.topic,
+            housekeeping=self.housekeeping,
             containers=self.containers,
         )
         self.execution_events = ExecutionEvents(
@@ -103,17 +106,11 @@ class Stratoflow(Construct):
             alerts_topic=self.alerts.topic,
         )
         # Deleted first when the stack is: the flows' roles go before the policies they use.
-        self.housekeeping = Housekeeping(
-            self,
-            "Housekeeping",
-            config=config,
-            functions=self.functions,
-            deleted_after=[
-                self.deployer.state_machine_role,
-                self.deployer.flow_role_boundary,
-                self.triggers.pipe_role_boundary,
-                self.triggers.scheduler_role,
-            ],
+        self.housekeeping.delete_after(
+            self.deployer.state_machine_role,
+            self.deployer.flow_role_boundary,
+            self.triggers.pipe_role_boundary,
+            self.triggers.scheduler_role,
         )
         # Script tasks run in their flow's sandbox function, created by the deployer (issue 15).
         self.script_sandboxes = ScriptSandboxes(
@@ -140,6 +137,11 @@ class Stratoflow(Construct):
             Console(self, "Console", config=config, storage=self.storage, functions=self.functions)
             if config.console
             else None
+        )
+        # The stack's assets, which no flow role may reach: the console's pages, the sandboxes' code.
+        assets = [self.script_sandboxes.code.bucket, *([self.console.pages_bucket] if self.console else [])]
+        self.deployer.flow_role_boundary.never_reach(
+            *(arn for bucket in assets for arn in (bucket.bucket_arn, bucket.arn_for_objects("*")))
         )
         self._outputs()
         self._record_version()

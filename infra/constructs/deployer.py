@@ -20,16 +20,19 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stratoflow.cloud.deploy.deployment import NAMESPACE_TAG
+
 from ..config import StratoflowProps
 from ..grants import pass_role
 from ..nag import acknowledge, wildcard_actions, wildcard_resource
 from ..naming import owned_alarms_arn, owned_flow_roles_arn, owned_state_machines_arn, platform_name
 from .containers import Containers
 from .functions import METRICS_NAMESPACE, PlatformFunctions
+from .housekeeping import Housekeeping
 from .queues import dead_letter_queue, rule_target
 from .storage import Storage
 from .triggers import TriggerSupport
-from .workflow_role import FlowRoleBoundary, StateMachineRole
+from .workflow_role import OWN_NAMESPACE, FlowRoleBoundary, StateMachineRole
 
 FLOW_FILE_SUFFIXES = (".yaml", ".yml")
 # Retries of an event whose delivery to the deployer failed; failed invocations are retried by Lambda.
@@ -48,6 +51,7 @@ class DeployerWiring(Construct):
         functions: PlatformFunctions,
         triggers: TriggerSupport,
         alerts_topic: sns.ITopic,
+        housekeeping: Housekeeping,
         containers: Containers | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -85,12 +89,18 @@ class DeployerWiring(Construct):
             platform_records=[
                 storage.table.table_arn,
                 f"{storage.table.table_arn}/*",
-                storage.flows_bucket.bucket_arn,
-                storage.flows_bucket.arn_for_objects("*"),
+                *(
+                    arn
+                    for bucket in (storage.flows_bucket, storage.access_logs_bucket)
+                    for arn in (bucket.bucket_arn, bucket.arn_for_objects("*"))
+                ),
+                *functions.secrets_arns,
             ],
             replacement_arn=config.flow_permissions_boundary_arn,
             grants=config.namespace_grants,
+            housekeeping=housekeeping,
         )
+        self._keep_flow_roles_to_their_map_objects(storage)
 
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", config=config)
         self.flow_changes_rule = events.Rule(
@@ -155,6 +165,39 @@ class DeployerWiring(Construct):
         self._grant_management(role, triggers)
         self._grant_flow_roles(role)
         self._grant_pipe_roles(role, triggers)
+
+    def _keep_flow_roles_to_their_map_objects(self, storage: Storage) -> None:
+        """The data bucket refuses flow and sandbox roles everything but their own namespace's
+        distributed-map objects, whatever their boundary allows (a namespace granted `arn:aws:s3:::*`).
+
+        In the bucket's policy, not the boundaries: a boundary's Deny cannot leave out objects of one
+        bucket (NotResource would leave out every other bucket), and a bucket policy applies to that
+        bucket only. The task runner, the shared role and the sandboxes' presigned URLs (signed by the
+        task runner) are other principals."""
+        flow_roles = {"ArnLike": {"aws:PrincipalArn": owned_flow_roles_arn(self)}}
+        bucket = storage.data_bucket
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="FlowRolesOnlyTheirMapObjects",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:*"],
+                not_resources=list(self.state_machine_role.distributed_map_objects(OWN_NAMESPACE)),
+                conditions=flow_roles,
+            )
+        )
+        # ... and a role without its namespace tag nothing (its `${aws:PrincipalTag/...}` resolves to
+        # nothing, and a statement that names it might then not apply at all).
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="FlowRolesWithoutNamespaceNothing",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:*"],
+                resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
+                conditions={**flow_roles, "Null": {f"aws:PrincipalTag/{NAMESPACE_TAG}": "true"}},
+            )
+        )
 
     def _grant_management(self, role: iam.IRole, triggers: TriggerSupport) -> None:
         state_machines = owned_state_machines_arn(self)

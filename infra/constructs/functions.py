@@ -228,12 +228,9 @@ class PlatformFunctions(Construct):
             wildcard_resource(self, flow_roles),
         )
 
-    def _use_secrets(self) -> None:
-        """`secret('NAME')` in the cloud: Secrets Manager `stratoflow/<namespace>/NAME`, else SSM."""
-        # The webhook reads the keys given as `{{ secret('NAME') }}`.
-        for function in (self.task_runner, self.webhook):
-            function.add_environment("STRATOFLOW_SECRETS_BACKEND", "aws")
-            function.add_environment("STRATOFLOW_SECRETS_PREFIX", SECRETS_PREFIX)
+    @property
+    def secrets_arns(self) -> tuple[str, str]:
+        """The flows' secrets: in Secrets Manager, and as SSM parameters."""
         stack = Stack.of(self)
         secrets = stack.format_arn(
             service="secretsmanager",
@@ -244,6 +241,15 @@ class PlatformFunctions(Construct):
         parameters = stack.format_arn(
             service="ssm", resource="parameter", resource_name=f"{SECRETS_PREFIX}/*"
         )
+        return secrets, parameters
+
+    def _use_secrets(self) -> None:
+        """`secret('NAME')` in the cloud: Secrets Manager `stratoflow/<namespace>/NAME`, else SSM."""
+        # The webhook reads the keys given as `{{ secret('NAME') }}`.
+        for function in (self.task_runner, self.webhook):
+            function.add_environment("STRATOFLOW_SECRETS_BACKEND", "aws")
+            function.add_environment("STRATOFLOW_SECRETS_PREFIX", SECRETS_PREFIX)
+        secrets, parameters = self.secrets_arns
         for name in ("task_runner", "webhook"):
             role = self.roles[name]
             role.add_to_principal_policy(

@@ -1,5 +1,8 @@
 """Housekeeping: when the stack is deleted, remove what the deployer created for it.
 
+(Its function also answers the custom resource of an operator's flow-role boundaries:
+operator_boundary.OperatorBoundaries, through `service_token`.)
+
 A custom resource, through a Lambda-backed `Provider`, whose Delete runs functions/housekeeping
 (stratoflow.cloud.deploy.teardown): the flows' state machines, alarms, trigger rules, pipes and roles,
 found by the stack's prefix. It is deleted before the stack's flow policies and roles (it depends on
@@ -50,7 +53,7 @@ class Housekeeping(Construct):
         *,
         config: StratoflowProps,
         functions: PlatformFunctions,
-        deleted_after: Sequence[IConstruct],
+        deleted_after: Sequence[IConstruct] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -94,13 +97,18 @@ class Housekeeping(Construct):
         acknowledge_tracing(self.role)
         self._grant_deletes()
         provider = self._provider(config)
+        self.service_token = provider.service_token
         self.resource = CustomResource(
             self,
             "Resource",
             service_token=provider.service_token,
             resource_type="Custom::StratoflowHousekeeping",
         )
-        for construct in deleted_after:
+        self.delete_after(*deleted_after)
+
+    def delete_after(self, *constructs: IConstruct) -> None:
+        """Delete the deployer's resources before these (the policies and roles they use)."""
+        for construct in constructs:
             self.resource.node.add_dependency(construct)
 
     def _grant_deletes(self) -> None:

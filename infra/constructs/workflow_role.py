@@ -8,8 +8,9 @@
   flow role only its namespace's).
 - The flow roles' permissions boundary: the most a flow's role can ever be granted, whatever its tasks
   declare (stratoflow.cloud.deploy.flow_roles). By default the services of the task library on every
-  resource but the stack's own table and buckets, plus the base policy; the context value
-  `flowPermissionsBoundaryArn` replaces it with a policy of the operator's.
+  resource but the stack's own table and buckets, KMS keys through those services, plus the base
+  policy; every boundary denies the stack's records outright (operator_boundary). With the context
+  value `flowPermissionsBoundaryArn` each boundary is the operator's policy plus the stack's denials.
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ from ..grants import service_for
 from ..nag import acknowledge, wildcard_actions, wildcard_resource
 from ..naming import owned_executions_arn, owned_state_machines_arn
 from .containers import Containers
+from .housekeeping import Housekeeping
+from .operator_boundary import (
+    KMS_ACTIONS,
+    OperatorBoundaries,
+    grants_denial,
+    kms_denial,
+    kms_services,
+    platform_denial,
+)
 
 # Step Functions keeps this managed rule to learn when a `.sync` child execution ends.
 SYNC_EVENTS_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
@@ -235,7 +245,8 @@ class FlowRoleBoundary(Construct):
     the resources that namespace may be granted (its entry's, its parents' and `"*"`'s patterns),
     and `policy` is the boundary of namespaces without an entry (`"*"`'s patterns, or none). A
     deployer bug that writes a flow role a resource its namespace is not granted is then refused by
-    IAM, not only by the deployer's own check.
+    IAM, not only by the deployer's own check. With an operator's policy (`replacement_arn`) the same
+    keys, each the operator's statements and the stack's `denials` (operator_boundary).
     """
 
     def __init__(
@@ -248,6 +259,7 @@ class FlowRoleBoundary(Construct):
         platform_records: Sequence[str] = (),
         replacement_arn: str | None = None,
         grants: Mapping[str, Sequence[str]] | None = None,
+        housekeeping: Housekeeping | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.state_machine_role = state_machine_role
@@ -256,16 +268,16 @@ class FlowRoleBoundary(Construct):
         # table's name from the stack's outputs) cannot read other namespaces' records around the
         # task runner's checks. The base statements still allow what distributed maps need there.
         self.platform_storage = list(platform_storage)
-        # ... and the table and flows bucket (no base statement needs them) are denied outright, so a
-        # namespace granted a pattern as wide as `arn:aws:s3:::*` still cannot write flows or records.
+        # ... and the table, the flows bucket, the assets' buckets and the secrets (no base statement
+        # needs them) are denied outright, so a namespace granted a pattern as wide as `arn:aws:s3:::*`
+        # still cannot write flows or read records (`never_reach` adds the ones made later).
         self.platform_records = list(platform_records)
+        self._platform_denials: list[iam.PolicyStatement] = []
         # Boundary by namespace of the grants (the namespaces without an entry get `policy`).
         self.namespace_policies: dict[str, iam.IManagedPolicy] = {}
+        self.operator: OperatorBoundaries | None = None
         if replacement_arn is not None:
-            # The operator's own policy: it must allow the base policy's actions too.
-            self.policy: iam.IManagedPolicy = iam.ManagedPolicy.from_managed_policy_arn(
-                self, "Policy", replacement_arn
-            )
+            self._compose_with_operator(replacement_arn, grants, housekeeping)
             return
         if grants is None:
             self.policy = self._boundary("Policy", ["*"], "each flow's role")
@@ -280,6 +292,60 @@ class FlowRoleBoundary(Construct):
                 patterns_for(grants, namespace),
                 f"flow roles of namespace {namespace}"[:900],
             )
+
+    def _compose_with_operator(
+        self, operator_arn: str, grants: Mapping[str, Sequence[str]] | None, housekeeping: Housekeeping | None
+    ) -> None:
+        """Each boundary is the operator's policy plus the stack's denials (operator_boundary): the
+        namespace of a role is held to its grants in IAM whatever the operator's policy allows."""
+        if housekeeping is None:
+            raise ValueError("an operator's boundary is written by the housekeeping function")
+        keys: dict[str, list[str] | None] = {"default": None}
+        namespaces: dict[str, str] = {}
+        if grants is not None:
+            keys["default"] = patterns_for(grants, ALL_NAMESPACES)
+            for namespace in sorted(set(grants) - {ALL_NAMESPACES}):
+                digest = hashlib.sha256(namespace.encode()).hexdigest()[:8]
+                keys[f"n{digest}"], namespaces[namespace] = patterns_for(grants, namespace), f"n{digest}"
+
+        def denials() -> dict[str, list[iam.PolicyStatement]]:
+            return {key: self.denials(patterns) for key, patterns in keys.items()}
+
+        self.operator = OperatorBoundaries(
+            self, "Operator", housekeeping=housekeeping, operator_arn=operator_arn, denials=denials
+        )
+        self.policy: iam.IManagedPolicy = iam.ManagedPolicy.from_managed_policy_arn(
+            self, "Policy", self.operator.arn("default")
+        )
+        for namespace, key in namespaces.items():
+            self.namespace_policies[namespace] = iam.ManagedPolicy.from_managed_policy_arn(
+                self, f"Namespace{key[1:]}", self.operator.arn(key)
+            )
+
+    def denials(self, patterns: Sequence[str] | None) -> list[iam.PolicyStatement]:
+        """The Deny statements a boundary built on the operator's policy carries: the stack's records,
+        KMS outside the task services, and with grants (`patterns`) the task services, role passing
+        and keys outside the namespace's patterns and the base policy's resources."""
+        found = [platform_denial(self.platform_records), kms_denial(self)]
+        if patterns is not None:
+            # The base policy's map objects name the role's namespace through its tag; here any
+            # namespace's (a Deny whose NotResource holds a variable IAM cannot resolve may not apply
+            # at all): the data bucket's own policy keeps a role to its namespace's objects.
+            base = [
+                resource.replace(OWN_NAMESPACE, "*")
+                for statement in self.state_machine_role.base_statements()
+                for resource in statement.resources
+                if resource != "*"
+            ]
+            actions = [*TASK_SERVICE_ACTIONS, "iam:PassRole", "kms:*"]
+            found.append(grants_denial(actions, [*patterns, *base]))
+        return found
+
+    def never_reach(self, *resources: str) -> None:
+        """Deny flow roles these resources of the stack too (made after the boundaries)."""
+        self.platform_records.extend(resources)
+        for statement in self._platform_denials:
+            statement.add_resources(*resources)
 
     def _boundary(self, construct_id: str, resources: Sequence[str], whose: str) -> iam.ManagedPolicy:
         state_machine_role = self.state_machine_role
@@ -300,12 +366,22 @@ class FlowRoleBoundary(Construct):
                 )
             )
         if self.platform_records:
+            denial = platform_denial(self.platform_records)
+            self._platform_denials.append(denial)
+            granted.append(denial)
+        # Customer managed keys of the namespace's patterns, only as the task services use them.
+        keys = [
+            r
+            for r in resources
+            if r == "*" or Token.is_unresolved(r) or r.split(":")[2:3] in (["kms"], ["*"])
+        ]
+        if keys:
             granted.append(
                 iam.PolicyStatement(
-                    sid="NeverThePlatformsRecords",
-                    effect=iam.Effect.DENY,
-                    actions=["dynamodb:*", "s3:*"],
-                    resources=self.platform_records,
+                    sid="KeysThroughTaskServices",
+                    actions=list(KMS_ACTIONS),
+                    resources=keys,
+                    conditions={"StringEquals": {"kms:ViaService": kms_services(self)}},
                 )
             )
         # Only patterns that can name a role (IAM allows 6,144 characters in a managed policy).
@@ -340,6 +416,7 @@ class FlowRoleBoundary(Construct):
         findings = [
             *sorted({wildcard_resource(self, resource) for resource in resources if "*" in resource}),
             *(wildcard_actions(*(a for a in TASK_SERVICE_ACTIONS if a.endswith(":*"))) if resources else ()),
+            *(wildcard_actions(*(a for a in KMS_ACTIONS if a.endswith("*"))) if keys else ()),
         ]
         if findings:
             acknowledge(
@@ -347,7 +424,8 @@ class FlowRoleBoundary(Construct):
                 "A permissions boundary grants nothing by itself: it caps the flow roles, whose inline policy "
                 "names each task's actions and the resources the flow names. The boundary keeps them within "
                 "the services the task library calls on the resources the namespace may be granted ('*' "
-                "without namespace grants), with role passing to ECS tasks only.",
+                "without namespace grants), with role passing to ECS tasks only and KMS keys only through "
+                "S3, SQS, SNS and DynamoDB (kms:ViaService).",
                 *findings,
             )
         acknowledge(

@@ -147,14 +147,18 @@ class Request:
     resource_policy: dict[str, Any] | None = None
 
     def payload(self) -> dict[str, Any]:
+        context = {
+            key: value if isinstance(value, str) else list(value) for key, value in self.context.items()
+        }
+        if self.principal.arn.startswith("arn:"):
+            # AWS sets it on every request of a role's session (a bucket policy names flow roles by it).
+            context.setdefault("aws:PrincipalArn", self.principal.arn)
         return {
             "principal": self.principal.arn,
             "action": self.action,
             "resource": self.resource,
             "accountId": ACCOUNT,
-            "context": {
-                key: value if isinstance(value, str) else list(value) for key, value in self.context.items()
-            },
+            "context": context,
             "identityPolicies": list(self.principal.policies),
             "resourcePolicy": self.resource_policy,
             "boundaries": [self.principal.boundary] if self.principal.boundary is not None else None,

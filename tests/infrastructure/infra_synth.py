@@ -50,9 +50,16 @@ CUSTOM_CONTEXT = {
 # operator's): team.a inherits team's, and every namespace "*"'s; lake may use any bucket.
 GRANTS_CONTEXT = {
     "namespaceGrants": (
-        '{"team.a": ["arn:aws:s3:::team-a-*"], "team": ["arn:aws:s3:::team-shared/*"], '
+        '{"team.a": ["arn:aws:s3:::team-a-*", "arn:aws:kms:eu-west-1:123456789012:key/aaaa*"], '
+        '"team": ["arn:aws:s3:::team-shared/*"], '
         '"lake": ["arn:aws:s3:::*"], "*": ["arn:aws:sqs:eu-west-1:123456789012:shared-*"]}'
     ),
+}
+# The same grants under an operator's boundary: each boundary is the operator's policy and the
+# stack's denials (stratoflow.cloud.deploy.flow_boundaries).
+OPERATOR_CONTEXT = {
+    **GRANTS_CONTEXT,
+    "flowPermissionsBoundaryArn": "arn:aws:iam::123456789012:policy/ops/FlowBoundary",
 }
 
 

@@ -3,6 +3,7 @@ deployer may do to flow roles, and the task runner's right to assume them."""
 
 from __future__ import annotations
 
+import hashlib
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -221,18 +222,42 @@ def test_only_the_task_runner_assumes_flow_roles(synth: Synthesized) -> None:
         assert synth.resources_allowed(_role(synth, name), "sts:AssumeRole") == [], name
 
 
-def test_an_operators_boundary_replaces_the_stacks_own(custom_synth: Synthesized) -> None:
+def test_an_operators_boundary_is_composed_with_the_stacks_denials_per_namespace(
+    custom_synth: Synthesized,
+) -> None:
+    # Given the stack with an operator's boundary and grants for team.a
     operators = CUSTOM_CONTEXT["flowPermissionsBoundaryArn"]
     platform = custom_synth.platform
+    boundary = platform.deployer.flow_role_boundary
     environment = custom_synth.environment(platform.functions.deployer)
     deployer_statements = custom_synth.statements(_role(custom_synth, "deployer"))
     create = next(s for s in deployer_statements if "iam:CreateRole" in s["Action"])
+    assert boundary.operator is not None
+    composer = custom_synth.logical_id(boundary.operator.resource)
+    resource = custom_synth.cfn["Resources"][composer]
 
-    assert environment["STRATOFLOW_FLOW_BOUNDARY_ARN"] == operators
-    assert create["Condition"] == {"StringEquals": {"iam:PermissionsBoundary": operators}}
+    # Then the housekeeping function writes one boundary per key from the operator's policy and the
+    # stack's denials (what they allow: tests/security/test_iam_attacks.py)
+    assert resource["Type"] == "Custom::StratoflowFlowBoundaries"
+    assert resource["Properties"]["OperatorPolicyArn"] == operators
+    denials = resource["Properties"]["Denials"]
+    assert sorted(denials) == ["default", "n" + hashlib.sha256(b"team.a").hexdigest()[:8]]
+    for key, statements in denials.items():
+        sids = [statement["Sid"] for statement in statements]
+        assert sids == [
+            "NeverThePlatformsRecords",
+            "KeysOnlyThroughTaskServices",
+            "OnlyTheNamespacesGrants",
+        ], key
+        assert all(statement["Effect"] == "Deny" for statement in statements)
+    # ... the deployer gives flow roles those, and may create roles with those only
+    assert environment["STRATOFLOW_FLOW_BOUNDARY_ARN"] == {"Fn::GetAtt": [composer, "default"]}
+    allowed = create["Condition"]["StringEquals"]["iam:PermissionsBoundary"]
+    assert sorted(map(str, allowed)) == sorted(map(str, [{"Fn::GetAtt": [composer, key]} for key in denials]))
+    assert operators not in map(str, allowed)
     assert render_cfn(create["Resource"]) == FLOW_ROLES.format(stack="StratoDev")
+    # ... and the stack makes no boundary of its own for flow roles (the pipe roles keep theirs)
     managed = custom_synth.resources("AWS::IAM::ManagedPolicy")
-    # ... no boundary of the stack's own for flow roles (the pipe roles keep theirs)
     assert sorted(managed) == sorted(
         custom_synth.logical_id(policy)
         for policy in (platform.deployer.state_machine_role.base_policy, platform.triggers.pipe_role_boundary)

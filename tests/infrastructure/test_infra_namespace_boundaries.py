@@ -24,6 +24,7 @@ def test_each_namespace_of_the_grants_has_a_boundary_allowing_its_own_and_its_pa
     assert sorted(boundary.namespace_policies) == ["lake", "team", "team.a"]
     team_a = boundary_statements(grants_synth, boundary.namespace_policies["team.a"])
     assert sorted(team_a["TaskServices"]["Resource"]) == [
+        "arn:aws:kms:eu-west-1:123456789012:key/aaaa*",
         "arn:aws:s3:::team-a-*",
         "arn:aws:s3:::team-shared/*",
         "arn:aws:sqs:eu-west-1:123456789012:shared-*",

@@ -11,6 +11,7 @@ session; tests/infrastructure/infra_synth.py).
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -30,9 +31,10 @@ from iam_simulator import (
     Simulator,
     Template,
 )
-from infra_synth import GRANTS_CONTEXT, Synthesized, synthesize_once
+from infra_synth import GRANTS_CONTEXT, OPERATOR_CONTEXT, Synthesized, synthesize_once
 
 from stratoflow.cloud.config.naming import AccountRegion
+from stratoflow.cloud.deploy.flow_boundaries import compose
 from stratoflow.cloud.deploy.flow_roles import flow_policy
 from stratoflow.cloud.deploy.pipe_roles import pipe_policy, pipe_trust_policy
 
@@ -65,11 +67,48 @@ KEY_POLICY = {
     ],
 }
 VIA_SQS = {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}
+VIA_S3 = {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
+VIA_LAMBDA = {"kms:ViaService": f"lambda.{REGION}.amazonaws.com"}
+# team.a's grants list its keys `key/aaaa*` (infra_synth.GRANTS_CONTEXT); another team's key is not one.
+TEAM_A_KEY, TEAM_B_KEY = (
+    f"arn:aws:kms:{REGION}:{ACCOUNT}:key/aaaa-1111",
+    f"arn:aws:kms:{REGION}:{ACCOUNT}:key/bbbb-2222",
+)
+# The operator's boundary (`flowPermissionsBoundaryArn`): wide on the task services, secrets and keys
+# (so that what refuses the attacks below is the stack's denials), no deletes, no other service.
+OPERATOR_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "OperatorsServices",
+            "Effect": "Allow",
+            "Action": [
+                "s3:*",
+                "sqs:*",
+                "dynamodb:*",
+                "lambda:InvokeFunction",
+                "states:*",
+                "events:*",
+                "xray:*",
+                "logs:*",
+                "secretsmanager:GetSecretValue",
+                "kms:*",
+            ],
+            "Resource": "*",
+        },
+        {"Sid": "OperatorsNoDeletes", "Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"},
+    ],
+}
 TO_ECS = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
 # A flow role's namespace tag (`FlowTarget.tags`), as IAM reads it from the role (the simulator does
 # not fill principal keys itself).
 NAMESPACE_TAG = "aws:PrincipalTag/stratoflow:namespace"
 OF_TEAM_A, OF_TEAM = {NAMESPACE_TAG: "team.a"}, {NAMESPACE_TAG: "team"}
+OF_LAKE = {NAMESPACE_TAG: "lake"}
+OUTPUTS_OF_TEAM_B, ITEMS_OF_LAKE = (
+    "team.b/orders/executions/1/outputs/out.json",
+    "lake/orders/executions/1/t/items.json",
+)
 
 
 def ask(
@@ -108,6 +147,7 @@ class Roles:
         self.pipe = Principal(PIPE_ROLE, (pipe_policy([QUEUE], stack.names["admission"]),), pipe_boundary)
         self.widened_pipe = Principal(PIPE_ROLE, (EVERYTHING,), pipe_boundary)
         self.account = AccountRegion(PARTITION, REGION, ACCOUNT)
+        self.data_policy = self._data_bucket_policy(stack.template, stack.synth)
         outputs = stack.synth.cfn["Outputs"]
         self.pipe_roles_pattern = stack.template.resolver.resolve(outputs["PipeRolesArnPattern"]["Value"])
         self._namespace_roles(grants)
@@ -134,6 +174,50 @@ class Roles:
         self.ungranted = role(boundary.policy)
         self.grants_table = resolve.arn(grants.logical_id(grants.platform.storage.table))
         self.grants_task_runner = resolve.arn(grants.logical_id(grants.platform.functions.task_runner))
+        self.grants_data = (
+            f"arn:aws:s3:::{resolve.ref(grants.logical_id(grants.platform.storage.data_bucket))}"
+        )
+        self.grants_data_policy = self._data_bucket_policy(template, grants)
+        platform = grants.platform
+        self.assets = {
+            "pages": resolve.arn(grants.logical_id(platform.console.pages_bucket)),
+            "logs": resolve.arn(grants.logical_id(platform.storage.access_logs_bucket)),
+            "code": resolve.resolve(grants.stack.resolve(platform.script_sandboxes.code.bucket.bucket_arn)),
+        }
+
+    def operator_roles(self, operator: Synthesized) -> None:
+        """Under the operator's boundary, with the same grants: flow roles widened to `*` on `*`, each
+        under the boundary the housekeeping function writes for its namespace (the operator's policy
+        and the stack's denials, composed by `flow_boundaries.compose`)."""
+        template = Template(operator.cfn)
+        resolve = template.resolver
+        boundary = operator.platform.deployer.flow_role_boundary
+        assert boundary.operator is not None
+        denials = resolve.resolve(
+            operator.stack.resolve(operator.cfn["Resources"][operator.logical_id(boundary.operator.resource)])
+        )["Properties"]["Denials"]
+        base_id = operator.logical_id(operator.platform.deployer.state_machine_role.base_policy)
+        base = template.managed_policy(resolve.ref(base_id))
+
+        def role(namespace: str) -> Principal:
+            key = "default" if namespace == "" else "n" + hashlib.sha256(namespace.encode()).hexdigest()[:8]
+            return Principal(FLOW_ROLE, (EVERYTHING, base), compose(OPERATOR_POLICY, denials[key]))
+
+        self.op_team_a, self.op_lake, self.op_ungranted = role("team.a"), role("lake"), role("")
+        self.op_table = resolve.arn(operator.logical_id(operator.platform.storage.table))
+        self.op_data = (
+            f"arn:aws:s3:::{resolve.ref(operator.logical_id(operator.platform.storage.data_bucket))}"
+        )
+        self.op_data_policy = self._data_bucket_policy(template, operator)
+        self.op_task_runner = resolve.arn(operator.logical_id(operator.platform.functions.task_runner))
+
+    @staticmethod
+    def _data_bucket_policy(template: Template, synth: Synthesized) -> dict[str, Any]:
+        policy = template.resource_policy(
+            "AWS::S3::BucketPolicy", "Bucket", synth.logical_id(synth.platform.storage.data_bucket)
+        )
+        assert policy is not None
+        return policy
 
     def naming(self, resource: str, action: str) -> Principal:
         """The role the deployer writes for a flow whose one task declares `action` on `resource`."""
@@ -392,6 +476,155 @@ ATTACKS: dict[str, Callable[[Roles], tuple[Request, Request]]] = {
         ask(r.ungranted, "s3:GetObject", "arn:aws:s3:::team-shared/x"),
         ask(r.ungranted, "sqs:SendMessage", SHARED_QUEUE),
     ),
+    # --- every boundary denies the stack's records and assets, whatever the namespace's grants ---
+    # lake is granted every bucket; the data bucket's policy leaves its flow roles their own map objects
+    "a namespace granted every bucket reads another namespace's outputs": lambda r: (
+        ask(r.lake, "s3:GetObject", f"{r.grants_data}/{OUTPUTS_OF_TEAM_B}", OF_LAKE, r.grants_data_policy),
+        ask(r.lake, "s3:GetObject", f"{r.grants_data}/{ITEMS_OF_LAKE}", OF_LAKE, r.grants_data_policy),
+    ),
+    "a namespace granted every bucket reads another namespace's loop items": lambda r: (
+        ask(
+            r.lake,
+            "s3:GetObject",
+            f"{r.grants_data}/team.b/f/executions/1/t/items.json",
+            OF_LAKE,
+            r.grants_data_policy,
+        ),
+        ask(r.lake, "s3:GetObject", f"{r.grants_data}/{ITEMS_OF_LAKE}", OF_LAKE, r.grants_data_policy),
+    ),
+    "a namespace granted every bucket writes another namespace's map results": lambda r: (
+        ask(
+            r.lake,
+            "s3:PutObject",
+            f"{r.grants_data}/map-results/team.b/1/x.json",
+            OF_LAKE,
+            r.grants_data_policy,
+        ),
+        ask(
+            r.lake,
+            "s3:PutObject",
+            f"{r.grants_data}/map-results/lake/1/x.json",
+            OF_LAKE,
+            r.grants_data_policy,
+        ),
+    ),
+    "a namespace granted every bucket reads another namespace's files": lambda r: (
+        ask(
+            r.lake,
+            "s3:GetObject",
+            f"{r.grants_data}/namespaces/team.b/files/a.yaml",
+            OF_LAKE,
+            r.grants_data_policy,
+        ),
+        ask(r.lake, "s3:GetObject", "arn:aws:s3:::lake-raw/a.yaml"),
+    ),
+    "a namespace granted every bucket lists the data bucket": lambda r: (
+        ask(r.lake, "s3:ListBucket", r.grants_data, OF_LAKE, r.grants_data_policy),
+        ask(r.lake, "s3:ListBucket", "arn:aws:s3:::lake-raw"),
+    ),
+    "a flow role without its namespace tag reads loop items through a wide grant": lambda r: (
+        ask(r.lake, "s3:GetObject", f"{r.grants_data}/{ITEMS_OF_LAKE}", resource_policy=r.grants_data_policy),
+        ask(r.lake, "s3:GetObject", f"{r.grants_data}/{ITEMS_OF_LAKE}", OF_LAKE, r.grants_data_policy),
+    ),
+    "a namespace granted every bucket rewrites the console's pages": lambda r: (
+        ask(r.lake, "s3:PutObject", f"{r.assets['pages']}/index.html"),
+        ask(r.lake, "s3:PutObject", "arn:aws:s3:::lake-raw/index.html"),
+    ),
+    "a namespace granted every bucket replaces the sandboxes' code": lambda r: (
+        ask(r.lake, "s3:PutObject", f"{r.assets['code']}/0123abcd.zip"),
+        ask(r.lake, "s3:PutObject", "arn:aws:s3:::lake-raw/0123abcd.zip"),
+    ),
+    "a namespace granted every bucket reads the access logs": lambda r: (
+        ask(r.lake, "s3:GetObject", f"{r.assets['logs']}/data-bucket/2026-01-01"),
+        ask(r.lake, "s3:GetObject", "arn:aws:s3:::lake-raw/2026-01-01"),
+    ),
+    "the default boundary's data bucket refuses another namespace's outputs": lambda r: (
+        ask(r.widened_flow, "s3:GetObject", f"{r.data}/{OUTPUTS_OF_TEAM_B}", OF_TEAM_A, r.data_policy),
+        ask(
+            r.widened_flow,
+            "s3:GetObject",
+            f"{r.data}/team.a/f/executions/1/t/items.json",
+            OF_TEAM_A,
+            r.data_policy,
+        ),
+    ),
+    # --- KMS: the namespace's keys, only through S3, SQS, SNS or DynamoDB ---
+    "a flow's declared key used outside the task services": lambda r: (
+        ask(r.naming(KEY, "kms:Decrypt"), "kms:Decrypt", KEY, resource_policy=KEY_POLICY),
+        ask(r.naming(KEY, "kms:Decrypt"), "kms:Decrypt", KEY, VIA_S3, KEY_POLICY),
+    ),
+    "team.a decrypts with its key outside the task services": lambda r: (
+        ask(r.team_a, "kms:Decrypt", TEAM_A_KEY, resource_policy=KEY_POLICY),
+        ask(r.team_a, "kms:Decrypt", TEAM_A_KEY, VIA_S3, KEY_POLICY),
+    ),
+    "team.a uses another team's key through S3": lambda r: (
+        ask(r.team_a, "kms:GenerateDataKey", TEAM_B_KEY, VIA_S3, KEY_POLICY),
+        ask(r.team_a, "kms:GenerateDataKey", TEAM_A_KEY, VIA_S3, KEY_POLICY),
+    ),
+    "team.a uses its key through Lambda": lambda r: (
+        ask(r.team_a, "kms:Decrypt", TEAM_A_KEY, VIA_LAMBDA, KEY_POLICY),
+        ask(r.team_a, "kms:Decrypt", TEAM_A_KEY, VIA_SQS, KEY_POLICY),
+    ),
+    "team.a schedules its key's deletion": lambda r: (
+        ask(r.team_a, "kms:ScheduleKeyDeletion", TEAM_A_KEY, VIA_S3, KEY_POLICY),
+        ask(r.team_a, "kms:Encrypt", TEAM_A_KEY, VIA_S3, KEY_POLICY),
+    ),
+    "an ungranted namespace uses team.a's key": lambda r: (
+        ask(r.ungranted, "kms:Decrypt", TEAM_A_KEY, VIA_S3, KEY_POLICY),
+        ask(r.team_a, "kms:Decrypt", TEAM_A_KEY, VIA_S3, KEY_POLICY),
+    ),
+    # --- under the operator's boundary (its policy and the stack's denials), the same grants ---
+    "with the operator's boundary, team.a reaches another team's bucket": lambda r: (
+        ask(r.op_team_a, "s3:GetObject", "arn:aws:s3:::team-b-lake/x"),
+        ask(r.op_team_a, "s3:GetObject", "arn:aws:s3:::team-a-lake/x"),
+    ),
+    "with the operator's boundary, team.a sends to an ungranted queue": lambda r: (
+        ask(r.op_team_a, "sqs:SendMessage", PAYROLL),
+        ask(r.op_team_a, "sqs:SendMessage", SHARED_QUEUE),
+    ),
+    "with the operator's boundary, team.a invokes another function": lambda r: (
+        ask(r.op_team_a, "lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:payroll"),
+        ask(r.op_team_a, "lambda:InvokeFunction", r.op_task_runner),
+    ),
+    "with the operator's boundary, a namespace goes beyond the operator's policy": lambda r: (
+        ask(r.op_lake, "s3:DeleteObject", "arn:aws:s3:::lake-raw/x.json"),
+        ask(r.op_lake, "s3:PutObject", "arn:aws:s3:::lake-raw/x.json"),
+    ),
+    "with the operator's boundary, team.a uses a service the operator does not allow": lambda r: (
+        ask(
+            r.op_team_a, "athena:StartQueryExecution", f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/primary"
+        ),
+        ask(r.op_team_a, "s3:PutObject", "arn:aws:s3:::team-a-lake/x"),
+    ),
+    "with the operator's boundary, a flow reads the stack's secrets": lambda r: (
+        ask(r.op_team_a, "secretsmanager:GetSecretValue", f"{SECRETS}/team.a/token-AbCdEf"),
+        # ... which the operator's policy allows elsewhere: the stack denies its own prefix only
+        ask(
+            r.op_team_a,
+            "secretsmanager:GetSecretValue",
+            f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ops/x-AbCdEf",
+        ),
+    ),
+    "with the operator's boundary, a namespace granted every bucket writes the stack's table": lambda r: (
+        ask(r.op_lake, "dynamodb:PutItem", r.op_table),
+        ask(r.op_lake, "s3:GetObject", "arn:aws:s3:::lake-raw/x.json"),
+    ),
+    "with the operator's boundary, a namespace granted every bucket reads another namespace's outputs": lambda r: (
+        ask(r.op_lake, "s3:GetObject", f"{r.op_data}/{OUTPUTS_OF_TEAM_B}", OF_LAKE, r.op_data_policy),
+        ask(r.op_lake, "s3:GetObject", f"{r.op_data}/{ITEMS_OF_LAKE}", OF_LAKE, r.op_data_policy),
+    ),
+    "with the operator's boundary, team.a decrypts outside the task services": lambda r: (
+        ask(r.op_team_a, "kms:Decrypt", TEAM_A_KEY, resource_policy=KEY_POLICY),
+        ask(r.op_team_a, "kms:Decrypt", TEAM_A_KEY, VIA_S3, KEY_POLICY),
+    ),
+    "with the operator's boundary, team.a uses another team's key": lambda r: (
+        ask(r.op_team_a, "kms:Decrypt", TEAM_B_KEY, VIA_S3, KEY_POLICY),
+        ask(r.op_team_a, "kms:Decrypt", TEAM_A_KEY, VIA_S3, KEY_POLICY),
+    ),
+    "with the operator's boundary, an ungranted namespace reaches team's grants": lambda r: (
+        ask(r.op_ungranted, "s3:GetObject", "arn:aws:s3:::team-shared/x"),
+        ask(r.op_ungranted, "sqs:SendMessage", SHARED_QUEUE),
+    ),
 }
 
 
@@ -401,6 +634,9 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, st
     stack = SimulatedStack(synthesize_once("default", tmp_path_factory.mktemp("cdk-default")))
     grants = synthesize_once("grants", tmp_path_factory.mktemp("cdk-grants"), **GRANTS_CONTEXT)
     roles = Roles(stack, grants)
+    roles.operator_roles(
+        synthesize_once("operator", tmp_path_factory.mktemp("cdk-operator"), **OPERATOR_CONTEXT)
+    )
     pairs = {name: build(roles) for name, build in ATTACKS.items()}
     results = iter(Simulator().evaluate([request for pair in pairs.values() for request in pair]))
     return {name: (next(results), next(results)) for name in pairs}

@@ -126,3 +126,23 @@ def test_other_tables_and_buckets_and_templated_names_are_left_to_the_boundary()
     )
 
     assert stack_storage_problems(load_flow(source, "team/f.yaml"), STACK_STORAGE) == []
+
+
+def test_a_kms_key_outside_the_namespaces_grants_is_refused_with_its_location() -> None:
+    # Given grants that list team.a's key, and a flow of team.a declaring another team's key
+    grants = parse_grants(
+        '{"team.a": ["arn:aws:s3:::team-a-*", "arn:aws:kms:eu-west-1:123456789012:key/aaaa-*"]}'
+    )
+    source = (
+        "id: f\nnamespace: team.a\ntasks:\n"
+        "  - {id: ok, type: aws.s3.Upload, bucket: team-a-raw, key: k, from: x, "
+        "kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/aaaa-1'}\n"
+        "  - {id: up, type: aws.s3.Upload, bucket: team-a-raw, key: k, from: x, "
+        "kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/bbbb-1'}\n"
+    )
+
+    # Then the deployer refuses the other key at its task's line, as the boundary would
+    assert refused_resources(load_flow(source, "team/f.yaml"), grants) == [
+        "team/f.yaml:5:5: task 'up': arn:aws:kms:eu-west-1:123456789012:key/bbbb-1 is not among the "
+        "resources namespace 'team.a' may be granted (the stack's namespaceGrants)"
+    ]

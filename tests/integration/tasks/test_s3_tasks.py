@@ -189,3 +189,24 @@ def test_an_abandoned_attempt_makes_no_more_aws_calls(tmp_path: Path, aws: None)
     with pytest.raises(TaskStopped, match="the attempt was abandoned: killed: task 'outer' timed out"):
         client.put_object(Bucket="data", Key="late.txt", Body=b"late")
     assert "Contents" not in boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="data")
+
+
+def test_an_upload_with_a_kms_key_writes_the_object_encrypted_with_that_key(
+    run_flow: RunFlow, s3: Any
+) -> None:
+    # Given a customer managed key, and a flow uploading with it
+    key = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+    source = flow_source(
+        f"""
+        - {{id: up, type: aws.s3.Upload, bucket: lake, key: raw/secret.json, content: {{a: 1}}, kmsKeyArn: '{key}'}}
+        """
+    )
+
+    # When
+    outcome = run_flow(source)
+
+    # Then the object is encrypted with that key (the role's boundary lets S3 use it: test_iam_attacks.py)
+    assert outcome.execution.state == State.SUCCESS, [(r.task_id, r.error) for r in outcome.task_runs]
+    head = s3.head_object(Bucket="lake", Key="raw/secret.json")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] == key

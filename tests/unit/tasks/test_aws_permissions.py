@@ -144,3 +144,44 @@ def test_the_compiled_flow_collects_every_statement_once() -> None:
         {"Action": ["s3:DeleteObject"], "Resource": ["arn:aws:s3:::b/k"]},
         {"Action": ["sns:Publish"], "Resource": ["arn:aws:sns:us-east-1:1:t"]},
     ]
+
+
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.mark.parametrize(
+    ("yaml", "resource"),
+    [
+        (f"{{id: t, type: aws.s3.Upload, bucket: data, key: k, content: x, kmsKeyArn: '{KEY}'}}", KEY),
+        (f"{{id: t, type: aws.sqs.Publish, queueUrl: q, messages: [a], kmsKeyArn: '{KEY}'}}", KEY),
+        (
+            "{id: t, type: aws.dynamodb.GetItem, tableName: o, key: {id: 1}, "
+            "kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/{{ vars.key }}'}",
+            "arn:aws:kms:eu-west-1:123456789012:key/*",
+        ),
+    ],
+)
+def test_a_declared_kms_key_adds_what_the_service_needs_of_it(yaml: str, resource: str) -> None:
+    # Given a task on an encrypted bucket, queue or table that names its key
+    declared = statements(yaml)
+
+    # Then its role may decrypt and make data keys with that key (the boundary adds: through the service)
+    assert declared[-1] == {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [resource]}
+
+
+@pytest.mark.parametrize(
+    ("yaml", "message"),
+    [
+        (
+            "{id: t, type: aws.s3.Upload, bucket: b, key: k, content: x, kmsKeyArn: alias/lake}",
+            "kmsKeyArn: 'alias/lake' is not a KMS key ARN",
+        ),
+        (
+            f"{{id: t, type: aws.lambda.Invoke, functionArn: f, kmsKeyArn: '{KEY}'}}",
+            "kmsKeyArn",  # an unknown property there: Lambda uses no key on the flow's behalf
+        ),
+    ],
+)
+def test_a_kms_key_is_refused_where_it_cannot_be_used(yaml: str, message: str) -> None:
+    with pytest.raises(Exception, match=message):
+        load_task(yaml)

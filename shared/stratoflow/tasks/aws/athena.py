@@ -155,7 +155,7 @@ class AthenaQuery(AwsTask):
                 rows.append({c["name"]: _typed(v, c["type"]) for c, v in zip(columns, values, strict=False)})
         return columns, rows
 
-    def iam_statements(self) -> list[Statement]:
+    def call_statements(self) -> list[Statement]:
         bucket, prefix = s3_location(self.output_location)
         database = pattern(self.database)
         statements = [

@@ -12,6 +12,8 @@ from abc import abstractmethod
 from functools import partial
 from typing import Any, ClassVar
 
+from pydantic import model_validator
+
 from stratoflow.flow.run_context import RunContext
 from stratoflow.flow.task import RunnableTask
 from stratoflow.tasks.aws.errors import aws_failure
@@ -22,6 +24,12 @@ KESTRA_AWS = "io.kestra.plugin.aws"
 _EXPRESSION = re.compile(r"\{\{|\{%")
 
 Statement = dict[str, list[str]]
+
+# What the calls of S3, SQS, SNS and DynamoDB tasks need of a customer managed key the service uses on
+# the caller's behalf (writes a data key, reads a decryption).
+KMS_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+KEY_ARN_START = re.compile(r"^arn:aws[a-z-]*:kms:")  # a templated key: its static part
 
 
 def statement(actions: list[str], resources: list[str]) -> Statement:
@@ -60,7 +68,6 @@ class AwsTask(RunnableTask):
     access_key_id: str | None = None
     secret_key_id: str | None = None
     session_token: str | None = None
-
     service: ClassVar[str] = ""
     # The operations the task's cancel hook (`ctx.on_stop`) calls once its attempt is abandoned.
     cancel_operations: ClassVar[frozenset[str]] = frozenset()
@@ -110,14 +117,46 @@ class AwsTask(RunnableTask):
     def call(self, ctx: RunContext) -> dict[str, Any]:
         """Do the AWS calls; botocore errors raised here become typed failures."""
 
-    @abstractmethod
     def iam_statements(self) -> list[Statement]:
+        """What the task's calls need, and its KMS key when it declares one."""
+        return [*self.call_statements(), *self.key_statements()]
+
+    def key_statements(self) -> list[Statement]:
+        return []
+
+    @abstractmethod
+    def call_statements(self) -> list[Statement]:
         """Exactly the actions this task uses, on the resources the flow names (`*` where it cannot)."""
 
 
 def _refuse_when_stopped(ctx: RunContext, allowed: frozenset[str], model: Any, **_: Any) -> None:
     if model.name not in allowed:
         ctx.check_stopped()
+
+
+class EncryptedAwsTask(AwsTask):
+    """An AWS task on a bucket, queue, topic or table, which a customer managed KMS key may encrypt."""
+
+    # The key that encrypts them: the flow's role may use it, and its boundary lets it only through the
+    # task's service (`kms:ViaService`), as the service uses it on the caller's behalf.
+    kms_key_arn: str | None = None
+
+    @model_validator(mode="after")
+    def _kms_key_by_its_arn(self) -> EncryptedAwsTask:
+        key = self.kms_key_arn
+        if key is not None and not (
+            KEY_ARN.match(key) if is_static(key) else KEY_ARN_START.match(static_prefix(key))
+        ):
+            raise ValueError(
+                f"kmsKeyArn: '{key}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>; "
+                "IAM names a key by its ARN, not by an alias)"
+            )
+        return self
+
+    def key_statements(self) -> list[Statement]:
+        if self.kms_key_arn is None:
+            return []
+        return [statement(list(KMS_KEY_ACTIONS), [pattern(self.kms_key_arn)])]
 
 
 def render_text(ctx: RunContext, value: str) -> str:

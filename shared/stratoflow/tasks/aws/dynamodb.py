@@ -18,7 +18,7 @@ from stratoflow.flow.registry import register
 from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.aws.base import (
     KESTRA_AWS,
-    AwsTask,
+    EncryptedAwsTask,
     Statement,
     pattern,
     regional_arn,
@@ -71,7 +71,7 @@ def _as_map(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-class DynamoTask(AwsTask):
+class DynamoTask(EncryptedAwsTask):
     service: ClassVar[str] = "dynamodb"
 
     table_name: str
@@ -95,7 +95,7 @@ class PutItem(DynamoTask):
         self.client(ctx).put_item(TableName=render_text(ctx, self.table_name), Item=to_attributes(item))
         return {}
 
-    def iam_statements(self) -> list[Statement]:
+    def call_statements(self) -> list[Statement]:
         return [statement(["dynamodb:PutItem"], [self.table_arn()])]
 
 
@@ -120,7 +120,7 @@ class GetItem(DynamoTask):
         item = response.get("Item")
         return {"row": from_attributes(item) if item is not None else None}
 
-    def iam_statements(self) -> list[Statement]:
+    def call_statements(self) -> list[Statement]:
         return [statement(["dynamodb:GetItem"], [self.table_arn()])]
 
 
@@ -163,7 +163,7 @@ class Query(DynamoTask):
                 break
         return fetch_outputs(ctx, rows, self.fetch_type)
 
-    def iam_statements(self) -> list[Statement]:
+    def call_statements(self) -> list[Statement]:
         resources = [self.table_arn()]
         if self.index_name is not None:
             resources = [f"{self.table_arn()}/index/{pattern(self.index_name)}"]

@@ -84,5 +84,5 @@ class LambdaInvoke(AwsTask):
             "contentType": "application/json",
         }
 
-    def iam_statements(self) -> list[Statement]:
+    def call_statements(self) -> list[Statement]:
         return [statement(["lambda:InvokeFunction"], function_arns(self.function_arn, self.region))]

@@ -14,6 +14,7 @@ from stratoflow.flow.run_context import RunContext
 from stratoflow.tasks.aws.base import (
     KESTRA_AWS,
     AwsTask,
+    EncryptedAwsTask,
     Statement,
     is_static,
     pattern,
@@ -73,7 +74,7 @@ def _stored_messages(ctx: RunContext, uri: str) -> list[Any]:
 
 
 @register
-class SqsPublish(AwsTask):
+class SqsPublish(EncryptedAwsTask):
     """Send `messages` to an SQS queue (a list, or a storage URI of a JSON-lines file; `from` is
     Kestra's name for it)."""
 
@@ -128,12 +129,12 @@ class SqsPublish(AwsTask):
         ctx.log("INFO", f"sent {sent} message(s) to {url}")
         return {"messagesCount": sent}
 
-    def iam_statements(self) -> list[Statement]:
+    def call_statements(self) -> list[Statement]:
         return [statement(["sqs:SendMessage"], [queue_arn(self.queue_url, self.region)])]
 
 
 @register
-class SnsPublish(AwsTask):
+class SnsPublish(EncryptedAwsTask):
     """Publish one `message` (text, or JSON for maps and lists) to an SNS topic."""
 
     type_name: ClassVar[str] = "aws.sns.Publish"
@@ -168,7 +169,7 @@ class SnsPublish(AwsTask):
         response = self.client(ctx).publish(**request)
         return {"messageId": response.get("MessageId")}
 
-    def iam_statements(self) -> list[Statement]:
+    def call_statements(self) -> list[Statement]:
         arn = self.topic_arn if is_static(self.topic_arn) else regional_arn("sns", self.region, "*")
         return [statement(["sns:Publish"], [arn])]
 
@@ -259,7 +260,7 @@ class PutEvents(AwsTask):
             )
         return {"entryCount": len(entries), "failedEntryCount": len(errors), "eventIds": ids}
 
-    def iam_statements(self) -> list[Statement]:
+    def call_statements(self) -> list[Statement]:
         if isinstance(self.entries, str):  # the file's buses are known only when it runs
             return [statement(["events:PutEvents"], [regional_arn("events", self.region, "event-bus/*")])]
         buses = []

@@ -15,7 +15,14 @@ from pydantic import Field, model_validator
 from stratoflow.flow.fields import StrictModel
 from stratoflow.flow.registry import register
 from stratoflow.flow.run_context import RunContext
-from stratoflow.tasks.aws.base import KESTRA_AWS, AwsTask, Statement, pattern, render_text, statement
+from stratoflow.tasks.aws.base import (
+    KESTRA_AWS,
+    EncryptedAwsTask,
+    Statement,
+    pattern,
+    render_text,
+    statement,
+)
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import content_bytes, is_storage_uri, read_stored, safe_file_name
@@ -34,7 +41,7 @@ def _etag(value: Any) -> str | None:
     return str(value).strip('"') if value is not None else None
 
 
-class S3Task(AwsTask):
+class S3Task(EncryptedAwsTask):
     service: ClassVar[str] = "s3"
 
     bucket: str
@@ -81,6 +88,11 @@ class Upload(S3Task):
             request["ContentType"] = render_text(ctx, self.content_type)
         if self.metadata:
             request["Metadata"] = {as_text(k): as_text(v) for k, v in ctx.render(self.metadata).items()}
+        if (
+            self.kms_key_arn is not None
+        ):  # the declared key encrypts the object, whatever the bucket's default
+            request["ServerSideEncryption"] = "aws:kms"
+            request["SSEKMSKeyId"] = render_text(ctx, self.kms_key_arn)
         response = self.client(ctx).put_object(**request)
         ctx.log("INFO", f"uploaded {len(data)} bytes to s3://{bucket}/{key}")
         return {
@@ -92,7 +104,7 @@ class Upload(S3Task):
             "size": len(data),
         }
 
-    def iam_statements(self) -> list[Statement]:
+    def call_statements(self) -> list[Statement]:
         return [statement(["s3:PutObject"], [object_arn(self.bucket, self.key)])]
 
 
@@ -132,7 +144,7 @@ class Download(S3Task):
             "metadata": response.get("Metadata") or {},
         }
 
-    def iam_statements(self) -> list[Statement]:
+    def call_statements(self) -> list[Statement]:
         actions = ["s3:GetObject"] + (["s3:GetObjectVersion"] if self.version_id is not None else [])
         return [statement(actions, [object_arn(self.bucket, self.key)])]
 
@@ -181,7 +193,7 @@ class List(S3Task):
                     return {"objects": objects}
         return {"objects": objects}
 
-    def iam_statements(self) -> list[Statement]:
+    def call_statements(self) -> list[Statement]:
         return [statement(["s3:ListBucket"], [bucket_arn(self.bucket)])]
 
 
@@ -194,7 +206,7 @@ class ObjectRef(StrictModel):
 
 
 @register
-class Copy(AwsTask):
+class Copy(EncryptedAwsTask):
     """Copy `from: {bucket, key}` to `to: {bucket, key}` (each defaults to the source's); `delete`
     removes the source afterwards (a move)."""
 
@@ -246,7 +258,7 @@ class Copy(AwsTask):
             "versionId": response.get("VersionId"),
         }
 
-    def iam_statements(self) -> list[Statement]:
+    def call_statements(self) -> list[Statement]:
         assert self.from_.bucket is not None
         source = object_arn(self.from_.bucket, self.from_.key)
         reads = ["s3:GetObject"] + (["s3:GetObjectVersion"] if self.from_.version_id is not None else [])
@@ -277,6 +289,6 @@ class Delete(S3Task):
         response = self.client(ctx).delete_object(**request)
         return {"deleteMarker": bool(response.get("DeleteMarker")), "versionId": response.get("VersionId")}
 
-    def iam_statements(self) -> list[Statement]:
+    def call_statements(self) -> list[Statement]:
         actions = ["s3:DeleteObject"] + (["s3:DeleteObjectVersion"] if self.version_id is not None else [])
         return [statement(actions, [object_arn(self.bucket, self.key)])]

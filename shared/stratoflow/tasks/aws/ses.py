@@ -27,6 +27,6 @@ class SesSendEmail(AwsTask, MailContent):
         )
         return {"messageId": response["MessageId"]}
 
-    def iam_statements(self) -> list[Statement]:
+    def call_statements(self) -> list[Statement]:
         # SES authorizes sending per verified identity; the sender is often an expression.
         return [statement(["ses:SendRawEmail"], [regional_arn("ses", self.region, "identity/*")])]
