@@ -27,12 +27,13 @@ from ..grants import pass_role
 from ..nag import acknowledge, wildcard_actions, wildcard_resource
 from ..naming import owned_alarms_arn, owned_flow_roles_arn, owned_state_machines_arn, platform_name
 from .containers import Containers
+from .flow_role_boundary import FlowRoleBoundary
 from .functions import METRICS_NAMESPACE, PlatformFunctions
 from .housekeeping import Housekeeping
 from .queues import dead_letter_queue, rule_target
 from .storage import Storage
 from .triggers import TriggerSupport
-from .workflow_role import OWN_NAMESPACE, FlowRoleBoundary, StateMachineRole
+from .workflow_role import OWN_NAMESPACE, StateMachineRole
 
 FLOW_FILE_SUFFIXES = (".yaml", ".yml")
 # Retries of an event whose delivery to the deployer failed; failed invocations are retried by Lambda.

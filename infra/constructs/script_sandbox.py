@@ -24,9 +24,9 @@ from ..config import StratoflowProps
 from ..grants import pass_role
 from ..nag import acknowledge, wildcard_resource
 from ..naming import owned_sandbox_functions_arn, owned_sandbox_log_groups_arn, owned_sandbox_roles_arn
+from .flow_role_boundary import FlowRoleBoundary
 from .functions import FUNCTIONS_DIR, PlatformFunctions
 from .housekeeping import Housekeeping
-from .workflow_role import FlowRoleBoundary
 
 MANAGE_FUNCTIONS = (
     "lambda:CreateFunction",
