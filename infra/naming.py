@@ -9,6 +9,7 @@ from constructs import IConstruct
 from stratoflow.cloud.config.naming import (
     FLOW_ROLE_PATH,
     SANDBOX_ROLE_SUFFIX,
+    boundary_policy_name,
     flow_role_prefix,
     pipe_role_prefix,
     sandbox_function_prefix,
@@ -81,6 +82,12 @@ def owned_sandbox_roles_arn(scope: IConstruct) -> str:
     """The sandbox functions' roles: flow role names ending with `-s` (a flow role never does)."""
     name = f"{FLOW_ROLE_PATH.lstrip('/')}{flow_role_prefix(Stack.of(scope).stack_name)}*{SANDBOX_ROLE_SUFFIX}"
     return Stack.of(scope).format_arn(service="iam", region="", resource="role", resource_name=name)
+
+
+def owned_flow_boundaries_arn(scope: IConstruct) -> str:
+    """The flow-role boundaries built on an operator's policy (stratoflow.cloud.deploy.flow_boundaries)."""
+    name = f"{FLOW_ROLE_PATH.lstrip('/')}{boundary_policy_name(Stack.of(scope).stack_name, '*')}"
+    return Stack.of(scope).format_arn(service="iam", region="", resource="policy", resource_name=name)
 
 
 def owned_pipe_roles_arn(scope: IConstruct) -> str:

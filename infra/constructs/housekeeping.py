@@ -26,6 +26,7 @@ from ..nag import acknowledge, wildcard_resource
 from ..naming import (
     owned_alarms_arn,
     owned_custom_bus_rules_arn,
+    owned_flow_boundaries_arn,
     owned_flow_roles_arn,
     owned_pipe_roles_arn,
     owned_pipes_arn,
@@ -42,6 +43,7 @@ LIST_ACTIONS = (
     "states:ListStateMachines",
     "cloudwatch:DescribeAlarms",
     "iam:ListRoles",
+    "iam:ListPolicies",
 )
 
 
@@ -133,6 +135,11 @@ class Housekeeping(Construct):
                     "iam:DeleteRole",
                 ],
                 [owned_flow_roles_arn(self), owned_pipe_roles_arn(self)],
+            ),
+            # An operator's boundaries that an update left to roles (operator_boundary).
+            "DeleteFlowBoundaries": (
+                ["iam:ListPolicyVersions", "iam:DeletePolicyVersion", "iam:DeletePolicy"],
+                [owned_flow_boundaries_arn(self)],
             ),
         }
         for sid, (actions, resources) in owned.items():

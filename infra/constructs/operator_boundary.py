@@ -30,10 +30,10 @@ from aws_cdk import CustomResource, IStableAnyProducer, Lazy, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stratoflow.cloud.config.naming import FLOW_ROLE_PATH
-from stratoflow.cloud.deploy.flow_boundaries import RESOURCE_TYPE, boundary_policy_name
+from stratoflow.cloud.deploy.flow_boundaries import RESOURCE_TYPE
 
 from ..nag import acknowledge, wildcard_resource
+from ..naming import owned_flow_boundaries_arn
 from .housekeeping import Housekeeping
 
 # What may never touch the stack's records, whatever a boundary allows.
@@ -105,12 +105,7 @@ class OperatorBoundaries(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        policies = stack.format_arn(
-            service="iam",
-            region="",
-            resource="policy",
-            resource_name=f"{FLOW_ROLE_PATH.lstrip('/')}{boundary_policy_name(stack.stack_name, '*')}",
-        )
+        policies = owned_flow_boundaries_arn(self)
         statements = [
             iam.PolicyStatement(
                 sid="ReadOperatorBoundary",

@@ -9,6 +9,8 @@ PREFIXED = {
     "states:DeleteStateMachine": "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:Stratoflow-*",
     "cloudwatch:DeleteAlarms": "arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:Stratoflow-*",
     "pipes:DeletePipe": "arn:<AWS::Partition>:pipes:<AWS::Region>:<AWS::AccountId>:pipe/Stratoflow-*",
+    # boundaries built on an operator's policy that an update of the template left to roles
+    "iam:DeletePolicy": "arn:<AWS::Partition>:iam::<AWS::AccountId>:policy/stratoflow/Stratoflow-flow-boundary-*",
 }
 # The flows' roles and their pipes' roles.
 ROLES = [

@@ -130,6 +130,16 @@ def others(sim: CloudSimulation) -> dict[str, str]:
     iam.create_role(
         Path="/stratoflow/", RoleName=f"{OTHER}-flow-0123456789abcdef", AssumeRolePolicyDocument="{}"
     )
+    # A boundary built on an operator's policy that an update of the template left behind (two
+    # versions), and another stack's
+    document = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}'
+    )
+    for stack in (STACK, OTHER):
+        arn = iam.create_policy(
+            Path="/stratoflow/", PolicyName=f"{stack}-flow-boundary-n0123abcd", PolicyDocument=document
+        )["Policy"]["Arn"]
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=document, SetAsDefault=True)
     return {"rule": f"{OTHER}-rule", "platform rule": f"{STACK}.flow-changes"}
 
 
@@ -154,6 +164,11 @@ def _owned(prefix: str) -> dict[str, list[str]]:
             r["RoleName"]
             for r in iam.list_roles(PathPrefix="/stratoflow/")["Roles"]
             if r["RoleName"].startswith(prefix)
+        ],
+        "boundaries": [
+            p["PolicyName"]
+            for p in iam.list_policies(Scope="Local", PathPrefix="/stratoflow/")["Policies"]
+            if p["PolicyName"].startswith(prefix)
         ],
     }
 
@@ -199,7 +214,7 @@ def test_deleting_the_stack_removes_what_the_deployer_created_and_nothing_else(
     # Then none of them is left, the other stack's and the template's are, and the id is unchanged
     assert _owned(f"{STACK}-") == {kind: [] for kind in before}
     remaining = _owned(OTHER)
-    assert all(remaining[kind] for kind in ("rules", "alarms", "roles")), remaining
+    assert all(remaining[kind] for kind in ("rules", "alarms", "roles", "boundaries")), remaining
     assert (
         boto3.client("events").describe_rule(Name=others["platform rule"])["Name"] == others["platform rule"]
     )
@@ -248,4 +263,11 @@ def test_what_could_not_be_deleted_fails_the_request_naming_it(
     with pytest.raises(module.TeardownFailed, match=f"role {role}: .*DeleteConflict"):
         module.lambda_handler(_request("Delete"), Context())
     left = _owned(f"{STACK}-")
-    assert left == {"rules": [], "pipes": [], "state machines": [], "alarms": [], "roles": roles}
+    assert left == {
+        "rules": [],
+        "pipes": [],
+        "state machines": [],
+        "alarms": [],
+        "roles": roles,
+        "boundaries": [],
+    }

@@ -96,6 +96,11 @@ def sandbox_function_name(stack_name: str, namespace: str, flow_id: str) -> str:
     return sandbox_function_prefix(stack_name) + _digest(namespace, flow_id, _ROLE_HASH_LENGTH)
 
 
+def boundary_policy_name(stack_name: str, key: str) -> str:
+    """A flow-role boundary built on an operator's policy (`cloud.deploy.flow_boundaries`)."""
+    return f"{stack_name}-flow-boundary-{key}"
+
+
 def sandbox_role_name(stack_name: str, namespace: str, flow_id: str) -> str:
     """The role the flow's sandbox function runs with: `<StackName>-flow-<hash>-s`, at most 64."""
     return flow_role_name(stack_name, namespace, flow_id)[: MAX_ROLE_NAME - len(SANDBOX_ROLE_SUFFIX)] + (

@@ -21,7 +21,8 @@ never the stack's records, KMS only through the task services, and with namespac
 the task services outside the namespace's patterns). The deployer may give flow roles only these.
 
 An edit of the operator's policy reaches these copies when the stack is deployed again with a change
-to them (the custom resource runs on a change of its properties only).
+to them (the custom resource runs on a change of its properties only). Copies that roles still have
+when an update drops them stay until the stack's deletion (teardown deletes what is left).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stratoflow.cloud.config.clients import error_code
-from stratoflow.cloud.config.naming import FLOW_ROLE_PATH
+from stratoflow.cloud.config.naming import FLOW_ROLE_PATH, boundary_policy_name
 from stratoflow.cloud.deploy.flow_roles import compact, policy_document
 from stratoflow.errors import StratoflowError
 
@@ -47,10 +48,6 @@ _POLICY_VERSION = "2012-10-17"
 
 class BoundaryTooLarge(StratoflowError):
     """The operator's policy and the stack's denials do not fit in one managed policy."""
-
-
-def boundary_policy_name(stack_name: str, key: str) -> str:
-    return f"{stack_name}-flow-boundary-{key}"
 
 
 def compose(

@@ -23,6 +23,7 @@ from typing import Any
 from stratoflow.cloud.config.clients import AwsClients, error_code
 from stratoflow.cloud.config.naming import (
     FLOW_ROLE_PATH,
+    boundary_policy_name,
     flow_role_prefix,
     pipe_role_prefix,
     sandbox_function_prefix,
@@ -72,6 +73,9 @@ def remove_deployed_resources(stack_name: str, clients: AwsClients) -> Teardown:
         _sandbox_log_groups(clients.client("logs"), sandbox_function_prefix(stack_name)),
         # Flow roles, the script sandboxes' roles (named under the same prefix), the pipes' roles.
         _flow_roles(clients.iam, (flow_role_prefix(stack_name), pipe_role_prefix(stack_name))),
+        # Boundaries built on an operator's policy that a template update left to roles (the custom
+        # resource that wrote them deletes the others): once the roles are gone, IAM lets them go.
+        _flow_boundaries(clients.iam, boundary_policy_name(stack_name, "")),
     ]
     for deletions in found:
         try:
@@ -189,6 +193,23 @@ def _role_deletion(iam: Any, name: str) -> Callable[[], None]:
             for attached in page["AttachedPolicies"]:
                 iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
         iam.delete_role(RoleName=name)
+
+    return delete
+
+
+def _flow_boundaries(iam: Any, prefix: str) -> Iterator[Deletion]:
+    for page in iam.get_paginator("list_policies").paginate(Scope="Local", PathPrefix=FLOW_ROLE_PATH):
+        for policy in page["Policies"]:
+            if policy["PolicyName"].startswith(prefix):
+                yield f"policy {policy['PolicyName']}", _policy_deletion(iam, policy["Arn"])
+
+
+def _policy_deletion(iam: Any, arn: str) -> Callable[[], None]:
+    def delete() -> None:
+        for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+            if not version["IsDefaultVersion"]:
+                iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+        iam.delete_policy(PolicyArn=arn)
 
     return delete
 
