@@ -1,12 +1,12 @@
 """The compiler: flow -> Amazon States Language (JSONPath), checked before it leaves.
 
 Stages, each callable alone: `stratoflow.flow.load_flow` (parse + validate) -> `lower_flow` (ASL via
-typed state models) -> `check_definition` (the compiler's own checks) -> `substitute` (deploy time).
+typed state models) -> `check_definition` (the compiler's own checks) -> `as_sent` (the definition with
+one stack's ARNs, measured as the deployer sends it).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from stratoflow.compiler.flow import (
@@ -17,6 +17,15 @@ from stratoflow.compiler.flow import (
     placeholders_of,
 )
 from stratoflow.compiler.parts import MAX_DEFINITION_BYTES
+from stratoflow.compiler.sent import (
+    EXAMPLE_STACK,
+    LONGEST_VERSION,
+    SentFlow,
+    StackNames,
+    as_sent,
+    definition_text,
+    substitute,
+)
 from stratoflow.compiler.waits import state_machine_placeholder
 from stratoflow.errors import CompileError
 from stratoflow.flow.model import Flow
@@ -48,7 +57,7 @@ def check_definition(definition: dict[str, Any]) -> list[str]:
     from stratoflow.engine import validate_definition
 
     problems = list(validate_definition(definition))
-    size = len(definition_text(definition).encode())  # placeholders: `cloud.deploy.limits` measures as sent
+    size = len(definition_text(definition).encode())  # placeholders: `as_sent` measures with the ARNs
     if size > MAX_DEFINITION_BYTES:
         problems.append(
             f"the definition is {size} bytes, over Step Functions' limit of {MAX_DEFINITION_BYTES}"
@@ -56,26 +65,14 @@ def check_definition(definition: dict[str, Any]) -> list[str]:
     return problems
 
 
-def definition_text(definition: dict[str, Any]) -> str:
-    """The definition exactly as the deployer sends it to Step Functions (what its limit applies to)."""
-    return json.dumps(definition, separators=(",", ":"))
-
-
-def substitute(definition: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
-    """The definition with `${Placeholders}` replaced; raises CompileError naming any left unresolved."""
-    missing = [p for p in placeholders_of(definition) if p not in values]
-    if missing:
-        raise CompileError("unresolved placeholders: " + ", ".join(missing))
-    text = json.dumps(definition)
-    for key, value in values.items():
-        text = text.replace("${" + key + "}", json.dumps(value)[1:-1])  # escaped inside a JSON string
-    result: dict[str, Any] = json.loads(text)
-    return result
-
-
 __all__ = [
+    "EXAMPLE_STACK",
+    "LONGEST_VERSION",
     "MAX_DEFINITION_BYTES",
     "CompiledFlow",
+    "SentFlow",
+    "StackNames",
+    "as_sent",
     "check_definition",
     "compile_flow",
     "definition_text",

@@ -117,9 +117,7 @@ def lower_flow(flow: Flow, splitter: Splitter | None = None) -> tuple[dict[str, 
     builder.add(succeeded, SucceedState())
     builder.add(failed, FailState(error="FlowFailed", cause="A task of the flow failed; see its task runs."))
     builder.add(exit_, SucceedState(comment="An Exit task ended the execution with the state it recorded."))
-    comment = f"Stratoflow flow {flow.namespace}.{flow.id}"
-    if flow.revision is not None:
-        comment += f" revision {flow.revision}"
+    comment = definition_comment(flow.namespace, flow.id, flow.revision)
     definition = builder.definition(start, comment=comment)
     timeout = execution_timeout(flow.sla)
     if timeout is not None:
@@ -132,6 +130,12 @@ def lower_flow(flow: Flow, splitter: Splitter | None = None) -> tuple[dict[str, 
                 "(Step Functions times executions out in whole seconds)"
             )
     return definition, builder.warnings
+
+
+def definition_comment(namespace: str, flow_id: str, revision: int | None) -> str:
+    """The Comment of a flow's state machine: the flow, and the revision its version deploys."""
+    comment = f"Stratoflow flow {namespace}.{flow_id}"
+    return comment if revision is None else f"{comment} revision {revision}"
 
 
 def _lower_finally(builder: Builder, tasks: list[Task], end: str, exit_: str) -> str:

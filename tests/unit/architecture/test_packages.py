@@ -23,6 +23,7 @@ KERNEL = {
     "runner_call",
     "sandbox_call",
     "placeholders",
+    "machine_names",
 }
 
 # The layers, lowest first. A package may import the packages of the layers before its own, unless

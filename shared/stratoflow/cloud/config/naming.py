@@ -3,11 +3,8 @@
 Every name starts with `<StackName>-` (the prefix the stack's IAM policies grant), so the deployer,
 admission and the subflow placeholders all find a flow's state machine without a lookup.
 
-`<StackName>-<namespace>-<flowId>` is kept readable when it can be: each part keeps the characters
-Step Functions allows in a name ([A-Za-z0-9_-]); any other character (a namespace's dots) becomes `_`.
-Because `-` also separates the parts, a short hash of the exact (namespace, flow id) is appended
-whenever the readable form could be ambiguous: a part was changed, a part holds a `-`, or the name
-had to be shortened to Step Functions' 80 characters.
+State machine names (`<StackName>-<namespace>-<flowId>`, hashed when ambiguous) live in the kernel's
+`machine_names`, where the compiler measures definitions with them too; this module names the rest.
 
 A flow's own IAM role (see `flow_roles`) cannot be readable: IAM allows 64 characters. It is
 `<StackName>-flow-<hash of (namespace, flow id)>` under the path `/stratoflow/`, the prefix the stack
@@ -16,40 +13,18 @@ grants the deployer (create, delete) and the task runner (assume).
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass
 
-MAX_STATE_MACHINE_NAME = 80
+# State machine names are re-exported (`as`): the cloud names every resource it creates from here.
+from stratoflow.machine_names import flow_digest
+from stratoflow.machine_names import part_state_machine_name as part_state_machine_name
+from stratoflow.machine_names import state_machine_arn as _state_machine_arn
+from stratoflow.machine_names import state_machine_name as state_machine_name
+
 MAX_ROLE_NAME = 64
 FLOW_ROLE_PATH = "/stratoflow/"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-_HASH_LENGTH = 8
 # 64 bits: two flows of one stack never meet, and `<40-character stack>-flow-<16>` fits in 64.
 _ROLE_HASH_LENGTH = 16
-
-
-def state_machine_name(stack_name: str, namespace: str, flow_id: str) -> str:
-    """The flow's state machine name: deterministic, at most 80 characters, distinct per flow."""
-    parts = [_UNSAFE.sub("_", part) for part in (namespace, flow_id)]
-    readable = "-".join([stack_name, *parts])
-    ambiguous = parts != [namespace, flow_id] or any("-" in part for part in parts)
-    if not ambiguous and len(readable) <= MAX_STATE_MACHINE_NAME:
-        return readable
-    keep = MAX_STATE_MACHINE_NAME - _HASH_LENGTH - 1
-    return f"{readable[:keep].rstrip('-')}-{_digest(namespace, flow_id, _HASH_LENGTH)}"
-
-
-def part_state_machine_name(stack_name: str, namespace: str, flow_id: str, number: int) -> str:
-    """The state machine of part `number` of a big flow (`stratoflow.compiler.parts`): named as a flow
-    whose id is `<flowId>/part<n>`, a name no flow can have ('/' is not allowed in ids), so it is always
-    hashed and never meets a flow's name."""
-    return state_machine_name(stack_name, namespace, f"{flow_id}/part{number}")
-
-
-def _digest(namespace: str, flow_id: str, length: int) -> str:
-    # A newline cannot be part of either, so ("a.b", "c") and ("a", "b.c") differ.
-    return hashlib.sha256(f"{namespace}\n{flow_id}".encode()).hexdigest()[:length]
 
 
 def flow_role_prefix(stack_name: str) -> str:
@@ -59,7 +34,7 @@ def flow_role_prefix(stack_name: str) -> str:
 
 def flow_role_name(stack_name: str, namespace: str, flow_id: str) -> str:
     """The name of the flow's own role: `<StackName>-flow-<16 hex digits>`, at most 64 characters."""
-    name = flow_role_prefix(stack_name) + _digest(namespace, flow_id, _ROLE_HASH_LENGTH)
+    name = flow_role_prefix(stack_name) + flow_digest(namespace, flow_id, _ROLE_HASH_LENGTH)
     if len(name) > MAX_ROLE_NAME:
         raise ValueError(f"stack name {stack_name!r} is too long for IAM role names (40 characters at most)")
     return name
@@ -72,7 +47,7 @@ def pipe_role_prefix(stack_name: str) -> str:
 
 def pipe_role_name(stack_name: str, namespace: str, flow_id: str) -> str:
     """The name of the role of the flow's pipes: `<StackName>-pipe-<16 hex digits>`, under `/stratoflow/`."""
-    return pipe_role_prefix(stack_name) + _digest(namespace, flow_id, _ROLE_HASH_LENGTH)
+    return pipe_role_prefix(stack_name) + flow_digest(namespace, flow_id, _ROLE_HASH_LENGTH)
 
 
 def flow_role_arn(roles_arn: str, stack_name: str, namespace: str, flow_id: str) -> str:
@@ -93,7 +68,7 @@ def sandbox_function_prefix(stack_name: str) -> str:
 
 def sandbox_function_name(stack_name: str, namespace: str, flow_id: str) -> str:
     """The flow's script sandbox function: `<StackName>-sbx-<16 hex digits>`, at most 61 characters."""
-    return sandbox_function_prefix(stack_name) + _digest(namespace, flow_id, _ROLE_HASH_LENGTH)
+    return sandbox_function_prefix(stack_name) + flow_digest(namespace, flow_id, _ROLE_HASH_LENGTH)
 
 
 def boundary_policy_name(stack_name: str, key: str) -> str:
@@ -135,7 +110,7 @@ class AccountRegion:
         return cls(partition=parts[1], region=parts[3], account=parts[4])
 
     def state_machine_arn(self, name: str) -> str:
-        return f"arn:{self.partition}:states:{self.region}:{self.account}:stateMachine:{name}"
+        return _state_machine_arn(self.partition, self.region, self.account, name)
 
     def roles_arn(self, path: str = FLOW_ROLE_PATH) -> str:
         """The ARN prefix of the roles under `path`: a role's ARN is this followed by its name."""
