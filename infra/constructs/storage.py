@@ -20,15 +20,14 @@ GLOBAL_INDEXES = {
     "gsi1": ("gsi1pk", "gsi1sk"),
     "gsi2": ("gsi2pk", "gsi2sk"),
     "gsi3": ("gsi3pk", "gsi3sk"),
-    "gsi4": ("gsi4pk", "gsi4sk"),
 }
 # What listings filter on. Only these (and the keys) are copied into the indexes, so an update of an
 # execution that changes none of them (its outputs, labels, an error) does not write the indexes.
 # gsi3 (every namespace, by month) holds only what never changes: an execution writes it once.
 INDEX_PROJECTIONS = {"gsi1": ("flowId", "state"), "gsi2": ("flowId", "state"), "gsi3": ("namespace",)}
-# gsi4 (task runs by parent task run, what a loop's end reads) projects its keys only. Added to a
-# deployed table in place (CloudFormation creates one new index per update, and back-fills nothing
-# the store needs: task runs written before it are read the old way, see stratoflow.store.dynamo_items).
+# A fourth index, gsi4 (task runs by parent), was retired: a loop's end reads its children by key. A
+# stack that has it loses it on its next deployment (CloudFormation deletes one index in that update;
+# DynamoDB allows one index creation or deletion per table update, and this is the only change).
 TTL_ATTRIBUTE = "ttl"
 # DynamoDB deletes an expired item within days, not at once: an object lives that much longer than
 # the records pointing at it, so none still readable points at a deleted object.
@@ -104,15 +103,12 @@ class Storage(Construct):
             deletion_protection=not self._config.destroy_on_delete,
         )
         for index_name, (partition, sort) in GLOBAL_INDEXES.items():
-            included = INDEX_PROJECTIONS.get(index_name)
             table.add_global_secondary_index(
                 index_name=index_name,
                 partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),
                 sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.STRING),
-                projection_type=dynamodb.ProjectionType.INCLUDE
-                if included
-                else dynamodb.ProjectionType.KEYS_ONLY,
-                non_key_attributes=list(included) if included else None,
+                projection_type=dynamodb.ProjectionType.INCLUDE,
+                non_key_attributes=list(INDEX_PROJECTIONS[index_name]),
             )
         return table
 

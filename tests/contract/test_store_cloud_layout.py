@@ -118,7 +118,7 @@ def test_state_change_is_one_conditional_update(
     calls.clear()
     other.update_execution("e1", state=State.SUCCESS)
     assert calls.names == ["GetItem", "UpdateItem"]
-    assert calls.made[0][1]["ProjectionExpression"] == "#n0, #n1"  # namespace, runsByParent
+    assert calls.made[0][1]["ProjectionExpression"] == "#n0"  # namespace
 
 
 def test_a_task_run_is_one_write_per_save(dynamo: DynamoExecutionStore, calls: Calls) -> None:
@@ -153,7 +153,7 @@ def test_another_process_reads_the_execution_once_before_its_first_task_run(
 
     # Then it proved the execution exists once (a projection of its namespace), then only wrote
     assert calls.names == ["GetItem", "UpdateItem", "UpdateItem"]
-    assert calls.made[0][1]["ProjectionExpression"] == "#n0, #n1"  # namespace, runsByParent
+    assert calls.made[0][1]["ProjectionExpression"] == "#n0"  # namespace
 
     # And a store that has read the execution already does not read it again
     third = DynamoExecutionStore(table, client=dynamo_client)
@@ -176,7 +176,6 @@ def test_an_update_that_moves_no_listed_attribute_leaves_the_indexes_alone(
             for name in ("gsi1", "gsi2")
         },
         "gsi3": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["namespace"]},
-        "gsi4": {"ProjectionType": "KEYS_ONLY"},  # task runs by parent: keys only
     }
 
     # And an index entry holds no execution data (outputs, inputs): listings read the table for those
@@ -373,25 +372,22 @@ def _loop_with_children(store: DynamoExecutionStore, execution_id: str, loops: i
             )
 
 
-def test_a_loops_children_are_found_by_their_parent_and_read_by_key(
-    dynamo: DynamoExecutionStore, calls: Calls
+def test_a_task_run_inside_another_is_one_write_that_keys_no_index(
+    dynamo: DynamoExecutionStore, dynamo_client: Any, table: str, calls: Calls
 ) -> None:
-    # Given an execution of 20 loops of 5 iterations each
+    # Given an execution of a loop (its iterations' runs are read by key at its end, never listed by parent)
     dynamo.create_execution(Execution(id="e1", namespace="team", flow_id="etl", revision=1))
-    _loop_with_children(dynamo, "e1", loops=20, each=5)
-
-    # When one loop's children are listed
     calls.clear()
-    children = dynamo.list_child_task_runs("e1", "e1-loop7")
 
-    # Then one Query of gsi4 (keys only) names them and one strongly consistent BatchGetItem reads them:
-    # no Query of the execution's partition, and only the loop's 5 children are read
-    assert [run.id for run in children] == [f"e1-loop7-{n}" for n in range(5)]
-    assert calls.names == ["Query", "BatchGetItem"]
-    query, batch = (params for _, params in calls.made)
-    assert query["IndexName"] == "gsi4" and "ConsistentRead" not in query
-    assert len(batch["RequestItems"][dynamo._table.name]["Keys"]) == 5
-    assert batch["RequestItems"][dynamo._table.name]["ConsistentRead"] is True
+    # When an iteration's task run is saved
+    _loop_with_children(dynamo, "e1", loops=1, each=1)
+
+    # Then each save is one UpdateItem, and neither the run nor its execution carries index keys or
+    # markers of the retired children index (gsi4): only the record
+    assert calls.names == ["UpdateItem"] * 3
+    child = raw(dynamo_client, table, "EXEC#e1", "TR#e1-loop0-0")
+    assert not {"gsi4pk", "gsi4sk"} & set(child)
+    assert "runsByParent" not in raw(dynamo_client, table, "EXEC#e1", "META")
 
 
 def test_task_runs_read_by_key_are_strongly_consistent_batches(
@@ -415,60 +411,40 @@ def test_task_runs_read_by_key_are_strongly_consistent_batches(
     )
 
 
-def test_loops_created_before_the_children_index_still_read_their_children(
-    dynamo: DynamoExecutionStore, dynamo_client: Any, table: str, calls: Calls
-) -> None:
-    # Given an execution and task runs written by an older store: no gsi4 keys, no runsByParent marker
-    dynamo.create_execution(Execution(id="old", namespace="team", flow_id="etl", revision=1))
-    _loop_with_children(dynamo, "old", loops=2, each=3)
-    for pk, sk in [
-        ("EXEC#old", "META"),
-        *(("EXEC#old", f"TR#old-loop{n}-{i}") for n in (0, 1) for i in range(3)),
-    ]:
-        dynamo_client.update_item(
-            TableName=table,
-            Key={"pk": {"S": pk}, "sk": {"S": sk}},
-            UpdateExpression="REMOVE runsByParent, gsi4pk, gsi4sk",
-        )
-    older = DynamoExecutionStore(table, client=dynamo_client)  # a new process: nothing remembered
-
-    # When a loop's children are listed
-    calls.clear()
-    children = older.list_child_task_runs("old", "old-loop1")
-
-    # Then they are found by reading the execution's task runs, as before the index
-    assert [run.id for run in children] == [f"old-loop1-{n}" for n in range(3)]
-    assert "BatchGetItem" not in calls.names and not any(p.get("IndexName") for _, p in calls.made)
-    # ... while an execution created now lists them through the index
-    dynamo.create_execution(Execution(id="new", namespace="team", flow_id="etl", revision=1))
-    _loop_with_children(dynamo, "new", loops=1, each=2)
-    assert [r.id for r in older.list_child_task_runs("new", "new-loop0")] == ["new-loop0-0", "new-loop0-1"]
-
-
-def test_an_execution_started_before_the_children_index_keeps_its_old_reads_after_the_deployment(
+def test_records_written_while_the_children_index_existed_read_as_before(
     dynamo: DynamoExecutionStore, dynamo_client: Any, table: str
 ) -> None:
-    # Given an execution and a loop's first iterations written by an older store (no gsi4 keys, no marker)
-    dynamo.create_execution(Execution(id="mid", namespace="team", flow_id="etl", revision=1))
-    _loop_with_children(dynamo, "mid", loops=1, each=2)
-    for sk in ["META", "TR#mid-loop0-0", "TR#mid-loop0-1"]:
+    # Given an execution and a loop's iterations written by an older store: gsi4 keys on the task runs,
+    # the `runsByParent` marker on the execution (the table kept them when the index was deleted)
+    dynamo.create_execution(Execution(id="old", namespace="team", flow_id="etl", revision=1))
+    _loop_with_children(dynamo, "old", loops=1, each=2)
+    for sk, update in [
+        ("META", "SET runsByParent = :yes"),
+        *((f"TR#old-loop0-{i}", "SET gsi4pk = :kids, gsi4sk = :id") for i in range(2)),
+    ]:
+        values = (
+            {":yes": {"BOOL": True}}
+            if sk == "META"
+            else {":kids": {"S": "KIDS#old#old-loop0"}, ":id": {"S": sk[3:]}}
+        )
         dynamo_client.update_item(
             TableName=table,
-            Key={"pk": {"S": "EXEC#mid"}, "sk": {"S": sk}},
-            UpdateExpression="REMOVE runsByParent, gsi4pk, gsi4sk",
+            Key={"pk": {"S": "EXEC#old"}, "sk": {"S": sk}},
+            UpdateExpression=update,
+            ExpressionAttributeValues=values,
         )
 
-    # When the current store, after the deployment, moves the execution's state, writes one more
-    # iteration and a new process lists the loop's children
+    # When the current store, in a new process, reads and writes them
     current = DynamoExecutionStore(table, client=dynamo_client)
-    current.update_execution("mid", state=State.RUNNING)
+    execution = current.get_execution("old")
+    current.update_execution("old", state=State.RUNNING)
     current.save_task_run(
-        TaskRun(id="mid-loop0-2", execution_id="mid", task_id="work", parent_task_run_id="mid-loop0")
+        TaskRun(id="old-loop0-2", execution_id="old", task_id="work", parent_task_run_id="old-loop0")
     )
-    children = DynamoExecutionStore(table, client=dynamo_client).list_child_task_runs("mid", "mid-loop0")
+    runs = current.get_task_runs("old", [f"old-loop0-{i}" for i in range(3)])
 
-    # Then the update did not mark the execution as indexed: the iterations written before the deployment
-    # are still found, with the new one
-    assert [run.id for run in children] == ["mid-loop0-0", "mid-loop0-1", "mid-loop0-2"]
-    item = dynamo_client.get_item(TableName=table, Key={"pk": {"S": "EXEC#mid"}, "sk": {"S": "META"}})["Item"]
-    assert items.RUNS_BY_PARENT not in item
+    # Then the leftovers change nothing: the records read and update as any others
+    assert execution is not None and execution.namespace == "team"
+    assert [(run.id, run.parent_task_run_id) for run in runs] == [
+        (f"old-loop0-{i}", "old-loop0") for i in range(3)
+    ]

@@ -215,32 +215,3 @@ def test_a_conditional_save_lands_only_while_the_run_is_in_an_expected_state(
     assert ended.state == State.SUCCESS and store.get_task_run("e1", "tr-b") == ended
     with pytest.raises(ConflictError, match="tr-c is not recorded"):
         store.save_task_run(task_run("tr-c", state=State.SUCCESS), expected_states={State.RUNNING})
-
-
-def test_children_of_a_task_run_are_listed_alone_in_creation_order(
-    store: ExecutionStore, new_execution: NewExecution, clock: FakeClock
-) -> None:
-    # Given two loops' task runs, their iterations' runs, and another execution's run of the same parent id
-    new_execution("e1")
-    new_execution("e2")
-    store.save_task_run(task_run("loop-a", task_id="a"))
-    store.save_task_run(task_run("loop-b", task_id="b"))
-    for index in (2, 0, 1):
-        clock.advance(1)
-        store.save_task_run(task_run(f"a-{index}", task_id="inner", parent_task_run_id="loop-a"))
-        store.save_task_run(task_run(f"b-{index}", task_id="inner", parent_task_run_id="loop-b"))
-    store.save_task_run(task_run("x-0", execution_id="e2", parent_task_run_id="loop-a"))
-    # ... one of them saved again when it ends
-    store.save_task_run(task_run("a-0", task_id="inner", parent_task_run_id="loop-a", state=State.WARNING))
-
-    # When the children of loop-a are listed
-    children = store.list_child_task_runs("e1", "loop-a")
-
-    # Then they come alone, once each, in creation order, as last saved
-    assert [(run.id, run.state) for run in children] == [
-        ("a-2", State.CREATED),
-        ("a-0", State.WARNING),
-        ("a-1", State.CREATED),
-    ]
-    assert store.list_child_task_runs("e1", "a-0") == []
-    assert store.list_child_task_runs("missing", "loop-a") == []

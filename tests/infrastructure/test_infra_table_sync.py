@@ -61,13 +61,8 @@ def test_the_indexes_project_what_the_listings_filter_on(synth: Synthesized) -> 
     # Given the indexes the stack deploys
     deployed = synth.resource(synth.platform.storage.table)["Properties"]["GlobalSecondaryIndexes"]
 
-    # Then each includes exactly the attributes the store's listings filter on, and no execution data;
-    # the children index (task runs by parent) only keys
+    # Then each includes exactly the attributes the store's listings filter on, and no execution data
     assert {
         index["IndexName"]: sorted(index["Projection"].get("NonKeyAttributes", [])) for index in deployed
-    } == {
-        **{name: sorted(projection) for name, projection in dynamo_items.INDEX_PROJECTIONS.items()},
-        dynamo_items.CHILDREN_INDEX: [],
-    }
-    projections = {index["IndexName"]: index["Projection"]["ProjectionType"] for index in deployed}
-    assert projections[dynamo_items.CHILDREN_INDEX] == "KEYS_ONLY"
+    } == {name: sorted(projection) for name, projection in dynamo_items.INDEX_PROJECTIONS.items()}
+    assert {index["Projection"]["ProjectionType"] for index in deployed} == {"INCLUDE"}

@@ -31,7 +31,6 @@ GLOBAL_INDEXES = {
     "gsi1": ("gsi1pk", "gsi1sk"),
     "gsi2": ("gsi2pk", "gsi2sk"),
     "gsi3": ("gsi3pk", "gsi3sk"),
-    "gsi4": ("gsi4pk", "gsi4sk"),
 }
 # Non-key attributes each index includes (stratoflow.store.dynamo_items.INDEX_PROJECTIONS).
 INDEX_PROJECTIONS = {"gsi1": ("flowId", "state"), "gsi2": ("flowId", "state"), "gsi3": ("namespace",)}
@@ -208,11 +207,10 @@ def create_table(client: Any, name: str) -> None:
                     {"AttributeName": partition, "KeyType": "HASH"},
                     {"AttributeName": sort, "KeyType": "RANGE"},
                 ],
-                "Projection": (
-                    {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_PROJECTIONS[index])}
-                    if index in INDEX_PROJECTIONS
-                    else {"ProjectionType": "KEYS_ONLY"}  # gsi4
-                ),
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": list(INDEX_PROJECTIONS[index]),
+                },
             }
             for index, (partition, sort) in GLOBAL_INDEXES.items()
         ],

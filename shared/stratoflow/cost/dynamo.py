@@ -8,7 +8,6 @@ projects `namespace` and is written once, when the execution is created):
 | --- | --- | --- |
 | every call | GetItem execution, GetItem task run | 1 RRU each (strongly consistent, < 4 KB) |
 | each save of a task run (RUNNING, its end) | UpdateItem task run (`seq` set on insert) | 1 WRU per KB |
-| first save of a task run inside another | its gsi4 entry (children by parent, keys only) | 1 WRU |
 | `outputs.x` of a task outside loops | GetItem of its task run (deterministic id) | 1 RRU |
 | `outputs.x` of a task inside a loop | Query of the execution's task runs, filtered by task | all task runs read so far |
 | a loop's start (ForEach) | UpdateItem task run: the iterations it starts | 1 WRU per KB |
@@ -91,10 +90,10 @@ class DynamoModel:
         usage.read_requests += 1
         usage.read_units += max(1, math.ceil(task_runs * self.a.task_run_item_kb / 4))
 
-    def write_task_run(self, usage: DynamoUsage, indexed: bool = False) -> None:
-        """One save; `indexed`: the first save of a task run inside another, with its gsi4 entry."""
+    def write_task_run(self, usage: DynamoUsage) -> None:
+        """One save of a task run: no index keys it (a loop's end reads its children by key)."""
         usage.write_requests += 1
-        usage.write_units += max(1, math.ceil(self.a.task_run_item_kb)) + (1 if indexed else 0)
+        usage.write_units += max(1, math.ceil(self.a.task_run_item_kb))
 
     def batch_get(self, usage: DynamoUsage, items: float, kb: float) -> None:
         """Strongly consistent BatchGetItem: each item at least 1 RRU."""
@@ -129,24 +128,22 @@ class DynamoModel:
         if with_task_run:
             self.get(usage, self.a.task_run_item_kb)
 
-    def run(
-        self, refs: Refs, runs_before: float, log_lines: float, failed: int, nested: bool = False
-    ) -> DynamoUsage:
+    def run(self, refs: Refs, runs_before: float, log_lines: float, failed: int) -> DynamoUsage:
         """A runnable task: `failed` failed attempts (each retried), then one that succeeds."""
         usage = DynamoUsage()
         for attempt in range(failed + 1):
             self._call(usage)
-            self.write_task_run(usage, nested and attempt == 0)  # RUNNING (the first save inserts it)
+            self.write_task_run(usage)  # RUNNING (the first save inserts it)
             self.outputs(usage, refs, runs_before)
             self.write_task_run(usage)  # SUCCESS, or the failed attempt
             self.logs(usage, log_lines + (1 if attempt < failed else 0))  # a failure logs its error
         return usage
 
-    def start(self, refs: Refs, runs_before: float, saves_outputs: bool, nested: bool = False) -> DynamoUsage:
+    def start(self, refs: Refs, runs_before: float, saves_outputs: bool) -> DynamoUsage:
         """A flowable task's start: its task run, and what its structure needs (values, condition)."""
         usage = DynamoUsage()
         self._call(usage)
-        self.write_task_run(usage, nested)  # RUNNING
+        self.write_task_run(usage)  # RUNNING
         self.outputs(usage, refs, runs_before)
         if saves_outputs:  # If's evaluationResult, Switch's value, Subflow's state, ForEach's iterations
             self.write_task_run(usage)

@@ -173,21 +173,19 @@ class Walker:
         tally.duration_s += attempts * self.a.runner_duration_ms / 1000 + self._retry_delays(state, failed)
         new_run = task_id not in self.awaited  # a Dag task's run is created by its `await` gate
         refs = self.refs(task_id)
-        # A task run inside another writes an entry of the children index (gsi4) at its first save.
-        nested = bool(task_id) and bool(self.flow.task_parents(task_id))
         if action in ("start", "await") or (action == "run" and new_run):
             tally.runs_by_task[task_id] = tally.runs_by_task.get(task_id, 0.0) + 1
         if action == "run":
             tally.first_attempts += 1
             tally.task_runs += 1 if new_run else 0
-            usage = self.dynamo.run(refs, runs_before, self.log_lines(task), failed, nested and new_run)
+            usage = self.dynamo.run(refs, runs_before, self.log_lines(task), failed)
         elif action == "start":
             tally.task_runs += 1
             saves = task is not None and type(task).type_name in SAVES_OUTPUTS
-            usage = self.dynamo.start(refs, runs_before, saves, nested)
+            usage = self.dynamo.start(refs, runs_before, saves)
         elif action == "await":
             tally.task_runs += 1
-            usage = self.dynamo.start(Refs(), runs_before, False, nested)
+            usage = self.dynamo.start(Refs(), runs_before, False)
             for _ in self._dag_node(task_id, "depends_on"):  # are its dependencies done?
                 self.dynamo.get(usage, self.a.task_run_item_kb)
         elif action == "end":

@@ -182,12 +182,6 @@ class ExecutionStore(Protocol):
     def list_task_runs(self, execution_id: str, task_id: str | None = None) -> list[TaskRun]:
         """Task runs in creation order: by `seq`, then by id when two share one."""
 
-    def list_child_task_runs(self, execution_id: str, parent_task_run_id: str) -> list[TaskRun]:
-        """The task runs `parent_task_run_id` encloses directly (a loop's iterations), in creation order.
-
-        A key-range read of that parent's children: the cost follows the children, not the execution's
-        size, so a loop's end costs the same in a large execution as in a small one."""
-
     # --- logs ---
     def append_logs(self, entries: Sequence[LogEntry]) -> None:
         """Store log lines (messages over MAX_LOG_MESSAGE_BYTES are cut)."""

@@ -63,8 +63,6 @@ class DynamoExecutionStore:
         # Namespace of each execution this process saw: immutable, needed for the gsi2 key, and proof
         # that the execution exists before one of its task runs is written.
         self._namespaces: dict[str, str] = {}
-        # Executions whose task runs carry gsi4's keys (`items.RUNS_BY_PARENT`), as their items said.
-        self._by_parent: dict[str, bool] = {}
 
     def close(self) -> None:
         """Nothing to release: the boto3 client may be shared with its creator."""
@@ -104,7 +102,7 @@ class DynamoExecutionStore:
             self._table.put(item, ITEM_ABSENT)
         except ConditionFailed:
             raise ConflictError(f"execution {execution.id} already exists") from None
-        self._remember(execution.id, execution.namespace, by_parent=True)
+        self._remember(execution.id, execution.namespace)
         self._lister.add_namespace(execution.namespace)
         self._lister.add_month(items.month_of(rules.sortable_time(execution.start_date)))
 
@@ -119,7 +117,7 @@ class DynamoExecutionStore:
         if not item:
             return None
         execution = items.execution(item)
-        self._remember(execution.id, execution.namespace, by_parent=items.RUNS_BY_PARENT in item)
+        self._remember(execution.id, execution.namespace)
         return execution
 
     def update_execution(
@@ -216,23 +214,19 @@ class DynamoExecutionStore:
         """
         namespace = self._namespaces.get(execution_id)
         if namespace is None:
-            item = self._table.get(
-                items.execution_key(execution_id), projection=["namespace", items.RUNS_BY_PARENT]
-            )
+            item = self._table.get(items.execution_key(execution_id), projection=["namespace"])
             if item is None:
                 if missing is not None:
                     raise missing(f"execution {execution_id} does not exist")
                 raise ConditionFailed(None)
             namespace = item["namespace"]["S"]
-            self._remember(execution_id, namespace, by_parent=items.RUNS_BY_PARENT in item)
+            self._remember(execution_id, namespace)
         return namespace
 
-    def _remember(self, execution_id: str, namespace: str, *, by_parent: bool) -> None:
+    def _remember(self, execution_id: str, namespace: str) -> None:
         if len(self._namespaces) >= _NAMESPACE_CACHE:
             self._namespaces.clear()
-            self._by_parent.clear()
         self._namespaces[execution_id] = namespace
-        self._by_parent[execution_id] = by_parent
 
     def list_executions(
         self,
@@ -269,13 +263,6 @@ class DynamoExecutionStore:
             # A run saved before `runState` was written has none: it is taken as expected (only the
             # task runs in flight while the stack is updated can be such).
             condition = f"{ITEM_EXISTS} AND (attribute_not_exists({run_state}) OR {run_state} IN ({allowed}))"
-        if task_run.parent_task_run_id is not None:  # the same values on every save: written once
-            sets += ex.assign(
-                {
-                    "gsi4pk": items.children_pk(task_run.execution_id, task_run.parent_task_run_id),
-                    "gsi4sk": task_run.id,
-                }
-            )
         expires = self._history_expiry()
         if expires is not None:
             # Counted from the first save, like the execution's: every object a record points at was
@@ -306,23 +293,6 @@ class DynamoExecutionStore:
         condition = f"{ex.name('pk')} = {ex.value(f'EXEC#{execution_id}')} AND begins_with({ex.name('sk')}, {ex.value('TR#')})"
         filter_ = f"{ex.name('taskId')} = {ex.value(task_id)}" if task_id is not None else None
         runs = [items.task_run(item) for item in self._table.query(condition, ex, filter_=filter_)]
-        return sorted(runs, key=rules.task_run_order)
-
-    def list_child_task_runs(self, execution_id: str, parent_task_run_id: str) -> list[TaskRun]:
-        try:
-            self._namespace_of(execution_id, missing=NotFoundError)  # and whether its runs carry gsi4 keys
-        except NotFoundError:
-            return []  # as list_task_runs: no execution, no task runs
-        if not self._by_parent.get(execution_id, False):
-            # Created by a store that did not write gsi4's keys: its task runs may lack them.
-            runs = self.list_task_runs(execution_id)
-            return [run for run in runs if run.parent_task_run_id == parent_task_run_id]
-        ex = Expression()
-        condition = f"{ex.name('gsi4pk')} = {ex.value(items.children_pk(execution_id, parent_task_run_id))}"
-        found = self._table.query(condition, ex, index=items.CHILDREN_INDEX)
-        # The index is eventually consistent: it names the children, their records are read by key.
-        keys = [items.task_run_key(execution_id, item["gsi4sk"]["S"]) for item in found]
-        runs = [items.task_run(item) for item in self._table.batch_get(keys)] if keys else []
         return sorted(runs, key=rules.task_run_order)
 
     # --- logs ----------------------------------------------------------------------------------

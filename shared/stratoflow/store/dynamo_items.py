@@ -12,7 +12,7 @@ Table (created by the CDK stack, fixed): partition key `pk` (S), sort key `sk` (
 | execution        | `EXEC#<id>`             | `META`                      | gsi1: `FLOWEXECS#<ns>#<flow_id>` / `<start>#<id>` |
 |                  |                         |                             | gsi2: `STATEEXECS#<ns>#<state>` / `<start>#<id>`  |
 |                  |                         |                             | gsi3: `ALLEXECS#<yyyy-mm>` / `<start>#<id>`       |
-| task run         | `EXEC#<execution_id>`   | `TR#<task_run_id>`          | gsi4: `KIDS#<execution_id>#<parent>` / `<id>` |
+| task run         | `EXEC#<execution_id>`   | `TR#<task_run_id>`          |                                             |
 | log line         | `LOGS#<execution_id>`   | `<time>#<writer>#<n>`       |                                             |
 | namespace marker | `NAMESPACES`            | `<ns>`                      |                                             |
 | month marker     | `EXECMONTHS`            | `<yyyy-mm>`                 |                                             |
@@ -35,12 +35,9 @@ Table (created by the CDK stack, fixed): partition key `pk` (S), sort key `sk` (
   projects no state, so an execution writes it once, when it is created. The
   indexes hold only keys, `flowId` and `state`, so an update that changes neither (outputs, labels,
   an error) writes the table alone; a listing reads the found executions with BatchGetItem.
-* A task run inside another (a loop's iteration, a branch) carries gsi4's keys: its parent task
-  run's id under the execution's, so a loop's end lists its own children with one Query of gsi4
-  (keys only) and reads them by key, strongly consistent, instead of querying every task run of the
-  execution. gsi4 keys never change: a task run writes its entry once, at its first save. Executions
-  created before gsi4 existed lack `RUNS_BY_PARENT` on their item, and so may their task runs the
-  entry: their loops' ends read the whole partition, as before (`DynamoExecutionStore`).
+* Task runs carry no index keys: a loop's end reads its iterations' task runs by key (their ids derive
+  from its iterations), strongly consistent. Items written by stores before this one may still hold
+  `gsi4pk`/`gsi4sk` and an execution `runsByParent` (the retired children index): nothing reads them.
 * A task run's `seq` is the time of its first save in microseconds (`rules.task_run_seq`), set by
   `if_not_exists` in the one UpdateItem that inserts or replaces it: no counter on the execution.
 * A flow's concurrency items share one partition. The holders of its slots are one string set, so a
@@ -71,10 +68,6 @@ Item = dict[str, Any]  # a low-level DynamoDB item: {"name": {"S": "..."}}
 # the simulated table (stratoflow.cloudsim.stack) declare the same.
 INDEX_PROJECTION = ("flowId", "state")
 INDEX_PROJECTIONS = {"gsi1": INDEX_PROJECTION, "gsi2": INDEX_PROJECTION, "gsi3": ("namespace",)}
-# Task runs by parent: keys only (a loop's end reads the children it finds by key, strongly consistent).
-CHILDREN_INDEX = "gsi4"
-# On an execution item: its task runs carry gsi4's keys (written by a store that knows gsi4).
-RUNS_BY_PARENT = "runsByParent"
 
 FLOW_HEADS = "FLOWS"
 NAMESPACES = "NAMESPACES"
@@ -197,7 +190,6 @@ def execution_item(execution: Execution) -> Item:
         gsi3pk=by_month_pk(month_of(start)),
         gsi3sk=start,
     )
-    values[RUNS_BY_PARENT] = True
     return {**execution_key(execution.id), **dump(values)}
 
 
@@ -216,11 +208,6 @@ def execution(item: Item) -> Execution:
 
 def task_run_key(execution_id: str, task_run_id: str) -> Item:
     return key(f"EXEC#{execution_id}", f"TR#{task_run_id}")
-
-
-def children_pk(execution_id: str, parent_task_run_id: str) -> str:
-    """gsi4's partition of the task runs one task run encloses directly."""
-    return f"KIDS#{execution_id}#{parent_task_run_id}"
 
 
 def task_run_data(task_run: TaskRun) -> str:

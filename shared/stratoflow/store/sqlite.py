@@ -297,9 +297,8 @@ class SqliteExecutionStore:
             seq = max(rules.task_run_seq(self._clock()), last + 1)
             stored = task_run.model_copy(update={"seq": seq})
             db.execute(
-                "INSERT INTO task_runs (execution_id, id, seq, task_id, data, parent_id)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (*key, stored.seq, stored.task_id, _task_run_json(stored), stored.parent_task_run_id),
+                "INSERT INTO task_runs (execution_id, id, seq, task_id, data) VALUES (?, ?, ?, ?, ?)",
+                (*key, stored.seq, stored.task_id, _task_run_json(stored)),
             )
             return stored
 
@@ -365,13 +364,6 @@ class SqliteExecutionStore:
             if len(rows) < page:
                 return
             after = rows[-1][0]
-
-    def list_child_task_runs(self, execution_id: str, parent_task_run_id: str) -> list[TaskRun]:
-        rows = self._all(
-            "SELECT data FROM task_runs WHERE execution_id = ? AND parent_id = ? ORDER BY seq",
-            (execution_id, parent_task_run_id),
-        )
-        return [TaskRun.model_validate_json(row[0]) for row in rows]
 
     # --- logs ----------------------------------------------------------------------------------
 

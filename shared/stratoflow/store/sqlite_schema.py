@@ -72,6 +72,12 @@ MIGRATIONS: list[str] = [
     UPDATE task_runs SET parent_id = json_extract(data, '$.parentTaskRunId');
     CREATE INDEX task_runs_by_parent ON task_runs (execution_id, parent_id, seq);
     """,
+    # No reader of task runs by parent is left (a loop's end reads its iterations' runs by key): the
+    # index goes, so an insert no longer maintains it. The column stays, unwritten (NULL from now on):
+    # SQLite before 3.35 cannot drop a column.
+    """
+    DROP INDEX IF EXISTS task_runs_by_parent;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

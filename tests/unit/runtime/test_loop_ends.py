@@ -1,6 +1,6 @@
 """A loop's end reads its own iterations' task runs only, by key and strongly consistent: the work of
-the loop ends of an execution follows its task runs, not loops times task runs, and no end trusts the
-children index (`list_child_task_runs`, gsi4 in the cloud), which is eventually consistent."""
+the loop ends of an execution follows its task runs, not loops times task runs, and its last
+iteration counts however soon before the end it was saved (no eventually consistent index is read)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,10 @@ from tests.unit.runtime.conftest import RunFlow, by_task
 
 @dataclass
 class Reads:
-    """What the runner read: whole listings, the children index, and task runs read by key (the keys
-    asked and the runs found, per parent of the runs found)."""
+    """What the runner read: whole listings, and task runs read by key (the keys asked and the runs
+    found, per parent of the runs found)."""
 
     listings: list[str | None] = field(default_factory=list)
-    index: int = 0
     asked: list[int] = field(default_factory=list)
     found: dict[str | None, int] = field(default_factory=dict)
 
@@ -31,22 +30,17 @@ class Reads:
         self.listings.clear()
         self.asked.clear()
         self.found.clear()
-        self.index = 0
 
 
 @pytest.fixture
 def reads(platform: LocalPlatform, monkeypatch: pytest.MonkeyPatch) -> Iterator[Reads]:
     seen = Reads()
     store = platform.store
-    list_all, list_children, by_key = store.list_task_runs, store.list_child_task_runs, store.get_task_runs
+    list_all, by_key = store.list_task_runs, store.get_task_runs
 
     def listing(execution_id: str, task_id: str | None = None) -> Any:
         seen.listings.append(task_id)
         return list_all(execution_id, task_id)
-
-    def children(execution_id: str, parent_task_run_id: str) -> Any:
-        seen.index += 1
-        return list_children(execution_id, parent_task_run_id)
 
     def keyed(execution_id: str, task_run_ids: Sequence[str]) -> Any:
         runs = by_key(execution_id, task_run_ids)
@@ -56,29 +50,8 @@ def reads(platform: LocalPlatform, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         return runs
 
     monkeypatch.setattr(store, "list_task_runs", listing)
-    monkeypatch.setattr(store, "list_child_task_runs", children)
     monkeypatch.setattr(store, "get_task_runs", keyed)
     yield seen
-
-
-@pytest.fixture
-def lagging_index(platform: LocalPlatform, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The children index as an eventually consistent GSI may answer: without the task runs saved
-    most recently (the last iteration's). Records read by key stay strongly consistent."""
-    store = platform.store
-    save, list_children = store.save_task_run, store.list_child_task_runs
-    recent: list[str] = []
-
-    def saving(task_run: TaskRun, *args: Any) -> TaskRun:
-        recent.append(task_run.id)
-        del recent[:-2]
-        return save(task_run, *args)
-
-    def children(execution_id: str, parent_task_run_id: str) -> list[TaskRun]:
-        return [r for r in list_children(execution_id, parent_task_run_id) if r.id not in recent]
-
-    monkeypatch.setattr(store, "save_task_run", saving)
-    monkeypatch.setattr(store, "list_child_task_runs", children)
 
 
 def nested(outer: int, inner: int) -> str:
@@ -118,7 +91,7 @@ def test_each_loop_end_reads_its_own_iterations_once_and_nothing_else(
     outcome = run_flow(nested(3, 4))
 
     # Then it ends WARNING (the allowed failures); each of the 1 + 3 loop ends read by key exactly its
-    # own direct children (1 x 3 inner loops; 4 x 2 task runs each), without the children index; and the
+    # own direct children (1 x 3 inner loops; 4 x 2 task runs each); and the
     # execution's whole listings (its end's) are as many as with one loop: no loop end lists every run
     assert outcome.execution.state == State.WARNING
     runs = by_task(outcome)
@@ -128,7 +101,6 @@ def test_each_loop_end_reads_its_own_iterations_once_and_nothing_else(
         **{inner.id: 8 for inner in inners},
     }
     assert sorted(n for n in reads.asked if n > 1) == [3, 8, 8, 8]  # body tasks x iterations
-    assert reads.index == 0
     assert len(reads.listings) == per_execution
     assert outer.state == State.WARNING and {inner.state for inner in inners} == {State.WARNING}
     assert (outer.iterations, {inner.iterations for inner in inners}) == (3, {4})
@@ -152,11 +124,7 @@ tasks:
 """
 
 
-def test_a_loop_end_counts_its_last_iteration_whatever_the_children_index_shows(
-    run_flow: RunFlow, lagging_index: None
-) -> None:
-    # Given a children index that does not show the task runs saved last (an eventually consistent GSI)
-
+def test_a_loop_end_counts_its_last_iteration(run_flow: RunFlow) -> None:
     # When a ForEach runs whose last iteration ends WARNING (an allowed failure)
     outcome = run_flow(LAST_WARNS)
 
@@ -166,9 +134,9 @@ def test_a_loop_end_counts_its_last_iteration_whatever_the_children_index_shows(
 
 
 def test_a_loop_run_as_child_executions_counts_its_last_iteration_too(
-    run_flow: RunFlow, lagging_index: None, monkeypatch: pytest.MonkeyPatch
+    run_flow: RunFlow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given loops whose iterations run as child executions (a distributed Map), and a lagging index
+    # Given loops whose iterations run as child executions (a distributed Map)
     monkeypatch.setattr(flowables, "LOOP_EVENT_BUDGET", 0)
 
     # When a ForEach runs whose last iteration ends WARNING
@@ -180,11 +148,7 @@ def test_a_loop_run_as_child_executions_counts_its_last_iteration_too(
     assert outcome.execution.state == State.WARNING
 
 
-def test_a_wait_for_end_counts_its_last_iteration_whatever_the_children_index_shows(
-    run_flow: RunFlow, lagging_index: None
-) -> None:
-    # Given a children index that does not show the task runs saved last
-
+def test_a_wait_for_end_counts_its_last_iteration(run_flow: RunFlow) -> None:
     # When a WaitFor runs three iterations, the last one with an allowed failure
     outcome = run_flow(
         """
@@ -229,8 +193,7 @@ def test_a_loop_started_without_its_iterations_recorded_reads_the_whole_executio
     # When a ForEach whose last iteration ends WARNING runs
     outcome = run_flow(LAST_WARNS)
 
-    # Then its end read the execution's task runs whole (strongly consistent), not the children index,
-    # and found that iteration
+    # Then its end read the execution's task runs whole (strongly consistent), and found that iteration
     assert by_task(outcome)["each"][0].iterations is None
     assert outcome.execution.state == State.WARNING
-    assert reads.index == 0 and None in reads.listings
+    assert None in reads.listings

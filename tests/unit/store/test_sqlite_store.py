@@ -92,12 +92,16 @@ def test_two_connections_to_one_file_keep_seq_unique(tmp_path: Path) -> None:
     second.close()
 
 
-def test_task_runs_written_before_the_parent_column_are_listed_under_their_parent(tmp_path: Path) -> None:
-    # Given a history written at schema 3 (no parent column): a loop's run and two iterations' runs
+@pytest.mark.parametrize("version", [3, 4])
+def test_older_histories_migrate_and_keep_their_task_runs_under_their_parents(
+    tmp_path: Path, version: int
+) -> None:
+    # Given a history written at schema 3 (no parent column) or 4 (the parent index a loop's end
+    # once read): a loop's run and two iterations' runs
     path = tmp_path / "s.db"
     with sqlite3.connect(path, isolation_level=None) as db:
         db.execute("BEGIN")
-        migrate_to(db, 3)
+        migrate_to(db, version)
         db.execute(
             "INSERT INTO executions VALUES ('e1', 'team', 'etl', 'RUNNING', '0', ?)",
             (Execution(id="e1", namespace="team", flow_id="etl", revision=1).model_dump_json(by_alias=True),),
@@ -109,28 +113,32 @@ def test_task_runs_written_before_the_parent_column_are_listed_under_their_paren
                 TaskRun(id="i0", execution_id="e1", task_id="work", parent_task_run_id="loop"),
             ]
         ):
-            db.execute(
-                "INSERT INTO task_runs VALUES ('e1', ?, ?, ?, ?)",
-                (
-                    run.id,
-                    seq,
-                    run.task_id,
-                    run.model_copy(update={"seq": seq}).model_dump_json(by_alias=True),
-                ),
-            )
+            data = run.model_copy(update={"seq": seq}).model_dump_json(by_alias=True)
+            columns = (run.id, seq, run.task_id, data)
+            if version == 3:
+                db.execute("INSERT INTO task_runs VALUES ('e1', ?, ?, ?, ?)", columns)
+            else:
+                db.execute(
+                    "INSERT INTO task_runs VALUES ('e1', ?, ?, ?, ?, ?)", (*columns, run.parent_task_run_id)
+                )
         db.execute("COMMIT")
 
-    # When the current store opens it and lists the loop's children
+    # When the current store opens it, lists the task runs and reads the iterations by key
     with SqliteExecutionStore(path) as store:
-        children = store.list_child_task_runs("e1", "loop")
-        plan = store._all(
-            "EXPLAIN QUERY PLAN SELECT data FROM task_runs WHERE execution_id = ? AND parent_id = ? ORDER BY seq",
-            ("e1", "loop"),
+        listed = store.list_task_runs("e1")
+        by_key = store.get_task_runs("e1", ["i0", "i1"])
+        indexes = store._all(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'task_runs'", ()
         )
 
-    # Then the migration filled the column from the records: the children come, by an index range
-    assert [run.id for run in children] == ["i1", "i0"]
-    assert any("task_runs_by_parent" in str(row) for row in plan)
+    # Then every run keeps its parent, and no index of task runs by parent is kept up any more
+    assert [(run.id, run.parent_task_run_id) for run in listed] == [
+        ("loop", None),
+        ("i1", "loop"),
+        ("i0", "loop"),
+    ]
+    assert [run.id for run in by_key] == ["i1", "i0"]
+    assert "task_runs_by_parent" not in {row[0] for row in indexes}
 
 
 def migrate_to(db: sqlite3.Connection, version: int) -> None:

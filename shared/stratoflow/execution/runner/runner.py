@@ -360,8 +360,8 @@ class Call:
         Their ids derive from the loop's iterations: each body task at `<loop>#<iteration>` for every
         iteration started (a task after a failed one has no run: its key is simply absent). A loop
         started by a runner that did not record its iterations is read from the execution's whole
-        partition instead, consistent too: the children index (`list_child_task_runs`, gsi4 in the
-        cloud) is eventually consistent and could miss the last iterations' runs.
+        partition instead, consistent too (an index of task runs by parent would be eventually
+        consistent, and could miss the last iterations' runs: there is none).
         """
         iterations = self.task_run.iterations
         if iterations is None or not isinstance(self.task, FlowableTask):
