@@ -41,6 +41,9 @@ class FlowRecord(Record):
     definition: dict[str, Any] | None = None
     # A flow too large for one state machine: its parts' definitions (`stratoflow.compiler.parts`).
     parts: list[dict[str, Any]] = Field(default_factory=list)
+    # The namespace plugin defaults it was compiled with (`flow.namespace_defaults.as_recorded`): its
+    # tasks run with them, whatever the namespace sets later.
+    namespace_defaults: list[dict[str, Any]] = Field(default_factory=list)
     created: datetime = Field(default_factory=utcnow)
 
 

@@ -9,15 +9,18 @@ from pathlib import Path
 import click
 
 from stratoflow.cli.completion import complete_flow_files
+from stratoflow.cli.namespaces_cmd import local_namespace_defaults
+from stratoflow.cli.options import home_option
 from stratoflow.compiler import compile_flow
 from stratoflow.compiler.graph import flow_mermaid
 from stratoflow.errors import CompileError, FlowValidationError
 from stratoflow.flow import load_flow_file
 
 
-def _load(flow_file: Path):  # type: ignore[no-untyped-def]
+def _load(flow_file: Path, home: Path):  # type: ignore[no-untyped-def]
     try:
-        return load_flow_file(flow_file)
+        with local_namespace_defaults(home) as inherited:  # the local namespaces' plugin defaults
+            return load_flow_file(flow_file, inherited)
     except FlowValidationError as error:
         for diagnostic in error.diagnostics:
             click.echo(str(diagnostic), err=True)
@@ -33,9 +36,10 @@ def _load(flow_file: Path):  # type: ignore[no-untyped-def]
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the ASL to a file."
 )
-def compile_(flow_file: Path, output: Path | None) -> None:
+@home_option
+def compile_(flow_file: Path, output: Path | None, home: Path) -> None:
     """Print the Step Functions definition (ASL, JSONPath) of FLOW_FILE and the placeholders it needs."""
-    flow = _load(flow_file)
+    flow = _load(flow_file, home)
     try:
         compiled = compile_flow(flow)
     except CompileError as error:
@@ -57,6 +61,7 @@ def compile_(flow_file: Path, output: Path | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     shell_complete=complete_flow_files,
 )
-def graph(flow_file: Path) -> None:
+@home_option
+def graph(flow_file: Path, home: Path) -> None:
     """Print a Mermaid flowchart of FLOW_FILE: tasks, branches, loops and error paths."""
-    click.echo(flow_mermaid(_load(flow_file)), nl=False)
+    click.echo(flow_mermaid(_load(flow_file, home)), nl=False)

@@ -102,7 +102,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "namespaces": Command(
         "stratoflow.cli.namespaces_cmd:namespaces",
-        "Namespace allow-lists: which other namespaces' flows may use a namespace's KV and files.",
+        "Namespace settings: allow-lists (who may use a namespace's KV and files), plugin defaults.",
     ),
     "stack": Command(
         "stratoflow.cli.stack_cmd:stack",

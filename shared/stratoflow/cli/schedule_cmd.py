@@ -21,6 +21,7 @@ from stratoflow.errors import FlowValidationError, StratoflowError
 from stratoflow.execution.admission import admit
 from stratoflow.execution.flows import live_flow
 from stratoflow.flow import load_flow, load_flow_file
+from stratoflow.flow.namespace_defaults import recorded_in
 from stratoflow.states import State
 from stratoflow.store import open_local_store
 from stratoflow.store.base import ExecutionStore
@@ -331,7 +332,7 @@ def _remote_backfill(
     try:
         if record is None:
             raise StratoflowError(f"flow {namespace}.{flow_id} is not deployed on the stack")
-        flow = load_flow(record.source, f"{namespace}.{flow_id}")
+        flow = load_flow(record.source, f"{namespace}.{flow_id}", recorded_in(record.namespace_defaults))
         trigger = schedule_trigger(flow, trigger_id)
         plan = plan_backfill(
             flow, trigger.id, _instant(start, trigger, "--from"), _instant(end, trigger, "--to")

@@ -10,17 +10,21 @@ import click
 
 from stratoflow import flow as language  # `language.validate_file`: the seam a test replaces
 from stratoflow.cli.completion import complete_flow_files
+from stratoflow.cli.namespaces_cmd import local_namespace_defaults
+from stratoflow.cli.options import home_option
 from stratoflow.cloud.deploy.limits import DeployNames, measure
 from stratoflow.errors import Diagnostic
 from stratoflow.flow import flow_files, load_flow_file
+from stratoflow.flow.namespace_defaults import Inherited
 
 
-def _check(file: Path) -> list[Diagnostic]:
-    """The file's problems, the AWS limits a deployment meets included (the deployer's own checks);
-    a crash of the validator is reported as a problem, never a traceback."""
+def _check(file: Path, inherited: Inherited | None) -> list[Diagnostic]:
+    """The file's problems, the AWS limits a deployment meets included (the deployer's own checks),
+    with the plugin defaults of the local namespaces; a crash of the validator is reported as a
+    problem, never a traceback."""
     try:
-        problems = language.validate_file(file)
-        return problems or measure(load_flow_file(file), DeployNames.example(), str(file)).problems
+        problems = language.validate_file(file, inherited)
+        return problems or measure(load_flow_file(file, inherited), DeployNames.example(), str(file)).problems
     except Exception as err:  # the report must go on for the other files
         message = f"internal error while validating ({type(err).__name__}: {err}); please report it"
         return [Diagnostic(str(file), 1, 1, "", message)]
@@ -43,7 +47,8 @@ def _check(file: Path) -> list[Diagnostic]:
     help="text: FILE:LINE:COL: path: message per problem; json: one document for tools.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print the problems only, without the summary line.")
-def validate(paths: tuple[Path, ...], output_format: str, quiet: bool) -> None:
+@home_option
+def validate(paths: tuple[Path, ...], output_format: str, quiet: bool, home: Path) -> None:
     """Check flow files (or every *.yaml / *.yml under folders) and report every problem.
 
     Exit status: 0 all flows are valid (warnings are printed), 1 at least one is not, 2 usage error.
@@ -53,7 +58,8 @@ def validate(paths: tuple[Path, ...], output_format: str, quiet: bool) -> None:
         files.extend(flow_files(path) if path.is_dir() else [path])
     if not files:
         raise click.UsageError(f"no .yaml or .yml flow files under {', '.join(map(str, paths))}")
-    results = {str(file): _check(file) for file in dict.fromkeys(files)}
+    with local_namespace_defaults(home) as inherited:
+        results = {str(file): _check(file, inherited) for file in dict.fromkeys(files)}
     invalid = [file for file, problems in results.items() if any(not p.is_warning for p in problems)]
     if output_format == "json":
         document = {

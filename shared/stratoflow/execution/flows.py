@@ -10,6 +10,7 @@ import threading
 
 from stratoflow.domain import Execution, FlowRecord
 from stratoflow.flow import Flow, load_flow
+from stratoflow.flow.namespace_defaults import recorded_in
 from stratoflow.store.base import ExecutionStore
 
 _FLOW_CACHE_SIZE = 256
@@ -24,9 +25,8 @@ def flow_of(record: FlowRecord) -> Flow:
         cached = _flows.get(key)
     if cached is not None:
         return cached
-    flow = load_flow(record.source, f"{record.namespace}.{record.flow_id}").model_copy(
-        update={"revision": record.revision}
-    )
+    name, inherited = f"{record.namespace}.{record.flow_id}", recorded_in(record.namespace_defaults)
+    flow = load_flow(record.source, name, inherited).model_copy(update={"revision": record.revision})
     with _flows_lock:
         if len(_flows) >= _FLOW_CACHE_SIZE:
             _flows.clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -12,7 +12,8 @@ from stratoflow.errors import Diagnostic, FlowValidationError
 from stratoflow.flow.diagnostics import diagnostics_from_error
 from stratoflow.flow.fields import describe
 from stratoflow.flow.lambda_limits import check_lambda_limits
-from stratoflow.flow.model import Flow, FlowSource
+from stratoflow.flow.model import Flow, FlowSource, raw_plugin_defaults
+from stratoflow.flow.namespace_defaults import Inherited, merged
 from stratoflow.flow.rules import (
     check_expressions,
     check_structure,
@@ -20,6 +21,7 @@ from stratoflow.flow.rules import (
     render_static_subflows,
     task_paths,
 )
+from stratoflow.flow.task_lists import NamespaceDefaults, TaskValidation
 from stratoflow.flow.yaml_source import format_path, read_yaml
 
 FLOW_SUFFIXES = (".yaml", ".yml")
@@ -34,14 +36,29 @@ class Analysis:
 
     flow: Flow | None
     diagnostics: list[Diagnostic]
+    namespace_defaults: tuple[NamespaceDefaults, ...] = ()  # those it was validated with
 
     @property
     def errors(self) -> list[Diagnostic]:
         return [item for item in self.diagnostics if not item.is_warning]
 
 
-def analyse(text: str, file: str = "<flow>") -> Analysis:
-    """Parse and validate; never raises for a problem in the flow."""
+def analyse(text: str, file: str = "<flow>", inherited: Inherited | None = None) -> Analysis:
+    """Parse and validate; never raises for a problem in the flow. `inherited`: the plugin defaults of
+    the flow's namespace and its parents (`flow.namespace_defaults`), asked once the namespace is read."""
+    found = _analyse(text, file, inherited)
+    if found.flow is not None or not found.namespace_defaults:
+        return found
+    # A problem the namespace's defaults brought in is located at the task they reached, and names them.
+    own = set(_analyse(text, file, None).diagnostics)
+    sources = "; ".join(defaults.source for defaults in found.namespace_defaults)
+    return Analysis(
+        None,
+        [d if d in own else replace(d, message=f"{d.message} (from {sources})") for d in found.diagnostics],
+    )
+
+
+def _analyse(text: str, file: str, inherited: Inherited | None) -> Analysis:
     document = read_yaml(text, file)
     diagnostics = list(document.problems)
     data = document.data
@@ -53,8 +70,13 @@ def analyse(text: str, file: str = "<flow>") -> Analysis:
     tasks = raw_tasks(data)
     render_static_subflows(data, tasks)
     flow: Flow | None = None
+    context = None
+    namespace = data.get("namespace")
+    namespace_defaults = tuple(inherited(namespace)) if inherited and isinstance(namespace, str) else ()
+    if namespace_defaults:
+        context = TaskValidation(plugin_defaults=merged(raw_plugin_defaults(data), namespace_defaults))
     try:
-        flow = Flow.model_validate(data)
+        flow = Flow.model_validate(data, context=context)
     except ValidationError as err:
         diagnostics.extend(diagnostics_from_error(err, data, document.source_map, file))
     except RecursionError:
@@ -65,23 +87,24 @@ def analyse(text: str, file: str = "<flow>") -> Analysis:
     diagnostics.extend(check_expressions(data, document.source_map, file, task_ids, tasks.foreign_paths))
     diagnostics = sorted(set(diagnostics))
     if any(not item.is_warning for item in diagnostics):
-        return Analysis(None, diagnostics)
+        return Analysis(None, diagnostics, namespace_defaults)
     assert flow is not None
     limits = check_lambda_limits(flow, document.source_map, file)
     if limits:
-        return Analysis(None, sorted(set(diagnostics + limits)))
-    flow.attach_source(FlowSource(file, text, document.source_map, tuple(diagnostics)))
-    return Analysis(flow, diagnostics)
+        return Analysis(None, sorted(set(diagnostics + limits)), namespace_defaults)
+    flow.attach_source(FlowSource(file, text, document.source_map, tuple(diagnostics), namespace_defaults))
+    return Analysis(flow, diagnostics, namespace_defaults)
 
 
-def validate_text(text: str, file: str = "<flow>") -> list[Diagnostic]:
+def validate_text(text: str, file: str = "<flow>", inherited: Inherited | None = None) -> list[Diagnostic]:
     """Every problem of a flow text, sorted, warnings included (`Diagnostic.is_warning`)."""
-    return analyse(text, file).diagnostics
+    return analyse(text, file, inherited).diagnostics
 
 
-def load_flow(text: str, file: str = "<flow>") -> Flow:
-    """The flow of a YAML text; raises `FlowValidationError` with every problem found."""
-    result = analyse(text, file)
+def load_flow(text: str, file: str = "<flow>", inherited: Inherited | None = None) -> Flow:
+    """The flow of a YAML text; raises `FlowValidationError` with every problem found. `inherited`:
+    its namespace's plugin defaults (`flow.namespace_defaults`), none when not given."""
+    result = analyse(text, file, inherited)
     if result.flow is None:
         raise FlowValidationError(result.errors)
     return result.flow
@@ -106,19 +129,19 @@ def _read(path: Path) -> str:
         ) from None
 
 
-def load_flow_file(path: str | os.PathLike[str]) -> Flow:
+def load_flow_file(path: str | os.PathLike[str], inherited: Inherited | None = None) -> Flow:
     """The flow of a YAML file; raises `FlowValidationError`, located in that file."""
     file = Path(path)
-    return load_flow(_read(file), str(file))
+    return load_flow(_read(file), str(file), inherited)
 
 
-def validate_file(path: str | os.PathLike[str]) -> list[Diagnostic]:
+def validate_file(path: str | os.PathLike[str], inherited: Inherited | None = None) -> list[Diagnostic]:
     file = Path(path)
     try:
         text = _read(file)
     except FlowValidationError as err:
         return err.diagnostics
-    return validate_text(text, str(file))
+    return validate_text(text, str(file), inherited)
 
 
 def flow_files(folder: str | os.PathLike[str]) -> list[Path]:

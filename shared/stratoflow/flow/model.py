@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Self, cast
 
@@ -38,6 +38,7 @@ from stratoflow.flow.task import Task
 from stratoflow.flow.task_lists import (
     DefaultValues,
     FlowableTask,
+    NamespaceDefaults,
     NonEmptyTaskList,
     TaskList,
     TaskValidation,
@@ -108,16 +109,25 @@ class PluginDefault(StrictModel):
     def _known_target(self) -> PluginDefault:
         cls = registry.resolve(self.type)
         if cls is None:
-            if not any(name.startswith(self.type + ".") for name in registry.all_names()):
+            members = [name for name in registry.all_names() if name.startswith(self.type + ".")]
+            if not members:
                 suggestion = registry.suggest(self.type)
                 message = f"unknown task type '{self.type}'" + (
                     f" (did you mean {suggestion}?)" if suggestion else ""
                 )
                 raise located_error(("type",), message, self.type, "unknown_task")
-            return self
-        known = property_names(cls)
+            # A package-wide default may name what only some of its types have, but not what none has.
+            classes = {found for found in map(registry.resolve, members) if found is not None}
+            known = {name for member in classes for name in property_names(member)}
+            yaml_names = sorted(
+                {name for member in classes for name in property_names(member, python_names=False)}
+            )
+            what = f"any task type of {self.type}"
+        else:
+            known = set(property_names(cls))
+            yaml_names = property_names(cls, python_names=False)
+            what = cls.type_name
         unknown = [key for key in self.values if key not in known]
-        yaml_names = property_names(cls, python_names=False)
         if unknown:
             raise ValidationError.from_exception_data(
                 "PluginDefault",
@@ -125,7 +135,7 @@ class PluginDefault(StrictModel):
                     {
                         "type": PydanticCustomError(
                             "unknown_property",
-                            f"unknown property '{key}' of {cls.type_name}{hint(key, yaml_names)}",
+                            f"unknown property '{key}' of {what}{hint(key, yaml_names)}",
                         ),
                         "loc": ("values", key),
                         "input": key,
@@ -142,7 +152,7 @@ class PluginDefault(StrictModel):
 _DEFAULTS_KEYS = ("pluginDefaults", "plugin_defaults", "taskDefaults", "task_defaults")
 
 
-def _raw_defaults(data: dict[str, Any]) -> list[DefaultValues]:
+def raw_plugin_defaults(data: Mapping[str, object]) -> list[DefaultValues]:
     """The plugin defaults of unvalidated flow data, skipping malformed entries (reported elsewhere)."""
     entries: list[Any] = []
     for key in _DEFAULTS_KEYS:
@@ -175,6 +185,8 @@ class FlowSource:
     text: str
     source_map: SourceMap
     warnings: tuple[Diagnostic, ...] = ()
+    # The namespace plugin defaults it was validated with (`flow.namespace_defaults`), nearest first.
+    namespace_defaults: tuple[NamespaceDefaults, ...] = ()
 
 
 class Flow(StrictModel):
@@ -209,7 +221,7 @@ class Flow(StrictModel):
         """Validate flow data. Its tasks are validated with the flow's plugin defaults merged into
         them: the defaults travel to every task in the validation context (`TaskValidation`)."""
         if context is None and isinstance(obj, dict):
-            context = TaskValidation(plugin_defaults=tuple(_raw_defaults(obj)))
+            context = TaskValidation(plugin_defaults=tuple(raw_plugin_defaults(obj)))
         return super().model_validate(obj, context=context, **options)
 
     @model_validator(mode="before")
@@ -217,7 +229,7 @@ class Flow(StrictModel):
     def _defaults_reach_the_tasks(cls, data: Any, info: ValidationInfo) -> Any:
         """Refuse, rather than ignore, plugin defaults that would not reach the tasks: a flow validated
         another way than `Flow.model_validate` (the constructor, JSON) gets no context carrying them."""
-        if isinstance(data, dict) and _raw_defaults(data) and not plugin_defaults_of(info.context):
+        if isinstance(data, dict) and raw_plugin_defaults(data) and not plugin_defaults_of(info.context):
             key = next(key for key in _DEFAULTS_KEYS if key in data)
             raise located_error(
                 (key,),

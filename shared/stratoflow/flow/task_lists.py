@@ -37,6 +37,20 @@ class DefaultValues:
 
 
 @dataclass(frozen=True)
+class NamespaceDefaults:
+    """The plugin defaults one namespace sets, as its flows and its child namespaces' flows get them
+    (`flow.namespace_defaults`)."""
+
+    namespace: str
+    entries: tuple[DefaultValues, ...]
+
+    @property
+    def source(self) -> str:
+        """Where a problem they cause comes from, in the user's words."""
+        return f"the plugin defaults of namespace '{self.namespace}' (`strato namespaces defaults`)"
+
+
+@dataclass(frozen=True)
 class TaskValidation:
     """What validating a task needs besides its own data: pydantic's validation context
     (`model_validate(data, context=TaskValidation(...))`), which reaches every nested task.

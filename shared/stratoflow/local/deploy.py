@@ -8,6 +8,7 @@ import hashlib
 from stratoflow.domain import FlowRecord
 from stratoflow.errors import ConflictError, FlowValidationError
 from stratoflow.flow import Flow
+from stratoflow.flow.namespace_defaults import recorded_of
 from stratoflow.store.base import ExecutionStore
 
 
@@ -22,7 +23,7 @@ def deploy_flow(store: ExecutionStore, flow: Flow, source: str) -> FlowRecord:
     digest = source_hash(source)
     for _ in range(5):  # another writer may take the revision number first: try the next one
         live = store.get_flow(flow.namespace, flow.id)
-        if live is not None and live.source_hash == digest:
+        if live is not None and live.source_hash == digest and live.namespace_defaults == recorded_of(flow):
             return live
         # Deferred: running an unchanged flow again (the usual `strato run`) imports no compiler.
         from stratoflow.compiler import EXAMPLE_STACK, as_sent, compile_flow
@@ -43,6 +44,7 @@ def deploy_flow(store: ExecutionStore, flow: Flow, source: str) -> FlowRecord:
             source_hash=digest,
             definition=compiled.definition,
             parts=compiled.parts,
+            namespace_defaults=recorded_of(flow),
         )
         try:
             store.put_flow(record)

@@ -39,6 +39,7 @@ from stratoflow.execution.lineage import subflow_executions
 from stratoflow.execution.runner import TaskRunner
 from stratoflow.execution.secrets import SecretSource, environment_secrets
 from stratoflow.flow import Flow, load_flow, read_flow_source
+from stratoflow.flow.namespace_defaults import inherited_from
 from stratoflow.local.children import end_child_process_groups
 from stratoflow.local.containers import RUN_CONTAINER, LocalContainers
 from stratoflow.local.deploy import deploy_flow
@@ -178,7 +179,7 @@ class LocalPlatform:
 
     def deploy_source(self, source: str, file: str) -> tuple[Flow, FlowRecord]:
         """Validate (raises FlowValidationError), compile and record a flow; same source = same revision."""
-        flow = load_flow(source, file)
+        flow = load_flow(source, file, inherited_from(self.store))
         record = deploy_flow(self.store, flow, source)
         flow = flow.model_copy(update={"revision": record.revision})
         self.runner.remember_flow(flow, record.revision)

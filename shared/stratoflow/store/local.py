@@ -110,6 +110,10 @@ def _name_max(folder: Path) -> int:
         return 255
 
 
+LOCAL_DATABASE = "stratoflow.db"
+"""The local history's file under the home."""
+
+
 def open_local_store(root: Path = Path(".stratoflow")) -> tuple[SqliteExecutionStore, LocalBlobStore]:
     """The embedded stores: `<root>/stratoflow.db` and `<root>/storage/` (both created if missing)."""
     try:
@@ -118,4 +122,4 @@ def open_local_store(root: Path = Path(".stratoflow")) -> tuple[SqliteExecutionS
     except OSError as error:
         raise StorageError(f"cannot use {root} as the Stratoflow home: {error.strerror}") from None
     blobs = LocalBlobStore(root / "storage")
-    return SqliteExecutionStore(root / "stratoflow.db", flow_blobs=blobs), blobs
+    return SqliteExecutionStore(root / LOCAL_DATABASE, flow_blobs=blobs), blobs

@@ -93,7 +93,8 @@ Notes:
   `errors`). Kestra's `io.kestra.plugin.ee.aws.runner.Batch` runs there too (its
   `resources.request.cpu`/`memory` apply; its queue, bucket and credential properties are refused).
   Kestra's Docker runner is refused by `strato validate` and the deployer (no Docker in the cloud).
-  Locally every runner is a process (`strato run` says so). `pluginDefaults` can set it for a flow.
+  Locally every runner is a process (`strato run` says so). `pluginDefaults` can set it for a flow,
+  `strato namespaces defaults` for a namespace.
 - **AWS tasks** use the flow's own role on a deployed stack (boto3's default credentials locally),
   or `accessKeyId`/`secretKeyId`/`sessionToken`; `region` and `endpointOverride`. AWS errors fail the
   task with a typed error that `retry` and `errors` can tell apart: `AwsAccessDenied`, `AwsThrottled`,

@@ -131,7 +131,7 @@ def test_an_internal_error_is_reported_as_a_problem(
 ) -> None:
     import stratoflow.flow
 
-    def crash(path: object) -> list[object]:
+    def crash(*args: object) -> list[object]:
         raise RuntimeError("unexpected")
 
     monkeypatch.setattr(stratoflow.flow, "validate_file", crash)

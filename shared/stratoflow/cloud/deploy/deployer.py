@@ -44,6 +44,7 @@ from stratoflow.compiler import substitute
 from stratoflow.domain import FlowRecord
 from stratoflow.errors import ConflictError, FlowValidationError
 from stratoflow.flow import Flow, load_flow
+from stratoflow.flow.namespace_defaults import inherited_from, recorded_in, recorded_of
 from stratoflow.flow.yaml_source import read_yaml
 from stratoflow.placeholders import part_placeholder
 from stratoflow.store.base import ExecutionStore, KvGuard
@@ -160,7 +161,7 @@ class Deployer:
         live: an older upload that reaches that write after a newer one was seen never goes live.
         """
         try:
-            flow = load_flow(source, key)
+            flow = load_flow(source, key, inherited_from(self.store))
         except FlowValidationError as error:
             return self._invalid(source, key, version_id, [str(d) for d in error.diagnostics])
         owner = self.leases.take(flow.namespace, flow.id)
@@ -178,7 +179,11 @@ class Deployer:
             if guard is not None and not self.registry.still_newest(guard):
                 return self._replaced(key, version_id)
             live: FlowRecord | None = self.store.get_flow(flow.namespace, flow.id)
-            if live is not None and live.source_hash == digest:
+            if (
+                live is not None
+                and live.source_hash == digest
+                and live.namespace_defaults == recorded_of(flow)
+            ):
                 return self._unchanged(live, key, version_id)
             head = self.store.get_flow_head(flow.namespace, flow.id)
             revision = (head.latest_revision if head else 0) + 1
@@ -194,6 +199,7 @@ class Deployer:
                 source_hash=digest,
                 definition=deployment.compiled,
                 parts=deployment.compiled_parts,
+                namespace_defaults=recorded_of(flow),
             )
             try:
                 self.store.put_flow(record, guard)
@@ -436,7 +442,8 @@ def _parse(record: FlowRecord | None) -> Flow | None:
     if record is None:
         return None
     try:
-        return load_flow(record.source, f"{record.namespace}.{record.flow_id}")
+        name = f"{record.namespace}.{record.flow_id}"
+        return load_flow(record.source, name, recorded_in(record.namespace_defaults))
     except FlowValidationError:
         return None
 

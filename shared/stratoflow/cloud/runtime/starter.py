@@ -23,7 +23,7 @@ from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.runtime.metrics import milliseconds
 from stratoflow.cloud.runtime.scheduled_events import admission_trigger_context, is_scheduled_event
 from stratoflow.cloud.runtime.versions import deployed_version
-from stratoflow.domain import Execution
+from stratoflow.domain import Execution, FlowRecord
 from stratoflow.errors import ConflictError, InputError, StratoflowError
 from stratoflow.execution.admission import STARTABLE, admit, execution_input
 from stratoflow.execution.deliveries import TriggerSkipped
@@ -31,6 +31,7 @@ from stratoflow.execution.flow_retry import FlowRetry, start_retry
 from stratoflow.execution.runs import run_name
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.model import flow_variables
+from stratoflow.flow.namespace_defaults import recorded_in
 from stratoflow.states import State
 from stratoflow.store.base import ExecutionStore
 from stratoflow.triggers.backfill import ScheduledStart
@@ -141,7 +142,7 @@ class Starter:
         if record is None:
             return _refuse(request, f"flow {request.namespace}.{request.flow_id} is not deployed")
         try:
-            flow = self._flow(record.namespace, record.flow_id, record.revision, record.source)
+            flow = self._flow(record)
         except StratoflowError as error:
             return _refuse(request, str(error))
         return self._admit(request, flow, record.revision, record.source_hash, None)
@@ -270,11 +271,12 @@ class Starter:
         started.queue_wait_ms = waited
         return started
 
-    def _flow(self, namespace: str, flow_id: str, revision: int, source: str) -> Flow:
-        key = (namespace, flow_id, revision)
+    def _flow(self, record: FlowRecord) -> Flow:
+        key = (record.namespace, record.flow_id, record.revision)
         if key not in self._flows:
-            flow = load_flow(source, f"{namespace}.{flow_id}")
-            self._flows[key] = flow.model_copy(update={"revision": revision})
+            name, inherited = f"{record.namespace}.{record.flow_id}", recorded_in(record.namespace_defaults)
+            flow = load_flow(record.source, name, inherited)
+            self._flows[key] = flow.model_copy(update={"revision": record.revision})
         return self._flows[key]
 
     def _fail(self, execution: Execution, new: bool, reason: str) -> StartResponse:

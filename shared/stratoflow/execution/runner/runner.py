@@ -43,6 +43,7 @@ from stratoflow.execution.runner.workdirs import shared_directory_of
 from stratoflow.execution.secrets import SecretSource
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.flow import Flow, load_flow
+from stratoflow.flow.namespace_defaults import recorded_in
 from stratoflow.flow.run_context import FlowCredentials, ScriptSandbox, ScriptSandboxes
 from stratoflow.flow.task import RunnableTask, Task
 from stratoflow.flow.task_lists import FlowableTask
@@ -143,7 +144,8 @@ class TaskRunner:
                 record = self.store.get_flow(namespace, flow_id, revision)
                 if record is None:
                     raise NotFoundError(f"flow {namespace}.{flow_id} revision {revision} is not deployed")
-                self._flows[key] = load_flow(record.source, f"{namespace}.{flow_id}")
+                inherited = recorded_in(record.namespace_defaults)
+                self._flows[key] = load_flow(record.source, f"{namespace}.{flow_id}", inherited)
         return self._flows[key]
 
     def resolve_scope(self, scope: Scope) -> Scope:
