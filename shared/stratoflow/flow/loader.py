@@ -72,7 +72,12 @@ def _analyse(text: str, file: str, inherited: Inherited | None) -> Analysis:
     flow: Flow | None = None
     context = None
     namespace = data.get("namespace")
-    namespace_defaults = tuple(inherited(namespace)) if inherited and isinstance(namespace, str) else ()
+    try:
+        namespace_defaults = tuple(inherited(namespace)) if inherited and isinstance(namespace, str) else ()
+    except ValidationError as err:  # a stored setting a newer version no longer accepts (a task type gone)
+        line, column = document.source_map.locate(("namespace",))
+        message = f"its namespace's plugin defaults are invalid ({err.errors()[0]['msg']}): set them again with `strato namespaces defaults`"
+        return Analysis(None, [*diagnostics, Diagnostic(file, line, column, "namespace", message)])
     if namespace_defaults:
         context = TaskValidation(plugin_defaults=merged(raw_plugin_defaults(data), namespace_defaults))
     try:

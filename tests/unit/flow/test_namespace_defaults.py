@@ -114,3 +114,18 @@ def test_a_revision_records_the_defaults_it_was_loaded_with() -> None:
     assert from_record(recorded) == tuple(inherited)
     assert recorded == as_recorded(inherited)
     assert [item["namespace"] for item in recorded] == ["company.team", "company"]
+
+
+def test_a_stored_setting_that_no_longer_validates_is_a_located_problem_not_a_crash() -> None:
+    # Given a namespace setting naming a task type this version does not know (stored by another one)
+    def inherited(namespace: str) -> Sequence[NamespaceDefaults]:
+        return from_settings([("company", [{"type": "Gone", "values": {}}])])
+
+    # When a flow of the namespace is loaded
+    with pytest.raises(FlowValidationError) as refused:
+        load_flow(FLOW.format(own=""), "f.yaml", inherited)
+
+    # Then the problem is located at its `namespace` and says how to repair the setting
+    [problem] = refused.value.diagnostics
+    assert str(problem).startswith("f.yaml:2:1: namespace: its namespace's plugin defaults are invalid")
+    assert "`strato namespaces defaults`" in str(problem)
