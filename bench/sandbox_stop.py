@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import logging
 import statistics
 import subprocess
 import sys
@@ -25,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from stratoflow.cloud.runtime.script_sandbox import LambdaScriptSandboxes
+from stratoflow.cloudsim.loopback import loopback_moto
 from stratoflow.sandbox_call import HandedFile, ScriptJob
 from stratoflow.tasks.errors import TaskStopped
 from stratoflow.tasks.scripts.process import stopped_when
@@ -79,14 +78,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
+    with loopback_moto() as endpoint:
         s3 = boto3.client(
             "s3",
-            endpoint_url=f"http://{host}:{port}",
+            endpoint_url=endpoint,
             region_name="us-east-1",
             aws_access_key_id="bench",
             aws_secret_access_key="bench",
@@ -94,8 +89,6 @@ def main() -> None:
         s3.create_bucket(Bucket=BUCKET)
         with tempfile.TemporaryDirectory() as folder:
             seconds = [one_stop(s3, Path(folder), number) for number in range(runs)]
-    finally:
-        server.stop()
     print(f"check fired -> script stopped and answered, {runs} runs:")
     print(f"  median {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s")
     print("  (+ up to 2 s on AWS between the KILLED record and the check firing: kill_flag.POLL_SECONDS)")

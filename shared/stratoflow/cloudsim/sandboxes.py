@@ -16,17 +16,18 @@ uploads, the stop URL it polls while the command runs): `LoopbackS3` serves the 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
 import tempfile
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
 
 import boto3
 
 from stratoflow.cloud.runtime.script_sandbox import LambdaScriptSandboxes
+from stratoflow.cloudsim.loopback import loopback_moto
 from stratoflow.cloudsim.stack import REGION
 
 # Lambda's most: the sandbox's own timeout.
@@ -80,14 +81,8 @@ class LoopbackS3:
     sandbox process GETs or POSTs through a presigned URL is the simulated bucket's object."""
 
     def __init__(self) -> None:
-        # Deferred: the server needs moto's `server` extra, which only this path uses.
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
+        self._server = ExitStack()
+        self.endpoint = self._server.enter_context(loopback_moto())
 
     def signing(self, sandboxes: LambdaScriptSandboxes) -> LambdaScriptSandboxes:
         """`sandboxes` with an S3 client whose presigned URLs point here (botocore signs for its
@@ -95,4 +90,4 @@ class LoopbackS3:
         return replace(sandboxes, s3=boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION))
 
     def stop(self) -> None:
-        self._server.stop()
+        self._server.close()

@@ -15,9 +15,9 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from stratoflow.cloud.runtime.script_sandbox import LambdaScriptSandboxes
+from stratoflow.cloudsim.loopback import loopback_moto
 from stratoflow.sandbox_call import INLINE_ANSWER_BYTES, INLINE_FILE_BYTES, HandedFile, ScriptJob
 
 BUCKET = "data"
@@ -25,21 +25,16 @@ BUCKET = "data"
 
 @pytest.fixture
 def s3() -> Iterator[Any]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
+    with loopback_moto() as endpoint:
         client = boto3.client(
             "s3",
-            endpoint_url=f"http://{host}:{port}",
+            endpoint_url=endpoint,
             region_name="us-east-1",
             aws_access_key_id="runner",
             aws_secret_access_key="runner-secret",
         )
         client.create_bucket(Bucket=BUCKET)
         yield client
-    finally:
-        server.stop()
 
 
 class ChildProcessLambda:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from stratoflow.cloudsim.loopback import loopback_moto
 from stratoflow.engine import VirtualClock
 from stratoflow.local import LocalPlatform
 from stratoflow.states import State
@@ -18,13 +18,8 @@ from tests.unit.tasks.task_helpers import flow_source, logs_of, outputs_of, run_
 
 @pytest.fixture
 def moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with loopback_moto() as endpoint:
+        yield endpoint
 
 
 def test_aws_cli_commands_run_with_the_given_keys_region_and_endpoint(
