@@ -16,7 +16,7 @@ import click
 
 from stratoflow.cli.options import home_option
 from stratoflow.cli.stacks import StackChoice, stack_options
-from stratoflow.errors import FlowValidationError
+from stratoflow.errors import FlowValidationError, StratoflowError
 from stratoflow.flow import read_flow_source
 from stratoflow.flow.namespace_defaults import SETTING, Inherited, inherited_from, read_defaults
 from stratoflow.namespaces import (
@@ -37,7 +37,10 @@ def local_namespace_defaults(home: Path) -> Iterator[Inherited | None]:
     if not (home / LOCAL_DATABASE).exists():
         yield None
         return
-    store = SqliteExecutionStore(home / LOCAL_DATABASE)
+    try:
+        store = SqliteExecutionStore(home / LOCAL_DATABASE)
+    except StratoflowError as error:  # a history of a newer Stratoflow, an unreadable file
+        raise click.ClickException(f"cannot read the namespace settings under {home}: {error}") from None
     try:
         yield inherited_from(store)
     finally:
