@@ -157,13 +157,16 @@ def test_a_failure_in_a_branch_part_fails_the_parallel_with_the_tasks_error(run_
     # When it runs
     outcome = run_flow(source)
 
-    # Then the Parallel and the flow failed, the error handler ran, and the good branch's tasks all ran
+    # Then the Parallel and the flow failed with the branch's error and the error handler ran; the good
+    # branch, a part of its own, ran or was stopped with the Parallel (as Step Functions stops the other
+    # branches and their `.sync` children), but none of its tasks failed
     runs = by_task(outcome)
     assert outcome.execution.state == State.FAILED
     assert runs["p"][0].state == State.FAILED
     assert runs["boom"][0].state == State.FAILED
     assert runs["handler"][0].state == State.SUCCESS
-    assert all(runs[f"g{i}"][0].state == State.SUCCESS for i in range(8))
+    good = [run.state for i in range(8) for run in runs.get(f"g{i}", [])]
+    assert set(good) <= {State.SUCCESS, State.KILLED}, good
 
 
 def test_each_part_counts_its_own_history_like_a_child_execution(run_flow: RunFlow) -> None:
