@@ -125,22 +125,23 @@ def test_a_template_that_died_is_started_again(tmp_path: Path) -> None:
 
 
 def _waiting_child(template_pid: int) -> int:
-    """The template's one child forked ahead (it forks it while the previous task runs)."""
+    """The template's one child forked ahead (it forks it while the previous task runs), asleep
+    waiting for its task (the previous task's child may still be exiting beside it)."""
     deadline = time.monotonic() + 10
-    while len(children := _children_of(template_pid)) != 1 and time.monotonic() < deadline:
+    while len(children := _children_of(template_pid, "S")) != 1 and time.monotonic() < deadline:
         time.sleep(0.01)
     (child,) = children
     return child
 
 
-def _children_of(pid: int) -> list[int]:
+def _children_of(pid: int, state: str) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if int(fields[1]) == pid and fields[0] != "Z":
+        if int(fields[1]) == pid and fields[0] == state:
             found.append(int(stat.parent.name))
     return found
 
@@ -350,3 +351,86 @@ def test_a_task_with_dependencies_gets_a_template_of_its_own(
     keys = [key for key in warm._templates if str(tmp_path / "cache") in key]
     assert len(keys) == 1
     assert [e.message for e in ctx.logs if e.message in ("True", "False")] == ["True"]
+
+
+LOCALE_PROBE = (
+    "import locale, os; print(locale.setlocale(locale.LC_CTYPE), locale.setlocale(locale.LC_NUMERIC),"
+    " locale.nl_langinfo(locale.CODESET), os.environ.get('LC_CTYPE'))"
+)
+
+
+@pytest.mark.parametrize("variable", ["LC_ALL", "LC_CTYPE", "LANG"])
+def test_a_warm_script_gets_its_tasks_locale_as_a_cold_one_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    # Given: a template of its own (its extra import keys it), started in the C.UTF-8 locale
+    monkeypatch.setenv(warm.EXTRA_IMPORTS, f"locale,{variable.lower()}_probe_key")
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    first = load_task("{id: a, type: scripts.Python, env: {LC_ALL: C.UTF-8}, script: 'print(1)'}")
+    (tmp_path / "first").mkdir()
+    first.run(direct_context(tmp_path / "first"))
+    probe = json.dumps(
+        {
+            "id": "b",
+            "type": "scripts.Python",
+            "env": {"LANG": "C.UTF-8", variable: "C"},
+            "script": LOCALE_PROBE,
+        }
+    )
+    seen = {}
+
+    # When: a task in the C locale runs warm, then cold
+    for switch in ("1", "0"):
+        monkeypatch.setenv(warm.SWITCH, switch)
+        (tmp_path / switch).mkdir()
+        ctx = direct_context(tmp_path / switch)
+        load_task(probe).run(ctx)
+        seen[switch] = [e.message for e in ctx.logs]
+
+    # Then: the task's locale, as a fresh interpreter sets it: LC_CTYPE from the environment, and a
+    # "C" one made C.UTF-8 unless LC_ALL is set (the other categories then from the environment)
+    expected = {
+        "LC_ALL": "C C ANSI_X3.4-1968 None",
+        "LC_CTYPE": "C.UTF-8 C.UTF-8 UTF-8 C.UTF-8",
+        "LANG": "C.UTF-8 C UTF-8 C.UTF-8",
+    }[variable]
+    assert seen == {"0": [expected], "1": [expected]}
+
+
+def test_a_python_scripts_orphaned_process_does_not_outlive_it(tmp_path: Path) -> None:
+    # Given: a script whose shell leaves a process behind in its group, then ends
+    pid_file = tmp_path / "orphan.pid"
+    script = (
+        "import subprocess; subprocess.run("
+        f"'sleep 60 > /dev/null 2>&1 & echo $! > {pid_file}', shell=True, check=True)"
+    )
+    task = load_task(json.dumps({"id": "p", "type": "scripts.Python", "script": script}))
+
+    # When
+    task.run(direct_context(tmp_path))
+
+    # Then: killed with the script's group once the script ended
+    assert not _running(int(pid_file.read_text()))
+
+
+def test_a_python_scripts_child_left_running_does_not_outlive_it(tmp_path: Path) -> None:
+    # Given: a script that starts a child and ends without waiting for it
+    script = "import subprocess; print(subprocess.Popen(['sleep', '60']).pid)"
+    task = load_task(json.dumps({"id": "p", "type": "scripts.Python", "script": script}))
+    ctx = direct_context(tmp_path)
+
+    # When
+    task.run(ctx)
+
+    # Then
+    (line,) = [e.message for e in ctx.logs]
+    assert not _running(int(line))
+
+
+def _running(pid: int) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z"  # a zombie, killed and not reaped yet, runs nothing

@@ -97,6 +97,11 @@ class Started(Protocol):
     def wait(self) -> int:
         """Its exit code, once it ended (call after killing its group)."""
 
+    @property
+    def ended_alone(self) -> bool:
+        """Whether it said, as it ended, that it never started a process: its group holds nothing
+        else to kill (it may still be exiting)."""
+
     def close(self) -> None:
         """Release what watching it took (descriptors)."""
 
@@ -129,6 +134,10 @@ class _Spawned:
 
     def wait(self) -> int:
         return self.process.wait()
+
+    @property
+    def ended_alone(self) -> bool:
+        return False
 
     def close(self) -> None:
         if self._pidfd is not None:
@@ -298,7 +307,8 @@ def run_process(
     finally:
         # Also after a normal exit: background children must not outlive the task (nor keep its
         # pipes open).
-        groups.kill_group(started.pid)
+        if code is None or not started.ended_alone:
+            groups.kill_group(started.pid)
         if code is None:
             code = started.wait()
         groups.ended(started.pid)

@@ -22,7 +22,10 @@ The template writes `R` on its socket once ready. A request, on the child's requ
 4-byte big-endian length, then that many bytes of JSON `{"mode", "argv", "cwd", "env"}`, with two
 descriptors attached: the task's stdout and stderr. The template writes `X<exit code>\n` on the
 status socket once the child is reaped, then closes it; a child whose request socket closes
-unused exits.
+unused exits. A Python script's child also writes `X<exit code>\n` on its request socket itself
+once the script is done and its output flushed, just before it exits: the runner need not wait for
+the kernel to tear the child down, nor for the template to wake and reap it (a child killed, or
+one that became a program with exec, says nothing there: the template's word stands).
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ import gc
 import importlib
 import io
 import json
+import locale
 import os
+import resource
 import select
 import signal
 import socket
@@ -84,6 +89,8 @@ COMMON_MODULES = [
 ]
 EXTRA_MODULES = "STRATOFLOW_WARM_IMPORTS"  # more (comma separated), e.g. "pandas,requests"
 PR_SET_PDEATHSIG = 1
+# What Python reads its LC_CTYPE from at start (the first one set wins).
+LOCALE_VARIABLES = ("LC_ALL", "LC_CTYPE", "LANG")
 HEADER = struct.Struct(">I")
 
 
@@ -214,12 +221,12 @@ class Template:
                 os.close(fd)
         for other in self.children.values():  # the other tasks' sockets are theirs
             other.close()
-        standard_streams()
+        locale_vars = {name: os.environ.get(name) for name in LOCALE_VARIABLES}
+        os.environ.clear()  # done while waiting: the task brings its own
         try:
             body, fds = _receive(sock, 2)
         except (EOFError, OSError):  # not used: the runner ended or dropped it
             os._exit(0)
-        sock.close()
         if len(fds) != 2:
             os._exit(127)
         os.dup2(fds[0], 1)
@@ -242,12 +249,13 @@ class Template:
             except OSError as error:
                 os.write(2, f"cannot start {argv[0]!r}: {error.strerror or error}\n".encode())
                 os._exit(127)
-        run_python(argv[1:], env, self.base_path)
+        own_locale = any(env.get(name) != value for name, value in locale_vars.items())
+        run_python(argv[1:], env, self.base_path, sock, own_locale)
 
 
 def standard_streams() -> None:
-    """The script's sys.stdin/stdout/stderr on descriptors 0, 1 and 2 (made before the task's
-    descriptors arrive: they are put in place under the same numbers)."""
+    """The script's sys.stdin/stdout/stderr on descriptors 0, 1 and 2 (made by the template: each
+    child puts the task's descriptors in place under the same numbers)."""
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
     sys.stderr = io.TextIOWrapper(
@@ -255,11 +263,16 @@ def standard_streams() -> None:
     )
 
 
-def run_python(argv: list[str], env: dict[str, str], base_path: list[str]) -> None:
-    """Run the script `argv[0]` as `python script args...` would, then exit with its code."""
-    os.environ.clear()
+def run_python(
+    argv: list[str], env: dict[str, str], base_path: list[str], report: socket.socket, own_locale: bool
+) -> None:
+    """Run the script `argv[0]` as `python script args...` would, then exit with its code (said on
+    `report` first: the runner goes on while this process is torn down). `own_locale`: the task's
+    locale variables differ from the template's."""
     os.environ.update(env)
     time.tzset()  # the C library read TZ when the template started: the task's TZ, as a fresh start reads
+    if own_locale:
+        _start_locale(env)
     script = os.path.abspath(argv[0])
     own = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     sys.path[:] = [os.path.dirname(script), *own, *base_path]
@@ -279,7 +292,59 @@ def run_python(argv: list[str], env: dict[str, str], base_path: list[str]) -> No
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(BaseException):
             stream.flush()
+    if _alone():  # else its group may have processes left to kill: the template's word, once reaped
+        with contextlib.suppress(OSError):
+            # The task's pipes end here (/dev/null, read-only, in their place): their readers need not
+            # wait for the exit either.
+            os.dup2(0, 1)
+            os.dup2(0, 2)
+            report.send(f"X{code}\n".encode())
     os._exit(code)
+
+
+def _alone() -> bool:
+    """Whether this process never had a child: none now (running, or ended and not reaped), none
+    reaped (any process makes page faults). Then its group holds nothing but itself."""
+    if resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt:
+        return False
+    try:
+        threads = os.listdir("/proc/self/task")
+        return not any(_read(f"/proc/self/task/{thread}/children").strip() for thread in threads)
+    except OSError:  # no /proc, or no children files: say nothing
+        return False
+
+
+def _read(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
+def _start_locale(env: dict[str, str]) -> None:
+    """LC_CTYPE from the task's environment, as Python sets it when it starts (the template's was
+    set from its own): the other categories stay "C", but a "C" locale becomes C.UTF-8 (PEP 538)
+    unless LC_ALL is set or PYTHONCOERCECLOCALE=0, with every category then set from the
+    environment, as CPython's coercion does. (Python's UTF-8 mode, which a fresh interpreter turns
+    on in a "C" locale that stays "C", is fixed at the template's start.)"""
+    try:
+        locale.setlocale(locale.LC_CTYPE, "")
+    except locale.Error:  # a locale this machine lacks: Python starts in "C"
+        locale.setlocale(locale.LC_CTYPE, "C")
+    if env.get("LC_ALL") or env.get("PYTHONCOERCECLOCALE") == "0":
+        return
+    if locale.setlocale(locale.LC_CTYPE) not in ("C", "POSIX"):
+        return
+    for target in ("C.UTF-8", "C.utf8", "UTF-8"):
+        try:
+            locale.setlocale(locale.LC_CTYPE, target)
+        except locale.Error:
+            continue
+        os.environ["LC_CTYPE"] = target
+        with contextlib.suppress(locale.Error):
+            locale.setlocale(locale.LC_ALL, "")
+        return
 
 
 def _run_main(script: str) -> None:
@@ -326,6 +391,7 @@ def _warm_up() -> None:
 def main() -> None:
     sys.path.pop(0)  # this file's folder: not a script's
     sock = socket.socket(fileno=int(sys.argv[1]))
+    standard_streams()  # once here: each child puts the task's descriptors under them
     _warm_up()
     Template(sock).serve()
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -46,16 +47,32 @@ def enabled() -> bool:
 
 
 class _Started:
-    """A task's child of the template, watched through the task's status socket from the template:
-    it says `X<exit code>` once it reaped the child; EOF without that means the template died (and
-    the child with it)."""
+    """A task's child of the template, watched through two sockets: the task's status socket from
+    the template, which says `X<exit code>` once it reaped the child (EOF without that means the
+    template died, and the child with it), and the child's own request socket, on which a Python
+    script's child says `X<exit code>` itself as it exits (EOF there is no news: the child became
+    a program with exec, or was killed). The first exit code heard is the one. Both are watched
+    through one epoll descriptor (`status_fd`; without epoll, macOS, the template's word only).
+    The child speaks only when it never started a process (`template.py`): then its group holds
+    nothing to kill, and the runner need not wait for the group to end (it is the child alone,
+    exiting)."""
 
-    def __init__(self, template: Template, sock: socket.socket, pid: int):
+    def __init__(self, template: Template, sock: socket.socket, pid: int, child: socket.socket):
         self.template, self.sock = template, sock
-        self._buffer = b""
+        self._watch = select.epoll() if hasattr(select, "epoll") else None
+        self._sources: dict[int, socket.socket] = {}
+        self._buffers: dict[int, bytes] = {}
         self._code: int | None = None
+        self._alone = False
         self._pid = pid
-        sock.setblocking(False)
+        for source in (sock, child) if self._watch is not None else (sock,):
+            source.setblocking(False)
+            self._sources[source.fileno()] = source
+            self._buffers[source.fileno()] = b""
+            if self._watch is not None:
+                self._watch.register(source.fileno(), select.EPOLLIN)
+        if self._watch is None:
+            child.close()
 
     @property
     def pid(self) -> int:
@@ -63,40 +80,64 @@ class _Started:
 
     @property
     def status_fd(self) -> int | None:
-        return None if self.sock.fileno() < 0 else self.sock.fileno()
+        if self._watch is None:
+            return None if self.sock.fileno() < 0 else self.sock.fileno()
+        return None if self._watch.closed else self._watch.fileno()
+
+    @property
+    def ended_alone(self) -> bool:
+        return self._alone
 
     def poll(self) -> int | None:
         if self._code is None:
-            self._receive(blocking=False)
+            for source in list(self._sources.values()):
+                self._receive(source)
         return self._code
 
     def wait(self) -> int:
-        if self._code is None:
+        """The template's word (it reaps every child; called once the group is killed)."""
+        if self._code is None and self.sock.fileno() >= 0:
             self.sock.setblocking(True)
-            while self._code is None:
-                self._receive(blocking=True)
+            while self._code is None and self.sock.fileno() in self._sources:
+                self._receive(self.sock)
+        if self._code is None:
+            self._code = -signal.SIGKILL
         return self._code
 
     def close(self) -> None:
         if self.sock.fileno() >= 0:
+            if self._watch is not None:
+                self._watch.close()
+            for source in self._sources.values():
+                source.close()
+            self._sources.clear()
             self.sock.close()
             self.template.done()
 
-    def _receive(self, blocking: bool) -> None:
+    def _receive(self, source: socket.socket) -> None:
+        fd = source.fileno()
         try:
-            data = self.sock.recv(4096)
+            data = source.recv(4096)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             data = b""
-        if not data:  # the template ended: its children died with it (parent-death signal)
-            self._code = -signal.SIGKILL if self._code is None else self._code
+        if not data:
+            if self._watch is not None:
+                self._watch.unregister(fd)
+            del self._sources[fd]
+            if source is self.sock and self._code is None:
+                # The template ended: its children died with it (parent-death signal).
+                self._code = -signal.SIGKILL
+            elif source is not self.sock:
+                source.close()
             return
-        self._buffer += data
-        while b"\n" in self._buffer:
-            line, self._buffer = self._buffer.split(b"\n", 1)
-            if line[:1] == b"X":
+        self._buffers[fd] += data
+        while b"\n" in self._buffers[fd]:
+            line, self._buffers[fd] = self._buffers[fd].split(b"\n", 1)
+            if line[:1] == b"X" and self._code is None:
                 self._code = int(line[1:])
+                self._alone = source is not self.sock
 
 
 class Template:
@@ -186,13 +227,13 @@ class Template:
                 socket.send_fds(request, [len(body).to_bytes(_HEADER, "big")], fds)
                 request.sendall(body)  # a large environment may take several writes
             except OSError:
+                request.close()
                 status.close()
                 self.done()
                 continue
             finally:
-                request.close()
                 self._ask_ahead()
-            return _Started(self, status, pid)
+            return _Started(self, status, pid, child=request)
         raise TaskFailed(f"cannot start {argv[0]!r}: the warm interpreter's children end at once")
 
     def _ask_ahead(self) -> None:
