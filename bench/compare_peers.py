@@ -7,8 +7,9 @@
     .venv/bin/python -m bench.compare_peers --peers dagster-memory --workloads w1_hello w5_python_chain100 w6_python_fanout1000
 
 The workloads of bench/peers/README.md (W1 hello, W2 chain100, W3 fanout1000, W4 retry, and W5/W6:
-W2/W3 with the same Python function in a script task of Stratoflow, one process per task) run as
-whole processes: Stratoflow as `strato run FLOW --json --skip-waits` with durable SQLite history, each
+W2/W3 with the same Python function in a script task of Stratoflow, one process per task; and W6 c2,
+W6 with the ForEach's `concurrencyLimit: 2`, the peers running their W6 unchanged) run as whole
+processes: Stratoflow as `strato run FLOW --json --skip-waits` with durable SQLite history, each
 peer as its own script in its own venv (made under --peers-dir and cached). Variants alternate run by
 run, so that a slow minute on this shared machine hits all of them alike. Every run is checked (the
 JSON document for Stratoflow, exit 0 and the `RESULT ... ok` line for the peers); an incorrect run
@@ -49,7 +50,15 @@ STRATOFLOW_CHECKS = {**WORKLOADS, **PYTHON_WORKLOADS}
 ROOT = Path(__file__).resolve().parents[1]
 FLOWS = ROOT / "bench" / "flows"
 STRATO = Path(sys.executable).with_name("strato")
-ORDER = ("w1_hello", "w4_retry", "w2_chain100", "w3_fanout1000", "w5_python_chain100", "w6_python_fanout1000")
+ORDER = (
+    "w1_hello",
+    "w4_retry",
+    "w2_chain100",
+    "w3_fanout1000",
+    "w5_python_chain100",
+    "w6_python_fanout1000",
+    "w6_python_fanout1000_c2",
+)
 # By default the expression workloads W1-W4 (W5/W6 would double the peers' W2/W3 time, out of the
 # budget): `--workloads w5_python_chain100 w6_python_fanout1000` measures the Python ones.
 DEFAULT_ORDER = ORDER[:4]

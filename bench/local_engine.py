@@ -39,6 +39,8 @@ WORKLOADS = {
 PYTHON_WORKLOADS = {
     "w5_python_chain100": lambda d: d["outputs"] == {"result": 100} and len(d["taskRuns"]) == 100,
     "w6_python_fanout1000": lambda d: d["outputs"] == {"total": 999000} and len(d["taskRuns"]) == 1003,
+    # W6 with `concurrencyLimit: 2`, reported beside W6 (bench/flows/w6_python_fanout1000_c2.yaml).
+    "w6_python_fanout1000_c2": lambda d: d["outputs"] == {"total": 999000} and len(d["taskRuns"]) == 1003,
 }
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bench import cold_start, compare_peers, peer_envs, report
 from bench.compare_peers import _stratoflow_check
@@ -288,8 +289,31 @@ def test_the_python_workloads_are_measured_on_request_and_checked_by_their_outpu
     assert check(0, json.dumps({"outputs": {"result": 100}, "taskRuns": runs})) is None
     assert check(0, json.dumps({"outputs": {"result": 99}, "taskRuns": runs})) is not None
     for family in ("plain", "dagster", "prefect", "airflow"):
-        for workload in ("w5_python_chain100", "w6_python_fanout1000"):
+        for workload in ("w5_python_chain100", "w6_python_fanout1000", "w6_python_fanout1000_c2"):
             assert (peer_envs.PEERS_SOURCE / family / f"{workload}.py").is_file()
+
+
+def test_the_parallel_w6_runs_the_same_flow_two_at_a_time_and_the_plain_peer_reports_it(
+    tmp_path: Path,
+) -> None:
+    # Given: W6 and its variant
+    sequential = yaml.safe_load((ROOT / "bench" / "flows" / "w6_python_fanout1000.yaml").read_text())
+    parallel = yaml.safe_load((ROOT / "bench" / "flows" / "w6_python_fanout1000_c2.yaml").read_text())
+
+    # When the plain peer runs the variant's script
+    done = subprocess.run(
+        [sys.executable, str(peer_envs.PEERS_SOURCE / "plain" / "w6_python_fanout1000_c2.py")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+
+    # Then: the same tasks, only the ForEach's concurrency differs; the peer's line names the variant
+    assert parallel["tasks"][1].pop("concurrencyLimit") == 2
+    assert "concurrencyLimit" not in sequential["tasks"][1]
+    assert parallel["tasks"] == sequential["tasks"]
+    assert result_line_check("w6_python_fanout1000_c2", "plain")(done.returncode, done.stdout) is None
 
 
 def test_cold_start_as_the_readme_runs_it_finds_the_infra_package(tmp_path: Path) -> None:
