@@ -1,5 +1,7 @@
 """W6 with concurrencyLimit 2 (bench/flows/w6_python_fanout1000_c2.yaml) for this peer: its W6 run
-unchanged, reported under this workload's name. What runs: a plain loop, as in its W6 (the same run): the floor.
+unchanged, reported under this workload's name.
+
+What runs: a plain loop, as in its W6 (the same run): the floor.
 """
 import runpy
 from pathlib import Path

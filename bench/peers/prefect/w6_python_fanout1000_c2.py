@@ -1,6 +1,8 @@
 """W6 with concurrencyLimit 2 (bench/flows/w6_python_fanout1000_c2.yaml) for this peer: its W6 run
-unchanged, reported under this workload's name. What runs: Prefect's default task runner (a thread pool): `double.map` submits the 1,000 task runs at once
-and they run concurrently, as in its W6 (which is the same run).
+unchanged, reported under this workload's name.
+
+What runs: Prefect's default task runner (a thread pool): `double.map` submits the 1,000 task runs
+at once and they run concurrently, as in its W6 (which is the same run).
 """
 import runpy
 from pathlib import Path
