@@ -58,7 +58,7 @@ from stratoflow.tasks.errors import ExitExecution, TaskFailed
 log = logging.getLogger("stratoflow.execution.runner")
 
 if TYPE_CHECKING:
-    from stratoflow.execution.runner.runner import Call
+    from stratoflow.execution.runner.call import Call
 
 
 INLINE_VALUES_BYTES = 16 * 1024

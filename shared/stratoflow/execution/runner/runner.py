@@ -21,7 +21,9 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol, assert_never
+from typing import Any, assert_never
+
+from pydantic import JsonValue
 
 from stratoflow.domain import Attempt, Execution, TaskRun
 from stratoflow.errors import ConflictError, InputError, NotFoundError
@@ -37,6 +39,7 @@ from stratoflow.execution.ids import (
 from stratoflow.execution.masking import execution_secrets
 from stratoflow.execution.runner import abandon, flowables, kill_flag, subflows
 from stratoflow.execution.runner.activity import record_saved
+from stratoflow.execution.runner.call import TaskCallbacks
 from stratoflow.execution.runner.context import TaskRunContext, render_context
 from stratoflow.execution.runner.outputs import LOOPS, ExecutionOutputs, offload_large
 from stratoflow.execution.runner.workdirs import shared_directory_of
@@ -72,12 +75,6 @@ log = logging.getLogger("stratoflow.execution.runner")
 
 class RetriesExhausted(TaskError):
     """The task's retry `maxDuration` is spent: Step Functions must not retry it again."""
-
-
-class TaskCallbacks(Protocol):
-    """Completes a Step Functions state waiting on a task token (SendTaskSuccess)."""
-
-    def send_success(self, token: str, output: Any) -> None: ...
 
 
 def now() -> datetime:
@@ -269,7 +266,7 @@ class Call:
             scope_path=scope_path(self.scope),
         )
 
-    def save(self, **changes: Any) -> TaskRun:
+    def save(self, **changes: object) -> TaskRun:
         before = self.task_run.state
         updated = self.task_run.model_copy(update=changes)
         if self.ending_from is None:
@@ -282,7 +279,7 @@ class Call:
         record_saved(before, self._task_run)
         return self._task_run
 
-    def context(self) -> dict[str, Any]:
+    def context(self) -> dict[str, JsonValue]:
         outputs = ExecutionOutputs(self.store, self.runner.blobs, self.execution.id, self.flow, self.scope)
         return render_context(self.flow, self.execution, outputs, self.task, self.task_run, self.scope)
 
@@ -328,7 +325,7 @@ class Call:
         attempts[-1] = attempts[-1].model_copy(update={"state": state, "end_date": now(), "error": message})
         self.save(state=state, error=message, attempts=attempts, end_date=now())
 
-    def finished_ok(self, state: State, outputs: dict[str, Any] | None = None) -> State:
+    def finished_ok(self, state: State, outputs: dict[str, JsonValue] | None = None) -> State:
         """Record a successful end, then wake Dag tasks that were waiting for this one; returns the
         state recorded."""
         if state == State.WARNING and self.task.allow_warning:

@@ -59,7 +59,7 @@ from stratoflow.tasks.files import is_storage_uri, read_stored
 from stratoflow.tasks.native import ForEachItem
 
 if TYPE_CHECKING:
-    from stratoflow.execution.runner.runner import Call
+    from stratoflow.execution.runner.call import Call
 
 SUBFLOW_NAMESPACE = uuid.UUID("5f0e6d6c-2b1a-4c36-9d59-7f3c1f7a9b10")
 

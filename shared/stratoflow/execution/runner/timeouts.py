@@ -17,7 +17,7 @@ from stratoflow.execution.runner.activity import record_saved
 from stratoflow.states import State
 
 if TYPE_CHECKING:
-    from stratoflow.execution.runner.runner import Call
+    from stratoflow.execution.runner.call import Call
     from stratoflow.runner_call import CaughtError
 
 UNFINISHED = frozenset(state for state in State if not state.is_terminal)
