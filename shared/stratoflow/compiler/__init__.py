@@ -7,8 +7,7 @@ one stack's ARNs, measured as the deployer sends it).
 
 from __future__ import annotations
 
-from typing import Any
-
+from stratoflow.compiler.asl import AslJson
 from stratoflow.compiler.flow import (
     CompiledFlow,
     lower_flow,
@@ -50,7 +49,7 @@ def compile_flow(flow: Flow) -> CompiledFlow:
     )
 
 
-def check_definition(definition: dict[str, Any]) -> list[str]:
+def check_definition(definition: AslJson) -> list[str]:
     """Structural checks on a definition: targets exist, states reachable, names unique and short, size."""
     # Deferred on purpose: the engine (the local ASL interpreter) is not needed to import the compiler,
     # which the deployer's handler does at cold start.

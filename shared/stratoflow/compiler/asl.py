@@ -5,9 +5,9 @@ Only the fields the compiler emits are modelled. `dump()` gives the ASL JSON (Pa
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 LAMBDA_INVOKE_CALLBACK = "arn:aws:states:::lambda:invoke.waitForTaskToken"
@@ -18,12 +18,15 @@ WRITE_OBJECTS = "arn:aws:states:::s3:putObject"
 DATA_BUCKET = "${DataBucketName}"
 """The stack's data bucket (substituted by the deployer): where distributed Maps write their results."""
 
+AslJson: TypeAlias = dict[str, JsonValue]
+"""A piece of ASL as JSON: a state machine definition, a state, a Parameters block or a Choice rule."""
+
 
 class AslModel(BaseModel):
     # Built on first use: a run of an unchanged flow never compiles, so never needs these schemas.
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
-    def dump(self) -> dict[str, Any]:
+    def dump(self) -> AslJson:
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
@@ -124,7 +127,7 @@ State = TaskState | PassState | WaitState | ChoiceState | SucceedState | FailSta
 DISCARD = "null"  # ResultPath value meaning "discard the result" (emitted as JSON null)
 
 
-def dump_state(state: State) -> dict[str, Any]:
+def dump_state(state: State) -> AslJson:
     """The state's ASL JSON, with ResultPath "null" emitted as JSON null."""
     data = state.dump()
     if data.get("ResultPath") == DISCARD:

@@ -8,7 +8,6 @@ and of the inline loops around it: past a budget, the loop runs its iterations a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 # Events a state adds when it runs once: a Lambda task is Entered, Scheduled, Started, Succeeded and
 # Exited; a Parallel is Entered, Started, Succeeded and Exited around its branches; a Map is Entered,
@@ -19,7 +18,7 @@ _ITERATION = 2
 """MapIterationStarted and MapIterationSucceeded."""
 
 
-def iteration_events(processor: dict[str, Any]) -> int:
+def iteration_events(processor: Mapping[str, object]) -> int:
     """An upper bound of the events one iteration of `processor` adds: every state once, branches included."""
     return _ITERATION + machine_events(processor)
 

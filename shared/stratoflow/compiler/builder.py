@@ -14,10 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from pydantic import JsonValue
+
 from stratoflow.compiler.asl import (
     DISCARD,
     LAMBDA_INVOKE,
     LAMBDA_INVOKE_CALLBACK,
+    AslJson,
     Catcher,
     FailState,
     Retrier,
@@ -147,9 +150,8 @@ class Builder:
             data = dump_state(state)
             if data.get("Next") == name or data.get("Default") == name:
                 return True
-            if any(rule.get("Next") == name for rule in data.get("Choices", [])):
-                return True
-            if any(catcher["Next"] == name for catcher in data.get("Catch", [])):
+            rules = [*_objects(data.get("Choices")), *_objects(data.get("Catch"))]
+            if any(rule.get("Next") == name for rule in rules):
                 return True
         return False
 
@@ -177,7 +179,7 @@ class Builder:
         scope: Scope,
         next_: str | None,
         *,
-        extra: dict[str, Any] | None = None,
+        extra: AslJson | None = None,
         result_path: str = DISCARD,
         select_result: bool = False,
         retry: list[Retrier] | None = None,
@@ -224,10 +226,15 @@ class Builder:
             if isinstance(state, StateBase) and state.end:
                 self.states[name] = state.model_copy(update={"output_path": output_path})
 
-    def definition(self, start: str, comment: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {}
+    def definition(self, start: str, comment: str | None = None) -> AslJson:
+        body: AslJson = {}
         if comment:
             body["Comment"] = comment
         body["StartAt"] = start
         body["States"] = {name: dump_state(state) for name, state in self.states.items()}
         return body
+
+
+def _objects(value: JsonValue) -> list[dict[str, JsonValue]]:
+    """The objects of a JSON list (a Choice state's rules, a Catch), none for anything else."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

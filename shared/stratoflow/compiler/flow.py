@@ -16,7 +16,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from stratoflow.compiler.asl import ChoiceState, FailState, PassState, SucceedState
+from pydantic import JsonValue
+
+from stratoflow.compiler.asl import AslJson, ChoiceState, FailState, PassState, SucceedState
 from stratoflow.compiler.builder import Builder, Names, Scope
 from stratoflow.compiler.lowering import LOWERERS
 from stratoflow.compiler.parts import Splitter, fits_one_machine
@@ -42,7 +44,7 @@ class CompiledFlow:
     parts: list[dict[str, Any]] = field(default_factory=list)
 
 
-def permissions_of(flow: Flow) -> list[dict[str, Any]]:
+def permissions_of(flow: Flow) -> list[dict[str, JsonValue]]:
     """Every IAM statement the flow's tasks declare (`Task.iam_statements()`), without duplicates."""
     statements: list[dict[str, Any]] = []
     for task in flow.all_tasks():
@@ -74,7 +76,7 @@ def lower_flow_parts(flow: Flow) -> LoweredFlow:
     return LoweredFlow(definition, splitter.parts, warnings)
 
 
-def lower_flow(flow: Flow, splitter: Splitter | None = None) -> tuple[dict[str, Any], list[str]]:
+def lower_flow(flow: Flow, splitter: Splitter | None = None) -> tuple[AslJson, list[str]]:
     """The ASL definition of a flow, and the compiler's warnings; with a splitter, its large blocks
     are outlined into the splitter's parts."""
     builder = Builder(Names(), [], retry_of=flow.effective_retry, lowerers=LOWERERS, namespace=flow.namespace)
@@ -148,7 +150,7 @@ def _lower_finally(builder: Builder, tasks: list[Task], end: str, exit_: str) ->
     return entry
 
 
-def placeholders_of(definition: dict[str, Any]) -> list[str]:
+def placeholders_of(definition: AslJson) -> list[str]:
     """Every `${Name}` the definition needs substituted before it is deployed, sorted."""
     found: set[str] = set()
 

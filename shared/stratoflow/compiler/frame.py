@@ -11,10 +11,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
 
-from stratoflow.compiler.asl import Catcher, ChoiceState
+from stratoflow.compiler.asl import AslJson, Catcher, ChoiceState
 from stratoflow.compiler.builder import Builder, Scope
 from stratoflow.flow.task import Task
 from stratoflow.flow.task_lists import FlowableTask
@@ -48,11 +48,11 @@ class Flowable:
         self,
         body_entry: str,
         *,
-        choices: list[dict[str, Any]] | None = None,
-        extra: dict[str, Any] | None = None,
+        choices: Sequence[Mapping[str, object]] = (),
+        extra: AslJson | None = None,
     ) -> str:
         """The start call, then a Choice that routes to the body (or a branch, or past a skip)."""
-        rules = list(choices or [])
+        rules = [dict(rule) for rule in choices]
         # A skip answer carries no branch, loop or dispatch fields, so whenever rules read those, the
         # skip rule comes first: a finished run copied by a replay (or restart) skips like a runIf.
         if self.can_skip or rules:
@@ -84,7 +84,7 @@ class Flowable:
         """The Catch of a state that runs the body as one (Parallel, Map, a child execution)."""
         return self.builder.catchers(self.body_scope)
 
-    def emit_end(self, extra: dict[str, Any] | None = None) -> None:
+    def emit_end(self, extra: AslJson | None = None) -> None:
         self.builder.runner_call(
             self.end, "end", self.task.id, self.scope, self.next, extra=extra, comment="end"
         )

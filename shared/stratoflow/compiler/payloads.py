@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import JsonValue, TypeAdapter, ValidationError
 
 from stratoflow.runner_call import CALLS, PATH_SUFFIX, CallBase, InvalidRunnerCall
 
 
-def payload_template(fields: Mapping[str, Any]) -> dict[str, Any]:
+def payload_template(fields: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
     """The Payload `fields` make, checked against the call model of their `action` (order kept).
 
     Every required field of the call must be given, as a static value or as a path.

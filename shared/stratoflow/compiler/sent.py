@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stratoflow.compiler.asl import AslJson
 from stratoflow.compiler.containers import CLUSTER, PUBLIC_IP, SECURITY_GROUPS, SUBNETS, TASK_DEFINITION
 from stratoflow.compiler.flow import CompiledFlow, definition_comment, placeholders_of
 from stratoflow.compiler.parts import MAX_DEFINITION_BYTES
@@ -153,12 +154,12 @@ def locator(flow: Flow, file: str | None) -> Callable[[str], Diagnostic]:
     return where
 
 
-def definition_text(definition: dict[str, Any]) -> str:
+def definition_text(definition: AslJson) -> str:
     """The definition exactly as the deployer sends it to Step Functions (what its limit applies to)."""
     return json.dumps(definition, separators=(",", ":"))
 
 
-def substitute(definition: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+def substitute(definition: AslJson, values: dict[str, str]) -> AslJson:
     """The definition with `${Placeholders}` replaced; raises CompileError naming any left unresolved."""
     missing = [p for p in placeholders_of(definition) if p not in values]
     if missing:
@@ -166,5 +167,5 @@ def substitute(definition: dict[str, Any], values: dict[str, str]) -> dict[str, 
     text = json.dumps(definition)
     for key, value in values.items():
         text = text.replace("${" + key + "}", json.dumps(value)[1:-1])  # escaped inside a JSON string
-    result: dict[str, Any] = json.loads(text)
+    result: AslJson = json.loads(text)
     return result

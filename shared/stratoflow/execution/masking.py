@@ -14,7 +14,7 @@ the secret's text and cannot be recognised: like Kestra, masking is by exact val
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, overload
 
 from pydantic import JsonValue
 
@@ -69,14 +69,22 @@ def mask_text(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def mask_value(value: Any, secrets: set[str]) -> Any:
+@overload
+def mask_value(value: dict[str, JsonValue], secrets: set[str]) -> dict[str, JsonValue]: ...
+
+
+@overload
+def mask_value(value: JsonValue, secrets: set[str]) -> JsonValue: ...
+
+
+def mask_value(value: JsonValue, secrets: set[str]) -> JsonValue:
     """`mask_text` applied to every string inside a value (maps and lists, keys included)."""
     if not secrets:
         return value
     if isinstance(value, str):
         return mask_text(value, secrets)
     if isinstance(value, dict):
-        return {mask_value(k, secrets): mask_value(v, secrets) for k, v in value.items()}
+        return {mask_text(k, secrets): mask_value(v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [mask_value(item, secrets) for item in value]
     return value

@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.config import ExtraValues
 from pydantic_core import PydanticCustomError
 
 from stratoflow.errors import Diagnostic, InputError
@@ -217,12 +218,33 @@ class Flow(StrictModel):
     _index: dict[str, tuple[Task, tuple[Task, ...]]] | None = PrivateAttr(default=None)
 
     @classmethod
-    def model_validate(cls, obj: Any, *, context: Any | None = None, **options: Any) -> Self:
+    def model_validate(
+        cls,
+        obj: object,
+        *,
+        strict: bool | None = None,
+        extra: ExtraValues | None = None,
+        from_attributes: bool | None = None,
+        context: object = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
         """Validate flow data. Its tasks are validated with the flow's plugin defaults merged into
-        them: the defaults travel to every task in the validation context (`TaskValidation`)."""
+        them: the defaults travel to every task in the validation context (`TaskValidation`).
+
+        The options are pydantic's own (BaseModel.model_validate); `obj` and `context` are whatever
+        the caller holds, as there."""
         if context is None and isinstance(obj, dict):
             context = TaskValidation(plugin_defaults=tuple(raw_plugin_defaults(obj)))
-        return super().model_validate(obj, context=context, **options)
+        return super().model_validate(
+            obj,
+            strict=strict,
+            extra=extra,
+            from_attributes=from_attributes,
+            context=context,
+            by_alias=by_alias,
+            by_name=by_name,
+        )
 
     @model_validator(mode="before")
     @classmethod

@@ -7,7 +7,7 @@ even when pydantic found others in the same file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -129,7 +129,7 @@ def _walk(value: Any, annotation: Any, path: YamlPath, out: RawTasks) -> None:
         _walk_model(value, annotation, path, out)
 
 
-def _walk_model(value: dict[str, Any], model: type[BaseModel], path: YamlPath, out: RawTasks) -> None:
+def _walk_model(value: Mapping[str, object], model: type[BaseModel], path: YamlPath, out: RawTasks) -> None:
     for name, info in model.model_fields.items():
         key = next((k for k in (info.alias, name) if k and k in value), None)
         if key is not None:
@@ -137,14 +137,14 @@ def _walk_model(value: dict[str, Any], model: type[BaseModel], path: YamlPath, o
             _walk(value[key], info.rebuild_annotation(), (*path, key), out)
 
 
-def raw_tasks(data: dict[str, Any]) -> RawTasks:
+def raw_tasks(data: Mapping[str, object]) -> RawTasks:
     """Every task mapping of a flow's raw data (nested ones included), valid or not."""
     out = RawTasks()
     _walk_model(data, Flow, (), out)
     return out
 
 
-def render_static_subflows(data: dict[str, Any], tasks: RawTasks) -> None:
+def render_static_subflows(data: Mapping[str, object], tasks: RawTasks) -> None:
     """Render, in place, a Subflow's `namespace` / `flowId` written as an expression over `flow.*`
     only (`{{ flow.namespace }}`, as Kestra's blueprints do). Any other expression is left for the
     Subflow model to refuse where it is written."""
@@ -184,7 +184,7 @@ def _duplicates(report: _Report, kind: str, entries: list[tuple[YamlPath, Any]])
             first_seen[identifier] = path
 
 
-def _entries(data: dict[str, Any], key: str) -> list[tuple[YamlPath, dict[str, Any]]]:
+def _entries(data: Mapping[str, object], key: str) -> list[tuple[YamlPath, dict[str, Any]]]:
     items = data.get(key)
     if not isinstance(items, list):
         return []
@@ -192,7 +192,7 @@ def _entries(data: dict[str, Any], key: str) -> list[tuple[YamlPath, dict[str, A
 
 
 def check_structure(
-    data: dict[str, Any], source_map: SourceMap, file: str, tasks: RawTasks
+    data: Mapping[str, object], source_map: SourceMap, file: str, tasks: RawTasks
 ) -> list[Diagnostic]:
     """Unique ids (tasks anywhere, inputs, outputs, triggers) and triggers' inputs, on raw data, so
     these problems are reported even when other parts of the flow are invalid."""
@@ -303,7 +303,7 @@ def _declared_inputs(data: Any) -> set[str] | None:
 
 
 def check_expressions(
-    data: Any,
+    data: object,
     source_map: SourceMap,
     file: str,
     task_ids: set[str] | None,

@@ -3,11 +3,15 @@ written in the language so that `RunnableTask.run` can name it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol, TypeVar, overload
+
+from pydantic import JsonValue
 
 from stratoflow.sandbox_call import ScriptAnswer, ScriptJob
+
+T = TypeVar("T")
 
 
 class FlowCredentials(Protocol):
@@ -58,9 +62,26 @@ class RunContext(Protocol):
     def attempt(self) -> int:
         """1 for the first attempt of the task run."""
 
-    def render(self, value: Any, variables: dict[str, Any] | None = None) -> Any:
+    @overload
+    def render(self, value: str, variables: Mapping[str, object] | None = None) -> JsonValue: ...
+
+    @overload
+    def render(
+        self, value: Mapping[str, object], variables: Mapping[str, object] | None = None
+    ) -> dict[str, JsonValue]: ...
+
+    @overload
+    def render(
+        self, value: list[T] | tuple[T, ...], variables: Mapping[str, object] | None = None
+    ) -> list[JsonValue]: ...
+
+    @overload
+    def render(self, value: object, variables: Mapping[str, object] | None = None) -> JsonValue: ...
+
+    def render(self, value: object, variables: Mapping[str, object] | None = None) -> JsonValue:
         """Render expressions inside `value` (strings, and strings nested in lists and dicts); extra
-        `variables` (an item being filtered...) are added to the flow's."""
+        `variables` (an item being filtered...) are added to the flow's. A map renders to a dict and a
+        list to a list; a string to its text, or to the native value of its one `{{ expression }}`."""
 
     def log(self, level: str, message: str) -> None:
         """Record one log line of this task run (level: TRACE, DEBUG, INFO, WARN, ERROR)."""
@@ -77,10 +98,10 @@ class RunContext(Protocol):
         """Raise TaskStopped once the runner abandoned this attempt (the writes of the context do)."""
 
     def kv_set(
-        self, key: str, value: Any, namespace: str | None = None, ttl_seconds: int | None = None
+        self, key: str, value: JsonValue, namespace: str | None = None, ttl_seconds: int | None = None
     ) -> None: ...
 
-    def kv_get(self, key: str, namespace: str | None = None) -> Any:
+    def kv_get(self, key: str, namespace: str | None = None) -> JsonValue:
         """The stored value, or None when the key does not exist."""
 
     def kv_delete(self, key: str, namespace: str | None = None) -> bool:
@@ -101,7 +122,7 @@ class RunContext(Protocol):
     def secret(self, name: str) -> str:
         """A secret's value; registered for masking in logs and outputs."""
 
-    def execution_summary(self, execution_id: str) -> dict[str, Any] | None:
+    def execution_summary(self, execution_id: str) -> dict[str, JsonValue] | None:
         """`id`, `namespace`, `flowId`, `state`, `startDate`, `endDate` and `taskRuns` (`taskId`,
         `state`, `error`) of this execution, of the one that triggered it, or of one in the same
         namespace; None for any other (or an unknown id)."""

@@ -5,7 +5,7 @@ lists, are in `stratoflow.flow.task_lists`."""
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from stratoflow.flow.fields import Duration, StrictModel, TaskId
 from stratoflow.flow.retry import Retry
@@ -63,5 +63,6 @@ class RunnableTask(Task):
         return None
 
     @abstractmethod
-    def run(self, ctx: RunContext) -> dict[str, Any]:
-        """Do the work; render properties with `ctx.render`; return the task's outputs."""
+    def run(self, ctx: RunContext) -> dict[str, object]:
+        """Do the work; render properties with `ctx.render`; return the task's outputs (stored as JSON:
+        a value JSON cannot hold, a datetime, is stored as its text)."""

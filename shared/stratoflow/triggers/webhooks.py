@@ -29,9 +29,9 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs
 
 from pydantic import JsonValue
@@ -343,13 +343,13 @@ def _truthy(values: list[str] | None) -> bool:
 # --- AWS: Lambda function URL events and the admission Lambda ---------------------------------
 
 
-def request_from_function_url(event: dict[str, Any]) -> WebhookRequest:
+def request_from_function_url(event: Mapping[str, JsonValue]) -> WebhookRequest:
     """A Lambda function URL event (payload 2.0) as a WebhookRequest."""
-    body = event.get("body") or ""
+    body = str(event.get("body") or "")
     data = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
     # Function URLs join repeated headers with commas; names are lower-case already.
-    headers = {str(k).lower(): [str(v)] for k, v in (event.get("headers") or {}).items()}
-    http = (event.get("requestContext") or {}).get("http") or {}
+    headers = {str(k).lower(): [str(v)] for k, v in _object(event.get("headers")).items()}
+    http = _object(_object(event.get("requestContext")).get("http"))
     return WebhookRequest(
         method=str(http.get("method", "GET")),
         path=str(event.get("rawPath", "/")),
@@ -357,6 +357,11 @@ def request_from_function_url(event: dict[str, Any]) -> WebhookRequest:
         headers=headers,
         body=data,
     )
+
+
+def _object(value: JsonValue) -> dict[str, JsonValue]:
+    """A JSON object of the event, or an empty one where it has none (a header-less request)."""
+    return value if isinstance(value, dict) else {}
 
 
 def function_url_response(response: WebhookResponse) -> dict[str, JsonValue]:
@@ -367,7 +372,10 @@ def function_url_response(response: WebhookResponse) -> dict[str, JsonValue]:
 class LambdaInvoker(Protocol):
     """What `admission_start` needs of a boto3 Lambda client."""
 
-    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: str) -> dict[str, Any]: ...
+    def invoke(
+        self, *, FunctionName: str, InvocationType: Literal["RequestResponse"], Payload: str
+    ) -> Mapping[str, object]:
+        """boto3's answer: `Payload` a stream of the function's JSON answer, `FunctionError` when it raised."""
 
 
 def admission_start(lambda_client: LambdaInvoker, function_arn: str, store: ExecutionStore) -> StartFn:
@@ -394,7 +402,7 @@ def admission_start(lambda_client: LambdaInvoker, function_arn: str, store: Exec
             InvocationType="RequestResponse",
             Payload=json.dumps(event, default=str),
         )
-        payload = json.loads(response["Payload"].read() or b"null") or {}
+        payload = _answer(response["Payload"])
         if response.get("FunctionError"):
             error_type = str(payload.get("errorType", ""))
             message = str(payload.get("errorMessage", "admission failed"))
@@ -411,3 +419,10 @@ def admission_start(lambda_client: LambdaInvoker, function_arn: str, store: Exec
         return execution
 
     return start
+
+
+def _answer(stream: object) -> dict[str, JsonValue]:
+    """The JSON object a Lambda answered, from boto3's stream of it (none for an empty answer)."""
+    read = getattr(stream, "read", None)
+    answer = json.loads((read() if callable(read) else b"") or b"null")
+    return answer if isinstance(answer, dict) else {}

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from pydantic import JsonValue
 
@@ -28,6 +28,8 @@ from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.store.namespace_files import list_namespace_files
 from stratoflow.store.rules import URI_SCHEME
 from stratoflow.tasks.errors import TaskFailed, TaskStopped
+
+T = TypeVar("T")
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 
@@ -162,8 +164,28 @@ class TaskRunContext:
     def task_run_id(self) -> str:
         return self.task_run.id
 
-    def render(self, value: Any, variables: dict[str, Any] | None = None) -> Any:
-        return render(value, {**self.variables, **variables} if variables else self.variables, self)
+    @overload
+    def render(self, value: str, variables: Mapping[str, object] | None = None) -> JsonValue: ...
+
+    @overload
+    def render(
+        self, value: Mapping[str, object], variables: Mapping[str, object] | None = None
+    ) -> dict[str, JsonValue]: ...
+
+    @overload
+    def render(
+        self, value: list[T] | tuple[T, ...], variables: Mapping[str, object] | None = None
+    ) -> list[JsonValue]: ...
+
+    @overload
+    def render(self, value: object, variables: Mapping[str, object] | None = None) -> JsonValue: ...
+
+    def render(self, value: object, variables: Mapping[str, object] | None = None) -> JsonValue:
+        """RunContext.render: a map renders to a dict and a list to a list (expressions.render)."""
+        rendered: JsonValue = render(
+            value, {**self.variables, **variables} if variables else self.variables, self
+        )
+        return rendered
 
     def log(self, level: str, message: str) -> None:
         level = level.upper()
@@ -207,8 +229,8 @@ class TaskRunContext:
         """`text` with every secret value of the execution (see `stratoflow.execution.masking`) replaced by `******`."""
         return mask_text(text, self.secrets)
 
-    def mask_value(self, value: Any) -> Any:
-        """`mask` applied to every string inside a value (outputs: maps and lists, keys included)."""
+    def mask_value(self, value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        """`mask` applied to every string inside outputs (maps and lists, keys included)."""
         return mask_value(value, self.secrets)
 
     def add_labels(self, labels: dict[str, str]) -> None:

@@ -169,7 +169,7 @@ class TaskRunner:
             self._values[uri] = values
         return values
 
-    def handle(self, event: Mapping[str, Any] | RunnerCall) -> dict[str, Any]:
+    def handle(self, event: Mapping[str, object] | RunnerCall) -> dict[str, JsonValue]:
         """Entry point of the task-runner Lambda and of the local engine's Lambda integration: a
         resolved Payload in (InvalidRunnerCall names a field that does not fit), the answer out."""
         request = parse_runner_call(event) if isinstance(event, Mapping) else event
@@ -435,7 +435,7 @@ def _end_attempt(call: Call, task: RunnableTask, ctx: TaskRunContext, retry_coun
     return TaskRunState(state=str(state))
 
 
-def run_within_timeout(task: RunnableTask, ctx: TaskRunContext, watched: bool = False) -> dict[str, Any]:
+def run_within_timeout(task: RunnableTask, ctx: TaskRunContext, watched: bool = False) -> dict[str, object]:
     """Run a task, failing it with TaskTimeout when it outlives its `timeout` (per attempt), and with
     TaskStopped when, `watched`, the stop check installed around it fires first (runner.abandon).
 

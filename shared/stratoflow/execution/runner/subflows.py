@@ -194,7 +194,7 @@ def restart_child(call: Call, child: Execution) -> SubflowStarted | None:
     )
 
 
-def subflow_outputs(call: Call) -> dict[str, Any]:
+def subflow_outputs(call: Call) -> dict[str, JsonValue]:
     child_id = call.task_run.outputs.get("executionId")
     child = call.store.get_execution(child_id) if child_id else None
     if child is None:

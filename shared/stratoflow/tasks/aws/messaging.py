@@ -90,7 +90,11 @@ class SqsPublish(EncryptedAwsTask):
         raw: Any = self.messages
         if isinstance(raw, str):
             rendered = ctx.render(raw)
-            raw = _stored_messages(ctx, rendered) if is_storage_uri(rendered) else rendered
+            raw = (
+                _stored_messages(ctx, rendered)
+                if isinstance(rendered, str) and is_storage_uri(rendered)
+                else rendered
+            )
             if not isinstance(raw, list):
                 raw = [raw]
         entries: list[dict[str, Any]] = []
