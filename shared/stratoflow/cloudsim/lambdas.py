@@ -75,7 +75,9 @@ class InProcessLambdas:
         # does not know instead, and answers a quick 404 that nobody reads.
         request.url = request.url.replace(f"/functions/{raw}/", "/functions/answered-in-process/", 1)
         body = request.body or b"{}"
-        event = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
+        if not isinstance(body, str | bytes | bytearray):
+            body = body.read()  # a stream, as botocore may send a large payload
+        event = json.loads(body)
         self.invocations.append((found, event))
         request_id = str(uuid.uuid4())
         arn = name if name.startswith("arn:") else f"arn:aws:lambda:us-east-1:123456789012:function:{found}"
@@ -93,8 +95,9 @@ class InProcessLambdas:
                 self._in_flight -= 1
                 self._idle.notify_all()
         if request.headers.get("X-Amz-Invocation-Type") in ("Event", b"Event"):
-            return AWSResponse(request.url, 202, {"x-amzn-RequestId": request_id}, _RawBody(b""))
-        return AWSResponse(request.url, 200, headers, _RawBody(payload.encode("utf-8")))
+            # botocore's parser reads the headers as a mapping; the stubs ask for its HTTPHeaders class.
+            return AWSResponse(request.url, 202, {"x-amzn-RequestId": request_id}, _RawBody(b""))  # type: ignore[arg-type]
+        return AWSResponse(request.url, 200, headers, _RawBody(payload.encode("utf-8")))  # type: ignore[arg-type]
 
     def _lookup(self, name: str) -> tuple[Handler | None, str]:
         for candidate in function_name_candidates(name):
@@ -112,8 +115,9 @@ def in_process_lambdas(functions: Mapping[str, Handler]) -> Iterator[InProcessLa
     """Answer Lambda Invoke with `functions` (name -> handler(event, context)) while inside the block."""
     hook = InProcessLambdas(functions)
     events = boto3._get_default_session().events
-    events.register_first(EVENT, hook)
+    # A before-send handler answers a response; the stubs type handlers as returning None.
+    events.register_first(EVENT, hook)  # type: ignore[arg-type]
     try:
         yield hook
     finally:
-        events.unregister(EVENT, hook)
+        events.unregister(EVENT, hook)  # type: ignore[arg-type]

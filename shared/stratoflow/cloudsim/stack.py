@@ -234,6 +234,6 @@ def atomic_dynamodb_client() -> Any:
         with lock:
             return botocore_stubber(event_name, request, **kwargs)
 
-    client.meta.events.unregister("before-send", botocore_stubber)
+    client.meta.events.unregister("before-send", botocore_stubber)  # type: ignore[arg-type]  # it answers: see lambdas.py
     client.meta.events.register("before-send.dynamodb", one_request_at_a_time)
     return client

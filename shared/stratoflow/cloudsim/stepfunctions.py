@@ -10,13 +10,16 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import boto3
 from moto import mock_aws
 
 from stratoflow.cloudsim.lambdas import Handler, InProcessLambdas, in_process_lambdas
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions.type_defs import HistoryEventTypeDef
 
 ENVIRONMENT = {
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
@@ -115,9 +118,9 @@ class MotoStepFunctions:
     def run(self, definition: Mapping[str, Any], input: Any, name: str, timeout: float = 30.0) -> MotoResult:
         return self.wait(self.start(self.create(definition), input, name), timeout)
 
-    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+    def history(self, execution_arn: str) -> list[HistoryEventTypeDef]:
         """Every history event of an execution, oldest first."""
-        events: list[dict[str, Any]] = []
+        events: list[HistoryEventTypeDef] = []
         kwargs: dict[str, Any] = {"executionArn": execution_arn}
         while True:
             page = self.client.get_execution_history(**kwargs)
@@ -165,7 +168,7 @@ def moto_history(
     functions: Mapping[str, Callable[[Any, Any], Any]] | None = None,
     name: str | None = None,
     timeout: float = 30.0,
-) -> tuple[MotoResult, list[dict[str, Any]]]:
+) -> tuple[MotoResult, list[HistoryEventTypeDef]]:
     """Run one execution on moto and return its result with its history events."""
     with moto_stepfunctions(functions) as sfn:
         result = sfn.run(definition, input, name or f"run-{uuid.uuid4().hex[:12]}", timeout)

@@ -89,14 +89,15 @@ class AwsTask(RunnableTask):
         if self.access_key_id is None:
             # In the cloud the flow's own role; else boto3's default chain (the usual one on a laptop).
             # The default session either way, so hooks registered on it (cloudsim's Lambda) apply.
-            client = boto3.client(self.service, **options, **(ctx.aws_credentials() or {}))
+            # The service is the task class's (`service`): the stubs type boto3.client per literal name.
+            client = boto3.client(self.service, **options, **(ctx.aws_credentials() or {}))  # type: ignore[call-overload]
         else:
             session = boto3.session.Session(
                 aws_access_key_id=text(self.access_key_id),
                 aws_secret_access_key=text(self.secret_key_id),
                 aws_session_token=text(self.session_token),
             )
-            client = session.client(self.service, **options)
+            client = session.client(self.service, **options)  # type: ignore[call-overload]
         # An abandoned attempt (runner.abandon) makes no AWS call after it was abandoned but the ones
         # that cancel its work: a call already sent ends on its own, the next one raises TaskStopped.
         client.meta.events.register("before-call", partial(_refuse_when_stopped, ctx, self.cancel_operations))

@@ -44,7 +44,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, Binary):
-        return base64.b64encode(value.value).decode()
+        return base64.b64encode(value.value).decode()  # type: ignore[attr-defined]  # the stubs omit .value
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, set | frozenset):

@@ -7,8 +7,6 @@ into families by AWS's error code (never by message text), then by HTTP status.
 
 from __future__ import annotations
 
-from typing import Any
-
 from stratoflow.tasks.errors import TaskError, TaskFailed
 
 
@@ -153,7 +151,7 @@ def aws_failure(error: Exception, action: str) -> TaskError | None:
     from botocore import exceptions as boto
 
     if isinstance(error, boto.ClientError):
-        response: dict[str, Any] = error.response
+        response = error.response
         details = response.get("Error", {})
         code = str(details.get("Code") or "Unknown")
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
