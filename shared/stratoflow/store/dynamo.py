@@ -10,7 +10,7 @@ import itertools
 import secrets
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 from pydantic_core import to_jsonable_python
@@ -28,6 +28,9 @@ from stratoflow.store.dynamo_kv import DynamoKv
 from stratoflow.store.dynamo_table import ITEM_ABSENT, ITEM_EXISTS, ConditionFailed, Expression, Table
 from stratoflow.store.flow_objects import FlowObjects
 
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 _UPDATE_ATTEMPTS = 4
 _NAMESPACE_CACHE = 10_000
 
@@ -38,7 +41,7 @@ class DynamoExecutionStore:
     def __init__(
         self,
         table_name: str,
-        client: Any = None,
+        client: DynamoDBClient | None = None,
         clock: Callable[[], datetime] = utcnow,
         history_days: int | None = None,
         flow_blobs: BlobStore | None = None,

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from stratoflow.errors import ConflictError, StratoflowError
 from stratoflow.store.dynamo_items import Item, dump
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from botocore.exceptions import ClientError
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 # Named condition clauses.
 ITEM_EXISTS = "attribute_exists(pk)"
@@ -70,18 +75,18 @@ class Expression:
 class Table:
     """One DynamoDB table through an injected low-level client."""
 
-    def __init__(self, name: str, client: Any) -> None:
+    def __init__(self, name: str, client: DynamoDBClient) -> None:
         self.name = name
         self.client = client
 
     # Read when an error is being handled (an `except` clause evaluates its class then), not in
     # __init__: a client created on first use is not created by building the store.
     @property
-    def _condition_failed(self) -> Any:
+    def _condition_failed(self) -> type[ClientError]:
         return self.client.exceptions.ConditionalCheckFailedException
 
     @property
-    def _cancelled(self) -> Any:
+    def _cancelled(self) -> type[ClientError]:
         return self.client.exceptions.TransactionCanceledException
 
     def get(self, key: Item, projection: Sequence[str] = ()) -> Item | None:
@@ -136,7 +141,8 @@ class Table:
         try:
             response: dict[str, Any] = call(**params)
         except self._condition_failed as failed:
-            raise ConditionFailed(failed.response.get("Item")) from None
+            item = failed.response.get("Item")  # the item as it was, when the call asked for it
+            raise ConditionFailed(item if isinstance(item, dict) else None) from None
         return response
 
     def transact(self, actions: Sequence[tuple[str, dict[str, Any]]]) -> None:
@@ -144,7 +150,11 @@ class Table:
 
         A transaction cancelled only because another one was writing the same items is retried.
         """
-        items = [{kind: {"TableName": self.name, **params}} for kind, params in actions]
+        # Each action is one of TransactWriteItem's members ("Put", "Update", ...) with its parameters.
+        items = cast(
+            "list[TransactWriteItemTypeDef]",
+            [{kind: {"TableName": self.name, **params}} for kind, params in actions],
+        )
         for attempt in range(_RETRIES):
             try:
                 self.client.transact_write_items(TransactItems=items)

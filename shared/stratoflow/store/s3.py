@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.errors import NotFoundError
 from stratoflow.storage_layout import FLOW_RECORDS_PREFIX
 from stratoflow.store import rules
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_s3 import S3Client
 
 
 def _is_key(key: str) -> bool:
@@ -27,7 +30,7 @@ _KEPT_PREFIXES = ("namespaces/", f"{FLOW_RECORDS_PREFIX}/")
 class S3BlobStore:
     """BlobStore on S3: key `a/b.json` is the object `<prefix>a/b.json` of `bucket`."""
 
-    def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", client: S3Client | None = None) -> None:
         if client is None:
             import boto3
 

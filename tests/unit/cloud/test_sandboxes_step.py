@@ -85,11 +85,7 @@ class Fake:
 
 class Clients:
     def __init__(self, fake: Fake):
-        self.iam = self.lambda_ = fake
-        self.fake = fake
-
-    def client(self, service: str) -> Fake:
-        return self.fake
+        self.iam = self.lambda_ = self.logs = fake
 
 
 def test_a_new_sandbox_waits_for_its_role_to_propagate_and_for_the_function_to_be_active() -> None:

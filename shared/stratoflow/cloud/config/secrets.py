@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.execution.secrets import (
     SecretNotFound,
@@ -27,6 +27,10 @@ from stratoflow.execution.secrets import (
     UnavailableSecrets,
     environment_secrets,
 )
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_ssm import SSMClient
 
 DEFAULT_PREFIX = "stratoflow"
 CACHE_SECONDS = 300.0
@@ -44,8 +48,8 @@ class AwsSecrets:
     def __init__(
         self,
         prefix: str = DEFAULT_PREFIX,
-        secretsmanager: Any | None = None,
-        ssm: Any | None = None,
+        secretsmanager: SecretsManagerClient | None = None,
+        ssm: SSMClient | None = None,
         cache_seconds: float = CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -55,12 +59,15 @@ class AwsSecrets:
         self._cache: dict[tuple[str, str], tuple[float, str]] = {}
         self._lock = threading.Lock()
 
-    def _client(self, service: str) -> Any:
+    def _secretsmanager_client(self) -> SecretsManagerClient:
         import boto3
 
-        if service == "secretsmanager":
-            self._secretsmanager = self._secretsmanager or boto3.client("secretsmanager")
-            return self._secretsmanager
+        self._secretsmanager = self._secretsmanager or boto3.client("secretsmanager")
+        return self._secretsmanager
+
+    def _ssm_client(self) -> SSMClient:
+        import boto3
+
         self._ssm = self._ssm or boto3.client("ssm")
         return self._ssm
 
@@ -86,7 +93,7 @@ class AwsSecrets:
         from botocore.exceptions import ClientError
 
         try:
-            response = self._client("secretsmanager").get_secret_value(SecretId=secret_id)
+            response = self._secretsmanager_client().get_secret_value(SecretId=secret_id)
         except ClientError as error:
             if _code(error) == "ResourceNotFoundException":
                 return None
@@ -99,7 +106,7 @@ class AwsSecrets:
         from botocore.exceptions import ClientError
 
         try:
-            response = self._client("ssm").get_parameter(Name=name, WithDecryption=True)
+            response = self._ssm_client().get_parameter(Name=name, WithDecryption=True)
         except ClientError as error:
             if _code(error) in ("ParameterNotFound", "ParameterVersionNotFound"):
                 return None

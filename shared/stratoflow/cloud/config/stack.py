@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.errors import StratoflowError
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_cloudformation import CloudFormationClient
 
 DEFAULT_STACK_NAME = "Stratoflow"
 
@@ -66,7 +69,7 @@ class StackResources:
         stack_name: str,
         given: Mapping[str, str | None],
         needed: Iterable[str],
-        cloudformation: Callable[[], Any],
+        cloudformation: Callable[[], CloudFormationClient],
     ) -> StackResources:
         """The `needed` fields, from `given` (field -> value) or else from the stack's outputs."""
         resources = cls(stack_name=stack_name, **{k: v for k, v in given.items() if v})
@@ -89,7 +92,7 @@ class StackResources:
         return resources
 
 
-def read_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
+def read_outputs(cloudformation: CloudFormationClient, stack_name: str) -> dict[str, str]:
     """The outputs of a CloudFormation stack, by output key."""
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]

@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from stratoflow.cloud.config.naming import alarm_name
 from stratoflow.cloud.config.settings import Settings
@@ -34,6 +34,10 @@ from stratoflow.flow import Flow
 from stratoflow.flow.triggers import Schedule
 from stratoflow.triggers.gaps import largest_gap
 from stratoflow.triggers.schedules import CronSchedule
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef, TagTypeDef
 
 ALARM_METRICS = ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted", "ExecutionThrottled")
 # A failed (or timed-out) execution already sends one alert of its own, naming the task and error
@@ -96,7 +100,9 @@ class AlarmsStep:
 
     name = "alarms"
 
-    def __init__(self, client: Any, settings: Settings, clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self, client: CloudWatchClient, settings: Settings, clock: Callable[[], datetime] | None = None
+    ):
         self.client = client
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(UTC))  # where the schedules' sample starts
@@ -177,7 +183,9 @@ class AlarmsStep:
                     f"longer than a CloudWatch alarm can watch ({_human(LONGEST_LOOKBACK)})"
                 )
             return
-        dimensions = [{"Name": "Flow", "Value": f"{target.namespace}.{target.flow_id}"}]
+        dimensions: list[DimensionTypeDef] = [
+            {"Name": "Flow", "Value": f"{target.namespace}.{target.flow_id}"}
+        ]
         # The deployment opens a window: a sample that is not a success (see the module doc).
         self.client.put_metric_data(
             Namespace=NAMESPACE,
@@ -213,7 +221,7 @@ class AlarmsStep:
         return [topic] if topic else []
 
 
-def _tags(target: FlowTarget) -> list[dict[str, str]]:
+def _tags(target: FlowTarget) -> list[TagTypeDef]:
     return [{"Key": k, "Value": v} for k, v in target.tags().items()]
 
 

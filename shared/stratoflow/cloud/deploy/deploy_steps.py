@@ -15,7 +15,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.naming import version_number
@@ -26,6 +26,12 @@ from stratoflow.cloud.deploy.flow_roles import FlowRoles, FlowRoleStep, UnusedFl
 from stratoflow.cloud.deploy.sandboxes import Sandboxes, SandboxStep
 from stratoflow.compiler import definition_text
 from stratoflow.placeholders import part_placeholder
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_stepfunctions.type_defs import TagTypeDef
+
+    from stratoflow.cloud.config.clients import AwsClients
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -67,7 +73,7 @@ class StateMachineStep:
 
     def __init__(
         self,
-        client: Any,
+        client: SFNClient,
         settings: Settings,
         keep_versions: int = KEEP_VERSIONS,
         role_delays: tuple[float, ...] = ROLE_PROPAGATION_DELAYS,
@@ -111,7 +117,7 @@ class StateMachineStep:
         }
         if not deployment.restoring:
             common.update(publish=True, versionDescription=f"revision {deployment.revision}")
-        tag_list = [{"key": k, "value": v} for k, v in tags.items()]
+        tag_list: list[TagTypeDef] = [{"key": k, "value": v} for k, v in tags.items()]
         response = None
         if not self._exists(arn):
             # A concurrent deployment may create it first: then update it below.
@@ -218,7 +224,7 @@ class StateMachineStep:
             log.warning("could not delete state machine version %s:%s: %s", state_machine_arn, old, error)
 
 
-def default_steps(clients: Any, settings: Settings) -> list[DeployStep]:
+def default_steps(clients: AwsClients, settings: Settings) -> list[DeployStep]:
     """The state machine first (the other steps point at it), then its alarms; with flow roles, the
     role before the state machine and the removal of an unused one after it; with sandboxes, the
     flow's script sandbox after its role."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from stratoflow.cloud.config.clients import error_code
@@ -36,6 +36,10 @@ from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.deploy.deployment import Deployment, FlowTarget, Retirement
 from stratoflow.errors import CompileError
 from stratoflow.namespaces import parents
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_iam.type_defs import RoleTypeDef
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -134,7 +138,7 @@ def trust_policy(account: AccountRegion, state_machine_arn: str, task_runner_rol
 class FlowRoles:
     """Creates, converges and deletes flow roles through IAM; every call is safe to repeat."""
 
-    def __init__(self, client: Any, settings: Settings):
+    def __init__(self, client: IAMClient, settings: Settings):
         self.client = client
         self.settings = settings
         self.boundaries = parse_boundaries(settings.stratoflow_namespace_boundaries)
@@ -192,18 +196,18 @@ class FlowRoles:
         log.info("deleted role %s of %s.%s", name, target.namespace, target.flow_id)
         return True
 
-    def _get(self, name: str) -> dict[str, Any] | None:
+    def _get(self, name: str) -> RoleTypeDef | None:
         try:
-            role: dict[str, Any] = self.client.get_role(RoleName=name)["Role"]
+            role = self.client.get_role(RoleName=name)["Role"]
         except Exception as error:
             if error_code(error) == "NoSuchEntity":
                 return None
             raise
         return role
 
-    def _create(self, name: str, target: FlowTarget, trust: dict[str, Any]) -> dict[str, Any]:
+    def _create(self, name: str, target: FlowTarget, trust: dict[str, Any]) -> RoleTypeDef:
         try:
-            role: dict[str, Any] = self.client.create_role(
+            role = self.client.create_role(
                 Path=FLOW_ROLE_PATH,
                 RoleName=name,
                 AssumeRolePolicyDocument=compact(trust),

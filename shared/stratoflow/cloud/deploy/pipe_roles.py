@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.naming import FLOW_ROLE_PATH, AccountRegion, pipe_role_name
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.deploy.deployment import flow_tags
 from stratoflow.cloud.deploy.flow_roles import compact, policy_document
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_iam.type_defs import RoleTypeDef
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -77,10 +81,16 @@ def pipe_trust_policy(account: AccountRegion, pipe_names: Sequence[str]) -> dict
     }
 
 
+def pipe_role_arn(settings: Settings, namespace: str, flow_id: str) -> str:
+    """The ARN of a flow's pipe role, in the pipes' account (admission's, their target)."""
+    account = AccountRegion.from_arn(settings.stratoflow_admission_arn)
+    return account.roles_arn() + pipe_role_name(settings.stratoflow_stack_name, namespace, flow_id)
+
+
 class PipeRoles:
     """Creates, converges and deletes the pipe roles of flows; every call is safe to repeat."""
 
-    def __init__(self, client: Any, settings: Settings):
+    def __init__(self, client: IAMClient, settings: Settings):
         self.client = client
         self.settings = settings
 
@@ -93,7 +103,7 @@ class PipeRoles:
         return pipe_role_name(self.settings.stratoflow_stack_name, namespace, flow_id)
 
     def arn(self, namespace: str, flow_id: str) -> str:
-        return self.account.roles_arn() + self.name(namespace, flow_id)
+        return pipe_role_arn(self.settings, namespace, flow_id)
 
     def ensure(
         self, namespace: str, flow_id: str, pipe_names: Sequence[str], queue_arns: Sequence[str]
@@ -135,9 +145,9 @@ class PipeRoles:
         log.info("deleted pipe role %s of %s.%s", name, namespace, flow_id)
         return True
 
-    def _get(self, name: str) -> dict[str, Any] | None:
+    def _get(self, name: str) -> RoleTypeDef | None:
         try:
-            role: dict[str, Any] = self.client.get_role(RoleName=name)["Role"]
+            role = self.client.get_role(RoleName=name)["Role"]
         except Exception as error:
             if error_code(error) == "NoSuchEntity":
                 return None

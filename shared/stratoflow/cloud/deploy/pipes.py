@@ -24,14 +24,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.deploy.deployment import FLOW_TAG, NAMESPACE_TAG, Deployment, Retirement, flow_tags
-from stratoflow.cloud.deploy.pipe_roles import PipeRoles
+from stratoflow.cloud.deploy.pipe_roles import PipeRoles, pipe_role_arn
 from stratoflow.cloud.deploy.rules import rule_name
 from stratoflow.flow import Flow, SqsTrigger
 from stratoflow.flow.loader import flow_locations
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_pipes import EventBridgePipesClient
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -126,7 +130,7 @@ def pipe_specs(flow: Flow, settings: Settings) -> list[PipeSpec]:
         raise RuntimeError(
             "SQS triggers need STRATOFLOW_PIPE_BOUNDARY_ARN and STRATOFLOW_ADMISSION_ARN on the deployer"
         )
-    role_arn = PipeRoles(None, settings).arn(flow.namespace, flow.id)
+    role_arn = pipe_role_arn(settings, flow.namespace, flow.id)
     return [
         PipeSpec(
             name=pipe_name(settings, flow.namespace, flow.id, trigger),
@@ -191,11 +195,11 @@ class Pipes:
 
     def __init__(
         self,
-        client: Any,
+        client: EventBridgePipesClient,
         settings: Settings,
         delays: tuple[float, ...] = SETTLE_DELAYS,
         sleep: Callable[[float], None] = time.sleep,
-        iam: Any = None,
+        iam: IAMClient | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
@@ -296,7 +300,7 @@ class PipesStep:
 
     name = "trigger pipes"
 
-    def __init__(self, pipes_client: Any, settings: Settings, **options: Any) -> None:
+    def __init__(self, pipes_client: EventBridgePipesClient, settings: Settings, **options: Any) -> None:
         # options: `iam` (the pipe roles' client), `delays`, `sleep`.
         self.pipes = Pipes(pipes_client, settings, **options)
 

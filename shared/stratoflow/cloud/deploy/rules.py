@@ -22,7 +22,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.deploy.deployment import Deployment, Retirement
@@ -31,12 +31,16 @@ from stratoflow.flow import EventBridgeTrigger, Flow, FlowTrigger, S3Trigger, Tr
 from stratoflow.triggers.events import trigger_key
 from stratoflow.triggers.flow_triggers import escape_wildcard, fires_on_pauses, upstream_pattern
 
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import RetryPolicyTypeDef, TargetTypeDef
+
 log = logging.getLogger("stratoflow.deployer")
 
 MAX_RULE_NAME = 64
 TARGET_ID = "admission"
 DEFAULT_BUS = "default"
-RETRY_POLICY = {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 6 * 3600}
+RETRY_POLICY: RetryPolicyTypeDef = {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 6 * 3600}
 RULE_TRIGGERS: tuple[type[Trigger], ...] = (FlowTrigger, EventBridgeTrigger, S3Trigger)
 _HASH_LENGTH = 8
 
@@ -54,8 +58,8 @@ class RuleSpec:
     input_paths: dict[str, str]
     input_template: str
 
-    def target(self, settings: Settings) -> dict[str, Any]:
-        target: dict[str, Any] = {
+    def target(self, settings: Settings) -> TargetTypeDef:
+        target: TargetTypeDef = {
             "Id": TARGET_ID,
             "Arn": settings.stratoflow_admission_arn,
             "InputTransformer": {"InputPathsMap": self.input_paths, "InputTemplate": self.input_template},
@@ -204,7 +208,7 @@ def _owned(flow: Flow | None, settings: Settings) -> set[tuple[str, str]]:
 
 
 def sync_rules(
-    flow: Flow | None, previous: Flow | None, settings: Settings, events_client: Any
+    flow: Flow | None, previous: Flow | None, settings: Settings, events_client: EventBridgeClient
 ) -> RuleChanges:
     """Make the rules of `flow` exist as specified and delete those of `previous` it no longer has.
 
@@ -236,7 +240,7 @@ def sync_rules(
     return changes
 
 
-def _delete_rule(events_client: Any, bus: str, name: str) -> None:
+def _delete_rule(events_client: EventBridgeClient, bus: str, name: str) -> None:
     """Remove the rule's targets, then the rule; a rule already gone is not an error."""
     missing = events_client.exceptions.ResourceNotFoundException
     try:
@@ -251,7 +255,7 @@ class RulesStep:
 
     name = "trigger rules"
 
-    def __init__(self, events_client: Any, settings: Settings) -> None:
+    def __init__(self, events_client: EventBridgeClient, settings: Settings) -> None:
         self.client = events_client
         self.settings = settings
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.naming import (
@@ -47,6 +47,12 @@ from stratoflow.cloud.deploy.flow_roles import (
 )
 from stratoflow.flow import Flow
 from stratoflow.tasks.scripts.tasks import ScriptTask
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_iam.type_defs import RoleTypeDef
+    from mypy_boto3_lambda.type_defs import FunctionCodeTypeDef
+
+    from stratoflow.cloud.config.clients import AwsClients
 
 log = logging.getLogger("stratoflow.deployer")
 
@@ -133,13 +139,13 @@ class Sandboxes:
 
     def __init__(
         self,
-        clients: Any,
+        clients: AwsClients,
         settings: Settings,
         sleep: Callable[[float], None] = time.sleep,
         role_delays: tuple[float, ...] = ROLE_DELAYS,
         update_delays: tuple[float, ...] = UPDATE_DELAYS,
     ):
-        self.iam, self.lambda_, self.logs = clients.iam, clients.lambda_, clients.client("logs")
+        self.iam, self.lambda_, self.logs = clients.iam, clients.lambda_, clients.logs
         self.settings = settings
         self.sleep, self.role_delays, self.update_delays = sleep, role_delays, update_delays
 
@@ -209,9 +215,9 @@ class Sandboxes:
 
     def _create_role(
         self, name: str, target: FlowTarget, boundary: str, trust: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> RoleTypeDef:
         try:
-            role: dict[str, Any] = self.iam.create_role(
+            role = self.iam.create_role(
                 Path=FLOW_ROLE_PATH,
                 RoleName=name,
                 AssumeRolePolicyDocument=compact(trust),
@@ -222,7 +228,7 @@ class Sandboxes:
         except Exception as error:
             if error_code(error) != "EntityAlreadyExists":
                 raise
-            existing: dict[str, Any] = self.iam.get_role(RoleName=name)["Role"]  # a concurrent deployment
+            existing = self.iam.get_role(RoleName=name)["Role"]  # a concurrent deployment
             return existing
         return role
 
@@ -259,7 +265,7 @@ class Sandboxes:
 
     def _ensure_function(self, name: str, role_arn: str, target: FlowTarget) -> str:
         settings = self.settings
-        code = {
+        code: FunctionCodeTypeDef = {
             "S3Bucket": settings.stratoflow_sandbox_code_bucket,
             "S3Key": settings.stratoflow_sandbox_code_key,
         }

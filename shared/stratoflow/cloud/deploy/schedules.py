@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.settings import Settings
@@ -32,6 +32,10 @@ from stratoflow.flow.triggers import Schedule
 from stratoflow.store.base import ExecutionStore
 from stratoflow.triggers.cron import MAX_EXPRESSIONS, CronTranslationError, scheduler_crons
 from stratoflow.triggers.recovery import get_last_fired, missed_starts
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 MAX_NAME = 64
 FLOW_PART = 24
@@ -185,7 +189,9 @@ def _check_settings(settings: Settings) -> None:
 # --- keeping the group in line with the flow ---------------------------------------------------------
 
 
-def sync_schedules(flow: Flow, previous: Flow | None, settings: Settings, scheduler: Any) -> ScheduleSync:
+def sync_schedules(
+    flow: Flow, previous: Flow | None, settings: Settings, scheduler: EventBridgeSchedulerClient
+) -> ScheduleSync:
     """Create, update and delete so that the group holds exactly the flow's schedules.
 
     `previous` (the revision being replaced) names schedules to delete even before a listing shows
@@ -210,7 +216,9 @@ def sync_schedules(flow: Flow, previous: Flow | None, settings: Settings, schedu
     return result
 
 
-def delete_schedules(namespace: str, flow_id: str, settings: Settings, scheduler: Any) -> ScheduleSync:
+def delete_schedules(
+    namespace: str, flow_id: str, settings: Settings, scheduler: EventBridgeSchedulerClient
+) -> ScheduleSync:
     """Delete every schedule of a flow (the flow was deleted)."""
     group = settings.stratoflow_schedule_group
     result = ScheduleSync()
@@ -222,7 +230,9 @@ def delete_schedules(namespace: str, flow_id: str, settings: Settings, scheduler
     return result
 
 
-def _put(scheduler: Any, spec: dict[str, Any], *, exists: bool, result: ScheduleSync) -> None:
+def _put(
+    scheduler: EventBridgeSchedulerClient, spec: dict[str, Any], *, exists: bool, result: ScheduleSync
+) -> None:
     name = spec["Name"]
     if exists:
         try:
@@ -263,7 +273,7 @@ def _json(text: Any) -> Any:
         return text
 
 
-def _list_names(scheduler: Any, group: str, prefix: str) -> Iterable[str]:
+def _list_names(scheduler: EventBridgeSchedulerClient, group: str, prefix: str) -> Iterable[str]:
     pages = scheduler.get_paginator("list_schedules").paginate(GroupName=group, NamePrefix=prefix)
     for page in pages:
         for item in page.get("Schedules", []):
@@ -272,7 +282,9 @@ def _list_names(scheduler: Any, group: str, prefix: str) -> Iterable[str]:
                 yield item["Name"]
 
 
-def _belongs(scheduler: Any, group: str, name: str, namespace: str, flow_id: str) -> bool:
+def _belongs(
+    scheduler: EventBridgeSchedulerClient, group: str, name: str, namespace: str, flow_id: str
+) -> bool:
     try:
         current = scheduler.get_schedule(Name=name, GroupName=group)
     except Exception as error:
@@ -286,7 +298,7 @@ def _belongs(scheduler: Any, group: str, name: str, namespace: str, flow_id: str
     )
 
 
-def _delete(scheduler: Any, group: str, name: str) -> bool:
+def _delete(scheduler: EventBridgeSchedulerClient, group: str, name: str) -> bool:
     try:
         scheduler.delete_schedule(Name=name, GroupName=group)
     except Exception as error:
@@ -312,10 +324,10 @@ class SchedulesStep:
 
     def __init__(
         self,
-        scheduler_client: Any,
+        scheduler_client: EventBridgeSchedulerClient,
         settings: Settings,
         store: ExecutionStore | None = None,
-        stepfunctions: Any = None,
+        stepfunctions: SFNClient | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.client = scheduler_client

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.clients import AwsClients, error_code
 from stratoflow.cloud.config.naming import (
@@ -28,6 +28,16 @@ from stratoflow.cloud.config.naming import (
     pipe_role_prefix,
     sandbox_function_prefix,
 )
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_pipes import EventBridgePipesClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +62,7 @@ class Teardown:
 Deletion = tuple[str, Callable[[], object]]  # ("<kind> <name>", the call that deletes it)
 
 
-def stack_is_being_deleted(cloudformation: Any, stack_id: str) -> bool:
+def stack_is_being_deleted(cloudformation: CloudFormationClient, stack_id: str) -> bool:
     """True while CloudFormation deletes the stack (not when an update removes the custom resource)."""
     (stack,) = cloudformation.describe_stacks(StackName=stack_id)["Stacks"]
     return str(stack["StackStatus"]) == DELETING
@@ -70,7 +80,7 @@ def remove_deployed_resources(stack_name: str, clients: AwsClients) -> Teardown:
         _state_machines(clients.stepfunctions, prefix),
         _alarms(clients.cloudwatch, prefix),
         _sandbox_functions(clients.lambda_, sandbox_function_prefix(stack_name)),
-        _sandbox_log_groups(clients.client("logs"), sandbox_function_prefix(stack_name)),
+        _sandbox_log_groups(clients.logs, sandbox_function_prefix(stack_name)),
         # Flow roles, the script sandboxes' roles (named under the same prefix), the pipes' roles.
         _flow_roles(clients.iam, (flow_role_prefix(stack_name), pipe_role_prefix(stack_name))),
         # Boundaries built on an operator's policy that a template update left to roles (the custom
@@ -101,7 +111,7 @@ def _delete(label: str, delete: Callable[[], object], teardown: Teardown) -> Non
     teardown.deleted.append(label)
 
 
-def _rules(events: Any, prefix: str) -> Iterator[Deletion]:
+def _rules(events: EventBridgeClient, prefix: str) -> Iterator[Deletion]:
     for bus in _pages(events.list_event_buses, "EventBuses"):
         for rule in _pages(events.list_rules, "Rules", NamePrefix=prefix, EventBusName=bus["Name"]):
             yield f"rule {bus['Name']}/{rule['Name']}", _rule_deletion(events, bus["Name"], rule["Name"])
@@ -117,7 +127,7 @@ def _pages(method: Callable[..., Any], key: str, **request: Any) -> Iterator[dic
         request["NextToken"] = page["NextToken"]
 
 
-def _rule_deletion(events: Any, bus: str, name: str) -> Callable[[], None]:
+def _rule_deletion(events: EventBridgeClient, bus: str, name: str) -> Callable[[], None]:
     def delete() -> None:
         # A rule with targets cannot be deleted.
         targets = events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
@@ -128,13 +138,13 @@ def _rule_deletion(events: Any, bus: str, name: str) -> Callable[[], None]:
     return delete
 
 
-def _pipes(pipes: Any, prefix: str) -> Iterator[Deletion]:
+def _pipes(pipes: EventBridgePipesClient, prefix: str) -> Iterator[Deletion]:
     for page in pipes.get_paginator("list_pipes").paginate(NamePrefix=prefix):
         for pipe in page["Pipes"]:
             yield f"pipe {pipe['Name']}", _call(pipes.delete_pipe, Name=pipe["Name"])
 
 
-def _state_machines(stepfunctions: Any, prefix: str) -> Iterator[Deletion]:
+def _state_machines(stepfunctions: SFNClient, prefix: str) -> Iterator[Deletion]:
     for page in stepfunctions.get_paginator("list_state_machines").paginate():
         for machine in page["stateMachines"]:
             if machine["name"].startswith(prefix):
@@ -146,7 +156,7 @@ def _state_machines(stepfunctions: Any, prefix: str) -> Iterator[Deletion]:
                 )
 
 
-def _alarms(cloudwatch: Any, prefix: str) -> Iterator[Deletion]:
+def _alarms(cloudwatch: CloudWatchClient, prefix: str) -> Iterator[Deletion]:
     names = [
         alarm["AlarmName"]
         for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix)
@@ -157,7 +167,7 @@ def _alarms(cloudwatch: Any, prefix: str) -> Iterator[Deletion]:
         yield f"alarms {', '.join(batch)}", _call(cloudwatch.delete_alarms, AlarmNames=batch)
 
 
-def _sandbox_functions(lambda_: Any, prefix: str) -> Iterator[Deletion]:
+def _sandbox_functions(lambda_: LambdaClient, prefix: str) -> Iterator[Deletion]:
     for page in lambda_.get_paginator("list_functions").paginate():
         for function in page["Functions"]:
             if function["FunctionName"].startswith(prefix):
@@ -165,7 +175,7 @@ def _sandbox_functions(lambda_: Any, prefix: str) -> Iterator[Deletion]:
                 yield f"function {name}", _call(lambda_.delete_function, FunctionName=name)
 
 
-def _sandbox_log_groups(logs: Any, prefix: str) -> Iterator[Deletion]:
+def _sandbox_log_groups(logs: CloudWatchLogsClient, prefix: str) -> Iterator[Deletion]:
     for page in logs.get_paginator("describe_log_groups").paginate(
         logGroupNamePrefix=f"/aws/lambda/{prefix}"
     ):
@@ -174,7 +184,7 @@ def _sandbox_log_groups(logs: Any, prefix: str) -> Iterator[Deletion]:
             yield f"log group {name}", _call(logs.delete_log_group, logGroupName=name)
 
 
-def _flow_roles(iam: Any, prefix: tuple[str, ...]) -> Iterator[Deletion]:
+def _flow_roles(iam: IAMClient, prefix: tuple[str, ...]) -> Iterator[Deletion]:
     """The flows' roles (their sandboxes' too) and the roles of their pipes."""
     for page in iam.get_paginator("list_roles").paginate(PathPrefix=FLOW_ROLE_PATH):
         for role in page["Roles"]:
@@ -182,15 +192,15 @@ def _flow_roles(iam: Any, prefix: tuple[str, ...]) -> Iterator[Deletion]:
                 yield f"role {role['RoleName']}", _role_deletion(iam, role["RoleName"])
 
 
-def _role_deletion(iam: Any, name: str) -> Callable[[], None]:
+def _role_deletion(iam: IAMClient, name: str) -> Callable[[], None]:
     def delete() -> None:
         # IAM deletes a role only without policies; the stack's base policy and boundary are deleted
         # after this (they cannot be while a role uses them).
         for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
             for policy in page["PolicyNames"]:
                 iam.delete_role_policy(RoleName=name, PolicyName=policy)
-        for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
-            for attached in page["AttachedPolicies"]:
+        for listed in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+            for attached in listed["AttachedPolicies"]:
                 iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
         iam.delete_role(RoleName=name)
 

@@ -7,9 +7,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from stratoflow.domain import Execution, TaskRun
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_sns import SNSClient
 
 MAX_SUBJECT = 99  # SNS: "less than 100 characters"
 MAX_ERRORS_SHOWN = 50
@@ -45,7 +48,7 @@ def invalid_flow_alert(
     return subject, "\n".join(lines)
 
 
-def publish_alert(sns: Any, topic_arn: str, subject: str, message: str) -> None:
+def publish_alert(sns: SNSClient, topic_arn: str, subject: str, message: str) -> None:
     """Publish to the alerts topic; without a topic (a stack without alerts), nothing is sent."""
     if topic_arn:
         sns.publish(TopicArn=topic_arn, Subject=subject, Message=message)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_stepfunctions import SFNClient
 
 
 class StepFunctionsCallbacks:
-    def __init__(self, client: Any):
+    def __init__(self, client: SFNClient):
         self.client = client  # Step Functions
 
     def send_success(self, token: str, output: Any) -> None:

@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.naming import AccountRegion
@@ -41,6 +41,9 @@ from stratoflow.execution.flows import flow_of
 from stratoflow.flow import Flow
 from stratoflow.states import State
 from stratoflow.store.base import ExecutionStore
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_stepfunctions import SFNClient
 
 log = logging.getLogger("stratoflow.execution.control")
 
@@ -64,7 +67,7 @@ class RemoteControl:
     def __init__(
         self,
         store: ExecutionStore,
-        stepfunctions: Any,
+        stepfunctions: SFNClient,
         starter: Starter,
         account: AccountRegion,
         stack_name: str,

@@ -22,7 +22,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.naming import AccountRegion
@@ -41,6 +41,11 @@ from stratoflow.execution.lineage import subflow_executions
 from stratoflow.execution.runs import run_name
 from stratoflow.states import State
 from stratoflow.store.base import BlobStore, ExecutionStore
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 log = logging.getLogger("stratoflow.execution_events")
 
@@ -162,12 +167,12 @@ class ExecutionEvents:
     def __init__(
         self,
         store: ExecutionStore,
-        events_client: Any,
+        events_client: EventBridgeClient,
         bus_name: str = "default",
-        stepfunctions: Any = None,
+        stepfunctions: SFNClient | None = None,
         stack_name: str = "Stratoflow",
         retries: CloudRetries | None = None,
-        sns: Any = None,
+        sns: SNSClient | None = None,
         alert_topic_arn: str = "",
         sla_timers: SlaTimers | None = None,
         blobs: BlobStore | None = None,
@@ -231,8 +236,15 @@ class ExecutionEvents:
 
     def _retries(self) -> CloudRetries:
         if self.retries is None:
-            self.retries = CloudRetries(Starter(self.store, self.stepfunctions))
+            self.retries = CloudRetries(Starter(self.store, self._stepfunctions()))
         return self.retries
+
+    def _stepfunctions(self) -> SFNClient:
+        if self.stepfunctions is None:  # the assembly always gives one; a test of the events alone may not
+            raise RuntimeError(
+                "execution events need a Step Functions client to stop subflows and start retries"
+            )
+        return self.stepfunctions
 
     def stop_subflows(self, execution: Execution, account: AccountRegion) -> list[str]:
         """A killed execution's running subflows are stopped too (their own events then record them)."""
@@ -242,7 +254,7 @@ class ExecutionEvents:
             if child is None or child.state.is_terminal:
                 continue
             try:
-                self.stepfunctions.stop_execution(
+                self._stepfunctions().stop_execution(
                     executionArn=run_arn(account, self.stack_name, child),
                     error="ParentKilled",
                     cause=f"parent execution {execution.id} was stopped",

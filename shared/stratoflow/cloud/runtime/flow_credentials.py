@@ -18,11 +18,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.naming import flow_role_arn, sandbox_role_name
 from stratoflow.cloud.config.settings import Settings
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_sts import STSClient
 
 # A role seconds old (the flow was just deployed) may not be assumable yet: IAM propagates within
 # seconds. Waits between attempts of AssumeRole refused with AccessDenied, about 15 s in all.
@@ -53,7 +56,7 @@ class FlowRoleCredentials:
         self,
         roles_arn: str,
         stack_name: str,
-        sts: Any | None = None,
+        sts: STSClient | None = None,
         clock: Callable[[], float] = time.time,
         refresh_margin: float = REFRESH_MARGIN_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
@@ -109,7 +112,7 @@ class FlowRoleCredentials:
                 self.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _client(self) -> Any:
+    def _client(self) -> STSClient:
         if self._sts is None:  # none given (the assembly gives one): boto3's default session
             import boto3  # deferred (~100 ms): a task runner without flow roles never assumes one
 
@@ -127,14 +130,14 @@ class SandboxRoleCredentials(FlowRoleCredentials):
         return self.roles_arn + sandbox_role_name(self.stack_name, namespace, flow_id)
 
 
-def sandbox_credentials(settings: Settings, sts: Any | None = None) -> SandboxRoleCredentials | None:
+def sandbox_credentials(settings: Settings, sts: STSClient | None = None) -> SandboxRoleCredentials | None:
     """The sandbox roles' provider for a container's runner; None when the stack has no flow roles."""
     if not settings.stratoflow_flow_role_prefix:
         return None
     return SandboxRoleCredentials(settings.stratoflow_flow_role_prefix, settings.stratoflow_stack_name, sts)
 
 
-def flow_credentials(settings: Settings, sts: Any | None = None) -> FlowRoleCredentials | None:
+def flow_credentials(settings: Settings, sts: STSClient | None = None) -> FlowRoleCredentials | None:
     """The provider `STRATOFLOW_FLOW_ROLE_PREFIX` asks for; None (boto3's default chain) when unset."""
     if not settings.stratoflow_flow_role_prefix:
         return None

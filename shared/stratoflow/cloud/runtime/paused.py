@@ -11,15 +11,18 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from stratoflow.domain import Execution
 from stratoflow.execution.occurrences import EVENT_SOURCE, PAUSED_DETAIL_TYPE, paused_event_detail
 
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_events import EventBridgeClient
+
 log = logging.getLogger("stratoflow.cloud.paused")
 
 
-def pause_publisher(events: Any, bus_name: str) -> Callable[[Execution], None]:
+def pause_publisher(events: EventBridgeClient, bus_name: str) -> Callable[[Execution], None]:
     """A runner pause hook that publishes "Execution Paused" on `bus_name` (raises when refused)."""
 
     def publish(paused: Execution) -> None:

@@ -16,12 +16,15 @@ import hashlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.runtime.starter import Starter
 from stratoflow.execution.flow_retry import FlowRetry
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
 
 log = logging.getLogger("stratoflow.retries")
 
@@ -81,7 +84,12 @@ def retry_schedule_spec(retry: FlowRetry, settings: Settings, now: datetime) -> 
 class CloudRetries:
     """Starts due retries through the Starter, schedules the others on EventBridge Scheduler."""
 
-    def __init__(self, starter: Starter, scheduler: Any = None, settings: Settings | None = None):
+    def __init__(
+        self,
+        starter: Starter,
+        scheduler: EventBridgeSchedulerClient | None = None,
+        settings: Settings | None = None,
+    ):
         self.starter = starter
         self.scheduler = scheduler
         self.settings = settings
@@ -109,7 +117,7 @@ class CloudRetries:
         return "started" if self.starter.start_retry(retry) is not None else "nothing"
 
     def schedule(self, retry: FlowRetry, now: datetime) -> str:
-        assert self.settings is not None  # can_schedule checked it
+        assert self.settings is not None and self.scheduler is not None  # can_schedule checked them
         spec = retry_schedule_spec(retry, self.settings, now)
         try:
             self.scheduler.create_schedule(**spec)

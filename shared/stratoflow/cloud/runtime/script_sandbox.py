@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.naming import sandbox_function_name
@@ -42,6 +42,11 @@ from stratoflow.store.s3 import HISTORY_TAG
 from stratoflow.tasks.errors import TaskFailed, TaskStopped
 from stratoflow.tasks.scripts.process import StopCheck, installed_check
 from stratoflow.tasks.scripts.stop_watch import StopWatch
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +68,8 @@ class LambdaScriptSandboxes:
     """Binds the stack's sandbox functions to task runs; `lambda_client` must wait 15 minutes for an
     answer (botocore's read timeout)."""
 
-    lambda_client: Any
-    s3: Any
+    lambda_client: LambdaClient
+    s3: S3Client
     bucket: str
     stack_name: str
 
@@ -221,7 +226,9 @@ class LambdaScriptSandbox:
         s3, bucket = self.sandboxes.s3, self.sandboxes.bucket
         try:
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=self.prefix):
-                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                keys: list[ObjectIdentifierTypeDef] = [
+                    {"Key": item["Key"]} for item in page.get("Contents", [])
+                ]
                 if keys:
                     s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
         except Exception as error:  # left behind: only this task run's own files

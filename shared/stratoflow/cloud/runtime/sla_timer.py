@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.settings import Settings
@@ -26,6 +26,9 @@ from stratoflow.execution.sla import SlaMiss, record_misses
 from stratoflow.flow.fields import format_iso_duration
 from stratoflow.flow.sla import MaxDuration, timer_slas
 from stratoflow.store.base import ExecutionStore
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
 
 log = logging.getLogger("stratoflow.execution.sla")
 
@@ -69,7 +72,7 @@ def sla_schedule_spec(
 class SlaTimers:
     """Arms the timers of a running execution, disarms them at its end, and applies one that fired."""
 
-    def __init__(self, store: ExecutionStore, scheduler: Any, settings: Settings):
+    def __init__(self, store: ExecutionStore, scheduler: EventBridgeSchedulerClient, settings: Settings):
         self.store, self.scheduler, self.settings = store, scheduler, settings
 
     @property

@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -37,6 +37,9 @@ from stratoflow.store.base import ExecutionStore
 from stratoflow.triggers.backfill import ScheduledStart
 from stratoflow.triggers.recovery import set_last_fired
 from stratoflow.triggers.schedules import parse_instant
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_stepfunctions import SFNClient
 
 log = logging.getLogger("stratoflow.execution.admission")
 
@@ -126,7 +129,7 @@ class StartResponse(BaseModel):
 class Starter:
     """Admits and starts executions; the store and the Step Functions client are injected."""
 
-    def __init__(self, store: ExecutionStore, stepfunctions: Any):
+    def __init__(self, store: ExecutionStore, stepfunctions: SFNClient):
         self.store = store
         self.stepfunctions = stepfunctions
         self._flows: dict[tuple[str, str, int], Flow] = {}  # a container parses each revision once
