@@ -18,13 +18,16 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from stratoflow.cloud.config.naming import unqualified
 from stratoflow.cloud.runtime.event_models import OBJECT_CREATED, OBJECT_DELETED, STATUS_CHANGE
 from stratoflow.cloudsim.stack import ACCOUNT, REGION
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from botocore.client import BaseClient
 
 
 def object_event(kind: str, bucket: str, key: str, version_id: str | None, size: int = 0) -> dict[str, Any]:
@@ -153,7 +156,7 @@ class StatusEvents:
         self._stop.set()
         self._thread.join(timeout=5)
 
-    def follow_starts(self, *clients: Any) -> None:
+    def follow_starts(self, *clients: BaseClient) -> None:
         """Track every execution started by `clients` and by any client created from now on (a CLI's
         restart or replay starts outside admission): EventBridge reports every execution's status."""
         boto3._get_default_session().events.register(START_CALL, self._started)

@@ -22,13 +22,17 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from stratoflow.cloud.runtime.script_sandbox import LambdaScriptSandboxes
 from stratoflow.cloudsim.loopback import loopback_moto
 from stratoflow.cloudsim.stack import REGION
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_sts import STSClient
 
 # Lambda's most: the sandbox's own timeout.
 TIMEOUT_SECONDS = 900
@@ -42,7 +46,7 @@ class SandboxFault(RuntimeError):
 class SubprocessSandboxes:
     """An in-process Lambda handler for every sandbox function (see the module doc)."""
 
-    def __init__(self, lambda_client: Any, sts: Any):
+    def __init__(self, lambda_client: LambdaClient, sts: STSClient):
         self.lambda_client, self.sts = lambda_client, sts
         self.environments: list[dict[str, str]] = []  # what each sandbox process was given (tests read it)
 

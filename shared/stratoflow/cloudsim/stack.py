@@ -13,13 +13,16 @@ import json
 import threading
 import zipfile
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto.core.models import botocore_stubber
 
 from stratoflow.cloud.config.naming import FLOW_ROLE_PATH
 from stratoflow.cloud.config.settings import Settings
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -189,7 +192,7 @@ def create_flow_role_support(iam: Any, stack_name: str) -> tuple[str, str, str]:
     return role, base, boundary
 
 
-def create_table(client: Any, name: str) -> None:
+def create_table(client: DynamoDBClient, name: str) -> None:
     """The execution store's table, exactly as the CDK stack declares it."""
     attributes = [PARTITION_KEY, SORT_KEY, *(name for pair in GLOBAL_INDEXES.values() for name in pair)]
     client.create_table(
@@ -220,7 +223,7 @@ def create_table(client: Any, name: str) -> None:
     )
 
 
-def atomic_dynamodb_client() -> Any:
+def atomic_dynamodb_client() -> DynamoDBClient:
     """A DynamoDB client whose requests moto applies one at a time, as DynamoDB applies each atomically.
 
     moto's in-memory backend is not atomic across threads (two task runs of a Parallel could both

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from stratoflow.cloud.config.clients import AwsClients
 from stratoflow.cloud.config.lazy import LazyAwsClients
 from stratoflow.cloud.config.naming import AccountRegion
 from stratoflow.cloud.config.settings import Settings
@@ -43,7 +44,7 @@ STREAM_RETRY_MS = 2000
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def cloud_console_backend(settings: Settings, clients: Any = None) -> CloudConsoleBackend:
+def cloud_console_backend(settings: Settings, clients: AwsClients | None = None) -> CloudConsoleBackend:
     """The backend over the stack the settings name; clients are made on their first use."""
 
     if not settings.stratoflow_admission_arn:

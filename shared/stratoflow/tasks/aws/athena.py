@@ -11,7 +11,7 @@ import io
 import math
 import time
 from datetime import timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import AfterValidator, Field
 
@@ -29,6 +29,9 @@ from stratoflow.tasks.aws.base import (
 )
 from stratoflow.tasks.aws.fetch import FETCH_OUTPUTS, FetchType, fetch_outputs
 from stratoflow.tasks.errors import TaskFailed, TaskTimeout
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_athena import AthenaClient
 
 _INTEGERS = {"tinyint", "smallint", "integer", "int", "bigint"}
 _FLOATS = {"float", "real", "double"}
@@ -84,6 +87,9 @@ class AthenaQuery(AwsTask):
     service: ClassVar[str] = "athena"
     cancel_operations: ClassVar[frozenset[str]] = frozenset({"StopQueryExecution"})
 
+    def client(self, ctx: RunContext) -> AthenaClient:
+        return cast("AthenaClient", super().client(ctx))  # a client of `service`
+
     query: str
     database: str
     output_location: S3Uri
@@ -121,7 +127,7 @@ class AthenaQuery(AwsTask):
             outputs.update(fetch_outputs(ctx, rows, self.fetch_type))
         return outputs
 
-    def _wait(self, client: Any, query_id: str) -> None:
+    def _wait(self, client: AthenaClient, query_id: str) -> None:
         interval = max(self.poll_interval.total_seconds(), 0.1)
         polls = max(1, math.ceil(self.max_wait.total_seconds() / interval))
         for poll in range(polls + 1):
@@ -137,7 +143,7 @@ class AthenaQuery(AwsTask):
         client.stop_query_execution(QueryExecutionId=query_id)
         raise TaskTimeout(f"Athena query {query_id} still running after maxWait {self.max_wait}: stopped")
 
-    def _rows(self, client: Any, query_id: str) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    def _rows(self, client: AthenaClient, query_id: str) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
         columns: list[dict[str, str]] = []
         rows: list[dict[str, Any]] = []
         first = True

@@ -72,7 +72,7 @@ class AwsTask(RunnableTask):
     # The operations the task's cancel hook (`ctx.on_stop`) calls once its attempt is abandoned.
     cancel_operations: ClassVar[frozenset[str]] = frozenset()
 
-    def client(self, ctx: RunContext) -> Any:
+    def client(self, ctx: RunContext) -> object:
         """A boto3 client of the task's service, with its region, endpoint and credentials rendered."""
         import boto3
         from botocore.config import Config

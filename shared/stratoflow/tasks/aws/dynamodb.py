@@ -10,7 +10,7 @@ import base64
 import contextlib
 import json
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from pydantic import Field
 
@@ -27,6 +27,9 @@ from stratoflow.tasks.aws.base import (
 )
 from stratoflow.tasks.aws.fetch import FETCH_OUTPUTS, FetchType, fetch_outputs
 from stratoflow.tasks.errors import TaskFailed
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 def to_attributes(value: dict[str, Any]) -> dict[str, Any]:
@@ -73,6 +76,9 @@ def _as_map(value: Any, what: str) -> dict[str, Any]:
 
 class DynamoTask(EncryptedAwsTask):
     service: ClassVar[str] = "dynamodb"
+
+    def client(self, ctx: RunContext) -> DynamoDBClient:
+        return cast("DynamoDBClient", super().client(ctx))  # a client of `service`
 
     table_name: str
 

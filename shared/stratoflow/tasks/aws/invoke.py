@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from pydantic import AliasChoices, Field
 
@@ -20,6 +20,9 @@ from stratoflow.tasks.aws.base import (
     statement,
 )
 from stratoflow.tasks.errors import TaskFailed
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_lambda import LambdaClient
 
 
 def function_arns(name: str, region: str | None) -> list[str]:
@@ -57,6 +60,9 @@ class LambdaInvoke(AwsTask):
         "contentType": "the response's media type (application/json)",
     }
     service: ClassVar[str] = "lambda"
+
+    def client(self, ctx: RunContext) -> LambdaClient:
+        return cast("LambdaClient", super().client(ctx))  # a client of `service`
 
     function_arn: str
     payload: dict[str, Any] | list[Any] | str | None = Field(

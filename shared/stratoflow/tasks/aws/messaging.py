@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, cast
 
 from pydantic import AfterValidator, AliasChoices, Field
 
@@ -26,6 +26,13 @@ from stratoflow.tasks.aws.errors import family_of
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import is_storage_uri, read_stored
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 BATCH = 10  # SQS SendMessageBatch and EventBridge PutEvents take at most 10 entries
 _QUEUE_URL = re.compile(
@@ -83,10 +90,13 @@ class SqsPublish(EncryptedAwsTask):
     output_fields: ClassVar[dict[str, str]] = {"messagesCount": "number of messages sent"}
     service: ClassVar[str] = "sqs"
 
+    def client(self, ctx: RunContext) -> SQSClient:
+        return cast("SQSClient", super().client(ctx))  # a client of `service`
+
     queue_url: str
     messages: list[QueueMessage | str] | str = Field(validation_alias=AliasChoices("messages", "from"))
 
-    def _entries(self, ctx: RunContext) -> list[dict[str, Any]]:
+    def _entries(self, ctx: RunContext) -> list[SendMessageBatchRequestEntryTypeDef]:
         raw: Any = self.messages
         if isinstance(raw, str):
             rendered = ctx.render(raw)
@@ -97,13 +107,16 @@ class SqsPublish(EncryptedAwsTask):
             )
             if not isinstance(raw, list):
                 raw = [raw]
-        entries: list[dict[str, Any]] = []
+        entries: list[SendMessageBatchRequestEntryTypeDef] = []
         for index, message in enumerate(raw):
             if isinstance(message, dict) and "data" in message:
                 message = QueueMessage.model_validate(message)
             if not isinstance(message, QueueMessage):
                 message = QueueMessage(data=ctx.render(message))
-            entry: dict[str, Any] = {"Id": str(index), "MessageBody": _text(ctx.render(message.data))}
+            entry: SendMessageBatchRequestEntryTypeDef = {
+                "Id": str(index),
+                "MessageBody": _text(ctx.render(message.data)),
+            }
             if message.group_id is not None:
                 entry["MessageGroupId"] = render_text(ctx, message.group_id)
             if message.deduplication_id is not None:
@@ -145,6 +158,9 @@ class SnsPublish(EncryptedAwsTask):
     aliases: ClassVar[tuple[str, ...]] = (f"{KESTRA_AWS}.sns.Publish",)
     output_fields: ClassVar[dict[str, str]] = {"messageId": "the id SNS gave the message"}
     service: ClassVar[str] = "sns"
+
+    def client(self, ctx: RunContext) -> SNSClient:
+        return cast("SNSClient", super().client(ctx))  # a client of `service`
 
     topic_arn: str
     message: str | dict[str, Any] | list[Any]
@@ -208,6 +224,9 @@ class PutEvents(AwsTask):
     }
     service: ClassVar[str] = "events"
 
+    def client(self, ctx: RunContext) -> EventBridgeClient:
+        return cast("EventBridgeClient", super().client(ctx))  # a client of `service`
+
     # The events, or (Kestra) a storage URI of a file of them: a JSON array or JSON Lines of entries.
     entries: (
         Annotated[list[EventEntry], Field(min_length=1)] | Annotated[str, AfterValidator(_file_of_entries)]
@@ -233,9 +252,9 @@ class PutEvents(AwsTask):
             raise TaskFailed(f"entries: {uri} holds no event")
         return entries
 
-    def _entry(self, ctx: RunContext, entry: EventEntry) -> dict[str, Any]:
+    def _entry(self, ctx: RunContext, entry: EventEntry) -> PutEventsRequestEntryTypeDef:
         detail = ctx.render(entry.detail)
-        rendered: dict[str, Any] = {
+        rendered: PutEventsRequestEntryTypeDef = {
             "Source": render_text(ctx, entry.source),
             "DetailType": render_text(ctx, entry.detail_type),
             "Detail": detail if isinstance(detail, str) else json.dumps(detail, default=str),

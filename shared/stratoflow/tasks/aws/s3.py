@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from pydantic import Field, model_validator
 
@@ -27,6 +27,10 @@ from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import content_bytes, is_storage_uri, read_stored, safe_file_name
 
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CopySourceTypeDef
+
 
 def object_arn(bucket: str, key: str | None = None) -> str:
     """The ARN of an object (or of every object under a key's static prefix)."""
@@ -43,6 +47,9 @@ def _etag(value: Any) -> str | None:
 
 class S3Task(EncryptedAwsTask):
     service: ClassVar[str] = "s3"
+
+    def client(self, ctx: RunContext) -> S3Client:
+        return cast("S3Client", super().client(ctx))  # a client of `service`
 
     bucket: str
 
@@ -221,6 +228,9 @@ class Copy(EncryptedAwsTask):
 
     service: ClassVar[str] = "s3"
 
+    def client(self, ctx: RunContext) -> S3Client:
+        return cast("S3Client", super().client(ctx))  # a client of `service`
+
     from_: ObjectRef = Field(alias="from")
     to: ObjectRef = Field(default_factory=ObjectRef)
     delete: bool = False
@@ -237,7 +247,7 @@ class Copy(EncryptedAwsTask):
 
     def call(self, ctx: RunContext) -> dict[str, Any]:
         assert self.from_.bucket is not None and self.from_.key is not None
-        source: dict[str, Any] = {
+        source: CopySourceTypeDef = {
             "Bucket": render_text(ctx, self.from_.bucket),
             "Key": render_text(ctx, self.from_.key),
         }
