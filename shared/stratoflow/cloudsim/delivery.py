@@ -27,6 +27,9 @@ from stratoflow.cloud.runtime.event_models import OBJECT_CREATED, OBJECT_DELETED
 from stratoflow.cloudsim.stack import ACCOUNT, REGION
 
 if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_stepfunctions import SFNClient
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
     from botocore.client import BaseClient
 
 
@@ -137,7 +140,7 @@ class StatusEvents:
 
     MAX_POLL_SECONDS = 0.5
 
-    def __init__(self, stepfunctions: Any, handler: Handler, poll_seconds: float = 0.02):
+    def __init__(self, stepfunctions: SFNClient, handler: Handler, poll_seconds: float = 0.02):
         self.stepfunctions = stepfunctions
         self.handler = handler
         self.poll_seconds = poll_seconds
@@ -200,7 +203,7 @@ class StatusEvents:
                     described = self.stepfunctions.describe_execution(executionArn=arn)
                     if described["status"] == "RUNNING":
                         continue
-                    self.handler(status_change_event(described))
+                    self.handler(status_change_event(dict(described)))
                 except Exception as error:  # a handler error is kept for the caller; the event is dropped
                     self.errors.append(error)
                 with self._lock:
@@ -213,7 +216,7 @@ class StatusEvents:
             self._stop.wait(delay)
 
 
-def start_latest_versions(stepfunctions: Any) -> Callable[..., None]:
+def start_latest_versions(stepfunctions: SFNClient) -> Callable[..., None]:
     """Let `stepfunctions` start version ARNs on moto: the start goes to the state machine itself.
 
     Only when the version's definition is the state machine's current one; otherwise the start fails

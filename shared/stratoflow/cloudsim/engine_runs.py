@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 from moto.stepfunctions.parser.api import ExecutionStatus, GetExecutionHistoryOutput
@@ -28,6 +28,9 @@ from moto.stepfunctions.parser.backend.execution import Execution as MotoExecuti
 
 from stratoflow.engine import LambdaIntegration, LocalEngine, Resources, TaskCall
 from stratoflow.engine.engine import LocalExecution
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_s3 import S3Client
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 OBJECTS = ("arn:aws:states:::s3:getObject", "arn:aws:states:::s3:putObject")
@@ -59,7 +62,7 @@ def _states(machine: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
 class MotoObjects:
     """`s3:getObject` (the object's text) and `s3:putObject` (a Map's results, as a manifest) on moto."""
 
-    def __init__(self, s3: Any):
+    def __init__(self, s3: S3Client):
         self.s3 = s3
 
     def invoke(self, resource: str, parameters: Any, call: TaskCall) -> Any:
@@ -76,7 +79,7 @@ class EngineRuns:
     """While installed, moto's executions of the state machines `engine_runs_it` accepts run on the
     local engine; `history_events(arn)` is what the engine counted for one of them (None: moto ran it)."""
 
-    def __init__(self, functions: Mapping[str, Callable[[Any, Any], Any]], s3: Any):
+    def __init__(self, functions: Mapping[str, Callable[[Any, Any], Any]], s3: S3Client):
         self._resources = Resources(
             {LAMBDA_INVOKE: LambdaIntegration(functions), "arn:aws:states:::s3:": MotoObjects(s3)}
         )

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloudsim.stack import REGION
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_pipes import EventBridgePipesClient
+    from mypy_boto3_sqs import SQSClient
 
 # The only template variable the deployer's pipes use (cloud.deploy.pipes.input_template).
 EVENT_JSON = "<aws.pipes.event.json>"
@@ -60,7 +65,9 @@ def apply_template(template: str | None, record: dict[str, Any]) -> Any:
 class QueuePipes:
     """Runs the stack's pipes on demand; the clients are moto's (pipes, sqs, lambda)."""
 
-    def __init__(self, pipes: Any, sqs: Any, lambda_: Any, prefix: str) -> None:
+    def __init__(
+        self, pipes: EventBridgePipesClient, sqs: SQSClient, lambda_: LambdaClient, prefix: str
+    ) -> None:
         self.pipes = pipes
         self.sqs = sqs
         self.lambda_ = lambda_
@@ -72,7 +79,7 @@ class QueuePipes:
         for summary in self.pipes.list_pipes(NamePrefix=self.prefix).get("Pipes", []):
             if summary.get("DesiredState") != "RUNNING":
                 continue  # a STOPPED pipe leaves its messages in the queue
-            delivery = self._poll(self.pipes.describe_pipe(Name=summary["Name"]))
+            delivery = self._poll(dict(self.pipes.describe_pipe(Name=summary["Name"])))
             if delivery is not None:
                 deliveries.append(delivery)
         return deliveries
@@ -92,7 +99,7 @@ class QueuePipes:
             ).get("Messages", [])
             if not received:
                 break
-            messages.extend(received)
+            messages.extend(dict(message) for message in received)
         if not messages:
             return None
         records = [sqs_record(message, queue_arn) for message in messages]

@@ -22,6 +22,10 @@ from stratoflow.cloud.config.naming import FLOW_ROLE_PATH
 from stratoflow.cloud.config.settings import Settings
 
 if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_s3 import S3Client
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
     from mypy_boto3_dynamodb import DynamoDBClient
 
 ACCOUNT = "123456789012"
@@ -145,7 +149,7 @@ def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
     return SimulatedStack(settings)
 
 
-def create_sandbox_assets(s3: Any, prefix: str) -> tuple[str, str, str]:
+def create_sandbox_assets(s3: S3Client, prefix: str) -> tuple[str, str, str]:
     """The sandbox function's code in an assets bucket, and the platform layer: (bucket, key, layer ARN).
 
     moto stores a function's code but never runs it: the simulation answers the sandbox functions
@@ -166,7 +170,7 @@ def create_sandbox_assets(s3: Any, prefix: str) -> tuple[str, str, str]:
     return bucket, key, str(layer)
 
 
-def create_flow_role_support(iam: Any, stack_name: str) -> tuple[str, str, str]:
+def create_flow_role_support(iam: IAMClient, stack_name: str) -> tuple[str, str, str]:
     """The task runner's role, the flow roles' base policy and their boundary: (role, base, boundary) ARNs.
 
     moto enforces no IAM policy: their documents only have to be valid (infra/constructs/workflow_role.py

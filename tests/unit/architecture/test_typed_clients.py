@@ -1,10 +1,11 @@
-"""The stores and the cloud package name the boto3 client they hold: `S3Client`, not `Any`.
+"""The stores, the cloud package, the AWS tasks and cloudsim name the boto3 client they hold: not `Any`.
 
 boto3-stubs (a dev dependency, imported under TYPE_CHECKING only) types every client the code calls;
 a client typed `Any` hides a misspelled parameter or a missing key until AWS answers. A client is a
 parameter, a return or a class attribute named after one: `client`, `*_client`, `clients`, or a
 service (`s3`, `sts`, `stepfunctions`...). The `Any` of `LazyClient.__getattr__` is a proxy's, not a
-client's, and is not named like one.
+client's, and is not named like one. The console's cloud backend keeps its Step Functions client
+untyped: the console may not import the SDK or its stubs (test_aws_sdk_boundary).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import pytest
 from tests.unit.architecture.imports import PACKAGE, ROOT
 from tests.unit.architecture.test_typed_seams import _mentions_any
 
-SCOPE = ["store", "cloud"]
+SCOPE = ["store", "cloud", "tasks/aws", "cloudsim"]
 SERVICES = (
-    "s3|sts|iam|sns|sqs|ssm|stepfunctions|sfn|lambda_|dynamodb|events|scheduler|pipes|cloudwatch"
+    "s3|sts|iam|sns|sqs|ssm|stepfunctions|lambda_|dynamodb|events|scheduler|pipes|cloudwatch"
     "|cloudformation|logs|secretsmanager"
 )
 CLIENT_NAME = re.compile(rf"^_?(\w*client\w*|({SERVICES}))$")
@@ -55,7 +56,7 @@ def loose_clients(tree: ast.Module, path: str) -> Iterator[str]:
 
 @pytest.mark.parametrize("path", client_files())
 def test_clients_of_the_stores_and_the_cloud_package_are_typed(path: str) -> None:
-    # Given a module of store/ or cloud/
+    # Given a module of store/, cloud/, tasks/aws/ or cloudsim/
     tree = ast.parse((ROOT / path).read_text(), path)
     # When its client-named parameters, returns and attributes are read
     loose = list(loose_clients(tree, path))
