@@ -84,7 +84,11 @@ def mask_value(value: JsonValue, secrets: set[str]) -> JsonValue:
     if isinstance(value, str):
         return mask_text(value, secrets)
     if isinstance(value, dict):
-        return {mask_text(k, secrets): mask_value(v, secrets) for k, v in value.items()}
+        # A key is text in JSON; a map read from YAML may still have a number for one (left as it is).
+        return {
+            (mask_text(k, secrets) if isinstance(k, str) else k): mask_value(v, secrets)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [mask_value(item, secrets) for item in value]
     return value

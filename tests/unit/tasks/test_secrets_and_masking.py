@@ -100,6 +100,16 @@ def test_mask_value_masks_every_string_of_a_value(tmp_path: Path) -> None:
     }
 
 
+def test_mask_value_leaves_a_map_key_that_is_not_text(tmp_path: Path) -> None:
+    # Given a value read from YAML whose map has a number for a key
+    ctx = direct_context(tmp_path)
+    ctx.secrets.add("abc")
+    # When it is masked
+    masked = ctx.mask_value({"out": {1: "abc", "abc": 2}})
+    # Then the number stays a key and every text is masked
+    assert masked == {"out": {1: "******", "******": 2}}
+
+
 def test_an_undefined_secret_fails_the_task_with_a_clear_message(run_flow: RunFlow) -> None:
     outcome = run_flow(flow_source("- {id: log, type: Log, message: \"{{ secret('NOPE') }}\"}"))
 
