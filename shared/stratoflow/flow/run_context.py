@@ -63,9 +63,6 @@ class RunContext(Protocol):
         """1 for the first attempt of the task run."""
 
     @overload
-    def render(self, value: str, variables: Mapping[str, object] | None = None) -> JsonValue: ...
-
-    @overload
     def render(
         self, value: Mapping[str, object], variables: Mapping[str, object] | None = None
     ) -> dict[str, JsonValue]: ...

@@ -47,9 +47,6 @@ class LazyClient:
         return self._client is not None
 
 
-# The deployer's control-plane calls (CreateStateMachine, PutMetricAlarm, PutRule, CreateRole...) have
-# low per-account rates: a bulk upload meets them. Adaptive mode retries throttles up to 10 times with
-# backoff and slows the client down by itself while they last.
 class RetryOptions(TypedDict, total=False):
     """botocore's `Config(retries=...)`."""
 
@@ -58,6 +55,9 @@ class RetryOptions(TypedDict, total=False):
     max_attempts: int
 
 
+# The deployer's control-plane calls (CreateStateMachine, PutMetricAlarm, PutRule, CreateRole...) have
+# low per-account rates: a bulk upload meets them. Adaptive mode retries throttles up to 10 times with
+# backoff and slows the client down by itself while they last.
 ADAPTIVE_RETRIES: RetryOptions = {"mode": "adaptive", "total_max_attempts": 10}
 
 

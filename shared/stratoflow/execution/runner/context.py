@@ -165,9 +165,6 @@ class TaskRunContext:
         return self.task_run.id
 
     @overload
-    def render(self, value: str, variables: Mapping[str, object] | None = None) -> JsonValue: ...
-
-    @overload
     def render(
         self, value: Mapping[str, object], variables: Mapping[str, object] | None = None
     ) -> dict[str, JsonValue]: ...
