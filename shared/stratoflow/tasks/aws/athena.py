@@ -116,8 +116,12 @@ class AthenaQuery(AwsTask):
         )
         query_id = started["QueryExecutionId"]
         ctx.log("INFO", f"Athena query {query_id} started")
+
         # An abandoned attempt stops its query: Athena would otherwise scan (and bill) on.
-        ctx.on_stop(lambda: client.stop_query_execution(QueryExecutionId=query_id))
+        def stop_query() -> None:
+            client.stop_query_execution(QueryExecutionId=query_id)
+
+        ctx.on_stop(stop_query)
         self._wait(client, query_id)
         columns, rows = self._rows(client, query_id)
         outputs: dict[str, Any] = {"queryExecutionId": query_id, "rowCount": len(rows), "columns": columns}
