@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.clients import error_code
 from stratoflow.cloud.config.naming import FLOW_ROLE_PATH, boundary_policy_name
 from stratoflow.cloud.deploy.flow_roles import compact, policy_document
 from stratoflow.errors import StratoflowError
+
+if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
+    from mypy_boto3_iam import IAMClient
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ def compose(
 class FlowBoundaries:
     """Reads the operator's policy and writes the stack's composed boundaries; safe to repeat."""
 
-    def __init__(self, client: Any, stack_name: str, partition: str, account: str):
+    def __init__(self, client: IAMClient, stack_name: str, partition: str, account: str):
         self.client = client
         self.stack_name = stack_name
         self.policies_arn = f"arn:{partition}:iam::{account}:policy{FLOW_ROLE_PATH}"
@@ -143,7 +146,7 @@ class FlowBoundaries:
         return True
 
 
-def answer(event: Mapping[str, Any], client: Any) -> dict[str, Any]:
+def answer(event: Mapping[str, Any], client: IAMClient) -> dict[str, Any]:
     """The custom resource's answer to CloudFormation: the boundaries written (Data: key -> ARN), or
     deleted. Properties: `StackName`, `OperatorPolicyArn`, `Denials` ({key: [Deny statements]})."""
     properties = event["ResourceProperties"]

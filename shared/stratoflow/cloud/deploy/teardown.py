@@ -207,14 +207,14 @@ def _role_deletion(iam: IAMClient, name: str) -> Callable[[], None]:
     return delete
 
 
-def _flow_boundaries(iam: Any, prefix: str) -> Iterator[Deletion]:
+def _flow_boundaries(iam: IAMClient, prefix: str) -> Iterator[Deletion]:
     for page in iam.get_paginator("list_policies").paginate(Scope="Local", PathPrefix=FLOW_ROLE_PATH):
         for policy in page["Policies"]:
             if policy["PolicyName"].startswith(prefix):
                 yield f"policy {policy['PolicyName']}", _policy_deletion(iam, policy["Arn"])
 
 
-def _policy_deletion(iam: Any, arn: str) -> Callable[[], None]:
+def _policy_deletion(iam: IAMClient, arn: str) -> Callable[[], None]:
     def delete() -> None:
         for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
             if not version["IsDefaultVersion"]:
