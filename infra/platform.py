@@ -67,20 +67,7 @@ class Stratoflow(Construct):
         self.triggers = TriggerSupport(self, "Triggers", config=config, functions=self.functions)
         # Script tasks in Fargate containers, when the config names their network.
         self.containers = (
-            Containers(
-                self,
-                "Containers",
-                config=config,
-                storage=self.storage,
-                environment={
-                    "STRATOFLOW_TABLE_NAME": self.storage.table.table_name,
-                    "STRATOFLOW_DATA_BUCKET": self.storage.data_bucket.bucket_name,
-                    "STRATOFLOW_STACK_NAME": Stack.of(self).stack_name,
-                    "STRATOFLOW_HISTORY_DAYS": str(config.data_retention_days),
-                    "STRATOFLOW_ADMISSION_ARN": self.functions.admission.function_arn,
-                    "LOG_LEVEL": config.log_level,
-                },
-            )
+            Containers(self, "Containers", config=config, storage=self.storage, functions=self.functions)
             if config.container_subnets
             else None
         )
@@ -120,6 +107,7 @@ class Stratoflow(Construct):
             functions=self.functions,
             boundary=self.deployer.flow_role_boundary,
             housekeeping=self.housekeeping,
+            containers=self.containers,
         )
         self.monitoring = Monitoring(
             self,

@@ -1,64 +1,55 @@
 """Script tasks in containers (`taskRunner: {type: aws.runner.Fargate}`): the ECS cluster, the Fargate
-task definition (ARM64) whose `runner` container runs Stratoflow's entrypoint
-(functions/container_runner) in a stock Python image, its roles and log group.
+task definition (ARM64) whose `sandbox` container is a stock Python image, its log group, and what
+flows' state machines need to run it.
 
 Built only when the stack's config names the network containers run in (`containerSubnets` and
 `containerSecurityGroups`: synthesis stays offline, so the account's default VPC is not looked up);
 without it the deployer refuses container-run flows with a located message. Nothing here costs while
 idle: a cluster and a task definition are free, and no NAT gateway or VPC is created.
 
-- Task role: what the task-runner Lambda's role may do (the store's table and data bucket, flow
-  secrets, assuming the flows' own roles), so that the entrypoint records task runs exactly as the
-  Lambda does; a script's AWS calls use its flow's role, assumed as in Lambda.
-- Execution role: pulls the image and writes the log group (CDK grants both).
+- The image: `IMAGE`, pinned to an exact version tag (a digest pin would need Docker to look it up;
+  nothing here builds an image). Its command is the bootstrap (`cloud.runtime.container_bootstrap`):
+  it downloads the platform layer's asset, the very code the flows' sandbox functions run, and starts
+  the sandbox program. So `cdk synth` builds no image, and a container runs the sandbox's code.
+- Task role: every run overrides it with the flow's sandbox role (`Overrides.TaskRoleArn`, compiled by
+  `compiler.containers`); the task definition's own (CDK's default) holds no permission at all.
+- Execution role: writes the log group (CDK grants it); the public image needs no pull permission.
 - `state_machine_statements()`: what a flow's state machine needs to run the task definition and
-  follow it (`ecs:runTask.sync`), added to the base policy every flow role and the shared role hold.
+  follow it (`ecs:runTask.sync`), added to the base policy every flow role and the shared role hold;
+  a flow role may pass only its own flow's sandbox role (`shared_statements()`: the shared role, whose
+  flows have no AWS task to name a role with, any flow's).
 """
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
 from pathlib import Path
 
 from aws_cdk import ArnFormat, Stack
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stratoflow.cloud.runtime import container_bootstrap
 from stratoflow.runner_call import CONTAINER_NAME
 
 from ..config import StratoflowProps
-from ..grants import grant_bucket, grant_table, pass_role
+from ..grants import pass_role
 from ..nag import acknowledge, wildcard_resource
-from ..naming import flow_roles_path_arn, owned_flow_roles_arn
-from .functions import FUNCTIONS_DIR, LAYER_REQUIREMENTS, PLATFORM_ROOT, SECRETS_PREFIX, library_dir
+from ..naming import owned_sandbox_roles_arn
+from .functions import PlatformFunctions
 from .storage import Storage
 
-DOCKERFILE = PLATFORM_ROOT / "infra" / "container" / "Dockerfile"
+IMAGE = "public.ecr.aws/docker/library/python:3.12.11-slim-bookworm"
+"""The container's image: Python 3.12 as the platform layer's wheels (CPython 3.12, manylinux aarch64)."""
+BOOTSTRAP = Path(container_bootstrap.__file__).read_text()
 # Step Functions keeps this managed rule to learn when an `ecs:runTask.sync` task stops.
 ECS_SYNC_RULE = "StepFunctionsGetEventsForECSTaskRule"
 # The task definition's own size; each task asks for its `cpu`/`memory` in RunTask's overrides.
 DEFAULT_CPU = 1024
 DEFAULT_MEMORY_MIB = 2048
-
-
-def build_context() -> Path:
-    """The image's build context, small and the same wherever the stack is synthesized: the
-    Dockerfile, the layer's pinned requirements, the library and the entrypoint (CDK hashes it)."""
-    folder = Path(tempfile.mkdtemp(prefix="stratoflow-container-"))
-    # CDK copies the context into its output at synthesis: the folder is not needed afterwards.
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    shutil.copy(DOCKERFILE, folder / "Dockerfile")
-    shutil.copy(LAYER_REQUIREMENTS, folder / "lambda-requirements.txt")
-    shutil.copy(FUNCTIONS_DIR / "container_runner" / "main.py", folder / "main.py")
-    shutil.copytree(
-        library_dir(), folder / "stratoflow", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
-    return folder
+# The tags a sandbox role and its flow's role both carry (cloud.deploy.deployment.FlowTarget.tags).
+FLOW_TAGS = ("stratoflow:namespace", "stratoflow:flow")
 
 
 class Containers(Construct):
@@ -71,13 +62,18 @@ class Containers(Construct):
         *,
         config: StratoflowProps,
         storage: Storage,
-        environment: dict[str, str],
+        functions: PlatformFunctions,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.subnets = ",".join(config.container_subnets)
         self.security_groups = ",".join(config.container_security_groups)
         self.assign_public_ip = config.container_assign_public_ip
+        self.data_bucket = storage.data_bucket
+        # The platform layer's asset: what the sandbox functions run, downloaded by the bootstrap.
+        location = functions.layer_code.bind(self).s3_location
+        assert location is not None
+        self.code = location
         self.log_group = logs.LogGroup(
             self, "Logs", retention=config.log_retention, removal_policy=config.removal_policy
         )
@@ -97,18 +93,6 @@ class Containers(Construct):
             "AwsSolutions-ECS4",
         )
         self.cluster_arn = self.cluster.attr_arn
-        self.task_role = iam.Role(
-            self,
-            "TaskRole",
-            assumed_by=iam.ServicePrincipal(
-                "ecs-tasks.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-            ),
-            description="Stratoflow container-run script tasks: records task runs as the task runner does",
-        )
-        grant_table(storage.table, self.task_role, write=True)
-        grant_bucket(storage.data_bucket, self.task_role, write=True)
-        self._grant_runner_access(stack)
         self.task_definition = ecs.FargateTaskDefinition(
             self,
             "TaskDefinition",
@@ -118,41 +102,37 @@ class Containers(Construct):
                 cpu_architecture=ecs.CpuArchitecture.ARM64,
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
-            task_role=self.task_role,
         )
-        image = ecr_assets.DockerImageAsset(
-            self,
-            "Image",
-            directory=str(build_context()),
-            platform=ecr_assets.Platform.LINUX_ARM64,
-        )
+        # CDK's default task role, with no permission: every RunTask overrides it (the sandbox role).
+        self.task_role = self.task_definition.task_role
         self.task_definition.add_container(
             CONTAINER_NAME,
             container_name=CONTAINER_NAME,
-            image=ecs.ContainerImage.from_docker_image_asset(image),
+            image=ecs.ContainerImage.from_registry(IMAGE),
+            command=["python", "-c", BOOTSTRAP],
             essential=True,
             logging=ecs.LogDrivers.aws_logs(stream_prefix="task", log_group=self.log_group),
             environment={
-                **environment,
-                "STRATOFLOW_FLOW_ROLE_PREFIX": flow_roles_path_arn(self),
-                "STRATOFLOW_SECRETS_BACKEND": "aws",
-                "STRATOFLOW_SECRETS_PREFIX": SECRETS_PREFIX,
+                "STRATOFLOW_CODE_BUCKET": self.code.bucket_name,
+                "STRATOFLOW_CODE_KEY": self.code.object_key,
+                "AWS_REGION": stack.region,
+                "PYTHONUNBUFFERED": "1",
+                "HOME": "/tmp",
             },
+            # Not root: the script gets a working directory under /tmp, and nothing else to write.
+            user="1000:1000",
+            working_directory="/tmp",
             readonly_root_filesystem=False,
         )
         execution_role = self.task_definition.obtain_execution_role()
         acknowledge(
-            execution_role,
-            "ECR's GetAuthorizationToken takes no resource: pulling the stack's image needs '*'.",
-            wildcard_resource(self, "*"),
-        )
-        acknowledge(
             self.task_definition,
-            "The container's settings are names of the stack's own resources (table, bucket, ARNs), no "
-            "secrets: flow secrets are read at run time from Secrets Manager.",
+            "The container's settings name the sandbox's code object and the region, no secrets: a script "
+            "reads its flow's secrets through the task runner, never here.",
             "AwsSolutions-ECS2",
         )
         self.execution_role_arn = execution_role.role_arn
+        self.sandbox_roles_arn = owned_sandbox_roles_arn(self)
         # Any revision of the family: a redeployed stack registers a new one while executions run.
         self.task_definitions_arn = stack.format_arn(
             service="ecs",
@@ -167,34 +147,34 @@ class Containers(Construct):
             arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
 
-    def _grant_runner_access(self, stack: Stack) -> None:
-        """Secrets and flow roles, as the task-runner Lambda's role has them."""
-        secrets = stack.format_arn(
-            service="secretsmanager",
-            resource="secret",
-            resource_name=f"{SECRETS_PREFIX}/*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    def code_arn(self) -> str:
+        """The sandbox's code object, which a flow's sandbox role may read (cloud.deploy.sandboxes)."""
+        return Stack.of(self).format_arn(
+            service="s3",
+            region="",
+            account="",
+            resource=self.code.bucket_name,
+            resource_name=self.code.object_key,
         )
-        parameters = stack.format_arn(
-            service="ssm", resource="parameter", resource_name=f"{SECRETS_PREFIX}/*"
+
+    def sandbox_object_arns(self) -> tuple[str, str]:
+        """Every flow's sandbox folders, and what a container writes there (`out/`)."""
+        return (
+            self.data_bucket.arn_for_objects("*/executions/*/sandbox/*"),
+            self.data_bucket.arn_for_objects("*/executions/*/sandbox/*/out/*"),
         )
-        flow_roles = owned_flow_roles_arn(self)
-        for sid, actions, resource in (
-            ("ReadFlowSecrets", ["secretsmanager:GetSecretValue"], secrets),
-            ("ReadFlowParameters", ["ssm:GetParameter"], parameters),
-            ("AssumeFlowRoles", ["sts:AssumeRole"], flow_roles),
-        ):
-            self.task_role.add_to_principal_policy(
-                iam.PolicyStatement(sid=sid, actions=actions, resources=[resource])
-            )
-        acknowledge(
-            self.task_role,
-            f"As the task runner's role: flow secrets under '{SECRETS_PREFIX}/', and the flows' own roles "
-            "('/stratoflow/<StackName>-flow-<hash>'), which the entrypoint assumes for a script's AWS calls.",
-            wildcard_resource(self, secrets),
-            wildcard_resource(self, parameters),
-            wildcard_resource(self, flow_roles),
-        )
+
+    def sandbox_statements(self) -> list[iam.PolicyStatement]:
+        """What a sandbox role's boundary must allow for its containers: its flow's sandbox folders
+        (the deployer's inline policy narrows them to the flow) and the sandbox's code."""
+        folders, answers = self.sandbox_object_arns()
+        return [
+            iam.PolicyStatement(sid="ContainerJobs", actions=["s3:GetObject"], resources=[folders]),
+            iam.PolicyStatement(
+                sid="ContainerAnswers", actions=["s3:PutObject", "s3:PutObjectTagging"], resources=[answers]
+            ),
+            iam.PolicyStatement(sid="ContainerCode", actions=["s3:GetObject"], resources=[self.code_arn()]),
+        ]
 
     def state_machine_statements(self) -> list[iam.PolicyStatement]:
         """Run the task definition on the cluster, follow and stop its tasks, pass its two roles."""
@@ -223,11 +203,33 @@ class Containers(Construct):
                 resources=[rule],
             ),
             pass_role("PassContainerRoles", [self.task_role.role_arn, self.execution_role_arn], "ecs-tasks"),
+            # A flow role passes its own flow's sandbox role only: both carry the flow's tags.
+            iam.PolicyStatement(
+                sid="PassOwnSandboxRole",
+                actions=["iam:PassRole"],
+                resources=[self.sandbox_roles_arn],
+                conditions={
+                    "StringEquals": {
+                        "iam:PassedToService": "ecs-tasks.amazonaws.com",
+                        **{f"iam:ResourceTag/{tag}": f"${{aws:PrincipalTag/{tag}}}" for tag in FLOW_TAGS},
+                    }
+                },
+            ),
         ]
 
+    def shared_statements(self) -> list[iam.PolicyStatement]:
+        """The shared state machine role (flows without AWS tasks, untagged): any flow's sandbox role.
+        Its flows run only what the deployer compiled, whose task role is their own flow's."""
+        return [pass_role("PassSandboxRoles", [self.sandbox_roles_arn], "ecs-tasks")]
+
     def nag_findings(self, scope: Construct) -> list[str]:
-        """cdk-nag's findings on `state_machine_statements` (any revision, the cluster's tasks)."""
-        return [wildcard_resource(scope, self.task_definitions_arn), wildcard_resource(scope, self.tasks_arn)]
+        """cdk-nag's findings on `state_machine_statements` (any revision, the cluster's tasks, the
+        sandbox roles)."""
+        return [
+            wildcard_resource(scope, self.task_definitions_arn),
+            wildcard_resource(scope, self.tasks_arn),
+            wildcard_resource(scope, self.sandbox_roles_arn),
+        ]
 
     def deployer_environment(self) -> dict[str, str]:
         """What the deployer substitutes into container-run states (cloud.deploy.containers)."""
@@ -237,5 +239,6 @@ class Containers(Construct):
             "STRATOFLOW_CONTAINER_SUBNETS": self.subnets,
             "STRATOFLOW_CONTAINER_SECURITY_GROUPS": self.security_groups,
             "STRATOFLOW_CONTAINER_PUBLIC_IP": "ENABLED" if self.assign_public_ip else "DISABLED",
-            "STRATOFLOW_CONTAINER_ROLE_ARN": self.task_role.role_arn,
+            "STRATOFLOW_CONTAINER_CODE_BUCKET": self.code.bucket_name,
+            "STRATOFLOW_CONTAINER_CODE_KEY": self.code.object_key,
         }

@@ -82,10 +82,12 @@ class PlatformFunctions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
+        # Kept: the Fargate script containers download this same asset (constructs.containers).
+        self.layer_code = layer_code(LAYER_REQUIREMENTS, library_dir())
         self.layer = lambda_.LayerVersion(
             self,
             "LibraryLayer",
-            code=layer_code(LAYER_REQUIREMENTS, library_dir()),
+            code=self.layer_code,
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[lambda_.Architecture.ARM_64],
             description="The stratoflow library and its runtime dependencies",

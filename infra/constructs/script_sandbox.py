@@ -24,6 +24,7 @@ from ..config import StratoflowProps
 from ..grants import pass_role
 from ..nag import acknowledge, wildcard_resource
 from ..naming import owned_sandbox_functions_arn, owned_sandbox_log_groups_arn, owned_sandbox_roles_arn
+from .containers import Containers
 from .flow_role_boundary import FlowRoleBoundary
 from .functions import FUNCTIONS_DIR, PlatformFunctions
 from .housekeeping import Housekeeping
@@ -58,6 +59,7 @@ class ScriptSandboxes(Construct):
         functions: PlatformFunctions,
         boundary: FlowRoleBoundary,
         housekeeping: Housekeeping,
+        containers: Containers | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.code = s3_assets.Asset(
@@ -68,7 +70,7 @@ class ScriptSandboxes(Construct):
         self.roles_arn = owned_sandbox_roles_arn(self)
         self._deployer(config, functions)
         self._task_runner(functions)
-        self._boundary(boundary)
+        self._boundary(boundary, containers)
         self._housekeeping(housekeeping)
 
     def _deployer(self, config: StratoflowProps, functions: PlatformFunctions) -> None:
@@ -130,7 +132,7 @@ class ScriptSandboxes(Construct):
             wildcard_resource(role, self.functions_arn),
         )
 
-    def _boundary(self, boundary: FlowRoleBoundary) -> None:
+    def _boundary(self, boundary: FlowRoleBoundary, containers: Containers | None) -> None:
         # Every boundary a flow role may get: a sandbox role has its flow's (its namespace's, with grants).
         for policy in (boundary.policy, *boundary.namespace_policies.values()):
             if not isinstance(policy, iam.ManagedPolicy):
@@ -150,6 +152,16 @@ class ScriptSandboxes(Construct):
                 wildcard_resource(policy, self.log_groups_arn),
                 wildcard_resource(policy, f"{self.log_groups_arn}:*"),
             )
+            if containers is not None:  # a sandbox role is its flow's containers' task role too
+                for statement in containers.sandbox_statements():
+                    policy.add_statements(statement)
+                acknowledge(
+                    policy,
+                    "A sandbox role reads its containers' jobs and writes their answers under its flow's "
+                    "sandbox folders '<namespace>/<flow>/executions/*/sandbox/*' (its inline policy names "
+                    "the flow); the boundary caps them to those folders of every flow.",
+                    *(wildcard_resource(policy, arn) for arn in containers.sandbox_object_arns()),
+                )
 
     def _housekeeping(self, housekeeping: Housekeeping) -> None:
         role = housekeeping.role

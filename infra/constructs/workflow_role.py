@@ -131,7 +131,13 @@ class StateMachineRole(Construct):
         # The base policy's distributed-map objects are those of the role's namespace tag, which the
         # shared role (every namespace's flows without AWS tasks) has not: it gets every namespace's.
         self.shared_policy = iam.Policy(
-            self, "SharedPolicy", statements=self.distributed_map_statements("*", "EveryNamespace")
+            self,
+            "SharedPolicy",
+            statements=[
+                *self.distributed_map_statements("*", "EveryNamespace"),
+                # Its flows' containers run as their own flow's sandbox role, which the role has no tag to name.
+                *(containers.shared_statements() if containers is not None else []),
+            ],
         )
         self.shared_policy.attach_to_role(self.role)
         acknowledge(
@@ -139,6 +145,13 @@ class StateMachineRole(Construct):
             SHARED_DISTRIBUTED_MAP_OBJECTS,
             *self.distributed_map_findings(self, "*"),
         )
+        if containers is not None:
+            acknowledge(
+                self.shared_policy,
+                "Flows without AWS tasks share this role; each one's containers run as its own sandbox role "
+                "'/stratoflow/<StackName>-flow-<hash>-s', which the deployer writes into its definition.",
+                wildcard_resource(self, containers.sandbox_roles_arn),
+            )
         acknowledge(
             self.base_policy,
             "Task states invoke the task runner and admission, any version or alias (the ':*' qualifier); "

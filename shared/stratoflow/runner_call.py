@@ -199,6 +199,13 @@ class TaskRunState(Contract):
     state: str
 
 
+class ContainerPrepared(Started):
+    """A container-run script's job, written where its container reads it (`ecs:runTask.sync`'s
+    environment names the object): the bucket and key of `job.json` under the attempt's sandbox folder."""
+
+    job: ObjectLocation | None = None
+
+
 class FlowOutputsRecorded(Contract):
     """The answer of `outputs`: how many flow outputs were recorded."""
 
@@ -293,6 +300,21 @@ class BatchCall(CallBase):
     stored: bool = False  # the one item's text is the URI of the batch file the start call stored
 
 
+class PrepareCall(CallBase):
+    """A container-run script task (`taskRunner: aws.runner.Fargate`): runIf, an attempt, the task
+    rendered and its `ScriptJob` written for the container (`sandbox_call`)."""
+
+    action: Literal["prepare"]
+
+
+class CollectCall(CallBase):
+    """The container stopped: its answer read back and the attempt recorded as a Lambda-run script's;
+    `error` is the `.sync` state's failure when the container did not end well (none: it did)."""
+
+    action: Literal["collect"]
+    error: CaughtError | None = None
+
+
 class OutputsCall(CallBase):
     """The flow's outputs, at the end of a successful run (`taskId` is empty)."""
 
@@ -300,13 +322,33 @@ class OutputsCall(CallBase):
 
 
 RunnerCall = Annotated[
-    RunCall | StartCall | EndCall | CheckCall | PauseCall | AwaitCall | BatchCall | OutputsCall,
+    RunCall
+    | StartCall
+    | EndCall
+    | CheckCall
+    | PauseCall
+    | AwaitCall
+    | BatchCall
+    | PrepareCall
+    | CollectCall
+    | OutputsCall,
     Field(discriminator="action"),
 ]
 
 CALLS: dict[str, type[CallBase]] = {
     get_args(model.model_fields["action"].annotation)[0]: model
-    for model in (RunCall, StartCall, EndCall, CheckCall, PauseCall, AwaitCall, BatchCall, OutputsCall)
+    for model in (
+        RunCall,
+        StartCall,
+        EndCall,
+        CheckCall,
+        PauseCall,
+        AwaitCall,
+        BatchCall,
+        PrepareCall,
+        CollectCall,
+        OutputsCall,
+    )
 }
 """Each action's call model, by the `action` the Payload names."""
 
@@ -342,35 +384,17 @@ def _problems(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-# --- the call a container receives ------------------------------------------------------------------
+# --- what a container receives ---------------------------------------------------------------------
 
-CONTAINER_NAME = "runner"
-"""The container of the stack's task definition that runs Stratoflow's entrypoint."""
-TASK_ID_VARIABLE = "STRATOFLOW_TASK_ID"
-EXECUTION_VARIABLE = "STRATOFLOW_EXECUTION"
-SCOPE_VARIABLE = "STRATOFLOW_SCOPE"
-"""A container-run task's `run` call travels as environment overrides of the ECS task (an ECS
-environment value is text: the execution and scope are JSON, written by `States.JsonToString`)."""
-
-
-def container_call(environment: Mapping[str, str]) -> RunCall:
-    """The `run` call a container's environment carries; InvalidRunnerCall names what is missing."""
-    import json
-
-    missing = [
-        name for name in (TASK_ID_VARIABLE, EXECUTION_VARIABLE, SCOPE_VARIABLE) if name not in environment
-    ]
-    if missing:
-        raise InvalidRunnerCall(f"container runner call: {', '.join(missing)} not set")
-    try:
-        execution = json.loads(environment[EXECUTION_VARIABLE])
-        scope = json.loads(environment[SCOPE_VARIABLE])
-    except ValueError as error:
-        raise InvalidRunnerCall(f"container runner call: not JSON ({error})") from None
-    event = {"action": "run", "taskId": environment[TASK_ID_VARIABLE], "execution": execution, "scope": scope}
-    call = parse_runner_call(event)
-    assert isinstance(call, RunCall)
-    return call
+CONTAINER_NAME = "sandbox"
+"""The container of the stack's task definition: a stock Python image whose bootstrap runs the script
+sandbox (`cloud.runtime.container_sandbox`), never Stratoflow's runner."""
+JOB_BUCKET_VARIABLE = "STRATOFLOW_JOB_BUCKET"
+JOB_KEY_VARIABLE = "STRATOFLOW_JOB_KEY"
+JOB_FOLDER_VARIABLE = "STRATOFLOW_JOB_FOLDER"
+"""The container's only overrides: where its job is (`ContainerPrepared.job`); it reads the job and
+writes its answer with its own role, the flow's sandbox role. Locally a folder (the local blob
+store's) stands for the bucket."""
 
 
 # --- the contract as a document ---------------------------------------------------------------------
@@ -383,6 +407,8 @@ RESPONSES: dict[str, Any] = {
     "pause": TaskRunState,
     "await": TaskRunState,
     "batch": SubflowStarted | Started,
+    "prepare": ContainerPrepared,
+    "collect": TaskRunState,
     "outputs": FlowOutputsRecorded,
 }
 """What each action answers."""

@@ -29,3 +29,19 @@ PLATFORM_FOLDERS = frozenset({NAMESPACE_FILES_PREFIX, MAP_RESULTS_PREFIX, FLOW_R
 """The data bucket's top-level folders that are not a namespace's. An execution's files live under
 `<namespace>/...` and IAM grants a flow role `<its namespace>/*/executions/...`: a namespace named like
 one of these folders would be granted the platform's objects, so no namespace may take these names."""
+
+
+SANDBOX_FOLDER = "sandbox"
+"""What a script sandbox of one attempt of a task run reads and writes goes under
+`<namespace>/<flow>/executions/<execution>/<task run>/sandbox/<attempt>/`: the runner's job and the
+files it hands over (`in/`), the sandbox's answer and files (`out/`). A flow's sandbox role may read
+and write its own flow's sandbox folders and nothing else of the bucket (`cloud.deploy.sandboxes`)."""
+JOB_FILE = "job.json"
+"""A container's job, in its attempt's sandbox folder."""
+REPLY_FILE = "out/reply.json"
+"""A container's answer (a `SandboxReply`), in its attempt's sandbox folder."""
+
+
+def sandbox_folder(namespace: str, flow_id: str, execution_id: str, task_run_id: str, attempt: int) -> str:
+    """The sandbox folder of one attempt of a task run (no trailing '/')."""
+    return f"{namespace}/{flow_id}/executions/{execution_id}/{task_run_id}/{SANDBOX_FOLDER}/{attempt}"

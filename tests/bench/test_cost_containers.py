@@ -1,4 +1,5 @@
-"""The cost model bills container-run script tasks as Fargate (arm64) per second, not as Lambda."""
+"""The cost model bills container-run script tasks as Fargate (arm64) per second, plus the task
+runner's two calls around each attempt (`prepare`, `collect`)."""
 
 from __future__ import annotations
 
@@ -28,14 +29,14 @@ def test_a_container_task_costs_its_vcpu_and_memory_seconds() -> None:
     result = estimate(compile_flow(flow).definition, flow, 1000, Assumptions(container_duration_s=3600))
 
     # Then Fargate bills 7,200 vCPU-seconds and 14,400 GB-seconds per execution, at arm64 prices,
-    # and the task runner Lambda is not invoked for it
+    # and the task runner Lambda is invoked twice for it (prepare, collect): one task run
     items = {(item.service, item.what): item for item in result.standard}
     vcpu = items[("Fargate", "vCPU-seconds (arm64)")]
     memory = items[("Fargate", "GB-seconds (arm64)")]
     assert (vcpu.per_execution, memory.per_execution) == (7200, 14400)
     assert vcpu.monthly_cost == pytest.approx(7200 * 1000 * 0.03238 / 3600)
     assert memory.unit_price == LIST_PRICES.fargate_gb_second_arm64
-    assert result.usage.runner_invocations == 0
+    assert result.usage.runner_invocations == 2
     assert result.usage.runnable_task_runs == 1
 
 
@@ -57,3 +58,26 @@ def test_fargate_bills_a_minute_at_least_and_flows_without_containers_have_no_fa
     vcpu = next(i for i in short.standard if i.what == "vCPU-seconds (arm64)")
     assert vcpu.per_execution == 120
     assert not any(item.service == "Fargate" for item in without.standard)
+
+
+def test_a_failed_attempt_runs_the_whole_unit_again() -> None:
+    # Given the container task retried once, with one failed attempt assumed
+    flow = load_flow(
+        FLOW.replace(
+            "    timeout: PT2H\n",
+            "    timeout: PT2H\n    retry: {type: constant, interval: PT1M, maxAttempts: 2}\n",
+        ),
+        "retried.yaml",
+    )
+
+    # When it is estimated
+    once = estimate(compile_flow(flow).definition, flow, 1, Assumptions(container_duration_s=3600))
+    twice = estimate(
+        compile_flow(flow).definition, flow, 1, Assumptions(container_duration_s=3600, failed_attempts=1)
+    )
+
+    # Then the failed attempt adds its container, its two runner calls, and still one task run
+    vcpu = [next(i for i in result.standard if i.what == "vCPU-seconds (arm64)") for result in (once, twice)]
+    assert (vcpu[0].per_execution, vcpu[1].per_execution) == (7200, 14400)
+    assert (once.usage.runner_invocations, twice.usage.runner_invocations) == (2, 4)
+    assert once.usage.runnable_task_runs == twice.usage.runnable_task_runs == 1

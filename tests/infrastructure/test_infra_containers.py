@@ -3,10 +3,12 @@ the config names its network, runs ARM64 Fargate, and the state machines may run
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from infra_synth import Synthesized, synthesize
+from stratoflow._platform.infra.constructs.containers import BOOTSTRAP, IMAGE
 from stratoflow._platform.infra.nag import render_cfn
 
 
@@ -29,34 +31,60 @@ def test_no_container_platform_without_a_network(synth: Synthesized) -> None:
     assert "RunContainerTasks" not in {s.get("Sid") for s in _base_policy(synth)["Statement"]}
 
 
-def test_fargate_task_definition_runs_the_entrypoint_on_arm64(custom_synth: Synthesized) -> None:
+def test_fargate_task_definition_runs_a_stock_image_whose_bootstrap_fetches_the_sandbox(
+    custom_synth: Synthesized,
+) -> None:
     # Given the stack with a container network
     containers = custom_synth.platform.containers
     assert containers is not None
     # When its task definition is read
     (definition,) = custom_synth.resources("AWS::ECS::TaskDefinition").values()
     properties = definition["Properties"]
-    # Then it is Fargate on ARM64, one `runner` container logging to the stack's log group, with the
-    # store's names in its environment and the containers' task role
+    # Then it is Fargate on ARM64, one `sandbox` container of a pinned public Python image (nothing
+    # built: no image asset), not root, whose command is the bootstrap, told where the layer's asset is
     assert properties["RequiresCompatibilities"] == ["FARGATE"]
     assert properties["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
     (container,) = properties["ContainerDefinitions"]
-    assert container["Name"] == "runner"
+    assert container["Name"] == "sandbox"
+    assert container["Image"] == IMAGE and IMAGE.startswith("public.ecr.aws/docker/library/python:3.12.")
+    assert container["Command"] == ["python", "-c", BOOTSTRAP] and container["User"] == "1000:1000"
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
     assert container["LogConfiguration"]["Options"]["awslogs-group"] == {
         "Ref": custom_synth.logical_id(containers.log_group)
     }
     names = {variable["Name"] for variable in container["Environment"]}
-    assert {"STRATOFLOW_TABLE_NAME", "STRATOFLOW_DATA_BUCKET", "STRATOFLOW_FLOW_ROLE_PREFIX"} <= names
-    assert properties["TaskRoleArn"] == {"Fn::GetAtt": [custom_synth.logical_id(containers.task_role), "Arn"]}
+    assert names == {
+        "STRATOFLOW_CODE_BUCKET",
+        "STRATOFLOW_CODE_KEY",
+        "AWS_REGION",
+        "PYTHONUNBUFFERED",
+        "HOME",
+    }
     (cluster,) = custom_synth.resources("AWS::ECS::Cluster").values()
     assert cluster["Properties"]["CapacityProviders"] == ["FARGATE"]
-    # nothing costly comes with it: no VPC, no NAT gateway
+    # nothing costly comes with it: no VPC, no NAT gateway, and no image to build
     assert custom_synth.resources("AWS::EC2::VPC") == {}
     assert custom_synth.resources("AWS::EC2::NatGateway") == {}
+    assert not list(custom_synth.outdir.glob("asset.*/Dockerfile"))
 
 
-def test_state_machines_may_run_the_task_definition_and_pass_only_its_roles(
+def test_the_task_definitions_own_task_role_may_do_nothing(custom_synth: Synthesized) -> None:
+    # Given the containers' task role (every RunTask overrides it with the flow's sandbox role)
+    containers = custom_synth.platform.containers
+    assert containers is not None
+    role = custom_synth.resource(containers.task_role)
+    # When the policies attached to it are listed
+    attached = [
+        policy
+        for policy in custom_synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": custom_synth.logical_id(containers.task_role)} in policy["Properties"].get("Roles", [])
+    ]
+    # Then there are none, inline or managed
+    assert attached == []
+    assert "ManagedPolicyArns" not in role["Properties"] and "Policies" not in role["Properties"]
+
+
+def test_state_machines_may_run_the_task_definition_and_pass_only_their_flows_sandbox_role(
     custom_synth: Synthesized,
 ) -> None:
     # Given the stack with a container network
@@ -66,8 +94,10 @@ def test_state_machines_may_run_the_task_definition_and_pass_only_its_roles(
     # When the base policy every flow's state machine holds is read
     run = _statement(document, "RunContainerTasks")
     passed = _statement(document, "PassContainerRoles")
-    # Then RunTask is allowed on the stack's task definition family, on its cluster only, and
-    # PassRole on the task and execution roles, to ECS tasks only
+    own = _statement(document, "PassOwnSandboxRole")
+    # Then RunTask is allowed on the stack's task definition family, on its cluster only; PassRole on
+    # the task definition's two roles, and on a sandbox role only when it carries the flow role's own
+    # namespace and flow tags, to ECS tasks only
     assert run["Action"] == "ecs:RunTask"
     assert ":task-definition/" in render_cfn(run["Resource"])
     assert run["Condition"]["ArnEquals"]["ecs:cluster"] == {
@@ -77,31 +107,30 @@ def test_state_machines_may_run_the_task_definition_and_pass_only_its_roles(
         ]
     }
     assert passed["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
-    assert {"Fn::GetAtt": [custom_synth.logical_id(containers.task_role), "Arn"]} in passed["Resource"]
     assert len(passed["Resource"]) == 2
-
-
-def test_the_task_role_records_task_runs_like_the_task_runner(custom_synth: Synthesized) -> None:
-    # Given the containers' task role
-    containers = custom_synth.platform.containers
-    assert containers is not None
-    role = containers.task_role
-    # When what it may do is read
-    # Then it writes the table and the data bucket, and assumes the flows' own roles
-    assert custom_synth.resources_allowed(role, "dynamodb:PutItem")
-    assert custom_synth.resources_allowed(role, "s3:PutObject")
-    assert any("/stratoflow/" in arn for arn in custom_synth.resources_allowed(role, "sts:AssumeRole"))
+    assert render_cfn(own["Resource"]).endswith("-flow-*-s") and ":role/stratoflow/" in render_cfn(
+        own["Resource"]
+    )
+    assert own["Condition"] == {
+        "StringEquals": {
+            "iam:PassedToService": "ecs-tasks.amazonaws.com",
+            "iam:ResourceTag/stratoflow:namespace": "${aws:PrincipalTag/stratoflow:namespace}",
+            "iam:ResourceTag/stratoflow:flow": "${aws:PrincipalTag/stratoflow:flow}",
+        }
+    }
 
 
 def test_the_deployer_knows_the_container_platform(custom_synth: Synthesized) -> None:
     # Given the stack with a container network
     environment = custom_synth.environment(custom_synth.platform.functions.deployer)
     # When the deployer's settings are read
-    # Then it has the cluster, the task definition's family, the network and the task role
+    # Then it has the cluster, the task definition's family, the network and the sandbox's code
+    # (which each flow's sandbox role may read)
     assert environment["STRATOFLOW_CONTAINER_SUBNETS"] == "subnet-0aaa1111,subnet-0bbb2222"
     assert environment["STRATOFLOW_CONTAINER_SECURITY_GROUPS"] == "sg-0ccc3333"
     assert environment["STRATOFLOW_CONTAINER_PUBLIC_IP"] == "ENABLED"
-    for name in ("CLUSTER_ARN", "TASK_DEFINITION", "ROLE_ARN"):
+    assert "STRATOFLOW_CONTAINER_ROLE_ARN" not in environment
+    for name in ("CLUSTER_ARN", "TASK_DEFINITION", "CODE_BUCKET", "CODE_KEY"):
         assert environment[f"STRATOFLOW_CONTAINER_{name}"]
 
 
@@ -139,20 +168,30 @@ def test_the_flow_role_boundary_lets_flow_roles_run_containers(own_boundary_synt
     assert {"RunContainerTasks", "FollowContainerTasks", "ContainerTaskEvents", "PassContainerRoles"} <= sids
 
 
-def test_the_container_has_the_task_runners_settings(custom_synth: Synthesized) -> None:
-    # Given the task-runner Lambda's settings and the container's
-    containers = custom_synth.platform.containers
-    assert containers is not None
-    lambda_settings = custom_synth.environment(custom_synth.platform.functions.task_runner)
+def test_the_container_downloads_the_layer_the_sandbox_functions_run(custom_synth: Synthesized) -> None:
+    # Given the container's settings and the platform layer
     (definition,) = custom_synth.resources("AWS::ECS::TaskDefinition").values()
     (container,) = definition["Properties"]["ContainerDefinitions"]
-    container_settings = {variable["Name"]: variable["Value"] for variable in container["Environment"]}
-    # When they are compared
-    # Then the container records task runs with the same settings, except Powertools' (Lambda's alone),
-    # the script sandboxes (a container is the script's own: a Lambda sandbox stops at 15 minutes) and
-    # the bus Pause tasks publish on (only script tasks run in containers)
-    lambda_only = {name for name in lambda_settings if name.startswith("POWERTOOLS_")} | {
-        "STRATOFLOW_SCRIPT_SANDBOXES",
-        "STRATOFLOW_EVENT_BUS_NAME",
-    }
-    assert {name: lambda_settings[name] for name in set(lambda_settings) - lambda_only} == container_settings
+    settings = {variable["Name"]: variable["Value"] for variable in container["Environment"]}
+    layer = custom_synth.resource(custom_synth.platform.functions.layer)
+    # When the code the container downloads is compared with the layer's
+    # Then it is the same asset object
+    assert settings["STRATOFLOW_CODE_BUCKET"] == layer["Properties"]["Content"]["S3Bucket"]
+    assert settings["STRATOFLOW_CODE_KEY"] == layer["Properties"]["Content"]["S3Key"]
+
+
+def test_the_boundary_lets_sandbox_roles_reach_only_sandbox_folders_and_the_code(
+    own_boundary_synth: Synthesized,
+) -> None:
+    # Given the permissions boundary every flow role and sandbox role is created with
+    boundary = own_boundary_synth.platform.deployer.flow_role_boundary.policy
+    document = own_boundary_synth.resource(boundary)["Properties"]["PolicyDocument"]
+    # When its container statements are read
+    jobs, answers, code = (
+        _statement(document, sid) for sid in ("ContainerJobs", "ContainerAnswers", "ContainerCode")
+    )
+    # Then reads reach the sandbox folders (and the code object), writes only their `out/` folders
+    assert render_cfn(jobs["Resource"]).endswith("/*/executions/*/sandbox/*")
+    assert render_cfn(answers["Resource"]).endswith("/*/executions/*/sandbox/*/out/*")
+    assert sorted(answers["Action"]) == ["s3:PutObject", "s3:PutObjectTagging"]
+    assert code["Action"] == "s3:GetObject" and json.dumps(code["Resource"]).endswith('.zip"]]}')

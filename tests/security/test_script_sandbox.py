@@ -107,15 +107,14 @@ def test_the_sandbox_runs_with_the_flows_sandbox_role(simulation: CloudSimulatio
     function = sandbox_function_name("Stratoflow", "team.app", "thief")
     # When its sandbox function is read back
     configuration = boto3.client("lambda").get_function_configuration(FunctionName=function)
-    # Then its role is the flow's sandbox role, trusted by Lambda (and by the Fargate containers' task
-    # role, the simulated stack having containers: their scripts run with it), without the base policy
+    # Then its role is the flow's sandbox role, trusted by Lambda alone (its flow has no Fargate script
+    # task: no container may run as it), without the base policy
     role_name = sandbox_role_name("Stratoflow", "team.app", "thief")
     assert configuration["Role"].endswith(f"/stratoflow/{role_name}")
     iam = boto3.client("iam")
     role = iam.get_role(RoleName=role_name)["Role"]
     principals = [s["Principal"] for s in role["AssumeRolePolicyDocument"]["Statement"]]
-    containers = simulation.settings.stratoflow_container_role_arn
-    assert principals == [{"Service": "lambda.amazonaws.com"}, {"AWS": containers}]
+    assert principals == [{"Service": "lambda.amazonaws.com"}]
     assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
 
 

@@ -141,7 +141,7 @@ def local_process_note(flow: Flow) -> str | None:
 
 
 def simulated_containers_note(source: str, file: str) -> str | None:
-    """`--cloud-sim`: container-run tasks run in this process (moto's ECS runs no container)."""
+    """`--cloud-sim`: container-run tasks' containers run as processes here (moto's ECS runs none)."""
     try:
         flow = load_flow(source, file)
     except FlowValidationError:
@@ -150,8 +150,8 @@ def simulated_containers_note(source: str, file: str) -> str | None:
     if not tasks:
         return None
     return (
-        f"note: {', '.join(tasks)} run in this process through the container entrypoint "
-        "(moto's ECS runs no container; on AWS: ECS Fargate)"
+        f"note: the containers of {', '.join(tasks)} run as processes of this machine with their flow's "
+        "sandbox role (moto's ECS runs no container; on AWS: ECS Fargate)"
     )
 
 

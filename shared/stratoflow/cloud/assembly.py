@@ -9,8 +9,7 @@ Each function imports what it builds in its own body, on purpose: a handler's IN
 its own function's modules (admission no compiler and no task runner, the task runner no admission,
 the webhook no Step Functions code), which is the cold-start budget `bench/cold_start.py` measures.
 Only small leaves that import nothing heavy (the stores' adapters, callbacks, flow credentials, the
-pause events, the script sandboxes' invoker, the containers' credentials endpoint, whose HTTP server
-loads only once a script asks) are imported here for all.
+pause events, the script sandboxes' invoker) are imported here for all.
 """
 
 from __future__ import annotations
@@ -24,8 +23,7 @@ from stratoflow.cloud.config.naming import AccountRegion
 from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.cloud.config.settings import Settings
 from stratoflow.cloud.runtime.callbacks import StepFunctionsCallbacks
-from stratoflow.cloud.runtime.container_credentials import CredentialsEndpoint
-from stratoflow.cloud.runtime.flow_credentials import flow_credentials, sandbox_credentials
+from stratoflow.cloud.runtime.flow_credentials import flow_credentials
 from stratoflow.cloud.runtime.paused import pause_publisher
 from stratoflow.cloud.runtime.script_sandbox import LambdaScriptSandboxes
 from stratoflow.store.dynamo import DynamoExecutionStore
@@ -136,19 +134,6 @@ def cloud_task_runner(settings: Settings, clients: AwsClients | None = None) -> 
     )
     # Flow triggers on PAUSED: each pause is published on the stack's bus, as the ends are.
     runner.pause_hooks.append(pause_publisher(clients.events, settings.stratoflow_event_bus_name))
-    return runner
-
-
-def cloud_container_runner(settings: Settings, clients: AwsClients | None = None) -> TaskRunner:
-    """The task runner of a Fargate container (`functions/container_runner`): its script runs in the
-    container itself, never in a sandbox function, whose Lambda would stop it at 15 minutes. Its AWS
-    credentials are the flow's sandbox role's, as in the sandbox function (the flow roles' base policy
-    may invoke the task runner, which acts for any flow)."""
-    clients = clients or LazyAwsClients()
-    runner = cloud_task_runner(settings.model_copy(update={"stratoflow_script_sandboxes": False}), clients)
-    # Served, not given: they refresh for a script that runs longer than the role's one-hour session.
-    provider = sandbox_credentials(settings, clients.sts)
-    runner.credentials = None if provider is None else CredentialsEndpoint(provider)
     return runner
 
 

@@ -4,10 +4,11 @@ moto's Step Functions interpreter has an `ecs:runTask.sync` integration, but in 
 run one: it hands the state's PascalCase Parameters to boto3 unchanged (`Cluster=...`; its parameter
 normalisation is a no-op) and reads PascalCase keys from the answer; and moto's ECS never runs a
 container anyway. While the simulation runs, that integration is replaced: RunTask runs the
-container entrypoint in process (`execution.runner.container`, the code the real container runs)
-with the simulated stack's runner, and the `.sync` wait answers as AWS does once the task stopped —
-the task's description (PascalCase, as Step Functions hands it over) when the container exited 0,
-else `States.TaskFailed` with that description as Cause.
+container's program (`cloud.runtime.container_sandbox`, the code the real container runs) as a
+process whose only credentials are its task role's (the flow's sandbox role, assumed through moto's
+STS) and which reaches the data bucket over HTTP (the simulation's loopback S3), and the `.sync` wait
+answers as AWS does once the task stopped — the task's description (PascalCase, as Step Functions
+hands it over) when the container exited 0, else `States.TaskFailed` with that description as Cause.
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from stratoflow.execution.runner import TaskRunner
-from stratoflow.execution.runner.container import (
+from stratoflow.cloudsim.stack import REGION
+from stratoflow.local.ecs_tasks import (
     INVALID_PARAMETER,
     ContainerExit,
     overridden_environment,
     override_problem,
-    run_container,
+    run_sandbox_process,
     stopped_task,
+    task_role,
 )
-from stratoflow.runner_call import TASK_ID_VARIABLE
+from stratoflow.runner_call import JOB_KEY_VARIABLE
 
 # Marks the stopped task the simulation pushed for its resolver (a user's ECS task goes to moto's).
 SIMULATED = "__stratoflowSimulated"
@@ -34,9 +36,10 @@ SIMULATED = "__stratoflowSimulated"
 class SimulatedContainers:
     """Runs each container-run task in process, in place of moto's ECS integration."""
 
-    def __init__(self, runner: TaskRunner):
-        self.runner = runner
+    def __init__(self, sts: Any, s3_endpoint: str):
+        self.sts, self.s3_endpoint = sts, s3_endpoint
         self.runs: list[ContainerExit] = []
+        self.environments: list[dict[str, str]] = []  # what each container was given (tests read it)
         self._patches: list[Any] = []
 
     def install(self) -> None:
@@ -71,17 +74,35 @@ class SimulatedContainers:
 
         def run_task(self: Any, env: Any, normalised_parameters: dict[str, Any], **other: Any) -> None:
             parameters = normalised_parameters
-            if TASK_ID_VARIABLE not in overridden_environment(parameters):  # a user's aws.ecs.RunTask
+            if JOB_KEY_VARIABLE not in overridden_environment(parameters):  # a user's aws.ecs.RunTask
                 moto_run_task(self, env, normalised_parameters=normalised_parameters, **other)
                 return
             refused = override_problem(parameters)
             if refused is not None:  # RunTask refused: no container started, as on AWS
                 raise _service_error(self, env, INVALID_PARAMETER, refused)
-            outcome = run_container(containers.runner, overridden_environment(parameters))
+            outcome = run_sandbox_process(containers.environment(parameters))
             containers.runs.append(outcome)
             env.stack.append({**stopped_task(parameters, outcome), SIMULATED: True})
 
         return run_task
+
+    def environment(self, parameters: Any) -> dict[str, str]:
+        """The container's: its overrides, its task role's credentials, the region, the bucket's endpoint."""
+        role = task_role(parameters)
+        if role is None:
+            raise ValueError("a container-run script task's RunTask names no task role")
+        issued = self.sts.assume_role(RoleArn=role, RoleSessionName="container")["Credentials"]
+        environment = {
+            **overridden_environment(parameters),
+            "AWS_ACCESS_KEY_ID": issued["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": issued["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": issued["SessionToken"],
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL_S3": self.s3_endpoint,
+        }
+        self.environments.append(environment)
+        return environment
 
 
 def _stopped_task_resolver(moto_resolver: Callable[..., Any]) -> Callable[..., Any]:

@@ -28,7 +28,6 @@ import boto3
 
 from stratoflow.cloud.assembly import (
     cloud_admission,
-    cloud_container_runner,
     cloud_deployer,
     cloud_execution_events,
     cloud_task_runner,
@@ -166,10 +165,6 @@ class CloudSimulation:
         self.blobs = self.runner.blobs
         self.lambdas = sfn.lambdas
         self.lambdas.functions[TASK_RUNNER] = lambda event, _context: self.runner.handle(event)
-        # Container-run script tasks: moto's ECS runs no container, the simulation runs it in process,
-        # with the container's runner (its script runs there, not in a sandbox function).
-        self.containers = SimulatedContainers(cloud_container_runner(self.settings, self.clients))
-        self.containers.install()
         self.lambdas.functions[ADMISSION] = lambda event, _context: self.admit(event)
         # Script tasks run in their flow's sandbox function: here a process with only its role's credentials.
         self.sandboxes = SubprocessSandboxes(boto3.client("lambda"), self.clients.sts)
@@ -178,6 +173,10 @@ class CloudSimulation:
         self.loopback_s3 = LoopbackS3()
         if isinstance(self.runner.sandboxes, LambdaScriptSandboxes):
             self.runner.sandboxes = self.loopback_s3.signing(self.runner.sandboxes)
+        # Container-run script tasks: moto's ECS runs no container; the simulation runs the container's
+        # program as a process with its task role (the flow's sandbox role), over the loopback S3.
+        self.containers = SimulatedContainers(self.clients.sts, self.loopback_s3.endpoint)
+        self.containers.install()
         # Loops run on Stratoflow's engine, on moto's services (cloudsim.engine_runs says why).
         self.engine_runs = EngineRuns(self.lambdas.functions, self.clients.s3)
         self._engine_runs = self.engine_runs.installed()

@@ -64,12 +64,6 @@ _LAMBDA_TRUST = {
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ],
 }
-_ECS_TASKS_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
 
 
 @dataclass(frozen=True)
@@ -111,10 +105,6 @@ def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
         PolicyName=f"{stack_name}-PipeRoleBoundary",
         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [_PIPE_BOUNDARY]}),
     )["Policy"]["Arn"]
-    # The containers' task role: the flows' sandbox roles trust it (their Fargate scripts run with them).
-    container_role = iam.create_role(
-        RoleName=f"{stack_name}-ContainersTaskRole", AssumeRolePolicyDocument=json.dumps(_ECS_TASKS_TRUST)
-    )["Role"]["Arn"]
     log_group = f"/aws/vendedlogs/states/{stack_name}"
     boto3.client("logs").create_log_group(logGroupName=log_group)
     assets, code_key, layer = create_sandbox_assets(s3, prefix)
@@ -139,12 +129,14 @@ def create_stack(stack_name: str = "Stratoflow") -> SimulatedStack:
         stratoflow_sandbox_code_bucket=assets,
         stratoflow_sandbox_code_key=code_key,
         stratoflow_platform_layer_arn=layer,
-        # Container-run tasks: names only; the simulation runs them in process (cloudsim.containers).
+        # Container-run tasks: names only; the simulation runs their containers as processes
+        # (cloudsim.containers), with the sandbox's code of the checkout rather than a zip.
         stratoflow_container_cluster_arn=f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{stack_name}-Containers",
         stratoflow_container_task_definition=f"{stack_name}-Containers",
         stratoflow_container_subnets="subnet-0123456789abcdef0",
         stratoflow_container_security_groups="sg-0123456789abcdef0",
-        stratoflow_container_role_arn=container_role,
+        stratoflow_container_code_bucket=assets,
+        stratoflow_container_code_key=code_key,
     )
     return SimulatedStack(settings)
 

@@ -1,28 +1,50 @@
 """Lowering of a script task whose `taskRunner` is a Fargate container (`flow.task_runners`).
 
-One Task state, `arn:aws:states:::ecs:runTask.sync`: Step Functions starts the stack's container
-task definition on its Fargate cluster and waits until the container stops. The container's
-entrypoint (`stratoflow.execution.runner.container`) makes the same `run` call the task-runner Lambda
-answers (`stratoflow.runner_call.RunCall`), reassembled from environment overrides, so the task run,
-its attempts, logs, outputs and files are recorded exactly as a Lambda-run task's. A failed task
-exits non-zero: Step Functions fails the state with `States.TaskFailed` (Cause: the ECS task as it
-stopped), and the task's Retry and the scope's Catch route it as they route a Lambda error.
+The container is the flow's script sandbox, not a runner: it holds the flow's sandbox role alone
+(`Overrides.TaskRoleArn`), as the flow's sandbox function does, and the task runner does the rest in
+two calls around it (`execution.runner.container`). One retry unit, a one-branch Parallel carrying
+the task's Retry and the scope's Catch:
 
-The state's result (the ECS task's description) is discarded: outputs are read from the store, as
-they are for a Lambda-run task. There is no 15-minute cap: TimeoutSeconds is the task's `timeout`
-plus the time Fargate takes to start a container.
+<id>            Parallel (Retry: the task's policy; Catch: the scope's), one branch:
+  <id>.prepare    runner `prepare`: runIf, the attempt RUNNING, the task rendered, its job written
+                  under the attempt's sandbox folder; its location at `$.eval.result.job`
+  <id>.choice     skip (runIf false, a finished run) -> <id>.skipped (Succeed)
+  <id>.run        `ecs:runTask.sync`: the stack's task definition with the sandbox role, the task's
+                  size, and the job's bucket and key as the container's only environment; RunTask's
+                  capacity errors retried here (the job is still there); any other failure (the
+                  container died, timed out, was refused) -> <id>.lost
+  <id>.collect    runner `collect`: the container's answer taken, the attempt recorded (a failed
+                  script raises the task's error, which the Parallel's Retry and Catch route)
+  <id>.lost       runner `collect` with the `.sync` state's error: the attempt fails, naming it
+
+There is no 15-minute cap: the `.sync` state's TimeoutSeconds is the task's `timeout` plus the time
+Fargate takes to start a container. When the execution is stopped, or the Parallel around the task is
+abandoned (a flowable's timeout, a failed branch beside it), Step Functions stops the ECS task of a
+running `.sync` state itself ("Run a Job (.sync)": it calls `ecs:StopTask`, which the state machine
+role holds; https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-sync
+and https://docs.aws.amazon.com/step-functions/latest/dg/ecs-iam.html): a stopped execution's
+container does not run on.
 """
 
 from __future__ import annotations
 
 import math
 
-from stratoflow.compiler.asl import DISCARD, Retrier, TaskState
+from stratoflow.compiler.asl import (
+    DISCARD,
+    Catcher,
+    ChoiceState,
+    ParallelState,
+    Retrier,
+    SucceedState,
+    TaskState,
+)
 from stratoflow.compiler.builder import Builder, Scope
+from stratoflow.compiler.frame import SKIP_RULE_VARIABLE
 from stratoflow.compiler.retry import PLATFORM_RETRIER, retriers
 from stratoflow.flow.task import RunnableTask
 from stratoflow.flow.task_runners import FargateRunner
-from stratoflow.runner_call import CONTAINER_NAME, EXECUTION_VARIABLE, SCOPE_VARIABLE, TASK_ID_VARIABLE
+from stratoflow.runner_call import CONTAINER_NAME, JOB_BUCKET_VARIABLE, JOB_KEY_VARIABLE
 
 RUN_CONTAINER = "arn:aws:states:::ecs:runTask.sync"
 CLUSTER = "${ContainerClusterArn}"
@@ -30,18 +52,24 @@ TASK_DEFINITION = "${ContainerTaskDefinition}"
 SUBNETS = "${ContainerSubnets}"
 SECURITY_GROUPS = "${ContainerSecurityGroups}"
 PUBLIC_IP = "${ContainerPublicIp}"
-PLACEHOLDERS = tuple(p[2:-1] for p in (CLUSTER, TASK_DEFINITION, SUBNETS, SECURITY_GROUPS, PUBLIC_IP))
+SANDBOX_ROLE = "${SandboxRoleArn}"
+"""The flow's sandbox role (`cloud.deploy.sandboxes`): the container's task role, for every run."""
+PLACEHOLDERS = tuple(
+    p[2:-1] for p in (CLUSTER, TASK_DEFINITION, SUBNETS, SECURITY_GROUPS, PUBLIC_IP, SANDBOX_ROLE)
+)
 """What a container-run flow's definition needs from the stack (the deployer substitutes them)."""
+JOB = "$.eval.result.job"
+"""Where `prepare` puts the job's location (`runner_call.ContainerPrepared`)."""
 
 
-# Fargate provisions the task and pulls the image before the runner starts counting the task's
-# timeout: Step Functions' backstop leaves it that long.
+# Fargate provisions the task, pulls the image and downloads the sandbox's code before the script's
+# timeout starts counting: Step Functions' backstop leaves it that long.
 CONTAINER_START_SECONDS = 600
 
 # RunTask did not start the task: no capacity (a non-empty `Failures` is `AmazonECS.Unknown` on a
 # `.sync` integration), throttled or an unmodelled ECS error (`ECS.AmazonECSException`), or failing on
 # ECS's side (`ECS.ServerException`). The task never ran, so it is retried whatever the task's policy.
-# A refused request (`ECS.InvalidParameterException`: overrides over 8,192 characters) is not.
+# A refused request (`ECS.InvalidParameterException`) is not: it fails the attempt.
 CAPACITY_RETRIER = Retrier(
     error_equals=["AmazonECS.Unknown", "ECS.AmazonECSException", "ECS.ServerException"],
     interval_seconds=10,
@@ -57,11 +85,9 @@ def container_timeout_seconds(task: RunnableTask) -> int | None:
     return max(1, math.ceil(task.timeout.total_seconds())) + CONTAINER_START_SECONDS
 
 
-def run_task_parameters(
-    task_id: str, runner: FargateRunner, scope_path: str = "$.scope"
-) -> dict[str, object]:
+def run_task_parameters(runner: FargateRunner) -> dict[str, object]:
     """The `ecs:runTask.sync` Parameters: the stack's cluster, task definition and network, the
-    task's size, and the run call as environment overrides."""
+    flow's sandbox role, the task's size, and where the job is."""
     return {
         "Cluster": CLUSTER,
         "TaskDefinition": TASK_DEFINITION,
@@ -75,15 +101,15 @@ def run_task_parameters(
             }
         },
         "Overrides": {
+            "TaskRoleArn": SANDBOX_ROLE,
             "Cpu": str(runner.cpu_units),
             "Memory": str(runner.memory),
             "ContainerOverrides": [
                 {
                     "Name": CONTAINER_NAME,
                     "Environment": [
-                        {"Name": TASK_ID_VARIABLE, "Value": task_id},
-                        {"Name": EXECUTION_VARIABLE, "Value.$": "States.JsonToString($.execution)"},
-                        {"Name": SCOPE_VARIABLE, "Value.$": f"States.JsonToString({scope_path})"},
+                        {"Name": JOB_BUCKET_VARIABLE, "Value.$": f"{JOB}.bucket"},
+                        {"Name": JOB_KEY_VARIABLE, "Value.$": f"{JOB}.key"},
                     ],
                 }
             ],
@@ -94,18 +120,63 @@ def run_task_parameters(
 def lower_container(
     builder: Builder, task: RunnableTask, runner: FargateRunner, scope: Scope, next_: str | None
 ) -> str:
-    """`<id>`: the container runs the task; Retry is the task's policy (and RunTask's capacity errors)."""
+    """`<id>`: prepare, the container, collect, retried together as the task's policy says."""
+    branch = builder.branch()
+    inner = Scope(scope_path=scope.scope_path)  # failures leave the branch: the Parallel routes them
+    names = builder.names
+    prepare, choice, skipped, run, collect, lost = (
+        names.claim(f"{task.id}.{step}")
+        for step in ("prepare", "choice", "skipped", "run", "collect", "lost")
+    )
+    kind = type(task).type_name
+    branch.runner_call(collect, "collect", task.id, inner, None, comment=f"{kind}: the container's answer")
+    branch.runner_call(
+        lost,
+        "collect",
+        task.id,
+        inner,
+        None,
+        extra={"error.$": "$.error"},
+        comment=f"{kind}: the container ended without an answer",
+    )
+    branch.add(
+        run,
+        TaskState(
+            comment=f"{kind} on ECS Fargate ({runner.cpu:g} vCPU, {runner.memory} MiB), as the flow's sandbox role",
+            resource=RUN_CONTAINER,
+            parameters=run_task_parameters(runner),
+            result_path=DISCARD,
+            timeout_seconds=container_timeout_seconds(task),
+            retry=[CAPACITY_RETRIER],
+            catch=[Catcher(error_equals=["States.ALL"], next=lost, result_path="$.error")],
+            next=collect,
+        ),
+    )
+    branch.add(skipped, SucceedState())
+    branch.add(
+        choice,
+        ChoiceState(
+            choices=[{"Variable": SKIP_RULE_VARIABLE, "BooleanEquals": True, "Next": skipped}], default=run
+        ),
+    )
+    branch.runner_call(
+        prepare,
+        "prepare",
+        task.id,
+        inner,
+        choice,
+        result_path="$.eval",
+        select_result=True,
+        comment=f"{kind}: its job for the container",
+    )
     own = [r for r in retriers(builder.retry_of(task), task.id, builder.warnings) if r != PLATFORM_RETRIER]
-    parameters = run_task_parameters(task.id, runner, scope.scope_path)
-    state = TaskState(
-        comment=f"{type(task).type_name} on ECS Fargate ({runner.cpu:g} vCPU, {runner.memory} MiB)",
-        resource=RUN_CONTAINER,
-        parameters=parameters,
+    state = ParallelState(
+        comment=f"{task.id}: a script in a Fargate container, prepared and collected by the runner",
+        branches=[branch.definition(prepare)],
         result_path=DISCARD,
-        timeout_seconds=container_timeout_seconds(task),
-        retry=[CAPACITY_RETRIER, *own],
+        retry=own or None,
         catch=builder.catchers(scope),
         next=next_,
         end=True if next_ is None else None,
     )
-    return builder.add(builder.names.claim(task.id), state)
+    return builder.add(names.claim(task.id), state)

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratoflow.compiler.asl import AslJson
-from stratoflow.compiler.containers import CLUSTER, PUBLIC_IP, SECURITY_GROUPS, SUBNETS, TASK_DEFINITION
+from stratoflow.compiler.containers import (
+    CLUSTER,
+    PUBLIC_IP,
+    SANDBOX_ROLE,
+    SECURITY_GROUPS,
+    SUBNETS,
+    TASK_DEFINITION,
+)
 from stratoflow.compiler.flow import CompiledFlow, definition_comment, placeholders_of
 from stratoflow.compiler.parts import MAX_DEFINITION_BYTES
 from stratoflow.compiler.waits import state_machine_placeholder
@@ -46,6 +53,9 @@ class StackNames:
     data_bucket: str = ""
     # `compiler.containers`' placeholders (without `${ }`), when the stack runs containers.
     containers: Mapping[str, str] = field(default_factory=dict)
+    # (namespace, flow id) -> the flow's sandbox role's ARN, its containers' task role; None: a role
+    # name as long as one gets (`cloud.config.naming.sandbox_role_name`: 64 characters).
+    sandbox_role: Callable[[str, str], str] | None = None
 
     def state_machine_arn(self, namespace: str, flow_id: str) -> str:
         name = state_machine_name(self.stack_name, namespace, flow_id)
@@ -56,10 +66,19 @@ class StackNames:
         name = part_state_machine_name(self.stack_name, namespace, flow_id, number)
         return state_machine_arn(self.partition, self.region, self.account, name) + f":{LONGEST_VERSION}"
 
+    @property
+    def longest_sandbox_role(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account}:role/stratoflow/" + "S" * 64
+
     def values(self, flow: Flow) -> dict[str, str]:
         """Every placeholder of the flow's definition but its parts' (known once they are published)."""
         values = {"TaskRunnerFunctionArn": self.task_runner_arn, "DataBucketName": self.data_bucket}
         values.update(self.containers)
+        if self.containers:
+            role = (
+                self.sandbox_role(flow.namespace, flow.id) if self.sandbox_role else self.longest_sandbox_role
+            )
+            values[SANDBOX_ROLE[2:-1]] = role
         for task in flow.all_tasks():
             if isinstance(task, Subflow | ForEachItem):
                 placeholder = state_machine_placeholder(task.namespace, task.flow_id)[2:-1]

@@ -16,6 +16,7 @@ from typing import Any
 
 from stratoflow.cost.assumptions import Assumptions
 from stratoflow.cost.dynamo import DynamoModel, DynamoUsage, Refs
+from stratoflow.runner_call import JOB_KEY_VARIABLE
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 RUN_CONTAINER = "arn:aws:states:::ecs:runTask.sync"
@@ -94,6 +95,7 @@ class Walker:
         self.dynamo = DynamoModel(assumptions)
         self._refs: dict[str, Refs] = {}
         self.awaited: set[str] = set()
+        self.unit_failed = 0  # while a container's unit is walked: its failed attempts
 
     # --- tasks of the flow ---------------------------------------------------------------------
 
@@ -156,8 +158,8 @@ class Walker:
 
     def _task_state(self, state: dict[str, Any], tally: Tally, runs_before: float) -> None:
         resource = str(state.get("Resource", ""))
-        if resource == RUN_CONTAINER and self._container_task(state) is not None:
-            self._container_state(state, tally, runs_before)
+        if resource == RUN_CONTAINER and self._is_container(state):
+            self._container_state(state, tally)
             return
         if not resource.startswith(LAMBDA_INVOKE):
             tally.other_tasks += 1
@@ -165,17 +167,24 @@ class Walker:
         payload = state.get("Parameters", {}).get("Payload", {})
         action, task_id = str(payload.get("action", "")), str(payload.get("taskId", ""))
         task = self._task(task_id)
-        failed = self._failed_attempts(state) if action == "run" else 0
-        attempts = failed + 1
+        # A container's attempts are retried as one unit (`_parallel`): one attempt walked here.
+        failed = (
+            self._failed_attempts(state)
+            if action == "run"
+            else self.unit_failed
+            if action == "prepare"
+            else 0
+        )
+        attempts = 1 if action == "prepare" else failed + 1
         tally.invocations += attempts
         tally.transitions += failed  # Step Functions bills each retry as a transition
         tally.actions[action] = tally.actions.get(action, 0.0) + attempts
         tally.duration_s += attempts * self.a.runner_duration_ms / 1000 + self._retry_delays(state, failed)
         new_run = task_id not in self.awaited  # a Dag task's run is created by its `await` gate
         refs = self.refs(task_id)
-        if action in ("start", "await") or (action == "run" and new_run):
+        if action in ("start", "await") or (action in ("run", "prepare") and new_run):
             tally.runs_by_task[task_id] = tally.runs_by_task.get(task_id, 0.0) + 1
-        if action == "run":
+        if action in ("run", "prepare"):  # a container's task run: its attempt, then `collect` ends it
             tally.first_attempts += 1
             tally.task_runs += 1 if new_run else 0
             usage = self.dynamo.run(refs, runs_before, self.log_lines(task), failed)
@@ -200,38 +209,37 @@ class Walker:
             )
         else:
             usage = DynamoUsage()
-        if action in ("run", "end"):
+        if action in ("run", "end", "collect"):
             self._wake_dependents(task_id, usage)
         tally.dynamo.add(usage)
 
     @staticmethod
-    def _container_task(state: dict[str, Any]) -> str | None:
-        """The task id a container-run state carries in its environment overrides, if it is one."""
+    def _is_container(state: dict[str, Any]) -> bool:
+        """Whether a `.sync` ECS state runs a script's container (its environment names a job)."""
         overrides = state.get("Parameters", {}).get("Overrides", {})
-        for container in overrides.get("ContainerOverrides", []):
-            for variable in container.get("Environment", []):
-                if variable.get("Name") == "STRATOFLOW_TASK_ID" and isinstance(variable.get("Value"), str):
-                    return str(variable["Value"])
-        return None
+        return any(
+            variable.get("Name") == JOB_KEY_VARIABLE
+            for container in overrides.get("ContainerOverrides", [])
+            for variable in container.get("Environment", [])
+        )
 
-    def _container_state(self, state: dict[str, Any], tally: Tally, runs_before: float) -> None:
-        """A script task in a Fargate container: the task runner's `run`, billed by Fargate per second
-        (one minute at least) for the vCPU and memory it asked for."""
-        task_id = self._container_task(state) or ""
+    def _container_state(self, state: dict[str, Any], tally: Tally) -> None:
+        """A script's container, one attempt: billed by Fargate per second (one minute at least) for the
+        vCPU and memory it asked for. The task runner's `prepare` and `collect` around it are two Lambda
+        invocations, counted as such; its task run is counted at `prepare`."""
         overrides = state["Parameters"]["Overrides"]
-        failed = self._failed_attempts(state)
-        attempts = failed + 1
-        billed = max(60.0, self.a.container_duration_s) * attempts
+        billed = max(60.0, self.a.container_duration_s)
         tally.container_vcpu_s += billed * int(overrides.get("Cpu", 1024)) / 1024
         tally.container_gb_s += billed * int(overrides.get("Memory", 2048)) / 1024
-        tally.transitions += failed
-        tally.actions["run"] = tally.actions.get("run", 0.0) + attempts
-        tally.duration_s += attempts * self.a.container_duration_s + self._retry_delays(state, failed)
-        tally.first_attempts += 1
-        tally.task_runs += 1 if task_id not in self.awaited else 0
-        usage = self.dynamo.run(self.refs(task_id), runs_before, self.log_lines(self._task(task_id)), failed)
-        self._wake_dependents(task_id, usage)
-        tally.dynamo.add(usage)
+        tally.duration_s += self.a.container_duration_s
+
+    def _container_unit(self, state: dict[str, Any]) -> bool:
+        """A one-branch Parallel holding a script's container between `prepare` and `collect`."""
+        branches = state.get("Branches", [])
+        return len(branches) == 1 and any(
+            s.get("Resource") == RUN_CONTAINER and self._is_container(s)
+            for s in branches[0]["States"].values()
+        )
 
     def _end(self, task: Any, tally: Tally) -> DynamoUsage:
         """A flowable's end reads its direct children by key: a loop's, each body task per iteration."""
@@ -280,13 +288,24 @@ class Walker:
         return sum(min(interval * rate**k, cap) for k in range(failed))
 
     def _parallel(self, state: dict[str, Any], tally: Tally, runs_before: float) -> None:
+        unit = self._container_unit(state)
+        failed = self._failed_attempts(state) if unit else 0
+        self.unit_failed = failed
         longest = 0.0
         for branch in state["Branches"]:
             one = self.walk(branch, branch["StartAt"], None, runs_before + tally.task_runs)
             longest = max(longest, one.duration_s)
             one.duration_s = 0
             tally.add(one)
-        tally.duration_s += longest
+            if failed:  # a failed attempt ran the whole unit: its calls, its container, its transitions
+                tally.transitions += failed * (one.transitions + 1)
+                tally.invocations += failed * one.invocations
+                for action in ("prepare", "collect"):
+                    tally.actions[action] = tally.actions.get(action, 0.0) + failed
+                tally.container_vcpu_s += failed * one.container_vcpu_s
+                tally.container_gb_s += failed * one.container_gb_s
+        self.unit_failed = 0
+        tally.duration_s += longest * (failed + 1) + self._retry_delays(state, failed)
 
     def _map(self, state: dict[str, Any], tally: Tally, runs_before: float) -> None:
         processor = state.get("ItemProcessor") or state["Iterator"]

@@ -127,16 +127,18 @@ class ParallelState(StateNode):
             run.emit("ParallelStateStarted", self.name)
             try:
                 results = self._branches(data, run, scope)
-            except StateFailure as failure:
-                run.emit("ParallelStateFailed", self.name, error=failure.error, cause=failure.cause)
-                raise
             except Cancelled:
                 run.emit("ParallelStateAborted", self.name)
                 raise
             run.emit("ParallelStateSucceeded", self.name)
             return finish(self, run, raw, results, self.result_selector, self.placement, context, entered_id)
 
-        output, next_state = self.recovery.run(self, raw, run, scope, entered_id, attempt)
+        def failed(failure: StateFailure) -> None:
+            # Once, when no Retry takes it: a retried Parallel starts again with no failure event between
+            # (moto's interpreter, a port of LocalStack's, whose histories are checked against AWS).
+            run.emit("ParallelStateFailed", self.name, error=failure.error, cause=failure.cause)
+
+        output, next_state = self.recovery.run(self, raw, run, scope, entered_id, attempt, failed)
         run.emit(self.exited_type, self.name, output=output)
         return output, next_state
 

@@ -63,8 +63,10 @@ class Recovery:
         scope: CancelScope,
         entered_id: int,
         attempt: Callable[[int], Any],
+        failed: Callable[[StateFailure], None] | None = None,
     ) -> tuple[Any, str | None]:
-        """Run `attempt(retry_count)` until it succeeds, is caught, or fails for good."""
+        """Run `attempt(retry_count)` until it succeeds, is caught, or fails for good (`failed` is told
+        then, before a Catch routes it: a retried attempt's failure is no event of its own)."""
         retries = [0] * len(self.retriers)
         retry_count = 0
         while True:
@@ -82,6 +84,8 @@ class Recovery:
                     run.sleep(delay, scope)
                     run.count_transition()  # Step Functions bills each retry as a state transition
                     continue
+                if failed is not None:
+                    failed(failure)
                 for catcher in self.catchers:
                     if error_matches(catcher.error_equals, failure.error):
                         output = state.place(catcher.placement, raw, failure.as_output(), entered_id)

@@ -150,7 +150,7 @@ class LocalPlatform:
                 "arn:aws:states:::lambda:invoke": LambdaIntegration({TASK_RUNNER: self._invoke_runner}),
                 "arn:aws:states:::states:startExecution": _SubflowIntegration(self),
                 "arn:aws:states:::s3:": LocalObjects(self.blobs),  # a distributed Map's items and results
-                RUN_CONTAINER: LocalContainers(self.runner),  # `taskRunner` containers: local processes
+                RUN_CONTAINER: LocalContainers(self.blobs.root),  # `taskRunner` containers: local processes
             }
         )
 

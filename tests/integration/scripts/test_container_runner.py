@@ -1,5 +1,6 @@
-"""Script tasks with a Fargate `taskRunner`: locally they run as processes (said once), and on the
-simulated cloud the container entrypoint records the same task run as the task-runner Lambda."""
+"""Script tasks with a Fargate `taskRunner`: prepared by the runner, run by the container's sandbox
+program as a process (locally, said once; on the simulated cloud with the flow's sandbox role), and
+collected by the runner, which records the same task run as for a script in the sandbox function."""
 
 from __future__ import annotations
 
@@ -54,8 +55,8 @@ errors:
     message: "caught {{ errorLogs()[0].taskId }}"
 """
 
-# A loop value of 9,000 characters: the container task's run call (its environment overrides) is over
-# ECS's 8,192-character limit, so RunTask is refused and no container starts.
+# A loop value of 9,000 characters: the job travels in the bucket, not in the container's overrides,
+# so ECS's 8,192-character limit on them is no wall for the loops around a container task.
 BIG_SCOPE = """id: big_scope
 namespace: tests.containers
 tasks:
@@ -66,13 +67,8 @@ tasks:
       - id: crunch
         type: scripts.Commands
         taskRunner: {type: aws.runner.Fargate}
-        commands: [echo started]
-errors:
-  - id: handler
-    type: Log
-    message: "caught {{ errorLogs()[0].message }}"
+        commands: ["echo {{ taskrun.value | length }}"]
 """
-REFUSED = "ECS.InvalidParameterException: Container Overrides length must be at most 8192 (task 'crunch'"
 
 
 def _write(tmp_path: Path, name: str, source: str) -> Path:
@@ -191,28 +187,27 @@ def test_the_local_engine_counts_a_container_tasks_history_as_step_functions_doe
     local = CliRunner().invoke(cli, ["run", flow, "--json", "--home", str(tmp_path / "home")])
     cloud = CliRunner().invoke(cli, ["run", flow, "--json", "--cloud-sim"])
 
-    # Then both count the same history events (TaskSubmitted included for the .sync state)
+    # Then both count the same history events (TaskSubmitted included for the .sync state; a retried
+    # Parallel with no ParallelStateFailed of its own)
     local_events = json.loads(local.stdout)["stepFunctions"]["historyEvents"]
     cloud_events = json.loads(cloud.stdout)["stepFunctions"]["historyEvents"]
-    assert local_events == cloud_events == 20
+    assert local_events == cloud_events == 49
 
 
-def test_a_container_task_over_the_overrides_limit_is_refused_locally(tmp_path: Path) -> None:
+def test_a_container_task_in_a_loop_over_large_values_runs_locally(tmp_path: Path) -> None:
     # Given a container task inside a loop over a 9,000-character value
     flow = _write(tmp_path, "big_scope", BIG_SCOPE)
 
     # When the flow runs locally
     result = CliRunner().invoke(cli, ["run", str(flow), "--home", str(tmp_path / "home")])
 
-    # Then RunTask is refused as ECS refuses it: the script never started, the errors branch caught it
-    assert result.exit_code == 1
-    assert "started" not in result.stdout
-    assert f"handler: caught {REFUSED}" in result.stdout
-    assert f"error: each: {REFUSED}" in result.stdout
+    # Then the container ran with the value (its job is in storage, its overrides small)
+    assert result.exit_code == 0, result.output
+    assert "crunch: 9000" in result.stdout
 
 
 @pytest.mark.slow
-def test_a_container_task_over_the_overrides_limit_is_refused_on_the_simulated_cloud(tmp_path: Path) -> None:
+def test_a_container_task_in_a_loop_over_large_values_runs_on_the_simulated_cloud(tmp_path: Path) -> None:
     from stratoflow.cloudsim.platform import CloudSimulation
 
     # Given the same flow on the simulated cloud
@@ -222,12 +217,12 @@ def test_a_container_task_over_the_overrides_limit_is_refused_on_the_simulated_c
     with CloudSimulation() as simulation:
         run = simulation.run_flow(flow)
         container_runs = list(simulation.containers.runs)
-        logs = [entry.message for entry in simulation.store.list_logs(run.execution.id, "handler")]
+        logs = [entry.message for entry in simulation.store.list_logs(run.execution.id, "crunch")]
 
-    # Then no container started, the refusal was not retried, and the errors branch caught it
-    assert run.execution.state == "FAILED"
-    assert container_runs == []
-    assert [message.startswith(f"caught {REFUSED}") for message in logs] == [True]
+    # Then one container ran the task with the value
+    assert run.execution.state == "SUCCESS"
+    assert [outcome.code for outcome in container_runs] == [0]
+    assert logs == ["9000"]
 
 
 # A container script in a flow whose tasks declare AWS permissions: its credentials are the flow's,
@@ -247,8 +242,7 @@ tasks:
       import os, boto3
       from kestra import Kestra
       frozen = boto3.Session().get_credentials().get_frozen_credentials()
-      given = os.environ.get("AWS_ACCESS_KEY_ID")
-      Kestra.outputs({"key": frozen.access_key, "secret": frozen.secret_key, "token": frozen.token, "given": given})
+      Kestra.outputs({"key": frozen.access_key, "secret": frozen.secret_key, "token": frozen.token})
 """
 
 
@@ -274,10 +268,8 @@ def test_a_container_script_holds_its_flows_sandbox_role_never_the_flow_role(tmp
             aws_session_token=str(keys["vars"]["token"]),
         ).get_caller_identity()["Arn"]
 
-    # Then they are the flow's sandbox role's, as a script in the sandbox function holds: not the flow
-    # role, whose base policy may invoke the task runner; served by the runner's endpoint (so that they
-    # refresh), not given as keys
+    # Then they are the flow's sandbox role's (the container's task role), as a script in the sandbox
+    # function holds: not the flow role, whose base policy may invoke the task runner
     assert run.execution.state == "SUCCESS", [(t.task_id, t.state, t.error) for t in run.task_runs]
-    assert keys["vars"]["given"] is None
     role = sandbox_role_name("Stratoflow", "tests.containers", "keyed")
     assert identity.split("/")[1] == role

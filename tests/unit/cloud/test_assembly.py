@@ -6,7 +6,6 @@ from typing import Any
 
 from stratoflow.cloud.assembly import (
     cloud_admission,
-    cloud_container_runner,
     cloud_control,
     cloud_deployer,
     cloud_execution_events,
@@ -14,10 +13,8 @@ from stratoflow.cloud.assembly import (
     cloud_webhooks,
 )
 from stratoflow.cloud.config.clients import AwsClients
-from stratoflow.cloud.config.naming import sandbox_role_name
 from stratoflow.cloud.config.settings import Settings
-from stratoflow.cloud.runtime.container_credentials import CredentialsEndpoint
-from stratoflow.cloud.runtime.flow_credentials import FlowRoleCredentials, SandboxRoleCredentials
+from stratoflow.cloud.runtime.flow_credentials import FlowRoleCredentials
 from stratoflow.store.dynamo import DynamoExecutionStore
 
 
@@ -90,28 +87,6 @@ def test_the_task_runner_runs_aws_tasks_with_their_flows_role_through_the_given_
     assert runner.credentials._client() is given.sts
     assert runner.blobs.bucket == "data"  # type: ignore[attr-defined]
     assert runner.callbacks.client is given.stepfunctions  # type: ignore[union-attr]
-
-
-def test_a_containers_runner_runs_its_script_itself_with_the_flows_sandbox_role() -> None:
-    # Given the settings of a stack whose task runner sends scripts to sandbox functions
-    settings = SETTINGS.model_copy(update={"stratoflow_script_sandboxes": True})
-    given = clients()
-
-    # When a Fargate container's runner is built (functions/container_runner)
-    runner = cloud_container_runner(settings, given)
-
-    # Then its script runs in the container (no sandbox function: Lambda would stop it at 15 minutes)
-    # with the flow's sandbox role, never the flow role, whose base policy may invoke the task runner
-    assert runner.sandboxes is None
-    assert cloud_task_runner(settings, given).sandboxes is not None
-    assert isinstance(runner.credentials, CredentialsEndpoint)
-    provider = runner.credentials.provider
-    assert isinstance(provider, SandboxRoleCredentials)
-    assert provider._client() is given.sts
-    assert provider.role_arn("team.a", "etl") == (
-        settings.stratoflow_flow_role_prefix
-        + sandbox_role_name(settings.stratoflow_stack_name, "team.a", "etl")
-    )
 
 
 def test_execution_events_retry_and_time_slas_on_the_same_store() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from stratoflow.cloud.config.naming import sandbox_role_name
 from stratoflow.cloud.deploy.containers import ContainerStack
 from stratoflow.cloud.deploy.limits import DeployNames, measure
 from stratoflow.flow import load_flow
@@ -46,9 +47,13 @@ def test_the_stacks_container_platform_is_substituted_into_the_run_task_state() 
     # When it is measured for deployment
     measured = measure(load_flow(FARGATE_FLOW, "long.yaml"), names, "long.yaml")
 
-    # Then it is accepted, and its state runs the stack's task definition on its cluster and network
+    # Then it is accepted, and its state runs the stack's task definition on its cluster and network,
+    # as the flow's own sandbox role
     assert measured.problems == [] and measured.definition is not None
-    parameters = measured.definition["States"]["crunch"]["Parameters"]
+    [branch] = measured.definition["States"]["crunch"]["Branches"]
+    parameters = branch["States"]["crunch.run"]["Parameters"]
+    role = sandbox_role_name(names.stack_name, "tests.containers", "long")
+    assert parameters["Overrides"]["TaskRoleArn"] == f"arn:aws:iam::123456789012:role/stratoflow/{role}"
     assert parameters["Cluster"] == STACK.cluster_arn
     assert parameters["TaskDefinition"] == "StratoContainersTaskDefinition"
     network = parameters["NetworkConfiguration"]["AwsvpcConfiguration"]

@@ -129,17 +129,16 @@ class ExistingRole(Fake):
         self.trust = json.loads(request["PolicyDocument"])
 
 
-def test_on_a_stack_with_containers_the_sandbox_role_trusts_their_task_role_too() -> None:
-    # Given a Lambda-only sandbox role, redeployed on a stack whose Fargate containers have a task role
+def test_a_flow_with_container_scripts_has_its_sandbox_role_trusted_by_ecs_tasks_of_the_account() -> None:
+    # Given a Lambda-only sandbox role, redeployed for a flow that now has a Fargate script task
     fake = ExistingRole()
-    containers = "arn:aws:iam::123456789012:role/Stack-ContainersTaskRole"
-    settings = SETTINGS.model_copy(update={"stratoflow_container_role_arn": containers})
-    # When the sandbox is ensured
-    Sandboxes(Clients(fake), settings, sleep=lambda _: None).ensure(TARGET, [])
-    # Then its trust gains the containers' role (a container's script runs with this role), Lambda kept
+    # When the sandbox is ensured for containers
+    Sandboxes(Clients(fake), SETTINGS, sleep=lambda _: None).ensure(TARGET, [], containers=True)
+    # Then its trust gains ECS's tasks of this account only (the container's task role), Lambda kept
     assert fake.calls.count("update_assume_role_policy") == 1
     principals = [statement["Principal"] for statement in fake.trust["Statement"]]
-    assert principals == [{"Service": "lambda.amazonaws.com"}, {"AWS": containers}]
+    assert principals == [{"Service": "lambda.amazonaws.com"}, {"Service": "ecs-tasks.amazonaws.com"}]
+    assert fake.trust["Statement"][1]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
 
 
 def test_without_containers_a_sandbox_roles_trust_is_left_alone() -> None:

@@ -213,11 +213,12 @@ def _fields(model: Any) -> set[str]:
 def test_the_state_machine_reads_back_only_fields_the_runner_answers(case: Any) -> None:
     # Given every path of a definition into a runner's answer
     text = json.dumps(definition_of(case))
-    start_fields = _fields(RESPONSES["start"])
+    # `$.eval.result` holds a start call's answer, or a container's prepare call's
+    start_fields = _fields(RESPONSES["start"]) | _fields(RESPONSES["prepare"])
     loop_fields = _fields(WaitForStarted) | _fields(WaitForChecked)
 
     # Then each names a field of the answer it reads
     for field in re.findall(r"\$\.eval\.result\.(\w+)", text):
-        assert field in start_fields, f"$.eval.result.{field} is not in any start answer"
+        assert field in start_fields, f"$.eval.result.{field} is not in any start or prepare answer"
     for field in re.findall(r"\$\.loop\d+\.result\.(\w+)", text):
         assert field in loop_fields, f"$.loop<n>.result.{field} is not in a WaitFor answer"

@@ -55,7 +55,7 @@ def test_an_end_call_is_parsed_with_the_error_its_catch_put_there() -> None:
     [
         (
             call(action="launch"),
-            "action: must be one of await, batch, check, end, outputs, pause, run, start",
+            "action: must be one of await, batch, check, collect, end, outputs, pause, prepare, run, start",
         ),
         ({k: v for k, v in call().items() if k != "action"}, "action: must be one of"),
         (call(action="pause"), "taskToken: Field required"),

@@ -39,7 +39,18 @@ def test_the_schema_names_every_action_and_its_answer() -> None:
 
     # Then the root is the call, told apart by `action`, and each action's answer is described
     actions = set(schema["discriminator"]["mapping"])
-    assert actions == {"run", "start", "end", "check", "pause", "await", "batch", "outputs"}
+    assert actions == {
+        "run",
+        "start",
+        "end",
+        "check",
+        "pause",
+        "await",
+        "batch",
+        "prepare",
+        "collect",
+        "outputs",
+    }
     assert set(schema["answers"]) == actions
     end = schema["$defs"]["EndCall"]
     assert {"taskId", "execution", "scope", "error", "resume", "eval"} <= set(end["properties"])

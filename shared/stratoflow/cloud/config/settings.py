@@ -60,8 +60,10 @@ class Settings(BaseModel):
     stratoflow_container_subnets: str = ""
     stratoflow_container_security_groups: str = ""
     stratoflow_container_public_ip: str = "DISABLED"  # ECS's word: ENABLED for public subnets
-    # The containers' task role: the flows' sandbox roles trust it (their scripts run with those).
-    stratoflow_container_role_arn: str = ""
+    # The sandbox's code, a zip the containers' bootstrap downloads with their task role (a flow's
+    # sandbox role, which the deployer lets read this one object): the platform layer's asset.
+    stratoflow_container_code_bucket: str = ""
+    stratoflow_container_code_key: str = ""
 
     @property
     def flow_roles_enabled(self) -> bool:

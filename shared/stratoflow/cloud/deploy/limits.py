@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from stratoflow.cloud.config.naming import AccountRegion
+from stratoflow.cloud.config.naming import AccountRegion, sandbox_role_name
 from stratoflow.cloud.deploy.containers import ContainerStack, container_problems
 from stratoflow.cloud.deploy.flow_roles import check_policy_size
 from stratoflow.cloud.deploy.sandboxes import SANDBOX_POLICY_CHARS, runs_scripts
@@ -71,6 +71,10 @@ class DeployNames:
             self.task_runner_arn,
             self.data_bucket,
             self.containers.values() if self.containers.ready else {},
+            # The flow's sandbox role: its containers' task role (`cloud.deploy.sandboxes`).
+            lambda namespace, flow_id: (
+                self.account.roles_arn() + sandbox_role_name(self.stack_name, namespace, flow_id)
+            ),
         )
 
     def state_machine_arn(self, namespace: str, flow_id: str) -> str:

@@ -2,12 +2,13 @@
 
 A flow with script tasks (`scripts.*`, `aws.cli.AwsCLI`) gets, before its state machine:
 
-- the role `/stratoflow/<StackName>-flow-<hash>-s`, trusted by Lambda (and by the Fargate containers'
-  task role, whose scripts run with it), with the inline policy
+- the role `/stratoflow/<StackName>-flow-<hash>-s`, trusted by Lambda (and, for a flow with Fargate
+  script tasks, by ECS's tasks: it is their task role), with the inline policy
   `flow-tasks` (the statements its tasks declare, as the flow role has), `sandbox` (write to its own
   log group; explicitly never invoke the task runner or admission, nor assume a flow role) and the
   flow role's permissions boundary (with namespace grants, its namespace's). Not the flow role
-  itself: that one holds the base policy (invoke the task runner, start executions), which script
+  itself; with Fargate script tasks also its own flow's sandbox folders in the data bucket and the
+  sandbox's code (`ContainerAccess`). Not the flow role itself: that one holds the base policy (invoke the task runner, start executions), which script
   code must not hold — a script that could invoke the task runner could ask it to act for any flow. The denials hold even when a flow declares such a
   call (an `aws.lambda.Invoke` naming the task runner): its scripts still cannot make it;
 - the log group `/aws/lambda/<function>`, with the stack's retention;
@@ -26,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.clients import error_code
@@ -46,6 +48,7 @@ from stratoflow.cloud.deploy.flow_roles import (
     policy_document,
 )
 from stratoflow.flow import Flow
+from stratoflow.storage_layout import SANDBOX_FOLDER
 from stratoflow.tasks.scripts.tasks import ScriptTask
 
 if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
@@ -76,13 +79,65 @@ _LAMBDA_TRUST = {
 }
 
 
-def sandbox_trust(container_role_arn: str = "") -> dict[str, Any]:
-    """Lambda, and on a stack with Fargate containers their task role: a script with a Fargate
-    `taskRunner` runs in its container with the credentials of this role, never the flow role's."""
-    if not container_role_arn:
+def sandbox_trust(account: str = "", containers: bool = False) -> dict[str, Any]:
+    """Lambda, and for a flow with Fargate script tasks ECS's tasks of this account: the container runs
+    with this role as its task role (`Overrides.TaskRoleArn`), never with the flow role's."""
+    if not containers:
         return _LAMBDA_TRUST
-    containers = {"Effect": "Allow", "Principal": {"AWS": container_role_arn}, "Action": "sts:AssumeRole"}
-    return {**_LAMBDA_TRUST, "Statement": [*_LAMBDA_TRUST["Statement"], containers]}
+    ecs = {
+        "Effect": "Allow",
+        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+    }
+    return {**_LAMBDA_TRUST, "Statement": [*_LAMBDA_TRUST["Statement"], ecs]}
+
+
+def runs_containers(flow: Flow) -> bool:
+    """Whether any enabled script task of the flow runs in a Fargate container."""
+    return any(
+        isinstance(task, ScriptTask) and not task.disabled and task.container() is not None
+        for task in flow.all_tasks()
+    )
+
+
+@dataclass(frozen=True)
+class ContainerAccess:
+    """What a flow's containers read and write with its sandbox role: its own flow's sandbox folders
+    in the data bucket (a job and its files in, the answer out), and the sandbox's code zip.
+
+    Why the role, not presigned URLs as for the sandbox function: a URL the task runner signs lives
+    no longer than the runner's own session, and a container script may run for hours; ECS serves
+    the task role's credentials to the container and renews them for as long as it runs."""
+
+    bucket: str
+    namespace: str
+    flow_id: str
+    code_bucket: str = ""
+    code_key: str = ""
+
+    def statements(self, partition: str) -> list[dict[str, Any]]:
+        folders = f"arn:{partition}:s3:::{self.bucket}/{self.namespace}/{self.flow_id}/executions/*/{SANDBOX_FOLDER}/*"
+        statements: list[dict[str, Any]] = [
+            {
+                "Sid": "ReadOwnSandboxJobs",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [folders],
+            },
+            {
+                "Sid": "WriteOwnSandboxAnswers",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:PutObjectTagging"],
+                "Resource": [folders.removesuffix("*") + "*/out/*"],
+            },
+        ]
+        if self.code_bucket and self.code_key:
+            code = f"arn:{partition}:s3:::{self.code_bucket}/{self.code_key}"
+            statements.append(
+                {"Sid": "ReadSandboxCode", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [code]}
+            )
+        return statements
 
 
 def runs_scripts(flow: Flow) -> bool:
@@ -99,8 +154,10 @@ def sandbox_policy(
     account: AccountRegion,
     function_name: str,
     platform_functions: Sequence[str] = (),
+    containers: ContainerAccess | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The two inline policies: the flow's task statements; its own log group, and the denials."""
+    """The two inline policies: the flow's task statements; its own log group, its containers' sandbox
+    folders (when it has Fargate script tasks), and the denials."""
     group = (
         f"arn:{account.partition}:logs:{account.region}:{account.account}:log-group:"
         f"{log_group_name(function_name)}"
@@ -112,6 +169,7 @@ def sandbox_policy(
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": [group, f"{group}:*"],
         },
+        *(containers.statements(account.partition) if containers is not None else []),
         {
             # Whatever the flow declares, its scripts never reach another flow's role.
             "Sid": "NoFlowRoles",
@@ -157,11 +215,14 @@ class Sandboxes:
             sandbox_role_name(stack, target.namespace, target.flow_id),
         )
 
-    def ensure(self, target: FlowTarget, permissions: Sequence[Mapping[str, Any]]) -> str:
-        """The sandbox exists with the current role, code and settings; its function's ARN."""
+    def ensure(
+        self, target: FlowTarget, permissions: Sequence[Mapping[str, Any]], containers: bool = False
+    ) -> str:
+        """The sandbox exists with the current role, code and settings; its function's ARN. With
+        `containers` its role also serves the flow's Fargate script tasks (trusted by ECS's tasks)."""
         function, role = self.names(target)
         account = AccountRegion.from_arn(target.state_machine_arn)
-        role_arn = self._ensure_role(role, target, permissions, account, function)
+        role_arn = self._ensure_role(role, target, permissions, account, function, containers)
         self._ensure_log_group(function, target)
         return self._ensure_function(function, role_arn, target)
 
@@ -181,6 +242,7 @@ class Sandboxes:
         permissions: Sequence[Mapping[str, Any]],
         account: AccountRegion,
         function: str,
+        containers: bool = False,
     ) -> str:
         # The flow role's boundary: with namespace grants, that of the flow's namespace.
         boundary = boundary_for(
@@ -188,7 +250,7 @@ class Sandboxes:
             parse_boundaries(self.settings.stratoflow_namespace_boundaries),
             self.settings.stratoflow_flow_boundary_arn,
         )
-        trust = sandbox_trust(self.settings.stratoflow_container_role_arn)
+        trust = sandbox_trust(account.account, containers)
         try:
             role = self.iam.get_role(RoleName=name)["Role"]
         except Exception as error:
@@ -201,7 +263,17 @@ class Sandboxes:
         if (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn") != boundary:
             self.iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary)
         platform = (self.settings.stratoflow_task_runner_arn, self.settings.stratoflow_admission_arn)
-        tasks, own = sandbox_policy(permissions, account, function, platform)
+        settings = self.settings
+        access = None
+        if containers:
+            access = ContainerAccess(
+                settings.stratoflow_data_bucket,
+                target.namespace,
+                target.flow_id,
+                settings.stratoflow_container_code_bucket,
+                settings.stratoflow_container_code_key,
+            )
+        tasks, own = sandbox_policy(permissions, account, function, platform, access)
         self.iam.put_role_policy(RoleName=name, PolicyName=SANDBOX_POLICY, PolicyDocument=compact(own))
         if permissions:
             self.iam.put_role_policy(
@@ -366,7 +438,7 @@ class SandboxStep:
 
     def deploy(self, deployment: Deployment) -> None:
         if runs_scripts(deployment.flow):
-            self.sandboxes.ensure(deployment.target, deployment.permissions)
+            self.sandboxes.ensure(deployment.target, deployment.permissions, runs_containers(deployment.flow))
         elif deployment.previous is None or runs_scripts(deployment.previous):
             self.sandboxes.delete(deployment.target)  # the scripts are gone (or the live revision unknown)
 
@@ -377,9 +449,11 @@ class SandboxStep:
 __all__ = [
     "SANDBOX_POLICY",
     "SANDBOX_POLICY_CHARS",
+    "ContainerAccess",
     "SandboxStep",
     "Sandboxes",
     "log_group_name",
+    "runs_containers",
     "runs_scripts",
     "sandbox_policy",
 ]

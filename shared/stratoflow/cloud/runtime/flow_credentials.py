@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloud.config.clients import error_code
-from stratoflow.cloud.config.naming import flow_role_arn, sandbox_role_name
+from stratoflow.cloud.config.naming import flow_role_arn
 from stratoflow.cloud.config.settings import Settings
 
 if TYPE_CHECKING:  # boto3-stubs (dev only): nothing of it is imported at run time
@@ -118,23 +118,6 @@ class FlowRoleCredentials:
 
             self._sts = boto3.client("sts")
         return self._sts
-
-
-class SandboxRoleCredentials(FlowRoleCredentials):
-    """Each flow's sandbox role (`<flow role>-s`, `cloud.deploy.sandboxes`), for the scripts of a
-    Fargate container: they get what a script in the sandbox function gets, never the flow role, whose
-    base policy may invoke the task runner (which acts for any flow). Role chaining caps a session at
-    an hour: the container serves them to its script (`container_credentials`), which reads them again."""
-
-    def role_arn(self, namespace: str, flow_id: str) -> str:
-        return self.roles_arn + sandbox_role_name(self.stack_name, namespace, flow_id)
-
-
-def sandbox_credentials(settings: Settings, sts: STSClient | None = None) -> SandboxRoleCredentials | None:
-    """The sandbox roles' provider for a container's runner; None when the stack has no flow roles."""
-    if not settings.stratoflow_flow_role_prefix:
-        return None
-    return SandboxRoleCredentials(settings.stratoflow_flow_role_prefix, settings.stratoflow_stack_name, sts)
 
 
 def flow_credentials(settings: Settings, sts: STSClient | None = None) -> FlowRoleCredentials | None:

@@ -38,6 +38,7 @@ from stratoflow.sandbox_call import (
     ScriptJob,
     Upload,
 )
+from stratoflow.storage_layout import sandbox_folder
 from stratoflow.store.s3 import HISTORY_TAG
 from stratoflow.tasks.errors import TaskFailed, TaskStopped
 from stratoflow.tasks.scripts.process import StopCheck, installed_check
@@ -76,7 +77,7 @@ class LambdaScriptSandboxes:
     def for_task_run(
         self, namespace: str, flow_id: str, execution_id: str, task_run_id: str, attempt: int
     ) -> LambdaScriptSandbox:
-        prefix = f"{namespace}/{flow_id}/executions/{execution_id}/{task_run_id}/sandbox/{attempt}/"
+        prefix = sandbox_folder(namespace, flow_id, execution_id, task_run_id, attempt) + "/"
         return LambdaScriptSandbox(self, sandbox_function_name(self.stack_name, namespace, flow_id), prefix)
 
 

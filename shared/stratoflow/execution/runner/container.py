@@ -1,134 +1,133 @@
-"""A container-run task (`taskRunner: aws.runner.Fargate`): the entrypoint's work, and what Step
-Functions' `ecs:runTask.sync` returns once the container stopped.
+"""A container-run script task (`taskRunner: aws.runner.Fargate`): the runner's side of its job.
 
-The container's entrypoint (`functions/container_runner`, and the local and simulated engines in
-process) reads the `run` call from its environment (`runner_call.container_call`) and hands it to
-the same `TaskRunner` the task-runner Lambda uses: task run, attempts, logs, outputs (over 32 KiB to
-storage) and output files are recorded the same way. The task's failure is the container's exit
-code 1; Step Functions then fails the state with `States.TaskFailed`, whose Cause is the ECS task as
-it stopped (`stopped_task`), and the compiled Retry/Catch route it.
+The container is a sandbox, not a runner: it holds only its flow's sandbox role (its task role,
+`Overrides.TaskRoleArn`), and runs the same sandbox code as the flow's sandbox function. So the task
+runner does everything that needs the platform in two calls around it (`compiler.containers`):
+
+- `prepare` runs the task as for a sandbox function, with `ContainerHandover` as its sandbox: the
+  `ScriptJob` (files over `INLINE_FILE_BYTES` beside it, under `in/`) is written to the attempt's
+  sandbox folder (`storage_layout.sandbox_folder`) and the call ends there (`JobHandedOver`), the
+  attempt left RUNNING;
+- `collect`, once the container stopped, reads its `SandboxReply` from `out/reply.json` (what it names
+  must be under `out/`), and the task takes it as it takes a sandbox function's (`ScriptTask.collect`).
+  No reply (the container died, was stopped, or timed out) fails the attempt, naming why.
+
+The folder is deleted after `collect`; should an execution be stopped while its container runs, the
+bucket's lifecycle expires what is left (the objects are tagged as history).
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
-import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pydantic import JsonValue
+from stratoflow.errors import NotFoundError
+from stratoflow.runner_call import CaughtError
+from stratoflow.sandbox_call import INLINE_FILE_BYTES, HandedFile, SandboxReply, ScriptAnswer, ScriptJob
+from stratoflow.storage_layout import JOB_FILE, REPLY_FILE
+from stratoflow.store.base import BlobStore
+from stratoflow.store.rules import URI_SCHEME
+from stratoflow.tasks.aws.job_results import ecs_failure_summary, ecs_task_outputs
+from stratoflow.tasks.errors import TaskError, TaskFailed, TaskTimeout
 
-from stratoflow.execution.runner.runner import TaskRunner
-from stratoflow.runner_call import CONTAINER_NAME, TASK_ID_VARIABLE, container_call
+STATES_TIMEOUT = "States.Timeout"
 
-PR_SET_DUMPABLE = 4
-MAX_OVERRIDE_CHARACTERS = 8192
-"""ECS refuses a RunTask whose container overrides (the run call's environment) are longer."""
-INVALID_PARAMETER = "ECS.InvalidParameterException"
-TASK_FAILED = "States.TaskFailed"
-"""The error Step Functions raises for a `.sync` ECS task whose essential container exited non-zero."""
-STOPPED_REASON = "Essential container in task exited"
+
+class JobHandedOver(Exception):
+    """The job is written for the container: the attempt goes on there."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
 
 
 @dataclass(frozen=True)
-class ContainerExit:
-    """How the entrypoint ended: the process's exit code, and why it failed (None when it did not)."""
+class ContainerHandover:
+    """The sandbox of a `prepare` call: stores the job in the attempt's folder and stops the run there."""
 
-    code: int
-    error: str | None = None
+    blobs: BlobStore
+    folder: str
+
+    def run(self, job: ScriptJob) -> ScriptAnswer:
+        files = [self._stored(number, handed) for number, handed in enumerate(job.files)]
+        key = f"{self.folder}/{JOB_FILE}"
+        self.blobs.put(
+            key, job.model_copy(update={"files": files}).model_dump_json(exclude_none=True).encode()
+        )
+        raise JobHandedOver(key)
+
+    def _stored(self, number: int, handed: HandedFile) -> HandedFile:
+        if handed.size <= INLINE_FILE_BYTES:
+            return handed
+        key = f"{self.folder}/in/{number}"
+        self.blobs.put(key, handed.content())
+        _, object_key = self.blobs.locate(key)
+        return HandedFile(path=handed.path, size=handed.size, key=object_key, executable=handed.executable)
 
 
-def hide_from_scripts() -> bool:
-    """Make this process non-dumpable, so that the scripts it starts, which run as the same user,
-    cannot read its `/proc/<pid>/environ` (where ECS puts the task role's credentials URI,
-    `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`) or its memory: the kernel then owns those files, and a
-    script holds only its flow's credentials. False where prctl is missing (not Linux)."""
+def container_answer(
+    blobs: BlobStore, folder: str, error: CaughtError | None
+) -> tuple[ScriptJob, ScriptAnswer]:
+    """The job `prepare` wrote and the container's answer, its files inline; the failure to record
+    when it left none."""
+    job = ScriptJob.model_validate_json(blobs.get(URI_SCHEME + f"{folder}/{JOB_FILE}"))
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return False
-    if not hasattr(libc, "prctl"):
-        return False
-    return int(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) == 0
+        reply = SandboxReply.model_validate_json(blobs.get(URI_SCHEME + f"{folder}/{REPLY_FILE}"))
+    except NotFoundError:
+        raise _no_reply(error) from None
+    owned = _Owned(blobs, folder)
+    answer = (
+        reply.answer
+        if reply.answer is not None
+        else ScriptAnswer.model_validate_json(owned.get(reply.answer_key))
+    )
+    files = [owned.inline(handed) for handed in answer.files]
+    workdir = None if answer.workdir is None else [owned.inline(handed) for handed in answer.workdir]
+    return job, answer.model_copy(update={"files": files, "workdir": workdir})
 
 
-def run_container(runner: TaskRunner, environment: Mapping[str, str]) -> ContainerExit:
-    """Run the task the environment names, as the task-runner Lambda runs a `run` call."""
+def clean(blobs: BlobStore, folder: str) -> None:
+    """Delete the attempt's sandbox folder (its job, the files in and out, the reply)."""
+    for key in blobs.list_keys(folder):
+        blobs.delete(URI_SCHEME + key)
+
+
+@dataclass(frozen=True)
+class _Owned:
+    """Reads what the container names, which must be under the attempt's own `out/` folder."""
+
+    blobs: BlobStore
+    folder: str
+
+    def get(self, object_key: str | None) -> bytes:
+        job = f"{self.folder}/{JOB_FILE}"
+        store_prefix = self.blobs.locate(job)[1][: -len(job)]  # what the store puts before its keys
+        key = (object_key or "").removeprefix(store_prefix)
+        if not object_key or not key.startswith(f"{self.folder}/out/") or ".." in key.split("/"):
+            raise TaskFailed(f"the container named {object_key!r}, outside the task run's own folder")
+        return self.blobs.get(URI_SCHEME + key)
+
+    def inline(self, handed: HandedFile) -> HandedFile:
+        if handed.data is not None:
+            return handed
+        return HandedFile.inline(handed.path, self.get(handed.key), handed.executable)
+
+
+def _no_reply(error: CaughtError | None) -> TaskError:
+    if error is not None and error.error == STATES_TIMEOUT:
+        return TaskTimeout("the container outlived the task's timeout and was stopped before it answered")
+    why = "it left no answer"
+    if error is not None:
+        why = f"{error.error}: {_cause(error.cause)}"
+    return TaskFailed(f"the container stopped without an answer ({why})")
+
+
+def _cause(cause: str | None) -> str:
+    """An ECS task's description summarized (`ECS task STOPPED (...)`), else the cause as it is."""
     try:
-        runner.handle(container_call(environment))
-    except Exception as error:  # the container's one job failed: its exit code says so
-        return ContainerExit(1, f"{type(error).__name__}: {error}")
-    return ContainerExit(0)
-
-
-def _mapping(value: object) -> Mapping[str, object]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: object) -> list[object]:
-    return value if isinstance(value, list) else []
-
-
-def overridden_environment(parameters: object) -> dict[str, str]:
-    """The environment `ecs:runTask` Parameters give the runner container (its ContainerOverrides)."""
-    for container in _list(_mapping(_mapping(parameters).get("Overrides")).get("ContainerOverrides")):
-        if _mapping(container).get("Name") == CONTAINER_NAME:
-            variables = [_mapping(item) for item in _list(_mapping(container).get("Environment"))]
-            return {str(item.get("Name")): str(item.get("Value")) for item in variables}
-    return {}
-
-
-def override_problem(parameters: object) -> str | None:
-    """Why ECS would refuse to start the container, or None: its overrides (the run call's
-    environment) over ECS's limit, when the values of the loops around the task take several KiB."""
-    overrides = _mapping(_mapping(parameters).get("Overrides")).get("ContainerOverrides")
-    # Characters, JSON formatting included, as ECS counts them (not bytes, not escapes).
-    size = len(json.dumps(overrides, separators=(",", ":"), ensure_ascii=False))
-    if size <= MAX_OVERRIDE_CHARACTERS:
-        return None
-    task_id = overridden_environment(parameters).get(TASK_ID_VARIABLE, "?")
-    return (
-        f"Container Overrides length must be at most {MAX_OVERRIDE_CHARACTERS} (task '{task_id}' run in a "
-        f"container: {size} characters, mostly the values of the loops around it; loop over smaller "
-        "values, such as keys or file URIs, and read the data in the task)"
-    )
-
-
-def stopped_task(parameters: object, outcome: ContainerExit) -> dict[str, JsonValue]:
-    """The ECS task as `ecs:runTask.sync` returns it (PascalCase, as Step Functions writes it) once
-    its container stopped."""
-    given = _mapping(parameters)
-    cluster = str(given.get("Cluster", "default"))
-    parts = cluster.split(":")
-    region, account = (
-        (parts[3], parts[4]) if cluster.startswith("arn:") and len(parts) > 5 else ("local", "0" * 12)
-    )
-    task_arn = f"arn:aws:ecs:{region}:{account}:task/{cluster.rsplit('/', 1)[-1]}/{uuid.uuid4().hex}"
-    overrides = _mapping(given.get("Overrides"))
-    container: dict[str, JsonValue] = {
-        "Name": CONTAINER_NAME,
-        "ExitCode": outcome.code,
-        "LastStatus": "STOPPED",
-        "TaskArn": task_arn,
-    }
-    if outcome.error is not None:
-        container["Reason"] = outcome.error[:255]
-    return {
-        "TaskArn": task_arn,
-        "ClusterArn": cluster,
-        "TaskDefinitionArn": str(given.get("TaskDefinition", "")),
-        "LaunchType": str(given.get("LaunchType", "FARGATE")),
-        "Cpu": str(overrides.get("Cpu", "")),
-        "Memory": str(overrides.get("Memory", "")),
-        "LastStatus": "STOPPED",
-        "DesiredStatus": "STOPPED",
-        "StopCode": "EssentialContainerExited",
-        "StoppedReason": STOPPED_REASON,
-        "Containers": [container],
-    }
-
-
-def failure_cause(description: Mapping[str, JsonValue]) -> str:
-    """The Cause of the `States.TaskFailed` a stopped task with a failed container raises."""
-    return json.dumps(description)
+        task = json.loads(cause or "")
+    except ValueError:
+        return cause or "no cause"
+    if isinstance(task, dict) and ("Containers" in task or "containers" in task):
+        return ecs_failure_summary(ecs_task_outputs(task))
+    return cause or "no cause"

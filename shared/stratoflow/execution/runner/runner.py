@@ -40,6 +40,8 @@ from stratoflow.execution.masking import execution_secrets
 from stratoflow.execution.runner import abandon, flowables, kill_flag, subflows
 from stratoflow.execution.runner.activity import record_saved
 from stratoflow.execution.runner.call import TaskCallbacks
+from stratoflow.execution.runner.container import ContainerHandover, JobHandedOver, container_answer
+from stratoflow.execution.runner.container import clean as clean_container_folder
 from stratoflow.execution.runner.context import TaskRunContext, render_context
 from stratoflow.execution.runner.outputs import LOOPS, ExecutionOutputs, offload_large
 from stratoflow.execution.runner.workdirs import shared_directory_of
@@ -55,10 +57,14 @@ from stratoflow.runner_call import (
     BatchCall,
     CallBase,
     CheckCall,
+    CollectCall,
+    ContainerPrepared,
     EndCall,
     FlowOutputsRecorded,
+    ObjectLocation,
     OutputsCall,
     PauseCall,
+    PrepareCall,
     RunCall,
     RunnerCall,
     StartCall,
@@ -66,9 +72,11 @@ from stratoflow.runner_call import (
     parse_runner_call,
 )
 from stratoflow.states import State, worst
+from stratoflow.storage_layout import sandbox_folder
 from stratoflow.store.base import BlobStore, ExecutionStore
 from stratoflow.tasks.errors import ExitExecution, TaskError, TaskFailed, TaskStopped, TaskTimeout
 from stratoflow.tasks.scripts.process import installed_check, stopped_when
+from stratoflow.tasks.scripts.tasks import ScriptTask
 
 log = logging.getLogger("stratoflow.execution.runner")
 
@@ -283,7 +291,8 @@ class Call:
         outputs = ExecutionOutputs(self.store, self.runner.blobs, self.execution.id, self.flow, self.scope)
         return render_context(self.flow, self.execution, outputs, self.task, self.task_run, self.scope)
 
-    def run_context(self, attempt: int) -> TaskRunContext:
+    def run_context(self, attempt: int, sandbox: ScriptSandbox | None = None) -> TaskRunContext:
+        """The context of one attempt; its scripts run in `sandbox`, else in the flow's (if any)."""
         source = self.runner.secrets
         return TaskRunContext(
             self.store,
@@ -295,8 +304,13 @@ class Call:
             secrets=execution_secrets(self.store, self.execution, source),
             secret_source=source,
             credentials=self.runner.credentials_for(self.flow),
-            sandbox=self._sandbox(attempt),
+            sandbox=sandbox or self._sandbox(attempt),
         )
+
+    def sandbox_folder(self, attempt: int) -> str:
+        """The storage folder of one attempt's script sandbox (a container's job and answer)."""
+        execution = self.execution
+        return sandbox_folder(execution.namespace, execution.flow_id, execution.id, self.id, attempt)
 
     def _sandbox(self, attempt: int) -> ScriptSandbox | None:
         sandboxes = self.runner.sandboxes
@@ -425,6 +439,12 @@ def _end_attempt(call: Call, task: RunnableTask, ctx: TaskRunContext, retry_coun
     except Exception as error:  # every task failure is recorded before Step Functions sees it
         _flush_logs(call, ctx, error)
         raise _failed_attempt(call, error, retry_count, ctx.mask) from error
+    return _succeeded(call, task, ctx, retry_count, outputs)
+
+
+def _succeeded(
+    call: Call, task: RunnableTask, ctx: TaskRunContext, retry_count: int, outputs: dict[str, Any] | None
+) -> TaskRunState:
     state = State.SUCCESS
     retry = call.flow.effective_retry(task)
     if retry_count > 0 and retry is not None and retry.warning_on_retry:
@@ -433,6 +453,83 @@ def _end_attempt(call: Call, task: RunnableTask, ctx: TaskRunContext, retry_coun
     state = call.finished_ok(state, ctx.mask_value(json.loads(json.dumps(outputs or {}, default=str))))
     _flush_logs(call, ctx)
     return TaskRunState(state=str(state))
+
+
+# --- a script run in a Fargate container (`execution.runner.container`) ----------------------------
+
+
+def action_prepare(call: Call) -> ContainerPrepared:
+    """runIf and a new attempt, as `run`; the task rendered and its job written for the container."""
+    task = call.task
+    if not isinstance(task, ScriptTask):
+        raise TypeError(f"task '{task.id}' ({task.type}) runs no script in a container")
+    existing = call.task_run
+    if existing.state in (State.SUCCESS, State.WARNING, State.SKIPPED):
+        return ContainerPrepared(skip=True)  # already done: a duplicate delivery or a restart
+    attempt_number = len(existing.attempts) + 1
+    retry_count = retries_so_far(existing)
+    call.save(
+        state=State.RUNNING,
+        attempts=[*existing.attempts, Attempt(state=State.RUNNING)],
+        start_date=existing.start_date if existing.attempts else now(),
+    )
+    call.ending_from = kill_flag.ENDING_FROM
+    ctx = call.run_context(
+        attempt_number, ContainerHandover(call.runner.blobs, call.sandbox_folder(attempt_number))
+    )
+    try:
+        if retry_count == 0 and call.should_skip(ctx):
+            return ContainerPrepared(skip=True)
+        with shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx):
+            task.run(ctx)
+        raise TaskFailed(f"task '{task.id}' handed no command to its container")
+    except JobHandedOver as handed:
+        _flush_logs(call, ctx)
+        bucket, key = call.runner.blobs.locate(handed.key)
+        return ContainerPrepared(job=ObjectLocation(bucket=bucket, key=key))
+    except LateEnd:
+        _flush_logs(call, ctx)
+        return ContainerPrepared(skip=True)
+    except Exception as error:
+        _flush_logs(call, ctx, error)
+        failed = _failed_attempt(call, error, retry_count, ctx.mask)
+        if isinstance(failed, _AllowedFailure):
+            return ContainerPrepared(skip=True)
+        raise failed from error
+
+
+def action_collect(call: Call, request: CollectCall) -> TaskRunState:
+    """The container's answer taken, and the attempt recorded as a Lambda-run script's."""
+    task = call.task
+    if not isinstance(task, ScriptTask):
+        raise TypeError(f"task '{task.id}' ({task.type}) runs no script in a container")
+    existing = call.task_run
+    if not existing.attempts or existing.attempts[-1].state != State.RUNNING:
+        return TaskRunState(state=str(existing.state))  # recorded already (KILLED, or a duplicate)
+    attempt_number = len(existing.attempts)
+    retry_count = retries_so_far(existing) - 1  # the trailing RUNNING attempt is this one
+    call.ending_from = kill_flag.ENDING_FROM
+    ctx = call.run_context(attempt_number)
+    folder = call.sandbox_folder(attempt_number)
+    try:
+        try:
+            with shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx):
+                job, answer = container_answer(call.runner.blobs, folder, request.error)
+                outputs = task.collect(ctx, job, answer)
+        except Exception as error:
+            _flush_logs(call, ctx, error)
+            failed = _failed_attempt(call, error, retry_count, ctx.mask)
+            if isinstance(failed, _AllowedFailure):
+                return TaskRunState(state="WARNING")
+            raise failed from error
+        finally:
+            clean_container_folder(call.runner.blobs, folder)
+        return _succeeded(call, task, ctx, retry_count, outputs)
+    except LateEnd as late:
+        _flush_logs(call, ctx)
+        log.info("task run %s ended after it was stopped; its end is discarded: %s", call.id, late)
+        current = call.store.get_task_run(call.execution.id, call.id)
+        return TaskRunState(state=str(current.state if current else State.KILLED))
 
 
 def run_within_timeout(task: RunnableTask, ctx: TaskRunContext, watched: bool = False) -> dict[str, object]:
@@ -530,7 +627,16 @@ def _run_allowing(call: Call) -> TaskRunState:
 
 
 def _answer(
-    call: Call, request: RunCall | StartCall | EndCall | CheckCall | PauseCall | AwaitCall | BatchCall
+    call: Call,
+    request: RunCall
+    | StartCall
+    | EndCall
+    | CheckCall
+    | PauseCall
+    | AwaitCall
+    | BatchCall
+    | PrepareCall
+    | CollectCall,
 ) -> flowables.Answer:
     """One action, dispatched on the call's model (the `action` it was parsed by)."""
     match request:
@@ -548,5 +654,9 @@ def _answer(
             return flowables.action_await(call, request)
         case BatchCall():
             return subflows.action_batch(call, request)
+        case PrepareCall():
+            return action_prepare(call)
+        case CollectCall():
+            return action_collect(call, request)
         case _:
             assert_never(request)

@@ -29,12 +29,6 @@ CREDENTIAL_VARIABLES = {
     "aws_session_token": "AWS_SESSION_TOKEN",
     "region_name": "AWS_REGION",
 }
-# Credentials served rather than given (a Fargate container's scripts: cloud.runtime.container_credentials):
-# every AWS SDK reads them from the endpoint, and reads again before they expire.
-ENDPOINT_VARIABLES = {
-    "container_credentials_full_uri": "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "container_authorization_token": "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-}
 
 
 def in_lambda() -> bool:
@@ -61,7 +55,7 @@ def script_environment(
     env["PYTHONUNBUFFERED"] = "1"  # lines arrive as they are printed, interleaved as written
     env["PIP_TARGET"] = str(packages)
     env[groups.MARK_VARIABLE] = groups.MARK  # lets the recovery of a killed runner find what it left
-    for key, variable in {**CREDENTIAL_VARIABLES, **ENDPOINT_VARIABLES}.items():
+    for key, variable in CREDENTIAL_VARIABLES.items():
         value = (credentials or {}).get(key)
         if value:
             env[variable] = value

@@ -82,6 +82,15 @@ def run_in_sandbox(
     return _take(ctx, answer, workdir.path if shared else None, patterns, on_line)
 
 
+def take_answer(
+    ctx: RunContext, job: ScriptJob, answer: ScriptAnswer, on_line: LineHandler
+) -> tuple[int, dict[str, str]]:
+    """A container's answer to `job` (handed over by an earlier call of the runner), taken as
+    `run_in_sandbox` takes a sandbox function's: the shared working directory is this call's."""
+    shared = ctx.working_dir if job.return_workdir else None
+    return _take(ctx, answer, shared, job.output_patterns, on_line)
+
+
 def _write(root: Path, files: list[HandedFile]) -> None:
     for handed in files:
         target = root / Path(handed.path).relative_to(root)

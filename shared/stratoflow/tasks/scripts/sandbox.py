@@ -16,11 +16,12 @@ command's process group is killed and the answer says TaskStopped.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,15 @@ from stratoflow.tasks.scripts.environment import CREDENTIAL_VARIABLES, installer
 from stratoflow.tasks.scripts.globs import glob_pattern
 from stratoflow.tasks.scripts.process import SPAWN, Launcher, OutputTooLarge, run_process, stopped_when
 
-# What this environment's own role gives the script (in Lambda: the flow's sandbox role).
-OWN_VARIABLES = (*CREDENTIAL_VARIABLES.values(), "AWS_DEFAULT_REGION")
+# What this environment's own role gives the script: the flow's sandbox role, as keys in Lambda, as
+# ECS's credentials endpoint in a Fargate container (which the SDKs read again before they expire).
+OWN_VARIABLES = (
+    *CREDENTIAL_VARIABLES.values(),
+    "AWS_DEFAULT_REGION",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+)
 # Lambda's one writable folder (/tmp), where the runner's working directories are too.
 ALLOWED_ROOT = Path(tempfile.gettempdir())
 
@@ -61,14 +69,21 @@ def handle(event: Mapping[str, Any]) -> dict[str, Any]:
     return run_job(ScriptJob.model_validate(event)).model_dump(mode="json", exclude_none=True)
 
 
-def run_job(job: ScriptJob, root: Path = ALLOWED_ROOT) -> SandboxReply:
-    """Run the job to its end; a failure of the command is an answer, not an exception."""
+HandBack = Callable[[str, bytes], str]
+"""Stores a file the sandbox hands back (a name under the run's `out/` folder, its bytes); its key."""
+
+
+def run_job(job: ScriptJob, root: Path = ALLOWED_ROOT, hand_back: HandBack | None = None) -> SandboxReply:
+    """Run the job to its end; a failure of the command is an answer, not an exception. Large output
+    files and a large answer go through `hand_back` (a container's own role), else the job's upload."""
+    if hand_back is None and job.upload is not None:
+        hand_back = functools.partial(transfer.upload, job.upload)
     logs = _Logs()
     lines: list[tuple[str, str]] = []
     answer: ScriptAnswer
     try:
         with _folders(job, root):
-            code, files, workdir = _run(job, root, logs, lines)
+            code, files, workdir = _run(job, root, logs, lines, hand_back)
             answer = ScriptAnswer(
                 exit_code=code, logs=logs.entries, lines=lines, files=files, workdir=workdir
             )
@@ -78,7 +93,7 @@ def run_job(job: ScriptJob, root: Path = ALLOWED_ROOT) -> SandboxReply:
             lines=lines,
             failure=ScriptFailure(type=_failure_type(error), message=error.message),
         )
-    return _reply(job, answer)
+    return _reply(answer, hand_back)
 
 
 def _failure_type(error: TaskError) -> str:
@@ -110,7 +125,7 @@ def _inside(name: str, root: Path) -> Path:
 
 
 def _run(
-    job: ScriptJob, root: Path, logs: _Logs, lines: list[tuple[str, str]]
+    job: ScriptJob, root: Path, logs: _Logs, lines: list[tuple[str, str]], hand_back: HandBack | None
 ) -> tuple[int, list[HandedFile], list[HandedFile] | None]:
     folders = [_inside(folder, root) for folder in job.folders]
     for handed in job.files:
@@ -163,8 +178,9 @@ def _run(
         )
     # A failed command's files are not outputs (the runner would not store them).
     matching = _matching(cwd, job.output_patterns) if code == 0 else []
-    files = [_hand_back(job, name, path) for name, path in matching]
-    workdir = [_hand_back(job, name, path) for name, path in _every_file(cwd)] if job.return_workdir else None
+    files = [_hand_back(hand_back, name, path) for name, path in matching]
+    every = _every_file(cwd) if job.return_workdir else None
+    workdir = None if every is None else [_hand_back(hand_back, name, path) for name, path in every]
     return code, files, workdir
 
 
@@ -194,26 +210,26 @@ def _matching(root: Path, patterns: list[str]) -> list[tuple[str, Path]]:
     return [(name, path) for name, path in _every_file(root) if any(m.fullmatch(name) for m in matchers)]
 
 
-def _hand_back(job: ScriptJob, name: str, path: Path) -> HandedFile:
+def _hand_back(hand_back: HandBack | None, name: str, path: Path) -> HandedFile:
     content = path.read_bytes()
     executable = os.access(path, os.X_OK)
     if len(content) <= INLINE_FILE_BYTES:
         return HandedFile.inline(name, content, executable)
-    if job.upload is None:
+    if hand_back is None:
         raise TaskFailed(f"output file {name!r} takes {len(content)} bytes and the job gave no upload for it")
-    key = transfer.upload(job.upload, f"files/{len(name)}-{name}", content)
+    key = hand_back(f"files/{len(name)}-{name}", content)
     return HandedFile(path=name, size=len(content), key=key, executable=executable)
 
 
-def _reply(job: ScriptJob, answer: ScriptAnswer) -> SandboxReply:
+def _reply(answer: ScriptAnswer, hand_back: HandBack | None) -> SandboxReply:
     text = answer.model_dump_json()
     if len(text) <= INLINE_ANSWER_BYTES:
         return SandboxReply(answer=answer)
-    if job.upload is None:
+    if hand_back is None:
         failure = ScriptFailure(
             type="TaskFailed",
             message=f"the script's logs and outputs take {len(text)} bytes, over the {INLINE_ANSWER_BYTES} "
             "a sandbox answers inline, and the job gave no upload for them",
         )
         return SandboxReply(answer=ScriptAnswer(failure=failure))
-    return SandboxReply(answer_key=transfer.upload(job.upload, "answer.json", text.encode()))
+    return SandboxReply(answer_key=hand_back("answer.json", text.encode()))

@@ -38,6 +38,7 @@ from stratoflow.flow.task_runners import (
     container_of,
     short_runner_names,
 )
+from stratoflow.sandbox_call import ScriptAnswer, ScriptJob
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import is_storage_uri, read_stored
@@ -49,7 +50,7 @@ from stratoflow.tasks.scripts.environment import (
     script_environment,
     with_packages,
 )
-from stratoflow.tasks.scripts.handover import run_in_sandbox
+from stratoflow.tasks.scripts.handover import run_in_sandbox, take_answer
 from stratoflow.tasks.scripts.namespace_files import NamespaceFiles
 from stratoflow.tasks.scripts.process import SPAWN, Launcher, run_process
 from stratoflow.tasks.scripts.workdir import WorkingDirectory, working_directory
@@ -208,6 +209,14 @@ class ScriptTask(RunnableTask):
             )
             self._check_exit(code, output)
             files = workdir.collect_outputs(ctx, patterns)
+        return {"exitCode": code, "vars": output.vars, "outputFiles": files}
+
+    def collect(self, ctx: RunContext, job: ScriptJob, answer: ScriptAnswer) -> dict[str, Any]:
+        """The outputs of a run whose command ran in a container: `job` is what `run` handed over,
+        `answer` the container's; taken exactly as a sandbox function's answer is."""
+        output = ScriptOutput(ctx)
+        code, files = take_answer(ctx, job, answer, output.on_line)
+        self._check_exit(code, output)
         return {"exitCode": code, "vars": output.vars, "outputFiles": files}
 
     @staticmethod
