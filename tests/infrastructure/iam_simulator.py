@@ -55,6 +55,12 @@ _TYPES: dict[str, tuple[str, str, str]] = {
     "AWS::Cognito::UserPool": ("", "{r}_{n}", "arn:{p}:cognito-idp:{r}:{a}:userpool/{r}_{n}"),
     "AWS::ApiGatewayV2::Api": ("", "{n}", "arn:{p}:apigateway:{r}::/apis/{n}"),
     "AWS::CloudFront::Distribution": ("", "{n}", "arn:{p}:cloudfront::{a}:distribution/{n}"),
+    "AWS::ECS::Cluster": ("ClusterName", "{n}", "arn:{p}:ecs:{r}:{a}:cluster/{n}"),
+    "AWS::ECS::TaskDefinition": (
+        "Family",
+        "arn:{p}:ecs:{r}:{a}:task-definition/{n}:1",
+        "arn:{p}:ecs:{r}:{a}:task-definition/{n}:1",
+    ),
 }
 
 

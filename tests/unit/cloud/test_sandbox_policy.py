@@ -5,7 +5,13 @@ from __future__ import annotations
 from stratoflow.cloud.config.naming import AccountRegion, sandbox_function_name, sandbox_role_name
 from stratoflow.cloud.deploy.flow_roles import MAX_INLINE_POLICY_CHARS, compact
 from stratoflow.cloud.deploy.limits import DeployNames, measure
-from stratoflow.cloud.deploy.sandboxes import SANDBOX_POLICY_CHARS, runs_scripts, sandbox_policy
+from stratoflow.cloud.deploy.sandboxes import (
+    CONTAINER_POLICY_CHARS,
+    SANDBOX_POLICY_CHARS,
+    ContainerAccess,
+    runs_scripts,
+    sandbox_policy,
+)
 from stratoflow.flow import load_flow
 
 LONGEST_STACK = "S" * 40
@@ -24,6 +30,21 @@ def test_the_sandbox_policy_fits_the_room_the_deployer_keeps_for_it_in_the_longe
     assert len(compact(own)) <= SANDBOX_POLICY_CHARS
     assert len(sandbox_role_name(LONGEST_STACK, "n", "f")) == 64
     assert len(sandbox_function_name(LONGEST_STACK, "n", "f")) <= 64
+
+
+def test_a_container_flows_sandbox_policy_fits_the_room_kept_for_both_in_the_longest_case() -> None:
+    # Given the longest names, and a flow with Fargate script tasks (its sandbox folders, the code)
+    account = AccountRegion("aws-us-gov", "us-gov-west-1", "123456789012")
+    runner = f"arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:{LONGEST_STACK}-TaskRunner0123456789-ABCDEFGHIJKL"
+    access = ContainerAccess(
+        "b" * 63, "n" * 60, "f" * 60, "cdk-hnb659fds-assets-123456789012-us-gov-west-1", "c" * 64 + ".zip"
+    )
+    # When the policy is written
+    _, own = sandbox_policy(
+        [], account, sandbox_function_name(LONGEST_STACK, "n" * 60, "f" * 60), (runner, runner), access
+    )
+    # Then it fits the room kept for a sandbox with containers
+    assert len(compact(own)) <= SANDBOX_POLICY_CHARS + CONTAINER_POLICY_CHARS
 
 
 def test_the_sandbox_policy_denies_the_platform_functions_and_flow_roles_whatever_the_flow_declares() -> None:

@@ -22,7 +22,12 @@ from typing import Any
 from stratoflow.cloud.config.naming import AccountRegion, sandbox_role_name
 from stratoflow.cloud.deploy.containers import ContainerStack, container_problems
 from stratoflow.cloud.deploy.flow_roles import check_policy_size
-from stratoflow.cloud.deploy.sandboxes import SANDBOX_POLICY_CHARS, runs_scripts
+from stratoflow.cloud.deploy.sandboxes import (
+    CONTAINER_POLICY_CHARS,
+    SANDBOX_POLICY_CHARS,
+    runs_containers,
+    runs_scripts,
+)
 from stratoflow.compiler import EXAMPLE_STACK, StackNames, as_sent, compile_flow
 from stratoflow.compiler.containers import CLUSTER, SECURITY_GROUPS, SUBNETS, TASK_DEFINITION
 from stratoflow.compiler.flow import CompiledFlow
@@ -118,6 +123,7 @@ def measure(flow: Flow, names: DeployNames, file: str | None = None) -> Measured
         try:
             # A flow with scripts has them run by a role with one more inline policy (`sandboxes`).
             reserved = SANDBOX_POLICY_CHARS if runs_scripts(flow) else 0
+            reserved += CONTAINER_POLICY_CHARS if runs_containers(flow) else 0
             check_policy_size(compiled.permissions, names.account.partition, reserved)
         except CompileError as error:
             problems.append(where(str(error)))

@@ -63,6 +63,8 @@ SANDBOX_POLICY = "sandbox"
 # The most the `sandbox` policy takes (IAM counts every inline policy of a role against one limit):
 # the deployer refuses, before any call, a flow whose statements would not fit beside it.
 SANDBOX_POLICY_CHARS = 1536
+# What the `sandbox` policy takes more for a flow with Fargate script tasks (`ContainerAccess`).
+CONTAINER_POLICY_CHARS = 768
 RUNTIME = "python3.12"  # the platform functions' runtime: the layer's wheels are built for it
 HANDLER = "handler.lambda_handler"
 TIMEOUT_SECONDS = 900  # Lambda's most: a script may run as long as its task runner waits
@@ -447,6 +449,7 @@ class SandboxStep:
 
 
 __all__ = [
+    "CONTAINER_POLICY_CHARS",
     "SANDBOX_POLICY",
     "SANDBOX_POLICY_CHARS",
     "ContainerAccess",
