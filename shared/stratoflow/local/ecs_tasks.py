@@ -1,8 +1,9 @@
 """A container-run script task's ECS task, where no ECS runs it: on a laptop (`local.containers`) and in
 the simulated cloud (`cloudsim.containers`). The container is the same program as on Fargate
 (`cloud.runtime.container_sandbox`), run as a process of this machine in its own process group; it
-is killed with its group when Step Functions would stop the ECS task (the execution stopped, the
-state timed out, a failed branch beside it). The answers are what `ecs:runTask.sync` returns once
+is stopped as ECS stops a task (SIGTERM, which kills the command's group; SIGKILL after a grace) when
+Step Functions would stop it: the execution stopped, the state abandoned (a flowable's timeout, a
+failed branch beside it). The simulated cloud does not model that stop (moto abandons no state). The answers are what `ecs:runTask.sync` returns once
 the task stopped: its description, or `States.TaskFailed` with the description as Cause.
 """
 
@@ -34,6 +35,9 @@ ENTRYPOINT = "stratoflow.cloud.runtime.container_sandbox"
 PASSED = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "STRATOFLOW_WARM_SCRIPTS", "STRATOFLOW_DEPENDENCY_CACHE")
 # How often a running container checks whether it is still wanted.
 POLL_SECONDS = 0.2
+# StopTask's grace between SIGTERM and SIGKILL (ECS's default stop timeout is 30 s; a local process
+# that has killed its command ends well within this).
+STOP_GRACE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -69,9 +73,9 @@ def run_sandbox_process(
             code = process.wait(POLL_SECONDS)
             break
         except subprocess.TimeoutExpired:
-            if cancelled is not None and cancelled.is_set():
+            if cancelled is not None and cancelled.is_set() and not stopped:
                 stopped = True
-                _kill_group(process.pid)
+                _stop(process)
     reader.join()
     if stopped:
         return ContainerExit(code if code > 0 else 137, "the task was stopped (StopTask)", stopped=True)
@@ -80,9 +84,15 @@ def run_sandbox_process(
     return ContainerExit(0)
 
 
-def _kill_group(pid: int) -> None:
+def _stop(process: subprocess.Popen[str]) -> None:
+    """As ECS stops a task: SIGTERM to the container's first process, SIGKILL to all after a grace."""
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _mapping(value: object) -> Mapping[str, object]:

@@ -273,3 +273,52 @@ def test_a_container_script_holds_its_flows_sandbox_role_never_the_flow_role(tmp
     assert run.execution.state == "SUCCESS", [(t.task_id, t.state, t.error) for t in run.task_runs]
     role = sandbox_role_name("Stratoflow", "tests.containers", "keyed")
     assert identity.split("/")[1] == role
+
+
+# A container script that outlives the timeout of the Sequential around it.
+STOPPED = """id: stopped
+namespace: tests.containers
+tasks:
+  - id: box
+    type: Sequential
+    timeout: PT3S
+    tasks:
+      - id: sleeper
+        type: scripts.Commands
+        taskRunner: {type: aws.runner.Fargate}
+        commands: ["echo $$ > MARKER/pid", "sleep 60", "touch MARKER/woke"]
+"""
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_container_is_stopped_when_the_flowable_around_it_times_out(tmp_path: Path) -> None:
+    import time
+
+    # Given a container script that sleeps a minute inside a Sequential with a 3-second timeout
+    marker = tmp_path / "marker"
+    marker.mkdir()
+    flow = _write(tmp_path, "stopped", STOPPED.replace("MARKER", str(marker)))
+
+    # When the flow runs locally
+    result = CliRunner().invoke(cli, ["run", str(flow), "--home", str(tmp_path / "home")])
+
+    # Then the Sequential timed out, and the container's script was killed as Step Functions stops the
+    # ECS task of an abandoned `.sync` state (StopTask: SIGTERM, the command's group killed): it never
+    # woke up (a bounded wait for the kill to land, not a measure of speed)
+    assert result.exit_code == 1, result.output
+    assert "timed out" in result.output
+    pid = int((marker / "pid").read_text())
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(pid)
+    assert not (marker / "woke").exists()

@@ -9,6 +9,9 @@ under the attempt's `out/` folder: large output files, then its `SandboxReply` (
 which the runner's `collect` call reads. The role may read and write its own flow's sandbox folders
 and nothing else of the bucket; no presigned URL is involved, so nothing expires during a long run.
 
+When ECS stops the task (Step Functions stops it when the execution is stopped or the state is
+abandoned), the SIGTERM it sends kills the command's process group at once.
+
 A failed script is an answer (exit code 0); exit code 1 means the sandbox itself failed, and the
 runner's `collect` then finds no reply. On a laptop (`local.containers`) and in the simulated cloud
 the same module runs as a process; locally a folder stands for the bucket (`STRATOFLOW_JOB_FOLDER`).
@@ -17,7 +20,9 @@ the same module runs as a process; locally a folder stands for the bucket (`STRA
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +32,7 @@ from stratoflow.runner_call import JOB_BUCKET_VARIABLE, JOB_FOLDER_VARIABLE, JOB
 from stratoflow.sandbox_call import HandedFile, ScriptJob
 from stratoflow.storage_layout import JOB_FILE, REPLY_FILE
 from stratoflow.tasks.scripts.environment import LIBRARY
+from stratoflow.tasks.scripts.process import stopped_when
 from stratoflow.tasks.scripts.sandbox import run_job
 
 LIBRARY_TAIL = "/".join(LIBRARY.parts[-4:])  # stratoflow/tasks/scripts/pylib
@@ -108,6 +114,14 @@ def _inline(objects: Objects, handed: HandedFile) -> HandedFile:
     return HandedFile.inline(handed.path, objects.get(handed.key), handed.executable)
 
 
+def stopped_by_ecs() -> threading.Event:
+    """Set once ECS asks the container to stop (StopTask sends SIGTERM to its first process, then
+    SIGKILL after the task's stop timeout): the command's process group is killed meanwhile."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: stopping.set())
+    return stopping
+
+
 def main(environment: dict[str, str]) -> int:
     key = environment.get(JOB_KEY_VARIABLE)
     bucket, folder = environment.get(JOB_BUCKET_VARIABLE), environment.get(JOB_FOLDER_VARIABLE)
@@ -115,8 +129,10 @@ def main(environment: dict[str, str]) -> int:
         print(f"{JOB_KEY_VARIABLE} and {JOB_BUCKET_VARIABLE} must name the container's job", file=sys.stderr)
         return 1
     objects: Objects = FolderObjects(Path(folder)) if folder else BucketObjects(str(bucket))
+    stopping = stopped_by_ecs()
     try:
-        run_stored_job(objects, key)
+        with stopped_when(lambda: "the container was stopped" if stopping.is_set() else None):
+            run_stored_job(objects, key)
     except Exception as error:  # the sandbox's own fault: `collect` finds no reply and says so
         print(f"the script sandbox failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
