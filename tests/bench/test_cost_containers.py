@@ -81,3 +81,12 @@ def test_a_failed_attempt_runs_the_whole_unit_again() -> None:
     assert (vcpu[0].per_execution, vcpu[1].per_execution) == (7200, 14400)
     assert (once.usage.runner_invocations, twice.usage.runner_invocations) == (2, 4)
     assert once.usage.runnable_task_runs == twice.usage.runnable_task_runs == 1
+
+
+def test_the_cost_walk_knows_a_containers_job_by_the_runners_own_name() -> None:
+    # Given the variable the compiler gives a container, and the one the cost walk looks for
+    from stratoflow.cost.walk import JOB_KEY_VARIABLE as walked
+    from stratoflow.runner_call import JOB_KEY_VARIABLE
+
+    # Then they are the same (the cost package imports nothing of Stratoflow's but reads its ASL)
+    assert walked == JOB_KEY_VARIABLE

@@ -16,10 +16,12 @@ from typing import Any
 
 from stratoflow.cost.assumptions import Assumptions
 from stratoflow.cost.dynamo import DynamoModel, DynamoUsage, Refs
-from stratoflow.runner_call import JOB_KEY_VARIABLE
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 RUN_CONTAINER = "arn:aws:states:::ecs:runTask.sync"
+# A script's container names its job in its environment (`runner_call.JOB_KEY_VARIABLE`): the ASL is
+# all this package reads.
+JOB_KEY_VARIABLE = "STRATOFLOW_JOB_KEY"
 CALLBACK = ".waitForTaskToken"
 INLINE_MAP_CONCURRENCY = 40  # an inline Map runs at most 40 iterations at once
 REFERENCE = re.compile(r"outputs\s*\.\s*([A-Za-z0-9_][A-Za-z0-9_-]*)|outputs\s*\[\s*['\"]([^'\"]+)['\"]\s*\]")

@@ -89,8 +89,8 @@ Notes:
 - **`taskRunner`** on scripts says where they run in the cloud: `{type: Process}` (the default) in the
   task-runner Lambda, at most 15 minutes; `{type: aws.runner.Fargate, cpu: 2, memory: 4096}` in an
   ECS Fargate container of the stack (vCPU 0.25-16, memory in MiB as Fargate allows for that CPU), as
-  long as the task's `timeout`, recorded exactly as a Lambda-run script (logs, outputs, retries,
-  `errors`). Kestra's `io.kestra.plugin.ee.aws.runner.Batch` runs there too (its
+  long as the task's `timeout`, with the flow's sandbox role as its only credentials, recorded exactly
+  as a script in the sandbox function (logs, outputs, retries, `errors`). Kestra's `io.kestra.plugin.ee.aws.runner.Batch` runs there too (its
   `resources.request.cpu`/`memory` apply; its queue, bucket and credential properties are refused).
   Kestra's Docker runner is refused by `strato validate` and the deployer (no Docker in the cloud).
   Locally every runner is a process (`strato run` says so). `pluginDefaults` can set it for a flow,
