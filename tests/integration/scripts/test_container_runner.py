@@ -322,3 +322,50 @@ def test_a_container_is_stopped_when_the_flowable_around_it_times_out(tmp_path: 
         time.sleep(0.2)
     assert not _alive(pid)
     assert not (marker / "woke").exists()
+
+
+def test_a_killed_execution_stops_its_container(tmp_path: Path) -> None:
+    import textwrap
+    import time
+
+    from stratoflow.execution.control import request_kill
+    from stratoflow.local import LocalPlatform
+    from stratoflow.states import State
+
+    # Given a container script that sleeps a minute, running on the local platform
+    marker = tmp_path / "marker"
+    marker.mkdir()
+    source = textwrap.dedent(
+        f"""
+        id: killed
+        namespace: tests.containers
+        tasks:
+          - id: sleeper
+            type: scripts.Commands
+            taskRunner: {{type: aws.runner.Fargate}}
+            commands: ["echo $$ > {marker}/pid", "sleep 60", "touch {marker}/woke"]
+        """
+    )
+    platform = LocalPlatform(tmp_path / "home")
+    try:
+        flow, record = platform.deploy_source(source, "killed.yaml")
+        execution = platform.admit(flow, record, {})
+        running = platform.start(execution)
+        deadline = time.monotonic() + 60  # a bounded wait for the script to start, not a measure
+        while not (marker / "pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pid = int((marker / "pid").read_text())
+
+        # When the execution is killed (`strato kill`)
+        request_kill(platform.store, execution.id)
+        outcome = platform.finish(execution, running)
+    finally:
+        platform.close()
+
+    # Then it ends KILLED, and the container's script was stopped with it: it never woke up
+    assert outcome.execution.state == State.KILLED
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(pid)
+    assert not (marker / "woke").exists()

@@ -478,24 +478,25 @@ def action_prepare(call: Call) -> ContainerPrepared:
         attempt_number, ContainerHandover(call.runner.blobs, call.sandbox_folder(attempt_number))
     )
     try:
-        if retry_count == 0 and call.should_skip(ctx):
-            return ContainerPrepared(skip=True)
-        with shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx):
-            task.run(ctx)
-        raise TaskFailed(f"task '{task.id}' handed no command to its container")
-    except JobHandedOver as handed:
-        _flush_logs(call, ctx)
-        bucket, key = call.runner.blobs.locate(handed.key)
-        return ContainerPrepared(job=ObjectLocation(bucket=bucket, key=key))
-    except LateEnd:
+        try:
+            if retry_count == 0 and call.should_skip(ctx):
+                return ContainerPrepared(skip=True)
+            with shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx):
+                task.run(ctx)
+            raise TaskFailed(f"task '{task.id}' handed no command to its container")
+        except JobHandedOver as handed:
+            _flush_logs(call, ctx)
+            bucket, key = call.runner.blobs.locate(handed.key)
+            return ContainerPrepared(job=ObjectLocation(bucket=bucket, key=key))
+        except Exception as error:
+            _flush_logs(call, ctx, error)
+            failed = _failed_attempt(call, error, retry_count, ctx.mask)
+            if isinstance(failed, _AllowedFailure):
+                return ContainerPrepared(skip=True)
+            raise failed from error
+    except LateEnd:  # killed meanwhile: no container starts
         _flush_logs(call, ctx)
         return ContainerPrepared(skip=True)
-    except Exception as error:
-        _flush_logs(call, ctx, error)
-        failed = _failed_attempt(call, error, retry_count, ctx.mask)
-        if isinstance(failed, _AllowedFailure):
-            return ContainerPrepared(skip=True)
-        raise failed from error
 
 
 def action_collect(call: Call, request: CollectCall) -> TaskRunState:
