@@ -27,7 +27,6 @@ from stratoflow.sandbox_call import INLINE_FILE_BYTES, HandedFile, SandboxReply,
 from stratoflow.storage_layout import JOB_FILE, REPLY_FILE
 from stratoflow.store.base import BlobStore
 from stratoflow.store.rules import URI_SCHEME
-from stratoflow.tasks.aws.job_results import ecs_failure_summary, ecs_task_outputs
 from stratoflow.tasks.errors import TaskError, TaskFailed, TaskTimeout
 
 STATES_TIMEOUT = "States.Timeout"
@@ -123,11 +122,25 @@ def _no_reply(error: CaughtError | None) -> TaskError:
 
 
 def _cause(cause: str | None) -> str:
-    """An ECS task's description summarized (`ECS task STOPPED (...)`), else the cause as it is."""
+    """The stopped ECS task `.sync` gives as Cause, summarized (`ECS task STOPPED (...): ...; container
+    sandbox exit code 137 (...)`), else the cause as it is. Not `tasks.aws.job_results`: importing the
+    AWS task family here would load it for every run of the runner."""
     try:
         task = json.loads(cause or "")
     except ValueError:
         return cause or "no cause"
-    if isinstance(task, dict) and ("Containers" in task or "containers" in task):
-        return ecs_failure_summary(ecs_task_outputs(task))
-    return cause or "no cause"
+    if not isinstance(task, dict) or not isinstance(task.get("Containers"), list):
+        return cause or "no cause"
+    summary = f"ECS task {task.get('LastStatus') or 'failed'}"
+    if task.get("StopCode"):
+        summary += f" ({task['StopCode']})"
+    if task.get("StoppedReason"):
+        summary += f": {task['StoppedReason']}"
+    for container in (c for c in task["Containers"] if isinstance(c, dict)):
+        code, reason = container.get("ExitCode"), container.get("Reason")
+        if code in (None, 0) and not reason:
+            continue
+        summary += f"; container {container.get('Name', '?')}"
+        summary += f" exit code {code}" if code is not None else ""
+        summary += f" ({reason})" if reason else ""
+    return summary
