@@ -128,6 +128,11 @@ class Stratoflow(Construct):
         )
         # The stack's assets, which no flow role may reach: the console's pages, the sandboxes' code.
         assets = [self.script_sandboxes.code.bucket, *([self.console.pages_bucket] if self.console else [])]
+        if self.containers is not None:
+            # ... but a flow's sandbox role reads the sandbox's code zip in its containers (its own
+            # policy names that one object): the assets bucket is denied to every other role.
+            self.containers.deny_assets_to_flow_roles(self.deployer.flow_role_boundary, assets[0])
+            assets = assets[1:]
         self.deployer.flow_role_boundary.never_reach(
             *(arn for bucket in assets for arn in (bucket.bucket_arn, bucket.arn_for_objects("*")))
         )

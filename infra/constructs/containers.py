@@ -23,11 +23,13 @@ idle: a cluster and a task definition are free, and no NAT gateway or VPC is cre
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stratoflow.cloud.runtime import container_bootstrap
@@ -38,7 +40,11 @@ from ..grants import pass_role
 from ..nag import acknowledge, wildcard_resource
 from ..naming import owned_sandbox_roles_arn
 from .functions import PlatformFunctions
+from .operator_boundary import PLATFORM_DENIED_ACTIONS
 from .storage import Storage
+
+if TYPE_CHECKING:  # types only: the boundary's module imports the state machine role, which imports this
+    from .flow_role_boundary import FlowRoleBoundary
 
 IMAGE = "public.ecr.aws/docker/library/python:3.12.11-slim-bookworm"
 """The container's image: Python 3.12 as the platform layer's wheels (CPython 3.12, manylinux aarch64)."""
@@ -156,6 +162,22 @@ class Containers(Construct):
             resource=self.code.bucket_name,
             resource_name=self.code.object_key,
         )
+
+    def deny_assets_to_flow_roles(self, boundary: FlowRoleBoundary, assets: s3.IBucket) -> None:
+        """Every boundary denies the stack's assets bucket to all roles but the sandbox roles, which
+        read the sandbox's code there (their inline policy allows that one object, and nothing else)."""
+        for policy in (boundary.policy, *boundary.namespace_policies.values()):
+            if not isinstance(policy, iam.ManagedPolicy):
+                continue  # an operator's boundary: the README says what it must allow
+            policy.add_statements(
+                iam.PolicyStatement(
+                    sid="NeverTheAssetsButSandboxCode",
+                    effect=iam.Effect.DENY,
+                    actions=list(PLATFORM_DENIED_ACTIONS),
+                    resources=[assets.bucket_arn, assets.arn_for_objects("*")],
+                    conditions={"ArnNotLike": {"aws:PrincipalArn": self.sandbox_roles_arn}},
+                )
+            )
 
     def sandbox_object_arns(self) -> tuple[str, str]:
         """Every flow's sandbox folders, and what a container writes there (`out/`)."""

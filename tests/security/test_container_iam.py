@@ -62,6 +62,12 @@ class Roles:
         self.container = Principal(OWN_SANDBOX, (own,), boundary)
         base = stack.managed("base_policy")
         self.flow = Principal(FLOW_ROLE, (base,), boundary)
+        # A deployer bug (or a tampered role) whose inline policy is `*` on `*`: the boundary holds.
+        everything = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+        self.widened_flow = Principal(FLOW_ROLE, (everything, base), boundary)
 
     def folder(self, namespace: str = "team.a", flow: str = "etl") -> str:
         return f"{self.data}/{namespace}/{flow}/executions/e1/e1-crunch/sandbox/1"
@@ -110,6 +116,10 @@ ATTACKS: dict[str, Callable[[Roles], tuple[Request, Request]]] = {
     ),
     "container script reads another asset": lambda r: (
         ask(r.container, "s3:GetObject", r.other_code),
+        ask(r.container, "s3:GetObject", r.code),
+    ),
+    "widened flow role reads the stack's assets": lambda r: (
+        ask(r.widened_flow, "s3:GetObject", r.code),
         ask(r.container, "s3:GetObject", r.code),
     ),
     "container script reads a secret": lambda r: (

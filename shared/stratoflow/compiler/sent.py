@@ -55,7 +55,7 @@ class StackNames:
     containers: Mapping[str, str] = field(default_factory=dict)
     # (namespace, flow id) -> the flow's sandbox role's ARN, its containers' task role; None: a role
     # name as long as one gets (`cloud.config.naming.sandbox_role_name`: 64 characters).
-    sandbox_role: Callable[[str, str], str] | None = None
+    sandbox_role: Callable[[str, str], str] | None = field(default=None, compare=False)
 
     def state_machine_arn(self, namespace: str, flow_id: str) -> str:
         name = state_machine_name(self.stack_name, namespace, flow_id)
