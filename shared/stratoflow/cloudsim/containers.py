@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.cloudsim.stack import REGION
 from stratoflow.local.ecs_tasks import (
@@ -29,6 +29,9 @@ from stratoflow.local.ecs_tasks import (
 )
 from stratoflow.runner_call import JOB_KEY_VARIABLE
 
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
+
 # Marks the stopped task the simulation pushed for its resolver (a user's ECS task goes to moto's).
 SIMULATED = "__stratoflowSimulated"
 
@@ -36,7 +39,7 @@ SIMULATED = "__stratoflowSimulated"
 class SimulatedContainers:
     """Runs each container-run task in process, in place of moto's ECS integration."""
 
-    def __init__(self, sts: Any, s3_endpoint: str):
+    def __init__(self, sts: STSClient, s3_endpoint: str):
         self.sts, self.s3_endpoint = sts, s3_endpoint
         self.runs: list[ContainerExit] = []
         self.environments: list[dict[str, str]] = []  # what each container was given (tests read it)

@@ -24,7 +24,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import boto3
 
@@ -34,6 +34,9 @@ from stratoflow.storage_layout import JOB_FILE, REPLY_FILE
 from stratoflow.tasks.scripts.environment import LIBRARY
 from stratoflow.tasks.scripts.process import stopped_when
 from stratoflow.tasks.scripts.sandbox import run_job
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 LIBRARY_TAIL = "/".join(LIBRARY.parts[-4:])  # stratoflow/tasks/scripts/pylib
 
@@ -47,7 +50,7 @@ class Objects(Protocol):
 class BucketObjects:
     """The data bucket, with this environment's own credentials."""
 
-    def __init__(self, bucket: str, client: Any = None):
+    def __init__(self, bucket: str, client: S3Client | None = None):
         self.bucket = bucket
         self.client = client or boto3.client("s3")
 
