@@ -166,18 +166,15 @@ class Containers(Construct):
     def deny_assets_to_flow_roles(self, boundary: FlowRoleBoundary, assets: s3.IBucket) -> None:
         """Every boundary denies the stack's assets bucket to all roles but the sandbox roles, which
         read the sandbox's code there (their inline policy allows that one object, and nothing else)."""
-        for policy in (boundary.policy, *boundary.namespace_policies.values()):
-            if not isinstance(policy, iam.ManagedPolicy):
-                continue  # an operator's boundary: the README says what it must allow
-            policy.add_statements(
-                iam.PolicyStatement(
-                    sid="NeverTheAssetsButSandboxCode",
-                    effect=iam.Effect.DENY,
-                    actions=list(PLATFORM_DENIED_ACTIONS),
-                    resources=[assets.bucket_arn, assets.arn_for_objects("*")],
-                    conditions={"ArnNotLike": {"aws:PrincipalArn": self.sandbox_roles_arn}},
-                )
+        boundary.also_deny(
+            iam.PolicyStatement(
+                sid="NeverTheAssetsButSandboxCode",
+                effect=iam.Effect.DENY,
+                actions=list(PLATFORM_DENIED_ACTIONS),
+                resources=[assets.bucket_arn, assets.arn_for_objects("*")],
+                conditions={"ArnNotLike": {"aws:PrincipalArn": self.sandbox_roles_arn}},
             )
+        )
 
     def sandbox_object_arns(self) -> tuple[str, str]:
         """Every flow's sandbox folders, and what a container writes there (`out/`)."""

@@ -21,11 +21,18 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stratoflow.cloud.deploy.deployment import NAMESPACE_TAG
+from stratoflow.storage_layout import SANDBOX_FOLDER
 
 from ..config import StratoflowProps
 from ..grants import pass_role
 from ..nag import acknowledge, wildcard_actions, wildcard_resource
-from ..naming import owned_alarms_arn, owned_flow_roles_arn, owned_state_machines_arn, platform_name
+from ..naming import (
+    owned_alarms_arn,
+    owned_flow_roles_arn,
+    owned_sandbox_roles_arn,
+    owned_state_machines_arn,
+    platform_name,
+)
 from .containers import Containers
 from .flow_role_boundary import FlowRoleBoundary
 from .functions import METRICS_NAMESPACE, PlatformFunctions
@@ -174,8 +181,14 @@ class DeployerWiring(Construct):
         In the bucket's policy, not the boundaries: a boundary's Deny cannot leave out objects of one
         bucket (NotResource would leave out every other bucket), and a bucket policy applies to that
         bucket only. The task runner, the shared role and the sandboxes' presigned URLs (signed by the
-        task runner) are other principals."""
+        task runner) are other principals.
+
+        Sandbox roles (flow role names ending `-s`) get their namespace's sandbox folders instead: a
+        Fargate container runs as its flow's sandbox role and reads its job and writes its answer there
+        (`cloud.deploy.sandboxes.ContainerAccess` narrows that to the flow). A Deny's exception grants
+        nothing: a sandbox role without containers has no policy on the bucket at all."""
         flow_roles = {"ArnLike": {"aws:PrincipalArn": owned_flow_roles_arn(self)}}
+        sandbox_roles = owned_sandbox_roles_arn(self)
         bucket = storage.data_bucket
         bucket.add_to_resource_policy(
             iam.PolicyStatement(
@@ -184,7 +197,17 @@ class DeployerWiring(Construct):
                 principals=[iam.AnyPrincipal()],
                 actions=["s3:*"],
                 not_resources=list(self.state_machine_role.distributed_map_objects(OWN_NAMESPACE)),
-                conditions=flow_roles,
+                conditions={**flow_roles, "ArnNotLike": {"aws:PrincipalArn": sandbox_roles}},
+            )
+        )
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="SandboxRolesOnlyTheirSandboxFolders",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:*"],
+                not_resources=[bucket.arn_for_objects(f"{OWN_NAMESPACE}/*/executions/*/{SANDBOX_FOLDER}/*")],
+                conditions={"ArnLike": {"aws:PrincipalArn": sandbox_roles}},
             )
         )
         # ... and a role without its namespace tag nothing (its `${aws:PrincipalTag/...}` resolves to

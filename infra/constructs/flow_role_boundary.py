@@ -76,6 +76,8 @@ class FlowRoleBoundary(Construct):
         # still cannot write flows or read records (`never_reach` adds the ones made later).
         self.platform_records = list(platform_records)
         self._platform_denials: list[iam.PolicyStatement] = []
+        # Denials other parts of the stack add to every boundary (`also_deny`), operator-based included.
+        self._extra_denials: list[iam.PolicyStatement] = []
         # Boundary by namespace of the grants (the namespaces without an entry get `policy`).
         self.namespace_policies: dict[str, iam.IManagedPolicy] = {}
         self.operator: OperatorBoundaries | None = None
@@ -129,7 +131,7 @@ class FlowRoleBoundary(Construct):
         """The Deny statements a boundary built on the operator's policy carries: the stack's records,
         KMS outside the task services, and with grants (`patterns`) the task services, role passing
         and keys outside the namespace's patterns and the base policy's resources."""
-        found = [platform_denial(self.platform_records), kms_denial(self)]
+        found = [platform_denial(self.platform_records), kms_denial(self), *self._extra_denials]
         if patterns is not None:
             # The base policy's map objects name the role's namespace through its tag; here any
             # namespace's (a Deny whose NotResource holds a variable IAM cannot resolve may not apply
@@ -143,6 +145,14 @@ class FlowRoleBoundary(Construct):
             actions = [*TASK_SERVICE_ACTIONS, "iam:PassRole", "kms:*"]
             found.append(grants_denial(actions, [*patterns, *base]))
         return found
+
+    def also_deny(self, statement: iam.PolicyStatement) -> None:
+        """Add a Deny statement to every flow-role boundary: the stack's own, and those composed with
+        an operator's policy (whose denials are written when the stack is deployed)."""
+        self._extra_denials.append(statement)
+        for policy in (self.policy, *self.namespace_policies.values()):
+            if isinstance(policy, iam.ManagedPolicy):
+                policy.add_statements(statement)
 
     def never_reach(self, *resources: str) -> None:
         """Deny flow roles these resources of the stack too (made after the boundaries)."""

@@ -77,13 +77,32 @@ def test_layer_requirements_are_pinned_and_runtime_only() -> None:
     assert not NOT_IN_THE_LAYER & set(pins)
 
 
+def _run_time_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of `tree` but those under `if TYPE_CHECKING:`, which only the type checker reads
+    (the boto3 stubs are a dev dependency, never in the layer)."""
+    found: list[ast.AST] = []
+    waiting = [tree]
+    while waiting:
+        node = waiting.pop()
+        found.append(node)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and ast.unparse(child.test) in (
+                "TYPE_CHECKING",
+                "typing.TYPE_CHECKING",
+            ):
+                waiting.extend(child.orelse)
+                continue
+            waiting.append(child)
+    return found
+
+
 def test_layer_has_every_package_the_library_imports_in_lambda() -> None:
     # Given the third-party modules that the library's Lambda-side code imports
     imported = set()
     for path in LIBRARY.rglob("*.py"):
         if LOCAL_ONLY_PACKAGES & set(path.relative_to(LIBRARY).parts):
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in _run_time_nodes(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 imported |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

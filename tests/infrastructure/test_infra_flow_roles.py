@@ -247,9 +247,16 @@ def test_an_operators_boundary_is_composed_with_the_stacks_denials_per_namespace
         assert sids == [
             "NeverThePlatformsRecords",
             "KeysOnlyThroughTaskServices",
+            # the stack runs containers: the assets bucket to every flow role but the sandbox roles
+            "NeverTheAssetsButSandboxCode",
             "OnlyTheNamespacesGrants",
         ], key
         assert all(statement["Effect"] == "Deny" for statement in statements)
+        assets = statements[2]
+        assert list(assets["Condition"]["ArnNotLike"]) == ["aws:PrincipalArn"]
+        assert render_cfn(assets["Condition"]["ArnNotLike"]["aws:PrincipalArn"]).endswith(
+            ":role/stratoflow/StratoDev-flow-*-s"
+        )
     # ... the deployer gives flow roles those, and may create roles with those only
     assert environment["STRATOFLOW_FLOW_BOUNDARY_ARN"] == {"Fn::GetAtt": [composer, "default"]}
     allowed = create["Condition"]["StringEquals"]["iam:PermissionsBoundary"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -205,8 +206,24 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, st
         containerSubnets="subnet-0aaa1111",
         containerSecurityGroups="sg-0ccc3333",
     )
-    roles = Roles(SimulatedStack(synth))
-    pairs = {name: build(roles) for name, build in ATTACKS.items()}
+    stack = SimulatedStack(synth)
+    roles = Roles(stack)
+    data_policy = stack.template.resource_policy(
+        "AWS::S3::BucketPolicy", "Bucket", synth.logical_id(synth.platform.storage.data_bucket)
+    )
+    assert data_policy is not None
+
+    def as_aws_sees_it(request: Request) -> Request:
+        """A call on the data bucket is also judged by the bucket's policy, with the role's tags."""
+        if not request.resource.startswith(roles.data):
+            return request
+        tags = OWN_FLOW if request.principal.arn.startswith(ROLES) else {}
+        return replace(request, context={**tags, **request.context}, resource_policy=data_policy)
+
+    pairs = {
+        name: (as_aws_sees_it(attack), as_aws_sees_it(legitimate))
+        for name, (attack, legitimate) in ((name, build(roles)) for name, build in ATTACKS.items())
+    }
     results = iter(Simulator().evaluate([request for pair in pairs.values() for request in pair]))
     return {name: (next(results), next(results)) for name in pairs}
 
