@@ -81,14 +81,9 @@ def _job(tmp_path: Path) -> ScriptJob:
     )
 
 
-def test_the_bootstrap_runs_the_downloaded_sandbox_on_the_job_and_answers_beside_it(
-    s3: tuple[Any, str, str], tmp_path: Path
-) -> None:
-    # Given the sandbox's code zip in the assets bucket, a job in the data bucket, and keys
-    client, endpoint, suffix = s3
-    assets, data = f"assets-{suffix}", f"data-{suffix}"
-    client.put_object(Bucket=assets, Key="code/3f2e.zip", Body=_code_zip(tmp_path / "code.zip"))
-    client.put_object(Bucket=data, Key=JOB_KEY, Body=_job(tmp_path).model_dump_json().encode())
+def _run_container(endpoint: str, assets: str, data: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """The container's command, `python -c <bootstrap>`, with the environment ECS gives it: the code's
+    and the job's places, and S3 at the loopback endpoint."""
     environment = {
         "PATH": os.environ.get("PATH", ""),
         "TMPDIR": str(tmp_path),
@@ -101,9 +96,7 @@ def test_the_bootstrap_runs_the_downloaded_sandbox_on_the_job_and_answers_beside
         JOB_BUCKET_VARIABLE: data,
         JOB_KEY_VARIABLE: JOB_KEY,
     }
-
-    # When the container's command runs: `python -c <bootstrap>`
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", Path(container_bootstrap.__file__).read_text()],
         env=environment,
         capture_output=True,
@@ -111,6 +104,19 @@ def test_the_bootstrap_runs_the_downloaded_sandbox_on_the_job_and_answers_beside
         timeout=120,
         check=False,
     )
+
+
+def test_the_bootstrap_runs_the_downloaded_sandbox_on_the_job_and_answers_beside_it(
+    s3: tuple[Any, str, str], tmp_path: Path
+) -> None:
+    # Given the sandbox's code zip in the assets bucket, a job in the data bucket, and keys
+    client, endpoint, suffix = s3
+    assets, data = f"assets-{suffix}", f"data-{suffix}"
+    client.put_object(Bucket=assets, Key="code/3f2e.zip", Body=_code_zip(tmp_path / "code.zip"))
+    client.put_object(Bucket=data, Key=JOB_KEY, Body=_job(tmp_path).model_dump_json().encode())
+
+    # When the container's command runs: `python -c <bootstrap>`
+    done = _run_container(endpoint, assets, data, tmp_path)
 
     # Then it exited 0 and answered beside the job: the script's line, its large output file handed back
     # under `out/`, and the `kestra` library of the downloaded code (not this checkout's)
@@ -134,28 +140,9 @@ def test_a_job_it_cannot_read_exits_1_and_leaves_no_answer(s3: tuple[Any, str, s
     client, endpoint, suffix = s3
     assets, data = f"assets-{suffix}", f"data-{suffix}"
     client.put_object(Bucket=assets, Key="code/3f2e.zip", Body=_code_zip(tmp_path / "code.zip"))
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "TMPDIR": str(tmp_path),
-        "AWS_ACCESS_KEY_ID": "k",
-        "AWS_SECRET_ACCESS_KEY": "s",
-        "AWS_REGION": "eu-west-1",
-        "AWS_ENDPOINT_URL_S3": endpoint,
-        "STRATOFLOW_CODE_BUCKET": assets,
-        "STRATOFLOW_CODE_KEY": "code/3f2e.zip",
-        JOB_BUCKET_VARIABLE: data,
-        JOB_KEY_VARIABLE: JOB_KEY,
-    }
 
     # When the container runs
-    done = subprocess.run(
-        [sys.executable, "-c", Path(container_bootstrap.__file__).read_text()],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _run_container(endpoint, assets, data, tmp_path)
 
     # Then it fails as the sandbox's own fault (the runner's collect then finds no reply)
     assert done.returncode == 1
