@@ -9,6 +9,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stratoflow.storage_layout import SANDBOX_EXPIRY_DAYS, SANDBOX_TAG
 from stratoflow.store.s3 import HISTORY_TAG
 
 from ..config import StratoflowProps
@@ -65,6 +66,14 @@ class Storage(Construct):
                     id="ExecutionData",
                     expiration=Duration.days(config.data_retention_days + HISTORY_MARGIN_DAYS),
                     tag_filters=dict([HISTORY_TAG]),
+                ),
+                # A script sandbox's hand-over (`cloud.runtime.script_sandbox`): the runner deletes by
+                # name what it knows of; what a script posted unreported, or a failed delete left,
+                # expires by the tag every such object carries (its POST policy requires it).
+                s3.LifecycleRule(
+                    id="SandboxHandover",
+                    expiration=Duration.days(SANDBOX_EXPIRY_DAYS),
+                    tag_filters=dict([SANDBOX_TAG]),
                 ),
                 s3.LifecycleRule(
                     id="IncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)

@@ -45,3 +45,12 @@ REPLY_FILE = "out/reply.json"
 def sandbox_folder(namespace: str, flow_id: str, execution_id: str, task_run_id: str, attempt: int) -> str:
     """The sandbox folder of one attempt of a task run (no trailing '/')."""
     return f"{namespace}/{flow_id}/executions/{execution_id}/{task_run_id}/{SANDBOX_FOLDER}/{attempt}"
+
+
+SANDBOX_TAG = ("stratoflow", "sandbox")
+"""The tag of every object a script sandbox's hand-over puts under a sandbox folder (the runner's
+inputs and stop object; what the sandbox posts, which its presigned POST policy requires the tag of).
+The runner deletes what it knows of after the run; the data bucket's lifecycle expires the rest
+(what a script posted without reporting it, what a failed delete left) SANDBOX_EXPIRY_DAYS later."""
+SANDBOX_EXPIRY_DAYS = 1
+"""Longer than any sandbox run (Lambda's 15 minutes), short enough that strays cost nothing to speak of."""

@@ -69,9 +69,10 @@ def test_execution_data_expires_after_the_retention_and_namespace_files_never(
         rules = _bucket(synthesized, "data_bucket")["Properties"]["LifecycleConfiguration"]["Rules"]
         by_id = {rule["Id"]: rule for rule in rules}
         # Then only objects tagged as execution data expire (the blob store tags all but namespace
-        # files), a margin after the records that point at them (DynamoDB TTL of `days`)
+        # files), a margin after the records that point at them (DynamoDB TTL of `days`), and the
+        # script sandboxes' hand-over objects (a tag of their own, test below)
         expiring = [rule for rule in rules if "ExpirationInDays" in rule]
-        assert expiring == [by_id["ExecutionData"]]
+        assert expiring == [by_id["ExecutionData"], by_id["SandboxHandover"]]
         assert by_id["ExecutionData"]["ExpirationInDays"] == days + HISTORY_MARGIN_DAYS
         assert by_id["ExecutionData"]["TagFilters"] == [{"Key": "stratoflow", "Value": "history"}]
         assert "Prefix" not in by_id["ExecutionData"]
@@ -80,6 +81,18 @@ def test_execution_data_expires_after_the_retention_and_namespace_files_never(
         # ... and the functions write records with a TTL of the same setting
         runner = synthesized.environment(synthesized.platform.functions.task_runner)
         assert runner["STRATOFLOW_HISTORY_DAYS"] == str(days)
+
+
+def test_a_sandboxs_hand_over_objects_expire_a_day_after_they_were_written(synth: Synthesized) -> None:
+    # Given the data bucket's lifecycle
+    rules = _bucket(synth, "data_bucket")["Properties"]["LifecycleConfiguration"]["Rules"]
+    (rule,) = [rule for rule in rules if rule["Id"] == "SandboxHandover"]
+    # Then every object tagged as a sandbox's hand-over (the tag the runner writes and the upload's
+    # POST policy requires: what a script posted without reporting it) expires a day later, wherever
+    # it is in the bucket (a sandbox folder is deep inside an execution's keys: no prefix filter)
+    assert rule["TagFilters"] == [{"Key": "stratoflow", "Value": "sandbox"}]
+    assert rule["ExpirationInDays"] == 1 and rule["Status"] == "Enabled"
+    assert "Prefix" not in rule
 
 
 def test_table_key_schema_is_the_one_the_store_uses(synth: Synthesized) -> None:

@@ -21,12 +21,16 @@ class FakeError(Exception):
 
 
 class FakeS3:
+    """S3 as the runner uses it; it has no listing: the runner must know what it deletes."""
+
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.tags: dict[str, str] = {}
         self.deleted: list[str] = []
+        self.delete_requests = 0
 
-    def put_object(self, Bucket: str, Key: str, Body: bytes, **_: Any) -> None:
-        self.objects[Key] = Body
+    def put_object(self, Bucket: str, Key: str, Body: bytes, Tagging: str = "", **_: Any) -> None:
+        self.objects[Key], self.tags[Key] = Body, Tagging
 
     def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
         return {"Body": io.BytesIO(self.objects[Key])}
@@ -35,24 +39,19 @@ class FakeS3:
         return f"https://s3.test/{Params['Key']}?signed"
 
     def generate_presigned_post(
-        self, Bucket: str, Key: str, Conditions: list[Any], ExpiresIn: int
+        self, Bucket: str, Key: str, Fields: dict[str, str], Conditions: list[Any], ExpiresIn: int
     ) -> dict[str, Any]:
         self.conditions = Conditions
-        return {"url": "https://s3.test/", "fields": {"key": Key, "policy": "p", "x-amz-signature": "s"}}
+        fields = {**Fields, "key": Key, "policy": "p", "x-amz-signature": "s"}
+        return {"url": "https://s3.test/", "fields": fields}
 
-    def get_paginator(self, name: str) -> Any:
-        s3 = self
-
-        class Pages:
-            def paginate(self, Bucket: str, Prefix: str) -> list[dict[str, Any]]:
-                return [{"Contents": [{"Key": key} for key in s3.objects if key.startswith(Prefix)]}]
-
-        return Pages()
-
-    def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> None:
+    def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:
+        self.delete_requests += 1
+        assert len(Delete["Objects"]) <= 1000, "S3 takes at most 1000 keys per DeleteObjects"
         for item in Delete["Objects"]:
             self.deleted.append(item["Key"])
             self.objects.pop(item["Key"], None)
+        return {}
 
 
 class FakeLambda:
@@ -109,6 +108,7 @@ def test_large_inputs_go_by_presigned_url_under_the_task_runs_prefix_and_are_del
     assert upload["prefix"] == f"{prefix}out/" and "key" not in upload["fields"]
     assert ["starts-with", "$key", f"{prefix}out/"] in s3.conditions
     assert s3.deleted == [f"{prefix}in/1"] and not s3.objects
+    assert s3.tags[f"{prefix}in/1"] == "stratoflow=sandbox"  # expires, should the delete fail
 
 
 def test_an_answer_naming_a_key_outside_the_runs_uploads_is_refused() -> None:
@@ -158,3 +158,79 @@ def test_a_command_too_large_to_hand_over_fails_naming_the_limit() -> None:
     # When it is handed over, Then the task fails naming the size and the limit
     with pytest.raises(TaskFailed, match="a sandbox takes 5242880 inline"):
         sandbox(FakeLambda(reply=answer()), FakeS3()).run(huge)
+
+
+PREFIX = "team.app/etl/executions/exec1/run1/sandbox/2/"
+
+
+def test_what_the_answer_reports_under_the_runs_uploads_is_deleted_by_name_after_the_run() -> None:
+    # Given a sandbox that posted a large output file, a shared working directory's file and its
+    # whole answer under the run's uploads
+    s3 = FakeS3()
+    posted = {f"{PREFIX}out/files/7-out.csv": b"o" * 10, f"{PREFIX}out/files/6-w.bin": b"w" * 10}
+    s3.objects.update(posted)
+    files = [HandedFile(path="out.csv", size=10, key=f"{PREFIX}out/files/7-out.csv")]
+    workdir = [HandedFile(path="w.bin", size=10, key=f"{PREFIX}out/files/6-w.bin")]
+    answer_key = f"{PREFIX}out/answer.json"
+    s3.objects[answer_key] = (
+        ScriptAnswer(exit_code=0, files=files, workdir=workdir).model_dump_json().encode()
+    )
+    reply = SandboxReply(answer_key=answer_key).model_dump(mode="json", exclude_none=True)
+
+    # When the runner takes the answer
+    taken = sandbox(FakeLambda(reply=reply), s3).run(job())
+
+    # Then it has the files' bytes, and deleted exactly what was reported, in one request
+    assert [f.content() for f in taken.files] == [b"o" * 10]
+    assert taken.workdir is not None and [f.content() for f in taken.workdir] == [b"w" * 10]
+    assert sorted(s3.deleted) == sorted([answer_key, *posted])
+    assert s3.delete_requests == 1 and not s3.objects
+
+
+def test_a_run_that_put_nothing_under_its_prefix_makes_no_storage_request_after_it() -> None:
+    # Given a script whose files and answer all travel inline
+    s3 = FakeS3()
+    # When it runs
+    sandbox(FakeLambda(reply=answer(files=[HandedFile.inline("o.txt", b"o")])), s3).run(job())
+    # Then the runner neither lists nor deletes anything (the fake cannot list at all)
+    assert s3.delete_requests == 0
+
+
+def test_an_answer_naming_another_runs_object_never_gets_it_deleted() -> None:
+    # Given a sandbox that names another execution's object as its output file
+    s3 = FakeS3()
+    theirs = "team.other/x/executions/e/r/sandbox/1/out/answer.json"
+    s3.objects[theirs] = b"theirs"
+    stolen = HandedFile(path="out.csv", size=6, key=theirs)
+    # When the runner refuses the answer
+    with pytest.raises(TaskFailed, match="outside the task run's own uploads"):
+        sandbox(FakeLambda(reply=answer(files=[stolen])), s3).run(job())
+    # Then the object is still there: the runner deletes only under its own run's uploads
+    assert s3.objects == {theirs: b"theirs"} and s3.deleted == []
+
+
+def test_more_handed_back_files_than_one_delete_takes_are_deleted_in_batches() -> None:
+    # Given a shared working directory of 1,001 large files, each posted under the run's uploads
+    s3 = FakeS3()
+    workdir = []
+    for number in range(1001):
+        key = f"{PREFIX}out/files/{number}"
+        s3.objects[key] = b"x"
+        workdir.append(HandedFile(path=f"f{number}", size=1, key=key))
+    # When the runner takes them
+    sandbox(FakeLambda(reply=answer(workdir=workdir)), s3).run(job())
+    # Then all were deleted, in two requests
+    assert s3.delete_requests == 2 and not s3.objects
+
+
+def test_the_upload_requires_the_tag_that_the_bucket_expires() -> None:
+    # Given a job handed over
+    s3, lambda_client = FakeS3(), FakeLambda(reply=answer())
+    # When the runner signs the sandbox's upload
+    sandbox(lambda_client, s3).run(job())
+    # Then the POST policy requires the `tagging` field with the sandbox tag (S3 refuses a form that
+    # lacks a field its policy names, or that has another value), and the sandbox is given the field
+    xml = "<Tagging><TagSet><Tag><Key>stratoflow</Key><Value>sandbox</Value></Tag></TagSet></Tagging>"
+    assert {"tagging": xml} in s3.conditions
+    (request,) = lambda_client.requests
+    assert request["job"]["upload"]["fields"]["tagging"] == xml

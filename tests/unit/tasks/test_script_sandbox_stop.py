@@ -41,23 +41,13 @@ class FakeS3:
         self.signed.append((operation, Params, ExpiresIn))
         return f"https://s3.test/{Params['Key']}?signed"
 
-    def generate_presigned_post(
-        self, Bucket: str, Key: str, Conditions: Any, ExpiresIn: int
-    ) -> dict[str, Any]:
+    def generate_presigned_post(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
         return {"url": "https://s3.test/", "fields": {"key": Key, "policy": "p"}}
 
-    def get_paginator(self, name: str) -> Any:
-        s3 = self
-
-        class Pages:
-            def paginate(self, Bucket: str, Prefix: str) -> list[dict[str, Any]]:
-                return [{"Contents": [{"Key": key} for key in s3.objects if key.startswith(Prefix)]}]
-
-        return Pages()
-
-    def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> None:
+    def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:
         for item in Delete["Objects"]:
             self.objects.pop(item["Key"], None)
+        return {}
 
 
 class SandboxUntilStopped:

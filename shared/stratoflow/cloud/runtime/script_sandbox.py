@@ -6,7 +6,14 @@ synchronously with a `ScriptJob`. Files larger than `INLINE_FILE_BYTES` go to th
 the task run's own prefix `<task run folder>/sandbox/<attempt>/in/` and travel as presigned GETs;
 what the sandbox hands back (large output files, an answer over Lambda's response size) comes through
 one presigned POST restricted to `.../out/`. The sandbox has no permission on the bucket at all: the
-URLs are all the access it gets. Everything under the prefix is deleted after the run.
+URLs are all the access it gets.
+
+After the run the runner deletes, by name, what it put under the prefix and what the answer says the
+sandbox put there: no LIST per script task (an S3 request, billed, and a round trip). What a script
+posts through the upload without it being reported cannot stay: the POST policy requires the
+`SANDBOX_TAG` tag on every object, and the data bucket's lifecycle expires objects with that tag
+`SANDBOX_EXPIRY_DAYS` after they were written (`infra.constructs.storage`), as it does what a failed
+delete leaves.
 
 Stopping: while the invoke waits, a thread asks the runner's stop check (`runner.kill_flag`, installed
 with `process.stopped_when`) and, when the task run is KILLED, writes `.../stop` (the reason inside);
@@ -38,8 +45,7 @@ from stratoflow.sandbox_call import (
     ScriptJob,
     Upload,
 )
-from stratoflow.storage_layout import sandbox_folder
-from stratoflow.store.s3 import HISTORY_TAG
+from stratoflow.storage_layout import SANDBOX_TAG, sandbox_folder
 from stratoflow.tasks.errors import TaskFailed, TaskStopped
 from stratoflow.tasks.scripts.process import StopCheck, installed_check
 from stratoflow.tasks.scripts.stop_watch import StopWatch
@@ -54,6 +60,11 @@ log = logging.getLogger(__name__)
 # Presigned URLs (the stop URL too) outlive the longest run (Lambda's 15 minutes) with room for the
 # handover itself.
 URL_SECONDS = 3600
+# S3's most keys per DeleteObjects request.
+DELETE_BATCH = 1000
+# The tag as PutObject's header writes it, and as a POST's `tagging` form field must carry it.
+TAGGING = "=".join(SANDBOX_TAG)
+TAGGING_XML = f"<Tagging><TagSet><Tag><Key>{SANDBOX_TAG[0]}</Key><Value>{SANDBOX_TAG[1]}</Value></Tag></TagSet></Tagging>"
 
 
 class SandboxMissing(TaskFailed):
@@ -93,34 +104,40 @@ class LambdaScriptSandbox:
         # The runner's stop check (its task run KILLED, its execution KILLING) cannot reach the
         # sandbox's loop: a thread asks it while the invoke waits and writes the stop object.
         check = installed_check()
+        # The keys under the prefix that this run wrote, or that the answer says the sandbox wrote:
+        # deleted by name after the run, whatever its outcome.
+        written: list[str] = []
         try:
-            files = [self._hand_over(number, handed) for number, handed in enumerate(job.files)]
+            files = [self._hand_over(number, handed, written) for number, handed in enumerate(job.files)]
             update: dict[str, Any] = {"files": files, "upload": self._upload()}
             if check is not None:
                 update["stop_url"] = self._presigned_get(self._stop_key)
             sent = job.model_copy(update=update)
-            reply = self._invoke(sent) if check is None else self._invoke_stoppable(sent, check)
+            reply = self._invoke(sent) if check is None else self._invoke_stoppable(sent, check, written)
+            written += self._uploads_among([reply.answer_key])
             answer = reply.answer if reply.answer is not None else self._answer_at(reply.answer_key)
+            handed_back = [*answer.files, *(answer.workdir or [])]
+            written += self._uploads_among([handed.key for handed in handed_back])
             files = [self._taken(f) for f in answer.files]
             workdir = None if answer.workdir is None else [self._taken(f) for f in answer.workdir]
             return answer.model_copy(update={"files": files, "workdir": workdir})
         finally:
-            self._clean()
+            self._delete(written)
 
-    def _hand_over(self, number: int, handed: HandedFile) -> HandedFile:
+    def _hand_over(self, number: int, handed: HandedFile, written: list[str]) -> HandedFile:
         if handed.size <= INLINE_FILE_BYTES:
             return handed
         key = f"{self.prefix}in/{number}"
         s3, bucket = self.sandboxes.s3, self.sandboxes.bucket
-        # Tagged as history: should the deletion after the run fail, the bucket's lifecycle expires it.
-        s3.put_object(Bucket=bucket, Key=key, Body=handed.content(), Tagging="=".join(HISTORY_TAG))
+        written.append(key)
+        s3.put_object(Bucket=bucket, Key=key, Body=handed.content(), Tagging=TAGGING)
         url = self._presigned_get(key)
         return HandedFile(path=handed.path, size=handed.size, url=url, executable=handed.executable)
 
-    def _invoke_stoppable(self, job: ScriptJob, check: StopCheck) -> SandboxReply:
+    def _invoke_stoppable(self, job: ScriptJob, check: StopCheck, written: list[str]) -> SandboxReply:
         """Invoke while a thread asks `check`; once it gave a reason, TaskStopped whatever the sandbox
         answered (the runner's own verdict: the run is KILLED and its end is discarded, as when the
-        runner's own loop kills a command)."""
+        runner's own loop kills a command). The stop object, once tried, joins `written`."""
         with StopWatch(check, self._stop) as watch:
             try:
                 try:
@@ -138,6 +155,7 @@ class LambdaScriptSandbox:
                 if watch.reason is None:
                     raise
         if watch.reason is not None:
+            written.append(self._stop_key)
             raise TaskStopped(f"the command was killed: {watch.reason}")
         return reply
 
@@ -158,15 +176,22 @@ class LambdaScriptSandbox:
             Bucket=self.sandboxes.bucket,
             Key=self._stop_key,
             Body=reason.encode()[:MAX_STOP_REASON_BYTES],
-            Tagging="=".join(HISTORY_TAG),
+            Tagging=TAGGING,
         )
 
     def _upload(self) -> Upload:
         out = f"{self.prefix}out/"
+        # S3 refuses a POST whose form lacks the `tagging` field the policy names, so everything the
+        # sandbox (or its script) posts carries the tag its lifecycle rule expires.
         post = self.sandboxes.s3.generate_presigned_post(
             Bucket=self.sandboxes.bucket,
             Key=out + "${filename}",
-            Conditions=[["starts-with", "$key", out], ["content-length-range", 0, MAX_UPLOAD_BYTES]],
+            Fields={"tagging": TAGGING_XML},
+            Conditions=[
+                ["starts-with", "$key", out],
+                ["content-length-range", 0, MAX_UPLOAD_BYTES],
+                {"tagging": TAGGING_XML},
+            ],
             ExpiresIn=URL_SECONDS,
         )
         fields = {name: str(value) for name, value in post["fields"].items() if name != "key"}
@@ -222,17 +247,27 @@ class LambdaScriptSandbox:
         body: bytes = self.sandboxes.s3.get_object(Bucket=self.sandboxes.bucket, Key=key)["Body"].read()
         return body
 
-    def _clean(self) -> None:
-        """Delete everything under the run's prefix (inputs handed over, what came back)."""
+    def _uploads_among(self, keys: list[str | None]) -> list[str]:
+        """The keys named by the answer that are this run's own uploads (the others are refused, never
+        deleted: an answer could name another run's objects)."""
+        out = f"{self.prefix}out/"
+        return [key for key in keys if key is not None and key.startswith(out)]
+
+    def _delete(self, keys: list[str]) -> None:
+        """Delete these keys of the run's prefix: one request per DELETE_BATCH keys, none for none."""
+        unique = list(dict.fromkeys(keys))
         s3, bucket = self.sandboxes.s3, self.sandboxes.bucket
         try:
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=self.prefix):
-                keys: list[ObjectIdentifierTypeDef] = [
-                    {"Key": item["Key"]} for item in page.get("Contents", [])
+            for start in range(0, len(unique), DELETE_BATCH):
+                batch: list[ObjectIdentifierTypeDef] = [
+                    {"Key": key} for key in unique[start : start + DELETE_BATCH]
                 ]
-                if keys:
-                    s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-        except Exception as error:  # left behind: only this task run's own files
+                done = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+                for failed in done.get("Errors", []):
+                    log.warning(
+                        "could not delete the sandbox file %s: %s", failed.get("Key"), failed.get("Message")
+                    )
+        except Exception as error:  # left behind: only this task run's own files, which expire by their tag
             log.warning("could not delete the sandbox files under %s: %s", self.prefix, error)
 
 
