@@ -17,7 +17,7 @@ import pytest
 from stratoflow.cloud.runtime.script_sandbox import URL_SECONDS, LambdaScriptSandboxes
 from stratoflow.sandbox_call import MAX_STOP_REASON_BYTES, SandboxReply, ScriptAnswer, ScriptJob
 from stratoflow.tasks.errors import TaskStopped
-from stratoflow.tasks.scripts import process, sandbox, transfer
+from stratoflow.tasks.scripts import process, sandbox, stop_watch, transfer
 from stratoflow.tasks.scripts.process import stopped_when
 from stratoflow.tasks.scripts.stop_watch import StopWatch
 
@@ -85,7 +85,7 @@ def job(**fields: Any) -> ScriptJob:
 
 
 def watchers() -> list[threading.Thread]:
-    return [thread for thread in threading.enumerate() if thread.name == "stratoflow-stop-watch"]
+    return [thread for thread in threading.enumerate() if thread.name == stop_watch.THREAD_NAME]
 
 
 def test_the_runner_writes_the_stop_object_when_its_check_fires_and_raises_task_stopped() -> None:
@@ -98,17 +98,17 @@ def test_the_runner_writes_the_stop_object_when_its_check_fires_and_raises_task_
         run_sandbox(lambda_client, s3)
 
     # Then the job carried a presigned GET of the run's stop object, the runner wrote the reason
-    # there (and cleaned it away after), stopped in its own words, and its watching thread ended
+    # there (and cleaned it away after), stopped in its own words, and its watch ended
     (sent,) = lambda_client.jobs
     assert sent["stop_url"] == f"https://s3.test/{PREFIX}stop?signed"
     assert ("get_object", {"Bucket": "data", "Key": f"{PREFIX}stop"}, URL_SECONDS) in s3.signed
     assert URL_SECONDS > 900  # Lambda's longest run: the URL outlives the command
     assert s3.stop_written.is_set() and s3.objects == {}
     assert str(stopped.value) == "the command was killed: task 'body' timed out"
-    assert watchers() == []
+    assert stop_watch.watched() == 0
 
 
-def test_a_check_that_never_fires_writes_nothing_and_its_thread_ends_with_the_invoke() -> None:
+def test_a_check_that_never_fires_writes_nothing_and_its_watch_ends_with_the_invoke() -> None:
     # Given a task run that is not killed
     s3 = FakeS3()
     lambda_client = SandboxUntilStopped(s3, stops=False)
@@ -117,11 +117,11 @@ def test_a_check_that_never_fires_writes_nothing_and_its_thread_ends_with_the_in
     with stopped_when(lambda: None):
         answer = run_sandbox(lambda_client, s3)
 
-    # Then its answer is taken, no stop object was written, and no watching thread is left
+    # Then its answer is taken, no stop object was written, and nothing is watched any more
     assert answer.exit_code == 0
     assert not s3.stop_written.is_set()
     assert "stop_url" in lambda_client.jobs[0]
-    assert watchers() == []
+    assert stop_watch.watched() == 0
 
 
 def test_without_a_stop_check_the_job_has_no_stop_url() -> None:
@@ -222,6 +222,54 @@ def test_a_failed_write_of_the_stop_object_is_tried_again_until_it_is_written() 
     assert writes == ["killed", "killed"] and watch.signalled and not watch.running
 
 
+def test_watches_one_after_another_share_one_thread_and_end_with_their_blocks() -> None:
+    # Given a watch that fired and was written, then one whose block ends before its first round
+    fired, written = iter(["killed"]), threading.Event()
+    with StopWatch(lambda: next(fired, None), lambda _: written.set(), every=0.01) as first:
+        assert written.wait(BOUND_SECONDS)
+    first_thread = watchers()
+    asked: list[str] = []
+    with StopWatch(lambda: asked.append("asked") or None, lambda _: None, every=BOUND_SECONDS) as second:
+        assert second.running
+
+    # When a third watches until its check was asked twice
+    twice = threading.Event()
+    rounds: list[int] = []
+
+    def check() -> None:
+        rounds.append(1)
+        if len(rounds) == 2:
+            twice.set()
+
+    with StopWatch(check, lambda _: None, every=0.01) as third:
+        assert twice.wait(BOUND_SECONDS)
+
+    # Then one thread served all three (no thread per watch), the short one was never asked, and
+    # nothing is asked once the blocks have ended
+    assert len(first_thread) == 1 and watchers() == first_thread
+    assert first.signalled and not first.running and asked == [] and not second.running
+    assert not third.running and stop_watch.watched() == 0
+
+
+def test_a_block_that_ends_while_its_check_is_asked_waits_for_that_round() -> None:
+    # Given a check that is being asked (a slow read of the record) when the block ends
+    asking, release = threading.Event(), threading.Event()
+    signals: list[str] = []
+
+    def slow_check() -> str:
+        asking.set()
+        assert release.wait(BOUND_SECONDS)
+        return "killed"
+
+    watch = StopWatch(slow_check, signals.append, every=0.01)
+    with watch:
+        assert asking.wait(BOUND_SECONDS)
+        threading.Timer(0.05, release.set).start()
+
+    # Then the block's end waited for the round, whose reason and signal are there to read
+    assert watch.reason == "killed" and signals == ["killed"] and watch.signalled
+
+
 def sandbox_job(tmp_path: Path, **fields: Any) -> ScriptJob:
     root = tmp_path / "run"
     return ScriptJob(
@@ -315,4 +363,4 @@ def test_a_sandbox_older_than_stops_still_runs_the_command_without_a_stop_url() 
     # Then the refused job is sent again without the stop URL, and the command ran
     assert answer.exit_code == 0
     assert ["stop_url" in sent for sent in older.jobs] == [True, False]
-    assert watchers() == []
+    assert stop_watch.watched() == 0
