@@ -55,6 +55,9 @@ _TABLE = "arn:{partition}:dynamodb:{region}:{account}:table/{table}"
 _INDEX = _TABLE + "/index/gsi1"
 _DATA = "arn:{partition}:s3:::{data_bucket}/team.a/orders/executions/0b7c/outputs/out.json"
 _FLOW_FILE = "arn:{partition}:s3:::{flows_bucket}/flows/orders.yaml"
+_SANDBOX_OBJECT = (
+    "arn:{partition}:s3:::{data_bucket}/team.a/orders/executions/0b7c/5f3a/sandbox/1/out/answer.json"
+)
 
 _WITHIN_FLOW_BOUNDARY = {"iam:PermissionsBoundary": "{flow_boundary}"}
 _WITHIN_PIPE_BOUNDARY = {"iam:PermissionsBoundary": "{pipe_boundary}"}
@@ -288,8 +291,12 @@ TASK_RUNNER: tuple[AwsCall, ...] = (
         "arn:{partition}:secretsmanager:{region}:{account}:secret:stratoflow/team.a/token-AbCdEf",
     ),
     AwsCall("lambda", "Invoke", "lambda:InvokeFunction", "{admission}"),
-    # Script tasks run in their flow's sandbox; their files are handed over under the task run's prefix.
+    # Script tasks run in their flow's sandbox; their files are handed over under the task run's prefix,
+    # tagged for the bucket's lifecycle (a PutObject with a tag, and the sandbox's POST, which the
+    # runner signs, need s3:PutObjectTagging), and deleted by name after the run.
     AwsCall("lambda", "Invoke", "lambda:InvokeFunction", _SANDBOX),
+    AwsCall("s3", "PutObject", "s3:PutObjectTagging", _SANDBOX_OBJECT),
+    AwsCall("s3", "DeleteObjects", "s3:DeleteObject", _SANDBOX_OBJECT),
     AwsCall("s3", "ListObjectsV2", "s3:ListBucket", "arn:{partition}:s3:::{data_bucket}"),
 )
 
