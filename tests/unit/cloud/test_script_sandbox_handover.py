@@ -28,11 +28,14 @@ class FakeS3:
         self.tags: dict[str, str] = {}
         self.deleted: list[str] = []
         self.delete_requests = 0
+        self.requests: list[str] = []  # every request sent to S3 (presigning sends none)
 
     def put_object(self, Bucket: str, Key: str, Body: bytes, Tagging: str = "", **_: Any) -> None:
+        self.requests.append("PutObject")
         self.objects[Key], self.tags[Key] = Body, Tagging
 
     def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        self.requests.append("GetObject")
         return {"Body": io.BytesIO(self.objects[Key])}
 
     def generate_presigned_url(self, operation: str, Params: dict[str, str], ExpiresIn: int) -> str:
@@ -47,6 +50,7 @@ class FakeS3:
 
     def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:
         self.delete_requests += 1
+        self.requests.append("DeleteObjects")
         assert len(Delete["Objects"]) <= 1000, "S3 takes at most 1000 keys per DeleteObjects"
         for item in Delete["Objects"]:
             self.deleted.append(item["Key"])
@@ -187,13 +191,14 @@ def test_what_the_answer_reports_under_the_runs_uploads_is_deleted_by_name_after
     assert s3.delete_requests == 1 and not s3.objects
 
 
-def test_a_run_that_put_nothing_under_its_prefix_makes_no_storage_request_after_it() -> None:
-    # Given a script whose files and answer all travel inline
+def test_a_run_whose_files_all_travel_inline_makes_no_storage_request() -> None:
+    # Given a script whose input, output file and answer all travel inline
     s3 = FakeS3()
+    small = HandedFile.inline("/tmp/stratoflow-x/a", b"a")
     # When it runs
-    sandbox(FakeLambda(reply=answer(files=[HandedFile.inline("o.txt", b"o")])), s3).run(job())
-    # Then the runner neither lists nor deletes anything (the fake cannot list at all)
-    assert s3.delete_requests == 0
+    sandbox(FakeLambda(reply=answer(files=[HandedFile.inline("o.txt", b"o")])), s3).run(job(small))
+    # Then the runner sent S3 nothing: no put, no read, no delete, and no listing (the fake has none)
+    assert s3.requests == []
 
 
 def test_an_answer_naming_another_runs_object_never_gets_it_deleted() -> None:
