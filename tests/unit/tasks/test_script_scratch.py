@@ -79,7 +79,9 @@ def test_folders_are_made_ahead_and_one_written_into_meanwhile_is_not_handed_out
     # (a process left behind that guessed its name)
     first = scratch.acquire()
     scratch.flush()
-    ahead = sorted((p for p in first.parent.iterdir() if p.name.isdigit() and p != first), key=lambda p: int(p.name))
+    ahead = sorted(
+        (p for p in first.parent.iterdir() if p.name.isdigit() and p != first), key=lambda p: int(p.name)
+    )
     (ahead[0] / Scratch.WORK / "planted.txt").write_text("x")
 
     # When

@@ -47,7 +47,10 @@ def test_input_file_names_cannot_escape_the_working_directory(tmp_path: Path) ->
         ("{id: t, type: scripts.Commands, commands: ['echo 1']}", True),
         ("{id: t, type: scripts.Python, script: 'print(1)', interpreter: python3}", True),
         ("{id: t, type: scripts.Python, script: 'print(1)', dependencies: [requests]}", False),
-        ("{id: t, type: scripts.Python, script: 'print(1)', beforeCommands: ['pip install requests']}", False),
+        (
+            "{id: t, type: scripts.Python, script: 'print(1)', beforeCommands: ['pip install requests']}",
+            False,
+        ),
         ("{id: t, type: scripts.Python, script: 'print(1)', taskRunner: {type: aws.runner.Fargate}}", False),
     ],
 )

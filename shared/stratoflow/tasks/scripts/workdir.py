@@ -188,13 +188,17 @@ class Scratch:
     def flush(self) -> None:
         """Wait until every released folder is removed from the disk and the folders ahead are made."""
         with self._lock:
-            while self._keeper is not None and (self._trash or self._removing or len(self._ready) < self.READY):
+            while self._keeper is not None and (
+                self._trash or self._removing or len(self._ready) < self.READY
+            ):
                 self._lock.wait()
 
     def _keep(self) -> None:
         """Wake the background thread (started on first use; called under the lock)."""
         if self._keeper is None:
-            self._keeper = threading.Thread(target=self._work, args=(self._root,), name="scratch", daemon=True)
+            self._keeper = threading.Thread(
+                target=self._work, args=(self._root,), name="scratch", daemon=True
+            )
             self._keeper.start()
         self._lock.notify_all()
 
