@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import sys
@@ -29,6 +30,7 @@ from stratoflow.flow import Flow, load_flow, read_flow_source
 from stratoflow.flow.task import RunnableTask
 from stratoflow.flow.task_runners import FARGATE, uses_docker
 from stratoflow.local import LocalPlatform
+from stratoflow.tasks.scripts import warm
 
 TEMPLATE_CACHE = Path("cache", "templates")  # under --home
 INSTALL_SIM = "pip install 'stratoflow[sim]' (or `make install-dev` in a checkout)"
@@ -77,6 +79,8 @@ def run(
                 click.echo(f"warning: {option} has no effect with --cloud-sim", err=True)
         run_on_cloud_sim(flow_file, parse_pairs(inputs), as_json)
 
+    with contextlib.suppress(OSError):  # unreadable: deploying it says so
+        warm.start_ahead(flow_file.read_bytes())
     freeze_imported_objects()
     values = parse_pairs(inputs)
     platform = LocalPlatform(
@@ -116,9 +120,6 @@ def run_locally(
                 click.echo(f"warning: {problem}", err=True)
         try:
             flow, record = platform.deploy_file(flow_file)
-            for task in flow.all_tasks():  # e.g. the warm Python interpreter: it starts meanwhile
-                if isinstance(task, RunnableTask) and not task.disabled:
-                    task.start_ahead()
             for warning in flow.warnings:
                 click.echo(str(warning), err=True)
             note = local_process_note(flow)

@@ -62,10 +62,6 @@ class RunnableTask(Task):
         task-runner Lambda runs it."""
         return None
 
-    def start_ahead(self) -> None:
-        """Start, before the execution runs, what this task's run will need and takes long to start
-        (a script task's warm interpreter); nothing by default."""
-
     @abstractmethod
     def run(self, ctx: RunContext) -> dict[str, object]:
         """Do the work; render properties with `ctx.render`; return the task's outputs (stored as JSON:

@@ -443,7 +443,7 @@ def test_the_template_started_ahead_is_the_one_the_first_script_forks_from(tmp_p
     # flow is deployed)
     for key in [key for key in warm._templates if key.startswith(f"{LIBRARY}|")]:
         warm._templates.pop(key).close()
-    warm.start_ahead()
+    warm.start_ahead(b"type: scripts.Python")
     (started,) = [t for key, t in warm._templates.items() if key.startswith(f"{LIBRARY}|")]
     task = load_task("{id: p, type: scripts.Python, script: 'import os; print(os.getppid())'}")
     ctx = direct_context(tmp_path)

@@ -40,33 +40,40 @@ def test_input_file_names_cannot_escape_the_working_directory(tmp_path: Path) ->
         task.run(direct_context(tmp_path))
 
 
+def test_every_script_task_type_carries_the_mark_that_starts_the_warm_interpreter_ahead() -> None:
+    # Given: every script task type and alias the registry knows
+    from stratoflow.flow import registry
+    from stratoflow.tasks.scripts import warm
+    from stratoflow.tasks.scripts.tasks import ScriptTask
+
+    names = [
+        name for name in registry.all_names() if issubclass(registry.resolve(name) or object, ScriptTask)
+    ]
+
+    # Then: `strato run` finds each in a flow's source (a flow naming one gets its interpreter early)
+    assert len(names) >= 6
+    assert [name for name in names if not any(mark.decode() in name for mark in warm.SCRIPT_TYPE_MARKS)] == []
+
+
 @pytest.mark.parametrize(
-    ("yaml", "started"),
+    ("source", "started"),
     [
-        ("{id: t, type: scripts.Python, script: 'print(1)'}", True),
-        ("{id: t, type: scripts.Commands, commands: ['echo 1']}", True),
-        ("{id: t, type: scripts.Python, script: 'print(1)', interpreter: python3}", True),
-        ("{id: t, type: scripts.Python, script: 'print(1)', dependencies: [requests]}", False),
-        (
-            "{id: t, type: scripts.Python, script: 'print(1)', beforeCommands: ['pip install requests']}",
-            False,
-        ),
-        ("{id: t, type: scripts.Python, script: 'print(1)', taskRunner: {type: aws.runner.Fargate}}", False),
+        (b"tasks:\n  - id: t\n    type: io.kestra.plugin.scripts.python.Script\n", True),
+        (b"tasks:\n  - id: t\n    type: scripts.Commands\n", True),
+        (b"tasks:\n  - id: t\n    type: Return\n    format: scripts\n", False),
     ],
 )
-def test_only_scripts_of_the_shared_template_start_it_ahead(
-    yaml: str, started: bool, monkeypatch: pytest.MonkeyPatch
+def test_the_warm_interpreter_starts_ahead_only_for_a_flow_naming_a_script_task(
+    source: bytes, started: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given: a script task, and the warm interpreter's early start recorded instead of made
+    # Given: templates recorded instead of started
     from stratoflow.tasks.scripts import warm
 
-    calls: list[str] = []
-    monkeypatch.setattr(warm, "start_ahead", lambda: calls.append("started"))
-    task = load_task(yaml)
+    made: list[str] = []
+    monkeypatch.setattr(warm, "template_for", lambda pythonpath, env, key: made.append(key))
 
     # When
-    task.start_ahead()
+    warm.start_ahead(source)
 
-    # Then: only a task forking from the shared template starts it (one with packages of its own, or
-    # commands that may install some, gets a template of its own; a container task none here)
-    assert calls == (["started"] if started else [])
+    # Then
+    assert len(made) == (1 if started else 0)

@@ -90,7 +90,11 @@ def _end_attempt(call: Call, task: RunnableTask, ctx: TaskRunContext, retry_coun
 
 
 def succeeded(
-    call: Call, task: RunnableTask, ctx: TaskRunContext, retry_count: int, outputs: Mapping[str, object] | None
+    call: Call,
+    task: RunnableTask,
+    ctx: TaskRunContext,
+    retry_count: int,
+    outputs: Mapping[str, object] | None,
 ) -> TaskRunState:
     state = State.SUCCESS
     retry = call.flow.effective_retry(task)

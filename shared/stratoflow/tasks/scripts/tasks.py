@@ -146,17 +146,6 @@ class ScriptTask(RunnableTask):
         """Whether argv is `[python, script]` run by the template's own interpreter."""
         return False
 
-    def own_environment(self) -> bool:
-        """Whether the task installs packages of its own (`dependencies`): its scripts then fork from
-        a template of their own."""
-        return False
-
-    def start_ahead(self) -> None:
-        """The warm interpreter this task's scripts fork from, started now: only the shared one (no
-        container, no packages of its own, no `beforeCommands`, which may `pip install`)."""
-        if self.container() is None and not self.before_commands and not self.own_environment():
-            warm.start_ahead()
-
     def run(self, ctx: RunContext) -> dict[str, Any]:
         where = {"containerImage": self.container_image, "docker": self.docker}
         ignored = [name for name, value in where.items() if value]
@@ -326,9 +315,6 @@ class Python(ScriptTask):
 
     def warm_python(self, ctx: RunContext, before: list[str]) -> bool:
         return self.interpreter is None and not before
-
-    def own_environment(self) -> bool:
-        return bool(self.dependencies)
 
     def command(self, ctx: RunContext, workdir: WorkingDirectory, before: list[str]) -> list[str]:
         interpreter = self.interpreter_for(ctx)

@@ -295,12 +295,18 @@ def template_for(pythonpath: str, env: Mapping[str, str], key: str) -> Template:
     return template
 
 
-def start_ahead() -> None:
-    """Start the shared template (the one of scripts without `dependencies`) now, if it is not
-    running: it imports while the caller sets the run up, instead of when the first script task
-    asks for a child (~60-130 ms of that task's time). Its environment is what every script's
-    starts from; each child then takes its own task's."""
-    if enabled():
+# One is in the type of every script task (`scripts.Python`, `io.kestra.plugin.scripts.python.Script`,
+# `io.kestra.plugin.aws.cli.AwsCLI`, ...).
+SCRIPT_TYPE_MARKS = (b"scripts.", b"cli.AwsCLI")
+
+
+def start_ahead(flow_source: bytes) -> None:
+    """Start the shared template (the one of scripts without `dependencies`) now if the flow's source
+    names a script task type and it is not running: it imports while the caller deploys the flow and
+    sets the execution up, instead of when the first script task asks for a child (~60-130 ms of
+    that task's time). Its environment is what every script's starts from; each child then takes
+    its own task's. (A flow whose scripts all have `dependencies` leaves it idle until the end.)"""
+    if enabled() and any(mark in flow_source for mark in SCRIPT_TYPE_MARKS):
         launcher("exec", base_environment(), None)
 
 
