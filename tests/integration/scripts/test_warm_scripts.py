@@ -453,17 +453,3 @@ def test_the_template_started_ahead_is_the_one_the_first_script_forks_from(tmp_p
 
     # Then: the script's process was forked from it
     assert [e.message for e in ctx.logs] == [str(started.process.pid)]
-
-
-@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling policies")
-def test_a_warm_script_runs_with_the_normal_scheduling_policy(tmp_path: Path) -> None:
-    # Given: a script that reports its scheduling policy (the template and its waiting children run
-    # SCHED_BATCH)
-    task = load_task("{id: p, type: scripts.Python, script: 'import os; print(os.sched_getscheduler(0))'}")
-    ctx = direct_context(tmp_path)
-
-    # When
-    task.run(ctx)
-
-    # Then: the policy a fresh `python script.py` gets
-    assert [e.message for e in ctx.logs] == [str(os.SCHED_OTHER)]

@@ -233,7 +233,6 @@ class Template:
         os.dup2(fds[1], 2)
         for fd in fds:
             os.close(fd)
-        _policy(getattr(os, "SCHED_OTHER", 0))  # the task's code runs as a fresh process would
         request: dict[str, Any] = json.loads(body)
         env: dict[str, str] = request["env"]
         argv: list[str] = request["argv"]
@@ -300,7 +299,6 @@ def run_python(
             os.dup2(0, 1)
             os.dup2(0, 2)
             report.send(f"X{code}\n".encode())
-            _policy(getattr(os, "SCHED_BATCH", 0))  # its exit does not preempt the runner it just woke
     os._exit(code)
 
 
@@ -390,20 +388,10 @@ def _warm_up() -> None:
     gc.freeze()  # the imported objects stay out of the children's collections: fewer copied pages
 
 
-def _policy(policy: int) -> None:
-    """Set this process's scheduling policy (Linux; elsewhere, or refused, nothing changes)."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.sched_setscheduler(0, policy, os.sched_param(0))
-
-
 def main() -> None:
     sys.path.pop(0)  # this file's folder: not a script's
     sock = socket.socket(fileno=int(sys.argv[1]))
     standard_streams()  # once here: each child puts the task's descriptors under them
-    # The template and its waiting children do not preempt the runner that wakes them (SCHED_BATCH:
-    # same share of the CPU, no wake-up preemption): the runner's `F` and a task's request are sent
-    # just before it waits anyway, so they run on its CPU once it waits instead of delaying it.
-    _policy(getattr(os, "SCHED_BATCH", 0))
     _warm_up()
     Template(sock).serve()
 
