@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import sys
@@ -29,6 +30,7 @@ from stratoflow.flow import Flow, load_flow, read_flow_source
 from stratoflow.flow.task import RunnableTask
 from stratoflow.flow.task_runners import FARGATE, uses_docker
 from stratoflow.local import LocalPlatform
+from stratoflow.tasks.scripts import warm
 
 TEMPLATE_CACHE = Path("cache", "templates")  # under --home
 INSTALL_SIM = "pip install 'stratoflow[sim]' (or `make install-dev` in a checkout)"
@@ -77,6 +79,8 @@ def run(
                 click.echo(f"warning: {option} has no effect with --cloud-sim", err=True)
         run_on_cloud_sim(flow_file, parse_pairs(inputs), as_json)
 
+    with contextlib.suppress(OSError):  # unreadable: deploying it says so
+        warm.start_ahead(flow_file.read_bytes())
     freeze_imported_objects()
     values = parse_pairs(inputs)
     platform = LocalPlatform(
@@ -87,14 +91,23 @@ def run(
         run_locally(platform, flow_file, values, flows_dir, as_json)
 
 
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
 def freeze_imported_objects() -> None:
     """Keep the garbage collector from walking, again and again, what the imports built (modules,
     classes, pydantic schemas: ~40,000 objects that live until the process ends).
 
     Every full collection walks them, the one CPython runs at exit included (~20 ms of a W1 run). Done
-    once per process: one that runs many commands (the tests) freezes only its first imports."""
+    once per process: one that runs many commands (the tests) freezes only its first imports.
+
+    The youngest generation is also collected less often (every 10,000 net allocations of container
+    objects instead of CPython's 700): a run's records, outputs and contexts are freed by their
+    reference counts, and the ~200 collections a 1,000-item ForEach triggered at 700, each walking what
+    the run keeps alive, cost ~2 % of its time (bench/RESULTS.md, issue 21)."""
     if gc.get_freeze_count() == 0:
         gc.freeze()
+        gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def run_locally(

@@ -155,10 +155,19 @@ def _record_end(
     now = datetime.now(UTC)
     runs = store.list_task_runs(execution_id)
     closing = State.KILLED if status == "ABORTED" else State.FAILED
+    if status == "FAILED" and first_failure(runs) is not None:
+        # Another task's failure ended it: what still ran was stopped by it (as Step Functions stops a
+        # Parallel's other branches, and Kestra kills them), not failed. With no failed run to blame,
+        # one of the unfinished ones is the cause (a runner fault, a timeout): those end FAILED.
+        closing = State.KILLED
     for run in runs:
         if not run.state.is_terminal:
             reason = (
-                "the execution was killed" if closing == State.KILLED else f"the execution ended ({status})"
+                "the execution was killed"
+                if status == "ABORTED"
+                else f"stopped: the execution ended ({status})"
+                if closing == State.KILLED
+                else f"the execution ended ({status})"
             )
             attempts = list(run.attempts)
             if attempts and not attempts[-1].state.is_terminal:

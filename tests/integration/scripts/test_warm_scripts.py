@@ -19,6 +19,7 @@ from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from stratoflow.tasks.errors import TaskFailed, TaskTimeout
 from stratoflow.tasks.scripts import warm
+from stratoflow.tasks.scripts.environment import LIBRARY
 from stratoflow.tasks.scripts.workdir import working_directory
 from tests.unit.tasks.task_helpers import RunFlow, direct_context, flow_source, load_task
 
@@ -216,6 +217,7 @@ from pathlib import Path
 from tests.integration.scripts.test_warm_scripts import _waiting_child
 from tests.unit.tasks.task_helpers import direct_context, load_task
 from stratoflow.tasks.scripts import warm
+from stratoflow.tasks.scripts.environment import LIBRARY
 load_task("{{id: p, type: scripts.Python, script: 'print(1)'}}").run(direct_context(Path({str(tmp_path)!r})))
 (template,) = warm._templates.values()
 print(template.process.pid, _waiting_child(template.process.pid), flush=True)
@@ -434,3 +436,20 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return fields[0] != "Z"  # a zombie, killed and not reaped yet, runs nothing
+
+
+def test_the_template_started_ahead_is_the_one_the_first_script_forks_from(tmp_path: Path) -> None:
+    # Given: no shared template, then one started ahead of any task (as `strato run` does once the
+    # flow is deployed)
+    for key in [key for key in warm._templates if key.startswith(f"{LIBRARY}|")]:
+        warm._templates.pop(key).close()
+    warm.start_ahead(b"type: scripts.Python")
+    (started,) = [t for key, t in warm._templates.items() if key.startswith(f"{LIBRARY}|")]
+    task = load_task("{id: p, type: scripts.Python, script: 'import os; print(os.getppid())'}")
+    ctx = direct_context(tmp_path)
+
+    # When
+    task.run(ctx)
+
+    # Then: the script's process was forked from it
+    assert [e.message for e in ctx.logs] == [str(started.process.pid)]

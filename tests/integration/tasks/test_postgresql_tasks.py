@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from contextlib import closing
 from pathlib import Path
@@ -14,7 +13,14 @@ from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from stratoflow.tasks.errors import TaskFailed
 from tests.integration.tasks.postgres_server import Postgres
-from tests.unit.tasks.task_helpers import RunFlow, direct_context, flow_source, load_task, outputs_of
+from tests.unit.tasks.task_helpers import (
+    RunFlow,
+    direct_context,
+    flow_source,
+    load_task,
+    outputs_of,
+    run_until_stoppable,
+)
 
 
 def test_queries_then_query_with_every_fetch_type(
@@ -142,20 +148,7 @@ def test_a_running_statement_is_cancelled_when_its_attempt_is_abandoned(
         f" password: {postgres.password}, sql: 'SELECT pg_sleep(600)'}}"
     )
     ctx = direct_context(tmp_path)
-    failures: list[BaseException] = []
-    hooked = threading.Event()
-    register = ctx.on_stop
-    ctx.on_stop = lambda cancel: (register(cancel), hooked.set())  # type: ignore[method-assign]
-
-    def run() -> None:
-        try:
-            task.run(ctx)
-        except BaseException as error:
-            failures.append(error)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    assert hooked.wait(60)
+    worker, failures = run_until_stoppable(task, ctx)
     _wait_until_running(postgres, "SELECT pg_sleep(600)")  # a cancel before it would cancel nothing
 
     # When the runner abandons the attempt

@@ -14,8 +14,8 @@ import pytest
 
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.execution.runner.abandon import needs_watching
+from stratoflow.execution.runner.attempts import run_within_timeout
 from stratoflow.execution.runner.context import TaskRunContext
-from stratoflow.execution.runner.runner import run_within_timeout
 from stratoflow.flow import load_flow
 from stratoflow.flow.run_context import RunContext
 from stratoflow.flow.task import RunnableTask

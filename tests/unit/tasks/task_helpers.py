@@ -92,6 +92,32 @@ def direct_context(
     )
 
 
+def run_until_stoppable(task: Any, ctx: TaskRunContext) -> tuple[threading.Thread, list[BaseException]]:
+    """Start `task.run(ctx)` on a thread of its own, as the runner does for a task under a timeout,
+    and return once the task registered its cancel hook (`ctx.on_stop`): the thread, and the list
+    that receives what the run raised."""
+    failures: list[BaseException] = []
+    hooked = threading.Event()
+    register = ctx.on_stop
+
+    def hook(cancel: Callable[[], None]) -> None:
+        register(cancel)
+        hooked.set()
+
+    ctx.on_stop = hook  # type: ignore[method-assign]
+
+    def run() -> None:
+        try:
+            task.run(ctx)
+        except BaseException as error:
+            failures.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    assert hooked.wait(60), "the task registered no cancel hook"
+    return worker, failures
+
+
 def load_task(yaml: str) -> Any:
     """One task model from a one-line YAML mapping."""
     from stratoflow.flow import load_flow

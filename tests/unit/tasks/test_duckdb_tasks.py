@@ -3,7 +3,6 @@ tasks share."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,14 @@ from stratoflow.local import LocalPlatform
 from stratoflow.states import State
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.jdbc.results import split_statements
-from tests.unit.tasks.task_helpers import RunFlow, direct_context, flow_source, load_task, outputs_of
+from tests.unit.tasks.task_helpers import (
+    RunFlow,
+    direct_context,
+    flow_source,
+    load_task,
+    outputs_of,
+    run_until_stoppable,
+)
 
 
 def test_query_reads_an_input_file_and_fetches_by_fetch_type(
@@ -134,20 +140,7 @@ def test_a_running_query_is_interrupted_when_its_attempt_is_abandoned(tmp_path: 
         " sql: 'SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3'}"
     )
     ctx = direct_context(tmp_path)
-    failures: list[BaseException] = []
-    hooked = threading.Event()
-    register = ctx.on_stop
-    ctx.on_stop = lambda cancel: (register(cancel), hooked.set())  # type: ignore[method-assign]
-
-    def run() -> None:
-        try:
-            task.run(ctx)
-        except BaseException as error:
-            failures.append(error)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    assert hooked.wait(60)
+    worker, failures = run_until_stoppable(task, ctx)
     worker.join(0.5)  # let the query start: an interrupt before it would interrupt nothing
 
     # When the runner abandons the attempt

@@ -74,6 +74,29 @@ def test_a_folder_name_is_never_handed_out_twice(scratch: Scratch) -> None:
     assert len(set(seen)) == len(seen)
 
 
+def test_folders_are_made_ahead_and_one_written_into_meanwhile_is_not_handed_out(scratch: Scratch) -> None:
+    # Given: the folders made ahead of the next runs, and something that wrote into the next one
+    # (a process left behind that guessed its name)
+    first = scratch.acquire()
+    scratch.flush()
+    ahead = sorted(
+        (p for p in first.parent.iterdir() if p.name.isdigit() and p != first), key=lambda p: int(p.name)
+    )
+    (ahead[0] / Scratch.WORK / "planted.txt").write_text("x")
+
+    # When
+    following = [scratch.acquire() for _ in range(Scratch.READY + 1)]
+    scratch.flush()
+
+    # Then: the folders ahead were made, the planted one was not handed out (it went to the trash
+    # and was removed), and every run got an empty folder
+    assert len(ahead) == Scratch.READY
+    assert ahead[0] not in following
+    assert not ahead[0].exists()
+    assert ahead[1] in following
+    assert all(_everything(folder) == [Scratch.WORK] for folder in following)
+
+
 def test_a_process_left_behind_cannot_write_into_the_next_run(scratch: Scratch) -> None:
     # Given: a run whose working directory is still held open (as the working directory of a
     # process that escaped its task's process group would be)

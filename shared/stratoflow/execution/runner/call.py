@@ -17,6 +17,7 @@ from stratoflow.execution.ids import Scope
 from stratoflow.execution.runner.context import TaskRunContext
 from stratoflow.execution.secrets import SecretSource
 from stratoflow.flow import Flow
+from stratoflow.flow.run_context import ScriptSandbox
 from stratoflow.flow.task import Task
 from stratoflow.states import State
 from stratoflow.store.base import BlobStore, ExecutionStore
@@ -46,6 +47,9 @@ class Runner(Protocol):
 
 class Call(Protocol):
     """One action on one task instance: its task run, its context, and how it ends (runner.Call)."""
+
+    # Set while an attempt runs: its end is saved only from these states (kill_flag.ENDING_FROM).
+    ending_from: frozenset[State] | None
 
     @property
     def runner(self) -> Runner: ...
@@ -77,7 +81,9 @@ class Call(Protocol):
 
     def context(self) -> dict[str, JsonValue]: ...
 
-    def run_context(self, attempt: int) -> TaskRunContext: ...
+    def run_context(self, attempt: int, sandbox: ScriptSandbox | None = None) -> TaskRunContext: ...
+
+    def sandbox_folder(self, attempt: int) -> str: ...
 
     def should_skip(self, ctx: TaskRunContext | None = None) -> bool: ...
 

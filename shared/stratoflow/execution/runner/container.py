@@ -21,13 +21,29 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from stratoflow.domain import Attempt
 from stratoflow.errors import NotFoundError
-from stratoflow.runner_call import CaughtError
+from stratoflow.execution.runner import kill_flag
+from stratoflow.execution.runner.attempts import (
+    AllowedFailure,
+    LateEnd,
+    failed_attempt,
+    flush_logs,
+    log,
+    now,
+    retries_so_far,
+    succeeded,
+)
+from stratoflow.execution.runner.call import Call
+from stratoflow.execution.runner.workdirs import shared_directory_of
+from stratoflow.runner_call import CaughtError, CollectCall, ContainerPrepared, ObjectLocation, TaskRunState
 from stratoflow.sandbox_call import INLINE_FILE_BYTES, HandedFile, SandboxReply, ScriptAnswer, ScriptJob
+from stratoflow.states import State
 from stratoflow.storage_layout import JOB_FILE, REPLY_FILE
 from stratoflow.store.base import BlobStore
 from stratoflow.store.rules import URI_SCHEME
 from stratoflow.tasks.errors import TaskError, TaskFailed, TaskTimeout
+from stratoflow.tasks.scripts.tasks import ScriptTask
 
 STATES_TIMEOUT = "States.Timeout"
 
@@ -144,3 +160,81 @@ def _cause(cause: str | None) -> str:
         summary += f" exit code {code}" if code is not None else ""
         summary += f" ({reason})" if reason else ""
     return summary
+
+
+# --- the runner's two actions around the container ---------------------------------------------
+
+
+def action_prepare(call: Call) -> ContainerPrepared:
+    """runIf and a new attempt, as `run`; the task rendered and its job written for the container."""
+    task = call.task
+    if not isinstance(task, ScriptTask):
+        raise TypeError(f"task '{task.id}' ({task.type}) runs no script in a container")
+    existing = call.task_run
+    if existing.state in (State.SUCCESS, State.WARNING, State.SKIPPED):
+        return ContainerPrepared(skip=True)  # already done: a duplicate delivery or a restart
+    attempt_number = len(existing.attempts) + 1
+    retry_count = retries_so_far(existing)
+    call.save(
+        state=State.RUNNING,
+        attempts=[*existing.attempts, Attempt(state=State.RUNNING)],
+        start_date=existing.start_date if existing.attempts else now(),
+    )
+    call.ending_from = kill_flag.ENDING_FROM
+    ctx = call.run_context(
+        attempt_number, ContainerHandover(call.runner.blobs, call.sandbox_folder(attempt_number))
+    )
+    try:
+        try:
+            if retry_count == 0 and call.should_skip(ctx):
+                return ContainerPrepared(skip=True)
+            with shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx):
+                task.run(ctx)
+            raise TaskFailed(f"task '{task.id}' handed no command to its container")
+        except JobHandedOver as handed:
+            flush_logs(call, ctx)
+            bucket, key = call.runner.blobs.locate(handed.key)
+            return ContainerPrepared(job=ObjectLocation(bucket=bucket, key=key))
+        except Exception as error:
+            flush_logs(call, ctx, error)
+            failed = failed_attempt(call, error, retry_count, ctx.mask)
+            if isinstance(failed, AllowedFailure):
+                return ContainerPrepared(skip=True)
+            raise failed from error
+    except LateEnd:  # killed meanwhile: no container starts
+        flush_logs(call, ctx)
+        return ContainerPrepared(skip=True)
+
+
+def action_collect(call: Call, request: CollectCall) -> TaskRunState:
+    """The container's answer taken, and the attempt recorded as a Lambda-run script's."""
+    task = call.task
+    if not isinstance(task, ScriptTask):
+        raise TypeError(f"task '{task.id}' ({task.type}) runs no script in a container")
+    existing = call.task_run
+    if not existing.attempts or existing.attempts[-1].state != State.RUNNING:
+        return TaskRunState(state=str(existing.state))  # recorded already (KILLED, or a duplicate)
+    attempt_number = len(existing.attempts)
+    retry_count = retries_so_far(existing) - 1  # the trailing RUNNING attempt is this one
+    call.ending_from = kill_flag.ENDING_FROM
+    ctx = call.run_context(attempt_number)
+    folder = call.sandbox_folder(attempt_number)
+    try:
+        try:
+            with shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx):
+                job, answer = container_answer(call.runner.blobs, folder, request.error)
+                outputs = task.collect(ctx, job, answer)
+        except Exception as error:
+            flush_logs(call, ctx, error)
+            failed = failed_attempt(call, error, retry_count, ctx.mask)
+            if isinstance(failed, AllowedFailure):
+                return TaskRunState(state="WARNING")
+            raise failed from error
+        finally:
+            clean(call.runner.blobs, folder)
+        return succeeded(call, task, ctx, retry_count, outputs)
+    except LateEnd as late:
+        flush_logs(call, ctx)
+        log.info("task run %s ended after it was stopped; its end is discarded: %s", call.id, late)
+        current = call.store.get_task_run(call.execution.id, call.id)
+        return TaskRunState(state=str(current.state if current else State.KILLED))

@@ -11,16 +11,16 @@ One event = one action on one task instance:
 - `outputs` the flow's outputs, at the end of a successful run
 
 Each event is parsed into its call model (`stratoflow.runner_call`), and each action answers with a
-model of what the state machine reads back. A failure raises an exception whose class name is the
+model of what the state machine reads back. The actions live beside this module: `run` in attempts.py,
+a Fargate script's `prepare` and `collect` in container.py, the flowables' in flowables.py and
+subflows.py; this module holds the runner, the call they are handed, and the dispatch. A failure raises an exception whose class name is the
 error Step Functions' Retry/Catch match.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any, assert_never
 
 from pydantic import JsonValue
@@ -37,20 +37,19 @@ from stratoflow.execution.ids import (
     task_run_id_at,
 )
 from stratoflow.execution.masking import execution_secrets
-from stratoflow.execution.runner import abandon, flowables, kill_flag, subflows
+from stratoflow.execution.runner import flowables, subflows
 from stratoflow.execution.runner.activity import record_saved
+from stratoflow.execution.runner.attempts import LateEnd, now, run_allowing
 from stratoflow.execution.runner.call import TaskCallbacks
-from stratoflow.execution.runner.container import ContainerHandover, JobHandedOver, container_answer
-from stratoflow.execution.runner.container import clean as clean_container_folder
+from stratoflow.execution.runner.container import action_collect, action_prepare
 from stratoflow.execution.runner.context import TaskRunContext, render_context
 from stratoflow.execution.runner.outputs import LOOPS, ExecutionOutputs, offload_large
-from stratoflow.execution.runner.workdirs import shared_directory_of
 from stratoflow.execution.secrets import SecretSource
 from stratoflow.expressions import ExpressionError, is_truthy, render
 from stratoflow.flow import Flow, load_flow
 from stratoflow.flow.namespace_defaults import recorded_in
 from stratoflow.flow.run_context import FlowCredentials, ScriptSandbox, ScriptSandboxes
-from stratoflow.flow.task import RunnableTask, Task
+from stratoflow.flow.task import Task
 from stratoflow.flow.task_lists import FlowableTask
 from stratoflow.runner_call import (
     AwaitCall,
@@ -58,35 +57,20 @@ from stratoflow.runner_call import (
     CallBase,
     CheckCall,
     CollectCall,
-    ContainerPrepared,
     EndCall,
     FlowOutputsRecorded,
-    ObjectLocation,
     OutputsCall,
     PauseCall,
     PrepareCall,
     RunCall,
     RunnerCall,
     StartCall,
-    TaskRunState,
     parse_runner_call,
 )
 from stratoflow.states import State, worst
 from stratoflow.storage_layout import sandbox_folder
 from stratoflow.store.base import BlobStore, ExecutionStore
-from stratoflow.tasks.errors import ExitExecution, TaskError, TaskFailed, TaskStopped, TaskTimeout
-from stratoflow.tasks.scripts.process import installed_check, stopped_when
-from stratoflow.tasks.scripts.tasks import ScriptTask
-
-log = logging.getLogger("stratoflow.execution.runner")
-
-
-class RetriesExhausted(TaskError):
-    """The task's retry `maxDuration` is spent: Step Functions must not retry it again."""
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
+from stratoflow.tasks.errors import TaskFailed
 
 
 class TaskRunner:
@@ -389,244 +373,6 @@ class Call:
         return self.store.get_task_runs(self.execution.id, ids)
 
 
-def action_run(call: Call) -> TaskRunState:
-    task = call.task
-    if not isinstance(task, RunnableTask):
-        raise TypeError(f"task '{task.id}' ({task.type}) is not runnable")
-    existing = call.task_run
-    if existing.state in (State.SUCCESS, State.WARNING, State.SKIPPED):
-        return TaskRunState(state=str(existing.state))  # already done: a duplicate delivery or a restart
-    attempt_number = len(existing.attempts) + 1
-    retry_count = retries_so_far(existing)
-    call.save(
-        state=State.RUNNING,
-        attempts=[*existing.attempts, Attempt(state=State.RUNNING)],
-        start_date=existing.start_date if existing.attempts else now(),
-    )
-    call.ending_from = kill_flag.ENDING_FROM
-    ctx = call.run_context(attempt_number)
-    try:
-        return _end_attempt(call, task, ctx, retry_count)
-    except LateEnd as late:
-        _flush_logs(call, ctx)
-        log.info("task run %s ended after it was stopped; its end is discarded: %s", call.id, late)
-        current = call.store.get_task_run(call.execution.id, call.id)
-        return TaskRunState(state=str(current.state if current else State.KILLED))
-
-
-def _end_attempt(call: Call, task: RunnableTask, ctx: TaskRunContext, retry_count: int) -> TaskRunState:
-    """Run the attempt and record its end (raises LateEnd when the run was killed meanwhile)."""
-    stopped = kill_flag.kill_flag(call.store, call.execution.id, call.id)
-    try:
-        if retry_count == 0 and call.should_skip(ctx):
-            return TaskRunState(state="SKIPPED")
-        with (
-            stopped_when(stopped),
-            shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx),
-        ):
-            outputs = run_within_timeout(task, ctx, abandon.needs_watching(call.flow, task))
-    except TaskStopped as error:
-        # Stopped because it no longer matters: KILLED, never retried (the state machine has moved on).
-        _flush_logs(call, ctx, error)
-        call.fail(ctx.mask(str(error)), State.KILLED)
-        raise
-    except ExitExecution as exit_:
-        ctx.log("INFO", f"Exit: the execution ends {exit_.state}")
-        call.store.update_execution(call.execution.id, exit_state=State(exit_.state))
-        call.finished_ok(State.SUCCESS, {})
-        _flush_logs(call, ctx)
-        raise
-    except Exception as error:  # every task failure is recorded before Step Functions sees it
-        _flush_logs(call, ctx, error)
-        raise _failed_attempt(call, error, retry_count, ctx.mask) from error
-    return _succeeded(call, task, ctx, retry_count, outputs)
-
-
-def _succeeded(
-    call: Call, task: RunnableTask, ctx: TaskRunContext, retry_count: int, outputs: dict[str, Any] | None
-) -> TaskRunState:
-    state = State.SUCCESS
-    retry = call.flow.effective_retry(task)
-    if retry_count > 0 and retry is not None and retry.warning_on_retry:
-        state = State.WARNING
-    # Secret values read during the run never reach the stored outputs.
-    state = call.finished_ok(state, ctx.mask_value(json.loads(json.dumps(outputs or {}, default=str))))
-    _flush_logs(call, ctx)
-    return TaskRunState(state=str(state))
-
-
-# --- a script run in a Fargate container (`execution.runner.container`) ----------------------------
-
-
-def action_prepare(call: Call) -> ContainerPrepared:
-    """runIf and a new attempt, as `run`; the task rendered and its job written for the container."""
-    task = call.task
-    if not isinstance(task, ScriptTask):
-        raise TypeError(f"task '{task.id}' ({task.type}) runs no script in a container")
-    existing = call.task_run
-    if existing.state in (State.SUCCESS, State.WARNING, State.SKIPPED):
-        return ContainerPrepared(skip=True)  # already done: a duplicate delivery or a restart
-    attempt_number = len(existing.attempts) + 1
-    retry_count = retries_so_far(existing)
-    call.save(
-        state=State.RUNNING,
-        attempts=[*existing.attempts, Attempt(state=State.RUNNING)],
-        start_date=existing.start_date if existing.attempts else now(),
-    )
-    call.ending_from = kill_flag.ENDING_FROM
-    ctx = call.run_context(
-        attempt_number, ContainerHandover(call.runner.blobs, call.sandbox_folder(attempt_number))
-    )
-    try:
-        try:
-            if retry_count == 0 and call.should_skip(ctx):
-                return ContainerPrepared(skip=True)
-            with shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx):
-                task.run(ctx)
-            raise TaskFailed(f"task '{task.id}' handed no command to its container")
-        except JobHandedOver as handed:
-            _flush_logs(call, ctx)
-            bucket, key = call.runner.blobs.locate(handed.key)
-            return ContainerPrepared(job=ObjectLocation(bucket=bucket, key=key))
-        except Exception as error:
-            _flush_logs(call, ctx, error)
-            failed = _failed_attempt(call, error, retry_count, ctx.mask)
-            if isinstance(failed, _AllowedFailure):
-                return ContainerPrepared(skip=True)
-            raise failed from error
-    except LateEnd:  # killed meanwhile: no container starts
-        _flush_logs(call, ctx)
-        return ContainerPrepared(skip=True)
-
-
-def action_collect(call: Call, request: CollectCall) -> TaskRunState:
-    """The container's answer taken, and the attempt recorded as a Lambda-run script's."""
-    task = call.task
-    if not isinstance(task, ScriptTask):
-        raise TypeError(f"task '{task.id}' ({task.type}) runs no script in a container")
-    existing = call.task_run
-    if not existing.attempts or existing.attempts[-1].state != State.RUNNING:
-        return TaskRunState(state=str(existing.state))  # recorded already (KILLED, or a duplicate)
-    attempt_number = len(existing.attempts)
-    retry_count = retries_so_far(existing) - 1  # the trailing RUNNING attempt is this one
-    call.ending_from = kill_flag.ENDING_FROM
-    ctx = call.run_context(attempt_number)
-    folder = call.sandbox_folder(attempt_number)
-    try:
-        try:
-            with shared_directory_of(call.flow, call.execution, task, call.scope, call.runner.blobs, ctx):
-                job, answer = container_answer(call.runner.blobs, folder, request.error)
-                outputs = task.collect(ctx, job, answer)
-        except Exception as error:
-            _flush_logs(call, ctx, error)
-            failed = _failed_attempt(call, error, retry_count, ctx.mask)
-            if isinstance(failed, _AllowedFailure):
-                return TaskRunState(state="WARNING")
-            raise failed from error
-        finally:
-            clean_container_folder(call.runner.blobs, folder)
-        return _succeeded(call, task, ctx, retry_count, outputs)
-    except LateEnd as late:
-        _flush_logs(call, ctx)
-        log.info("task run %s ended after it was stopped; its end is discarded: %s", call.id, late)
-        current = call.store.get_task_run(call.execution.id, call.id)
-        return TaskRunState(state=str(current.state if current else State.KILLED))
-
-
-def run_within_timeout(task: RunnableTask, ctx: TaskRunContext, watched: bool = False) -> dict[str, object]:
-    """Run a task, failing it with TaskTimeout when it outlives its `timeout` (per attempt), and with
-    TaskStopped when, `watched`, the stop check installed around it fires first (runner.abandon).
-
-    Tasks that own a subprocess (scripts) stop themselves at the same deadline and on the same check;
-    the others are abandoned, their cancel hooks called (`ctx.on_stop`) and their writes refused.
-    """
-    own = None if task.enforces_timeout else task.timeout
-    if own is None and not watched:
-        return task.run(ctx)
-    seconds = None if own is None else own.total_seconds()
-    try:
-        return abandon.run_abandonable(lambda: task.run(ctx), f"task-{task.id}", seconds, installed_check())
-    except abandon.Abandoned as abandoned:
-        ctx.stop(abandoned.reason)
-        if abandoned.timed_out:
-            raise TaskTimeout(
-                f"task '{task.id}' timed out after {task.timeout} (timeout {seconds:g}s)"
-            ) from None
-        raise TaskStopped(f"task '{task.id}' was stopped: {abandoned.reason}") from None
-
-
-def retries_so_far(task_run: TaskRun) -> int:
-    """Attempts already made in this run of the task: the trailing RETRYING ones (and a RUNNING one a
-    crashed invocation left behind). Counted from the record, not from `$$.State.RetryCount`, so that
-    Lambda service errors retried by Step Functions do not use up the task's attempts, and a restart
-    starts a fresh series after the FAILED attempt that ended the previous one."""
-    count = 0
-    for attempt in reversed(task_run.attempts):
-        if attempt.state not in (State.RETRYING, State.RUNNING):
-            break
-        count += 1
-    return count
-
-
-def _flush_logs(call: Call, ctx: TaskRunContext, error: BaseException | None = None) -> None:
-    if error is not None:
-        ctx.log("ERROR", f"{type(error).__name__}: {error}")
-    if ctx.logs:
-        call.store.append_logs(ctx.logs)
-        ctx.logs.clear()  # written once, even when a late end flushes again
-
-
-def _failed_attempt(
-    call: Call, error: Exception, retry_count: int, mask: Callable[[str], str] = str
-) -> Exception:
-    """Record a failed attempt; decide whether Step Functions retries, the flow fails, or it is a warning."""
-    task = call.task
-    message = mask(str(error) or type(error).__name__)
-    retry = call.flow.effective_retry(task)
-    final = True
-    if retry is not None:
-        final = retry_count + 1 >= retry.attempt_limit
-        if not final and retry.max_duration is not None:
-            first = call.task_run.start_date
-            final = (now() - first) >= retry.max_duration
-            if final:
-                message = f"{message} (retry maxDuration {retry.max_duration} spent)"
-    if not final:
-        call.fail(message, State.RETRYING)
-        return _typed(error, message)
-    if task.allow_failure:
-        call.fail(message, State.WARNING)
-        flowables.wake_dependents(call)
-        return _AllowedFailure()
-    call.fail(message)
-    if retry is not None and retry.max_duration is not None and retry_count + 1 < retry.attempt_limit:
-        return RetriesExhausted(message)
-    return _typed(error, message)
-
-
-class LateEnd(Exception):
-    """The attempt's end came after its task run was stopped (KILLED): it is not recorded."""
-
-
-class _AllowedFailure(Exception):
-    """Marker: the failure is allowed; the action returns normally."""
-
-
-def _typed(error: Exception, message: str) -> Exception:
-    if isinstance(error, TaskError):
-        return error
-    if isinstance(error, ExpressionError):
-        return TaskFailed(message)
-    return TaskFailed(f"{type(error).__name__}: {message}")
-
-
-def _run_allowing(call: Call) -> TaskRunState:
-    try:
-        return action_run(call)
-    except _AllowedFailure:
-        return TaskRunState(state="WARNING")
-
-
 def _answer(
     call: Call,
     request: RunCall
@@ -642,7 +388,7 @@ def _answer(
     """One action, dispatched on the call's model (the `action` it was parsed by)."""
     match request:
         case RunCall():
-            return _run_allowing(call)
+            return run_allowing(call)
         case StartCall():
             return flowables.action_start(call, request)
         case EndCall():

@@ -35,6 +35,19 @@ def in_lambda() -> bool:
     return "AWS_LAMBDA_FUNCTION_NAME" in os.environ
 
 
+def base_environment() -> dict[str, str]:
+    """What every script's environment starts from: the allow-list, `PATH` (led by the folder of
+    the interpreter running Stratoflow, outside Lambda) and a UTF-8 `LANG` when none is set."""
+    env = {name: os.environ[name] for name in PASSED if name in os.environ}
+    path = env.get("PATH") or DEFAULT_PATH
+    if not in_lambda():
+        # `python` and `pip` in commands mean the interpreter running Stratoflow, as `scripts.Python` does.
+        path = os.pathsep.join([str(Path(sys.executable).parent), path])
+    env["PATH"] = path
+    env.setdefault("LANG", "C.UTF-8")
+    return env
+
+
 def script_environment(
     extra: Mapping[str, str],
     *,
@@ -44,13 +57,7 @@ def script_environment(
 ) -> dict[str, str]:
     """The environment of one script: the allow-list above, then the task's `env` (`extra`), which
     wins. `credentials` are the flow's own (boto3 keyword arguments), None when it has no role."""
-    env = {name: os.environ[name] for name in PASSED if name in os.environ}
-    path = env.get("PATH") or DEFAULT_PATH
-    if not in_lambda():
-        # `python` and `pip` in commands mean the interpreter running Stratoflow, as `scripts.Python` does.
-        path = os.pathsep.join([str(Path(sys.executable).parent), path])
-    env["PATH"] = path
-    env.setdefault("LANG", "C.UTF-8")
+    env = base_environment()
     env["HOME"] = str(home)
     env["PYTHONUNBUFFERED"] = "1"  # lines arrive as they are printed, interleaved as written
     env["PIP_TARGET"] = str(packages)
