@@ -79,3 +79,22 @@ def test_the_deployers_clients_retry_throttled_control_plane_calls_adaptively(mo
 
     # Then each retries throttles in adaptive mode (client-side rate limiting), 10 attempts in all
     assert all(config.retries == {"mode": "adaptive", "total_max_attempts": 10} for config in configs)
+
+
+def test_the_s3_client_presigns_with_sigv4_where_botocore_would_use_sigv2(monkeypatch: Any) -> None:
+    # Given the platform's S3 client in us-east-1, a region where botocore presigns with SigV2 unless
+    # told otherwise (and buckets made since June 2020 refuse SigV2)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    s3: Any = LazyAwsClients().s3
+
+    # When it presigns a download and an upload, as the script sandboxes' hand-over does
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"}, ExpiresIn=60)
+    post = s3.generate_presigned_post("b", "out/${filename}", ExpiresIn=60)
+
+    # Then both are SigV4
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url and "Signature=" not in url.replace(
+        "X-Amz-Signature", ""
+    )
+    assert post["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256"

@@ -64,12 +64,16 @@ ADAPTIVE_RETRIES: RetryOptions = {"mode": "adaptive", "total_max_attempts": 10}
 def _boto3_client(service: str, retries: RetryOptions | None = None) -> object:
     import boto3  # deferred to the first use of a client: the point of this module (see above)
 
+    # S3 signs with SigV4 always: botocore presigns URLs and POST policies with SigV2 by default in the
+    # regions that once took it (us-east-1 among them), and buckets made since June 2020 refuse SigV2,
+    # so the script sandboxes' presigned hand-over would fail there.
+    signature = "s3v4" if service == "s3" else None
     # A service named at run time: the stubs type boto3.client per literal service name only.
-    if retries is None:
+    if retries is None and signature is None:
         return boto3.client(service)  # type: ignore[call-overload]
     from botocore.config import Config
 
-    return boto3.client(service, config=Config(retries=retries))  # type: ignore[call-overload]
+    return boto3.client(service, config=Config(retries=retries, signature_version=signature))  # type: ignore[call-overload]
 
 
 class LazyAwsClients(AwsClients):
