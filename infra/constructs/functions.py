@@ -31,6 +31,11 @@ LAYER_REQUIREMENTS = PLATFORM_ROOT / "infra" / "lambda-requirements.txt"
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 HANDLER = "handler.lambda_handler"
 METRICS_NAMESPACE = "Stratoflow"
+# Set on every platform function: no pydantic plugin is installed in the layer, so the scan of every
+# installed distribution's entry points that pydantic makes when it builds its first model (reading
+# each package's metadata at INIT) finds nothing and costs cold-start time; bench/cold_start.py imports
+# the handlers with the same variables.
+RUNTIME_ENVIRONMENT = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,7 @@ class PlatformFunctions(Construct):
                 "LOG_LEVEL": self._config.log_level,
                 "STRATOFLOW_STACK_NAME": Stack.of(self).stack_name,
                 "STRATOFLOW_HISTORY_DAYS": str(self._config.data_retention_days),
+                **RUNTIME_ENVIRONMENT,
             },
         )
         acknowledge(

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from infra_synth import REPO_ROOT, Synthesized
-from stratoflow._platform.infra.constructs.functions import FUNCTION_SPECS
+from stratoflow._platform.infra.constructs.functions import FUNCTION_SPECS, RUNTIME_ENVIRONMENT
+
+from bench.cold_start import handler_env
 
 NAMES = ("task_runner", "deployer", "admission", "execution_events", "webhook")
 
@@ -19,6 +21,7 @@ COMMON = {
     "STRATOFLOW_STACK_NAME",
     "STRATOFLOW_TABLE_NAME",
     "STRATOFLOW_DATA_BUCKET",
+    "PYDANTIC_DISABLE_PLUGINS",
 }
 EXPECTED_ENVIRONMENT = {
     "task_runner": COMMON
@@ -167,6 +170,23 @@ def test_function_gets_the_settings_it_reads(synth: Synthesized, name: str) -> N
     assert environment["STRATOFLOW_TABLE_NAME"] == {"Ref": synth.logical_id(synth.platform.storage.table)}
     assert environment["STRATOFLOW_DATA_BUCKET"] == {
         "Ref": synth.logical_id(synth.platform.storage.data_bucket)
+    }
+    # No pydantic plugin is in the layer: the entry-point scan of its first model is skipped at INIT
+    assert environment["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+
+
+def test_the_cold_start_benchmark_imports_the_handlers_with_the_functions_environment(
+    synth: Synthesized,
+) -> None:
+    # Given what the stack sets on the task runner beyond the settings and Powertools' names
+    environment = synth.environment(synth.platform.functions.by_name["task_runner"])
+
+    # When bench/cold_start.py builds the environment it imports the handlers with
+    measured = handler_env()
+
+    # Then the variables that change how the import runs are the stack's
+    assert {name: measured.get(name) for name in RUNTIME_ENVIRONMENT} == {
+        name: environment[name] for name in RUNTIME_ENVIRONMENT
     }
 
 
