@@ -1,7 +1,8 @@
 """Execution store and blob storage: SQLite + a local folder (embedded default), DynamoDB + S3 (cloud).
 
-`DynamoExecutionStore` and `S3BlobStore` are imported on first use, so the local path never pays for
-boto3's start-up.
+The adapters are imported on first use of their name: the local path never pays for boto3's start-up,
+and a Lambda function, which imports `stratoflow.store.s3` or `.dynamo` (and so this package), never
+loads sqlite3 and the SQLite store.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from stratoflow.store.base import BlobStore, ExecutionStore, FlowHead, SlotOutcome, TriggerState
-from stratoflow.store.local import LocalBlobStore, open_local_store
 from stratoflow.store.rules import ItemTooLargeError
-from stratoflow.store.sqlite import SqliteExecutionStore
 
 if TYPE_CHECKING:
     from stratoflow.store.dynamo import DynamoExecutionStore
+    from stratoflow.store.local import LocalBlobStore, open_local_store
     from stratoflow.store.s3 import S3BlobStore
+    from stratoflow.store.sqlite import SqliteExecutionStore
 
     def _conforms(
         sqlite: SqliteExecutionStore, dynamo: DynamoExecutionStore, local: LocalBlobStore, s3: S3BlobStore
@@ -25,7 +26,13 @@ if TYPE_CHECKING:
         return sqlite, dynamo, local, s3
 
 
-_CLOUD = {"DynamoExecutionStore": "stratoflow.store.dynamo", "S3BlobStore": "stratoflow.store.s3"}
+_ADAPTERS = {
+    "DynamoExecutionStore": "stratoflow.store.dynamo",
+    "S3BlobStore": "stratoflow.store.s3",
+    "LocalBlobStore": "stratoflow.store.local",
+    "open_local_store": "stratoflow.store.local",
+    "SqliteExecutionStore": "stratoflow.store.sqlite",
+}
 
 __all__ = [
     "BlobStore",
@@ -43,6 +50,6 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _CLOUD:
-        return getattr(importlib.import_module(_CLOUD[name]), name)
+    if name in _ADAPTERS:
+        return getattr(importlib.import_module(_ADAPTERS[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
