@@ -49,9 +49,14 @@ Launch = Literal["spawn", "python", "exec"]
 
 
 class Contract(BaseModel):
-    """Field names as they are on the wire; an unknown field is refused, not ignored."""
+    """Field names as they are on the wire; an unknown field is refused, not ignored.
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+    Built on first use (`defer_build`): the task-runner Lambda imports this module at cold start but
+    meets these models only when it runs a script task in a sandbox or a container; the sandbox builds
+    them on its first job.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True, defer_build=True)
 
 
 class HandedFile(Contract):
