@@ -1,8 +1,5 @@
 """The flow language: pydantic models, YAML loading with line numbers, validation, JSON Schema."""
 
-# The input models' module first: loading it later would rebind `stratoflow.flow.input_types` (this
-# package's function, below) to the module.
-import stratoflow.flow.input_types as _input_models  # noqa: F401
 from stratoflow.errors import Diagnostic, FlowValidationError, InputError
 from stratoflow.flow.input import Input
 from stratoflow.flow.inputs import input_types, resolve_inputs

@@ -1,5 +1,5 @@
 """The common model of every flow input, and the decorator that registers each input type's class
-(`stratoflow.flow.input_types` holds one per type; `stratoflow.flow.inputs` dispatches on `type`)."""
+(`stratoflow.flow.typed_inputs` holds one per type; `stratoflow.flow.inputs` dispatches on `type`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from stratoflow.errors import InputError
 from stratoflow.flow import coercion as c
 from stratoflow.flow.fields import InputId, StrictModel, located_error
 
-# Input classes by type name, filled by `@input_type` as `stratoflow.flow.input_types` is imported
+# Input classes by type name, filled by `@input_type` as `stratoflow.flow.typed_inputs` is imported
 # (module-global for the reason the task-type registry is: registration is import, and imports are
 # process-wide); never written otherwise. Read it through `stratoflow.flow.inputs.input_types()`.
 INPUT_TYPES: dict[str, type[Input]] = {}

@@ -1,9 +1,10 @@
 """Typed flow inputs: dispatch on `type` (the common model is `stratoflow.flow.input.Input`, one class
-per type lives in `input_types`), and `resolve_inputs`, which turns what a caller gave into the
+per type lives in `typed_inputs`), and `resolve_inputs`, which turns what a caller gave into the
 execution's inputs."""
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from pydantic import (
@@ -14,8 +15,6 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-# Imported for its effect: it defines and registers one class per input type.
-import stratoflow.flow.input_types  # noqa: F401
 from stratoflow import expressions
 from stratoflow.errors import InputError
 from stratoflow.flow import coercion as c
@@ -28,8 +27,21 @@ if TYPE_CHECKING:
 INPUT_SCHEMA_PLACEHOLDER: dict[str, Any] = {"x-stratoflow-ref": "Input"}
 
 
+# The module that defines and registers one class per input type, imported by name on the first lookup
+# as the task registry imports task modules (`flow.registry`): loading a flow without inputs (every
+# task run of the task-runner Lambda loads its flow) never defines the seventeen input classes or
+# loads re2 for their patterns.
+TYPED_INPUTS_MODULE = "stratoflow.flow.typed_inputs"
+_typed_inputs_loaded = False
+
+
 def input_types() -> dict[str, type[Input]]:
     """Input classes by type name (Kestra's legacy names included)."""
+    global _typed_inputs_loaded
+    if not _typed_inputs_loaded:
+        # Another thread importing it meanwhile holds the module's import lock: this waits for all of it.
+        importlib.import_module(TYPED_INPUTS_MODULE)
+        _typed_inputs_loaded = True
     return INPUT_TYPES
 
 

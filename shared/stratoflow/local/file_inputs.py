@@ -45,8 +45,6 @@ def upload_file_inputs(
     A path that is not a file is refused (InputError naming the input and the path) before anything
     is stored or runs.
     """
-    # From the registry's own module: once the input classes are loaded, the package attribute
-    # `stratoflow.flow.input_types` is their module, no longer the function.
     file_input = input_types()["FILE"]
     values = dict(given)
     written: list[str] = []
