@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from stratoflow.domain import Execution
-from stratoflow.execution.admission import UNLIMITED, admit, concurrency_limit, should_start, sweep_slots
+from stratoflow.execution.admission import admit, should_start
 from stratoflow.execution.control import request_kill
 from stratoflow.execution.finalize import finalize_execution, finish_execution
+from stratoflow.execution.slots import UNLIMITED, concurrency_limit, sweep_slots
 from stratoflow.flow import Flow, load_flow
 from stratoflow.local.deploy import deploy_flow
 from stratoflow.states import State

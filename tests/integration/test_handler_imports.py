@@ -23,8 +23,15 @@ COMPILER, RUNNER = "stratoflow.compiler", "stratoflow.execution.runner"
 STARTER, WEBHOOKS = "stratoflow.cloud.runtime.starter", "stratoflow.triggers.webhooks"
 NOT_LOADED = {
     "admission": {COMPILER, RUNNER, WEBHOOKS, "stratoflow.cloud.runtime.events"},
-    # not the core's admission: the runner imports execution.control (and so admission) at its top
-    "task_runner": {COMPILER, STARTER, WEBHOOKS, "stratoflow.cloud.runtime.sla_timer"},
+    # nor the core's admission and trigger deliveries: a subflow's restart takes a slot (execution.slots)
+    "task_runner": {
+        COMPILER,
+        STARTER,
+        WEBHOOKS,
+        "stratoflow.cloud.runtime.sla_timer",
+        "stratoflow.execution.admission",
+        "stratoflow.execution.deliveries",
+    },
     "webhook": {COMPILER, RUNNER, STARTER},
     "deployer": {RUNNER, WEBHOOKS},  # the starter: a redeploy starts the slots schedules missed
     "execution_events": {COMPILER, WEBHOOKS},

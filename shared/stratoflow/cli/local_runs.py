@@ -17,7 +17,8 @@ from stratoflow.cli.signals import StopSignals
 from stratoflow.domain import Execution, FlowRecord, TaskRun
 from stratoflow.engine import ExecutionResult
 from stratoflow.engine.runtime import HISTORY_EVENT_LIMIT, PAYLOAD_LIMIT
-from stratoflow.execution.admission import new_execution_id, should_start
+from stratoflow.execution.admission import should_start
+from stratoflow.execution.ids import new_execution_id
 from stratoflow.execution.masking import public_document
 from stratoflow.local.file_inputs import upload_file_inputs
 from stratoflow.states import State

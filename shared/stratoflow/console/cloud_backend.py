@@ -21,8 +21,8 @@ from stratoflow.console.backend import ConsoleActions, StartRequest
 from stratoflow.console.uploads import with_uploads
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError, NotFoundError, StratoflowError
-from stratoflow.execution.admission import new_execution_id
 from stratoflow.execution.flows import flow_of
+from stratoflow.execution.ids import new_execution_id
 from stratoflow.store.base import BlobStore, ExecutionStore
 
 

@@ -17,9 +17,10 @@ from stratoflow.console.backend import ConsoleActions, StartRequest
 from stratoflow.console.uploads import with_uploads
 from stratoflow.domain import Execution
 from stratoflow.errors import NotFoundError
-from stratoflow.execution.admission import admit, new_execution_id, should_start
+from stratoflow.execution.admission import admit, should_start
 from stratoflow.execution.control import prepare_replay, prepare_restart, request_kill, request_resume
 from stratoflow.execution.flows import flow_of
+from stratoflow.execution.ids import new_execution_id
 from stratoflow.flow import Flow
 from stratoflow.local.platform import LocalPlatform
 from stratoflow.local.server import StratoServer

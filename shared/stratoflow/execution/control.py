@@ -16,10 +16,10 @@ from pydantic import JsonValue
 
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import ConflictError, InputError, NotFoundError, StratoflowError
-from stratoflow.execution.admission import enqueue, new_execution_id
 from stratoflow.execution.flows import live_flow
-from stratoflow.execution.ids import task_run_id_at
+from stratoflow.execution.ids import new_execution_id, task_run_id_at
 from stratoflow.execution.lineage import subflow_executions
+from stratoflow.execution.slots import enqueue
 from stratoflow.flow import Flow
 from stratoflow.states import State
 from stratoflow.store.base import ExecutionStore, SlotOutcome

@@ -21,13 +21,13 @@ from typing import Any
 
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import ConflictError, NotFoundError
-from stratoflow.execution.admission import release_and_promote
 from stratoflow.execution.flow_retry import FlowRetry, plan_retry
 from stratoflow.execution.flows import execution_flow
 from stratoflow.execution.runner.activity import record_saved
 from stratoflow.execution.runner.context import render_context
 from stratoflow.execution.runner.outputs import ExecutionOutputs
 from stratoflow.execution.sla import ending_state, misses_at_end, record_misses
+from stratoflow.execution.slots import release_and_promote
 from stratoflow.states import State
 from stratoflow.store.base import BlobStore, ExecutionStore, TriggerState
 

@@ -29,9 +29,10 @@ from datetime import UTC, datetime, timedelta
 
 from stratoflow.domain import Execution
 from stratoflow.errors import ConflictError, StratoflowError
-from stratoflow.execution.admission import admit_recorded, should_start
+from stratoflow.execution.admission import should_start
 from stratoflow.execution.control import prepare_restart
 from stratoflow.execution.flows import execution_flow
+from stratoflow.execution.slots import admit_recorded
 from stratoflow.flow.retry import Retry
 from stratoflow.states import State
 from stratoflow.store.base import ExecutionStore

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
+import string
 from typing import Any
 
 from pydantic import JsonValue
 
 Scope = dict[str, Any] | None
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_execution_id() -> str:
+    """A random 22-character base62 id, as Kestra's (and valid as a Step Functions execution name)."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(22))
 
 
 def scope_chain(scope: Scope) -> list[dict[str, JsonValue]]:

@@ -30,11 +30,12 @@ import yaml
 from stratoflow.domain import Execution
 from stratoflow.engine import Clock
 from stratoflow.errors import FlowValidationError, NotFoundError, StratoflowError
-from stratoflow.execution.admission import admit, should_start, sweep_slots
+from stratoflow.execution.admission import admit, should_start
 from stratoflow.execution.deliveries import TriggerSkipped
 from stratoflow.execution.flows import flow_of
 from stratoflow.execution.occurrences import as_paused, occurrence_id, pauses_of
 from stratoflow.execution.secrets import SecretSource
+from stratoflow.execution.slots import sweep_slots
 from stratoflow.flow import Flow
 from stratoflow.local.ended import EndedExecutions
 from stratoflow.local.platform import LocalPlatform

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from stratoflow.errors import StratoflowError
-from stratoflow.execution.admission import new_execution_id
+from stratoflow.execution.ids import new_execution_id
 from stratoflow.flow import (
     EventBridgeTrigger,
     Flow,

@@ -38,9 +38,10 @@ from pydantic import JsonValue
 
 from stratoflow.domain import Execution
 from stratoflow.errors import InputError, StratoflowError
-from stratoflow.execution.admission import FlowDisabledError, new_execution_id
+from stratoflow.execution.admission import FlowDisabledError
 from stratoflow.execution.deliveries import TriggerSkipped
 from stratoflow.execution.flows import live_flow
+from stratoflow.execution.ids import new_execution_id
 from stratoflow.execution.secrets import SecretSource
 from stratoflow.flow import Flow, Webhook
 from stratoflow.flow.triggers import secret_key_name

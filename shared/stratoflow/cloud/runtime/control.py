@@ -28,7 +28,7 @@ from stratoflow.cloud.runtime.runs import run_arn
 from stratoflow.cloud.runtime.starter import Starter, StartResponse, start_response
 from stratoflow.domain import Execution, TaskRun
 from stratoflow.errors import NotFoundError
-from stratoflow.execution.admission import admit_recorded, should_start, sweep_slots
+from stratoflow.execution.admission import should_start
 from stratoflow.execution.control import (
     ControlError,
     prepare_replay,
@@ -38,6 +38,7 @@ from stratoflow.execution.control import (
 )
 from stratoflow.execution.finalize import finish_execution
 from stratoflow.execution.flows import flow_of
+from stratoflow.execution.slots import admit_recorded, sweep_slots
 from stratoflow.flow import Flow
 from stratoflow.states import State
 from stratoflow.store.base import ExecutionStore
