@@ -118,3 +118,45 @@ def test_local_store_does_not_import_boto3(tmp_path: Path) -> None:
         "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules, 'boto3 was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# A flow's trigger and input classes, imported on the first lookup of a type (flow.trigger, flow.inputs).
+TYPED_MODULES = (
+    "stratoflow.flow.triggers",
+    "stratoflow.flow.schedule_conditions",
+    "stratoflow.flow.typed_inputs",
+)
+LOAD_PROBE = """
+import json, sys
+from stratoflow.flow import load_flow
+flow = load_flow(sys.argv[1])
+print(json.dumps({{"types": [type(item).__name__ for item in [*flow.inputs, *flow.triggers]],
+                   "imported": sorted(m for m in {modules!r} if m in sys.modules)}}))
+"""
+
+
+def loaded_in_new_process(text: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_PROBE.format(modules=TYPED_MODULES), text],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    document: dict[str, Any] = json.loads(done.stdout)
+    return document
+
+
+def test_loading_a_flow_imports_the_trigger_and_input_classes_only_when_it_has_some() -> None:
+    # Given a flow of one task, and the same flow with an input and a schedule
+    bare = "id: bare\nnamespace: t\ntasks:\n  - {id: a, type: Return, format: x}\n"
+    typed = (
+        bare
+        + "inputs:\n  - {id: day, type: DATE}\ntriggers:\n  - {id: daily, type: Schedule, cron: '@daily'}\n"
+    )
+
+    # When each is loaded in a fresh interpreter (as the task-runner Lambda's first call loads its flow)
+    without, with_them = loaded_in_new_process(bare), loaded_in_new_process(typed)
+
+    # Then the bare flow defines none of those classes, and the other gets its own types
+    assert without == {"types": [], "imported": []}
+    assert with_them == {"types": ["DateInput", "Schedule"], "imported": sorted(TYPED_MODULES)}

@@ -45,7 +45,7 @@ from stratoflow.flow.task_lists import (
     TaskValidation,
     plugin_defaults_of,
 )
-from stratoflow.flow.triggers import Trigger, TriggerItem
+from stratoflow.flow.trigger import Trigger, TriggerItem
 from stratoflow.flow.yaml_source import SourceMap
 
 

@@ -21,7 +21,7 @@ from stratoflow.flow.fields import hint
 from stratoflow.flow.model import Flow, flow_variables
 from stratoflow.flow.task import Task
 from stratoflow.flow.task_lists import FlowableTask, validate_task
-from stratoflow.flow.triggers import TRIGGER_TYPES, SqsTrigger
+from stratoflow.flow.trigger import trigger_types
 from stratoflow.flow.yaml_source import SourceMap, YamlPath, format_path
 
 # Keys whose strings are never rendered as templates.
@@ -250,9 +250,10 @@ def _timeouts(report: _Report, tasks: RawTasks) -> None:
 
 def _warn_unused_credentials(report: _Report, path: YamlPath, trigger: dict[str, Any]) -> None:
     name = trigger.get("type")
-    if not isinstance(name, str) or TRIGGER_TYPES.get(name) is not SqsTrigger:
+    cls = trigger_types().get(name) if isinstance(name, str) else None
+    if cls is None:
         return
-    for key in SqsTrigger.CLOUD_CREDENTIALS:
+    for key in cls.unused_credentials:
         if key == "region" and key in trigger:
             message = "'region' is not used: the queue's region is the one in its URL or ARN"
             report.add((*path, key), message, severity="warning")

@@ -15,7 +15,7 @@ from stratoflow.flow import registry
 from stratoflow.flow.inputs import INPUT_SCHEMA_PLACEHOLDER, input_types
 from stratoflow.flow.model import Flow
 from stratoflow.flow.task_lists import TASK_SCHEMA_PLACEHOLDER
-from stratoflow.flow.triggers import TRIGGER_SCHEMA_PLACEHOLDER, TRIGGER_TYPES
+from stratoflow.flow.trigger import TRIGGER_SCHEMA_PLACEHOLDER, trigger_types
 
 SCHEMA_ID = "https://stratoflow.dev/schemas/flow.json"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -64,7 +64,7 @@ def flow_json_schema() -> dict[str, JsonValue]:
     groups: dict[str, list[Any]] = {
         "Task": registry.task_classes(),
         "Input": _unique(input_types().values()),
-        "Trigger": _unique(TRIGGER_TYPES.values()),
+        "Trigger": _unique(trigger_types().values()),
     }
     models: list[type[BaseModel]] = [Flow, *(cls for classes in groups.values() for cls in classes)]
     keys, top = models_json_schema(

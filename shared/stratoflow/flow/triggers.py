@@ -1,26 +1,23 @@
-"""Triggers: what starts a flow's executions besides a manual start."""
+"""Triggers: what starts a flow's executions besides a manual start; one class per type.
+
+Their common model and the table by name are `stratoflow.flow.trigger`, which imports this module on
+the first lookup of a type.
+"""
 
 from __future__ import annotations
 
 import math
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, SerializeAsAny, WithJsonSchema, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, field_validator, model_validator
 
-from stratoflow.flow.fields import Duration, LabelMap, StrictModel, TaskId, describe, hint, located_error
+from stratoflow.flow.fields import Duration, LabelMap, StrictModel, hint, located_error
 from stratoflow.flow.preconditions import Preconditions
 from stratoflow.flow.schedule_conditions import ConditionItem
+from stratoflow.flow.trigger import Trigger, trigger_type
 from stratoflow.states import State
-
-TRIGGER_SCHEMA_PLACEHOLDER: dict[str, Any] = {"x-stratoflow-ref": "Trigger"}
-# Filled by `@_trigger_type` below as this module is imported, and never written after: the table of
-# the trigger classes this module defines, built by the decorator that defines each one's names.
-TRIGGER_TYPES: dict[str, type[Trigger]] = {}
-
-_TriggerClass = TypeVar("_TriggerClass", bound="type[Trigger]")
 
 # Cron nicknames, as the 5-field expressions they stand for.
 CRON_NICKNAMES: dict[str, str] = {
@@ -32,38 +29,6 @@ CRON_NICKNAMES: dict[str, str] = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-
-
-def _trigger_type(cls: _TriggerClass) -> _TriggerClass:
-    for name in (cls.type_name, *cls.aliases):
-        TRIGGER_TYPES[name] = cls
-    return cls
-
-
-class Trigger(StrictModel):
-    """Properties every trigger has."""
-
-    type_name: ClassVar[str] = ""
-    aliases: ClassVar[tuple[str, ...]] = ()
-
-    id: TaskId
-    type: str
-    description: str | None = None
-    disabled: bool = False
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    labels: LabelMap = Field(default_factory=dict)
-    conditions: list[dict[str, Any]] = Field(default_factory=list)
-    stop_after: list[State] = Field(default_factory=list)
-
-    # Trigger types that read `conditions` (Flow and Schedule); any other refuses them, never ignores.
-    reads_conditions: ClassVar[bool] = False
-
-    @field_validator("conditions")
-    @classmethod
-    def _read_or_refused(cls, conditions: list[Any]) -> list[Any]:
-        if conditions and not cls.reads_conditions:
-            raise ValueError(f"a {cls.type_name} trigger has no conditions: they would never be checked")
-        return conditions
 
 
 class Backfill(StrictModel):
@@ -103,7 +68,7 @@ def cron_expression(cron: str) -> str:
     return text
 
 
-@_trigger_type
+@trigger_type
 class Schedule(Trigger):
     """Start an execution at every time the cron expression matches, in `timezone`."""
 
@@ -145,7 +110,7 @@ class Schedule(Trigger):
         return cron_expression(self.cron)
 
 
-@_trigger_type
+@trigger_type
 class FlowTrigger(Trigger):
     """Start when an execution of another flow ends in one of `states` (any terminal state if empty),
     or, with PAUSED among them, each time it pauses."""
@@ -199,7 +164,7 @@ def secret_key_name(key: str) -> str | None:
     return match.group(2) if match else None
 
 
-@_trigger_type
+@trigger_type
 class Webhook(Trigger):
     """Start on an HTTP request to the webhook URL carrying `key`."""
 
@@ -243,7 +208,7 @@ class Webhook(Trigger):
         return self
 
 
-@_trigger_type
+@trigger_type
 class EventBridgeTrigger(Trigger):
     """Start on every EventBridge event matching `pattern` on `bus` (the default bus if not set)."""
 
@@ -256,7 +221,7 @@ class EventBridgeTrigger(Trigger):
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
-@_trigger_type
+@trigger_type
 class S3Trigger(Trigger):
     """Start when an object is created in `bucket` under `prefix`, ending with `suffix` and whose
     whole key matches `regexp`.
@@ -329,7 +294,7 @@ def sqs_queue_arn(queue_url: str) -> str:
     return f"arn:{partition}:sqs:{region}:{match['account']}:{match['name']}"
 
 
-@_trigger_type
+@trigger_type
 class SqsTrigger(Trigger):
     """Start one execution per batch of messages received on an SQS queue (through an EventBridge Pipe).
 
@@ -343,7 +308,7 @@ class SqsTrigger(Trigger):
     queue_url: str | None = None
     queue_arn: str | None = None
     # Kestra's connection settings: accepted, and unused in the cloud, where the pipe reads the queue
-    # with the stack's pipes role (validate says so with a warning; see `CLOUD_CREDENTIALS`).
+    # with the stack's pipes role (validate says so with a warning; see `unused_credentials`).
     access_key_id: str | None = None
     secret_key_id: str | None = None
     session_token: str | None = None
@@ -390,7 +355,7 @@ class SqsTrigger(Trigger):
             )
         return self
 
-    CLOUD_CREDENTIALS: ClassVar[tuple[str, ...]] = ("accessKeyId", "secretKeyId", "sessionToken", "region")
+    unused_credentials: ClassVar[tuple[str, ...]] = ("accessKeyId", "secretKeyId", "sessionToken", "region")
 
     @property
     def source_arn(self) -> str:
@@ -403,28 +368,3 @@ class SqsTrigger(Trigger):
         if self.max_duration is not None:
             return math.ceil(self.max_duration.total_seconds())
         return 1 if self.batch_size > UNWINDOWED_BATCH_SIZE else 0
-
-
-def _validate_trigger(value: Any) -> Any:
-    if isinstance(value, Trigger):
-        return value
-    if not isinstance(value, dict):
-        raise PydanticCustomError(
-            "trigger",
-            "a trigger must be a mapping with 'id' and 'type', got {kind}",
-            {"kind": describe(value)},
-        )
-    name = value.get("type")
-    if name is None:
-        raise located_error(("type",), "missing required property 'type'", value, "missing")
-    cls = TRIGGER_TYPES.get(name) if isinstance(name, str) else None
-    if cls is None:
-        shown = name if isinstance(name, str) else describe(name)
-        message = f"unknown trigger type '{shown}'{hint(str(name), TRIGGER_TYPES)}"
-        raise located_error(("type",), message, name, "unknown_trigger")
-    return cls.model_validate({**value, "type": cls.type_name})
-
-
-TriggerItem = Annotated[
-    SerializeAsAny[Trigger], BeforeValidator(_validate_trigger), WithJsonSchema(TRIGGER_SCHEMA_PLACEHOLDER)
-]
