@@ -129,12 +129,6 @@ class Subflow(Task):
         return self
 
 
-BATCH_INPUT_BYTES = 240 * 1024
-"""What one batch's lines may take, as JSON, in the input of its child execution: Step Functions holds
-an input to 256 KiB; the rest is left for the batch's reference to its execution and loops. Larger
-batches are stored as files before the Map starts, and travel as their URIs."""
-
-
 class ItemBatch(StrictModel):
     """How ForEachItem cuts its file into batches: `rows` lines each (Kestra's default: 1), up to
     `bytes` each, or `partitions` batches; lines end with `separator` and are never cut."""

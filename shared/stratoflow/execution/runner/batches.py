@@ -14,8 +14,15 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from stratoflow.tasks.native import BATCH_INPUT_BYTES, ItemBatch
+if TYPE_CHECKING:
+    from stratoflow.tasks.native import ItemBatch
+
+BATCH_INPUT_BYTES = 240 * 1024
+"""What one batch's lines may take, as JSON, in the input of its child execution: Step Functions holds
+an input to 256 KiB; the rest is left for the batch's reference to its execution and loops. Larger
+batches are stored as files before the Map starts, and travel as their URIs."""
 
 
 @dataclass(frozen=True)

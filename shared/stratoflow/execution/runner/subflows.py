@@ -21,7 +21,7 @@ import json
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import JsonValue
 
@@ -37,7 +37,7 @@ from stratoflow.execution.runner.context import render_context
 from stratoflow.execution.runner.outputs import ExecutionOutputs
 from stratoflow.execution.runs import run_name
 from stratoflow.expressions import ExpressionError, render
-from stratoflow.flow import resolve_inputs
+from stratoflow.flow import registry, resolve_inputs
 from stratoflow.flow.fields import is_system_label
 from stratoflow.namespaces import NamespaceGuard
 from stratoflow.runner_call import (
@@ -56,10 +56,10 @@ from stratoflow.store.rules import uri_for
 from stratoflow.tasks.core import as_text
 from stratoflow.tasks.errors import TaskFailed
 from stratoflow.tasks.files import is_storage_uri, read_stored
-from stratoflow.tasks.native import ForEachItem
 
 if TYPE_CHECKING:
     from stratoflow.execution.runner.call import Call
+    from stratoflow.tasks.native import ForEachItem
 
 SUBFLOW_NAMESPACE = uuid.UUID("5f0e6d6c-2b1a-4c36-9d59-7f3c1f7a9b10")
 
@@ -230,8 +230,10 @@ SUB_TASK_TYPE = "io.kestra.plugin.core.flow.ForEachItem$ForEachItem"
 
 def _task(call: Call) -> ForEachItem:
     task = call.task
-    assert isinstance(task, ForEachItem)
-    return task
+    # The class by its registered name: the registry imported its module with the flow that has one,
+    # and a task runner that never runs a ForEachItem never imports the native task types.
+    assert type(task) is registry.resolve("ForEachItem")
+    return cast("ForEachItem", task)
 
 
 def start_items(call: Call, _request: StartCall) -> ItemsSplit:
