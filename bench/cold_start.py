@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.cold_start            # 5 counted imports per handler + the layer's size
     .venv/bin/python -m bench.cold_start --quick    # 1 import per handler, no layer download
+    .venv/bin/python -m bench.cold_start --quick --first-call   # and the task runner's first calls
 
 Import time: `python -X importtime` of `functions/<name>/handler.py` in a fresh process, with the
 settings variables set to dummy values (nothing is called, no request is sent, moto is not involved).
@@ -11,6 +12,10 @@ first use (`stratoflow.cloud.config.lazy`), so the same process then measures wh
 importing boto3 and creating the clients its first request needs ("first use"). The heaviest imports
 under the handler are listed, to show where the time goes. This machine runs CPython 3.11 on x86-64;
 Lambda runs 3.12 on arm64, so the figures are indicative.
+
+First calls (`--first-call`, and every full run): the task runner's import and its first four
+invocations in one fresh process, on moto served over loopback (`bench/first_invocation.py`): a cut
+of the import that only moves work into the first invocation shows there.
 
 Size: the layer's third-party packages, installed exactly as the CDK bundling does
 (`infra.bundling.LayerBundler.pip_command`: manylinux2014_aarch64, CPython 3.12, binary wheels only;
@@ -191,6 +196,24 @@ def biggest(folder: Path, count: int = 6) -> list[tuple[str, float]]:
     return [(name, size / 1e6) for name, size in sorted(by_top.items(), key=lambda kv: -kv[1])[:count]]
 
 
+def first_call_lines(env: dict[str, str], runs: int) -> list[str]:
+    """The task runner's import and first invocations in one process, median of `runs` processes."""
+    from bench.first_invocation import measure
+
+    found = [measure(env) for _ in range(runs)]
+    labels = list(found[0].calls_ms)
+    return [
+        "Task runner, import then its first invocations in the same fresh process (ms, median of "
+        f"{runs}; moto over loopback, the script in the runner's process):",
+        "",
+        "| import | " + " | ".join(f"call {i + 1}: {label}" for i, label in enumerate(labels)) + " |",
+        "| ---: |" + " ---: |" * len(labels),
+        f"| {statistics.median(f.import_ms for f in found):.0f} | "
+        + " | ".join(f"{statistics.median(f.calls_ms[label] for f in found):.0f}" for label in labels)
+        + " |",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -199,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one import per handler; no layer download")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--functions", nargs="*", default=list(HANDLERS))
+    parser.add_argument(
+        "--first-call",
+        action="store_true",
+        help="also the task runner's first invocations (always in full runs)",
+    )
     args = parser.parse_args(argv)
     runs = 1 if args.quick else args.runs
     env = handler_env()
@@ -257,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         packaged = packaged_forbidden(layer)
         if packaged:
             problems.append(f"the layer would carry {', '.join(packaged)}")
+    if args.first_call or not args.quick:
+        lines += ["", *first_call_lines(env, runs)]
     cli = sizes(LIBRARY / "cli")
     lines.append(f"(stratoflow/cli, which no function imports, is {cli[0] * 1000:.0f} KB of the library.)")
     print("\n".join(lines))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench import cold_start, compare_peers, peer_envs, report
+from bench import cold_start, compare_peers, first_invocation, peer_envs, report
 from bench.compare_peers import _stratoflow_check
 from bench.harness import IncorrectRun, Measurement, Series, measure, result_line_check
 
@@ -120,6 +120,16 @@ def test_quick_cold_start_imports_both_handlers_cleanly() -> None:
     assert done.returncode == 0, done.stderr  # exit 1 would mean a forbidden import
     assert "| task_runner |" in done.stdout
     assert "| admission |" in done.stdout
+
+
+def test_the_task_runners_first_invocations_run_in_the_process_that_imported_it() -> None:
+    # When the handler is imported in a fresh process and called four times (moto served on loopback)
+    found = first_invocation.measure(cold_start.handler_env())
+
+    # Then the import and each call are timed, in the order they ran, and each task succeeded
+    assert found.import_ms > 0
+    assert list(found.calls_ms) == ["return t1", "return t2", "script t1", "script t2"]
+    assert all(ms > 0 for ms in found.calls_ms.values())
 
 
 def test_cold_start_refuses_cli_and_test_packages(tmp_path: Path) -> None:
