@@ -63,6 +63,8 @@ FIRST_USE = {"task_runner": ("dynamodb",), "admission": ("dynamodb", "stepfuncti
 # What the stack sets on every platform function beyond settings and names (infra/constructs/functions.py
 # RUNTIME_ENVIRONMENT; tests/infrastructure compares the two): importing aws_cdk here would cost seconds.
 FUNCTION_ENVIRONMENT = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
+# Settings that hold JSON (the deployer parses them at INIT): an empty object, not a dummy word.
+JSON_SETTINGS = ("stratoflow_namespace_grants", "stratoflow_namespace_boundaries")
 FIRST_USE_LINE = re.compile(r"^FIRST_USE_MS ([\d.]+)$", re.MULTILINE)
 
 
@@ -87,7 +89,9 @@ def handler_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(
         {
-            name.upper(): {int: "30", bool: "true"}.get(field.annotation, f"dummy-{name}")  # type: ignore[call-overload]
+            name.upper(): "{}"
+            if name in JSON_SETTINGS
+            else {int: "30", bool: "true"}.get(field.annotation, f"dummy-{name}")  # type: ignore[call-overload]
             for name, field in Settings.model_fields.items()
         }
     )
