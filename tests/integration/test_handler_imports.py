@@ -21,8 +21,10 @@ SETTINGS = {
 # runs an end closes, execution events), admission's start path, the webhook rules.
 COMPILER, RUNNER = "stratoflow.compiler", "stratoflow.execution.runner"
 STARTER, WEBHOOKS = "stratoflow.cloud.runtime.starter", "stratoflow.triggers.webhooks"
+# The task runner's script sandboxes' invoker (process groups, the job contract): its function alone.
+SANDBOXES = {"stratoflow.cloud.runtime.script_sandbox", "stratoflow.sandbox_call", "stratoflow.tasks.scripts"}
 NOT_LOADED = {
-    "admission": {COMPILER, RUNNER, WEBHOOKS, "stratoflow.cloud.runtime.events"},
+    "admission": {COMPILER, RUNNER, WEBHOOKS, "stratoflow.cloud.runtime.events", *SANDBOXES},
     # nor the core's admission and trigger deliveries: a subflow's restart takes a slot (execution.slots)
     "task_runner": {
         COMPILER,
@@ -32,7 +34,7 @@ NOT_LOADED = {
         "stratoflow.execution.admission",
         "stratoflow.execution.deliveries",
     },
-    "webhook": {COMPILER, RUNNER, STARTER},
+    "webhook": {COMPILER, RUNNER, STARTER, *SANDBOXES},
     "deployer": {RUNNER, WEBHOOKS},  # the starter: a redeploy starts the slots schedules missed
     "execution_events": {COMPILER, WEBHOOKS},
     # The script sandbox runs flow code with the flow's role: nothing of the store, the flow model or

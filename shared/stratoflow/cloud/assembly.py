@@ -8,8 +8,9 @@ until its first request needs one.
 Each function imports what it builds in its own body, on purpose: a handler's INIT then loads only
 its own function's modules (admission no compiler and no task runner, the task runner no admission,
 the webhook no Step Functions code), which is the cold-start budget `bench/cold_start.py` measures.
-Only small leaves that import nothing heavy (the stores' adapters, callbacks, flow credentials, the
-pause events, the script sandboxes' invoker) are imported here for all.
+Only small leaves that import nothing heavy (the stores' adapters, settings, secrets) are imported
+here for all; the task runner's callbacks, flow credentials, pause events and script sandboxes'
+invoker come with it (`cloud.runtime.task_runner`).
 """
 
 from __future__ import annotations
@@ -18,14 +19,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stratoflow.cloud.config.clients import AwsClients
-from stratoflow.cloud.config.lazy import ADAPTIVE_RETRIES, LazyAwsClients, long_invoke_client
+from stratoflow.cloud.config.lazy import ADAPTIVE_RETRIES, LazyAwsClients
 from stratoflow.cloud.config.naming import AccountRegion
 from stratoflow.cloud.config.secrets import configured_secrets
 from stratoflow.cloud.config.settings import Settings
-from stratoflow.cloud.runtime.callbacks import StepFunctionsCallbacks
-from stratoflow.cloud.runtime.flow_credentials import flow_credentials
-from stratoflow.cloud.runtime.paused import pause_publisher
-from stratoflow.cloud.runtime.script_sandbox import LambdaScriptSandboxes
 from stratoflow.store.dynamo import DynamoExecutionStore
 from stratoflow.store.s3 import S3BlobStore
 
@@ -110,31 +107,12 @@ def cloud_execution_events(settings: Settings, clients: AwsClients | None = None
 
 def cloud_task_runner(settings: Settings, clients: AwsClients | None = None) -> TaskRunner:
     """The task runner on the stack's table and data bucket; AWS tasks run with their flow's role."""
-    # Deferred: the runner, the task types and the expression engine, for the task-runner function.
-    from stratoflow.execution.runner import TaskRunner
+    # Deferred: the runner, the task types, the expression engine and the script sandboxes' invoker,
+    # for the task-runner function.
+    from stratoflow.cloud.runtime.task_runner import task_runner
 
     clients = clients or LazyAwsClients()
-    sandboxes = None
-    if settings.stratoflow_script_sandboxes:
-        # Scripts run in their flow's sandbox function: never a process of this one (issue 15).
-        sandboxes = LambdaScriptSandboxes(
-            long_invoke_client(clients),
-            clients.s3,
-            settings.stratoflow_data_bucket,
-            settings.stratoflow_stack_name,
-        )
-    runner = TaskRunner(
-        cloud_store(settings, clients),
-        S3BlobStore(settings.stratoflow_data_bucket, client=clients.s3),
-        callbacks=StepFunctionsCallbacks(clients.stepfunctions),
-        # STRATOFLOW_FLOW_ROLE_PREFIX set: AWS tasks assume their flow's role, not the task runner's.
-        credentials=flow_credentials(settings, clients.sts),
-        secrets=configured_secrets(),
-        sandboxes=sandboxes,
-    )
-    # Flow triggers on PAUSED: each pause is published on the stack's bus, as the ends are.
-    runner.pause_hooks.append(pause_publisher(clients.events, settings.stratoflow_event_bus_name))
-    return runner
+    return task_runner(settings, clients, cloud_store(settings, clients))
 
 
 def cloud_webhooks(settings: Settings, clients: AwsClients | None = None) -> Webhooks:
