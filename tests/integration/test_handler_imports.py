@@ -33,6 +33,12 @@ NOT_LOADED = {
         "stratoflow.cloud.runtime.sla_timer",
         "stratoflow.execution.admission",
         "stratoflow.execution.deliveries",
+        # task types and flow parts that a task run loads with a flow that has them, not before
+        "stratoflow.tasks.native",
+        "stratoflow.tasks.working_directory",
+        "stratoflow.flow.triggers",
+        "stratoflow.flow.typed_inputs",
+        "stratoflow.store.sqlite",
     },
     "webhook": {COMPILER, RUNNER, STARTER, *SANDBOXES},
     "deployer": {RUNNER, WEBHOOKS},  # the starter: a redeploy starts the slots schedules missed

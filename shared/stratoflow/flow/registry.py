@@ -96,6 +96,12 @@ def resolve(name: str) -> type[Task] | None:
     return cls
 
 
+def registered(name: str) -> type[Task] | None:
+    """The class registered under `name` if its module is imported already, else None; imports
+    nothing: no task of a type can exist in the process before its module is imported."""
+    return _by_name.get(name)
+
+
 def canonical_name(name: str) -> str | None:
     cls = resolve(name)
     return cls.type_name if cls is not None else None

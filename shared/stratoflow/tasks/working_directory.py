@@ -15,7 +15,7 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -54,6 +54,10 @@ class WorkingDirectory(FlowableTask):
 
     def body_lists(self) -> list[tuple[str, list[Task]]]:
         return [("tasks", self.tasks)]
+
+    def shared_folder(self, ctx: RunContext, read: Any, write: Any, key: str) -> AbstractContextManager[Path]:
+        """The folder one of its tasks runs in (`shared_directory`)."""
+        return shared_directory(ctx, self, read, write, key)
 
 
 def _archive(path: Path) -> bytes:
