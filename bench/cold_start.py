@@ -166,15 +166,26 @@ def forbidden_imports(modules: frozenset[str]) -> list[str]:
 def layer_dir(cache: Path) -> Path:
     """The layer's third-party packages for Lambda (arm64, 3.12), installed once per set of pins."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # infra imports aws_cdk
-    from stratoflow._platform.infra.bundling import PIP_OPTIONS, LayerBundler
+    from stratoflow._platform.infra.bundling import (
+        COMPRESSED_MODELS,
+        PIP_OPTIONS,
+        TRIMMED,
+        LayerBundler,
+        trim,
+    )
 
-    key = hashlib.sha256(REQUIREMENTS.read_bytes() + " ".join(PIP_OPTIONS).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        REQUIREMENTS.read_bytes()
+        + " ".join(PIP_OPTIONS).encode()
+        + repr((TRIMMED, COMPRESSED_MODELS)).encode()
+    ).hexdigest()[:16]
     target = cache / key
     if not (target / "python").is_dir():
         partial = Path(tempfile.mkdtemp(dir=cache.parent if cache.exists() else None, prefix="layer-"))
         cache.mkdir(parents=True, exist_ok=True)
         command = LayerBundler(REQUIREMENTS, LIBRARY).pip_command(str(partial))
         subprocess.run(command, check=True)
+        trim(partial / "python")  # as the CDK bundling does
         partial.rename(target)
     return target / "python"
 
@@ -301,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
             "",
             "Largest parts of the layer: " + ", ".join(f"{n} {s:.1f} MB" for n, s in biggest(layer)),
         ]
+        if total > LAMBDA_UNZIPPED_LIMIT_MB:
+            problems.append(f"the largest function would be {total:.1f} MB unzipped (Lambda allows 250)")
         packaged = packaged_forbidden(layer)
         if packaged:
             problems.append(f"the layer would carry {', '.join(packaged)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import gzip
 import hashlib
 import shutil
 import subprocess
@@ -45,7 +46,30 @@ PIP_OPTIONS = (
     "--no-compile",
 )
 
+# Lambda allows 250 MB for a function and its layers, unzipped; as pip installs them, the layer's
+# packages came to 267 MB. After the install, the layer leaves out what no function reads (the AWS
+# CLI's `examples`: the text `aws ... help` prints) and compresses the AWS CLI's own copy of
+# botocore's models (105 MB of JSON) as botocore's wheel ships its own: `service-2.json` and
+# `endpoint-rule-set-1.json` gzipped, which botocore's loader reads (`.json.gz`) in both copies.
+TRIMMED = ("awscli/examples",)
+COMPRESSED_MODELS = ("awscli/botocore/data", ("service-2.json", "endpoint-rule-set-1.json"))
+
 Runner = Callable[[Sequence[str]], Any]
+
+
+def trim(packages: Path) -> None:
+    """Leave out `TRIMMED` and compress `COMPRESSED_MODELS` in a layer's packages (`<layer>/python`)."""
+    for relative in TRIMMED:
+        shutil.rmtree(packages / relative, ignore_errors=True)
+    folder, names = COMPRESSED_MODELS
+    for name in names:
+        for model in sorted((packages / folder).rglob(name)):
+            with (
+                model.open("rb") as plain,
+                gzip.GzipFile(model.with_suffix(".json.gz"), "wb", mtime=0) as packed,
+            ):
+                shutil.copyfileobj(plain, packed)
+            model.unlink()
 
 
 def _run_checked(command: Sequence[str]) -> Any:
@@ -93,6 +117,7 @@ class LayerBundler:
         signature spells them out as keywords).
         """
         self._run(self.pip_command(output_dir))
+        trim(Path(output_dir) / "python")
         target = Path(output_dir) / "python" / self.package_dir.name
         if target.exists():
             shutil.rmtree(target)
@@ -112,6 +137,7 @@ def layer_asset_hash(requirements: Path, package_dir: Path) -> str:
     digest = hashlib.sha256()
     digest.update(requirements.read_bytes())
     digest.update(" ".join(PIP_OPTIONS).encode())
+    digest.update(repr((TRIMMED, COMPRESSED_MODELS)).encode())
     for path in sorted(package_dir.rglob("*")):
         relative = path.relative_to(package_dir)
         if path.is_dir() or any(_is_litter(part) for part in relative.parts):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import json
 import re
 import subprocess
 import sys
@@ -156,6 +157,40 @@ def test_bundling_runs_pip_then_copies_the_library_without_byte_code(tmp_path: P
     assert commands == [bundler.pip_command(str(output))]
     copied = {path.relative_to(output).as_posix() for path in output.rglob("*") if path.is_file()}
     assert copied == {"python/stratoflow/__init__.py", "python/stratoflow/flow/__init__.py"}
+
+
+def test_bundling_leaves_out_what_no_function_reads(tmp_path: Path) -> None:
+    # Given pip replaced by one that installs the AWS CLI with its help examples and its own botocore
+    # models as plain JSON
+    model = {"version": "2.0", "metadata": {"endpointPrefix": "probe"}, "operations": {}, "shapes": {}}
+
+    def fake_pip(command: Sequence[str]) -> None:
+        target = Path(command[command.index("--target") + 1])
+        (target / "awscli" / "examples" / "s3").mkdir(parents=True)
+        (target / "awscli" / "examples" / "s3" / "cp.rst").write_text("example")
+        (target / "awscli" / "__init__.py").write_text("")
+        models = target / "awscli" / "botocore" / "data" / "probe" / "2020-01-01"
+        models.mkdir(parents=True)
+        (models / "service-2.json").write_text(json.dumps(model))
+        (models / "paginators-1.json").write_text("{}")
+
+    bundler = LayerBundler(REQUIREMENTS, _fake_library(tmp_path / "src"), run=fake_pip)
+    output = tmp_path / "out"
+
+    # When CDK asks for the bundle
+    bundler.try_bundle(str(output), None)
+
+    # Then the CLI is there without its examples, and its service model compressed, as botocore ships
+    # its own (the layer was over Lambda's 250 MB with both), which the CLI's copy of botocore's loader
+    # reads as it read the JSON
+    packages = output / "python"
+    models = packages / "awscli" / "botocore" / "data" / "probe" / "2020-01-01"
+    assert (packages / "awscli" / "__init__.py").is_file()
+    assert not (packages / "awscli" / "examples").exists()
+    assert sorted(p.name for p in models.iterdir()) == ["paginators-1.json", "service-2.json.gz"]
+    from awscli.botocore.loaders import JSONFileLoader
+
+    assert JSONFileLoader().load_file(str(models / "service-2")) == model
 
 
 def test_cdk_runs_the_bundler_at_synthesis_and_stages_its_output(tmp_path: Path) -> None:
