@@ -3,11 +3,12 @@ durations, ids, labels, and errors located at a YAML key."""
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -415,3 +416,23 @@ def describe(value: object) -> str:
     if isinstance(value, list):
         return "a list"
     return type(value).__name__
+
+
+_Class = TypeVar("_Class")
+
+
+class TypesImportedOnUse(Generic[_Class]):
+    """A table of classes by type name that `module` fills as it is imported (each class registers
+    itself), imported on the first lookup, as the task registry imports task modules: a flow that
+    names none of these types never defines them. Call it for the table."""
+
+    def __init__(self, module: str, table: dict[str, _Class]):
+        self.module, self._table = module, table
+        self._loaded = False
+
+    def __call__(self) -> dict[str, _Class]:
+        if not self._loaded:
+            # Another thread importing it meanwhile holds the module's import lock: this waits for all of it.
+            importlib.import_module(self.module)
+            self._loaded = True
+        return self._table

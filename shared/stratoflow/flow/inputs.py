@@ -4,7 +4,6 @@ execution's inputs."""
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from pydantic import (
@@ -18,7 +17,7 @@ from pydantic_core import PydanticCustomError
 from stratoflow import expressions
 from stratoflow.errors import InputError
 from stratoflow.flow import coercion as c
-from stratoflow.flow.fields import describe, hint, located_error
+from stratoflow.flow.fields import TypesImportedOnUse, describe, hint, located_error
 from stratoflow.flow.input import INPUT_TYPES, Input
 
 if TYPE_CHECKING:
@@ -32,17 +31,8 @@ INPUT_SCHEMA_PLACEHOLDER: dict[str, Any] = {"x-stratoflow-ref": "Input"}
 # task run of the task-runner Lambda loads its flow) never defines the seventeen input classes or
 # loads re2 for their patterns.
 TYPED_INPUTS_MODULE = "stratoflow.flow.typed_inputs"
-_typed_inputs_loaded = False
-
-
-def input_types() -> dict[str, type[Input]]:
-    """Input classes by type name (Kestra's legacy names included)."""
-    global _typed_inputs_loaded
-    if not _typed_inputs_loaded:
-        # Another thread importing it meanwhile holds the module's import lock: this waits for all of it.
-        importlib.import_module(TYPED_INPUTS_MODULE)
-        _typed_inputs_loaded = True
-    return INPUT_TYPES
+# Input classes by type name (Kestra's legacy names included).
+input_types = TypesImportedOnUse(TYPED_INPUTS_MODULE, INPUT_TYPES)
 
 
 def _validate_input(value: Any) -> Any:

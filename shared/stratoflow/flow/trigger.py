@@ -8,13 +8,20 @@ classes and their schedule conditions.
 
 from __future__ import annotations
 
-import importlib
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BeforeValidator, Field, SerializeAsAny, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
-from stratoflow.flow.fields import LabelMap, StrictModel, TaskId, describe, hint, located_error
+from stratoflow.flow.fields import (
+    LabelMap,
+    StrictModel,
+    TaskId,
+    TypesImportedOnUse,
+    describe,
+    hint,
+    located_error,
+)
 from stratoflow.states import State
 
 TRIGGER_SCHEMA_PLACEHOLDER: dict[str, Any] = {"x-stratoflow-ref": "Trigger"}
@@ -23,19 +30,10 @@ TRIGGER_SCHEMA_PLACEHOLDER: dict[str, Any] = {"x-stratoflow-ref": "Trigger"}
 # after. Read it through `trigger_types()`.
 TRIGGER_TYPES: dict[str, type[Trigger]] = {}
 TRIGGER_TYPES_MODULE = "stratoflow.flow.triggers"
-_trigger_types_loaded = False
+# Trigger classes by type name (Kestra's full names included).
+trigger_types = TypesImportedOnUse(TRIGGER_TYPES_MODULE, TRIGGER_TYPES)
 
 _TriggerClass = TypeVar("_TriggerClass", bound="type[Trigger]")
-
-
-def trigger_types() -> dict[str, type[Trigger]]:
-    """Trigger classes by type name (Kestra's full names included)."""
-    global _trigger_types_loaded
-    if not _trigger_types_loaded:
-        # Another thread importing it meanwhile holds the module's import lock: this waits for all of it.
-        importlib.import_module(TRIGGER_TYPES_MODULE)
-        _trigger_types_loaded = True
-    return TRIGGER_TYPES
 
 
 def trigger_type(cls: _TriggerClass) -> _TriggerClass:

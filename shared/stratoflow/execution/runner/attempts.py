@@ -43,6 +43,17 @@ def action_run(call: Call) -> TaskRunState:
     existing = call.task_run
     if existing.state in (State.SUCCESS, State.WARNING, State.SKIPPED):
         return TaskRunState(state=str(existing.state))  # already done: a duplicate delivery or a restart
+    attempt_number, retry_count = begin_attempt(call, existing)
+    ctx = call.run_context(attempt_number)
+    try:
+        return _end_attempt(call, task, ctx, retry_count)
+    except LateEnd as late:
+        return discarded_end(call, ctx, late)
+
+
+def begin_attempt(call: Call, existing: TaskRun) -> tuple[int, int]:
+    """Record a new RUNNING attempt after `existing`'s; from now on its end is saved only from the
+    states a kill leaves alone. Returns its number and the attempts already made in this run."""
     attempt_number = len(existing.attempts) + 1
     retry_count = retries_so_far(existing)
     call.save(
@@ -51,14 +62,16 @@ def action_run(call: Call) -> TaskRunState:
         start_date=existing.start_date if existing.attempts else now(),
     )
     call.ending_from = kill_flag.ENDING_FROM
-    ctx = call.run_context(attempt_number)
-    try:
-        return _end_attempt(call, task, ctx, retry_count)
-    except LateEnd as late:
-        flush_logs(call, ctx)
-        log.info("task run %s ended after it was stopped; its end is discarded: %s", call.id, late)
-        current = call.store.get_task_run(call.execution.id, call.id)
-        return TaskRunState(state=str(current.state if current else State.KILLED))
+    return attempt_number, retry_count
+
+
+def discarded_end(call: Call, ctx: TaskRunContext, late: LateEnd) -> TaskRunState:
+    """An attempt that ended after its task run was stopped: its logs kept, its end not recorded; the
+    state is the one the stop recorded."""
+    flush_logs(call, ctx)
+    log.info("task run %s ended after it was stopped; its end is discarded: %s", call.id, late)
+    current = call.store.get_task_run(call.execution.id, call.id)
+    return TaskRunState(state=str(current.state if current else State.KILLED))
 
 
 def _end_attempt(call: Call, task: RunnableTask, ctx: TaskRunContext, retry_count: int) -> TaskRunState:

@@ -21,16 +21,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from stratoflow.domain import Attempt
 from stratoflow.errors import NotFoundError
 from stratoflow.execution.runner import kill_flag
 from stratoflow.execution.runner.attempts import (
     AllowedFailure,
     LateEnd,
+    begin_attempt,
+    discarded_end,
     failed_attempt,
     flush_logs,
-    log,
-    now,
     retries_so_far,
     succeeded,
 )
@@ -173,14 +172,7 @@ def action_prepare(call: Call) -> ContainerPrepared:
     existing = call.task_run
     if existing.state in (State.SUCCESS, State.WARNING, State.SKIPPED):
         return ContainerPrepared(skip=True)  # already done: a duplicate delivery or a restart
-    attempt_number = len(existing.attempts) + 1
-    retry_count = retries_so_far(existing)
-    call.save(
-        state=State.RUNNING,
-        attempts=[*existing.attempts, Attempt(state=State.RUNNING)],
-        start_date=existing.start_date if existing.attempts else now(),
-    )
-    call.ending_from = kill_flag.ENDING_FROM
+    attempt_number, retry_count = begin_attempt(call, existing)
     ctx = call.run_context(
         attempt_number, ContainerHandover(call.runner.blobs, call.sandbox_folder(attempt_number))
     )
@@ -234,7 +226,4 @@ def action_collect(call: Call, request: CollectCall) -> TaskRunState:
             clean(call.runner.blobs, folder)
         return succeeded(call, task, ctx, retry_count, outputs)
     except LateEnd as late:
-        flush_logs(call, ctx)
-        log.info("task run %s ended after it was stopped; its end is discarded: %s", call.id, late)
-        current = call.store.get_task_run(call.execution.id, call.id)
-        return TaskRunState(state=str(current.state if current else State.KILLED))
+        return discarded_end(call, ctx, late)
