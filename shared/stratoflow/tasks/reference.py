@@ -63,7 +63,8 @@ Notes:
   are shown as `******` in logs and outputs.
 - **Scripts** run each in a process of their own (forked from a warm template interpreter; shell
   commands exec `/bin/sh`; `STRATOFLOW_WARM_SCRIPTS=0` starts a fresh interpreter instead, and
-  `STRATOFLOW_WARM_IMPORTS=pandas,requests` has the template import more modules), in its own
+  `STRATOFLOW_WARM_IMPORTS=pandas,requests` has the template import more modules; it learns the
+  standard-library modules scripts import), in its own
   process group, in a new scratch directory removed afterwards (in the background: removing folders
   is slow on some disks; never reused); `timeout` kills the whole process tree,
   and so does the end of the task runner (a script never outlives a killed `strato run`).

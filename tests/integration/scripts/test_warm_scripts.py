@@ -453,3 +453,76 @@ def test_the_template_started_ahead_is_the_one_the_first_script_forks_from(tmp_p
 
     # Then: the script's process was forked from it
     assert [e.message for e in ctx.logs] == [str(started.process.pid)]
+
+
+def _fresh_shared_template() -> None:
+    """No shared template: the next script starts one that has learned nothing yet."""
+    for key in [key for key in warm._templates if key.startswith(f"{LIBRARY}|")]:
+        warm._templates.pop(key).close()
+
+
+def _run_script(tmp_path: Path, script: str, env: dict[str, str] | None = None) -> list[str]:
+    folder = tmp_path / str(len(list(tmp_path.iterdir())))
+    folder.mkdir()
+    task = load_task(json.dumps({"id": "p", "type": "scripts.Python", "script": script, "env": env or {}}))
+    ctx = direct_context(folder)
+    task.run(ctx)
+    return [e.message for e in ctx.logs]
+
+
+def test_the_template_learns_the_standard_modules_scripts_import(tmp_path: Path) -> None:
+    # Given: a template that has not imported sqlite3 (it is not among the common modules)
+    _fresh_shared_template()
+    probe = "import sys; print('sqlite3' in sys.modules)"
+    assert _run_script(tmp_path, probe) == ["False"]
+
+    # When: a script imports it
+    _run_script(tmp_path, "import sqlite3")
+
+    # Then: the child forked ahead meanwhile has not, the ones forked after have it imported
+    assert _run_script(tmp_path, probe) == ["False"]
+    assert _run_script(tmp_path, probe) == ["True"]
+
+
+def test_a_module_whose_import_shows_is_imported_afresh_by_every_script(tmp_path: Path) -> None:
+    # Given / When: `import this` prints the Zen of Python, but only the first time in a process
+    _fresh_shared_template()
+    runs = [_run_script(tmp_path, "import this") for _ in range(3)]
+
+    # Then: every script printed it, as a fresh interpreter does (the template never learns it)
+    assert all(lines[0] == "The Zen of Python, by Tim Peters" for lines in runs)
+
+
+def test_only_standard_modules_are_learned(tmp_path: Path) -> None:
+    # Given: a module on a task's own PYTHONPATH, and the runner asking the template for a package
+    # of Stratoflow's environment directly
+    _fresh_shared_template()
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "helpers.py").write_text("VALUE = 1\n")
+    _run_script(tmp_path, "import helpers", env={"PYTHONPATH": str(own)})
+    (template,) = [t for key, t in warm._templates.items() if key.startswith(f"{LIBRARY}|")]
+    template.learn(["pydantic", "yaml"])
+
+    # When: the children forked after that look
+    probe = "import sys; print(sorted(m for m in ('helpers', 'pydantic', 'yaml') if m in sys.modules))"
+    _run_script(tmp_path, probe)
+    lines = _run_script(tmp_path, probe)
+
+    # Then: none of them was imported by the template
+    assert lines == ["[]"]
+
+
+def test_a_module_of_the_scripts_own_path_shadows_the_one_the_template_imported(tmp_path: Path) -> None:
+    # Given: `csv` (imported by the template) as a file of the task's PYTHONPATH, and `json` as a
+    # plain folder there (not a package: the standard one still wins, as in a fresh interpreter)
+    own = tmp_path / "own"
+    (own / "json").mkdir(parents=True)
+    (own / "csv.py").write_text("WHO = 'mine'\n")
+    script = "import csv, json; print(getattr(csv, 'WHO', 'standard'), hasattr(json, 'dumps'))"
+
+    # When
+    lines = _run_script(tmp_path, script, env={"PYTHONPATH": str(own)})
+
+    # Then
+    assert lines == ["mine True"]

@@ -26,6 +26,16 @@ unused exits. A Python script's child also writes `X<exit code>\n` on its reques
 once the script is done and its output flushed, just before it exits: the runner need not wait for
 the kernel to tear the child down, nor for the template to wake and reap it (a child killed, or
 one that became a program with exec, says nothing there: the template's word stands).
+
+What the template imports is paid by every child: the kernel copies the template's page tables at
+each fork and frees them at each exit (a few tenths of a microsecond a page), so the
+template imports only small, common modules (`COMMON_MODULES`) and then learns: a Python script's
+child names, on its request socket (`I<name>,<name>...\n`, before its `X` line), the standard-library
+modules it imported that the template had not, and the runner passes them on to the template
+(`I<names>` on the template's socket), which imports them before its next fork. A flow whose
+scripts use `sqlite3` pays for its import once, not once per task. Only standard-library modules
+are learned (importing one starts no thread; `LEARN_NEVER` lists the few whose import does something
+a script would see); anything else is imported only if asked (`STRATOFLOW_WARM_IMPORTS`).
 """
 
 from __future__ import annotations
@@ -52,19 +62,18 @@ import traceback
 import types
 from typing import Any, NoReturn
 
-# Imported once here, shared by every child (copy-on-write): what script tasks commonly use.
+# Imported once here, shared by every child (copy-on-write): small modules script tasks commonly use.
+# Larger ones (sqlite3, hashlib with OpenSSL, urllib.request, dataclasses with inspect, ...) cost
+# every child 1-8 MiB of page tables copied and freed: they are learned once a script imports them.
 COMMON_MODULES = [
     "argparse",
     "base64",
     "collections",
     "csv",
-    "dataclasses",
     "datetime",
     "decimal",
     "functools",
     "glob",
-    "gzip",
-    "hashlib",
     "itertools",
     "json",
     "logging",
@@ -72,21 +81,31 @@ COMMON_MODULES = [
     "pathlib",
     "random",
     "re",
-    "shutil",
-    "sqlite3",
-    "statistics",
     "string",
-    "subprocess",
-    "tempfile",
     "textwrap",
     "time",
     "typing",
     "urllib.parse",
-    "urllib.request",
     "uuid",
-    "zipfile",
     "kestra",
 ]
+# Standard-library modules never learned: importing them does something a script would see (prints,
+# opens a browser, reads the environment), or they are test and demo code.
+LEARN_NEVER = frozenset(
+    {
+        "this",
+        "antigravity",
+        "__hello__",
+        "__phello__",
+        "idlelib",
+        "turtledemo",
+        "test",
+        "zoneinfo",
+        "readline",
+        "rlcompleter",
+    }
+)
+STANDARD_LIBRARY = frozenset(sys.stdlib_module_names) - LEARN_NEVER
 EXTRA_MODULES = "STRATOFLOW_WARM_IMPORTS"  # more (comma separated), e.g. "pandas,requests"
 PR_SET_PDEATHSIG = 1
 # What Python reads its LC_CTYPE from at start (the first one set wins).
@@ -130,10 +149,13 @@ class Template:
         signal.set_wakeup_fd(wake_write)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the loop
         self.wake_write = wake_write
-        startup_path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        self.startup_path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         # What every script finds after its own folder and PYTHONPATH: the interpreter's own path.
-        self.base_path = [p for p in sys.path if p not in startup_path]
-        self.libc = ctypes.CDLL(None)
+        self.base_path = [p for p in sys.path if p not in self.startup_path]
+        self.prctl = getattr(ctypes.CDLL(None), "prctl", None)  # Linux; looked up once, not per child
+        self.locale_vars = {name: os.environ.get(name) for name in LOCALE_VARIABLES}
+        os.environ.clear()  # once here, not in each child: every task brings its own
+        self.known = frozenset(sys.modules)  # what a child finds imported
 
     def serve(self) -> None:
         self.sock.sendall(b"R")
@@ -145,13 +167,24 @@ class Template:
                 self.reap()
             if self.sock.fileno() in ready:
                 try:
-                    asked = self.sock.recv(64)
+                    asked = self.sock.recv(65536)
                 except OSError:
                     asked = b""
                 if not asked:
                     self.end()
+                if asked[:1] == b"I":
+                    self.learn(asked[1:].decode(errors="replace").split(","))
                 for _ in range(asked.count(b"F")):
                     self.fork_child()
+
+    def learn(self, names: list[str]) -> None:
+        """Import the standard-library modules a script's child imported, for the next children."""
+        for name in names:
+            if name not in sys.modules and name.partition(".")[0] in STANDARD_LIBRARY:
+                with contextlib.suppress(Exception):
+                    importlib.import_module(name)
+        self.known = frozenset(sys.modules)
+        gc.freeze()
 
     def reap(self) -> None:
         while True:
@@ -208,8 +241,8 @@ class Template:
     def child(self, sock: socket.socket) -> None:
         """Detach from the template now, then wait for the task on `sock` and run it."""
         os.setsid()
-        if hasattr(self.libc, "prctl"):  # Linux; elsewhere the template's end kills the groups
-            self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if self.prctl is not None:  # Linux; elsewhere the template's end kills the groups
+            self.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != self.pid:
             os._exit(137)
         signal.set_wakeup_fd(-1)
@@ -221,8 +254,6 @@ class Template:
                 os.close(fd)
         for other in self.children.values():  # the other tasks' sockets are theirs
             other.close()
-        locale_vars = {name: os.environ.get(name) for name in LOCALE_VARIABLES}
-        os.environ.clear()  # done while waiting: the task brings its own
         try:
             body, fds = _receive(sock, 2)
         except (EOFError, OSError):  # not used: the runner ended or dropped it
@@ -249,8 +280,8 @@ class Template:
             except OSError as error:
                 os.write(2, f"cannot start {argv[0]!r}: {error.strerror or error}\n".encode())
                 os._exit(127)
-        own_locale = any(env.get(name) != value for name, value in locale_vars.items())
-        run_python(argv[1:], env, self.base_path, sock, own_locale)
+        own_locale = any(env.get(name) != value for name, value in self.locale_vars.items())
+        run_python(argv[1:], env, self, sock, own_locale)
 
 
 def standard_streams() -> None:
@@ -264,7 +295,7 @@ def standard_streams() -> None:
 
 
 def run_python(
-    argv: list[str], env: dict[str, str], base_path: list[str], report: socket.socket, own_locale: bool
+    argv: list[str], env: dict[str, str], template: Template, report: socket.socket, own_locale: bool
 ) -> None:
     """Run the script `argv[0]` as `python script args...` would, then exit with its code (said on
     `report` first: the runner goes on while this process is torn down). `own_locale`: the task's
@@ -275,7 +306,10 @@ def run_python(
         _start_locale(env)
     script = os.path.abspath(argv[0])
     own = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    sys.path[:] = [os.path.dirname(script), *own, *base_path]
+    sys.path[:] = [os.path.dirname(script), *own, *template.base_path]
+    _forget_shadowed(
+        [os.path.dirname(script), *(p for p in own if p not in template.startup_path)], template.known
+    )
     sys.argv = list(argv)
     code = 0
     try:
@@ -292,6 +326,10 @@ def run_python(
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(BaseException):
             stream.flush()
+    learned = _learned(template.known, template.base_path)
+    if learned:
+        with contextlib.suppress(OSError):
+            report.send(f"I{','.join(learned)}\n".encode())
     if _alone():  # else its group may have processes left to kill: the template's word, once reaped
         with contextlib.suppress(OSError):
             # The task's pipes end here (/dev/null, read-only, in their place): their readers need not
@@ -300,6 +338,40 @@ def run_python(
             os.dup2(0, 2)
             report.send(f"X{code}\n".encode())
     os._exit(code)
+
+
+def _forget_shadowed(folders: list[str], known: frozenset[str]) -> None:
+    """Forget a module the template imported when the script's own path has one of the same name
+    (`csv.py` beside the script): the script imports its own, as in a fresh interpreter."""
+    for folder in folders:
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for entry in entries:
+            name, dot, suffix = entry.partition(".")
+            if name not in known:
+                continue
+            if dot:
+                if not suffix.endswith(("py", "pyc", "so")):
+                    continue
+            elif not os.path.isfile(os.path.join(folder, entry, "__init__.py")):
+                continue  # a plain folder: the template's regular package still wins
+            for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+                del sys.modules[module]
+
+
+def _learned(known: frozenset[str], base_path: list[str]) -> list[str]:
+    """The standard-library modules this script imported that the template had not (from the
+    interpreter's own path, not a file of the script's that shadows one)."""
+    learned = []
+    for name, module in list(sys.modules.items()):
+        if name in known or name.partition(".")[0] not in STANDARD_LIBRARY:
+            continue
+        origin = getattr(module, "__file__", None)
+        if origin is None or any(origin.startswith(folder + os.sep) for folder in base_path):
+            learned.append(name)
+    return learned
 
 
 def _alone() -> bool:
@@ -379,11 +451,45 @@ def _print_error(error: BaseException, script: str) -> None:
     traceback.print_exception(type(error), error, tb or error.__traceback__)
 
 
+# Run once by the template, as a child runs a script: the first compile of a process sets the parser up
+# (~1.2 ms), and the first run of the outputs line sets up JSON's encoder and the stream's codec.
+REHEARSAL = """
+from kestra import Kestra
+
+
+class Point:
+    def __init__(self, x: int, y: float = 0.5) -> None:
+        self.x, self.y = x, y
+
+
+def step(values: list[int], *, scale: int = 2) -> dict[str, object]:
+    total = sum(v * scale for v in values if v >= 0)
+    try:
+        ratio = total / len(values)
+    except ZeroDivisionError:
+        ratio = 0.0
+    return {"total": total, "ratio": ratio, "label": f"{total:>6} items", "x": Point(total).x}
+
+
+Kestra.outputs({"value": step([1, 2, 3])})
+"""
+
+
+def _rehearse() -> None:
+    """Compile and run `REHEARSAL` in a namespace of its own (its output goes to the template's
+    /dev/null): what it sets up, each child finds set up instead of doing it again."""
+    with contextlib.suppress(Exception):
+        exec(compile(REHEARSAL, "<rehearsal>", "exec", dont_inherit=True), {"__name__": "__rehearsal__"})
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+
+
 def _warm_up() -> None:
     extra = [m.strip() for m in os.environ.get(EXTRA_MODULES, "").split(",") if m.strip()]
     for module in (*COMMON_MODULES, *extra):
         with contextlib.suppress(Exception):
             importlib.import_module(module)
+    _rehearse()
     gc.collect()
     gc.freeze()  # the imported objects stay out of the children's collections: fewer copied pages
 

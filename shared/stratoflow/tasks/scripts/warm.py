@@ -13,7 +13,9 @@ install, at most `MAX_TEMPLATES` kept), so that anything the template imports co
 own environment. The templates live as long as this process: a warm Lambda keeps them between
 invocations. `STRATOFLOW_WARM_SCRIPTS=0` turns them off (every script starts cold);
 `STRATOFLOW_WARM_IMPORTS=pandas,requests` makes the templates import more (a module that fails to
-import is skipped: a script importing it then fails as it would cold).
+import is skipped: a script importing it then fails as it would cold). A template also learns: the
+standard-library modules a script imported that it had not, it imports before its next fork
+(`template.py`), so that only the first script of a flow to import `sqlite3` pays for it.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ class _Started:
     through one epoll descriptor (`status_fd`; without epoll, macOS, the template's word only).
     The child speaks only when it never started a process (`template.py`): then its group holds
     nothing to kill, and the runner need not wait for the group to end (it is the child alone,
-    exiting)."""
+    exiting). Before that line, a child may name the modules its script imported that the template
+    had not (`I<names>`): they are passed on to the template (`Template.learn`)."""
 
     def __init__(self, template: Template, sock: socket.socket, pid: int, child: socket.socket):
         self.template, self.sock = template, sock
@@ -135,7 +138,9 @@ class _Started:
         self._buffers[fd] += data
         while b"\n" in self._buffers[fd]:
             line, self._buffers[fd] = self._buffers[fd].split(b"\n", 1)
-            if line[:1] == b"X" and self._code is None:
+            if line[:1] == b"I":  # modules the script imported that the template had not
+                self.template.learn(line[1:].decode(errors="replace").split(","))
+            elif line[:1] == b"X" and self._code is None:
                 self._code = int(line[1:])
                 self._alone = source is not self.sock
 
@@ -167,6 +172,7 @@ class Template:
         self._ready = False
         self._asked = 0  # children asked for and not offered yet
         self._children: list[tuple[int, socket.socket, socket.socket]] = []  # pid, request, status
+        self._learned: set[str] = set()
         self.active = 0
 
     @property
@@ -187,6 +193,17 @@ class Template:
                 "the warm Python interpreter did not start (set STRATOFLOW_WARM_SCRIPTS=0 to run cold)"
             )
         self._ready = True
+
+    def learn(self, names: list[str]) -> None:
+        """Have the template import `names` (standard-library modules a script imported; the
+        template checks) before its next fork; each name is passed on once."""
+        with self._lock:
+            new = [name for name in names if name and name not in self._learned]
+            if not new:
+                return
+            self._learned.update(new)
+            with contextlib.suppress(OSError):  # a template gone: the next start says so
+                self.sock.send(b"I" + ",".join(new).encode())
 
     def _ask(self) -> None:
         self.sock.send(b"F")
