@@ -363,7 +363,11 @@ def _forget_shadowed(folders: list[str], known: frozenset[str]) -> None:
 
 def _learned(known: frozenset[str], base_path: list[str]) -> list[str]:
     """The standard-library modules this script imported that the template had not (from the
-    interpreter's own path, not a file of the script's that shadows one)."""
+    interpreter's own path, not a file of the script's that shadows one). Nothing to look for when
+    the script imported nothing: the common case, told without going through the modules (going
+    through them writes to each one's reference count, and so copies ~100 pages of the template's)."""
+    if len(sys.modules) == len(known):
+        return []
     learned = []
     for name, module in list(sys.modules.items()):
         if name in known or name.partition(".")[0] not in STANDARD_LIBRARY:
