@@ -379,23 +379,17 @@ def _learned(known: frozenset[str], base_path: list[str]) -> list[str]:
 
 
 def _alone() -> bool:
-    """Whether this process never had a child: none now (running, or ended and not reaped), none
-    reaped (any process makes page faults). Then its group holds nothing but itself."""
+    """Whether this process never had a child: none now (running, or ended and not reaped: a
+    zombie is reaped here, this process ends anyway), none reaped (any process makes page faults).
+    Then its group holds nothing but itself. Two system calls: the /proc files that tell the same
+    cost the child ~0.1 ms more, on the task's path."""
     if resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt:
         return False
     try:
-        threads = os.listdir("/proc/self/task")
-        return not any(_read(f"/proc/self/task/{thread}/children").strip() for thread in threads)
-    except OSError:  # no /proc, or no children files: say nothing
-        return False
-
-
-def _read(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(fd, 4096)
-    finally:
-        os.close(fd)
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
 
 
 def _start_locale(env: dict[str, str]) -> None:
