@@ -526,3 +526,17 @@ def test_a_module_of_the_scripts_own_path_shadows_the_one_the_template_imported(
 
     # Then
     assert lines == ["mine True"]
+
+
+def test_names_to_learn_are_never_taken_for_requests_of_children(tmp_path: Path) -> None:
+    # Given: a template asked to learn names holding the letter of a request for a child
+    _fresh_shared_template()
+    _run_script(tmp_path, "print(1)")
+    (template,) = [t for key, t in warm._templates.items() if key.startswith(f"{LIBRARY}|")]
+    template.learn(["FFFF", "tkinter.FileDialog"])
+
+    # When
+    _run_script(tmp_path, "print(2)")
+
+    # Then: still one child forked ahead, not one per "F"
+    assert _waiting_child(template.process.pid) > 0

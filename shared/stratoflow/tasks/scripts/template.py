@@ -32,8 +32,9 @@ each fork and frees them at each exit (a few tenths of a microsecond a page), so
 template imports only small, common modules (`COMMON_MODULES`) and then learns: a Python script's
 child names, on its request socket (`I<name>,<name>...\n`, before its `X` line), the standard-library
 modules it imported that the template had not, and the runner passes them on to the template
-(`I<names>` on the template's socket), which imports them before its next fork. A flow whose
-scripts use `sqlite3` pays for its import once, not once per task. Only standard-library modules
+(`I<names>` on the template's socket), which imports them for the children it forks after that
+(the one already forked ahead has not). A flow whose scripts use `sqlite3` pays for its import in its
+first two tasks, not in every task. Only standard-library modules
 are learned (importing one starts no thread; `LEARN_NEVER` lists the few whose import does something
 a script would see); anything else is imported only if asked (`STRATOFLOW_WARM_IMPORTS`).
 """
@@ -172,8 +173,9 @@ class Template:
                     asked = b""
                 if not asked:
                     self.end()
-                if asked[:1] == b"I":
+                if asked[:1] == b"I":  # a packet of its own: its names may hold an "F"
                     self.learn(asked[1:].decode(errors="replace").split(","))
+                    continue
                 for _ in range(asked.count(b"F")):
                     self.fork_child()
 
