@@ -436,3 +436,27 @@ class TypesImportedOnUse(Generic[_Class]):
             importlib.import_module(self.module)
             self._loaded = True
         return self._table
+
+    def validate(self, value: object, base: type, noun: str) -> object:
+        """`value` (a mapping with `type`) as its type's class, for a before-validator of a list of
+        `base` items (an input, a trigger); an instance of `base` as it is. Errors name the `type`
+        property of the item, with a hint when the name is close to a known one."""
+        if isinstance(value, base):
+            return value
+        if not isinstance(value, dict):
+            article = "an" if noun[0] in "aeiou" else "a"
+            raise PydanticCustomError(
+                noun,
+                f"{article} {noun} must be a mapping with 'id' and 'type', got {{kind}}",
+                {"kind": describe(value)},
+            )
+        name = value.get("type")
+        if name is None:
+            raise located_error(("type",), "missing required property 'type'", value, "missing")
+        table = self()
+        cls: Any = table.get(name) if isinstance(name, str) else None
+        if cls is None:
+            shown = name if isinstance(name, str) else describe(name)
+            message = f"unknown {noun} type '{shown}'{hint(str(name), table)}"
+            raise located_error(("type",), message, name, f"unknown_{noun}")
+        return cls.model_validate({**value, "type": cls.type_name})

@@ -12,12 +12,11 @@ from pydantic import (
     SerializeAsAny,
     WithJsonSchema,
 )
-from pydantic_core import PydanticCustomError
 
 from stratoflow import expressions
 from stratoflow.errors import InputError
 from stratoflow.flow import coercion as c
-from stratoflow.flow.fields import TypesImportedOnUse, describe, hint, located_error
+from stratoflow.flow.fields import TypesImportedOnUse, hint
 from stratoflow.flow.input import INPUT_TYPES, Input
 
 if TYPE_CHECKING:
@@ -37,22 +36,7 @@ input_types = TypesImportedOnUse(TYPED_INPUTS_MODULE, INPUT_TYPES)
 
 def _validate_input(value: Any) -> Any:
     """Pick the input class from `type` (Kestra's legacy names included)."""
-    if isinstance(value, Input):
-        return value
-    if not isinstance(value, dict):
-        raise PydanticCustomError(
-            "input", "an input must be a mapping with 'id' and 'type', got {kind}", {"kind": describe(value)}
-        )
-    name = value.get("type")
-    if name is None:
-        raise located_error(("type",), "missing required property 'type'", value, "missing")
-    cls = input_types().get(name) if isinstance(name, str) else None
-    if cls is None:
-        shown = name if isinstance(name, str) else describe(name)
-        raise located_error(
-            ("type",), f"unknown input type '{shown}'{hint(str(name), input_types())}", name, "unknown_input"
-        )
-    return cls.model_validate({**value, "type": cls.type_name})
+    return input_types.validate(value, Input, "input")
 
 
 InputItem = Annotated[

@@ -11,16 +11,12 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BeforeValidator, Field, SerializeAsAny, WithJsonSchema, field_validator
-from pydantic_core import PydanticCustomError
 
 from stratoflow.flow.fields import (
     LabelMap,
     StrictModel,
     TaskId,
     TypesImportedOnUse,
-    describe,
-    hint,
-    located_error,
 )
 from stratoflow.states import State
 
@@ -72,23 +68,7 @@ class Trigger(StrictModel):
 
 
 def _validate_trigger(value: Any) -> Any:
-    if isinstance(value, Trigger):
-        return value
-    if not isinstance(value, dict):
-        raise PydanticCustomError(
-            "trigger",
-            "a trigger must be a mapping with 'id' and 'type', got {kind}",
-            {"kind": describe(value)},
-        )
-    name = value.get("type")
-    if name is None:
-        raise located_error(("type",), "missing required property 'type'", value, "missing")
-    cls = trigger_types().get(name) if isinstance(name, str) else None
-    if cls is None:
-        shown = name if isinstance(name, str) else describe(name)
-        message = f"unknown trigger type '{shown}'{hint(str(name), trigger_types())}"
-        raise located_error(("type",), message, name, "unknown_trigger")
-    return cls.model_validate({**value, "type": cls.type_name})
+    return trigger_types.validate(value, Trigger, "trigger")
 
 
 TriggerItem = Annotated[
