@@ -42,6 +42,8 @@ TERMINAL_STATES: frozenset[State] = frozenset(
 )
 
 FAILURE_STATES: frozenset[State] = frozenset({State.FAILED, State.KILLED, State.CANCELLED})
+# A task run's ends that let what follows it go on: done, never run again on a restart or a redelivery.
+DONE_STATES: frozenset[State] = frozenset({State.SUCCESS, State.WARNING, State.SKIPPED})
 
 # Which state may follow which. Terminal states only move on through an explicit restart
 # (FAILED/KILLED -> RUNNING), which the execution-control commands perform, and a flow-level retry

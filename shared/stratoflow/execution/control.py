@@ -21,7 +21,7 @@ from stratoflow.execution.ids import new_execution_id, task_run_id_at
 from stratoflow.execution.lineage import subflow_executions
 from stratoflow.execution.slots import enqueue
 from stratoflow.flow import Flow
-from stratoflow.states import State
+from stratoflow.states import DONE_STATES, State
 from stratoflow.store.base import ExecutionStore, SlotOutcome
 
 CONTROL_NAMESPACE = "__control__"
@@ -151,7 +151,7 @@ def prepare_replay(store: ExecutionStore, flow: Flow, execution_id: str, from_ta
     old_runs = store.list_task_runs(execution_id)
     new_ids = {run.id: task_run_id_at(replay.id, run.task_id, run.scope_path) for run in old_runs}
     for run in old_runs:
-        if run.task_id in before and run.state in (State.SUCCESS, State.WARNING, State.SKIPPED):
+        if run.task_id in before and run.state in DONE_STATES:
             store.save_task_run(
                 run.model_copy(
                     update={

@@ -21,7 +21,7 @@ from stratoflow.execution.runner.workdirs import shared_directory_of
 from stratoflow.expressions import ExpressionError
 from stratoflow.flow.task import RunnableTask
 from stratoflow.runner_call import TaskRunState
-from stratoflow.states import State
+from stratoflow.states import DONE_STATES, State
 from stratoflow.tasks.errors import ExitExecution, TaskError, TaskFailed, TaskStopped, TaskTimeout
 from stratoflow.tasks.scripts.process import installed_check, stopped_when
 
@@ -41,7 +41,7 @@ def action_run(call: Call) -> TaskRunState:
     if not isinstance(task, RunnableTask):
         raise TypeError(f"task '{task.id}' ({task.type}) is not runnable")
     existing = call.task_run
-    if existing.state in (State.SUCCESS, State.WARNING, State.SKIPPED):
+    if existing.state in DONE_STATES:
         return TaskRunState(state=str(existing.state))  # already done: a duplicate delivery or a restart
     attempt_number, retry_count = begin_attempt(call, existing)
     ctx = call.run_context(attempt_number)

@@ -37,7 +37,7 @@ from stratoflow.execution.runner.call import Call
 from stratoflow.execution.runner.workdirs import shared_directory_of
 from stratoflow.runner_call import CaughtError, CollectCall, ContainerPrepared, ObjectLocation, TaskRunState
 from stratoflow.sandbox_call import INLINE_FILE_BYTES, HandedFile, SandboxReply, ScriptAnswer, ScriptJob
-from stratoflow.states import State
+from stratoflow.states import DONE_STATES, State
 from stratoflow.storage_layout import JOB_FILE, REPLY_FILE
 from stratoflow.store.base import BlobStore
 from stratoflow.store.rules import URI_SCHEME
@@ -170,7 +170,7 @@ def action_prepare(call: Call) -> ContainerPrepared:
     if not isinstance(task, ScriptTask):
         raise TypeError(f"task '{task.id}' ({task.type}) runs no script in a container")
     existing = call.task_run
-    if existing.state in (State.SUCCESS, State.WARNING, State.SKIPPED):
+    if existing.state in DONE_STATES:
         return ContainerPrepared(skip=True)  # already done: a duplicate delivery or a restart
     attempt_number, retry_count = begin_attempt(call, existing)
     ctx = call.run_context(

@@ -51,7 +51,7 @@ from stratoflow.runner_call import (
     WaitForChecked,
     WaitForStarted,
 )
-from stratoflow.states import State
+from stratoflow.states import DONE_STATES, State
 from stratoflow.storage_layout import LOOP_ITEMS
 from stratoflow.tasks.errors import ExitExecution, TaskFailed
 
@@ -395,7 +395,7 @@ def _dependencies_done(call: Call, task_id: str) -> bool:
         run = call.store.get_task_run(
             call.execution.id, task_run_id(call.execution.id, dependency, call.scope)
         )
-        if run is None or run.state not in (State.SUCCESS, State.WARNING, State.SKIPPED):
+        if run is None or run.state not in DONE_STATES:
             return False
     return True
 
