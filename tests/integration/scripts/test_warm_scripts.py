@@ -441,8 +441,7 @@ def _running(pid: int) -> bool:
 def test_the_template_started_ahead_is_the_one_the_first_script_forks_from(tmp_path: Path) -> None:
     # Given: no shared template, then one started ahead of any task (as `strato run` does once the
     # flow is deployed)
-    for key in [key for key in warm._templates if key.startswith(f"{LIBRARY}|")]:
-        warm._templates.pop(key).close()
+    _fresh_shared_template()
     warm.start_ahead(b"type: scripts.Python")
     (started,) = [t for key, t in warm._templates.items() if key.startswith(f"{LIBRARY}|")]
     task = load_task("{id: p, type: scripts.Python, script: 'import os; print(os.getppid())'}")
