@@ -14,8 +14,9 @@ own environment. The templates live as long as this process: a warm Lambda keeps
 invocations. `STRATOFLOW_WARM_SCRIPTS=0` turns them off (every script starts cold);
 `STRATOFLOW_WARM_IMPORTS=pandas,requests` makes the templates import more (a module that fails to
 import is skipped: a script importing it then fails as it would cold). A template also learns: the
-standard-library modules a script imported that it had not, it imports before its next fork
-(`template.py`), so that only the first script of a flow to import `sqlite3` pays for it.
+standard-library modules a script imported that it had not, it imports for the children it forks
+after that (`template.py`), so that only the first two scripts of a flow to import `sqlite3` pay for
+it (the second one's child was forked ahead already).
 """
 
 from __future__ import annotations
@@ -196,7 +197,7 @@ class Template:
 
     def learn(self, names: list[str]) -> None:
         """Have the template import `names` (standard-library modules a script imported; the
-        template checks) before its next fork; each name is passed on once."""
+        template checks) for the children it forks from now on; each name is passed on once."""
         with self._lock:
             new = [name for name in names if name and name not in self._learned]
             if not new:
