@@ -539,3 +539,27 @@ def test_names_to_learn_are_never_taken_for_requests_of_children(tmp_path: Path)
 
     # Then: still one child forked ahead, not one per "F"
     assert _waiting_child(template.process.pid) > 0
+
+
+def test_a_module_beside_the_script_shadows_the_one_the_template_imported(tmp_path: Path) -> None:
+    # Given: a script file of inputFiles with `csv.py` beside it (`csv` is imported by the template)
+    task = load_task(
+        json.dumps(
+            {
+                "id": "p",
+                "type": "scripts.Python",
+                "file": "main.py",
+                "inputFiles": {
+                    "main.py": "import csv\nprint(getattr(csv, 'WHO', 'standard'))\n",
+                    "csv.py": "WHO = 'beside'\n",
+                },
+            }
+        )
+    )
+    ctx = direct_context(tmp_path)
+
+    # When
+    task.run(ctx)
+
+    # Then
+    assert [e.message for e in ctx.logs] == ["beside"]
